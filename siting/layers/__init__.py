@@ -1,0 +1,338 @@
+"""Layers: every input of a region, read, validated and brought into one projected CRS.
+
+:func:`load_layers` is the only entry point the rest of the pipeline needs. It
+reads what the scenario names, collects every problem into one report, picks
+the common CRS (the scenario's, or a UTM zone chosen automatically and said
+so), reprojects the vector layers, validates the rasters against the region,
+and records each input file's hash for provenance. It raises one
+:class:`~siting.errors.InputError` listing every problem, or returns
+:class:`Layers`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+from pyproj import CRS, Transformer
+
+from siting.errors import ProblemReport
+from siting.layers.crs import choose_crs
+from siting.layers.fields import BOUNDARY, EXCLUSIONS, PLACES, REGIONS, WATER_SOURCES, ZONES
+from siting.layers.grid import read_grid
+from siting.layers.grid_model import CostCurve, Grid
+from siting.layers.raster import RasterLayer, read_raster
+from siting.layers.vector import read_vector, to_crs
+from siting.provenance import InputFile, hash_inputs
+
+__all__ = [
+    "CostCurve",
+    "Grid",
+    "Layers",
+    "RasterLayer",
+    "load_layers",
+    "load_grid_case",
+]
+
+#: Plausible range of temperatures in climate rasters [C].
+CLIMATE_RANGE_C = (-70.0, 60.0)
+
+
+@dataclass
+class Layers:
+    """Every layer of a region, validated, in one CRS.
+
+    Attributes
+    ----------
+    crs
+        The common projected CRS (``None`` only for a bare grid case without coordinates).
+    region
+        The study region's outline (the boundary layer's union, or the grid's extent), in ``crs``.
+    grid
+        The transmission grid.
+    water_sources, exclusions, zones, regions, places, boundary
+        Vector layers in ``crs`` (``None`` when the scenario has none).
+    land_class, land_cost
+        Land rasters (``None`` when absent); ``exclude_classes`` the excluded class codes.
+    climate
+        Climate rasters by field name (``dry_bulb_mean_c`` ...).
+    inputs
+        Every file read, with its SHA-256 (provenance).
+    notes
+        What was decided on the way (CRS chosen, defaults applied).
+    """
+
+    crs: CRS | None
+    region: shapely.Geometry | None
+    grid: Grid
+    water_sources: gpd.GeoDataFrame | None = None
+    exclusions: gpd.GeoDataFrame | None = None
+    zones: gpd.GeoDataFrame | None = None
+    regions: gpd.GeoDataFrame | None = None
+    places: gpd.GeoDataFrame | None = None
+    boundary: gpd.GeoDataFrame | None = None
+    land_class: RasterLayer | None = None
+    exclude_classes: list[int] = field(default_factory=list)
+    land_cost: RasterLayer | None = None
+    climate: dict[str, RasterLayer] = field(default_factory=dict)
+    inputs: list[InputFile] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _bounds_lonlat(gdf: gpd.GeoDataFrame) -> tuple[float, float, float, float] | None:
+    geom = gdf.geometry
+    ok = ~(geom.isna() | geom.is_empty)
+    if gdf.crs is None or not ok.any():
+        return None
+    b = geom[ok].total_bounds
+    try:
+        t = Transformer.from_crs(gdf.crs, "EPSG:4326", always_xy=True)
+        return tuple(float(v) for v in t.transform_bounds(*b, densify_pts=21))  # type: ignore[return-value]
+    except Exception:
+        return None
+
+
+def _overlap_check(
+    gdf: gpd.GeoDataFrame | None, region_bounds, crs: CRS, report: ProblemReport, file, layer: str
+) -> None:
+    if gdf is None or region_bounds is None or gdf.crs is None:
+        return
+    geom = gdf.geometry
+    ok = ~(geom.isna() | geom.is_empty)
+    if not ok.any():
+        return
+    b = geom[ok].total_bounds
+    r = region_bounds
+    if not (b[0] <= r[2] and r[0] <= b[2] and b[1] <= r[3] and r[1] <= b[3]):
+        report.add(
+            f"layer lies wholly outside the study region: its extent "
+            f"({b[0]:,.0f}, {b[1]:,.0f}, {b[2]:,.0f}, {b[3]:,.0f}) vs the region "
+            f"({r[0]:,.0f}, {r[1]:,.0f}, {r[2]:,.0f}, {r[3]:,.0f}) in {crs.to_string()}; "
+            "is the layer's CRS right?",
+            file=file,
+            layer=layer,
+            field="geometry",
+        )
+
+
+def load_layers(scenario) -> Layers:
+    """Read and validate every layer a scenario names.
+
+    Parameters
+    ----------
+    scenario
+        A validated :class:`siting.scenario.Scenario`.
+
+    Returns
+    -------
+    Layers
+
+    Raises
+    ------
+    siting.errors.InputError
+        Listing every problem found in every layer.
+    """
+    report = ProblemReport()
+    spec = scenario.layers
+    file = str(scenario.source_file) if scenario.source_file else None
+
+    grid = read_grid(spec.grid, report)
+
+    def vec(ref, layer_spec):
+        if ref is None:
+            return None
+        return read_vector(ref.path, layer_spec, report, layer=ref.layer)
+
+    boundary = vec(spec.boundary, BOUNDARY)
+    water = vec(spec.water_sources, WATER_SOURCES)
+    zones = vec(spec.zones, ZONES)
+    regions = vec(spec.regions, REGIONS)
+    places = vec(spec.places, PLACES)
+    excl_parts = []
+    for ref in spec.exclusions:
+        part = read_vector(ref.path, EXCLUSIONS, report, layer=ref.layer)
+        if part is not None:
+            excl_parts.append((ref, part))
+
+    # the region's extent in lon/lat decides an automatic CRS
+    extent = None
+    if boundary is not None:
+        extent = _bounds_lonlat(boundary)
+    elif grid is not None and grid.has_coordinates:
+        extent = _bounds_lonlat(grid.buses)
+    crs = choose_crs(scenario.crs, extent, report, file=file)
+    if crs is None and not report.problems and (grid is None or grid.has_coordinates):
+        report.add(
+            "no CRS could be chosen: the scenario sets no `crs` and neither a boundary nor the "
+            "grid's buses carry a CRS",
+            file=file,
+            field="crs",
+        )
+
+    exclusions = None
+    if crs is not None:
+        if grid is not None and grid.has_coordinates and grid.crs is not None:
+            grid.buses = to_crs(grid.buses, crs)
+            if grid.branches.crs is not None:
+                grid.branches = to_crs(grid.branches, crs)
+        boundary, water, zones, regions, places = (
+            None if g is None or g.crs is None else to_crs(g, crs)
+            for g in (boundary, water, zones, regions, places)
+        )
+        excl_parts = [(r, to_crs(p, crs)) for r, p in excl_parts if p.crs is not None]
+        if excl_parts:
+            exclusions = gpd.GeoDataFrame(
+                pd.concat([p.assign(source=str(r.path)) for r, p in excl_parts]), crs=crs
+            )
+            dup = exclusions.index.duplicated(keep=False)
+            if dup.any():
+                report.add(
+                    f"exclusion IDs repeat across the exclusion layers: "
+                    f"{sorted(set(exclusions.index[dup]))[:5]}; expected each once",
+                    layer="exclusions",
+                    field="exclusion_id",
+                )
+
+    # the region
+    region = None
+    if boundary is not None and crs is not None:
+        geoms = boundary.geometry[~(boundary.geometry.isna() | boundary.geometry.is_empty)]
+        if len(geoms) and shapely.is_valid(geoms.values).all():
+            region = shapely.union_all(geoms.values)
+    elif grid is not None and grid.has_coordinates and crs is not None:
+        region = shapely.box(*grid.buses.total_bounds)
+    region_bounds = region.bounds if region is not None and not region.is_empty else None
+
+    if crs is not None and region_bounds is not None:
+        if grid is not None and grid.has_coordinates:
+            _overlap_check(grid.buses, region_bounds, crs, report, spec.grid.path, "buses")
+        for ref, g, name in (
+            (spec.water_sources, water, "water_sources"),
+            (spec.zones, zones, "zones"),
+            (spec.regions, regions, "regions"),
+            (spec.places, places, "places"),
+        ):
+            if ref is not None:
+                _overlap_check(g, region_bounds, crs, report, ref.path, ref.layer or name)
+        for ref, part in excl_parts:
+            _overlap_check(part, region_bounds, crs, report, ref.path, ref.layer or "exclusions")
+
+    # rasters
+    def ras(ref, name, value_range=None, integer=False):
+        if ref is None:
+            return None
+        return read_raster(
+            ref.path,
+            name,
+            report,
+            band=ref.band,
+            target_crs=crs,
+            region_bounds=region_bounds,
+            value_range=value_range,
+            integer_classes=integer,
+        )
+
+    land_class = ras(spec.land_class, "land_class", integer=True)
+    land_cost = ras(spec.land_cost, "land_cost", value_range=(0.0, 1e12))
+    climate: dict[str, RasterLayer] = {}
+    if spec.climate is not None:
+        for name in type(spec.climate).model_fields:
+            r = ras(getattr(spec.climate, name), f"climate.{name}", value_range=CLIMATE_RANGE_C)
+            if r is not None:
+                climate[name] = r
+        if {"dry_bulb_mean_c", "wet_bulb_mean_c"} <= climate.keys():
+            if climate["wet_bulb_mean_c"].mean > climate["dry_bulb_mean_c"].mean + 0.5:
+                report.add(
+                    "mean wet-bulb temperature is above the mean dry-bulb temperature; expected "
+                    "wet-bulb <= dry-bulb (are the two files swapped?)",
+                    file=spec.climate.wet_bulb_mean_c.path,
+                    layer="climate.wet_bulb_mean_c",
+                )
+
+    report.raise_if_any()
+    assert grid is not None
+    return Layers(
+        crs=crs,
+        region=region,
+        grid=grid,
+        water_sources=water,
+        exclusions=exclusions,
+        zones=zones,
+        regions=regions,
+        places=places,
+        boundary=boundary,
+        land_class=land_class,
+        exclude_classes=list(spec.land_class.exclude_classes) if spec.land_class else [],
+        land_cost=land_cost,
+        climate=climate,
+        inputs=hash_inputs(_input_paths(scenario)),
+        notes=list(report.notes),
+    )
+
+
+def _input_paths(scenario) -> list[tuple[str, Path]]:
+    """(role, path) of every file a scenario reads."""
+    spec = scenario.layers
+    out: list[tuple[str, Path]] = []
+    if scenario.source_file:
+        out.append(("scenario", Path(scenario.source_file)))
+    if scenario.extends:
+        out.append(("scenario.extends", Path(scenario.extends)))
+    out.append(("grid", Path(spec.grid.path)))
+    for name in ("buses", "branches", "generators", "bus_coordinates"):
+        ref = getattr(spec.grid, name)
+        if ref is not None:
+            out.append((f"grid.{name}", Path(ref.path)))
+    for name in ("water_sources", "zones", "regions", "boundary", "places", "land_class", "land_cost"):
+        ref = getattr(spec, name)
+        if ref is not None:
+            out.append((name, Path(ref.path)))
+    for i, ref in enumerate(spec.exclusions):
+        out.append((f"exclusions[{i}]", Path(ref.path)))
+    if spec.climate is not None:
+        for name in type(spec.climate).model_fields:
+            out.append((f"climate.{name}", Path(getattr(spec.climate, name).path)))
+    return out
+
+
+def load_grid_case(path: str | Path, bus_coordinates: str | Path | None = None) -> Layers:
+    """Read a bare grid case (MATPOWER ``.m``, pandapower ``.json`` or grid GeoPackage).
+
+    Parameters
+    ----------
+    path
+        The case file.
+    bus_coordinates
+        Optional CSV of bus coordinates (``bus_id`` and ``lon,lat``, EPSG:4326).
+
+    Returns
+    -------
+    Layers
+        With only ``grid`` set (and ``crs`` chosen automatically when the buses have
+        coordinates).
+    """
+    from siting.scenario import CoordinatesRef, GridLayers
+
+    report = ProblemReport()
+    path = Path(path)
+    spec = GridLayers(
+        path=path,
+        bus_coordinates=CoordinatesRef(path=Path(bus_coordinates)) if bus_coordinates else None,
+    )
+    grid = read_grid(spec, report)
+    crs = None
+    region = None
+    if grid is not None and grid.has_coordinates and grid.crs is not None:
+        crs = choose_crs(None, _bounds_lonlat(grid.buses), report)
+        if crs is not None:
+            grid.buses = to_crs(grid.buses, crs)
+            if grid.branches.crs is not None:
+                grid.branches = to_crs(grid.branches, crs)
+            region = shapely.box(*grid.buses.total_bounds)
+    report.raise_if_any(what="grid case")
+    assert grid is not None
+    files = [("grid", path)] + ([("grid.bus_coordinates", Path(bus_coordinates))] if bus_coordinates else [])
+    return Layers(crs=crs, region=region, grid=grid, inputs=hash_inputs(files), notes=list(report.notes))

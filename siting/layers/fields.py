@@ -1,0 +1,290 @@
+"""The one table of layer fields: names, types, units, defaults, meaning.
+
+Read by the vector reader (validation and type coercion), by ``siting fields``
+(documentation) and by the README's layer table, so the three never drift apart
+(the idea is PyPSA's ``component_attrs/*.csv``).
+
+A field marked ``per_year`` may also come as one column per calendar year,
+``<name>_<YYYY>`` (``load_mw_2030``); a year without its own column takes the
+latest earlier year's column, or the plain ``<name>`` column.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Kind = Literal["id", "ref", "float", "int", "str", "bool"]
+
+
+@dataclass(frozen=True)
+class Field:
+    """One column of a layer.
+
+    Parameters
+    ----------
+    name
+        Column name; the unit is in the name (``_mw``, ``_km``, ``_m3_per_day``).
+    kind
+        ``id`` (unique string key), ``ref`` (string key of another layer), ``float``,
+        ``int``, ``str`` or ``bool``.
+    unit
+        The unit in words, for documentation (``MW``, ``per unit on base_mva``).
+    description
+        What the field means.
+    required
+        Whether the column must be present.
+    default
+        Value used when an optional column is absent (``None``: left empty/NaN).
+    min, max
+        Inclusive bounds for numbers, when there are bounds.
+    min_exclusive
+        If true, ``min`` is a strict bound (``> min``).
+    nullable
+        Whether an empty cell is allowed in a present column (numbers: NaN).
+    per_year
+        Whether ``<name>_<YYYY>`` columns may give the value by calendar year.
+    choices
+        The allowed values of a string field, if limited.
+    """
+
+    name: str
+    kind: Kind
+    unit: str
+    description: str
+    required: bool = False
+    default: Any = None
+    min: float | None = None
+    max: float | None = None
+    min_exclusive: bool = False
+    nullable: bool = False
+    per_year: bool = False
+    choices: tuple[str, ...] | None = None
+
+    def expected(self) -> str:
+        """Words for what a valid value looks like (used in error messages)."""
+        kind = {
+            "id": "a non-empty ID",
+            "ref": "an ID",
+            "float": "a finite number",
+            "int": "a whole number",
+            "str": "text",
+            "bool": "true/false (1/0)",
+        }[self.kind]
+        if self.min is not None and self.max is not None:
+            kind += f" in [{self.min:g}, {self.max:g}]"
+        elif self.min is not None:
+            kind += f" {'>' if self.min_exclusive else '>='} {self.min:g}"
+        elif self.max is not None:
+            kind += f" <= {self.max:g}"
+        if self.choices:
+            kind = "one of " + ", ".join(repr(c) for c in self.choices)
+        if self.unit:
+            kind += f" [{self.unit}]"
+        return kind
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """What one kind of layer holds.
+
+    Parameters
+    ----------
+    name
+        The layer kind (``buses``); also the default GeoPackage layer name.
+    geometry
+        Allowed geometry types (``Point``, ``LineString``, ``Polygon`` ...). Multi-part
+        types of those are allowed too.
+    geometry_required
+        Whether every row needs a geometry (``False``: may be a plain table).
+    id_field
+        The field holding the unique ID, if any.
+    fields
+        The columns.
+    description
+        What the layer is, for documentation.
+    """
+
+    name: str
+    geometry: tuple[str, ...]
+    geometry_required: bool
+    id_field: str | None
+    fields: tuple[Field, ...]
+    description: str
+
+    def field(self, name: str) -> Field:
+        """The field called ``name``."""
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+
+BUSES = LayerSpec(
+    name="buses",
+    geometry=("Point",),
+    geometry_required=True,
+    id_field="bus_id",
+    description="Substations / buses of the transmission grid.",
+    fields=(
+        Field("bus_id", "id", "", "Unique bus ID (text; MATPOWER bus number as text).", required=True),
+        Field("name", "str", "", "Substation name.", default=""),
+        Field("voltage_kv", "float", "kV", "Nominal voltage.", required=True, min=0, min_exclusive=True),
+        Field("load_mw", "float", "MW", "Base (non-campus) active load at peak.", default=0.0, min=0, per_year=True),
+        Field("shunt_mw", "float", "MW", "Shunt conductance demand at V = 1 pu (MATPOWER Gs); counts as load in DC flow.", default=0.0),
+        Field("bus_type", "int", "", "MATPOWER bus type: 1 PQ, 2 PV, 3 reference (slack), 4 isolated.", default=1, choices=None, min=1, max=4),
+        Field("area", "str", "", "Area or zone name of the bus (used for reporting).", default=""),
+        Field("substation_headroom_mw", "float", "MW", "Extra load the substation can take before a transformer upgrade; empty = no limit.", nullable=True, min=0),
+    ),
+)
+
+BRANCHES = LayerSpec(
+    name="branches",
+    geometry=("LineString",),
+    geometry_required=False,
+    id_field="branch_id",
+    description="Lines and transformers. Without a geometry, a straight line between the two buses is drawn.",
+    fields=(
+        Field("branch_id", "id", "", "Unique branch ID (MATPOWER: 1-based row number as text).", required=True),
+        Field("from_bus", "ref", "", "bus_id of the from end.", required=True),
+        Field("to_bus", "ref", "", "bus_id of the to end.", required=True),
+        Field("x_pu", "float", "per unit on base_mva", "Series reactance; must not be 0 (DC flow).", required=True),
+        Field("r_pu", "float", "per unit on base_mva", "Series resistance.", default=0.0, min=0),
+        Field("b_pu", "float", "per unit on base_mva", "Total line charging susceptance.", default=0.0),
+        Field("rating_mw", "float", "MW", "Long-term (normal) thermal rating; MATPOWER rateA (0 there = unlimited).", required=True, min=0, min_exclusive=True),
+        Field("rating_emergency_mw", "float", "MW", "Short-term emergency rating used after a contingency (MATPOWER rateC); empty = rating_mw.", nullable=True, min=0, min_exclusive=True),
+        Field("tap_ratio", "float", "", "Off-nominal transformer turns ratio (MATPOWER TAP, 0 there = 1); 1 for lines.", default=1.0, min=0, min_exclusive=True),
+        Field("shift_deg", "float", "degrees", "Phase-shift angle.", default=0.0, min=-360, max=360),
+        Field("in_service", "bool", "", "Whether the branch is in service (MATPOWER BR_STATUS).", default=True),
+        Field("length_km", "float", "km", "Route length; empty = computed from the geometry.", nullable=True, min=0),
+        Field("voltage_kv", "float", "kV", "Voltage class; empty = from_bus voltage.", nullable=True, min=0, min_exclusive=True),
+        Field("upgrade_added_mw", "float", "MW", "Rating added by the reconductoring option, if any.", nullable=True, min=0),
+        Field("upgrade_cost_usd", "float", "USD", "Cost of the upgrade option.", nullable=True, min=0),
+        Field("upgrade_lead_time_years", "float", "years", "Years from decision to service of the upgrade.", nullable=True, min=0),
+    ),
+)
+
+GENERATORS = LayerSpec(
+    name="generators",
+    geometry=("Point",),
+    geometry_required=False,
+    id_field="gen_id",
+    description="Generating units, attached to a bus. A plain table (no geometry) is fine.",
+    fields=(
+        Field("gen_id", "id", "", "Unique generator ID (MATPOWER: 1-based row number as text).", required=True),
+        Field("bus_id", "ref", "", "bus_id the unit injects at.", required=True),
+        Field("p_max_mw", "float", "MW", "Maximum active output.", required=True, min=0),
+        Field("p_min_mw", "float", "MW", "Minimum active output when on.", default=0.0),
+        Field("marginal_cost_usd_per_mwh", "float", "USD/MWh", "Linear energy cost.", required=True),
+        Field("co2_t_per_mwh", "float", "t CO2/MWh", "Emission intensity.", default=0.0, min=0),
+        Field("fuel", "str", "", "Fuel or technology (wind, solar, gas_cc, coal, nuclear ...).", default=""),
+        Field("in_service", "bool", "", "Whether the unit is in service (MATPOWER GEN_STATUS).", default=True),
+    ),
+)
+
+WATER_SOURCES = LayerSpec(
+    name="water_sources",
+    geometry=("Point",),
+    geometry_required=True,
+    id_field="source_id",
+    description="Water a campus can draw on: reclaimed-water plants, potable supply, desalination.",
+    fields=(
+        Field("source_id", "id", "", "Unique source ID.", required=True),
+        Field("name", "str", "", "Plant or supply name.", default=""),
+        Field("kind", "str", "", "Type of water.", required=True, choices=("reclaimed", "potable", "desalination", "groundwater", "surface")),
+        Field("capacity_m3_per_day", "float", "m3/day", "Water available to campuses.", required=True, min=0, per_year=True),
+        Field("cost_usd_per_m3", "float", "USD/m3", "Delivered price at the plant fence.", required=True, min=0),
+        Field("max_pipeline_km", "float", "km", "Longest pipeline the source can serve.", required=True, min=0),
+        Field("pipeline_cost_usd_per_km", "float", "USD/km", "Pipeline cost; empty = the scenario's default.", nullable=True, min=0),
+    ),
+)
+
+EXCLUSIONS = LayerSpec(
+    name="exclusions",
+    geometry=("Polygon",),
+    geometry_required=True,
+    id_field="exclusion_id",
+    description="Land no campus may use (protected, flood, urban core, open water ...).",
+    fields=(
+        Field("exclusion_id", "id", "", "Unique ID.", required=True),
+        Field("kind", "str", "", "Why the land is excluded.", required=True, choices=("protected", "flood", "urban", "water", "military", "other")),
+        Field("name", "str", "", "Name of the area.", default=""),
+    ),
+)
+
+ZONES = LayerSpec(
+    name="zones",
+    geometry=("Polygon",),
+    geometry_required=True,
+    id_field="zone_id",
+    description="Policy polygons: growth zones the state designates or prefers.",
+    fields=(
+        Field("zone_id", "id", "", "Unique ID.", required=True),
+        Field("name", "str", "", "Zone name.", default=""),
+        Field("kind", "str", "", "designated (may be required) or preferred (a bonus).", default="designated", choices=("designated", "preferred")),
+    ),
+)
+
+REGIONS = LayerSpec(
+    name="regions",
+    geometry=("Polygon",),
+    geometry_required=True,
+    id_field="region_id",
+    description="Administrative or planning regions, for min/max share policies and reporting.",
+    fields=(
+        Field("region_id", "id", "", "Unique ID.", required=True),
+        Field("name", "str", "", "Region name.", default=""),
+    ),
+)
+
+BOUNDARY = LayerSpec(
+    name="boundary",
+    geometry=("Polygon",),
+    geometry_required=True,
+    id_field=None,
+    description="The study area's outline (drawn on maps; candidates lie inside it).",
+    fields=(Field("name", "str", "", "Name of the study area.", default=""),),
+)
+
+PLACES = LayerSpec(
+    name="places",
+    geometry=("Point",),
+    geometry_required=True,
+    id_field="place_id",
+    description="Towns and cities, for naming growth zones and for maps.",
+    fields=(
+        Field("place_id", "id", "", "Unique ID.", required=True),
+        Field("name", "str", "", "Place name.", required=True),
+        Field("population", "int", "people", "Population.", default=0, min=0),
+    ),
+)
+
+LAYERS: dict[str, LayerSpec] = {
+    s.name: s
+    for s in (BUSES, BRANCHES, GENERATORS, WATER_SOURCES, EXCLUSIONS, ZONES, REGIONS, BOUNDARY, PLACES)
+}
+
+
+def markdown_table(spec: LayerSpec) -> str:
+    """A Markdown table of a layer's fields (for the README and ``siting fields``)."""
+    geom = "/".join(spec.geometry) + ("" if spec.geometry_required else " (optional)")
+    lines = [
+        f"**{spec.name}** ({geom}): {spec.description}",
+        "",
+        "| field | type | unit | required | default | meaning |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for f in spec.fields:
+        default = "" if f.default is None or f.required else repr(f.default)
+        typ = f.kind + (" (per year)" if f.per_year else "")
+        if f.choices:
+            typ += ": " + ", ".join(f.choices)
+        lines.append(
+            f"| `{f.name}` | {typ} | {f.unit} | {'yes' if f.required else ''} | {default} | {f.description} |"
+        )
+    return "\n".join(lines)
+
+
+def markdown_all() -> str:
+    """Markdown tables of every layer kind, in a fixed order."""
+    return "\n\n".join(markdown_table(s) for s in LAYERS.values())

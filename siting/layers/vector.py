@@ -1,0 +1,450 @@
+"""Read and validate one vector layer against its :class:`~siting.layers.fields.LayerSpec`.
+
+Every problem goes into the :class:`~siting.errors.ProblemReport` with the file,
+layer, 1-based row, ID and field; nothing from GDAL or pandas escapes as a
+traceback. The result has the spec's columns with the right dtypes, defaults
+filled in, the ID as the (string) index, and 2-D geometries.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+from pyproj import CRS
+
+from siting.errors import ProblemReport
+from siting.layers.fields import Field, LayerSpec
+
+#: Most rows named in one message before "and N more".
+MAX_ROWS_NAMED = 8
+
+_TRUE = {"true", "t", "yes", "y", "1", "1.0"}
+_FALSE = {"false", "f", "no", "n", "0", "0.0"}
+
+
+class _Ctx:
+    """Where the layer came from, to name it in problems."""
+
+    def __init__(self, report: ProblemReport, file: Path, layer: str, ids: pd.Series | None):
+        self.report = report
+        self.file = file
+        self.layer = layer
+        self.ids = ids
+
+    def rows(self, mask: np.ndarray, field: str | None, message: str, values: pd.Series | None = None) -> None:
+        """Report the rows where ``mask`` is true, one problem per row (capped)."""
+        idx = np.flatnonzero(np.asarray(mask, dtype=bool))
+        for i in idx[:MAX_ROWS_NAMED]:
+            msg = message
+            if values is not None:
+                msg = f"{message}, got {_show(values.iloc[i])}"
+            ident = None
+            if self.ids is not None:
+                v = self.ids.iloc[i]
+                ident = None if _is_missing(v) else v
+            self.report.add(msg, file=self.file, layer=self.layer, row=int(i) + 1, id=ident, field=field)
+        if len(idx) > MAX_ROWS_NAMED:
+            self.report.add(
+                f"{message}: {len(idx) - MAX_ROWS_NAMED} more rows like the above",
+                file=self.file,
+                layer=self.layer,
+                field=field,
+            )
+
+    def whole(self, message: str, field: str | None = None) -> None:
+        self.report.add(message, file=self.file, layer=self.layer, field=field)
+
+
+def _show(v: object) -> str:
+    if isinstance(v, np.generic):
+        v = v.item()
+    s = repr(v)
+    return s if len(s) <= 60 else s[:57] + "..."
+
+
+def _is_missing(v: object) -> bool:
+    if v is None:
+        return True
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def normalise_ids(s: pd.Series) -> pd.Series:
+    """IDs as text: ``7`` and ``7.0`` both become ``"7"``; strings are stripped; missing stays NA."""
+
+    def one(v: object) -> object:
+        if _is_missing(v):
+            return pd.NA
+        if isinstance(v, (bool, np.bool_)):
+            return str(v)
+        if isinstance(v, (int, np.integer)):
+            return str(int(v))
+        if isinstance(v, (float, np.floating)):
+            return str(int(v)) if float(v).is_integer() else repr(float(v))
+        t = str(v).strip()
+        return t if t else pd.NA
+
+    return s.map(one).astype("string")
+
+
+def choose_layer(path: Path, wanted: str | None, default: str, report: ProblemReport) -> str | None:
+    """Pick the layer to read in ``path``: ``wanted``, else ``default``, else the only one."""
+    try:
+        layers = [str(x[0]) for x in pyogrio.list_layers(path)]
+    except Exception as e:  # GDAL: not a vector file, corrupt, unreadable
+        report.add(f"not a readable vector file ({_gdal_msg(e)})", file=path, layer=wanted or default)
+        return None
+    if wanted is not None:
+        if wanted in layers:
+            return wanted
+        report.add(
+            f"no layer '{wanted}' in the file; it has: {', '.join(layers) or '(none)'}",
+            file=path,
+            layer=wanted,
+        )
+        return None
+    if default in layers:
+        return default
+    if len(layers) == 1:
+        return layers[0]
+    report.add(
+        f"no layer named '{default}' and the file has {len(layers)} layers "
+        f"({', '.join(layers)}); say which with `layer:` in the scenario",
+        file=path,
+        layer=default,
+    )
+    return None
+
+
+def _gdal_msg(e: Exception) -> str:
+    msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return msg[:200]
+
+
+def read_vector(
+    path: str | Path,
+    spec: LayerSpec,
+    report: ProblemReport,
+    *,
+    layer: str | None = None,
+    target_crs: CRS | None = None,
+) -> gpd.GeoDataFrame | None:
+    """Read one layer, check it against ``spec``, and bring it into ``target_crs``.
+
+    Parameters
+    ----------
+    path
+        The vector file (GeoPackage, GeoJSON, any OGR format).
+    spec
+        What the layer must hold.
+    report
+        Problems are added here; the function returns ``None`` when the layer
+        could not be read at all, else the (possibly partly wrong) table.
+    layer
+        Layer name inside the file; default: ``spec.name`` or the only layer.
+    target_crs
+        Reproject into this CRS, if given.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame or None
+        Index: the spec's ID field (strings). Columns: every spec field (defaults
+        filled), any ``<field>_<YYYY>`` columns, other user columns untouched,
+        and ``geometry``.
+    """
+    path = Path(path)
+    if not path.exists():
+        report.add("file not found", file=path, layer=layer or spec.name, field="path")
+        return None
+    name = choose_layer(path, layer, spec.name, report)
+    if name is None:
+        return None
+    try:
+        gdf = gpd.read_file(path, layer=name, engine="pyogrio")
+    except Exception as e:
+        report.add(f"could not read the layer ({_gdal_msg(e)})", file=path, layer=name)
+        return None
+    if not isinstance(gdf, gpd.GeoDataFrame):  # attribute-only table
+        gdf = gpd.GeoDataFrame(gdf, geometry=gpd.GeoSeries([None] * len(gdf), index=gdf.index))
+    gdf = gdf.reset_index(drop=True)
+    ids = None
+    if spec.id_field and spec.id_field in gdf.columns:
+        ids = normalise_ids(gdf[spec.id_field])
+    ctx = _Ctx(report, path, name, ids)
+    if len(gdf) == 0:
+        ctx.whole(f"layer is empty; expected at least one {spec.name} row")
+        return None
+    gdf = _check_geometry(gdf, spec, ctx)
+    gdf = _check_fields(gdf, spec, ctx)
+    if spec.id_field and spec.id_field in gdf.columns:
+        gdf = gdf.set_index(spec.id_field)
+    if target_crs is not None and gdf.crs is not None:
+        gdf = to_crs(gdf, target_crs, ctx)
+    return gdf
+
+
+def to_crs(gdf: gpd.GeoDataFrame, target: CRS, ctx: _Ctx | None = None) -> gpd.GeoDataFrame:
+    """Reproject, reporting (not raising) a transformation that fails."""
+    try:
+        out = gdf.to_crs(target)
+    except Exception as e:
+        if ctx is None:
+            raise
+        ctx.whole(f"cannot transform from {gdf.crs} to {target.to_string()} ({_gdal_msg(e)})")
+        return gdf
+    bad = ~out.geometry.isna() & ~out.geometry.is_empty & ~np.isfinite(out.geometry.bounds).all(axis=1)
+    if ctx is not None and bad.any():
+        ctx.rows(
+            bad.to_numpy(),
+            "geometry",
+            f"coordinates cannot be transformed from {gdf.crs.to_string()} into "
+            f"{target.to_string()}; is the layer's CRS right?",
+        )
+    return out
+
+
+def _geom_kind(t: str) -> str:
+    return t[5:] if t.startswith("Multi") else t
+
+
+def _check_geometry(gdf: gpd.GeoDataFrame, spec: LayerSpec, ctx: _Ctx) -> gpd.GeoDataFrame:
+    geom = gdf.geometry
+    missing = (geom.isna() | geom.is_empty).to_numpy()
+    if spec.geometry_required:
+        if missing.all():
+            ctx.whole(
+                f"layer has no geometries; expected {'/'.join(spec.geometry)} features", "geometry"
+            )
+            return gdf
+        ctx.rows(missing, "geometry", f"geometry is missing; expected a {'/'.join(spec.geometry)}")
+    if missing.all():
+        return gdf
+    if gdf.crs is None:
+        ctx.whole(
+            "layer has no CRS; expected one (for example EPSG:4326 for longitude/latitude); "
+            "set it in the file, e.g. with geopandas' set_crs() or ogr2ogr -a_srs",
+            "geometry",
+        )
+    present = ~missing
+    types = geom.geom_type.fillna("")
+    wrong = present & ~types.map(_geom_kind).isin(spec.geometry).to_numpy()
+    if wrong.any():
+        ctx.rows(
+            wrong,
+            "geometry",
+            f"wrong geometry type; expected {'/'.join(spec.geometry)}",
+            types,
+        )
+    if shapely.has_z(geom.values[present]).any():
+        gdf = gdf.set_geometry(shapely.force_2d(geom.values))
+        ctx.report.note(f"{ctx.file} layer '{ctx.layer}': 3-D coordinates flattened to 2-D")
+        geom = gdf.geometry
+    valid = shapely.is_valid(geom.values)
+    invalid = present & ~valid
+    if invalid.any():
+        reasons = pd.Series(shapely.is_valid_reason(geom.values), index=gdf.index)
+        ctx.rows(invalid, "geometry", "invalid geometry (fix it, e.g. with shapely.make_valid)", reasons)
+    finite = np.isfinite(geom.bounds.to_numpy()).all(axis=1) | ~present
+    if (~finite).any():
+        ctx.rows(~finite, "geometry", "geometry has NaN or infinite coordinates")
+    if gdf.crs is not None and gdf.crs.is_geographic:
+        b = geom.bounds.to_numpy()
+        out = present & finite & (
+            (b[:, 0] < -180.0) | (b[:, 2] > 180.0) | (b[:, 1] < -90.0) | (b[:, 3] > 90.0)
+        )
+        if out.any():
+            ctx.rows(
+                out,
+                "geometry",
+                f"coordinates outside longitude [-180, 180] / latitude [-90, 90] although the "
+                f"layer's CRS ({gdf.crs.to_string()}) is geographic; is the CRS right?",
+            )
+    return gdf
+
+
+def _check_fields(gdf: gpd.GeoDataFrame, spec: LayerSpec, ctx: _Ctx) -> gpd.GeoDataFrame:
+    gdf = gdf.copy()
+    present_cols = [c for c in gdf.columns if c != gdf.geometry.name]
+    for f in spec.fields:
+        if f.name not in gdf.columns:
+            if f.required:
+                ctx.whole(
+                    f"required column is missing; expected {f.expected()}. "
+                    f"Columns present: {', '.join(present_cols) or '(none)'}",
+                    f.name,
+                )
+                gdf[f.name] = pd.Series([pd.NA] * len(gdf), dtype="object")
+            else:
+                gdf[f.name] = f.default if f.default is not None else np.nan
+            if f.kind in ("float", "int") and f.default is None:
+                gdf[f.name] = np.nan
+            continue
+        gdf[f.name] = _coerce(gdf[f.name], f, ctx, f.name)
+        if f.per_year:
+            for col in gdf.columns:
+                m = re.fullmatch(rf"{re.escape(f.name)}_(\d{{4}})", str(col))
+                if m:
+                    gdf[col] = _coerce(gdf[col], f, ctx, str(col))
+    if spec.id_field and spec.id_field in gdf.columns:
+        ids = gdf[spec.id_field]
+        dup = ids.duplicated(keep=False) & ids.notna()
+        if dup.any():
+            first = ids[dup].iloc[0]
+            rows = (np.flatnonzero(ids.eq(first).fillna(False).to_numpy()) + 1).tolist()
+            n = int(ids[dup].nunique())
+            ctx.whole(
+                f"duplicate IDs: '{first}' is on rows {rows}"
+                + (f" ({n - 1} more IDs are duplicated)" if n > 1 else "")
+                + "; expected each ID once",
+                spec.id_field,
+            )
+    return gdf
+
+
+def _coerce(col: pd.Series, f: Field, ctx: _Ctx, name: str) -> pd.Series:
+    """Bring one column to the field's type, reporting every bad cell."""
+    missing = col.map(_is_missing).to_numpy(dtype=bool)
+    if f.kind in ("id", "ref"):
+        out = normalise_ids(col)
+        bad = out.isna().to_numpy()
+        if bad.any() and not f.nullable:
+            ctx.rows(bad, name, f"empty; expected {f.expected()}")
+        return out
+    if f.kind == "str":
+        out = col.where(~pd.Series(missing, index=col.index), f.default if f.default is not None else "")
+        out = out.astype(str)
+        if f.choices:
+            bad = ~out.isin(f.choices).to_numpy()
+            if bad.any():
+                ctx.rows(bad, name, f"not allowed; expected {f.expected()}", out)
+        return out
+    if f.kind == "bool":
+        def one(v: object) -> object:
+            if _is_missing(v):
+                return f.default if f.default is not None else pd.NA
+            if isinstance(v, (bool, np.bool_)):
+                return bool(v)
+            t = str(v).strip().lower()
+            if t in _TRUE:
+                return True
+            if t in _FALSE:
+                return False
+            return pd.NA
+
+        out = col.map(one)
+        bad = out.isna().to_numpy()
+        if bad.any():
+            ctx.rows(bad, name, f"expected {f.expected()}", col)
+        return out.fillna(False).astype(bool)
+    # numbers
+    num = pd.to_numeric(col, errors="coerce").astype(float)
+    nonnum = num.isna().to_numpy() & ~missing
+    if nonnum.any():
+        ctx.rows(nonnum, name, f"not a number; expected {f.expected()}", col)
+    arr = num.to_numpy()
+    nan = missing & ~nonnum
+    if nan.any() and not f.nullable:
+        if f.default is not None and not f.required:
+            arr = np.where(nan, float(f.default), arr)
+        else:
+            ctx.rows(nan, name, f"empty or NaN; expected {f.expected()}")
+    inf = np.isinf(arr)
+    if inf.any():
+        ctx.rows(inf, name, f"infinite; expected {f.expected()}")
+    finite = np.isfinite(arr)
+    low = np.zeros(len(arr), dtype=bool)
+    if f.min is not None:
+        low = finite & ((arr <= f.min) if f.min_exclusive else (arr < f.min))
+    high = finite & (arr > f.max) if f.max is not None else np.zeros(len(arr), dtype=bool)
+    if (low | high).any():
+        ctx.rows(low | high, name, f"out of range; expected {f.expected()}", num)
+    if f.kind == "int":
+        frac = finite & (arr != np.round(arr))
+        if frac.any():
+            ctx.rows(frac, name, f"not a whole number; expected {f.expected()}", num)
+    return pd.Series(arr, index=col.index)
+
+
+def per_year_table(df: pd.DataFrame, field: str, years: list[int]) -> pd.DataFrame:
+    """Values of a per-year field for each year [unit of the field].
+
+    ``<field>_<YYYY>`` columns give a year's value; a year without its own column
+    takes the latest earlier year's column, or the plain ``<field>`` column.
+
+    Parameters
+    ----------
+    df
+        A layer table with ``field`` and perhaps ``field_YYYY`` columns.
+    field
+        The field name (``load_mw``, ``capacity_m3_per_day``).
+    years
+        Calendar years wanted.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index as ``df``; one column per year.
+    """
+    by_year: dict[int, str] = {}
+    for col in df.columns:
+        m = re.fullmatch(rf"{re.escape(field)}_(\d{{4}})", str(col))
+        if m:
+            by_year[int(m.group(1))] = str(col)
+    known = sorted(by_year)
+    out = {}
+    for y in years:
+        earlier = [k for k in known if k <= y]
+        col = by_year[earlier[-1]] if earlier else field
+        out[y] = df[col].astype(float).to_numpy()
+    return pd.DataFrame(out, index=df.index)
+
+
+def check_refs(
+    refs: pd.Series,
+    valid: pd.Index,
+    ctx_report: ProblemReport,
+    *,
+    file: Path | str,
+    layer: str,
+    field: str,
+    target: str,
+) -> np.ndarray:
+    """Report references in ``refs`` that are not in ``valid``; return the bad mask.
+
+    Parameters
+    ----------
+    refs
+        Referencing column (index = the referencing rows' IDs, in file order).
+    valid
+        The IDs that may be referenced.
+    target
+        What is referenced, for the message (``"bus"``).
+    """
+    bad = (~refs.isin(valid) & refs.notna()).to_numpy()
+    idx = np.flatnonzero(bad)
+    for i in idx[:MAX_ROWS_NAMED]:
+        ctx_report.add(
+            f"refers to {target} '{refs.iloc[i]}', which does not exist; expected one of the "
+            f"{len(valid)} {target} IDs",
+            file=file,
+            layer=layer,
+            row=int(i) + 1,
+            id=refs.index[i],
+            field=field,
+        )
+    if len(idx) > MAX_ROWS_NAMED:
+        ctx_report.add(
+            f"{len(idx) - MAX_ROWS_NAMED} more rows refer to unknown {target}s",
+            file=file,
+            layer=layer,
+            field=field,
+        )
+    return bad
