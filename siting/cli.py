@@ -86,7 +86,9 @@ def _version_callback(value: bool) -> None:
 def _root(
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version."),
+        typer.Option(
+            "--version", callback=_version_callback, is_eager=True, help="Print the version."
+        ),
     ] = False,
 ) -> None:
     """Plan where and when to build AI campuses."""
@@ -94,7 +96,9 @@ def _root(
 
 @app.command()
 def validate(
-    path: Annotated[Path, typer.Argument(help="A scenario (.yaml) or a grid case (.m, .json, .gpkg).")],
+    path: Annotated[
+        Path, typer.Argument(help="A scenario (.yaml) or a grid case (.m, .json, .gpkg).")
+    ],
     bus_coordinates: Annotated[
         Path | None,
         typer.Option(help="For a bare MATPOWER case: CSV of bus coordinates (bus_id, lon, lat)."),
@@ -152,7 +156,9 @@ def schema(
 
 @app.command()
 def fields(
-    layer: Annotated[str | None, typer.Argument(help="One layer kind (buses, branches ...).")] = None,
+    layer: Annotated[
+        str | None, typer.Argument(help="One layer kind (buses, branches ...).")
+    ] = None,
 ) -> None:
     """Print the fields each layer kind holds, with types and units (Markdown)."""
     from siting.layers.fields import LAYERS, markdown_all, markdown_table
@@ -183,16 +189,27 @@ def _print_summary(s: dict[str, Any]) -> None:
     g = s["grid"]
     t = Table(title="grid", show_header=False, box=None, padding=(0, 2))
     t.add_row("source", escape(f"{g['source']} ({g['format']})"))
-    t.add_row("buses", f"{g['buses']:,}" + (
-        "  (" + ", ".join(f"{n} at {k} kV" for k, n in g["buses_by_voltage_kv"].items()) + ")"
-        if g["buses_by_voltage_kv"] else ""
-    ))
-    t.add_row("branches", f"{g['branches']:,} ({g['branches_in_service']:,} in service)"
-              + (f", {g['branch_length_km']:,} km" if g.get("branch_length_km") else ""))
+    t.add_row(
+        "buses",
+        f"{g['buses']:,}"
+        + (
+            "  (" + ", ".join(f"{n} at {k} kV" for k, n in g["buses_by_voltage_kv"].items()) + ")"
+            if g["buses_by_voltage_kv"]
+            else ""
+        ),
+    )
+    t.add_row(
+        "branches",
+        f"{g['branches']:,} ({g['branches_in_service']:,} in service)"
+        + (f", {g['branch_length_km']:,} km" if g.get("branch_length_km") else ""),
+    )
     t.add_row("generators", f"{g['generators']:,} ({g['generators_in_service']:,} in service)")
     t.add_row("generation", f"{g['generation_mw']:,} MW")
     if "generation_mw_by_fuel" in g:
-        t.add_row("  by fuel", ", ".join(f"{escape(k)} {v:,.0f}" for k, v in g["generation_mw_by_fuel"].items()))
+        t.add_row(
+            "  by fuel",
+            ", ".join(f"{escape(k)} {v:,.0f}" for k, v in g["generation_mw_by_fuel"].items()),
+        )
     t.add_row("load", f"{g['load_mw']:,} MW")
     if "load_mw_by_year" in g:
         t.add_row("  by year", ", ".join(f"{y}: {v:,.0f}" for y, v in g["load_mw_by_year"].items()))
@@ -201,21 +218,34 @@ def _print_summary(s: dict[str, Any]) -> None:
     if "water" in s:
         wt = s["water"]
         t = Table(title="water", show_header=False, box=None, padding=(0, 2))
-        t.add_row("sources", ", ".join(f"{n} {escape(k)}" for k, n in wt["sources_by_kind"].items()))
-        t.add_row("capacity", ", ".join(f"{escape(k)} {v:,.0f} m3/day" for k, v in wt["capacity_m3_per_day_by_kind"].items()))
+        t.add_row(
+            "sources", ", ".join(f"{n} {escape(k)}" for k, n in wt["sources_by_kind"].items())
+        )
+        t.add_row(
+            "capacity",
+            ", ".join(
+                f"{escape(k)} {v:,.0f} m3/day" for k, v in wt["capacity_m3_per_day_by_kind"].items()
+            ),
+        )
         t.add_row("reclaimed", f"{wt['reclaimed_m3_per_day']:,.0f} m3/day")
         out.print(t)
     if "land" in s:
         ld = s["land"]
         t = Table(title="land", show_header=False, box=None, padding=(0, 2))
         if "exclusions" in ld:
-            t.add_row("exclusions", f"{ld['exclusions']} polygons (" + ", ".join(
-                f"{n} {escape(k)}" for k, n in ld["exclusions_by_kind"].items()) + ")")
+            t.add_row(
+                "exclusions",
+                f"{ld['exclusions']} polygons ("
+                + ", ".join(f"{n} {escape(k)}" for k, n in ld["exclusions_by_kind"].items())
+                + ")",
+            )
         if "excluded_share" in ld:
             line = f"{ld['excluded_share']:.1%} of the region"
             parts = [f"polygons {ld['excluded_share_polygons']:.1%}"]
             if "excluded_share_classes" in ld:
-                parts.append(f"land classes {ld['exclude_classes']} {ld['excluded_share_classes']:.1%}")
+                parts.append(
+                    f"land classes {ld['exclude_classes']} {ld['excluded_share_classes']:.1%}"
+                )
             t.add_row("excluded land", line + " (" + ", ".join(parts) + ")")
         for k in ("zones", "regions", "places"):
             if k in ld:
@@ -227,8 +257,13 @@ def _print_summary(s: dict[str, Any]) -> None:
             t.add_column(col, no_wrap=True)
         for r in s["rasters"]:
             t.add_row(
-                escape(r["name"]), f"{r['size_px'][0]}x{r['size_px'][1]}", escape(r["crs"]),
-                f"{r['valid_share']:.0%}", f"{r['min']:g}", f"{r['mean']:g}", f"{r['max']:g}",
+                escape(r["name"]),
+                f"{r['size_px'][0]}x{r['size_px'][1]}",
+                escape(r["crs"]),
+                f"{r['valid_share']:.0%}",
+                f"{r['min']:g}",
+                f"{r['mean']:g}",
+                f"{r['max']:g}",
             )
         out.print(t)
     for note in s["notes"]:

@@ -43,7 +43,9 @@ class _Strict(BaseModel):
 class VectorRef(_Strict):
     """A vector layer on disk: a file and, for multi-layer files, a layer name."""
 
-    path: Path = Field(description="GeoPackage, GeoJSON or other OGR file; relative to the scenario file.")
+    path: Path = Field(
+        description="GeoPackage, GeoJSON or other OGR file; relative to the scenario file."
+    )
     layer: str | None = Field(
         default=None,
         description="Layer inside the file; default: the layer named like the layer kind "
@@ -94,7 +96,9 @@ class GridLayers(_Strict):
         default=None, description="Bus coordinates for a MATPOWER or pandapower case."
     )
     base_mva: float = Field(
-        default=100.0, gt=0, description="System base for per-unit reactances of `layers` grids [MVA]."
+        default=100.0,
+        gt=0,
+        description="System base for per-unit reactances of `layers` grids [MVA].",
     )
 
 
@@ -121,7 +125,9 @@ class LayersSection(_Strict):
         default=None, description="Land-class raster and the classes it excludes."
     )
     land_cost: RasterRef | None = Field(default=None, description="Land price raster [USD/ha].")
-    zones: VectorRef | None = Field(default=None, description="Designated or preferred growth zones.")
+    zones: VectorRef | None = Field(
+        default=None, description="Designated or preferred growth zones."
+    )
     regions: VectorRef | None = Field(default=None, description="Planning regions (polygons).")
     boundary: VectorRef | None = Field(
         default=None, description="The study area's outline; default: the extent of the grid."
@@ -153,7 +159,8 @@ class CampusRules(_Strict):
     )
     earliest_year: int | None = Field(
         default=None,
-        description="First year a new site may energise (lead time); default: the first planning year.",
+        description="First year a new site may energise (lead time); "
+        "default: the first planning year.",
     )
     cooling: list[Cooling] = Field(
         default_factory=lambda: ["air", "evaporative", "liquid"],
@@ -307,7 +314,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.exists():
         raise ScenarioError(Problem("file not found", file=str(path)))
     if path.is_dir():
-        raise ScenarioError(Problem("is a directory; expected a YAML scenario file", file=str(path)))
+        raise ScenarioError(
+            Problem("is a directory; expected a YAML scenario file", file=str(path))
+        )
     size = path.stat().st_size
     if size > MAX_SCENARIO_BYTES:
         raise ScenarioError(
@@ -319,7 +328,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
-        raise ScenarioError(Problem(f"not UTF-8 text ({e.reason} at byte {e.start})", file=str(path))) from None
+        raise ScenarioError(
+            Problem(f"not UTF-8 text ({e.reason} at byte {e.start})", file=str(path))
+        ) from None
     try:
         data = yaml.safe_load(text)  # safe loader only: no Python objects from input
     except yaml.YAMLError as e:
@@ -331,7 +342,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise ScenarioError(Problem("file is empty; expected a YAML mapping", file=str(path)))
     if not isinstance(data, dict):
         raise ScenarioError(
-            Problem(f"expected a YAML mapping at the top, got {type(data).__name__}", file=str(path))
+            Problem(
+                f"expected a YAML mapping at the top, got {type(data).__name__}", file=str(path)
+            )
         )
     return data
 
@@ -367,10 +380,14 @@ def _load_raw(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     path = path.resolve()
     if path in chain:
         cycle = " -> ".join(str(p) for p in (*chain, path))
-        raise ScenarioError(Problem(f"'extends' goes round in a circle: {cycle}", file=str(path), field="extends"))
+        raise ScenarioError(
+            Problem(f"'extends' goes round in a circle: {cycle}", file=str(path), field="extends")
+        )
     if len(chain) >= MAX_EXTENDS_DEPTH:
         raise ScenarioError(
-            Problem(f"'extends' chain deeper than {MAX_EXTENDS_DEPTH}", file=str(path), field="extends")
+            Problem(
+                f"'extends' chain deeper than {MAX_EXTENDS_DEPTH}", file=str(path), field="extends"
+            )
         )
     raw = _resolve_paths(_read_yaml(path), path.parent)
     base_ref = raw.get("extends")
@@ -378,7 +395,11 @@ def _load_raw(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
         return raw
     if not isinstance(base_ref, str):
         raise ScenarioError(
-            Problem(f"expected a file path, got {type(base_ref).__name__}", file=str(path), field="extends")
+            Problem(
+                f"expected a file path, got {type(base_ref).__name__}",
+                file=str(path),
+                field="extends",
+            )
         )
     base = _load_raw(Path(base_ref), (*chain, path))
     merged = _merge(base, raw)

@@ -67,7 +67,9 @@ def summarise(layers: Layers, scenario=None) -> dict[str, Any]:
         "reference_buses": [str(i) for i in g.buses.index[g.buses["bus_type"] == 3]],
         "branches": int(len(br)),
         "branches_in_service": int(in_br.sum()),
-        "branch_length_km": _round(br["length_km"].sum()) if br["length_km"].notna().any() else None,
+        "branch_length_km": _round(br["length_km"].sum())
+        if br["length_km"].notna().any()
+        else None,
         "generators": int(len(gen)),
         "generators_in_service": int(in_gen.sum()),
         "generation_mw": _round(g.total_generation_mw()),
@@ -76,7 +78,9 @@ def summarise(layers: Layers, scenario=None) -> dict[str, Any]:
     }
     fuels = gen.loc[in_gen].groupby(gen["fuel"].replace("", "unspecified"))["p_max_mw"].sum()
     if len(fuels) > 1 or (len(fuels) == 1 and fuels.index[0] != "unspecified"):
-        grid["generation_mw_by_fuel"] = {str(k): _round(v) for k, v in fuels.sort_values(ascending=False).items()}
+        grid["generation_mw_by_fuel"] = {
+            str(k): _round(v) for k, v in fuels.sort_values(ascending=False).items()
+        }
     if scenario is not None:
         loads = g.load_mw(scenario.years).sum() + g.buses["shunt_mw"].sum()
         grid["load_mw_by_year"] = {int(y): _round(v) for y, v in loads.items()}
@@ -117,7 +121,9 @@ def summarise(layers: Layers, scenario=None) -> dict[str, Any]:
             land[name] = int(len(gdf))
     if land:
         out["land"] = land
-    rasters = [r for r in (layers.land_class, layers.land_cost, *layers.climate.values()) if r is not None]
+    rasters = [
+        r for r in (layers.land_class, layers.land_cost, *layers.climate.values()) if r is not None
+    ]
     out["rasters"] = [
         {
             "name": r.name,

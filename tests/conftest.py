@@ -138,22 +138,47 @@ class Region:
                 "places": {"path": "region.gpkg"},
                 "climate": {
                     k: {"path": f"{k}.tif"}
-                    for k in ("dry_bulb_mean_c", "dry_bulb_p99_c", "wet_bulb_mean_c", "wet_bulb_p99_c")
+                    for k in (
+                        "dry_bulb_mean_c",
+                        "dry_bulb_p99_c",
+                        "wet_bulb_mean_c",
+                        "wet_bulb_p99_c",
+                    )
                 },
             },
             "targets": {"it_mw_by_year": {2030: 200}},
         }
 
-    LAYERS = ("buses", "branches", "generators", "water_sources", "exclusions", "zones",
-              "regions", "boundary", "places")
+    LAYERS = (
+        "buses",
+        "branches",
+        "generators",
+        "water_sources",
+        "exclusions",
+        "zones",
+        "regions",
+        "boundary",
+        "places",
+    )
 
-    def write_raster(self, name: str, arr: np.ndarray, *, crs: str | None = "default",
-                     nodata: float | None | str = "default", origin=None) -> Path:
+    def write_raster(
+        self,
+        name: str,
+        arr: np.ndarray,
+        *,
+        crs: str | None = "default",
+        nodata: float | None | str = "default",
+        origin=None,
+    ) -> Path:
         """Write one single-band GeoTIFF into the region folder."""
         path = self.root / f"{name}.tif"
         ox, oy = origin or self.raster_origin
         kw = dict(
-            driver="GTiff", height=arr.shape[0], width=arr.shape[1], count=1, dtype=arr.dtype,
+            driver="GTiff",
+            height=arr.shape[0],
+            width=arr.shape[1],
+            count=1,
+            dtype=arr.dtype,
             transform=from_origin(ox, oy, self.raster_res, self.raster_res),
         )
         c = self.raster_crs if crs == "default" else crs

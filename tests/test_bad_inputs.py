@@ -193,10 +193,17 @@ def test_all_nodata_raster(region):
 def test_raster_that_does_not_overlap_the_region(region):
     region.write()
     # the land-cost raster over Europe instead of Texas
-    region.write_raster("land_cost_usd_per_ha", region.rasters["land_cost_usd_per_ha"], origin=(10.0, 50.0))
+    region.write_raster(
+        "land_cost_usd_per_ha", region.rasters["land_cost_usd_per_ha"], origin=(10.0, 50.0)
+    )
     with pytest.raises(InputError) as e:
         load_layers(load_scenario(region.root / "scenario.yaml"))
-    msg = only(e.value, "land_cost_usd_per_ha.tif", "layer 'land_cost'", "does not overlap the study region")
+    msg = only(
+        e.value,
+        "land_cost_usd_per_ha.tif",
+        "layer 'land_cost'",
+        "does not overlap the study region",
+    )
     assert "is its CRS (EPSG:4326) right?" in msg
 
 

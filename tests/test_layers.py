@@ -85,8 +85,15 @@ def test_scenario_crs_is_used_and_said(region):
 
 @pytest.mark.parametrize(
     "lon, lat, epsg",
-    [(-99.9, 32.1, 32614), (-106.0, 31.8, 32613), (46.7, 24.7, 32638), (-0.1, 51.5, 32630),
-     (151.2, -33.9, 32756), (179.99, 0.0, 32660), (-180.0, 10.0, 32601)],
+    [
+        (-99.9, 32.1, 32614),
+        (-106.0, 31.8, 32613),
+        (46.7, 24.7, 32638),
+        (-0.1, 51.5, 32630),
+        (151.2, -33.9, 32756),
+        (179.99, 0.0, 32660),
+        (-180.0, 10.0, 32601),
+    ],
 )
 def test_utm_zone(lon, lat, epsg):
     # zone = floor((lon + 180) / 6) + 1; EPSG 326zz north of the equator, 327zz south
@@ -147,7 +154,9 @@ def test_field_table_documents_units_and_is_in_the_readme():
         for f in spec.fields:
             assert f.description, f"{spec.name}.{f.name}"
             if f.kind == "float":
-                assert f.unit or f.name in ("b_pu", "tap_ratio"), f"{spec.name}.{f.name} has no unit"
+                assert f.unit or f.name in ("b_pu", "tap_ratio"), (
+                    f"{spec.name}.{f.name} has no unit"
+                )
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     # the README's layer tables are generated from the field table: they must not drift
     assert markdown_all() in readme, "README layer tables are stale: paste `siting fields`"
@@ -164,3 +173,41 @@ def test_cost_curves():
     quad = CostCurve("polynomial", coefficients=(0.01, 20.0, 100.0))
     assert quad.cost_usd_per_h(100.0) == pytest.approx(0.01 * 100**2 + 20 * 100 + 100)
     assert math.isfinite(float(quad.cost_usd_per_h(0.0)))
+
+
+def test_raster_sample_in_the_common_crs(region):
+    layers = load_layers(load_scenario(region.write()))
+    db = layers.climate["dry_bulb_mean_c"]
+    # cell (row i, col j) holds 18 + 0.05 j + 0.02 i; the raster's origin is (-100.1, 32.3) and
+    # its cells are 0.01 degrees, so (-99.955, 32.245) is in row 5, col 14: 18.7 + 0.1 = 18.8
+    pts = gpd.GeoSeries([Point(-99.955, 32.245), Point(-99.0, 32.0)], crs=4326).to_crs(layers.crs)
+    vals = db.sample(pts.x.to_numpy(), pts.y.to_numpy(), crs=layers.crs)
+    assert vals[0] == pytest.approx(18.8, abs=1e-5)
+    assert np.isnan(vals[1])  # outside the raster
+
+
+def test_raster_sample_honours_nodata(region):
+    region.rasters["wet_bulb_mean_c"][0, 0] = -9999.0
+    layers = load_layers(load_scenario(region.write()))
+    v = layers.climate["wet_bulb_mean_c"].sample(
+        np.array([-100.095, -100.085]), np.array([32.295, 32.295])
+    )
+    assert np.isnan(v[0]) and v[1] == pytest.approx(10.05)
+
+
+def test_grid_from_geojson_files(region, tmp_path):
+    # one GeoJSON file per layer, named through the scenario's overrides
+    for name in ("buses", "branches", "generators"):
+        gdf = getattr(region, name)
+        if name != "buses":
+            gdf = gdf.drop(columns="geometry")
+            gdf = gpd.GeoDataFrame(gdf, geometry=gpd.GeoSeries([None] * len(gdf)), crs=4326)
+        gdf.to_file(tmp_path / f"{name}.geojson", driver="GeoJSON")
+    region.scenario["layers"]["grid"] = {
+        "path": "buses.geojson",
+        "branches": {"path": "branches.geojson"},
+        "generators": {"path": "generators.geojson"},
+    }
+    layers = load_layers(load_scenario(region.write()))
+    assert len(layers.grid.branches) == 4 and layers.grid.total_generation_mw() == 450.0
+    assert layers.grid.branches.loc["L1", "length_km"] == pytest.approx(18.899, rel=1e-3)

@@ -48,7 +48,10 @@ def test_unknown_nested_key_is_named_by_full_path_with_suggestion(tmp_path):
 
 
 def test_unknown_key_in_list_item_has_index_in_path(tmp_path):
-    data = {**MINIMAL, "layers": {**MINIMAL["layers"], "exclusions": [{"path": "x.gpkg", "layr": "a"}]}}
+    data = {
+        **MINIMAL,
+        "layers": {**MINIMAL["layers"], "exclusions": [{"path": "x.gpkg", "layr": "a"}]},
+    }
     with pytest.raises(ScenarioError) as e:
         load_scenario(write(tmp_path / "s.yaml", data))
     assert any("layers.exclusions.0.layr" in m and "did you mean 'layer'" in m for m in problems(e))

@@ -286,7 +286,15 @@ def _input_paths(scenario) -> list[tuple[str, Path]]:
         ref = getattr(spec.grid, name)
         if ref is not None:
             out.append((f"grid.{name}", Path(ref.path)))
-    for name in ("water_sources", "zones", "regions", "boundary", "places", "land_class", "land_cost"):
+    for name in (
+        "water_sources",
+        "zones",
+        "regions",
+        "boundary",
+        "places",
+        "land_class",
+        "land_cost",
+    ):
         ref = getattr(spec, name)
         if ref is not None:
             out.append((name, Path(ref.path)))
@@ -334,5 +342,9 @@ def load_grid_case(path: str | Path, bus_coordinates: str | Path | None = None) 
             region = shapely.box(*grid.buses.total_bounds)
     report.raise_if_any(what="grid case")
     assert grid is not None
-    files = [("grid", path)] + ([("grid.bus_coordinates", Path(bus_coordinates))] if bus_coordinates else [])
-    return Layers(crs=crs, region=region, grid=grid, inputs=hash_inputs(files), notes=list(report.notes))
+    files = [("grid", path)] + (
+        [("grid.bus_coordinates", Path(bus_coordinates))] if bus_coordinates else []
+    )
+    return Layers(
+        crs=crs, region=region, grid=grid, inputs=hash_inputs(files), notes=list(report.notes)
+    )

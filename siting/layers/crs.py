@@ -51,7 +51,9 @@ def choose_crs(
         try:
             crs = CRS.from_user_input(declared)
         except CRSError as e:
-            report.add(f"not a CRS pyproj knows ({e}); expected e.g. 'EPSG:32614'", file=file, field="crs")
+            report.add(
+                f"not a CRS pyproj knows ({e}); expected e.g. 'EPSG:32614'", file=file, field="crs"
+            )
             return None
         if not crs.is_projected:
             report.add(

@@ -127,14 +127,54 @@ BUSES = LayerSpec(
     id_field="bus_id",
     description="Substations / buses of the transmission grid.",
     fields=(
-        Field("bus_id", "id", "", "Unique bus ID (text; MATPOWER bus number as text).", required=True),
+        Field(
+            "bus_id", "id", "", "Unique bus ID (text; MATPOWER bus number as text).", required=True
+        ),
         Field("name", "str", "", "Substation name.", default=""),
-        Field("voltage_kv", "float", "kV", "Nominal voltage.", required=True, min=0, min_exclusive=True),
-        Field("load_mw", "float", "MW", "Base (non-campus) active load at peak.", default=0.0, min=0, per_year=True),
-        Field("shunt_mw", "float", "MW", "Shunt conductance demand at V = 1 pu (MATPOWER Gs); counts as load in DC flow.", default=0.0),
-        Field("bus_type", "int", "", "MATPOWER bus type: 1 PQ, 2 PV, 3 reference (slack), 4 isolated.", default=1, choices=None, min=1, max=4),
+        Field(
+            "voltage_kv",
+            "float",
+            "kV",
+            "Nominal voltage.",
+            required=True,
+            min=0,
+            min_exclusive=True,
+        ),
+        Field(
+            "load_mw",
+            "float",
+            "MW",
+            "Base (non-campus) active load at peak.",
+            default=0.0,
+            min=0,
+            per_year=True,
+        ),
+        Field(
+            "shunt_mw",
+            "float",
+            "MW",
+            "Shunt conductance demand at V = 1 pu (MATPOWER Gs); counts as load in DC flow.",
+            default=0.0,
+        ),
+        Field(
+            "bus_type",
+            "int",
+            "",
+            "MATPOWER bus type: 1 PQ, 2 PV, 3 reference (slack), 4 isolated.",
+            default=1,
+            choices=None,
+            min=1,
+            max=4,
+        ),
         Field("area", "str", "", "Area or zone name of the bus (used for reporting).", default=""),
-        Field("substation_headroom_mw", "float", "MW", "Extra load the substation can take before a transformer upgrade; empty = no limit.", nullable=True, min=0),
+        Field(
+            "substation_headroom_mw",
+            "float",
+            "MW",
+            "Extra load the substation can take before a transformer upgrade; empty = no limit.",
+            nullable=True,
+            min=0,
+        ),
     ),
 )
 
@@ -143,24 +183,103 @@ BRANCHES = LayerSpec(
     geometry=("LineString",),
     geometry_required=False,
     id_field="branch_id",
-    description="Lines and transformers. Without a geometry, a straight line between the two buses is drawn.",
+    description="Lines and transformers. Without a geometry, a straight line between the two "
+    "buses is drawn.",
     fields=(
-        Field("branch_id", "id", "", "Unique branch ID (MATPOWER: 1-based row number as text).", required=True),
+        Field(
+            "branch_id",
+            "id",
+            "",
+            "Unique branch ID (MATPOWER: 1-based row number as text).",
+            required=True,
+        ),
         Field("from_bus", "ref", "", "bus_id of the from end.", required=True),
         Field("to_bus", "ref", "", "bus_id of the to end.", required=True),
-        Field("x_pu", "float", "per unit on base_mva", "Series reactance; must not be 0 (DC flow).", required=True),
+        Field(
+            "x_pu",
+            "float",
+            "per unit on base_mva",
+            "Series reactance; must not be 0 (DC flow).",
+            required=True,
+        ),
         Field("r_pu", "float", "per unit on base_mva", "Series resistance.", default=0.0, min=0),
-        Field("b_pu", "float", "per unit on base_mva", "Total line charging susceptance.", default=0.0),
-        Field("rating_mw", "float", "MW", "Long-term (normal) thermal rating; MATPOWER rateA (0 there = unlimited).", required=True, min=0, min_exclusive=True),
-        Field("rating_emergency_mw", "float", "MW", "Short-term emergency rating used after a contingency (MATPOWER rateC); empty = rating_mw.", nullable=True, min=0, min_exclusive=True),
-        Field("tap_ratio", "float", "", "Off-nominal transformer turns ratio (MATPOWER TAP, 0 there = 1); 1 for lines.", default=1.0, min=0, min_exclusive=True),
-        Field("shift_deg", "float", "degrees", "Phase-shift angle.", default=0.0, min=-360, max=360),
-        Field("in_service", "bool", "", "Whether the branch is in service (MATPOWER BR_STATUS).", default=True),
-        Field("length_km", "float", "km", "Route length; empty = computed from the geometry.", nullable=True, min=0),
-        Field("voltage_kv", "float", "kV", "Voltage class; empty = from_bus voltage.", nullable=True, min=0, min_exclusive=True),
-        Field("upgrade_added_mw", "float", "MW", "Rating added by the reconductoring option, if any.", nullable=True, min=0),
-        Field("upgrade_cost_usd", "float", "USD", "Cost of the upgrade option.", nullable=True, min=0),
-        Field("upgrade_lead_time_years", "float", "years", "Years from decision to service of the upgrade.", nullable=True, min=0),
+        Field(
+            "b_pu", "float", "per unit on base_mva", "Total line charging susceptance.", default=0.0
+        ),
+        Field(
+            "rating_mw",
+            "float",
+            "MW",
+            "Long-term (normal) thermal rating; MATPOWER rateA (0 there = unlimited).",
+            required=True,
+            min=0,
+            min_exclusive=True,
+        ),
+        Field(
+            "rating_emergency_mw",
+            "float",
+            "MW",
+            "Short-term emergency rating used after a contingency (MATPOWER rateC); "
+            "empty = rating_mw.",
+            nullable=True,
+            min=0,
+            min_exclusive=True,
+        ),
+        Field(
+            "tap_ratio",
+            "float",
+            "",
+            "Off-nominal transformer turns ratio (MATPOWER TAP, 0 there = 1); 1 for lines.",
+            default=1.0,
+            min=0,
+            min_exclusive=True,
+        ),
+        Field(
+            "shift_deg", "float", "degrees", "Phase-shift angle.", default=0.0, min=-360, max=360
+        ),
+        Field(
+            "in_service",
+            "bool",
+            "",
+            "Whether the branch is in service (MATPOWER BR_STATUS).",
+            default=True,
+        ),
+        Field(
+            "length_km",
+            "float",
+            "km",
+            "Route length; empty = computed from the geometry.",
+            nullable=True,
+            min=0,
+        ),
+        Field(
+            "voltage_kv",
+            "float",
+            "kV",
+            "Voltage class; empty = from_bus voltage.",
+            nullable=True,
+            min=0,
+            min_exclusive=True,
+        ),
+        Field(
+            "upgrade_added_mw",
+            "float",
+            "MW",
+            "Rating added by the reconductoring option, if any.",
+            nullable=True,
+            min=0,
+        ),
+        Field(
+            "upgrade_cost_usd", "float", "USD", "Cost of the upgrade option.", nullable=True, min=0
+        ),
+        Field(
+            "upgrade_lead_time_years",
+            "float",
+            "years",
+            "Years from decision to service of the upgrade.",
+            nullable=True,
+            min=0,
+        ),
     ),
 )
 
@@ -171,14 +290,34 @@ GENERATORS = LayerSpec(
     id_field="gen_id",
     description="Generating units, attached to a bus. A plain table (no geometry) is fine.",
     fields=(
-        Field("gen_id", "id", "", "Unique generator ID (MATPOWER: 1-based row number as text).", required=True),
+        Field(
+            "gen_id",
+            "id",
+            "",
+            "Unique generator ID (MATPOWER: 1-based row number as text).",
+            required=True,
+        ),
         Field("bus_id", "ref", "", "bus_id the unit injects at.", required=True),
         Field("p_max_mw", "float", "MW", "Maximum active output.", required=True, min=0),
         Field("p_min_mw", "float", "MW", "Minimum active output when on.", default=0.0),
-        Field("marginal_cost_usd_per_mwh", "float", "USD/MWh", "Linear energy cost.", required=True),
+        Field(
+            "marginal_cost_usd_per_mwh", "float", "USD/MWh", "Linear energy cost.", required=True
+        ),
         Field("co2_t_per_mwh", "float", "t CO2/MWh", "Emission intensity.", default=0.0, min=0),
-        Field("fuel", "str", "", "Fuel or technology (wind, solar, gas_cc, coal, nuclear ...).", default=""),
-        Field("in_service", "bool", "", "Whether the unit is in service (MATPOWER GEN_STATUS).", default=True),
+        Field(
+            "fuel",
+            "str",
+            "",
+            "Fuel or technology (wind, solar, gas_cc, coal, nuclear ...).",
+            default="",
+        ),
+        Field(
+            "in_service",
+            "bool",
+            "",
+            "Whether the unit is in service (MATPOWER GEN_STATUS).",
+            default=True,
+        ),
     ),
 )
 
@@ -191,11 +330,47 @@ WATER_SOURCES = LayerSpec(
     fields=(
         Field("source_id", "id", "", "Unique source ID.", required=True),
         Field("name", "str", "", "Plant or supply name.", default=""),
-        Field("kind", "str", "", "Type of water.", required=True, choices=("reclaimed", "potable", "desalination", "groundwater", "surface")),
-        Field("capacity_m3_per_day", "float", "m3/day", "Water available to campuses.", required=True, min=0, per_year=True),
-        Field("cost_usd_per_m3", "float", "USD/m3", "Delivered price at the plant fence.", required=True, min=0),
-        Field("max_pipeline_km", "float", "km", "Longest pipeline the source can serve.", required=True, min=0),
-        Field("pipeline_cost_usd_per_km", "float", "USD/km", "Pipeline cost; empty = the scenario's default.", nullable=True, min=0),
+        Field(
+            "kind",
+            "str",
+            "",
+            "Type of water.",
+            required=True,
+            choices=("reclaimed", "potable", "desalination", "groundwater", "surface"),
+        ),
+        Field(
+            "capacity_m3_per_day",
+            "float",
+            "m3/day",
+            "Water available to campuses.",
+            required=True,
+            min=0,
+            per_year=True,
+        ),
+        Field(
+            "cost_usd_per_m3",
+            "float",
+            "USD/m3",
+            "Delivered price at the plant fence.",
+            required=True,
+            min=0,
+        ),
+        Field(
+            "max_pipeline_km",
+            "float",
+            "km",
+            "Longest pipeline the source can serve.",
+            required=True,
+            min=0,
+        ),
+        Field(
+            "pipeline_cost_usd_per_km",
+            "float",
+            "USD/km",
+            "Pipeline cost; empty = the scenario's default.",
+            nullable=True,
+            min=0,
+        ),
     ),
 )
 
@@ -207,7 +382,14 @@ EXCLUSIONS = LayerSpec(
     description="Land no campus may use (protected, flood, urban core, open water ...).",
     fields=(
         Field("exclusion_id", "id", "", "Unique ID.", required=True),
-        Field("kind", "str", "", "Why the land is excluded.", required=True, choices=("protected", "flood", "urban", "water", "military", "other")),
+        Field(
+            "kind",
+            "str",
+            "",
+            "Why the land is excluded.",
+            required=True,
+            choices=("protected", "flood", "urban", "water", "military", "other"),
+        ),
         Field("name", "str", "", "Name of the area.", default=""),
     ),
 )
@@ -221,7 +403,14 @@ ZONES = LayerSpec(
     fields=(
         Field("zone_id", "id", "", "Unique ID.", required=True),
         Field("name", "str", "", "Zone name.", default=""),
-        Field("kind", "str", "", "designated (may be required) or preferred (a bonus).", default="designated", choices=("designated", "preferred")),
+        Field(
+            "kind",
+            "str",
+            "",
+            "designated (may be required) or preferred (a bonus).",
+            default="designated",
+            choices=("designated", "preferred"),
+        ),
     ),
 )
 
@@ -261,7 +450,17 @@ PLACES = LayerSpec(
 
 LAYERS: dict[str, LayerSpec] = {
     s.name: s
-    for s in (BUSES, BRANCHES, GENERATORS, WATER_SOURCES, EXCLUSIONS, ZONES, REGIONS, BOUNDARY, PLACES)
+    for s in (
+        BUSES,
+        BRANCHES,
+        GENERATORS,
+        WATER_SOURCES,
+        EXCLUSIONS,
+        ZONES,
+        REGIONS,
+        BOUNDARY,
+        PLACES,
+    )
 }
 
 
@@ -279,9 +478,8 @@ def markdown_table(spec: LayerSpec) -> str:
         typ = f.kind + (" (per year)" if f.per_year else "")
         if f.choices:
             typ += ": " + ", ".join(f.choices)
-        lines.append(
-            f"| `{f.name}` | {typ} | {f.unit} | {'yes' if f.required else ''} | {default} | {f.description} |"
-        )
+        req = "yes" if f.required else ""
+        lines.append(f"| `{f.name}` | {typ} | {f.unit} | {req} | {default} | {f.description} |")
     return "\n".join(lines)
 
 

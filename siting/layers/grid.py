@@ -127,11 +127,37 @@ def read_grid_layers(
             has_geom = other.geometry.notna().any() and not other.geometry.is_empty.all()
             if has_geom and other.crs is not None and not other.crs.equals(crs):
                 other.to_crs(crs, inplace=True)
-                report.note(f"{file} layer '{name}': reprojected from {other.crs} to the buses' CRS")
+                report.note(
+                    f"{file} layer '{name}': reprojected from {other.crs} to the buses' CRS"
+                )
     # references
-    check_refs(br["from_bus"], bus.index, report, file=br_file, layer="branches", field="from_bus", target="bus")
-    check_refs(br["to_bus"], bus.index, report, file=br_file, layer="branches", field="to_bus", target="bus")
-    check_refs(gen["bus_id"], bus.index, report, file=gen_file, layer="generators", field="bus_id", target="bus")
+    check_refs(
+        br["from_bus"],
+        bus.index,
+        report,
+        file=br_file,
+        layer="branches",
+        field="from_bus",
+        target="bus",
+    )
+    check_refs(
+        br["to_bus"],
+        bus.index,
+        report,
+        file=br_file,
+        layer="branches",
+        field="to_bus",
+        target="bus",
+    )
+    check_refs(
+        gen["bus_id"],
+        bus.index,
+        report,
+        file=gen_file,
+        layer="generators",
+        field="bus_id",
+        target="bus",
+    )
     _check_branch_values(br, report, br_file)
     gen_bad = (gen["p_min_mw"] > gen["p_max_mw"]).to_numpy()
     for i in np.flatnonzero(gen_bad)[:8]:
@@ -171,19 +197,29 @@ def _check_branch_values(br: gpd.GeoDataFrame, report: ProblemReport, file: Path
     zero_x = (br["x_pu"] == 0).to_numpy() & br["in_service"].to_numpy(dtype=bool)
     loop = (br["from_bus"] == br["to_bus"]).fillna(False).to_numpy()
     for mask, field, msg in (
-        (zero_x, "x_pu", "reactance is 0 on an in-service branch; expected a non-zero per-unit "
-         "reactance (DC power flow divides by it)"),
+        (
+            zero_x,
+            "x_pu",
+            "reactance is 0 on an in-service branch; expected a non-zero per-unit "
+            "reactance (DC power flow divides by it)",
+        ),
         (loop, "to_bus", "branch starts and ends at the same bus; expected two different buses"),
     ):
         for i in np.flatnonzero(mask)[:8]:
-            report.add(msg, file=file, layer="branches", row=int(i) + 1, id=br.index[i], field=field)
+            report.add(
+                msg, file=file, layer="branches", row=int(i) + 1, id=br.index[i], field=field
+            )
 
 
 def _branch_geometry(br: gpd.GeoDataFrame, bus: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Straight lines between the buses where a branch has no geometry; length_km where empty."""
     geom = br.geometry.copy()
     missing = (geom.isna() | geom.is_empty).to_numpy()
-    ok = missing & br["from_bus"].isin(bus.index).to_numpy() & br["to_bus"].isin(bus.index).to_numpy()
+    ok = (
+        missing
+        & br["from_bus"].isin(bus.index).to_numpy()
+        & br["to_bus"].isin(bus.index).to_numpy()
+    )
     if ok.any():
         a = bus.geometry.reindex(br.loc[ok, "from_bus"]).values
         b = bus.geometry.reindex(br.loc[ok, "to_bus"]).values
@@ -194,7 +230,9 @@ def _branch_geometry(br: gpd.GeoDataFrame, bus: gpd.GeoDataFrame) -> gpd.GeoData
         geom = geom.copy()
         geom.loc[ok] = lines
         br = br.set_geometry(gpd.GeoSeries(geom.values, index=br.index, crs=bus.crs))
-    need_len = br["length_km"].isna().to_numpy() & ~(br.geometry.isna() | br.geometry.is_empty).to_numpy()
+    need_len = (
+        br["length_km"].isna().to_numpy() & ~(br.geometry.isna() | br.geometry.is_empty).to_numpy()
+    )
     if need_len.any() and br.crs is not None:
         br = br.copy()
         br.loc[need_len, "length_km"] = geodesic_length_km(br.geometry[need_len])

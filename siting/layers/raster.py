@@ -72,6 +72,47 @@ class RasterLayer:
         """Open the file (use as a context manager)."""
         return rasterio.open(self.path)
 
+    def sample(self, x: np.ndarray, y: np.ndarray, crs: CRS | None = None) -> np.ndarray:
+        """Values at points, read in one window covering them all (no per-point reads).
+
+        The points are transformed into the raster's CRS, so pixels are never resampled.
+
+        Parameters
+        ----------
+        x, y
+            Point coordinates in ``crs`` (default: the raster's own CRS).
+        crs
+            CRS of the points, e.g. the layers' common CRS.
+
+        Returns
+        -------
+        numpy.ndarray
+            float64 values [the raster's unit]; NaN at nodata cells and outside the raster.
+        """
+        x = np.asarray(x, dtype=float)
+        y = np.asarray(y, dtype=float)
+        if crs is not None and not CRS.from_user_input(crs).equals(self.crs):
+            from pyproj import Transformer
+
+            x, y = Transformer.from_crs(crs, self.crs, always_xy=True).transform(x, y)
+        out = np.full(x.shape, np.nan)
+        if x.size == 0:
+            return out
+        with rasterio.open(self.path) as ds:
+            rows, cols = rasterio.transform.rowcol(ds.transform, x, y, op=np.floor)
+            rows = np.asarray(rows, dtype=np.int64)
+            cols = np.asarray(cols, dtype=np.int64)
+            inside = (rows >= 0) & (rows < ds.height) & (cols >= 0) & (cols < ds.width)
+            if not inside.any():
+                return out
+            r0, r1 = rows[inside].min(), rows[inside].max() + 1
+            c0, c1 = cols[inside].min(), cols[inside].max() + 1
+            window = rasterio.windows.Window(c0, r0, c1 - c0, r1 - r0)
+            data = ds.read(self.band, window=window, masked=True).astype("float64")
+        block = np.ma.masked_invalid(data).filled(np.nan)
+        out[inside] = block[rows[inside] - r0, cols[inside] - c0]
+        return out
+
 
 def read_raster(
     path: str | Path,
@@ -122,7 +163,12 @@ def read_raster(
         return None
     with ds:
         if band < 1 or band > ds.count:
-            report.add(f"no band {band}; the raster has {ds.count} band(s)", file=path, layer=name, field="band")
+            report.add(
+                f"no band {band}; the raster has {ds.count} band(s)",
+                file=path,
+                layer=name,
+                field="band",
+            )
             return None
         if ds.crs is None:
             report.add(
@@ -150,7 +196,11 @@ def read_raster(
         try:
             data = ds.read(band, masked=True, out_shape=shape, resampling=Resampling.nearest)
         except Exception as e:
-            report.add(f"could not read band {band} ({str(e).splitlines()[0][:200]})", file=path, layer=name)
+            report.add(
+                f"could not read band {band} ({str(e).splitlines()[0][:200]})",
+                file=path,
+                layer=name,
+            )
             return None
         arr = np.ma.masked_invalid(data.astype("float64"), copy=False)
         valid = ~np.ma.getmaskarray(arr)
@@ -159,7 +209,10 @@ def read_raster(
         bounds_target = None
         if target_crs is not None:
             try:
-                bounds_target = tuple(float(b) for b in transform_bounds(ds.crs, target_crs, *ds.bounds, densify_pts=21))
+                bounds_target = tuple(
+                    float(b)
+                    for b in transform_bounds(ds.crs, target_crs, *ds.bounds, densify_pts=21)
+                )
             except Exception as e:
                 report.add(
                     f"cannot transform the raster's extent from {crs.to_string()} into "
@@ -177,7 +230,11 @@ def read_raster(
             return None
         vals = arr.compressed()
         if np.isinf(data.filled(0)).any():
-            report.add("raster holds infinite values; expected finite numbers or nodata", file=path, layer=name)
+            report.add(
+                "raster holds infinite values; expected finite numbers or nodata",
+                file=path,
+                layer=name,
+            )
         if value_range is not None:
             lo, hi = value_range
             bad = (vals < lo) | (vals > hi)
@@ -191,7 +248,9 @@ def read_raster(
                     layer=name,
                 )
         if integer_classes and (vals != np.round(vals)).any():
-            report.add("class raster holds non-integer values; expected class codes", file=path, layer=name)
+            report.add(
+                "class raster holds non-integer values; expected class codes", file=path, layer=name
+            )
         if region_bounds is not None and bounds_target is not None:
             if not _overlaps(bounds_target, region_bounds):
                 report.add(

@@ -37,7 +37,9 @@ class _Ctx:
         self.layer = layer
         self.ids = ids
 
-    def rows(self, mask: np.ndarray, field: str | None, message: str, values: pd.Series | None = None) -> None:
+    def rows(
+        self, mask: np.ndarray, field: str | None, message: str, values: pd.Series | None = None
+    ) -> None:
         """Report the rows where ``mask`` is true, one problem per row (capped)."""
         idx = np.flatnonzero(np.asarray(mask, dtype=bool))
         for i in idx[:MAX_ROWS_NAMED]:
@@ -48,7 +50,9 @@ class _Ctx:
             if self.ids is not None:
                 v = self.ids.iloc[i]
                 ident = None if _is_missing(v) else v
-            self.report.add(msg, file=self.file, layer=self.layer, row=int(i) + 1, id=ident, field=field)
+            self.report.add(
+                msg, file=self.file, layer=self.layer, row=int(i) + 1, id=ident, field=field
+            )
         if len(idx) > MAX_ROWS_NAMED:
             self.report.add(
                 f"{message}: {len(idx) - MAX_ROWS_NAMED} more rows like the above",
@@ -78,7 +82,7 @@ def _is_missing(v: object) -> bool:
 
 
 def normalise_ids(s: pd.Series) -> pd.Series:
-    """IDs as text: ``7`` and ``7.0`` both become ``"7"``; strings are stripped; missing stays NA."""
+    """IDs as text: ``7`` and ``7.0`` become ``"7"``; strings are stripped; missing stays NA."""
 
     def one(v: object) -> object:
         if _is_missing(v):
@@ -100,7 +104,9 @@ def choose_layer(path: Path, wanted: str | None, default: str, report: ProblemRe
     try:
         layers = [str(x[0]) for x in pyogrio.list_layers(path)]
     except Exception as e:  # GDAL: not a vector file, corrupt, unreadable
-        report.add(f"not a readable vector file ({_gdal_msg(e)})", file=path, layer=wanted or default)
+        report.add(
+            f"not a readable vector file ({_gdal_msg(e)})", file=path, layer=wanted or default
+        )
         return None
     if wanted is not None:
         if wanted in layers:
@@ -200,7 +206,11 @@ def to_crs(gdf: gpd.GeoDataFrame, target: CRS, ctx: _Ctx | None = None) -> gpd.G
             raise
         ctx.whole(f"cannot transform from {gdf.crs} to {target.to_string()} ({_gdal_msg(e)})")
         return gdf
-    bad = ~out.geometry.isna() & ~out.geometry.is_empty & ~np.isfinite(out.geometry.bounds).all(axis=1)
+    bad = (
+        ~out.geometry.isna()
+        & ~out.geometry.is_empty
+        & ~np.isfinite(out.geometry.bounds).all(axis=1)
+    )
     if ctx is not None and bad.any():
         ctx.rows(
             bad.to_numpy(),
@@ -251,14 +261,18 @@ def _check_geometry(gdf: gpd.GeoDataFrame, spec: LayerSpec, ctx: _Ctx) -> gpd.Ge
     invalid = present & ~valid
     if invalid.any():
         reasons = pd.Series(shapely.is_valid_reason(geom.values), index=gdf.index)
-        ctx.rows(invalid, "geometry", "invalid geometry (fix it, e.g. with shapely.make_valid)", reasons)
+        ctx.rows(
+            invalid, "geometry", "invalid geometry (fix it, e.g. with shapely.make_valid)", reasons
+        )
     finite = np.isfinite(geom.bounds.to_numpy()).all(axis=1) | ~present
     if (~finite).any():
         ctx.rows(~finite, "geometry", "geometry has NaN or infinite coordinates")
     if gdf.crs is not None and gdf.crs.is_geographic:
         b = geom.bounds.to_numpy()
-        out = present & finite & (
-            (b[:, 0] < -180.0) | (b[:, 2] > 180.0) | (b[:, 1] < -90.0) | (b[:, 3] > 90.0)
+        out = (
+            present
+            & finite
+            & ((b[:, 0] < -180.0) | (b[:, 2] > 180.0) | (b[:, 1] < -90.0) | (b[:, 3] > 90.0))
         )
         if out.any():
             ctx.rows(
@@ -319,7 +333,9 @@ def _coerce(col: pd.Series, f: Field, ctx: _Ctx, name: str) -> pd.Series:
             ctx.rows(bad, name, f"empty; expected {f.expected()}")
         return out
     if f.kind == "str":
-        out = col.where(~pd.Series(missing, index=col.index), f.default if f.default is not None else "")
+        out = col.where(
+            ~pd.Series(missing, index=col.index), f.default if f.default is not None else ""
+        )
         out = out.astype(str)
         if f.choices:
             bad = ~out.isin(f.choices).to_numpy()
@@ -327,6 +343,7 @@ def _coerce(col: pd.Series, f: Field, ctx: _Ctx, name: str) -> pd.Series:
                 ctx.rows(bad, name, f"not allowed; expected {f.expected()}", out)
         return out
     if f.kind == "bool":
+
         def one(v: object) -> object:
             if _is_missing(v):
                 return f.default if f.default is not None else pd.NA

@@ -1,0 +1,106 @@
+"""Reader benchmarks: median wall time and peak memory, with a baseline from the same run.
+
+Run from the repository root::
+
+    python -m benchmarks [--repeat 5]
+
+Each measurement runs in a fresh Python process (so imports, caches and peak RSS are not
+shared between runs) and reports the median over ``--repeat`` runs. Figures:
+
+- ``validate demo``: ``siting validate models/demo.yaml`` end to end in-process (scenario,
+  every layer, rasters, excluded-land share, summary);
+- ``read case300 (siting)`` vs ``read case300 (pandapower from_mpc)``: our MATPOWER reader
+  against pandapower's on the same pglib file (baseline; skipped without ../shared).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CASE300 = REPO.parent / "shared" / "data" / "pglib" / "pglib_opf_case300_ieee.m"
+
+# Each snippet prints {"s": seconds of the measured part, "rss_mb": peak RSS of the process}.
+_PRELUDE = "import time, json, resource\n"
+_EPILOGUE = (
+    "print(json.dumps({'s': t1 - t0, "
+    "'rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n"
+)
+
+JOBS: dict[str, str] = {
+    "validate demo": (
+        "from siting.scenario import load_scenario\n"
+        "from siting.layers import load_layers\n"
+        "from siting.summary import summarise\n"
+        "t0 = time.perf_counter()\n"
+        f"s = load_scenario({str(REPO / 'models' / 'demo.yaml')!r})\n"
+        "summarise(load_layers(s), s)\n"
+        "t1 = time.perf_counter()\n"
+    ),
+    "read case300 (siting)": (
+        "from siting.errors import ProblemReport\n"
+        "from siting.layers.matpower import read_matpower\n"
+        "t0 = time.perf_counter()\n"
+        f"g = read_matpower({str(CASE300)!r}, ProblemReport())\n"
+        "t1 = time.perf_counter()\n"
+    ),
+    "read case300 (pandapower from_mpc, baseline)": (
+        "import pandapower.converter as pc\n"
+        "t0 = time.perf_counter()\n"
+        f"net = pc.from_mpc({str(CASE300)!r})\n"
+        "t1 = time.perf_counter()\n"
+    ),
+}
+
+
+def measure(code: str, repeat: int) -> dict[str, float]:
+    """Median seconds and median peak RSS [MB] of ``code`` over ``repeat`` fresh processes."""
+    secs, rss = [], []
+    for _ in range(repeat):
+        out = subprocess.run(
+            [sys.executable, "-c", _PRELUDE + code + _EPILOGUE],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=REPO,
+        )
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        secs.append(r["s"])
+        rss.append(r["rss_mb"])
+    return {
+        "median_s": statistics.median(secs),
+        "min_s": min(secs),
+        "peak_rss_mb": statistics.median(rss),
+    }
+
+
+def main() -> None:
+    """Run every benchmark and print a Markdown table."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=5)
+    args = ap.parse_args()
+    rows = {}
+    for name, code in JOBS.items():
+        if "case300" in name and not CASE300.exists():
+            print(f"skip {name}: {CASE300} not found", file=sys.stderr)
+            continue
+        rows[name] = measure(code, args.repeat)
+    print(f"| job | median s | min s | peak RSS MB |   (repeat {args.repeat})")
+    print("| --- | --- | --- | --- |")
+    for name, r in rows.items():
+        print(f"| {name} | {r['median_s']:.3f} | {r['min_s']:.3f} | {r['peak_rss_mb']:.0f} |")
+    a, b = (
+        rows.get("read case300 (siting)"),
+        rows.get("read case300 (pandapower from_mpc, baseline)"),
+    )
+    if a and b:
+        print(f"\nratio siting / pandapower on case300: {a['median_s'] / b['median_s']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
