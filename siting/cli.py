@@ -30,7 +30,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-out = Console(highlight=False, soft_wrap=True)
+# not a terminal (pipes, CI logs): 100 columns rather than rich's 80, so tables stay whole
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 100)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 T = TypeVar("T")
@@ -178,7 +179,9 @@ def _print_summary(s: dict[str, Any]) -> None:
         out.print(f"[bold]{escape(sc['name'])}[/bold]  {escape(sc.get('title') or '')}")
         out.print(f"  scenario: {escape(str(sc['file']))}")
         out.print(f"  years: {', '.join(str(y) for y in sc['years'])}")
-    out.print(f"  CRS: {escape(str(s['crs']))}")
+    out.print(
+        f"  CRS: {escape(s['crs'])}" if s["crs"] else "  CRS: none (the case has no coordinates)"
+    )
     ext = s.get("extent")
     if ext:
         w, so, e, n = ext["bounds_lonlat"]
@@ -210,7 +213,7 @@ def _print_summary(s: dict[str, Any]) -> None:
             "  by fuel",
             ", ".join(f"{escape(k)} {v:,.0f}" for k, v in g["generation_mw_by_fuel"].items()),
         )
-    t.add_row("load", f"{g['load_mw']:,} MW")
+    t.add_row("load", f"{g['load_mw']:,} MW (base year, with shunts)")
     if "load_mw_by_year" in g:
         t.add_row("  by year", ", ".join(f"{y}: {v:,.0f}" for y, v in g["load_mw_by_year"].items()))
     t.add_row("reference bus", ", ".join(g["reference_buses"]) or "(none)")
@@ -235,7 +238,7 @@ def _print_summary(s: dict[str, Any]) -> None:
         if "exclusions" in ld:
             t.add_row(
                 "exclusions",
-                f"{ld['exclusions']} polygons ("
+                f"{ld['exclusions']} polygon{'s' if ld['exclusions'] != 1 else ''} ("
                 + ", ".join(f"{n} {escape(k)}" for k, n in ld["exclusions_by_kind"].items())
                 + ")",
             )
@@ -261,15 +264,20 @@ def _print_summary(s: dict[str, Any]) -> None:
                 f"{r['size_px'][0]}x{r['size_px'][1]}",
                 escape(r["crs"]),
                 f"{r['valid_share']:.0%}",
-                f"{r['min']:g}",
-                f"{r['mean']:g}",
-                f"{r['max']:g}",
+                _num(r["min"]),
+                _num(r["mean"]),
+                _num(r["max"]),
             )
         out.print(t)
     for note in s["notes"]:
         out.print(f"  note: {escape(note)}")
-    out.print(f"  {len(s['inputs'])} input files hashed (SHA-256); --json lists them")
+    n = len(s["inputs"])
+    out.print(f"  {n} input file{'s' if n != 1 else ''} hashed (SHA-256); --json lists them")
     out.print("[green]valid[/green]")
+
+
+def _num(v: float) -> str:
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"
 
 
 def main() -> None:

