@@ -150,3 +150,7 @@ class ScenarioError(InputError):
 
     def __init__(self, problems: list[Problem] | Problem | str, what: str = "scenario") -> None:
         super().__init__(problems, what=what)
+
+
+class MissingDependencyError(SitingError, ImportError):
+    """An optional package needed for this input is not installed (the message says which)."""

@@ -25,7 +25,7 @@ from siting.layers.vector import check_refs, read_vector
 _GEOD = Geod(ellps="WGS84")
 
 MATPOWER_SUFFIXES = {".m"}
-PANDAPOWER_SUFFIXES = {".json", ".p"}
+PANDAPOWER_SUFFIXES = {".json"}
 
 
 def grid_format(path: Path, declared: str = "auto") -> str:
@@ -70,7 +70,13 @@ def read_grid(spec, report: ProblemReport) -> Grid | None:
     if fmt == "pandapower":
         from siting.layers.pandapower_io import read_pandapower
 
-        return read_pandapower(path, report)
+        coords = spec.bus_coordinates
+        return read_pandapower(
+            path,
+            report,
+            bus_coordinates=coords.path if coords else None,
+            coordinates_crs=coords.crs if coords else "EPSG:4326",
+        )
     return read_grid_layers(
         path,
         report,
