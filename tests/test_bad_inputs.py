@@ -37,6 +37,7 @@ def gpkg(region) -> str:
 # --- vector layers ---------------------------------------------------------------------
 
 
+@pytest.mark.filterwarnings("ignore:'crs' was not provided")  # the missing CRS is the point
 def test_missing_crs(region):
     region.buses = region.buses.set_crs(None, allow_override=True)
     err = run(region)

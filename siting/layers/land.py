@@ -77,7 +77,7 @@ def excluded_share(layers) -> ExcludedShare | None:
         )
     if rcrs.is_geographic:  # cell area shrinks with cos(latitude)
         rows = np.arange(shape[0]) + 0.5
-        lat = (transform * (np.zeros_like(rows), rows))[1]
+        lat = (transform @ (np.zeros_like(rows), rows))[1]
         w = np.broadcast_to(np.cos(np.radians(lat))[:, None], shape)
     else:
         w = np.ones(shape)
