@@ -12,9 +12,22 @@ input problems are also ``ValueError`` so that generic callers can catch them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+#: Most rows named one by one for one kind of problem before "... and N more rows".
+MAX_ROWS_NAMED = 10
+
+
+def is_missing(v: object) -> bool:
+    """True for None, NaN, NaT or pandas' NA (a missing scalar value)."""
+    import pandas as pd
+
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):  # array-likes are not a missing scalar
+        return False
 
 
 class SitingError(Exception):
@@ -105,6 +118,46 @@ class ProblemReport:
                 field=field,
             )
         )
+
+    def add_rows(
+        self,
+        rows: Iterable[int],
+        message: str | Callable[[int], str],
+        *,
+        file: str | Path | None = None,
+        layer: str | None = None,
+        field: str | None = None,
+        ids: Sequence[object] | None = None,
+        limit: int | None = None,
+    ) -> None:
+        """One problem per bad row for the first ``limit`` rows, then one that counts the rest.
+
+        Parameters
+        ----------
+        rows
+            0-based positions of the bad rows (reported 1-based).
+        message
+            The message, or a function of the 0-based row giving it.
+        ids
+            The layer's IDs by position, to name each row's ID.
+        limit
+            Most rows named one by one (default :data:`MAX_ROWS_NAMED`).
+        """
+        rows = [int(i) for i in rows]
+        limit = MAX_ROWS_NAMED if limit is None else limit
+        for i in rows[:limit]:
+            text = message(i) if callable(message) else message
+            ident = ids[i] if ids is not None and i < len(ids) else None
+            if ident is not None and is_missing(ident):
+                ident = None
+            self.add(text, file=file, layer=layer, row=i + 1, id=ident, field=field)
+        if len(rows) > limit:
+            self.add(
+                f"... and {len(rows) - limit} more rows with the same problem",
+                file=file,
+                layer=layer,
+                field=field,
+            )
 
     def note(self, text: str) -> None:
         """Record an informational note (not a problem)."""

@@ -165,17 +165,17 @@ def read_grid_layers(
         target="bus",
     )
     _check_branch_values(br, report, br_file)
-    gen_bad = (gen["p_min_mw"] > gen["p_max_mw"]).to_numpy()
-    for i in np.flatnonzero(gen_bad)[:8]:
-        report.add(
-            f"p_min_mw {gen['p_min_mw'].iloc[i]:g} is above p_max_mw {gen['p_max_mw'].iloc[i]:g}; "
-            "expected p_min_mw <= p_max_mw",
-            file=gen_file,
-            layer="generators",
-            row=int(i) + 1,
-            id=gen.index[i],
-            field="p_min_mw",
-        )
+    report.add_rows(
+        np.flatnonzero((gen["p_min_mw"] > gen["p_max_mw"]).to_numpy()),
+        lambda i: (
+            f"p_min_mw {gen['p_min_mw'].iloc[i]:g} is above p_max_mw "
+            f"{gen['p_max_mw'].iloc[i]:g}; expected p_min_mw <= p_max_mw"
+        ),
+        file=gen_file,
+        layer="generators",
+        field="p_min_mw",
+        ids=list(gen.index),
+    )
     if len(report) > n_before:
         return None  # the layers are wrong; don't build on them (the report says why)
     br = br.copy()
@@ -211,10 +211,9 @@ def _check_branch_values(br: gpd.GeoDataFrame, report: ProblemReport, file: Path
         ),
         (loop, "to_bus", "branch starts and ends at the same bus; expected two different buses"),
     ):
-        for i in np.flatnonzero(mask)[:8]:
-            report.add(
-                msg, file=file, layer="branches", row=int(i) + 1, id=br.index[i], field=field
-            )
+        report.add_rows(
+            np.flatnonzero(mask), msg, file=file, layer="branches", field=field, ids=list(br.index)
+        )
 
 
 def _branch_geometry(br: gpd.GeoDataFrame, bus: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

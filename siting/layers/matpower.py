@@ -54,7 +54,7 @@ import shapely
 from pyproj import CRS, Geod
 from pyproj.exceptions import CRSError
 
-from siting.errors import ProblemReport
+from siting.errors import MAX_ROWS_NAMED, ProblemReport
 from siting.layers.grid_model import CostCurve, Grid
 
 __all__ = [
@@ -97,7 +97,7 @@ F_BUS, T_BUS, BR_R, BR_X, BR_B, RATE_A, RATE_C, TAP, SHIFT, BR_STATUS = (
 )  # fmt: skip
 MODEL, STARTUP, SHUTDOWN, NCOST, COST = 0, 1, 2, 3, 4
 
-MAX_LISTED = 10
+MAX_LISTED = MAX_ROWS_NAMED
 """At most this many rows are named for one kind of problem; the rest are counted."""
 
 
@@ -214,25 +214,12 @@ def _report_rows(
     line_word: str = "file line",
 ) -> None:
     """Add one problem per row (0-based ``rows``) for the first few, then a count."""
-    rows = np.asarray(rows, dtype=np.int64)
-    for i in rows[:MAX_LISTED]:
-        i = int(i)
+
+    def text(i: int) -> str:
         where = f" ({line_word} {int(lines[i])})" if lines is not None and i < len(lines) else ""
-        report.add(
-            message(i) + where,
-            file=file,
-            layer=layer,
-            row=i + 1,
-            id=ids[i] if ids is not None else None,
-            field=field,
-        )
-    if len(rows) > MAX_LISTED:
-        report.add(
-            f"... and {len(rows) - MAX_LISTED} more rows with the same problem",
-            file=file,
-            layer=layer,
-            field=field,
-        )
+        return message(i) + where
+
+    report.add_rows(rows, text, file=file, layer=layer, field=field, ids=ids, limit=MAX_LISTED)
 
 
 def _fmt(v: float) -> str:

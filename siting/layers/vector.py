@@ -18,11 +18,8 @@ import pyogrio
 import shapely
 from pyproj import CRS
 
-from siting.errors import ProblemReport
+from siting.errors import ProblemReport, is_missing
 from siting.layers.fields import Field, LayerSpec
-
-#: Most rows named in one message before "and N more".
-MAX_ROWS_NAMED = 8
 
 _TRUE = {"true", "t", "yes", "y", "1", "1.0"}
 _FALSE = {"false", "f", "no", "n", "0", "0.0"}
@@ -40,26 +37,19 @@ class _Ctx:
     def rows(
         self, mask: np.ndarray, field: str | None, message: str, values: pd.Series | None = None
     ) -> None:
-        """Report the rows where ``mask`` is true, one problem per row (capped)."""
-        idx = np.flatnonzero(np.asarray(mask, dtype=bool))
-        for i in idx[:MAX_ROWS_NAMED]:
-            msg = message
-            if values is not None:
-                msg = f"{message}, got {_show(values.iloc[i])}"
-            ident = None
-            if self.ids is not None:
-                v = self.ids.iloc[i]
-                ident = None if _is_missing(v) else v
-            self.report.add(
-                msg, file=self.file, layer=self.layer, row=int(i) + 1, id=ident, field=field
-            )
-        if len(idx) > MAX_ROWS_NAMED:
-            self.report.add(
-                f"{message}: {len(idx) - MAX_ROWS_NAMED} more rows like the above",
-                file=self.file,
-                layer=self.layer,
-                field=field,
-            )
+        """Report the rows where ``mask`` is true (the first few by name, then a count)."""
+
+        def text(i: int) -> str:
+            return message if values is None else f"{message}, got {_show(values.iloc[i])}"
+
+        self.report.add_rows(
+            np.flatnonzero(np.asarray(mask, dtype=bool)),
+            text,
+            file=self.file,
+            layer=self.layer,
+            field=field,
+            ids=None if self.ids is None else self.ids.tolist(),
+        )
 
     def whole(self, message: str, field: str | None = None) -> None:
         self.report.add(message, file=self.file, layer=self.layer, field=field)
@@ -72,20 +62,11 @@ def _show(v: object) -> str:
     return s if len(s) <= 60 else s[:57] + "..."
 
 
-def _is_missing(v: object) -> bool:
-    if v is None:
-        return True
-    try:
-        return bool(pd.isna(v))
-    except (TypeError, ValueError):
-        return False
-
-
 def normalise_ids(s: pd.Series) -> pd.Series:
     """IDs as text: ``7`` and ``7.0`` become ``"7"``; strings are stripped; missing stays NA."""
 
     def one(v: object) -> object:
-        if _is_missing(v):
+        if is_missing(v):
             return pd.NA
         if isinstance(v, (bool, np.bool_)):
             return str(v)
@@ -325,7 +306,7 @@ def _check_fields(gdf: gpd.GeoDataFrame, spec: LayerSpec, ctx: _Ctx) -> gpd.GeoD
 
 def _coerce(col: pd.Series, f: Field, ctx: _Ctx, name: str) -> pd.Series:
     """Bring one column to the field's type, reporting every bad cell."""
-    missing = col.map(_is_missing).to_numpy(dtype=bool)
+    missing = col.map(is_missing).to_numpy(dtype=bool)
     if f.kind in ("id", "ref"):
         out = normalise_ids(col)
         bad = out.isna().to_numpy()
@@ -345,7 +326,7 @@ def _coerce(col: pd.Series, f: Field, ctx: _Ctx, name: str) -> pd.Series:
     if f.kind == "bool":
 
         def one(v: object) -> object:
-            if _is_missing(v):
+            if is_missing(v):
                 return f.default if f.default is not None else pd.NA
             if isinstance(v, (bool, np.bool_)):
                 return bool(v)
@@ -446,22 +427,15 @@ def check_refs(
         What is referenced, for the message (``"bus"``).
     """
     bad = (~refs.isin(valid) & refs.notna()).to_numpy()
-    idx = np.flatnonzero(bad)
-    for i in idx[:MAX_ROWS_NAMED]:
-        ctx_report.add(
-            f"refers to {target} '{refs.iloc[i]}', which does not exist; expected one of the "
-            f"{len(valid)} {target} IDs",
-            file=file,
-            layer=layer,
-            row=int(i) + 1,
-            id=refs.index[i],
-            field=field,
-        )
-    if len(idx) > MAX_ROWS_NAMED:
-        ctx_report.add(
-            f"{len(idx) - MAX_ROWS_NAMED} more rows refer to unknown {target}s",
-            file=file,
-            layer=layer,
-            field=field,
-        )
+    ctx_report.add_rows(
+        np.flatnonzero(bad),
+        lambda i: (
+            f"refers to {target} '{refs.iloc[i]}', which does not exist; expected one of "
+            f"the {valid.nunique()} {target} IDs"
+        ),
+        file=file,
+        layer=layer,
+        field=field,
+        ids=list(refs.index),
+    )
     return bad
