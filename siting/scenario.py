@@ -134,6 +134,17 @@ class LayersSection(_Strict):
     )
     places: VectorRef | None = Field(default=None, description="Towns and cities (points).")
     climate: ClimateLayers | None = Field(default=None, description="Climate rasters.")
+    sites: VectorRef | None = Field(
+        default=None,
+        description="Candidate sites (points or polygons); empty = cells generated over the "
+        "allowed land (see `candidates`).",
+    )
+    demand_regions: VectorRef | None = Field(
+        default=None, description="Inference demand regions (see `policy.demand`)."
+    )
+    heat_sinks: VectorRef | None = Field(
+        default=None, description="Heat demand that waste heat can be sold to."
+    )
 
 
 Cooling = Literal["air", "evaporative", "liquid"]
@@ -178,6 +189,252 @@ class CampusRules(_Strict):
         return self
 
 
+class CandidateRules(_Strict):
+    """How candidate sites are made and screened."""
+
+    cell_km: float = Field(
+        default=20.0,
+        gt=0,
+        description="Side of the square cells generated over allowed land when no `sites` "
+        "layer is given [km].",
+    )
+    min_allowed_share: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="A generated cell is kept when at least this share of it is allowed land "
+        "(not excluded by polygons or land classes) [fraction].",
+    )
+    land_ha_per_mw: float = Field(
+        default=0.45,
+        gt=0,
+        description="Land a campus needs per MW of IT [ha/MW]. Default: 1.1 acre/MW, "
+        "single-storey hyperscale (DOMAIN.md, 'land').",
+    )
+    min_area_ha: float = Field(
+        default=0.0, ge=0, description="Screening: drop candidates with less allowed area [ha]."
+    )
+    max_bus_distance_km: float | None = Field(
+        default=40.0,
+        gt=0,
+        description="Screening: drop candidates farther than this from the nearest eligible "
+        "bus [km]; empty = no limit.",
+    )
+    min_bus_voltage_kv: float = Field(
+        default=0.0,
+        ge=0,
+        description="Campuses connect only to buses at or above this voltage [kV].",
+    )
+    max_land_cost_usd_per_ha: float | None = Field(
+        default=None,
+        gt=0,
+        description="Screening: drop candidates whose land costs more [USD/ha]; empty = no limit.",
+    )
+    max_water_links: int = Field(
+        default=3,
+        ge=0,
+        description="Each site may draw on at most its this-many nearest water sources in reach.",
+    )
+
+
+class Snapshot(_Strict):
+    """One operating condition of the grid within a year."""
+
+    name: str = Field(description="Name (`peak`, `typical` ...).")
+    load_factor: float = Field(
+        gt=0, le=2, description="Base load as a share of the peak base load [fraction]."
+    )
+    hours: float = Field(
+        ge=0,
+        le=8784,
+        description="Hours per year this snapshot stands for [h]; the peak snapshot has 0 "
+        "(limits only), the others sum to the year.",
+    )
+    peak: bool = Field(
+        default=False,
+        description="Campuses draw at their peak PUE (design hot day); else at annual PUE.",
+    )
+
+
+def _default_snapshots() -> list[Snapshot]:
+    return [
+        Snapshot(name="peak", load_factor=1.0, hours=0.0, peak=True),
+        Snapshot(name="high", load_factor=0.85, hours=2190.0),
+        Snapshot(name="mid", load_factor=0.70, hours=4380.0),
+        Snapshot(name="low", load_factor=0.55, hours=2190.0),
+    ]
+
+
+class GridSettings(_Strict):
+    """How the grid enters the model."""
+
+    enabled: bool = Field(
+        default=True,
+        description="Model the network (DC power flow, line limits); false = campuses only "
+        "need generation to exist.",
+    )
+    snapshots: list[Snapshot] = Field(
+        default_factory=_default_snapshots,
+        min_length=1,
+        description="Snapshots per year: one peak for limits, weighted typical ones for energy.",
+    )
+    campus_utilisation: float = Field(
+        default=0.85,
+        gt=0,
+        le=1,
+        description="Average IT load as a share of IT capacity in typical snapshots [fraction] "
+        "(AI training and inference campuses run near flat).",
+    )
+    line_limits: bool = Field(
+        default=True, description="Enforce branch thermal ratings (rating_mw)."
+    )
+    voll_usd_per_mwh: float = Field(
+        default=10_000.0,
+        gt=0,
+        description="Penalty on unserved energy in the elastic re-solve that explains an "
+        "infeasible scenario [USD/MWh].",
+    )
+
+    @model_validator(mode="after")
+    def _one_peak(self) -> GridSettings:
+        names = [s.name for s in self.snapshots]
+        if len(set(names)) != len(names):
+            raise ValueError(f"snapshot names repeat: {names}")
+        hours = sum(s.hours for s in self.snapshots)
+        if hours and not 8700 <= hours <= 8784:
+            raise ValueError(
+                f"snapshot hours sum to {hours:g}; expected a year (8,760 h; 8,784 in a leap "
+                "year) or 0"
+            )
+        return self
+
+
+class RegionShare(_Strict):
+    """Bounds on one region's share of national IT capacity, every year."""
+
+    min_share: float = Field(default=0.0, ge=0, le=1, description="Smallest share [fraction].")
+    max_share: float = Field(default=1.0, ge=0, le=1, description="Largest share [fraction].")
+
+
+class ZonePolicy(_Strict):
+    """Designated growth zones (the `zones` layer)."""
+
+    mode: Literal["ignore", "prefer", "require"] = Field(
+        default="prefer",
+        description="`prefer`: capacity in a zone earns `bonus_usd_per_mw`; `require`: at least "
+        "`min_share` of capacity must sit in zones; `ignore`: zones are drawn only.",
+    )
+    bonus_usd_per_mw: float = Field(
+        default=0.5e6,
+        ge=0,
+        description="Cost credit per MW of IT built inside a zone (prefer mode) [USD/MW].",
+    )
+    min_share: float = Field(
+        default=1.0,
+        ge=0,
+        le=1,
+        description="Share of national IT capacity that must sit in zones (require mode) "
+        "[fraction].",
+    )
+
+
+class DemandPolicy(_Strict):
+    """Inference demand served from campuses within a latency limit (`demand_regions` layer)."""
+
+    max_latency_ms: float = Field(
+        default=10.0,
+        gt=0,
+        description="Round-trip network latency limit [ms]; reach = latency x "
+        "`fibre_km_per_ms` / 2 / `route_factor`.",
+    )
+    fibre_km_per_ms: float = Field(
+        default=200.0, gt=0, description="Signal speed in fibre [km/ms] (about 2/3 of c)."
+    )
+    route_factor: float = Field(
+        default=1.5, ge=1, description="Fibre route length over straight-line distance."
+    )
+    cost_usd_per_mw_km: float = Field(
+        default=200.0,
+        ge=0,
+        description="Yearly cost of serving one MW of demand over one km [USD/(MW km year)].",
+    )
+    costs_csv: Path | None = Field(
+        default=None,
+        description="CSV `region_id, site_id, cost_usd_per_mw` of yearly assignment costs "
+        "[USD/(MW year)], replacing the distance cost for the pairs it lists.",
+    )
+
+
+class PublicInterest(_Strict):
+    """Capacity reserved for public-interest use (universities, public agencies)."""
+
+    share: float = Field(
+        ge=0, le=1, description="Share of national IT capacity reserved, every year [fraction]."
+    )
+    in_zone: bool = Field(default=False, description="Eligible sites lie in a designated zone.")
+    regions: list[str] = Field(
+        default_factory=list, description="Eligible sites lie in one of these regions (IDs)."
+    )
+    max_bus_distance_km: float | None = Field(
+        default=None, gt=0, description="Eligible sites lie this close to their bus [km]."
+    )
+    max_wue_l_per_kwh: float | None = Field(
+        default=None,
+        ge=0,
+        description="Eligible sites' chosen cooling uses at most this much water [L/kWh].",
+    )
+
+
+class Policy(_Strict):
+    """Policies beyond the national targets."""
+
+    region_shares: dict[str, RegionShare] = Field(
+        default_factory=dict, description="Min/max share of national capacity per region ID."
+    )
+    zones: ZonePolicy = Field(default_factory=ZonePolicy, description="Growth-zone policy.")
+    demand: DemandPolicy | None = Field(
+        default=None, description="Serve inference demand regions (needs `demand_regions`)."
+    )
+    public_interest: PublicInterest | None = Field(
+        default=None, description="Reserved public-interest capacity."
+    )
+
+
+class CoolingSettings(_Strict):
+    """Cooling technology costs (performance comes from `siting.cooling` and the climate)."""
+
+    capex_usd_per_mw: dict[Cooling, float] = Field(
+        default_factory=lambda: {"air": 0.4e6, "evaporative": 0.0, "liquid": 0.8e6},
+        description="Extra build cost per MW of IT over the base capex, by technology [USD/MW]. "
+        "Defaults are assumptions, not published figures: dry coolers and chillers cost more "
+        "than towers, and direct liquid cooling adds manifolds and CDUs.",
+    )
+    heat_recovery_share: dict[Cooling, float] = Field(
+        default_factory=lambda: {"air": 0.0, "evaporative": 0.0, "liquid": 0.6},
+        description="Share of IT heat recoverable at useful temperature, by technology "
+        "[fraction] (warm-water liquid cooling returns 45 C and above).",
+    )
+
+
+class Objective(_Strict):
+    """What the model optimises."""
+
+    sense: Literal["min_cost", "max_capacity"] = Field(
+        default="min_cost",
+        description="`min_cost`: net present cost meeting the targets; `max_capacity`: most IT "
+        "MW in the last year within `budget_usd`.",
+    )
+    budget_usd: float | None = Field(
+        default=None, gt=0, description="Net present budget for `max_capacity` [USD]."
+    )
+
+    @model_validator(mode="after")
+    def _budget(self) -> Objective:
+        if self.sense == "max_capacity" and self.budget_usd is None:
+            raise ValueError("objective.sense max_capacity needs objective.budget_usd")
+        return self
+
+
 class Targets(_Strict):
     """National targets."""
 
@@ -210,8 +467,25 @@ class Costs(_Strict):
     pipeline_usd_per_km: float = Field(
         default=1.0e6, ge=0, description="Cost of a water pipeline per km [USD/km]."
     )
+    interconnection_usd_per_mw: float = Field(
+        default=0.1e6,
+        ge=0,
+        description="Substation and connection cost per MW of campus draw capacity [USD/MW] "
+        "(about 0.3 M/MW in one PG&E case for a full new substation; DOMAIN.md 'substations').",
+    )
+    water_usd_per_m3: float | None = Field(
+        default=None,
+        ge=0,
+        description="Override of every source's cost_usd_per_m3 [USD/m3]; empty = per source.",
+    )
     discount_rate: float = Field(
         default=0.07, ge=0, lt=1, description="Real discount rate per year [fraction]."
+    )
+    final_period_years: float = Field(
+        default=1.0,
+        gt=0,
+        description="Years of operation the last planning year stands for (earlier years stand "
+        "for the years until the next planning year) [years].",
     )
 
 
@@ -226,8 +500,14 @@ class WaterPolicy(_Strict):
 
 
 class SolverSettings(_Strict):
-    """HiGHS settings."""
+    """MIP solver settings."""
 
+    name: str = Field(
+        default="highs",
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="`highs` (default, through highspy), or any MIP solver Pyomo knows by name "
+        "(`cbc`, `glpk`, `gurobi` ...).",
+    )
     time_limit_s: float = Field(default=600.0, gt=0, description="Wall-clock limit [s].")
     mip_gap: float = Field(default=0.005, ge=0, lt=1, description="Relative MIP gap [fraction].")
     threads: int = Field(default=2, ge=1, description="Solver threads.")
@@ -259,6 +539,15 @@ class Scenario(_Strict):
     costs: Costs = Field(default_factory=Costs, description="Costs.")
     water: WaterPolicy = Field(default_factory=WaterPolicy, description="Water policy.")
     solver: SolverSettings = Field(default_factory=SolverSettings, description="Solver settings.")
+    candidates: CandidateRules = Field(
+        default_factory=CandidateRules, description="Candidate generation and screening."
+    )
+    grid: GridSettings = Field(default_factory=GridSettings, description="Grid modelling.")
+    cooling: CoolingSettings = Field(
+        default_factory=CoolingSettings, description="Cooling technology costs."
+    )
+    policy: Policy = Field(default_factory=Policy, description="Policies.")
+    objective: Objective = Field(default_factory=Objective, description="Objective.")
 
     # where it came from (not part of the file)
     source_file: Path | None = Field(default=None, exclude=True, description="(set by the loader)")
@@ -276,6 +565,8 @@ class Scenario(_Strict):
 
     @model_validator(mode="after")
     def _targets_in_years(self) -> Scenario:
+        if self.policy.demand is not None and self.layers.demand_regions is None:
+            raise ValueError("policy.demand needs a layers.demand_regions layer")
         bad = sorted(set(self.targets.it_mw_by_year) - set(self.years))
         if bad:
             raise ValueError(
@@ -354,7 +645,7 @@ def _resolve_paths(node: Any, base_dir: Path) -> Any:
     if isinstance(node, dict):
         out = {}
         for k, v in node.items():
-            if k in ("path", "extends") and isinstance(v, str) and v.strip():
+            if k in ("path", "extends", "costs_csv") and isinstance(v, str) and v.strip():
                 p = Path(v).expanduser()
                 out[k] = str(p if p.is_absolute() else (base_dir / p).resolve())
             else:

@@ -21,7 +21,17 @@ from pyproj import CRS, Transformer
 
 from siting.errors import ProblemReport
 from siting.layers.crs import choose_crs
-from siting.layers.fields import BOUNDARY, EXCLUSIONS, PLACES, REGIONS, WATER_SOURCES, ZONES
+from siting.layers.fields import (
+    BOUNDARY,
+    DEMAND_REGIONS,
+    EXCLUSIONS,
+    HEAT_SINKS,
+    PLACES,
+    REGIONS,
+    SITES,
+    WATER_SOURCES,
+    ZONES,
+)
 from siting.layers.grid import read_grid
 from siting.layers.grid_model import CostCurve, Grid
 from siting.layers.raster import RasterLayer, read_raster
@@ -53,7 +63,7 @@ class Layers:
         The study region's outline (the boundary layer's union, or the grid's extent), in ``crs``.
     grid
         The transmission grid.
-    water_sources, exclusions, zones, regions, places, boundary
+    water_sources, exclusions, zones, regions, places, boundary, sites, demand_regions, heat_sinks
         Vector layers in ``crs`` (``None`` when the scenario has none).
     land_class, land_cost
         Land rasters (``None`` when absent); ``exclude_classes`` the excluded class codes.
@@ -74,6 +84,9 @@ class Layers:
     regions: gpd.GeoDataFrame | None = None
     places: gpd.GeoDataFrame | None = None
     boundary: gpd.GeoDataFrame | None = None
+    sites: gpd.GeoDataFrame | None = None
+    demand_regions: gpd.GeoDataFrame | None = None
+    heat_sinks: gpd.GeoDataFrame | None = None
     land_class: RasterLayer | None = None
     exclude_classes: list[int] = field(default_factory=list)
     land_cost: RasterLayer | None = None
@@ -151,6 +164,9 @@ def load_layers(scenario) -> Layers:
     zones = vec(spec.zones, ZONES)
     regions = vec(spec.regions, REGIONS)
     places = vec(spec.places, PLACES)
+    sites = vec(spec.sites, SITES)
+    demand_regions = vec(spec.demand_regions, DEMAND_REGIONS)
+    heat_sinks = vec(spec.heat_sinks, HEAT_SINKS)
     excl_parts = []
     for ref in spec.exclusions:
         part = read_vector(ref.path, EXCLUSIONS, report, layer=ref.layer)
@@ -178,9 +194,18 @@ def load_layers(scenario) -> Layers:
             grid.buses = to_crs(grid.buses, crs)
             if grid.branches.crs is not None:
                 grid.branches = to_crs(grid.branches, crs)
-        boundary, water, zones, regions, places = (
+        boundary, water, zones, regions, places, sites, demand_regions, heat_sinks = (
             None if g is None or g.crs is None else to_crs(g, crs)
-            for g in (boundary, water, zones, regions, places)
+            for g in (
+                boundary,
+                water,
+                zones,
+                regions,
+                places,
+                sites,
+                demand_regions,
+                heat_sinks,
+            )
         )
         excl_parts = [(r, to_crs(p, crs)) for r, p in excl_parts if p.crs is not None]
         if excl_parts:
@@ -214,6 +239,9 @@ def load_layers(scenario) -> Layers:
             (spec.zones, zones, "zones"),
             (spec.regions, regions, "regions"),
             (spec.places, places, "places"),
+            (spec.sites, sites, "sites"),
+            (spec.demand_regions, demand_regions, "demand_regions"),
+            (spec.heat_sinks, heat_sinks, "heat_sinks"),
         ):
             if ref is not None:
                 _overlap_check(g, region_bounds, crs, report, ref.path, ref.layer or name)
@@ -264,6 +292,9 @@ def load_layers(scenario) -> Layers:
         regions=regions,
         places=places,
         boundary=boundary,
+        sites=sites,
+        demand_regions=demand_regions,
+        heat_sinks=heat_sinks,
         land_class=land_class,
         exclude_classes=list(spec.land_class.exclude_classes) if spec.land_class else [],
         land_cost=land_cost,
@@ -292,12 +323,17 @@ def _input_paths(scenario) -> list[tuple[str, Path]]:
         "regions",
         "boundary",
         "places",
+        "sites",
+        "demand_regions",
+        "heat_sinks",
         "land_class",
         "land_cost",
     ):
         ref = getattr(spec, name)
         if ref is not None:
             out.append((name, Path(ref.path)))
+    if scenario.policy.demand is not None and scenario.policy.demand.costs_csv is not None:
+        out.append(("policy.demand.costs_csv", Path(scenario.policy.demand.costs_csv)))
     for i, ref in enumerate(spec.exclusions):
         out.append((f"exclusions[{i}]", Path(ref.path)))
     if spec.climate is not None:

@@ -448,6 +448,104 @@ PLACES = LayerSpec(
     ),
 )
 
+SITES = LayerSpec(
+    name="sites",
+    geometry=("Point", "Polygon"),
+    geometry_required=True,
+    id_field="site_id",
+    description="Candidate sites a planner brings (points or parcels). Without this layer, "
+    "candidates are cells generated over the allowed land.",
+    fields=(
+        Field("site_id", "id", "", "Unique site ID.", required=True),
+        Field("name", "str", "", "Site name.", default=""),
+        Field(
+            "fixed_cost_usd",
+            "float",
+            "USD",
+            "One-off cost of opening this site; empty = the scenario's site_fixed_cost_usd.",
+            nullable=True,
+            min=0,
+        ),
+        Field(
+            "max_it_mw",
+            "float",
+            "MW",
+            "Largest campus this site holds [MW IT]; empty = from its area, capped by "
+            "campus.max_campus_mw.",
+            nullable=True,
+            min=0,
+        ),
+        Field(
+            "land_cost_usd_per_ha",
+            "float",
+            "USD/ha",
+            "Land price; empty = sampled from the land-cost raster.",
+            nullable=True,
+            min=0,
+        ),
+        Field(
+            "area_ha",
+            "float",
+            "ha",
+            "Usable area; empty = the polygon's area (points: enough for max_campus_mw).",
+            nullable=True,
+            min=0,
+        ),
+    ),
+)
+
+DEMAND_REGIONS = LayerSpec(
+    name="demand_regions",
+    geometry=("Point", "Polygon"),
+    geometry_required=True,
+    id_field="region_id",
+    description="Where inference demand comes from (cities, states): MW of campus capacity "
+    "that must be served from campuses within the latency limit.",
+    fields=(
+        Field("region_id", "id", "", "Unique demand-region ID.", required=True),
+        Field("name", "str", "", "Name.", default=""),
+        Field(
+            "demand_mw",
+            "float",
+            "MW",
+            "Inference capacity to serve [MW IT].",
+            required=True,
+            min=0,
+            per_year=True,
+        ),
+    ),
+)
+
+HEAT_SINKS = LayerSpec(
+    name="heat_sinks",
+    geometry=("Point", "Polygon"),
+    geometry_required=True,
+    id_field="sink_id",
+    description="Heat demand a campus's waste heat can be sold to (district heating, "
+    "greenhouses, industry).",
+    fields=(
+        Field("sink_id", "id", "", "Unique heat-sink ID.", required=True),
+        Field("name", "str", "", "Name.", default=""),
+        Field(
+            "demand_mw",
+            "float",
+            "MW heat",
+            "Average heat the sink takes [MW thermal].",
+            required=True,
+            min=0,
+        ),
+        Field(
+            "price_usd_per_mwh",
+            "float",
+            "USD/MWh heat",
+            "What the sink pays for delivered heat.",
+            required=True,
+            min=0,
+        ),
+        Field("max_km", "float", "km", "Longest heat pipe to the sink.", default=10.0, min=0),
+    ),
+)
+
 LAYERS: dict[str, LayerSpec] = {
     s.name: s
     for s in (
@@ -460,6 +558,9 @@ LAYERS: dict[str, LayerSpec] = {
         REGIONS,
         BOUNDARY,
         PLACES,
+        SITES,
+        DEMAND_REGIONS,
+        HEAT_SINKS,
     )
 }
 
