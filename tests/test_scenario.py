@@ -183,7 +183,9 @@ def test_json_schema_documents_every_field_and_rejects_unknown_keys():
             assert described, f"{mname}.{fname} has no description"
     # units in names: every numeric cost/size field of these sections names a unit
     for fname in models["Costs"]["properties"]:
-        assert fname.endswith(("_usd", "_usd_per_mw", "_usd_per_km", "_rate", "_year")), fname
+        assert fname.endswith(
+            ("_usd", "_usd_per_mw", "_usd_per_km", "_usd_per_m3", "_rate", "_year", "_years")
+        ), fname
 
 
 def test_schema_command_writes_the_schema(tmp_path):
