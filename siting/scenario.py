@@ -478,6 +478,12 @@ class Costs(_Strict):
         ge=0,
         description="Override of every source's cost_usd_per_m3 [USD/m3]; empty = per source.",
     )
+    energy_usd_per_mwh: float = Field(
+        default=45.0,
+        ge=0,
+        description="Price of campus energy when `grid.enabled` is false [USD/MWh] (with a grid, "
+        "energy is priced by the generators' dispatch costs).",
+    )
     discount_rate: float = Field(
         default=0.07, ge=0, lt=1, description="Real discount rate per year [fraction]."
     )

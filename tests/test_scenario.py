@@ -184,7 +184,16 @@ def test_json_schema_documents_every_field_and_rejects_unknown_keys():
     # units in names: every numeric cost/size field of these sections names a unit
     for fname in models["Costs"]["properties"]:
         assert fname.endswith(
-            ("_usd", "_usd_per_mw", "_usd_per_km", "_usd_per_m3", "_rate", "_year", "_years")
+            (
+                "_usd",
+                "_usd_per_mw",
+                "_usd_per_km",
+                "_usd_per_m3",
+                "_usd_per_mwh",
+                "_rate",
+                "_year",
+                "_years",
+            )
         ), fname
 
 

@@ -1,0 +1,58 @@
+"""The siting MILP, family by family: this file is the table of contents.
+
+Each family is a module with its sets, variables, constraints and math in its docstring:
+
+1. :mod:`~siting.model.sites` open sites, cooling choice, integer modules, sizes, phasing;
+2. :mod:`~siting.model.power` facility draw = IT MW x PUE (peak for limits, annual for energy);
+3. :mod:`~siting.model.grid` DC power flow per period and snapshot, thermal limits, headroom;
+4. :mod:`~siting.model.water` water need x WUE met from sources in reach, shared capacities;
+5. :mod:`~siting.model.policy` targets, shares, zones, demand, public interest, heat;
+6. :mod:`~siting.model.objective` net present cost (or capacity under a budget).
+
+A family whose layer or section is absent adds nothing (no grid: no network constraints).
+With ``elastic=True`` every requirement and limit gets a penalised slack
+(:mod:`~siting.model.elastic`), to explain an infeasible scenario.
+"""
+
+from __future__ import annotations
+
+import pyomo.environ as pyo
+
+from siting.model import elastic as _elastic
+from siting.model.data import ModelData
+from siting.model.grid import add_grid
+from siting.model.objective import add_objective
+from siting.model.policy import add_policy
+from siting.model.power import add_power
+from siting.model.sites import add_sites
+from siting.model.water import add_water
+
+
+def build_model(
+    d: ModelData, *, elastic: bool = False, baseline_usd: float = 0.0
+) -> pyo.ConcreteModel:
+    """Build the siting MILP from :class:`ModelData`.
+
+    Parameters
+    ----------
+    d
+        The model's inputs.
+    elastic
+        Add penalised slack to every requirement and limit.
+    baseline_usd
+        Present value of the grid's dispatch cost without campuses [USD], subtracted so the
+        energy part counts only what campuses add.
+
+    Returns
+    -------
+    pyomo.environ.ConcreteModel
+    """
+    m = pyo.ConcreteModel(name="siting")
+    _elastic.enable(m, elastic)
+    add_sites(m, d)
+    add_power(m, d)
+    add_grid(m, d)
+    add_water(m, d)
+    add_policy(m, d)
+    add_objective(m, d, baseline_usd)
+    return m

@@ -1,0 +1,488 @@
+"""The model's inputs as plain numbers: everything the MILP needs, nothing geometric.
+
+:func:`model_data` turns a scenario, its layers, the screened candidates, the
+cooling table and the DC network into one :class:`ModelData`: index lists,
+numpy arrays and small tables keyed by string IDs. The Pyomo families in
+``siting.model`` read only this, so they can be tested on hand-made data and
+never touch a GeoDataFrame (DESIGN.md: "Model (Pyomo; never touches geometry)").
+
+Money is in constant USD, discounted to the first planning year:
+
+- ``capex_df[t]`` = (1 + r) ** -(year_t - year_0) for one-off costs paid in year t;
+- ``op_weight[t]`` = sum over the years period t stands for of (1 + r) ** -(y - year_0):
+  period t stands for the years up to the next planning year, the last for
+  ``costs.final_period_years`` years (a fractional count uses the annuity formula).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from siting.errors import InputError, Problem
+from siting.layers.grid_model import CostCurve, Grid
+
+#: Segments of the secant approximation of a polynomial (quadratic) generator cost.
+POLY_SEGMENTS = 4
+
+#: Hours in a (non-leap) year [h].
+HOURS_PER_YEAR = 8760.0
+
+
+@dataclass
+class GenCost:
+    """A generator's cost as lines ``cost >= intercept + slope * p`` (convex) [USD/h, USD/MWh].
+
+    A linear cost has one line with intercept 0 and is used directly as ``slope * p``.
+    """
+
+    slopes_usd_per_mwh: np.ndarray
+    intercepts_usd_per_h: np.ndarray
+
+    @property
+    def linear(self) -> bool:
+        """Whether the cost is ``slope * p`` (one line through the origin)."""
+        return len(self.slopes_usd_per_mwh) == 1 and self.intercepts_usd_per_h[0] == 0.0
+
+
+@dataclass
+class ModelData:
+    """Everything the MILP reads. Units in the names; arrays are aligned with their ID lists.
+
+    Attributes
+    ----------
+    years
+        Planning years (periods).
+    capex_df, op_weight
+        Discount factor of one-off costs per period; discounted years of operation per
+        period (see module docstring).
+    period_years
+        Years each period stands for (gap to the next planning year; last: final_period_years).
+    sites
+        Candidate site IDs (the model's S).
+    site
+        Per-site table indexed by site_id: ``max_it_mw, fixed_cost_usd, land_usd_per_mw,
+        interconnect_usd`` (tie line), ``bus_id``, ``bus_distance_km``, ``zone_id,
+        zone_kind, region_id``, ``earliest_period`` (index into ``years``).
+    techs
+        Cooling technologies offered (scenario order).
+    allowed
+        (site_id, cooling) pairs a site may choose (a wet technology needs water in reach).
+    perf
+        Indexed by (site_id, cooling): ``pue_annual, pue_peak, wue_annual_l_per_kwh,
+        wue_peak_l_per_kwh``.
+    cooling_capex_usd_per_mw, heat_recovery_share
+        By technology.
+    module_mw, min_campus_mw, max_modules_per_period
+        Campus rules (modules per period = floor(max_build_mw_per_year * period gap /
+        module_mw)).
+    targets_mw
+        National IT target per year [MW] (0 where none).
+    utilisation
+        Average IT load over IT capacity in typical snapshots [fraction].
+    snapshots
+        Table indexed by name: ``load_factor, hours, peak``.
+    grid_enabled
+        Whether the network family is built.
+    net
+        The DC network (``siting.network.DCNetwork``) when the grid is enabled.
+    gens
+        In-service generators: index gen_id; ``bus_pos, p_min_mw, p_max_mw``.
+    gen_costs
+        gen_id -> :class:`GenCost`.
+    base_load_mw
+        Base load per bus (rows, ``net.bus_ids`` order) and year (columns) at peak, plus
+        shunt demand [MW].
+    shunt_mw
+        Shunt demand per bus [MW] (not scaled by snapshot load factors).
+    headroom_mw
+        Substation headroom per bus (NaN = no limit) [MW].
+    sources
+        Water sources: index source_id; ``kind, cost_usd_per_m3`` and ``cap_<year>`` columns
+        [m3/day].
+    water_links
+        site_id, source_id, distance_km, pipeline_usd.
+    potable_cap_m3_per_day
+        Policy cap on potable use (None = none).
+    demand_links, demand_mw
+        (region_id, site_id, cost_usd_per_mw_year) and demand per region and year [MW].
+    heat_links, sinks
+        (sink_id, site_id) pairs and sinks (``demand_mw, price_usd_per_mwh``).
+    """
+
+    years: list[int]
+    capex_df: np.ndarray
+    op_weight: np.ndarray
+    period_years: np.ndarray
+    sites: list[str]
+    site: pd.DataFrame
+    techs: list[str]
+    allowed: list[tuple[str, str]]
+    perf: pd.DataFrame
+    cooling_capex_usd_per_mw: dict[str, float]
+    heat_recovery_share: dict[str, float]
+    module_mw: float
+    min_campus_mw: float
+    max_modules_per_period: np.ndarray
+    targets_mw: np.ndarray
+    utilisation: float
+    snapshots: pd.DataFrame
+    capex_usd_per_mw: float
+    interconnection_usd_per_mw: float
+    zone_bonus_usd_per_mw: float
+    energy_usd_per_mwh: float
+    grid_enabled: bool
+    line_limits: bool
+    voll_usd_per_mwh: float
+    net: object | None
+    gens: pd.DataFrame
+    gen_costs: dict[str, GenCost]
+    base_load_mw: pd.DataFrame
+    shunt_mw: np.ndarray
+    headroom_mw: np.ndarray
+    sources: pd.DataFrame
+    water_links: pd.DataFrame
+    potable_cap_m3_per_day: float | None
+    region_shares: dict[str, tuple[float, float]]
+    zone_mode: str
+    zone_min_share: float
+    demand_links: pd.DataFrame
+    demand_mw: pd.DataFrame
+    public_share: float
+    public_sites: list[str]
+    public_techs: dict[str, list[str]]
+    heat_links: pd.DataFrame
+    sinks: pd.DataFrame
+    objective: str
+    budget_usd: float | None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def n_years(self) -> int:
+        """Number of planning periods."""
+        return len(self.years)
+
+
+def discounting(
+    years: list[int], rate: float, final_period_years: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Discount factors of one-off costs, and discounted operating years, per period.
+
+    Parameters
+    ----------
+    years
+        Planning years, increasing.
+    rate
+        Real discount rate [fraction per year].
+    final_period_years
+        Years the last planning year stands for [years].
+
+    Returns
+    -------
+    capex_df, op_weight, period_years
+        ``capex_df[t] = d**(y_t - y_0)`` with ``d = 1/(1+rate)``; ``op_weight[t] =
+        d**(y_t - y_0) * (1 - d**n_t) / (1 - d)`` (``n_t`` years; ``n_t`` when rate = 0);
+        ``period_years[t] = n_t``.
+    """
+    y = np.asarray(years, dtype=float)
+    n = np.append(np.diff(y), final_period_years)
+    d = 1.0 / (1.0 + rate)
+    capex_df = d ** (y - y[0])
+    annuity = n if rate == 0 else (1.0 - d**n) / (1.0 - d)
+    return capex_df, capex_df * annuity, n
+
+
+def gen_cost_lines(curve: CostCurve | None, marginal: float, p_min: float, p_max: float) -> GenCost:
+    """Cost lines of one generator for the model's epigraph [USD/h].
+
+    A linear curve (or a finite ``marginal`` with no curve) is one line through the origin.
+    A MATPOWER piecewise-linear curve (model 1) gives one line per segment, exactly. A
+    polynomial of degree 2 or more is approximated by :data:`POLY_SEGMENTS` secants
+    between ``p_min`` and ``p_max`` (exact at the breakpoints; above the curve between
+    them for a convex curve). The issue on transmission refines this.
+    """
+    if curve is None:
+        return GenCost(np.array([float(marginal)]), np.array([0.0]))
+    if curve.model == "polynomial":
+        c = np.trim_zeros(np.asarray(curve.coefficients, dtype=float), "f")
+        if len(c) <= 2:  # c1 * p + c0
+            c1 = c[0] if len(c) == 2 else 0.0
+            c0 = c[-1] if len(c) else 0.0
+            return GenCost(np.array([c1]), np.array([c0]))
+        hi = p_max if p_max > p_min else p_min + 1.0
+        x = np.linspace(p_min, hi, POLY_SEGMENTS + 1)
+        pts = np.column_stack([x, np.polyval(c, x)])
+    else:
+        assert curve.points is not None
+        pts = np.asarray(curve.points, dtype=float)
+    if len(pts) == 1:
+        return GenCost(np.array([0.0]), np.array([pts[0, 1]]))
+    slope = np.diff(pts[:, 1]) / np.diff(pts[:, 0])
+    intercept = pts[:-1, 1] - slope * pts[:-1, 0]
+    return GenCost(slope, intercept)
+
+
+def model_data(scenario, layers, candidates, cooling: pd.DataFrame, net=None) -> ModelData:
+    """Assemble the model's inputs.
+
+    Parameters
+    ----------
+    scenario
+        The validated :class:`siting.scenario.Scenario`.
+    layers
+        Its :class:`siting.layers.Layers`.
+    candidates
+        :class:`siting.candidates.Candidates` (screened).
+    cooling
+        :func:`siting.cooling.cooling_table` of the candidates, indexed (site_id, cooling).
+    net
+        :class:`siting.network.DCNetwork` of ``layers.grid`` (built here when None and the
+        grid is enabled).
+
+    Returns
+    -------
+    ModelData
+    """
+    from siting.network import dc_network
+
+    years = list(scenario.years)
+    capex_df, op_weight, period_years = discounting(
+        years, scenario.costs.discount_rate, scenario.costs.final_period_years
+    )
+    camp = scenario.campus
+    sites_df = candidates.sites
+    sites = [str(s) for s in sites_df.index]
+
+    earliest = camp.earliest_year if camp.earliest_year is not None else years[0]
+    earliest_period = int(np.searchsorted(np.asarray(years), earliest))
+    site = pd.DataFrame(index=pd.Index(sites, name="site_id"))
+    site["max_it_mw"] = sites_df["max_it_mw"].astype(float).to_numpy()
+    site["fixed_cost_usd"] = sites_df["fixed_cost_usd"].astype(float).to_numpy()
+    site["land_usd_per_mw"] = (
+        sites_df["land_cost_usd_per_ha"].astype(float).fillna(0.0).to_numpy()
+        * scenario.candidates.land_ha_per_mw
+    )
+    site["bus_distance_km"] = sites_df["bus_distance_km"].astype(float).to_numpy()
+    site["interconnect_usd"] = site["bus_distance_km"] * scenario.costs.interconnection_usd_per_km
+    for col in ("bus_id", "zone_id", "zone_kind", "region_id"):
+        site[col] = sites_df[col].fillna("").astype(str).to_numpy()
+    site["earliest_period"] = earliest_period
+
+    techs = [k for k in camp.cooling]
+    perf = cooling.loc[cooling.index.get_level_values(1).isin(techs)]
+    wl = candidates.water_links
+    has_water = set(wl["site_id"].astype(str)) if len(wl) else set()
+    allowed = [
+        (s, k)
+        for s in sites
+        for k in techs
+        if s in has_water or perf.loc[(s, k), "wue_annual_l_per_kwh"] <= 0.0
+    ]
+    no_choice = sorted(set(sites) - {s for s, _ in allowed})
+    notes: list[str] = []
+    if no_choice:
+        notes.append(
+            f"{len(no_choice)} sites have no water in reach and no dry cooling offered; they "
+            "cannot be chosen"
+        )
+
+    max_modules = np.floor(camp.max_build_mw_per_year * period_years / camp.module_mw + 1e-9)
+
+    targets = np.array([scenario.targets.it_mw_by_year.get(y, 0.0) for y in years], dtype=float)
+
+    snaps = pd.DataFrame(
+        [(s.name, s.load_factor, s.hours, s.peak) for s in scenario.grid.snapshots],
+        columns=["name", "load_factor", "hours", "peak"],
+    ).set_index("name")
+
+    grid: Grid = layers.grid
+    gens = pd.DataFrame()
+    gen_costs: dict[str, GenCost] = {}
+    base_load = pd.DataFrame()
+    shunt = np.zeros(0)
+    headroom = np.zeros(0)
+    if scenario.grid.enabled:
+        if net is None:
+            net = dc_network(grid)
+        g = grid.generators[grid.generators["in_service"].astype(bool)]
+        bus_pos = pd.Series(np.arange(len(net.bus_ids)), index=net.bus_ids)
+        gens = pd.DataFrame(
+            {
+                "bus_id": g["bus_id"].astype(str).to_numpy(),
+                "bus_pos": bus_pos.loc[g["bus_id"].astype(str)].to_numpy(),
+                "p_min_mw": g["p_min_mw"].astype(float).to_numpy(),
+                "p_max_mw": g["p_max_mw"].astype(float).to_numpy(),
+            },
+            index=pd.Index([str(i) for i in g.index], name="gen_id"),
+        )
+        for gid, row in g.iterrows():
+            gen_costs[str(gid)] = gen_cost_lines(
+                grid.costs.get(str(gid)),
+                float(row["marginal_cost_usd_per_mwh"]),
+                float(row["p_min_mw"]),
+                float(row["p_max_mw"]),
+            )
+        base_load = grid.load_mw(years).reindex(net.bus_ids)
+        shunt = grid.buses["shunt_mw"].reindex(net.bus_ids).astype(float).to_numpy()
+        headroom = (
+            grid.buses["substation_headroom_mw"].reindex(net.bus_ids).astype(float).to_numpy()
+        )
+        unknown_bus = sorted(set(site["bus_id"]) - set(net.bus_ids))
+        if unknown_bus:
+            raise InputError(
+                Problem(f"candidates attach to buses not in the grid: {unknown_bus[:5]}")
+            )
+
+    src = layers.water_sources
+    sources = pd.DataFrame()
+    if src is not None and len(src):
+        from siting.layers.vector import per_year_table
+
+        cap = per_year_table(src, "capacity_m3_per_day", years)
+        sources = pd.DataFrame(
+            {
+                "kind": src["kind"].astype(str).to_numpy(),
+                "cost_usd_per_m3": (
+                    np.full(len(src), scenario.costs.water_usd_per_m3)
+                    if scenario.costs.water_usd_per_m3 is not None
+                    else src["cost_usd_per_m3"].astype(float).to_numpy()
+                ),
+                "pipeline_cost_usd_per_km": src["pipeline_cost_usd_per_km"]
+                .astype(float)
+                .fillna(scenario.costs.pipeline_usd_per_km)
+                .to_numpy(),
+            },
+            index=pd.Index([str(i) for i in src.index], name="source_id"),
+        )
+        for y in years:
+            sources[f"cap_{y}"] = cap[y].to_numpy()
+    water_links = wl[["site_id", "source_id", "distance_km"]].copy() if len(wl) else wl
+    if len(water_links):
+        water_links["site_id"] = water_links["site_id"].astype(str)
+        water_links["source_id"] = water_links["source_id"].astype(str)
+        water_links["pipeline_usd"] = (
+            water_links["distance_km"].to_numpy()
+            * sources.loc[water_links["source_id"], "pipeline_cost_usd_per_km"].to_numpy()
+        )
+        water_links = water_links[water_links["site_id"].isin(sites)].reset_index(drop=True)
+
+    pol = scenario.policy
+    region_shares = {r: (b.min_share, b.max_share) for r, b in pol.region_shares.items()}
+    known_regions = set(site["region_id"]) - {""}
+    if layers.regions is not None:
+        known_regions |= {str(i) for i in layers.regions.index}
+    bad = sorted(set(region_shares) - known_regions)
+    if bad:
+        raise InputError(
+            Problem(
+                f"policy.region_shares names regions {bad} that are not in the regions layer; "
+                f"expected some of {sorted(known_regions)[:10]}",
+                file=str(scenario.source_file) if scenario.source_file else None,
+                field="policy.region_shares",
+            )
+        )
+
+    demand_links = pd.DataFrame(columns=["region_id", "site_id", "cost_usd_per_mw_year"])
+    demand_mw = pd.DataFrame()
+    if pol.demand is not None and layers.demand_regions is not None:
+        from siting.layers.vector import per_year_table
+
+        dl = candidates.demand_links
+        demand_links = dl[dl["site_id"].astype(str).isin(sites)][
+            ["region_id", "site_id", "cost_usd_per_mw_year"]
+        ].astype({"region_id": str, "site_id": str})
+        demand_mw = per_year_table(layers.demand_regions, "demand_mw", years)
+        demand_mw.index = [str(i) for i in demand_mw.index]
+
+    public_share = 0.0
+    public_sites: list[str] = []
+    public_techs: dict[str, list[str]] = {}
+    if pol.public_interest is not None:
+        pi = pol.public_interest
+        public_share = pi.share
+        ok = pd.Series(True, index=site.index)
+        if pi.in_zone:
+            ok &= site["zone_id"] != ""
+        if pi.regions:
+            ok &= site["region_id"].isin(pi.regions)
+        if pi.max_bus_distance_km is not None:
+            ok &= site["bus_distance_km"] <= pi.max_bus_distance_km
+        public_sites = [s for s in sites if ok[s]]
+        for s in public_sites:
+            ks = [
+                k
+                for (ss, k) in allowed
+                if ss == s
+                and (
+                    pi.max_wue_l_per_kwh is None
+                    or perf.loc[(s, k), "wue_annual_l_per_kwh"] <= pi.max_wue_l_per_kwh
+                )
+            ]
+            public_techs[s] = ks
+
+    heat_links = pd.DataFrame(columns=["sink_id", "site_id"])
+    sinks = pd.DataFrame()
+    if layers.heat_sinks is not None and len(candidates.heat_links):
+        hl = candidates.heat_links
+        heat_links = hl[hl["site_id"].astype(str).isin(sites)][["sink_id", "site_id"]].astype(str)
+        hs = layers.heat_sinks
+        sinks = pd.DataFrame(
+            {
+                "demand_mw": hs["demand_mw"].astype(float).to_numpy(),
+                "price_usd_per_mwh": hs["price_usd_per_mwh"].astype(float).to_numpy(),
+            },
+            index=pd.Index([str(i) for i in hs.index], name="sink_id"),
+        )
+
+    return ModelData(
+        years=years,
+        capex_df=capex_df,
+        op_weight=op_weight,
+        period_years=period_years,
+        sites=sites,
+        site=site,
+        techs=techs,
+        allowed=allowed,
+        perf=perf,
+        cooling_capex_usd_per_mw={
+            k: float(v) for k, v in scenario.cooling.capex_usd_per_mw.items()
+        },
+        heat_recovery_share={k: float(v) for k, v in scenario.cooling.heat_recovery_share.items()},
+        module_mw=camp.module_mw,
+        min_campus_mw=camp.min_campus_mw,
+        max_modules_per_period=max_modules,
+        targets_mw=targets,
+        utilisation=scenario.grid.campus_utilisation,
+        snapshots=snaps,
+        capex_usd_per_mw=scenario.costs.capex_usd_per_mw,
+        interconnection_usd_per_mw=scenario.costs.interconnection_usd_per_mw,
+        zone_bonus_usd_per_mw=pol.zones.bonus_usd_per_mw if pol.zones.mode == "prefer" else 0.0,
+        energy_usd_per_mwh=scenario.costs.energy_usd_per_mwh,
+        grid_enabled=scenario.grid.enabled,
+        line_limits=scenario.grid.line_limits,
+        voll_usd_per_mwh=scenario.grid.voll_usd_per_mwh,
+        net=net if scenario.grid.enabled else None,
+        gens=gens,
+        gen_costs=gen_costs,
+        base_load_mw=base_load,
+        shunt_mw=shunt,
+        headroom_mw=headroom,
+        sources=sources,
+        water_links=water_links,
+        potable_cap_m3_per_day=scenario.water.potable_cap_m3_per_day,
+        region_shares=region_shares,
+        zone_mode=pol.zones.mode,
+        zone_min_share=pol.zones.min_share,
+        demand_links=demand_links,
+        demand_mw=demand_mw,
+        public_share=public_share,
+        public_sites=public_sites,
+        public_techs=public_techs,
+        heat_links=heat_links,
+        sinks=sinks,
+        objective=scenario.objective.sense,
+        budget_usd=scenario.objective.budget_usd,
+        notes=notes,
+    )

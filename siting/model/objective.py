@@ -1,0 +1,85 @@
+"""Objective: net present cost (or capacity under a budget), discounted to the first year.
+
+Cost parts (each an Expression on the model, reported in the plan) [USD, present value]:
+
+- ``capex``: ``sum_{s,t} df_t * new[s,t] * (capex_usd_per_mw + land_usd_per_mw[s] +
+  interconnection_usd_per_mw)``;
+- ``cooling_capex``: ``sum_{s,k,t} df_t * cc_k * (capk[s,k,t] - capk[s,k,t-1])``;
+- ``site_fixed``: ``sum_{s,t} df_t * (fixed_cost_usd[s] + interconnect_usd[s]) * opens[s,t]``
+  (the tie line: ``interconnection_usd_per_km * bus_distance_km``);
+- ``zone_bonus``: ``- sum_{s in a zone, t} df_t * bonus * new[s,t]`` (prefer mode);
+- ``pipelines``, ``water`` (see ``water.py``);
+- ``energy``: with a grid, the system's dispatch cost with campuses minus the same without
+  them (``baseline_usd``, a constant from a first LP), so the objective counts only what
+  the campuses add; without a grid, ``energy_usd_per_mwh * energy``;
+- ``demand``: assignment costs; ``heat``: minus the value of waste heat sold.
+
+``min_cost`` minimises their sum; ``max_capacity`` maximises IT MW in the last year
+subject to the sum being within ``budget_usd``.
+"""
+
+from __future__ import annotations
+
+import pyomo.environ as pyo
+
+from siting.model import elastic
+from siting.model.data import ModelData
+
+COST_PARTS = (
+    "capex",
+    "cooling_capex",
+    "site_fixed",
+    "zone_bonus",
+    "pipelines",
+    "water",
+    "energy",
+    "demand",
+    "heat",
+)
+
+
+def add_objective(m: pyo.ConcreteModel, d: ModelData, baseline_usd: float = 0.0) -> None:
+    """Add the cost parts and the objective (see the module docstring)."""
+    df = [float(v) for v in d.capex_df]
+    land = d.site["land_usd_per_mw"].to_dict()
+    fixed = (d.site["fixed_cost_usd"] + d.site["interconnect_usd"]).to_dict()
+    per_mw = d.capex_usd_per_mw + d.interconnection_usd_per_mw
+    cc = d.cooling_capex_usd_per_mw
+    zoned = [s for s in d.sites if d.site.at[s, "zone_id"] != ""]
+
+    parts = {}
+    parts["capex"] = pyo.quicksum(
+        df[t] * (per_mw + land[s]) * m.new[s, t] for s in m.S for t in m.T
+    )
+    parts["cooling_capex"] = pyo.quicksum(
+        df[t] * cc.get(k, 0.0) * (m.capk[s, k, t] - (m.capk[s, k, t - 1] if t > 0 else 0.0))
+        for (s, k) in m.SK
+        for t in m.T
+    )
+    parts["site_fixed"] = pyo.quicksum(df[t] * fixed[s] * m.opens[s, t] for s in m.S for t in m.T)
+    parts["zone_bonus"] = -pyo.quicksum(
+        df[t] * d.zone_bonus_usd_per_mw * m.new[s, t] for s in zoned for t in m.T
+    )
+    parts["pipelines"] = m.pipeline_cost_npv
+    parts["water"] = m.water_cost_npv
+    if d.grid_enabled:
+        parts["energy"] = m.energy_cost_npv - baseline_usd
+    else:
+        parts["energy"] = pyo.quicksum(
+            float(d.op_weight[t]) * d.energy_usd_per_mwh * m.energy_mwh[s, t]
+            for s in m.S
+            for t in m.T
+        )
+    parts["demand"] = m.demand_cost_npv
+    parts["heat"] = -m.heat_value_npv
+    m.P = pyo.Set(initialize=COST_PARTS, ordered=True)
+    m.cost_part = pyo.Expression(m.P, rule=lambda m, p: parts[p])
+    m.total_cost = pyo.Expression(expr=pyo.quicksum(m.cost_part[p] for p in m.P))
+    pen = elastic.penalty(m)
+    if d.objective == "max_capacity":
+        over = elastic.slack(m, "budget_over_usd", [0], "USD", "budget exceeded", weight=1e-6)
+        m.budget = pyo.Constraint(expr=m.total_cost <= float(d.budget_usd) + over[0])
+        pen = elastic.penalty(m)
+        m.obj = pyo.Objective(expr=m.total_cap[d.n_years - 1] - pen, sense=pyo.maximize)
+    else:
+        m.obj = pyo.Objective(expr=m.total_cost + pen, sense=pyo.minimize)

@@ -1,0 +1,273 @@
+"""Solve a Pyomo model with HiGHS (default) or any MIP solver Pyomo knows by name.
+
+HiGHS goes through Pyomo's ``contrib.solver`` interface to ``highspy`` (in process, no
+files). Another solver name goes through ``pyomo.environ.SolverFactory``; its time
+limit and gap are passed under the option names that solver understands when we know
+them (``cbc``, ``glpk``, ``gurobi``, ``cplex``, ``scip``), and said so otherwise.
+
+The result says plainly what happened: ``optimal`` (within the MIP gap), ``feasible``
+(a plan, not proven within the gap: time limit), ``infeasible``, ``no_solution`` (time
+ran out before any plan) or ``error``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pyomo.environ as pyo
+
+from siting.errors import SitingError
+
+
+class SolverError(SitingError):
+    """The solver is missing or failed."""
+
+
+@dataclass
+class SolveResult:
+    """What the solver reported.
+
+    Attributes
+    ----------
+    status
+        ``optimal``, ``feasible``, ``infeasible``, ``no_solution`` or ``error``.
+    termination
+        The solver's own termination condition, as text.
+    objective, bound
+        Objective of the plan found and the best proven bound [objective units, USD].
+    gap
+        Relative gap ``|objective - bound| / max(|objective|, 1)`` [fraction].
+    time_s
+        Wall-clock time of the solve [s].
+    solver, solver_version
+        Which solver ran.
+    rows, columns, integers
+        Size of the model handed over.
+    """
+
+    status: str
+    termination: str
+    objective: float | None
+    bound: float | None
+    gap: float | None
+    time_s: float
+    solver: str
+    solver_version: str
+    rows: int = 0
+    columns: int = 0
+    integers: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def has_solution(self) -> bool:
+        """Whether a plan was found (optimal or feasible)."""
+        return self.status in ("optimal", "feasible")
+
+    def as_dict(self) -> dict:
+        """As a JSON-ready mapping."""
+        return asdict(self)
+
+
+_OPTION_NAMES = {
+    "cbc": {"time": "seconds", "gap": "ratioGap", "threads": "threads"},
+    "glpk": {"time": "tmlim", "gap": "mipgap"},
+    "gurobi": {"time": "TimeLimit", "gap": "MIPGap", "threads": "Threads"},
+    "cplex": {"time": "timelimit", "gap": "mip_tolerances_mipgap", "threads": "threads"},
+    "scip": {"time": "limits/time", "gap": "limits/gap"},
+}
+
+
+def model_size(m: pyo.ConcreteModel) -> tuple[int, int, int]:
+    """(rows, columns, integer columns) of the active model."""
+    rows = sum(1 for _ in m.component_data_objects(pyo.Constraint, active=True))
+    cols = 0
+    ints = 0
+    for v in m.component_data_objects(pyo.Var, active=True):
+        if v.fixed:
+            continue
+        cols += 1
+        if v.is_integer() or v.is_binary():
+            ints += 1
+    return rows, cols, ints
+
+
+def solve(
+    m: pyo.ConcreteModel,
+    *,
+    solver: str = "highs",
+    time_limit_s: float = 600.0,
+    mip_gap: float = 0.005,
+    threads: int = 2,
+    write_lp: str | Path | None = None,
+    tee: bool = False,
+) -> SolveResult:
+    """Solve ``m`` and load its solution when there is one.
+
+    Parameters
+    ----------
+    m
+        The model (one active objective).
+    solver
+        ``highs`` or a Pyomo solver name.
+    time_limit_s
+        Wall-clock limit [s].
+    mip_gap
+        Relative MIP gap [fraction].
+    threads
+        Solver threads.
+    write_lp
+        Also write the model as an LP file here (for inspection in another solver).
+    tee
+        Print the solver log.
+
+    Returns
+    -------
+    SolveResult
+
+    Raises
+    ------
+    SolverError
+        When the named solver is not available.
+    """
+    if write_lp is not None:
+        m.write(str(write_lp), io_options={"symbolic_solver_labels": True})
+    rows, cols, ints = model_size(m)
+    if solver.lower() == "highs":
+        res = _solve_highs(m, time_limit_s, mip_gap, threads, tee)
+    else:
+        res = _solve_other(m, solver, time_limit_s, mip_gap, threads, tee)
+    res.rows, res.columns, res.integers = rows, cols, ints
+    return res
+
+
+def _gap(obj: float | None, bound: float | None) -> float | None:
+    if obj is None or bound is None or not (math.isfinite(obj) and math.isfinite(bound)):
+        return None
+    return abs(obj - bound) / max(abs(obj), 1.0)
+
+
+def _solve_highs(
+    m: pyo.ConcreteModel, time_limit_s: float, mip_gap: float, threads: int, tee: bool
+) -> SolveResult:
+    from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
+    from pyomo.contrib.solver.solvers.highs import Highs
+
+    opt = Highs()
+    if not opt.available():
+        raise SolverError("HiGHS (highspy) is not available; install the package 'highspy'")
+    version = ".".join(str(v) for v in opt.version())
+    t0 = time.perf_counter()
+    r = opt.solve(
+        m,
+        time_limit=time_limit_s,
+        rel_gap=mip_gap,
+        threads=threads,
+        tee=tee,
+        load_solutions=False,
+        raise_exception_on_nonoptimal_result=False,
+        solver_options={"random_seed": 0},
+    )
+    elapsed = time.perf_counter() - t0
+    tc = r.termination_condition
+    has = r.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible)
+    if has:
+        r.solution_loader.load_vars()
+    obj = r.incumbent_objective if has else None
+    bound = r.objective_bound
+    bound = float(bound) if bound is not None and math.isfinite(bound) else None
+    if tc == TerminationCondition.convergenceCriteriaSatisfied and has:
+        status = "optimal"
+    elif has:
+        status = "feasible"
+    elif tc in (TerminationCondition.provenInfeasible, TerminationCondition.infeasibleOrUnbounded):
+        status = "infeasible"
+    elif tc in (TerminationCondition.maxTimeLimit, TerminationCondition.interrupted):
+        status = "no_solution"
+    else:
+        status = "error"
+    return SolveResult(
+        status=status,
+        termination=tc.name,
+        objective=float(obj) if obj is not None else None,
+        bound=bound,
+        gap=_gap(obj, bound),
+        time_s=elapsed,
+        solver="highs",
+        solver_version=version,
+    )
+
+
+def _solve_other(
+    m: pyo.ConcreteModel, name: str, time_limit_s: float, mip_gap: float, threads: int, tee: bool
+) -> SolveResult:
+    from pyomo.opt import SolverStatus, TerminationCondition
+
+    opt = pyo.SolverFactory(name)
+    try:
+        ok = opt is not None and opt.available(exception_flag=False)
+    except Exception:
+        ok = False
+    if not ok:
+        raise SolverError(
+            f"solver '{name}' is not available here; install it or use --solver highs "
+            "(the default, installed with siting)"
+        )
+    notes = []
+    names = _OPTION_NAMES.get(name.lower())
+    if names:
+        opt.options[names["time"]] = time_limit_s
+        opt.options[names["gap"]] = mip_gap
+        if "threads" in names:
+            opt.options[names["threads"]] = threads
+    else:
+        notes.append(
+            f"solver '{name}': time limit and MIP gap not passed (their option names are not "
+            "known to siting); the solver's defaults apply"
+        )
+    t0 = time.perf_counter()
+    r = opt.solve(m, tee=tee, load_solutions=False)
+    elapsed = time.perf_counter() - t0
+    tc = r.solver.termination_condition
+    has = len(r.solution) > 0 and tc not in (
+        TerminationCondition.infeasible,
+        TerminationCondition.infeasibleOrUnbounded,
+    )
+    if has:
+        m.solutions.load_from(r)
+    obj = (
+        float(pyo.value(next(m.component_data_objects(pyo.Objective, active=True))))
+        if has
+        else None
+    )
+    bound = None
+    try:
+        lb, ub = r.problem.lower_bound, r.problem.upper_bound
+        sense = next(m.component_data_objects(pyo.Objective, active=True)).sense
+        b = lb if sense == pyo.minimize else ub
+        bound = float(b) if b is not None and math.isfinite(float(b)) else None
+    except Exception:
+        bound = None
+    if tc == TerminationCondition.optimal and r.solver.status == SolverStatus.ok:
+        status = "optimal"
+    elif has:
+        status = "feasible"
+    elif tc in (TerminationCondition.infeasible, TerminationCondition.infeasibleOrUnbounded):
+        status = "infeasible"
+    elif tc == TerminationCondition.maxTimeLimit:
+        status = "no_solution"
+    else:
+        status = "error"
+    return SolveResult(
+        status=status,
+        termination=str(tc),
+        objective=obj,
+        bound=bound,
+        gap=_gap(obj, bound),
+        time_s=elapsed,
+        solver=name,
+        solver_version=str(opt.version() if hasattr(opt, "version") else ""),
+        notes=notes,
+    )
