@@ -106,7 +106,7 @@ def tiny_data(
     for k, v in defaults.items():
         if k not in site:
             site[k] = v
-        site[k] = site[k].fillna(v) if site[k].dtype != object else site[k]
+        site[k] = site[k].fillna(v)
     techs = sorted({k for _, k in perf}, key=["evaporative", "air", "liquid"].index)
     p = pd.DataFrame(
         [(s, k, a, b, w, w) for (s, k), (a, b, w) in perf.items()],
@@ -383,3 +383,114 @@ def test_an_impossible_target_is_explained_by_the_elastic_model():
     v = elastic.violations(me)
     assert len(v) == 1 and v[0]["slack"] == "target_short_mw"
     assert v[0]["amount"] == pytest.approx(700.0)  # 1,000 - 300
+
+
+# --------------------------------------------------------------------------- policy
+
+
+def _two_sites(**site_over):
+    sites = {
+        "A": {"bus_id": "", "region_id": "north", **site_over.get("A", {})},
+        "B": {"bus_id": "", "region_id": "south", "land_usd_per_mw": 1e6, **site_over.get("B", {})},
+    }
+    perf = {("A", "air"): (1.0, 1.0, 0.0), ("B", "air"): (1.0, 1.0, 0.0)}
+    return tiny_data(sites=sites, perf=perf, years=(2030,), targets=(200.0,), rate=0.0)
+
+
+def test_a_minimum_regional_share_moves_capacity_south():
+    # south must hold at least 40 % of 200 MW = 80 MW -> B opens with its minimum 100 MW
+    # (modules of 50 and a 100 MW minimum campus), A keeps 100 MW.
+    d = dataclasses.replace(_two_sites(), region_shares={"south": (0.4, 1.0)})
+    m, r = solved(d)
+    assert cap(m, "A", 0) == pytest.approx(100) and cap(m, "B", 0) == pytest.approx(100)
+    assert r.objective == pytest.approx(20e6 + 100 * 10e6 + 100 * 11e6 + 200 * HOURS * 50)
+
+
+def test_a_maximum_regional_share_caps_the_cheap_region():
+    # north may hold at most 50 %: A 100, B 100
+    d = dataclasses.replace(_two_sites(), region_shares={"north": (0.0, 0.5)})
+    m, _ = solved(d)
+    assert cap(m, "A", 0) == pytest.approx(100) and cap(m, "B", 0) == pytest.approx(100)
+
+
+def test_required_designated_zones_exclude_sites_outside_them():
+    d = _two_sites(B={"zone_id": "z1", "zone_kind": "designated"})
+    d = dataclasses.replace(d, zone_mode="require", zone_min_share=1.0)
+    m, _ = solved(d)
+    assert cap(m, "A", 0) == pytest.approx(0) and cap(m, "B", 0) == pytest.approx(200)
+
+
+def test_a_zone_bonus_large_enough_tips_the_choice():
+    # B costs 1 M USD/MW more; a 1.5 M USD/MW zone credit makes it 0.5 M/MW cheaper
+    d = _two_sites(B={"zone_id": "z1", "zone_kind": "preferred"})
+    d = dataclasses.replace(d, zone_bonus_usd_per_mw=1.5e6)
+    m, r = solved(d)
+    assert cap(m, "B", 0) == pytest.approx(200)
+    assert r.objective == pytest.approx(10e6 + 200 * (11e6 - 1.5e6) + 200 * HOURS * 50)
+
+
+def test_public_interest_capacity_must_sit_on_eligible_sites():
+    # 30 % of 200 MW = 60 MW reserved on eligible site B only -> B opens (100 MW minimum)
+    d = dataclasses.replace(
+        _two_sites(), public_share=0.3, public_sites=["B"], public_techs={"B": ["air"]}
+    )
+    m, _ = solved(d)
+    assert cap(m, "B", 0) == pytest.approx(100)
+    assert sum(m.public[s, 0]() for s in ["B"]) >= 60 - 1e-6
+
+
+def test_max_capacity_under_a_budget():
+    # One year, no discounting: each MW at A costs 10 M capex + 8760 * 50 = 438,000 energy;
+    # A opens for 10 M. Budget 1,000 M: (1,000 M - 10 M) / 10.438 M = 94.8 MW -> 50 MW
+    # would not reach the 100 MW minimum campus, so no site... unless the budget allows
+    # 100 MW: 10 M + 100 * 10.438 M = 1,053.8 M. With a 1,100 M budget: 100 MW.
+    d = dataclasses.replace(
+        _two_sites(), targets_mw=np.array([0.0]), objective="max_capacity", budget_usd=1_100e6
+    )
+    m, r = solved(d)
+    assert cap(m, "A", 0) + cap(m, "B", 0) == pytest.approx(100)
+    assert r.objective == pytest.approx(100)
+
+
+def test_substation_headroom_limits_what_a_bus_takes():
+    d = _line_case(rating_12_mw=1000.0)
+    head = np.array([np.nan, 120.0, np.nan])  # bus 2 substation takes at most 120 MW
+    m, _ = solved(dataclasses.replace(d, headroom_mw=head), 50 * HOURS * 10 * (1 + 1 / 1.1))
+    assert cap(m, "A", 1) == pytest.approx(100) and cap(m, "B", 1) == pytest.approx(100)
+
+
+def test_waste_heat_sold_lowers_the_cost_by_its_value():
+    # Site A on liquid cooling recovers 60 % of 100 MW IT = 60 MW of heat; the sink takes
+    # 40 MW at 20 USD/MWh: value 40 * 8760 * 20 = 7,008,000 USD (one year, no discounting)
+    sites = {"A": {"bus_id": ""}}
+    perf = {("A", "liquid"): (1.0, 1.0, 0.0)}
+    d = tiny_data(sites=sites, perf=perf, years=(2030,), targets=(100.0,), rate=0.0)
+    base = solved(d)[1].objective
+    d = dataclasses.replace(
+        d,
+        heat_recovery_share={"liquid": 0.6},
+        heat_links=pd.DataFrame({"sink_id": ["H"], "site_id": ["A"]}),
+        sinks=pd.DataFrame(
+            {"demand_mw": [40.0], "price_usd_per_mwh": [20.0]}, index=pd.Index(["H"])
+        ),
+    )
+    _, r = solved(d)
+    assert base - r.objective == pytest.approx(40 * HOURS * 20, rel=1e-9)
+
+
+def test_quadratic_generator_costs_are_approximated_by_secants():
+    from siting.layers.grid_model import CostCurve
+    from siting.model.data import gen_cost_lines
+
+    # cost = 0.01 p^2 + 10 p on [0, 400] in 4 secants: breakpoints 0, 100, 200, 300, 400
+    c = gen_cost_lines(CostCurve("polynomial", coefficients=(0.01, 10.0, 0.0)), np.nan, 0, 400)
+    assert c.slopes_usd_per_mwh == pytest.approx([11.0, 13.0, 15.0, 17.0])
+    # at p = 100 the max of the lines equals the exact 0.01*100^2 + 10*100 = 1,100
+    p = 100.0
+    assert max(c.intercepts_usd_per_h + c.slopes_usd_per_mwh * p) == pytest.approx(1100.0)
+    # MATPOWER piecewise-linear costs are taken exactly: points (0,0), (50,500), (100,1500)
+    pw = gen_cost_lines(
+        CostCurve("pwl", points=np.array([[0, 0], [50, 500], [100, 1500.0]])), np.nan, 0, 100
+    )
+    assert pw.slopes_usd_per_mwh == pytest.approx([10.0, 20.0])
+    assert pw.intercepts_usd_per_h == pytest.approx([0.0, -500.0])
