@@ -2,8 +2,9 @@
 
 Short, clear errors by default; the traceback only with ``--debug`` (after
 Calliope's CLI). Exit codes: 0 success, 1 invalid input (the report says what
-and where), 2 usage error, 3 an internal error (a bug: please report it),
-130 interrupted.
+and where) or no plan found in time, 2 an infeasible scenario (the explanation says
+which requirements cannot be met; also a usage error of the command line), 3 an
+internal error (a bug: please report it), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ SCENARIO_SUFFIXES = {".yaml", ".yml"}
 CASE_SUFFIXES = {".m", ".json", ".gpkg", ".geojson"}
 
 EXIT_INVALID = 1
+EXIT_INFEASIBLE = 2
 EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130
 
@@ -56,6 +58,11 @@ def _guard(debug: bool, fn: Callable[[], T]) -> T:
             traceback.print_exc()
         err.print(escape(str(e)), markup=True)
         raise typer.Exit(EXIT_INVALID) from None
+    except _infeasible_error() as e:
+        if debug:
+            traceback.print_exc()
+        err.print(f"[bold red]infeasible[/bold red]: {escape(str(e))}")
+        raise typer.Exit(EXIT_INFEASIBLE) from None
     except SitingError as e:
         if debug:
             traceback.print_exc()
@@ -75,6 +82,12 @@ def _guard(debug: bool, fn: Callable[[], T]) -> T:
                 "This is a bug in siting; run again with --debug for the traceback and report it."
             )
         raise typer.Exit(EXIT_INTERNAL) from None
+
+
+def _infeasible_error() -> type[Exception]:
+    from siting.pipeline import InfeasibleError
+
+    return InfeasibleError
 
 
 def _version_callback(value: bool) -> None:
@@ -171,6 +184,160 @@ def fields(
         err.print(f"no layer kind '{escape(layer)}'; expected one of: {', '.join(LAYERS)}")
         raise typer.Exit(2)
     sys.stdout.write(markdown_table(LAYERS[layer]) + "\n")
+
+
+@app.command()
+def plan(
+    scenario: Annotated[Path, typer.Argument(help="The scenario file (.yaml).")],
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Output folder [default: maps/<scenario name>/]."),
+    ] = None,
+    time_limit: Annotated[
+        float | None, typer.Option("--time-limit", help="Solver time limit [s].", min=0.001)
+    ] = None,
+    mip_gap: Annotated[
+        float | None, typer.Option("--mip-gap", help="Relative MIP gap [fraction].", min=0.0)
+    ] = None,
+    solver: Annotated[
+        str | None, typer.Option("--solver", help="MIP solver: highs (default) or a Pyomo name.")
+    ] = None,
+    write_lp: Annotated[
+        Path | None, typer.Option("--write-lp", help="Also write the MILP as an LP file.")
+    ] = None,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Plan the scenario: sites, MW per year, cooling, water, buses, cost; verified and written."""
+    import time as _time
+
+    from rich.status import Status
+
+    started = _time.perf_counter()
+    last = {"name": None, "t": started}
+    status = Status("starting", console=err)
+
+    def progress(stage: str) -> None:
+        now = _time.perf_counter()
+        if last["name"] is not None:
+            err.print(f"  [green]done[/green] {last['name']} ({now - last['t']:.1f} s)")
+        last["name"], last["t"] = stage, now
+        status.update(f"{stage} ...")
+
+    def run():
+        from siting.pipeline import plan as run_plan
+
+        with status:
+            p = run_plan(
+                scenario,
+                out=out_dir,
+                time_limit_s=time_limit,
+                mip_gap=mip_gap,
+                solver=solver,
+                write_lp=write_lp,
+                progress=progress,
+            )
+        progress("finished")
+        return p
+
+    p = _guard(debug, run)
+    if as_json:
+        sys.stdout.write(json.dumps(_plan_json(p), indent=2, default=str) + "\n")
+    else:
+        _print_plan(p)
+
+
+@app.command()
+def candidates(
+    scenario: Annotated[Path, typer.Argument(help="The scenario file (.yaml).")],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="GeoPackage to write [default: maps/<name>/candidates.gpkg]."
+        ),
+    ] = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Make and screen the candidate sites alone; write them (with why each was screened out)."""
+
+    def run():
+        import tempfile
+
+        from siting.candidates import build_candidates
+        from siting.io import write_bytes_atomic
+        from siting.layers import load_layers
+        from siting.results import _gpkg_ready
+        from siting.scenario import load_scenario
+
+        sc = load_scenario(scenario)
+        cands = build_candidates(sc, load_layers(sc))
+        dest = output or Path("maps") / sc.name / "candidates.gpkg"
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp_gpkg = Path(tmp) / "candidates.gpkg"
+            _gpkg_ready(cands.all).to_file(tmp_gpkg, layer="candidates", driver="GPKG")
+            write_bytes_atomic(dest, tmp_gpkg.read_bytes())
+        return sc, cands, dest
+
+    sc, cands, dest = _guard(debug, run)
+    t = Table(title=f"candidates of {escape(sc.name)}", show_edge=False)
+    t.add_column("screening rule")
+    t.add_column("removed", justify="right")
+    for rule, n in cands.rules:
+        t.add_row(escape(rule), f"{n:,}")
+    out.print(t)
+    out.print(f"  made {len(cands.all):,}, kept {len(cands.sites):,}")
+    out.print(f"  wrote {escape(str(dest))}")
+
+
+def _plan_json(p) -> dict[str, Any]:
+    """The machine-readable result of ``siting plan --json``."""
+    m = dict(p.manifest)
+    m.pop("scenario_as_run", None)
+    m["sites"] = (
+        p.sites.drop(columns=p.sites.geometry.name).reset_index().to_dict(orient="records")
+        if len(p.sites)
+        else []
+    )
+    return m
+
+
+def _print_plan(p) -> None:
+    m = p.manifest
+    r = p.solve
+    gap = f"{r.gap:.3%}" if r.gap is not None else "n/a"
+    out.print(
+        f"[bold]{escape(p.name)}[/bold]: {r.status} plan, net present cost "
+        f"{p.total_cost_usd / 1e9:,.3f} bn USD (gap {gap}, {r.time_s:.1f} s in {r.solver})"
+    )
+    t = Table(title="sites", show_edge=False)
+    for c in ("site", "first year", "IT MW (last year)", "cooling", "bus", "water m3/day"):
+        t.add_column(c, justify="right" if "MW" in c or "water" in c or "year" in c else "left")
+    for sid, row in p.sites.sort_values("first_year").iterrows():
+        t.add_row(
+            escape(str(sid)),
+            str(int(row["first_year"])),
+            f"{row['it_mw_final']:,.0f}",
+            escape(str(row["cooling"])),
+            escape(str(row["bus_id"])),
+            f"{row['water_m3_per_day_final']:,.0f}",
+        )
+    out.print(t)
+    by_year = p.it_mw_by_year()
+    targets = m["scenario_as_run"]["targets"]["it_mw_by_year"]
+    out.print(
+        "  IT MW by year: "
+        + ", ".join(
+            f"{y}: {v:,.0f}"
+            + (f" (target {float(targets[str(y)]):,.0f})" if str(y) in targets else "")
+            for y, v in by_year.items()
+        )
+    )
+    costs = ", ".join(f"{k} {v / 1e9:,.2f}" for k, v in p.costs_usd.items() if abs(v) > 0.5e6)
+    out.print(f"  cost parts (bn USD, present value): {costs}")
+    ok = sum(c.ok for c in p.checks)
+    out.print(f"  verification: {ok} of {len(p.checks)} checks hold")
+    if "output_dir" in m:
+        out.print(f"  wrote {escape(m['output_dir'])}")
 
 
 def _print_summary(s: dict[str, Any]) -> None:

@@ -498,6 +498,11 @@ class Costs(_Strict):
 class WaterPolicy(_Strict):
     """Water policy."""
 
+    enabled: bool = Field(
+        default=True,
+        description="Model campus water (need, sources in reach, capacities, costs); false = "
+        "water is ignored and every cooling technology is allowed everywhere (for comparisons).",
+    )
     potable_cap_m3_per_day: float | None = Field(
         default=None,
         ge=0,

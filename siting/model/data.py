@@ -99,6 +99,8 @@ class ModelData:
         Shunt demand per bus [MW] (not scaled by snapshot load factors).
     headroom_mw
         Substation headroom per bus (NaN = no limit) [MW].
+    water_enabled
+        Whether water is modelled (else every technology is allowed and water is free).
     sources
         Water sources: index source_id; ``kind, cost_usd_per_m3`` and ``cap_<year>`` columns
         [m3/day].
@@ -135,6 +137,7 @@ class ModelData:
     energy_usd_per_mwh: float
     grid_enabled: bool
     line_limits: bool
+    water_enabled: bool
     voll_usd_per_mwh: float
     net: object | None
     gens: pd.DataFrame
@@ -273,12 +276,15 @@ def model_data(scenario, layers, candidates, cooling: pd.DataFrame, net=None) ->
     techs = [k for k in camp.cooling]
     perf = cooling.loc[cooling.index.get_level_values(1).isin(techs)]
     wl = candidates.water_links
+    water_on = scenario.water.enabled
+    if not water_on:
+        wl = wl.iloc[:0]
     has_water = set(wl["site_id"].astype(str)) if len(wl) else set()
     allowed = [
         (s, k)
         for s in sites
         for k in techs
-        if s in has_water or perf.loc[(s, k), "wue_annual_l_per_kwh"] <= 0.0
+        if not water_on or s in has_water or perf.loc[(s, k), "wue_annual_l_per_kwh"] <= 0.0
     ]
     no_choice = sorted(set(sites) - {s for s, _ in allowed})
     notes: list[str] = []
@@ -337,7 +343,7 @@ def model_data(scenario, layers, candidates, cooling: pd.DataFrame, net=None) ->
 
     src = layers.water_sources
     sources = pd.DataFrame()
-    if src is not None and len(src):
+    if water_on and src is not None and len(src):
         from siting.layers.vector import per_year_table
 
         cap = per_year_table(src, "capacity_m3_per_day", years)
@@ -461,6 +467,7 @@ def model_data(scenario, layers, candidates, cooling: pd.DataFrame, net=None) ->
         zone_bonus_usd_per_mw=pol.zones.bonus_usd_per_mw if pol.zones.mode == "prefer" else 0.0,
         energy_usd_per_mwh=scenario.costs.energy_usd_per_mwh,
         grid_enabled=scenario.grid.enabled,
+        water_enabled=water_on,
         line_limits=scenario.grid.line_limits,
         voll_usd_per_mwh=scenario.grid.voll_usd_per_mwh,
         net=net if scenario.grid.enabled else None,

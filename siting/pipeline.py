@@ -1,0 +1,311 @@
+"""The whole run, stage by stage: scenario -> layers -> candidates -> model -> solve -> plan.
+
+:func:`plan` is the Python API (``siting.plan(scenario)``) and the CLI's ``siting plan``
+is a thin layer over it, so a notebook and the command line give the same plan.
+
+Stages (each timed, and named to the ``progress`` callback): load the scenario, read and
+validate the layers, make and screen candidates, cooling performance, DC network, the
+grid's own dispatch cost without campuses (a first LP, so the objective counts only what
+campuses add), build the MILP, solve, and, if no plan exists, an elastic re-solve that
+says which requirements cannot be met; then read the plan out, verify it independently,
+and write it (atomically) with its manifest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from siting.errors import SitingError
+from siting.model import build_model, model_data
+from siting.model import elastic as _elastic
+from siting.model.data import ModelData
+from siting.provenance import versions
+from siting.results import Plan, extract, verify
+from siting.solve import SolveResult, solve
+
+#: Default root of run outputs (``maps/<scenario name>/``), relative to the working folder.
+DEFAULT_OUT_ROOT = Path("maps")
+
+
+class InfeasibleError(SitingError):
+    """No plan meets every requirement; ``violations`` says which, where and by how much."""
+
+    def __init__(self, message: str, violations: list[dict], result: SolveResult):
+        super().__init__(message)
+        self.violations = violations
+        self.result = result
+
+
+class GridBaseError(SitingError):
+    """The grid cannot serve its own base load (before any campus)."""
+
+
+def _no_sites(d: ModelData) -> ModelData:
+    """The same inputs with no candidate sites and no campus requirements (the grid alone)."""
+    return dataclasses.replace(
+        d,
+        sites=[],
+        site=d.site.iloc[:0],
+        allowed=[],
+        perf=d.perf.iloc[:0],
+        targets_mw=d.targets_mw * 0.0,
+        water_links=d.water_links.iloc[:0] if len(d.water_links) else d.water_links,
+        region_shares={},
+        zone_mode="ignore",
+        demand_links=d.demand_links.iloc[:0],
+        demand_mw=pd.DataFrame(),
+        public_share=0.0,
+        public_sites=[],
+        public_techs={},
+        heat_links=d.heat_links.iloc[:0],
+        objective="min_cost",
+        budget_usd=None,
+    )
+
+
+def grid_baseline(d: ModelData, threads: int = 2) -> float:
+    """Present value of the grid's dispatch cost with no campuses [USD] (an LP).
+
+    Raises
+    ------
+    GridBaseError
+        When the grid cannot serve its base load within its limits; the message names the
+        years, snapshots and buses with unserved load and the overloaded branches.
+    """
+    if not d.grid_enabled:
+        return 0.0
+    base = _no_sites(d)
+    m = build_model(base)
+    r = solve(m, time_limit_s=600, mip_gap=0.0, threads=threads)
+    if r.has_solution and r.objective is not None:
+        return float(m.energy_cost_npv())
+    me = build_model(base, elastic=True)
+    re = solve(me, time_limit_s=600, mip_gap=0.0, threads=threads)
+    viol = _elastic.violations(me) if re.has_solution else []
+    raise GridBaseError(
+        "the grid cannot serve its own base load within its limits, before any campus:\n"
+        + _describe(viol, d)
+    )
+
+
+def _describe(viol: list[dict], d: ModelData, limit: int = 12) -> str:
+    """Violations in words: what, where, by how much."""
+    if not viol:
+        return "  (the solver found no plan and no explanation; check the inputs)"
+    lines = []
+    by_req: dict[str, list[dict]] = {}
+    for v in viol:
+        by_req.setdefault(v["requirement"], []).append(v)
+    for req, vs in by_req.items():
+        vs = sorted(vs, key=lambda v: -v["amount"])
+        total = sum(v["amount"] for v in vs)
+        lines.append(
+            f"  - {req}: {len(vs)} case(s), largest {vs[0]['amount']:,.1f} {vs[0]['unit']}"
+        )
+        for v in vs[: max(1, limit // max(1, len(by_req)))]:
+            lines.append(f"      {_where(v, d)}: {v['amount']:,.1f} {v['unit']}")
+        if len(vs) > 1:
+            lines.append(f"      (sum {total:,.1f} {vs[0]['unit']})")
+    return "\n".join(lines)
+
+
+def _where(v: dict, d: ModelData) -> str:
+    """Name the place and time of one slack entry in the user's IDs and years."""
+    key = v["index"]
+    key = key if isinstance(key, tuple) else (key,)
+    name = v["slack"]
+    years = d.years
+    try:
+        if name == "target_short_mw":
+            return f"year {years[key[0]]}"
+        if name == "unserved_mw":
+            return f"bus {d.net.bus_ids[key[0]]}, year {years[key[1]]}, snapshot {key[2]}"
+        if name == "overload_mw":
+            return f"branch {d.net.branch_ids[key[0]]}, year {years[key[1]]}, snapshot {key[2]}"
+        if name == "headroom_mw":
+            return f"substation at bus {d.net.bus_ids[key[0]]}, year {years[key[1]]}"
+        if name in ("water_short_m3_per_day",):
+            return f"site {key[0]}, year {years[key[1]]}"
+        if name in ("source_over_m3_per_day",):
+            return f"water source {key[0]}, year {years[key[1]]}"
+        if name in ("region_min_mw", "region_max_mw", "demand_short_mw"):
+            return f"region {key[0]}, year {years[key[1]]}"
+        if name in ("potable_over_m3_per_day", "zone_share_mw", "public_short_mw"):
+            return f"year {years[key[0]]}"
+    except (IndexError, KeyError, TypeError):
+        pass
+    return str(key)
+
+
+def plan(
+    scenario: Any,
+    *,
+    out: str | Path | None = None,
+    write: bool = True,
+    time_limit_s: float | None = None,
+    mip_gap: float | None = None,
+    solver: str | None = None,
+    write_lp: str | Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Plan:
+    """Plan a scenario: the whole pipeline.
+
+    Parameters
+    ----------
+    scenario
+        A scenario file path, or a :class:`siting.scenario.Scenario`.
+    out
+        Output folder (default ``maps/<scenario name>/``).
+    write
+        Write the outputs (``plan.gpkg``, ``schedule.csv``, ``flows.csv``, ``dispatch.csv``,
+        ``manifest.json``).
+    time_limit_s, mip_gap, solver
+        Override the scenario's solver settings [s, fraction, name].
+    write_lp
+        Also write the MILP as an LP file.
+    progress
+        Called with each stage's name as it starts.
+
+    Returns
+    -------
+    Plan
+        Verified (:func:`siting.results.verify`).
+
+    Raises
+    ------
+    siting.errors.InputError
+        Bad input.
+    InfeasibleError
+        No plan meets every requirement (the message says which cannot be met).
+    """
+    from siting.candidates import build_candidates
+    from siting.cooling import cooling_table
+    from siting.layers import load_layers
+    from siting.network import dc_network
+    from siting.scenario import Scenario, load_scenario
+
+    say = progress or (lambda _s: None)
+    timings: dict[str, float] = {}
+    t_all = time.perf_counter()
+
+    def stage(name: str):
+        say(name)
+        return time.perf_counter()
+
+    t = stage("scenario")
+    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    timings["scenario_s"] = time.perf_counter() - t
+
+    t = stage("layers")
+    layers = load_layers(sc)
+    timings["layers_s"] = time.perf_counter() - t
+
+    t = stage("candidates")
+    cands = build_candidates(sc, layers)
+    timings["candidates_s"] = time.perf_counter() - t
+
+    t = stage("cooling")
+    climate_cols = ["dry_bulb_mean_c", "dry_bulb_p99_c", "wet_bulb_mean_c", "wet_bulb_p99_c"]
+    cool = cooling_table(cands.sites[climate_cols], list(sc.campus.cooling))
+    timings["cooling_s"] = time.perf_counter() - t
+
+    t = stage("network")
+    net = dc_network(layers.grid) if sc.grid.enabled else None
+    d = model_data(sc, layers, cands, cool, net)
+    timings["network_s"] = time.perf_counter() - t
+
+    threads = sc.solver.threads
+    t = stage("grid baseline")
+    baseline = grid_baseline(d, threads)
+    timings["baseline_s"] = time.perf_counter() - t
+
+    t = stage("build model")
+    m = build_model(d, baseline_usd=baseline)
+    timings["build_s"] = time.perf_counter() - t
+
+    t = stage("solve")
+    settings = dict(
+        solver=solver or sc.solver.name,
+        time_limit_s=time_limit_s if time_limit_s is not None else sc.solver.time_limit_s,
+        mip_gap=mip_gap if mip_gap is not None else sc.solver.mip_gap,
+        threads=threads,
+    )
+    result = solve(m, write_lp=write_lp, **settings)
+    timings["solve_s"] = time.perf_counter() - t
+
+    if not result.has_solution:
+        if result.status == "infeasible":
+            t = stage("explain infeasibility")
+            me = build_model(d, elastic=True, baseline_usd=baseline)
+            re = solve(me, **settings)
+            viol = _elastic.violations(me) if re.has_solution else []
+            raise InfeasibleError(
+                f"scenario '{sc.name}' has no plan that meets every requirement. Relaxing "
+                "them, the least-violating plan misses:\n" + _describe(viol, d),
+                viol,
+                result,
+            )
+        raise SitingError(
+            f"the solver found no plan for '{sc.name}' ({result.status}: "
+            f"{result.termination}) within {settings['time_limit_s']:g} s; raise "
+            "--time-limit or simplify the scenario. Nothing was written."
+        )
+
+    t = stage("verify")
+    p = extract(m, d, layers, cands, result, name=sc.name)
+    p.checks = verify(p, d, layers)
+    timings["verify_s"] = time.perf_counter() - t
+    timings["total_s"] = time.perf_counter() - t_all
+
+    p.manifest = _manifest(sc, layers, cands, d, p, result, settings, baseline, timings)
+    if write:
+        t = stage("write")
+        dest = Path(out) if out is not None else DEFAULT_OUT_ROOT / sc.name
+        p.manifest["output_dir"] = str(dest.resolve())
+        p.write(dest)
+        p.manifest["timings"]["write_s"] = time.perf_counter() - t
+    return p
+
+
+def _manifest(sc, layers, cands, d, p: Plan, result: SolveResult, settings, baseline, timings):
+    """Provenance and figures of a run (manifest.json)."""
+    by_year = p.it_mw_by_year()
+    return {
+        "siting_manifest": 1,
+        "scenario": sc.name,
+        "title": sc.title,
+        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "scenario_digest_sha256": sc.digest(),
+        "scenario_as_run": sc.model_dump(mode="json"),
+        "inputs": [f.as_dict() for f in layers.inputs],
+        "versions": versions(),
+        "solver": {**settings, "version": result.solver_version},
+        "status": result.status,
+        "termination": result.termination,
+        "objective_usd": result.objective,
+        "best_bound_usd": result.bound,
+        "gap": result.gap,
+        "model_size": {"rows": result.rows, "columns": result.columns, "integers": result.integers},
+        "grid_baseline_dispatch_usd": baseline,
+        "costs_usd": p.costs_usd,
+        "total_cost_usd": p.total_cost_usd,
+        "it_mw_by_year": {str(k): float(v) for k, v in by_year.items()},
+        "sites_chosen": int(len(p.sites)),
+        "candidates": {
+            "made": int(len(cands.all)),
+            "kept": int(len(cands.sites)),
+            "screening": [{"rule": r, "removed": int(n)} for r, n in cands.rules],
+        },
+        "verification": [
+            {"check": c.name, "ok": c.ok, "worst": c.worst, "unit": c.unit} for c in p.checks
+        ],
+        "timings": {k: round(v, 3) for k, v in timings.items()},
+        "notes": list(layers.notes) + list(cands.notes) + list(d.notes) + list(result.notes),
+    }

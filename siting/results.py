@@ -1,0 +1,637 @@
+"""Plan results: the solution as tables and geometries, re-verified from the tables alone.
+
+:func:`extract` reads a solved model into a :class:`Plan`: which sites, how many MW in
+which year, which cooling, which water, which buses, flows and dispatch, and what it
+costs. :func:`verify` then recomputes, from those tables and the inputs only (never the
+model), every rule the plan must keep: phasing and sizes, targets, one cooling per
+site, water balances and capacities, policy shares, and the DC flows from the nodal
+injections (numpy, :mod:`siting.network`) against the ratings. Any violation beyond a
+small tolerance raises :class:`VerificationError`.
+
+:meth:`Plan.write` writes the outputs of a run into a folder atomically: everything is
+written into a staging folder beside it, which then replaces the old folder in one
+rename, so a failed or interrupted run never leaves a half-written plan that looks whole.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyomo.environ as pyo
+import shapely
+
+from siting.errors import SitingError
+from siting.model.data import ModelData
+from siting.model.objective import COST_PARTS
+from siting.solve import SolveResult
+
+#: Absolute tolerance of the verification [MW, m3/day].
+TOL_ABS = 1e-3
+#: Relative tolerance of the verification [fraction].
+TOL_REL = 1e-6
+
+
+class VerificationError(SitingError):
+    """The plan breaks a rule it must keep (a bug in the model, or solver trouble)."""
+
+
+@dataclass
+class Check:
+    """One verification: its name, whether it held, the worst excess, and details."""
+
+    name: str
+    ok: bool
+    worst: float = 0.0
+    unit: str = ""
+    detail: str = ""
+
+
+@dataclass
+class Plan:
+    """A siting plan.
+
+    Attributes
+    ----------
+    name
+        The scenario's name.
+    sites
+        Chosen sites (GeoDataFrame, index site_id): ``first_year, it_mw_final, cooling,
+        bus_id, pue_annual, pue_peak, wue_annual_l_per_kwh``, ...
+    candidates
+        Every candidate with ``status`` (``chosen``, ``screened_out``, ``not_chosen``)
+        and ``reason``.
+    schedule
+        One row per chosen site and year: ``site_id, year, it_mw, new_it_mw, peak_draw_mw,
+        typical_draw_mw, cooling, bus_id, water_m3_per_day``.
+    flows
+        One row per branch and year at the peak snapshot: ``branch_id, from_bus, to_bus,
+        year, flow_mw, rating_mw, loading_pct``, plus the worst snapshot's loading.
+    flows_all
+        Flows per branch, year and snapshot.
+    dispatch
+        ``gen_id, bus_id, year, snapshot, p_mw``.
+    water_links
+        ``site_id, source_id, year, m3_per_day, distance_km`` (GeoDataFrame of pipelines).
+    buses, branches
+        The grid's layers with campus load and peak loading per year.
+    costs_usd
+        Present value of each cost part [USD].
+    solve
+        The solver's report.
+    checks
+        The verification.
+    manifest
+        Provenance and figures (written as manifest.json).
+    """
+
+    name: str
+    sites: gpd.GeoDataFrame
+    candidates: gpd.GeoDataFrame
+    schedule: pd.DataFrame
+    flows: pd.DataFrame
+    flows_all: pd.DataFrame
+    dispatch: pd.DataFrame
+    water_links: gpd.GeoDataFrame
+    buses: gpd.GeoDataFrame | None
+    branches: gpd.GeoDataFrame | None
+    costs_usd: dict[str, float]
+    solve: SolveResult
+    checks: list[Check] = field(default_factory=list)
+    manifest: dict[str, Any] = field(default_factory=dict)
+    violations: list[dict] = field(default_factory=list)
+
+    @property
+    def total_cost_usd(self) -> float:
+        """Net present cost of the plan [USD] (sum of the cost parts)."""
+        return float(sum(self.costs_usd.values()))
+
+    def it_mw_by_year(self) -> pd.Series:
+        """National IT capacity in service per year [MW]."""
+        if self.schedule.empty:
+            return pd.Series(dtype=float)
+        return self.schedule.groupby("year")["it_mw"].sum()
+
+    def write(self, out_dir: str | Path) -> Path:
+        """Write every output into ``out_dir`` atomically (see the module docstring).
+
+        Files: ``plan.gpkg`` (layers ``sites``, ``candidates``, ``buses``, ``branches``,
+        ``water_links``), ``schedule.csv``, ``flows.csv``, ``dispatch.csv``,
+        ``manifest.json``.
+
+        Returns
+        -------
+        pathlib.Path
+            The output folder.
+        """
+        out = Path(out_dir).resolve()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+        try:
+            self._write_files(stage)
+            _swap_in(stage, out)
+        except BaseException:
+            shutil.rmtree(stage, ignore_errors=True)
+            raise
+        return out
+
+    def _write_files(self, d: Path) -> None:
+        gpkg = d / "plan.gpkg"
+        layers = [
+            ("sites", self.sites),
+            ("candidates", self.candidates),
+            ("buses", self.buses),
+            ("branches", self.branches),
+            ("water_links", self.water_links),
+        ]
+        for name, gdf in layers:
+            if gdf is None:
+                continue
+            g = _gpkg_ready(gdf)
+            g.to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio")
+        self.schedule.to_csv(d / "schedule.csv", index=False, float_format="%.6g")
+        self.flows.to_csv(d / "flows.csv", index=False, float_format="%.6g")
+        self.dispatch.to_csv(d / "dispatch.csv", index=False, float_format="%.6g")
+        (d / "manifest.json").write_text(
+            json.dumps(self.manifest, indent=2, default=_json_default) + "\n", encoding="utf-8"
+        )
+        for f in d.iterdir():
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, Path):
+        return str(o)
+    if isinstance(o, tuple):
+        return list(o)
+    return str(o)
+
+
+def _gpkg_ready(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Index as a column; object columns as text (GeoPackage has no mixed types)."""
+    g = gdf.reset_index() if gdf.index.name else gdf.reset_index(drop=True)
+    for c in g.columns:
+        if c != g.geometry.name and g[c].dtype == object:
+            g[c] = g[c].map(lambda v: "" if v is None else str(v))
+    return g
+
+
+def _swap_in(stage: Path, out: Path) -> None:
+    """Replace ``out`` by ``stage`` with renames only (the old folder survives a failure)."""
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        if old.exists():
+            shutil.rmtree(old)
+        os.replace(out, old)
+    try:
+        os.replace(stage, out)
+    except BaseException:
+        if old is not None:
+            os.replace(old, out)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- extraction
+
+
+def _val(x: Any) -> float:
+    v = pyo.value(x, exception=False)
+    return 0.0 if v is None else float(v)
+
+
+def extract(
+    m: pyo.ConcreteModel,
+    d: ModelData,
+    layers,
+    candidates,
+    result: SolveResult,
+    *,
+    name: str,
+) -> Plan:
+    """Read the solved model into a :class:`Plan` (tables and geometries)."""
+    years = d.years
+    rows = []
+    techs_of = m._techs_of
+    for s in d.sites:
+        caps = [_val(m.cap[s, t]) for t in range(d.n_years)]
+        if max(caps) < 0.5 * d.module_mw:
+            continue
+        chosen = [k for k in techs_of[s] if _val(m.tech[s, k]) > 0.5]
+        k = chosen[0] if chosen else ""
+        perf = d.perf.loc[(s, k)] if k else None
+        for t, y in enumerate(years):
+            it = round(caps[t] / d.module_mw) * d.module_mw
+            if it <= 0 and (t == 0 or caps[t - 1] <= 0):
+                continue
+            water = sum(
+                _val(m.x[s, w, t]) for (ss, w) in (m.SW if hasattr(m, "SW") else []) if ss == s
+            )
+            rows.append(
+                {
+                    "site_id": s,
+                    "year": y,
+                    "it_mw": it,
+                    "new_it_mw": round(_val(m.new[s, t]) / d.module_mw) * d.module_mw,
+                    "peak_draw_mw": it * float(perf["pue_peak"]) if perf is not None else 0.0,
+                    "typical_draw_mw": it * d.utilisation * float(perf["pue_annual"])
+                    if perf is not None
+                    else 0.0,
+                    "cooling": k,
+                    "bus_id": d.site.at[s, "bus_id"],
+                    "water_m3_per_day": water,
+                }
+            )
+    schedule = pd.DataFrame(
+        rows,
+        columns=[
+            "site_id",
+            "year",
+            "it_mw",
+            "new_it_mw",
+            "peak_draw_mw",
+            "typical_draw_mw",
+            "cooling",
+            "bus_id",
+            "water_m3_per_day",
+        ],
+    )
+
+    cand = candidates.all.copy()
+    chosen_ids = set(schedule["site_id"])
+    cand["status"] = np.where(
+        cand["screened_out"].astype(str) != "",
+        "screened_out",
+        np.where(cand.index.isin(list(chosen_ids)), "chosen", "not_chosen"),
+    )
+    cand["reason"] = np.where(
+        cand["status"] == "screened_out",
+        "screened out by " + cand["screened_out"].astype(str),
+        np.where(cand["status"] == "chosen", "chosen", "not economic in this plan"),
+    )
+
+    sites = candidates.sites.loc[[s for s in candidates.sites.index if s in chosen_ids]].copy()
+    if len(schedule):
+        g = schedule.groupby("site_id")
+        sites["first_year"] = g["year"].min().reindex(sites.index)
+        sites["it_mw_final"] = g["it_mw"].last().reindex(sites.index)
+        sites["cooling"] = g["cooling"].first().reindex(sites.index)
+        for col in ("pue_annual", "pue_peak", "wue_annual_l_per_kwh", "wue_peak_l_per_kwh"):
+            sites[col] = [float(d.perf.at[(s, sites.at[s, "cooling"]), col]) for s in sites.index]
+        sites["peak_draw_mw_final"] = g["peak_draw_mw"].last().reindex(sites.index)
+        sites["water_m3_per_day_final"] = g["water_m3_per_day"].last().reindex(sites.index)
+    sites.index.name = "site_id"
+
+    # water links
+    wrows = []
+    if hasattr(m, "SW"):
+        dist = {
+            (r.site_id, r.source_id): r.distance_km for r in d.water_links.itertuples(index=False)
+        }
+        for s, w in m.SW:
+            for t, y in enumerate(years):
+                v = _val(m.x[s, w, t])
+                if v > 1e-6:
+                    wrows.append((s, w, y, v, dist[(s, w)]))
+    wl = pd.DataFrame(wrows, columns=["site_id", "source_id", "year", "m3_per_day", "distance_km"])
+    geoms = []
+    if len(wl) and layers.water_sources is not None:
+        src_pt = layers.water_sources.geometry
+        site_pt = candidates.sites[["x", "y"]]
+        for r in wl.itertuples(index=False):
+            p = src_pt.loc[r.source_id]
+            geoms.append(
+                shapely.LineString(
+                    [(site_pt.at[r.site_id, "x"], site_pt.at[r.site_id, "y"]), (p.x, p.y)]
+                )
+            )
+    water_links = gpd.GeoDataFrame(wl, geometry=geoms if geoms else None, crs=layers.crs)
+    if not geoms:
+        water_links = gpd.GeoDataFrame(wl, geometry=gpd.GeoSeries([], crs=layers.crs))
+
+    # grid
+    flows = pd.DataFrame(
+        columns=[
+            "branch_id",
+            "from_bus",
+            "to_bus",
+            "year",
+            "flow_mw",
+            "rating_mw",
+            "loading_pct",
+            "max_loading_pct",
+            "max_loading_snapshot",
+        ]
+    )
+    flows_all = pd.DataFrame()
+    dispatch = pd.DataFrame(columns=["gen_id", "bus_id", "year", "snapshot", "p_mw"])
+    buses = branches = None
+    if d.grid_enabled:
+        net = d.net
+        snaps = list(d.snapshots.index)
+        frows = []
+        for t, y in enumerate(years):
+            for h in snaps:
+                f = np.array([_val(m.flow[br, t, h]) for br in range(len(net.branch_ids))])
+                frows.append(
+                    pd.DataFrame(
+                        {
+                            "branch_id": net.branch_ids,
+                            "from_bus": net.bus_ids[net.from_idx],
+                            "to_bus": net.bus_ids[net.to_idx],
+                            "year": y,
+                            "snapshot": h,
+                            "flow_mw": f,
+                            "rating_mw": net.rating_mw,
+                        }
+                    )
+                )
+        flows_all = pd.concat(frows, ignore_index=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            flows_all["loading_pct"] = np.where(
+                np.isfinite(flows_all["rating_mw"]),
+                100.0 * flows_all["flow_mw"].abs() / flows_all["rating_mw"],
+                0.0,
+            )
+        peak_name = (
+            d.snapshots.index[d.snapshots["peak"].to_numpy()][0]
+            if d.snapshots["peak"].any()
+            else snaps[0]
+        )
+        pk = flows_all[flows_all["snapshot"] == peak_name].drop(columns="snapshot")
+        idx = flows_all.groupby(["branch_id", "year"], sort=False)["loading_pct"].idxmax()
+        worst = flows_all.loc[idx, ["branch_id", "year", "loading_pct", "snapshot"]].rename(
+            columns={"loading_pct": "max_loading_pct", "snapshot": "max_loading_snapshot"}
+        )
+        flows = pk.merge(worst, on=["branch_id", "year"], how="left")
+        drows = []
+        for t, y in enumerate(years):
+            for h in snaps:
+                drows.append(
+                    pd.DataFrame(
+                        {
+                            "gen_id": d.gens.index,
+                            "bus_id": d.gens["bus_id"].to_numpy(),
+                            "year": y,
+                            "snapshot": h,
+                            "p_mw": [_val(m.p[g, t, h]) for g in d.gens.index],
+                        }
+                    )
+                )
+        dispatch = pd.concat(drows, ignore_index=True)
+        grid = layers.grid
+        if grid.has_coordinates:
+            buses = grid.buses.copy()
+            camp = (
+                schedule.pivot_table(
+                    index="bus_id", columns="year", values="peak_draw_mw", aggfunc="sum"
+                )
+                if len(schedule)
+                else pd.DataFrame()
+            )
+            for y in years:
+                buses[f"campus_peak_mw_{y}"] = (
+                    camp[y].reindex(buses.index).fillna(0.0).to_numpy() if y in camp else 0.0
+                )
+            branches = grid.branches.copy()
+            for y in years:
+                ld = flows[flows["year"] == y].set_index("branch_id")["max_loading_pct"]
+                branches[f"loading_pct_{y}"] = ld.reindex(branches.index).to_numpy()
+
+    costs = {p: _val(m.cost_part[p]) for p in COST_PARTS}
+    return Plan(
+        name=name,
+        sites=sites,
+        candidates=cand,
+        schedule=schedule,
+        flows=flows,
+        flows_all=flows_all,
+        dispatch=dispatch,
+        water_links=water_links,
+        buses=buses,
+        branches=branches,
+        costs_usd=costs,
+        solve=result,
+    )
+
+
+# --------------------------------------------------------------------------- verification
+
+
+def _excess(value: np.ndarray, limit: np.ndarray) -> np.ndarray:
+    """How far ``value`` exceeds ``limit`` beyond the tolerance (0 where it holds)."""
+    tol = TOL_ABS + TOL_REL * np.abs(limit)
+    return np.maximum(np.asarray(value) - np.asarray(limit) - tol, 0.0)
+
+
+def verify(plan: Plan, d: ModelData, layers, *, raise_on_failure: bool = True) -> list[Check]:
+    """Re-check the plan from its tables and the inputs alone (never the model).
+
+    Checks: whole modules, phasing (new MW per period within the limit, none before the
+    earliest year, cumulative), campus sizes, one cooling per site, national targets,
+    facility draw = IT x PUE, water need = 24 h x u x IT x WUE met by the links, source
+    capacities, the potable cap, region and zone shares, and, per year and snapshot, the
+    DC flows recomputed from the nodal injections (dispatch - load - campus draw) with
+    :func:`siting.network.dc_flow`: balanced islands, flows equal to the plan's, within
+    ratings; substation headroom.
+
+    Returns
+    -------
+    list of Check
+
+    Raises
+    ------
+    VerificationError
+        When a check fails and ``raise_on_failure``.
+    """
+    checks: list[Check] = []
+    sc = plan.schedule
+    years = d.years
+    mod = d.module_mw
+
+    def add(name: str, excess: np.ndarray | float, unit: str, detail: str = "") -> None:
+        w = float(np.max(excess)) if np.size(excess) else 0.0
+        checks.append(Check(name, w <= 0.0, w, unit, detail if w > 0 else ""))
+
+    if len(sc):
+        frac = np.abs(sc["it_mw"] / mod - np.round(sc["it_mw"] / mod))
+        add("whole modules", frac * mod - TOL_ABS, "MW")
+        piv = sc.pivot_table(index="site_id", columns="year", values="it_mw", aggfunc="sum")
+        piv = piv.reindex(columns=years).fillna(0.0)
+        cap = piv.to_numpy()
+        new = np.diff(np.concatenate([np.zeros((len(cap), 1)), cap], axis=1), axis=1)
+        add("capacity never shrinks", -new.min(initial=0.0) - TOL_ABS, "MW")
+        lim = d.max_modules_per_period * mod
+        add("build per period within the limit", _excess(new, lim[None, :]), "MW")
+        add(
+            "site size within its maximum",
+            _excess(cap.max(axis=1), d.site["max_it_mw"].reindex(piv.index).to_numpy()),
+            "MW",
+        )
+        add("campus reaches its minimum size", _excess(d.min_campus_mw, cap[:, -1]), "MW")
+        ep = d.site["earliest_period"].reindex(piv.index).to_numpy()
+        before = np.array([cap[i, : ep[i]].sum() for i in range(len(cap))])
+        add("nothing before the earliest year", before - TOL_ABS, "MW")
+        n_cool = sc.groupby("site_id")["cooling"].nunique()
+        add("one cooling technology per site", n_cool.to_numpy() - 1.0, "technologies")
+        perf = d.perf.loc[list(zip(sc["site_id"], sc["cooling"], strict=True))]
+        add(
+            "peak draw = IT x peak PUE",
+            np.abs(
+                sc["peak_draw_mw"].to_numpy() - sc["it_mw"].to_numpy() * perf["pue_peak"].to_numpy()
+            )
+            - TOL_ABS,
+            "MW",
+        )
+    if len(sc) and d.water_enabled:
+        need = (
+            24.0 * d.utilisation * sc["it_mw"].to_numpy() * perf["wue_annual_l_per_kwh"].to_numpy()
+        )
+        supplied = np.zeros(len(sc))
+        if len(plan.water_links):
+            got = plan.water_links.groupby(["site_id", "year"])["m3_per_day"].sum()
+            supplied = (
+                got.reindex(list(zip(sc["site_id"], sc["year"], strict=True)))
+                .fillna(0.0)
+                .to_numpy()
+            )
+        add(
+            "water need met by pipelines",
+            np.abs(supplied - need) - (TOL_ABS + 1e-6 * need),
+            "m3/day",
+        )
+    if len(sc):
+        total = cap.sum(axis=0)
+    else:
+        total = np.zeros(len(years))
+    add("national IT targets met", _excess(d.targets_mw, total), "MW")
+
+    if len(plan.water_links) and len(d.sources):
+        use = plan.water_links.groupby(["source_id", "year"])["m3_per_day"].sum()
+        caps = np.array([d.sources.at[w, f"cap_{y}"] for (w, y) in use.index], dtype=float)
+        add("water sources within capacity", _excess(use.to_numpy(), caps), "m3/day")
+        if d.potable_cap_m3_per_day is not None:
+            kinds = d.sources["kind"]
+            pot = plan.water_links[plan.water_links["source_id"].map(kinds) == "potable"]
+            by_year = pot.groupby("year")["m3_per_day"].sum().reindex(years).fillna(0.0)
+            add(
+                "potable water cap", _excess(by_year.to_numpy(), d.potable_cap_m3_per_day), "m3/day"
+            )
+
+    if len(sc) and d.region_shares:
+        reg = sc["site_id"].map(d.site["region_id"])
+        for r, (lo, hi) in d.region_shares.items():
+            in_r = sc[reg == r].groupby("year")["it_mw"].sum().reindex(years).fillna(0.0).to_numpy()
+            add(f"region {r} share >= {lo:g}", _excess(lo * total, in_r), "MW")
+            add(f"region {r} share <= {hi:g}", _excess(in_r, hi * total), "MW")
+    if len(sc) and d.zone_mode == "require" and d.zone_min_share > 0:
+        zk = sc["site_id"].map(d.site["zone_kind"])
+        inz = sc[zk == "designated"].groupby("year")["it_mw"].sum().reindex(years).fillna(0.0)
+        add("share in designated zones", _excess(d.zone_min_share * total, inz.to_numpy()), "MW")
+
+    if d.grid_enabled:
+        checks.extend(_verify_grid(plan, d))
+
+    if raise_on_failure:
+        bad = [c for c in checks if not c.ok]
+        if bad:
+            lines = "\n".join(
+                f"  - {c.name}: off by {c.worst:.6g} {c.unit} {c.detail}" for c in bad
+            )
+            raise VerificationError(
+                f"the plan fails {len(bad)} of {len(checks)} checks recomputed from its own "
+                f"tables (a bug in the model or solver trouble; please report it):\n{lines}"
+            )
+    return checks
+
+
+def _verify_grid(plan: Plan, d: ModelData) -> list[Check]:
+    """DC flows recomputed from nodal injections, per year and snapshot."""
+    from siting.network import dc_flow
+
+    net = d.net
+    nb = len(net.bus_ids)
+    bus_pos = pd.Series(np.arange(nb), index=net.bus_ids)
+    snaps = d.snapshots
+    sc = plan.schedule
+    worst_over = 0.0
+    worst_mis = 0.0
+    worst_bal = 0.0
+    worst_head = 0.0
+    where = ""
+    for y in d.years:
+        for h, row in snaps.iterrows():
+            disp = plan.dispatch[(plan.dispatch["year"] == y) & (plan.dispatch["snapshot"] == h)]
+            inj = np.bincount(
+                bus_pos.loc[disp["bus_id"].astype(str)].to_numpy(),
+                weights=disp["p_mw"].to_numpy(),
+                minlength=nb,
+            )
+            inj -= row["load_factor"] * d.base_load_mw[y].to_numpy() + d.shunt_mw
+            camp = sc[sc["year"] == y]
+            draw_col = "peak_draw_mw" if row["peak"] else "typical_draw_mw"
+            if len(camp):
+                inj -= np.bincount(
+                    bus_pos.loc[camp["bus_id"].astype(str)].to_numpy(),
+                    weights=camp[draw_col].to_numpy(),
+                    minlength=nb,
+                )
+                if row["peak"]:
+                    at_bus = np.bincount(
+                        bus_pos.loc[camp["bus_id"].astype(str)].to_numpy(),
+                        weights=camp["peak_draw_mw"].to_numpy(),
+                        minlength=nb,
+                    )
+                    head = np.where(np.isfinite(d.headroom_mw), d.headroom_mw, np.inf)
+                    worst_head = max(worst_head, float(_excess(at_bus, head).max()))
+            res = dc_flow(net, inj, balance=False)
+            bal = float(np.abs(res.slack_mw).max(initial=0.0))
+            worst_bal = max(worst_bal, bal - (TOL_ABS + TOL_REL * float(np.abs(inj).sum())))
+            f = res.flow_mw
+            model_f = plan.flows_all[
+                (plan.flows_all["year"] == y) & (plan.flows_all["snapshot"] == h)
+            ]["flow_mw"].to_numpy()
+            mis = float(np.max(np.abs(f - model_f) - (TOL_ABS + 1e-6 * np.abs(f)), initial=0.0))
+            if mis > worst_mis:
+                worst_mis = mis
+            if d.line_limits:
+                over = _excess(np.abs(f), net.rating_mw)
+                if over.max(initial=0.0) > worst_over:
+                    worst_over = float(over.max())
+                    where = f"branch {net.branch_ids[int(np.argmax(over))]} in {y} ({h})"
+    disp = plan.dispatch.merge(
+        d.gens[["p_min_mw", "p_max_mw"]], left_on="gen_id", right_index=True, how="left"
+    )
+    is_peak = disp["snapshot"].map(snaps["peak"]).astype(bool).to_numpy()
+    lo = np.where(is_peak, disp["p_min_mw"], np.minimum(disp["p_min_mw"], 0.0))
+    gen_out = np.maximum(
+        _excess(disp["p_mw"].to_numpy(), disp["p_max_mw"].to_numpy()),
+        _excess(lo, disp["p_mw"].to_numpy()),
+    )
+    return [
+        Check(
+            "generators within their limits",
+            gen_out.max(initial=0.0) <= 0,
+            float(gen_out.max(initial=0.0)),
+            "MW",
+        ),
+        Check("power balanced in every island", worst_bal <= 0, max(worst_bal, 0.0), "MW"),
+        Check("flows recomputed from injections equal the plan's", worst_mis <= 0, worst_mis, "MW"),
+        Check("branch flows within ratings", worst_over <= 0, worst_over, "MW", where),
+        Check("substation headroom", worst_head <= 0, worst_head, "MW"),
+    ]
