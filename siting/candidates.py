@@ -601,9 +601,10 @@ class _Zonal:
         self._pairs: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
         areas = shapely.area(polys[self.use]) if self.use.any() else np.zeros(0)
         # a typical candidate's side [CRS units]
-        self.side = cells[2] if cells is not None else float(np.sqrt(np.median(areas)))
-        if not len(areas):
-            self.side = 0.0
+        if cells is not None:
+            self.side = cells[2]
+        else:
+            self.side = float(np.sqrt(np.median(areas))) if len(areas) else 0.0
 
     def _read(self, layer: RasterLayer):
         """(values, valid, weights, (pixel, polygon) pairs) of the window over the polygons."""

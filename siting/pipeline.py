@@ -30,6 +30,9 @@ from siting.provenance import versions
 from siting.results import Plan, extract, verify
 from siting.solve import SolveResult, solve
 
+#: The climate statistics every candidate carries [C].
+CLIMATE_COLUMNS = ("dry_bulb_mean_c", "dry_bulb_p99_c", "wet_bulb_mean_c", "wet_bulb_p99_c")
+
 #: Default root of run outputs (``maps/<scenario name>/``), relative to the working folder.
 DEFAULT_OUT_ROOT = Path("maps")
 
@@ -144,6 +147,153 @@ def _where(v: dict, d: ModelData) -> str:
     return str(key)
 
 
+@dataclasses.dataclass
+class Prepared:
+    """Everything a solve needs, before the MILP is built (see :func:`prepare`)."""
+
+    scenario: Any
+    layers: Any
+    candidates: Any
+    data: ModelData
+    baseline_usd: float
+    timings: dict[str, float]
+
+
+def prepare(scenario: Any, *, progress: Callable[[str], None] | None = None) -> Prepared:
+    """Scenario, layers, candidates, cooling, network, model data and the grid baseline.
+
+    Parameters
+    ----------
+    scenario
+        A scenario file path, or a :class:`siting.scenario.Scenario`.
+    progress
+        Called with each stage's name as it starts.
+    """
+    from siting.candidates import build_candidates
+    from siting.cooling import cooling_table
+    from siting.layers import load_layers
+    from siting.network import dc_network
+    from siting.scenario import Scenario, load_scenario
+
+    say = progress or (lambda _s: None)
+    timings: dict[str, float] = {}
+
+    def stage(name: str) -> float:
+        say(name)
+        return time.perf_counter()
+
+    t = stage("scenario")
+    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    timings["scenario_s"] = time.perf_counter() - t
+
+    t = stage("layers")
+    layers = load_layers(sc)
+    timings["layers_s"] = time.perf_counter() - t
+
+    t = stage("candidates")
+    cands = build_candidates(sc, layers)
+    timings["candidates_s"] = time.perf_counter() - t
+
+    t = stage("cooling")
+    cool = cooling_table(cands.sites[list(CLIMATE_COLUMNS)], list(sc.campus.cooling))
+    timings["cooling_s"] = time.perf_counter() - t
+
+    t = stage("network")
+    net = dc_network(layers.grid) if sc.grid.enabled else None
+    d = model_data(sc, layers, cands, cool, net)
+    timings["network_s"] = time.perf_counter() - t
+
+    t = stage("grid baseline")
+    baseline = grid_baseline(d, sc.solver.threads)
+    timings["baseline_s"] = time.perf_counter() - t
+    return Prepared(sc, layers, cands, d, baseline, timings)
+
+
+@dataclasses.dataclass
+class Replay:
+    """A given plan's decisions re-solved under another scenario (see :func:`replay`).
+
+    Attributes
+    ----------
+    status
+        ``optimal`` (the decisions can be operated: dispatch, water), ``infeasible``, ...
+    objective_usd
+        Net present cost with those decisions [USD] (None when infeasible).
+    violations
+        When infeasible: what the decisions break, from the elastic re-solve (requirement,
+        index in the user's IDs and years, amount, unit).
+    missing_sites
+        Sites of the plan that are not candidates of this scenario (they are left out).
+    """
+
+    status: str
+    objective_usd: float | None
+    violations: list[dict]
+    missing_sites: list[str]
+
+
+def fix_decisions(m, d: ModelData, schedule: pd.DataFrame) -> list[str]:
+    """Fix the siting decisions of ``m`` (open, opening year, cooling, modules) to a schedule.
+
+    Returns the schedule's sites that ``m`` does not know.
+    """
+    known = set(d.sites)
+    missing = sorted(set(schedule["site_id"]) - known)
+    sched = schedule[schedule["site_id"].isin(known)]
+    year_pos = {y: t for t, y in enumerate(d.years)}
+    new = {(r.site_id, year_pos[r.year]): r.new_it_mw for r in sched.itertuples(index=False)}
+    cool = sched.groupby("site_id")["cooling"].first().to_dict()
+    first = sched[sched["it_mw"] > 0].groupby("site_id")["year"].min().to_dict()
+    for s in d.sites:
+        is_open = s in first
+        m.open[s].fix(1 if is_open else 0)
+        for t, y in enumerate(d.years):
+            m.opens[s, t].fix(1 if is_open and first[s] == y else 0)
+            m.build[s, t].fix(round(new.get((s, t), 0.0) / d.module_mw))
+        for k in m._techs_of[s]:
+            m.tech[s, k].fix(1 if cool.get(s) == k else 0)
+        if is_open and cool.get(s) not in m._techs_of[s]:
+            missing.append(f"{s} (cooling '{cool.get(s)}' not allowed there)")
+    return missing
+
+
+def replay(scenario: Any, schedule: pd.DataFrame, *, time_limit_s: float = 600.0) -> Replay:
+    """Re-solve a plan's siting decisions under a (possibly different) scenario.
+
+    The decisions (which sites open, in which year, with which cooling, how many modules
+    per year) are fixed; dispatch, water and the rest are optimised again. It answers
+    "what would this plan cost here?" and "can it be operated here at all?", and shows
+    what a layer changes: a plan made while ignoring it, replayed with it.
+
+    Parameters
+    ----------
+    scenario
+        A scenario file path, or a :class:`siting.scenario.Scenario`.
+    schedule
+        A plan's schedule (``site_id, year, it_mw, new_it_mw, cooling``).
+    time_limit_s
+        Solver time limit [s].
+    """
+    prep = prepare(scenario)
+    d = prep.data
+    m = build_model(d, baseline_usd=prep.baseline_usd)
+    missing = fix_decisions(m, d, schedule)
+    threads = prep.scenario.solver.threads
+    r = solve(m, time_limit_s=time_limit_s, mip_gap=prep.scenario.solver.mip_gap, threads=threads)
+    if r.has_solution:
+        return Replay(r.status, r.objective, [], missing)
+    viol: list[dict] = []
+    if r.status == "infeasible":
+        me = build_model(d, elastic=True, baseline_usd=prep.baseline_usd)
+        fix_decisions(me, d, schedule)
+        re = solve(
+            me, time_limit_s=time_limit_s, mip_gap=prep.scenario.solver.mip_gap, threads=threads
+        )
+        if re.has_solution:
+            viol = [{**v, "where": _where(v, d)} for v in _elastic.violations(me)]
+    return Replay(r.status, None, viol, missing)
+
+
 def plan(
     scenario: Any,
     *,
@@ -185,46 +335,23 @@ def plan(
     InfeasibleError
         No plan meets every requirement (the message says which cannot be met).
     """
-    from siting.candidates import build_candidates
-    from siting.cooling import cooling_table
-    from siting.layers import load_layers
-    from siting.network import dc_network
-    from siting.scenario import Scenario, load_scenario
-
     say = progress or (lambda _s: None)
-    timings: dict[str, float] = {}
     t_all = time.perf_counter()
 
     def stage(name: str):
         say(name)
         return time.perf_counter()
 
-    t = stage("scenario")
-    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-    timings["scenario_s"] = time.perf_counter() - t
-
-    t = stage("layers")
-    layers = load_layers(sc)
-    timings["layers_s"] = time.perf_counter() - t
-
-    t = stage("candidates")
-    cands = build_candidates(sc, layers)
-    timings["candidates_s"] = time.perf_counter() - t
-
-    t = stage("cooling")
-    climate_cols = ["dry_bulb_mean_c", "dry_bulb_p99_c", "wet_bulb_mean_c", "wet_bulb_p99_c"]
-    cool = cooling_table(cands.sites[climate_cols], list(sc.campus.cooling))
-    timings["cooling_s"] = time.perf_counter() - t
-
-    t = stage("network")
-    net = dc_network(layers.grid) if sc.grid.enabled else None
-    d = model_data(sc, layers, cands, cool, net)
-    timings["network_s"] = time.perf_counter() - t
-
+    prep = prepare(scenario, progress=say)
+    sc, layers, cands, d, baseline = (
+        prep.scenario,
+        prep.layers,
+        prep.candidates,
+        prep.data,
+        prep.baseline_usd,
+    )
+    timings = dict(prep.timings)
     threads = sc.solver.threads
-    t = stage("grid baseline")
-    baseline = grid_baseline(d, threads)
-    timings["baseline_s"] = time.perf_counter() - t
 
     t = stage("build model")
     m = build_model(d, baseline_usd=baseline)

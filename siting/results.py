@@ -320,9 +320,7 @@ def extract(
                     [(site_pt.at[r.site_id, "x"], site_pt.at[r.site_id, "y"]), (p.x, p.y)]
                 )
             )
-    water_links = gpd.GeoDataFrame(wl, geometry=geoms if geoms else None, crs=layers.crs)
-    if not geoms:
-        water_links = gpd.GeoDataFrame(wl, geometry=gpd.GeoSeries([], crs=layers.crs))
+    water_links = gpd.GeoDataFrame(wl, geometry=gpd.GeoSeries(geoms, crs=layers.crs))
 
     # grid
     flows = pd.DataFrame(

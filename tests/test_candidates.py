@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import copy
 import math
-import sys
-import types
 from pathlib import Path
 
 import geopandas as gpd
@@ -41,25 +39,12 @@ KM = 1000.0
 X0, Y0 = 500 * KM, 3500 * KM
 CELLS = ["c_350_050", "c_350_051", "c_350_052", "c_351_050", "c_351_051", "c_351_052"]
 
-#: Used only when siting.cooling (written elsewhere) cannot be imported yet.
-FALLBACK_CLIMATE_C = {
-    "dry_bulb_mean_c": 12.0,
-    "dry_bulb_p99_c": 30.0,
-    "wet_bulb_mean_c": 8.0,
-    "wet_bulb_p99_c": 21.0,
-}
 
+@pytest.fixture
+def reference_climate() -> dict[str, float]:
+    """The climate candidates take when a scenario has no climate rasters."""
+    from siting.cooling import REFERENCE_CLIMATE_C
 
-@pytest.fixture(autouse=True)
-def reference_climate(monkeypatch) -> dict[str, float]:
-    """siting.cooling.REFERENCE_CLIMATE_C, or a stand-in module when it is not importable."""
-    try:
-        from siting.cooling import REFERENCE_CLIMATE_C
-    except ImportError:
-        mod = types.ModuleType("siting.cooling")
-        mod.REFERENCE_CLIMATE_C = dict(FALLBACK_CLIMATE_C)
-        monkeypatch.setitem(sys.modules, "siting.cooling", mod)
-        return mod.REFERENCE_CLIMATE_C
     return REFERENCE_CLIMATE_C
 
 

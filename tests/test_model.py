@@ -155,6 +155,7 @@ def tiny_data(
         shunt_mw=np.zeros(0),
         headroom_mw=np.zeros(0),
         sources=pd.DataFrame(),
+        water_enabled=True,
         water_links=pd.DataFrame(columns=["site_id", "source_id", "distance_km", "pipeline_usd"]),
         potable_cap_m3_per_day=None,
         region_shares={},

@@ -86,7 +86,8 @@ def add_grid(m: pyo.ConcreteModel, d: ModelData) -> None:
         sites_at[bus_pos[b]].append(s)
     load = d.base_load_mw.to_numpy()
     shunt = d.shunt_mw
-    shed = elastic.slack(m, "unserved_mw", m.B * m.T * m.H, "MW", "load not served")
+    # weighted 10x: where a limit binds, the explanation names the line, not a blackout
+    shed = elastic.slack(m, "unserved_mw", m.B * m.T * m.H, "MW", "load not served", weight=10.0)
 
     def balance(m, b, t, h):
         gen = pyo.quicksum(m.p[g, t, h] for g in gens_at[b])

@@ -1,0 +1,333 @@
+"""``siting plan`` end to end on a tiny region written as real files (GeoPackage, YAML).
+
+The region is a 60 km x 20 km strip in UTM 14N. Three buses in a row: bus 1 (a 2 GW
+generator at 20 USD/MWh) in the west, bus 2 in the middle, bus 3 in the east. Line 1-2 is
+rated 1,000 MW, line 2-3 160 MW; the grid is radial, so line 2-3 carries what bus 3 draws
+and line 1-2 what buses 2 and 3 draw together. Two user sites: S2 beside bus 2 with a
+reclaimed-water plant, a 200 M USD opening cost and room for 100 MW, S3 beside bus 3 with no water and the
+default opening cost (25 M USD). No climate rasters: the reference climate, where every
+technology's peak PUE is above 1.1 (siting.cooling), so 150 MW of IT draws more than
+160 MW and 100 MW less.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from shapely.geometry import LineString, Point, box
+from typer.testing import CliRunner
+
+import siting
+from siting.cli import app
+from siting.results import verify
+
+CRS = "EPSG:32614"
+KM = 1000.0
+X0, Y0 = 500 * KM, 3500 * KM
+
+
+def at(x_km: float, y_km: float) -> Point:
+    return Point(X0 + x_km * KM, Y0 + y_km * KM)
+
+
+def write_region(d: Path, *, rating_23_mw: float = 160.0) -> Path:
+    gpkg = d / "tiny.gpkg"
+    gpd.GeoDataFrame(
+        {"name": ["strip"]}, geometry=[box(X0, Y0, X0 + 60 * KM, Y0 + 20 * KM)], crs=CRS
+    ).to_file(gpkg, layer="boundary")
+    gpd.GeoDataFrame(
+        {
+            "bus_id": ["1", "2", "3"],
+            "voltage_kv": [345.0] * 3,
+            "load_mw": [0.0, 0.0, 0.0],
+            "bus_type": [3, 1, 1],
+        },
+        geometry=[at(5, 10), at(30, 10), at(55, 10)],
+        crs=CRS,
+    ).to_file(gpkg, layer="buses")
+    gpd.GeoDataFrame(
+        {
+            "branch_id": ["a", "b"],
+            "from_bus": ["1", "2"],
+            "to_bus": ["2", "3"],
+            "x_pu": [0.01, 0.01],
+            "rating_mw": [1000.0, rating_23_mw],
+        },
+        geometry=[LineString([at(5, 10), at(30, 10)]), LineString([at(30, 10), at(55, 10)])],
+        crs=CRS,
+    ).to_file(gpkg, layer="branches")
+    gpd.GeoDataFrame(
+        {
+            "gen_id": ["g1"],
+            "bus_id": ["1"],
+            "p_max_mw": [2000.0],
+            "marginal_cost_usd_per_mwh": [20.0],
+        },
+        geometry=[at(5, 10)],
+        crs=CRS,
+    ).to_file(gpkg, layer="generators")
+    gpd.GeoDataFrame(
+        {
+            "source_id": ["W2"],
+            "name": ["<b>Middle</b> plant"],
+            "kind": ["reclaimed"],
+            "capacity_m3_per_day": [50_000.0],
+            "cost_usd_per_m3": [0.5],
+            "max_pipeline_km": [10.0],
+        },
+        geometry=[at(32, 10)],
+        crs=CRS,
+    ).to_file(gpkg, layer="water_sources")
+    gpd.GeoDataFrame(
+        {
+            "site_id": ["S2", "S3"],
+            "name": ["middle", "east"],
+            "area_ha": [500.0, 500.0],
+            "fixed_cost_usd": [200e6, None],
+            "max_it_mw": [100.0, None],
+        },
+        geometry=[at(31, 11), at(54, 11)],
+        crs=CRS,
+    ).to_file(gpkg, layer="sites")
+    scenario = {
+        "name": "tiny",
+        "crs": CRS,
+        "years": [2030, 2031],
+        "layers": {
+            "grid": {"path": "tiny.gpkg"},
+            "water_sources": {"path": "tiny.gpkg"},
+            "boundary": {"path": "tiny.gpkg"},
+            "sites": {"path": "tiny.gpkg"},
+        },
+        "campus": {"module_mw": 50, "min_campus_mw": 100, "max_campus_mw": 500},
+        "targets": {"it_mw_by_year": {2030: 100, 2031: 200}},
+        "grid": {
+            "snapshots": [
+                {"name": "peak", "load_factor": 1.0, "hours": 0, "peak": True},
+                {"name": "year", "load_factor": 1.0, "hours": 8760},
+            ]
+        },
+        "solver": {"time_limit_s": 60, "mip_gap": 0.0},
+    }
+    path = d / "tiny.yaml"
+    path.write_text(yaml.safe_dump(scenario, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_plan(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tiny")
+    scenario = write_region(d)
+    out = d / "out"
+    return siting.plan(scenario, out=out), out, scenario
+
+
+def _it(p, site: str, year: int) -> float:
+    s = p.schedule[(p.schedule["site_id"] == site) & (p.schedule["year"] == year)]
+    return float(s["it_mw"].sum())
+
+
+def test_the_cheap_site_wins_until_its_line_saturates(tiny_plan):
+    p, _, _ = tiny_plan
+    # 2030: 100 MW at S3 (cheaper to open). 2031: S3 cannot grow to 150 MW (peak draw above
+    # line 2-3's 160 MW), so the dear S2 opens with its 100 MW minimum.
+    assert (_it(p, "S3", 2030), _it(p, "S3", 2031)) == (100.0, 100.0)
+    assert (_it(p, "S2", 2030), _it(p, "S2", 2031)) == (0.0, 100.0)
+    assert p.flows.set_index(["branch_id", "year"]).loc[("b", 2031), "loading_pct"] <= 100.0
+
+
+def test_without_the_line_limit_one_site_takes_everything(tmp_path):
+    p = siting.plan(write_region(tmp_path, rating_23_mw=1000.0), write=False)
+    assert (_it(p, "S3", 2030), _it(p, "S3", 2031)) == (100.0, 200.0)
+    assert "S2" not in set(p.schedule["site_id"])
+
+
+def test_outputs_exist_and_are_complete(tiny_plan):
+    p, out, _ = tiny_plan
+    for f in ("plan.gpkg", "schedule.csv", "flows.csv", "dispatch.csv", "manifest.json"):
+        assert (out / f).is_file(), f
+    layers = set(gpd.list_layers(out / "plan.gpkg")["name"])
+    assert {"sites", "candidates", "buses", "branches", "water_links"} <= layers
+    sched = pd.read_csv(out / "schedule.csv")
+    for col in (
+        "site_id",
+        "year",
+        "it_mw",
+        "new_it_mw",
+        "peak_draw_mw",
+        "cooling",
+        "bus_id",
+        "water_m3_per_day",
+    ):
+        assert col in sched.columns, col
+    flows = pd.read_csv(out / "flows.csv")
+    assert list(flows.columns[:7]) == [
+        "branch_id",
+        "from_bus",
+        "to_bus",
+        "year",
+        "flow_mw",
+        "rating_mw",
+        "loading_pct",
+    ]
+    assert len(flows) == 2 * 2  # two branches x two years
+    disp = pd.read_csv(out / "dispatch.csv")
+    assert {"gen_id", "bus_id", "year", "p_mw"} <= set(disp.columns)
+    man = json.loads((out / "manifest.json").read_text())
+    roles = {i["role"] for i in man["inputs"]}
+    assert {"scenario", "grid", "water_sources", "sites"} <= roles
+    assert all(len(i["sha256"]) == 64 for i in man["inputs"])
+    assert man["scenario_as_run"]["name"] == "tiny"
+    assert man["status"] in ("optimal", "feasible")
+    assert {"pyomo", "highspy", "siting"} <= set(man["versions"])
+    assert man["solver"]["version"]
+    assert all(c["ok"] for c in man["verification"])
+
+
+def test_demand_is_met_and_flows_match_a_hand_count(tiny_plan):
+    p, _, _ = tiny_plan
+    # radial grid: line a (1-2) carries every campus MW; line b (2-3) what bus 3 draws
+    f = p.flows.set_index(["branch_id", "year"])
+    for y in (2030, 2031):
+        s = p.schedule[p.schedule["year"] == y]
+        total = s["peak_draw_mw"].sum()
+        east = s.loc[s["bus_id"] == "3", "peak_draw_mw"].sum()
+        assert f.loc[("a", y), "flow_mw"] == pytest.approx(total, abs=1e-6)
+        assert f.loc[("b", y), "flow_mw"] == pytest.approx(east, abs=1e-6)
+    # and the generator at bus 1 supplies exactly the campus draw at peak
+    d = p.dispatch[p.dispatch["snapshot"] == "peak"].groupby("year")["p_mw"].sum()
+    assert d.to_dict() == pytest.approx(p.schedule.groupby("year")["peak_draw_mw"].sum().to_dict())
+
+
+def test_verification_catches_a_tampered_plan(tiny_plan, tmp_path):
+    from siting.candidates import build_candidates
+    from siting.cooling import cooling_table
+    from siting.layers import load_layers
+    from siting.model import model_data
+    from siting.results import VerificationError
+    from siting.scenario import load_scenario
+
+    p, _, scenario = tiny_plan
+    sc = load_scenario(scenario)
+    layers = load_layers(sc)
+    c = build_candidates(sc, layers)
+    cols = ["dry_bulb_mean_c", "dry_bulb_p99_c", "wet_bulb_mean_c", "wet_bulb_p99_c"]
+    d = model_data(sc, layers, c, cooling_table(c.sites[cols]))
+    assert all(ch.ok for ch in verify(p, d, layers))
+    # one more module in the last year: flows no longer match the dispatch (imbalance)
+    bad = p.schedule.copy()
+    last = bad["year"] == bad["year"].max()
+    i = bad.index[last][0]
+    bad.loc[i, "it_mw"] += 50.0
+    bad.loc[i, "peak_draw_mw"] += 50.0
+    import dataclasses
+
+    tampered = dataclasses.replace(p, schedule=bad)
+    with pytest.raises(VerificationError) as e:
+        verify(tampered, d, layers)
+    assert "power balanced" in str(e.value) or "peak draw" in str(e.value)
+    # a target the plan does not meet
+    d2 = dataclasses.replace(d, targets_mw=d.targets_mw + 50.0)
+    checks = verify(p, d2, layers, raise_on_failure=False)
+    failed = {ch.name for ch in checks if not ch.ok}
+    assert failed == {"national IT targets met"}
+
+
+def test_cli_plan_writes_and_exits_0(tmp_path):
+    scenario = write_region(tmp_path)
+    out = tmp_path / "cli-out"
+    r = CliRunner().invoke(app, ["plan", str(scenario), "--out", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["status"] in ("optimal", "feasible")
+    assert {s["site_id"] for s in data["sites"]} <= {"S2", "S3"}
+    assert (out / "manifest.json").is_file()
+
+
+def test_cli_infeasible_scenario_exits_2_and_says_why(tmp_path):
+    scenario = write_region(tmp_path)
+    text = yaml.safe_load(scenario.read_text())
+    text["targets"]["it_mw_by_year"] = {2030: 100, 2031: 2000}  # more than both sites hold
+    scenario.write_text(yaml.safe_dump(text))
+    out = tmp_path / "never"
+    r = CliRunner().invoke(app, ["plan", str(scenario), "--out", str(out)])
+    assert r.exit_code == 2, r.output
+    assert "infeasible" in r.output
+    assert "national IT target not met" in r.output and "year 2031" in r.output
+    assert not out.exists()
+
+
+def test_cli_bad_input_exits_1_naming_the_field(tmp_path):
+    scenario = write_region(tmp_path)
+    text = yaml.safe_load(scenario.read_text())
+    text["campus"]["modul_mw"] = 50
+    scenario.write_text(yaml.safe_dump(text))
+    r = CliRunner().invoke(app, ["plan", str(scenario)])
+    assert r.exit_code == 1
+    assert "campus.modul_mw" in r.output and "module_mw" in r.output
+
+
+def test_cli_candidates_writes_the_screened_candidates(tmp_path):
+    scenario = write_region(tmp_path)
+    dest = tmp_path / "c.gpkg"
+    r = CliRunner().invoke(app, ["candidates", str(scenario), "-o", str(dest)])
+    assert r.exit_code == 0, r.output
+    c = gpd.read_file(dest, layer="candidates")
+    assert set(c["site_id"]) == {"S2", "S3"}
+    assert "max_bus_distance_km" in r.output
+
+
+def test_a_failed_write_leaves_the_previous_plan_whole(tiny_plan, tmp_path, monkeypatch):
+    from siting.results import Plan
+
+    p, _, _ = tiny_plan
+    out = tmp_path / "plan"
+    p.write(out)
+    before = {f.name: f.read_bytes() for f in out.iterdir()}
+
+    def broken(self, d):
+        (d / "schedule.csv").write_text("half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Plan, "_write_files", broken)
+    with pytest.raises(OSError):
+        p.write(out)
+    after = {f.name: f.read_bytes() for f in out.iterdir()}
+    assert after == before
+    leftovers = [f for f in os.listdir(tmp_path) if f.startswith(".")]
+    assert leftovers == []
+
+
+def test_python_api_and_cli_give_the_same_plan(tiny_plan, tmp_path):
+    p, _, scenario = tiny_plan
+    out = tmp_path / "again"
+    r = CliRunner().invoke(app, ["plan", str(scenario), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    cli_sched = pd.read_csv(out / "schedule.csv")
+    api = p.schedule.reset_index(drop=True)
+    assert cli_sched["site_id"].tolist() == api["site_id"].tolist()
+    assert np.allclose(cli_sched["it_mw"], api["it_mw"])
+
+
+def test_replay_shows_what_the_grid_changed(tiny_plan, tmp_path):
+    from siting.pipeline import replay
+
+    p, _, scenario = tiny_plan
+    # the plan replayed on its own scenario costs what the plan cost
+    same = replay(scenario, p.schedule)
+    assert same.status == "optimal"
+    assert same.objective_usd == pytest.approx(p.solve.objective, rel=1e-6)
+    # a plan made without the line limit (S3 grows to 200 MW) cannot run on the real grid:
+    # 200 MW IT at S3 draws more than line 2-3's 160 MW at peak
+    loose = siting.plan(write_region(tmp_path, rating_23_mw=1000.0), write=False)
+    r = replay(scenario, loose.schedule)
+    assert r.status == "infeasible"
+    assert {v["requirement"] for v in r.violations} == {"branch flow above its rating"}
+    assert all(v["where"].startswith("branch b, year 2031") for v in r.violations)
