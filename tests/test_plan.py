@@ -5,9 +5,9 @@ generator at 20 USD/MWh) in the west, bus 2 in the middle, bus 3 in the east. Li
 rated 1,000 MW, line 2-3 160 MW; the grid is radial, so line 2-3 carries what bus 3 draws
 and line 1-2 what buses 2 and 3 draw together. Two user sites: S2 beside bus 2 with a
 reclaimed-water plant, a 200 M USD opening cost and room for 100 MW; S3 beside bus 3 with
-no water and the default opening cost (25 M USD). No climate rasters: the reference climate, where every
-technology's peak PUE is above 1.1 (siting.cooling), so 150 MW of IT draws more than
-160 MW and 100 MW less.
+no water and the default opening cost (25 M USD). No climate rasters: the reference
+climate, where every technology's peak PUE is above 1.1 (siting.cooling), so 150 MW of IT
+draws more than 160 MW and 100 MW less.
 """
 
 from __future__ import annotations
