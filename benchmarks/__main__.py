@@ -12,7 +12,10 @@ shared between runs) and reports the median over ``--repeat`` runs. Figures:
 - ``validate demo``: the same work in-process, imports excluded (scenario, every layer,
   rasters, excluded-land share, summary);
 - ``read case300 (siting)`` vs ``read case300 (pandapower from_mpc)``: our MATPOWER reader
-  against pandapower's on the same pglib file (baseline; skipped without ../shared).
+  against pandapower's on the same pglib file (baseline; skipped without ../shared);
+- ``plan demo``: ``siting.plan(models/demo.yaml)`` in-process, with its stages (layers to
+  grid baseline, model build, HiGHS, verification and writing) and the MILP's size; run
+  ``--plan-repeat`` times (default 3: one run is about a minute).
 """
 
 from __future__ import annotations
@@ -65,12 +68,25 @@ JOBS: dict[str, str] = {
         f"net = from_mpc({str(CASE300)!r}, f_hz=60)\n"
         "t1 = time.perf_counter()\n"
     ),
+    "plan demo": (
+        "import tempfile, siting\n"
+        "t0 = time.perf_counter()\n"
+        "with tempfile.TemporaryDirectory() as d:\n"
+        f"    p = siting.plan({str(REPO / 'models' / 'demo.yaml')!r}, out=d + '/demo')\n"
+        "t1 = time.perf_counter()\n"
+        "tm = p.manifest['timings']\n"
+        "extra = {'prepare_s': sum(tm[k] for k in ('scenario_s', 'layers_s', 'candidates_s', "
+        "'cooling_s', 'network_s', 'baseline_s')), 'build_s': tm['build_s'], "
+        "'solve_s': tm['solve_s'], 'verify_s': tm['verify_s'], 'write_s': tm['write_s'], "
+        "**p.manifest['model_size'], 'gap': p.solve.gap}\n"
+        "print(json.dumps({'extra': extra}))\n"
+    ),
 }
 
 
 def measure(code: str, repeat: int) -> dict[str, float]:
     """Median seconds and median peak RSS [MB] of ``code`` over ``repeat`` fresh processes."""
-    secs, rss = [], []
+    secs, rss, extras = [], [], []
     for _ in range(repeat):
         out = subprocess.run(
             [sys.executable, "-c", _PRELUDE + code + _EPILOGUE],
@@ -79,31 +95,45 @@ def measure(code: str, repeat: int) -> dict[str, float]:
             check=True,
             cwd=REPO,
         )
-        r = json.loads(out.stdout.strip().splitlines()[-1])
+        lines = out.stdout.strip().splitlines()
+        r = json.loads(lines[-1])
         secs.append(r["s"])
         rss.append(r["rss_mb"])
-    return {
+        for line in lines[:-1]:
+            if line.startswith('{"extra"'):
+                extras.append(json.loads(line)["extra"])
+    res = {
         "median_s": statistics.median(secs),
         "min_s": min(secs),
         "peak_rss_mb": statistics.median(rss),
     }
+    if extras:
+        res["extra"] = {k: statistics.median(e[k] for e in extras) for k in extras[0]}
+    return res
 
 
 def main() -> None:
     """Run every benchmark and print a Markdown table."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--plan-repeat", type=int, default=3)
+    ap.add_argument("--only", default=None, help="Run only jobs whose name contains this.")
     args = ap.parse_args()
     rows = {}
     for name, code in JOBS.items():
+        if args.only and args.only not in name:
+            continue
         if "case300" in name and not CASE300.exists():
             print(f"skip {name}: {CASE300} not found", file=sys.stderr)
             continue
-        rows[name] = measure(code, args.repeat)
+        rows[name] = measure(code, args.plan_repeat if name == "plan demo" else args.repeat)
     print(f"| job | median s | min s | peak RSS MB |   (repeat {args.repeat})")
     print("| --- | --- | --- | --- |")
     for name, r in rows.items():
         print(f"| {name} | {r['median_s']:.3f} | {r['min_s']:.3f} | {r['peak_rss_mb']:.0f} |")
+    for name, r in rows.items():
+        if "extra" in r:
+            print(f"\n{name}, medians: " + ", ".join(f"{k} {v:.4g}" for k, v in r["extra"].items()))
     a, b = (
         rows.get("read case300 (siting)"),
         rows.get("read case300 (pandapower from_mpc, baseline)"),

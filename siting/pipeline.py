@@ -217,8 +217,9 @@ class Replay:
     ----------
     status
         ``optimal`` (the decisions can be operated: dispatch, water), ``infeasible``, ...
-    objective_usd
-        Net present cost with those decisions [USD] (None when infeasible).
+    objective_usd, bound_usd
+        Net present cost with those decisions, and the solver's proven lower bound on it
+        [USD] (None when infeasible).
     violations
         When infeasible: what the decisions break, from the elastic re-solve (requirement,
         index in the user's IDs and years, amount, unit).
@@ -228,6 +229,7 @@ class Replay:
 
     status: str
     objective_usd: float | None
+    bound_usd: float | None
     violations: list[dict]
     missing_sites: list[str]
 
@@ -281,7 +283,7 @@ def replay(scenario: Any, schedule: pd.DataFrame, *, time_limit_s: float = 600.0
     threads = prep.scenario.solver.threads
     r = solve(m, time_limit_s=time_limit_s, mip_gap=prep.scenario.solver.mip_gap, threads=threads)
     if r.has_solution:
-        return Replay(r.status, r.objective, [], missing)
+        return Replay(r.status, r.objective, r.bound, [], missing)
     viol: list[dict] = []
     if r.status == "infeasible":
         me = build_model(d, elastic=True, baseline_usd=prep.baseline_usd)
@@ -291,7 +293,7 @@ def replay(scenario: Any, schedule: pd.DataFrame, *, time_limit_s: float = 600.0
         )
         if re.has_solution:
             viol = [{**v, "where": _where(v, d)} for v in _elastic.violations(me)]
-    return Replay(r.status, None, viol, missing)
+    return Replay(r.status, None, None, viol, missing)
 
 
 def plan(
