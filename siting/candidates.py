@@ -35,6 +35,11 @@ Attributes
     the layers' projected CRS [km], from the candidate's representative point (a point on
     its surface).
 
+    Without a grid layer there is no bus: ``bus_id`` is "" and ``bus_distance_km`` 0 (no
+    tie line, so no tie line cost), and every rule on the distance to a bus
+    (``candidates.max_bus_distance_km``, ``policy.public_interest.max_bus_distance_km``)
+    holds trivially.
+
 Screening
     Rules in the order of :data:`RULES`; each candidate is charged to the first rule that
     removes it (``Candidates.all["screened_out"]``), and every rule reports its count,
@@ -146,8 +151,8 @@ class Candidates:
         (allowed area over the candidate's whole area [fraction]), ``max_it_mw`` [MW IT],
         ``land_cost_usd_per_ha``, ``fixed_cost_usd``, ``zone_id, zone_kind`` ("" when in
         no zone), ``region_id`` ("" when in none), ``bus_id, bus_distance_km`` (nearest
-        eligible bus), ``dry_bulb_mean_c, dry_bulb_p99_c, wet_bulb_mean_c,
-        wet_bulb_p99_c`` [C].
+        eligible bus [km]; "" and 0 without a grid layer), ``dry_bulb_mean_c,
+        dry_bulb_p99_c, wet_bulb_mean_c, wet_bulb_p99_c`` [C].
     all
         Every candidate made, the same columns plus ``screened_out``: "" when kept, else
         the first rule (of :data:`RULES`) that removed it.
@@ -314,7 +319,15 @@ def build_candidates(scenario, layers) -> Candidates:
             c[name] = float(reference[name])
 
     # bus, zone, region, name
-    bus_ids, bus_km = _nearest_bus(scenario, layers, xy, unit_m)
+    if layers.grid is not None:
+        bus_ids, bus_km = _nearest_bus(scenario, layers, xy, unit_m)
+    else:
+        bus_ids, bus_km = np.full(len(c), "", dtype=object), np.zeros(len(c))
+        if rules.max_bus_distance_km is not None:
+            notes.append(
+                "no grid layer: candidates connect to no bus (bus_id '', bus_distance_km 0, no "
+                "tie line cost), so candidates.max_bus_distance_km removes none"
+            )
     c["bus_id"] = bus_ids
     c["bus_distance_km"] = bus_km
     c["zone_id"], c["zone_kind"] = _zones(layers.zones, rep)
@@ -376,7 +389,7 @@ def _check_crs(layers) -> tuple[CRS, float]:
         )
     crs = CRS.from_user_input(crs)
     unit_m = float(crs.axis_info[0].unit_conversion_factor) if crs.axis_info else 1.0
-    if not layers.grid.has_coordinates:
+    if layers.grid is not None and not layers.grid.has_coordinates:
         raise InputError(
             Problem(
                 "the grid's buses have no coordinates, so no candidate can be tied to a bus; "

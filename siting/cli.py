@@ -357,34 +357,10 @@ def _print_summary(s: dict[str, Any]) -> None:
             f"{ext['area_km2']:,} km2 (lon {w:.2f} to {e:.2f}, lat {so:.2f} to {n:.2f})"
         )
     g = s["grid"]
-    t = Table(title="grid", show_header=False, box=None, padding=(0, 2))
-    t.add_row("source", escape(f"{g['source']} ({g['format']})"))
-    t.add_row(
-        "buses",
-        f"{g['buses']:,}"
-        + (
-            "  (" + ", ".join(f"{n} at {k} kV" for k, n in g["buses_by_voltage_kv"].items()) + ")"
-            if g["buses_by_voltage_kv"]
-            else ""
-        ),
-    )
-    t.add_row(
-        "branches",
-        f"{g['branches']:,} ({g['branches_in_service']:,} in service)"
-        + (f", {g['branch_length_km']:,} km" if g.get("branch_length_km") else ""),
-    )
-    t.add_row("generators", f"{g['generators']:,} ({g['generators_in_service']:,} in service)")
-    t.add_row("generation", f"{g['generation_mw']:,} MW")
-    if "generation_mw_by_fuel" in g:
-        t.add_row(
-            "  by fuel",
-            ", ".join(f"{escape(k)} {v:,.0f}" for k, v in g["generation_mw_by_fuel"].items()),
-        )
-    t.add_row("load", f"{g['load_mw']:,} MW (base year, with shunts)")
-    if "load_mw_by_year" in g:
-        t.add_row("  by year", ", ".join(f"{y}: {v:,.0f}" for y, v in g["load_mw_by_year"].items()))
-    t.add_row("reference bus", ", ".join(g["reference_buses"]) or "(none)")
-    out.print(t)
+    if g is None:
+        out.print("  grid: none (no network constraints)")
+    else:
+        _print_grid(g)
     if "water" in s:
         wt = s["water"]
         t = Table(title="water", show_header=False, box=None, padding=(0, 2))
@@ -441,6 +417,38 @@ def _print_summary(s: dict[str, Any]) -> None:
     n = len(s["inputs"])
     out.print(f"  {n} input file{'s' if n != 1 else ''} hashed (SHA-256); --json lists them")
     out.print("[green]valid[/green]")
+
+
+def _print_grid(g: dict[str, Any]) -> None:
+    """The grid table of ``siting validate`` (``g``: the summary's ``grid``)."""
+    t = Table(title="grid", show_header=False, box=None, padding=(0, 2))
+    t.add_row("source", escape(f"{g['source']} ({g['format']})"))
+    t.add_row(
+        "buses",
+        f"{g['buses']:,}"
+        + (
+            "  (" + ", ".join(f"{n} at {k} kV" for k, n in g["buses_by_voltage_kv"].items()) + ")"
+            if g["buses_by_voltage_kv"]
+            else ""
+        ),
+    )
+    t.add_row(
+        "branches",
+        f"{g['branches']:,} ({g['branches_in_service']:,} in service)"
+        + (f", {g['branch_length_km']:,} km" if g.get("branch_length_km") else ""),
+    )
+    t.add_row("generators", f"{g['generators']:,} ({g['generators_in_service']:,} in service)")
+    t.add_row("generation", f"{g['generation_mw']:,} MW")
+    if "generation_mw_by_fuel" in g:
+        t.add_row(
+            "  by fuel",
+            ", ".join(f"{escape(k)} {v:,.0f}" for k, v in g["generation_mw_by_fuel"].items()),
+        )
+    t.add_row("load", f"{g['load_mw']:,} MW (base year, with shunts)")
+    if "load_mw_by_year" in g:
+        t.add_row("  by year", ", ".join(f"{y}: {v:,.0f}" for y, v in g["load_mw_by_year"].items()))
+    t.add_row("reference bus", ", ".join(g["reference_buses"]) or "(none)")
+    out.print(t)
 
 
 def _num(v: float) -> str:

@@ -199,7 +199,7 @@ def prepare(scenario: Any, *, progress: Callable[[str], None] | None = None) -> 
     timings["cooling_s"] = time.perf_counter() - t
 
     t = stage("network")
-    net = dc_network(layers.grid) if sc.grid.enabled else None
+    net = dc_network(layers.grid) if sc.grid.enabled and layers.grid is not None else None
     d = model_data(sc, layers, cands, cool, net)
     timings["network_s"] = time.perf_counter() - t
 
@@ -422,6 +422,7 @@ def _manifest(sc, layers, cands, d, p: Plan, result: SolveResult, settings, base
         "best_bound_usd": result.bound,
         "gap": result.gap,
         "model_size": {"rows": result.rows, "columns": result.columns, "integers": result.integers},
+        "grid_enabled": bool(d.grid_enabled),
         "grid_baseline_dispatch_usd": baseline,
         "costs_usd": p.costs_usd,
         "total_cost_usd": p.total_cost_usd,

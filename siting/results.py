@@ -74,15 +74,17 @@ class Plan:
         typical_draw_mw, cooling, bus_id, water_m3_per_day``.
     flows
         One row per branch and year at the peak snapshot: ``branch_id, from_bus, to_bus,
-        year, flow_mw, rating_mw, loading_pct``, plus the worst snapshot's loading.
+        year, flow_mw, rating_mw, loading_pct``, plus the worst snapshot's loading (no rows
+        when the grid is not modelled).
     flows_all
         Flows per branch, year and snapshot.
     dispatch
-        ``gen_id, bus_id, year, snapshot, p_mw``.
+        ``gen_id, bus_id, year, snapshot, p_mw`` (no rows when the grid is not modelled).
     water_links
         ``site_id, source_id, year, m3_per_day, distance_km`` (GeoDataFrame of pipelines).
     buses, branches
-        The grid's layers with campus load and peak loading per year.
+        The grid's layers with campus load and peak loading per year (``None`` when the grid
+        is not modelled or its buses have no coordinates).
     costs_usd
         Present value of each cost part [USD].
     solve
@@ -124,8 +126,9 @@ class Plan:
         """Write every output into ``out_dir`` atomically (see the module docstring).
 
         Files: ``plan.gpkg`` (layers ``sites``, ``candidates``, ``buses``, ``branches``,
-        ``water_links``), ``schedule.csv``, ``flows.csv``, ``dispatch.csv``,
-        ``manifest.json``.
+        ``water_links``; ``buses`` and ``branches`` only when the grid is modelled),
+        ``schedule.csv``, ``flows.csv``, ``dispatch.csv`` (headers only without a modelled
+        grid), ``manifest.json``.
 
         Returns
         -------

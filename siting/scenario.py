@@ -116,7 +116,12 @@ class ClimateLayers(_Strict):
 class LayersSection(_Strict):
     """Every input layer of the region."""
 
-    grid: GridLayers = Field(description="The transmission grid.")
+    grid: GridLayers | None = Field(
+        default=None,
+        description="The transmission grid; empty = no grid: campuses have no network "
+        "constraints, connect to no bus (no tie line cost) and their energy is priced at "
+        "`costs.energy_usd_per_mwh` (`grid.enabled` is then ignored).",
+    )
     water_sources: VectorRef | None = Field(default=None, description="Water sources (points).")
     exclusions: list[VectorRef] = Field(
         default_factory=list, description="Exclusion polygons (protected, flood, urban, water ...)."
@@ -130,7 +135,10 @@ class LayersSection(_Strict):
     )
     regions: VectorRef | None = Field(default=None, description="Planning regions (polygons).")
     boundary: VectorRef | None = Field(
-        default=None, description="The study area's outline; default: the extent of the grid."
+        default=None,
+        description="The study area's outline; default: the extent of the grid's buses, or, "
+        "without a grid, of the `sites` layer with the water sources, demand regions and heat "
+        "sinks.",
     )
     places: VectorRef | None = Field(default=None, description="Towns and cities (points).")
     climate: ClimateLayers | None = Field(default=None, description="Climate rasters.")
@@ -271,7 +279,8 @@ class GridSettings(_Strict):
     enabled: bool = Field(
         default=True,
         description="Model the network (DC power flow, line limits); false = campuses only "
-        "need generation to exist.",
+        "need generation to exist and energy is priced at `costs.energy_usd_per_mwh`. Without "
+        "a `layers.grid` the network is never modelled (a note says so).",
     )
     snapshots: list[Snapshot] = Field(
         default_factory=_default_snapshots,
@@ -481,8 +490,9 @@ class Costs(_Strict):
     energy_usd_per_mwh: float = Field(
         default=45.0,
         ge=0,
-        description="Price of campus energy when `grid.enabled` is false [USD/MWh] (with a grid, "
-        "energy is priced by the generators' dispatch costs).",
+        description="Price of campus energy when `grid.enabled` is false or there is no "
+        "`layers.grid` [USD/MWh] (with a grid, energy is priced by the generators' dispatch "
+        "costs).",
     )
     discount_rate: float = Field(
         default=0.07, ge=0, lt=1, description="Real discount rate per year [fraction]."

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from pyproj import Transformer
 
-from siting.layers import Layers
+from siting.layers import Grid, Layers
 from siting.layers.land import excluded_share
 
 
@@ -24,10 +24,10 @@ def summarise(layers: Layers, scenario=None) -> dict[str, Any]:
     Returns
     -------
     dict
-        Keys: ``scenario``, ``crs``, ``extent``, ``grid``, ``water``, ``land``, ``rasters``,
-        ``inputs``, ``notes``. Units are in the key names.
+        Keys: ``scenario``, ``crs``, ``extent``, ``grid`` (``None`` without a grid layer: no
+        network constraints), ``water``, ``land``, ``rasters``, ``inputs``, ``notes``. Units
+        are in the key names.
     """
-    g = layers.grid
     out: dict[str, Any] = {}
     if scenario is not None:
         out["scenario"] = {
@@ -51,40 +51,7 @@ def summarise(layers: Layers, scenario=None) -> dict[str, Any]:
         }
     else:
         out["extent"] = None
-    br = g.branches
-    gen = g.generators
-    in_br = br["in_service"].astype(bool)
-    in_gen = gen["in_service"].astype(bool)
-    kv = g.buses["voltage_kv"]
-    grid: dict[str, Any] = {
-        "source": g.source,
-        "format": g.source_format,
-        "base_mva": g.base_mva,
-        "buses": int(len(g.buses)),
-        "buses_by_voltage_kv": {
-            f"{k:g}": int(v) for k, v in kv.dropna().value_counts().sort_index().items()
-        },
-        "reference_buses": [str(i) for i in g.buses.index[g.buses["bus_type"] == 3]],
-        "branches": int(len(br)),
-        "branches_in_service": int(in_br.sum()),
-        "branch_length_km": _round(br["length_km"].sum())
-        if br["length_km"].notna().any()
-        else None,
-        "generators": int(len(gen)),
-        "generators_in_service": int(in_gen.sum()),
-        "generation_mw": _round(g.total_generation_mw()),
-        "load_mw": _round(g.total_load_mw()),
-        "has_coordinates": g.has_coordinates,
-    }
-    fuels = gen.loc[in_gen].groupby(gen["fuel"].replace("", "unspecified"))["p_max_mw"].sum()
-    if len(fuels) > 1 or (len(fuels) == 1 and fuels.index[0] != "unspecified"):
-        grid["generation_mw_by_fuel"] = {
-            str(k): _round(v) for k, v in fuels.sort_values(ascending=False).items()
-        }
-    if scenario is not None:
-        loads = g.load_mw(scenario.years).sum() + g.buses["shunt_mw"].sum()
-        grid["load_mw_by_year"] = {int(y): _round(v) for y, v in loads.items()}
-    out["grid"] = grid
+    out["grid"] = _grid_summary(layers.grid, scenario) if layers.grid is not None else None
 
     w = layers.water_sources
     if w is not None:
@@ -142,6 +109,44 @@ def summarise(layers: Layers, scenario=None) -> dict[str, Any]:
     out["inputs"] = [f.as_dict() for f in layers.inputs]
     out["notes"] = list(layers.notes)
     return out
+
+
+def _grid_summary(g: Grid, scenario=None) -> dict[str, Any]:
+    """Counts, voltages, generation [MW] and load [MW] of a grid."""
+    br = g.branches
+    gen = g.generators
+    in_br = br["in_service"].astype(bool)
+    in_gen = gen["in_service"].astype(bool)
+    kv = g.buses["voltage_kv"]
+    grid: dict[str, Any] = {
+        "source": g.source,
+        "format": g.source_format,
+        "base_mva": g.base_mva,
+        "buses": int(len(g.buses)),
+        "buses_by_voltage_kv": {
+            f"{k:g}": int(v) for k, v in kv.dropna().value_counts().sort_index().items()
+        },
+        "reference_buses": [str(i) for i in g.buses.index[g.buses["bus_type"] == 3]],
+        "branches": int(len(br)),
+        "branches_in_service": int(in_br.sum()),
+        "branch_length_km": _round(br["length_km"].sum())
+        if br["length_km"].notna().any()
+        else None,
+        "generators": int(len(gen)),
+        "generators_in_service": int(in_gen.sum()),
+        "generation_mw": _round(g.total_generation_mw()),
+        "load_mw": _round(g.total_load_mw()),
+        "has_coordinates": g.has_coordinates,
+    }
+    fuels = gen.loc[in_gen].groupby(gen["fuel"].replace("", "unspecified"))["p_max_mw"].sum()
+    if len(fuels) > 1 or (len(fuels) == 1 and fuels.index[0] != "unspecified"):
+        grid["generation_mw_by_fuel"] = {
+            str(k): _round(v) for k, v in fuels.sort_values(ascending=False).items()
+        }
+    if scenario is not None:
+        loads = g.load_mw(scenario.years).sum() + g.buses["shunt_mw"].sum()
+        grid["load_mw_by_year"] = {int(y): _round(v) for y, v in loads.items()}
+    return grid
 
 
 def _round(v: float, nd: int = 1) -> float:

@@ -331,3 +331,101 @@ def test_replay_shows_what_the_grid_changed(tiny_plan, tmp_path):
     assert r.status == "infeasible"
     assert {v["requirement"] for v in r.violations} == {"branch flow above its rating"}
     assert all(v["where"].startswith("branch b, year 2031") for v in r.violations)
+
+
+def write_region_without_grid(d: Path) -> Path:
+    """The tiny region's scenario with no `layers.grid` (sites, boundary, water sources)."""
+    path = write_region(d)
+    scenario = yaml.safe_load(path.read_text())
+    del scenario["layers"]["grid"]
+    scenario["name"] = "tiny-no-grid"
+    path.write_text(yaml.safe_dump(scenario, sort_keys=False))
+    return path
+
+
+def test_a_scenario_without_a_grid_plans_with_energy_at_the_flat_price(tmp_path):
+    from siting.model.data import HOURS_PER_YEAR, discounting
+    from siting.scenario import load_scenario
+
+    scenario = write_region_without_grid(tmp_path)
+    sc = load_scenario(scenario)
+    assert sc.layers.grid is None and sc.grid.enabled  # enabled, but there is nothing to model
+    out = tmp_path / "out"
+    p = siting.plan(scenario, out=out, write=True)
+
+    # the targets are met, with no bus and no network
+    assert p.it_mw_by_year().to_dict() == {2030: 100.0, 2031: 200.0}
+    assert set(p.schedule["bus_id"]) == {""}
+    assert p.buses is None and p.branches is None
+    assert p.flows.empty and p.dispatch.empty
+    assert all(c.ok for c in p.checks)
+
+    # outputs: no grid layers; flows and dispatch with their headers only
+    for f in ("plan.gpkg", "schedule.csv", "flows.csv", "dispatch.csv", "manifest.json"):
+        assert (out / f).is_file(), f
+    layers = set(gpd.list_layers(out / "plan.gpkg")["name"])
+    assert {"sites", "candidates", "water_links"} <= layers
+    assert not {"buses", "branches"} & layers
+    flows_lines = (out / "flows.csv").read_text().splitlines()
+    assert len(flows_lines) == 1 and flows_lines[0].startswith("branch_id,from_bus,to_bus,year")
+    dispatch_lines = (out / "dispatch.csv").read_text().splitlines()
+    assert dispatch_lines == ["gen_id,bus_id,year,snapshot,p_mw"]
+
+    # the manifest says the grid is off, and why
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["grid_enabled"] is False
+    assert man["grid_baseline_dispatch_usd"] == 0.0
+    assert "grid" not in {i["role"] for i in man["inputs"]}
+    assert any(n.startswith("no grid layer") for n in man["notes"])
+    rules = {r["rule"]: r["removed"] for r in man["candidates"]["screening"]}
+    assert rules["max_bus_distance_km"] == 0
+
+    # energy = price x 8760 h x utilisation x IT MW x annual PUE, discounted per period
+    _, op_weight, _ = discounting(sc.years, sc.costs.discount_rate, sc.costs.final_period_years)
+    weight = dict(zip(sc.years, op_weight, strict=True))
+    pue = p.schedule["site_id"].map(p.sites["pue_annual"]).to_numpy()
+    mwh = HOURS_PER_YEAR * sc.grid.campus_utilisation * p.schedule["it_mw"].to_numpy() * pue
+    expected = float(
+        np.sum(sc.costs.energy_usd_per_mwh * mwh * p.schedule["year"].map(weight).to_numpy())
+    )
+    assert expected > 0
+    assert p.costs_usd["energy"] == pytest.approx(expected, rel=1e-9)
+
+
+def test_validate_a_scenario_without_a_grid_says_there_is_none(tmp_path):
+    scenario = write_region_without_grid(tmp_path)
+    r = CliRunner().invoke(app, ["validate", str(scenario)])
+    assert r.exit_code == 0, r.output
+    assert "grid: none (no network constraints)" in r.output
+    assert "valid" in r.output
+    r = CliRunner().invoke(app, ["validate", str(scenario), "--json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["grid"] is None
+    assert "grid" not in {i["role"] for i in data["inputs"]}
+
+
+def test_without_boundary_or_grid_the_sites_give_the_region_and_crs(tmp_path):
+    from siting.errors import InputError
+    from siting.layers import load_layers
+    from siting.scenario import load_scenario
+
+    scenario = write_region_without_grid(tmp_path)
+    text = yaml.safe_load(scenario.read_text())
+    del text["layers"]["boundary"], text["crs"]
+    scenario.write_text(yaml.safe_dump(text))
+    layers = load_layers(load_scenario(scenario))
+    assert layers.crs.to_epsg() == 32614  # the UTM zone of the sites and water sources
+    # the bounding box of S2 (31, 11), S3 (54, 11) and W2 (32, 10) [km]
+    assert layers.region.bounds == pytest.approx(
+        (X0 + 31 * KM, Y0 + 10 * KM, X0 + 54 * KM, Y0 + 11 * KM)
+    )
+    assert any("sites and water_sources layers" in n for n in layers.notes)
+    # with no boundary, grid or sites, nothing gives an extent: the error says what is missing
+    del text["layers"]["sites"]
+    scenario.write_text(yaml.safe_dump(text))
+    with pytest.raises(InputError) as e:
+        load_layers(load_scenario(scenario))
+    msg = str(e.value)
+    assert "no CRS could be chosen" in msg
+    assert "`layers.boundary`, `layers.grid` or `layers.sites`" in msg

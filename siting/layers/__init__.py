@@ -50,6 +50,10 @@ __all__ = [
 #: Plausible range of temperatures in climate rasters [C].
 CLIMATE_RANGE_C = (-70.0, 60.0)
 
+#: Layers whose joint extent is the study region when there is neither a boundary nor a grid
+#: (only with a ``sites`` layer).
+EXTENT_LAYERS: tuple[str, ...] = ("sites", "water_sources", "demand_regions", "heat_sinks")
+
 
 @dataclass
 class Layers:
@@ -60,9 +64,12 @@ class Layers:
     crs
         The common projected CRS (``None`` only for a bare grid case without coordinates).
     region
-        The study region's outline (the boundary layer's union, or the grid's extent), in ``crs``.
+        The study region's outline, in ``crs``: the boundary layer's union; else the
+        bounding box of the grid's buses; else, with a ``sites`` layer, the bounding box of
+        the :data:`EXTENT_LAYERS` together.
     grid
-        The transmission grid.
+        The transmission grid (``None`` when the scenario has none: no network
+        constraints).
     water_sources, exclusions, zones, regions, places, boundary, sites, demand_regions, heat_sinks
         Vector layers in ``crs`` (``None`` when the scenario has none).
     land_class, land_cost
@@ -77,7 +84,7 @@ class Layers:
 
     crs: CRS | None
     region: shapely.Geometry | None
-    grid: Grid
+    grid: Grid | None
     water_sources: gpd.GeoDataFrame | None = None
     exclusions: gpd.GeoDataFrame | None = None
     zones: gpd.GeoDataFrame | None = None
@@ -106,6 +113,32 @@ def _bounds_lonlat(gdf: gpd.GeoDataFrame) -> tuple[float, float, float, float] |
         return tuple(float(v) for v in t.transform_bounds(*b, densify_pts=21))  # type: ignore[return-value]
     except Exception:
         return None
+
+
+def _union_bounds(
+    bounds: list[tuple[float, float, float, float] | None],
+) -> tuple[float, float, float, float] | None:
+    """The (xmin, ymin, xmax, ymax) holding every given box (``None`` when none is given)."""
+    b = [v for v in bounds if v is not None]
+    if not b:
+        return None
+    return (
+        min(v[0] for v in b),
+        min(v[1] for v in b),
+        max(v[2] for v in b),
+        max(v[3] for v in b),
+    )
+
+
+def _total_bounds(gdf: gpd.GeoDataFrame | None) -> tuple[float, float, float, float] | None:
+    """Bounds of a layer's non-empty geometries in its own CRS (``None`` when there are none)."""
+    if gdf is None or gdf.crs is None:
+        return None
+    geom = gdf.geometry
+    ok = ~(geom.isna() | geom.is_empty)
+    if not ok.any():
+        return None
+    return tuple(float(v) for v in geom[ok].total_bounds)  # type: ignore[return-value]
 
 
 def _overlap_check(
@@ -152,7 +185,14 @@ def load_layers(scenario) -> Layers:
     spec = scenario.layers
     file = str(scenario.source_file) if scenario.source_file else None
 
-    grid = read_grid(spec.grid, report)
+    grid = read_grid(spec.grid, report) if spec.grid is not None else None
+    if spec.grid is None:
+        report.note(
+            "no grid layer: campuses have no network constraints, connect to no bus and their "
+            f"energy is priced at costs.energy_usd_per_mwh "
+            f"({scenario.costs.energy_usd_per_mwh:g} USD/MWh)"
+            + (" (grid.enabled is ignored)" if scenario.grid.enabled else "")
+        )
 
     def vec(ref, layer_spec):
         if ref is None:
@@ -173,19 +213,36 @@ def load_layers(scenario) -> Layers:
         if part is not None:
             excl_parts.append((ref, part))
 
+    # without a boundary or a grid, the sites and what they link to give the region
+    from_layers = boundary is None and grid is None and sites is not None
+
+    def extent_layers() -> dict[str, gpd.GeoDataFrame]:
+        """The non-empty :data:`EXTENT_LAYERS`, by name (as they are at the time of the call)."""
+        named = dict(zip(EXTENT_LAYERS, (sites, water, demand_regions, heat_sinks), strict=True))
+        return {n: g for n, g in named.items() if g is not None and len(g)}
+
     # the region's extent in lon/lat decides an automatic CRS
     extent = None
     if boundary is not None:
         extent = _bounds_lonlat(boundary)
     elif grid is not None and grid.has_coordinates:
         extent = _bounds_lonlat(grid.buses)
+    elif from_layers:
+        extent = _union_bounds([_bounds_lonlat(g) for g in extent_layers().values()])
     crs = choose_crs(scenario.crs, extent, report, file=file)
     if crs is None and not report.problems and (grid is None or grid.has_coordinates):
+        if boundary is None and grid is None and sites is None:
+            why = (
+                "there is no layer to take the region's extent from (no `layers.boundary`, "
+                "`layers.grid` or `layers.sites`); set `crs` or give a boundary"
+            )
+        else:
+            why = (
+                "none of the boundary, the grid's buses and the sites has geometries with a "
+                "CRS to take the region's extent from"
+            )
         report.add(
-            "no CRS could be chosen: the scenario sets no `crs` and neither a boundary nor the "
-            "grid's buses carry a CRS",
-            file=file,
-            field="crs",
+            f"no CRS could be chosen: the scenario sets no `crs` and {why}", file=file, field="crs"
         )
 
     exclusions = None
@@ -229,10 +286,22 @@ def load_layers(scenario) -> Layers:
             region = shapely.union_all(geoms.values)
     elif grid is not None and grid.has_coordinates and crs is not None:
         region = shapely.box(*grid.buses.total_bounds)
+    elif from_layers and crs is not None:
+        named = extent_layers()
+        joint = _union_bounds([_total_bounds(g) for g in named.values()])
+        if joint is not None:
+            region = shapely.box(*joint)
+            names = list(named)
+            listed = " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+            report.note(
+                "no boundary and no grid: the study region is the bounding box of the "
+                f"{listed} layer{'s' if len(names) > 1 else ''}"
+            )
     region_bounds = region.bounds if region is not None and not region.is_empty else None
 
     if crs is not None and region_bounds is not None:
         if grid is not None and grid.has_coordinates:
+            assert spec.grid is not None
             _overlap_check(grid.buses, region_bounds, crs, report, spec.grid.path, "buses")
         for ref, g, name in (
             (spec.water_sources, water, "water_sources"),
@@ -281,7 +350,7 @@ def load_layers(scenario) -> Layers:
                 )
 
     report.raise_if_any()
-    assert grid is not None
+    assert grid is not None or spec.grid is None
     return Layers(
         crs=crs,
         region=region,
@@ -312,11 +381,12 @@ def _input_paths(scenario) -> list[tuple[str, Path]]:
         out.append(("scenario", Path(scenario.source_file)))
     if scenario.extends:
         out.append(("scenario.extends", Path(scenario.extends)))
-    out.append(("grid", Path(spec.grid.path)))
-    for name in ("buses", "branches", "generators", "bus_coordinates"):
-        ref = getattr(spec.grid, name)
-        if ref is not None:
-            out.append((f"grid.{name}", Path(ref.path)))
+    if spec.grid is not None:
+        out.append(("grid", Path(spec.grid.path)))
+        for name in ("buses", "branches", "generators", "bus_coordinates"):
+            ref = getattr(spec.grid, name)
+            if ref is not None:
+                out.append((f"grid.{name}", Path(ref.path)))
     for name in (
         "water_sources",
         "zones",

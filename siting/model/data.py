@@ -85,7 +85,8 @@ class ModelData:
     snapshots
         Table indexed by name: ``load_factor, hours, peak``.
     grid_enabled
-        Whether the network family is built.
+        Whether the network family is built: ``grid.enabled`` and a grid layer exists
+        (without one, campus energy is priced at ``energy_usd_per_mwh``).
     net
         The DC network (``siting.network.DCNetwork``) when the grid is enabled.
     gens
@@ -235,7 +236,8 @@ def model_data(scenario, layers, candidates, cooling: pd.DataFrame, net=None) ->
     scenario
         The validated :class:`siting.scenario.Scenario`.
     layers
-        Its :class:`siting.layers.Layers`.
+        Its :class:`siting.layers.Layers` (``layers.grid`` ``None``: the grid is not
+        modelled, whatever ``grid.enabled`` says).
     candidates
         :class:`siting.candidates.Candidates` (screened).
     cooling
@@ -303,13 +305,15 @@ def model_data(scenario, layers, candidates, cooling: pd.DataFrame, net=None) ->
         columns=["name", "load_factor", "hours", "peak"],
     ).set_index("name")
 
-    grid: Grid = layers.grid
+    grid: Grid | None = layers.grid
+    grid_on = scenario.grid.enabled and grid is not None
     gens = pd.DataFrame()
     gen_costs: dict[str, GenCost] = {}
     base_load = pd.DataFrame()
     shunt = np.zeros(0)
     headroom = np.zeros(0)
-    if scenario.grid.enabled:
+    if grid_on:
+        assert grid is not None
         if net is None:
             net = dc_network(grid)
         g = grid.generators[grid.generators["in_service"].astype(bool)]
@@ -466,11 +470,11 @@ def model_data(scenario, layers, candidates, cooling: pd.DataFrame, net=None) ->
         interconnection_usd_per_mw=scenario.costs.interconnection_usd_per_mw,
         zone_bonus_usd_per_mw=pol.zones.bonus_usd_per_mw if pol.zones.mode == "prefer" else 0.0,
         energy_usd_per_mwh=scenario.costs.energy_usd_per_mwh,
-        grid_enabled=scenario.grid.enabled,
+        grid_enabled=grid_on,
         water_enabled=water_on,
         line_limits=scenario.grid.line_limits,
         voll_usd_per_mwh=scenario.grid.voll_usd_per_mwh,
-        net=net if scenario.grid.enabled else None,
+        net=net if grid_on else None,
         gens=gens,
         gen_costs=gen_costs,
         base_load_mw=base_load,
