@@ -429,3 +429,24 @@ def test_without_boundary_or_grid_the_sites_give_the_region_and_crs(tmp_path):
     msg = str(e.value)
     assert "no CRS could be chosen" in msg
     assert "`layers.boundary`, `layers.grid` or `layers.sites`" in msg
+
+
+def test_a_latency_limited_demand_region_opens_a_second_campus(tmp_path):
+    # Line 2-3 rated 1,000 MW: alone, S3 would take all 200 MW in 2031 (see above). A demand
+    # region "west" at (28, 11) km wants 50 MW in 2031 within 0.3 ms round trip:
+    # reach = 0.3 ms * 200 km/ms / 2 / 1.5 = 20 km, so only S2 (3 km away) can serve it,
+    # not S3 (26 km). S2 must open (its minimum is 100 MW): 2031 = S2 100 + S3 100.
+    scenario = write_region(tmp_path, rating_23_mw=1000.0)
+    gpd.GeoDataFrame(
+        {"region_id": ["west"], "demand_mw": [0.0], "demand_mw_2031": [50.0]},
+        geometry=[at(28, 11)],
+        crs=CRS,
+    ).to_file(tmp_path / "tiny.gpkg", layer="demand_regions")
+    text = yaml.safe_load(scenario.read_text())
+    text["layers"]["demand_regions"] = {"path": "tiny.gpkg"}
+    text["policy"] = {"demand": {"max_latency_ms": 0.3}}
+    scenario.write_text(yaml.safe_dump(text))
+    p = siting.plan(scenario, write=False)
+    assert (_it(p, "S2", 2030), _it(p, "S2", 2031)) == (0.0, 100.0)
+    assert (_it(p, "S3", 2030), _it(p, "S3", 2031)) == (100.0, 100.0)
+    assert all(c.ok for c in p.checks)
