@@ -455,6 +455,15 @@ def _num(v: float) -> str:
     return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"
 
 
+def _register_grid() -> None:
+    from siting.cli_grid import grid_app
+
+    app.add_typer(grid_app, name="grid")
+
+
+_register_grid()
+
+
 def main() -> None:
     """Entry point of the ``siting`` console script."""
     app()
