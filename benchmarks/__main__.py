@@ -13,8 +13,10 @@ shared between runs) and reports the median over ``--repeat`` runs. Figures:
   rasters, excluded-land share, summary);
 - ``read case300 (siting)`` vs ``read case300 (pandapower from_mpc)``: our MATPOWER reader
   against pandapower's on the same pglib file (baseline; skipped without ../shared);
-- ``plan demo``: ``siting.plan(models/demo.yaml)`` in-process, with its stages (layers to
-  grid baseline, model build, HiGHS, verification and writing) and the MILP's size; run
+- ``plan demo`` and ``plan demo (ptdf, lazy limits)``: ``siting.plan(models/demo.yaml)``
+  in-process, in the angle formulation (baseline) and the PTDF one with lazy limits, with
+  their stages (layers to grid baseline, model build, HiGHS, verification and writing) and
+  the MILP's size; run
   ``--plan-repeat`` times (default 3: one run is about a minute).
 """
 
@@ -81,6 +83,22 @@ JOBS: dict[str, str] = {
         "**p.manifest['model_size'], 'gap': p.solve.gap}\n"
         "print(json.dumps({'extra': extra}))\n"
     ),
+    "plan demo (ptdf, lazy limits)": (
+        "import tempfile, siting\n"
+        "t0 = time.perf_counter()\n"
+        "with tempfile.TemporaryDirectory() as d:\n"
+        "    from siting.scenario import load_scenario\n"
+        f"    sc = load_scenario({str(REPO / 'models' / 'demo.yaml')!r})\n"
+        "    sc.grid.formulation = 'ptdf'\n"
+        "    p = siting.plan(sc, out=d + '/demo')\n"
+        "t1 = time.perf_counter()\n"
+        "tm = p.manifest['timings']\n"
+        "extra = {'prepare_s': sum(tm[k] for k in ('scenario_s', 'layers_s', 'candidates_s', "
+        "'cooling_s', 'network_s', 'baseline_s')), 'build_s': tm['build_s'], "
+        "'solve_s': tm['solve_s'], 'verify_s': tm['verify_s'], 'write_s': tm['write_s'], "
+        "**p.manifest['model_size'], 'gap': p.solve.gap}\n"
+        "print(json.dumps({'extra': extra}))\n"
+    ),
 }
 
 
@@ -126,7 +144,9 @@ def main() -> None:
         if "case300" in name and not CASE300.exists():
             print(f"skip {name}: {CASE300} not found", file=sys.stderr)
             continue
-        rows[name] = measure(code, args.plan_repeat if name == "plan demo" else args.repeat)
+        rows[name] = measure(
+            code, args.plan_repeat if name.startswith("plan demo") else args.repeat
+        )
     print(f"| job | median s | min s | peak RSS MB |   (repeat {args.repeat})")
     print("| --- | --- | --- | --- |")
     for name, r in rows.items():
@@ -134,6 +154,9 @@ def main() -> None:
     for name, r in rows.items():
         if "extra" in r:
             print(f"\n{name}, medians: " + ", ".join(f"{k} {v:.4g}" for k, v in r["extra"].items()))
+    pa, pp = rows.get("plan demo"), rows.get("plan demo (ptdf, lazy limits)")
+    if pa and pp:
+        print(f"\nratio ptdf-lazy / angle on the demo plan: {pp['median_s'] / pa['median_s']:.2f}")
     a, b = (
         rows.get("read case300 (siting)"),
         rows.get("read case300 (pandapower from_mpc, baseline)"),

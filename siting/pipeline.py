@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from siting.errors import SitingError
@@ -48,6 +49,28 @@ class InfeasibleError(SitingError):
 
 class GridBaseError(SitingError):
     """The grid cannot serve its own base load (before any campus)."""
+
+
+def solve_model(m, d: ModelData, *, write_lp=None, **settings) -> SolveResult:
+    """Solve ``m`` with the formulation its data asks for (lazy limits for the PTDF form).
+
+    ``settings`` are :func:`siting.solve.solve`'s (solver, time_limit_s, mip_gap, threads).
+    The PTDF form's loop figures go to ``result.notes`` and ``m._lazy_info``.
+    """
+    if getattr(d, "grid_formulation", "angle") != "ptdf" or not d.grid_enabled:
+        return solve(m, write_lp=write_lp, **settings)
+    from siting.model.lazy import solve_lazy
+
+    r, info = solve_lazy(m, d, lambda mm: solve(mm, **settings))
+    m._lazy_info = info
+    r.notes.append(
+        f"PTDF form with lazy line limits: {info.lp_rounds} LP and {info.mip_rounds} MIP rounds, "
+        f"{info.limits_added} limits added of "
+        f"{int(np.isfinite(d.net.rating_mw).sum()) * d.n_years * len(d.snapshots)}"
+    )
+    if write_lp is not None:
+        m.write(str(write_lp), io_options={"symbolic_solver_labels": True})
+    return r
 
 
 def _no_sites(d: ModelData) -> ModelData:
@@ -86,11 +109,11 @@ def grid_baseline(d: ModelData, threads: int = 2) -> float:
         return 0.0
     base = _no_sites(d)
     m = build_model(base)
-    r = solve(m, time_limit_s=600, mip_gap=0.0, threads=threads)
+    r = solve_model(m, base, time_limit_s=600, mip_gap=0.0, threads=threads)
     if r.has_solution and r.objective is not None:
         return float(m.energy_cost_npv())
     me = build_model(base, elastic=True)
-    re = solve(me, time_limit_s=600, mip_gap=0.0, threads=threads)
+    re = solve_model(me, base, time_limit_s=600, mip_gap=0.0, threads=threads)
     viol = _elastic.violations(me) if re.has_solution else []
     raise GridBaseError(
         "the grid cannot serve its own base load within its limits, before any campus:\n"
@@ -281,15 +304,17 @@ def replay(scenario: Any, schedule: pd.DataFrame, *, time_limit_s: float = 600.0
     m = build_model(d, baseline_usd=prep.baseline_usd)
     missing = fix_decisions(m, d, schedule)
     threads = prep.scenario.solver.threads
-    r = solve(m, time_limit_s=time_limit_s, mip_gap=prep.scenario.solver.mip_gap, threads=threads)
+    r = solve_model(
+        m, d, time_limit_s=time_limit_s, mip_gap=prep.scenario.solver.mip_gap, threads=threads
+    )
     if r.has_solution:
         return Replay(r.status, r.objective, r.bound, [], missing)
     viol: list[dict] = []
     if r.status == "infeasible":
         me = build_model(d, elastic=True, baseline_usd=prep.baseline_usd)
         fix_decisions(me, d, schedule)
-        re = solve(
-            me, time_limit_s=time_limit_s, mip_gap=prep.scenario.solver.mip_gap, threads=threads
+        re = solve_model(
+            me, d, time_limit_s=time_limit_s, mip_gap=prep.scenario.solver.mip_gap, threads=threads
         )
         if re.has_solution:
             viol = [{**v, "where": _where(v, d)} for v in _elastic.violations(me)]
@@ -366,14 +391,14 @@ def plan(
         mip_gap=mip_gap if mip_gap is not None else sc.solver.mip_gap,
         threads=threads,
     )
-    result = solve(m, write_lp=write_lp, **settings)
+    result = solve_model(m, d, write_lp=write_lp, **settings)
     timings["solve_s"] = time.perf_counter() - t
 
     if not result.has_solution:
         if result.status == "infeasible":
             t = stage("explain infeasibility")
             me = build_model(d, elastic=True, baseline_usd=baseline)
-            re = solve(me, **settings)
+            re = solve_model(me, d, **settings)
             viol = _elastic.violations(me) if re.has_solution else []
             raise InfeasibleError(
                 f"scenario '{sc.name}' has no plan that meets every requirement. Relaxing "

@@ -346,9 +346,17 @@ def extract(
         net = d.net
         snaps = list(d.snapshots.index)
         frows = []
+        numpy_flows = None
+        if not hasattr(m, "flow"):  # PTDF form: flows from the injections
+            from siting.model.lazy import flows_numpy
+
+            numpy_flows = flows_numpy(m, d)
         for t, y in enumerate(years):
             for h in snaps:
-                f = np.array([_val(m.flow[br, t, h]) for br in range(len(net.branch_ids))])
+                if numpy_flows is not None:
+                    f = numpy_flows[t, h]
+                else:
+                    f = np.array([_val(m.flow[br, t, h]) for br in range(len(net.branch_ids))])
                 frows.append(
                     pd.DataFrame(
                         {

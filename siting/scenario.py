@@ -294,6 +294,22 @@ class GridSettings(_Strict):
         description="Average IT load as a share of IT capacity in typical snapshots [fraction] "
         "(AI training and inference campuses run near flat).",
     )
+    formulation: Literal["angle", "ptdf"] = Field(
+        default="angle",
+        description="`angle`: DC power flow with voltage angles and every line limit in the "
+        "model; `ptdf`: flows from power transfer distribution factors, with line limits added "
+        "lazily (only those a solution violates; LP relaxation first, then the MIP). Both give "
+        "the same optimum; `ptdf` is faster on large networks where few limits bind.",
+    )
+    cost_segments: int = Field(
+        default=4,
+        ge=1,
+        le=100,
+        description="Secants approximating each polynomial (MATPOWER gencost model 2) generator "
+        "cost between its p_min and p_max; piecewise-linear costs (model 1) are taken exactly. "
+        "A quadratic c2 p^2 + c1 p + c0 is overestimated by at most "
+        "c2 * ((p_max - p_min) / cost_segments)^2 / 4 [USD/h] per generator.",
+    )
     line_limits: bool = Field(
         default=True, description="Enforce branch thermal ratings (rating_mw)."
     )

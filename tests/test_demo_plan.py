@@ -107,3 +107,14 @@ def test_cooling_climate_changes_a_decision(base, tmp_path):
         "branch flow above its rating",
         "substation headroom exceeded",
     }
+
+
+def test_ptdf_with_lazy_limits_gives_the_angle_plan_on_the_demo(base, tmp_path):
+    p, _ = base
+    q = siting.plan(variant(tmp_path, "demo-ptdf", {"grid": {"formulation": "ptdf"}}), write=False)
+    assert q.solve.status == "optimal" and all(c.ok for c in q.checks)
+    # both are within the 0.5 % MIP gap of the same optimum
+    gap = 0.005
+    assert abs(q.solve.objective - p.solve.objective) <= gap * abs(p.solve.objective)
+    assert q.it_mw_by_year().to_dict() == p.it_mw_by_year().to_dict()
+    assert any("lazy line limits" in n for n in q.manifest["notes"])

@@ -25,7 +25,7 @@ from siting.solve import solve
 HOURS = 8760.0
 
 
-def tiny_grid(rating_12_mw: float = 120.0) -> Grid:
+def tiny_grid(rating_12_mw: float = 120.0, mesh: bool = False) -> Grid:
     """Radial 3-bus grid: bus 1 (cheap generator) feeds bus 2 and bus 3 by one line each.
 
     Radial, so each line carries exactly the load beyond it (no loop flows): line 1-2
@@ -62,6 +62,11 @@ def tiny_grid(rating_12_mw: float = 120.0) -> Grid:
         index=pd.Index(["a", "b"], name="branch_id"),
         crs="EPSG:3083",
     )
+    if mesh:  # close the loop with a line 2-3: flows now split by reactance
+        extra = branches.iloc[[1]].copy()
+        extra.index = pd.Index(["c"], name="branch_id")
+        extra["from_bus"], extra["to_bus"], extra["rating_mw"] = "2", "3", 60.0
+        branches = pd.concat([branches, extra])
     gens = pd.DataFrame(
         {
             "bus_id": ["1"],
@@ -208,7 +213,7 @@ def cap(m, s, t) -> float:
 # --------------------------------------------------------------------------- grid
 
 
-def _line_case(rating_12_mw: float):
+def _line_case(rating_12_mw: float, mesh: bool = False):
     # Site A sits at bus 2 behind line a (1-2); site B at bus 3 behind line b (1-3).
     # A has no land cost, B pays 1 M USD/MW of land. PUE 1.0, no water.
     sites = {
@@ -216,7 +221,7 @@ def _line_case(rating_12_mw: float):
         "B": {"bus_id": "3", "land_usd_per_mw": 1e6},
     }
     perf = {("A", "air"): (1.0, 1.0, 0.0), ("B", "air"): (1.0, 1.0, 0.0)}
-    return tiny_data(sites=sites, perf=perf, grid=tiny_grid(rating_12_mw))
+    return tiny_data(sites=sites, perf=perf, grid=tiny_grid(rating_12_mw, mesh))
 
 
 def test_cheap_site_wins_until_its_line_saturates_then_a_second_site_opens():
@@ -495,3 +500,36 @@ def test_quadratic_generator_costs_are_approximated_by_secants():
     )
     assert pw.slopes_usd_per_mwh == pytest.approx([10.0, 20.0])
     assert pw.intercepts_usd_per_h == pytest.approx([0.0, -500.0])
+
+
+# --------------------------------------------------------------------------- PTDF form
+
+
+@pytest.mark.parametrize(
+    ("rating", "mesh"), [(120.0, False), (1000.0, False), (120.0, True), (1000.0, True)]
+)
+def test_ptdf_with_lazy_limits_gives_the_angle_optimum(rating, mesh):
+    from siting.pipeline import solve_model
+
+    d = _line_case(rating, mesh)
+    base = 50 * HOURS * 10 * (1 + 1 / 1.1)
+    ma, ra = solved(d, base)
+    dp = dataclasses.replace(d, grid_formulation="ptdf")
+    mp = build_model(dp, baseline_usd=base)
+    assert not hasattr(mp, "theta") and len(mp.lazy_limits) == 0
+    rp = solve_model(mp, dp, mip_gap=0.0, time_limit_s=60)
+    assert rp.status == "optimal"
+    assert rp.objective == pytest.approx(ra.objective, rel=1e-9)
+    for s in ("A", "B"):
+        assert [cap(mp, s, t) for t in (0, 1)] == pytest.approx([cap(ma, s, t) for t in (0, 1)])
+    # the flows the PTDF form implies equal the angle form's
+    from siting.model.lazy import flows_numpy
+
+    f = flows_numpy(mp, dp)
+    for t in (0, 1):
+        angle = [float(ma.flow[br, t, "peak"]()) for br in range(len(d.net.branch_ids))]
+        assert f[t, "peak"] == pytest.approx(angle, abs=1e-6)
+    # a limit is added only where the unconstrained solution broke one
+    info = mp._lazy_info
+    if not mesh:  # radial: line a binds at 120 MW (see above), nothing binds at 1,000 MW
+        assert (info.limits_added >= 1) == (rating < 1000.0)

@@ -16,6 +16,7 @@ Money is in constant USD, discounted to the first planning year:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -113,6 +114,8 @@ class ModelData:
         (region_id, site_id, cost_usd_per_mw_year) and demand per region and year [MW].
     heat_links, sinks
         (sink_id, site_id) pairs and sinks (``demand_mw, price_usd_per_mwh``).
+    grid_formulation
+        ``angle`` (voltage angles, every limit) or ``ptdf`` (PTDF, lazily added limits).
     """
 
     years: list[int]
@@ -162,6 +165,7 @@ class ModelData:
     objective: str
     budget_usd: float | None
     notes: list[str] = field(default_factory=list)
+    grid_formulation: str = "angle"
 
     @property
     def n_years(self) -> int:
@@ -198,15 +202,60 @@ def discounting(
     return capex_df, capex_df * annuity, n
 
 
-def gen_cost_lines(curve: CostCurve | None, marginal: float, p_min: float, p_max: float) -> GenCost:
+def gen_cost_lines(
+    curve: CostCurve | None,
+    marginal: float,
+    p_min: float,
+    p_max: float,
+    segments: int = POLY_SEGMENTS,
+) -> GenCost:
     """Cost lines of one generator for the model's epigraph [USD/h].
 
-    A linear curve (or a finite ``marginal`` with no curve) is one line through the origin.
-    A MATPOWER piecewise-linear curve (model 1) gives one line per segment, exactly. A
-    polynomial of degree 2 or more is approximated by :data:`POLY_SEGMENTS` secants
-    between ``p_min`` and ``p_max`` (exact at the breakpoints; above the curve between
-    them for a convex curve). The issue on transmission refines this.
+    The model takes a generator's cost as ``cost >= a_i + b_i * p`` for every line ``i``
+    (an epigraph: at the optimum the cost is the largest of the lines at ``p``).
+
+    - A linear curve (or a finite ``marginal`` with no curve) is one line ``c1 * p + c0``.
+    - A MATPOWER piecewise-linear curve (gencost model 1, points ``(p_k, C_k)``) gives one
+      line per segment, exactly: ``b_k = (C_{k+1} - C_k) / (p_{k+1} - p_k)`` [USD/MWh],
+      ``a_k = C_k - b_k p_k`` [USD/h] (MATPOWER's own constrained cost variable form).
+    - A polynomial of degree 2 or more (gencost model 2) is approximated by ``segments``
+      secants over the equally spaced breakpoints ``x_j = p_min + j h``, ``j = 0 .. n``,
+      ``h = (p_max - p_min) / n``; exact at the breakpoints.
+
+    Error of the secants (see :func:`secant_error_bound_usd_per_h`): on a convex curve the
+    largest secant at ``p`` in ``[p_min, p_max]`` is the piecewise-linear interpolant,
+    which lies above the curve by at most ``h^2 / 8 * max C''``. For a quadratic
+    ``C(p) = c2 p^2 + c1 p + c0`` (``C'' = 2 c2``):
+
+    .. math::
+
+        0 \\le \\hat C(p) - C(p) \\le \\frac{c_2}{4}
+        \\left(\\frac{p_{max} - p_{min}}{n}\\right)^2 \\quad [\\text{USD/h}],
+
+    with equality at the middle of each segment. A dispatch priced by secants therefore
+    costs at least the exact optimum and at most the exact optimum plus the sum of the
+    generators' bounds. Below ``p_min`` and above ``p_max`` (outside a peak dispatch's
+    range) the extended end secants lie below a convex curve.
+
+    Parameters
+    ----------
+    curve
+        The generator's cost curve, or ``None`` (then ``marginal`` is used).
+    marginal
+        Linear cost when there is no curve [USD/MWh].
+    p_min, p_max
+        Output range the secants span [MW] (``p_max <= p_min``: one MW above ``p_min``).
+    segments
+        Number of secants ``n`` for a polynomial of degree 2 or more (>= 1; the
+        scenario's ``grid.cost_segments``).
+
+    Returns
+    -------
+    GenCost
+        Slopes [USD/MWh] and intercepts [USD/h] of the lines.
     """
+    if segments < 1:
+        raise ValueError(f"segments must be >= 1, got {segments}")
     if curve is None:
         return GenCost(np.array([float(marginal)]), np.array([0.0]))
     if curve.model == "polynomial":
@@ -216,7 +265,7 @@ def gen_cost_lines(curve: CostCurve | None, marginal: float, p_min: float, p_max
             c0 = c[-1] if len(c) else 0.0
             return GenCost(np.array([c1]), np.array([c0]))
         hi = p_max if p_max > p_min else p_min + 1.0
-        x = np.linspace(p_min, hi, POLY_SEGMENTS + 1)
+        x = np.linspace(p_min, hi, int(segments) + 1)
         pts = np.column_stack([x, np.polyval(c, x)])
     else:
         assert curve.points is not None
@@ -226,6 +275,109 @@ def gen_cost_lines(curve: CostCurve | None, marginal: float, p_min: float, p_max
     slope = np.diff(pts[:, 1]) / np.diff(pts[:, 0])
     intercept = pts[:-1, 1] - slope * pts[:-1, 0]
     return GenCost(slope, intercept)
+
+
+def secant_error_bound_usd_per_h(
+    curve: CostCurve | None, p_min: float, p_max: float, segments: int = POLY_SEGMENTS
+) -> float:
+    """Largest overestimate of a generator's cost by the secants of :func:`gen_cost_lines`.
+
+    With ``n = segments`` equal secants of width ``h = (p_max - p_min) / n`` on a curve
+    ``C`` convex on ``[p_min, p_max]``, the model's cost ``hat C`` (the largest secant at
+    ``p``) is the linear interpolant of ``C``, and the interpolation error is at most
+    ``h^2 / 8 * max C''`` on the range. For a quadratic ``c2 p^2 + c1 p + c0`` the error
+    on segment ``[x_j, x_j + h]`` is ``c2 (p - x_j)(x_j + h - p)``, whose maximum is
+
+    .. math::
+
+        \\max_{p \\in [p_{min}, p_{max}]} \\hat C(p) - C(p)
+        = \\frac{c_2}{4} \\left(\\frac{p_{max} - p_{min}}{n}\\right)^2 \\quad [\\text{USD/h}]
+
+    at each segment's middle (the bound is tight). For degree 3 and more the bound is
+    ``h^2 / 8 * max C''`` with ``C''`` maximised exactly (at the ends or where
+    ``C''' = 0``).
+
+    Parameters
+    ----------
+    curve
+        The cost curve (``None``, piecewise-linear, or a polynomial of degree <= 1: the
+        model is exact and the bound is 0).
+    p_min, p_max
+        Output range [MW] (``p_max <= p_min``: the output is fixed at a breakpoint, 0).
+    segments
+        Number of secants (>= 1).
+
+    Returns
+    -------
+    float
+        The bound [USD/h]; ``inf`` when the polynomial is not convex on the range (the
+        largest secant is then not the interpolant and no bound is stated).
+    """
+    if segments < 1:
+        raise ValueError(f"segments must be >= 1, got {segments}")
+    if curve is None or curve.model != "polynomial" or p_max <= p_min:
+        return 0.0
+    c = np.trim_zeros(np.asarray(curve.coefficients, dtype=float), "f")
+    if len(c) <= 2:
+        return 0.0
+    h = (p_max - p_min) / segments
+    if len(c) == 3:
+        return float(c[0] * h * h / 4.0) if c[0] >= 0 else math.inf
+    # C'' is a polynomial: its extremes on the range are at the ends or where C''' = 0
+    d2 = np.polyder(c, 2)
+    d3 = np.polyder(c, 3)
+    xs = [float(p_min), float(p_max)]
+    if len(d3) > 1:
+        xs += [
+            float(r.real) for r in np.roots(d3) if abs(r.imag) < 1e-12 and p_min < r.real < p_max
+        ]
+    vals = np.polyval(d2, np.asarray(xs))
+    if vals.min() < 0:
+        return math.inf
+    return float(h * h / 8.0 * vals.max())
+
+
+def generator_inputs(
+    grid: Grid, net, segments: int = POLY_SEGMENTS
+) -> tuple[pd.DataFrame, dict[str, GenCost]]:
+    """The in-service generators and their cost lines, as the model reads them.
+
+    Parameters
+    ----------
+    grid
+        The grid.
+    net
+        Its :class:`siting.network.DCNetwork` (for the bus positions).
+    segments
+        Secants per polynomial cost (:func:`gen_cost_lines`).
+
+    Returns
+    -------
+    gens, gen_costs
+        ``gens`` indexed by gen_id with ``bus_id, bus_pos, p_min_mw, p_max_mw`` [MW];
+        ``gen_costs``: gen_id -> :class:`GenCost`.
+    """
+    g = grid.generators[grid.generators["in_service"].astype(bool)]
+    bus_pos = pd.Series(np.arange(len(net.bus_ids)), index=net.bus_ids)
+    gens = pd.DataFrame(
+        {
+            "bus_id": g["bus_id"].astype(str).to_numpy(),
+            "bus_pos": bus_pos.loc[g["bus_id"].astype(str)].to_numpy(),
+            "p_min_mw": g["p_min_mw"].astype(float).to_numpy(),
+            "p_max_mw": g["p_max_mw"].astype(float).to_numpy(),
+        },
+        index=pd.Index([str(i) for i in g.index], name="gen_id"),
+    )
+    gen_costs: dict[str, GenCost] = {}
+    for gid, row in g.iterrows():
+        gen_costs[str(gid)] = gen_cost_lines(
+            grid.costs.get(str(gid)),
+            float(row["marginal_cost_usd_per_mwh"]),
+            float(row["p_min_mw"]),
+            float(row["p_max_mw"]),
+            segments,
+        )
+    return gens, gen_costs
 
 
 def model_data(scenario, layers, candidates, cooling: pd.DataFrame, net=None) -> ModelData:
@@ -316,24 +468,7 @@ def model_data(scenario, layers, candidates, cooling: pd.DataFrame, net=None) ->
         assert grid is not None
         if net is None:
             net = dc_network(grid)
-        g = grid.generators[grid.generators["in_service"].astype(bool)]
-        bus_pos = pd.Series(np.arange(len(net.bus_ids)), index=net.bus_ids)
-        gens = pd.DataFrame(
-            {
-                "bus_id": g["bus_id"].astype(str).to_numpy(),
-                "bus_pos": bus_pos.loc[g["bus_id"].astype(str)].to_numpy(),
-                "p_min_mw": g["p_min_mw"].astype(float).to_numpy(),
-                "p_max_mw": g["p_max_mw"].astype(float).to_numpy(),
-            },
-            index=pd.Index([str(i) for i in g.index], name="gen_id"),
-        )
-        for gid, row in g.iterrows():
-            gen_costs[str(gid)] = gen_cost_lines(
-                grid.costs.get(str(gid)),
-                float(row["marginal_cost_usd_per_mwh"]),
-                float(row["p_min_mw"]),
-                float(row["p_max_mw"]),
-            )
+        gens, gen_costs = generator_inputs(grid, net, scenario.grid.cost_segments)
         base_load = grid.load_mw(years).reindex(net.bus_ids)
         shunt = grid.buses["shunt_mw"].reindex(net.bus_ids).astype(float).to_numpy()
         headroom = (
@@ -496,4 +631,5 @@ def model_data(scenario, layers, candidates, cooling: pd.DataFrame, net=None) ->
         objective=scenario.objective.sense,
         budget_usd=scenario.objective.budget_usd,
         notes=notes,
+        grid_formulation=scenario.grid.formulation,
     )

@@ -49,9 +49,11 @@ def add_grid(m: pyo.ConcreteModel, d: ModelData) -> None:
     hours = {h: (w if w > 0 else 1.0) for h, w in d.snapshots["hours"].items()}
     refs = set(int(r) for r in np.atleast_1d(net.ref_idx))
 
-    m.theta = pyo.Var(
-        m.B, m.T, m.H, bounds=lambda _m, b, t, h: (0.0, 0.0) if b in refs else (None, None)
-    )
+    ptdf_form = getattr(d, "grid_formulation", "angle") == "ptdf"
+    if not ptdf_form:
+        m.theta = pyo.Var(
+            m.B, m.T, m.H, bounds=lambda _m, b, t, h: (0.0, 0.0) if b in refs else (None, None)
+        )
     pmin = d.gens["p_min_mw"].to_dict()
     pmax = d.gens["p_max_mw"].to_dict()
 
@@ -65,12 +67,15 @@ def add_grid(m: pyo.ConcreteModel, d: ModelData) -> None:
     to = net.to_idx.astype(int)
     bl = net.b_mw_per_rad.astype(float)
     sh = net.shift_rad.astype(float)
-    m.flow = pyo.Expression(
-        m.L,
-        m.T,
-        m.H,
-        rule=lambda m, br, t, h: bl[br] * (m.theta[fr[br], t, h] - m.theta[to[br], t, h] - sh[br]),
-    )
+    if not ptdf_form:
+        m.flow = pyo.Expression(
+            m.L,
+            m.T,
+            m.H,
+            rule=lambda m, br, t, h: (
+                bl[br] * (m.theta[fr[br], t, h] - m.theta[to[br], t, h] - sh[br])
+            ),
+        )
 
     out_of = defaultdict(list)
     into = defaultdict(list)
@@ -89,16 +94,20 @@ def add_grid(m: pyo.ConcreteModel, d: ModelData) -> None:
     # weighted 10x: where a limit binds, the explanation names the line, not a blackout
     shed = elastic.slack(m, "unserved_mw", m.B * m.T * m.H, "MW", "load not served", weight=10.0)
 
-    def balance(m, b, t, h):
-        gen = pyo.quicksum(m.p[g, t, h] for g in gens_at[b])
-        draw = pyo.quicksum(m.draw[s, t, h] for s in sites_at[b])
-        net_out = pyo.quicksum(m.flow[br, t, h] for br in out_of[b]) - pyo.quicksum(
-            m.flow[br, t, h] for br in into[b]
-        )
-        demand = lf[h] * load[b, t] + shunt[b]
-        return gen + shed[b, t, h] - draw - demand == net_out
+    if ptdf_form:
+        _add_ptdf_network(m, d, gens_at, sites_at, shed, lf)
+    else:
 
-    m.balance = pyo.Constraint(m.B, m.T, m.H, rule=balance)
+        def balance(m, b, t, h):
+            gen = pyo.quicksum(m.p[g, t, h] for g in gens_at[b])
+            draw = pyo.quicksum(m.draw[s, t, h] for s in sites_at[b])
+            net_out = pyo.quicksum(m.flow[br, t, h] for br in out_of[b]) - pyo.quicksum(
+                m.flow[br, t, h] for br in into[b]
+            )
+            demand = lf[h] * load[b, t] + shunt[b]
+            return gen + shed[b, t, h] - draw - demand == net_out
+
+        m.balance = pyo.Constraint(m.B, m.T, m.H, rule=balance)
 
     if d.line_limits:
         limited = [br for br in range(nl) if np.isfinite(net.rating_mw[br])]
@@ -107,15 +116,21 @@ def add_grid(m: pyo.ConcreteModel, d: ModelData) -> None:
         over = elastic.slack(
             m, "overload_mw", m.LL * m.T * m.H, "MW", "branch flow above its rating"
         )
-        m.limit_up = pyo.Constraint(
-            m.LL, m.T, m.H, rule=lambda m, br, t, h: m.flow[br, t, h] <= rating[br] + over[br, t, h]
-        )
-        m.limit_dn = pyo.Constraint(
-            m.LL,
-            m.T,
-            m.H,
-            rule=lambda m, br, t, h: -m.flow[br, t, h] <= rating[br] + over[br, t, h],
-        )
+        if ptdf_form:
+            m._overload = over  # limits are added lazily (siting.model.lazy)
+        else:
+            m.limit_up = pyo.Constraint(
+                m.LL,
+                m.T,
+                m.H,
+                rule=lambda m, br, t, h: m.flow[br, t, h] <= rating[br] + over[br, t, h],
+            )
+            m.limit_dn = pyo.Constraint(
+                m.LL,
+                m.T,
+                m.H,
+                rule=lambda m, br, t, h: -m.flow[br, t, h] <= rating[br] + over[br, t, h],
+            )
 
     capped = [i for i in range(nb) if np.isfinite(d.headroom_mw[i]) and sites_at[i]]
     if capped:
@@ -164,3 +179,76 @@ def add_grid(m: pyo.ConcreteModel, d: ModelData) -> None:
             float(d.op_weight[t]) * hours[h] * m.dispatch_cost[t, h] for t in m.T for h in m.H
         )
     )
+
+
+def _add_ptdf_network(m, d: ModelData, gens_at, sites_at, shed, lf) -> None:
+    """PTDF form: one balance per island; flows are linear in the injections.
+
+    ``inj[b] = sum_{g at b} p - lf * load[b] - shunt[b] - sum_{s at b} draw[s]`` [MW];
+    per island and (t, h): ``sum_b inj[b] = 0``. A branch's flow is
+    ``f_l = sum_b PTDF[l, b] * (inj_b - Pbusinj_b) + Pfinj_l`` (phase shifts as injections,
+    MATPOWER's convention), with PTDF for each island's reference bus. No line limit is
+    in the model at first: :func:`siting.model.lazy.solve_lazy` adds ``|f_l| <= rating_l``
+    for the (branch, period, snapshot) triples a solution violates, and solves again.
+    """
+    net = d.net
+    nb = len(net.bus_ids)
+    load = d.base_load_mw.to_numpy()
+    shunt = d.shunt_mw
+    island = np.asarray(net.island)
+    m.ISL = pyo.Set(initialize=sorted(set(island.tolist())), ordered=True)
+    members = {i: np.flatnonzero(island == i).tolist() for i in m.ISL}
+
+    def balance(m, i, t, h):
+        gen = pyo.quicksum(m.p[g, t, h] for b in members[i] for g in gens_at[b])
+        draw = pyo.quicksum(m.draw[s, t, h] for b in members[i] for s in sites_at[b])
+        unserved = pyo.quicksum(shed[b, t, h] for b in members[i]) if m._elastic else 0.0
+        demand = float(sum(lf[h] * load[b, t] + shunt[b] for b in members[i]))
+        return gen + unserved - draw == demand
+
+    m.island_balance = pyo.Constraint(m.ISL, m.T, m.H, rule=balance)
+    m._ptdf = _ptdf(net)
+    m._pfinj = np.asarray(net.p_shift_branch_mw, dtype=float)
+    # constant part of each bus's injection, per (t, h), and the phase-shift offsets
+    m._gens_at = gens_at
+    m._sites_at = sites_at
+    m._active_buses = [b for b in range(nb) if gens_at[b] or sites_at[b]]
+    m._const_inj = {
+        (t, h): -(lf[h] * load[:, t] + shunt) - np.asarray(net.p_shift_bus_mw)
+        for t in range(d.n_years)
+        for h in d.snapshots.index
+    }
+    m.lazy_limits = pyo.ConstraintList()
+    m._monitored = set()
+
+
+def ptdf_flow_expr(m, br: int, t: int, h: str):
+    """The flow of branch ``br`` in (t, h) as a linear expression (PTDF form) [MW]."""
+    row = m._ptdf[br]
+    const = float(row @ m._const_inj[t, h]) + float(m._pfinj[br])
+    terms = []
+    for b in m._active_buses:
+        c = float(row[b])
+        if abs(c) < 1e-12:
+            continue
+        for g in m._gens_at[b]:
+            terms.append(c * m.p[g, t, h])
+        for s in m._sites_at[b]:
+            terms.append(-c * m.draw[s, t, h])
+    return pyo.quicksum(terms) + const
+
+
+def _ptdf(net) -> np.ndarray:
+    """PTDF [MW/MW] for each island's reference bus: flows of unit injections, shifts removed.
+
+    Column b is the flow change per MW injected at bus b and taken at its island's reference
+    bus: ``dc_flow(e_b) - dc_flow(0)`` (the phase shifts' flows cancel), one sparse LU solve
+    with all columns at once.
+    """
+    from siting.network import dc_flow
+
+    nb = len(net.bus_ids)
+    eye = np.eye(nb)
+    f = dc_flow(net, eye, balance=False).flow_mw
+    f0 = dc_flow(net, np.zeros(nb), balance=False).flow_mw
+    return f - f0[:, None]
