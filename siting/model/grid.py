@@ -191,6 +191,8 @@ def _add_ptdf_network(m, d: ModelData, gens_at, sites_at, shed, lf) -> None:
     in the model at first: :func:`siting.model.lazy.solve_lazy` adds ``|f_l| <= rating_l``
     for the (branch, period, snapshot) triples a solution violates, and solves again.
     """
+    from siting.network import ptdf
+
     net = d.net
     nb = len(net.bus_ids)
     load = d.base_load_mw.to_numpy()
@@ -207,7 +209,7 @@ def _add_ptdf_network(m, d: ModelData, gens_at, sites_at, shed, lf) -> None:
         return gen + unserved - draw == demand
 
     m.island_balance = pyo.Constraint(m.ISL, m.T, m.H, rule=balance)
-    m._ptdf = _ptdf(net)
+    m._ptdf = ptdf(net)  # each island's reference bus as the slack
     m._pfinj = np.asarray(net.p_shift_branch_mw, dtype=float)
     # constant part of each bus's injection, per (t, h), and the phase-shift offsets
     m._gens_at = gens_at
@@ -236,19 +238,3 @@ def ptdf_flow_expr(m, br: int, t: int, h: str):
         for s in m._sites_at[b]:
             terms.append(-c * m.draw[s, t, h])
     return pyo.quicksum(terms) + const
-
-
-def _ptdf(net) -> np.ndarray:
-    """PTDF [MW/MW] for each island's reference bus: flows of unit injections, shifts removed.
-
-    Column b is the flow change per MW injected at bus b and taken at its island's reference
-    bus: ``dc_flow(e_b) - dc_flow(0)`` (the phase shifts' flows cancel), one sparse LU solve
-    with all columns at once.
-    """
-    from siting.network import dc_flow
-
-    nb = len(net.bus_ids)
-    eye = np.eye(nb)
-    f = dc_flow(net, eye, balance=False).flow_mw
-    f0 = dc_flow(net, np.zeros(nb), balance=False).flow_mw
-    return f - f0[:, None]
