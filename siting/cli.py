@@ -191,13 +191,21 @@ def plan(
     scenario: Annotated[Path, typer.Argument(help="The scenario file (.yaml).")],
     out_dir: Annotated[
         Path | None,
-        typer.Option("--out", help="Output folder [default: maps/<scenario name>/]."),
+        typer.Option("--out", help="Output folder (default: maps/<scenario name>/)."),
     ] = None,
     time_limit: Annotated[
-        float | None, typer.Option("--time-limit", help="Solver time limit [s].", min=0.001)
+        float | None,
+        typer.Option(
+            "--time-limit",
+            help="Solver time limit, in seconds (default: the scenario's).",
+            min=0.001,
+        ),
     ] = None,
     mip_gap: Annotated[
-        float | None, typer.Option("--mip-gap", help="Relative MIP gap [fraction].", min=0.0)
+        float | None,
+        typer.Option(
+            "--mip-gap", help="Relative MIP gap, a fraction (default: the scenario's).", min=0.0
+        ),
     ] = None,
     solver: Annotated[
         str | None, typer.Option("--solver", help="MIP solver: highs (default) or a Pyomo name.")
@@ -253,7 +261,7 @@ def candidates(
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", help="GeoPackage to write [default: maps/<name>/candidates.gpkg]."
+            "--output", "-o", help="GeoPackage to write (default: maps/<name>/candidates.gpkg)."
         ),
     ] = None,
     debug: DebugOpt = False,
