@@ -52,22 +52,28 @@ class GridBaseError(SitingError):
 
 
 def solve_model(m, d: ModelData, *, write_lp=None, **settings) -> SolveResult:
-    """Solve ``m`` with the formulation its data asks for (lazy limits for the PTDF form).
+    """Solve ``m``, adding lazy limits (PTDF line limits, N-1) until none is violated.
 
     ``settings`` are :func:`siting.solve.solve`'s (solver, time_limit_s, mip_gap, threads).
-    The PTDF form's loop figures go to ``result.notes`` and ``m._lazy_info``.
+    The lazy loop's figures go to ``result.notes`` and ``m._lazy_info``.
     """
-    if getattr(d, "grid_formulation", "angle") != "ptdf" or not d.grid_enabled:
-        return solve(m, write_lp=write_lp, **settings)
-    from siting.model.lazy import solve_lazy
+    from siting.model.lazy import needs_lazy, solve_lazy
 
+    if not needs_lazy(m, d):
+        return solve(m, write_lp=write_lp, **settings)
     r, info = solve_lazy(m, d, lambda mm: solve(mm, **settings))
     m._lazy_info = info
-    r.notes.append(
-        f"PTDF form with lazy line limits: {info.lp_rounds} LP and {info.mip_rounds} MIP rounds, "
-        f"{info.limits_added} limits added of "
-        f"{int(np.isfinite(d.net.rating_mw).sum()) * d.n_years * len(d.snapshots)}"
-    )
+    if hasattr(m, "lazy_limits"):
+        r.notes.append(
+            f"PTDF form with lazy line limits: {info.lp_rounds} LP and {info.mip_rounds} MIP "
+            f"rounds, {info.limits_added} limits added of "
+            f"{int(np.isfinite(d.net.rating_mw).sum()) * d.n_years * len(d.snapshots)}"
+        )
+    if hasattr(m, "n1_limits"):
+        r.notes.append(
+            f"N-1: {info.n1_outages_checked} outages checked, {info.n1_added} post-contingency "
+            f"limits added lazily ({info.lp_rounds} LP and {info.mip_rounds} MIP rounds)"
+        )
     if write_lp is not None:
         m.write(str(write_lp), io_options={"symbolic_solver_labels": True})
     return r
@@ -155,6 +161,11 @@ def _where(v: dict, d: ModelData) -> str:
             return f"bus {d.net.bus_ids[key[0]]}, year {years[key[1]]}, snapshot {key[2]}"
         if name == "overload_mw":
             return f"branch {d.net.branch_ids[key[0]]}, year {years[key[1]]}, snapshot {key[2]}"
+        if name == "n1_overload_mw":
+            return (
+                f"branch {d.net.branch_ids[key[0]]} after an outage, year {years[key[1]]}, "
+                f"snapshot {key[2]}"
+            )
         if name == "headroom_mw":
             return f"substation at bus {d.net.bus_ids[key[0]]}, year {years[key[1]]}"
         if name in ("water_short_m3_per_day",):
@@ -450,6 +461,7 @@ def _manifest(sc, layers, cands, d, p: Plan, result: SolveResult, settings, base
         "grid_enabled": bool(d.grid_enabled),
         "grid_baseline_dispatch_usd": baseline,
         "costs_usd": p.costs_usd,
+        "grid_upgrades": p.upgrades.to_dict(orient="records"),
         "total_cost_usd": p.total_cost_usd,
         "it_mw_by_year": {str(k): float(v) for k, v in by_year.items()},
         "sites_chosen": int(len(p.sites)),

@@ -39,6 +39,19 @@ TOL_ABS = 1e-3
 #: Relative tolerance of the verification [fraction].
 TOL_REL = 1e-6
 
+#: Columns of ``upgrades.csv``.
+UPGRADE_COLUMNS = ["asset", "asset_id", "year", "added_mw", "cost_usd", "lead_time_years"]
+#: Columns of ``contingencies.csv``.
+CONTINGENCY_COLUMNS = [
+    "branch_id",
+    "year",
+    "snapshot",
+    "outage_id",
+    "post_flow_mw",
+    "rating_emergency_mw",
+    "loading_pct",
+]
+
 
 class VerificationError(SitingError):
     """The plan breaks a rule it must keep (a bug in the model, or solver trouble)."""
@@ -74,8 +87,9 @@ class Plan:
         typical_draw_mw, cooling, bus_id, water_m3_per_day``.
     flows
         One row per branch and year at the peak snapshot: ``branch_id, from_bus, to_bus,
-        year, flow_mw, rating_mw, loading_pct``, plus the worst snapshot's loading (no rows
-        when the grid is not modelled).
+        year, flow_mw, rating_mw, loading_pct, rating_emergency_mw`` (ratings of that year,
+        upgrades included), plus the worst snapshot's loading (no rows when the grid is not
+        modelled).
     flows_all
         Flows per branch, year and snapshot.
     dispatch
@@ -85,6 +99,14 @@ class Plan:
     buses, branches
         The grid's layers with campus load and peak loading per year (``None`` when the grid
         is not modelled or its buses have no coordinates).
+    upgrades
+        Grid upgrades taken: ``asset`` (``branch`` or ``substation``), ``asset_id``, ``year``
+        (first year in service), ``added_mw``, ``cost_usd`` (not discounted),
+        ``lead_time_years``.
+    contingencies
+        With N-1 security: per monitored branch and year, the worst checked outage
+        (``branch_id, year, snapshot, outage_id, post_flow_mw, rating_emergency_mw,
+        loading_pct``); else empty.
     costs_usd
         Present value of each cost part [USD].
     solve
@@ -110,6 +132,10 @@ class Plan:
     checks: list[Check] = field(default_factory=list)
     manifest: dict[str, Any] = field(default_factory=dict)
     violations: list[dict] = field(default_factory=list)
+    upgrades: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=UPGRADE_COLUMNS))
+    contingencies: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=CONTINGENCY_COLUMNS)
+    )
 
     @property
     def total_cost_usd(self) -> float:
@@ -128,7 +154,8 @@ class Plan:
         Files: ``plan.gpkg`` (layers ``sites``, ``candidates``, ``buses``, ``branches``,
         ``water_links``; ``buses`` and ``branches`` only when the grid is modelled),
         ``schedule.csv``, ``flows.csv``, ``dispatch.csv`` (headers only without a modelled
-        grid), ``manifest.json``.
+        grid), ``upgrades.csv`` (headers only when none), ``contingencies.csv`` (with N-1),
+        ``manifest.json``.
 
         Returns
         -------
@@ -163,6 +190,9 @@ class Plan:
         self.schedule.to_csv(d / "schedule.csv", index=False, float_format="%.6g")
         self.flows.to_csv(d / "flows.csv", index=False, float_format="%.6g")
         self.dispatch.to_csv(d / "dispatch.csv", index=False, float_format="%.6g")
+        self.upgrades.to_csv(d / "upgrades.csv", index=False, float_format="%.10g")
+        if len(self.contingencies):
+            self.contingencies.to_csv(d / "contingencies.csv", index=False, float_format="%.6g")
         (d / "manifest.json").write_text(
             json.dumps(self.manifest, indent=2, default=_json_default) + "\n", encoding="utf-8"
         )
@@ -342,8 +372,12 @@ def extract(
     flows_all = pd.DataFrame()
     dispatch = pd.DataFrame(columns=["gen_id", "bus_id", "year", "snapshot", "p_mw"])
     buses = branches = None
+    upgrades = pd.DataFrame(columns=UPGRADE_COLUMNS)
+    contingencies = pd.DataFrame(columns=CONTINGENCY_COLUMNS)
     if d.grid_enabled:
         net = d.net
+        upgrades = _upgrades_taken(m, d)
+        added = added_by_year(upgrades, d)
         snaps = list(d.snapshots.index)
         frows = []
         numpy_flows = None
@@ -366,7 +400,8 @@ def extract(
                             "year": y,
                             "snapshot": h,
                             "flow_mw": f,
-                            "rating_mw": net.rating_mw,
+                            "rating_mw": net.rating_mw + added[:, t],
+                            "rating_emergency_mw": d.rating_emergency_mw + added[:, t],
                         }
                     )
                 )
@@ -377,6 +412,7 @@ def extract(
                 100.0 * flows_all["flow_mw"].abs() / flows_all["rating_mw"],
                 0.0,
             )
+        flows_all["rating_emergency_mw"] = flows_all.pop("rating_emergency_mw")
         peak_name = (
             d.snapshots.index[d.snapshots["peak"].to_numpy()][0]
             if d.snapshots["peak"].any()
@@ -403,6 +439,8 @@ def extract(
                     )
                 )
         dispatch = pd.concat(drows, ignore_index=True)
+        if d.n1 is not None and d.line_limits:
+            contingencies = worst_contingencies(flows_all, d, added, m)
         grid = layers.grid
         if grid.has_coordinates:
             buses = grid.buses.copy()
@@ -436,7 +474,136 @@ def extract(
         branches=branches,
         costs_usd=costs,
         solve=result,
+        upgrades=upgrades,
+        contingencies=contingencies,
     )
+
+
+def _upgrades_taken(m: pyo.ConcreteModel, d: ModelData) -> pd.DataFrame:
+    """The upgrades the solution takes (see :attr:`Plan.upgrades`)."""
+    rows = []
+    for asset, var, table, id_col in (
+        ("branch", getattr(m, "up_branch", None), d.branch_upgrades, "branch_id"),
+        ("substation", getattr(m, "up_bus", None), d.bus_upgrades, "bus_id"),
+    ):
+        if var is None:
+            continue
+        for pos, opt in table.iterrows():
+            for t, y in enumerate(d.years):
+                if _val(var[int(pos), t]) > 0.5:
+                    rows.append(
+                        (
+                            asset,
+                            str(opt[id_col]),
+                            y,
+                            float(opt["added_mw"]),
+                            float(opt["cost_usd"]),
+                            float(opt["lead_time_years"]),
+                        )
+                    )
+    return pd.DataFrame(rows, columns=UPGRADE_COLUMNS)
+
+
+def added_by_year(upgrades: pd.DataFrame, d: ModelData, asset: str = "branch") -> np.ndarray:
+    """Rating (``branch``) or headroom (``substation``) added per position and period [MW].
+
+    Parameters
+    ----------
+    upgrades
+        :attr:`Plan.upgrades` (or ``upgrades.csv``).
+    d
+        The model's data (for the network's order and the years).
+    asset
+        ``branch`` (rows: ``net.branch_ids``) or ``substation`` (rows: ``net.bus_ids``).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n, n_years) [MW].
+    """
+    ids = d.net.branch_ids if asset == "branch" else d.net.bus_ids
+    out = np.zeros((len(ids), d.n_years))
+    pos = pd.Series(np.arange(len(ids)), index=ids.astype(str))
+    years = np.asarray(d.years)
+    for r in upgrades[upgrades["asset"] == asset].itertuples(index=False):
+        i = pos.get(str(r.asset_id))
+        if i is None:
+            raise VerificationError(f"upgrades name {asset} {r.asset_id}, which is not in the grid")
+        out[i, years >= int(r.year)] += float(r.added_mw)
+    return out
+
+
+def worst_contingencies(
+    flows_all: pd.DataFrame, d: ModelData, added: np.ndarray, m=None
+) -> pd.DataFrame:
+    """Per monitored branch and year, the worst checked outage (N-1) [MW, %].
+
+    Post-contingency flows are ``f + LODF[:, k] f[k]`` (:func:`siting.network.lodf`) for
+    the outages :func:`siting.model.lazy.n1_outages` checks, at the N-1 snapshots; the
+    limit is the emergency rating plus upgrades in service.
+    """
+    from siting.network import lodf
+
+    assert d.n1 is not None
+    net = d.net
+    nl = len(net.branch_ids)
+    L = getattr(m, "_lodf", None) if m is not None else None
+    if L is None:
+        L = lodf(net)
+    ks = _checked_outages(flows_all, d)
+    if not len(ks):
+        return pd.DataFrame(columns=CONTINGENCY_COLUMNS)
+    rows = []
+    em = d.rating_emergency_mw
+    for (y, h), grp in flows_all.groupby(["year", "snapshot"], sort=False):
+        t = d.years.index(int(y))
+        if not d.n1.checks(t, h):
+            continue
+        f = grp["flow_mw"].to_numpy()
+        post = f[:, None] + L[:, ks] * f[ks][None, :]
+        post[ks, np.arange(len(ks))] = 0.0
+        lim = em + added[:, t]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            load = np.where(np.isfinite(lim)[:, None], 100.0 * np.abs(post) / lim[:, None], 0.0)
+        j = np.argmax(load, axis=1)
+        br = np.arange(nl)
+        rows.append(
+            pd.DataFrame(
+                {
+                    "branch_id": net.branch_ids,
+                    "year": int(y),
+                    "snapshot": h,
+                    "outage_id": net.branch_ids[ks[j]],
+                    "post_flow_mw": post[br, j],
+                    "rating_emergency_mw": lim,
+                    "loading_pct": load[br, j],
+                }
+            )
+        )
+    out = pd.concat(rows, ignore_index=True)
+    idx = out.groupby(["branch_id", "year"], sort=False)["loading_pct"].idxmax()
+    return out.loc[idx].reset_index(drop=True)
+
+
+def _checked_outages(flows_all: pd.DataFrame, d: ModelData) -> np.ndarray:
+    """The outages N-1 checks for a plan's flows (the final solution's k most loaded)."""
+    nl = len(d.net.branch_ids)
+    ok = np.ones(nl, dtype=bool)
+    ok[d.n1.radial] = False
+    out = d.n1.outages
+    if out == "all":
+        return np.flatnonzero(ok)
+    if isinstance(out, int):
+        rating = d.net.rating_mw
+        safe = np.where(np.isfinite(rating) & (rating > 0), rating, np.inf)
+        load = np.zeros(nl)
+        for (y, h), grp in flows_all.groupby(["year", "snapshot"], sort=False):
+            if d.n1.checks(d.years.index(int(y)), h):
+                load = np.maximum(load, np.abs(grp["flow_mw"].to_numpy()) / safe)
+        load[~ok] = -1.0
+        top = np.argsort(-load, kind="stable")[:out]
+        return np.array(sorted(int(k) for k in top if ok[k]), dtype=int)
+    return np.array([k for k in out if ok[k]], dtype=int)
 
 
 # --------------------------------------------------------------------------- verification
@@ -569,6 +736,31 @@ def verify(plan: Plan, d: ModelData, layers, *, raise_on_failure: bool = True) -
     return checks
 
 
+def _verify_upgrades(ups: pd.DataFrame, d: ModelData) -> list[Check]:
+    """Each upgrade is an offered option, taken once, in service after its lead time."""
+    if not len(ups):
+        return []
+    bad_once = int(ups.duplicated(["asset", "asset_id"]).sum())
+    early = 0.0
+    unknown = 0
+    for asset, table, id_col in (
+        ("branch", d.branch_upgrades, "branch_id"),
+        ("substation", d.bus_upgrades, "bus_id"),
+    ):
+        opts = table.set_index(id_col)
+        for r in ups[ups["asset"] == asset].itertuples(index=False):
+            if str(r.asset_id) not in opts.index:
+                unknown += 1
+                continue
+            ready = d.years[0] + float(opts.at[str(r.asset_id), "lead_time_years"])
+            early = max(early, ready - float(r.year) - 1e-9)
+    return [
+        Check("upgrades are offered options", unknown == 0, float(unknown), "upgrades"),
+        Check("each upgrade taken at most once", bad_once == 0, float(bad_once), "upgrades"),
+        Check("upgrades in service after their lead time", early <= 0, max(early, 0.0), "years"),
+    ]
+
+
 def _verify_grid(plan: Plan, d: ModelData) -> list[Check]:
     """DC flows recomputed from nodal injections, per year and snapshot."""
     from siting.network import dc_flow
@@ -582,8 +774,14 @@ def _verify_grid(plan: Plan, d: ModelData) -> list[Check]:
     worst_mis = 0.0
     worst_bal = 0.0
     worst_head = 0.0
-    where = ""
-    for y in d.years:
+    worst_n1 = 0.0
+    where = where_n1 = ""
+    ups = plan.upgrades
+    added = added_by_year(ups, d, "branch")
+    added_head = added_by_year(ups, d, "substation")
+    n1_on = d.n1 is not None and d.line_limits
+    recomputed = []
+    for t, y in enumerate(d.years):
         for h, row in snaps.iterrows():
             disp = plan.dispatch[(plan.dispatch["year"] == y) & (plan.dispatch["snapshot"] == h)]
             inj = np.bincount(
@@ -606,9 +804,12 @@ def _verify_grid(plan: Plan, d: ModelData) -> list[Check]:
                         weights=camp["peak_draw_mw"].to_numpy(),
                         minlength=nb,
                     )
-                    head = np.where(np.isfinite(d.headroom_mw), d.headroom_mw, np.inf)
+                    head = np.where(
+                        np.isfinite(d.headroom_mw), d.headroom_mw + added_head[:, t], np.inf
+                    )
                     worst_head = max(worst_head, float(_excess(at_bus, head).max()))
             res = dc_flow(net, inj, balance=False)
+            recomputed.append(pd.DataFrame({"year": y, "snapshot": h, "flow_mw": res.flow_mw}))
             bal = float(np.abs(res.slack_mw).max(initial=0.0))
             worst_bal = max(worst_bal, bal - (TOL_ABS + TOL_REL * float(np.abs(inj).sum())))
             f = res.flow_mw
@@ -619,10 +820,31 @@ def _verify_grid(plan: Plan, d: ModelData) -> list[Check]:
             if mis > worst_mis:
                 worst_mis = mis
             if d.line_limits:
-                over = _excess(np.abs(f), net.rating_mw)
+                over = _excess(np.abs(f), net.rating_mw + added[:, t])
                 if over.max(initial=0.0) > worst_over:
                     worst_over = float(over.max())
                     where = f"branch {net.branch_ids[int(np.argmax(over))]} in {y} ({h})"
+    checks = _verify_upgrades(ups, d)
+    if n1_on and recomputed:
+        n1 = worst_contingencies(pd.concat(recomputed, ignore_index=True), d, added)
+        if len(n1):
+            exc = _excess(np.abs(n1["post_flow_mw"].to_numpy()), n1["rating_emergency_mw"])
+            worst_n1 = float(exc.max(initial=0.0))
+            if worst_n1 > 0:
+                r = n1.iloc[int(np.argmax(exc))]
+                where_n1 = (
+                    f"branch {r['branch_id']} after the outage of {r['outage_id']} in "
+                    f"{r['year']} ({r['snapshot']})"
+                )
+        checks.append(
+            Check(
+                "N-1: post-contingency flows within emergency ratings",
+                worst_n1 <= 0,
+                worst_n1,
+                "MW",
+                where_n1,
+            )
+        )
     disp = plan.dispatch.merge(
         d.gens[["p_min_mw", "p_max_mw"]], left_on="gen_id", right_index=True, how="left"
     )
@@ -632,7 +854,7 @@ def _verify_grid(plan: Plan, d: ModelData) -> list[Check]:
         _excess(disp["p_mw"].to_numpy(), disp["p_max_mw"].to_numpy()),
         _excess(lo, disp["p_mw"].to_numpy()),
     )
-    return [
+    return checks + [
         Check(
             "generators within their limits",
             gen_out.max(initial=0.0) <= 0,

@@ -273,6 +273,33 @@ def _default_snapshots() -> list[Snapshot]:
     ]
 
 
+class Contingencies(_Strict):
+    """N-1 security: after any one monitored branch outage, flows within emergency ratings."""
+
+    enabled: bool = Field(
+        default=False,
+        description="Require N-1 security: the post-contingency flow of every branch (by line "
+        "outage distribution factors) within its emergency rating `rating_emergency_mw` (plus any "
+        "upgrade) after the outage of any one branch in `outages`. Added lazily: only the "
+        "(branch, outage, year, snapshot) limits a solution violates enter the model.",
+    )
+    outages: Literal["all"] | Annotated[int, Field(ge=1)] | list[str] = Field(
+        default="all",
+        description="Which outages: `all` in-service branches; an integer k = the k most loaded "
+        "branches (peak loading in each round's solution); or a list of branch IDs. Outages that "
+        "split the network (radial branches) are skipped and counted in a note.",
+    )
+    snapshots: Literal["peak", "all"] = Field(
+        default="peak",
+        description="Snapshots checked: `peak` (the design case) or `all`.",
+    )
+    from_year: int | None = Field(
+        default=None,
+        description="First planning year N-1 is required in (empty = every year); e.g. the "
+        "year the upgrades a grid needs to be N-1 secure for its own load can be in service.",
+    )
+
+
 class GridSettings(_Strict):
     """How the grid enters the model."""
 
@@ -312,6 +339,27 @@ class GridSettings(_Strict):
     )
     line_limits: bool = Field(
         default=True, description="Enforce branch thermal ratings (rating_mw)."
+    )
+    upgrades: bool = Field(
+        default=True,
+        description="Offer the grid layer's upgrade options to the model: branch reconductoring "
+        "(`upgrade_added_mw`, `upgrade_cost_usd`, `upgrade_lead_time_years` on branches) and "
+        "substation upgrades (`substation_upgrade_*` on buses). Each is a yes/no decision, in "
+        "service from the year chosen (no earlier than the first planning year plus its lead "
+        "time), paid in that year.",
+    )
+    n_minus_1: Contingencies = Field(
+        default_factory=Contingencies, description="N-1 security (off by default)."
+    )
+    derate: dict[str, Annotated[float, Field(gt=0, le=10)]] = Field(
+        default_factory=dict,
+        description="Branch ID -> factor on its normal and emergency ratings (0.8 = 80 %), for "
+        "'what if' studies (`siting grid stress --derate`).",
+    )
+    outages: list[str] = Field(
+        default_factory=list,
+        description="Branch IDs taken out of service for the whole plan (`siting grid stress "
+        "--outage`).",
     )
     voll_usd_per_mwh: float = Field(
         default=10_000.0,
@@ -608,6 +656,12 @@ class Scenario(_Strict):
         if bad:
             raise ValueError(
                 f"targets.it_mw_by_year has years {bad} that are not planning years {self.years}"
+            )
+        n1_from = self.grid.n_minus_1.from_year
+        if n1_from is not None and n1_from > self.years[-1]:
+            raise ValueError(
+                f"grid.n_minus_1.from_year {n1_from} is after the last planning year "
+                f"{self.years[-1]}"
             )
         if self.campus.earliest_year is not None and self.campus.earliest_year > self.years[-1]:
             raise ValueError(

@@ -151,7 +151,14 @@ def test_without_the_line_limit_one_site_takes_everything(tmp_path):
 
 def test_outputs_exist_and_are_complete(tiny_plan):
     p, out, _ = tiny_plan
-    for f in ("plan.gpkg", "schedule.csv", "flows.csv", "dispatch.csv", "manifest.json"):
+    for f in (
+        "plan.gpkg",
+        "schedule.csv",
+        "flows.csv",
+        "dispatch.csv",
+        "upgrades.csv",
+        "manifest.json",
+    ):
         assert (out / f).is_file(), f
     layers = set(gpd.list_layers(out / "plan.gpkg")["name"])
     assert {"sites", "candidates", "buses", "branches", "water_links"} <= layers

@@ -164,6 +164,47 @@ def _overlap_check(
         )
 
 
+def apply_grid_edits(grid: Grid, settings, report: ProblemReport, file: str | None) -> None:
+    """Apply a scenario's ``grid.derate`` and ``grid.outages`` to ``grid`` (in place).
+
+    A derate multiplies the branch's ``rating_mw`` and ``rating_emergency_mw``; an outage
+    sets ``in_service`` to False. Branch IDs that are not in the grid are problems naming the
+    scenario key; each edit is noted (so the manifest records it).
+
+    Parameters
+    ----------
+    grid
+        The grid as read.
+    settings
+        The scenario's :class:`siting.scenario.GridSettings`.
+    report
+        Problems and notes go here.
+    file
+        The scenario file (for the problems).
+    """
+    br = grid.branches
+    known = set(br.index.astype(str))
+    for key, ids in (("grid.derate", list(settings.derate)), ("grid.outages", settings.outages)):
+        bad = [i for i in ids if str(i) not in known]
+        if bad:
+            report.add(
+                f"branch IDs {bad[:5]} are not in the grid's branches; expected IDs such as "
+                f"{sorted(known)[:5]}",
+                file=file,
+                layer="scenario",
+                field=key,
+            )
+    if report.problems:
+        return
+    for bid, factor in settings.derate.items():
+        for col in ("rating_mw", "rating_emergency_mw"):
+            br.loc[bid, col] = float(br.at[bid, col]) * float(factor)
+        report.note(f"branch {bid} derated to {factor:g} x its ratings (grid.derate)")
+    for bid in settings.outages:
+        br.loc[bid, "in_service"] = False
+        report.note(f"branch {bid} out of service for the whole plan (grid.outages)")
+
+
 def load_layers(scenario) -> Layers:
     """Read and validate every layer a scenario names.
 
@@ -186,6 +227,8 @@ def load_layers(scenario) -> Layers:
     file = str(scenario.source_file) if scenario.source_file else None
 
     grid = read_grid(spec.grid, report) if spec.grid is not None else None
+    if grid is not None:
+        apply_grid_edits(grid, scenario.grid, report, file)
     if spec.grid is None:
         report.note(
             "no grid layer: campuses have no network constraints, connect to no bus and their "

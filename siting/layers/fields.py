@@ -175,6 +175,30 @@ BUSES = LayerSpec(
             nullable=True,
             min=0,
         ),
+        Field(
+            "substation_upgrade_added_mw",
+            "float",
+            "MW",
+            "Headroom added by the substation (transformer) upgrade option, if any.",
+            nullable=True,
+            min=0,
+        ),
+        Field(
+            "substation_upgrade_cost_usd",
+            "float",
+            "USD",
+            "Cost of the substation upgrade option.",
+            nullable=True,
+            min=0,
+        ),
+        Field(
+            "substation_upgrade_lead_time_years",
+            "float",
+            "years",
+            "Years from decision to service of the substation upgrade.",
+            nullable=True,
+            min=0,
+        ),
     ),
 )
 

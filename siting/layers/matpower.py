@@ -1237,6 +1237,9 @@ def case_to_grid(
             "bus_type": bus_type.astype(np.int64),
             "area": [_fmt(a) for a in bus[:, BUS_AREA]],
             "substation_headroom_mw": np.full(nb, np.nan),
+            "substation_upgrade_added_mw": np.full(nb, np.nan),
+            "substation_upgrade_cost_usd": np.full(nb, np.nan),
+            "substation_upgrade_lead_time_years": np.full(nb, np.nan),
         },
         index=pd.Index(bus_ids, name="bus_id", dtype=object),
     )

@@ -48,6 +48,111 @@ class GenCost:
         return len(self.slopes_usd_per_mwh) == 1 and self.intercepts_usd_per_h[0] == 0.0
 
 
+#: Columns of an upgrade options table (after the ID column).
+UPGRADE_COLUMNS = ("added_mw", "cost_usd", "lead_time_years", "first_period")
+
+
+def _no_upgrades(id_col: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {id_col: pd.Series(dtype=object), **{c: pd.Series(dtype=float) for c in UPGRADE_COLUMNS}}
+    )
+
+
+@dataclass(frozen=True)
+class N1:
+    """N-1 security settings as the model reads them.
+
+    Attributes
+    ----------
+    outages
+        ``"all"``, an int k (the k most loaded branches in each round's solution), or a
+        list of branch positions (in ``net.branch_ids``).
+    snapshots
+        Names of the snapshots checked.
+    radial
+        Positions of the branches whose outage splits the network (never checked).
+    periods
+        Periods (positions in ``years``) N-1 is required in; ``None`` = all.
+    """
+
+    outages: str | int | list[int]
+    snapshots: list[str]
+    radial: list[int]
+    periods: list[int] | None = None
+
+    def checks(self, t: int, h: str) -> bool:
+        """Whether N-1 is required in period ``t`` and snapshot ``h``."""
+        return h in self.snapshots and (self.periods is None or t in self.periods)
+
+
+def upgrade_options(
+    table: pd.DataFrame,
+    ids: pd.Index,
+    prefix: str,
+    years: list[int],
+    id_col: str,
+    usable: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """The upgrade options of a grid table, as the model reads them.
+
+    An option exists where ``<prefix>added_mw`` is > 0 and ``<prefix>cost_usd`` is given
+    (a missing lead time is 0 years). It can be in service from the first planning year
+    ``y`` with ``y >= years[0] + lead_time_years`` (the decision is taken at the start of
+    the plan); an option whose lead time ends after the last planning year is dropped.
+
+    Parameters
+    ----------
+    table
+        Branches or buses (index: their IDs).
+    ids
+        The IDs in model order (``net.branch_ids`` or ``net.bus_ids``); the result's index
+        is the position in it.
+    prefix
+        ``"upgrade_"`` (branches) or ``"substation_upgrade_"`` (buses).
+    years
+        Planning years.
+    id_col
+        Name of the ID column of the result.
+    usable
+        Bool per position: where an option may be used at all (a finite rating or
+        headroom to add to).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index: position; columns ``id_col, added_mw, cost_usd, lead_time_years,
+        first_period``.
+    """
+
+    def col(name: str) -> np.ndarray:
+        c = f"{prefix}{name}"
+        if c not in table:
+            return np.full(len(ids), np.nan)
+        return pd.to_numeric(table[c], errors="coerce").reindex(ids).astype(float).to_numpy()
+
+    added, cost, lead = col("added_mw"), col("cost_usd"), col("lead_time_years")
+    lead = np.where(np.isfinite(lead), lead, 0.0)
+    ok = np.isfinite(added) & (added > 0) & np.isfinite(cost)
+    if usable is not None:
+        ok &= usable
+    y = np.asarray(years, dtype=float)
+    first = np.searchsorted(y, y[0] + lead - 1e-9)
+    ok &= first < len(years)
+    pos = np.flatnonzero(ok)
+    if not len(pos):
+        return _no_upgrades(id_col)
+    return pd.DataFrame(
+        {
+            id_col: [str(ids[i]) for i in pos],
+            "added_mw": added[pos],
+            "cost_usd": cost[pos],
+            "lead_time_years": lead[pos],
+            "first_period": first[pos].astype(int),
+        },
+        index=pd.Index(pos, name="position"),
+    )
+
+
 @dataclass
 class ModelData:
     """Everything the MILP reads. Units in the names; arrays are aligned with their ID lists.
@@ -116,6 +221,18 @@ class ModelData:
         (sink_id, site_id) pairs and sinks (``demand_mw, price_usd_per_mwh``).
     grid_formulation
         ``angle`` (voltage angles, every limit) or ``ptdf`` (PTDF, lazily added limits).
+    branch_upgrades
+        Branch upgrade options the model may take, indexed by branch position in
+        ``net.branch_ids``: ``branch_id, added_mw, cost_usd, lead_time_years,
+        first_period`` (the first period it can be in service).
+    bus_upgrades
+        Substation upgrade options, indexed by bus position in ``net.bus_ids``: ``bus_id,
+        added_mw, cost_usd, lead_time_years, first_period`` (only buses with a headroom).
+    rating_emergency_mw
+        Emergency rating per in-service branch (``net.branch_ids`` order) [MW]; ``inf`` =
+        unlimited.
+    n1
+        N-1 security settings (``None``: off).
     """
 
     years: list[int]
@@ -166,6 +283,10 @@ class ModelData:
     budget_usd: float | None
     notes: list[str] = field(default_factory=list)
     grid_formulation: str = "angle"
+    branch_upgrades: pd.DataFrame = field(default_factory=lambda: _no_upgrades("branch_id"))
+    bus_upgrades: pd.DataFrame = field(default_factory=lambda: _no_upgrades("bus_id"))
+    rating_emergency_mw: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    n1: N1 | None = None
 
     @property
     def n_years(self) -> int:
@@ -464,6 +585,10 @@ def model_data(scenario, layers, candidates, cooling: pd.DataFrame, net=None) ->
     base_load = pd.DataFrame()
     shunt = np.zeros(0)
     headroom = np.zeros(0)
+    emergency = np.zeros(0)
+    branch_up = _no_upgrades("branch_id")
+    bus_up = _no_upgrades("bus_id")
+    n1: N1 | None = None
     if grid_on:
         assert grid is not None
         if net is None:
@@ -474,6 +599,51 @@ def model_data(scenario, layers, candidates, cooling: pd.DataFrame, net=None) ->
         headroom = (
             grid.buses["substation_headroom_mw"].reindex(net.bus_ids).astype(float).to_numpy()
         )
+        br_tab = grid.branches
+        br_tab = br_tab.set_axis(br_tab.index.astype(str))
+        emergency = (
+            pd.to_numeric(br_tab["rating_emergency_mw"], errors="coerce")
+            .reindex(net.branch_ids)
+            .astype(float)
+            .to_numpy()
+        )
+        emergency = np.where(np.isnan(emergency), net.rating_mw, emergency)
+        if scenario.grid.upgrades:
+            branch_up = upgrade_options(
+                br_tab,
+                net.branch_ids,
+                "upgrade_",
+                years,
+                "branch_id",
+                usable=np.isfinite(net.rating_mw),
+            )
+            bus_tab = grid.buses.set_axis(grid.buses.index.astype(str))
+            bus_up = upgrade_options(
+                bus_tab,
+                net.bus_ids,
+                "substation_upgrade_",
+                years,
+                "bus_id",
+                usable=np.isfinite(headroom),
+            )
+            if len(branch_up) or len(bus_up):
+                notes.append(
+                    f"grid upgrade options offered: {len(branch_up)} branches, "
+                    f"{len(bus_up)} substations (in service no earlier than the first planning "
+                    "year plus their lead time)"
+                )
+        n1_cfg = scenario.grid.n_minus_1
+        if n1_cfg.enabled and scenario.grid.line_limits:
+            n1 = _n1_settings(n1_cfg, net, snaps, scenario)
+            notes.append(
+                f"N-1 security on {_n1_words(n1.outages)} outages at "
+                f"{'/'.join(n1.snapshots)} snapshots"
+                + (f" from {n1_cfg.from_year}" if n1_cfg.from_year is not None else "")
+                + ", within emergency ratings; "
+                f"{len(n1.radial)} radial branches (their outage splits the network) not checked"
+            )
+        elif n1_cfg.enabled:
+            notes.append("grid.n_minus_1 is ignored: grid.line_limits is off")
         unknown_bus = sorted(set(site["bus_id"]) - set(net.bus_ids))
         if unknown_bus:
             raise InputError(
@@ -632,4 +802,46 @@ def model_data(scenario, layers, candidates, cooling: pd.DataFrame, net=None) ->
         budget_usd=scenario.objective.budget_usd,
         notes=notes,
         grid_formulation=scenario.grid.formulation,
+        branch_upgrades=branch_up,
+        bus_upgrades=bus_up,
+        rating_emergency_mw=emergency,
+        n1=n1,
     )
+
+
+def _n1_words(outages) -> str:
+    if outages == "all":
+        return "all branch"
+    if isinstance(outages, int):
+        return f"the {outages} most loaded branches'"
+    return f"{len(outages)} listed branch"
+
+
+def _n1_settings(cfg, net, snaps: pd.DataFrame, scenario) -> N1:
+    """:class:`N1` from the scenario's ``grid.n_minus_1`` (branch IDs checked)."""
+    from siting.network import radial_branches
+
+    radial = np.flatnonzero(radial_branches(net)).tolist()
+    outages = cfg.outages
+    if isinstance(outages, list):
+        pos = pd.Series(np.arange(len(net.branch_ids)), index=net.branch_ids.astype(str))
+        bad = [b for b in outages if str(b) not in pos.index]
+        if bad:
+            raise InputError(
+                Problem(
+                    f"branch IDs {bad[:5]} are not in-service branches of the grid; expected "
+                    f"IDs such as {list(pos.index[:5])}",
+                    file=str(scenario.source_file) if scenario.source_file else None,
+                    field="grid.n_minus_1.outages",
+                )
+            )
+        outages = [int(pos[str(b)]) for b in outages]
+    if cfg.snapshots == "peak":
+        names = [str(h) for h in snaps.index[snaps["peak"].to_numpy(dtype=bool)]]
+        names = names or [str(snaps.index[0])]
+    else:
+        names = [str(h) for h in snaps.index]
+    periods = None
+    if cfg.from_year is not None:
+        periods = [t for t, y in enumerate(scenario.years) if y >= cfg.from_year]
+    return N1(outages=outages, snapshots=names, radial=radial, periods=periods)

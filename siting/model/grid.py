@@ -13,8 +13,21 @@ shift_l)`` with ``b_l = base_mva / (x_l * tap_l)`` [MW/rad].
 Balance at every bus: ``sum_{g at b} p - lf_h * load[b,t] - shunt_b - sum_{s at b}
 draw[s,t,h] = sum_{l from b} f - sum_{l to b} f`` (plus unserved load in the elastic form).
 
-Limits: ``|f[l,t,h]| <= rating_l`` (finite ratings; elastic: plus an overload slack);
-substation headroom ``sum_{s at b} draw_peak[s,t] <= headroom_b`` where given.
+Limits: ``|f[l,t,h]| <= rating_l + added_l * U[l,t]`` (finite ratings; elastic: plus an
+overload slack); substation headroom ``sum_{s at b} draw_peak[s,t] <= headroom_b +
+added_b * V[b,t]`` where given.
+
+Upgrades (``grid.upgrades``; options from the grid layer, see
+:func:`siting.model.data.upgrade_options`): ``up_branch[l,t]`` binary, the upgrade of branch
+l enters service in period t (0 before its first period = first year + lead time), at most
+once: ``sum_t up_branch[l,t] <= 1``; ``U[l,t] = sum_{t' <= t} up_branch[l,t']``. Likewise
+``up_bus[b,t]`` and ``V[b,t]`` for substations. A branch upgrade adds ``added_l`` to the
+normal and to the emergency rating. Cost (present value) ``sum df_t * cost * up[., t]``:
+paid in the year the upgrade enters service.
+
+N-1 (``grid.n_minus_1``, lazily, :mod:`siting.model.lazy`): after the outage of branch k,
+``|f[l,t,h] + LODF[l,k] * f[k,t,h]| <= emergency_l + added_l * U[l,t]`` for the
+(l, k, t, h) a solution violates.
 
 Cost per hour: ``sum_g cost_g(p)`` [USD/h], linear or an epigraph over the cost lines of
 :func:`siting.model.data.gen_cost_lines`. Energy cost of period t: ``sum_h w_h *
@@ -37,6 +50,7 @@ def add_grid(m: pyo.ConcreteModel, d: ModelData) -> None:
     """Add the network family (see the module docstring); no-op when the grid is disabled."""
     if not d.grid_enabled:
         m.dispatch_cost = pyo.Expression(m.T, m.H, rule=lambda m, t, h: 0.0)
+        m.upgrade_cost_npv = pyo.Expression(expr=0.0)
         return
     net = d.net
     nb = len(net.bus_ids)
@@ -109,6 +123,8 @@ def add_grid(m: pyo.ConcreteModel, d: ModelData) -> None:
 
         m.balance = pyo.Constraint(m.B, m.T, m.H, rule=balance)
 
+    _add_upgrades(m, d)
+
     if d.line_limits:
         limited = [br for br in range(nl) if np.isfinite(net.rating_mw[br])]
         rating = net.rating_mw
@@ -117,19 +133,25 @@ def add_grid(m: pyo.ConcreteModel, d: ModelData) -> None:
             m, "overload_mw", m.LL * m.T * m.H, "MW", "branch flow above its rating"
         )
         if ptdf_form:
-            m._overload = over  # limits are added lazily (siting.model.lazy)
+            # limits are added lazily (siting.model.lazy); a tuple, so that Pyomo does not
+            # take the slack for a second component of the block
+            m._overload = (over,)
         else:
             m.limit_up = pyo.Constraint(
                 m.LL,
                 m.T,
                 m.H,
-                rule=lambda m, br, t, h: m.flow[br, t, h] <= rating[br] + over[br, t, h],
+                rule=lambda m, br, t, h: (
+                    m.flow[br, t, h] <= rating[br] + added_rating(m, br, t) + over[br, t, h]
+                ),
             )
             m.limit_dn = pyo.Constraint(
                 m.LL,
                 m.T,
                 m.H,
-                rule=lambda m, br, t, h: -m.flow[br, t, h] <= rating[br] + over[br, t, h],
+                rule=lambda m, br, t, h: (
+                    -m.flow[br, t, h] <= rating[br] + added_rating(m, br, t) + over[br, t, h]
+                ),
             )
 
     capped = [i for i in range(nb) if np.isfinite(d.headroom_mw[i]) and sites_at[i]]
@@ -141,9 +163,27 @@ def add_grid(m: pyo.ConcreteModel, d: ModelData) -> None:
             m.T,
             rule=lambda m, b, t: (
                 pyo.quicksum(m.draw_peak[s, t] for s in sites_at[b])
-                <= d.headroom_mw[b] + hover[b, t]
+                <= d.headroom_mw[b] + added_headroom(m, b, t) + hover[b, t]
             ),
         )
+
+    if d.line_limits and d.n1 is not None:
+        from siting.network import lodf
+
+        m._lodf = lodf(net, getattr(m, "_ptdf", None))
+        em = d.rating_emergency_mw
+        m.LE = pyo.Set(initialize=[br for br in range(nl) if np.isfinite(em[br])], ordered=True)
+        n1_over = elastic.slack(
+            m,
+            "n1_overload_mw",
+            m.LE * m.T * m.H,
+            "MW",
+            "post-contingency flow above emergency rating",
+        )
+        m._n1_over = (n1_over,)
+        m.n1_limits = pyo.ConstraintList()
+        m._n1_monitored = set()
+        m._n1_outages_seen = set()
 
     linear = {g: c for g, c in d.gen_costs.items() if c.linear}
     curved = [g for g in d.gens.index if g not in linear]
@@ -179,6 +219,59 @@ def add_grid(m: pyo.ConcreteModel, d: ModelData) -> None:
             float(d.op_weight[t]) * hours[h] * m.dispatch_cost[t, h] for t in m.T for h in m.H
         )
     )
+
+
+def _add_upgrades(m: pyo.ConcreteModel, d: ModelData) -> None:
+    """Upgrade decisions and their cost (see the module docstring)."""
+    bu, su = d.branch_upgrades, d.bus_upgrades
+    m.BU = pyo.Set(initialize=[int(i) for i in bu.index], ordered=True)
+    m.SU = pyo.Set(initialize=[int(i) for i in su.index], ordered=True)
+    first_b = bu["first_period"].astype(int).to_dict()
+    first_s = su["first_period"].astype(int).to_dict()
+    m.up_branch = pyo.Var(
+        m.BU, m.T, domain=pyo.Binary, bounds=lambda _m, b, t: (0, 0 if t < first_b[b] else 1)
+    )
+    m.up_bus = pyo.Var(
+        m.SU, m.T, domain=pyo.Binary, bounds=lambda _m, b, t: (0, 0 if t < first_s[b] else 1)
+    )
+    m.up_branch_once = pyo.Constraint(
+        m.BU, rule=lambda m, b: pyo.quicksum(m.up_branch[b, t] for t in m.T) <= 1
+    )
+    m.up_bus_once = pyo.Constraint(
+        m.SU, rule=lambda m, b: pyo.quicksum(m.up_bus[b, t] for t in m.T) <= 1
+    )
+    m._branch_added = bu["added_mw"].astype(float).to_dict()
+    m._bus_added = su["added_mw"].astype(float).to_dict()
+    df = [float(v) for v in d.capex_df]
+    cost_b = bu["cost_usd"].astype(float).to_dict()
+    cost_s = su["cost_usd"].astype(float).to_dict()
+    m.upgrade_cost_npv = pyo.Expression(
+        expr=pyo.quicksum(df[t] * cost_b[b] * m.up_branch[b, t] for b in m.BU for t in m.T)
+        + pyo.quicksum(df[t] * cost_s[b] * m.up_bus[b, t] for b in m.SU for t in m.T)
+    )
+
+
+def added_rating(m: pyo.ConcreteModel, br: int, t: int):
+    """Rating added to branch ``br`` by its upgrade in service by period ``t`` [MW] (expr)."""
+    add = m._branch_added.get(br)
+    if add is None:
+        return 0.0
+    return add * pyo.quicksum(m.up_branch[br, u] for u in range(t + 1))
+
+
+def added_headroom(m: pyo.ConcreteModel, b: int, t: int):
+    """Headroom added at bus ``b`` by its substation upgrade by period ``t`` [MW] (expr)."""
+    add = m._bus_added.get(b)
+    if add is None:
+        return 0.0
+    return add * pyo.quicksum(m.up_bus[b, u] for u in range(t + 1))
+
+
+def flow_expr(m: pyo.ConcreteModel, br: int, t: int, h: str):
+    """The flow of branch ``br`` in (t, h) as a linear expression, either form [MW]."""
+    if hasattr(m, "flow"):
+        return m.flow[br, t, h]
+    return ptdf_flow_expr(m, br, t, h)
 
 
 def _add_ptdf_network(m, d: ModelData, gens_at, sites_at, shed, lf) -> None:

@@ -9,6 +9,7 @@ Cost parts (each an Expression on the model, reported in the plan) [USD, present
   (the tie line: ``interconnection_usd_per_km * bus_distance_km``);
 - ``zone_bonus``: ``- sum_{s in a zone, t} df_t * bonus * new[s,t]`` (prefer mode);
 - ``pipelines``, ``water`` (see ``water.py``);
+- ``grid_upgrades``: branch and substation upgrades taken (see ``grid.py``);
 - ``energy``: with a grid, the system's dispatch cost with campuses minus the same without
   them (``baseline_usd``, a constant from a first LP), so the objective counts only what
   the campuses add; without a grid, ``energy_usd_per_mwh * energy``;
@@ -32,6 +33,7 @@ COST_PARTS = (
     "zone_bonus",
     "pipelines",
     "water",
+    "grid_upgrades",
     "energy",
     "demand",
     "heat",
@@ -62,6 +64,7 @@ def add_objective(m: pyo.ConcreteModel, d: ModelData, baseline_usd: float = 0.0)
     )
     parts["pipelines"] = m.pipeline_cost_npv
     parts["water"] = m.water_cost_npv
+    parts["grid_upgrades"] = m.upgrade_cost_npv
     if d.grid_enabled:
         parts["energy"] = m.energy_cost_npv - baseline_usd
     else:
