@@ -828,7 +828,10 @@ def _verify_grid(plan: Plan, d: ModelData) -> list[Check]:
     if n1_on and recomputed:
         n1 = worst_contingencies(pd.concat(recomputed, ignore_index=True), d, added)
         if len(n1):
-            exc = _excess(np.abs(n1["post_flow_mw"].to_numpy()), n1["rating_emergency_mw"])
+            exc = _excess(
+                np.abs(n1["post_flow_mw"].to_numpy(dtype=float)),
+                n1["rating_emergency_mw"].to_numpy(dtype=float),
+            )
             worst_n1 = float(exc.max(initial=0.0))
             if worst_n1 > 0:
                 r = n1.iloc[int(np.argmax(exc))]

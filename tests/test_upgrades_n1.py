@@ -301,3 +301,48 @@ def test_n1_on_a_radial_grid_says_no_outage_can_be_checked(tmp_path):
     p = siting.plan(path, write=False)
     assert any("2 radial branches" in n for n in p.manifest["notes"]), p.manifest["notes"]
     assert all(c.ok for c in p.checks)
+
+
+def test_an_n1_plan_on_a_meshed_grid_is_verified_and_lists_its_worst_outages(tmp_path):
+    # The tiny region closed into a loop by a line c from bus 1 to bus 3 (x 0.02 pu, so
+    # it carries a third of what bus 3 draws, by hand: paths 1-3 (0.02) and 1-2-3 (0.02)
+    # split equally; it is rated 1,000 MW). Line b (2-3) keeps its 160 MW. After the outage
+    # of c, all of bus 3's draw comes over a and b, so N-1 caps S3's peak draw at 160 MW.
+    # Without N-1 the plan grows S3 to 200 MW IT (270.8 MW peak draw, measured): b carries
+    # only part of it while c is in service. With N-1, S3 stays at 100 MW and S2 opens.
+    import geopandas as gpd
+    import yaml
+    from shapely.geometry import LineString
+    from test_plan import at, write_region
+
+    import siting
+
+    path = write_region(tmp_path)
+    gpkg = tmp_path / "tiny.gpkg"
+    br = gpd.read_file(gpkg, layer="branches")
+    extra = gpd.GeoDataFrame(
+        {
+            "branch_id": ["c"],
+            "from_bus": ["1"],
+            "to_bus": ["3"],
+            "x_pu": [0.02],
+            "rating_mw": [1000.0],
+        },
+        geometry=[LineString([at(5, 10), at(55, 10)])],
+        crs=br.crs,
+    )
+    pd.concat([br, extra], ignore_index=True).to_file(gpkg, layer="branches", driver="GPKG")
+    sc = yaml.safe_load(path.read_text())
+    sc["grid"]["n_minus_1"] = {"enabled": True}
+    path.write_text(yaml.safe_dump(sc))
+    p = siting.plan(path, out=tmp_path / "out")
+    names = {c.name: c for c in p.checks}
+    assert names["N-1: post-contingency flows within emergency ratings"].ok
+    cont = pd.read_csv(tmp_path / "out" / "contingencies.csv", dtype=str)
+    assert set(cont["branch_id"]) == {"a", "b", "c"}
+    assert (cont["loading_pct"].astype(float) <= 100.0 + 1e-3).all()
+    # independently: S3's peak draw in the last year is within what b carries after c trips
+    last = p.schedule[p.schedule["year"] == 2031]
+    s3 = float(last.loc[last["site_id"] == "S3", "peak_draw_mw"].sum())
+    assert s3 <= 160.0 + 1e-6
+    assert set(last["site_id"]) == {"S2", "S3"}
