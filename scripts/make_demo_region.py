@@ -211,6 +211,12 @@ UPGRADE_USD_PER_KM = {345.0: 1.7e6, 138.0: 0.9e6}
 """Reconductoring cost [USD/km]; adds UPGRADE_SHARE of the rating."""
 UPGRADE_SHARE = 0.5
 TRANSFORMER_UPGRADE_USD = 12.0e6
+SUBSTATION_UPGRADE_MW = {345.0: 500.0, 138.0: 150.0}
+"""Substation headroom added by a new transformer bank at a load bus [MW] (none at plants)."""
+SUBSTATION_UPGRADE_USD_PER_MW = 0.3e6
+"""About 0.3 M USD per MW of data-center load (PG&E / VEA unit cost guides, DOMAIN.md)."""
+SUBSTATION_UPGRADE_LEAD_YEARS = 3.0
+"""Large power transformers: about three years from order to service [inferred]."""
 
 # --- the siting-matters check (bus names; the IDs are printed and go in the test) --------
 WEAK_BUSES = ("Alpine 138", "Del Rio 138", "Eagle Pass 138")
@@ -1482,6 +1488,15 @@ def _make_grid(
             h = rng.uniform(100, 450)
         headroom.append(round(h, -1))
         del i
+    sub_mw = np.array(
+        [
+            np.nan
+            if r.kind == "plant"
+            else SUBSTATION_UPGRADE_MW[138.0 if r.kind == "twin" else r.voltage_kv]
+            for r in buses.itertuples()
+        ],
+        float,
+    )
     bus_out = gpd.GeoDataFrame(
         {
             "bus_id": [str(i + 1) for i in range(len(buses))],
@@ -1493,6 +1508,11 @@ def _make_grid(
             "bus_type": [3 if i == slack else 2 if i in has_gen else 1 for i in range(len(buses))],
             "area": buses["area"],
             "substation_headroom_mw": np.array(headroom, float),
+            "substation_upgrade_added_mw": sub_mw,
+            "substation_upgrade_cost_usd": sub_mw * SUBSTATION_UPGRADE_USD_PER_MW,
+            "substation_upgrade_lead_time_years": np.where(
+                np.isfinite(sub_mw), SUBSTATION_UPGRADE_LEAD_YEARS, np.nan
+            ),
         },
         geometry=gpd.points_from_xy(buses["lon"], buses["lat"]),
         crs=CRS_LL,

@@ -293,7 +293,44 @@ def fix_decisions(m, d: ModelData, schedule: pd.DataFrame) -> list[str]:
     return missing
 
 
-def replay(scenario: Any, schedule: pd.DataFrame, *, time_limit_s: float = 600.0) -> Replay:
+def fix_upgrades(m, d: ModelData, upgrades: pd.DataFrame) -> list[str]:
+    """Fix the grid upgrade decisions of ``m`` to a plan's ``upgrades`` (all others: none).
+
+    Returns the upgrades the model does not offer (``branch 7``), which are left out.
+    """
+    missing = []
+    taken: dict[tuple[str, str], int] = {
+        (str(r.asset), str(r.asset_id)): int(r.year) for r in upgrades.itertuples(index=False)
+    }
+    for asset, var, table, id_col in (
+        ("branch", getattr(m, "up_branch", None), d.branch_upgrades, "branch_id"),
+        ("substation", getattr(m, "up_bus", None), d.bus_upgrades, "bus_id"),
+    ):
+        offered = {str(i): int(pos) for pos, i in table[id_col].items()}
+        for (a, i), _y in taken.items():
+            if a == asset and i not in offered:
+                missing.append(f"{asset} {i}")
+        if var is None:
+            continue
+        for i, pos in offered.items():
+            year = taken.get((asset, i))
+            for t, y in enumerate(d.years):
+                v = var[pos, t]
+                want = 1 if year == y else 0
+                if want and v.ub == 0:
+                    missing.append(f"{asset} {i} in {y} (before its lead time ends)")
+                    want = 0
+                v.fix(want)
+    return missing
+
+
+def replay(
+    scenario: Any,
+    schedule: pd.DataFrame,
+    *,
+    upgrades: pd.DataFrame | None = None,
+    time_limit_s: float = 600.0,
+) -> Replay:
     """Re-solve a plan's siting decisions under a (possibly different) scenario.
 
     The decisions (which sites open, in which year, with which cooling, how many modules
@@ -307,6 +344,10 @@ def replay(scenario: Any, schedule: pd.DataFrame, *, time_limit_s: float = 600.0
         A scenario file path, or a :class:`siting.scenario.Scenario`.
     schedule
         A plan's schedule (``site_id, year, it_mw, new_it_mw, cooling``).
+    upgrades
+        A plan's grid upgrades (``asset, asset_id, year``): fixed too, every other upgrade
+        not taken; ``None`` leaves the upgrades free. Upgrades the scenario does not offer
+        are listed in ``missing_sites``.
     time_limit_s
         Solver time limit [s].
     """
@@ -314,6 +355,8 @@ def replay(scenario: Any, schedule: pd.DataFrame, *, time_limit_s: float = 600.0
     d = prep.data
     m = build_model(d, baseline_usd=prep.baseline_usd)
     missing = fix_decisions(m, d, schedule)
+    if upgrades is not None:
+        missing += fix_upgrades(m, d, upgrades)
     threads = prep.scenario.solver.threads
     r = solve_model(
         m, d, time_limit_s=time_limit_s, mip_gap=prep.scenario.solver.mip_gap, threads=threads
@@ -324,6 +367,8 @@ def replay(scenario: Any, schedule: pd.DataFrame, *, time_limit_s: float = 600.0
     if r.status == "infeasible":
         me = build_model(d, elastic=True, baseline_usd=prep.baseline_usd)
         fix_decisions(me, d, schedule)
+        if upgrades is not None:
+            fix_upgrades(me, d, upgrades)
         re = solve_model(
             me, d, time_limit_s=time_limit_s, mip_gap=prep.scenario.solver.mip_gap, threads=threads
         )
@@ -410,7 +455,11 @@ def plan(
             t = stage("explain infeasibility")
             me = build_model(d, elastic=True, baseline_usd=baseline)
             re = solve_model(me, d, **settings)
-            viol = _elastic.violations(me) if re.has_solution else []
+            viol = (
+                [{**v, "where": _where(v, d)} for v in _elastic.violations(me)]
+                if re.has_solution
+                else []
+            )
             raise InfeasibleError(
                 f"scenario '{sc.name}' has no plan that meets every requirement. Relaxing "
                 "them, the least-violating plan misses:\n" + _describe(viol, d),

@@ -278,6 +278,15 @@ def test_a_plan_buys_the_upgrade_it_needs_and_writes_it(tmp_path):
     rating = flows.set_index(["branch_id", "year"])["rating_mw"]
     assert rating["b", year] == pytest.approx(560.0)
     assert all(rating["b", y] == pytest.approx(60.0) for y in (2030, 2031) if y < year)
+    # replayed with its upgrade fixed, the plan costs what it cost; with no upgrade it
+    # cannot be operated (S3's draw over b's 60 MW), which names branch b
+    from siting.pipeline import replay
+
+    again = replay(path, p.schedule, upgrades=p.upgrades)
+    assert again.objective_usd == pytest.approx(p.solve.objective, rel=1e-6)
+    none = replay(path, p.schedule, upgrades=p.upgrades.iloc[:0])
+    assert none.status == "infeasible"
+    assert any("branch b" in v["where"] for v in none.violations)
     # without the option the same scenario has no plan
     sc = yaml.safe_load(path.read_text())
     sc["grid"]["upgrades"] = False

@@ -119,6 +119,8 @@ def add_grid(m: pyo.ConcreteModel, d: ModelData) -> None:
                 m.flow[br, t, h] for br in into[b]
             )
             demand = lf[h] * load[b, t] + shunt[b]
+            if not (gens_at[b] or sites_at[b] or out_of[b] or into[b] or m._elastic):
+                return _isolated(d, [b], demand)
             return gen + shed[b, t, h] - draw - demand == net_out
 
         m.balance = pyo.Constraint(m.B, m.T, m.H, rule=balance)
@@ -221,6 +223,27 @@ def add_grid(m: pyo.ConcreteModel, d: ModelData) -> None:
     )
 
 
+def _isolated(d: ModelData, buses: list[int], demand_mw: float):
+    """Skip the balance of buses with nothing to balance; a load nothing can serve is an error.
+
+    Raises
+    ------
+    siting.errors.SitingError
+        When the buses have load but no generator, campus or branch in service.
+    """
+    if abs(demand_mw) <= 1e-9:
+        return pyo.Constraint.Skip
+    from siting.errors import SitingError
+
+    ids = [str(d.net.bus_ids[b]) for b in buses]
+    raise SitingError(
+        f"bus(es) {ids[:5]} carry {demand_mw:,.1f} MW of load but no generator and no "
+        "in-service branch reaches them (a branch taken out by grid.outages, or out of "
+        "service in the grid layer, may have cut them off); expected every bus with load to "
+        "be connected to generation"
+    )
+
+
 def _add_upgrades(m: pyo.ConcreteModel, d: ModelData) -> None:
     """Upgrade decisions and their cost (see the module docstring)."""
     bu, su = d.branch_upgrades, d.bus_upgrades
@@ -299,6 +322,8 @@ def _add_ptdf_network(m, d: ModelData, gens_at, sites_at, shed, lf) -> None:
         draw = pyo.quicksum(m.draw[s, t, h] for b in members[i] for s in sites_at[b])
         unserved = pyo.quicksum(shed[b, t, h] for b in members[i]) if m._elastic else 0.0
         demand = float(sum(lf[h] * load[b, t] + shunt[b] for b in members[i]))
+        if not m._elastic and not any(gens_at[b] or sites_at[b] for b in members[i]):
+            return _isolated(d, members[i], demand)
         return gen + unserved - draw == demand
 
     m.island_balance = pyo.Constraint(m.ISL, m.T, m.H, rule=balance)
