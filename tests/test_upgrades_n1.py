@@ -355,3 +355,28 @@ def test_an_n1_plan_on_a_meshed_grid_is_verified_and_lists_its_worst_outages(tmp
     s3 = float(last.loc[last["site_id"] == "S3", "peak_draw_mw"].sum())
     assert s3 <= 160.0 + 1e-6
     assert set(last["site_id"]) == {"S2", "S3"}
+
+
+# --------------------------------------------------------------------------- what-if edits
+
+
+def test_an_outage_that_cuts_off_a_load_names_the_bus(tmp_path):
+    # Bus 3 of the tiny region hangs on line b alone; give it 10 MW of load and take b out:
+    # nothing can serve it, and the error says which bus and why (not a solver message).
+    import geopandas as gpd
+    import yaml
+    from test_plan import write_region
+
+    import siting
+    from siting.errors import SitingError
+
+    path = write_region(tmp_path)
+    gpkg = tmp_path / "tiny.gpkg"
+    bus = gpd.read_file(gpkg, layer="buses")
+    bus["load_mw"] = [0.0, 0.0, 10.0]
+    bus.to_file(gpkg, layer="buses", driver="GPKG")
+    sc = yaml.safe_load(path.read_text())
+    sc["grid"]["outages"] = ["b"]
+    path.write_text(yaml.safe_dump(sc))
+    with pytest.raises(SitingError, match=r"\['3'\] carry 10.0 MW of load.*grid.outages"):
+        siting.plan(path, write=False)
