@@ -14,4 +14,9 @@ grid_app = typer.Typer(
     no_args_is_help=True,
 )
 
-from siting import cli_grid_dispatch, cli_grid_hosting  # noqa: E402,F401  (register commands)
+from siting import (  # noqa: E402,F401  (register commands)
+    cli_grid_check,
+    cli_grid_dispatch,
+    cli_grid_hosting,
+    cli_grid_stress,
+)
