@@ -17,13 +17,27 @@ shared between runs) and reports the median over ``--repeat`` runs. Figures:
   in-process, in the angle formulation (baseline) and the PTDF one with lazy limits, with
   their stages (layers to grid baseline, model build, HiGHS, verification and writing) and
   the MILP's size; run
-  ``--plan-repeat`` times (default 3: one run is about a minute).
+  ``--plan-repeat`` times (default 3: one run is about a minute);
+- ``plan case300 (angle)`` and ``plan case300 (ptdf, lazy limits)``: the same on the
+  instance of :mod:`benchmarks.instances` on pglib's case300 (synthetic bus coordinates,
+  120 seeded candidate sites, 3 years), written before the clock starts; with the time in
+  HiGHS calls (``highs_call_s``: ``SolveResult.time_s``, which includes Pyomo's translation
+  of the model into highspy; summed over the lazy loop's rounds, the grid-baseline LP
+  excluded), the objective, the lazy loop's rounds and limits (parsed from the plan's note),
+  and the number of (branch, year, snapshot) limits at their rating in the solution
+  (``binding_limits``, loading >= 99.99 %). The runner checks that the two
+  objectives agree within the MIP gap (their [bound, objective] intervals overlap) and
+  compares the chosen sites and MW (skipped without ../shared).
+
+``--only TEXT`` runs the jobs whose name contains TEXT (``--only case300``);
+``--case300-mip-gap`` sets the case300 plans' relative MIP gap (default 0.005).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -38,6 +52,38 @@ _EPILOGUE = (
     "rss = max(resource.getrusage(w).ru_maxrss "
     "for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))\n"
     "print(json.dumps({'s': t1 - t0, 'rss_mb': rss / 1024}))\n"
+)
+
+# The case300 plans: the instance (benchmarks.instances) is written before t0; the plan's
+# figures go out as {"extra": numbers (medians are taken)} and {"info": the plan} lines.
+_CASE300_PLAN = (
+    "import re, tempfile, siting\n"
+    "from benchmarks.instances import write_instance\n"
+    "with tempfile.TemporaryDirectory() as d:\n"
+    "    sc = write_instance(d + '/in', formulation={form!r}, mip_gap={gap!r})\n"
+    "    t0 = time.perf_counter()\n"
+    "    p = siting.plan(sc, out=d + '/out')\n"
+    "    t1 = time.perf_counter()\n"
+    "tm, mf = p.manifest['timings'], p.manifest\n"
+    "lazy = [re.search(r'(\\d+) LP and (\\d+) MIP rounds, (\\d+) limits added of (\\d+)', n) "
+    "for n in mf['notes']]\n"
+    "lazy = [x for x in lazy if x]\n"
+    "fa = p.flows_all\n"
+    "extra = {{'prepare_s': sum(tm[k] for k in ('scenario_s', 'layers_s', 'candidates_s', "
+    "'cooling_s', 'network_s', 'baseline_s')), 'build_s': tm['build_s'], "
+    "'solve_s': tm['solve_s'], 'highs_call_s': p.solve.time_s, 'verify_s': tm['verify_s'], "
+    "'write_s': tm['write_s'], **mf['model_size'], 'gap': p.solve.gap, "
+    "'objective_usd': p.solve.objective, "
+    "'binding_limits': int((fa['loading_pct'] >= 99.99).sum())}}\n"
+    "if lazy:\n"
+    "    extra.update(zip(('lp_rounds', 'mip_rounds', 'limits_added', 'limits_possible'), "
+    "map(int, lazy[0].groups())))\n"
+    "print(json.dumps({{'extra': extra}}))\n"
+    "sched = {{f'{{r.site_id}} (bus {{r.bus_id}})': {{}} for r in p.schedule.itertuples()}}\n"
+    "for r in p.schedule.itertuples():\n"
+    "    sched[f'{{r.site_id}} (bus {{r.bus_id}})'][str(r.year)] = float(r.it_mw)\n"
+    "print(json.dumps({{'info': {{'objective_usd': p.solve.objective, 'bound_usd': p.solve.bound, "
+    "'mip_gap': mf['solver']['mip_gap'], 'status': p.solve.status, 'schedule': sched}}}}))\n"
 )
 
 JOBS: dict[str, str] = {
@@ -99,20 +145,31 @@ JOBS: dict[str, str] = {
         "**p.manifest['model_size'], 'gap': p.solve.gap}\n"
         "print(json.dumps({'extra': extra}))\n"
     ),
+    "plan case300 (angle)": _CASE300_PLAN.format(form="angle", gap=0.005),
+    "plan case300 (ptdf, lazy limits)": _CASE300_PLAN.format(form="ptdf", gap=0.005),
 }
 
 
-def measure(code: str, repeat: int) -> dict[str, float]:
-    """Median seconds and median peak RSS [MB] of ``code`` over ``repeat`` fresh processes."""
-    secs, rss, extras = [], [], []
+class JobFailed(RuntimeError):
+    """A job's process failed; the message ends with its stderr."""
+
+
+def measure(code: str, repeat: int) -> dict:
+    """Median seconds and median peak RSS [MB] of ``code`` over ``repeat`` fresh processes.
+
+    Also the medians of the numbers a job prints as ``{"extra": {...}}`` and, under
+    ``info``, the list of what it prints as ``{"info": {...}}`` (one per run).
+    """
+    secs, rss, extras, infos = [], [], [], []
     for _ in range(repeat):
         out = subprocess.run(
             [sys.executable, "-c", _PRELUDE + code + _EPILOGUE],
             capture_output=True,
             text=True,
-            check=True,
             cwd=REPO,
         )
+        if out.returncode != 0:
+            raise JobFailed(f"exit code {out.returncode}:\n{out.stderr[-3000:]}")
         lines = out.stdout.strip().splitlines()
         r = json.loads(lines[-1])
         secs.append(r["s"])
@@ -120,14 +177,80 @@ def measure(code: str, repeat: int) -> dict[str, float]:
         for line in lines[:-1]:
             if line.startswith('{"extra"'):
                 extras.append(json.loads(line)["extra"])
-    res = {
+            elif line.startswith('{"info"'):
+                infos.append(json.loads(line)["info"])
+    res: dict = {
         "median_s": statistics.median(secs),
         "min_s": min(secs),
         "peak_rss_mb": statistics.median(rss),
     }
     if extras:
         res["extra"] = {k: statistics.median(e[k] for e in extras) for k in extras[0]}
+    if infos:
+        res["info"] = infos
     return res
+
+
+def _num(key: str, v: float) -> str:
+    """``key value``: whole numbers (counts, sizes) in full, others to 4 digits."""
+    return f"{key} {v:.0f}" if float(v).is_integer() and abs(v) < 1e9 else f"{key} {v:.4g}"
+
+
+def _schedule_text(sched: dict[str, dict[str, float]]) -> str:
+    """``S022 (bus 119) 200/300/500`` per site, MW IT by planning year ('-': none yet)."""
+    years = sorted({y for by in sched.values() for y in by})
+    return "; ".join(
+        f"{site} " + "/".join(f"{by[y]:g}" if by.get(y) else "-" for y in years)
+        for site, by in sorted(sched.items())
+    )
+
+
+def compare_plans(name_a: str, a: dict, name_b: str, b: dict) -> list[str]:
+    """Lines comparing two plan jobs: ratios, objectives within the MIP gap, sites and MW."""
+    out = [
+        f"ratio {name_b} / {name_a}: wall {b['median_s'] / a['median_s']:.2f}, "
+        f"peak RSS {b['peak_rss_mb'] / a['peak_rss_mb']:.2f}"
+    ]
+    ea, eb = a.get("extra", {}), b.get("extra", {})
+    if ea.get("highs_call_s") and eb.get("highs_call_s"):
+        out[0] += f", HiGHS calls {eb['highs_call_s'] / ea['highs_call_s']:.2f}"
+    ia, ib = a.get("info"), b.get("info")
+    if not ia or not ib:
+        return out
+    for nm, runs in ((name_a, ia), (name_b, ib)):
+        objs = {round(r["objective_usd"], 2) for r in runs}
+        plans = {json.dumps(r["schedule"], sort_keys=True) for r in runs}
+        if len(objs) > 1 or len(plans) > 1:
+            out.append(
+                f"  note: {nm} gave {len(objs)} objectives, {len(plans)} plans over its runs"
+            )
+    ra, rb = ia[0], ib[0]
+    oa, ob = ra["objective_usd"], rb["objective_usd"]
+    la, lb = ra["bound_usd"], rb["bound_usd"]
+    gap = max(ra["mip_gap"], rb["mip_gap"])
+    # each [bound, objective] holds the optimum, so the two must overlap
+    lo, hi = max(la, lb), min(oa, ob)
+    agree = lo <= hi + 1e-9 * max(abs(oa), abs(ob))
+    diff = abs(oa - ob) / max(abs(oa), abs(ob), 1.0)
+    out.append(
+        f"objectives: {name_a} {oa:,.0f} USD (bound {la:,.0f}), {name_b} {ob:,.0f} USD "
+        f"(bound {lb:,.0f}); differ by {diff:.3%}; "
+        + (
+            f"AGREE within the {gap:.2%} MIP gap (bound/objective intervals overlap)"
+            if agree
+            else f"DISAGREE: {name_b if ob > oa else name_a}'s objective is below the other's bound"
+        )
+    )
+    if ra["schedule"] == rb["schedule"]:
+        out.append("sites and MW: the same in both: " + _schedule_text(ra["schedule"]))
+    else:
+        out.append(
+            "sites and MW differ, so the optimum is not pinned down at this gap (either plan "
+            f"is within {gap:.2%} of the optimum; uniqueness cannot be told):"
+        )
+        out.append(f"  {name_a}: " + _schedule_text(ra["schedule"]))
+        out.append(f"  {name_b}: " + _schedule_text(rb["schedule"]))
+    return out
 
 
 def main() -> None:
@@ -136,27 +259,58 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--plan-repeat", type=int, default=3)
     ap.add_argument("--only", default=None, help="Run only jobs whose name contains this.")
+    ap.add_argument(
+        "--case300-mip-gap",
+        type=float,
+        default=0.005,
+        help="Relative MIP gap of the case300 plans (default 0.005, the scenario default).",
+    )
     args = ap.parse_args()
+    for name, form in (
+        ("plan case300 (angle)", "angle"),
+        ("plan case300 (ptdf, lazy limits)", "ptdf"),
+    ):
+        JOBS[name] = _CASE300_PLAN.format(form=form, gap=args.case300_mip_gap)
+    load0 = os.getloadavg()
     rows = {}
     for name, code in JOBS.items():
         if args.only and args.only not in name:
             continue
         if "case300" in name and not CASE300.exists():
-            print(f"skip {name}: {CASE300} not found", file=sys.stderr)
+            print(
+                f"skip {name}: {CASE300} not found (the pglib-opf cases are only beside the "
+                "project checkout, in ../shared/data/pglib; they are not copied into the repo)",
+                file=sys.stderr,
+            )
             continue
-        rows[name] = measure(
-            code, args.plan_repeat if name.startswith("plan demo") else args.repeat
-        )
-    print(f"| job | median s | min s | peak RSS MB |   (repeat {args.repeat})")
+        n = args.plan_repeat if name.startswith("plan ") else args.repeat
+        print(f"running {name} ({n} runs) ...", file=sys.stderr, flush=True)
+        try:
+            rows[name] = measure(code, n)
+        except JobFailed as e:
+            print(f"FAILED {name}: {e}", file=sys.stderr)
+    print(
+        f"| job | median s | min s | peak RSS MB |   "
+        f"(repeat {args.repeat}; plans {args.plan_repeat})"
+    )
     print("| --- | --- | --- | --- |")
+    load1 = os.getloadavg()
     for name, r in rows.items():
         print(f"| {name} | {r['median_s']:.3f} | {r['min_s']:.3f} | {r['peak_rss_mb']:.0f} |")
     for name, r in rows.items():
         if "extra" in r:
-            print(f"\n{name}, medians: " + ", ".join(f"{k} {v:.4g}" for k, v in r["extra"].items()))
+            print(f"\n{name}, medians: " + ", ".join(_num(k, v) for k, v in r["extra"].items()))
     pa, pp = rows.get("plan demo"), rows.get("plan demo (ptdf, lazy limits)")
     if pa and pp:
         print(f"\nratio ptdf-lazy / angle on the demo plan: {pp['median_s'] / pa['median_s']:.2f}")
+    ca, cp = rows.get("plan case300 (angle)"), rows.get("plan case300 (ptdf, lazy limits)")
+    if ca and cp:
+        print("\ncase300 plan, ptdf-lazy vs angle (medians):")
+        print("\n".join(compare_plans("angle", ca, "ptdf-lazy", cp)))
+    print(
+        f"\n1-minute load average at start {load0[0]:.2f}, at end {load1[0]:.2f} "
+        f"({os.cpu_count()} CPUs; other processes make timings noisy)"
+    )
     a, b = (
         rows.get("read case300 (siting)"),
         rows.get("read case300 (pandapower from_mpc, baseline)"),

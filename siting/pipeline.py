@@ -74,6 +74,11 @@ def solve_model(m, d: ModelData, *, write_lp=None, **settings) -> SolveResult:
             f"N-1: {info.n1_outages_checked} outages checked, {info.n1_added} post-contingency "
             f"limits added lazily ({info.lp_rounds} LP and {info.mip_rounds} MIP rounds)"
         )
+    if info.lp_failed:
+        r.notes.append(
+            f"an LP round of the lazy loop ended without a solution ({info.lp_failed}); the "
+            "MIP rounds found the remaining limits"
+        )
     if write_lp is not None:
         m.write(str(write_lp), io_options={"symbolic_solver_labels": True})
     return r

@@ -140,6 +140,11 @@ def solve(
     else:
         res = _solve_other(m, solver, time_limit_s, mip_gap, threads, tee)
     res.rows, res.columns, res.integers = rows, cols, ints
+    unit = float(getattr(m, "_objective_unit", 1.0))  # the objective's unit [USD] (scaling)
+    if unit != 1.0:
+        res.objective = res.objective * unit if res.objective is not None else None
+        res.bound = res.bound * unit if res.bound is not None else None
+        res.gap = _gap(res.objective, res.bound)
     return res
 
 
@@ -155,7 +160,12 @@ def _solve_highs(
     from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
     from pyomo.contrib.solver.solvers.highs import Highs
 
-    opt = Highs()
+    # One solver per model: a model solved again (the lazy loop's rounds) is handed over
+    # incrementally (new rows, changed bounds), not translated from scratch
+    opt = m.__dict__.get("_highs_solver")
+    if opt is None:
+        opt = Highs()
+        m.__dict__["_highs_solver"] = opt
     if not opt.available():
         raise SolverError("HiGHS (highspy) is not available; install the package 'highspy'")
     version = ".".join(str(v) for v in opt.version())

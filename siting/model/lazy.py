@@ -51,6 +51,9 @@ class LazyInfo:
     monitored: list[tuple[str, int, str]] = field(default_factory=list)
     n1_monitored: list[tuple[str, str, int, str]] = field(default_factory=list)
     time_s: float = 0.0
+    #: the status of an LP round that ended without a solution (the MIP rounds then find
+    #: the remaining limits; slower, not wrong), else ""
+    lp_failed: str = ""
 
 
 def _value(e) -> float:
@@ -290,7 +293,10 @@ def solve_lazy(
                 r = solve_fn(m)
                 total_solver_s += r.time_s
                 info.lp_rounds += 1
-                if not r.has_solution or not _round(m, d, info):
+                if not r.has_solution:
+                    info.lp_failed = f"{r.status} ({r.termination})"
+                    break
+                if not _round(m, d, info):
                     break
         finally:
             _restore(saved)
