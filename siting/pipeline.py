@@ -478,7 +478,7 @@ def plan(
         )
 
     t = stage("verify")
-    p = extract(m, d, layers, cands, result, name=sc.name)
+    p = extract(m, d, layers, cands, result, name=sc.name, zone_settings=sc.growth_zones)
     p.checks = verify(p, d, layers)
     timings["verify_s"] = time.perf_counter() - t
     timings["total_s"] = time.perf_counter() - t_all

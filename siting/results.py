@@ -107,6 +107,10 @@ class Plan:
         With N-1 security: per monitored branch and year, the worst checked outage
         (``branch_id, year, snapshot, outage_id, post_flow_mw, rating_emergency_mw,
         loading_pct``); else empty.
+    zones
+        Growth zones (:func:`siting.zones.growth_zones`): the chosen sites grouped where
+        they are close or share a bus or water source, with polygons (``None`` when not
+        computed).
     costs_usd
         Present value of each cost part [USD].
     solve
@@ -136,6 +140,7 @@ class Plan:
     contingencies: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=CONTINGENCY_COLUMNS)
     )
+    zones: gpd.GeoDataFrame | None = None
 
     @property
     def total_cost_usd(self) -> float:
@@ -152,10 +157,11 @@ class Plan:
         """Write every output into ``out_dir`` atomically (see the module docstring).
 
         Files: ``plan.gpkg`` (layers ``sites``, ``candidates``, ``buses``, ``branches``,
-        ``water_links``; ``buses`` and ``branches`` only when the grid is modelled),
-        ``schedule.csv``, ``flows.csv``, ``dispatch.csv`` (headers only without a modelled
-        grid), ``upgrades.csv`` (headers only when none), ``contingencies.csv`` (with N-1),
-        ``manifest.json``.
+        ``water_links``, ``zones``; ``buses`` and ``branches`` only when the grid is
+        modelled, ``zones`` when computed), ``zones.geojson`` (the zones in EPSG:4326, when
+        computed), ``schedule.csv``, ``flows.csv``, ``dispatch.csv`` (headers only without
+        a modelled grid), ``upgrades.csv`` (headers only when none), ``contingencies.csv``
+        (with N-1), ``manifest.json``.
 
         Returns
         -------
@@ -181,12 +187,15 @@ class Plan:
             ("buses", self.buses),
             ("branches", self.branches),
             ("water_links", self.water_links),
+            ("zones", self.zones),
         ]
         for name, gdf in layers:
             if gdf is None:
                 continue
             g = _gpkg_ready(gdf)
             g.to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio")
+        if self.zones is not None:
+            _write_geojson(self.zones, d / "zones.geojson")
         self.schedule.to_csv(d / "schedule.csv", index=False, float_format="%.6g")
         self.flows.to_csv(d / "flows.csv", index=False, float_format="%.6g")
         self.dispatch.to_csv(d / "dispatch.csv", index=False, float_format="%.6g")
@@ -196,9 +205,48 @@ class Plan:
         (d / "manifest.json").write_text(
             json.dumps(self.manifest, indent=2, default=_json_default) + "\n", encoding="utf-8"
         )
+        failed = render_pages(d)
+        if failed:  # the tables stand; the manifest says which page is missing and why
+            self.manifest.setdefault("notes", []).extend(failed)
+            (d / "manifest.json").write_text(
+                json.dumps(self.manifest, indent=2, default=_json_default) + "\n",
+                encoding="utf-8",
+            )
         for f in d.iterdir():
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
+
+
+def render_pages(plan_dir: Path) -> list[str]:
+    """Render the stakeholder pages of a plan folder: ``report.html`` and ``index.html``.
+
+    A page that fails to render does not cost the plan: the failure is warned about and
+    returned (as a note for the manifest), and the tables are written all the same.
+
+    Returns
+    -------
+    list of str
+        One line per page that could not be rendered.
+    """
+    import importlib
+    import importlib.util
+    import warnings
+
+    failed = []
+    for module, func, page in (
+        ("siting.report", "render_report", "report.html"),
+        ("siting.maps", "render_map", "index.html"),
+    ):
+        if importlib.util.find_spec(module) is None:
+            continue  # that page is not part of this version
+        try:
+            render = getattr(importlib.import_module(module), func)
+            render(plan_dir)
+        except Exception as exc:  # noqa: BLE001  (a page must not cost the plan)
+            msg = f"{page} was not written: {type(exc).__name__}: {exc} (please report it)"
+            warnings.warn(msg, RuntimeWarning, stacklevel=2)
+            failed.append(msg)
+    return failed
 
 
 def _json_default(o: Any) -> Any:
@@ -211,6 +259,14 @@ def _json_default(o: Any) -> Any:
     if isinstance(o, tuple):
         return list(o)
     return str(o)
+
+
+def _write_geojson(gdf: gpd.GeoDataFrame, path: Path) -> None:
+    """Write a layer as RFC 7946 GeoJSON (EPSG:4326, longitude first)."""
+    g = _gpkg_ready(gdf)
+    if g.crs is not None:
+        g = g.to_crs("EPSG:4326")
+    g.to_file(path, driver="GeoJSON", engine="pyogrio", layer_options={"RFC7946": "YES"})
 
 
 def _gpkg_ready(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -256,8 +312,13 @@ def extract(
     result: SolveResult,
     *,
     name: str,
+    zone_settings=None,
 ) -> Plan:
-    """Read the solved model into a :class:`Plan` (tables and geometries)."""
+    """Read the solved model into a :class:`Plan` (tables and geometries).
+
+    ``zone_settings`` (the scenario's :class:`siting.scenario.GrowthZones`; ``None``: its
+    defaults) sets how :attr:`Plan.zones` groups the chosen sites.
+    """
     years = d.years
     rows = []
     techs_of = m._techs_of
@@ -461,6 +522,9 @@ def extract(
                 branches[f"loading_pct_{y}"] = ld.reindex(branches.index).to_numpy()
 
     costs = {p: _val(m.cost_part[p]) for p in COST_PARTS}
+    zones = _zones(
+        d, layers, sites, schedule, water_links, upgrades, zone_settings, candidates.sites
+    )
     return Plan(
         name=name,
         sites=sites,
@@ -476,6 +540,67 @@ def extract(
         solve=result,
         upgrades=upgrades,
         contingencies=contingencies,
+        zones=zones,
+    )
+
+
+def _zones(d: ModelData, layers, sites, schedule, water_links, upgrades, settings, all_sites):
+    """The plan's growth zones (:func:`siting.zones.growth_zones`) with the model's costs.
+
+    ``capex_usd`` sums, undiscounted, what the objective's ``capex``, ``cooling_capex``,
+    ``site_fixed`` and ``pipelines`` parts charge the zone's sites: final IT MW x
+    (``capex_usd_per_mw`` + the site's land per MW + ``interconnection_usd_per_mw`` + its
+    cooling's capex per MW), plus its opening cost and tie line, plus its pipelines.
+    """
+    from siting.scenario import GrowthZones
+    from siting.zones import growth_zones
+
+    s = settings if settings is not None else GrowthZones()
+    z_sites = sites.copy()
+    if len(z_sites):
+        z_sites["tie_line_usd"] = d.site["interconnect_usd"].reindex(z_sites.index).to_numpy()
+        cool = z_sites["cooling"] if "cooling" in z_sites else pd.Series("", index=z_sites.index)
+        per_mw = {
+            str(site): d.capex_usd_per_mw
+            + d.interconnection_usd_per_mw
+            + float(d.site.at[site, "land_usd_per_mw"])
+            + float(d.cooling_capex_usd_per_mw.get(str(cool.at[site]), 0.0))
+            for site in z_sites.index
+        }
+    else:
+        per_mw = {}
+    wl = water_links
+    if len(wl) and len(d.water_links) and "pipeline_usd" in d.water_links:
+        pipe = d.water_links.set_index(["site_id", "source_id"])["pipeline_usd"]
+        wl = wl.copy()
+        wl["pipeline_usd"] = pipe.reindex(
+            list(zip(wl["site_id"].astype(str), wl["source_id"].astype(str), strict=True))
+        ).to_numpy()
+    grid = layers.grid
+    buses = grid.buses if grid is not None and grid.has_coordinates else None
+    branches = None
+    if d.grid_enabled:
+        net = d.net
+        branches = pd.DataFrame(
+            {
+                "branch_id": net.branch_ids,
+                "from_bus": net.bus_ids[net.from_idx],
+                "to_bus": net.bus_ids[net.to_idx],
+            }
+        )
+    return growth_zones(
+        z_sites,
+        schedule,
+        wl,
+        buses,
+        upgrades,
+        distance_km=s.distance_km,
+        corridor_buffer_km=s.corridor_buffer_km,
+        places=layers.places,
+        crs=layers.crs if layers.crs is not None else all_sites.crs,
+        years=list(d.years),
+        branches=branches,
+        capex_usd_per_mw=per_mw,
     )
 
 

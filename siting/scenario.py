@@ -598,6 +598,25 @@ class SolverSettings(_Strict):
     threads: int = Field(default=2, ge=1, description="Solver threads.")
 
 
+class GrowthZones(_Strict):
+    """How the plan's chosen sites are grouped into growth zones (`zones` output layer)."""
+
+    distance_km: float = Field(
+        default=30.0,
+        gt=0,
+        description="Chosen sites this close to each other (or closer) join one growth zone, "
+        "as do sites that connect to the same bus or draw on the same water source "
+        "(single linkage) [km].",
+    )
+    corridor_buffer_km: float = Field(
+        default=2.0,
+        gt=0,
+        description="Half-width of the corridors drawn from a zone's sites to its buses and "
+        "water sources, smallest radius drawn around a site, and the smoothing distance of "
+        "the zone's outline [km].",
+    )
+
+
 class Scenario(_Strict):
     """A siting scenario: one region, one set of years, targets and policies."""
 
@@ -633,6 +652,10 @@ class Scenario(_Strict):
     )
     policy: Policy = Field(default_factory=Policy, description="Policies.")
     objective: Objective = Field(default_factory=Objective, description="Objective.")
+    growth_zones: GrowthZones = Field(
+        default_factory=GrowthZones,
+        description="Grouping of the chosen sites into growth zones (outputs `zones`).",
+    )
 
     # where it came from (not part of the file)
     source_file: Path | None = Field(default=None, exclude=True, description="(set by the loader)")
