@@ -28,6 +28,11 @@ shared between runs) and reports the median over ``--repeat`` runs. Figures:
   (``binding_limits``, loading >= 99.99 %). The runner checks that the two
   objectives agree within the MIP gap (their [bound, objective] intervals overlap) and
   compares the chosen sites and MW (skipped without ../shared).
+- ``map 20,000 candidates``: :func:`siting.maps.render_map` on the synthetic plan folder of
+  :mod:`benchmarks.map_instance` (the measured part), then the page's size (``size_mb``; the
+  issue asks under 10 MB) and its load time in headless chromium, offline, to the map's
+  ready flag (``load_s``, median of 5 loads; under 3 s asked); needs /usr/bin/chromium and
+  the playwright package.
 
 ``--only TEXT`` runs the jobs whose name contains TEXT (``--only case300``);
 ``--case300-mip-gap`` sets the case300 plans' relative MIP gap (default 0.005).
@@ -147,6 +152,38 @@ JOBS: dict[str, str] = {
     ),
     "plan case300 (angle)": _CASE300_PLAN.format(form="angle", gap=0.005),
     "plan case300 (ptdf, lazy limits)": _CASE300_PLAN.format(form="ptdf", gap=0.005),
+    # the map of a plan with 20,000 candidates: render time (the measured part), then the
+    # page's size and its load time in headless chromium (offline: only file:// requests;
+    # to the map's ready flag, set after every layer is drawn), median of 5 loads
+    "map 20,000 candidates": (
+        "import statistics, tempfile\n"
+        "from pathlib import Path\n"
+        "from benchmarks.map_instance import write_map_plan\n"
+        "from siting.maps import render_map\n"
+        "d = tempfile.mkdtemp()\n"
+        "write_map_plan(d)\n"
+        "t0 = time.perf_counter()\n"
+        "html = render_map(Path(d))\n"
+        "t1 = time.perf_counter()\n"
+        "from playwright.sync_api import sync_playwright\n"
+        "loads = []\n"
+        "with sync_playwright() as pw:\n"
+        "    b = pw.chromium.launch(executable_path='/usr/bin/chromium', args=['--headless', "
+        "'--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', "
+        "'--disable-background-networking', '--disable-component-update', '--disable-sync'])\n"
+        "    for _ in range(5):\n"
+        "        pg = b.new_page(viewport={'width': 1200, 'height': 800})\n"
+        "        pg.route('**/*', lambda r: r.continue_() if r.request.url.startswith('file:') "
+        "else r.abort())\n"
+        "        s0 = time.perf_counter()\n"
+        "        pg.goto(html.as_uri())\n"
+        "        pg.wait_for_function('window.sitingReady === true', timeout=60000)\n"
+        "        loads.append(time.perf_counter() - s0)\n"
+        "        pg.close()\n"
+        "    b.close()\n"
+        "print(json.dumps({'extra': {'size_mb': html.stat().st_size / 1e6, "
+        "'load_s': statistics.median(loads), 'load_max_s': max(loads)}}))\n"
+    ),
 }
 
 

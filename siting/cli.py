@@ -471,6 +471,8 @@ def _register_grid() -> None:
 
 _register_grid()
 
+from siting import cli_map  # noqa: E402,F401  (registers `siting map`)
+
 
 def main() -> None:
     """Entry point of the ``siting`` console script."""
