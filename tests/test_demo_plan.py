@@ -58,10 +58,17 @@ def test_demo_outputs_are_complete(base):
         "schedule.csv",
         "flows.csv",
         "dispatch.csv",
+        "upgrades.csv",
+        "zones.geojson",
+        "index.html",
+        "report.html",
         "manifest.json",
     }
     layers = set(gpd.list_layers(out / "plan.gpkg")["name"])
-    assert layers == {"sites", "candidates", "buses", "branches", "water_links"}
+    assert layers == {"sites", "candidates", "buses", "branches", "water_links", "zones"}
+    zones = gpd.read_file(out / "plan.gpkg", layer="zones")
+    assert zones["it_mw_final"].sum() == pytest.approx(p.it_mw_by_year().iloc[-1])
+    assert not any("was not written" in n for n in p.manifest["notes"])
     sites = gpd.read_file(out / "plan.gpkg", layer="sites")
     assert len(sites) == len(p.sites) >= 2
     cands = gpd.read_file(out / "plan.gpkg", layer="candidates")
