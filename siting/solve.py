@@ -154,12 +154,25 @@ def _gap(obj: float | None, bound: float | None) -> float | None:
     return abs(obj - bound) / max(abs(obj), 1.0)
 
 
+#: Thread count of this process's last HiGHS solve (see :func:`_solve_highs`).
+_LAST_THREADS: int | None = None
+
+
 def _solve_highs(
     m: pyo.ConcreteModel, time_limit_s: float, mip_gap: float, threads: int, tee: bool
 ) -> SolveResult:
     from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
     from pyomo.contrib.solver.solvers.highs import Highs
 
+    # HiGHS keeps one task scheduler per process, sized by the first solve's thread count:
+    # a later solve asking for another count fails (seen: "no solution" on a feasible LP).
+    # Resetting the scheduler when the count changes lets one process use several.
+    global _LAST_THREADS
+    if _LAST_THREADS is not None and threads != _LAST_THREADS:
+        import highspy
+
+        highspy.Highs.resetGlobalScheduler(True)
+    _LAST_THREADS = threads
     # One solver per model: a model solved again (the lazy loop's rounds) is handed over
     # incrementally (new rows, changed bounds), not translated from scratch
     opt = m.__dict__.get("_highs_solver")

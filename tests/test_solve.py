@@ -48,3 +48,21 @@ def test_the_model_can_be_written_as_an_lp_file(tmp_path):
     solve(knapsack(), write_lp=lp)
     text = lp.read_text()
     assert text.splitlines()[2].strip() == "max" and "x(a)" in text and "binary" in text
+
+
+def test_solves_with_different_thread_counts_in_one_process():
+    # HiGHS sizes one scheduler per process at its first solve; a solve with another thread
+    # count then found "no solution" on this feasible model until siting reset it.
+    from test_model import HOURS, _line_case
+
+    from siting.model import build_model
+    from siting.solve import solve
+
+    d = _line_case(rating_12_mw=120.0)
+    objectives = []
+    for threads in (2, 1, 2, 1):
+        m = build_model(d, baseline_usd=50 * HOURS * 10 * (1 + 1 / 1.1))
+        r = solve(m, mip_gap=0.0, time_limit_s=60, threads=threads)
+        assert r.status == "optimal", (threads, r)
+        objectives.append(r.objective)
+    assert max(objectives) - min(objectives) <= 1e-9 * abs(objectives[0])
