@@ -471,7 +471,7 @@ def _register_grid() -> None:
 
 _register_grid()
 
-from siting import cli_map  # noqa: E402,F401  (registers `siting map`)
+from siting import cli_map, cli_sweep  # noqa: E402,F401  (register `siting map`, `sweep`)
 
 
 def main() -> None:
