@@ -38,9 +38,7 @@ from __future__ import annotations
 import html
 import json
 import math
-import os
 import re
-import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -53,6 +51,7 @@ from branca.element import MacroElement
 from jinja2 import Template
 
 from siting.errors import InputError
+from siting.io import write_text_atomic
 
 #: Decimals of the coordinates written to the page (6: about 0.1 m).
 COORD_DECIMALS = 6
@@ -978,16 +977,4 @@ def render_map(plan_dir: Path, out: Path | None = None, *, tiles: bool = True) -
         raise InputError(f"{plan_dir}: not a folder; expected a plan folder (siting plan --out)")
     out = Path(out) if out is not None else plan_dir / "index.html"
     page = build_html(plan_dir, tiles=tiles)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(page)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+    return write_text_atomic(out, page)

@@ -26,13 +26,13 @@ from __future__ import annotations
 import html
 import json
 import math
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from siting.io import write_text_atomic
 
 #: Colours of the plot series (Okabe-Ito, then Tableau; colour-blind friendly first).
 PALETTE = (
@@ -1462,16 +1462,4 @@ def render_report(plan_dir: Path, out: Path | None = None) -> Path:
     plan_dir = Path(plan_dir)
     out = Path(out) if out is not None else plan_dir / "report.html"
     page = build_html(plan_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(page)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+    return write_text_atomic(out, page)

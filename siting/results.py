@@ -30,6 +30,7 @@ import pyomo.environ as pyo
 import shapely
 
 from siting.errors import SitingError
+from siting.io import swap_in_folder
 from siting.model.data import ModelData
 from siting.model.objective import COST_PARTS
 from siting.solve import SolveResult
@@ -173,7 +174,7 @@ class Plan:
         stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
         try:
             self._write_files(stage)
-            _swap_in(stage, out)
+            swap_in_folder(stage, out)
         except BaseException:
             shutil.rmtree(stage, ignore_errors=True)
             raise
@@ -276,24 +277,6 @@ def _gpkg_ready(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         if c != g.geometry.name and g[c].dtype == object:
             g[c] = g[c].map(lambda v: "" if v is None else str(v))
     return g
-
-
-def _swap_in(stage: Path, out: Path) -> None:
-    """Replace ``out`` by ``stage`` with renames only (the old folder survives a failure)."""
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        if old.exists():
-            shutil.rmtree(old)
-        os.replace(out, old)
-    try:
-        os.replace(stage, out)
-    except BaseException:
-        if old is not None:
-            os.replace(old, out)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- extraction

@@ -41,7 +41,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
 import shutil
 import tempfile
 import time
@@ -54,6 +53,7 @@ import numpy as np
 import pandas as pd
 
 from siting.errors import InputError, Problem, ScenarioError, SitingError
+from siting.io import swap_in_folder
 
 #: The two modes of :func:`stress`.
 MODES = ("replan", "check")
@@ -462,30 +462,12 @@ class StressResult:
             self.output_dir = out
             text = json.dumps(self.as_dict(), indent=2) + "\n"
             write_text_atomic(stage / SUMMARY_FILE, text)
-            _swap_in(stage, out)
+            swap_in_folder(stage, out)
         except BaseException:
             self.output_dir = None
             shutil.rmtree(stage, ignore_errors=True)
             raise
         return out
-
-
-def _swap_in(stage: Path, out: Path) -> None:
-    """Replace ``out`` by ``stage`` with renames only (the old folder survives a failure)."""
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        if old.exists():
-            shutil.rmtree(old)
-        os.replace(out, old)
-    try:
-        os.replace(stage, out)
-    except BaseException:
-        if old is not None:
-            os.replace(old, out)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- the scenario

@@ -41,7 +41,6 @@ import math
 import os
 import shutil
 import socket
-import tempfile
 import time
 import traceback
 from collections.abc import Callable
@@ -54,6 +53,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from siting.errors import InputError, Problem, ScenarioError, SitingError
+from siting.io import write_text_atomic
 
 #: Largest number of scenarios one sweep file may expand to.
 MAX_SCENARIOS = 10_000
@@ -356,23 +356,8 @@ def load_sweep(path: str | Path) -> Sweep:
 # --------------------------------------------------------------------------- one task
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` by a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _write_json(path: Path, doc: dict[str, Any]) -> None:
-    _write_atomic(path, json.dumps(doc, indent=2, default=str) + "\n")
+    write_text_atomic(path, json.dumps(doc, indent=2, default=str) + "\n")
 
 
 def _now() -> str:
@@ -540,7 +525,7 @@ def _write_summary(path: Path, rows: list[dict[str, Any]]) -> None:
         w.writeheader()
         for r in rows:
             w.writerow({k: ("" if v is None else v) for k, v in r.items()})
-    _write_atomic(path, buf.getvalue())
+    write_text_atomic(path, buf.getvalue())
 
 
 def run_sweep(
@@ -628,7 +613,7 @@ def _run_tasks(
     for s in todo:
         d = sweep.out / s.key
         d.mkdir(parents=True, exist_ok=True)
-        _write_atomic(d / SCENARIO_FILE, yaml.safe_dump(s.raw, sort_keys=False))
+        write_text_atomic(d / SCENARIO_FILE, yaml.safe_dump(s.raw, sort_keys=False))
         tasks.append({"name": s.name, "key": s.key, "dir": str(d.resolve()), "varied": s.varied})
 
     cluster = None
