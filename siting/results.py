@@ -647,10 +647,10 @@ def worst_contingencies(
     """Per monitored branch and year, the worst checked outage (N-1) [MW, %].
 
     Post-contingency flows are ``f + LODF[:, k] f[k]`` (:func:`siting.network.lodf`) for
-    the outages :func:`siting.model.lazy.n1_outages` checks, at the N-1 snapshots; the
+    the outages :func:`siting.model.lazy.checked_outages` selects, at the N-1 snapshots; the
     limit is the emergency rating plus upgrades in service.
     """
-    from siting.network import lodf
+    from siting.network import lodf, post_outage_flows
 
     assert d.n1 is not None
     net = d.net
@@ -658,7 +658,13 @@ def worst_contingencies(
     L = getattr(m, "_lodf", None) if m is not None else None
     if L is None:
         L = lodf(net)
-    ks = _checked_outages(flows_all, d)
+    from siting.model.lazy import checked_outages
+
+    by_period = {
+        (d.years.index(int(y)), h): g["flow_mw"].to_numpy()
+        for (y, h), g in flows_all.groupby(["year", "snapshot"], sort=False)
+    }
+    ks = checked_outages(d, by_period)
     if not len(ks):
         return pd.DataFrame(columns=CONTINGENCY_COLUMNS)
     rows = []
@@ -668,8 +674,7 @@ def worst_contingencies(
         if not d.n1.checks(t, h):
             continue
         f = grp["flow_mw"].to_numpy()
-        post = f[:, None] + L[:, ks] * f[ks][None, :]
-        post[ks, np.arange(len(ks))] = 0.0
+        post = post_outage_flows(f, L, ks)  # the tripped branch carries 0
         lim = em + added[:, t]
         with np.errstate(divide="ignore", invalid="ignore"):
             load = np.where(np.isfinite(lim)[:, None], 100.0 * np.abs(post) / lim[:, None], 0.0)
@@ -691,27 +696,6 @@ def worst_contingencies(
     out = pd.concat(rows, ignore_index=True)
     idx = out.groupby(["branch_id", "year"], sort=False)["loading_pct"].idxmax()
     return out.loc[idx].reset_index(drop=True)
-
-
-def _checked_outages(flows_all: pd.DataFrame, d: ModelData) -> np.ndarray:
-    """The outages N-1 checks for a plan's flows (the final solution's k most loaded)."""
-    nl = len(d.net.branch_ids)
-    ok = np.ones(nl, dtype=bool)
-    ok[d.n1.radial] = False
-    out = d.n1.outages
-    if out == "all":
-        return np.flatnonzero(ok)
-    if isinstance(out, int):
-        rating = d.net.rating_mw
-        safe = np.where(np.isfinite(rating) & (rating > 0), rating, np.inf)
-        load = np.zeros(nl)
-        for (y, h), grp in flows_all.groupby(["year", "snapshot"], sort=False):
-            if d.n1.checks(d.years.index(int(y)), h):
-                load = np.maximum(load, np.abs(grp["flow_mw"].to_numpy()) / safe)
-        load[~ok] = -1.0
-        top = np.argsort(-load, kind="stable")[:out]
-        return np.array(sorted(int(k) for k in top if ok[k]), dtype=int)
-    return np.array([k for k in out if ok[k]], dtype=int)
 
 
 # --------------------------------------------------------------------------- verification

@@ -29,6 +29,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from siting.model.data import ModelData
+from siting.network import post_outage_flows
 from siting.solve import SolveResult
 
 #: A flow counts as violating its limit above ``rating * (1 + REL) + ABS`` [MW].
@@ -128,47 +129,50 @@ def _violations(m, d: ModelData, flows, added) -> list[tuple[int, int, str]]:
     return found
 
 
-def n1_outages(m, d: ModelData, flows) -> np.ndarray:
-    """Positions of the outages checked this round (see the module docstring)."""
+def checked_outages(d: ModelData, flows, seen: set[int] | None = None) -> np.ndarray:
+    """Positions of the outages N-1 checks for these flows (radial ones never).
+
+    ``flows``: {(period, snapshot): branch flows [MW]}. With ``outages: k`` they are the k
+    most loaded branches (peak loading over the checked periods and snapshots), added to
+    ``seen`` (the lazy loop's growing set) when given, and the whole set is returned.
+    """
     assert d.n1 is not None
     nl = len(d.net.branch_ids)
     ok = np.ones(nl, dtype=bool)
     ok[d.n1.radial] = False
     out = d.n1.outages
     if out == "all":
-        chosen = np.flatnonzero(ok)
-    elif isinstance(out, int):
-        rating = d.net.rating_mw
-        safe = np.where(np.isfinite(rating) & (rating > 0), rating, np.inf)
-        load = np.zeros(nl)
-        for (t, h), f in flows.items():
-            if d.n1.checks(t, h):
-                load = np.maximum(load, np.abs(f) / safe)
-        load[~ok] = -1.0
-        top = np.argsort(-load, kind="stable")[:out]
-        m._n1_outages_seen.update(int(k) for k in top if ok[k])
-        chosen = np.array(sorted(m._n1_outages_seen), dtype=int)
-    else:
-        chosen = np.array([k for k in out if ok[k]], dtype=int)
-    return chosen
+        return np.flatnonzero(ok)
+    if not isinstance(out, int):
+        return np.array([k for k in out if ok[k]], dtype=int)
+    rating = d.net.rating_mw
+    safe = np.where(np.isfinite(rating) & (rating > 0), rating, np.inf)
+    load = np.zeros(nl)
+    for (t, h), f in flows.items():
+        if d.n1.checks(t, h):
+            load = np.maximum(load, np.abs(f) / safe)
+    load[~ok] = -1.0
+    top = {int(k) for k in np.argsort(-load, kind="stable")[:out] if ok[k]}
+    if seen is not None:
+        seen.update(top)
+        top = seen
+    return np.array(sorted(top), dtype=int)
 
 
 def _n1_violations(m, d: ModelData, flows, added) -> list[tuple[int, int, int, str]]:
     """(monitored branch, outage, period, snapshot) post-contingency limits violated."""
-    ks = n1_outages(m, d, flows)
+    ks = checked_outages(d, flows, m._n1_outages_seen)
     m._n1_checked = len(ks)
     if not len(ks):
         return []
     em = d.rating_emergency_mw
     limited = np.flatnonzero(np.isfinite(em))
     slack = _slack(m, "_n1_over")
-    L = m._lodf[:, ks]
     found = []
     for (t, h), f in flows.items():
         if not d.n1.checks(t, h):
             continue
-        post = f[:, None] + L * f[ks][None, :]  # (n_branch, len(ks))
-        post[ks, np.arange(len(ks))] = 0.0  # the tripped branch carries nothing
+        post = post_outage_flows(f, m._lodf, ks)  # (n_branch, len(ks)); tripped: 0
         lim = (em + added[:, t]) * (1 + TOL_REL) + TOL_ABS_MW
         lim = lim + _slack_values(m, slack, limited, t, h, len(f))
         excess = np.abs(post) - lim[:, None]
