@@ -39,6 +39,20 @@ T = TypeVar("T")
 
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the full traceback on errors.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable result on stdout.")]
+TimeLimitOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--time-limit",
+        help="Solver time limit per solve, in seconds (default: the scenario's).",
+        min=0.001,
+    ),
+]
+MipGapOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--mip-gap", help="Relative MIP gap, a fraction (default: the scenario's).", min=0.0
+    ),
+]
 
 SCENARIO_SUFFIXES = {".yaml", ".yml"}
 CASE_SUFFIXES = {".m", ".json", ".gpkg", ".geojson"}
@@ -193,20 +207,8 @@ def plan(
         Path | None,
         typer.Option("--out", help="Output folder (default: maps/<scenario name>/)."),
     ] = None,
-    time_limit: Annotated[
-        float | None,
-        typer.Option(
-            "--time-limit",
-            help="Solver time limit, in seconds (default: the scenario's).",
-            min=0.001,
-        ),
-    ] = None,
-    mip_gap: Annotated[
-        float | None,
-        typer.Option(
-            "--mip-gap", help="Relative MIP gap, a fraction (default: the scenario's).", min=0.0
-        ),
-    ] = None,
+    time_limit: TimeLimitOpt = None,
+    mip_gap: MipGapOpt = None,
     solver: Annotated[
         str | None, typer.Option("--solver", help="MIP solver: highs (default) or a Pyomo name.")
     ] = None,

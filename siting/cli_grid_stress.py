@@ -44,7 +44,16 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from siting.cli import SCENARIO_SUFFIXES, DebugOpt, JsonOpt, _guard, err, out
+from siting.cli import (
+    SCENARIO_SUFFIXES,
+    DebugOpt,
+    JsonOpt,
+    MipGapOpt,
+    TimeLimitOpt,
+    _guard,
+    err,
+    out,
+)
 from siting.cli_grid import grid_app
 from siting.errors import InputError
 
@@ -136,20 +145,8 @@ def stress_command(
             "stress.json into this folder (default: write nothing).",
         ),
     ] = None,
-    time_limit: Annotated[
-        float | None,
-        typer.Option(
-            "--time-limit",
-            help="Solver time limit per solve, in seconds (default: the scenario's).",
-            min=0.001,
-        ),
-    ] = None,
-    mip_gap: Annotated[
-        float | None,
-        typer.Option(
-            "--mip-gap", help="Relative MIP gap, a fraction (default: the scenario's).", min=0.0
-        ),
-    ] = None,
+    time_limit: TimeLimitOpt = None,
+    mip_gap: MipGapOpt = None,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:

@@ -380,3 +380,19 @@ def test_an_outage_that_cuts_off_a_load_names_the_bus(tmp_path):
     path.write_text(yaml.safe_dump(sc))
     with pytest.raises(SitingError, match=r"\['3'\] carry 10.0 MW of load.*grid.outages"):
         siting.plan(path, write=False)
+
+
+def test_an_unknown_n1_outage_is_named_with_its_key(tmp_path):
+    import yaml
+    from test_plan import write_region
+
+    import siting
+    from siting.errors import InputError
+
+    path = write_region(tmp_path)
+    sc = yaml.safe_load(path.read_text())
+    sc["grid"]["n_minus_1"] = {"enabled": True, "outages": ["a", "zz"]}
+    path.write_text(yaml.safe_dump(sc))
+    with pytest.raises(InputError, match=r"grid\.n_minus_1\.outages.*\['zz'\]") as e:
+        siting.plan(path, write=False)
+    assert str(path.resolve()) in str(e.value)

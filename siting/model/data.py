@@ -690,13 +690,11 @@ def model_data(scenario, layers, candidates, cooling: pd.DataFrame, net=None) ->
         known_regions |= {str(i) for i in layers.regions.index}
     bad = sorted(set(region_shares) - known_regions)
     if bad:
-        raise InputError(
-            Problem(
-                f"policy.region_shares names regions {bad} that are not in the regions layer; "
-                f"expected some of {sorted(known_regions)[:10]}",
-                file=str(scenario.source_file) if scenario.source_file else None,
-                field="policy.region_shares",
-            )
+        raise _scenario_error(
+            scenario,
+            "policy.region_shares",
+            f"policy.region_shares names regions {bad} that are not in the regions layer; "
+            f"expected some of {sorted(known_regions)[:10]}",
         )
 
     demand_links = pd.DataFrame(columns=["region_id", "site_id", "cost_usd_per_mw_year"])
@@ -809,6 +807,12 @@ def model_data(scenario, layers, candidates, cooling: pd.DataFrame, net=None) ->
     )
 
 
+def _scenario_error(scenario, field: str, message: str) -> InputError:
+    """An input error about scenario key ``field`` (names the scenario file when known)."""
+    file = str(scenario.source_file) if scenario.source_file else None
+    return InputError(Problem(message, file=file, field=field))
+
+
 def _n1_words(outages) -> str:
     if outages == "all":
         return "all branch"
@@ -827,13 +831,11 @@ def _n1_settings(cfg, net, snaps: pd.DataFrame, scenario) -> N1:
         pos = pd.Series(np.arange(len(net.branch_ids)), index=net.branch_ids.astype(str))
         bad = [b for b in outages if str(b) not in pos.index]
         if bad:
-            raise InputError(
-                Problem(
-                    f"branch IDs {bad[:5]} are not in-service branches of the grid; expected "
-                    f"IDs such as {list(pos.index[:5])}",
-                    file=str(scenario.source_file) if scenario.source_file else None,
-                    field="grid.n_minus_1.outages",
-                )
+            raise _scenario_error(
+                scenario,
+                "grid.n_minus_1.outages",
+                f"branch IDs {bad[:5]} are not in-service branches of the grid; expected "
+                f"IDs such as {list(pos.index[:5])}",
             )
         outages = [int(pos[str(b)]) for b in outages]
     if cfg.snapshots == "peak":
