@@ -52,24 +52,14 @@ from jinja2 import Template
 
 from siting.errors import InputError
 from siting.io import write_text_atomic
+from siting.report import PALETTE
 
 #: Decimals of the coordinates written to the page (6: about 0.1 m).
 COORD_DECIMALS = 6
 #: Largest side of a raster drawn as an image overlay [pixels].
 RASTER_MAX_PX = 400
-#: Colours of the first years (colour-blind friendly first: Okabe-Ito, then Tableau).
-YEAR_PALETTE = (
-    "#0072B2",
-    "#E69F00",
-    "#009E73",
-    "#CC79A7",
-    "#56B4E9",
-    "#D55E00",
-    "#F0E442",
-    "#8C564B",
-    "#7F7F7F",
-    "#17BECF",
-)
+#: Colours of the first years: the report's series colours (colour-blind friendly first).
+YEAR_PALETTE = PALETTE
 #: Peak loading bins [%] and their colours (last: no reading).
 LOADING_BINS = (
     (50.0, "#1a9850", "below 50 %"),

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +28,7 @@ import pyomo.environ as pyo
 import shapely
 
 from siting.errors import SitingError
-from siting.io import swap_in_folder
+from siting.io import staged_folder
 from siting.model.data import ModelData
 from siting.model.objective import COST_PARTS
 from siting.solve import SolveResult
@@ -170,14 +168,8 @@ class Plan:
             The output folder.
         """
         out = Path(out_dir).resolve()
-        out.parent.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-        try:
+        with staged_folder(out) as stage:
             self._write_files(stage)
-            swap_in_folder(stage, out)
-        except BaseException:
-            shutil.rmtree(stage, ignore_errors=True)
-            raise
         return out
 
     def _write_files(self, d: Path) -> None:

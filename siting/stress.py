@@ -41,8 +41,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -53,7 +51,7 @@ import numpy as np
 import pandas as pd
 
 from siting.errors import InputError, Problem, ScenarioError, SitingError
-from siting.io import swap_in_folder
+from siting.io import staged_folder
 
 #: The two modes of :func:`stress`.
 MODES = ("replan", "check")
@@ -444,28 +442,25 @@ class StressResult:
         from siting.io import write_text_atomic
 
         out = Path(out_dir).resolve()
-        out.parent.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
         try:
-            if self.stressed is not None:
-                self.stressed.manifest["output_dir"] = str(out)
-                self.stressed.manifest["stress"] = {
-                    "mode": self.mode,
-                    "base": self.base.source,
-                    "edits": _records(self.edits),
-                    "summary": SUMMARY_FILE,
-                }
-                self.stressed.write(stage)  # replaces the (empty) staging folder
-            if self.base.plan is not None:
-                self.base.plan.manifest["output_dir"] = str(out / BASE_SUBDIR)
-                self.base.plan.write(stage / BASE_SUBDIR)
-            self.output_dir = out
-            text = json.dumps(self.as_dict(), indent=2) + "\n"
-            write_text_atomic(stage / SUMMARY_FILE, text)
-            swap_in_folder(stage, out)
+            with staged_folder(out) as stage:
+                if self.stressed is not None:
+                    self.stressed.manifest["output_dir"] = str(out)
+                    self.stressed.manifest["stress"] = {
+                        "mode": self.mode,
+                        "base": self.base.source,
+                        "edits": _records(self.edits),
+                        "summary": SUMMARY_FILE,
+                    }
+                    self.stressed.write(stage)  # replaces the (empty) staging folder
+                if self.base.plan is not None:
+                    self.base.plan.manifest["output_dir"] = str(out / BASE_SUBDIR)
+                    self.base.plan.write(stage / BASE_SUBDIR)
+                self.output_dir = out
+                text = json.dumps(self.as_dict(), indent=2) + "\n"
+                write_text_atomic(stage / SUMMARY_FILE, text)
         except BaseException:
             self.output_dir = None
-            shutil.rmtree(stage, ignore_errors=True)
             raise
         return out
 
