@@ -221,19 +221,14 @@ def render_pages(plan_dir: Path) -> list[str]:
     list of str
         One line per page that could not be rendered.
     """
-    import importlib
-    import importlib.util
     import warnings
 
+    from siting.maps import render_map
+    from siting.report import render_report
+
     failed = []
-    for module, func, page in (
-        ("siting.report", "render_report", "report.html"),
-        ("siting.maps", "render_map", "index.html"),
-    ):
-        if importlib.util.find_spec(module) is None:
-            continue  # that page is not part of this version
+    for render, page in ((render_report, "report.html"), (render_map, "index.html")):
         try:
-            render = getattr(importlib.import_module(module), func)
             render(plan_dir)
         except Exception as exc:  # noqa: BLE001  (a page must not cost the plan)
             msg = f"{page} was not written: {type(exc).__name__}: {exc} (please report it)"

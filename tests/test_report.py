@@ -211,3 +211,21 @@ def test_plan_without_grid_or_water_renders(tmp_path):
 def test_not_a_plan_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="manifest.json"):
         render_report(tmp_path)
+
+
+def test_a_page_that_fails_to_render_does_not_cost_the_plan(tmp_path, monkeypatch):
+    # A bug in the report must not lose a solved plan: the tables and the map are written,
+    # a warning is given and the manifest says which page is missing and why.
+    import siting.report
+
+    def broken(plan_dir, out=None):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(siting.report, "render_report", broken)
+    out = tmp_path / "plan"
+    with pytest.warns(RuntimeWarning, match="report.html was not written"):
+        siting.plan(write_region(tmp_path), out=out)
+    assert (out / "schedule.csv").is_file() and (out / "index.html").is_file()
+    assert not (out / "report.html").exists()
+    man = json.loads((out / "manifest.json").read_text())
+    assert any("report.html was not written: RuntimeError: boom" in n for n in man["notes"])
