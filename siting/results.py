@@ -411,17 +411,12 @@ def extract(
         added = added_by_year(upgrades, d)
         snaps = list(d.snapshots.index)
         frows = []
-        numpy_flows = None
-        if not hasattr(m, "flow"):  # PTDF form: flows from the injections
-            from siting.model.lazy import flows_numpy
+        from siting.model.lazy import solution_flows
 
-            numpy_flows = flows_numpy(m, d)
+        all_flows = solution_flows(m, d)  # either formulation
         for t, y in enumerate(years):
             for h in snaps:
-                if numpy_flows is not None:
-                    f = numpy_flows[t, h]
-                else:
-                    f = np.array([_val(m.flow[br, t, h]) for br in range(len(net.branch_ids))])
+                f = all_flows[t, h]
                 frows.append(
                     pd.DataFrame(
                         {
