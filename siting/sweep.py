@@ -414,6 +414,7 @@ def solve_one(task: dict[str, Any]) -> dict[str, Any]:
         "gap": p.solve.gap,
         "total_cost_usd": p.total_cost_usd,
         "costs_usd": p.costs_usd,
+        "metrics": p.metrics,
         "it_mw_by_year": {str(k): float(v) for k, v in by_year.items()},
         "it_mw_final": float(by_year.iloc[-1]) if len(by_year) else 0.0,
         "sites_chosen": int(len(p.sites)),
@@ -461,6 +462,8 @@ class SweepResult:
     rows: list[dict[str, Any]]
     submitted: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    robustness_dir: Path | None = None
+    notes: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> list[str]:
@@ -479,6 +482,8 @@ class SweepResult:
             "submitted": self.submitted,
             "skipped": self.skipped,
             "failed": self.failed,
+            "robustness_dir": str(self.robustness_dir) if self.robustness_dir else None,
+            "notes": self.notes,
         }
 
 
@@ -535,6 +540,8 @@ def run_sweep(
     workers: int = 2,
     retry_failed: bool = False,
     progress: Callable[[SweepProgress], None] | None = None,
+    client: Any = None,
+    robustness: bool = True,
 ) -> SweepResult:
     """Run every unfinished scenario of a sweep on ``dask.distributed``.
 
@@ -551,6 +558,11 @@ def run_sweep(
         Run again the scenarios that failed before (``failed.json``).
     progress
         Called with a :class:`SweepProgress` at the start and after each scenario.
+    client
+        A ``dask.distributed.Client`` to use (then ``scheduler`` and ``workers`` are
+        ignored); default: one from :func:`siting.engine.dask_client`.
+    robustness
+        Write ``<out>/robustness/`` (:func:`siting.robustness.write_robustness`) at the end.
 
     Returns
     -------
@@ -578,11 +590,11 @@ def run_sweep(
     say = progress or (lambda _p: None)
     say(state)
     if todo:
-        _run_tasks(sweep, todo, scheduler, workers, state, say)
+        _run_tasks(sweep, todo, scheduler, workers, state, say, client)
     rows = _summary_rows(sweep)
     summary = out / "summary.csv"
     _write_summary(summary, rows)
-    return SweepResult(
+    result = SweepResult(
         sweep.spec.name,
         out.resolve(),
         summary.resolve(),
@@ -590,6 +602,19 @@ def run_sweep(
         [s.name for s in todo],
         skipped,
     )
+    if robustness:
+        result.robustness_dir, result.notes = _robustness(out)
+    return result
+
+
+def _robustness(out: Path) -> tuple[Path | None, list[str]]:
+    """Write the robustness outputs; a failure there never costs the sweep's results."""
+    from siting.robustness import write_robustness
+
+    try:
+        return write_robustness(out), []
+    except Exception as e:  # noqa: BLE001  (reported, and the sweep's own results stand)
+        return None, [f"robustness outputs not written: {type(e).__name__}: {e}"]
 
 
 def _run_tasks(
@@ -599,15 +624,9 @@ def _run_tasks(
     workers: int,
     state: SweepProgress,
     say: Callable[[SweepProgress], None],
+    client: Any = None,
 ) -> None:
-    try:
-        from dask.distributed import Client, LocalCluster, as_completed
-    except ImportError as e:  # pragma: no cover  (a dependency of the package)
-        from siting.errors import MissingDependencyError
-
-        raise MissingDependencyError(
-            f"sweeps need dask.distributed ({e}); pip install 'dask[distributed]'"
-        ) from None
+    from siting.engine import dask_client
 
     tasks = []
     for s in todo:
@@ -616,55 +635,51 @@ def _run_tasks(
         write_text_atomic(d / SCENARIO_FILE, yaml.safe_dump(s.raw, sort_keys=False))
         tasks.append({"name": s.name, "key": s.key, "dir": str(d.resolve()), "varied": s.varied})
 
-    cluster = None
-    if scheduler is None:
-        cluster = LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",  # any free port: never clash with another cluster
-        )
-        client = Client(cluster)
+    if client is None:
+        with dask_client(scheduler, workers) as own:
+            _submit_and_wait(own, tasks, state, say)
     else:
-        try:
-            client = Client(scheduler, timeout="20s")
-        except (OSError, TimeoutError) as e:
-            raise InputError(f"cannot reach the Dask scheduler at {scheduler}: {e}") from None
-    try:
-        futures = {
-            client.submit(
-                solve_one,
-                t,
-                pure=False,
-                retries=2,
-                key=f"siting-{t['name']}-{t['key'][:12]}-{os.urandom(4).hex()}",
-            ): t
-            for t in tasks
-        }
-        for fut in as_completed(futures):
-            t = futures[fut]
-            d = Path(t["dir"])
-            if fut.status == "finished":
-                doc = fut.result()
-            else:
-                exc = fut.exception()
-                tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-                doc = {
-                    "name": t["name"],
-                    "key": t["key"],
-                    "varied": t["varied"],
-                    "status": "internal error",
-                    "error": f"{type(exc).__name__}: {exc}",
-                    "traceback": tb,
-                    "finished_utc": _now(),
-                }
-                _write_json(d / FAILED_FILE, doc)
-            state.finished += 1
-            if doc.get("status") not in ("optimal", "feasible"):
-                state.failed += 1
-            state.last, state.last_status = t["name"], doc.get("status")
-            say(state)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        _submit_and_wait(client, tasks, state, say)
+
+
+def _submit_and_wait(
+    client: Any,
+    tasks: list[dict[str, Any]],
+    state: SweepProgress,
+    say: Callable[[SweepProgress], None],
+) -> None:
+    from dask.distributed import as_completed
+
+    futures = {
+        client.submit(
+            solve_one,
+            t,
+            pure=False,
+            retries=2,
+            key=f"siting-{t['name']}-{t['key'][:12]}-{os.urandom(4).hex()}",
+        ): t
+        for t in tasks
+    }
+    for fut in as_completed(futures):
+        t = futures[fut]
+        d = Path(t["dir"])
+        if fut.status == "finished":
+            doc = fut.result()
+        else:
+            exc = fut.exception()
+            tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            doc = {
+                "name": t["name"],
+                "key": t["key"],
+                "varied": t["varied"],
+                "status": "internal error",
+                "error": f"{type(exc).__name__}: {exc}",
+                "traceback": tb,
+                "finished_utc": _now(),
+            }
+            _write_json(d / FAILED_FILE, doc)
+        state.finished += 1
+        if doc.get("status") not in ("optimal", "feasible"):
+            state.failed += 1
+        state.last, state.last_status = t["name"], doc.get("status")
+        say(state)
