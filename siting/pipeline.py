@@ -27,6 +27,7 @@ from siting.errors import SitingError
 from siting.model import build_model, model_data
 from siting.model import elastic as _elastic
 from siting.model.data import ModelData
+from siting.model.metrics import metric_values
 from siting.provenance import versions
 from siting.results import Plan, extract, verify
 from siting.solve import SolveResult, solve
@@ -104,11 +105,21 @@ def _no_sites(d: ModelData) -> ModelData:
         heat_links=d.heat_links.iloc[:0],
         objective="min_cost",
         budget_usd=None,
+        water_cap_m3_per_day=None,
+        co2_cap_t=None,
+        upgrade_budget_usd=None,
     )
 
 
-def grid_baseline(d: ModelData, threads: int = 2) -> float:
-    """Present value of the grid's dispatch cost with no campuses [USD] (an LP).
+def grid_baseline(d: ModelData, threads: int = 2) -> tuple[float, float]:
+    """The grid's own dispatch with no campuses (an LP): its cost and its emissions.
+
+    Returns
+    -------
+    usd, co2_t
+        Present value of the dispatch cost [USD], and the emissions over the planning
+        horizon (``co2_t`` of :mod:`siting.model.metrics` with no baseline) [t CO2];
+        ``(0, 0)`` without the grid model.
 
     Raises
     ------
@@ -117,12 +128,13 @@ def grid_baseline(d: ModelData, threads: int = 2) -> float:
         years, snapshots and buses with unserved load and the overloaded branches.
     """
     if not d.grid_enabled:
-        return 0.0
+        return 0.0, 0.0
     base = _no_sites(d)
     m = build_model(base)
     r = solve_model(m, base, time_limit_s=600, mip_gap=0.0, threads=threads)
     if r.has_solution and r.objective is not None:
-        return float(m.energy_cost_npv())
+        co2 = float(m.co2_t()) if hasattr(m, "co2_t") else 0.0
+        return float(m.energy_cost_npv()), co2
     me = build_model(base, elastic=True)
     re = solve_model(me, base, time_limit_s=600, mip_gap=0.0, threads=threads)
     viol = _elastic.violations(me) if re.has_solution else []
@@ -196,6 +208,7 @@ class Prepared:
     data: ModelData
     baseline_usd: float
     timings: dict[str, float]
+    baseline_co2_t: float = 0.0
 
 
 def prepare(scenario: Any, *, progress: Callable[[str], None] | None = None) -> Prepared:
@@ -243,9 +256,9 @@ def prepare(scenario: Any, *, progress: Callable[[str], None] | None = None) -> 
     timings["network_s"] = time.perf_counter() - t
 
     t = stage("grid baseline")
-    baseline = grid_baseline(d, sc.solver.threads)
+    baseline, baseline_co2 = grid_baseline(d, sc.solver.threads)
     timings["baseline_s"] = time.perf_counter() - t
-    return Prepared(sc, layers, cands, d, baseline, timings)
+    return Prepared(sc, layers, cands, d, baseline, timings, baseline_co2)
 
 
 @dataclasses.dataclass
@@ -358,7 +371,7 @@ def replay(
     """
     prep = prepare(scenario)
     d = prep.data
-    m = build_model(d, baseline_usd=prep.baseline_usd)
+    m = build_model(d, baseline_usd=prep.baseline_usd, baseline_co2_t=prep.baseline_co2_t)
     missing = fix_decisions(m, d, schedule)
     if upgrades is not None:
         missing += fix_upgrades(m, d, upgrades)
@@ -370,7 +383,9 @@ def replay(
         return Replay(r.status, r.objective, r.bound, [], missing)
     viol: list[dict] = []
     if r.status == "infeasible":
-        me = build_model(d, elastic=True, baseline_usd=prep.baseline_usd)
+        me = build_model(
+            d, elastic=True, baseline_usd=prep.baseline_usd, baseline_co2_t=prep.baseline_co2_t
+        )
         fix_decisions(me, d, schedule)
         if upgrades is not None:
             fix_upgrades(me, d, upgrades)
@@ -442,7 +457,7 @@ def plan(
     threads = sc.solver.threads
 
     t = stage("build model")
-    m = build_model(d, baseline_usd=baseline)
+    m = build_model(d, baseline_usd=baseline, baseline_co2_t=prep.baseline_co2_t)
     timings["build_s"] = time.perf_counter() - t
 
     t = stage("solve")
@@ -458,7 +473,9 @@ def plan(
     if not result.has_solution:
         if result.status == "infeasible":
             t = stage("explain infeasibility")
-            me = build_model(d, elastic=True, baseline_usd=baseline)
+            me = build_model(
+                d, elastic=True, baseline_usd=baseline, baseline_co2_t=prep.baseline_co2_t
+            )
             re = solve_model(me, d, **settings)
             viol = (
                 [{**v, "where": _where(v, d)} for v in _elastic.violations(me)]
@@ -479,6 +496,8 @@ def plan(
 
     t = stage("verify")
     p = extract(m, d, layers, cands, result, name=sc.name, zone_settings=sc.growth_zones)
+    p.metrics = metric_values(m, d)
+    p.metrics["baseline_co2_t"] = prep.baseline_co2_t if d.grid_enabled else None
     p.checks = verify(p, d, layers)
     timings["verify_s"] = time.perf_counter() - t
     timings["total_s"] = time.perf_counter() - t_all
@@ -517,6 +536,7 @@ def _manifest(sc, layers, cands, d, p: Plan, result: SolveResult, settings, base
         "costs_usd": p.costs_usd,
         "grid_upgrades": p.upgrades.to_dict(orient="records"),
         "total_cost_usd": p.total_cost_usd,
+        "metrics": p.metrics,
         "it_mw_by_year": {str(k): float(v) for k, v in by_year.items()},
         "sites_chosen": int(len(p.sites)),
         "candidates": {

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,10 @@ class Plan:
         The verification.
     manifest
         Provenance and figures (written as manifest.json).
+    metrics
+        Planner metrics beside cost (:func:`siting.model.metrics.metric_values`): campus
+        water per year and at its peak [m3/day], CO2 the campuses add [t CO2], grid
+        upgrade spend [USD, present value].
     """
 
     name: str
@@ -140,6 +145,7 @@ class Plan:
         default_factory=lambda: pd.DataFrame(columns=CONTINGENCY_COLUMNS)
     )
     zones: gpd.GeoDataFrame | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
 
     @property
     def total_cost_usd(self) -> float:
@@ -783,6 +789,8 @@ def verify(plan: Plan, d: ModelData, layers, *, raise_on_failure: bool = True) -
                 "potable water cap", _excess(by_year.to_numpy(), d.potable_cap_m3_per_day), "m3/day"
             )
 
+    _verify_caps(plan, d, add)
+
     if len(sc) and d.region_shares:
         reg = sc["site_id"].map(d.site["region_id"])
         for r, (lo, hi) in d.region_shares.items():
@@ -808,6 +816,42 @@ def verify(plan: Plan, d: ModelData, layers, *, raise_on_failure: bool = True) -
                 f"tables (a bug in the model or solver trouble; please report it):\n{lines}"
             )
     return checks
+
+
+def _verify_caps(plan: Plan, d: ModelData, add: Callable[..., None]) -> None:
+    """The scenario's caps on campus water, campus CO2 and upgrade spend, from the tables."""
+    sc = plan.schedule
+    if d.water_cap_m3_per_day is not None:
+        use = (
+            sc.groupby("year")["water_m3_per_day"].sum().reindex(d.years).fillna(0.0).to_numpy()
+            if len(sc)
+            else np.zeros(d.n_years)
+        )
+        add(
+            "campus water cap",
+            _excess(use, d.water_cap_m3_per_day + TOL_ABS + 1e-6 * d.water_cap_m3_per_day),
+            "m3/day",
+        )
+    if d.upgrade_budget_usd is not None:
+        ups = plan.upgrades
+        year_df = dict(zip(d.years, d.capex_df, strict=True))
+        spent = float(
+            sum(float(r.cost_usd) * year_df[int(r.year)] for r in ups.itertuples(index=False))
+        )
+        add(
+            "grid upgrade budget",
+            spent - d.upgrade_budget_usd - 1.0 - 1e-6 * d.upgrade_budget_usd,
+            "USD",
+        )
+    if d.co2_cap_t is not None and d.grid_enabled and plan.metrics.get("co2_t") is not None:
+        disp = plan.dispatch
+        intensity = d.gens.get("co2_t_per_mwh", pd.Series(0.0, index=d.gens.index))
+        co2 = disp["gen_id"].astype(str).map(intensity).fillna(0.0).to_numpy()
+        hours = disp["snapshot"].map(d.snapshots["hours"]).astype(float).to_numpy()
+        years = disp["year"].map(dict(zip(d.years, d.period_years, strict=True))).to_numpy()
+        system = float(np.sum(disp["p_mw"].to_numpy() * co2 * hours * years))
+        added = system - float(plan.metrics.get("baseline_co2_t") or 0.0)
+        add("campus CO2 cap", added - d.co2_cap_t - 1e-6 * max(1.0, abs(system)), "t CO2")
 
 
 def _verify_upgrades(ups: pd.DataFrame, d: ModelData) -> list[Check]:

@@ -111,6 +111,21 @@ class ClimateLayers(_Strict):
     )
     wet_bulb_mean_c: RasterRef = Field(description="Annual mean wet-bulb temperature [C].")
     wet_bulb_p99_c: RasterRef = Field(description="Design (0.4 %) wet-bulb temperature [C].")
+    warming_c: float = Field(
+        default=0.0,
+        ge=-10,
+        le=10,
+        description="Uniform warming added to the dry-bulb temperatures read from the rasters "
+        "(mean and design) [C], for climate 'what if' studies; 0 = the rasters as they are.",
+    )
+    wet_bulb_warming_c: float | None = Field(
+        default=None,
+        ge=-10,
+        le=10,
+        description="Warming added to the wet-bulb temperatures [C]; empty = the same as "
+        "`warming_c` (a simplification: at constant relative humidity the wet-bulb warms "
+        "somewhat less than the dry-bulb, e.g. about 1.7 C for 2 C near 30 C and 40 %).",
+    )
 
 
 class LayersSection(_Strict):
@@ -361,6 +376,12 @@ class GridSettings(_Strict):
         description="Branch IDs taken out of service for the whole plan (`siting grid stress "
         "--outage`).",
     )
+    upgrade_budget_usd: float | None = Field(
+        default=None,
+        ge=0,
+        description="Most the plan may spend on grid upgrades, present value [USD]; empty = no "
+        "limit. `siting pareto --between cost,grid_upgrades` sets it point by point.",
+    )
     voll_usd_per_mwh: float = Field(
         default=10_000.0,
         gt=0,
@@ -470,6 +491,15 @@ class Policy(_Strict):
     )
     public_interest: PublicInterest | None = Field(
         default=None, description="Reserved public-interest capacity."
+    )
+    co2_cap_t: float | None = Field(
+        default=None,
+        description="Most CO2 the campuses may add to the grid's emissions over the planning "
+        "horizon [t CO2]: the generators' `co2_t_per_mwh` times their dispatch (snapshot hours "
+        "x the years each planning year stands for), with the campuses minus without them; "
+        "needs the grid model. Empty = no cap. `siting pareto --between cost,co2` sets it point "
+        "by point. (Negative values are allowed: campuses with heat recovery or flexible load "
+        "could in principle lower emissions, though this model's campuses only add load.)",
     )
 
 
@@ -582,6 +612,13 @@ class WaterPolicy(_Strict):
         ge=0,
         description="Most potable water all campuses together may use [m3/day]; empty = no cap.",
     )
+    cap_m3_per_day: float | None = Field(
+        default=None,
+        ge=0,
+        description="Most water all campuses together may use, from every source, in each "
+        "planning year [m3/day]; empty = no cap. `siting pareto --between cost,water` sets it "
+        "point by point.",
+    )
 
 
 class SolverSettings(_Strict):
@@ -685,6 +722,18 @@ class Scenario(_Strict):
             raise ValueError(
                 f"grid.n_minus_1.from_year {n1_from} is after the last planning year "
                 f"{self.years[-1]}"
+            )
+        if self.water.cap_m3_per_day is not None and not self.water.enabled:
+            raise ValueError(
+                "water.cap_m3_per_day caps campus water, but water.enabled is false (water "
+                "ignored); enable water or drop the cap"
+            )
+        if self.policy.co2_cap_t is not None and (
+            self.layers.grid is None or not self.grid.enabled
+        ):
+            raise ValueError(
+                "policy.co2_cap_t needs the grid model (layers.grid and grid.enabled): campus "
+                "emissions are the generators' co2_t_per_mwh times the dispatch they add"
             )
         if self.campus.earliest_year is not None and self.campus.earliest_year > self.years[-1]:
             raise ValueError(

@@ -7,7 +7,8 @@ Each family is a module with its sets, variables, constraints and math in its do
 3. :mod:`~siting.model.grid` DC power flow per period and snapshot, thermal limits, headroom;
 4. :mod:`~siting.model.water` water need x WUE met from sources in reach, shared capacities;
 5. :mod:`~siting.model.policy` targets, shares, zones, demand, public interest, heat;
-6. :mod:`~siting.model.objective` net present cost (or capacity under a budget).
+6. :mod:`~siting.model.metrics` water, CO2 and upgrade spend, and the caps on them;
+7. :mod:`~siting.model.objective` net present cost (or capacity under a budget).
 
 A family whose layer or section is absent adds nothing (no grid: no network constraints).
 With ``elastic=True`` every requirement and limit gets a penalised slack
@@ -21,6 +22,7 @@ import pyomo.environ as pyo
 from siting.model import elastic as _elastic
 from siting.model.data import ModelData
 from siting.model.grid import add_grid
+from siting.model.metrics import add_metrics
 from siting.model.objective import add_objective
 from siting.model.policy import add_policy
 from siting.model.power import add_power
@@ -29,7 +31,11 @@ from siting.model.water import add_water
 
 
 def build_model(
-    d: ModelData, *, elastic: bool = False, baseline_usd: float = 0.0
+    d: ModelData,
+    *,
+    elastic: bool = False,
+    baseline_usd: float = 0.0,
+    baseline_co2_t: float = 0.0,
 ) -> pyo.ConcreteModel:
     """Build the siting MILP from :class:`ModelData`.
 
@@ -42,6 +48,9 @@ def build_model(
     baseline_usd
         Present value of the grid's dispatch cost without campuses [USD], subtracted so the
         energy part counts only what campuses add.
+    baseline_co2_t
+        The grid's emissions over the planning horizon without campuses [t CO2], subtracted
+        so the ``co2_t`` metric counts only what campuses add.
 
     Returns
     -------
@@ -54,5 +63,6 @@ def build_model(
     add_grid(m, d)
     add_water(m, d)
     add_policy(m, d)
+    add_metrics(m, d, baseline_co2_t)
     add_objective(m, d, baseline_usd)
     return m

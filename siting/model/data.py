@@ -233,6 +233,12 @@ class ModelData:
         unlimited.
     n1
         N-1 security settings (``None``: off).
+    water_cap_m3_per_day
+        Cap on all campus water use in each year [m3/day] (None = none).
+    co2_cap_t
+        Cap on the CO2 campuses add over the planning horizon [t CO2] (None = none).
+    upgrade_budget_usd
+        Cap on the present value of grid upgrades [USD] (None = none).
     """
 
     years: list[int]
@@ -287,6 +293,9 @@ class ModelData:
     bus_upgrades: pd.DataFrame = field(default_factory=lambda: _no_upgrades("bus_id"))
     rating_emergency_mw: np.ndarray = field(default_factory=lambda: np.zeros(0))
     n1: N1 | None = None
+    water_cap_m3_per_day: float | None = None
+    co2_cap_t: float | None = None
+    upgrade_budget_usd: float | None = None
 
     @property
     def n_years(self) -> int:
@@ -475,7 +484,8 @@ def generator_inputs(
     Returns
     -------
     gens, gen_costs
-        ``gens`` indexed by gen_id with ``bus_id, bus_pos, p_min_mw, p_max_mw`` [MW];
+        ``gens`` indexed by gen_id with ``bus_id, bus_pos, p_min_mw, p_max_mw`` [MW] and
+        ``co2_t_per_mwh`` [t CO2/MWh];
         ``gen_costs``: gen_id -> :class:`GenCost`.
     """
     g = grid.generators[grid.generators["in_service"].astype(bool)]
@@ -486,6 +496,11 @@ def generator_inputs(
             "bus_pos": bus_pos.loc[g["bus_id"].astype(str)].to_numpy(),
             "p_min_mw": g["p_min_mw"].astype(float).to_numpy(),
             "p_max_mw": g["p_max_mw"].astype(float).to_numpy(),
+            "co2_t_per_mwh": (
+                g["co2_t_per_mwh"].astype(float).to_numpy()
+                if "co2_t_per_mwh" in g
+                else np.zeros(len(g))
+            ),
         },
         index=pd.Index([str(i) for i in g.index], name="gen_id"),
     )
@@ -786,6 +801,9 @@ def model_data(scenario, layers, candidates, cooling: pd.DataFrame, net=None) ->
         sources=sources,
         water_links=water_links,
         potable_cap_m3_per_day=scenario.water.potable_cap_m3_per_day,
+        water_cap_m3_per_day=scenario.water.cap_m3_per_day,
+        co2_cap_t=scenario.policy.co2_cap_t,
+        upgrade_budget_usd=scenario.grid.upgrade_budget_usd,
         region_shares=region_shares,
         zone_mode=pol.zones.mode,
         zone_min_share=pol.zones.min_share,

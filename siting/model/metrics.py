@@ -1,0 +1,140 @@
+"""Planner metrics beside cost, and the caps a scenario (or a Pareto front) puts on them.
+
+Metrics (Expressions on the model; reported in every plan's manifest as ``metrics``):
+
+- ``water_use_m3_per_day[t] = sum_s need[s,t]``: all campus water, every source [m3/day]
+  (``need`` from :mod:`~siting.model.water`: 24 h x utilisation x IT MW x WUE);
+  the front's water axis is its largest value over the years (the last year, as capacity
+  only grows);
+- with the grid modelled, ``co2_system_t[t] = sum_h hours_h sum_g co2_g p[g,t,h]``: the
+  grid's emissions in one year of period t [t CO2/year] (the 0-hour peak snapshot weighs
+  nothing), and ``co2_t = sum_t period_years[t] * co2_system_t[t] - baseline_co2_t``: what
+  the campuses add over the planning horizon [t CO2] (``baseline_co2_t`` is the same sum in
+  the grid's own dispatch without campuses, from the baseline LP; undiscounted);
+- ``upgrade_cost_npv`` (:mod:`~siting.model.grid`): grid upgrades, present value [USD].
+
+Caps (each with elastic slack, so an impossible cap is explained):
+``water_use_m3_per_day[t] <= water.cap_m3_per_day`` every year;
+``co2_t <= policy.co2_cap_t``; ``upgrade_cost_npv <= grid.upgrade_budget_usd``.
+"""
+
+from __future__ import annotations
+
+import pyomo.environ as pyo
+from pyomo.core.expr.numvalue import is_potentially_variable
+
+from siting.model import elastic
+from siting.model.data import ModelData
+
+#: The metrics a Pareto front can trade against cost, with their unit.
+METRICS = {
+    "water": "m3/day",
+    "co2": "t CO2",
+    "grid_upgrades": "USD",
+}
+
+
+def add_metrics(m: pyo.ConcreteModel, d: ModelData, baseline_co2_t: float = 0.0) -> None:
+    """Add the metric expressions and the caps (see the module docstring)."""
+    m.water_use_m3_per_day = pyo.Expression(
+        m.T, rule=lambda m, t: pyo.quicksum(m.need[s, t] for s in m.S)
+    )
+    if d.water_cap_m3_per_day is not None:
+        over = elastic.slack(
+            m, "water_cap_over_m3_per_day", m.T, "m3/day", "campus water cap exceeded"
+        )
+        cap = float(d.water_cap_m3_per_day)
+        m.water_cap = pyo.Constraint(
+            m.T,
+            rule=lambda m, t: (
+                m.water_use_m3_per_day[t] <= cap + over[t]
+                if _variable(m.water_use_m3_per_day[t])
+                else pyo.Constraint.Skip
+            ),
+        )
+    if hasattr(m, "p"):
+        co2 = d.gens["co2_t_per_mwh"].astype(float).to_dict() if "co2_t_per_mwh" in d.gens else {}
+        emitting = [g for g, v in co2.items() if v > 0]
+        hours = d.snapshots["hours"].astype(float).to_dict()
+        m.co2_system_t = pyo.Expression(
+            m.T,
+            rule=lambda m, t: pyo.quicksum(
+                hours[h] * co2[g] * m.p[g, t, h] for h in m.H if hours[h] > 0 for g in emitting
+            ),
+        )
+        years = [float(v) for v in d.period_years]
+        m.co2_t = pyo.Expression(
+            expr=pyo.quicksum(years[t] * m.co2_system_t[t] for t in m.T) - baseline_co2_t
+        )
+    if d.co2_cap_t is not None and hasattr(m, "co2_t") and not _variable(m.co2_t):
+        if pyo.value(m.co2_t) > float(d.co2_cap_t) + 1e-6:
+            from siting.errors import InputError
+
+            raise InputError(
+                f"policy.co2_cap_t is {d.co2_cap_t:g} t, below the {pyo.value(m.co2_t):g} t no "
+                "plan can change (no generator emits); expected a cap of at least that"
+            )
+    if d.co2_cap_t is not None and _variable(getattr(m, "co2_t", None)):
+        over = elastic.slack(m, "co2_over_t", [0], "t CO2", "campus CO2 cap exceeded")
+        m.co2_cap = pyo.Constraint(expr=m.co2_t <= float(d.co2_cap_t) + over[0])
+    if d.upgrade_budget_usd is not None and _variable(m.upgrade_cost_npv):
+        over = elastic.slack(m, "upgrade_over_usd", [0], "USD", "grid upgrade budget exceeded")
+        m.upgrade_budget = pyo.Constraint(
+            expr=m.upgrade_cost_npv / 1e6 <= (float(d.upgrade_budget_usd) + over[0]) / 1e6
+        )
+
+
+def _variable(e: object) -> bool:
+    """Whether an expression (or a named Expression) depends on a variable."""
+    if e is None:
+        return False
+    inner = e.expr if hasattr(e, "expr") else e
+    return bool(is_potentially_variable(inner))
+
+
+def metric_expression(m: pyo.ConcreteModel, metric: str) -> pyo.Expression:
+    """The scalar a Pareto front trades against cost, for one of :data:`METRICS`.
+
+    ``water``: needs an auxiliary variable for the largest yearly use (added here, with one
+    ``>=`` row per year); ``co2``: ``co2_t``; ``grid_upgrades``: ``upgrade_cost_npv``.
+    """
+    if metric == "water":
+        if not hasattr(m, "water_peak_m3_per_day"):
+            m.water_peak_m3_per_day = pyo.Var(domain=pyo.NonNegativeReals)
+            m.water_peak_def = pyo.Constraint(
+                m.T, rule=lambda m, t: m.water_peak_m3_per_day >= m.water_use_m3_per_day[t]
+            )
+        return m.water_peak_m3_per_day
+    if metric == "co2":
+        if not hasattr(m, "co2_t"):
+            raise ValueError("the CO2 metric needs the grid model")
+        return m.co2_t
+    if metric == "grid_upgrades":
+        return m.upgrade_cost_npv
+    raise ValueError(f"unknown metric {metric!r}; expected one of {', '.join(METRICS)}")
+
+
+def metric_values(m: pyo.ConcreteModel, d: ModelData) -> dict[str, object]:
+    """The metrics of a solved model (for the manifest)."""
+    by_year = {str(y): float(pyo.value(m.water_use_m3_per_day[t])) for t, y in enumerate(d.years)}
+    out: dict[str, object] = {
+        "water_m3_per_day_by_year": by_year,
+        "water_m3_per_day_peak": max(by_year.values(), default=0.0),
+        "grid_upgrades_usd": float(pyo.value(m.upgrade_cost_npv)),
+    }
+    if hasattr(m, "co2_t"):
+        out["co2_t"] = float(pyo.value(m.co2_t))
+        out["co2_system_t_per_year_by_year"] = {
+            str(y): float(pyo.value(m.co2_system_t[t])) for t, y in enumerate(d.years)
+        }
+    else:
+        out["co2_t"] = None
+    return out
+
+
+#: Key in :func:`metric_values` of each front metric.
+METRIC_KEYS = {
+    "water": "water_m3_per_day_peak",
+    "co2": "co2_t",
+    "grid_upgrades": "grid_upgrades_usd",
+}
