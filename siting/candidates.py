@@ -317,6 +317,20 @@ def build_candidates(scenario, layers) -> Candidates:
                     "siting.cooling (" + ", ".join(f"{k} {v:g}" for k, v in reference.items()) + ")"
                 )
             c[name] = float(reference[name])
+    clim = scenario.layers.climate
+    if clim is not None and (clim.warming_c or clim.wet_bulb_warming_c):
+        wet = clim.warming_c if clim.wet_bulb_warming_c is None else clim.wet_bulb_warming_c
+        for name in CLIMATE_FIELDS:
+            c[name] = c[name] + (wet if name.startswith("wet_bulb") else clim.warming_c)
+        notes.append(
+            f"climate warmed uniformly: dry-bulb {clim.warming_c:+g} C, wet-bulb {wet:+g} C "
+            "(layers.climate.warming_c / wet_bulb_warming_c)"
+        )
+        for wb, db in (
+            ("wet_bulb_mean_c", "dry_bulb_mean_c"),
+            ("wet_bulb_p99_c", "dry_bulb_p99_c"),
+        ):
+            c[wb] = np.minimum(c[wb], c[db])  # the wet-bulb never exceeds the dry-bulb
 
     # bus, zone, region, name
     if layers.grid is not None:

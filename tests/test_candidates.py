@@ -330,6 +330,34 @@ def test_climate_zonal_mean_and_no_data(tiny: Tiny) -> None:
     assert removed(c) == {"no_climate_data": ["c_351_050"]}
 
 
+def test_a_warming_offset_shifts_the_climate_and_keeps_wet_bulb_below_dry_bulb(
+    tiny: Tiny,
+) -> None:
+    """Rasters: dry-bulb mean 20, design 35; wet-bulb mean 12, design 25 [C] everywhere."""
+    for k, v in (
+        ("dry_bulb_mean_c", 20.0),
+        ("dry_bulb_p99_c", 35.0),
+        ("wet_bulb_mean_c", 12.0),
+        ("wet_bulb_p99_c", 25.0),
+    ):
+        tiny.rasters[k] = np.full((20, 30), v, dtype="float32")
+    files = {
+        k: {"path": f"{k}.tif"}
+        for k in ("dry_bulb_mean_c", "dry_bulb_p99_c", "wet_bulb_mean_c", "wet_bulb_p99_c")
+    }
+    tiny.scenario["layers"]["climate"] = {**files, "warming_c": 2.0}
+    s = tiny.build().sites
+    assert (s["dry_bulb_mean_c"] == 22.0).all() and (s["dry_bulb_p99_c"] == 37.0).all()
+    assert (s["wet_bulb_mean_c"] == 14.0).all() and (s["wet_bulb_p99_c"] == 27.0).all()
+    # wet-bulb warming set apart; one pushed above the dry-bulb is held at the dry-bulb
+    tiny.scenario["layers"]["climate"] = {**files, "warming_c": 1.0, "wet_bulb_warming_c": 9.0}
+    c = tiny.build()
+    s = c.sites
+    assert (s["dry_bulb_mean_c"] == 21.0).all() and (s["wet_bulb_mean_c"] == 21.0).all()
+    assert (s["wet_bulb_p99_c"] == 34.0).all()  # 25 + 9, below the 36 C design dry-bulb
+    assert any("climate warmed uniformly" in n for n in c.notes)
+
+
 def test_rasters_in_another_crs_are_read_by_pixel_centre(tiny: Tiny) -> None:
     """A geographic land-cost raster, value = 1000 x longitude + 101,000: zonal mean ~ centre."""
     lon0, lat0, lon1, lat1 = (

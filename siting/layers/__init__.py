@@ -49,6 +49,8 @@ __all__ = [
 
 #: Plausible range of temperatures in climate rasters [C].
 CLIMATE_RANGE_C = (-70.0, 60.0)
+#: The climate rasters a scenario names (``layers.climate``), one statistic each.
+CLIMATE_RASTERS = ("dry_bulb_mean_c", "dry_bulb_p99_c", "wet_bulb_mean_c", "wet_bulb_p99_c")
 
 #: Layers whose joint extent is the study region when there is neither a boundary nor a grid
 #: (only with a ``sites`` layer).
@@ -379,7 +381,7 @@ def load_layers(scenario) -> Layers:
     land_cost = ras(spec.land_cost, "land_cost", value_range=(0.0, 1e12))
     climate: dict[str, RasterLayer] = {}
     if spec.climate is not None:
-        for name in type(spec.climate).model_fields:
+        for name in CLIMATE_RASTERS:
             r = ras(getattr(spec.climate, name), f"climate.{name}", value_range=CLIMATE_RANGE_C)
             if r is not None:
                 climate[name] = r
@@ -450,7 +452,7 @@ def _input_paths(scenario) -> list[tuple[str, Path]]:
     for i, ref in enumerate(spec.exclusions):
         out.append((f"exclusions[{i}]", Path(ref.path)))
     if spec.climate is not None:
-        for name in type(spec.climate).model_fields:
+        for name in CLIMATE_RASTERS:
             out.append((f"climate.{name}", Path(getattr(spec.climate, name).path)))
     return out
 
