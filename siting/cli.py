@@ -473,7 +473,12 @@ def _register_grid() -> None:
 
 _register_grid()
 
-from siting import cli_map, cli_sweep  # noqa: E402,F401  (register `siting map`, `sweep`)
+from siting import (  # noqa: E402,F401  (register `siting map`, `pareto`, `robustness`, `sweep`)
+    cli_map,
+    cli_pareto,
+    cli_robustness,
+    cli_sweep,
+)
 
 
 def main() -> None:

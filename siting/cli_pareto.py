@@ -1,0 +1,105 @@
+"""``siting pareto SCENARIO --between cost,water``: a trade-off front on the Dask engine."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from siting.cli import DebugOpt, JsonOpt, _guard, app, err, out
+
+
+@app.command("pareto")
+def pareto_command(
+    scenario: Annotated[Path, typer.Argument(help="The scenario YAML file.")],
+    between: Annotated[
+        str,
+        typer.Option(
+            "--between",
+            help="cost,water (campus water in its largest year, m3/day), cost,co2 (CO2 the "
+            "campuses add over the horizon, t) or cost,grid_upgrades (upgrade spend, USD).",
+        ),
+    ] = "cost,water",
+    points: Annotated[
+        int,
+        typer.Option(
+            "--points", min=2, max=100, help="Points on the front, the least-cost plan included."
+        ),
+    ] = 6,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="The front's folder (default maps/<scenario>-pareto-<metric>/)."
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="Address of an existing Dask scheduler (tcp://host:8786); default: a local "
+            "cluster.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Worker processes of the local cluster.")
+    ] = 2,
+    threads: Annotated[int, typer.Option("--threads", min=1, help="Solver threads per point.")] = 1,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Trace least cost against water, CO2 or grid upgrades (epsilon-constraint front).
+
+    Each point is a plan (a report and a map); the front is written as front.csv,
+    front.svg and front.html. A rerun skips the points already finished.
+    """
+    from siting.pareto import pareto, parse_between
+
+    def run():
+        metric = parse_between(between)
+
+        def say(line: str) -> None:
+            if not as_json:
+                err.print(escape(line))
+
+        return pareto(
+            scenario,
+            metric,
+            points=points,
+            out=out_dir,
+            scheduler=scheduler,
+            workers=workers,
+            threads=threads,
+            progress=say,
+        )
+
+    front = _guard(debug, run)
+    if as_json:
+        sys.stdout.write(json.dumps(front.as_dict(), indent=2, default=str) + "\n")
+        return
+    from siting.pareto import _AXIS, _WORDS, _lower, _nan, _num
+
+    label, unit, scale = _AXIS[front.metric]
+    words, per = _WORDS[front.metric]
+    t = Table(title=f"least cost against {_lower(label)}")
+    heads = ("point", f"cap [{unit}]", f"{words} [{unit}]", "cost [M USD]", f"marginal [{per}]")
+    for c in (*heads, "status"):
+        t.add_column(escape(c), justify="left" if c == "status" else "right")
+    for r in front.table.itertuples(index=False):
+        val = getattr(r, front.metric)
+        t.add_row(
+            str(r.point),
+            "none" if _nan(r.cap) else _num(r.cap / scale),
+            "" if _nan(val) else _num(float(val) / scale),
+            "" if _nan(r.total_cost_usd) else f"{r.total_cost_usd / 1e6:,.1f}",
+            "" if _nan(r.marginal_usd_per_unit) else f"{r.marginal_usd_per_unit:,.4g}",
+            escape(str(r.status)) + (" (dominated)" if r.dominated else ""),
+        )
+    out.print(t)
+    for n in front.notes:
+        out.print(escape(f"note: {n}"))
+    out.print(f"front: {escape(str(front.out / 'front.html'))}")
