@@ -63,7 +63,16 @@ EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130
 
 
-def _guard(debug: bool, fn: Callable[[], T]) -> T:
+#: What Ctrl-C leaves behind, by default (a single run writes nothing until it is done).
+INTERRUPTED = "interrupted; nothing was written"
+#: ... and for the commands that keep each finished task (sweeps, fronts).
+INTERRUPTED_KEPT = (
+    "interrupted; every scenario finished so far is kept (its done.json); run the same "
+    "command again to finish the rest"
+)
+
+
+def _guard(debug: bool, fn: Callable[[], T], interrupted: str = INTERRUPTED) -> T:
     """Run ``fn``; turn known errors into a clear message and an exit code."""
     try:
         return fn()
@@ -83,7 +92,7 @@ def _guard(debug: bool, fn: Callable[[], T]) -> T:
         err.print(f"error: {escape(str(e))}")
         raise typer.Exit(EXIT_INVALID) from None
     except KeyboardInterrupt:
-        err.print("interrupted; nothing was written")
+        err.print(interrupted)
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except (typer.Exit, typer.Abort):
         raise

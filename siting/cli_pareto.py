@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from siting.cli import DebugOpt, JsonOpt, _guard, app, err, out
+from siting.cli import INTERRUPTED_KEPT, DebugOpt, JsonOpt, _guard, app, err, out
 
 
 @app.command("pareto")
@@ -77,7 +77,7 @@ def pareto_command(
             progress=say,
         )
 
-    front = _guard(debug, run)
+    front = _guard(debug, run, INTERRUPTED_KEPT)
     if as_json:
         sys.stdout.write(json.dumps(front.as_dict(), indent=2, default=str) + "\n")
         return

@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from siting.cli import EXIT_INTERNAL, DebugOpt, JsonOpt, _guard, app, err, out
+from siting.cli import EXIT_INTERNAL, INTERRUPTED_KEPT, DebugOpt, JsonOpt, _guard, app, err, out
 
 
 @app.command("sweep")
@@ -68,7 +68,7 @@ def sweep_command(
                 progress=show,
             )
 
-    res = _guard(debug, run)
+    res = _guard(debug, run, INTERRUPTED_KEPT)
     if as_json:
         sys.stdout.write(json.dumps(res.as_dict(), indent=2, default=str) + "\n")
     else:

@@ -172,6 +172,42 @@ def test_a_worker_killed_mid_sweep_and_every_scenario_still_finishes(tmp_path, c
     assert redone["attempt"]["pid"] != killed[1]  # finished by another worker process
 
 
+def test_an_interrupted_sweep_keeps_what_finished_and_a_rerun_finishes_the_rest(tmp_path):
+    """A real `siting sweep` process, Ctrl-C (SIGINT) once some scenarios are done."""
+    import subprocess
+    import sys
+
+    eight = [{"product": {"grid.derate.b": [1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5]}}]
+    f = write_sweep(tmp_path, "intr", eight)
+    out = tmp_path / "out-intr"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "siting", "sweep", str(f), "--workers", "1"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(out.glob("*/done.json"))) < 2:
+        time.sleep(0.05)
+    assert len(list(out.glob("*/done.json"))) >= 2, "no scenario finished in time"
+    proc.send_signal(signal.SIGINT)
+    _stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "every scenario finished so far is kept" in stderr
+    kept = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/done.json")}
+    assert 2 <= len(kept) < 8
+    for key in kept:  # a finished scenario is whole: its result and its plan
+        assert (out / key / "result.json").is_file()
+        assert (out / key / "plan" / "manifest.json").is_file()
+    res = run_sweep(f, workers=1)
+    assert len(res.rows) == 8 and res.failed == []
+    assert set(res.skipped) == {r["name"] for r in res.rows if r["key"] in kept}
+    assert len(res.submitted) == 8 - len(kept)
+    # the scenarios finished before the interruption were not solved again
+    assert {k: (out / k / "done.json").stat().st_mtime_ns for k in kept} == kept
+
+
 @pytest.mark.parametrize(
     ("vary", "field", "words"),
     [
