@@ -238,7 +238,13 @@ def _scenario_name(d: Path) -> str:
     return d.name[:12]
 
 
-def _scenarios(out: Path) -> list[_Scenario]:
+def _scenarios(out: Path) -> tuple[list[_Scenario], int]:
+    """The sweep's scenarios, and how many other scenario folders were left out.
+
+    With ``summary.csv`` (rewritten by every run of the sweep), its rows are the sweep: a
+    folder it does not list is from an earlier version of the sweep file and is left out.
+    Without it (a first run stopped before its end), every scenario folder counts.
+    """
     rows = _summary_rows(out)
     seen = {k for _, k, _ in rows}
     extra = sorted(
@@ -254,7 +260,9 @@ def _scenarios(out: Path) -> list[_Scenario]:
             "(`siting sweep`) or the sweep file",
             what="sweep output",
         )
-    rows += [(_scenario_name(out / k), k, "") for k in extra]
+    ignored = len(extra) if rows else 0
+    if not rows:
+        rows = [(_scenario_name(out / k), k, "") for k in extra]
     found = []
     for name, key, status in rows:
         d = out / key
@@ -278,7 +286,7 @@ def _scenarios(out: Path) -> list[_Scenario]:
         else:
             why = "not run yet" if not d.is_dir() else "not finished (no done.json/failed.json)"
             found.append(_Scenario(name, key, status or "not run", "skipped", why))
-    return found
+    return found, ignored
 
 
 def _years(sc: _Scenario, sched: pd.DataFrame) -> list[int]:
@@ -433,8 +441,13 @@ def robustness(sweep_out: Path) -> Robustness:
         raise InputError(
             f"{out}: not a folder; expected a sweep output folder (the sweep file's `out`)"
         )
-    scen = _scenarios(out)
+    scen, ignored = _scenarios(out)
     notes: list[str] = []
+    if ignored:
+        notes.append(
+            f"{ignored} scenario folder(s) in {out} are not in its {_SUMMARY} (from an earlier "
+            "version of the sweep file) and are left out"
+        )
     with_plan = [s for s in scen if s.outcome == "plan"]
 
     # candidate sets: plans with the same candidates (IDs and coordinates)

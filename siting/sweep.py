@@ -25,8 +25,9 @@ it reads.
 plans into ``<out>/<key>/plan`` and writes, atomically, ``result.json`` and then the
 ``done.json`` marker, or ``failed.json`` with the reason (an infeasible scenario, bad
 input, no plan in time). A scenario with either marker is finished and a rerun skips it
-(``retry_failed`` runs the failed ones again). At the end ``<out>/summary.csv`` lists
-every scenario of the sweep.
+(``retry_failed`` runs the failed ones again). ``<out>/summary.csv`` lists every scenario of
+the sweep, written when a run starts (so a folder it does not list is from an earlier version
+of the sweep file) and again at its end.
 """
 
 from __future__ import annotations
@@ -589,10 +590,12 @@ def run_sweep(
     )
     say = progress or (lambda _p: None)
     say(state)
+    summary = out / "summary.csv"
+    # first: which scenarios this sweep is, as of now (a stopped run leaves that behind)
+    _write_summary(summary, _summary_rows(sweep))
     if todo:
         _run_tasks(sweep, todo, scheduler, workers, state, say, client)
     rows = _summary_rows(sweep)
-    summary = out / "summary.csv"
     _write_summary(summary, rows)
     result = SweepResult(
         sweep.spec.name,

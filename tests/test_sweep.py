@@ -197,6 +197,8 @@ def test_an_interrupted_sweep_keeps_what_finished_and_a_rerun_finishes_the_rest(
     assert "every scenario finished so far is kept" in stderr
     kept = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/done.json")}
     assert 2 <= len(kept) < 8
+    # summary.csv was written when the run started: it names every scenario of the sweep
+    assert len(pd.read_csv(out / "summary.csv")) == 8
     for key in kept:  # a finished scenario is whole: its result and its plan
         assert (out / key / "result.json").is_file()
         assert (out / key / "plan" / "manifest.json").is_file()
