@@ -15,6 +15,10 @@ Both are written atomically. It prints the 10 weakest buses, or with ``--json``
 ``{"buses": [...], "n_1": bool, "skipped_outages": [...], ...}`` on stdout
 (:meth:`siting.hosting.HostingResult.as_dict` plus the files written; ``inf`` is
 ``null``).
+
+With ``--n-1 --workers N`` or ``--scheduler ADDRESS`` the outages run as tasks on Dask
+(:func:`siting.engine.dask_client`; same answer); the output says how many tasks ran on
+how many workers (``n1_tasks``, ``n1_workers`` in the JSON).
 """
 
 from __future__ import annotations
@@ -81,6 +85,23 @@ def hosting(
         Path | None,
         typer.Option(help="For a bare MATPOWER case: CSV of bus coordinates (bus_id, lon, lat)."),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="With --n-1: run the outages as tasks on a local Dask cluster of this many "
+            "single-thread worker processes.",
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="With --n-1: run the outages as tasks on the Dask scheduler at this address "
+            "(tcp://host:8786; --workers is then ignored).",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -91,6 +112,8 @@ def hosting(
         from siting.layers import load_grid_case, load_layers
         from siting.scenario import load_scenario
 
+        if (workers is not None or scheduler is not None) and not n_1:
+            raise InputError("--workers and --scheduler run the N-1 outages on Dask: add --n-1")
         suffix = path.suffix.lower()
         if suffix in SCENARIO_SUFFIXES:
             layers = load_layers(load_scenario(path))
@@ -104,7 +127,14 @@ def hosting(
                 "scenario (.yaml, .yml) or a grid case (.m MATPOWER, .json pandapower, .gpkg "
                 "layers)"
             )
-        result = grid_hosting(layers, n_1=n_1, slack=slack, dispatch=dispatch)  # type: ignore[arg-type]
+        result = grid_hosting(
+            layers,
+            n_1=n_1,
+            slack=slack,
+            dispatch=dispatch,  # type: ignore[arg-type]
+            workers=workers,
+            scheduler=scheduler,
+        )
         gpkg = _write(result, layers.grid, out_csv)
         return result, gpkg
 

@@ -35,6 +35,9 @@ and listed (``skipped_outages``).
 
 Everything is vectorised with numpy: N-0 over a (branch x bus) array, N-1 over
 (outage x branch x bus) blocks of outages sized to about :data:`BLOCK_ENTRIES` numbers.
+Given a ``dask.distributed`` client (``client=``; ``siting grid hosting --workers``), runs of
+whole blocks go to its workers as tasks and their parts are merged in outage order: the
+answer is the serial one, bit for bit, ties included (:func:`_n1_combine`).
 The operating point's flows come from the caller (:func:`base_flows`); :func:`grid_hosting`
 does the whole job for a grid (dispatch, flows, ratings) and is what ``siting grid
 hosting`` runs.
@@ -44,7 +47,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -87,6 +91,12 @@ FLOW_TOL_MW = 1e-6
 #: (each block needs a few arrays of this size: 8 MB each at 1e6).
 BLOCK_ENTRIES = 1_000_000
 
+#: Default N-1 tasks per Dask worker (a few, so a slow worker does not hold the rest up).
+CHUNKS_PER_WORKER = 4
+
+#: Seconds to wait for a first worker on a Dask cluster that has none.
+WAIT_WORKERS_S = 20.0
+
 DispatchMode = Literal["auto", "case", "proportional", "opf"]
 
 
@@ -114,6 +124,12 @@ class HostingResult:
     n1_violations
         Number of (outage, branch) pairs above the emergency rating at the operating
         point (0 without N-1).
+    n1_outages
+        Outages studied (0 without N-1).
+    n1_tasks
+        Tasks the N-1 outages ran as (1 in this process; 0 without N-1 or outage).
+    n1_workers
+        Dask workers the N-1 tasks ran on (0: in this process).
     slack
         How the new load is served (text).
     dispatch
@@ -131,6 +147,9 @@ class HostingResult:
         default_factory=lambda: pd.DataFrame(columns=["branch_id", "flow_mw", "rating_mw"])
     )
     n1_violations: int = 0
+    n1_outages: int = 0
+    n1_tasks: int = 0
+    n1_workers: int = 0
     slack: str = "reference bus of each island"
     dispatch: str = ""
     notes: list[str] = field(default_factory=list)
@@ -162,6 +181,9 @@ class HostingResult:
             "skipped_outages": list(self.skipped_outages),
             "overloaded_branches": rows(self.overloaded_branches),
             "n1_violations": int(self.n1_violations),
+            "n1_outages": int(self.n1_outages),
+            "n1_tasks": int(self.n1_tasks),
+            "n1_workers": int(self.n1_workers),
             "slack": self.slack,
             "dispatch": self.dispatch,
             "notes": list(self.notes),
@@ -193,6 +215,163 @@ def _over(flow: np.ndarray, rating: np.ndarray, sens_sign: np.ndarray) -> np.nda
     return np.where(sens_sign > 0, flow > rating + FLOW_TOL_MW, -flow > rating + FLOW_TOL_MW)
 
 
+#: One N-1 partial result: per bus the smallest limit [MW], the position of its branch
+#: and of its outage (-1: none below ``inf``), and the (outage, branch) pairs above
+#: their emergency rating at the operating point.
+N1Part = tuple[np.ndarray, np.ndarray, np.ndarray, int]
+
+
+def _n1_kernel(
+    H: np.ndarray,
+    L: np.ndarray,
+    f: np.ndarray,
+    E: np.ndarray,
+    outages: np.ndarray,
+    block: int,
+) -> N1Part:
+    """The N-1 limits of a run of outages, in blocks of ``block`` outages.
+
+    The one N-1 computation, run whole by the serial path and per chunk on a Dask
+    worker by :func:`_n1_on_dask`.
+
+    Parameters
+    ----------
+    H
+        PTDF (m, n) [MW/MW].
+    L
+        LODF (m, m) [MW/MW]; the studied outages' columns have no NaN.
+    f
+        Flow per branch at the operating point (m,) [MW].
+    E
+        Emergency rating per branch (m,) [MW].
+    outages
+        Positions of the outages to study, in order.
+    block
+        Outages per vectorised (outage x branch x bus) block.
+
+    Returns
+    -------
+    N1Part
+        ``(best, best_l, best_k, n_viol)``: per bus the smallest post-outage limit [MW]
+        (``inf`` when none), the position of the limiting branch and of the outage (-1
+        where ``best`` is ``inf``); the first minimum in (outage, branch) order is kept.
+        ``n_viol``: (outage, branch) pairs above the emergency rating.
+    """
+    m, n = H.shape
+    bus = np.arange(n)
+    best = np.full(n, np.inf)
+    best_l = np.zeros(n, dtype=np.int64)
+    best_k = np.full(n, -1, dtype=np.int64)
+    n_viol = 0
+    for start in range(0, len(outages), block):
+        K = outages[start : start + block]
+        c = len(K)
+        Lk = L[:, K].T  # (c, m): LODF[l, k]
+        fk = f[None, :] + Lk * f[K][:, None]  # (c, m) post-outage flows
+        fk[np.arange(c), K] = 0.0
+        n_viol += int((np.abs(fk) > E[None, :] + FLOW_TOL_MW).sum())
+        Sk = -(H[None, :, :] + Lk[:, :, None] * H[K, :][:, None, :])  # (c, m, n)
+        Sk[np.arange(c), K, :] = 0.0  # the tripped branch carries nothing
+        limk = _limits(Sk, fk[:, :, None], E[None, :, None]).reshape(c * m, n)
+        idx = np.argmin(limk, axis=0)
+        val = limk[idx, bus]
+        better = val < best  # strict: the first minimum in outage order stays
+        best = np.where(better, val, best)
+        best_l = np.where(better, idx % m, best_l)
+        best_k = np.where(better, K[idx // m], best_k)
+    return best, best_l, best_k, n_viol
+
+
+def _n1_combine(
+    host0: np.ndarray, l0: np.ndarray, parts: Sequence[N1Part]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The N-1 answer from the N-0 one and the parts of consecutive runs of outages.
+
+    Taken in order, a part replaces the running answer only where strictly smaller, so
+    the first minimum in outage order wins (N-0 before any outage), exactly as one pass
+    over every outage would.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray, numpy.ndarray, int)
+        Hosting capacity per bus [MW], limiting branch position, outage position (-1:
+        the N-0 limit binds), and the (outage, branch) pairs above the emergency rating.
+    """
+    best = host0.copy()
+    best_l = l0.copy()
+    best_k = np.full(len(host0), -1, dtype=np.int64)
+    n_viol = 0
+    for val, lpos, kpos, nv in parts:
+        better = val < best
+        best = np.where(better, val, best)
+        best_l = np.where(better, lpos, best_l)
+        best_k = np.where(better, kpos, best_k)
+        n_viol += nv
+    return best, best_l, best_k, n_viol
+
+
+def _n1_on_dask(
+    client: Any,
+    H: np.ndarray,
+    L: np.ndarray,
+    f: np.ndarray,
+    E: np.ndarray,
+    study: np.ndarray,
+    block: int,
+    chunks_per_worker: int,
+) -> tuple[list[N1Part], int]:
+    """:func:`_n1_kernel` over chunks of ``study`` as tasks on a Dask client.
+
+    ``H``, ``L``, ``f`` and ``E`` are scattered to every worker once; each task takes
+    whole blocks of consecutive outages (the same blocks as the serial pass), about
+    ``chunks_per_worker`` tasks per worker.
+
+    Returns
+    -------
+    (list[N1Part], int)
+        The parts in outage order (for :func:`_n1_combine`) and the number of workers.
+
+    Raises
+    ------
+    siting.errors.InputError
+        When the cluster has no worker within :data:`WAIT_WORKERS_S`.
+    """
+    n_workers = len(client.scheduler_info().get("workers", {}))
+    if n_workers == 0:
+        try:
+            client.wait_for_workers(1, timeout=WAIT_WORKERS_S)
+        except TimeoutError:
+            raise InputError(
+                f"the Dask scheduler at {client.scheduler.address} has no worker (waited "
+                f"{WAIT_WORKERS_S:g} s): start one with 'dask worker ADDRESS --nthreads 1'"
+            ) from None
+        n_workers = len(client.scheduler_info().get("workers", {}))
+    if not len(study):
+        return [], n_workers
+    n_blocks = -(-len(study) // block)
+    n_chunks = min(n_blocks, max(1, chunks_per_worker * n_workers))
+    per = -(-n_blocks // n_chunks) * block  # whole blocks per chunk
+    chunks = [study[i : i + per] for i in range(0, len(study), per)]
+    return _scatter_map(client, _n1_kernel, [H, L, f, E], chunks, block), n_workers
+
+
+def _scatter_map(
+    client: Any, fn: Callable[..., Any], shared: list[Any], chunks: list[Any], *args: Any
+) -> list[Any]:
+    """``[fn(*shared, chunk, *args) for chunk in chunks]`` as tasks on a Dask client.
+
+    ``shared`` is scattered to every worker once (``broadcast``; not hashed, so no two
+    calls share it); the results come back in the order of ``chunks``; the tasks and the
+    shared data are released afterwards, also on error.
+    """
+    refs = client.scatter(shared, broadcast=True, hash=False)
+    futures = [client.submit(fn, *refs, chunk, *args, pure=False) for chunk in chunks]
+    try:
+        return list(client.gather(futures))
+    finally:
+        client.cancel([*futures, *refs])
+
+
 def hosting_capacity(
     net: DCNetwork,
     base_flow_mw: np.ndarray,
@@ -203,6 +382,8 @@ def hosting_capacity(
     outages: Sequence[str] | None = None,
     ptdf_matrix: np.ndarray | None = None,
     lodf_matrix: np.ndarray | None = None,
+    client: Any = None,
+    chunks_per_worker: int = CHUNKS_PER_WORKER,
 ) -> HostingResult:
     """Largest new load per bus [MW] under N-0 and optionally N-1 (module docstring).
 
@@ -227,6 +408,13 @@ def hosting_capacity(
     ptdf_matrix, lodf_matrix
         Precomputed :func:`~siting.network.ptdf` (for ``slack``) and
         :func:`~siting.network.lodf`.
+    client
+        A ``dask.distributed.Client`` (e.g. from :func:`siting.engine.dask_client`): the
+        N-1 outages run as tasks on its workers, the PTDF, LODF, flows and ratings
+        scattered to each once; the answer is identical to the serial one (same blocks,
+        same tie-breaking). Default: in this process.
+    chunks_per_worker
+        With ``client``: about this many tasks per worker.
 
     Returns
     -------
@@ -302,27 +490,14 @@ def hosting_capacity(
     study = study[~radial[study]]
     timings["lodf_s"] = time.perf_counter() - t1
 
-    best = host0.copy()
-    best_l = l0.copy()
-    best_k = np.full(n, -1, dtype=np.int64)
-    n_viol = 0
     block = max(1, BLOCK_ENTRIES // max(1, m * n))
-    for start in range(0, len(study), block):
-        K = study[start : start + block]
-        c = len(K)
-        Lk = L[:, K].T  # (c, m): LODF[l, k]
-        fk = f[None, :] + Lk * f[K][:, None]  # (c, m) post-outage flows
-        fk[np.arange(c), K] = 0.0
-        n_viol += int((np.abs(fk) > E[None, :] + FLOW_TOL_MW).sum())
-        Sk = -(H[None, :, :] + Lk[:, :, None] * H[K, :][:, None, :])  # (c, m, n)
-        Sk[np.arange(c), K, :] = 0.0  # the tripped branch carries nothing
-        limk = _limits(Sk, fk[:, :, None], E[None, :, None]).reshape(c * m, n)
-        idx = np.argmin(limk, axis=0)
-        val = limk[idx, bus]
-        better = val < best
-        best = np.where(better, val, best)
-        best_l = np.where(better, idx % m, best_l)
-        best_k = np.where(better, K[idx // m], best_k)
+    if client is None:
+        parts = [_n1_kernel(H, L, f, E, study, block)]
+        tasks, n_workers = (1 if len(study) else 0), 0
+    else:
+        parts, n_workers = _n1_on_dask(client, H, L, f, E, study, block, chunks_per_worker)
+        tasks = len(parts)
+    best, best_l, best_k, n_viol = _n1_combine(host0, l0, parts)
 
     finite1 = np.isfinite(best)
     by_outage = best_k >= 0
@@ -342,6 +517,9 @@ def hosting_capacity(
     timings["n1_s"] = time.perf_counter() - t1 - timings["lodf_s"]
     result.skipped_outages = [str(b) for b in branch_ids[skipped]]
     result.n1_violations = n_viol
+    result.n1_outages = len(study)
+    result.n1_tasks = tasks
+    result.n1_workers = n_workers
     result.timings = timings
     return result
 
@@ -471,12 +649,28 @@ def _slack_spec(grid: Grid, net: DCNetwork, slack: str) -> tuple[SlackSpec, str]
     return slack, f"bus '{slack}' (other islands: their reference bus)"
 
 
+@contextmanager
+def _engine_client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
+    """:func:`siting.engine.dask_client`, with a malformed address an :class:`InputError`."""
+    from siting.engine import dask_client
+
+    with ExitStack() as stack:
+        try:
+            client = stack.enter_context(dask_client(scheduler, 2 if workers is None else workers))
+        except ValueError as e:  # no port, an unknown scheme ... in the address
+            raise InputError(f"cannot reach the Dask scheduler at {scheduler}: {e}") from None
+        yield client
+
+
 def grid_hosting(
     layers_or_grid: Any,
     *,
     n_1: bool = False,
     slack: str = "reference",
     dispatch: DispatchMode = "auto",
+    client: Any = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
 ) -> HostingResult:
     """Hosting capacity of every bus of a grid (what ``siting grid hosting`` runs).
 
@@ -494,10 +688,24 @@ def grid_hosting(
         ``"proportional"`` :func:`proportional_dispatch`; ``"opf"`` the DC OPF of
         :func:`siting.dispatch.dc_opf`; ``"auto"`` (default) ``case`` for a MATPOWER
         file, else ``proportional``. In every case the slack balances what is left.
+    client
+        A ``dask.distributed.Client`` to run the N-1 outages on (see
+        :func:`hosting_capacity`).
+    workers, scheduler
+        Without ``client``, when either is given: run the N-1 outages on Dask through
+        :func:`siting.engine.dask_client`, on the scheduler at ``scheduler``
+        (``tcp://host:8786``; then ``workers`` is ignored) or else a local cluster of
+        ``workers`` single-thread processes (default 2), closed afterwards. Only with
+        ``n_1``.
 
     Returns
     -------
     HostingResult
+
+    Raises
+    ------
+    siting.errors.InputError
+        On bad input, and when the scheduler cannot be reached or has no worker.
     """
     t0 = time.perf_counter()
     grid = getattr(layers_or_grid, "grid", layers_or_grid)
@@ -537,13 +745,17 @@ def grid_hosting(
             f"island {i}: the slack ({slack_text}) takes {pick_up[i]:+,.1f} MW to balance "
             "the operating point"
         )
-    result = hosting_capacity(
-        net,
-        flow,
-        slack=spec,
-        n_1=n_1,
-        rating_emergency_mw=_emergency_ratings(grid, net) if n_1 else None,
-    )
+    with ExitStack() as stack:
+        if n_1 and client is None and (workers is not None or scheduler is not None):
+            client = stack.enter_context(_engine_client(scheduler, workers))
+        result = hosting_capacity(
+            net,
+            flow,
+            slack=spec,
+            n_1=n_1,
+            rating_emergency_mw=_emergency_ratings(grid, net) if n_1 else None,
+            client=client if n_1 else None,
+        )
     result.slack = slack_text
     result.dispatch = mode_text
     if len(result.overloaded_branches):
@@ -558,6 +770,11 @@ def grid_hosting(
         notes.append(
             f"{len(result.skipped_outages)} outage(s) split the network and were skipped "
             "(radial branches)"
+        )
+    if result.n1_workers:
+        notes.append(
+            f"N-1: {result.n1_outages:,} outage(s) ran as {result.n1_tasks} Dask task(s) on "
+            f"{result.n1_workers} worker(s)"
         )
     if result.n1_violations:
         notes.append(
