@@ -75,6 +75,11 @@ def solve_model(m, d: ModelData, *, write_lp=None, **settings) -> SolveResult:
             f"N-1: {info.n1_outages_checked} outages checked, {info.n1_added} post-contingency "
             f"limits added lazily ({info.lp_rounds} LP and {info.mip_rounds} MIP rounds)"
         )
+    if info.mip_starts:
+        r.notes.append(
+            f"{info.mip_starts} MIP round(s) offered the round before's siting decisions as a "
+            f"start; HiGHS completed {info.mip_starts_accepted} into a feasible plan"
+        )
     if info.lp_failed:
         r.notes.append(
             f"an LP round of the lazy loop ended without a solution ({info.lp_failed}); the "

@@ -16,6 +16,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyomo.environ as pyo
 
@@ -46,6 +47,9 @@ class SolveResult:
         Which solver ran.
     rows, columns, integers
         Size of the model handed over.
+    mip_start
+        ``accepted`` / ``rejected`` when a MIP start was offered (:func:`set_mip_start`;
+        HiGHS only), else ``""``.
     """
 
     status: str
@@ -60,6 +64,7 @@ class SolveResult:
     columns: int = 0
     integers: int = 0
     notes: list[str] = field(default_factory=list)
+    mip_start: str = ""
 
     @property
     def has_solution(self) -> bool:
@@ -154,6 +159,45 @@ def _gap(obj: float | None, bound: float | None) -> float | None:
     return abs(obj - bound) / max(abs(obj), 1.0)
 
 
+def set_mip_start(m: pyo.ConcreteModel, values: list[tuple[Any, float]]) -> None:
+    """Offer HiGHS a (partial) MIP start for the next solve of ``m``.
+
+    ``values``: (Pyomo variable, value) pairs, typically the integer variables of the
+    previous round's solution. HiGHS completes a partial start by solving the LP with those
+    values fixed; when that is feasible it becomes the first incumbent (the log says "MIP
+    start solution is feasible"), else it is dropped. Only the HiGHS path uses it.
+    """
+    m.__dict__["_mip_start"] = list(values)
+
+
+def _highs_with_start(base: type) -> type:
+    """Pyomo's HiGHS interface, handing a pending MIP start to HiGHS just before it runs.
+
+    The start must be set after the model's changes (the lazy loop's new rows) reach HiGHS,
+    or HiGHS discards it, and Pyomo's interface has no such hook: this subclass sets it at
+    the top of ``_solve`` (Pyomo 6.10's persistent HiGHS: its variable-to-column map
+    ``_pyomo_var_to_solver_var_map`` and ``_solver_model``).
+    """
+
+    class HighsWithStart(base):  # type: ignore[misc,valid-type]
+        _pending_start: list[tuple[Any, float]] | None = None
+
+        def _solve(self):
+            start, self._pending_start = self._pending_start, None
+            if start:
+                cols = getattr(self, "_pyomo_var_to_solver_var_map", {})
+                pairs = [(cols[id(v)], float(x)) for v, x in start if id(v) in cols]
+                if pairs:
+                    import numpy as np
+
+                    idx = np.array([j for j, _ in pairs], dtype=np.int32)
+                    val = np.array([x for _, x in pairs], dtype=float)
+                    self._solver_model.setSolution(len(pairs), idx, val)
+            return super()._solve()
+
+    return HighsWithStart
+
+
 #: Thread count of this process's last HiGHS solve (see :func:`_solve_highs`).
 _LAST_THREADS: int | None = None
 
@@ -177,8 +221,11 @@ def _solve_highs(
     # incrementally (new rows, changed bounds), not translated from scratch
     opt = m.__dict__.get("_highs_solver")
     if opt is None:
-        opt = Highs()
+        opt = _highs_with_start(Highs)()
         m.__dict__["_highs_solver"] = opt
+    start = m.__dict__.pop("_mip_start", None)
+    if start:
+        opt._pending_start = start
     if not opt.available():
         raise SolverError("HiGHS (highspy) is not available; install the package 'highspy'")
     version = ".".join(str(v) for v in opt.version())
@@ -211,7 +258,7 @@ def _solve_highs(
         status = "no_solution"
     else:
         status = "error"
-    return SolveResult(
+    res = SolveResult(
         status=status,
         termination=tc.name,
         objective=float(obj) if obj is not None else None,
@@ -221,6 +268,10 @@ def _solve_highs(
         solver="highs",
         solver_version=version,
     )
+    if start:
+        log = getattr(r, "solver_log", "") or ""
+        res.mip_start = "accepted" if "MIP start solution is feasible" in log else "rejected"
+    return res
 
 
 def _solve_other(

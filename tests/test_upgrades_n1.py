@@ -172,6 +172,9 @@ def test_n1_limits_the_cheap_site_to_what_line_c_survives(formulation):
     info = m._lazy_info
     assert info.n1_added >= 1  # the N-0 solution broke one: (c after the outage of a)
     assert any(br == "c" and k == "a" for br, k, _y, _h in info.n1_monitored)
+    # every MIP round after the first was offered the round before's decisions
+    assert info.mip_starts == info.mip_rounds - 1
+    assert 0 <= info.mip_starts_accepted <= info.mip_starts
 
 
 def test_n1_with_an_upgrade_on_c_lets_the_cheap_site_grow_again():

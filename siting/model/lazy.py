@@ -30,7 +30,7 @@ import pyomo.environ as pyo
 
 from siting.model.data import ModelData
 from siting.network import post_outage_flows
-from siting.solve import SolveResult
+from siting.solve import SolveResult, set_mip_start
 
 #: A flow counts as violating its limit above ``rating * (1 + REL) + ABS`` [MW].
 TOL_REL = 1e-6
@@ -52,9 +52,22 @@ class LazyInfo:
     monitored: list[tuple[str, int, str]] = field(default_factory=list)
     n1_monitored: list[tuple[str, str, int, str]] = field(default_factory=list)
     time_s: float = 0.0
+    #: MIP rounds offered the previous round's integer decisions as a start
+    mip_starts: int = 0
+    #: ... and how many of those HiGHS could complete into a feasible plan
+    mip_starts_accepted: int = 0
     #: the status of an LP round that ended without a solution (the MIP rounds then find
     #: the remaining limits; slower, not wrong), else ""
     lp_failed: str = ""
+
+
+def _integer_values(m: pyo.ConcreteModel) -> list[tuple[object, float]]:
+    """(variable, rounded value) of every free integer variable with a value."""
+    out = []
+    for v in m.component_data_objects(pyo.Var, active=True, descend_into=True):
+        if v.is_integer() and not v.fixed and v.value is not None:
+            out.append((v, float(round(v.value))))
+    return out
 
 
 def _value(e) -> float:
@@ -263,6 +276,7 @@ def solve_lazy(
     *,
     lp_first: bool = True,
     max_rounds: int = 100,
+    warm_start: bool = True,
 ) -> tuple[SolveResult, LazyInfo]:
     """Solve a PTDF-form model, adding violated line limits until none is violated.
 
@@ -276,6 +290,9 @@ def solve_lazy(
         Find limits on the LP relaxation before the MIP rounds.
     max_rounds
         Most rounds per phase.
+    warm_start
+        Offer each MIP round the integer decisions of the round before as a MIP start
+        (:func:`siting.solve.set_mip_start`).
 
     Returns
     -------
@@ -309,8 +326,18 @@ def solve_lazy(
         r = solve_fn(m)
         total_solver_s += r.time_s
         info.mip_rounds += 1
-        if not r.has_solution or not _round(m, d, info):
+        if r.mip_start == "accepted":
+            info.mip_starts_accepted += 1
+        if not r.has_solution:
             break
+        start = _integer_values(m) if warm_start else []
+        if not _round(m, d, info):
+            break
+        if start:
+            # the siting decisions of this round, offered to the next: HiGHS re-solves the
+            # dispatch with the new limits; where that is feasible it starts from a plan
+            set_mip_start(m, start)
+            info.mip_starts += 1
     assert r is not None
     r.time_s = total_solver_s
     ids = d.net.branch_ids
