@@ -753,10 +753,11 @@ def svg_robustness(rob: Robustness, top: int = TOP_SITES) -> str:
         f'<line x1="{left:.1f}" x2="{left:.1f}" y1="{y0:.1f}" y2="{y0 + ph:.1f}" stroke="#333"/>'
     )
     used = [y for y in years if rows[f"first_year_{y}"].sum() > 0]
-    body.append(_text(left + pw + 80, y0 + 2, "first year", extra='font-weight="bold"'))
-    body += _legend(left + pw + 80, y0 + 22, [(str(y), _year_colour(years, y)) for y in used])
+    # the legend right of the longest label ("100 % (24/24)" is about 95 px)
+    body.append(_text(left + pw + 110, y0 + 2, "first year", extra='font-weight="bold"'))
+    body += _legend(left + pw + 110, y0 + 22, [(str(y), _year_colour(years, y)) for y in used])
     h = max(y0 + ph + 48, y0 + 40 + 18 * len(used))
-    return _svg(name, title, 880, h, body)
+    return _svg(name, title, 900, h, body)
 
 
 # --------------------------------------------------------------------------- the map
