@@ -336,12 +336,14 @@ class GridSettings(_Strict):
         description="Average IT load as a share of IT capacity in typical snapshots [fraction] "
         "(AI training and inference campuses run near flat).",
     )
-    formulation: Literal["angle", "ptdf"] = Field(
-        default="angle",
+    formulation: Literal["auto", "angle", "ptdf"] = Field(
+        default="auto",
         description="`angle`: DC power flow with voltage angles and every line limit in the "
         "model; `ptdf`: flows from power transfer distribution factors, with line limits added "
-        "lazily (only those a solution violates; LP relaxation first, then the MIP). Both give "
-        "the same optimum; `ptdf` is faster on large networks where few limits bind.",
+        "lazily (only those a solution violates; LP relaxation first, then the MIP); `auto` "
+        "(default): `ptdf` for networks of 100 buses or more, else `angle`. Both give "
+        "the same optimum within the MIP gap; `ptdf` is faster on large networks where few "
+        "limits bind (the demo: 0.48x the time; a 300-bus case: 0.41x).",
     )
     cost_segments: int = Field(
         default=4,

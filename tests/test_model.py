@@ -533,3 +533,14 @@ def test_ptdf_with_lazy_limits_gives_the_angle_optimum(rating, mesh):
     info = mp._lazy_info
     if not mesh:  # radial: line a binds at 120 MW (see above), nothing binds at 1,000 MW
         assert (info.limits_added >= 1) == (rating < 1000.0)
+
+
+def test_formulation_auto_takes_ptdf_from_100_buses():
+    from siting.model.data import AUTO_PTDF_MIN_BUSES, resolve_formulation
+
+    assert AUTO_PTDF_MIN_BUSES == 100
+    assert resolve_formulation("auto", 3) == "angle"
+    assert resolve_formulation("auto", 99) == "angle"
+    assert resolve_formulation("auto", 100) == "ptdf"
+    assert resolve_formulation("angle", 10_000) == "angle"
+    assert resolve_formulation("ptdf", 3) == "ptdf"
