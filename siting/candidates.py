@@ -644,8 +644,7 @@ class _Zonal:
         rb = b if same else transform_bounds(self.crs, rcrs, *b, densify_pts=21)
         with rasterio.open(layer.path) as ds:
             full = rasterio.windows.Window(0, 0, ds.width, ds.height)
-            win = rasterio.windows.from_bounds(*rb, transform=ds.transform)
-            win = win.round_offsets(op="floor").round_lengths(op="ceil")
+            win = _covering_window(rasterio.windows.from_bounds(*rb, transform=ds.transform))
             try:
                 win = win.intersection(full)
             except rasterio.errors.WindowError:
@@ -753,6 +752,33 @@ class _Zonal:
         num, den = self._sums(layer, lambda v: np.isin(v, classes).astype(float))
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(den > 0, num / den, np.nan)
+
+
+def _covering_window(win: rasterio.windows.Window, tol: float = 1e-6) -> rasterio.windows.Window:
+    """The whole-pixel window holding every pixel ``win`` touches.
+
+    The start is rounded down and the *end* (offset + length) up. Rounding the offset down
+    and the length up separately (``round_offsets("floor").round_lengths("ceil")``) loses
+    the last row or column whenever the offset has a fraction, and with it the pixels of
+    the southern- and easternmost candidates.
+
+    Parameters
+    ----------
+    win
+        A fractional window [pixels].
+    tol
+        Fractions within this of a whole pixel count as whole [pixels] (rounding noise of
+        bounds that lie on pixel edges).
+
+    Returns
+    -------
+    rasterio.windows.Window
+    """
+    c0 = math.floor(win.col_off + tol)
+    r0 = math.floor(win.row_off + tol)
+    c1 = math.ceil(win.col_off + win.width - tol)
+    r1 = math.ceil(win.row_off + win.height - tol)
+    return rasterio.windows.Window(c0, r0, max(c1 - c0, 0), max(r1 - r0, 0))
 
 
 def _zonal_or_sample(zonal: _Zonal, layer: RasterLayer, xy: np.ndarray, crs: CRS) -> np.ndarray:
