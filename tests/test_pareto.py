@@ -233,6 +233,12 @@ def test_parse_between_and_bad_requests(tmp_path, client):
     capped.write_text(yaml.safe_dump(raw))
     with pytest.raises(InputError, match="already set"):
         pareto(capped, "water", out=tmp_path / "y", client=client)
+    raw = yaml.safe_load(Path(scenario).read_text())
+    raw["objective"] = {"sense": "max_capacity", "budget_usd": 3e9}
+    maxcap = tmp_path / "maxcap.yaml"
+    maxcap.write_text(yaml.safe_dump(raw))
+    with pytest.raises(InputError, match="needs objective.sense min_cost"):
+        pareto(maxcap, "water", out=tmp_path / "w", client=client)
     with pytest.raises(InputError, match="points must be between"):
         pareto(scenario, "water", points=1, out=tmp_path / "z", client=client)
 
