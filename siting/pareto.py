@@ -601,8 +601,8 @@ def front_html(front: Front) -> str:
 
 
 def _num(v: float) -> str:
-    """A figure for a table: 4 significant digits, and 0 for a hair above 0."""
-    return "0" if abs(v) < 1e-6 else f"{v:,.4g}"
+    """A figure for a table: 4 significant digits; 0 below 1e-3 (the slack on the least cap)."""
+    return "0" if abs(v) < 1e-3 else f"{v:,.4g}"
 
 
 def _nan(v: Any) -> bool:
