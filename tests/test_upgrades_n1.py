@@ -399,3 +399,28 @@ def test_an_unknown_n1_outage_is_named_with_its_key(tmp_path):
     with pytest.raises(InputError, match=r"grid\.n_minus_1\.outages.*\['zz'\]") as e:
         siting.plan(path, write=False)
     assert str(path.resolve()) in str(e.value)
+
+
+@pytest.mark.parametrize("formulation", ["angle", "ptdf"])
+def test_a_load_only_branch_over_its_rating_is_explained_in_either_form(tmp_path, formulation):
+    """The tiny line 1 - 2 - 3 with 200 MW of base load at bus 3, which has no generator:
+    branch b (2-3, rated 160 MW) carries 200 MW whatever is decided. In the PTDF form that
+    limit has no variable (Pyomo rejects it as a trivial constraint); either form must say the
+    grid cannot serve its own load and name branch b."""
+    import geopandas as gpd
+    import yaml
+    from test_plan import write_region
+
+    import siting
+    from siting.pipeline import GridBaseError
+
+    scenario = write_region(tmp_path)
+    buses = gpd.read_file(tmp_path / "tiny.gpkg", layer="buses")
+    buses["load_mw"] = [0.0, 0.0, 200.0]
+    buses.to_file(tmp_path / "tiny.gpkg", layer="buses")
+    raw = yaml.safe_load(scenario.read_text())
+    raw["grid"]["formulation"] = formulation
+    scenario.write_text(yaml.safe_dump(raw))
+    with pytest.raises(GridBaseError, match="own base load") as e:
+        siting.plan(scenario, write=False)
+    assert "branch b" in str(e.value)

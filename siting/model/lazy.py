@@ -197,6 +197,30 @@ def _n1_violations(m, d: ModelData, flows, added) -> list[tuple[int, int, int, s
     return found
 
 
+def _constant(lhs, rhs) -> bool:
+    """Whether a limit ``|lhs| <= rhs`` involves no variable (no decision can change it)."""
+    from pyomo.core.expr.numvalue import is_potentially_variable
+
+    return not (is_potentially_variable(lhs) or is_potentially_variable(rhs))
+
+
+def _no_decision_fixes(m, d: ModelData, br, t, h, flow, rhs, outage=None) -> None:
+    """Record a violated limit no decision can change: the model is infeasible as it is.
+
+    (A branch whose flow does not depend on any generator or campus, e.g. one feeding a
+    load-only part of the network, carrying more than its rating.) Pyomo rejects such a
+    constraint ("trivial Boolean"), so it is not added; :func:`solve_lazy` reports the
+    model infeasible and the elastic re-solve names the branch.
+    """
+    what = f"branch {d.net.branch_ids[br]}"
+    if outage is not None:
+        what += f" after the outage of branch {d.net.branch_ids[outage]}"
+    m.__dict__.setdefault("_lazy_impossible", []).append(
+        f"{what}, year {d.years[t]}, snapshot {h}: {abs(pyo.value(flow)):,.1f} MW whatever "
+        f"the plan does, above its {pyo.value(rhs):,.1f} MW"
+    )
+
+
 def _add_limits(m, d: ModelData, triples) -> None:
     from siting.model.grid import added_rating, ptdf_flow_expr
 
@@ -206,6 +230,9 @@ def _add_limits(m, d: ModelData, triples) -> None:
         f = ptdf_flow_expr(m, br, t, h)
         slack = over[br, t, h] if (m._elastic and over is not None) else 0.0
         rhs = float(rating[br]) + added_rating(m, br, t) + slack
+        if _constant(f, rhs):
+            _no_decision_fixes(m, d, br, t, h, f, rhs)
+            continue
         m.lazy_limits.add(f <= rhs)
         m.lazy_limits.add(-f <= rhs)
         m._monitored.add((br, t, h))
@@ -220,6 +247,9 @@ def _add_n1(m, d: ModelData, quads) -> None:
         post = flow_expr(m, br, t, h) + float(m._lodf[br, k]) * flow_expr(m, k, t, h)
         s = slack[br, t, h] if (m._elastic and slack is not None) else 0.0
         rhs = float(em[br]) + added_rating(m, br, t) + s
+        if _constant(post, rhs):
+            _no_decision_fixes(m, d, br, t, h, post, rhs, outage=k)
+            continue
         m.n1_limits.add(post <= rhs)
         m.n1_limits.add(-post <= rhs)
         m._n1_monitored.add((br, k, t, h))
@@ -247,6 +277,25 @@ def _round(m, d: ModelData, info: LazyInfo) -> bool:
         info.n1_outages_checked = max(info.n1_outages_checked, getattr(m, "_n1_checked", 0))
         n_new += len(quads)
     return n_new > 0
+
+
+def _impossible(m, r: SolveResult, solver_s: float, info: LazyInfo, t0: float):
+    """The result of a model a limit makes infeasible whatever the decisions."""
+    import dataclasses
+
+    lines = m.__dict__["_lazy_impossible"]
+    out = dataclasses.replace(
+        r,
+        status="infeasible",
+        termination="a line limit no decision can meet",
+        objective=None,
+        bound=None,
+        gap=None,
+        time_s=solver_s,
+        notes=[*r.notes, *(f"infeasible: {x}" for x in lines[:10])],
+    )
+    info.time_s = time.perf_counter() - t0
+    return out, info
 
 
 def _relax(m) -> list:
@@ -319,6 +368,8 @@ def solve_lazy(
                     break
                 if not _round(m, d, info):
                     break
+                if m.__dict__.get("_lazy_impossible"):
+                    return _impossible(m, r, total_solver_s, info, t0)
         finally:
             _restore(saved)
     r = None
@@ -333,6 +384,8 @@ def solve_lazy(
         start = _integer_values(m) if warm_start else []
         if not _round(m, d, info):
             break
+        if m.__dict__.get("_lazy_impossible"):
+            return _impossible(m, r, total_solver_s, info, t0)
         if start:
             # the siting decisions of this round, offered to the next: HiGHS re-solves the
             # dispatch with the new limits; where that is feasible it starts from a plan
