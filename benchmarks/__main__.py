@@ -17,7 +17,7 @@ shared between runs) and reports the median over ``--repeat`` runs. Figures:
   in-process, in the angle formulation (baseline) and the PTDF one with lazy limits, with
   their stages (layers to grid baseline, model build, HiGHS, verification and writing) and
   the MILP's size; run
-  ``--plan-repeat`` times (default 3: one run is about a minute);
+  ``--plan-repeat`` times (default 3: one run is about a minute; also the N-1 hosting jobs);
 - ``plan case300 (angle)`` and ``plan case300 (ptdf, lazy limits)``: the same on the
   instance of :mod:`benchmarks.instances` on pglib's case300 (synthetic bus coordinates,
   120 seeded candidate sites, 3 years), written before the clock starts; with the time in
@@ -33,6 +33,23 @@ shared between runs) and reports the median over ``--repeat`` runs. Figures:
   issue asks under 10 MB) and its load time in headless chromium, offline, to the map's
   ready flag (``load_s``, median of 5 loads; under 3 s asked); needs /usr/bin/chromium and
   the playwright package.
+
+- ``hosting N-1 case1354 (serial)`` and ``hosting N-1 case1354 (dask, 2 workers)``:
+  :func:`siting.hosting.hosting_capacity` with N-1 on pandapower's copy of PEGASE case1354
+  (1,354 buses, 1,991 branches; proportional dispatch), the first
+  :data:`HOSTING_OUTAGES` branch outages (the whole case takes about 70 s serially), in
+  this process and on a local cluster of 2 single-thread workers (started before the
+  clock: its start-up is ``cluster_start_s``); the runner checks that both give the same
+  table and prints the ratio.
+
+- ``candidate attributes 100,000 cells (siting)`` and ``(exactextract, baseline)``: the
+  zonal means of four climate rasters and a land-cost raster and the excluded-class share
+  of a land-class raster over the ~100,000 cells of :mod:`benchmarks.raster_instance`
+  (1,500 x 1,500 rasters of 1 km; written once into the temporary folder, read and
+  validated before the clock): siting's own functions against exactextract (the ``bench``
+  extra; skipped without it) in one call, rasters read into memory, raster-sequential;
+  the runner prints the ratio and how far the values differ (whole cells, where both rules
+  must agree, and clipped or cut ones).
 
 ``--only TEXT`` runs the jobs whose name contains TEXT (``--only case300``);
 ``--case300-mip-gap`` sets the case300 plans' relative MIP gap (default 0.005).
@@ -89,6 +106,38 @@ _CASE300_PLAN = (
     "    sched[f'{{r.site_id}} (bus {{r.bus_id}})'][str(r.year)] = float(r.it_mw)\n"
     "print(json.dumps({{'info': {{'objective_usd': p.solve.objective, 'bound_usd': p.solve.bound, "
     "'mip_gap': mf['solver']['mip_gap'], 'status': p.solve.status, 'schedule': sched}}}}))\n"
+)
+
+#: Branch outages of the N-1 hosting benchmark (the first ones of case1354pegase).
+HOSTING_OUTAGES = 400
+
+# N-1 hosting capacity on case1354pegase (shipped with pandapower): grid, flows and, for
+# the Dask job, the cluster are ready before t0; {"info"} carries a digest of the table.
+_HOSTING_N1 = (
+    "import hashlib\n"
+    "from contextlib import nullcontext\n"
+    "from pathlib import Path\n"
+    "import pandapower.networks as pn\n"
+    "from siting.engine import dask_client\n"
+    "from siting.hosting import base_flows, hosting_capacity, proportional_dispatch\n"
+    "from siting.layers import load_grid_case\n"
+    "from siting.network import dc_network\n"
+    "case = Path(pn.__file__).parent / 'power_system_test_case_jsons' / 'case1354pegase.json'\n"
+    "grid = load_grid_case(case).grid\n"
+    "net = dc_network(grid)\n"
+    "flow, _ = base_flows(grid, net, proportional_dispatch(grid, net)[0])\n"
+    "outages = list(net.branch_ids[:{n}])\n"
+    "c0 = time.perf_counter()\n"
+    "with (dask_client(None, {workers}) if {workers} else nullcontext()) as client:\n"
+    "    c1 = time.perf_counter()\n"
+    "    t0 = time.perf_counter()\n"
+    "    r = hosting_capacity(net, flow, n_1=True, outages=outages, client=client)\n"
+    "    t1 = time.perf_counter()\n"
+    "digest = hashlib.sha256(r.table.to_csv().encode()).hexdigest()[:16]\n"
+    "print(json.dumps({{'extra': {{'outages': r.n1_outages, 'tasks': r.n1_tasks, "
+    "'workers': r.n1_workers, 'n1_s': r.timings['n1_s'], 'cluster_start_s': c1 - c0}}}}))\n"
+    "print(json.dumps({{'info': {{'table_sha256': digest, "
+    "'skipped': len(r.skipped_outages), 'n1_violations': r.n1_violations}}}}))\n"
 )
 
 JOBS: dict[str, str] = {
@@ -184,7 +233,80 @@ JOBS: dict[str, str] = {
         "print(json.dumps({'extra': {'size_mb': html.stat().st_size / 1e6, "
         "'load_s': statistics.median(loads), 'load_max_s': max(loads)}}))\n"
     ),
+    "hosting N-1 case1354 (serial)": _HOSTING_N1.format(n=HOSTING_OUTAGES, workers=0),
+    "hosting N-1 case1354 (dask, 2 workers)": _HOSTING_N1.format(n=HOSTING_OUTAGES, workers=2),
 }
+
+
+# candidate attributes from rasters (benchmarks.raster_instance): the instance is cached in
+# the temporary folder and read before t0; siting's table is left beside it for the
+# exactextract job, which reports the agreement after its clock stops
+_ATTRIBUTES = "candidate attributes 100,000 cells"
+JOBS.update(
+    {
+        f"{_ATTRIBUTES} (siting)": (
+            "from benchmarks.raster_instance import cached_instance, load_inputs, "
+            "siting_attributes\n"
+            "inst = cached_instance()\n"
+            "cells, layers = load_inputs(inst)\n"
+            "t0 = time.perf_counter()\n"
+            "a = siting_attributes(cells, layers)\n"
+            "t1 = time.perf_counter()\n"
+            "a.to_pickle(inst.folder / 'siting_attributes.pkl')\n"
+            "print(json.dumps({'extra': {'cells': inst.n_cells, 'whole_cells': inst.n_whole, "
+            "'pixels': inst.pixels, 'rasters': len(inst.rasters)}}))\n"
+        ),
+        f"{_ATTRIBUTES} (exactextract, baseline)": (
+            "import pandas as pd\n"
+            "from benchmarks.raster_instance import agreement, cached_instance, "
+            "exactextract_attributes, load_inputs\n"
+            "inst = cached_instance()\n"
+            "cells, _ = load_inputs(inst)\n"
+            "t0 = time.perf_counter()\n"
+            "b = exactextract_attributes(cells, inst)\n"
+            "t1 = time.perf_counter()\n"
+            "f = inst.folder / 'siting_attributes.pkl'\n"
+            "if f.exists():\n"
+            "    print(json.dumps({'info': agreement(cells, pd.read_pickle(f), b)}))\n"
+        ),
+    }
+)
+
+
+def _attributes_lines(rows: dict) -> list[str]:
+    """The ratio siting / exactextract and the values' agreement (empty without both)."""
+    a, b = rows.get(f"{_ATTRIBUTES} (siting)"), rows.get(f"{_ATTRIBUTES} (exactextract, baseline)")
+    if not a or not b:
+        return []
+    out = [
+        f"\n{_ATTRIBUTES}, siting / exactextract: wall {a['median_s'] / b['median_s']:.2f} "
+        f"({a['median_s']:.2f} s vs {b['median_s']:.2f} s), peak RSS "
+        f"{a['peak_rss_mb'] / b['peak_rss_mb']:.2f}"
+    ]
+    if b.get("info"):
+        g = b["info"][-1]
+        out.append(
+            f"values, max |siting - exactextract| on the {g['whole_cells']:,} whole cells "
+            "(pixel edges on cell edges: both rules count the same pixels, must agree): "
+            + ", ".join(f"{k} {v:.3g}" for k, v in g["max_abs_whole"].items())
+        )
+        out.append(
+            f"on the {g['other_cells']:,} clipped or cut cells (siting counts a pixel whose "
+            "centre is inside, exactextract weighs it by its covered fraction), max / mean: "
+            + ", ".join(
+                f"{k} {v:.3g} / {g['mean_abs_other'][k]:.3g}" for k, v in g["max_abs_other"].items()
+            )
+            + "; NaN in one only: "
+            + ", ".join(f"{k} {v}" for k, v in g["nan_mismatch"].items())
+        )
+    return out
+
+
+def _have(module: str) -> bool:
+    """Whether ``module`` can be imported (without importing it)."""
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
 
 
 class JobFailed(RuntimeError):
@@ -290,6 +412,137 @@ def compare_plans(name_a: str, a: dict, name_b: str, b: dict) -> list[str]:
     return out
 
 
+# national-scale plans (benchmarks.instances.SIZES: S case118, M case1888rte, L
+# case9241pegase), siting (PTDF form, lazy limits) against the linopy baseline (every limit
+# as a full PTDF block; benchmarks.linopy_baseline), same MIP gap. The instance is written
+# before t0 (its time is generate_s). Every highspy.Highs.run is timed (highs_s: HiGHS
+# itself; the rest of the solve stage is the hand-over) and sized (rows, columns, nonzeros
+# of the last MIP handed over).
+NATIONAL_SIZES = ("S", "M", "L")
+_NATIONAL_PRELUDE = (
+    "import tempfile, highspy\n"
+    "from benchmarks.instances import write_size\n"
+    "_stage, _runs = ['prepare'], []\n"
+    "_orig_run = highspy.Highs.run\n"
+    "def _run(self, *a, **k):\n"
+    "    s = time.perf_counter()\n"
+    "    r = _orig_run(self, *a, **k)\n"
+    "    _runs.append((_stage[0], time.perf_counter() - s, self.getNumRow(), "
+    "self.getNumCol(), self.getNumNz()))\n"
+    "    return r\n"
+    "highspy.Highs.run = _run\n"
+    "d = tempfile.mkdtemp()\n"
+    "g0 = time.perf_counter()\n"
+    "sc = write_size(d + '/in', {size!r}, mip_gap={gap!r}, time_limit_s={limit!r})\n"
+    "gen_s = time.perf_counter() - g0\n"
+)
+_NATIONAL_SITING = _NATIONAL_PRELUDE + (
+    "import re, siting\n"
+    "def _say(name):\n"
+    "    _stage[0] = 'solve' if name == 'solve' else name\n"
+    "t0 = time.perf_counter()\n"
+    "p = siting.plan(sc, write=False, progress=_say)\n"
+    "t1 = time.perf_counter()\n"
+    "tm, mf = p.manifest['timings'], p.manifest\n"
+    "hs = sum(r[1] for r in _runs if r[0] == 'solve')\n"
+    "last = [r for r in _runs if r[0] == 'solve'][-1]\n"
+    "lazy = [re.search(r'(\\d+) LP and (\\d+) MIP rounds, (\\d+) limits added of (\\d+)', n) "
+    "for n in mf['notes']]\n"
+    "lazy = [x for x in lazy if x]\n"
+    "extra = {{'generate_s': gen_s, 'prepare_s': sum(tm[k] for k in ('scenario_s', 'layers_s', "
+    "'cooling_s', 'network_s', 'baseline_s')), 'candidates_s': tm['candidates_s'], "
+    "'build_s': tm['build_s'], 'handover_s': tm['solve_s'] - hs, 'highs_s': hs, "
+    "'verify_s': tm['verify_s'], 'rows': last[2], 'columns': last[3], 'nonzeros': last[4], "
+    "'objective_usd': p.solve.objective, 'gap': p.solve.gap}}\n"
+    "if lazy:\n"
+    "    extra.update(zip(('lp_rounds', 'mip_rounds', 'limits_added', 'limits_possible'), "
+    "map(int, lazy[0].groups())))\n"
+    "print(json.dumps({{'extra': extra}}))\n"
+    "sched = {{}}\n"
+    "for r in p.schedule.itertuples():\n"
+    "    sched.setdefault(f'{{r.site_id}} (bus {{r.bus_id}})', {{}})[str(r.year)] = "
+    "float(r.it_mw)\n"
+    "print(json.dumps({{'info': {{'objective_usd': p.solve.objective, 'bound_usd': "
+    "p.solve.bound, 'mip_gap': {gap!r}, 'status': p.solve.status, 'schedule': sched}}}}))\n"
+)
+_NATIONAL_LINOPY = _NATIONAL_PRELUDE + (
+    "from siting.pipeline import prepare\n"
+    "from benchmarks.linopy_baseline import build_baseline, solve_baseline\n"
+    "t0 = time.perf_counter()\n"
+    "prep = prepare(sc)\n"
+    "_stage[0] = 'solve'\n"
+    "b = build_baseline(prep.data, prep.baseline_usd)\n"
+    "r = solve_baseline(b, mip_gap={gap!r}, threads=2, time_limit_s={limit!r})\n"
+    "t1 = time.perf_counter()\n"
+    "tm = prep.timings\n"
+    "extra = {{'generate_s': gen_s, 'prepare_s': sum(tm[k] for k in ('scenario_s', 'layers_s', "
+    "'cooling_s', 'network_s', 'baseline_s')), 'candidates_s': tm['candidates_s'], "
+    "'build_s': b.build_s, 'handover_s': r.timings['handover_s'] + r.timings['readback_s'], "
+    "'highs_s': r.timings['highs_s'], 'verify_s': r.timings['verify_s'], 'rows': r.rows, "
+    "'columns': r.columns, 'nonzeros': r.nonzeros, 'objective_usd': r.objective_usd, "
+    "'gap': r.gap, 'verified': int(r.ok)}}\n"
+    "print(json.dumps({{'extra': extra}}))\n"
+    "bus = prep.data.site['bus_id'].to_dict()\n"
+    "sched = {{f'{{s}} (bus {{bus[s]}})': {{str(y): float(v) for y, v in row.items() if v > 0}} "
+    "for s, row in r.cap_mw.iterrows()}}\n"
+    "print(json.dumps({{'info': {{'objective_usd': r.objective_usd, 'bound_usd': r.bound_usd, "
+    "'mip_gap': {gap!r}, 'status': r.status, 'schedule': sched}}}}))\n"
+)
+
+
+def national_jobs(gap: float = 0.005, time_limit_s: float = 3600.0) -> dict[str, str]:
+    """The national jobs: ``national-<size> siting (ptdf, lazy limits)`` and
+    ``national-<size> linopy baseline (full PTDF)`` per size (gap [fraction], limit [s])."""
+    jobs = {}
+    for size in NATIONAL_SIZES:
+        fmt = {"size": size, "gap": gap, "limit": time_limit_s}
+        jobs[f"national-{size} siting (ptdf, lazy limits)"] = _NATIONAL_SITING.format(**fmt)
+        jobs[f"national-{size} linopy baseline (full PTDF)"] = _NATIONAL_LINOPY.format(**fmt)
+    return jobs
+
+
+#: Figures of the national table, in order: (key of ``extra``, label).
+_NATIONAL_ROWS = (
+    ("generate_s", "instance generation s (before the clock)"),
+    ("prepare_s", "layers, network, grid baseline LP s"),
+    ("candidates_s", "candidate generation s"),
+    ("build_s", "model build s"),
+    ("handover_s", "hand-over to HiGHS s (siting: + lazy checks; linopy: + read-back)"),
+    ("highs_s", "HiGHS s (all runs of the solve)"),
+    ("verify_s", "verification s"),
+    ("rows", "rows (last MIP)"),
+    ("columns", "columns"),
+    ("nonzeros", "nonzeros"),
+    ("objective_usd", "objective USD"),
+    ("gap", "gap reached"),
+)
+
+
+def national_lines(rows: dict) -> list[str]:
+    """A table per size with both jobs side by side and the ratio siting / baseline."""
+    out: list[str] = []
+    for size in NATIONAL_SIZES:
+        a = rows.get(f"national-{size} siting (ptdf, lazy limits)")
+        b = rows.get(f"national-{size} linopy baseline (full PTDF)")
+        if not a and not b:
+            continue
+        out.append(f"\nnational-{size}: siting (PTDF, lazy limits) vs linopy baseline (full PTDF)")
+        out.append("| figure | siting | linopy | siting / linopy |")
+        out.append("| --- | --- | --- | --- |")
+        ea, eb = (a or {}).get("extra", {}), (b or {}).get("extra", {})
+        cells = [("total wall s", (a or {}).get("median_s"), (b or {}).get("median_s"))]
+        cells.append(("peak RSS MB", (a or {}).get("peak_rss_mb"), (b or {}).get("peak_rss_mb")))
+        cells += [(label, ea.get(k), eb.get(k)) for k, label in _NATIONAL_ROWS]
+        for label, x, y in cells:
+            fx = "-" if x is None else _num("", x).strip()
+            fy = "-" if y is None else _num("", y).strip()
+            ratio = f"{x / y:.2f}" if x is not None and y and label != "gap reached" else ""
+            out.append(f"| {label} | {fx} | {fy} | {ratio} |")
+        if a and b:
+            out += compare_plans("siting", a, "linopy", b)
+    return out
+
+
 def main() -> None:
     """Run every benchmark and print a Markdown table."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -302,7 +555,17 @@ def main() -> None:
         default=0.005,
         help="Relative MIP gap of the case300 plans (default 0.005, the scenario default).",
     )
+    ap.add_argument(
+        "--national-mip-gap",
+        type=float,
+        default=0.005,
+        help="Relative MIP gap of the national-<size> jobs (run only with --only national...).",
+    )
+    ap.add_argument("--national-time-limit", type=float, default=3600.0)
+    ap.add_argument("--national-repeat", type=int, default=1)
     args = ap.parse_args()
+    if args.only and "national" in args.only:
+        JOBS.update(national_jobs(args.national_mip_gap, args.national_time_limit))
     for name, form in (
         ("plan case300 (angle)", "angle"),
         ("plan case300 (ptdf, lazy limits)", "ptdf"),
@@ -320,7 +583,16 @@ def main() -> None:
                 file=sys.stderr,
             )
             continue
-        n = args.plan_repeat if name.startswith("plan ") else args.repeat
+        if "exactextract" in name and not _have("exactextract"):
+            print(
+                f"skip {name}: the exactextract package is not installed (pip install -e "
+                "'.[bench]')",
+                file=sys.stderr,
+            )
+            continue
+        n = args.plan_repeat if name.startswith(("plan ", "hosting ")) else args.repeat
+        if name.startswith("national-"):
+            n = args.national_repeat
         print(f"running {name} ({n} runs) ...", file=sys.stderr, flush=True)
         try:
             rows[name] = measure(code, n)
@@ -328,7 +600,7 @@ def main() -> None:
             print(f"FAILED {name}: {e}", file=sys.stderr)
     print(
         f"| job | median s | min s | peak RSS MB |   "
-        f"(repeat {args.repeat}; plans {args.plan_repeat})"
+        f"(repeat {args.repeat}; plans and N-1 hosting {args.plan_repeat})"
     )
     print("| --- | --- | --- | --- |")
     load1 = os.getloadavg()
@@ -337,6 +609,8 @@ def main() -> None:
     for name, r in rows.items():
         if "extra" in r:
             print(f"\n{name}, medians: " + ", ".join(_num(k, v) for k, v in r["extra"].items()))
+    for line in national_lines(rows):
+        print(line)
     pa, pp = rows.get("plan demo"), rows.get("plan demo (ptdf, lazy limits)")
     if pa and pp:
         print(f"\nratio ptdf-lazy / angle on the demo plan: {pp['median_s'] / pa['median_s']:.2f}")
@@ -348,12 +622,28 @@ def main() -> None:
         f"\n1-minute load average at start {load0[0]:.2f}, at end {load1[0]:.2f} "
         f"({os.cpu_count()} CPUs; other processes make timings noisy)"
     )
+    hs, hd = (
+        rows.get("hosting N-1 case1354 (serial)"),
+        rows.get("hosting N-1 case1354 (dask, 2 workers)"),
+    )
+    if hs and hd:
+        same = {json.dumps(i, sort_keys=True) for i in hs["info"] + hd["info"]}
+        print(
+            f"\nN-1 hosting case1354, dask 2 workers / serial: "
+            f"{hd['median_s'] / hs['median_s']:.2f} (median {hd['median_s']:.2f} s vs "
+            f"{hs['median_s']:.2f} s; cluster start-up {hd['extra']['cluster_start_s']:.2f} s "
+            "not included); tables "
+            + ("IDENTICAL" if len(same) == 1 else f"DIFFER: {sorted(same)}")
+        )
     a, b = (
         rows.get("read case300 (siting)"),
         rows.get("read case300 (pandapower from_mpc, baseline)"),
     )
     if a and b:
         print(f"\nratio siting / pandapower on case300: {a['median_s'] / b['median_s']:.2f}")
+
+    for line in _attributes_lines(rows):
+        print(line)
 
 
 if __name__ == "__main__":

@@ -25,9 +25,18 @@ The default instance (:data:`CASE300`, 120 sites, seed 7, years 2028/2030/2032, 
 400/1,000/1,800 MW, 100 MW modules) is the plan benchmark's (``python -m benchmarks --only
 case300``). Why these figures: see :data:`DEFAULTS`.
 
+The national-scale sizes (:data:`SIZES`, :func:`write_size`; ``python -m benchmarks
+--only national-S``): S on pandapower's case118 (200 sites, 3 years), M on case1888rte
+(2,000 sites, 5 years), L on case9241pegase (10,000 sites, 5 years). The pandapower network
+is exported into the folder as ``grid.json`` (:func:`export_pandapower`, with the rating
+fixes a size asks for), the targets scaled to the case's load. Bus positions: SMACOF up to
+:data:`SMACOF_MAX_BUSES` buses; above, the case's own geodata (pandapower ships them for
+these cases: L), else a sparse spectral layout.
+
 Command line (writes the instance and prints the scenario's path)::
 
     python -m benchmarks.instances OUT_DIR [--sites N] [--seed S] [--formulation ptdf]
+    python -m benchmarks.instances OUT_DIR --size S|M|L [--sites N] [--seed S]
 """
 
 from __future__ import annotations
@@ -83,6 +92,76 @@ DEFAULTS: dict[str, Any] = {
     "snapshots": None,
     "time_limit_s": 600.0,
     "mip_gap": 0.005,
+    "site_max_it_mw": (300.0, 500.0, 800.0, 1000.0),
+    "layout": "auto",
+    "rate_unrated": None,
+    "fix_step_up": False,
+}
+
+#: Buses up to which :func:`bus_layout` runs SMACOF (dense n x n matrices: about 30 s and
+#: 0.5 GB at 2,000 buses on the development machine; 10,000 buses would need minutes and
+#: several GB). Larger cases use the case's own geodata or a sparse spectral layout.
+SMACOF_MAX_BUSES = 2500
+
+#: The national-scale instances on pandapower's networks (keyword arguments of
+#: :func:`write_size`; everything else as :data:`DEFAULTS`). The networks are exported
+#: with ``pandapower.to_json`` into the instance folder (``grid.json``), so siting reads
+#: them through its pandapower reader.
+#:
+#: - ``target_share``: the last year's national IT target as a share of the case's total
+#:   load [fraction]; earlier years ramp linearly up to it (rounded to whole modules).
+#:   Campus draw at the design day's PUE is about 1.3 times the IT figure.
+#: - ``S``: pandapower's case118 (118 buses, 186 branches, 4.2 GW), 200 sites, 3 years.
+#:   Small campuses (20 MW modules, 40 to 200 MW) so that the 12 % target (500 MW IT in the
+#:   last year) spreads over several buses. The case has no ratings (pandapower's 9,900
+#:   MVA placeholder), so every branch gets 1.3 times its flow in the case's own dispatch
+#:   (``rate_unrated``; at least 50 MVA), and the limits matter.
+#: - ``M``: RTE's case1888rte (1,888 buses, 2,531 branches, 59.6 GW), 2,000 sites, 5
+#:   years; chosen because its DC OPF is feasible at every snapshot's load factor (1.0 to
+#:   0.55 of its load) before any campus (siting's grid baseline LP solves), with 222 of
+#:   its lines unrated; see :func:`write_size` for the alternatives.
+#: - ``L``: PEGASE case9241pegase (9,241 buses, 16,049 branches, 335 GW), 10,000 sites,
+#:   5 years; bus positions from the case's own geodata (SMACOF is too slow there).
+SIZES: dict[str, dict[str, Any]] = {
+    "S": {
+        "network": "case118",
+        "n_sites": 200,
+        "years": (2028, 2030, 2032),
+        "target_share": 0.12,
+        "module_mw": 20.0,
+        "min_campus_mw": 40.0,
+        "max_campus_mw": 200.0,
+        "max_build_mw_per_year": 60.0,
+        "site_max_it_mw": (60.0, 100.0, 150.0, 200.0),
+        "span_km": 400.0,
+        "rate_unrated": 1.3,
+    },
+    "M": {
+        "network": "case1888rte",
+        "n_sites": 2000,
+        "years": (2028, 2030, 2032, 2034, 2036),
+        "target_share": 0.05,
+        "module_mw": 50.0,
+        "min_campus_mw": 100.0,
+        "max_campus_mw": 500.0,
+        "max_build_mw_per_year": 100.0,
+        "site_max_it_mw": (150.0, 250.0, 350.0, 500.0),
+        "span_km": 1000.0,
+        "fix_step_up": True,
+    },
+    "L": {
+        "network": "case9241pegase",
+        "n_sites": 10000,
+        "years": (2028, 2030, 2032, 2034, 2036),
+        "target_share": 0.05,
+        "module_mw": 100.0,
+        "min_campus_mw": 200.0,
+        "max_campus_mw": 1000.0,
+        "max_build_mw_per_year": 200.0,
+        "site_max_it_mw": (300.0, 500.0, 800.0, 1000.0),
+        "span_km": 2000.0,
+        "min_bus_voltage_kv": 100.0,
+    },
 }
 
 
@@ -115,11 +194,94 @@ def _one_blas_thread():
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def bus_layout(grid, seed: int, *, iterations: int = 200) -> np.ndarray:
-    """Planar positions of the buses (n x 2, arbitrary units, about 1 per line); see
-    :func:`_layout`."""
+def bus_layout(
+    grid,
+    seed: int,
+    *,
+    iterations: int = 200,
+    method: str = "auto",
+    geodata: np.ndarray | None = None,
+) -> np.ndarray:
+    """Planar positions of the buses (n x 2, arbitrary units).
+
+    Parameters
+    ----------
+    grid
+        The :class:`siting.layers.grid_model.Grid`.
+    seed
+        Seed of the layout's start and nudges.
+    iterations
+        Most SMACOF iterations.
+    method
+        ``smacof`` (:func:`_layout`, dense: up to a few thousand buses), ``spectral``
+        (:func:`_spectral_layout`, sparse), ``geodata`` (the case's own positions, given
+        as ``geodata``) or ``auto``: SMACOF up to :data:`SMACOF_MAX_BUSES` buses, else the
+        geodata when given, else spectral.
+    geodata
+        Positions from the case (n x 2, ``grid.buses`` order; NaN rows where unknown).
+    """
+    n = len(grid.buses)
+    if method == "auto":
+        if n <= SMACOF_MAX_BUSES:
+            method = "smacof"
+        elif geodata is not None and np.isfinite(geodata).all():
+            method = "geodata"
+        else:
+            method = "spectral"
     with _one_blas_thread():
-        return _layout(grid, seed, iterations)
+        if method == "smacof":
+            return _layout(grid, seed, iterations)
+        if method == "spectral":
+            return _spectral_layout(grid, seed)
+    if method == "geodata":
+        if geodata is None or not np.isfinite(geodata).all():
+            raise ValueError("layout 'geodata' needs a finite position for every bus")
+        rng = np.random.default_rng(seed)
+        xy = np.asarray(geodata, dtype=float).copy()
+        scale = max(float(np.ptp(xy, axis=0).max()), 1e-9)
+        # buses on top of each other get a seeded nudge (1e-4 of the extent)
+        return xy + rng.normal(scale=1e-4 * scale, size=xy.shape)
+    raise ValueError(f"unknown layout {method!r}; expected auto, smacof, spectral or geodata")
+
+
+def _spectral_layout(grid, seed: int) -> np.ndarray:
+    """Sparse spectral layout: the 2nd and 3rd eigenvectors of the branch graph's Laplacian.
+
+    Edge weights ``1 / length`` (transformers short, as in :func:`_graph`); islands are
+    joined to the largest one by a weak edge (weight 1e-3) so the graph is connected.
+    Deterministic (fixed ``v0``); the seed only adds a small nudge. About a second at
+    10,000 buses.
+    """
+    from scipy.sparse import diags
+    from scipy.sparse.csgraph import connected_components
+    from scipy.sparse.linalg import eigsh
+
+    ids, fr, to, length = _graph(grid)
+    n = len(ids)
+    keep = fr != to
+    w = 1.0 / length[keep]
+    a = coo_matrix(
+        (np.r_[w, w], (np.r_[fr[keep], to[keep]], np.r_[to[keep], fr[keep]])), shape=(n, n)
+    ).tocsr()
+    n_comp, comp = connected_components(a, directed=False)
+    if n_comp > 1:
+        big = np.bincount(comp).argmax()
+        anchor = int(np.flatnonzero(comp == big)[0])
+        others = [int(np.flatnonzero(comp == c)[0]) for c in range(n_comp) if c != big]
+        e = coo_matrix(
+            (
+                np.full(2 * len(others), 1e-3),
+                (others + [anchor] * len(others), [anchor] * len(others) + others),
+            ),
+            shape=(n, n),
+        ).tocsr()
+        a = a + e
+    lap = diags(np.asarray(a.sum(axis=1)).ravel()) - a
+    v0 = np.cos(np.arange(n) * 0.7)  # fixed start: the same layout every run
+    _vals, vecs = eigsh(lap.tocsc(), k=3, sigma=-1e-6, which="LM", v0=v0)
+    x = vecs[:, 1:3] / max(float(np.abs(vecs[:, 1:3]).max()), 1e-12)
+    rng = np.random.default_rng(seed)
+    return x + rng.normal(scale=1e-4, size=x.shape)
 
 
 def _layout(grid, seed: int, iterations: int) -> np.ndarray:
@@ -168,10 +330,17 @@ def _layout(grid, seed: int, iterations: int) -> np.ndarray:
 
 
 def bus_lonlat(
-    grid, seed: int, *, span_km: float, centre_lonlat: tuple[float, float]
+    grid,
+    seed: int,
+    *,
+    span_km: float,
+    centre_lonlat: tuple[float, float],
+    method: str = "auto",
+    geodata: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """``bus_id, lon, lat`` of every bus: :func:`bus_layout` scaled to ``span_km`` across."""
-    xy = bus_layout(grid, seed)
+    """``bus_id, lon, lat`` of every bus: :func:`bus_layout` scaled to ``span_km`` across
+    [km], centred on ``centre_lonlat`` [degrees]."""
+    xy = bus_layout(grid, seed, method=method, geodata=geodata)
     xy = xy - (xy.max(axis=0) + xy.min(axis=0)) / 2
     xy *= span_km / max(float(np.ptp(xy, axis=0).max()), 1e-9)
     lon0, lat0 = centre_lonlat
@@ -186,12 +355,19 @@ def bus_lonlat(
 
 
 def candidate_sites(
-    grid, coords: pd.DataFrame, n_sites: int, seed: int, *, min_bus_voltage_kv: float
+    grid,
+    coords: pd.DataFrame,
+    n_sites: int,
+    seed: int,
+    *,
+    min_bus_voltage_kv: float,
+    max_it_choices_mw: tuple[float, ...] = (300.0, 500.0, 800.0, 1000.0),
 ) -> gpd.GeoDataFrame:
     """``n_sites`` seeded candidate points, each 1 to 8 km from a bus of enough voltage.
 
     Distinct buses while there are enough of them. Fields: ``site_id, name, bus_near,
-    fixed_cost_usd`` (15 to 60 M USD), ``max_it_mw`` (300, 500, 800 or 1,000 MW),
+    fixed_cost_usd`` (15 to 60 M USD), ``max_it_mw`` (one of ``max_it_choices_mw``,
+    by default 300, 500, 800 or 1,000 MW),
     ``land_cost_usd_per_ha`` (2,000 to 30,000 USD/ha), ``area_ha`` (room for
     ``max_it_mw`` at 0.45 ha/MW, plus 20 %).
     """
@@ -209,8 +385,9 @@ def candidate_sites(
     lat_b = coords["lat"].to_numpy()[at]
     lat = lat_b + dist_km * np.sin(angle) / EARTH_KM_PER_DEG
     lon = lon_b + dist_km * np.cos(angle) / (EARTH_KM_PER_DEG * np.cos(np.radians(lat_b)))
-    max_it = rng.choice([300.0, 500.0, 800.0, 1000.0], size=n_sites)
-    ids = [f"S{i + 1:03d}" for i in range(n_sites)]
+    max_it = rng.choice([float(v) for v in max_it_choices_mw], size=n_sites)
+    width = max(3, len(str(n_sites)))
+    ids = [f"S{i + 1:0{width}d}" for i in range(n_sites)]
     bus_ids = [str(b) for b in buses.index[at]]
     return gpd.GeoDataFrame(
         {
@@ -230,59 +407,213 @@ def candidate_sites(
 # --------------------------------------------------------------------------- instance
 
 
+def export_pandapower(
+    network: str,
+    folder: str | Path,
+    *,
+    rate_unrated: float | None = None,
+    fix_step_up: bool = False,
+) -> tuple[Path, pd.DataFrame]:
+    """Write one of ``pandapower.networks``' cases as pandapower JSON into ``folder``.
+
+    The bus geodata are taken out of the file (the instance's ``bus_coordinates.csv`` is
+    the one source of positions) and returned instead.
+
+    Parameters
+    ----------
+    network
+        A function name of :mod:`pandapower.networks` (``case118``, ``case1888rte`` ...).
+    folder
+        Where ``grid.json`` goes.
+    rate_unrated
+        When given, every line and transformer whose rating is a placeholder (at least
+        :data:`PLACEHOLDER_RATING_MVA`: MATPOWER's rateA = 0, which pandapower writes as
+        9,900 MVA) gets a synthetic one, ``max(rate_unrated * |f|, MIN_RATING_MVA)``, with
+        ``f`` its flow in pandapower's DC power flow of the case's own dispatch (through
+        ``max_loading_percent``, so no impedance changes). That dispatch is within these
+        ratings at full load, and scaled down with the load at every lower load factor,
+        so the grid's own DC OPF stays feasible in every snapshot.
+    fix_step_up
+        Raise the rating of every transformer rated below the generators at one of its
+        ends (their summed ``max_p_mw``) to 1.05 times that sum (through
+        ``max_loading_percent``). RTE's cases rate their generator step-up transformers
+        at a 100 MVA placeholder, below the units' minimum output, so no dispatch is
+        within limits at the peak (where units run at least at ``p_min``).
+
+    Returns
+    -------
+    path, geodata
+        The JSON file, and the case's own bus positions (n x 2, pandapower bus order;
+        NaN where a bus has none; arbitrary units).
+    """
+    import json
+
+    import pandapower as pp
+    import pandapower.networks as pn
+
+    net = getattr(pn, network)()
+    if rate_unrated is not None:
+        _rate_unrated(net, float(rate_unrated))
+    if fix_step_up:
+        _fix_step_up(net)
+    xy = np.full((len(net.bus), 2), np.nan)
+    if "geo" in net.bus.columns:
+        for i, g in enumerate(net.bus["geo"]):
+            if isinstance(g, str) and g:
+                xy[i] = json.loads(g)["coordinates"][:2]
+        net.bus["geo"] = None
+    path = Path(folder) / "grid.json"
+    pp.to_json(net, str(path))
+    geo = pd.DataFrame(xy, index=[str(b) for b in net.bus.index])
+    return path, geo
+
+
+#: A rating at or above this is a placeholder for "unrated" [MVA] (pandapower writes 9,900).
+PLACEHOLDER_RATING_MVA = 9000.0
+#: Smallest synthetic rating (:func:`export_pandapower`) [MVA].
+MIN_RATING_MVA = 50.0
+
+
+def _rate_unrated(net, factor: float) -> None:
+    """Synthetic ratings of the placeholder-rated lines and transformers (in place)."""
+    import pandapower as pp
+
+    pp.rundcpp(net)
+    for table, nominal in (
+        (
+            "line",
+            net.line["max_i_ka"]
+            * net.line["df"]
+            * net.line["parallel"]
+            * np.sqrt(3)
+            * net.bus.loc[net.line["from_bus"], "vn_kv"].to_numpy(),
+        ),
+        ("trafo", net.trafo["sn_mva"] * net.trafo["parallel"]),
+    ):
+        tab = net[table]
+        if not len(tab):
+            continue
+        if "max_loading_percent" not in tab:
+            tab["max_loading_percent"] = 100.0
+        pct = tab["max_loading_percent"].fillna(100.0)
+        rating = nominal * pct / 100.0
+        flow = net[f"res_{table}"]["p_from_mw" if table == "line" else "p_hv_mw"].abs()
+        want = np.maximum(factor * flow.fillna(0.0), MIN_RATING_MVA)
+        unrated = rating >= PLACEHOLDER_RATING_MVA
+        tab.loc[unrated, "max_loading_percent"] = (100.0 * want / nominal)[unrated]
+
+
+def _fix_step_up(net) -> None:
+    """Step-up transformers rated at least 1.05 x their generators' output (in place)."""
+    tr = net.trafo
+    if not len(tr):
+        return
+    gen = net.gen[net.gen["in_service"].astype(bool)]
+    cap = gen.groupby("bus")["max_p_mw"].sum()
+    need = np.maximum(
+        cap.reindex(tr["hv_bus"]).fillna(0.0).to_numpy(),
+        cap.reindex(tr["lv_bus"]).fillna(0.0).to_numpy(),
+    )
+    if "max_loading_percent" not in tr:
+        tr["max_loading_percent"] = 100.0
+    nominal = (tr["sn_mva"] * tr["parallel"]).to_numpy(dtype=float)
+    pct = tr["max_loading_percent"].fillna(100.0).to_numpy(dtype=float)
+    low = nominal * pct / 100.0 < need
+    tr.loc[low, "max_loading_percent"] = 100.0 * 1.05 * need[low] / nominal[low]
+
+
+def _read_case(case: Path):
+    """The case as a :class:`siting.layers.grid_model.Grid` (MATPOWER ``.m`` or
+    pandapower ``.json``)."""
+    from siting.errors import ProblemReport
+
+    if case.suffix.lower() == ".m":
+        from siting.layers.matpower import read_matpower
+
+        report = ProblemReport()
+        grid = read_matpower(case, report)
+        if grid is None:
+            raise ValueError(f"{case}: not a valid MATPOWER case:\n{report}")
+        return grid
+    from siting.layers import load_grid_case
+
+    return load_grid_case(case).grid
+
+
 def write_instance(
     folder: str | Path,
     *,
     case: str | Path = CASE300,
     formulation: str = "angle",
     name: str | None = None,
+    network: str | None = None,
     **overrides: Any,
 ) -> Path:
-    """Write a siting instance on a MATPOWER case into ``folder``; return the scenario path.
+    """Write a siting instance on a grid case into ``folder``; return the scenario path.
 
     Parameters
     ----------
     folder
         Where to write (created if needed).
     case
-        The MATPOWER ``.m`` file (referenced by its absolute path, not copied).
+        The MATPOWER ``.m`` (or pandapower ``.json``) file, referenced by its absolute
+        path, not copied. Ignored when ``network`` is given.
     formulation
         ``grid.formulation``: ``angle`` or ``ptdf``.
     name
         Scenario name (default ``<case stem>-<n_sites>-<formulation>``, shortened).
+    network
+        A case of :mod:`pandapower.networks` (``case118`` ...): exported into the folder
+        as ``grid.json`` (:func:`export_pandapower`) and used as the case; its own
+        geodata can place the buses (``layout: geodata``, or ``auto`` above
+        :data:`SMACOF_MAX_BUSES` buses).
     overrides
         Any key of :data:`DEFAULTS` (``n_sites``, ``seed``, ``years``, ``targets_mw``,
-        ``module_mw``, ``snapshots`` (a list of siting snapshot mappings) ...).
+        ``module_mw``, ``snapshots`` (a list of siting snapshot mappings),
+        ``site_max_it_mw`` (the sites' choices of size [MW IT]), ``layout`` ...).
 
     Raises
     ------
     FileNotFoundError
         When the case file is absent.
     """
-    from siting.errors import ProblemReport
-    from siting.layers.matpower import read_matpower
-
     bad = sorted(set(overrides) - set(DEFAULTS))
     if bad:
         raise TypeError(f"unknown settings {bad}; expected some of {sorted(DEFAULTS)}")
     cfg = {**DEFAULTS, **overrides}
-    case = Path(case).resolve()
-    if not case.is_file():
-        raise FileNotFoundError(f"{case}: MATPOWER case not found")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    report = ProblemReport()
-    grid = read_matpower(case, report)
-    if grid is None:
-        raise ValueError(f"{case}: not a valid MATPOWER case:\n{report}")
+    geo_xy = None
+    if network is not None:
+        case, geo = export_pandapower(
+            network, folder, rate_unrated=cfg["rate_unrated"], fix_step_up=cfg["fix_step_up"]
+        )
+    else:
+        geo = None
+    case = Path(case).resolve()
+    if not case.is_file():
+        raise FileNotFoundError(f"{case}: grid case not found")
+    grid = _read_case(case)
+    if geo is not None:
+        geo_xy = geo.reindex([str(b) for b in grid.buses.index]).to_numpy(dtype=float)
 
     coords = bus_lonlat(
-        grid, cfg["seed"], span_km=cfg["span_km"], centre_lonlat=tuple(cfg["centre_lonlat"])
+        grid,
+        cfg["seed"],
+        span_km=cfg["span_km"],
+        centre_lonlat=tuple(cfg["centre_lonlat"]),
+        method=cfg["layout"],
+        geodata=geo_xy,
     )
     coords.to_csv(folder / "bus_coordinates.csv", index=False)
 
     sites = candidate_sites(
-        grid, coords, cfg["n_sites"], cfg["seed"], min_bus_voltage_kv=cfg["min_bus_voltage_kv"]
+        grid,
+        coords,
+        cfg["n_sites"],
+        cfg["seed"],
+        min_bus_voltage_kv=cfg["min_bus_voltage_kv"],
+        max_it_choices_mw=tuple(cfg["site_max_it_mw"]),
     )
     gpkg = folder / "sites.gpkg"
     gpkg.unlink(missing_ok=True)
@@ -291,7 +622,7 @@ def write_instance(
     lon = np.r_[coords["lon"].to_numpy(), sites.geometry.x.to_numpy()]
     lat = np.r_[coords["lat"].to_numpy(), sites.geometry.y.to_numpy()]
     gpd.GeoDataFrame(
-        {"name": [f"{case.stem} (synthetic layout, seed {cfg['seed']})"]},
+        {"name": [f"{network or case.stem} (synthetic layout, seed {cfg['seed']})"]},
         geometry=[
             box(lon.min() - margin, lat.min() - margin, lon.max() + margin, lat.max() + margin)
         ],
@@ -302,12 +633,16 @@ def write_instance(
     grid_cfg: dict[str, Any] = {"formulation": formulation}
     if cfg["snapshots"] is not None:
         grid_cfg["snapshots"] = [dict(s) for s in cfg["snapshots"]]
-    stem = case.stem.replace("pglib_opf_", "")
+    stem = network or case.stem.replace("pglib_opf_", "")
     scenario = {
         "name": name or f"{stem}-{cfg['n_sites']}-{formulation}"[:80],
-        "title": f"{case.stem}: {cfg['n_sites']} candidate sites (benchmark instance)",
+        "title": f"{network or case.stem}: {cfg['n_sites']} candidate sites (benchmark instance)",
         "description": "Synthetic bus positions and sites (benchmarks/instances.py); the grid "
-        "is the MATPOWER case as published.",
+        + (
+            f"is pandapower's {network}, exported as is."
+            if network
+            else "is the MATPOWER case as published."
+        ),
         "crs": "EPSG:32614",  # UTM 14N: central Texas
         "years": years,
         "layers": {
@@ -341,23 +676,79 @@ def write_instance(
     return path
 
 
+def size_settings(size: str, system_load_mw: float) -> dict[str, Any]:
+    """The :func:`write_instance` settings of a national-scale size (:data:`SIZES`).
+
+    The targets ramp linearly to ``target_share * system_load_mw`` in the last year, each
+    rounded down to whole modules [MW IT].
+
+    Parameters
+    ----------
+    size
+        ``S``, ``M`` or ``L``.
+    system_load_mw
+        The case's total base load [MW].
+    """
+    try:
+        spec = dict(SIZES[size])
+    except KeyError:
+        raise ValueError(f"unknown size {size!r}; expected one of {sorted(SIZES)}") from None
+    spec.pop("network")
+    share = float(spec.pop("target_share"))
+    years = [int(y) for y in spec["years"]]
+    module = float(spec["module_mw"])
+    last = share * system_load_mw
+    spec["targets_mw"] = {
+        y: float(math.floor(last * (i + 1) / len(years) / module) * module)
+        for i, y in enumerate(years)
+    }
+    return spec
+
+
+def write_size(
+    folder: str | Path, size: str, *, formulation: str = "ptdf", **overrides: Any
+) -> Path:
+    """Write the national-scale instance ``size`` (``S``, ``M``, ``L``; :data:`SIZES`).
+
+    The pandapower network is exported into ``folder`` (``grid.json``), the targets scaled
+    to its load (:func:`size_settings`); ``overrides`` (keys of :data:`DEFAULTS`) win.
+    Returns the scenario path.
+    """
+    import pandapower.networks as pn
+
+    network = SIZES[size]["network"] if size in SIZES else None
+    if network is None:
+        raise ValueError(f"unknown size {size!r}; expected one of {sorted(SIZES)}")
+    net = getattr(pn, network)()
+    load = float(net.load.loc[net.load["in_service"].astype(bool), "p_mw"].sum())
+    cfg = {**size_settings(size, load), **overrides}
+    return write_instance(
+        folder,
+        network=network,
+        formulation=formulation,
+        name=f"national-{size}-{formulation}",
+        **cfg,
+    )
+
+
 def main() -> None:
     """Write an instance and print its scenario path."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out", type=Path)
     ap.add_argument("--case", type=Path, default=CASE300)
-    ap.add_argument("--sites", type=int, default=DEFAULTS["n_sites"])
+    ap.add_argument("--size", choices=sorted(SIZES), default=None, help="A national size.")
+    ap.add_argument("--sites", type=int, default=None)
     ap.add_argument("--seed", type=int, default=DEFAULTS["seed"])
-    ap.add_argument("--formulation", choices=("angle", "ptdf"), default="angle")
+    ap.add_argument("--formulation", choices=("angle", "ptdf"), default=None)
     args = ap.parse_args()
+    extra: dict[str, Any] = {"seed": args.seed}
+    if args.sites is not None:
+        extra["n_sites"] = args.sites
+    if args.size:
+        print(write_size(args.out, args.size, formulation=args.formulation or "ptdf", **extra))
+        return
     print(
-        write_instance(
-            args.out,
-            case=args.case,
-            formulation=args.formulation,
-            n_sites=args.sites,
-            seed=args.seed,
-        )
+        write_instance(args.out, case=args.case, formulation=args.formulation or "angle", **extra)
     )
 
 
