@@ -62,13 +62,9 @@ DEFAULT_POINTS = 6
 MAX_POINTS = 100
 #: Relative slack on the least-metric cap so the anchor's own solution stays feasible.
 CAP_SLACK = 1e-6
-#: Weight of cost [per M USD] beside the metric [per SOLVER_UNIT] in the least-metric
-#: anchor: a tie-breaker, so the dispatch stays economic (without it the flows of a
-#: metric-only objective are arbitrary and the lazy line limits take many rounds: 616 s
-#: instead of about a minute on the loaded demo) and the cheapest of the least-metric plans
-#: is taken. It moves the metric by at most 1e-7 x the cost range in M USD (about 3e-3
-#: units on the demo: 3 m3/day, 3 t CO2 or 3,000 USD).
-TIE_BREAK = 1e-7
+#: Absolute MIP gap of the least-metric anchor [SOLVER_UNIT]: 1 m3/day, 1 t CO2 or 1,000 USD.
+#: (Its optimum is often 0, where a relative gap can never be met.)
+ANCHOR_ABS_GAP = 1e-3
 #: File of the least-metric anchor in a front's folder.
 ANCHOR_FILE = "anchor.json"
 
@@ -145,20 +141,22 @@ def min_metric(
 ) -> dict[str, Any]:
     """The least value of a metric any plan of the scenario can reach (runs on a worker).
 
-    The scenario's model with the metric as its objective instead of cost (plus
-    :data:`TIE_BREAK` x cost). ``value`` is the metric of the solution found, exactly.
+    The scenario's model (in the angle form: every line limit in it) with the metric as its
+    objective instead of cost, to the scenario's relative MIP gap or an absolute gap of
+    :data:`ANCHOR_ABS_GAP`. ``value`` is the metric of the solution found.
 
     Returns
     -------
     dict
         ``metric``, ``value`` (the metric of the solution found) [metric unit], ``status``,
-        ``gap`` (of the objective with its tie-breaker), ``time_s``.
+        ``gap``, ``time_s``.
 
     Raises
     ------
     siting.errors.SitingError
         When no plan exists (the message says why) or none was found in time.
     """
+    import dataclasses
     import time
 
     import pyomo.environ as pyo
@@ -173,14 +171,16 @@ def min_metric(
     sc = load_scenario(scenario_file)
     sc.solver.threads = threads
     prep = prepare(sc)
-    d = prep.data
+    # every line limit in the model: without cost in the objective the dispatch is arbitrary,
+    # and lazily added limits would take round after round to pin its flows down
+    d = dataclasses.replace(prep.data, grid_formulation="angle")
     m = build_model(d, baseline_usd=prep.baseline_usd, baseline_co2_t=prep.baseline_co2_t)
     e = metric_expression(m, metric)
     unit = SOLVER_UNIT[metric]
-    cost_musd = m.obj.expr  # (cost + elastic penalty) in M USD
     m.obj.deactivate()
-    m.metric_obj = pyo.Objective(expr=e / unit + TIE_BREAK * cost_musd, sense=pyo.minimize)
+    m.metric_obj = pyo.Objective(expr=e / unit, sense=pyo.minimize)
     m._objective_unit = unit
+    m._mip_abs_gap = ANCHOR_ABS_GAP
     r = solve_model(
         m,
         d,

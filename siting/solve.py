@@ -234,6 +234,8 @@ def _solve_highs(
         m,
         time_limit=time_limit_s,
         rel_gap=mip_gap,
+        # an absolute gap for objectives near 0 (a Pareto anchor), in objective units
+        abs_gap=m.__dict__.get("_mip_abs_gap"),
         threads=threads,
         tee=tee,
         load_solutions=False,
