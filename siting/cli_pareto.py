@@ -96,7 +96,7 @@ def pareto_command(
             "none" if _nan(r.cap) else _num(r.cap / scale),
             "" if _nan(val) else _num(float(val) / scale),
             "" if _nan(r.total_cost_usd) else f"{r.total_cost_usd / 1e6:,.1f}",
-            "" if _nan(r.marginal_usd_per_unit) else f"{r.marginal_usd_per_unit:,.4g}",
+            "" if _nan(r.marginal_usd_per_unit) else _num(r.marginal_usd_per_unit),
             escape(str(r.status)) + (" (dominated)" if r.dominated else ""),
         )
     out.print(t)

@@ -565,7 +565,7 @@ def front_html(front: Front) -> str:
                 f'<a href="{esc(rel)}/index.html">map</a>'
             )
         cap = "none (least cost)" if r.cap is None or _nan(r.cap) else _num(r.cap / scale)
-        marginal = "" if _nan(r.marginal_usd_per_unit) else f"{r.marginal_usd_per_unit:,.4g}"
+        marginal = "" if _nan(r.marginal_usd_per_unit) else _num(r.marginal_usd_per_unit)
         extra = "" if _nan(r.extra_cost_usd) else f"{r.extra_cost_usd / 1e6:,.1f}"
         rows.append(
             "<tr>"
@@ -602,7 +602,9 @@ def front_html(front: Front) -> str:
 
 def _num(v: float) -> str:
     """A figure for a table: 4 significant digits; 0 below 1e-3 (the slack on the least cap)."""
-    return "0" if abs(v) < 1e-3 else f"{v:,.4g}"
+    if abs(v) < 1e-3:
+        return "0"
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:,.4g}"
 
 
 def _nan(v: Any) -> bool:
