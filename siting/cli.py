@@ -54,6 +54,17 @@ MipGapOpt = Annotated[
     ),
 ]
 
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        help="Address of an existing Dask scheduler (tcp://host:8786); default: a local cluster.",
+    ),
+]
+WorkersOpt = Annotated[
+    int, typer.Option("--workers", min=1, help="Worker processes of the local Dask cluster.")
+]
+
 SCENARIO_SUFFIXES = {".yaml", ".yml"}
 CASE_SUFFIXES = {".m", ".json", ".gpkg", ".geojson"}
 

@@ -11,7 +11,17 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from siting.cli import INTERRUPTED_KEPT, DebugOpt, JsonOpt, _guard, app, err, out
+from siting.cli import (
+    INTERRUPTED_KEPT,
+    DebugOpt,
+    JsonOpt,
+    SchedulerOpt,
+    WorkersOpt,
+    _guard,
+    app,
+    err,
+    out,
+)
 
 
 @app.command("pareto")
@@ -37,17 +47,8 @@ def pareto_command(
             "--out", help="The front's folder (default maps/<scenario>-pareto-<metric>/)."
         ),
     ] = None,
-    scheduler: Annotated[
-        str | None,
-        typer.Option(
-            "--scheduler",
-            help="Address of an existing Dask scheduler (tcp://host:8786); default: a local "
-            "cluster.",
-        ),
-    ] = None,
-    workers: Annotated[
-        int, typer.Option("--workers", min=1, help="Worker processes of the local cluster.")
-    ] = 2,
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = 2,
     threads: Annotated[int, typer.Option("--threads", min=1, help="Solver threads per point.")] = 1,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,

@@ -11,23 +11,25 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from siting.cli import EXIT_INTERNAL, INTERRUPTED_KEPT, DebugOpt, JsonOpt, _guard, app, err, out
+from siting.cli import (
+    EXIT_INTERNAL,
+    INTERRUPTED_KEPT,
+    DebugOpt,
+    JsonOpt,
+    SchedulerOpt,
+    WorkersOpt,
+    _guard,
+    app,
+    err,
+    out,
+)
 
 
 @app.command("sweep")
 def sweep_command(
     sweep_file: Annotated[Path, typer.Argument(help="A sweep file (base scenario + vary:).")],
-    scheduler: Annotated[
-        str | None,
-        typer.Option(
-            "--scheduler",
-            help="Address of an existing Dask scheduler (tcp://host:8786); default: a local "
-            "cluster.",
-        ),
-    ] = None,
-    workers: Annotated[
-        int, typer.Option("--workers", min=1, help="Worker processes of the local cluster.")
-    ] = 2,
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = 2,
     retry_failed: Annotated[
         bool, typer.Option("--retry-failed", help="Run again the scenarios that failed before.")
     ] = False,
