@@ -333,6 +333,19 @@ def _add_ptdf_network(m, d: ModelData, gens_at, sites_at, shed, lf) -> None:
     m._gens_at = gens_at
     m._sites_at = sites_at
     m._active_buses = [b for b in range(nb) if gens_at[b] or sites_at[b]]
+    m._active_idx = np.asarray(m._active_buses, dtype=np.int64)
+    # a campus's draw as coefficients on its cooling capacities (see siting.model.power):
+    # peak snapshots: PUE_peak; the others: utilisation x PUE_annual
+    u = d.utilisation
+    m._draw_coefs = {
+        s: [
+            (k, float(d.perf.at[(s, k), "pue_peak"]), u * float(d.perf.at[(s, k), "pue_annual"]))
+            for k in m._techs_of[s]
+        ]
+        for b in m._active_buses
+        for s in sites_at[b]
+    }
+    m._peak_h = d.snapshots["peak"].astype(bool).to_dict()
     m._const_inj = {
         (t, h): -(lf[h] * load[:, t] + shunt) - np.asarray(net.p_shift_bus_mw)
         for t in range(d.n_years)
@@ -343,16 +356,27 @@ def _add_ptdf_network(m, d: ModelData, gens_at, sites_at, shed, lf) -> None:
 
 
 def ptdf_flow_expr(m, br: int, t: int, h: str):
-    """The flow of branch ``br`` in (t, h) as a linear expression (PTDF form) [MW]."""
+    """The flow of branch ``br`` in (t, h) as a linear expression (PTDF form) [MW].
+
+    Built flat, on the variables themselves (dispatch ``p`` and cooling capacities ``capk``,
+    the draw's PUE coefficients multiplied in), as one ``LinearExpression``: a lazy row is
+    then handed to the solver without Pyomo walking a sum of nested draw expressions.
+    """
+    from pyomo.core.expr.numeric_expr import LinearExpression
+
     row = m._ptdf[br]
     const = float(row @ m._const_inj[t, h]) + float(m._pfinj[br])
-    terms = []
-    for b in m._active_buses:
-        c = float(row[b])
-        if abs(c) < 1e-12:
-            continue
+    active = m._active_idx
+    nz = active[np.abs(row[active]) >= 1e-12]
+    peak = m._peak_h[h]
+    coefs: list[float] = []
+    varis: list = []
+    for b, c in zip(nz.tolist(), row[nz].tolist(), strict=True):
         for g in m._gens_at[b]:
-            terms.append(c * m.p[g, t, h])
+            coefs.append(c)
+            varis.append(m.p[g, t, h])
         for s in m._sites_at[b]:
-            terms.append(-c * m.draw[s, t, h])
-    return pyo.quicksum(terms) + const
+            for k, pue_peak, typ in m._draw_coefs[s]:
+                coefs.append(-c * (pue_peak if peak else typ))
+                varis.append(m.capk[s, k, t])
+    return LinearExpression(constant=const, linear_coefs=coefs, linear_vars=varis)
