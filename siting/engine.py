@@ -17,7 +17,9 @@ from siting.errors import InputError, MissingDependencyError
 
 
 @contextmanager
-def dask_client(scheduler: str | None = None, workers: int = 2) -> Iterator[Any]:
+def dask_client(
+    scheduler: str | None = None, workers: int = 2, *, client: Any = None
+) -> Iterator[Any]:
     """A ``dask.distributed.Client``, closed (with its local cluster) on exit.
 
     Parameters
@@ -27,6 +29,9 @@ def dask_client(scheduler: str | None = None, workers: int = 2) -> Iterator[Any]
     workers
         Worker processes of the local cluster (one thread each, so one solve or one block
         of work per process).
+    client
+        A client the caller already holds: yielded as it is and left open (``scheduler``
+        and ``workers`` are then ignored).
 
     Raises
     ------
@@ -35,6 +40,9 @@ def dask_client(scheduler: str | None = None, workers: int = 2) -> Iterator[Any]
     siting.errors.MissingDependencyError
         When ``dask.distributed`` is not installed.
     """
+    if client is not None:
+        yield client
+        return
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError as e:  # pragma: no cover  (a dependency of the package)

@@ -34,8 +34,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -280,6 +279,7 @@ def pareto(
     siting.errors.SitingError
         When the least-cost plan or the least-metric anchor has no solution.
     """
+    from siting.engine import dask_client
     from siting.scenario import load_scenario
     from siting.sweep import run_sweep, scenario_key
 
@@ -319,7 +319,7 @@ def pareto(
     points_file = dest / "points.yaml"
     key = scenario_key(sc)
 
-    with _client(client, scheduler, workers) as client:
+    with dask_client(scheduler, workers, client=client) as client:
         # 1. the anchors, side by side: the least-cost plan (a sweep of one point) and the
         #    least metric (one task), unless a previous run finished it
         anchor = _read_anchor(dest, key, metric)
@@ -353,17 +353,6 @@ def pareto(
     front = _collect(swept, metric, dest, anchor, f_min, f_max)
     write_front(front)
     return front
-
-
-@contextmanager
-def _client(client: Any, scheduler: str | None, workers: int) -> Iterator[Any]:
-    from siting.engine import dask_client
-
-    if client is not None:
-        yield client
-        return
-    with dask_client(scheduler, workers) as own:
-        yield own
 
 
 def _read_anchor(dest: Path, key: str, metric: str) -> dict[str, Any] | None:

@@ -638,11 +638,8 @@ def _run_tasks(
         write_text_atomic(d / SCENARIO_FILE, yaml.safe_dump(s.raw, sort_keys=False))
         tasks.append({"name": s.name, "key": s.key, "dir": str(d.resolve()), "varied": s.varied})
 
-    if client is None:
-        with dask_client(scheduler, workers) as own:
-            _submit_and_wait(own, tasks, state, say)
-    else:
-        _submit_and_wait(client, tasks, state, say)
+    with dask_client(scheduler, workers, client=client) as c:
+        _submit_and_wait(c, tasks, state, say)
 
 
 def _submit_and_wait(
