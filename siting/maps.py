@@ -39,6 +39,7 @@ import html
 import json
 import math
 import re
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,7 @@ from jinja2 import Template
 
 from siting.errors import InputError
 from siting.io import write_text_atomic
-from siting.report import PALETTE
+from siting.report import PALETTE, fmt_num, fmt_usd
 
 #: Decimals of the coordinates written to the page (6: about 0.1 m).
 COORD_DECIMALS = 6
@@ -82,28 +83,21 @@ def esc(v: Any) -> str:
     return html.escape(str(v), quote=True)
 
 
-def _num(v: Any, digits: int = 0, unit: str = "") -> str:
+def _popup_number(v: Any, fmt: Callable[[float], str]) -> str:
+    """A popup figure: text as it is (escaped), NaN as ``n/a``, a number by ``fmt``."""
     try:
         f = float(v)
     except (TypeError, ValueError):
         return esc(v)
-    if math.isnan(f):
-        return "n/a"
-    return f"{f:,.{digits}f}" + (f" {unit}" if unit else "")
+    return "n/a" if math.isnan(f) else fmt(f)
+
+
+def _num(v: Any, digits: int = 0, unit: str = "") -> str:
+    return _popup_number(v, lambda f: fmt_num(f, digits) + (f" {unit}" if unit else ""))
 
 
 def _usd(v: Any) -> str:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return esc(v)
-    if math.isnan(f):
-        return "n/a"
-    if abs(f) >= 1e9:
-        return f"{f / 1e9:,.2f} bn USD"
-    if abs(f) >= 1e6:
-        return f"{f / 1e6:,.1f} M USD"
-    return f"{f:,.0f} USD"
+    return _popup_number(v, fmt_usd)
 
 
 def _rows(pairs: list[tuple[str, str]]) -> str:
