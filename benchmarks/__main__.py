@@ -469,7 +469,7 @@ _NATIONAL_LINOPY = _NATIONAL_PRELUDE + (
     "from siting.pipeline import prepare\n"
     "from benchmarks.linopy_baseline import build_baseline, solve_baseline\n"
     "t0 = time.perf_counter()\n"
-    "prep = prepare(sc)\n"
+    "prep = prepare(sc, screen=False)\n"
     "_stage[0] = 'solve'\n"
     "b = build_baseline(prep.data, prep.baseline_usd)\n"
     "r = solve_baseline(b, mip_gap={gap!r}, threads=2, time_limit_s={limit!r})\n"

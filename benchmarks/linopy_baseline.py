@@ -603,7 +603,7 @@ def run(
     """
     from siting.pipeline import prepare
 
-    prep = prepare(scenario)
+    prep = prepare(scenario, screen=False)  # the baseline sees every candidate
     sc = prep.scenario
     b = build_baseline(prep.data, prep.baseline_usd)
     r = solve_baseline(

@@ -25,6 +25,7 @@ import pandas as pd
 
 from siting.errors import SitingError
 from siting.model import build_model, model_data
+from siting.model import dominance as _dominance
 from siting.model import elastic as _elastic
 from siting.model.data import ModelData
 from siting.model.metrics import metric_values
@@ -216,7 +217,9 @@ class Prepared:
     baseline_co2_t: float = 0.0
 
 
-def prepare(scenario: Any, *, progress: Callable[[str], None] | None = None) -> Prepared:
+def prepare(
+    scenario: Any, *, progress: Callable[[str], None] | None = None, screen: bool = True
+) -> Prepared:
     """Scenario, layers, candidates, cooling, network, model data and the grid baseline.
 
     Parameters
@@ -225,6 +228,10 @@ def prepare(scenario: Any, *, progress: Callable[[str], None] | None = None) -> 
         A scenario file path, or a :class:`siting.scenario.Scenario`.
     progress
         Called with each stage's name as it starts.
+    screen
+        Dominance screening of the candidates (:func:`siting.model.dominance.screen`):
+        leave out sites that cannot be in some optimal plan, add ``open[B] <= open[A]``
+        cuts. Off for replays of a given plan (a cut could forbid it).
     """
     from siting.candidates import build_candidates
     from siting.cooling import cooling_table
@@ -259,6 +266,10 @@ def prepare(scenario: Any, *, progress: Callable[[str], None] | None = None) -> 
     net = dc_network(layers.grid) if sc.grid.enabled and layers.grid is not None else None
     d = model_data(sc, layers, cands, cool, net)
     timings["network_s"] = time.perf_counter() - t
+    if screen:
+        t = stage("screening")
+        d = _dominance.screen(d)[0]
+        timings["screening_s"] = time.perf_counter() - t
 
     t = stage("grid baseline")
     baseline, baseline_co2 = grid_baseline(d, sc.solver.threads)
@@ -374,7 +385,7 @@ def replay(
     time_limit_s
         Solver time limit [s].
     """
-    prep = prepare(scenario)
+    prep = prepare(scenario, screen=False)
     d = prep.data
     m = build_model(d, baseline_usd=prep.baseline_usd, baseline_co2_t=prep.baseline_co2_t)
     missing = fix_decisions(m, d, schedule)

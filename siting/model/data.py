@@ -239,6 +239,9 @@ class ModelData:
         Cap on the CO2 campuses add over the planning horizon [t CO2] (None = none).
     upgrade_budget_usd
         Cap on the present value of grid upgrades [USD] (None = none).
+    dominance_cuts
+        ``(B, A)`` site pairs with the cut ``open[B] <= open[A]``
+        (:func:`siting.model.dominance.screen`; empty when not screened).
     """
 
     years: list[int]
@@ -296,6 +299,7 @@ class ModelData:
     water_cap_m3_per_day: float | None = None
     co2_cap_t: float | None = None
     upgrade_budget_usd: float | None = None
+    dominance_cuts: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def n_years(self) -> int:

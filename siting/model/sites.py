@@ -21,7 +21,8 @@ Expressions: ``cap[s,t] = module_mw * sum_{t' <= t} build[s,t']`` [MW IT] and
 ``new[s,t] = module_mw * build[s,t]``.
 
 Constraints: ``cap[s,t] <= max_it_mw[s] * open[s]``; ``cap[s,T-1] >= min_campus_mw * open[s]``
-(the campus reaches its minimum size by the last year).
+(the campus reaches its minimum size by the last year); ``open[B] <= open[A]`` for the
+dominance cuts of :mod:`siting.model.dominance`.
 """
 
 from __future__ import annotations
@@ -98,4 +99,11 @@ def add_sites(m: pyo.ConcreteModel, d: ModelData) -> None:
     m.min_size = pyo.Constraint(
         m.S, rule=lambda m, s: m.cap[s, last] >= d.min_campus_mw * m.open[s]
     )
+    known = set(d.sites)
+    cuts = [(b, a) for b, a in d.dominance_cuts if b in known and a in known]
+    if cuts:
+        # valid by an exchange argument (siting.model.dominance): B open only if A is
+        m.dominance = pyo.Constraint(
+            range(len(cuts)), rule=lambda m, i: m.open[cuts[i][0]] <= m.open[cuts[i][1]]
+        )
     m.total_cap = pyo.Expression(m.T, rule=lambda m, t: sum(m.cap[s, t] for s in m.S))
