@@ -364,25 +364,37 @@ def ptdf_flow_expr(m, br: int, t: int, h: str):
 
     Built flat, on the variables themselves (dispatch ``p`` and cooling capacities ``capk``,
     the draw's PUE coefficients multiplied in), as one ``LinearExpression``: a lazy row is
-    then handed to the solver without Pyomo walking a sum of nested draw expressions.
+    then handed to the solver without Pyomo walking a sum of nested draw expressions. The
+    coefficients are one numpy gather of the PTDF row (no Python loop over buses).
     """
     from pyomo.core.expr.numeric_expr import LinearExpression
 
+    from siting.model.lazy import _injection_maps
+
+    mp = _injection_maps(m)
     row = m._ptdf[br]
     const = float(row @ m._const_inj[t, h]) + float(m._pfinj[br])
-    active = m._active_idx
+    pv, cv = _row_vars(m, mp, t, h)
     # HiGHS drops matrix entries of 1e-9 and below (with a warning): leave them out here,
     # where they would only cost time (over a million of them on a 9,241-bus case)
-    nz = active[np.abs(row[active]) > PTDF_DROP]
-    peak = m._peak_h[h]
-    coefs: list[float] = []
-    varis: list = []
-    for b, c in zip(nz.tolist(), row[nz].tolist(), strict=True):
-        for g in m._gens_at[b]:
-            coefs.append(c)
-            varis.append(m.p[g, t, h])
-        for s in m._sites_at[b]:
-            for k, pue_peak, typ in m._draw_coefs[s]:
-                coefs.append(-c * (pue_peak if peak else typ))
-                varis.append(m.capk[s, k, t])
-    return LinearExpression(constant=const, linear_coefs=coefs, linear_vars=varis)
+    g = row[mp["gen_bus"]]
+    keep_g = np.abs(g) > PTDF_DROP
+    c = row[mp["cap_bus"]]
+    keep_c = np.abs(c) > PTDF_DROP
+    draw = mp["coef_peak"] if m._peak_h[h] else mp["coef_typ"]
+    coefs = np.concatenate([g[keep_g], -c[keep_c] * draw[keep_c]])
+    varis = np.concatenate([pv[keep_g], cv[keep_c]])
+    return LinearExpression(constant=const, linear_coefs=coefs.tolist(), linear_vars=list(varis))
+
+
+def _row_vars(m, mp: dict, t: int, h: str) -> tuple[np.ndarray, np.ndarray]:
+    """Dispatch variables (in ``mp['gens']`` order) and cooling capacities (``mp['caps']``
+    order) of (t, h), as object arrays (cached on the model)."""
+    cache = m.__dict__.setdefault("_row_vars", {})
+    if (t, h) not in cache:
+        pv = np.empty(len(mp["gens"]), dtype=object)
+        pv[:] = [m.p[g, t, h] for g in mp["gens"]]
+        cv = np.empty(len(mp["caps"]), dtype=object)
+        cv[:] = [m.capk[s, k, t] for s, k in mp["caps"]]
+        cache[t, h] = (pv, cv)
+    return cache[t, h]

@@ -62,11 +62,19 @@ class LazyInfo:
 
 
 def _integer_values(m: pyo.ConcreteModel) -> list[tuple[object, float]]:
-    """(variable, rounded value) of every free integer variable with a value."""
+    """(variable, rounded value) of every free integer variable with a value.
+
+    Variable families are integer or not as a whole in this model, so each family is
+    judged by its first member and continuous ones are skipped without visiting them.
+    """
     out = []
-    for v in m.component_data_objects(pyo.Var, active=True, descend_into=True):
-        if v.is_integer() and not v.fixed and v.value is not None:
-            out.append((v, float(round(v.value))))
+    for comp in m.component_objects(pyo.Var, active=True, descend_into=True):
+        first = next(iter(comp.values()), None)
+        if first is None or not first.is_integer():
+            continue
+        for v in comp.values():
+            if v.is_integer() and not v.fixed and v.value is not None:
+                out.append((v, float(round(v.value))))
     return out
 
 
@@ -75,20 +83,67 @@ def _value(e) -> float:
     return 0.0 if v is None else float(v)
 
 
+def _has_integers(m: pyo.ConcreteModel) -> bool:
+    """Whether ``m`` has a free integer variable."""
+    for comp in m.component_objects(pyo.Var, active=True, descend_into=True):
+        if any(v.is_integer() and not v.fixed for v in comp.values()):
+            return True
+    return False
+
+
+def _values(vs: list) -> np.ndarray:
+    """Values of the variables ``vs`` (0 where a variable has none)."""
+    return np.array([0.0 if v.value is None else v.value for v in vs], dtype=float)
+
+
+def _injection_maps(m: pyo.ConcreteModel) -> dict:
+    """Where each dispatch and cooling-capacity variable injects (cached on the model)."""
+    maps = m.__dict__.get("_inj_maps")
+    if maps is not None:
+        return maps
+    gens = [(g, b) for b in m._active_buses for g in m._gens_at[b]]
+    caps = [
+        (s, k, b, pue_peak, typ)
+        for b in m._active_buses
+        for s in m._sites_at[b]
+        for k, pue_peak, typ in m._draw_coefs[s]
+    ]
+    maps = {
+        "gens": [g for g, _ in gens],
+        "gen_bus": np.array([b for _, b in gens], dtype=np.int64),
+        "caps": [(s, k) for s, k, *_ in caps],
+        "cap_bus": np.array([c[2] for c in caps], dtype=np.int64),
+        "coef_peak": np.array([c[3] for c in caps], dtype=float),
+        "coef_typ": np.array([c[4] for c in caps], dtype=float),
+    }
+    m.__dict__["_inj_maps"] = maps
+    return maps
+
+
 def flows_numpy(m: pyo.ConcreteModel, d: ModelData) -> dict[tuple[int, str], np.ndarray]:
-    """Branch flows [MW] per (period, snapshot) from the loaded solution (PTDF form)."""
+    """Branch flows [MW] per (period, snapshot) from the loaded solution (PTDF form).
+
+    The injections of every (period, snapshot) are one bus x case matrix (dispatch minus
+    campus draw, from the variables' values, plus the constant part), multiplied by the
+    PTDF at once.
+    """
     nb = len(d.net.bus_ids)
-    out = {}
+    mp = _injection_maps(m)
+    keys = [(t, h) for t in range(d.n_years) for h in d.snapshots.index]
+    inj = np.empty((nb, len(keys)))
     for t in range(d.n_years):
+        capv = _values([m.capk[s, k, t] for s, k in mp["caps"]])
         for h in d.snapshots.index:
-            inj = np.array(m._const_inj[t, h], dtype=float, copy=True)
-            var = np.zeros(nb)
-            for b in m._active_buses:
-                var[b] = sum(_value(m.p[g, t, h]) for g in m._gens_at[b]) - sum(
-                    _value(m.draw[s, t, h]) for s in m._sites_at[b]
-                )
-            out[t, h] = m._ptdf @ (inj + var) + m._pfinj
-    return out
+            j = keys.index((t, h))
+            pv = _values([m.p[g, t, h] for g in mp["gens"]])
+            draw = capv * (mp["coef_peak"] if m._peak_h[h] else mp["coef_typ"])
+            inj[:, j] = (
+                m._const_inj[t, h]
+                + np.bincount(mp["gen_bus"], pv, minlength=nb)
+                - np.bincount(mp["cap_bus"], draw, minlength=nb)
+            )
+    flows = m._ptdf @ inj + m._pfinj[:, None]
+    return {key: flows[:, j] for j, key in enumerate(keys)}
 
 
 def solution_flows(m: pyo.ConcreteModel, d: ModelData) -> dict[tuple[int, str], np.ndarray]:
@@ -356,7 +411,7 @@ def solve_lazy(
         info.time_s = time.perf_counter() - t0
         return r, info
     total_solver_s = 0.0
-    if lp_first:
+    if lp_first and _has_integers(m):  # (an LP has no relaxation to find limits on first)
         saved = _relax(m)
         try:
             for _ in range(max_rounds):
