@@ -1,10 +1,15 @@
 """The ``siting`` command line.
 
 Short, clear errors by default; the traceback only with ``--debug`` (after
-Calliope's CLI). Exit codes: 0 success, 1 invalid input (the report says what
-and where) or no plan found in time, 2 an infeasible scenario (the explanation says
-which requirements cannot be met; also a usage error of the command line), 3 an
-internal error (a bug: please report it), 130 interrupted.
+Calliope's CLI). Exit codes: 0 success (for ``plan``: a verified plan was written,
+also one not proven optimal when the time limit stopped the solver, which the output
+says with its gap), 1 invalid input (the report says what and where), 2 an infeasible
+scenario (the explanation says which requirements cannot be met; also a usage error of
+the command line), 3 an internal error (a bug: please report it), 4 no plan found
+within the time limit, 5 solver trouble (numerical trouble, an unbounded or rejected
+model: no usable plan), 6 the output folder is being written by another run (its PID is
+named), 130 interrupted (Ctrl-C; the message says what was kept). With 2, 4, 5, 6 and
+130 nothing is written and a previous plan in the output folder is kept whole.
 """
 
 from __future__ import annotations
@@ -71,6 +76,9 @@ CASE_SUFFIXES = {".m", ".json", ".gpkg", ".geojson"}
 EXIT_INVALID = 1
 EXIT_INFEASIBLE = 2
 EXIT_INTERNAL = 3
+EXIT_NO_PLAN_IN_TIME = 4
+EXIT_SOLVER_TROUBLE = 5
+EXIT_LOCKED = 6
 EXIT_INTERRUPTED = 130
 
 
@@ -100,10 +108,11 @@ def _guard(debug: bool, fn: Callable[[], T], interrupted: str = INTERRUPTED) -> 
     except SitingError as e:
         if debug:
             traceback.print_exc()
-        err.print(f"error: {escape(str(e))}")
-        raise typer.Exit(EXIT_INVALID) from None
-    except KeyboardInterrupt:
-        err.print(interrupted)
+        code, head = _siting_error_kind(e)
+        err.print(f"{head}: {escape(str(e))}")
+        raise typer.Exit(code) from None
+    except KeyboardInterrupt as e:  # a message of its own says what was kept (siting plan)
+        err.print(escape(str(e)) or interrupted)
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except (typer.Exit, typer.Abort):
         raise
@@ -116,6 +125,20 @@ def _guard(debug: bool, fn: Callable[[], T], interrupted: str = INTERRUPTED) -> 
                 "This is a bug in siting; run again with --debug for the traceback and report it."
             )
         raise typer.Exit(EXIT_INTERNAL) from None
+
+
+def _siting_error_kind(e: SitingError) -> tuple[int, str]:
+    """Exit code and message head of an error that is not bad input nor infeasibility."""
+    from siting.io import OutputLockedError
+    from siting.solve import NoPlanInTimeError, SolverTroubleError
+
+    if isinstance(e, NoPlanInTimeError):
+        return EXIT_NO_PLAN_IN_TIME, "[bold red]no plan in time[/bold red]"
+    if isinstance(e, SolverTroubleError):
+        return EXIT_SOLVER_TROUBLE, "[bold red]solver trouble[/bold red]"
+    if isinstance(e, OutputLockedError):
+        return EXIT_LOCKED, "[bold red]output folder busy[/bold red]"
+    return EXIT_INVALID, "error"
 
 
 def _infeasible_error() -> type[Exception]:
@@ -275,6 +298,11 @@ def plan(
         sys.stdout.write(json.dumps(_plan_json(p), indent=2, default=str) + "\n")
     else:
         _print_plan(p)
+    if p.solve.status != "optimal":  # on stderr, so that --json stays machine-readable
+        err.print(
+            f"[bold yellow]warning[/bold yellow]: the plan is "
+            f"{escape(p.manifest.get('optimality', 'not proven optimal'))}"
+        )
 
 
 @app.command()

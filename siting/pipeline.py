@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from siting.errors import SitingError
+from siting.io import output_lock
 from siting.model import build_model, model_data
 from siting.model import dominance as _dominance
 from siting.model import elastic as _elastic
@@ -31,7 +33,13 @@ from siting.model.data import ModelData
 from siting.model.metrics import metric_values
 from siting.provenance import versions
 from siting.results import Plan, extract, verify
-from siting.solve import SolveResult, solve
+from siting.solve import (
+    NoPlanInTimeError,
+    SolveResult,
+    SolverTroubleError,
+    solve,
+    stopped_by,
+)
 
 #: The climate statistics every candidate carries [C].
 CLIMATE_COLUMNS = ("dry_bulb_mean_c", "dry_bulb_p99_c", "wet_bulb_mean_c", "wet_bulb_p99_c")
@@ -51,6 +59,10 @@ class InfeasibleError(SitingError):
 
 class GridBaseError(SitingError):
     """The grid cannot serve its own base load (before any campus)."""
+
+
+class PlanInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped :func:`plan`; the message says at which stage and what was kept."""
 
 
 def solve_model(m, d: ModelData, *, write_lp=None, **settings) -> SolveResult:
@@ -218,7 +230,11 @@ class Prepared:
 
 
 def prepare(
-    scenario: Any, *, progress: Callable[[str], None] | None = None, screen: bool = True
+    scenario: Any,
+    *,
+    progress: Callable[[str], None] | None = None,
+    on_scenario: Callable[[Any], None] | None = None,
+    screen: bool = True,
 ) -> Prepared:
     """Scenario, layers, candidates, cooling, network, model data and the grid baseline.
 
@@ -228,6 +244,8 @@ def prepare(
         A scenario file path, or a :class:`siting.scenario.Scenario`.
     progress
         Called with each stage's name as it starts.
+    on_scenario
+        Called with the scenario once it is loaded, before the layers are read.
     screen
         Dominance screening of the candidates (:func:`siting.model.dominance.screen`):
         leave out sites that cannot be in some optimal plan, add ``open[B] <= open[A]``
@@ -249,6 +267,8 @@ def prepare(
     t = stage("scenario")
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     timings["scenario_s"] = time.perf_counter() - t
+    if on_scenario is not None:
+        on_scenario(sc)
 
     t = stage("layers")
     layers = load_layers(sc)
@@ -453,15 +473,81 @@ def plan(
         Bad input.
     InfeasibleError
         No plan meets every requirement (the message says which cannot be met).
+    siting.solve.NoPlanInTimeError
+        The solver reached its time limit before finding any plan (nothing written).
+    siting.solve.SolverTroubleError
+        The solver stopped without a usable plan for another reason: numerical trouble, an
+        unbounded or rejected model (nothing written).
+    siting.io.OutputLockedError
+        Another run is writing the same output folder (``write=True``; checked as soon as
+        the scenario is loaded, and held to the end).
+    PlanInterrupted
+        Ctrl-C (a ``KeyboardInterrupt``); the message says what was kept.
     """
-    say = progress or (lambda _s: None)
+    state: dict[str, Any] = {"stage": "start", "dest": None, "plan": None}
+    with ExitStack() as locks:
+        try:
+            return _plan(
+                scenario,
+                locks,
+                state,
+                out,
+                write,
+                time_limit_s,
+                mip_gap,
+                solver,
+                write_lp,
+                progress,
+            )
+        except KeyboardInterrupt:
+            raise PlanInterrupted(_interrupted(state)) from None
+
+
+def _interrupted(state: dict[str, Any]) -> str:
+    """What Ctrl-C during :func:`plan` left: the stage it stopped and the output folder."""
+    head = f"interrupted during '{state['stage']}': the run stopped"
+    dest, p = state["dest"], state["plan"]
+    if dest is None:
+        return f"{head}; nothing was written"
+    man = dest / "manifest.json"
+    if p is not None and man.is_file():
+        import json
+
+        try:
+            written = json.loads(man.read_text())
+        except (OSError, ValueError):
+            written = {}
+        mine = ("created_utc", "scenario_digest_sha256")
+        if all(written.get(k) == p.manifest.get(k) for k in mine):
+            return f"{head} after the new plan was written whole to {dest}"
+    if man.is_file():
+        return f"{head}; nothing was written: the previous plan in {dest} is kept as it was"
+    return f"{head}; nothing was written to {dest}"
+
+
+def _plan(
+    scenario, locks, state, out, write, time_limit_s, mip_gap, solver, write_lp, progress
+) -> Plan:
+    """The body of :func:`plan` (``locks``: where the output lock is held; ``state``: the
+    stage and output folder, for the message when interrupted)."""
+    said = progress or (lambda _s: None)
+
+    def say(name: str) -> None:
+        state["stage"] = name
+        said(name)
+
     t_all = time.perf_counter()
 
     def stage(name: str):
         say(name)
         return time.perf_counter()
 
-    prep = prepare(scenario, progress=say)
+    def lock(sc) -> None:
+        if write:
+            state["dest"] = Path(out if out is not None else DEFAULT_OUT_ROOT / sc.name).resolve()
+            locks.enter_context(output_lock(state["dest"]))
+
+    prep = prepare(scenario, progress=say, on_scenario=lock)
     sc, layers, cands, d, baseline = (
         prep.scenario,
         prep.layers,
@@ -504,10 +590,30 @@ def plan(
                 viol,
                 result,
             )
-        raise SitingError(
-            f"the solver found no plan for '{sc.name}' ({result.status}: "
-            f"{result.termination}) within {settings['time_limit_s']:g} s; raise "
-            "--time-limit or simplify the scenario. Nothing was written."
+        kept = (
+            f" The previous plan in {state['dest']} is kept as it was."
+            if state["dest"] is not None and (state["dest"] / "manifest.json").is_file()
+            else ""
+        )
+        if result.status == "no_solution":
+            timed_out = result.termination == "maxTimeLimit"
+            raise NoPlanInTimeError(
+                f"no plan found for '{sc.name}' within the "
+                + ("time limit" if timed_out else "solver's limits")
+                + f": the solver stopped at {stopped_by(result.termination)}"
+                + (f" ({settings['time_limit_s']:g} s)" if timed_out else "")
+                + " before finding any plan; raise --time-limit or simplify the scenario. "
+                "Nothing was written." + kept
+            )
+        why = [n for n in result.notes if n.startswith("numerical trouble")] or [
+            f"{result.solver} stopped at {stopped_by(result.termination)} (termination "
+            f"'{result.termination}')",
+            *result.notes,
+        ]
+        raise SolverTroubleError(
+            f"no usable plan for '{sc.name}': {'; '.join(why)}. This is neither "
+            "infeasibility nor the time limit; check the scenario's figures for extreme "
+            "values, or try another --solver. Nothing was written." + kept
         )
 
     t = stage("verify")
@@ -521,11 +627,28 @@ def plan(
     p.manifest = _manifest(sc, layers, cands, d, p, result, settings, baseline, timings)
     if write:
         t = stage("write")
-        dest = Path(out) if out is not None else DEFAULT_OUT_ROOT / sc.name
-        p.manifest["output_dir"] = str(dest.resolve())
+        dest = state["dest"]
+        p.manifest["output_dir"] = str(dest)
+        state["plan"] = p
         p.write(dest)
         p.manifest["timings"]["write_s"] = time.perf_counter() - t
     return p
+
+
+def optimality(result: SolveResult, time_limit_s: float | None = None) -> str:
+    """Whether the plan is proven optimal, in words (for the manifest, the CLI, the report)."""
+    gap = f"{result.gap:.3%}" if result.gap is not None else "unknown"
+    if result.status == "optimal":
+        return f"proven optimal within the MIP gap (gap {gap})"
+    limit = (
+        f" of {time_limit_s:g} s"
+        if result.termination == "maxTimeLimit" and time_limit_s is not None
+        else ""
+    )
+    return (
+        f"not proven optimal: the solver stopped at {stopped_by(result.termination)}{limit} "
+        f"with a gap of {gap} to the best bound"
+    )
 
 
 def _manifest(sc, layers, cands, d, p: Plan, result: SolveResult, settings, baseline, timings):
@@ -543,6 +666,8 @@ def _manifest(sc, layers, cands, d, p: Plan, result: SolveResult, settings, base
         "solver": {**settings, "version": result.solver_version},
         "status": result.status,
         "termination": result.termination,
+        "proven_optimal": result.status == "optimal",
+        "optimality": optimality(result, settings.get("time_limit_s")),
         "objective_usd": result.objective,
         "best_bound_usd": result.bound,
         "gap": result.gap,

@@ -661,6 +661,14 @@ def _summary(p: _PlanFolder, sites: pd.DataFrame) -> str:
     s = f"The solver's status is <b>{esc(m.get('status', 'unknown'))}</b>"
     if _isnum(gap):
         s += f", within {esc(_pct(gap, 2))} of the best possible plan"
+    if m.get("status") == "feasible":  # stopped by a limit before proving it
+        limit = (m.get("solver") or {}).get("time_limit_s")
+        s += "; the plan is <b>not proven optimal</b>: the solver stopped at " + (
+            f"its time limit ({esc(f'{float(limit):g}')} s)"
+            if m.get("termination") == "maxTimeLimit" and _isnum(limit)
+            else f"a limit ({esc(m.get('termination', 'unknown'))})"
+        )
+        s += " before it could prove that no cheaper plan exists"
     s += (
         f"; {_fig(n_ok, str(n_ok), 'checks_passed')} of {len(checks)} checks recomputed from the "
         "plan's own tables passed."

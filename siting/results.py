@@ -172,6 +172,11 @@ class Plan:
         -------
         pathlib.Path
             The output folder.
+
+        Raises
+        ------
+        siting.io.OutputLockedError
+            Another run is writing ``out_dir`` (:func:`siting.io.output_lock`).
         """
         out = Path(out_dir).resolve()
         with staged_folder(out) as stage:

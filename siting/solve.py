@@ -7,12 +7,19 @@ them (``cbc``, ``glpk``, ``gurobi``, ``cplex``, ``scip``), and said so otherwise
 
 The result says plainly what happened: ``optimal`` (within the MIP gap), ``feasible``
 (a plan, not proven within the gap: time limit), ``infeasible``, ``no_solution`` (time
-ran out before any plan) or ``error``.
+ran out before any plan) or ``error`` (the solver stopped for another reason: numerical
+trouble, an unbounded model, a model it rejected; never read as a plan, even when the
+solver offers one).
+
+Ctrl-C during a HiGHS solve stops HiGHS at its next check (it runs in a helper thread
+while the main thread waits, so the signal is seen at once) and raises
+``KeyboardInterrupt``: a solve cut short by the user is not a plan.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,6 +32,35 @@ from siting.errors import SitingError
 
 class SolverError(SitingError):
     """The solver is missing or failed."""
+
+
+class NoPlanInTimeError(SitingError):
+    """The solver reached its time limit before finding any plan."""
+
+
+class SolverTroubleError(SolverError):
+    """The solver stopped without a usable plan for another reason than infeasibility or
+    the time limit (numerical trouble, an unbounded or rejected model, an unknown status)."""
+
+
+#: Terminations after which a solution the solver holds is a plan (a limit stopped it).
+PLAN_TERMINATIONS = ("maxTimeLimit", "iterationLimit", "objectiveLimit")
+
+
+def stopped_by(termination: str) -> str:
+    """A solver termination in words (``maxTimeLimit`` -> ``its time limit``)."""
+    return {
+        "maxTimeLimit": "its time limit",
+        "iterationLimit": "an iteration or node limit",
+        "objectiveLimit": "an objective limit",
+        "convergenceCriteriaSatisfied": "proving the plan optimal",
+        "unbounded": "finding the model unbounded",
+        "infeasibleOrUnbounded": "finding the model infeasible or unbounded",
+        "provenInfeasible": "proving the model infeasible",
+        "interrupted": "an interruption",
+        "error": "an error (numerical trouble)",
+        "unknown": "an unknown status",
+    }.get(termination, f"'{termination}'")
 
 
 @dataclass
@@ -183,6 +219,17 @@ def _highs_with_start(base: type) -> type:
         _pending_start: list[tuple[Any, float]] | None = None
 
         def _solve(self):
+            if threading.current_thread() is threading.main_thread():
+                # Pyomo calls run(), which holds the main thread in C++ until HiGHS ends, so
+                # Ctrl-C would wait for the time limit: run HiGHS beside it instead
+                h = self._solver_model
+                h.run = lambda: _run_interruptible(h)
+            try:
+                return self._solve_with_start()
+            finally:
+                self._solver_model.__dict__.pop("run", None)
+
+        def _solve_with_start(self):
             start, self._pending_start = self._pending_start, None
             if start:
                 cols = getattr(self, "_pyomo_var_to_solver_var_map", {})
@@ -196,6 +243,31 @@ def _highs_with_start(base: type) -> type:
             return super()._solve()
 
     return HighsWithStart
+
+
+def _run_interruptible(h: Any) -> Any:
+    """``h.run()`` in highspy's solver thread; on Ctrl-C, stop HiGHS and raise.
+
+    The main thread waits in short slices, so a SIGINT reaches Python at once; HiGHS is
+    then asked to stop (``cancelSolve``: it checks at its next simplex, IPM or MIP
+    interrupt point), waited for, and ``KeyboardInterrupt`` raised: a cut-short solve is
+    not a plan. (highspy's own ``solve()`` swallows the interrupt and returns.)
+    """
+    h.HandleKeyboardInterrupt = True  # HiGHS polls for cancelSolve at its interrupt points
+    thread = h.startSolve()
+    try:
+        while True:
+            done, status = h.wait(0.1)
+            if done:
+                return status
+    except KeyboardInterrupt:
+        h.cancelSolve()
+        while thread.is_alive():
+            try:
+                thread.join(0.1)
+            except KeyboardInterrupt:  # a second Ctrl-C: HiGHS is already stopping
+                h.cancelSolve()
+        raise
 
 
 #: Thread count of this process's last HiGHS solve (see :func:`_solve_highs`).
@@ -230,36 +302,61 @@ def _solve_highs(
         raise SolverError("HiGHS (highspy) is not available; install the package 'highspy'")
     version = ".".join(str(v) for v in opt.version())
     t0 = time.perf_counter()
-    r = opt.solve(
-        m,
-        time_limit=time_limit_s,
-        rel_gap=mip_gap,
-        # an absolute gap for objectives near 0 (a Pareto anchor), in objective units
-        abs_gap=m.__dict__.get("_mip_abs_gap"),
-        threads=threads,
-        tee=tee,
-        load_solutions=False,
-        raise_exception_on_nonoptimal_result=False,
-        solver_options={"random_seed": 0},
-    )
+    try:
+        r = opt.solve(
+            m,
+            time_limit=time_limit_s,
+            rel_gap=mip_gap,
+            # an absolute gap for objectives near 0 (a Pareto anchor), in objective units
+            abs_gap=m.__dict__.get("_mip_abs_gap"),
+            threads=threads,
+            tee=tee,
+            load_solutions=False,
+            raise_exception_on_nonoptimal_result=False,
+            solver_options={"random_seed": 0},
+        )
+    except KeyboardInterrupt:
+        m.__dict__.pop("_highs_solver", None)  # HiGHS keeps the interrupt: start afresh
+        raise
     elapsed = time.perf_counter() - t0
     tc = r.termination_condition
+    notes = []
+    # Pyomo's interface ignores HiGHS refusing rows or columns it is handed (a coefficient
+    # of 1e15 or more, say): HiGHS then solves what it kept and calls that optimal.
+    hm = opt._solver_model
+    want_rows = len(getattr(opt, "_pyomo_con_to_solver_con_map", {}))
+    want_cols = len(getattr(opt, "_pyomo_var_to_solver_var_map", {}))
+    rejected = hm.getNumRow() != want_rows or hm.getNumCol() != want_cols
+    if rejected:
+        notes.append(
+            f"numerical trouble: HiGHS rejected part of the model ({hm.getNumRow()} of "
+            f"{want_rows} rows and {hm.getNumCol()} of {want_cols} columns reached it; "
+            "HiGHS refuses coefficients and bounds of 1e15 or more in size), so its answer "
+            "is not a plan"
+        )
     has = r.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible)
+    optimal = tc == TerminationCondition.convergenceCriteriaSatisfied
+    if has and not rejected and (optimal or tc.name in PLAN_TERMINATIONS):
+        status = "optimal" if optimal else "feasible"
+    elif rejected:
+        status = "error"
+    elif tc in (TerminationCondition.provenInfeasible, TerminationCondition.infeasibleOrUnbounded):
+        status = "infeasible"
+    elif tc.name in PLAN_TERMINATIONS:
+        status = "no_solution"
+    else:  # unbounded, error, unknown: numerical or modelling trouble, never a plan
+        status = "error"
+        if has:
+            notes.append(
+                f"the solver stopped at {stopped_by(tc.name)} holding a solution; it is not "
+                "used as a plan"
+            )
+    has = status in ("optimal", "feasible")
     if has:
         r.solution_loader.load_vars()
     obj = r.incumbent_objective if has else None
-    bound = r.objective_bound
+    bound = r.objective_bound if not rejected else None
     bound = float(bound) if bound is not None and math.isfinite(bound) else None
-    if tc == TerminationCondition.convergenceCriteriaSatisfied and has:
-        status = "optimal"
-    elif has:
-        status = "feasible"
-    elif tc in (TerminationCondition.provenInfeasible, TerminationCondition.infeasibleOrUnbounded):
-        status = "infeasible"
-    elif tc in (TerminationCondition.maxTimeLimit, TerminationCondition.interrupted):
-        status = "no_solution"
-    else:
-        status = "error"
     res = SolveResult(
         status=status,
         termination=tc.name,
@@ -269,6 +366,7 @@ def _solve_highs(
         time_s=elapsed,
         solver="highs",
         solver_version=version,
+        notes=notes,
     )
     if start:
         log = getattr(r, "solver_log", "") or ""
