@@ -30,6 +30,27 @@ def is_missing(v: object) -> bool:
         return False
 
 
+def printable(text: str, keep: str = "") -> str:
+    """``text`` with each non-printable character shown as its escape (``\\x1b``).
+
+    Inputs name files, keys and IDs; shown raw, a control code in one (an ANSI escape, a
+    bidirectional override, NUL) would drive the terminal the problem is printed on.
+
+    Parameters
+    ----------
+    text
+        The text.
+    keep
+        Non-printable characters to keep as they are (``"\\n"`` for messages).
+    """
+    if text.isprintable():
+        return text
+    return "".join(
+        c if c.isprintable() or c in keep else c.encode("unicode_escape").decode("ascii")
+        for c in text
+    )
+
+
 class SitingError(Exception):
     """Root of every error this package raises on purpose."""
 
@@ -66,22 +87,24 @@ class Problem:
         """The location part of the message: ``file, layer 'x', row 3 (id 'B7'), field 'x_pu'``."""
         parts: list[str] = []
         if self.file:
-            parts.append(str(self.file))
+            parts.append(printable(str(self.file)))
         if self.layer:
-            parts.append(f"layer '{self.layer}'")
-        if self.row is not None and self.id is not None:
-            parts.append(f"row {self.row} (id '{self.id}')")
+            parts.append(f"layer '{printable(self.layer)}'")
+        ident = None if self.id is None else printable(self.id)
+        if self.row is not None and ident is not None:
+            parts.append(f"row {self.row} (id '{ident}')")
         elif self.row is not None:
             parts.append(f"row {self.row}")
-        elif self.id is not None:
-            parts.append(f"id '{self.id}'")
+        elif ident is not None:
+            parts.append(f"id '{ident}'")
         if self.field:
-            parts.append(f"field '{self.field}'")
+            parts.append(f"field '{printable(self.field)}'")
         return ", ".join(parts)
 
     def __str__(self) -> str:
         where = self.where()
-        return f"{where}: {self.message}" if where else self.message
+        message = printable(self.message, keep="\n")
+        return f"{where}: {message}" if where else message
 
 
 @dataclass

@@ -12,6 +12,14 @@ Every ``path:`` value is resolved against the directory of the file it was
 written in, before merging, so a base scenario's paths keep pointing where it
 meant.
 
+Reading is defensive (scenario files may come from anyone): YAML goes through a safe
+loader only (no Python objects; duplicate keys refused), and a file is refused with a
+message naming it and the dotted key when it is not a regular file, larger than
+:data:`MAX_SCENARIO_BYTES`, nested deeper than :data:`MAX_SCENARIO_DEPTH`, expands to more
+than :data:`MAX_SCENARIO_VALUES` values through aliases (an alias bomb), refers to itself,
+or holds a number that is not finite or above :data:`MAX_SCENARIO_NUMBER`, a NUL character
+or a lone surrogate.
+
 ``siting schema`` writes :func:`json_schema` for editors.
 """
 
@@ -20,6 +28,10 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import math
+import os
+import re
+import reprlib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -32,12 +44,45 @@ from siting.errors import Problem, ScenarioError
 MAX_SCENARIO_BYTES = 1_000_000
 #: Deepest ``extends:`` chain followed.
 MAX_EXTENDS_DEPTH = 16
+#: Most values (mappings, lists and scalars, with YAML aliases expanded) in one scenario
+#: file; a realistic scenario holds a few hundred. Refuses alias bombs ("billion laughs").
+MAX_SCENARIO_VALUES = 100_000
+#: Deepest nesting of mappings and lists in a scenario file (a real scenario needs 5).
+MAX_SCENARIO_DEPTH = 32
+#: Largest magnitude of a number in a scenario file; anything larger is a unit mistake
+#: (and would overflow the model's cost coefficients).
+MAX_SCENARIO_NUMBER = 1e15
+#: Most problems named one by one in a scenario error before "... and N more".
+MAX_SCENARIO_PROBLEMS = 50
+#: Most characters of any text value in a scenario (a WKT CRS is a few thousand).
+MAX_TEXT_CHARS = 20_000
+#: Most planning years.
+MAX_YEARS = 100
 
 
 class _Strict(BaseModel):
     """Base of every scenario section: unknown keys are errors."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        validate_assignment=True,
+        allow_inf_nan=False,
+        str_max_length=MAX_TEXT_CHARS,
+    )
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _not_huge(cls, v: Any) -> Any:
+        """Refuse numbers over :data:`MAX_SCENARIO_NUMBER` in size (``1e308`` as text too)."""
+        values = v.values() if isinstance(v, dict) else v if isinstance(v, list) else (v,)
+        for x in values:
+            if isinstance(x, (int, float)) and not isinstance(x, bool):
+                if abs(x) > MAX_SCENARIO_NUMBER:
+                    raise ValueError(
+                        f"expected a number of at most {MAX_SCENARIO_NUMBER:g} in size, got "
+                        f"{_short(x)} (check the unit)"
+                    )
+        return v
 
 
 class VectorRef(_Strict):
@@ -201,6 +246,14 @@ class CampusRules(_Strict):
         min_length=1,
         description="Cooling technologies a site may choose from.",
     )
+
+    @field_validator("cooling")
+    @classmethod
+    def _cooling_once(cls, v: list[str]) -> list[str]:
+        twice = sorted({c for c in v if v.count(c) > 1})
+        if twice:
+            raise ValueError(f"cooling lists {', '.join(twice)} more than once")
+        return v
 
     @model_validator(mode="after")
     def _sizes(self) -> CampusRules:
@@ -634,7 +687,7 @@ class SolverSettings(_Strict):
     )
     time_limit_s: float = Field(default=600.0, gt=0, description="Wall-clock limit [s].")
     mip_gap: float = Field(default=0.005, ge=0, lt=1, description="Relative MIP gap [fraction].")
-    threads: int = Field(default=2, ge=1, description="Solver threads.")
+    threads: int = Field(default=2, ge=1, le=1024, description="Solver threads.")
 
 
 class GrowthZones(_Strict):
@@ -663,7 +716,7 @@ class Scenario(_Strict):
         pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$",
         description="Short name (letters, digits, `_.-`); names the output folder `maps/<name>/`.",
     )
-    title: str = Field(default="", description="Human title for maps and reports.")
+    title: str = Field(default="", max_length=1000, description="Human title for maps and reports.")
     description: str = Field(default="", description="What this scenario asks.")
     extends: Path | None = Field(
         default=None, description="A base scenario this one overrides; relative to this file."
@@ -674,7 +727,9 @@ class Scenario(_Strict):
         "zone of the region's centre, chosen automatically (and said so).",
     )
     years: list[int] = Field(
-        min_length=1, description="Planning years (calendar years, strictly increasing)."
+        min_length=1,
+        max_length=MAX_YEARS,
+        description="Planning years (calendar years, strictly increasing).",
     )
     layers: LayersSection = Field(description="Input layers.")
     campus: CampusRules = Field(default_factory=CampusRules, description="Campus build rules.")
@@ -764,60 +819,376 @@ def json_schema() -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- loading
 
+#: Keys whose string values are file paths, resolved against the file they are written in.
+_PATH_KEYS = ("path", "extends", "costs_csv")
 
-def _read_yaml(path: Path) -> dict[str, Any]:
-    """Read one YAML mapping safely, with errors that name the file."""
-    if not path.exists():
-        raise ScenarioError(Problem("file not found", file=str(path)))
-    if path.is_dir():
-        raise ScenarioError(
-            Problem("is a directory; expected a YAML scenario file", file=str(path))
+
+class _SafeScenarioLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` (plain data only: no Python objects, no code) that also refuses
+    duplicate keys and deep nesting, and says where a tagged value cannot be read.
+
+    PyYAML keeps the last of two equal keys silently, so a second ``costs:`` block would
+    drop the first without a word; here it is an error naming both lines. Merge keys
+    (``<<: *base``) still override as YAML means them. Every failure is a
+    ``yaml.YAMLError`` with a line and column.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        # PyYAML composes recursively: refuse deep nesting before Python's stack runs out
+        self._depth += 1
+        try:
+            if self._depth > MAX_SCENARIO_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"mappings and lists nested more than {MAX_SCENARIO_DEPTH} levels deep; a "
+                    "scenario needs a handful",
+                    self.peek_event().start_mark,
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        # a value tagged as what it is not (``!!bool maybe``, ``!!timestamp x``,
+        # ``!!float ''``, a 5,000-digit integer) makes PyYAML's safe constructors raise
+        # KeyError, AttributeError, IndexError or ValueError: say which value, and where
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, OverflowError, KeyError, IndexError, AttributeError, TypeError) as e:
+            tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
+            value = _short(node.value) if isinstance(node, yaml.ScalarNode) else f"this {node.id}"
+            why = f" ({e})" if isinstance(e, (ValueError, OverflowError)) else ""
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{value} cannot be read as {tag}{why}", node.start_mark
+            ) from None
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        if not isinstance(node, yaml.MappingNode):  # the base class says what it found
+            return super().construct_mapping(node, deep=deep)
+        seen: dict[Any, yaml.Mark] = {}
+        for key_node, _ in node.value:
+            if (
+                not isinstance(key_node, yaml.ScalarNode)
+                or key_node.tag == "tag:yaml.org,2002:merge"
+            ):
+                continue
+            key = self.construct_object(key_node)
+            try:
+                first = seen.get(key)
+            except TypeError:  # unhashable: the base class says so
+                continue
+            if first is not None:
+                raise yaml.constructor.ConstructorError(
+                    "while reading a mapping",
+                    node.start_mark,
+                    f"found key {_short(key)} twice (first at line {first.line + 1}); a key "
+                    "may appear once in a mapping",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+
+def _short(value: Any) -> str:
+    """A short ``repr`` of an input value: long text, big or recursive containers are cut."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**30:
+        return f"an integer of about {int(value.bit_length() * 0.30103):,} digits"
+    r = reprlib.Repr()
+    r.maxstring = r.maxother = r.maxlong = 60
+    r.maxlist = r.maxtuple = r.maxset = r.maxdict = 5
+    r.maxlevel = 3
+    try:
+        text = r.repr(value)
+    except (ValueError, RecursionError):  # an integer too long to print
+        text = f"a {type(value).__name__}"
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _text_problem(text: str) -> str | None:
+    """What is wrong with a text value or key as text, if anything."""
+    if "\x00" in text:
+        return f"contains a NUL character (got {_short(text)})"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        return f"is not valid Unicode text (a lone surrogate at character {e.start + 1})"
+    return None
+
+
+def _value_problem(value: Any) -> str | None:
+    """What is wrong with one scalar read from YAML, whatever key it is under, if anything."""
+    if isinstance(value, str):
+        return _text_problem(value)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"expected a finite number, got {value}"
+    if isinstance(value, (int, float)) and abs(value) > MAX_SCENARIO_NUMBER:
+        return (
+            f"expected a number of at most {MAX_SCENARIO_NUMBER:g} in size, got "
+            f"{_short(value)} (check the unit)"
         )
-    size = path.stat().st_size
-    if size > MAX_SCENARIO_BYTES:
+    return None
+
+
+#: What YAML (safe loader) builds that holds other values: mappings, sequences, ``!!pairs``
+#: and ``!!omap`` (tuples), ``!!set``.
+_CONTAINERS = (dict, list, tuple, set, frozenset)
+
+
+def _children(node: Any) -> list[tuple[Any, Any]]:
+    """(key or index, value) pairs of a mapping or sequence; none for a scalar."""
+    if isinstance(node, dict):
+        return list(node.items())
+    if isinstance(node, (list, tuple)):
+        return list(enumerate(node))
+    if isinstance(node, (set, frozenset)):
+        return [(i, v) for i, v in enumerate(sorted(node, key=repr))]
+    return []
+
+
+def _check_tree(data: Any, file: str) -> None:
+    """Refuse YAML no scenario can be, before anything walks it recursively.
+
+    Refused: more than :data:`MAX_SCENARIO_VALUES` values once aliases are expanded (an
+    alias bomb), a mapping or list that contains itself (a recursive alias), nesting deeper
+    than :data:`MAX_SCENARIO_DEPTH`, numbers that are not finite or larger than
+    :data:`MAX_SCENARIO_NUMBER`, and text (values or keys) with NUL characters or lone
+    surrogates. Each mapping or list is visited once however often aliases repeat it, so
+    the check is linear in the file.
+
+    Raises
+    ------
+    ScenarioError
+        Naming the file and the dotted key.
+    """
+    problems: list[Problem] = []
+    done: dict[int, tuple[int, int]] = {}  # id(container) -> (values under it, depth)
+    active: set[int] = set()
+    # frames: [container, loc, children, next child, values so far, depth below]
+    frames: list[list[Any]] = []
+
+    def too_deep(loc: tuple[Any, ...]) -> None:
         raise ScenarioError(
             Problem(
-                f"file is {size:,} bytes; a scenario file may be at most {MAX_SCENARIO_BYTES:,}",
-                file=str(path),
+                f"mappings and lists nested more than {MAX_SCENARIO_DEPTH} levels deep; a "
+                "scenario needs a handful",
+                file=file,
+                field=_loc(loc) or None,
+            )
+        )
+
+    def push(node: Any, loc: tuple[Any, ...]) -> None:
+        if len(frames) >= MAX_SCENARIO_DEPTH:
+            too_deep(loc)
+        active.add(id(node))
+        frames.append([node, loc, _children(node), 0, 1, 1])
+
+    def too_many() -> None:
+        raise ScenarioError(
+            Problem(
+                f"expands to more than {MAX_SCENARIO_VALUES:,} values once its YAML aliases are "
+                "expanded (an alias bomb?); a scenario holds a few hundred",
+                file=file,
+            )
+        )
+
+    push(data, ())
+    while frames:
+        frame = frames[-1]
+        node, loc, kids, i = frame[0], frame[1], frame[2], frame[3]
+        if i == len(kids):
+            frames.pop()
+            active.discard(id(node))
+            done[id(node)] = (frame[4], frame[5])
+            if frames:
+                frames[-1][4] += frame[4]
+                frames[-1][5] = max(frames[-1][5], frame[5] + 1)
+                if frames[-1][4] > MAX_SCENARIO_VALUES:
+                    too_many()
+            continue
+        frame[3] = i + 1
+        key, child = kids[i]
+        here = (*loc, key)
+        if (
+            isinstance(node, dict)
+            and isinstance(key, str)
+            and len(problems) < MAX_SCENARIO_PROBLEMS
+        ):
+            bad = _text_problem(key)
+            if bad:
+                problems.append(Problem(f"key {bad}", file=file, field=_loc(here)))
+        if not isinstance(child, _CONTAINERS):
+            frame[4] += 1
+            bad = _value_problem(child)
+            if bad and len(problems) < MAX_SCENARIO_PROBLEMS:
+                problems.append(Problem(bad, file=file, field=_loc(here)))
+            continue
+        if id(child) in active:
+            raise ScenarioError(
+                Problem(
+                    "contains itself through a YAML alias (a recursive structure); expected "
+                    "plain mappings, lists and values",
+                    file=file,
+                    field=_loc(here),
+                )
+            )
+        if id(child) in done:  # an alias of a mapping or list already checked
+            n, depth = done[id(child)]
+            if len(frames) + depth > MAX_SCENARIO_DEPTH:
+                too_deep(here)
+            frame[4] += n
+            frame[5] = max(frame[5], depth + 1)
+            if frame[4] > MAX_SCENARIO_VALUES:
+                too_many()
+            continue
+        push(child, here)
+    if problems:
+        raise ScenarioError(problems)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    """Read one YAML mapping safely, with errors that name the file.
+
+    Only a regular file is read (not a directory, device or pipe), and at most
+    :data:`MAX_SCENARIO_BYTES` of it; YAML goes through a safe loader (no Python objects,
+    duplicate keys refused), then :func:`_check_tree`.
+    """
+    file = str(path)
+    try:
+        if not path.exists():
+            raise ScenarioError(Problem("file not found", file=file))
+        if path.is_dir():
+            raise ScenarioError(Problem("is a directory; expected a YAML scenario file", file=file))
+        if not path.is_file():
+            raise ScenarioError(
+                Problem(
+                    "is not a regular file (a device, pipe or socket); expected a YAML "
+                    "scenario file",
+                    file=file,
+                )
+            )
+        size = path.stat().st_size
+        with path.open("rb") as f:
+            blob = f.read(MAX_SCENARIO_BYTES + 1)
+    except OSError as e:
+        raise ScenarioError(Problem(f"cannot be read: {e.strerror or e}", file=file)) from None
+    if size > MAX_SCENARIO_BYTES or len(blob) > MAX_SCENARIO_BYTES:
+        got = f"{size:,} bytes" if size > MAX_SCENARIO_BYTES else "longer than that"
+        raise ScenarioError(
+            Problem(
+                f"file is {got}; a scenario file may be at most {MAX_SCENARIO_BYTES:,} bytes",
+                file=file,
             )
         )
     try:
-        text = path.read_text(encoding="utf-8")
+        text = blob.decode("utf-8")
     except UnicodeDecodeError as e:
         raise ScenarioError(
-            Problem(f"not UTF-8 text ({e.reason} at byte {e.start})", file=str(path))
+            Problem(f"not UTF-8 text ({e.reason} at byte {e.start})", file=file)
         ) from None
     try:
-        data = yaml.safe_load(text)  # safe loader only: no Python objects from input
+        # a SafeLoader: plain data only, never Python objects from the input
+        data = yaml.load(text, Loader=_SafeScenarioLoader)  # noqa: S506
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e)
-        raise ScenarioError(Problem(f"not valid YAML{where}: {problem}", file=str(path))) from None
-    if data is None:
-        raise ScenarioError(Problem("file is empty; expected a YAML mapping", file=str(path)))
-    if not isinstance(data, dict):
+        raise ScenarioError(Problem(f"not valid YAML{where}: {problem}", file=file)) from None
+    except RecursionError:
         raise ScenarioError(
             Problem(
-                f"expected a YAML mapping at the top, got {type(data).__name__}", file=str(path)
+                f"not valid YAML: nested too deeply to read (a scenario needs a handful of "
+                f"levels; at most {MAX_SCENARIO_DEPTH})",
+                file=file,
             )
+        ) from None
+    except (ValueError, OverflowError, KeyError, IndexError, AttributeError, TypeError) as e:
+        # a safety net: _SafeScenarioLoader.construct_object turns these into YAML errors
+        # with a line number (PyYAML's constructors raise them for a value tagged as what it
+        # is not: 2027-13-45 as a date, an integer of 5,000 digits)
+        raise ScenarioError(
+            Problem(f"not valid YAML: a value cannot be read ({e})", file=file)
+        ) from None
+    if data is None:
+        raise ScenarioError(Problem("file is empty; expected a YAML mapping", file=file))
+    if not isinstance(data, dict):
+        raise ScenarioError(
+            Problem(f"expected a YAML mapping at the top, got {type(data).__name__}", file=file)
         )
+    _check_tree(data, file)
     return data
 
 
-def _resolve_paths(node: Any, base_dir: Path) -> Any:
-    """Make every ``path:`` (and ``extends:``) string absolute against ``base_dir``."""
+def _resolve_paths(
+    node: Any,
+    base_dir: Path,
+    *,
+    file: str | None = None,
+    problems: list[Problem] | None = None,
+    loc: tuple[Any, ...] = (),
+) -> Any:
+    """Make every ``path:`` (and ``extends:``, ``costs_csv:``) string absolute against ``base_dir``.
+
+    Paths are normalised (``..`` and symbolic links resolved) and ``~`` expanded, so the
+    scenario as run names every file absolutely. An empty path, or one that cannot be
+    resolved (``~nobody/x``), is a problem: added to ``problems``, or raised at once as a
+    :class:`~siting.errors.ScenarioError` when ``problems`` is None.
+    """
+    own = problems is None
+    found: list[Problem] = [] if problems is None else problems
+    out = _resolve(node, base_dir, file, found, loc)
+    if own and found:
+        raise ScenarioError(found)
+    return out
+
+
+def _resolve(
+    node: Any, base_dir: Path, file: str | None, problems: list[Problem], loc: tuple[Any, ...]
+) -> Any:
     if isinstance(node, dict):
         out = {}
         for k, v in node.items():
-            if k in ("path", "extends", "costs_csv") and isinstance(v, str) and v.strip():
-                p = Path(v).expanduser()
-                out[k] = str(p if p.is_absolute() else (base_dir / p).resolve())
+            here = (*loc, k)
+            if k in _PATH_KEYS and isinstance(v, str):
+                if not v.strip():
+                    problems.append(
+                        Problem("empty path; expected a file path", file=file, field=_loc(here))
+                    )
+                    out[k] = v
+                    continue
+                try:
+                    out[k] = str((base_dir / Path(v).expanduser()).resolve())
+                except (OSError, RuntimeError, ValueError) as e:
+                    problems.append(
+                        Problem(
+                            f"cannot resolve the path {_short(v)}: {e}", file=file, field=_loc(here)
+                        )
+                    )
+                    out[k] = v
+                    continue
+                try:  # a missing file is the layer reader's to report; a path no file
+                    os.stat(out[k])  # can have (name too long, no permission) is ours
+                except (FileNotFoundError, NotADirectoryError):
+                    pass
+                except OSError as e:
+                    problems.append(
+                        Problem(
+                            f"the path {_short(out[k])} cannot be used: {e.strerror}",
+                            file=file,
+                            field=_loc(here),
+                        )
+                    )
             else:
-                out[k] = _resolve_paths(v, base_dir)
+                out[k] = _resolve(v, base_dir, file, problems, here)
         return out
     if isinstance(node, list):
-        return [_resolve_paths(v, base_dir) for v in node]
+        return [_resolve(v, base_dir, file, problems, (*loc, i)) for i, v in enumerate(node)]
     return node
 
 
@@ -831,9 +1202,30 @@ def _merge(base: Any, over: Any) -> Any:
     return over
 
 
-def _load_raw(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """Load one scenario file and its ``extends`` chain into one merged mapping."""
-    path = path.resolve()
+def _load_raw(
+    path: Path,
+    chain: tuple[Path, ...] = (),
+    sources: list[tuple[Path, dict[str, Any]]] | None = None,
+) -> dict[str, Any]:
+    """Load one scenario file and its ``extends`` chain into one merged mapping.
+
+    Parameters
+    ----------
+    path
+        The scenario file.
+    chain
+        The files that extend this one (to find cycles).
+    sources
+        If given, each file of the chain and its own mapping are appended, the file that
+        extends first (to name the file a bad key was written in: :func:`_origin`).
+    """
+    try:
+        path = path.resolve()
+    except (OSError, RuntimeError, ValueError) as e:
+        field = "extends" if chain else None
+        raise ScenarioError(
+            Problem(f"cannot resolve the path: {e}", file=str(path), field=field)
+        ) from None
     if path in chain:
         cycle = " -> ".join(str(p) for p in (*chain, path))
         raise ScenarioError(
@@ -845,7 +1237,18 @@ def _load_raw(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
                 f"'extends' chain deeper than {MAX_EXTENDS_DEPTH}", file=str(path), field="extends"
             )
         )
-    raw = _resolve_paths(_read_yaml(path), path.parent)
+    try:
+        data = _read_yaml(path)
+    except ScenarioError as e:
+        if not chain:
+            raise
+        named = f" (the base scenario named by 'extends' in {chain[-1]})"
+        raise ScenarioError(
+            [Problem(p.message + named, p.file, p.layer, p.row, p.id, p.field) for p in e.problems]
+        ) from None
+    raw = _resolve_paths(data, path.parent, file=str(path))
+    if sources is not None:
+        sources.append((path, raw))
     base_ref = raw.get("extends")
     if base_ref is None:
         return raw
@@ -857,14 +1260,15 @@ def _load_raw(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
                 field="extends",
             )
         )
-    base = _load_raw(Path(base_ref), (*chain, path))
+    base = _load_raw(Path(base_ref), (*chain, path), sources)
     merged = _merge(base, raw)
     merged["extends"] = base_ref
     return merged
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(p) for p in loc)
+    """A dotted key path (``layers.exclusions.0.path``); an empty key shows as ``''``."""
+    return ".".join("''" if p == "" else str(p) for p in loc)
 
 
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
@@ -891,9 +1295,54 @@ def _inner_model(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-def _problems_from_validation(err: ValidationError, file: Path) -> list[Problem]:
+#: A dotted scenario key at the start of a cross-field message (``policy.co2_cap_t needs``).
+_LEADING_KEY = re.compile(r"^([a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+)\b")
+
+
+def _origin(field: str | None, sources: list[tuple[Path, dict[str, Any]]], file: Path) -> str:
+    """The file of an ``extends`` chain that wrote the key ``field`` (dotted).
+
+    The file holding the longest part of the key wins; between equals, the one that
+    extends (mappings merge key by key, so its value is the one validated). ``file`` when
+    no file holds any of it (a required key missing).
+    """
+    parts = field.split(".") if field else []
+    best, depth = str(file), 0
+    for src, raw in sources:
+        node: Any = raw
+        n = 0
+        for part in parts:
+            if isinstance(node, dict):
+                key = next((k for k in node if str(k) == part), _MISSING)
+                if key is _MISSING:
+                    break
+                node = node[key]
+            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            else:
+                break
+            n += 1
+        if n > depth:
+            best, depth = str(src), n
+    return best
+
+
+_MISSING = object()
+
+
+def _problems_from_validation(
+    err: ValidationError,
+    file: Path,
+    sources: list[tuple[Path, dict[str, Any]]] | None = None,
+) -> list[Problem]:
+    """One problem per validation error, naming the file and the full dotted key.
+
+    With ``sources`` (the files of an ``extends`` chain, :func:`_load_raw`), each problem
+    names the file its key was written in.
+    """
     problems = []
-    for e in err.errors(include_url=False):
+    errors = err.errors(include_url=False)
+    for e in errors[:MAX_SCENARIO_PROBLEMS]:
         loc = tuple(e.get("loc", ()))
         field = _loc(loc) or None
         typ = e.get("type", "")
@@ -906,15 +1355,33 @@ def _problems_from_validation(err: ValidationError, file: Path) -> list[Problem]
         elif typ == "missing":
             msg = "required key is missing"
         else:
-            got = e.get("input")
-            got_s = repr(got)
-            if len(got_s) > 80:
-                got_s = got_s[:77] + "..."
-            msg = f"{e.get('msg', 'invalid value')} (got {got_s})"
+            msg = f"{e.get('msg', 'invalid value')} (got {_short(e.get('input'))})"
             if msg.startswith("Value error, "):
                 msg = msg[len("Value error, ") :]
-        problems.append(Problem(msg, file=str(file), field=field))
+            m = _LEADING_KEY.match(msg)
+            if field is None and m:  # a rule across sections names its key first
+                field = m.group(1)
+        where = _origin(field, sources, file) if sources and len(sources) > 1 else str(file)
+        problems.append(Problem(msg, file=where, field=field))
+    if len(errors) > MAX_SCENARIO_PROBLEMS:
+        problems.append(
+            Problem(
+                f"... and {len(errors) - MAX_SCENARIO_PROBLEMS:,} more problems", file=str(file)
+            )
+        )
     return problems
+
+
+def _refuse_loader_keys(raw: dict[str, Any], file: str) -> None:
+    """``source_file`` is set by the loader; a file may not claim another origin."""
+    if "source_file" in raw:
+        raise ScenarioError(
+            Problem(
+                "unknown key: source_file is set by the loader to the file read",
+                file=file,
+                field="source_file",
+            )
+        )
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -936,18 +1403,25 @@ def load_scenario(path: str | Path) -> Scenario:
         Listing every problem, each with the file and the full dotted key.
     """
     path = Path(path)
-    raw = _load_raw(path)
+    sources: list[tuple[Path, dict[str, Any]]] = []
+    raw = _load_raw(path, sources=sources)
+    _refuse_loader_keys(raw, str(path))
     try:
         scenario = Scenario.model_validate(raw)
     except ValidationError as err:
-        raise ScenarioError(_problems_from_validation(err, path)) from None
+        raise ScenarioError(_problems_from_validation(err, path, sources)) from None
     scenario.source_file = path.resolve()
     return scenario
 
 
 def scenario_from_dict(data: dict[str, Any], base_dir: str | Path = ".") -> Scenario:
     """Validate a scenario given as a mapping (paths resolved against ``base_dir``)."""
-    raw = _resolve_paths(data, Path(base_dir).resolve())
+    if not isinstance(data, dict):
+        raise ScenarioError(
+            Problem(f"expected a mapping, got {type(data).__name__}", file="<dict>")
+        )
+    raw = _resolve_paths(data, Path(base_dir).resolve(), file="<dict>")
+    _refuse_loader_keys(raw, "<dict>")
     try:
         return Scenario.model_validate(raw)
     except ValidationError as err:
