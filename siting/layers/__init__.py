@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
@@ -35,7 +36,7 @@ from siting.layers.fields import (
 from siting.layers.grid import read_grid
 from siting.layers.grid_model import CostCurve, Grid
 from siting.layers.raster import RasterLayer, read_raster
-from siting.layers.vector import read_vector, to_crs
+from siting.layers.vector import _Ctx, read_vector, to_crs
 from siting.provenance import InputFile, hash_inputs
 
 __all__ = [
@@ -105,16 +106,18 @@ class Layers:
 
 
 def _bounds_lonlat(gdf: gpd.GeoDataFrame) -> tuple[float, float, float, float] | None:
+    """Lon/lat bounds of a layer's finite geometries (``None``: none, or not transformable)."""
     geom = gdf.geometry
-    ok = ~(geom.isna() | geom.is_empty)
+    ok = ~(geom.isna() | geom.is_empty) & np.isfinite(geom.bounds.to_numpy()).all(axis=1)
     if gdf.crs is None or not ok.any():
         return None
     b = geom[ok].total_bounds
     try:
         t = Transformer.from_crs(gdf.crs, "EPSG:4326", always_xy=True)
-        return tuple(float(v) for v in t.transform_bounds(*b, densify_pts=21))  # type: ignore[return-value]
+        out = tuple(float(v) for v in t.transform_bounds(*b, densify_pts=21))
     except Exception:
         return None
+    return out if np.isfinite(out).all() else None  # type: ignore[return-value]
 
 
 def _union_bounds(
@@ -137,7 +140,7 @@ def _total_bounds(gdf: gpd.GeoDataFrame | None) -> tuple[float, float, float, fl
     if gdf is None or gdf.crs is None:
         return None
     geom = gdf.geometry
-    ok = ~(geom.isna() | geom.is_empty)
+    ok = ~(geom.isna() | geom.is_empty) & np.isfinite(geom.bounds.to_numpy()).all(axis=1)
     if not ok.any():
         return None
     return tuple(float(v) for v in geom[ok].total_bounds)  # type: ignore[return-value]
@@ -149,11 +152,21 @@ def _overlap_check(
     if gdf is None or region_bounds is None or gdf.crs is None:
         return
     geom = gdf.geometry
-    ok = ~(geom.isna() | geom.is_empty)
+    present = ~(geom.isna() | geom.is_empty)
+    ok = present & np.isfinite(geom.bounds.to_numpy()).all(axis=1)
+    r = region_bounds
+    if present.any() and not ok.any():
+        report.add(
+            f"layer lies wholly outside the study region: none of its coordinates can be "
+            f"transformed into {crs.to_string()}; is the layer's CRS right?",
+            file=file,
+            layer=layer,
+            field="geometry",
+        )
+        return
     if not ok.any():
         return
     b = geom[ok].total_bounds
-    r = region_bounds
     if not (b[0] <= r[2] and r[0] <= b[2] and b[1] <= r[3] and r[1] <= b[3]):
         report.add(
             f"layer lies wholly outside the study region: its extent "
@@ -292,24 +305,35 @@ def load_layers(scenario) -> Layers:
 
     exclusions = None
     if crs is not None:
+
+        def reproject(g: gpd.GeoDataFrame, path, layer: str) -> gpd.GeoDataFrame:
+            """``g`` in ``crs``; a transformation that fails is a problem naming the layer."""
+            ids = None if g.index.name is None else pd.Series(g.index.astype(str))
+            return to_crs(g, crs, _Ctx(report, Path(path), layer, ids))
+
         if grid is not None and grid.has_coordinates and grid.crs is not None:
-            grid.buses = to_crs(grid.buses, crs)
+            assert spec.grid is not None
+            grid.buses = reproject(grid.buses, spec.grid.path, "buses")
             if grid.branches.crs is not None:
-                grid.branches = to_crs(grid.branches, crs)
+                grid.branches = reproject(grid.branches, spec.grid.path, "branches")
         boundary, water, zones, regions, places, sites, demand_regions, heat_sinks = (
-            None if g is None or g.crs is None else to_crs(g, crs)
-            for g in (
-                boundary,
-                water,
-                zones,
-                regions,
-                places,
-                sites,
-                demand_regions,
-                heat_sinks,
+            None if g is None or g.crs is None else reproject(g, ref.path, ref.layer or name)
+            for g, ref, name in (
+                (boundary, spec.boundary, "boundary"),
+                (water, spec.water_sources, "water_sources"),
+                (zones, spec.zones, "zones"),
+                (regions, spec.regions, "regions"),
+                (places, spec.places, "places"),
+                (sites, spec.sites, "sites"),
+                (demand_regions, spec.demand_regions, "demand_regions"),
+                (heat_sinks, spec.heat_sinks, "heat_sinks"),
             )
         )
-        excl_parts = [(r, to_crs(p, crs)) for r, p in excl_parts if p.crs is not None]
+        excl_parts = [
+            (r, reproject(p, r.path, r.layer or "exclusions"))
+            for r, p in excl_parts
+            if p.crs is not None
+        ]
         if excl_parts:
             exclusions = gpd.GeoDataFrame(
                 pd.concat([p.assign(source=str(r.path)) for r, p in excl_parts]), crs=crs
@@ -487,9 +511,9 @@ def load_grid_case(path: str | Path, bus_coordinates: str | Path | None = None) 
     if grid is not None and grid.has_coordinates and grid.crs is not None:
         crs = choose_crs(None, _bounds_lonlat(grid.buses), report)
         if crs is not None:
-            grid.buses = to_crs(grid.buses, crs)
+            grid.buses = to_crs(grid.buses, crs, _Ctx(report, path, "buses", None))
             if grid.branches.crs is not None:
-                grid.branches = to_crs(grid.branches, crs)
+                grid.branches = to_crs(grid.branches, crs, _Ctx(report, path, "branches", None))
             region = shapely.box(*grid.buses.total_bounds)
     report.raise_if_any(what="grid case")
     assert grid is not None

@@ -65,8 +65,8 @@ def choose_crs(
             return None
         report.note(f"CRS: {_name(crs)} (from the scenario)")
         return crs
-    if extent_lonlat is None:
-        return None
+    if extent_lonlat is None or not all(math.isfinite(v) for v in extent_lonlat):
+        return None  # no extent (the layers' problems say why)
     w, s, e, n = extent_lonlat
     lon, lat = (w + e) / 2.0, (s + n) / 2.0
     crs = utm_crs(lon, lat)

@@ -16,6 +16,11 @@ from typing import Any, Literal
 
 Kind = Literal["id", "ref", "float", "int", "str", "bool"]
 
+#: Largest magnitude any number in a layer may have, whatever its unit. Nothing real comes
+#: near it (1e15 USD, MW, km or m3/day); beyond it a value is a unit or typing slip, and
+#: HiGHS would take it as infinite (>= 1e20) or refuse the coefficient.
+MAX_ABS_VALUE = 1e15
+
 
 @dataclass(frozen=True)
 class Field:

@@ -24,6 +24,11 @@ from siting.errors import ProblemReport
 #: Statistics are computed on at most this many pixels (a decimated read beyond it).
 STATS_MAX_PIXELS = 4_000_000
 
+#: Largest raster opened [pixels]: 10^11, e.g. 316,000 x 316,000 (the 30 m land cover of the
+#: conterminous US has 1.7e10). A header declaring more is refused before any read, which
+#: would take hours (or fill memory) on such a grid.
+MAX_RASTER_PIXELS = 100_000_000_000
+
 
 @dataclass(frozen=True)
 class RasterLayer:
@@ -105,13 +110,31 @@ class RasterLayer:
             inside = (rows >= 0) & (rows < ds.height) & (cols >= 0) & (cols < ds.width)
             if not inside.any():
                 return out
-            r0, r1 = rows[inside].min(), rows[inside].max() + 1
-            c0, c1 = cols[inside].min(), cols[inside].max() + 1
-            window = rasterio.windows.Window(c0, r0, c1 - c0, r1 - r0)
-            data = ds.read(self.band, window=window, masked=True).astype("float64")
-        block = np.ma.masked_invalid(data).filled(np.nan)
-        out[inside] = block[rows[inside] - r0, cols[inside] - c0]
+            out[inside] = _read_cells(ds, self.band, rows[inside], cols[inside])
         return out
+
+
+def _read_cells(ds, band: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Values of the cells at (``rows``, ``cols``), NaN at nodata, in bounded memory.
+
+    One window covers the cells when it holds at most :data:`STATS_MAX_PIXELS` pixels;
+    otherwise the cells are split in two along the window's longer side, and so on, so
+    that points spread over a huge raster never read (or allocate) all of it.
+    """
+    r0, r1 = int(rows.min()), int(rows.max()) + 1
+    c0, c1 = int(cols.min()), int(cols.max()) + 1
+    if (r1 - r0) * (c1 - c0) > STATS_MAX_PIXELS and len(rows) > 1:
+        key = rows if r1 - r0 >= c1 - c0 else cols
+        order = np.argsort(key, kind="stable")
+        half = len(order) // 2
+        out = np.empty(len(rows))
+        for part in (order[:half], order[half:]):
+            out[part] = _read_cells(ds, band, rows[part], cols[part])
+        return out
+    window = rasterio.windows.Window(c0, r0, c1 - c0, r1 - r0)
+    data = ds.read(band, window=window, masked=True).astype("float64")
+    block = np.ma.masked_invalid(data).filled(np.nan)
+    return block[rows - r0, cols - c0]
 
 
 def read_raster(
@@ -188,6 +211,34 @@ def read_raster(
                 field="transform",
             )
             return None
+        if ds.transform.a <= 0 or ds.transform.e >= 0:
+            report.add(
+                f"raster is not north-up (pixel size {ds.transform.a:g} x {ds.transform.e:g}); "
+                "expected a positive pixel width and a negative pixel height (row 0 at the top); "
+                "warp it, e.g. with gdalwarp",
+                file=path,
+                layer=name,
+                field="transform",
+            )
+            return None
+        if ds.width * ds.height > MAX_RASTER_PIXELS:
+            report.add(
+                f"raster is {ds.width:,} x {ds.height:,} = {ds.width * ds.height:,} pixels; at "
+                f"most {MAX_RASTER_PIXELS:,} are read; clip it to the study region or coarsen it "
+                "(e.g. gdalwarp -te ... -tr ...)",
+                file=path,
+                layer=name,
+            )
+            return None
+        dtype = np.dtype(ds.dtypes[band - 1])
+        if dtype.kind not in "biuf":
+            report.add(
+                f"band {band} holds {dtype.name} values; expected real numbers (integer or float)",
+                file=path,
+                layer=name,
+                field="band",
+            )
+            return None
         crs = CRS.from_user_input(ds.crs.to_wkt())
         nodata = ds.nodatavals[band - 1]
         # statistics on at most STATS_MAX_PIXELS pixels
@@ -221,6 +272,12 @@ def read_raster(
                     layer=name,
                     field="crs",
                 )
+        if np.isinf(data.filled(0)).any():
+            report.add(
+                "raster holds infinite values; expected finite numbers or nodata",
+                file=path,
+                layer=name,
+            )
         if n_valid == 0:
             report.add(
                 f"every cell is nodata (nodata value = {nodata}); expected some data",
@@ -229,12 +286,6 @@ def read_raster(
             )
             return None
         vals = arr.compressed()
-        if np.isinf(data.filled(0)).any():
-            report.add(
-                "raster holds infinite values; expected finite numbers or nodata",
-                file=path,
-                layer=name,
-            )
         if value_range is not None:
             lo, hi = value_range
             bad = (vals < lo) | (vals > hi)

@@ -16,10 +16,13 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
-from pyproj import CRS
+from pyproj import CRS, Transformer
 
 from siting.errors import ProblemReport, is_missing
-from siting.layers.fields import Field, LayerSpec
+from siting.layers.fields import MAX_ABS_VALUE, Field, LayerSpec
+
+#: Most features read from one layer; beyond it the layer is refused before it fills memory.
+MAX_FEATURES = 20_000_000
 
 _TRUE = {"true", "t", "yes", "y", "1", "1.0"}
 _FALSE = {"false", "f", "no", "n", "0", "0.0"}
@@ -68,6 +71,8 @@ def normalise_ids(s: pd.Series) -> pd.Series:
     def one(v: object) -> object:
         if is_missing(v):
             return pd.NA
+        if isinstance(v, (bytes, bytearray)):  # a BLOB column: its text, if it is UTF-8
+            v = bytes(v).decode("utf-8", errors="backslashreplace")
         if isinstance(v, (bool, np.bool_)):
             return str(v)
         if isinstance(v, (int, np.integer)):
@@ -155,6 +160,18 @@ def read_vector(
     if name is None:
         return None
     try:
+        n_features = int(pyogrio.read_info(path, layer=name).get("features", -1))
+    except Exception:  # counted (or the failure reported) when the layer is read below
+        n_features = -1
+    if n_features > MAX_FEATURES:
+        report.add(
+            f"layer has {n_features:,} features; at most {MAX_FEATURES:,} are read (a larger "
+            "layer would not fit in memory); clip it to the study region or simplify it first",
+            file=path,
+            layer=name,
+        )
+        return None
+    try:
         gdf = gpd.read_file(path, layer=name, engine="pyogrio")
     except Exception as e:
         report.add(f"could not read the layer ({_gdal_msg(e)})", file=path, layer=name)
@@ -202,6 +219,15 @@ def to_crs(gdf: gpd.GeoDataFrame, target: CRS, ctx: _Ctx | None = None) -> gpd.G
     return out
 
 
+def _transformable(crs: CRS) -> bool:
+    """Whether coordinates in ``crs`` can be brought into longitude/latitude (EPSG:4326)."""
+    try:
+        Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    except Exception:  # pyproj: an engineering or otherwise unrelated CRS
+        return False
+    return True
+
+
 def _geom_kind(t: str) -> str:
     return t[5:] if t.startswith("Multi") else t
 
@@ -224,6 +250,13 @@ def _check_geometry(gdf: gpd.GeoDataFrame, spec: LayerSpec, ctx: _Ctx) -> gpd.Ge
             "set it in the file, e.g. with geopandas' set_crs() or ogr2ogr -a_srs",
             "geometry",
         )
+    elif not _transformable(gdf.crs):
+        ctx.whole(
+            f"the layer's CRS ({gdf.crs.name}) cannot be transformed into longitude/latitude; "
+            "expected an earth-based CRS (for example EPSG:4326 or a UTM zone)",
+            "geometry",
+        )
+        gdf = gdf.set_crs(None, allow_override=True)  # reported: not reprojected later
     present = ~missing
     types = geom.geom_type.fillna("")
     wrong = present & ~types.map(_geom_kind).isin(spec.geometry).to_numpy()
@@ -342,8 +375,14 @@ def _coerce(col: pd.Series, f: Field, ctx: _Ctx, name: str) -> pd.Series:
         if bad.any():
             ctx.rows(bad, name, f"expected {f.expected()}", col)
         return out.fillna(False).astype(bool)
-    # numbers
-    num = pd.to_numeric(col, errors="coerce").astype(float)
+    # numbers; blank text is an empty cell, true/false is not a number
+    blank = np.zeros(len(col), dtype=bool)
+    boolean = np.full(len(col), pd.api.types.is_bool_dtype(col.dtype))
+    if col.dtype == object:
+        blank = col.map(lambda v: isinstance(v, str) and not v.strip()).to_numpy(dtype=bool)
+        boolean = col.map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
+    missing = missing | blank
+    num = pd.to_numeric(col.where(~(blank | boolean)), errors="coerce").astype(float)
     nonnum = num.isna().to_numpy() & ~missing
     if nonnum.any():
         ctx.rows(nonnum, name, f"not a number; expected {f.expected()}", col)
@@ -364,6 +403,14 @@ def _coerce(col: pd.Series, f: Field, ctx: _Ctx, name: str) -> pd.Series:
     high = finite & (arr > f.max) if f.max is not None else np.zeros(len(arr), dtype=bool)
     if (low | high).any():
         ctx.rows(low | high, name, f"out of range; expected {f.expected()}", num)
+    huge = finite & ~(low | high) & (np.abs(arr) > MAX_ABS_VALUE)
+    if huge.any():
+        ctx.rows(
+            huge,
+            name,
+            f"implausibly large (beyond +-{MAX_ABS_VALUE:g}); expected {f.expected()}",
+            num,
+        )
     if f.kind == "int":
         frac = finite & (arr != np.round(arr))
         if frac.any():
