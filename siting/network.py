@@ -277,7 +277,8 @@ def dc_network(grid: Grid) -> DCNetwork:
         (a ``ValueError``) naming each bad row by ``branch_id``/``bus_id`` and field:
         duplicate bus IDs, an in-service branch whose end is not a bus or that
         connects a bus to itself, ``x_pu * tap_ratio`` zero or not finite, a
-        non-finite phase shift or a missing rating, a bad ``base_mva``.
+        non-finite phase shift or a missing rating, a bad ``base_mva``; a reactance so
+        small (``1e-306`` pu) that ``b``, ``b * shift`` or a bus's sum overflows.
     """
     report = ProblemReport()
     base_mva = float(grid.base_mva)
@@ -347,9 +348,37 @@ def dc_network(grid: Grid) -> DCNetwork:
         field="tap_ratio",
         ids=row_ids,
     )
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        b_all = base_mva / (x_all * tap_all)
+        shift_overflow = ~np.isfinite(b_all * np.deg2rad(shift_all))
+    # reactances that are finite but absurdly small (1e-300 pu) overflow in the products
+    report.add_rows(
+        np.flatnonzero(on & ~bad_x & ~bad_tap & ~(np.isfinite(b_all) & (b_all != 0))),
+        lambda i: (
+            f"x_pu * tap_ratio = {float(x_all[i]):g} * {float(tap_all[i]):g} is out of range: "
+            "base_mva / (x_pu * tap_ratio) is not a finite non-zero number; expected a per-unit "
+            "reactance such as 0.01"
+        ),
+        layer="branches",
+        field="x_pu",
+        ids=row_ids,
+    )
     report.add_rows(
         np.flatnonzero(on & ~np.isfinite(shift_all)),
         lambda i: f"expected a finite phase shift [degrees], got {float(shift_all[i]):g}",
+        layer="branches",
+        field="shift_deg",
+        ids=row_ids,
+    )
+    report.add_rows(
+        np.flatnonzero(
+            on & np.isfinite(b_all) & (b_all != 0) & np.isfinite(shift_all) & shift_overflow
+        ),
+        lambda i: (
+            f"phase shift {float(shift_all[i]):g} degrees times the susceptance "
+            f"{float(b_all[i]):g} MW/rad is not a finite number; expected a per-unit "
+            "reactance such as 0.01"
+        ),
         layer="branches",
         field="shift_deg",
         ids=row_ids,
@@ -375,9 +404,19 @@ def dc_network(grid: Grid) -> DCNetwork:
     cols = np.concatenate([f, t])
     Bf = sp.csr_matrix((np.concatenate([b, -b]), (rows, cols)), shape=(m, n))
     Cft = sp.csr_matrix((np.concatenate([np.ones(m), -np.ones(m)]), (rows, cols)), shape=(m, n))
-    Bbus = sp.csr_matrix(Cft.T @ Bf)
-    p_shift_branch = -b * shift_rad  # MATPOWER Pfinj * baseMVA [MW]
-    p_shift_bus = Cft.T @ p_shift_branch  # MATPOWER Pbusinj * baseMVA [MW]
+    with np.errstate(over="ignore", invalid="ignore"):
+        Bbus = sp.csr_matrix(Cft.T @ Bf)
+        p_shift_branch = -b * shift_rad  # MATPOWER Pfinj * baseMVA [MW]
+        p_shift_bus = Cft.T @ p_shift_branch  # MATPOWER Pbusinj * baseMVA [MW]
+    report.add_rows(
+        np.flatnonzero(~np.isfinite(Bbus.diagonal()) | ~np.isfinite(p_shift_bus)),
+        "the susceptances of the branches at this bus sum to more than a float holds; "
+        "expected per-unit reactances such as 0.01",
+        layer="buses",
+        field="bus_id",
+        ids=list(bus_ids),
+    )
+    report.raise_if_any(what="grid")
 
     # --- islands and their references ------------------------------------------------
     adjacency = sp.csr_matrix((np.ones(m), (f, t)), shape=(n, n))

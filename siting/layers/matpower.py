@@ -32,7 +32,9 @@ Conventions of the resulting grid (those of MATPOWER, kept exactly):
   DC model does;
 - ``load_mw`` is ``PD``; ``shunt_mw`` is ``GS`` (the MW drawn at 1 pu voltage);
 - out-of-service branches and generators (``BR_STATUS`` / ``GEN_STATUS`` 0) are
-  kept with ``in_service = False``;
+  kept with ``in_service = False``, and so are branches at an isolated bus
+  (``BUS_TYPE`` 4), which MATPOWER's ``ext2int`` takes out of service. A status other
+  than 0 or 1 is a problem (MATPOWER reads -1 as in service);
 - costs: gencost model 1 becomes ``CostCurve("pwl", points)`` in (MW, USD/h), model
   2 ``CostCurve("polynomial", coefficients)`` highest order first, as stored.
 """
@@ -99,6 +101,12 @@ MODEL, STARTUP, SHUTDOWN, NCOST, COST = 0, 1, 2, 3, 4
 
 MAX_LISTED = MAX_ROWS_NAMED
 """At most this many rows are named for one kind of problem; the rest are counted."""
+
+MAX_FILE_BYTES = 256 * 2**20
+"""Largest grid file read [bytes]: a 100,000-bus case takes 10-30 MB (about 10 s to read)."""
+
+MAX_BUSES = 1_000_000
+"""Most buses in one case (a national transmission grid has tens of thousands)."""
 
 
 @dataclass(frozen=True)
@@ -235,9 +243,28 @@ def _few(ids: Sequence[str], n: int = 5) -> str:
     return shown + (f" and {len(ids) - n} more" if len(ids) > n else "")
 
 
+def _size_ok(path: Path, report: ProblemReport, max_bytes: int | None = None) -> bool:
+    """Whether ``path`` is at most ``max_bytes`` (default :data:`MAX_FILE_BYTES`) long."""
+    limit = MAX_FILE_BYTES if max_bytes is None else max_bytes
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        report.add(f"could not be read ({e.strerror or e})", file=str(path))
+        return False
+    if size > limit:
+        report.add(
+            f"is {size / 2**20:,.0f} MB; grid files over {limit / 2**20:,.0f} MB are refused "
+            "(expected a transmission grid case, at most about a million buses)",
+            file=str(path),
+        )
+        return False
+    return True
+
+
 # --- text scanning ---------------------------------------------------------------------
 
-_NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[Ii]nf|NaN|nan)")
+# ASCII digits only: Python's float() also takes '１' (fullwidth) or '٣', MATLAB does not
+_NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[Ii]nf|NaN|nan)", re.ASCII)
 _STRING = re.compile(r"'((?:[^']|'')*)'|\"((?:[^\"]|\"\")*)\"")
 _FUNCTION = re.compile(r"^[ \t]*function\b(?P<out>[^=\n]*)=\s*(?P<name>[A-Za-z]\w*)", re.M)
 
@@ -249,6 +276,8 @@ def _string_opens(line: str, i: int, prev: str) -> bool:
 
 def _strip_comment(line: str) -> str:
     """``line`` without its ``%`` comment (a ``%`` inside a quoted string is kept)."""
+    if "%" not in line:  # most lines of a large case: no need to scan them
+        return line
     quote = ""
     prev = ""
     i = 0
@@ -291,32 +320,40 @@ def _clean_lines(text: str) -> list[str]:
 
 
 def _find_close(text: str, start: int, opening: str, closing: str) -> int:
-    """Index of the bracket closing the one at ``text[start]``, or -1."""
+    """Index of the bracket closing the one at ``text[start]``, or -1.
+
+    Jumps from one bracket or quote to the next (a large case's matrix is megabytes of
+    numbers), skipping quoted strings, where ``''`` or ``""`` stand for one quote.
+    """
+    special = re.compile("[" + re.escape(opening + closing) + "'\"]")
     depth = 0
-    quote = ""
-    prev = ""
     i = start
     n = len(text)
-    while i < n:
+    while True:
+        m = special.search(text, i)
+        if m is None:
+            return -1
+        i = m.start()
         c = text[i]
-        if quote:
-            if c == quote:
-                if i + 1 < n and text[i + 1] == quote:
-                    i += 2
-                    continue
-                quote = ""
-        elif c == opening:
+        if c == opening:
             depth += 1
         elif c == closing:
             depth -= 1
             if depth == 0:
                 return i
-        elif c == '"' or (c == "'" and (prev == "" or prev in "=([{,;" or text[i - 1].isspace())):
-            quote = c
-        if not c.isspace():
-            prev = c
+        elif c == '"' or text[i - 1].isspace() or text[i - 1] in "=([{,;":
+            # a string opens here (a ' after anything else is MATLAB's transpose)
+            j = i + 1
+            while True:
+                k = text.find(c, j)
+                if k < 0:
+                    return -1
+                if k + 1 < n and text[k + 1] == c:
+                    j = k + 2
+                    continue
+                break
+            i = k
         i += 1
-    return -1
 
 
 def _matrix_rows(body: str, first_line: int) -> list[tuple[int, list[str]]]:
@@ -409,8 +446,16 @@ def _section_array(
     """A matrix section as an array (standard columns), and the file line of each row."""
     spec = _SECTIONS[name]
     rows = _matrix_rows(value.text, value.line)
-    lines = np.array([ln for ln, _ in rows], dtype=np.int64)
     n = len(rows)
+    if name == "bus" and n > MAX_BUSES:
+        report.add(
+            f"has {n:,} rows; cases over {MAX_BUSES:,} buses are refused (expected a "
+            "transmission grid)",
+            file=file,
+            layer=name,
+        )
+        return None
+    lines = np.array([ln for ln, _ in rows], dtype=np.int64)
     counts = np.array([len(t) for _, t in rows], dtype=np.int64)
     width = spec.n_kept if spec.n_kept is not None else int(counts.max(initial=spec.n_required))
     values = np.full((n, max(width, int(counts.max(initial=0)))), np.nan)
@@ -518,6 +563,8 @@ def parse_matpower(path: str | os.PathLike[str], report: ProblemReport) -> Matpo
             file=file,
         )
         return None
+    if not _size_ok(p, report):
+        return None
     try:
         text = p.read_text(encoding="utf-8", errors="replace")
     except OSError as e:
@@ -612,6 +659,14 @@ def parse_matpower(path: str | os.PathLike[str], report: ProblemReport) -> Matpo
         if got is None:
             ok = False
             continue
+        if name == "bus" and len(got[0]) == 0:
+            report.add(
+                f"{var}.bus has no rows; expected at least one bus (file line {value.line})",
+                file=file,
+                layer=name,
+            )
+            ok = False
+            continue
         arrays[name], lines[name] = got
     names: dict[str, tuple[str, ...] | None] = {"bus_name": None, "genfuel": None}
     for cell, section in (("bus_name", "bus"), ("genfuel", "gen")):
@@ -666,6 +721,73 @@ def _rows_of(
     pos = np.clip(np.searchsorted(uniq, nums), 0, len(uniq) - 1)
     found = uniq[pos] == nums
     return first[pos], found
+
+
+def _report_not_finite(
+    report: ProblemReport,
+    case: MatpowerCase,
+    file: str,
+    bus_ids: Sequence[str],
+    branch_ids: Sequence[str],
+    gen_ids: Sequence[str],
+) -> None:
+    """NaN, or Inf where no limit is meant, in the columns the grid takes.
+
+    A case parsed from a file was checked when read; this catches a case built
+    otherwise (pandapower's conversion divides by a bus's 0 kV or a line's 0 parallel
+    systems and hands on inf or NaN).
+    """
+    if not (math.isfinite(case.base_mva) and case.base_mva > 0):
+        report.add(
+            f"expected a finite number > 0 [MVA], got {_fmt(case.base_mva)}",
+            file=file,
+            layer="baseMVA",
+            field="baseMVA",
+        )
+    for layer, arr, ids, finite, not_nan in (
+        ("bus", case.bus, bus_ids, (BUS_TYPE, PD, GS), ()),
+        ("branch", case.branch, branch_ids, (BR_R, BR_X, BR_B, TAP, SHIFT, BR_STATUS),
+         (RATE_A, RATE_C)),
+        ("gen", case.gen, gen_ids, (GEN_STATUS,), (PMAX, PMIN)),
+    ):  # fmt: skip
+        spec = _SECTIONS[layer]
+        for j in (*finite, *not_nan):
+            bad = np.isnan(arr[:, j]) | (np.isinf(arr[:, j]) & (j in finite))
+            _report_rows(
+                report,
+                np.flatnonzero(bad),
+                lambda i, arr=arr, j=j: f"expected a finite number, got {_fmt(arr[i, j])}",
+                file=file,
+                layer=layer,
+                field=spec.column(j),
+                ids=ids,
+                lines=case.lines.get(layer),
+            )
+
+
+def _report_status(
+    report: ProblemReport,
+    arr: np.ndarray,
+    j: int,
+    col: str,
+    file: str,
+    layer: str,
+    ids: Sequence[str],
+    lines: np.ndarray | None,
+) -> None:
+    """A status column holds 0 or 1 (MATPOWER reads -1 as in service, 0.5 too: ambiguous)."""
+    _report_rows(
+        report,
+        np.flatnonzero(~np.isin(arr[:, j], (0.0, 1.0))),
+        lambda i: (
+            f"status {_fmt(arr[i, j])} is unknown; expected 1 (in service) or 0 (out of service)"
+        ),
+        file=file,
+        layer=layer,
+        field=col,
+        ids=ids,
+        lines=lines,
+    )
 
 
 def _costs(
@@ -732,13 +854,14 @@ def _costs(
         ids=gen_ids,
         lines=lines,
     )
-    need = np.where(model == 1, 2 * ncost, ncost)
+    with np.errstate(over="ignore"):
+        need = np.where(model == 1, 2 * ncost, ncost)
     short = ~bad_model & ~bad_n & (need > available)
     _report_rows(
         report,
         np.flatnonzero(short),
         lambda i: (
-            f"NCOST {_fmt(ncost[i])} needs {int(need[i])} COST values for "
+            f"NCOST {_fmt(ncost[i])} needs {_fmt(need[i])} COST values for "
             + (
                 "a piecewise-linear cost (model 1: p and cost per point)"
                 if model[i] == 1
@@ -1027,8 +1150,10 @@ def case_to_grid(
     -------
     Grid or None
         ``None`` when a problem was found (branch or generator at an unknown bus,
-        duplicate bus number, zero reactance on an in-service branch, PMAX < PMIN, bad
-        gencost, bad coordinates ...); the report names each.
+        duplicate bus number, zero reactance on an in-service branch, or one so small
+        that ``baseMVA / (BR_X * TAP)`` overflows, a status other than 0 or 1, NaN or
+        Inf in a case not read from a file (pandapower's), PMAX < PMIN, bad gencost,
+        bad coordinates ...); the report names each.
 
     Notes
     -----
@@ -1136,13 +1261,48 @@ def case_to_grid(
         ids=branch_ids,
         lines=br_lines,
     )
+    _report_status(report, branch, BR_STATUS, "BR_STATUS", file, "branch", branch_ids, br_lines)
     br_on = branch[:, BR_STATUS] > 0
+    # MATPOWER (ext2int) takes branches at an isolated bus (BUS_TYPE 4) out of service
+    isolated = bus_type == 4
+    at_isolated = br_on & f_ok & t_ok & (isolated[f_row] | isolated[t_row])
+    if at_isolated.any():
+        br_on = br_on & ~at_isolated
+        report.note(
+            f"{file}: {int(at_isolated.sum())} in-service branches end at an isolated bus "
+            f"(BUS_TYPE 4; {_few([branch_ids[i] for i in np.flatnonzero(at_isolated)])}): "
+            "out of service, as in MATPOWER"
+        )
     _report_rows(
         report,
         np.flatnonzero(br_on & (branch[:, BR_X] == 0)),
         lambda i: (
             "reactance BR_X is 0 on an in-service branch; expected a non-zero per-unit "
             "reactance (DC power flow divides by it), or BR_STATUS 0"
+        ),
+        file=file,
+        layer="branch",
+        field="BR_X",
+        ids=branch_ids,
+        lines=br_lines,
+    )
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        tap_1 = np.where(branch[:, TAP] == 0, 1.0, branch[:, TAP])
+        susceptance = case.base_mva / (branch[:, BR_X] * tap_1)  # [MW/rad], as DC flow takes it
+        overflow = ~np.isfinite(susceptance * np.deg2rad(branch[:, SHIFT])) | (susceptance == 0)
+    _report_rows(
+        report,
+        np.flatnonzero(
+            br_on
+            & (branch[:, BR_X] != 0)
+            & np.isfinite(branch[:, [BR_X, TAP, SHIFT]]).all(axis=1)
+            & overflow
+        ),
+        lambda i: (
+            f"reactance BR_X {_fmt(branch[i, BR_X])} (times TAP {_fmt(branch[i, TAP])}) is out "
+            "of range: baseMVA / (BR_X * TAP), or that times SHIFT in radians, is not a finite "
+            "non-zero number; expected a per-unit "
+            "reactance such as 0.01"
         ),
         file=file,
         layer="branch",
@@ -1173,17 +1333,18 @@ def case_to_grid(
         ids=branch_ids,
         lines=br_lines,
     )
-    n_off = int((~br_on).sum())
+    n_off = int((branch[:, BR_STATUS] <= 0).sum())
     if n_off:
         report.note(
             f"{file}: {n_off} branches are out of service (BR_STATUS 0; "
-            f"{_few([branch_ids[i] for i in np.flatnonzero(~br_on)])}): kept, "
+            f"{_few([branch_ids[i] for i in np.flatnonzero(branch[:, BR_STATUS] <= 0)])}): kept, "
             "with in_service = False"
         )
 
     # --- generators
     gen_ids = list(case.gen_ids) if case.gen_ids is not None else [str(i + 1) for i in range(ng)]
     gen_lines = lines.get("gen")
+    _report_status(report, gen, GEN_STATUS, "GEN_STATUS", file, "gen", gen_ids, gen_lines)
     g_row, g_ok = _rows_of(gen[:, GEN_BUS], uniq, first)
     _report_rows(
         report,
@@ -1217,6 +1378,7 @@ def case_to_grid(
             f"{file}: {len(neg)} generators have PMAX < 0 ({_few([gen_ids[i] for i in neg])}): "
             "MATPOWER's dispatchable loads; kept as they are"
         )
+    _report_not_finite(report, case, file, bus_ids, branch_ids, gen_ids)
     costs, marginal = _costs(case, report, file, gen_ids)
 
     # --- coordinates

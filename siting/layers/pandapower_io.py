@@ -52,8 +52,11 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import json
 import logging
+import math
+import numbers
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,6 +75,7 @@ from siting.layers.matpower import (
     PMIN,
     T_BUS,
     MatpowerCase,
+    _size_ok,
     case_to_grid,
     read_bus_coordinates,
 )
@@ -86,6 +90,17 @@ _BRANCH_ENDS = {
     "tcsc": ("from_bus", "to_bus"),
 }
 _NOT_GENERATION = {"xward"}  # ppc "generators" that only hold a voltage
+# the bus columns of the element tables (checked before pandapower's conversion reads them)
+_BUS_REFS = {
+    **{et: ends for et, ends in _BRANCH_ENDS.items() if et != "xward"},
+    "trafo3w": ("hv_bus", "mv_bus", "lv_bus"),
+    "dcline": ("from_bus", "to_bus"),
+    "switch": ("bus",),
+    **{
+        et: ("bus",)
+        for et in ("load", "sgen", "gen", "ext_grid", "storage", "shunt", "ward", "xward", "motor")
+    },
+}
 
 
 def _import_pandapower() -> Any:
@@ -112,6 +127,102 @@ def _quiet(name: str = "pandapower") -> Iterator[None]:
         logger.setLevel(level)
 
 
+@functools.cache
+def _table_names(pp: Any) -> tuple[str, ...]:
+    """The element tables (DataFrames) of an empty pandapower network."""
+    empty = pp.create_empty_network()
+    return tuple(k for k, v in empty.items() if isinstance(v, pd.DataFrame))
+
+
+def _whole(v: object) -> bool:
+    """Whether ``v`` is an integer (or a float holding one), not a bool."""
+    if isinstance(v, bool):
+        return False
+    return isinstance(v, numbers.Integral) or (isinstance(v, float) and v.is_integer())
+
+
+def _check_tables(net: Any, pp: Any, report: ProblemReport, file: str) -> bool:
+    """Whether every element table is a table, ``sn_mva`` a number > 0, ``vn_kv`` > 0 kV.
+
+    pandapower's conversion otherwise fails deep inside (a table that is ``null`` in
+    the file) or divides by 0 (a bus at 0 kV gives an infinite per-unit reactance).
+    """
+    n_before = len(report)
+    for name in _table_names(pp):
+        value = net.get(name)
+        if not isinstance(value, pd.DataFrame):
+            report.add(
+                f"is {'missing' if value is None else f'a {type(value).__name__}'}; expected "
+                "a table, as pandapower.to_json writes it",
+                file=file,
+                layer=name,
+            )
+    sn = net.get("sn_mva")
+    if isinstance(sn, bool) or not isinstance(sn, numbers.Real) or not (0 < sn < math.inf):
+        report.add(f"expected a finite number > 0 [MVA], got {sn!r}", file=file, layer="sn_mva")
+    if len(report) > n_before:
+        return False
+    for name in _table_names(pp):
+        index = net[name].index
+        odd = [i for i in index if not _whole(i)]
+        if odd:
+            report.add(
+                f"index {', '.join(repr(i) for i in odd[:5])} is not a whole number; expected "
+                "pandapower's integer element indices",
+                file=file,
+                layer=name,
+                field="index",
+            )
+            continue
+        dup = index[index.duplicated()].unique()
+        if len(dup):
+            report.add(
+                f"index {', '.join(repr(i) for i in dup[:5])} is used more than once; expected "
+                "unique element indices",
+                file=file,
+                layer=name,
+                field="index",
+            )
+    bus = net["bus"]
+    for name, columns in _BUS_REFS.items():
+        table = net[name]
+        for col in columns:
+            if len(table) == 0 or col not in table.columns:
+                continue
+            v = pd.to_numeric(table[col], errors="coerce").to_numpy(dtype=float)
+            bad = ~(np.isfinite(v) & (v == np.round(v))) | ~table[col].isin(bus.index).to_numpy()
+            report.add_rows(
+                np.flatnonzero(bad),
+                lambda i, t=table, c=col: (
+                    f"bus '{t[c].iloc[i]}' is not in the bus table; expected the index of a bus"
+                ),
+                file=file,
+                layer=name,
+                field=col,
+                ids=[str(i) for i in table.index],
+            )
+    if len(report) > n_before:
+        return False
+    if "vn_kv" not in bus.columns:
+        report.add(
+            "no vn_kv column; expected each bus's nominal voltage [kV]",
+            file=file,
+            layer="bus",
+            field="vn_kv",
+        )
+        return False
+    kv = pd.to_numeric(bus["vn_kv"], errors="coerce").to_numpy(dtype=float)
+    report.add_rows(
+        np.flatnonzero(~(np.isfinite(kv) & (kv > 0))),
+        lambda i: f"expected a nominal voltage > 0 [kV], got {bus['vn_kv'].iloc[i]!r}",
+        file=file,
+        layer="bus",
+        field="vn_kv",
+        ids=[str(i) for i in bus.index],
+    )
+    return len(report) == n_before
+
+
 def _fill_loading_limits(net: Any) -> None:
     """``max_loading_percent = 100`` where missing, so ratings are the thermal ones."""
     for table in ("line", "trafo", "trafo3w"):
@@ -134,7 +245,9 @@ def _convert(net: Any, mode: str, trafo_model: str) -> tuple[dict, dict]:
     """
     from pandapower.converter.pypower import to_ppc
 
-    with _quiet():
+    # pandapower divides by a 0 kV, 0 MVA or 0 parallel systems in a bad network: the
+    # inf/NaN it hands on is reported by case_to_grid, without numpy's warnings
+    with _quiet(), np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         ppci = to_ppc(net, init="flat", mode=mode, trafo_model=trafo_model)
         try:
             from pandapower.pd2ppc import _pd2ppc
@@ -225,6 +338,8 @@ def read_pandapower(
                 file=file,
             )
             return None
+        if not _size_ok(p, report):
+            return None
         try:
             with _quiet():
                 net = pp.from_json(file)
@@ -241,9 +356,18 @@ def read_pandapower(
         source = f"<pandapower network {getattr(net, 'name', '') or ''}>".replace(" >", ">")
         file = source
     if not isinstance(net, pp.pandapowerNet):
+        if isinstance(path_or_net, (str, os.PathLike)):
+            report.add(
+                f"holds a {type(net).__name__}, not a pandapower network; expected a file "
+                "written by pandapower.to_json",
+                file=file,
+            )
+            return None
         raise TypeError(
             f"expected a path or a pandapower network, got {type(path_or_net).__name__}"
         )
+    if not _check_tables(net, pp, report, file):
+        return None
     net = copy.deepcopy(net)
     _fill_loading_limits(net)
 
