@@ -206,6 +206,48 @@ def set_mip_start(m: pyo.ConcreteModel, values: list[tuple[Any, float]]) -> None
     m.__dict__["_mip_start"] = list(values)
 
 
+@dataclass
+class FlatRow:
+    """A linear row ``lb <= coefs @ pool[pos] + extra_coefs @ extra_vars <= ub``.
+
+    The lazy loop's PTDF limits carry tens of thousands of terms each on a national grid;
+    Pyomo's persistent interface walks every term of every new row (most of the Python
+    time on a 9,241-bus case). A row registered with :func:`register_flat_row` is handed to
+    HiGHS as column positions and coefficients in one ``addRows`` instead, its columns
+    looked up once per variable pool. The row stays declared in the Pyomo model (an
+    ordinary constraint with the same meaning: LP files and other solvers see it).
+
+    Attributes
+    ----------
+    pool
+        Key of a variable pool (:func:`register_pool`).
+    pos, coefs
+        Positions into the pool and their coefficients.
+    extra_vars, extra_coefs
+        A few more terms (Pyomo variables and coefficients).
+    lb, ub
+        Bounds of the row (``-inf``/``inf`` for none).
+    """
+
+    pool: Any
+    pos: Any
+    coefs: Any
+    extra_vars: list
+    extra_coefs: list
+    lb: float
+    ub: float
+
+
+def register_pool(m: pyo.ConcreteModel, key: Any, variables: Any) -> None:
+    """Register a pool of Pyomo variables (a numpy object array) under ``key``."""
+    m.__dict__.setdefault("_flat_pools", {})[key] = variables
+
+
+def register_flat_row(m: pyo.ConcreteModel, con: Any, row: FlatRow) -> None:
+    """Hand constraint ``con`` (already in ``m``, same meaning) to HiGHS as ``row``."""
+    m.__dict__.setdefault("_flat_rows", {})[con] = row
+
+
 def _highs_with_start(base: type) -> type:
     """Pyomo's HiGHS interface, handing a pending MIP start to HiGHS just before it runs.
 
@@ -228,6 +270,74 @@ def _highs_with_start(base: type) -> type:
                 return self._solve_with_start()
             finally:
                 self._solver_model.__dict__.pop("run", None)
+
+        def add_constraints(self, cons):
+            flat = self._model.__dict__.get("_flat_rows") if self._model is not None else None
+            if flat and cons:
+                direct = [c for c in cons if c in flat]
+                if direct:
+                    taken = self._add_flat_rows(direct, flat)
+                    cons = [c for c in cons if c not in taken]
+            if cons:
+                super().add_constraints(cons)
+
+        def _add_flat_rows(self, direct, flat) -> set:
+            """Add registered rows through highspy's ``addRows``, keeping Pyomo's books
+            (the constraint is known, with no variable references to track: its
+            variables are all in other rows). Returns the constraints added."""
+            import numpy as np
+
+            vmap = self._pyomo_var_to_solver_var_map
+            cols = self.__dict__.setdefault("_flat_cols", {})
+            pools = self._model.__dict__.get("_flat_pools", {})
+            starts, idx, val, lbs, ubs, done = [], [], [], [], [], []
+            n = 0
+            for con in direct:
+                row = flat[con]
+                pc = cols.get(row.pool)
+                if pc is None:
+                    try:
+                        pc = np.array([vmap[id(v)] for v in pools[row.pool]], dtype=np.int32)
+                    except KeyError:  # a variable HiGHS does not have: Pyomo's own path
+                        continue
+                    cols[row.pool] = pc
+                try:
+                    extra = [vmap[id(v)] for v in row.extra_vars]
+                except KeyError:
+                    continue
+                starts.append(n)
+                idx.append(pc[row.pos])
+                val.append(np.asarray(row.coefs, dtype=float))
+                if extra:
+                    idx.append(np.asarray(extra, dtype=np.int32))
+                    val.append(np.asarray(row.extra_coefs, dtype=float))
+                n += len(row.pos) + len(extra)
+                lbs.append(row.lb)
+                ubs.append(row.ub)
+                done.append(con)
+            if not done:
+                return set()
+            self._sol = None
+            if self._last_results_object is not None:
+                self._last_results_object.solution_loader.invalidate()
+            first = len(self._pyomo_con_to_solver_con_map)
+            for i, con in enumerate(done):
+                self._active_constraints[con] = con.expr
+                self._named_expressions[con] = []
+                self._vars_referenced_by_con[con] = []
+                self._pyomo_con_to_solver_con_map[con] = first + i
+                self._solver_con_to_pyomo_con_map[first + i] = con
+            inf = self._solver_model.inf
+            self._solver_model.addRows(
+                len(done),
+                np.clip(np.array(lbs, dtype=float), -inf, inf),
+                np.clip(np.array(ubs, dtype=float), -inf, inf),
+                n,
+                np.array(starts, dtype=np.int32),
+                np.concatenate(idx).astype(np.int32),
+                np.concatenate(val),
+            )
+            return set(done)
 
         def _solve_with_start(self):
             start, self._pending_start = self._pending_start, None

@@ -55,7 +55,7 @@ def test_a_site_whose_dominators_would_overfill_its_bus_is_left_out():
     assert d2.sites == ["S1", "S2", "T"] and "S3" not in d2.site.index
     assert all(s != "S3" for s, _ in d2.allowed)
     assert "S3" not in d2.perf.index.get_level_values(0)
-    assert any("dominance screening: 2 of 4" in n for n in d2.notes)
+    assert any("dominance screening: 2 of 4 candidate sites are dominated" in n for n in d2.notes)
 
 
 def test_screening_keeps_the_optimum():

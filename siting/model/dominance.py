@@ -84,9 +84,10 @@ class Screening:
         """One line for the plan's notes."""
         return (
             f"dominance screening: {self.dominated} of {self.sites_in} candidate sites are "
-            f"dominated by another at the same bus; {len(self.removed)} left out (their bus "
-            f"cannot serve them and all their dominators); {len(self.cuts)} cuts "
-            f"open[B] <= open[A] added ({self.time_s:.2f} s)"
+            "dominated (another site, at the same bus and with the same climate, zone and "
+            f"region, can take any schedule of theirs for no more); {len(self.removed)} left "
+            f"out (their bus cannot serve them and all their dominators); {len(self.cuts)} "
+            f"cuts open[B] <= open[A] added ({self.time_s:.2f} s)"
         )
 
 

@@ -37,6 +37,7 @@ dispatch is economic rather than arbitrary; 1 h is 0.01 % of a year).
 
 from __future__ import annotations
 
+import weakref
 from collections import defaultdict
 
 import numpy as np
@@ -307,7 +308,6 @@ def _add_ptdf_network(m, d: ModelData, gens_at, sites_at, shed, lf) -> None:
     in the model at first: :func:`siting.model.lazy.solve_lazy` adds ``|f_l| <= rating_l``
     for the (branch, period, snapshot) triples a solution violates, and solves again.
     """
-    from siting.network import ptdf
 
     net = d.net
     nb = len(net.bus_ids)
@@ -327,7 +327,7 @@ def _add_ptdf_network(m, d: ModelData, gens_at, sites_at, shed, lf) -> None:
         return gen + unserved - draw == demand
 
     m.island_balance = pyo.Constraint(m.ISL, m.T, m.H, rule=balance)
-    m._ptdf = ptdf(net)  # each island's reference bus as the slack
+    m._ptdf = _ptdf_of(net)  # each island's reference bus as the slack
     m._pfinj = np.asarray(net.p_shift_branch_mw, dtype=float)
     # constant part of each bus's injection, per (t, h), and the phase-shift offsets
     m._gens_at = gens_at
@@ -355,46 +355,78 @@ def _add_ptdf_network(m, d: ModelData, gens_at, sites_at, shed, lf) -> None:
     m._monitored = set()
 
 
+#: The PTDF of each network a model was built on (the grid baseline and the plan share one).
+_PTDF_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _ptdf_of(net) -> np.ndarray:
+    """``siting.network.ptdf(net)`` (reference-bus slack), computed once per network and
+    shared read-only by the models built on it (minutes and GB on a 10,000-bus grid)."""
+    from siting.network import ptdf
+
+    out = _PTDF_CACHE.get(net)
+    if out is None:
+        out = ptdf(net)
+        out.setflags(write=False)
+        _PTDF_CACHE[net] = out
+    return out
+
+
 #: PTDF entries at or below this are left out of flow rows (HiGHS's small-matrix-value bound).
 PTDF_DROP = 1e-9
 
 
-def ptdf_flow_expr(m, br: int, t: int, h: str):
-    """The flow of branch ``br`` in (t, h) as a linear expression (PTDF form) [MW].
+def ptdf_flow_parts(m, br: int, t: int, h: str) -> tuple[float, tuple, np.ndarray, np.ndarray]:
+    """The flow of branch ``br`` in (t, h) as ``const + coefs @ pool[pos]`` (PTDF form) [MW].
 
-    Built flat, on the variables themselves (dispatch ``p`` and cooling capacities ``capk``,
-    the draw's PUE coefficients multiplied in), as one ``LinearExpression``: a lazy row is
-    then handed to the solver without Pyomo walking a sum of nested draw expressions. The
+    ``pool`` is the (t, h) pool of variables (dispatch ``p`` of every generator at an active
+    bus, then the cooling capacities ``capk`` of every site, the draw's PUE coefficients
+    multiplied in), registered under ``key`` with :func:`siting.solve.register_pool`, so a
+    row can be handed to HiGHS as column positions (:class:`siting.solve.FlatRow`). The
     coefficients are one numpy gather of the PTDF row (no Python loop over buses).
-    """
-    from pyomo.core.expr.numeric_expr import LinearExpression
 
+    Returns
+    -------
+    (const, key, pos, coefs)
+    """
     from siting.model.lazy import _injection_maps
 
     mp = _injection_maps(m)
     row = m._ptdf[br]
     const = float(row @ m._const_inj[t, h]) + float(m._pfinj[br])
-    pv, cv = _row_vars(m, mp, t, h)
+    key = _pool(m, mp, t, h)
     # HiGHS drops matrix entries of 1e-9 and below (with a warning): leave them out here,
     # where they would only cost time (over a million of them on a 9,241-bus case)
     g = row[mp["gen_bus"]]
-    keep_g = np.abs(g) > PTDF_DROP
+    keep_g = np.flatnonzero(np.abs(g) > PTDF_DROP)
     c = row[mp["cap_bus"]]
-    keep_c = np.abs(c) > PTDF_DROP
+    keep_c = np.flatnonzero(np.abs(c) > PTDF_DROP)
     draw = mp["coef_peak"] if m._peak_h[h] else mp["coef_typ"]
+    pos = np.concatenate([keep_g, len(g) + keep_c])
     coefs = np.concatenate([g[keep_g], -c[keep_c] * draw[keep_c]])
-    varis = np.concatenate([pv[keep_g], cv[keep_c]])
-    return LinearExpression(constant=const, linear_coefs=coefs.tolist(), linear_vars=list(varis))
+    return const, key, pos, coefs
 
 
-def _row_vars(m, mp: dict, t: int, h: str) -> tuple[np.ndarray, np.ndarray]:
-    """Dispatch variables (in ``mp['gens']`` order) and cooling capacities (``mp['caps']``
-    order) of (t, h), as object arrays (cached on the model)."""
-    cache = m.__dict__.setdefault("_row_vars", {})
-    if (t, h) not in cache:
-        pv = np.empty(len(mp["gens"]), dtype=object)
-        pv[:] = [m.p[g, t, h] for g in mp["gens"]]
-        cv = np.empty(len(mp["caps"]), dtype=object)
-        cv[:] = [m.capk[s, k, t] for s, k in mp["caps"]]
-        cache[t, h] = (pv, cv)
-    return cache[t, h]
+def ptdf_flow_expr(m, br: int, t: int, h: str):
+    """The flow of branch ``br`` in (t, h) as one flat ``LinearExpression`` (PTDF form) [MW]
+    (:func:`ptdf_flow_parts`): Pyomo hands it over without walking nested draw sums."""
+    from pyomo.core.expr.numeric_expr import LinearExpression
+
+    const, key, pos, coefs = ptdf_flow_parts(m, br, t, h)
+    pool = m.__dict__["_flat_pools"][key]
+    return LinearExpression(
+        constant=const, linear_coefs=coefs.tolist(), linear_vars=pool[pos].tolist()
+    )
+
+
+def _pool(m, mp: dict, t: int, h: str) -> tuple:
+    """Register (once) the variable pool of (t, h): dispatch (``mp['gens']`` order), then
+    cooling capacities (``mp['caps']`` order); return its key."""
+    from siting.solve import register_pool
+
+    key = ("ptdf", t, h)
+    if key not in m.__dict__.get("_flat_pools", {}):
+        pool = np.empty(len(mp["gens"]) + len(mp["caps"]), dtype=object)
+        pool[:] = [m.p[g, t, h] for g in mp["gens"]] + [m.capk[s, k, t] for s, k in mp["caps"]]
+        register_pool(m, key, pool)
+    return key

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyomo.environ as pyo
+from pyomo.core.expr.numeric_expr import LinearExpression
 
 from siting.model.data import ModelData
 from siting.network import post_outage_flows
@@ -277,19 +278,53 @@ def _no_decision_fixes(m, d: ModelData, br, t, h, flow, rhs, outage=None) -> Non
 
 
 def _add_limits(m, d: ModelData, triples) -> None:
-    from siting.model.grid import added_rating, ptdf_flow_expr
+    """Add ``|flow| <= rating (+ upgrade) (+ slack)`` for each (branch, period, snapshot).
+
+    Each row is declared in Pyomo (``m.lazy_limits``, so the model is whole: written LP
+    files, other solvers) and registered as a :class:`siting.solve.FlatRow`, which the
+    HiGHS path hands over as column positions and coefficients in one ``addRows`` instead
+    of Pyomo walking each row's terms (tens of thousands per row on a national grid).
+    """
+    from siting.model.grid import added_rating, ptdf_flow_parts
+    from siting.solve import FlatRow, register_flat_row
 
     rating = d.net.rating_mw
     over = _slack(m, "_overload")
     for br, t, h in triples:
-        f = ptdf_flow_expr(m, br, t, h)
+        const, key, pos, coefs = ptdf_flow_parts(m, br, t, h)
+        pool = m.__dict__["_flat_pools"][key]
+        f = LinearExpression(
+            constant=const, linear_coefs=coefs.tolist(), linear_vars=pool[pos].tolist()
+        )
         slack = over[br, t, h] if (m._elastic and over is not None) else 0.0
         rhs = float(rating[br]) + added_rating(m, br, t) + slack
         if _constant(f, rhs):
             _no_decision_fixes(m, d, br, t, h, f, rhs)
             continue
-        m.lazy_limits.add(f <= rhs)
-        m.lazy_limits.add(-f <= rhs)
+        # rhs's variable terms (upgrade in service, elastic slack) move to the left
+        extra_vars, extra_coefs = [], []
+        add = m._branch_added.get(br)
+        if add is not None:
+            extra_vars += [m.up_branch[br, u] for u in range(t + 1)]
+            extra_coefs += [-float(add)] * (t + 1)
+        if not isinstance(slack, float):
+            extra_vars.append(slack)
+            extra_coefs.append(-1.0)
+        for sign in (1.0, -1.0):
+            con = m.lazy_limits.add(f <= rhs if sign > 0 else -f <= rhs)
+            register_flat_row(
+                m,
+                con,
+                FlatRow(
+                    pool=key,
+                    pos=pos,
+                    coefs=sign * coefs,
+                    extra_vars=extra_vars,
+                    extra_coefs=extra_coefs,
+                    lb=-np.inf,
+                    ub=float(rating[br]) - sign * const,
+                ),
+            )
         m._monitored.add((br, t, h))
 
 

@@ -1,0 +1,94 @@
+"""Lazy PTDF limits handed to HiGHS as flat rows (siting.solve.FlatRow) mean what Pyomo
+declares: each row HiGHS holds is compared, coefficient by coefficient, with Pyomo's own
+reading of the declared constraint (``generate_standard_repn``), and the plan with the
+flat hand-over equals the plan Pyomo's own hand-over gives.
+
+The instances are test_model's: the radial 3-bus grid where line a binds at 120 MW, its
+meshed variant (loop flows over a 60 MW line c), and the same with a line upgrade on
+offer (its added rating is a variable term of the limit).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+from pyomo.repn import generate_standard_repn
+from test_model import HOURS, _line_case
+
+from siting.model import build_model
+from siting.pipeline import solve_model
+
+BASE = 50 * HOURS * 10 * (1 + 1 / 1.1)
+
+
+def _with_upgrade(d):
+    # line a (branch 0) may be reconductored: +200 MW for 5 M USD, in service at once
+    up = pd.DataFrame(
+        {
+            "branch_id": ["a"],
+            "added_mw": [200.0],
+            "cost_usd": [5e6],
+            "lead_time_years": [0],
+            "first_period": [0],
+        },
+        index=pd.Index([0]),
+    )
+    return dataclasses.replace(d, branch_upgrades=up)
+
+
+def _cases():
+    for mesh in (False, True):
+        yield f"mesh={mesh}", dataclasses.replace(_line_case(120.0, mesh), grid_formulation="ptdf")
+    d = dataclasses.replace(_line_case(120.0, False), grid_formulation="ptdf")
+    yield "upgrade", _with_upgrade(d)
+
+
+@pytest.mark.parametrize(("name", "d"), list(_cases()), ids=[n for n, _ in _cases()])
+def test_highs_holds_exactly_the_declared_rows(name, d):
+    m = build_model(d, baseline_usd=BASE)
+    r = solve_model(m, d, mip_gap=0.0, time_limit_s=60)
+    assert r.status == "optimal"
+    assert len(m.lazy_limits) >= 2, "no lazy limit was added: the test checks nothing"
+    opt = m.__dict__["_highs_solver"]
+    h = opt._solver_model
+    vmap = opt._pyomo_var_to_solver_var_map
+    flat = m.__dict__["_flat_rows"]
+    for con in m.lazy_limits.values():
+        assert con in flat  # handed over flat, not by Pyomo's walk
+        row = opt._pyomo_con_to_solver_con_map[con]
+        _, _, lo, hi, _ = h.getRows(1, np.array([row], dtype=np.int32))
+        _, index, value = h.getRowEntries(row)
+        got = dict(zip(index.tolist(), value.tolist(), strict=True))
+        repn = generate_standard_repn(con.body, quadratic=False)
+        want: dict[int, float] = {}
+        for v, c in zip(repn.linear_vars, repn.linear_coefs, strict=True):
+            j = vmap[id(v)]
+            want[j] = want.get(j, 0.0) + float(c)
+        want = {j: c for j, c in want.items() if c != 0.0}
+        assert got.keys() == want.keys()
+        for j in want:
+            assert got[j] == pytest.approx(want[j], rel=1e-12, abs=1e-12)
+        ub = float(con.upper) - float(repn.constant)
+        assert hi[0] == pytest.approx(ub, rel=1e-12, abs=1e-9)
+        assert lo[0] == -np.inf and not con.has_lb()
+
+
+@pytest.mark.parametrize(("name", "d"), list(_cases()), ids=[n for n, _ in _cases()])
+def test_the_flat_hand_over_gives_the_plan_pyomo_s_own_gives(name, d, monkeypatch):
+    m = build_model(d, baseline_usd=BASE)
+    r = solve_model(m, d, mip_gap=0.0, time_limit_s=60)
+    # Pyomo's own path: the rows are registered nowhere, so Pyomo walks them
+    import siting.solve as solve_mod
+
+    monkeypatch.setattr(solve_mod, "register_flat_row", lambda *a, **k: None)
+    m2 = build_model(d, baseline_usd=BASE)
+    r2 = solve_model(m2, d, mip_gap=0.0, time_limit_s=60)
+    assert "_flat_rows" not in m2.__dict__
+    assert r.objective == pytest.approx(r2.objective, rel=1e-9)
+    assert len(m.lazy_limits) == len(m2.lazy_limits)
+    for s in ("A", "B"):
+        for t in (0, 1):
+            assert m.cap[s, t]() == pytest.approx(m2.cap[s, t]())
