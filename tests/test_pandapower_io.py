@@ -266,6 +266,48 @@ def test_pickles_are_refused(tmp_path: Path) -> None:
     assert problem.file == str(marker) and "unpickling runs code" in problem.message
 
 
+@pytest.mark.parametrize(
+    ("module", "cls", "nested"),
+    [
+        ("antigravity", "Anything", False),  # importing it opens a web browser
+        ("this", "Zen", True),  # importing it prints; hidden inside a table's JSON string
+        ("os", "system", False),
+        ("pandapower.toolbox", "function", True),  # a function object, not data
+    ],
+)
+def test_json_naming_foreign_modules_is_refused_before_pandapower_imports_them(
+    tmp_path: Path, module: str, cls: str, nested: bool
+) -> None:
+    # pandapower.from_json imports whatever module an object names before its own checks:
+    # a file naming one outside pandapower's data types is refused unread
+    net = pn.case9()
+    path = tmp_path / "net.json"
+    pp.to_json(net, str(path))
+    doc = json.loads(path.read_text())
+    evil = {"_module": module, "_class": cls, "_object": "{}"}
+    if nested:  # a table is a JSON string inside the file: put the object in one
+        table = json.loads(doc["_object"]["bus"]["_object"])
+        table["evil"] = evil
+        doc["_object"]["bus"]["_object"] = json.dumps(table)
+    else:
+        doc["_object"]["evil"] = evil
+    path.write_text(json.dumps(doc))
+    before = set(sys.modules)
+    report = ProblemReport()
+    assert read_pandapower(path, report) is None
+    (problem,) = report.problems
+    assert problem.file == str(path)
+    assert f"{module}.{cls}" in problem.message and "runs code" in problem.message
+    assert module.split(".")[0] in ("pandapower",) or module not in set(sys.modules) - before
+
+
+def test_json_written_by_pandapower_is_not_refused(tmp_path: Path) -> None:
+    path = tmp_path / "net.json"
+    pp.to_json(pn.case118(), str(path))
+    grid, _ = _read(path)
+    assert len(grid.buses) == 118
+
+
 def _pglib_params() -> list:
     cases = sorted(PGLIB.glob("*.m")) if PGLIB.is_dir() else []
     if not cases:

@@ -278,6 +278,42 @@ def _bus_geodata(net: Any) -> pd.DataFrame:
     return xy
 
 
+#: Modules a pandapower JSON file may name in its ``_module`` entries (what
+#: ``pandapower.to_json`` writes: pandapower's net and pandas/numpy/geopandas/shapely data).
+SAFE_JSON_MODULES = ("pandapower", "pandas", "numpy", "geopandas", "shapely")
+
+
+def _foreign_objects(path: Path) -> list[str]:
+    """The ``module.class`` of every object in a pandapower JSON file that pandapower would
+    import from outside :data:`SAFE_JSON_MODULES` (or deserialise as a function or method).
+
+    pandapower's reader imports whatever module an object names (``importlib.import_module``)
+    before its own checks, so a file could run any installed module's import-time code. The
+    file (its nested JSON strings too) is scanned first; unreadable JSON is left for
+    pandapower to report.
+    """
+    found: list[str] = []
+
+    def hook(d: dict) -> dict:
+        mod, cls = d.get("_module"), d.get("_class")
+        if mod is not None or cls is not None:
+            mod_s, cls_s = str(mod), str(cls)
+            root = mod_s.split(".", 1)[0]
+            if root not in SAFE_JSON_MODULES or cls_s in ("function", "method", "exec"):
+                found.append(f"{mod_s}.{cls_s}"[:120])
+        for v in d.values():
+            if isinstance(v, str) and v[:1] in "{[" and '"_module"' in v:
+                with contextlib.suppress(ValueError, RecursionError):
+                    json.loads(v, object_hook=hook)
+        return d
+
+    try:
+        json.loads(path.read_text(encoding="utf-8", errors="replace"), object_hook=hook)
+    except (ValueError, RecursionError):
+        pass
+    return found
+
+
 def read_pandapower(
     path_or_net: str | os.PathLike[str] | Any,
     report: ProblemReport,
@@ -339,6 +375,16 @@ def read_pandapower(
             )
             return None
         if not _size_ok(p, report):
+            return None
+        refused = _foreign_objects(p)
+        if refused:
+            report.add(
+                "asks to load Python objects that are not pandapower's own data "
+                f"({', '.join(refused[:5])}); pandapower would import their modules, which "
+                "runs code, so the file is not read; expected a network saved with "
+                "pandapower.to_json",
+                file=file,
+            )
             return None
         try:
             with _quiet():
