@@ -114,7 +114,9 @@ def check(
     def run():
         from siting.errors import InputError
         from siting.grid_check import check_plan
+        from siting.layers.vector import require_reachable
 
+        require_reachable(plan_dir, scenario)
         if snapshots not in ("peak", "all"):
             raise InputError(f"--snapshots '{snapshots}': expected 'peak' or 'all'")
         result = check_plan(

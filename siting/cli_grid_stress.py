@@ -176,8 +176,10 @@ def stress_command(
         last["name"], last["t"] = stage, now
 
     def run():
+        from siting.layers.vector import require_reachable
         from siting.stress import stress
 
+        require_reachable(scenario, base)
         if scenario.suffix.lower() not in SCENARIO_SUFFIXES:
             raise InputError(
                 f"{scenario}: expected a scenario file (.yaml, .yml), got "

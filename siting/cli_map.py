@@ -34,8 +34,10 @@ def map_command(
     """Re-render the map (index.html) and the report (report.html) from a saved plan folder."""
 
     def run() -> dict[str, str]:
+        from siting.layers.vector import require_reachable
         from siting.maps import render_map
 
+        require_reachable(plan_dir, out_file)
         if not plan_dir.is_dir() or not (plan_dir / "plan.gpkg").is_file():
             raise InputError(
                 f"{plan_dir}: not a plan folder (no plan.gpkg); write one with `siting plan`"

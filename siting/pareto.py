@@ -548,10 +548,10 @@ def front_html(front: Front) -> str:
         val = getattr(r, front.metric)
         link = ""
         if r.plan_dir:
-            rel = os.path.relpath(r.plan_dir, front.out)
+            href = _href(os.path.relpath(r.plan_dir, front.out))
             link = (
-                f'<a href="{esc(rel)}/report.html">report</a> · '
-                f'<a href="{esc(rel)}/index.html">map</a>'
+                f'<a href="{esc(href)}/report.html">report</a> · '
+                f'<a href="{esc(href)}/index.html">map</a>'
             )
         cap = "none (least cost)" if r.cap is None or _nan(r.cap) else _num(r.cap / scale)
         marginal = "" if _nan(r.marginal_usd_per_unit) else _num(r.marginal_usd_per_unit)
@@ -587,6 +587,16 @@ def front_html(front: Front) -> str:
         + "".join(rows)
         + "</tbody></table></div></main></body></html>\n"
     )
+
+
+def _href(rel: str) -> str:
+    """A relative file path as a relative URL: each part percent-encoded, so a folder named
+    ``javascript:...`` (or holding ``#``, ``?``, ``%``, quotes) is a path, never a scheme,
+    a fragment or a query."""
+    from urllib.parse import quote
+
+    parts = Path(rel).as_posix().split("/")
+    return "/".join(quote(p, safe="") for p in parts)
 
 
 def _num(v: float) -> str:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -69,9 +70,14 @@ COST_LABELS = {
 }
 
 
+#: Characters XML 1.0 does not allow at all (not even as references): a standalone SVG
+#: holding one does not open. Replaced by U+FFFD.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def esc(v: Any) -> str:
-    """HTML- and XML-safe text of any value."""
-    return html.escape("" if v is None else str(v), quote=True)
+    """HTML- and XML-safe text of any value (for text and quoted attributes alike)."""
+    return html.escape(_NOT_XML.sub("\ufffd", "" if v is None else str(v)), quote=True)
 
 
 # --------------------------------------------------------------------------- number formats
@@ -483,7 +489,10 @@ def _table(
 
 def _fig(value: float, text: str, key: str) -> str:
     """A figure of the summary, with its exact value for machines."""
-    return f'<span class="fig" data-figure="{esc(key)}" data-value="{value!r}">{esc(text)}</span>'
+    return (
+        f'<span class="fig" data-figure="{esc(key)}" data-value="{esc(repr(value))}">'
+        f"{esc(text)}</span>"
+    )
 
 
 def _list_words(items: Sequence[str]) -> str:
@@ -712,7 +721,7 @@ def _by_year(p: _PlanFolder, sites: pd.DataFrame) -> str:
             [
                 y,
                 fmt_num(t) if t is not None else "–",
-                f'<span data-year="{y}" data-value="{b!r}">{esc(fmt_num(b))}</span>',
+                f'<span data-year="{esc(y)}" data-value="{esc(repr(b))}">{esc(fmt_num(b))}</span>',
                 fmt_num(new.get(y, 0.0) if hasattr(new, "get") else 0.0),
                 fmt_num(b - t) if t is not None else "–",
                 int(n_open.get(y, 0)) if hasattr(n_open, "get") else 0,

@@ -211,3 +211,35 @@ def test_grid_from_geojson_files(region, tmp_path):
     layers = load_layers(load_scenario(region.write()))
     assert len(layers.grid.branches) == 4 and layers.grid.total_generation_mw() == 450.0
     assert layers.grid.branches.loc["L1", "length_km"] == pytest.approx(18.899, rel=1e-3)
+
+
+def test_a_vrt_under_a_tif_name_is_not_opened(tmp_path):
+    # GDAL chooses its driver by content: a VRT (XML) named .tif could make it read other
+    # local files (or URLs); raster layers are opened as GeoTIFF only
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from siting.layers.raster import read_raster
+
+    real = tmp_path / "real.tif"
+    with rasterio.open(
+        real, "w", driver="GTiff", height=4, width=4, count=1, dtype="float32",
+        crs="EPSG:4326", transform=from_origin(0, 4, 1, 1),
+    ) as ds:  # fmt: skip
+        ds.write(np.ones((1, 4, 4), dtype="float32"))
+    evil = tmp_path / "evil.tif"
+    evil.write_text(
+        '<VRTDataset rasterXSize="4" rasterYSize="4"><SRS>EPSG:4326</SRS>'
+        "<GeoTransform>0,1,0,4,0,-1</GeoTransform>"
+        '<VRTRasterBand dataType="Float32" band="1"><SimpleSource>'
+        f'<SourceFilename relativeToVRT="0">{real}</SourceFilename><SourceBand>1</SourceBand>'
+        "</SimpleSource></VRTRasterBand></VRTDataset>"
+    )
+    with rasterio.open(evil) as ds:  # GDAL itself would read it through the VRT driver
+        assert ds.driver == "VRT" and ds.read(1).sum() == 16
+    report = ProblemReport()
+    assert read_raster(evil, "climate", report) is None
+    (p,) = report.problems
+    assert p.file == str(evil) and p.layer == "climate" and "not a readable GeoTIFF" in p.message
+    ok = ProblemReport()
+    assert read_raster(real, "climate", ok) is not None and not ok.problems

@@ -20,7 +20,7 @@ from pyproj import Geod
 from siting.errors import ProblemReport
 from siting.layers.fields import BRANCHES, BUSES, GENERATORS
 from siting.layers.grid_model import CostCurve, Grid
-from siting.layers.vector import check_refs, read_vector
+from siting.layers.vector import check_refs, path_problem, read_vector
 
 _GEOD = Geod(ellps="WGS84")
 
@@ -57,6 +57,20 @@ def read_grid(spec, report: ProblemReport) -> Grid | None:
     """
     path = Path(spec.path)
     fmt = grid_format(path, spec.format)
+    # a name the operating system will not even look up (too long, no permission on the
+    # way) is the user's problem, named here, not an OSError from deep in a reader
+    coords_ref = getattr(spec, "bus_coordinates", None)
+    unreachable = False
+    for file, field in (
+        (path, "path"),
+        (coords_ref.path if coords_ref else None, "bus_coordinates"),
+    ):
+        why = path_problem(file) if file is not None else None
+        if why is not None and why != "file not found":  # the readers say "not found" best
+            report.add(why, file=file, field=field)
+            unreachable = True
+    if unreachable:
+        return None
     if fmt == "matpower":
         from siting.layers.matpower import read_matpower
 

@@ -20,9 +20,12 @@ from rasterio.enums import Resampling
 from rasterio.warp import transform_bounds
 
 from siting.errors import ProblemReport
+from siting.layers.vector import path_problem
 
 #: Statistics are computed on at most this many pixels (a decimated read beyond it).
 STATS_MAX_PIXELS = 4_000_000
+#: The GDAL driver raster layers are opened with (GeoTIFF, cloud-optimised ones included).
+RASTER_DRIVER = "GTiff"
 
 #: Largest raster opened [pixels]: 10^11, e.g. 316,000 x 316,000 (the 30 m land cover of the
 #: conterminous US has 1.7e10). A header declaring more is refused before any read, which
@@ -176,13 +179,18 @@ def read_raster(
         ``None`` when the file cannot be used at all.
     """
     path = Path(path)
-    if not path.exists():
-        report.add("file not found", file=path, layer=name, field="path")
+    why = path_problem(path)
+    if why is not None:
+        report.add(why, file=path, layer=name, field="path")
         return None
     try:
-        ds = rasterio.open(path)
+        # GeoTIFF only: GDAL picks a driver by the file's content, and a VRT (XML) under a
+        # .tif name could make it read other local files or URLs
+        ds = rasterio.open(path, driver=RASTER_DRIVER)
     except Exception as e:
-        report.add(f"not a readable raster ({str(e).splitlines()[0][:200]})", file=path, layer=name)
+        report.add(
+            f"not a readable GeoTIFF ({str(e).splitlines()[0][:200]})", file=path, layer=name
+        )
         return None
     with ds:
         if band < 1 or band > ds.count:
