@@ -431,6 +431,15 @@ _NATIONAL_PRELUDE = (
     "self.getNumCol(), self.getNumNz()))\n"
     "    return r\n"
     "highspy.Highs.run = _run\n"
+    "import siting.solve as _ss\n"
+    "_orig_ri = _ss._run_interruptible\n"
+    "def _ri(h):\n"
+    "    s = time.perf_counter()\n"
+    "    r = _orig_ri(h)\n"
+    "    _runs.append((_stage[0], time.perf_counter() - s, h.getNumRow(), h.getNumCol(), "
+    "h.getNumNz()))\n"
+    "    return r\n"
+    "_ss._run_interruptible = _ri  # siting runs HiGHS in its solver thread (Ctrl-C)\n"
     "d = tempfile.mkdtemp()\n"
     "g0 = time.perf_counter()\n"
     "sc = write_size(d + '/in', {size!r}, mip_gap={gap!r}, time_limit_s={limit!r})\n"
@@ -453,7 +462,9 @@ _NATIONAL_SITING = _NATIONAL_PRELUDE + (
     "'cooling_s', 'network_s', 'baseline_s')), 'candidates_s': tm['candidates_s'], "
     "'build_s': tm['build_s'], 'handover_s': tm['solve_s'] - hs, 'highs_s': hs, "
     "'verify_s': tm['verify_s'], 'rows': last[2], 'columns': last[3], 'nonzeros': last[4], "
-    "'objective_usd': p.solve.objective, 'gap': p.solve.gap}}\n"
+    "'objective_usd': p.solve.objective, 'gap': p.solve.gap, "
+    "'highs_baseline_s': sum(r[1] for r in _runs if r[0] == 'grid baseline'), "
+    "'python_share': 1 - sum(r[1] for r in _runs) / (t1 - t0)}}\n"
     "if lazy:\n"
     "    extra.update(zip(('lp_rounds', 'mip_rounds', 'limits_added', 'limits_possible'), "
     "map(int, lazy[0].groups())))\n"
@@ -509,6 +520,8 @@ _NATIONAL_ROWS = (
     ("build_s", "model build s"),
     ("handover_s", "hand-over to HiGHS s (siting: + lazy checks; linopy: + read-back)"),
     ("highs_s", "HiGHS s (all runs of the solve)"),
+    ("highs_baseline_s", "HiGHS s (grid baseline LP, in the first row above)"),
+    ("python_share", "share of the wall not in HiGHS (siting's own Python)"),
     ("verify_s", "verification s"),
     ("rows", "rows (last MIP)"),
     ("columns", "columns"),

@@ -96,6 +96,7 @@ DEFAULTS: dict[str, Any] = {
     "layout": "auto",
     "rate_unrated": None,
     "fix_step_up": False,
+    "rate_overloaded": None,
 }
 
 #: Buses up to which :func:`bus_layout` runs SMACOF (dense n x n matrices: about 30 s and
@@ -121,7 +122,11 @@ SMACOF_MAX_BUSES = 2500
 #:   0.55 of its load) before any campus (siting's grid baseline LP solves), with 222 of
 #:   its lines unrated; see :func:`write_size` for the alternatives.
 #: - ``L``: PEGASE case9241pegase (9,241 buses, 16,049 branches, 335 GW), 10,000 sites,
-#:   5 years; bus positions from the case's own geodata (SMACOF is too slow there).
+#:   5 years; bus positions from the case's own geodata (SMACOF is too slow there). Most of
+#:   its 2,252 transformers carry a 100 MVA placeholder rating, and 473 of them are above
+#:   it in the case's own DC power flow (transformer 820 by 1,846 MW), so the grid cannot
+#:   serve its own load: those get 1.2 times their flow (``rate_overloaded``), and step-up
+#:   transformers their generators' output (``fix_step_up``).
 SIZES: dict[str, dict[str, Any]] = {
     "S": {
         "network": "case118",
@@ -161,6 +166,8 @@ SIZES: dict[str, dict[str, Any]] = {
         "site_max_it_mw": (300.0, 500.0, 800.0, 1000.0),
         "span_km": 2000.0,
         "min_bus_voltage_kv": 100.0,
+        "fix_step_up": True,
+        "rate_overloaded": 1.2,
     },
 }
 
@@ -413,6 +420,7 @@ def export_pandapower(
     *,
     rate_unrated: float | None = None,
     fix_step_up: bool = False,
+    rate_overloaded: float | None = None,
 ) -> tuple[Path, pd.DataFrame]:
     """Write one of ``pandapower.networks``' cases as pandapower JSON into ``folder``.
 
@@ -439,6 +447,11 @@ def export_pandapower(
         ``max_loading_percent``). RTE's cases rate their generator step-up transformers
         at a 100 MVA placeholder, below the units' minimum output, so no dispatch is
         within limits at the peak (where units run at least at ``p_min``).
+    rate_overloaded
+        When given, every line and transformer whose flow in pandapower's DC power flow
+        of the case's own dispatch is above its rating gets ``rate_overloaded * |f|``
+        (through ``max_loading_percent``): placeholder ratings below the case's own flows
+        (PEGASE's 100 MVA transformers) would make its base load unservable.
 
     Returns
     -------
@@ -454,6 +467,8 @@ def export_pandapower(
     net = getattr(pn, network)()
     if rate_unrated is not None:
         _rate_unrated(net, float(rate_unrated))
+    if rate_overloaded is not None:
+        _rate_overloaded(net, float(rate_overloaded))
     if fix_step_up:
         _fix_step_up(net)
     xy = np.full((len(net.bus), 2), np.nan)
@@ -474,33 +489,49 @@ PLACEHOLDER_RATING_MVA = 9000.0
 MIN_RATING_MVA = 50.0
 
 
+def _nominal_mva(net, table: str) -> pd.Series:
+    """Rating at 100 % loading of every line or transformer [MVA]."""
+    if table == "line":
+        vn = net.bus.loc[net.line["from_bus"], "vn_kv"].to_numpy()
+        return net.line["max_i_ka"] * net.line["df"] * net.line["parallel"] * np.sqrt(3) * vn
+    return net.trafo["sn_mva"] * net.trafo["parallel"]
+
+
 def _rate_unrated(net, factor: float) -> None:
     """Synthetic ratings of the placeholder-rated lines and transformers (in place)."""
     import pandapower as pp
 
     pp.rundcpp(net)
-    for table, nominal in (
-        (
-            "line",
-            net.line["max_i_ka"]
-            * net.line["df"]
-            * net.line["parallel"]
-            * np.sqrt(3)
-            * net.bus.loc[net.line["from_bus"], "vn_kv"].to_numpy(),
-        ),
-        ("trafo", net.trafo["sn_mva"] * net.trafo["parallel"]),
-    ):
+    for table, col in (("line", "p_from_mw"), ("trafo", "p_hv_mw")):
         tab = net[table]
         if not len(tab):
             continue
         if "max_loading_percent" not in tab:
             tab["max_loading_percent"] = 100.0
-        pct = tab["max_loading_percent"].fillna(100.0)
-        rating = nominal * pct / 100.0
-        flow = net[f"res_{table}"]["p_from_mw" if table == "line" else "p_hv_mw"].abs()
+        nominal = _nominal_mva(net, table)
+        rating = nominal * tab["max_loading_percent"].fillna(100.0) / 100.0
+        flow = net[f"res_{table}"][col].abs()
         want = np.maximum(factor * flow.fillna(0.0), MIN_RATING_MVA)
         unrated = rating >= PLACEHOLDER_RATING_MVA
         tab.loc[unrated, "max_loading_percent"] = (100.0 * want / nominal)[unrated]
+
+
+def _rate_overloaded(net, factor: float) -> None:
+    """Ratings of ``factor`` times the flow where the case's own DC flow exceeds them."""
+    import pandapower as pp
+
+    pp.rundcpp(net)
+    for table, col in (("line", "p_from_mw"), ("trafo", "p_hv_mw")):
+        tab = net[table]
+        if not len(tab):
+            continue
+        if "max_loading_percent" not in tab:
+            tab["max_loading_percent"] = 100.0
+        nominal = _nominal_mva(net, table)
+        rating = nominal * tab["max_loading_percent"].fillna(100.0) / 100.0
+        flow = net[f"res_{table}"][col].abs().fillna(0.0)
+        over = flow > rating
+        tab.loc[over, "max_loading_percent"] = (100.0 * factor * flow / nominal)[over]
 
 
 def _fix_step_up(net) -> None:
@@ -586,7 +617,11 @@ def write_instance(
     geo_xy = None
     if network is not None:
         case, geo = export_pandapower(
-            network, folder, rate_unrated=cfg["rate_unrated"], fix_step_up=cfg["fix_step_up"]
+            network,
+            folder,
+            rate_unrated=cfg["rate_unrated"],
+            fix_step_up=cfg["fix_step_up"],
+            rate_overloaded=cfg["rate_overloaded"],
         )
     else:
         geo = None
