@@ -499,25 +499,20 @@ def _nominal_mva(net, table: str) -> pd.Series:
 
 def _rate_unrated(net, factor: float) -> None:
     """Synthetic ratings of the placeholder-rated lines and transformers (in place)."""
-    import pandapower as pp
-
-    pp.rundcpp(net)
-    for table, col in (("line", "p_from_mw"), ("trafo", "p_hv_mw")):
-        tab = net[table]
-        if not len(tab):
-            continue
-        if "max_loading_percent" not in tab:
-            tab["max_loading_percent"] = 100.0
-        nominal = _nominal_mva(net, table)
-        rating = nominal * tab["max_loading_percent"].fillna(100.0) / 100.0
-        flow = net[f"res_{table}"][col].abs()
-        want = np.maximum(factor * flow.fillna(0.0), MIN_RATING_MVA)
-        unrated = rating >= PLACEHOLDER_RATING_MVA
-        tab.loc[unrated, "max_loading_percent"] = (100.0 * want / nominal)[unrated]
+    _rerate(net, factor, placeholders=True)
 
 
 def _rate_overloaded(net, factor: float) -> None:
     """Ratings of ``factor`` times the flow where the case's own DC flow exceeds them."""
+    _rerate(net, factor, placeholders=False)
+
+
+def _rerate(net, factor: float, *, placeholders: bool) -> None:
+    """Rate lines and transformers at ``factor`` times their flow in pandapower's DC power
+    flow of the case's own dispatch (in place, through ``max_loading_percent``): those at a
+    placeholder rating (at least :data:`PLACEHOLDER_RATING_MVA`; then at least
+    :data:`MIN_RATING_MVA`), or those whose flow exceeds their
+    rating."""
     import pandapower as pp
 
     pp.rundcpp(net)
@@ -530,8 +525,13 @@ def _rate_overloaded(net, factor: float) -> None:
         nominal = _nominal_mva(net, table)
         rating = nominal * tab["max_loading_percent"].fillna(100.0) / 100.0
         flow = net[f"res_{table}"][col].abs().fillna(0.0)
-        over = flow > rating
-        tab.loc[over, "max_loading_percent"] = (100.0 * factor * flow / nominal)[over]
+        if placeholders:
+            want = np.maximum(factor * flow, MIN_RATING_MVA)
+            pick = rating >= PLACEHOLDER_RATING_MVA
+        else:
+            want = factor * flow
+            pick = flow > rating
+        tab.loc[pick, "max_loading_percent"] = (100.0 * want / nominal)[pick]
 
 
 def _fix_step_up(net) -> None:
