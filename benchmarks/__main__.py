@@ -344,14 +344,22 @@ def measure(code: str, repeat: int) -> dict:
         "peak_rss_mb": statistics.median(rss),
     }
     if extras:
-        res["extra"] = {k: statistics.median(e[k] for e in extras) for k in extras[0]}
+        # a figure a run could not give (no objective: no plan within the time limit) is None
+        res["extra"] = {
+            k: (statistics.median(vals) if vals else None)
+            for k in extras[0]
+            for vals in [[e[k] for e in extras if e.get(k) is not None]]
+        }
     if infos:
         res["info"] = infos
     return res
 
 
-def _num(key: str, v: float) -> str:
-    """``key value``: whole numbers (counts, sizes) in full, others to 4 digits."""
+def _num(key: str, v: float | None) -> str:
+    """``key value``: whole numbers (counts, sizes) in full, others to 4 digits; ``-`` for
+    a figure the run could not give."""
+    if v is None:
+        return f"{key} -"
     return f"{key} {v:.0f}" if float(v).is_integer() and abs(v) < 1e9 else f"{key} {v:.4g}"
 
 
@@ -377,7 +385,7 @@ def compare_plans(name_a: str, a: dict, name_b: str, b: dict) -> list[str]:
     if not ia or not ib:
         return out
     for nm, runs in ((name_a, ia), (name_b, ib)):
-        objs = {round(r["objective_usd"], 2) for r in runs}
+        objs = {round(r["objective_usd"] or 0.0, 2) for r in runs}
         plans = {json.dumps(r["schedule"], sort_keys=True) for r in runs}
         if len(objs) > 1 or len(plans) > 1:
             out.append(
@@ -386,6 +394,10 @@ def compare_plans(name_a: str, a: dict, name_b: str, b: dict) -> list[str]:
     ra, rb = ia[0], ib[0]
     oa, ob = ra["objective_usd"], rb["objective_usd"]
     la, lb = ra["bound_usd"], rb["bound_usd"]
+    for nm, r in ((name_a, ra), (name_b, rb)):
+        if r["objective_usd"] is None or r["bound_usd"] is None:
+            out.append(f"{nm}: no plan (status {r['status']}): objectives not compared")
+            return out
     gap = max(ra["mip_gap"], rb["mip_gap"])
     # each [bound, objective] holds the optimum, so the two must overlap
     lo, hi = max(la, lb), min(oa, ob)
