@@ -227,3 +227,20 @@ def pglib_dir() -> Path:
 def line(a: Point, b: Point) -> LineString:
     """A straight line between two points."""
     return LineString([a, b])
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian chromium through playwright (one per test module); skips with the
+    reason when either is missing (``.ci/run`` installs chromium)."""
+    from browser import ARGS, CHROMIUM
+
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="the playwright package is missing"
+    )
+    if not CHROMIUM.exists():  # pragma: no cover
+        pytest.skip("no /usr/bin/chromium (apt-get install chromium; .ci/run does)")
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        yield b
+        b.close()

@@ -30,6 +30,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 import yaml
+from browser import open_offline
 from test_plan import write_region
 from typer.testing import CliRunner
 
@@ -52,10 +53,6 @@ EVIL = f"{P_SCRIPT}{P_IMG}{P_CLOSE}{P_QUOTES}{LS}end"
 RAW = ("<script>window.__xss", "<img src=x", "onerror=window.__xss=2>", "</script><script>")
 #: A folder name that is a URL scheme when written as a link as it is.
 JS_DIR = "javascript:window.__xss=4;0"
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
-ARGS += ["--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 def assert_escaped(text: str, what: str) -> None:
@@ -344,45 +341,8 @@ def test_robustness_outputs_escape_ids_names_buses_and_the_folder(tmp_path):
 # --------------------------------------------------------------------------- in a browser
 
 
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="the playwright package is missing"
-    )
-    if not CHROMIUM.exists():  # pragma: no cover
-        pytest.skip("no /usr/bin/chromium (apt-get install chromium; .ci/run does)")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        yield b
-        b.close()
-
-
-def open_page(browser, path: Path, ready: str | None = None):
-    """Open a page offline (every request but file:// blocked); returns (page, errors)."""
-    ctx = browser.new_context(viewport={"width": 1200, "height": 800})
-    page = ctx.new_page()
-    errors: list[str] = []
-    page.route(
-        "**/*",
-        lambda route: route.continue_() if route.request.url.startswith("file:") else route.abort(),
-    )
-    page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
-    page.on(
-        "console",
-        lambda m: (
-            errors.append(m.text)
-            if m.type == "error" and "Failed to load resource" not in m.text
-            else None
-        ),
-    )
-    page.goto(path.as_uri())
-    if ready:
-        page.wait_for_function(ready, timeout=10_000)
-    return page, errors
-
-
 def test_every_popup_and_tooltip_of_the_map_shows_the_names_as_text(hostile_plan, browser):
-    page, errors = open_page(browser, hostile_plan / "index.html", "window.sitingReady === true")
+    page, errors = open_offline(browser, hostile_plan / "index.html")
     texts = page.evaluate(
         """() => { var out = [];
         window.sitingMap.eachLayer(function (l) {
@@ -410,14 +370,14 @@ def test_every_popup_and_tooltip_of_the_map_shows_the_names_as_text(hostile_plan
 
 
 def test_the_report_and_the_front_in_a_browser(hostile_plan, hostile_front, browser):
-    page, errors = open_page(browser, hostile_plan / "report.html")
+    page, errors = open_offline(browser, hostile_plan / "report.html", ready=None)
     page.wait_for_timeout(200)
     assert page.evaluate("window.__xss") is None
     assert page.locator("h1").inner_text() == "Title " + EVIL
     assert page.locator("script").count() == 0 and page.locator("img").count() == 0
     assert errors == []
 
-    page, errors = open_page(browser, hostile_front.out / "front.html")
+    page, errors = open_offline(browser, hostile_front.out / "front.html", ready=None)
     page.wait_for_timeout(200)
     assert page.evaluate("window.__xss") is None
     protocols = page.evaluate("() => Array.from(document.links).map(a => a.protocol)")

@@ -16,6 +16,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 import pytest
+from browser import open_offline
 from shapely.geometry import Point
 from test_plan import CRS, at, write_region
 from typer.testing import CliRunner
@@ -23,24 +24,7 @@ from typer.testing import CliRunner
 import siting
 from siting.cli import app
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 EVIL = "<script>window.__xss=1</script> & <img src=x onerror=window.__xss=2>"
-
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is missing")
-if not CHROMIUM.exists():  # pragma: no cover
-    pytest.skip(
-        "no /usr/bin/chromium (apt-get install chromium; .ci/run does)", allow_module_level=True
-    )
 
 
 @pytest.fixture(scope="module")
@@ -73,36 +57,6 @@ def plan_dir(tmp_path_factory) -> Path:
     return out
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        yield b
-        b.close()
-
-
-def open_map(browser, html: Path):
-    """Open the page offline; returns (page, errors)."""
-    ctx = browser.new_context(viewport={"width": 1200, "height": 800})
-    page = ctx.new_page()
-    errors: list[str] = []
-    page.route(
-        "**/*",
-        lambda route: route.continue_() if route.request.url.startswith("file:") else route.abort(),
-    )
-    page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
-
-    def on_console(msg):
-        # blocked tiles show up as failed resources: expected offline, not an error of ours
-        if msg.type == "error" and "Failed to load resource" not in msg.text:
-            errors.append(f"console: {msg.text}")
-
-    page.on("console", on_console)
-    page.goto(html.as_uri())
-    page.wait_for_function("window.sitingReady === true", timeout=10_000)
-    return page, errors
-
-
 def count(page, cls: str) -> int:
     return page.locator(f".leaflet-overlay-pane path.{cls}").count()
 
@@ -123,7 +77,7 @@ def test_the_plan_writes_the_map_offline(plan_dir):
 
 
 def test_map_loads_lists_layers_and_they_toggle(plan_dir, browser, tmp_path):
-    page, errors = open_map(browser, plan_dir / "index.html")
+    page, errors = open_offline(browser, plan_dir / "index.html")
     names = overlay_names(page)
     for expected in (
         "Region outline",
@@ -157,7 +111,7 @@ def test_map_loads_lists_layers_and_they_toggle(plan_dir, browser, tmp_path):
 
 
 def test_the_year_slider_changes_what_is_shown(plan_dir, browser):
-    page, errors = open_map(browser, plan_dir / "index.html")
+    page, errors = open_offline(browser, plan_dir / "index.html")
     # the plan: S3 from 2030, S2 from 2031 (tests/test_plan.py)
     assert page.evaluate("window.sitingYear") == 2031
     assert count(page, "siting-site") == 2
@@ -172,7 +126,7 @@ def test_the_year_slider_changes_what_is_shown(plan_dir, browser):
 
 
 def test_a_site_popup_shows_escaped_text_and_runs_no_script(plan_dir, browser):
-    page, errors = open_map(browser, plan_dir / "index.html")
+    page, errors = open_offline(browser, plan_dir / "index.html")
     page.evaluate(
         """() => { var hit = null;
         window.sitingMap.eachLayer(function (l) {
@@ -192,7 +146,7 @@ def test_a_site_popup_shows_escaped_text_and_runs_no_script(plan_dir, browser):
 
 
 def test_a_candidate_not_chosen_says_why(plan_dir, browser):
-    page, errors = open_map(browser, plan_dir / "index.html")
+    page, errors = open_offline(browser, plan_dir / "index.html")
     text = page.evaluate(
         """() => { var out = null;
         window.sitingMap.eachLayer(function (l) {
@@ -252,6 +206,6 @@ def test_sites_that_are_grid_cells_are_drawn_at_a_point(plan_dir, browser, tmp_p
     sites = sites.set_geometry(sites.geometry.buffer(2_000, cap_style="square"))
     sites.to_file(copy / "plan.gpkg", layer="sites", driver="GPKG")
     render_map(copy)
-    page, errors = open_map(browser, copy / "index.html")
+    page, errors = open_offline(browser, copy / "index.html")
     assert count(page, "siting-site") == 2  # both sites in service in 2031
     assert errors == []

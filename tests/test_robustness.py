@@ -15,6 +15,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 import yaml
+from browser import open_offline
 from shapely.geometry import Point
 from typer.testing import CliRunner
 
@@ -412,42 +413,10 @@ def test_a_real_sweep_counts_what_the_schedules_say(real_sweep):
 
 # --------------------------------------------------------------------------- (d) the browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
-ARGS += ["--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="no playwright package")
-    if not CHROMIUM.exists():  # pragma: no cover
-        pytest.skip("no /usr/bin/chromium (apt-get install chromium)")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        yield b
-        b.close()
-
 
 def test_the_map_in_a_browser_offline(sweep_out, browser, tmp_path):
     folder = write_robustness(sweep_out)  # with the (online) tiles offered: blocked here
-    ctx = browser.new_context(viewport={"width": 1200, "height": 800})
-    page = ctx.new_page()
-    errors: list[str] = []
-    page.route(
-        "**/*",
-        lambda route: route.continue_() if route.request.url.startswith("file:") else route.abort(),
-    )
-    page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
-    page.on(
-        "console",
-        lambda m: (
-            errors.append(m.text)
-            if m.type == "error" and "Failed to load resource" not in m.text
-            else None
-        ),
-    )
-    page.goto((folder / "robustness.html").as_uri())
-    page.wait_for_function("window.sitingReady === true", timeout=10_000)
+    page, errors = open_offline(browser, folder / "robustness.html")
     labels = [
         t.strip() for t in page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
     ]
