@@ -24,10 +24,8 @@ from __future__ import annotations
 
 import math
 import os
-import signal
 import warnings
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +37,7 @@ import pytest
 import rasterio
 import shapely
 import shapely.affinity
+from fuzzing import no_hang
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rasterio.transform import Affine, from_origin
@@ -96,22 +95,6 @@ SCENARIO_LAYERS = (
     "places",
     "heat_sinks",
 )
-
-
-@contextmanager
-def no_hang(seconds: int = HANG_S):
-    """Fail (instead of hanging) when the body takes longer than ``seconds``."""
-
-    def alarm(signum, frame):
-        raise TimeoutError(f"took longer than {seconds} s: a hang")
-
-    old = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 @pytest.fixture(scope="module")
@@ -599,7 +582,7 @@ def test_vector_layer_reads_or_names_the_problem(case: VectorCase, work: Path) -
     path = write_layer(case, work / "layer.gpkg")
     report = ProblemReport()
     try:
-        with no_hang():
+        with no_hang(HANG_S):
             gdf = read_vector(path, case.spec, report, layer=case.ref_layer)
         report.raise_if_any()
     except SitingError as err:
@@ -665,7 +648,7 @@ def test_scenario_layers_load_or_name_the_problem(case: VectorCase, work: Path, 
     path = write_layer(case, work / "scenario_layer.gpkg")
     scenario = scenario_from_dict(scenario_for(case, path, base))
     try:
-        with no_hang():
+        with no_hang(HANG_S):
             layers = load_layers(scenario)
     except SitingError as err:
         if not (case.bad or case.fails_in_region):
@@ -686,7 +669,7 @@ def test_scenario_layers_load_or_name_the_problem(case: VectorCase, work: Path, 
     assert gdf.crs.equals(layers.crs) and layers.crs.is_projected
     check_read(gdf, case, projected=True)
     try:
-        with no_hang():
+        with no_hang(HANG_S):
             c = build_candidates(scenario, layers)
     except SitingError as err:
         # only screening may remove every candidate (a fuzzed exclusion over both sites)
@@ -748,7 +731,7 @@ def test_file_that_is_not_a_geopackage(data, work: Path, base: Path, valid_gpkg:
     )
     report = ProblemReport()
     try:
-        with no_hang():
+        with no_hang(HANG_S):
             gdf = read_vector(path, spec, report)
             report.raise_if_any()
             layers = load_layers(scenario)
@@ -998,7 +981,7 @@ def test_raster_loads_or_names_the_problem(case: RasterCase, cells: bool, work: 
     path = write_raster(case, work / "raster.tif")
     scenario = scenario_from_dict(raster_scenario(case.role, path, case.band, base, cells))
     try:
-        with no_hang():
+        with no_hang(HANG_S):
             layers = load_layers(scenario)
     except SitingError as err:
         problems = named(err)
@@ -1029,7 +1012,7 @@ def test_raster_loads_or_names_the_problem(case: RasterCase, cells: bool, work: 
         assert r.min == pytest.approx(a[valid].min()) and r.max == pytest.approx(a[valid].max())
         assert r.mean == pytest.approx(a[valid].mean(), rel=1e-6, abs=1e-6)
     try:
-        with no_hang():
+        with no_hang(HANG_S):
             c = build_candidates(scenario, layers)
     except SitingError as err:
         problems = named(err)
@@ -1079,7 +1062,7 @@ def test_file_that_is_not_a_geotiff(data, work: Path, base: Path, valid_tif: byt
     path.write_bytes(data.draw(broken_bytes(valid_tif)))
     report = ProblemReport()
     try:
-        with no_hang():
+        with no_hang(HANG_S):
             r = read_raster(path, "land_cost", report, value_range=(0.0, 1e12))
             report.raise_if_any()
             scenario = scenario_from_dict(raster_scenario("land_cost", path, 1, base, False))

@@ -30,15 +30,15 @@ import logging
 import math
 import os
 import re
-import signal
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+from fuzzing import no_hang
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -80,25 +80,6 @@ def _file(text: str | bytes, suffix: str = ".m") -> Path:
     else:
         path.write_bytes(text)
     return path
-
-
-@contextlib.contextmanager
-def _time_limit(seconds: int = TIME_LIMIT_S) -> Iterator[None]:
-    """Fail (instead of hanging) when the body runs longer than ``seconds`` (POSIX only)."""
-    if not hasattr(signal, "SIGALRM"):
-        yield
-        return
-
-    def _alarm(signum, frame):  # noqa: ARG001
-        raise TimeoutError(f"reader hung: still running after {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, _alarm)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 # --- a MATPOWER case as rows of tokens ------------------------------------------------------
@@ -712,7 +693,7 @@ def _run_matpower(
     path = _file(content)
     file = str(path)
     report = ProblemReport()
-    with _time_limit():
+    with no_hang(TIME_LIMIT_S):
         grid = read_matpower(path, report)
     if grid is None:
         _check_problems(report.problems, file)
@@ -721,7 +702,7 @@ def _run_matpower(
                 f"expected a problem at {expects[0]}, got:\n"
                 + "\n".join(str(p) for p in report.problems)
             )
-        with _time_limit(), pytest.raises(InputError) as e:
+        with no_hang(TIME_LIMIT_S), pytest.raises(InputError) as e:
             load_grid_case(path)
         assert file in str(e.value)
         COUNTS[test, "error"] += 1
@@ -733,7 +714,7 @@ def _run_matpower(
         _check_grid_matches_case(grid, case)
         if not any(r[1] == "3" for r in case.rows("bus")):
             assert any("no reference bus" in n for n in report.notes)
-    with _time_limit():
+    with no_hang(TIME_LIMIT_S):
         _check_grid(grid, file)
         layers = load_grid_case(path)
     assert list(layers.grid.buses.index) == list(grid.buses.index)
@@ -948,14 +929,14 @@ def _run_pandapower(content: str | bytes, test: str = "pandapower") -> None:
     path = _file(content, suffix=".json")
     file = str(path)
     try:
-        with _time_limit():
+        with no_hang(TIME_LIMIT_S):
             layers = load_grid_case(path)
     except InputError as e:
         _check_problems(e.problems, file)
         assert file in str(e)
         COUNTS[test, "error"] += 1
         return
-    with _time_limit():
+    with no_hang(TIME_LIMIT_S):
         _check_grid(layers.grid, file)
     COUNTS[test, "ok"] += 1
 

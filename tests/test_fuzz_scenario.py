@@ -25,18 +25,17 @@ import json
 import math
 import os
 import re
-import signal
 import sys
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from fuzzing import no_hang
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -79,22 +78,6 @@ FUZZ = settings(
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-@contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    """Fail (rather than hang CI) when the body runs longer than ``seconds``."""
-
-    def fire(signum: int, frame: Any) -> None:
-        raise TimeoutError(f"took longer than {seconds:g} s: a hang")
-
-    old = signal.signal(signal.SIGALRM, fire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def absolute_paths(node: Any, base: Path) -> Any:
@@ -178,7 +161,7 @@ def load_case(
 ) -> tuple[Scenario | None, ScenarioError | None]:
     """Load ``path``; a scenario is checked, an error must name its file(s); nothing else."""
     t0 = time.perf_counter()
-    with time_limit(LOAD_LIMIT_S):
+    with no_hang(LOAD_LIMIT_S):
         try:
             sc = load_scenario(path)
         except ScenarioError as e:
@@ -496,7 +479,7 @@ def run_validate(path: Path, root: Path) -> int:
     """``siting validate`` in-process: exit 0, or 1 with problems that name a file."""
     from siting.cli import EXIT_INVALID, app
 
-    with time_limit(60):
+    with no_hang(60):
         result = CliRunner().invoke(app, ["validate", str(path)])
     out = result.output
     assert "internal error" not in out and "Traceback" not in out, out
@@ -786,7 +769,7 @@ def test_extends_chains_load_or_name_the_problem(work, specials, data):
 def test_extends_to_a_pipe_or_device_does_not_block(tmp_path, specials):
     for target in (specials["pipe"], Path("/dev/zero"), Path("/dev/urandom")):
         f = write_yaml(tmp_path / "s.yaml", {**MINIMAL, "extends": str(target)})
-        with time_limit(5), pytest.raises(ScenarioError) as e:
+        with no_hang(5), pytest.raises(ScenarioError) as e:
             load_scenario(f)
         assert "not a regular file" in str(e.value)
         assert f"named by 'extends' in {f}" in str(e.value)
@@ -950,7 +933,7 @@ def test_yaml_is_read_only_by_safe_loaders():
 )
 def test_limits_have_clear_messages(tmp_path, extra, field, expected):
     path = write_yaml(tmp_path / "s.yaml", {**MINIMAL, **extra})
-    with time_limit(LOAD_LIMIT_S), pytest.raises(ScenarioError) as e:
+    with no_hang(LOAD_LIMIT_S), pytest.raises(ScenarioError) as e:
         load_scenario(path)
     text = str(e.value)
     assert str(path) in text and expected in text, text
@@ -1127,7 +1110,7 @@ def test_valid_extreme_numbers_plan_or_fail_with_a_named_error(work, plan_region
     sc, error = load_case("plan_extremes", path)
     if sc is None:
         return
-    with time_limit(120):
+    with no_hang(120):
         try:
             plan(sc, write=False, time_limit_s=20)
         except SitingError as e:
