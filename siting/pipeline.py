@@ -126,6 +126,7 @@ def _no_sites(d: ModelData) -> ModelData:
         water_cap_m3_per_day=None,
         co2_cap_t=None,
         upgrade_budget_usd=None,
+        dominance_cuts=[],
     )
 
 

@@ -327,11 +327,10 @@ def _highs_with_start(base: type) -> type:
                 self._vars_referenced_by_con[con] = []
                 self._pyomo_con_to_solver_con_map[con] = first + i
                 self._solver_con_to_pyomo_con_map[first + i] = con
-            inf = self._solver_model.inf
             self._solver_model.addRows(
                 len(done),
-                np.clip(np.array(lbs, dtype=float), -inf, inf),
-                np.clip(np.array(ubs, dtype=float), -inf, inf),
+                np.array(lbs, dtype=float),  # +-inf: HiGHS's own infinity
+                np.array(ubs, dtype=float),
                 n,
                 np.array(starts, dtype=np.int32),
                 np.concatenate(idx).astype(np.int32),

@@ -132,10 +132,11 @@ def flows_numpy(m: pyo.ConcreteModel, d: ModelData) -> dict[tuple[int, str], np.
     mp = _injection_maps(m)
     keys = [(t, h) for t in range(d.n_years) for h in d.snapshots.index]
     inj = np.empty((nb, len(keys)))
+    col = {key: j for j, key in enumerate(keys)}
     for t in range(d.n_years):
         capv = _values([m.capk[s, k, t] for s, k in mp["caps"]])
         for h in d.snapshots.index:
-            j = keys.index((t, h))
+            j = col[t, h]
             pv = _values([m.p[g, t, h] for g in mp["gens"]])
             draw = capv * (mp["coef_peak"] if m._peak_h[h] else mp["coef_typ"])
             inj[:, j] = (

@@ -99,8 +99,7 @@ def add_sites(m: pyo.ConcreteModel, d: ModelData) -> None:
     m.min_size = pyo.Constraint(
         m.S, rule=lambda m, s: m.cap[s, last] >= d.min_campus_mw * m.open[s]
     )
-    known = set(d.sites)
-    cuts = [(b, a) for b, a in d.dominance_cuts if b in known and a in known]
+    cuts = d.dominance_cuts
     if cuts:
         # valid by an exchange argument (siting.model.dominance): B open only if A is
         m.dominance = pyo.Constraint(
