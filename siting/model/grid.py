@@ -399,11 +399,11 @@ def ptdf_flow_parts(m, br: int, t: int, h: str) -> tuple[float, tuple, np.ndarra
     # where they would only cost time (over a million of them on a 9,241-bus case)
     g = row[mp["gen_bus"]]
     keep_g = np.flatnonzero(np.abs(g) > PTDF_DROP)
-    c = row[mp["cap_bus"]]
-    keep_c = np.flatnonzero(np.abs(c) > PTDF_DROP)
     draw = mp["coef_peak"] if m._peak_h[h] else mp["coef_typ"]
+    c = -row[mp["cap_bus"]] * draw  # (a campus draws: PTDF x PUE, utilisation)
+    keep_c = np.flatnonzero(np.abs(c) > PTDF_DROP)
     pos = np.concatenate([keep_g, len(g) + keep_c])
-    coefs = np.concatenate([g[keep_g], -c[keep_c] * draw[keep_c]])
+    coefs = np.concatenate([g[keep_g], c[keep_c]])
     return const, key, pos, coefs
 
 
