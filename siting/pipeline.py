@@ -29,6 +29,7 @@ from siting.io import output_lock
 from siting.model import build_model, model_data
 from siting.model import dominance as _dominance
 from siting.model import elastic as _elastic
+from siting.model import kernel as _kernel
 from siting.model.data import ModelData
 from siting.model.metrics import metric_values
 from siting.provenance import versions
@@ -77,6 +78,17 @@ def solve_model(m, d: ModelData, *, write_lp=None, **settings) -> SolveResult:
         return solve(m, write_lp=write_lp, **settings)
     r, info = solve_lazy(m, d, lambda mm: solve(mm, **settings))
     m._lazy_info = info
+    _lazy_notes(m, d, r)
+    if write_lp is not None:
+        m.write(str(write_lp), io_options={"symbolic_solver_labels": True})
+    return r
+
+
+def _lazy_notes(m, d: ModelData, r: SolveResult) -> None:
+    """The lazy loop's figures (``m._lazy_info``) as notes on ``r``."""
+    info = getattr(m, "_lazy_info", None)
+    if info is None:
+        return
     if hasattr(m, "lazy_limits"):
         r.notes.append(
             f"PTDF form with lazy line limits: {info.lp_rounds} LP and {info.mip_rounds} MIP "
@@ -98,9 +110,58 @@ def solve_model(m, d: ModelData, *, write_lp=None, **settings) -> SolveResult:
             f"an LP round of the lazy loop ended without a solution ({info.lp_failed}); the "
             "MIP rounds found the remaining limits"
         )
+
+
+def solve_by_kernel(
+    d: ModelData,
+    baseline_usd: float,
+    baseline_co2_t: float,
+    settings: dict[str, Any],
+    *,
+    write_lp=None,
+    progress: Callable[[str], None] | None = None,
+):
+    """Solve by the candidate kernel (:mod:`siting.model.kernel`).
+
+    Returns
+    -------
+    (model, data, result) or None
+        The kernel MILP's model and data (the sites it kept), and its result with the whole
+        model's bound and gap; None when the LP relaxation had no solution (solve the whole
+        model instead: it reports infeasibility or the solver's trouble).
+    """
+
+    def build(dd: ModelData, elastic: bool = False):
+        return build_model(
+            dd, elastic=elastic, baseline_usd=baseline_usd, baseline_co2_t=baseline_co2_t
+        )
+
+    def run(m, *, time_limit_s: float, highs_options=None) -> SolveResult:
+        return solve(
+            m,
+            solver="highs",
+            time_limit_s=time_limit_s,
+            mip_gap=settings["mip_gap"],
+            threads=settings["threads"],
+            highs_options=highs_options,
+        )
+
+    out = _kernel.solve_kernel(
+        d,
+        build,
+        run,
+        mip_gap=settings["mip_gap"],
+        time_limit_s=settings["time_limit_s"],
+        progress=progress,
+    )
+    if out is None:
+        return None
+    m, dk, r, info = out
+    m._kernel_info = info
+    _lazy_notes(m, dk, r)
     if write_lp is not None:
         m.write(str(write_lp), io_options={"symbolic_solver_labels": True})
-    return r
+    return m, dk, r
 
 
 def _no_sites(d: ModelData) -> ModelData:
@@ -559,19 +620,30 @@ def _plan(
     timings = dict(prep.timings)
     threads = sc.solver.threads
 
-    t = stage("build model")
-    m = build_model(d, baseline_usd=baseline, baseline_co2_t=prep.baseline_co2_t)
-    timings["build_s"] = time.perf_counter() - t
-
-    t = stage("solve")
     settings = dict(
         solver=solver or sc.solver.name,
         time_limit_s=time_limit_s if time_limit_s is not None else sc.solver.time_limit_s,
         mip_gap=mip_gap if mip_gap is not None else sc.solver.mip_gap,
         threads=threads,
     )
-    result = solve_model(m, d, write_lp=write_lp, **settings)
-    timings["solve_s"] = time.perf_counter() - t
+    kern = None
+    if settings["solver"].lower() == "highs" and _kernel.wanted(d, sc.solver.candidate_kernel):
+        t = stage("solve")
+        kern = solve_by_kernel(
+            d, baseline, prep.baseline_co2_t, settings, write_lp=write_lp, progress=say
+        )
+        timings["solve_s"] = time.perf_counter() - t
+    if kern is not None:
+        m, d, result = kern
+        timings["build_s"] = 0.0  # (the kernel's builds are part of its solve)
+    else:
+        t = stage("build model")
+        m = build_model(d, baseline_usd=baseline, baseline_co2_t=prep.baseline_co2_t)
+        timings["build_s"] = time.perf_counter() - t
+
+        t = stage("solve")
+        result = solve_model(m, d, write_lp=write_lp, **settings)
+        timings["solve_s"] = time.perf_counter() - t
 
     if not result.has_solution:
         if result.status == "infeasible":
@@ -626,6 +698,8 @@ def _plan(
     timings["total_s"] = time.perf_counter() - t_all
 
     p.manifest = _manifest(sc, layers, cands, d, p, result, settings, baseline, timings)
+    if kern is not None:
+        p.manifest["kernel"] = dataclasses.asdict(m._kernel_info)
     if write:
         t = stage("write")
         dest = state["dest"]

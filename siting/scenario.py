@@ -688,6 +688,13 @@ class SolverSettings(_Strict):
     time_limit_s: float = Field(default=600.0, gt=0, description="Wall-clock limit [s].")
     mip_gap: float = Field(default=0.005, ge=0, lt=1, description="Relative MIP gap [fraction].")
     threads: int = Field(default=2, ge=1, le=1024, description="Solver threads.")
+    candidate_kernel: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="Solve the MILP on the candidate sites its LP relaxation wants (the "
+        "kernel), with a bound on the whole model from the LP's reduced costs "
+        "(siting.model.kernel): `auto` from 5,000 candidate sites on (min_cost plans, "
+        "HiGHS), `on` always, `off` never.",
+    )
 
 
 class GrowthZones(_Strict):

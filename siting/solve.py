@@ -60,6 +60,8 @@ def stopped_by(termination: str) -> str:
         "interrupted": "an interruption",
         "error": "an error (numerical trouble)",
         "unknown": "an unknown status",
+        "kernelBound": "the candidate kernel's last round (sites it left out could still "
+        "improve the plan, by at most the gap)",
     }.get(termination, f"'{termination}'")
 
 
@@ -144,6 +146,7 @@ def solve(
     threads: int = 2,
     write_lp: str | Path | None = None,
     tee: bool = False,
+    highs_options: dict[str, Any] | None = None,
 ) -> SolveResult:
     """Solve ``m`` and load its solution when there is one.
 
@@ -163,6 +166,9 @@ def solve(
         Also write the model as an LP file here (for inspection in another solver).
     tee
         Print the solver log.
+    highs_options
+        More HiGHS options for this solve (``{"solver": "ipm"}``: interior point for an
+        LP); other solvers ignore them.
 
     Returns
     -------
@@ -177,7 +183,7 @@ def solve(
         m.write(str(write_lp), io_options={"symbolic_solver_labels": True})
     rows, cols, ints = model_size(m)
     if solver.lower() == "highs":
-        res = _solve_highs(m, time_limit_s, mip_gap, threads, tee)
+        res = _solve_highs(m, time_limit_s, mip_gap, threads, tee, highs_options)
     else:
         res = _solve_other(m, solver, time_limit_s, mip_gap, threads, tee)
     res.rows, res.columns, res.integers = rows, cols, ints
@@ -384,7 +390,12 @@ _LAST_THREADS: int | None = None
 
 
 def _solve_highs(
-    m: pyo.ConcreteModel, time_limit_s: float, mip_gap: float, threads: int, tee: bool
+    m: pyo.ConcreteModel,
+    time_limit_s: float,
+    mip_gap: float,
+    threads: int,
+    tee: bool,
+    highs_options: dict[str, Any] | None = None,
 ) -> SolveResult:
     from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
     from pyomo.contrib.solver.solvers.highs import Highs
@@ -422,7 +433,7 @@ def _solve_highs(
             tee=tee,
             load_solutions=False,
             raise_exception_on_nonoptimal_result=False,
-            solver_options={"random_seed": 0},
+            solver_options={"random_seed": 0, **(highs_options or {})},
         )
     except KeyboardInterrupt:
         m.__dict__.pop("_highs_solver", None)  # HiGHS keeps the interrupt: start afresh

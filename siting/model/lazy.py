@@ -60,6 +60,11 @@ class LazyInfo:
     #: the status of an LP round that ended without a solution (the MIP rounds then find
     #: the remaining limits; slower, not wrong), else ""
     lp_failed: str = ""
+    #: the decisions of the MILP without lazy limits met every limit once the dispatch was
+    #: re-solved (:func:`siting.model.kernel.relax_and_repair`)
+    repaired: bool = False
+    #: limits the repair rounds put into the MILP itself (the rest only in the dispatch)
+    limits_in_milp: int = 0
 
 
 def _integer_values(m: pyo.ConcreteModel) -> list[tuple[object, float]]:
@@ -313,6 +318,7 @@ def _add_limits(m, d: ModelData, triples) -> None:
             extra_coefs.append(-1.0)
         for sign in (1.0, -1.0):
             con = m.lazy_limits.add(f <= rhs if sign > 0 else -f <= rhs)
+            m.__dict__.setdefault("_limit_key", {})[con] = (br, t, h)
             register_flat_row(
                 m,
                 con,

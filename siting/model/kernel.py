@@ -1,0 +1,510 @@
+"""Candidate kernel: solve the MILP on the sites its LP relaxation wants, with a proven bound.
+
+On a national instance (10,000 candidate sites) the MILP has hundreds of thousands of
+columns, and each lazy PTDF line limit a term for every campus on the network. A plan
+opens a few dozen sites. The kernel method (Angelelli, Mansini and Speranza's *kernel
+search*, with a reduced-cost bound for what it leaves out) solves:
+
+1. the LP relaxation of the whole model (HiGHS's interior point method, then crossover
+   for a basis), with lazy line limits while their rows stay small
+   (:data:`LP_ROW_NONZEROS`). Its objective ``z`` is a lower bound on every plan.
+2. the MILP restricted to the *kernel*: every site the LP uses (any ``open``,
+   ``capk`` above :data:`ACTIVE`), their dominators (:mod:`siting.model.dominance`), and
+   the sites whose *exclusion bound* is within the MIP gap of ``z``, at most
+   :data:`KERNEL_EXTRA` x the active count of them. It runs the ordinary lazy loop
+   (:func:`siting.model.lazy.solve_lazy`) and gives a plan, objective ``U``, and a bound
+   ``b_K`` on every plan that only uses kernel sites.
+
+**The bound on the whole model.** With ``r`` the LP's reduced costs (all nonnegative for
+columns at their lower bound 0, the case of every column of a site the LP does not use),
+LP duality gives, for every point ``x`` of the relaxation's feasible set,
+``c x >= z + sum_j r_j (x_j - x*_j)`` with every term of the sum nonnegative. A plan that
+opens a site ``s`` the LP left closed has ``open_s = 1``, one ``opens_s,t = 1``, one
+``tech_s,k = 1``, ``sum_t build_s,t >= min_campus / module`` and ``sum_k capk_s,k,T >=
+min_campus`` (the site reaches its minimum size by the last year), all on distinct
+columns, so its cost is at least ``z + p_s`` with the site's *exclusion bound*
+
+``p_s = r(open_s) + min_t r(opens_s,t) + min_k r(tech_s,k) + n_min min_t r(build_s,t) +
+min_campus_mw min_k r(capk_s,k,T)`` (``t`` over the periods the site may build in).
+
+Every plan either uses kernel sites only (cost ``>= b_K``) or opens a site left out
+(cost ``>= z + min p_s``), so ``min(b_K, z + min_{s not in kernel} p_s)`` bounds the
+whole model, and the plan's gap is measured against it. When that gap is above the MIP
+gap, the sites that could still improve the plan (``z + p_s < U``) join the kernel and
+the MILP is solved again (at most :data:`MAX_ROUNDS` times; the most promising first, at
+most doubling the kernel), else the plan is kept and reported with the gap it has, never
+called optimal.
+
+Only ``min_cost`` plans use the kernel (a budget-bound capacity maximum has no such cost
+argument), and only above :data:`AUTO_MIN_SITES` candidates unless asked
+(``solver.candidate_kernel``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyomo.environ as pyo
+
+from siting.model.data import ModelData
+from siting.solve import SolveResult
+
+#: ``solver.candidate_kernel: auto`` uses the kernel from this many candidate sites on.
+AUTO_MIN_SITES = 5000
+#: A site counts as used by the LP when one of its columns is above this.
+ACTIVE = 1e-6
+#: Sites added to the kernel by exclusion bound, at most this many per site the LP uses.
+KERNEL_EXTRA = 3
+#: ... and at least this many (small instances).
+KERNEL_EXTRA_MIN = 200
+#: Kernel MILPs solved at most.
+MAX_ROUNDS = 2
+#: LP rounds of the lazy loop stop adding line limits once the limits' rows would hold
+#: more nonzeros than this (dense PTDF rows on a 10,000-bus grid; the bound stays valid,
+#: only weaker).
+LP_ROW_NONZEROS = 20_000_000
+#: The MILP without lazy limits is solved to this share of the MIP gap, leaving the rest
+#: for what the limits add (:func:`relax_and_repair`).
+RELAXED_GAP_SHARE = 0.5
+#: Rounds of relax-and-repair (:func:`relax_and_repair`) before the ordinary lazy loop.
+REPAIR_ROUNDS = 25
+#: Limits that join the MILP per repair round, at most (largest ray multiplier first).
+REPAIR_LIMITS = 300
+#: HiGHS options of the LP relaxation: interior point (4x faster than dual simplex on a
+#: 10,000-site relaxation), then crossover to a basis (exact reduced costs).
+LP_OPTIONS = {"solver": "ipm", "run_crossover": "on"}
+
+
+@dataclass
+class KernelInfo:
+    """What the kernel method did (for the manifest's notes and the benchmarks)."""
+
+    candidates: int = 0
+    lp_bound_usd: float | None = None
+    lp_time_s: float = 0.0
+    lp_rounds: int = 0
+    lp_limits: int = 0
+    lp_limits_skipped: int = 0
+    lp_used_sites: int = 0
+    kernel_sites: list[int] = field(default_factory=list)
+    kernel_bound_usd: float | None = None
+    excluded_bound_usd: float | None = None
+    bound_usd: float | None = None
+    gap: float | None = None
+    rounds: int = 0
+    mip_time_s: float = 0.0
+    time_s: float = 0.0
+
+    def note(self) -> str:
+        """One line for the plan's notes."""
+        ks = ", ".join(f"{k:,}" for k in self.kernel_sites) or "none"
+        bits = [
+            f"candidate kernel: the LP relaxation (bound {_usd(self.lp_bound_usd)}, "
+            f"{self.lp_rounds} round(s), {self.lp_limits} line limits"
+            + (
+                f", {self.lp_limits_skipped} more violated but left to the MILP"
+                if self.lp_limits_skipped
+                else ""
+            )
+            + f") used {self.lp_used_sites:,} of {self.candidates:,} sites;",
+            f"the MILP ran on kernels of {ks} sites;",
+            (
+                f"a plan opening any site left out costs at least {_usd(self.excluded_bound_usd)},"
+                if self.excluded_bound_usd is not None and math.isfinite(self.excluded_bound_usd)
+                else "no site was left out of the kernel,"
+            ),
+            f"so the whole model's bound is {_usd(self.bound_usd)}"
+            + (f" (gap {self.gap:.3%})" if self.gap is not None else ""),
+        ]
+        return " ".join(bits)
+
+
+def _usd(v: float | None) -> str:
+    if v is None or not math.isfinite(v):
+        return "n/a"
+    return f"{v / 1e9:,.3f} bn USD"
+
+
+def wanted(d: ModelData, setting: str, *, elastic: bool = False) -> bool:
+    """Whether to solve ``d`` with the kernel method (``setting``: ``auto``, ``on``, ``off``)."""
+    if setting == "off" or elastic or d.objective != "min_cost" or len(d.sites) < 2:
+        return False
+    return setting == "on" or len(d.sites) >= AUTO_MIN_SITES
+
+
+def restrict(d: ModelData, keep: set[str]) -> ModelData:
+    """``d`` with only the sites in ``keep`` (dominance cuts between kept sites only)."""
+    from siting.model.dominance import _without
+
+    gone = {s for s in d.sites if s not in keep}
+    out = _without(d, gone) if gone else d
+    cuts = [(b, a) for b, a in d.dominance_cuts if b in keep and a in keep]
+    return dataclasses.replace(out, dominance_cuts=cuts)
+
+
+def _columns(opt, variables: list) -> np.ndarray:
+    cmap = opt._pyomo_var_to_solver_var_map
+    return np.array([cmap[id(v)] for v in variables], dtype=np.int64)
+
+
+def exclusion_bounds(m: pyo.ConcreteModel, d: ModelData) -> tuple[np.ndarray, np.ndarray]:
+    """Per site: its exclusion bound ``p_s`` [objective units] and whether the LP uses it.
+
+    Reads the last LP solve's reduced costs and values from HiGHS (see the module
+    docstring for the bound). Reduced costs below 0 (rounding, at a lower bound) count as 0.
+    """
+    opt = m.__dict__["_highs_solver"]
+    sol = opt._sol
+    rc = np.maximum(np.asarray(sol.col_dual, dtype=float), 0.0) if sol.dual_valid else None
+    val = np.asarray(sol.col_value, dtype=float)
+    n = len(d.sites)
+    nt = d.n_years
+    earliest = d.site["earliest_period"].to_numpy().astype(int)
+    n_min = math.ceil(d.min_campus_mw / d.module_mw - 1e-9)
+    open_c = _columns(opt, [m.open[s] for s in d.sites])
+    opens_c = _columns(opt, [m.opens[s, t] for s in d.sites for t in range(nt)]).reshape(n, nt)
+    build_c = _columns(opt, [m.build[s, t] for s in d.sites for t in range(nt)]).reshape(n, nt)
+    later = np.arange(nt)[None, :] >= earliest[:, None]  # periods a site may open and build in
+    used = val[open_c] > ACTIVE
+    pos = {s: i for i, s in enumerate(d.sites)}
+    tech_min = np.full(n, np.inf)
+    capk_min = np.full(n, np.inf)
+    for s, k in d.allowed:
+        i = pos[s]
+        ct = opt._pyomo_var_to_solver_var_map[id(m.tech[s, k])]
+        cc = opt._pyomo_var_to_solver_var_map[id(m.capk[s, k, nt - 1])]
+        cols = [opt._pyomo_var_to_solver_var_map[id(m.capk[s, k, t])] for t in range(nt)]
+        if (val[cols] > ACTIVE).any() or val[ct] > ACTIVE:
+            used[i] = True
+        if rc is not None:
+            tech_min[i] = min(tech_min[i], rc[ct])
+            capk_min[i] = min(capk_min[i], rc[cc])
+    if rc is None:
+        return np.zeros(n), used
+    big = np.where(later, rc[opens_c], np.inf).min(axis=1)
+    bmin = np.where(later, rc[build_c], np.inf).min(axis=1)
+    pen = rc[open_c] + _finite(big) + _finite(tech_min) + n_min * _finite(bmin)
+    pen = pen + d.min_campus_mw * _finite(capk_min)
+    return pen, used
+
+
+def _finite(a: np.ndarray) -> np.ndarray:
+    return np.where(np.isfinite(a), a, 0.0)
+
+
+def _lp_stage(m, d: ModelData, lp_fn, info: KernelInfo, deadline: float) -> SolveResult | None:
+    """The LP relaxation with lazy limits while they are small; None when it failed."""
+    from siting.model import lazy
+
+    saved = lazy._relax(m)
+    r = None
+    try:
+        for _ in range(100):
+            r = lp_fn(m, max(1.0, deadline - time.perf_counter()))
+            info.lp_rounds += 1
+            info.lp_time_s += r.time_s
+            if not r.has_solution:
+                return None
+            if not lazy.needs_lazy(m, d) or not hasattr(m, "lazy_limits"):
+                break
+            flows = lazy.solution_flows(m, d)
+            added = lazy.added_rating_values(m, d)
+            viol = lazy._violations(m, d, flows, added)
+            if not viol:
+                break
+            mp = lazy._injection_maps(m)
+            per_row = len(mp["gens"]) + len(mp["caps"])
+            if (info.lp_limits + len(viol)) * 2 * per_row > LP_ROW_NONZEROS:
+                info.lp_limits_skipped = len(viol)
+                break
+            lazy._add_limits(m, d, viol)
+            info.lp_limits += len(viol)
+            if m.__dict__.get("_lazy_impossible"):
+                return None
+    finally:
+        lazy._restore(saved)
+    return r
+
+
+def _carry(values: list, m2: pyo.ConcreteModel) -> list:
+    """(variable, value) pairs of one model as the same variables of ``m2`` (same data)."""
+    return [(getattr(m2, v.parent_component().local_name)[v.index()], x) for v, x in values]
+
+
+def _farkas_limits(m: pyo.ConcreteModel) -> list:
+    """The lazy line limits (branch, period, snapshot) in HiGHS's proof that the last LP of
+    ``m`` is infeasible (its dual ray; largest multiplier first), or [] without a ray."""
+    opt = m.__dict__.get("_highs_solver")
+    if opt is None:
+        return []
+    _status, has, ray = opt._solver_model.getDualRay()
+    # the ray leaves HiGHS's solver state such that the next run ended "unknown": start
+    # that one afresh (the model itself is kept)
+    opt._solver_model.clearSolver()
+    if not has:
+        return []
+    ray = np.asarray(ray, dtype=float)
+    rows = opt._pyomo_con_to_solver_con_map
+    out: dict = {}
+    for con, key in m.__dict__.get("_limit_key", {}).items():
+        row = rows.get(con)
+        if row is not None and row < len(ray) and abs(ray[row]) > 1e-9:
+            out[key] = max(out.get(key, 0.0), abs(ray[row]))
+    return sorted(out, key=lambda k: -out[k])
+
+
+def relax_and_repair(
+    m: pyo.ConcreteModel,
+    d: ModelData,
+    solve_fn: Callable[..., SolveResult],
+    mip_gap: float,
+    build: Callable[..., pyo.ConcreteModel],
+):
+    """Solve a kernel MILP: first without most of its lazy limits, then repair the dispatch.
+
+    1. The MILP without lazily added limits (PTDF line limits, N-1): a relaxation of the
+       MILP with all of them, so its bound ``b`` bounds that MILP too.
+    2. Its integer decisions fixed in a second copy of the model (the *repair* model), the
+       dispatch LP with the lazy loop adding every violated limit
+       (:func:`siting.model.lazy.solve_lazy`): a plan that meets every limit, at objective
+       ``U``. Kept, with bound ``b``, when ``U`` is within ``mip_gap`` of ``b``.
+    3. When no dispatch meets the limits with those decisions, the limits in HiGHS's
+       proof of that (the dual ray of the infeasible LP, :func:`_farkas_limits`) join the
+       MILP, and 1-2 run again, at most :data:`REPAIR_ROUNDS` times.
+    4. Else the ordinary lazy loop on the MILP (from the repaired plan as a MIP start, when
+       there is one).
+
+    Line limits are dense rows on a national grid (a term for every generator and campus
+    the branch's PTDF row reaches). Most of those that bind do so in the dispatch, which
+    the repair LP handles; the MILP gets only the few that constrain the siting. On the
+    national benchmark all limits together moved the LP relaxation by 0.02 %.
+
+    Returns
+    -------
+    (model, SolveResult, LazyInfo)
+        The model holding the plan (the repair model, or ``m``), its result, the figures.
+    """
+    from siting.model.lazy import (
+        LazyInfo,
+        _add_limits,
+        _integer_values,
+        _relax,
+        _restore,
+        needs_lazy,
+        solve_lazy,
+    )
+    from siting.solve import set_mip_start
+
+    if not needs_lazy(m, d):
+        r, info = solve_lazy(m, d, solve_fn)
+        return m, r, info
+    total = LazyInfo()
+    spent = 0.0
+    mr = None
+    start = None
+    for _ in range(REPAIR_ROUNDS):
+        # part of the gap: room for what the limits add to the cost (the plan's gap is to b)
+        r0 = solve_fn(m, opts={"mip_rel_gap": mip_gap * RELAXED_GAP_SHARE})
+        spent += r0.time_s
+        total.mip_rounds += 1
+        if not r0.has_solution:
+            r0.time_s = spent
+            return m, r0, total
+        if mr is None:
+            mr = build(d)
+        fixed = _carry(_integer_values(m), mr)
+        # an LP: the integers made continuous and pinned by their bounds (Var.fix would
+        # fold them into the constants of rows handed over while fixed, which went stale
+        # when the next round pinned other values), without presolve, so that an
+        # infeasible dispatch comes with HiGHS's dual ray naming the limits it breaks
+        relaxed = _relax(mr)
+        for v, x in fixed:
+            v.setlb(x)
+            v.setub(x)
+        try:
+            r1, info = solve_lazy(
+                mr, d, lambda mm: solve_fn(mm, opts={"presolve": "off"}), lp_first=False
+            )
+            blocking = _farkas_limits(mr) if r1.status == "infeasible" else []
+        finally:
+            _restore(relaxed)
+        spent += r1.time_s
+        total.mip_rounds += info.mip_rounds
+        total.limits_added += info.limits_added
+        total.n1_added += info.n1_added
+        ok = r1.has_solution and not mr.__dict__.pop("_lazy_impossible", None)
+        if ok and r0.bound is not None and r1.objective is not None:
+            start = [(getattr(m, v.parent_component().local_name)[v.index()], x) for v, x in fixed]
+            u = float(r1.objective)
+            if (u - r0.bound) / max(abs(u), 1.0) <= mip_gap + 1e-12:
+                status = "optimal" if r0.status == "optimal" else "feasible"
+                total.repaired = True
+                total.monitored = info.monitored
+                total.n1_monitored = info.n1_monitored
+                return (
+                    mr,
+                    dataclasses.replace(
+                        r1,
+                        status=status,
+                        termination=r1.termination if status == "optimal" else r0.termination,
+                        bound=r0.bound,
+                        time_s=spent,
+                        rows=r0.rows,
+                        columns=r0.columns,
+                        integers=r0.integers,
+                        notes=[
+                            f"the MILP with {total.limits_in_milp} of the lazy limits, then "
+                            "the dispatch with its decisions fixed, met every limit "
+                            f"({total.limits_added + total.n1_added} added to the dispatch)"
+                        ],
+                    ),
+                    total,
+                )
+            break  # a plan, but not within the gap of b: the lazy loop closes it
+        if not hasattr(m, "lazy_limits"):
+            break
+        # the limits HiGHS's infeasibility proof uses join the MILP
+        chosen = [tr for tr in blocking if tr not in m._monitored][:REPAIR_LIMITS]
+        if not chosen:
+            break
+        _add_limits(m, d, chosen)
+        total.limits_in_milp += len(chosen)
+    if start:
+        set_mip_start(m, start)  # a plan that meets every limit: HiGHS starts from it
+    r2, info2 = solve_lazy(m, d, solve_fn)
+    info2.mip_rounds += total.mip_rounds
+    info2.limits_added += total.limits_added
+    info2.n1_added += total.n1_added
+    r2.time_s += spent
+    return m, r2, info2
+
+
+def solve_kernel(
+    d: ModelData,
+    build: Callable[[ModelData], pyo.ConcreteModel],
+    solve_fn: Callable[..., SolveResult],
+    *,
+    mip_gap: float,
+    time_limit_s: float,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[pyo.ConcreteModel, ModelData, SolveResult, KernelInfo] | None:
+    """Solve ``d`` by the kernel method (see the module docstring).
+
+    Parameters
+    ----------
+    d
+        The model's data (all candidates, screened).
+    build
+        ``build(data) -> model`` (the baseline constants bound in).
+    solve_fn
+        ``solve_fn(m, time_limit_s=..., highs_options=...) -> SolveResult`` (gap, threads
+        bound in); the kernel MILPs go through :func:`siting.pipeline.solve_model`'s lazy loop.
+    mip_gap
+        The plan's relative gap target [fraction].
+    time_limit_s
+        Wall-clock limit for the whole method [s].
+    progress
+        Called with each stage's name.
+
+    Returns
+    -------
+    (model, data, result, info) or None
+        The last kernel MILP (its model and restricted data), its result with the whole
+        model's bound and gap, and what was done; None when the LP relaxation had no
+        solution (the caller then solves the whole model and reports what it finds).
+    """
+    say = progress or (lambda _s: None)
+    t0 = time.perf_counter()
+    deadline = t0 + time_limit_s
+    info = KernelInfo(candidates=len(d.sites))
+    say("kernel: LP relaxation")
+    full = build(d)
+    unit = float(getattr(full, "_objective_unit", 1.0))
+
+    def lp_fn(m, limit):
+        return solve_fn(m, time_limit_s=limit, highs_options=LP_OPTIONS)
+
+    lp = _lp_stage(full, d, lp_fn, info, deadline)
+    if lp is None or lp.objective is None:
+        return None
+    z = float(lp.objective)
+    info.lp_bound_usd = z
+    pen, used = exclusion_bounds(full, d)
+    pen = pen * unit
+    info.lp_used_sites = int(used.sum())
+    del full
+
+    sites = np.array(d.sites, dtype=object)
+    keep = set(sites[used].tolist())
+    doms: dict[str, set[str]] = {}
+    for b, a in d.dominance_cuts:
+        doms.setdefault(b, set()).add(a)
+    keep |= {a for s in list(keep) for a in doms.get(s, ())}
+    room = max(KERNEL_EXTRA * len(keep), KERNEL_EXTRA_MIN)
+    order = [i for i in np.argsort(pen, kind="stable") if sites[i] not in keep]
+    near = [i for i in order if pen[i] <= mip_gap * abs(z)][:room]
+    keep |= set(sites[near].tolist())
+
+    best: tuple | None = None  # (model, data, result) of the cheapest plan
+    bound, parts = -math.inf, (None, None)  # the best bound over rounds, and its two parts
+    for _ in range(MAX_ROUNDS):
+        info.rounds += 1
+        info.kernel_sites.append(len(keep))
+        say(f"kernel: MILP on {len(keep):,} of {len(d.sites):,} sites")
+        dk = restrict(d, keep)
+        mk = build(dk)
+
+        def run(m, opts=None):
+            left = max(1.0, deadline - time.perf_counter())
+            return solve_fn(m, time_limit_s=left, highs_options=opts)
+
+        mk, r, lazy_info = relax_and_repair(mk, dk, run, mip_gap, build)
+        mk._lazy_info = lazy_info
+        info.mip_time_s += r.time_s
+        if not r.has_solution:
+            if best is None and r.status == "infeasible" and time.perf_counter() < deadline:
+                # integrality closed the kernel (a zone or share the LP met fractionally):
+                # every site may join
+                keep = set(sites.tolist())
+                continue
+            break
+        out = np.array([s not in keep for s in d.sites])
+        excl = float(z + pen[out].min()) if out.any() else math.inf
+        kb = r.bound if r.bound is not None else z
+        if min(kb, excl) > bound:  # every round's bound holds for the whole model
+            bound, parts = min(kb, excl), (kb, excl)
+        if best is None or r.objective < best[2].objective:
+            best = (mk, dk, r)
+        u = float(best[2].objective)
+        gap = max(0.0, u - bound) / max(abs(u), 1.0)
+        if gap <= mip_gap + 1e-12 or time.perf_counter() >= deadline:
+            break
+        could = np.flatnonzero(out & (z + pen < u))
+        if not len(could):
+            break
+        # the most promising first (smallest bound), at most doubling the kernel
+        could = could[np.argsort(pen[could], kind="stable")][: max(len(keep), KERNEL_EXTRA_MIN)]
+        keep |= set(sites[could].tolist())
+    info.time_s = time.perf_counter() - t0
+    if best is None:
+        return None
+    mk, dk, r = best
+    u = float(r.objective)
+    gap = max(0.0, u - bound) / max(abs(u), 1.0)
+    info.kernel_bound_usd, info.excluded_bound_usd = parts
+    info.bound_usd, info.gap = bound, gap
+    r = dataclasses.replace(
+        r,
+        bound=bound,
+        gap=gap,
+        time_s=info.lp_time_s + info.mip_time_s,
+        notes=[*r.notes, info.note()],
+    )
+    if r.status == "optimal" and gap > mip_gap + 1e-12:
+        r = dataclasses.replace(r, status="feasible", termination="kernelBound")
+    return mk, dk, r, info
