@@ -100,6 +100,10 @@ _CASE300_PLAN = (
     "if lazy:\n"
     "    extra.update(zip(('lp_rounds', 'mip_rounds', 'limits_added', 'limits_possible'), "
     "map(int, lazy[0].groups())))\n"
+    "k = mf.get('kernel')\n"
+    "if k:\n"
+    "    extra.update({{'kernel_lp_s': k['lp_time_s'], 'lp_used_sites': k['lp_used_sites'], "
+    "'kernel_sites': k['kernel_sites'][-1], 'kernel_rounds': k['rounds']}})\n"
     "print(json.dumps({{'extra': extra}}))\n"
     "sched = {{f'{{r.site_id}} (bus {{r.bus_id}})': {{}} for r in p.schedule.itertuples()}}\n"
     "for r in p.schedule.itertuples():\n"
@@ -460,7 +464,7 @@ _NATIONAL_PRELUDE = (
 _NATIONAL_SITING = _NATIONAL_PRELUDE + (
     "import re, siting\n"
     "def _say(name):\n"
-    "    _stage[0] = 'solve' if name == 'solve' else name\n"
+    "    _stage[0] = 'solve' if name == 'solve' or name.startswith('kernel') else name\n"
     "t0 = time.perf_counter()\n"
     "p = siting.plan(sc, write=False, progress=_say)\n"
     "t1 = time.perf_counter()\n"
@@ -534,6 +538,10 @@ _NATIONAL_ROWS = (
     ("highs_s", "HiGHS s (all runs of the solve)"),
     ("highs_baseline_s", "HiGHS s (grid baseline LP, in the first row above)"),
     ("python_share", "share of the wall not in HiGHS (siting's own Python)"),
+    ("kernel_lp_s", "candidate kernel: HiGHS s on the LP relaxation (in the row above)"),
+    ("lp_used_sites", "candidate kernel: sites the LP relaxation uses"),
+    ("kernel_sites", "candidate kernel: sites in the last kernel MILP"),
+    ("kernel_rounds", "candidate kernel: kernel MILPs solved"),
     ("verify_s", "verification s"),
     ("rows", "rows (last MIP)"),
     ("columns", "columns"),
@@ -587,6 +595,12 @@ def main() -> None:
         help="Relative MIP gap of the national-<size> jobs (run only with --only national...).",
     )
     ap.add_argument("--national-time-limit", type=float, default=3600.0)
+    ap.add_argument(
+        "--national-l-baseline",
+        action="store_true",
+        help="Also run the linopy baseline (full PTDF block) on L: about 1e10 nonzeros, far "
+        "beyond this machine's memory, so it is skipped unless asked.",
+    )
     ap.add_argument("--national-repeat", type=int, default=1)
     args = ap.parse_args()
     if args.only and "national" in args.only:
@@ -605,6 +619,15 @@ def main() -> None:
             print(
                 f"skip {name}: {CASE300} not found (the pglib-opf cases are only beside the "
                 "project checkout, in ../shared/data/pglib; they are not copied into the repo)",
+                file=sys.stderr,
+            )
+            continue
+        if name == "national-L linopy baseline (full PTDF)" and not args.national_l_baseline:
+            print(
+                f"skip {name}: a full PTDF block on case9241pegase (16,049 branches x 20 "
+                "year-snapshots x 2 rows, each over about 21,000 dispatch and campus "
+                "variables) is about 1e10 nonzeros, hundreds of GB; --national-l-baseline "
+                "runs it anyway",
                 file=sys.stderr,
             )
             continue
