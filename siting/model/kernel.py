@@ -73,6 +73,8 @@ LP_ROW_NONZEROS = 20_000_000
 RELAXED_GAP_SHARE = 0.5
 #: Rounds of relax-and-repair (:func:`relax_and_repair`) before the ordinary lazy loop.
 REPAIR_ROUNDS = 25
+#: Infeasibility proofs gathered per repair round (:func:`_farkas_limits`).
+CONFLICTS = 12
 #: Limits that join the MILP per repair round, at most (largest ray multiplier first).
 REPAIR_LIMITS = 300
 #: HiGHS options of the LP relaxation: interior point (4x faster than dual simplex on a
@@ -236,25 +238,60 @@ def _carry(values: list, m2: pyo.ConcreteModel) -> list:
     return [(getattr(m2, v.parent_component().local_name)[v.index()], x) for v, x in values]
 
 
-def _farkas_limits(m: pyo.ConcreteModel) -> list:
-    """The lazy line limits (branch, period, snapshot) in HiGHS's proof that the last LP of
-    ``m`` is infeasible (its dual ray; largest multiplier first), or [] without a ray."""
+def _farkas_limits(m: pyo.ConcreteModel, conflicts: int = 1) -> list:
+    """The lazy line limits (branch, period, snapshot) in HiGHS's proofs that the last LP
+    of ``m`` is infeasible (dual rays; largest multiplier first), or [] without a ray.
+
+    With ``conflicts > 1``, the limits of each proof are lifted in HiGHS (row bounds to
+    infinity) and the LP run again for the next proof, up to ``conflicts`` proofs or until
+    the LP is feasible; the bounds are then put back as they were (Pyomo's books are not
+    touched). One MILP round then learns several independent bottlenecks.
+    """
+    import highspy
+
     opt = m.__dict__.get("_highs_solver")
     if opt is None:
         return []
-    _status, has, ray = opt._solver_model.getDualRay()
-    # the ray leaves HiGHS's solver state such that the next run ended "unknown": start
-    # that one afresh (the model itself is kept)
-    opt._solver_model.clearSolver()
-    if not has:
-        return []
-    ray = np.asarray(ray, dtype=float)
+    h = opt._solver_model
     rows = opt._pyomo_con_to_solver_con_map
-    out: dict = {}
+    where = {}
     for con, key in m.__dict__.get("_limit_key", {}).items():
         row = rows.get(con)
-        if row is not None and row < len(ray) and abs(ray[row]) > 1e-9:
-            out[key] = max(out.get(key, 0.0), abs(ray[row]))
+        if row is not None:
+            where.setdefault(key, []).append(row)
+    row_key = {row: key for key, rs in where.items() for row in rs}
+    out: dict = {}
+    lifted: list[tuple[int, float, float]] = []
+    lp = h.getLp()
+    lower, upper = np.asarray(lp.row_lower_), np.asarray(lp.row_upper_)
+    _st, quiet = h.getOptionValue("output_flag")
+    h.setOptionValue("output_flag", False)
+    try:
+        for i in range(conflicts):
+            if i > 0:
+                h.run()
+                if h.getModelStatus() != highspy.HighsModelStatus.kInfeasible:
+                    break
+            _status, has, ray = h.getDualRay()
+            if not has:
+                break
+            ray = np.asarray(ray, dtype=float)
+            found = [r for r in np.flatnonzero(np.abs(ray) > 1e-9) if r in row_key]
+            if not found:
+                break
+            for r in found:
+                key = row_key[r]
+                out[key] = max(out.get(key, 0.0), abs(ray[r]) * (conflicts - i))
+                for rr in where[key]:
+                    lifted.append((rr, lower[rr], upper[rr]))
+                    h.changeRowBounds(int(rr), -highspy.kHighsInf, highspy.kHighsInf)
+    finally:
+        for rr, lo, up in reversed(lifted):
+            h.changeRowBounds(int(rr), float(lo), float(up))
+        # a ray leaves HiGHS's solver state such that the next run ended "unknown": start
+        # that one afresh (the model itself is kept)
+        h.clearSolver()
+        h.setOptionValue("output_flag", quiet)
     return sorted(out, key=lambda k: -out[k])
 
 
@@ -330,7 +367,7 @@ def relax_and_repair(
             r1, info = solve_lazy(
                 mr, d, lambda mm: solve_fn(mm, opts={"presolve": "off"}), lp_first=False
             )
-            blocking = _farkas_limits(mr) if r1.status == "infeasible" else []
+            blocking = _farkas_limits(mr, CONFLICTS) if r1.status == "infeasible" else []
         finally:
             _restore(relaxed)
         spent += r1.time_s
