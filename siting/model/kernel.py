@@ -11,9 +11,10 @@ search*, with a reduced-cost bound for what it leaves out) solves:
 2. the MILP restricted to the *kernel*: every site the LP uses (any ``open``,
    ``capk`` above :data:`ACTIVE`), their dominators (:mod:`siting.model.dominance`), and
    the sites whose *exclusion bound* is within the MIP gap of ``z``, at most
-   :data:`KERNEL_EXTRA` x the active count of them. It runs the ordinary lazy loop
-   (:func:`siting.model.lazy.solve_lazy`) and gives a plan, objective ``U``, and a bound
-   ``b_K`` on every plan that only uses kernel sites.
+   :data:`KERNEL_EXTRA` x the active count of them. It is solved by
+   :func:`relax_and_repair` (without its lazy limits first, then the dispatch repaired;
+   else the ordinary lazy loop, :func:`siting.model.lazy.solve_lazy`) and gives a plan,
+   objective ``U``, and a bound ``b_K`` on every plan that only uses kernel sites.
 
 **The bound on the whole model.** With ``r`` the LP's reduced costs (all nonnegative for
 columns at their lower bound 0, the case of every column of a site the LP does not use),
