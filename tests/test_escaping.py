@@ -23,7 +23,6 @@ import json
 import re
 import shutil
 import xml.etree.ElementTree as ET
-from html.parser import HTMLParser
 from pathlib import Path
 
 import geopandas as gpd
@@ -31,6 +30,7 @@ import pandas as pd
 import pytest
 import yaml
 from browser import open_offline
+from pages import PageTags, parse_page
 from test_plan import write_region
 from typer.testing import CliRunner
 
@@ -60,44 +60,10 @@ def assert_escaped(text: str, what: str) -> None:
         assert raw not in text, f"{what}: {raw!r} unescaped"
 
 
-class _Tags(HTMLParser):
-    """Every start tag with its attributes, and the text of each ``<script>``."""
-
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.tags: list[tuple[str, dict]] = []
-        self.scripts: list[str] = []
-        self._in_script = False
-        self.text: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, dict(attrs)))
-        self._in_script = tag == "script"
-        if tag == "script":
-            self.scripts.append("")
-
-    def handle_endtag(self, tag):
-        if tag == "script":
-            self._in_script = False
-
-    def handle_data(self, data):
-        if self._in_script:
-            self.scripts[-1] += data
-        else:
-            self.text.append(data)
-
-
-def parse(page: str) -> _Tags:
-    p = _Tags()
-    p.feed(page)
-    p.close()
-    return p
-
-
-def assert_offline_and_inert(page: str, what: str, n_scripts: int | None = None) -> _Tags:
+def assert_offline_and_inert(page: str, what: str, n_scripts: int | None = None) -> PageTags:
     """No script from elsewhere, no event handler attribute, no ``javascript:`` link, and
     (when given) exactly the page's own number of script elements."""
-    t = parse(page)
+    t = parse_page(page)
     for tag, attrs in t.tags:
         assert not (tag == "script" and attrs.get("src")), f"{what}: <script src={attrs['src']}>"
         if tag == "link":
@@ -165,7 +131,7 @@ def test_the_plan_pages_show_every_name_only_escaped(hostile_plan):
 
 def test_the_map_data_cannot_close_its_script_and_decodes_to_escaped_html(hostile_plan):
     page = (hostile_plan / "index.html").read_text(encoding="utf-8")
-    ours = [s for s in parse(page).scripts if "var D = " in s]
+    ours = [s for s in parse_page(page).scripts if "var D = " in s]
     assert len(ours) == 1
     m = re.search(r"var D = (\{.*?\});\n", ours[0])
     assert m, "the map's data"

@@ -12,13 +12,13 @@ import json
 import re
 import shutil
 import xml.etree.ElementTree as ET
-from html.parser import HTMLParser
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 import pytest
 import yaml
+from pages import parse_page
 from shapely.geometry import Point
 from test_plan import write_region
 
@@ -54,31 +54,11 @@ def tiny_report(tmp_path_factory):
     return out, path, path.read_text(encoding="utf-8")
 
 
-class _Collect(HTMLParser):
-    """Every start tag with its attributes; fails on nothing (records instead)."""
-
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.tags: list[tuple[str, dict]] = []
-        self.text: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, dict(attrs)))
-
-    def handle_data(self, data):
-        self.text.append(data)
-
-
-def _parse(page: str) -> _Collect:
-    p = _Collect()
-    p.feed(page)
-    p.close()
-    return p
-
-
 def _figures(page: str) -> dict[str, float]:
     return {
-        a["data-figure"]: float(a["data-value"]) for t, a in _parse(page).tags if "data-figure" in a
+        a["data-figure"]: float(a["data-value"])
+        for t, a in parse_page(page).tags
+        if "data-figure" in a
     }
 
 
@@ -90,7 +70,7 @@ def test_report_is_written_beside_the_plan_and_parses(tiny_report):
     out, path, page = tiny_report
     assert path == out / "report.html" and path.is_file()
     assert not [f for f in out.iterdir() if f.name.endswith(".tmp")]
-    p = _parse(page)
+    p = parse_page(page)
     tags = [t for t, _ in p.tags]
     assert tags[:1] == ["html"] and "body" in tags and "table" in tags
     for s in _svgs(page):  # each plot is well-formed XML
@@ -101,7 +81,7 @@ def test_report_is_self_contained(tiny_report):
     _, _, page = tiny_report
     assert "<script" not in page.lower()
     assert not re.search(r"\bsrc\s*=", page, flags=re.I)
-    for tag, attrs in _parse(page).tags:
+    for tag, attrs in parse_page(page).tags:
         assert tag not in ("script", "img", "iframe", "link", "object", "embed"), tag
         href = attrs.get("href")
         if href is not None:
@@ -139,7 +119,7 @@ def test_summary_figures_are_the_plans_own(tiny_report):
     # MW by year as the table shows it
     shown = {
         int(a["data-year"]): float(a["data-value"])
-        for _, a in _parse(page).tags
+        for _, a in parse_page(page).tags
         if "data-year" in a
     }
     assert shown == {int(y): float(v) for y, v in by_year.items()}
