@@ -131,10 +131,8 @@ def solve_by_kernel(
         model instead: it reports infeasibility or the solver's trouble).
     """
 
-    def build(dd: ModelData, elastic: bool = False):
-        return build_model(
-            dd, elastic=elastic, baseline_usd=baseline_usd, baseline_co2_t=baseline_co2_t
-        )
+    def build(dd: ModelData):
+        return build_model(dd, baseline_usd=baseline_usd, baseline_co2_t=baseline_co2_t)
 
     def run(m, *, time_limit_s: float, highs_options=None) -> SolveResult:
         return solve(

@@ -173,22 +173,19 @@ def exclusion_bounds(m: pyo.ConcreteModel, d: ModelData) -> tuple[np.ndarray, np
     opens_c = _columns(opt, [m.opens[s, t] for s in d.sites for t in range(nt)]).reshape(n, nt)
     build_c = _columns(opt, [m.build[s, t] for s in d.sites for t in range(nt)]).reshape(n, nt)
     later = np.arange(nt)[None, :] >= earliest[:, None]  # periods a site may open and build in
-    used = val[open_c] > ACTIVE
     pos = {s: i for i, s in enumerate(d.sites)}
-    tech_min = np.full(n, np.inf)
-    capk_min = np.full(n, np.inf)
-    for s, k in d.allowed:
-        i = pos[s]
-        ct = opt._pyomo_var_to_solver_var_map[id(m.tech[s, k])]
-        cc = opt._pyomo_var_to_solver_var_map[id(m.capk[s, k, nt - 1])]
-        cols = [opt._pyomo_var_to_solver_var_map[id(m.capk[s, k, t])] for t in range(nt)]
-        if (val[cols] > ACTIVE).any() or val[ct] > ACTIVE:
-            used[i] = True
-        if rc is not None:
-            tech_min[i] = min(tech_min[i], rc[ct])
-            capk_min[i] = min(capk_min[i], rc[cc])
+    idx = np.array([pos[s] for s, _ in d.allowed], dtype=np.int64)  # site of each pair
+    tech_c = _columns(opt, [m.tech[s, k] for s, k in d.allowed])
+    capk_c = _columns(opt, [m.capk[s, k, t] for s, k in d.allowed for t in range(nt)])
+    capk_c = capk_c.reshape(len(d.allowed), nt)
+    used = val[open_c] > ACTIVE
+    np.logical_or.at(used, idx, (val[capk_c] > ACTIVE).any(axis=1) | (val[tech_c] > ACTIVE))
     if rc is None:
         return np.zeros(n), used
+    tech_min = np.full(n, np.inf)
+    np.minimum.at(tech_min, idx, rc[tech_c])
+    capk_min = np.full(n, np.inf)
+    np.minimum.at(capk_min, idx, rc[capk_c[:, -1]])
     big = np.where(later, rc[opens_c], np.inf).min(axis=1)
     bmin = np.where(later, rc[build_c], np.inf).min(axis=1)
     pen = rc[open_c] + _finite(big) + _finite(tech_min) + n_min * _finite(bmin)
@@ -301,7 +298,7 @@ def relax_and_repair(
     d: ModelData,
     solve_fn: Callable[..., SolveResult],
     mip_gap: float,
-    build: Callable[..., pyo.ConcreteModel],
+    build: Callable[[ModelData], pyo.ConcreteModel],
 ):
     """Solve a kernel MILP: first without most of its lazy limits, then repair the dispatch.
 
@@ -377,11 +374,10 @@ def relax_and_repair(
         total.n1_added += info.n1_added
         ok = r1.has_solution and not mr.__dict__.pop("_lazy_impossible", None)
         if ok and r0.bound is not None and r1.objective is not None:
-            start = [(getattr(m, v.parent_component().local_name)[v.index()], x) for v, x in fixed]
+            start = _carry(fixed, m)
             u = float(r1.objective)
             if (u - r0.bound) / max(abs(u), 1.0) <= mip_gap + 1e-12:
                 status = "optimal" if r0.status == "optimal" else "feasible"
-                total.repaired = True
                 total.monitored = info.monitored
                 total.n1_monitored = info.n1_monitored
                 return (

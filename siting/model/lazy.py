@@ -60,10 +60,8 @@ class LazyInfo:
     #: the status of an LP round that ended without a solution (the MIP rounds then find
     #: the remaining limits; slower, not wrong), else ""
     lp_failed: str = ""
-    #: the decisions of the MILP without lazy limits met every limit once the dispatch was
-    #: re-solved (:func:`siting.model.kernel.relax_and_repair`)
-    repaired: bool = False
-    #: limits the repair rounds put into the MILP itself (the rest only in the dispatch)
+    #: limits the repair rounds of :func:`siting.model.kernel.relax_and_repair` put into
+    #: the MILP itself (the rest only in the dispatch)
     limits_in_milp: int = 0
 
 
