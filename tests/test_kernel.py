@@ -168,3 +168,25 @@ def test_relax_and_repair_meets_every_limit_within_the_gap(small_ptdf, optimum, 
     assert any(c.name.startswith("line") or "flow" in c.name for c in p.checks)
     repaired = any("met every limit" in n for n in r.notes)
     assert repaired == (gap > 0.001), r.notes
+
+
+def test_a_row_budget_leaves_limits_out_and_the_lp_stays_a_bound(small_ptdf):
+    # The kernel's LP stage adds line limits while their dense rows fit a nonzero budget
+    # (kernel.LP_ROW_NONZEROS). With a budget of 1 nonzero none is added, the count left
+    # out is reported, and the LP (fewer limits) bounds the one with every limit from below.
+    from siting.model.lazy import _restore, solve_lazy
+
+    prep = prepare(small_ptdf)
+    d = prep.data
+    objectives, infos = [], []
+    for budget in (1, None):
+        m = build_model(d, baseline_usd=prep.baseline_usd, baseline_co2_t=prep.baseline_co2_t)
+        saved = _relax(m)
+        r, info = solve_lazy(m, d, lambda mm: solve(mm, mip_gap=0.0), row_nonzeros=budget)
+        _restore(saved)
+        assert r.status == "optimal"
+        objectives.append(r.objective)
+        infos.append(info)
+    assert infos[0].limits_added == 0 and infos[0].limits_skipped > 0
+    assert infos[1].limits_added > 0 and infos[1].limits_skipped == 0
+    assert objectives[0] <= objectives[1] * (1 + 1e-9)

@@ -202,33 +202,18 @@ def _lp_stage(m, d: ModelData, lp_fn, info: KernelInfo, deadline: float) -> Solv
     from siting.model import lazy
 
     saved = lazy._relax(m)
-    r = None
-    try:
-        for _ in range(100):
-            r = lp_fn(m, max(1.0, deadline - time.perf_counter()))
-            info.lp_rounds += 1
-            info.lp_time_s += r.time_s
-            if not r.has_solution:
-                return None
-            if not lazy.needs_lazy(m, d) or not hasattr(m, "lazy_limits"):
-                break
-            flows = lazy.solution_flows(m, d)
-            added = lazy.added_rating_values(m, d)
-            viol = lazy._violations(m, d, flows, added)
-            if not viol:
-                break
-            mp = lazy._injection_maps(m)
-            per_row = len(mp["gens"]) + len(mp["caps"])
-            if (info.lp_limits + len(viol)) * 2 * per_row > LP_ROW_NONZEROS:
-                info.lp_limits_skipped = len(viol)
-                break
-            lazy._add_limits(m, d, viol)
-            info.lp_limits += len(viol)
-            if m.__dict__.get("_lazy_impossible"):
-                return None
+    try:  # relaxed, the lazy loop's rounds are LP rounds
+        r, li = lazy.solve_lazy(
+            m,
+            d,
+            lambda mm: lp_fn(mm, max(1.0, deadline - time.perf_counter())),
+            row_nonzeros=LP_ROW_NONZEROS,
+        )
     finally:
         lazy._restore(saved)
-    return r
+    info.lp_rounds, info.lp_time_s = li.mip_rounds, r.time_s
+    info.lp_limits, info.lp_limits_skipped = li.limits_added, li.limits_skipped
+    return r if r.has_solution else None
 
 
 def _carry(values: list, m2: pyo.ConcreteModel) -> list:

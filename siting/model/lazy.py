@@ -60,6 +60,8 @@ class LazyInfo:
     #: the status of an LP round that ended without a solution (the MIP rounds then find
     #: the remaining limits; slower, not wrong), else ""
     lp_failed: str = ""
+    #: violated line limits left out by a nonzero budget (``row_nonzeros``)
+    limits_skipped: int = 0
     #: limits the repair rounds of :func:`siting.model.kernel.relax_and_repair` put into
     #: the MILP itself (the rest only in the dispatch)
     limits_in_milp: int = 0
@@ -355,13 +357,25 @@ def needs_lazy(m: pyo.ConcreteModel, d: ModelData) -> bool:
     return d.grid_enabled and (hasattr(m, "lazy_limits") or hasattr(m, "n1_limits"))
 
 
-def _round(m, d: ModelData, info: LazyInfo) -> bool:
-    """Find and add violated limits; True when some were added."""
+def _round(m, d: ModelData, info: LazyInfo, row_nonzeros: float | None = None) -> bool:
+    """Find and add violated limits; True when some were added.
+
+    ``row_nonzeros``: add no line limit once their rows would hold more nonzeros than this
+    (PTDF rows over every dispatch and campus variable; ``info.limits_skipped`` counts
+    what was left out).
+    """
     flows = solution_flows(m, d)
     added = added_rating_values(m, d)
     n_new = 0
     if hasattr(m, "lazy_limits") and d.line_limits:
         viol = _violations(m, d, flows, added)
+        mp = _injection_maps(m)
+        per_row = len(mp["gens"]) + len(mp["caps"])
+        if row_nonzeros is not None and (info.limits_added + len(viol)) * 2 * per_row > (
+            row_nonzeros
+        ):
+            info.limits_skipped = len(viol)
+            viol = []
         _add_limits(m, d, viol)
         info.limits_added += len(viol)
         n_new += len(viol)
@@ -421,6 +435,7 @@ def solve_lazy(
     lp_first: bool = True,
     max_rounds: int = 100,
     warm_start: bool = True,
+    row_nonzeros: float | None = None,
 ) -> tuple[SolveResult, LazyInfo]:
     """Solve a PTDF-form model, adding violated line limits until none is violated.
 
@@ -437,6 +452,9 @@ def solve_lazy(
     warm_start
         Offer each MIP round the integer decisions of the round before as a MIP start
         (:func:`siting.solve.set_mip_start`).
+    row_nonzeros
+        Stop adding line limits once their rows would hold more nonzeros than this (the
+        result is then a relaxation: some limits may be violated); None: no budget.
 
     Returns
     -------
@@ -461,7 +479,7 @@ def solve_lazy(
                 if not r.has_solution:
                     info.lp_failed = f"{r.status} ({r.termination})"
                     break
-                if not _round(m, d, info):
+                if not _round(m, d, info, row_nonzeros):
                     break
                 if m.__dict__.get("_lazy_impossible"):
                     return _impossible(m, r, total_solver_s, info, t0)
@@ -477,7 +495,7 @@ def solve_lazy(
         if not r.has_solution:
             break
         start = _integer_values(m) if warm_start else []
-        if not _round(m, d, info):
+        if not _round(m, d, info, row_nonzeros):
             break
         if m.__dict__.get("_lazy_impossible"):
             return _impossible(m, r, total_solver_s, info, t0)
