@@ -151,14 +151,15 @@ def small_ptdf(tmp_path_factory) -> Path:
     )
 
 
-@pytest.mark.parametrize("gap", [0.001, 0.01])
+@pytest.mark.parametrize("gap", [0.0001, 0.01])
 def test_relax_and_repair_meets_every_limit_within_the_gap(small_ptdf, optimum, gap):
     # The kernel MILP runs first without line limits, then its decisions are fixed and the
-    # dispatch re-solved with every violated limit (siting.model.kernel.relax_and_repair).
-    # At a 0.1 % gap the repaired plan is not proven within it (limits bind on this case),
-    # so the lazy loop finishes the job; at 1 % the repair is kept. Either way: the bound does not
-    # exceed the optimum of the angle form (every limit in the model, solved at gap 0), the
-    # plan is within the gap of it, and verify() recomputes its DC flows within ratings.
+    # dispatch re-solved with every violated limit (siting.model.kernel.relax_and_repair),
+    # the feasibility cuts of each failed repair joining the MILP. At a 0.01 % gap the
+    # repaired plan is not proven within it (limits bind on this case), so the lazy loop
+    # finishes the job; at 1 % the repair is kept. Either way: the bound does not exceed the
+    # optimum of the angle form (every limit in the model, solved at gap 0), the plan is
+    # within the gap of it, and verify() recomputes its DC flows within ratings.
     p = siting.plan(_with(small_ptdf, candidate_kernel="on", mip_gap=gap), write=False)
     r = p.solve
     assert r.status == "optimal"
@@ -190,3 +191,68 @@ def test_a_row_budget_leaves_limits_out_and_the_lp_stays_a_bound(small_ptdf):
     assert infos[0].limits_added == 0 and infos[0].limits_skipped > 0
     assert infos[1].limits_added > 0 and infos[1].limits_skipped == 0
     assert objectives[0] <= objectives[1] * (1 + 1e-9)
+
+
+def test_a_feasibility_cut_is_what_the_network_can_host():
+    # Two buses, one line rated 50 MW; a 20 MW generator at the campus's bus, a 100 MW one
+    # across the line. By hand: the campus can draw at most 50 + 20 = 70 MW. With its draw
+    # pinned at 80 MW the dispatch LP is infeasible, and the cut from HiGHS's dual ray must
+    # say exactly draw <= 70 MW (siting.model.kernel._cut_from_ray).
+    import pyomo.environ as pyo
+
+    m = pyo.ConcreteModel()
+    m.p = pyo.Var(bounds=(0, 100))  # across the line [MW]
+    m.q = pyo.Var(bounds=(0, 20))  # at the campus's bus [MW]
+    m.draw = pyo.Var(bounds=(80, 80))
+    m.balance = pyo.Constraint(expr=m.p + m.q - m.draw == 0)
+    m.line = pyo.Constraint(expr=m.p <= 50)
+    m.cost = pyo.Objective(expr=m.p + 2 * m.q)
+    r = solve(m, mip_gap=0.0, highs_options={"presolve": "off"})
+    assert r.status == "infeasible"
+    _limits, cuts = kernel._farkas_proofs(m, [m.draw])
+    assert len(cuts) == 1
+    (c,) = cuts
+    assert c.coefs.shape == (1,) and c.coefs[0] > 0
+    assert c.rhs / c.coefs[0] == pytest.approx(70.0, rel=1e-6)
+
+
+@pytest.fixture(scope="module")
+def optimum_capacities(small) -> tuple[float, dict]:
+    """The angle form's optimum (every limit in the model, gap 0): objective, and the value
+    of each variable by (component name, index)."""
+    prep = prepare(small)
+    m = build_model(prep.data, baseline_usd=prep.baseline_usd, baseline_co2_t=prep.baseline_co2_t)
+    r = solve(m, mip_gap=0.0, time_limit_s=300)
+    assert r.status == "optimal"
+    values = {(v.parent_component().local_name, v.index()): v.value for v in m.capk.values()}
+    values.update({(v.parent_component().local_name, v.index()): v.value for v in m.build.values()})
+    return float(r.objective), values
+
+
+def test_feasibility_cuts_hold_at_the_whole_models_optimum(small_ptdf, optimum_capacities):
+    # A feasibility cut claims: no plan that violates it has a dispatch within the limits.
+    # The angle form's optimum has one (every limit is in that model), so every cut the
+    # repair rounds put into the MILP must hold at it. A cut with its sign or its right-hand
+    # side wrong would cut that plan off.
+    objective, values = optimum_capacities
+    prep = prepare(small_ptdf)
+    d = prep.data
+
+    def build(dd):
+        return build_model(dd, baseline_usd=prep.baseline_usd, baseline_co2_t=prep.baseline_co2_t)
+
+    def run(mm, opts=None):
+        return solve(mm, mip_gap=0.0, time_limit_s=300, highs_options=opts)
+
+    m = build(d)
+    _mk, r, info = kernel.relax_and_repair(m, d, run, 0.01, build)
+    assert r.has_solution and info.cuts_in_milp > 0
+    assert info.cuts_in_milp == len(m.feasibility_cuts)
+    assert r.bound <= objective * (1 + 1e-6) <= r.objective * (1 + 0.01 + 1e-6)
+    for con in m.feasibility_cuts.values():
+        body = con.body
+        at = sum(
+            c * values[(v.parent_component().local_name, v.index())]
+            for c, v in zip(body.linear_coefs, body.linear_vars, strict=True)
+        )
+        assert at <= con.upper + 1e-6 * max(1.0, abs(con.upper)), con.name

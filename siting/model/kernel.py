@@ -12,8 +12,9 @@ search*, with a reduced-cost bound for what it leaves out) solves:
    ``capk`` above :data:`ACTIVE`), their dominators (:mod:`siting.model.dominance`), and
    the sites whose *exclusion bound* is within the MIP gap of ``z``, at most
    :data:`KERNEL_EXTRA` x the active count of them. It is solved by
-   :func:`relax_and_repair` (without its lazy limits first, then the dispatch repaired;
-   else the ordinary lazy loop, :func:`siting.model.lazy.solve_lazy`) and gives a plan,
+   :func:`relax_and_repair` (without its lazy limits first, then the dispatch repaired,
+   with Benders feasibility cuts from each failed repair; else the ordinary lazy loop,
+   :func:`siting.model.lazy.solve_lazy`) and gives a plan,
    objective ``U``, and a bound ``b_K`` on every plan that only uses kernel sites.
 
 **The bound on the whole model.** With ``r`` the LP's reduced costs (all nonnegative for
@@ -74,7 +75,7 @@ LP_ROW_NONZEROS = 20_000_000
 RELAXED_GAP_SHARE = 0.5
 #: Rounds of relax-and-repair (:func:`relax_and_repair`) before the ordinary lazy loop.
 REPAIR_ROUNDS = 25
-#: Infeasibility proofs gathered per repair round (:func:`_farkas_limits`).
+#: Infeasibility proofs gathered per repair round (:func:`_farkas_proofs`).
 CONFLICTS = 12
 #: Limits that join the MILP per repair round, at most (largest ray multiplier first).
 REPAIR_LIMITS = 300
@@ -100,6 +101,8 @@ class KernelInfo:
     bound_usd: float | None = None
     gap: float | None = None
     rounds: int = 0
+    #: Benders feasibility cuts the repair rounds put into the kernel MILPs
+    feasibility_cuts: int = 0
     mip_time_s: float = 0.0
     time_s: float = 0.0
 
@@ -115,7 +118,12 @@ class KernelInfo:
                 else ""
             )
             + f") used {self.lp_used_sites:,} of {self.candidates:,} sites;",
-            f"the MILP ran on kernels of {ks} sites;",
+            f"the MILP ran on kernels of {ks} sites"
+            + (
+                f" ({self.feasibility_cuts:,} feasibility cuts from the network);"
+                if self.feasibility_cuts
+                else ";"
+            ),
             (
                 f"a plan opening any site left out costs at least {_usd(self.excluded_bound_usd)},"
                 if self.excluded_bound_usd is not None and math.isfinite(self.excluded_bound_usd)
@@ -221,32 +229,134 @@ def _carry(values: list, m2: pyo.ConcreteModel) -> list:
     return [(getattr(m2, v.parent_component().local_name)[v.index()], x) for v, x in values]
 
 
-def _farkas_limits(m: pyo.ConcreteModel, conflicts: int = 1) -> list:
-    """The lazy line limits (branch, period, snapshot) in HiGHS's proofs that the last LP
-    of ``m`` is infeasible (dual rays; largest multiplier first), or [] without a ray.
+@dataclass
+class FeasibilityCut:
+    """``sum_j coef_j x_j <= rhs`` in the pinned decisions of a repair model (a Benders
+    feasibility cut, :func:`_farkas_proofs`); ``columns`` index the repair model's HiGHS
+    columns."""
+
+    columns: np.ndarray
+    coefs: np.ndarray
+    rhs: float
+
+
+#: Ray entries, and column sums of the ray, at or below this share of the ray's largest
+#: entry count as 0 (HiGHS's dual feasibility tolerance is 1e-7).
+RAY_TOL = 1e-9
+
+
+def _cut_from_ray(
+    a_t: object,
+    y: np.ndarray,
+    rows: tuple[np.ndarray, np.ndarray],
+    cols: tuple[np.ndarray, np.ndarray],
+    pinned: np.ndarray,
+) -> FeasibilityCut | None:
+    """The feasibility cut of one Farkas ray ``y`` of ``L <= A z <= U, l <= z <= u``.
+
+    For every ``z`` the LP allows, ``y A z = d z`` with ``d = A' y``; the rows bound it from
+    above by ``S(y) = sum_i max(y_i L_i, y_i U_i)`` and the columns from below by
+    ``I(d) = sum_j min(d_j l_j, d_j u_j)``, so ``I(d) <= S(y)`` whenever the LP is feasible.
+    Splitting ``I`` into the pinned columns (``l_j = u_j = x_j``, the decisions) and the
+    rest, ``sum_pinned d_j x_j <= S(y) - I_rest(d)`` holds for every ``x`` whose LP is
+    feasible: the cut. It cuts off the pinned point when ``y`` proves that point infeasible.
+    HiGHS's sign convention for rays is not relied on: both signs are tried.
+    Returns None when neither sign gives a finite certificate that cuts the point off.
+    """
+    lo_r, up_r = rows
+    lo_c, up_c = cols
+    ymax = float(np.abs(y).max()) if y.size else 0.0
+    if ymax <= 0.0:
+        return None
+    y = np.where(np.abs(y) > RAY_TOL * ymax, y, 0.0) / ymax
+    d = a_t @ y
+    d = np.where(np.abs(d) > RAY_TOL, d, 0.0)
+    rest = ~pinned
+    for sign in (1.0, -1.0):
+        ys, ds = sign * y, sign * d
+        with np.errstate(invalid="ignore"):
+            s_row = np.where(ys > 0, ys * up_r, np.where(ys < 0, ys * lo_r, 0.0)).sum()
+            i_rest = np.where(ds > 0, ds * lo_c, np.where(ds < 0, ds * up_c, 0.0))[rest].sum()
+        if not (np.isfinite(s_row) and np.isfinite(i_rest)):
+            continue
+        cols_p = np.flatnonzero(pinned & (ds != 0.0))
+        coefs = ds[cols_p]
+        rhs = float(s_row - i_rest)
+        at = float(coefs @ lo_c[cols_p])
+        scale = max(1.0, float(np.abs(coefs).sum()), abs(rhs))
+        if at - rhs <= 1e-6 * scale:
+            continue  # no proof at this point with this sign
+        # loosened by a hair: a cut of rounding error never cuts off a feasible plan
+        return FeasibilityCut(cols_p, coefs, rhs + 1e-7 * scale)
+    return None
+
+
+def _same(a: FeasibilityCut, b: FeasibilityCut) -> bool:
+    """Whether two cuts are one (the same columns, coefficients and right-hand side)."""
+    return (
+        np.array_equal(a.columns, b.columns)
+        and np.allclose(a.coefs, b.coefs, rtol=1e-9, atol=0.0)
+        and math.isclose(a.rhs, b.rhs, rel_tol=1e-9, abs_tol=1e-12)
+    )
+
+
+def _farkas_proofs(
+    m: pyo.ConcreteModel,
+    pinned_vars: list,
+    conflicts: int = 1,
+    more: Callable[[], bool] | None = None,
+) -> tuple[list, list[FeasibilityCut]]:
+    """HiGHS's proofs that the last LP of ``m`` is infeasible (dual rays): the lazy line
+    limits (branch, period, snapshot) each uses (largest multiplier first), and the
+    feasibility cut each gives in ``pinned_vars`` (:func:`_cut_from_ray`).
 
     With ``conflicts > 1``, the limits of each proof are lifted in HiGHS (row bounds to
     infinity) and the LP run again for the next proof, up to ``conflicts`` proofs or until
     the LP is feasible; the bounds are then put back as they were (Pyomo's books are not
-    touched). One MILP round then learns several independent bottlenecks.
+    touched). One MILP round then learns several independent bottlenecks. When the LP
+    becomes feasible with the proofs' limits lifted, ``more()`` (when given) may add the
+    limits that LP's dispatch violates and solve again through Pyomo; it returns whether
+    that LP is infeasible, and the proofs go on. Every cut is computed with the rows'
+    original bounds, so it holds for the model as it is.
     """
     import highspy
+    import scipy.sparse as sp
 
     opt = m.__dict__.get("_highs_solver")
     if opt is None:
-        return []
+        return [], []
     h = opt._solver_model
-    rows = opt._pyomo_con_to_solver_con_map
-    where = {}
-    for con, key in m.__dict__.get("_limit_key", {}).items():
-        row = rows.get(con)
-        if row is not None:
-            where.setdefault(key, []).append(row)
-    row_key = {row: key for key, rs in where.items() for row in rs}
-    out: dict = {}
     lifted: list[tuple[int, float, float]] = []
+
+    def read() -> tuple:
+        """The LP as HiGHS holds it: A', row bounds (lifted rows at their own), the
+        limits' rows."""
+        rows = opt._pyomo_con_to_solver_con_map
+        where: dict = {}
+        for con, key in m.__dict__.get("_limit_key", {}).items():
+            row = rows.get(con)
+            if row is not None:
+                where.setdefault(key, []).append(row)
+        lp = h.getLp()
+        lower, upper = np.array(lp.row_lower_), np.array(lp.row_upper_)
+        for rr, lo, up in lifted:
+            lower[rr], upper[rr] = lo, up
+        mat = lp.a_matrix_
+        parts = (np.asarray(mat.value_), np.asarray(mat.index_), np.asarray(mat.start_))
+        if mat.format_ == highspy.MatrixFormat.kRowwise:
+            a_t = sp.csc_matrix(parts, shape=(lp.num_col_, lp.num_row_))
+        else:
+            a_t = sp.csr_matrix(parts, shape=(lp.num_col_, lp.num_row_))
+        row_key = {row: key for key, rs in where.items() for row in rs}
+        return a_t, lower, upper, where, row_key
+
+    a_t, lower, upper, where, row_key = read()
     lp = h.getLp()
-    lower, upper = np.asarray(lp.row_lower_), np.asarray(lp.row_upper_)
+    pinned = np.zeros(lp.num_col_, dtype=bool)
+    pinned[_columns(opt, pinned_vars)] = True
+    col_bounds = (np.asarray(lp.col_lower_), np.asarray(lp.col_upper_))
+    out: dict = {}
+    cuts: list[FeasibilityCut] = []
     _st, quiet = h.getOptionValue("output_flag")
     h.setOptionValue("output_flag", False)
     try:
@@ -254,11 +364,21 @@ def _farkas_limits(m: pyo.ConcreteModel, conflicts: int = 1) -> list:
             if i > 0:
                 h.run()
                 if h.getModelStatus() != highspy.HighsModelStatus.kInfeasible:
-                    break
+                    if more is None:
+                        break
+                    h.setOptionValue("output_flag", quiet)
+                    again = more()
+                    h.setOptionValue("output_flag", False)
+                    if not again:
+                        break
+                    a_t, lower, upper, where, row_key = read()
             _status, has, ray = h.getDualRay()
             if not has:
                 break
             ray = np.asarray(ray, dtype=float)
+            cut = _cut_from_ray(a_t, ray, (lower, upper), col_bounds, pinned)
+            if cut is not None and not any(_same(cut, c) for c in cuts):
+                cuts.append(cut)
             found = [r for r in np.flatnonzero(np.abs(ray) > 1e-9) if r in row_key]
             if not found:
                 break
@@ -275,7 +395,111 @@ def _farkas_limits(m: pyo.ConcreteModel, conflicts: int = 1) -> list:
         # that one afresh (the model itself is kept)
         h.clearSolver()
         h.setOptionValue("output_flag", quiet)
-    return sorted(out, key=lambda k: -out[k])
+    return sorted(out, key=lambda k: -out[k]), cuts
+
+
+def _decisions(m: pyo.ConcreteModel) -> list:
+    """(variable, value) of the master's decisions the repair model pins: every integer,
+    and the IT capacity per cooling technology ``capk``, through which alone the siting
+    reaches the grid's rows. Pinning ``capk`` too makes each feasibility cut a cut on the
+    campuses' capacities (``sum a_s capk_s <= r``: what a stretch of network can host)
+    rather than on the big-M rows that tie ``capk`` to ``tech``."""
+    from siting.model.lazy import _integer_values
+
+    caps = [  # (within the bounds: HiGHS's values may be off by rounding)
+        (v, min(max(float(v.value), v.lb), v.ub)) for v in m.capk.values() if v.value is not None
+    ]
+    return _integer_values(m) + caps
+
+
+def _repair_lp(mr: pyo.ConcreteModel, solve_fn: Callable[..., SolveResult]) -> SolveResult:
+    """One LP of the repair model, without presolve (so that an infeasible one comes with
+    a dual ray). HiGHS's dual simplex, warm-started from the basis of the round before
+    (other decisions pinned, rows added), can lose its footing and end "unknown": such a
+    run is repeated once from a cold start."""
+    r = solve_fn(mr, opts={"presolve": "off"})
+    if r.status in ("optimal", "infeasible") or r.termination == "maxTimeLimit":
+        return r
+    opt = mr.__dict__.get("_highs_solver")
+    if opt is None:
+        return r
+    opt._solver_model.clearSolver()
+    r2 = solve_fn(mr, opts={"presolve": "off"})
+    r2.time_s += r.time_s
+    return r2
+
+
+def _repair(
+    mr: pyo.ConcreteModel,
+    m: pyo.ConcreteModel,
+    d: ModelData,
+    fixed: list,
+    solve_fn: Callable[..., SolveResult],
+) -> tuple:
+    """The dispatch of the repair model ``mr`` with the master's decisions ``fixed``.
+
+    An LP: the integers made continuous, every decision pinned by its bounds (``Var.fix``
+    would fold them into the constants of rows handed over while fixed, which went stale
+    when the next round pinned other values), the lazy loop adding violated limits, without
+    presolve, so that an infeasible dispatch comes with HiGHS's dual rays. Every bound is
+    put back afterwards.
+
+    Returns
+    -------
+    (SolveResult, LazyInfo, limits, cuts)
+        The last LP's result, the lazy loop's figures, and when it is infeasible the limits
+        in HiGHS's proofs and their feasibility cuts as inequalities in ``m``.
+    """
+    from siting.model.lazy import _relax, _restore, _round, solve_lazy
+
+    relaxed = _relax(mr)
+    bounds = [(v, v.lb, v.ub) for v, _ in fixed]
+    for v, x in fixed:
+        v.setlb(x)
+        v.setub(x)
+    try:
+        r1, info = solve_lazy(mr, d, lambda mm: _repair_lp(mm, solve_fn), lp_first=False)
+
+        def more() -> bool:
+            # the dispatch with the proofs' limits lifted: the limits it breaks, and again
+            r = _repair_lp(mr, solve_fn)  # (loads that dispatch into the model)
+            if r.status != "optimal" or not _round(mr, d, info):
+                return False
+            mr.__dict__.pop("_lazy_impossible", None)
+            return _repair_lp(mr, solve_fn).status == "infeasible"
+
+        blocking, cuts = (
+            _farkas_proofs(mr, [v for v, _ in fixed], CONFLICTS, more)
+            if r1.status == "infeasible"
+            else ([], [])
+        )
+        cuts = _in_master(mr, m, fixed, cuts)
+    finally:
+        for v, lb, ub in bounds:
+            v.setlb(lb)
+            v.setub(ub)
+        _restore(relaxed)
+    return r1, info, blocking, cuts
+
+
+def _in_master(mr: pyo.ConcreteModel, m: pyo.ConcreteModel, fixed: list, cuts: list) -> list:
+    """The feasibility cuts of the repair model ``mr`` as inequalities in ``m``'s variables
+    (``fixed``: the pinned (variable of ``mr``, value) pairs)."""
+    from pyomo.core.expr.numeric_expr import LinearExpression
+
+    if not cuts:
+        return []
+    cols = _columns(mr.__dict__["_highs_solver"], [v for v, _ in fixed])
+    of_col = dict(zip(cols.tolist(), (v for v, _ in _carry(fixed, m)), strict=True))
+    return [
+        LinearExpression(
+            constant=0.0,
+            linear_coefs=c.coefs.tolist(),
+            linear_vars=[of_col[j] for j in c.columns.tolist()],
+        )
+        <= c.rhs
+        for c in cuts
+    ]
 
 
 def relax_and_repair(
@@ -284,24 +508,30 @@ def relax_and_repair(
     solve_fn: Callable[..., SolveResult],
     mip_gap: float,
     build: Callable[[ModelData], pyo.ConcreteModel],
+    deadline: float | None = None,
 ):
     """Solve a kernel MILP: first without most of its lazy limits, then repair the dispatch.
 
     1. The MILP without lazily added limits (PTDF line limits, N-1): a relaxation of the
        MILP with all of them, so its bound ``b`` bounds that MILP too.
-    2. Its integer decisions fixed in a second copy of the model (the *repair* model), the
-       dispatch LP with the lazy loop adding every violated limit
-       (:func:`siting.model.lazy.solve_lazy`): a plan that meets every limit, at objective
-       ``U``. Kept, with bound ``b``, when ``U`` is within ``mip_gap`` of ``b``.
-    3. When no dispatch meets the limits with those decisions, the limits in HiGHS's
-       proof of that (the dual ray of the infeasible LP, :func:`_farkas_limits`) join the
-       MILP, and 1-2 run again, at most :data:`REPAIR_ROUNDS` times.
+    2. Its decisions (every integer, and the capacities ``capk``, :func:`_decisions`)
+       pinned in a second copy of the model (the *repair* model), the dispatch LP with the
+       lazy loop adding every violated limit (:func:`siting.model.lazy.solve_lazy`): a plan
+       that meets every limit, at objective ``U``. Kept, with bound ``b`` (the best over
+       the rounds), when ``U`` is within ``mip_gap`` of ``b``.
+    3. When no dispatch meets the limits with those decisions, each of HiGHS's proofs of
+       that (dual rays, :func:`_farkas_proofs`) gives a *feasibility cut* (Benders): a
+       sparse inequality in the campuses' capacities that every plan with a feasible
+       dispatch meets and this one breaks. The cuts join the MILP and 1-2 run again, at
+       most :data:`REPAIR_ROUNDS` times or until ``deadline`` (``time.perf_counter()``).
+       Where no cut could be drawn from a proof, the limits it uses join the MILP instead.
     4. Else the ordinary lazy loop on the MILP (from the repaired plan as a MIP start, when
        there is one).
 
     Line limits are dense rows on a national grid (a term for every generator and campus
     the branch's PTDF row reaches). Most of those that bind do so in the dispatch, which
-    the repair LP handles; the MILP gets only the few that constrain the siting. On the
+    the repair LP handles; the MILP sees the network only through the cuts, in the
+    campuses' capacities alone (a few hundred terms at most, none for a generator). On the
     national benchmark all limits together moved the LP relaxation by 0.02 %.
 
     Returns
@@ -312,9 +542,6 @@ def relax_and_repair(
     from siting.model.lazy import (
         LazyInfo,
         _add_limits,
-        _integer_values,
-        _relax,
-        _restore,
         needs_lazy,
         solve_lazy,
     )
@@ -327,7 +554,12 @@ def relax_and_repair(
     spent = 0.0
     mr = None
     start = None
+    # the best bound over the rounds (each holds for the MILP with every limit: a round's
+    # MILP has fewer rows, and its cuts are valid)
+    bound, bound_status, bound_termination = -math.inf, "feasible", ""
     for _ in range(REPAIR_ROUNDS):
+        if deadline is not None and time.perf_counter() >= deadline:
+            break
         # part of the gap: room for what the limits add to the cost (the plan's gap is to b)
         r0 = solve_fn(m, opts={"mip_rel_gap": mip_gap * RELAXED_GAP_SHARE})
         spent += r0.time_s
@@ -335,34 +567,22 @@ def relax_and_repair(
         if not r0.has_solution:
             r0.time_s = spent
             return m, r0, total
+        if r0.bound is not None and r0.bound > bound:
+            bound, bound_status, bound_termination = r0.bound, r0.status, r0.termination
         if mr is None:
             mr = build(d)
-        fixed = _carry(_integer_values(m), mr)
-        # an LP: the integers made continuous and pinned by their bounds (Var.fix would
-        # fold them into the constants of rows handed over while fixed, which went stale
-        # when the next round pinned other values), without presolve, so that an
-        # infeasible dispatch comes with HiGHS's dual ray naming the limits it breaks
-        relaxed = _relax(mr)
-        for v, x in fixed:
-            v.setlb(x)
-            v.setub(x)
-        try:
-            r1, info = solve_lazy(
-                mr, d, lambda mm: solve_fn(mm, opts={"presolve": "off"}), lp_first=False
-            )
-            blocking = _farkas_limits(mr, CONFLICTS) if r1.status == "infeasible" else []
-        finally:
-            _restore(relaxed)
+        fixed = _carry(_decisions(m), mr)
+        r1, info, blocking, cuts = _repair(mr, m, d, fixed, solve_fn)
         spent += r1.time_s
         total.mip_rounds += info.mip_rounds
         total.limits_added += info.limits_added
         total.n1_added += info.n1_added
         ok = r1.has_solution and not mr.__dict__.pop("_lazy_impossible", None)
-        if ok and r0.bound is not None and r1.objective is not None:
+        if ok and math.isfinite(bound) and r1.objective is not None:
             start = _carry(fixed, m)
             u = float(r1.objective)
-            if (u - r0.bound) / max(abs(u), 1.0) <= mip_gap + 1e-12:
-                status = "optimal" if r0.status == "optimal" else "feasible"
+            if (u - bound) / max(abs(u), 1.0) <= mip_gap + 1e-12:
+                status = "optimal" if bound_status == "optimal" else "feasible"
                 total.monitored = info.monitored
                 total.n1_monitored = info.n1_monitored
                 return (
@@ -370,14 +590,15 @@ def relax_and_repair(
                     dataclasses.replace(
                         r1,
                         status=status,
-                        termination=r1.termination if status == "optimal" else r0.termination,
-                        bound=r0.bound,
+                        termination=r1.termination if status == "optimal" else bound_termination,
+                        bound=bound,
                         time_s=spent,
                         rows=r0.rows,
                         columns=r0.columns,
                         integers=r0.integers,
                         notes=[
-                            f"the MILP with {total.limits_in_milp} of the lazy limits, then "
+                            f"the MILP with {total.limits_in_milp} of the lazy limits "
+                            f"and {total.cuts_in_milp} feasibility cuts, then "
                             "the dispatch with its decisions fixed, met every limit "
                             f"({total.limits_added + total.n1_added} added to the dispatch)"
                         ],
@@ -387,7 +608,15 @@ def relax_and_repair(
             break  # a plan, but not within the gap of b: the lazy loop closes it
         if not hasattr(m, "lazy_limits"):
             break
-        # the limits HiGHS's infeasibility proof uses join the MILP
+        if cuts:
+            # HiGHS's infeasibility proofs as cuts in the decisions alone (sparse rows)
+            if not hasattr(m, "feasibility_cuts"):
+                m.feasibility_cuts = pyo.ConstraintList()
+            for expr in cuts:
+                m.feasibility_cuts.add(expr)
+            total.cuts_in_milp += len(cuts)
+            continue
+        # no cut from the proofs: the limits they use join the MILP
         chosen = [tr for tr in blocking if tr not in m._monitored][:REPAIR_LIMITS]
         if not chosen:
             break
@@ -399,6 +628,8 @@ def relax_and_repair(
     info2.mip_rounds += total.mip_rounds
     info2.limits_added += total.limits_added
     info2.n1_added += total.n1_added
+    info2.limits_in_milp += total.limits_in_milp
+    info2.cuts_in_milp += total.cuts_in_milp
     r2.time_s += spent
     return m, r2, info2
 
@@ -482,8 +713,9 @@ def solve_kernel(
             left = max(1.0, deadline - time.perf_counter())
             return solve_fn(m, time_limit_s=left, highs_options=opts)
 
-        mk, r, lazy_info = relax_and_repair(mk, dk, run, mip_gap, build)
+        mk, r, lazy_info = relax_and_repair(mk, dk, run, mip_gap, build, deadline)
         mk._lazy_info = lazy_info
+        info.feasibility_cuts += lazy_info.cuts_in_milp
         info.mip_time_s += r.time_s
         if not r.has_solution:
             if best is None and r.status == "infeasible" and time.perf_counter() < deadline:

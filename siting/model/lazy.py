@@ -65,6 +65,8 @@ class LazyInfo:
     #: limits the repair rounds of :func:`siting.model.kernel.relax_and_repair` put into
     #: the MILP itself (the rest only in the dispatch)
     limits_in_milp: int = 0
+    #: feasibility cuts (in the siting decisions alone) those repair rounds put into the MILP
+    cuts_in_milp: int = 0
 
 
 def _integer_values(m: pyo.ConcreteModel) -> list[tuple[object, float]]:
