@@ -240,6 +240,10 @@ class FeasibilityCut:
     rhs: float
 
 
+#: Feasibility cuts are tightened by this share of their scale (the largest of 1, the sum
+#: of their coefficients' magnitudes and their right-hand side), HiGHS's feasibility
+#: tolerance: 0.001 MW on a cut over 1,000 MW of campuses.
+CUT_MARGIN = 1e-6
 #: Ray entries, and column sums of the ray, at or below this share of the ray's largest
 #: entry count as 0 (HiGHS's dual feasibility tolerance is 1e-7).
 RAY_TOL = 1e-9
@@ -284,10 +288,11 @@ def _cut_from_ray(
         rhs = float(s_row - i_rest)
         at = float(coefs @ lo_c[cols_p])
         scale = max(1.0, float(np.abs(coefs).sum()), abs(rhs))
-        if at - rhs <= 1e-6 * scale:
+        if at - rhs <= 1e-9 * scale:
             continue  # no proof at this point with this sign
-        # loosened by a hair: a cut of rounding error never cuts off a feasible plan
-        return FeasibilityCut(cols_p, coefs, rhs + 1e-7 * scale)
+        # tightened by the solvers' own tolerance: a plan at the cut's very edge (where the
+        # MILP's row tolerance may leave it a hair outside) has a dispatch the LP accepts
+        return FeasibilityCut(cols_p, coefs, rhs - CUT_MARGIN * scale)
     return None
 
 
@@ -301,10 +306,7 @@ def _same(a: FeasibilityCut, b: FeasibilityCut) -> bool:
 
 
 def _farkas_proofs(
-    m: pyo.ConcreteModel,
-    pinned_vars: list,
-    conflicts: int = 1,
-    more: Callable[[], bool] | None = None,
+    m: pyo.ConcreteModel, pinned_vars: list, conflicts: int = 1
 ) -> tuple[list, list[FeasibilityCut]]:
     """HiGHS's proofs that the last LP of ``m`` is infeasible (dual rays): the lazy line
     limits (branch, period, snapshot) each uses (largest multiplier first), and the
@@ -313,11 +315,8 @@ def _farkas_proofs(
     With ``conflicts > 1``, the limits of each proof are lifted in HiGHS (row bounds to
     infinity) and the LP run again for the next proof, up to ``conflicts`` proofs or until
     the LP is feasible; the bounds are then put back as they were (Pyomo's books are not
-    touched). One MILP round then learns several independent bottlenecks. When the LP
-    becomes feasible with the proofs' limits lifted, ``more()`` (when given) may add the
-    limits that LP's dispatch violates and solve again through Pyomo; it returns whether
-    that LP is infeasible, and the proofs go on. Every cut is computed with the rows'
-    original bounds, so it holds for the model as it is.
+    touched). One MILP round then learns several independent bottlenecks. Every cut is
+    computed with the rows' original bounds, so it holds for the model as it is.
     """
     import highspy
     import scipy.sparse as sp
@@ -326,32 +325,22 @@ def _farkas_proofs(
     if opt is None:
         return [], []
     h = opt._solver_model
-    lifted: list[tuple[int, float, float]] = []
-
-    def read() -> tuple:
-        """The LP as HiGHS holds it: A', row bounds (lifted rows at their own), the
-        limits' rows."""
-        rows = opt._pyomo_con_to_solver_con_map
-        where: dict = {}
-        for con, key in m.__dict__.get("_limit_key", {}).items():
-            row = rows.get(con)
-            if row is not None:
-                where.setdefault(key, []).append(row)
-        lp = h.getLp()
-        lower, upper = np.array(lp.row_lower_), np.array(lp.row_upper_)
-        for rr, lo, up in lifted:
-            lower[rr], upper[rr] = lo, up
-        mat = lp.a_matrix_
-        parts = (np.asarray(mat.value_), np.asarray(mat.index_), np.asarray(mat.start_))
-        if mat.format_ == highspy.MatrixFormat.kRowwise:
-            a_t = sp.csc_matrix(parts, shape=(lp.num_col_, lp.num_row_))
-        else:
-            a_t = sp.csr_matrix(parts, shape=(lp.num_col_, lp.num_row_))
-        row_key = {row: key for key, rs in where.items() for row in rs}
-        return a_t, lower, upper, where, row_key
-
-    a_t, lower, upper, where, row_key = read()
+    rows = opt._pyomo_con_to_solver_con_map
+    where: dict = {}
+    for con, key in m.__dict__.get("_limit_key", {}).items():
+        row = rows.get(con)
+        if row is not None:
+            where.setdefault(key, []).append(row)
+    row_key = {row: key for key, rs in where.items() for row in rs}
     lp = h.getLp()
+    lower, upper = np.array(lp.row_lower_), np.array(lp.row_upper_)
+    mat = lp.a_matrix_
+    parts = (np.asarray(mat.value_), np.asarray(mat.index_), np.asarray(mat.start_))
+    if mat.format_ == highspy.MatrixFormat.kRowwise:
+        a_t = sp.csc_matrix(parts, shape=(lp.num_col_, lp.num_row_))
+    else:
+        a_t = sp.csr_matrix(parts, shape=(lp.num_col_, lp.num_row_))
+    lifted: list[tuple[int, float, float]] = []
     pinned = np.zeros(lp.num_col_, dtype=bool)
     pinned[_columns(opt, pinned_vars)] = True
     col_bounds = (np.asarray(lp.col_lower_), np.asarray(lp.col_upper_))
@@ -364,14 +353,7 @@ def _farkas_proofs(
             if i > 0:
                 h.run()
                 if h.getModelStatus() != highspy.HighsModelStatus.kInfeasible:
-                    if more is None:
-                        break
-                    h.setOptionValue("output_flag", quiet)
-                    again = more()
-                    h.setOptionValue("output_flag", False)
-                    if not again:
-                        break
-                    a_t, lower, upper, where, row_key = read()
+                    break
             _status, has, ray = h.getDualRay()
             if not has:
                 break
@@ -398,18 +380,25 @@ def _farkas_proofs(
     return sorted(out, key=lambda k: -out[k]), cuts
 
 
-def _decisions(m: pyo.ConcreteModel) -> list:
-    """(variable, value) of the master's decisions the repair model pins: every integer,
-    and the IT capacity per cooling technology ``capk``, through which alone the siting
-    reaches the grid's rows. Pinning ``capk`` too makes each feasibility cut a cut on the
-    campuses' capacities (``sum a_s capk_s <= r``: what a stretch of network can host)
-    rather than on the big-M rows that tie ``capk`` to ``tech``."""
+def _decisions(m: pyo.ConcreteModel, module_mw: float) -> list:
+    """(variable, value) of the master's decisions the repair model pins: every integer
+    (rounded), and the IT capacity per cooling technology ``capk``, through which alone the
+    siting reaches the grid's rows. Pinning ``capk`` too makes each feasibility cut a cut
+    on the campuses' capacities (``sum a_s capk_s <= r``: what a stretch of network can
+    host) rather than on the big-M rows that tie ``capk`` to ``tech``. ``capk`` is pinned
+    at what the rounded integers make it (``tech[s,k] x module_mw x sum_{u<=t}
+    build[s,u]``, one technology per open site), not at HiGHS's value: off by its
+    tolerance, that would break the rows tying it to the integers."""
     from siting.model.lazy import _integer_values
 
-    caps = [  # (within the bounds: HiGHS's values may be off by rounding)
-        (v, min(max(float(v.value), v.lb), v.ub)) for v in m.capk.values() if v.value is not None
-    ]
-    return _integer_values(m) + caps
+    ints = _integer_values(m)
+    value = {id(v): x for v, x in ints}
+    caps = []
+    for (s, k, t), v in m.capk.items():
+        tech = value.get(id(m.tech[s, k]), 0.0)
+        built = sum(value.get(id(m.build[s, u]), 0.0) for u in range(t + 1))
+        caps.append((v, min(max(tech * module_mw * built, v.lb), v.ub)))
+    return ints + caps
 
 
 def _repair_lp(mr: pyo.ConcreteModel, solve_fn: Callable[..., SolveResult]) -> SolveResult:
@@ -450,7 +439,7 @@ def _repair(
         The last LP's result, the lazy loop's figures, and when it is infeasible the limits
         in HiGHS's proofs and their feasibility cuts as inequalities in ``m``.
     """
-    from siting.model.lazy import _relax, _restore, _round, solve_lazy
+    from siting.model.lazy import _relax, _restore, solve_lazy
 
     relaxed = _relax(mr)
     bounds = [(v, v.lb, v.ub) for v, _ in fixed]
@@ -459,17 +448,8 @@ def _repair(
         v.setub(x)
     try:
         r1, info = solve_lazy(mr, d, lambda mm: _repair_lp(mm, solve_fn), lp_first=False)
-
-        def more() -> bool:
-            # the dispatch with the proofs' limits lifted: the limits it breaks, and again
-            r = _repair_lp(mr, solve_fn)  # (loads that dispatch into the model)
-            if r.status != "optimal" or not _round(mr, d, info):
-                return False
-            mr.__dict__.pop("_lazy_impossible", None)
-            return _repair_lp(mr, solve_fn).status == "infeasible"
-
         blocking, cuts = (
-            _farkas_proofs(mr, [v for v, _ in fixed], CONFLICTS, more)
+            _farkas_proofs(mr, [v for v, _ in fixed], CONFLICTS)
             if r1.status == "infeasible"
             else ([], [])
         )
@@ -571,7 +551,7 @@ def relax_and_repair(
             bound, bound_status, bound_termination = r0.bound, r0.status, r0.termination
         if mr is None:
             mr = build(d)
-        fixed = _carry(_decisions(m), mr)
+        fixed = _carry(_decisions(m, d.module_mw), mr)
         r1, info, blocking, cuts = _repair(mr, m, d, fixed, solve_fn)
         spent += r1.time_s
         total.mip_rounds += info.mip_rounds
