@@ -103,7 +103,8 @@ _CASE300_PLAN = (
     "k = mf.get('kernel')\n"
     "if k:\n"
     "    extra.update({{'kernel_lp_s': k['lp_time_s'], 'lp_used_sites': k['lp_used_sites'], "
-    "'kernel_sites': k['kernel_sites'][-1], 'kernel_rounds': k['rounds']}})\n"
+    "'kernel_sites': k['kernel_sites'][-1], 'kernel_rounds': k['rounds'], "
+    "'kernel_cuts': k['feasibility_cuts']}})\n"
     "print(json.dumps({{'extra': extra}}))\n"
     "sched = {{f'{{r.site_id}} (bus {{r.bus_id}})': {{}} for r in p.schedule.itertuples()}}\n"
     "for r in p.schedule.itertuples():\n"
@@ -542,6 +543,7 @@ _NATIONAL_ROWS = (
     ("lp_used_sites", "candidate kernel: sites the LP relaxation uses"),
     ("kernel_sites", "candidate kernel: sites in the last kernel MILP"),
     ("kernel_rounds", "candidate kernel: kernel MILPs solved"),
+    ("kernel_cuts", "candidate kernel: feasibility cuts from the network in its MILPs"),
     ("verify_s", "verification s"),
     ("rows", "rows (last MIP)"),
     ("columns", "columns"),

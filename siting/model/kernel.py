@@ -553,6 +553,11 @@ def relax_and_repair(
             mr = build(d)
         fixed = _carry(_decisions(m, d.module_mw), mr)
         r1, info, blocking, cuts = _repair(mr, m, d, fixed, solve_fn)
+        if r1.status == "error":  # HiGHS lost its footing on this copy, twice: a fresh one
+            spent += r1.time_s
+            mr = build(d)
+            fixed = _carry(_decisions(m, d.module_mw), mr)
+            r1, info, blocking, cuts = _repair(mr, m, d, fixed, solve_fn)
         spent += r1.time_s
         total.mip_rounds += info.mip_rounds
         total.limits_added += info.limits_added
