@@ -549,16 +549,14 @@ def relax_and_repair(
             return m, r0, total
         if r0.bound is not None and r0.bound > bound:
             bound, bound_status, bound_termination = r0.bound, r0.status, r0.termination
-        if mr is None:
-            mr = build(d)
-        fixed = _carry(_decisions(m, d.module_mw), mr)
-        r1, info, blocking, cuts = _repair(mr, m, d, fixed, solve_fn)
-        if r1.status == "error":  # HiGHS lost its footing on this copy, twice: a fresh one
-            spent += r1.time_s
-            mr = build(d)
+        for fresh in (mr is None, True):
+            if fresh:  # first round, or HiGHS lost its footing on this copy twice
+                mr = build(d)
             fixed = _carry(_decisions(m, d.module_mw), mr)
             r1, info, blocking, cuts = _repair(mr, m, d, fixed, solve_fn)
-        spent += r1.time_s
+            spent += r1.time_s
+            if r1.status != "error":
+                break
         total.mip_rounds += info.mip_rounds
         total.limits_added += info.limits_added
         total.n1_added += info.n1_added
