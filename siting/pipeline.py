@@ -127,8 +127,9 @@ def solve_by_kernel(
     -------
     (model, data, result) or None
         The kernel MILP's model and data (the sites it kept), and its result with the whole
-        model's bound and gap; None when the LP relaxation had no solution (solve the whole
-        model instead: it reports infeasibility or the solver's trouble).
+        model's bound and gap (without a plan when the time limit came first); None when
+        the LP relaxation or every kernel MILP was infeasible or the solver failed (solve the
+        whole model instead: it reports infeasibility or the solver's trouble).
     """
 
     def build(dd: ModelData):
@@ -674,7 +675,9 @@ def _plan(
                 + f": the solver stopped at {stopped_by(result.termination)}"
                 + (f" ({settings['time_limit_s']:g} s)" if timed_out else "")
                 + " before finding any plan; raise --time-limit or simplify the scenario. "
-                "Nothing was written." + kept
+                "Nothing was written."
+                + kept
+                + "".join(f" ({n})" for n in result.notes if n.startswith("candidate kernel"))
             )
         why = [n for n in result.notes if n.startswith("numerical trouble")] or [
             f"{result.solver} stopped at {stopped_by(result.termination)} (termination "

@@ -171,6 +171,38 @@ def test_relax_and_repair_meets_every_limit_within_the_gap(small_ptdf, optimum, 
     assert repaired == (gap > 0.001), r.notes
 
 
+def test_a_kernel_out_of_time_says_so_and_does_not_start_over(small_ptdf):
+    # Time runs out in the kernel before any plan meets every line limit (here: spent by the
+    # LP stage, which always gets a second). The run stops with "no plan within the time
+    # limit", the kernel's figures in the message, instead of going on to a plan found
+    # after the limit (the lazy loop on a second's budget per MILP, or the whole model
+    # solved again with a fresh time limit, which on the national L instance doubled the
+    # wall time to no avail).
+    from siting.solve import NoPlanInTimeError
+
+    with pytest.raises(NoPlanInTimeError) as e:
+        siting.plan(_with(small_ptdf, candidate_kernel="on", time_limit_s=0.001), write=False)
+    msg = " ".join(str(e.value).split())
+    assert "within the time limit" in msg and "(0.001 s)" in msg, msg
+    assert "candidate kernel: the LP relaxation (bound" in msg, msg
+    # the same when the time runs out at the start of the kernel MILP's rounds
+    import time
+
+    prep = prepare(small_ptdf)
+    d = prep.data
+
+    def build(dd):
+        return build_model(dd, baseline_usd=prep.baseline_usd, baseline_co2_t=prep.baseline_co2_t)
+
+    def run(mm, opts=None):
+        return solve(mm, mip_gap=0.0, time_limit_s=300, highs_options=opts)
+
+    m = build(d)
+    _mk, r, info = kernel.relax_and_repair(m, d, run, 0.01, build, deadline=time.perf_counter())
+    assert (r.status, r.termination, r.objective) == ("no_solution", "maxTimeLimit", None)
+    assert info.mip_rounds == 0
+
+
 def test_a_row_budget_leaves_limits_out_and_the_lp_stays_a_bound(small_ptdf):
     # The kernel's LP stage adds line limits while their dense rows fit a nonzero budget
     # (kernel.LP_ROW_NONZEROS). With a budget of 1 nonzero none is added, the count left

@@ -205,8 +205,8 @@ def _finite(a: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(a), a, 0.0)
 
 
-def _lp_stage(m, d: ModelData, lp_fn, info: KernelInfo, deadline: float) -> SolveResult | None:
-    """The LP relaxation with lazy limits while they are small; None when it failed."""
+def _lp_stage(m, d: ModelData, lp_fn, info: KernelInfo, deadline: float) -> SolveResult:
+    """The LP relaxation with lazy limits while they are small (its last round's result)."""
     from siting.model import lazy
 
     saved = lazy._relax(m)
@@ -221,7 +221,7 @@ def _lp_stage(m, d: ModelData, lp_fn, info: KernelInfo, deadline: float) -> Solv
         lazy._restore(saved)
     info.lp_rounds, info.lp_time_s = li.mip_rounds, r.time_s
     info.lp_limits, info.lp_limits_skipped = li.limits_added, li.limits_skipped
-    return r if r.has_solution else None
+    return r
 
 
 def _carry(values: list, m2: pyo.ConcreteModel) -> list:
@@ -534,6 +534,7 @@ def relax_and_repair(
     spent = 0.0
     mr = None
     start = None
+    r0 = None
     # the best bound over the rounds (each holds for the MILP with every limit: a round's
     # MILP has fewer rows, and its cuts are valid)
     bound, bound_status, bound_termination = -math.inf, "feasible", ""
@@ -605,6 +606,27 @@ def relax_and_repair(
             break
         _add_limits(m, d, chosen)
         total.limits_in_milp += len(chosen)
+    if not start and deadline is not None and time.perf_counter() >= deadline:
+        # out of time, and no plan met every limit: the lazy loop would only run MILPs of a
+        # second each (and a plan that breaks a limit is no plan)
+        return (
+            m,
+            SolveResult(
+                status="no_solution",
+                termination="maxTimeLimit",
+                objective=None,
+                bound=bound if math.isfinite(bound) else None,
+                gap=None,
+                time_s=spent,
+                solver="highs",
+                solver_version=r0.solver_version if r0 is not None else "",
+                notes=[
+                    f"{total.mip_rounds} MILP round(s) without the lazy limits, and no plan "
+                    "among them had a dispatch within every limit by the time limit"
+                ],
+            ),
+            total,
+        )
     if start:
         set_mip_start(m, start)  # a plan that meets every limit: HiGHS starts from it
     r2, info2 = solve_lazy(m, d, solve_fn)
@@ -648,8 +670,10 @@ def solve_kernel(
     -------
     (model, data, result, info) or None
         The last kernel MILP (its model and restricted data), its result with the whole
-        model's bound and gap, and what was done; None when the LP relaxation had no
-        solution (the caller then solves the whole model and reports what it finds).
+        model's bound and gap, and what was done; a result without a plan (status
+        ``no_solution``, termination ``maxTimeLimit``) when the time limit came first; None
+        when the LP relaxation or every kernel MILP was infeasible or the solver failed (the
+        caller then solves the whole model and reports what it finds).
     """
     say = progress or (lambda _s: None)
     t0 = time.perf_counter()
@@ -663,8 +687,13 @@ def solve_kernel(
         return solve_fn(m, time_limit_s=limit, highs_options=LP_OPTIONS)
 
     lp = _lp_stage(full, d, lp_fn, info, deadline)
-    if lp is None or lp.objective is None:
-        return None
+    if not lp.has_solution or lp.objective is None:
+        if lp.termination != "maxTimeLimit":
+            return None  # infeasible, or the solver's trouble: the whole model says which
+        # the time limit, before any plan: said as such (not the whole model all over again)
+        info.time_s = time.perf_counter() - t0
+        r = dataclasses.replace(lp, status="no_solution", notes=[*lp.notes, info.note()])
+        return full, d, r, info
     z = float(lp.objective)
     info.lp_bound_usd = z
     pen, used = exclusion_bounds(full, d)
@@ -726,7 +755,13 @@ def solve_kernel(
         keep |= set(sites[could].tolist())
     info.time_s = time.perf_counter() - t0
     if best is None:
-        return None
+        if r.status != "no_solution":
+            return None  # infeasible, or the solver's trouble: the whole model says which
+        # the time limit, before any plan: said as such (not the whole model all over again)
+        r = dataclasses.replace(
+            r, time_s=info.lp_time_s + info.mip_time_s, notes=[*r.notes, info.note()]
+        )
+        return mk, dk, r, info
     mk, dk, r = best
     u = float(r.objective)
     gap = max(0.0, u - bound) / max(abs(u), 1.0)
