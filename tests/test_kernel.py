@@ -171,6 +171,20 @@ def test_relax_and_repair_meets_every_limit_within_the_gap(small_ptdf, optimum, 
     assert repaired == (gap > 0.001), r.notes
 
 
+def _repair_setup(scenario):
+    """The model data of ``scenario``, a model builder and a solve at gap 0 (for
+    :func:`kernel.relax_and_repair`)."""
+    prep = prepare(scenario)
+
+    def build(dd):
+        return build_model(dd, baseline_usd=prep.baseline_usd, baseline_co2_t=prep.baseline_co2_t)
+
+    def run(mm, opts=None):
+        return solve(mm, mip_gap=0.0, time_limit_s=300, highs_options=opts)
+
+    return prep.data, build, run
+
+
 def test_a_kernel_out_of_time_says_so_and_does_not_start_over(small_ptdf):
     # Time runs out in the kernel before any plan meets every line limit (here: spent by the
     # LP stage, which always gets a second). The run stops with "no plan within the time
@@ -188,15 +202,7 @@ def test_a_kernel_out_of_time_says_so_and_does_not_start_over(small_ptdf):
     # the same when the time runs out at the start of the kernel MILP's rounds
     import time
 
-    prep = prepare(small_ptdf)
-    d = prep.data
-
-    def build(dd):
-        return build_model(dd, baseline_usd=prep.baseline_usd, baseline_co2_t=prep.baseline_co2_t)
-
-    def run(mm, opts=None):
-        return solve(mm, mip_gap=0.0, time_limit_s=300, highs_options=opts)
-
+    d, build, run = _repair_setup(small_ptdf)
     m = build(d)
     _mk, r, info = kernel.relax_and_repair(m, d, run, 0.01, build, deadline=time.perf_counter())
     assert (r.status, r.termination, r.objective) == ("no_solution", "maxTimeLimit", None)
@@ -269,15 +275,7 @@ def test_feasibility_cuts_hold_at_the_whole_models_optimum(small_ptdf, optimum_c
     # repair rounds put into the MILP must hold at it. A cut with its sign or its right-hand
     # side wrong would cut that plan off.
     objective, values = optimum_capacities
-    prep = prepare(small_ptdf)
-    d = prep.data
-
-    def build(dd):
-        return build_model(dd, baseline_usd=prep.baseline_usd, baseline_co2_t=prep.baseline_co2_t)
-
-    def run(mm, opts=None):
-        return solve(mm, mip_gap=0.0, time_limit_s=300, highs_options=opts)
-
+    d, build, run = _repair_setup(small_ptdf)
     m = build(d)
     _mk, r, info = kernel.relax_and_repair(m, d, run, 0.01, build)
     assert r.has_solution and info.cuts_in_milp > 0
