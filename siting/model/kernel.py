@@ -639,6 +639,20 @@ def relax_and_repair(
     return m, r2, info2
 
 
+def _no_plan_in_time(r: SolveResult, info: KernelInfo) -> SolveResult | None:
+    """``r`` (no plan) as the kernel's answer when the time limit stopped it: no plan, the
+    kernel's figures in its notes (not the whole model solved all over again); None for
+    infeasibility or the solver's trouble, which the whole model then says."""
+    if r.termination != "maxTimeLimit":
+        return None
+    return dataclasses.replace(
+        r,
+        status="no_solution",
+        time_s=info.lp_time_s + info.mip_time_s,
+        notes=[*r.notes, info.note()],
+    )
+
+
 def solve_kernel(
     d: ModelData,
     build: Callable[[ModelData], pyo.ConcreteModel],
@@ -688,12 +702,9 @@ def solve_kernel(
 
     lp = _lp_stage(full, d, lp_fn, info, deadline)
     if not lp.has_solution or lp.objective is None:
-        if lp.termination != "maxTimeLimit":
-            return None  # infeasible, or the solver's trouble: the whole model says which
-        # the time limit, before any plan: said as such (not the whole model all over again)
         info.time_s = time.perf_counter() - t0
-        r = dataclasses.replace(lp, status="no_solution", notes=[*lp.notes, info.note()])
-        return full, d, r, info
+        late = _no_plan_in_time(lp, info)
+        return None if late is None else (full, d, late, info)
     z = float(lp.objective)
     info.lp_bound_usd = z
     pen, used = exclusion_bounds(full, d)
@@ -755,13 +766,8 @@ def solve_kernel(
         keep |= set(sites[could].tolist())
     info.time_s = time.perf_counter() - t0
     if best is None:
-        if r.status != "no_solution":
-            return None  # infeasible, or the solver's trouble: the whole model says which
-        # the time limit, before any plan: said as such (not the whole model all over again)
-        r = dataclasses.replace(
-            r, time_s=info.lp_time_s + info.mip_time_s, notes=[*r.notes, info.note()]
-        )
-        return mk, dk, r, info
+        late = _no_plan_in_time(r, info)
+        return None if late is None else (mk, dk, late, info)
     mk, dk, r = best
     u = float(r.objective)
     gap = max(0.0, u - bound) / max(abs(u), 1.0)
