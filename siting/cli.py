@@ -15,6 +15,7 @@ named), 130 interrupted (Ctrl-C; the message says what was kept). With 2, 4, 5, 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -48,9 +49,15 @@ TimeLimitOpt = Annotated[
     float | None,
     typer.Option(
         "--time-limit",
-        help="Solver time limit per solve, in seconds (default: the scenario's).",
+        help="Wall-clock limit of the whole run up to the plan, in seconds: loading, the "
+        "grid baseline, building and every solve round share it; verifying and writing "
+        "come after (default: the scenario's solver.time_limit_s).",
         min=0.001,
     ),
+]
+QuietOpt = Annotated[
+    bool,
+    typer.Option("--quiet", "-q", help="No stage lines nor progress on stderr (errors still are)."),
 ]
 MipGapOpt = Annotated[
     float | None,
@@ -79,7 +86,7 @@ EXIT_INTERNAL = 3
 EXIT_NO_PLAN_IN_TIME = 4
 EXIT_SOLVER_TROUBLE = 5
 EXIT_LOCKED = 6
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT); SIGTERM: 143 (siting.interrupt)
 
 
 #: What Ctrl-C leaves behind, by default (a single run writes nothing until it is done).
@@ -91,10 +98,26 @@ INTERRUPTED_KEPT = (
 )
 
 
-def _guard(debug: bool, fn: Callable[[], T], interrupted: str = INTERRUPTED) -> T:
-    """Run ``fn``; turn known errors into a clear message and an exit code."""
+def _guard(
+    debug: bool, fn: Callable[[], T], interrupted: str = INTERRUPTED, hard_stop: bool = True
+) -> T:
+    """Run ``fn``; turn known errors into a clear message and an exit code.
+
+    SIGINT and SIGTERM interrupt ``fn`` (:func:`siting.interrupt.stop_on_signals`; with
+    ``hard_stop``, a watchdog ends the process if it has not stopped within seconds);
+    ``interrupted`` is the message when the interrupt carries none of its own.
+    """
+    from siting.interrupt import exit_code, stop_on_signals
+
+    def describe(signal_name: str) -> str:
+        running = sys.modules.get("siting.pipeline")
+        if running is not None and running._RUNNING:
+            return running.interrupted_message(signal_name)
+        return interrupted
+
     try:
-        return fn()
+        with stop_on_signals(describe, lambda msg: err.print(escape(msg)), hard_stop=hard_stop):
+            return fn()
     except InputError as e:
         if debug:
             traceback.print_exc()
@@ -112,8 +135,20 @@ def _guard(debug: bool, fn: Callable[[], T], interrupted: str = INTERRUPTED) -> 
         err.print(f"{head}: {escape(str(e))}")
         raise typer.Exit(code) from None
     except KeyboardInterrupt as e:  # a message of its own says what was kept (siting plan)
-        err.print(escape(str(e)) or interrupted)
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+        from siting.interrupt import Terminated
+        from siting.solve import highs_still_running
+
+        text = str(e)
+        if not text or type(e) is Terminated:  # no message of its own: the command's
+            text = interrupted
+            if exit_code(e) != EXIT_INTERRUPTED:
+                text = text.replace("interrupted", "terminated (SIGTERM)", 1)
+        err.print(escape(text))
+        if highs_still_running():  # HiGHS is winding down in its thread: do not wait for it
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(exit_code(e))
+        raise typer.Exit(exit_code(e)) from None
     except (typer.Exit, typer.Abort):
         raise
     except Exception as e:  # a bug: say so plainly
@@ -259,41 +294,40 @@ def plan(
         Path | None, typer.Option("--write-lp", help="Also write the MILP as an LP file.")
     ] = None,
     as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Plan the scenario: sites, MW per year, cooling, water, buses, cost; verified and written."""
-    import time as _time
+    """Plan the scenario: sites, MW per year, cooling, water, buses, cost; verified and written.
 
-    from rich.status import Status
+    While it runs, stderr names each stage as it ends and, at least every 10 s, what the
+    solve is doing: the round, the best plan so far, the bound, the gap, the time spent and
+    the time left (on a terminal, one live line; in a log, a line every 10 s).
+    """
+    from siting.cli_progress import StagePrinter, progress_console, ticker
+    from siting.clock import Clock
 
-    started = _time.perf_counter()
-    last = {"name": None, "t": started}
-    status = Status("starting", console=err)
+    clock = Clock()
+    with progress_console(err) as pc:
+        show = StagePrinter(pc, quiet)
 
-    def progress(stage: str) -> None:
-        now = _time.perf_counter()
-        if last["name"] is not None:
-            err.print(f"  [green]done[/green] {last['name']} ({now - last['t']:.1f} s)")
-        last["name"], last["t"] = stage, now
-        status.update(f"{stage} ...")
+        def run():
+            from siting.pipeline import plan as run_plan
 
-    def run():
-        from siting.pipeline import plan as run_plan
+            with show, ticker(clock, show, quiet):
+                p = run_plan(
+                    scenario,
+                    out=out_dir,
+                    time_limit_s=time_limit,
+                    mip_gap=mip_gap,
+                    solver=solver,
+                    write_lp=write_lp,
+                    progress=show.stage,
+                    clock=clock,
+                )
+                show.stage("finished")
+            return p
 
-        with status:
-            p = run_plan(
-                scenario,
-                out=out_dir,
-                time_limit_s=time_limit,
-                mip_gap=mip_gap,
-                solver=solver,
-                write_lp=write_lp,
-                progress=progress,
-            )
-        progress("finished")
-        return p
-
-    p = _guard(debug, run)
+        p = _guard(debug, run)
     if as_json:
         sys.stdout.write(json.dumps(_plan_json(p), indent=2, default=str) + "\n")
     else:

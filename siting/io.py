@@ -80,6 +80,29 @@ def _lock_path(out: Path) -> Path:
     return out.parent / f".{out.name}.lock"
 
 
+#: Staging folders this process is writing (removed by :func:`abandon_stages` when a
+#: signal's watchdog ends the process), and the guard that keeps a swap and that removal
+#: apart: a swap under way finishes first, and none starts after an abandon.
+_STAGES: set[Path] = set()
+_SWAP_GUARD = threading.Lock()
+_ABANDONED = threading.Event()
+
+
+def abandon_stages() -> list[Path]:
+    """Remove every staging folder this process is writing, and let no swap start after.
+
+    Called by :mod:`siting.interrupt`'s watchdog (another thread) just before it ends the
+    process: a swap already under way finishes first (it holds the guard), so an output
+    folder is always the old plan or the new one, whole. Returns the folders removed.
+    """
+    with _SWAP_GUARD:
+        _ABANDONED.set()
+        stages = sorted(_STAGES)
+        for stage in stages:
+            shutil.rmtree(stage, ignore_errors=True)
+        return stages
+
+
 #: Output locks this process holds: resolved folder -> [fd, depth, owning thread].
 _HELD: dict[Path, list] = {}
 _HELD_GUARD = threading.Lock()
@@ -279,10 +302,16 @@ def staged_folder(out: str | Path) -> Iterator[Path]:
     with output_lock(out):
         clean_leftovers(out)
         stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.stage-", suffix=".tmp", dir=out.parent))
-        os.chmod(stage, 0o755)  # mkdtemp makes 0700; outputs are for others to read too
+        _STAGES.add(stage)
         try:
+            os.chmod(stage, 0o755)  # mkdtemp makes 0700; outputs are for others to read too
             yield stage
-            swap_in_folder(stage, out)
+            with _SWAP_GUARD:
+                if _ABANDONED.is_set():  # the process is ending on a signal
+                    raise KeyboardInterrupt
+                swap_in_folder(stage, out)
         except BaseException:
             shutil.rmtree(stage, ignore_errors=True)
             raise
+        finally:
+            _STAGES.discard(stage)

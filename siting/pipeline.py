@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from siting.clock import Clock, usd
 from siting.errors import SitingError
 from siting.io import output_lock
 from siting.model import build_model, model_data
@@ -63,20 +64,42 @@ class GridBaseError(SitingError):
 
 
 class PlanInterrupted(KeyboardInterrupt):
-    """Ctrl-C stopped :func:`plan`; the message says at which stage and what was kept."""
+    """Ctrl-C (or SIGTERM: ``terminated``) stopped :func:`plan`; the message says at which
+    stage and what was kept."""
+
+    def __init__(self, message: str, terminated: bool = False):
+        super().__init__(message)
+        self.terminated = terminated
 
 
-def solve_model(m, d: ModelData, *, write_lp=None, **settings) -> SolveResult:
+#: The state of the :func:`plan` calls running in this process (stage, output folder,
+#: plan), for :func:`interrupted_message`.
+_RUNNING: list[dict[str, Any]] = []
+
+
+def interrupted_message(signal_name: str = "SIGINT") -> str:
+    """What a signal now would leave: the stage of the running plan and its output folder
+    (for :mod:`siting.interrupt`'s watchdog); a plain line when no plan is running."""
+    how = "terminated (SIGTERM)" if signal_name == "SIGTERM" else "interrupted"
+    if not _RUNNING:
+        return f"{how}; nothing was written"
+    return _interrupted(_RUNNING[-1], how)
+
+
+def solve_model(
+    m, d: ModelData, *, write_lp=None, clock: Clock | None = None, **settings
+) -> SolveResult:
     """Solve ``m``, adding lazy limits (PTDF line limits, N-1) until none is violated.
 
-    ``settings`` are :func:`siting.solve.solve`'s (solver, time_limit_s, mip_gap, threads).
+    ``settings`` are :func:`siting.solve.solve`'s (solver, time_limit_s, mip_gap, threads);
+    ``clock``: the run's clock, whose deadline every round shares (:mod:`siting.clock`).
     The lazy loop's figures go to ``result.notes`` and ``m._lazy_info``.
     """
     from siting.model.lazy import needs_lazy, solve_lazy
 
     if not needs_lazy(m, d):
-        return solve(m, write_lp=write_lp, **settings)
-    r, info = solve_lazy(m, d, lambda mm: solve(mm, **settings))
+        return solve(m, write_lp=write_lp, clock=clock, **settings)
+    r, info = solve_lazy(m, d, lambda mm: solve(mm, clock=clock, **settings), clock=clock)
     m._lazy_info = info
     _lazy_notes(m, d, r)
     if write_lp is not None:
@@ -120,6 +143,7 @@ def solve_by_kernel(
     *,
     write_lp=None,
     progress: Callable[[str], None] | None = None,
+    clock: Clock | None = None,
 ):
     """Solve by the candidate kernel (:mod:`siting.model.kernel`).
 
@@ -135,23 +159,22 @@ def solve_by_kernel(
     def build(dd: ModelData):
         return build_model(dd, baseline_usd=baseline_usd, baseline_co2_t=baseline_co2_t)
 
-    def run(m, *, time_limit_s: float, highs_options=None) -> SolveResult:
+    if clock is None:
+        clock = Clock(limit_s=settings["time_limit_s"])
+
+    def run(m, *, highs_options=None) -> SolveResult:
         return solve(
             m,
             solver="highs",
-            time_limit_s=time_limit_s,
+            time_limit_s=settings["time_limit_s"],
             mip_gap=settings["mip_gap"],
             threads=settings["threads"],
             highs_options=highs_options,
+            clock=clock,
         )
 
     out = _kernel.solve_kernel(
-        d,
-        build,
-        run,
-        mip_gap=settings["mip_gap"],
-        time_limit_s=settings["time_limit_s"],
-        progress=progress,
+        d, build, run, mip_gap=settings["mip_gap"], clock=clock, progress=progress
     )
     if out is None:
         return None
@@ -190,8 +213,13 @@ def _no_sites(d: ModelData) -> ModelData:
     )
 
 
-def grid_baseline(d: ModelData, threads: int = 2) -> tuple[float, float]:
+def grid_baseline(
+    d: ModelData, threads: int = 2, clock: Clock | None = None
+) -> tuple[float, float]:
     """The grid's own dispatch with no campuses (an LP): its cost and its emissions.
+
+    ``clock``: the run's clock; the LP gets the time left before its deadline (at most
+    600 s without one).
 
     Returns
     -------
@@ -205,17 +233,27 @@ def grid_baseline(d: ModelData, threads: int = 2) -> tuple[float, float]:
     GridBaseError
         When the grid cannot serve its base load within its limits; the message names the
         years, snapshots and buses with unserved load and the overloaded branches.
+    siting.solve.NoPlanInTimeError
+        When the run's deadline passes before the LP is solved.
     """
     if not d.grid_enabled:
         return 0.0, 0.0
     base = _no_sites(d)
     m = build_model(base)
-    r = solve_model(m, base, time_limit_s=600, mip_gap=0.0, threads=threads)
+    lp = dict(time_limit_s=600, mip_gap=0.0, threads=threads, clock=clock)
+    r = solve_model(m, base, **lp)
     if r.has_solution and r.objective is not None:
         co2 = float(m.co2_t()) if hasattr(m, "co2_t") else 0.0
         return float(m.energy_cost_npv()), co2
+    if clock is not None and r.termination == "maxTimeLimit":
+        raise NoPlanInTimeError(
+            f"no plan within the time limit ({clock.limit_s:g} s): it ran out while solving "
+            "the grid's own dispatch without campuses (the baseline every plan is costed "
+            f"against), {clock.elapsed_s():,.1f} s into the run; raise --time-limit. "
+            "Nothing was written."
+        )
     me = build_model(base, elastic=True)
-    re = solve_model(me, base, time_limit_s=600, mip_gap=0.0, threads=threads)
+    re = solve_model(me, base, **lp)
     viol = _elastic.violations(me) if re.has_solution else []
     raise GridBaseError(
         "the grid cannot serve its own base load within its limits, before any campus:\n"
@@ -296,6 +334,7 @@ def prepare(
     progress: Callable[[str], None] | None = None,
     on_scenario: Callable[[Any], None] | None = None,
     screen: bool = True,
+    clock: Clock | None = None,
 ) -> Prepared:
     """Scenario, layers, candidates, cooling, network, model data and the grid baseline.
 
@@ -311,6 +350,8 @@ def prepare(
         Dominance screening of the candidates (:func:`siting.model.dominance.screen`):
         leave out sites that cannot be in some optimal plan, add ``open[B] <= open[A]``
         cuts. Off for replays of a given plan (a cut could forbid it).
+    clock
+        The run's clock: the grid baseline's LP gets the time left before its deadline.
     """
     from siting.candidates import build_candidates
     from siting.cooling import cooling_table
@@ -353,7 +394,7 @@ def prepare(
         timings["screening_s"] = time.perf_counter() - t
 
     t = stage("grid baseline")
-    baseline, baseline_co2 = grid_baseline(d, sc.solver.threads)
+    baseline, baseline_co2 = grid_baseline(d, sc.solver.threads, clock)
     timings["baseline_s"] = time.perf_counter() - t
     return Prepared(sc, layers, cands, d, baseline, timings, baseline_co2)
 
@@ -464,18 +505,23 @@ def replay(
         not taken; ``None`` leaves the upgrades free. Upgrades the scenario does not offer
         are listed in ``missing_sites``.
     time_limit_s
-        Solver time limit [s].
+        Wall-clock limit of the whole replay [s]: loading, the grid baseline and every
+        solve round share one deadline (:mod:`siting.clock`).
     """
-    prep = prepare(scenario, screen=False)
+    clock = Clock(limit_s=time_limit_s)
+    prep = prepare(scenario, screen=False, clock=clock)
     d = prep.data
     m = build_model(d, baseline_usd=prep.baseline_usd, baseline_co2_t=prep.baseline_co2_t)
     missing = fix_decisions(m, d, schedule)
     if upgrades is not None:
         missing += fix_upgrades(m, d, upgrades)
-    threads = prep.scenario.solver.threads
-    r = solve_model(
-        m, d, time_limit_s=time_limit_s, mip_gap=prep.scenario.solver.mip_gap, threads=threads
+    settings = dict(
+        time_limit_s=time_limit_s,
+        mip_gap=prep.scenario.solver.mip_gap,
+        threads=prep.scenario.solver.threads,
+        clock=clock,
     )
+    r = solve_model(m, d, **settings)
     if r.has_solution:
         return Replay(r.status, r.objective, r.bound, [], missing)
     viol: list[dict] = []
@@ -486,9 +532,7 @@ def replay(
         fix_decisions(me, d, schedule)
         if upgrades is not None:
             fix_upgrades(me, d, upgrades)
-        re = solve_model(
-            me, d, time_limit_s=time_limit_s, mip_gap=prep.scenario.solver.mip_gap, threads=threads
-        )
+        re = solve_model(me, d, **settings)
         if re.has_solution:
             viol = [{**v, "where": _where(v, d)} for v in _elastic.violations(me)]
     return Replay(r.status, None, None, viol, missing)
@@ -504,6 +548,7 @@ def plan(
     solver: str | None = None,
     write_lp: str | Path | None = None,
     progress: Callable[[str], None] | None = None,
+    clock: Clock | None = None,
 ) -> Plan:
     """Plan a scenario: the whole pipeline.
 
@@ -517,11 +562,17 @@ def plan(
         Write the outputs (``plan.gpkg``, ``schedule.csv``, ``flows.csv``, ``dispatch.csv``,
         ``manifest.json``).
     time_limit_s, mip_gap, solver
-        Override the scenario's solver settings [s, fraction, name].
+        Override the scenario's solver settings [s, fraction, name]. The time limit is
+        wall-clock for the whole run up to the plan (loading, the grid baseline, building
+        and every solve round share one deadline, :mod:`siting.clock`); verifying and
+        writing the plan come after it.
     write_lp
         Also write the MILP as an LP file.
     progress
         Called with each stage's name as it starts.
+    clock
+        The run's clock (started by the caller, e.g. to print progress from it); its
+        ``limit_s`` is set here from ``time_limit_s`` or the scenario. Default: a new one.
 
     Returns
     -------
@@ -535,7 +586,8 @@ def plan(
     InfeasibleError
         No plan meets every requirement (the message says which cannot be met).
     siting.solve.NoPlanInTimeError
-        The solver reached its time limit before finding any plan (nothing written).
+        The time limit came before any plan meeting every requirement was found (nothing
+        written; the message gives the best bound proved).
     siting.solve.SolverTroubleError
         The solver stopped without a usable plan for another reason: numerical trouble, an
         unbounded or rejected model (nothing written).
@@ -546,6 +598,10 @@ def plan(
         Ctrl-C (a ``KeyboardInterrupt``); the message says what was kept.
     """
     state: dict[str, Any] = {"stage": "start", "dest": None, "plan": None}
+    clock = clock if clock is not None else Clock()
+    if time_limit_s is not None:
+        clock.limit_s = float(time_limit_s)
+    _RUNNING.append(state)
     with ExitStack() as locks:
         try:
             return _plan(
@@ -559,14 +615,21 @@ def plan(
                 solver,
                 write_lp,
                 progress,
+                clock,
             )
-        except KeyboardInterrupt:
-            raise PlanInterrupted(_interrupted(state)) from None
+        except KeyboardInterrupt as e:
+            from siting.interrupt import Terminated
+
+            term = isinstance(e, Terminated)
+            how = "terminated (SIGTERM)" if term else "interrupted"
+            raise PlanInterrupted(_interrupted(state, how), terminated=term) from None
+        finally:
+            _RUNNING.remove(state)
 
 
-def _interrupted(state: dict[str, Any]) -> str:
+def _interrupted(state: dict[str, Any], how: str = "interrupted") -> str:
     """What Ctrl-C during :func:`plan` left: the stage it stopped and the output folder."""
-    head = f"interrupted during '{state['stage']}': the run stopped"
+    head = f"{how} during '{state['stage']}': the run stopped"
     dest, p = state["dest"], state["plan"]
     if dest is None:
         return f"{head}; nothing was written"
@@ -587,14 +650,15 @@ def _interrupted(state: dict[str, Any]) -> str:
 
 
 def _plan(
-    scenario, locks, state, out, write, time_limit_s, mip_gap, solver, write_lp, progress
+    scenario, locks, state, out, write, time_limit_s, mip_gap, solver, write_lp, progress, clock
 ) -> Plan:
     """The body of :func:`plan` (``locks``: where the output lock is held; ``state``: the
-    stage and output folder, for the message when interrupted)."""
+    stage and output folder, for the message when interrupted; ``clock``: the run's)."""
     said = progress or (lambda _s: None)
 
     def say(name: str) -> None:
         state["stage"] = name
+        clock.at(name)
         said(name)
 
     t_all = time.perf_counter()
@@ -604,11 +668,13 @@ def _plan(
         return time.perf_counter()
 
     def lock(sc) -> None:
+        if time_limit_s is None:
+            clock.limit_s = float(sc.solver.time_limit_s)
         if write:
             state["dest"] = Path(out if out is not None else DEFAULT_OUT_ROOT / sc.name).resolve()
             locks.enter_context(output_lock(state["dest"]))
 
-    prep = prepare(scenario, progress=say, on_scenario=lock)
+    prep = prepare(scenario, progress=say, on_scenario=lock, clock=clock)
     sc, layers, cands, d, baseline = (
         prep.scenario,
         prep.layers,
@@ -625,11 +691,28 @@ def _plan(
         mip_gap=mip_gap if mip_gap is not None else sc.solver.mip_gap,
         threads=threads,
     )
+    kept = (
+        f" The previous plan in {state['dest']} is kept as it was."
+        if state["dest"] is not None and (state["dest"] / "manifest.json").is_file()
+        else ""
+    )
+    if clock.expired():
+        raise NoPlanInTimeError(
+            f"no plan for '{sc.name}' within the time limit ({clock.limit_s:g} s): it ran "
+            f"out before the solve started (loading and preparing took "
+            f"{clock.elapsed_s():,.1f} s); raise --time-limit. Nothing was written." + kept
+        )
     kern = None
     if settings["solver"].lower() == "highs" and _kernel.wanted(d, sc.solver.candidate_kernel):
-        t = stage("solve")
+        t = time.perf_counter()  # (the kernel names its own stages)
         kern = solve_by_kernel(
-            d, baseline, prep.baseline_co2_t, settings, write_lp=write_lp, progress=say
+            d,
+            baseline,
+            prep.baseline_co2_t,
+            settings,
+            write_lp=write_lp,
+            progress=say,
+            clock=clock,
         )
         timings["solve_s"] = time.perf_counter() - t
     if kern is not None:
@@ -641,7 +724,7 @@ def _plan(
         timings["build_s"] = time.perf_counter() - t
 
         t = stage("solve")
-        result = solve_model(m, d, write_lp=write_lp, **settings)
+        result = solve_model(m, d, write_lp=write_lp, clock=clock, **settings)
         timings["solve_s"] = time.perf_counter() - t
 
     if not result.has_solution:
@@ -650,34 +733,52 @@ def _plan(
             me = build_model(
                 d, elastic=True, baseline_usd=baseline, baseline_co2_t=prep.baseline_co2_t
             )
-            re = solve_model(me, d, **settings)
+            re = solve_model(me, d, clock=clock, **settings)
             viol = (
                 [{**v, "where": _where(v, d)} for v in _elastic.violations(me)]
                 if re.has_solution
                 else []
             )
+            why = (
+                _describe(viol, d)
+                if viol or not clock.expired()
+                else (
+                    f"  (the time limit, {clock.limit_s:g} s, left no time to find which "
+                    "requirements cannot be met; raise --time-limit to see them)"
+                )
+            )
             raise InfeasibleError(
                 f"scenario '{sc.name}' has no plan that meets every requirement. Relaxing "
-                "them, the least-violating plan misses:\n" + _describe(viol, d),
+                "them, the least-violating plan misses:\n" + why,
                 viol,
                 result,
             )
-        kept = (
-            f" The previous plan in {state['dest']} is kept as it was."
-            if state["dest"] is not None and (state["dest"] / "manifest.json").is_file()
-            else ""
-        )
         if result.status == "no_solution":
             timed_out = result.termination == "maxTimeLimit"
+            bound = (
+                f" The best bound proved: no plan costs less than {usd(result.bound)}."
+                if timed_out and result.bound is not None and d.objective == "min_cost"
+                else ""
+            )
             raise NoPlanInTimeError(
                 f"no plan found for '{sc.name}' within the "
                 + ("time limit" if timed_out else "solver's limits")
                 + f": the solver stopped at {stopped_by(result.termination)}"
-                + (f" ({settings['time_limit_s']:g} s)" if timed_out else "")
-                + " before finding any plan; raise --time-limit or simplify the scenario. "
-                "Nothing was written."
+                + (
+                    f" ({clock.limit_s:g} s for the whole run, {clock.elapsed_s():,.1f} s spent)"
+                    if timed_out
+                    else ""
+                )
+                + " before finding any plan that meets every requirement; raise "
+                "--time-limit or simplify the scenario."
+                + bound
+                + " Nothing was written."
                 + kept
-                + "".join(f" ({n})" for n in result.notes if n.startswith("candidate kernel"))
+                + "".join(
+                    f" ({n})"
+                    for n in result.notes
+                    if n.startswith("candidate kernel") or n.startswith("the time limit came")
+                )
             )
         why = [n for n in result.notes if n.startswith("numerical trouble")] or [
             f"{result.solver} stopped at {stopped_by(result.termination)} (termination "

@@ -11,9 +11,18 @@ ran out before any plan) or ``error`` (the solver stopped for another reason: nu
 trouble, an unbounded model, a model it rejected; never read as a plan, even when the
 solver offers one).
 
-Ctrl-C during a HiGHS solve stops HiGHS at its next check (it runs in a helper thread
-while the main thread waits, so the signal is seen at once) and raises
-``KeyboardInterrupt``: a solve cut short by the user is not a plan.
+Ctrl-C (and SIGTERM, which the command line turns into the same interrupt) during a
+HiGHS solve asks HiGHS to stop at its next check (it runs in a helper thread while the
+main thread waits, so the signal is seen at once) and raises ``KeyboardInterrupt`` within
+:data:`INTERRUPT_GRACE_S`: a solve cut short by the user is not a plan. Some phases of
+HiGHS (presolve, a long root LP inside the MIP) check rarely; the main thread does not
+wait for them, and :func:`highs_still_running` tells the command line that a HiGHS thread
+is still winding down, so it ends the process at once instead of waiting for it.
+
+Given a :class:`siting.clock.Clock`, a solve gets the time left before the run's deadline
+(checked again just before HiGHS starts, after the model was handed over), does not start
+when none is left, and reports its incumbent and bound to the clock as HiGHS finds them
+(HiGHS's MIP callback), for the progress lines.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ from typing import Any
 
 import pyomo.environ as pyo
 
+from siting.clock import Clock
 from siting.errors import SitingError
 
 
@@ -42,6 +52,9 @@ class SolverTroubleError(SolverError):
     """The solver stopped without a usable plan for another reason than infeasibility or
     the time limit (numerical trouble, an unbounded or rejected model, an unknown status)."""
 
+
+#: How long an interrupted solve waits for HiGHS to stop before it raises anyway [s].
+INTERRUPT_GRACE_S = 1.0
 
 #: Terminations after which a solution the solver holds is a plan (a limit stopped it).
 PLAN_TERMINATIONS = ("maxTimeLimit", "iterationLimit", "objectiveLimit")
@@ -147,6 +160,7 @@ def solve(
     write_lp: str | Path | None = None,
     tee: bool = False,
     highs_options: dict[str, Any] | None = None,
+    clock: Clock | None = None,
 ) -> SolveResult:
     """Solve ``m`` and load its solution when there is one.
 
@@ -169,6 +183,11 @@ def solve(
     highs_options
         More HiGHS options for this solve (``{"solver": "ipm"}``: interior point for an
         LP); other solvers ignore them.
+    clock
+        The run's clock: the solve gets at most the time left before its deadline
+        (``time_limit_s`` caps it further) and is not started when none is left (the
+        result is then ``no_solution`` with termination ``maxTimeLimit``); HiGHS reports
+        its incumbent and bound to it.
 
     Returns
     -------
@@ -182,17 +201,43 @@ def solve(
     if write_lp is not None:
         m.write(str(write_lp), io_options={"symbolic_solver_labels": True})
     rows, cols, ints = model_size(m)
+    unit = float(getattr(m, "_objective_unit", 1.0))  # the objective's unit [USD] (scaling)
+    if clock is not None:
+        time_limit_s = clock.solver_time_s(time_limit_s)
+        if time_limit_s <= 0.0:
+            return out_of_time(solver, rows, cols, ints)
+        clock.unit_usd = unit
+        clock.incumbent_usd = clock.bound_usd = None
     if solver.lower() == "highs":
-        res = _solve_highs(m, time_limit_s, mip_gap, threads, tee, highs_options)
+        res = _solve_highs(m, time_limit_s, mip_gap, threads, tee, highs_options, clock)
     else:
         res = _solve_other(m, solver, time_limit_s, mip_gap, threads, tee)
     res.rows, res.columns, res.integers = rows, cols, ints
-    unit = float(getattr(m, "_objective_unit", 1.0))  # the objective's unit [USD] (scaling)
     if unit != 1.0:
         res.objective = res.objective * unit if res.objective is not None else None
         res.bound = res.bound * unit if res.bound is not None else None
         res.gap = _gap(res.objective, res.bound)
     return res
+
+
+def out_of_time(
+    solver: str = "highs", rows: int = 0, cols: int = 0, ints: int = 0, bound: float | None = None
+) -> SolveResult:
+    """The result of a solve that did not start because the run's deadline had passed."""
+    return SolveResult(
+        status="no_solution",
+        termination="maxTimeLimit",
+        objective=None,
+        bound=bound,
+        gap=None,
+        time_s=0.0,
+        solver=solver,
+        solver_version="",
+        rows=rows,
+        columns=cols,
+        integers=ints,
+        notes=["not started: the run's time limit had passed"],
+    )
 
 
 def _gap(obj: float | None, bound: float | None) -> float | None:
@@ -265,17 +310,25 @@ def _highs_with_start(base: type) -> type:
 
     class HighsWithStart(base):  # type: ignore[misc,valid-type]
         _pending_start: list[tuple[Any, float]] | None = None
+        #: the run's clock for this solve (deadline, progress), set by _solve_highs
+        _clock: Clock | None = None
 
         def _solve(self):
+            h = self._solver_model
+            clock = self._clock
+            watch = _watch(h, clock) if clock is not None else None
             if threading.current_thread() is threading.main_thread():
                 # Pyomo calls run(), which holds the main thread in C++ until HiGHS ends, so
                 # Ctrl-C would wait for the time limit: run HiGHS beside it instead
-                h = self._solver_model
-                h.run = lambda: _run_interruptible(h)
+                h.run = lambda: _run_interruptible(h, clock)
+            elif clock is not None:
+                h.run = lambda: _run_with_clock(h, clock)
             try:
                 return self._solve_with_start()
             finally:
-                self._solver_model.__dict__.pop("run", None)
+                h.__dict__.pop("run", None)
+                if watch is not None:
+                    h.cbMipInterrupt -= watch
 
         def add_constraints(self, cons):
             flat = self._model.__dict__.get("_flat_rows") if self._model is not None else None
@@ -360,14 +413,60 @@ def _highs_with_start(base: type) -> type:
     return HighsWithStart
 
 
-def _run_interruptible(h: Any) -> Any:
+def _watch(h: Any, clock: Clock) -> Any:
+    """Report HiGHS's incumbent and bound to ``clock`` from its MIP callback; returns the
+    handler (to unsubscribe). Runs in HiGHS's thread: two attribute stores, no lock."""
+
+    def on_mip(e: Any) -> None:
+        out = e.data_out
+        clock.solver_update(out.mip_primal_bound, out.mip_dual_bound)
+
+    h.cbMipInterrupt += on_mip
+    return on_mip
+
+
+def _clock_limit(h: Any, clock: Clock | None) -> None:
+    """Cap HiGHS's time limit by what is left of the run's deadline now: handing a large
+    model over takes time of its own, after the limit was first computed."""
+    if clock is None:
+        return
+    cap = h.getOptionValue("time_limit")
+    cap = float(cap[-1] if isinstance(cap, tuple) else cap)  # (highspy: (status, value))
+    h.setOptionValue("time_limit", max(clock.solver_time_s(cap), 0.01))
+
+
+def _run_with_clock(h: Any, clock: Clock) -> Any:
+    """``h.run()`` with the time limit capped by the run's deadline (outside the main
+    thread, where no signal arrives)."""
+    _clock_limit(h, clock)
+    return type(h).run(h)
+
+
+#: HiGHS solver threads this process stopped waiting for (interrupted, still winding down).
+_ABANDONED: list[threading.Thread] = []
+
+
+def highs_still_running() -> bool:
+    """Whether an interrupted HiGHS solve is still winding down in its thread.
+
+    The command line then ends the process at once (``os._exit``) after its message,
+    rather than letting the interpreter shut down around a running C++ solver.
+    """
+    return any(t.is_alive() for t in _ABANDONED)
+
+
+def _run_interruptible(h: Any, clock: Clock | None = None) -> Any:
     """``h.run()`` in highspy's solver thread; on Ctrl-C, stop HiGHS and raise.
 
-    The main thread waits in short slices, so a SIGINT reaches Python at once; HiGHS is
-    then asked to stop (``cancelSolve``: it checks at its next simplex, IPM or MIP
-    interrupt point), waited for, and ``KeyboardInterrupt`` raised: a cut-short solve is
-    not a plan. (highspy's own ``solve()`` swallows the interrupt and returns.)
+    The main thread waits in short slices, so a SIGINT (or the SIGTERM the command line
+    turns into one) reaches Python at once; HiGHS is then asked to stop (``cancelSolve``:
+    it checks at its next simplex, IPM or MIP interrupt point), waited for at most
+    :data:`INTERRUPT_GRACE_S`, and ``KeyboardInterrupt`` raised: a cut-short solve is not
+    a plan. (highspy's own ``solve()`` swallows the interrupt and returns.) A HiGHS that
+    has not stopped by then (a phase without interrupt points) is left to finish in its
+    daemon thread (:func:`highs_still_running`).
     """
+    _clock_limit(h, clock)
     h.HandleKeyboardInterrupt = True  # HiGHS polls for cancelSolve at its interrupt points
     thread = h.startSolve()
     try:
@@ -377,11 +476,14 @@ def _run_interruptible(h: Any) -> Any:
                 return status
     except KeyboardInterrupt:
         h.cancelSolve()
-        while thread.is_alive():
+        until = time.monotonic() + INTERRUPT_GRACE_S
+        while thread.is_alive() and time.monotonic() < until:
             try:
-                thread.join(0.1)
+                thread.join(0.05)
             except KeyboardInterrupt:  # a second Ctrl-C: HiGHS is already stopping
                 h.cancelSolve()
+        if thread.is_alive():
+            _ABANDONED.append(thread)
         raise
 
 
@@ -396,6 +498,7 @@ def _solve_highs(
     threads: int,
     tee: bool,
     highs_options: dict[str, Any] | None = None,
+    clock: Clock | None = None,
 ) -> SolveResult:
     from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
     from pyomo.contrib.solver.solvers.highs import Highs
@@ -418,6 +521,7 @@ def _solve_highs(
     start = m.__dict__.pop("_mip_start", None)
     if start:
         opt._pending_start = start
+    opt._clock = clock
     if not opt.available():
         raise SolverError("HiGHS (highspy) is not available; install the package 'highspy'")
     version = ".".join(str(v) for v in opt.version())

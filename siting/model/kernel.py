@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyomo.environ as pyo
 
+from siting.clock import Clock
 from siting.model.data import ModelData
 from siting.solve import SolveResult
 
@@ -205,18 +206,13 @@ def _finite(a: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(a), a, 0.0)
 
 
-def _lp_stage(m, d: ModelData, lp_fn, info: KernelInfo, deadline: float) -> SolveResult:
+def _lp_stage(m, d: ModelData, lp_fn, info: KernelInfo, clock: Clock | None) -> SolveResult:
     """The LP relaxation with lazy limits while they are small (its last round's result)."""
     from siting.model import lazy
 
     saved = lazy._relax(m)
     try:  # relaxed, the lazy loop's rounds are LP rounds
-        r, li = lazy.solve_lazy(
-            m,
-            d,
-            lambda mm: lp_fn(mm, max(1.0, deadline - time.perf_counter())),
-            row_nonzeros=LP_ROW_NONZEROS,
-        )
+        r, li = lazy.solve_lazy(m, d, lp_fn, row_nonzeros=LP_ROW_NONZEROS, clock=clock)
     finally:
         lazy._restore(saved)
     info.lp_rounds, info.lp_time_s = li.mip_rounds, r.time_s
@@ -424,6 +420,7 @@ def _repair(
     d: ModelData,
     fixed: list,
     solve_fn: Callable[..., SolveResult],
+    clock: Clock | None = None,
 ) -> tuple:
     """The dispatch of the repair model ``mr`` with the master's decisions ``fixed``.
 
@@ -447,7 +444,9 @@ def _repair(
         v.setlb(x)
         v.setub(x)
     try:
-        r1, info = solve_lazy(mr, d, lambda mm: _repair_lp(mm, solve_fn), lp_first=False)
+        r1, info = solve_lazy(
+            mr, d, lambda mm: _repair_lp(mm, solve_fn), lp_first=False, clock=clock
+        )
         blocking, cuts = (
             _farkas_proofs(mr, [v for v, _ in fixed], CONFLICTS)
             if r1.status == "infeasible"
@@ -488,7 +487,7 @@ def relax_and_repair(
     solve_fn: Callable[..., SolveResult],
     mip_gap: float,
     build: Callable[[ModelData], pyo.ConcreteModel],
-    deadline: float | None = None,
+    clock: Clock | None = None,
 ):
     """Solve a kernel MILP: first without most of its lazy limits, then repair the dispatch.
 
@@ -503,7 +502,8 @@ def relax_and_repair(
        that (dual rays, :func:`_farkas_proofs`) gives a *feasibility cut* (Benders): a
        sparse inequality in the campuses' capacities that every plan with a feasible
        dispatch meets and this one breaks. The cuts join the MILP and 1-2 run again, at
-       most :data:`REPAIR_ROUNDS` times or until ``deadline`` (``time.perf_counter()``).
+       most :data:`REPAIR_ROUNDS` times or until the run's deadline (``clock``; ``solve_fn``
+       hands each solve the time left, and no round starts after the deadline).
        Where no cut could be drawn from a proof, the limits it uses join the MILP instead.
     4. Else the ordinary lazy loop on the MILP (from the repaired plan as a MIP start, when
        there is one).
@@ -528,7 +528,7 @@ def relax_and_repair(
     from siting.solve import set_mip_start
 
     if not needs_lazy(m, d):
-        r, info = solve_lazy(m, d, solve_fn)
+        r, info = solve_lazy(m, d, solve_fn, clock=clock)
         return m, r, info
     total = LazyInfo()
     spent = 0.0
@@ -538,9 +538,11 @@ def relax_and_repair(
     # the best bound over the rounds (each holds for the MILP with every limit: a round's
     # MILP has fewer rows, and its cuts are valid)
     bound, bound_status, bound_termination = -math.inf, "feasible", ""
-    for _ in range(REPAIR_ROUNDS):
-        if deadline is not None and time.perf_counter() >= deadline:
-            break
+    for k in range(REPAIR_ROUNDS):
+        if clock is not None:
+            if clock.expired():
+                break
+            clock.at_round(f"repair round {k + 1}")
         # part of the gap: room for what the limits add to the cost (the plan's gap is to b)
         r0 = solve_fn(m, opts={"mip_rel_gap": mip_gap * RELAXED_GAP_SHARE})
         spent += r0.time_s
@@ -554,7 +556,7 @@ def relax_and_repair(
             if fresh:  # first round, or HiGHS lost its footing on this copy twice
                 mr = build(d)
             fixed = _carry(_decisions(m, d.module_mw), mr)
-            r1, info, blocking, cuts = _repair(mr, m, d, fixed, solve_fn)
+            r1, info, blocking, cuts = _repair(mr, m, d, fixed, solve_fn, clock)
             spent += r1.time_s
             if r1.status != "error":
                 break
@@ -606,7 +608,7 @@ def relax_and_repair(
             break
         _add_limits(m, d, chosen)
         total.limits_in_milp += len(chosen)
-    if not start and deadline is not None and time.perf_counter() >= deadline:
+    if not start and clock is not None and clock.expired():
         # out of time, and no plan met every limit: the lazy loop would only run MILPs of a
         # second each (and a plan that breaks a limit is no plan)
         return (
@@ -629,7 +631,7 @@ def relax_and_repair(
         )
     if start:
         set_mip_start(m, start)  # a plan that meets every limit: HiGHS starts from it
-    r2, info2 = solve_lazy(m, d, solve_fn)
+    r2, info2 = solve_lazy(m, d, solve_fn, clock=clock)
     info2.mip_rounds += total.mip_rounds
     info2.limits_added += total.limits_added
     info2.n1_added += total.n1_added
@@ -659,7 +661,7 @@ def solve_kernel(
     solve_fn: Callable[..., SolveResult],
     *,
     mip_gap: float,
-    time_limit_s: float,
+    clock: Clock | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[pyo.ConcreteModel, ModelData, SolveResult, KernelInfo] | None:
     """Solve ``d`` by the kernel method (see the module docstring).
@@ -671,12 +673,14 @@ def solve_kernel(
     build
         ``build(data) -> model`` (the baseline constants bound in).
     solve_fn
-        ``solve_fn(m, time_limit_s=..., highs_options=...) -> SolveResult`` (gap, threads
-        bound in); the kernel MILPs go through :func:`siting.pipeline.solve_model`'s lazy loop.
+        ``solve_fn(m, highs_options=...) -> SolveResult`` (gap, threads and the run's clock
+        bound in: each solve gets the time left before the deadline); the kernel MILPs go
+        through :func:`relax_and_repair`.
     mip_gap
         The plan's relative gap target [fraction].
-    time_limit_s
-        Wall-clock limit for the whole method [s].
+    clock
+        The run's clock (:class:`siting.clock.Clock`): its deadline holds for the whole
+        method (no round starts after it).
     progress
         Called with each stage's name.
 
@@ -691,16 +695,19 @@ def solve_kernel(
     """
     say = progress or (lambda _s: None)
     t0 = time.perf_counter()
-    deadline = t0 + time_limit_s
     info = KernelInfo(candidates=len(d.sites))
+
+    def expired() -> bool:
+        return clock is not None and clock.expired()
+
     say("kernel: LP relaxation")
     full = build(d)
     unit = float(getattr(full, "_objective_unit", 1.0))
 
-    def lp_fn(m, limit):
-        return solve_fn(m, time_limit_s=limit, highs_options=LP_OPTIONS)
+    def lp_fn(m):
+        return solve_fn(m, highs_options=LP_OPTIONS)
 
-    lp = _lp_stage(full, d, lp_fn, info, deadline)
+    lp = _lp_stage(full, d, lp_fn, info, clock)
     if not lp.has_solution or lp.objective is None:
         info.time_s = time.perf_counter() - t0
         late = _no_plan_in_time(lp, info)
@@ -733,15 +740,14 @@ def solve_kernel(
         mk = build(dk)
 
         def run(m, opts=None):
-            left = max(1.0, deadline - time.perf_counter())
-            return solve_fn(m, time_limit_s=left, highs_options=opts)
+            return solve_fn(m, highs_options=opts)
 
-        mk, r, lazy_info = relax_and_repair(mk, dk, run, mip_gap, build, deadline)
+        mk, r, lazy_info = relax_and_repair(mk, dk, run, mip_gap, build, clock)
         mk._lazy_info = lazy_info
         info.feasibility_cuts += lazy_info.cuts_in_milp
         info.mip_time_s += r.time_s
         if not r.has_solution:
-            if best is None and r.status == "infeasible" and time.perf_counter() < deadline:
+            if best is None and r.status == "infeasible" and not expired():
                 # integrality closed the kernel (a zone or share the LP met fractionally):
                 # every site may join
                 keep = set(sites.tolist())
@@ -756,7 +762,7 @@ def solve_kernel(
             best = (mk, dk, r)
         u = float(best[2].objective)
         gap = max(0.0, u - bound) / max(abs(u), 1.0)
-        if gap <= mip_gap + 1e-12 or time.perf_counter() >= deadline:
+        if gap <= mip_gap + 1e-12 or expired():
             break
         could = np.flatnonzero(out & (z + pen < u))
         if not len(could):

@@ -22,6 +22,7 @@ lines bind, and an LP-first loop was 1.6x faster than the full model.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -29,6 +30,7 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.core.expr.numeric_expr import LinearExpression
 
+from siting.clock import Clock
 from siting.model.data import ModelData
 from siting.network import post_outage_flows
 from siting.solve import SolveResult, set_mip_start
@@ -409,6 +411,33 @@ def _impossible(m, r: SolveResult, solver_s: float, info: LazyInfo, t0: float):
     return out, info
 
 
+def _out_of_time(
+    r: SolveResult, bound: float, solver_s: float, info: LazyInfo, t0: float, phase: str
+) -> tuple[SolveResult, LazyInfo]:
+    """The result when the run's deadline passed while the last round's solution still
+    broke limits: no plan (one that breaks a limit is none), with the best bound proved."""
+    import dataclasses
+
+    n = info.limits_added + info.n1_added
+    out = dataclasses.replace(
+        r,
+        status="no_solution",
+        termination="maxTimeLimit",
+        objective=None,
+        bound=bound if math.isfinite(bound) else None,
+        gap=None,
+        time_s=solver_s,
+        notes=[
+            *r.notes,
+            f"the time limit came after {info.lp_rounds} LP and {info.mip_rounds} MIP "
+            f"round(s) of the lazy limits ({n} added); the last {phase} round's solution "
+            "still broke some of them, so no plan met every limit",
+        ],
+    )
+    info.time_s = time.perf_counter() - t0
+    return out, info
+
+
 def _relax(m) -> list:
     """Make every integer variable continuous within its bounds; return how to undo it."""
     saved = []
@@ -438,6 +467,7 @@ def solve_lazy(
     max_rounds: int = 100,
     warm_start: bool = True,
     row_nonzeros: float | None = None,
+    clock: Clock | None = None,
 ) -> tuple[SolveResult, LazyInfo]:
     """Solve a PTDF-form model, adding violated line limits until none is violated.
 
@@ -457,6 +487,12 @@ def solve_lazy(
     row_nonzeros
         Stop adding line limits once their rows would hold more nonzeros than this (the
         result is then a relaxation: some limits may be violated); None: no budget.
+    clock
+        The run's clock (:class:`siting.clock.Clock`): every round shares its deadline
+        (``solve_fn`` hands each solve the time left) and no round starts after it. When
+        the deadline comes before a plan meets every limit, the result has no plan
+        (``no_solution``, ``maxTimeLimit``) and the best bound the rounds proved: a plan
+        that breaks a limit is no plan. The rounds are named on the clock (progress).
 
     Returns
     -------
@@ -471,29 +507,43 @@ def solve_lazy(
         info.time_s = time.perf_counter() - t0
         return r, info
     total_solver_s = 0.0
+    # the best lower bound any round proved (each round's model is a relaxation of the
+    # model with every limit, so each bound holds for it) [objective units, USD]
+    best_bound = -math.inf  # in the minimising direction: sign * bound
+    obj = next(m.component_data_objects(pyo.Objective, active=True), None)
+    sign = -1.0 if obj is not None and obj.sense == pyo.maximize else 1.0
+    say = clock.at_round if clock is not None else (lambda _n: None)
     if lp_first and _has_integers(m):  # (an LP has no relaxation to find limits on first)
         saved = _relax(m)
         try:
-            for _ in range(max_rounds):
+            for k in range(max_rounds):
+                say(f"LP round {k + 1}")
                 r = solve_fn(m)
                 total_solver_s += r.time_s
                 info.lp_rounds += 1
                 if not r.has_solution:
                     info.lp_failed = f"{r.status} ({r.termination})"
                     break
+                if r.status == "optimal" and r.objective is not None:
+                    best_bound = max(best_bound, sign * r.objective)
                 if not _round(m, d, info, row_nonzeros):
                     break
                 if m.__dict__.get("_lazy_impossible"):
                     return _impossible(m, r, total_solver_s, info, t0)
+                if clock is not None and clock.expired():
+                    return _out_of_time(r, sign * best_bound, total_solver_s, info, t0, "LP")
         finally:
             _restore(saved)
     r = None
-    for _ in range(max_rounds):
+    for k in range(max_rounds):
+        say(f"MIP round {k + 1}")
         r = solve_fn(m)
         total_solver_s += r.time_s
         info.mip_rounds += 1
         if r.mip_start == "accepted":
             info.mip_starts_accepted += 1
+        if r.bound is not None:
+            best_bound = max(best_bound, sign * r.bound)
         if not r.has_solution:
             break
         start = _integer_values(m) if warm_start else []
@@ -501,6 +551,8 @@ def solve_lazy(
             break
         if m.__dict__.get("_lazy_impossible"):
             return _impossible(m, r, total_solver_s, info, t0)
+        if clock is not None and clock.expired():
+            return _out_of_time(r, sign * best_bound, total_solver_s, info, t0, "MIP")
         if start:
             # the siting decisions of this round, offered to the next: HiGHS re-solves the
             # dispatch with the new limits; where that is feasible it starts from a plan
@@ -508,6 +560,8 @@ def solve_lazy(
             info.mip_starts += 1
     assert r is not None
     r.time_s = total_solver_s
+    if not r.has_solution and r.termination == "maxTimeLimit" and math.isfinite(best_bound):
+        r.bound = sign * best_bound  # (the best of the rounds', this one's included)
     ids = d.net.branch_ids
     info.monitored = sorted(
         (str(ids[br]), d.years[t], h) for br, t, h in getattr(m, "_monitored", ())

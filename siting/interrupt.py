@@ -1,0 +1,105 @@
+"""Ctrl-C and SIGTERM: stop the run within seconds, say what was kept, leave no half plan.
+
+The command line runs each command inside :func:`stop_on_signals`. The first SIGINT or
+SIGTERM raises an interrupt in the main thread (``KeyboardInterrupt``; :class:`Terminated`
+for SIGTERM), which unwinds the run the ordinary way: HiGHS is told to stop
+(:mod:`siting.solve`), a staging folder is removed (:mod:`siting.io`), and the command says
+at which stage it stopped and what it kept. Python sees a signal only between bytecodes,
+so a long call into C (HiGHS's presolve, a large GDAL read, a sparse factorisation) could
+hold that up: a watchdog thread started by the signal gives the main thread
+:data:`GRACE_S`, then removes the run's staging folders itself
+(:func:`siting.io.abandon_stages`, which waits for a swap already under way, so a plan
+folder is never swapped in half-removed), prints the same message, and ends the process
+(``os._exit``) with the signal's exit code.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+#: Time the main thread gets to unwind after a signal before the watchdog ends the
+#: process [s].
+GRACE_S = 1.5
+
+#: Exit codes: 128 + the signal's number, as shells report a process a signal ended.
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: raised in the main thread like Ctrl-C's ``KeyboardInterrupt``."""
+
+
+def exit_code(e: BaseException) -> int:
+    """The exit code of an interrupted run (143 for SIGTERM, 130 for Ctrl-C); ``e`` is the
+    interrupt, or an exception that says ``terminated`` (``siting.pipeline.PlanInterrupted``)."""
+    term = isinstance(e, Terminated) or bool(getattr(e, "terminated", False))
+    return EXIT_SIGTERM if term else EXIT_SIGINT
+
+
+@contextmanager
+def stop_on_signals(
+    describe: Callable[[str], str],
+    say: Callable[[str], None],
+    *,
+    hard_stop: bool = True,
+    grace_s: float = GRACE_S,
+) -> Iterator[None]:
+    """Within this block SIGINT and SIGTERM interrupt the run (main thread only).
+
+    Parameters
+    ----------
+    describe
+        ``describe(signal_name) -> message``: what the run kept, for the watchdog's message
+        (the ordinary path prints the interrupt's own message).
+    say
+        Prints a message (on stderr).
+    hard_stop
+        Start the watchdog (see the module docstring). Off for commands whose worker
+        processes must be shut down in order (sweeps and fronts on a local Dask cluster):
+        there the interrupt alone unwinds the run.
+    grace_s
+        The watchdog's wait [s].
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    done = threading.Event()
+    fired: list[int] = []
+
+    def watchdog(signum: int) -> None:
+        if done.wait(grace_s):
+            return
+        from siting.io import abandon_stages
+
+        abandon_stages()
+        name = signal.Signals(signum).name
+        try:
+            say(describe(name))
+            sys.stderr.flush()
+            sys.stdout.flush()
+        finally:
+            os._exit(EXIT_SIGTERM if signum == signal.SIGTERM else EXIT_SIGINT)
+
+    def handler(signum: int, frame: object) -> None:
+        if fired:  # a second signal: the first is already unwinding the run
+            return
+        fired.append(signum)
+        if hard_stop:
+            threading.Thread(target=watchdog, args=(signum,), daemon=True).start()
+        if signum == signal.SIGTERM:
+            raise Terminated("terminated (SIGTERM)")
+        raise KeyboardInterrupt
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        done.set()
+        for s, h in old.items():
+            signal.signal(s, h)
