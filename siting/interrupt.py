@@ -4,13 +4,18 @@ The command line runs each command inside :func:`stop_on_signals`. The first SIG
 SIGTERM raises an interrupt in the main thread (``KeyboardInterrupt``; :class:`Terminated`
 for SIGTERM), which unwinds the run the ordinary way: HiGHS is told to stop
 (:mod:`siting.solve`), a staging folder is removed (:mod:`siting.io`), and the command says
-at which stage it stopped and what it kept. Python sees a signal only between bytecodes,
-so a long call into C (HiGHS's presolve, a large GDAL read, a sparse factorisation) could
-hold that up: a watchdog thread started by the signal gives the main thread
-:data:`GRACE_S`, then removes the run's staging folders itself
-(:func:`siting.io.abandon_stages`, which waits for a swap already under way, so a plan
-folder is never swapped in half-removed), prints the same message, and ends the process
-(``os._exit``) with the signal's exit code.
+at which stage it stopped and what it kept.
+
+Python runs a signal handler only in the main thread, between bytecodes, so a long call
+into C (a large GDAL read, a sparse factorisation, a BLAS product) holds that up. So a
+watchdog thread waits, from the start, on the wakeup descriptor Python's own C-level
+handler writes the signal's number to (``signal.set_wakeup_fd``) the moment it arrives. It
+gives the main thread :data:`GRACE_S` to unwind, then removes the run's staging folders
+itself (:func:`siting.io.abandon_stages`, which waits for a swap already under way, so a
+plan folder is never swapped in half-removed), prints the same message, and ends the
+process (``os._exit``) with the signal's exit code. (A call into C that also holds
+Python's interpreter lock the whole time would hold the watchdog up too; the long ones
+siting makes, HiGHS's solve included, release it.)
 """
 
 from __future__ import annotations
@@ -71,14 +76,25 @@ def stop_on_signals(
         return
     done = threading.Event()
     fired: list[int] = []
+    wake_r = wake_w = -1
+    old_wake = -1
+    if hard_stop:
+        wake_r, wake_w = os.pipe()
+        os.set_blocking(wake_w, False)
+        old_wake = signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
 
-    def watchdog(signum: int) -> None:
-        if done.wait(grace_s):
+    def watchdog() -> None:
+        try:
+            got = os.read(wake_r, 1)  # Python's C handler writes the signal's number
+        except OSError:
+            return
+        if not got or done.wait(grace_s):
             return
         from siting.io import abandon_stages
 
+        signum = got[0]
         abandon_stages()
-        name = signal.Signals(signum).name
+        name = signal.Signals(signum).name if signum in (2, 15) else "a signal"
         try:
             say(describe(name))
             sys.stderr.flush()
@@ -90,12 +106,14 @@ def stop_on_signals(
         if fired:  # a second signal: the first is already unwinding the run
             return
         fired.append(signum)
-        if hard_stop:
-            threading.Thread(target=watchdog, args=(signum,), daemon=True).start()
         if signum == signal.SIGTERM:
             raise Terminated("terminated (SIGTERM)")
         raise KeyboardInterrupt
 
+    guard = None
+    if hard_stop:
+        guard = threading.Thread(target=watchdog, name="siting-watchdog", daemon=True)
+        guard.start()
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
@@ -103,3 +121,9 @@ def stop_on_signals(
         done.set()
         for s, h in old.items():
             signal.signal(s, h)
+        if hard_stop:
+            signal.set_wakeup_fd(old_wake)
+            os.close(wake_w)  # the watchdog's read returns: it ends
+            if guard is not None:
+                guard.join(1.0)
+            os.close(wake_r)

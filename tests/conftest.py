@@ -244,3 +244,8 @@ def browser():
         b = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         yield b
         b.close()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``slow`` run after the others (the fast set first), in their order."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is not None)

