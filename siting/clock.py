@@ -107,10 +107,16 @@ class Clock:
         return abs(inc - bd) / max(abs(inc), 1.0)
 
     def line(self) -> str:
-        """One progress line: stage, round, incumbent, bound, gap, elapsed and left."""
-        parts = [self.stage or "starting"]
+        """One progress line: stage and round, time spent and left, then the running
+        solve's best plan, bound and gap (the figures last: a narrow terminal cuts them)."""
+        head = self.stage or "starting"
         if self.round:
-            parts[0] += f": {self.round}"
+            head += f": {self.round}"
+        clock = f"{self.elapsed_s():,.0f} s elapsed"
+        left = self.left_s()
+        if math.isfinite(left):
+            clock += f", {max(left, 0.0):,.0f} s left"
+        parts = [head, clock]
         inc, bd, gap = self.incumbent_usd, self.bound_usd, self.gap()
         if inc is not None:
             parts.append(f"best plan {usd(inc)}")
@@ -120,11 +126,6 @@ class Clock:
             parts.append(f"bound {usd(bd)}")
         if gap is not None:
             parts.append(f"gap {gap:.2%}")
-        left = self.left_s()
-        clock = f"{self.elapsed_s():,.0f} s elapsed"
-        if math.isfinite(left):
-            clock += f", {max(left, 0.0):,.0f} s left"
-        parts.append(clock)
         return " | ".join(parts)
 
 

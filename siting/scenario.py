@@ -685,7 +685,16 @@ class SolverSettings(_Strict):
         description="`highs` (default, through highspy), or any MIP solver Pyomo knows by name "
         "(`cbc`, `glpk`, `gurobi` ...).",
     )
-    time_limit_s: float = Field(default=600.0, gt=0, description="Wall-clock limit [s].")
+    time_limit_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="Wall-clock limit of the whole run up to the plan [s]: loading the layers, "
+        "the grid baseline, building the model and every solve round (lazy limits, kernel, "
+        "the explanation of an infeasible scenario) share one deadline; verifying and "
+        "writing the plan come after it. At the deadline the best plan that meets every "
+        "requirement is kept (marked not proven optimal, with its gap), or the run stops "
+        "with the best bound (exit 4).",
+    )
     mip_gap: float = Field(default=0.005, ge=0, lt=1, description="Relative MIP gap [fraction].")
     threads: int = Field(default=2, ge=1, le=1024, description="Solver threads.")
     candidate_kernel: Literal["auto", "on", "off"] = Field(
