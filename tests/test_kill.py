@@ -291,8 +291,9 @@ def test_two_runs_into_one_folder_the_second_fails_fast_naming_the_first(tiny_do
     hard = write_hard(tmp_path)
     out = previous_plan(tiny_done, tmp_path / "maps" / "shared")
     prev = hashes(out)
-    # a long run: the hard instance with a minute to solve, holding the folder's lock
-    long = Run(["plan", str(hard), "--out", str(out), "--time-limit", "60"], tmp_path)
+    # a long run: the hard instance with a minute to solve, holding the folder's lock (the
+    # tiny scenario's plan folder: --force)
+    long = Run(["plan", str(hard), "--out", str(out), "--time-limit", "60", "--force"], tmp_path)
     assert long.wait_for_stage("layers"), long.stderr  # the scenario is read: it has the lock
     t = time.monotonic()
     second = Run(["plan", str(tiny), "--out", str(out)], tmp_path)
