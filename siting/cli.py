@@ -9,7 +9,10 @@ the command line), 3 an internal error (a bug: please report it), 4 no plan foun
 within the time limit, 5 solver trouble (numerical trouble, an unbounded or rejected
 model: no usable plan), 6 the output folder is being written by another run (its PID is
 named), 130 interrupted (Ctrl-C; the message says what was kept). With 2, 4, 5, 6 and
-130 nothing is written and a previous plan in the output folder is kept whole.
+130 nothing is written and a previous plan in the output folder is kept whole. An output
+siting will not write (a folder it did not make, a file, an input's folder: "output
+refused") and a write that fails (no space left, a read-only file system, a busy mount
+point, no permission: "write failed") are exit 1 too, and keep the previous output whole.
 """
 
 from __future__ import annotations
@@ -63,6 +66,14 @@ MipGapOpt = Annotated[
     float | None,
     typer.Option(
         "--mip-gap", help="Relative MIP gap, a fraction (default: the scenario's).", min=0.0
+    ),
+]
+ForceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Replace an output folder siting wrote for another scenario or kind (never a "
+        "folder siting did not make, a file or an input's folder).",
     ),
 ]
 
@@ -164,7 +175,7 @@ def _guard(
 
 def _siting_error_kind(e: SitingError) -> tuple[int, str]:
     """Exit code and message head of an error that is not bad input nor infeasibility."""
-    from siting.io import OutputLockedError
+    from siting.io import OutputLockedError, OutputRefusedError, OutputWriteError
     from siting.solve import NoPlanInTimeError, SolverTroubleError
 
     if isinstance(e, NoPlanInTimeError):
@@ -173,6 +184,10 @@ def _siting_error_kind(e: SitingError) -> tuple[int, str]:
         return EXIT_SOLVER_TROUBLE, "[bold red]solver trouble[/bold red]"
     if isinstance(e, OutputLockedError):
         return EXIT_LOCKED, "[bold red]output folder busy[/bold red]"
+    if isinstance(e, OutputRefusedError):
+        return EXIT_INVALID, "[bold red]output refused[/bold red]"
+    if isinstance(e, OutputWriteError):
+        return EXIT_INVALID, "[bold red]write failed[/bold red]"
     return EXIT_INVALID, "error"
 
 
@@ -291,8 +306,14 @@ def plan(
         str | None, typer.Option("--solver", help="MIP solver: highs (default) or a Pyomo name.")
     ] = None,
     write_lp: Annotated[
-        Path | None, typer.Option("--write-lp", help="Also write the MILP as an LP file.")
+        Path | None,
+        typer.Option(
+            "--write-lp",
+            help="Also write the MILP as an LP file (not over a file siting did not write, "
+            "unless --force; never over an input).",
+        ),
     ] = None,
+    force: ForceOpt = False,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
@@ -323,6 +344,7 @@ def plan(
                     write_lp=write_lp,
                     progress=show.stage,
                     clock=clock,
+                    force=force,
                 )
                 show.stage("finished")
             return p
@@ -356,14 +378,16 @@ def candidates(
         import tempfile
 
         from siting.candidates import build_candidates
-        from siting.io import write_bytes_atomic
+        from siting.io import check_output_file, write_bytes_atomic
         from siting.layers import load_layers
         from siting.results import _gpkg_ready
         from siting.scenario import load_scenario
 
         sc = load_scenario(scenario)
-        cands = build_candidates(sc, load_layers(sc))
+        layers = load_layers(sc)
         dest = output or Path("maps") / sc.name / "candidates.gpkg"
+        check_output_file(dest, inputs=[f.path for f in layers.inputs])
+        cands = build_candidates(sc, layers)
         with tempfile.TemporaryDirectory() as tmp:
             tmp_gpkg = Path(tmp) / "candidates.gpkg"
             _gpkg_ready(cands.all).to_file(tmp_gpkg, layer="candidates", driver="GPKG")

@@ -12,8 +12,10 @@ and the violations, then the worst N-1 pairs and every violation (the first
 on stdout (``ok``, ``years``, ``flows``, ``n_1``, ``skipped_outages``, ``violations``
 ...; ``inf`` and NaN are ``null``). ``--out CSV_DIR`` also writes ``check_flows.csv``
 (every branch, year and snapshot), ``check_n1.csv`` (the worst pairs per year) and
-``check_violations.csv`` (every violation), each atomically (temporary file, then
-``os.replace``).
+``check_violations.csv`` (every violation), as one folder swapped in whole
+(:func:`siting.io.staged_folder`): a new or empty folder, or an earlier check of the same
+plan's scenario (``--force``: another siting folder); never the plan's own folder or one
+holding another input.
 
 Exit codes: 0 no violation; 2 violations found (the plan breaks a grid limit; the same
 code as an infeasible ``siting plan``, and like it the output says where, when and by
@@ -33,7 +35,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from siting.cli import EXIT_INFEASIBLE, DebugOpt, JsonOpt, _guard, err, out
+from siting.cli import EXIT_INFEASIBLE, DebugOpt, ForceOpt, JsonOpt, _guard, err, out
 from siting.cli_grid import grid_app
 
 #: Exit code when the check finds violations (as an infeasible ``siting plan``).
@@ -98,6 +100,7 @@ def check(
             help="Also write check_flows.csv, check_n1.csv and check_violations.csv here.",
         ),
     ] = None,
+    force: ForceOpt = False,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -126,7 +129,9 @@ def check(
             top=top,
             as_planned=as_planned,
         )
-        written = _write(result, out_dir) if out_dir is not None else []
+        written = []
+        if out_dir is not None:
+            written = _write(result, out_dir, _inputs(plan_dir, scenario), force)
         return result, written
 
     result, written = _guard(debug, run)
@@ -142,15 +147,29 @@ def check(
         raise typer.Exit(EXIT_VIOLATIONS)
 
 
-def _write(result, out_dir: Path) -> list[Path]:
-    """The three CSV tables, each written atomically (temporary file, then os.replace)."""
-    from siting.io import write_text_atomic
+def _inputs(plan_dir: Path, scenario: Path | None) -> list[Path]:
+    """What the check read: the plan folder's files, the inputs its manifest names, and
+    ``--scenario``."""
+    files = [p for p in plan_dir.iterdir() if p.is_file()] + ([scenario] if scenario else [])
+    try:
+        manifest = json.loads((plan_dir / "manifest.json").read_text(encoding="utf-8"))
+        files += [Path(f["path"]) for f in manifest.get("inputs", [])]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass  # check_plan has read it: what it could not read, it did not use
+    return files
+
+
+def _write(result, out_dir: Path, inputs: list[Path], force: bool) -> list[Path]:
+    """The three CSV tables, written as one folder (staged, then swapped in whole)."""
+    from siting.io import OutputOwner, staged_folder
 
     tables = (result.flows, result.n_1, result.violations)
-    paths = []
-    for name, df in zip(OUT_FILES, tables, strict=True):
-        paths.append(write_text_atomic(out_dir / name, df.to_csv(index=False, float_format="%.6f")))
-    return paths
+    owner = OutputOwner("grid-check", result.scenario_name)
+    with staged_folder(out_dir, owner, inputs=inputs, force=force) as stage:
+        for name, df in zip(OUT_FILES, tables, strict=True):
+            df.to_csv(stage / name, index=False, float_format="%.6f")
+    out = out_dir.resolve()
+    return [out / name for name in OUT_FILES]
 
 
 def _pct(v: float) -> str:

@@ -109,6 +109,7 @@ def hosting(
 
     def run():
         from siting.hosting import grid_hosting
+        from siting.io import check_output_file
         from siting.layers import load_grid_case, load_layers
         from siting.scenario import load_scenario
 
@@ -127,6 +128,9 @@ def hosting(
                 "scenario (.yaml, .yml) or a grid case (.m MATPOWER, .json pandapower, .gpkg "
                 "layers)"
             )
+        read = [f.path for f in layers.inputs]
+        for dest in (out_csv, out_csv.with_suffix(".gpkg")):  # before the work, not over inputs
+            check_output_file(dest, inputs=read)
         result = grid_hosting(
             layers,
             n_1=n_1,

@@ -47,6 +47,7 @@ from rich.table import Table
 from siting.cli import (
     SCENARIO_SUFFIXES,
     DebugOpt,
+    ForceOpt,
     JsonOpt,
     MipGapOpt,
     TimeLimitOpt,
@@ -147,6 +148,7 @@ def stress_command(
     ] = None,
     time_limit: TimeLimitOpt = None,
     mip_gap: MipGapOpt = None,
+    force: ForceOpt = False,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -176,7 +178,10 @@ def stress_command(
         last["name"], last["t"] = stage, now
 
     def run():
+        from siting.io import OutputOwner, check_output_folder
+        from siting.layers import input_files
         from siting.layers.vector import require_reachable
+        from siting.scenario import load_scenario
         from siting.stress import stress
 
         require_reachable(scenario, base)
@@ -185,8 +190,13 @@ def stress_command(
                 f"{scenario}: expected a scenario file (.yaml, .yml), got "
                 f"'{scenario.suffix or '(no suffix)'}'"
             )
+        sc = load_scenario(scenario)
+        if out_dir is not None:  # before the long solves, and again when writing
+            inputs = input_files(sc) + ([base] if base is not None else [])
+            owner = OutputOwner("stress", sc.name)
+            check_output_folder(out_dir, owner, inputs=inputs, force=force)
         result = stress(
-            scenario,
+            sc,
             derate=derates,
             outages=outages,
             mode=mode,  # type: ignore[arg-type]
@@ -197,7 +207,7 @@ def stress_command(
         )
         progress(None)
         if out_dir is not None:
-            result.write(out_dir)
+            result.write(out_dir, force=force)
         return result
 
     result = _guard(debug, run)

@@ -34,6 +34,7 @@ def map_command(
     """Re-render the map (index.html) and the report (report.html) from a saved plan folder."""
 
     def run() -> dict[str, str]:
+        from siting.io import check_output_file
         from siting.layers.vector import require_reachable
         from siting.maps import render_map
 
@@ -42,6 +43,10 @@ def map_command(
             raise InputError(
                 f"{plan_dir}: not a plan folder (no plan.gpkg); write one with `siting plan`"
             )
+        if out_file is not None:  # never over what the map is made from
+            pages = {"index.html", "report.html"}
+            read = [p for p in plan_dir.iterdir() if p.is_file() and p.name not in pages]
+            check_output_file(out_file, inputs=read)
         written = {"map": str(render_map(plan_dir, out_file, tiles=tiles))}
         try:
             from siting.report import render_report

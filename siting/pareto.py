@@ -44,7 +44,7 @@ import pandas as pd
 import yaml
 
 from siting.errors import InputError
-from siting.io import write_text_atomic
+from siting.io import OutputOwner, claim_folder, write_text_atomic
 from siting.model.metrics import METRIC_KEYS, METRICS
 
 #: The scenario field each metric's cap sets.
@@ -278,8 +278,12 @@ def pareto(
         Bad arguments or a scenario that cannot have this front (e.g. CO2 without a grid).
     siting.errors.SitingError
         When the least-cost plan or the least-metric anchor has no solution.
+    siting.io.OutputRefusedError
+        ``out`` is not empty and not this front's folder (a folder siting did not make, a
+        siting folder of another scenario or kind, a file, or a folder holding an input).
     """
     from siting.engine import dask_client
+    from siting.layers import input_files
     from siting.scenario import load_scenario
     from siting.sweep import run_sweep, scenario_key
 
@@ -313,8 +317,7 @@ def pareto(
             "sets it point by point, so remove it from the scenario"
         )
     dest = Path(out) if out is not None else Path("maps") / f"{sc.name}-pareto-{metric}"
-    dest.mkdir(parents=True, exist_ok=True)
-    dest = dest.resolve()
+    dest = claim_folder(dest, OutputOwner(f"pareto-{metric}", sc.name), inputs=input_files(sc))
     name = _sweep_name(sc.name, metric)
     points_file = dest / "points.yaml"
     key = scenario_key(sc)

@@ -26,7 +26,7 @@ import pandas as pd
 
 from siting.clock import Clock, usd
 from siting.errors import SitingError
-from siting.io import output_lock
+from siting.io import OutputFile, OutputOwner, check_output_folder, output_lock
 from siting.model import build_model, model_data
 from siting.model import dominance as _dominance
 from siting.model import elastic as _elastic
@@ -36,11 +36,13 @@ from siting.model.metrics import metric_values
 from siting.provenance import versions
 from siting.results import Plan, extract, verify
 from siting.solve import (
+    LP_SIGNATURE,
     NoPlanInTimeError,
     SolveResult,
     SolverTroubleError,
     solve,
     stopped_by,
+    write_lp_file,
 )
 
 #: The climate statistics every candidate carries [C].
@@ -103,7 +105,7 @@ def solve_model(
     m._lazy_info = info
     _lazy_notes(m, d, r)
     if write_lp is not None:
-        m.write(str(write_lp), io_options={"symbolic_solver_labels": True})
+        write_lp_file(m, write_lp)
     return r
 
 
@@ -182,7 +184,7 @@ def solve_by_kernel(
     m._kernel_info = info
     _lazy_notes(m, dk, r)
     if write_lp is not None:
-        m.write(str(write_lp), io_options={"symbolic_solver_labels": True})
+        write_lp_file(m, write_lp)
     return m, dk, r
 
 
@@ -549,6 +551,7 @@ def plan(
     write_lp: str | Path | None = None,
     progress: Callable[[str], None] | None = None,
     clock: Clock | None = None,
+    force: bool = False,
 ) -> Plan:
     """Plan a scenario: the whole pipeline.
 
@@ -567,12 +570,16 @@ def plan(
         and every solve round share one deadline, :mod:`siting.clock`); verifying and
         writing the plan come after it.
     write_lp
-        Also write the MILP as an LP file.
+        Also write the MILP as an LP file (over an existing file only when siting wrote it
+        or with ``force``; never over an input).
     progress
         Called with each stage's name as it starts.
     clock
         The run's clock (started by the caller, e.g. to print progress from it); its
         ``limit_s`` is set here from ``time_limit_s`` or the scenario. Default: a new one.
+    force
+        Let ``out`` replace a siting folder of another scenario or kind, and ``write_lp``
+        a file siting did not write (:func:`siting.io.check_output_folder`).
 
     Returns
     -------
@@ -594,10 +601,16 @@ def plan(
     siting.io.OutputLockedError
         Another run is writing the same output folder (``write=True``; checked as soon as
         the scenario is loaded, and held to the end).
+    siting.io.OutputRefusedError
+        ``out`` or ``write_lp`` is not this run's to write (checked as soon as the scenario
+        is loaded, before the layers are read, and again when writing).
+    siting.io.OutputWriteError
+        Writing failed (no space left, read-only, busy, no permission); the previous plan
+        is kept as it was.
     PlanInterrupted
         Ctrl-C (a ``KeyboardInterrupt``); the message says what was kept.
     """
-    state: dict[str, Any] = {"stage": "start", "dest": None, "plan": None}
+    state: dict[str, Any] = {"stage": "start", "dest": None, "plan": None, "force": force}
     clock = clock if clock is not None else Clock()
     if time_limit_s is not None:
         clock.limit_s = float(time_limit_s)
@@ -668,11 +681,15 @@ def _plan(
         return time.perf_counter()
 
     def lock(sc) -> None:
+        nonlocal write_lp
         if time_limit_s is None:
             clock.limit_s = float(sc.solver.time_limit_s)
         if write:
-            state["dest"] = Path(out if out is not None else DEFAULT_OUT_ROOT / sc.name).resolve()
+            dest = Path(out if out is not None else DEFAULT_OUT_ROOT / sc.name)
+            state["dest"] = _check_outputs(sc, dest, state["force"])
             locks.enter_context(output_lock(state["dest"]))
+        if write_lp is not None:
+            write_lp = _lp_target(sc, write_lp, state["force"], state["dest"])
 
     prep = prepare(scenario, progress=say, on_scenario=lock, clock=clock)
     sc, layers, cands, d, baseline = (
@@ -807,9 +824,35 @@ def _plan(
         dest = state["dest"]
         p.manifest["output_dir"] = str(dest)
         state["plan"] = p
-        p.write(dest)
+        p.write(dest, force=state["force"])
         p.manifest["timings"]["write_s"] = time.perf_counter() - t
     return p
+
+
+def _check_outputs(sc, dest: Path, force: bool) -> Path:
+    """:func:`siting.io.check_output_folder` of a plan folder, as soon as the scenario is
+    loaded; the folder, resolved."""
+    from siting.layers import input_files
+
+    owner = OutputOwner("plan", sc.name)
+    return check_output_folder(dest, owner, inputs=input_files(sc), force=force)
+
+
+def _lp_target(sc, write_lp, force: bool, dest: Path | None) -> OutputFile:
+    """The checked ``--write-lp`` file: never an input, nor inside the plan folder (which the
+    plan replaces), nor a file siting did not write unless ``force``."""
+    from siting.io import OutputRefusedError
+    from siting.layers import input_files
+
+    target = OutputFile(Path(write_lp), tuple(input_files(sc)), force, LP_SIGNATURE)
+    path = target.check()
+    if dest is not None and dest in path.parents:
+        raise OutputRefusedError(
+            f"--write-lp {path} is inside the output folder {dest}, which the plan replaces "
+            "whole; write the LP file beside it",
+            path,
+        )
+    return target
 
 
 def optimality(result: SolveResult, time_limit_s: float | None = None) -> str:

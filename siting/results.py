@@ -16,7 +16,6 @@ rename, so a failed or interrupted run never leaves a half-written plan that loo
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +28,7 @@ import pyomo.environ as pyo
 import shapely
 
 from siting.errors import SitingError
-from siting.io import staged_folder
+from siting.io import OutputOwner, disk_trouble, staged_folder
 from siting.model.data import ModelData
 from siting.model.objective import COST_PARTS
 from siting.solve import SolveResult
@@ -158,7 +157,13 @@ class Plan:
             return pd.Series(dtype=float)
         return self.schedule.groupby("year")["it_mw"].sum()
 
-    def write(self, out_dir: str | Path) -> Path:
+    def write(
+        self,
+        out_dir: str | Path,
+        *,
+        force: bool = False,
+        inputs: list[str | Path] | None = None,
+    ) -> Path:
         """Write every output into ``out_dir`` atomically (see the module docstring).
 
         Files: ``plan.gpkg`` (layers ``sites``, ``candidates``, ``buses``, ``branches``,
@@ -166,7 +171,18 @@ class Plan:
         modelled, ``zones`` when computed), ``zones.geojson`` (the zones in EPSG:4326, when
         computed), ``schedule.csv``, ``flows.csv``, ``dispatch.csv`` (headers only without
         a modelled grid), ``upgrades.csv`` (headers only when none), ``contingencies.csv``
-        (with N-1), ``manifest.json``.
+        (with N-1), ``manifest.json``, ``report.html``, ``index.html`` and the marker
+        :data:`siting.io.MARKER`.
+
+        Parameters
+        ----------
+        out_dir
+            The plan folder: new, empty, or this scenario's earlier plan folder
+            (:func:`siting.io.check_output_folder`).
+        force
+            Also replace a siting folder of another scenario or kind.
+        inputs
+            The run's input files, never to be deleted (default: the manifest's).
 
         Returns
         -------
@@ -177,11 +193,17 @@ class Plan:
         ------
         siting.io.OutputLockedError
             Another run is writing ``out_dir`` (:func:`siting.io.output_lock`).
+        siting.io.OutputRefusedError
+            ``out_dir`` is not this plan's to replace; nothing is touched.
+        siting.io.OutputWriteError
+            The write failed (no space left, read-only ...); the previous folder is kept.
         """
-        out = Path(out_dir).resolve()
-        with staged_folder(out) as stage:
+        if inputs is None:
+            inputs = [f["path"] for f in self.manifest.get("inputs", []) if "path" in f]
+        owner = OutputOwner("plan", self.name)
+        with staged_folder(out_dir, owner, inputs=inputs, force=force) as stage:
             self._write_files(stage)
-        return out
+        return Path(out_dir).resolve()
 
     def _write_files(self, d: Path) -> None:
         gpkg = d / "plan.gpkg"
@@ -216,21 +238,25 @@ class Plan:
                 json.dumps(self.manifest, indent=2, default=_json_default) + "\n",
                 encoding="utf-8",
             )
-        for f in d.iterdir():
-            with open(f, "rb") as fh:
-                os.fsync(fh.fileno())
 
 
 def render_pages(plan_dir: Path) -> list[str]:
     """Render the stakeholder pages of a plan folder: ``report.html`` and ``index.html``.
 
     A page that fails to render does not cost the plan: the failure is warned about and
-    returned (as a note for the manifest), and the tables are written all the same.
+    returned (as a note for the manifest), and the tables are written all the same. A
+    failure to write (an ``OSError``, or any error while the folder's disk refuses writes:
+    no space left, read-only) is not a rendering bug: it propagates.
 
     Returns
     -------
     list of str
         One line per page that could not be rendered.
+
+    Raises
+    ------
+    OSError
+        The page could not be written (:func:`siting.io.write_failure`).
     """
     import warnings
 
@@ -242,6 +268,8 @@ def render_pages(plan_dir: Path) -> list[str]:
         try:
             render(plan_dir)
         except Exception as exc:  # noqa: BLE001  (a page must not cost the plan)
+            if isinstance(exc, OSError) or disk_trouble(plan_dir) is not None:
+                raise
             msg = f"{page} was not written: {type(exc).__name__}: {exc} (please report it)"
             warnings.warn(msg, RuntimeWarning, stacklevel=2)
             failed.append(msg)

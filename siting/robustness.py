@@ -73,7 +73,7 @@ import numpy as np
 import pandas as pd
 
 from siting.errors import InputError
-from siting.io import staged_folder
+from siting.io import OutputOwner, read_owner, staged_folder
 from siting.report import PALETTE, _legend, _svg, _text, esc, fmt_num
 
 #: Sites drawn in ``robustness.svg`` and printed by ``siting robustness``.
@@ -1061,13 +1061,21 @@ def _csv(df: pd.DataFrame) -> str:
     return buf.getvalue()
 
 
+def _sweep_name(sweep_out: Path) -> str | None:
+    """The name of the sweep written to ``sweep_out`` (its marker's); None when unknown
+    (a sweep folder from before the marker)."""
+    found = read_owner(sweep_out)
+    return found.owner.scenario if found is not None and found.owner.kind == "sweep" else None
+
+
 def write_robustness(
     sweep_out: Path, *, tiles: bool = True, result: Robustness | None = None
 ) -> Path:
     """Write ``<sweep_out>/robustness/`` (csv, GeoJSON, SVG plot, HTML map, json).
 
     The folder is written whole or not at all (:func:`siting.io.staged_folder`): a failure
-    leaves the previous folder, if any, as it was.
+    leaves the previous folder, if any, as it was. It replaces only an earlier robustness
+    folder of the same sweep (:func:`siting.io.check_output_folder`).
 
     Parameters
     ----------
@@ -1087,8 +1095,7 @@ def write_robustness(
     dest = Path(sweep_out) / FOLDER
     svg = svg_robustness(rob)
     page = build_map_html(rob, tiles=tiles)
-    with staged_folder(dest) as stage:
-        stage.chmod(0o755)  # mkdtemp makes 0700; outputs are for others to read too
+    with staged_folder(dest, OutputOwner("robustness", _sweep_name(Path(sweep_out)))) as stage:
         (stage / "robustness.csv").write_text(_csv(rob.table()), encoding="utf-8")
         (stage / "robustness.geojson").write_text(_geojson(rob), encoding="utf-8")
         (stage / "robustness.svg").write_text(svg + "\n", encoding="utf-8")

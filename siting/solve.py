@@ -38,6 +38,7 @@ import pyomo.environ as pyo
 
 from siting.clock import Clock
 from siting.errors import SitingError
+from siting.io import OutputFile, atomic_file
 
 
 class SolverError(SitingError):
@@ -150,6 +151,43 @@ def model_size(m: pyo.ConcreteModel) -> tuple[int, int, int]:
     return rows, cols, ints
 
 
+#: The first line of an LP file siting writes: Pyomo's header, with the name that
+#: :func:`siting.model.build_model` gives every model.
+LP_SIGNATURE = b"\\* Source Pyomo model name=siting *\\"
+
+
+def write_lp_file(m: pyo.ConcreteModel, target: str | Path | OutputFile) -> Path:
+    """Write ``m`` as an LP file, atomically (temporary file, fsync, rename).
+
+    Parameters
+    ----------
+    m
+        The model.
+    target
+        The file, or an :class:`siting.io.OutputFile` with the run's rules (its inputs,
+        ``--force``). A plain path may replace only an LP file siting wrote
+        (:data:`LP_SIGNATURE`), and never a folder, a FIFO or a device.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written (a symlink resolved).
+
+    Raises
+    ------
+    siting.io.OutputRefusedError
+        ``target`` is not siting's to write (nothing is touched).
+    siting.io.OutputWriteError
+        The write failed; a previous file there is kept as it was.
+    """
+    if not isinstance(target, OutputFile):
+        target = OutputFile(Path(target), signature=LP_SIGNATURE)
+    path = target.check()
+    with atomic_file(path) as tmp:
+        m.write(str(tmp), format="lp", io_options={"symbolic_solver_labels": True})
+    return path
+
+
 def solve(
     m: pyo.ConcreteModel,
     *,
@@ -157,7 +195,7 @@ def solve(
     time_limit_s: float = 600.0,
     mip_gap: float = 0.005,
     threads: int = 2,
-    write_lp: str | Path | None = None,
+    write_lp: str | Path | OutputFile | None = None,
     tee: bool = False,
     highs_options: dict[str, Any] | None = None,
     clock: Clock | None = None,
@@ -177,7 +215,8 @@ def solve(
     threads
         Solver threads.
     write_lp
-        Also write the model as an LP file here (for inspection in another solver).
+        Also write the model as an LP file here (for inspection in another solver;
+        :func:`write_lp_file`).
     tee
         Print the solver log.
     highs_options
@@ -199,7 +238,7 @@ def solve(
         When the named solver is not available.
     """
     if write_lp is not None:
-        m.write(str(write_lp), io_options={"symbolic_solver_labels": True})
+        write_lp_file(m, write_lp)
     rows, cols, ints = model_size(m)
     unit = float(getattr(m, "_objective_unit", 1.0))  # the objective's unit [USD] (scaling)
     if clock is not None:

@@ -51,7 +51,7 @@ import numpy as np
 import pandas as pd
 
 from siting.errors import InputError, Problem, ScenarioError, SitingError
-from siting.io import staged_folder
+from siting.io import OutputOwner, staged_folder
 
 #: The two modes of :func:`stress`.
 MODES = ("replan", "check")
@@ -426,7 +426,16 @@ class StressResult:
             data["output_dir"] = str(self.output_dir)
         return _plain(data)
 
-    def write(self, out_dir: str | Path) -> Path:
+    def inputs(self) -> list[Path]:
+        """The files this result was made from: the stressed scenario's, the base folder."""
+        from siting.layers import input_files
+
+        files = input_files(self.stressed_scenario) if self.stressed_scenario is not None else []
+        if self.base.source not in (PLANNED_HERE, "given"):
+            files.append(Path(self.base.source))
+        return files
+
+    def write(self, out_dir: str | Path, *, force: bool = False) -> Path:
         """Write the result into ``out_dir`` as a whole (staged, then swapped in).
 
         Files: the stressed plan (re-plan mode, when feasible; :meth:`Plan.write`:
@@ -434,16 +443,32 @@ class StressResult:
         in ``base/`` when it was not read from a folder, and ``stress.json``
         (:meth:`as_dict`), written last. The old folder is replaced only when all is written.
 
+        Parameters
+        ----------
+        out_dir
+            New, empty, or this scenario's earlier stress folder
+            (:func:`siting.io.check_output_folder`).
+        force
+            Also replace a siting folder of another scenario or kind.
+
         Returns
         -------
         pathlib.Path
             The output folder.
+
+        Raises
+        ------
+        siting.io.OutputRefusedError
+            ``out_dir`` is not this result's to replace; nothing is touched.
+        siting.io.OutputWriteError
+            The write failed (no space left, read-only ...); the previous folder is kept.
         """
         from siting.io import write_text_atomic
 
         out = Path(out_dir).resolve()
+        owner = OutputOwner("stress", self.scenario)
         try:
-            with staged_folder(out) as stage:
+            with staged_folder(out, owner, inputs=self.inputs(), force=force) as stage:
                 if self.stressed is not None:
                     self.stressed.manifest["output_dir"] = str(out)
                     self.stressed.manifest["stress"] = {

@@ -27,7 +27,9 @@ plans into ``<out>/<key>/plan`` and writes, atomically, ``result.json`` and then
 input, no plan in time). A scenario with either marker is finished and a rerun skips it
 (``retry_failed`` runs the failed ones again). ``<out>/summary.csv`` lists every scenario of
 the sweep, written when a run starts (so a folder it does not list is from an earlier version
-of the sweep file) and again at its end.
+of the sweep file) and again at its end. ``<out>`` is marked as this sweep's
+(:func:`siting.io.claim_folder`): a run refuses an ``out`` folder that is not empty and not
+its own (a folder siting did not make, another sweep's, one that holds an input).
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from siting.errors import InputError, Problem, ScenarioError, SitingError
-from siting.io import write_text_atomic
+from siting.io import OutputOwner, claim_folder, write_text_atomic
 
 #: Largest number of scenarios one sweep file may expand to.
 MAX_SCENARIOS = 10_000
@@ -190,6 +192,15 @@ class Sweep:
     spec: SweepFile
     out: Path
     scenarios: list[SweepScenario]
+
+    def inputs(self) -> list[Path]:
+        """Every file the sweep reads: the sweep file and each scenario's files."""
+        from siting.layers import input_files
+
+        files = {self.file: None}
+        for s in self.scenarios:
+            files.update(dict.fromkeys(input_files(s.scenario)))
+        return list(files)
 
     @property
     def varied_keys(self) -> list[str]:
@@ -571,8 +582,7 @@ def run_sweep(
         Also written as ``<out>/summary.csv``.
     """
     sweep = load_sweep(sweep_file)
-    out = sweep.out
-    out.mkdir(parents=True, exist_ok=True)
+    out = claim_folder(sweep.out, OutputOwner("sweep", sweep.spec.name), inputs=sweep.inputs())
     todo: list[SweepScenario] = []
     skipped: list[str] = []
     for s in sweep.scenarios:

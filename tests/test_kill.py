@@ -291,8 +291,9 @@ def test_two_runs_into_one_folder_the_second_fails_fast_naming_the_first(tiny_do
     hard = write_hard(tmp_path)
     out = previous_plan(tiny_done, tmp_path / "maps" / "shared")
     prev = hashes(out)
-    # a long run: the hard instance with a minute to solve, holding the folder's lock
-    long = Run(["plan", str(hard), "--out", str(out), "--time-limit", "60"], tmp_path)
+    # a long run: the hard instance with a minute to solve, holding the folder's lock (the
+    # tiny scenario's plan folder: --force)
+    long = Run(["plan", str(hard), "--out", str(out), "--time-limit", "60", "--force"], tmp_path)
     assert long.wait_for_stage("layers"), long.stderr  # the scenario is read: it has the lock
     t = time.monotonic()
     second = Run(["plan", str(tiny), "--out", str(out)], tmp_path)
@@ -320,7 +321,7 @@ def test_a_kill_between_the_two_renames_of_the_fallback_swap_is_repaired(tmp_pat
     it back before anything else, whole."""
     out = tmp_path / "plan"
     out.mkdir()
-    (out / "manifest.json").write_text('{"old": true}\n')
+    (out / "manifest.json").write_text('{"siting_manifest": 1, "scenario": "t", "old": true}\n')
     (out / "schedule.csv").write_text("a,b\n1,2\n")
     prev = hashes(out)
     code = f"""
@@ -332,11 +333,11 @@ real = os.replace
 calls = []
 def replace(a, b):
     real(a, b)
-    calls.append(b)
-    if len(calls) == 1:  # the old folder is set aside: die before the new one goes in
+    if Path(b).name.startswith(".plan.old-"):
+        calls.append(b)  # the old folder is set aside: die before the new one goes in
         os.kill(os.getpid(), signal.SIGKILL)
 os.replace = replace
-with sio.staged_folder({str(out)!r}) as stage:
+with sio.staged_folder({str(out)!r}, sio.OutputOwner("plan", "t")) as stage:
     (stage / "manifest.json").write_text('{{"new": true}}')
 """
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV)
@@ -344,9 +345,9 @@ with sio.staged_folder({str(out)!r}) as stage:
     assert not out.exists()  # the moment a reader would find no folder
     aside = [p for p in tmp_path.iterdir() if p.name.startswith(".plan.old-")]
     assert len(aside) == 1 and hashes(aside[0]) == prev
-    from siting.io import staged_folder
+    from siting.io import OutputOwner, staged_folder
 
-    with pytest.raises(RuntimeError), staged_folder(out) as stage:
+    with pytest.raises(RuntimeError), staged_folder(out, OutputOwner("plan", "t")) as stage:
         assert hashes(out) == prev  # put back before anything else
         (stage / "manifest.json").write_text("partial")
         raise RuntimeError("the new plan fails")

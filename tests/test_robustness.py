@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 import siting.cli_robustness  # noqa: F401  (registers `siting robustness` on the app)
 from siting.cli import app
 from siting.errors import InputError
+from siting.io import MARKER
 from siting.robustness import FREQ_BINS, robustness, write_robustness
 
 CRS = "EPSG:32614"
@@ -219,6 +220,7 @@ def test_write_robustness_writes_every_file(sweep_out):
         "robustness.html",
         "robustness.json",
         "scenarios.csv",
+        MARKER,
     }
     csv = pd.read_csv(folder / "robustness.csv", dtype={"site_id": str})
     assert list(csv["site_id"]) == ["A", "C", "B"]

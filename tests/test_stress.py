@@ -25,6 +25,7 @@ from typer.testing import CliRunner
 import siting
 from siting.cli import app
 from siting.errors import ScenarioError
+from siting.io import MARKER
 from siting.scenario import load_scenario
 from siting.stress import SUMMARY_FILE, stress, stressed_scenario
 
@@ -235,8 +236,9 @@ def test_cli_check_a_harmless_derate_keeps_the_plan(tight, tmp_path):
     # the same decisions and the only generator's dispatch: the cost does not move
     assert data["cost_usd"]["stressed"] == pytest.approx(data["cost_usd"]["base"], rel=1e-9)
     assert data["it_mw_by_year"]["stressed"] == data["it_mw_by_year"]["base"]
-    # check mode writes the summary only (no new plan; the base is already on disk)
-    assert sorted(p.name for p in out.iterdir()) == [SUMMARY_FILE]
+    # check mode writes the summary only (no new plan; the base is already on disk), and
+    # the marker that makes the folder siting's
+    assert sorted(p.name for p in out.iterdir()) == [MARKER, SUMMARY_FILE]
 
 
 def test_a_base_folder_from_another_scenario_is_flagged(tight, tmp_path):

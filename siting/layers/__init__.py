@@ -481,6 +481,14 @@ def _input_paths(scenario) -> list[tuple[str, Path]]:
     return out
 
 
+def input_files(scenario) -> list[Path]:
+    """Every file a scenario reads (the scenario files too), absolute, without reading them.
+
+    What an output must never overwrite or delete (:func:`siting.io.check_output_folder`).
+    """
+    return [Path(path).absolute() for _, path in _input_paths(scenario)]
+
+
 def load_grid_case(path: str | Path, bus_coordinates: str | Path | None = None) -> Layers:
     """Read a bare grid case (MATPOWER ``.m``, pandapower ``.json`` or grid GeoPackage).
 
