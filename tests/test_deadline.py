@@ -238,10 +238,10 @@ def test_the_watchdog_ends_a_run_stuck_in_c_within_2_s(tmp_path):
         f"""
         import numpy as np
         from siting.interrupt import stop_on_signals
-        from siting.io import staged_folder
+        from siting.io import OutputOwner, staged_folder
         out = {str(tmp_path / "out")!r}
         with stop_on_signals(lambda s: f"stopped by {{s}}; nothing was written", print):
-            with staged_folder(out) as stage:
+            with staged_folder(out, OutputOwner("plan", "t")) as stage:
                 (stage / "half.csv").write_text("a,b\\n")
                 a = np.random.default_rng(0).random((6000, 6000))
                 print("staged", flush=True)
