@@ -176,7 +176,7 @@ def stress_command(
         last["name"], last["t"] = stage, now
 
     def run():
-        from siting.layers.vector import require_reachable
+        from siting.files import require_reachable
         from siting.stress import stress
 
         require_reachable(scenario, base)

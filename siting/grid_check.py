@@ -527,20 +527,22 @@ def _load_grid(sc, *, origin: str, manifest: dict[str, Any]) -> tuple[Grid, list
 
     ``origin`` says where the scenario came from, for the messages.
     """
+    from siting.files import file_sha256, path_problem
     from siting.layers import load_layers
-    from siting.provenance import file_sha256
     from siting.scenario import LayersSection
 
     files = _grid_files(sc)
     missing = [
         Problem(
             "file not found; expected the grid file the plan was checked against "
-            f"({origin}); if it moved, put it back or pass --scenario naming its new place",
+            f"({origin}); if it moved, put it back or pass --scenario naming its new place"
+            if why == "file not found"
+            else why,
             file=p,
             field=key,
         )
         for key, p in files
-        if not p.is_file()
+        if (why := path_problem(p)) is not None
     ]
     if missing:
         raise InputError(missing, what="grid of the plan")

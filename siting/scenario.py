@@ -39,6 +39,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from siting.errors import Problem, ScenarioError
+from siting.files import open_regular, path_problem
 
 #: Largest scenario file read [bytes]; a scenario is a page of YAML, not data.
 MAX_SCENARIO_BYTES = 1_000_000
@@ -1067,21 +1068,12 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     duplicate keys refused), then :func:`_check_tree`.
     """
     file = str(path)
+    why = path_problem(path, expected="a YAML scenario file")
+    if why is not None:
+        raise ScenarioError(Problem(why, file=file))
     try:
-        if not path.exists():
-            raise ScenarioError(Problem("file not found", file=file))
-        if path.is_dir():
-            raise ScenarioError(Problem("is a directory; expected a YAML scenario file", file=file))
-        if not path.is_file():
-            raise ScenarioError(
-                Problem(
-                    "is not a regular file (a device, pipe or socket); expected a YAML "
-                    "scenario file",
-                    file=file,
-                )
-            )
-        size = path.stat().st_size
-        with path.open("rb") as f:
+        with open_regular(path) as f:  # refuses a FIFO swapped in since, without blocking
+            size = os.fstat(f.fileno()).st_size
             blob = f.read(MAX_SCENARIO_BYTES + 1)
     except OSError as e:
         raise ScenarioError(Problem(f"cannot be read: {e.strerror or e}", file=file)) from None

@@ -226,25 +226,17 @@ def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
             node = node[k]
 
 
-def _input_hashes(sc: Any, cache: dict[Path, str]) -> list[tuple[str, str]]:
-    """(path, SHA-256) of every data file a scenario reads (not the scenario files)."""
+def _input_hashes(sc: Any, cache: dict[Path, tuple[str, int]]) -> list[tuple[str, str]]:
+    """(path, SHA-256) of every data file a scenario reads (not the scenario files), a
+    dataset's sidecars and parts included (:func:`siting.provenance.hash_inputs`)."""
     from siting.layers import _input_paths
-    from siting.provenance import file_sha256
+    from siting.provenance import hash_inputs
 
-    out = []
-    for role, path in _input_paths(sc):
-        if role.startswith("scenario"):
-            continue
-        p = Path(path).resolve()
-        if not p.is_file():
-            continue
-        if p not in cache:
-            cache[p] = file_sha256(p)
-        out.append((str(p), cache[p]))
-    return sorted(set(out))
+    refs = [r for r in _input_paths(sc) if not r[0].startswith("scenario")]
+    return sorted({(f.path, f.sha256) for f in hash_inputs(refs, cache)})
 
 
-def scenario_key(sc: Any, cache: dict[Path, str] | None = None) -> str:
+def scenario_key(sc: Any, cache: dict[Path, tuple[str, int]] | None = None) -> str:
     """SHA-256 of a resolved scenario without its name, and of its input files."""
     doc = json.loads(sc.canonical_json())
     doc.pop("name", None)
@@ -311,7 +303,7 @@ def load_sweep(path: str | Path) -> Sweep:
         )
     problems: list[Problem] = []
     scenarios: list[SweepScenario] = []
-    cache: dict[Path, str] = {}
+    cache: dict[Path, tuple[str, int]] = {}
     width = max(3, len(str(len(variations))))
     for i, varied in enumerate(variations, start=1):
         name = f"{spec.name}-{i:0{width}d}"

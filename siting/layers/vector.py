@@ -18,7 +18,8 @@ import pyogrio
 import shapely
 from pyproj import CRS, Transformer
 
-from siting.errors import InputError, ProblemReport, is_missing
+from siting.errors import ProblemReport, is_missing
+from siting.files import dataset_problem
 from siting.layers.fields import MAX_ABS_VALUE, Field, LayerSpec
 
 #: Most features read from one layer; beyond it the layer is refused before it fills memory.
@@ -26,38 +27,6 @@ MAX_FEATURES = 20_000_000
 
 _TRUE = {"true", "t", "yes", "y", "1", "1.0"}
 _FALSE = {"false", "f", "no", "n", "0", "0.0"}
-
-
-def path_problem(path: str | Path) -> str | None:
-    """Why an input file cannot be opened before trying to read it, or ``None``.
-
-    ``"file not found"`` when nothing is there; ``"cannot be read: <reason>"`` when the
-    operating system refuses even to look (a name too long, no permission to a folder on
-    the way ...), which :meth:`pathlib.Path.exists` raises as :class:`OSError` instead of
-    answering.
-    """
-    try:
-        Path(path).stat()
-    except (FileNotFoundError, NotADirectoryError):
-        return "file not found"
-    except (OSError, ValueError) as e:  # ValueError: a NUL byte in the name
-        return f"cannot be read: {getattr(e, 'strerror', None) or e}"
-    return None
-
-
-def require_reachable(*paths: str | Path | None) -> None:
-    """Raise :class:`~siting.errors.InputError` naming a path the system refuses to look up.
-
-    For commands given a folder or file on the command line, before ``is_dir`` and friends
-    (which raise :class:`OSError` on a name too long instead of answering). A path that does
-    not exist passes: the command says best what it expected there.
-    """
-    for p in paths:
-        if p is None:
-            continue
-        why = path_problem(p)
-        if why is not None and why != "file not found":
-            raise InputError(f"{p}: {why}")
 
 
 class _Ctx:
@@ -185,7 +154,7 @@ def read_vector(
         and ``geometry``.
     """
     path = Path(path)
-    why = path_problem(path)
+    why = dataset_problem(path, folder_ok=True)  # a FIFO would hang OGR's open
     if why is not None:
         report.add(why, file=path, layer=layer or spec.name, field="path")
         return None
