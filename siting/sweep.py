@@ -200,9 +200,17 @@ class Sweep:
 
 
 def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
-    """Set ``a.b.c`` in a nested mapping, creating mappings on the way."""
+    """Set ``a.b.c`` in a nested mapping, creating mappings on the way.
+
+    Each part names the key it overrides (:func:`siting.scenario.matching_key`): in a
+    mapping keyed by year, ``targets.it_mw_by_year.2031`` replaces the base's ``2031``
+    however the base spelled it.
+    """
+    from siting.scenario import matching_key
+
     parts = dotted.split(".")
     node: Any = raw
+    loc: list[Any] = []
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
         if isinstance(node, list):
@@ -214,16 +222,18 @@ def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
                 node[int(part)] = value
             else:
                 node = node[int(part)]
+                loc.append(int(part))
             continue
         if not isinstance(node, dict):
             raise ValueError(f"'{'.'.join(parts[:i])}' is not a mapping; cannot set '{part}'")
-        k = next((k for k in node if str(k) == part), part)
+        k = matching_key(node, part, tuple(loc))
         if last:
             node[k] = value
         else:
             if node.get(k) is None:
                 node[k] = {}
             node = node[k]
+            loc.append(k)
 
 
 def _input_hashes(sc: Any, cache: dict[Path, tuple[str, int]]) -> list[tuple[str, str]]:
