@@ -52,7 +52,7 @@ from siting.files import open_regular, path_problem
 
 #: Largest scenario file read [bytes]; a scenario is a page of YAML, not data.
 MAX_SCENARIO_BYTES = 1_000_000
-#: Deepest ``extends:`` chain followed.
+#: Most ``extends:`` links followed in one chain (a file extending a file ... 16 times).
 MAX_EXTENDS_DEPTH = 16
 #: Most values (mappings, lists and scalars, with YAML aliases expanded) in one scenario
 #: file; a realistic scenario holds a few hundred. Refuses alias bombs ("billion laughs").
@@ -1329,7 +1329,7 @@ def _load_raw(
         raise ScenarioError(
             Problem(f"'extends' goes round in a circle: {cycle}", file=str(path), field="extends")
         )
-    if len(chain) >= MAX_EXTENDS_DEPTH:
+    if len(chain) > MAX_EXTENDS_DEPTH:  # chain: the files that extend this one
         raise ScenarioError(
             Problem(
                 f"'extends' chain deeper than {MAX_EXTENDS_DEPTH}", file=str(path), field="extends"
