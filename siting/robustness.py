@@ -72,8 +72,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from siting.errors import InputError
+from siting.errors import InputError, Problem
 from siting.io import staged_folder
+from siting.plan_files import raise_plan_problems, read_manifest, read_plan_table
 from siting.report import PALETTE, _legend, _svg, _text, esc, fmt_num
 
 #: Sites drawn in ``robustness.svg`` and printed by ``siting robustness``.
@@ -291,34 +292,21 @@ def _scenarios(out: Path) -> tuple[list[_Scenario], int]:
 
 def _years(sc: _Scenario, sched: pd.DataFrame) -> list[int]:
     assert sc.plan_dir is not None
-    mf = sc.plan_dir / "manifest.json"
-    if mf.is_file():
-        try:
-            ys = (json.loads(mf.read_text(encoding="utf-8")).get("scenario_as_run") or {}).get(
-                "years"
-            )
-            if ys:
-                return sorted(int(y) for y in ys)
-        except (OSError, ValueError, TypeError):
-            pass
+    problems: list[Problem] = []
+    manifest = read_manifest(sc.plan_dir / "manifest.json", problems, required=False)
+    raise_plan_problems(problems)
+    ys = ((manifest or {}).get("scenario_as_run") or {}).get("years")
+    if ys:
+        return sorted(int(y) for y in ys)
     return sorted(int(y) for y in sched["year"].unique())
 
 
 def _read_schedule(path: Path) -> pd.DataFrame:
-    try:
-        s = pd.read_csv(path, dtype={"site_id": str, "bus_id": str, "cooling": str})
-    except (OSError, ValueError) as e:
-        raise InputError(f"{path}: cannot read it ({e})", what="sweep output") from None
-    missing = [c for c in _SCHEDULE_COLS if c not in s.columns]
-    if missing:
-        raise InputError(
-            f"{path}: not a plan schedule (no column {', '.join(missing)})", what="sweep output"
-        )
-    try:
-        s["year"] = s["year"].astype(int)
-        s["it_mw"] = pd.to_numeric(s["it_mw"], errors="raise").astype(float)
-    except (ValueError, TypeError) as e:
-        raise InputError(f"{path}: bad year or it_mw ({e})", what="sweep output") from None
+    """A plan's ``schedule.csv``, checked (:func:`siting.plan_files.read_plan_table`)."""
+    problems: list[Problem] = []
+    s = read_plan_table(path, problems, required=_SCHEDULE_COLS)
+    raise_plan_problems(problems)
+    assert s is not None
     for c in ("cooling", "bus_id"):
         if c not in s.columns:
             s[c] = ""
