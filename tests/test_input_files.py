@@ -15,6 +15,7 @@ for rasters GDAL's own file list, for vector layers the parts OGR reads.
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -285,3 +286,24 @@ def test_scenario_yaml_is_still_read_through_the_same_check(tmp_path):
     ok = tmp_path / "ok.yaml"
     ok.write_text(yaml.safe_dump({"name": "x", "years": [2030], "layers": {}}))
     assert load_scenario(ok).name == "x"
+
+
+# --------------------------------------------------------------------------- finding 5c
+
+
+def test_gdal_warnings_while_reading_a_layer_become_notes(region):
+    """Finding 5c: GDAL's warnings reached the console as raw pyogrio ``RuntimeWarning``
+    lines (``.../pyogrio/core.py:169: RuntimeWarning: ...``). Here GDAL warns that a
+    GeoPackage is named ``.data`` (``has GPKG application_id, but non conformant file
+    extension``, a real GDAL warning, once per open); ``siting validate`` now says it once,
+    as a note naming the file and the first layer it was read for."""
+    region.write()
+    data = region.root / "region.data"
+    shutil.copy(region.gpkg, data)
+    region.scenario["layers"]["places"] = {"path": "region.data"}
+    proc = _siting("validate", region.write())
+    assert proc.returncode == 0, proc.stderr
+    assert "RuntimeWarning" not in proc.stderr + proc.stdout
+    assert "pyogrio" not in proc.stderr + proc.stdout
+    said = f"{data} layer 'places': GDAL says: File {data} has GPKG application_id"
+    assert (proc.stdout + proc.stderr).count(said) == 1
