@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from siting.errors import InputError, Problem
+from siting.errors import InputError, Problem, ProblemReport
 from siting.files import open_regular, path_problem
 
 #: The columns ``siting plan`` writes in each table: (text columns, number columns).
@@ -130,33 +130,29 @@ def read_plan_table(
             (val.isna() & (need | (raw != ""))).to_numpy()
             | (np.isinf(val.to_numpy(dtype=float)) & need)
         )
-        for i in bad[:MAX_ROWS_NAMED]:
-            problems.append(
-                Problem(
-                    f"expected a {'finite ' if need else ''}number, got {raw.iloc[i]!r}",
-                    file=path,
-                    row=int(i) + 1,
-                    field=c,
-                )
-            )
-        if len(bad) > MAX_ROWS_NAMED:
-            problems.append(
-                Problem(f"... and {len(bad) - MAX_ROWS_NAMED} more rows", file=path, field=c)
-            )
+        found = ProblemReport()
+        found.add_rows(
+            bad,
+            lambda i, raw=raw, finite="finite " if need else "": (
+                f"expected a {finite}number, got {raw.iloc[i]!r}"
+            ),
+            file=path,
+            field=c,
+            limit=MAX_ROWS_NAMED,
+        )
         df[c] = val.astype(float)
         if c in YEAR_COLUMNS and not len(bad):
             frac = np.flatnonzero((val.notna() & (val != np.round(val))).to_numpy())
-            for i in frac[:MAX_ROWS_NAMED]:
-                problems.append(
-                    Problem(
-                        f"expected a calendar year, got {raw.iloc[i]!r}",
-                        file=path,
-                        row=int(i) + 1,
-                        field=c,
-                    )
-                )
+            found.add_rows(
+                frac,
+                lambda i, raw=raw: f"expected a calendar year, got {raw.iloc[i]!r}",
+                file=path,
+                field=c,
+                limit=MAX_ROWS_NAMED,
+            )
             if not len(frac) and val.notna().all():
                 df[c] = val.astype(np.int64)
+        problems.extend(found.problems)
     return df if len(problems) == n_before else None
 
 
