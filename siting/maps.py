@@ -52,7 +52,7 @@ from branca.element import MacroElement
 from jinja2 import Template
 
 from siting.errors import InputError, Problem
-from siting.files import path_problem
+from siting.files import dataset_problem, path_problem
 from siting.io import write_text_atomic
 from siting.plan_files import (
     plan_layer_names,
@@ -238,8 +238,10 @@ class _Inputs:
         if not ref:
             return None
         path = Path(ref.get("path", ""))
-        if not path.is_file():
-            self.notes.append(f"{kind}: {path} is no longer there; not drawn")
+        why = dataset_problem(path, folder_ok=True)
+        if why is not None:
+            gone = why == "file not found"
+            self.notes.append(f"{kind}: {path} {'is no longer there' if gone else why}; not drawn")
             return None
         layer = ref.get("layer")
         try:
@@ -538,8 +540,10 @@ def _outline(inp: _Inputs, boundary: gpd.GeoDataFrame | None) -> dict:
 def _raster_overlays(inp: _Inputs) -> list[dict]:
     out = []
     for key, title, path, band in inp.rasters():
-        if not path.is_file():
-            inp.notes.append(f"{title}: {path} is no longer there; not drawn")
+        why = dataset_problem(path)  # a FIFO (or one beside it) would hang GDAL's open
+        if why is not None:
+            gone = why == "file not found"
+            inp.notes.append(f"{title}: {path} {'is no longer there' if gone else why}; not drawn")
             continue
         try:
             out.append(_raster_png(key, title, path, int(band)))

@@ -73,8 +73,15 @@ import numpy as np
 import pandas as pd
 
 from siting.errors import InputError, Problem
+from siting.files import path_problem
 from siting.io import staged_folder
-from siting.plan_files import raise_plan_problems, read_manifest, read_plan_table
+from siting.plan_files import (
+    plan_layer_names,
+    raise_plan_problems,
+    read_manifest,
+    read_plan_layer,
+    read_plan_table,
+)
 from siting.report import PALETTE, _legend, _svg, _text, esc, fmt_num
 
 #: Sites drawn in ``robustness.svg`` and printed by ``siting robustness``.
@@ -361,13 +368,13 @@ def _geometries(plan_dir: Path, wanted: set[str]) -> tuple[Any, Any, list[str]]:
     notes: list[str] = []
     gpkg = plan_dir / "plan.gpkg"
     empty = gpd.GeoDataFrame({"site_id": [], "name": []}, geometry=[], crs="EPSG:4326")
-    if not gpkg.is_file():
+    if path_problem(gpkg) == "file not found":
         return empty, empty, [f"{plan_dir}: no plan.gpkg; sites have no geometry"]
-    layers = set(gpd.list_layers(gpkg)["name"])
+    layers = set(plan_layer_names(gpkg))
     frames = []
     for layer in ("candidates", "sites"):
         if layer in layers:
-            g = gpd.read_file(gpkg, layer=layer)
+            g = read_plan_layer(gpkg, layer)
             if g.crs is not None and len(g):
                 g = g.to_crs("EPSG:4326")
             g["site_id"] = g["site_id"].astype(str)
