@@ -66,6 +66,7 @@ from rasterio.warp import transform_bounds
 from scipy.spatial import cKDTree
 
 from siting.errors import InputError, Problem, ProblemReport
+from siting.files import open_regular, path_problem
 from siting.layers.raster import STATS_MAX_PIXELS, RasterLayer
 
 #: Screening rules in the order they are applied.
@@ -1053,11 +1054,13 @@ def read_demand_costs(path: Path, region_ids: set[str], site_ids: set[str]) -> p
     report = ProblemReport()
     layer = "policy.demand.costs_csv"
     need = ["region_id", "site_id", "cost_usd_per_mw"]
+    why = path_problem(path, expected="a CSV file")
+    if why is not None:  # a FIFO would block the read
+        raise InputError(Problem(why, file=str(path), layer=layer))
     try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except FileNotFoundError:
-        raise InputError(Problem("file not found", file=str(path), layer=layer)) from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        with open_regular(path) as f:
+            raw = pd.read_csv(f, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as e:
         msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
         raise InputError(
             Problem(f"not a readable CSV ({msg})", file=str(path), layer=layer)

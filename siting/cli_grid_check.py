@@ -116,8 +116,8 @@ def check(
 
     def run():
         from siting.errors import InputError
+        from siting.files import require_reachable
         from siting.grid_check import check_plan
-        from siting.layers.vector import require_reachable
 
         require_reachable(plan_dir, scenario)
         if snapshots not in ("peak", "all"):

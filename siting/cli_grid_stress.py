@@ -178,9 +178,9 @@ def stress_command(
         last["name"], last["t"] = stage, now
 
     def run():
+        from siting.files import require_reachable
         from siting.io import OutputOwner, check_output_folder
         from siting.layers import input_files
-        from siting.layers.vector import require_reachable
         from siting.scenario import load_scenario
         from siting.stress import stress
 

@@ -34,8 +34,8 @@ def map_command(
     """Re-render the map (index.html) and the report (report.html) from a saved plan folder."""
 
     def run() -> dict[str, str]:
+        from siting.files import require_reachable
         from siting.io import check_output_file
-        from siting.layers.vector import require_reachable
         from siting.maps import render_map
 
         require_reachable(plan_dir, out_file)

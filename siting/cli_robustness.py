@@ -24,7 +24,7 @@ def sweep_out_of(target: Path) -> Path:
         When ``target`` does not exist (a bad sweep file raises
         :class:`siting.errors.ScenarioError`, an ``InputError`` too).
     """
-    from siting.layers.vector import require_reachable
+    from siting.files import require_reachable
 
     require_reachable(target)
     if target.is_dir():

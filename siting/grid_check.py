@@ -62,7 +62,6 @@ error; 130 interrupted.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Sequence
@@ -73,9 +72,11 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from siting.errors import InputError, Problem, ScenarioError
+from siting.errors import MAX_ROWS_NAMED, InputError, Problem, ScenarioError
+from siting.files import path_problem
 from siting.layers.grid_model import Grid
 from siting.network import dc_flow, dc_network, lodf, post_outage_flows, ptdf
+from siting.plan_files import read_manifest, read_plan_table
 
 __all__ = [
     "CSV_REL_PRECISION",
@@ -126,10 +127,6 @@ _COLUMNS = {
     "flows.csv": (("branch_id",), ("year", "flow_mw")),
     UPGRADES_FILE: (("asset", "asset_id"), ("year", "added_mw")),
 }
-#: Optional numeric columns read when present.
-_OPTIONAL_NUMERIC = {UPGRADES_FILE: ("cost_usd", "lead_time_years")}
-#: Columns holding calendar years (whole numbers).
-_YEAR_COLUMNS = ("year",)
 
 _VIOLATION_COLUMNS = [
     "kind",
@@ -309,67 +306,11 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- reading
 
 
-def _read_table(path: Path, name: str, problems: list[Problem]) -> pd.DataFrame | None:
-    """One CSV of a plan: IDs as text, required numbers as float, years as int.
-
-    Problems name the 1-based data row (the header line not counted) and the column.
-    """
-    ids, nums = _COLUMNS[name]
-    expected = ", ".join((*ids, *nums))
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except pd.errors.EmptyDataError:
-        problems.append(
-            Problem(f"the file is empty; expected a CSV with the columns {expected}", file=path)
-        )
-        return None
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as e:
-        problems.append(Problem(f"cannot be read as CSV ({e}); expected {expected}", file=path))
-        return None
-    missing = [c for c in (*ids, *nums) if c not in df.columns]
-    if missing:
-        problems.append(
-            Problem(
-                f"missing column(s) {', '.join(missing)}; expected at least {expected} "
-                f"(as siting plan writes them), found {', '.join(map(str, df.columns))}",
-                file=path,
-            )
-        )
-        return None
-    n_before = len(problems)
-    for c in ids:
-        df[c] = df[c].astype(str).str.strip()
-    for c in (*nums, *(o for o in _OPTIONAL_NUMERIC.get(name, ()) if o in df.columns)):
-        raw = df[c].astype(str).str.strip()
-        val = pd.to_numeric(raw, errors="coerce")
-        required = c in nums
-        bad = np.flatnonzero(
-            (val.isna() & (required | (raw != ""))).to_numpy()
-            | (np.isinf(val.to_numpy(dtype=float)) & required)
-        )
-        for i in bad[:5]:
-            problems.append(
-                Problem(
-                    f"expected a finite number, got {raw.iloc[i]!r}", file=path, row=i + 1, field=c
-                )
-            )
-        if len(bad) > 5:
-            problems.append(Problem(f"... and {len(bad) - 5} more rows", file=path, field=c))
-        df[c] = val.astype(float)
-        if c in _YEAR_COLUMNS and not len(bad):
-            frac = np.flatnonzero((val != np.round(val)).to_numpy())
-            for i in frac[:5]:
-                problems.append(
-                    Problem(
-                        f"expected a calendar year, got {raw.iloc[i]!r}",
-                        file=path,
-                        row=i + 1,
-                        field=c,
-                    )
-                )
-            if not len(frac):
-                df[c] = val.astype(np.int64)
-    return df if len(problems) == n_before else None
+def _read_table(path: Path, problems: list[Problem]) -> pd.DataFrame | None:
+    """One CSV of a plan with the columns the check needs (:data:`_COLUMNS`), checked by
+    :func:`siting.plan_files.read_plan_table`."""
+    ids, nums = _COLUMNS[path.name]
+    return read_plan_table(path, problems, required=(*ids, *nums))
 
 
 def read_plan(plan_dir: str | Path) -> PlanTables:
@@ -408,10 +349,11 @@ def read_plan(plan_dir: str | Path) -> PlanTables:
         )
     problems: list[Problem] = []
     for name in REQUIRED_FILES:
-        if not (d / name).is_file():
+        why = path_problem(d / name)
+        if why is not None:
             problems.append(
                 Problem(
-                    f"file not found; a plan folder written by siting plan holds {name} "
+                    f"{why}; a plan folder written by siting plan holds {name} "
                     f"({', '.join(REQUIRED_FILES)} are needed for the check)",
                     file=d / name,
                 )
@@ -420,16 +362,8 @@ def read_plan(plan_dir: str | Path) -> PlanTables:
         raise InputError(problems, what="plan")
 
     manifest_path = d / "manifest.json"
-    manifest: dict[str, Any] = {}
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as e:
-        problems.append(
-            Problem(f"not valid JSON ({e}); expected siting plan's manifest", manifest_path)
-        )
-    if not problems and not isinstance(manifest, dict):
-        problems.append(Problem("expected a JSON object (siting plan's manifest)", manifest_path))
-    elif not problems and not isinstance(manifest.get("scenario_as_run"), dict):
+    manifest = read_manifest(manifest_path, problems) or {}
+    if not problems and not isinstance(manifest.get("scenario_as_run"), dict):
         problems.append(
             Problem(
                 "has no 'scenario_as_run' mapping; expected the manifest siting plan writes "
@@ -438,12 +372,12 @@ def read_plan(plan_dir: str | Path) -> PlanTables:
             )
         )
     tables = {
-        name: _read_table(d / name, name, problems)
+        name: _read_table(d / name, problems)
         for name in ("schedule.csv", "dispatch.csv", "flows.csv")
     }
     up_path = d / UPGRADES_FILE
     has_up = up_path.is_file()
-    upgrades = _read_table(up_path, UPGRADES_FILE, problems) if has_up else None
+    upgrades = _read_table(up_path, problems) if has_up else None
     if upgrades is not None:
         kinds = upgrades["asset"].str.lower()
         bad = np.flatnonzero(~kinds.isin(["branch", "substation"]).to_numpy())
@@ -489,6 +423,65 @@ def read_plan(plan_dir: str | Path) -> PlanTables:
     )
 
 
+def _missing_plan_flows(
+    flows: pd.DataFrame, peak: str, plan_flows: pd.DataFrame, path: Path, *, own: bool
+) -> list[str]:
+    """Check that the plan's ``flows.csv`` has a row for each branch and year compared.
+
+    ``siting plan`` writes a row for every branch of its grid and every planning year, so
+    a missing row (on the plan's own grid, or of a branch ``flows.csv`` holds in other
+    years) means the table was cut or edited and the plan's flows cannot be compared: an
+    :class:`~siting.errors.InputError` naming each missing branch and year (the first
+    :data:`~siting.errors.MAX_ROWS_NAMED`, then a count). On another grid (``--scenario``),
+    branches ``flows.csv`` never names are ones the plan's grid did not have: a note says
+    how many were not compared.
+
+    Parameters
+    ----------
+    flows
+        The check's flows (``plan_flow_mw`` NaN where the plan has no row).
+    peak
+        The peak snapshot (the one compared).
+    plan_flows
+        The plan's ``flows.csv``.
+    path
+        Its path, for the messages.
+    own
+        The grid is the plan's own.
+    """
+    if "plan_flow_mw" not in flows.columns or not len(flows):
+        return []
+    gone = flows[(flows["snapshot"] == peak) & flows["plan_flow_mw"].isna()]
+    pairs = sorted({(str(b), int(y)) for b, y in zip(gone["branch_id"], gone["year"], strict=True)})
+    named = set(plan_flows["branch_id"].astype(str)) if len(plan_flows) else set()
+    bad = [(b, y) for b, y in pairs if own or b in named]
+    if not bad:
+        return (
+            [
+                f"{len(pairs)} branch/year pairs of this grid have no row in the plan's "
+                f"{path.name} (branches the plan's grid did not have); their flows were not "
+                "compared with the plan's"
+            ]
+            if pairs
+            else []
+        )
+    problems = [
+        Problem(
+            f"no row for branch '{b}' in {y}; siting plan writes one row per branch of the "
+            "grid and planning year (was the table cut or edited?)",
+            file=path,
+            id=b,
+            field="branch_id",
+        )
+        for b, y in bad[:MAX_ROWS_NAMED]
+    ]
+    if len(bad) > MAX_ROWS_NAMED:
+        problems.append(
+            Problem(f"... and {len(bad) - MAX_ROWS_NAMED} more branch/year pairs", file=path)
+        )
+    raise InputError(problems, what="plan")
+
+
 def _plan_scenario(tables: PlanTables):
     """The plan's scenario, from ``manifest.json``'s ``scenario_as_run``."""
     from siting.scenario import scenario_from_dict
@@ -527,20 +520,22 @@ def _load_grid(sc, *, origin: str, manifest: dict[str, Any]) -> tuple[Grid, list
 
     ``origin`` says where the scenario came from, for the messages.
     """
+    from siting.files import file_sha256, path_problem
     from siting.layers import load_layers
-    from siting.provenance import file_sha256
     from siting.scenario import LayersSection
 
     files = _grid_files(sc)
     missing = [
         Problem(
             "file not found; expected the grid file the plan was checked against "
-            f"({origin}); if it moved, put it back or pass --scenario naming its new place",
+            f"({origin}); if it moved, put it back or pass --scenario naming its new place"
+            if why == "file not found"
+            else why,
             file=p,
             field=key,
         )
         for key, p in files
-        if not p.is_file()
+        if (why := path_problem(p)) is not None
     ]
     if missing:
         raise InputError(missing, what="grid of the plan")
@@ -673,6 +668,13 @@ def check_plan(
         n1_snapshots=n1_snapshots,
         top=top,
         plan_dir=tables.plan_dir,
+    )
+    notes += _missing_plan_flows(
+        result.flows,
+        result.peak_snapshot,
+        tables.flows,
+        tables.plan_dir / "flows.csv",
+        own=scenario is None,
     )
     if not tables.has_upgrades_file:
         notes.append(f"no {UPGRADES_FILE} in the plan: no upgrades (an older plan, or none built)")

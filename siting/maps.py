@@ -51,8 +51,16 @@ import pandas as pd
 from branca.element import MacroElement
 from jinja2 import Template
 
-from siting.errors import InputError
+from siting.errors import InputError, Problem
+from siting.files import dataset_problem, path_problem
 from siting.io import write_text_atomic
+from siting.plan_files import (
+    plan_layer_names,
+    raise_plan_problems,
+    read_manifest,
+    read_plan_layer,
+    read_plan_table,
+)
 from siting.report import PALETTE, fmt_num, fmt_usd
 
 #: Decimals of the coordinates written to the page (6: about 0.1 m).
@@ -181,20 +189,24 @@ class _Inputs:
         self.dir = plan_dir
         self.notes: list[str] = []
         self.water_sources: gpd.GeoDataFrame | None = None
-        mf = plan_dir / "manifest.json"
-        self.manifest: dict = json.loads(mf.read_text(encoding="utf-8")) if mf.is_file() else {}
-        self.run: dict = self.manifest.get("scenario_as_run") or {}
+        problems: list[Problem] = []
+        self.manifest: dict = read_manifest(plan_dir / "manifest.json", problems, required=False)
         gpkg = plan_dir / "plan.gpkg"
-        if not gpkg.is_file():
+        if path_problem(gpkg) == "file not found":
             raise InputError(f"{plan_dir}: no plan.gpkg; is this a plan folder?")
-        names = set(gpd.list_layers(gpkg)["name"])
-        self.layers = {n: self._to4326(gpd.read_file(gpkg, layer=n)) for n in sorted(names)}
         sched = plan_dir / "schedule.csv"
-        self.schedule = (
-            pd.read_csv(sched, dtype={"site_id": str, "bus_id": str})
-            if sched.is_file()
+        schedule = (
+            read_plan_table(
+                sched, problems, required=("site_id", "year", "it_mw"), empty_text_as_na=True
+            )
+            if path_problem(sched) != "file not found"
             else pd.DataFrame(columns=["site_id", "year", "it_mw"])
         )
+        raise_plan_problems(problems)
+        self.run: dict = self.manifest.get("scenario_as_run") or {}
+        self.schedule: pd.DataFrame = schedule
+        names = set(plan_layer_names(gpkg))
+        self.layers = {n: self._to4326(read_plan_layer(gpkg, n)) for n in sorted(names)}
         self.years = self._years()
 
     @staticmethod
@@ -226,8 +238,10 @@ class _Inputs:
         if not ref:
             return None
         path = Path(ref.get("path", ""))
-        if not path.is_file():
-            self.notes.append(f"{kind}: {path} is no longer there; not drawn")
+        why = dataset_problem(path, folder_ok=True)
+        if why is not None:
+            gone = why == "file not found"
+            self.notes.append(f"{kind}: {path} {'is no longer there' if gone else why}; not drawn")
             return None
         layer = ref.get("layer")
         try:
@@ -526,8 +540,10 @@ def _outline(inp: _Inputs, boundary: gpd.GeoDataFrame | None) -> dict:
 def _raster_overlays(inp: _Inputs) -> list[dict]:
     out = []
     for key, title, path, band in inp.rasters():
-        if not path.is_file():
-            inp.notes.append(f"{title}: {path} is no longer there; not drawn")
+        why = dataset_problem(path)  # a FIFO (or one beside it) would hang GDAL's open
+        if why is not None:
+            gone = why == "file not found"
+            inp.notes.append(f"{title}: {path} {'is no longer there' if gone else why}; not drawn")
             continue
         try:
             out.append(_raster_png(key, title, path, int(band)))

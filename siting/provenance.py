@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 import platform
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
+
+from siting.errors import InputError, Problem
+from siting.files import DatasetKind, dataset_files, file_sha256, path_problem
+
+__all__ = ["InputFile", "InputRef", "file_sha256", "hash_inputs", "versions"]
 
 #: Packages whose versions every manifest records.
 TRACKED_PACKAGES = (
@@ -41,39 +46,72 @@ class InputFile:
         Hex SHA-256 of the file's bytes.
     size_bytes
         File size [bytes].
+    part_of
+        For a file GDAL reads with a dataset (a GeoTIFF's ``.aux.xml``, a shapefile's
+        ``.dbf``, a GeoPackage's ``-wal``): the dataset's absolute path; ``None`` for the
+        dataset itself.
     """
 
     role: str
     path: str
     sha256: str
     size_bytes: int
+    part_of: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         """As a JSON-ready mapping."""
         return asdict(self)
 
 
-def file_sha256(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
-    """SHA-256 of a file, read in chunks of ``chunk_bytes`` [bytes]."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(chunk_bytes):
-            h.update(chunk)
-    return h.hexdigest()
+#: One input to hash: (role, path) of a plain file, or (role, path, kind) where ``kind``
+#: says how the dataset is read (:data:`siting.files.DatasetKind`).
+InputRef = tuple[str, Path] | tuple[str, Path, DatasetKind]
 
 
-def hash_inputs(files: list[tuple[str, Path]]) -> list[InputFile]:
-    """Hash each (role, path); a file used in several roles is hashed once."""
-    cache: dict[Path, tuple[str, int]] = {}
+def hash_inputs(
+    files: Sequence[InputRef], cache: dict[Path, tuple[str, int]] | None = None
+) -> list[InputFile]:
+    """Hash every file of each input; a file used in several roles is hashed once.
+
+    Each input's files are :func:`siting.files.dataset_files`: a raster's sidecars GDAL
+    reads (``.aux.xml``, ``.ovr``, ``.msk``, world file) and a vector dataset's parts are
+    recorded with ``part_of`` naming the dataset. A path where nothing is (an optional
+    input whose reader reported it) is left out.
+
+    Parameters
+    ----------
+    files
+        (role, path) or (role, path, kind) of each input.
+    cache
+        Hashes already computed, by resolved path: (SHA-256, size [bytes]); filled in.
+
+    Raises
+    ------
+    siting.errors.InputError
+        When an input, or a file GDAL would open with it, is a FIFO, device or socket
+        (named with its role): hashing it would block.
+    """
+    cache = {} if cache is None else cache
     out = []
-    for role, path in files:
-        p = Path(path).resolve()
-        if not p.is_file():
-            continue
-        if p not in cache:
-            cache[p] = (file_sha256(p), p.stat().st_size)
-        digest, size = cache[p]
-        out.append(InputFile(role=role, path=str(p), sha256=digest, size_bytes=size))
+    for ref in files:
+        role, path = ref[0], Path(ref[1])
+        kind: DatasetKind = ref[2] if len(ref) > 2 else "file"  # type: ignore[misc]
+        try:
+            main = path.resolve()
+            for p in dataset_files(path, kind):
+                p = p.resolve()
+                if path_problem(p) == "file not found":
+                    continue
+                if p not in cache:
+                    cache[p] = (file_sha256(p), p.stat().st_size)
+                digest, size = cache[p]
+                part_of = None if p == main else str(main)
+                out.append(InputFile(role, str(p), digest, size, part_of))
+        except (InputError, OSError) as e:
+            why = e.problems[0].message if isinstance(e, InputError) else str(e)
+            raise InputError(
+                Problem(f"cannot be hashed for the manifest: {why}", file=str(path), field=role)
+            ) from None
     return out
 
 

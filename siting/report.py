@@ -33,7 +33,16 @@ from typing import Any
 
 import pandas as pd
 
+from siting.errors import Problem
+from siting.files import path_problem
 from siting.io import write_text_atomic
+from siting.plan_files import (
+    plan_layer_names,
+    raise_plan_problems,
+    read_manifest,
+    read_plan_layer,
+    read_plan_table,
+)
 
 #: Colours of the plot series (Okabe-Ito, then Tableau; colour-blind friendly first).
 PALETTE = (
@@ -346,21 +355,19 @@ def svg_hbars(name: str, title: str, labels, values, unit: str, **kw) -> str:
 # --------------------------------------------------------------------------- reading
 
 
-def _read_csv(path: Path, ids: Sequence[str] = ()) -> pd.DataFrame:
-    if not path.is_file():
+def _read_csv(path: Path, problems: list[Problem], required: Sequence[str] = ()) -> pd.DataFrame:
+    """A table of the plan, checked (:func:`siting.plan_files.read_plan_table`); an empty
+    frame when the file is absent (older plans) or wrong (the problem is recorded)."""
+    if path_problem(path) == "file not found":
         return pd.DataFrame()
-    try:
-        return pd.read_csv(path, dtype={c: str for c in ids}, keep_default_na=True)
-    except pd.errors.EmptyDataError:
-        return pd.DataFrame()
+    df = read_plan_table(path, problems, required=required, empty_text_as_na=True)
+    return pd.DataFrame() if df is None else df
 
 
 def _read_layer(gpkg: Path, layer: str, layers: set[str]) -> pd.DataFrame | None:
     if layer not in layers:
         return None
-    import pyogrio
-
-    df = pyogrio.read_dataframe(gpkg, layer=layer, read_geometry=False)
+    df = read_plan_layer(gpkg, layer, read_geometry=False)
     return pd.DataFrame(df)
 
 
@@ -374,20 +381,20 @@ class _PlanFolder:
     def __init__(self, d: Path):
         self.dir = d
         mpath = d / "manifest.json"
-        if not mpath.is_file():
+        if path_problem(mpath) == "file not found":
             raise FileNotFoundError(f"{d}: no manifest.json (not a plan folder)")
-        self.manifest: dict[str, Any] = json.loads(mpath.read_text(encoding="utf-8"))
+        problems: list[Problem] = []
+        self.manifest: dict[str, Any] = read_manifest(mpath, problems) or {}
+        self.schedule = _read_csv(d / "schedule.csv", problems, ("site_id", "year", "it_mw"))
+        self.flows = _read_csv(d / "flows.csv", problems, ("branch_id", "year", "flow_mw"))
+        self.upgrades = _read_csv(d / "upgrades.csv", problems, ("asset", "asset_id", "year"))
+        self.contingencies = _read_csv(d / "contingencies.csv", problems)
+        raise_plan_problems(problems)
         self.sc: dict[str, Any] = self.manifest.get("scenario_as_run") or {}
-        self.schedule = _read_csv(d / "schedule.csv", ("site_id", "bus_id"))
-        self.flows = _read_csv(d / "flows.csv", ("branch_id", "from_bus", "to_bus"))
-        self.upgrades = _read_csv(d / "upgrades.csv", ("asset", "asset_id"))
-        self.contingencies = _read_csv(d / "contingencies.csv", ("branch_id", "outage_id"))
         gpkg = d / "plan.gpkg"
         layers: set[str] = set()
-        if gpkg.is_file():
-            import pyogrio
-
-            layers = {str(n) for n in pyogrio.list_layers(gpkg)[:, 0]}
+        if path_problem(gpkg) != "file not found":
+            layers = set(plan_layer_names(gpkg))
         self.sites = _read_layer(gpkg, "sites", layers)
         self.water_links = _read_layer(gpkg, "water_links", layers)
         self.zones = _read_layer(gpkg, "zones", layers)

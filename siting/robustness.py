@@ -72,8 +72,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from siting.errors import InputError
+from siting.errors import InputError, Problem
+from siting.files import path_problem
 from siting.io import OutputOwner, read_owner, staged_folder
+from siting.plan_files import (
+    plan_layer_names,
+    raise_plan_problems,
+    read_manifest,
+    read_plan_layer,
+    read_plan_table,
+)
 from siting.report import PALETTE, _legend, _svg, _text, esc, fmt_num
 
 #: Sites drawn in ``robustness.svg`` and printed by ``siting robustness``.
@@ -291,34 +299,21 @@ def _scenarios(out: Path) -> tuple[list[_Scenario], int]:
 
 def _years(sc: _Scenario, sched: pd.DataFrame) -> list[int]:
     assert sc.plan_dir is not None
-    mf = sc.plan_dir / "manifest.json"
-    if mf.is_file():
-        try:
-            ys = (json.loads(mf.read_text(encoding="utf-8")).get("scenario_as_run") or {}).get(
-                "years"
-            )
-            if ys:
-                return sorted(int(y) for y in ys)
-        except (OSError, ValueError, TypeError):
-            pass
+    problems: list[Problem] = []
+    manifest = read_manifest(sc.plan_dir / "manifest.json", problems, required=False)
+    raise_plan_problems(problems)
+    ys = ((manifest or {}).get("scenario_as_run") or {}).get("years")
+    if ys:
+        return sorted(int(y) for y in ys)
     return sorted(int(y) for y in sched["year"].unique())
 
 
 def _read_schedule(path: Path) -> pd.DataFrame:
-    try:
-        s = pd.read_csv(path, dtype={"site_id": str, "bus_id": str, "cooling": str})
-    except (OSError, ValueError) as e:
-        raise InputError(f"{path}: cannot read it ({e})", what="sweep output") from None
-    missing = [c for c in _SCHEDULE_COLS if c not in s.columns]
-    if missing:
-        raise InputError(
-            f"{path}: not a plan schedule (no column {', '.join(missing)})", what="sweep output"
-        )
-    try:
-        s["year"] = s["year"].astype(int)
-        s["it_mw"] = pd.to_numeric(s["it_mw"], errors="raise").astype(float)
-    except (ValueError, TypeError) as e:
-        raise InputError(f"{path}: bad year or it_mw ({e})", what="sweep output") from None
+    """A plan's ``schedule.csv``, checked (:func:`siting.plan_files.read_plan_table`)."""
+    problems: list[Problem] = []
+    s = read_plan_table(path, problems, required=_SCHEDULE_COLS)
+    raise_plan_problems(problems)
+    assert s is not None
     for c in ("cooling", "bus_id"):
         if c not in s.columns:
             s[c] = ""
@@ -373,13 +368,13 @@ def _geometries(plan_dir: Path, wanted: set[str]) -> tuple[Any, Any, list[str]]:
     notes: list[str] = []
     gpkg = plan_dir / "plan.gpkg"
     empty = gpd.GeoDataFrame({"site_id": [], "name": []}, geometry=[], crs="EPSG:4326")
-    if not gpkg.is_file():
+    if path_problem(gpkg) == "file not found":
         return empty, empty, [f"{plan_dir}: no plan.gpkg; sites have no geometry"]
-    layers = set(gpd.list_layers(gpkg)["name"])
+    layers = set(plan_layer_names(gpkg))
     frames = []
     for layer in ("candidates", "sites"):
         if layer in layers:
-            g = gpd.read_file(gpkg, layer=layer)
+            g = read_plan_layer(gpkg, layer)
             if g.crs is not None and len(g):
                 g = g.to_crs("EPSG:4326")
             g["site_id"] = g["site_id"].astype(str)

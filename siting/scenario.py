@@ -33,16 +33,26 @@ import os
 import re
 import reprlib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from siting.errors import Problem, ScenarioError
+from siting.files import open_regular, path_problem
 
 #: Largest scenario file read [bytes]; a scenario is a page of YAML, not data.
 MAX_SCENARIO_BYTES = 1_000_000
-#: Deepest ``extends:`` chain followed.
+#: Most ``extends:`` links followed in one chain (a file extending a file ... 16 times).
 MAX_EXTENDS_DEPTH = 16
 #: Most values (mappings, lists and scalars, with YAML aliases expanded) in one scenario
 #: file; a realistic scenario holds a few hundred. Refuses alias bombs ("billion laughs").
@@ -58,6 +68,51 @@ MAX_SCENARIO_PROBLEMS = 50
 MAX_TEXT_CHARS = 20_000
 #: Most planning years.
 MAX_YEARS = 100
+
+
+def year_of(key: Any) -> int | None:
+    """The year a mapping key means, as the schema reads a year key (``2031``, ``'2031'``,
+    ``' 2031 '``, ``2031.0`` all mean 2031); ``None`` when it is no whole number."""
+    if isinstance(key, bool):  # True would read as 1
+        return None
+    try:
+        return _YEAR_KEY.validate_python(key)
+    except ValidationError:
+        return None
+
+
+def _one_key_per_year(value: Any) -> Any:
+    """Refuse a mapping whose keys name one year twice (``2031`` and ``'2031'``).
+
+    YAML reads ``2031:`` as a number and ``'2031':`` as text; the schema turns both into
+    the year 2031, and the last would silently win. Anything else passes on to the
+    mapping's own validation.
+    """
+    if not isinstance(value, dict):
+        return value
+    seen: dict[int, list[Any]] = {}
+    for k in value:
+        y = year_of(k)
+        if y is not None:
+            seen.setdefault(y, []).append(k)
+    twice = {y: ks for y, ks in seen.items() if len(ks) > 1}
+    if twice:
+        said = "; ".join(
+            f"{y} as {' and '.join(_short(k) for k in ks)}" for y, ks in sorted(twice.items())
+        )
+        raise ValueError(
+            f"a year is given more than once, in different spellings ({said}); give each year once"
+        )
+    return value
+
+
+#: The validator that marks a mapping keyed by year (see :data:`ByYear`).
+ONE_KEY_PER_YEAR = BeforeValidator(_one_key_per_year)
+_YEAR_KEY: TypeAdapter[int] = TypeAdapter(int)
+_V = TypeVar("_V")
+#: A mapping keyed by calendar year whose keys must name distinct years; every such field
+#: of the schema uses it, and :func:`matching_key` uses its mark to merge overrides.
+ByYear = Annotated[dict[int, _V], ONE_KEY_PER_YEAR]
 
 
 class _Strict(BaseModel):
@@ -596,7 +651,7 @@ class Objective(_Strict):
 class Targets(_Strict):
     """National targets."""
 
-    it_mw_by_year: dict[int, Annotated[float, Field(ge=0)]] = Field(
+    it_mw_by_year: ByYear[Annotated[float, Field(ge=0)]] = Field(
         default_factory=dict,
         description="Cumulative national IT capacity to have in service by each year [MW IT].",
     )
@@ -1076,21 +1131,12 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     duplicate keys refused), then :func:`_check_tree`.
     """
     file = str(path)
+    why = path_problem(path, expected="a YAML scenario file")
+    if why is not None:
+        raise ScenarioError(Problem(why, file=file))
     try:
-        if not path.exists():
-            raise ScenarioError(Problem("file not found", file=file))
-        if path.is_dir():
-            raise ScenarioError(Problem("is a directory; expected a YAML scenario file", file=file))
-        if not path.is_file():
-            raise ScenarioError(
-                Problem(
-                    "is not a regular file (a device, pipe or socket); expected a YAML "
-                    "scenario file",
-                    file=file,
-                )
-            )
-        size = path.stat().st_size
-        with path.open("rb") as f:
+        with open_regular(path) as f:  # refuses a FIFO swapped in since, without blocking
+            size = os.fstat(f.fileno()).st_size
             blob = f.read(MAX_SCENARIO_BYTES + 1)
     except OSError as e:
         raise ScenarioError(Problem(f"cannot be read: {e.strerror or e}", file=file)) from None
@@ -1208,12 +1254,57 @@ def _resolve(
     return node
 
 
-def _merge(base: Any, over: Any) -> Any:
-    """Deep-merge ``over`` onto ``base``: mappings merge key by key, anything else replaces."""
+def _year_keyed(loc: tuple[Any, ...]) -> bool:
+    """Whether the mapping at dotted ``loc`` is keyed by year (a :data:`ByYear` field)."""
+    if not loc:
+        return False
+    model = _model_at(loc)
+    fld = model.model_fields.get(str(loc[-1])) if model is not None else None
+    return fld is not None and any(m is ONE_KEY_PER_YEAR for m in fld.metadata)
+
+
+def matching_key(node: dict[Any, Any], key: Any, loc: tuple[Any, ...]) -> Any:
+    """The key of ``node`` (the mapping at dotted ``loc``) that ``key`` overrides, or ``key``.
+
+    A key matches itself or its text (a dotted sweep key ``targets.it_mw_by_year.2031``
+    names the YAML key ``2031``); in a mapping keyed by year (:data:`ByYear`), any
+    spelling of the same year (``2031``, ``'2031'``, ``2031.0``).
+    """
+    if key in node:
+        return key
+    text = str(key)
+    for k in node:
+        if str(k) == text:
+            return k
+    if _year_keyed(loc):
+        y = year_of(key)
+        for k in node:
+            if y is not None and year_of(k) == y:
+                return k
+    return key
+
+
+def _merge(base: Any, over: Any, loc: tuple[Any, ...] = ()) -> Any:
+    """Deep-merge ``over`` onto ``base``: mappings merge key by key, anything else replaces.
+
+    A key of ``over`` replaces the key of ``base`` it means (:func:`matching_key`: the
+    year 2031 written ``'2031'`` over a base's ``2031``), in ``over``'s spelling; two keys
+    of ``over`` meaning one year are both kept, for the schema to refuse.
+    """
     if isinstance(base, dict) and isinstance(over, dict):
         out = dict(base)
+        taken: set[Any] = set()
         for k, v in over.items():
-            out[k] = _merge(base[k], v) if k in base else v
+            b = matching_key(base, k, loc)
+            if b in base and b not in taken:
+                taken.add(b)
+                merged = _merge(base[b], v, (*loc, k))
+                if type(b) is type(k) and b == k:
+                    out[k] = merged
+                else:  # the base's spelling gives way to the override's, in its place
+                    out = {(k if x is b else x): (merged if x is b else y) for x, y in out.items()}
+            else:
+                out[k] = v
         return out
     return over
 
@@ -1247,7 +1338,7 @@ def _load_raw(
         raise ScenarioError(
             Problem(f"'extends' goes round in a circle: {cycle}", file=str(path), field="extends")
         )
-    if len(chain) >= MAX_EXTENDS_DEPTH:
+    if len(chain) > MAX_EXTENDS_DEPTH:  # chain: the files that extend this one
         raise ScenarioError(
             Problem(
                 f"'extends' chain deeper than {MAX_EXTENDS_DEPTH}", file=str(path), field="extends"

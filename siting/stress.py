@@ -51,7 +51,9 @@ import numpy as np
 import pandas as pd
 
 from siting.errors import InputError, Problem, ScenarioError, SitingError
+from siting.files import path_problem
 from siting.io import OutputOwner, staged_folder
+from siting.plan_files import raise_plan_problems, read_manifest, read_plan_table
 
 #: The two modes of :func:`stress`.
 MODES = ("replan", "check")
@@ -214,46 +216,53 @@ class BasePlan:
         problems = [
             Problem("missing; the base plan folder needs it", file=str(d / f), field="--base")
             for f in ("schedule.csv", "manifest.json")
-            if not (d / f).is_file()
+            if path_problem(d / f) == "file not found"
         ]
         if problems:
             raise InputError(problems)
-        ids = {"site_id": str, "bus_id": str, "cooling": str}
-        try:
-            schedule = pd.read_csv(d / "schedule.csv", dtype=ids, keep_default_na=False)
-            manifest = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError, pd.errors.ParserError) as e:
-            raise InputError(
-                Problem(f"cannot read the base plan: {e}", file=str(d), field="--base")
-            ) from None
-        need = {"site_id", "year", "it_mw", "new_it_mw", "cooling"}
-        if not need <= set(schedule.columns) or not isinstance(manifest, dict):
-            raise InputError(
+        need = ("site_id", "year", "it_mw", "new_it_mw", "cooling")
+        manifest = read_manifest(d / "manifest.json", problems) or {}
+        schedule = read_plan_table(d / "schedule.csv", problems, required=need)
+        flows = pd.DataFrame()
+        if path_problem(d / "flows.csv") != "file not found":
+            flows = read_plan_table(
+                d / "flows.csv", problems, required=("branch_id", "year"), empty_text_as_na=True
+            )
+        ups = None
+        if path_problem(d / "upgrades.csv") != "file not found":
+            ups = read_plan_table(
+                d / "upgrades.csv", problems, required=("asset", "asset_id"), empty_text_as_na=True
+            )
+        elif not isinstance(manifest.get("grid_upgrades") or [], list):
+            problems.append(
                 Problem(
-                    f"expected the columns {sorted(need)} of a plan's schedule, got "
-                    f"{list(schedule.columns)}",
-                    file=str(d / "schedule.csv"),
-                    field="--base",
+                    "expected a list of upgrades",
+                    file=str(d / "manifest.json"),
+                    field="grid_upgrades",
                 )
             )
-        for c in ("year",):
-            schedule[c] = schedule[c].astype(int)
-        for c in ("it_mw", "new_it_mw"):
-            schedule[c] = schedule[c].astype(float)
-        flows = pd.DataFrame()
-        if (d / "flows.csv").is_file():
-            flows = pd.read_csv(
-                d / "flows.csv", dtype={"branch_id": str, "from_bus": str, "to_bus": str}
+        costs = manifest.get("costs_usd") or {}
+        if not isinstance(costs, dict) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in costs.values()
+        ):
+            problems.append(
+                Problem(
+                    "expected an object of costs in USD (numbers)",
+                    file=str(d / "manifest.json"),
+                    field="costs_usd",
+                )
             )
-        if (d / "upgrades.csv").is_file():
-            upgrades = _upgrade_frame(pd.read_csv(d / "upgrades.csv", dtype={"asset_id": str}))
+        raise_plan_problems(problems)
+        assert schedule is not None and flows is not None
+        if ups is not None:
+            upgrades = _upgrade_frame(ups)
         else:
             upgrades = _upgrade_frame(pd.DataFrame(manifest.get("grid_upgrades") or []))
         return cls(
             source=str(d),
             schedule=schedule,
             flows=flows,
-            costs_usd={k: float(v) for k, v in (manifest.get("costs_usd") or {}).items()},
+            costs_usd={k: float(v) for k, v in costs.items()},
             objective_usd=manifest.get("objective_usd"),
             upgrades=upgrades,
             plan=None,

@@ -211,9 +211,17 @@ class Sweep:
 
 
 def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
-    """Set ``a.b.c`` in a nested mapping, creating mappings on the way."""
+    """Set ``a.b.c`` in a nested mapping, creating mappings on the way.
+
+    Each part names the key it overrides (:func:`siting.scenario.matching_key`): in a
+    mapping keyed by year, ``targets.it_mw_by_year.2031`` replaces the base's ``2031``
+    however the base spelled it.
+    """
+    from siting.scenario import matching_key
+
     parts = dotted.split(".")
     node: Any = raw
+    loc: list[Any] = []
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
         if isinstance(node, list):
@@ -225,37 +233,31 @@ def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
                 node[int(part)] = value
             else:
                 node = node[int(part)]
+                loc.append(int(part))
             continue
         if not isinstance(node, dict):
             raise ValueError(f"'{'.'.join(parts[:i])}' is not a mapping; cannot set '{part}'")
-        k = next((k for k in node if str(k) == part), part)
+        k = matching_key(node, part, tuple(loc))
         if last:
             node[k] = value
         else:
             if node.get(k) is None:
                 node[k] = {}
             node = node[k]
+            loc.append(k)
 
 
-def _input_hashes(sc: Any, cache: dict[Path, str]) -> list[tuple[str, str]]:
-    """(path, SHA-256) of every data file a scenario reads (not the scenario files)."""
+def _input_hashes(sc: Any, cache: dict[Path, tuple[str, int]]) -> list[tuple[str, str]]:
+    """(path, SHA-256) of every data file a scenario reads (not the scenario files), a
+    dataset's sidecars and parts included (:func:`siting.provenance.hash_inputs`)."""
     from siting.layers import _input_paths
-    from siting.provenance import file_sha256
+    from siting.provenance import hash_inputs
 
-    out = []
-    for role, path in _input_paths(sc):
-        if role.startswith("scenario"):
-            continue
-        p = Path(path).resolve()
-        if not p.is_file():
-            continue
-        if p not in cache:
-            cache[p] = file_sha256(p)
-        out.append((str(p), cache[p]))
-    return sorted(set(out))
+    refs = [r for r in _input_paths(sc) if not r[0].startswith("scenario")]
+    return sorted({(f.path, f.sha256) for f in hash_inputs(refs, cache)})
 
 
-def scenario_key(sc: Any, cache: dict[Path, str] | None = None) -> str:
+def scenario_key(sc: Any, cache: dict[Path, tuple[str, int]] | None = None) -> str:
     """SHA-256 of a resolved scenario without its name, and of its input files."""
     doc = json.loads(sc.canonical_json())
     doc.pop("name", None)
@@ -322,7 +324,7 @@ def load_sweep(path: str | Path) -> Sweep:
         )
     problems: list[Problem] = []
     scenarios: list[SweepScenario] = []
-    cache: dict[Path, str] = {}
+    cache: dict[Path, tuple[str, int]] = {}
     width = max(3, len(str(len(variations))))
     for i, varied in enumerate(variations, start=1):
         name = f"{spec.name}-{i:0{width}d}"

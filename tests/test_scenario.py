@@ -216,3 +216,90 @@ def test_demo_scenarios_validate_as_files():
     assert scarce.layers == demo.layers
     assert scarce.digest() != demo.digest()
     assert isinstance(demo, Scenario)
+
+
+# --------------------------------------------------------------------------- issue 17
+
+
+def test_a_year_given_as_number_and_as_text_is_refused(tmp_path):
+    """Issue 17, finding 2: YAML reads ``2031:`` as a number and ``'2031':`` as text; the
+    schema made both the year 2031 and kept the last (10) without a word (dda1b6a). Now it
+    names the dotted key and both spellings."""
+    text = (
+        "name: t\nyears: [2030, 2031]\nlayers: {}\n"
+        "targets:\n  it_mw_by_year:\n    2031: 3000\n    '2031': 10\n"
+    )
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(write(tmp_path / "s.yaml", text))
+    (msg,) = problems(e)
+    assert f"{tmp_path / 's.yaml'}, field 'targets.it_mw_by_year'" in msg
+    assert "2031 as 2031 and '2031'" in msg
+
+
+def test_every_year_keyed_mapping_refuses_two_spellings():
+    """Issue 17, finding 2: every mapping of the schema keyed by integers (years) is a
+    ``ByYear`` (so the check is never left out of a new field); the walk below finds each
+    ``dict[int, ...]`` field of every section."""
+    from pydantic import BaseModel
+
+    from siting.scenario import ONE_KEY_PER_YEAR
+
+    seen, found = set(), []
+
+    def walk(model: type[BaseModel]) -> None:
+        if model in seen:
+            return
+        seen.add(model)
+        for name, fld in model.model_fields.items():
+            ann = fld.annotation
+            if getattr(ann, "__origin__", None) is dict and ann.__args__[0] is int:
+                found.append((model.__name__, name, ONE_KEY_PER_YEAR in fld.metadata))
+            for arg in (ann, *getattr(ann, "__args__", ())):
+                for a in (arg, *getattr(arg, "__args__", ())):
+                    if isinstance(a, type) and issubclass(a, BaseModel):
+                        walk(a)
+
+    walk(Scenario)
+    assert found == [("Targets", "it_mw_by_year", True)]
+
+
+def test_extends_override_in_the_other_spelling_replaces_the_year(tmp_path):
+    """Issue 17, finding 2: an ``extends`` override that writes a base's year in the other
+    spelling is an override, not a duplicate: base 2030: 5, 2031: 3000; child '2031': 10
+    gives {2030: 5, 2031: 10}. Two spellings in the child itself are still refused."""
+    base = write(
+        tmp_path / "base.yaml",
+        "name: b\nyears: [2030, 2031]\nlayers: {}\n"
+        "targets:\n  it_mw_by_year:\n    2030: 5\n    2031: 3000\n",
+    )
+    child = write(
+        tmp_path / "child.yaml",
+        "extends: base.yaml\nname: c\ntargets:\n  it_mw_by_year:\n    '2031': 10\n",
+    )
+    assert load_scenario(child).targets.it_mw_by_year == {2030: 5.0, 2031: 10.0}
+    write(base, base.read_text().replace("2031: 3000", "'2031': 3000"))
+    write(child, child.read_text().replace("'2031': 10", "2031: 10"))
+    assert load_scenario(child).targets.it_mw_by_year == {2030: 5.0, 2031: 10.0}
+    write(child, child.read_text() + "    ' 2031': 11\n")
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(child)
+    assert "2031 as 2031 and ' 2031'" in str(e.value)
+
+
+def test_extends_chain_of_16_loads_and_17_is_refused(tmp_path):
+    """Issue 17, finding 5a: SECURITY.md allows ``extends`` chains of 16 (refuses deeper);
+    dda1b6a refused a chain of exactly 16 links. s0 extends s1 ... extends s<n>."""
+
+    def chain(n: int) -> Path:
+        d = tmp_path / f"chain{n}"
+        for i in range(n + 1):
+            doc = {**MINIMAL, "name": f"s{i}"}
+            if i < n:
+                doc["extends"] = f"s{i + 1}.yaml"
+            write(d / f"s{i}.yaml", doc)
+        return d / "s0.yaml"
+
+    assert load_scenario(chain(16)).name == "s0"
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(chain(17))
+    assert "'extends' chain deeper than 16" in str(e.value)

@@ -246,3 +246,16 @@ def test_range_and_blocks_concatenate(tmp_path):
     assert sw.scenarios[3].scenario.costs.capex_usd_per_mw == 2e7
     assert all(s.scenario.solver.threads == 1 for s in sw.scenarios)
     assert len({s.key for s in sw.scenarios}) == 4
+
+
+def test_a_variation_replaces_the_base_year_whatever_its_spelling(tmp_path):
+    """Issue 17, finding 2: ``targets.it_mw_by_year.2031`` in ``vary`` overrides the base's
+    year 2031 (test_plan's tiny base: 2030: 100, 2031: 200), whether the base wrote it as
+    a number or as text: an override, not a year given twice."""
+    f = write_sweep(tmp_path, "years", [{"product": {"targets.it_mw_by_year.2031": [150]}}])
+    assert load_sweep(f).scenarios[0].scenario.targets.it_mw_by_year == {2030: 100, 2031: 150}
+    base = tmp_path / "tiny.yaml"
+    doc = yaml.safe_load(base.read_text())
+    doc["targets"]["it_mw_by_year"] = {2030: 100, "2031": 200}
+    base.write_text(yaml.safe_dump(doc, sort_keys=False))
+    assert load_sweep(f).scenarios[0].scenario.targets.it_mw_by_year == {2030: 100, 2031: 150}

@@ -11,6 +11,7 @@ and records each input file's hash for provenance. It raises one
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import shapely
 from pyproj import CRS, Transformer
 
 from siting.errors import ProblemReport
+from siting.files import dataset_problem, path_problem
 from siting.layers.crs import choose_crs
 from siting.layers.fields import (
     BOUNDARY,
@@ -37,7 +39,7 @@ from siting.layers.grid import read_grid
 from siting.layers.grid_model import CostCurve, Grid
 from siting.layers.raster import RasterLayer, read_raster
 from siting.layers.vector import _Ctx, read_vector, to_crs
-from siting.provenance import InputFile, hash_inputs
+from siting.provenance import InputFile, InputRef, hash_inputs
 
 __all__ = [
     "CostCurve",
@@ -241,7 +243,12 @@ def load_layers(scenario) -> Layers:
     spec = scenario.layers
     file = str(scenario.source_file) if scenario.source_file else None
 
-    grid = read_grid(spec.grid, report) if spec.grid is not None else None
+    # a FIFO, device or socket at any path (or beside a dataset) is refused before any read
+    refused = refuse_special_files(_input_paths(scenario), report)
+    grid_refs = [] if spec.grid is None else [spec.grid.path, spec.grid.bus_coordinates]
+    grid_refs += [getattr(spec.grid, n, None) for n in ("buses", "branches", "generators")]
+    grid_ok = not any(_is_refused(r, refused) for r in grid_refs)
+    grid = read_grid(spec.grid, report) if spec.grid is not None and grid_ok else None
     if grid is not None:
         apply_grid_edits(grid, scenario.grid, report, file)
     if spec.grid is None:
@@ -253,7 +260,7 @@ def load_layers(scenario) -> Layers:
         )
 
     def vec(ref, layer_spec):
-        if ref is None:
+        if ref is None or _is_refused(ref, refused):
             return None
         return read_vector(ref.path, layer_spec, report, layer=ref.layer)
 
@@ -267,6 +274,8 @@ def load_layers(scenario) -> Layers:
     heat_sinks = vec(spec.heat_sinks, HEAT_SINKS)
     excl_parts = []
     for ref in spec.exclusions:
+        if _is_refused(ref, refused):
+            continue
         part = read_vector(ref.path, EXCLUSIONS, report, layer=ref.layer)
         if part is not None:
             excl_parts.append((ref, part))
@@ -388,7 +397,7 @@ def load_layers(scenario) -> Layers:
 
     # rasters
     def ras(ref, name, value_range=None, integer=False):
-        if ref is None:
+        if ref is None or _is_refused(ref, refused):
             return None
         return read_raster(
             ref.path,
@@ -442,20 +451,78 @@ def load_layers(scenario) -> Layers:
     )
 
 
-def _input_paths(scenario) -> list[tuple[str, Path]]:
-    """(role, path) of every file a scenario reads."""
+def input_key(role: str) -> str:
+    """The dotted scenario key of an input's path, from its role in :func:`_input_paths`
+    (``exclusions[2]`` -> ``layers.exclusions.2.path``)."""
+    if role.startswith("scenario"):
+        return "extends" if role == "scenario.extends" else "(the scenario file)"
+    if role.startswith("policy."):
+        return role
+    return "layers." + re.sub(r"\[(\d+)\]", r".\1", role) + ".path"
+
+
+def refuse_special_files(inputs: list[InputRef], report: ProblemReport) -> set[Path]:
+    """Report every input that is, or has beside it, a FIFO, device or socket; their paths.
+
+    Runs before any reader opens anything (:func:`siting.files.dataset_problem`; an
+    absent file is left to its reader, which says what was expected). Each problem names
+    the path and the scenario key (:func:`input_key`).
+
+    Parameters
+    ----------
+    inputs
+        :func:`_input_paths` of the scenario.
+    report
+        Problems go here.
+
+    Returns
+    -------
+    set of pathlib.Path
+        The refused paths, as resolved, for the readers to skip.
+    """
+    refused: set[Path] = set()
+    for role, path, kind in inputs:
+        if role.startswith("scenario"):  # read already, by siting.scenario's own check
+            continue
+        why = (
+            dataset_problem(path, folder_ok=kind == "vector")
+            if kind != "file"
+            else path_problem(path)
+        )
+        if why is not None and why != "file not found":
+            report.add(why, file=path, field=input_key(role))
+            refused.add(Path(path).resolve())
+    return refused
+
+
+def _is_refused(ref, refused: set[Path]) -> bool:
+    """Whether a scenario reference (``VectorRef``, ``RasterRef``, a path) was refused."""
+    if ref is None or not refused:
+        return False
+    path = getattr(ref, "path", ref)
+    return Path(path).resolve() in refused
+
+
+def _input_paths(scenario) -> list[InputRef]:
+    """(role, path, kind) of every input a scenario reads (see :func:`hash_inputs`)."""
+    from siting.layers.grid import grid_format
+
     spec = scenario.layers
-    out: list[tuple[str, Path]] = []
+    out: list[InputRef] = []
     if scenario.source_file:
-        out.append(("scenario", Path(scenario.source_file)))
+        out.append(("scenario", Path(scenario.source_file), "file"))
     if scenario.extends:
-        out.append(("scenario.extends", Path(scenario.extends)))
+        out.append(("scenario.extends", Path(scenario.extends), "file"))
     if spec.grid is not None:
-        out.append(("grid", Path(spec.grid.path)))
-        for name in ("buses", "branches", "generators", "bus_coordinates"):
+        path = Path(spec.grid.path)
+        layers = grid_format(path, spec.grid.format) == "layers"
+        out.append(("grid", path, "vector" if layers else "file"))
+        for name in ("buses", "branches", "generators"):
             ref = getattr(spec.grid, name)
             if ref is not None:
-                out.append((f"grid.{name}", Path(ref.path)))
+                out.append((f"grid.{name}", Path(ref.path), "vector"))
+        if spec.grid.bus_coordinates is not None:
+            out.append(("grid.bus_coordinates", Path(spec.grid.bus_coordinates.path), "file"))
     for name in (
         "water_sources",
         "zones",
@@ -465,19 +532,21 @@ def _input_paths(scenario) -> list[tuple[str, Path]]:
         "sites",
         "demand_regions",
         "heat_sinks",
-        "land_class",
-        "land_cost",
     ):
         ref = getattr(spec, name)
         if ref is not None:
-            out.append((name, Path(ref.path)))
+            out.append((name, Path(ref.path), "vector"))
+    for name in ("land_class", "land_cost"):
+        ref = getattr(spec, name)
+        if ref is not None:
+            out.append((name, Path(ref.path), "raster"))
     if scenario.policy.demand is not None and scenario.policy.demand.costs_csv is not None:
-        out.append(("policy.demand.costs_csv", Path(scenario.policy.demand.costs_csv)))
+        out.append(("policy.demand.costs_csv", Path(scenario.policy.demand.costs_csv), "file"))
     for i, ref in enumerate(spec.exclusions):
-        out.append((f"exclusions[{i}]", Path(ref.path)))
+        out.append((f"exclusions[{i}]", Path(ref.path), "vector"))
     if spec.climate is not None:
         for name in CLIMATE_RASTERS:
-            out.append((f"climate.{name}", Path(getattr(spec.climate, name).path)))
+            out.append((f"climate.{name}", Path(getattr(spec.climate, name).path), "raster"))
     return out
 
 
@@ -525,9 +594,11 @@ def load_grid_case(path: str | Path, bus_coordinates: str | Path | None = None) 
             region = shapely.box(*grid.buses.total_bounds)
     report.raise_if_any(what="grid case")
     assert grid is not None
-    files = [("grid", path)] + (
-        [("grid.bus_coordinates", Path(bus_coordinates))] if bus_coordinates else []
-    )
+    from siting.layers.grid import grid_format
+
+    files: list[InputRef] = [
+        ("grid", path, "vector" if grid_format(path) == "layers" else "file")
+    ] + ([("grid.bus_coordinates", Path(bus_coordinates), "file")] if bus_coordinates else [])
     return Layers(
         crs=crs, region=region, grid=grid, inputs=hash_inputs(files), notes=list(report.notes)
     )

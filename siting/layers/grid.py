@@ -18,9 +18,10 @@ import shapely
 from pyproj import Geod
 
 from siting.errors import ProblemReport
+from siting.files import dataset_problem, path_problem
 from siting.layers.fields import BRANCHES, BUSES, GENERATORS
 from siting.layers.grid_model import CostCurve, Grid
-from siting.layers.vector import check_refs, path_problem, read_vector
+from siting.layers.vector import check_refs, read_vector
 
 _GEOD = Geod(ellps="WGS84")
 
@@ -38,6 +39,11 @@ def grid_format(path: Path, declared: str = "auto") -> str:
     if suffix in PANDAPOWER_SUFFIXES:
         return "pandapower"
     return "layers"
+
+
+def _layers_problem(path: Path) -> str | None:
+    """:func:`siting.files.dataset_problem` of a grid dataset (a file, or a folder of layers)."""
+    return dataset_problem(path, folder_ok=True)
 
 
 def read_grid(spec, report: ProblemReport) -> Grid | None:
@@ -58,14 +64,15 @@ def read_grid(spec, report: ProblemReport) -> Grid | None:
     path = Path(spec.path)
     fmt = grid_format(path, spec.format)
     # a name the operating system will not even look up (too long, no permission on the
-    # way) is the user's problem, named here, not an OSError from deep in a reader
+    # way), or a FIFO, device or socket (which would block the read), is the user's
+    # problem, named here, not an OSError or a hang deep in a reader
     coords_ref = getattr(spec, "bus_coordinates", None)
     unreachable = False
-    for file, field in (
-        (path, "path"),
-        (coords_ref.path if coords_ref else None, "bus_coordinates"),
+    for file, field, check in (
+        (path, "path", _layers_problem if fmt == "layers" else path_problem),
+        (coords_ref.path if coords_ref else None, "bus_coordinates", path_problem),
     ):
-        why = path_problem(file) if file is not None else None
+        why = check(file) if file is not None else None
         if why is not None and why != "file not found":  # the readers say "not found" best
             report.add(why, file=file, field=field)
             unreachable = True

@@ -57,6 +57,7 @@ from pyproj import CRS, Geod
 from pyproj.exceptions import CRSError
 
 from siting.errors import MAX_ROWS_NAMED, ProblemReport
+from siting.files import open_regular, path_problem, read_text_regular
 from siting.layers.grid_model import CostCurve, Grid
 
 __all__ = [
@@ -555,18 +556,17 @@ def parse_matpower(path: str | os.PathLike[str], report: ProblemReport) -> Matpo
     """
     file = str(path)
     p = Path(path)
-    if not p.is_file():
+    why = path_problem(p, expected="a MATPOWER case file (.m)")
+    if why is not None:
         report.add(
-            "file not found; expected a MATPOWER case file (.m)"
-            if not p.exists()
-            else "is not a file; expected a MATPOWER case file (.m)",
+            f"{why}; expected a MATPOWER case file (.m)" if why == "file not found" else why,
             file=file,
         )
         return None
     if not _size_ok(p, report):
         return None
     try:
-        text = p.read_text(encoding="utf-8", errors="replace")
+        text = read_text_regular(p, errors="replace")
     except OSError as e:
         report.add(f"could not be read ({e.strerror or e})", file=file)
         return None
@@ -952,16 +952,21 @@ def read_bus_coordinates(
         layer = None
         line_word, line_offset = "CSV line", 2
         p = Path(bus_coordinates)
-        if not p.is_file():
+        why = path_problem(p, expected="a CSV file of bus coordinates")
+        if why is not None:
             report.add(
                 "bus coordinates file not found; expected a CSV with columns bus_id and "
-                "x,y or lon,lat",
+                "x,y or lon,lat"
+                if why == "file not found"
+                else why,
                 file=file,
+                field="bus_coordinates",
             )
             return None
         try:
-            df = pd.read_csv(p, dtype=str, keep_default_na=False, skipinitialspace=True)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+            with open_regular(p) as f:
+                df = pd.read_csv(f, dtype=str, keep_default_na=False, skipinitialspace=True)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as e:
             report.add(f"could not be read as CSV ({e})", file=file)
             return None
     df.columns = [str(c).strip() for c in df.columns]

@@ -66,6 +66,7 @@ import numpy as np
 import pandas as pd
 
 from siting.errors import MissingDependencyError, ProblemReport
+from siting.files import path_problem, read_text_regular
 from siting.layers.grid_model import Grid
 from siting.layers.matpower import (
     BUS_I,
@@ -308,7 +309,7 @@ def _foreign_objects(path: Path) -> list[str]:
         return d
 
     try:
-        json.loads(path.read_text(encoding="utf-8", errors="replace"), object_hook=hook)
+        json.loads(read_text_regular(path, errors="replace"), object_hook=hook)
     except (ValueError, RecursionError):
         pass
     return found
@@ -368,9 +369,12 @@ def read_pandapower(
                 file=file,
             )
             return None
-        if not p.is_file():
+        why = path_problem(p, expected="a pandapower network (JSON)")
+        if why is not None:
             report.add(
-                "file not found; expected a pandapower network saved with pandapower.to_json",
+                f"{why}; expected a pandapower network saved with pandapower.to_json"
+                if why == "file not found"
+                else why,
                 file=file,
             )
             return None

@@ -20,7 +20,7 @@ from rasterio.enums import Resampling
 from rasterio.warp import transform_bounds
 
 from siting.errors import ProblemReport
-from siting.layers.vector import path_problem
+from siting.files import dataset_problem
 
 #: Statistics are computed on at most this many pixels (a decimated read beyond it).
 STATS_MAX_PIXELS = 4_000_000
@@ -179,7 +179,7 @@ def read_raster(
         ``None`` when the file cannot be used at all.
     """
     path = Path(path)
-    why = path_problem(path)
+    why = dataset_problem(path)  # a FIFO (or one beside it, .aux.xml ...) would hang GDAL
     if why is not None:
         report.add(why, file=path, layer=name, field="path")
         return None

@@ -8,7 +8,9 @@ filled in, the ID as the (string) index, and 2-D geometries.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import warnings
 from pathlib import Path
 
 import geopandas as gpd
@@ -18,7 +20,8 @@ import pyogrio
 import shapely
 from pyproj import CRS, Transformer
 
-from siting.errors import InputError, ProblemReport, is_missing
+from siting.errors import ProblemReport, is_missing
+from siting.files import dataset_problem
 from siting.layers.fields import MAX_ABS_VALUE, Field, LayerSpec
 
 #: Most features read from one layer; beyond it the layer is refused before it fills memory.
@@ -26,38 +29,6 @@ MAX_FEATURES = 20_000_000
 
 _TRUE = {"true", "t", "yes", "y", "1", "1.0"}
 _FALSE = {"false", "f", "no", "n", "0", "0.0"}
-
-
-def path_problem(path: str | Path) -> str | None:
-    """Why an input file cannot be opened before trying to read it, or ``None``.
-
-    ``"file not found"`` when nothing is there; ``"cannot be read: <reason>"`` when the
-    operating system refuses even to look (a name too long, no permission to a folder on
-    the way ...), which :meth:`pathlib.Path.exists` raises as :class:`OSError` instead of
-    answering.
-    """
-    try:
-        Path(path).stat()
-    except (FileNotFoundError, NotADirectoryError):
-        return "file not found"
-    except (OSError, ValueError) as e:  # ValueError: a NUL byte in the name
-        return f"cannot be read: {getattr(e, 'strerror', None) or e}"
-    return None
-
-
-def require_reachable(*paths: str | Path | None) -> None:
-    """Raise :class:`~siting.errors.InputError` naming a path the system refuses to look up.
-
-    For commands given a folder or file on the command line, before ``is_dir`` and friends
-    (which raise :class:`OSError` on a name too long instead of answering). A path that does
-    not exist passes: the command says best what it expected there.
-    """
-    for p in paths:
-        if p is None:
-            continue
-        why = path_problem(p)
-        if why is not None and why != "file not found":
-            raise InputError(f"{p}: {why}")
 
 
 class _Ctx:
@@ -185,10 +156,62 @@ def read_vector(
         and ``geometry``.
     """
     path = Path(path)
-    why = path_problem(path)
+    why = dataset_problem(path, folder_ok=True)  # a FIFO would hang OGR's open
     if why is not None:
         report.add(why, file=path, layer=layer or spec.name, field="path")
         return None
+    with library_warnings_as_notes(report, path, layer or spec.name):
+        gdf = _read_layer(path, spec, report, layer)
+    if gdf is None:
+        return None
+    name = gdf.attrs.pop("siting_layer")
+    return _checked(gdf, path, name, spec, report, target_crs)
+
+
+def library_warnings_as_notes(
+    report: ProblemReport, file: Path, layer: str
+) -> contextlib.AbstractContextManager[None]:
+    """Turn what GDAL says through pyogrio while a layer is read into notes of ``report``.
+
+    pyogrio passes GDAL's warnings on as Python ``RuntimeWarning`` (and a few as
+    ``UserWarning``), which would reach the console raw, with a line of pyogrio's code
+    and no word of which scenario layer they are about. Within this context, warnings
+    issued from pyogrio's modules become notes naming the file and the layer (once per
+    file and message: the first layer it was said for); any other warning is issued again
+    as it was.
+    """
+    return _LibraryWarnings(report, file, layer)
+
+
+class _LibraryWarnings(contextlib.AbstractContextManager):
+    """The context manager of :func:`library_warnings_as_notes`."""
+
+    def __init__(self, report: ProblemReport, file: Path, layer: str) -> None:
+        self.report, self.file, self.layer = report, file, layer
+        self._catch = warnings.catch_warnings(record=True)
+
+    def __enter__(self) -> None:
+        self._caught = self._catch.__enter__()
+        warnings.simplefilter("always")
+
+    def __exit__(self, *exc: object) -> None:
+        self._catch.__exit__(*exc)
+        for w in self._caught or []:
+            if Path(w.filename).parent.name == "pyogrio":
+                said = f"GDAL says: {str(w.message).strip()}"
+                if not any(
+                    n.startswith(f"{self.file} ") and n.endswith(said) for n in self.report.notes
+                ):
+                    self.report.note(f"{self.file} layer '{self.layer}': {said}")
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+def _read_layer(
+    path: Path, spec: LayerSpec, report: ProblemReport, layer: str | None
+) -> gpd.GeoDataFrame | None:
+    """Open the layer and read it whole (``None`` and a problem when it cannot be); the
+    layer's name is in ``attrs["siting_layer"]``."""
     name = choose_layer(path, layer, spec.name, report)
     if name is None:
         return None
@@ -211,6 +234,19 @@ def read_vector(
         return None
     if not isinstance(gdf, gpd.GeoDataFrame):  # attribute-only table
         gdf = gpd.GeoDataFrame(gdf, geometry=gpd.GeoSeries([None] * len(gdf), index=gdf.index))
+    gdf.attrs["siting_layer"] = name
+    return gdf
+
+
+def _checked(
+    gdf: gpd.GeoDataFrame,
+    path: Path,
+    name: str,
+    spec: LayerSpec,
+    report: ProblemReport,
+    target_crs: CRS | None,
+) -> gpd.GeoDataFrame | None:
+    """The layer as read, checked against ``spec`` (see :func:`read_vector`)."""
     gdf = gdf.reset_index(drop=True)
     ids = None
     if spec.id_field and spec.id_field in gdf.columns:
