@@ -555,7 +555,7 @@ def input_files(scenario) -> list[Path]:
 
     What an output must never overwrite or delete (:func:`siting.io.check_output_folder`).
     """
-    return [Path(path).absolute() for _, path in _input_paths(scenario)]
+    return [Path(path).absolute() for _role, path, _kind in _input_paths(scenario)]
 
 
 def load_grid_case(path: str | Path, bus_coordinates: str | Path | None = None) -> Layers:
