@@ -142,7 +142,9 @@ def hosting(
         gpkg = _write(result, layers.grid, out_csv)
         return result, gpkg
 
-    result, gpkg = _guard(debug, run)
+    # on a Dask cluster the interrupt alone unwinds the run, so its workers shut down in order
+    on_dask = n_1 and (workers is not None or scheduler is not None)
+    result, gpkg = _guard(debug, run, hard_stop=not on_dask)
     if as_json:
         data = result.as_dict()
         data["csv"] = str(out_csv)

@@ -50,7 +50,6 @@ from siting.cli import (
     ForceOpt,
     JsonOpt,
     MipGapOpt,
-    TimeLimitOpt,
     _guard,
     err,
     out,
@@ -146,7 +145,16 @@ def stress_command(
             "stress.json into this folder (default: write nothing).",
         ),
     ] = None,
-    time_limit: TimeLimitOpt = None,
+    time_limit: Annotated[
+        float | None,
+        typer.Option(
+            "--time-limit",
+            help="Wall-clock limit of each plan it makes (the base and the stressed one, or "
+            "the replay with --check), in seconds: each plan's whole run up to the plan "
+            "(default: the scenario's solver.time_limit_s).",
+            min=0.001,
+        ),
+    ] = None,
     mip_gap: MipGapOpt = None,
     force: ForceOpt = False,
     as_json: JsonOpt = False,

@@ -78,7 +78,7 @@ def pareto_command(
             progress=say,
         )
 
-    front = _guard(debug, run, INTERRUPTED_KEPT)
+    front = _guard(debug, run, INTERRUPTED_KEPT, hard_stop=False)  # (Dask shuts down in order)
     if as_json:
         sys.stdout.write(json.dumps(front.as_dict(), indent=2, default=str) + "\n")
         return

@@ -70,7 +70,7 @@ def sweep_command(
                 progress=show,
             )
 
-    res = _guard(debug, run, INTERRUPTED_KEPT)
+    res = _guard(debug, run, INTERRUPTED_KEPT, hard_stop=False)  # (Dask shuts down in order)
     if as_json:
         sys.stdout.write(json.dumps(res.as_dict(), indent=2, default=str) + "\n")
     else:
