@@ -121,7 +121,7 @@ def read_plan_table(
         if c in df.columns:
             df[c] = df[c].astype(str).str.strip()
             if empty_text_as_na:
-                df[c] = df[c].replace("", np.nan)
+                df[c] = df[c].mask(df[c] == "")  # (NaN where empty; no dtype downcast)
     for c in (c for c in numbers if c in df.columns):
         raw = df[c].astype(str).str.strip()
         val = pd.to_numeric(raw, errors="coerce")
