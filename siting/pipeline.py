@@ -27,6 +27,7 @@ import pandas as pd
 from siting.clock import Clock, usd
 from siting.errors import SitingError
 from siting.io import OutputFile, OutputOwner, check_output_folder, output_lock
+from siting.model import approx as _approx
 from siting.model import build_model, model_data
 from siting.model import dominance as _dominance
 from siting.model import elastic as _elastic
@@ -158,6 +159,59 @@ def solve_by_kernel(
         whole model instead: it reports infeasibility or the solver's trouble).
     """
 
+    build, run, clock = _highs_method(baseline_usd, baseline_co2_t, settings, clock)
+    out = _kernel.solve_kernel(
+        d, build, run, mip_gap=settings["mip_gap"], clock=clock, progress=progress
+    )
+    if out is None:
+        return None
+    m, dk, r, info = out
+    m._kernel_info = info
+    _lazy_notes(m, dk, r)
+    if write_lp is not None:
+        write_lp_file(m, write_lp)
+    return m, dk, r
+
+
+def solve_by_approximation(
+    d: ModelData,
+    baseline_usd: float,
+    baseline_co2_t: float,
+    settings: dict[str, Any],
+    *,
+    write_lp=None,
+    progress: Callable[[str], None] | None = None,
+    clock: Clock | None = None,
+):
+    """Solve with approximate network rows, every plan verified on the exact network
+    (:mod:`siting.model.approx`).
+
+    Returns
+    -------
+    (model, data, result) or None
+        The model holding the best verified plan (exact rows), the data, and the result
+        with the exact LP relaxation's bound and gap (without a plan when the time limit
+        came first); None when the method found no plan for another reason (solve the exact
+        model instead: it reports infeasibility or the solver's trouble).
+    """
+    build, run, clock = _highs_method(baseline_usd, baseline_co2_t, settings, clock)
+    out = _approx.solve_approximate(
+        d, build, run, mip_gap=settings["mip_gap"], clock=clock, progress=progress
+    )
+    if out is None:
+        return None
+    m, dd, r, info = out
+    m._approx_info = info
+    if write_lp is not None:
+        write_lp_file(m, write_lp)
+    return m, dd, r
+
+
+def _highs_method(baseline_usd: float, baseline_co2_t: float, settings: dict, clock):
+    """The model builder and the HiGHS solve of a method that builds its own models (the
+    kernel, approximate rows), and the run's clock (a new one from the settings' time
+    limit when none is given)."""
+
     def build(dd: ModelData):
         return build_model(dd, baseline_usd=baseline_usd, baseline_co2_t=baseline_co2_t)
 
@@ -175,17 +229,7 @@ def solve_by_kernel(
             clock=clock,
         )
 
-    out = _kernel.solve_kernel(
-        d, build, run, mip_gap=settings["mip_gap"], clock=clock, progress=progress
-    )
-    if out is None:
-        return None
-    m, dk, r, info = out
-    m._kernel_info = info
-    _lazy_notes(m, dk, r)
-    if write_lp is not None:
-        write_lp_file(m, write_lp)
-    return m, dk, r
+    return build, run, clock
 
 
 def _no_sites(d: ModelData) -> ModelData:
@@ -720,9 +764,15 @@ def _plan(
             f"{clock.elapsed_s():,.1f} s); raise --time-limit. Nothing was written." + kept
         )
     kern = None
-    if settings["solver"].lower() == "highs" and _kernel.wanted(d, sc.solver.candidate_kernel):
-        t = time.perf_counter()  # (the kernel names its own stages)
-        kern = solve_by_kernel(
+    method = None
+    if settings["solver"].lower() == "highs":
+        if _kernel.wanted(d, sc.solver.candidate_kernel):
+            method = solve_by_kernel
+        elif _approx.wanted(d, sc.solver.approximate_network):
+            method = solve_by_approximation
+    if method is not None:
+        t = time.perf_counter()  # (the method names its own stages)
+        kern = method(
             d,
             baseline,
             prep.baseline_co2_t,
@@ -794,7 +844,9 @@ def _plan(
                 + "".join(
                     f" ({n})"
                     for n in result.notes
-                    if n.startswith("candidate kernel") or n.startswith("the time limit came")
+                    if n.startswith(
+                        ("candidate kernel", "the time limit came", "approximate network")
+                    )
                 )
             )
         why = [n for n in result.notes if n.startswith("numerical trouble")] or [
@@ -817,8 +869,10 @@ def _plan(
     timings["total_s"] = time.perf_counter() - t_all
 
     p.manifest = _manifest(sc, layers, cands, d, p, result, settings, baseline, timings)
-    if kern is not None:
+    if kern is not None and hasattr(m, "_kernel_info"):
         p.manifest["kernel"] = dataclasses.asdict(m._kernel_info)
+    if kern is not None and hasattr(m, "_approx_info"):
+        p.manifest["approximate_network"] = dataclasses.asdict(m._approx_info)
     if write:
         t = stage("write")
         dest = state["dest"]

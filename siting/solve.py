@@ -76,6 +76,8 @@ def stopped_by(termination: str) -> str:
         "unknown": "an unknown status",
         "kernelBound": "the candidate kernel's last round (sites it left out could still "
         "improve the plan, by at most the gap)",
+        "approximationLimit": "the optimum of its approximate network rows (the plan is "
+        "verified on the exact network; its gap is to the exact LP relaxation's bound)",
     }.get(termination, f"'{termination}'")
 
 
@@ -356,12 +358,13 @@ def _highs_with_start(base: type) -> type:
             h = self._solver_model
             clock = self._clock
             watch = _watch(h, clock) if clock is not None else None
+            mip = _has_free_integers(self._model)
             if threading.current_thread() is threading.main_thread():
                 # Pyomo calls run(), which holds the main thread in C++ until HiGHS ends, so
                 # Ctrl-C would wait for the time limit: run HiGHS beside it instead
-                h.run = lambda: _run_interruptible(h, clock)
-            elif clock is not None:
-                h.run = lambda: _run_with_clock(h, clock)
+                h.run = lambda: _run_interruptible(h, clock, mip)
+            else:
+                h.run = lambda: _run_with_clock(h, clock, mip)
             try:
                 return self._solve_with_start()
             finally:
@@ -464,20 +467,39 @@ def _watch(h: Any, clock: Clock) -> Any:
     return on_mip
 
 
-def _clock_limit(h: Any, clock: Clock | None) -> None:
-    """Cap HiGHS's time limit by what is left of the run's deadline now: handing a large
-    model over takes time of its own, after the limit was first computed."""
-    if clock is None:
-        return
+def _has_free_integers(m: Any) -> bool:
+    """Whether the Pyomo model ``m`` has an integer variable that is not fixed (a MIP)."""
+    for comp in m.component_objects(pyo.Var, active=True, descend_into=True):
+        if any(v.is_integer() and not v.fixed for v in comp.values()):
+            return True
+    return False
+
+
+def _clock_limit(h: Any, clock: Clock | None, mip: bool) -> None:
+    """Set HiGHS's time limit for the run about to start: the solve's own limit, capped by
+    what is left of the run's deadline now (handing a large model over takes time of its
+    own, after the limit was first computed).
+
+    HiGHS measures an LP's time limit against its run clock, which adds up over every run
+    of the same instance (``getRunTime``; measured with highspy 1.16: a persistent LP that
+    once ran 3 s stops at once, ``kTimeLimit``, on every later run with a 3 s limit), while
+    a MIP's limit counts from the start of its run. So an LP's limit is set past the time
+    already on that clock: each round of the lazy loop gets the time it is given, not what
+    earlier rounds left of it.
+    """
     cap = h.getOptionValue("time_limit")
-    cap = float(cap[-1] if isinstance(cap, tuple) else cap)  # (highspy: (status, value))
-    h.setOptionValue("time_limit", max(clock.solver_time_s(cap), 0.01))
+    limit = float(cap[-1] if isinstance(cap, tuple) else cap)  # (highspy: (status, value))
+    if clock is not None:
+        limit = max(clock.solver_time_s(limit), 0.01)
+    if not mip and math.isfinite(limit):
+        limit += float(h.getRunTime())
+    h.setOptionValue("time_limit", limit)
 
 
-def _run_with_clock(h: Any, clock: Clock) -> Any:
-    """``h.run()`` with the time limit capped by the run's deadline (outside the main
-    thread, where no signal arrives)."""
-    _clock_limit(h, clock)
+def _run_with_clock(h: Any, clock: Clock | None, mip: bool) -> Any:
+    """``h.run()`` with its time limit set by :func:`_clock_limit` (outside the main thread,
+    where no signal arrives)."""
+    _clock_limit(h, clock, mip)
     return type(h).run(h)
 
 
@@ -494,7 +516,7 @@ def highs_still_running() -> bool:
     return any(t.is_alive() for t in _ABANDONED)
 
 
-def _run_interruptible(h: Any, clock: Clock | None = None) -> Any:
+def _run_interruptible(h: Any, clock: Clock | None = None, mip: bool = True) -> Any:
     """``h.run()`` in highspy's solver thread; on Ctrl-C, stop HiGHS and raise.
 
     The main thread waits in short slices, so a SIGINT (or the SIGTERM the command line
@@ -505,7 +527,7 @@ def _run_interruptible(h: Any, clock: Clock | None = None) -> Any:
     has not stopped by then (a phase without interrupt points) is left to finish in its
     daemon thread (:func:`highs_still_running`).
     """
-    _clock_limit(h, clock)
+    _clock_limit(h, clock, mip)
     h.HandleKeyboardInterrupt = True  # HiGHS polls for cancelSolve at its interrupt points
     thread = h.startSolve()
     try:

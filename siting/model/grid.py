@@ -385,6 +385,11 @@ def ptdf_flow_parts(m, br: int, t: int, h: str) -> tuple[float, tuple, np.ndarra
     row can be handed to HiGHS as column positions (:class:`siting.solve.FlatRow`). The
     coefficients are one numpy gather of the PTDF row (no Python loop over buses).
 
+    On a model with approximate rows (:class:`siting.model.approx.RowApprox` as
+    ``m._row_approx``), a branch not made exact drops the generators whose PTDF entry is at
+    most the approximation's threshold, their part of the flow fixed at the anchor
+    dispatch: ``const += sum_small PTDF[br, g] * p_anchor[g, t, h]``.
+
     Returns
     -------
     (const, key, pos, coefs)
@@ -398,7 +403,15 @@ def ptdf_flow_parts(m, br: int, t: int, h: str) -> tuple[float, tuple, np.ndarra
     # HiGHS drops matrix entries of 1e-9 and below (with a warning): leave them out here,
     # where they would only cost time (over a million of them on a 9,241-bus case)
     g = row[mp["gen_bus"]]
-    keep_g = np.flatnonzero(np.abs(g) > PTDF_DROP)
+    drop = PTDF_DROP
+    approx = m.__dict__.get("_row_approx")
+    if approx is not None and br not in approx.exact:
+        # approximate rows (siting.model.approx): generators the branch hardly feels
+        # are held at their anchor dispatch, their part of the flow a constant
+        drop = approx.threshold
+        small = np.abs(g) <= drop
+        const += float(g[small] @ approx.anchor[t, h][small])
+    keep_g = np.flatnonzero(np.abs(g) > drop)
     draw = mp["coef_peak"] if m._peak_h[h] else mp["coef_typ"]
     c = -row[mp["cap_bus"]] * draw  # (a campus draws: PTDF x PUE, utilisation)
     keep_c = np.flatnonzero(np.abs(c) > PTDF_DROP)

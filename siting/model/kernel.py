@@ -421,6 +421,7 @@ def _repair(
     fixed: list,
     solve_fn: Callable[..., SolveResult],
     clock: Clock | None = None,
+    conflicts: int = CONFLICTS,
 ) -> tuple:
     """The dispatch of the repair model ``mr`` with the master's decisions ``fixed``.
 
@@ -429,6 +430,8 @@ def _repair(
     when the next round pinned other values), the lazy loop adding violated limits, without
     presolve, so that an infeasible dispatch comes with HiGHS's dual rays. Every bound is
     put back afterwards.
+
+    ``conflicts``: infeasibility proofs gathered when it is infeasible (0: none).
 
     Returns
     -------
@@ -448,8 +451,8 @@ def _repair(
             mr, d, lambda mm: _repair_lp(mm, solve_fn), lp_first=False, clock=clock
         )
         blocking, cuts = (
-            _farkas_proofs(mr, [v for v, _ in fixed], CONFLICTS)
-            if r1.status == "infeasible"
+            _farkas_proofs(mr, [v for v, _ in fixed], conflicts)
+            if r1.status == "infeasible" and conflicts > 0
             else ([], [])
         )
         cuts = _in_master(mr, m, fixed, cuts)

@@ -194,8 +194,15 @@ def _slack_values(m, slack, keys_br, t, h, n) -> np.ndarray:
     return extra
 
 
-def _violations(m, d: ModelData, flows, added) -> list[tuple[int, int, str]]:
-    """Base-case limits a solution violates and the model does not have yet (PTDF form)."""
+def _violations(
+    m, d: ModelData, flows, added, near: float | None = None
+) -> list[tuple[int, int, str]]:
+    """Base-case limits a solution violates and the model does not have yet (PTDF form).
+
+    ``near`` [fraction]: also the limits of the violated branches in every (period,
+    snapshot) where they are loaded to at least this share of their rating (the same
+    bottleneck binds again in other years and snapshots; adding them at once saves rounds).
+    """
     rating = d.net.rating_mw
     over_slack = _slack(m, "_overload")
     limited = np.flatnonzero(np.isfinite(rating))
@@ -205,7 +212,14 @@ def _violations(m, d: ModelData, flows, added) -> list[tuple[int, int, str]]:
         lim = lim + _slack_values(m, over_slack, limited, t, h, len(f))
         bad = np.flatnonzero(np.abs(f) > lim)
         found.extend((int(br), t, h) for br in bad if (int(br), t, h) not in m._monitored)
-    return found
+    if near is None or not found:
+        return found
+    brs = np.array(sorted({br for br, _, _ in found}), dtype=np.int64)
+    more = set(found)
+    for (t, h), f in flows.items():
+        loaded = np.abs(f[brs]) >= near * (rating[brs] + added[brs, t])
+        more.update((int(br), t, h) for br in brs[loaded] if (int(br), t, h) not in m._monitored)
+    return sorted(more, key=lambda x: (x[1], str(x[2]), x[0]))
 
 
 def checked_outages(d: ModelData, flows, seen: set[int] | None = None) -> np.ndarray:
@@ -361,18 +375,24 @@ def needs_lazy(m: pyo.ConcreteModel, d: ModelData) -> bool:
     return d.grid_enabled and (hasattr(m, "lazy_limits") or hasattr(m, "n1_limits"))
 
 
-def _round(m, d: ModelData, info: LazyInfo, row_nonzeros: float | None = None) -> bool:
+def _round(
+    m,
+    d: ModelData,
+    info: LazyInfo,
+    row_nonzeros: float | None = None,
+    near: float | None = None,
+) -> bool:
     """Find and add violated limits; True when some were added.
 
     ``row_nonzeros``: add no line limit once their rows would hold more nonzeros than this
     (PTDF rows over every dispatch and campus variable; ``info.limits_skipped`` counts
-    what was left out).
+    what was left out). ``near``: see :func:`_violations`.
     """
     flows = solution_flows(m, d)
     added = added_rating_values(m, d)
     n_new = 0
     if hasattr(m, "lazy_limits") and d.line_limits:
-        viol = _violations(m, d, flows, added)
+        viol = _violations(m, d, flows, added, near)
         mp = _injection_maps(m)
         per_row = len(mp["gens"]) + len(mp["caps"])
         if row_nonzeros is not None and (info.limits_added + len(viol)) * 2 * per_row > (
@@ -468,6 +488,7 @@ def solve_lazy(
     warm_start: bool = True,
     row_nonzeros: float | None = None,
     clock: Clock | None = None,
+    near: float | None = None,
 ) -> tuple[SolveResult, LazyInfo]:
     """Solve a PTDF-form model, adding violated line limits until none is violated.
 
@@ -493,6 +514,9 @@ def solve_lazy(
         the deadline comes before a plan meets every limit, the result has no plan
         (``no_solution``, ``maxTimeLimit``) and the best bound the rounds proved: a plan
         that breaks a limit is no plan. The rounds are named on the clock (progress).
+    near
+        With a violated branch, also add its limits where it is loaded to this share of
+        its rating [fraction] (:func:`_violations`); None: only the violated ones.
 
     Returns
     -------
@@ -526,7 +550,7 @@ def solve_lazy(
                     break
                 if r.status == "optimal" and r.objective is not None:
                     best_bound = max(best_bound, sign * r.objective)
-                if not _round(m, d, info, row_nonzeros):
+                if not _round(m, d, info, row_nonzeros, near):
                     break
                 if m.__dict__.get("_lazy_impossible"):
                     return _impossible(m, r, total_solver_s, info, t0)
@@ -535,8 +559,9 @@ def solve_lazy(
         finally:
             _restore(saved)
     r = None
+    phase = "MIP" if _has_integers(m) else "LP"  # (a relaxed model's rounds are LP rounds)
     for k in range(max_rounds):
-        say(f"MIP round {k + 1}")
+        say(f"{phase} round {k + 1}")
         r = solve_fn(m)
         total_solver_s += r.time_s
         info.mip_rounds += 1
@@ -544,15 +569,17 @@ def solve_lazy(
             info.mip_starts_accepted += 1
         if r.bound is not None:
             best_bound = max(best_bound, sign * r.bound)
+        if phase == "LP" and r.status == "optimal" and r.objective is not None:
+            best_bound = max(best_bound, sign * r.objective)  # (a relaxation's optimum)
         if not r.has_solution:
             break
         start = _integer_values(m) if warm_start else []
-        if not _round(m, d, info, row_nonzeros):
+        if not _round(m, d, info, row_nonzeros, near):
             break
         if m.__dict__.get("_lazy_impossible"):
             return _impossible(m, r, total_solver_s, info, t0)
         if clock is not None and clock.expired():
-            return _out_of_time(r, sign * best_bound, total_solver_s, info, t0, "MIP")
+            return _out_of_time(r, sign * best_bound, total_solver_s, info, t0, phase)
         if start:
             # the siting decisions of this round, offered to the next: HiGHS re-solves the
             # dispatch with the new limits; where that is feasible it starts from a plan

@@ -1,0 +1,162 @@
+"""Approximate network rows (siting.model.approx): sparser line limits for the MILP, every
+plan verified and repaired on the exact network, the gap measured to an exact bound.
+
+The instance is the benchmarks' S size (pandapower's case118) cut to 30 candidate sites, in
+the PTDF form. References come from outside the method: the PTDF matrix of
+siting.network (the exact flow a row stands for), the exact LP relaxation solved by the
+ordinary lazy loop (the bound), and the angle form solved at gap 0 (the optimum, every
+limit in the model).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import siting
+from siting.model import approx, build_model
+from siting.model.grid import ptdf_flow_parts
+from siting.model.lazy import _injection_maps, _relax, _restore, solve_lazy
+from siting.pipeline import prepare
+from siting.scenario import load_scenario
+from siting.solve import solve
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # benchmarks/ is not an installed package
+
+from benchmarks.instances import write_size  # noqa: E402
+
+N_SITES = 30
+
+
+def _with(scenario, **solver):
+    sc = load_scenario(scenario)
+    return sc.model_copy(update={"solver": sc.solver.model_copy(update=solver)})
+
+
+@pytest.fixture(scope="module")
+def small_ptdf(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("approx")
+    return write_size(
+        folder, "S", formulation="ptdf", n_sites=N_SITES, mip_gap=0.0, time_limit_s=600.0
+    )
+
+
+@pytest.fixture(scope="module")
+def prepared(small_ptdf):
+    return prepare(small_ptdf)
+
+
+def _build(prep):
+    return build_model(
+        prep.data, baseline_usd=prep.baseline_usd, baseline_co2_t=prep.baseline_co2_t
+    )
+
+
+def test_an_approximate_row_is_exact_at_its_anchor_and_off_by_the_dropped_terms(prepared):
+    # A row's flow, evaluated at some dispatch p and campus capacities, against the exact
+    # flow PTDF[l] @ injections (siting.network's PTDF, the reference): the approximate row
+    # equals it when p is the anchor, and differs by sum_small PTDF[l,g] (anchor_g - p_g)
+    # otherwise.
+    d = prepared.data
+    m = _build(prepared)
+    mp = _injection_maps(m)
+    rng = np.random.default_rng(0)
+    t, h = 0, d.snapshots.index[0]
+    br = int(np.argmax(np.abs(m._ptdf[:, mp["gen_bus"]]).sum(axis=1)))  # a busy branch
+    exact = ptdf_flow_parts(m, br, t, h)
+    g = m._ptdf[br][mp["gen_bus"]]
+    threshold = float(np.quantile(np.abs(g[np.abs(g) > 1e-9]), 0.5))  # drop half of them
+    anchor = {
+        (tt, hh): rng.uniform(0, 100, len(mp["gens"]))
+        for tt in range(d.n_years)
+        for hh in d.snapshots.index
+    }
+    m.__dict__["_row_approx"] = approx.RowApprox(threshold, anchor)
+    appr = ptdf_flow_parts(m, br, t, h)
+    assert len(appr[2]) < len(exact[2])  # sparser
+    n_g = len(mp["gens"])
+
+    def value(parts, x):
+        const, _key, pos, coefs = parts
+        return const + float(coefs @ x[pos])
+
+    caps = rng.uniform(0, 50, len(mp["caps"]))
+    for p in (anchor[t, h], rng.uniform(0, 100, n_g)):
+        x = np.concatenate([p, caps])
+        small = np.abs(g) <= threshold
+        want = value(exact, x) + float(g[small] @ (anchor[t, h][small] - p[small]))
+        assert value(appr, x) == pytest.approx(want, rel=1e-9, abs=1e-9)
+    assert value(appr, np.concatenate([anchor[t, h], caps])) == pytest.approx(
+        value(exact, np.concatenate([anchor[t, h], caps])), rel=1e-9, abs=1e-9
+    )
+    # a branch made exact is exact again
+    m.__dict__["_row_approx"].exact.add(br)
+    again = ptdf_flow_parts(m, br, t, h)
+    assert np.array_equal(again[2], exact[2]) and again[0] == pytest.approx(exact[0])
+
+
+@pytest.fixture(scope="module")
+def optimum(small_ptdf) -> float:
+    """The optimum with every limit in the model: the angle form at gap 0."""
+    sc = load_scenario(small_ptdf)
+    sc = sc.model_copy(update={"grid": sc.grid.model_copy(update={"formulation": "angle"})})
+    sc = sc.model_copy(
+        update={"solver": sc.solver.model_copy(update={"approximate_network": "off"})}
+    )
+    p = siting.plan(sc, write=False)
+    assert p.solve.status == "optimal" and p.solve.gap <= 1e-9
+    return float(p.solve.objective)
+
+
+def test_the_method_gives_a_verified_plan_and_an_honest_gap(small_ptdf, prepared, optimum):
+    # The plan meets every exact limit (verify() recomputes its DC flows), costs at least the
+    # optimum, and its bound is the exact LP relaxation's (solved here by the ordinary lazy
+    # loop): never the approximate MILP's own, which is no bound.
+    p = siting.plan(
+        _with(small_ptdf, approximate_network="on", candidate_kernel="off", mip_gap=0.01),
+        write=False,
+    )
+    r = p.solve
+    assert r.has_solution and all(c.ok for c in p.checks), [c for c in p.checks if not c.ok]
+    m = _build(prepared)
+    saved = _relax(m)
+    lp, _ = solve_lazy(m, prepared.data, lambda mm: solve(mm, mip_gap=0.0, threads=1))
+    _restore(saved)
+    assert r.bound == pytest.approx(lp.objective, rel=1e-6)
+    assert lp.objective <= optimum * (1 + 1e-6)
+    assert r.objective >= optimum * (1 - 1e-6)
+    assert r.gap == pytest.approx((r.objective - r.bound) / r.objective, rel=1e-6)
+    assert (r.status == "optimal") == (r.gap <= 0.01 + 1e-12)
+    assert any(n.startswith("approximate network rows") for n in r.notes), r.notes
+    info = p.manifest["approximate_network"]
+    assert info["rounds"] >= 1 and info["repairs_feasible"] >= 1
+    assert info["lp_bound_usd"] == pytest.approx(lp.objective, rel=1e-6)
+
+
+def test_exactify_swaps_a_branchs_approximate_rows_for_exact_ones(prepared):
+    d = prepared.data
+    m = _build(prepared)
+    mp = _injection_maps(m)
+    anchor = {
+        (t, h): np.zeros(len(mp["gens"])) for t in range(d.n_years) for h in d.snapshots.index
+    }
+    from siting.model.lazy import _add_limits
+
+    br = int(np.argmax(np.abs(m._ptdf[:, mp["gen_bus"]]).sum(axis=1)))
+    g = np.abs(m._ptdf[br][mp["gen_bus"]])
+    m.__dict__["_row_approx"] = approx.RowApprox(float(np.quantile(g[g > 1e-9], 0.5)), anchor)
+    triples = [(br, t, h) for t in range(d.n_years) for h in d.snapshots.index]
+    _add_limits(m, d, triples)
+    rows = m.__dict__["_flat_rows"]
+    before = {c: len(rows[c].pos) for c in m.lazy_limits.values()}
+    assert approx._exactify(m, d, {br}) == 1
+    assert approx._exactify(m, d, {br}) == 0  # already exact
+    active = [c for c in m.lazy_limits.values() if c.active]
+    assert len(active) == len(before)  # the same limits, two rows each
+    assert all(not c.active for c in before)
+    assert min(len(rows[c].pos) for c in active) > max(before.values())
+    assert {(br, t, h) for (br, t, h) in triples} <= m._monitored
