@@ -505,14 +505,11 @@ def _plan_scenario(tables: PlanTables):
 
 
 def _grid_files(sc) -> list[tuple[str, Path]]:
-    """(scenario key, path) of every file the scenario's grid is read from."""
-    g = sc.layers.grid
-    out = [("layers.grid.path", Path(g.path))]
-    for name in ("buses", "branches", "generators", "bus_coordinates"):
-        ref = getattr(g, name)
-        if ref is not None:
-            out.append((f"layers.grid.{name}.path", Path(ref.path)))
-    return out
+    """(scenario key, path) of every file the scenario's grid is read from (the attached
+    tables too)."""
+    from siting.layers import grid_input_paths, input_key
+
+    return [(input_key(role), path) for role, path, _kind in grid_input_paths(sc)]
 
 
 def _load_grid(sc, *, origin: str, manifest: dict[str, Any]) -> tuple[Grid, list[str]]:
