@@ -181,6 +181,19 @@ class TableRef(_Strict):
     path: Path = Field(description="CSV file; relative to the scenario file.")
 
 
+class SitesRef(VectorRef):
+    """The sites layer, and whether its sites replace the generated cells or join them."""
+
+    mode: Literal["replace", "add"] = Field(
+        default="replace",
+        description="`replace`: the layer's sites are the only candidates; `add`: they join "
+        "the cells generated over the allowed land (`candidates.cell_km`), so announced "
+        "campuses are weighed against open land. With `add`, a site's polygon is cut out of "
+        "the cells (its land is not counted twice), and a site_id that is also a generated "
+        "cell's ID (`c_<row>_<col>`) is an error.",
+    )
+
+
 class GridLayers(_Strict):
     """Where the transmission grid comes from, and what is attached to it.
 
@@ -313,10 +326,11 @@ class LayersSection(_Strict):
     )
     places: VectorRef | None = Field(default=None, description="Towns and cities (points).")
     climate: ClimateLayers | None = Field(default=None, description="Climate rasters.")
-    sites: VectorRef | None = Field(
+    sites: SitesRef | None = Field(
         default=None,
-        description="Candidate sites (points or polygons); empty = cells generated over the "
-        "allowed land (see `candidates`).",
+        description="Candidate sites (points or polygons): the only candidates, or, with "
+        "`mode: add`, beside the generated cells; empty = cells generated over the allowed "
+        "land (see `candidates`).",
     )
     demand_regions: VectorRef | None = Field(
         default=None, description="Inference demand regions (see `policy.demand`)."
