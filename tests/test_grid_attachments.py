@@ -522,3 +522,87 @@ def test_load_growth_per_year_is_a_mapping_by_year_of_bounded_factors(tmp_path):
         with pytest.raises(ScenarioError) as e:
             load_scenario(path)
         assert "layers.grid" in str(e.value) and said in str(e.value), str(e.value)
+
+
+def test_tables_attach_to_a_grid_geopackage_too(tmp_path):
+    """The tiny GeoPackage grid of tests/test_plan.py: an attached option replaces the
+    branch's own (a note says so); load growth on buses that already give their load by
+    year (``load_mw_2031``) is refused, naming the grid and the key."""
+    from test_plan import write_region as write_gpkg_region
+
+    path = write_gpkg_region(tmp_path)
+    gpkg = tmp_path / "tiny.gpkg"
+    br = gpd.read_file(gpkg, layer="branches")
+    br["upgrade_added_mw"] = [np.nan, 100.0]
+    br["upgrade_cost_usd"] = [np.nan, 5e6]
+    br.to_file(gpkg, layer="branches", driver="GPKG")
+    sc = yaml.safe_load(path.read_text())
+    sc["layers"]["grid"]["branch_upgrades"] = csv(
+        tmp_path / "up.csv", "branch_id,upgrade_added_mw,upgrade_cost_usd\nb,500,1e6\n"
+    )
+    path.write_text(yaml.safe_dump(sc))
+    layers = load_layers(load_scenario(path))
+    assert layers.grid.branches.loc["b", ["upgrade_added_mw", "upgrade_cost_usd"]].tolist() == [
+        500.0,
+        1e6,
+    ]
+    assert any(
+        "replaced the grid's own values for 1 of the 1 branches it names" in n for n in layers.notes
+    )
+
+    bus = gpd.read_file(gpkg, layer="buses")
+    bus["load_mw_2031"] = [0.0, 10.0, 0.0]
+    bus.to_file(gpkg, layer="buses", driver="GPKG")
+    sc["layers"]["grid"]["load_growth_per_year"] = {2031: 1.2}
+    path.write_text(yaml.safe_dump(sc))
+    proc = _validate(path)
+    assert proc.returncode == 1
+    assert (
+        f"{tmp_path / 'tiny.gpkg'}, layer 'layers.grid.load_growth_per_year': the grid's buses "
+        "already give their load by year (load_mw_2031)" in proc.stderr
+    ), proc.stderr
+
+
+def test_tables_attach_to_a_pandapower_network_by_its_ids(tmp_path):
+    """pandapower's case9 (loads of 90, 100 and 125 MW at buses 4, 6 and 8; lines named
+    ``line:<index>``): an emergency rating keyed ``line:3``, an upgrade option on ``line:0``
+    and bus 4's load at 120 MW in 2031 land on those elements; the dispatch serves
+    315 - 90 + 120 = 345 MW in 2031."""
+    pp = pytest.importorskip("pandapower")
+    pn = pytest.importorskip("pandapower.networks")
+    net = pn.case9()
+    pp.to_json(net, str(tmp_path / "case9.json"))
+    loads = net.load.groupby("bus")["p_mw"].sum()
+    assert loads.to_dict() == {4: 90.0, 6: 100.0, 8: 125.0}
+    sc = {
+        "name": "pp",
+        "years": [2030, 2031],
+        "layers": {
+            "grid": {
+                "path": "case9.json",
+                "emergency_ratings": csv(
+                    tmp_path / "em.csv", "branch_id,rating_emergency_mw\nline:3,77\n"
+                ),
+                "branch_upgrades": csv(
+                    tmp_path / "up.csv",
+                    "branch_id,upgrade_added_mw,upgrade_cost_usd\nline:0,50,1e6\n",
+                ),
+                "load_growth": csv(tmp_path / "g.csv", "bus_id,year,load_mw\n4,2031,120\n"),
+            }
+        },
+    }
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(sc))
+    layers = load_layers(load_scenario(tmp_path / "s.yaml"))
+    br = layers.grid.branches
+    assert br.at["line:3", "rating_emergency_mw"] == 77.0
+    assert br.at["line:0", "upgrade_added_mw"] == 50.0
+    assert br["upgrade_added_mw"].notna().sum() == 1
+    assert dc_opf(layers, year=2030).load_mw == pytest.approx(315.0)
+    assert dc_opf(layers, year=2031).load_mw == pytest.approx(345.0)
+    # a MATPOWER-style ID is not a pandapower branch: named with the IDs it expected
+    (tmp_path / "em.csv").write_text("branch_id,rating_emergency_mw\n3,77\n")
+    proc = _validate(tmp_path / "s.yaml")
+    assert proc.returncode == 1
+    assert "row 1 (id '3'), field 'branch_id': refers to branch '3', which does not exist" in (
+        proc.stderr
+    )

@@ -153,8 +153,8 @@ def _replace_values(
             )
     if replaced:
         report.note(
-            f"layers.grid.{key}: replaced the grid's own values of {replaced} {what} "
-            f"({', '.join(f.name for f in spec.fields[1:])})"
+            f"layers.grid.{key}: replaced the grid's own values for {replaced} of the "
+            f"{len(rows)} {what} it names ({', '.join(f.name for f in spec.fields[1:])})"
         )
     return info
 
@@ -197,6 +197,7 @@ def _own_years_problem(grid: Grid, report: ProblemReport, key: str) -> bool:
         report.add(
             f"the grid's buses already give their load by year ({', '.join(own[:3])}); give "
             "load by year in one place",
+            file=grid.source or None,
             layer=f"layers.grid.{key}",
         )
     return bool(own)
