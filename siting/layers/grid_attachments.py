@@ -328,8 +328,8 @@ def _apply_load_growth(grid: Grid, g: _Growth, report: ProblemReport) -> dict[st
     years = sorted(by_year)
     total = {y: float(v.sum()) for y, v in by_year.items()}
     report.note(
-        f"load growth (layers.grid.load_growth): {len(names)} row{'s' if len(names) != 1 else ''} "
-        f"by {key} for "
+        f"load growth (layers.grid.load_growth): {len(names):,} "
+        f"row{'s' if len(names) != 1 else ''} by {key} for "
         f"{years[0]}-{years[-1]}; base load {float(base.sum()):,.1f} MW -> "
         + ", ".join(f"{total[y]:,.1f} MW in {y}" for y in years)
         + " (a year without rows keeps the latest earlier year's load)"
