@@ -6,6 +6,9 @@
 Making candidates
     With a ``sites`` layer, its points and polygons are the candidates (``site_id`` as
     given). Without one, a square grid of ``candidates.cell_km`` cells covers the region.
+    With ``layers.sites.mode: add``, both: the sites and the cells, the sites' polygons cut
+    out of the cells (as exclusions are), so that announced campuses are weighed against
+    open land; a site_id that is also a cell's ID is an error.
     The grid is anchored at multiples of the cell size in the layers' CRS, so a cell's ID
     ``c_<row>_<col>`` (``row = floor(northing / cell)``, ``col = floor(easting / cell)``,
     zero-padded to at least three digits, ``m`` for a negative index) is the same in every
@@ -65,7 +68,7 @@ from rasterio.enums import Resampling
 from rasterio.warp import transform_bounds
 from scipy.spatial import cKDTree
 
-from siting.errors import InputError, Problem, ProblemReport
+from siting.errors import MAX_ROWS_NAMED, InputError, Problem, ProblemReport
 from siting.files import open_regular, path_problem
 from siting.layers.raster import STATS_MAX_PIXELS, RasterLayer
 
@@ -214,19 +217,29 @@ def build_candidates(scenario, layers) -> Candidates:
     crs, unit_m = _check_crs(layers)
     notes: list[str] = []
 
-    if layers.sites is not None:
-        c = _user_sites(scenario, layers, unit_m)
-        n_pts = int((c.kind == "point").sum())
+    mode = sites_mode(scenario, layers)
+    parts = []
+    if mode is not None:
+        user = _user_sites(scenario, layers, unit_m)
+        n_pts = int((user.kind == "point").sum())
+        parts.append(user)
         notes.append(
-            f"candidates: {len(c)} sites from the sites layer ({n_pts} points, "
-            f"{len(c) - n_pts} polygons)"
+            f"candidates: {len(user)} sites from the sites layer ({n_pts} points, "
+            f"{len(user) - n_pts} polygons)"
         )
-    else:
-        c = _grid_cells(scenario, layers, unit_m)
+    if mode != "replace":
+        cut = None if mode is None else _polygons(layers.sites.geometry.to_numpy())
+        cells = _grid_cells(scenario, layers, unit_m, cut=cut)
+        if mode == "add":
+            _no_shared_ids(parts[0].index, cells.index, scenario)
+        parts.append(cells)
         notes.append(
-            f"candidates: {len(c)} cells of {rules.cell_km:g} km x {rules.cell_km:g} km "
+            f"candidates: {len(cells)} cells of {rules.cell_km:g} km x {rules.cell_km:g} km "
             "over the region"
+            + (" (layers.sites.mode: add; the sites' polygons cut out of them)" if mode else "")
         )
+    c = parts[0] if len(parts) == 1 else pd.concat(parts)
+    is_cell = (c["kind"] == "cell").to_numpy()
 
     # representative points (a point on the surface of what is allowed, else of the outline)
     rep = shapely.point_on_surface(c["geometry"].to_numpy())
@@ -245,9 +258,9 @@ def build_candidates(scenario, layers) -> Candidates:
     polys = c["geometry"].to_numpy()
     has_area = ~is_point & (c["poly_area_m2"].to_numpy() > 0)
     cells = None
-    if layers.sites is None:
+    if is_cell.any():
         size = rules.cell_km * 1000.0 / unit_m
-        cells = (c["row"].to_numpy(), c["col"].to_numpy(), size)
+        cells = (c["row"].to_numpy(dtype=float), c["col"].to_numpy(dtype=float), size)
     zonal = _Zonal(polys, has_area, crs, unit_m, cells)
     xy = c[["x", "y"]].to_numpy()
 
@@ -350,8 +363,10 @@ def build_candidates(scenario, layers) -> Candidates:
     no_region = (c["region_id"] == "").sum() if layers.regions is not None else 0
     if no_region:
         notes.append(f"{int(no_region)} candidates lie in no region of the regions layer")
-    if layers.sites is None:
-        c["name"] = _place_names(layers.places, xy, c.index.to_numpy(), unit_m)
+    if is_cell.any():
+        names = c["name"].to_numpy(dtype=object)
+        names[is_cell] = _place_names(layers.places, xy[is_cell], c.index[is_cell], unit_m)
+        c["name"] = names
 
     # screening
     c["screened_out"] = ""
@@ -448,8 +463,40 @@ def _cell_ids(rows: np.ndarray, cols: np.ndarray, width: int) -> np.ndarray:
     return np.char.add(np.char.add(np.char.add("c_", fmt(rows)), "_"), fmt(cols)).astype(object)
 
 
-def _grid_cells(scenario, layers, unit_m: float) -> pd.DataFrame:
-    """Square cells over the region, clipped to it, exclusion polygons cut out."""
+def sites_mode(scenario, layers) -> str | None:
+    """How the ``sites`` layer makes candidates: ``None`` (no sites layer: cells only),
+    ``"replace"`` (its sites only) or ``"add"`` (its sites and the cells;
+    ``layers.sites.mode``)."""
+    if layers.sites is None:
+        return None
+    return getattr(scenario.layers.sites, "mode", "replace")
+
+
+def _no_shared_ids(sites: pd.Index, cells: pd.Index, scenario) -> None:
+    """With ``layers.sites.mode: add``, refuse a site_id that is also a generated cell's."""
+    shared = sites.intersection(cells)
+    if not len(shared):
+        return
+    ref = scenario.layers.sites
+    problems = [
+        Problem(
+            f"site_id '{i}' is also the ID of a generated candidate cell (cells are named "
+            "c_<row>_<col>), and layers.sites.mode is add; expected site IDs that no cell "
+            "has: rename the site",
+            file=str(ref.path),
+            layer=ref.layer or "sites",
+            row=int(sites.get_loc(i)) + 1,
+            id=i,
+            field="site_id",
+        )
+        for i in shared[:MAX_ROWS_NAMED]
+    ]
+    raise InputError(problems)
+
+
+def _grid_cells(scenario, layers, unit_m: float, *, cut: np.ndarray | None = None) -> pd.DataFrame:
+    """Square cells over the region, clipped to it, exclusion polygons (and ``cut``: the
+    sites layer's polygons, with ``layers.sites.mode: add``) cut out."""
     region = layers.region
     if region is None or region.is_empty or region.area <= 0:
         raise InputError(
@@ -485,7 +532,7 @@ def _grid_cells(scenario, layers, unit_m: float) -> pd.DataFrame:
     width = max(3, len(str(max(abs(r0), abs(r1), abs(c0), abs(c1)))))
     ids = _cell_ids(rr, cc, width)
 
-    allowed = _cut_exclusions(clipped, layers.exclusions)
+    allowed = _cut_exclusions(clipped, layers.exclusions, extra=cut)
     c = _empty_frame(len(ids), pd.Index(ids, name="site_id"))
     c["kind"] = "cell"
     c["name"] = ids
@@ -551,7 +598,11 @@ def _exclusion_parts(exclusions: gpd.GeoDataFrame | None) -> np.ndarray:
     """The exclusion layers' polygons as single, valid polygons."""
     if exclusions is None or not len(exclusions):
         return np.empty(0, dtype=object)
-    g = exclusions.geometry.to_numpy()
+    return _polygons(exclusions.geometry.to_numpy())
+
+
+def _polygons(g: np.ndarray) -> np.ndarray:
+    """The polygons among geometries, as single, valid polygons (points are dropped)."""
     g = g[~(shapely.is_missing(g) | shapely.is_empty(g))]
     parts = shapely.get_parts(shapely.make_valid(g))
     # make_valid may yield collections; keep the polygons
@@ -559,8 +610,10 @@ def _exclusion_parts(exclusions: gpd.GeoDataFrame | None) -> np.ndarray:
     return parts[shapely.get_type_id(parts) == 3]
 
 
-def _cut_exclusions(geoms: np.ndarray, exclusions: gpd.GeoDataFrame | None) -> np.ndarray:
-    """``geoms`` minus every exclusion polygon, vectorised.
+def _cut_exclusions(
+    geoms: np.ndarray, exclusions: gpd.GeoDataFrame | None, extra: np.ndarray | None = None
+) -> np.ndarray:
+    """``geoms`` minus every exclusion polygon (and the polygons ``extra``), vectorised.
 
     The (geometry, exclusion) pairs that intersect come from one STR-tree query; the
     pieces are intersected pairwise, unioned per geometry along the rows of a padded
@@ -568,6 +621,8 @@ def _cut_exclusions(geoms: np.ndarray, exclusions: gpd.GeoDataFrame | None) -> n
     ``shapely.difference``.
     """
     parts = _exclusion_parts(exclusions)
+    if extra is not None and len(extra):
+        parts = np.concatenate([parts, extra])
     out = geoms.copy()
     if not len(parts) or not len(geoms):
         return out
@@ -609,8 +664,8 @@ class _Zonal:
     crs, unit_m
         The layers' CRS and its metres per unit.
     cells
-        ``(rows, cols, size)`` when the candidates are grid cells: each polygon's grid row
-        and column and the cell side [CRS units].
+        ``(rows, cols, size)`` when some candidates are grid cells: each polygon's grid row
+        and column (NaN for a candidate that is not a cell) and the cell side [CRS units].
     """
 
     def __init__(
@@ -693,41 +748,56 @@ class _Zonal:
         if not same:
             x, y = Transformer.from_crs(rcrs, self.crs, always_xy=True).transform(x, y)
             x, y = np.asarray(x), np.asarray(y)
+        pairs = []
         if self.cells is not None:
-            crow, ccol, size = self.cells
-            r0, c0 = int(crow.min()), int(ccol.min())
-            lookup = np.full((int(crow.max()) - r0 + 1, int(ccol.max()) - c0 + 1), -1, np.int64)
-            lookup[crow[idx] - r0, ccol[idx] - c0] = idx
-            with np.errstate(invalid="ignore"):
-                pr = np.floor(y / size) - r0
-                pc = np.floor(x / size) - c0
-            inside = (
-                np.isfinite(pr)
-                & np.isfinite(pc)
-                & (pr >= 0)
-                & (pr < lookup.shape[0])
-                & (pc >= 0)
-                & (pc < lookup.shape[1])
-            )
-            pix = np.flatnonzero(inside)
-            cand = lookup[pr[pix].astype(np.int64), pc[pix].astype(np.int64)]
-            pix, cand = pix[cand >= 0], cand[cand >= 0]
-            # whole cells hold every centre in them; clipped or cut ones are tested
-            whole = shapely.area(self.polys[cand]) >= size * size * (1 - 1e-12)
-            test = ~whole
-            if test.any():
-                g = self.polys[cand[test]]
-                shapely.prepare(g)
-                ok = shapely.contains_xy(g, x[pix[test]], y[pix[test]])
-                keep = whole.copy()
-                keep[np.flatnonzero(test)[ok]] = True
-                pix, cand = pix[keep], cand[keep]
-            return pix, cand
-        tree = shapely.STRtree(self.polys[idx])
-        b = shapely.total_bounds(self.polys[idx])
-        near = np.flatnonzero((x >= b[0]) & (x <= b[2]) & (y >= b[1]) & (y <= b[3]))
-        pi, pj = tree.query(shapely.points(x[near], y[near]), predicate="within")
-        return near[pi], idx[pj]
+            is_cell = np.isfinite(self.cells[0][idx])
+            pairs.append(self._match_cells(x, y, idx[is_cell]))
+            idx = idx[~is_cell]
+        if len(idx):
+            tree = shapely.STRtree(self.polys[idx])
+            b = shapely.total_bounds(self.polys[idx])
+            near = np.flatnonzero((x >= b[0]) & (x <= b[2]) & (y >= b[1]) & (y <= b[3]))
+            pi, pj = tree.query(shapely.points(x[near], y[near]), predicate="within")
+            pairs.append((near[pi], idx[pj]))
+        return np.concatenate([p for p, _ in pairs]), np.concatenate([c for _, c in pairs])
+
+    def _match_cells(
+        self, x: np.ndarray, y: np.ndarray, idx: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_match` for grid cells, by ``floor(coordinate / cell)``."""
+        assert self.cells is not None
+        crow, ccol, size = self.cells
+        if not len(idx):
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        row, col = crow[idx].astype(np.int64), ccol[idx].astype(np.int64)
+        r0, c0 = int(row.min()), int(col.min())
+        lookup = np.full((int(row.max()) - r0 + 1, int(col.max()) - c0 + 1), -1, np.int64)
+        lookup[row - r0, col - c0] = idx
+        with np.errstate(invalid="ignore"):
+            pr = np.floor(y / size) - r0
+            pc = np.floor(x / size) - c0
+        inside = (
+            np.isfinite(pr)
+            & np.isfinite(pc)
+            & (pr >= 0)
+            & (pr < lookup.shape[0])
+            & (pc >= 0)
+            & (pc < lookup.shape[1])
+        )
+        pix = np.flatnonzero(inside)
+        cand = lookup[pr[pix].astype(np.int64), pc[pix].astype(np.int64)]
+        pix, cand = pix[cand >= 0], cand[cand >= 0]
+        # whole cells hold every centre in them; clipped or cut ones are tested
+        whole = shapely.area(self.polys[cand]) >= size * size * (1 - 1e-12)
+        test = ~whole
+        if test.any():
+            g = self.polys[cand[test]]
+            shapely.prepare(g)
+            ok = shapely.contains_xy(g, x[pix[test]], y[pix[test]])
+            keep = whole.copy()
+            keep[np.flatnonzero(test)[ok]] = True
+            pix, cand = pix[keep], cand[keep]
+        return pix, cand
 
     def _sums(self, layer: RasterLayer, values) -> tuple[np.ndarray, np.ndarray]:
         n = len(self.polys)

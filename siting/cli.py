@@ -278,19 +278,22 @@ def schema(
 @app.command()
 def fields(
     layer: Annotated[
-        str | None, typer.Argument(help="One layer kind (buses, branches ...).")
+        str | None,
+        typer.Argument(help="One layer kind (buses, branches ...) or attached table."),
     ] = None,
 ) -> None:
-    """Print the fields each layer kind holds, with types and units (Markdown)."""
-    from siting.layers.fields import LAYERS, markdown_all, markdown_table
+    """Print the fields each layer kind (and each table attached to a grid: branch_upgrades,
+    substations, emergency_ratings, load_growth) holds, with types and units (Markdown)."""
+    from siting.layers.fields import LAYERS, TABLES, markdown_all, markdown_table
 
     if layer is None:
         sys.stdout.write(markdown_all() + "\n")
         return
-    if layer not in LAYERS:
-        err.print(f"no layer kind '{escape(layer)}'; expected one of: {', '.join(LAYERS)}")
+    kinds = {**LAYERS, **TABLES}
+    if layer not in kinds:
+        err.print(f"no layer kind '{escape(layer)}'; expected one of: {', '.join(kinds)}")
         raise typer.Exit(2)
-    sys.stdout.write(markdown_table(LAYERS[layer]) + "\n")
+    sys.stdout.write(markdown_table(kinds[layer]) + "\n")
 
 
 @app.command()
@@ -564,7 +567,28 @@ def _print_grid(g: dict[str, Any]) -> None:
     if "load_mw_by_year" in g:
         t.add_row("  by year", ", ".join(f"{y}: {v:,.0f}" for y, v in g["load_mw_by_year"].items()))
     t.add_row("reference bus", ", ".join(g["reference_buses"]) or "(none)")
+    if "upgrade_options" in g:
+        u = g["upgrade_options"]
+        t.add_row(
+            "upgrade options", f"{u['branches']:,} branches, {u['substations']:,} substations"
+        )
+    for key, a in (g.get("attachments") or {}).items():
+        t.add_row(escape(key), escape(_attachment_words(a)))
     out.print(t)
+
+
+def _attachment_words(a: dict[str, Any]) -> str:
+    """One line on a table attached to the grid (``siting validate``)."""
+    if "factors" in a:
+        return "x " + ", ".join(f"{f:g} in {y}" for y, f in a["factors"].items())
+    words = f"{a['rows']:,} row{'s' if a['rows'] != 1 else ''} from {a['path']}"
+    if "options" in a:
+        words += f" ({a['options']:,} upgrade option{'s' if a['options'] != 1 else ''})"
+    if "years" in a:
+        loads = a["load_mw_by_year"]
+        words += f" (by {a['by']}; " + ", ".join(f"{y}: {v:,.0f} MW" for y, v in loads.items())
+        words += ")"
+    return words
 
 
 def _num(v: float) -> str:

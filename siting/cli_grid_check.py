@@ -202,7 +202,8 @@ def _print_check(r, top: int) -> None:
     diffs = r.years["plan_flow_max_diff_mw"]
     if diffs.notna().any():
         out.print(
-            f"  flows recomputed at '{escape(r.peak_snapshot)}' vs the plan's flows.csv: "
+            f"  flows recomputed at {escape(', '.join(r.compared_snapshots))} vs the plan's "
+            "flows.csv: "
             f"largest difference {float(diffs.max()):,.4f} MW"
         )
 

@@ -19,7 +19,9 @@ independently of the model (it never touches Pyomo or the solver):
    snapshots flagged ``peak``, ``typical_draw_mw`` in the others). The DC flows are
    :func:`siting.network.dc_flow` ``(net, P, balance=False)``, all years and snapshots
    at once; what an island's injections leave unbalanced lands on its reference bus and
-   is reported. The peak snapshot's flows are compared with the plan's ``flows.csv``.
+   is reported. Every snapshot's flows are compared with the plan's ``flows.csv`` (one row
+   per branch, year and snapshot); a plan written before ``flows.csv`` held every snapshot
+   (no ``snapshot`` column: peak rows only) is compared at the peak snapshot alone.
 2. **Ratings per year.** ``rating_mw`` (N-0) and ``rating_emergency_mw`` (N-1; empty =
    ``rating_mw``), after the scenario's ``grid.derate`` and ``grid.outages``, plus every
    upgrade in service: a row of ``upgrades.csv`` (``asset, asset_id, year, added_mw,
@@ -162,7 +164,9 @@ class PlanTables:
     dispatch
         ``gen_id, bus_id, year, snapshot, p_mw`` [MW].
     flows
-        The plan's own peak flows: ``branch_id, year, flow_mw`` [MW] (and the rest).
+        The plan's own flows: ``branch_id, year, snapshot, flow_mw`` [MW] (and the rest);
+        no ``snapshot`` column in a plan written before ``flows.csv`` held every snapshot
+        (its rows are the peak snapshot's).
     upgrades
         ``asset, asset_id, year, added_mw`` [MW] (``cost_usd``, ``lead_time_years``
         when given); no rows when the plan has no ``upgrades.csv``.
@@ -190,8 +194,9 @@ class GridCheck:
         year, snapshot, flow_mw`` (from -> to positive), ``rating_mw`` and
         ``rating_emergency_mw`` (effective that year, with upgrades; ``inf`` =
         unlimited), ``loading_pct`` (``100 |flow| / rating``; 0 when unlimited), and at
-        the peak snapshot ``plan_flow_mw`` (the plan's ``flows.csv``) and
-        ``plan_diff_mw`` (recomputed minus the plan's); NaN elsewhere.
+        the snapshots compared with the plan's ``flows.csv`` (``compared_snapshots``)
+        ``plan_flow_mw`` (the plan's) and ``plan_diff_mw`` (recomputed minus the plan's);
+        NaN elsewhere.
     n_1
         The worst (monitored branch, outage) pairs per year, at most ``top`` per year,
         highest loading first: ``year, snapshot, branch_id, outage_id, pre_flow_mw``
@@ -227,7 +232,11 @@ class GridCheck:
     n1_snapshots
         The snapshots the N-1 check covered.
     peak_snapshot
-        The snapshot compared with ``flows.csv`` (the first flagged ``peak``).
+        The first snapshot flagged ``peak`` (else the first).
+    compared_snapshots
+        The snapshots whose flows were compared with the plan's ``flows.csv``: every one, or
+        only the peak for a ``flows.csv`` without a ``snapshot`` column (older plans); none
+        without one.
     notes
         What was decided or noticed on the way.
     timings
@@ -247,6 +256,7 @@ class GridCheck:
     outages_studied: int
     n1_snapshots: list[str]
     peak_snapshot: str
+    compared_snapshots: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     plan_dir: str = ""
@@ -273,6 +283,7 @@ class GridCheck:
             "scenario": self.scenario_name,
             "grid": self.grid_source,
             "peak_snapshot": self.peak_snapshot,
+            "compared_snapshots": list(self.compared_snapshots),
             "n1_snapshots": list(self.n1_snapshots),
             "outages_studied": int(self.outages_studied),
             "skipped_outages": list(self.skipped_outages),
@@ -424,24 +435,25 @@ def read_plan(plan_dir: str | Path) -> PlanTables:
 
 
 def _missing_plan_flows(
-    flows: pd.DataFrame, peak: str, plan_flows: pd.DataFrame, path: Path, *, own: bool
+    flows: pd.DataFrame, compared: list[str], plan_flows: pd.DataFrame, path: Path, *, own: bool
 ) -> list[str]:
-    """Check that the plan's ``flows.csv`` has a row for each branch and year compared.
+    """Check that the plan's ``flows.csv`` has a row for each branch, year and snapshot
+    compared.
 
-    ``siting plan`` writes a row for every branch of its grid and every planning year, so
-    a missing row (on the plan's own grid, or of a branch ``flows.csv`` holds in other
-    years) means the table was cut or edited and the plan's flows cannot be compared: an
-    :class:`~siting.errors.InputError` naming each missing branch and year (the first
-    :data:`~siting.errors.MAX_ROWS_NAMED`, then a count). On another grid (``--scenario``),
-    branches ``flows.csv`` never names are ones the plan's grid did not have: a note says
-    how many were not compared.
+    ``siting plan`` writes a row for every branch of its grid, planning year and snapshot,
+    so a missing row (on the plan's own grid, or of a branch ``flows.csv`` holds
+    elsewhere) means the table was cut or edited and the plan's flows cannot be compared:
+    an :class:`~siting.errors.InputError` naming each missing branch, year and snapshot
+    (the first :data:`~siting.errors.MAX_ROWS_NAMED`, then a count). On another grid
+    (``--scenario``), branches ``flows.csv`` never names are ones the plan's grid did not
+    have: a note says how many were not compared.
 
     Parameters
     ----------
     flows
         The check's flows (``plan_flow_mw`` NaN where the plan has no row).
-    peak
-        The peak snapshot (the one compared).
+    compared
+        The snapshots compared (:attr:`GridCheck.compared_snapshots`).
     plan_flows
         The plan's ``flows.csv``.
     path
@@ -449,36 +461,43 @@ def _missing_plan_flows(
     own
         The grid is the plan's own.
     """
-    if "plan_flow_mw" not in flows.columns or not len(flows):
+    if "plan_flow_mw" not in flows.columns or not len(flows) or not compared:
         return []
-    gone = flows[(flows["snapshot"] == peak) & flows["plan_flow_mw"].isna()]
-    pairs = sorted({(str(b), int(y)) for b, y in zip(gone["branch_id"], gone["year"], strict=True)})
+    gone = flows[flows["snapshot"].isin(compared) & flows["plan_flow_mw"].isna()]
+    triples = sorted(
+        {
+            (str(b), int(y), str(h))
+            for b, y, h in zip(gone["branch_id"], gone["year"], gone["snapshot"], strict=True)
+        }
+    )
     named = set(plan_flows["branch_id"].astype(str)) if len(plan_flows) else set()
-    bad = [(b, y) for b, y in pairs if own or b in named]
+    bad = [(b, y, h) for b, y, h in triples if own or b in named]
     if not bad:
         return (
             [
-                f"{len(pairs)} branch/year pairs of this grid have no row in the plan's "
-                f"{path.name} (branches the plan's grid did not have); their flows were not "
-                "compared with the plan's"
+                f"{len(triples)} branch/year/snapshot rows of this grid have no row in the "
+                f"plan's {path.name} (branches the plan's grid did not have); their flows were "
+                "not compared with the plan's"
             ]
-            if pairs
+            if triples
             else []
         )
+    many = len(compared) > 1
     problems = [
         Problem(
-            f"no row for branch '{b}' in {y}; siting plan writes one row per branch of the "
-            "grid and planning year (was the table cut or edited?)",
+            f"no row for branch '{b}' in {y}"
+            + (f", snapshot '{h}'" if many else "")
+            + "; siting plan writes one row per branch of the grid, planning year"
+            + (" and snapshot" if many else "")
+            + " (was the table cut or edited?)",
             file=path,
             id=b,
             field="branch_id",
         )
-        for b, y in bad[:MAX_ROWS_NAMED]
+        for b, y, h in bad[:MAX_ROWS_NAMED]
     ]
     if len(bad) > MAX_ROWS_NAMED:
-        problems.append(
-            Problem(f"... and {len(bad) - MAX_ROWS_NAMED} more branch/year pairs", file=path)
-        )
+        problems.append(Problem(f"... and {len(bad) - MAX_ROWS_NAMED} more rows", file=path))
     raise InputError(problems, what="plan")
 
 
@@ -505,14 +524,11 @@ def _plan_scenario(tables: PlanTables):
 
 
 def _grid_files(sc) -> list[tuple[str, Path]]:
-    """(scenario key, path) of every file the scenario's grid is read from."""
-    g = sc.layers.grid
-    out = [("layers.grid.path", Path(g.path))]
-    for name in ("buses", "branches", "generators", "bus_coordinates"):
-        ref = getattr(g, name)
-        if ref is not None:
-            out.append((f"layers.grid.{name}.path", Path(ref.path)))
-    return out
+    """(scenario key, path) of every file the scenario's grid is read from (the attached
+    tables too)."""
+    from siting.layers import grid_input_paths, input_key
+
+    return [(input_key(role), path) for role, path, _kind in grid_input_paths(sc)]
 
 
 def _load_grid(sc, *, origin: str, manifest: dict[str, Any]) -> tuple[Grid, list[str]]:
@@ -671,7 +687,7 @@ def check_plan(
     )
     notes += _missing_plan_flows(
         result.flows,
-        result.peak_snapshot,
+        result.compared_snapshots,
         tables.flows,
         tables.plan_dir / "flows.csv",
         own=scenario is None,
@@ -783,16 +799,30 @@ def _positions(
 
 
 def _year_positions(years: list[int], values: pd.Series, file: str) -> np.ndarray:
-    pos = pd.Index(years).get_indexer(values.astype(np.int64))
+    """Positions of ``values`` in the planning years (see :func:`_scenario_positions`)."""
+    return _scenario_positions(years, values.astype(np.int64), file, "year", "planning years")
+
+
+def _snapshot_positions(snap_names: list[str], values: pd.Series, file: str) -> np.ndarray:
+    """Positions of ``values`` in the plan's snapshots (see :func:`_scenario_positions`)."""
+    return _scenario_positions(snap_names, values.astype(str), file, "snapshot", "snapshots")
+
+
+def _scenario_positions(
+    known: list, values: pd.Series, file: str, field: str, what: str
+) -> np.ndarray:
+    """Positions of ``values`` in ``known`` (the plan scenario's years or snapshots); an
+    :class:`InputError` naming the first row whose value the scenario does not have."""
+    pos = pd.Index(known).get_indexer(values)
     bad = np.flatnonzero(pos < 0)
     if len(bad):
         raise InputError(
             Problem(
-                f"year(s) {sorted(set(values.iloc[bad].astype(int)))[:5]} are not planning years "
-                f"of the plan's scenario {years}",
+                f"{field}(s) {sorted(set(values.iloc[bad].tolist()))[:5]} are not {what} of "
+                f"the plan's scenario {known}",
                 file=file,
                 row=int(bad[0]) + 1,
-                field="year",
+                field=field,
             ),
             what="plan",
         )
@@ -902,8 +932,9 @@ def check_grid(
         Indexed by snapshot name: ``load_factor`` [fraction of the peak base load],
         ``peak`` (bool).
     plan_flows
-        The plan's ``flows.csv`` (``branch_id, year, flow_mw`` at the peak snapshot) to
-        compare with, if any.
+        The plan's ``flows.csv`` to compare with, if any: ``branch_id, year, snapshot,
+        flow_mw`` (every snapshot), or without ``snapshot`` (an older plan: the peak
+        snapshot's rows, compared with the peak alone).
     upgrades
         ``asset`` (``branch``/``substation``), ``asset_id``, ``year`` (first year in
         service), ``added_mw`` [MW]; ``None`` = no upgrades.
@@ -950,18 +981,7 @@ def check_grid(
     # --- injections: dispatch - load - shunt - campus draw, (bus, column) ------------------
     disp = dispatch.reset_index(drop=True)
     d_year = _year_positions(years, disp["year"], f_disp)
-    d_snap = pd.Index(snap_names).get_indexer(disp["snapshot"].astype(str))
-    if (d_snap < 0).any():
-        bad = sorted(set(disp["snapshot"][d_snap < 0]))
-        raise InputError(
-            Problem(
-                f"snapshot(s) {bad[:5]} are not snapshots of the plan's scenario {snap_names}",
-                file=f_disp,
-                row=int(np.flatnonzero(d_snap < 0)[0]) + 1,
-                field="snapshot",
-            ),
-            what="plan",
-        )
+    d_snap = _snapshot_positions(snap_names, disp["snapshot"], f_disp)
     _no_repeats(disp, ["gen_id", "year", "snapshot"], f_disp)
     d_bus = _positions(bus_ids, disp["bus_id"], "bus", f_disp, "bus_id")
     d_col = d_year * ns + d_snap
@@ -1101,41 +1121,43 @@ def check_grid(
         }
     )
 
-    # --- the plan's own flows.csv (peak snapshot) ----------------------------------------
+    # --- the plan's own flows.csv (every snapshot; the peak only in older plans) -----------
     diff_by_year = np.full(ny, np.nan)
+    compared: list[str] = []
     if plan_flows is not None and len(plan_flows):
-        pf = plan_flows.assign(branch_id=plan_flows["branch_id"].astype(str))
-        pf = pf.drop_duplicates(["branch_id", "year"]).set_index(["branch_id", "year"])["flow_mw"]
-        is_pk = (flows_df["snapshot"] == peak_name).to_numpy()
-        keys = pd.MultiIndex.from_arrays([flows_df["branch_id"][is_pk], flows_df["year"][is_pk]])
+        pf, compared = _plan_flows(plan_flows, snap_names, peak_name, base / "flows.csv", notes)
+        sel = flows_df["snapshot"].isin(compared).to_numpy()
+        keys = pd.MultiIndex.from_arrays(
+            [flows_df["branch_id"][sel], flows_df["year"][sel], flows_df["snapshot"][sel]]
+        )
         theirs = pf.reindex(keys).to_numpy(dtype=float)
-        flows_df.loc[is_pk, "plan_flow_mw"] = theirs
-        diff = flows_df.loc[is_pk, "flow_mw"].to_numpy() - theirs
-        flows_df.loc[is_pk, "plan_diff_mw"] = diff
-        pk_cols = np.flatnonzero(col_snap == peak_pos)
+        flows_df.loc[sel, "plan_flow_mw"] = theirs
+        diff = flows_df.loc[sel, "flow_mw"].to_numpy() - theirs
+        flows_df.loc[sel, "plan_diff_mw"] = diff
         allow = (
             TOL_ABS_MW
             + CSV_REL_PRECISION * np.abs(np.nan_to_num(theirs))
-            + flow_rnd[:, pk_cols].T.ravel()
+            + flow_rnd.T.ravel()[sel]  # flows_df's rows run branch-fastest, like flow.T
         )
         absdiff = np.abs(diff)
-        yr = flows_df.loc[is_pk, "year"].to_numpy()
+        yr = flows_df.loc[sel, "year"].to_numpy()
         for t, y in enumerate(years):
-            sel = (yr == y) & np.isfinite(absdiff)
-            if sel.any():
-                diff_by_year[t] = float(absdiff[sel].max())
+            within = (yr == y) & np.isfinite(absdiff)
+            if within.any():
+                diff_by_year[t] = float(absdiff[within].max())
         off = np.isfinite(absdiff) & (absdiff > allow)
         if off.any():
             j = int(np.argmax(np.where(np.isfinite(absdiff), absdiff, -1.0)))
             notes.append(
-                f"{int(off.sum())} recomputed peak flow(s) differ from the plan's flows.csv by "
+                f"{int(off.sum())} recomputed flow(s) differ from the plan's flows.csv by "
                 f"more than the rounding of its tables; largest {absdiff[j]:,.3f} MW on branch "
-                f"'{flows_df.loc[is_pk, 'branch_id'].iloc[j]}' in {yr[j]}"
+                f"'{flows_df.loc[sel, 'branch_id'].iloc[j]}' in {yr[j]} at "
+                f"'{flows_df.loc[sel, 'snapshot'].iloc[j]}'"
             )
         missing = int(np.isnan(theirs).sum())
         if missing:
             notes.append(
-                f"{missing} branch-year(s) checked at the peak have no row in the plan's "
+                f"{missing} branch-year-snapshot(s) compared have no row in the plan's "
                 "flows.csv (another grid than the plan's?)"
             )
         extra = sorted(set(pf.index.get_level_values(0)) - set(branch_ids))
@@ -1381,11 +1403,42 @@ def check_grid(
         outages_studied=int(len(K_all)),
         n1_snapshots=n1_names,
         peak_snapshot=peak_name,
+        compared_snapshots=compared,
         notes=notes,
         timings={"flows_s": t_flow, "n0_s": t_n0, "n1_s": t_n1},
         plan_dir=str(plan_dir),
         grid_source=grid.source,
     )
+
+
+def _plan_flows(
+    plan_flows: pd.DataFrame, snap_names: list[str], peak: str, path: Path, notes: list[str]
+) -> tuple[pd.Series, list[str]]:
+    """The plan's flows by (branch, year, snapshot) [MW], and the snapshots they cover.
+
+    A ``flows.csv`` without a ``snapshot`` column (written before it held every snapshot)
+    holds the peak snapshot's flows: they are taken as ``peak``'s, and a note says only the
+    peak was compared.
+
+    Raises
+    ------
+    siting.errors.InputError
+        A row names a snapshot the plan's scenario does not have.
+    """
+    pf = plan_flows.assign(branch_id=plan_flows["branch_id"].astype(str))
+    if "snapshot" not in pf.columns:
+        notes.append(
+            "the plan's flows.csv has no snapshot column (written before it held every "
+            f"snapshot): its rows are the peak snapshot's, so only '{peak}' was compared"
+        )
+        pf["snapshot"] = peak
+        compared = [peak]
+    else:
+        pf["snapshot"] = pf["snapshot"].astype(str)
+        _snapshot_positions(snap_names, pf["snapshot"], str(path))
+        compared = list(snap_names)
+    key = ["branch_id", "year", "snapshot"]
+    return pf.drop_duplicates(key).set_index(key)["flow_mw"], compared
 
 
 def _summary(

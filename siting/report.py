@@ -979,6 +979,9 @@ def _water(p: _PlanFolder) -> str:
 
 
 def _worst_branches(flows: pd.DataFrame, n: int) -> pd.DataFrame:
+    """The ``n`` branches loaded most in any year and snapshot, one row each (``metric`` [%],
+    ``worst_snapshot``), from a ``flows.csv`` with a row per snapshot, or an older one with
+    the peak's rows and the worst snapshot's loading (``max_loading_pct``)."""
     if not len(flows):
         return pd.DataFrame()
     f = flows.copy()
@@ -986,6 +989,8 @@ def _worst_branches(flows: pd.DataFrame, n: int) -> pd.DataFrame:
     if "max_loading_pct" in f and f["max_loading_pct"].notna().any():
         metric = f["max_loading_pct"].fillna(f["loading_pct"])
     f["metric"] = pd.to_numeric(metric, errors="coerce").fillna(0.0)
+    snap = f["max_loading_snapshot"] if "max_loading_snapshot" in f else f.get("snapshot")
+    f["worst_snapshot"] = snap if snap is not None else ""
     idx = f.groupby("branch_id")["metric"].idxmax()
     return f.loc[idx].sort_values(["metric", "branch_id"], ascending=[False, True]).head(n)
 
@@ -1017,7 +1022,7 @@ def _grid(p: _PlanFolder) -> str:
         labels.append(lab)
         v = float(r["metric"])
         vals.append(v)
-        snap = r.get("max_loading_snapshot", "peak")
+        snap = r["worst_snapshot"]
         snap = snap if isinstance(snap, str) and snap else "peak"
         vlabels.append(f"{fmt_num(v)} % ({int(r['year'])}, {snap})")
         tips.append(

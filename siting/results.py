@@ -38,6 +38,18 @@ TOL_ABS = 1e-3
 #: Relative tolerance of the verification [fraction].
 TOL_REL = 1e-6
 
+#: Columns of ``flows.csv``: one row per branch, year and snapshot (``Plan.flows_all``).
+FLOW_COLUMNS = [
+    "branch_id",
+    "from_bus",
+    "to_bus",
+    "year",
+    "snapshot",
+    "flow_mw",
+    "rating_mw",
+    "loading_pct",
+    "rating_emergency_mw",
+]
 #: Columns of ``upgrades.csv``.
 UPGRADE_COLUMNS = ["asset", "asset_id", "year", "added_mw", "cost_usd", "lead_time_years"]
 #: Columns of ``contingencies.csv``.
@@ -87,10 +99,14 @@ class Plan:
     flows
         One row per branch and year at the peak snapshot: ``branch_id, from_bus, to_bus,
         year, flow_mw, rating_mw, loading_pct, rating_emergency_mw`` (ratings of that year,
-        upgrades included), plus the worst snapshot's loading (no rows when the grid is not
-        modelled).
+        upgrades included), plus the worst snapshot's loading ``max_loading_pct,
+        max_loading_snapshot`` (no rows when the grid is not modelled). In memory only (the
+        branches layer's ``loading_pct_<YYYY>`` come from it).
     flows_all
-        Flows per branch, year and snapshot.
+        One row per branch, year and snapshot, :data:`FLOW_COLUMNS` (``flow_mw`` from
+        ``from_bus`` to ``to_bus``, ratings of that year with upgrades, ``loading_pct`` =
+        100 |flow| / rating, 0 when unlimited): what ``flows.csv`` holds, so that each
+        snapshot can be recomputed from the plan's tables (``siting grid check``).
     dispatch
         ``gen_id, bus_id, year, snapshot, p_mw`` (no rows when the grid is not modelled).
     water_links
@@ -223,7 +239,7 @@ class Plan:
         if self.zones is not None:
             _write_geojson(self.zones, d / "zones.geojson")
         self.schedule.to_csv(d / "schedule.csv", index=False, float_format="%.6g")
-        self.flows.to_csv(d / "flows.csv", index=False, float_format="%.6g")
+        self.flows_all.to_csv(d / "flows.csv", index=False, float_format="%.6g")
         self.dispatch.to_csv(d / "dispatch.csv", index=False, float_format="%.6g")
         self.upgrades.to_csv(d / "upgrades.csv", index=False, float_format="%.10g")
         if len(self.contingencies):
@@ -439,7 +455,7 @@ def extract(
             "max_loading_snapshot",
         ]
     )
-    flows_all = pd.DataFrame()
+    flows_all = pd.DataFrame(columns=FLOW_COLUMNS)
     dispatch = pd.DataFrame(columns=["gen_id", "bus_id", "year", "snapshot", "p_mw"])
     buses = branches = None
     upgrades = pd.DataFrame(columns=UPGRADE_COLUMNS)
@@ -477,7 +493,7 @@ def extract(
                 100.0 * flows_all["flow_mw"].abs() / flows_all["rating_mw"],
                 0.0,
             )
-        flows_all["rating_emergency_mw"] = flows_all.pop("rating_emergency_mw")
+        flows_all = flows_all[FLOW_COLUMNS]
         peak_name = (
             d.snapshots.index[d.snapshots["peak"].to_numpy()][0]
             if d.snapshots["peak"].any()

@@ -175,8 +175,34 @@ class CoordinatesRef(_Strict):
     crs: str = Field(default="EPSG:4326", description="CRS of the coordinates (EPSG code or WKT).")
 
 
+class TableRef(_Strict):
+    """A CSV table on disk (a header row, then one row per record)."""
+
+    path: Path = Field(description="CSV file; relative to the scenario file.")
+
+
+class SitesRef(VectorRef):
+    """The sites layer, and whether its sites replace the generated cells or join them."""
+
+    mode: Literal["replace", "add"] = Field(
+        default="replace",
+        description="`replace`: the layer's sites are the only candidates; `add`: they join "
+        "the cells generated over the allowed land (`candidates.cell_km`), so announced "
+        "campuses are weighed against open land. With `add`, a site's polygon is cut out of "
+        "the cells (its land is not counted twice), and a site_id that is also a generated "
+        "cell's ID (`c_<row>_<col>`) is an error.",
+    )
+
+
 class GridLayers(_Strict):
-    """Where the transmission grid comes from."""
+    """Where the transmission grid comes from, and what is attached to it.
+
+    The attached tables (``siting fields branch_upgrades`` ... list their columns) name the
+    grid's own IDs: for a MATPOWER case the bus number and the 1-based row of ``mpc.branch``;
+    for a pandapower network the bus index and ``line:<index>``, ``trafo:<index>`` ...; for a
+    grid GeoPackage its ``bus_id`` and ``branch_id``. They replace what the grid itself says
+    for the rows they name, before ``grid.derate`` and ``grid.outages`` apply.
+    """
 
     format: Literal["auto", "layers", "matpower", "pandapower"] = Field(
         default="auto",
@@ -200,6 +226,49 @@ class GridLayers(_Strict):
         gt=0,
         description="System base for per-unit reactances of `layers` grids [MVA].",
     )
+    branch_upgrades: TableRef | None = Field(
+        default=None,
+        description="CSV of branch upgrade options (reconductoring): `branch_id, "
+        "upgrade_added_mw, upgrade_cost_usd, upgrade_lead_time_years` [MW, USD, years]; "
+        "offered to the plan when `grid.upgrades` is on.",
+    )
+    substations: TableRef | None = Field(
+        default=None,
+        description="CSV of substation headroom and upgrade options per bus: `bus_id, "
+        "substation_headroom_mw, substation_upgrade_added_mw, substation_upgrade_cost_usd, "
+        "substation_upgrade_lead_time_years` [MW, MW, USD, years].",
+    )
+    emergency_ratings: TableRef | None = Field(
+        default=None,
+        description="CSV of short-term emergency ratings: `branch_id, rating_emergency_mw` "
+        "[MW], the limit after an outage (N-1 security, `siting grid check`).",
+    )
+    load_growth: TableRef | None = Field(
+        default=None,
+        description="CSV of base load by year: `bus_id` or `area`, `year`, and `load_mw` [MW] "
+        "or `growth_factor` [x the grid's load]; see `siting fields load_growth`.",
+    )
+    load_growth_per_year: ByYear[Annotated[float, Field(ge=0, le=100)]] = Field(
+        default_factory=dict,
+        description="One factor per calendar year on every bus's base load [x the grid's own "
+        "load_mw] (`{2030: 1.05, 2035: 1.2}`); a planning year without a factor takes the "
+        "latest earlier year's, or 1 before the first. Not with `load_growth`.",
+    )
+
+    @model_validator(mode="after")
+    def _one_load_growth(self) -> GridLayers:
+        if self.load_growth is not None and self.load_growth_per_year:
+            raise ValueError(
+                "give load_growth (a CSV by bus or area) or load_growth_per_year (one factor "
+                "per year for every bus), not both"
+            )
+        bad = sorted(y for y in self.load_growth_per_year if not 1900 <= y <= 2200)
+        if bad:
+            raise ValueError(
+                f"load_growth_per_year has years {bad} that are not calendar years between "
+                "1900 and 2200"
+            )
+        return self
 
 
 class ClimateLayers(_Strict):
@@ -257,10 +326,11 @@ class LayersSection(_Strict):
     )
     places: VectorRef | None = Field(default=None, description="Towns and cities (points).")
     climate: ClimateLayers | None = Field(default=None, description="Climate rasters.")
-    sites: VectorRef | None = Field(
+    sites: SitesRef | None = Field(
         default=None,
-        description="Candidate sites (points or polygons); empty = cells generated over the "
-        "allowed land (see `candidates`).",
+        description="Candidate sites (points or polygons): the only candidates, or, with "
+        "`mode: add`, beside the generated cells; empty = cells generated over the allowed "
+        "land (see `candidates`).",
     )
     demand_regions: VectorRef | None = Field(
         default=None, description="Inference demand regions (see `policy.demand`)."
@@ -468,8 +538,9 @@ class GridSettings(_Strict):
     upgrades: bool = Field(
         default=True,
         description="Offer the grid layer's upgrade options to the model: branch reconductoring "
-        "(`upgrade_added_mw`, `upgrade_cost_usd`, `upgrade_lead_time_years` on branches) and "
-        "substation upgrades (`substation_upgrade_*` on buses). Each is a yes/no decision, in "
+        "(`upgrade_added_mw`, `upgrade_cost_usd`, `upgrade_lead_time_years` on branches, or "
+        "`layers.grid.branch_upgrades`) and substation upgrades (`substation_upgrade_*` on "
+        "buses, or `layers.grid.substations`). Each is a yes/no decision, in "
         "service from the year chosen (no earlier than the first planning year plus its lead "
         "time), paid in that year.",
     )

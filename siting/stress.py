@@ -151,7 +151,9 @@ class BasePlan:
     schedule
         ``site_id, year, it_mw, new_it_mw, cooling, bus_id ...`` (as ``schedule.csv``).
     flows
-        Peak flows per branch and year (as ``flows.csv``; empty when unknown).
+        Flows per branch, year and snapshot as ``flows.csv`` (older plans: the peak's,
+        with the worst snapshot's ``max_loading_pct``; in memory: ``Plan.flows``); empty
+        when unknown.
     costs_usd
         Present value of each cost part [USD].
     objective_usd

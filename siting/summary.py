@@ -25,7 +25,9 @@ def summarise(layers: Layers, scenario=None) -> dict[str, Any]:
     -------
     dict
         Keys: ``scenario``, ``crs``, ``extent``, ``grid`` (``None`` without a grid layer: no
-        network constraints), ``water``, ``land``, ``rasters``, ``inputs``, ``notes``. Units
+        network constraints; its ``upgrade_options`` counts branches and substations with an
+        upgrade option, its ``attachments`` the tables attached under ``layers.grid``),
+        ``water``, ``land``, ``rasters``, ``inputs``, ``notes``. Units
         are in the key names.
     """
     out: dict[str, Any] = {}
@@ -146,7 +148,23 @@ def _grid_summary(g: Grid, scenario=None) -> dict[str, Any]:
     if scenario is not None:
         loads = g.load_mw(scenario.years).sum() + g.buses["shunt_mw"].sum()
         grid["load_mw_by_year"] = {int(y): _round(v) for y, v in loads.items()}
+    options = {
+        "branches": _n_options(br, "upgrade_", br["rating_mw"]),
+        "substations": _n_options(
+            g.buses, "substation_upgrade_", g.buses["substation_headroom_mw"]
+        ),
+    }
+    if any(options.values()):
+        grid["upgrade_options"] = options
+    grid["attachments"] = {f"layers.grid.{k}": v for k, v in g.attachments.items()}
     return grid
+
+
+def _n_options(table, prefix: str, limit) -> int:
+    """Upgrade options of a grid table: an added MW > 0 and a cost, on a finite limit."""
+    added = table[f"{prefix}added_mw"].astype(float)
+    cost = table[f"{prefix}cost_usd"].astype(float)
+    return int(((added > 0) & cost.notna() & np.isfinite(limit.astype(float))).sum())
 
 
 def _round(v: float, nd: int = 1) -> float:

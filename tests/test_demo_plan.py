@@ -76,7 +76,9 @@ def test_demo_outputs_are_complete(base):
     assert (cands["reason"] != "").all()
     flows = pd.read_csv(out / "flows.csv")
     n_branches = len(gpd.read_file(out / "plan.gpkg", layer="branches"))
-    assert len(flows) == n_branches * 5  # one row per branch and year
+    n_snapshots = len(p.manifest["scenario_as_run"]["grid"]["snapshots"])
+    assert n_snapshots > 1
+    assert len(flows) == n_branches * 5 * n_snapshots  # one row per branch, year and snapshot
     sched = pd.read_csv(out / "schedule.csv")
     assert set(sched["site_id"]) == set(sites["site_id"])
     man = json.loads((out / "manifest.json").read_text())

@@ -173,7 +173,7 @@ def test_siting_map_rerenders_a_hostile_saved_plan(hostile_plan, tmp_path):
     for name, cols in (
         ("schedule.csv", ["cooling"]),
         ("dispatch.csv", ["snapshot"]),
-        ("flows.csv", ["max_loading_snapshot"]),
+        ("flows.csv", ["snapshot"]),
     ):
         t = pd.read_csv(folder / name, dtype=str, keep_default_na=False)
         for c in cols:

@@ -290,10 +290,12 @@ def test_tiny_plan_checks_clean_and_its_flows_equal_the_plans(tiny):
     for key, v in theirs.items():
         # dispatch.csv and schedule.csv hold 6 significant digits
         assert mine[key] == pytest.approx(v, rel=1e-5, abs=1e-6), key
-    # and the plan's flows.csv (the peak)
+    # and the plan's flows.csv: a row for every branch, year and snapshot, each compared
     csv = pd.read_csv(out / "flows.csv", dtype={"branch_id": str})
+    assert len(csv) == 2 * 2 * 2 and r.compared_snapshots == ["peak", "year"]
     for row in csv.itertuples():
-        assert mine[(row.branch_id, row.year, "peak")] == pytest.approx(row.flow_mw, rel=1e-5)
+        assert mine[(row.branch_id, row.year, row.snapshot)] == pytest.approx(row.flow_mw, rel=1e-5)
+    assert r.flows["plan_flow_mw"].notna().all()
     assert (r.years["plan_flow_max_diff_mw"] < 1e-3).all()
 
 

@@ -175,16 +175,20 @@ def test_outputs_exist_and_are_complete(tiny_plan):
     ):
         assert col in sched.columns, col
     flows = pd.read_csv(out / "flows.csv")
-    assert list(flows.columns[:7]) == [
+    assert list(flows.columns[:8]) == [
         "branch_id",
         "from_bus",
         "to_bus",
         "year",
+        "snapshot",
         "flow_mw",
         "rating_mw",
         "loading_pct",
     ]
-    assert len(flows) == 2 * 2  # two branches x two years
+    # two branches x two years x two snapshots (peak, year): every snapshot, not the peak only
+    assert len(flows) == 2 * 2 * 2
+    assert sorted(set(flows["snapshot"])) == ["peak", "year"]
+    assert not flows.duplicated(["branch_id", "year", "snapshot"]).any()
     disp = pd.read_csv(out / "dispatch.csv")
     assert {"gen_id", "bus_id", "year", "p_mw"} <= set(disp.columns)
     man = json.loads((out / "manifest.json").read_text())

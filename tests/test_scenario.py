@@ -260,7 +260,10 @@ def test_every_year_keyed_mapping_refuses_two_spellings():
                         walk(a)
 
     walk(Scenario)
-    assert found == [("Targets", "it_mw_by_year", True)]
+    assert found == [
+        ("GridLayers", "load_growth_per_year", True),
+        ("Targets", "it_mw_by_year", True),
+    ]
 
 
 def test_extends_override_in_the_other_spelling_replaces_the_year(tmp_path):

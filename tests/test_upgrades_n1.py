@@ -278,7 +278,7 @@ def test_a_plan_buys_the_upgrade_it_needs_and_writes_it(tmp_path):
     ]
     year = int(ups["year"].iloc[0])
     flows = pd.read_csv(tmp_path / "out" / "flows.csv", dtype={"branch_id": str})
-    rating = flows.set_index(["branch_id", "year"])["rating_mw"]
+    rating = flows.set_index(["branch_id", "year", "snapshot"])["rating_mw"].xs("peak", level=2)
     assert rating["b", year] == pytest.approx(560.0)
     assert all(rating["b", y] == pytest.approx(60.0) for y in (2030, 2031) if y < year)
     # replayed with its upgrade fixed, the plan costs what it cost; with no upgrade it

@@ -36,6 +36,7 @@ from siting.layers.fields import (
     ZONES,
 )
 from siting.layers.grid import read_grid
+from siting.layers.grid_attachments import ATTACHMENTS
 from siting.layers.grid_model import CostCurve, Grid
 from siting.layers.raster import RasterLayer, read_raster
 from siting.layers.vector import _Ctx, read_vector, to_crs
@@ -54,6 +55,9 @@ __all__ = [
 CLIMATE_RANGE_C = (-70.0, 60.0)
 #: The climate rasters a scenario names (``layers.climate``), one statistic each.
 CLIMATE_RASTERS = ("dry_bulb_mean_c", "dry_bulb_p99_c", "wet_bulb_mean_c", "wet_bulb_p99_c")
+
+#: The layers of a grid a scenario may take from other files (``layers.grid.buses`` ...).
+GRID_PARTS: tuple[str, ...] = ("buses", "branches", "generators")
 
 #: Layers whose joint extent is the study region when there is neither a boundary nor a grid
 #: (only with a ``sites`` layer).
@@ -246,7 +250,7 @@ def load_layers(scenario) -> Layers:
     # a FIFO, device or socket at any path (or beside a dataset) is refused before any read
     refused = refuse_special_files(_input_paths(scenario), report)
     grid_refs = [] if spec.grid is None else [spec.grid.path, spec.grid.bus_coordinates]
-    grid_refs += [getattr(spec.grid, n, None) for n in ("buses", "branches", "generators")]
+    grid_refs += [getattr(spec.grid, n, None) for n in (*GRID_PARTS, *ATTACHMENTS)]
     grid_ok = not any(_is_refused(r, refused) for r in grid_refs)
     grid = read_grid(spec.grid, report) if spec.grid is not None and grid_ok else None
     if grid is not None:
@@ -503,26 +507,35 @@ def _is_refused(ref, refused: set[Path]) -> bool:
     return Path(path).resolve() in refused
 
 
-def _input_paths(scenario) -> list[InputRef]:
-    """(role, path, kind) of every input a scenario reads (see :func:`hash_inputs`)."""
+def grid_input_paths(scenario) -> list[InputRef]:
+    """(role, path, kind) of every file a scenario's grid is read from: the grid, the layers
+    taken from other files, the bus coordinates and the attached tables (roles ``grid``,
+    ``grid.<key>``; :func:`input_key` gives the scenario key). None without a grid."""
     from siting.layers.grid import grid_format
 
+    g = scenario.layers.grid
+    if g is None:
+        return []
+    path = Path(g.path)
+    out: list[InputRef] = [
+        ("grid", path, "vector" if grid_format(path, g.format) == "layers" else "file")
+    ]
+    for name in (*GRID_PARTS, "bus_coordinates", *ATTACHMENTS):
+        ref = getattr(g, name)
+        if ref is not None:
+            out.append((f"grid.{name}", Path(ref.path), "vector" if name in GRID_PARTS else "file"))
+    return out
+
+
+def _input_paths(scenario) -> list[InputRef]:
+    """(role, path, kind) of every input a scenario reads (see :func:`hash_inputs`)."""
     spec = scenario.layers
     out: list[InputRef] = []
     if scenario.source_file:
         out.append(("scenario", Path(scenario.source_file), "file"))
     if scenario.extends:
         out.append(("scenario.extends", Path(scenario.extends), "file"))
-    if spec.grid is not None:
-        path = Path(spec.grid.path)
-        layers = grid_format(path, spec.grid.format) == "layers"
-        out.append(("grid", path, "vector" if layers else "file"))
-        for name in ("buses", "branches", "generators"):
-            ref = getattr(spec.grid, name)
-            if ref is not None:
-                out.append((f"grid.{name}", Path(ref.path), "vector"))
-        if spec.grid.bus_coordinates is not None:
-            out.append(("grid.bus_coordinates", Path(spec.grid.bus_coordinates.path), "file"))
+    out += grid_input_paths(scenario)
     for name in (
         "water_sources",
         "zones",

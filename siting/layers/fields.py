@@ -7,11 +7,17 @@ Read by the vector reader (validation and type coercion), by ``siting fields``
 A field marked ``per_year`` may also come as one column per calendar year,
 ``<name>_<YYYY>`` (``load_mw_2030``); a year without its own column takes the
 latest earlier year's column, or the plain ``<name>`` column.
+
+:data:`TABLES` are the CSV tables a scenario attaches to a grid (``layers.grid.<name>``:
+upgrade options, substations, emergency ratings, load growth;
+:mod:`siting.layers.grid_attachments`). Their fields are the grid layers' own where they
+mean the same (``upgrade_added_mw`` ...), so a MATPOWER or pandapower grid gets them as
+a GeoPackage grid carries them; :func:`siting.layers.vector.read_table` checks them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 Kind = Literal["id", "ref", "float", "int", "str", "bool"]
@@ -575,6 +581,111 @@ HEAT_SINKS = LayerSpec(
     ),
 )
 
+
+def _as(spec: LayerSpec, name: str, **changes: Any) -> Field:
+    """Field ``name`` of ``spec`` with ``changes`` (an attachment table reuses the grid's
+    own fields, so the two never differ in unit or meaning)."""
+    return replace(spec.field(name), **changes)
+
+
+def _csv_table(**spec: Any) -> LayerSpec:
+    """The spec of a CSV table attached to a grid (no geometry)."""
+    return LayerSpec(geometry=(), geometry_required=False, **spec)
+
+
+#: A planning or data year in a table [calendar year].
+_YEAR = Field(
+    "year", "int", "calendar year", "The year the row holds.", required=True, min=1900, max=2200
+)
+
+BRANCH_UPGRADES = _csv_table(
+    name="branch_upgrades",
+    id_field="branch_id",
+    description="CSV attached to a grid (`layers.grid.branch_upgrades`): one upgrade option "
+    "(reconductoring) per branch, the same fields a grid GeoPackage's branches carry. It "
+    "replaces the grid's own option for the branches it names; a branch without a rating "
+    "(MATPOWER RATE_A 0) has nothing to upgrade.",
+    fields=(
+        _as(
+            BRANCHES,
+            "branch_id",
+            kind="ref",
+            description="The branch (MATPOWER: 1-based row "
+            "of mpc.branch; pandapower: `line:3`, `trafo:0` ...).",
+        ),
+        _as(BRANCHES, "upgrade_added_mw", required=True, nullable=False),
+        _as(BRANCHES, "upgrade_cost_usd", required=True, nullable=False),
+        _as(BRANCHES, "upgrade_lead_time_years", default=0.0, nullable=False),
+    ),
+)
+
+SUBSTATIONS = _csv_table(
+    name="substations",
+    id_field="bus_id",
+    description="CSV attached to a grid (`layers.grid.substations`): substation headroom and "
+    "its upgrade option per bus, the same fields a grid GeoPackage's buses carry; it replaces "
+    "the grid's own for the buses it names. An upgrade option adds to the headroom, so it "
+    "needs `substation_headroom_mw`; the three upgrade fields come together or not at all.",
+    fields=(
+        _as(
+            BUSES,
+            "bus_id",
+            kind="ref",
+            description="The bus (MATPOWER bus number; pandapower bus index).",
+        ),
+        _as(BUSES, "substation_headroom_mw"),
+        _as(BUSES, "substation_upgrade_added_mw"),
+        _as(BUSES, "substation_upgrade_cost_usd"),
+        _as(BUSES, "substation_upgrade_lead_time_years"),
+    ),
+)
+
+EMERGENCY_RATINGS = _csv_table(
+    name="emergency_ratings",
+    id_field="branch_id",
+    description="CSV attached to a grid (`layers.grid.emergency_ratings`): the short-term "
+    "rating N-1 security and `siting grid check` hold each branch to after an outage; it "
+    "replaces the grid's own (MATPOWER RATE_C) for the branches it names.",
+    fields=(
+        _as(BRANCH_UPGRADES, "branch_id"),
+        _as(BRANCHES, "rating_emergency_mw", required=True, nullable=False),
+    ),
+)
+
+LOAD_GROWTH = _csv_table(
+    name="load_growth",
+    id_field=None,
+    description="CSV attached to a grid (`layers.grid.load_growth`): the base (non-campus) "
+    "load by year, one row per bus or area and year. Give `bus_id` or `area`, and `load_mw` "
+    "or `growth_factor` (areas take `growth_factor` only). A factor multiplies the grid's own "
+    "`load_mw` (MATPOWER PD), not the year before. A bus or area keeps its value until its "
+    "next row; before its first row, and where no row names it, it keeps the grid's load.",
+    fields=(
+        _as(SUBSTATIONS, "bus_id", required=False),
+        Field(
+            "area",
+            "ref",
+            "",
+            "An area of the grid (MATPOWER BUS_AREA; pandapower zone): every bus in it.",
+        ),
+        _YEAR,
+        _as(BUSES, "load_mw", default=None, per_year=False),
+        Field(
+            "growth_factor",
+            "float",
+            "x the grid's load",
+            "Load as a multiple of the grid's own load_mw (1.05 = 5 % more; 105 % is 1.05).",
+            min=0,
+            max=100,
+        ),
+    ),
+)
+
+#: CSV tables attached to a grid (keys of ``layers.grid`` of the same name), by name.
+TABLES: dict[str, LayerSpec] = {
+    s.name: s for s in (BRANCH_UPGRADES, SUBSTATIONS, EMERGENCY_RATINGS, LOAD_GROWTH)
+}
+
 LAYERS: dict[str, LayerSpec] = {
     s.name: s
     for s in (
@@ -596,7 +707,10 @@ LAYERS: dict[str, LayerSpec] = {
 
 def markdown_table(spec: LayerSpec) -> str:
     """A Markdown table of a layer's fields (for the README and ``siting fields``)."""
-    geom = "/".join(spec.geometry) + ("" if spec.geometry_required else " (optional)")
+    if spec.geometry:
+        geom = "/".join(spec.geometry) + ("" if spec.geometry_required else " (optional)")
+    else:
+        geom = "CSV table"
     lines = [
         f"**{spec.name}** ({geom}): {spec.description}",
         "",
@@ -614,5 +728,5 @@ def markdown_table(spec: LayerSpec) -> str:
 
 
 def markdown_all() -> str:
-    """Markdown tables of every layer kind, in a fixed order."""
-    return "\n\n".join(markdown_table(s) for s in LAYERS.values())
+    """Markdown tables of every layer kind, then of every table attached to a grid."""
+    return "\n\n".join(markdown_table(s) for s in (*LAYERS.values(), *TABLES.values()))

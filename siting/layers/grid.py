@@ -20,6 +20,7 @@ from pyproj import Geod
 from siting.errors import ProblemReport
 from siting.files import dataset_problem, path_problem
 from siting.layers.fields import BRANCHES, BUSES, GENERATORS
+from siting.layers.grid_attachments import attach_tables
 from siting.layers.grid_model import CostCurve, Grid
 from siting.layers.vector import check_refs, read_vector
 
@@ -59,8 +60,19 @@ def read_grid(spec, report: ProblemReport) -> Grid | None:
     Returns
     -------
     Grid or None
-        ``None`` when the grid could not be read at all.
+        ``None`` when the grid could not be read at all. The tables the scenario attaches
+        (``branch_upgrades``, ``substations``, ``emergency_ratings``, ``load_growth``,
+        ``load_growth_per_year``) are written into it
+        (:func:`siting.layers.grid_attachments.attach_tables`).
     """
+    grid = _read_network(spec, report)
+    if grid is not None:
+        attach_tables(grid, spec, report)
+    return grid
+
+
+def _read_network(spec, report: ProblemReport) -> Grid | None:
+    """The grid file itself, by its reader (see :func:`read_grid`)."""
     path = Path(spec.path)
     fmt = grid_format(path, spec.format)
     # a name the operating system will not even look up (too long, no permission on the

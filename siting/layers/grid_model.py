@@ -17,7 +17,7 @@ Conventions (MATPOWER's, kept exactly):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -93,6 +93,10 @@ class Grid:
         System base for per-unit values [MVA].
     source
         Where it was read from (path), and ``source_format`` how.
+    attachments
+        What the scenario's tables attached to the grid
+        (:mod:`siting.layers.grid_attachments`): ``layers.grid`` key -> ``path``, ``rows``
+        and what they changed.
     """
 
     buses: gpd.GeoDataFrame
@@ -102,6 +106,7 @@ class Grid:
     base_mva: float = 100.0
     source: str = ""
     source_format: str = ""
+    attachments: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def has_coordinates(self) -> bool:

@@ -21,7 +21,7 @@ import shapely
 from pyproj import CRS, Transformer
 
 from siting.errors import ProblemReport, is_missing
-from siting.files import dataset_problem
+from siting.files import dataset_problem, open_regular, path_problem
 from siting.layers.fields import MAX_ABS_VALUE, Field, LayerSpec
 
 #: Most features read from one layer; beyond it the layer is refused before it fills memory.
@@ -166,6 +166,65 @@ def read_vector(
         return None
     name = gdf.attrs.pop("siting_layer")
     return _checked(gdf, path, name, spec, report, target_crs)
+
+
+def read_table(
+    path: str | Path, spec: LayerSpec, report: ProblemReport, *, layer: str
+) -> pd.DataFrame | None:
+    """Read one CSV table and check it against ``spec``, as :func:`read_vector` checks a layer.
+
+    Parameters
+    ----------
+    path
+        The CSV file: a header row, then one row per record; cells are read as text and
+        brought to each field's type (an empty cell is missing).
+    spec
+        What the table must hold (a spec without geometry).
+    report
+        Problems are added here, naming the file, ``layer``, the 1-based data row (the
+        header not counted), the row's ID and the field; a column the spec does not know is
+        a note (a misspelt optional column would otherwise be ignored silently).
+    layer
+        What to call the table in problems (the scenario key that names it).
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        Index: the spec's ID field (when it has one), else the row position. Columns: every
+        spec field (defaults filled) and any other column, as text. ``attrs["columns"]``
+        lists the columns the file has. ``None`` when the file cannot be read at all.
+    """
+    path = Path(path)
+    why = path_problem(path, expected="a CSV file")
+    if why is not None:
+        fields = ", ".join(f.name for f in spec.fields)
+        report.add(f"{why}; expected a CSV table ({fields})", file=path, layer=layer, field="path")
+        return None
+    try:
+        with open_regular(path) as f:
+            df = pd.read_csv(f, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except pd.errors.EmptyDataError:
+        report.add("the file is empty; expected a CSV with a header row", file=path, layer=layer)
+        return None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as e:
+        report.add(f"cannot be read as CSV ({_gdal_msg(e)})", file=path, layer=layer)
+        return None
+    df.columns = [str(c).strip() for c in df.columns]
+    columns = list(df.columns)
+    unknown = [c for c in columns if c not in {f.name for f in spec.fields}]
+    if unknown:
+        report.note(
+            f"{path} ({layer}): column(s) {', '.join(unknown)} are not fields of a "
+            f"{spec.name} table and are ignored (its fields: "
+            f"{', '.join(f.name for f in spec.fields)})"
+        )
+    gdf = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries([None] * len(df), index=df.index))
+    checked = _checked(gdf, path, layer, spec, report, None)
+    if checked is None:
+        return None
+    out = pd.DataFrame(checked.drop(columns=checked.geometry.name))
+    out.attrs["columns"] = columns
+    return out
 
 
 def library_warnings_as_notes(
