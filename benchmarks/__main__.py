@@ -441,9 +441,11 @@ def compare_plans(name_a: str, a: dict, name_b: str, b: dict) -> list[str]:
 # itself; the rest of the solve stage is the hand-over) and sized (rows, columns, nonzeros
 # of the last MIP handed over).
 NATIONAL_SIZES = ("S", "M", "L")
+#: The national-TX jobs (issue 18; :func:`benchmarks.instances.write_texas`): siting alone.
+TEXAS_JOBS = {"TX": "n1=False", "TX-N1": "n1=True"}
 _NATIONAL_PRELUDE = (
     "import tempfile, highspy\n"
-    "from benchmarks.instances import write_size\n"
+    "from benchmarks.instances import write_size, write_texas\n"
     "_stage, _runs = ['prepare'], []\n"
     "_orig_run = highspy.Highs.run\n"
     "def _run(self, *a, **k):\n"
@@ -455,16 +457,16 @@ _NATIONAL_PRELUDE = (
     "highspy.Highs.run = _run\n"
     "import siting.solve as _ss\n"
     "_orig_ri = _ss._run_interruptible\n"
-    "def _ri(h):\n"
+    "def _ri(h, *a, **k):\n"
     "    s = time.perf_counter()\n"
-    "    r = _orig_ri(h)\n"
+    "    r = _orig_ri(h, *a, **k)\n"
     "    _runs.append((_stage[0], time.perf_counter() - s, h.getNumRow(), h.getNumCol(), "
     "h.getNumNz()))\n"
     "    return r\n"
     "_ss._run_interruptible = _ri  # siting runs HiGHS in its solver thread (Ctrl-C)\n"
     "d = tempfile.mkdtemp()\n"
     "g0 = time.perf_counter()\n"
-    "sc = write_size(d + '/in', {size!r}, mip_gap={gap!r}, time_limit_s={limit!r})\n"
+    "sc = {instance}\n"
     "gen_s = time.perf_counter() - g0\n"
 )
 _NATIONAL_SITING = _NATIONAL_PRELUDE + (
@@ -479,7 +481,8 @@ _NATIONAL_SITING = _NATIONAL_PRELUDE + (
     "    return out\n"
     "_kernel.solve_kernel = _sk\n"
     "def _say(name):\n"
-    "    _stage[0] = 'solve' if name == 'solve' or name.startswith('kernel') else name\n"
+    "    _stage[0] = 'solve' if name == 'solve' or name.startswith(('kernel', 'approximate')) "
+    "else name\n"
     "t0 = time.perf_counter()\n"
     "try:\n"
     "    p, why = siting.plan(sc, write=False, progress=_say), ''\n"
@@ -497,6 +500,14 @@ _NATIONAL_SITING = _NATIONAL_PRELUDE + (
     "    extra.update({{'kernel_lp_s': ki.lp_time_s, 'lp_bound_usd': ki.lp_bound_usd, "
     "'lp_used_sites': ki.lp_used_sites, 'kernel_sites': ki.kernel_sites[-1] if ki.kernel_sites "
     "else 0, 'kernel_rounds': ki.rounds, 'kernel_cuts': ki.feasibility_cuts}})\n"
+    "ai = p.manifest.get('approximate_network') if p is not None else None\n"
+    "if ai:\n"
+    "    pre = sum(p.manifest['timings'][k] for k in ('scenario_s', 'layers_s', 'candidates_s', "
+    "'cooling_s', 'network_s', 'screening_s', 'baseline_s') if k in p.manifest['timings'])\n"
+    "    within = [s for s, u in ai['plans'] if (u - ai['lp_bound_usd']) / u <= 0.01]\n"
+    "    extra.update({{'first_plan_s': pre + ai['first_plan_s'] if ai['first_plan_s'] is not "
+    "None else None, 'within_1pct_s': pre + within[0] if within else None, "
+    "'approx_rounds': ai['rounds'], 'approx_exact_branches': ai['exact_branches']}})\n"
     "if p is not None:\n"
     "    tm, mf = p.manifest['timings'], p.manifest\n"
     "    lazy = [re.search(r'(\\d+) LP and (\\d+) MIP rounds, (\\d+) limits added of (\\d+)', n) "
@@ -581,8 +592,13 @@ def national_jobs(gap: float = 0.005, time_limit_s: float = 3600.0) -> dict[str,
     """The national jobs: ``national-<size> siting (ptdf, lazy limits)`` and
     ``national-<size> linopy baseline (full PTDF)`` per size (gap [fraction], limit [s])."""
     jobs = {}
+    for size, kw in TEXAS_JOBS.items():
+        inst = f"write_texas(d + '/in', {kw}, mip_gap={gap!r}, time_limit_s={time_limit_s!r})"
+        fmt = {"instance": inst, "gap": gap, "limit": time_limit_s}
+        jobs[f"national-{size} siting (ptdf, lazy limits)"] = _NATIONAL_SITING.format(**fmt)
     for size in NATIONAL_SIZES:
-        fmt = {"size": size, "gap": gap, "limit": time_limit_s}
+        inst = f"write_size(d + '/in', {size!r}, mip_gap={gap!r}, time_limit_s={time_limit_s!r})"
+        fmt = {"instance": inst, "gap": gap, "limit": time_limit_s}
         jobs[f"national-{size} siting (ptdf, lazy limits)"] = _NATIONAL_SITING.format(**fmt)
         jobs[f"national-{size} linopy baseline (full PTDF)"] = _NATIONAL_LINOPY.format(**fmt)
     return jobs
@@ -599,6 +615,10 @@ _NATIONAL_ROWS = (
     ("highs_baseline_s", "HiGHS s (grid baseline LP, in the first row above)"),
     ("python_share", "share of the wall not in HiGHS (siting's own Python)"),
     ("plan_found", "a plan found within the time limit (1 yes, 0 no)"),
+    ("first_plan_s", "approximate rows: the first verified plan, s from the start"),
+    ("within_1pct_s", "approximate rows: a plan within 1 % of the LP bound, s from the start"),
+    ("approx_rounds", "approximate rows: MILP rounds"),
+    ("approx_exact_branches", "approximate rows: branches made exact"),
     ("kernel_lp_s", "candidate kernel: HiGHS s on the LP relaxation (in the row above)"),
     ("lp_bound_usd", "candidate kernel: the LP relaxation's bound USD"),
     ("lp_used_sites", "candidate kernel: sites the LP relaxation uses"),
@@ -617,7 +637,7 @@ _NATIONAL_ROWS = (
 def national_lines(rows: dict) -> list[str]:
     """A table per size with both jobs side by side and the ratio siting / baseline."""
     out: list[str] = []
-    for size in NATIONAL_SIZES:
+    for size in (*TEXAS_JOBS, *NATIONAL_SIZES):
         a = rows.get(f"national-{size} siting (ptdf, lazy limits)")
         b = rows.get(f"national-{size} linopy baseline (full PTDF)")
         if not a and not b:

