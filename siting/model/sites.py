@@ -178,16 +178,16 @@ def add_sites(m: pyo.ConcreteModel, d: ModelData) -> None:
             else m.build[s, t] <= ub[s, t] * opened(m, s, t)
         ),
     )
-    choice = [s for s in d.sites if len(techs_of[s]) > 1]
+    one_tech = {s for s, _ in pin["tech"]}  # tech[s,k] is open[s]: identities, no rows
     m.one_tech = pyo.Constraint(
-        [s for s in d.sites if len(techs_of[s]) != 1],
+        [s for s in d.sites if s not in one_tech],
         rule=lambda m, s: sum(m.tech[s, k] for k in techs_of[s]) == m.open[s],
     )
     m.split = pyo.Constraint(
         m.S, m.T, rule=lambda m, s, t: sum(m.capk[s, k, t] for k in techs_of[s]) == m.cap[s, t]
     )
     m.tech_cap = pyo.Constraint(
-        [(s, k, t) for s in choice for k in techs_of[s] for t in range(d.n_years)],
+        [(s, k, t) for (s, k, t) in m.SKT if s not in one_tech],
         rule=lambda m, s, k, t: m.capk[s, k, t] <= max_it[s] * m.tech[s, k],
     )
     m.max_size = pyo.Constraint(m.S, m.T, rule=lambda m, s, t: m.cap[s, t] <= max_it[s] * m.open[s])
