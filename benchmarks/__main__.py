@@ -56,6 +56,21 @@ shared between runs) and reports the median over ``--repeat`` runs. Figures:
   process's wall time, its exit code, and when it was done solving; the limit holds when
   that is the limit plus start-up and a few seconds.
 
+- ``location <size> r<ratio> siting (whole command)`` and ``... highspy direct`` (only with
+  ``--only location``): capacitated facility location (issue 18) on the seeded
+  Cornuéjols-style instances of :mod:`benchmarks.location` (sizes and gaps in its
+  ``SIZES``: 50 sites x 50 customers at ratios 3, 5, 10 and a 0.01 % gap; 100 x 1,000 at
+  ratios 3 and 10 and 0.5 %), written before the clock starts. siting: ``siting plan`` as
+  a user runs it, in a fresh process; its build and solve (``build_solve_s``, from the
+  manifest's timings: the Pyomo model, its hand-over to HiGHS and HiGHS) and the rest of
+  the command (``rest_s``: Python start-up, imports, layers, candidates, verification,
+  writing the map and report). Baseline: the same MILP built and solved in highspy
+  directly (:mod:`benchmarks.location_highspy`, per-pair linking rows), same gap and
+  options. The runner prints siting / direct per instance and checks that the objectives
+  agree within the gap (their [bound, objective] intervals overlap). ``--location-repeat``
+  runs (default 3), ``--location-mip-gap`` overrides the sizes' gaps,
+  ``--location-time-limit`` (default 600 s).
+
 ``--only TEXT`` runs the jobs whose name contains TEXT (``--only case300``);
 ``--case300-mip-gap`` sets the case300 plans' relative MIP gap (default 0.005).
 """
@@ -382,6 +397,30 @@ def _schedule_text(sched: dict[str, dict[str, float]]) -> str:
     )
 
 
+def objectives_line(name_a: str, ra: dict, name_b: str, rb: dict) -> str:
+    """Whether two solves' objectives agree within their MIP gap: each run's [bound,
+    objective] holds the optimum, so the two intervals must overlap (``ra``, ``rb``: a
+    job's ``info``, with ``objective_usd, bound_usd, mip_gap, status``)."""
+    for nm, r in ((name_a, ra), (name_b, rb)):
+        if r["objective_usd"] is None or r["bound_usd"] is None:
+            return f"{nm}: no plan (status {r['status']}): objectives not compared"
+    oa, ob = ra["objective_usd"], rb["objective_usd"]
+    la, lb = ra["bound_usd"], rb["bound_usd"]
+    gap = max(ra["mip_gap"], rb["mip_gap"])
+    lo, hi = max(la, lb), min(oa, ob)
+    agree = lo <= hi + 1e-9 * max(abs(oa), abs(ob))
+    diff = abs(oa - ob) / max(abs(oa), abs(ob), 1.0)
+    return (
+        f"objectives: {name_a} {oa:,.0f} USD (bound {la:,.0f}), {name_b} {ob:,.0f} USD "
+        f"(bound {lb:,.0f}); differ by {diff:.3%}; "
+        + (
+            f"AGREE within the {gap:.2%} MIP gap (bound/objective intervals overlap)"
+            if agree
+            else f"DISAGREE: {name_b if ob > oa else name_a}'s objective is below the other's bound"
+        )
+    )
+
+
 def compare_plans(name_a: str, a: dict, name_b: str, b: dict) -> list[str]:
     """Lines comparing two plan jobs: ratios, objectives within the MIP gap, sites and MW."""
     out = [
@@ -402,26 +441,11 @@ def compare_plans(name_a: str, a: dict, name_b: str, b: dict) -> list[str]:
                 f"  note: {nm} gave {len(objs)} objectives, {len(plans)} plans over its runs"
             )
     ra, rb = ia[0], ib[0]
-    oa, ob = ra["objective_usd"], rb["objective_usd"]
-    la, lb = ra["bound_usd"], rb["bound_usd"]
-    for nm, r in ((name_a, ra), (name_b, rb)):
-        if r["objective_usd"] is None or r["bound_usd"] is None:
-            out.append(f"{nm}: no plan (status {r['status']}): objectives not compared")
-            return out
+    line = objectives_line(name_a, ra, name_b, rb)
+    out.append(line)
+    if line.endswith("not compared"):
+        return out
     gap = max(ra["mip_gap"], rb["mip_gap"])
-    # each [bound, objective] holds the optimum, so the two must overlap
-    lo, hi = max(la, lb), min(oa, ob)
-    agree = lo <= hi + 1e-9 * max(abs(oa), abs(ob))
-    diff = abs(oa - ob) / max(abs(oa), abs(ob), 1.0)
-    out.append(
-        f"objectives: {name_a} {oa:,.0f} USD (bound {la:,.0f}), {name_b} {ob:,.0f} USD "
-        f"(bound {lb:,.0f}); differ by {diff:.3%}; "
-        + (
-            f"AGREE within the {gap:.2%} MIP gap (bound/objective intervals overlap)"
-            if agree
-            else f"DISAGREE: {name_b if ob > oa else name_a}'s objective is below the other's bound"
-        )
-    )
     if ra["schedule"] == rb["schedule"]:
         out.append("sites and MW: the same in both: " + _schedule_text(ra["schedule"]))
     else:
@@ -588,6 +612,107 @@ _TIME_LIMIT_TX = (
 )
 
 
+# capacitated facility location (benchmarks.location): `siting plan` in a fresh process
+# against the direct highspy MILP (benchmarks.location_highspy); the instance is written
+# before t0; each prints its figures as {"extra"} and its objective and bound as {"info"}
+_LOCATION_SITING = (
+    "import json as js, subprocess, sys, tempfile\n"
+    "from benchmarks.location import cfl_instance, write_scenario\n"
+    "inst = cfl_instance({sites}, {customers}, {ratio!r}, 1)\n"
+    "with tempfile.TemporaryDirectory() as d:\n"
+    "    sc = write_scenario(inst, d + '/in', mip_gap={gap!r}, time_limit_s={limit!r})\n"
+    "    t0 = time.perf_counter()\n"
+    "    out = subprocess.run([sys.executable, '-m', 'siting', 'plan', str(sc), '--out', "
+    "d + '/out', '--quiet'], capture_output=True, text=True)\n"
+    "    t1 = time.perf_counter()\n"
+    "    if out.returncode != 0:\n"
+    "        raise SystemExit(f'siting plan: exit {{out.returncode}}: {{out.stderr[-2000:]}}')\n"
+    "    with open(d + '/out/manifest.json') as f:\n"
+    "        mf = js.load(f)\n"
+    "tm = mf['timings']\n"
+    "bs = tm['build_s'] + tm['solve_s']\n"
+    "print(json.dumps({{'extra': {{'build_solve_s': bs, 'build_s': tm['build_s'], "
+    "'solve_s': tm['solve_s'], 'rest_s': (t1 - t0) - bs, 'objective_usd': mf['objective_usd'], "
+    "'gap': mf['gap'], **mf['model_size'], 'open_sites': mf['sites_chosen']}}}}))\n"
+    "print(json.dumps({{'info': {{'objective_usd': mf['objective_usd'], "
+    "'bound_usd': mf['best_bound_usd'], 'mip_gap': {gap!r}, 'status': mf['status']}}}}))\n"
+)
+_LOCATION_DIRECT = (
+    "from benchmarks.location import cfl_instance\n"
+    "from benchmarks.location_highspy import solve_direct\n"
+    "inst = cfl_instance({sites}, {customers}, {ratio!r}, 1)\n"
+    "t0 = time.perf_counter()\n"
+    "r = solve_direct(inst, mip_gap={gap!r}, time_limit_s={limit!r}, threads=2)\n"
+    "t1 = time.perf_counter()\n"
+    "print(json.dumps({{'extra': {{'build_solve_s': r.build_s + r.solve_s, "
+    "'build_s': r.build_s, 'solve_s': r.solve_s, 'objective_usd': r.objective_usd, "
+    "'gap': r.gap, 'rows': r.rows, 'columns': r.columns, 'integers': r.integers, "
+    "'open_sites': r.open_sites}}}}))\n"
+    "print(json.dumps({{'info': {{'objective_usd': r.objective_usd, 'bound_usd': r.bound_usd, "
+    "'mip_gap': {gap!r}, 'status': r.status}}}}))\n"
+)
+
+
+def location_jobs(gap: float | None = None, time_limit_s: float = 600.0) -> dict[str, str]:
+    """The location jobs, a siting and a direct one per instance of
+    :data:`benchmarks.location.SIZES` (``gap`` [fraction] overrides the sizes' gaps)."""
+    from benchmarks.location import SIZES
+
+    jobs = {}
+    for name, size in SIZES.items():
+        for ratio in size.ratios:
+            fmt = {
+                "sites": size.n_sites,
+                "customers": size.n_customers,
+                "ratio": ratio,
+                "gap": size.mip_gap if gap is None else gap,
+                "limit": time_limit_s,
+            }
+            jobs[f"location {name} r{ratio:g} siting (whole command)"] = _LOCATION_SITING.format(
+                **fmt
+            )
+            jobs[f"location {name} r{ratio:g} highspy direct"] = _LOCATION_DIRECT.format(**fmt)
+    return jobs
+
+
+def location_lines(rows: dict) -> list[str]:
+    """siting against the direct highspy MILP per location instance: build + solve, the
+    ratio (issue 18's target: within 2x), the rest of siting's command (target: under 3 s
+    on 50 x 50), and whether the objectives agree within the gap (every run's)."""
+    tail = " siting (whole command)"
+    out: list[str] = []
+    for name, a in rows.items():
+        if not (name.startswith("location ") and name.endswith(tail)):
+            continue
+        inst = name[: -len(tail)]
+        b = rows.get(f"{inst} highspy direct")
+        if not out:
+            out.append(
+                "\ncapacitated facility location (benchmarks.location), medians: `siting plan` "
+                "(build + solve from its manifest) vs the same MILP in highspy directly, same gap"
+            )
+            out.append(
+                "| instance | siting build+solve s | direct build+solve s | siting / direct | "
+                "siting rest of the command s | siting whole command s |"
+            )
+            out.append("| --- | --- | --- | --- | --- | --- |")
+        x = a.get("extra", {}).get("build_solve_s")
+        y = (b or {}).get("extra", {}).get("build_solve_s")
+        ratio = f"{x / y:.2f}" if x is not None and y else "-"
+        rest = a.get("extra", {}).get("rest_s")
+        out.append(
+            f"| {inst} | {_num('', x).strip()} | {_num('', y).strip()} | {ratio} | "
+            f"{_num('', rest).strip()} | {a['median_s']:.2f} |"
+        )
+    for name, a in rows.items():
+        if name.startswith("location ") and name.endswith(tail) and a.get("info"):
+            inst = name[: -len(tail)]
+            b = rows.get(f"{inst} highspy direct")
+            for i, (ra, rb) in enumerate(zip(a["info"], (b or {}).get("info", []), strict=False)):
+                out.append(f"{inst} run {i + 1}: " + objectives_line("siting", ra, "direct", rb))
+    return out
+
+
 def national_jobs(gap: float = 0.005, time_limit_s: float = 3600.0) -> dict[str, str]:
     """The national jobs: ``national-<size> siting (ptdf, lazy limits)`` and
     ``national-<size> linopy baseline (full PTDF)`` per size (gap [fraction], limit [s])."""
@@ -685,9 +810,20 @@ def main() -> None:
         "beyond this machine's memory, so it is skipped unless asked.",
     )
     ap.add_argument("--national-repeat", type=int, default=1)
+    ap.add_argument("--location-repeat", type=int, default=3)
+    ap.add_argument(
+        "--location-mip-gap",
+        type=float,
+        default=None,
+        help="Relative MIP gap of every location job (default: each size's, "
+        "benchmarks.location.SIZES).",
+    )
+    ap.add_argument("--location-time-limit", type=float, default=600.0)
     args = ap.parse_args()
     if args.only and "national" in args.only:
         JOBS.update(national_jobs(args.national_mip_gap, args.national_time_limit))
+    if args.only and "location" in args.only:
+        JOBS.update(location_jobs(args.location_mip_gap, args.location_time_limit))
     if args.only and "time-limit" in args.only:
         JOBS["time-limit 120 s ACTIVSg2000 (whole command)"] = _TIME_LIMIT_TX.format(limit=120)
     for name, form in (
@@ -727,6 +863,8 @@ def main() -> None:
         n = args.plan_repeat if long_job else args.repeat
         if name.startswith("national-"):
             n = args.national_repeat
+        if name.startswith("location "):
+            n = args.location_repeat
         print(f"running {name} ({n} runs) ...", file=sys.stderr, flush=True)
         try:
             rows[name] = measure(code, n)
@@ -744,6 +882,8 @@ def main() -> None:
         if "extra" in r:
             print(f"\n{name}, medians: " + ", ".join(_num(k, v) for k, v in r["extra"].items()))
     for line in national_lines(rows):
+        print(line)
+    for line in location_lines(rows):
         print(line)
     pa, pp = rows.get("plan demo"), rows.get("plan demo (ptdf, lazy limits)")
     if pa and pp:

@@ -473,7 +473,11 @@ class Replay:
 def fix_decisions(m, d: ModelData, schedule: pd.DataFrame) -> list[str]:
     """Fix the siting decisions of ``m`` (open, opening year, cooling, modules) to a schedule.
 
-    Returns the schedule's sites that ``m`` does not know.
+    Returns the schedule's sites that ``m`` does not know, and its decisions that ``m``
+    cannot take (left out): a cooling the site does not allow, or modules a site whose
+    build the data pin to its opening (:func:`siting.model.sites.pinned_to_open`) cannot
+    hold. Decisions are fixed in the order open, opening period, modules, cooling; a
+    member pinned to ``open[s]`` keeps the value fixed first.
     """
     known = set(d.sites)
     missing = sorted(set(schedule["site_id"]) - known)
@@ -482,14 +486,24 @@ def fix_decisions(m, d: ModelData, schedule: pd.DataFrame) -> list[str]:
     new = {(r.site_id, year_pos[r.year]): r.new_it_mw for r in sched.itertuples(index=False)}
     cool = sched.groupby("site_id")["cooling"].first().to_dict()
     first = sched[sched["it_mw"] > 0].groupby("site_id")["year"].min().to_dict()
+    fixed: dict[int, int] = {}  # id(variable) -> the value this call fixed it at
+
+    def fix(v, x: int) -> bool:
+        if fixed.setdefault(id(v), x) != x:
+            return False  # the same column as a decision fixed before, at another value
+        v.fix(x)
+        return True
+
     for s in d.sites:
         is_open = s in first
-        m.open[s].fix(1 if is_open else 0)
+        fix(m.open[s], 1 if is_open else 0)
         for t, y in enumerate(d.years):
-            m.opens[s, t].fix(1 if is_open and first[s] == y else 0)
-            m.build[s, t].fix(round(new.get((s, t), 0.0) / d.module_mw))
+            fix(m.opens[s, t], 1 if is_open and first[s] == y else 0)
+            n = round(new.get((s, t), 0.0) / d.module_mw)
+            if not fix(m.build[s, t], n):
+                missing.append(f"{s} ({n} modules in {y}; the site holds one)")
         for k in m._techs_of[s]:
-            m.tech[s, k].fix(1 if cool.get(s) == k else 0)
+            fix(m.tech[s, k], 1 if cool.get(s) == k else 0)
         if is_open and cool.get(s) not in m._techs_of[s]:
             missing.append(f"{s} (cooling '{cool.get(s)}' not allowed there)")
     return missing

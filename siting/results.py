@@ -29,7 +29,7 @@ import shapely
 
 from siting.errors import SitingError
 from siting.io import OutputOwner, disk_trouble, staged_folder
-from siting.model.data import ModelData
+from siting.model.data import ModelData, partners
 from siting.model.objective import COST_PARTS
 from siting.solve import SolveResult
 
@@ -347,6 +347,8 @@ def extract(
     years = d.years
     rows = []
     techs_of = m._techs_of
+    sw = list(m.SW) if hasattr(m, "SW") else []
+    sources_of = partners(sw, d.sites, list(d.sources.index) if sw else [])[0]
     for s in d.sites:
         caps = [_val(m.cap[s, t]) for t in range(d.n_years)]
         if max(caps) < 0.5 * d.module_mw:
@@ -358,9 +360,7 @@ def extract(
             it = round(caps[t] / d.module_mw) * d.module_mw
             if it <= 0 and (t == 0 or caps[t - 1] <= 0):
                 continue
-            water = sum(
-                _val(m.x[s, w, t]) for (ss, w) in (m.SW if hasattr(m, "SW") else []) if ss == s
-            )
+            water = sum(_val(m.x[s, w, t]) for w in sources_of[s])
             rows.append(
                 {
                     "site_id": s,

@@ -2,11 +2,13 @@
 
 Each family is a module with its sets, variables, constraints and math in its docstring:
 
-1. :mod:`~siting.model.sites` open sites, cooling choice, integer modules, sizes, phasing;
+1. :mod:`~siting.model.sites` open sites, cooling choice, integer modules, sizes, phasing
+   (one integer column where the data leave no choice: one period, one technology);
 2. :mod:`~siting.model.power` facility draw = IT MW x PUE (peak for limits, annual for energy);
 3. :mod:`~siting.model.grid` DC power flow per period and snapshot, thermal limits, headroom;
 4. :mod:`~siting.model.water` water need x WUE met from sources in reach, shared capacities;
-5. :mod:`~siting.model.policy` targets, shares, zones, demand, public interest, heat;
+5. :mod:`~siting.model.policy` targets, shares, zones, demand (a capacitated facility
+   location with per-pair linking rows), public interest, heat;
 6. :mod:`~siting.model.metrics` water, CO2 and upgrade spend, and the caps on them;
 7. :mod:`~siting.model.objective` net present cost (or capacity under a budget).
 

@@ -307,6 +307,20 @@ class ModelData:
         return len(self.years)
 
 
+def partners(
+    pairs: list[tuple[str, str]], firsts: list[str], seconds: list[str]
+) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Each first element's partners and each second element's partners, in the pairs'
+    order, in one pass over ``pairs`` (first, second): the index lists of the sums over
+    sparse pairs (never a scan of every pair per element)."""
+    of_first: dict[str, list[str]] = {a: [] for a in firsts}
+    of_second: dict[str, list[str]] = {b: [] for b in seconds}
+    for a, b in pairs:
+        of_first[a].append(b)
+        of_second[b].append(a)
+    return of_first, of_second
+
+
 #: ``grid.formulation: auto`` takes the PTDF form with lazy limits from this many buses on.
 AUTO_PTDF_MIN_BUSES = 100
 
@@ -590,11 +604,9 @@ def model_data(scenario, layers, candidates, cooling: pd.DataFrame, net=None) ->
     if not water_on:
         wl = wl.iloc[:0]
     has_water = set(wl["site_id"].astype(str)) if len(wl) else set()
+    wue = perf["wue_annual_l_per_kwh"].to_dict()
     allowed = [
-        (s, k)
-        for s in sites
-        for k in techs
-        if not water_on or s in has_water or perf.loc[(s, k), "wue_annual_l_per_kwh"] <= 0.0
+        (s, k) for s in sites for k in techs if not water_on or s in has_water or wue[s, k] <= 0.0
     ]
     no_choice = sorted(set(sites) - {s for s, _ in allowed})
     notes: list[str] = []
@@ -757,18 +769,13 @@ def model_data(scenario, layers, candidates, cooling: pd.DataFrame, net=None) ->
             ok &= site["region_id"].isin(pi.regions)
         if pi.max_bus_distance_km is not None:
             ok &= site["bus_distance_km"] <= pi.max_bus_distance_km
-        public_sites = [s for s in sites if ok[s]]
-        for s in public_sites:
-            ks = [
-                k
-                for (ss, k) in allowed
-                if ss == s
-                and (
-                    pi.max_wue_l_per_kwh is None
-                    or perf.loc[(s, k), "wue_annual_l_per_kwh"] <= pi.max_wue_l_per_kwh
-                )
-            ]
-            public_techs[s] = ks
+        public_sites = [s for s, keep in zip(sites, ok.to_numpy(), strict=True) if keep]
+        public_techs = {s: [] for s in public_sites}
+        for s, k in allowed:  # one pass over the pairs
+            if s in public_techs and (
+                pi.max_wue_l_per_kwh is None or wue[s, k] <= pi.max_wue_l_per_kwh
+            ):
+                public_techs[s].append(k)
 
     heat_links = pd.DataFrame(columns=["sink_id", "site_id"])
     sinks = pd.DataFrame()

@@ -116,9 +116,12 @@ def _features(d: ModelData) -> tuple[pd.DataFrame, list[str], np.ndarray]:
     key["public"] = [
         ",".join(sorted(d.public_techs.get(s, []))) if s in public else "-" for s in d.sites
     ]
-    allowed = pd.DataFrame(0.0, index=idx, columns=[f"tech@{k}" for k in d.techs])
-    for s, k in d.allowed:
-        allowed.loc[s, f"tech@{k}"] = 1.0
+    flags = np.zeros((len(idx), len(d.techs)))
+    if d.allowed:
+        tech_pos = {k: j for j, k in enumerate(d.techs)}
+        rows = idx.get_indexer([s for s, _ in d.allowed])
+        flags[rows, [tech_pos[k] for _, k in d.allowed]] = 1.0
+    allowed = pd.DataFrame(flags, index=idx, columns=[f"tech@{k}" for k in d.techs])
     heat = d.heat_links.assign(one=1.0) if len(d.heat_links) else None
     lower = pd.concat(
         [

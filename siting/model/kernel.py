@@ -24,7 +24,9 @@ LP duality gives, for every point ``x`` of the relaxation's feasible set,
 opens a site ``s`` the LP left closed has ``open_s = 1``, one ``opens_s,t = 1``, one
 ``tech_s,k = 1``, ``sum_t build_s,t >= min_campus / module`` and ``sum_k capk_s,k,T >=
 min_campus`` (the site reaches its minimum size by the last year), all on distinct
-columns, so its cost is at least ``z + p_s`` with the site's *exclusion bound*
+columns (a member the data pin to ``open_s``, :func:`siting.model.sites.pinned_to_open`,
+is that column and its term is dropped), so its cost is at least ``z + p_s`` with the
+site's *exclusion bound*
 
 ``p_s = r(open_s) + min_t r(opens_s,t) + min_k r(tech_s,k) + n_min min_t r(build_s,t) +
 min_campus_mw min_k r(capk_s,k,T)`` (``t`` over the periods the site may build in).
@@ -191,12 +193,15 @@ def exclusion_bounds(m: pyo.ConcreteModel, d: ModelData) -> tuple[np.ndarray, np
     np.logical_or.at(used, idx, (val[capk_c] > ACTIVE).any(axis=1) | (val[tech_c] > ACTIVE))
     if rc is None:
         return np.zeros(n), used
+    # a member pinned to open[s] (siting.model.sites.pinned_to_open) is open's own column:
+    # its reduced cost is in r(open) already and counts once
     tech_min = np.full(n, np.inf)
-    np.minimum.at(tech_min, idx, rc[tech_c])
+    np.minimum.at(tech_min, idx, np.where(tech_c == open_c[idx], 0.0, rc[tech_c]))
     capk_min = np.full(n, np.inf)
     np.minimum.at(capk_min, idx, rc[capk_c[:, -1]])
-    big = np.where(later, rc[opens_c], np.inf).min(axis=1)
-    bmin = np.where(later, rc[build_c], np.inf).min(axis=1)
+    own = open_c[:, None]
+    big = np.where(later, np.where(opens_c == own, 0.0, rc[opens_c]), np.inf).min(axis=1)
+    bmin = np.where(later, np.where(build_c == own, 0.0, rc[build_c]), np.inf).min(axis=1)
     pen = rc[open_c] + _finite(big) + _finite(tech_min) + n_min * _finite(bmin)
     pen = pen + d.min_campus_mw * _finite(capk_min)
     return pen, used

@@ -79,6 +79,8 @@ def _integer_values(m: pyo.ConcreteModel) -> list[tuple[object, float]]:
     """
     out = []
     for comp in m.component_objects(pyo.Var, active=True, descend_into=True):
+        if comp.is_reference():  # its members are other families' (siting.model.sites)
+            continue
         first = next(iter(comp.values()), None)
         if first is None or not first.is_integer():
             continue

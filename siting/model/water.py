@@ -20,7 +20,7 @@ from __future__ import annotations
 import pyomo.environ as pyo
 
 from siting.model import elastic
-from siting.model.data import ModelData
+from siting.model.data import ModelData, partners
 
 
 def add_water(m: pyo.ConcreteModel, d: ModelData) -> None:
@@ -54,11 +54,7 @@ def add_water(m: pyo.ConcreteModel, d: ModelData) -> None:
     big_m = {(s, w): min(max(cap[w, t] for t in range(len(years))), max_need[s]) for s, w in pairs}
     m.x = pyo.Var(m.SW, m.T, domain=pyo.NonNegativeReals)
     m.pipe = pyo.Var(m.SW, domain=pyo.Binary)
-    src_of: dict[str, list[str]] = {s: [] for s in d.sites}
-    users: dict[str, list[str]] = {w: [] for w in d.sources.index}
-    for s, w in pairs:
-        src_of[s].append(w)
-        users[w].append(s)
+    src_of, users = partners(pairs, d.sites, list(d.sources.index))
     short = elastic.slack(m, "water_short_m3_per_day", m.S * m.T, "m3/day", "water need not met")
     m.supply = pyo.Constraint(
         m.S,
