@@ -199,9 +199,7 @@ def test_the_time_limit_bounds_the_whole_run_on_a_2000_bus_grid(texas, tmp_path,
     assert solved_at - started <= limit + 6.0, (solved_at, started, run.stderr)
     gaps = _progress_gaps(run, "done grid baseline", solved_at)
     assert max(gaps) <= 10.0 + 2.0, (gaps, run.stderr)  # every 10 s, on a busy machine
-    assert re.search(
-        r"(LP|MIP|approximate) round \d+ \| [\d,]+ s elapsed, [\d,]+ s left", err
-    ), err
+    assert re.search(r"(LP|MIP|approximate) round \d+ \| [\d,]+ s elapsed, [\d,]+ s left", err), err
 
 
 def test_quiet_prints_no_stage_nor_progress_lines(tiny_done, tmp_path):  # noqa: F811
