@@ -10,6 +10,12 @@ of the generator entries are above 0.01 in size. The method:
    (:func:`siting.model.lazy.solve_lazy` on the relaxed model): its objective ``z`` is a
    lower bound on every plan (it is the bound the plan's gap is measured against), and its
    dispatch ``p*`` the *anchor*.
+1b. **A rounded plan** (:mod:`siting.model.rounding`): the same LP with every target raised
+   until its capacities rounded down to whole modules meet the targets, the surplus
+   trimmed, verified on the exact network as in 3. On ACTIVSg2000 it is the first verified
+   plan, 0.35 % above the bound, 28 s after the start (the MILP rounds alone took about four
+   minutes to their first); when it is within the MIP gap of the bound, the method stops
+   there.
 2. **The approximate model**: the same MILP, but each line limit keeps only the generators
    with ``|PTDF[l, g]| >`` :data:`THRESHOLD`; the others are held at their anchor dispatch,
    their part of the flow a constant: ``f_l ~ sum_{|PTDF|>eps} PTDF[l,g] p_g + sum_{small}
@@ -32,8 +38,9 @@ plan). An approximate row is not a relaxation, so no bound of the approximate MI
 reported: the gap is always to the exact LP relaxation's bound.
 
 Measured on ACTIVSg2000 (2,000 buses, 600 sites, 6 GW over 5 years, 2 cores): the exact
-lazy loop found no plan meeting every limit within 30 minutes; this method a verified plan
-0.27 % above the LP bound after 8 MILP rounds (434 s).
+lazy loop found no plan meeting every limit within 30 minutes; the MILP rounds alone a
+verified plan 0.44 % above the LP bound after 7 rounds (231 s); with the rounded plan first,
+a plan 0.35 % above the bound in about 30 s, no MILP round needed.
 
 Only ``min_cost`` plans on PTDF-form grids solved by HiGHS use it, from
 :data:`AUTO_MIN_BUSES` buses unless asked (``solver.approximate_network``).
@@ -50,6 +57,7 @@ from dataclasses import dataclass, field
 import pyomo.environ as pyo
 
 from siting.clock import Clock
+from siting.model import rounding as _rounding
 from siting.model.data import ModelData
 from siting.solve import SolveResult, set_mip_start
 
@@ -103,6 +111,10 @@ class ApproxInfo:
     gap: float | None = None
     stopped: str = ""
     time_s: float = 0.0
+    #: the rounding's figures (:class:`siting.model.rounding.RoundingInfo`), None without
+    rounding: object = None
+    #: whether the rounded plan passed the exact network's check
+    rounded_ok: bool = False
 
     def note(self) -> str:
         """One line for the plan's notes."""
@@ -112,13 +124,26 @@ class ApproxInfo:
             else "no verified plan"
         )
         gap = f" (gap {self.gap:.3%} to the LP bound)" if self.gap is not None else ""
+        rd = self.rounding
+        dive = (
+            ""
+            if rd is None
+            else (
+                f"; rounding an LP with targets {rd.margin:.0%} higher ({rd.time_s:,.1f} s): "
+                + (
+                    f"{rd.sites} sites, verified {'and kept' if self.rounded_ok else 'and refused'}"
+                    if rd.found
+                    else f"no plan, {rd.stopped}"
+                )
+            )
+        )
         return (
             f"approximate network rows (PTDF entries up to {THRESHOLD:g} held at the LP "
             f"relaxation's dispatch; bound {_usd(self.lp_bound_usd)}): {self.rounds} MILP "
             f"round(s), {self.limits:,} approximate limits, {self.exact_branches} branch(es) "
             f"made exact; every plan verified and its dispatch re-solved on the exact "
             f"network ({self.repairs_feasible} feasible); {first}; best {_usd(self.best_usd)}"
-            f"{gap}; {self.stopped}"
+            f"{gap}{dive}; {self.stopped}"
         )
 
 
@@ -185,6 +210,7 @@ def solve_approximate(
     mip_gap: float,
     clock: Clock | None = None,
     progress: Callable[[str], None] | None = None,
+    round_first: bool = True,
 ) -> tuple[pyo.ConcreteModel, ModelData, SolveResult, ApproxInfo] | None:
     """Solve ``d`` with approximate network rows (see the module docstring).
 
@@ -203,6 +229,9 @@ def solve_approximate(
         The run's clock: its deadline holds for the whole method.
     progress
         Called with each stage's name.
+    round_first
+        Look for a first plan rounded from an LP with headroom
+        (:mod:`siting.model.rounding`) before the MILP rounds.
 
     Returns
     -------
@@ -226,19 +255,51 @@ def solve_approximate(
     say("approximate network: exact LP relaxation")
     m = build(d)
     saved = lazy._relax(m)
+    dv = None
     try:
         lp, _li = lazy.solve_lazy(m, d, solve_fn, clock=clock)
+        info.lp_time_s = time.perf_counter() - t0
+        solved = lp.has_solution and lp.objective is not None
+        if solved:
+            z = float(lp.objective)
+            info.lp_bound_usd = z
+            anchor = anchor_of(m, d)
+            if round_first:
+                # 1b. a first plan rounded from an LP with headroom (siting.model.rounding)
+                say("approximate network: rounding")
+                dv = _rounding.round_with_headroom(m, d, solve_fn, clock=clock)
+                info.rounding = dv
     finally:
         lazy._restore(saved)
-    info.lp_time_s = time.perf_counter() - t0
-    if not lp.has_solution or lp.objective is None:
+    if not solved:
         if lp.termination != "maxTimeLimit":
             return None
         return _no_plan(m, d, lp, info, t0, bound=lp.bound)
-    z = float(lp.objective)
-    info.lp_bound_usd = z
-    anchor = anchor_of(m, d)
+    mr = build(d)  # the repair model: exact rows
+
+    def repair_fn(mm, opts=None):
+        return solve_fn(mm, highs_options=opts)
+
+    best: tuple[float, list, SolveResult] | None = None
+    if dv is not None and dv.found:
+        # verified again on the repair model, as every round's plan is
+        fixed = kernel._carry(kernel._decisions(m, d.module_mw), mr)
+        r1, _i1, _blocking, _cuts = kernel._repair(mr, m, d, fixed, repair_fn, clock, conflicts=0)
+        if (
+            r1.has_solution
+            and r1.objective is not None
+            and not mr.__dict__.pop("_lazy_impossible", None)
+        ):
+            info.repairs_feasible += 1
+            info.rounded_ok = True
+            u = float(r1.objective)
+            best = (u, _snapshot(mr), r1)
+            info.first_plan_s = time.perf_counter() - t0
+            info.plans.append((info.first_plan_s, u))
     del m, saved
+    if best is not None and _gap(best[0], z) <= mip_gap + 1e-12:
+        info.stopped = "stopped within the MIP gap of the bound (the rounded plan)"
+        return _answer(mr, d, best, z, mip_gap, info, t0)
 
     # 2. the approximate model, seeded by its own LP rounds; 3. rounds, each verified
     say("approximate network: MILP rounds")
@@ -249,12 +310,8 @@ def solve_approximate(
         lazy.solve_lazy(mh, d, solve_fn, clock=clock, near=NEAR)
     finally:
         lazy._restore(saved)
-    mr = build(d)  # the repair model: exact rows
-
-    def repair_fn(mm, opts=None):
-        return solve_fn(mm, highs_options=opts)
-
-    best: tuple[float, list, SolveResult] | None = None
+    # (the rounded plan is not offered to the rounds as a start: HiGHS would stop on it at
+    # the rounds' loose gap, and those rounds are there to find the limits that bind)
     round_gap = max(mip_gap, ROUND_GAP)
     found = lazy.LazyInfo()
     last = lp
@@ -315,7 +372,13 @@ def solve_approximate(
         if expired() or last.termination == "maxTimeLimit":
             return _no_plan(mr, d, last, info, t0, bound=z)
         return None
+    return _answer(mr, d, best, z, mip_gap, info, t0)
+
+
+def _answer(mr, d: ModelData, best: tuple, z: float, mip_gap: float, info: ApproxInfo, t0):
+    """``mr`` holding the best verified plan, and its result (gap to the bound ``z``)."""
     u, values, r1 = best
+    info.time_s = time.perf_counter() - t0
     for v, x in values:
         v.set_value(x, skip_validation=True)
     gap = _gap(u, z)
