@@ -860,7 +860,7 @@ def write_texas(
     doc["layers"]["grid"]["branch_upgrades"] = {"path": "upgrades.csv"}
     doc["grid"]["upgrades"] = True
     if n1:
-        doc["grid"]["n_minus_1"] = {"outages": 20, "from_year": 2029}
+        doc["grid"]["n_minus_1"] = {"enabled": True, "outages": 20, "from_year": 2029}
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
 

@@ -492,6 +492,19 @@ class Contingencies(_Strict):
         "year the upgrades a grid needs to be N-1 secure for its own load can be in service.",
     )
 
+    @model_validator(mode="after")
+    def _enabled_said(self) -> Contingencies:
+        # `n_minus_1: {outages: 20}` reads as "N-1 on the 20 most loaded branches", but
+        # left N-1 off (enabled defaults to false): the plan was silently not N-1 secure
+        given = sorted(self.model_fields_set - {"enabled"})
+        if given and "enabled" not in self.model_fields_set:
+            raise ValueError(
+                f"sets {', '.join(given)} but not enabled: N-1 security is required only "
+                "with `enabled: true` (write `enabled: false` to keep the settings and leave "
+                "it off)"
+            )
+        return self
+
 
 class GridSettings(_Strict):
     """How the grid enters the model."""

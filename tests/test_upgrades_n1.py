@@ -424,3 +424,31 @@ def test_a_load_only_branch_over_its_rating_is_explained_in_either_form(tmp_path
     with pytest.raises(GridBaseError, match="own base load") as e:
         siting.plan(scenario, write=False)
     assert "branch b" in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "block", [{"outages": 20}, {"from_year": 2029}, {"outages": "all", "snapshots": "all"}]
+)
+def test_n1_settings_without_enabled_are_refused_not_silently_off(tmp_path, block):
+    # `n_minus_1: {outages: 20, from_year: 2029}` reads as N-1 on the 20 most loaded
+    # branches, but enabled defaults to false: the plan was planned without N-1 and said
+    # nothing (the national-TX-N1 benchmark instance was written so, and planned N-0).
+    import yaml
+    from test_plan import write_region
+
+    import siting
+    from siting.errors import InputError
+    from siting.scenario import load_scenario
+
+    path = write_region(tmp_path)
+    sc = yaml.safe_load(path.read_text())
+    sc["grid"]["n_minus_1"] = block
+    path.write_text(yaml.safe_dump(sc))
+    with pytest.raises(InputError, match=r"grid\.n_minus_1.*not enabled.*enabled: true") as e:
+        siting.plan(path, write=False)
+    assert str(path.resolve()) in str(e.value)
+    # said either way, it loads: off with its settings kept, or on
+    for enabled in (False, True):
+        sc["grid"]["n_minus_1"] = {**block, "enabled": enabled}
+        path.write_text(yaml.safe_dump(sc))
+        assert load_scenario(path).grid.n_minus_1.enabled is enabled
