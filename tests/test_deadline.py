@@ -151,7 +151,9 @@ def test_an_lp_solved_again_gets_its_own_time_limit_not_what_earlier_runs_left()
 
 
 #: The stage line printed when solving is over (the exact loop, approximate rows, kernel).
-SOLVED = re.compile(r"done (solve|approximate network: MILP rounds|kernel: MILP[^(]*) \(")
+SOLVED = re.compile(
+    r"done (solve|approximate network: (MILP rounds|rounding)|kernel: MILP[^(]*) \("
+)
 
 
 def _progress_gaps(run: Run, start: str, end_at: float) -> list[float]:
@@ -193,13 +195,30 @@ def test_the_time_limit_bounds_the_whole_run_on_a_2000_bus_grid(texas, tmp_path,
         assert "within the time limit" in err and f"({limit:g} s for the whole run" in err
         assert "The best bound proved: no plan costs less than" in err, err
         solved_at = ended
-    else:  # a plan, stopped by the limit: verifying and writing come after the limit
+    else:
+        # a plan: stopped by the limit (not proven optimal), or, with approximate rows, the
+        # rounded plan within the gap before it (siting.model.rounding; on ACTIVSg2000 about
+        # 25 s into the run); verifying and writing come after the limit
         solved_at = next(t for t, line in run.lines if SOLVED.search(line))
-        assert "not proven optimal" in err
+        assert "not proven optimal" in err or (
+            method == "on"
+            and "optimal plan" in run.stdout + err
+            and "the rounded plan" in _manifest(out)
+        ), err
     assert solved_at - started <= limit + 6.0, (solved_at, started, run.stderr)
+    baseline_done = next(t for t, line in run.lines if "done grid baseline" in line)
     gaps = _progress_gaps(run, "done grid baseline", solved_at)
     assert max(gaps) <= 10.0 + 2.0, (gaps, run.stderr)  # every 10 s, on a busy machine
-    assert re.search(r"(LP|MIP|approximate) round \d+ \| [\d,]+ s elapsed, [\d,]+ s left", err), err
+    if solved_at - baseline_done > 12.0:  # (a progress line is due every 10 s)
+        assert re.search(
+            r"(LP|MIP|approximate) round \d+ \| [\d,]+ s elapsed, [\d,]+ s left", err
+        ), err
+
+
+def _manifest(out: Path) -> str:
+    """The plan folder's manifest as text ("" without one)."""
+    f = out / "manifest.json"
+    return f.read_text() if f.is_file() else ""
 
 
 def test_quiet_prints_no_stage_nor_progress_lines(tiny_done, tmp_path):  # noqa: F811

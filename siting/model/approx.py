@@ -256,8 +256,18 @@ def solve_approximate(
     m = build(d)
     saved = lazy._relax(m)
     dv = None
+    first = [True]
+
+    def lp_fn(mm):
+        # the first LP from scratch by interior point and crossover (kernel.LP_OPTIONS: 4x
+        # faster than dual simplex on a 10,000-site relaxation); the rounds after it, rows
+        # added, by HiGHS's choice: the simplex from the last basis
+        opts = kernel.LP_OPTIONS if first[0] else {"solver": "choose"}
+        first[0] = False
+        return solve_fn(mm, highs_options=opts)
+
     try:
-        lp, _li = lazy.solve_lazy(m, d, solve_fn, clock=clock)
+        lp, _li = lazy.solve_lazy(m, d, lp_fn, clock=clock)
         info.lp_time_s = time.perf_counter() - t0
         solved = lp.has_solution and lp.objective is not None
         if solved:
@@ -275,31 +285,35 @@ def solve_approximate(
         if lp.termination != "maxTimeLimit":
             return None
         return _no_plan(m, d, lp, info, t0, bound=lp.bound)
-    mr = build(d)  # the repair model: exact rows
 
     def repair_fn(mm, opts=None):
         return solve_fn(mm, highs_options=opts)
 
-    best: tuple[float, list, SolveResult] | None = None
+    # the best verified plan: (objective [USD], its values, its result, its model)
+    best: tuple[float, list, SolveResult, pyo.ConcreteModel] | None = None
     if dv is not None and dv.found:
-        # verified again on the repair model, as every round's plan is
-        fixed = kernel._carry(kernel._decisions(m, d.module_mw), mr)
-        r1, _i1, _blocking, _cuts = kernel._repair(mr, m, d, fixed, repair_fn, clock, conflicts=0)
+        # verified as every round's plan is (its decisions pinned, the dispatch re-solved
+        # with every violated exact limit), on the same model: it already holds the exact
+        # limits found so far and HiGHS's basis, and no repair model is built for a plan
+        # that is within the gap
+        fixed = kernel._decisions(m, d.module_mw)
+        r1, _i1, _blocking, _cuts = kernel._repair(m, m, d, fixed, repair_fn, clock, conflicts=0)
         if (
             r1.has_solution
             and r1.objective is not None
-            and not mr.__dict__.pop("_lazy_impossible", None)
+            and not m.__dict__.pop("_lazy_impossible", None)
         ):
             info.repairs_feasible += 1
             info.rounded_ok = True
             u = float(r1.objective)
-            best = (u, _snapshot(mr), r1)
+            best = (u, _snapshot(m), r1, m)
             info.first_plan_s = time.perf_counter() - t0
             info.plans.append((info.first_plan_s, u))
-    del m, saved
+    del m, saved  # (kept alive by best when it holds the rounded plan)
     if best is not None and _gap(best[0], z) <= mip_gap + 1e-12:
         info.stopped = "stopped within the MIP gap of the bound (the rounded plan)"
-        return _answer(mr, d, best, z, mip_gap, info, t0)
+        return _answer(d, best, z, mip_gap, info, t0)
+    mr = build(d)  # the repair model: exact rows
 
     # 2. the approximate model, seeded by its own LP rounds; 3. rounds, each verified
     say("approximate network: MILP rounds")
@@ -333,7 +347,7 @@ def solve_approximate(
             info.repairs_feasible += 1
             u = float(r1.objective)
             if best is None or u < best[0]:
-                best = (u, _snapshot(mr), r1)
+                best = (u, _snapshot(mr), r1, mr)
                 info.plans.append((time.perf_counter() - t0, u))
                 if info.first_plan_s is None:
                     info.first_plan_s = time.perf_counter() - t0
@@ -372,12 +386,12 @@ def solve_approximate(
         if expired() or last.termination == "maxTimeLimit":
             return _no_plan(mr, d, last, info, t0, bound=z)
         return None
-    return _answer(mr, d, best, z, mip_gap, info, t0)
+    return _answer(d, best, z, mip_gap, info, t0)
 
 
-def _answer(mr, d: ModelData, best: tuple, z: float, mip_gap: float, info: ApproxInfo, t0):
-    """``mr`` holding the best verified plan, and its result (gap to the bound ``z``)."""
-    u, values, r1 = best
+def _answer(d: ModelData, best: tuple, z: float, mip_gap: float, info: ApproxInfo, t0):
+    """The model holding the best verified plan, and its result (gap to the bound ``z``)."""
+    u, values, r1, mr = best
     info.time_s = time.perf_counter() - t0
     for v, x in values:
         v.set_value(x, skip_validation=True)
