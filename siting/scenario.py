@@ -838,12 +838,14 @@ class SolverSettings(_Strict):
     threads: int = Field(default=2, ge=1, le=1024, description="Solver threads.")
     approximate_network: Literal["auto", "on", "off"] = Field(
         default="auto",
-        description="Solve the MILP with approximate line-limit rows (PTDF entries up to "
-        "0.01 held at the exact LP relaxation's dispatch: rows ten times sparser), every "
-        "plan verified and its dispatch re-solved on the exact network, the gap measured "
-        "to the exact LP relaxation's bound (siting.model.approx): `auto` from 1,000 buses "
-        "on (min_cost plans, PTDF form, HiGHS; not with the candidate kernel), `on` "
-        "always, `off` never.",
+        description="Large grids: a first plan rounded from the exact LP relaxation with the "
+        "targets raised until whole modules meet them (siting.model.rounding), then, while "
+        "it is not within the gap, the MILP with approximate line-limit rows (PTDF entries "
+        "up to 0.01 held at the exact LP relaxation's dispatch: rows ten times sparser); "
+        "every plan verified and its dispatch re-solved on the exact network, the gap "
+        "measured to the exact LP relaxation's bound (siting.model.approx): `auto` from "
+        "1,000 buses on (min_cost plans, PTDF form, HiGHS; not with the candidate kernel), "
+        "`on` always, `off` never.",
     )
     candidate_kernel: Literal["auto", "on", "off"] = Field(
         default="auto",
