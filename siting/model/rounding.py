@@ -185,7 +185,9 @@ def round_with_headroom(
                     else f"the LP with headroom ended {r.status}"
                 )
             info.lp_usd = r.objective
-            info.margin = max(e / x for e, x in zip(extra, targets, strict=True) if x > 0)
+            info.margin = max(
+                (e / x for e, x in zip(extra, targets, strict=True) if x > 0), default=0.0
+            )
             # 2. every site's cumulative capacity rounded down to whole modules; a site below
             # the minimum campus dropped (never raised: a module more than the LP's is load
             # the network may not carry)
