@@ -111,8 +111,8 @@ class ApproxInfo:
     gap: float | None = None
     stopped: str = ""
     time_s: float = 0.0
-    #: the rounding's figures (:class:`siting.model.rounding.RoundingInfo`), None without
-    rounding: object = None
+    #: the rounding's figures; None when no rounding was tried
+    rounding: _rounding.RoundingInfo | None = None
     #: whether the rounded plan passed the exact network's check
     rounded_ok: bool = False
 
@@ -125,7 +125,7 @@ class ApproxInfo:
         )
         gap = f" (gap {self.gap:.3%} to the LP bound)" if self.gap is not None else ""
         rd = self.rounding
-        dive = (
+        rounded = (
             ""
             if rd is None
             else (
@@ -143,7 +143,7 @@ class ApproxInfo:
             f"round(s), {self.limits:,} approximate limits, {self.exact_branches} branch(es) "
             f"made exact; every plan verified and its dispatch re-solved on the exact "
             f"network ({self.repairs_feasible} feasible); {first}; best {_usd(self.best_usd)}"
-            f"{gap}{dive}; {self.stopped}"
+            f"{gap}{rounded}; {self.stopped}"
         )
 
 
@@ -255,7 +255,7 @@ def solve_approximate(
     say("approximate network: exact LP relaxation")
     m = build(d)
     saved = lazy._relax(m)
-    dv = None
+    rd = None
     first = [True]
 
     def lp_fn(mm):
@@ -277,8 +277,8 @@ def solve_approximate(
             if round_first:
                 # 1b. a first plan rounded from an LP with headroom (siting.model.rounding)
                 say("approximate network: rounding")
-                dv = _rounding.round_with_headroom(m, d, solve_fn, clock=clock)
-                info.rounding = dv
+                rd = _rounding.round_with_headroom(m, d, solve_fn, clock=clock)
+                info.rounding = rd
     finally:
         lazy._restore(saved)
     if not solved:
@@ -291,24 +291,16 @@ def solve_approximate(
 
     # the best verified plan: (objective [USD], its values, its result, its model)
     best: tuple[float, list, SolveResult, pyo.ConcreteModel] | None = None
-    if dv is not None and dv.found:
+    if rd is not None and rd.found:
         # verified as every round's plan is (its decisions pinned, the dispatch re-solved
         # with every violated exact limit), on the same model: it already holds the exact
         # limits found so far and HiGHS's basis, and no repair model is built for a plan
         # that is within the gap
         fixed = kernel._decisions(m, d.module_mw)
         r1, _i1, _blocking, _cuts = kernel._repair(m, m, d, fixed, repair_fn, clock, conflicts=0)
-        if (
-            r1.has_solution
-            and r1.objective is not None
-            and not m.__dict__.pop("_lazy_impossible", None)
-        ):
-            info.repairs_feasible += 1
+        if _verified(r1, m):
             info.rounded_ok = True
-            u = float(r1.objective)
-            best = (u, _snapshot(m), r1, m)
-            info.first_plan_s = time.perf_counter() - t0
-            info.plans.append((info.first_plan_s, u))
+            best = _keep(best, r1, m, info, t0)
     del m, saved  # (kept alive by best when it holds the rounded plan)
     if best is not None and _gap(best[0], z) <= mip_gap + 1e-12:
         info.stopped = "stopped within the MIP gap of the bound (the rounded plan)"
@@ -342,16 +334,12 @@ def solve_approximate(
         r1, _i1, blocking, _cuts = kernel._repair(
             mr, mh, d, fixed, repair_fn, clock, conflicts=kernel.CONFLICTS if converged else 0
         )
-        ok = r1.has_solution and not mr.__dict__.pop("_lazy_impossible", None)
-        if ok and r1.objective is not None:
-            info.repairs_feasible += 1
-            u = float(r1.objective)
-            if best is None or u < best[0]:
-                best = (u, _snapshot(mr), r1, mr)
-                info.plans.append((time.perf_counter() - t0, u))
-                if info.first_plan_s is None:
-                    info.first_plan_s = time.perf_counter() - t0
+        ok = _verified(r1, mr)
+        if ok:
+            kept = _keep(best, r1, mr, info, t0)
+            if kept is not best:
                 set_mip_start(mh, lazy._integer_values(mh))
+            best = kept
             if _gap(best[0], z) <= mip_gap + 1e-12:
                 info.stopped = "stopped within the MIP gap of the bound"
                 break
@@ -413,6 +401,27 @@ def _answer(d: ModelData, best: tuple, z: float, mip_gap: float, info: ApproxInf
         notes=[info.note()],
     )
     return mr, d, result, info
+
+
+def _verified(r1: SolveResult, mr: pyo.ConcreteModel) -> bool:
+    """Whether the repair LP ``r1`` of ``mr`` found a dispatch meeting every exact limit
+    (clears ``mr``'s mark of a limit no decision could meet)."""
+    impossible = mr.__dict__.pop("_lazy_impossible", None)
+    return r1.has_solution and r1.objective is not None and not impossible
+
+
+def _keep(best: tuple | None, r1: SolveResult, mr, info: ApproxInfo, t0: float) -> tuple:
+    """Count the verified plan ``r1`` held by ``mr``; return it when it is cheaper than
+    ``best`` (objective [USD], values, result, model), else ``best``."""
+    info.repairs_feasible += 1
+    u = float(r1.objective)
+    if best is not None and u >= best[0]:
+        return best
+    now = time.perf_counter() - t0
+    info.plans.append((now, u))
+    if info.first_plan_s is None:
+        info.first_plan_s = now
+    return (u, _snapshot(mr), r1, mr)
 
 
 def _gap(u: float, z: float) -> float:

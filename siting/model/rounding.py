@@ -3,18 +3,21 @@
 The approximate MILP rounds of :mod:`siting.model.approx` find plans that the exact network
 rejects until their lazy limits have settled: on ACTIVSg2000 (2,000 buses, 600 sites, 6 GW)
 seven rounds and about four minutes before the first plan that met every limit. This gets a
-plan from one more LP on the exact network instead:
+plan from a few more LPs on the exact network instead:
 
 1. The exact LP relaxation (already solved, with its lazy limits) is solved again with every
    year's target raised by :data:`MARGIN`: the LP fills the network to its limits, so the
    campuses of the plain relaxation cannot take their fractional modules rounded (tried: a
    MILP over the modules of the sites it uses was infeasible; over those sites with the
    modules free, HiGHS found no plan in 60 s). With headroom, rounding down leaves room.
-2. Each site's cumulative capacity is rounded down to whole modules; then, year by year,
-   modules are added back where the LP's remainders are largest until the year's target is
-   met (never above the LP's own capacity rounded up, the site's size, or the year's build
-   limit); a site below the minimum campus is raised to it or dropped.
-3. The integers follow: a site opens the first year it has a module, keeps the technology
+2. Each site's cumulative capacity is rounded down to whole modules (never up: a module
+   more than the LP's is load the network may not carry); a site below the minimum campus is
+   dropped. A year still short of its target is raised again by its shortfall and a module,
+   and the LP solved again, at most :data:`MAX_LPS` times.
+3. What the headroom left above the targets is trimmed: from the last year back, a module
+   is delayed a year (in the last year: dropped) where the plain relaxation wanted it
+   least, while every year stays at its target.
+4. The integers follow: a site opens the first year it has a module, keeps the technology
    the LP gave most capacity, builds the differences; an upgrade or pipeline the LP starts
    is built in the first year it does.
 
@@ -117,11 +120,12 @@ def round_with_headroom(
     d
         Its data.
     solve_fn
-        ``solve_fn(m) -> SolveResult``: one LP solve (the run's clock bound in).
+        ``solve_fn(m, highs_options=...) -> SolveResult``: one LP solve (the run's clock
+        bound in).
     clock
         The run's clock.
     margin
-        Share the targets are raised by [fraction]; halved while the LP is infeasible.
+        Share the targets are first raised by [fraction].
 
     Returns
     -------
@@ -211,12 +215,12 @@ def round_with_headroom(
         m.del_component("_round_margin")
         m.del_component("_round_extra")
 
-    # 2b. what the headroom left above the targets, trimmed: from the last year back, a
+    # 3. what the headroom left above the targets, trimmed: from the last year back, a
     # module is delayed a year (the last year: dropped) where the plain relaxation wanted
     # it least, while the year stays at its target (less load at a bus, never more)
     info.trimmed = _trim(n, targets, mod, ub, min_mod, wanted, T)
 
-    # 3. the integers
+    # 4. the integers
     techs_of = techs_by_site(d)
 
     def put(v, x: float) -> None:
