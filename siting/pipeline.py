@@ -158,19 +158,10 @@ def solve_by_kernel(
         the LP relaxation or every kernel MILP was infeasible or the solver failed (solve the
         whole model instead: it reports infeasibility or the solver's trouble).
     """
-
-    build, run, clock = _highs_method(baseline_usd, baseline_co2_t, settings, clock)
-    out = _kernel.solve_kernel(
-        d, build, run, mip_gap=settings["mip_gap"], clock=clock, progress=progress
-    )
-    if out is None:
-        return None
-    m, dk, r, info = out
-    m._kernel_info = info
-    _lazy_notes(m, dk, r)
-    if write_lp is not None:
-        write_lp_file(m, write_lp)
-    return m, dk, r
+    return _by_method(
+        _kernel.solve_kernel, "_kernel_info", d, baseline_usd, baseline_co2_t, settings,
+        write_lp=write_lp, progress=progress, clock=clock, lazy_notes=True,
+    )  # fmt: skip
 
 
 def solve_by_approximation(
@@ -194,17 +185,39 @@ def solve_by_approximation(
         came first); None when the method found no plan for another reason (solve the exact
         model instead: it reports infeasibility or the solver's trouble).
     """
+    return _by_method(
+        _approx.solve_approximate, "_approx_info", d, baseline_usd, baseline_co2_t, settings,
+        write_lp=write_lp, progress=progress, clock=clock, lazy_notes=False,
+    )  # fmt: skip
+
+
+def _by_method(
+    method: Callable,
+    info_attr: str,
+    d: ModelData,
+    baseline_usd: float,
+    baseline_co2_t: float,
+    settings: dict[str, Any],
+    *,
+    write_lp,
+    progress: Callable[[str], None] | None,
+    clock: Clock | None,
+    lazy_notes: bool,
+):
+    """Run a method that builds its own models (``method(d, build, run, mip_gap=...,
+    clock=..., progress=...) -> (model, data, result, info) | None``); its figures are kept
+    on the model as ``info_attr`` (the manifest reads them)."""
     build, run, clock = _highs_method(baseline_usd, baseline_co2_t, settings, clock)
-    out = _approx.solve_approximate(
-        d, build, run, mip_gap=settings["mip_gap"], clock=clock, progress=progress
-    )
+    out = method(d, build, run, mip_gap=settings["mip_gap"], clock=clock, progress=progress)
     if out is None:
         return None
-    m, dd, r, info = out
-    m._approx_info = info
+    m, dm, r, info = out
+    setattr(m, info_attr, info)
+    if lazy_notes:
+        _lazy_notes(m, dm, r)
     if write_lp is not None:
         write_lp_file(m, write_lp)
-    return m, dd, r
+    return m, dm, r
 
 
 def _highs_method(baseline_usd: float, baseline_co2_t: float, settings: dict, clock):
