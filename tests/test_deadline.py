@@ -51,24 +51,10 @@ def _activsg2000() -> Path:
 def texas(tmp_path_factory) -> Path:
     """The 2,000-bus instance (see the module docstring); its scenario file."""
     sys.path.insert(0, str(REPO))
-    from benchmarks.instances import write_instance
+    from benchmarks.instances import write_texas_sites
 
-    years = (2027, 2028, 2029, 2030, 2031)
-    return write_instance(
-        tmp_path_factory.mktemp("texas"),
-        case=_activsg2000(),
-        formulation="ptdf",
-        name="texas2000",
-        n_sites=600,
-        seed=7,
-        years=years,
-        targets_mw={y: 1200.0 * (i + 1) for i, y in enumerate(years)},
-        module_mw=50.0,
-        min_campus_mw=100.0,
-        max_campus_mw=1000.0,
-        max_build_mw_per_year=300.0,
-        span_km=1000.0,
-        layout="spectral",
+    return write_texas_sites(
+        tmp_path_factory.mktemp("texas"), case=_activsg2000(), name="texas2000"
     )
 
 
