@@ -27,14 +27,9 @@ from siting.solve import solve
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # benchmarks/ is not an installed package
 
+from test_kernel import N_SITES, _with  # noqa: E402  (the same S instance, solver settings)
+
 from benchmarks.instances import write_size  # noqa: E402
-
-N_SITES = 30
-
-
-def _with(scenario, **solver):
-    sc = load_scenario(scenario)
-    return sc.model_copy(update={"solver": sc.solver.model_copy(update=solver)})
 
 
 @pytest.fixture(scope="module")
