@@ -528,7 +528,9 @@ _NATIONAL_SITING = _NATIONAL_PRELUDE + (
     "if ai:\n"
     "    pre = sum(p.manifest['timings'][k] for k in ('scenario_s', 'layers_s', 'candidates_s', "
     "'cooling_s', 'network_s', 'screening_s', 'baseline_s') if k in p.manifest['timings'])\n"
-    "    within = [s for s, u in ai['plans'] if (u - ai['lp_bound_usd']) / u <= 0.01]\n"
+    # the whole model's bound: the kernel's when the kernel ran the method on its sites
+    "    lb = (p.manifest.get('kernel') or {{}}).get('bound_usd') or ai['lp_bound_usd']\n"
+    "    within = [s for s, u in ai['plans'] if (u - lb) / u <= 0.01]\n"
     "    extra.update({{'first_plan_s': pre + ai['first_plan_s'] if ai['first_plan_s'] is not "
     "None else None, 'within_1pct_s': pre + within[0] if within else None, "
     "'approx_rounds': ai['rounds'], 'approx_exact_branches': ai['exact_branches']}})\n"

@@ -14,6 +14,7 @@ and write it (atomically) with its manifest.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -147,8 +148,12 @@ def solve_by_kernel(
     write_lp=None,
     progress: Callable[[str], None] | None = None,
     clock: Clock | None = None,
+    approximate: bool = False,
 ):
     """Solve by the candidate kernel (:mod:`siting.model.kernel`).
+
+    ``approximate``: each kernel MILP is solved with approximate network rows
+    (:mod:`siting.model.approx`) rather than by relax-and-repair.
 
     Returns
     -------
@@ -158,8 +163,13 @@ def solve_by_kernel(
         the LP relaxation or every kernel MILP was infeasible or the solver failed (solve the
         whole model instead: it reports infeasibility or the solver's trouble).
     """
+    method = (
+        functools.partial(_kernel.solve_kernel, inner=_approx.solve_approximate)
+        if approximate
+        else _kernel.solve_kernel
+    )
     return _by_method(
-        _kernel.solve_kernel, "_kernel_info", d, baseline_usd, baseline_co2_t, settings,
+        method, "_kernel_info", d, baseline_usd, baseline_co2_t, settings,
         write_lp=write_lp, progress=progress, clock=clock, lazy_notes=True,
     )  # fmt: skip
 
@@ -793,9 +803,11 @@ def _plan(
     kern = None
     method = None
     if settings["solver"].lower() == "highs":
+        approximate = _approx.wanted(d, sc.solver.approximate_network)
         if _kernel.wanted(d, sc.solver.candidate_kernel):
-            method = solve_by_kernel
-        elif _approx.wanted(d, sc.solver.approximate_network):
+            # on a large grid too, each kernel MILP with approximate rows
+            method = functools.partial(solve_by_kernel, approximate=approximate)
+        elif approximate:
             method = solve_by_approximation
     if method is not None:
         t = time.perf_counter()  # (the method names its own stages)

@@ -244,3 +244,79 @@ def test_exactify_swaps_a_branchs_approximate_rows_for_exact_ones(prepared):
     assert all(not c.active for c in before)
     assert min(len(rows[c].pos) for c in active) > max(before.values())
     assert {(br, t, h) for (br, t, h) in triples} <= m._monitored
+
+
+def _exact_lp_bound(prep) -> float:
+    """The exact LP relaxation (every violated limit added by the ordinary lazy loop)."""
+    m = _build(prep)
+    saved = _relax(m)
+    lp, _ = solve_lazy(m, prep.data, lambda mm: solve(mm, mip_gap=0.0, threads=1))
+    _restore(saved)
+    assert lp.status == "optimal"
+    return float(lp.objective)
+
+
+def test_the_quick_plan_is_verified_and_its_bound_is_a_relaxation(
+    small_ptdf, prepared, optimum, monkeypatch
+):
+    # The quick plan (approx._quick: rounded from the LP without line limits, feasibility
+    # cuts from each refusal) is used from QUICK_MIN_BUSES buses; set to 1 here so that
+    # case118 takes it. Whatever it ends with, the plan meets every exact limit (verify()
+    # recomputes the flows from the written tables), costs at least the optimum, and the
+    # bound it reports is at most the exact LP relaxation's (the LP without limits, with
+    # cuts every plan meets, is a relaxation of it) and at most the optimum.
+    monkeypatch.setattr(approx, "QUICK_MIN_BUSES", 1)
+    p = siting.plan(
+        _with(small_ptdf, approximate_network="on", candidate_kernel="off", mip_gap=0.01),
+        write=False,
+    )
+    r = p.solve
+    assert r.has_solution and all(c.ok for c in p.checks), [c for c in p.checks if not c.ok]
+    info = p.manifest["approximate_network"]
+    assert info["quick"] is not None and info["quick_rounds"] >= 1
+    assert r.objective >= optimum * (1 - 1e-6)
+    assert r.bound <= optimum * (1 + 1e-6)
+    assert r.bound <= _exact_lp_bound(prepared) * (1 + 1e-6)
+    assert r.gap == pytest.approx((r.objective - r.bound) / r.objective, rel=1e-6)
+    assert "rounding an LP without line limits" in r.notes[0]
+
+
+def test_decisions_of_a_relaxed_model_are_its_integers_rounded(prepared):
+    # kernel._decisions reads a relaxed model's integers from lazy._relax's list (its own
+    # are continuous then): the same (variable, value) pairs as on the model restored.
+    from siting.model import kernel
+
+    d = prepared.data
+    build, run, clock = _method(prepared, 0.0)
+    m = build(d)
+    saved = _relax(m)
+    lp, _ = solve_lazy(m, d, run, clock=clock)
+    assert lp.status == "optimal"
+    relaxed = kernel._decisions(m, d.module_mw, [v for v, *_ in saved])
+    # without the list, a relaxed model has no integers to pin (why the list is passed)
+    plain = kernel._decisions(m, d.module_mw)
+    assert len(plain) == len(relaxed) - len(saved)
+    _restore(saved)
+    restored = kernel._decisions(m, d.module_mw)
+    assert [(id(v), x) for v, x in restored] == [(id(v), x) for v, x in relaxed]
+    assert any(x != 0 for v, x in restored if v.is_integer())
+
+
+def test_the_kernel_solves_its_milps_with_approximate_rows(small_ptdf, optimum):
+    # The candidate kernel on a grid where approximate rows apply: each kernel MILP goes to
+    # approx.solve_approximate (both methods' figures in the manifest); the plan meets every
+    # exact limit, and the bound is the kernel's whole-model bound (min of the kernel's
+    # exact LP bound and the left-out sites' exclusion bound), at most the optimum.
+    p = siting.plan(
+        _with(small_ptdf, approximate_network="on", candidate_kernel="on", mip_gap=0.01),
+        write=False,
+    )
+    r = p.solve
+    assert r.has_solution and all(c.ok for c in p.checks), [c for c in p.checks if not c.ok]
+    kern, appr = p.manifest["kernel"], p.manifest["approximate_network"]
+    assert appr["repairs_feasible"] >= 1
+    assert r.bound == pytest.approx(kern["bound_usd"], rel=1e-9)
+    assert r.bound <= optimum * (1 + 1e-6) and r.objective >= optimum * (1 - 1e-6)
+    assert kern["lp_bound_usd"] <= r.bound * (1 + 1e-9)
+    assert any(n.startswith("approximate network rows") for n in r.notes), r.notes
+    assert any(n.startswith("candidate kernel") for n in r.notes), r.notes

@@ -72,6 +72,14 @@ ROUND_GAP = 0.05
 NEAR = 0.8
 #: Most rounds of the approximate MILP.
 MAX_ROUNDS = 40
+#: Most roundings of the LP without line limits (each with the feasibility cuts of the
+#: plans before it, :func:`_quick`).
+QUICK_ROUNDS = 10
+#: ``quick=None`` tries the quick plan from this many buses on. On case9241pegase the exact
+#: relaxation of a 217-site kernel took 86 s, its rounding found no plan, and the cuts the
+#: quick rounds gathered brought both within the limit (a plan after 450 s); on ACTIVSg2000
+#: (2,000 buses) the exact relaxation takes seconds and the quick rounds, refused, cost 30 s.
+QUICK_MIN_BUSES = 5000
 
 
 @dataclass
@@ -115,6 +123,15 @@ class ApproxInfo:
     rounding: _rounding.RoundingInfo | None = None
     #: whether the rounded plan passed the exact network's check
     rounded_ok: bool = False
+    #: the quick rounding (of the LP without line limits); None when not tried
+    quick: _rounding.RoundingInfo | None = None
+    #: whether the quick rounded plan passed the exact network's check
+    quick_ok: bool = False
+    #: LPs of the quick rounding, and the feasibility cuts they gained from the network
+    quick_rounds: int = 0
+    quick_cuts: int = 0
+    #: seconds the quick plan's rounds took (LPs, roundings and repairs)
+    quick_time_s: float = 0.0
 
     def note(self) -> str:
         """One line for the plan's notes."""
@@ -124,17 +141,32 @@ class ApproxInfo:
             else "no verified plan"
         )
         gap = f" (gap {self.gap:.3%} to the LP bound)" if self.gap is not None else ""
-        rd = self.rounding
-        rounded = (
+        rounded = "".join(
             ""
             if rd is None
             else (
-                f"; rounding an LP with targets {rd.margin:.0%} higher ({rd.time_s:,.1f} s): "
+                f"; rounding an LP {what} with targets {rd.margin:.0%} higher "
+                f"({secs:,.1f} s): "
                 + (
-                    f"{rd.sites} sites, verified {'and kept' if self.rounded_ok else 'and refused'}"
+                    f"{rd.sites} sites, verified {'and kept' if ok else 'and refused'}"
                     if rd.found
                     else f"no plan, {rd.stopped}"
                 )
+            )
+            for rd, what, ok, secs in (
+                (
+                    self.quick,
+                    f"without line limits ({self.quick_rounds} round(s), "
+                    f"{self.quick_cuts} feasibility cuts)",
+                    self.quick_ok,
+                    self.quick_time_s,
+                ),
+                (
+                    self.rounding,
+                    "with its line limits",
+                    self.rounded_ok,
+                    self.rounding.time_s if self.rounding else 0.0,
+                ),
             )
         )
         return (
@@ -211,6 +243,8 @@ def solve_approximate(
     clock: Clock | None = None,
     progress: Callable[[str], None] | None = None,
     round_first: bool = True,
+    started: float | None = None,
+    quick: bool | None = None,
 ) -> tuple[pyo.ConcreteModel, ModelData, SolveResult, ApproxInfo] | None:
     """Solve ``d`` with approximate network rows (see the module docstring).
 
@@ -232,6 +266,14 @@ def solve_approximate(
     round_first
         Look for a first plan rounded from an LP with headroom
         (:mod:`siting.model.rounding`) before the MILP rounds.
+    quick
+        Try the quick plan first (:func:`_quick`: rounded from the LP without line limits);
+        None: on grids of :data:`QUICK_MIN_BUSES` buses and more (where the exact
+        relaxation's dense rows take minutes).
+    started
+        ``time.perf_counter()`` at the start of the caller's method: the plans' times
+        (``first_plan_s``, ``plans``) count from it (default: this call's start). The
+        candidate kernel passes its own start, so that its LP relaxation counts too.
 
     Returns
     -------
@@ -245,7 +287,8 @@ def solve_approximate(
     from siting.model import kernel, lazy
 
     say = progress or (lambda _s: None)
-    t0 = time.perf_counter()
+    t_lp = time.perf_counter()
+    t0 = t_lp if started is None else started
     info = ApproxInfo()
 
     def expired() -> bool:
@@ -266,15 +309,47 @@ def solve_approximate(
         first[0] = False
         return solve_fn(mm, highs_options=opts)
 
+    def repair_fn(mm, opts=None):
+        return solve_fn(mm, highs_options=opts)
+
+    def verify(mm, best):
+        """The plan held by ``mm``'s integers, verified as every round's plan is (its
+        decisions pinned, the dispatch re-solved with every violated exact limit), on the
+        same model: it holds the exact limits found so far and HiGHS's basis, and no repair
+        model is built for a plan that is within the gap."""
+        fixed = kernel._decisions(mm, d.module_mw)
+        r1, _i1, _blocking, _cuts = kernel._repair(mm, mm, d, fixed, repair_fn, clock, conflicts=0)
+        if _verified(r1, mm):
+            return _keep(best, r1, mm, info, t0), True
+        return best, False
+
+    # the best verified plan: (objective [USD], its values, its result, its model)
+    best: tuple[float, list, SolveResult, pyo.ConcreteModel] | None = None
+    z0 = None  # the bound of the LP without line limits (a relaxation of the exact one)
+    mr = None  # the repair model (exact rows), built when first needed
     try:
+        if quick is None:
+            quick = len(d.net.bus_ids) >= QUICK_MIN_BUSES
+        if round_first and quick:
+            # 0. a quick plan from the LP without line limits (see _quick)
+            say("approximate network: rounding without line limits")
+            best, z0, mr = _quick(m, saved, d, build, lp_fn, solve_fn, repair_fn, clock, info, t0)
+            if best is not None and _gap(best[0], z0) <= mip_gap + 1e-12:
+                info.stopped = (
+                    "stopped within the MIP gap of the bound (the plan rounded without "
+                    "line limits; bound: the LP relaxation without them, with the cuts)"
+                )
+                info.lp_bound_usd = z0
+                return _answer(d, best, z0, mip_gap, info, t_lp)
+            say("approximate network: exact LP relaxation")
         lp, _li = lazy.solve_lazy(m, d, lp_fn, clock=clock)
-        info.lp_time_s = time.perf_counter() - t0
+        info.lp_time_s = time.perf_counter() - t_lp
         solved = lp.has_solution and lp.objective is not None
         if solved:
             z = float(lp.objective)
             info.lp_bound_usd = z
             anchor = anchor_of(m, d)
-            if round_first:
+            if round_first and (best is None or _gap(best[0], z) > mip_gap + 1e-12):
                 # 1b. a first plan rounded from an LP with headroom (siting.model.rounding)
                 say("approximate network: rounding")
                 rd = _rounding.round_with_headroom(m, d, solve_fn, clock=clock)
@@ -282,30 +357,24 @@ def solve_approximate(
     finally:
         lazy._restore(saved)
     if not solved:
+        if best is not None and z0 is not None:
+            # out of time (or trouble) in the exact relaxation, with a verified plan: the
+            # bound is the LP's without line limits
+            info.stopped = "stopped by the time limit in the exact LP relaxation"
+            info.lp_bound_usd = z0
+            return _answer(d, best, z0, mip_gap, info, t_lp)
         if lp.termination != "maxTimeLimit":
             return None
-        return _no_plan(m, d, lp, info, t0, bound=lp.bound)
+        return _no_plan(m, d, lp, info, t_lp, bound=lp.bound)
 
-    def repair_fn(mm, opts=None):
-        return solve_fn(mm, highs_options=opts)
-
-    # the best verified plan: (objective [USD], its values, its result, its model)
-    best: tuple[float, list, SolveResult, pyo.ConcreteModel] | None = None
     if rd is not None and rd.found:
-        # verified as every round's plan is (its decisions pinned, the dispatch re-solved
-        # with every violated exact limit), on the same model: it already holds the exact
-        # limits found so far and HiGHS's basis, and no repair model is built for a plan
-        # that is within the gap
-        fixed = kernel._decisions(m, d.module_mw)
-        r1, _i1, _blocking, _cuts = kernel._repair(m, m, d, fixed, repair_fn, clock, conflicts=0)
-        if _verified(r1, m):
-            info.rounded_ok = True
-            best = _keep(best, r1, m, info, t0)
-    del m, saved  # (kept alive by best when it holds the rounded plan)
+        best, info.rounded_ok = verify(m, best)
+    del m, saved  # (kept alive by best when it holds a rounded plan)
     if best is not None and _gap(best[0], z) <= mip_gap + 1e-12:
         info.stopped = "stopped within the MIP gap of the bound (the rounded plan)"
-        return _answer(d, best, z, mip_gap, info, t0)
-    mr = build(d)  # the repair model: exact rows
+        return _answer(d, best, z, mip_gap, info, t_lp)
+    if mr is None:
+        mr = build(d)  # the repair model: exact rows
 
     # 2. the approximate model, seeded by its own LP rounds; 3. rounds, each verified
     say("approximate network: MILP rounds")
@@ -369,12 +438,77 @@ def solve_approximate(
                 else f"stopped: the approximate MILP ended {last.status} ({last.termination})"
             )
         )
-    info.time_s = time.perf_counter() - t0
+    info.time_s = time.perf_counter() - t_lp
     if best is None:
         if expired() or last.termination == "maxTimeLimit":
-            return _no_plan(mr, d, last, info, t0, bound=z)
+            return _no_plan(mr, d, last, info, t_lp, bound=z)
         return None
-    return _answer(d, best, z, mip_gap, info, t0)
+    return _answer(d, best, z, mip_gap, info, t_lp)
+
+
+def _quick(
+    m, saved: list, d: ModelData, build, lp_fn, solve_fn, repair_fn, clock, info: ApproxInfo, t0
+):
+    """A quick plan: the LP relaxation without line limits (their dense rows made the exact
+    relaxation take minutes on a 10,000-bus grid), rounded with headroom
+    (:func:`siting.model.rounding.round_with_headroom`) and verified on the exact network
+    in a repair model (:func:`siting.model.kernel._repair`). When the network cannot host
+    the plan, HiGHS's proofs of that become feasibility cuts in the campuses' capacities
+    (sparse rows, :func:`siting.model.kernel._farkas_proofs`), which join the LP, and it is
+    rounded again: at most :data:`QUICK_ROUNDS` times.
+
+    ``m`` is relaxed (integers continuous; ``saved``: :func:`siting.model.lazy._relax`'s
+    list of them) and holds no line limit yet. The cuts stay in it:
+    every plan meets them, so the LP with them is still a relaxation of the whole model.
+
+    Returns
+    -------
+    (best, z0, mr)
+        The verified plan (as :func:`_keep` holds it) or None; the best bound of those LPs
+        [USD] or None; the repair model (None when none was built).
+    """
+    t_q = time.perf_counter()
+    try:
+        return _quick_rounds(m, saved, d, build, lp_fn, solve_fn, repair_fn, clock, info, t0)
+    finally:
+        info.quick_time_s = time.perf_counter() - t_q
+
+
+def _quick_rounds(m, saved, d, build, lp_fn, solve_fn, repair_fn, clock, info, t0):
+    """The rounds of :func:`_quick`."""
+    from siting.model import kernel
+
+    best, z0, mr = None, None, None
+    for k in range(QUICK_ROUNDS):
+        if clock is not None:
+            if clock.expired():
+                break
+            clock.at_round(f"rounding without line limits {k + 1}")
+        lp0 = lp_fn(m)
+        if not (lp0.has_solution and lp0.objective is not None and lp0.status == "optimal"):
+            break
+        z0 = max(z0 or -math.inf, float(lp0.objective))
+        rq = _rounding.round_with_headroom(m, d, solve_fn, clock=clock, lazy=False)
+        info.quick, info.quick_rounds = rq, k + 1
+        if not rq.found:
+            break
+        if mr is None:
+            mr = build(d)
+        ints = [v for v, *_ in saved]  # (m is relaxed: these are its integers)
+        fixed = kernel._carry(kernel._decisions(m, d.module_mw, ints), mr)
+        r1, _i1, _blocking, cuts = kernel._repair(mr, m, d, fixed, repair_fn, clock)
+        if _verified(r1, mr):
+            info.quick_ok = True
+            best = _keep(best, r1, mr, info, t0)
+            break
+        if not cuts:
+            break
+        if not hasattr(m, "feasibility_cuts"):
+            m.feasibility_cuts = pyo.ConstraintList()
+        for expr in cuts:
+            m.feasibility_cuts.add(expr)
+        info.quick_cuts += len(cuts)
+    return best, z0, mr
 
 
 def _answer(d: ModelData, best: tuple, z: float, mip_gap: float, info: ApproxInfo, t0):

@@ -381,7 +381,7 @@ def _farkas_proofs(
     return sorted(out, key=lambda k: -out[k]), cuts
 
 
-def _decisions(m: pyo.ConcreteModel, module_mw: float) -> list:
+def _decisions(m: pyo.ConcreteModel, module_mw: float, integers: list | None = None) -> list:
     """(variable, value) of the master's decisions the repair model pins: every integer
     (rounded), and the IT capacity per cooling technology ``capk``, through which alone the
     siting reaches the grid's rows. Pinning ``capk`` too makes each feasibility cut a cut
@@ -389,10 +389,14 @@ def _decisions(m: pyo.ConcreteModel, module_mw: float) -> list:
     host) rather than on the big-M rows that tie ``capk`` to ``tech``. ``capk`` is pinned
     at what the rounded integers make it (``tech[s,k] x module_mw x sum_{u<=t}
     build[s,u]``, one technology per open site), not at HiGHS's value: off by its
-    tolerance, that would break the rows tying it to the integers."""
+    tolerance, that would break the rows tying it to the integers. ``integers``: the
+    variables to take as the integers (of a relaxed model: its own are continuous)."""
     from siting.model.lazy import _integer_values
 
-    ints = _integer_values(m)
+    if integers is None:
+        ints = _integer_values(m)
+    else:  # the integers of a relaxed model (lazy._relax's list)
+        ints = [(v, float(round(v.value))) for v in integers if v.value is not None]
     value = {id(v): x for v, x in ints}
     caps = []
     for (s, k, t), v in m.capk.items():
@@ -671,6 +675,7 @@ def solve_kernel(
     mip_gap: float,
     clock: Clock | None = None,
     progress: Callable[[str], None] | None = None,
+    inner: Callable | None = None,
 ) -> tuple[pyo.ConcreteModel, ModelData, SolveResult, KernelInfo] | None:
     """Solve ``d`` by the kernel method (see the module docstring).
 
@@ -691,6 +696,14 @@ def solve_kernel(
         method (no round starts after it).
     progress
         Called with each stage's name.
+    inner
+        The method that solves each kernel MILP, called as ``inner(data, build, solve_fn,
+        mip_gap=..., clock=..., progress=..., started=...) -> (model, data, result, info) |
+        None`` with a bound on plans of the kernel's sites in its result; default
+        :func:`relax_and_repair`. On a large grid it is
+        :func:`siting.model.approx.solve_approximate`: the dense line limits of a
+        10,000-bus grid left relax-and-repair with no plan in ten minutes. When it returns
+        None, :func:`relax_and_repair` solves that kernel (and says why it has no plan).
 
     Returns
     -------
@@ -745,14 +758,21 @@ def solve_kernel(
         info.kernel_sites.append(len(keep))
         say(f"kernel: MILP on {len(keep):,} of {len(d.sites):,} sites")
         dk = restrict(d, keep)
-        mk = build(dk)
 
         def run(m, opts=None):
             return solve_fn(m, highs_options=opts)
 
-        mk, r, lazy_info = relax_and_repair(mk, dk, run, mip_gap, build, clock)
-        mk._lazy_info = lazy_info
-        info.feasibility_cuts += lazy_info.cuts_in_milp
+        got = None
+        if inner is not None:
+            got = inner(dk, build, solve_fn, mip_gap=mip_gap, clock=clock, progress=say, started=t0)
+        if got is not None:
+            mk, _dk, r, inner_info = got
+            mk._approx_info = inner_info
+        else:
+            mk = build(dk)
+            mk, r, lazy_info = relax_and_repair(mk, dk, run, mip_gap, build, clock)
+            mk._lazy_info = lazy_info
+            info.feasibility_cuts += lazy_info.cuts_in_milp
         info.mip_time_s += r.time_s
         if not r.has_solution:
             if best is None and r.status == "infeasible" and not expired():
@@ -763,7 +783,9 @@ def solve_kernel(
             break
         out = np.array([s not in keep for s in d.sites])
         excl = float(z + pen[out].min()) if out.any() else math.inf
-        kb = r.bound if r.bound is not None else z
+        # every plan costs at least z, so z bounds the kernel's plans too (a method's own
+        # bound may be weaker: the approximate rows' quick plan reports an LP without limits)
+        kb = max(r.bound, z) if r.bound is not None else z
         if min(kb, excl) > bound:  # every round's bound holds for the whole model
             bound, parts = min(kb, excl), (kb, excl)
         if best is None or r.objective < best[2].objective:

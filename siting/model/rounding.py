@@ -108,6 +108,7 @@ def round_with_headroom(
     *,
     clock: Clock | None = None,
     margin: float = MARGIN,
+    lazy: bool = True,
 ) -> RoundingInfo:
     """Set integral values on the integers of the relaxed model ``m`` (see the module
     docstring).
@@ -126,6 +127,10 @@ def round_with_headroom(
         The run's clock.
     margin
         Share the targets are first raised by [fraction].
+    lazy
+        Add the line limits each LP violates (:func:`siting.model.lazy.solve_lazy`); False:
+        each LP is solved once with the rows ``m`` has (the quick plan of
+        :mod:`siting.model.approx`, rounded from the LP without line limits).
 
     Returns
     -------
@@ -172,13 +177,20 @@ def round_with_headroom(
             for t in m.T:
                 m._round_extra[t].setlb(extra[t])
                 m._round_extra[t].setub(extra[t])
-            r, _li = solve_lazy(
-                m,
-                d,
-                lambda mm: solve_fn(mm, highs_options={"time_limit": LP_CAP_S}),
-                lp_first=False,
-                clock=clock,
-            )
+
+            def lp(mm):
+                r = solve_fn(mm, highs_options={"time_limit": LP_CAP_S})
+                if r.status in ("optimal", "infeasible") or r.termination == "maxTimeLimit":
+                    return r
+                # HiGHS's simplex, warm-started after a bound change, can end "unknown" or
+                # in error (seen on case9241pegase): once more from a cold start
+                opt = mm.__dict__.get("_highs_solver")
+                if opt is None:
+                    return r
+                opt._solver_model.clearSolver()
+                return solve_fn(mm, highs_options={"time_limit": LP_CAP_S})
+
+            r = solve_lazy(m, d, lp, lp_first=False, clock=clock)[0] if lazy else lp(m)
             ok = r.has_solution and r.status == "optimal"
             ok = ok and not m.__dict__.pop("_lazy_impossible", None)
             info.lps = attempt + 1
