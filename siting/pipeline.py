@@ -884,7 +884,12 @@ def _plan(
                     f" ({n})"
                     for n in result.notes
                     if n.startswith(
-                        ("candidate kernel", "the time limit came", "approximate network")
+                        (
+                            "candidate kernel",
+                            "the time limit came",
+                            "approximate network",
+                            "the lazy loop stopped",
+                        )
                     )
                 )
             )

@@ -76,6 +76,8 @@ def stopped_by(termination: str) -> str:
         "unknown": "an unknown status",
         "kernelBound": "the candidate kernel's last round (sites it left out could still "
         "improve the plan, by at most the gap)",
+        "maxRounds": "its most rounds of lazy line limits (the last plan still broke a "
+        "limit, so it is no plan)",
         "approximationLimit": "the optimum of its approximate network rows (the plan is "
         "verified on the exact network; its gap is to the exact LP relaxation's bound)",
     }.get(termination, f"'{termination}'")

@@ -320,3 +320,21 @@ def test_the_kernel_solves_its_milps_with_approximate_rows(small_ptdf, optimum):
     assert kern["lp_bound_usd"] <= r.bound * (1 + 1e-9)
     assert any(n.startswith("approximate network rows") for n in r.notes), r.notes
     assert any(n.startswith("candidate kernel") for n in r.notes), r.notes
+
+
+def test_a_lazy_loop_out_of_rounds_gives_no_plan_that_breaks_a_limit(prepared):
+    # One MIP round, no LP rounds first: its plan breaks line limits the model did not hold
+    # yet (they are added after it), so the loop, out of rounds, must not return that plan.
+    # Before, it returned it as a plan. With rounds enough, the same loop settles on a plan
+    # that meets every limit.
+    d = prepared.data
+    build, run, clock = _method(prepared, 0.01)
+    m = build(d)
+    r, info = solve_lazy(m, d, run, lp_first=False, max_rounds=1, clock=clock)
+    assert info.limits_added > 0  # the first plan did break limits (else no test)
+    assert not r.has_solution and r.status == "no_solution"
+    assert r.termination == "maxRounds" and r.objective is None
+    assert any("stopped after 1 MIP rounds" in n for n in r.notes), r.notes
+    r2, info2 = solve_lazy(m, d, run, lp_first=False, clock=clock)
+    assert r2.has_solution and r2.status in ("optimal", "feasible")
+    assert not approx._would_add(m, d)  # no limit broken

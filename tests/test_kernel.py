@@ -299,3 +299,17 @@ def test_feasibility_cuts_hold_at_the_whole_models_optimum(small_ptdf, optimum_c
         # (each cut is tightened by kernel.CUT_MARGIN of its scale: the solvers' tolerance)
         scale = max(1.0, sum(abs(c) for c in body.linear_coefs), abs(con.upper))
         assert at <= con.upper + 2 * kernel.CUT_MARGIN * scale, con.name
+
+
+def test_the_kernel_note_says_whether_sites_were_left_out():
+    # Its note tells the three cases apart: a bound on the sites left out, no site left
+    # out, and no such bound computed (no kernel plan; before, it said "no site was left
+    # out of the kernel" there too).
+    from siting.model.kernel import KernelInfo
+
+    info = KernelInfo(candidates=100, lp_bound_usd=1e9, kernel_sites=[40])
+    assert "no bound on the sites left out" in info.note()
+    info.excluded_bound_usd = float("inf")
+    assert "no site was left out of the kernel" in info.note()
+    info.excluded_bound_usd = 2e9
+    assert "a plan opening any site left out costs at least 2.000 bn USD" in info.note()

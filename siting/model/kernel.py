@@ -128,9 +128,14 @@ class KernelInfo:
                 else ";"
             ),
             (
-                f"a plan opening any site left out costs at least {_usd(self.excluded_bound_usd)},"
-                if self.excluded_bound_usd is not None and math.isfinite(self.excluded_bound_usd)
-                else "no site was left out of the kernel,"
+                "no bound on the sites left out was computed (no kernel plan),"
+                if self.excluded_bound_usd is None
+                else (
+                    "a plan opening any site left out costs at least "
+                    f"{_usd(self.excluded_bound_usd)},"
+                    if math.isfinite(self.excluded_bound_usd)
+                    else "no site was left out of the kernel,"
+                )
             ),
             f"so the whole model's bound is {_usd(self.bound_usd)}"
             + (f" (gap {self.gap:.3%})" if self.gap is not None else ""),

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pyomo.environ as pyo
@@ -562,6 +562,7 @@ def solve_lazy(
             _restore(saved)
     r = None
     phase = "MIP" if _has_integers(m) else "LP"  # (a relaxed model's rounds are LP rounds)
+    settled = False  # a round's solution met every limit (or the solver gave none)
     for k in range(max_rounds):
         say(f"{phase} round {k + 1}")
         r = solve_fn(m)
@@ -574,9 +575,11 @@ def solve_lazy(
         if phase == "LP" and r.status == "optimal" and r.objective is not None:
             best_bound = max(best_bound, sign * r.objective)  # (a relaxation's optimum)
         if not r.has_solution:
+            settled = True
             break
         start = _integer_values(m) if warm_start else []
         if not _round(m, d, info, row_nonzeros, near):
+            settled = True
             break
         if m.__dict__.get("_lazy_impossible"):
             return _impossible(m, r, total_solver_s, info, t0)
@@ -589,6 +592,21 @@ def solve_lazy(
             info.mip_starts += 1
     assert r is not None
     r.time_s = total_solver_s
+    if not settled:
+        # out of rounds, and the last solution broke limits the model had not held yet: a
+        # plan that breaks a limit is no plan (its bound still holds: fewer rows)
+        r = replace(
+            r,
+            status="no_solution",
+            termination="maxRounds",
+            objective=None,
+            gap=None,
+            notes=[
+                *r.notes,
+                f"the lazy loop stopped after {max_rounds} {phase} rounds with line limits "
+                "still violated by its last solution",
+            ],
+        )
     if not r.has_solution and r.termination == "maxTimeLimit" and math.isfinite(best_bound):
         r.bound = sign * best_bound  # (the best of the rounds', this one's included)
     ids = d.net.branch_ids
