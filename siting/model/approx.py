@@ -6,6 +6,12 @@ generators for a typical branch). With a thousand such rows the MILP's node LPs 
 seconds and HiGHS finds no plan in ten minutes. Most of those terms are tiny: only 9.5 %
 of the generator entries are above 0.01 in size. The method:
 
+0. **A quick plan** on grids of :data:`QUICK_MIN_BUSES` buses and more (:func:`_quick`): the
+   LP without line limits, rounded with headroom (:mod:`siting.model.rounding`) and verified
+   as in 3; each refusal's infeasibility proofs join the LP as feasibility cuts in the
+   campus capacities, and it is rounded again. Within the MIP gap of that LP's bound, the
+   method stops there; else its cuts stay (they make the exact relaxation below cheaper: on
+   case9241pegase's kernel 36 s instead of 86 s).
 1. **The exact LP relaxation** of the whole model with its lazy line limits
    (:func:`siting.model.lazy.solve_lazy` on the relaxed model): its objective ``z`` is a
    lower bound on every plan (it is the bound the plan's gap is measured against), and its

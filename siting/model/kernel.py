@@ -15,7 +15,11 @@ search*, with a reduced-cost bound for what it leaves out) solves:
    :func:`relax_and_repair` (without its lazy limits first, then the dispatch repaired,
    with Benders feasibility cuts from each failed repair; else the ordinary lazy loop,
    :func:`siting.model.lazy.solve_lazy`) and gives a plan,
-   objective ``U``, and a bound ``b_K`` on every plan that only uses kernel sites.
+   objective ``U``, and a bound ``b_K`` on every plan that only uses kernel sites. On a
+   grid where approximate network rows apply (:func:`siting.model.approx.wanted`), the
+   kernel MILP is solved by :func:`siting.model.approx.solve_approximate` instead: on
+   case9241pegase relax-and-repair's rounds never settled (46 rounds, 16 minutes, every plan
+   still broke a limit), the approximate rows' rounded plan came 440 s after the start.
 
 **The bound on the whole model.** With ``r`` the LP's reduced costs (all nonnegative for
 columns at their lower bound 0, the case of every column of a site the LP does not use),
