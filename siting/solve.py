@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -261,6 +262,24 @@ def solve(
         res.bound = res.bound * unit if res.bound is not None else None
         res.gap = _gap(res.objective, res.bound)
     return res
+
+
+def retry_cold(m: pyo.ConcreteModel, run: Callable[[], SolveResult]) -> SolveResult:
+    """``run()`` (a HiGHS solve of ``m``), once more from a cold start when it ended neither
+    optimal, infeasible nor at its time limit: HiGHS's simplex, warm-started after rows were
+    added or bounds changed, can lose its footing and end "unknown" or in error (seen on
+    case9241pegase). The model is kept; only HiGHS's solver state is cleared. The result's
+    time is both runs'."""
+    r = run()
+    if r.status in ("optimal", "infeasible") or r.termination == "maxTimeLimit":
+        return r
+    opt = m.__dict__.get("_highs_solver")
+    if opt is None:
+        return r
+    opt._solver_model.clearSolver()
+    r2 = run()
+    r2.time_s += r.time_s
+    return r2
 
 
 def out_of_time(

@@ -61,7 +61,7 @@ import pyomo.environ as pyo
 
 from siting.clock import Clock
 from siting.model.data import ModelData
-from siting.solve import SolveResult
+from siting.solve import SolveResult, retry_cold
 
 #: ``solver.candidate_kernel: auto`` uses the kernel from this many candidate sites on.
 AUTO_MIN_SITES = 5000
@@ -419,17 +419,8 @@ def _repair_lp(mr: pyo.ConcreteModel, solve_fn: Callable[..., SolveResult]) -> S
     """One LP of the repair model, without presolve (so that an infeasible one comes with
     a dual ray). HiGHS's dual simplex, warm-started from the basis of the round before
     (other decisions pinned, rows added), can lose its footing and end "unknown": such a
-    run is repeated once from a cold start."""
-    r = solve_fn(mr, opts={"presolve": "off"})
-    if r.status in ("optimal", "infeasible") or r.termination == "maxTimeLimit":
-        return r
-    opt = mr.__dict__.get("_highs_solver")
-    if opt is None:
-        return r
-    opt._solver_model.clearSolver()
-    r2 = solve_fn(mr, opts={"presolve": "off"})
-    r2.time_s += r.time_s
-    return r2
+    run is repeated once from a cold start (:func:`siting.solve.retry_cold`)."""
+    return retry_cold(mr, lambda: solve_fn(mr, opts={"presolve": "off"}))
 
 
 def _repair(

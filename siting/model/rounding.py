@@ -38,7 +38,7 @@ import pyomo.environ as pyo
 
 from siting.clock import Clock
 from siting.model.data import ModelData
-from siting.solve import SolveResult
+from siting.solve import SolveResult, retry_cold
 
 #: Each year's target is raised by this share for the LP the plan is rounded from [fraction].
 MARGIN = 0.1
@@ -179,16 +179,8 @@ def round_with_headroom(
                 m._round_extra[t].setub(extra[t])
 
             def lp(mm):
-                r = solve_fn(mm, highs_options={"time_limit": LP_CAP_S})
-                if r.status in ("optimal", "infeasible") or r.termination == "maxTimeLimit":
-                    return r
-                # HiGHS's simplex, warm-started after a bound change, can end "unknown" or
-                # in error (seen on case9241pegase): once more from a cold start
-                opt = mm.__dict__.get("_highs_solver")
-                if opt is None:
-                    return r
-                opt._solver_model.clearSolver()
-                return solve_fn(mm, highs_options={"time_limit": LP_CAP_S})
+                # warm-started after a bound change, HiGHS once ended in error here
+                return retry_cold(mm, lambda: solve_fn(mm, highs_options={"time_limit": LP_CAP_S}))
 
             r = solve_lazy(m, d, lp, lp_first=False, clock=clock)[0] if lazy else lp(m)
             ok = r.has_solution and r.status == "optimal"
