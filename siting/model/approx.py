@@ -147,33 +147,17 @@ class ApproxInfo:
             else "no verified plan"
         )
         gap = f" (gap {self.gap:.3%} to the LP bound)" if self.gap is not None else ""
-        rounded = "".join(
-            ""
-            if rd is None
-            else (
-                f"; rounding an LP {what} with targets {rd.margin:.0%} higher "
-                f"({secs:,.1f} s): "
-                + (
-                    f"{rd.sites} sites, verified {'and kept' if ok else 'and refused'}"
-                    if rd.found
-                    else f"no plan, {rd.stopped}"
-                )
-            )
-            for rd, what, ok, secs in (
-                (
-                    self.quick,
-                    f"without line limits ({self.quick_rounds} round(s), "
-                    f"{self.quick_cuts} feasibility cuts)",
-                    self.quick_ok,
-                    self.quick_time_s,
-                ),
-                (
-                    self.rounding,
-                    "with its line limits",
-                    self.rounded_ok,
-                    self.rounding.time_s if self.rounding else 0.0,
-                ),
-            )
+        rounded = _rounding_note(
+            self.quick,
+            f"without line limits ({self.quick_rounds} round(s), {self.quick_cuts} feasibility "
+            "cuts)",
+            self.quick_ok,
+            self.quick_time_s,
+        ) + _rounding_note(
+            self.rounding,
+            "with its line limits",
+            self.rounded_ok,
+            self.rounding.time_s if self.rounding else 0.0,
         )
         return (
             f"approximate network rows (PTDF entries up to {THRESHOLD:g} held at the LP "
@@ -183,6 +167,16 @@ class ApproxInfo:
             f"network ({self.repairs_feasible} feasible); {first}; best {_usd(self.best_usd)}"
             f"{gap}{rounded}; {self.stopped}"
         )
+
+
+def _rounding_note(rd, what: str, ok: bool, secs: float) -> str:
+    """The note's part on one rounding (``rd``: its figures, None when not tried)."""
+    if rd is None:
+        return ""
+    out = f"; rounding an LP {what} with targets {rd.margin:.0%} higher ({secs:,.1f} s): "
+    if not rd.found:
+        return out + f"no plan, {rd.stopped}"
+    return out + f"{rd.sites} sites, verified {'and kept' if ok else 'and refused'}"
 
 
 def _usd(v: float | None) -> str:
@@ -305,29 +299,31 @@ def solve_approximate(
     m = build(d)
     saved = lazy._relax(m)
     rd = None
-    first = [True]
+    first = True
 
     def lp_fn(mm):
         # the first LP from scratch by interior point and crossover (kernel.LP_OPTIONS: 4x
         # faster than dual simplex on a 10,000-site relaxation); the rounds after it, rows
         # added, by HiGHS's choice: the simplex from the last basis
-        opts = kernel.LP_OPTIONS if first[0] else {"solver": "choose"}
-        first[0] = False
+        nonlocal first
+        opts = kernel.LP_OPTIONS if first else {"solver": "choose"}
+        first = False
         return solve_fn(mm, highs_options=opts)
 
     def repair_fn(mm, opts=None):
         return solve_fn(mm, highs_options=opts)
 
-    def verify(mm, best):
-        """The plan held by ``mm``'s integers, verified as every round's plan is (its
-        decisions pinned, the dispatch re-solved with every violated exact limit), on the
-        same model: it holds the exact limits found so far and HiGHS's basis, and no repair
-        model is built for a plan that is within the gap."""
-        fixed = kernel._decisions(mm, d.module_mw)
-        r1, _i1, _blocking, _cuts = kernel._repair(mm, mm, d, fixed, repair_fn, clock, conflicts=0)
-        if _verified(r1, mm):
-            return _keep(best, r1, mm, info, t0), True
-        return best, False
+    def check(mr, src, fixed: list, best, conflicts: int = 0):
+        """Verify a plan as every plan of the method is: its decisions ``fixed`` (variables
+        of ``mr``) pinned in ``mr`` and the dispatch re-solved with every violated exact
+        limit (:func:`siting.model.kernel._repair`; ``src``: the model the decisions came
+        from, for the feasibility cuts). Returns (the best plan so far, whether this one
+        passed, the limits and the feasibility cuts of HiGHS's proofs when it did not)."""
+        r1, _i, blocking, cuts = kernel._repair(
+            mr, src, d, fixed, repair_fn, clock, conflicts=conflicts
+        )
+        ok = _verified(r1, mr)
+        return (_keep(best, r1, mr, info, t0) if ok else best), ok, blocking, cuts
 
     # the best verified plan: (objective [USD], its values, its result, its model)
     best: tuple[float, list, SolveResult, pyo.ConcreteModel] | None = None
@@ -339,7 +335,9 @@ def solve_approximate(
         if round_first and quick:
             # 0. a quick plan from the LP without line limits (see _quick)
             say("approximate network: rounding without line limits")
-            best, z0, mr = _quick(m, saved, d, build, lp_fn, solve_fn, repair_fn, clock, info, t0)
+            t_q = time.perf_counter()
+            best, z0, mr = _quick(m, saved, d, build, lp_fn, solve_fn, check, clock, info)
+            info.quick_time_s = time.perf_counter() - t_q
             if best is not None and _gap(best[0], z0) <= mip_gap + 1e-12:
                 info.stopped = (
                     "stopped within the MIP gap of the bound (the plan rounded without "
@@ -374,7 +372,9 @@ def solve_approximate(
         return _no_plan(m, d, lp, info, t_lp, bound=lp.bound)
 
     if rd is not None and rd.found:
-        best, info.rounded_ok = verify(m, best)
+        # verified in the same model: it holds the exact limits found so far and HiGHS's
+        # basis, and no repair model is built for a plan that is within the gap
+        best, info.rounded_ok, _b, _c = check(m, m, kernel._decisions(m, d.module_mw), best)
     del m, saved  # (kept alive by best when it holds a rounded plan)
     if best is not None and _gap(best[0], z) <= mip_gap + 1e-12:
         info.stopped = "stopped within the MIP gap of the bound (the rounded plan)"
@@ -406,12 +406,10 @@ def solve_approximate(
             break
         fixed = kernel._carry(kernel._decisions(mh, d.module_mw), mr)
         converged = not _would_add(mh, d)
-        r1, _i1, blocking, _cuts = kernel._repair(
-            mr, mh, d, fixed, repair_fn, clock, conflicts=kernel.CONFLICTS if converged else 0
+        kept, ok, blocking, _cuts = check(
+            mr, mh, fixed, best, conflicts=kernel.CONFLICTS if converged else 0
         )
-        ok = _verified(r1, mr)
         if ok:
-            kept = _keep(best, r1, mr, info, t0)
             if kept is not best:
                 set_mip_start(mh, lazy._integer_values(mh))
             best = kept
@@ -452,20 +450,18 @@ def solve_approximate(
     return _answer(d, best, z, mip_gap, info, t_lp)
 
 
-def _quick(
-    m, saved: list, d: ModelData, build, lp_fn, solve_fn, repair_fn, clock, info: ApproxInfo, t0
-):
+def _quick(m, saved: list, d: ModelData, build, lp_fn, solve_fn, check, clock, info: ApproxInfo):
     """A quick plan: the LP relaxation without line limits (their dense rows made the exact
     relaxation take minutes on a 10,000-bus grid), rounded with headroom
     (:func:`siting.model.rounding.round_with_headroom`) and verified on the exact network
-    in a repair model (:func:`siting.model.kernel._repair`). When the network cannot host
-    the plan, HiGHS's proofs of that become feasibility cuts in the campuses' capacities
-    (sparse rows, :func:`siting.model.kernel._farkas_proofs`), which join the LP, and it is
-    rounded again: at most :data:`QUICK_ROUNDS` times.
+    in a repair model (``check``, :func:`siting.model.kernel._repair`). When the network
+    cannot host the plan, HiGHS's proofs of that become feasibility cuts in the campuses'
+    capacities (sparse rows, :func:`siting.model.kernel._farkas_proofs`), which join the LP,
+    and it is rounded again: at most :data:`QUICK_ROUNDS` times.
 
     ``m`` is relaxed (integers continuous; ``saved``: :func:`siting.model.lazy._relax`'s
-    list of them) and holds no line limit yet. The cuts stay in it:
-    every plan meets them, so the LP with them is still a relaxation of the whole model.
+    list of them) and holds no line limit yet. The cuts stay in it: every plan meets them,
+    so the LP with them is still a relaxation of the whole model.
 
     Returns
     -------
@@ -473,18 +469,10 @@ def _quick(
         The verified plan (as :func:`_keep` holds it) or None; the best bound of those LPs
         [USD] or None; the repair model (None when none was built).
     """
-    t_q = time.perf_counter()
-    try:
-        return _quick_rounds(m, saved, d, build, lp_fn, solve_fn, repair_fn, clock, info, t0)
-    finally:
-        info.quick_time_s = time.perf_counter() - t_q
-
-
-def _quick_rounds(m, saved, d, build, lp_fn, solve_fn, repair_fn, clock, info, t0):
-    """The rounds of :func:`_quick`."""
     from siting.model import kernel
 
     best, z0, mr = None, None, None
+    ints = [v for v, *_ in saved]  # (m is relaxed: these are its integers)
     for k in range(QUICK_ROUNDS):
         if clock is not None:
             if clock.expired():
@@ -493,21 +481,16 @@ def _quick_rounds(m, saved, d, build, lp_fn, solve_fn, repair_fn, clock, info, t
         lp0 = lp_fn(m)
         if not (lp0.has_solution and lp0.objective is not None and lp0.status == "optimal"):
             break
-        z0 = max(z0 or -math.inf, float(lp0.objective))
+        z0 = float(lp0.objective) if z0 is None else max(z0, float(lp0.objective))
         rq = _rounding.round_with_headroom(m, d, solve_fn, clock=clock, lazy=False)
         info.quick, info.quick_rounds = rq, k + 1
         if not rq.found:
             break
         if mr is None:
             mr = build(d)
-        ints = [v for v, *_ in saved]  # (m is relaxed: these are its integers)
         fixed = kernel._carry(kernel._decisions(m, d.module_mw, ints), mr)
-        r1, _i1, _blocking, cuts = kernel._repair(mr, m, d, fixed, repair_fn, clock)
-        if _verified(r1, mr):
-            info.quick_ok = True
-            best = _keep(best, r1, mr, info, t0)
-            break
-        if not cuts:
+        best, info.quick_ok, _blocking, cuts = check(mr, m, fixed, best, kernel.CONFLICTS)
+        if info.quick_ok or not cuts:
             break
         if not hasattr(m, "feasibility_cuts"):
             m.feasibility_cuts = pyo.ConstraintList()

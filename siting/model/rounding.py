@@ -172,15 +172,16 @@ def round_with_headroom(
     m._round_margin = pyo.Constraint(
         m.T, rule=lambda mm, t: mm.total_cap[t] >= targets[t] + mm._round_extra[t]
     )
+
+    def lp(mm):
+        # warm-started after a bound change, HiGHS once ended in error here
+        return retry_cold(mm, lambda: solve_fn(mm, highs_options={"time_limit": LP_CAP_S}))
+
     try:
         for attempt in range(MAX_LPS):
             for t in m.T:
                 m._round_extra[t].setlb(extra[t])
                 m._round_extra[t].setub(extra[t])
-
-            def lp(mm):
-                # warm-started after a bound change, HiGHS once ended in error here
-                return retry_cold(mm, lambda: solve_fn(mm, highs_options={"time_limit": LP_CAP_S}))
 
             r = solve_lazy(m, d, lp, lp_first=False, clock=clock)[0] if lazy else lp(m)
             ok = r.has_solution and r.status == "optimal"
