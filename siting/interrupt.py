@@ -16,6 +16,11 @@ plan folder is never swapped in half-removed), prints the same message, and ends
 process (``os._exit``) with the signal's exit code. (A call into C that also holds
 Python's interpreter lock the whole time would hold the watchdog up too; the long ones
 siting makes, HiGHS's solve included, release it.)
+
+A few statements must not be split by an interrupt: creating a temporary file or folder and
+recording its name, so that whatever unwinds the run knows to remove it.
+:func:`signals_held` holds SIGINT and SIGTERM back for such a block and delivers them as it
+ends.
 """
 
 from __future__ import annotations
@@ -45,6 +50,44 @@ def exit_code(e: BaseException) -> int:
     interrupt, or an exception that says ``terminated`` (``siting.pipeline.PlanInterrupted``)."""
     term = isinstance(e, Terminated) or bool(getattr(e, "terminated", False))
     return EXIT_SIGTERM if term else EXIT_SIGINT
+
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back for the block, and deliver the first that came as it ends.
+
+    For a few statements that must run whole, such as creating a temporary folder and
+    recording its name for removal: an interrupt between the two would leave a folder
+    nobody removes. The signal is delivered again (``signal.raise_signal``) once the
+    handlers in force before are back, so it does what it would have done (raise
+    ``KeyboardInterrupt`` or :class:`Terminated`, or end the process), only a few
+    statements later. Outside the main thread, or when a handler was not set from Python,
+    the block runs unguarded.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {s: signal.getsignal(s) for s in _SIGNALS}
+    if any(h is None for h in old.values()):
+        yield
+        return
+    pending: list[int] = []
+
+    def hold(signum: int, frame: object) -> None:
+        pending.append(signum)
+
+    for s in _SIGNALS:
+        signal.signal(s, hold)
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+        if pending:
+            signal.raise_signal(pending[0])
 
 
 @contextmanager
@@ -114,7 +157,7 @@ def stop_on_signals(
     if hard_stop:
         guard = threading.Thread(target=watchdog, name="siting-watchdog", daemon=True)
         guard.start()
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    old = {s: signal.signal(s, handler) for s in _SIGNALS}
     try:
         yield
     finally:

@@ -42,6 +42,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from siting.errors import SitingError
+from siting.interrupt import signals_held
 
 #: The marker file of a folder siting made (see :func:`check_output_folder`).
 MARKER = "siting-output.json"
@@ -570,9 +571,10 @@ def atomic_file(path: str | Path) -> Iterator[Path]:
     tmp: Path | None = None
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-        os.close(fd)
-        tmp = Path(name)
+        with signals_held():  # made and recorded, or neither
+            fd, name = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+            os.close(fd)
+            tmp = Path(name)
         yield tmp
         _fsync_file(tmp)
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; outputs are for others to read too
@@ -910,14 +912,21 @@ def staged_folder(
     out = check_output_folder(out, owner, inputs=inputs, force=force)
     with output_lock(out):
         check_output_folder(out, owner, inputs=inputs, force=force)  # again, under the lock
+        stage: Path | None = None
         try:
             clean_leftovers(out)
-            stage = Path(
-                tempfile.mkdtemp(prefix=f".{out.name}.stage-", suffix=".tmp", dir=out.parent)
-            )
+            with signals_held():  # made and recorded, or neither
+                stage = Path(
+                    tempfile.mkdtemp(prefix=f".{out.name}.stage-", suffix=".tmp", dir=out.parent)
+                )
+                _STAGES.add(stage)
         except OSError as e:
             raise _write_error(out, e, "its staging folder cannot be made") from e
-        _STAGES.add(stage)
+        except BaseException:
+            if stage is not None:  # an interrupt held back until the block ended
+                shutil.rmtree(stage, ignore_errors=True)
+                _STAGES.discard(stage)
+            raise
         try:
             os.chmod(stage, 0o755)  # mkdtemp makes 0700; outputs are for others to read too
             yield stage
