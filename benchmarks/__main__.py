@@ -28,14 +28,14 @@ shared between runs) and reports the median over ``--repeat`` runs. Figures:
   (``binding_limits``, loading >= 99.99 %). The runner checks that the two
   objectives agree within the MIP gap (their [bound, objective] intervals overlap) and
   compares the chosen sites and MW (skipped without ../shared).
-- ``map 20,000 candidates``: :func:`siting.maps.render_map` on the synthetic plan folder of
+- ``map 20,000 candidates``: :func:`siting.render.maps.render_map` on the synthetic plan folder of
   :mod:`benchmarks.map_instance` (the measured part), then the page's size (``size_mb``; the
   issue asks under 10 MB) and its load time in headless chromium, offline, to the map's
   ready flag (``load_s``, median of 5 loads; under 3 s asked); needs /usr/bin/chromium and
   the playwright package.
 
 - ``hosting N-1 case1354 (serial)`` and ``hosting N-1 case1354 (dask, 2 workers)``:
-  :func:`siting.hosting.hosting_capacity` with N-1 on pandapower's copy of PEGASE case1354
+  :func:`siting.grid_ops.hosting.hosting_capacity` with N-1 on pandapower's copy of PEGASE case1354
   (1,354 buses, 1,991 branches; proportional dispatch), the first
   :data:`HOSTING_OUTAGES` branch outages (the whole case takes about 70 s serially), in
   this process and on a local cluster of 2 single-thread workers (started before the
@@ -143,9 +143,9 @@ _HOSTING_N1 = (
     "from contextlib import nullcontext\n"
     "from pathlib import Path\n"
     "import pandapower.networks as pn\n"
-    "from siting.engine import dask_client\n"
-    "from siting.hosting import base_flows, hosting_capacity, proportional_dispatch\n"
-    "from siting.layers import load_grid_case\n"
+    "from siting.core.engine import dask_client\n"
+    "from siting.grid_ops.hosting import base_flows, hosting_capacity, proportional_dispatch\n"
+    "from siting.inputs import load_grid_case\n"
     "from siting.network import dc_network\n"
     "case = Path(pn.__file__).parent / 'power_system_test_case_jsons' / 'case1354pegase.json'\n"
     "grid = load_grid_case(case).grid\n"
@@ -174,17 +174,17 @@ JOBS: dict[str, str] = {
         "t1 = time.perf_counter()\n"
     ),
     "validate demo": (
-        "from siting.scenario import load_scenario\n"
-        "from siting.layers import load_layers\n"
-        "from siting.summary import summarise\n"
+        "from siting.config.scenario import load_scenario\n"
+        "from siting.inputs import load_layers\n"
+        "from siting.inputs.summary import summarise\n"
         "t0 = time.perf_counter()\n"
         f"s = load_scenario({str(REPO / 'models' / 'demo.yaml')!r})\n"
         "summarise(load_layers(s), s)\n"
         "t1 = time.perf_counter()\n"
     ),
     "read case300 (siting)": (
-        "from siting.errors import ProblemReport\n"
-        "from siting.layers.matpower import read_matpower\n"
+        "from siting.core.errors import ProblemReport\n"
+        "from siting.inputs.grids.matpower import read_matpower\n"
         "t0 = time.perf_counter()\n"
         f"g = read_matpower({str(CASE300)!r}, ProblemReport())\n"
         "t1 = time.perf_counter()\n"
@@ -212,7 +212,7 @@ JOBS: dict[str, str] = {
         "import tempfile, siting\n"
         "t0 = time.perf_counter()\n"
         "with tempfile.TemporaryDirectory() as d:\n"
-        "    from siting.scenario import load_scenario\n"
+        "    from siting.config.scenario import load_scenario\n"
         f"    sc = load_scenario({str(REPO / 'models' / 'demo.yaml')!r})\n"
         "    sc.grid.formulation = 'ptdf'\n"
         "    p = siting.plan(sc, out=d + '/demo')\n"
@@ -233,7 +233,7 @@ JOBS: dict[str, str] = {
         "import statistics, tempfile\n"
         "from pathlib import Path\n"
         "from benchmarks.map_instance import write_map_plan\n"
-        "from siting.maps import render_map\n"
+        "from siting.render.maps import render_map\n"
         "d = tempfile.mkdtemp()\n"
         "write_map_plan(d)\n"
         "t0 = time.perf_counter()\n"
@@ -479,7 +479,7 @@ _NATIONAL_PRELUDE = (
     "self.getNumCol(), self.getNumNz()))\n"
     "    return r\n"
     "highspy.Highs.run = _run\n"
-    "import siting.solve as _ss\n"
+    "import siting.solve.highs as _ss\n"
     "_orig_ri = _ss._run_interruptible\n"
     "def _ri(h, *a, **k):\n"
     "    s = time.perf_counter()\n"
@@ -495,8 +495,8 @@ _NATIONAL_PRELUDE = (
 )
 _NATIONAL_SITING = _NATIONAL_PRELUDE + (
     "import re, siting\n"
-    "from siting.model import kernel as _kernel\n"
-    "from siting.solve import NoPlanInTimeError\n"
+    "from siting.solve import kernel as _kernel\n"
+    "from siting.solve.highs import NoPlanInTimeError\n"
     "_kinfo = []\n"
     "_orig_sk = _kernel.solve_kernel\n"
     "def _sk(*a, **k):\n"

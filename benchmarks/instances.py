@@ -10,14 +10,14 @@
   same file.
 - ``sites.gpkg``: layer ``sites``, ``n_sites`` candidate points, each a few km from a
   seeded bus of at least ``min_bus_voltage_kv`` (the fields of
-  :data:`siting.layers.fields.SITES`: ``site_id`` (required), ``name``, ``fixed_cost_usd``,
+  :data:`siting.inputs.fields.SITES`: ``site_id`` (required), ``name``, ``fixed_cost_usd``,
   ``max_it_mw``, ``land_cost_usd_per_ha``, ``area_ha``, all seeded, so no land-cost
   raster is needed); layer ``boundary``, the buses' extent plus a margin.
 - ``scenario.yaml``: the grid (the case, referenced by its absolute path: the pglib files
   are never copied), the coordinates, the sites and the boundary; years, national IT
   targets, module sizes and ``grid.formulation``.
 
-Nothing else is required: no climate rasters (every site takes siting.cooling's reference
+Nothing else is required: no climate rasters (every site takes siting.candidates.cooling's reference
 climate), no water sources (wet cooling is then not offered; dry and liquid are), no
 land-class or land-cost raster (the sites carry their land price).
 
@@ -214,7 +214,7 @@ def bus_layout(
     Parameters
     ----------
     grid
-        The :class:`siting.layers.grid_model.Grid`.
+        The :class:`siting.inputs.grids.grid.Grid`.
     seed
         Seed of the layout's start and nudges.
     iterations
@@ -554,19 +554,19 @@ def _fix_step_up(net) -> None:
 
 
 def _read_case(case: Path):
-    """The case as a :class:`siting.layers.grid_model.Grid` (MATPOWER ``.m`` or
+    """The case as a :class:`siting.inputs.grids.grid.Grid` (MATPOWER ``.m`` or
     pandapower ``.json``)."""
-    from siting.errors import ProblemReport
+    from siting.core.errors import ProblemReport
 
     if case.suffix.lower() == ".m":
-        from siting.layers.matpower import read_matpower
+        from siting.inputs.grids.matpower import read_matpower
 
         report = ProblemReport()
         grid = read_matpower(case, report)
         if grid is None:
             raise ValueError(f"{case}: not a valid MATPOWER case:\n{report}")
         return grid
-    from siting.layers import load_grid_case
+    from siting.inputs import load_grid_case
 
     return load_grid_case(case).grid
 
@@ -822,9 +822,9 @@ def write_texas(
     from pyproj import Geod
 
     from siting.model import build_model
-    from siting.model.lazy import flows_numpy, solve_lazy
     from siting.pipeline import _no_sites, prepare
-    from siting.solve import solve
+    from siting.solve.highs import solve
+    from siting.solve.lazy import flows_numpy, solve_lazy
 
     folder = Path(folder)
     path = write_texas_sites(

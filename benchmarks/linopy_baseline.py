@@ -488,7 +488,7 @@ def solve_baseline(
         h.setOptionValue(k, v)
     vlabels = np.asarray(m.matrices.vlabels)
     # HiGHS sizes one task scheduler per process at its first solve; another thread count
-    # later fails ("Not Set"). Reset it around this solve (siting.solve does the same).
+    # later fails ("Not Set"). Reset it around this solve (siting.solve.highs does the same).
     highspy.Highs.resetGlobalScheduler(True)
     t1 = time.perf_counter()
     h.run()

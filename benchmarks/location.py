@@ -214,7 +214,7 @@ def write_scenario(
         }
     ).to_csv(folder / "costs.csv", index=False, float_format="%.17g")
     reach_km = 1.01 * math.sqrt(2.0) * SIDE_KM  # the square's diagonal, and a margin
-    # reach = latency x 200 km/ms / 2 / 1.5 (siting.candidates.reach_km)
+    # reach = latency x 200 km/ms / 2 / 1.5 (siting.candidates.generate.reach_km)
     latency_ms = math.ceil(reach_km * 2.0 * 1.5 / 200.0)
     top_mw = float(inst.capacity_mw.max())
     scenario = {

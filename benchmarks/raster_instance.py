@@ -5,7 +5,7 @@ Seeded, so every run writes the same files (into a temporary folder; never commi
 - an irregular "country" of about 900,000 km2 (a star-shaped outline about 530 km in
   radius) in the US National Atlas Albers projection (EPSG:5070, metres);
 - 3 km candidate cells anchored at multiples of 3 km, as
-  :func:`siting.candidates.build_candidates` lays them (``row = floor(y / 3 km)``), clipped
+  :func:`siting.candidates.generate.build_candidates` lays them (``row = floor(y / 3 km)``), clipped
   to the outline and with 300 round exclusion areas (lakes, parks; 2 to 15 km across) cut
   out, in ``cells.gpkg`` (layer ``cells``: ``site_id, row, col, whole`` and the polygon);
 - six 1,500 x 1,500 rasters of 1 km pixels (tiled, deflate-compressed): the four climate
@@ -20,7 +20,8 @@ cell), so a whole cell's pixel-centre mean (siting) and coverage-fraction mean
 rules weigh the border pixels differently.
 
 :func:`siting_attributes` runs siting's own functions on the instance (those
-:func:`~siting.candidates.build_candidates` calls); :func:`exactextract_attributes` computes
+:func:`~siting.candidates.generate.build_candidates`
+calls); :func:`exactextract_attributes` computes
 the same statistics with exactextract (the ``bench`` extra).
 """
 
@@ -124,7 +125,7 @@ def make_cells(
         Index ``site_id``; ``row, col`` (grid row and column, as siting numbers them),
         ``whole`` (neither clipped nor cut) and the polygon, in :data:`CRS_EPSG`.
     """
-    from siting.candidates import _cut_exclusions  # the same cut as build_candidates
+    from siting.candidates.generate import _cut_exclusions  # the same cut as build_candidates
 
     rng = np.random.default_rng(seed)
     if n_exclusions is None:
@@ -283,9 +284,9 @@ def write_raster_instance(
 
 
 def load_inputs(inst: RasterInstance):
-    """The cells and siting's :class:`~siting.layers.raster.RasterLayer` of each raster.
+    """The cells and siting's :class:`~siting.inputs.raster.RasterLayer` of each raster.
 
-    Reading and validating the rasters is :func:`siting.layers.load_layers`'s work, so it
+    Reading and validating the rasters is :func:`siting.inputs.load_layers`'s work, so it
     is done here, before a benchmark's clock starts.
 
     Returns
@@ -293,8 +294,8 @@ def load_inputs(inst: RasterInstance):
     tuple
         (cells GeoDataFrame, {name: RasterLayer}).
     """
-    from siting.errors import ProblemReport
-    from siting.layers.raster import read_raster
+    from siting.core.errors import ProblemReport
+    from siting.inputs.raster import read_raster
 
     cells = gpd.read_file(inst.cells, layer="cells").set_index("site_id")
     crs = CRS.from_user_input(CRS_EPSG)
@@ -307,7 +308,8 @@ def load_inputs(inst: RasterInstance):
 
 
 def siting_attributes(cells: gpd.GeoDataFrame, layers: dict) -> pd.DataFrame:
-    """The candidate attributes as :func:`~siting.candidates.build_candidates` computes them.
+    """The candidate attributes as
+    :func:`~siting.candidates.generate.build_candidates` computes them.
 
     The same internal calls, in the same order: a ``_Zonal`` over the cells (grid rows and
     columns given, as for generated cells), the excluded-class share of ``land_class``
@@ -327,7 +329,7 @@ def siting_attributes(cells: gpd.GeoDataFrame, layers: dict) -> pd.DataFrame:
         Index ``site_id``; the five means [raster units] and ``excluded_share``
         [fraction; NaN: no land-class data].
     """
-    from siting.candidates import _Zonal, _zonal_or_sample
+    from siting.candidates.generate import _Zonal, _zonal_or_sample
 
     crs = CRS.from_user_input(CRS_EPSG)
     polys = cells.geometry.to_numpy()

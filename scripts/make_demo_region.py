@@ -1371,7 +1371,7 @@ def make_grid(
     Returns
     -------
     buses, branches, generators
-        GeoDataFrames with the columns of ``siting.layers.fields``.
+        GeoDataFrames with the columns of ``siting.inputs.fields``.
     info
         Figures for the summary and the siting-matters check.
     """

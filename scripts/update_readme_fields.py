@@ -1,11 +1,11 @@
-"""Regenerate the README's layer-field tables from siting.layers.fields (the one source)."""
+"""Regenerate the README's layer-field tables from siting.inputs.fields (the one source)."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from siting.layers.fields import markdown_all
+from siting.inputs.fields import markdown_all
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

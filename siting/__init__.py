@@ -7,18 +7,14 @@ are written as tables, GeoPackages and interactive maps.
 
 from __future__ import annotations
 
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from siting.results import Plan
-    from siting.scenario import Scenario
+    from siting.config.scenario import Scenario
+    from siting.results.plan import Plan
 
-try:
-    __version__ = metadata.version("siting")
-except metadata.PackageNotFoundError:  # running from a source tree without install
-    __version__ = "0.0.0+unknown"
+from siting.core.version import __version__
 
 __all__ = ["__version__", "plan"]
 
@@ -26,7 +22,7 @@ __all__ = ["__version__", "plan"]
 def plan(scenario: str | Path | Scenario, **kwargs: Any) -> Plan:
     """Plan a scenario (a YAML path or a Scenario); see :func:`siting.pipeline.plan`.
 
-    Returns a verified :class:`siting.results.Plan` (tables, geometries, solver figures)
+    Returns a verified :class:`siting.results.plan.Plan` (tables, geometries, solver figures)
     and, unless ``write=False``, writes its outputs to ``maps/<name>/`` or ``out``.
     """
     from siting.pipeline import plan as _plan

@@ -1,4 +1,4 @@
-"""DC network model of a :class:`~siting.layers.grid_model.Grid`: matrices and power flow.
+"""DC network model of a :class:`~siting.inputs.grids.grid.Grid`: matrices and power flow.
 
 :func:`dc_network` builds the sparse DC ("B-theta") model of the in-service grid,
 exactly as MATPOWER's ``makeBdc`` does; :func:`dc_flow` solves it for one or many
@@ -68,8 +68,8 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import splu
 
-from siting.errors import MAX_ROWS_NAMED, InputError, ProblemReport, SitingError
-from siting.layers.grid_model import Grid
+from siting.core.errors import MAX_ROWS_NAMED, InputError, ProblemReport, SitingError
+from siting.inputs.grids.grid import Grid
 
 __all__ = [
     "DCFlowError",
@@ -273,7 +273,7 @@ def dc_network(grid: Grid) -> DCNetwork:
 
     Raises
     ------
-    siting.errors.InputError
+    siting.core.errors.InputError
         (a ``ValueError``) naming each bad row by ``branch_id``/``bus_id`` and field:
         duplicate bus IDs, an in-service branch whose end is not a bus or that
         connects a bus to itself, ``x_pu * tap_ratio`` zero or not finite, a
@@ -632,7 +632,7 @@ def injections_from_grid(
 
     Raises
     ------
-    siting.errors.InputError
+    siting.core.errors.InputError
         Buses differing from ``net``'s, a missing load, a generator ID that is not in
         the grid, output given to an out-of-service generator, or a non-finite output.
     """

@@ -25,19 +25,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from siting.clock import Clock, usd
-from siting.errors import SitingError
-from siting.io import OutputFile, OutputOwner, check_output_folder, output_lock
-from siting.model import approx as _approx
+from siting.core.clock import Clock, usd
+from siting.core.errors import SitingError
+from siting.core.io import OutputFile, OutputOwner, check_output_folder, output_lock
+from siting.core.provenance import versions
 from siting.model import build_model, model_data
 from siting.model import dominance as _dominance
 from siting.model import elastic as _elastic
-from siting.model import kernel as _kernel
 from siting.model.data import ModelData
 from siting.model.metrics import metric_values
-from siting.provenance import versions
-from siting.results import Plan, extract, verify
-from siting.solve import (
+from siting.results.plan import Plan, extract, verify
+from siting.solve import approx as _approx
+from siting.solve import kernel as _kernel
+from siting.solve.highs import (
     LP_SIGNATURE,
     NoPlanInTimeError,
     SolveResult,
@@ -83,7 +83,7 @@ _RUNNING: list[dict[str, Any]] = []
 
 def interrupted_message(signal_name: str = "SIGINT") -> str:
     """What a signal now would leave: the stage of the running plan and its output folder
-    (for :mod:`siting.interrupt`'s watchdog); a plain line when no plan is running."""
+    (for :mod:`siting.core.interrupt`'s watchdog); a plain line when no plan is running."""
     how = "terminated (SIGTERM)" if signal_name == "SIGTERM" else "interrupted"
     if not _RUNNING:
         return f"{how}; nothing was written"
@@ -95,11 +95,11 @@ def solve_model(
 ) -> SolveResult:
     """Solve ``m``, adding lazy limits (PTDF line limits, N-1) until none is violated.
 
-    ``settings`` are :func:`siting.solve.solve`'s (solver, time_limit_s, mip_gap, threads);
-    ``clock``: the run's clock, whose deadline every round shares (:mod:`siting.clock`).
+    ``settings`` are :func:`siting.solve.highs.solve`'s (solver, time_limit_s, mip_gap, threads);
+    ``clock``: the run's clock, whose deadline every round shares (:mod:`siting.core.clock`).
     The lazy loop's figures go to ``result.notes`` and ``m._lazy_info``.
     """
-    from siting.model.lazy import needs_lazy, solve_lazy
+    from siting.solve.lazy import needs_lazy, solve_lazy
 
     if not needs_lazy(m, d):
         return solve(m, write_lp=write_lp, clock=clock, **settings)
@@ -150,10 +150,10 @@ def solve_by_kernel(
     clock: Clock | None = None,
     approximate: bool = False,
 ):
-    """Solve by the candidate kernel (:mod:`siting.model.kernel`).
+    """Solve by the candidate kernel (:mod:`siting.solve.kernel`).
 
     ``approximate``: each kernel MILP is solved with approximate network rows
-    (:mod:`siting.model.approx`) rather than by relax-and-repair.
+    (:mod:`siting.solve.approx`) rather than by relax-and-repair.
 
     Returns
     -------
@@ -185,7 +185,7 @@ def solve_by_approximation(
     clock: Clock | None = None,
 ):
     """Solve with approximate network rows, every plan verified on the exact network
-    (:mod:`siting.model.approx`).
+    (:mod:`siting.solve.approx`).
 
     Returns
     -------
@@ -302,7 +302,7 @@ def grid_baseline(
     GridBaseError
         When the grid cannot serve its base load within its limits; the message names the
         years, snapshots and buses with unserved load and the overloaded branches.
-    siting.solve.NoPlanInTimeError
+    siting.solve.highs.NoPlanInTimeError
         When the run's deadline passes before the LP is solved.
     """
     if not d.grid_enabled:
@@ -410,7 +410,7 @@ def prepare(
     Parameters
     ----------
     scenario
-        A scenario file path, or a :class:`siting.scenario.Scenario`.
+        A scenario file path, or a :class:`siting.config.scenario.Scenario`.
     progress
         Called with each stage's name as it starts.
     on_scenario
@@ -422,11 +422,11 @@ def prepare(
     clock
         The run's clock: the grid baseline's LP gets the time left before its deadline.
     """
-    from siting.candidates import build_candidates
-    from siting.cooling import cooling_table
-    from siting.layers import load_layers
+    from siting.candidates.cooling import cooling_table
+    from siting.candidates.generate import build_candidates
+    from siting.config.scenario import Scenario, load_scenario
+    from siting.inputs import load_layers
     from siting.network import dc_network
-    from siting.scenario import Scenario, load_scenario
 
     say = progress or (lambda _s: None)
     timings: dict[str, float] = {}
@@ -580,7 +580,7 @@ def replay(
     Parameters
     ----------
     scenario
-        A scenario file path, or a :class:`siting.scenario.Scenario`.
+        A scenario file path, or a :class:`siting.config.scenario.Scenario`.
     schedule
         A plan's schedule (``site_id, year, it_mw, new_it_mw, cooling``).
     upgrades
@@ -589,7 +589,7 @@ def replay(
         are listed in ``missing_sites``.
     time_limit_s
         Wall-clock limit of the whole replay [s]: loading, the grid baseline and every
-        solve round share one deadline (:mod:`siting.clock`).
+        solve round share one deadline (:mod:`siting.core.clock`).
     """
     clock = Clock(limit_s=time_limit_s)
     prep = prepare(scenario, screen=False, clock=clock)
@@ -639,7 +639,7 @@ def plan(
     Parameters
     ----------
     scenario
-        A scenario file path, or a :class:`siting.scenario.Scenario`.
+        A scenario file path, or a :class:`siting.config.scenario.Scenario`.
     out
         Output folder (default ``maps/<scenario name>/``).
     write
@@ -648,7 +648,7 @@ def plan(
     time_limit_s, mip_gap, solver
         Override the scenario's solver settings [s, fraction, name]. The time limit is
         wall-clock for the whole run up to the plan (loading, the grid baseline, building
-        and every solve round share one deadline, :mod:`siting.clock`); verifying and
+        and every solve round share one deadline, :mod:`siting.core.clock`); verifying and
         writing the plan come after it.
     write_lp
         Also write the MILP as an LP file (over an existing file only when siting wrote it
@@ -660,32 +660,32 @@ def plan(
         ``limit_s`` is set here from ``time_limit_s`` or the scenario. Default: a new one.
     force
         Let ``out`` replace a siting folder of another scenario or kind, and ``write_lp``
-        a file siting did not write (:func:`siting.io.check_output_folder`).
+        a file siting did not write (:func:`siting.core.io.check_output_folder`).
 
     Returns
     -------
     Plan
-        Verified (:func:`siting.results.verify`).
+        Verified (:func:`siting.results.plan.verify`).
 
     Raises
     ------
-    siting.errors.InputError
+    siting.core.errors.InputError
         Bad input.
     InfeasibleError
         No plan meets every requirement (the message says which cannot be met).
-    siting.solve.NoPlanInTimeError
+    siting.solve.highs.NoPlanInTimeError
         The time limit came before any plan meeting every requirement was found (nothing
         written; the message gives the best bound proved).
-    siting.solve.SolverTroubleError
+    siting.solve.highs.SolverTroubleError
         The solver stopped without a usable plan for another reason: numerical trouble, an
         unbounded or rejected model (nothing written).
-    siting.io.OutputLockedError
+    siting.core.io.OutputLockedError
         Another run is writing the same output folder (``write=True``; checked as soon as
         the scenario is loaded, and held to the end).
-    siting.io.OutputRefusedError
+    siting.core.io.OutputRefusedError
         ``out`` or ``write_lp`` is not this run's to write (checked as soon as the scenario
         is loaded, before the layers are read, and again when writing).
-    siting.io.OutputWriteError
+    siting.core.io.OutputWriteError
         Writing failed (no space left, read-only, busy, no permission); the previous plan
         is kept as it was.
     PlanInterrupted
@@ -712,7 +712,7 @@ def plan(
                 clock,
             )
         except KeyboardInterrupt as e:
-            from siting.interrupt import Terminated
+            from siting.core.interrupt import Terminated
 
             term = isinstance(e, Terminated)
             how = "terminated (SIGTERM)" if term else "interrupted"
@@ -928,9 +928,9 @@ def _plan(
 
 
 def _check_outputs(sc, dest: Path, force: bool) -> Path:
-    """:func:`siting.io.check_output_folder` of a plan folder, as soon as the scenario is
+    """:func:`siting.core.io.check_output_folder` of a plan folder, as soon as the scenario is
     loaded; the folder, resolved."""
-    from siting.layers import input_files
+    from siting.inputs import input_files
 
     owner = OutputOwner("plan", sc.name)
     return check_output_folder(dest, owner, inputs=input_files(sc), force=force)
@@ -939,8 +939,8 @@ def _check_outputs(sc, dest: Path, force: bool) -> Path:
 def _lp_target(sc, write_lp, force: bool, dest: Path | None) -> OutputFile:
     """The checked ``--write-lp`` file: never an input, nor inside the plan folder (which the
     plan replaces), nor a file siting did not write unless ``force``."""
-    from siting.io import OutputRefusedError
-    from siting.layers import input_files
+    from siting.core.io import OutputRefusedError
+    from siting.inputs import input_files
 
     target = OutputFile(Path(write_lp), tuple(input_files(sc)), force, LP_SIGNATURE)
     path = target.check()

@@ -1,4 +1,4 @@
-"""Approximate network rows (siting.model.approx): sparser line limits for the MILP, every
+"""Approximate network rows (siting.solve.approx): sparser line limits for the MILP, every
 plan verified and repaired on the exact network, the gap measured to an exact bound.
 
 The instance is the benchmarks' S size (pandapower's case118) cut to 30 candidate sites, in
@@ -17,12 +17,13 @@ import numpy as np
 import pytest
 
 import siting
-from siting.model import approx, build_model
-from siting.model.grid import ptdf_flow_parts
-from siting.model.lazy import _injection_maps, _relax, _restore, solve_lazy
+from siting.config.scenario import load_scenario
+from siting.model import build_model
+from siting.model.grid import injection_maps, ptdf_flow_parts
 from siting.pipeline import prepare
-from siting.scenario import load_scenario
-from siting.solve import solve
+from siting.solve import approx
+from siting.solve.highs import solve
+from siting.solve.lazy import _relax, _restore, solve_lazy
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # benchmarks/ is not an installed package
@@ -58,7 +59,7 @@ def test_an_approximate_row_is_exact_at_its_anchor_and_off_by_the_dropped_terms(
     # otherwise.
     d = prepared.data
     m = _build(prepared)
-    mp = _injection_maps(m)
+    mp = injection_maps(m)
     rng = np.random.default_rng(0)
     t, h = 0, d.snapshots.index[0]
     br = int(np.argmax(np.abs(m._ptdf[:, mp["gen_bus"]]).sum(axis=1)))  # a busy branch
@@ -128,7 +129,7 @@ def test_the_method_gives_a_verified_plan_and_an_honest_gap(small_ptdf, prepared
     assert (r.status == "optimal") == (r.gap <= 0.01 + 1e-12)
     assert any(n.startswith("approximate network rows") for n in r.notes), r.notes
     info = p.manifest["approximate_network"]
-    # the first verified plan is the rounded one (siting.model.rounding); the MILP rounds
+    # the first verified plan is the rounded one (siting.solve.rounding); the MILP rounds
     # run only while it is not within the gap (they are tested below without it)
     assert info["repairs_feasible"] >= 1 and (info["rounds"] >= 1 or info["rounded_ok"])
     assert info["lp_bound_usd"] == pytest.approx(lp.objective, rel=1e-6)
@@ -158,12 +159,12 @@ def test_the_milp_rounds_alone_give_a_verified_plan(prepared, optimum):
 
 
 def test_the_rounded_plan_is_whole_modules_meets_the_targets_and_is_verified(prepared, optimum):
-    # siting.model.rounding on the exact LP relaxation: every integer integral, each year's
+    # siting.solve.rounding on the exact LP relaxation: every integer integral, each year's
     # IT capacity at or above its target in whole modules, no site above what the headroom
     # LP gave it, no site below the minimum campus; the exact network hosts it (the repair
     # LP, every violated limit added, is feasible) and it costs at least the optimum.
-    from siting.model import kernel, rounding
-    from siting.model.lazy import _integer_values
+    from siting.solve import kernel, rounding
+    from siting.solve.lazy import _integer_values
 
     d = prepared.data
     build, run, clock = _method(prepared, 0.0)
@@ -206,7 +207,7 @@ def test_trim_delays_and_drops_modules_above_the_targets_by_hand():
     # b = [2, 3]. First year: 4 modules = 200 MW, one above 150: delaying one of a's (a
     # has 2 against 1.2 wanted, 0.8 over; b 2 against 1.9, 0.1 over) keeps a's next year at
     # 5 - 1 = 4 modules built, within its limit of 4: a = [1, 5].
-    from siting.model.rounding import _trim
+    from siting.solve.rounding import _trim
 
     n = {"a": [2, 5], "b": [2, 4]}
     wanted = {"a": [1.2, 5.0], "b": [1.9, 3.9]}
@@ -224,11 +225,11 @@ def test_trim_delays_and_drops_modules_above_the_targets_by_hand():
 def test_exactify_swaps_a_branchs_approximate_rows_for_exact_ones(prepared):
     d = prepared.data
     m = _build(prepared)
-    mp = _injection_maps(m)
+    mp = injection_maps(m)
     anchor = {
         (t, h): np.zeros(len(mp["gens"])) for t in range(d.n_years) for h in d.snapshots.index
     }
-    from siting.model.lazy import _add_limits
+    from siting.solve.lazy import _add_limits
 
     br = int(np.argmax(np.abs(m._ptdf[:, mp["gen_bus"]]).sum(axis=1)))
     g = np.abs(m._ptdf[br][mp["gen_bus"]])
@@ -284,7 +285,7 @@ def test_the_quick_plan_is_verified_and_its_bound_is_a_relaxation(
 def test_decisions_of_a_relaxed_model_are_its_integers_rounded(prepared):
     # kernel._decisions reads a relaxed model's integers from lazy._relax's list (its own
     # are continuous then): the same (variable, value) pairs as on the model restored.
-    from siting.model import kernel
+    from siting.solve import kernel
 
     d = prepared.data
     build, run, clock = _method(prepared, 0.0)

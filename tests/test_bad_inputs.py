@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from shapely.geometry import Point, Polygon, box
 
-from siting.errors import InputError
-from siting.layers import load_layers
-from siting.scenario import load_scenario
+from siting.config.scenario import load_scenario
+from siting.core.errors import InputError
+from siting.inputs import load_layers
 
 
 def run(region) -> InputError:

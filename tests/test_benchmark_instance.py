@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 
 import siting
-from siting.layers.fields import SITES
+from siting.inputs.fields import SITES
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # benchmarks/ is not an installed package

@@ -28,10 +28,10 @@ import yaml
 from rasterio.transform import from_origin
 from shapely.geometry import Point, box
 
-from siting.candidates import RULES, Candidates, build_candidates, reach_km
-from siting.errors import InputError
-from siting.layers import load_layers
-from siting.scenario import load_scenario
+from siting.candidates.generate import RULES, Candidates, build_candidates, reach_km
+from siting.config.scenario import load_scenario
+from siting.core.errors import InputError
+from siting.inputs import load_layers
 
 REPO = Path(__file__).resolve().parents[1]
 CRS = "EPSG:32614"
@@ -43,7 +43,7 @@ CELLS = ["c_350_050", "c_350_051", "c_350_052", "c_351_050", "c_351_051", "c_351
 @pytest.fixture
 def reference_climate() -> dict[str, float]:
     """The climate candidates take when a scenario has no climate rasters."""
-    from siting.cooling import REFERENCE_CLIMATE_C
+    from siting.candidates.cooling import REFERENCE_CLIMATE_C
 
     return REFERENCE_CLIMATE_C
 

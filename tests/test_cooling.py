@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.integrate import quad
 
-from siting.cooling import (
+from siting.candidates.cooling import (
     REFERENCE_CLIMATE_C,
     TECHNOLOGIES,
     CoolingPerformance,

@@ -30,8 +30,8 @@ import yaml
 from test_kill import ENV, Run, hashes, leftovers, previous_plan, tiny_done  # noqa: F401
 from test_solver_trouble import write_hard
 
-from siting.clock import Clock
-from siting.solve import solve
+from siting.core.clock import Clock
+from siting.solve.highs import solve
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -158,7 +158,7 @@ def test_the_time_limit_bounds_the_whole_run_on_a_2000_bus_grid(texas, tmp_path,
     4 with the best bound) within the limit plus the interpreter's start-up and a few
     seconds of Python after HiGHS stops; before, every lazy round got 20 s again and the
     run went on for minutes. Progress lines come at least every 10 s while it solves. Both
-    with the exact lazy rows and with approximate ones (siting.model.approx)."""
+    with the exact lazy rows and with approximate ones (siting.solve.approx)."""
     limit = 20.0
     out = tmp_path / "plan"
     doc = yaml.safe_load(texas.read_text())
@@ -183,7 +183,7 @@ def test_the_time_limit_bounds_the_whole_run_on_a_2000_bus_grid(texas, tmp_path,
         solved_at = ended
     else:
         # a plan: stopped by the limit (not proven optimal), or, with approximate rows, the
-        # rounded plan within the gap before it (siting.model.rounding; on ACTIVSg2000 about
+        # rounded plan within the gap before it (siting.solve.rounding; on ACTIVSg2000 about
         # 25 s into the run); verifying and writing come after the limit
         solved_at = next(t for t, line in run.lines if SOLVED.search(line))
         assert "not proven optimal" in err or (
@@ -287,8 +287,8 @@ def test_the_watchdog_ends_a_run_stuck_in_c_within_2_s(tmp_path):
     code = textwrap.dedent(
         f"""
         import numpy as np
-        from siting.interrupt import stop_on_signals
-        from siting.io import OutputOwner, staged_folder
+        from siting.core.interrupt import stop_on_signals
+        from siting.core.io import OutputOwner, staged_folder
         out = {str(tmp_path / "out")!r}
         with stop_on_signals(lambda s: f"stopped by {{s}}; nothing was written", print):
             with staged_folder(out, OutputOwner("plan", "t")) as stage:

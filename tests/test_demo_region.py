@@ -1,6 +1,6 @@
 """The embedded demo region (Texas) in ``data/demo/``, made by ``scripts/make_demo_region.py``.
 
-Checks (i) the layers against :mod:`siting.layers.fields`, (ii) that the grid makes siting
+Checks (i) the layers against :mod:`siting.inputs.fields`, (ii) that the grid makes siting
 matter, with DC power flows from pandapower as the reference, (iii) the rasters, and
 (iv) that the script reproduces the committed files byte for byte.
 """
@@ -22,7 +22,7 @@ import pytest
 import rasterio
 import shapely
 
-from siting.layers.fields import LAYERS, LayerSpec
+from siting.inputs.fields import LAYERS, LayerSpec
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "data" / "demo"

@@ -1,4 +1,4 @@
-"""DC economic dispatch (siting.dispatch, ``siting grid dispatch``) and the cost secants.
+"""DC economic dispatch (siting.grid_ops.dispatch, ``siting grid dispatch``) and the cost secants.
 
 Groups:
 
@@ -33,11 +33,11 @@ import pytest
 from typer.testing import CliRunner
 
 from siting.cli import app
-from siting.dispatch import DispatchInfeasibleError, dc_opf
-from siting.errors import ProblemReport
-from siting.layers import load_grid_case
-from siting.layers.grid_model import CostCurve, Grid
-from siting.layers.matpower import MatpowerCase, parse_matpower
+from siting.core.errors import ProblemReport
+from siting.grid_ops.dispatch import DispatchInfeasibleError, dc_opf
+from siting.inputs import load_grid_case
+from siting.inputs.grids.grid import CostCurve, Grid
+from siting.inputs.grids.matpower import MatpowerCase, parse_matpower
 from siting.model.data import gen_cost_lines, secant_error_bound_usd_per_h
 from siting.network import dc_flow, dc_network, injections_from_grid
 
@@ -134,7 +134,7 @@ def test_default_segments_keep_the_old_secants():
 
 
 def test_scenario_cost_segments_reaches_the_model_data(region):
-    from siting.scenario import load_scenario
+    from siting.config.scenario import load_scenario
 
     path = region.write()
     sc = load_scenario(path)
@@ -143,7 +143,7 @@ def test_scenario_cost_segments_reaches_the_model_data(region):
     assert sc2.grid.cost_segments == 9
     from pydantic import ValidationError
 
-    from siting.scenario import GridSettings
+    from siting.config.scenario import GridSettings
 
     with pytest.raises(ValidationError):
         GridSettings(cost_segments=0)
@@ -482,7 +482,7 @@ def test_generator_minimums_above_the_load_are_named():
 
 
 def test_missing_costs_and_bad_arguments_are_input_errors():
-    from siting.errors import InputError
+    from siting.core.errors import InputError
 
     g = triangle()
     g.costs.pop("2")

@@ -16,7 +16,7 @@ from test_model import cap, solved, tiny_data, tiny_grid
 
 from siting.model import build_model
 from siting.model.dominance import bus_capacity_mw, screen
-from siting.solve import solve
+from siting.solve.highs import solve
 
 AIR = (1.0, 1.0, 0.0)
 

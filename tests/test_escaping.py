@@ -35,12 +35,12 @@ from test_plan import write_region
 from typer.testing import CliRunner
 
 import siting
-import siting.cli_grid_check  # noqa: F401  (registers the commands on the app)
-import siting.cli_map  # noqa: F401
-import siting.cli_robustness  # noqa: F401
+import siting.cli.grid_check  # noqa: F401  (registers the commands on the app)
+import siting.cli.map  # noqa: F401
+import siting.cli.robustness  # noqa: F401
 from siting.cli import app
-from siting.pareto import Front, write_front
-from siting.robustness import robustness, write_robustness
+from siting.studies.pareto import Front, write_front
+from siting.studies.robustness import robustness, write_robustness
 
 P_SCRIPT = "<script>window.__xss=1</script>"
 P_IMG = '"><img src=x onerror=window.__xss=2>'
@@ -368,11 +368,11 @@ def test_validate_on_a_name_too_long_is_a_named_input_error(tmp_path, suffix):
 def test_the_layer_and_raster_readers_name_a_path_too_long(tmp_path):
     """(The scenario's own validation refuses such a path first; the readers are also
     called on paths from elsewhere: plan folders, grid cases, the API.)"""
-    from siting.errors import InputError, ProblemReport
-    from siting.layers import load_grid_case
-    from siting.layers.fields import BUSES
-    from siting.layers.raster import read_raster
-    from siting.layers.vector import read_vector
+    from siting.core.errors import InputError, ProblemReport
+    from siting.inputs import load_grid_case
+    from siting.inputs.fields import BUSES
+    from siting.inputs.raster import read_raster
+    from siting.inputs.vector import read_vector
 
     report = ProblemReport()
     assert read_vector(tmp_path / (LONG + ".gpkg"), BUSES, report) is None

@@ -1,4 +1,4 @@
-"""Lazy PTDF limits handed to HiGHS as flat rows (siting.solve.FlatRow) mean what Pyomo
+"""Lazy PTDF limits handed to HiGHS as flat rows (siting.model.rows.FlatRow) mean what Pyomo
 declares: each row HiGHS holds is compared, coefficient by coefficient, with Pyomo's own
 reading of the declared constraint (``generate_standard_repn``), and the plan with the
 flat hand-over equals the plan Pyomo's own hand-over gives.
@@ -81,9 +81,9 @@ def test_the_flat_hand_over_gives_the_plan_pyomo_s_own_gives(name, d, monkeypatc
     m = build_model(d, baseline_usd=BASE)
     r = solve_model(m, d, mip_gap=0.0, time_limit_s=60)
     # Pyomo's own path: the rows are registered nowhere, so Pyomo walks them
-    import siting.solve as solve_mod
+    import siting.model.rows as rows_mod
 
-    monkeypatch.setattr(solve_mod, "register_flat_row", lambda *a, **k: None)
+    monkeypatch.setattr(rows_mod, "register_flat_row", lambda *a, **k: None)
     m2 = build_model(d, baseline_usd=BASE)
     r2 = solve_model(m2, d, mip_gap=0.0, time_limit_s=60)
     assert "_flat_rows" not in m2.__dict__

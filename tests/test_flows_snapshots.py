@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 import siting
 from siting.cli import app
-from siting.errors import InputError
-from siting.grid_check import check_plan
+from siting.core.errors import InputError
+from siting.grid_ops.check import check_plan
 
 runner = CliRunner()
 

@@ -1,16 +1,16 @@
 """Property-based fuzzing of the layer readers (issue 8, "Reliability and security").
 
 Every generated vector layer (GeoPackage) and raster (GeoTIFF) either loads and gives a
-correct result, or fails with a :class:`~siting.errors.SitingError` whose problems name
+correct result, or fails with a :class:`~siting.core.errors.SitingError` whose problems name
 the file, the layer and, for a bad cell, the row and the field. Never a traceback from
 shapely, pyogrio, rasterio, numpy or pandas, never a hang, never a silently wrong value.
 
 Each case starts from a valid layer and applies a random set of mutations, each of which
 knows what it should cause: nothing (3-D points, IDs as numbers, numbers as text, another
 valid CRS ...), or a problem at a given row and field, or a problem for the whole layer.
-The layer is then read twice: alone (:func:`siting.layers.vector.read_vector`, for every
+The layer is then read twice: alone (:func:`siting.inputs.vector.read_vector`, for every
 layer kind including the grid's) and, for the layers a scenario names outside the grid,
-through :func:`siting.layers.load_layers` and :func:`siting.candidates.build_candidates`.
+through :func:`siting.inputs.load_layers` and :func:`siting.candidates.generate.build_candidates`.
 Rasters go through ``load_layers`` and ``build_candidates`` as land cost, land classes or
 climate. Files that are not GeoPackages or GeoTIFFs at all (random, empty, truncated,
 corrupted bytes) must be refused by name, or, when GDAL still reads something, give sane
@@ -43,13 +43,13 @@ from hypothesis import strategies as st
 from rasterio.transform import Affine, from_origin
 from shapely.geometry import GeometryCollection, LineString, Point, Polygon, box
 
-from siting.candidates import COLUMNS, build_candidates
-from siting.errors import InputError, ProblemReport, SitingError
-from siting.layers import load_layers
-from siting.layers.fields import LAYERS, MAX_ABS_VALUE, Field, LayerSpec
-from siting.layers.raster import MAX_RASTER_PIXELS, read_raster
-from siting.layers.vector import read_vector
-from siting.scenario import scenario_from_dict
+from siting.candidates.generate import COLUMNS, build_candidates
+from siting.config.scenario import scenario_from_dict
+from siting.core.errors import InputError, ProblemReport, SitingError
+from siting.inputs import load_layers
+from siting.inputs.fields import LAYERS, MAX_ABS_VALUE, Field, LayerSpec
+from siting.inputs.raster import MAX_RASTER_PIXELS, read_raster
+from siting.inputs.vector import read_vector
 
 LON0, LAT0 = -100.0, 32.0
 #: The study region: 0.4 x 0.4 degrees near Abilene, Texas (lon/lat).
@@ -1116,7 +1116,7 @@ def test_sampling_a_wide_raster_reads_in_bounded_memory(tmp_path: Path, monkeypa
     """Points far apart on a big raster are read in pieces, never as one huge window."""
     import tracemalloc
 
-    import siting.layers.raster as raster_mod
+    import siting.inputs.raster as raster_mod
 
     n = 4000  # 16 M pixels, 128 MB as float64 if read whole
     path = tmp_path / "wide.tif"
@@ -1151,7 +1151,7 @@ def test_sampling_a_wide_raster_reads_in_bounded_memory(tmp_path: Path, monkeypa
 
 def test_layer_with_too_many_features_is_refused(tmp_path: Path, monkeypatch) -> None:
     """The feature count is checked from the file's header before the layer is read."""
-    import siting.layers.vector as vector_mod
+    import siting.inputs.vector as vector_mod
 
     gdf = gpd.GeoDataFrame(
         {"site_id": [f"S{i}" for i in range(50)]},

@@ -1,13 +1,13 @@
 """Property-based fuzzing of the grid readers (MATPOWER ``.m`` and pandapower JSON).
 
 The property, for every generated file: the public readers (:func:`read_matpower`,
-:func:`read_pandapower`, :func:`siting.layers.load_grid_case`) and the DC network
+:func:`read_pandapower`, :func:`siting.inputs.load_grid_case`) and the DC network
 built on what they return (:func:`siting.network.dc_network`, :func:`ptdf`) either
 
 - give a sane grid: unique IDs, every reference resolving, finite non-zero
   reactances where in service, every bus kept (islands named in a note), a finite
   PTDF; or
-- fail with a :class:`~siting.errors.SitingError` (the readers' ``ProblemReport``)
+- fail with a :class:`~siting.core.errors.SitingError` (the readers' ``ProblemReport``)
   whose every problem names the file, and the section (``layer``) wherever it names
   a row or a field;
 
@@ -42,9 +42,9 @@ from fuzzing import no_hang
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from siting.errors import InputError, ProblemReport
-from siting.layers import load_grid_case
-from siting.layers.matpower import read_matpower
+from siting.core.errors import InputError, ProblemReport
+from siting.inputs import load_grid_case
+from siting.inputs.grids.matpower import read_matpower
 from siting.network import DCFlowError, dc_network, ptdf
 
 PGLIB = Path(__file__).parents[1] / ".." / "shared" / "data" / "pglib"
@@ -1015,7 +1015,7 @@ def test_empty_bus_table() -> None:
 
 
 def test_oversized_file_and_bus_table_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    import siting.layers.matpower as mp
+    import siting.inputs.grids.matpower as mp
 
     path = _file(SMALL.render())
     monkeypatch.setattr(mp, "MAX_FILE_BYTES", 100)
@@ -1120,7 +1120,7 @@ def _find_close_by_char(text: str, start: int, opening: str, closing: str) -> in
 @given(st.text(alphabet="[]{}'\" a;=,\n(\t1%", min_size=1, max_size=40))
 def test_find_close_matches_reference(text: str) -> None:
     # the reader jumps from bracket to bracket (twice as fast on a 100,000-bus case)
-    from siting.layers.matpower import _find_close
+    from siting.inputs.grids.matpower import _find_close
 
     for opening, closing in (("[", "]"), ("{", "}")):
         for start in [i for i, c in enumerate(text) if c == opening]:

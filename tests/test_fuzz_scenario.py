@@ -1,7 +1,7 @@
 """Property-based fuzzing of scenario files (issue 8, reliability and security).
 
-Every scenario YAML either loads into a valid :class:`~siting.scenario.Scenario` or fails
-with a :class:`~siting.errors.ScenarioError` whose problems name the file and, where a key
+Every scenario YAML either loads into a valid :class:`~siting.config.scenario.Scenario` or fails
+with a :class:`~siting.core.errors.ScenarioError` whose problems name the file and, where a key
 is involved, its dotted path; never a traceback from inside a library, never a hang, never
 code run from the file. The inputs are the demo scenario (``models/demo.yaml``), the tiny
 region of ``conftest.py`` and the minimal scenario of ``test_scenario.py``, mutated: values
@@ -10,7 +10,7 @@ nesting, YAML tags, anchors and aliases (alias bombs), duplicate keys, raw-text 
 ``extends:`` chains with cycles, missing files, directories and devices. Some of the
 scenarios that load are run through ``siting validate`` (in-process) on the tiny region,
 and a few with extreme but valid numbers are planned (the three-bus region of
-``test_plan.py``): each must succeed or raise a :class:`~siting.errors.SitingError`.
+``test_plan.py``): each must succeed or raise a :class:`~siting.core.errors.SitingError`.
 
 Examples are derandomised (``derandomize=True``, no example database), so CI runs the same
 cases every time. ``test_zz_case_counts`` runs last and checks that enough cases ran; it
@@ -40,8 +40,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from siting.errors import ScenarioError
-from siting.scenario import (
+from siting.config.scenario import (
     MAX_SCENARIO_BYTES,
     MAX_SCENARIO_NUMBER,
     Scenario,
@@ -49,6 +48,7 @@ from siting.scenario import (
     load_scenario,
     scenario_from_dict,
 )
+from siting.core.errors import ScenarioError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conftest import Region  # noqa: E402
@@ -849,7 +849,7 @@ def test_paths_are_absolute_in_the_scenario_as_run(tmp_path):
         str(tmp_path / "b.gpkg"),
     ]
     # every Path field of the schema is one the loader resolves
-    from siting.scenario import _PATH_KEYS, _inner_model
+    from siting.config.scenario import _PATH_KEYS, _inner_model
 
     def path_fields(model: Any, seen: set) -> set[str]:
         if model in seen:
@@ -1098,7 +1098,7 @@ def plan_region(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 @given(data=st.data())
 def test_valid_extreme_numbers_plan_or_fail_with_a_named_error(work, plan_region, data):
     """Scenarios that load with extreme but valid numbers plan, or fail with a SitingError."""
-    from siting.errors import SitingError
+    from siting.core.errors import SitingError
     from siting.pipeline import plan
 
     tree = copy.deepcopy(plan_region)

@@ -33,10 +33,10 @@ from typer.testing import CliRunner
 
 import siting
 from siting.cli import app
-from siting.dispatch import dc_opf
-from siting.grid_check import check_plan
-from siting.layers import load_layers
-from siting.scenario import load_scenario
+from siting.config.scenario import load_scenario
+from siting.grid_ops.check import check_plan
+from siting.grid_ops.dispatch import dc_opf
+from siting.inputs import load_layers
 
 runner = CliRunner()
 CRS = "EPSG:32614"
@@ -504,7 +504,7 @@ def test_siting_fields_documents_the_attached_tables():
 def test_load_growth_per_year_is_a_mapping_by_year_of_bounded_factors(tmp_path):
     """``load_growth_per_year`` is keyed by year like every such mapping (two spellings of
     one year refused), its factors are within [0, 100] and its years calendar years."""
-    from siting.errors import ScenarioError
+    from siting.core.errors import ScenarioError
 
     path = write_region(tmp_path)
     base = path.read_text()

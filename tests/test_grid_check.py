@@ -1,4 +1,4 @@
-"""Tests of ``siting grid check`` (siting.grid_check, siting.cli_grid_check).
+"""Tests of ``siting grid check`` (siting.grid_ops.check, siting.cli.grid_check).
 
 - a 3-bus triangle plan folder written by hand (GeoPackage grid, scenario, manifest,
   schedule, dispatch, flows, upgrades), its N-0 and N-1 flows worked out by hand;
@@ -28,9 +28,9 @@ from typer.testing import CliRunner
 
 import siting
 from siting.cli import app
-from siting.grid_check import check_plan
-from siting.provenance import file_sha256
-from siting.scenario import load_scenario
+from siting.config.scenario import load_scenario
+from siting.core.provenance import file_sha256
+from siting.grid_ops.check import check_plan
 
 runner = CliRunner()
 CRS = "EPSG:32614"

@@ -1,4 +1,4 @@
-"""Tests of hosting capacity (siting.hosting) and ``siting grid hosting``.
+"""Tests of hosting capacity (siting.grid_ops.hosting) and ``siting grid hosting``.
 
 - the triangle of test_ptdf worked out by hand under N-0 and N-1, with a distributed
   and a moved slack, an overloaded branch and a radial spur;
@@ -22,15 +22,15 @@ import pytest
 from typer.testing import CliRunner
 
 from siting.cli import app
-from siting.hosting import (
+from siting.grid_ops.hosting import (
     base_flows,
     case_dispatch,
     grid_hosting,
     hosting_capacity,
     proportional_dispatch,
 )
-from siting.layers import load_grid_case
-from siting.layers.grid_model import Grid
+from siting.inputs import load_grid_case
+from siting.inputs.grids.grid import Grid
 from siting.network import DCNetwork, dc_flow, dc_network, injections_from_grid, slack_weights
 
 REPO = Path(__file__).resolve().parents[1]
@@ -85,7 +85,7 @@ class BruteForce:
     also on one network per outage, rebuilt by :func:`dc_network` from the grid with
     that branch out of service (an outage that leaves more islands is skipped, and
     listed in ``radial``). A flow must stay within ``[-max(R, -f0), max(R, f0)]`` with
-    ``f0`` its flow at ``P = 0`` on the same network (the rule of siting.hosting: an
+    ``f0`` its flow at ``P = 0`` on the same network (the rule of siting.grid_ops.hosting: an
     overload may not get worse), ``R`` the normal rating for N-0 and the emergency
     rating after an outage.
     """

@@ -1,6 +1,6 @@
 """N-1 hosting capacity on a real ``dask.distributed`` LocalCluster (2 worker processes).
 
-The outages run as tasks (:func:`siting.hosting.hosting_capacity` with ``client``;
+The outages run as tasks (:func:`siting.grid_ops.hosting.hosting_capacity` with ``client``;
 ``siting grid hosting --n-1 --workers N``); the answer must be identical to the serial
 one, to the last bit, limiting branch and outage included:
 
@@ -26,17 +26,17 @@ import pytest
 from test_hosting import triangle
 from typer.testing import CliRunner
 
-import siting.hosting as hosting
+import siting.grid_ops.hosting as hosting
 from siting.cli import app
-from siting.hosting import (
+from siting.grid_ops.hosting import (
     HostingResult,
     _emergency_ratings,
     base_flows,
     grid_hosting,
     hosting_capacity,
 )
-from siting.layers import load_grid_case
-from siting.layers.grid_model import Grid
+from siting.inputs import load_grid_case
+from siting.inputs.grids.grid import Grid
 from siting.network import dc_network
 
 distributed = pytest.importorskip("distributed")
@@ -228,7 +228,7 @@ def test_scheduler_without_workers(monkeypatch, pglib_dir: Path) -> None:
     ``WAIT_WORKERS_S``, shortened here), not a hang."""
     from dask.distributed import LocalCluster
 
-    from siting.errors import InputError
+    from siting.core.errors import InputError
 
     monkeypatch.setattr(hosting, "WAIT_WORKERS_S", 0.5)
     layers = load_grid_case(pglib_dir / "pglib_opf_case118_ieee.m")

@@ -3,7 +3,7 @@
 Finding 1: a FIFO (named pipe) as an input path hung ``siting validate`` and ``siting
 plan`` forever: opening one blocks until another process writes to it. Every path a run
 reads (vector layers, rasters, the grid case, bus coordinates, the demand cost CSV) and
-the hashing of inputs for the manifest go through :mod:`siting.files`, which refuses a
+the hashing of inputs for the manifest go through :mod:`siting.core.files`, which refuses a
 FIFO, device or socket before any read, naming the path and the scenario key. Each case
 runs under :func:`fuzzing.no_hang`, so a regression fails instead of hanging CI.
 
@@ -28,12 +28,12 @@ from fuzzing import no_fifo_hang, no_hang
 from shapely.geometry import Point
 from test_matpower import TINY
 
-from siting.errors import InputError
-from siting.files import NotRegularFileError, dataset_files, file_sha256
-from siting.layers import load_grid_case, load_layers
-from siting.provenance import hash_inputs
-from siting.scenario import load_scenario
-from siting.sweep import scenario_key
+from siting.config.scenario import load_scenario
+from siting.core.errors import InputError
+from siting.core.files import NotRegularFileError, dataset_files, file_sha256
+from siting.core.provenance import hash_inputs
+from siting.inputs import load_grid_case, load_layers
+from siting.studies.sweep import scenario_key
 
 #: Longest a refusal may take [s]: it must not read anything (a hang fails at once).
 QUICK_S = 10

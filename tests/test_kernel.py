@@ -1,4 +1,4 @@
-"""The candidate kernel (siting.model.kernel): a smaller MILP, and a bound that holds.
+"""The candidate kernel (siting.solve.kernel): a smaller MILP, and a bound that holds.
 
 The instance is the benchmarks' S size (pandapower's case118, shipped with pandapower) cut
 to 60 candidate sites. References come from outside the kernel code: the whole model
@@ -15,11 +15,12 @@ import numpy as np
 import pytest
 
 import siting
-from siting.model import build_model, kernel
-from siting.model.lazy import _relax
+from siting.config.scenario import load_scenario
+from siting.model import build_model
 from siting.pipeline import prepare
-from siting.scenario import load_scenario
-from siting.solve import solve
+from siting.solve import kernel
+from siting.solve.highs import solve
+from siting.solve.lazy import _relax
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # benchmarks/ is not an installed package
@@ -137,7 +138,7 @@ def test_candidate_kernel_setting_is_checked(small, tmp_path):
     text = small.read_text().replace("solver:", "solver:\n  candidate_kernel: maybe", 1)
     bad = small.parent / "bad_kernel.yaml"
     bad.write_text(text)
-    with pytest.raises(siting.errors.InputError) as e:
+    with pytest.raises(siting.core.errors.InputError) as e:
         load_scenario(bad)
     assert "candidate_kernel" in str(e.value) and "bad_kernel.yaml" in str(e.value)
 
@@ -154,7 +155,7 @@ def small_ptdf(tmp_path_factory) -> Path:
 @pytest.mark.parametrize("gap", [0.0001, 0.01])
 def test_relax_and_repair_meets_every_limit_within_the_gap(small_ptdf, optimum, gap):
     # The kernel MILP runs first without line limits, then its decisions are fixed and the
-    # dispatch re-solved with every violated limit (siting.model.kernel.relax_and_repair),
+    # dispatch re-solved with every violated limit (siting.solve.kernel.relax_and_repair),
     # the feasibility cuts of each failed repair joining the MILP. At a 0.01 % gap the
     # repaired plan is not proven within it (limits bind on this case), so the lazy loop
     # finishes the job; at 1 % the repair is kept. Either way: the bound does not exceed the
@@ -191,9 +192,9 @@ def test_a_kernel_out_of_time_says_so_and_does_not_start_over(small_ptdf):
     # carries), instead of going on to a plan found after the limit (the lazy loop on a
     # second's budget per MILP, or the whole model solved again with a fresh time limit,
     # which on the national L instance doubled the wall time to no avail).
-    from siting.clock import Clock
+    from siting.core.clock import Clock
     from siting.pipeline import solve_by_kernel
-    from siting.solve import NoPlanInTimeError
+    from siting.solve.highs import NoPlanInTimeError
 
     prep = prepare(_with(small_ptdf, candidate_kernel="on"))
     settings = {"solver": "highs", "time_limit_s": 300.0, "mip_gap": 0.005, "threads": 1}
@@ -222,7 +223,7 @@ def test_a_row_budget_leaves_limits_out_and_the_lp_stays_a_bound(small_ptdf):
     # The kernel's LP stage adds line limits while their dense rows fit a nonzero budget
     # (kernel.LP_ROW_NONZEROS). With a budget of 1 nonzero none is added, the count left
     # out is reported, and the LP (fewer limits) bounds the one with every limit from below.
-    from siting.model.lazy import _restore, solve_lazy
+    from siting.solve.lazy import _restore, solve_lazy
 
     prep = prepare(small_ptdf)
     d = prep.data
@@ -244,7 +245,7 @@ def test_a_feasibility_cut_is_what_the_network_can_host():
     # Two buses, one line rated 50 MW; a 20 MW generator at the campus's bus, a 100 MW one
     # across the line. By hand: the campus can draw at most 50 + 20 = 70 MW. With its draw
     # pinned at 80 MW the dispatch LP is infeasible, and the cut from HiGHS's dual ray must
-    # say exactly draw <= 70 MW (siting.model.kernel._cut_from_ray).
+    # say exactly draw <= 70 MW (siting.solve.kernel._cut_from_ray).
     import pyomo.environ as pyo
 
     m = pyo.ConcreteModel()
@@ -305,7 +306,7 @@ def test_the_kernel_note_says_whether_sites_were_left_out():
     # Its note tells the three cases apart: a bound on the sites left out, no site left
     # out, and no such bound computed (no kernel plan; before, it said "no site was left
     # out of the kernel" there too).
-    from siting.model.kernel import KernelInfo
+    from siting.solve.kernel import KernelInfo
 
     info = KernelInfo(candidates=100, lp_bound_usd=1e9, kernel_sites=[40])
     assert "no bound on the sites left out" in info.note()

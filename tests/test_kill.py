@@ -327,7 +327,7 @@ def test_a_kill_between_the_two_renames_of_the_fallback_swap_is_repaired(tmp_pat
     code = f"""
 import os, signal
 from pathlib import Path
-import siting.io as sio
+import siting.core.io as sio
 sio._exchange = lambda a, b: False
 real = os.replace
 calls = []
@@ -345,7 +345,7 @@ with sio.staged_folder({str(out)!r}, sio.OutputOwner("plan", "t")) as stage:
     assert not out.exists()  # the moment a reader would find no folder
     aside = [p for p in tmp_path.iterdir() if p.name.startswith(".plan.old-")]
     assert len(aside) == 1 and hashes(aside[0]) == prev
-    from siting.io import OutputOwner, staged_folder
+    from siting.core.io import OutputOwner, staged_folder
 
     with pytest.raises(RuntimeError), staged_folder(out, OutputOwner("plan", "t")) as stage:
         assert hashes(out) == prev  # put back before anything else
@@ -370,8 +370,8 @@ def test_a_signal_the_moment_a_temporary_is_made_leaves_nothing_behind(sig, made
     prev = hashes(out)
     code = f"""
 import os, signal, sys, tempfile
-import siting.io as sio
-from siting.interrupt import stop_on_signals, exit_code
+import siting.core.io as sio
+from siting.core.interrupt import stop_on_signals, exit_code
 real = getattr(tempfile, {made_by!r})
 def made(*a, **k):
     r = real(*a, **k)

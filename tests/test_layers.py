@@ -10,14 +10,14 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point
 
-from siting.errors import ProblemReport
-from siting.layers import load_layers
-from siting.layers.crs import choose_crs, utm_crs
-from siting.layers.fields import BUSES, LAYERS, markdown_all
-from siting.layers.land import excluded_share
-from siting.layers.vector import normalise_ids, per_year_table, read_vector
-from siting.scenario import load_scenario
-from siting.summary import summarise
+from siting.config.scenario import load_scenario
+from siting.core.errors import ProblemReport
+from siting.inputs import load_layers
+from siting.inputs.crs import choose_crs, utm_crs
+from siting.inputs.fields import BUSES, LAYERS, markdown_all
+from siting.inputs.land import excluded_share
+from siting.inputs.summary import summarise
+from siting.inputs.vector import normalise_ids, per_year_table, read_vector
 
 
 def test_tiny_region_reads_with_hand_checked_figures(region):
@@ -123,7 +123,7 @@ def test_per_year_table_carries_forward():
 def test_per_year_columns_are_validated(region):
     region.buses["load_mw_2030"] = [1.0, -2.0, 3.0, 4.0]
     path = region.write()
-    from siting.errors import InputError
+    from siting.core.errors import InputError
 
     with pytest.raises(InputError) as e:
         load_layers(load_scenario(path))
@@ -163,7 +163,7 @@ def test_field_table_documents_units_and_is_in_the_readme():
 
 
 def test_cost_curves():
-    from siting.layers.grid_model import CostCurve
+    from siting.inputs.grids.grid import CostCurve
 
     lin = CostCurve.linear(25.0)
     assert lin.cost_usd_per_h(100.0) == pytest.approx(2500.0)  # 25 USD/MWh * 100 MW
@@ -219,7 +219,7 @@ def test_a_vrt_under_a_tif_name_is_not_opened(tmp_path):
     import rasterio
     from rasterio.transform import from_origin
 
-    from siting.layers.raster import read_raster
+    from siting.inputs.raster import read_raster
 
     real = tmp_path / "real.tif"
     with rasterio.open(

@@ -23,11 +23,12 @@ import yaml
 from scipy.optimize import linprog
 
 import siting
-from siting.model import build_model, kernel
+from siting.model import build_model
 from siting.model import sites as site_family
-from siting.model.lazy import _relax
 from siting.pipeline import InfeasibleError, fix_decisions, prepare, replay
-from siting.solve import model_size, solve
+from siting.solve import kernel
+from siting.solve.highs import model_size, solve
+from siting.solve.lazy import _relax
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # benchmarks/ is not an installed package

@@ -188,7 +188,7 @@ def test_missing_scenario_layers_are_skipped_with_a_note(plan_dir, tmp_path):
     m["scenario_as_run"]["layers"]["boundary"] = {"path": str(tmp_path / "gone.gpkg")}
     m["scenario_as_run"]["layers"]["places"] = {"path": str(tmp_path / "gone2.gpkg")}
     (copy / "manifest.json").write_text(json.dumps(m))
-    from siting.maps import render_map
+    from siting.render.maps import render_map
 
     html = render_map(copy).read_text(encoding="utf-8")
     assert "is no longer there" in html
@@ -198,7 +198,7 @@ def test_missing_scenario_layers_are_skipped_with_a_note(plan_dir, tmp_path):
 def test_sites_that_are_grid_cells_are_drawn_at_a_point(plan_dir, browser, tmp_path):
     # Cell candidates (the demo's) are polygons; the map draws each chosen site as a circle
     # at a point inside its cell. (A polygon handed to a circle marker once broke the page.)
-    from siting.maps import render_map
+    from siting.render.maps import render_map
 
     copy = tmp_path / "cells"
     shutil.copytree(plan_dir, copy)

@@ -1,4 +1,4 @@
-"""Tests of the MATPOWER reader (siting.layers.matpower).
+"""Tests of the MATPOWER reader (siting.inputs.grids.matpower).
 
 Three groups:
 
@@ -22,8 +22,8 @@ import pytest
 import shapely
 from pyproj import Geod
 
-from siting.errors import InputError, ProblemReport
-from siting.layers.matpower import (
+from siting.core.errors import InputError, ProblemReport
+from siting.inputs.grids.matpower import (
     MatpowerCase,
     case_to_grid,
     parse_matpower,

@@ -3,7 +3,7 @@
 Each instance is built as :class:`siting.model.ModelData` directly (no geometry), with
 round numbers, so the optimal decisions and objective can be computed in the comments
 and asserted exactly. Then the plan is read out and verified independently
-(:func:`siting.results.verify`), which recomputes DC flows with numpy.
+(:func:`siting.results.plan.verify`), which recomputes DC flows with numpy.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ import pandas as pd
 import pytest
 import shapely
 
-from siting.layers.grid_model import Grid
+from siting.inputs.grids.grid import Grid
 from siting.model import build_model
 from siting.model.data import ModelData, discounting
 from siting.network import dc_network
-from siting.solve import solve
+from siting.solve.highs import solve
 
 HOURS = 8760.0
 
@@ -485,7 +485,7 @@ def test_waste_heat_sold_lowers_the_cost_by_its_value():
 
 
 def test_quadratic_generator_costs_are_approximated_by_secants():
-    from siting.layers.grid_model import CostCurve
+    from siting.inputs.grids.grid import CostCurve
     from siting.model.data import gen_cost_lines
 
     # cost = 0.01 p^2 + 10 p on [0, 400] in 4 secants: breakpoints 0, 100, 200, 300, 400
@@ -523,7 +523,7 @@ def test_ptdf_with_lazy_limits_gives_the_angle_optimum(rating, mesh):
     for s in ("A", "B"):
         assert [cap(mp, s, t) for t in (0, 1)] == pytest.approx([cap(ma, s, t) for t in (0, 1)])
     # the flows the PTDF form implies equal the angle form's
-    from siting.model.lazy import flows_numpy
+    from siting.solve.lazy import flows_numpy
 
     f = flows_numpy(mp, dp)
     for t in (0, 1):

@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from siting.errors import InputError, ProblemReport
-from siting.layers import load_grid_case
-from siting.layers.grid_model import Grid
-from siting.layers.matpower import parse_matpower
+from siting.core.errors import InputError, ProblemReport
+from siting.inputs import load_grid_case
+from siting.inputs.grids.grid import Grid
+from siting.inputs.grids.matpower import parse_matpower
 from siting.network import (
     DCFlowError,
     dc_flow,

@@ -32,8 +32,8 @@ from test_kill import assert_valid_plan, hashes, leftovers
 from test_plan import write_region
 from test_robustness import make_sweep
 
-from siting.io import MARKER
-from siting.solve import LP_SIGNATURE
+from siting.core.io import MARKER
+from siting.solve.highs import LP_SIGNATURE
 
 ENV = {**os.environ, "COLUMNS": "200", "PYTHONUNBUFFERED": "1"}
 
@@ -362,7 +362,7 @@ def test_a_folder_that_becomes_a_mount_point_while_written_fails_named(tmp_path)
     """Finding 3: the swap itself meets EBUSY (the folder became a mount point after the
     checks): a named :class:`OutputWriteError` ("busy mount point"), the staging folder
     removed, the mounted folder untouched."""
-    from siting.io import OutputOwner, OutputWriteError, staged_folder
+    from siting.core.io import OutputOwner, OutputWriteError, staged_folder
 
     out = tmp_path / "plan"
     out.mkdir()

@@ -1,4 +1,4 @@
-"""Tests of the pandapower reader (siting.layers.pandapower_io).
+"""Tests of the pandapower reader (siting.inputs.grids.pandapower_io).
 
 Reference values are pandapower's own tables (``net.line``, ``net.trafo``,
 ``net.load`` ...) and hand formulas for per-unit values; for the pglib cases, our
@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 import shapely
 
-from siting.errors import InputError, MissingDependencyError, ProblemReport
-from siting.layers.matpower import read_matpower
+from siting.core.errors import InputError, MissingDependencyError, ProblemReport
+from siting.inputs.grids.matpower import read_matpower
 
 pp = pytest.importorskip("pandapower")
 pn = pytest.importorskip("pandapower.networks")
 
-from siting.layers.pandapower_io import read_pandapower  # noqa: E402
+from siting.inputs.grids.pandapower_io import read_pandapower  # noqa: E402
 
 logging.getLogger("pandapower").setLevel(logging.ERROR)
 

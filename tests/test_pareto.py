@@ -31,8 +31,8 @@ from typer.testing import CliRunner
 
 import siting
 from siting.cli import app
-from siting.errors import InputError, ScenarioError
-from siting.pareto import pareto, parse_between
+from siting.core.errors import InputError, ScenarioError
+from siting.studies.pareto import pareto, parse_between
 
 distributed = pytest.importorskip("distributed")
 
@@ -249,7 +249,7 @@ def test_caps_in_a_scenario_are_validated_and_explained_when_impossible(tmp_path
     raw["water"] = {"enabled": False, "cap_m3_per_day": 10.0}
     f = tmp_path / "bad.yaml"
     f.write_text(yaml.safe_dump(raw))
-    from siting.scenario import load_scenario
+    from siting.config.scenario import load_scenario
 
     with pytest.raises(ScenarioError, match="water.enabled is false"):
         load_scenario(f)

@@ -6,7 +6,7 @@ rated 1,000 MW, line 2-3 160 MW; the grid is radial, so line 2-3 carries what bu
 and line 1-2 what buses 2 and 3 draw together. Two user sites: S2 beside bus 2 with a
 reclaimed-water plant, a 200 M USD opening cost and room for 100 MW; S3 beside bus 3 with
 no water and the default opening cost (25 M USD). No climate rasters: the reference
-climate, where every technology's peak PUE is above 1.1 (siting.cooling), so 150 MW of IT
+climate, where every technology's peak PUE is above 1.1 (siting.candidates.cooling), so 150 MW of IT
 draws more than 160 MW and 100 MW less.
 """
 
@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 
 import siting
 from siting.cli import app
-from siting.results import verify
+from siting.results.plan import verify
 
 CRS = "EPSG:32614"
 KM = 1000.0
@@ -218,12 +218,12 @@ def test_demand_is_met_and_flows_match_a_hand_count(tiny_plan):
 
 
 def test_verification_catches_a_tampered_plan(tiny_plan, tmp_path):
-    from siting.candidates import build_candidates
-    from siting.cooling import cooling_table
-    from siting.layers import load_layers
+    from siting.candidates.cooling import cooling_table
+    from siting.candidates.generate import build_candidates
+    from siting.config.scenario import load_scenario
+    from siting.inputs import load_layers
     from siting.model import model_data
-    from siting.results import VerificationError
-    from siting.scenario import load_scenario
+    from siting.results.plan import VerificationError
 
     p, _, scenario = tiny_plan
     sc = load_scenario(scenario)
@@ -296,7 +296,7 @@ def test_cli_candidates_writes_the_screened_candidates(tmp_path):
 
 
 def test_a_failed_write_leaves_the_previous_plan_whole(tiny_plan, tmp_path, monkeypatch):
-    from siting.results import Plan
+    from siting.results.plan import Plan
 
     p, _, _ = tiny_plan
     out = tmp_path / "plan"
@@ -355,8 +355,8 @@ def write_region_without_grid(d: Path) -> Path:
 
 
 def test_a_scenario_without_a_grid_plans_with_energy_at_the_flat_price(tmp_path):
+    from siting.config.scenario import load_scenario
     from siting.model.data import HOURS_PER_YEAR, discounting
-    from siting.scenario import load_scenario
 
     scenario = write_region_without_grid(tmp_path)
     sc = load_scenario(scenario)
@@ -417,9 +417,9 @@ def test_validate_a_scenario_without_a_grid_says_there_is_none(tmp_path):
 
 
 def test_without_boundary_or_grid_the_sites_give_the_region_and_crs(tmp_path):
-    from siting.errors import InputError
-    from siting.layers import load_layers
-    from siting.scenario import load_scenario
+    from siting.config.scenario import load_scenario
+    from siting.core.errors import InputError
+    from siting.inputs import load_layers
 
     scenario = write_region_without_grid(tmp_path)
     text = yaml.safe_load(scenario.read_text())

@@ -3,7 +3,7 @@
 Finding 3: ``siting map PLAN_DIR`` gave an internal error (exit 3) when the plan's
 ``schedule.csv`` held text in a number column, or its ``manifest.json`` was broken JSON
 or not a JSON object; so did ``siting grid stress --base``. Every command reads a plan
-folder through :mod:`siting.plan_files`, whose problems name the file, the row and the
+folder through :mod:`siting.core.plan_files`, whose problems name the file, the row and the
 column: exit 1. Finding 5b: ``siting grid check`` said nothing when the plan's
 ``flows.csv`` lacked a branch/year row the grid has.
 

@@ -27,7 +27,7 @@ import rasterio
 import rasterio.windows
 import shapely
 
-from siting.candidates import PIXELS_PER_SIDE, _covering_window
+from siting.candidates.generate import PIXELS_PER_SIDE, _covering_window
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # benchmarks/ is not an installed package

@@ -1,4 +1,4 @@
-"""``report.html`` from a written plan folder (siting.report), on test_plan's tiny region.
+"""``report.html`` from a written plan folder (siting.render.report), on test_plan's tiny region.
 
 The tiny region is planned once per module with hostile names: the east site is called
 ``<script>alert(1)</script> & "east"`` and the water source's ID is ``W<2>&``. The report
@@ -23,7 +23,7 @@ from shapely.geometry import Point
 from test_plan import write_region
 
 import siting
-from siting.report import render_report
+from siting.render.report import render_report
 
 EVIL_SITE = '<script>alert(1)</script> & "east"'
 EVIL_SOURCE = "W<2>&"
@@ -196,12 +196,12 @@ def test_not_a_plan_folder(tmp_path):
 def test_a_page_that_fails_to_render_does_not_cost_the_plan(tmp_path, monkeypatch):
     # A bug in the report must not lose a solved plan: the tables and the map are written,
     # a warning is given and the manifest says which page is missing and why.
-    import siting.report
+    import siting.render.report
 
     def broken(plan_dir, out=None):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(siting.report, "render_report", broken)
+    monkeypatch.setattr(siting.render.report, "render_report", broken)
     out = tmp_path / "plan"
     with pytest.warns(RuntimeWarning, match="report.html was not written"):
         siting.plan(write_region(tmp_path), out=out)

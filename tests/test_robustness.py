@@ -1,4 +1,4 @@
-"""Robustness over a sweep (:mod:`siting.robustness`).
+"""Robustness over a sweep (:mod:`siting.studies.robustness`).
 
 (a) a sweep output folder written by hand, with figures computed by hand in the comments;
 (b) a real sweep of the tiny region on a LocalCluster; (c) bad input; (d) the map in
@@ -19,11 +19,11 @@ from browser import open_offline
 from shapely.geometry import Point
 from typer.testing import CliRunner
 
-import siting.cli_robustness  # noqa: F401  (registers `siting robustness` on the app)
+import siting.cli.robustness  # noqa: F401  (registers `siting robustness` on the app)
 from siting.cli import app
-from siting.errors import InputError
-from siting.io import MARKER
-from siting.robustness import FREQ_BINS, robustness, write_robustness
+from siting.core.errors import InputError
+from siting.core.io import MARKER
+from siting.studies.robustness import FREQ_BINS, robustness, write_robustness
 
 CRS = "EPSG:32614"
 EVIL = "<script>window.__xss=1</script> & <img src=x onerror=window.__xss=2>"
@@ -286,7 +286,7 @@ def test_no_plan_at_all_writes_the_csv_with_a_note(tmp_path):
 
 
 def test_a_failed_write_leaves_the_previous_folder_whole(sweep_out, monkeypatch):
-    import siting.robustness as mod
+    import siting.studies.robustness as mod
 
     folder = write_robustness(sweep_out, tiles=False)
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
@@ -353,7 +353,7 @@ def test_cli_bad_path_exits_1_with_the_path(tmp_path):
 
 
 def test_frequency_colours_follow_the_bins():
-    from siting.robustness import freq_colour
+    from siting.studies.robustness import freq_colour
 
     assert freq_colour(0.05) == FREQ_BINS[0][1]
     assert freq_colour(0.2) == FREQ_BINS[0][1]
@@ -369,7 +369,7 @@ def real_sweep(tmp_path_factory):
     pytest.importorskip("distributed")
     from test_sweep import FOUR, write_sweep
 
-    from siting.sweep import run_sweep
+    from siting.studies.sweep import run_sweep
 
     d = tmp_path_factory.mktemp("robust-sweep")
     f = write_sweep(d, "four", FOUR)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from siting.errors import ScenarioError
-from siting.scenario import Scenario, json_schema, load_scenario
+from siting.config.scenario import Scenario, json_schema, load_scenario
+from siting.core.errors import ScenarioError
 
 MINIMAL = {
     "name": "t",
@@ -242,7 +242,7 @@ def test_every_year_keyed_mapping_refuses_two_spellings():
     ``dict[int, ...]`` field of every section."""
     from pydantic import BaseModel
 
-    from siting.scenario import ONE_KEY_PER_YEAR
+    from siting.config.scenario import ONE_KEY_PER_YEAR
 
     seen, found = set(), []
 

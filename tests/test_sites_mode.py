@@ -14,11 +14,11 @@ from test_grid_attachments import CRS, KM, X0, Y0, opened, write_region
 from typer.testing import CliRunner
 
 import siting
-from siting.candidates import build_candidates
+from siting.candidates.generate import build_candidates
 from siting.cli import app
-from siting.errors import InputError
-from siting.layers import load_layers
-from siting.scenario import load_scenario
+from siting.config.scenario import load_scenario
+from siting.core.errors import InputError
+from siting.inputs import load_layers
 
 runner = CliRunner()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyomo.environ as pyo
 import pytest
 
-from siting.solve import SolverError, model_size, solve
+from siting.solve.highs import SolverError, model_size, solve
 
 
 def knapsack() -> pyo.ConcreteModel:
@@ -56,7 +56,7 @@ def test_solves_with_different_thread_counts_in_one_process():
     from test_model import HOURS, _line_case
 
     from siting.model import build_model
-    from siting.solve import solve
+    from siting.solve.highs import solve
 
     d = _line_case(rating_12_mw=120.0)
     objectives = []
@@ -89,7 +89,7 @@ def test_a_mip_start_set_between_rounds_reaches_highs():
     are offered; HiGHS says so in its log when the start is feasible (here: a tighter
     capacity that the old choice still meets, once items are dropped: a partial start of
     the items kept), and the optimum is unchanged by it."""
-    from siting.solve import set_mip_start
+    from siting.solve.highs import set_mip_start
 
     m = _knapsack()
     solve(m, mip_gap=0.0, threads=1)
@@ -122,7 +122,7 @@ def test_retry_cold_runs_once_more_after_clearing_highs_state_only_when_needed()
     # kept as they are, with no second run.
     import types
 
-    from siting.solve import SolveResult, retry_cold
+    from siting.solve.highs import SolveResult, retry_cold
 
     def result(status: str, termination: str = "", t: float = 1.0) -> SolveResult:
         return SolveResult(

@@ -24,7 +24,7 @@ import yaml
 from shapely.geometry import Point, box
 from test_kill import Run, hashes, leftovers
 
-from siting.solve import solve
+from siting.solve.highs import solve
 
 CRS = "EPSG:32614"
 KM = 1000.0

@@ -24,10 +24,10 @@ from typer.testing import CliRunner
 
 import siting
 from siting.cli import app
-from siting.errors import ScenarioError
-from siting.io import MARKER
-from siting.scenario import load_scenario
-from siting.stress import SUMMARY_FILE, stress, stressed_scenario
+from siting.config.scenario import load_scenario
+from siting.core.errors import ScenarioError
+from siting.core.io import MARKER
+from siting.grid_ops.stress import SUMMARY_FILE, stress, stressed_scenario
 
 runner = CliRunner()
 

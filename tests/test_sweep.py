@@ -23,9 +23,9 @@ from typer.testing import CliRunner
 
 import siting
 from siting.cli import app
-from siting.errors import ScenarioError
-from siting.scenario import scenario_from_dict
-from siting.sweep import load_sweep, run_sweep
+from siting.config.scenario import scenario_from_dict
+from siting.core.errors import ScenarioError
+from siting.studies.sweep import load_sweep, run_sweep
 
 distributed = pytest.importorskip("distributed")
 

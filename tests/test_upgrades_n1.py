@@ -371,7 +371,7 @@ def test_an_outage_that_cuts_off_a_load_names_the_bus(tmp_path):
     from test_plan import write_region
 
     import siting
-    from siting.errors import SitingError
+    from siting.core.errors import SitingError
 
     path = write_region(tmp_path)
     gpkg = tmp_path / "tiny.gpkg"
@@ -390,7 +390,7 @@ def test_an_unknown_n1_outage_is_named_with_its_key(tmp_path):
     from test_plan import write_region
 
     import siting
-    from siting.errors import InputError
+    from siting.core.errors import InputError
 
     path = write_region(tmp_path)
     sc = yaml.safe_load(path.read_text())
@@ -437,8 +437,8 @@ def test_n1_settings_without_enabled_are_refused_not_silently_off(tmp_path, bloc
     from test_plan import write_region
 
     import siting
-    from siting.errors import InputError
-    from siting.scenario import load_scenario
+    from siting.config.scenario import load_scenario
+    from siting.core.errors import InputError
 
     path = write_region(tmp_path)
     sc = yaml.safe_load(path.read_text())

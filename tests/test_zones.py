@@ -1,4 +1,4 @@
-"""Growth zones (siting.zones): a hand-worked grouping, the polygons, and the written files.
+"""Growth zones (siting.results.zones): a hand-worked grouping, the polygons, and the written files.
 
 The hand case, in UTM 14N with coordinates in km from an origin (all sites are points, so
 each site's disc has the corridor radius, 2 km), planning years 2030, 2035, 2040:
@@ -40,9 +40,9 @@ from shapely.geometry import LineString, Point
 from test_plan import at, write_region
 
 import siting
-from siting.results import _gpkg_ready, _write_geojson
-from siting.scenario import GrowthZones, scenario_from_dict
-from siting.zones import PLACE_NAME_KM, growth_zones, zone_columns
+from siting.config.scenario import GrowthZones, scenario_from_dict
+from siting.results.plan import _write_geojson, gpkg_ready
+from siting.results.zones import PLACE_NAME_KM, growth_zones, zone_columns
 
 CRS = "EPSG:32614"
 KM = 1000.0
@@ -268,7 +268,7 @@ def test_empty_plan_gives_an_empty_layer_with_the_columns(tmp_path):
         years=YEARS,
     )
     assert len(z) == 0 and list(z.columns) == [*zone_columns(YEARS), "geometry"]
-    _gpkg_ready(z).to_file(tmp_path / "p.gpkg", layer="zones", driver="GPKG", engine="pyogrio")
+    gpkg_ready(z).to_file(tmp_path / "p.gpkg", layer="zones", driver="GPKG", engine="pyogrio")
     back = gpd.read_file(tmp_path / "p.gpkg", layer="zones")
     assert len(back) == 0 and list(back.columns) == list(z.columns)
     _write_geojson(z, tmp_path / "zones.geojson")
@@ -308,7 +308,7 @@ def test_growth_zones_settings_are_validated():
     sc = scenario_from_dict({**base, "growth_zones": {"distance_km": 12.5}})
     assert sc.growth_zones.distance_km == 12.5
     for bad in ({"distance_km": 0}, {"corridor_buffer_km": -1}, {"distance_mi": 3}):
-        with pytest.raises(siting.errors.ScenarioError):
+        with pytest.raises(siting.core.errors.ScenarioError):
             scenario_from_dict({**base, "growth_zones": bad})
     with pytest.raises(ValueError):
         zones_of(distance_km=0)

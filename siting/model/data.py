@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from siting.errors import InputError, Problem
-from siting.layers.grid_model import CostCurve, Grid
+from siting.core.errors import InputError, Problem
+from siting.inputs.grids.grid import CostCurve, Grid
 
 #: Segments of the secant approximation of a polynomial (quadratic) generator cost.
 POLY_SEGMENTS = 4
@@ -556,14 +556,15 @@ def model_data(scenario, layers, candidates, cooling: pd.DataFrame, net=None) ->
     Parameters
     ----------
     scenario
-        The validated :class:`siting.scenario.Scenario`.
+        The validated :class:`siting.config.scenario.Scenario`.
     layers
-        Its :class:`siting.layers.Layers` (``layers.grid`` ``None``: the grid is not
+        Its :class:`siting.inputs.Layers` (``layers.grid`` ``None``: the grid is not
         modelled, whatever ``grid.enabled`` says).
     candidates
-        :class:`siting.candidates.Candidates` (screened).
+        :class:`siting.candidates.generate.Candidates` (screened).
     cooling
-        :func:`siting.cooling.cooling_table` of the candidates, indexed (site_id, cooling).
+        :func:`siting.candidates.cooling.cooling_table` of the candidates, indexed
+        (site_id, cooling).
     net
         :class:`siting.network.DCNetwork` of ``layers.grid`` (built here when None and the
         grid is enabled).
@@ -700,7 +701,7 @@ def model_data(scenario, layers, candidates, cooling: pd.DataFrame, net=None) ->
     src = layers.water_sources
     sources = pd.DataFrame()
     if water_on and src is not None and len(src):
-        from siting.layers.vector import per_year_table
+        from siting.inputs.vector import per_year_table
 
         cap = per_year_table(src, "capacity_m3_per_day", years)
         sources = pd.DataFrame(
@@ -747,7 +748,7 @@ def model_data(scenario, layers, candidates, cooling: pd.DataFrame, net=None) ->
     demand_links = pd.DataFrame(columns=["region_id", "site_id", "cost_usd_per_mw_year"])
     demand_mw = pd.DataFrame()
     if pol.demand is not None and layers.demand_regions is not None:
-        from siting.layers.vector import per_year_table
+        from siting.inputs.vector import per_year_table
 
         dl = candidates.demand_links
         demand_links = dl[dl["site_id"].astype(str).isin(sites)][

@@ -265,7 +265,7 @@ def screen(d: ModelData) -> tuple[ModelData, Screening]:
         # nearest dominators first: those with the most dominators of their own
         kept.sort(key=lambda a: (-n_dom[a], a))
         cuts += [(d.sites[b], d.sites[a]) for a in kept[:MAX_CUTS_PER_SITE]]
-    out = _without(d, {d.sites[i] for i in removed}) if removed else d
+    out = without_sites(d, {d.sites[i] for i in removed}) if removed else d
     out = dataclasses.replace(out, dominance_cuts=cuts)
     info = Screening(n, [d.sites[i] for i in removed], len(dominators), cuts, 0.0)
     info.time_s = time.perf_counter() - t0
@@ -273,7 +273,7 @@ def screen(d: ModelData) -> tuple[ModelData, Screening]:
     return out, info
 
 
-def _without(d: ModelData, gone: set[str]) -> ModelData:
+def without_sites(d: ModelData, gone: set[str]) -> ModelData:
     """``d`` without the sites in ``gone``."""
 
     def keep_rows(df: pd.DataFrame) -> pd.DataFrame:

@@ -1,6 +1,6 @@
 """Elastic form: penalised slack on every requirement and limit, to explain infeasibility.
 
-When a scenario has no feasible plan, :func:`siting.solve.solve_plan` builds the model
+When a scenario has no feasible plan, :func:`siting.solve.highs.solve_plan` builds the model
 again with ``elastic=True``: each requirement (targets, shares, demand) and each limit
 (line ratings, substation headroom, water capacity and caps, budget) gets a non-negative
 slack variable with a large penalty in the objective. The solution then says which

@@ -25,7 +25,7 @@ once: ``sum_t up_branch[l,t] <= 1``; ``U[l,t] = sum_{t' <= t} up_branch[l,t']``.
 normal and to the emergency rating. Cost (present value) ``sum df_t * cost * up[., t]``:
 paid in the year the upgrade enters service.
 
-N-1 (``grid.n_minus_1``, lazily, :mod:`siting.model.lazy`): after the outage of branch k,
+N-1 (``grid.n_minus_1``, lazily, :mod:`siting.solve.lazy`): after the outage of branch k,
 ``|f[l,t,h] + LODF[l,k] * f[k,t,h]| <= emergency_l + added_l * U[l,t]`` for the
 (l, k, t, h) a solution violates.
 
@@ -136,7 +136,7 @@ def add_grid(m: pyo.ConcreteModel, d: ModelData) -> None:
             m, "overload_mw", m.LL * m.T * m.H, "MW", "branch flow above its rating"
         )
         if ptdf_form:
-            # limits are added lazily (siting.model.lazy); a tuple, so that Pyomo does not
+            # limits are added lazily (siting.solve.lazy); a tuple, so that Pyomo does not
             # take the slack for a second component of the block
             m._overload = (over,)
         else:
@@ -229,12 +229,12 @@ def _isolated(d: ModelData, buses: list[int], demand_mw: float):
 
     Raises
     ------
-    siting.errors.SitingError
+    siting.core.errors.SitingError
         When the buses have load but no generator, campus or branch in service.
     """
     if abs(demand_mw) <= 1e-9:
         return pyo.Constraint.Skip
-    from siting.errors import SitingError
+    from siting.core.errors import SitingError
 
     ids = [str(d.net.bus_ids[b]) for b in buses]
     raise SitingError(
@@ -305,7 +305,7 @@ def _add_ptdf_network(m, d: ModelData, gens_at, sites_at, shed, lf) -> None:
     per island and (t, h): ``sum_b inj[b] = 0``. A branch's flow is
     ``f_l = sum_b PTDF[l, b] * (inj_b - Pbusinj_b) + Pfinj_l`` (phase shifts as injections,
     MATPOWER's convention), with PTDF for each island's reference bus. No line limit is
-    in the model at first: :func:`siting.model.lazy.solve_lazy` adds ``|f_l| <= rating_l``
+    in the model at first: :func:`siting.solve.lazy.solve_lazy` adds ``|f_l| <= rating_l``
     for the (branch, period, snapshot) triples a solution violates, and solves again.
     """
 
@@ -381,11 +381,11 @@ def ptdf_flow_parts(m, br: int, t: int, h: str) -> tuple[float, tuple, np.ndarra
 
     ``pool`` is the (t, h) pool of variables (dispatch ``p`` of every generator at an active
     bus, then the cooling capacities ``capk`` of every site, the draw's PUE coefficients
-    multiplied in), registered under ``key`` with :func:`siting.solve.register_pool`, so a
-    row can be handed to HiGHS as column positions (:class:`siting.solve.FlatRow`). The
+    multiplied in), registered under ``key`` with :func:`siting.model.rows.register_pool`, so a
+    row can be handed to HiGHS as column positions (:class:`siting.model.rows.FlatRow`). The
     coefficients are one numpy gather of the PTDF row (no Python loop over buses).
 
-    On a model with approximate rows (:class:`siting.model.approx.RowApprox` as
+    On a model with approximate rows (:class:`siting.solve.approx.RowApprox` as
     ``m._row_approx``), a branch not made exact drops the generators whose PTDF entry is at
     most the approximation's threshold, their part of the flow fixed at the anchor
     dispatch: ``const += sum_small PTDF[br, g] * p_anchor[g, t, h]``.
@@ -394,9 +394,8 @@ def ptdf_flow_parts(m, br: int, t: int, h: str) -> tuple[float, tuple, np.ndarra
     -------
     (const, key, pos, coefs)
     """
-    from siting.model.lazy import _injection_maps
 
-    mp = _injection_maps(m)
+    mp = injection_maps(m)
     row = m._ptdf[br]
     const = float(row @ m._const_inj[t, h]) + float(m._pfinj[br])
     key = _pool(m, mp, t, h)
@@ -406,7 +405,7 @@ def ptdf_flow_parts(m, br: int, t: int, h: str) -> tuple[float, tuple, np.ndarra
     drop = PTDF_DROP
     approx = m.__dict__.get("_row_approx")
     if approx is not None and br not in approx.exact:
-        # approximate rows (siting.model.approx): generators the branch hardly feels
+        # approximate rows (siting.solve.approx): generators the branch hardly feels
         # are held at their anchor dispatch, their part of the flow a constant
         drop = approx.threshold
         small = np.abs(g) <= drop
@@ -435,7 +434,7 @@ def ptdf_flow_expr(m, br: int, t: int, h: str):
 def _pool(m, mp: dict, t: int, h: str) -> tuple:
     """Register (once) the variable pool of (t, h): dispatch (``mp['gens']`` order), then
     cooling capacities (``mp['caps']`` order); return its key."""
-    from siting.solve import register_pool
+    from siting.model.rows import register_pool
 
     key = ("ptdf", t, h)
     if key not in m.__dict__.get("_flat_pools", {}):
@@ -443,3 +442,27 @@ def _pool(m, mp: dict, t: int, h: str) -> tuple:
         pool[:] = [m.p[g, t, h] for g in mp["gens"]] + [m.capk[s, k, t] for s, k in mp["caps"]]
         register_pool(m, key, pool)
     return key
+
+
+def injection_maps(m: pyo.ConcreteModel) -> dict:
+    """Where each dispatch and cooling-capacity variable injects (cached on the model)."""
+    maps = m.__dict__.get("_inj_maps")
+    if maps is not None:
+        return maps
+    gens = [(g, b) for b in m._active_buses for g in m._gens_at[b]]
+    caps = [
+        (s, k, b, pue_peak, typ)
+        for b in m._active_buses
+        for s in m._sites_at[b]
+        for k, pue_peak, typ in m._draw_coefs[s]
+    ]
+    maps = {
+        "gens": [g for g, _ in gens],
+        "gen_bus": np.array([b for _, b in gens], dtype=np.int64),
+        "caps": [(s, k) for s, k, *_ in caps],
+        "cap_bus": np.array([c[2] for c in caps], dtype=np.int64),
+        "coef_peak": np.array([c[3] for c in caps], dtype=float),
+        "coef_typ": np.array([c[4] for c in caps], dtype=float),
+    }
+    m.__dict__["_inj_maps"] = maps
+    return maps

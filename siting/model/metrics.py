@@ -68,7 +68,7 @@ def add_metrics(m: pyo.ConcreteModel, d: ModelData, baseline_co2_t: float = 0.0)
         )
     if d.co2_cap_t is not None and hasattr(m, "co2_t") and not _variable(m.co2_t):
         if pyo.value(m.co2_t) > float(d.co2_cap_t) + 1e-6:
-            from siting.errors import InputError
+            from siting.core.errors import InputError
 
             raise InputError(
                 f"policy.co2_cap_t is {d.co2_cap_t:g} t, below the {pyo.value(m.co2_t):g} t no "

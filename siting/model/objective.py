@@ -21,7 +21,7 @@ subject to the sum being within ``budget_usd``.
 The solver sees the ``min_cost`` objective in million USD (:data:`OBJECTIVE_UNIT_USD`):
 objective coefficients of a national plan reach 1e9 USD per unit, which made HiGHS's dual
 simplex fail ("excessive dual values") on LP rounds of the lazy loop; in million USD they
-are about 1e3. :func:`siting.solve.solve` reports the objective and bound in USD again
+are about 1e3. :func:`siting.solve.highs.solve` reports the objective and bound in USD again
 (``m._objective_unit``).
 """
 

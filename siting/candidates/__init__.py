@@ -1,0 +1,1 @@
+"""Candidate campus sites (generated cells or a ``sites`` layer) and their cooling options."""

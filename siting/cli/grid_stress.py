@@ -1,0 +1,442 @@
+"""``siting grid stress``: what a derated or lost branch changes (see siting.cli.grid).
+
+``siting grid stress SCENARIO --derate BRANCH=FACTOR --outage BRANCH [--check]`` merges the
+derates (factor > 0 on the normal and emergency ratings; multiplied with any the scenario
+already has) and outages into the scenario's ``grid.derate`` / ``grid.outages`` and runs
+:func:`siting.grid_ops.stress.stress`:
+
+- re-plan (default): plans the stressed scenario and compares it with the base plan (the
+  scenario as it is: ``--base PLAN_DIR``, a folder written by ``siting plan``, or else planned
+  here): sites added and dropped, IT MW per site and year, first years, cooling, IT MW per
+  year against the targets, cost parts (present value, USD), the branches whose peak loading
+  changed most, grid upgrades added or dropped; or, when the stressed scenario has no plan,
+  what cannot be met;
+- ``--check``: keeps the base plan's sites, MW per year and cooling, re-solves only the
+  operation under the stressed grid (:func:`siting.pipeline.replay`) and says whether the
+  plan still works, or which limits it breaks and by how much.
+
+It prints rich tables, or with ``--json`` :meth:`siting.grid_ops.stress.StressResult.as_dict` on
+stdout (``mode, edits, feasible, explanation, violations, overloads, site_changes,
+moved_sites, it_mw_by_year {base, stressed, target}, cost_usd {base, stressed, delta,
+parts}, branches, upgrades, notes``). ``--out DIR`` writes, as one folder swapped in whole:
+the stressed plan (re-plan mode, when there is one; as ``siting plan`` writes it), the base
+plan in ``DIR/base/`` when it was planned here, and ``stress.json`` (the JSON above).
+
+Exit codes (as ``siting plan``, see siting.cli): **0 when the report is produced, whatever it
+finds**: a stressed scenario without a plan, or a base plan that breaks limits under the
+stress, is the answer to the question (``feasible: false``), not a failure of the command;
+1 bad input (an unknown branch ID, named under ``grid.derate`` / ``grid.outages``; a bad
+scenario; a ``--base`` folder that is not a plan) or no answer within the time limit;
+2 a usage error (``--derate`` not ``BRANCH=FACTOR`` with a number > 0, no edit given) or a
+base scenario that itself has no plan (nothing to stress); 3 internal error; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from siting.cli.common import (
+    SCENARIO_SUFFIXES,
+    DebugOpt,
+    ForceOpt,
+    JsonOpt,
+    MipGapOpt,
+    err,
+    guard,
+    out,
+)
+from siting.core.errors import InputError
+
+#: Branches printed (largest change in peak loading first).
+BRANCHES_SHOWN = 10
+
+
+def parse_derates(values: list[str] | None) -> dict[str, float]:
+    """``["L1=0.8", ...]`` -> ``{"L1": 0.8}``.
+
+    Raises
+    ------
+    typer.BadParameter
+        Naming ``--derate``: not ``BRANCH=FACTOR``, a factor that is not a number > 0 (at most
+        10, the scenario schema's bound), or a branch given twice.
+    """
+    from siting.grid_ops.stress import MAX_FACTOR
+
+    derates: dict[str, float] = {}
+    for raw in values or []:
+        bid, sep, text = raw.rpartition("=")
+        bid, text = bid.strip(), text.strip()
+        if not sep or not bid or not text:
+            raise typer.BadParameter(
+                f"'{raw}': expected BRANCH=FACTOR, e.g. --derate L1=0.8 (80 % of L1's ratings)",
+                param_hint="'--derate'",
+            )
+        try:
+            factor = float(text)
+        except ValueError:
+            factor = math.nan
+        if not math.isfinite(factor) or not 0 < factor <= MAX_FACTOR:
+            raise typer.BadParameter(
+                f"'{raw}': the factor must be a number > 0 and <= {MAX_FACTOR:g} "
+                f"(0.8 = 80 % of the ratings), got '{text}'",
+                param_hint="'--derate'",
+            )
+        if bid in derates:
+            raise typer.BadParameter(
+                f"branch '{bid}' is given twice; give one factor per branch",
+                param_hint="'--derate'",
+            )
+        derates[bid] = factor
+    return derates
+
+
+def stress_command(
+    scenario: Annotated[Path, typer.Argument(help="The scenario file (.yaml).")],
+    derate: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--derate",
+            metavar="BRANCH=FACTOR",
+            help="Multiply the branch's normal and emergency ratings by FACTOR (> 0; 0.8 = "
+            "80 %); repeatable. Multiplies any derate the scenario already has.",
+        ),
+    ] = None,
+    outage: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--outage",
+            metavar="BRANCH",
+            help="Take the branch out of service for the whole plan; repeatable.",
+        ),
+    ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Keep the base plan's sites, MW and cooling; only re-dispatch under the "
+            "stressed grid and say which limits it breaks (default: re-plan).",
+        ),
+    ] = False,
+    base: Annotated[
+        Path | None,
+        typer.Option(
+            "--base",
+            metavar="PLAN_DIR",
+            help="The base plan: a folder written by `siting plan` (default: plan the "
+            "scenario as it is, here).",
+        ),
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Write the stressed plan, the base plan (in base/, when planned here) and "
+            "stress.json into this folder (default: write nothing).",
+        ),
+    ] = None,
+    time_limit: Annotated[
+        float | None,
+        typer.Option(
+            "--time-limit",
+            help="Wall-clock limit of each plan it makes (the base and the stressed one, or "
+            "the replay with --check), in seconds: each plan's whole run up to the plan "
+            "(default: the scenario's solver.time_limit_s).",
+            min=0.001,
+        ),
+    ] = None,
+    mip_gap: MipGapOpt = None,
+    force: ForceOpt = False,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """What if branches are derated or out: re-plan (or --check the plan) and show what moves.
+
+    Exit 0 when the report is produced, also when the stressed scenario has no plan or the
+    base plan breaks limits (the report says so: "feasible": false); 1 bad input (an
+    unknown branch ID, a bad scenario or --base folder) or no answer in time; 2 a usage
+    error (bad --derate) or a base scenario with no plan; 3 internal error.
+    """
+    derates = parse_derates(derate)
+    outages = list(dict.fromkeys(o.strip() for o in outage or []))
+    if any(not o for o in outages):
+        raise typer.BadParameter("expected a branch ID, got ''", param_hint="'--outage'")
+    if not derates and not outages:
+        raise typer.BadParameter(
+            "nothing to stress: give at least one --derate BRANCH=FACTOR or --outage BRANCH",
+            param_hint="'--derate' / '--outage'",
+        )
+    mode = "check" if check else "replan"
+    last = {"name": None, "t": time.perf_counter()}
+
+    def progress(stage: str | None) -> None:
+        now = time.perf_counter()
+        if last["name"] is not None:
+            err.print(f"  [green]done[/green] {last['name']} ({now - last['t']:.1f} s)")
+        last["name"], last["t"] = stage, now
+
+    def run():
+        from siting.config.scenario import load_scenario
+        from siting.core.files import require_reachable
+        from siting.core.io import OutputOwner, check_output_folder
+        from siting.grid_ops.stress import stress
+        from siting.inputs import input_files
+
+        require_reachable(scenario, base)
+        if scenario.suffix.lower() not in SCENARIO_SUFFIXES:
+            raise InputError(
+                f"{scenario}: expected a scenario file (.yaml, .yml), got "
+                f"'{scenario.suffix or '(no suffix)'}'"
+            )
+        sc = load_scenario(scenario)
+        if out_dir is not None:  # before the long solves, and again when writing
+            inputs = input_files(sc) + ([base] if base is not None else [])
+            owner = OutputOwner("stress", sc.name)
+            check_output_folder(out_dir, owner, inputs=inputs, force=force)
+        result = stress(
+            sc,
+            derate=derates,
+            outages=outages,
+            mode=mode,  # type: ignore[arg-type]
+            base=base,
+            time_limit_s=time_limit,
+            mip_gap=mip_gap,
+            progress=progress,
+        )
+        progress(None)
+        if out_dir is not None:
+            result.write(out_dir, force=force)
+        return result
+
+    result = guard(debug, run)
+    if as_json:
+        sys.stdout.write(json.dumps(result.as_dict(), indent=2) + "\n")
+    else:
+        _print_stress(result)
+    if result.output_dir is not None:
+        err.print(f"  wrote {escape(str(result.output_dir))}")
+
+
+# --------------------------------------------------------------------------- printing
+
+
+def _mw(v: float | None) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:,.0f}"
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:,.1f}"
+
+
+def _bn(v: float | None) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v / 1e9:,.3f}"
+
+
+def _signed_m(v: float | None) -> str:
+    """A change in M USD, signed; below 0.05 M USD it is 0."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    return "0.0" if abs(v) < 0.05e6 else f"{v / 1e6:+,.1f}"
+
+
+def _year(v) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else str(int(v))
+
+
+def _print_stress(r) -> None:
+    """Headline, edits, verdict, then what moved (re-plan) or what breaks (check)."""
+    how = "re-planned" if r.mode == "replan" else "the base plan re-checked (--check)"
+    out.print(
+        f"[bold]{escape(r.scenario)}[/bold]: grid stress, {how}; base: {escape(r.base.source)}"
+    )
+    t = Table(title="edits", show_edge=False)
+    for c in ("branch", "from", "to", "edit", "factor", "rating MW", "emergency MW"):
+        t.add_column(c, justify="right" if c in ("factor", "rating MW", "emergency MW") else "left")
+    for e in r.edits.itertuples(index=False):
+        if e.edit == "outage":
+            factor, rating, emerg = "-", f"{_mw(e.rating_mw_base)} -> out", "-"
+        else:
+            factor = f"{e.factor:g}" + (
+                f" (x{e.factor_total:g} in all)" if abs(e.factor_total - e.factor) > 1e-12 else ""
+            )
+            rating = f"{_mw(e.rating_mw_base)} -> {_mw(e.rating_mw_stressed)}"
+            emerg = f"{_mw(e.rating_emergency_mw_base)} -> {_mw(e.rating_emergency_mw_stressed)}"
+        t.add_row(
+            escape(str(e.branch_id)),
+            escape(str(e.from_bus)),
+            escape(str(e.to_bus)),
+            e.edit,
+            factor,
+            rating,
+            emerg,
+        )
+    out.print(t)
+
+    if r.mode == "replan":
+        _print_replan(r)
+    else:
+        _print_check(r)
+    for note in r.notes:
+        out.print(f"  note: {escape(note)}")
+
+
+def _print_verdict_costs(r) -> None:
+    if r.feasible:
+        out.print(
+            f"  net present cost: base {_bn(r.base_cost_usd)} bn USD, stressed "
+            f"{_bn(r.stressed_cost_usd)} bn USD (change {_signed_m(r.delta_cost_usd)} M USD)"
+        )
+
+
+def _print_replan(r) -> None:
+    if not r.feasible:
+        out.print(
+            "[bold red]infeasible under the stress[/bold red]: the stressed scenario has no plan "
+            "that meets every requirement."
+        )
+        out.print(escape(r.explanation))
+        return
+    moved = len(r.moved_sites)
+    out.print(
+        "[green]feasible[/green]: the stressed scenario has a plan; "
+        + (
+            f"{r.moved_sites['site_id'].nunique()} site(s) change MW in {moved} site-year(s)"
+            if moved
+            else "no site changes its MW"
+        )
+    )
+    _print_verdict_costs(r)
+    if len(r.site_changes):
+        t = Table(title="sites that change", show_edge=False)
+        for c in ("site", "change", "what", "first year", "cooling", "IT MW (last year)"):
+            t.add_column(c, justify="right" if "MW" in c or "year" in c else "left")
+        for s in r.site_changes.itertuples(index=False):
+            t.add_row(
+                escape(str(s.site_id)),
+                s.change,
+                s.what.replace(",", ", "),
+                f"{_year(s.base_first_year)} -> {_year(s.stressed_first_year)}",
+                f"{escape(str(s.base_cooling or '-'))} -> {escape(str(s.stressed_cooling or '-'))}",
+                f"{_mw(s.base_it_mw_final)} -> {_mw(s.stressed_it_mw_final)}",
+            )
+        out.print(t)
+    if moved:
+        t = Table(title="IT MW that moves", show_edge=False)
+        for c in ("site", "change", "year", "base MW", "stressed MW", "delta MW"):
+            t.add_column(c, justify="right" if "MW" in c or c == "year" else "left")
+        for m in r.moved_sites.itertuples(index=False):
+            t.add_row(
+                escape(str(m.site_id)),
+                m.change,
+                str(m.year),
+                _mw(m.base_it_mw),
+                _mw(m.stressed_it_mw),
+                f"{m.delta_it_mw:+,.0f}",
+            )
+        out.print(t)
+    _print_by_year(r)
+    t = Table(title="cost parts (present value)", show_edge=False)
+    for c in ("part", "base bn USD", "stressed bn USD", "change M USD"):
+        t.add_column(c, justify="left" if c == "part" else "right")
+    for c in r.costs_usd.itertuples(index=False):
+        if c.part != "total" and max(abs(c.base_usd), abs(c.stressed_usd)) < 0.5e6:
+            continue
+        t.add_row(
+            f"[bold]{c.part}[/bold]" if c.part == "total" else escape(c.part),
+            _bn(c.base_usd),
+            _bn(c.stressed_usd),
+            _signed_m(c.delta_usd),
+        )
+    out.print(t)
+    b = r.branches
+    changed = b[(b["delta_loading_pct"].abs() > 0.05) | ~b["stressed_in_service"].astype(bool)]
+    if len(changed):
+        t = Table(
+            title=f"branches whose peak loading changed most (of {len(b):,})", show_edge=False
+        )
+        for c in ("branch", "from", "to", "rating MW", "base %", "stressed %", "delta pp"):
+            t.add_column(c, justify="left" if c in ("branch", "from", "to") else "right")
+        for x in changed.head(BRANCHES_SHOWN).itertuples(index=False):
+            out_of_service = not bool(x.stressed_in_service)
+            t.add_row(
+                escape(str(x.branch_id)),
+                escape(str(x.from_bus)),
+                escape(str(x.to_bus)),
+                f"{_mw(x.base_rating_mw)} -> "
+                + ("out" if out_of_service else _mw(x.stressed_rating_mw)),
+                _pct(x.base_peak_loading_pct),
+                "out" if out_of_service else _pct(x.stressed_peak_loading_pct),
+                "-" if out_of_service else f"{x.delta_loading_pct:+,.1f}",
+            )
+        out.print(t)
+    if len(r.upgrades):
+        t = Table(title="grid upgrades that change", show_edge=False)
+        for c in ("asset", "id", "change", "year", "added MW", "cost M USD"):
+            t.add_column(c, justify="right" if c in ("year", "added MW", "cost M USD") else "left")
+        for u in r.upgrades.itertuples(index=False):
+            t.add_row(
+                escape(str(u.asset)),
+                escape(str(u.asset_id)),
+                u.change,
+                f"{_year(u.base_year)} -> {_year(u.stressed_year)}",
+                _mw(u.added_mw),
+                f"{u.cost_usd / 1e6:,.1f}",
+            )
+        out.print(t)
+
+
+def _print_by_year(r) -> None:
+    parts = []
+    for y in r.it_mw_by_year.itertuples(index=False):
+        target = f", target {y.target_it_mw:,.0f}" if not math.isnan(float(y.target_it_mw)) else ""
+        parts.append(f"{y.year}: {_mw(y.base_it_mw)} -> {_mw(y.stressed_it_mw)}{target}")
+    out.print("  IT MW by year (base -> stressed): " + "; ".join(parts))
+
+
+def _print_check(r) -> None:
+    if r.feasible:
+        out.print(
+            "[green]the base plan still works under the stress[/green]: its sites, MW and "
+            "cooling can be operated within every limit"
+        )
+        _print_verdict_costs(r)
+        return
+    out.print(
+        "[bold red]the base plan breaks limits under the stress[/bold red] "
+        f"({len(r.violations)} violation(s))"
+    )
+    if len(r.overloads):
+        t = Table(title="branch overloads", show_edge=False)
+        for c in ("branch", "year", "snapshot", "limit", "rating MW", "flow MW", "over MW", "%"):
+            t.add_column(c, justify="left" if c in ("branch", "snapshot", "limit") else "right")
+        for o in r.overloads.itertuples(index=False):
+            t.add_row(
+                escape(str(o.branch_id)),
+                str(o.year),
+                escape(str(o.snapshot)),
+                o.limit,
+                _mw(o.rating_mw),
+                f"{o.flow_mw:,.1f}",
+                f"{o.overload_mw:,.1f}",
+                _pct(o.loading_pct),
+            )
+        out.print(t)
+    t = Table(title="what the base plan breaks", show_edge=False)
+    for c in ("requirement or limit", "where", "by", "unit"):
+        t.add_column(c, justify="right" if c == "by" else "left")
+    for v in r.violations:
+        t.add_row(
+            escape(str(v["requirement"])),
+            escape(str(v.get("where", v.get("index")))),
+            f"{v['amount']:,.1f}",
+            escape(str(v["unit"])),
+        )
+    out.print(t)

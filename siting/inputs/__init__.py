@@ -1,0 +1,617 @@
+"""Layers: every input of a region, read, validated and brought into one projected CRS.
+
+:func:`load_layers` is the only entry point the rest of the pipeline needs. It
+reads what the scenario names, collects every problem into one report, picks
+the common CRS (the scenario's, or a UTM zone chosen automatically and said
+so), reprojects the vector layers, validates the rasters against the region,
+and records each input file's hash for provenance. It raises one
+:class:`~siting.core.errors.InputError` listing every problem, or returns
+:class:`Layers`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS, Transformer
+
+from siting.core.errors import ProblemReport
+from siting.core.files import dataset_problem, path_problem
+from siting.core.provenance import InputFile, InputRef, hash_inputs
+from siting.inputs.crs import choose_crs
+from siting.inputs.fields import (
+    BOUNDARY,
+    DEMAND_REGIONS,
+    EXCLUSIONS,
+    HEAT_SINKS,
+    PLACES,
+    REGIONS,
+    SITES,
+    WATER_SOURCES,
+    ZONES,
+)
+from siting.inputs.grids.attachments import ATTACHMENTS
+from siting.inputs.grids.grid import CostCurve, Grid
+from siting.inputs.grids.layer import read_grid
+from siting.inputs.raster import RasterLayer, read_raster
+from siting.inputs.vector import _Ctx, read_vector, to_crs
+
+__all__ = [
+    "CostCurve",
+    "Grid",
+    "Layers",
+    "RasterLayer",
+    "load_layers",
+    "load_grid_case",
+]
+
+#: Plausible range of temperatures in climate rasters [C].
+CLIMATE_RANGE_C = (-70.0, 60.0)
+#: The climate rasters a scenario names (``layers.climate``), one statistic each.
+CLIMATE_RASTERS = ("dry_bulb_mean_c", "dry_bulb_p99_c", "wet_bulb_mean_c", "wet_bulb_p99_c")
+
+#: The layers of a grid a scenario may take from other files (``layers.grid.buses`` ...).
+GRID_PARTS: tuple[str, ...] = ("buses", "branches", "generators")
+
+#: Layers whose joint extent is the study region when there is neither a boundary nor a grid
+#: (only with a ``sites`` layer).
+EXTENT_LAYERS: tuple[str, ...] = ("sites", "water_sources", "demand_regions", "heat_sinks")
+
+
+@dataclass
+class Layers:
+    """Every layer of a region, validated, in one CRS.
+
+    Attributes
+    ----------
+    crs
+        The common projected CRS (``None`` only for a bare grid case without coordinates).
+    region
+        The study region's outline, in ``crs``: the boundary layer's union; else the
+        bounding box of the grid's buses; else, with a ``sites`` layer, the bounding box of
+        the :data:`EXTENT_LAYERS` together.
+    grid
+        The transmission grid (``None`` when the scenario has none: no network
+        constraints).
+    water_sources, exclusions, zones, regions, places, boundary, sites, demand_regions, heat_sinks
+        Vector layers in ``crs`` (``None`` when the scenario has none).
+    land_class, land_cost
+        Land rasters (``None`` when absent); ``exclude_classes`` the excluded class codes.
+    climate
+        Climate rasters by field name (``dry_bulb_mean_c`` ...).
+    inputs
+        Every file read, with its SHA-256 (provenance).
+    notes
+        What was decided on the way (CRS chosen, defaults applied).
+    """
+
+    crs: CRS | None
+    region: shapely.Geometry | None
+    grid: Grid | None
+    water_sources: gpd.GeoDataFrame | None = None
+    exclusions: gpd.GeoDataFrame | None = None
+    zones: gpd.GeoDataFrame | None = None
+    regions: gpd.GeoDataFrame | None = None
+    places: gpd.GeoDataFrame | None = None
+    boundary: gpd.GeoDataFrame | None = None
+    sites: gpd.GeoDataFrame | None = None
+    demand_regions: gpd.GeoDataFrame | None = None
+    heat_sinks: gpd.GeoDataFrame | None = None
+    land_class: RasterLayer | None = None
+    exclude_classes: list[int] = field(default_factory=list)
+    land_cost: RasterLayer | None = None
+    climate: dict[str, RasterLayer] = field(default_factory=dict)
+    inputs: list[InputFile] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _bounds_lonlat(gdf: gpd.GeoDataFrame) -> tuple[float, float, float, float] | None:
+    """Lon/lat bounds of a layer's finite geometries (``None``: none, or not transformable)."""
+    geom = gdf.geometry
+    ok = ~(geom.isna() | geom.is_empty) & np.isfinite(geom.bounds.to_numpy()).all(axis=1)
+    if gdf.crs is None or not ok.any():
+        return None
+    b = geom[ok].total_bounds
+    try:
+        t = Transformer.from_crs(gdf.crs, "EPSG:4326", always_xy=True)
+        out = tuple(float(v) for v in t.transform_bounds(*b, densify_pts=21))
+    except Exception:
+        return None
+    return out if np.isfinite(out).all() else None  # type: ignore[return-value]
+
+
+def _union_bounds(
+    bounds: list[tuple[float, float, float, float] | None],
+) -> tuple[float, float, float, float] | None:
+    """The (xmin, ymin, xmax, ymax) holding every given box (``None`` when none is given)."""
+    b = [v for v in bounds if v is not None]
+    if not b:
+        return None
+    return (
+        min(v[0] for v in b),
+        min(v[1] for v in b),
+        max(v[2] for v in b),
+        max(v[3] for v in b),
+    )
+
+
+def _total_bounds(gdf: gpd.GeoDataFrame | None) -> tuple[float, float, float, float] | None:
+    """Bounds of a layer's non-empty geometries in its own CRS (``None`` when there are none)."""
+    if gdf is None or gdf.crs is None:
+        return None
+    geom = gdf.geometry
+    ok = ~(geom.isna() | geom.is_empty) & np.isfinite(geom.bounds.to_numpy()).all(axis=1)
+    if not ok.any():
+        return None
+    return tuple(float(v) for v in geom[ok].total_bounds)  # type: ignore[return-value]
+
+
+def _overlap_check(
+    gdf: gpd.GeoDataFrame | None, region_bounds, crs: CRS, report: ProblemReport, file, layer: str
+) -> None:
+    if gdf is None or region_bounds is None or gdf.crs is None:
+        return
+    geom = gdf.geometry
+    present = ~(geom.isna() | geom.is_empty)
+    ok = present & np.isfinite(geom.bounds.to_numpy()).all(axis=1)
+    r = region_bounds
+    if present.any() and not ok.any():
+        report.add(
+            f"layer lies wholly outside the study region: none of its coordinates can be "
+            f"transformed into {crs.to_string()}; is the layer's CRS right?",
+            file=file,
+            layer=layer,
+            field="geometry",
+        )
+        return
+    if not ok.any():
+        return
+    b = geom[ok].total_bounds
+    if not (b[0] <= r[2] and r[0] <= b[2] and b[1] <= r[3] and r[1] <= b[3]):
+        report.add(
+            f"layer lies wholly outside the study region: its extent "
+            f"({b[0]:,.0f}, {b[1]:,.0f}, {b[2]:,.0f}, {b[3]:,.0f}) vs the region "
+            f"({r[0]:,.0f}, {r[1]:,.0f}, {r[2]:,.0f}, {r[3]:,.0f}) in {crs.to_string()}; "
+            "is the layer's CRS right?",
+            file=file,
+            layer=layer,
+            field="geometry",
+        )
+
+
+def apply_grid_edits(grid: Grid, settings, report: ProblemReport, file: str | None) -> None:
+    """Apply a scenario's ``grid.derate`` and ``grid.outages`` to ``grid`` (in place).
+
+    A derate multiplies the branch's ``rating_mw`` and ``rating_emergency_mw``; an outage
+    sets ``in_service`` to False. Branch IDs that are not in the grid are problems naming the
+    scenario key; each edit is noted (so the manifest records it).
+
+    Parameters
+    ----------
+    grid
+        The grid as read.
+    settings
+        The scenario's :class:`siting.config.scenario.GridSettings`.
+    report
+        Problems and notes go here.
+    file
+        The scenario file (for the problems).
+    """
+    br = grid.branches
+    known = set(br.index.astype(str))
+    for key, ids in (("grid.derate", list(settings.derate)), ("grid.outages", settings.outages)):
+        bad = [i for i in ids if str(i) not in known]
+        if bad:
+            report.add(
+                f"branch IDs {bad[:5]} are not in the grid's branches; expected IDs such as "
+                f"{sorted(known)[:5]}",
+                file=file,
+                layer="scenario",
+                field=key,
+            )
+    if report.problems:
+        return
+    for bid, factor in settings.derate.items():
+        for col in ("rating_mw", "rating_emergency_mw"):
+            br.loc[bid, col] = float(br.at[bid, col]) * float(factor)
+        report.note(f"branch {bid} derated to {factor:g} x its ratings (grid.derate)")
+    for bid in settings.outages:
+        br.loc[bid, "in_service"] = False
+        report.note(f"branch {bid} out of service for the whole plan (grid.outages)")
+
+
+def load_layers(scenario) -> Layers:
+    """Read and validate every layer a scenario names.
+
+    Parameters
+    ----------
+    scenario
+        A validated :class:`siting.config.scenario.Scenario`.
+
+    Returns
+    -------
+    Layers
+
+    Raises
+    ------
+    siting.core.errors.InputError
+        Listing every problem found in every layer.
+    """
+    report = ProblemReport()
+    spec = scenario.layers
+    file = str(scenario.source_file) if scenario.source_file else None
+
+    # a FIFO, device or socket at any path (or beside a dataset) is refused before any read
+    refused = refuse_special_files(input_paths(scenario), report)
+    grid_refs = [] if spec.grid is None else [spec.grid.path, spec.grid.bus_coordinates]
+    grid_refs += [getattr(spec.grid, n, None) for n in (*GRID_PARTS, *ATTACHMENTS)]
+    grid_ok = not any(_is_refused(r, refused) for r in grid_refs)
+    grid = read_grid(spec.grid, report) if spec.grid is not None and grid_ok else None
+    if grid is not None:
+        apply_grid_edits(grid, scenario.grid, report, file)
+    if spec.grid is None:
+        report.note(
+            "no grid layer: campuses have no network constraints, connect to no bus and their "
+            f"energy is priced at costs.energy_usd_per_mwh "
+            f"({scenario.costs.energy_usd_per_mwh:g} USD/MWh)"
+            + (" (grid.enabled is ignored)" if scenario.grid.enabled else "")
+        )
+
+    def vec(ref, layer_spec):
+        if ref is None or _is_refused(ref, refused):
+            return None
+        return read_vector(ref.path, layer_spec, report, layer=ref.layer)
+
+    boundary = vec(spec.boundary, BOUNDARY)
+    water = vec(spec.water_sources, WATER_SOURCES)
+    zones = vec(spec.zones, ZONES)
+    regions = vec(spec.regions, REGIONS)
+    places = vec(spec.places, PLACES)
+    sites = vec(spec.sites, SITES)
+    demand_regions = vec(spec.demand_regions, DEMAND_REGIONS)
+    heat_sinks = vec(spec.heat_sinks, HEAT_SINKS)
+    excl_parts = []
+    for ref in spec.exclusions:
+        if _is_refused(ref, refused):
+            continue
+        part = read_vector(ref.path, EXCLUSIONS, report, layer=ref.layer)
+        if part is not None:
+            excl_parts.append((ref, part))
+
+    # without a boundary or a grid, the sites and what they link to give the region
+    from_layers = boundary is None and grid is None and sites is not None
+
+    def extent_layers() -> dict[str, gpd.GeoDataFrame]:
+        """The non-empty :data:`EXTENT_LAYERS`, by name (as they are at the time of the call)."""
+        named = dict(zip(EXTENT_LAYERS, (sites, water, demand_regions, heat_sinks), strict=True))
+        return {n: g for n, g in named.items() if g is not None and len(g)}
+
+    # the region's extent in lon/lat decides an automatic CRS
+    extent = None
+    if boundary is not None:
+        extent = _bounds_lonlat(boundary)
+    elif grid is not None and grid.has_coordinates:
+        extent = _bounds_lonlat(grid.buses)
+    elif from_layers:
+        extent = _union_bounds([_bounds_lonlat(g) for g in extent_layers().values()])
+    crs = choose_crs(scenario.crs, extent, report, file=file)
+    if crs is None and not report.problems and (grid is None or grid.has_coordinates):
+        if boundary is None and grid is None and sites is None:
+            why = (
+                "there is no layer to take the region's extent from (no `layers.boundary`, "
+                "`layers.grid` or `layers.sites`); set `crs` or give a boundary"
+            )
+        else:
+            why = (
+                "none of the boundary, the grid's buses and the sites has geometries with a "
+                "CRS to take the region's extent from"
+            )
+        report.add(
+            f"no CRS could be chosen: the scenario sets no `crs` and {why}", file=file, field="crs"
+        )
+
+    exclusions = None
+    if crs is not None:
+
+        def reproject(g: gpd.GeoDataFrame, path, layer: str) -> gpd.GeoDataFrame:
+            """``g`` in ``crs``; a transformation that fails is a problem naming the layer."""
+            ids = None if g.index.name is None else pd.Series(g.index.astype(str))
+            return to_crs(g, crs, _Ctx(report, Path(path), layer, ids))
+
+        if grid is not None and grid.has_coordinates and grid.crs is not None:
+            assert spec.grid is not None
+            grid.buses = reproject(grid.buses, spec.grid.path, "buses")
+            if grid.branches.crs is not None:
+                grid.branches = reproject(grid.branches, spec.grid.path, "branches")
+        boundary, water, zones, regions, places, sites, demand_regions, heat_sinks = (
+            None if g is None or g.crs is None else reproject(g, ref.path, ref.layer or name)
+            for g, ref, name in (
+                (boundary, spec.boundary, "boundary"),
+                (water, spec.water_sources, "water_sources"),
+                (zones, spec.zones, "zones"),
+                (regions, spec.regions, "regions"),
+                (places, spec.places, "places"),
+                (sites, spec.sites, "sites"),
+                (demand_regions, spec.demand_regions, "demand_regions"),
+                (heat_sinks, spec.heat_sinks, "heat_sinks"),
+            )
+        )
+        excl_parts = [
+            (r, reproject(p, r.path, r.layer or "exclusions"))
+            for r, p in excl_parts
+            if p.crs is not None
+        ]
+        if excl_parts:
+            exclusions = gpd.GeoDataFrame(
+                pd.concat([p.assign(source=str(r.path)) for r, p in excl_parts]), crs=crs
+            )
+            dup = exclusions.index.duplicated(keep=False)
+            if dup.any():
+                report.add(
+                    f"exclusion IDs repeat across the exclusion layers: "
+                    f"{sorted(set(exclusions.index[dup]))[:5]}; expected each once",
+                    layer="exclusions",
+                    field="exclusion_id",
+                )
+
+    # the region
+    region = None
+    if boundary is not None and crs is not None:
+        geoms = boundary.geometry[~(boundary.geometry.isna() | boundary.geometry.is_empty)]
+        if len(geoms) and shapely.is_valid(geoms.values).all():
+            region = shapely.union_all(geoms.values)
+    elif grid is not None and grid.has_coordinates and crs is not None:
+        region = shapely.box(*grid.buses.total_bounds)
+    elif from_layers and crs is not None:
+        named = extent_layers()
+        joint = _union_bounds([_total_bounds(g) for g in named.values()])
+        if joint is not None:
+            region = shapely.box(*joint)
+            names = list(named)
+            listed = " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+            report.note(
+                "no boundary and no grid: the study region is the bounding box of the "
+                f"{listed} layer{'s' if len(names) > 1 else ''}"
+            )
+    region_bounds = region.bounds if region is not None and not region.is_empty else None
+
+    if crs is not None and region_bounds is not None:
+        if grid is not None and grid.has_coordinates:
+            assert spec.grid is not None
+            _overlap_check(grid.buses, region_bounds, crs, report, spec.grid.path, "buses")
+        for ref, g, name in (
+            (spec.water_sources, water, "water_sources"),
+            (spec.zones, zones, "zones"),
+            (spec.regions, regions, "regions"),
+            (spec.places, places, "places"),
+            (spec.sites, sites, "sites"),
+            (spec.demand_regions, demand_regions, "demand_regions"),
+            (spec.heat_sinks, heat_sinks, "heat_sinks"),
+        ):
+            if ref is not None:
+                _overlap_check(g, region_bounds, crs, report, ref.path, ref.layer or name)
+        for ref, part in excl_parts:
+            _overlap_check(part, region_bounds, crs, report, ref.path, ref.layer or "exclusions")
+
+    # rasters
+    def ras(ref, name, value_range=None, integer=False):
+        if ref is None or _is_refused(ref, refused):
+            return None
+        return read_raster(
+            ref.path,
+            name,
+            report,
+            band=ref.band,
+            target_crs=crs,
+            region_bounds=region_bounds,
+            value_range=value_range,
+            integer_classes=integer,
+        )
+
+    land_class = ras(spec.land_class, "land_class", integer=True)
+    land_cost = ras(spec.land_cost, "land_cost", value_range=(0.0, 1e12))
+    climate: dict[str, RasterLayer] = {}
+    if spec.climate is not None:
+        for name in CLIMATE_RASTERS:
+            r = ras(getattr(spec.climate, name), f"climate.{name}", value_range=CLIMATE_RANGE_C)
+            if r is not None:
+                climate[name] = r
+        if {"dry_bulb_mean_c", "wet_bulb_mean_c"} <= climate.keys():
+            if climate["wet_bulb_mean_c"].mean > climate["dry_bulb_mean_c"].mean + 0.5:
+                report.add(
+                    "mean wet-bulb temperature is above the mean dry-bulb temperature; expected "
+                    "wet-bulb <= dry-bulb (are the two files swapped?)",
+                    file=spec.climate.wet_bulb_mean_c.path,
+                    layer="climate.wet_bulb_mean_c",
+                )
+
+    report.raise_if_any()
+    assert grid is not None or spec.grid is None
+    return Layers(
+        crs=crs,
+        region=region,
+        grid=grid,
+        water_sources=water,
+        exclusions=exclusions,
+        zones=zones,
+        regions=regions,
+        places=places,
+        boundary=boundary,
+        sites=sites,
+        demand_regions=demand_regions,
+        heat_sinks=heat_sinks,
+        land_class=land_class,
+        exclude_classes=list(spec.land_class.exclude_classes) if spec.land_class else [],
+        land_cost=land_cost,
+        climate=climate,
+        inputs=hash_inputs(input_paths(scenario)),
+        notes=list(report.notes),
+    )
+
+
+def input_key(role: str) -> str:
+    """The dotted scenario key of an input's path, from its role in :func:`input_paths`
+    (``exclusions[2]`` -> ``layers.exclusions.2.path``)."""
+    if role.startswith("scenario"):
+        return "extends" if role == "scenario.extends" else "(the scenario file)"
+    if role.startswith("policy."):
+        return role
+    return "layers." + re.sub(r"\[(\d+)\]", r".\1", role) + ".path"
+
+
+def refuse_special_files(inputs: list[InputRef], report: ProblemReport) -> set[Path]:
+    """Report every input that is, or has beside it, a FIFO, device or socket; their paths.
+
+    Runs before any reader opens anything (:func:`siting.core.files.dataset_problem`; an
+    absent file is left to its reader, which says what was expected). Each problem names
+    the path and the scenario key (:func:`input_key`).
+
+    Parameters
+    ----------
+    inputs
+        :func:`input_paths` of the scenario.
+    report
+        Problems go here.
+
+    Returns
+    -------
+    set of pathlib.Path
+        The refused paths, as resolved, for the readers to skip.
+    """
+    refused: set[Path] = set()
+    for role, path, kind in inputs:
+        if role.startswith("scenario"):  # read already, by siting.config.scenario's own check
+            continue
+        why = (
+            dataset_problem(path, folder_ok=kind == "vector")
+            if kind != "file"
+            else path_problem(path)
+        )
+        if why is not None and why != "file not found":
+            report.add(why, file=path, field=input_key(role))
+            refused.add(Path(path).resolve())
+    return refused
+
+
+def _is_refused(ref, refused: set[Path]) -> bool:
+    """Whether a scenario reference (``VectorRef``, ``RasterRef``, a path) was refused."""
+    if ref is None or not refused:
+        return False
+    path = getattr(ref, "path", ref)
+    return Path(path).resolve() in refused
+
+
+def grid_input_paths(scenario) -> list[InputRef]:
+    """(role, path, kind) of every file a scenario's grid is read from: the grid, the layers
+    taken from other files, the bus coordinates and the attached tables (roles ``grid``,
+    ``grid.<key>``; :func:`input_key` gives the scenario key). None without a grid."""
+    from siting.inputs.grids.layer import grid_format
+
+    g = scenario.layers.grid
+    if g is None:
+        return []
+    path = Path(g.path)
+    out: list[InputRef] = [
+        ("grid", path, "vector" if grid_format(path, g.format) == "layers" else "file")
+    ]
+    for name in (*GRID_PARTS, "bus_coordinates", *ATTACHMENTS):
+        ref = getattr(g, name)
+        if ref is not None:
+            out.append((f"grid.{name}", Path(ref.path), "vector" if name in GRID_PARTS else "file"))
+    return out
+
+
+def input_paths(scenario) -> list[InputRef]:
+    """(role, path, kind) of every input a scenario reads (see :func:`hash_inputs`)."""
+    spec = scenario.layers
+    out: list[InputRef] = []
+    if scenario.source_file:
+        out.append(("scenario", Path(scenario.source_file), "file"))
+    if scenario.extends:
+        out.append(("scenario.extends", Path(scenario.extends), "file"))
+    out += grid_input_paths(scenario)
+    for name in (
+        "water_sources",
+        "zones",
+        "regions",
+        "boundary",
+        "places",
+        "sites",
+        "demand_regions",
+        "heat_sinks",
+    ):
+        ref = getattr(spec, name)
+        if ref is not None:
+            out.append((name, Path(ref.path), "vector"))
+    for name in ("land_class", "land_cost"):
+        ref = getattr(spec, name)
+        if ref is not None:
+            out.append((name, Path(ref.path), "raster"))
+    if scenario.policy.demand is not None and scenario.policy.demand.costs_csv is not None:
+        out.append(("policy.demand.costs_csv", Path(scenario.policy.demand.costs_csv), "file"))
+    for i, ref in enumerate(spec.exclusions):
+        out.append((f"exclusions[{i}]", Path(ref.path), "vector"))
+    if spec.climate is not None:
+        for name in CLIMATE_RASTERS:
+            out.append((f"climate.{name}", Path(getattr(spec.climate, name).path), "raster"))
+    return out
+
+
+def input_files(scenario) -> list[Path]:
+    """Every file a scenario reads (the scenario files too), absolute, without reading them.
+
+    What an output must never overwrite or delete (:func:`siting.core.io.check_output_folder`).
+    """
+    return [Path(path).absolute() for _role, path, _kind in input_paths(scenario)]
+
+
+def load_grid_case(path: str | Path, bus_coordinates: str | Path | None = None) -> Layers:
+    """Read a bare grid case (MATPOWER ``.m``, pandapower ``.json`` or grid GeoPackage).
+
+    Parameters
+    ----------
+    path
+        The case file.
+    bus_coordinates
+        Optional CSV of bus coordinates (``bus_id`` and ``lon,lat``, EPSG:4326).
+
+    Returns
+    -------
+    Layers
+        With only ``grid`` set (and ``crs`` chosen automatically when the buses have
+        coordinates).
+    """
+    from siting.config.scenario import CoordinatesRef, GridLayers
+
+    report = ProblemReport()
+    path = Path(path)
+    spec = GridLayers(
+        path=path,
+        bus_coordinates=CoordinatesRef(path=Path(bus_coordinates)) if bus_coordinates else None,
+    )
+    grid = read_grid(spec, report)
+    crs = None
+    region = None
+    if grid is not None and grid.has_coordinates and grid.crs is not None:
+        crs = choose_crs(None, _bounds_lonlat(grid.buses), report)
+        if crs is not None:
+            grid.buses = to_crs(grid.buses, crs, _Ctx(report, path, "buses", None))
+            if grid.branches.crs is not None:
+                grid.branches = to_crs(grid.branches, crs, _Ctx(report, path, "branches", None))
+            region = shapely.box(*grid.buses.total_bounds)
+    report.raise_if_any(what="grid case")
+    assert grid is not None
+    from siting.inputs.grids.layer import grid_format
+
+    files: list[InputRef] = [
+        ("grid", path, "vector" if grid_format(path) == "layers" else "file")
+    ] + ([("grid.bus_coordinates", Path(bus_coordinates), "file")] if bus_coordinates else [])
+    return Layers(
+        crs=crs, region=region, grid=grid, inputs=hash_inputs(files), notes=list(report.notes)
+    )

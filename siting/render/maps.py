@@ -1,0 +1,980 @@
+"""``index.html``: the interactive map of a written plan folder (folium / Leaflet).
+
+:func:`render_map` reads a plan folder alone (``plan.gpkg`` layers ``sites``, ``candidates``,
+``buses``, ``branches``, ``water_links`` and, when present, ``zones``; ``schedule.csv``;
+``manifest.json``) plus, when the manifest's ``scenario_as_run`` names them and the files
+still exist, the scenario's boundary, water sources, policy zones, exclusions, places and
+the climate, land-class and land-cost rasters (a missing one is skipped with a note on the
+map, never an error). It writes one HTML page, atomically (a temporary file beside it, then
+one rename).
+
+What the map shows (each an overlay in the layer control, top right): the region outline
+(the boundary layer, else the hull of the plan's own features), growth zones, chosen sites
+(circle area by IT MW in the year shown, colour by first year), candidates not chosen
+(faint dots on one canvas layer, so tens of thousands stay fast: grey screened out, blue not
+economic), branches coloured by peak loading in the year shown, substations (buses; size by
+campus peak draw), water sources and pipelines, policy zones, exclusions, places, and the
+rasters as image overlays (off by default). Popups explain a site (IT MW by year, cooling,
+PUE, WUE, water source, bus, costs) and, for a candidate not chosen, the reason.
+
+**Year control**: a slider (bottom left) over the plan's years; moving it redraws the sites
+(only those in service, sized by that year's MW), the pipelines in use, the substations'
+campus draw and the branch loadings of that year. It starts on the last year.
+
+**Offline**: the page is self-contained. Leaflet's JavaScript and CSS (BSD-2-Clause, from
+``siting/static/leaflet``) are inlined, and every data layer, the outline, the legends, the
+scale bar, the full-screen button and the minimap are drawn from the page's own data with
+no request to anything. Only the optional OpenStreetMap background tiles (a base layer,
+``tiles=True``; "No background" is the other choice) come from the internet; without it
+they fail quietly and the map still works.
+
+Every string from the input data goes through :func:`html.escape` in Python before it
+reaches the page (popups, tooltips, legends); the embedded JSON has ``<``, ``>`` and ``&``
+written as ``\\u003c`` ... so no data can close the ``<script>`` element it lives in.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import re
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from branca.element import MacroElement
+from jinja2 import Template
+
+from siting.core.errors import InputError, Problem
+from siting.core.files import dataset_problem, path_problem
+from siting.core.io import write_text_atomic
+from siting.core.plan_files import (
+    plan_layer_names,
+    raise_plan_problems,
+    read_manifest,
+    read_plan_layer,
+    read_plan_table,
+)
+from siting.render.report import PALETTE, fmt_num, fmt_usd
+
+#: Decimals of the coordinates written to the page (6: about 0.1 m).
+COORD_DECIMALS = 6
+#: Largest side of a raster drawn as an image overlay [pixels].
+RASTER_MAX_PX = 400
+#: Colours of the first years: the report's series colours (colour-blind friendly first).
+YEAR_PALETTE = PALETTE
+#: Peak loading bins [%] and their colours (last: no reading).
+LOADING_BINS = (
+    (50.0, "#1a9850", "below 50 %"),
+    (80.0, "#fee08b", "50 to 80 %"),
+    (100.0, "#fc8d59", "80 to 100 %"),
+    (math.inf, "#d73027", "above 100 %"),
+)
+NO_LOADING_COLOUR = "#999999"
+#: Candidate colours: screened out, not economic.
+CAND_COLOURS = {"screened_out": "#888888", "not_chosen": "#4a7fb5"}
+
+OSM_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+OSM_ATTRIBUTION = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>'
+
+
+def esc(v: Any) -> str:
+    """HTML-safe text of any value (``None`` and NaN: empty)."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    return html.escape(str(v), quote=True)
+
+
+def _popup_number(v: Any, fmt: Callable[[float], str]) -> str:
+    """A popup figure: text as it is (escaped), NaN as ``n/a``, a number by ``fmt``."""
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return esc(v)
+    return "n/a" if math.isnan(f) else fmt(f)
+
+
+def _num(v: Any, digits: int = 0, unit: str = "") -> str:
+    return _popup_number(v, lambda f: fmt_num(f, digits) + (f" {unit}" if unit else ""))
+
+
+def _usd(v: Any) -> str:
+    return _popup_number(v, fmt_usd)
+
+
+def _rows(pairs: list[tuple[str, str]]) -> str:
+    """A popup table; keys are ours, values already escaped."""
+    return (
+        "<table class='sp'>"
+        + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in pairs if v not in ("", None))
+        + "</table>"
+    )
+
+
+def _js_json(obj: Any) -> str:
+    """JSON safe inside a ``<script>`` element."""
+    s = json.dumps(obj, separators=(",", ":"), allow_nan=False, default=_json_default)
+    return (
+        s.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return _clean(float(o))
+    return str(o)
+
+
+def _clean(v: Any) -> Any:
+    """Floats rounded, NaN/inf as null."""
+    if v is None:
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return v
+    if not math.isfinite(f):
+        return None
+    return round(f, 3)
+
+
+def _geom_json(geom) -> dict | None:
+    if geom is None or geom.is_empty:
+        return None
+    import shapely
+
+    g = shapely.set_precision(geom, 10.0**-COORD_DECIMALS) if geom.geom_type != "Point" else geom
+    d = shapely.geometry.mapping(g)
+
+    def rnd(c):
+        if isinstance(c, (list, tuple)) and c and isinstance(c[0], (int, float)):
+            return [round(float(x), COORD_DECIMALS) for x in c[:2]]
+        return [rnd(x) for x in c]
+
+    return {"type": d["type"], "coordinates": rnd(d["coordinates"])}
+
+
+def _fc(gdf: gpd.GeoDataFrame | None, props) -> dict:
+    """A GeoJSON FeatureCollection with ``props(row)`` as properties (rows without geometry
+    are left out)."""
+    feats = []
+    if gdf is not None:
+        for _, row in gdf.iterrows():
+            g = _geom_json(row.geometry)
+            if g is None:
+                continue
+            feats.append({"type": "Feature", "geometry": g, "properties": props(row)})
+    return {"type": "FeatureCollection", "features": feats}
+
+
+# --------------------------------------------------------------------------- reading
+
+
+class _Inputs:
+    """Everything the map reads, in EPSG:4326; ``notes`` says what was skipped."""
+
+    def __init__(self, plan_dir: Path):
+        self.dir = plan_dir
+        self.notes: list[str] = []
+        self.water_sources: gpd.GeoDataFrame | None = None
+        problems: list[Problem] = []
+        self.manifest: dict = read_manifest(plan_dir / "manifest.json", problems, required=False)
+        gpkg = plan_dir / "plan.gpkg"
+        if path_problem(gpkg) == "file not found":
+            raise InputError(f"{plan_dir}: no plan.gpkg; is this a plan folder?")
+        sched = plan_dir / "schedule.csv"
+        schedule = (
+            read_plan_table(
+                sched, problems, required=("site_id", "year", "it_mw"), empty_text_as_na=True
+            )
+            if path_problem(sched) != "file not found"
+            else pd.DataFrame(columns=["site_id", "year", "it_mw"])
+        )
+        raise_plan_problems(problems)
+        self.run: dict = self.manifest.get("scenario_as_run") or {}
+        self.schedule: pd.DataFrame = schedule
+        names = set(plan_layer_names(gpkg))
+        self.layers = {n: self._to4326(read_plan_layer(gpkg, n)) for n in sorted(names)}
+        self.years = self._years()
+
+    @staticmethod
+    def _to4326(g: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        if g.crs is not None and len(g):
+            return g.to_crs("EPSG:4326")
+        return g
+
+    def _years(self) -> list[int]:
+        ys = self.run.get("years")
+        if ys:
+            return [int(y) for y in ys]
+        if len(self.schedule):
+            return sorted(int(y) for y in self.schedule["year"].unique())
+        for name in ("buses", "branches", "zones"):
+            g = self.layers.get(name)
+            if g is not None:
+                ys = [int(c.rsplit("_", 1)[1]) for c in g.columns if re.search(r"_\d{4}$", c)]
+                if ys:
+                    return sorted(set(ys))
+        return []
+
+    def layer(self, name: str) -> gpd.GeoDataFrame | None:
+        g = self.layers.get(name)
+        return g if g is not None and len(g) else None
+
+    def scenario_vector(self, kind: str, ref: Any) -> gpd.GeoDataFrame | None:
+        """A vector layer the scenario named, if its file still exists."""
+        if not ref:
+            return None
+        path = Path(ref.get("path", ""))
+        why = dataset_problem(path, folder_ok=True)
+        if why is not None:
+            gone = why == "file not found"
+            self.notes.append(f"{kind}: {path} {'is no longer there' if gone else why}; not drawn")
+            return None
+        layer = ref.get("layer")
+        try:
+            if layer is None and path.suffix.lower() == ".gpkg":
+                names = list(gpd.list_layers(path)["name"])
+                layer = kind if kind in names else (names[0] if len(names) == 1 else None)
+                if layer is None:
+                    self.notes.append(f"{kind}: no layer '{kind}' in {path}; not drawn")
+                    return None
+            g = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
+        except Exception as e:  # noqa: BLE001  (a missing extra layer must not cost the map)
+            self.notes.append(f"{kind}: could not read {path} ({type(e).__name__}); not drawn")
+            return None
+        if g.crs is None and self.run.get("crs"):
+            g = g.set_crs(self.run["crs"])
+        return self._to4326(g)
+
+    def rasters(self) -> list[tuple[str, str, Path, int]]:
+        """(key, title with unit, path, band) of the rasters the scenario named."""
+        lay = self.run.get("layers") or {}
+        out = []
+        titles = {
+            "dry_bulb_mean_c": "Climate: mean dry-bulb temperature [C]",
+            "dry_bulb_p99_c": "Climate: design dry-bulb temperature [C]",
+            "wet_bulb_mean_c": "Climate: mean wet-bulb temperature [C]",
+            "wet_bulb_p99_c": "Climate: design wet-bulb temperature [C]",
+        }
+        for k, title in titles.items():
+            ref = (lay.get("climate") or {}).get(k)
+            if ref:
+                out.append((k, title, Path(ref["path"]), int(ref.get("band", 1))))
+        if lay.get("land_class"):
+            r = lay["land_class"]
+            out.append(("land_class", "Suitability: land class", Path(r["path"]), r.get("band", 1)))
+        if lay.get("land_cost"):
+            r = lay["land_cost"]
+            out.append(("land_cost", "Suitability: land price [USD/ha]", Path(r["path"]), 1))
+        return out
+
+
+# --------------------------------------------------------------------------- layers
+
+
+def _colour_of_year(years: list[int], y: Any) -> str:
+    try:
+        i = years.index(int(y))
+    except (ValueError, TypeError):
+        return "#555555"
+    return YEAR_PALETTE[i % len(YEAR_PALETTE)]
+
+
+def _sites(inp: _Inputs) -> dict:
+    sites = inp.layer("sites")
+    years = inp.years
+    sched = inp.schedule
+    links = inp.layer("water_links")
+    src_names: dict[str, str] = {}
+    ws = inp.water_sources
+    if ws is not None and "source_id" in ws.columns:
+        src_names = {str(r["source_id"]): str(r.get("name") or "") for _, r in ws.iterrows()}
+
+    def props(row) -> dict:
+        sid = str(row["site_id"])
+        s = sched[sched["site_id"].astype(str) == sid]
+        mw = [float(s.loc[s["year"] == y, "it_mw"].sum()) for y in years]
+        name = row.get("name") or ""
+        srcs = []
+        if links is not None:
+            lk = links[links["site_id"].astype(str) == sid]
+            for src, grp in lk.groupby("source_id"):
+                label = esc(src) + (
+                    f" ({esc(src_names[str(src)])})" if src_names.get(str(src)) else ""
+                )
+                last = grp.sort_values("year").iloc[-1]
+                srcs.append(
+                    f"{label}: {_num(last['m3_per_day'], 0, 'm3/day')} in {int(last['year'])}"
+                )
+        costs = []
+        for c in ("fixed_cost_usd", "land_cost_usd_per_ha"):
+            if c in row and pd.notna(row[c]):
+                costs.append(
+                    ("opening cost", _usd(row[c]))
+                    if c == "fixed_cost_usd"
+                    else ("land price", _num(row[c], 0, "USD/ha"))
+                )
+        by_year = ", ".join(f"{y}: {_num(v, 0)}" for y, v in zip(years, mw, strict=True))
+        title = f"<b>Site {esc(sid)}</b>" + (f" &ndash; {esc(name)}" if name else "")
+        popup = title + _rows(
+            [
+                ("IT MW by year", by_year),
+                ("first year", esc(row.get("first_year"))),
+                ("cooling", esc(row.get("cooling"))),
+                (
+                    "PUE annual / peak",
+                    f"{_num(row.get('pue_annual'), 3)} / {_num(row.get('pue_peak'), 3)}",
+                ),
+                ("WUE annual", _num(row.get("wue_annual_l_per_kwh"), 2, "L/kWh")),
+                ("water", "<br>".join(srcs) if srcs else "none (dry cooling or no source)"),
+                ("bus", esc(row.get("bus_id"))),
+                ("peak draw (final)", _num(row.get("peak_draw_mw_final"), 0, "MW")),
+                *costs,
+            ]
+        )
+        return {
+            "id": esc(sid),
+            "mw": [_clean(v) for v in mw],
+            "c": _colour_of_year(years, row.get("first_year")),
+            "p": popup,
+            "t": f"{esc(sid)} {esc(name)}".strip(),
+        }
+
+    if sites is not None and len(sites):
+        # a site is drawn as a circle at a point: grid cells and parcels are polygons
+        sites = sites.set_geometry(sites.geometry.representative_point())
+    return _fc(sites, props)
+
+
+def _candidates(inp: _Inputs) -> dict:
+    cand = inp.layer("candidates")
+    reasons: list[str] = []
+    index: dict[str, int] = {}
+    feats = []
+    if cand is not None:
+        c = cand[cand["status"].astype(str) != "chosen"] if "status" in cand.columns else cand
+        if len(c):
+            pts = c.geometry.representative_point()
+            xs = np.round(pts.x.to_numpy(), COORD_DECIMALS)
+            ys = np.round(pts.y.to_numpy(), COORD_DECIMALS)
+            ids = c["site_id"].astype(str).to_numpy() if "site_id" in c else c.index.astype(str)
+            st = c["status"].astype(str).to_numpy() if "status" in c else ["not_chosen"] * len(c)
+            rs = c["reason"].astype(str).to_numpy() if "reason" in c else ["not chosen"] * len(c)
+            for x, y, i, s, r in zip(xs, ys, ids, st, rs, strict=True):
+                if not (math.isfinite(x) and math.isfinite(y)):
+                    continue
+                if r not in index:
+                    index[r] = len(reasons)
+                    reasons.append(esc(r))
+                feats.append(
+                    {
+                        "type": "Feature",
+                        "geometry": {"type": "Point", "coordinates": [float(x), float(y)]},
+                        "properties": {
+                            "i": esc(i),
+                            "r": index[r],
+                            "s": 1 if s == "screened_out" else 0,
+                        },
+                    }
+                )
+    return {"fc": {"type": "FeatureCollection", "features": feats}, "reasons": reasons}
+
+
+def _branches(inp: _Inputs) -> dict:
+    years = inp.years
+
+    def props(row) -> dict:
+        ld = [_clean(row.get(f"loading_pct_{y}")) for y in years]
+        popup = f"<b>Branch {esc(row.get('branch_id'))}</b>" + _rows(
+            [
+                ("from / to bus", f"{esc(row.get('from_bus'))} &ndash; {esc(row.get('to_bus'))}"),
+                ("rating", _num(row.get("rating_mw"), 0, "MW")),
+                (
+                    "voltage",
+                    _num(row.get("voltage_kv"), 0, "kV") if pd.notna(row.get("voltage_kv")) else "",
+                ),
+                (
+                    "peak loading by year",
+                    ", ".join(
+                        f"{y}: {'n/a' if v is None else _num(v, 1, '%')}"
+                        for y, v in zip(years, ld, strict=True)
+                    ),
+                ),
+            ]
+        )
+        return {"l": ld, "p": popup, "t": f"branch {esc(row.get('branch_id'))}"}
+
+    return _fc(inp.layer("branches"), props)
+
+
+def _buses(inp: _Inputs) -> dict:
+    years = inp.years
+
+    def props(row) -> dict:
+        mw = [_clean(row.get(f"campus_peak_mw_{y}")) or 0.0 for y in years]
+        name = row.get("name") or ""
+        popup = (
+            f"<b>Substation {esc(row.get('bus_id'))}</b>"
+            + (f" {esc(name)}" if name else "")
+            + _rows(
+                [
+                    (
+                        "voltage",
+                        _num(row.get("voltage_kv"), 0, "kV")
+                        if pd.notna(row.get("voltage_kv"))
+                        else "",
+                    ),
+                    (
+                        "campus peak draw by year",
+                        ", ".join(
+                            f"{y}: {_num(v, 0, 'MW')}" for y, v in zip(years, mw, strict=True)
+                        ),
+                    ),
+                    (
+                        "substation headroom",
+                        _num(row.get("substation_headroom_mw"), 0, "MW")
+                        if pd.notna(row.get("substation_headroom_mw"))
+                        else "",
+                    ),
+                ]
+            )
+        )
+        return {"mw": mw, "p": popup, "t": f"bus {esc(row.get('bus_id'))} {esc(name)}".strip()}
+
+    return _fc(inp.layer("buses"), props)
+
+
+def _links(inp: _Inputs) -> dict:
+    def props(row) -> dict:
+        popup = (
+            f"<b>Pipeline {esc(row.get('source_id'))} &rarr; {esc(row.get('site_id'))}</b>"
+            + _rows(
+                [
+                    ("year", esc(row.get("year"))),
+                    ("water", _num(row.get("m3_per_day"), 0, "m3/day")),
+                    ("length", _num(row.get("distance_km"), 1, "km")),
+                ]
+            )
+        )
+        return {"y": int(row.get("year")), "p": popup}
+
+    return _fc(inp.layer("water_links"), props)
+
+
+def _generic(gdf: gpd.GeoDataFrame | None, kind: str, id_col: str | None = None) -> dict:
+    """Any other layer: popup with its non-geometry columns (escaped)."""
+
+    def props(row) -> dict:
+        pairs = [
+            (esc(c), esc(row[c]) if not isinstance(row[c], float) else _num(row[c], 2))
+            for c in row.index
+            if c != "geometry" and not (isinstance(row[c], float) and math.isnan(row[c]))
+        ][:14]
+        head = esc(row.get(id_col)) if id_col and id_col in row else esc(row.get("name"))
+        return {"p": f"<b>{esc(kind)} {head}</b>" + _rows(pairs), "t": f"{esc(kind)} {head}"}
+
+    return _fc(gdf, props)
+
+
+def _zones(inp: _Inputs) -> dict:
+    years = inp.years
+
+    def props(row) -> dict:
+        by_year = ", ".join(
+            f"{y}: {_num(row.get(f'it_mw_{y}'), 0)}" for y in years if f"it_mw_{y}" in row
+        )
+        popup = f"<b>Growth zone {esc(row.get('zone_id'))}</b> {esc(row.get('name'))}" + _rows(
+            [
+                ("sites", esc(row.get("site_ids"))),
+                ("IT MW by year", by_year),
+                ("IT MW final", _num(row.get("it_mw_final"), 0, "MW")),
+                ("first year", esc(row.get("first_year"))),
+                ("cooling", esc(row.get("cooling_mix"))),
+                ("water sources", esc(row.get("water_sources"))),
+                ("water (final)", _num(row.get("water_m3_per_day_final"), 0, "m3/day")),
+                ("buses", esc(row.get("bus_ids"))),
+                ("grid upgrades", esc(row.get("upgrades"))),
+                (
+                    "upgrades cost",
+                    _usd(row.get("upgrades_cost_usd")) if "upgrades_cost_usd" in row else "",
+                ),
+                ("capex (undiscounted)", _usd(row.get("capex_usd"))),
+            ]
+        )
+        return {"p": popup, "t": f"{esc(row.get('zone_id'))} {esc(row.get('name'))}"}
+
+    return _fc(inp.layer("zones"), props)
+
+
+def _outline(inp: _Inputs, boundary: gpd.GeoDataFrame | None) -> dict:
+    if boundary is not None and len(boundary):
+        return _fc(boundary[["geometry"]], lambda r: {})
+    import shapely
+
+    geoms = [g.geometry for g in inp.layers.values() if len(g) and g.crs is not None]
+    if not geoms:
+        return {"type": "FeatureCollection", "features": []}
+    hull = shapely.union_all(
+        [shapely.convex_hull(shapely.union_all(gs.to_numpy())) for gs in geoms]
+    )
+    hull = shapely.convex_hull(hull).buffer(0.05)
+    return {
+        "type": "FeatureCollection",
+        "features": [{"type": "Feature", "geometry": _geom_json(hull), "properties": {}}],
+    }
+
+
+def _raster_overlays(inp: _Inputs) -> list[dict]:
+    out = []
+    for key, title, path, band in inp.rasters():
+        why = dataset_problem(path)  # a FIFO (or one beside it) would hang GDAL's open
+        if why is not None:
+            gone = why == "file not found"
+            inp.notes.append(f"{title}: {path} {'is no longer there' if gone else why}; not drawn")
+            continue
+        try:
+            out.append(_raster_png(key, title, path, int(band)))
+        except Exception as e:  # noqa: BLE001
+            inp.notes.append(f"{title}: could not draw {path} ({type(e).__name__}); skipped")
+    return out
+
+
+def _raster_png(key: str, title: str, path: Path, band: int) -> dict:
+    import rasterio
+    from folium.utilities import image_to_url
+    from rasterio.warp import transform_bounds
+
+    with rasterio.open(path) as src:
+        scale = max(src.width, src.height) / RASTER_MAX_PX
+        h = max(1, int(round(src.height / max(scale, 1.0))))
+        w = max(1, int(round(src.width / max(scale, 1.0))))
+        a = src.read(band, out_shape=(h, w), masked=True).astype(float)
+        w_, s_, e_, n_ = (
+            transform_bounds(src.crs, "EPSG:4326", *src.bounds) if src.crs else src.bounds
+        )
+    data = a.filled(np.nan)
+    valid = np.isfinite(data)
+    lo, hi = (float(np.nanmin(data)), float(np.nanmax(data))) if valid.any() else (0.0, 1.0)
+    span = hi - lo if hi > lo else 1.0
+    t = np.where(valid, (data - lo) / span, 0.0)
+    # viridis-like ramp: dark blue -> teal -> yellow
+    stops = np.array(
+        [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]], float
+    )
+    pos = t * (len(stops) - 1)
+    i0 = np.clip(np.floor(pos).astype(int), 0, len(stops) - 2)
+    f = (pos - i0)[..., None]
+    rgb = stops[i0] * (1 - f) + stops[i0 + 1] * f
+    rgba = np.dstack([rgb, np.where(valid, 200.0, 0.0)]).astype(np.uint8)
+    url = image_to_url(rgba, origin="upper")
+    return {
+        "key": key,
+        "name": esc(title),
+        "url": url,
+        "bounds": [[round(s_, 6), round(w_, 6)], [round(n_, 6), round(e_, 6)]],
+        "lo": _clean(lo),
+        "hi": _clean(hi),
+    }
+
+
+# --------------------------------------------------------------------------- the page
+
+
+_JS = r"""
+(function () {
+  var map = {{ this._parent.get_name() }};
+  var D = {{ this.data }};
+  var years = D.years, yi = years.length - 1;
+  var svg = L.svg(), canvas = L.canvas({padding: 0.3});
+  var overlays = {}, base = {};
+  function pop(layer, f) {
+    if (f.properties.p) layer.bindPopup(f.properties.p, {maxWidth: 420});
+    if (f.properties.t) layer.bindTooltip(f.properties.t, {sticky: true});
+  }
+  function add(name, layer, on) { overlays[name] = layer; if (on) layer.addTo(map); return layer; }
+
+  // base layers: tiles are optional; "No background" always works offline
+  var none = L.layerGroup();
+  if (D.tiles) {
+    var osm = L.tileLayer(D.tiles.url, {attribution: D.tiles.attribution, maxZoom: 19});
+    base["OpenStreetMap (online)"] = osm; osm.addTo(map);
+  } else { none.addTo(map); }
+  base["No background"] = none;
+
+  var outline = add("Region outline", L.geoJSON(D.outline, {renderer: svg, interactive: false,
+    style: {color: "#333", weight: 2, fill: true, fillColor: "#f4f1ea", fillOpacity: 0.35,
+            className: "siting-outline"}}), true);
+
+  D.rasters.forEach(function (r) {
+    add(r.name, L.imageOverlay(r.url, r.bounds, {opacity: 0.6, className: "siting-raster"}), false);
+  });
+  function poly(name, fc, style, on, cls) {
+    if (!fc.features.length) return;
+    style.className = cls;
+    add(name, L.geoJSON(fc, {renderer: svg, style: style, onEachFeature: function (f, l) { pop(l, f); },
+      pointToLayer: function (f, ll) { return L.circleMarker(ll, {radius: 3, renderer: svg, className: cls}); }}), on);
+  }
+  poly("Exclusions", D.exclusions, {color: "#b2182b", weight: 1, fillOpacity: 0.15}, false, "siting-exclusion");
+  poly("Policy zones", D.policy_zones, {color: "#7b3294", weight: 1, dashArray: "4 3", fillOpacity: 0.1}, false, "siting-policy");
+  poly("Growth zones", D.zones, {color: "#e66101", weight: 2, fillOpacity: 0.15}, true, "siting-zone");
+
+  // candidates not chosen: one canvas layer (fast for tens of thousands)
+  if (D.candidates.fc.features.length) {
+    var reasons = D.candidates.reasons;
+    add("Candidates not chosen", L.geoJSON(D.candidates.fc, {
+      pointToLayer: function (f, ll) {
+        var s = f.properties.s;
+        return L.circleMarker(ll, {renderer: canvas, radius: 2.5, stroke: false,
+          fillColor: s ? D.cand_colours.screened_out : D.cand_colours.not_chosen, fillOpacity: 0.35});
+      },
+      onEachFeature: function (f, l) {
+        l.bindPopup(function () { return "<b>Candidate " + f.properties.i + "</b><br>" + reasons[f.properties.r]; });
+      }}), true);
+  }
+
+  // branches coloured by peak loading of the year shown
+  function loadColour(v) {
+    if (v === null || v === undefined) return D.no_loading;
+    for (var i = 0; i < D.loading_bins.length; i++) if (v < D.loading_bins[i][0]) return D.loading_bins[i][1];
+    return D.loading_bins[D.loading_bins.length - 1][1];
+  }
+  var branches = null;
+  if (D.branches.features.length) {
+    branches = add("Branches (peak loading)", L.geoJSON(D.branches, {renderer: svg,
+      style: function (f) { return {color: loadColour(f.properties.l[yi]), weight: 3, className: "siting-branch"}; },
+      onEachFeature: function (f, l) { pop(l, f); }}), true);
+  }
+  var buses = D.buses.features.length ? add("Substations", L.featureGroup(), true) : null;
+  var sources = null;
+  if (D.sources.features.length) {
+    sources = add("Water sources", L.geoJSON(D.sources, {
+      pointToLayer: function (f, ll) { return L.circleMarker(ll, {renderer: svg, radius: 5, color: "#08519c",
+        fillColor: "#6baed6", fillOpacity: 0.9, weight: 1, className: "siting-source"}); },
+      onEachFeature: function (f, l) { pop(l, f); }}), true);
+  }
+  var links = D.links.features.length ? add("Water pipelines", L.featureGroup(), true) : null;
+  if (D.places.features.length) {
+    add("Places", L.geoJSON(D.places, {
+      pointToLayer: function (f, ll) { return L.circleMarker(ll, {renderer: svg, radius: 2, color: "#333",
+        weight: 1, fillOpacity: 1, className: "siting-place"}); },
+      onEachFeature: function (f, l) { pop(l, f); }}), false);
+  }
+  var sites = add("Chosen sites", L.featureGroup(), true);
+
+  var maxMw = 1;
+  D.sites.features.forEach(function (f) { f.properties.mw.forEach(function (v) { if (v > maxMw) maxMw = v; }); });
+  var maxBus = 1;
+  D.buses.features.forEach(function (f) { f.properties.mw.forEach(function (v) { if (v > maxBus) maxBus = v; }); });
+  function ll(f) { var c = f.geometry.coordinates; return [c[1], c[0]]; }
+
+  function setYear(i) {
+    yi = i;
+    sites.clearLayers();
+    D.sites.features.forEach(function (f) {
+      var mw = f.properties.mw[i];
+      if (!(mw > 0)) return;
+      var m = L.circleMarker(ll(f), {renderer: svg, radius: 5 + 15 * Math.sqrt(mw / maxMw),
+        color: "#222", weight: 1.5, fillColor: f.properties.c, fillOpacity: 0.85, className: "siting-site"});
+      pop(m, f); m.addTo(sites);
+    });
+    if (buses) {
+      buses.clearLayers();
+      D.buses.features.forEach(function (f) {
+        var mw = f.properties.mw[i] || 0;
+        var m = L.circleMarker(ll(f), {renderer: svg, radius: 3 + 8 * Math.sqrt(mw / maxBus),
+          color: "#000", weight: 1, fillColor: mw > 0 ? "#222" : "#fff", fillOpacity: 0.9, className: "siting-bus"});
+        pop(m, f); m.addTo(buses);
+      });
+    }
+    if (links) {
+      links.clearLayers();
+      D.links.features.forEach(function (f) {
+        if (f.properties.y !== years[i]) return;
+        var l = L.geoJSON(f, {renderer: svg, style: {color: "#2171b5", weight: 2, dashArray: "5 4", className: "siting-link"}});
+        l.eachLayer(function (x) { pop(x, f); }); l.addTo(links);
+      });
+    }
+    if (branches) branches.setStyle(function (f) { return {color: loadColour(f.properties.l[i])}; });
+    var lab = document.getElementById("siting-year-label");
+    if (lab) lab.textContent = years.length ? String(years[i]) : "";
+    window.sitingYear = years[i];
+  }
+
+  L.control.layers(base, overlays, {collapsed: false, position: "topright"}).addTo(map);
+
+  // year control
+  if (years.length) {
+    var yc = L.control({position: "bottomleft"});
+    yc.onAdd = function () {
+      var div = L.DomUtil.create("div", "siting-box siting-yearbox");
+      div.innerHTML = "<b>Year</b> <span id='siting-year-label'></span><br>" +
+        "<input type='range' id='siting-year' min='0' max='" + (years.length - 1) + "' step='1' value='" + yi + "'>" +
+        "<div class='siting-ticks'>" + years[0] + " &ndash; " + years[years.length - 1] + "</div>";
+      L.DomEvent.disableClickPropagation(div); L.DomEvent.disableScrollPropagation(div);
+      div.querySelector("input").addEventListener("input", function (e) { setYear(parseInt(e.target.value, 10)); });
+      return div;
+    };
+    yc.addTo(map);
+  }
+  setYear(yi);
+
+  // legend (built in Python, escaped there)
+  var lg = L.control({position: "bottomright"});
+  lg.onAdd = function () {
+    var div = L.DomUtil.create("div", "siting-box siting-legend"); div.innerHTML = D.legend;
+    L.DomEvent.disableScrollPropagation(div); return div;
+  };
+  lg.addTo(map);
+
+  // full screen (the Fullscreen API; no plugin needed)
+  var fs = L.control({position: "topleft"});
+  fs.onAdd = function () {
+    var div = L.DomUtil.create("div", "leaflet-bar");
+    var a = L.DomUtil.create("a", "siting-fullscreen", div);
+    a.href = "#"; a.title = "Full screen"; a.setAttribute("role", "button"); a.innerHTML = "<svg width='14' height='14' viewBox='0 0 14 14' style='vertical-align:middle'>" +
+      "<path d='M1 5V1h4M9 1h4v4M13 9v4H9M5 13H1V9' fill='none' stroke='#333' stroke-width='2'/></svg>";
+    L.DomEvent.on(a, "click", function (e) {
+      L.DomEvent.preventDefault(e);
+      var el = map.getContainer();
+      if (document.fullscreenElement) { document.exitFullscreen(); }
+      else if (el.requestFullscreen) { el.requestFullscreen(); }
+    });
+    return div;
+  };
+  fs.addTo(map);
+  document.addEventListener("fullscreenchange", function () { map.invalidateSize(); });
+
+  // minimap: the region outline and the current view, drawn from the page's own data
+  var mm = L.control({position: "topleft"});
+  mm.onAdd = function () {
+    var div = L.DomUtil.create("div", "siting-minimap");
+    L.DomEvent.disableClickPropagation(div);
+    return div;
+  };
+  mm.addTo(map);
+  var mini = L.map(mm.getContainer(), {attributionControl: false, zoomControl: false, dragging: false,
+    scrollWheelZoom: false, doubleClickZoom: false, boxZoom: false, keyboard: false, touchZoom: false});
+  mini.setView(map.getCenter(), Math.max(map.getZoom() - 4, 0), {animate: false});
+  var miniOutline = L.geoJSON(D.outline, {style: {color: "#333", weight: 1, fillOpacity: 0.2}, interactive: false}).addTo(mini);
+  var view = L.rectangle(map.getBounds(), {color: "#d73027", weight: 1, fillOpacity: 0.1, interactive: false}).addTo(mini);
+  function syncMini() {
+    view.setBounds(map.getBounds());
+    var b = miniOutline.getBounds();
+    if (b.isValid()) mini.fitBounds(b.extend(map.getBounds()), {animate: false});
+  }
+  map.on("moveend zoomend", syncMini);
+
+  if (D.bounds) map.fitBounds(D.bounds, {padding: [20, 20]});
+  syncMini();
+  window.sitingMap = map; window.sitingSetYear = setYear; window.sitingReady = true;
+})();
+"""
+
+_CSS = """
+<style>
+.siting-box{background:rgba(255,255,255,.92);padding:6px 9px;border-radius:5px;
+  box-shadow:0 1px 5px rgba(0,0,0,.4);font:12px/1.4 sans-serif;max-width:260px}
+.siting-legend{max-height:45vh;overflow:auto}
+.siting-legend i{display:inline-block;width:12px;height:12px;margin-right:5px;vertical-align:middle}
+.siting-legend i.dot{border-radius:50%}.siting-legend h4{margin:6px 0 2px;font-size:12px}
+.siting-yearbox input{width:180px}.siting-ticks{color:#555}
+.siting-minimap{width:150px;height:150px;border:2px solid rgba(0,0,0,.3);border-radius:4px;background:#fff}
+.siting-fullscreen{font-size:18px}
+table.sp{border-collapse:collapse;margin-top:4px}table.sp th{text-align:left;padding:1px 8px 1px 0;
+  font-weight:normal;color:#555;vertical-align:top}table.sp td{padding:1px 0}
+.siting-notes{font-size:11px;color:#555}
+</style>
+"""
+
+
+class _Layers(MacroElement):
+    _template = Template("{% macro script(this, kwargs) %}" + _JS + "{% endmacro %}")
+
+    def __init__(self, data: str):
+        super().__init__()
+        self._name = "SitingLayers"
+        self.data = data
+
+
+def _legend(inp: _Inputs, rasters: list[dict], n_cand: int) -> str:
+    years = inp.years
+    parts = ["<h4>Chosen sites: first year</h4>"]
+    first = set()
+    s = inp.layer("sites")
+    if s is not None and "first_year" in s:
+        first = {int(y) for y in s["first_year"].dropna()}
+    for y in years:
+        if not first or y in first:
+            parts.append(
+                f"<i class='dot' style='background:{_colour_of_year(years, y)}'></i>{y}<br>"
+            )
+    parts.append("<span>circle area: IT MW in the year shown</span>")
+    if inp.layer("branches") is not None:
+        parts.append("<h4>Branch peak loading [% of rating]</h4>")
+        for _, col, label in LOADING_BINS:
+            parts.append(f"<i style='background:{col}'></i>{label}<br>")
+        parts.append(f"<i style='background:{NO_LOADING_COLOUR}'></i>no reading<br>")
+    if inp.layer("buses") is not None:
+        parts.append(
+            "<h4>Substations</h4>size: campus peak draw [MW]; black: campuses connected<br>"
+        )
+    if n_cand:
+        parts.append(f"<h4>Candidates not chosen ({n_cand:,})</h4>")
+        parts.append(
+            f"<i class='dot' style='background:{CAND_COLOURS['screened_out']}'></i>screened out<br>"
+        )
+        parts.append(
+            f"<i class='dot' style='background:{CAND_COLOURS['not_chosen']}'></i>not economic<br>"
+        )
+    if inp.layer("water_links") is not None or inp.water_sources is not None:
+        parts.append(
+            "<h4>Water</h4><i class='dot' style='background:#6baed6'></i>source; "
+            "dashed: pipeline in use [m3/day in popup]<br>"
+        )
+    if inp.layer("zones") is not None:
+        parts.append(
+            "<h4>Growth zones</h4><i style='background:#e66101;opacity:.5'></i>zone (final build)<br>"
+        )
+    for r in rasters:
+        parts.append(
+            f"<h4>{r['name']}</h4>viridis ramp, {_num(r['lo'], 1)} to {_num(r['hi'], 1)}<br>"
+        )
+    if inp.notes:
+        parts.append(
+            "<div class='siting-notes'><h4>Notes</h4>"
+            + "<br>".join(esc(n) for n in inp.notes)
+            + "</div>"
+        )
+    return "".join(parts)
+
+
+def build_html(plan_dir: Path, *, tiles: bool = True) -> str:
+    """The map page of a plan folder, as text (see the module docstring)."""
+    inp = _Inputs(Path(plan_dir))
+    lay = inp.run.get("layers") or {}
+    inp.water_sources = inp.scenario_vector("water_sources", lay.get("water_sources"))
+    boundary = inp.scenario_vector("boundary", lay.get("boundary"))
+    places = inp.scenario_vector("places", lay.get("places"))
+    policy = inp.scenario_vector("zones", lay.get("zones"))
+    excl = [inp.scenario_vector("exclusions", r) for r in (lay.get("exclusions") or [])]
+    excl = [e for e in excl if e is not None and len(e)]
+    exclusions = pd.concat(excl, ignore_index=True) if excl else None
+    if exclusions is not None:
+        exclusions = gpd.GeoDataFrame(exclusions, geometry="geometry", crs="EPSG:4326")
+    rasters = _raster_overlays(inp)
+    cands = _candidates(inp)
+    outline = _outline(inp, boundary)
+    bounds = None
+    if outline["features"]:
+        import shapely
+
+        b = shapely.geometry.shape(outline["features"][0]["geometry"]).bounds
+        for f in outline["features"][1:]:
+            bb = shapely.geometry.shape(f["geometry"]).bounds
+            b = (min(b[0], bb[0]), min(b[1], bb[1]), max(b[2], bb[2]), max(b[3], bb[3]))
+        bounds = [[b[1], b[0]], [b[3], b[2]]]
+    data = {
+        "years": inp.years,
+        "tiles": {"url": OSM_URL, "attribution": OSM_ATTRIBUTION} if tiles else None,
+        "outline": outline,
+        "bounds": bounds,
+        "sites": _sites(inp),
+        "candidates": cands,
+        "branches": _branches(inp),
+        "buses": _buses(inp),
+        "links": _links(inp),
+        "sources": _generic(inp.water_sources, "Water source", "source_id"),
+        "zones": _zones(inp),
+        "policy_zones": _generic(policy, "Policy zone", "zone_id"),
+        "exclusions": _generic(exclusions, "Exclusion", "kind"),
+        "places": _generic(places, "Place"),
+        "rasters": rasters,
+        "loading_bins": [[b if math.isfinite(b) else 1e300, c] for b, c, _ in LOADING_BINS],
+        "no_loading": NO_LOADING_COLOUR,
+        "cand_colours": CAND_COLOURS,
+        "legend": "",
+    }
+    data["legend"] = _legend(inp, rasters, len(cands["fc"]["features"]))
+    centre = (
+        [0.0, 0.0]
+        if bounds is None
+        else [(bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2]
+    )
+    m = folium.Map(
+        location=centre, zoom_start=8, tiles=None, control_scale=True, prefer_canvas=False
+    )
+    # only Leaflet: folium's jQuery, Bootstrap and font icons are not used (and not offline)
+    m.default_js = [("leaflet", "siting-inline:leaflet.js")]
+    m.default_css = [("leaflet_css", "siting-inline:leaflet.css")]
+    title = esc(
+        inp.manifest.get("title") or inp.run.get("title") or inp.run.get("name") or plan_dir.name
+    )
+    m.get_root().header.add_child(folium.Element(f"<title>{title}: siting map</title>" + _CSS))
+    _Layers(_js_json(data)).add_to(m)
+    page = m.get_root().render()
+    return _inline_leaflet(page)
+
+
+def _inline_leaflet(page: str) -> str:
+    """Replace the Leaflet links by the vendored files, inline (no request at all)."""
+    import base64
+
+    static = resources.files("siting.render") / "static" / "leaflet"
+    js = (static / "leaflet.min.js").read_text(encoding="utf-8")
+    css = (static / "leaflet.css").read_text(encoding="utf-8")
+    png = base64.b64encode((static / "layers.png").read_bytes()).decode()
+    css = re.sub(r"url\(images/layers(-2x)?\.png\)", f"url(data:image/png;base64,{png})", css)
+    css = re.sub(r"url\(images/marker-icon\.png\)", "none", css)
+    page, n_js = re.subn(
+        r'<script src="siting-inline:leaflet\.js"></script>',
+        lambda _: "<script>" + js.replace("</script", "<\\/script") + "</script>",
+        page,
+    )
+    page, n_css = re.subn(
+        r'<link rel="stylesheet" href="siting-inline:leaflet\.css"\s*/?>',
+        lambda _: "<style>" + css + "</style>",
+        page,
+    )
+    if n_js != 1 or n_css != 1:  # folium changed its template: fail loudly, not silently online
+        raise RuntimeError(
+            "could not inline Leaflet into the map page (folium's template changed?)"
+        )
+    return page
+
+
+def render_map(plan_dir: Path, out: Path | None = None, *, tiles: bool = True) -> Path:
+    """Write ``index.html`` for a plan folder, atomically (temp file, then rename).
+
+    Parameters
+    ----------
+    plan_dir
+        A plan folder as :meth:`siting.results.plan.Plan.write` writes it.
+    out
+        Where to write (default ``plan_dir / "index.html"``).
+    tiles
+        Offer OpenStreetMap background tiles (loaded from the internet when online).
+
+    Returns
+    -------
+    pathlib.Path
+        The page's path.
+    """
+    plan_dir = Path(plan_dir)
+    if not plan_dir.is_dir():
+        raise InputError(f"{plan_dir}: not a folder; expected a plan folder (siting plan --out)")
+    out = Path(out) if out is not None else plan_dir / "index.html"
+    page = build_html(plan_dir, tiles=tiles)
+    return write_text_atomic(out, page)

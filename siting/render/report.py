@@ -1,0 +1,1494 @@
+"""``report.html``: a written plan folder in words, tables and plots, readable offline.
+
+:func:`render_report` reads a plan folder (``manifest.json``, ``schedule.csv``,
+``flows.csv``, ``upgrades.csv``, ``contingencies.csv`` when present, and the ``sites``,
+``water_links`` and, when present, ``zones`` layers of ``plan.gpkg``) and writes one
+self-contained HTML page beside them: inline CSS, plots as inline SVG drawn here by hand
+(no scripts, fonts, images or links to anything outside the page), so it opens offline
+and can be mailed as one file.
+
+The plots are hand-built SVG rather than matplotlib: five simple chart kinds (stacked bars,
+horizontal bars with negatives or a reference line) need no plotting library, the page
+stays small (tens of kB), the output is deterministic (no embedded glyph paths or random
+IDs), and every label from the input data goes through :func:`html.escape` in one place.
+
+Sections: summary in plain words with the key figures, national target against what is
+built per year, IT MW by year (stacked by growth zone, or by site without a ``zones``
+layer), sites, growth zones, cost breakdown (present value), water by source, grid
+(peak branch loadings, upgrades, N-1), cooling performance (PUE and WUE by site),
+verification, assumptions (the scenario as run), provenance (inputs with their SHA-256,
+versions, solver, gap, timings) and a short glossary. A plan without a modelled grid or
+without water gets a sentence saying so instead of the plot.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from siting.core.errors import Problem
+from siting.core.files import path_problem
+from siting.core.io import write_text_atomic
+from siting.core.plan_files import (
+    plan_layer_names,
+    raise_plan_problems,
+    read_manifest,
+    read_plan_layer,
+    read_plan_table,
+)
+
+#: Colours of the plot series (Okabe-Ito, then Tableau; colour-blind friendly first).
+PALETTE = (
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#CC79A7",
+    "#56B4E9",
+    "#D55E00",
+    "#F0E442",
+    "#8C564B",
+    "#7F7F7F",
+    "#17BECF",
+)
+#: Colour of the series that gathers the smallest ones.
+OTHER_COLOUR = "#BBBBBB"
+#: Most series a stacked plot draws before gathering the rest as "other".
+MAX_SERIES = 9
+#: Branches shown in the peak-loading plot.
+TOP_BRANCHES = 15
+
+#: Cost parts in words (see :mod:`siting.model.objective`).
+COST_LABELS = {
+    "capex": "Campus capital (IT, land, connection)",
+    "cooling_capex": "Cooling equipment",
+    "site_fixed": "Site opening and tie lines",
+    "zone_bonus": "Zone bonus (policy credit)",
+    "pipelines": "Water pipelines",
+    "water": "Water bought",
+    "grid_upgrades": "Grid upgrades",
+    "energy": "Energy the campuses add to the grid's cost",
+    "demand": "Serving demand regions",
+    "heat": "Waste heat sold (credit)",
+}
+
+
+#: Characters XML 1.0 does not allow at all (not even as references): a standalone SVG
+#: holding one does not open. Replaced by U+FFFD.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def esc(v: Any) -> str:
+    """HTML- and XML-safe text of any value (for text and quoted attributes alike)."""
+    return html.escape(_NOT_XML.sub("\ufffd", "" if v is None else str(v)), quote=True)
+
+
+# --------------------------------------------------------------------------- number formats
+
+
+def _isnum(v: Any) -> bool:
+    try:
+        return v is not None and math.isfinite(float(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def fmt_num(v: Any, digits: int = 0) -> str:
+    """``1,234`` / ``1,234.5``; an empty value as an en dash."""
+    if not _isnum(v):
+        return "–"
+    x = float(v)
+    if abs(x) < 0.5 * 10.0**-digits:
+        x = 0.0
+    return f"{x:,.{digits}f}"
+
+
+def fmt_mw(v: Any) -> str:
+    """MW with thousands separators (whole MW; one decimal below 10)."""
+    return fmt_num(v, 1 if _isnum(v) and 0 < abs(float(v)) < 10 else 0) + " MW"
+
+
+def fmt_usd(v: Any) -> str:
+    """``31.11 bn USD``, ``99.4 M USD``, ``12,000 USD``."""
+    if not _isnum(v):
+        return "–"
+    x = float(v)
+    if abs(x) >= 1e9:
+        return f"{x / 1e9:,.2f} bn USD"
+    if abs(x) >= 1e6:
+        return f"{x / 1e6:,.1f} M USD"
+    return f"{fmt_num(x)} USD"
+
+
+def _tick(v: float) -> str:
+    s = f"{v:,.3f}".rstrip("0").rstrip(".")
+    return "0" if s in ("-0", "") else s
+
+
+def _nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
+    """Round tick values covering [lo, hi]."""
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
+        hi = lo + 1.0
+    span = hi - lo
+    mag = 10.0 ** math.floor(math.log10(span / n))
+    step = mag
+    for m in (1.0, 2.0, 2.5, 5.0, 10.0):
+        step = m * mag
+        if span / step <= n:
+            break
+    start = math.floor(lo / step + 1e-9) * step
+    end = math.ceil(hi / step - 1e-9) * step
+    k = int(round((end - start) / step))
+    return [start + i * step for i in range(k + 1)]
+
+
+# --------------------------------------------------------------------------- SVG plots
+
+_FONT = 'font-family="system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif"'
+
+
+def _svg(name: str, title: str, w: float, h: float, body: Iterable[str]) -> str:
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="plot" data-plot="{esc(name)}" '
+        f'viewBox="0 0 {w:.0f} {h:.0f}" width="{w:.0f}" height="{h:.0f}" role="img" '
+        f'{_FONT} font-size="12"><title>{esc(title)}</title>' + "".join(body) + "</svg>"
+    )
+
+
+def _text(x: float, y: float, s: str, anchor: str = "start", extra: str = "", n: int = 200) -> str:
+    """An SVG text (escaped; cut to ``n`` characters)."""
+    return (
+        f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" {extra}>{esc(_short(s, n))}</text>'
+    )
+
+
+#: A white halo behind text drawn over bars or lines.
+_HALO = 'stroke="#fff" stroke-width="3" paint-order="stroke"'
+
+
+def _short(s: Any, n: int) -> str:
+    s = "" if s is None else str(s)
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def _legend(x: float, y: float, items: Sequence[tuple[str, str]]) -> list[str]:
+    out = []
+    for i, (label, colour) in enumerate(items):
+        yy = y + i * 18
+        out.append(f'<rect x="{x:.1f}" y="{yy - 10:.1f}" width="12" height="12" fill="{colour}"/>')
+        out.append(_text(x + 18, yy, label, n=30))
+    return out
+
+
+def _gather(series: list[tuple[str, list[float]]]) -> list[tuple[str, list[float], str]]:
+    """Biggest :data:`MAX_SERIES` series by total, the rest summed as "other", with colours."""
+    order = sorted(series, key=lambda s: -sum(s[1]))
+    keep = order[:MAX_SERIES] if len(order) > MAX_SERIES + 1 else order
+    rest = order[len(keep) :]
+    out = [(lab, vals, PALETTE[i % len(PALETTE)]) for i, (lab, vals) in enumerate(keep)]
+    if rest:
+        tot = [sum(v) for v in zip(*(r[1] for r in rest), strict=True)]
+        out.append((f"{len(rest)} others", tot, OTHER_COLOUR))
+    return out
+
+
+def svg_stacked_bars(
+    name: str,
+    title: str,
+    categories: Sequence[Any],
+    series: list[tuple[str, list[float]]],
+    unit: str,
+    *,
+    target: Sequence[float | None] | None = None,
+    target_label: str = "target",
+) -> str:
+    """Vertical bars per category, stacked by series, with an optional target per bar."""
+    gathered = _gather(series)
+    left, right, top, bottom = 78.0, 250.0, 16.0, 44.0
+    pw, ph = max(60.0 * len(categories), 360.0), 260.0
+    w, h = left + pw + right, top + ph + bottom
+    totals = [sum(s[1][i] for s in gathered) for i in range(len(categories))]
+    hi = max([*totals, *[t for t in (target or []) if t is not None], 1e-9])
+    ticks = _nice_ticks(0.0, hi)
+    ymax = ticks[-1]
+
+    def y(v: float) -> float:
+        return top + ph - ph * v / ymax
+
+    body = []
+    for t in ticks:
+        body.append(
+            f'<line x1="{left:.1f}" x2="{left + pw:.1f}" y1="{y(t):.1f}" y2="{y(t):.1f}" '
+            'stroke="#ddd"/>'
+        )
+        body.append(_text(left - 6, y(t) + 4, _tick(t), "end"))
+    body.append(
+        _text(16, top + ph / 2, unit, "middle", f'transform="rotate(-90 16 {top + ph / 2:.1f})"')
+    )
+    band = pw / max(len(categories), 1)
+    bw = band * 0.6
+    for i, cat in enumerate(categories):
+        x = left + band * i + (band - bw) / 2
+        base = 0.0
+        for label, vals, colour in gathered:
+            v = vals[i]
+            if v <= 0:
+                continue
+            body.append(
+                f'<rect x="{x:.1f}" y="{y(base + v):.1f}" width="{bw:.1f}" '
+                f'height="{y(base) - y(base + v):.1f}" fill="{colour}"><title>'
+                f"{esc(label)}, {esc(cat)}: {esc(fmt_num(v))} {esc(unit)}</title></rect>"
+            )
+            base += v
+        body.append(_text(x + bw / 2, top + ph + 18, str(cat), "middle"))
+        if totals[i] > 0:
+            body.append(_text(x + bw / 2, y(totals[i]) - 4, fmt_num(totals[i]), "middle", _HALO))
+        if target is not None and target[i] is not None:
+            ty = y(float(target[i]))
+            body.append(
+                f'<line x1="{x - 6:.1f}" x2="{x + bw + 6:.1f}" y1="{ty:.1f}" y2="{ty:.1f}" '
+                f'stroke="#000" stroke-width="2" stroke-dasharray="5 3"><title>{esc(target_label)}'
+                f", {esc(cat)}: {esc(fmt_num(target[i]))} {esc(unit)}</title></line>"
+            )
+    body.append(
+        f'<line x1="{left:.1f}" x2="{left + pw:.1f}" y1="{y(0):.1f}" y2="{y(0):.1f}" '
+        'stroke="#333"/>'
+    )
+    items = [(lab, col) for lab, _, col in gathered]
+    body += _legend(left + pw + 20, top + 10, items)
+    if target is not None:
+        ly = top + 10 + 18 * len(items)
+        body.append(
+            f'<line x1="{left + pw + 18:.1f}" x2="{left + pw + 32:.1f}" y1="{ly - 4:.1f}" '
+            f'y2="{ly - 4:.1f}" stroke="#000" stroke-width="2" stroke-dasharray="5 3"/>'
+        )
+        body.append(_text(left + pw + 38, ly, target_label))
+    return _svg(name, title, w, h, body)
+
+
+def _hbar_panel(
+    y0: float,
+    labels: Sequence[str],
+    values: Sequence[float],
+    unit: str,
+    *,
+    colours: Sequence[str] | None = None,
+    value_labels: Sequence[str] | None = None,
+    markers: Sequence[float | None] | None = None,
+    marker_label: str = "",
+    ref: float | None = None,
+    ref_label: str = "",
+    x_min: float | None = None,
+    heading: str = "",
+    tips: Sequence[str] | None = None,
+) -> tuple[list[str], float]:
+    """Horizontal bars (negatives to the left of zero); returns (elements, height)."""
+    left, pw, row = 300.0, 400.0, 22.0
+    top = y0 + (24.0 if heading else 8.0)
+    vals = [float(v) for v in values]
+    extra = [m for m in (markers or []) if m is not None]
+    lo = min([0.0, *vals, *extra]) if x_min is None else x_min
+    hi = max([0.0, *vals, *extra, *([ref] if ref is not None else [])])
+    ticks = _nice_ticks(lo, hi if hi > lo else lo + 1.0)
+    a, b = ticks[0], ticks[-1]
+    zero = 0.0 if x_min is None else x_min
+
+    def x(v: float) -> float:
+        return left + pw * (v - a) / (b - a)
+
+    ph = row * len(vals)
+    body = []
+    if heading:
+        body.append(_text(left, y0 + 14, heading, "start", 'font-weight="bold"'))
+    for t in ticks:
+        body.append(
+            f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{top:.1f}" y2="{top + ph:.1f}" '
+            'stroke="#e4e4e4"/>'
+        )
+        body.append(_text(x(t), top + ph + 16, _tick(t), "middle"))
+    body.append(_text(left + pw / 2, top + ph + 34, unit, "middle"))
+    for i, (lab, v) in enumerate(zip(labels, vals, strict=True)):
+        yy = top + row * i
+        c = colours[i] if colours else (PALETTE[0] if v >= 0 else PALETTE[5])
+        x1, x2 = sorted((x(zero), x(v)))
+        tip = tips[i] if tips else f"{lab}: {fmt_num(v, 2)} {unit}"
+        body.append(
+            f'<rect x="{x1:.1f}" y="{yy + 4:.1f}" width="{max(x2 - x1, 0.5):.1f}" height="14" '
+            f'fill="{c}"><title>{esc(tip)}</title></rect>'
+        )
+        body.append(_text(left - 8, yy + 15, lab, "end", n=42))
+        vl = value_labels[i] if value_labels else fmt_num(v, 2)
+        # right of the bar; a negative bar's label right of the zero line
+        body.append(_text(x2 + 4, yy + 15, vl, "start", f'fill="#333" {_HALO}'))
+        if markers is not None and markers[i] is not None:
+            mx = x(float(markers[i]))
+            body.append(
+                f'<line x1="{mx:.1f}" x2="{mx:.1f}" y1="{yy + 1:.1f}" y2="{yy + 21:.1f}" '
+                f'stroke="#000" stroke-width="2"><title>{esc(marker_label)}: '
+                f"{esc(fmt_num(markers[i], 2))}</title></line>"
+            )
+    body.append(
+        f'<line x1="{x(zero):.1f}" x2="{x(zero):.1f}" y1="{top:.1f}" y2="{top + ph:.1f}" '
+        'stroke="#333"/>'
+    )
+    if ref is not None:
+        body.append(
+            f'<line x1="{x(ref):.1f}" x2="{x(ref):.1f}" y1="{top - 6:.1f}" y2="{top + ph:.1f}" '
+            'stroke="#C00" stroke-width="2" stroke-dasharray="6 3"/>'
+        )
+        body.append(_text(x(ref), top - 8, ref_label, "middle", 'fill="#C00"'))
+    return body, (top - y0) + ph + 44
+
+
+def svg_hbars(name: str, title: str, labels, values, unit: str, **kw) -> str:
+    """One panel of horizontal bars as an SVG (see :func:`_hbar_panel`)."""
+    body, h = _hbar_panel(12.0 if kw.get("ref") is not None else 0.0, labels, values, unit, **kw)
+    return _svg(name, title, 880, h + 14, body)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _read_csv(path: Path, problems: list[Problem], required: Sequence[str] = ()) -> pd.DataFrame:
+    """A table of the plan, checked (:func:`siting.core.plan_files.read_plan_table`); an empty
+    frame when the file is absent (older plans) or wrong (the problem is recorded)."""
+    if path_problem(path) == "file not found":
+        return pd.DataFrame()
+    df = read_plan_table(path, problems, required=required, empty_text_as_na=True)
+    return pd.DataFrame() if df is None else df
+
+
+def _read_layer(gpkg: Path, layer: str, layers: set[str]) -> pd.DataFrame | None:
+    if layer not in layers:
+        return None
+    df = read_plan_layer(gpkg, layer, read_geometry=False)
+    return pd.DataFrame(df)
+
+
+def _ok(v: Any) -> bool:
+    return v is True or (isinstance(v, str) and v.strip().lower() == "true") or v == 1
+
+
+class _PlanFolder:
+    """What the report needs from a plan folder."""
+
+    def __init__(self, d: Path):
+        self.dir = d
+        mpath = d / "manifest.json"
+        if path_problem(mpath) == "file not found":
+            raise FileNotFoundError(f"{d}: no manifest.json (not a plan folder)")
+        problems: list[Problem] = []
+        self.manifest: dict[str, Any] = read_manifest(mpath, problems) or {}
+        self.schedule = _read_csv(d / "schedule.csv", problems, ("site_id", "year", "it_mw"))
+        self.flows = _read_csv(d / "flows.csv", problems, ("branch_id", "year", "flow_mw"))
+        self.upgrades = _read_csv(d / "upgrades.csv", problems, ("asset", "asset_id", "year"))
+        self.contingencies = _read_csv(d / "contingencies.csv", problems)
+        raise_plan_problems(problems)
+        self.sc: dict[str, Any] = self.manifest.get("scenario_as_run") or {}
+        gpkg = d / "plan.gpkg"
+        layers: set[str] = set()
+        if path_problem(gpkg) != "file not found":
+            layers = set(plan_layer_names(gpkg))
+        self.sites = _read_layer(gpkg, "sites", layers)
+        self.water_links = _read_layer(gpkg, "water_links", layers)
+        self.zones = _read_layer(gpkg, "zones", layers)
+        for df, cols in (
+            (self.sites, ("site_id", "bus_id", "name", "zone_id")),
+            (self.water_links, ("site_id", "source_id")),
+            (self.zones, ("zone_id",)),
+        ):
+            if df is not None:
+                for c in cols:
+                    if c in df:
+                        df[c] = df[c].map(lambda v: "" if v is None or v != v else str(v))
+        years = self.sc.get("years") or (
+            sorted(int(y) for y in self.schedule["year"].unique()) if len(self.schedule) else []
+        )
+        self.years: list[int] = [int(y) for y in years]
+
+    # figures -------------------------------------------------------------------------
+
+    def it_mw_by_year(self) -> dict[int, float]:
+        """National IT MW in service per year, from schedule.csv [MW]."""
+        out = {y: 0.0 for y in self.years}
+        if len(self.schedule):
+            for y, v in self.schedule.groupby("year")["it_mw"].sum().items():
+                out[int(y)] = float(v)
+        return out
+
+    def targets(self) -> dict[int, float]:
+        t = (self.sc.get("targets") or {}).get("it_mw_by_year") or {}
+        return {int(k): float(v) for k, v in t.items() if v is not None}
+
+    def total_cost_usd(self) -> float:
+        if _isnum(self.manifest.get("total_cost_usd")):
+            return float(self.manifest["total_cost_usd"])
+        return float(sum((self.manifest.get("costs_usd") or {}).values()))
+
+    def grid_modelled(self) -> bool:
+        return bool(self.manifest.get("grid_enabled", len(self.flows) > 0)) and len(self.flows) > 0
+
+    def site_table(self) -> pd.DataFrame:
+        """One row per chosen site (from the sites layer, completed by the schedule)."""
+        sc = self.schedule
+        if self.sites is not None and len(self.sites):
+            s = self.sites.copy()
+        elif len(sc):
+            s = pd.DataFrame({"site_id": sorted(sc["site_id"].unique())})
+        else:
+            return pd.DataFrame()
+        if len(sc):
+            g = sc.sort_values("year").groupby("site_id")
+            last_year = max(self.years) if self.years else sc["year"].max()
+            fill = {
+                "first_year": sc[sc["it_mw"] > 0].groupby("site_id")["year"].min(),
+                "it_mw_final": sc[sc["year"] == last_year].groupby("site_id")["it_mw"].sum(),
+                "cooling": g["cooling"].last(),
+                "bus_id": g["bus_id"].last(),
+                "water_m3_per_day_final": sc[sc["year"] == last_year]
+                .groupby("site_id")["water_m3_per_day"]
+                .sum(),
+            }
+            for col, ser in fill.items():
+                got = s["site_id"].map(ser)
+                s[col] = s[col].where(s[col].notna(), got) if col in s else got
+        s = s.sort_values(
+            ["first_year", "it_mw_final", "site_id"], ascending=[True, False, True]
+        ).reset_index(drop=True)
+        return s
+
+
+# --------------------------------------------------------------------------- HTML pieces
+
+
+def _table(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    num: Iterable[int] = (),
+    cls: str = "",
+    raw: Iterable[int] = (),
+) -> str:
+    """An HTML table; every cell escaped unless its column is in ``raw`` (built here)."""
+    num = set(num)
+    raw = set(raw)
+    h = "".join(f"<th{' class=n' if i in num else ''}>{esc(c)}</th>" for i, c in enumerate(headers))
+    body = []
+    for r in rows:
+        cells = []
+        for i, v in enumerate(r):
+            content = str(v) if i in raw else esc(v)
+            cells.append(f"<td{' class=n' if i in num else ''}>{content}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    c = f' class="{cls}"' if cls else ""
+    return (
+        f'<div class="tw"><table{c}><thead><tr>{h}</tr></thead><tbody>'
+        + "".join(body)
+        + "</tbody></table></div>"
+    )
+
+
+def _fig(value: float, text: str, key: str) -> str:
+    """A figure of the summary, with its exact value for machines."""
+    return (
+        f'<span class="fig" data-figure="{esc(key)}" data-value="{esc(repr(value))}">'
+        f"{esc(text)}</span>"
+    )
+
+
+def _list_words(items: Sequence[str]) -> str:
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _pct(v: Any, digits: int = 1) -> str:
+    return "–" if not _isnum(v) else f"{100 * float(v):.{digits}f} %"
+
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:0;
+color:#1d1d1d;background:#fff;line-height:1.45}
+main{max-width:1120px;margin:0 auto;padding:16px 24px 48px}
+h1{font-size:1.7em;margin:.4em 0 .1em}h2{margin-top:1.8em;border-bottom:2px solid #0072B2;
+padding-bottom:.15em}h3{margin-top:1.2em}
+.sub{color:#555;margin:0 0 1em}
+nav{background:#f3f6f9;padding:8px 12px;border-radius:6px;font-size:.95em}
+nav a{margin-right:12px;color:#0b5394;text-decoration:none}
+.lead{font-size:1.08em;background:#f7faf7;border-left:4px solid #009E73;padding:10px 14px}
+.cards{display:flex;flex-wrap:wrap;gap:12px;margin:14px 0}
+.card{border:1px solid #ddd;border-radius:6px;padding:8px 14px;min-width:150px}
+.card b{display:block;font-size:1.35em}.card span{color:#555;font-size:.9em}
+.tw{overflow-x:auto}table{border-collapse:collapse;margin:8px 0 4px;font-size:.92em}
+th,td{border-bottom:1px solid #e2e2e2;padding:4px 9px;text-align:left;vertical-align:top}
+th{background:#f3f3f3}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
+tbody tr:nth-child(even){background:#fafafa}
+.ok{color:#0a7a3a;font-weight:bold}.bad{color:#b00020;font-weight:bold}
+.note{color:#555;font-size:.92em}svg.plot{max-width:100%;height:auto;display:block;
+margin:10px 0}code{background:#f3f3f3;padding:0 3px;border-radius:3px}
+details{margin:6px 0}summary{cursor:pointer;color:#0b5394}
+@media print{nav{display:none}h2{break-after:avoid}svg.plot,table{break-inside:avoid}}
+"""
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _summary(p: _PlanFolder, sites: pd.DataFrame) -> str:
+    m = p.manifest
+    years = p.years
+    by_year = p.it_mw_by_year()
+    targets = p.targets()
+    last = years[-1] if years else None
+    final = by_year.get(last, 0.0) if last is not None else 0.0
+    built_years = [y for y in years if by_year.get(y, 0.0) > 0]
+    n_sites = len(sites)
+    costs = m.get("costs_usd") or {}
+    total = p.total_cost_usd()
+    cst = p.sc.get("costs") or {}
+    out = []
+
+    s1 = (
+        f"The plan builds {_fig(final, fmt_mw(final), 'it_mw_final')} of AI-campus IT capacity "
+        f"at {_fig(n_sites, fmt_num(n_sites), 'sites')} site{'s' if n_sites != 1 else ''}"
+        f" by {esc(last)}"
+    )
+    if built_years:
+        y0 = built_years[0]
+        s1 += f", starting with {esc(fmt_mw(by_year[y0]))} in {esc(y0)}"
+    s1 += "."
+    out.append(s1)
+    if targets:
+        short = [y for y in years if by_year.get(y, 0.0) + 1e-6 < targets.get(y, 0.0)]
+        if short:
+            out.append(
+                "It falls short of the national target in "
+                + esc(_list_words([str(y) for y in short]))
+                + "."
+            )
+        else:
+            tl = targets.get(last, max(targets.values()))
+            out.append(
+                f"That meets the national target in every year ({esc(fmt_mw(tl))} by {esc(last)})."
+            )
+    else:
+        out.append("No national target was set.")
+    dr = cst.get("discount_rate")
+    s = f"Its net present cost is {_fig(total, fmt_usd(total), 'total_cost_usd')}"
+    extra = []
+    if cst.get("currency_year"):
+        extra.append(f"in USD of {esc(cst['currency_year'])}")
+    if _isnum(dr) and years:
+        extra.append(f"discounted at {esc(fmt_num(100 * float(dr), 1))} % a year to {years[0]}")
+    if extra:
+        s += " (" + ", ".join(extra) + ")"
+    if _isnum(costs.get("capex")):
+        s += f"; campus capital is {esc(fmt_usd(costs['capex']))} of it"
+    credits = [k for k, v in costs.items() if _isnum(v) and float(v) < -0.5]
+    if credits:
+        s += (
+            ", after credits for "
+            + esc(_list_words([COST_LABELS.get(k, k).split(" (")[0].lower() for k in credits]))
+            + f" of {esc(fmt_usd(-sum(float(costs[k]) for k in credits)))}"
+        )
+    out.append(s + ".")
+
+    if n_sites and "cooling" in sites:
+        mix = (
+            sites.assign(mw=pd.to_numeric(sites.get("it_mw_final"), errors="coerce"))
+            .groupby("cooling")
+            .agg(n=("site_id", "size"), mw=("mw", "sum"))
+            .sort_values("mw", ascending=False)
+        )
+        parts = [
+            f"{esc(k or 'unknown')} cooling at {int(r.n)} site{'s' if r.n != 1 else ''} "
+            f"({esc(fmt_mw(r.mw))})"
+            for k, r in mix.iterrows()
+        ]
+        s = "The campuses use " + _list_words(parts)
+        pue = pd.to_numeric(sites.get("pue_annual"), errors="coerce").dropna()
+        if len(pue):
+            s += (
+                f"; their annual PUE is {esc(fmt_num(pue.min(), 2))}"
+                + (f" to {esc(fmt_num(pue.max(), 2))}" if pue.max() - pue.min() > 0.005 else "")
+                + " (facility power per unit of IT power)"
+            )
+        out.append(s + ".")
+    wl = p.water_links
+    water_on = bool((p.sc.get("water") or {}).get("enabled", True))
+    if wl is not None and len(wl) and last is not None:
+        wl_last = wl[wl["year"] == last]
+        w = float(wl_last["m3_per_day"].sum())
+        ns = wl_last["source_id"].nunique()
+        out.append(
+            f"They draw {_fig(w, fmt_num(w) + ' m3/day', 'water_m3_per_day_final')} of water in "
+            f"{esc(last)} from {ns} source{'s' if ns != 1 else ''} by pipeline."
+        )
+    elif not water_on:
+        out.append("Water was not modelled (so only dry cooling needs no water).")
+    else:
+        out.append("The plan draws no water (its campuses are dry-cooled or have no source).")
+
+    ups = p.upgrades
+    if p.grid_modelled():
+        n = len(ups)
+        s = f"The grid needs {_fig(n, fmt_num(n), 'upgrades')} upgrade{'s' if n != 1 else ''}"
+        if n:
+            kinds = ups["asset"].value_counts()
+            words = [
+                f"{int(c)} {'line' if k == 'branch' else esc(k)}{'s' if c != 1 else ''}"
+                for k, c in kinds.items()
+            ]
+            cost = float(pd.to_numeric(ups["cost_usd"], errors="coerce").sum())
+            s += f" ({_list_words(words)}; {esc(fmt_usd(cost))} before discounting)"
+        s += "."
+        worst = _worst_branches(p.flows, 1)
+        if len(worst):
+            r = worst.iloc[0]
+            s += (
+                f" The most loaded line reaches {esc(fmt_num(r['metric'], 0))} % of its rating "
+                f"(branch {esc(r['branch_id'])} in {esc(int(r['year']))})."
+            )
+        n1 = (p.sc.get("grid") or {}).get("n_minus_1") or {}
+        if n1.get("enabled"):
+            s += (
+                " It stays within emergency ratings after the loss of any single checked line "
+                f"(N-1) from {esc(n1.get('from_year') or years[0])}."
+            )
+        out.append(s)
+    else:
+        ep = cst.get("energy_usd_per_mwh")
+        out.append(
+            "The transmission grid was not modelled in this plan; campus energy is priced at "
+            + (f"{esc(fmt_num(ep, 2))} USD/MWh" if _isnum(ep) else "a flat price")
+            + "."
+        )
+
+    checks = m.get("verification") or []
+    n_ok = sum(_ok(c.get("ok")) for c in checks)
+    gap = m.get("gap")
+    s = f"The solver's status is <b>{esc(m.get('status', 'unknown'))}</b>"
+    if _isnum(gap):
+        s += f", within {esc(_pct(gap, 2))} of the best possible plan"
+    if m.get("status") == "feasible":  # stopped by a limit before proving it
+        limit = (m.get("solver") or {}).get("time_limit_s")
+        s += "; the plan is <b>not proven optimal</b>: the solver stopped at " + (
+            f"its time limit ({esc(f'{float(limit):g}')} s)"
+            if m.get("termination") == "maxTimeLimit" and _isnum(limit)
+            else f"a limit ({esc(m.get('termination', 'unknown'))})"
+        )
+        s += " before it could prove that no cheaper plan exists"
+    s += (
+        f"; {_fig(n_ok, str(n_ok), 'checks_passed')} of {len(checks)} checks recomputed from the "
+        "plan's own tables passed."
+    )
+    out.append(s)
+
+    cards = [
+        (fmt_mw(final), f"IT capacity by {last}"),
+        (fmt_num(n_sites), "campus sites"),
+        (fmt_usd(total), "net present cost"),
+    ]
+    if p.grid_modelled():
+        cards.append((fmt_num(len(ups)), "grid upgrades"))
+    if wl is not None and len(wl) and last is not None:
+        cards.append(
+            (fmt_num(wl[wl["year"] == last]["m3_per_day"].sum()) + " m3/day", f"water in {last}")
+        )
+    cards.append((f"{n_ok} / {len(checks)}", "checks passed"))
+    card_html = "".join(
+        f"<div class=card><b>{esc(a)}</b><span>{esc(b)}</span></div>" for a, b in cards
+    )
+    return (
+        '<section id="summary"><h2>Summary</h2><p class="lead">'
+        + " ".join(out)
+        + f'</p><div class="cards">{card_html}</div></section>'
+    )
+
+
+def _by_year(p: _PlanFolder, sites: pd.DataFrame) -> str:
+    years = p.years
+    by_year = p.it_mw_by_year()
+    targets = p.targets()
+    sc = p.schedule
+    new = sc.groupby("year")["new_it_mw"].sum() if len(sc) and "new_it_mw" in sc else {}
+    n_open = sc[sc["it_mw"] > 0].groupby("year")["site_id"].nunique() if len(sc) else {}
+    rows = []
+    for y in years:
+        t = targets.get(y)
+        b = by_year.get(y, 0.0)
+        rows.append(
+            [
+                y,
+                fmt_num(t) if t is not None else "–",
+                f'<span data-year="{esc(y)}" data-value="{esc(repr(b))}">{esc(fmt_num(b))}</span>',
+                fmt_num(new.get(y, 0.0) if hasattr(new, "get") else 0.0),
+                fmt_num(b - t) if t is not None else "–",
+                int(n_open.get(y, 0)) if hasattr(n_open, "get") else 0,
+            ]
+        )
+    table = _table(
+        [
+            "year",
+            "national target [MW]",
+            "built, in service [MW]",
+            "new that year [MW]",
+            "above target [MW]",
+            "sites open",
+        ],
+        rows,
+        num=range(1, 6),
+        raw=(2,),
+    )
+
+    # the stacked plot: by growth zone when the plan has them, else by site
+    series: list[tuple[str, list[float]]] = []
+    how = "site"
+    z = p.zones
+    if z is not None and len(z) and all(f"it_mw_{y}" in z for y in years):
+        how = "growth zone"
+        for r in z.itertuples(index=False):
+            rd = r._asdict()
+            label = f"{rd.get('zone_id', '')} {rd.get('name', '') or ''}".strip()
+            vals = [float(rd[f"it_mw_{y}"]) if _isnum(rd[f"it_mw_{y}"]) else 0.0 for y in years]
+            series.append((label, vals))
+    elif len(sc):
+        names = dict(zip(sites.get("site_id", []), sites.get("name", []), strict=False))
+        piv = sc.pivot_table(index="site_id", columns="year", values="it_mw", aggfunc="sum")
+        piv = piv.reindex(columns=years).fillna(0.0)
+        for sid, row in piv.iterrows():
+            nm = names.get(sid) or ""
+            series.append((f"{sid} {nm}".strip(), [float(v) for v in row]))
+    plot = ""
+    if series:
+        plot = svg_stacked_bars(
+            "it_mw_by_year",
+            f"IT capacity in service by year and {how} [MW]",
+            years,
+            series,
+            "IT capacity in service [MW]",
+            target=[targets.get(y) for y in years] if targets else None,
+            target_label="national target",
+        )
+    return (
+        '<section id="by-year"><h2>Capacity by year</h2>'
+        "<p>IT capacity is the computing load of the campuses, in megawatts (MW); the power "
+        "they draw from the grid is larger by the PUE (see Cooling). The national target is "
+        "the IT capacity the country wants in service each year.</p>"
+        + table
+        + f"<h3>IT capacity in service by year and {how} [MW]</h3>"
+        + (plot or "<p class=note>No capacity is built.</p>")
+        + (
+            "<p class=note>Dashed black marks: the national target of each year. Hover a bar "
+            "for its figure.</p>"
+            if plot and targets
+            else ""
+        )
+        + "</section>"
+    )
+
+
+def _sites(p: _PlanFolder, s: pd.DataFrame) -> str:
+    if not len(s):
+        return '<section id="sites"><h2>Sites</h2><p>The plan builds no site.</p></section>'
+    rows = []
+    for _, r in s.iterrows():
+        rows.append(
+            [
+                r.get("site_id", ""),
+                r.get("name", "") or "",
+                fmt_num(r.get("first_year")).replace(",", ""),
+                fmt_num(r.get("it_mw_final")),
+                r.get("cooling", "") or "",
+                fmt_num(r.get("pue_annual"), 3),
+                fmt_num(r.get("pue_peak"), 3),
+                fmt_num(r.get("wue_annual_l_per_kwh"), 2),
+                r.get("bus_id", "") or "",
+                fmt_num(r.get("water_m3_per_day_final")),
+                fmt_num(r.get("peak_draw_mw_final")),
+                r.get("zone_id", "") or "",
+                r.get("region_id", "") or "",
+            ]
+        )
+    table = _table(
+        [
+            "site",
+            "name",
+            "first year",
+            "IT [MW] final",
+            "cooling",
+            "PUE annual",
+            "PUE peak",
+            "WUE [L/kWh]",
+            "grid bus",
+            "water [m3/day] final",
+            "peak draw [MW] final",
+            "policy zone",
+            "region",
+        ],
+        rows,
+        num=(2, 3, 5, 6, 7, 9, 10),
+    )
+    last = p.years[-1] if p.years else ""
+    return (
+        '<section id="sites"><h2>Sites</h2>'
+        f"<p>Every campus the plan builds, in the order they open. \u201cFinal\u201d means in "
+        f"{esc(last)}, the last planning year. Peak draw is the power the campus takes from the "
+        "grid on the hottest hour (IT MW x peak PUE).</p>" + table + "</section>"
+    )
+
+
+def _zones(p: _PlanFolder) -> str:
+    z = p.zones
+    if z is None:
+        return ""
+    if not len(z):
+        return (
+            '<section id="zones"><h2>Growth zones</h2><p>The plan has no growth zone.</p></section>'
+        )
+    years = [y for y in p.years if f"it_mw_{y}" in z]
+    rows = []
+    for _, r in z.iterrows():
+        rows.append(
+            [
+                r.get("zone_id", ""),
+                r.get("name", "") or "",
+                r.get("site_ids", "") or "",
+                *[fmt_num(r.get(f"it_mw_{y}")) for y in years],
+                fmt_num(r.get("it_mw_final")),
+                fmt_num(r.get("first_year")).replace(",", ""),
+                r.get("cooling_mix", "") or "",
+                r.get("water_sources", "") or "",
+                fmt_num(r.get("water_m3_per_day_final")),
+                r.get("bus_ids", "") or "",
+                r.get("upgrades", "") or "",
+                fmt_usd(r.get("capex_usd")),
+            ]
+        )
+    k = len(years)
+    table = _table(
+        [
+            "zone",
+            "name",
+            "sites",
+            *[f"IT {y} [MW]" for y in years],
+            "IT final [MW]",
+            "first year",
+            "cooling mix",
+            "water sources",
+            "water final [m3/day]",
+            "grid buses",
+            "grid upgrades",
+            "capital cost",
+        ],
+        rows,
+        num=[*range(3, 3 + k + 2), 3 + k + 4, 3 + k + 7],
+    )
+    return (
+        '<section id="zones"><h2>Growth zones</h2>'
+        "<p>Growth zones group the chosen sites that share land, a grid connection or a water "
+        "source. Capital cost is undiscounted (campus capital, site opening, tie lines and "
+        "pipelines).</p>" + table + "</section>"
+    )
+
+
+def _costs(p: _PlanFolder) -> str:
+    costs = p.manifest.get("costs_usd") or {}
+    total = p.total_cost_usd()
+    rows = [
+        [esc(COST_LABELS.get(k, k)), esc(k), esc(fmt_num(float(v) / 1e6, 1) if _isnum(v) else "–")]
+        for k, v in costs.items()
+    ]
+    rows.append(["<b>Net present cost</b>", "", f"<b>{esc(fmt_num(total / 1e6, 1))}</b>"])
+    table = _table(["cost part", "key", "present value [M USD]"], rows, num=(2,), raw=(0, 1, 2))
+    nz = [(k, float(v)) for k, v in costs.items() if _isnum(v) and abs(float(v)) >= 0.5]
+    plot = ""
+    if nz:
+        plot = svg_hbars(
+            "costs",
+            "Cost breakdown, present value [bn USD]",
+            [COST_LABELS.get(k, k) for k, _ in nz],
+            [v / 1e9 for _, v in nz],
+            "present value [bn USD]",
+            value_labels=[fmt_usd(v) for _, v in nz],
+        )
+    cst = p.sc.get("costs") or {}
+    return (
+        '<section id="costs"><h2>Cost</h2>'
+        "<p>Every cost is a present value: each year's spending discounted to the first "
+        f"planning year at {esc(_pct(cst.get('discount_rate')))} a year, in USD of "
+        f"{esc(cst.get('currency_year', '–'))}. Credits (negative, in orange) lower the net "
+        "cost; the zone bonus is a policy incentive the plan counts for building in preferred "
+        "zones, not a payment.</p>"
+        + (plot or "<p class=note>No cost part is different from zero.</p>")
+        + table
+        + "</section>"
+    )
+
+
+def _water(p: _PlanFolder) -> str:
+    wl = p.water_links
+    head = '<section id="water"><h2>Water</h2>'
+    water_on = bool((p.sc.get("water") or {}).get("enabled", True))
+    if wl is None or not len(wl):
+        why = (
+            "Water was not modelled in this plan."
+            if not water_on
+            else "The plan draws no water: its campuses use dry cooling or have no source."
+        )
+        return head + f"<p>{why}</p></section>"
+    years = p.years
+    piv = wl.pivot_table(index="source_id", columns="year", values="m3_per_day", aggfunc="sum")
+    piv = piv.reindex(columns=years).fillna(0.0)
+    series = [(str(sid), [float(v) for v in row]) for sid, row in piv.iterrows()]
+    plot = svg_stacked_bars(
+        "water_by_source",
+        "Water drawn by source and year [m3/day]",
+        years,
+        series,
+        "water drawn [m3/day]",
+    )
+    last = years[-1]
+    links = wl[wl["year"] == last].sort_values("m3_per_day", ascending=False)
+    rows = [
+        [r.source_id, r.site_id, fmt_num(r.m3_per_day), fmt_num(r.distance_km, 1)]
+        for r in links.itertuples(index=False)
+    ]
+    table = _table(
+        ["water source", "site", f"water in {last} [m3/day]", "pipeline [km]"], rows, num=(2, 3)
+    )
+    pot = (p.sc.get("water") or {}).get("potable_cap_m3_per_day")
+    return (
+        head
+        + "<p>Each campus's evaporative or liquid cooling needs water: 24 h x utilisation x IT "
+        "MW x WUE, in cubic metres a day (m3/day), piped from sources within reach."
+        + (f" Potable water is capped at {esc(fmt_num(pot))} m3/day." if _isnum(pot) else "")
+        + "</p><h3>Water drawn by source and year [m3/day]</h3>"
+        + plot
+        + f"<h3>Pipelines in {esc(last)}</h3>"
+        + table
+        + "</section>"
+    )
+
+
+def _worst_branches(flows: pd.DataFrame, n: int) -> pd.DataFrame:
+    """The ``n`` branches loaded most in any year and snapshot, one row each (``metric`` [%],
+    ``worst_snapshot``), from a ``flows.csv`` with a row per snapshot, or an older one with
+    the peak's rows and the worst snapshot's loading (``max_loading_pct``)."""
+    if not len(flows):
+        return pd.DataFrame()
+    f = flows.copy()
+    metric = f["loading_pct"]
+    if "max_loading_pct" in f and f["max_loading_pct"].notna().any():
+        metric = f["max_loading_pct"].fillna(f["loading_pct"])
+    f["metric"] = pd.to_numeric(metric, errors="coerce").fillna(0.0)
+    snap = f["max_loading_snapshot"] if "max_loading_snapshot" in f else f.get("snapshot")
+    f["worst_snapshot"] = snap if snap is not None else ""
+    idx = f.groupby("branch_id")["metric"].idxmax()
+    return f.loc[idx].sort_values(["metric", "branch_id"], ascending=[False, True]).head(n)
+
+
+def _grid(p: _PlanFolder) -> str:
+    head = '<section id="grid"><h2>Grid</h2>'
+    g = p.sc.get("grid") or {}
+    if not p.grid_modelled():
+        ep = (p.sc.get("costs") or {}).get("energy_usd_per_mwh")
+        return (
+            head + "<p>The transmission grid was not modelled in this plan (no grid layer, or "
+            "<code>grid: {enabled: false}</code>): there are no line loadings or upgrades, and "
+            "campus energy is priced at "
+            + (f"{esc(fmt_num(ep, 2))} USD/MWh" if _isnum(ep) else "a flat price")
+            + ".</p></section>"
+        )
+    top = _worst_branches(p.flows, TOP_BRANCHES)
+    upgraded = set()
+    if len(p.upgrades):
+        upgraded = set(p.upgrades[p.upgrades["asset"] == "branch"]["asset_id"].astype(str))
+    labels, vals, tips, vlabels, colours = [], [], [], [], []
+    for _, r in top.iterrows():
+        bid = str(r["branch_id"])
+        lab = f"branch {bid}"
+        if "from_bus" in r and "to_bus" in r:
+            lab += f" ({r['from_bus']}–{r['to_bus']})"
+        if bid in upgraded:
+            lab += " upgraded"
+        labels.append(lab)
+        v = float(r["metric"])
+        vals.append(v)
+        snap = r["worst_snapshot"]
+        snap = snap if isinstance(snap, str) and snap else "peak"
+        vlabels.append(f"{fmt_num(v)} % ({int(r['year'])}, {snap})")
+        tips.append(
+            f"{lab}: {fmt_num(v, 1)} % of {fmt_num(r.get('rating_mw'))} MW in {int(r['year'])} "
+            f"({snap})"
+        )
+        colours.append(PALETTE[5] if v > 100.0 + 1e-6 else PALETTE[0])
+    plot = ""
+    if labels:
+        plot = svg_hbars(
+            "branch_loading",
+            f"Peak branch loadings, top {len(labels)} [% of rating]",
+            labels,
+            vals,
+            "highest loading over the years and snapshots [% of thermal rating]",
+            value_labels=vlabels,
+            tips=tips,
+            colours=colours,
+            ref=100.0,
+            ref_label="100 % (rating)",
+        )
+    parts = [
+        head,
+        "<p>Each line's loading is its DC power flow as a share of its thermal rating in that "
+        "year (upgrades in service included), at the worst of the modelled snapshots. The "
+        "dashed red line is the rating: 100 %.</p>",
+        f"<h3>Most loaded branches (top {len(labels)}) [% of rating]</h3>",
+        plot,
+    ]
+    ups = p.upgrades
+    parts.append("<h3>Grid upgrades</h3>")
+    if len(ups):
+        rows = [
+            [
+                "line" if r.asset == "branch" else r.asset,
+                r.asset_id,
+                int(r.year),
+                fmt_num(r.added_mw),
+                fmt_usd(r.cost_usd),
+                fmt_num(r.lead_time_years, 1),
+            ]
+            for r in ups.itertuples(index=False)
+        ]
+        parts.append(
+            "<p>What the plan buys to carry the campuses: extra rating on lines "
+            "(reconductoring) and extra substation headroom, each in service from its year "
+            "(costs not discounted here).</p>"
+            + _table(
+                [
+                    "asset",
+                    "ID",
+                    "in service from",
+                    "added [MW]",
+                    "cost",
+                    "lead time [years]",
+                ],
+                rows,
+                num=(2, 3, 4, 5),
+            )
+        )
+    else:
+        parts.append("<p>The plan needs no grid upgrade.</p>")
+    n1 = g.get("n_minus_1") or {}
+    if n1.get("enabled"):
+        parts.append(
+            "<h3>N-1 security</h3><p>From "
+            f"{esc(n1.get('from_year') or p.years[0])}, after the outage of any one checked "
+            f"line (outages: {esc(n1.get('outages', 'all'))}; snapshots: "
+            f"{esc(n1.get('snapshots', 'peak'))}), every line stays within its emergency "
+            "rating.</p>"
+        )
+        c = p.contingencies
+        if len(c):
+            c = c.sort_values("loading_pct", ascending=False).head(10)
+            rows = [
+                [
+                    r.branch_id,
+                    r.outage_id,
+                    int(r.year),
+                    r.snapshot,
+                    fmt_num(r.post_flow_mw),
+                    fmt_num(r.rating_emergency_mw),
+                    fmt_num(r.loading_pct, 1),
+                ]
+                for r in c.itertuples(index=False)
+            ]
+            parts.append(
+                "<p>The ten tightest cases:</p>"
+                + _table(
+                    [
+                        "branch",
+                        "after outage of",
+                        "year",
+                        "snapshot",
+                        "flow after [MW]",
+                        "emergency rating [MW]",
+                        "loading [%]",
+                    ],
+                    rows,
+                    num=(2, 4, 5, 6),
+                )
+            )
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _cooling(s: pd.DataFrame) -> str:
+    head = '<section id="cooling"><h2>Cooling: PUE and WUE by site</h2>'
+    if not len(s) or "pue_annual" not in s:
+        return head + "<p>No site, so no cooling figures.</p></section>"
+    labels = [f"{r.get('site_id', '')} {r.get('name', '') or ''}".strip() for _, r in s.iterrows()]
+    pue = pd.to_numeric(s["pue_annual"], errors="coerce").fillna(1.0).tolist()
+    peak = (
+        pd.to_numeric(s["pue_peak"], errors="coerce").tolist()
+        if "pue_peak" in s
+        else [None] * len(s)
+    )
+    peak = [None if not _isnum(v) else float(v) for v in peak]
+    wue = (
+        pd.to_numeric(s["wue_annual_l_per_kwh"], errors="coerce").fillna(0.0).tolist()
+        if "wue_annual_l_per_kwh" in s
+        else [0.0] * len(s)
+    )
+    cool = [str(r.get("cooling", "") or "") for _, r in s.iterrows()]
+    kinds = sorted(set(cool))
+    col = {k: PALETTE[(i + 2) % len(PALETTE)] for i, k in enumerate(kinds)}
+    colours = [col[c] for c in cool]
+    b1, h1 = _hbar_panel(
+        0.0,
+        labels,
+        pue,
+        "PUE [facility power / IT power]",
+        colours=colours,
+        value_labels=[f"{fmt_num(v, 3)} ({c})" for v, c in zip(pue, cool, strict=True)],
+        markers=peak,
+        marker_label="peak PUE",
+        x_min=1.0,
+        heading="Annual PUE (bars) and peak-hour PUE (black ticks)",
+    )
+    b2, h2 = _hbar_panel(
+        h1 + 6,
+        labels,
+        wue,
+        "WUE [litres of water per kWh of IT energy]",
+        colours=colours,
+        value_labels=[fmt_num(v, 2) for v in wue],
+        heading="Annual WUE",
+    )
+    plot = _svg("pue_wue", "PUE and WUE by site", 880, h1 + h2 + 16, b1 + b2)
+    legend = ", ".join(
+        f'<span style="color:{col[k]}">\u25a0</span> {esc(k or "unknown")}' for k in kinds
+    )
+    return (
+        head + "<p>PUE (power usage effectiveness) is the campus's total power over its IT power: "
+        "1.0 would mean no cooling or losses. WUE (water usage effectiveness) is the water "
+        "its cooling evaporates per kWh of IT energy. Both follow the local climate and the "
+        f"chosen cooling technology. Colours: {legend}.</p>" + plot + "</section>"
+    )
+
+
+def _verification(p: _PlanFolder) -> str:
+    checks = p.manifest.get("verification") or []
+    bad = [c for c in checks if not _ok(c.get("ok"))]
+    head = '<section id="verification"><h2>Verification</h2>'
+    if not checks:
+        return head + "<p>The manifest records no verification.</p></section>"
+    s = (
+        f'<p><span class="{"bad" if bad else "ok"}">{len(checks) - len(bad)} of {len(checks)} '
+        "checks passed.</span> After solving, every rule the plan must keep is recomputed from "
+        "its own tables and the inputs alone, never from the optimisation model: whole modules, "
+        "phasing, sizes, one cooling per site, targets, water balances, and with a grid the DC "
+        "flows from the nodal injections against the ratings.</p>"
+    )
+    rows = [
+        [
+            c.get("check", ""),
+            '<span class="ok">passed</span>'
+            if _ok(c.get("ok"))
+            else '<span class="bad">failed</span>',
+            esc(
+                fmt_num(max(float(c.get("worst", 0) or 0), 0.0), 3)
+                if _isnum(c.get("worst"))
+                else "–"
+            ),
+            esc(c.get("unit", "")),
+        ]
+        for c in checks
+    ]
+    rows = [[esc(r[0]), r[1], r[2], r[3]] for r in rows]
+    table = _table(["check", "result", "worst excess", "unit"], rows, num=(2,), raw=(0, 1, 2, 3))
+    if bad:
+        return head + s + table + "</section>"
+    return (
+        head
+        + s
+        + f"<details><summary>All {len(checks)} checks</summary>{table}</details></section>"
+    )
+
+
+def _kv(pairs: Sequence[tuple[str, Any]]) -> str:
+    return _table(["setting", "value"], [(k, v) for k, v in pairs])
+
+
+def _assumptions(p: _PlanFolder) -> str:
+    sc = p.sc
+    camp = sc.get("campus") or {}
+    cst = sc.get("costs") or {}
+    g = sc.get("grid") or {}
+    w = sc.get("water") or {}
+    pol = sc.get("policy") or {}
+    obj = sc.get("objective") or {}
+    targets = p.targets()
+    pairs: list[tuple[str, Any]] = [
+        ("planning years", ", ".join(str(y) for y in p.years)),
+        (
+            "national IT targets [MW]",
+            "; ".join(f"{y}: {fmt_num(v)}" for y, v in sorted(targets.items())) or "none",
+        ),
+        (
+            "objective",
+            "least net present cost"
+            if obj.get("sense", "min_cost") == "min_cost"
+            else f"most capacity within a budget of {fmt_usd(obj.get('budget_usd'))}",
+        ),
+        ("discount rate [per year]", _pct(cst.get("discount_rate"))),
+        ("currency year", cst.get("currency_year", "–")),
+        ("campus capital [USD/MW of IT]", fmt_num(cst.get("capex_usd_per_mw"))),
+        ("site opening cost [USD per site]", fmt_num(cst.get("site_fixed_cost_usd"))),
+        ("grid connection [USD/MW]", fmt_num(cst.get("interconnection_usd_per_mw"))),
+        ("tie line [USD/km]", fmt_num(cst.get("interconnection_usd_per_km"))),
+        ("water pipeline [USD/km]", fmt_num(cst.get("pipeline_usd_per_km"))),
+        ("campus module [MW]", fmt_num(camp.get("module_mw"))),
+        (
+            "campus size [MW]",
+            f"{fmt_num(camp.get('min_campus_mw'))} to {fmt_num(camp.get('max_campus_mw'))}",
+        ),
+        ("most new IT per site and year [MW]", fmt_num(camp.get("max_build_mw_per_year"))),
+        ("cooling technologies allowed", ", ".join(map(str, camp.get("cooling") or [])) or "–"),
+        ("water modelled", "yes" if w.get("enabled", True) else "no"),
+        ("potable water cap [m3/day]", fmt_num(w.get("potable_cap_m3_per_day"))),
+        ("grid modelled", "yes" if p.grid_modelled() else "no"),
+    ]
+    if p.grid_modelled():
+        snaps = g.get("snapshots") or []
+        pairs += [
+            (
+                "snapshots (load factor, hours a year)",
+                "; ".join(
+                    f"{s.get('name')}{' (peak)' if s.get('peak') else ''}: "
+                    f"{fmt_num(s.get('load_factor'), 2)}, {fmt_num(s.get('hours'))} h"
+                    for s in snaps
+                )
+                or "–",
+            ),
+            ("campus utilisation", fmt_num(g.get("campus_utilisation"), 2)),
+            ("power-flow formulation", g.get("formulation", "–")),
+            ("line limits", "yes" if g.get("line_limits", True) else "no"),
+            ("grid upgrades allowed", "yes" if g.get("upgrades", True) else "no"),
+        ]
+        n1 = g.get("n_minus_1") or {}
+        pairs.append(
+            (
+                "N-1 security",
+                (
+                    f"yes, from {n1.get('from_year') or p.years[0]}; outages: "
+                    f"{n1.get('outages', 'all')}; snapshots: {n1.get('snapshots', 'peak')}"
+                )
+                if n1.get("enabled")
+                else "no",
+            )
+        )
+        if g.get("derate"):
+            pairs.append(
+                (
+                    "derated branches (factor)",
+                    "; ".join(f"{k}: {v}" for k, v in g["derate"].items()),
+                )
+            )
+        if g.get("outages"):
+            pairs.append(("branches out of service", ", ".join(map(str, g["outages"]))))
+    else:
+        pairs.append(("energy price [USD/MWh]", fmt_num(cst.get("energy_usd_per_mwh"), 2)))
+    zones = pol.get("zones") or {}
+    if zones:
+        pairs.append(
+            (
+                "policy zones",
+                f"{zones.get('mode', '–')}; bonus {fmt_num(zones.get('bonus_usd_per_mw'))} USD/MW"
+                if zones.get("mode") == "prefer"
+                else f"{zones.get('mode', '–')}; min share {fmt_num(zones.get('min_share'), 2)}",
+            )
+        )
+    if pol.get("region_shares"):
+        pairs.append(
+            (
+                "region shares",
+                "; ".join(f"{k}: {json.dumps(v)}" for k, v in pol["region_shares"].items()),
+            )
+        )
+    desc = sc.get("description") or ""
+    notes = p.manifest.get("notes") or []
+    cands = p.manifest.get("candidates") or {}
+    out = ['<section id="assumptions"><h2>What was assumed</h2>']
+    if desc:
+        out.append(f"<p>{esc(desc.strip())}</p>")
+    out.append(_kv(pairs))
+    if cands:
+        out.append(
+            f"<p>The plan chose among {esc(fmt_num(cands.get('made')))} candidate locations; "
+            f"{esc(fmt_num(cands.get('kept')))} passed the screening.</p>"
+        )
+        rules = [r for r in cands.get("screening") or [] if r.get("removed")]
+        if rules:
+            out.append(
+                _table(
+                    ["screening rule", "candidates removed"],
+                    [(r.get("rule"), fmt_num(r.get("removed"))) for r in rules],
+                    num=(1,),
+                )
+            )
+    if notes:
+        out.append(
+            "<details><summary>Notes of the run</summary><ul>"
+            + "".join(f"<li>{esc(n)}</li>" for n in notes)
+            + "</ul></details>"
+        )
+    out.append("</section>")
+    return "".join(out)
+
+
+def _provenance(p: _PlanFolder) -> str:
+    m = p.manifest
+    inputs = m.get("inputs") or []
+    rows = [
+        (
+            i.get("role", ""),
+            Path(str(i.get("path", ""))).name,
+            str(i.get("sha256", ""))[:12],
+            fmt_num((i.get("size_bytes") or 0) / 1024, 1),
+        )
+        for i in inputs
+    ]
+    sol = m.get("solver") or {}
+    size = m.get("model_size") or {}
+    pairs = [
+        ("scenario", m.get("scenario", "")),
+        ("written (UTC)", m.get("created_utc", "")),
+        ("scenario digest (SHA-256, first 12)", str(m.get("scenario_digest_sha256", ""))[:12]),
+        ("solver", f"{sol.get('solver', '–')} {sol.get('version', '')}".strip()),
+        (
+            "solver settings",
+            f"time limit {fmt_num(sol.get('time_limit_s'))} s, MIP gap "
+            f"{_pct(sol.get('mip_gap'), 2)}, {fmt_num(sol.get('threads'))} threads",
+        ),
+        ("status", f"{m.get('status', '–')} ({m.get('termination', '–')})"),
+        ("objective [USD]", fmt_num(m.get("objective_usd"))),
+        ("best bound [USD]", fmt_num(m.get("best_bound_usd"))),
+        ("gap", _pct(m.get("gap"), 3)),
+        (
+            "model size",
+            f"{fmt_num(size.get('rows'))} rows, {fmt_num(size.get('columns'))} columns, "
+            f"{fmt_num(size.get('integers'))} integer",
+        ),
+    ]
+    tim = m.get("timings") or {}
+    vers = m.get("versions") or {}
+    return (
+        '<section id="provenance"><h2>Provenance</h2>'
+        "<p>The inputs this plan was made from, each with the start of its SHA-256 "
+        "fingerprint (the full one is in <code>manifest.json</code>): a file with the same "
+        "fingerprint is byte for byte the same file.</p>"
+        + _table(["role", "file", "SHA-256 (first 12)", "size [KiB]"], rows, num=(3,))
+        + _kv(pairs)
+        + "<h3>Timings [s]</h3>"
+        + _table(
+            ["stage", "time [s]"],
+            [(k.removesuffix("_s"), fmt_num(v, 2)) for k, v in tim.items()],
+            num=(1,),
+        )
+        + "<h3>Versions</h3>"
+        + _table(["package", "version"], list(vers.items()))
+        + "</section>"
+    )
+
+
+GLOSSARY = (
+    ("IT capacity [MW]", "the computing load of a campus (servers), in megawatts."),
+    ("PUE", "power usage effectiveness: total facility power / IT power (1.0 is ideal)."),
+    ("WUE [L/kWh]", "water usage effectiveness: litres of water per kWh of IT energy."),
+    ("m3/day", "cubic metres of water a day (1 m3 = 1,000 litres)."),
+    (
+        "net present cost",
+        "all costs over the plan, each year's discounted to the first year, less credits.",
+    ),
+    ("loading [%]", "a line's power flow as a share of its thermal rating."),
+    ("N-1", "the grid stays within limits after the loss of any one (checked) line."),
+    ("bn / M USD", "billion (10^9) / million (10^6) US dollars."),
+)
+
+
+# --------------------------------------------------------------------------- the page
+
+
+def build_html(plan_dir: Path) -> str:
+    """The report of a plan folder as one HTML string (see the module docstring)."""
+    p = _PlanFolder(Path(plan_dir))
+    sites = p.site_table()
+    m = p.manifest
+    title = m.get("title") or p.sc.get("title") or m.get("scenario") or "Siting plan"
+    sections = [
+        ("summary", "Summary", _summary(p, sites)),
+        ("by-year", "Capacity by year", _by_year(p, sites)),
+        ("sites", "Sites", _sites(p, sites)),
+        ("zones", "Growth zones", _zones(p)),
+        ("costs", "Cost", _costs(p)),
+        ("water", "Water", _water(p)),
+        ("grid", "Grid", _grid(p)),
+        ("cooling", "Cooling", _cooling(sites)),
+        ("verification", "Verification", _verification(p)),
+        ("assumptions", "Assumptions", _assumptions(p)),
+        ("provenance", "Provenance", _provenance(p)),
+    ]
+    nav = "".join(f'<a href="#{a}">{esc(t)}</a>' for a, t, body in sections if body)
+    gloss = (
+        '<section id="glossary"><h2>Words and units</h2><dl>'
+        + "".join(f"<dt><b>{esc(k)}</b></dt><dd>{esc(v)}</dd>" for k, v in GLOSSARY)
+        + "</dl></section>"
+    )
+    years = p.years
+    span = f"{years[0]}–{years[-1]}" if years else ""
+    sub = (
+        f"Siting plan <b>{esc(m.get('scenario', ''))}</b>"
+        + (f", planning years {esc(span)}" if span else "")
+        + f". Written {esc(m.get('created_utc', ''))} UTC by siting "
+        + esc((m.get("versions") or {}).get("siting", ""))
+        + ". This page is self-contained: it reads nothing from the network."
+    )
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{esc(title)} — plan report</title><style>{CSS}</style></head><body><main>"
+        f"<h1>{esc(title)}</h1><p class=sub>{sub}</p><nav>{nav}"
+        '<a href="#glossary">Words and units</a></nav>'
+        + "".join(body for _, _, body in sections)
+        + gloss
+        + "</main></body></html>\n"
+    )
+
+
+def render_report(plan_dir: Path, out: Path | None = None) -> Path:
+    """Write ``report.html`` for a plan folder, atomically (temp file, then rename).
+
+    Parameters
+    ----------
+    plan_dir
+        A plan folder as :meth:`siting.results.plan.Plan.write` writes it.
+    out
+        Where to write (default ``plan_dir / "report.html"``).
+
+    Returns
+    -------
+    pathlib.Path
+        The report's path.
+    """
+    plan_dir = Path(plan_dir)
+    out = Path(out) if out is not None else plan_dir / "report.html"
+    page = build_html(plan_dir)
+    return write_text_atomic(out, page)

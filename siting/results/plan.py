@@ -1,0 +1,1038 @@
+"""Plan results: the solution as tables and geometries, re-verified from the tables alone.
+
+:func:`extract` reads a solved model into a :class:`Plan`: which sites, how many MW in
+which year, which cooling, which water, which buses, flows and dispatch, and what it
+costs. :func:`verify` then recomputes, from those tables and the inputs only (never the
+model), every rule the plan must keep: phasing and sizes, targets, one cooling per
+site, water balances and capacities, policy shares, and the DC flows from the nodal
+injections (numpy, :mod:`siting.network`) against the ratings. Any violation beyond a
+small tolerance raises :class:`VerificationError`.
+
+:meth:`Plan.write` writes the outputs of a run into a folder atomically: everything is
+written into a staging folder beside it, which then replaces the old folder in one
+rename, so a failed or interrupted run never leaves a half-written plan that looks whole.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyomo.environ as pyo
+import shapely
+
+from siting.core.errors import SitingError
+from siting.core.io import OutputOwner, disk_trouble, staged_folder
+from siting.model.data import ModelData, partners
+from siting.model.objective import COST_PARTS
+from siting.solve.highs import SolveResult
+
+#: Absolute tolerance of the verification [MW, m3/day].
+TOL_ABS = 1e-3
+#: Relative tolerance of the verification [fraction].
+TOL_REL = 1e-6
+
+#: Columns of ``flows.csv``: one row per branch, year and snapshot (``Plan.flows_all``).
+FLOW_COLUMNS = [
+    "branch_id",
+    "from_bus",
+    "to_bus",
+    "year",
+    "snapshot",
+    "flow_mw",
+    "rating_mw",
+    "loading_pct",
+    "rating_emergency_mw",
+]
+#: Columns of ``upgrades.csv``.
+UPGRADE_COLUMNS = ["asset", "asset_id", "year", "added_mw", "cost_usd", "lead_time_years"]
+#: Columns of ``contingencies.csv``.
+CONTINGENCY_COLUMNS = [
+    "branch_id",
+    "year",
+    "snapshot",
+    "outage_id",
+    "post_flow_mw",
+    "rating_emergency_mw",
+    "loading_pct",
+]
+
+
+class VerificationError(SitingError):
+    """The plan breaks a rule it must keep (a bug in the model, or solver trouble)."""
+
+
+@dataclass
+class Check:
+    """One verification: its name, whether it held, the worst excess, and details."""
+
+    name: str
+    ok: bool
+    worst: float = 0.0
+    unit: str = ""
+    detail: str = ""
+
+
+@dataclass
+class Plan:
+    """A siting plan.
+
+    Attributes
+    ----------
+    name
+        The scenario's name.
+    sites
+        Chosen sites (GeoDataFrame, index site_id): ``first_year, it_mw_final, cooling,
+        bus_id, pue_annual, pue_peak, wue_annual_l_per_kwh``, ...
+    candidates
+        Every candidate with ``status`` (``chosen``, ``screened_out``, ``not_chosen``)
+        and ``reason``.
+    schedule
+        One row per chosen site and year: ``site_id, year, it_mw, new_it_mw, peak_draw_mw,
+        typical_draw_mw, cooling, bus_id, water_m3_per_day``.
+    flows
+        One row per branch and year at the peak snapshot: ``branch_id, from_bus, to_bus,
+        year, flow_mw, rating_mw, loading_pct, rating_emergency_mw`` (ratings of that year,
+        upgrades included), plus the worst snapshot's loading ``max_loading_pct,
+        max_loading_snapshot`` (no rows when the grid is not modelled). In memory only (the
+        branches layer's ``loading_pct_<YYYY>`` come from it).
+    flows_all
+        One row per branch, year and snapshot, :data:`FLOW_COLUMNS` (``flow_mw`` from
+        ``from_bus`` to ``to_bus``, ratings of that year with upgrades, ``loading_pct`` =
+        100 |flow| / rating, 0 when unlimited): what ``flows.csv`` holds, so that each
+        snapshot can be recomputed from the plan's tables (``siting grid check``).
+    dispatch
+        ``gen_id, bus_id, year, snapshot, p_mw`` (no rows when the grid is not modelled).
+    water_links
+        ``site_id, source_id, year, m3_per_day, distance_km`` (GeoDataFrame of pipelines).
+    buses, branches
+        The grid's layers with campus load and peak loading per year (``None`` when the grid
+        is not modelled or its buses have no coordinates).
+    upgrades
+        Grid upgrades taken: ``asset`` (``branch`` or ``substation``), ``asset_id``, ``year``
+        (first year in service), ``added_mw``, ``cost_usd`` (not discounted),
+        ``lead_time_years``.
+    contingencies
+        With N-1 security: per monitored branch and year, the worst checked outage
+        (``branch_id, year, snapshot, outage_id, post_flow_mw, rating_emergency_mw,
+        loading_pct``); else empty.
+    zones
+        Growth zones (:func:`siting.results.zones.growth_zones`): the chosen sites grouped where
+        they are close or share a bus or water source, with polygons (``None`` when not
+        computed).
+    costs_usd
+        Present value of each cost part [USD].
+    solve
+        The solver's report.
+    checks
+        The verification.
+    manifest
+        Provenance and figures (written as manifest.json).
+    metrics
+        Planner metrics beside cost (:func:`siting.model.metrics.metric_values`): campus
+        water per year and at its peak [m3/day], CO2 the campuses add [t CO2], grid
+        upgrade spend [USD, present value].
+    """
+
+    name: str
+    sites: gpd.GeoDataFrame
+    candidates: gpd.GeoDataFrame
+    schedule: pd.DataFrame
+    flows: pd.DataFrame
+    flows_all: pd.DataFrame
+    dispatch: pd.DataFrame
+    water_links: gpd.GeoDataFrame
+    buses: gpd.GeoDataFrame | None
+    branches: gpd.GeoDataFrame | None
+    costs_usd: dict[str, float]
+    solve: SolveResult
+    checks: list[Check] = field(default_factory=list)
+    manifest: dict[str, Any] = field(default_factory=dict)
+    violations: list[dict] = field(default_factory=list)
+    upgrades: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=UPGRADE_COLUMNS))
+    contingencies: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=CONTINGENCY_COLUMNS)
+    )
+    zones: gpd.GeoDataFrame | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def total_cost_usd(self) -> float:
+        """Net present cost of the plan [USD] (sum of the cost parts)."""
+        return float(sum(self.costs_usd.values()))
+
+    def it_mw_by_year(self) -> pd.Series:
+        """National IT capacity in service per year [MW]."""
+        if self.schedule.empty:
+            return pd.Series(dtype=float)
+        return self.schedule.groupby("year")["it_mw"].sum()
+
+    def write(
+        self,
+        out_dir: str | Path,
+        *,
+        force: bool = False,
+        inputs: list[str | Path] | None = None,
+    ) -> Path:
+        """Write every output into ``out_dir`` atomically (see the module docstring).
+
+        Files: ``plan.gpkg`` (layers ``sites``, ``candidates``, ``buses``, ``branches``,
+        ``water_links``, ``zones``; ``buses`` and ``branches`` only when the grid is
+        modelled, ``zones`` when computed), ``zones.geojson`` (the zones in EPSG:4326, when
+        computed), ``schedule.csv``, ``flows.csv``, ``dispatch.csv`` (headers only without
+        a modelled grid), ``upgrades.csv`` (headers only when none), ``contingencies.csv``
+        (with N-1), ``manifest.json``, ``report.html``, ``index.html`` and the marker
+        :data:`siting.core.io.MARKER`.
+
+        Parameters
+        ----------
+        out_dir
+            The plan folder: new, empty, or this scenario's earlier plan folder
+            (:func:`siting.core.io.check_output_folder`).
+        force
+            Also replace a siting folder of another scenario or kind.
+        inputs
+            The run's input files, never to be deleted (default: the manifest's).
+
+        Returns
+        -------
+        pathlib.Path
+            The output folder.
+
+        Raises
+        ------
+        siting.core.io.OutputLockedError
+            Another run is writing ``out_dir`` (:func:`siting.core.io.output_lock`).
+        siting.core.io.OutputRefusedError
+            ``out_dir`` is not this plan's to replace; nothing is touched.
+        siting.core.io.OutputWriteError
+            The write failed (no space left, read-only ...); the previous folder is kept.
+        """
+        if inputs is None:
+            inputs = [f["path"] for f in self.manifest.get("inputs", []) if "path" in f]
+        owner = OutputOwner("plan", self.name)
+        with staged_folder(out_dir, owner, inputs=inputs, force=force) as stage:
+            self._write_files(stage)
+        return Path(out_dir).resolve()
+
+    def _write_files(self, d: Path) -> None:
+        gpkg = d / "plan.gpkg"
+        layers = [
+            ("sites", self.sites),
+            ("candidates", self.candidates),
+            ("buses", self.buses),
+            ("branches", self.branches),
+            ("water_links", self.water_links),
+            ("zones", self.zones),
+        ]
+        for name, gdf in layers:
+            if gdf is None:
+                continue
+            g = gpkg_ready(gdf)
+            g.to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio")
+        if self.zones is not None:
+            _write_geojson(self.zones, d / "zones.geojson")
+        self.schedule.to_csv(d / "schedule.csv", index=False, float_format="%.6g")
+        self.flows_all.to_csv(d / "flows.csv", index=False, float_format="%.6g")
+        self.dispatch.to_csv(d / "dispatch.csv", index=False, float_format="%.6g")
+        self.upgrades.to_csv(d / "upgrades.csv", index=False, float_format="%.10g")
+        if len(self.contingencies):
+            self.contingencies.to_csv(d / "contingencies.csv", index=False, float_format="%.6g")
+        (d / "manifest.json").write_text(
+            json.dumps(self.manifest, indent=2, default=_json_default) + "\n", encoding="utf-8"
+        )
+        failed = render_pages(d)
+        if failed:  # the tables stand; the manifest says which page is missing and why
+            self.manifest.setdefault("notes", []).extend(failed)
+            (d / "manifest.json").write_text(
+                json.dumps(self.manifest, indent=2, default=_json_default) + "\n",
+                encoding="utf-8",
+            )
+
+
+def render_pages(plan_dir: Path) -> list[str]:
+    """Render the stakeholder pages of a plan folder: ``report.html`` and ``index.html``.
+
+    A page that fails to render does not cost the plan: the failure is warned about and
+    returned (as a note for the manifest), and the tables are written all the same. A
+    failure to write (an ``OSError``, or any error while the folder's disk refuses writes:
+    no space left, read-only) is not a rendering bug: it propagates.
+
+    Returns
+    -------
+    list of str
+        One line per page that could not be rendered.
+
+    Raises
+    ------
+    OSError
+        The page could not be written (:func:`siting.core.io.write_failure`).
+    """
+    import warnings
+
+    from siting.render.maps import render_map
+    from siting.render.report import render_report
+
+    failed = []
+    for render, page in ((render_report, "report.html"), (render_map, "index.html")):
+        try:
+            render(plan_dir)
+        except Exception as exc:  # noqa: BLE001  (a page must not cost the plan)
+            if isinstance(exc, OSError) or disk_trouble(plan_dir) is not None:
+                raise
+            msg = f"{page} was not written: {type(exc).__name__}: {exc} (please report it)"
+            warnings.warn(msg, RuntimeWarning, stacklevel=2)
+            failed.append(msg)
+    return failed
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, Path):
+        return str(o)
+    if isinstance(o, tuple):
+        return list(o)
+    return str(o)
+
+
+def _write_geojson(gdf: gpd.GeoDataFrame, path: Path) -> None:
+    """Write a layer as RFC 7946 GeoJSON (EPSG:4326, longitude first)."""
+    g = gpkg_ready(gdf)
+    if g.crs is not None:
+        g = g.to_crs("EPSG:4326")
+    g.to_file(path, driver="GeoJSON", engine="pyogrio", layer_options={"RFC7946": "YES"})
+
+
+def gpkg_ready(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Index as a column; object columns as text (GeoPackage has no mixed types)."""
+    g = gdf.reset_index() if gdf.index.name else gdf.reset_index(drop=True)
+    for c in g.columns:
+        if c != g.geometry.name and g[c].dtype == object:
+            g[c] = g[c].map(lambda v: "" if v is None else str(v))
+    return g
+
+
+# --------------------------------------------------------------------------- extraction
+
+
+def _val(x: Any) -> float:
+    v = pyo.value(x, exception=False)
+    return 0.0 if v is None else float(v)
+
+
+def extract(
+    m: pyo.ConcreteModel,
+    d: ModelData,
+    layers,
+    candidates,
+    result: SolveResult,
+    *,
+    name: str,
+    zone_settings=None,
+) -> Plan:
+    """Read the solved model into a :class:`Plan` (tables and geometries).
+
+    ``zone_settings`` (the scenario's :class:`siting.config.scenario.GrowthZones`; ``None``: its
+    defaults) sets how :attr:`Plan.zones` groups the chosen sites.
+    """
+    years = d.years
+    rows = []
+    techs_of = m._techs_of
+    sw = list(m.SW) if hasattr(m, "SW") else []
+    sources_of = partners(sw, d.sites, list(d.sources.index) if sw else [])[0]
+    for s in d.sites:
+        caps = [_val(m.cap[s, t]) for t in range(d.n_years)]
+        if max(caps) < 0.5 * d.module_mw:
+            continue
+        chosen = [k for k in techs_of[s] if _val(m.tech[s, k]) > 0.5]
+        k = chosen[0] if chosen else ""
+        perf = d.perf.loc[(s, k)] if k else None
+        for t, y in enumerate(years):
+            it = round(caps[t] / d.module_mw) * d.module_mw
+            if it <= 0 and (t == 0 or caps[t - 1] <= 0):
+                continue
+            water = sum(_val(m.x[s, w, t]) for w in sources_of[s])
+            rows.append(
+                {
+                    "site_id": s,
+                    "year": y,
+                    "it_mw": it,
+                    "new_it_mw": round(_val(m.new[s, t]) / d.module_mw) * d.module_mw,
+                    "peak_draw_mw": it * float(perf["pue_peak"]) if perf is not None else 0.0,
+                    "typical_draw_mw": it * d.utilisation * float(perf["pue_annual"])
+                    if perf is not None
+                    else 0.0,
+                    "cooling": k,
+                    "bus_id": d.site.at[s, "bus_id"],
+                    "water_m3_per_day": water,
+                }
+            )
+    schedule = pd.DataFrame(
+        rows,
+        columns=[
+            "site_id",
+            "year",
+            "it_mw",
+            "new_it_mw",
+            "peak_draw_mw",
+            "typical_draw_mw",
+            "cooling",
+            "bus_id",
+            "water_m3_per_day",
+        ],
+    )
+
+    cand = candidates.all.copy()
+    chosen_ids = set(schedule["site_id"])
+    cand["status"] = np.where(
+        cand["screened_out"].astype(str) != "",
+        "screened_out",
+        np.where(cand.index.isin(list(chosen_ids)), "chosen", "not_chosen"),
+    )
+    cand["reason"] = np.where(
+        cand["status"] == "screened_out",
+        "screened out by " + cand["screened_out"].astype(str),
+        np.where(cand["status"] == "chosen", "chosen", "not economic in this plan"),
+    )
+
+    sites = candidates.sites.loc[[s for s in candidates.sites.index if s in chosen_ids]].copy()
+    if len(schedule):
+        g = schedule.groupby("site_id")
+        sites["first_year"] = g["year"].min().reindex(sites.index)
+        sites["it_mw_final"] = g["it_mw"].last().reindex(sites.index)
+        sites["cooling"] = g["cooling"].first().reindex(sites.index)
+        for col in ("pue_annual", "pue_peak", "wue_annual_l_per_kwh", "wue_peak_l_per_kwh"):
+            sites[col] = [float(d.perf.at[(s, sites.at[s, "cooling"]), col]) for s in sites.index]
+        sites["peak_draw_mw_final"] = g["peak_draw_mw"].last().reindex(sites.index)
+        sites["water_m3_per_day_final"] = g["water_m3_per_day"].last().reindex(sites.index)
+    sites.index.name = "site_id"
+
+    # water links
+    wrows = []
+    if hasattr(m, "SW"):
+        dist = {
+            (r.site_id, r.source_id): r.distance_km for r in d.water_links.itertuples(index=False)
+        }
+        for s, w in m.SW:
+            for t, y in enumerate(years):
+                v = _val(m.x[s, w, t])
+                if v > 1e-6:
+                    wrows.append((s, w, y, v, dist[(s, w)]))
+    wl = pd.DataFrame(wrows, columns=["site_id", "source_id", "year", "m3_per_day", "distance_km"])
+    geoms = []
+    if len(wl) and layers.water_sources is not None:
+        src_pt = layers.water_sources.geometry
+        site_pt = candidates.sites[["x", "y"]]
+        for r in wl.itertuples(index=False):
+            p = src_pt.loc[r.source_id]
+            geoms.append(
+                shapely.LineString(
+                    [(site_pt.at[r.site_id, "x"], site_pt.at[r.site_id, "y"]), (p.x, p.y)]
+                )
+            )
+    water_links = gpd.GeoDataFrame(wl, geometry=gpd.GeoSeries(geoms, crs=layers.crs))
+
+    # grid
+    flows = pd.DataFrame(
+        columns=[
+            "branch_id",
+            "from_bus",
+            "to_bus",
+            "year",
+            "flow_mw",
+            "rating_mw",
+            "loading_pct",
+            "max_loading_pct",
+            "max_loading_snapshot",
+        ]
+    )
+    flows_all = pd.DataFrame(columns=FLOW_COLUMNS)
+    dispatch = pd.DataFrame(columns=["gen_id", "bus_id", "year", "snapshot", "p_mw"])
+    buses = branches = None
+    upgrades = pd.DataFrame(columns=UPGRADE_COLUMNS)
+    contingencies = pd.DataFrame(columns=CONTINGENCY_COLUMNS)
+    if d.grid_enabled:
+        net = d.net
+        upgrades = _upgrades_taken(m, d)
+        added = added_by_year(upgrades, d)
+        snaps = list(d.snapshots.index)
+        frows = []
+        from siting.solve.lazy import solution_flows
+
+        all_flows = solution_flows(m, d)  # either formulation
+        for t, y in enumerate(years):
+            for h in snaps:
+                f = all_flows[t, h]
+                frows.append(
+                    pd.DataFrame(
+                        {
+                            "branch_id": net.branch_ids,
+                            "from_bus": net.bus_ids[net.from_idx],
+                            "to_bus": net.bus_ids[net.to_idx],
+                            "year": y,
+                            "snapshot": h,
+                            "flow_mw": f,
+                            "rating_mw": net.rating_mw + added[:, t],
+                            "rating_emergency_mw": d.rating_emergency_mw + added[:, t],
+                        }
+                    )
+                )
+        flows_all = pd.concat(frows, ignore_index=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            flows_all["loading_pct"] = np.where(
+                np.isfinite(flows_all["rating_mw"]),
+                100.0 * flows_all["flow_mw"].abs() / flows_all["rating_mw"],
+                0.0,
+            )
+        flows_all = flows_all[FLOW_COLUMNS]
+        peak_name = (
+            d.snapshots.index[d.snapshots["peak"].to_numpy()][0]
+            if d.snapshots["peak"].any()
+            else snaps[0]
+        )
+        pk = flows_all[flows_all["snapshot"] == peak_name].drop(columns="snapshot")
+        idx = flows_all.groupby(["branch_id", "year"], sort=False)["loading_pct"].idxmax()
+        worst = flows_all.loc[idx, ["branch_id", "year", "loading_pct", "snapshot"]].rename(
+            columns={"loading_pct": "max_loading_pct", "snapshot": "max_loading_snapshot"}
+        )
+        flows = pk.merge(worst, on=["branch_id", "year"], how="left")
+        drows = []
+        for t, y in enumerate(years):
+            for h in snaps:
+                drows.append(
+                    pd.DataFrame(
+                        {
+                            "gen_id": d.gens.index,
+                            "bus_id": d.gens["bus_id"].to_numpy(),
+                            "year": y,
+                            "snapshot": h,
+                            "p_mw": [_val(m.p[g, t, h]) for g in d.gens.index],
+                        }
+                    )
+                )
+        dispatch = pd.concat(drows, ignore_index=True)
+        if d.n1 is not None and d.line_limits:
+            contingencies = worst_contingencies(flows_all, d, added, m)
+        grid = layers.grid
+        if grid.has_coordinates:
+            buses = grid.buses.copy()
+            camp = (
+                schedule.pivot_table(
+                    index="bus_id", columns="year", values="peak_draw_mw", aggfunc="sum"
+                )
+                if len(schedule)
+                else pd.DataFrame()
+            )
+            for y in years:
+                buses[f"campus_peak_mw_{y}"] = (
+                    camp[y].reindex(buses.index).fillna(0.0).to_numpy() if y in camp else 0.0
+                )
+            branches = grid.branches.copy()
+            for y in years:
+                ld = flows[flows["year"] == y].set_index("branch_id")["max_loading_pct"]
+                branches[f"loading_pct_{y}"] = ld.reindex(branches.index).to_numpy()
+
+    costs = {p: _val(m.cost_part[p]) for p in COST_PARTS}
+    zones = _zones(
+        d, layers, sites, schedule, water_links, upgrades, zone_settings, candidates.sites
+    )
+    return Plan(
+        name=name,
+        sites=sites,
+        candidates=cand,
+        schedule=schedule,
+        flows=flows,
+        flows_all=flows_all,
+        dispatch=dispatch,
+        water_links=water_links,
+        buses=buses,
+        branches=branches,
+        costs_usd=costs,
+        solve=result,
+        upgrades=upgrades,
+        contingencies=contingencies,
+        zones=zones,
+    )
+
+
+def _zones(d: ModelData, layers, sites, schedule, water_links, upgrades, settings, all_sites):
+    """The plan's growth zones (:func:`siting.results.zones.growth_zones`) with the model's costs.
+
+    ``capex_usd`` sums, undiscounted, what the objective's ``capex``, ``cooling_capex``,
+    ``site_fixed`` and ``pipelines`` parts charge the zone's sites: final IT MW x
+    (``capex_usd_per_mw`` + the site's land per MW + ``interconnection_usd_per_mw`` + its
+    cooling's capex per MW), plus its opening cost and tie line, plus its pipelines.
+    """
+    from siting.config.scenario import GrowthZones
+    from siting.results.zones import growth_zones
+
+    s = settings if settings is not None else GrowthZones()
+    z_sites = sites.copy()
+    if len(z_sites):
+        z_sites["tie_line_usd"] = d.site["interconnect_usd"].reindex(z_sites.index).to_numpy()
+        cool = z_sites["cooling"] if "cooling" in z_sites else pd.Series("", index=z_sites.index)
+        per_mw = {
+            str(site): d.capex_usd_per_mw
+            + d.interconnection_usd_per_mw
+            + float(d.site.at[site, "land_usd_per_mw"])
+            + float(d.cooling_capex_usd_per_mw.get(str(cool.at[site]), 0.0))
+            for site in z_sites.index
+        }
+    else:
+        per_mw = {}
+    wl = water_links
+    if len(wl) and len(d.water_links) and "pipeline_usd" in d.water_links:
+        pipe = d.water_links.set_index(["site_id", "source_id"])["pipeline_usd"]
+        wl = wl.copy()
+        wl["pipeline_usd"] = pipe.reindex(
+            list(zip(wl["site_id"].astype(str), wl["source_id"].astype(str), strict=True))
+        ).to_numpy()
+    grid = layers.grid
+    buses = grid.buses if grid is not None and grid.has_coordinates else None
+    branches = None
+    if d.grid_enabled:
+        net = d.net
+        branches = pd.DataFrame(
+            {
+                "branch_id": net.branch_ids,
+                "from_bus": net.bus_ids[net.from_idx],
+                "to_bus": net.bus_ids[net.to_idx],
+            }
+        )
+    return growth_zones(
+        z_sites,
+        schedule,
+        wl,
+        buses,
+        upgrades,
+        distance_km=s.distance_km,
+        corridor_buffer_km=s.corridor_buffer_km,
+        places=layers.places,
+        crs=layers.crs if layers.crs is not None else all_sites.crs,
+        years=list(d.years),
+        branches=branches,
+        capex_usd_per_mw=per_mw,
+    )
+
+
+def _upgrades_taken(m: pyo.ConcreteModel, d: ModelData) -> pd.DataFrame:
+    """The upgrades the solution takes (see :attr:`Plan.upgrades`)."""
+    rows = []
+    for asset, var, table, id_col in (
+        ("branch", getattr(m, "up_branch", None), d.branch_upgrades, "branch_id"),
+        ("substation", getattr(m, "up_bus", None), d.bus_upgrades, "bus_id"),
+    ):
+        if var is None:
+            continue
+        for pos, opt in table.iterrows():
+            for t, y in enumerate(d.years):
+                if _val(var[int(pos), t]) > 0.5:
+                    rows.append(
+                        (
+                            asset,
+                            str(opt[id_col]),
+                            y,
+                            float(opt["added_mw"]),
+                            float(opt["cost_usd"]),
+                            float(opt["lead_time_years"]),
+                        )
+                    )
+    return pd.DataFrame(rows, columns=UPGRADE_COLUMNS)
+
+
+def added_by_year(upgrades: pd.DataFrame, d: ModelData, asset: str = "branch") -> np.ndarray:
+    """Rating (``branch``) or headroom (``substation``) added per position and period [MW].
+
+    Parameters
+    ----------
+    upgrades
+        :attr:`Plan.upgrades` (or ``upgrades.csv``).
+    d
+        The model's data (for the network's order and the years).
+    asset
+        ``branch`` (rows: ``net.branch_ids``) or ``substation`` (rows: ``net.bus_ids``).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n, n_years) [MW].
+    """
+    ids = d.net.branch_ids if asset == "branch" else d.net.bus_ids
+    out = np.zeros((len(ids), d.n_years))
+    pos = pd.Series(np.arange(len(ids)), index=ids.astype(str))
+    years = np.asarray(d.years)
+    for r in upgrades[upgrades["asset"] == asset].itertuples(index=False):
+        i = pos.get(str(r.asset_id))
+        if i is None:
+            raise VerificationError(f"upgrades name {asset} {r.asset_id}, which is not in the grid")
+        out[i, years >= int(r.year)] += float(r.added_mw)
+    return out
+
+
+def worst_contingencies(
+    flows_all: pd.DataFrame, d: ModelData, added: np.ndarray, m=None
+) -> pd.DataFrame:
+    """Per monitored branch and year, the worst checked outage (N-1) [MW, %].
+
+    Post-contingency flows are ``f + LODF[:, k] f[k]`` (:func:`siting.network.lodf`) for
+    the outages :func:`siting.solve.lazy.checked_outages` selects, at the N-1 snapshots; the
+    limit is the emergency rating plus upgrades in service.
+    """
+    from siting.network import lodf, post_outage_flows
+
+    assert d.n1 is not None
+    net = d.net
+    nl = len(net.branch_ids)
+    L = getattr(m, "_lodf", None) if m is not None else None
+    if L is None:
+        L = lodf(net)
+    from siting.solve.lazy import checked_outages
+
+    by_period = {
+        (d.years.index(int(y)), h): g["flow_mw"].to_numpy()
+        for (y, h), g in flows_all.groupby(["year", "snapshot"], sort=False)
+    }
+    ks = checked_outages(d, by_period)
+    if not len(ks):
+        return pd.DataFrame(columns=CONTINGENCY_COLUMNS)
+    rows = []
+    em = d.rating_emergency_mw
+    for (y, h), grp in flows_all.groupby(["year", "snapshot"], sort=False):
+        t = d.years.index(int(y))
+        if not d.n1.checks(t, h):
+            continue
+        f = grp["flow_mw"].to_numpy()
+        post = post_outage_flows(f, L, ks)  # the tripped branch carries 0
+        lim = em + added[:, t]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            load = np.where(np.isfinite(lim)[:, None], 100.0 * np.abs(post) / lim[:, None], 0.0)
+        j = np.argmax(load, axis=1)
+        br = np.arange(nl)
+        rows.append(
+            pd.DataFrame(
+                {
+                    "branch_id": net.branch_ids,
+                    "year": int(y),
+                    "snapshot": h,
+                    "outage_id": net.branch_ids[ks[j]],
+                    "post_flow_mw": post[br, j],
+                    "rating_emergency_mw": lim,
+                    "loading_pct": load[br, j],
+                }
+            )
+        )
+    out = pd.concat(rows, ignore_index=True)
+    idx = out.groupby(["branch_id", "year"], sort=False)["loading_pct"].idxmax()
+    return out.loc[idx].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- verification
+
+
+def _excess(value: np.ndarray, limit: np.ndarray) -> np.ndarray:
+    """How far ``value`` exceeds ``limit`` beyond the tolerance (0 where it holds)."""
+    tol = TOL_ABS + TOL_REL * np.abs(limit)
+    return np.maximum(np.asarray(value) - np.asarray(limit) - tol, 0.0)
+
+
+def verify(plan: Plan, d: ModelData, layers, *, raise_on_failure: bool = True) -> list[Check]:
+    """Re-check the plan from its tables and the inputs alone (never the model).
+
+    Checks: whole modules, phasing (new MW per period within the limit, none before the
+    earliest year, cumulative), campus sizes, one cooling per site, national targets,
+    facility draw = IT x PUE, water need = 24 h x u x IT x WUE met by the links, source
+    capacities, the potable cap, region and zone shares, and, per year and snapshot, the
+    DC flows recomputed from the nodal injections (dispatch - load - campus draw) with
+    :func:`siting.network.dc_flow`: balanced islands, flows equal to the plan's, within
+    ratings; substation headroom.
+
+    Returns
+    -------
+    list of Check
+
+    Raises
+    ------
+    VerificationError
+        When a check fails and ``raise_on_failure``.
+    """
+    checks: list[Check] = []
+    sc = plan.schedule
+    years = d.years
+    mod = d.module_mw
+
+    def add(name: str, excess: np.ndarray | float, unit: str, detail: str = "") -> None:
+        w = float(np.max(excess)) if np.size(excess) else 0.0
+        checks.append(Check(name, w <= 0.0, w, unit, detail if w > 0 else ""))
+
+    if len(sc):
+        frac = np.abs(sc["it_mw"] / mod - np.round(sc["it_mw"] / mod))
+        add("whole modules", frac * mod - TOL_ABS, "MW")
+        piv = sc.pivot_table(index="site_id", columns="year", values="it_mw", aggfunc="sum")
+        piv = piv.reindex(columns=years).fillna(0.0)
+        cap = piv.to_numpy()
+        new = np.diff(np.concatenate([np.zeros((len(cap), 1)), cap], axis=1), axis=1)
+        add("capacity never shrinks", -new.min(initial=0.0) - TOL_ABS, "MW")
+        lim = d.max_modules_per_period * mod
+        add("build per period within the limit", _excess(new, lim[None, :]), "MW")
+        add(
+            "site size within its maximum",
+            _excess(cap.max(axis=1), d.site["max_it_mw"].reindex(piv.index).to_numpy()),
+            "MW",
+        )
+        add("campus reaches its minimum size", _excess(d.min_campus_mw, cap[:, -1]), "MW")
+        ep = d.site["earliest_period"].reindex(piv.index).to_numpy()
+        before = np.array([cap[i, : ep[i]].sum() for i in range(len(cap))])
+        add("nothing before the earliest year", before - TOL_ABS, "MW")
+        n_cool = sc.groupby("site_id")["cooling"].nunique()
+        add("one cooling technology per site", n_cool.to_numpy() - 1.0, "technologies")
+        perf = d.perf.loc[list(zip(sc["site_id"], sc["cooling"], strict=True))]
+        add(
+            "peak draw = IT x peak PUE",
+            np.abs(
+                sc["peak_draw_mw"].to_numpy() - sc["it_mw"].to_numpy() * perf["pue_peak"].to_numpy()
+            )
+            - TOL_ABS,
+            "MW",
+        )
+    if len(sc) and d.water_enabled:
+        need = (
+            24.0 * d.utilisation * sc["it_mw"].to_numpy() * perf["wue_annual_l_per_kwh"].to_numpy()
+        )
+        supplied = np.zeros(len(sc))
+        if len(plan.water_links):
+            got = plan.water_links.groupby(["site_id", "year"])["m3_per_day"].sum()
+            supplied = (
+                got.reindex(list(zip(sc["site_id"], sc["year"], strict=True)))
+                .fillna(0.0)
+                .to_numpy()
+            )
+        add(
+            "water need met by pipelines",
+            np.abs(supplied - need) - (TOL_ABS + 1e-6 * need),
+            "m3/day",
+        )
+    if len(sc):
+        total = cap.sum(axis=0)
+    else:
+        total = np.zeros(len(years))
+    add("national IT targets met", _excess(d.targets_mw, total), "MW")
+
+    if len(plan.water_links) and len(d.sources):
+        use = plan.water_links.groupby(["source_id", "year"])["m3_per_day"].sum()
+        caps = np.array([d.sources.at[w, f"cap_{y}"] for (w, y) in use.index], dtype=float)
+        add("water sources within capacity", _excess(use.to_numpy(), caps), "m3/day")
+        if d.potable_cap_m3_per_day is not None:
+            kinds = d.sources["kind"]
+            pot = plan.water_links[plan.water_links["source_id"].map(kinds) == "potable"]
+            by_year = pot.groupby("year")["m3_per_day"].sum().reindex(years).fillna(0.0)
+            add(
+                "potable water cap", _excess(by_year.to_numpy(), d.potable_cap_m3_per_day), "m3/day"
+            )
+
+    _verify_caps(plan, d, add)
+
+    if len(sc) and d.region_shares:
+        reg = sc["site_id"].map(d.site["region_id"])
+        for r, (lo, hi) in d.region_shares.items():
+            in_r = sc[reg == r].groupby("year")["it_mw"].sum().reindex(years).fillna(0.0).to_numpy()
+            add(f"region {r} share >= {lo:g}", _excess(lo * total, in_r), "MW")
+            add(f"region {r} share <= {hi:g}", _excess(in_r, hi * total), "MW")
+    if len(sc) and d.zone_mode == "require" and d.zone_min_share > 0:
+        zk = sc["site_id"].map(d.site["zone_kind"])
+        inz = sc[zk == "designated"].groupby("year")["it_mw"].sum().reindex(years).fillna(0.0)
+        add("share in designated zones", _excess(d.zone_min_share * total, inz.to_numpy()), "MW")
+
+    if d.grid_enabled:
+        checks.extend(_verify_grid(plan, d))
+
+    if raise_on_failure:
+        bad = [c for c in checks if not c.ok]
+        if bad:
+            lines = "\n".join(
+                f"  - {c.name}: off by {c.worst:.6g} {c.unit} {c.detail}" for c in bad
+            )
+            raise VerificationError(
+                f"the plan fails {len(bad)} of {len(checks)} checks recomputed from its own "
+                f"tables (a bug in the model or solver trouble; please report it):\n{lines}"
+            )
+    return checks
+
+
+def _verify_caps(plan: Plan, d: ModelData, add: Callable[..., None]) -> None:
+    """The scenario's caps on campus water, campus CO2 and upgrade spend, from the tables."""
+    sc = plan.schedule
+    if d.water_cap_m3_per_day is not None:
+        use = (
+            sc.groupby("year")["water_m3_per_day"].sum().reindex(d.years).fillna(0.0).to_numpy()
+            if len(sc)
+            else np.zeros(d.n_years)
+        )
+        add(
+            "campus water cap",
+            _excess(use, d.water_cap_m3_per_day + TOL_ABS + 1e-6 * d.water_cap_m3_per_day),
+            "m3/day",
+        )
+    if d.upgrade_budget_usd is not None:
+        ups = plan.upgrades
+        year_df = dict(zip(d.years, d.capex_df, strict=True))
+        spent = float(
+            sum(float(r.cost_usd) * year_df[int(r.year)] for r in ups.itertuples(index=False))
+        )
+        add(
+            "grid upgrade budget",
+            spent - d.upgrade_budget_usd - 1.0 - 1e-6 * d.upgrade_budget_usd,
+            "USD",
+        )
+    if d.co2_cap_t is not None and d.grid_enabled and plan.metrics.get("co2_t") is not None:
+        disp = plan.dispatch
+        intensity = d.gens.get("co2_t_per_mwh", pd.Series(0.0, index=d.gens.index))
+        co2 = disp["gen_id"].astype(str).map(intensity).fillna(0.0).to_numpy()
+        hours = disp["snapshot"].map(d.snapshots["hours"]).astype(float).to_numpy()
+        years = disp["year"].map(dict(zip(d.years, d.period_years, strict=True))).to_numpy()
+        system = float(np.sum(disp["p_mw"].to_numpy() * co2 * hours * years))
+        added = system - float(plan.metrics.get("baseline_co2_t") or 0.0)
+        add("campus CO2 cap", added - d.co2_cap_t - 1e-6 * max(1.0, abs(system)), "t CO2")
+
+
+def _verify_upgrades(ups: pd.DataFrame, d: ModelData) -> list[Check]:
+    """Each upgrade is an offered option, taken once, in service after its lead time."""
+    if not len(ups):
+        return []
+    bad_once = int(ups.duplicated(["asset", "asset_id"]).sum())
+    early = 0.0
+    unknown = 0
+    for asset, table, id_col in (
+        ("branch", d.branch_upgrades, "branch_id"),
+        ("substation", d.bus_upgrades, "bus_id"),
+    ):
+        opts = table.set_index(id_col)
+        for r in ups[ups["asset"] == asset].itertuples(index=False):
+            if str(r.asset_id) not in opts.index:
+                unknown += 1
+                continue
+            ready = d.years[0] + float(opts.at[str(r.asset_id), "lead_time_years"])
+            early = max(early, ready - float(r.year) - 1e-9)
+    return [
+        Check("upgrades are offered options", unknown == 0, float(unknown), "upgrades"),
+        Check("each upgrade taken at most once", bad_once == 0, float(bad_once), "upgrades"),
+        Check("upgrades in service after their lead time", early <= 0, max(early, 0.0), "years"),
+    ]
+
+
+def _verify_grid(plan: Plan, d: ModelData) -> list[Check]:
+    """DC flows recomputed from nodal injections, per year and snapshot."""
+    from siting.network import dc_flow
+
+    net = d.net
+    nb = len(net.bus_ids)
+    bus_pos = pd.Series(np.arange(nb), index=net.bus_ids)
+    snaps = d.snapshots
+    sc = plan.schedule
+    worst_over = 0.0
+    worst_mis = 0.0
+    worst_bal = 0.0
+    worst_head = 0.0
+    worst_n1 = 0.0
+    where = where_n1 = ""
+    ups = plan.upgrades
+    added = added_by_year(ups, d, "branch")
+    added_head = added_by_year(ups, d, "substation")
+    n1_on = d.n1 is not None and d.line_limits
+    recomputed = []
+    for t, y in enumerate(d.years):
+        for h, row in snaps.iterrows():
+            disp = plan.dispatch[(plan.dispatch["year"] == y) & (plan.dispatch["snapshot"] == h)]
+            inj = np.bincount(
+                bus_pos.loc[disp["bus_id"].astype(str)].to_numpy(),
+                weights=disp["p_mw"].to_numpy(),
+                minlength=nb,
+            )
+            inj -= row["load_factor"] * d.base_load_mw[y].to_numpy() + d.shunt_mw
+            camp = sc[sc["year"] == y]
+            draw_col = "peak_draw_mw" if row["peak"] else "typical_draw_mw"
+            if len(camp):
+                inj -= np.bincount(
+                    bus_pos.loc[camp["bus_id"].astype(str)].to_numpy(),
+                    weights=camp[draw_col].to_numpy(),
+                    minlength=nb,
+                )
+                if row["peak"]:
+                    at_bus = np.bincount(
+                        bus_pos.loc[camp["bus_id"].astype(str)].to_numpy(),
+                        weights=camp["peak_draw_mw"].to_numpy(),
+                        minlength=nb,
+                    )
+                    head = np.where(
+                        np.isfinite(d.headroom_mw), d.headroom_mw + added_head[:, t], np.inf
+                    )
+                    worst_head = max(worst_head, float(_excess(at_bus, head).max()))
+            res = dc_flow(net, inj, balance=False)
+            recomputed.append(pd.DataFrame({"year": y, "snapshot": h, "flow_mw": res.flow_mw}))
+            bal = float(np.abs(res.slack_mw).max(initial=0.0))
+            worst_bal = max(worst_bal, bal - (TOL_ABS + TOL_REL * float(np.abs(inj).sum())))
+            f = res.flow_mw
+            model_f = plan.flows_all[
+                (plan.flows_all["year"] == y) & (plan.flows_all["snapshot"] == h)
+            ]["flow_mw"].to_numpy()
+            mis = float(np.max(np.abs(f - model_f) - (TOL_ABS + 1e-6 * np.abs(f)), initial=0.0))
+            if mis > worst_mis:
+                worst_mis = mis
+            if d.line_limits:
+                over = _excess(np.abs(f), net.rating_mw + added[:, t])
+                if over.max(initial=0.0) > worst_over:
+                    worst_over = float(over.max())
+                    where = f"branch {net.branch_ids[int(np.argmax(over))]} in {y} ({h})"
+    checks = _verify_upgrades(ups, d)
+    if n1_on and recomputed:
+        n1 = worst_contingencies(pd.concat(recomputed, ignore_index=True), d, added)
+        if len(n1):
+            exc = _excess(
+                np.abs(n1["post_flow_mw"].to_numpy(dtype=float)),
+                n1["rating_emergency_mw"].to_numpy(dtype=float),
+            )
+            worst_n1 = float(exc.max(initial=0.0))
+            if worst_n1 > 0:
+                r = n1.iloc[int(np.argmax(exc))]
+                where_n1 = (
+                    f"branch {r['branch_id']} after the outage of {r['outage_id']} in "
+                    f"{r['year']} ({r['snapshot']})"
+                )
+        checks.append(
+            Check(
+                "N-1: post-contingency flows within emergency ratings",
+                worst_n1 <= 0,
+                worst_n1,
+                "MW",
+                where_n1,
+            )
+        )
+    disp = plan.dispatch.merge(
+        d.gens[["p_min_mw", "p_max_mw"]], left_on="gen_id", right_index=True, how="left"
+    )
+    is_peak = disp["snapshot"].map(snaps["peak"]).astype(bool).to_numpy()
+    lo = np.where(is_peak, disp["p_min_mw"], np.minimum(disp["p_min_mw"], 0.0))
+    gen_out = np.maximum(
+        _excess(disp["p_mw"].to_numpy(), disp["p_max_mw"].to_numpy()),
+        _excess(lo, disp["p_mw"].to_numpy()),
+    )
+    return checks + [
+        Check(
+            "generators within their limits",
+            gen_out.max(initial=0.0) <= 0,
+            float(gen_out.max(initial=0.0)),
+            "MW",
+        ),
+        Check("power balanced in every island", worst_bal <= 0, max(worst_bal, 0.0), "MW"),
+        Check("flows recomputed from injections equal the plan's", worst_mis <= 0, worst_mis, "MW"),
+        Check("branch flows within ratings", worst_over <= 0, worst_over, "MW", where),
+        Check("substation headroom", worst_head <= 0, worst_head, "MW"),
+    ]

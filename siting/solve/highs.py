@@ -1,0 +1,711 @@
+"""Solve a Pyomo model with HiGHS (default) or any MIP solver Pyomo knows by name.
+
+HiGHS goes through Pyomo's ``contrib.solver`` interface to ``highspy`` (in process, no
+files). Another solver name goes through ``pyomo.environ.SolverFactory``; its time
+limit and gap are passed under the option names that solver understands when we know
+them (``cbc``, ``glpk``, ``gurobi``, ``cplex``, ``scip``), and said so otherwise.
+
+The result says plainly what happened: ``optimal`` (within the MIP gap), ``feasible``
+(a plan, not proven within the gap: time limit), ``infeasible``, ``no_solution`` (time
+ran out before any plan) or ``error`` (the solver stopped for another reason: numerical
+trouble, an unbounded model, a model it rejected; never read as a plan, even when the
+solver offers one).
+
+Ctrl-C (and SIGTERM, which the command line turns into the same interrupt) during a
+HiGHS solve asks HiGHS to stop at its next check (it runs in a helper thread while the
+main thread waits, so the signal is seen at once) and raises ``KeyboardInterrupt`` within
+:data:`INTERRUPT_GRACE_S`: a solve cut short by the user is not a plan. Some phases of
+HiGHS (presolve, a long root LP inside the MIP) check rarely; the main thread does not
+wait for them, and :func:`highs_still_running` tells the command line that a HiGHS thread
+is still winding down, so it ends the process at once instead of waiting for it.
+
+Given a :class:`siting.core.clock.Clock`, a solve gets the time left before the run's deadline
+(checked again just before HiGHS starts, after the model was handed over), does not start
+when none is left, and reports its incumbent and bound to the clock as HiGHS finds them
+(HiGHS's MIP callback), for the progress lines.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyomo.environ as pyo
+
+from siting.core.clock import Clock
+from siting.core.errors import SitingError
+from siting.core.io import OutputFile, atomic_file
+
+
+class SolverError(SitingError):
+    """The solver is missing or failed."""
+
+
+class NoPlanInTimeError(SitingError):
+    """The solver reached its time limit before finding any plan."""
+
+
+class SolverTroubleError(SolverError):
+    """The solver stopped without a usable plan for another reason than infeasibility or
+    the time limit (numerical trouble, an unbounded or rejected model, an unknown status)."""
+
+
+#: How long an interrupted solve waits for HiGHS to stop before it raises anyway [s].
+INTERRUPT_GRACE_S = 1.0
+
+#: Terminations after which a solution the solver holds is a plan (a limit stopped it).
+PLAN_TERMINATIONS = ("maxTimeLimit", "iterationLimit", "objectiveLimit")
+
+
+def stopped_by(termination: str) -> str:
+    """A solver termination in words (``maxTimeLimit`` -> ``its time limit``)."""
+    return {
+        "maxTimeLimit": "its time limit",
+        "iterationLimit": "an iteration or node limit",
+        "objectiveLimit": "an objective limit",
+        "convergenceCriteriaSatisfied": "proving the plan optimal",
+        "unbounded": "finding the model unbounded",
+        "infeasibleOrUnbounded": "finding the model infeasible or unbounded",
+        "provenInfeasible": "proving the model infeasible",
+        "interrupted": "an interruption",
+        "error": "an error (numerical trouble)",
+        "unknown": "an unknown status",
+        "kernelBound": "the candidate kernel's last round (sites it left out could still "
+        "improve the plan, by at most the gap)",
+        "maxRounds": "its most rounds of lazy line limits (the last plan still broke a "
+        "limit, so it is no plan)",
+        "approximationLimit": "the optimum of its approximate network rows (the plan is "
+        "verified on the exact network; its gap is to the exact LP relaxation's bound)",
+    }.get(termination, f"'{termination}'")
+
+
+@dataclass
+class SolveResult:
+    """What the solver reported.
+
+    Attributes
+    ----------
+    status
+        ``optimal``, ``feasible``, ``infeasible``, ``no_solution`` or ``error``.
+    termination
+        The solver's own termination condition, as text.
+    objective, bound
+        Objective of the plan found and the best proven bound [objective units, USD].
+    gap
+        Relative gap ``|objective - bound| / max(|objective|, 1)`` [fraction].
+    time_s
+        Wall-clock time of the solve [s].
+    solver, solver_version
+        Which solver ran.
+    rows, columns, integers
+        Size of the model handed over.
+    mip_start
+        ``accepted`` / ``rejected`` when a MIP start was offered (:func:`set_mip_start`;
+        HiGHS only), else ``""``.
+    """
+
+    status: str
+    termination: str
+    objective: float | None
+    bound: float | None
+    gap: float | None
+    time_s: float
+    solver: str
+    solver_version: str
+    rows: int = 0
+    columns: int = 0
+    integers: int = 0
+    notes: list[str] = field(default_factory=list)
+    mip_start: str = ""
+
+    @property
+    def has_solution(self) -> bool:
+        """Whether a plan was found (optimal or feasible)."""
+        return self.status in ("optimal", "feasible")
+
+    def as_dict(self) -> dict:
+        """As a JSON-ready mapping."""
+        return asdict(self)
+
+
+_OPTION_NAMES = {
+    "cbc": {"time": "seconds", "gap": "ratioGap", "threads": "threads"},
+    "glpk": {"time": "tmlim", "gap": "mipgap"},
+    "gurobi": {"time": "TimeLimit", "gap": "MIPGap", "threads": "Threads"},
+    "cplex": {"time": "timelimit", "gap": "mip_tolerances_mipgap", "threads": "threads"},
+    "scip": {"time": "limits/time", "gap": "limits/gap"},
+}
+
+
+def model_size(m: pyo.ConcreteModel) -> tuple[int, int, int]:
+    """(rows, columns, integer columns) of the active model."""
+    rows = sum(1 for _ in m.component_data_objects(pyo.Constraint, active=True))
+    cols = 0
+    ints = 0
+    for v in m.component_data_objects(pyo.Var, active=True):
+        if v.fixed:
+            continue
+        cols += 1
+        if v.is_integer() or v.is_binary():
+            ints += 1
+    return rows, cols, ints
+
+
+#: The first line of an LP file siting writes: Pyomo's header, with the name that
+#: :func:`siting.model.build_model` gives every model.
+LP_SIGNATURE = b"\\* Source Pyomo model name=siting *\\"
+
+
+def write_lp_file(m: pyo.ConcreteModel, target: str | Path | OutputFile) -> Path:
+    """Write ``m`` as an LP file, atomically (temporary file, fsync, rename).
+
+    Parameters
+    ----------
+    m
+        The model.
+    target
+        The file, or an :class:`siting.core.io.OutputFile` with the run's rules (its inputs,
+        ``--force``). A plain path may replace only an LP file siting wrote
+        (:data:`LP_SIGNATURE`), and never a folder, a FIFO or a device.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written (a symlink resolved).
+
+    Raises
+    ------
+    siting.core.io.OutputRefusedError
+        ``target`` is not siting's to write (nothing is touched).
+    siting.core.io.OutputWriteError
+        The write failed; a previous file there is kept as it was.
+    """
+    if not isinstance(target, OutputFile):
+        target = OutputFile(Path(target), signature=LP_SIGNATURE)
+    path = target.check()
+    with atomic_file(path) as tmp:
+        m.write(str(tmp), format="lp", io_options={"symbolic_solver_labels": True})
+    return path
+
+
+def solve(
+    m: pyo.ConcreteModel,
+    *,
+    solver: str = "highs",
+    time_limit_s: float = 600.0,
+    mip_gap: float = 0.005,
+    threads: int = 2,
+    write_lp: str | Path | OutputFile | None = None,
+    tee: bool = False,
+    highs_options: dict[str, Any] | None = None,
+    clock: Clock | None = None,
+) -> SolveResult:
+    """Solve ``m`` and load its solution when there is one.
+
+    Parameters
+    ----------
+    m
+        The model (one active objective).
+    solver
+        ``highs`` or a Pyomo solver name.
+    time_limit_s
+        Wall-clock limit [s].
+    mip_gap
+        Relative MIP gap [fraction].
+    threads
+        Solver threads.
+    write_lp
+        Also write the model as an LP file here (for inspection in another solver;
+        :func:`write_lp_file`).
+    tee
+        Print the solver log.
+    highs_options
+        More HiGHS options for this solve (``{"solver": "ipm"}``: interior point for an
+        LP); other solvers ignore them.
+    clock
+        The run's clock: the solve gets at most the time left before its deadline
+        (``time_limit_s`` caps it further) and is not started when none is left (the
+        result is then ``no_solution`` with termination ``maxTimeLimit``); HiGHS reports
+        its incumbent and bound to it.
+
+    Returns
+    -------
+    SolveResult
+
+    Raises
+    ------
+    SolverError
+        When the named solver is not available.
+    """
+    if write_lp is not None:
+        write_lp_file(m, write_lp)
+    rows, cols, ints = model_size(m)
+    unit = float(getattr(m, "_objective_unit", 1.0))  # the objective's unit [USD] (scaling)
+    if clock is not None:
+        time_limit_s = clock.solver_time_s(time_limit_s)
+        if time_limit_s <= 0.0:
+            return out_of_time(solver, rows, cols, ints)
+        clock.unit_usd = unit
+        clock.incumbent_usd = clock.bound_usd = None
+    if solver.lower() == "highs":
+        res = _solve_highs(m, time_limit_s, mip_gap, threads, tee, highs_options, clock)
+    else:
+        res = _solve_other(m, solver, time_limit_s, mip_gap, threads, tee)
+    res.rows, res.columns, res.integers = rows, cols, ints
+    if unit != 1.0:
+        res.objective = res.objective * unit if res.objective is not None else None
+        res.bound = res.bound * unit if res.bound is not None else None
+        res.gap = _gap(res.objective, res.bound)
+    return res
+
+
+def retry_cold(m: pyo.ConcreteModel, run: Callable[[], SolveResult]) -> SolveResult:
+    """``run()`` (a HiGHS solve of ``m``), once more from a cold start when it ended neither
+    optimal, infeasible nor at its time limit: HiGHS's simplex, warm-started after rows were
+    added or bounds changed, can lose its footing and end "unknown" or in error (seen on
+    case9241pegase). The model is kept; only HiGHS's solver state is cleared. The result's
+    time is both runs'."""
+    r = run()
+    if r.status in ("optimal", "infeasible") or r.termination == "maxTimeLimit":
+        return r
+    opt = m.__dict__.get("_highs_solver")
+    if opt is None:
+        return r
+    opt._solver_model.clearSolver()
+    r2 = run()
+    r2.time_s += r.time_s
+    return r2
+
+
+def out_of_time(
+    solver: str = "highs", rows: int = 0, cols: int = 0, ints: int = 0, bound: float | None = None
+) -> SolveResult:
+    """The result of a solve that did not start because the run's deadline had passed."""
+    return SolveResult(
+        status="no_solution",
+        termination="maxTimeLimit",
+        objective=None,
+        bound=bound,
+        gap=None,
+        time_s=0.0,
+        solver=solver,
+        solver_version="",
+        rows=rows,
+        columns=cols,
+        integers=ints,
+        notes=["not started: the run's time limit had passed"],
+    )
+
+
+def _gap(obj: float | None, bound: float | None) -> float | None:
+    if obj is None or bound is None or not (math.isfinite(obj) and math.isfinite(bound)):
+        return None
+    return abs(obj - bound) / max(abs(obj), 1.0)
+
+
+def set_mip_start(m: pyo.ConcreteModel, values: list[tuple[Any, float]]) -> None:
+    """Offer HiGHS a (partial) MIP start for the next solve of ``m``.
+
+    ``values``: (Pyomo variable, value) pairs, typically the integer variables of the
+    previous round's solution. HiGHS completes a partial start by solving the LP with those
+    values fixed; when that is feasible it becomes the first incumbent (the log says "MIP
+    start solution is feasible"), else it is dropped. Only the HiGHS path uses it.
+    """
+    m.__dict__["_mip_start"] = list(values)
+
+
+def _highs_with_start(base: type) -> type:
+    """Pyomo's HiGHS interface, handing a pending MIP start to HiGHS just before it runs.
+
+    The start must be set after the model's changes (the lazy loop's new rows) reach HiGHS,
+    or HiGHS discards it, and Pyomo's interface has no such hook: this subclass sets it at
+    the top of ``_solve`` (Pyomo 6.10's persistent HiGHS: its variable-to-column map
+    ``_pyomo_var_to_solver_var_map`` and ``_solver_model``).
+    """
+
+    class HighsWithStart(base):  # type: ignore[misc,valid-type]
+        _pending_start: list[tuple[Any, float]] | None = None
+        #: the run's clock for this solve (deadline, progress), set by _solve_highs
+        _clock: Clock | None = None
+
+        def _solve(self):
+            h = self._solver_model
+            clock = self._clock
+            watch = _watch(h, clock) if clock is not None else None
+            mip = _has_free_integers(self._model)
+            if threading.current_thread() is threading.main_thread():
+                # Pyomo calls run(), which holds the main thread in C++ until HiGHS ends, so
+                # Ctrl-C would wait for the time limit: run HiGHS beside it instead
+                h.run = lambda: _run_interruptible(h, clock, mip)
+            else:
+                h.run = lambda: _run_with_clock(h, clock, mip)
+            try:
+                return self._solve_with_start()
+            finally:
+                h.__dict__.pop("run", None)
+                if watch is not None:
+                    h.cbMipInterrupt -= watch
+
+        def add_constraints(self, cons):
+            flat = self._model.__dict__.get("_flat_rows") if self._model is not None else None
+            if flat and cons:
+                direct = [c for c in cons if c in flat]
+                if direct:
+                    taken = self._add_flat_rows(direct, flat)
+                    cons = [c for c in cons if c not in taken]
+            if cons:
+                super().add_constraints(cons)
+
+        def _add_flat_rows(self, direct, flat) -> set:
+            """Add registered rows through highspy's ``addRows``, keeping Pyomo's books
+            (the constraint is known, with no variable references to track: its
+            variables are all in other rows). Returns the constraints added."""
+            import numpy as np
+
+            vmap = self._pyomo_var_to_solver_var_map
+            cols = self.__dict__.setdefault("_flat_cols", {})
+            pools = self._model.__dict__.get("_flat_pools", {})
+            starts, idx, val, lbs, ubs, done = [], [], [], [], [], []
+            n = 0
+            for con in direct:
+                row = flat[con]
+                pc = cols.get(row.pool)
+                if pc is None:
+                    try:
+                        pc = np.array([vmap[id(v)] for v in pools[row.pool]], dtype=np.int32)
+                    except KeyError:  # a variable HiGHS does not have: Pyomo's own path
+                        continue
+                    cols[row.pool] = pc
+                try:
+                    extra = [vmap[id(v)] for v in row.extra_vars]
+                except KeyError:
+                    continue
+                starts.append(n)
+                idx.append(pc[row.pos])
+                val.append(np.asarray(row.coefs, dtype=float))
+                if extra:
+                    idx.append(np.asarray(extra, dtype=np.int32))
+                    val.append(np.asarray(row.extra_coefs, dtype=float))
+                n += len(row.pos) + len(extra)
+                lbs.append(row.lb)
+                ubs.append(row.ub)
+                done.append(con)
+            if not done:
+                return set()
+            self._sol = None
+            if self._last_results_object is not None:
+                self._last_results_object.solution_loader.invalidate()
+            first = len(self._pyomo_con_to_solver_con_map)
+            for i, con in enumerate(done):
+                self._active_constraints[con] = con.expr
+                self._named_expressions[con] = []
+                self._vars_referenced_by_con[con] = []
+                self._pyomo_con_to_solver_con_map[con] = first + i
+                self._solver_con_to_pyomo_con_map[first + i] = con
+            self._solver_model.addRows(
+                len(done),
+                np.array(lbs, dtype=float),  # +-inf: HiGHS's own infinity
+                np.array(ubs, dtype=float),
+                n,
+                np.array(starts, dtype=np.int32),
+                np.concatenate(idx).astype(np.int32),
+                np.concatenate(val),
+            )
+            return set(done)
+
+        def _solve_with_start(self):
+            start, self._pending_start = self._pending_start, None
+            if start:
+                cols = getattr(self, "_pyomo_var_to_solver_var_map", {})
+                pairs = [(cols[id(v)], float(x)) for v, x in start if id(v) in cols]
+                if pairs:
+                    import numpy as np
+
+                    idx = np.array([j for j, _ in pairs], dtype=np.int32)
+                    val = np.array([x for _, x in pairs], dtype=float)
+                    self._solver_model.setSolution(len(pairs), idx, val)
+            return super()._solve()
+
+    return HighsWithStart
+
+
+def _watch(h: Any, clock: Clock) -> Any:
+    """Report HiGHS's incumbent and bound to ``clock`` from its MIP callback; returns the
+    handler (to unsubscribe). Runs in HiGHS's thread: two attribute stores, no lock."""
+
+    def on_mip(e: Any) -> None:
+        out = e.data_out
+        clock.solver_update(out.mip_primal_bound, out.mip_dual_bound)
+
+    h.cbMipInterrupt += on_mip
+    return on_mip
+
+
+def _has_free_integers(m: Any) -> bool:
+    """Whether the Pyomo model ``m`` has an integer variable that is not fixed (a MIP)."""
+    for comp in m.component_objects(pyo.Var, active=True, descend_into=True):
+        if any(v.is_integer() and not v.fixed for v in comp.values()):
+            return True
+    return False
+
+
+def _clock_limit(h: Any, clock: Clock | None, mip: bool) -> None:
+    """Set HiGHS's time limit for the run about to start: the solve's own limit, capped by
+    what is left of the run's deadline now (handing a large model over takes time of its
+    own, after the limit was first computed).
+
+    HiGHS measures an LP's time limit against its run clock, which adds up over every run
+    of the same instance (``getRunTime``; measured with highspy 1.16: a persistent LP that
+    once ran 3 s stops at once, ``kTimeLimit``, on every later run with a 3 s limit), while
+    a MIP's limit counts from the start of its run. So an LP's limit is set past the time
+    already on that clock: each round of the lazy loop gets the time it is given, not what
+    earlier rounds left of it.
+    """
+    cap = h.getOptionValue("time_limit")
+    limit = float(cap[-1] if isinstance(cap, tuple) else cap)  # (highspy: (status, value))
+    if clock is not None:
+        limit = max(clock.solver_time_s(limit), 0.01)
+    if not mip and math.isfinite(limit):
+        limit += float(h.getRunTime())
+    h.setOptionValue("time_limit", limit)
+
+
+def _run_with_clock(h: Any, clock: Clock | None, mip: bool) -> Any:
+    """``h.run()`` with its time limit set by :func:`_clock_limit` (outside the main thread,
+    where no signal arrives)."""
+    _clock_limit(h, clock, mip)
+    return type(h).run(h)
+
+
+#: HiGHS solver threads this process stopped waiting for (interrupted, still winding down).
+_ABANDONED: list[threading.Thread] = []
+
+
+def highs_still_running() -> bool:
+    """Whether an interrupted HiGHS solve is still winding down in its thread.
+
+    The command line then ends the process at once (``os._exit``) after its message,
+    rather than letting the interpreter shut down around a running C++ solver.
+    """
+    return any(t.is_alive() for t in _ABANDONED)
+
+
+def _run_interruptible(h: Any, clock: Clock | None = None, mip: bool = True) -> Any:
+    """``h.run()`` in highspy's solver thread; on Ctrl-C, stop HiGHS and raise.
+
+    The main thread waits in short slices, so a SIGINT (or the SIGTERM the command line
+    turns into one) reaches Python at once; HiGHS is then asked to stop (``cancelSolve``:
+    it checks at its next simplex, IPM or MIP interrupt point), waited for at most
+    :data:`INTERRUPT_GRACE_S`, and ``KeyboardInterrupt`` raised: a cut-short solve is not
+    a plan. (highspy's own ``solve()`` swallows the interrupt and returns.) A HiGHS that
+    has not stopped by then (a phase without interrupt points) is left to finish in its
+    daemon thread (:func:`highs_still_running`).
+    """
+    _clock_limit(h, clock, mip)
+    h.HandleKeyboardInterrupt = True  # HiGHS polls for cancelSolve at its interrupt points
+    thread = h.startSolve()
+    try:
+        while True:
+            done, status = h.wait(0.1)
+            if done:
+                return status
+    except KeyboardInterrupt:
+        h.cancelSolve()
+        until = time.monotonic() + INTERRUPT_GRACE_S
+        while thread.is_alive() and time.monotonic() < until:
+            try:
+                thread.join(0.05)
+            except KeyboardInterrupt:  # a second Ctrl-C: HiGHS is already stopping
+                h.cancelSolve()
+        if thread.is_alive():
+            _ABANDONED.append(thread)
+        raise
+
+
+#: Thread count of this process's last HiGHS solve (see :func:`_solve_highs`).
+_LAST_THREADS: int | None = None
+
+
+def _solve_highs(
+    m: pyo.ConcreteModel,
+    time_limit_s: float,
+    mip_gap: float,
+    threads: int,
+    tee: bool,
+    highs_options: dict[str, Any] | None = None,
+    clock: Clock | None = None,
+) -> SolveResult:
+    from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
+    from pyomo.contrib.solver.solvers.highs import Highs
+
+    # HiGHS keeps one task scheduler per process, sized by the first solve's thread count:
+    # a later solve asking for another count fails (seen: "no solution" on a feasible LP).
+    # Resetting the scheduler when the count changes lets one process use several.
+    global _LAST_THREADS
+    if _LAST_THREADS is not None and threads != _LAST_THREADS:
+        import highspy
+
+        highspy.Highs.resetGlobalScheduler(True)
+    _LAST_THREADS = threads
+    # One solver per model: a model solved again (the lazy loop's rounds) is handed over
+    # incrementally (new rows, changed bounds), not translated from scratch
+    opt = m.__dict__.get("_highs_solver")
+    if opt is None:
+        opt = _highs_with_start(Highs)()
+        m.__dict__["_highs_solver"] = opt
+    start = m.__dict__.pop("_mip_start", None)
+    if start:
+        opt._pending_start = start
+    opt._clock = clock
+    if not opt.available():
+        raise SolverError("HiGHS (highspy) is not available; install the package 'highspy'")
+    version = ".".join(str(v) for v in opt.version())
+    t0 = time.perf_counter()
+    try:
+        r = opt.solve(
+            m,
+            time_limit=time_limit_s,
+            rel_gap=mip_gap,
+            # an absolute gap for objectives near 0 (a Pareto anchor), in objective units
+            abs_gap=m.__dict__.get("_mip_abs_gap"),
+            threads=threads,
+            tee=tee,
+            load_solutions=False,
+            raise_exception_on_nonoptimal_result=False,
+            solver_options={"random_seed": 0, **(highs_options or {})},
+        )
+    except KeyboardInterrupt:
+        m.__dict__.pop("_highs_solver", None)  # HiGHS keeps the interrupt: start afresh
+        raise
+    elapsed = time.perf_counter() - t0
+    tc = r.termination_condition
+    notes = []
+    # Pyomo's interface ignores HiGHS refusing rows or columns it is handed (a coefficient
+    # of 1e15 or more, say): HiGHS then solves what it kept and calls that optimal.
+    hm = opt._solver_model
+    want_rows = len(getattr(opt, "_pyomo_con_to_solver_con_map", {}))
+    want_cols = len(getattr(opt, "_pyomo_var_to_solver_var_map", {}))
+    rejected = hm.getNumRow() != want_rows or hm.getNumCol() != want_cols
+    if rejected:
+        notes.append(
+            f"numerical trouble: HiGHS rejected part of the model ({hm.getNumRow()} of "
+            f"{want_rows} rows and {hm.getNumCol()} of {want_cols} columns reached it; "
+            "HiGHS refuses coefficients and bounds of 1e15 or more in size), so its answer "
+            "is not a plan"
+        )
+    has = r.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible)
+    optimal = tc == TerminationCondition.convergenceCriteriaSatisfied
+    if has and not rejected and (optimal or tc.name in PLAN_TERMINATIONS):
+        status = "optimal" if optimal else "feasible"
+    elif rejected:
+        status = "error"
+    elif tc in (TerminationCondition.provenInfeasible, TerminationCondition.infeasibleOrUnbounded):
+        status = "infeasible"
+    elif tc.name in PLAN_TERMINATIONS:
+        status = "no_solution"
+    else:  # unbounded, error, unknown: numerical or modelling trouble, never a plan
+        status = "error"
+        if has:
+            notes.append(
+                f"the solver stopped at {stopped_by(tc.name)} holding a solution; it is not "
+                "used as a plan"
+            )
+    has = status in ("optimal", "feasible")
+    if has:
+        r.solution_loader.load_vars()
+    obj = r.incumbent_objective if has else None
+    bound = r.objective_bound if not rejected else None
+    bound = float(bound) if bound is not None and math.isfinite(bound) else None
+    res = SolveResult(
+        status=status,
+        termination=tc.name,
+        objective=float(obj) if obj is not None else None,
+        bound=bound,
+        gap=_gap(obj, bound),
+        time_s=elapsed,
+        solver="highs",
+        solver_version=version,
+        notes=notes,
+    )
+    if start:
+        log = getattr(r, "solver_log", "") or ""
+        res.mip_start = "accepted" if "MIP start solution is feasible" in log else "rejected"
+    return res
+
+
+def _solve_other(
+    m: pyo.ConcreteModel, name: str, time_limit_s: float, mip_gap: float, threads: int, tee: bool
+) -> SolveResult:
+    from pyomo.opt import SolverStatus, TerminationCondition
+
+    opt = pyo.SolverFactory(name)
+    try:
+        ok = opt is not None and opt.available(exception_flag=False)
+    except Exception:
+        ok = False
+    if not ok:
+        raise SolverError(
+            f"solver '{name}' is not available here; install it or use --solver highs "
+            "(the default, installed with siting)"
+        )
+    notes = []
+    names = _OPTION_NAMES.get(name.lower())
+    if names:
+        opt.options[names["time"]] = time_limit_s
+        opt.options[names["gap"]] = mip_gap
+        if "threads" in names:
+            opt.options[names["threads"]] = threads
+    else:
+        notes.append(
+            f"solver '{name}': time limit and MIP gap not passed (their option names are not "
+            "known to siting); the solver's defaults apply"
+        )
+    t0 = time.perf_counter()
+    r = opt.solve(m, tee=tee, load_solutions=False)
+    elapsed = time.perf_counter() - t0
+    tc = r.solver.termination_condition
+    has = len(r.solution) > 0 and tc not in (
+        TerminationCondition.infeasible,
+        TerminationCondition.infeasibleOrUnbounded,
+    )
+    if has:
+        m.solutions.load_from(r)
+    obj = (
+        float(pyo.value(next(m.component_data_objects(pyo.Objective, active=True))))
+        if has
+        else None
+    )
+    bound = None
+    try:
+        lb, ub = r.problem.lower_bound, r.problem.upper_bound
+        sense = next(m.component_data_objects(pyo.Objective, active=True)).sense
+        b = lb if sense == pyo.minimize else ub
+        bound = float(b) if b is not None and math.isfinite(float(b)) else None
+    except Exception:
+        bound = None
+    if tc == TerminationCondition.optimal and r.solver.status == SolverStatus.ok:
+        status = "optimal"
+    elif has:
+        status = "feasible"
+    elif tc in (TerminationCondition.infeasible, TerminationCondition.infeasibleOrUnbounded):
+        status = "infeasible"
+    elif tc == TerminationCondition.maxTimeLimit:
+        status = "no_solution"
+    else:
+        status = "error"
+    return SolveResult(
+        status=status,
+        termination=str(tc),
+        objective=obj,
+        bound=bound,
+        gap=_gap(obj, bound),
+        time_s=elapsed,
+        solver=name,
+        solver_version=str(opt.version() if hasattr(opt, "version") else ""),
+        notes=notes,
+    )
