@@ -46,6 +46,41 @@ class SolverError(SitingError):
     """The solver is missing or failed."""
 
 
+#: The Pyomo releases this adapter is tested with, as (major, minor): it subclasses Pyomo's
+#: persistent HiGHS interface and reads two of its internals (``_solver_model`` and
+#: ``_pyomo_var_to_solver_var_map``), which Pyomo may change in any release. pyproject.toml
+#: allows the same range.
+PYOMO_TESTED = ((6, 10),)
+
+
+def check_pyomo(version: tuple[int, ...] | None = None) -> None:
+    """Refuse a Pyomo this adapter was not tested with, naming both versions.
+
+    Parameters
+    ----------
+    version
+        Pyomo's ``version_info`` (the installed one when None).
+
+    Raises
+    ------
+    SolverError
+        The installed Pyomo's major.minor is not in :data:`PYOMO_TESTED`.
+    """
+    if version is None:
+        from pyomo.version import version_info
+
+        version = tuple(version_info[:3])
+    if tuple(version[:2]) in PYOMO_TESTED:
+        return
+    found = ".".join(str(v) for v in version[:3])
+    tested = ", ".join(f"{a}.{b}.x" for a, b in PYOMO_TESTED)
+    raise SolverError(
+        f"siting's HiGHS adapter is tested with Pyomo {tested}, but Pyomo {found} is "
+        f"installed; install a tested one (pip install 'pyomo>={PYOMO_TESTED[0][0]}."
+        f"{PYOMO_TESTED[0][1]},<{PYOMO_TESTED[-1][0]}.{PYOMO_TESTED[-1][1] + 1}')"
+    )
+
+
 class NoPlanInTimeError(SitingError):
     """The solver reached its time limit before finding any plan."""
 
@@ -540,6 +575,7 @@ def _solve_highs(
     highs_options: dict[str, Any] | None = None,
     clock: Clock | None = None,
 ) -> SolveResult:
+    check_pyomo()
     from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
     from pyomo.contrib.solver.solvers.highs import Highs
 
