@@ -147,7 +147,7 @@ def test_geojson_layers_and_3d_points(tmp_path):
     assert (gdf["load_mw"] == 0.0).all()  # default
 
 
-def test_field_table_documents_units_and_is_in_the_readme():
+def test_field_table_documents_units_and_is_in_the_reference():
     from pathlib import Path
 
     for spec in LAYERS.values():
@@ -157,9 +157,12 @@ def test_field_table_documents_units_and_is_in_the_readme():
                 assert f.unit or f.name in ("b_pu", "tap_ratio"), (
                     f"{spec.name}.{f.name} has no unit"
                 )
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    # the README's layer tables are generated from the field table: they must not drift
-    assert markdown_all() in readme, "README layer tables are stale: paste `siting fields`"
+    reference = (Path(__file__).resolve().parents[1] / "docs" / "reference.md").read_text()
+    # the reference's layer tables are generated from the field table: they must not drift
+    assert markdown_all() in reference, (
+        "docs/reference.md layer tables are stale: paste `siting fields` "
+        "(or run scripts/update_reference_fields.py)"
+    )
 
 
 def test_cost_curves():
