@@ -63,8 +63,8 @@ Temperatures in degrees C. PUE is dimensionless (facility energy / IT energy, >=
 WUE is litres of water consumed on site per kWh of IT energy [L/kWh] (the Green Grid
 definition); electricity-generation water is not included.
 
-Sources (figures from ``DOMAIN.md``, "Cooling: PUE and WUE")
-------------------------------------------------------------
+Sources
+-------
 - Hyperscaler fleet PUE: AWS 1.14-1.15, Google about 1.10, Meta about 1.08, Microsoft
   1.12 (newest designs) to 1.18 (fleet); company sustainability reports.
 - Industry average PUE 1.56 (Uptime Institute 2024); up to 1.79 in hot regions (2020).
@@ -175,7 +175,8 @@ BLOWDOWN_RATIO = 1.0 / (CYCLES_OF_CONCENTRATION - 1.0)
 #: fans, pumps and compressors inside the loop (about the PUE of an efficient site).
 HEAT_REJECTED_PER_KWH_IT = 1.1
 #: Water consumed per kWh of IT at full evaporative duty [L/kWh]:
-#: 1.5 * (1 + 0.25) * 1.1 = 2.0625, inside DOMAIN.md's 1.9-2.2 L/kWh with blowdown.
+#: 1.5 * (1 + 0.25) * 1.1 = 2.0625, inside the 1.9-2.2 L/kWh with blowdown
+#: inferred from Lei & Masanet (2022) above.
 WUE_FULL_DUTY_L_PER_KWH = (
     EVAPORATION_L_PER_KWH_HEAT * (1.0 + BLOWDOWN_RATIO) * HEAT_REJECTED_PER_KWH_IT
 )
@@ -201,7 +202,7 @@ PUE_BASE_EVAPORATIVE = 1.10
 #: condition: wet bulb + tower approach + HX approach <= supply temperature).
 EVAP_ECONOMISER_LIMIT_C = SUPPLY_WATER_C - HX_APPROACH_C - TOWER_APPROACH_C
 #: PUE added per degree of wet bulb above the economiser limit [1/C]. [assumption]: gives
-#: 1.10 + 0.02 * 11 = 1.32 at a 27 C design wet bulb, inside DOMAIN.md's "evaporative
+#: 1.10 + 0.02 * 11 = 1.32 at a 27 C design wet bulb, inside the published "evaporative
 #: cooling at PUE 1.2-1.4".
 PUE_SLOPE_EVAPORATIVE_PER_C = 0.02
 #: Wet bulb below which no heat is rejected by evaporation [C]. [assumption]: the coolers
@@ -215,7 +216,8 @@ EVAP_DUTY_FULL_WB_C = 20.0
 
 # --- liquid ----------------------------------------------------------------------------
 
-#: Technology-cooling-system supply temperature to the cold plates [C] (DOMAIN.md: 45 C).
+#: Technology-cooling-system supply temperature to the cold plates [C] (NVIDIA's warm-water
+#: figure: 45 C).
 LIQUID_SUPPLY_C = 45.0
 #: PUE of warm-water liquid cooling with dry coolers at low fan speed [-]: Meta's fleet
 #: about 1.08; liquid / immersion 1.02-1.15.

@@ -350,7 +350,8 @@ class CampusRules(_Strict):
         default=50.0,
         gt=0,
         description="IT capacity of one build module [MW IT]; builds come in whole modules. "
-        "Default: a 50 MW UK-style campus phase (DOMAIN.md, 'campus and phase sizes').",
+        "Default: a 50 MW UK-style campus phase (UK campuses of 50 to 90 MW: press reports and "
+        "the UK government's AI Growth Zone criteria).",
     )
     min_campus_mw: float = Field(
         default=100.0, ge=0, description="Smallest campus worth opening [MW IT] at the last year."
@@ -410,7 +411,8 @@ class CandidateRules(_Strict):
         default=0.45,
         gt=0,
         description="Land a campus needs per MW of IT [ha/MW]. Default: 1.1 acre/MW, "
-        "single-storey hyperscale (DOMAIN.md, 'land').",
+        "single-storey hyperscale (press figures: about 1.1 acre/MW single-storey down to "
+        "0.07 acre/MW multi-storey urban; the ratio is inferred from them).",
     )
     min_area_ha: float = Field(
         default=0.0, ge=0, description="Screening: drop candidates with less allowed area [ha]."
@@ -769,7 +771,8 @@ class Costs(_Strict):
         default=0.1e6,
         ge=0,
         description="Substation and connection cost per MW of campus draw capacity [USD/MW] "
-        "(about 0.3 M/MW in one PG&E case for a full new substation; DOMAIN.md 'substations').",
+        "(about 0.3 M/MW in one PG&E case for a full new substation: PG&E and VEA unit cost "
+        "guides).",
     )
     water_usd_per_m3: float | None = Field(
         default=None,
@@ -845,7 +848,8 @@ class SolverSettings(_Strict):
         "up to 0.01 held at the exact LP relaxation's dispatch: rows ten times sparser); "
         "every plan verified and its dispatch re-solved on the exact network, the gap "
         "measured to the exact LP relaxation's bound (siting.solve.approx): `auto` from "
-        "1,000 buses on (min_cost plans, PTDF form, HiGHS; not with the candidate kernel), "
+        "1,000 buses on (min_cost plans, PTDF form, HiGHS; with the candidate kernel, its "
+        "MILPs use them), "
         "`on` always, `off` never.",
     )
     candidate_kernel: Literal["auto", "on", "off"] = Field(

@@ -1,7 +1,7 @@
 """The one table of layer fields: names, types, units, defaults, meaning.
 
 Read by the vector reader (validation and type coercion), by ``siting fields``
-(documentation) and by the README's layer table, so the three never drift apart
+(documentation) and by docs/reference.md's layer tables, so the three never drift apart
 (the idea is PyPSA's ``component_attrs/*.csv``).
 
 A field marked ``per_year`` may also come as one column per calendar year,
@@ -706,7 +706,7 @@ LAYERS: dict[str, LayerSpec] = {
 
 
 def markdown_table(spec: LayerSpec) -> str:
-    """A Markdown table of a layer's fields (for the README and ``siting fields``)."""
+    """A Markdown table of a layer's fields (for docs/reference.md and ``siting fields``)."""
     if spec.geometry:
         geom = "/".join(spec.geometry) + ("" if spec.geometry_required else " (optional)")
     else:
