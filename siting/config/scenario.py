@@ -341,6 +341,8 @@ class LayersSection(_Strict):
 
 
 Cooling = Literal["air", "evaporative", "liquid"]
+#: Every cooling technology, in the order plans and tables list them.
+COOLING_TECHS: tuple[Cooling, ...] = ("air", "evaporative", "liquid")
 
 
 class CampusRules(_Strict):
@@ -368,7 +370,7 @@ class CampusRules(_Strict):
         "default: the first planning year.",
     )
     cooling: list[Cooling] = Field(
-        default_factory=lambda: ["air", "evaporative", "liquid"],
+        default_factory=lambda: list(COOLING_TECHS),
         min_length=1,
         description="Cooling technologies a site may choose from.",
     )
@@ -699,18 +701,23 @@ class Policy(_Strict):
     )
 
 
+#: Defaults of :class:`CoolingSettings` (assumptions; see its fields' descriptions).
+_EXTRA_CAPEX_USD_PER_MW: dict[Cooling, float] = {"air": 0.4e6, "evaporative": 0.0, "liquid": 0.8e6}
+_HEAT_RECOVERY_SHARE: dict[Cooling, float] = {"air": 0.0, "evaporative": 0.0, "liquid": 0.6}
+
+
 class CoolingSettings(_Strict):
     """Cooling technology costs (performance comes from `siting.candidates.cooling` and the
     climate)."""
 
     capex_usd_per_mw: dict[Cooling, float] = Field(
-        default_factory=lambda: {"air": 0.4e6, "evaporative": 0.0, "liquid": 0.8e6},
+        default_factory=lambda: dict(_EXTRA_CAPEX_USD_PER_MW),
         description="Extra build cost per MW of IT over the base capex, by technology [USD/MW]. "
         "Defaults are assumptions, not published figures: dry coolers and chillers cost more "
         "than towers, and direct liquid cooling adds manifolds and CDUs.",
     )
     heat_recovery_share: dict[Cooling, float] = Field(
-        default_factory=lambda: {"air": 0.0, "evaporative": 0.0, "liquid": 0.6},
+        default_factory=lambda: dict(_HEAT_RECOVERY_SHARE),
         description="Share of IT heat recoverable at useful temperature, by technology "
         "[fraction] (warm-water liquid cooling returns 45 C and above).",
     )
@@ -1032,7 +1039,11 @@ class _SafeScenarioLoader(yaml.SafeLoader):
             return super().construct_object(node, deep=deep)
         except (ValueError, OverflowError, KeyError, IndexError, AttributeError, TypeError) as e:
             tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
-            value = _short(node.value) if isinstance(node, yaml.ScalarNode) else f"this {node.id}"
+            value = (
+                _short(node.value)
+                if isinstance(node, yaml.ScalarNode)
+                else f"this {getattr(node, 'id', 'node')}"
+            )
             why = f" ({e})" if isinstance(e, (ValueError, OverflowError)) else ""
             raise yaml.constructor.ConstructorError(
                 None, None, f"{value} cannot be read as {tag}{why}", node.start_mark

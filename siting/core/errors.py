@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 #: Most rows named one by one for one kind of problem before "... and N more rows".
 MAX_ROWS_NAMED = 10
@@ -25,7 +26,7 @@ def is_missing(v: object) -> bool:
     import pandas as pd
 
     try:
-        return bool(pd.isna(v))
+        return bool(pd.isna(cast(Any, v)))
     except (TypeError, ValueError):  # array-likes are not a missing scalar
         return False
 
@@ -77,7 +78,7 @@ class Problem:
     """
 
     message: str
-    file: str | None = None
+    file: str | Path | None = None
     layer: str | None = None
     row: int | None = None
     id: str | None = None

@@ -281,8 +281,9 @@ def _legacy_owner(folder: Path) -> FolderRecord | None:
             scenario = str(doc.get("scenario")) if doc.get("scenario") is not None else None
             if (folder / "stress.json").is_file():
                 base = {f"base/{n}" for n in PLAN_FILES}
-                files = PLAN_FILES | base | {"stress.json"}
-                return FolderRecord(OutputOwner("stress", scenario), frozenset(files))
+                return FolderRecord(
+                    OutputOwner("stress", scenario), PLAN_FILES | base | {"stress.json"}
+                )
             return FolderRecord(OutputOwner("plan", scenario), PLAN_FILES)
     if _first_line(folder / "summary.csv").startswith("name,key"):
         return FolderRecord(OutputOwner("sweep", None), None)

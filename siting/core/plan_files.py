@@ -131,11 +131,14 @@ def read_plan_table(
             | (np.isinf(val.to_numpy(dtype=float)) & need)
         )
         found = ProblemReport()
+        finite = "finite " if need else ""
+
+        def not_a_number(i: int, raw: pd.Series = raw, finite: str = finite) -> str:
+            return f"expected a {finite}number, got {raw.iloc[i]!r}"
+
         found.add_rows(
             bad,
-            lambda i, raw=raw, finite="finite " if need else "": (
-                f"expected a {finite}number, got {raw.iloc[i]!r}"
-            ),
+            not_a_number,
             file=path,
             field=c,
             limit=MAX_ROWS_NAMED,
@@ -143,9 +146,13 @@ def read_plan_table(
         df[c] = val.astype(float)
         if c in YEAR_COLUMNS and not len(bad):
             frac = np.flatnonzero((val.notna() & (val != np.round(val))).to_numpy())
+
+            def not_a_year(i: int, raw: pd.Series = raw) -> str:
+                return f"expected a calendar year, got {raw.iloc[i]!r}"
+
             found.add_rows(
                 frac,
-                lambda i, raw=raw: f"expected a calendar year, got {raw.iloc[i]!r}",
+                not_a_year,
                 file=path,
                 field=c,
                 limit=MAX_ROWS_NAMED,

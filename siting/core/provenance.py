@@ -95,7 +95,7 @@ def hash_inputs(
     out = []
     for ref in files:
         role, path = ref[0], Path(ref[1])
-        kind: DatasetKind = ref[2] if len(ref) > 2 else "file"  # type: ignore[misc]
+        kind: DatasetKind = ref[2] if len(ref) > 2 else "file"
         try:
             main = path.resolve()
             for p in dataset_files(path, kind):
