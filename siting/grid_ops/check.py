@@ -78,7 +78,7 @@ from siting.core.errors import MAX_ROWS_NAMED, InputError, Problem, ScenarioErro
 from siting.core.files import path_problem
 from siting.core.plan_files import read_manifest, read_plan_table
 from siting.inputs.grids.grid import Grid
-from siting.network import dc_flow, dc_network, lodf, post_outage_flows, ptdf
+from siting.network import DCNetwork, dc_flow, dc_network, lodf, post_outage_flows, ptdf
 
 __all__ = [
     "CSV_REL_PRECISION",
@@ -902,6 +902,1006 @@ def _top_pairs(load_pct: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.unravel_index(idx, load_pct.shape)
 
 
+@dataclass
+class _Layout:
+    """The columns of the check's (bus or branch, column) arrays: one per year and snapshot.
+
+    Column ``c`` is year position ``col_year[c]`` and snapshot position ``col_snap[c]``
+    (``c = year position * ns + snapshot position``).
+
+    Attributes
+    ----------
+    years
+        The planning years.
+    snap_names
+        The snapshots, in the scenario's order.
+    col_year, col_snap
+        Year and snapshot position of each column.
+    load_factor
+        Per snapshot [fraction of the peak base load].
+    is_peak
+        Per snapshot: flagged ``peak``.
+    peak_name
+        The first snapshot flagged ``peak`` (else the first).
+    """
+
+    years: list[int]
+    snap_names: list[str]
+    col_year: np.ndarray
+    col_snap: np.ndarray
+    load_factor: np.ndarray
+    is_peak: np.ndarray
+    peak_name: str
+
+    @property
+    def ny(self) -> int:
+        """Number of years."""
+        return len(self.years)
+
+    @property
+    def ns(self) -> int:
+        """Number of snapshots."""
+        return len(self.snap_names)
+
+    @property
+    def n_col(self) -> int:
+        """Number of columns (years x snapshots)."""
+        return self.ny * self.ns
+
+
+def _layout(years: list[int], snapshots: pd.DataFrame) -> _Layout:
+    """The columns of the check for ``years`` and ``snapshots`` (``load_factor``, ``peak``).
+
+    Parameters
+    ----------
+    years
+        The planning years.
+    snapshots
+        Indexed by snapshot name: ``load_factor`` [fraction], ``peak`` (bool).
+    """
+    snap_names = [str(s) for s in snapshots.index]
+    ny, ns = len(years), len(snap_names)
+    lf = snapshots["load_factor"].to_numpy(dtype=float)
+    is_peak = snapshots["peak"].to_numpy(dtype=bool)
+    peak_pos = int(np.flatnonzero(is_peak)[0]) if is_peak.any() else 0
+    return _Layout(
+        years=years,
+        snap_names=snap_names,
+        col_year=np.repeat(np.arange(ny), ns),
+        col_snap=np.tile(np.arange(ns), ny),
+        load_factor=lf,
+        is_peak=is_peak,
+        peak_name=snap_names[peak_pos],
+    )
+
+
+@dataclass
+class _Dispatch:
+    """``dispatch.csv`` placed on the grid and on the check's columns.
+
+    Attributes
+    ----------
+    rows
+        The table (0-based index).
+    gen
+        Position of each row's generator among the grid's generators.
+    snap
+        Snapshot position of each row.
+    p_mw
+        Output of each row [MW].
+    on
+        Per generator of the grid: in service.
+    injection_mw
+        Generation per bus and column (nb, n_col) [MW].
+    abs_mw
+        Sum of ``|p|`` per bus and column (nb, n_col) [MW] (for the rounding allowance).
+    """
+
+    rows: pd.DataFrame
+    gen: np.ndarray
+    snap: np.ndarray
+    p_mw: np.ndarray
+    on: np.ndarray
+    injection_mw: np.ndarray
+    abs_mw: np.ndarray
+
+
+def _read_dispatch(
+    dispatch: pd.DataFrame,
+    grid: Grid,
+    bus_ids: pd.Index,
+    lay: _Layout,
+    file: str,
+    notes: list[str],
+) -> _Dispatch:
+    """Place the dispatch rows on the grid's buses and generators and on the columns.
+
+    Parameters
+    ----------
+    dispatch
+        ``gen_id, bus_id, year, snapshot, p_mw`` [MW].
+    grid
+        The grid checked.
+    bus_ids
+        The DC network's buses, in its order.
+    lay
+        The check's columns.
+    file
+        ``dispatch.csv``'s path, for the messages.
+    notes
+        Gets a note when rows put a generator at another bus than the grid does.
+
+    Raises
+    ------
+    siting.core.errors.InputError
+        A row names a year, snapshot, bus or generator the plan or grid does not have, two
+        rows repeat a generator, year and snapshot, or a year and snapshot has no rows.
+    """
+    nb, ns, n_col = len(bus_ids), lay.ns, lay.n_col
+    disp = dispatch.reset_index(drop=True)
+    d_year = _year_positions(lay.years, disp["year"], file)
+    d_snap = _snapshot_positions(lay.snap_names, disp["snapshot"], file)
+    _no_repeats(disp, ["gen_id", "year", "snapshot"], file)
+    d_bus = _positions(bus_ids, disp["bus_id"], "bus", file, "bus_id")
+    d_col = d_year * ns + d_snap
+    gens = grid.generators
+    gen_ids = pd.Index(gens.index.astype(str))
+    d_gen = _positions(gen_ids, disp["gen_id"], "generator", file, "gen_id")
+    on = (
+        gens["in_service"].fillna(True).astype(bool).to_numpy()
+        if "in_service" in gens.columns
+        else np.ones(len(gens), bool)
+    )
+    _dispatch_covers(d_col, len(disp), on, lay, file)
+    p = disp["p_mw"].to_numpy(dtype=float)
+    gen_inj = np.zeros((nb, n_col))
+    gen_abs = np.zeros((nb, n_col))
+    np.add.at(gen_inj, (d_bus, d_col), p)
+    np.add.at(gen_abs, (d_bus, d_col), np.abs(p))
+    grid_bus = gens["bus_id"].astype(str).to_numpy()[d_gen]
+    moved = np.flatnonzero(grid_bus != disp["bus_id"].astype(str).to_numpy())
+    if len(moved):
+        notes.append(
+            f"{len(moved)} dispatch row(s) put a generator at another bus than the grid does "
+            f"(first: '{disp['gen_id'].iloc[moved[0]]}' at '{disp['bus_id'].iloc[moved[0]]}', "
+            f"grid: '{grid_bus[moved[0]]}'); dispatch.csv's bus_id is used"
+        )
+    return _Dispatch(
+        rows=disp, gen=d_gen, snap=d_snap, p_mw=p, on=on, injection_mw=gen_inj, abs_mw=gen_abs
+    )
+
+
+def _dispatch_covers(
+    d_col: np.ndarray, n_rows: int, on: np.ndarray, lay: _Layout, file: str
+) -> None:
+    """Check that the dispatch has rows for every year and snapshot.
+
+    Parameters
+    ----------
+    d_col
+        Column of each dispatch row.
+    n_rows
+        Number of dispatch rows.
+    on
+        Per generator of the grid: in service.
+    lay
+        The check's columns.
+    file
+        ``dispatch.csv``'s path, for the messages.
+
+    Raises
+    ------
+    siting.core.errors.InputError
+        A year and snapshot without rows, or no rows while the grid has generators in
+        service.
+    """
+    if n_rows:
+        seen = np.zeros(lay.n_col, bool)
+        seen[d_col] = True
+        if not seen.all():
+            c = int(np.flatnonzero(~seen)[0])
+            raise InputError(
+                Problem(
+                    f"no rows for year {lay.years[lay.col_year[c]]}, snapshot "
+                    f"'{lay.snap_names[lay.col_snap[c]]}'"
+                    f" ({int((~seen).sum())} year-snapshot pair(s) missing); expected one row "
+                    "per generator, year and snapshot, as siting plan writes",
+                    file=file,
+                ),
+                what="plan",
+            )
+    elif on.any():
+        raise InputError(
+            Problem(
+                f"no rows, but the grid has {int(on.sum())} in-service generator(s); expected "
+                "one row per generator, year and snapshot, as siting plan writes",
+                file=file,
+            ),
+            what="plan",
+        )
+
+
+@dataclass
+class _Campus:
+    """``schedule.csv`` placed on the grid's buses and on the check's columns.
+
+    Attributes
+    ----------
+    bus
+        Bus position of each row.
+    year
+        Year position of each row.
+    peak_draw_mw
+        Peak draw of each row [MW].
+    abs_mw
+        Sum of ``|draw|`` per bus and column (nb, n_col) [MW] (for the rounding allowance).
+    draw_mw
+        Campus draw per bus and column (nb, n_col) [MW]: the peak draw in snapshots flagged
+        ``peak``, the typical draw in the others.
+    """
+
+    bus: np.ndarray
+    year: np.ndarray
+    peak_draw_mw: np.ndarray
+    abs_mw: np.ndarray
+    draw_mw: np.ndarray
+
+
+def _read_campuses(schedule: pd.DataFrame, bus_ids: pd.Index, lay: _Layout, file: str) -> _Campus:
+    """Place the campus schedule on the grid's buses and on the columns.
+
+    Parameters
+    ----------
+    schedule
+        ``site_id, year, bus_id, peak_draw_mw, typical_draw_mw`` [MW].
+    bus_ids
+        The DC network's buses, in its order.
+    lay
+        The check's columns.
+    file
+        ``schedule.csv``'s path, for the messages.
+
+    Raises
+    ------
+    siting.core.errors.InputError
+        Two rows repeat a site and year, or a row names a year or bus the plan or grid does
+        not have.
+    """
+    nb, ns, n_col = len(bus_ids), lay.ns, lay.n_col
+    sched = schedule.reset_index(drop=True)
+    _no_repeats(sched, ["site_id", "year"], file)
+    s_year = _year_positions(lay.years, sched["year"], file)
+    s_bus = _positions(bus_ids, sched["bus_id"], "bus", file, "bus_id")
+    peak_draw = sched["peak_draw_mw"].to_numpy(dtype=float)
+    typ_draw = sched["typical_draw_mw"].to_numpy(dtype=float)
+    draw = np.where(lay.is_peak[None, :], peak_draw[:, None], typ_draw[:, None])  # (rows, ns)
+    camp = np.zeros((nb, n_col))
+    np.add.at(
+        camp,
+        (np.repeat(s_bus, ns), (s_year[:, None] * ns + np.arange(ns)[None, :]).ravel()),
+        np.abs(draw).ravel(),
+    )
+    camp_signed = np.zeros((nb, n_col))
+    np.add.at(
+        camp_signed,
+        (np.repeat(s_bus, ns), (s_year[:, None] * ns + np.arange(ns)[None, :]).ravel()),
+        draw.ravel(),
+    )
+    return _Campus(bus=s_bus, year=s_year, peak_draw_mw=peak_draw, abs_mw=camp, draw_mw=camp_signed)
+
+
+def _grid_load(grid: Grid, bus_ids: pd.Index, lay: _Layout) -> np.ndarray:
+    """The grid's own demand per bus and column [MW]: base load of the year times the
+    snapshot's load factor, plus the shunt demand.
+
+    Raises
+    ------
+    siting.core.errors.InputError
+        A bus without a base load in a planning year.
+    """
+    nb = len(bus_ids)
+    base_load = grid.load_mw(lay.years).reindex(bus_ids).to_numpy(dtype=float)  # (nb, ny)
+    bad_load = np.flatnonzero(~np.isfinite(base_load).all(axis=1))
+    if len(bad_load):
+        raise InputError(
+            f"the grid's load_mw is missing at bus(es) {list(bus_ids[bad_load][:5])}",
+            what="grid",
+        )
+    shunt = grid.buses["shunt_mw"] if "shunt_mw" in grid.buses.columns else None
+    shunt_mw = (
+        np.zeros(nb)
+        if shunt is None
+        else np.nan_to_num(pd.to_numeric(shunt, errors="coerce").reindex(bus_ids).to_numpy())
+    )
+    lf = lay.load_factor
+    return (base_load[:, :, None] * lf[None, None, :]).reshape(nb, lay.n_col) + shunt_mw[:, None]
+
+
+def _ratings(
+    grid: Grid,
+    net: DCNetwork,
+    upgrades: pd.DataFrame,
+    years: list[int],
+    file: str,
+    notes: list[str],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ratings per in-service branch and year with the upgrades in service [MW].
+
+    Parameters
+    ----------
+    grid, net
+        The grid and its DC network.
+    upgrades
+        ``asset, asset_id, year, added_mw`` [MW].
+    years
+        The planning years.
+    file
+        ``upgrades.csv``'s path, for the messages.
+    notes
+        Gets a note on upgrades of branches out of service.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray, numpy.ndarray)
+        Normal and emergency rating per branch and year (m, ny) (``inf`` = unlimited) and
+        the headroom added per bus and year (nb, ny) [MW].
+
+    Raises
+    ------
+    siting.core.errors.InputError
+        An upgrade of a branch or bus the grid does not have.
+    """
+    bus_ids, branch_ids = net.bus_ids, net.branch_ids
+    all_branches = pd.Index(grid.branches.index.astype(str))
+    add_br = _upgrade_additions(upgrades, "branch", branch_ids, all_branches, years, file, notes)
+    add_bus = _upgrade_additions(upgrades, "substation", bus_ids, bus_ids, years, file, notes)
+    R = net.rating_mw[:, None] + add_br  # (m, ny); inf stays inf
+    E = _emergency(grid, branch_ids, net.rating_mw)[:, None] + add_br
+    return R, E, add_bus
+
+
+def _n0(
+    net: DCNetwork,
+    lay: _Layout,
+    flow: np.ndarray,
+    R: np.ndarray,
+    E: np.ndarray,
+    flow_rnd: np.ndarray,
+) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """The flows table and the N-0 overloads.
+
+    Parameters
+    ----------
+    net
+        The DC network.
+    lay
+        The check's columns.
+    flow
+        Flow per branch and column (m, n_col) [MW].
+    R, E
+        Normal and emergency rating per branch and year (m, ny) [MW].
+    flow_rnd
+        Rounding allowance of each flow (m, n_col) [MW].
+
+    Returns
+    -------
+    (pandas.DataFrame, pandas.DataFrame, numpy.ndarray)
+        :attr:`GridCheck.flows` (no plan flows yet), the ``n0_overload`` violations, and
+        the emergency rating per branch and column (m, n_col) [MW].
+    """
+    bus_ids, branch_ids, m = net.bus_ids, net.branch_ids, net.n_branch
+    years, snap_names, col_year, col_snap = lay.years, lay.snap_names, lay.col_year, lay.col_snap
+    n_col = lay.n_col
+    Rc = R[:, col_year]
+    lim_c = np.isfinite(Rc) & (Rc > 0)
+    safe = np.where(lim_c, Rc, 1.0)
+    loading = np.where(lim_c, 100.0 * np.abs(flow) / safe, 0.0)
+    tol0 = TOL_ABS_MW + TOL_REL * np.where(lim_c, Rc, 0.0) + flow_rnd
+    over0 = lim_c & (np.abs(flow) > Rc + tol0)
+    Ec = E[:, col_year]
+    flows_df = pd.DataFrame(
+        {
+            "branch_id": np.tile(np.asarray(branch_ids, dtype=object), n_col),
+            "from_bus": np.tile(np.asarray(bus_ids[net.from_idx], dtype=object), n_col),
+            "to_bus": np.tile(np.asarray(bus_ids[net.to_idx], dtype=object), n_col),
+            "year": np.repeat(np.asarray(years, dtype=np.int64)[col_year], m),
+            "snapshot": np.repeat(np.asarray(snap_names, dtype=object)[col_snap], m),
+            "flow_mw": flow.T.ravel(),
+            "rating_mw": Rc.T.ravel(),
+            "rating_emergency_mw": Ec.T.ravel(),
+            "loading_pct": loading.T.ravel(),
+            "plan_flow_mw": np.nan,
+            "plan_diff_mw": np.nan,
+        }
+    )
+    l_idx, c_idx = np.nonzero(over0)
+    v_n0 = pd.DataFrame(
+        {
+            "kind": "n0_overload",
+            "asset": "branch",
+            "id": np.asarray(branch_ids, dtype=object)[l_idx],
+            "year": np.asarray(years, dtype=np.int64)[col_year[c_idx]],
+            "snapshot": np.asarray(snap_names, dtype=object)[col_snap[c_idx]],
+            "outage_id": "",
+            "value_mw": flow[l_idx, c_idx],
+            "limit_mw": Rc[l_idx, c_idx],
+            "excess_mw": np.abs(flow[l_idx, c_idx]) - Rc[l_idx, c_idx],
+        }
+    )
+    return flows_df, v_n0, Ec
+
+
+def _compare_plan_flows(
+    flows_df: pd.DataFrame,
+    plan_flows: pd.DataFrame | None,
+    lay: _Layout,
+    path: Path,
+    flow_rnd: np.ndarray,
+    branch_ids: pd.Index,
+    notes: list[str],
+) -> tuple[np.ndarray, list[str]]:
+    """Compare the recomputed flows with the plan's ``flows.csv`` (every snapshot; the peak
+    only in older plans).
+
+    Fills ``plan_flow_mw`` and ``plan_diff_mw`` of ``flows_df`` at the snapshots compared
+    and notes flows that differ by more than the rounding of the plan's tables, rows
+    missing from ``flows.csv`` and branches of it not in service.
+
+    Parameters
+    ----------
+    flows_df
+        :attr:`GridCheck.flows`, changed in place.
+    plan_flows
+        The plan's ``flows.csv`` (None or empty: nothing compared).
+    lay
+        The check's columns.
+    path
+        ``flows.csv``'s path, for the messages.
+    flow_rnd
+        Rounding allowance of each flow (m, n_col) [MW].
+    branch_ids
+        The in-service branches.
+    notes
+        Gets the notes.
+
+    Returns
+    -------
+    (numpy.ndarray, list[str])
+        The largest ``|difference|`` per year [MW] (NaN where nothing was compared) and the
+        snapshots compared.
+    """
+    years = lay.years
+    diff_by_year = np.full(lay.ny, np.nan)
+    compared: list[str] = []
+    if plan_flows is None or not len(plan_flows):
+        return diff_by_year, compared
+    pf, compared = _plan_flows(plan_flows, lay.snap_names, lay.peak_name, path, notes)
+    sel = flows_df["snapshot"].isin(compared).to_numpy()
+    keys = pd.MultiIndex.from_arrays(
+        [flows_df["branch_id"][sel], flows_df["year"][sel], flows_df["snapshot"][sel]]
+    )
+    theirs = pf.reindex(keys).to_numpy(dtype=float)
+    flows_df.loc[sel, "plan_flow_mw"] = theirs
+    diff = flows_df.loc[sel, "flow_mw"].to_numpy() - theirs
+    flows_df.loc[sel, "plan_diff_mw"] = diff
+    allow = (
+        TOL_ABS_MW
+        + CSV_REL_PRECISION * np.abs(np.nan_to_num(theirs))
+        + flow_rnd.T.ravel()[sel]  # flows_df's rows run branch-fastest, like flow.T
+    )
+    absdiff = np.abs(diff)
+    yr = flows_df.loc[sel, "year"].to_numpy()
+    for t, y in enumerate(years):
+        within = (yr == y) & np.isfinite(absdiff)
+        if within.any():
+            diff_by_year[t] = float(absdiff[within].max())
+    off = np.isfinite(absdiff) & (absdiff > allow)
+    if off.any():
+        j = int(np.argmax(np.where(np.isfinite(absdiff), absdiff, -1.0)))
+        notes.append(
+            f"{int(off.sum())} recomputed flow(s) differ from the plan's flows.csv by "
+            f"more than the rounding of its tables; largest {absdiff[j]:,.3f} MW on branch "
+            f"'{flows_df.loc[sel, 'branch_id'].iloc[j]}' in {yr[j]} at "
+            f"'{flows_df.loc[sel, 'snapshot'].iloc[j]}'"
+        )
+    missing = int(np.isnan(theirs).sum())
+    if missing:
+        notes.append(
+            f"{missing} branch-year-snapshot(s) compared have no row in the plan's "
+            "flows.csv (another grid than the plan's?)"
+        )
+    extra = sorted(set(pf.index.get_level_values(0)) - set(branch_ids))
+    if extra:
+        notes.append(
+            f"{len(extra)} branch(es) of the plan's flows.csv are not in service in the "
+            "grid checked: " + ", ".join(f"'{b}'" for b in extra[:5])
+        )
+    return diff_by_year, compared
+
+
+def _islands(
+    net: DCNetwork,
+    lay: _Layout,
+    inj: np.ndarray,
+    rnd: np.ndarray,
+    imbalance: np.ndarray,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each island's imbalance per column, and the ``island_imbalance`` violations.
+
+    Parameters
+    ----------
+    net
+        The DC network.
+    lay
+        The check's columns.
+    inj
+        Net injection per bus and column (nb, n_col) [MW].
+    rnd
+        Rounding allowance of each bus's injection (nb, n_col) [MW].
+    imbalance
+        Sum of each island's injections per column (n_islands, n_col) [MW].
+
+    Returns
+    -------
+    (pandas.DataFrame, pandas.DataFrame)
+        :attr:`GridCheck.islands` and the violations.
+    """
+    years, snap_names, col_year, col_snap = lay.years, lay.snap_names, lay.col_year, lay.col_snap
+    n_col = lay.n_col
+    isl_abs = np.zeros((net.n_islands, n_col))
+    np.add.at(isl_abs, net.island, np.abs(inj))
+    isl_rnd = np.zeros((net.n_islands, n_col))
+    np.add.at(isl_rnd, net.island, rnd)
+    tol_isl = TOL_ABS_MW + TOL_REL * isl_abs + isl_rnd
+    n_isl = net.n_islands
+    ref_ids = np.asarray(net.bus_ids[net.ref_idx], dtype=object)
+    islands = pd.DataFrame(
+        {
+            "year": np.repeat(np.asarray(years, dtype=np.int64)[col_year], n_isl),
+            "snapshot": np.repeat(np.asarray(snap_names, dtype=object)[col_snap], n_isl),
+            "island": np.tile(np.arange(n_isl), n_col),
+            "reference_bus": np.tile(ref_ids, n_col),
+            "imbalance_mw": imbalance.T.ravel(),
+            "tolerance_mw": tol_isl.T.ravel(),
+        }
+    )
+    i_idx, c_idx = np.nonzero(np.abs(imbalance) > tol_isl)
+    v_isl = pd.DataFrame(
+        {
+            "kind": "island_imbalance",
+            "asset": "island",
+            "id": ref_ids[i_idx],
+            "year": np.asarray(years, dtype=np.int64)[col_year[c_idx]],
+            "snapshot": np.asarray(snap_names, dtype=object)[col_snap[c_idx]],
+            "outage_id": "",
+            "value_mw": imbalance[i_idx, c_idx],
+            "limit_mw": 0.0,
+            "excess_mw": np.abs(imbalance[i_idx, c_idx]),
+        }
+    )
+    return islands, v_isl
+
+
+def _substations(
+    grid: Grid,
+    bus_ids: pd.Index,
+    lay: _Layout,
+    campus: _Campus,
+    add_bus: np.ndarray,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Campus peak draw per bus and year against the substation headroom.
+
+    Parameters
+    ----------
+    grid
+        The grid (``substation_headroom_mw`` of its buses; none = no limit).
+    bus_ids
+        The DC network's buses, in its order.
+    lay
+        The check's columns.
+    campus
+        The campus schedule.
+    add_bus
+        Headroom added by upgrades per bus and year (nb, ny) [MW].
+
+    Returns
+    -------
+    (pandas.DataFrame, pandas.DataFrame)
+        :attr:`GridCheck.substations` and the ``substation_headroom`` violations.
+    """
+    nb, ny, years = len(bus_ids), lay.ny, lay.years
+    s_bus, s_year = campus.bus, campus.year
+    at_bus = np.zeros((nb, ny))
+    np.add.at(at_bus, (s_bus, s_year), campus.peak_draw_mw)
+    head = (
+        pd.to_numeric(grid.buses["substation_headroom_mw"], errors="coerce")
+        .reindex(bus_ids)
+        .to_numpy(dtype=float)
+        if "substation_headroom_mw" in grid.buses.columns
+        else np.full(nb, np.nan)
+    )
+    head = np.where(np.isnan(head), np.inf, head)[:, None] + add_bus  # (nb, ny)
+    has_camp = np.zeros((nb, ny), bool)
+    has_camp[s_bus, s_year] = True
+    b_idx, t_idx = np.nonzero(has_camp)
+    substations = pd.DataFrame(
+        {
+            "bus_id": np.asarray(bus_ids, dtype=object)[b_idx],
+            "year": np.asarray(years, dtype=np.int64)[t_idx],
+            "campus_peak_mw": at_bus[b_idx, t_idx],
+            "headroom_mw": head[b_idx, t_idx],
+        }
+    )
+    fin = np.isfinite(head)
+    tol_h = TOL_ABS_MW + TOL_REL * np.where(fin, head, 0.0) + CSV_REL_PRECISION * at_bus
+    b_idx, t_idx = np.nonzero(fin & (at_bus > head + tol_h))
+    v_sub = pd.DataFrame(
+        {
+            "kind": "substation_headroom",
+            "asset": "bus",
+            "id": np.asarray(bus_ids, dtype=object)[b_idx],
+            "year": np.asarray(years, dtype=np.int64)[t_idx],
+            "snapshot": lay.peak_name,
+            "outage_id": "",
+            "value_mw": at_bus[b_idx, t_idx],
+            "limit_mw": head[b_idx, t_idx],
+            "excess_mw": at_bus[b_idx, t_idx] - head[b_idx, t_idx],
+        }
+    )
+    return substations, v_sub
+
+
+def _generator_limits(gens: pd.DataFrame, disp: _Dispatch, lay: _Layout) -> pd.DataFrame:
+    """The ``generator_limit`` violations: outputs outside ``[p_min_mw, p_max_mw]``.
+
+    In non-peak snapshots the lower bound is ``min(0, p_min_mw)`` (a unit may be off); an
+    out-of-service unit must give 0 MW.
+
+    Parameters
+    ----------
+    gens
+        The grid's generators.
+    disp
+        The dispatch.
+    lay
+        The check's columns.
+    """
+    d_gen, p = disp.gen, disp.p_mw
+    p_max = pd.to_numeric(gens["p_max_mw"], errors="coerce").to_numpy(dtype=float)[d_gen]
+    p_min = (
+        pd.to_numeric(gens["p_min_mw"], errors="coerce").fillna(0.0).to_numpy(dtype=float)[d_gen]
+        if "p_min_mw" in gens.columns
+        else np.zeros(len(disp.rows))
+    )
+    g_on = disp.on[d_gen]
+    hi = np.where(g_on, np.where(np.isnan(p_max), np.inf, p_max), 0.0)
+    lo = np.where(g_on, np.where(lay.is_peak[disp.snap], p_min, np.minimum(p_min, 0.0)), 0.0)
+    g_tol = TOL_ABS_MW + CSV_REL_PRECISION * np.abs(p)
+    above = p > hi + g_tol + TOL_REL * np.where(np.isfinite(hi), np.abs(hi), 0.0)
+    below = p < lo - g_tol - TOL_REL * np.abs(lo)
+    g_bad = np.flatnonzero(above | below)
+    g_lim = np.where(above, hi, lo)[g_bad]
+    return pd.DataFrame(
+        {
+            "kind": "generator_limit",
+            "asset": "generator",
+            "id": disp.rows["gen_id"].astype(str).to_numpy()[g_bad],
+            "year": disp.rows["year"].to_numpy(dtype=np.int64)[g_bad],
+            "snapshot": disp.rows["snapshot"].astype(str).to_numpy()[g_bad],
+            "outage_id": "",
+            "value_mw": p[g_bad],
+            "limit_mw": g_lim,
+            "excess_mw": np.abs(p[g_bad] - g_lim),
+        }
+    )
+
+
+@dataclass
+class _N1Scan:
+    """What the N-1 scan found, before it is tabled.
+
+    Attributes
+    ----------
+    L
+        LODF (m, m) [MW/MW] (NaN columns: radial outages).
+    studied
+        Positions of the outages studied (not radial).
+    skipped
+        IDs of the radial outages, not studied.
+    snapshots
+        Names of the snapshots studied.
+    candidates
+        Per block: ``(l, k, c, post_mw, loading_pct)`` of its highest-loaded pairs.
+    violations
+        Per block: ``(l, k, c, post_mw)`` of its pairs above the emergency rating.
+    """
+
+    L: np.ndarray
+    studied: np.ndarray
+    skipped: list[str]
+    snapshots: list[str]
+    candidates: list[tuple[np.ndarray, ...]]
+    violations: list[tuple[np.ndarray, ...]]
+
+
+def _n1_scan(
+    net: DCNetwork,
+    H: np.ndarray,
+    lay: _Layout,
+    flow: np.ndarray,
+    Ec: np.ndarray,
+    flow_rnd: np.ndarray,
+    n1_snapshots: N1Snapshots,
+    top: int,
+) -> _N1Scan:
+    """Post-outage flows of every non-radial outage at the N-1 snapshots, in blocks of
+    outages: the violations, and the ``top`` highest loadings of each block.
+
+    Parameters
+    ----------
+    net
+        The DC network.
+    H
+        PTDF (m, nb) [MW/MW].
+    lay
+        The check's columns.
+    flow
+        Flow per branch and column (m, n_col) [MW].
+    Ec
+        Emergency rating per branch and column (m, n_col) [MW].
+    flow_rnd
+        Rounding allowance of each flow (m, n_col) [MW].
+    n1_snapshots
+        ``"peak"`` or ``"all"``.
+    top
+        Pairs kept per block.
+    """
+    m, branch_ids, col_snap, is_peak = net.n_branch, net.branch_ids, lay.col_snap, lay.is_peak
+    L = lodf(net, H) if m else np.zeros((0, 0))
+    radial = np.isnan(L).all(axis=0) if m else np.zeros(0, bool)
+    K_all = np.flatnonzero(~radial)
+    skipped = [str(b) for b in np.asarray(branch_ids, dtype=object)[radial]]
+    n1_cols = (
+        np.arange(lay.n_col)
+        if n1_snapshots == "all"
+        else np.flatnonzero(is_peak[col_snap] if is_peak.any() else col_snap == 0)
+    )
+    n1_names = [lay.snap_names[i] for i in sorted(set(col_snap[n1_cols].tolist()))]
+    block = max(1, N1_BLOCK_ENTRIES // max(1, m))
+    cand: list[tuple[np.ndarray, ...]] = []  # (l, k, c, post, loading) of the top pairs
+    viol: list[tuple[np.ndarray, ...]] = []  # (l, k, c, post)
+    absL = np.abs(L)
+    for c in n1_cols:
+        e_c = Ec[:, c]
+        lim = np.isfinite(e_c) & (e_c > 0)
+        safe_e = np.where(lim, e_c, 1.0)
+        for start in range(0, len(K_all), block):
+            K = K_all[start : start + block]
+            nk = len(K)
+            post = post_outage_flows(flow[:, c], L, K)  # (m, nk)
+            post[K, np.arange(nk)] = 0.0  # the tripped branch carries nothing
+            a = np.abs(post)
+            pct = np.where(lim[:, None], 100.0 * a / safe_e[:, None], 0.0)
+            pct[K, np.arange(nk)] = 0.0
+            tol = (
+                TOL_ABS_MW
+                + TOL_REL * np.where(lim, e_c, 0.0)[:, None]
+                + flow_rnd[:, c][:, None]
+                + absL[:, K] * flow_rnd[K, c][None, :]
+            )
+            bad = lim[:, None] & (a > e_c[:, None] + tol)
+            bad[K, np.arange(nk)] = False
+            lv, kv = np.nonzero(bad)
+            if len(lv):
+                viol.append((lv, K[kv], np.full(len(lv), c), post[lv, kv]))
+            if top:
+                lt, kt = _top_pairs(pct, top)
+                keep = pct[lt, kt] > LOADING_FLOOR_PCT
+                lt, kt = lt[keep], kt[keep]
+                cand.append((lt, K[kt], np.full(len(lt), c), post[lt, kt], pct[lt, kt]))
+    return _N1Scan(
+        L=L, studied=K_all, skipped=skipped, snapshots=n1_names, candidates=cand, violations=viol
+    )
+
+
+def _concat_parts(parts: list[tuple[np.ndarray, ...]], i: int, dtype: Any) -> np.ndarray:
+    """Element ``i`` of every part, concatenated (an empty array of ``dtype`` if none)."""
+    return np.concatenate([p[i] for p in parts]) if parts else np.zeros(0, dtype)
+
+
+def _n1_tables(
+    scan: _N1Scan,
+    net: DCNetwork,
+    lay: _Layout,
+    flow: np.ndarray,
+    Ec: np.ndarray,
+    top: int,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ``n1_overload`` violations and :attr:`GridCheck.n_1` (the ``top`` worst pairs
+    per year, each pair at its worst snapshot).
+
+    Parameters
+    ----------
+    scan
+        What the N-1 scan found.
+    net
+        The DC network.
+    lay
+        The check's columns.
+    flow
+        Flow per branch and column (m, n_col) [MW].
+    Ec
+        Emergency rating per branch and column (m, n_col) [MW].
+    top
+        Pairs kept per year.
+    """
+    L, m, col_year, col_snap = scan.L, net.n_branch, lay.col_year, lay.col_snap
+    bid = np.asarray(net.branch_ids, dtype=object)
+    yrs = np.asarray(lay.years, dtype=np.int64)
+    sn = np.asarray(lay.snap_names, dtype=object)
+    viol, cand = scan.violations, scan.candidates
+    vl, vk, vc, vp = (
+        _concat_parts(viol, i, t) for i, t in enumerate((np.int64, np.int64, np.int64, float))
+    )
+    v_n1 = pd.DataFrame(
+        {
+            "kind": "n1_overload",
+            "asset": "branch",
+            "id": bid[vl],
+            "year": yrs[col_year[vc]],
+            "snapshot": sn[col_snap[vc]],
+            "outage_id": bid[vk],
+            "value_mw": vp,
+            "limit_mw": Ec[vl, vc],
+            "excess_mw": np.abs(vp) - Ec[vl, vc],
+        }
+    )
+    cl, ck, cc, cp, cpct = (
+        _concat_parts(cand, i, t)
+        for i, t in enumerate((np.int64, np.int64, np.int64, float, float))
+    )
+    n_1 = pd.DataFrame(
+        {
+            "year": yrs[col_year[cc]],
+            "snapshot": sn[col_snap[cc]],
+            "branch_id": bid[cl],
+            "outage_id": bid[ck],
+            "pre_flow_mw": flow[cl, cc],
+            "outage_flow_mw": flow[ck, cc],
+            "lodf": L[cl, ck] if m else np.zeros(0),
+            "post_flow_mw": cp,
+            "rating_emergency_mw": Ec[cl, cc],
+            "loading_pct": cpct,
+        }
+    )
+    n_1 = (
+        n_1.sort_values(
+            ["year", "loading_pct", "branch_id", "outage_id"],
+            ascending=[True, False, True, True],
+            kind="stable",
+        )
+        .drop_duplicates(["year", "branch_id", "outage_id"])
+        .groupby("year", sort=True)
+        .head(top)
+        .reset_index(drop=True)
+    )
+    return v_n1, n_1
+
+
+def _all_violations(parts: list[pd.DataFrame], snap_names: list[str]) -> pd.DataFrame:
+    """The violations of every kind, by kind (:data:`VIOLATION_KINDS`), year, snapshot and
+    largest excess first."""
+    parts = [v for v in parts if len(v)]
+    violations = (
+        pd.concat(parts, ignore_index=True)
+        if parts
+        else pd.DataFrame({c: pd.Series(dtype=object) for c in _VIOLATION_COLUMNS})
+    )
+    violations = violations[_VIOLATION_COLUMNS]
+    if len(violations):
+        order = {k: i for i, k in enumerate(VIOLATION_KINDS)}
+        snap_order = {s: i for i, s in enumerate(snap_names)}
+        violations = (
+            violations.assign(
+                _k=violations["kind"].map(order),
+                _s=violations["snapshot"].map(snap_order),
+            )
+            .sort_values(["_k", "year", "_s", "excess_mw"], ascending=[True, True, True, False])
+            .drop(columns=["_k", "_s"])
+            .reset_index(drop=True)
+        )
+    return violations
+
+
+def _skipped_note(skipped: list[str], m: int) -> str:
+    """The note naming the radial outages skipped (the first 10)."""
+    return (
+        f"{len(skipped)} of {m} branch outage(s) split the network (radial) and were "
+        "skipped: "
+        + ", ".join(f"'{b}'" for b in skipped[:10])
+        + (f" and {len(skipped) - 10} more" if len(skipped) > 10 else "")
+    )
+
+
+def _check_arguments(n1_snapshots: str, top: int) -> None:
+    """Raise an :class:`InputError` on an unknown ``n1_snapshots`` or a negative ``top``."""
+    if n1_snapshots not in ("peak", "all"):
+        raise InputError(f"n1_snapshots must be 'peak' or 'all', got {n1_snapshots!r}")
+    if top < 0:
+        raise InputError(f"top must be >= 0, got {top}")
+
+
+def _injections(
+    grid: Grid,
+    net: DCNetwork,
+    schedule: pd.DataFrame,
+    dispatch: pd.DataFrame,
+    lay: _Layout,
+    base: Path,
+    notes: list[str],
+) -> tuple[_Dispatch, _Campus, np.ndarray]:
+    """The plan's dispatch and campuses on the grid, and the net injections they make.
+
+    Parameters
+    ----------
+    grid, net
+        The grid and its DC network.
+    schedule, dispatch
+        The plan's ``schedule.csv`` and ``dispatch.csv``.
+    lay
+        The check's columns.
+    base
+        The plan folder, for the messages.
+    notes
+        Gets the notes on the way.
+
+    Returns
+    -------
+    (_Dispatch, _Campus, numpy.ndarray)
+        The dispatch, the campuses, and the net injection per bus and column, dispatch minus
+        load minus shunt demand minus campus draw (nb, n_col) [MW].
+    """
+    f_sched, f_disp = (str(base / n) for n in ("schedule.csv", "dispatch.csv"))
+    disp = _read_dispatch(dispatch, grid, net.bus_ids, lay, f_disp, notes)
+    campus = _read_campuses(schedule, net.bus_ids, lay, f_sched)
+    load = _grid_load(grid, net.bus_ids, lay)
+    return disp, campus, disp.injection_mw - load - campus.draw_mw
+
+
+def _dc_flows(net: DCNetwork, inj: np.ndarray, n_col: int) -> tuple[np.ndarray, np.ndarray]:
+    """DC flows of every column, the islands left unbalanced (:func:`siting.network.dc_flow`
+    with ``balance=False``).
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        Flow per branch and column (m, n_col) and each island's imbalance, the sum of its
+        injections (n_islands, n_col) [MW].
+    """
+    res = dc_flow(net, inj, balance=False)
+    flow = np.asarray(res.flow_mw).reshape(net.n_branch, n_col)
+    imbalance = -np.asarray(res.slack_mw).reshape(net.n_islands, n_col)
+    return flow, imbalance
+
+
+def _rounding(
+    net: DCNetwork, disp: _Dispatch, campus: _Campus, n_col: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rounding allowance of the CSV tables.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray, numpy.ndarray)
+        The allowance of each bus's injection (nb, n_col) [MW], the PTDF (m, nb) [MW/MW]
+        (reference-bus slack: where ``balance=False`` puts an island's imbalance), and the
+        allowance of each flow, ``|PTDF| @ rnd`` (m, n_col) [MW].
+    """
+    rnd = CSV_REL_PRECISION * (disp.abs_mw + campus.abs_mw)  # (nb, n_col) [MW]
+    H = ptdf(net)  # reference-bus slack: where balance=False puts an island's imbalance
+    flow_rnd = np.abs(H) @ rnd if net.n_branch else np.zeros((0, n_col))  # (m, n_col)
+    return rnd, H, flow_rnd
+
+
 def check_grid(
     grid: Grid,
     schedule: pd.DataFrame,
@@ -956,441 +1956,42 @@ def check_grid(
         does not have, or the dispatch misses a year and snapshot.
     """
     t0 = time.perf_counter()
-    if n1_snapshots not in ("peak", "all"):
-        raise InputError(f"n1_snapshots must be 'peak' or 'all', got {n1_snapshots!r}")
-    if top < 0:
-        raise InputError(f"top must be >= 0, got {top}")
+    _check_arguments(n1_snapshots, top)
     base = Path(plan_dir)
-    f_sched, f_disp, f_up = (str(base / n) for n in ("schedule.csv", "dispatch.csv", UPGRADES_FILE))
     years = [int(y) for y in years]
     net = dc_network(grid)
     notes = list(net.notes)
-    bus_ids, branch_ids = net.bus_ids, net.branch_ids
-    nb, m = net.n_bus, net.n_branch
-    ny = len(years)
-    snap_names = [str(s) for s in snapshots.index]
-    ns = len(snap_names)
-    n_col = ny * ns  # column c = year position * ns + snapshot position
-    col_year = np.repeat(np.arange(ny), ns)
-    col_snap = np.tile(np.arange(ns), ny)
-    lf = snapshots["load_factor"].to_numpy(dtype=float)
-    is_peak = snapshots["peak"].to_numpy(dtype=bool)
-    peak_pos = int(np.flatnonzero(is_peak)[0]) if is_peak.any() else 0
-    peak_name = snap_names[peak_pos]
+    m = net.n_branch
+    lay = _layout(years, snapshots)
 
-    # --- injections: dispatch - load - shunt - campus draw, (bus, column) ------------------
-    disp = dispatch.reset_index(drop=True)
-    d_year = _year_positions(years, disp["year"], f_disp)
-    d_snap = _snapshot_positions(snap_names, disp["snapshot"], f_disp)
-    _no_repeats(disp, ["gen_id", "year", "snapshot"], f_disp)
-    d_bus = _positions(bus_ids, disp["bus_id"], "bus", f_disp, "bus_id")
-    d_col = d_year * ns + d_snap
-    gens = grid.generators
-    gen_ids = pd.Index(gens.index.astype(str))
-    d_gen = _positions(gen_ids, disp["gen_id"], "generator", f_disp, "gen_id")
-    on = (
-        gens["in_service"].fillna(True).astype(bool).to_numpy()
-        if "in_service" in gens.columns
-        else np.ones(len(gens), bool)
-    )
-    if len(disp):
-        seen = np.zeros(n_col, bool)
-        seen[d_col] = True
-        if not seen.all():
-            c = int(np.flatnonzero(~seen)[0])
-            raise InputError(
-                Problem(
-                    f"no rows for year {years[col_year[c]]}, snapshot '{snap_names[col_snap[c]]}'"
-                    f" ({int((~seen).sum())} year-snapshot pair(s) missing); expected one row "
-                    "per generator, year and snapshot, as siting plan writes",
-                    file=f_disp,
-                ),
-                what="plan",
-            )
-    elif on.any():
-        raise InputError(
-            Problem(
-                f"no rows, but the grid has {int(on.sum())} in-service generator(s); expected "
-                "one row per generator, year and snapshot, as siting plan writes",
-                file=f_disp,
-            ),
-            what="plan",
-        )
-    p = disp["p_mw"].to_numpy(dtype=float)
-    gen_inj = np.zeros((nb, n_col))
-    gen_abs = np.zeros((nb, n_col))
-    np.add.at(gen_inj, (d_bus, d_col), p)
-    np.add.at(gen_abs, (d_bus, d_col), np.abs(p))
-    grid_bus = gens["bus_id"].astype(str).to_numpy()[d_gen]
-    moved = np.flatnonzero(grid_bus != disp["bus_id"].astype(str).to_numpy())
-    if len(moved):
-        notes.append(
-            f"{len(moved)} dispatch row(s) put a generator at another bus than the grid does "
-            f"(first: '{disp['gen_id'].iloc[moved[0]]}' at '{disp['bus_id'].iloc[moved[0]]}', "
-            f"grid: '{grid_bus[moved[0]]}'); dispatch.csv's bus_id is used"
-        )
-
-    sched = schedule.reset_index(drop=True)
-    _no_repeats(sched, ["site_id", "year"], f_sched)
-    s_year = _year_positions(years, sched["year"], f_sched)
-    s_bus = _positions(bus_ids, sched["bus_id"], "bus", f_sched, "bus_id")
-    peak_draw = sched["peak_draw_mw"].to_numpy(dtype=float)
-    typ_draw = sched["typical_draw_mw"].to_numpy(dtype=float)
-    draw = np.where(is_peak[None, :], peak_draw[:, None], typ_draw[:, None])  # (rows, ns)
-    camp = np.zeros((nb, n_col))
-    np.add.at(
-        camp,
-        (np.repeat(s_bus, ns), (s_year[:, None] * ns + np.arange(ns)[None, :]).ravel()),
-        np.abs(draw).ravel(),
-    )
-    camp_signed = np.zeros((nb, n_col))
-    np.add.at(
-        camp_signed,
-        (np.repeat(s_bus, ns), (s_year[:, None] * ns + np.arange(ns)[None, :]).ravel()),
-        draw.ravel(),
-    )
-    base_load = grid.load_mw(years).reindex(bus_ids).to_numpy(dtype=float)  # (nb, ny)
-    bad_load = np.flatnonzero(~np.isfinite(base_load).all(axis=1))
-    if len(bad_load):
-        raise InputError(
-            f"the grid's load_mw is missing at bus(es) {list(bus_ids[bad_load][:5])}",
-            what="grid",
-        )
-    shunt = grid.buses["shunt_mw"] if "shunt_mw" in grid.buses.columns else None
-    shunt_mw = (
-        np.zeros(nb)
-        if shunt is None
-        else np.nan_to_num(pd.to_numeric(shunt, errors="coerce").reindex(bus_ids).to_numpy())
-    )
-    load = (base_load[:, :, None] * lf[None, None, :]).reshape(nb, n_col) + shunt_mw[:, None]
-    inj = gen_inj - load - camp_signed
-
-    res = dc_flow(net, inj, balance=False)
-    flow = np.asarray(res.flow_mw).reshape(m, n_col)
-    imbalance = -np.asarray(res.slack_mw).reshape(net.n_islands, n_col)
+    # --- injections: dispatch - load - shunt - campus draw, (bus, column); DC flows -------
+    disp, campus, inj = _injections(grid, net, schedule, dispatch, lay, base, notes)
+    flow, imbalance = _dc_flows(net, inj, lay.n_col)
     t_flow = time.perf_counter() - t0
+    rnd, H, flow_rnd = _rounding(net, disp, campus, lay.n_col)
 
-    # --- rounding allowance of the CSV tables ---------------------------------------
-    rnd = CSV_REL_PRECISION * (gen_abs + camp)  # (nb, n_col) [MW]
-    H = ptdf(net)  # reference-bus slack: where balance=False puts an island's imbalance
-    flow_rnd = np.abs(H) @ rnd if m else np.zeros((0, n_col))  # (m, n_col)
-
-    # --- ratings per year, with upgrades ------------------------------------------------
+    # --- ratings with upgrades, N-0, the plan's own flows, islands, substations, units ----
     up = upgrades if upgrades is not None else pd.DataFrame(columns=["asset", "asset_id"])
-    all_branches = pd.Index(grid.branches.index.astype(str))
-    add_br = _upgrade_additions(up, "branch", branch_ids, all_branches, years, f_up, notes)
-    add_bus = _upgrade_additions(up, "substation", bus_ids, bus_ids, years, f_up, notes)
-    R = net.rating_mw[:, None] + add_br  # (m, ny); inf stays inf
-    E = _emergency(grid, branch_ids, net.rating_mw)[:, None] + add_br
-
-    # --- N-0 -----------------------------------------------------------------------------
-    Rc = R[:, col_year]
-    lim_c = np.isfinite(Rc) & (Rc > 0)
-    safe = np.where(lim_c, Rc, 1.0)
-    loading = np.where(lim_c, 100.0 * np.abs(flow) / safe, 0.0)
-    tol0 = TOL_ABS_MW + TOL_REL * np.where(lim_c, Rc, 0.0) + flow_rnd
-    over0 = lim_c & (np.abs(flow) > Rc + tol0)
-    Ec = E[:, col_year]
-    flows_df = pd.DataFrame(
-        {
-            "branch_id": np.tile(np.asarray(branch_ids, dtype=object), n_col),
-            "from_bus": np.tile(np.asarray(bus_ids[net.from_idx], dtype=object), n_col),
-            "to_bus": np.tile(np.asarray(bus_ids[net.to_idx], dtype=object), n_col),
-            "year": np.repeat(np.asarray(years, dtype=np.int64)[col_year], m),
-            "snapshot": np.repeat(np.asarray(snap_names, dtype=object)[col_snap], m),
-            "flow_mw": flow.T.ravel(),
-            "rating_mw": Rc.T.ravel(),
-            "rating_emergency_mw": Ec.T.ravel(),
-            "loading_pct": loading.T.ravel(),
-            "plan_flow_mw": np.nan,
-            "plan_diff_mw": np.nan,
-        }
+    R, E, add_bus = _ratings(grid, net, up, years, str(base / UPGRADES_FILE), notes)
+    flows_df, v_n0, Ec = _n0(net, lay, flow, R, E, flow_rnd)
+    diff_by_year, compared = _compare_plan_flows(
+        flows_df, plan_flows, lay, base / "flows.csv", flow_rnd, net.branch_ids, notes
     )
-    l_idx, c_idx = np.nonzero(over0)
-    v_n0 = pd.DataFrame(
-        {
-            "kind": "n0_overload",
-            "asset": "branch",
-            "id": np.asarray(branch_ids, dtype=object)[l_idx],
-            "year": np.asarray(years, dtype=np.int64)[col_year[c_idx]],
-            "snapshot": np.asarray(snap_names, dtype=object)[col_snap[c_idx]],
-            "outage_id": "",
-            "value_mw": flow[l_idx, c_idx],
-            "limit_mw": Rc[l_idx, c_idx],
-            "excess_mw": np.abs(flow[l_idx, c_idx]) - Rc[l_idx, c_idx],
-        }
-    )
-
-    # --- the plan's own flows.csv (every snapshot; the peak only in older plans) -----------
-    diff_by_year = np.full(ny, np.nan)
-    compared: list[str] = []
-    if plan_flows is not None and len(plan_flows):
-        pf, compared = _plan_flows(plan_flows, snap_names, peak_name, base / "flows.csv", notes)
-        sel = flows_df["snapshot"].isin(compared).to_numpy()
-        keys = pd.MultiIndex.from_arrays(
-            [flows_df["branch_id"][sel], flows_df["year"][sel], flows_df["snapshot"][sel]]
-        )
-        theirs = pf.reindex(keys).to_numpy(dtype=float)
-        flows_df.loc[sel, "plan_flow_mw"] = theirs
-        diff = flows_df.loc[sel, "flow_mw"].to_numpy() - theirs
-        flows_df.loc[sel, "plan_diff_mw"] = diff
-        allow = (
-            TOL_ABS_MW
-            + CSV_REL_PRECISION * np.abs(np.nan_to_num(theirs))
-            + flow_rnd.T.ravel()[sel]  # flows_df's rows run branch-fastest, like flow.T
-        )
-        absdiff = np.abs(diff)
-        yr = flows_df.loc[sel, "year"].to_numpy()
-        for t, y in enumerate(years):
-            within = (yr == y) & np.isfinite(absdiff)
-            if within.any():
-                diff_by_year[t] = float(absdiff[within].max())
-        off = np.isfinite(absdiff) & (absdiff > allow)
-        if off.any():
-            j = int(np.argmax(np.where(np.isfinite(absdiff), absdiff, -1.0)))
-            notes.append(
-                f"{int(off.sum())} recomputed flow(s) differ from the plan's flows.csv by "
-                f"more than the rounding of its tables; largest {absdiff[j]:,.3f} MW on branch "
-                f"'{flows_df.loc[sel, 'branch_id'].iloc[j]}' in {yr[j]} at "
-                f"'{flows_df.loc[sel, 'snapshot'].iloc[j]}'"
-            )
-        missing = int(np.isnan(theirs).sum())
-        if missing:
-            notes.append(
-                f"{missing} branch-year-snapshot(s) compared have no row in the plan's "
-                "flows.csv (another grid than the plan's?)"
-            )
-        extra = sorted(set(pf.index.get_level_values(0)) - set(branch_ids))
-        if extra:
-            notes.append(
-                f"{len(extra)} branch(es) of the plan's flows.csv are not in service in the "
-                "grid checked: " + ", ".join(f"'{b}'" for b in extra[:5])
-            )
-
-    # --- islands -------------------------------------------------------------------------
-    isl_abs = np.zeros((net.n_islands, n_col))
-    np.add.at(isl_abs, net.island, np.abs(inj))
-    isl_rnd = np.zeros((net.n_islands, n_col))
-    np.add.at(isl_rnd, net.island, rnd)
-    tol_isl = TOL_ABS_MW + TOL_REL * isl_abs + isl_rnd
-    n_isl = net.n_islands
-    ref_ids = np.asarray(bus_ids[net.ref_idx], dtype=object)
-    islands = pd.DataFrame(
-        {
-            "year": np.repeat(np.asarray(years, dtype=np.int64)[col_year], n_isl),
-            "snapshot": np.repeat(np.asarray(snap_names, dtype=object)[col_snap], n_isl),
-            "island": np.tile(np.arange(n_isl), n_col),
-            "reference_bus": np.tile(ref_ids, n_col),
-            "imbalance_mw": imbalance.T.ravel(),
-            "tolerance_mw": tol_isl.T.ravel(),
-        }
-    )
-    i_idx, c_idx = np.nonzero(np.abs(imbalance) > tol_isl)
-    v_isl = pd.DataFrame(
-        {
-            "kind": "island_imbalance",
-            "asset": "island",
-            "id": ref_ids[i_idx],
-            "year": np.asarray(years, dtype=np.int64)[col_year[c_idx]],
-            "snapshot": np.asarray(snap_names, dtype=object)[col_snap[c_idx]],
-            "outage_id": "",
-            "value_mw": imbalance[i_idx, c_idx],
-            "limit_mw": 0.0,
-            "excess_mw": np.abs(imbalance[i_idx, c_idx]),
-        }
-    )
-
-    # --- substation headroom (campus peak draw per bus and year) -----------------------
-    at_bus = np.zeros((nb, ny))
-    np.add.at(at_bus, (s_bus, s_year), peak_draw)
-    head = (
-        pd.to_numeric(grid.buses["substation_headroom_mw"], errors="coerce")
-        .reindex(bus_ids)
-        .to_numpy(dtype=float)
-        if "substation_headroom_mw" in grid.buses.columns
-        else np.full(nb, np.nan)
-    )
-    head = np.where(np.isnan(head), np.inf, head)[:, None] + add_bus  # (nb, ny)
-    has_camp = np.zeros((nb, ny), bool)
-    has_camp[s_bus, s_year] = True
-    b_idx, t_idx = np.nonzero(has_camp)
-    substations = pd.DataFrame(
-        {
-            "bus_id": np.asarray(bus_ids, dtype=object)[b_idx],
-            "year": np.asarray(years, dtype=np.int64)[t_idx],
-            "campus_peak_mw": at_bus[b_idx, t_idx],
-            "headroom_mw": head[b_idx, t_idx],
-        }
-    )
-    fin = np.isfinite(head)
-    tol_h = TOL_ABS_MW + TOL_REL * np.where(fin, head, 0.0) + CSV_REL_PRECISION * at_bus
-    b_idx, t_idx = np.nonzero(fin & (at_bus > head + tol_h))
-    v_sub = pd.DataFrame(
-        {
-            "kind": "substation_headroom",
-            "asset": "bus",
-            "id": np.asarray(bus_ids, dtype=object)[b_idx],
-            "year": np.asarray(years, dtype=np.int64)[t_idx],
-            "snapshot": peak_name,
-            "outage_id": "",
-            "value_mw": at_bus[b_idx, t_idx],
-            "limit_mw": head[b_idx, t_idx],
-            "excess_mw": at_bus[b_idx, t_idx] - head[b_idx, t_idx],
-        }
-    )
-
-    # --- generator limits -------------------------------------------------------------------
-    p_max = pd.to_numeric(gens["p_max_mw"], errors="coerce").to_numpy(dtype=float)[d_gen]
-    p_min = (
-        pd.to_numeric(gens["p_min_mw"], errors="coerce").fillna(0.0).to_numpy(dtype=float)[d_gen]
-        if "p_min_mw" in gens.columns
-        else np.zeros(len(disp))
-    )
-    g_on = on[d_gen]
-    hi = np.where(g_on, np.where(np.isnan(p_max), np.inf, p_max), 0.0)
-    lo = np.where(g_on, np.where(is_peak[d_snap], p_min, np.minimum(p_min, 0.0)), 0.0)
-    g_tol = TOL_ABS_MW + CSV_REL_PRECISION * np.abs(p)
-    above = p > hi + g_tol + TOL_REL * np.where(np.isfinite(hi), np.abs(hi), 0.0)
-    below = p < lo - g_tol - TOL_REL * np.abs(lo)
-    g_bad = np.flatnonzero(above | below)
-    g_lim = np.where(above, hi, lo)[g_bad]
-    v_gen = pd.DataFrame(
-        {
-            "kind": "generator_limit",
-            "asset": "generator",
-            "id": disp["gen_id"].astype(str).to_numpy()[g_bad],
-            "year": disp["year"].to_numpy(dtype=np.int64)[g_bad],
-            "snapshot": disp["snapshot"].astype(str).to_numpy()[g_bad],
-            "outage_id": "",
-            "value_mw": p[g_bad],
-            "limit_mw": g_lim,
-            "excess_mw": np.abs(p[g_bad] - g_lim),
-        }
-    )
+    islands, v_isl = _islands(net, lay, inj, rnd, imbalance)
+    substations, v_sub = _substations(grid, net.bus_ids, lay, campus, add_bus)
+    v_gen = _generator_limits(grid.generators, disp, lay)
     t_n0 = time.perf_counter() - t0 - t_flow
 
     # --- N-1 ------------------------------------------------------------------------------
-    L = lodf(net, H) if m else np.zeros((0, 0))
-    radial = np.isnan(L).all(axis=0) if m else np.zeros(0, bool)
-    K_all = np.flatnonzero(~radial)
-    skipped = [str(b) for b in np.asarray(branch_ids, dtype=object)[radial]]
-    n1_cols = (
-        np.arange(n_col)
-        if n1_snapshots == "all"
-        else np.flatnonzero(is_peak[col_snap] if is_peak.any() else col_snap == 0)
-    )
-    n1_names = [snap_names[i] for i in sorted(set(col_snap[n1_cols].tolist()))]
-    block = max(1, N1_BLOCK_ENTRIES // max(1, m))
-    cand: list[tuple[np.ndarray, ...]] = []  # (l, k, c, post, loading) of the top pairs
-    viol: list[tuple[np.ndarray, ...]] = []  # (l, k, c, post)
-    absL = np.abs(L)
-    for c in n1_cols:
-        e_c = Ec[:, c]
-        lim = np.isfinite(e_c) & (e_c > 0)
-        safe_e = np.where(lim, e_c, 1.0)
-        for start in range(0, len(K_all), block):
-            K = K_all[start : start + block]
-            nk = len(K)
-            post = post_outage_flows(flow[:, c], L, K)  # (m, nk)
-            post[K, np.arange(nk)] = 0.0  # the tripped branch carries nothing
-            a = np.abs(post)
-            pct = np.where(lim[:, None], 100.0 * a / safe_e[:, None], 0.0)
-            pct[K, np.arange(nk)] = 0.0
-            tol = (
-                TOL_ABS_MW
-                + TOL_REL * np.where(lim, e_c, 0.0)[:, None]
-                + flow_rnd[:, c][:, None]
-                + absL[:, K] * flow_rnd[K, c][None, :]
-            )
-            bad = lim[:, None] & (a > e_c[:, None] + tol)
-            bad[K, np.arange(nk)] = False
-            lv, kv = np.nonzero(bad)
-            if len(lv):
-                viol.append((lv, K[kv], np.full(len(lv), c), post[lv, kv]))
-            if top:
-                lt, kt = _top_pairs(pct, top)
-                keep = pct[lt, kt] > LOADING_FLOOR_PCT
-                lt, kt = lt[keep], kt[keep]
-                cand.append((lt, K[kt], np.full(len(lt), c), post[lt, kt], pct[lt, kt]))
+    scan = _n1_scan(net, H, lay, flow, Ec, flow_rnd, n1_snapshots, top)
     t_n1 = time.perf_counter() - t0 - t_flow - t_n0
-
-    def _cat(parts: list[tuple[np.ndarray, ...]], i: int, dtype) -> np.ndarray:
-        return np.concatenate([p[i] for p in parts]) if parts else np.zeros(0, dtype)
-
-    bid = np.asarray(branch_ids, dtype=object)
-    yrs = np.asarray(years, dtype=np.int64)
-    sn = np.asarray(snap_names, dtype=object)
-    vl, vk, vc, vp = (_cat(viol, i, t) for i, t in enumerate((np.int64, np.int64, np.int64, float)))
-    v_n1 = pd.DataFrame(
-        {
-            "kind": "n1_overload",
-            "asset": "branch",
-            "id": bid[vl],
-            "year": yrs[col_year[vc]],
-            "snapshot": sn[col_snap[vc]],
-            "outage_id": bid[vk],
-            "value_mw": vp,
-            "limit_mw": Ec[vl, vc],
-            "excess_mw": np.abs(vp) - Ec[vl, vc],
-        }
-    )
-    cl, ck, cc, cp, cpct = (
-        _cat(cand, i, t) for i, t in enumerate((np.int64, np.int64, np.int64, float, float))
-    )
-    n_1 = pd.DataFrame(
-        {
-            "year": yrs[col_year[cc]],
-            "snapshot": sn[col_snap[cc]],
-            "branch_id": bid[cl],
-            "outage_id": bid[ck],
-            "pre_flow_mw": flow[cl, cc],
-            "outage_flow_mw": flow[ck, cc],
-            "lodf": L[cl, ck] if m else np.zeros(0),
-            "post_flow_mw": cp,
-            "rating_emergency_mw": Ec[cl, cc],
-            "loading_pct": cpct,
-        }
-    )
-    n_1 = (
-        n_1.sort_values(
-            ["year", "loading_pct", "branch_id", "outage_id"],
-            ascending=[True, False, True, True],
-            kind="stable",
-        )
-        .drop_duplicates(["year", "branch_id", "outage_id"])
-        .groupby("year", sort=True)
-        .head(top)
-        .reset_index(drop=True)
-    )
+    v_n1, n_1 = _n1_tables(scan, net, lay, flow, Ec, top)
 
     # --- violations, per-year summary --------------------------------------------------------
-    parts = [v for v in (v_n0, v_n1, v_sub, v_isl, v_gen) if len(v)]
-    violations = (
-        pd.concat(parts, ignore_index=True)
-        if parts
-        else pd.DataFrame({c: pd.Series(dtype=object) for c in _VIOLATION_COLUMNS})
-    )
-    violations = violations[_VIOLATION_COLUMNS]
-    if len(violations):
-        order = {k: i for i, k in enumerate(VIOLATION_KINDS)}
-        snap_order = {s: i for i, s in enumerate(snap_names)}
-        violations = (
-            violations.assign(
-                _k=violations["kind"].map(order),
-                _s=violations["snapshot"].map(snap_order),
-            )
-            .sort_values(["_k", "year", "_s", "excess_mw"], ascending=[True, True, True, False])
-            .drop(columns=["_k", "_s"])
-            .reset_index(drop=True)
-        )
+    violations = _all_violations([v_n0, v_n1, v_sub, v_isl, v_gen], lay.snap_names)
     years_df = _summary(years, flows_df, n_1, violations, islands, diff_by_year, n1_violations=v_n1)
-    if skipped:
-        notes.append(
-            f"{len(skipped)} of {m} branch outage(s) split the network (radial) and were "
-            "skipped: "
-            + ", ".join(f"'{b}'" for b in skipped[:10])
-            + (f" and {len(skipped) - 10} more" if len(skipped) > 10 else "")
-        )
+    if scan.skipped:
+        notes.append(_skipped_note(scan.skipped, m))
     return GridCheck(
         flows=flows_df,
         n_1=n_1,
@@ -1399,10 +2000,10 @@ def check_grid(
         islands=islands,
         substations=substations,
         upgrades=up.reset_index(drop=True),
-        skipped_outages=skipped,
-        outages_studied=int(len(K_all)),
-        n1_snapshots=n1_names,
-        peak_snapshot=peak_name,
+        skipped_outages=scan.skipped,
+        outages_studied=int(len(scan.studied)),
+        n1_snapshots=scan.snapshots,
+        peak_snapshot=lay.peak_name,
         compared_snapshots=compared,
         notes=notes,
         timings={"flows_s": t_flow, "n0_s": t_n0, "n1_s": t_n1},
