@@ -69,7 +69,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -79,6 +79,9 @@ from siting.core.files import path_problem
 from siting.core.plan_files import read_manifest, read_plan_table
 from siting.inputs.grids.grid import Grid
 from siting.network import DCNetwork, dc_flow, dc_network, lodf, post_outage_flows, ptdf
+
+if TYPE_CHECKING:
+    from siting.config.scenario import Contingencies, Scenario
 
 __all__ = [
     "CSV_REL_PRECISION",
@@ -344,6 +347,50 @@ def read_plan(plan_dir: str | Path) -> PlanTables:
         file (and row and column) and says what was expected.
     """
     d = Path(plan_dir)
+    _require_plan_files(d)
+    problems: list[Problem] = []
+    manifest_path = d / "manifest.json"
+    manifest = read_manifest(manifest_path, problems) or {}
+    if not problems and not isinstance(manifest.get("scenario_as_run"), dict):
+        problems.append(
+            Problem(
+                "has no 'scenario_as_run' mapping; expected the manifest siting plan writes "
+                "(the scenario as run names the grid)",
+                manifest_path,
+            )
+        )
+    tables = {
+        name: _read_table(d / name, problems)
+        for name in ("schedule.csv", "dispatch.csv", "flows.csv")
+    }
+    up_path = d / UPGRADES_FILE
+    has_up = up_path.is_file()
+    upgrades = _read_upgrades(up_path, problems) if has_up else None
+    if problems:
+        raise InputError(problems, what="plan")
+    if upgrades is None:
+        upgrades = pd.DataFrame(
+            {
+                "asset": pd.Series(dtype=object),
+                "asset_id": pd.Series(dtype=object),
+                "year": pd.Series(dtype=np.int64),
+                "added_mw": pd.Series(dtype=float),
+            }
+        )
+    return PlanTables(
+        plan_dir=d,
+        manifest=manifest,
+        schedule=tables["schedule.csv"],  # type: ignore[arg-type]
+        dispatch=tables["dispatch.csv"],  # type: ignore[arg-type]
+        flows=tables["flows.csv"],  # type: ignore[arg-type]
+        upgrades=upgrades,
+        has_upgrades_file=has_up,
+    )
+
+
+def _require_plan_files(d: Path) -> None:
+    """Raise an :class:`InputError` unless ``d`` is a folder holding every file of
+    :data:`REQUIRED_FILES` (each missing one named)."""
     if not d.exists():
         raise InputError(
             Problem(
@@ -372,23 +419,12 @@ def read_plan(plan_dir: str | Path) -> PlanTables:
     if problems:
         raise InputError(problems, what="plan")
 
-    manifest_path = d / "manifest.json"
-    manifest = read_manifest(manifest_path, problems) or {}
-    if not problems and not isinstance(manifest.get("scenario_as_run"), dict):
-        problems.append(
-            Problem(
-                "has no 'scenario_as_run' mapping; expected the manifest siting plan writes "
-                "(the scenario as run names the grid)",
-                manifest_path,
-            )
-        )
-    tables = {
-        name: _read_table(d / name, problems)
-        for name in ("schedule.csv", "dispatch.csv", "flows.csv")
-    }
-    up_path = d / UPGRADES_FILE
-    has_up = up_path.is_file()
-    upgrades = _read_table(up_path, problems) if has_up else None
+
+def _read_upgrades(path: Path, problems: list[Problem]) -> pd.DataFrame | None:
+    """``upgrades.csv`` (``asset`` lower-cased), checked: ``asset`` is ``branch`` or
+    ``substation`` and ``added_mw`` [MW] >= 0 (the first 5 rows of each kind of problem
+    go to ``problems``)."""
+    upgrades = _read_table(path, problems)
     if upgrades is not None:
         kinds = upgrades["asset"].str.lower()
         bad = np.flatnonzero(~kinds.isin(["branch", "substation"]).to_numpy())
@@ -396,7 +432,7 @@ def read_plan(plan_dir: str | Path) -> PlanTables:
             problems.append(
                 Problem(
                     f"expected 'branch' or 'substation', got {upgrades['asset'].iloc[i]!r}",
-                    file=up_path,
+                    file=path,
                     row=i + 1,
                     field="asset",
                 )
@@ -406,32 +442,13 @@ def read_plan(plan_dir: str | Path) -> PlanTables:
             problems.append(
                 Problem(
                     f"expected MW added >= 0, got {upgrades['added_mw'].iloc[i]:g}",
-                    file=up_path,
+                    file=path,
                     row=i + 1,
                     field="added_mw",
                 )
             )
         upgrades["asset"] = kinds
-    if problems:
-        raise InputError(problems, what="plan")
-    if upgrades is None:
-        upgrades = pd.DataFrame(
-            {
-                "asset": pd.Series(dtype=object),
-                "asset_id": pd.Series(dtype=object),
-                "year": pd.Series(dtype=np.int64),
-                "added_mw": pd.Series(dtype=float),
-            }
-        )
-    return PlanTables(
-        plan_dir=d,
-        manifest=manifest,
-        schedule=tables["schedule.csv"],  # type: ignore[arg-type]
-        dispatch=tables["dispatch.csv"],  # type: ignore[arg-type]
-        flows=tables["flows.csv"],  # type: ignore[arg-type]
-        upgrades=upgrades,
-        has_upgrades_file=has_up,
-    )
+    return upgrades
 
 
 def _missing_plan_flows(
@@ -501,7 +518,7 @@ def _missing_plan_flows(
     raise InputError(problems, what="plan")
 
 
-def _plan_scenario(tables: PlanTables):
+def _plan_scenario(tables: PlanTables) -> Scenario:
     """The plan's scenario, from ``manifest.json``'s ``scenario_as_run``."""
     from siting.config.scenario import scenario_from_dict
 
@@ -523,7 +540,7 @@ def _plan_scenario(tables: PlanTables):
         ) from None
 
 
-def _grid_files(sc) -> list[tuple[str, Path]]:
+def _grid_files(sc: Scenario) -> list[tuple[str, Path]]:
     """(scenario key, path) of every file the scenario's grid is read from (the attached
     tables too)."""
     from siting.inputs import grid_input_paths, input_key
@@ -531,7 +548,7 @@ def _grid_files(sc) -> list[tuple[str, Path]]:
     return [(input_key(role), path) for role, path, _kind in grid_input_paths(sc)]
 
 
-def _load_grid(sc, *, origin: str, manifest: dict[str, Any]) -> tuple[Grid, list[str]]:
+def _load_grid(sc: Scenario, *, origin: str, manifest: dict[str, Any]) -> tuple[Grid, list[str]]:
     """Read only the scenario's grid (with ``grid.derate``, ``grid.outages``); notes.
 
     ``origin`` says where the scenario came from, for the messages.
@@ -620,8 +637,55 @@ def check_plan(
     t0 = time.perf_counter()
     tables = read_plan(plan_dir)
     plan_sc = _plan_scenario(tables)
-    manifest = tables.manifest
-    man_path = tables.plan_dir / "manifest.json"
+    _require_grid(plan_sc, tables.manifest, tables.plan_dir / "manifest.json")
+    notes: list[str] = []
+    grid_sc, origin = _grid_scenario(scenario, plan_sc, notes)
+    grid, more = _load_grid(grid_sc, origin=origin, manifest=tables.manifest)
+    notes += more
+    t_read = time.perf_counter() - t0
+
+    result = check_grid(
+        grid,
+        tables.schedule,
+        tables.dispatch,
+        years=list(plan_sc.years),
+        snapshots=_snapshot_table(plan_sc),
+        plan_flows=tables.flows,
+        upgrades=tables.upgrades,
+        n1_snapshots=n1_snapshots,
+        top=top,
+        plan_dir=tables.plan_dir,
+    )
+    notes += _missing_plan_flows(
+        result.flows,
+        result.compared_snapshots,
+        tables.flows,
+        tables.plan_dir / "flows.csv",
+        own=scenario is None,
+    )
+    notes += _plan_notes(result, tables, grid_sc, plan_sc, n1_snapshots)
+    if as_planned:
+        notes += _keep_required_n1(result, plan_sc.grid.n_minus_1, plan_sc)
+    result.notes = notes + result.notes
+    result.plan_dir = str(tables.plan_dir.resolve())
+    result.grid_source = grid.source
+    result.scenario_name = plan_sc.name
+    result.timings = {"read_s": t_read, **result.timings, "total_s": time.perf_counter() - t0}
+    return result
+
+
+def _require_grid(plan_sc: Scenario, manifest: dict[str, Any], man_path: Path) -> None:
+    """Raise :class:`NothingToCheck` when the plan was made without a modelled grid.
+
+    Parameters
+    ----------
+    plan_sc
+        The plan's scenario.
+    manifest
+        The plan's ``manifest.json`` (its ``grid_enabled``, when recorded, decides).
+    man_path
+        Its path, for the message.
+    """
     grid_on = manifest.get("grid_enabled")
     if grid_on is None:
         grid_on = plan_sc.grid.enabled and plan_sc.layers.grid is not None
@@ -639,59 +703,84 @@ def check_plan(
             ),
             what="plan",
         )
-    notes: list[str] = []
-    if scenario is not None:
-        from siting.config.scenario import load_scenario
 
-        grid_sc = load_scenario(scenario)
-        if grid_sc.layers.grid is None:
-            raise InputError(
-                Problem(
-                    "the scenario has no layers.grid; expected the grid to check against",
-                    file=scenario,
-                    field="layers.grid",
-                ),
-                what="scenario",
-            )
-        origin = f"named by {scenario}"
-        ours = [(s.name, s.load_factor, s.peak) for s in plan_sc.grid.snapshots]
-        theirs = [(s.name, s.load_factor, s.peak) for s in grid_sc.grid.snapshots]
-        if ours != theirs:
-            notes.append(
-                f"{scenario} has other snapshots than the plan; the plan's are used (its "
-                "dispatch was made for them)"
-            )
-        notes.append(f"grid from {scenario} (not the plan's own scenario)")
-    else:
-        grid_sc = plan_sc
-        origin = "recorded in manifest.json's scenario_as_run"
-    grid, more = _load_grid(grid_sc, origin=origin, manifest=manifest)
-    notes += more
-    t_read = time.perf_counter() - t0
 
-    snaps = pd.DataFrame(
+def _grid_scenario(
+    scenario: str | Path | None, plan_sc: Scenario, notes: list[str]
+) -> tuple[Scenario, str]:
+    """The scenario whose grid to check against, and where it came from (for messages).
+
+    Parameters
+    ----------
+    scenario
+        ``--scenario``'s file, or None for the plan's own.
+    plan_sc
+        The plan's scenario.
+    notes
+        Gets notes on another scenario's grid (and snapshots).
+
+    Raises
+    ------
+    siting.core.errors.InputError
+        ``scenario`` has no ``layers.grid``.
+    """
+    if scenario is None:
+        return plan_sc, "recorded in manifest.json's scenario_as_run"
+    from siting.config.scenario import load_scenario
+
+    grid_sc = load_scenario(scenario)
+    if grid_sc.layers.grid is None:
+        raise InputError(
+            Problem(
+                "the scenario has no layers.grid; expected the grid to check against",
+                file=scenario,
+                field="layers.grid",
+            ),
+            what="scenario",
+        )
+    ours = [(s.name, s.load_factor, s.peak) for s in plan_sc.grid.snapshots]
+    theirs = [(s.name, s.load_factor, s.peak) for s in grid_sc.grid.snapshots]
+    if ours != theirs:
+        notes.append(
+            f"{scenario} has other snapshots than the plan; the plan's are used (its "
+            "dispatch was made for them)"
+        )
+    notes.append(f"grid from {scenario} (not the plan's own scenario)")
+    return grid_sc, f"named by {scenario}"
+
+
+def _snapshot_table(plan_sc: Scenario) -> pd.DataFrame:
+    """The plan scenario's snapshots: ``load_factor`` [fraction], ``peak``, by name."""
+    return pd.DataFrame(
         [(s.name, s.load_factor, s.peak) for s in plan_sc.grid.snapshots],
         columns=["name", "load_factor", "peak"],
     ).set_index("name")
-    result = check_grid(
-        grid,
-        tables.schedule,
-        tables.dispatch,
-        years=list(plan_sc.years),
-        snapshots=snaps,
-        plan_flows=tables.flows,
-        upgrades=tables.upgrades,
-        n1_snapshots=n1_snapshots,
-        top=top,
-        plan_dir=tables.plan_dir,
-    )
-    notes += _missing_plan_flows(
-        result.flows,
-        result.compared_snapshots,
-        tables.flows,
-        tables.plan_dir / "flows.csv",
-        own=scenario is None,
-    )
+
+
+def _plan_notes(
+    result: GridCheck,
+    tables: PlanTables,
+    grid_sc: Scenario,
+    plan_sc: Scenario,
+    n1_snapshots: N1Snapshots,
+) -> list[str]:
+    """Notes on what the plan did not ask for and the check does all the same: no
+    ``upgrades.csv``, ratings not enforced, N-1 off or only in part.
+
+    Parameters
+    ----------
+    result
+        The check.
+    tables
+        The plan's tables.
+    grid_sc
+        The scenario whose grid was checked.
+    plan_sc
+        The plan's scenario.
+    n1_snapshots
+        The snapshots the N-1 check covered (``"peak"`` or ``"all"``).
+    """
+    notes: list[str] = []
     if not tables.has_upgrades_file:
         notes.append(f"no {UPGRADES_FILE} in the plan: no upgrades (an older plan, or none built)")
     if not grid_sc.grid.line_limits:
@@ -722,17 +811,10 @@ def check_plan(
                 "the plan secured N-1 at every snapshot (grid.n_minus_1.snapshots: all); "
                 "--snapshots all checks them all"
             )
-    if as_planned:
-        notes += _keep_required_n1(result, n1, plan_sc)
-    result.notes = notes + result.notes
-    result.plan_dir = str(tables.plan_dir.resolve())
-    result.grid_source = grid.source
-    result.scenario_name = plan_sc.name
-    result.timings = {"read_s": t_read, **result.timings, "total_s": time.perf_counter() - t0}
-    return result
+    return notes
 
 
-def _keep_required_n1(result: GridCheck, n1, plan_sc) -> list[str]:
+def _keep_required_n1(result: GridCheck, n1: Contingencies, plan_sc: Scenario) -> list[str]:
     """Drop the N-1 violations the plan's scenario did not require; say how many."""
     v = result.violations
     is_n1 = (v["kind"] == "n1_overload").to_numpy()
