@@ -48,7 +48,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -65,6 +65,10 @@ from siting.model.data import (
 )
 from siting.pipeline import InfeasibleError
 from siting.solve.highs import SolveResult, solve
+
+if TYPE_CHECKING:
+    from siting.inputs import Layers
+    from siting.network import DCNetwork
 
 __all__ = ["DispatchInfeasibleError", "DispatchResult", "dc_opf", "grid_only_data"]
 
@@ -195,7 +199,7 @@ class DispatchResult:
 
 def grid_only_data(
     grid: Grid,
-    net,
+    net: DCNetwork,
     *,
     load_scale: float = 1.0,
     segments: int = POLY_SEGMENTS,
@@ -233,27 +237,10 @@ def grid_only_data(
         op_weight=np.ones(1),
         period_years=np.ones(1),
         sites=[],
-        site=pd.DataFrame(
-            columns=[
-                "max_it_mw",
-                "fixed_cost_usd",
-                "land_usd_per_mw",
-                "bus_distance_km",
-                "interconnect_usd",
-                "bus_id",
-                "zone_id",
-                "zone_kind",
-                "region_id",
-                "earliest_period",
-            ],
-            index=pd.Index([], name="site_id", dtype=object),
-        ),
+        site=_no_sites(),
         techs=[],
         allowed=[],
-        perf=pd.DataFrame(
-            columns=["pue_annual", "pue_peak", "wue_annual_l_per_kwh", "wue_peak_l_per_kwh"],
-            index=pd.MultiIndex.from_tuples([], names=["site_id", "cooling"]),
-        ),
+        perf=_no_performance(),
         cooling_capex_usd_per_mw={},
         heat_recovery_share={},
         module_mw=1.0,
@@ -297,8 +284,35 @@ def grid_only_data(
     )
 
 
+def _no_sites() -> pd.DataFrame:
+    """:attr:`ModelData.site` with no candidate site (its columns, no row)."""
+    return pd.DataFrame(
+        columns=[
+            "max_it_mw",
+            "fixed_cost_usd",
+            "land_usd_per_mw",
+            "bus_distance_km",
+            "interconnect_usd",
+            "bus_id",
+            "zone_id",
+            "zone_kind",
+            "region_id",
+            "earliest_period",
+        ],
+        index=pd.Index([], name="site_id", dtype=object),
+    )
+
+
+def _no_performance() -> pd.DataFrame:
+    """:attr:`ModelData.perf` with no (site, cooling) row (PUE [-], WUE [L/kWh] columns)."""
+    return pd.DataFrame(
+        columns=["pue_annual", "pue_peak", "wue_annual_l_per_kwh", "wue_peak_l_per_kwh"],
+        index=pd.MultiIndex.from_tuples([], names=["site_id", "cooling"]),
+    )
+
+
 def dc_opf(
-    layers_or_grid: Any,
+    layers_or_grid: Layers | Grid,
     *,
     load_scale: float = 1.0,
     segments: int = POLY_SEGMENTS,
@@ -347,13 +361,7 @@ def dc_opf(
 
     t_all = time.perf_counter()
     grid = getattr(layers_or_grid, "grid", layers_or_grid)
-    if not isinstance(grid, Grid):
-        raise InputError("there is no grid to dispatch (the scenario has no grid layer)")
-    if not (math.isfinite(load_scale) and load_scale >= 0):
-        raise InputError(f"load_scale must be a finite number >= 0, got {load_scale}")
-    if int(segments) != segments or segments < 1:
-        raise InputError(f"cost segments must be a whole number >= 1, got {segments}")
-    segments = int(segments)
+    segments = _check_arguments(grid, load_scale, segments)
     _check_costs(grid)
     timings: dict[str, float] = {}
 
@@ -379,6 +387,72 @@ def dc_opf(
             f"the solver found no dispatch ({r.status}: {r.termination}) within {time_limit_s:g} s"
         )
 
+    dispatch, cost, bound = _dispatch_table(grid, d, m, segments)
+    flows = _flow_table(grid, net, m)
+    p = dispatch["p_mw"].to_numpy()
+    load_mw = float(d.base_load_mw.to_numpy().sum() + d.shunt_mw.sum())
+    notes = list(net.notes) + _cost_notes(d.gen_costs)
+    timings["total_s"] = time.perf_counter() - t_all
+    return DispatchResult(
+        status=r.status,
+        objective_usd_per_h=float(cost.sum()),
+        model_objective_usd_per_h=float(r.objective if r.objective is not None else np.nan),
+        approximation_bound_usd_per_h=float(bound),
+        cost_segments=segments,
+        load_scale=float(load_scale),
+        year=year,
+        load_mw=load_mw,
+        generation_mw=float(p.sum()),
+        dispatch=dispatch,
+        flows=flows,
+        solve=r,
+        timings=timings,
+        notes=notes,
+        source=grid.source,
+    )
+
+
+def _check_arguments(grid: Any, load_scale: float, segments: int) -> int:
+    """Check :func:`dc_opf`'s grid, ``load_scale`` [-] and ``segments``; the segments as int.
+
+    Raises
+    ------
+    siting.core.errors.InputError
+        No grid, a load scale that is not a finite number >= 0, or segments that are not a
+        whole number >= 1.
+    """
+    if not isinstance(grid, Grid):
+        raise InputError("there is no grid to dispatch (the scenario has no grid layer)")
+    if not (math.isfinite(load_scale) and load_scale >= 0):
+        raise InputError(f"load_scale must be a finite number >= 0, got {load_scale}")
+    if int(segments) != segments or segments < 1:
+        raise InputError(f"cost segments must be a whole number >= 1, got {segments}")
+    return int(segments)
+
+
+def _dispatch_table(
+    grid: Grid, d: ModelData, m: pyo.ConcreteModel, segments: int
+) -> tuple[pd.DataFrame, np.ndarray, float]:
+    """The solved dispatch, one row per generator of the grid (see
+    :attr:`DispatchResult.dispatch`), priced on the exact cost curves.
+
+    Parameters
+    ----------
+    grid
+        The grid.
+    d
+        The model's data.
+    m
+        The solved model.
+    segments
+        Secants per polynomial cost.
+
+    Returns
+    -------
+    (pandas.DataFrame, numpy.ndarray, float)
+        The table, the cost per generator [USD/h] (0 when out of service) and the summed
+        secant error bound [USD/h].
+    """
     gens = grid.generators
     on_g = gens["in_service"].astype(bool).to_numpy()
     p = np.zeros(len(gens))
@@ -409,7 +483,12 @@ def dc_opf(
             "in_service": on_g,
         }
     )
+    return dispatch, cost, bound
 
+
+def _flow_table(grid: Grid, net: DCNetwork, m: pyo.ConcreteModel) -> pd.DataFrame:
+    """The solved flows, one row per branch of the grid (see :attr:`DispatchResult.flows`;
+    0 MW on a branch out of service) [MW, %]."""
     br = grid.branches
     on_b = br["in_service"].astype(bool).to_numpy()
     flow = np.zeros(len(br))
@@ -419,7 +498,7 @@ def dc_opf(
     rating = br["rating_mw"].astype(float).to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
         loading = np.where(np.isfinite(rating), np.abs(flow) / rating * 100.0, np.nan)
-    flows = pd.DataFrame(
+    return pd.DataFrame(
         {
             "branch_id": br.index.astype(str),
             "from_bus": br["from_bus"].astype(str).to_numpy(),
@@ -429,27 +508,6 @@ def dc_opf(
             "loading_pct": loading,
             "in_service": on_b,
         }
-    )
-
-    load_mw = float(d.base_load_mw.to_numpy().sum() + d.shunt_mw.sum())
-    notes = list(net.notes) + _cost_notes(d.gen_costs)
-    timings["total_s"] = time.perf_counter() - t_all
-    return DispatchResult(
-        status=r.status,
-        objective_usd_per_h=float(cost.sum()),
-        model_objective_usd_per_h=float(r.objective if r.objective is not None else np.nan),
-        approximation_bound_usd_per_h=float(bound),
-        cost_segments=segments,
-        load_scale=float(load_scale),
-        year=year,
-        load_mw=load_mw,
-        generation_mw=float(p.sum()),
-        dispatch=dispatch,
-        flows=flows,
-        solve=r,
-        timings=timings,
-        notes=notes,
-        source=grid.source,
     )
 
 
