@@ -51,7 +51,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -68,6 +68,9 @@ from siting.network import (
     ptdf,
     slack_weights,
 )
+
+if TYPE_CHECKING:
+    from siting.inputs import Layers
 
 __all__ = [
     "BLOCK_ENTRIES",
@@ -423,7 +426,46 @@ def hosting_capacity(
         :func:`grid_hosting`).
     """
     t0 = time.perf_counter()
+    f = _checked_flows(net, base_flow_mw)
+    R = np.asarray(net.rating_mw, dtype=float)
+    H = _checked_ptdf(net, slack, ptdf_matrix)
+    timings = {"ptdf_s": time.perf_counter() - t0}
+    table, overloaded, host0, l0, over0 = _n0_hosting(net, f, R, H)
+    timings["n0_s"] = time.perf_counter() - t0 - timings["ptdf_s"]
+    result = HostingResult(table=table, n_1=n_1, overloaded_branches=overloaded)
+    if not n_1:
+        result.timings = timings
+        return result
+
+    # --- N-1 ---------------------------------------------------------------------------
+    t1 = time.perf_counter()
+    E, L, study, skipped = _n1_inputs(net, R, H, rating_emergency_mw, lodf_matrix, outages)
+    timings["lodf_s"] = time.perf_counter() - t1
+
     m, n = net.n_branch, net.n_bus
+    block = max(1, BLOCK_ENTRIES // max(1, m * n))
+    if client is None:
+        parts = [_n1_kernel(H, L, f, E, study, block)]
+        tasks, n_workers = (1 if len(study) else 0), 0
+    else:
+        parts, n_workers = _n1_on_dask(client, H, L, f, E, study, block, chunks_per_worker)
+        tasks = len(parts)
+    best, best_l, best_k, n_viol = _n1_combine(host0, l0, parts)
+    _n1_columns(table, net, f, E, H, L, over0, best, best_l, best_k)
+    timings["n1_s"] = time.perf_counter() - t1 - timings["lodf_s"]
+    result.skipped_outages = [str(b) for b in np.asarray(net.branch_ids, dtype=object)[skipped]]
+    result.n1_violations = n_viol
+    result.n1_outages = len(study)
+    result.n1_tasks = tasks
+    result.n1_workers = n_workers
+    result.timings = timings
+    return result
+
+
+def _checked_flows(net: DCNetwork, base_flow_mw: np.ndarray) -> np.ndarray:
+    """``base_flow_mw`` as floats [MW]; an :class:`InputError` unless one finite flow per
+    in-service branch."""
+    m = net.n_branch
     f = np.asarray(base_flow_mw, dtype=float)
     if f.shape != (m,) or not np.isfinite(f).all():
         raise InputError(
@@ -431,15 +473,45 @@ def hosting_capacity(
             f"{f.shape}",
             what="operating point",
         )
-    R = np.asarray(net.rating_mw, dtype=float)
+    return f
+
+
+def _checked_ptdf(net: DCNetwork, slack: SlackSpec, ptdf_matrix: np.ndarray | None) -> np.ndarray:
+    """The PTDF for ``slack`` (m, n) [MW/MW]: ``ptdf_matrix`` when given (its shape
+    checked), else computed."""
+    m, n = net.n_branch, net.n_bus
     H = ptdf(net, slack) if ptdf_matrix is None else np.asarray(ptdf_matrix, dtype=float)
     if H.shape != (m, n):
         raise InputError(f"ptdf_matrix has shape {H.shape}, expected ({m}, {n})")
-    timings = {"ptdf_s": time.perf_counter() - t0}
+    return H
+
+
+def _n0_hosting(
+    net: DCNetwork, f: np.ndarray, R: np.ndarray, H: np.ndarray
+) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
+    """The N-0 hosting capacity of every bus (module docstring).
+
+    Parameters
+    ----------
+    net
+        The DC network.
+    f
+        Flow per in-service branch at the operating point (m,) [MW].
+    R
+        Rating per in-service branch (m,) [MW].
+    H
+        PTDF (m, n) [MW/MW].
+
+    Returns
+    -------
+    (pandas.DataFrame, pandas.DataFrame, numpy.ndarray, numpy.ndarray, numpy.ndarray)
+        :attr:`HostingResult.table` (N-0 columns), :attr:`HostingResult.overloaded_branches`,
+        and per bus the N-0 limit [MW], the position of its limiting branch and whether it
+        is 0 MW because of a branch already overloaded.
+    """
+    m, n = net.n_branch, net.n_bus
     bus = np.arange(n)
     branch_ids = np.asarray(net.branch_ids, dtype=object)
-
-    # --- N-0 ---------------------------------------------------------------------------
     S = -H  # flow change per MW of new load
     lim = _limits(S, f[:, None], R[:, None])
     l0 = np.argmin(lim, axis=0) if m else np.zeros(n, dtype=np.int64)
@@ -458,14 +530,43 @@ def hosting_capacity(
     overloaded = pd.DataFrame(
         {"branch_id": branch_ids[above], "flow_mw": f[above], "rating_mw": R[above]}
     )
-    timings["n0_s"] = time.perf_counter() - t0 - timings["ptdf_s"]
-    result = HostingResult(table=table, n_1=n_1, overloaded_branches=overloaded)
-    if not n_1:
-        result.timings = timings
-        return result
+    return table, overloaded, host0, l0, over0
 
-    # --- N-1 ---------------------------------------------------------------------------
-    t1 = time.perf_counter()
+
+def _n1_inputs(
+    net: DCNetwork,
+    R: np.ndarray,
+    H: np.ndarray,
+    rating_emergency_mw: np.ndarray | None,
+    lodf_matrix: np.ndarray | None,
+    outages: Sequence[str] | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The emergency ratings, the LODF and the outages to study.
+
+    Parameters
+    ----------
+    net
+        The DC network.
+    R
+        Rating per in-service branch (m,) [MW] (the emergency ratings by default).
+    H
+        PTDF (m, n) [MW/MW].
+    rating_emergency_mw, lodf_matrix, outages
+        As :func:`hosting_capacity`'s.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray, numpy.ndarray, numpy.ndarray)
+        Emergency rating per branch (m,) [MW], LODF (m, m) [MW/MW], positions of the
+        outages to study and of those skipped (radial: no LODF).
+
+    Raises
+    ------
+    siting.core.errors.InputError
+        Emergency ratings or an LODF of the wrong shape, NaN ratings, or an outage that is
+        not an in-service branch.
+    """
+    m = net.n_branch
     E = R if rating_emergency_mw is None else np.asarray(rating_emergency_mw, dtype=float)
     if E.shape != (m,) or np.isnan(E).any():
         raise InputError(
@@ -488,17 +589,43 @@ def hosting_capacity(
             )
     skipped = study[radial[study]]
     study = study[~radial[study]]
-    timings["lodf_s"] = time.perf_counter() - t1
+    return E, L, study, skipped
 
-    block = max(1, BLOCK_ENTRIES // max(1, m * n))
-    if client is None:
-        parts = [_n1_kernel(H, L, f, E, study, block)]
-        tasks, n_workers = (1 if len(study) else 0), 0
-    else:
-        parts, n_workers = _n1_on_dask(client, H, L, f, E, study, block, chunks_per_worker)
-        tasks = len(parts)
-    best, best_l, best_k, n_viol = _n1_combine(host0, l0, parts)
 
+def _n1_columns(
+    table: pd.DataFrame,
+    net: DCNetwork,
+    f: np.ndarray,
+    E: np.ndarray,
+    H: np.ndarray,
+    L: np.ndarray,
+    over0: np.ndarray,
+    best: np.ndarray,
+    best_l: np.ndarray,
+    best_k: np.ndarray,
+) -> None:
+    """Add the N-1 columns to the hosting table (in place).
+
+    Parameters
+    ----------
+    table
+        :attr:`HostingResult.table` with its N-0 columns.
+    net
+        The DC network.
+    f
+        Flow per in-service branch at the operating point (m,) [MW].
+    E
+        Emergency rating per branch (m,) [MW].
+    H, L
+        PTDF (m, n) and LODF (m, m) [MW/MW].
+    over0
+        Per bus: the N-0 limit is 0 MW because of an overloaded branch.
+    best, best_l, best_k
+        Per bus: the N-1 hosting capacity [MW], the position of its limiting branch and of
+        its outage (-1: the N-0 limit binds), from :func:`_n1_combine`.
+    """
+    m = net.n_branch
+    branch_ids = np.asarray(net.branch_ids, dtype=object)
     finite1 = np.isfinite(best)
     by_outage = best_k >= 0
     over1 = over0.copy()
@@ -514,14 +641,6 @@ def hosting_capacity(
         by_outage, branch_ids[np.maximum(best_k, 0)] if m else None, None
     )
     table["overloaded_n1"] = over1 & finite1
-    timings["n1_s"] = time.perf_counter() - t1 - timings["lodf_s"]
-    result.skipped_outages = [str(b) for b in branch_ids[skipped]]
-    result.n1_violations = n_viol
-    result.n1_outages = len(study)
-    result.n1_tasks = tasks
-    result.n1_workers = n_workers
-    result.timings = timings
-    return result
 
 
 # --- operating point ------------------------------------------------------------------
@@ -663,7 +782,7 @@ def _engine_client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
 
 
 def grid_hosting(
-    layers_or_grid: Any,
+    layers_or_grid: Layers | Grid,
     *,
     n_1: bool = False,
     slack: str = "reference",
@@ -715,6 +834,65 @@ def grid_hosting(
     notes = list(net.notes)
     spec, slack_text = _slack_spec(grid, net, slack)
 
+    gen_mw, mode_text = _operating_point(layers_or_grid, grid, net, dispatch, notes)
+    t_disp = time.perf_counter() - t0
+
+    flow, pick_up = base_flows(grid, net, gen_mw, spec)
+    for i in np.flatnonzero(np.abs(pick_up) > 1e-6):
+        notes.append(
+            f"island {i}: the slack ({slack_text}) takes {pick_up[i]:+,.1f} MW to balance "
+            "the operating point"
+        )
+    with ExitStack() as stack:
+        if n_1 and client is None and (workers is not None or scheduler is not None):
+            client = stack.enter_context(_engine_client(scheduler, workers))
+        result = hosting_capacity(
+            net,
+            flow,
+            slack=spec,
+            n_1=n_1,
+            rating_emergency_mw=_emergency_ratings(grid, net) if n_1 else None,
+            client=client if n_1 else None,
+        )
+    result.slack = slack_text
+    result.dispatch = mode_text
+    notes += _result_notes(result)
+    result.notes = notes + result.notes
+    result.timings = {"dispatch_s": t_disp, **result.timings, "total_s": time.perf_counter() - t0}
+    return result
+
+
+def _operating_point(
+    layers_or_grid: Layers | Grid,
+    grid: Grid,
+    net: DCNetwork,
+    dispatch: DispatchMode,
+    notes: list[str],
+) -> tuple[pd.Series | None, str]:
+    """The generators' output at the operating point, per ``dispatch`` mode (see
+    :func:`grid_hosting`).
+
+    Parameters
+    ----------
+    layers_or_grid
+        As :func:`grid_hosting`'s (passed on to the DC OPF).
+    grid, net
+        The grid and its DC network.
+    dispatch
+        ``"auto"``, ``"case"``, ``"proportional"`` or ``"opf"``.
+    notes
+        Gets the notes of the proportional dispatch.
+
+    Returns
+    -------
+    (pandas.Series, str)
+        Output per in-service generator by ``gen_id`` [MW], and how it was set (text).
+
+    Raises
+    ------
+    siting.core.errors.InputError
+        An unknown mode, or ``case`` for a grid not read from a MATPOWER file.
+    """
     if dispatch not in ("auto", "case", "proportional", "opf"):
         raise InputError(f"--dispatch '{dispatch}': expected auto, case, proportional or opf")
     gen_mw: pd.Series | None = None
@@ -737,27 +915,13 @@ def grid_hosting(
         gen_mw, more = proportional_dispatch(grid, net)
         notes += more
         mode_text = "in-service generators in proportion to p_max, meeting each island's load"
-    t_disp = time.perf_counter() - t0
+    return gen_mw, mode_text
 
-    flow, pick_up = base_flows(grid, net, gen_mw, spec)
-    for i in np.flatnonzero(np.abs(pick_up) > 1e-6):
-        notes.append(
-            f"island {i}: the slack ({slack_text}) takes {pick_up[i]:+,.1f} MW to balance "
-            "the operating point"
-        )
-    with ExitStack() as stack:
-        if n_1 and client is None and (workers is not None or scheduler is not None):
-            client = stack.enter_context(_engine_client(scheduler, workers))
-        result = hosting_capacity(
-            net,
-            flow,
-            slack=spec,
-            n_1=n_1,
-            rating_emergency_mw=_emergency_ratings(grid, net) if n_1 else None,
-            client=client if n_1 else None,
-        )
-    result.slack = slack_text
-    result.dispatch = mode_text
+
+def _result_notes(result: HostingResult) -> list[str]:
+    """Notes on the hosting result: branches overloaded at the operating point, outages
+    skipped, the Dask tasks, and N-1 pairs above their emergency rating."""
+    notes: list[str] = []
     if len(result.overloaded_branches):
         ob = result.overloaded_branches
         notes.append(
@@ -781,6 +945,4 @@ def grid_hosting(
             f"{result.n1_violations} (outage, branch) pair(s) above the emergency rating at "
             "the operating point"
         )
-    result.notes = notes + result.notes
-    result.timings = {"dispatch_s": t_disp, **result.timings, "total_s": time.perf_counter() - t0}
-    return result
+    return notes
