@@ -45,7 +45,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -54,6 +54,12 @@ from siting.core.errors import InputError, Problem, ScenarioError, SitingError
 from siting.core.files import path_problem
 from siting.core.io import OutputOwner, staged_folder
 from siting.core.plan_files import raise_plan_problems, read_manifest, read_plan_table
+
+if TYPE_CHECKING:
+    from siting.config.scenario import Scenario
+    from siting.inputs.grids.grid import Grid
+    from siting.pipeline import InfeasibleError
+    from siting.results.plan import Plan
 
 #: The two modes of :func:`stress`.
 MODES = ("replan", "check")
@@ -505,10 +511,10 @@ class StressResult:
 
 
 def stressed_scenario(
-    scenario: Any,
+    scenario: Scenario,
     derate: Mapping[str, float] | None = None,
     outages: Iterable[str] | None = None,
-) -> Any:
+) -> Scenario:
     """A copy of ``scenario`` with the derates and outages merged into its ``grid`` section.
 
     Parameters
@@ -576,7 +582,7 @@ def stressed_scenario(
     return sc
 
 
-def _with_solver(scenario: Any, time_limit_s: float | None, mip_gap: float | None) -> Any:
+def _with_solver(scenario: Scenario, time_limit_s: float | None, mip_gap: float | None) -> Scenario:
     """A copy of ``scenario`` with the solver settings overridden (when given)."""
     from pydantic import ValidationError
 
@@ -599,7 +605,7 @@ def _with_solver(scenario: Any, time_limit_s: float | None, mip_gap: float | Non
     return sc
 
 
-def _grids(base_sc: Any, stressed_sc: Any) -> tuple[Any, Any]:
+def _grids(base_sc: Scenario, stressed_sc: Scenario) -> tuple[Grid, Grid]:
     """The grid as the base and as the stressed scenario see it (edits applied).
 
     Raises
@@ -626,9 +632,9 @@ def _grids(base_sc: Any, stressed_sc: Any) -> tuple[Any, Any]:
 
 
 def _edits_table(
-    base_grid: Any,
-    stressed_grid: Any,
-    stressed_sc: Any,
+    base_grid: Grid,
+    stressed_grid: Grid,
+    stressed_sc: Scenario,
     derate: Mapping[str, float],
     outages: list[str],
 ) -> pd.DataFrame:
@@ -672,7 +678,7 @@ def _edits_table(
     return pd.DataFrame(rows, columns=EDIT_COLUMNS)
 
 
-def _scenario_differs(base_as_run: dict | None, sc: Any) -> list[str]:
+def _scenario_differs(base_as_run: dict | None, sc: Scenario) -> list[str]:
     """Top-level scenario keys where a base plan folder's scenario differs (solver aside)."""
     if not base_as_run:
         return []
@@ -685,7 +691,7 @@ def _scenario_differs(base_as_run: dict | None, sc: Any) -> list[str]:
 
 
 def stress(
-    scenario: Any,
+    scenario: str | Path | Scenario,
     *,
     derate: Mapping[str, float] | None = None,
     outages: Iterable[str] | None = None,
@@ -732,81 +738,26 @@ def stress(
     siting.core.errors.SitingError
         The solver found no answer within the time limit.
     """
-    from siting.config.scenario import Scenario, load_scenario
     from siting.pipeline import InfeasibleError
     from siting.pipeline import plan as run_plan
-    from siting.results.plan import Plan
 
     say = progress or (lambda _s: None)
     timings: dict[str, float] = {}
     t_all = time.perf_counter()
-    if mode not in MODES:
-        raise InputError(Problem(f"expected one of {MODES}, got {mode!r}", field="mode"))
-    derate = {str(k): v for k, v in (derate or {}).items()}
-    outages = list(dict.fromkeys(str(o) for o in outages or []))
-    if not derate and not outages:
-        raise InputError(
-            "nothing to stress: give at least one branch to derate or to take out of service"
-        )
+    derate, outages = _check_request(mode, derate, outages)
 
     say("grid edits")
     t = time.perf_counter()
-    sc0 = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-    base_sc = _with_solver(sc0, time_limit_s, mip_gap)
-    file = str(base_sc.source_file) if base_sc.source_file else None
-    if base_sc.layers.grid is None:
-        raise InputError(
-            Problem(
-                "the scenario has no grid layer, so there is no branch to derate or take out",
-                file=file,
-                field="layers.grid",
-            )
-        )
-    if not base_sc.grid.enabled:
-        raise InputError(
-            Problem(
-                "grid.enabled is false: the plan ignores the network, so a derate or an outage "
-                "changes nothing; enable the grid to stress it",
-                file=file,
-                field="grid.enabled",
-            )
-        )
+    base_sc = _base_scenario(scenario, time_limit_s, mip_gap)
     st_sc = stressed_scenario(base_sc, derate, outages)
     base_grid, st_grid = _grids(base_sc, st_sc)
     edits = _edits_table(base_grid, st_grid, st_sc, derate, outages)
-    notes: list[str] = []
-    for bid in derate:
-        if bid in outages or bid in base_sc.grid.outages:
-            notes.append(f"branch {bid} is both derated and out of service: the outage rules")
-    for bid in outages:
-        if bid in base_sc.grid.outages:
-            notes.append(f"branch {bid} is already out of service in the scenario (grid.outages)")
+    notes = _edit_notes(base_sc, derate, outages)
     timings["edits_s"] = time.perf_counter() - t
 
     # the base
     t = time.perf_counter()
-    if base is None:
-        say("base plan")
-        try:
-            bp = BasePlan.from_plan(run_plan(base_sc, write=False), PLANNED_HERE)
-        except InfeasibleError as e:
-            raise InfeasibleError(
-                "the scenario as it is (before the stress) has no plan, so there is nothing to "
-                f"stress; fix the scenario first:\n{e}",
-                e.violations,
-                e.result,
-            ) from None
-    elif isinstance(base, Plan):
-        bp = BasePlan.from_plan(base, "given")
-    else:
-        say("base plan (read)")
-        bp = BasePlan.read(base)
-        differs = _scenario_differs(bp.scenario_as_run, base_sc)
-        if differs:
-            notes.append(
-                f"the base plan {bp.source} was made from a scenario that differs from "
-                f"'{base_sc.name}' in: {', '.join(differs)}; the comparison mixes both changes"
-            )
+    bp = _base_plan(base, base_sc, say, notes)
     timings["base_s"] = time.perf_counter() - t
 
     years = list(base_sc.years)
@@ -828,8 +779,166 @@ def stress(
     return result
 
 
-def _replan(bp, st_sc, years, targets, say, run_plan, infeasible_error, common) -> StressResult:
-    """Re-plan mode: plan the stressed scenario and compare it with the base."""
+def _check_request(
+    mode: str, derate: Mapping[str, float] | None, outages: Iterable[str] | None
+) -> tuple[dict[str, float], list[str]]:
+    """The mode checked, and the edits asked with branch IDs as text (outages once each).
+
+    Raises
+    ------
+    siting.core.errors.InputError
+        An unknown mode, or no edit.
+    """
+    if mode not in MODES:
+        raise InputError(Problem(f"expected one of {MODES}, got {mode!r}", field="mode"))
+    derates = {str(k): v for k, v in (derate or {}).items()}
+    outs = list(dict.fromkeys(str(o) for o in outages or []))
+    if not derates and not outs:
+        raise InputError(
+            "nothing to stress: give at least one branch to derate or to take out of service"
+        )
+    return derates, outs
+
+
+def _base_scenario(
+    scenario: str | Path | Scenario, time_limit_s: float | None, mip_gap: float | None
+) -> Scenario:
+    """The scenario as it is (read when a path), with the solver settings asked.
+
+    Parameters
+    ----------
+    scenario
+        A scenario file path, or a scenario.
+    time_limit_s, mip_gap
+        Solver settings to override [s, fraction] (None: the scenario's).
+
+    Raises
+    ------
+    siting.core.errors.InputError
+        The scenario has no grid layer, or ``grid.enabled`` is false.
+    """
+    from siting.config.scenario import Scenario, load_scenario
+
+    sc0 = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    base_sc = _with_solver(sc0, time_limit_s, mip_gap)
+    file = str(base_sc.source_file) if base_sc.source_file else None
+    if base_sc.layers.grid is None:
+        raise InputError(
+            Problem(
+                "the scenario has no grid layer, so there is no branch to derate or take out",
+                file=file,
+                field="layers.grid",
+            )
+        )
+    if not base_sc.grid.enabled:
+        raise InputError(
+            Problem(
+                "grid.enabled is false: the plan ignores the network, so a derate or an outage "
+                "changes nothing; enable the grid to stress it",
+                file=file,
+                field="grid.enabled",
+            )
+        )
+    return base_sc
+
+
+def _edit_notes(base_sc: Scenario, derate: dict[str, float], outages: list[str]) -> list[str]:
+    """Notes on edits that overlap: a branch derated and out, or already out."""
+    notes: list[str] = []
+    for bid in derate:
+        if bid in outages or bid in base_sc.grid.outages:
+            notes.append(f"branch {bid} is both derated and out of service: the outage rules")
+    for bid in outages:
+        if bid in base_sc.grid.outages:
+            notes.append(f"branch {bid} is already out of service in the scenario (grid.outages)")
+    return notes
+
+
+def _base_plan(
+    base: str | Path | Plan | None,
+    base_sc: Scenario,
+    say: Callable[[str], None],
+    notes: list[str],
+) -> BasePlan:
+    """The base plan: planned here (``base`` None), the Plan given, or read from a folder.
+
+    Parameters
+    ----------
+    base
+        As :func:`stress`'s.
+    base_sc
+        The scenario as it is.
+    say
+        Called with the stage's name.
+    notes
+        Gets a note when a base folder was made from another scenario.
+
+    Raises
+    ------
+    siting.pipeline.InfeasibleError
+        The scenario as it is has no plan.
+    siting.core.errors.InputError
+        A base folder that is not a plan.
+    """
+    from siting.pipeline import InfeasibleError
+    from siting.pipeline import plan as run_plan
+    from siting.results.plan import Plan
+
+    if base is None:
+        say("base plan")
+        try:
+            return BasePlan.from_plan(run_plan(base_sc, write=False), PLANNED_HERE)
+        except InfeasibleError as e:
+            raise InfeasibleError(
+                "the scenario as it is (before the stress) has no plan, so there is nothing to "
+                f"stress; fix the scenario first:\n{e}",
+                e.violations,
+                e.result,
+            ) from None
+    if isinstance(base, Plan):
+        return BasePlan.from_plan(base, "given")
+    say("base plan (read)")
+    bp = BasePlan.read(base)
+    differs = _scenario_differs(bp.scenario_as_run, base_sc)
+    if differs:
+        notes.append(
+            f"the base plan {bp.source} was made from a scenario that differs from "
+            f"'{base_sc.name}' in: {', '.join(differs)}; the comparison mixes both changes"
+        )
+    return bp
+
+
+def _replan(
+    bp: BasePlan,
+    st_sc: Scenario,
+    years: list[int],
+    targets: dict[int, float],
+    say: Callable[[str], None],
+    run_plan: Callable[..., Plan],
+    infeasible_error: type[InfeasibleError],
+    common: dict[str, Any],
+) -> StressResult:
+    """Re-plan mode: plan the stressed scenario and compare it with the base.
+
+    Parameters
+    ----------
+    bp
+        The base plan.
+    st_sc
+        The stressed scenario.
+    years
+        The planning years.
+    targets
+        IT MW target per year [MW IT].
+    say
+        Called with the stage's name.
+    run_plan
+        :func:`siting.pipeline.plan`.
+    infeasible_error
+        :class:`siting.pipeline.InfeasibleError` (an infeasible stress is an answer).
+    common
+        The :class:`StressResult` fields both modes share (``timings`` gets ``stressed_s``).
+    """
     t = time.perf_counter()
     say("stressed plan")
     sp = None
@@ -879,8 +988,32 @@ def _replan(bp, st_sc, years, targets, say, run_plan, infeasible_error, common) 
     )
 
 
-def _check(bp, st_sc, st_grid, years, targets, say, common) -> StressResult:
-    """Check mode: replay the base plan's decisions under the stressed grid."""
+def _check(
+    bp: BasePlan,
+    st_sc: Scenario,
+    st_grid: Grid,
+    years: list[int],
+    targets: dict[int, float],
+    say: Callable[[str], None],
+    common: dict[str, Any],
+) -> StressResult:
+    """Check mode: replay the base plan's decisions under the stressed grid.
+
+    Parameters
+    ----------
+    bp
+        The base plan.
+    st_sc, st_grid
+        The stressed scenario and its grid.
+    years
+        The planning years.
+    targets
+        IT MW target per year [MW IT].
+    say
+        Called with the stage's name.
+    common
+        The :class:`StressResult` fields both modes share (``timings`` gets ``replay_s``).
+    """
     from siting.pipeline import replay
 
     t = time.perf_counter()
@@ -1144,7 +1277,7 @@ def _upgrade_changes(base: pd.DataFrame, stressed: pd.DataFrame) -> pd.DataFrame
 _BRANCH_SLACKS = {"overload_mw": "normal", "n1_overload_mw": "N-1"}
 
 
-def _overloads(violations: list[dict], grid: Any, years: list[int]) -> pd.DataFrame:
+def _overloads(violations: list[dict], grid: Grid, years: list[int]) -> pd.DataFrame:
     """Branch overloads among replay's violations, with the stressed ratings."""
     from siting.network import dc_network
 
