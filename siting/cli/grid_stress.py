@@ -38,7 +38,7 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -55,6 +55,9 @@ from siting.cli.common import (
     out,
 )
 from siting.core.errors import InputError
+
+if TYPE_CHECKING:
+    from siting.grid_ops.stress import StressResult
 
 #: Branches printed (largest change in peak loading first).
 BRANCHES_SHOWN = 10
@@ -165,6 +168,42 @@ def stress_command(
     unknown branch ID, a bad scenario or --base folder) or no answer in time; 2 a usage
     error (bad --derate) or a base scenario with no plan; 3 internal error.
     """
+    derates, outages = _edits_from_options(derate, outage)
+    mode = "check" if check else "replan"
+    progress = _Progress()
+    result = guard(
+        debug,
+        lambda: _run_stress(
+            scenario,
+            base=base,
+            out_dir=out_dir,
+            force=force,
+            derates=derates,
+            outages=outages,
+            mode=mode,
+            time_limit=time_limit,
+            mip_gap=mip_gap,
+            progress=progress,
+        ),
+    )
+    if as_json:
+        sys.stdout.write(json.dumps(result.as_dict(), indent=2) + "\n")
+    else:
+        _print_stress(result)
+    if result.output_dir is not None:
+        err.print(f"  wrote {escape(str(result.output_dir))}")
+
+
+def _edits_from_options(
+    derate: list[str] | None, outage: list[str] | None
+) -> tuple[dict[str, float], list[str]]:
+    """``--derate`` and ``--outage`` as the branch edits: factors by branch, outages once.
+
+    Raises
+    ------
+    typer.BadParameter
+        A bad ``--derate`` (see :func:`parse_derates`), an empty ``--outage``, or no edit.
+    """
     derates = parse_derates(derate)
     outages = list(dict.fromkeys(o.strip() for o in outage or []))
     if any(not o for o in outages):
@@ -174,55 +213,91 @@ def stress_command(
             "nothing to stress: give at least one --derate BRANCH=FACTOR or --outage BRANCH",
             param_hint="'--derate' / '--outage'",
         )
-    mode = "check" if check else "replan"
-    last = {"name": None, "t": time.perf_counter()}
+    return derates, outages
 
-    def progress(stage: str | None) -> None:
+
+class _Progress:
+    """Says on stderr, as each stage of the stress ends, how long it took [s]."""
+
+    def __init__(self) -> None:
+        self.name: str | None = None
+        self.t = time.perf_counter()
+
+    def __call__(self, stage: str | None) -> None:
+        """The stage ``stage`` starts (None: the last one ended)."""
         now = time.perf_counter()
-        if last["name"] is not None:
-            err.print(f"  [green]done[/green] {last['name']} ({now - last['t']:.1f} s)")
-        last["name"], last["t"] = stage, now
+        if self.name is not None:
+            err.print(f"  [green]done[/green] {self.name} ({now - self.t:.1f} s)")
+        self.name, self.t = stage, now
 
-    def run():
-        from siting.config.scenario import load_scenario
-        from siting.core.files import require_reachable
-        from siting.core.io import OutputOwner, check_output_folder
-        from siting.grid_ops.stress import stress
-        from siting.inputs import input_files
 
-        require_reachable(scenario, base)
-        if scenario.suffix.lower() not in SCENARIO_SUFFIXES:
-            raise InputError(
-                f"{scenario}: expected a scenario file (.yaml, .yml), got "
-                f"'{scenario.suffix or '(no suffix)'}'"
-            )
-        sc = load_scenario(scenario)
-        if out_dir is not None:  # before the long solves, and again when writing
-            inputs = input_files(sc) + ([base] if base is not None else [])
-            owner = OutputOwner("stress", sc.name)
-            check_output_folder(out_dir, owner, inputs=inputs, force=force)
-        result = stress(
-            sc,
-            derate=derates,
-            outages=outages,
-            mode=mode,  # type: ignore[arg-type]
-            base=base,
-            time_limit_s=time_limit,
-            mip_gap=mip_gap,
-            progress=progress,
+def _run_stress(
+    scenario: Path,
+    *,
+    base: Path | None,
+    out_dir: Path | None,
+    force: bool,
+    derates: dict[str, float],
+    outages: list[str],
+    mode: str,
+    time_limit: float | None,
+    mip_gap: float | None,
+    progress: _Progress,
+) -> StressResult:
+    """Check the paths, run :func:`siting.grid_ops.stress.stress` and write ``--out``.
+
+    Parameters
+    ----------
+    scenario
+        The scenario file.
+    base, out_dir, force
+        ``--base``, ``--out`` and ``--force``.
+    derates, outages
+        The branch edits (factors [-], branch IDs).
+    mode
+        ``replan`` or ``check``.
+    time_limit, mip_gap
+        ``--time-limit`` [s] and ``--mip-gap`` [fraction].
+    progress
+        Told each stage as it starts.
+
+    Raises
+    ------
+    siting.core.errors.InputError
+        A path that cannot be reached, a file that is not a scenario, an output folder that
+        is not this command's to replace, and what the stress raises.
+    """
+    from siting.config.scenario import load_scenario
+    from siting.core.files import require_reachable
+    from siting.core.io import OutputOwner, check_output_folder
+    from siting.grid_ops.stress import stress
+    from siting.inputs import input_files
+
+    require_reachable(scenario, base)
+    if scenario.suffix.lower() not in SCENARIO_SUFFIXES:
+        raise InputError(
+            f"{scenario}: expected a scenario file (.yaml, .yml), got "
+            f"'{scenario.suffix or '(no suffix)'}'"
         )
-        progress(None)
-        if out_dir is not None:
-            result.write(out_dir, force=force)
-        return result
-
-    result = guard(debug, run)
-    if as_json:
-        sys.stdout.write(json.dumps(result.as_dict(), indent=2) + "\n")
-    else:
-        _print_stress(result)
-    if result.output_dir is not None:
-        err.print(f"  wrote {escape(str(result.output_dir))}")
+    sc = load_scenario(scenario)
+    if out_dir is not None:  # before the long solves, and again when writing
+        inputs = input_files(sc) + ([base] if base is not None else [])
+        owner = OutputOwner("stress", sc.name)
+        check_output_folder(out_dir, owner, inputs=inputs, force=force)
+    result = stress(
+        sc,
+        derate=derates,
+        outages=outages,
+        mode=mode,  # type: ignore[arg-type]
+        base=base,
+        time_limit_s=time_limit,
+        mip_gap=mip_gap,
+        progress=progress,
+    )
+    progress(None)
+    if out_dir is not None:
+        result.write(out_dir, force=force)
+    return result
 
 
 # --------------------------------------------------------------------------- printing
@@ -247,11 +322,11 @@ def _signed_m(v: float | None) -> str:
     return "0.0" if abs(v) < 0.05e6 else f"{v / 1e6:+,.1f}"
 
 
-def _year(v) -> str:
+def _year(v: float | None) -> str:
     return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else str(int(v))
 
 
-def _print_stress(r) -> None:
+def _print_stress(r: StressResult) -> None:
     """Headline, edits, verdict, then what moved (re-plan) or what breaks (check)."""
     how = "re-planned" if r.mode == "replan" else "the base plan re-checked (--check)"
     out.print(
@@ -288,7 +363,8 @@ def _print_stress(r) -> None:
         out.print(f"  note: {escape(note)}")
 
 
-def _print_verdict_costs(r) -> None:
+def _print_verdict_costs(r: StressResult) -> None:
+    """The net present cost when feasible: base and stressed [bn USD], the change [M USD]."""
     if r.feasible:
         out.print(
             f"  net present cost: base {_bn(r.base_cost_usd)} bn USD, stressed "
@@ -296,7 +372,8 @@ def _print_verdict_costs(r) -> None:
         )
 
 
-def _print_replan(r) -> None:
+def _print_replan(r: StressResult) -> None:
+    """Re-plan mode: the verdict, then what moves (sites, IT MW, costs, branches, upgrades)."""
     if not r.feasible:
         out.print(
             "[bold red]infeasible under the stress[/bold red]: the stressed scenario has no plan "
@@ -315,34 +392,55 @@ def _print_replan(r) -> None:
     )
     _print_verdict_costs(r)
     if len(r.site_changes):
-        t = Table(title="sites that change", show_edge=False)
-        for c in ("site", "change", "what", "first year", "cooling", "IT MW (last year)"):
-            t.add_column(c, justify="right" if "MW" in c or "year" in c else "left")
-        for s in r.site_changes.itertuples(index=False):
-            t.add_row(
-                escape(str(s.site_id)),
-                s.change,
-                s.what.replace(",", ", "),
-                f"{_year(s.base_first_year)} -> {_year(s.stressed_first_year)}",
-                f"{escape(str(s.base_cooling or '-'))} -> {escape(str(s.stressed_cooling or '-'))}",
-                f"{_mw(s.base_it_mw_final)} -> {_mw(s.stressed_it_mw_final)}",
-            )
-        out.print(t)
+        out.print(_site_table(r))
     if moved:
-        t = Table(title="IT MW that moves", show_edge=False)
-        for c in ("site", "change", "year", "base MW", "stressed MW", "delta MW"):
-            t.add_column(c, justify="right" if "MW" in c or c == "year" else "left")
-        for m in r.moved_sites.itertuples(index=False):
-            t.add_row(
-                escape(str(m.site_id)),
-                m.change,
-                str(m.year),
-                _mw(m.base_it_mw),
-                _mw(m.stressed_it_mw),
-                f"{m.delta_it_mw:+,.0f}",
-            )
-        out.print(t)
+        out.print(_moved_table(r))
     _print_by_year(r)
+    out.print(_cost_table(r))
+    branches = _branch_table(r)
+    if branches is not None:
+        out.print(branches)
+    if len(r.upgrades):
+        out.print(_upgrade_table(r))
+
+
+def _site_table(r: StressResult) -> Table:
+    """The sites whose plan changes: first year, cooling, IT MW in the last year [MW]."""
+    t = Table(title="sites that change", show_edge=False)
+    for c in ("site", "change", "what", "first year", "cooling", "IT MW (last year)"):
+        t.add_column(c, justify="right" if "MW" in c or "year" in c else "left")
+    for s in r.site_changes.itertuples(index=False):
+        t.add_row(
+            escape(str(s.site_id)),
+            s.change,
+            s.what.replace(",", ", "),
+            f"{_year(s.base_first_year)} -> {_year(s.stressed_first_year)}",
+            f"{escape(str(s.base_cooling or '-'))} -> {escape(str(s.stressed_cooling or '-'))}",
+            f"{_mw(s.base_it_mw_final)} -> {_mw(s.stressed_it_mw_final)}",
+        )
+    return t
+
+
+def _moved_table(r: StressResult) -> Table:
+    """The IT MW that moves, per site and year [MW]."""
+    t = Table(title="IT MW that moves", show_edge=False)
+    for c in ("site", "change", "year", "base MW", "stressed MW", "delta MW"):
+        t.add_column(c, justify="right" if "MW" in c or c == "year" else "left")
+    for m in r.moved_sites.itertuples(index=False):
+        t.add_row(
+            escape(str(m.site_id)),
+            m.change,
+            str(m.year),
+            _mw(m.base_it_mw),
+            _mw(m.stressed_it_mw),
+            f"{m.delta_it_mw:+,.0f}",
+        )
+    return t
+
+
+def _cost_table(r: StressResult) -> Table:
+    """The cost parts of 0.5 M USD or more and the total, base and stressed (present
+    value) [bn USD; change in M USD]."""
     t = Table(title="cost parts (present value)", show_edge=False)
     for c in ("part", "base bn USD", "stressed bn USD", "change M USD"):
         t.add_column(c, justify="left" if c == "part" else "right")
@@ -355,45 +453,52 @@ def _print_replan(r) -> None:
             _bn(c.stressed_usd),
             _signed_m(c.delta_usd),
         )
-    out.print(t)
+    return t
+
+
+def _branch_table(r: StressResult) -> Table | None:
+    """The branches whose peak loading changed most [MW, %] (None when none changed)."""
     b = r.branches
     changed = b[(b["delta_loading_pct"].abs() > 0.05) | ~b["stressed_in_service"].astype(bool)]
-    if len(changed):
-        t = Table(
-            title=f"branches whose peak loading changed most (of {len(b):,})", show_edge=False
+    if not len(changed):
+        return None
+    t = Table(title=f"branches whose peak loading changed most (of {len(b):,})", show_edge=False)
+    for c in ("branch", "from", "to", "rating MW", "base %", "stressed %", "delta pp"):
+        t.add_column(c, justify="left" if c in ("branch", "from", "to") else "right")
+    for x in changed.head(BRANCHES_SHOWN).itertuples(index=False):
+        out_of_service = not bool(x.stressed_in_service)
+        t.add_row(
+            escape(str(x.branch_id)),
+            escape(str(x.from_bus)),
+            escape(str(x.to_bus)),
+            f"{_mw(x.base_rating_mw)} -> "
+            + ("out" if out_of_service else _mw(x.stressed_rating_mw)),
+            _pct(x.base_peak_loading_pct),
+            "out" if out_of_service else _pct(x.stressed_peak_loading_pct),
+            "-" if out_of_service else f"{x.delta_loading_pct:+,.1f}",
         )
-        for c in ("branch", "from", "to", "rating MW", "base %", "stressed %", "delta pp"):
-            t.add_column(c, justify="left" if c in ("branch", "from", "to") else "right")
-        for x in changed.head(BRANCHES_SHOWN).itertuples(index=False):
-            out_of_service = not bool(x.stressed_in_service)
-            t.add_row(
-                escape(str(x.branch_id)),
-                escape(str(x.from_bus)),
-                escape(str(x.to_bus)),
-                f"{_mw(x.base_rating_mw)} -> "
-                + ("out" if out_of_service else _mw(x.stressed_rating_mw)),
-                _pct(x.base_peak_loading_pct),
-                "out" if out_of_service else _pct(x.stressed_peak_loading_pct),
-                "-" if out_of_service else f"{x.delta_loading_pct:+,.1f}",
-            )
-        out.print(t)
-    if len(r.upgrades):
-        t = Table(title="grid upgrades that change", show_edge=False)
-        for c in ("asset", "id", "change", "year", "added MW", "cost M USD"):
-            t.add_column(c, justify="right" if c in ("year", "added MW", "cost M USD") else "left")
-        for u in r.upgrades.itertuples(index=False):
-            t.add_row(
-                escape(str(u.asset)),
-                escape(str(u.asset_id)),
-                u.change,
-                f"{_year(u.base_year)} -> {_year(u.stressed_year)}",
-                _mw(u.added_mw),
-                f"{u.cost_usd / 1e6:,.1f}",
-            )
-        out.print(t)
+    return t
 
 
-def _print_by_year(r) -> None:
+def _upgrade_table(r: StressResult) -> Table:
+    """The grid upgrades added, dropped or moved [MW, M USD]."""
+    t = Table(title="grid upgrades that change", show_edge=False)
+    for c in ("asset", "id", "change", "year", "added MW", "cost M USD"):
+        t.add_column(c, justify="right" if c in ("year", "added MW", "cost M USD") else "left")
+    for u in r.upgrades.itertuples(index=False):
+        t.add_row(
+            escape(str(u.asset)),
+            escape(str(u.asset_id)),
+            u.change,
+            f"{_year(u.base_year)} -> {_year(u.stressed_year)}",
+            _mw(u.added_mw),
+            f"{u.cost_usd / 1e6:,.1f}",
+        )
+    return t
+
+
+def _print_by_year(r: StressResult) -> None:
+    """IT MW in service per year, base -> stressed, and the target [MW IT]."""
     parts = []
     for y in r.it_mw_by_year.itertuples(index=False):
         target = f", target {y.target_it_mw:,.0f}" if not math.isnan(float(y.target_it_mw)) else ""
@@ -401,7 +506,8 @@ def _print_by_year(r) -> None:
     out.print("  IT MW by year (base -> stressed): " + "; ".join(parts))
 
 
-def _print_check(r) -> None:
+def _print_check(r: StressResult) -> None:
+    """Check mode: the verdict, then the branch overloads and every limit the plan breaks."""
     if r.feasible:
         out.print(
             "[green]the base plan still works under the stress[/green]: its sites, MW and "
