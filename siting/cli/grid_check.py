@@ -29,13 +29,18 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from siting.cli.common import EXIT_INFEASIBLE, DebugOpt, ForceOpt, JsonOpt, err, guard, out
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from siting.grid_ops.check import GridCheck
 
 #: Exit code when the check finds violations (as an infeasible ``siting plan``).
 EXIT_VIOLATIONS = EXIT_INFEASIBLE
@@ -157,7 +162,7 @@ def _inputs(plan_dir: Path, scenario: Path | None) -> list[Path]:
     return files
 
 
-def _write(result, out_dir: Path, inputs: list[Path], force: bool) -> list[Path]:
+def _write(result: GridCheck, out_dir: Path, inputs: list[Path], force: bool) -> list[Path]:
     """The three CSV tables, written as one folder (staged, then swapped in whole)."""
     from siting.core.io import OutputOwner, staged_folder
 
@@ -178,8 +183,33 @@ def _mw(v: float) -> str:
     return "unlimited" if not math.isfinite(v) else f"{v:,.2f}"
 
 
-def _print_check(r, top: int) -> None:
+def _print_check(r: GridCheck, top: int) -> None:
     """Headline, the per-year table, the worst N-1 pairs, the violations, notes, verdict."""
+    _print_headline(r)
+    out.print(_years_table(r))
+    if len(r.n_1) and top:
+        out.print(_n1_table(r, top))
+    v = r.violations
+    if len(v):
+        out.print(_violations_table(v))
+        if len(v) > SHOWN_VIOLATIONS:
+            out.print(
+                f"  ... and {len(v) - SHOWN_VIOLATIONS:,} more (--json lists them all; --out "
+                "writes check_violations.csv)"
+            )
+    for note in r.notes:
+        out.print(f"  note: {escape(note)}")
+    if r.ok:
+        out.print("[green]ok[/green]: no violation")
+    else:
+        counts = ", ".join(f"{n} {_KIND_TEXT[k]}" for k, n in r.violation_counts().items())
+        out.print(f"[bold red]{len(v):,} violation(s)[/bold red]: {counts}")
+    err.print(f"  ({r.timings.get('total_s', 0.0):.2f} s)")
+
+
+def _print_headline(r: GridCheck) -> None:
+    """The plan, grid, branches and years checked; the N-1 outages studied and skipped; the
+    largest difference from the plan's flows [MW]."""
     n_branches = r.flows["branch_id"].nunique()
     years = [int(y) for y in r.years["year"]]
     out.print(
@@ -205,6 +235,10 @@ def _print_check(r, top: int) -> None:
             f"largest difference {float(diffs.max()):,.4f} MW"
         )
 
+
+def _years_table(r: GridCheck) -> Table:
+    """Per year: the largest N-0 loading [%], overloaded branches, the worst N-1 pair [%],
+    N-1 and substation violations, the largest island imbalance [MW]."""
     t = Table(title="per year (N-0: every snapshot; N-1: worst pair)", show_edge=False)
     for col, just in (
         ("year", "right"),
@@ -234,70 +268,62 @@ def _print_check(r, top: int) -> None:
             str(row.substation_violations),
             f"{row.max_imbalance_mw:,.3f}",
         )
-    out.print(t)
+    return t
 
-    if len(r.n_1) and top:
-        t = Table(title=f"worst N-1 pairs (up to {top} per year)", show_edge=False)
-        for col in (
-            "year",
-            "snapshot",
-            "branch",
-            "outage of",
-            "flow before MW",
-            "flow after MW",
-            "emergency MW",
-            "loading %",
-        ):
-            t.add_column(col, justify="right" if ("MW" in col or "%" in col) else "left")
-        for row in r.n_1.itertuples(index=False):
-            t.add_row(
-                str(row.year),
-                escape(str(row.snapshot)),
-                escape(str(row.branch_id)),
-                escape(str(row.outage_id)),
-                f"{row.pre_flow_mw:,.2f}",
-                f"{row.post_flow_mw:,.2f}",
-                _mw(row.rating_emergency_mw),
-                _pct(row.loading_pct),
-            )
-        out.print(t)
 
-    v = r.violations
-    if len(v):
-        t = Table(title=f"violations ({len(v):,})", show_edge=False)
-        for col in (
-            "kind",
-            "where",
-            "year",
-            "snapshot",
-            "outage of",
-            "MW",
-            "limit MW",
-            "excess MW",
-        ):
-            t.add_column(col, justify="right" if "MW" in col else "left")
-        for row in v.head(SHOWN_VIOLATIONS).itertuples(index=False):
-            t.add_row(
-                _KIND_TEXT.get(row.kind, row.kind),
-                escape(f"{row.asset} {row.id}"),
-                str(row.year),
-                escape(str(row.snapshot)),
-                escape(str(row.outage_id)),
-                f"{row.value_mw:,.2f}",
-                _mw(row.limit_mw),
-                f"{row.excess_mw:,.2f}",
-            )
-        out.print(t)
-        if len(v) > SHOWN_VIOLATIONS:
-            out.print(
-                f"  ... and {len(v) - SHOWN_VIOLATIONS:,} more (--json lists them all; --out "
-                "writes check_violations.csv)"
-            )
-    for note in r.notes:
-        out.print(f"  note: {escape(note)}")
-    if r.ok:
-        out.print("[green]ok[/green]: no violation")
-    else:
-        counts = ", ".join(f"{n} {_KIND_TEXT[k]}" for k, n in r.violation_counts().items())
-        out.print(f"[bold red]{len(v):,} violation(s)[/bold red]: {counts}")
-    err.print(f"  ({r.timings.get('total_s', 0.0):.2f} s)")
+def _n1_table(r: GridCheck, top: int) -> Table:
+    """The worst N-1 pairs (up to ``top`` per year): flows before and after [MW], the
+    emergency rating [MW] and the loading [%]."""
+    t = Table(title=f"worst N-1 pairs (up to {top} per year)", show_edge=False)
+    for col in (
+        "year",
+        "snapshot",
+        "branch",
+        "outage of",
+        "flow before MW",
+        "flow after MW",
+        "emergency MW",
+        "loading %",
+    ):
+        t.add_column(col, justify="right" if ("MW" in col or "%" in col) else "left")
+    for row in r.n_1.itertuples(index=False):
+        t.add_row(
+            str(row.year),
+            escape(str(row.snapshot)),
+            escape(str(row.branch_id)),
+            escape(str(row.outage_id)),
+            f"{row.pre_flow_mw:,.2f}",
+            f"{row.post_flow_mw:,.2f}",
+            _mw(row.rating_emergency_mw),
+            _pct(row.loading_pct),
+        )
+    return t
+
+
+def _violations_table(v: pd.DataFrame) -> Table:
+    """The first :data:`SHOWN_VIOLATIONS` violations: kind, where, when, the value, the
+    limit and the excess [MW]."""
+    t = Table(title=f"violations ({len(v):,})", show_edge=False)
+    for col in (
+        "kind",
+        "where",
+        "year",
+        "snapshot",
+        "outage of",
+        "MW",
+        "limit MW",
+        "excess MW",
+    ):
+        t.add_column(col, justify="right" if "MW" in col else "left")
+    for row in v.head(SHOWN_VIOLATIONS).itertuples(index=False):
+        t.add_row(
+            _KIND_TEXT.get(row.kind, row.kind),
+            escape(f"{row.asset} {row.id}"),
+            str(row.year),
+            escape(str(row.snapshot)),
+            escape(str(row.outage_id)),
+            f"{row.value_mw:,.2f}",
+            _mw(row.limit_mw),
+            f"{row.excess_mw:,.2f}",
+        )
+    return t
