@@ -27,7 +27,7 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -35,6 +35,11 @@ from rich.table import Table
 
 from siting.cli.common import CASE_SUFFIXES, SCENARIO_SUFFIXES, DebugOpt, JsonOpt, err, guard, out
 from siting.core.errors import InputError
+
+if TYPE_CHECKING:
+    from siting.grid_ops.hosting import HostingResult
+    from siting.inputs import Layers
+    from siting.inputs.grids.grid import Grid
 
 #: Layer name in the GeoPackage.
 GPKG_LAYER = "hosting"
@@ -105,40 +110,17 @@ def hosting(
 ) -> None:
     """Hosting capacity: the largest new load (MW) each bus can take alone, N-0 and N-1."""
 
-    def run():
-        from siting.config.scenario import load_scenario
-        from siting.core.io import check_output_file
-        from siting.grid_ops.hosting import grid_hosting
-        from siting.inputs import load_grid_case, load_layers
-
-        if (workers is not None or scheduler is not None) and not n_1:
-            raise InputError("--workers and --scheduler run the N-1 outages on Dask: add --n-1")
-        suffix = path.suffix.lower()
-        if suffix in SCENARIO_SUFFIXES:
-            layers = load_layers(load_scenario(path))
-            if layers.grid is None:
-                raise InputError(f"{path}: the scenario has no grid layer")
-        elif suffix in CASE_SUFFIXES:
-            layers = load_grid_case(path, bus_coordinates)
-        else:
-            raise InputError(
-                f"{path}: don't know how to read a '{suffix or '(no suffix)'}' file; expected a "
-                "scenario (.yaml, .yml) or a grid case (.m MATPOWER, .json pandapower, .gpkg "
-                "layers)"
-            )
-        read = [f.path for f in layers.inputs]
-        for dest in (out_csv, out_csv.with_suffix(".gpkg")):  # before the work, not over inputs
-            check_output_file(dest, inputs=read)
-        result = grid_hosting(
-            layers,
+    def run() -> tuple[HostingResult, Path | None]:
+        return _run_hosting(
+            path,
             n_1=n_1,
+            out_csv=out_csv,
             slack=slack,
-            dispatch=dispatch,  # type: ignore[arg-type]
+            dispatch=dispatch,
+            bus_coordinates=bus_coordinates,
             workers=workers,
             scheduler=scheduler,
         )
-        gpkg = _write(result, layers.grid, out_csv)
-        return result, gpkg
 
     # on a Dask cluster the interrupt alone unwinds the run, so its workers shut down in order
     on_dask = n_1 and (workers is not None or scheduler is not None)
@@ -152,7 +134,88 @@ def hosting(
         _print_hosting(result, path, out_csv, gpkg)
 
 
-def _write(result, grid, csv: Path) -> Path | None:
+def _run_hosting(
+    path: Path,
+    *,
+    n_1: bool,
+    out_csv: Path,
+    slack: str,
+    dispatch: str,
+    bus_coordinates: Path | None,
+    workers: int | None,
+    scheduler: str | None,
+) -> tuple[HostingResult, Path | None]:
+    """Read the grid, run :func:`siting.grid_ops.hosting.grid_hosting` and write the files.
+
+    Parameters
+    ----------
+    path
+        The scenario or grid case.
+    n_1, out_csv, slack, dispatch, bus_coordinates, workers, scheduler
+        The command's options.
+
+    Returns
+    -------
+    (HostingResult, pathlib.Path | None)
+        The result and the GeoPackage written (None when the buses have no coordinates).
+
+    Raises
+    ------
+    siting.core.errors.InputError
+        ``--workers`` or ``--scheduler`` without ``--n-1``, a file that is neither a scenario
+        nor a grid case, a scenario without a grid, an output over an input, and what the
+        hosting capacity raises.
+    """
+    from siting.core.io import check_output_file
+    from siting.grid_ops.hosting import grid_hosting
+
+    if (workers is not None or scheduler is not None) and not n_1:
+        raise InputError("--workers and --scheduler run the N-1 outages on Dask: add --n-1")
+    layers = _read_layers(path, bus_coordinates)
+    read = [f.path for f in layers.inputs]
+    for dest in (out_csv, out_csv.with_suffix(".gpkg")):  # before the work, not over inputs
+        check_output_file(dest, inputs=read)
+    result = grid_hosting(
+        layers,
+        n_1=n_1,
+        slack=slack,
+        dispatch=dispatch,  # type: ignore[arg-type]
+        workers=workers,
+        scheduler=scheduler,
+    )
+    assert layers.grid is not None  # grid_hosting has raised otherwise
+    gpkg = _write(result, layers.grid, out_csv)
+    return result, gpkg
+
+
+def _read_layers(path: Path, bus_coordinates: Path | None) -> Layers:
+    """The layers of a scenario (it must have a grid), or of a bare grid case.
+
+    Raises
+    ------
+    siting.core.errors.InputError
+        A scenario without a grid layer, or a file of another kind.
+    """
+    from siting.config.scenario import load_scenario
+    from siting.inputs import load_grid_case, load_layers
+
+    suffix = path.suffix.lower()
+    if suffix in SCENARIO_SUFFIXES:
+        layers = load_layers(load_scenario(path))
+        if layers.grid is None:
+            raise InputError(f"{path}: the scenario has no grid layer")
+    elif suffix in CASE_SUFFIXES:
+        layers = load_grid_case(path, bus_coordinates)
+    else:
+        raise InputError(
+            f"{path}: don't know how to read a '{suffix or '(no suffix)'}' file; expected a "
+            "scenario (.yaml, .yml) or a grid case (.m MATPOWER, .json pandapower, .gpkg "
+            "layers)"
+        )
+    return layers
+
+
+def _write(result: HostingResult, grid: Grid, csv: Path) -> Path | None:
     """The CSV, and the GeoPackage beside it when the buses have coordinates (atomic)."""
     import tempfile
 
@@ -186,7 +249,7 @@ def _mw(v: float) -> str:
     return "unlimited" if not math.isfinite(v) else f"{v:,.1f}"
 
 
-def _print_hosting(r, path: Path, csv: Path, gpkg: Path | None) -> None:
+def _print_hosting(r: HostingResult, path: Path, csv: Path, gpkg: Path | None) -> None:
     """Headline, the 10 weakest buses, notes and the files written."""
     t = r.table
     col = "hosting_n1_mw" if r.n_1 else "hosting_mw"
