@@ -360,8 +360,7 @@ def dc_opf(
     from siting.network import dc_network
 
     t_all = time.perf_counter()
-    grid = getattr(layers_or_grid, "grid", layers_or_grid)
-    segments = _check_arguments(grid, load_scale, segments)
+    grid, segments = _check_arguments(layers_or_grid, load_scale, segments)
     _check_costs(grid)
     timings: dict[str, float] = {}
 
@@ -412,8 +411,16 @@ def dc_opf(
     )
 
 
-def _check_arguments(grid: Any, load_scale: float, segments: int) -> int:
-    """Check :func:`dc_opf`'s grid, ``load_scale`` [-] and ``segments``; the segments as int.
+def _check_arguments(
+    layers_or_grid: Layers | Grid, load_scale: float, segments: int
+) -> tuple[Grid, int]:
+    """Check :func:`dc_opf`'s arguments: the grid (of the layers), ``load_scale`` [-] and
+    ``segments``.
+
+    Returns
+    -------
+    (Grid, int)
+        The grid, and the segments as an int.
 
     Raises
     ------
@@ -421,13 +428,14 @@ def _check_arguments(grid: Any, load_scale: float, segments: int) -> int:
         No grid, a load scale that is not a finite number >= 0, or segments that are not a
         whole number >= 1.
     """
+    grid = getattr(layers_or_grid, "grid", layers_or_grid)
     if not isinstance(grid, Grid):
         raise InputError("there is no grid to dispatch (the scenario has no grid layer)")
     if not (math.isfinite(load_scale) and load_scale >= 0):
         raise InputError(f"load_scale must be a finite number >= 0, got {load_scale}")
     if int(segments) != segments or segments < 1:
         raise InputError(f"cost segments must be a whole number >= 1, got {segments}")
-    return int(segments)
+    return grid, int(segments)
 
 
 def _dispatch_table(
