@@ -10,7 +10,8 @@ and can be mailed as one file.
 The plots are hand-built SVG rather than matplotlib: five simple chart kinds (stacked bars,
 horizontal bars with negatives or a reference line) need no plotting library, the page
 stays small (tens of kB), the output is deterministic (no embedded glyph paths or random
-IDs), and every label from the input data goes through :func:`html.escape` in one place.
+IDs), and every label from the input data goes through one escaper,
+:func:`siting.render.html.esc`.
 
 Sections: summary in plain words with the key figures, national target against what is
 built per year, IT MW by year (stacked by growth zone, or by site without a ``zones``
@@ -23,10 +24,7 @@ without water gets a sentence saying so instead of the plot.
 
 from __future__ import annotations
 
-import html
 import json
-import math
-import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -42,6 +40,18 @@ from siting.core.plan_files import (
     read_manifest,
     read_plan_layer,
     read_plan_table,
+)
+from siting.render.html import (
+    esc,
+    fmt_mw,
+    fmt_num,
+    fmt_usd,
+    is_number,
+    nice_ticks,
+    svg,
+    svg_legend,
+    svg_text,
+    tick_label,
 )
 
 #: Colours of the plot series (Okabe-Ito, then Tableau; colour-blind friendly first).
@@ -79,111 +89,10 @@ COST_LABELS = {
 }
 
 
-#: Characters XML 1.0 does not allow at all (not even as references): a standalone SVG
-#: holding one does not open. Replaced by U+FFFD.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
-def esc(v: Any) -> str:
-    """HTML- and XML-safe text of any value (for text and quoted attributes alike)."""
-    return html.escape(_NOT_XML.sub("\ufffd", "" if v is None else str(v)), quote=True)
-
-
-# --------------------------------------------------------------------------- number formats
-
-
-def _isnum(v: Any) -> bool:
-    try:
-        return v is not None and math.isfinite(float(v))
-    except (TypeError, ValueError):
-        return False
-
-
-def fmt_num(v: Any, digits: int = 0) -> str:
-    """``1,234`` / ``1,234.5``; an empty value as an en dash."""
-    if not _isnum(v):
-        return "–"
-    x = float(v)
-    if abs(x) < 0.5 * 10.0**-digits:
-        x = 0.0
-    return f"{x:,.{digits}f}"
-
-
-def fmt_mw(v: Any) -> str:
-    """MW with thousands separators (whole MW; one decimal below 10)."""
-    return fmt_num(v, 1 if _isnum(v) and 0 < abs(float(v)) < 10 else 0) + " MW"
-
-
-def fmt_usd(v: Any) -> str:
-    """``31.11 bn USD``, ``99.4 M USD``, ``12,000 USD``."""
-    if not _isnum(v):
-        return "–"
-    x = float(v)
-    if abs(x) >= 1e9:
-        return f"{x / 1e9:,.2f} bn USD"
-    if abs(x) >= 1e6:
-        return f"{x / 1e6:,.1f} M USD"
-    return f"{fmt_num(x)} USD"
-
-
-def _tick(v: float) -> str:
-    s = f"{v:,.3f}".rstrip("0").rstrip(".")
-    return "0" if s in ("-0", "") else s
-
-
-def _nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
-    """Round tick values covering [lo, hi]."""
-    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
-        hi = lo + 1.0
-    span = hi - lo
-    mag = 10.0 ** math.floor(math.log10(span / n))
-    step = mag
-    for m in (1.0, 2.0, 2.5, 5.0, 10.0):
-        step = m * mag
-        if span / step <= n:
-            break
-    start = math.floor(lo / step + 1e-9) * step
-    end = math.ceil(hi / step - 1e-9) * step
-    k = int(round((end - start) / step))
-    return [start + i * step for i in range(k + 1)]
-
-
 # --------------------------------------------------------------------------- SVG plots
-
-_FONT = 'font-family="system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif"'
-
-
-def _svg(name: str, title: str, w: float, h: float, body: Iterable[str]) -> str:
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="plot" data-plot="{esc(name)}" '
-        f'viewBox="0 0 {w:.0f} {h:.0f}" width="{w:.0f}" height="{h:.0f}" role="img" '
-        f'{_FONT} font-size="12"><title>{esc(title)}</title>' + "".join(body) + "</svg>"
-    )
-
-
-def _text(x: float, y: float, s: str, anchor: str = "start", extra: str = "", n: int = 200) -> str:
-    """An SVG text (escaped; cut to ``n`` characters)."""
-    return (
-        f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" {extra}>{esc(_short(s, n))}</text>'
-    )
-
 
 #: A white halo behind text drawn over bars or lines.
 _HALO = 'stroke="#fff" stroke-width="3" paint-order="stroke"'
-
-
-def _short(s: Any, n: int) -> str:
-    s = "" if s is None else str(s)
-    return s if len(s) <= n else s[: n - 1] + "…"
-
-
-def _legend(x: float, y: float, items: Sequence[tuple[str, str]]) -> list[str]:
-    out = []
-    for i, (label, colour) in enumerate(items):
-        yy = y + i * 18
-        out.append(f'<rect x="{x:.1f}" y="{yy - 10:.1f}" width="12" height="12" fill="{colour}"/>')
-        out.append(_text(x + 18, yy, label, n=30))
-    return out
 
 
 def _gather(series: list[tuple[str, list[float]]]) -> list[tuple[str, list[float], str]]:
@@ -215,7 +124,7 @@ def svg_stacked_bars(
     w, h = left + pw + right, top + ph + bottom
     totals = [sum(s[1][i] for s in gathered) for i in range(len(categories))]
     hi = max([*totals, *[t for t in (target or []) if t is not None], 1e-9])
-    ticks = _nice_ticks(0.0, hi)
+    ticks = nice_ticks(0.0, hi)
     ymax = ticks[-1]
 
     def y(v: float) -> float:
@@ -227,9 +136,9 @@ def svg_stacked_bars(
             f'<line x1="{left:.1f}" x2="{left + pw:.1f}" y1="{y(t):.1f}" y2="{y(t):.1f}" '
             'stroke="#ddd"/>'
         )
-        body.append(_text(left - 6, y(t) + 4, _tick(t), "end"))
+        body.append(svg_text(left - 6, y(t) + 4, tick_label(t), "end"))
     body.append(
-        _text(16, top + ph / 2, unit, "middle", f'transform="rotate(-90 16 {top + ph / 2:.1f})"')
+        svg_text(16, top + ph / 2, unit, "middle", f'transform="rotate(-90 16 {top + ph / 2:.1f})"')
     )
     band = pw / max(len(categories), 1)
     bw = band * 0.6
@@ -246,9 +155,9 @@ def svg_stacked_bars(
                 f"{esc(label)}, {esc(cat)}: {esc(fmt_num(v))} {esc(unit)}</title></rect>"
             )
             base += v
-        body.append(_text(x + bw / 2, top + ph + 18, str(cat), "middle"))
+        body.append(svg_text(x + bw / 2, top + ph + 18, str(cat), "middle"))
         if totals[i] > 0:
-            body.append(_text(x + bw / 2, y(totals[i]) - 4, fmt_num(totals[i]), "middle", _HALO))
+            body.append(svg_text(x + bw / 2, y(totals[i]) - 4, fmt_num(totals[i]), "middle", _HALO))
         if target is not None and target[i] is not None:
             ty = y(float(target[i]))
             body.append(
@@ -261,15 +170,15 @@ def svg_stacked_bars(
         'stroke="#333"/>'
     )
     items = [(lab, col) for lab, _, col in gathered]
-    body += _legend(left + pw + 20, top + 10, items)
+    body += svg_legend(left + pw + 20, top + 10, items)
     if target is not None:
         ly = top + 10 + 18 * len(items)
         body.append(
             f'<line x1="{left + pw + 18:.1f}" x2="{left + pw + 32:.1f}" y1="{ly - 4:.1f}" '
             f'y2="{ly - 4:.1f}" stroke="#000" stroke-width="2" stroke-dasharray="5 3"/>'
         )
-        body.append(_text(left + pw + 38, ly, target_label))
-    return _svg(name, title, w, h, body)
+        body.append(svg_text(left + pw + 38, ly, target_label))
+    return svg(name, title, w, h, body)
 
 
 def _hbar_panel(
@@ -295,7 +204,7 @@ def _hbar_panel(
     extra = [m for m in (markers or []) if m is not None]
     lo = min([0.0, *vals, *extra]) if x_min is None else x_min
     hi = max([0.0, *vals, *extra, *([ref] if ref is not None else [])])
-    ticks = _nice_ticks(lo, hi if hi > lo else lo + 1.0)
+    ticks = nice_ticks(lo, hi if hi > lo else lo + 1.0)
     a, b = ticks[0], ticks[-1]
     zero = 0.0 if x_min is None else x_min
 
@@ -305,14 +214,14 @@ def _hbar_panel(
     ph = row * len(vals)
     body = []
     if heading:
-        body.append(_text(left, y0 + 14, heading, "start", 'font-weight="bold"'))
+        body.append(svg_text(left, y0 + 14, heading, "start", 'font-weight="bold"'))
     for t in ticks:
         body.append(
             f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{top:.1f}" y2="{top + ph:.1f}" '
             'stroke="#e4e4e4"/>'
         )
-        body.append(_text(x(t), top + ph + 16, _tick(t), "middle"))
-    body.append(_text(left + pw / 2, top + ph + 34, unit, "middle"))
+        body.append(svg_text(x(t), top + ph + 16, tick_label(t), "middle"))
+    body.append(svg_text(left + pw / 2, top + ph + 34, unit, "middle"))
     for i, (lab, v) in enumerate(zip(labels, vals, strict=True)):
         yy = top + row * i
         c = colours[i] if colours else (PALETTE[0] if v >= 0 else PALETTE[5])
@@ -322,10 +231,10 @@ def _hbar_panel(
             f'<rect x="{x1:.1f}" y="{yy + 4:.1f}" width="{max(x2 - x1, 0.5):.1f}" height="14" '
             f'fill="{c}"><title>{esc(tip)}</title></rect>'
         )
-        body.append(_text(left - 8, yy + 15, lab, "end", n=42))
+        body.append(svg_text(left - 8, yy + 15, lab, "end", n=42))
         vl = value_labels[i] if value_labels else fmt_num(v, 2)
         # right of the bar; a negative bar's label right of the zero line
-        body.append(_text(x2 + 4, yy + 15, vl, "start", f'fill="#333" {_HALO}'))
+        body.append(svg_text(x2 + 4, yy + 15, vl, "start", f'fill="#333" {_HALO}'))
         if markers is not None and markers[i] is not None:
             mx = x(float(markers[i]))
             body.append(
@@ -342,14 +251,14 @@ def _hbar_panel(
             f'<line x1="{x(ref):.1f}" x2="{x(ref):.1f}" y1="{top - 6:.1f}" y2="{top + ph:.1f}" '
             'stroke="#C00" stroke-width="2" stroke-dasharray="6 3"/>'
         )
-        body.append(_text(x(ref), top - 8, ref_label, "middle", 'fill="#C00"'))
+        body.append(svg_text(x(ref), top - 8, ref_label, "middle", 'fill="#C00"'))
     return body, (top - y0) + ph + 44
 
 
 def svg_hbars(name: str, title: str, labels, values, unit: str, **kw) -> str:
     """One panel of horizontal bars as an SVG (see :func:`_hbar_panel`)."""
     body, h = _hbar_panel(12.0 if kw.get("ref") is not None else 0.0, labels, values, unit, **kw)
-    return _svg(name, title, 880, h + 14, body)
+    return svg(name, title, 880, h + 14, body)
 
 
 # --------------------------------------------------------------------------- reading
@@ -427,7 +336,7 @@ class _PlanFolder:
         return {int(k): float(v) for k, v in t.items() if v is not None}
 
     def total_cost_usd(self) -> float:
-        if _isnum(self.manifest.get("total_cost_usd")):
+        if is_number(self.manifest.get("total_cost_usd")):
             return float(self.manifest["total_cost_usd"])
         return float(sum((self.manifest.get("costs_usd") or {}).values()))
 
@@ -510,7 +419,7 @@ def _list_words(items: Sequence[str]) -> str:
 
 
 def _pct(v: Any, digits: int = 1) -> str:
-    return "–" if not _isnum(v) else f"{100 * float(v):.{digits}f} %"
+    return "–" if not is_number(v) else f"{100 * float(v):.{digits}f} %"
 
 
 CSS = """
@@ -585,13 +494,13 @@ def _summary(p: _PlanFolder, sites: pd.DataFrame) -> str:
     extra = []
     if cst.get("currency_year"):
         extra.append(f"in USD of {esc(cst['currency_year'])}")
-    if _isnum(dr) and years:
+    if is_number(dr) and years:
         extra.append(f"discounted at {esc(fmt_num(100 * float(dr), 1))} % a year to {years[0]}")
     if extra:
         s += " (" + ", ".join(extra) + ")"
-    if _isnum(costs.get("capex")):
+    if is_number(costs.get("capex")):
         s += f"; campus capital is {esc(fmt_usd(costs['capex']))} of it"
-    credits = [k for k, v in costs.items() if _isnum(v) and float(v) < -0.5]
+    credits = [k for k, v in costs.items() if is_number(v) and float(v) < -0.5]
     if credits:
         s += (
             ", after credits for "
@@ -667,7 +576,7 @@ def _summary(p: _PlanFolder, sites: pd.DataFrame) -> str:
         ep = cst.get("energy_usd_per_mwh")
         out.append(
             "The transmission grid was not modelled in this plan; campus energy is priced at "
-            + (f"{esc(fmt_num(ep, 2))} USD/MWh" if _isnum(ep) else "a flat price")
+            + (f"{esc(fmt_num(ep, 2))} USD/MWh" if is_number(ep) else "a flat price")
             + "."
         )
 
@@ -675,13 +584,13 @@ def _summary(p: _PlanFolder, sites: pd.DataFrame) -> str:
     n_ok = sum(_ok(c.get("ok")) for c in checks)
     gap = m.get("gap")
     s = f"The solver's status is <b>{esc(m.get('status', 'unknown'))}</b>"
-    if _isnum(gap):
+    if is_number(gap):
         s += f", within {esc(_pct(gap, 2))} of the best possible plan"
     if m.get("status") == "feasible":  # stopped by a limit before proving it
         limit = (m.get("solver") or {}).get("time_limit_s")
         s += "; the plan is <b>not proven optimal</b>: the solver stopped at " + (
             f"its time limit ({esc(f'{float(limit):g}')} s)"
-            if m.get("termination") == "maxTimeLimit" and _isnum(limit)
+            if m.get("termination") == "maxTimeLimit" and is_number(limit)
             else f"a limit ({esc(m.get('termination', 'unknown'))})"
         )
         s += " before it could prove that no cheaper plan exists"
@@ -757,7 +666,7 @@ def _by_year(p: _PlanFolder, sites: pd.DataFrame) -> str:
         for r in z.itertuples(index=False):
             rd = r._asdict()
             label = f"{rd.get('zone_id', '')} {rd.get('name', '') or ''}".strip()
-            vals = [float(rd[f"it_mw_{y}"]) if _isnum(rd[f"it_mw_{y}"]) else 0.0 for y in years]
+            vals = [float(rd[f"it_mw_{y}"]) if is_number(rd[f"it_mw_{y}"]) else 0.0 for y in years]
             series.append((label, vals))
     elif len(sc):
         names = dict(zip(sites.get("site_id", []), sites.get("name", []), strict=False))
@@ -903,12 +812,16 @@ def _costs(p: _PlanFolder) -> str:
     costs = p.manifest.get("costs_usd") or {}
     total = p.total_cost_usd()
     rows = [
-        [esc(COST_LABELS.get(k, k)), esc(k), esc(fmt_num(float(v) / 1e6, 1) if _isnum(v) else "–")]
+        [
+            esc(COST_LABELS.get(k, k)),
+            esc(k),
+            esc(fmt_num(float(v) / 1e6, 1) if is_number(v) else "–"),
+        ]
         for k, v in costs.items()
     ]
     rows.append(["<b>Net present cost</b>", "", f"<b>{esc(fmt_num(total / 1e6, 1))}</b>"])
     table = _table(["cost part", "key", "present value [M USD]"], rows, num=(2,), raw=(0, 1, 2))
-    nz = [(k, float(v)) for k, v in costs.items() if _isnum(v) and abs(float(v)) >= 0.5]
+    nz = [(k, float(v)) for k, v in costs.items() if is_number(v) and abs(float(v)) >= 0.5]
     plot = ""
     if nz:
         plot = svg_hbars(
@@ -969,7 +882,7 @@ def _water(p: _PlanFolder) -> str:
         head
         + "<p>Each campus's evaporative or liquid cooling needs water: 24 h x utilisation x IT "
         "MW x WUE, in cubic metres a day (m3/day), piped from sources within reach."
-        + (f" Potable water is capped at {esc(fmt_num(pot))} m3/day." if _isnum(pot) else "")
+        + (f" Potable water is capped at {esc(fmt_num(pot))} m3/day." if is_number(pot) else "")
         + "</p><h3>Water drawn by source and year [m3/day]</h3>"
         + plot
         + f"<h3>Pipelines in {esc(last)}</h3>"
@@ -1004,7 +917,7 @@ def _grid(p: _PlanFolder) -> str:
             head + "<p>The transmission grid was not modelled in this plan (no grid layer, or "
             "<code>grid: {enabled: false}</code>): there are no line loadings or upgrades, and "
             "campus energy is priced at "
-            + (f"{esc(fmt_num(ep, 2))} USD/MWh" if _isnum(ep) else "a flat price")
+            + (f"{esc(fmt_num(ep, 2))} USD/MWh" if is_number(ep) else "a flat price")
             + ".</p></section>"
         )
     top = _worst_branches(p.flows, TOP_BRANCHES)
@@ -1140,7 +1053,7 @@ def _cooling(s: pd.DataFrame) -> str:
         if "pue_peak" in s
         else [None] * len(s)
     )
-    peak = [None if not _isnum(v) else float(v) for v in peak]
+    peak = [None if not is_number(v) else float(v) for v in peak]
     wue = (
         pd.to_numeric(s["wue_annual_l_per_kwh"], errors="coerce").fillna(0.0).tolist()
         if "wue_annual_l_per_kwh" in s
@@ -1171,7 +1084,7 @@ def _cooling(s: pd.DataFrame) -> str:
         value_labels=[fmt_num(v, 2) for v in wue],
         heading="Annual WUE",
     )
-    plot = _svg("pue_wue", "PUE and WUE by site", 880, h1 + h2 + 16, b1 + b2)
+    plot = svg("pue_wue", "PUE and WUE by site", 880, h1 + h2 + 16, b1 + b2)
     legend = ", ".join(
         f'<span style="color:{col[k]}">\u25a0</span> {esc(k or "unknown")}' for k in kinds
     )
@@ -1204,7 +1117,7 @@ def _verification(p: _PlanFolder) -> str:
             else '<span class="bad">failed</span>',
             esc(
                 fmt_num(max(float(c.get("worst", 0) or 0), 0.0), 3)
-                if _isnum(c.get("worst"))
+                if is_number(c.get("worst"))
                 else "–"
             ),
             esc(c.get("unit", "")),

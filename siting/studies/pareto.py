@@ -474,7 +474,7 @@ METRIC_WORDS = {
 
 def svg_front(front: Front) -> str:
     """The front as an inline SVG: metric across, net present cost up, one dot per point."""
-    from siting.render.report import _nice_ticks, _svg, _text, _tick
+    from siting.render.html import nice_ticks, svg, svg_text, tick_label
 
     label, unit, scale = AXIS[front.metric]
     t = front.table
@@ -486,10 +486,10 @@ def svg_front(front: Front) -> str:
     w, h, left, right, top, bottom = 640.0, 380.0, 78.0, 24.0, 34.0, 58.0
     body: list[str] = []
     if not len(x):
-        body.append(_text(w / 2, h / 2, "no point has a plan", anchor="middle"))
-        return _svg("front", f"Cost against {label}", w, h, body)
-    xt = _nice_ticks(float(np.min(x)), float(np.max(x)) if np.ptp(x) > 0 else float(x[0]) + 1)
-    yt = _nice_ticks(float(np.min(y)), float(np.max(y)) if np.ptp(y) > 0 else float(y[0]) + 1)
+        body.append(svg_text(w / 2, h / 2, "no point has a plan", anchor="middle"))
+        return svg("front", f"Cost against {label}", w, h, body)
+    xt = nice_ticks(float(np.min(x)), float(np.max(x)) if np.ptp(x) > 0 else float(x[0]) + 1)
+    yt = nice_ticks(float(np.min(y)), float(np.max(y)) if np.ptp(y) > 0 else float(y[0]) + 1)
 
     def px(v: float) -> float:
         return left + (v - xt[0]) / (xt[-1] - xt[0]) * (w - left - right)
@@ -502,14 +502,14 @@ def svg_front(front: Front) -> str:
             f'<line x1="{px(v):.1f}" y1="{top:.1f}" x2="{px(v):.1f}" y2="{h - bottom:.1f}" '
             'stroke="#e5e5e5"/>'
         )
-        body.append(_text(px(v), h - bottom + 16, _tick(v), anchor="middle"))
+        body.append(svg_text(px(v), h - bottom + 16, tick_label(v), anchor="middle"))
     for v in yt:
         body.append(
             f'<line x1="{left:.1f}" y1="{py(v):.1f}" x2="{w - right:.1f}" y2="{py(v):.1f}" '
             'stroke="#e5e5e5"/>'
         )
-        body.append(_text(left - 6, py(v) + 4, _tick(v), anchor="end"))
-    body.append(_text((left + w - right) / 2, h - 14, f"{label} [{unit}]", anchor="middle"))
+        body.append(svg_text(left - 6, py(v) + 4, tick_label(v), anchor="end"))
+    body.append(svg_text((left + w - right) / 2, h - 14, f"{label} [{unit}]", anchor="middle"))
     body.append(
         f'<text x="16" y="{(top + h - bottom) / 2:.1f}" text-anchor="middle" '
         f'transform="rotate(-90 16 {(top + h - bottom) / 2:.1f})">Net present cost [bn USD]'
@@ -528,11 +528,15 @@ def svg_front(front: Front) -> str:
             f"<title>point {int(names[i])}: {x[i]:,.4g} {unit}, {y[i]:,.4g} bn USD"
             f"{' (dominated)' if dom[i] else ''}</title></circle>"
         )
-        body.append(_text(px(x[i]) + 7, py(y[i]) - 7, str(int(names[i])), extra='font-size="11"'))
+        body.append(
+            svg_text(px(x[i]) + 7, py(y[i]) - 7, str(int(names[i])), extra='font-size="11"')
+        )
     body.append(
-        _text(left, 20, f"Least cost against {in_running_text(label)}", extra='font-weight="bold"')
+        svg_text(
+            left, 20, f"Least cost against {in_running_text(label)}", extra='font-weight="bold"'
+        )
     )
-    return _svg("front", f"Cost against {label}", w, h, body)
+    return svg("front", f"Cost against {label}", w, h, body)
 
 
 def in_running_text(label: str) -> str:
@@ -544,7 +548,8 @@ def front_html(front: Front) -> str:
     """A self-contained page: the plot, the table and links to each point's plan."""
     import os
 
-    from siting.render.report import CSS, esc
+    from siting.render.html import esc
+    from siting.render.report import CSS
 
     label, unit, scale = AXIS[front.metric]
     words, per = METRIC_WORDS[front.metric]

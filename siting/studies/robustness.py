@@ -82,7 +82,9 @@ from siting.core.plan_files import (
     read_plan_layer,
     read_plan_table,
 )
-from siting.render.report import PALETTE, _legend, _svg, _text, esc, fmt_num
+from siting.render.html import esc, fmt_num, svg_legend, svg_text
+from siting.render.html import svg as svg_doc
+from siting.render.report import PALETTE
 
 #: Sites drawn in ``robustness.svg`` and printed by ``siting robustness``.
 TOP_SITES = 20
@@ -691,8 +693,8 @@ def svg_robustness(rob: Robustness, top: int = TOP_SITES) -> str:
     rows = rob.table().head(top)
     if not len(rows):
         msg = rob.notes[0] if rob.notes else "no site chosen"
-        body = [_text(10, 24, title, extra='font-weight="bold"'), _text(10, 48, msg, n=140)]
-        return _svg(name, title, 880, 70, body)
+        body = [svg_text(10, 24, title, extra='font-weight="bold"'), svg_text(10, 48, msg, n=140)]
+        return svg_doc(name, title, 880, 70, body)
     years = rob.years
     ticks = [0, 20, 40, 60, 80, 100]
 
@@ -701,7 +703,7 @@ def svg_robustness(rob: Robustness, top: int = TOP_SITES) -> str:
 
     ph = row * len(rows)
     body = [
-        _text(
+        svg_text(
             left,
             18,
             f"Share of the {rob.scenarios_with_plan} plan(s) that choose the site "
@@ -715,9 +717,9 @@ def svg_robustness(rob: Robustness, top: int = TOP_SITES) -> str:
             f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{y0:.1f}" y2="{y0 + ph:.1f}" '
             'stroke="#e4e4e4"/>'
         )
-        body.append(_text(x(t), y0 + ph + 16, str(t), "middle"))
+        body.append(svg_text(x(t), y0 + ph + 16, str(t), "middle"))
     body.append(
-        _text(left + pw / 2, y0 + ph + 34, "share of plans [%], split by first year", "middle")
+        svg_text(left + pw / 2, y0 + ph + 34, "share of plans [%], split by first year", "middle")
     )
     for i, (_, r) in enumerate(rows.iterrows()):
         yy = y0 + row * i
@@ -735,9 +737,9 @@ def svg_robustness(rob: Robustness, top: int = TOP_SITES) -> str:
                 f'fill="{_year_colour(years, y)}"><title>{esc(tip)}</title></rect>'
             )
             acc += pct
-        body.append(_text(left - 8, yy + 15, _label(rob, r), "end", n=42))
+        body.append(svg_text(left - 8, yy + 15, _label(rob, r), "end", n=42))
         body.append(
-            _text(
+            svg_text(
                 x(acc) + 4,
                 yy + 15,
                 f"{fmt_num(100 * r['selection_frequency'])} % ({int(r['times_chosen'])}/{n})",
@@ -749,10 +751,10 @@ def svg_robustness(rob: Robustness, top: int = TOP_SITES) -> str:
     )
     used = [y for y in years if rows[f"first_year_{y}"].sum() > 0]
     # the legend right of the longest label ("100 % (24/24)" is about 95 px)
-    body.append(_text(left + pw + 110, y0 + 2, "first year", extra='font-weight="bold"'))
-    body += _legend(left + pw + 110, y0 + 22, [(str(y), _year_colour(years, y)) for y in used])
+    body.append(svg_text(left + pw + 110, y0 + 2, "first year", extra='font-weight="bold"'))
+    body += svg_legend(left + pw + 110, y0 + 22, [(str(y), _year_colour(years, y)) for y in used])
     h = max(y0 + ph + 48, y0 + 40 + 18 * len(used))
-    return _svg(name, title, 900, h, body)
+    return svg_doc(name, title, 900, h, body)
 
 
 # --------------------------------------------------------------------------- the map
@@ -830,47 +832,43 @@ _JS = r"""
 def _page_data(rob: Robustness, tiles: bool) -> dict[str, Any]:
     import shapely
 
-    from siting.render.maps import (
-        OSM_ATTRIBUTION,
-        OSM_URL,
-        _clean,
-        _fc,
-        _Inputs,
-        _num,
-        _outline,
-        _rows,
+    from siting.render.html import (
+        clean_json_value,
+        feature_collection,
+        popup_number,
+        popup_rows,
     )
-    from siting.render.maps import esc as mesc
+    from siting.render.maps import OSM_ATTRIBUTION, OSM_URL, MapInputs, outline_layer
 
     notes = list(rob.notes)
     outline: dict[str, Any] = {"type": "FeatureCollection", "features": []}
     branches, buses = dict(outline), dict(outline)
     if rob.context_plan is not None:
         try:
-            inp = _Inputs(rob.context_plan)
+            inp = MapInputs(rob.context_plan)
             lay = inp.run.get("layers") or {}
-            outline = _outline(inp, inp.scenario_vector("boundary", lay.get("boundary")))
-            branches = _fc(
+            outline = outline_layer(inp, inp.scenario_vector("boundary", lay.get("boundary")))
+            branches = feature_collection(
                 inp.layer("branches"),
                 lambda r: {
-                    "p": f"<b>Branch {mesc(r.get('branch_id'))}</b>"
-                    + _rows(
+                    "p": f"<b>Branch {esc(r.get('branch_id'))}</b>"
+                    + popup_rows(
                         [
                             (
                                 "from / to bus",
-                                f"{mesc(r.get('from_bus'))} &ndash; {mesc(r.get('to_bus'))}",
+                                f"{esc(r.get('from_bus'))} &ndash; {esc(r.get('to_bus'))}",
                             ),
-                            ("rating", _num(r.get("rating_mw"), 0, "MW")),
+                            ("rating", popup_number(r.get("rating_mw"), 0, "MW")),
                         ]
                     ),
-                    "t": f"branch {mesc(r.get('branch_id'))}",
+                    "t": f"branch {esc(r.get('branch_id'))}",
                 },
             )
-            buses = _fc(
+            buses = feature_collection(
                 inp.layer("buses"),
                 lambda r: {
-                    "p": f"<b>Substation {mesc(r.get('bus_id'))}</b> {mesc(r.get('name'))}",
-                    "t": f"bus {mesc(r.get('bus_id'))}",
+                    "p": f"<b>Substation {esc(r.get('bus_id'))}</b> {esc(r.get('name'))}",
+                    "t": f"bus {esc(r.get('bus_id'))}",
                 },
             )
             notes.extend(inp.notes)
@@ -893,26 +891,27 @@ def _page_data(rob: Robustness, tiles: bool) -> dict[str, Any]:
         first = ", ".join(
             f"{y}: {int(r[f'first_year_{y}'])}" for y in years if r[f"first_year_{y}"] > 0
         )
-        built = ", ".join(f"{y}: {_num(100 * r[f'built_by_{y}'], 0, '%')}" for y in years)
-        head = f"<b>Site {mesc(r['site_id'])}</b>" + (
-            f" &ndash; {mesc(r['name'])}" if r["name"] else ""
+        built = ", ".join(f"{y}: {popup_number(100 * r[f'built_by_{y}'], 0, '%')}" for y in years)
+        head = f"<b>Site {esc(r['site_id'])}</b>" + (
+            f" &ndash; {esc(r['name'])}" if r["name"] else ""
         )
-        popup = head + _rows(
+        popup = head + popup_rows(
             [
                 (
                     "chosen",
-                    f"in {int(r['times_chosen'])} of {n} plans ({_num(100 * f, 0, '%')})",
+                    f"in {int(r['times_chosen'])} of {n} plans ({popup_number(100 * f, 0, '%')})",
                 ),
-                ("first year (plans)", mesc(first)),
-                ("in service by", mesc(built)),
+                ("first year (plans)", esc(first)),
+                ("in service by", esc(built)),
                 (
                     "IT MW final min / median / max",
-                    f"{_num(r['it_mw_final_min'], 0)} / {_num(r['it_mw_final_median'], 0)} / "
-                    f"{_num(r['it_mw_final_max'], 0)} MW",
+                    f"{popup_number(r['it_mw_final_min'], 0)} / "
+                    f"{popup_number(r['it_mw_final_median'], 0)} / "
+                    f"{popup_number(r['it_mw_final_max'], 0)} MW",
                 ),
-                ("cooling", mesc(r["cooling_mix"])),
-                ("bus", mesc(r["bus_id"])),
-                ("candidate set", mesc(r["candidate_set"]) if rob.candidate_sets > 1 else ""),
+                ("cooling", esc(r["cooling_mix"])),
+                ("bus", esc(r["bus_id"])),
+                ("candidate set", esc(r["candidate_set"]) if rob.candidate_sets > 1 else ""),
             ]
         )
         feats.append(
@@ -920,11 +919,11 @@ def _page_data(rob: Robustness, tiles: bool) -> dict[str, Any]:
                 "type": "Feature",
                 "geometry": {"type": "Point", "coordinates": [r["lon_deg"], r["lat_deg"]]},
                 "properties": {
-                    "i": mesc(r["site_id"]),
-                    "f": _clean(f),
+                    "i": esc(r["site_id"]),
+                    "f": clean_json_value(f),
                     "c": freq_colour(f),
                     "p": popup,
-                    "t": f"{mesc(r['site_id'])}: {_num(100 * f, 0, '%')} of plans",
+                    "t": f"{esc(r['site_id'])}: {popup_number(100 * f, 0, '%')} of plans",
                 },
             }
         )
@@ -939,7 +938,7 @@ def _page_data(rob: Robustness, tiles: bool) -> dict[str, Any]:
                     {
                         "type": "Feature",
                         "geometry": {"type": "Point", "coordinates": [float(x), float(y)]},
-                        "properties": {"i": mesc(i)},
+                        "properties": {"i": esc(i)},
                     }
                 )
     legend = [
@@ -959,7 +958,7 @@ def _page_data(rob: Robustness, tiles: bool) -> dict[str, Any]:
     if notes:
         legend.append(
             "<div class='siting-notes'><h4>Notes</h4>"
-            + "<br>".join(mesc(n) for n in notes)
+            + "<br>".join(esc(n) for n in notes)
             + "</div>"
         )
     geoms = [shapely.geometry.shape(f["geometry"]) for f in outline["features"]]
@@ -1003,7 +1002,7 @@ def build_map_html(rob: Robustness, *, tiles: bool = True) -> str:
     from branca.element import MacroElement
     from jinja2 import Template
 
-    from siting.render.maps import _CSS, _inline_leaflet, _js_json
+    from siting.render.html import MAP_CSS, inline_leaflet, js_json
 
     class _Layers(MacroElement):
         _template = Template("{% macro script(this, kwargs) %}" + _JS + "{% endmacro %}")
@@ -1022,23 +1021,23 @@ def build_map_html(rob: Robustness, *, tiles: bool = True) -> str:
     m.default_js = [("leaflet", "siting-inline:leaflet.js")]
     m.default_css = [("leaflet_css", "siting-inline:leaflet.css")]
     title = esc(f"{rob.sweep_out.name}: robustness over the sweep")
-    m.get_root().header.add_child(folium.Element(f"<title>{title}</title>" + _CSS))
-    _Layers(_js_json(data)).add_to(m)
-    return _inline_leaflet(m.get_root().render())
+    m.get_root().header.add_child(folium.Element(f"<title>{title}</title>" + MAP_CSS))
+    _Layers(js_json(data)).add_to(m)
+    return inline_leaflet(m.get_root().render())
 
 
 # --------------------------------------------------------------------------- writing
 
 
 def _geojson(rob: Robustness) -> str:
-    from siting.render.maps import _geom_json
+    from siting.render.html import geom_json
 
     feats = []
     for rec, geom in zip(rob.table().to_dict(orient="records"), rob.sites.geometry, strict=True):
         feats.append(
             {
                 "type": "Feature",
-                "geometry": None if geom is None else _geom_json(geom),
+                "geometry": None if geom is None else geom_json(geom),
                 "properties": {k: _plain(v) for k, v in rec.items()},
             }
         )
