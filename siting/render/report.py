@@ -451,19 +451,42 @@ details{margin:6px 0}summary{cursor:pointer;color:#0b5394}
 
 
 def _summary(p: _PlanFolder, sites: pd.DataFrame) -> str:
+    """The summary section: the plan in plain words, one sentence per topic, and its key
+    figures as cards."""
     m = p.manifest
     years = p.years
     by_year = p.it_mw_by_year()
     targets = p.targets()
     last = years[-1] if years else None
     final = by_year.get(last, 0.0) if last is not None else 0.0
-    built_years = [y for y in years if by_year.get(y, 0.0) > 0]
     n_sites = len(sites)
-    costs = m.get("costs_usd") or {}
     total = p.total_cost_usd()
-    cst = p.sc.get("costs") or {}
-    out = []
+    out = [
+        _summary_capacity(years, by_year, last, final, n_sites),
+        _summary_target(years, by_year, targets, last),
+        _summary_cost(p, total),
+    ]
+    if n_sites and "cooling" in sites:
+        out.append(_summary_cooling(sites))
+    out.append(_summary_water(p, last))
+    out.append(_summary_grid(p))
+    checks = m.get("verification") or []
+    n_ok = sum(_ok(c.get("ok")) for c in checks)
+    out.append(_summary_solver(m, n_ok, len(checks)))
+    card_html = _summary_cards(p, final, n_sites, total, last, n_ok, len(checks))
+    return (
+        '<section id="summary"><h2>Summary</h2><p class="lead">'
+        + " ".join(out)
+        + f'</p><div class="cards">{card_html}</div></section>'
+    )
 
+
+def _summary_capacity(
+    years: list[int], by_year: dict[int, float], last: int | None, final: float, n_sites: int
+) -> str:
+    """What the plan builds: IT capacity by the last year [MW] at how many sites, and from
+    which first year (``by_year``: IT MW in service per year)."""
+    built_years = [y for y in years if by_year.get(y, 0.0) > 0]
     s1 = (
         f"The plan builds {_fig(final, fmt_mw(final), 'it_mw_final')} of AI-campus IT capacity "
         f"at {_fig(n_sites, fmt_num(n_sites), 'sites')} site{'s' if n_sites != 1 else ''}"
@@ -473,22 +496,32 @@ def _summary(p: _PlanFolder, sites: pd.DataFrame) -> str:
         y0 = built_years[0]
         s1 += f", starting with {esc(fmt_mw(by_year[y0]))} in {esc(y0)}"
     s1 += "."
-    out.append(s1)
+    return s1
+
+
+def _summary_target(
+    years: list[int], by_year: dict[int, float], targets: dict[int, float], last: int | None
+) -> str:
+    """Whether the plan meets the national target [MW] in every year (or which it misses)."""
     if targets:
         short = [y for y in years if by_year.get(y, 0.0) + 1e-6 < targets.get(y, 0.0)]
         if short:
-            out.append(
+            return (
                 "It falls short of the national target in "
                 + esc(_list_words([str(y) for y in short]))
                 + "."
             )
-        else:
-            tl = targets.get(last, max(targets.values()))
-            out.append(
-                f"That meets the national target in every year ({esc(fmt_mw(tl))} by {esc(last)})."
-            )
-    else:
-        out.append("No national target was set.")
+        tl = targets.get(last, max(targets.values()))
+        return f"That meets the national target in every year ({esc(fmt_mw(tl))} by {esc(last)})."
+    return "No national target was set."
+
+
+def _summary_cost(p: _PlanFolder, total: float) -> str:
+    """The net present cost ``total`` [USD], its currency year and discount rate, campus
+    capital and the credits."""
+    years = p.years
+    costs = p.manifest.get("costs_usd") or {}
+    cst = p.sc.get("costs") or {}
     dr = cst.get("discount_rate")
     s = f"Its net present cost is {_fig(total, fmt_usd(total), 'total_cost_usd')}"
     extra = []
@@ -507,44 +540,56 @@ def _summary(p: _PlanFolder, sites: pd.DataFrame) -> str:
             + esc(_list_words([COST_LABELS.get(k, k).split(" (")[0].lower() for k in credits]))
             + f" of {esc(fmt_usd(-sum(float(costs[k]) for k in credits)))}"
         )
-    out.append(s + ".")
+    return s + "."
 
-    if n_sites and "cooling" in sites:
-        mix = (
-            sites.assign(mw=pd.to_numeric(sites.get("it_mw_final"), errors="coerce"))
-            .groupby("cooling")
-            .agg(n=("site_id", "size"), mw=("mw", "sum"))
-            .sort_values("mw", ascending=False)
+
+def _summary_cooling(sites: pd.DataFrame) -> str:
+    """The cooling mix (sites and final IT MW per technology) and the range of annual PUE."""
+    mix = (
+        sites.assign(mw=pd.to_numeric(sites.get("it_mw_final"), errors="coerce"))
+        .groupby("cooling")
+        .agg(n=("site_id", "size"), mw=("mw", "sum"))
+        .sort_values("mw", ascending=False)
+    )
+    parts = [
+        f"{esc(k or 'unknown')} cooling at {int(r.n)} site{'s' if r.n != 1 else ''} "
+        f"({esc(fmt_mw(r.mw))})"
+        for k, r in mix.iterrows()
+    ]
+    s = "The campuses use " + _list_words(parts)
+    pue = pd.to_numeric(sites.get("pue_annual"), errors="coerce").dropna()
+    if len(pue):
+        s += (
+            f"; their annual PUE is {esc(fmt_num(pue.min(), 2))}"
+            + (f" to {esc(fmt_num(pue.max(), 2))}" if pue.max() - pue.min() > 0.005 else "")
+            + " (facility power per unit of IT power)"
         )
-        parts = [
-            f"{esc(k or 'unknown')} cooling at {int(r.n)} site{'s' if r.n != 1 else ''} "
-            f"({esc(fmt_mw(r.mw))})"
-            for k, r in mix.iterrows()
-        ]
-        s = "The campuses use " + _list_words(parts)
-        pue = pd.to_numeric(sites.get("pue_annual"), errors="coerce").dropna()
-        if len(pue):
-            s += (
-                f"; their annual PUE is {esc(fmt_num(pue.min(), 2))}"
-                + (f" to {esc(fmt_num(pue.max(), 2))}" if pue.max() - pue.min() > 0.005 else "")
-                + " (facility power per unit of IT power)"
-            )
-        out.append(s + ".")
+    return s + "."
+
+
+def _summary_water(p: _PlanFolder, last: int | None) -> str:
+    """The water the campuses draw in the ``last`` year [m3/day] and from how many sources
+    (or why none)."""
     wl = p.water_links
     water_on = bool((p.sc.get("water") or {}).get("enabled", True))
     if wl is not None and len(wl) and last is not None:
         wl_last = wl[wl["year"] == last]
         w = float(wl_last["m3_per_day"].sum())
         ns = wl_last["source_id"].nunique()
-        out.append(
+        return (
             f"They draw {_fig(w, fmt_num(w) + ' m3/day', 'water_m3_per_day_final')} of water in "
             f"{esc(last)} from {ns} source{'s' if ns != 1 else ''} by pipeline."
         )
-    elif not water_on:
-        out.append("Water was not modelled (so only dry cooling needs no water).")
-    else:
-        out.append("The plan draws no water (its campuses are dry-cooled or have no source).")
+    if not water_on:
+        return "Water was not modelled (so only dry cooling needs no water)."
+    return "The plan draws no water (its campuses are dry-cooled or have no source)."
 
+
+def _summary_grid(p: _PlanFolder) -> str:
+    """The grid: upgrades (count, kinds, undiscounted cost [USD]), the most loaded line [%]
+    and N-1; or the flat energy price [USD/MWh] without a modelled grid."""
+    years = p.years
+    cst = p.sc.get("costs") or {}
     ups = p.upgrades
     if p.grid_modelled():
         n = len(ups)
@@ -571,17 +616,18 @@ def _summary(p: _PlanFolder, sites: pd.DataFrame) -> str:
                 " It stays within emergency ratings after the loss of any single checked line "
                 f"(N-1) from {esc(n1.get('from_year') or years[0])}."
             )
-        out.append(s)
-    else:
-        ep = cst.get("energy_usd_per_mwh")
-        out.append(
-            "The transmission grid was not modelled in this plan; campus energy is priced at "
-            + (f"{esc(fmt_num(ep, 2))} USD/MWh" if is_number(ep) else "a flat price")
-            + "."
-        )
+        return s
+    ep = cst.get("energy_usd_per_mwh")
+    return (
+        "The transmission grid was not modelled in this plan; campus energy is priced at "
+        + (f"{esc(fmt_num(ep, 2))} USD/MWh" if is_number(ep) else "a flat price")
+        + "."
+    )
 
-    checks = m.get("verification") or []
-    n_ok = sum(_ok(c.get("ok")) for c in checks)
+
+def _summary_solver(m: dict[str, Any], n_ok: int, n_checks: int) -> str:
+    """The solver's status and gap, why a feasible plan is not proven optimal, and how many
+    of the ``n_checks`` checks passed (``n_ok``)."""
     gap = m.get("gap")
     s = f"The solver's status is <b>{esc(m.get('status', 'unknown'))}</b>"
     if is_number(gap):
@@ -595,31 +641,37 @@ def _summary(p: _PlanFolder, sites: pd.DataFrame) -> str:
         )
         s += " before it could prove that no cheaper plan exists"
     s += (
-        f"; {_fig(n_ok, str(n_ok), 'checks_passed')} of {len(checks)} checks recomputed from the "
+        f"; {_fig(n_ok, str(n_ok), 'checks_passed')} of {n_checks} checks recomputed from the "
         "plan's own tables passed."
     )
-    out.append(s)
+    return s
 
+
+def _summary_cards(
+    p: _PlanFolder,
+    final: float,
+    n_sites: int,
+    total: float,
+    last: int | None,
+    n_ok: int,
+    n_checks: int,
+) -> str:
+    """The key figures as cards: IT capacity [MW], sites, net present cost [USD], grid
+    upgrades, water in the last year [m3/day] and checks passed."""
+    wl = p.water_links
     cards = [
         (fmt_mw(final), f"IT capacity by {last}"),
         (fmt_num(n_sites), "campus sites"),
         (fmt_usd(total), "net present cost"),
     ]
     if p.grid_modelled():
-        cards.append((fmt_num(len(ups)), "grid upgrades"))
+        cards.append((fmt_num(len(p.upgrades)), "grid upgrades"))
     if wl is not None and len(wl) and last is not None:
         cards.append(
             (fmt_num(wl[wl["year"] == last]["m3_per_day"].sum()) + " m3/day", f"water in {last}")
         )
-    cards.append((f"{n_ok} / {len(checks)}", "checks passed"))
-    card_html = "".join(
-        f"<div class=card><b>{esc(a)}</b><span>{esc(b)}</span></div>" for a, b in cards
-    )
-    return (
-        '<section id="summary"><h2>Summary</h2><p class="lead">'
-        + " ".join(out)
-        + f'</p><div class="cards">{card_html}</div></section>'
-    )
+    cards.append((f"{n_ok} / {n_checks}", "checks passed"))
+    return "".join(f"<div class=card><b>{esc(a)}</b><span>{esc(b)}</span></div>" for a, b in cards)
 
 
 def _by_year(p: _PlanFolder, sites: pd.DataFrame) -> str:
