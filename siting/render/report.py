@@ -961,6 +961,8 @@ def _worst_branches(flows: pd.DataFrame, n: int) -> pd.DataFrame:
 
 
 def _grid(p: _PlanFolder) -> str:
+    """The grid section: the most loaded branches, the upgrades and N-1 security (or a
+    sentence with the flat energy price when the grid was not modelled)."""
     head = '<section id="grid"><h2>Grid</h2>'
     g = p.sc.get("grid") or {}
     if not p.grid_modelled():
@@ -972,6 +974,27 @@ def _grid(p: _PlanFolder) -> str:
             + (f"{esc(fmt_num(ep, 2))} USD/MWh" if is_number(ep) else "a flat price")
             + ".</p></section>"
         )
+    plot, n_shown = _branch_loading_plot(p)
+    parts = [
+        head,
+        "<p>Each line's loading is its DC power flow as a share of its thermal rating in that "
+        "year (upgrades in service included), at the worst of the modelled snapshots. The "
+        "dashed red line is the rating: 100 %.</p>",
+        f"<h3>Most loaded branches (top {n_shown}) [% of rating]</h3>",
+        plot,
+    ]
+    parts.append("<h3>Grid upgrades</h3>")
+    parts.append(_grid_upgrades(p.upgrades))
+    n1 = g.get("n_minus_1") or {}
+    if n1.get("enabled"):
+        parts.append(_grid_n_minus_1(p, n1))
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _branch_loading_plot(p: _PlanFolder) -> tuple[str, int]:
+    """The :data:`TOP_BRANCHES` most loaded branches as bars [% of thermal rating] (red
+    above 100 %, upgraded ones marked), and how many are drawn ("" and 0 without flows)."""
     top = _worst_branches(p.flows, TOP_BRANCHES)
     upgraded = set()
     if len(p.upgrades):
@@ -1009,16 +1032,12 @@ def _grid(p: _PlanFolder) -> str:
             ref=100.0,
             ref_label="100 % (rating)",
         )
-    parts = [
-        head,
-        "<p>Each line's loading is its DC power flow as a share of its thermal rating in that "
-        "year (upgrades in service included), at the worst of the modelled snapshots. The "
-        "dashed red line is the rating: 100 %.</p>",
-        f"<h3>Most loaded branches (top {len(labels)}) [% of rating]</h3>",
-        plot,
-    ]
-    ups = p.upgrades
-    parts.append("<h3>Grid upgrades</h3>")
+    return plot, len(labels)
+
+
+def _grid_upgrades(ups: pd.DataFrame) -> str:
+    """The grid upgrades the plan buys (``upgrades.csv``: added MW, cost [USD, not
+    discounted], lead time [years]) as a table, or a sentence saying there is none."""
     if len(ups):
         rows = [
             [
@@ -1031,7 +1050,7 @@ def _grid(p: _PlanFolder) -> str:
             ]
             for r in ups.itertuples(index=False)
         ]
-        parts.append(
+        return (
             "<p>What the plan buys to carry the campuses: extra rating on lines "
             "(reconductoring) and extra substation headroom, each in service from its year "
             "(costs not discounted here).</p>"
@@ -1048,50 +1067,48 @@ def _grid(p: _PlanFolder) -> str:
                 num=(2, 3, 4, 5),
             )
         )
-    else:
-        parts.append("<p>The plan needs no grid upgrade.</p>")
-    n1 = g.get("n_minus_1") or {}
-    if n1.get("enabled"):
-        parts.append(
-            "<h3>N-1 security</h3><p>From "
-            f"{esc(n1.get('from_year') or p.years[0])}, after the outage of any one checked "
-            f"line (outages: {esc(n1.get('outages', 'all'))}; snapshots: "
-            f"{esc(n1.get('snapshots', 'peak'))}), every line stays within its emergency "
-            "rating.</p>"
-        )
-        c = p.contingencies
-        if len(c):
-            c = c.sort_values("loading_pct", ascending=False).head(10)
-            rows = [
-                [
-                    r.branch_id,
-                    r.outage_id,
-                    int(r.year),
-                    r.snapshot,
-                    fmt_num(r.post_flow_mw),
-                    fmt_num(r.rating_emergency_mw),
-                    fmt_num(r.loading_pct, 1),
-                ]
-                for r in c.itertuples(index=False)
+    return "<p>The plan needs no grid upgrade.</p>"
+
+
+def _grid_n_minus_1(p: _PlanFolder, n1: dict[str, Any]) -> str:
+    """N-1 security as the scenario set it (``n1``: ``grid.n_minus_1``) and the ten tightest
+    post-outage cases of ``contingencies.csv`` (flows [MW], loading [% of emergency rating])."""
+    out = (
+        "<h3>N-1 security</h3><p>From "
+        f"{esc(n1.get('from_year') or p.years[0])}, after the outage of any one checked "
+        f"line (outages: {esc(n1.get('outages', 'all'))}; snapshots: "
+        f"{esc(n1.get('snapshots', 'peak'))}), every line stays within its emergency "
+        "rating.</p>"
+    )
+    c = p.contingencies
+    if len(c):
+        c = c.sort_values("loading_pct", ascending=False).head(10)
+        rows = [
+            [
+                r.branch_id,
+                r.outage_id,
+                int(r.year),
+                r.snapshot,
+                fmt_num(r.post_flow_mw),
+                fmt_num(r.rating_emergency_mw),
+                fmt_num(r.loading_pct, 1),
             ]
-            parts.append(
-                "<p>The ten tightest cases:</p>"
-                + _table(
-                    [
-                        "branch",
-                        "after outage of",
-                        "year",
-                        "snapshot",
-                        "flow after [MW]",
-                        "emergency rating [MW]",
-                        "loading [%]",
-                    ],
-                    rows,
-                    num=(2, 4, 5, 6),
-                )
-            )
-    parts.append("</section>")
-    return "".join(parts)
+            for r in c.itertuples(index=False)
+        ]
+        out += "<p>The ten tightest cases:</p>" + _table(
+            [
+                "branch",
+                "after outage of",
+                "year",
+                "snapshot",
+                "flow after [MW]",
+                "emergency rating [MW]",
+                "loading [%]",
+            ],
+            rows,
+            num=(2, 4, 5, 6),
+        )
+    return out
 
 
 def _cooling(s: pd.DataFrame) -> str:
