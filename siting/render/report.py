@@ -1209,15 +1209,47 @@ def _kv(pairs: Sequence[tuple[str, Any]]) -> str:
 
 
 def _assumptions(p: _PlanFolder) -> str:
+    """The assumptions section: the scenario as run (settings and their values), its
+    description, the candidates and the screening, and the notes of the run."""
+    sc = p.sc
+    cst = sc.get("costs") or {}
+    g = sc.get("grid") or {}
+    pol = sc.get("policy") or {}
+    pairs = _general_settings(p)
+    if p.grid_modelled():
+        pairs += _grid_settings(p, g)
+    else:
+        pairs.append(("energy price [USD/MWh]", fmt_num(cst.get("energy_usd_per_mwh"), 2)))
+    pairs += _policy_settings(pol)
+    desc = sc.get("description") or ""
+    notes = p.manifest.get("notes") or []
+    cands = p.manifest.get("candidates") or {}
+    out = ['<section id="assumptions"><h2>What was assumed</h2>']
+    if desc:
+        out.append(f"<p>{esc(desc.strip())}</p>")
+    out.append(_kv(pairs))
+    if cands:
+        out += _screening(cands)
+    if notes:
+        out.append(
+            "<details><summary>Notes of the run</summary><ul>"
+            + "".join(f"<li>{esc(n)}</li>" for n in notes)
+            + "</ul></details>"
+        )
+    out.append("</section>")
+    return "".join(out)
+
+
+def _general_settings(p: _PlanFolder) -> list[tuple[str, Any]]:
+    """(setting, value) of the scenario as run: years, targets [MW], objective, costs
+    [USD, USD/MW, USD/km], campus sizes [MW], cooling, water [m3/day], whether a grid."""
     sc = p.sc
     camp = sc.get("campus") or {}
     cst = sc.get("costs") or {}
-    g = sc.get("grid") or {}
     w = sc.get("water") or {}
-    pol = sc.get("policy") or {}
     obj = sc.get("objective") or {}
     targets = p.targets()
-    pairs: list[tuple[str, Any]] = [
+    return [
         ("planning years", ", ".join(str(y) for y in p.years)),
         (
             "national IT targets [MW]",
@@ -1247,46 +1279,56 @@ def _assumptions(p: _PlanFolder) -> str:
         ("potable water cap [m3/day]", fmt_num(w.get("potable_cap_m3_per_day"))),
         ("grid modelled", "yes" if p.grid_modelled() else "no"),
     ]
-    if p.grid_modelled():
-        snaps = g.get("snapshots") or []
-        pairs += [
+
+
+def _grid_settings(p: _PlanFolder, g: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(setting, value) of a modelled grid (``g``: ``grid`` of the scenario as run):
+    snapshots (load factor, hours a year), utilisation, formulation, limits, upgrades, N-1,
+    derated branches and branches out of service."""
+    snaps = g.get("snapshots") or []
+    pairs: list[tuple[str, Any]] = [
+        (
+            "snapshots (load factor, hours a year)",
+            "; ".join(
+                f"{s.get('name')}{' (peak)' if s.get('peak') else ''}: "
+                f"{fmt_num(s.get('load_factor'), 2)}, {fmt_num(s.get('hours'))} h"
+                for s in snaps
+            )
+            or "–",
+        ),
+        ("campus utilisation", fmt_num(g.get("campus_utilisation"), 2)),
+        ("power-flow formulation", g.get("formulation", "–")),
+        ("line limits", "yes" if g.get("line_limits", True) else "no"),
+        ("grid upgrades allowed", "yes" if g.get("upgrades", True) else "no"),
+    ]
+    n1 = g.get("n_minus_1") or {}
+    pairs.append(
+        (
+            "N-1 security",
             (
-                "snapshots (load factor, hours a year)",
-                "; ".join(
-                    f"{s.get('name')}{' (peak)' if s.get('peak') else ''}: "
-                    f"{fmt_num(s.get('load_factor'), 2)}, {fmt_num(s.get('hours'))} h"
-                    for s in snaps
-                )
-                or "–",
-            ),
-            ("campus utilisation", fmt_num(g.get("campus_utilisation"), 2)),
-            ("power-flow formulation", g.get("formulation", "–")),
-            ("line limits", "yes" if g.get("line_limits", True) else "no"),
-            ("grid upgrades allowed", "yes" if g.get("upgrades", True) else "no"),
-        ]
-        n1 = g.get("n_minus_1") or {}
+                f"yes, from {n1.get('from_year') or p.years[0]}; outages: "
+                f"{n1.get('outages', 'all')}; snapshots: {n1.get('snapshots', 'peak')}"
+            )
+            if n1.get("enabled")
+            else "no",
+        )
+    )
+    if g.get("derate"):
         pairs.append(
             (
-                "N-1 security",
-                (
-                    f"yes, from {n1.get('from_year') or p.years[0]}; outages: "
-                    f"{n1.get('outages', 'all')}; snapshots: {n1.get('snapshots', 'peak')}"
-                )
-                if n1.get("enabled")
-                else "no",
+                "derated branches (factor)",
+                "; ".join(f"{k}: {v}" for k, v in g["derate"].items()),
             )
         )
-        if g.get("derate"):
-            pairs.append(
-                (
-                    "derated branches (factor)",
-                    "; ".join(f"{k}: {v}" for k, v in g["derate"].items()),
-                )
-            )
-        if g.get("outages"):
-            pairs.append(("branches out of service", ", ".join(map(str, g["outages"]))))
-    else:
-        pairs.append(("energy price [USD/MWh]", fmt_num(cst.get("energy_usd_per_mwh"), 2)))
+    if g.get("outages"):
+        pairs.append(("branches out of service", ", ".join(map(str, g["outages"]))))
+    return pairs
+
+
+def _policy_settings(pol: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(setting, value) of the policy (``pol``: ``policy`` of the scenario as run): zones
+    (bonus [USD/MW] or minimum share [fraction]) and region shares."""
+    pairs: list[tuple[str, Any]] = []
     zones = pol.get("zones") or {}
     if zones:
         pairs.append(
@@ -1304,35 +1346,26 @@ def _assumptions(p: _PlanFolder) -> str:
                 "; ".join(f"{k}: {json.dumps(v)}" for k, v in pol["region_shares"].items()),
             )
         )
-    desc = sc.get("description") or ""
-    notes = p.manifest.get("notes") or []
-    cands = p.manifest.get("candidates") or {}
-    out = ['<section id="assumptions"><h2>What was assumed</h2>']
-    if desc:
-        out.append(f"<p>{esc(desc.strip())}</p>")
-    out.append(_kv(pairs))
-    if cands:
+    return pairs
+
+
+def _screening(cands: dict[str, Any]) -> list[str]:
+    """How many candidate locations were made and kept, and what each screening rule
+    removed (``cands``: the manifest's ``candidates``)."""
+    out = [
+        f"<p>The plan chose among {esc(fmt_num(cands.get('made')))} candidate locations; "
+        f"{esc(fmt_num(cands.get('kept')))} passed the screening.</p>"
+    ]
+    rules = [r for r in cands.get("screening") or [] if r.get("removed")]
+    if rules:
         out.append(
-            f"<p>The plan chose among {esc(fmt_num(cands.get('made')))} candidate locations; "
-            f"{esc(fmt_num(cands.get('kept')))} passed the screening.</p>"
-        )
-        rules = [r for r in cands.get("screening") or [] if r.get("removed")]
-        if rules:
-            out.append(
-                _table(
-                    ["screening rule", "candidates removed"],
-                    [(r.get("rule"), fmt_num(r.get("removed"))) for r in rules],
-                    num=(1,),
-                )
+            _table(
+                ["screening rule", "candidates removed"],
+                [(r.get("rule"), fmt_num(r.get("removed"))) for r in rules],
+                num=(1,),
             )
-    if notes:
-        out.append(
-            "<details><summary>Notes of the run</summary><ul>"
-            + "".join(f"<li>{esc(n)}</li>" for n in notes)
-            + "</ul></details>"
         )
-    out.append("</section>")
-    return "".join(out)
+    return out
 
 
 def _provenance(p: _PlanFolder) -> str:
