@@ -67,7 +67,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -85,6 +85,9 @@ from siting.core.plan_files import (
 from siting.render.html import esc, fmt_num, svg_legend, svg_text
 from siting.render.html import svg as svg_doc
 from siting.render.report import PALETTE
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 #: Sites drawn in ``robustness.svg`` and printed by ``siting robustness``.
 TOP_SITES = 20
@@ -446,8 +449,48 @@ def robustness(sweep_out: Path) -> Robustness:
             "version of the sweep file) and are left out"
         )
     with_plan = [s for s in scen if s.outcome == "plan"]
+    sets, letters = _candidate_sets(with_plan, notes)
+    long_rows, yrs = _chosen_rows(with_plan)
+    n_by_set = {letters[d]: len(ss) for d, ss in sets.items()}
+    table, cols = _site_rows(long_rows, yrs, n_by_set)
+    sites, never_all = _with_geometry(table, cols, sets, letters, notes)
+    failed = [s for s in scen if s.outcome == "failed"]
+    skipped = [s for s in scen if s.outcome == "skipped"]
+    _outcome_notes(scen, with_plan, failed, skipped, len(sites), notes)
+    context = None
+    if sets:
+        biggest = max(sets.values(), key=len)
+        context = biggest[0].plan_dir
+    return Robustness(
+        sweep_out=out,
+        sites=sites,
+        years=yrs,
+        scenarios=_scenario_table(scen),
+        scenarios_total=len(scen),
+        scenarios_with_plan=len(with_plan),
+        failed=len(failed),
+        skipped=len(skipped),
+        candidate_sets=len(sets),
+        notes=notes,
+        never_chosen=never_all,
+        context_plan=context,
+    )
 
-    # candidate sets: plans with the same candidates (IDs and coordinates)
+
+def _candidate_sets(
+    with_plan: list[_Scenario], notes: list[str]
+) -> tuple[dict[str, list[_Scenario]], dict[str, str]]:
+    """Group the plans by their candidates (IDs and coordinates, :func:`_signature`).
+
+    Sets each plan's ``candidate_set`` letter, and appends a note to ``notes`` when there is
+    more than one set.
+
+    Returns
+    -------
+    tuple
+        The plans by candidate digest (in the order first seen) and each digest's letter
+        (``A``, ``B`` ...; ``S27`` ... past ``Z``).
+    """
     sets: dict[str, list[_Scenario]] = {}
     sizes: dict[str, int] = {}
     for s in with_plan:
@@ -476,8 +519,12 @@ def robustness(sweep_out: Path) -> Robustness:
             + "); a site ID means the same place only within one set, so each set is "
             "counted on its own (column candidate_set), never mixed"
         )
+    return sets, letters
 
-    # one long table: one row per (plan, site chosen)
+
+def _chosen_rows(with_plan: list[_Scenario]) -> tuple[list[dict[str, Any]], list[int]]:
+    """One row per (plan, site chosen): its first year, IT MW in its last year [MW],
+    cooling and bus; and the planning years over all plans, sorted."""
     years: set[int] = set()
     long_rows = []
     for s in with_plan:
@@ -503,9 +550,29 @@ def robustness(sweep_out: Path) -> Robustness:
                     "bus_id": "" if pd.isna(r["bus_id"]) else str(r["bus_id"]),
                 }
             )
-    yrs = sorted(years)
-    n_by_set = {letters[d]: len(ss) for d, ss in sets.items()}
+    return long_rows, sorted(years)
 
+
+def _site_rows(
+    long_rows: list[dict[str, Any]], yrs: list[int], n_by_set: dict[str, int]
+) -> tuple[pd.DataFrame, list[str]]:
+    """The counts per (candidate set, site) from :func:`_chosen_rows`' rows.
+
+    Parameters
+    ----------
+    long_rows
+        One row per (plan, site chosen).
+    yrs
+        The planning years.
+    n_by_set
+        Plans per candidate set [count].
+
+    Returns
+    -------
+    tuple
+        The table (every column of ``robustness.csv`` but ``lon_deg``, ``lat_deg``;
+        fractions in 0..1, IT MW in MW) and the csv's columns in order.
+    """
     rows = []
     if long_rows:
         long = pd.DataFrame(long_rows)
@@ -543,8 +610,22 @@ def robustness(sweep_out: Path) -> Robustness:
         + ["cooling_most_common", "cooling_mix", "bus_id", "lon_deg", "lat_deg"]
     )
     table = pd.DataFrame(rows, columns=[c for c in cols if c not in ("lon_deg", "lat_deg")])
+    return table, cols
 
-    # geometry: from the first plan of each candidate set
+
+def _with_geometry(
+    table: pd.DataFrame,
+    cols: list[str],
+    sets: dict[str, list[_Scenario]],
+    letters: dict[str, str],
+    notes: list[str],
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """The sites with their names and geometry from the first plan of each candidate set,
+    a point inside each [degrees, EPSG:4326], sorted by selection frequency (highest
+    first), then times chosen, set and ID; and the candidates never chosen.
+
+    Appends to ``notes`` what the plans' layers lack.
+    """
     import geopandas as gpd
 
     geoms, nevers = [], []
@@ -590,9 +671,19 @@ def robustness(sweep_out: Path) -> Robustness:
         if nevers
         else gpd.GeoDataFrame({"site_id": [], "name": []}, geometry=[], crs="EPSG:4326")
     )
+    return sites, never_all
 
-    failed = [s for s in scen if s.outcome == "failed"]
-    skipped = [s for s in scen if s.outcome == "skipped"]
+
+def _outcome_notes(
+    scen: list[_Scenario],
+    with_plan: list[_Scenario],
+    failed: list[_Scenario],
+    skipped: list[_Scenario],
+    n_sites: int,
+    notes: list[str],
+) -> None:
+    """Add to ``notes`` the scenarios left out (failed, skipped), the plans not proven
+    optimal, and first, when so, that there was no plan or no site (``n_sites`` [count])."""
     if failed:
         st = Counter(s.status for s in failed)
         notes.append(
@@ -618,10 +709,13 @@ def robustness(sweep_out: Path) -> Robustness:
             f"no scenario of this sweep has a plan ({len(scen)} scenario(s): {len(failed)} "
             f"failed, {len(skipped)} skipped); nothing to count",
         )
-    elif not len(sites):
+    elif not n_sites:
         notes.insert(0, "no plan chose any site")
 
-    scen_df = pd.DataFrame(
+
+def _scenario_table(scen: list[_Scenario]) -> pd.DataFrame:
+    """The rows of ``scenarios.csv``: one per scenario, with its outcome and candidate set."""
+    return pd.DataFrame(
         [
             {
                 "name": s.name,
@@ -635,24 +729,6 @@ def robustness(sweep_out: Path) -> Robustness:
             for s in scen
         ],
         columns=["name", "key", "status", "outcome", "reason", "candidate_set", "plan_dir"],
-    )
-    context = None
-    if sets:
-        biggest = max(sets.values(), key=len)
-        context = biggest[0].plan_dir
-    return Robustness(
-        sweep_out=out,
-        sites=sites,
-        years=yrs,
-        scenarios=scen_df,
-        scenarios_total=len(scen),
-        scenarios_with_plan=len(with_plan),
-        failed=len(failed),
-        skipped=len(skipped),
-        candidate_sets=len(sets),
-        notes=notes,
-        never_chosen=never_all,
-        context_plan=context,
     )
 
 
