@@ -82,7 +82,16 @@ from siting.core.plan_files import (
     read_plan_layer,
     read_plan_table,
 )
-from siting.render.html import esc, fmt_num, svg_legend, svg_text
+from siting.render.html import (
+    clean_json_value,
+    esc,
+    feature_collection,
+    fmt_num,
+    popup_number,
+    popup_rows,
+    svg_legend,
+    svg_text,
+)
 from siting.render.html import svg as svg_doc
 from siting.render.report import PALETTE
 
@@ -906,17 +915,39 @@ _JS = r"""
 
 
 def _page_data(rob: Robustness, tiles: bool) -> dict[str, Any]:
-    import shapely
-
-    from siting.render.html import (
-        clean_json_value,
-        feature_collection,
-        popup_number,
-        popup_rows,
-    )
-    from siting.render.maps import OSM_ATTRIBUTION, OSM_URL, MapInputs, outline_layer
+    """The data of the robustness map page (GeoJSON layers in EPSG:4326, the legend's HTML,
+    the bounds [degrees]), every string from the inputs escaped."""
+    from siting.render.maps import OSM_ATTRIBUTION, OSM_URL
 
     notes = list(rob.notes)
+    outline, branches, buses = _context_layers(rob, notes)
+    feats = _site_features(rob)
+    never = _never_features(rob)
+    return {
+        "tiles": {"url": OSM_URL, "attribution": OSM_ATTRIBUTION} if tiles else None,
+        "outline": outline,
+        "branches": branches,
+        "buses": buses,
+        "sites": {"type": "FeatureCollection", "features": feats},
+        "never": {"type": "FeatureCollection", "features": never},
+        "never_colour": NEVER_COLOUR,
+        "never_text": f"chosen in none of the {rob.scenarios_with_plan} plans",
+        "legend": _map_legend(rob, len(never), notes),
+        "bounds": _bounds(outline, feats + never),
+    }
+
+
+def _context_layers(
+    rob: Robustness, notes: list[str]
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The region outline, branches and substations of the context plan, as GeoJSON
+    FeatureCollections (empty without one).
+
+    Appends to ``notes`` the plan's own notes and whose plan it is, or why no context is
+    drawn (a failure keeps the layers made before it: the context is optional).
+    """
+    from siting.render.maps import MapInputs, outline_layer
+
     outline: dict[str, Any] = {"type": "FeatureCollection", "features": []}
     branches, buses = dict(outline), dict(outline)
     if rob.context_plan is not None:
@@ -956,40 +987,17 @@ def _page_data(rob: Robustness, tiles: bool) -> dict[str, Any]:
             )
         except Exception as e:  # noqa: BLE001  (context is optional; the counts are not)
             notes.append(f"no region context drawn ({type(e).__name__}: {e})")
+    return outline, branches, buses
 
-    years = rob.years
+
+def _site_features(rob: Robustness) -> list[dict[str, Any]]:
+    """One point feature per site with a geometry (least chosen first, so the most chosen
+    are drawn on top): its selection frequency [fraction 0..1], colour, popup and tooltip."""
     feats = []
     for _, r in rob.sites.iloc[::-1].iterrows():  # most chosen drawn last (on top)
         if r.geometry is None or r.geometry.is_empty or not math.isfinite(r["lon_deg"]):
             continue
-        n = int(r["scenarios_with_plan"])
         f = float(r["selection_frequency"])
-        first = ", ".join(
-            f"{y}: {int(r[f'first_year_{y}'])}" for y in years if r[f"first_year_{y}"] > 0
-        )
-        built = ", ".join(f"{y}: {popup_number(100 * r[f'built_by_{y}'], 0, '%')}" for y in years)
-        head = f"<b>Site {esc(r['site_id'])}</b>" + (
-            f" &ndash; {esc(r['name'])}" if r["name"] else ""
-        )
-        popup = head + popup_rows(
-            [
-                (
-                    "chosen",
-                    f"in {int(r['times_chosen'])} of {n} plans ({popup_number(100 * f, 0, '%')})",
-                ),
-                ("first year (plans)", esc(first)),
-                ("in service by", esc(built)),
-                (
-                    "IT MW final min / median / max",
-                    f"{popup_number(r['it_mw_final_min'], 0)} / "
-                    f"{popup_number(r['it_mw_final_median'], 0)} / "
-                    f"{popup_number(r['it_mw_final_max'], 0)} MW",
-                ),
-                ("cooling", esc(r["cooling_mix"])),
-                ("bus", esc(r["bus_id"])),
-                ("candidate set", esc(r["candidate_set"]) if rob.candidate_sets > 1 else ""),
-            ]
-        )
         feats.append(
             {
                 "type": "Feature",
@@ -998,11 +1006,47 @@ def _page_data(rob: Robustness, tiles: bool) -> dict[str, Any]:
                     "i": esc(r["site_id"]),
                     "f": clean_json_value(f),
                     "c": freq_colour(f),
-                    "p": popup,
+                    "p": _site_popup(rob, r, f),
                     "t": f"{esc(r['site_id'])}: {popup_number(100 * f, 0, '%')} of plans",
                 },
             }
         )
+    return feats
+
+
+def _site_popup(rob: Robustness, r: pd.Series, f: float) -> str:
+    """A site's popup: how often chosen (``f``: selection frequency [fraction 0..1]), first
+    years, share in service by year [%], final IT MW [MW], cooling, bus and set."""
+    years = rob.years
+    n = int(r["scenarios_with_plan"])
+    first = ", ".join(
+        f"{y}: {int(r[f'first_year_{y}'])}" for y in years if r[f"first_year_{y}"] > 0
+    )
+    built = ", ".join(f"{y}: {popup_number(100 * r[f'built_by_{y}'], 0, '%')}" for y in years)
+    head = f"<b>Site {esc(r['site_id'])}</b>" + (f" &ndash; {esc(r['name'])}" if r["name"] else "")
+    return head + popup_rows(
+        [
+            (
+                "chosen",
+                f"in {int(r['times_chosen'])} of {n} plans ({popup_number(100 * f, 0, '%')})",
+            ),
+            ("first year (plans)", esc(first)),
+            ("in service by", esc(built)),
+            (
+                "IT MW final min / median / max",
+                f"{popup_number(r['it_mw_final_min'], 0)} / "
+                f"{popup_number(r['it_mw_final_median'], 0)} / "
+                f"{popup_number(r['it_mw_final_max'], 0)} MW",
+            ),
+            ("cooling", esc(r["cooling_mix"])),
+            ("bus", esc(r["bus_id"])),
+            ("candidate set", esc(r["candidate_set"]) if rob.candidate_sets > 1 else ""),
+        ]
+    )
+
+
+def _never_features(rob: Robustness) -> list[dict[str, Any]]:
+    """One point feature [degrees, 6 decimals] per candidate never chosen, with its ID."""
     never = []
     nc = rob.never_chosen
     if len(nc):
@@ -1017,14 +1061,20 @@ def _page_data(rob: Robustness, tiles: bool) -> dict[str, Any]:
                         "properties": {"i": esc(i)},
                     }
                 )
+    return never
+
+
+def _map_legend(rob: Robustness, n_never: int, notes: list[str]) -> str:
+    """The map's legend (HTML): the frequency bins, the candidates never chosen
+    (``n_never`` [count]), the scenarios' counts and the ``notes`` (escaped)."""
     legend = [
         f"<h4>Selection frequency [% of {rob.scenarios_with_plan} plans]</h4>",
         *[f"<i class='dot' style='background:{c}'></i>{lab}<br>" for _, c, lab in FREQ_BINS],
         "<span>circle size: selection frequency</span>",
     ]
-    if never:
+    if n_never:
         legend.append(
-            f"<h4>Candidates never chosen ({len(never):,})</h4>"
+            f"<h4>Candidates never chosen ({n_never:,})</h4>"
             f"<i class='dot' style='background:{NEVER_COLOUR}'></i>in none of the plans<br>"
         )
     legend.append(
@@ -1037,25 +1087,22 @@ def _page_data(rob: Robustness, tiles: bool) -> dict[str, Any]:
             + "<br>".join(esc(n) for n in notes)
             + "</div>"
         )
+    return "".join(legend)
+
+
+def _bounds(outline: dict[str, Any], points: list[dict[str, Any]]) -> list[list[float]] | None:
+    """[[south, west], [north, east]] [degrees] of the outline's features and the
+    ``points``; None without any (or when not finite)."""
+    import shapely
+
     geoms = [shapely.geometry.shape(f["geometry"]) for f in outline["features"]]
-    geoms += [shapely.geometry.shape(f["geometry"]) for f in feats + never]
+    geoms += [shapely.geometry.shape(f["geometry"]) for f in points]
     bounds = None
     if geoms:
         b = shapely.union_all(geoms).bounds
         if all(math.isfinite(v) for v in b):
             bounds = [[b[1], b[0]], [b[3], b[2]]]
-    return {
-        "tiles": {"url": OSM_URL, "attribution": OSM_ATTRIBUTION} if tiles else None,
-        "outline": outline,
-        "branches": branches,
-        "buses": buses,
-        "sites": {"type": "FeatureCollection", "features": feats},
-        "never": {"type": "FeatureCollection", "features": never},
-        "never_colour": NEVER_COLOUR,
-        "never_text": f"chosen in none of the {rob.scenarios_with_plan} plans",
-        "legend": "".join(legend),
-        "bounds": bounds,
-    }
+    return bounds
 
 
 def build_map_html(rob: Robustness, *, tiles: bool = True) -> str:
