@@ -251,7 +251,7 @@ def geom_json(geom: BaseGeometry | None) -> dict | None:
     g = shapely.set_precision(geom, 10.0**-COORD_DECIMALS) if geom.geom_type != "Point" else geom
     d = shapely.geometry.mapping(g)
 
-    def rnd(c):
+    def rnd(c: Any) -> list:
         if isinstance(c, (list, tuple)) and c and isinstance(c[0], (int, float)):
             return [round(float(x), COORD_DECIMALS) for x in c[:2]]
         return [rnd(x) for x in c]

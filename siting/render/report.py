@@ -255,7 +255,14 @@ def _hbar_panel(
     return body, (top - y0) + ph + 44
 
 
-def svg_hbars(name: str, title: str, labels, values, unit: str, **kw) -> str:
+def svg_hbars(
+    name: str,
+    title: str,
+    labels: Sequence[str],
+    values: Sequence[float],
+    unit: str,
+    **kw: Any,
+) -> str:
     """One panel of horizontal bars as an SVG (see :func:`_hbar_panel`)."""
     body, h = _hbar_panel(12.0 if kw.get("ref") is not None else 0.0, labels, values, unit, **kw)
     return svg(name, title, 880, h + 14, body)

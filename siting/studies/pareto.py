@@ -473,7 +473,9 @@ def _metric_of(scenario_dir: Path, metric: str) -> float:
     return float(value)
 
 
-def _collect(swept: Any, metric: str, dest: Path, anchor: dict, f_min: float, f_max: float):
+def _collect(
+    swept: SweepResult, metric: str, dest: Path, anchor: dict, f_min: float, f_max: float
+) -> Front:
     rows = []
     notes: list[str] = []
     cap_key = CAP_KEYS[metric]
@@ -711,6 +713,7 @@ def table_number(v: float) -> str:
 
 
 def is_nan(v: Any) -> bool:
+    """Whether ``v`` is None or a float NaN."""
     try:
         return v is None or (isinstance(v, float) and math.isnan(v))
     except TypeError:
