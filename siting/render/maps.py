@@ -28,19 +28,16 @@ no request to anything. Only the optional OpenStreetMap background tiles (a base
 ``tiles=True``; "No background" is the other choice) come from the internet; without it
 they fail quietly and the map still works.
 
-Every string from the input data goes through :func:`html.escape` in Python before it
-reaches the page (popups, tooltips, legends); the embedded JSON has ``<``, ``>`` and ``&``
-written as ``\\u003c`` ... so no data can close the ``<script>`` element it lives in.
+Every string from the input data goes through :func:`siting.render.html.esc` in Python
+before it reaches the page (popups, tooltips, legends); the embedded JSON
+(:func:`siting.render.html.js_json`) has ``<``, ``>`` and ``&`` written as ``\\u003c`` ...
+so no data can close the ``<script>`` element it lives in.
 """
 
 from __future__ import annotations
 
-import html
-import json
 import math
 import re
-from collections.abc import Callable
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -61,10 +58,21 @@ from siting.core.plan_files import (
     read_plan_layer,
     read_plan_table,
 )
-from siting.render.report import PALETTE, fmt_num, fmt_usd
+from siting.render.html import (
+    COORD_DECIMALS,
+    MAP_CSS,
+    clean_json_value,
+    esc,
+    feature_collection,
+    geom_json,
+    inline_leaflet,
+    js_json,
+    popup_number,
+    popup_rows,
+    popup_usd,
+)
+from siting.render.report import PALETTE
 
-#: Decimals of the coordinates written to the page (6: about 0.1 m).
-COORD_DECIMALS = 6
 #: Largest side of a raster drawn as an image overlay [pixels].
 RASTER_MAX_PX = 400
 #: Colours of the first years: the report's series colours (colour-blind friendly first).
@@ -84,106 +92,12 @@ OSM_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 OSM_ATTRIBUTION = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>'
 
 
-def esc(v: Any) -> str:
-    """HTML-safe text of any value (``None`` and NaN: empty)."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return ""
-    return html.escape(str(v), quote=True)
-
-
-def _popup_number(v: Any, fmt: Callable[[float], str]) -> str:
-    """A popup figure: text as it is (escaped), NaN as ``n/a``, a number by ``fmt``."""
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return esc(v)
-    return "n/a" if math.isnan(f) else fmt(f)
-
-
-def _num(v: Any, digits: int = 0, unit: str = "") -> str:
-    return _popup_number(v, lambda f: fmt_num(f, digits) + (f" {unit}" if unit else ""))
-
-
-def _usd(v: Any) -> str:
-    return _popup_number(v, fmt_usd)
-
-
-def _rows(pairs: list[tuple[str, str]]) -> str:
-    """A popup table; keys are ours, values already escaped."""
-    return (
-        "<table class='sp'>"
-        + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in pairs if v not in ("", None))
-        + "</table>"
-    )
-
-
-def _js_json(obj: Any) -> str:
-    """JSON safe inside a ``<script>`` element."""
-    s = json.dumps(obj, separators=(",", ":"), allow_nan=False, default=_json_default)
-    return (
-        s.replace("<", "\\u003c")
-        .replace(">", "\\u003e")
-        .replace("&", "\\u0026")
-        .replace("\u2028", "\\u2028")
-        .replace("\u2029", "\\u2029")
-    )
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return _clean(float(o))
-    return str(o)
-
-
-def _clean(v: Any) -> Any:
-    """Floats rounded, NaN/inf as null."""
-    if v is None:
-        return None
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return v
-    if not math.isfinite(f):
-        return None
-    return round(f, 3)
-
-
-def _geom_json(geom) -> dict | None:
-    if geom is None or geom.is_empty:
-        return None
-    import shapely
-
-    g = shapely.set_precision(geom, 10.0**-COORD_DECIMALS) if geom.geom_type != "Point" else geom
-    d = shapely.geometry.mapping(g)
-
-    def rnd(c):
-        if isinstance(c, (list, tuple)) and c and isinstance(c[0], (int, float)):
-            return [round(float(x), COORD_DECIMALS) for x in c[:2]]
-        return [rnd(x) for x in c]
-
-    return {"type": d["type"], "coordinates": rnd(d["coordinates"])}
-
-
-def _fc(gdf: gpd.GeoDataFrame | None, props) -> dict:
-    """A GeoJSON FeatureCollection with ``props(row)`` as properties (rows without geometry
-    are left out)."""
-    feats = []
-    if gdf is not None:
-        for _, row in gdf.iterrows():
-            g = _geom_json(row.geometry)
-            if g is None:
-                continue
-            feats.append({"type": "Feature", "geometry": g, "properties": props(row)})
-    return {"type": "FeatureCollection", "features": feats}
-
-
 # --------------------------------------------------------------------------- reading
 
 
-class _Inputs:
-    """Everything the map reads, in EPSG:4326; ``notes`` says what was skipped."""
+class MapInputs:
+    """Everything the map reads from a plan folder, in EPSG:4326; ``notes`` says what was
+    skipped (also read by :mod:`siting.studies.robustness` for its map's context)."""
 
     def __init__(self, plan_dir: Path):
         self.dir = plan_dir
@@ -293,7 +207,7 @@ def _colour_of_year(years: list[int], y: Any) -> str:
     return YEAR_PALETTE[i % len(YEAR_PALETTE)]
 
 
-def _sites(inp: _Inputs) -> dict:
+def _sites(inp: MapInputs) -> dict:
     sites = inp.layer("sites")
     years = inp.years
     sched = inp.schedule
@@ -317,37 +231,37 @@ def _sites(inp: _Inputs) -> dict:
                 )
                 last = grp.sort_values("year").iloc[-1]
                 srcs.append(
-                    f"{label}: {_num(last['m3_per_day'], 0, 'm3/day')} in {int(last['year'])}"
+                    f"{label}: {popup_number(last['m3_per_day'], 0, 'm3/day')} in {int(last['year'])}"
                 )
         costs = []
         for c in ("fixed_cost_usd", "land_cost_usd_per_ha"):
             if c in row and pd.notna(row[c]):
                 costs.append(
-                    ("opening cost", _usd(row[c]))
+                    ("opening cost", popup_usd(row[c]))
                     if c == "fixed_cost_usd"
-                    else ("land price", _num(row[c], 0, "USD/ha"))
+                    else ("land price", popup_number(row[c], 0, "USD/ha"))
                 )
-        by_year = ", ".join(f"{y}: {_num(v, 0)}" for y, v in zip(years, mw, strict=True))
+        by_year = ", ".join(f"{y}: {popup_number(v, 0)}" for y, v in zip(years, mw, strict=True))
         title = f"<b>Site {esc(sid)}</b>" + (f" &ndash; {esc(name)}" if name else "")
-        popup = title + _rows(
+        popup = title + popup_rows(
             [
                 ("IT MW by year", by_year),
                 ("first year", esc(row.get("first_year"))),
                 ("cooling", esc(row.get("cooling"))),
                 (
                     "PUE annual / peak",
-                    f"{_num(row.get('pue_annual'), 3)} / {_num(row.get('pue_peak'), 3)}",
+                    f"{popup_number(row.get('pue_annual'), 3)} / {popup_number(row.get('pue_peak'), 3)}",
                 ),
-                ("WUE annual", _num(row.get("wue_annual_l_per_kwh"), 2, "L/kWh")),
+                ("WUE annual", popup_number(row.get("wue_annual_l_per_kwh"), 2, "L/kWh")),
                 ("water", "<br>".join(srcs) if srcs else "none (dry cooling or no source)"),
                 ("bus", esc(row.get("bus_id"))),
-                ("peak draw (final)", _num(row.get("peak_draw_mw_final"), 0, "MW")),
+                ("peak draw (final)", popup_number(row.get("peak_draw_mw_final"), 0, "MW")),
                 *costs,
             ]
         )
         return {
             "id": esc(sid),
-            "mw": [_clean(v) for v in mw],
+            "mw": [clean_json_value(v) for v in mw],
             "c": _colour_of_year(years, row.get("first_year")),
             "p": popup,
             "t": f"{esc(sid)} {esc(name)}".strip(),
@@ -356,10 +270,10 @@ def _sites(inp: _Inputs) -> dict:
     if sites is not None and len(sites):
         # a site is drawn as a circle at a point: grid cells and parcels are polygons
         sites = sites.set_geometry(sites.geometry.representative_point())
-    return _fc(sites, props)
+    return feature_collection(sites, props)
 
 
-def _candidates(inp: _Inputs) -> dict:
+def _candidates(inp: MapInputs) -> dict:
     cand = inp.layer("candidates")
     reasons: list[str] = []
     index: dict[str, int] = {}
@@ -393,23 +307,25 @@ def _candidates(inp: _Inputs) -> dict:
     return {"fc": {"type": "FeatureCollection", "features": feats}, "reasons": reasons}
 
 
-def _branches(inp: _Inputs) -> dict:
+def _branches(inp: MapInputs) -> dict:
     years = inp.years
 
     def props(row) -> dict:
-        ld = [_clean(row.get(f"loading_pct_{y}")) for y in years]
-        popup = f"<b>Branch {esc(row.get('branch_id'))}</b>" + _rows(
+        ld = [clean_json_value(row.get(f"loading_pct_{y}")) for y in years]
+        popup = f"<b>Branch {esc(row.get('branch_id'))}</b>" + popup_rows(
             [
                 ("from / to bus", f"{esc(row.get('from_bus'))} &ndash; {esc(row.get('to_bus'))}"),
-                ("rating", _num(row.get("rating_mw"), 0, "MW")),
+                ("rating", popup_number(row.get("rating_mw"), 0, "MW")),
                 (
                     "voltage",
-                    _num(row.get("voltage_kv"), 0, "kV") if pd.notna(row.get("voltage_kv")) else "",
+                    popup_number(row.get("voltage_kv"), 0, "kV")
+                    if pd.notna(row.get("voltage_kv"))
+                    else "",
                 ),
                 (
                     "peak loading by year",
                     ", ".join(
-                        f"{y}: {'n/a' if v is None else _num(v, 1, '%')}"
+                        f"{y}: {'n/a' if v is None else popup_number(v, 1, '%')}"
                         for y, v in zip(years, ld, strict=True)
                     ),
                 ),
@@ -417,35 +333,36 @@ def _branches(inp: _Inputs) -> dict:
         )
         return {"l": ld, "p": popup, "t": f"branch {esc(row.get('branch_id'))}"}
 
-    return _fc(inp.layer("branches"), props)
+    return feature_collection(inp.layer("branches"), props)
 
 
-def _buses(inp: _Inputs) -> dict:
+def _buses(inp: MapInputs) -> dict:
     years = inp.years
 
     def props(row) -> dict:
-        mw = [_clean(row.get(f"campus_peak_mw_{y}")) or 0.0 for y in years]
+        mw = [clean_json_value(row.get(f"campus_peak_mw_{y}")) or 0.0 for y in years]
         name = row.get("name") or ""
         popup = (
             f"<b>Substation {esc(row.get('bus_id'))}</b>"
             + (f" {esc(name)}" if name else "")
-            + _rows(
+            + popup_rows(
                 [
                     (
                         "voltage",
-                        _num(row.get("voltage_kv"), 0, "kV")
+                        popup_number(row.get("voltage_kv"), 0, "kV")
                         if pd.notna(row.get("voltage_kv"))
                         else "",
                     ),
                     (
                         "campus peak draw by year",
                         ", ".join(
-                            f"{y}: {_num(v, 0, 'MW')}" for y, v in zip(years, mw, strict=True)
+                            f"{y}: {popup_number(v, 0, 'MW')}"
+                            for y, v in zip(years, mw, strict=True)
                         ),
                     ),
                     (
                         "substation headroom",
-                        _num(row.get("substation_headroom_mw"), 0, "MW")
+                        popup_number(row.get("substation_headroom_mw"), 0, "MW")
                         if pd.notna(row.get("substation_headroom_mw"))
                         else "",
                     ),
@@ -454,24 +371,24 @@ def _buses(inp: _Inputs) -> dict:
         )
         return {"mw": mw, "p": popup, "t": f"bus {esc(row.get('bus_id'))} {esc(name)}".strip()}
 
-    return _fc(inp.layer("buses"), props)
+    return feature_collection(inp.layer("buses"), props)
 
 
-def _links(inp: _Inputs) -> dict:
+def _links(inp: MapInputs) -> dict:
     def props(row) -> dict:
         popup = (
             f"<b>Pipeline {esc(row.get('source_id'))} &rarr; {esc(row.get('site_id'))}</b>"
-            + _rows(
+            + popup_rows(
                 [
                     ("year", esc(row.get("year"))),
-                    ("water", _num(row.get("m3_per_day"), 0, "m3/day")),
-                    ("length", _num(row.get("distance_km"), 1, "km")),
+                    ("water", popup_number(row.get("m3_per_day"), 0, "m3/day")),
+                    ("length", popup_number(row.get("distance_km"), 1, "km")),
                 ]
             )
         )
         return {"y": int(row.get("year")), "p": popup}
 
-    return _fc(inp.layer("water_links"), props)
+    return feature_collection(inp.layer("water_links"), props)
 
 
 def _generic(gdf: gpd.GeoDataFrame | None, kind: str, id_col: str | None = None) -> dict:
@@ -479,49 +396,51 @@ def _generic(gdf: gpd.GeoDataFrame | None, kind: str, id_col: str | None = None)
 
     def props(row) -> dict:
         pairs = [
-            (esc(c), esc(row[c]) if not isinstance(row[c], float) else _num(row[c], 2))
+            (esc(c), esc(row[c]) if not isinstance(row[c], float) else popup_number(row[c], 2))
             for c in row.index
             if c != "geometry" and not (isinstance(row[c], float) and math.isnan(row[c]))
         ][:14]
         head = esc(row.get(id_col)) if id_col and id_col in row else esc(row.get("name"))
-        return {"p": f"<b>{esc(kind)} {head}</b>" + _rows(pairs), "t": f"{esc(kind)} {head}"}
+        return {"p": f"<b>{esc(kind)} {head}</b>" + popup_rows(pairs), "t": f"{esc(kind)} {head}"}
 
-    return _fc(gdf, props)
+    return feature_collection(gdf, props)
 
 
-def _zones(inp: _Inputs) -> dict:
+def _zones(inp: MapInputs) -> dict:
     years = inp.years
 
     def props(row) -> dict:
         by_year = ", ".join(
-            f"{y}: {_num(row.get(f'it_mw_{y}'), 0)}" for y in years if f"it_mw_{y}" in row
+            f"{y}: {popup_number(row.get(f'it_mw_{y}'), 0)}" for y in years if f"it_mw_{y}" in row
         )
-        popup = f"<b>Growth zone {esc(row.get('zone_id'))}</b> {esc(row.get('name'))}" + _rows(
+        popup = f"<b>Growth zone {esc(row.get('zone_id'))}</b> {esc(row.get('name'))}" + popup_rows(
             [
                 ("sites", esc(row.get("site_ids"))),
                 ("IT MW by year", by_year),
-                ("IT MW final", _num(row.get("it_mw_final"), 0, "MW")),
+                ("IT MW final", popup_number(row.get("it_mw_final"), 0, "MW")),
                 ("first year", esc(row.get("first_year"))),
                 ("cooling", esc(row.get("cooling_mix"))),
                 ("water sources", esc(row.get("water_sources"))),
-                ("water (final)", _num(row.get("water_m3_per_day_final"), 0, "m3/day")),
+                ("water (final)", popup_number(row.get("water_m3_per_day_final"), 0, "m3/day")),
                 ("buses", esc(row.get("bus_ids"))),
                 ("grid upgrades", esc(row.get("upgrades"))),
                 (
                     "upgrades cost",
-                    _usd(row.get("upgrades_cost_usd")) if "upgrades_cost_usd" in row else "",
+                    popup_usd(row.get("upgrades_cost_usd")) if "upgrades_cost_usd" in row else "",
                 ),
-                ("capex (undiscounted)", _usd(row.get("capex_usd"))),
+                ("capex (undiscounted)", popup_usd(row.get("capex_usd"))),
             ]
         )
         return {"p": popup, "t": f"{esc(row.get('zone_id'))} {esc(row.get('name'))}"}
 
-    return _fc(inp.layer("zones"), props)
+    return feature_collection(inp.layer("zones"), props)
 
 
-def _outline(inp: _Inputs, boundary: gpd.GeoDataFrame | None) -> dict:
+def outline_layer(inp: MapInputs, boundary: gpd.GeoDataFrame | None) -> dict[str, Any]:
+    """The region outline as a FeatureCollection: the ``boundary`` layer's shapes, else the
+    convex hull of the plan's own layers grown by 0.05 [degrees] (empty without any)."""
     if boundary is not None and len(boundary):
-        return _fc(boundary[["geometry"]], lambda r: {})
+        return feature_collection(boundary[["geometry"]], lambda r: {})
     import shapely
 
     geoms = [g.geometry for g in inp.layers.values() if len(g) and g.crs is not None]
@@ -533,11 +452,11 @@ def _outline(inp: _Inputs, boundary: gpd.GeoDataFrame | None) -> dict:
     hull = shapely.convex_hull(hull).buffer(0.05)
     return {
         "type": "FeatureCollection",
-        "features": [{"type": "Feature", "geometry": _geom_json(hull), "properties": {}}],
+        "features": [{"type": "Feature", "geometry": geom_json(hull), "properties": {}}],
     }
 
 
-def _raster_overlays(inp: _Inputs) -> list[dict]:
+def _raster_overlays(inp: MapInputs) -> list[dict]:
     out = []
     for key, title, path, band in inp.rasters():
         why = dataset_problem(path)  # a FIFO (or one beside it) would hang GDAL's open
@@ -585,8 +504,8 @@ def _raster_png(key: str, title: str, path: Path, band: int) -> dict:
         "name": esc(title),
         "url": url,
         "bounds": [[round(s_, 6), round(w_, 6)], [round(n_, 6), round(e_, 6)]],
-        "lo": _clean(lo),
-        "hi": _clean(hi),
+        "lo": clean_json_value(lo),
+        "hi": clean_json_value(hi),
     }
 
 
@@ -783,22 +702,6 @@ _JS = r"""
 })();
 """
 
-_CSS = """
-<style>
-.siting-box{background:rgba(255,255,255,.92);padding:6px 9px;border-radius:5px;
-  box-shadow:0 1px 5px rgba(0,0,0,.4);font:12px/1.4 sans-serif;max-width:260px}
-.siting-legend{max-height:45vh;overflow:auto}
-.siting-legend i{display:inline-block;width:12px;height:12px;margin-right:5px;vertical-align:middle}
-.siting-legend i.dot{border-radius:50%}.siting-legend h4{margin:6px 0 2px;font-size:12px}
-.siting-yearbox input{width:180px}.siting-ticks{color:#555}
-.siting-minimap{width:150px;height:150px;border:2px solid rgba(0,0,0,.3);border-radius:4px;background:#fff}
-.siting-fullscreen{font-size:18px}
-table.sp{border-collapse:collapse;margin-top:4px}table.sp th{text-align:left;padding:1px 8px 1px 0;
-  font-weight:normal;color:#555;vertical-align:top}table.sp td{padding:1px 0}
-.siting-notes{font-size:11px;color:#555}
-</style>
-"""
-
 
 class _Layers(MacroElement):
     _template = Template("{% macro script(this, kwargs) %}" + _JS + "{% endmacro %}")
@@ -809,7 +712,7 @@ class _Layers(MacroElement):
         self.data = data
 
 
-def _legend(inp: _Inputs, rasters: list[dict], n_cand: int) -> str:
+def _legend(inp: MapInputs, rasters: list[dict], n_cand: int) -> str:
     years = inp.years
     parts = ["<h4>Chosen sites: first year</h4>"]
     first = set()
@@ -850,7 +753,7 @@ def _legend(inp: _Inputs, rasters: list[dict], n_cand: int) -> str:
         )
     for r in rasters:
         parts.append(
-            f"<h4>{r['name']}</h4>viridis ramp, {_num(r['lo'], 1)} to {_num(r['hi'], 1)}<br>"
+            f"<h4>{r['name']}</h4>viridis ramp, {popup_number(r['lo'], 1)} to {popup_number(r['hi'], 1)}<br>"
         )
     if inp.notes:
         parts.append(
@@ -863,7 +766,7 @@ def _legend(inp: _Inputs, rasters: list[dict], n_cand: int) -> str:
 
 def build_html(plan_dir: Path, *, tiles: bool = True) -> str:
     """The map page of a plan folder, as text (see the module docstring)."""
-    inp = _Inputs(Path(plan_dir))
+    inp = MapInputs(Path(plan_dir))
     lay = inp.run.get("layers") or {}
     inp.water_sources = inp.scenario_vector("water_sources", lay.get("water_sources"))
     boundary = inp.scenario_vector("boundary", lay.get("boundary"))
@@ -876,7 +779,7 @@ def build_html(plan_dir: Path, *, tiles: bool = True) -> str:
         exclusions = gpd.GeoDataFrame(exclusions, geometry="geometry", crs="EPSG:4326")
     rasters = _raster_overlays(inp)
     cands = _candidates(inp)
-    outline = _outline(inp, boundary)
+    outline = outline_layer(inp, boundary)
     bounds = None
     if outline["features"]:
         import shapely
@@ -922,37 +825,10 @@ def build_html(plan_dir: Path, *, tiles: bool = True) -> str:
     title = esc(
         inp.manifest.get("title") or inp.run.get("title") or inp.run.get("name") or plan_dir.name
     )
-    m.get_root().header.add_child(folium.Element(f"<title>{title}: siting map</title>" + _CSS))
-    _Layers(_js_json(data)).add_to(m)
+    m.get_root().header.add_child(folium.Element(f"<title>{title}: siting map</title>" + MAP_CSS))
+    _Layers(js_json(data)).add_to(m)
     page = m.get_root().render()
-    return _inline_leaflet(page)
-
-
-def _inline_leaflet(page: str) -> str:
-    """Replace the Leaflet links by the vendored files, inline (no request at all)."""
-    import base64
-
-    static = resources.files("siting.render") / "static" / "leaflet"
-    js = (static / "leaflet.min.js").read_text(encoding="utf-8")
-    css = (static / "leaflet.css").read_text(encoding="utf-8")
-    png = base64.b64encode((static / "layers.png").read_bytes()).decode()
-    css = re.sub(r"url\(images/layers(-2x)?\.png\)", f"url(data:image/png;base64,{png})", css)
-    css = re.sub(r"url\(images/marker-icon\.png\)", "none", css)
-    page, n_js = re.subn(
-        r'<script src="siting-inline:leaflet\.js"></script>',
-        lambda _: "<script>" + js.replace("</script", "<\\/script") + "</script>",
-        page,
-    )
-    page, n_css = re.subn(
-        r'<link rel="stylesheet" href="siting-inline:leaflet\.css"\s*/?>',
-        lambda _: "<style>" + css + "</style>",
-        page,
-    )
-    if n_js != 1 or n_css != 1:  # folium changed its template: fail loudly, not silently online
-        raise RuntimeError(
-            "could not inline Leaflet into the map page (folium's template changed?)"
-        )
-    return page
+    return inline_leaflet(page)
 
 
 def render_map(plan_dir: Path, out: Path | None = None, *, tiles: bool = True) -> Path:

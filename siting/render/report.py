@@ -10,7 +10,8 @@ and can be mailed as one file.
 The plots are hand-built SVG rather than matplotlib: five simple chart kinds (stacked bars,
 horizontal bars with negatives or a reference line) need no plotting library, the page
 stays small (tens of kB), the output is deterministic (no embedded glyph paths or random
-IDs), and every label from the input data goes through :func:`html.escape` in one place.
+IDs), and every label from the input data goes through one escaper,
+:func:`siting.render.html.esc`.
 
 Sections: summary in plain words with the key figures, national target against what is
 built per year, IT MW by year (stacked by growth zone, or by site without a ``zones``
@@ -23,10 +24,7 @@ without water gets a sentence saying so instead of the plot.
 
 from __future__ import annotations
 
-import html
 import json
-import math
-import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -42,6 +40,18 @@ from siting.core.plan_files import (
     read_manifest,
     read_plan_layer,
     read_plan_table,
+)
+from siting.render.html import (
+    esc,
+    fmt_mw,
+    fmt_num,
+    fmt_usd,
+    is_number,
+    nice_ticks,
+    svg,
+    svg_legend,
+    svg_text,
+    tick_label,
 )
 
 #: Colours of the plot series (Okabe-Ito, then Tableau; colour-blind friendly first).
@@ -79,111 +89,10 @@ COST_LABELS = {
 }
 
 
-#: Characters XML 1.0 does not allow at all (not even as references): a standalone SVG
-#: holding one does not open. Replaced by U+FFFD.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
-def esc(v: Any) -> str:
-    """HTML- and XML-safe text of any value (for text and quoted attributes alike)."""
-    return html.escape(_NOT_XML.sub("\ufffd", "" if v is None else str(v)), quote=True)
-
-
-# --------------------------------------------------------------------------- number formats
-
-
-def _isnum(v: Any) -> bool:
-    try:
-        return v is not None and math.isfinite(float(v))
-    except (TypeError, ValueError):
-        return False
-
-
-def fmt_num(v: Any, digits: int = 0) -> str:
-    """``1,234`` / ``1,234.5``; an empty value as an en dash."""
-    if not _isnum(v):
-        return "–"
-    x = float(v)
-    if abs(x) < 0.5 * 10.0**-digits:
-        x = 0.0
-    return f"{x:,.{digits}f}"
-
-
-def fmt_mw(v: Any) -> str:
-    """MW with thousands separators (whole MW; one decimal below 10)."""
-    return fmt_num(v, 1 if _isnum(v) and 0 < abs(float(v)) < 10 else 0) + " MW"
-
-
-def fmt_usd(v: Any) -> str:
-    """``31.11 bn USD``, ``99.4 M USD``, ``12,000 USD``."""
-    if not _isnum(v):
-        return "–"
-    x = float(v)
-    if abs(x) >= 1e9:
-        return f"{x / 1e9:,.2f} bn USD"
-    if abs(x) >= 1e6:
-        return f"{x / 1e6:,.1f} M USD"
-    return f"{fmt_num(x)} USD"
-
-
-def _tick(v: float) -> str:
-    s = f"{v:,.3f}".rstrip("0").rstrip(".")
-    return "0" if s in ("-0", "") else s
-
-
-def _nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
-    """Round tick values covering [lo, hi]."""
-    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
-        hi = lo + 1.0
-    span = hi - lo
-    mag = 10.0 ** math.floor(math.log10(span / n))
-    step = mag
-    for m in (1.0, 2.0, 2.5, 5.0, 10.0):
-        step = m * mag
-        if span / step <= n:
-            break
-    start = math.floor(lo / step + 1e-9) * step
-    end = math.ceil(hi / step - 1e-9) * step
-    k = int(round((end - start) / step))
-    return [start + i * step for i in range(k + 1)]
-
-
 # --------------------------------------------------------------------------- SVG plots
-
-_FONT = 'font-family="system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif"'
-
-
-def _svg(name: str, title: str, w: float, h: float, body: Iterable[str]) -> str:
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="plot" data-plot="{esc(name)}" '
-        f'viewBox="0 0 {w:.0f} {h:.0f}" width="{w:.0f}" height="{h:.0f}" role="img" '
-        f'{_FONT} font-size="12"><title>{esc(title)}</title>' + "".join(body) + "</svg>"
-    )
-
-
-def _text(x: float, y: float, s: str, anchor: str = "start", extra: str = "", n: int = 200) -> str:
-    """An SVG text (escaped; cut to ``n`` characters)."""
-    return (
-        f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" {extra}>{esc(_short(s, n))}</text>'
-    )
-
 
 #: A white halo behind text drawn over bars or lines.
 _HALO = 'stroke="#fff" stroke-width="3" paint-order="stroke"'
-
-
-def _short(s: Any, n: int) -> str:
-    s = "" if s is None else str(s)
-    return s if len(s) <= n else s[: n - 1] + "…"
-
-
-def _legend(x: float, y: float, items: Sequence[tuple[str, str]]) -> list[str]:
-    out = []
-    for i, (label, colour) in enumerate(items):
-        yy = y + i * 18
-        out.append(f'<rect x="{x:.1f}" y="{yy - 10:.1f}" width="12" height="12" fill="{colour}"/>')
-        out.append(_text(x + 18, yy, label, n=30))
-    return out
 
 
 def _gather(series: list[tuple[str, list[float]]]) -> list[tuple[str, list[float], str]]:
@@ -215,7 +124,7 @@ def svg_stacked_bars(
     w, h = left + pw + right, top + ph + bottom
     totals = [sum(s[1][i] for s in gathered) for i in range(len(categories))]
     hi = max([*totals, *[t for t in (target or []) if t is not None], 1e-9])
-    ticks = _nice_ticks(0.0, hi)
+    ticks = nice_ticks(0.0, hi)
     ymax = ticks[-1]
 
     def y(v: float) -> float:
@@ -227,9 +136,9 @@ def svg_stacked_bars(
             f'<line x1="{left:.1f}" x2="{left + pw:.1f}" y1="{y(t):.1f}" y2="{y(t):.1f}" '
             'stroke="#ddd"/>'
         )
-        body.append(_text(left - 6, y(t) + 4, _tick(t), "end"))
+        body.append(svg_text(left - 6, y(t) + 4, tick_label(t), "end"))
     body.append(
-        _text(16, top + ph / 2, unit, "middle", f'transform="rotate(-90 16 {top + ph / 2:.1f})"')
+        svg_text(16, top + ph / 2, unit, "middle", f'transform="rotate(-90 16 {top + ph / 2:.1f})"')
     )
     band = pw / max(len(categories), 1)
     bw = band * 0.6
@@ -246,9 +155,9 @@ def svg_stacked_bars(
                 f"{esc(label)}, {esc(cat)}: {esc(fmt_num(v))} {esc(unit)}</title></rect>"
             )
             base += v
-        body.append(_text(x + bw / 2, top + ph + 18, str(cat), "middle"))
+        body.append(svg_text(x + bw / 2, top + ph + 18, str(cat), "middle"))
         if totals[i] > 0:
-            body.append(_text(x + bw / 2, y(totals[i]) - 4, fmt_num(totals[i]), "middle", _HALO))
+            body.append(svg_text(x + bw / 2, y(totals[i]) - 4, fmt_num(totals[i]), "middle", _HALO))
         if target is not None and target[i] is not None:
             ty = y(float(target[i]))
             body.append(
@@ -261,15 +170,15 @@ def svg_stacked_bars(
         'stroke="#333"/>'
     )
     items = [(lab, col) for lab, _, col in gathered]
-    body += _legend(left + pw + 20, top + 10, items)
+    body += svg_legend(left + pw + 20, top + 10, items)
     if target is not None:
         ly = top + 10 + 18 * len(items)
         body.append(
             f'<line x1="{left + pw + 18:.1f}" x2="{left + pw + 32:.1f}" y1="{ly - 4:.1f}" '
             f'y2="{ly - 4:.1f}" stroke="#000" stroke-width="2" stroke-dasharray="5 3"/>'
         )
-        body.append(_text(left + pw + 38, ly, target_label))
-    return _svg(name, title, w, h, body)
+        body.append(svg_text(left + pw + 38, ly, target_label))
+    return svg(name, title, w, h, body)
 
 
 def _hbar_panel(
@@ -295,7 +204,7 @@ def _hbar_panel(
     extra = [m for m in (markers or []) if m is not None]
     lo = min([0.0, *vals, *extra]) if x_min is None else x_min
     hi = max([0.0, *vals, *extra, *([ref] if ref is not None else [])])
-    ticks = _nice_ticks(lo, hi if hi > lo else lo + 1.0)
+    ticks = nice_ticks(lo, hi if hi > lo else lo + 1.0)
     a, b = ticks[0], ticks[-1]
     zero = 0.0 if x_min is None else x_min
 
@@ -305,14 +214,14 @@ def _hbar_panel(
     ph = row * len(vals)
     body = []
     if heading:
-        body.append(_text(left, y0 + 14, heading, "start", 'font-weight="bold"'))
+        body.append(svg_text(left, y0 + 14, heading, "start", 'font-weight="bold"'))
     for t in ticks:
         body.append(
             f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{top:.1f}" y2="{top + ph:.1f}" '
             'stroke="#e4e4e4"/>'
         )
-        body.append(_text(x(t), top + ph + 16, _tick(t), "middle"))
-    body.append(_text(left + pw / 2, top + ph + 34, unit, "middle"))
+        body.append(svg_text(x(t), top + ph + 16, tick_label(t), "middle"))
+    body.append(svg_text(left + pw / 2, top + ph + 34, unit, "middle"))
     for i, (lab, v) in enumerate(zip(labels, vals, strict=True)):
         yy = top + row * i
         c = colours[i] if colours else (PALETTE[0] if v >= 0 else PALETTE[5])
@@ -322,10 +231,10 @@ def _hbar_panel(
             f'<rect x="{x1:.1f}" y="{yy + 4:.1f}" width="{max(x2 - x1, 0.5):.1f}" height="14" '
             f'fill="{c}"><title>{esc(tip)}</title></rect>'
         )
-        body.append(_text(left - 8, yy + 15, lab, "end", n=42))
+        body.append(svg_text(left - 8, yy + 15, lab, "end", n=42))
         vl = value_labels[i] if value_labels else fmt_num(v, 2)
         # right of the bar; a negative bar's label right of the zero line
-        body.append(_text(x2 + 4, yy + 15, vl, "start", f'fill="#333" {_HALO}'))
+        body.append(svg_text(x2 + 4, yy + 15, vl, "start", f'fill="#333" {_HALO}'))
         if markers is not None and markers[i] is not None:
             mx = x(float(markers[i]))
             body.append(
@@ -342,14 +251,21 @@ def _hbar_panel(
             f'<line x1="{x(ref):.1f}" x2="{x(ref):.1f}" y1="{top - 6:.1f}" y2="{top + ph:.1f}" '
             'stroke="#C00" stroke-width="2" stroke-dasharray="6 3"/>'
         )
-        body.append(_text(x(ref), top - 8, ref_label, "middle", 'fill="#C00"'))
+        body.append(svg_text(x(ref), top - 8, ref_label, "middle", 'fill="#C00"'))
     return body, (top - y0) + ph + 44
 
 
-def svg_hbars(name: str, title: str, labels, values, unit: str, **kw) -> str:
+def svg_hbars(
+    name: str,
+    title: str,
+    labels: Sequence[str],
+    values: Sequence[float],
+    unit: str,
+    **kw: Any,
+) -> str:
     """One panel of horizontal bars as an SVG (see :func:`_hbar_panel`)."""
     body, h = _hbar_panel(12.0 if kw.get("ref") is not None else 0.0, labels, values, unit, **kw)
-    return _svg(name, title, 880, h + 14, body)
+    return svg(name, title, 880, h + 14, body)
 
 
 # --------------------------------------------------------------------------- reading
@@ -427,7 +343,7 @@ class _PlanFolder:
         return {int(k): float(v) for k, v in t.items() if v is not None}
 
     def total_cost_usd(self) -> float:
-        if _isnum(self.manifest.get("total_cost_usd")):
+        if is_number(self.manifest.get("total_cost_usd")):
             return float(self.manifest["total_cost_usd"])
         return float(sum((self.manifest.get("costs_usd") or {}).values()))
 
@@ -510,7 +426,7 @@ def _list_words(items: Sequence[str]) -> str:
 
 
 def _pct(v: Any, digits: int = 1) -> str:
-    return "–" if not _isnum(v) else f"{100 * float(v):.{digits}f} %"
+    return "–" if not is_number(v) else f"{100 * float(v):.{digits}f} %"
 
 
 CSS = """
@@ -542,19 +458,42 @@ details{margin:6px 0}summary{cursor:pointer;color:#0b5394}
 
 
 def _summary(p: _PlanFolder, sites: pd.DataFrame) -> str:
+    """The summary section: the plan in plain words, one sentence per topic, and its key
+    figures as cards."""
     m = p.manifest
     years = p.years
     by_year = p.it_mw_by_year()
     targets = p.targets()
     last = years[-1] if years else None
     final = by_year.get(last, 0.0) if last is not None else 0.0
-    built_years = [y for y in years if by_year.get(y, 0.0) > 0]
     n_sites = len(sites)
-    costs = m.get("costs_usd") or {}
     total = p.total_cost_usd()
-    cst = p.sc.get("costs") or {}
-    out = []
+    out = [
+        _summary_capacity(years, by_year, last, final, n_sites),
+        _summary_target(years, by_year, targets, last),
+        _summary_cost(p, total),
+    ]
+    if n_sites and "cooling" in sites:
+        out.append(_summary_cooling(sites))
+    out.append(_summary_water(p, last))
+    out.append(_summary_grid(p))
+    checks = m.get("verification") or []
+    n_ok = sum(_ok(c.get("ok")) for c in checks)
+    out.append(_summary_solver(m, n_ok, len(checks)))
+    card_html = _summary_cards(p, final, n_sites, total, last, n_ok, len(checks))
+    return (
+        '<section id="summary"><h2>Summary</h2><p class="lead">'
+        + " ".join(out)
+        + f'</p><div class="cards">{card_html}</div></section>'
+    )
 
+
+def _summary_capacity(
+    years: list[int], by_year: dict[int, float], last: int | None, final: float, n_sites: int
+) -> str:
+    """What the plan builds: IT capacity by the last year [MW] at how many sites, and from
+    which first year (``by_year``: IT MW in service per year)."""
+    built_years = [y for y in years if by_year.get(y, 0.0) > 0]
     s1 = (
         f"The plan builds {_fig(final, fmt_mw(final), 'it_mw_final')} of AI-campus IT capacity "
         f"at {_fig(n_sites, fmt_num(n_sites), 'sites')} site{'s' if n_sites != 1 else ''}"
@@ -564,78 +503,100 @@ def _summary(p: _PlanFolder, sites: pd.DataFrame) -> str:
         y0 = built_years[0]
         s1 += f", starting with {esc(fmt_mw(by_year[y0]))} in {esc(y0)}"
     s1 += "."
-    out.append(s1)
+    return s1
+
+
+def _summary_target(
+    years: list[int], by_year: dict[int, float], targets: dict[int, float], last: int | None
+) -> str:
+    """Whether the plan meets the national target [MW] in every year (or which it misses)."""
     if targets:
         short = [y for y in years if by_year.get(y, 0.0) + 1e-6 < targets.get(y, 0.0)]
         if short:
-            out.append(
+            return (
                 "It falls short of the national target in "
                 + esc(_list_words([str(y) for y in short]))
                 + "."
             )
-        else:
-            tl = targets.get(last, max(targets.values()))
-            out.append(
-                f"That meets the national target in every year ({esc(fmt_mw(tl))} by {esc(last)})."
-            )
-    else:
-        out.append("No national target was set.")
+        tl = targets.get(last, max(targets.values()))
+        return f"That meets the national target in every year ({esc(fmt_mw(tl))} by {esc(last)})."
+    return "No national target was set."
+
+
+def _summary_cost(p: _PlanFolder, total: float) -> str:
+    """The net present cost ``total`` [USD], its currency year and discount rate, campus
+    capital and the credits."""
+    years = p.years
+    costs = p.manifest.get("costs_usd") or {}
+    cst = p.sc.get("costs") or {}
     dr = cst.get("discount_rate")
     s = f"Its net present cost is {_fig(total, fmt_usd(total), 'total_cost_usd')}"
     extra = []
     if cst.get("currency_year"):
         extra.append(f"in USD of {esc(cst['currency_year'])}")
-    if _isnum(dr) and years:
+    if is_number(dr) and years:
         extra.append(f"discounted at {esc(fmt_num(100 * float(dr), 1))} % a year to {years[0]}")
     if extra:
         s += " (" + ", ".join(extra) + ")"
-    if _isnum(costs.get("capex")):
+    if is_number(costs.get("capex")):
         s += f"; campus capital is {esc(fmt_usd(costs['capex']))} of it"
-    credits = [k for k, v in costs.items() if _isnum(v) and float(v) < -0.5]
+    credits = [k for k, v in costs.items() if is_number(v) and float(v) < -0.5]
     if credits:
         s += (
             ", after credits for "
             + esc(_list_words([COST_LABELS.get(k, k).split(" (")[0].lower() for k in credits]))
             + f" of {esc(fmt_usd(-sum(float(costs[k]) for k in credits)))}"
         )
-    out.append(s + ".")
+    return s + "."
 
-    if n_sites and "cooling" in sites:
-        mix = (
-            sites.assign(mw=pd.to_numeric(sites.get("it_mw_final"), errors="coerce"))
-            .groupby("cooling")
-            .agg(n=("site_id", "size"), mw=("mw", "sum"))
-            .sort_values("mw", ascending=False)
+
+def _summary_cooling(sites: pd.DataFrame) -> str:
+    """The cooling mix (sites and final IT MW per technology) and the range of annual PUE."""
+    mix = (
+        sites.assign(mw=pd.to_numeric(sites.get("it_mw_final"), errors="coerce"))
+        .groupby("cooling")
+        .agg(n=("site_id", "size"), mw=("mw", "sum"))
+        .sort_values("mw", ascending=False)
+    )
+    parts = [
+        f"{esc(k or 'unknown')} cooling at {int(r.n)} site{'s' if r.n != 1 else ''} "
+        f"({esc(fmt_mw(r.mw))})"
+        for k, r in mix.iterrows()
+    ]
+    s = "The campuses use " + _list_words(parts)
+    pue = pd.to_numeric(sites.get("pue_annual"), errors="coerce").dropna()
+    if len(pue):
+        s += (
+            f"; their annual PUE is {esc(fmt_num(pue.min(), 2))}"
+            + (f" to {esc(fmt_num(pue.max(), 2))}" if pue.max() - pue.min() > 0.005 else "")
+            + " (facility power per unit of IT power)"
         )
-        parts = [
-            f"{esc(k or 'unknown')} cooling at {int(r.n)} site{'s' if r.n != 1 else ''} "
-            f"({esc(fmt_mw(r.mw))})"
-            for k, r in mix.iterrows()
-        ]
-        s = "The campuses use " + _list_words(parts)
-        pue = pd.to_numeric(sites.get("pue_annual"), errors="coerce").dropna()
-        if len(pue):
-            s += (
-                f"; their annual PUE is {esc(fmt_num(pue.min(), 2))}"
-                + (f" to {esc(fmt_num(pue.max(), 2))}" if pue.max() - pue.min() > 0.005 else "")
-                + " (facility power per unit of IT power)"
-            )
-        out.append(s + ".")
+    return s + "."
+
+
+def _summary_water(p: _PlanFolder, last: int | None) -> str:
+    """The water the campuses draw in the ``last`` year [m3/day] and from how many sources
+    (or why none)."""
     wl = p.water_links
     water_on = bool((p.sc.get("water") or {}).get("enabled", True))
     if wl is not None and len(wl) and last is not None:
         wl_last = wl[wl["year"] == last]
         w = float(wl_last["m3_per_day"].sum())
         ns = wl_last["source_id"].nunique()
-        out.append(
+        return (
             f"They draw {_fig(w, fmt_num(w) + ' m3/day', 'water_m3_per_day_final')} of water in "
             f"{esc(last)} from {ns} source{'s' if ns != 1 else ''} by pipeline."
         )
-    elif not water_on:
-        out.append("Water was not modelled (so only dry cooling needs no water).")
-    else:
-        out.append("The plan draws no water (its campuses are dry-cooled or have no source).")
+    if not water_on:
+        return "Water was not modelled (so only dry cooling needs no water)."
+    return "The plan draws no water (its campuses are dry-cooled or have no source)."
 
+
+def _summary_grid(p: _PlanFolder) -> str:
+    """The grid: upgrades (count, kinds, undiscounted cost [USD]), the most loaded line [%]
+    and N-1; or the flat energy price [USD/MWh] without a modelled grid."""
+    years = p.years
+    cst = p.sc.get("costs") or {}
     ups = p.upgrades
     if p.grid_modelled():
         n = len(ups)
@@ -662,55 +623,62 @@ def _summary(p: _PlanFolder, sites: pd.DataFrame) -> str:
                 " It stays within emergency ratings after the loss of any single checked line "
                 f"(N-1) from {esc(n1.get('from_year') or years[0])}."
             )
-        out.append(s)
-    else:
-        ep = cst.get("energy_usd_per_mwh")
-        out.append(
-            "The transmission grid was not modelled in this plan; campus energy is priced at "
-            + (f"{esc(fmt_num(ep, 2))} USD/MWh" if _isnum(ep) else "a flat price")
-            + "."
-        )
+        return s
+    ep = cst.get("energy_usd_per_mwh")
+    return (
+        "The transmission grid was not modelled in this plan; campus energy is priced at "
+        + (f"{esc(fmt_num(ep, 2))} USD/MWh" if is_number(ep) else "a flat price")
+        + "."
+    )
 
-    checks = m.get("verification") or []
-    n_ok = sum(_ok(c.get("ok")) for c in checks)
+
+def _summary_solver(m: dict[str, Any], n_ok: int, n_checks: int) -> str:
+    """The solver's status and gap, why a feasible plan is not proven optimal, and how many
+    of the ``n_checks`` checks passed (``n_ok``)."""
     gap = m.get("gap")
     s = f"The solver's status is <b>{esc(m.get('status', 'unknown'))}</b>"
-    if _isnum(gap):
+    if is_number(gap):
         s += f", within {esc(_pct(gap, 2))} of the best possible plan"
     if m.get("status") == "feasible":  # stopped by a limit before proving it
         limit = (m.get("solver") or {}).get("time_limit_s")
         s += "; the plan is <b>not proven optimal</b>: the solver stopped at " + (
             f"its time limit ({esc(f'{float(limit):g}')} s)"
-            if m.get("termination") == "maxTimeLimit" and _isnum(limit)
+            if m.get("termination") == "maxTimeLimit" and is_number(limit)
             else f"a limit ({esc(m.get('termination', 'unknown'))})"
         )
         s += " before it could prove that no cheaper plan exists"
     s += (
-        f"; {_fig(n_ok, str(n_ok), 'checks_passed')} of {len(checks)} checks recomputed from the "
+        f"; {_fig(n_ok, str(n_ok), 'checks_passed')} of {n_checks} checks recomputed from the "
         "plan's own tables passed."
     )
-    out.append(s)
+    return s
 
+
+def _summary_cards(
+    p: _PlanFolder,
+    final: float,
+    n_sites: int,
+    total: float,
+    last: int | None,
+    n_ok: int,
+    n_checks: int,
+) -> str:
+    """The key figures as cards: IT capacity [MW], sites, net present cost [USD], grid
+    upgrades, water in the last year [m3/day] and checks passed."""
+    wl = p.water_links
     cards = [
         (fmt_mw(final), f"IT capacity by {last}"),
         (fmt_num(n_sites), "campus sites"),
         (fmt_usd(total), "net present cost"),
     ]
     if p.grid_modelled():
-        cards.append((fmt_num(len(ups)), "grid upgrades"))
+        cards.append((fmt_num(len(p.upgrades)), "grid upgrades"))
     if wl is not None and len(wl) and last is not None:
         cards.append(
             (fmt_num(wl[wl["year"] == last]["m3_per_day"].sum()) + " m3/day", f"water in {last}")
         )
-    cards.append((f"{n_ok} / {len(checks)}", "checks passed"))
-    card_html = "".join(
-        f"<div class=card><b>{esc(a)}</b><span>{esc(b)}</span></div>" for a, b in cards
-    )
-    return (
-        '<section id="summary"><h2>Summary</h2><p class="lead">'
-        + " ".join(out)
-        + f'</p><div class="cards">{card_html}</div></section>'
-    )
+    cards.append((f"{n_ok} / {n_checks}", "checks passed"))
+    return "".join(f"<div class=card><b>{esc(a)}</b><span>{esc(b)}</span></div>" for a, b in cards)
 
 
 def _by_year(p: _PlanFolder, sites: pd.DataFrame) -> str:
@@ -757,7 +725,7 @@ def _by_year(p: _PlanFolder, sites: pd.DataFrame) -> str:
         for r in z.itertuples(index=False):
             rd = r._asdict()
             label = f"{rd.get('zone_id', '')} {rd.get('name', '') or ''}".strip()
-            vals = [float(rd[f"it_mw_{y}"]) if _isnum(rd[f"it_mw_{y}"]) else 0.0 for y in years]
+            vals = [float(rd[f"it_mw_{y}"]) if is_number(rd[f"it_mw_{y}"]) else 0.0 for y in years]
             series.append((label, vals))
     elif len(sc):
         names = dict(zip(sites.get("site_id", []), sites.get("name", []), strict=False))
@@ -903,12 +871,16 @@ def _costs(p: _PlanFolder) -> str:
     costs = p.manifest.get("costs_usd") or {}
     total = p.total_cost_usd()
     rows = [
-        [esc(COST_LABELS.get(k, k)), esc(k), esc(fmt_num(float(v) / 1e6, 1) if _isnum(v) else "–")]
+        [
+            esc(COST_LABELS.get(k, k)),
+            esc(k),
+            esc(fmt_num(float(v) / 1e6, 1) if is_number(v) else "–"),
+        ]
         for k, v in costs.items()
     ]
     rows.append(["<b>Net present cost</b>", "", f"<b>{esc(fmt_num(total / 1e6, 1))}</b>"])
     table = _table(["cost part", "key", "present value [M USD]"], rows, num=(2,), raw=(0, 1, 2))
-    nz = [(k, float(v)) for k, v in costs.items() if _isnum(v) and abs(float(v)) >= 0.5]
+    nz = [(k, float(v)) for k, v in costs.items() if is_number(v) and abs(float(v)) >= 0.5]
     plot = ""
     if nz:
         plot = svg_hbars(
@@ -969,7 +941,7 @@ def _water(p: _PlanFolder) -> str:
         head
         + "<p>Each campus's evaporative or liquid cooling needs water: 24 h x utilisation x IT "
         "MW x WUE, in cubic metres a day (m3/day), piped from sources within reach."
-        + (f" Potable water is capped at {esc(fmt_num(pot))} m3/day." if _isnum(pot) else "")
+        + (f" Potable water is capped at {esc(fmt_num(pot))} m3/day." if is_number(pot) else "")
         + "</p><h3>Water drawn by source and year [m3/day]</h3>"
         + plot
         + f"<h3>Pipelines in {esc(last)}</h3>"
@@ -996,6 +968,8 @@ def _worst_branches(flows: pd.DataFrame, n: int) -> pd.DataFrame:
 
 
 def _grid(p: _PlanFolder) -> str:
+    """The grid section: the most loaded branches, the upgrades and N-1 security (or a
+    sentence with the flat energy price when the grid was not modelled)."""
     head = '<section id="grid"><h2>Grid</h2>'
     g = p.sc.get("grid") or {}
     if not p.grid_modelled():
@@ -1004,9 +978,30 @@ def _grid(p: _PlanFolder) -> str:
             head + "<p>The transmission grid was not modelled in this plan (no grid layer, or "
             "<code>grid: {enabled: false}</code>): there are no line loadings or upgrades, and "
             "campus energy is priced at "
-            + (f"{esc(fmt_num(ep, 2))} USD/MWh" if _isnum(ep) else "a flat price")
+            + (f"{esc(fmt_num(ep, 2))} USD/MWh" if is_number(ep) else "a flat price")
             + ".</p></section>"
         )
+    plot, n_shown = _branch_loading_plot(p)
+    parts = [
+        head,
+        "<p>Each line's loading is its DC power flow as a share of its thermal rating in that "
+        "year (upgrades in service included), at the worst of the modelled snapshots. The "
+        "dashed red line is the rating: 100 %.</p>",
+        f"<h3>Most loaded branches (top {n_shown}) [% of rating]</h3>",
+        plot,
+    ]
+    parts.append("<h3>Grid upgrades</h3>")
+    parts.append(_grid_upgrades(p.upgrades))
+    n1 = g.get("n_minus_1") or {}
+    if n1.get("enabled"):
+        parts.append(_grid_n_minus_1(p, n1))
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _branch_loading_plot(p: _PlanFolder) -> tuple[str, int]:
+    """The :data:`TOP_BRANCHES` most loaded branches as bars [% of thermal rating] (red
+    above 100 %, upgraded ones marked), and how many are drawn ("" and 0 without flows)."""
     top = _worst_branches(p.flows, TOP_BRANCHES)
     upgraded = set()
     if len(p.upgrades):
@@ -1044,16 +1039,12 @@ def _grid(p: _PlanFolder) -> str:
             ref=100.0,
             ref_label="100 % (rating)",
         )
-    parts = [
-        head,
-        "<p>Each line's loading is its DC power flow as a share of its thermal rating in that "
-        "year (upgrades in service included), at the worst of the modelled snapshots. The "
-        "dashed red line is the rating: 100 %.</p>",
-        f"<h3>Most loaded branches (top {len(labels)}) [% of rating]</h3>",
-        plot,
-    ]
-    ups = p.upgrades
-    parts.append("<h3>Grid upgrades</h3>")
+    return plot, len(labels)
+
+
+def _grid_upgrades(ups: pd.DataFrame) -> str:
+    """The grid upgrades the plan buys (``upgrades.csv``: added MW, cost [USD, not
+    discounted], lead time [years]) as a table, or a sentence saying there is none."""
     if len(ups):
         rows = [
             [
@@ -1066,7 +1057,7 @@ def _grid(p: _PlanFolder) -> str:
             ]
             for r in ups.itertuples(index=False)
         ]
-        parts.append(
+        return (
             "<p>What the plan buys to carry the campuses: extra rating on lines "
             "(reconductoring) and extra substation headroom, each in service from its year "
             "(costs not discounted here).</p>"
@@ -1083,50 +1074,48 @@ def _grid(p: _PlanFolder) -> str:
                 num=(2, 3, 4, 5),
             )
         )
-    else:
-        parts.append("<p>The plan needs no grid upgrade.</p>")
-    n1 = g.get("n_minus_1") or {}
-    if n1.get("enabled"):
-        parts.append(
-            "<h3>N-1 security</h3><p>From "
-            f"{esc(n1.get('from_year') or p.years[0])}, after the outage of any one checked "
-            f"line (outages: {esc(n1.get('outages', 'all'))}; snapshots: "
-            f"{esc(n1.get('snapshots', 'peak'))}), every line stays within its emergency "
-            "rating.</p>"
-        )
-        c = p.contingencies
-        if len(c):
-            c = c.sort_values("loading_pct", ascending=False).head(10)
-            rows = [
-                [
-                    r.branch_id,
-                    r.outage_id,
-                    int(r.year),
-                    r.snapshot,
-                    fmt_num(r.post_flow_mw),
-                    fmt_num(r.rating_emergency_mw),
-                    fmt_num(r.loading_pct, 1),
-                ]
-                for r in c.itertuples(index=False)
+    return "<p>The plan needs no grid upgrade.</p>"
+
+
+def _grid_n_minus_1(p: _PlanFolder, n1: dict[str, Any]) -> str:
+    """N-1 security as the scenario set it (``n1``: ``grid.n_minus_1``) and the ten tightest
+    post-outage cases of ``contingencies.csv`` (flows [MW], loading [% of emergency rating])."""
+    out = (
+        "<h3>N-1 security</h3><p>From "
+        f"{esc(n1.get('from_year') or p.years[0])}, after the outage of any one checked "
+        f"line (outages: {esc(n1.get('outages', 'all'))}; snapshots: "
+        f"{esc(n1.get('snapshots', 'peak'))}), every line stays within its emergency "
+        "rating.</p>"
+    )
+    c = p.contingencies
+    if len(c):
+        c = c.sort_values("loading_pct", ascending=False).head(10)
+        rows = [
+            [
+                r.branch_id,
+                r.outage_id,
+                int(r.year),
+                r.snapshot,
+                fmt_num(r.post_flow_mw),
+                fmt_num(r.rating_emergency_mw),
+                fmt_num(r.loading_pct, 1),
             ]
-            parts.append(
-                "<p>The ten tightest cases:</p>"
-                + _table(
-                    [
-                        "branch",
-                        "after outage of",
-                        "year",
-                        "snapshot",
-                        "flow after [MW]",
-                        "emergency rating [MW]",
-                        "loading [%]",
-                    ],
-                    rows,
-                    num=(2, 4, 5, 6),
-                )
-            )
-    parts.append("</section>")
-    return "".join(parts)
+            for r in c.itertuples(index=False)
+        ]
+        out += "<p>The ten tightest cases:</p>" + _table(
+            [
+                "branch",
+                "after outage of",
+                "year",
+                "snapshot",
+                "flow after [MW]",
+                "emergency rating [MW]",
+                "loading [%]",
+            ],
+            rows,
+            num=(2, 4, 5, 6),
+        )
+    return out
 
 
 def _cooling(s: pd.DataFrame) -> str:
@@ -1140,7 +1129,7 @@ def _cooling(s: pd.DataFrame) -> str:
         if "pue_peak" in s
         else [None] * len(s)
     )
-    peak = [None if not _isnum(v) else float(v) for v in peak]
+    peak = [None if not is_number(v) else float(v) for v in peak]
     wue = (
         pd.to_numeric(s["wue_annual_l_per_kwh"], errors="coerce").fillna(0.0).tolist()
         if "wue_annual_l_per_kwh" in s
@@ -1171,7 +1160,7 @@ def _cooling(s: pd.DataFrame) -> str:
         value_labels=[fmt_num(v, 2) for v in wue],
         heading="Annual WUE",
     )
-    plot = _svg("pue_wue", "PUE and WUE by site", 880, h1 + h2 + 16, b1 + b2)
+    plot = svg("pue_wue", "PUE and WUE by site", 880, h1 + h2 + 16, b1 + b2)
     legend = ", ".join(
         f'<span style="color:{col[k]}">\u25a0</span> {esc(k or "unknown")}' for k in kinds
     )
@@ -1204,7 +1193,7 @@ def _verification(p: _PlanFolder) -> str:
             else '<span class="bad">failed</span>',
             esc(
                 fmt_num(max(float(c.get("worst", 0) or 0), 0.0), 3)
-                if _isnum(c.get("worst"))
+                if is_number(c.get("worst"))
                 else "–"
             ),
             esc(c.get("unit", "")),
@@ -1227,15 +1216,47 @@ def _kv(pairs: Sequence[tuple[str, Any]]) -> str:
 
 
 def _assumptions(p: _PlanFolder) -> str:
+    """The assumptions section: the scenario as run (settings and their values), its
+    description, the candidates and the screening, and the notes of the run."""
+    sc = p.sc
+    cst = sc.get("costs") or {}
+    g = sc.get("grid") or {}
+    pol = sc.get("policy") or {}
+    pairs = _general_settings(p)
+    if p.grid_modelled():
+        pairs += _grid_settings(p, g)
+    else:
+        pairs.append(("energy price [USD/MWh]", fmt_num(cst.get("energy_usd_per_mwh"), 2)))
+    pairs += _policy_settings(pol)
+    desc = sc.get("description") or ""
+    notes = p.manifest.get("notes") or []
+    cands = p.manifest.get("candidates") or {}
+    out = ['<section id="assumptions"><h2>What was assumed</h2>']
+    if desc:
+        out.append(f"<p>{esc(desc.strip())}</p>")
+    out.append(_kv(pairs))
+    if cands:
+        out += _screening(cands)
+    if notes:
+        out.append(
+            "<details><summary>Notes of the run</summary><ul>"
+            + "".join(f"<li>{esc(n)}</li>" for n in notes)
+            + "</ul></details>"
+        )
+    out.append("</section>")
+    return "".join(out)
+
+
+def _general_settings(p: _PlanFolder) -> list[tuple[str, Any]]:
+    """(setting, value) of the scenario as run: years, targets [MW], objective, costs
+    [USD, USD/MW, USD/km], campus sizes [MW], cooling, water [m3/day], whether a grid."""
     sc = p.sc
     camp = sc.get("campus") or {}
     cst = sc.get("costs") or {}
-    g = sc.get("grid") or {}
     w = sc.get("water") or {}
-    pol = sc.get("policy") or {}
     obj = sc.get("objective") or {}
     targets = p.targets()
-    pairs: list[tuple[str, Any]] = [
+    return [
         ("planning years", ", ".join(str(y) for y in p.years)),
         (
             "national IT targets [MW]",
@@ -1265,46 +1286,56 @@ def _assumptions(p: _PlanFolder) -> str:
         ("potable water cap [m3/day]", fmt_num(w.get("potable_cap_m3_per_day"))),
         ("grid modelled", "yes" if p.grid_modelled() else "no"),
     ]
-    if p.grid_modelled():
-        snaps = g.get("snapshots") or []
-        pairs += [
+
+
+def _grid_settings(p: _PlanFolder, g: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(setting, value) of a modelled grid (``g``: ``grid`` of the scenario as run):
+    snapshots (load factor, hours a year), utilisation, formulation, limits, upgrades, N-1,
+    derated branches and branches out of service."""
+    snaps = g.get("snapshots") or []
+    pairs: list[tuple[str, Any]] = [
+        (
+            "snapshots (load factor, hours a year)",
+            "; ".join(
+                f"{s.get('name')}{' (peak)' if s.get('peak') else ''}: "
+                f"{fmt_num(s.get('load_factor'), 2)}, {fmt_num(s.get('hours'))} h"
+                for s in snaps
+            )
+            or "–",
+        ),
+        ("campus utilisation", fmt_num(g.get("campus_utilisation"), 2)),
+        ("power-flow formulation", g.get("formulation", "–")),
+        ("line limits", "yes" if g.get("line_limits", True) else "no"),
+        ("grid upgrades allowed", "yes" if g.get("upgrades", True) else "no"),
+    ]
+    n1 = g.get("n_minus_1") or {}
+    pairs.append(
+        (
+            "N-1 security",
             (
-                "snapshots (load factor, hours a year)",
-                "; ".join(
-                    f"{s.get('name')}{' (peak)' if s.get('peak') else ''}: "
-                    f"{fmt_num(s.get('load_factor'), 2)}, {fmt_num(s.get('hours'))} h"
-                    for s in snaps
-                )
-                or "–",
-            ),
-            ("campus utilisation", fmt_num(g.get("campus_utilisation"), 2)),
-            ("power-flow formulation", g.get("formulation", "–")),
-            ("line limits", "yes" if g.get("line_limits", True) else "no"),
-            ("grid upgrades allowed", "yes" if g.get("upgrades", True) else "no"),
-        ]
-        n1 = g.get("n_minus_1") or {}
+                f"yes, from {n1.get('from_year') or p.years[0]}; outages: "
+                f"{n1.get('outages', 'all')}; snapshots: {n1.get('snapshots', 'peak')}"
+            )
+            if n1.get("enabled")
+            else "no",
+        )
+    )
+    if g.get("derate"):
         pairs.append(
             (
-                "N-1 security",
-                (
-                    f"yes, from {n1.get('from_year') or p.years[0]}; outages: "
-                    f"{n1.get('outages', 'all')}; snapshots: {n1.get('snapshots', 'peak')}"
-                )
-                if n1.get("enabled")
-                else "no",
+                "derated branches (factor)",
+                "; ".join(f"{k}: {v}" for k, v in g["derate"].items()),
             )
         )
-        if g.get("derate"):
-            pairs.append(
-                (
-                    "derated branches (factor)",
-                    "; ".join(f"{k}: {v}" for k, v in g["derate"].items()),
-                )
-            )
-        if g.get("outages"):
-            pairs.append(("branches out of service", ", ".join(map(str, g["outages"]))))
-    else:
-        pairs.append(("energy price [USD/MWh]", fmt_num(cst.get("energy_usd_per_mwh"), 2)))
+    if g.get("outages"):
+        pairs.append(("branches out of service", ", ".join(map(str, g["outages"]))))
+    return pairs
+
+
+def _policy_settings(pol: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(setting, value) of the policy (``pol``: ``policy`` of the scenario as run): zones
+    (bonus [USD/MW] or minimum share [fraction]) and region shares."""
+    pairs: list[tuple[str, Any]] = []
     zones = pol.get("zones") or {}
     if zones:
         pairs.append(
@@ -1322,35 +1353,26 @@ def _assumptions(p: _PlanFolder) -> str:
                 "; ".join(f"{k}: {json.dumps(v)}" for k, v in pol["region_shares"].items()),
             )
         )
-    desc = sc.get("description") or ""
-    notes = p.manifest.get("notes") or []
-    cands = p.manifest.get("candidates") or {}
-    out = ['<section id="assumptions"><h2>What was assumed</h2>']
-    if desc:
-        out.append(f"<p>{esc(desc.strip())}</p>")
-    out.append(_kv(pairs))
-    if cands:
+    return pairs
+
+
+def _screening(cands: dict[str, Any]) -> list[str]:
+    """How many candidate locations were made and kept, and what each screening rule
+    removed (``cands``: the manifest's ``candidates``)."""
+    out = [
+        f"<p>The plan chose among {esc(fmt_num(cands.get('made')))} candidate locations; "
+        f"{esc(fmt_num(cands.get('kept')))} passed the screening.</p>"
+    ]
+    rules = [r for r in cands.get("screening") or [] if r.get("removed")]
+    if rules:
         out.append(
-            f"<p>The plan chose among {esc(fmt_num(cands.get('made')))} candidate locations; "
-            f"{esc(fmt_num(cands.get('kept')))} passed the screening.</p>"
-        )
-        rules = [r for r in cands.get("screening") or [] if r.get("removed")]
-        if rules:
-            out.append(
-                _table(
-                    ["screening rule", "candidates removed"],
-                    [(r.get("rule"), fmt_num(r.get("removed"))) for r in rules],
-                    num=(1,),
-                )
+            _table(
+                ["screening rule", "candidates removed"],
+                [(r.get("rule"), fmt_num(r.get("removed"))) for r in rules],
+                num=(1,),
             )
-    if notes:
-        out.append(
-            "<details><summary>Notes of the run</summary><ul>"
-            + "".join(f"<li>{esc(n)}</li>" for n in notes)
-            + "</ul></details>"
         )
-    out.append("</section>")
-    return "".join(out)
+    return out
 
 
 def _provenance(p: _PlanFolder) -> str:

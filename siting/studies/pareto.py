@@ -37,7 +37,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -46,6 +46,12 @@ import yaml
 from siting.core.errors import InputError
 from siting.core.io import OutputOwner, claim_folder, write_text_atomic
 from siting.model.metrics import METRIC_KEYS, METRICS
+
+if TYPE_CHECKING:
+    from dask.distributed import Client
+
+    from siting.config.scenario import Scenario
+    from siting.studies.sweep import SweepResult
 
 #: The scenario field each metric's cap sets.
 CAP_KEYS = {
@@ -285,7 +291,7 @@ def pareto(
     from siting.config.scenario import load_scenario
     from siting.core.engine import dask_client
     from siting.inputs import input_files
-    from siting.studies.sweep import run_sweep, scenario_key
+    from siting.studies.sweep import scenario_key
 
     say = progress or (lambda _s: None)
     if metric not in METRICS:
@@ -294,6 +300,38 @@ def pareto(
         raise InputError(f"points must be between 2 and {MAX_POINTS}, got {points}")
     scenario_file = Path(scenario_file).resolve()
     sc = load_scenario(scenario_file)
+    _check_scenario(sc, scenario_file, metric)
+    dest = Path(out) if out is not None else Path("maps") / f"{sc.name}-pareto-{metric}"
+    dest = claim_folder(dest, OutputOwner(f"pareto-{metric}", sc.name), inputs=input_files(sc))
+    run = _FrontRun(
+        scenario_file=scenario_file,
+        metric=metric,
+        dest=dest,
+        name=_sweep_name(sc.name, metric),
+        points_file=dest / "points.yaml",
+        key=scenario_key(sc),
+        threads=threads,
+        say=say,
+    )
+
+    with dask_client(scheduler, workers, client=client) as client:
+        anchor, f_min, f_max = _anchors(run, client)
+        swept = _capped_points(run, client, f_min, f_max, points)
+
+    front = _collect(swept, metric, dest, anchor, f_min, f_max)
+    write_front(front)
+    return front
+
+
+def _check_scenario(sc: Scenario, scenario_file: Path, metric: str) -> None:
+    """Refuse a scenario that cannot have a cost/``metric`` front.
+
+    Raises
+    ------
+    siting.core.errors.InputError
+        CO2 without the grid model, an objective other than least cost, water without
+        ``water.enabled``, or the metric's cap already set in the scenario.
+    """
     if metric == "co2" and (sc.layers.grid is None or not sc.grid.enabled):
         raise InputError(
             f"{scenario_file}: a cost/co2 front needs the grid model (layers.grid and "
@@ -316,46 +354,102 @@ def pareto(
             f"{scenario_file}: {CAP_KEYS[metric]} is already set ({base_cap:g}); the front "
             "sets it point by point, so remove it from the scenario"
         )
-    dest = Path(out) if out is not None else Path("maps") / f"{sc.name}-pareto-{metric}"
-    dest = claim_folder(dest, OutputOwner(f"pareto-{metric}", sc.name), inputs=input_files(sc))
-    name = _sweep_name(sc.name, metric)
-    points_file = dest / "points.yaml"
-    key = scenario_key(sc)
 
-    with dask_client(scheduler, workers, client=client) as client:
-        # 1. the anchors, side by side: the least-cost plan (a sweep of one point) and the
-        #    least metric (one task), unless a previous run finished it
-        anchor = _read_anchor(dest, key, metric)
-        fut = None
-        if anchor is None:
-            say(f"anchor: least {metric}")
-            fut = client.submit(min_metric, str(scenario_file), metric, threads=threads, pure=False)
-        say("anchor: least cost")
-        _write_points_file(points_file, name, scenario_file, metric, [None], threads)
-        first = run_sweep(points_file, client=client, robustness=False)
-        row = first.rows[0]
-        if row["status"] not in ("optimal", "feasible"):
-            raise InputError(
-                f"the least-cost plan of {scenario_file} failed ({row['status']}): "
-                f"{row['error']}; plan it with `siting plan` to see why"
-            )
-        f_max = _metric_of(first.out / row["key"], metric)
-        if anchor is None:
-            assert fut is not None
-            anchor = fut.result()
-            anchor["scenario_key"] = key
-            write_text_atomic(dest / ANCHOR_FILE, json.dumps(anchor, indent=2) + "\n")
-        f_min = float(anchor["value"])
 
-        # 2. the capped points
-        caps = _caps(f_min, f_max, points)
-        say(f"{len(caps)} capped point(s) between {f_min:,.6g} and {f_max:,.6g} {METRICS[metric]}")
-        _write_points_file(points_file, name, scenario_file, metric, [None, *caps], threads)
-        swept = run_sweep(points_file, client=client)
+@dataclass
+class _FrontRun:
+    """What the steps of :func:`pareto` share.
 
-    front = _collect(swept, metric, dest, anchor, f_min, f_max)
-    write_front(front)
-    return front
+    Attributes
+    ----------
+    scenario_file
+        The scenario YAML file (resolved).
+    metric
+        ``water``, ``co2`` or ``grid_upgrades``.
+    dest
+        The front's folder (claimed).
+    name
+        The name of the points' sweep.
+    points_file
+        The points' sweep file (``dest / "points.yaml"``).
+    key
+        The scenario's key (:func:`siting.studies.sweep.scenario_key`): a finished anchor
+        of another key is solved again.
+    threads
+        Solver threads per point.
+    say
+        Called with a line of text at each stage.
+    """
+
+    scenario_file: Path
+    metric: str
+    dest: Path
+    name: str
+    points_file: Path
+    key: str
+    threads: int
+    say: Callable[[str], None]
+
+
+def _anchors(run: _FrontRun, client: Client) -> tuple[dict[str, Any], float, float]:
+    """The two anchors, side by side: the least-cost plan (a sweep of one point) and the
+    least metric (one task on ``client``), unless a previous run finished it.
+
+    Returns
+    -------
+    tuple
+        The least-metric anchor (as in ``anchor.json``), ``f_min`` (its metric) and
+        ``f_max`` (the least-cost plan's) [metric unit].
+
+    Raises
+    ------
+    siting.core.errors.InputError
+        When the least-cost plan failed.
+    """
+    from siting.studies.sweep import run_sweep
+
+    metric = run.metric
+    anchor = _read_anchor(run.dest, run.key, metric)
+    fut = None
+    if anchor is None:
+        run.say(f"anchor: least {metric}")
+        fut = client.submit(
+            min_metric, str(run.scenario_file), metric, threads=run.threads, pure=False
+        )
+    run.say("anchor: least cost")
+    _write_points_file(run.points_file, run.name, run.scenario_file, metric, [None], run.threads)
+    first = run_sweep(run.points_file, client=client, robustness=False)
+    row = first.rows[0]
+    if row["status"] not in ("optimal", "feasible"):
+        raise InputError(
+            f"the least-cost plan of {run.scenario_file} failed ({row['status']}): "
+            f"{row['error']}; plan it with `siting plan` to see why"
+        )
+    f_max = _metric_of(first.out / row["key"], metric)
+    if anchor is None:
+        assert fut is not None
+        anchor = fut.result()
+        anchor["scenario_key"] = run.key
+        write_text_atomic(run.dest / ANCHOR_FILE, json.dumps(anchor, indent=2) + "\n")
+    f_min = float(anchor["value"])
+    return anchor, f_min, f_max
+
+
+def _capped_points(
+    run: _FrontRun, client: Client, f_min: float, f_max: float, points: int
+) -> SweepResult:
+    """The ``points - 1`` capped points between ``f_min`` and ``f_max`` [metric unit], with
+    the least-cost plan, planned as one sweep on ``client``."""
+    from siting.studies.sweep import run_sweep
+
+    caps = _caps(f_min, f_max, points)
+    run.say(
+        f"{len(caps)} capped point(s) between {f_min:,.6g} and {f_max:,.6g} {METRICS[run.metric]}"
+    )
+    _write_points_file(
+        run.points_file, run.name, run.scenario_file, run.metric, [None, *caps], run.threads
+    )
+    return run_sweep(run.points_file, client=client)
 
 
 def _read_anchor(dest: Path, key: str, metric: str) -> dict[str, Any] | None:
@@ -379,7 +473,9 @@ def _metric_of(scenario_dir: Path, metric: str) -> float:
     return float(value)
 
 
-def _collect(swept: Any, metric: str, dest: Path, anchor: dict, f_min: float, f_max: float):
+def _collect(
+    swept: SweepResult, metric: str, dest: Path, anchor: dict, f_min: float, f_max: float
+) -> Front:
     rows = []
     notes: list[str] = []
     cap_key = CAP_KEYS[metric]
@@ -474,7 +570,7 @@ METRIC_WORDS = {
 
 def svg_front(front: Front) -> str:
     """The front as an inline SVG: metric across, net present cost up, one dot per point."""
-    from siting.render.report import _nice_ticks, _svg, _text, _tick
+    from siting.render.html import nice_ticks, svg, svg_text, tick_label
 
     label, unit, scale = AXIS[front.metric]
     t = front.table
@@ -486,10 +582,10 @@ def svg_front(front: Front) -> str:
     w, h, left, right, top, bottom = 640.0, 380.0, 78.0, 24.0, 34.0, 58.0
     body: list[str] = []
     if not len(x):
-        body.append(_text(w / 2, h / 2, "no point has a plan", anchor="middle"))
-        return _svg("front", f"Cost against {label}", w, h, body)
-    xt = _nice_ticks(float(np.min(x)), float(np.max(x)) if np.ptp(x) > 0 else float(x[0]) + 1)
-    yt = _nice_ticks(float(np.min(y)), float(np.max(y)) if np.ptp(y) > 0 else float(y[0]) + 1)
+        body.append(svg_text(w / 2, h / 2, "no point has a plan", anchor="middle"))
+        return svg("front", f"Cost against {label}", w, h, body)
+    xt = nice_ticks(float(np.min(x)), float(np.max(x)) if np.ptp(x) > 0 else float(x[0]) + 1)
+    yt = nice_ticks(float(np.min(y)), float(np.max(y)) if np.ptp(y) > 0 else float(y[0]) + 1)
 
     def px(v: float) -> float:
         return left + (v - xt[0]) / (xt[-1] - xt[0]) * (w - left - right)
@@ -502,14 +598,14 @@ def svg_front(front: Front) -> str:
             f'<line x1="{px(v):.1f}" y1="{top:.1f}" x2="{px(v):.1f}" y2="{h - bottom:.1f}" '
             'stroke="#e5e5e5"/>'
         )
-        body.append(_text(px(v), h - bottom + 16, _tick(v), anchor="middle"))
+        body.append(svg_text(px(v), h - bottom + 16, tick_label(v), anchor="middle"))
     for v in yt:
         body.append(
             f'<line x1="{left:.1f}" y1="{py(v):.1f}" x2="{w - right:.1f}" y2="{py(v):.1f}" '
             'stroke="#e5e5e5"/>'
         )
-        body.append(_text(left - 6, py(v) + 4, _tick(v), anchor="end"))
-    body.append(_text((left + w - right) / 2, h - 14, f"{label} [{unit}]", anchor="middle"))
+        body.append(svg_text(left - 6, py(v) + 4, tick_label(v), anchor="end"))
+    body.append(svg_text((left + w - right) / 2, h - 14, f"{label} [{unit}]", anchor="middle"))
     body.append(
         f'<text x="16" y="{(top + h - bottom) / 2:.1f}" text-anchor="middle" '
         f'transform="rotate(-90 16 {(top + h - bottom) / 2:.1f})">Net present cost [bn USD]'
@@ -528,11 +624,15 @@ def svg_front(front: Front) -> str:
             f"<title>point {int(names[i])}: {x[i]:,.4g} {unit}, {y[i]:,.4g} bn USD"
             f"{' (dominated)' if dom[i] else ''}</title></circle>"
         )
-        body.append(_text(px(x[i]) + 7, py(y[i]) - 7, str(int(names[i])), extra='font-size="11"'))
+        body.append(
+            svg_text(px(x[i]) + 7, py(y[i]) - 7, str(int(names[i])), extra='font-size="11"')
+        )
     body.append(
-        _text(left, 20, f"Least cost against {in_running_text(label)}", extra='font-weight="bold"')
+        svg_text(
+            left, 20, f"Least cost against {in_running_text(label)}", extra='font-weight="bold"'
+        )
     )
-    return _svg("front", f"Cost against {label}", w, h, body)
+    return svg("front", f"Cost against {label}", w, h, body)
 
 
 def in_running_text(label: str) -> str:
@@ -544,7 +644,8 @@ def front_html(front: Front) -> str:
     """A self-contained page: the plot, the table and links to each point's plan."""
     import os
 
-    from siting.render.report import CSS, esc
+    from siting.render.html import esc
+    from siting.render.report import CSS
 
     label, unit, scale = AXIS[front.metric]
     words, per = METRIC_WORDS[front.metric]
@@ -612,6 +713,7 @@ def table_number(v: float) -> str:
 
 
 def is_nan(v: Any) -> bool:
+    """Whether ``v`` is None or a float NaN."""
     try:
         return v is None or (isinstance(v, float) and math.isnan(v))
     except TypeError:

@@ -67,7 +67,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -82,7 +82,21 @@ from siting.core.plan_files import (
     read_plan_layer,
     read_plan_table,
 )
-from siting.render.report import PALETTE, _legend, _svg, _text, esc, fmt_num
+from siting.render.html import (
+    clean_json_value,
+    esc,
+    feature_collection,
+    fmt_num,
+    popup_number,
+    popup_rows,
+    svg_legend,
+    svg_text,
+)
+from siting.render.html import svg as svg_doc
+from siting.render.report import PALETTE
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 #: Sites drawn in ``robustness.svg`` and printed by ``siting robustness``.
 TOP_SITES = 20
@@ -444,8 +458,48 @@ def robustness(sweep_out: Path) -> Robustness:
             "version of the sweep file) and are left out"
         )
     with_plan = [s for s in scen if s.outcome == "plan"]
+    sets, letters = _candidate_sets(with_plan, notes)
+    long_rows, yrs = _chosen_rows(with_plan)
+    n_by_set = {letters[d]: len(ss) for d, ss in sets.items()}
+    table, cols = _site_rows(long_rows, yrs, n_by_set)
+    sites, never_all = _with_geometry(table, cols, sets, letters, notes)
+    failed = [s for s in scen if s.outcome == "failed"]
+    skipped = [s for s in scen if s.outcome == "skipped"]
+    _outcome_notes(scen, with_plan, failed, skipped, len(sites), notes)
+    context = None
+    if sets:
+        biggest = max(sets.values(), key=len)
+        context = biggest[0].plan_dir
+    return Robustness(
+        sweep_out=out,
+        sites=sites,
+        years=yrs,
+        scenarios=_scenario_table(scen),
+        scenarios_total=len(scen),
+        scenarios_with_plan=len(with_plan),
+        failed=len(failed),
+        skipped=len(skipped),
+        candidate_sets=len(sets),
+        notes=notes,
+        never_chosen=never_all,
+        context_plan=context,
+    )
 
-    # candidate sets: plans with the same candidates (IDs and coordinates)
+
+def _candidate_sets(
+    with_plan: list[_Scenario], notes: list[str]
+) -> tuple[dict[str, list[_Scenario]], dict[str, str]]:
+    """Group the plans by their candidates (IDs and coordinates, :func:`_signature`).
+
+    Sets each plan's ``candidate_set`` letter, and appends a note to ``notes`` when there is
+    more than one set.
+
+    Returns
+    -------
+    tuple
+        The plans by candidate digest (in the order first seen) and each digest's letter
+        (``A``, ``B`` ...; ``S27`` ... past ``Z``).
+    """
     sets: dict[str, list[_Scenario]] = {}
     sizes: dict[str, int] = {}
     for s in with_plan:
@@ -474,8 +528,12 @@ def robustness(sweep_out: Path) -> Robustness:
             + "); a site ID means the same place only within one set, so each set is "
             "counted on its own (column candidate_set), never mixed"
         )
+    return sets, letters
 
-    # one long table: one row per (plan, site chosen)
+
+def _chosen_rows(with_plan: list[_Scenario]) -> tuple[list[dict[str, Any]], list[int]]:
+    """One row per (plan, site chosen): its first year, IT MW in its last year [MW],
+    cooling and bus; and the planning years over all plans, sorted."""
     years: set[int] = set()
     long_rows = []
     for s in with_plan:
@@ -501,9 +559,29 @@ def robustness(sweep_out: Path) -> Robustness:
                     "bus_id": "" if pd.isna(r["bus_id"]) else str(r["bus_id"]),
                 }
             )
-    yrs = sorted(years)
-    n_by_set = {letters[d]: len(ss) for d, ss in sets.items()}
+    return long_rows, sorted(years)
 
+
+def _site_rows(
+    long_rows: list[dict[str, Any]], yrs: list[int], n_by_set: dict[str, int]
+) -> tuple[pd.DataFrame, list[str]]:
+    """The counts per (candidate set, site) from :func:`_chosen_rows`' rows.
+
+    Parameters
+    ----------
+    long_rows
+        One row per (plan, site chosen).
+    yrs
+        The planning years.
+    n_by_set
+        Plans per candidate set [count].
+
+    Returns
+    -------
+    tuple
+        The table (every column of ``robustness.csv`` but ``lon_deg``, ``lat_deg``;
+        fractions in 0..1, IT MW in MW) and the csv's columns in order.
+    """
     rows = []
     if long_rows:
         long = pd.DataFrame(long_rows)
@@ -541,8 +619,22 @@ def robustness(sweep_out: Path) -> Robustness:
         + ["cooling_most_common", "cooling_mix", "bus_id", "lon_deg", "lat_deg"]
     )
     table = pd.DataFrame(rows, columns=[c for c in cols if c not in ("lon_deg", "lat_deg")])
+    return table, cols
 
-    # geometry: from the first plan of each candidate set
+
+def _with_geometry(
+    table: pd.DataFrame,
+    cols: list[str],
+    sets: dict[str, list[_Scenario]],
+    letters: dict[str, str],
+    notes: list[str],
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """The sites with their names and geometry from the first plan of each candidate set,
+    a point inside each [degrees, EPSG:4326], sorted by selection frequency (highest
+    first), then times chosen, set and ID; and the candidates never chosen.
+
+    Appends to ``notes`` what the plans' layers lack.
+    """
     import geopandas as gpd
 
     geoms, nevers = [], []
@@ -588,9 +680,19 @@ def robustness(sweep_out: Path) -> Robustness:
         if nevers
         else gpd.GeoDataFrame({"site_id": [], "name": []}, geometry=[], crs="EPSG:4326")
     )
+    return sites, never_all
 
-    failed = [s for s in scen if s.outcome == "failed"]
-    skipped = [s for s in scen if s.outcome == "skipped"]
+
+def _outcome_notes(
+    scen: list[_Scenario],
+    with_plan: list[_Scenario],
+    failed: list[_Scenario],
+    skipped: list[_Scenario],
+    n_sites: int,
+    notes: list[str],
+) -> None:
+    """Add to ``notes`` the scenarios left out (failed, skipped), the plans not proven
+    optimal, and first, when so, that there was no plan or no site (``n_sites`` [count])."""
     if failed:
         st = Counter(s.status for s in failed)
         notes.append(
@@ -616,10 +718,13 @@ def robustness(sweep_out: Path) -> Robustness:
             f"no scenario of this sweep has a plan ({len(scen)} scenario(s): {len(failed)} "
             f"failed, {len(skipped)} skipped); nothing to count",
         )
-    elif not len(sites):
+    elif not n_sites:
         notes.insert(0, "no plan chose any site")
 
-    scen_df = pd.DataFrame(
+
+def _scenario_table(scen: list[_Scenario]) -> pd.DataFrame:
+    """The rows of ``scenarios.csv``: one per scenario, with its outcome and candidate set."""
+    return pd.DataFrame(
         [
             {
                 "name": s.name,
@@ -633,24 +738,6 @@ def robustness(sweep_out: Path) -> Robustness:
             for s in scen
         ],
         columns=["name", "key", "status", "outcome", "reason", "candidate_set", "plan_dir"],
-    )
-    context = None
-    if sets:
-        biggest = max(sets.values(), key=len)
-        context = biggest[0].plan_dir
-    return Robustness(
-        sweep_out=out,
-        sites=sites,
-        years=yrs,
-        scenarios=scen_df,
-        scenarios_total=len(scen),
-        scenarios_with_plan=len(with_plan),
-        failed=len(failed),
-        skipped=len(skipped),
-        candidate_sets=len(sets),
-        notes=notes,
-        never_chosen=never_all,
-        context_plan=context,
     )
 
 
@@ -691,8 +778,8 @@ def svg_robustness(rob: Robustness, top: int = TOP_SITES) -> str:
     rows = rob.table().head(top)
     if not len(rows):
         msg = rob.notes[0] if rob.notes else "no site chosen"
-        body = [_text(10, 24, title, extra='font-weight="bold"'), _text(10, 48, msg, n=140)]
-        return _svg(name, title, 880, 70, body)
+        body = [svg_text(10, 24, title, extra='font-weight="bold"'), svg_text(10, 48, msg, n=140)]
+        return svg_doc(name, title, 880, 70, body)
     years = rob.years
     ticks = [0, 20, 40, 60, 80, 100]
 
@@ -701,7 +788,7 @@ def svg_robustness(rob: Robustness, top: int = TOP_SITES) -> str:
 
     ph = row * len(rows)
     body = [
-        _text(
+        svg_text(
             left,
             18,
             f"Share of the {rob.scenarios_with_plan} plan(s) that choose the site "
@@ -715,9 +802,9 @@ def svg_robustness(rob: Robustness, top: int = TOP_SITES) -> str:
             f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{y0:.1f}" y2="{y0 + ph:.1f}" '
             'stroke="#e4e4e4"/>'
         )
-        body.append(_text(x(t), y0 + ph + 16, str(t), "middle"))
+        body.append(svg_text(x(t), y0 + ph + 16, str(t), "middle"))
     body.append(
-        _text(left + pw / 2, y0 + ph + 34, "share of plans [%], split by first year", "middle")
+        svg_text(left + pw / 2, y0 + ph + 34, "share of plans [%], split by first year", "middle")
     )
     for i, (_, r) in enumerate(rows.iterrows()):
         yy = y0 + row * i
@@ -735,9 +822,9 @@ def svg_robustness(rob: Robustness, top: int = TOP_SITES) -> str:
                 f'fill="{_year_colour(years, y)}"><title>{esc(tip)}</title></rect>'
             )
             acc += pct
-        body.append(_text(left - 8, yy + 15, _label(rob, r), "end", n=42))
+        body.append(svg_text(left - 8, yy + 15, _label(rob, r), "end", n=42))
         body.append(
-            _text(
+            svg_text(
                 x(acc) + 4,
                 yy + 15,
                 f"{fmt_num(100 * r['selection_frequency'])} % ({int(r['times_chosen'])}/{n})",
@@ -749,10 +836,10 @@ def svg_robustness(rob: Robustness, top: int = TOP_SITES) -> str:
     )
     used = [y for y in years if rows[f"first_year_{y}"].sum() > 0]
     # the legend right of the longest label ("100 % (24/24)" is about 95 px)
-    body.append(_text(left + pw + 110, y0 + 2, "first year", extra='font-weight="bold"'))
-    body += _legend(left + pw + 110, y0 + 22, [(str(y), _year_colour(years, y)) for y in used])
+    body.append(svg_text(left + pw + 110, y0 + 2, "first year", extra='font-weight="bold"'))
+    body += svg_legend(left + pw + 110, y0 + 22, [(str(y), _year_colour(years, y)) for y in used])
     h = max(y0 + ph + 48, y0 + 40 + 18 * len(used))
-    return _svg(name, title, 900, h, body)
+    return svg_doc(name, title, 900, h, body)
 
 
 # --------------------------------------------------------------------------- the map
@@ -828,49 +915,67 @@ _JS = r"""
 
 
 def _page_data(rob: Robustness, tiles: bool) -> dict[str, Any]:
-    import shapely
-
-    from siting.render.maps import (
-        OSM_ATTRIBUTION,
-        OSM_URL,
-        _clean,
-        _fc,
-        _Inputs,
-        _num,
-        _outline,
-        _rows,
-    )
-    from siting.render.maps import esc as mesc
+    """The data of the robustness map page (GeoJSON layers in EPSG:4326, the legend's HTML,
+    the bounds [degrees]), every string from the inputs escaped."""
+    from siting.render.maps import OSM_ATTRIBUTION, OSM_URL
 
     notes = list(rob.notes)
+    outline, branches, buses = _context_layers(rob, notes)
+    feats = _site_features(rob)
+    never = _never_features(rob)
+    return {
+        "tiles": {"url": OSM_URL, "attribution": OSM_ATTRIBUTION} if tiles else None,
+        "outline": outline,
+        "branches": branches,
+        "buses": buses,
+        "sites": {"type": "FeatureCollection", "features": feats},
+        "never": {"type": "FeatureCollection", "features": never},
+        "never_colour": NEVER_COLOUR,
+        "never_text": f"chosen in none of the {rob.scenarios_with_plan} plans",
+        "legend": _map_legend(rob, len(never), notes),
+        "bounds": _bounds(outline, feats + never),
+    }
+
+
+def _context_layers(
+    rob: Robustness, notes: list[str]
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The region outline, branches and substations of the context plan, as GeoJSON
+    FeatureCollections (empty without one).
+
+    Appends to ``notes`` the plan's own notes and whose plan it is, or why no context is
+    drawn (a failure keeps the layers made before it: the context is optional).
+    """
+    from siting.render.maps import MapInputs, outline_layer
+
     outline: dict[str, Any] = {"type": "FeatureCollection", "features": []}
     branches, buses = dict(outline), dict(outline)
     if rob.context_plan is not None:
         try:
-            inp = _Inputs(rob.context_plan)
+            inp = MapInputs(rob.context_plan)
             lay = inp.run.get("layers") or {}
-            outline = _outline(inp, inp.scenario_vector("boundary", lay.get("boundary")))
-            branches = _fc(
+            outline = outline_layer(inp, inp.scenario_vector("boundary", lay.get("boundary")))
+            branches = feature_collection(
                 inp.layer("branches"),
                 lambda r: {
-                    "p": f"<b>Branch {mesc(r.get('branch_id'))}</b>"
-                    + _rows(
+                    "p": f"<b>Branch {esc(r.get('branch_id'))}</b>"
+                    + popup_rows(
                         [
                             (
                                 "from / to bus",
-                                f"{mesc(r.get('from_bus'))} &ndash; {mesc(r.get('to_bus'))}",
+                                f"{esc(r.get('from_bus'))} &ndash; {esc(r.get('to_bus'))}",
                             ),
-                            ("rating", _num(r.get("rating_mw"), 0, "MW")),
+                            ("rating", popup_number(r.get("rating_mw"), 0, "MW")),
                         ]
                     ),
-                    "t": f"branch {mesc(r.get('branch_id'))}",
+                    "t": f"branch {esc(r.get('branch_id'))}",
                 },
             )
-            buses = _fc(
+            buses = feature_collection(
                 inp.layer("buses"),
                 lambda r: {
-                    "p": f"<b>Substation {mesc(r.get('bus_id'))}</b> {mesc(r.get('name'))}",
-                    "t": f"bus {mesc(r.get('bus_id'))}",
+                    "p": f"<b>Substation {esc(r.get('bus_id'))}</b> {esc(r.get('name'))}",
+                    "t": f"bus {esc(r.get('bus_id'))}",
                 },
             )
             notes.extend(inp.notes)
@@ -882,52 +987,66 @@ def _page_data(rob: Robustness, tiles: bool) -> dict[str, Any]:
             )
         except Exception as e:  # noqa: BLE001  (context is optional; the counts are not)
             notes.append(f"no region context drawn ({type(e).__name__}: {e})")
+    return outline, branches, buses
 
-    years = rob.years
+
+def _site_features(rob: Robustness) -> list[dict[str, Any]]:
+    """One point feature per site with a geometry (least chosen first, so the most chosen
+    are drawn on top): its selection frequency [fraction 0..1], colour, popup and tooltip."""
     feats = []
     for _, r in rob.sites.iloc[::-1].iterrows():  # most chosen drawn last (on top)
         if r.geometry is None or r.geometry.is_empty or not math.isfinite(r["lon_deg"]):
             continue
-        n = int(r["scenarios_with_plan"])
         f = float(r["selection_frequency"])
-        first = ", ".join(
-            f"{y}: {int(r[f'first_year_{y}'])}" for y in years if r[f"first_year_{y}"] > 0
-        )
-        built = ", ".join(f"{y}: {_num(100 * r[f'built_by_{y}'], 0, '%')}" for y in years)
-        head = f"<b>Site {mesc(r['site_id'])}</b>" + (
-            f" &ndash; {mesc(r['name'])}" if r["name"] else ""
-        )
-        popup = head + _rows(
-            [
-                (
-                    "chosen",
-                    f"in {int(r['times_chosen'])} of {n} plans ({_num(100 * f, 0, '%')})",
-                ),
-                ("first year (plans)", mesc(first)),
-                ("in service by", mesc(built)),
-                (
-                    "IT MW final min / median / max",
-                    f"{_num(r['it_mw_final_min'], 0)} / {_num(r['it_mw_final_median'], 0)} / "
-                    f"{_num(r['it_mw_final_max'], 0)} MW",
-                ),
-                ("cooling", mesc(r["cooling_mix"])),
-                ("bus", mesc(r["bus_id"])),
-                ("candidate set", mesc(r["candidate_set"]) if rob.candidate_sets > 1 else ""),
-            ]
-        )
         feats.append(
             {
                 "type": "Feature",
                 "geometry": {"type": "Point", "coordinates": [r["lon_deg"], r["lat_deg"]]},
                 "properties": {
-                    "i": mesc(r["site_id"]),
-                    "f": _clean(f),
+                    "i": esc(r["site_id"]),
+                    "f": clean_json_value(f),
                     "c": freq_colour(f),
-                    "p": popup,
-                    "t": f"{mesc(r['site_id'])}: {_num(100 * f, 0, '%')} of plans",
+                    "p": _site_popup(rob, r, f),
+                    "t": f"{esc(r['site_id'])}: {popup_number(100 * f, 0, '%')} of plans",
                 },
             }
         )
+    return feats
+
+
+def _site_popup(rob: Robustness, r: pd.Series, f: float) -> str:
+    """A site's popup: how often chosen (``f``: selection frequency [fraction 0..1]), first
+    years, share in service by year [%], final IT MW [MW], cooling, bus and set."""
+    years = rob.years
+    n = int(r["scenarios_with_plan"])
+    first = ", ".join(
+        f"{y}: {int(r[f'first_year_{y}'])}" for y in years if r[f"first_year_{y}"] > 0
+    )
+    built = ", ".join(f"{y}: {popup_number(100 * r[f'built_by_{y}'], 0, '%')}" for y in years)
+    head = f"<b>Site {esc(r['site_id'])}</b>" + (f" &ndash; {esc(r['name'])}" if r["name"] else "")
+    return head + popup_rows(
+        [
+            (
+                "chosen",
+                f"in {int(r['times_chosen'])} of {n} plans ({popup_number(100 * f, 0, '%')})",
+            ),
+            ("first year (plans)", esc(first)),
+            ("in service by", esc(built)),
+            (
+                "IT MW final min / median / max",
+                f"{popup_number(r['it_mw_final_min'], 0)} / "
+                f"{popup_number(r['it_mw_final_median'], 0)} / "
+                f"{popup_number(r['it_mw_final_max'], 0)} MW",
+            ),
+            ("cooling", esc(r["cooling_mix"])),
+            ("bus", esc(r["bus_id"])),
+            ("candidate set", esc(r["candidate_set"]) if rob.candidate_sets > 1 else ""),
+        ]
+    )
+
+
+def _never_features(rob: Robustness) -> list[dict[str, Any]]:
+    """One point feature [degrees, 6 decimals] per candidate never chosen, with its ID."""
     never = []
     nc = rob.never_chosen
     if len(nc):
@@ -939,17 +1058,23 @@ def _page_data(rob: Robustness, tiles: bool) -> dict[str, Any]:
                     {
                         "type": "Feature",
                         "geometry": {"type": "Point", "coordinates": [float(x), float(y)]},
-                        "properties": {"i": mesc(i)},
+                        "properties": {"i": esc(i)},
                     }
                 )
+    return never
+
+
+def _map_legend(rob: Robustness, n_never: int, notes: list[str]) -> str:
+    """The map's legend (HTML): the frequency bins, the candidates never chosen
+    (``n_never`` [count]), the scenarios' counts and the ``notes`` (escaped)."""
     legend = [
         f"<h4>Selection frequency [% of {rob.scenarios_with_plan} plans]</h4>",
         *[f"<i class='dot' style='background:{c}'></i>{lab}<br>" for _, c, lab in FREQ_BINS],
         "<span>circle size: selection frequency</span>",
     ]
-    if never:
+    if n_never:
         legend.append(
-            f"<h4>Candidates never chosen ({len(never):,})</h4>"
+            f"<h4>Candidates never chosen ({n_never:,})</h4>"
             f"<i class='dot' style='background:{NEVER_COLOUR}'></i>in none of the plans<br>"
         )
     legend.append(
@@ -959,28 +1084,25 @@ def _page_data(rob: Robustness, tiles: bool) -> dict[str, Any]:
     if notes:
         legend.append(
             "<div class='siting-notes'><h4>Notes</h4>"
-            + "<br>".join(mesc(n) for n in notes)
+            + "<br>".join(esc(n) for n in notes)
             + "</div>"
         )
+    return "".join(legend)
+
+
+def _bounds(outline: dict[str, Any], points: list[dict[str, Any]]) -> list[list[float]] | None:
+    """[[south, west], [north, east]] [degrees] of the outline's features and the
+    ``points``; None without any (or when not finite)."""
+    import shapely
+
     geoms = [shapely.geometry.shape(f["geometry"]) for f in outline["features"]]
-    geoms += [shapely.geometry.shape(f["geometry"]) for f in feats + never]
+    geoms += [shapely.geometry.shape(f["geometry"]) for f in points]
     bounds = None
     if geoms:
         b = shapely.union_all(geoms).bounds
         if all(math.isfinite(v) for v in b):
             bounds = [[b[1], b[0]], [b[3], b[2]]]
-    return {
-        "tiles": {"url": OSM_URL, "attribution": OSM_ATTRIBUTION} if tiles else None,
-        "outline": outline,
-        "branches": branches,
-        "buses": buses,
-        "sites": {"type": "FeatureCollection", "features": feats},
-        "never": {"type": "FeatureCollection", "features": never},
-        "never_colour": NEVER_COLOUR,
-        "never_text": f"chosen in none of the {rob.scenarios_with_plan} plans",
-        "legend": "".join(legend),
-        "bounds": bounds,
-    }
+    return bounds
 
 
 def build_map_html(rob: Robustness, *, tiles: bool = True) -> str:
@@ -1003,7 +1125,7 @@ def build_map_html(rob: Robustness, *, tiles: bool = True) -> str:
     from branca.element import MacroElement
     from jinja2 import Template
 
-    from siting.render.maps import _CSS, _inline_leaflet, _js_json
+    from siting.render.html import MAP_CSS, inline_leaflet, js_json
 
     class _Layers(MacroElement):
         _template = Template("{% macro script(this, kwargs) %}" + _JS + "{% endmacro %}")
@@ -1022,23 +1144,23 @@ def build_map_html(rob: Robustness, *, tiles: bool = True) -> str:
     m.default_js = [("leaflet", "siting-inline:leaflet.js")]
     m.default_css = [("leaflet_css", "siting-inline:leaflet.css")]
     title = esc(f"{rob.sweep_out.name}: robustness over the sweep")
-    m.get_root().header.add_child(folium.Element(f"<title>{title}</title>" + _CSS))
-    _Layers(_js_json(data)).add_to(m)
-    return _inline_leaflet(m.get_root().render())
+    m.get_root().header.add_child(folium.Element(f"<title>{title}</title>" + MAP_CSS))
+    _Layers(js_json(data)).add_to(m)
+    return inline_leaflet(m.get_root().render())
 
 
 # --------------------------------------------------------------------------- writing
 
 
 def _geojson(rob: Robustness) -> str:
-    from siting.render.maps import _geom_json
+    from siting.render.html import geom_json
 
     feats = []
     for rec, geom in zip(rob.table().to_dict(orient="records"), rob.sites.geometry, strict=True):
         feats.append(
             {
                 "type": "Feature",
-                "geometry": None if geom is None else _geom_json(geom),
+                "geometry": None if geom is None else geom_json(geom),
                 "properties": {k: _plain(v) for k, v in rec.items()},
             }
         )
