@@ -796,53 +796,67 @@ def injections_from_grid(
     p = -float(load_scale) * load - shunt
 
     if gen_mw is not None:
-        gen = grid.generators
-        gen_ids = pd.Index(gen.index.astype(str))
-        out = pd.Series(gen_mw, dtype=float)
-        out.index = out.index.astype(str)
-        unknown = out.index[~out.index.isin(gen_ids)]
-        if len(unknown):
-            report.add(
-                f"{len(unknown)} generator ID(s) of gen_mw not in the grid: {_few(unknown)}",
-                layer="generators",
-                field="gen_id",
-            )
-        if out.index.has_duplicates:
-            report.add(
-                f"gen_mw names a generator twice: {_few(out.index[out.index.duplicated()])}",
-                layer="generators",
-                field="gen_id",
-            )
-        report.raise_if_any(what="dispatch")
-        mw = out.reindex(gen_ids).fillna(0.0).to_numpy()
-        given = out.reindex(gen_ids).notna().to_numpy()
-        on = _in_service(gen)
-        report.add_rows(
-            np.flatnonzero(~np.isfinite(mw)),
-            lambda i: f"expected a finite output [MW], got {mw[i]!r}",
-            layer="generators",
-            field="gen_mw",
-            ids=list(gen_ids),
-        )
-        report.add_rows(
-            np.flatnonzero(~on & given & (mw != 0)),
-            lambda i: f"the generator is out of service but is given {mw[i]:g} MW",
-            layer="generators",
-            field="in_service",
-            ids=list(gen_ids),
-        )
-        pos = bus_ids.get_indexer(gen["bus_id"].astype(str))
-        report.add_rows(
-            np.flatnonzero(on & (pos < 0)),
-            lambda i: f"bus '{gen['bus_id'].iloc[i]}' is not a bus of the grid",
-            layer="generators",
-            field="bus_id",
-            ids=list(gen_ids),
-        )
-        report.raise_if_any(what="dispatch")
-        use = on & (mw != 0)
-        p = p + np.bincount(pos[use], weights=mw[use], minlength=len(bus_ids))
+        p = p + _dispatch_per_bus(grid, bus_ids, gen_mw, report)
     return p
+
+
+def _dispatch_per_bus(
+    grid: Grid, bus_ids: pd.Index, gen_mw: pd.Series, report: ProblemReport
+) -> np.ndarray:
+    """The output of the generators per bus [MW] (``gen_mw`` per gen_id [MW]).
+
+    Raises
+    ------
+    siting.core.errors.InputError
+        A generator ID that is not in the grid or given twice; then a non-finite output,
+        output given to an out-of-service generator, or its bus not in the grid.
+    """
+    gen = grid.generators
+    gen_ids = pd.Index(gen.index.astype(str))
+    out = pd.Series(gen_mw, dtype=float)
+    out.index = out.index.astype(str)
+    unknown = out.index[~out.index.isin(gen_ids)]
+    if len(unknown):
+        report.add(
+            f"{len(unknown)} generator ID(s) of gen_mw not in the grid: {_few(unknown)}",
+            layer="generators",
+            field="gen_id",
+        )
+    if out.index.has_duplicates:
+        report.add(
+            f"gen_mw names a generator twice: {_few(out.index[out.index.duplicated()])}",
+            layer="generators",
+            field="gen_id",
+        )
+    report.raise_if_any(what="dispatch")
+    mw = out.reindex(gen_ids).fillna(0.0).to_numpy()
+    given = out.reindex(gen_ids).notna().to_numpy()
+    on = _in_service(gen)
+    report.add_rows(
+        np.flatnonzero(~np.isfinite(mw)),
+        lambda i: f"expected a finite output [MW], got {mw[i]!r}",
+        layer="generators",
+        field="gen_mw",
+        ids=list(gen_ids),
+    )
+    report.add_rows(
+        np.flatnonzero(~on & given & (mw != 0)),
+        lambda i: f"the generator is out of service but is given {mw[i]:g} MW",
+        layer="generators",
+        field="in_service",
+        ids=list(gen_ids),
+    )
+    pos = bus_ids.get_indexer(gen["bus_id"].astype(str))
+    report.add_rows(
+        np.flatnonzero(on & (pos < 0)),
+        lambda i: f"bus '{gen['bus_id'].iloc[i]}' is not a bus of the grid",
+        layer="generators",
+        field="bus_id",
+        ids=list(gen_ids),
+    )
+    report.raise_if_any(what="dispatch")
+    use = on & (mw != 0)
+    return np.bincount(pos[use], weights=mw[use], minlength=len(bus_ids))
 
 
 # --- sensitivities: PTDF, LODF ------------------------------------------------------
