@@ -55,6 +55,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyomo.environ as pyo
@@ -62,6 +63,9 @@ import pyomo.environ as pyo
 from siting.core.clock import Clock
 from siting.model.data import ModelData
 from siting.solve.highs import SolveResult, retry_cold
+
+if TYPE_CHECKING:
+    from siting.solve.lazy import LazyInfo
 
 #: ``solver.candidate_kernel: auto`` uses the kernel from this many candidate sites on.
 AUTO_MIN_SITES = 5000
@@ -500,7 +504,7 @@ def relax_and_repair(
     mip_gap: float,
     build: Callable[[ModelData], pyo.ConcreteModel],
     clock: Clock | None = None,
-):
+) -> tuple[pyo.ConcreteModel, SolveResult, LazyInfo]:
     """Solve a kernel MILP: first without most of its lazy limits, then repair the dispatch.
 
     1. The MILP without lazily added limits (PTDF line limits, N-1): a relaxation of the
@@ -531,125 +535,194 @@ def relax_and_repair(
     (model, SolveResult, LazyInfo)
         The model holding the plan (the repair model, or ``m``), its result, the figures.
     """
-    from siting.solve.highs import set_mip_start
-    from siting.solve.lazy import (
-        LazyInfo,
-        _add_limits,
-        needs_lazy,
-        solve_lazy,
-    )
+    from siting.solve.lazy import LazyInfo, needs_lazy, solve_lazy
 
     if not needs_lazy(m, d):
         r, info = solve_lazy(m, d, solve_fn, clock=clock)
         return m, r, info
-    total = LazyInfo()
-    spent = 0.0
-    mr = None
-    start = None
-    r0 = None
-    # the best bound over the rounds (each holds for the MILP with every limit: a round's
-    # MILP has fewer rows, and its cuts are valid)
-    bound, bound_status, bound_termination = -math.inf, "feasible", ""
+    st = _Repairs(total=LazyInfo())
     for k in range(REPAIR_ROUNDS):
         if clock is not None:
             if clock.expired():
                 break
             clock.at_round(f"repair round {k + 1}")
         # part of the gap: room for what the limits add to the cost (the plan's gap is to b)
-        r0 = solve_fn(m, opts={"mip_rel_gap": mip_gap * RELAXED_GAP_SHARE})
-        spent += r0.time_s
-        total.mip_rounds += 1
+        r0 = st.r0 = solve_fn(m, opts={"mip_rel_gap": mip_gap * RELAXED_GAP_SHARE})
+        st.spent += r0.time_s
+        st.total.mip_rounds += 1
         if not r0.has_solution:
-            r0.time_s = spent
-            return m, r0, total
-        if r0.bound is not None and r0.bound > bound:
-            bound, bound_status, bound_termination = r0.bound, r0.status, r0.termination
-        for fresh in (mr is None, True):
-            if fresh:  # first round, or HiGHS lost its footing on this copy twice
-                mr = build(d)
-            fixed = _carry(_decisions(m, d.module_mw), mr)
-            r1, info, blocking, cuts = _repair(mr, m, d, fixed, solve_fn, clock)
-            spent += r1.time_s
-            if r1.status != "error":
-                break
-        total.mip_rounds += info.mip_rounds
-        total.limits_added += info.limits_added
-        total.n1_added += info.n1_added
-        ok = r1.has_solution and not mr.__dict__.pop("_lazy_impossible", None)
-        if ok and math.isfinite(bound) and r1.objective is not None:
-            start = _carry(fixed, m)
+            r0.time_s = st.spent
+            return m, r0, st.total
+        if r0.bound is not None and r0.bound > st.bound:
+            st.bound, st.bound_status, st.bound_termination = r0.bound, r0.status, r0.termination
+        fixed, r1, info, blocking, cuts = _repair_round(m, d, build, solve_fn, clock, st)
+        ok = r1.has_solution and not st.mr.__dict__.pop("_lazy_impossible", None)
+        if ok and math.isfinite(st.bound) and r1.objective is not None:
+            st.start = _carry(fixed, m)
             u = float(r1.objective)
-            if (u - bound) / max(abs(u), 1.0) <= mip_gap + 1e-12:
-                status = "optimal" if bound_status == "optimal" else "feasible"
-                total.monitored = info.monitored
-                total.n1_monitored = info.n1_monitored
-                return (
-                    mr,
-                    dataclasses.replace(
-                        r1,
-                        status=status,
-                        termination=r1.termination if status == "optimal" else bound_termination,
-                        bound=bound,
-                        time_s=spent,
-                        rows=r0.rows,
-                        columns=r0.columns,
-                        integers=r0.integers,
-                        notes=[
-                            f"the MILP with {total.limits_in_milp} of the lazy limits "
-                            f"and {total.cuts_in_milp} feasibility cuts, then "
-                            "the dispatch with its decisions fixed, met every limit "
-                            f"({total.limits_added + total.n1_added} added to the dispatch)"
-                        ],
-                    ),
-                    total,
-                )
+            if (u - st.bound) / max(abs(u), 1.0) <= mip_gap + 1e-12:
+                return st.mr, _repaired(r1, info, st), st.total
             break  # a plan, but not within the gap of b: the lazy loop closes it
         if not hasattr(m, "lazy_limits"):
             break
-        if cuts:
-            # HiGHS's infeasibility proofs as cuts in the decisions alone (sparse rows)
-            if not hasattr(m, "feasibility_cuts"):
-                m.feasibility_cuts = pyo.ConstraintList()
-            for expr in cuts:
-                m.feasibility_cuts.add(expr)
-            total.cuts_in_milp += len(cuts)
-            continue
-        # no cut from the proofs: the limits they use join the MILP
-        chosen = [tr for tr in blocking if tr not in m._monitored][:REPAIR_LIMITS]
-        if not chosen:
+        if not _learn(m, d, blocking, cuts, st.total):
             break
-        _add_limits(m, d, chosen)
-        total.limits_in_milp += len(chosen)
-    if not start and clock is not None and clock.expired():
+    if not st.start and clock is not None and clock.expired():
         # out of time, and no plan met every limit: the lazy loop would only run MILPs of a
         # second each (and a plan that breaks a limit is no plan)
-        return (
-            m,
-            SolveResult(
-                status="no_solution",
-                termination="maxTimeLimit",
-                objective=None,
-                bound=bound if math.isfinite(bound) else None,
-                gap=None,
-                time_s=spent,
-                solver="highs",
-                solver_version=r0.solver_version if r0 is not None else "",
-                notes=[
-                    f"{total.mip_rounds} MILP round(s) without the lazy limits, and no plan "
-                    "among them had a dispatch within every limit by the time limit"
-                ],
-            ),
-            total,
-        )
-    if start:
-        set_mip_start(m, start)  # a plan that meets every limit: HiGHS starts from it
+        return m, _no_repaired_plan(st), st.total
+    return _lazy_after_repairs(m, d, solve_fn, clock, st)
+
+
+@dataclass
+class _Repairs:
+    """What the rounds of :func:`relax_and_repair` carry from one to the next.
+
+    Attributes
+    ----------
+    total
+        The figures so far.
+    spent
+        Solver time so far [s].
+    mr
+        The repair model (built in the first round).
+    start
+        The decisions of a plan that met every limit (a MIP start), or None.
+    r0
+        The last MILP's result.
+    bound, bound_status, bound_termination
+        The best bound over the rounds [objective units] (each holds for the MILP with
+        every limit: a round's MILP has fewer rows, and its cuts are valid), and the
+        status and termination of the round that proved it.
+    """
+
+    total: LazyInfo
+    spent: float = 0.0
+    mr: pyo.ConcreteModel | None = None
+    start: list | None = None
+    r0: SolveResult | None = None
+    bound: float = -math.inf
+    bound_status: str = "feasible"
+    bound_termination: str = ""
+
+
+def _repair_round(
+    m: pyo.ConcreteModel,
+    d: ModelData,
+    build: Callable[[ModelData], pyo.ConcreteModel],
+    solve_fn: Callable[..., SolveResult],
+    clock: Clock | None,
+    st: _Repairs,
+) -> tuple[list, SolveResult, LazyInfo, list, list]:
+    """Step 2 of :func:`relax_and_repair`: the MILP's decisions pinned in the repair model
+    and its dispatch solved (:func:`_repair`; on a fresh copy when HiGHS fails on it).
+
+    Returns
+    -------
+    (fixed, r1, info, blocking, cuts)
+        The pinned decisions, the repair's result and figures, and (when infeasible) the
+        limits in HiGHS's proofs and their feasibility cuts in ``m``.
+    """
+    for fresh in (st.mr is None, True):
+        if fresh:  # first round, or HiGHS lost its footing on this copy twice
+            st.mr = build(d)
+        fixed = _carry(_decisions(m, d.module_mw), st.mr)
+        r1, info, blocking, cuts = _repair(st.mr, m, d, fixed, solve_fn, clock)
+        st.spent += r1.time_s
+        if r1.status != "error":
+            break
+    st.total.mip_rounds += info.mip_rounds
+    st.total.limits_added += info.limits_added
+    st.total.n1_added += info.n1_added
+    return fixed, r1, info, blocking, cuts
+
+
+def _repaired(r1: SolveResult, info: LazyInfo, st: _Repairs) -> SolveResult:
+    """The result of a repaired plan within the MIP gap of the rounds' bound."""
+    r0, total = st.r0, st.total
+    status = "optimal" if st.bound_status == "optimal" else "feasible"
+    total.monitored = info.monitored
+    total.n1_monitored = info.n1_monitored
+    return dataclasses.replace(
+        r1,
+        status=status,
+        termination=r1.termination if status == "optimal" else st.bound_termination,
+        bound=st.bound,
+        time_s=st.spent,
+        rows=r0.rows,
+        columns=r0.columns,
+        integers=r0.integers,
+        notes=[
+            f"the MILP with {total.limits_in_milp} of the lazy limits "
+            f"and {total.cuts_in_milp} feasibility cuts, then "
+            "the dispatch with its decisions fixed, met every limit "
+            f"({total.limits_added + total.n1_added} added to the dispatch)"
+        ],
+    )
+
+
+def _learn(m: pyo.ConcreteModel, d: ModelData, blocking: list, cuts: list, total: LazyInfo) -> bool:
+    """Step 3 of :func:`relax_and_repair`: what a failed repair teaches the MILP ``m``: its
+    feasibility cuts, else the limits its proofs use. False when there is neither."""
+    from siting.solve.lazy import _add_limits
+
+    if cuts:
+        # HiGHS's infeasibility proofs as cuts in the decisions alone (sparse rows)
+        if not hasattr(m, "feasibility_cuts"):
+            m.feasibility_cuts = pyo.ConstraintList()
+        for expr in cuts:
+            m.feasibility_cuts.add(expr)
+        total.cuts_in_milp += len(cuts)
+        return True
+    # no cut from the proofs: the limits they use join the MILP
+    chosen = [tr for tr in blocking if tr not in m._monitored][:REPAIR_LIMITS]
+    if not chosen:
+        return False
+    _add_limits(m, d, chosen)
+    total.limits_in_milp += len(chosen)
+    return True
+
+
+def _no_repaired_plan(st: _Repairs) -> SolveResult:
+    """The result when the time limit came before any repaired plan met every limit."""
+    return SolveResult(
+        status="no_solution",
+        termination="maxTimeLimit",
+        objective=None,
+        bound=st.bound if math.isfinite(st.bound) else None,
+        gap=None,
+        time_s=st.spent,
+        solver="highs",
+        solver_version=st.r0.solver_version if st.r0 is not None else "",
+        notes=[
+            f"{st.total.mip_rounds} MILP round(s) without the lazy limits, and no plan "
+            "among them had a dispatch within every limit by the time limit"
+        ],
+    )
+
+
+def _lazy_after_repairs(
+    m: pyo.ConcreteModel,
+    d: ModelData,
+    solve_fn: Callable[..., SolveResult],
+    clock: Clock | None,
+    st: _Repairs,
+) -> tuple[pyo.ConcreteModel, SolveResult, LazyInfo]:
+    """Step 4 of :func:`relax_and_repair`: the ordinary lazy loop on the MILP, from the
+    repaired plan as a MIP start when there is one; the rounds' figures added in."""
+    from siting.solve.highs import set_mip_start
+    from siting.solve.lazy import solve_lazy
+
+    total = st.total
+    if st.start:
+        set_mip_start(m, st.start)  # a plan that meets every limit: HiGHS starts from it
     r2, info2 = solve_lazy(m, d, solve_fn, clock=clock)
     info2.mip_rounds += total.mip_rounds
     info2.limits_added += total.limits_added
     info2.n1_added += total.n1_added
     info2.limits_in_milp += total.limits_in_milp
     info2.cuts_in_milp += total.cuts_in_milp
-    r2.time_s += spent
+    r2.time_s += st.spent
     return m, r2, info2
 
 
