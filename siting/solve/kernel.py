@@ -813,78 +813,164 @@ def solve_kernel(
     info.lp_used_sites = int(used.sum())
     del full
 
-    sites = np.array(d.sites, dtype=object)
+    k = _Kernel(d=d, sites=np.array(d.sites, dtype=object), pen=pen, z=z)
+    k.keep = _first_kernel(k, used, mip_gap)
+    for _ in range(MAX_ROUNDS):
+        info.rounds += 1
+        info.kernel_sites.append(len(k.keep))
+        say(f"kernel: MILP on {len(k.keep):,} of {len(d.sites):,} sites")
+        dk = restrict(d, k.keep)
+        mk, r = _kernel_milp(
+            dk, build, solve_fn, info, mip_gap=mip_gap, clock=clock, say=say, t0=t0, inner=inner
+        )
+        info.mip_time_s += r.time_s
+        if not r.has_solution:
+            if k.best is None and r.status == "infeasible" and not expired():
+                # integrality closed the kernel (a zone or share the LP met fractionally):
+                # every site may join
+                k.keep = set(k.sites.tolist())
+                continue
+            break
+        if _take(k, mk, dk, r, mip_gap) or expired():
+            break
+        if not _grow(k):
+            break
+    info.time_s = time.perf_counter() - t0
+    if k.best is None:
+        late = _no_plan_in_time(r, info)
+        return None if late is None else (mk, dk, late, info)
+    return _kernel_answer(k, info, mip_gap)
+
+
+@dataclass
+class _Kernel:
+    """The kernel method's state across its MILP rounds.
+
+    Attributes
+    ----------
+    d
+        The whole model's data.
+    sites
+        Its site IDs (an object array, for fancy indexing).
+    pen
+        Each site's exclusion bound [USD].
+    z
+        The LP relaxation's bound [USD].
+    keep
+        The kernel: the sites of the next MILP.
+    best
+        (model, data, result) of the cheapest plan so far.
+    bound, parts
+        The best bound on the whole model over the rounds [USD], and its two parts (the
+        kernel MILP's bound, the sites left out's).
+    out
+        Per site: whether the last round left it out.
+    u
+        The cheapest plan's objective [USD].
+    """
+
+    d: ModelData
+    sites: np.ndarray
+    pen: np.ndarray
+    z: float
+    keep: set = field(default_factory=set)
+    best: tuple | None = None
+    bound: float = -math.inf
+    parts: tuple = (None, None)
+    out: np.ndarray | None = None
+    u: float = math.inf
+
+
+def _first_kernel(k: _Kernel, used: np.ndarray, mip_gap: float) -> set:
+    """The first kernel: the sites the LP uses, their dominators, and the sites whose
+    exclusion bound is within the MIP gap of the LP's (at most :data:`KERNEL_EXTRA` x as
+    many, at least :data:`KERNEL_EXTRA_MIN`)."""
+    sites, pen = k.sites, k.pen
     keep = set(sites[used].tolist())
     doms: dict[str, set[str]] = {}
-    for b, a in d.dominance_cuts:
+    for b, a in k.d.dominance_cuts:
         doms.setdefault(b, set()).add(a)
     keep |= {a for s in list(keep) for a in doms.get(s, ())}
     room = max(KERNEL_EXTRA * len(keep), KERNEL_EXTRA_MIN)
     order = [i for i in np.argsort(pen, kind="stable") if sites[i] not in keep]
-    near = [i for i in order if pen[i] <= mip_gap * abs(z)][:room]
+    near = [i for i in order if pen[i] <= mip_gap * abs(k.z)][:room]
     keep |= set(sites[near].tolist())
+    return keep
 
-    best: tuple | None = None  # (model, data, result) of the cheapest plan
-    bound, parts = -math.inf, (None, None)  # the best bound over rounds, and its two parts
-    for _ in range(MAX_ROUNDS):
-        info.rounds += 1
-        info.kernel_sites.append(len(keep))
-        say(f"kernel: MILP on {len(keep):,} of {len(d.sites):,} sites")
-        dk = restrict(d, keep)
 
-        def run(m, opts=None):
-            return solve_fn(m, highs_options=opts)
+def _kernel_milp(
+    dk: ModelData,
+    build: Callable[[ModelData], pyo.ConcreteModel],
+    solve_fn: Callable[..., SolveResult],
+    info: KernelInfo,
+    *,
+    mip_gap: float,
+    clock: Clock | None,
+    say: Callable[[str], None],
+    t0: float,
+    inner: Callable | None,
+) -> tuple[pyo.ConcreteModel, SolveResult]:
+    """One kernel MILP (data ``dk``) by ``inner``, or by :func:`relax_and_repair` when
+    there is none or it returns None; the method's figures kept on the model."""
 
-        got = None
-        if inner is not None:
-            got = inner(dk, build, solve_fn, mip_gap=mip_gap, clock=clock, progress=say, started=t0)
-        if got is not None:
-            mk, _dk, r, inner_info = got
-            mk._approx_info = inner_info
-        else:
-            mk = build(dk)
-            mk, r, lazy_info = relax_and_repair(mk, dk, run, mip_gap, build, clock)
-            mk._lazy_info = lazy_info
-            info.feasibility_cuts += lazy_info.cuts_in_milp
-        info.mip_time_s += r.time_s
-        if not r.has_solution:
-            if best is None and r.status == "infeasible" and not expired():
-                # integrality closed the kernel (a zone or share the LP met fractionally):
-                # every site may join
-                keep = set(sites.tolist())
-                continue
-            break
-        out = np.array([s not in keep for s in d.sites])
-        excl = float(z + pen[out].min()) if out.any() else math.inf
-        # every plan costs at least z, so z bounds the kernel's plans too (a method's own
-        # bound may be weaker: the approximate rows' quick plan reports an LP without limits)
-        kb = max(r.bound, z) if r.bound is not None else z
-        if min(kb, excl) > bound:  # every round's bound holds for the whole model
-            bound, parts = min(kb, excl), (kb, excl)
-        if best is None or r.objective < best[2].objective:
-            best = (mk, dk, r)
-        u = float(best[2].objective)
-        gap = max(0.0, u - bound) / max(abs(u), 1.0)
-        if gap <= mip_gap + 1e-12 or expired():
-            break
-        could = np.flatnonzero(out & (z + pen < u))
-        if not len(could):
-            break
-        # the most promising first (smallest bound), at most doubling the kernel
-        could = could[np.argsort(pen[could], kind="stable")][: max(len(keep), KERNEL_EXTRA_MIN)]
-        keep |= set(sites[could].tolist())
-    info.time_s = time.perf_counter() - t0
-    if best is None:
-        late = _no_plan_in_time(r, info)
-        return None if late is None else (mk, dk, late, info)
-    mk, dk, r = best
+    def run(m, opts=None):
+        return solve_fn(m, highs_options=opts)
+
+    got = None
+    if inner is not None:
+        got = inner(dk, build, solve_fn, mip_gap=mip_gap, clock=clock, progress=say, started=t0)
+    if got is not None:
+        mk, _dk, r, inner_info = got
+        mk._approx_info = inner_info
+    else:
+        mk = build(dk)
+        mk, r, lazy_info = relax_and_repair(mk, dk, run, mip_gap, build, clock)
+        mk._lazy_info = lazy_info
+        info.feasibility_cuts += lazy_info.cuts_in_milp
+    return mk, r
+
+
+def _take(k: _Kernel, mk: pyo.ConcreteModel, dk: ModelData, r: SolveResult, mip_gap: float) -> bool:
+    """Count a kernel MILP's plan ``r``: the whole model's bound (the better of the rounds'),
+    the cheapest plan; whether it is within the MIP gap of that bound."""
+    k.out = np.array([s not in k.keep for s in k.d.sites])
+    excl = float(k.z + k.pen[k.out].min()) if k.out.any() else math.inf
+    # every plan costs at least z, so z bounds the kernel's plans too (a method's own
+    # bound may be weaker: the approximate rows' quick plan reports an LP without limits)
+    kb = max(r.bound, k.z) if r.bound is not None else k.z
+    if min(kb, excl) > k.bound:  # every round's bound holds for the whole model
+        k.bound, k.parts = min(kb, excl), (kb, excl)
+    if k.best is None or r.objective < k.best[2].objective:
+        k.best = (mk, dk, r)
+    k.u = float(k.best[2].objective)
+    gap = max(0.0, k.u - k.bound) / max(abs(k.u), 1.0)
+    return gap <= mip_gap + 1e-12
+
+
+def _grow(k: _Kernel) -> bool:
+    """Add to the kernel the sites left out that could still improve the plan (``z + p_s <
+    U``), the most promising first (smallest bound), at most doubling it; False when none."""
+    could = np.flatnonzero(k.out & (k.z + k.pen < k.u))
+    if not len(could):
+        return False
+    # the most promising first (smallest bound), at most doubling the kernel
+    could = could[np.argsort(k.pen[could], kind="stable")][: max(len(k.keep), KERNEL_EXTRA_MIN)]
+    k.keep |= set(k.sites[could].tolist())
+    return True
+
+
+def _kernel_answer(
+    k: _Kernel, info: KernelInfo, mip_gap: float
+) -> tuple[pyo.ConcreteModel, ModelData, SolveResult, KernelInfo]:
+    """The cheapest plan with the whole model's bound and gap, and the method's note."""
+    mk, dk, r = k.best
     u = float(r.objective)
-    gap = max(0.0, u - bound) / max(abs(u), 1.0)
-    info.kernel_bound_usd, info.excluded_bound_usd = parts
-    info.bound_usd, info.gap = bound, gap
+    gap = max(0.0, u - k.bound) / max(abs(u), 1.0)
+    info.kernel_bound_usd, info.excluded_bound_usd = k.parts
+    info.bound_usd, info.gap = k.bound, gap
     r = dataclasses.replace(
         r,
-        bound=bound,
+        bound=k.bound,
         gap=gap,
         time_s=info.lp_time_s + info.mip_time_s,
         notes=[*r.notes, info.note()],
