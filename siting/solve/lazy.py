@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -460,7 +461,7 @@ def _restore(saved) -> None:
 def solve_lazy(
     m: pyo.ConcreteModel,
     d: ModelData,
-    solve_fn,
+    solve_fn: Callable[[pyo.ConcreteModel], SolveResult],
     *,
     lp_first: bool = True,
     max_rounds: int = 100,
@@ -509,67 +510,143 @@ def solve_lazy(
         r = solve_fn(m)
         info.time_s = time.perf_counter() - t0
         return r, info
-    total_solver_s = 0.0
-    # the best lower bound any round proved (each round's model is a relaxation of the
-    # model with every limit, so each bound holds for it) [objective units, USD]
-    best_bound = -math.inf  # in the minimising direction: sign * bound
     obj = next(m.component_data_objects(pyo.Objective, active=True), None)
     sign = -1.0 if obj is not None and obj.sense == pyo.maximize else 1.0
-    say = clock.at_round if clock is not None else (lambda _n: None)
+    st = _Loop(solve_fn, max_rounds, warm_start, row_nonzeros, clock, near, sign, info, t0)
     if lp_first and _has_integers(m):  # (an LP has no relaxation to find limits on first)
-        saved = _relax(m)
-        try:
-            for k in range(max_rounds):
-                say(f"LP round {k + 1}")
-                r = solve_fn(m)
-                total_solver_s += r.time_s
-                info.lp_rounds += 1
-                if not r.has_solution:
-                    info.lp_failed = f"{r.status} ({r.termination})"
-                    break
-                if r.status == "optimal" and r.objective is not None:
-                    best_bound = max(best_bound, sign * r.objective)
-                if not _round(m, d, info, row_nonzeros, near):
-                    break
-                if m.__dict__.get("_lazy_impossible"):
-                    return _impossible(m, r, total_solver_s, info, t0)
-                if clock is not None and clock.expired():
-                    return _out_of_time(r, sign * best_bound, total_solver_s, info, t0, "LP")
-        finally:
-            _restore(saved)
-    r = None
+        _lp_rounds(m, d, st)
+        if st.early is not None:
+            return st.early
     phase = "MIP" if _has_integers(m) else "LP"  # (a relaxed model's rounds are LP rounds)
-    settled = False  # a round's solution met every limit (or the solver gave none)
-    for k in range(max_rounds):
-        say(f"{phase} round {k + 1}")
-        r = solve_fn(m)
-        total_solver_s += r.time_s
-        info.mip_rounds += 1
+    r = _rounds(m, d, st, phase)
+    if st.early is not None:
+        return st.early
+    return _loop_answer(m, d, r, st, phase)
+
+
+@dataclass
+class _Loop:
+    """The settings of :func:`solve_lazy` (see there) and what its rounds carry.
+
+    Attributes
+    ----------
+    sign
+        -1 when the objective is maximised, else 1.
+    info
+        The loop's figures.
+    t0
+        ``time.perf_counter()`` at the loop's start [s].
+    solver_s
+        Solver time over the rounds [s].
+    best_bound
+        The best lower bound any round proved, in the minimising direction (``sign *
+        bound``; each round's model is a relaxation of the model with every limit, so each
+        bound holds for it) [objective units, USD].
+    settled
+        Whether a round's solution met every limit (or the solver gave none).
+    early
+        The loop's answer when it stopped early (a limit no decision meets, the deadline).
+    """
+
+    solve_fn: Callable[[pyo.ConcreteModel], SolveResult]
+    max_rounds: int
+    warm_start: bool
+    row_nonzeros: float | None
+    clock: Clock | None
+    near: float | None
+    sign: float
+    info: LazyInfo
+    t0: float
+    solver_s: float = 0.0
+    best_bound: float = -math.inf
+    settled: bool = False
+    early: tuple[SolveResult, LazyInfo] | None = None
+
+    def say(self, name: str) -> None:
+        """Name the round on the clock (progress)."""
+        if self.clock is not None:
+            self.clock.at_round(name)
+
+
+def _stopped_early(
+    m: pyo.ConcreteModel, r: SolveResult, st: _Loop, phase: str
+) -> tuple[SolveResult, LazyInfo] | None:
+    """The loop's answer when, after a round that added limits, one of them no decision
+    can meet or the deadline has passed; else None."""
+    if m.__dict__.get("_lazy_impossible"):
+        return _impossible(m, r, st.solver_s, st.info, st.t0)
+    if st.clock is not None and st.clock.expired():
+        return _out_of_time(r, st.sign * st.best_bound, st.solver_s, st.info, st.t0, phase)
+    return None
+
+
+def _lp_rounds(m: pyo.ConcreteModel, d: ModelData, st: _Loop) -> None:
+    """The rounds on the LP relaxation of ``m`` (its integers made continuous meanwhile),
+    until no limit is added or the solver gives no solution (``st.early``: an early stop)."""
+    saved = _relax(m)
+    try:
+        for k in range(st.max_rounds):
+            st.say(f"LP round {k + 1}")
+            r = st.solve_fn(m)
+            st.solver_s += r.time_s
+            st.info.lp_rounds += 1
+            if not r.has_solution:
+                st.info.lp_failed = f"{r.status} ({r.termination})"
+                break
+            if r.status == "optimal" and r.objective is not None:
+                st.best_bound = max(st.best_bound, st.sign * r.objective)
+            if not _round(m, d, st.info, st.row_nonzeros, st.near):
+                break
+            st.early = _stopped_early(m, r, st, "LP")
+            if st.early is not None:
+                break
+    finally:
+        _restore(saved)
+
+
+def _rounds(m: pyo.ConcreteModel, d: ModelData, st: _Loop, phase: str) -> SolveResult:
+    """The rounds on ``m`` itself (``phase``: ``MIP``, or ``LP`` for a model without free
+    integers), each offered the last round's integer decisions as a MIP start; returns the
+    last round's result (``st.early``: an early stop)."""
+    r = None
+    for k in range(st.max_rounds):
+        st.say(f"{phase} round {k + 1}")
+        r = st.solve_fn(m)
+        st.solver_s += r.time_s
+        st.info.mip_rounds += 1
         if r.mip_start == "accepted":
-            info.mip_starts_accepted += 1
+            st.info.mip_starts_accepted += 1
         if r.bound is not None:
-            best_bound = max(best_bound, sign * r.bound)
+            st.best_bound = max(st.best_bound, st.sign * r.bound)
         if phase == "LP" and r.status == "optimal" and r.objective is not None:
-            best_bound = max(best_bound, sign * r.objective)  # (a relaxation's optimum)
+            st.best_bound = max(st.best_bound, st.sign * r.objective)  # (a relaxation's optimum)
         if not r.has_solution:
-            settled = True
+            st.settled = True
             break
-        start = _integer_values(m) if warm_start else []
-        if not _round(m, d, info, row_nonzeros, near):
-            settled = True
+        start = _integer_values(m) if st.warm_start else []
+        if not _round(m, d, st.info, st.row_nonzeros, st.near):
+            st.settled = True
             break
-        if m.__dict__.get("_lazy_impossible"):
-            return _impossible(m, r, total_solver_s, info, t0)
-        if clock is not None and clock.expired():
-            return _out_of_time(r, sign * best_bound, total_solver_s, info, t0, phase)
+        st.early = _stopped_early(m, r, st, phase)
+        if st.early is not None:
+            break
         if start:
             # the siting decisions of this round, offered to the next: HiGHS re-solves the
             # dispatch with the new limits; where that is feasible it starts from a plan
             set_mip_start(m, start)
-            info.mip_starts += 1
+            st.info.mip_starts += 1
     assert r is not None
-    r.time_s = total_solver_s
-    if not settled:
+    return r
+
+
+def _loop_answer(
+    m: pyo.ConcreteModel, d: ModelData, r: SolveResult, st: _Loop, phase: str
+) -> tuple[SolveResult, LazyInfo]:
+    """The last round's result ``r`` as the loop's (its time the sum over the rounds; no
+    plan when the rounds ran out before the limits settled), and the figures."""
+    info = st.info
+    r.time_s = st.solver_s
+    if not st.settled:
         # out of rounds, and the last solution broke limits the model had not held yet: a
         # plan that breaks a limit is no plan (its bound still holds: fewer rows)
         r = replace(
@@ -580,12 +657,12 @@ def solve_lazy(
             gap=None,
             notes=[
                 *r.notes,
-                f"the lazy loop stopped after {max_rounds} {phase} rounds with line limits "
+                f"the lazy loop stopped after {st.max_rounds} {phase} rounds with line limits "
                 "still violated by its last solution",
             ],
         )
-    if not r.has_solution and r.termination == "maxTimeLimit" and math.isfinite(best_bound):
-        r.bound = sign * best_bound  # (the best of the rounds', this one's included)
+    if not r.has_solution and r.termination == "maxTimeLimit" and math.isfinite(st.best_bound):
+        r.bound = st.sign * st.best_bound  # (the best of the rounds', this one's included)
     ids = d.net.branch_ids
     info.monitored = sorted(
         (str(ids[br]), d.years[t], h) for br, t, h in getattr(m, "_monitored", ())
@@ -594,5 +671,5 @@ def solve_lazy(
         (str(ids[br]), str(ids[k]), d.years[t], h)
         for br, k, t, h in getattr(m, "_n1_monitored", ())
     )
-    info.time_s = time.perf_counter() - t0
+    info.time_s = time.perf_counter() - st.t0
     return r, info
