@@ -169,7 +169,7 @@ class ApproxInfo:
         )
 
 
-def _rounding_note(rd, what: str, ok: bool, secs: float) -> str:
+def _rounding_note(rd: _rounding.RoundingInfo | None, what: str, ok: bool, secs: float) -> str:
     """The note's part on one rounding (``rd``: its figures, None when not tried)."""
     if rd is None:
         return ""
@@ -180,6 +180,7 @@ def _rounding_note(rd, what: str, ok: bool, secs: float) -> str:
 
 
 def _usd(v: float | None) -> str:
+    """``v`` [USD] in billions for the note (``n/a`` when None or not finite)."""
     if v is None or not math.isfinite(v):
         return "n/a"
     return f"{v / 1e9:,.3f} bn USD"
@@ -548,7 +549,17 @@ def _after_rounds(run: _Run, last: SolveResult, z: float) -> tuple | None:
     return _answer(run.d, run.best, z, run.mip_gap, info, run.t_lp)
 
 
-def _quick(m, saved: list, d: ModelData, build, lp_fn, solve_fn, check, clock, info: ApproxInfo):
+def _quick(
+    m: pyo.ConcreteModel,
+    saved: list,
+    d: ModelData,
+    build: Callable[[ModelData], pyo.ConcreteModel],
+    lp_fn: Callable[[pyo.ConcreteModel], SolveResult],
+    solve_fn: Callable[..., SolveResult],
+    check: Callable[..., tuple],
+    clock: Clock | None,
+    info: ApproxInfo,
+) -> tuple[tuple | None, float | None, pyo.ConcreteModel | None]:
     """A quick plan: the LP relaxation without line limits (their dense rows made the exact
     relaxation take minutes on a 10,000-bus grid), rounded with headroom
     (:func:`siting.solve.rounding.round_with_headroom`) and verified on the exact network
@@ -598,7 +609,9 @@ def _quick(m, saved: list, d: ModelData, build, lp_fn, solve_fn, check, clock, i
     return best, z0, mr
 
 
-def _answer(d: ModelData, best: tuple, z: float, mip_gap: float, info: ApproxInfo, t0):
+def _answer(
+    d: ModelData, best: tuple, z: float, mip_gap: float, info: ApproxInfo, t0: float
+) -> tuple[pyo.ConcreteModel, ModelData, SolveResult, ApproxInfo]:
     """The model holding the best verified plan, and its result (gap to the bound ``z``)."""
     u, values, r1, mr = best
     info.time_s = time.perf_counter() - t0
@@ -631,7 +644,9 @@ def _verified(r1: SolveResult, mr: pyo.ConcreteModel) -> bool:
     return r1.has_solution and r1.objective is not None and not impossible
 
 
-def _keep(best: tuple | None, r1: SolveResult, mr, info: ApproxInfo, t0: float) -> tuple:
+def _keep(
+    best: tuple | None, r1: SolveResult, mr: pyo.ConcreteModel, info: ApproxInfo, t0: float
+) -> tuple:
     """Count the verified plan ``r1`` held by ``mr``; return it when it is cheaper than
     ``best`` (objective [USD], values, result, model), else ``best``."""
     info.repairs_feasible += 1
@@ -646,6 +661,7 @@ def _keep(best: tuple | None, r1: SolveResult, mr, info: ApproxInfo, t0: float) 
 
 
 def _gap(u: float, z: float) -> float:
+    """The relative gap of objective ``u`` to bound ``z`` [fraction] (0 below it)."""
     return max(0.0, u - z) / max(abs(u), 1.0)
 
 
@@ -656,7 +672,14 @@ def _would_add(m: pyo.ConcreteModel, d: ModelData) -> bool:
     return bool(_violations(m, d, solution_flows(m, d), added_rating_values(m, d)))
 
 
-def _no_plan(m, d: ModelData, r: SolveResult, info: ApproxInfo, t0: float, bound=None):
+def _no_plan(
+    m: pyo.ConcreteModel,
+    d: ModelData,
+    r: SolveResult,
+    info: ApproxInfo,
+    t0: float,
+    bound: float | None = None,
+) -> tuple[pyo.ConcreteModel, ModelData, SolveResult, ApproxInfo]:
     """The method's answer when the deadline came before any verified plan."""
     info.time_s = time.perf_counter() - t0
     if not info.stopped:

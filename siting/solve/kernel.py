@@ -152,6 +152,7 @@ class KernelInfo:
 
 
 def _usd(v: float | None) -> str:
+    """``v`` [USD] in billions for the note (``n/a`` when None or not finite)."""
     if v is None or not math.isfinite(v):
         return "n/a"
     return f"{v / 1e9:,.3f} bn USD"
@@ -174,7 +175,8 @@ def restrict(d: ModelData, keep: set[str]) -> ModelData:
     return dataclasses.replace(out, dominance_cuts=cuts)
 
 
-def _columns(opt, variables: list) -> np.ndarray:
+def _columns(opt: object, variables: list) -> np.ndarray:
+    """The HiGHS column of each variable (``opt``: the persistent solver)."""
     cmap = opt._pyomo_var_to_solver_var_map
     return np.array([cmap[id(v)] for v in variables], dtype=np.int64)
 
@@ -221,10 +223,17 @@ def exclusion_bounds(m: pyo.ConcreteModel, d: ModelData) -> tuple[np.ndarray, np
 
 
 def _finite(a: np.ndarray) -> np.ndarray:
+    """``a`` with 0 where it is not finite."""
     return np.where(np.isfinite(a), a, 0.0)
 
 
-def _lp_stage(m, d: ModelData, lp_fn, info: KernelInfo, clock: Clock | None) -> SolveResult:
+def _lp_stage(
+    m: pyo.ConcreteModel,
+    d: ModelData,
+    lp_fn: Callable[[pyo.ConcreteModel], SolveResult],
+    info: KernelInfo,
+    clock: Clock | None,
+) -> SolveResult:
     """The LP relaxation with lazy limits while they are small (its last round's result)."""
     from siting.solve import lazy
 

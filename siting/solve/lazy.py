@@ -92,7 +92,8 @@ def _integer_values(m: pyo.ConcreteModel) -> list[tuple[object, float]]:
     return out
 
 
-def _value(e) -> float:
+def _value(e: object) -> float:
+    """The value of a Pyomo expression or number (0 where it has none)."""
     v = pyo.value(e, exception=False)
     return 0.0 if v is None else float(v)
 
@@ -158,13 +159,17 @@ def added_rating_values(m: pyo.ConcreteModel, d: ModelData) -> np.ndarray:
     return out
 
 
-def _slack(m, name: str):
+def _slack(m: pyo.ConcreteModel, name: str) -> pyo.Var | None:
     """The elastic slack family stored (in a 1-tuple) under ``name``, or None."""
     held = getattr(m, name, None)
     return held[0] if held else None
 
 
-def _slack_values(m, slack, keys_br, t, h, n) -> np.ndarray:
+def _slack_values(
+    m: pyo.ConcreteModel, slack: pyo.Var | None, keys_br: np.ndarray, t: int, h: str, n: int
+) -> np.ndarray:
+    """Per branch (``n`` of them), the elastic slack's value at (``t``, ``h``) for the
+    branches ``keys_br`` [MW]; zeros in the strict model."""
     extra = np.zeros(n)
     if not m._elastic or slack is None:
         return extra
@@ -175,7 +180,11 @@ def _slack_values(m, slack, keys_br, t, h, n) -> np.ndarray:
 
 
 def _violations(
-    m, d: ModelData, flows, added, near: float | None = None
+    m: pyo.ConcreteModel,
+    d: ModelData,
+    flows: dict[tuple[int, str], np.ndarray],
+    added: np.ndarray,
+    near: float | None = None,
 ) -> list[tuple[int, int, str]]:
     """Base-case limits a solution violates and the model does not have yet (PTDF form).
 
@@ -202,7 +211,9 @@ def _violations(
     return sorted(more, key=lambda x: (x[1], str(x[2]), x[0]))
 
 
-def checked_outages(d: ModelData, flows, seen: set[int] | None = None) -> np.ndarray:
+def checked_outages(
+    d: ModelData, flows: dict[tuple[int, str], np.ndarray], seen: set[int] | None = None
+) -> np.ndarray:
     """Positions of the outages N-1 checks for these flows (radial ones never).
 
     ``flows``: {(period, snapshot): branch flows [MW]}. With ``outages: k`` they are the k
@@ -232,7 +243,9 @@ def checked_outages(d: ModelData, flows, seen: set[int] | None = None) -> np.nda
     return np.array(sorted(top), dtype=int)
 
 
-def _n1_violations(m, d: ModelData, flows, added) -> list[tuple[int, int, int, str]]:
+def _n1_violations(
+    m: pyo.ConcreteModel, d: ModelData, flows: dict[tuple[int, str], np.ndarray], added: np.ndarray
+) -> list[tuple[int, int, int, str]]:
     """(monitored branch, outage, period, snapshot) post-contingency limits violated."""
     ks = checked_outages(d, flows, m._n1_outages_seen)
     m._n1_checked = len(ks)
@@ -257,14 +270,23 @@ def _n1_violations(m, d: ModelData, flows, added) -> list[tuple[int, int, int, s
     return found
 
 
-def _constant(lhs, rhs) -> bool:
+def _constant(lhs: object, rhs: object) -> bool:
     """Whether a limit ``|lhs| <= rhs`` involves no variable (no decision can change it)."""
     from pyomo.core.expr.numvalue import is_potentially_variable
 
     return not (is_potentially_variable(lhs) or is_potentially_variable(rhs))
 
 
-def _no_decision_fixes(m, d: ModelData, br, t, h, flow, rhs, outage=None) -> None:
+def _no_decision_fixes(
+    m: pyo.ConcreteModel,
+    d: ModelData,
+    br: int,
+    t: int,
+    h: str,
+    flow: object,
+    rhs: object,
+    outage: int | None = None,
+) -> None:
     """Record a violated limit no decision can change: the model is infeasible as it is.
 
     (A branch whose flow does not depend on any generator or campus, e.g. one feeding a
@@ -281,7 +303,7 @@ def _no_decision_fixes(m, d: ModelData, br, t, h, flow, rhs, outage=None) -> Non
     )
 
 
-def _add_limits(m, d: ModelData, triples) -> None:
+def _add_limits(m: pyo.ConcreteModel, d: ModelData, triples: list[tuple[int, int, str]]) -> None:
     """Add ``|flow| <= rating (+ upgrade) (+ slack)`` for each (branch, period, snapshot).
 
     Each row is declared in Pyomo (``m.lazy_limits``, so the model is whole: written LP
@@ -333,7 +355,9 @@ def _add_limits(m, d: ModelData, triples) -> None:
         m._monitored.add((br, t, h))
 
 
-def _add_n1(m, d: ModelData, quads) -> None:
+def _add_n1(m: pyo.ConcreteModel, d: ModelData, quads: list[tuple[int, int, int, str]]) -> None:
+    """Add ``|f_l + LODF[l,k] f_k| <= emergency (+ upgrade) (+ slack)`` for each (monitored
+    branch l, outage k, period, snapshot)."""
     from siting.model.grid import added_rating, flow_expr
 
     em = d.rating_emergency_mw
@@ -356,7 +380,7 @@ def needs_lazy(m: pyo.ConcreteModel, d: ModelData) -> bool:
 
 
 def _round(
-    m,
+    m: pyo.ConcreteModel,
     d: ModelData,
     info: LazyInfo,
     row_nonzeros: float | None = None,
@@ -392,7 +416,9 @@ def _round(
     return n_new > 0
 
 
-def _impossible(m, r: SolveResult, solver_s: float, info: LazyInfo, t0: float):
+def _impossible(
+    m: pyo.ConcreteModel, r: SolveResult, solver_s: float, info: LazyInfo, t0: float
+) -> tuple[SolveResult, LazyInfo]:
     """The result of a model a limit makes infeasible whatever the decisions."""
     import dataclasses
 
@@ -438,7 +464,7 @@ def _out_of_time(
     return out, info
 
 
-def _relax(m) -> list:
+def _relax(m: pyo.ConcreteModel) -> list:
     """Make every integer variable continuous within its bounds; return how to undo it."""
     saved = []
     for v in m.component_data_objects(pyo.Var):
@@ -451,7 +477,8 @@ def _relax(m) -> list:
     return saved
 
 
-def _restore(saved) -> None:
+def _restore(saved: list) -> None:
+    """Undo :func:`_relax` (``saved``: its list)."""
     for v, dom, lb, ub in saved:
         v.domain = dom
         v.setlb(lb)
