@@ -805,7 +805,6 @@ def solve_kernel(
 
     say("kernel: LP relaxation")
     full = build(d)
-    unit = float(getattr(full, "_objective_unit", 1.0))
 
     def lp_fn(m):
         return solve_fn(m, highs_options=LP_OPTIONS)
@@ -815,15 +814,8 @@ def solve_kernel(
         info.time_s = time.perf_counter() - t0
         late = _no_plan_in_time(lp, info)
         return None if late is None else (full, d, late, info)
-    z = float(lp.objective)
-    info.lp_bound_usd = z
-    pen, used = exclusion_bounds(full, d)
-    pen = pen * unit
-    info.lp_used_sites = int(used.sum())
+    k = _kernel_of(full, d, float(lp.objective), info, mip_gap)
     del full
-
-    k = _Kernel(d=d, sites=np.array(d.sites, dtype=object), pen=pen, z=z)
-    k.keep = _first_kernel(k, used, mip_gap)
     for _ in range(MAX_ROUNDS):
         info.rounds += 1
         info.kernel_sites.append(len(k.keep))
@@ -888,6 +880,21 @@ class _Kernel:
     parts: tuple = (None, None)
     out: np.ndarray | None = None
     u: float = math.inf
+
+
+def _kernel_of(
+    full: pyo.ConcreteModel, d: ModelData, z: float, info: KernelInfo, mip_gap: float
+) -> _Kernel:
+    """The method's state after the LP relaxation of the whole model ``full`` (holding its
+    solution, objective ``z`` [USD]): the sites' exclusion bounds and the first kernel."""
+    unit = float(getattr(full, "_objective_unit", 1.0))
+    info.lp_bound_usd = z
+    pen, used = exclusion_bounds(full, d)
+    pen = pen * unit
+    info.lp_used_sites = int(used.sum())
+    k = _Kernel(d=d, sites=np.array(d.sites, dtype=object), pen=pen, z=z)
+    k.keep = _first_kernel(k, used, mip_gap)
+    return k
 
 
 def _first_kernel(k: _Kernel, used: np.ndarray, mip_gap: float) -> set:
