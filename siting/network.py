@@ -284,20 +284,92 @@ def dc_network(grid: Grid) -> DCNetwork:
     base_mva = float(grid.base_mva)
     if not (np.isfinite(base_mva) and base_mva > 0):
         report.add(f"base_mva must be a finite number > 0 [MVA], got {grid.base_mva!r}")
+    bus_ids = _bus_ids(grid, report)
+    # checked on the whole table (so rows are the grid's rows), only where in service
+    br = _branch_table(grid, bus_ids, report)
+    _check_branch_values(br, base_mva, report)
+    report.raise_if_any(what="grid")
 
+    on = br.on
+    ids = [br.row_ids[i] for i in np.flatnonzero(on)]
+    f, t = br.f[on], br.t[on]
+    b, shift_rad, Bf, Bbus, p_shift_branch, p_shift_bus = _bdc_matrices(
+        base_mva, f, t, br.x[on], br.tap[on], br.shift_deg[on], bus_ids, report
+    )
+    n_islands, island, ref_idx, is_ref_type, cap = _islands(grid, bus_ids, f, t)
+    notes = _dropped_notes(br) + _island_notes(bus_ids, n_islands, island, ref_idx)
+    notes += _reference_notes(bus_ids, n_islands, island, ref_idx, is_ref_type, cap)
+    return DCNetwork(
+        bus_ids=bus_ids,
+        branch_ids=pd.Index(ids, name="branch_id", dtype=object),
+        from_idx=f.astype(np.int64),
+        to_idx=t.astype(np.int64),
+        b_mw_per_rad=b,
+        shift_rad=shift_rad,
+        rating_mw=br.rating[on],
+        Bbus=Bbus,
+        Bf=Bf,
+        p_shift_bus_mw=np.asarray(p_shift_bus, dtype=float),
+        p_shift_branch_mw=p_shift_branch,
+        ref_idx=ref_idx.astype(np.int64),
+        island=island,
+        notes=notes,
+    )
+
+
+def _bus_ids(grid: Grid, report: ProblemReport) -> pd.Index:
+    """The grid's bus IDs as strings (``bus_id``).
+
+    Raises
+    ------
+    siting.core.errors.InputError
+        Repeated bus IDs (with the problems ``report`` holds already).
+    """
     bus_ids = pd.Index(grid.buses.index.astype(str), name="bus_id")
     if bus_ids.has_duplicates:
         dup = bus_ids[bus_ids.duplicated()].unique()
         report.add(f"bus IDs must be unique; repeated: {_few(dup)}", layer="buses", field="bus_id")
         report.raise_if_any(what="grid")
-    n = len(bus_ids)
+    return bus_ids
 
-    # checked on the whole table (so rows are the grid's rows), only where in service
+
+@dataclass(frozen=True, eq=False)
+class _BranchTable:
+    """The branches table as arrays, every row (in service or not), in the grid's order.
+
+    Attributes
+    ----------
+    all_ids
+        Branch IDs as strings.
+    row_ids
+        The same as a list (the rows problems name).
+    on
+        Whether each branch is in service.
+    f, t
+        Position in the bus IDs of the from and to bus (-1: not a bus).
+    x, tap, shift_deg, rating
+        ``x_pu`` [pu], ``tap_ratio``, ``shift_deg`` [degrees], ``rating_mw`` [MW] (defaults
+        where a column is absent: NaN, 1, 0, inf).
+    """
+
+    all_ids: pd.Index
+    row_ids: list[str]
+    on: np.ndarray
+    f: np.ndarray
+    t: np.ndarray
+    x: np.ndarray
+    tap: np.ndarray
+    shift_deg: np.ndarray
+    rating: np.ndarray
+
+
+def _branch_table(grid: Grid, bus_ids: pd.Index, report: ProblemReport) -> _BranchTable:
+    """The branches as arrays; adds to ``report`` repeated branch IDs and, for in-service
+    branches, ends that are not buses and branches from a bus to itself."""
     br = grid.branches
     all_ids = br.index.astype(str)
     row_ids = list(all_ids)
     on = _in_service(br)
-    dropped = all_ids[~on]
     if all_ids.has_duplicates:
         dup = all_ids[all_ids.duplicated()].unique()
         report.add(
@@ -321,11 +393,24 @@ def dc_network(grid: Grid) -> DCNetwork:
         field="to_bus",
         ids=row_ids,
     )
+    return _BranchTable(
+        all_ids=all_ids,
+        row_ids=row_ids,
+        on=on,
+        f=f_all,
+        t=t_all,
+        x=_column(br, "x_pu", np.nan),
+        tap=_column(br, "tap_ratio", 1.0),
+        shift_deg=_column(br, "shift_deg", 0.0),
+        rating=_column(br, "rating_mw", np.inf),
+    )
 
-    x_all = _column(br, "x_pu", np.nan)
-    tap_all = _column(br, "tap_ratio", 1.0)
-    shift_all = _column(br, "shift_deg", 0.0)
-    rating_all = _column(br, "rating_mw", np.inf)
+
+def _check_branch_values(br: _BranchTable, base_mva: float, report: ProblemReport) -> None:
+    """Add to ``report`` the in-service branches whose reactance [pu], tap ratio, phase
+    shift [degrees] or rating [MW] the DC model cannot take (``base_mva`` [MVA])."""
+    row_ids, on = br.row_ids, br.on
+    x_all, tap_all, shift_all, rating_all = br.x, br.tap, br.shift_deg, br.rating
     bad_x = on & (~np.isfinite(x_all) | (x_all == 0))
     report.add_rows(
         np.flatnonzero(bad_x),
@@ -390,14 +475,45 @@ def dc_network(grid: Grid) -> DCNetwork:
         field="rating_mw",
         ids=row_ids,
     )
-    report.raise_if_any(what="grid")
 
-    ids = [row_ids[i] for i in np.flatnonzero(on)]
-    m = len(ids)
-    f, t = f_all[on], t_all[on]
-    x, tap, shift_deg, rating = x_all[on], tap_all[on], shift_all[on], rating_all[on]
 
-    # --- matrices (MATPOWER makeBdc, times base_mva) ---------------------------------
+def _bdc_matrices(
+    base_mva: float,
+    f: np.ndarray,
+    t: np.ndarray,
+    x: np.ndarray,
+    tap: np.ndarray,
+    shift_deg: np.ndarray,
+    bus_ids: pd.Index,
+    report: ProblemReport,
+) -> tuple[np.ndarray, np.ndarray, sp.csr_matrix, sp.csr_matrix, np.ndarray, np.ndarray]:
+    """MATPOWER ``makeBdc`` times ``base_mva`` for the in-service branches.
+
+    Parameters
+    ----------
+    base_mva
+        System base [MVA].
+    f, t
+        From and to bus positions of the in-service branches.
+    x, tap, shift_deg
+        Their reactance [pu], tap ratio and phase shift [degrees].
+    bus_ids
+        All buses (the matrices' columns).
+    report
+        Problems so far (none).
+
+    Returns
+    -------
+    b, shift_rad, Bf, Bbus, p_shift_branch, p_shift_bus
+        Susceptances [MW/rad], shifts [rad], ``Bf`` and ``Bbus`` [MW/rad], MATPOWER's
+        ``Pfinj`` and ``Pbusinj`` times ``base_mva`` [MW].
+
+    Raises
+    ------
+    siting.core.errors.InputError
+        Buses whose susceptances sum to more than a float holds.
+    """
+    m, n = len(f), len(bus_ids)
     b = base_mva / (x * tap)  # [MW/rad]
     shift_rad = np.deg2rad(shift_deg)
     rows = np.concatenate([np.arange(m), np.arange(m)])
@@ -417,9 +533,24 @@ def dc_network(grid: Grid) -> DCNetwork:
         ids=list(bus_ids),
     )
     report.raise_if_any(what="grid")
+    return b, shift_rad, Bf, Bbus, p_shift_branch, p_shift_bus
 
-    # --- islands and their references ------------------------------------------------
-    adjacency = sp.csr_matrix((np.ones(m), (f, t)), shape=(n, n))
+
+def _islands(
+    grid: Grid, bus_ids: pd.Index, f: np.ndarray, t: np.ndarray
+) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The islands of the in-service branches (from and to bus positions ``f``, ``t``) and
+    their reference buses: per island a ``bus_type`` 3 bus first, then the largest
+    in-service generation capacity, then the first bus.
+
+    Returns
+    -------
+    n_islands, island, ref_idx, is_ref_type, cap
+        Number of islands, island of each bus, reference bus of each island, whether each
+        bus is of ``bus_type`` 3, in-service generation capacity per bus [MW].
+    """
+    n = len(bus_ids)
+    adjacency = sp.csr_matrix((np.ones(len(f)), (f, t)), shape=(n, n))
     n_islands, island = connected_components(adjacency, directed=False)
     island = island.astype(np.int64)
     is_ref_type = _column(grid.buses, "bus_type", 1.0) == 3
@@ -430,23 +561,47 @@ def dc_network(grid: Grid) -> DCNetwork:
     first = np.ones(n, dtype=bool)
     first[1:] = island[order][1:] != island[order][:-1]
     ref_idx = order[first]  # island[order][first] is 0, 1, 2 ... in order
+    return n_islands, island, ref_idx, is_ref_type, cap
 
-    # --- notes -----------------------------------------------------------------------
+
+def _dropped_notes(br: _BranchTable) -> list[str]:
+    """The note on the branches out of service (none when all are in service)."""
+    dropped = br.all_ids[~br.on]
+    if not len(dropped):
+        return []
+    return [
+        f"{len(dropped)} of {len(br.all_ids)} branches out of service, left out of the "
+        f"DC network: {_few(dropped)}"
+    ]
+
+
+def _island_notes(
+    bus_ids: pd.Index, n_islands: int, island: np.ndarray, ref_idx: np.ndarray
+) -> list[str]:
+    """The note on the islands and their references (none for one island)."""
+    if n_islands <= 1:
+        return []
+    sizes = np.bincount(island, minlength=n_islands)
+    shown = [
+        f"island {i}: {sizes[i]} bus{'es' if sizes[i] != 1 else ''}, "
+        f"reference '{bus_ids[ref_idx[i]]}'"
+        for i in range(min(n_islands, MAX_ROWS_NAMED))
+    ]
+    more = f"; and {n_islands - MAX_ROWS_NAMED} more" if n_islands > MAX_ROWS_NAMED else ""
+    return [f"{n_islands} islands: " + "; ".join(shown) + more]
+
+
+def _reference_notes(
+    bus_ids: pd.Index,
+    n_islands: int,
+    island: np.ndarray,
+    ref_idx: np.ndarray,
+    is_ref_type: np.ndarray,
+    cap: np.ndarray,
+) -> list[str]:
+    """Notes on the islands without a ``bus_type`` 3 bus (the reference chosen, by
+    generation capacity ``cap`` [MW]) and on those with more than one."""
     notes: list[str] = []
-    if len(dropped):
-        notes.append(
-            f"{len(dropped)} of {len(all_ids)} branches out of service, left out of the "
-            f"DC network: {_few(dropped)}"
-        )
-    if n_islands > 1:
-        sizes = np.bincount(island, minlength=n_islands)
-        shown = [
-            f"island {i}: {sizes[i]} bus{'es' if sizes[i] != 1 else ''}, "
-            f"reference '{bus_ids[ref_idx[i]]}'"
-            for i in range(min(n_islands, MAX_ROWS_NAMED))
-        ]
-        more = f"; and {n_islands - MAX_ROWS_NAMED} more" if n_islands > MAX_ROWS_NAMED else ""
-        notes.append(f"{n_islands} islands: " + "; ".join(shown) + more)
     n_ref_type = np.bincount(island[is_ref_type], minlength=n_islands)
     no_ref = np.flatnonzero(n_ref_type == 0)
     if len(no_ref):
@@ -470,23 +625,7 @@ def dc_network(grid: Grid) -> DCNetwork:
             f"island {i} has {len(refs)} reference buses (bus_type 3): {_few(refs)}; "
             f"'{bus_ids[ref_idx[i]]}' is its angle reference, the others are not held at 0"
         )
-
-    return DCNetwork(
-        bus_ids=bus_ids,
-        branch_ids=pd.Index(ids, name="branch_id", dtype=object),
-        from_idx=f.astype(np.int64),
-        to_idx=t.astype(np.int64),
-        b_mw_per_rad=b,
-        shift_rad=shift_rad,
-        rating_mw=rating,
-        Bbus=Bbus,
-        Bf=Bf,
-        p_shift_bus_mw=np.asarray(p_shift_bus, dtype=float),
-        p_shift_branch_mw=p_shift_branch,
-        ref_idx=ref_idx.astype(np.int64),
-        island=island,
-        notes=notes,
-    )
+    return notes
 
 
 def dc_flow(net: DCNetwork, injection_mw: np.ndarray, balance: bool = True) -> DCFlowResult:
@@ -657,53 +796,67 @@ def injections_from_grid(
     p = -float(load_scale) * load - shunt
 
     if gen_mw is not None:
-        gen = grid.generators
-        gen_ids = pd.Index(gen.index.astype(str))
-        out = pd.Series(gen_mw, dtype=float)
-        out.index = out.index.astype(str)
-        unknown = out.index[~out.index.isin(gen_ids)]
-        if len(unknown):
-            report.add(
-                f"{len(unknown)} generator ID(s) of gen_mw not in the grid: {_few(unknown)}",
-                layer="generators",
-                field="gen_id",
-            )
-        if out.index.has_duplicates:
-            report.add(
-                f"gen_mw names a generator twice: {_few(out.index[out.index.duplicated()])}",
-                layer="generators",
-                field="gen_id",
-            )
-        report.raise_if_any(what="dispatch")
-        mw = out.reindex(gen_ids).fillna(0.0).to_numpy()
-        given = out.reindex(gen_ids).notna().to_numpy()
-        on = _in_service(gen)
-        report.add_rows(
-            np.flatnonzero(~np.isfinite(mw)),
-            lambda i: f"expected a finite output [MW], got {mw[i]!r}",
-            layer="generators",
-            field="gen_mw",
-            ids=list(gen_ids),
-        )
-        report.add_rows(
-            np.flatnonzero(~on & given & (mw != 0)),
-            lambda i: f"the generator is out of service but is given {mw[i]:g} MW",
-            layer="generators",
-            field="in_service",
-            ids=list(gen_ids),
-        )
-        pos = bus_ids.get_indexer(gen["bus_id"].astype(str))
-        report.add_rows(
-            np.flatnonzero(on & (pos < 0)),
-            lambda i: f"bus '{gen['bus_id'].iloc[i]}' is not a bus of the grid",
-            layer="generators",
-            field="bus_id",
-            ids=list(gen_ids),
-        )
-        report.raise_if_any(what="dispatch")
-        use = on & (mw != 0)
-        p = p + np.bincount(pos[use], weights=mw[use], minlength=len(bus_ids))
+        p = p + _dispatch_per_bus(grid, bus_ids, gen_mw, report)
     return p
+
+
+def _dispatch_per_bus(
+    grid: Grid, bus_ids: pd.Index, gen_mw: pd.Series, report: ProblemReport
+) -> np.ndarray:
+    """The output of the generators per bus [MW] (``gen_mw`` per gen_id [MW]).
+
+    Raises
+    ------
+    siting.core.errors.InputError
+        A generator ID that is not in the grid or given twice; then a non-finite output,
+        output given to an out-of-service generator, or its bus not in the grid.
+    """
+    gen = grid.generators
+    gen_ids = pd.Index(gen.index.astype(str))
+    out = pd.Series(gen_mw, dtype=float)
+    out.index = out.index.astype(str)
+    unknown = out.index[~out.index.isin(gen_ids)]
+    if len(unknown):
+        report.add(
+            f"{len(unknown)} generator ID(s) of gen_mw not in the grid: {_few(unknown)}",
+            layer="generators",
+            field="gen_id",
+        )
+    if out.index.has_duplicates:
+        report.add(
+            f"gen_mw names a generator twice: {_few(out.index[out.index.duplicated()])}",
+            layer="generators",
+            field="gen_id",
+        )
+    report.raise_if_any(what="dispatch")
+    mw = out.reindex(gen_ids).fillna(0.0).to_numpy()
+    given = out.reindex(gen_ids).notna().to_numpy()
+    on = _in_service(gen)
+    report.add_rows(
+        np.flatnonzero(~np.isfinite(mw)),
+        lambda i: f"expected a finite output [MW], got {mw[i]!r}",
+        layer="generators",
+        field="gen_mw",
+        ids=list(gen_ids),
+    )
+    report.add_rows(
+        np.flatnonzero(~on & given & (mw != 0)),
+        lambda i: f"the generator is out of service but is given {mw[i]:g} MW",
+        layer="generators",
+        field="in_service",
+        ids=list(gen_ids),
+    )
+    pos = bus_ids.get_indexer(gen["bus_id"].astype(str))
+    report.add_rows(
+        np.flatnonzero(on & (pos < 0)),
+        lambda i: f"bus '{gen['bus_id'].iloc[i]}' is not a bus of the grid",
+        layer="generators",
+        field="bus_id",
+        ids=list(gen_ids),
+    )
+    report.raise_if_any(what="dispatch")
+    use = on & (mw != 0)
+    return np.bincount(pos[use], weights=mw[use], minlength=len(bus_ids))
 
 
 # --- sensitivities: PTDF, LODF ------------------------------------------------------

@@ -18,12 +18,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from siting.core.errors import InputError, Problem
 from siting.inputs.grids.grid import CostCurve, Grid
+
+if TYPE_CHECKING:
+    from siting.candidates.generate import Candidates
+    from siting.config.scenario import Contingencies, Scenario
+    from siting.inputs import Layers
+    from siting.network import DCNetwork
 
 #: Segments of the secant approximation of a polynomial (quadratic) generator cost.
 POLY_SEGMENTS = 4
@@ -53,6 +60,7 @@ UPGRADE_COLUMNS = ("added_mw", "cost_usd", "lead_time_years", "first_period")
 
 
 def _no_upgrades(id_col: str) -> pd.DataFrame:
+    """An empty upgrade options table (:func:`upgrade_options`'s columns)."""
     return pd.DataFrame(
         {id_col: pd.Series(dtype=object), **{c: pd.Series(dtype=float) for c in UPGRADE_COLUMNS}}
     )
@@ -269,7 +277,7 @@ class ModelData:
     line_limits: bool
     water_enabled: bool
     voll_usd_per_mwh: float
-    net: object | None
+    net: DCNetwork | None
     gens: pd.DataFrame
     gen_costs: dict[str, GenCost]
     base_load_mw: pd.DataFrame
@@ -502,7 +510,7 @@ def secant_error_bound_usd_per_h(
 
 
 def generator_inputs(
-    grid: Grid, net, segments: int = POLY_SEGMENTS
+    grid: Grid, net: DCNetwork, segments: int = POLY_SEGMENTS
 ) -> tuple[pd.DataFrame, dict[str, GenCost]]:
     """The in-service generators and their cost lines, as the model reads them.
 
@@ -550,7 +558,13 @@ def generator_inputs(
     return gens, gen_costs
 
 
-def model_data(scenario, layers, candidates, cooling: pd.DataFrame, net=None) -> ModelData:
+def model_data(
+    scenario: Scenario,
+    layers: Layers,
+    candidates: Candidates,
+    cooling: pd.DataFrame,
+    net: DCNetwork | None = None,
+) -> ModelData:
     """Assemble the model's inputs.
 
     Parameters
@@ -573,16 +587,121 @@ def model_data(scenario, layers, candidates, cooling: pd.DataFrame, net=None) ->
     -------
     ModelData
     """
-    from siting.network import dc_network
-
     years = list(scenario.years)
     capex_df, op_weight, period_years = discounting(
         years, scenario.costs.discount_rate, scenario.costs.final_period_years
     )
     camp = scenario.campus
-    sites_df = candidates.sites
-    sites = [str(s) for s in sites_df.index]
+    sites = [str(s) for s in candidates.sites.index]
+    site = _site_table(scenario, candidates.sites, sites, years)
+    notes: list[str] = []
+    cool = _cooling_choice(scenario, candidates, cooling, sites, notes)
+    max_modules = np.floor(camp.max_build_mw_per_year * period_years / camp.module_mw + 1e-9)
+    targets = np.array([scenario.targets.it_mw_by_year.get(y, 0.0) for y in years], dtype=float)
+    snaps = _snapshot_table(scenario)
+    grid = _grid_inputs(scenario, layers.grid, net, years, snaps, site, notes)
+    net = grid.net
+    sources = _water_sources(scenario, layers, years, cool.water_on)
+    water_links = _water_links(cool.links, sources, sites)
+    region_shares = _region_shares(scenario, layers, site)
+    demand_links, demand_mw = _demand_inputs(scenario, layers, candidates, sites, years)
+    public_share, public_sites, public_techs = _public_interest(
+        scenario, site, sites, cool.allowed, cool.wue
+    )
+    heat_links, sinks = _heat_inputs(layers, candidates, sites)
+    form = _formulation(scenario, grid.on, net, notes)
+    return ModelData(
+        years=years,
+        capex_df=capex_df,
+        op_weight=op_weight,
+        period_years=period_years,
+        sites=sites,
+        site=site,
+        techs=cool.techs,
+        allowed=cool.allowed,
+        perf=cool.perf,
+        max_modules_per_period=max_modules,
+        targets_mw=targets,
+        snapshots=snaps,
+        grid_enabled=grid.on,
+        water_enabled=cool.water_on,
+        net=net if grid.on else None,
+        gens=grid.gens,
+        gen_costs=grid.gen_costs,
+        base_load_mw=grid.base_load,
+        shunt_mw=grid.shunt,
+        headroom_mw=grid.headroom,
+        sources=sources,
+        water_links=water_links,
+        region_shares=region_shares,
+        demand_links=demand_links,
+        demand_mw=demand_mw,
+        public_share=public_share,
+        public_sites=public_sites,
+        public_techs=public_techs,
+        heat_links=heat_links,
+        sinks=sinks,
+        notes=notes,
+        grid_formulation=form,
+        branch_upgrades=grid.branch_up,
+        bus_upgrades=grid.bus_up,
+        rating_emergency_mw=grid.emergency,
+        n1=grid.n1,
+        **_scenario_settings(scenario),
+    )
 
+
+def _scenario_settings(scenario: Scenario) -> dict[str, Any]:
+    """The :class:`ModelData` fields taken from the scenario as they are (costs [USD, USD/MW,
+    USD/MWh], campus rules [MW], caps, the objective)."""
+    pol = scenario.policy
+    return dict(
+        cooling_capex_usd_per_mw={
+            k: float(v) for k, v in scenario.cooling.capex_usd_per_mw.items()
+        },
+        heat_recovery_share={k: float(v) for k, v in scenario.cooling.heat_recovery_share.items()},
+        module_mw=scenario.campus.module_mw,
+        min_campus_mw=scenario.campus.min_campus_mw,
+        utilisation=scenario.grid.campus_utilisation,
+        capex_usd_per_mw=scenario.costs.capex_usd_per_mw,
+        interconnection_usd_per_mw=scenario.costs.interconnection_usd_per_mw,
+        zone_bonus_usd_per_mw=pol.zones.bonus_usd_per_mw if pol.zones.mode == "prefer" else 0.0,
+        energy_usd_per_mwh=scenario.costs.energy_usd_per_mwh,
+        line_limits=scenario.grid.line_limits,
+        voll_usd_per_mwh=scenario.grid.voll_usd_per_mwh,
+        potable_cap_m3_per_day=scenario.water.potable_cap_m3_per_day,
+        water_cap_m3_per_day=scenario.water.cap_m3_per_day,
+        co2_cap_t=scenario.policy.co2_cap_t,
+        upgrade_budget_usd=scenario.grid.upgrade_budget_usd,
+        zone_mode=pol.zones.mode,
+        zone_min_share=pol.zones.min_share,
+        objective=scenario.objective.sense,
+        budget_usd=scenario.objective.budget_usd,
+    )
+
+
+def _site_table(
+    scenario: Scenario, sites_df: pd.DataFrame, sites: list[str], years: list[int]
+) -> pd.DataFrame:
+    """The per-site table of :attr:`ModelData.site` (costs [USD, USD/MW], distances [km]).
+
+    Parameters
+    ----------
+    scenario
+        The scenario (campus rules, candidate rules, costs).
+    sites_df
+        The screened candidates (``Candidates.sites``).
+    sites
+        Their IDs as strings, in that order.
+    years
+        Planning years.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by site_id (see :class:`ModelData`).
+    """
+    camp = scenario.campus
     earliest = camp.earliest_year if camp.earliest_year is not None else years[0]
     earliest_period = int(np.searchsorted(np.asarray(years), earliest))
     site = pd.DataFrame(index=pd.Index(sites, name="site_id"))
@@ -597,8 +716,47 @@ def model_data(scenario, layers, candidates, cooling: pd.DataFrame, net=None) ->
     for col in ("bus_id", "zone_id", "zone_kind", "region_id"):
         site[col] = sites_df[col].fillna("").astype(str).to_numpy()
     site["earliest_period"] = earliest_period
+    return site
 
-    techs = [k for k in camp.cooling]
+
+@dataclass
+class _Cooling:
+    """The cooling choices of the sites (a step of :func:`model_data`).
+
+    Attributes
+    ----------
+    techs
+        Technologies offered (scenario order).
+    perf
+        The cooling table's rows of those technologies.
+    water_on
+        Whether water is modelled.
+    links
+        The candidates' water links (none when water is not modelled).
+    wue
+        Annual water use per (site_id, cooling) [L/kWh].
+    allowed
+        (site_id, cooling) pairs a site may choose.
+    """
+
+    techs: list[str]
+    perf: pd.DataFrame
+    water_on: bool
+    links: pd.DataFrame
+    wue: dict
+    allowed: list[tuple[str, str]]
+
+
+def _cooling_choice(
+    scenario: Scenario,
+    candidates: Candidates,
+    cooling: pd.DataFrame,
+    sites: list[str],
+    notes: list[str],
+) -> _Cooling:
+    """The technologies each site may choose (a wet one needs water in reach); notes the
+    sites left with none."""
+    techs = [k for k in scenario.campus.cooling]
     perf = cooling.loc[cooling.index.get_level_values(1).isin(techs)]
     wl = candidates.water_links
     water_on = scenario.water.enabled
@@ -610,94 +768,179 @@ def model_data(scenario, layers, candidates, cooling: pd.DataFrame, net=None) ->
         (s, k) for s in sites for k in techs if not water_on or s in has_water or wue[s, k] <= 0.0
     ]
     no_choice = sorted(set(sites) - {s for s, _ in allowed})
-    notes: list[str] = []
     if no_choice:
         notes.append(
             f"{len(no_choice)} sites have no water in reach and no dry cooling offered; they "
             "cannot be chosen"
         )
+    return _Cooling(techs, perf, water_on, wl, wue, allowed)
 
-    max_modules = np.floor(camp.max_build_mw_per_year * period_years / camp.module_mw + 1e-9)
 
-    targets = np.array([scenario.targets.it_mw_by_year.get(y, 0.0) for y in years], dtype=float)
-
-    snaps = pd.DataFrame(
+def _snapshot_table(scenario: Scenario) -> pd.DataFrame:
+    """The scenario's snapshots indexed by name: ``load_factor, hours, peak``."""
+    return pd.DataFrame(
         [(s.name, s.load_factor, s.hours, s.peak) for s in scenario.grid.snapshots],
         columns=["name", "load_factor", "hours", "peak"],
     ).set_index("name")
 
-    grid: Grid | None = layers.grid
-    grid_on = scenario.grid.enabled and grid is not None
-    gens = pd.DataFrame()
-    gen_costs: dict[str, GenCost] = {}
-    base_load = pd.DataFrame()
-    shunt = np.zeros(0)
-    headroom = np.zeros(0)
-    emergency = np.zeros(0)
-    branch_up = _no_upgrades("branch_id")
-    bus_up = _no_upgrades("bus_id")
-    n1: N1 | None = None
-    if grid_on:
-        assert grid is not None
-        if net is None:
-            net = dc_network(grid)
-        gens, gen_costs = generator_inputs(grid, net, scenario.grid.cost_segments)
-        base_load = grid.load_mw(years).reindex(net.bus_ids)
-        shunt = grid.buses["shunt_mw"].reindex(net.bus_ids).astype(float).to_numpy()
-        headroom = (
-            grid.buses["substation_headroom_mw"].reindex(net.bus_ids).astype(float).to_numpy()
-        )
-        br_tab = grid.branches
-        br_tab = br_tab.set_axis(br_tab.index.astype(str))
-        emergency = (
-            pd.to_numeric(br_tab["rating_emergency_mw"], errors="coerce")
-            .reindex(net.branch_ids)
-            .astype(float)
-            .to_numpy()
-        )
-        emergency = np.where(np.isnan(emergency), net.rating_mw, emergency)
-        if scenario.grid.upgrades:
-            branch_up = upgrade_options(
-                br_tab,
-                net.branch_ids,
-                "upgrade_",
-                years,
-                "branch_id",
-                usable=np.isfinite(net.rating_mw),
-            )
-            bus_tab = grid.buses.set_axis(grid.buses.index.astype(str))
-            bus_up = upgrade_options(
-                bus_tab,
-                net.bus_ids,
-                "substation_upgrade_",
-                years,
-                "bus_id",
-                usable=np.isfinite(headroom),
-            )
-            if len(branch_up) or len(bus_up):
-                notes.append(
-                    f"grid upgrade options offered: {len(branch_up)} branches, "
-                    f"{len(bus_up)} substations (in service no earlier than the first planning "
-                    "year plus their lead time)"
-                )
-        n1_cfg = scenario.grid.n_minus_1
-        if n1_cfg.enabled and scenario.grid.line_limits:
-            n1 = _n1_settings(n1_cfg, net, snaps, scenario)
-            notes.append(
-                f"N-1 security on {_n1_words(n1.outages)} outages at "
-                f"{'/'.join(n1.snapshots)} snapshots"
-                + (f" from {n1_cfg.from_year}" if n1_cfg.from_year is not None else "")
-                + ", within emergency ratings; "
-                f"{len(n1.radial)} radial branches (their outage splits the network) not checked"
-            )
-        elif n1_cfg.enabled:
-            notes.append("grid.n_minus_1 is ignored: grid.line_limits is off")
-        unknown_bus = sorted(set(site["bus_id"]) - set(net.bus_ids))
-        if unknown_bus:
-            raise InputError(
-                Problem(f"candidates attach to buses not in the grid: {unknown_bus[:5]}")
-            )
 
+@dataclass
+class _GridInputs:
+    """The network's part of :class:`ModelData` (empty when the grid is not modelled).
+
+    Attributes
+    ----------
+    on
+        Whether the network family is built.
+    net
+        The DC network (built when needed), or the one given.
+    gens, gen_costs, base_load, shunt, headroom, emergency, branch_up, bus_up, n1
+        :class:`ModelData`'s ``gens, gen_costs, base_load_mw, shunt_mw [MW], headroom_mw
+        [MW], rating_emergency_mw [MW], branch_upgrades, bus_upgrades, n1``.
+    """
+
+    on: bool
+    net: DCNetwork | None
+    gens: pd.DataFrame = field(default_factory=pd.DataFrame)
+    gen_costs: dict[str, GenCost] = field(default_factory=dict)
+    base_load: pd.DataFrame = field(default_factory=pd.DataFrame)
+    shunt: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    headroom: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    emergency: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    branch_up: pd.DataFrame = field(default_factory=lambda: _no_upgrades("branch_id"))
+    bus_up: pd.DataFrame = field(default_factory=lambda: _no_upgrades("bus_id"))
+    n1: N1 | None = None
+
+
+def _grid_inputs(
+    scenario: Scenario,
+    grid: Grid | None,
+    net: DCNetwork | None,
+    years: list[int],
+    snaps: pd.DataFrame,
+    site: pd.DataFrame,
+    notes: list[str],
+) -> _GridInputs:
+    """Generators, loads, headroom, emergency ratings, upgrade options and N-1 settings of
+    the grid (when ``grid.enabled`` and a grid layer exists); notes what was offered.
+
+    Raises
+    ------
+    siting.core.errors.InputError
+        Listed N-1 outages that are not in-service branches; candidates attached to buses
+        not in the grid.
+    """
+    from siting.network import dc_network
+
+    grid_on = scenario.grid.enabled and grid is not None
+    if not grid_on:
+        return _GridInputs(on=False, net=net)
+    assert grid is not None
+    if net is None:
+        net = dc_network(grid)
+    out = _GridInputs(on=True, net=net)
+    out.gens, out.gen_costs = generator_inputs(grid, net, scenario.grid.cost_segments)
+    out.base_load = grid.load_mw(years).reindex(net.bus_ids)
+    out.shunt = grid.buses["shunt_mw"].reindex(net.bus_ids).astype(float).to_numpy()
+    out.headroom = (
+        grid.buses["substation_headroom_mw"].reindex(net.bus_ids).astype(float).to_numpy()
+    )
+    br_tab = grid.branches
+    br_tab = br_tab.set_axis(br_tab.index.astype(str))
+    emergency = (
+        pd.to_numeric(br_tab["rating_emergency_mw"], errors="coerce")
+        .reindex(net.branch_ids)
+        .astype(float)
+        .to_numpy()
+    )
+    out.emergency = np.where(np.isnan(emergency), net.rating_mw, emergency)
+    if scenario.grid.upgrades:
+        out.branch_up, out.bus_up = _grid_upgrades(grid, br_tab, net, years, out.headroom, notes)
+    out.n1 = _n1_inputs(scenario, net, snaps, notes)
+    unknown_bus = sorted(set(site["bus_id"]) - set(net.bus_ids))
+    if unknown_bus:
+        raise InputError(Problem(f"candidates attach to buses not in the grid: {unknown_bus[:5]}"))
+    return out
+
+
+def _grid_upgrades(
+    grid: Grid,
+    br_tab: pd.DataFrame,
+    net: DCNetwork,
+    years: list[int],
+    headroom: np.ndarray,
+    notes: list[str],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The branch and substation upgrade options (:func:`upgrade_options`); notes how many.
+
+    Parameters
+    ----------
+    grid
+        The grid.
+    br_tab
+        Its branches, indexed by branch ID as a string.
+    net
+        Its DC network.
+    years
+        Planning years.
+    headroom
+        Substation headroom per bus [MW] (NaN: no limit, no upgrade).
+    notes
+        Appended to.
+    """
+    branch_up = upgrade_options(
+        br_tab,
+        net.branch_ids,
+        "upgrade_",
+        years,
+        "branch_id",
+        usable=np.isfinite(net.rating_mw),
+    )
+    bus_tab = grid.buses.set_axis(grid.buses.index.astype(str))
+    bus_up = upgrade_options(
+        bus_tab,
+        net.bus_ids,
+        "substation_upgrade_",
+        years,
+        "bus_id",
+        usable=np.isfinite(headroom),
+    )
+    if len(branch_up) or len(bus_up):
+        notes.append(
+            f"grid upgrade options offered: {len(branch_up)} branches, "
+            f"{len(bus_up)} substations (in service no earlier than the first planning "
+            "year plus their lead time)"
+        )
+    return branch_up, bus_up
+
+
+def _n1_inputs(
+    scenario: Scenario, net: DCNetwork, snaps: pd.DataFrame, notes: list[str]
+) -> N1 | None:
+    """The N-1 settings when ``grid.n_minus_1`` is on with line limits (else None); notes
+    them, or that they are ignored without line limits."""
+    n1_cfg = scenario.grid.n_minus_1
+    if n1_cfg.enabled and scenario.grid.line_limits:
+        n1 = _n1_settings(n1_cfg, net, snaps, scenario)
+        notes.append(
+            f"N-1 security on {_n1_words(n1.outages)} outages at "
+            f"{'/'.join(n1.snapshots)} snapshots"
+            + (f" from {n1_cfg.from_year}" if n1_cfg.from_year is not None else "")
+            + ", within emergency ratings; "
+            f"{len(n1.radial)} radial branches (their outage splits the network) not checked"
+        )
+        return n1
+    if n1_cfg.enabled:
+        notes.append("grid.n_minus_1 is ignored: grid.line_limits is off")
+    return None
+
+
+def _water_sources(
+    scenario: Scenario, layers: Layers, years: list[int], water_on: bool
+) -> pd.DataFrame:
+    """The water sources as the model reads them: index source_id; ``kind,
+    cost_usd_per_m3`` [USD/m3], ``pipeline_cost_usd_per_km`` [USD/km] and ``cap_<year>``
+    [m3/day] (empty when water is off or there are none)."""
     src = layers.water_sources
     sources = pd.DataFrame()
     if water_on and src is not None and len(src):
@@ -721,6 +964,12 @@ def model_data(scenario, layers, candidates, cooling: pd.DataFrame, net=None) ->
         )
         for y in years:
             sources[f"cap_{y}"] = cap[y].to_numpy()
+    return sources
+
+
+def _water_links(wl: pd.DataFrame, sources: pd.DataFrame, sites: list[str]) -> pd.DataFrame:
+    """``site_id, source_id, distance_km, pipeline_usd`` [km, USD] of the kept sites' water
+    links (``wl``: the candidates' links, empty when water is off)."""
     water_links = wl[["site_id", "source_id", "distance_km"]].copy() if len(wl) else wl
     if len(water_links):
         water_links["site_id"] = water_links["site_id"].astype(str)
@@ -730,7 +979,19 @@ def model_data(scenario, layers, candidates, cooling: pd.DataFrame, net=None) ->
             * sources.loc[water_links["source_id"], "pipeline_cost_usd_per_km"].to_numpy()
         )
         water_links = water_links[water_links["site_id"].isin(sites)].reset_index(drop=True)
+    return water_links
 
+
+def _region_shares(
+    scenario: Scenario, layers: Layers, site: pd.DataFrame
+) -> dict[str, tuple[float, float]]:
+    """``policy.region_shares`` as region -> (min, max) share [fraction].
+
+    Raises
+    ------
+    siting.core.errors.InputError
+        A region that is neither a site's nor in the regions layer.
+    """
     pol = scenario.policy
     region_shares = {r: (b.min_share, b.max_share) for r, b in pol.region_shares.items()}
     known_regions = set(site["region_id"]) - {""}
@@ -744,10 +1005,22 @@ def model_data(scenario, layers, candidates, cooling: pd.DataFrame, net=None) ->
             f"policy.region_shares names regions {bad} that are not in the regions layer; "
             f"expected some of {sorted(known_regions)[:10]}",
         )
+    return region_shares
 
+
+def _demand_inputs(
+    scenario: Scenario,
+    layers: Layers,
+    candidates: Candidates,
+    sites: list[str],
+    years: list[int],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The demand links ``region_id, site_id, cost_usd_per_mw_year`` [USD/(MW year)] of the
+    kept sites and the demand per region and year [MW] (empty without ``policy.demand``
+    and a demand regions layer)."""
     demand_links = pd.DataFrame(columns=["region_id", "site_id", "cost_usd_per_mw_year"])
     demand_mw = pd.DataFrame()
-    if pol.demand is not None and layers.demand_regions is not None:
+    if scenario.policy.demand is not None and layers.demand_regions is not None:
         from siting.inputs.vector import per_year_table
 
         dl = candidates.demand_links
@@ -756,12 +1029,24 @@ def model_data(scenario, layers, candidates, cooling: pd.DataFrame, net=None) ->
         ].astype({"region_id": str, "site_id": str})
         demand_mw = per_year_table(layers.demand_regions, "demand_mw", years)
         demand_mw.index = [str(i) for i in demand_mw.index]
+    return demand_links, demand_mw
 
+
+def _public_interest(
+    scenario: Scenario,
+    site: pd.DataFrame,
+    sites: list[str],
+    allowed: list[tuple[str, str]],
+    wue: dict,
+) -> tuple[float, list[str], dict[str, list[str]]]:
+    """``policy.public_interest``: its share [fraction], the eligible sites, and each one's
+    eligible technologies (``wue``: annual water use per (site, cooling) [L/kWh]); 0 and
+    empty without the policy."""
     public_share = 0.0
     public_sites: list[str] = []
     public_techs: dict[str, list[str]] = {}
-    if pol.public_interest is not None:
-        pi = pol.public_interest
+    if scenario.policy.public_interest is not None:
+        pi = scenario.policy.public_interest
         public_share = pi.share
         ok = pd.Series(True, index=site.index)
         if pi.in_zone:
@@ -777,7 +1062,14 @@ def model_data(scenario, layers, candidates, cooling: pd.DataFrame, net=None) ->
                 pi.max_wue_l_per_kwh is None or wue[s, k] <= pi.max_wue_l_per_kwh
             ):
                 public_techs[s].append(k)
+    return public_share, public_sites, public_techs
 
+
+def _heat_inputs(
+    layers: Layers, candidates: Candidates, sites: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The (sink_id, site_id) heat links of the kept sites and the sinks (``demand_mw``
+    [MW], ``price_usd_per_mwh`` [USD/MWh]); empty without a heat sinks layer."""
     heat_links = pd.DataFrame(columns=["sink_id", "site_id"])
     sinks = pd.DataFrame()
     if layers.heat_sinks is not None and len(candidates.heat_links):
@@ -791,7 +1083,11 @@ def model_data(scenario, layers, candidates, cooling: pd.DataFrame, net=None) ->
             },
             index=pd.Index([str(i) for i in hs.index], name="sink_id"),
         )
+    return heat_links, sinks
 
+
+def _formulation(scenario: Scenario, grid_on: bool, net: DCNetwork | None, notes: list[str]) -> str:
+    """The grid formulation (:func:`resolve_formulation`); notes what ``auto`` chose."""
     n_buses = len(net.bus_ids) if grid_on and net is not None else 0
     form = resolve_formulation(scenario.grid.formulation, n_buses)
     if grid_on and scenario.grid.formulation == "auto":
@@ -799,74 +1095,17 @@ def model_data(scenario, layers, candidates, cooling: pd.DataFrame, net=None) ->
             f"grid.formulation auto: {form} ({n_buses} buses; the PTDF form with lazy line "
             f"limits from {AUTO_PTDF_MIN_BUSES} buses on)"
         )
-    return ModelData(
-        years=years,
-        capex_df=capex_df,
-        op_weight=op_weight,
-        period_years=period_years,
-        sites=sites,
-        site=site,
-        techs=techs,
-        allowed=allowed,
-        perf=perf,
-        cooling_capex_usd_per_mw={
-            k: float(v) for k, v in scenario.cooling.capex_usd_per_mw.items()
-        },
-        heat_recovery_share={k: float(v) for k, v in scenario.cooling.heat_recovery_share.items()},
-        module_mw=camp.module_mw,
-        min_campus_mw=camp.min_campus_mw,
-        max_modules_per_period=max_modules,
-        targets_mw=targets,
-        utilisation=scenario.grid.campus_utilisation,
-        snapshots=snaps,
-        capex_usd_per_mw=scenario.costs.capex_usd_per_mw,
-        interconnection_usd_per_mw=scenario.costs.interconnection_usd_per_mw,
-        zone_bonus_usd_per_mw=pol.zones.bonus_usd_per_mw if pol.zones.mode == "prefer" else 0.0,
-        energy_usd_per_mwh=scenario.costs.energy_usd_per_mwh,
-        grid_enabled=grid_on,
-        water_enabled=water_on,
-        line_limits=scenario.grid.line_limits,
-        voll_usd_per_mwh=scenario.grid.voll_usd_per_mwh,
-        net=net if grid_on else None,
-        gens=gens,
-        gen_costs=gen_costs,
-        base_load_mw=base_load,
-        shunt_mw=shunt,
-        headroom_mw=headroom,
-        sources=sources,
-        water_links=water_links,
-        potable_cap_m3_per_day=scenario.water.potable_cap_m3_per_day,
-        water_cap_m3_per_day=scenario.water.cap_m3_per_day,
-        co2_cap_t=scenario.policy.co2_cap_t,
-        upgrade_budget_usd=scenario.grid.upgrade_budget_usd,
-        region_shares=region_shares,
-        zone_mode=pol.zones.mode,
-        zone_min_share=pol.zones.min_share,
-        demand_links=demand_links,
-        demand_mw=demand_mw,
-        public_share=public_share,
-        public_sites=public_sites,
-        public_techs=public_techs,
-        heat_links=heat_links,
-        sinks=sinks,
-        objective=scenario.objective.sense,
-        budget_usd=scenario.objective.budget_usd,
-        notes=notes,
-        grid_formulation=form,
-        branch_upgrades=branch_up,
-        bus_upgrades=bus_up,
-        rating_emergency_mw=emergency,
-        n1=n1,
-    )
+    return form
 
 
-def _scenario_error(scenario, field: str, message: str) -> InputError:
+def _scenario_error(scenario: Scenario, field: str, message: str) -> InputError:
     """An input error about scenario key ``field`` (names the scenario file when known)."""
     file = str(scenario.source_file) if scenario.source_file else None
     return InputError(Problem(message, file=file, field=field))
 
 
-def _n1_words(outages) -> str:
+def _n1_words(outages: str | int | list[int]) -> str:
+    """The outages N-1 checks, in words for the note."""
     if outages == "all":
         return "all branch"
     if isinstance(outages, int):
@@ -874,7 +1113,7 @@ def _n1_words(outages) -> str:
     return f"{len(outages)} listed branch"
 
 
-def _n1_settings(cfg, net, snaps: pd.DataFrame, scenario) -> N1:
+def _n1_settings(cfg: Contingencies, net: DCNetwork, snaps: pd.DataFrame, scenario: Scenario) -> N1:
     """:class:`N1` from the scenario's ``grid.n_minus_1`` (branch IDs checked)."""
     from siting.network import radial_branches
 

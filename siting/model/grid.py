@@ -39,12 +39,18 @@ from __future__ import annotations
 
 import weakref
 from collections import defaultdict
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyomo.environ as pyo
 
 from siting.model import elastic
 from siting.model.data import ModelData
+
+if TYPE_CHECKING:
+    from pyomo.core.expr.numeric_expr import LinearExpression
+
+    from siting.network import DCNetwork
 
 
 def add_grid(m: pyo.ConcreteModel, d: ModelData) -> None:
@@ -54,21 +60,39 @@ def add_grid(m: pyo.ConcreteModel, d: ModelData) -> None:
         m.upgrade_cost_npv = pyo.Expression(expr=0.0)
         return
     net = d.net
-    nb = len(net.bus_ids)
-    nl = len(net.branch_ids)
-    m.B = pyo.Set(initialize=range(nb), ordered=True)
-    m.L = pyo.Set(initialize=range(nl), ordered=True)
+    m.B = pyo.Set(initialize=range(len(net.bus_ids)), ordered=True)
+    m.L = pyo.Set(initialize=range(len(net.branch_ids)), ordered=True)
     m.G = pyo.Set(initialize=list(d.gens.index), ordered=True)
-    peak = d.snapshots["peak"].to_dict()
     lf = d.snapshots["load_factor"].to_dict()
-    hours = {h: (w if w > 0 else 1.0) for h, w in d.snapshots["hours"].items()}
-    refs = set(int(r) for r in np.atleast_1d(net.ref_idx))
-
     ptdf_form = getattr(d, "grid_formulation", "angle") == "ptdf"
     if not ptdf_form:
+        refs = set(int(r) for r in np.atleast_1d(net.ref_idx))
         m.theta = pyo.Var(
             m.B, m.T, m.H, bounds=lambda _m, b, t, h: (0.0, 0.0) if b in refs else (None, None)
         )
+    _add_dispatch_vars(m, d)
+    if not ptdf_form:
+        _add_angle_flows(m, d)
+    out_of, into, gens_at, sites_at = _incidence(d)
+    # weighted 10x: where a limit binds, the explanation names the line, not a blackout
+    shed = elastic.slack(m, "unserved_mw", m.B * m.T * m.H, "MW", "load not served", weight=10.0)
+    if ptdf_form:
+        _add_ptdf_network(m, d, gens_at, sites_at, shed, lf)
+    else:
+        _add_angle_balance(m, d, (out_of, into, gens_at, sites_at), shed, lf)
+    _add_upgrades(m, d)
+    if d.line_limits:
+        _add_line_limits(m, d, ptdf_form)
+    _add_headroom(m, d, sites_at)
+    if d.line_limits and d.n1 is not None:
+        _add_n1_family(m, d)
+    _add_dispatch_cost(m, d)
+
+
+def _add_dispatch_vars(m: pyo.ConcreteModel, d: ModelData) -> None:
+    """``p[g,t,h]`` [MW]: ``p_min <= p <= p_max`` in peak snapshots, ``min(0, p_min) <= p
+    <= p_max`` in the others (no unit commitment)."""
+    peak = d.snapshots["peak"].to_dict()
     pmin = d.gens["p_min_mw"].to_dict()
     pmax = d.gens["p_max_mw"].to_dict()
 
@@ -78,23 +102,31 @@ def add_grid(m: pyo.ConcreteModel, d: ModelData) -> None:
 
     m.p = pyo.Var(m.G, m.T, m.H, bounds=p_bounds)
 
+
+def _add_angle_flows(m: pyo.ConcreteModel, d: ModelData) -> None:
+    """Angle form: ``flow[l,t,h] = b_l (theta_from - theta_to - shift_l)`` [MW]."""
+    net = d.net
     fr = net.from_idx.astype(int)
     to = net.to_idx.astype(int)
     bl = net.b_mw_per_rad.astype(float)
     sh = net.shift_rad.astype(float)
-    if not ptdf_form:
-        m.flow = pyo.Expression(
-            m.L,
-            m.T,
-            m.H,
-            rule=lambda m, br, t, h: (
-                bl[br] * (m.theta[fr[br], t, h] - m.theta[to[br], t, h] - sh[br])
-            ),
-        )
+    m.flow = pyo.Expression(
+        m.L,
+        m.T,
+        m.H,
+        rule=lambda m, br, t, h: bl[br] * (m.theta[fr[br], t, h] - m.theta[to[br], t, h] - sh[br]),
+    )
 
+
+def _incidence(d: ModelData) -> tuple[dict, dict, dict, dict]:
+    """Per bus position: the branches leaving it and entering it, its generators and its
+    candidate sites (``defaultdict(list)`` each, in model order)."""
+    net = d.net
+    fr = net.from_idx.astype(int)
+    to = net.to_idx.astype(int)
     out_of = defaultdict(list)
     into = defaultdict(list)
-    for br in range(nl):
+    for br in range(len(net.branch_ids)):
         out_of[fr[br]].append(br)
         into[to[br]].append(br)
     gens_at = defaultdict(list)
@@ -104,90 +136,113 @@ def add_grid(m: pyo.ConcreteModel, d: ModelData) -> None:
     sites_at = defaultdict(list)
     for s, b in d.site["bus_id"].items():
         sites_at[bus_pos[b]].append(s)
+    return out_of, into, gens_at, sites_at
+
+
+def _add_angle_balance(
+    m: pyo.ConcreteModel, d: ModelData, at: tuple[dict, dict, dict, dict], shed: Any, lf: dict
+) -> None:
+    """Angle form: the power balance of every bus, period and snapshot [MW].
+
+    ``at``: :func:`_incidence`'s (out_of, into, gens_at, sites_at); ``shed``: the unserved
+    load slack [MW]; ``lf``: load factor per snapshot.
+    """
+    out_of, into, gens_at, sites_at = at
     load = d.base_load_mw.to_numpy()
     shunt = d.shunt_mw
-    # weighted 10x: where a limit binds, the explanation names the line, not a blackout
-    shed = elastic.slack(m, "unserved_mw", m.B * m.T * m.H, "MW", "load not served", weight=10.0)
 
+    def balance(m, b, t, h):
+        gen = pyo.quicksum(m.p[g, t, h] for g in gens_at[b])
+        draw = pyo.quicksum(m.draw[s, t, h] for s in sites_at[b])
+        net_out = pyo.quicksum(m.flow[br, t, h] for br in out_of[b]) - pyo.quicksum(
+            m.flow[br, t, h] for br in into[b]
+        )
+        demand = lf[h] * load[b, t] + shunt[b]
+        if not (gens_at[b] or sites_at[b] or out_of[b] or into[b] or m._elastic):
+            return _isolated(d, [b], demand)
+        return gen + shed[b, t, h] - draw - demand == net_out
+
+    m.balance = pyo.Constraint(m.B, m.T, m.H, rule=balance)
+
+
+def _add_line_limits(m: pyo.ConcreteModel, d: ModelData, ptdf_form: bool) -> None:
+    """``|flow| <= rating + added rating + overload`` [MW] for the branches with a finite
+    rating: in the model (angle form), or lazily (PTDF form: only the slack here)."""
+    net = d.net
+    limited = [br for br in range(len(net.branch_ids)) if np.isfinite(net.rating_mw[br])]
+    rating = net.rating_mw
+    m.LL = pyo.Set(initialize=limited, ordered=True)
+    over = elastic.slack(m, "overload_mw", m.LL * m.T * m.H, "MW", "branch flow above its rating")
     if ptdf_form:
-        _add_ptdf_network(m, d, gens_at, sites_at, shed, lf)
-    else:
+        # limits are added lazily (siting.solve.lazy); a tuple, so that Pyomo does not
+        # take the slack for a second component of the block
+        m._overload = (over,)
+        return
+    m.limit_up = pyo.Constraint(
+        m.LL,
+        m.T,
+        m.H,
+        rule=lambda m, br, t, h: (
+            m.flow[br, t, h] <= rating[br] + added_rating(m, br, t) + over[br, t, h]
+        ),
+    )
+    m.limit_dn = pyo.Constraint(
+        m.LL,
+        m.T,
+        m.H,
+        rule=lambda m, br, t, h: (
+            -m.flow[br, t, h] <= rating[br] + added_rating(m, br, t) + over[br, t, h]
+        ),
+    )
 
-        def balance(m, b, t, h):
-            gen = pyo.quicksum(m.p[g, t, h] for g in gens_at[b])
-            draw = pyo.quicksum(m.draw[s, t, h] for s in sites_at[b])
-            net_out = pyo.quicksum(m.flow[br, t, h] for br in out_of[b]) - pyo.quicksum(
-                m.flow[br, t, h] for br in into[b]
-            )
-            demand = lf[h] * load[b, t] + shunt[b]
-            if not (gens_at[b] or sites_at[b] or out_of[b] or into[b] or m._elastic):
-                return _isolated(d, [b], demand)
-            return gen + shed[b, t, h] - draw - demand == net_out
 
-        m.balance = pyo.Constraint(m.B, m.T, m.H, rule=balance)
-
-    _add_upgrades(m, d)
-
-    if d.line_limits:
-        limited = [br for br in range(nl) if np.isfinite(net.rating_mw[br])]
-        rating = net.rating_mw
-        m.LL = pyo.Set(initialize=limited, ordered=True)
-        over = elastic.slack(
-            m, "overload_mw", m.LL * m.T * m.H, "MW", "branch flow above its rating"
-        )
-        if ptdf_form:
-            # limits are added lazily (siting.solve.lazy); a tuple, so that Pyomo does not
-            # take the slack for a second component of the block
-            m._overload = (over,)
-        else:
-            m.limit_up = pyo.Constraint(
-                m.LL,
-                m.T,
-                m.H,
-                rule=lambda m, br, t, h: (
-                    m.flow[br, t, h] <= rating[br] + added_rating(m, br, t) + over[br, t, h]
-                ),
-            )
-            m.limit_dn = pyo.Constraint(
-                m.LL,
-                m.T,
-                m.H,
-                rule=lambda m, br, t, h: (
-                    -m.flow[br, t, h] <= rating[br] + added_rating(m, br, t) + over[br, t, h]
-                ),
-            )
-
+def _add_headroom(m: pyo.ConcreteModel, d: ModelData, sites_at: dict) -> None:
+    """Substation headroom at buses with a finite headroom and a candidate site:
+    ``sum draw_peak <= headroom + added headroom + slack`` [MW]."""
+    nb = len(d.net.bus_ids)
     capped = [i for i in range(nb) if np.isfinite(d.headroom_mw[i]) and sites_at[i]]
-    if capped:
-        m.HB = pyo.Set(initialize=capped, ordered=True)
-        hover = elastic.slack(m, "headroom_mw", m.HB * m.T, "MW", "substation headroom exceeded")
-        m.headroom = pyo.Constraint(
-            m.HB,
-            m.T,
-            rule=lambda m, b, t: (
-                pyo.quicksum(m.draw_peak[s, t] for s in sites_at[b])
-                <= d.headroom_mw[b] + added_headroom(m, b, t) + hover[b, t]
-            ),
-        )
+    if not capped:
+        return
+    m.HB = pyo.Set(initialize=capped, ordered=True)
+    hover = elastic.slack(m, "headroom_mw", m.HB * m.T, "MW", "substation headroom exceeded")
+    m.headroom = pyo.Constraint(
+        m.HB,
+        m.T,
+        rule=lambda m, b, t: (
+            pyo.quicksum(m.draw_peak[s, t] for s in sites_at[b])
+            <= d.headroom_mw[b] + added_headroom(m, b, t) + hover[b, t]
+        ),
+    )
 
-    if d.line_limits and d.n1 is not None:
-        from siting.network import lodf
 
-        m._lodf = lodf(net, getattr(m, "_ptdf", None))
-        em = d.rating_emergency_mw
-        m.LE = pyo.Set(initialize=[br for br in range(nl) if np.isfinite(em[br])], ordered=True)
-        n1_over = elastic.slack(
-            m,
-            "n1_overload_mw",
-            m.LE * m.T * m.H,
-            "MW",
-            "post-contingency flow above emergency rating",
-        )
-        m._n1_over = (n1_over,)
-        m.n1_limits = pyo.ConstraintList()
-        m._n1_monitored = set()
-        m._n1_outages_seen = set()
+def _add_n1_family(m: pyo.ConcreteModel, d: ModelData) -> None:
+    """What the lazy N-1 limits need (:mod:`siting.solve.lazy`): the LODF, the branches
+    with a finite emergency rating, their slack [MW] and an empty list of limits."""
+    from siting.network import lodf
 
+    net = d.net
+    m._lodf = lodf(net, getattr(m, "_ptdf", None))
+    em = d.rating_emergency_mw
+    m.LE = pyo.Set(
+        initialize=[br for br in range(len(net.branch_ids)) if np.isfinite(em[br])], ordered=True
+    )
+    n1_over = elastic.slack(
+        m,
+        "n1_overload_mw",
+        m.LE * m.T * m.H,
+        "MW",
+        "post-contingency flow above emergency rating",
+    )
+    m._n1_over = (n1_over,)
+    m.n1_limits = pyo.ConstraintList()
+    m._n1_monitored = set()
+    m._n1_outages_seen = set()
+
+
+def _add_dispatch_cost(m: pyo.ConcreteModel, d: ModelData) -> None:
+    """The dispatch cost per (t, h) [USD/h] (linear, or an epigraph over cost lines) and
+    its present value over the periods and snapshots [USD]."""
+    hours = {h: (w if w > 0 else 1.0) for h, w in d.snapshots["hours"].items()}
     linear = {g: c for g, c in d.gen_costs.items() if c.linear}
     curved = [g for g in d.gens.index if g not in linear]
     if curved:
@@ -298,7 +353,9 @@ def flow_expr(m: pyo.ConcreteModel, br: int, t: int, h: str):
     return ptdf_flow_expr(m, br, t, h)
 
 
-def _add_ptdf_network(m, d: ModelData, gens_at, sites_at, shed, lf) -> None:
+def _add_ptdf_network(
+    m: pyo.ConcreteModel, d: ModelData, gens_at: dict, sites_at: dict, shed: Any, lf: dict
+) -> None:
     """PTDF form: one balance per island; flows are linear in the injections.
 
     ``inj[b] = sum_{g at b} p - lf * load[b] - shunt[b] - sum_{s at b} draw[s]`` [MW];
@@ -359,7 +416,7 @@ def _add_ptdf_network(m, d: ModelData, gens_at, sites_at, shed, lf) -> None:
 _PTDF_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _ptdf_of(net) -> np.ndarray:
+def _ptdf_of(net: DCNetwork) -> np.ndarray:
     """``siting.network.ptdf(net)`` (reference-bus slack), computed once per network and
     shared read-only by the models built on it (minutes and GB on a 10,000-bus grid)."""
     from siting.network import ptdf
@@ -376,7 +433,9 @@ def _ptdf_of(net) -> np.ndarray:
 PTDF_DROP = 1e-9
 
 
-def ptdf_flow_parts(m, br: int, t: int, h: str) -> tuple[float, tuple, np.ndarray, np.ndarray]:
+def ptdf_flow_parts(
+    m: pyo.ConcreteModel, br: int, t: int, h: str
+) -> tuple[float, tuple, np.ndarray, np.ndarray]:
     """The flow of branch ``br`` in (t, h) as ``const + coefs @ pool[pos]`` (PTDF form) [MW].
 
     ``pool`` is the (t, h) pool of variables (dispatch ``p`` of every generator at an active
@@ -419,7 +478,7 @@ def ptdf_flow_parts(m, br: int, t: int, h: str) -> tuple[float, tuple, np.ndarra
     return const, key, pos, coefs
 
 
-def ptdf_flow_expr(m, br: int, t: int, h: str):
+def ptdf_flow_expr(m: pyo.ConcreteModel, br: int, t: int, h: str) -> LinearExpression:
     """The flow of branch ``br`` in (t, h) as one flat ``LinearExpression`` (PTDF form) [MW]
     (:func:`ptdf_flow_parts`): Pyomo hands it over without walking nested draw sums."""
     from pyomo.core.expr.numeric_expr import LinearExpression
@@ -431,7 +490,7 @@ def ptdf_flow_expr(m, br: int, t: int, h: str):
     )
 
 
-def _pool(m, mp: dict, t: int, h: str) -> tuple:
+def _pool(m: pyo.ConcreteModel, mp: dict, t: int, h: str) -> tuple:
     """Register (once) the variable pool of (t, h): dispatch (``mp['gens']`` order), then
     cooling capacities (``mp['caps']`` order); return its key."""
     from siting.model.rows import register_pool

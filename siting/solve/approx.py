@@ -169,7 +169,7 @@ class ApproxInfo:
         )
 
 
-def _rounding_note(rd, what: str, ok: bool, secs: float) -> str:
+def _rounding_note(rd: _rounding.RoundingInfo | None, what: str, ok: bool, secs: float) -> str:
     """The note's part on one rounding (``rd``: its figures, None when not tried)."""
     if rd is None:
         return ""
@@ -180,6 +180,7 @@ def _rounding_note(rd, what: str, ok: bool, secs: float) -> str:
 
 
 def _usd(v: float | None) -> str:
+    """``v`` [USD] in billions for the note (``n/a`` when None or not finite)."""
     if v is None or not math.isfinite(v):
         return "n/a"
     return f"{v / 1e9:,.3f} bn USD"
@@ -289,132 +290,222 @@ def solve_approximate(
 
     say = progress or (lambda _s: None)
     t_lp = time.perf_counter()
-    t0 = t_lp if started is None else started
-    info = ApproxInfo()
-
-    def expired() -> bool:
-        return clock is not None and clock.expired()
+    run = _Run(d, build, solve_fn, mip_gap, clock, t_lp, t_lp if started is None else started)
+    info = run.info
 
     # 1. the exact LP relaxation: the bound, and the anchor dispatch
     say("approximate network: exact LP relaxation")
     m = build(d)
     saved = lazy._relax(m)
-    rd = None
-    first = True
-
-    def lp_fn(mm):
-        # the first LP from scratch by interior point and crossover (kernel.LP_OPTIONS: 4x
-        # faster than dual simplex on a 10,000-site relaxation); the rounds after it, rows
-        # added, by HiGHS's choice: the simplex from the last basis
-        nonlocal first
-        opts = kernel.LP_OPTIONS if first else {"solver": "choose"}
-        first = False
-        return solve_fn(mm, highs_options=opts)
-
-    def repair_fn(mm, opts=None):
-        return solve_fn(mm, highs_options=opts)
-
-    def check(mr, src, fixed: list, best, conflicts: int = 0):
-        """Verify a plan as every plan of the method is: its decisions ``fixed`` (variables
-        of ``mr``) pinned in ``mr`` and the dispatch re-solved with every violated exact
-        limit (:func:`siting.solve.kernel._repair`; ``src``: the model the decisions came
-        from, for the feasibility cuts). Returns (the best plan so far, whether this one
-        passed, the limits and the feasibility cuts of HiGHS's proofs when it did not)."""
-        r1, _i, blocking, cuts = kernel._repair(
-            mr, src, d, fixed, repair_fn, clock, conflicts=conflicts
-        )
-        ok = _verified(r1, mr)
-        return (_keep(best, r1, mr, info, t0) if ok else best), ok, blocking, cuts
-
-    # the best verified plan: (objective [USD], its values, its result, its model)
-    best: tuple[float, list, SolveResult, pyo.ConcreteModel] | None = None
-    z0 = None  # the bound of the LP without line limits (a relaxation of the exact one)
-    mr = None  # the repair model (exact rows), built when first needed
     try:
         if quick is None:
             quick = len(d.net.bus_ids) >= QUICK_MIN_BUSES
         if round_first and quick:
             # 0. a quick plan from the LP without line limits (see _quick)
-            say("approximate network: rounding without line limits")
-            t_q = time.perf_counter()
-            best, z0, mr = _quick(m, saved, d, build, lp_fn, solve_fn, check, clock, info)
-            info.quick_time_s = time.perf_counter() - t_q
-            if best is not None and _gap(best[0], z0) <= mip_gap + 1e-12:
-                info.stopped = (
-                    "stopped within the MIP gap of the bound (the plan rounded without "
-                    "line limits; bound: the LP relaxation without them, with the cuts)"
-                )
-                info.lp_bound_usd = z0
-                return _answer(d, best, z0, mip_gap, info, t_lp)
+            if _quick_plan(run, m, saved, say):
+                return _answer(d, run.best, run.z0, mip_gap, info, t_lp)
             say("approximate network: exact LP relaxation")
-        lp, _li = lazy.solve_lazy(m, d, lp_fn, clock=clock)
+        lp, _li = lazy.solve_lazy(m, d, run.lp_fn, clock=clock)
         info.lp_time_s = time.perf_counter() - t_lp
         solved = lp.has_solution and lp.objective is not None
         if solved:
             z = float(lp.objective)
             info.lp_bound_usd = z
             anchor = anchor_of(m, d)
-            if round_first and (best is None or _gap(best[0], z) > mip_gap + 1e-12):
-                # 1b. a first plan rounded from an LP with headroom (siting.solve.rounding)
-                say("approximate network: rounding")
-                rd = _rounding.round_with_headroom(m, d, solve_fn, clock=clock)
-                info.rounding = rd
+            # 1b. a first plan rounded from an LP with headroom (siting.solve.rounding)
+            rd = _rounded(run, m, z, say) if round_first else None
     finally:
         lazy._restore(saved)
     if not solved:
-        if best is not None and z0 is not None:
-            # out of time (or trouble) in the exact relaxation, with a verified plan: the
-            # bound is the LP's without line limits
-            info.stopped = "stopped by the time limit in the exact LP relaxation"
-            info.lp_bound_usd = z0
-            return _answer(d, best, z0, mip_gap, info, t_lp)
-        if lp.termination != "maxTimeLimit":
-            return None
-        return _no_plan(m, d, lp, info, t_lp, bound=lp.bound)
+        return _unsolved(run, m, lp)
 
     if rd is not None and rd.found:
         # verified in the same model: it holds the exact limits found so far and HiGHS's
         # basis, and no repair model is built for a plan that is within the gap
-        best, info.rounded_ok, _b, _c = check(m, m, kernel._decisions(m, d.module_mw), best)
+        run.best, info.rounded_ok, _b, _c = run.check(
+            m, m, kernel._decisions(m, d.module_mw), run.best
+        )
     del m, saved  # (kept alive by best when it holds a rounded plan)
-    if best is not None and _gap(best[0], z) <= mip_gap + 1e-12:
+    if run.best is not None and _gap(run.best[0], z) <= mip_gap + 1e-12:
         info.stopped = "stopped within the MIP gap of the bound (the rounded plan)"
-        return _answer(d, best, z, mip_gap, info, t_lp)
-    if mr is None:
-        mr = build(d)  # the repair model: exact rows
+        return _answer(d, run.best, z, mip_gap, info, t_lp)
+    if run.mr is None:
+        run.mr = build(d)  # the repair model: exact rows
+    return _milp_rounds(run, anchor, z, lp, say)
 
-    # 2. the approximate model, seeded by its own LP rounds; 3. rounds, each verified
-    say("approximate network: MILP rounds")
-    mh = build(d)
+
+@dataclass
+class _Run:
+    """What the steps of :func:`solve_approximate` share.
+
+    Attributes
+    ----------
+    d, build, solve_fn, mip_gap, clock
+        :func:`solve_approximate`'s arguments.
+    t_lp
+        ``time.perf_counter()`` at the call's start [s].
+    t0
+        ... at the start the plans' times count from [s].
+    info
+        What the method did.
+    best
+        The best verified plan: (objective [USD], its values, its result, its model).
+    mr
+        The repair model (exact rows), built when first needed.
+    z0
+        The bound of the LP without line limits (a relaxation of the exact one) [USD].
+    first_lp
+        Whether the next LP of :meth:`lp_fn` is the first.
+    """
+
+    d: ModelData
+    build: Callable[[ModelData], pyo.ConcreteModel]
+    solve_fn: Callable[..., SolveResult]
+    mip_gap: float
+    clock: Clock | None
+    t_lp: float
+    t0: float
+    info: ApproxInfo = field(default_factory=ApproxInfo)
+    best: tuple[float, list, SolveResult, pyo.ConcreteModel] | None = None
+    mr: pyo.ConcreteModel | None = None
+    z0: float | None = None
+    first_lp: bool = True
+
+    def expired(self) -> bool:
+        """Whether the run's deadline has passed."""
+        return self.clock is not None and self.clock.expired()
+
+    def lp_fn(self, mm: pyo.ConcreteModel) -> SolveResult:
+        """One LP of the relaxation."""
+        from siting.solve import kernel
+
+        # the first LP from scratch by interior point and crossover (kernel.LP_OPTIONS: 4x
+        # faster than dual simplex on a 10,000-site relaxation); the rounds after it, rows
+        # added, by HiGHS's choice: the simplex from the last basis
+        opts = kernel.LP_OPTIONS if self.first_lp else {"solver": "choose"}
+        self.first_lp = False
+        return self.solve_fn(mm, highs_options=opts)
+
+    def repair_fn(self, mm: pyo.ConcreteModel, opts: dict | None = None) -> SolveResult:
+        """One LP of a repair model (``opts``: HiGHS options)."""
+        return self.solve_fn(mm, highs_options=opts)
+
+    def check(
+        self,
+        mr: pyo.ConcreteModel,
+        src: pyo.ConcreteModel,
+        fixed: list,
+        best: tuple | None,
+        conflicts: int = 0,
+    ) -> tuple[tuple | None, bool, list, list]:
+        """Verify a plan as every plan of the method is: its decisions ``fixed`` (variables
+        of ``mr``) pinned in ``mr`` and the dispatch re-solved with every violated exact
+        limit (:func:`siting.solve.kernel._repair`; ``src``: the model the decisions came
+        from, for the feasibility cuts). Returns (the best plan so far, whether this one
+        passed, the limits and the feasibility cuts of HiGHS's proofs when it did not)."""
+        from siting.solve import kernel
+
+        r1, _i, blocking, cuts = kernel._repair(
+            mr, src, self.d, fixed, self.repair_fn, self.clock, conflicts=conflicts
+        )
+        ok = _verified(r1, mr)
+        return (_keep(best, r1, mr, self.info, self.t0) if ok else best), ok, blocking, cuts
+
+
+def _quick_plan(run: _Run, m: pyo.ConcreteModel, saved: list, say: Callable[[str], None]) -> bool:
+    """Step 0: the quick plan (:func:`_quick`) into ``run``; whether it is within the MIP
+    gap of its bound (then the method stops there)."""
+    say("approximate network: rounding without line limits")
+    t_q = time.perf_counter()
+    run.best, run.z0, run.mr = _quick(
+        m, saved, run.d, run.build, run.lp_fn, run.solve_fn, run.check, run.clock, run.info
+    )
+    run.info.quick_time_s = time.perf_counter() - t_q
+    if run.best is not None and _gap(run.best[0], run.z0) <= run.mip_gap + 1e-12:
+        run.info.stopped = (
+            "stopped within the MIP gap of the bound (the plan rounded without "
+            "line limits; bound: the LP relaxation without them, with the cuts)"
+        )
+        run.info.lp_bound_usd = run.z0
+        return True
+    return False
+
+
+def _rounded(
+    run: _Run, m: pyo.ConcreteModel, z: float, say: Callable[[str], None]
+) -> _rounding.RoundingInfo | None:
+    """Step 1b: round the relaxed ``m`` (holding the exact LP relaxation, bound ``z``
+    [USD]) with headroom, unless the best plan is within the MIP gap already."""
+    if run.best is None or _gap(run.best[0], z) > run.mip_gap + 1e-12:
+        say("approximate network: rounding")
+        rd = _rounding.round_with_headroom(m, run.d, run.solve_fn, clock=run.clock)
+        run.info.rounding = rd
+        return rd
+    return None
+
+
+def _unsolved(run: _Run, m: pyo.ConcreteModel, lp: SolveResult) -> tuple | None:
+    """The method's answer when the exact LP relaxation ``lp`` has no solution."""
+    if run.best is not None and run.z0 is not None:
+        # out of time (or trouble) in the exact relaxation, with a verified plan: the
+        # bound is the LP's without line limits
+        run.info.stopped = "stopped by the time limit in the exact LP relaxation"
+        run.info.lp_bound_usd = run.z0
+        return _answer(run.d, run.best, run.z0, run.mip_gap, run.info, run.t_lp)
+    if lp.termination != "maxTimeLimit":
+        return None
+    return _no_plan(m, run.d, lp, run.info, run.t_lp, bound=lp.bound)
+
+
+def _approximate_model(run: _Run, anchor: dict) -> pyo.ConcreteModel:
+    """Step 2: the approximate model (rows held at the ``anchor`` dispatch [MW]), seeded
+    with the limits of its own LP rounds."""
+    from siting.solve import lazy
+
+    mh = run.build(run.d)
     mh.__dict__["_row_approx"] = RowApprox(THRESHOLD, anchor)
     saved = lazy._relax(mh)
     try:
-        lazy.solve_lazy(mh, d, solve_fn, clock=clock, near=NEAR)
+        lazy.solve_lazy(mh, run.d, run.solve_fn, clock=run.clock, near=NEAR)
     finally:
         lazy._restore(saved)
+    return mh
+
+
+def _milp_rounds(
+    run: _Run, anchor: dict, z: float, lp: SolveResult, say: Callable[[str], None]
+) -> tuple | None:
+    """Steps 2-3: rounds of the approximate MILP, each plan verified on the exact network
+    (``z``: the exact LP relaxation's bound [USD]; ``lp``: its result)."""
+    from siting.solve import kernel, lazy
+
+    d, info, mip_gap, mr = run.d, run.info, run.mip_gap, run.mr
+    # 2. the approximate model, seeded by its own LP rounds; 3. rounds, each verified
+    say("approximate network: MILP rounds")
+    mh = _approximate_model(run, anchor)
     # (the rounded plan is not offered to the rounds as a start: HiGHS would stop on it at
     # the rounds' loose gap, and those rounds are there to find the limits that bind)
     round_gap = max(mip_gap, ROUND_GAP)
     found = lazy.LazyInfo()
     last = lp
-    while info.rounds < MAX_ROUNDS and not expired():
+    while info.rounds < MAX_ROUNDS and not run.expired():
         info.rounds += 1
-        if clock is not None:
-            clock.at_round(f"approximate round {info.rounds}")
-        r = solve_fn(mh, highs_options={"mip_rel_gap": round_gap})
+        if run.clock is not None:
+            run.clock.at_round(f"approximate round {info.rounds}")
+        r = run.solve_fn(mh, highs_options={"mip_rel_gap": round_gap})
         last = r
         if not r.has_solution:
             break
         fixed = kernel._carry(kernel._decisions(mh, d.module_mw), mr)
         converged = not _would_add(mh, d)
-        kept, ok, blocking, _cuts = check(
-            mr, mh, fixed, best, conflicts=kernel.CONFLICTS if converged else 0
+        kept, ok, blocking, _cuts = run.check(
+            mr, mh, fixed, run.best, conflicts=kernel.CONFLICTS if converged else 0
         )
         if ok:
-            if kept is not best:
+            if kept is not run.best:
                 set_mip_start(mh, lazy._integer_values(mh))
-            best = kept
-            if _gap(best[0], z) <= mip_gap + 1e-12:
+            run.best = kept
+            if _gap(run.best[0], z) <= mip_gap + 1e-12:
                 info.stopped = "stopped within the MIP gap of the bound"
                 break
         if converged:
@@ -433,25 +524,42 @@ def solve_approximate(
         info.limits = found.limits_added
         if ok and round_gap > mip_gap:
             round_gap = mip_gap  # a verified plan: close the gap from here
+    return _after_rounds(run, last, z)
+
+
+def _after_rounds(run: _Run, last: SolveResult, z: float) -> tuple | None:
+    """The method's answer after the MILP rounds (``last``: the last solve's result; ``z``:
+    the bound [USD])."""
+    info = run.info
     if not info.stopped:
         info.stopped = (
             "stopped by the time limit"
-            if expired()
+            if run.expired()
             else (
                 f"stopped after {MAX_ROUNDS} rounds"
                 if info.rounds >= MAX_ROUNDS
                 else f"stopped: the approximate MILP ended {last.status} ({last.termination})"
             )
         )
-    info.time_s = time.perf_counter() - t_lp
-    if best is None:
-        if expired() or last.termination == "maxTimeLimit":
-            return _no_plan(mr, d, last, info, t_lp, bound=z)
+    info.time_s = time.perf_counter() - run.t_lp
+    if run.best is None:
+        if run.expired() or last.termination == "maxTimeLimit":
+            return _no_plan(run.mr, run.d, last, info, run.t_lp, bound=z)
         return None
-    return _answer(d, best, z, mip_gap, info, t_lp)
+    return _answer(run.d, run.best, z, run.mip_gap, info, run.t_lp)
 
 
-def _quick(m, saved: list, d: ModelData, build, lp_fn, solve_fn, check, clock, info: ApproxInfo):
+def _quick(
+    m: pyo.ConcreteModel,
+    saved: list,
+    d: ModelData,
+    build: Callable[[ModelData], pyo.ConcreteModel],
+    lp_fn: Callable[[pyo.ConcreteModel], SolveResult],
+    solve_fn: Callable[..., SolveResult],
+    check: Callable[..., tuple],
+    clock: Clock | None,
+    info: ApproxInfo,
+) -> tuple[tuple | None, float | None, pyo.ConcreteModel | None]:
     """A quick plan: the LP relaxation without line limits (their dense rows made the exact
     relaxation take minutes on a 10,000-bus grid), rounded with headroom
     (:func:`siting.solve.rounding.round_with_headroom`) and verified on the exact network
@@ -501,7 +609,9 @@ def _quick(m, saved: list, d: ModelData, build, lp_fn, solve_fn, check, clock, i
     return best, z0, mr
 
 
-def _answer(d: ModelData, best: tuple, z: float, mip_gap: float, info: ApproxInfo, t0):
+def _answer(
+    d: ModelData, best: tuple, z: float, mip_gap: float, info: ApproxInfo, t0: float
+) -> tuple[pyo.ConcreteModel, ModelData, SolveResult, ApproxInfo]:
     """The model holding the best verified plan, and its result (gap to the bound ``z``)."""
     u, values, r1, mr = best
     info.time_s = time.perf_counter() - t0
@@ -534,7 +644,9 @@ def _verified(r1: SolveResult, mr: pyo.ConcreteModel) -> bool:
     return r1.has_solution and r1.objective is not None and not impossible
 
 
-def _keep(best: tuple | None, r1: SolveResult, mr, info: ApproxInfo, t0: float) -> tuple:
+def _keep(
+    best: tuple | None, r1: SolveResult, mr: pyo.ConcreteModel, info: ApproxInfo, t0: float
+) -> tuple:
     """Count the verified plan ``r1`` held by ``mr``; return it when it is cheaper than
     ``best`` (objective [USD], values, result, model), else ``best``."""
     info.repairs_feasible += 1
@@ -549,6 +661,7 @@ def _keep(best: tuple | None, r1: SolveResult, mr, info: ApproxInfo, t0: float) 
 
 
 def _gap(u: float, z: float) -> float:
+    """The relative gap of objective ``u`` to bound ``z`` [fraction] (0 below it)."""
     return max(0.0, u - z) / max(abs(u), 1.0)
 
 
@@ -559,7 +672,14 @@ def _would_add(m: pyo.ConcreteModel, d: ModelData) -> bool:
     return bool(_violations(m, d, solution_flows(m, d), added_rating_values(m, d)))
 
 
-def _no_plan(m, d: ModelData, r: SolveResult, info: ApproxInfo, t0: float, bound=None):
+def _no_plan(
+    m: pyo.ConcreteModel,
+    d: ModelData,
+    r: SolveResult,
+    info: ApproxInfo,
+    t0: float,
+    bound: float | None = None,
+) -> tuple[pyo.ConcreteModel, ModelData, SolveResult, ApproxInfo]:
     """The method's answer when the deadline came before any verified plan."""
     info.time_s = time.perf_counter() - t0
     if not info.stopped:

@@ -55,6 +55,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyomo.environ as pyo
@@ -62,6 +63,9 @@ import pyomo.environ as pyo
 from siting.core.clock import Clock
 from siting.model.data import ModelData
 from siting.solve.highs import SolveResult, retry_cold
+
+if TYPE_CHECKING:
+    from siting.solve.lazy import LazyInfo
 
 #: ``solver.candidate_kernel: auto`` uses the kernel from this many candidate sites on.
 AUTO_MIN_SITES = 5000
@@ -148,6 +152,7 @@ class KernelInfo:
 
 
 def _usd(v: float | None) -> str:
+    """``v`` [USD] in billions for the note (``n/a`` when None or not finite)."""
     if v is None or not math.isfinite(v):
         return "n/a"
     return f"{v / 1e9:,.3f} bn USD"
@@ -170,7 +175,8 @@ def restrict(d: ModelData, keep: set[str]) -> ModelData:
     return dataclasses.replace(out, dominance_cuts=cuts)
 
 
-def _columns(opt, variables: list) -> np.ndarray:
+def _columns(opt: object, variables: list) -> np.ndarray:
+    """The HiGHS column of each variable (``opt``: the persistent solver)."""
     cmap = opt._pyomo_var_to_solver_var_map
     return np.array([cmap[id(v)] for v in variables], dtype=np.int64)
 
@@ -217,10 +223,17 @@ def exclusion_bounds(m: pyo.ConcreteModel, d: ModelData) -> tuple[np.ndarray, np
 
 
 def _finite(a: np.ndarray) -> np.ndarray:
+    """``a`` with 0 where it is not finite."""
     return np.where(np.isfinite(a), a, 0.0)
 
 
-def _lp_stage(m, d: ModelData, lp_fn, info: KernelInfo, clock: Clock | None) -> SolveResult:
+def _lp_stage(
+    m: pyo.ConcreteModel,
+    d: ModelData,
+    lp_fn: Callable[[pyo.ConcreteModel], SolveResult],
+    info: KernelInfo,
+    clock: Clock | None,
+) -> SolveResult:
     """The LP relaxation with lazy limits while they are small (its last round's result)."""
     from siting.solve import lazy
 
@@ -500,7 +513,7 @@ def relax_and_repair(
     mip_gap: float,
     build: Callable[[ModelData], pyo.ConcreteModel],
     clock: Clock | None = None,
-):
+) -> tuple[pyo.ConcreteModel, SolveResult, LazyInfo]:
     """Solve a kernel MILP: first without most of its lazy limits, then repair the dispatch.
 
     1. The MILP without lazily added limits (PTDF line limits, N-1): a relaxation of the
@@ -531,125 +544,194 @@ def relax_and_repair(
     (model, SolveResult, LazyInfo)
         The model holding the plan (the repair model, or ``m``), its result, the figures.
     """
-    from siting.solve.highs import set_mip_start
-    from siting.solve.lazy import (
-        LazyInfo,
-        _add_limits,
-        needs_lazy,
-        solve_lazy,
-    )
+    from siting.solve.lazy import LazyInfo, needs_lazy, solve_lazy
 
     if not needs_lazy(m, d):
         r, info = solve_lazy(m, d, solve_fn, clock=clock)
         return m, r, info
-    total = LazyInfo()
-    spent = 0.0
-    mr = None
-    start = None
-    r0 = None
-    # the best bound over the rounds (each holds for the MILP with every limit: a round's
-    # MILP has fewer rows, and its cuts are valid)
-    bound, bound_status, bound_termination = -math.inf, "feasible", ""
+    st = _Repairs(total=LazyInfo())
     for k in range(REPAIR_ROUNDS):
         if clock is not None:
             if clock.expired():
                 break
             clock.at_round(f"repair round {k + 1}")
         # part of the gap: room for what the limits add to the cost (the plan's gap is to b)
-        r0 = solve_fn(m, opts={"mip_rel_gap": mip_gap * RELAXED_GAP_SHARE})
-        spent += r0.time_s
-        total.mip_rounds += 1
+        r0 = st.r0 = solve_fn(m, opts={"mip_rel_gap": mip_gap * RELAXED_GAP_SHARE})
+        st.spent += r0.time_s
+        st.total.mip_rounds += 1
         if not r0.has_solution:
-            r0.time_s = spent
-            return m, r0, total
-        if r0.bound is not None and r0.bound > bound:
-            bound, bound_status, bound_termination = r0.bound, r0.status, r0.termination
-        for fresh in (mr is None, True):
-            if fresh:  # first round, or HiGHS lost its footing on this copy twice
-                mr = build(d)
-            fixed = _carry(_decisions(m, d.module_mw), mr)
-            r1, info, blocking, cuts = _repair(mr, m, d, fixed, solve_fn, clock)
-            spent += r1.time_s
-            if r1.status != "error":
-                break
-        total.mip_rounds += info.mip_rounds
-        total.limits_added += info.limits_added
-        total.n1_added += info.n1_added
-        ok = r1.has_solution and not mr.__dict__.pop("_lazy_impossible", None)
-        if ok and math.isfinite(bound) and r1.objective is not None:
-            start = _carry(fixed, m)
+            r0.time_s = st.spent
+            return m, r0, st.total
+        if r0.bound is not None and r0.bound > st.bound:
+            st.bound, st.bound_status, st.bound_termination = r0.bound, r0.status, r0.termination
+        fixed, r1, info, blocking, cuts = _repair_round(m, d, build, solve_fn, clock, st)
+        ok = r1.has_solution and not st.mr.__dict__.pop("_lazy_impossible", None)
+        if ok and math.isfinite(st.bound) and r1.objective is not None:
+            st.start = _carry(fixed, m)
             u = float(r1.objective)
-            if (u - bound) / max(abs(u), 1.0) <= mip_gap + 1e-12:
-                status = "optimal" if bound_status == "optimal" else "feasible"
-                total.monitored = info.monitored
-                total.n1_monitored = info.n1_monitored
-                return (
-                    mr,
-                    dataclasses.replace(
-                        r1,
-                        status=status,
-                        termination=r1.termination if status == "optimal" else bound_termination,
-                        bound=bound,
-                        time_s=spent,
-                        rows=r0.rows,
-                        columns=r0.columns,
-                        integers=r0.integers,
-                        notes=[
-                            f"the MILP with {total.limits_in_milp} of the lazy limits "
-                            f"and {total.cuts_in_milp} feasibility cuts, then "
-                            "the dispatch with its decisions fixed, met every limit "
-                            f"({total.limits_added + total.n1_added} added to the dispatch)"
-                        ],
-                    ),
-                    total,
-                )
+            if (u - st.bound) / max(abs(u), 1.0) <= mip_gap + 1e-12:
+                return st.mr, _repaired(r1, info, st), st.total
             break  # a plan, but not within the gap of b: the lazy loop closes it
         if not hasattr(m, "lazy_limits"):
             break
-        if cuts:
-            # HiGHS's infeasibility proofs as cuts in the decisions alone (sparse rows)
-            if not hasattr(m, "feasibility_cuts"):
-                m.feasibility_cuts = pyo.ConstraintList()
-            for expr in cuts:
-                m.feasibility_cuts.add(expr)
-            total.cuts_in_milp += len(cuts)
-            continue
-        # no cut from the proofs: the limits they use join the MILP
-        chosen = [tr for tr in blocking if tr not in m._monitored][:REPAIR_LIMITS]
-        if not chosen:
+        if not _learn(m, d, blocking, cuts, st.total):
             break
-        _add_limits(m, d, chosen)
-        total.limits_in_milp += len(chosen)
-    if not start and clock is not None and clock.expired():
+    if not st.start and clock is not None and clock.expired():
         # out of time, and no plan met every limit: the lazy loop would only run MILPs of a
         # second each (and a plan that breaks a limit is no plan)
-        return (
-            m,
-            SolveResult(
-                status="no_solution",
-                termination="maxTimeLimit",
-                objective=None,
-                bound=bound if math.isfinite(bound) else None,
-                gap=None,
-                time_s=spent,
-                solver="highs",
-                solver_version=r0.solver_version if r0 is not None else "",
-                notes=[
-                    f"{total.mip_rounds} MILP round(s) without the lazy limits, and no plan "
-                    "among them had a dispatch within every limit by the time limit"
-                ],
-            ),
-            total,
-        )
-    if start:
-        set_mip_start(m, start)  # a plan that meets every limit: HiGHS starts from it
+        return m, _no_repaired_plan(st), st.total
+    return _lazy_after_repairs(m, d, solve_fn, clock, st)
+
+
+@dataclass
+class _Repairs:
+    """What the rounds of :func:`relax_and_repair` carry from one to the next.
+
+    Attributes
+    ----------
+    total
+        The figures so far.
+    spent
+        Solver time so far [s].
+    mr
+        The repair model (built in the first round).
+    start
+        The decisions of a plan that met every limit (a MIP start), or None.
+    r0
+        The last MILP's result.
+    bound, bound_status, bound_termination
+        The best bound over the rounds [objective units] (each holds for the MILP with
+        every limit: a round's MILP has fewer rows, and its cuts are valid), and the
+        status and termination of the round that proved it.
+    """
+
+    total: LazyInfo
+    spent: float = 0.0
+    mr: pyo.ConcreteModel | None = None
+    start: list | None = None
+    r0: SolveResult | None = None
+    bound: float = -math.inf
+    bound_status: str = "feasible"
+    bound_termination: str = ""
+
+
+def _repair_round(
+    m: pyo.ConcreteModel,
+    d: ModelData,
+    build: Callable[[ModelData], pyo.ConcreteModel],
+    solve_fn: Callable[..., SolveResult],
+    clock: Clock | None,
+    st: _Repairs,
+) -> tuple[list, SolveResult, LazyInfo, list, list]:
+    """Step 2 of :func:`relax_and_repair`: the MILP's decisions pinned in the repair model
+    and its dispatch solved (:func:`_repair`; on a fresh copy when HiGHS fails on it).
+
+    Returns
+    -------
+    (fixed, r1, info, blocking, cuts)
+        The pinned decisions, the repair's result and figures, and (when infeasible) the
+        limits in HiGHS's proofs and their feasibility cuts in ``m``.
+    """
+    for fresh in (st.mr is None, True):
+        if fresh:  # first round, or HiGHS lost its footing on this copy twice
+            st.mr = build(d)
+        fixed = _carry(_decisions(m, d.module_mw), st.mr)
+        r1, info, blocking, cuts = _repair(st.mr, m, d, fixed, solve_fn, clock)
+        st.spent += r1.time_s
+        if r1.status != "error":
+            break
+    st.total.mip_rounds += info.mip_rounds
+    st.total.limits_added += info.limits_added
+    st.total.n1_added += info.n1_added
+    return fixed, r1, info, blocking, cuts
+
+
+def _repaired(r1: SolveResult, info: LazyInfo, st: _Repairs) -> SolveResult:
+    """The result of a repaired plan within the MIP gap of the rounds' bound."""
+    r0, total = st.r0, st.total
+    status = "optimal" if st.bound_status == "optimal" else "feasible"
+    total.monitored = info.monitored
+    total.n1_monitored = info.n1_monitored
+    return dataclasses.replace(
+        r1,
+        status=status,
+        termination=r1.termination if status == "optimal" else st.bound_termination,
+        bound=st.bound,
+        time_s=st.spent,
+        rows=r0.rows,
+        columns=r0.columns,
+        integers=r0.integers,
+        notes=[
+            f"the MILP with {total.limits_in_milp} of the lazy limits "
+            f"and {total.cuts_in_milp} feasibility cuts, then "
+            "the dispatch with its decisions fixed, met every limit "
+            f"({total.limits_added + total.n1_added} added to the dispatch)"
+        ],
+    )
+
+
+def _learn(m: pyo.ConcreteModel, d: ModelData, blocking: list, cuts: list, total: LazyInfo) -> bool:
+    """Step 3 of :func:`relax_and_repair`: what a failed repair teaches the MILP ``m``: its
+    feasibility cuts, else the limits its proofs use. False when there is neither."""
+    from siting.solve.lazy import _add_limits
+
+    if cuts:
+        # HiGHS's infeasibility proofs as cuts in the decisions alone (sparse rows)
+        if not hasattr(m, "feasibility_cuts"):
+            m.feasibility_cuts = pyo.ConstraintList()
+        for expr in cuts:
+            m.feasibility_cuts.add(expr)
+        total.cuts_in_milp += len(cuts)
+        return True
+    # no cut from the proofs: the limits they use join the MILP
+    chosen = [tr for tr in blocking if tr not in m._monitored][:REPAIR_LIMITS]
+    if not chosen:
+        return False
+    _add_limits(m, d, chosen)
+    total.limits_in_milp += len(chosen)
+    return True
+
+
+def _no_repaired_plan(st: _Repairs) -> SolveResult:
+    """The result when the time limit came before any repaired plan met every limit."""
+    return SolveResult(
+        status="no_solution",
+        termination="maxTimeLimit",
+        objective=None,
+        bound=st.bound if math.isfinite(st.bound) else None,
+        gap=None,
+        time_s=st.spent,
+        solver="highs",
+        solver_version=st.r0.solver_version if st.r0 is not None else "",
+        notes=[
+            f"{st.total.mip_rounds} MILP round(s) without the lazy limits, and no plan "
+            "among them had a dispatch within every limit by the time limit"
+        ],
+    )
+
+
+def _lazy_after_repairs(
+    m: pyo.ConcreteModel,
+    d: ModelData,
+    solve_fn: Callable[..., SolveResult],
+    clock: Clock | None,
+    st: _Repairs,
+) -> tuple[pyo.ConcreteModel, SolveResult, LazyInfo]:
+    """Step 4 of :func:`relax_and_repair`: the ordinary lazy loop on the MILP, from the
+    repaired plan as a MIP start when there is one; the rounds' figures added in."""
+    from siting.solve.highs import set_mip_start
+    from siting.solve.lazy import solve_lazy
+
+    total = st.total
+    if st.start:
+        set_mip_start(m, st.start)  # a plan that meets every limit: HiGHS starts from it
     r2, info2 = solve_lazy(m, d, solve_fn, clock=clock)
     info2.mip_rounds += total.mip_rounds
     info2.limits_added += total.limits_added
     info2.n1_added += total.n1_added
     info2.limits_in_milp += total.limits_in_milp
     info2.cuts_in_milp += total.cuts_in_milp
-    r2.time_s += spent
+    r2.time_s += st.spent
     return m, r2, info2
 
 
@@ -723,7 +805,6 @@ def solve_kernel(
 
     say("kernel: LP relaxation")
     full = build(d)
-    unit = float(getattr(full, "_objective_unit", 1.0))
 
     def lp_fn(m):
         return solve_fn(m, highs_options=LP_OPTIONS)
@@ -733,85 +814,179 @@ def solve_kernel(
         info.time_s = time.perf_counter() - t0
         late = _no_plan_in_time(lp, info)
         return None if late is None else (full, d, late, info)
-    z = float(lp.objective)
+    k = _kernel_of(full, d, float(lp.objective), info, mip_gap)
+    del full
+    for _ in range(MAX_ROUNDS):
+        info.rounds += 1
+        info.kernel_sites.append(len(k.keep))
+        say(f"kernel: MILP on {len(k.keep):,} of {len(d.sites):,} sites")
+        dk = restrict(d, k.keep)
+        mk, r = _kernel_milp(
+            dk, build, solve_fn, info, mip_gap=mip_gap, clock=clock, say=say, t0=t0, inner=inner
+        )
+        info.mip_time_s += r.time_s
+        if not r.has_solution:
+            if k.best is None and r.status == "infeasible" and not expired():
+                # integrality closed the kernel (a zone or share the LP met fractionally):
+                # every site may join
+                k.keep = set(k.sites.tolist())
+                continue
+            break
+        if _take(k, mk, dk, r, mip_gap) or expired():
+            break
+        if not _grow(k):
+            break
+    info.time_s = time.perf_counter() - t0
+    if k.best is None:
+        late = _no_plan_in_time(r, info)
+        return None if late is None else (mk, dk, late, info)
+    return _kernel_answer(k, info, mip_gap)
+
+
+@dataclass
+class _Kernel:
+    """The kernel method's state across its MILP rounds.
+
+    Attributes
+    ----------
+    d
+        The whole model's data.
+    sites
+        Its site IDs (an object array, for fancy indexing).
+    pen
+        Each site's exclusion bound [USD].
+    z
+        The LP relaxation's bound [USD].
+    keep
+        The kernel: the sites of the next MILP.
+    best
+        (model, data, result) of the cheapest plan so far.
+    bound, parts
+        The best bound on the whole model over the rounds [USD], and its two parts (the
+        kernel MILP's bound, the sites left out's).
+    out
+        Per site: whether the last round left it out.
+    u
+        The cheapest plan's objective [USD].
+    """
+
+    d: ModelData
+    sites: np.ndarray
+    pen: np.ndarray
+    z: float
+    keep: set = field(default_factory=set)
+    best: tuple | None = None
+    bound: float = -math.inf
+    parts: tuple = (None, None)
+    out: np.ndarray | None = None
+    u: float = math.inf
+
+
+def _kernel_of(
+    full: pyo.ConcreteModel, d: ModelData, z: float, info: KernelInfo, mip_gap: float
+) -> _Kernel:
+    """The method's state after the LP relaxation of the whole model ``full`` (holding its
+    solution, objective ``z`` [USD]): the sites' exclusion bounds and the first kernel."""
+    unit = float(getattr(full, "_objective_unit", 1.0))
     info.lp_bound_usd = z
     pen, used = exclusion_bounds(full, d)
     pen = pen * unit
     info.lp_used_sites = int(used.sum())
-    del full
+    k = _Kernel(d=d, sites=np.array(d.sites, dtype=object), pen=pen, z=z)
+    k.keep = _first_kernel(k, used, mip_gap)
+    return k
 
-    sites = np.array(d.sites, dtype=object)
+
+def _first_kernel(k: _Kernel, used: np.ndarray, mip_gap: float) -> set:
+    """The first kernel: the sites the LP uses, their dominators, and the sites whose
+    exclusion bound is within the MIP gap of the LP's (at most :data:`KERNEL_EXTRA` x as
+    many, at least :data:`KERNEL_EXTRA_MIN`)."""
+    sites, pen = k.sites, k.pen
     keep = set(sites[used].tolist())
     doms: dict[str, set[str]] = {}
-    for b, a in d.dominance_cuts:
+    for b, a in k.d.dominance_cuts:
         doms.setdefault(b, set()).add(a)
     keep |= {a for s in list(keep) for a in doms.get(s, ())}
     room = max(KERNEL_EXTRA * len(keep), KERNEL_EXTRA_MIN)
     order = [i for i in np.argsort(pen, kind="stable") if sites[i] not in keep]
-    near = [i for i in order if pen[i] <= mip_gap * abs(z)][:room]
+    near = [i for i in order if pen[i] <= mip_gap * abs(k.z)][:room]
     keep |= set(sites[near].tolist())
+    return keep
 
-    best: tuple | None = None  # (model, data, result) of the cheapest plan
-    bound, parts = -math.inf, (None, None)  # the best bound over rounds, and its two parts
-    for _ in range(MAX_ROUNDS):
-        info.rounds += 1
-        info.kernel_sites.append(len(keep))
-        say(f"kernel: MILP on {len(keep):,} of {len(d.sites):,} sites")
-        dk = restrict(d, keep)
 
-        def run(m, opts=None):
-            return solve_fn(m, highs_options=opts)
+def _kernel_milp(
+    dk: ModelData,
+    build: Callable[[ModelData], pyo.ConcreteModel],
+    solve_fn: Callable[..., SolveResult],
+    info: KernelInfo,
+    *,
+    mip_gap: float,
+    clock: Clock | None,
+    say: Callable[[str], None],
+    t0: float,
+    inner: Callable | None,
+) -> tuple[pyo.ConcreteModel, SolveResult]:
+    """One kernel MILP (data ``dk``) by ``inner``, or by :func:`relax_and_repair` when
+    there is none or it returns None; the method's figures kept on the model."""
 
-        got = None
-        if inner is not None:
-            got = inner(dk, build, solve_fn, mip_gap=mip_gap, clock=clock, progress=say, started=t0)
-        if got is not None:
-            mk, _dk, r, inner_info = got
-            mk._approx_info = inner_info
-        else:
-            mk = build(dk)
-            mk, r, lazy_info = relax_and_repair(mk, dk, run, mip_gap, build, clock)
-            mk._lazy_info = lazy_info
-            info.feasibility_cuts += lazy_info.cuts_in_milp
-        info.mip_time_s += r.time_s
-        if not r.has_solution:
-            if best is None and r.status == "infeasible" and not expired():
-                # integrality closed the kernel (a zone or share the LP met fractionally):
-                # every site may join
-                keep = set(sites.tolist())
-                continue
-            break
-        out = np.array([s not in keep for s in d.sites])
-        excl = float(z + pen[out].min()) if out.any() else math.inf
-        # every plan costs at least z, so z bounds the kernel's plans too (a method's own
-        # bound may be weaker: the approximate rows' quick plan reports an LP without limits)
-        kb = max(r.bound, z) if r.bound is not None else z
-        if min(kb, excl) > bound:  # every round's bound holds for the whole model
-            bound, parts = min(kb, excl), (kb, excl)
-        if best is None or r.objective < best[2].objective:
-            best = (mk, dk, r)
-        u = float(best[2].objective)
-        gap = max(0.0, u - bound) / max(abs(u), 1.0)
-        if gap <= mip_gap + 1e-12 or expired():
-            break
-        could = np.flatnonzero(out & (z + pen < u))
-        if not len(could):
-            break
-        # the most promising first (smallest bound), at most doubling the kernel
-        could = could[np.argsort(pen[could], kind="stable")][: max(len(keep), KERNEL_EXTRA_MIN)]
-        keep |= set(sites[could].tolist())
-    info.time_s = time.perf_counter() - t0
-    if best is None:
-        late = _no_plan_in_time(r, info)
-        return None if late is None else (mk, dk, late, info)
-    mk, dk, r = best
+    def run(m, opts=None):
+        return solve_fn(m, highs_options=opts)
+
+    got = None
+    if inner is not None:
+        got = inner(dk, build, solve_fn, mip_gap=mip_gap, clock=clock, progress=say, started=t0)
+    if got is not None:
+        mk, _dk, r, inner_info = got
+        mk._approx_info = inner_info
+    else:
+        mk = build(dk)
+        mk, r, lazy_info = relax_and_repair(mk, dk, run, mip_gap, build, clock)
+        mk._lazy_info = lazy_info
+        info.feasibility_cuts += lazy_info.cuts_in_milp
+    return mk, r
+
+
+def _take(k: _Kernel, mk: pyo.ConcreteModel, dk: ModelData, r: SolveResult, mip_gap: float) -> bool:
+    """Count a kernel MILP's plan ``r``: the whole model's bound (the better of the rounds'),
+    the cheapest plan; whether it is within the MIP gap of that bound."""
+    k.out = np.array([s not in k.keep for s in k.d.sites])
+    excl = float(k.z + k.pen[k.out].min()) if k.out.any() else math.inf
+    # every plan costs at least z, so z bounds the kernel's plans too (a method's own
+    # bound may be weaker: the approximate rows' quick plan reports an LP without limits)
+    kb = max(r.bound, k.z) if r.bound is not None else k.z
+    if min(kb, excl) > k.bound:  # every round's bound holds for the whole model
+        k.bound, k.parts = min(kb, excl), (kb, excl)
+    if k.best is None or r.objective < k.best[2].objective:
+        k.best = (mk, dk, r)
+    k.u = float(k.best[2].objective)
+    gap = max(0.0, k.u - k.bound) / max(abs(k.u), 1.0)
+    return gap <= mip_gap + 1e-12
+
+
+def _grow(k: _Kernel) -> bool:
+    """Add to the kernel the sites left out that could still improve the plan (``z + p_s <
+    U``), the most promising first (smallest bound), at most doubling it; False when none."""
+    could = np.flatnonzero(k.out & (k.z + k.pen < k.u))
+    if not len(could):
+        return False
+    # the most promising first (smallest bound), at most doubling the kernel
+    could = could[np.argsort(k.pen[could], kind="stable")][: max(len(k.keep), KERNEL_EXTRA_MIN)]
+    k.keep |= set(k.sites[could].tolist())
+    return True
+
+
+def _kernel_answer(
+    k: _Kernel, info: KernelInfo, mip_gap: float
+) -> tuple[pyo.ConcreteModel, ModelData, SolveResult, KernelInfo]:
+    """The cheapest plan with the whole model's bound and gap, and the method's note."""
+    mk, dk, r = k.best
     u = float(r.objective)
-    gap = max(0.0, u - bound) / max(abs(u), 1.0)
-    info.kernel_bound_usd, info.excluded_bound_usd = parts
-    info.bound_usd, info.gap = bound, gap
+    gap = max(0.0, u - k.bound) / max(abs(u), 1.0)
+    info.kernel_bound_usd, info.excluded_bound_usd = k.parts
+    info.bound_usd, info.gap = k.bound, gap
     r = dataclasses.replace(
         r,
-        bound=bound,
+        bound=k.bound,
         gap=gap,
         time_s=info.lp_time_s + info.mip_time_s,
         notes=[*r.notes, info.note()],

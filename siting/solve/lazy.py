@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -91,7 +92,8 @@ def _integer_values(m: pyo.ConcreteModel) -> list[tuple[object, float]]:
     return out
 
 
-def _value(e) -> float:
+def _value(e: object) -> float:
+    """The value of a Pyomo expression or number (0 where it has none)."""
     v = pyo.value(e, exception=False)
     return 0.0 if v is None else float(v)
 
@@ -157,13 +159,17 @@ def added_rating_values(m: pyo.ConcreteModel, d: ModelData) -> np.ndarray:
     return out
 
 
-def _slack(m, name: str):
+def _slack(m: pyo.ConcreteModel, name: str) -> pyo.Var | None:
     """The elastic slack family stored (in a 1-tuple) under ``name``, or None."""
     held = getattr(m, name, None)
     return held[0] if held else None
 
 
-def _slack_values(m, slack, keys_br, t, h, n) -> np.ndarray:
+def _slack_values(
+    m: pyo.ConcreteModel, slack: pyo.Var | None, keys_br: np.ndarray, t: int, h: str, n: int
+) -> np.ndarray:
+    """Per branch (``n`` of them), the elastic slack's value at (``t``, ``h``) for the
+    branches ``keys_br`` [MW]; zeros in the strict model."""
     extra = np.zeros(n)
     if not m._elastic or slack is None:
         return extra
@@ -174,7 +180,11 @@ def _slack_values(m, slack, keys_br, t, h, n) -> np.ndarray:
 
 
 def _violations(
-    m, d: ModelData, flows, added, near: float | None = None
+    m: pyo.ConcreteModel,
+    d: ModelData,
+    flows: dict[tuple[int, str], np.ndarray],
+    added: np.ndarray,
+    near: float | None = None,
 ) -> list[tuple[int, int, str]]:
     """Base-case limits a solution violates and the model does not have yet (PTDF form).
 
@@ -201,7 +211,9 @@ def _violations(
     return sorted(more, key=lambda x: (x[1], str(x[2]), x[0]))
 
 
-def checked_outages(d: ModelData, flows, seen: set[int] | None = None) -> np.ndarray:
+def checked_outages(
+    d: ModelData, flows: dict[tuple[int, str], np.ndarray], seen: set[int] | None = None
+) -> np.ndarray:
     """Positions of the outages N-1 checks for these flows (radial ones never).
 
     ``flows``: {(period, snapshot): branch flows [MW]}. With ``outages: k`` they are the k
@@ -231,7 +243,9 @@ def checked_outages(d: ModelData, flows, seen: set[int] | None = None) -> np.nda
     return np.array(sorted(top), dtype=int)
 
 
-def _n1_violations(m, d: ModelData, flows, added) -> list[tuple[int, int, int, str]]:
+def _n1_violations(
+    m: pyo.ConcreteModel, d: ModelData, flows: dict[tuple[int, str], np.ndarray], added: np.ndarray
+) -> list[tuple[int, int, int, str]]:
     """(monitored branch, outage, period, snapshot) post-contingency limits violated."""
     ks = checked_outages(d, flows, m._n1_outages_seen)
     m._n1_checked = len(ks)
@@ -256,14 +270,23 @@ def _n1_violations(m, d: ModelData, flows, added) -> list[tuple[int, int, int, s
     return found
 
 
-def _constant(lhs, rhs) -> bool:
+def _constant(lhs: object, rhs: object) -> bool:
     """Whether a limit ``|lhs| <= rhs`` involves no variable (no decision can change it)."""
     from pyomo.core.expr.numvalue import is_potentially_variable
 
     return not (is_potentially_variable(lhs) or is_potentially_variable(rhs))
 
 
-def _no_decision_fixes(m, d: ModelData, br, t, h, flow, rhs, outage=None) -> None:
+def _no_decision_fixes(
+    m: pyo.ConcreteModel,
+    d: ModelData,
+    br: int,
+    t: int,
+    h: str,
+    flow: object,
+    rhs: object,
+    outage: int | None = None,
+) -> None:
     """Record a violated limit no decision can change: the model is infeasible as it is.
 
     (A branch whose flow does not depend on any generator or campus, e.g. one feeding a
@@ -280,7 +303,7 @@ def _no_decision_fixes(m, d: ModelData, br, t, h, flow, rhs, outage=None) -> Non
     )
 
 
-def _add_limits(m, d: ModelData, triples) -> None:
+def _add_limits(m: pyo.ConcreteModel, d: ModelData, triples: list[tuple[int, int, str]]) -> None:
     """Add ``|flow| <= rating (+ upgrade) (+ slack)`` for each (branch, period, snapshot).
 
     Each row is declared in Pyomo (``m.lazy_limits``, so the model is whole: written LP
@@ -332,7 +355,9 @@ def _add_limits(m, d: ModelData, triples) -> None:
         m._monitored.add((br, t, h))
 
 
-def _add_n1(m, d: ModelData, quads) -> None:
+def _add_n1(m: pyo.ConcreteModel, d: ModelData, quads: list[tuple[int, int, int, str]]) -> None:
+    """Add ``|f_l + LODF[l,k] f_k| <= emergency (+ upgrade) (+ slack)`` for each (monitored
+    branch l, outage k, period, snapshot)."""
     from siting.model.grid import added_rating, flow_expr
 
     em = d.rating_emergency_mw
@@ -355,7 +380,7 @@ def needs_lazy(m: pyo.ConcreteModel, d: ModelData) -> bool:
 
 
 def _round(
-    m,
+    m: pyo.ConcreteModel,
     d: ModelData,
     info: LazyInfo,
     row_nonzeros: float | None = None,
@@ -391,7 +416,9 @@ def _round(
     return n_new > 0
 
 
-def _impossible(m, r: SolveResult, solver_s: float, info: LazyInfo, t0: float):
+def _impossible(
+    m: pyo.ConcreteModel, r: SolveResult, solver_s: float, info: LazyInfo, t0: float
+) -> tuple[SolveResult, LazyInfo]:
     """The result of a model a limit makes infeasible whatever the decisions."""
     import dataclasses
 
@@ -437,7 +464,7 @@ def _out_of_time(
     return out, info
 
 
-def _relax(m) -> list:
+def _relax(m: pyo.ConcreteModel) -> list:
     """Make every integer variable continuous within its bounds; return how to undo it."""
     saved = []
     for v in m.component_data_objects(pyo.Var):
@@ -450,7 +477,8 @@ def _relax(m) -> list:
     return saved
 
 
-def _restore(saved) -> None:
+def _restore(saved: list) -> None:
+    """Undo :func:`_relax` (``saved``: its list)."""
     for v, dom, lb, ub in saved:
         v.domain = dom
         v.setlb(lb)
@@ -460,7 +488,7 @@ def _restore(saved) -> None:
 def solve_lazy(
     m: pyo.ConcreteModel,
     d: ModelData,
-    solve_fn,
+    solve_fn: Callable[[pyo.ConcreteModel], SolveResult],
     *,
     lp_first: bool = True,
     max_rounds: int = 100,
@@ -509,67 +537,143 @@ def solve_lazy(
         r = solve_fn(m)
         info.time_s = time.perf_counter() - t0
         return r, info
-    total_solver_s = 0.0
-    # the best lower bound any round proved (each round's model is a relaxation of the
-    # model with every limit, so each bound holds for it) [objective units, USD]
-    best_bound = -math.inf  # in the minimising direction: sign * bound
     obj = next(m.component_data_objects(pyo.Objective, active=True), None)
     sign = -1.0 if obj is not None and obj.sense == pyo.maximize else 1.0
-    say = clock.at_round if clock is not None else (lambda _n: None)
+    st = _Loop(solve_fn, max_rounds, warm_start, row_nonzeros, clock, near, sign, info, t0)
     if lp_first and _has_integers(m):  # (an LP has no relaxation to find limits on first)
-        saved = _relax(m)
-        try:
-            for k in range(max_rounds):
-                say(f"LP round {k + 1}")
-                r = solve_fn(m)
-                total_solver_s += r.time_s
-                info.lp_rounds += 1
-                if not r.has_solution:
-                    info.lp_failed = f"{r.status} ({r.termination})"
-                    break
-                if r.status == "optimal" and r.objective is not None:
-                    best_bound = max(best_bound, sign * r.objective)
-                if not _round(m, d, info, row_nonzeros, near):
-                    break
-                if m.__dict__.get("_lazy_impossible"):
-                    return _impossible(m, r, total_solver_s, info, t0)
-                if clock is not None and clock.expired():
-                    return _out_of_time(r, sign * best_bound, total_solver_s, info, t0, "LP")
-        finally:
-            _restore(saved)
-    r = None
+        _lp_rounds(m, d, st)
+        if st.early is not None:
+            return st.early
     phase = "MIP" if _has_integers(m) else "LP"  # (a relaxed model's rounds are LP rounds)
-    settled = False  # a round's solution met every limit (or the solver gave none)
-    for k in range(max_rounds):
-        say(f"{phase} round {k + 1}")
-        r = solve_fn(m)
-        total_solver_s += r.time_s
-        info.mip_rounds += 1
+    r = _rounds(m, d, st, phase)
+    if st.early is not None:
+        return st.early
+    return _loop_answer(m, d, r, st, phase)
+
+
+@dataclass
+class _Loop:
+    """The settings of :func:`solve_lazy` (see there) and what its rounds carry.
+
+    Attributes
+    ----------
+    sign
+        -1 when the objective is maximised, else 1.
+    info
+        The loop's figures.
+    t0
+        ``time.perf_counter()`` at the loop's start [s].
+    solver_s
+        Solver time over the rounds [s].
+    best_bound
+        The best lower bound any round proved, in the minimising direction (``sign *
+        bound``; each round's model is a relaxation of the model with every limit, so each
+        bound holds for it) [objective units, USD].
+    settled
+        Whether a round's solution met every limit (or the solver gave none).
+    early
+        The loop's answer when it stopped early (a limit no decision meets, the deadline).
+    """
+
+    solve_fn: Callable[[pyo.ConcreteModel], SolveResult]
+    max_rounds: int
+    warm_start: bool
+    row_nonzeros: float | None
+    clock: Clock | None
+    near: float | None
+    sign: float
+    info: LazyInfo
+    t0: float
+    solver_s: float = 0.0
+    best_bound: float = -math.inf
+    settled: bool = False
+    early: tuple[SolveResult, LazyInfo] | None = None
+
+    def say(self, name: str) -> None:
+        """Name the round on the clock (progress)."""
+        if self.clock is not None:
+            self.clock.at_round(name)
+
+
+def _stopped_early(
+    m: pyo.ConcreteModel, r: SolveResult, st: _Loop, phase: str
+) -> tuple[SolveResult, LazyInfo] | None:
+    """The loop's answer when, after a round that added limits, one of them no decision
+    can meet or the deadline has passed; else None."""
+    if m.__dict__.get("_lazy_impossible"):
+        return _impossible(m, r, st.solver_s, st.info, st.t0)
+    if st.clock is not None and st.clock.expired():
+        return _out_of_time(r, st.sign * st.best_bound, st.solver_s, st.info, st.t0, phase)
+    return None
+
+
+def _lp_rounds(m: pyo.ConcreteModel, d: ModelData, st: _Loop) -> None:
+    """The rounds on the LP relaxation of ``m`` (its integers made continuous meanwhile),
+    until no limit is added or the solver gives no solution (``st.early``: an early stop)."""
+    saved = _relax(m)
+    try:
+        for k in range(st.max_rounds):
+            st.say(f"LP round {k + 1}")
+            r = st.solve_fn(m)
+            st.solver_s += r.time_s
+            st.info.lp_rounds += 1
+            if not r.has_solution:
+                st.info.lp_failed = f"{r.status} ({r.termination})"
+                break
+            if r.status == "optimal" and r.objective is not None:
+                st.best_bound = max(st.best_bound, st.sign * r.objective)
+            if not _round(m, d, st.info, st.row_nonzeros, st.near):
+                break
+            st.early = _stopped_early(m, r, st, "LP")
+            if st.early is not None:
+                break
+    finally:
+        _restore(saved)
+
+
+def _rounds(m: pyo.ConcreteModel, d: ModelData, st: _Loop, phase: str) -> SolveResult:
+    """The rounds on ``m`` itself (``phase``: ``MIP``, or ``LP`` for a model without free
+    integers), each offered the last round's integer decisions as a MIP start; returns the
+    last round's result (``st.early``: an early stop)."""
+    r = None
+    for k in range(st.max_rounds):
+        st.say(f"{phase} round {k + 1}")
+        r = st.solve_fn(m)
+        st.solver_s += r.time_s
+        st.info.mip_rounds += 1
         if r.mip_start == "accepted":
-            info.mip_starts_accepted += 1
+            st.info.mip_starts_accepted += 1
         if r.bound is not None:
-            best_bound = max(best_bound, sign * r.bound)
+            st.best_bound = max(st.best_bound, st.sign * r.bound)
         if phase == "LP" and r.status == "optimal" and r.objective is not None:
-            best_bound = max(best_bound, sign * r.objective)  # (a relaxation's optimum)
+            st.best_bound = max(st.best_bound, st.sign * r.objective)  # (a relaxation's optimum)
         if not r.has_solution:
-            settled = True
+            st.settled = True
             break
-        start = _integer_values(m) if warm_start else []
-        if not _round(m, d, info, row_nonzeros, near):
-            settled = True
+        start = _integer_values(m) if st.warm_start else []
+        if not _round(m, d, st.info, st.row_nonzeros, st.near):
+            st.settled = True
             break
-        if m.__dict__.get("_lazy_impossible"):
-            return _impossible(m, r, total_solver_s, info, t0)
-        if clock is not None and clock.expired():
-            return _out_of_time(r, sign * best_bound, total_solver_s, info, t0, phase)
+        st.early = _stopped_early(m, r, st, phase)
+        if st.early is not None:
+            break
         if start:
             # the siting decisions of this round, offered to the next: HiGHS re-solves the
             # dispatch with the new limits; where that is feasible it starts from a plan
             set_mip_start(m, start)
-            info.mip_starts += 1
+            st.info.mip_starts += 1
     assert r is not None
-    r.time_s = total_solver_s
-    if not settled:
+    return r
+
+
+def _loop_answer(
+    m: pyo.ConcreteModel, d: ModelData, r: SolveResult, st: _Loop, phase: str
+) -> tuple[SolveResult, LazyInfo]:
+    """The last round's result ``r`` as the loop's (its time the sum over the rounds; no
+    plan when the rounds ran out before the limits settled), and the figures."""
+    info = st.info
+    r.time_s = st.solver_s
+    if not st.settled:
         # out of rounds, and the last solution broke limits the model had not held yet: a
         # plan that breaks a limit is no plan (its bound still holds: fewer rows)
         r = replace(
@@ -580,12 +684,12 @@ def solve_lazy(
             gap=None,
             notes=[
                 *r.notes,
-                f"the lazy loop stopped after {max_rounds} {phase} rounds with line limits "
+                f"the lazy loop stopped after {st.max_rounds} {phase} rounds with line limits "
                 "still violated by its last solution",
             ],
         )
-    if not r.has_solution and r.termination == "maxTimeLimit" and math.isfinite(best_bound):
-        r.bound = sign * best_bound  # (the best of the rounds', this one's included)
+    if not r.has_solution and r.termination == "maxTimeLimit" and math.isfinite(st.best_bound):
+        r.bound = st.sign * st.best_bound  # (the best of the rounds', this one's included)
     ids = d.net.branch_ids
     info.monitored = sorted(
         (str(ids[br]), d.years[t], h) for br, t, h in getattr(m, "_monitored", ())
@@ -594,5 +698,5 @@ def solve_lazy(
         (str(ids[br]), str(ids[k]), d.years[t], h)
         for br, k, t, h in getattr(m, "_n1_monitored", ())
     )
-    info.time_s = time.perf_counter() - t0
+    info.time_s = time.perf_counter() - st.t0
     return r, info

@@ -137,8 +137,7 @@ def round_with_headroom(
     RoundingInfo
         ``found``: ``m``'s integer variables hold the rounded plan (to be verified).
     """
-    from siting.model.sites import build_bounds, modules_held, techs_by_site
-    from siting.solve.lazy import solve_lazy
+    from siting.model.sites import build_bounds, modules_held
 
     t0 = time.perf_counter()
     info = RoundingInfo()
@@ -150,19 +149,81 @@ def round_with_headroom(
 
     if getattr(m, "target", None) is None or not len(d.targets_mw):
         return finish("no targets to round to")
-    targets = [float(x) for x in d.targets_mw]
     mod = float(d.module_mw)
-
-    T = d.n_years
-    last = T - 1
-    holds = modules_held(d)
-    min_mod = math.ceil(d.min_campus_mw / mod - 1e-9) if d.min_campus_mw > 0 else 0
-
+    whole = _Whole(
+        targets=[float(x) for x in d.targets_mw],
+        mod=mod,
+        T=d.n_years,
+        holds=modules_held(d),
+        min_mod=math.ceil(d.min_campus_mw / mod - 1e-9) if d.min_campus_mw > 0 else 0,
+    )
     # the plain relaxation's capacities: which modules it wanted least [modules]
-    wanted = {s: [max(0.0, pyo.value(m.cap[s, t])) / mod for t in range(T)] for s in m.S}
+    wanted = {s: [max(0.0, pyo.value(m.cap[s, t])) / mod for t in range(whole.T)] for s in m.S}
     ub = build_bounds(d)
 
     # 1. the LP with headroom, raised until its capacities rounded down meet every target
+    n, stopped = _headroom_lps(m, d, solve_fn, whole, info, clock=clock, margin=margin, lazy=lazy)
+    if n is None:
+        return finish(stopped)
+
+    # 3. what the headroom left above the targets, trimmed: from the last year back, a
+    # module is delayed a year (the last year: dropped) where the plain relaxation wanted
+    # it least, while the year stays at its target (less load at a bus, never more)
+    info.trimmed = _trim(n, whole.targets, mod, ub, whole.min_mod, wanted, whole.T)
+
+    # 4. the integers
+    info.sites = _set_integers(m, d, n)
+    info.found = True
+    return finish(f"{info.sites} sites in whole modules")
+
+
+@dataclass
+class _Whole:
+    """What whole modules mean for a rounding.
+
+    Attributes
+    ----------
+    targets
+        National IT target per period [MW].
+    mod
+        Module size [MW].
+    T
+        Number of periods.
+    holds
+        Most modules each site holds.
+    min_mod
+        Fewest modules of an open campus (0: no minimum).
+    """
+
+    targets: list[float]
+    mod: float
+    T: int
+    holds: dict[str, int]
+    min_mod: int
+
+
+def _headroom_lps(
+    m: pyo.ConcreteModel,
+    d: ModelData,
+    solve_fn: Callable[..., SolveResult],
+    whole: _Whole,
+    info: RoundingInfo,
+    *,
+    clock: Clock | None,
+    margin: float,
+    lazy: bool,
+) -> tuple[dict | None, str]:
+    """Step 1-2: the LP with targets raised (first by ``margin`` [fraction]), again until
+    its capacities rounded down to whole modules meet every target.
+
+    Returns
+    -------
+    (n, stopped)
+        Cumulative whole modules per site and period, and ""; or None and why not.
+    """
+    from siting.solve.lazy import solve_lazy
+
+    targets, mod, T = whole.targets, whole.mod, whole.T
     extra = [margin * x for x in targets]  # [MW]
     n: dict = {}
     # the raised targets as rows over a column pinned by its bounds: raising them again is
@@ -188,7 +249,7 @@ def round_with_headroom(
             ok = ok and not m.__dict__.pop("_lazy_impossible", None)
             info.lps = attempt + 1
             if not ok:
-                return finish(
+                return None, (
                     "out of time"
                     if clock is not None and clock.expired()
                     else f"the LP with headroom ended {r.status}"
@@ -197,52 +258,72 @@ def round_with_headroom(
             info.margin = max(
                 (e / x for e, x in zip(extra, targets, strict=True) if x > 0), default=0.0
             )
-            # 2. every site's cumulative capacity rounded down to whole modules; a site below
-            # the minimum campus dropped (never raised: a module more than the LP's is load
-            # the network may not carry)
-            n = {
-                s: [
-                    min(math.floor(max(0.0, pyo.value(m.cap[s, t])) / mod + TOL), holds[s])
-                    for t in range(T)
-                ]
-                for s in m.S
-            }
-            for s in m.S:
-                if 0 < n[s][last] < min_mod:
-                    n[s] = [0] * T
+            n = _rounded_down(m, whole)
             short = [targets[t] - mod * sum(n[s][t] for s in m.S) for t in range(T)]
             if all(x <= 1e-6 for x in short):
                 break
             extra = [e + (x + mod if x > 1e-6 else 0.0) for e, x in zip(extra, short, strict=True)]
         else:
-            return finish(f"whole modules fell short of the targets after {MAX_LPS} LPs")
+            return None, f"whole modules fell short of the targets after {MAX_LPS} LPs"
     finally:
         m.del_component("_round_margin")
         m.del_component("_round_extra")
+    return n, ""
 
-    # 3. what the headroom left above the targets, trimmed: from the last year back, a
-    # module is delayed a year (the last year: dropped) where the plain relaxation wanted
-    # it least, while the year stays at its target (less load at a bus, never more)
-    info.trimmed = _trim(n, targets, mod, ub, min_mod, wanted, T)
 
-    # 4. the integers
+def _rounded_down(m: pyo.ConcreteModel, whole: _Whole) -> dict[str, list[int]]:
+    """Step 2: every site's cumulative capacity rounded down to whole modules; a site below
+    the minimum campus dropped (never raised: a module more than the LP's is load the
+    network may not carry)."""
+    mod, T = whole.mod, whole.T
+    n = {
+        s: [
+            min(math.floor(max(0.0, pyo.value(m.cap[s, t])) / mod + TOL), whole.holds[s])
+            for t in range(T)
+        ]
+        for s in m.S
+    }
+    for s in m.S:
+        if 0 < n[s][T - 1] < whole.min_mod:
+            n[s] = [0] * T
+    return n
+
+
+def _put(v: pyo.Var, x: float) -> None:
+    """Give ``v`` the value ``x`` (no bound check)."""
+    v.set_value(float(x), skip_validation=True)
+
+
+def _set_integers(m: pyo.ConcreteModel, d: ModelData, n: dict[str, list[int]]) -> int:
+    """Step 4: the integers of ``m`` from the modules ``n``: a site opens the first year it
+    has a module, keeps the technology the LP gave most capacity, builds the differences;
+    upgrades and pipelines follow. Returns the number of sites opened."""
+    from siting.model.sites import techs_by_site
+
     techs_of = techs_by_site(d)
-
-    def put(v, x: float) -> None:
-        v.set_value(float(x), skip_validation=True)
-
+    T = d.n_years
+    last = T - 1
     opened = [s for s in m.S if n[s][last] > 0]
-    info.sites = len(opened)
     for s in m.S:
         o = n[s][last] > 0
         first = next((t for t in range(T) if n[s][t] > 0), None)
-        put(m.open[s], 1.0 if o else 0.0)
+        _put(m.open[s], 1.0 if o else 0.0)
         for t in range(T):
-            put(m.opens[s, t], 1.0 if o and t == first else 0.0)
-            put(m.build[s, t], float(n[s][t] - (n[s][t - 1] if t > 0 else 0)))
+            _put(m.opens[s, t], 1.0 if o and t == first else 0.0)
+            _put(m.build[s, t], float(n[s][t] - (n[s][t - 1] if t > 0 else 0)))
         best = max(techs_of[s], key=lambda k: pyo.value(m.tech[s, k]) or 0.0)
         for k in techs_of[s]:
-            put(m.tech[s, k], 1.0 if o and k == best else 0.0)
+            _put(m.tech[s, k], 1.0 if o and k == best else 0.0)
+    _set_upgrades(m)
+    if getattr(m, "pipe", None) is not None:
+        for (s, _w), v in m.pipe.items():
+            _put(v, 1.0 if (v.value or 0.0) > TOL and n[s][last] > 0 else 0.0)
+    return len(opened)
+
+
+def _set_upgrades(m: pyo.ConcreteModel) -> None:
+    """Each branch and substation upgrade built in the first period the LP starts it
+    (its cumulative value above :data:`TOL`), else not at all."""
     for name in ("up_branch", "up_bus"):
         comp = getattr(m, name, None)
         if comp is None:
@@ -258,9 +339,4 @@ def round_with_headroom(
                 if first is None and acc > TOL:
                     first = t
             for t, v in items:
-                put(v, 1.0 if t == first else 0.0)
-    if getattr(m, "pipe", None) is not None:
-        for (s, _w), v in m.pipe.items():
-            put(v, 1.0 if (v.value or 0.0) > TOL and n[s][last] > 0 else 0.0)
-    info.found = True
-    return finish(f"{len(opened)} sites in whole modules")
+                _put(v, 1.0 if t == first else 0.0)
