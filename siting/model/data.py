@@ -4,7 +4,7 @@
 cooling table and the DC network into one :class:`ModelData`: index lists,
 numpy arrays and small tables keyed by string IDs. The Pyomo families in
 ``siting.model`` read only this, so they can be tested on hand-made data and
-never touch a GeoDataFrame (DESIGN.md: "Model (Pyomo; never touches geometry)").
+never touch a GeoDataFrame (docs/design.md: the model never touches geometry).
 
 Money is in constant USD, discounted to the first planning year:
 

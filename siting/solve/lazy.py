@@ -16,8 +16,9 @@ emergency_l + added_l U[l,t]`` for the worst violated outages of each (l, t, h)
 (:data:`N1_PER_ROUND`). With ``outages: k`` the checked set is the k most loaded branches
 of each round's solution, growing across rounds.
 
-DESIGN.md measured the idea: on a 1,354-bus, 2,000-site case only 1 to 6 of 1,496 monitored
-lines bind, and an LP-first loop was 1.6x faster than the full model.
+The project's design notes measured the idea before it was built: on a 1,354-bus,
+2,000-site case only 1 to 6 of 1,496 monitored lines bind, and an LP-first loop was 1.6x
+faster than the full model.
 """
 
 from __future__ import annotations
