@@ -19,7 +19,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -32,6 +32,11 @@ from siting.core.io import OutputOwner, disk_trouble, staged_folder
 from siting.model.data import ModelData, partners
 from siting.model.objective import COST_PARTS
 from siting.solve.highs import SolveResult
+
+if TYPE_CHECKING:
+    from siting.candidates.generate import Candidates
+    from siting.config.scenario import GrowthZones
+    from siting.inputs import Grid, Layers
 
 #: Absolute tolerance of the verification [MW, m3/day].
 TOL_ABS = 1e-3
@@ -329,22 +334,85 @@ def _val(x: Any) -> float:
     return 0.0 if v is None else float(v)
 
 
+#: Columns of :attr:`Plan.schedule`.
+SCHEDULE_COLUMNS = [
+    "site_id",
+    "year",
+    "it_mw",
+    "new_it_mw",
+    "peak_draw_mw",
+    "typical_draw_mw",
+    "cooling",
+    "bus_id",
+    "water_m3_per_day",
+]
+
+
+@dataclass
+class _GridTables:
+    """The grid's part of a :class:`Plan` (empty tables when the grid is not modelled)."""
+
+    flows: pd.DataFrame
+    flows_all: pd.DataFrame
+    dispatch: pd.DataFrame
+    buses: gpd.GeoDataFrame | None = None
+    branches: gpd.GeoDataFrame | None = None
+    upgrades: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=UPGRADE_COLUMNS))
+    contingencies: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=CONTINGENCY_COLUMNS)
+    )
+
+
 def extract(
     m: pyo.ConcreteModel,
     d: ModelData,
-    layers,
-    candidates,
+    layers: Layers,
+    candidates: Candidates,
     result: SolveResult,
     *,
     name: str,
-    zone_settings=None,
+    zone_settings: GrowthZones | None = None,
 ) -> Plan:
     """Read the solved model into a :class:`Plan` (tables and geometries).
 
     ``zone_settings`` (the scenario's :class:`siting.config.scenario.GrowthZones`; ``None``: its
     defaults) sets how :attr:`Plan.zones` groups the chosen sites.
     """
-    years = d.years
+    schedule = _schedule(m, d)
+    cand = _candidate_status(candidates.all, set(schedule["site_id"]))
+    sites = _chosen_sites(candidates.sites, schedule, d)
+    water_links = _water_links(m, d, layers, candidates.sites)
+    grid = _grid_tables(m, d, layers, schedule) if d.grid_enabled else _empty_grid_tables()
+    costs = {p: _val(m.cost_part[p]) for p in COST_PARTS}
+    zones = _zones(
+        d, layers, sites, schedule, water_links, grid.upgrades, zone_settings, candidates.sites
+    )
+    return Plan(
+        name=name,
+        sites=sites,
+        candidates=cand,
+        schedule=schedule,
+        flows=grid.flows,
+        flows_all=grid.flows_all,
+        dispatch=grid.dispatch,
+        water_links=water_links,
+        buses=grid.buses,
+        branches=grid.branches,
+        costs_usd=costs,
+        solve=result,
+        upgrades=grid.upgrades,
+        contingencies=grid.contingencies,
+        zones=zones,
+    )
+
+
+def _schedule(m: pyo.ConcreteModel, d: ModelData) -> pd.DataFrame:
+    """:attr:`Plan.schedule` from the solution: one row per chosen site and year in service.
+
+    IT capacity is rounded to whole modules [MW]; draws [MW] are IT x PUE (typical: x the
+    utilisation too); water is what the site draws from all its sources [m3/day]. A site
+    with less than half a module in every year is not chosen.
+    """
     rows = []
     techs_of = m._techs_of
     sw = list(m.SW) if hasattr(m, "SW") else []
@@ -356,7 +424,7 @@ def extract(
         chosen = [k for k in techs_of[s] if _val(m.tech[s, k]) > 0.5]
         k = chosen[0] if chosen else ""
         perf = d.perf.loc[(s, k)] if k else None
-        for t, y in enumerate(years):
+        for t, y in enumerate(d.years):
             it = round(caps[t] / d.module_mw) * d.module_mw
             if it <= 0 and (t == 0 or caps[t - 1] <= 0):
                 continue
@@ -376,23 +444,12 @@ def extract(
                     "water_m3_per_day": water,
                 }
             )
-    schedule = pd.DataFrame(
-        rows,
-        columns=[
-            "site_id",
-            "year",
-            "it_mw",
-            "new_it_mw",
-            "peak_draw_mw",
-            "typical_draw_mw",
-            "cooling",
-            "bus_id",
-            "water_m3_per_day",
-        ],
-    )
+    return pd.DataFrame(rows, columns=SCHEDULE_COLUMNS)
 
-    cand = candidates.all.copy()
-    chosen_ids = set(schedule["site_id"])
+
+def _candidate_status(all_candidates: gpd.GeoDataFrame, chosen_ids: set) -> gpd.GeoDataFrame:
+    """Every candidate with :attr:`Plan.candidates`' ``status`` and ``reason``."""
+    cand = all_candidates.copy()
     cand["status"] = np.where(
         cand["screened_out"].astype(str) != "",
         "screened_out",
@@ -403,8 +460,17 @@ def extract(
         "screened out by " + cand["screened_out"].astype(str),
         np.where(cand["status"] == "chosen", "chosen", "not economic in this plan"),
     )
+    return cand
 
-    sites = candidates.sites.loc[[s for s in candidates.sites.index if s in chosen_ids]].copy()
+
+def _chosen_sites(kept: gpd.GeoDataFrame, schedule: pd.DataFrame, d: ModelData) -> gpd.GeoDataFrame:
+    """:attr:`Plan.sites`: the kept candidates in the schedule, with their final figures.
+
+    Adds ``first_year``, ``it_mw_final`` [MW], ``cooling``, its PUE and WUE [L/kWh],
+    ``peak_draw_mw_final`` [MW] and ``water_m3_per_day_final`` [m3/day].
+    """
+    chosen_ids = set(schedule["site_id"])
+    sites = kept.loc[[s for s in kept.index if s in chosen_ids]].copy()
     if len(schedule):
         g = schedule.groupby("site_id")
         sites["first_year"] = g["year"].min().reindex(sites.index)
@@ -415,15 +481,20 @@ def extract(
         sites["peak_draw_mw_final"] = g["peak_draw_mw"].last().reindex(sites.index)
         sites["water_m3_per_day_final"] = g["water_m3_per_day"].last().reindex(sites.index)
     sites.index.name = "site_id"
+    return sites
 
-    # water links
+
+def _water_links(
+    m: pyo.ConcreteModel, d: ModelData, layers: Layers, kept: gpd.GeoDataFrame
+) -> gpd.GeoDataFrame:
+    """:attr:`Plan.water_links`: the pipelines with flow [m3/day], as site-to-source lines."""
     wrows = []
     if hasattr(m, "SW"):
         dist = {
             (r.site_id, r.source_id): r.distance_km for r in d.water_links.itertuples(index=False)
         }
         for s, w in m.SW:
-            for t, y in enumerate(years):
+            for t, y in enumerate(d.years):
                 v = _val(m.x[s, w, t])
                 if v > 1e-6:
                     wrows.append((s, w, y, v, dist[(s, w)]))
@@ -431,7 +502,7 @@ def extract(
     geoms = []
     if len(wl) and layers.water_sources is not None:
         src_pt = layers.water_sources.geometry
-        site_pt = candidates.sites[["x", "y"]]
+        site_pt = kept[["x", "y"]]
         for r in wl.itertuples(index=False):
             p = src_pt.loc[r.source_id]
             geoms.append(
@@ -439,129 +510,147 @@ def extract(
                     [(site_pt.at[r.site_id, "x"], site_pt.at[r.site_id, "y"]), (p.x, p.y)]
                 )
             )
-    water_links = gpd.GeoDataFrame(wl, geometry=gpd.GeoSeries(geoms, crs=layers.crs))
+    return gpd.GeoDataFrame(wl, geometry=gpd.GeoSeries(geoms, crs=layers.crs))
 
-    # grid
-    flows = pd.DataFrame(
-        columns=[
-            "branch_id",
-            "from_bus",
-            "to_bus",
-            "year",
-            "flow_mw",
-            "rating_mw",
-            "loading_pct",
-            "max_loading_pct",
-            "max_loading_snapshot",
-        ]
+
+def _empty_grid_tables() -> _GridTables:
+    """The grid tables of a plan without a modelled grid: headers only, no layers."""
+    return _GridTables(
+        flows=pd.DataFrame(
+            columns=[
+                "branch_id",
+                "from_bus",
+                "to_bus",
+                "year",
+                "flow_mw",
+                "rating_mw",
+                "loading_pct",
+                "max_loading_pct",
+                "max_loading_snapshot",
+            ]
+        ),
+        flows_all=pd.DataFrame(columns=FLOW_COLUMNS),
+        dispatch=pd.DataFrame(columns=["gen_id", "bus_id", "year", "snapshot", "p_mw"]),
     )
-    flows_all = pd.DataFrame(columns=FLOW_COLUMNS)
-    dispatch = pd.DataFrame(columns=["gen_id", "bus_id", "year", "snapshot", "p_mw"])
-    buses = branches = None
-    upgrades = pd.DataFrame(columns=UPGRADE_COLUMNS)
+
+
+def _grid_tables(
+    m: pyo.ConcreteModel, d: ModelData, layers: Layers, schedule: pd.DataFrame
+) -> _GridTables:
+    """Upgrades, flows, dispatch, N-1 contingencies and the grid layers of the solution."""
+    upgrades = _upgrades_taken(m, d)
+    added = added_by_year(upgrades, d)
+    flows_all = _flows_all(m, d, added)
+    flows = _peak_flows(flows_all, d)
+    dispatch = _dispatch(m, d)
     contingencies = pd.DataFrame(columns=CONTINGENCY_COLUMNS)
-    if d.grid_enabled:
-        net = d.net
-        upgrades = _upgrades_taken(m, d)
-        added = added_by_year(upgrades, d)
-        snaps = list(d.snapshots.index)
-        frows = []
-        from siting.solve.lazy import solution_flows
-
-        all_flows = solution_flows(m, d)  # either formulation
-        for t, y in enumerate(years):
-            for h in snaps:
-                f = all_flows[t, h]
-                frows.append(
-                    pd.DataFrame(
-                        {
-                            "branch_id": net.branch_ids,
-                            "from_bus": net.bus_ids[net.from_idx],
-                            "to_bus": net.bus_ids[net.to_idx],
-                            "year": y,
-                            "snapshot": h,
-                            "flow_mw": f,
-                            "rating_mw": net.rating_mw + added[:, t],
-                            "rating_emergency_mw": d.rating_emergency_mw + added[:, t],
-                        }
-                    )
-                )
-        flows_all = pd.concat(frows, ignore_index=True)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            flows_all["loading_pct"] = np.where(
-                np.isfinite(flows_all["rating_mw"]),
-                100.0 * flows_all["flow_mw"].abs() / flows_all["rating_mw"],
-                0.0,
-            )
-        flows_all = flows_all[FLOW_COLUMNS]
-        peak_name = (
-            d.snapshots.index[d.snapshots["peak"].to_numpy()][0]
-            if d.snapshots["peak"].any()
-            else snaps[0]
-        )
-        pk = flows_all[flows_all["snapshot"] == peak_name].drop(columns="snapshot")
-        idx = flows_all.groupby(["branch_id", "year"], sort=False)["loading_pct"].idxmax()
-        worst = flows_all.loc[idx, ["branch_id", "year", "loading_pct", "snapshot"]].rename(
-            columns={"loading_pct": "max_loading_pct", "snapshot": "max_loading_snapshot"}
-        )
-        flows = pk.merge(worst, on=["branch_id", "year"], how="left")
-        drows = []
-        for t, y in enumerate(years):
-            for h in snaps:
-                drows.append(
-                    pd.DataFrame(
-                        {
-                            "gen_id": d.gens.index,
-                            "bus_id": d.gens["bus_id"].to_numpy(),
-                            "year": y,
-                            "snapshot": h,
-                            "p_mw": [_val(m.p[g, t, h]) for g in d.gens.index],
-                        }
-                    )
-                )
-        dispatch = pd.concat(drows, ignore_index=True)
-        if d.n1 is not None and d.line_limits:
-            contingencies = worst_contingencies(flows_all, d, added, m)
-        grid = layers.grid
-        if grid.has_coordinates:
-            buses = grid.buses.copy()
-            camp = (
-                schedule.pivot_table(
-                    index="bus_id", columns="year", values="peak_draw_mw", aggfunc="sum"
-                )
-                if len(schedule)
-                else pd.DataFrame()
-            )
-            for y in years:
-                buses[f"campus_peak_mw_{y}"] = (
-                    camp[y].reindex(buses.index).fillna(0.0).to_numpy() if y in camp else 0.0
-                )
-            branches = grid.branches.copy()
-            for y in years:
-                ld = flows[flows["year"] == y].set_index("branch_id")["max_loading_pct"]
-                branches[f"loading_pct_{y}"] = ld.reindex(branches.index).to_numpy()
-
-    costs = {p: _val(m.cost_part[p]) for p in COST_PARTS}
-    zones = _zones(
-        d, layers, sites, schedule, water_links, upgrades, zone_settings, candidates.sites
-    )
-    return Plan(
-        name=name,
-        sites=sites,
-        candidates=cand,
-        schedule=schedule,
+    if d.n1 is not None and d.line_limits:
+        contingencies = worst_contingencies(flows_all, d, added, m)
+    buses = branches = None
+    if layers.grid.has_coordinates:
+        buses, branches = _grid_layers(layers.grid, schedule, flows, d.years)
+    return _GridTables(
         flows=flows,
         flows_all=flows_all,
         dispatch=dispatch,
-        water_links=water_links,
         buses=buses,
         branches=branches,
-        costs_usd=costs,
-        solve=result,
         upgrades=upgrades,
         contingencies=contingencies,
-        zones=zones,
     )
+
+
+def _flows_all(m: pyo.ConcreteModel, d: ModelData, added: np.ndarray) -> pd.DataFrame:
+    """:attr:`Plan.flows_all`: every branch's flow per year and snapshot [MW], ratings of
+    that year with ``added`` upgrades [MW], and loading [%] (0 when unlimited)."""
+    from siting.solve.lazy import solution_flows
+
+    net = d.net
+    frows = []
+    all_flows = solution_flows(m, d)  # either formulation
+    for t, y in enumerate(d.years):
+        for h in list(d.snapshots.index):
+            f = all_flows[t, h]
+            frows.append(
+                pd.DataFrame(
+                    {
+                        "branch_id": net.branch_ids,
+                        "from_bus": net.bus_ids[net.from_idx],
+                        "to_bus": net.bus_ids[net.to_idx],
+                        "year": y,
+                        "snapshot": h,
+                        "flow_mw": f,
+                        "rating_mw": net.rating_mw + added[:, t],
+                        "rating_emergency_mw": d.rating_emergency_mw + added[:, t],
+                    }
+                )
+            )
+    flows_all = pd.concat(frows, ignore_index=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        flows_all["loading_pct"] = np.where(
+            np.isfinite(flows_all["rating_mw"]),
+            100.0 * flows_all["flow_mw"].abs() / flows_all["rating_mw"],
+            0.0,
+        )
+    return flows_all[FLOW_COLUMNS]
+
+
+def _peak_flows(flows_all: pd.DataFrame, d: ModelData) -> pd.DataFrame:
+    """:attr:`Plan.flows`: the peak snapshot's rows, with each branch and year's worst
+    loading [%] and the snapshot it occurs in."""
+    snaps = list(d.snapshots.index)
+    peak_name = (
+        d.snapshots.index[d.snapshots["peak"].to_numpy()][0]
+        if d.snapshots["peak"].any()
+        else snaps[0]
+    )
+    pk = flows_all[flows_all["snapshot"] == peak_name].drop(columns="snapshot")
+    idx = flows_all.groupby(["branch_id", "year"], sort=False)["loading_pct"].idxmax()
+    worst = flows_all.loc[idx, ["branch_id", "year", "loading_pct", "snapshot"]].rename(
+        columns={"loading_pct": "max_loading_pct", "snapshot": "max_loading_snapshot"}
+    )
+    return pk.merge(worst, on=["branch_id", "year"], how="left")
+
+
+def _dispatch(m: pyo.ConcreteModel, d: ModelData) -> pd.DataFrame:
+    """:attr:`Plan.dispatch`: each generator's output per year and snapshot [MW]."""
+    drows = []
+    for t, y in enumerate(d.years):
+        for h in list(d.snapshots.index):
+            drows.append(
+                pd.DataFrame(
+                    {
+                        "gen_id": d.gens.index,
+                        "bus_id": d.gens["bus_id"].to_numpy(),
+                        "year": y,
+                        "snapshot": h,
+                        "p_mw": [_val(m.p[g, t, h]) for g in d.gens.index],
+                    }
+                )
+            )
+    return pd.concat(drows, ignore_index=True)
+
+
+def _grid_layers(
+    grid: Grid, schedule: pd.DataFrame, flows: pd.DataFrame, years: list[int]
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """:attr:`Plan.buses` with the campus peak draw per year [MW] and :attr:`Plan.branches`
+    with the worst loading per year [%]."""
+    buses = grid.buses.copy()
+    camp = (
+        schedule.pivot_table(index="bus_id", columns="year", values="peak_draw_mw", aggfunc="sum")
+        if len(schedule)
+        else pd.DataFrame()
+    )
+    for y in years:
+        buses[f"campus_peak_mw_{y}"] = (
+            camp[y].reindex(buses.index).fillna(0.0).to_numpy() if y in camp else 0.0
+        )
+    branches = grid.branches.copy()
+    for y in years:
+        ld = flows[flows["year"] == y].set_index("branch_id")["max_loading_pct"]
+        branches[f"loading_pct_{y}"] = ld.reindex(branches.index).to_numpy()
+    return buses, branches
 
 
 def _zones(d: ModelData, layers, sites, schedule, water_links, upgrades, settings, all_sites):
