@@ -653,7 +653,16 @@ def _grid_layers(
     return buses, branches
 
 
-def _zones(d: ModelData, layers, sites, schedule, water_links, upgrades, settings, all_sites):
+def _zones(
+    d: ModelData,
+    layers: Layers,
+    sites: gpd.GeoDataFrame,
+    schedule: pd.DataFrame,
+    water_links: gpd.GeoDataFrame,
+    upgrades: pd.DataFrame,
+    settings: GrowthZones | None,
+    all_sites: gpd.GeoDataFrame,
+) -> gpd.GeoDataFrame:
     """The plan's growth zones (:func:`siting.results.zones.growth_zones`) with the model's costs.
 
     ``capex_usd`` sums, undiscounted, what the objective's ``capex``, ``cooling_capex``,
@@ -768,7 +777,7 @@ def added_by_year(upgrades: pd.DataFrame, d: ModelData, asset: str = "branch") -
 
 
 def worst_contingencies(
-    flows_all: pd.DataFrame, d: ModelData, added: np.ndarray, m=None
+    flows_all: pd.DataFrame, d: ModelData, added: np.ndarray, m: pyo.ConcreteModel | None = None
 ) -> pd.DataFrame:
     """Per monitored branch and year, the worst checked outage (N-1) [MW, %].
 
