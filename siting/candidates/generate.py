@@ -74,7 +74,7 @@ from siting.core.files import open_regular, path_problem
 from siting.inputs.raster import STATS_MAX_PIXELS, RasterLayer
 
 if TYPE_CHECKING:
-    from siting.config.scenario import ClimateLayers, Scenario
+    from siting.config.scenario import ClimateLayers, DemandPolicy, Scenario
     from siting.inputs import Layers
 
 #: Screening rules in the order they are applied.
@@ -506,7 +506,7 @@ def _screen_and_link(w: _Work, scenario: Scenario, layers: Layers, t0: float) ->
 # --------------------------------------------------------------------------- checks
 
 
-def _check_crs(layers) -> tuple[CRS, float]:
+def _check_crs(layers: Layers) -> tuple[CRS, float]:
     """The layers' projected CRS and its metres per unit."""
     crs = layers.crs
     if crs is None or not CRS.from_user_input(crs).is_projected:
@@ -563,7 +563,7 @@ def _cell_ids(rows: np.ndarray, cols: np.ndarray, width: int) -> np.ndarray:
     return np.char.add(np.char.add(np.char.add("c_", fmt(rows)), "_"), fmt(cols)).astype(object)
 
 
-def sites_mode(scenario, layers) -> str | None:
+def sites_mode(scenario: Scenario, layers: Layers) -> str | None:
     """How the ``sites`` layer makes candidates: ``None`` (no sites layer: cells only),
     ``"replace"`` (its sites only) or ``"add"`` (its sites and the cells;
     ``layers.sites.mode``)."""
@@ -572,7 +572,7 @@ def sites_mode(scenario, layers) -> str | None:
     return getattr(scenario.layers.sites, "mode", "replace")
 
 
-def _no_shared_ids(sites: pd.Index, cells: pd.Index, scenario) -> None:
+def _no_shared_ids(sites: pd.Index, cells: pd.Index, scenario: Scenario) -> None:
     """With ``layers.sites.mode: add``, refuse a site_id that is also a generated cell's."""
     shared = sites.intersection(cells)
     if not len(shared):
@@ -594,7 +594,9 @@ def _no_shared_ids(sites: pd.Index, cells: pd.Index, scenario) -> None:
     raise InputError(problems)
 
 
-def _grid_cells(scenario, layers, unit_m: float, *, cut: np.ndarray | None = None) -> pd.DataFrame:
+def _grid_cells(
+    scenario: Scenario, layers: Layers, unit_m: float, *, cut: np.ndarray | None = None
+) -> pd.DataFrame:
     """Square cells over the region, clipped to it, exclusion polygons (and ``cut``: the
     sites layer's polygons, with ``layers.sites.mode: add``) cut out."""
     region = layers.region
@@ -645,7 +647,7 @@ def _grid_cells(scenario, layers, unit_m: float, *, cut: np.ndarray | None = Non
     return c
 
 
-def _user_sites(scenario, layers, unit_m: float) -> pd.DataFrame:
+def _user_sites(scenario: Scenario, layers: Layers, unit_m: float) -> pd.DataFrame:
     """The sites layer's points and polygons, clipped to the region, exclusions cut out."""
     s = layers.sites
     geom = s.geometry.to_numpy()
@@ -964,7 +966,9 @@ def _zonal_or_sample(zonal: _Zonal, layer: RasterLayer, xy: np.ndarray, crs: CRS
 # --------------------------------------------------------------------------- attributes
 
 
-def _nearest_bus(scenario, layers, xy: np.ndarray, unit_m: float) -> tuple[np.ndarray, np.ndarray]:
+def _nearest_bus(
+    scenario: Scenario, layers: Layers, xy: np.ndarray, unit_m: float
+) -> tuple[np.ndarray, np.ndarray]:
     buses = layers.grid.buses
     kv = buses["voltage_kv"].astype(float).to_numpy()
     isolated = (
@@ -1043,7 +1047,7 @@ def _place_names(
 # --------------------------------------------------------------------------- screening
 
 
-def _screen(scenario, layers, c: pd.DataFrame) -> list[tuple[str, int]]:
+def _screen(scenario: Scenario, layers: Layers, c: pd.DataFrame) -> list[tuple[str, int]]:
     """Apply :data:`RULES` in order; set ``screened_out``; return each rule's count."""
     r = scenario.candidates
     camp = scenario.campus
@@ -1126,7 +1130,7 @@ def _frame(cols: list[str]) -> pd.DataFrame:
     )
 
 
-def reach_km(demand) -> float:
+def reach_km(demand: DemandPolicy) -> float:
     """Straight-line reach of a latency limit [km].
 
     Parameters
@@ -1144,8 +1148,8 @@ def reach_km(demand) -> float:
 
 
 def _demand_links(
-    scenario,
-    layers,
+    scenario: Scenario,
+    layers: Layers,
     site_ids: np.ndarray,
     xy: np.ndarray,
     all_ids: set[str],
