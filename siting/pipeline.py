@@ -849,13 +849,14 @@ def _check_time_left(sc: Scenario, clock: Clock, kept: str) -> None:
 def _solve(
     prep: Prepared,
     settings: dict[str, Any],
-    write_lp: OutputFile | None,
+    write_lp: str | Path | OutputFile | None,
     say: Callable[[str], None],
     clock: Clock,
     timings: dict[str, float],
 ) -> tuple[Any, ModelData, SolveResult, bool]:
     """Build and solve the MILP: by the candidate kernel or the approximate network when
-    they are wanted (HiGHS), else whole; adds ``build_s`` and ``solve_s`` to ``timings``.
+    they are wanted (HiGHS), else whole; adds ``build_s`` and ``solve_s`` to ``timings``
+    [s]. ``write_lp``: the checked LP file to write (:func:`_lp_target`), or None.
 
     Returns
     -------
