@@ -20,7 +20,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -46,6 +46,11 @@ from siting.solve.highs import (
     stopped_by,
     write_lp_file,
 )
+
+if TYPE_CHECKING:
+    from siting.candidates.generate import Candidates
+    from siting.config.scenario import Scenario
+    from siting.inputs import Layers
 
 #: The climate statistics every candidate carries [C].
 CLIMATE_COLUMNS = ("dry_bulb_mean_c", "dry_bulb_p99_c", "wet_bulb_mean_c", "wet_bulb_p99_c")
@@ -388,9 +393,9 @@ def _where(v: dict, d: ModelData) -> str:
 class Prepared:
     """Everything a solve needs, before the MILP is built (see :func:`prepare`)."""
 
-    scenario: Any
-    layers: Any
-    candidates: Any
+    scenario: Scenario
+    layers: Layers
+    candidates: Candidates
     data: ModelData
     baseline_usd: float
     timings: dict[str, float]
@@ -744,7 +749,17 @@ def _interrupted(state: dict[str, Any], how: str = "interrupted") -> str:
 
 
 def _plan(
-    scenario, locks, state, out, write, time_limit_s, mip_gap, solver, write_lp, progress, clock
+    scenario: Any,
+    locks: ExitStack,
+    state: dict[str, Any],
+    out: str | Path | None,
+    write: bool,
+    time_limit_s: float | None,
+    mip_gap: float | None,
+    solver: str | None,
+    write_lp: str | Path | OutputFile | None,
+    progress: Callable[[str], None] | None,
+    clock: Clock,
 ) -> Plan:
     """The body of :func:`plan` (``locks``: where the output lock is held; ``state``: the
     stage and output folder, for the message when interrupted; ``clock``: the run's)."""
@@ -757,11 +772,7 @@ def _plan(
 
     t_all = time.perf_counter()
 
-    def stage(name: str):
-        say(name)
-        return time.perf_counter()
-
-    def lock(sc) -> None:
+    def lock(sc: Scenario) -> None:
         nonlocal write_lp
         if time_limit_s is None:
             clock.limit_s = float(sc.solver.time_limit_s)
@@ -773,33 +784,87 @@ def _plan(
             write_lp = _lp_target(sc, write_lp, state["force"], state["dest"])
 
     prep = prepare(scenario, progress=say, on_scenario=lock, clock=clock)
-    sc, layers, cands, d, baseline = (
-        prep.scenario,
-        prep.layers,
-        prep.candidates,
-        prep.data,
-        prep.baseline_usd,
-    )
+    sc = prep.scenario
     timings = dict(prep.timings)
-    threads = sc.solver.threads
+    settings = _solver_settings(sc, solver, time_limit_s, mip_gap)
+    kept = _kept(state["dest"])
+    _check_time_left(sc, clock, kept)
+    m, d, result, by_method = _solve(prep, settings, write_lp, say, clock, timings)
+    if not result.has_solution:
+        _raise_no_plan(prep, d, result, settings, say, clock, kept)
+    p = _verified_plan(prep, m, d, result, say, timings)
+    timings["total_s"] = time.perf_counter() - t_all
 
-    settings = dict(
+    p.manifest = _manifest(
+        sc, prep.layers, prep.candidates, d, p, result, settings, prep.baseline_usd, timings
+    )
+    if by_method and hasattr(m, "_kernel_info"):
+        p.manifest["kernel"] = dataclasses.asdict(m._kernel_info)
+    if by_method and hasattr(m, "_approx_info"):
+        p.manifest["approximate_network"] = dataclasses.asdict(m._approx_info)
+    if write:
+        _write_plan(p, state, say)
+    return p
+
+
+def _stage(say: Callable[[str], None], name: str) -> float:
+    """Name the stage that starts (``say``); its start time [s, ``time.perf_counter``]."""
+    say(name)
+    return time.perf_counter()
+
+
+def _solver_settings(
+    sc: Scenario, solver: str | None, time_limit_s: float | None, mip_gap: float | None
+) -> dict[str, Any]:
+    """The solve's settings: the scenario's ``solver`` section with the run's overrides
+    (``time_limit_s`` [s], ``mip_gap`` [fraction])."""
+    return dict(
         solver=solver or sc.solver.name,
         time_limit_s=time_limit_s if time_limit_s is not None else sc.solver.time_limit_s,
         mip_gap=mip_gap if mip_gap is not None else sc.solver.mip_gap,
-        threads=threads,
+        threads=sc.solver.threads,
     )
-    kept = (
-        f" The previous plan in {state['dest']} is kept as it was."
-        if state["dest"] is not None and (state["dest"] / "manifest.json").is_file()
+
+
+def _kept(dest: Path | None) -> str:
+    """The end of a message that nothing was written: the previous plan in ``dest`` is kept
+    ("" when there is none)."""
+    return (
+        f" The previous plan in {dest} is kept as it was."
+        if dest is not None and (dest / "manifest.json").is_file()
         else ""
     )
+
+
+def _check_time_left(sc: Scenario, clock: Clock, kept: str) -> None:
+    """Raise :class:`NoPlanInTimeError` when loading and preparing used up the time limit."""
     if clock.expired():
         raise NoPlanInTimeError(
             f"no plan for '{sc.name}' within the time limit ({clock.limit_s:g} s): it ran "
             f"out before the solve started (loading and preparing took "
             f"{clock.elapsed_s():,.1f} s); raise --time-limit. Nothing was written." + kept
         )
+
+
+def _solve(
+    prep: Prepared,
+    settings: dict[str, Any],
+    write_lp: str | Path | OutputFile | None,
+    say: Callable[[str], None],
+    clock: Clock,
+    timings: dict[str, float],
+) -> tuple[Any, ModelData, SolveResult, bool]:
+    """Build and solve the MILP: by the candidate kernel or the approximate network when
+    they are wanted (HiGHS), else whole; adds ``build_s`` and ``solve_s`` to ``timings``
+    [s]. ``write_lp``: the checked LP file to write (:func:`_lp_target`), or None.
+
+    Returns
+    -------
+    tuple
+        The solved model, its data (the kernel's may be narrower), the solve's result, and
+        whether a method (kernel, approximation) solved it.
+    """
+    sc, d, baseline = prep.scenario, prep.data, prep.baseline_usd
     kern = None
     method = None
     if settings["solver"].lower() == "highs":
@@ -825,109 +890,152 @@ def _plan(
         m, d, result = kern
         timings["build_s"] = 0.0  # (the kernel's builds are part of its solve)
     else:
-        t = stage("build model")
+        t = _stage(say, "build model")
         m = build_model(d, baseline_usd=baseline, baseline_co2_t=prep.baseline_co2_t)
         timings["build_s"] = time.perf_counter() - t
 
-        t = stage("solve")
+        t = _stage(say, "solve")
         result = solve_model(m, d, write_lp=write_lp, clock=clock, **settings)
         timings["solve_s"] = time.perf_counter() - t
+    return m, d, result, kern is not None
 
-    if not result.has_solution:
-        if result.status == "infeasible":
-            t = stage("explain infeasibility")
-            me = build_model(
-                d, elastic=True, baseline_usd=baseline, baseline_co2_t=prep.baseline_co2_t
-            )
-            re = solve_model(me, d, clock=clock, **settings)
-            viol = (
-                [{**v, "where": _where(v, d)} for v in _elastic.violations(me)]
-                if re.has_solution
-                else []
-            )
-            why = (
-                _describe(viol, d)
-                if viol or not clock.expired()
-                else (
-                    f"  (the time limit, {clock.limit_s:g} s, left no time to find which "
-                    "requirements cannot be met; raise --time-limit to see them)"
-                )
-            )
-            raise InfeasibleError(
-                f"scenario '{sc.name}' has no plan that meets every requirement. Relaxing "
-                "them, the least-violating plan misses:\n" + why,
-                viol,
-                result,
-            )
-        if result.status == "no_solution":
-            timed_out = result.termination == "maxTimeLimit"
-            bound = (
-                f" The best bound proved: no plan costs less than {usd(result.bound)}."
-                if timed_out and result.bound is not None and d.objective == "min_cost"
-                else ""
-            )
-            raise NoPlanInTimeError(
-                f"no plan found for '{sc.name}' within the "
-                + ("time limit" if timed_out else "solver's limits")
-                + f": the solver stopped at {stopped_by(result.termination)}"
-                + (
-                    f" ({clock.limit_s:g} s for the whole run, {clock.elapsed_s():,.1f} s spent)"
-                    if timed_out
-                    else ""
-                )
-                + " before finding any plan that meets every requirement; raise "
-                "--time-limit or simplify the scenario."
-                + bound
-                + " Nothing was written."
-                + kept
-                + "".join(
-                    f" ({n})"
-                    for n in result.notes
-                    if n.startswith(
-                        (
-                            "candidate kernel",
-                            "the time limit came",
-                            "approximate network",
-                            "the lazy loop stopped",
-                        )
-                    )
-                )
-            )
-        why = [n for n in result.notes if n.startswith("numerical trouble")] or [
-            f"{result.solver} stopped at {stopped_by(result.termination)} (termination "
-            f"'{result.termination}')",
-            *result.notes,
-        ]
-        raise SolverTroubleError(
-            f"no usable plan for '{sc.name}': {'; '.join(why)}. This is neither "
-            "infeasibility nor the time limit; check the scenario's figures for extreme "
-            "values, or try another --solver. Nothing was written." + kept
+
+def _raise_no_plan(
+    prep: Prepared,
+    d: ModelData,
+    result: SolveResult,
+    settings: dict[str, Any],
+    say: Callable[[str], None],
+    clock: Clock,
+    kept: str,
+) -> NoReturn:
+    """Raise why the solve gave no plan: :class:`InfeasibleError`, :class:`NoPlanInTimeError`
+    or :class:`SolverTroubleError` (``kept``: what became of the previous plan)."""
+    sc = prep.scenario
+    if result.status == "infeasible":
+        _raise_infeasible(prep, d, result, settings, say, clock)
+    if result.status == "no_solution":
+        _raise_no_plan_in_time(sc, d, result, clock, kept)
+    why = [n for n in result.notes if n.startswith("numerical trouble")] or [
+        f"{result.solver} stopped at {stopped_by(result.termination)} (termination "
+        f"'{result.termination}')",
+        *result.notes,
+    ]
+    raise SolverTroubleError(
+        f"no usable plan for '{sc.name}': {'; '.join(why)}. This is neither "
+        "infeasibility nor the time limit; check the scenario's figures for extreme "
+        "values, or try another --solver. Nothing was written." + kept
+    )
+
+
+def _raise_infeasible(
+    prep: Prepared,
+    d: ModelData,
+    result: SolveResult,
+    settings: dict[str, Any],
+    say: Callable[[str], None],
+    clock: Clock,
+) -> NoReturn:
+    """Raise :class:`InfeasibleError` with what the least-violating plan misses (the elastic
+    re-solve, when the time limit leaves time for it)."""
+    _stage(say, "explain infeasibility")
+    me = build_model(
+        d, elastic=True, baseline_usd=prep.baseline_usd, baseline_co2_t=prep.baseline_co2_t
+    )
+    re = solve_model(me, d, clock=clock, **settings)
+    viol = (
+        [{**v, "where": _where(v, d)} for v in _elastic.violations(me)] if re.has_solution else []
+    )
+    why = (
+        _describe(viol, d)
+        if viol or not clock.expired()
+        else (
+            f"  (the time limit, {clock.limit_s:g} s, left no time to find which "
+            "requirements cannot be met; raise --time-limit to see them)"
         )
+    )
+    raise InfeasibleError(
+        f"scenario '{prep.scenario.name}' has no plan that meets every requirement. Relaxing "
+        "them, the least-violating plan misses:\n" + why,
+        viol,
+        result,
+    )
 
-    t = stage("verify")
-    p = extract(m, d, layers, cands, result, name=sc.name, zone_settings=sc.growth_zones)
+
+def _raise_no_plan_in_time(
+    sc: Scenario, d: ModelData, result: SolveResult, clock: Clock, kept: str
+) -> NoReturn:
+    """Raise :class:`NoPlanInTimeError`: the solver stopped (time limit or its own limits)
+    before any plan, with the best bound proved [USD] when it is a cost."""
+    timed_out = result.termination == "maxTimeLimit"
+    bound = (
+        f" The best bound proved: no plan costs less than {usd(result.bound)}."
+        if timed_out and result.bound is not None and d.objective == "min_cost"
+        else ""
+    )
+    raise NoPlanInTimeError(
+        f"no plan found for '{sc.name}' within the "
+        + ("time limit" if timed_out else "solver's limits")
+        + f": the solver stopped at {stopped_by(result.termination)}"
+        + (
+            f" ({clock.limit_s:g} s for the whole run, {clock.elapsed_s():,.1f} s spent)"
+            if timed_out
+            else ""
+        )
+        + " before finding any plan that meets every requirement; raise "
+        "--time-limit or simplify the scenario."
+        + bound
+        + " Nothing was written."
+        + kept
+        + "".join(
+            f" ({n})"
+            for n in result.notes
+            if n.startswith(
+                (
+                    "candidate kernel",
+                    "the time limit came",
+                    "approximate network",
+                    "the lazy loop stopped",
+                )
+            )
+        )
+    )
+
+
+def _verified_plan(
+    prep: Prepared,
+    m: Any,
+    d: ModelData,
+    result: SolveResult,
+    say: Callable[[str], None],
+    timings: dict[str, float],
+) -> Plan:
+    """The solved model read out (:func:`siting.results.plan.extract`) with its metrics, and
+    verified (:func:`siting.results.plan.verify`); adds ``verify_s`` to ``timings``."""
+    sc = prep.scenario
+    t = _stage(say, "verify")
+    p = extract(
+        m, d, prep.layers, prep.candidates, result, name=sc.name, zone_settings=sc.growth_zones
+    )
     p.metrics = metric_values(m, d)
     p.metrics["baseline_co2_t"] = prep.baseline_co2_t if d.grid_enabled else None
-    p.checks = verify(p, d, layers)
+    p.checks = verify(p, d, prep.layers)
     timings["verify_s"] = time.perf_counter() - t
-    timings["total_s"] = time.perf_counter() - t_all
-
-    p.manifest = _manifest(sc, layers, cands, d, p, result, settings, baseline, timings)
-    if kern is not None and hasattr(m, "_kernel_info"):
-        p.manifest["kernel"] = dataclasses.asdict(m._kernel_info)
-    if kern is not None and hasattr(m, "_approx_info"):
-        p.manifest["approximate_network"] = dataclasses.asdict(m._approx_info)
-    if write:
-        t = stage("write")
-        dest = state["dest"]
-        p.manifest["output_dir"] = str(dest)
-        state["plan"] = p
-        p.write(dest, force=state["force"])
-        p.manifest["timings"]["write_s"] = time.perf_counter() - t
     return p
 
 
-def _check_outputs(sc, dest: Path, force: bool) -> Path:
+def _write_plan(p: Plan, state: dict[str, Any], say: Callable[[str], None]) -> None:
+    """Write the plan into the run's output folder (``state["dest"]``); the time it took
+    goes into the manifest's timings [s]."""
+    t = _stage(say, "write")
+    dest = state["dest"]
+    p.manifest["output_dir"] = str(dest)
+    state["plan"] = p
+    p.write(dest, force=state["force"])
+    p.manifest["timings"]["write_s"] = time.perf_counter() - t
+
+
+def _check_outputs(sc: Scenario, dest: Path, force: bool) -> Path:
     """:func:`siting.core.io.check_output_folder` of a plan folder, as soon as the scenario is
     loaded; the folder, resolved."""
     from siting.inputs import input_files
@@ -936,7 +1044,7 @@ def _check_outputs(sc, dest: Path, force: bool) -> Path:
     return check_output_folder(dest, owner, inputs=input_files(sc), force=force)
 
 
-def _lp_target(sc, write_lp, force: bool, dest: Path | None) -> OutputFile:
+def _lp_target(sc: Scenario, write_lp: str | Path, force: bool, dest: Path | None) -> OutputFile:
     """The checked ``--write-lp`` file: never an input, nor inside the plan folder (which the
     plan replaces), nor a file siting did not write unless ``force``."""
     from siting.core.io import OutputRefusedError
@@ -969,7 +1077,17 @@ def optimality(result: SolveResult, time_limit_s: float | None = None) -> str:
     )
 
 
-def _manifest(sc, layers, cands, d, p: Plan, result: SolveResult, settings, baseline, timings):
+def _manifest(
+    sc: Scenario,
+    layers: Layers,
+    cands: Candidates,
+    d: ModelData,
+    p: Plan,
+    result: SolveResult,
+    settings: dict[str, Any],
+    baseline: float,
+    timings: dict[str, float],
+) -> dict[str, Any]:
     """Provenance and figures of a run (manifest.json)."""
     by_year = p.it_mw_by_year()
     return {

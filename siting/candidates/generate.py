@@ -55,6 +55,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from time import perf_counter
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -71,6 +72,10 @@ from scipy.spatial import cKDTree
 from siting.core.errors import MAX_ROWS_NAMED, InputError, Problem, ProblemReport
 from siting.core.files import open_regular, path_problem
 from siting.inputs.raster import STATS_MAX_PIXELS, RasterLayer
+
+if TYPE_CHECKING:
+    from siting.config.scenario import ClimateLayers, DemandPolicy, Scenario
+    from siting.inputs import Layers
 
 #: Screening rules in the order they are applied.
 RULES: tuple[str, ...] = (
@@ -189,7 +194,7 @@ class Candidates:
 # --------------------------------------------------------------------------- entry point
 
 
-def build_candidates(scenario, layers) -> Candidates:
+def build_candidates(scenario: Scenario, layers: Layers) -> Candidates:
     """Make, describe, screen and link the candidate sites of a scenario.
 
     Parameters
@@ -213,10 +218,55 @@ def build_candidates(scenario, layers) -> Candidates:
         ``policy.demand.costs_csv`` is wrong (file, row and field named).
     """
     t0 = perf_counter()
-    rules = scenario.candidates
     crs, unit_m = _check_crs(layers)
     notes: list[str] = []
+    c = _make_candidates(scenario, layers, unit_m, notes)
+    w = _work(c, scenario.candidates.cell_km, crs, unit_m, notes)
+    _land_area(w, scenario, _class_share(w, layers))
+    _land_cost(w, scenario, layers)
+    _climate(w, scenario, layers)
+    _bus_zone_region_name(w, scenario, layers)
+    return _screen_and_link(w, scenario, layers, t0)
 
+
+@dataclass
+class _Work:
+    """The working table of :func:`build_candidates` and what its steps share.
+
+    Attributes
+    ----------
+    c
+        One row per candidate made; the steps add the :data:`COLUMNS` to it.
+    crs, unit_m
+        The layers' projected CRS and its metres per unit.
+    rep, xy
+        Representative points (shapely) and their coordinates (n, 2) [CRS units].
+    is_cell, is_point, has_area
+        Which candidates are grid cells, points, and polygons with area.
+    zonal
+        Zonal statistics over the candidate polygons.
+    notes
+        What was decided (:attr:`Candidates.notes`).
+    """
+
+    c: pd.DataFrame
+    crs: CRS
+    unit_m: float
+    rep: np.ndarray
+    xy: np.ndarray
+    is_cell: np.ndarray
+    is_point: np.ndarray
+    has_area: np.ndarray
+    zonal: _Zonal
+    notes: list[str]
+
+
+def _make_candidates(
+    scenario: Scenario, layers: Layers, unit_m: float, notes: list[str]
+) -> pd.DataFrame:
+    """The candidates made: the sites layer's, the grid cells, or both
+    (:func:`sites_mode`), as one working table; notes how many of each."""
+    rules = scenario.candidates
     mode = sites_mode(scenario, layers)
     parts = []
     if mode is not None:
@@ -238,10 +288,14 @@ def build_candidates(scenario, layers) -> Candidates:
             "over the region"
             + (" (layers.sites.mode: add; the sites' polygons cut out of them)" if mode else "")
         )
-    c = parts[0] if len(parts) == 1 else pd.concat(parts)
-    is_cell = (c["kind"] == "cell").to_numpy()
+    return parts[0] if len(parts) == 1 else pd.concat(parts)
 
-    # representative points (a point on the surface of what is allowed, else of the outline)
+
+def _work(c: pd.DataFrame, cell_km: float, crs: CRS, unit_m: float, notes: list[str]) -> _Work:
+    """Locate the candidates (``x, y`` [CRS units], ``lon, lat`` [degrees] of a point on the
+    surface of what is allowed, else of the outline) and set up their zonal statistics
+    (``cell_km``: the grid's cell side [km])."""
+    is_cell = (c["kind"] == "cell").to_numpy()
     rep = shapely.point_on_surface(c["geometry"].to_numpy())
     empty = shapely.is_empty(rep)
     if empty.any():
@@ -259,27 +313,42 @@ def build_candidates(scenario, layers) -> Candidates:
     has_area = ~is_point & (c["poly_area_m2"].to_numpy() > 0)
     cells = None
     if is_cell.any():
-        size = rules.cell_km * 1000.0 / unit_m
+        size = cell_km * 1000.0 / unit_m
         cells = (c["row"].to_numpy(dtype=float), c["col"].to_numpy(dtype=float), size)
     zonal = _Zonal(polys, has_area, crs, unit_m, cells)
     xy = c[["x", "y"]].to_numpy()
+    return _Work(c, crs, unit_m, rep, xy, is_cell, is_point, has_area, zonal, notes)
 
-    # excluded land classes
+
+def _class_share(w: _Work, layers: Layers) -> np.ndarray:
+    """Each candidate's share of excluded land classes [fraction] (0 for points, and where
+    the raster has no data); a point on an excluded class is marked ``excluded``."""
+    c = w.c
     class_share = np.zeros(len(c))
     if layers.land_class is not None and layers.exclude_classes:
-        share = zonal.share(layers.land_class, layers.exclude_classes)
-        at_point = layers.land_class.sample(xy[:, 0], xy[:, 1], crs)
+        share = w.zonal.share(layers.land_class, layers.exclude_classes)
+        at_point = layers.land_class.sample(w.xy[:, 0], w.xy[:, 1], w.crs)
         point_excl = np.where(np.isnan(at_point), np.nan, np.isin(at_point, layers.exclude_classes))
         share = np.where(np.isnan(share), point_excl, share)
-        unknown = has_area & np.isnan(share)
+        unknown = w.has_area & np.isnan(share)
         if unknown.any():
-            notes.append(
+            w.notes.append(
                 f"{int(unknown.sum())} candidates have no land-class data; counted as allowed"
             )
-        class_share = np.where(has_area, np.nan_to_num(share, nan=0.0), 0.0)
+        class_share = np.where(w.has_area, np.nan_to_num(share, nan=0.0), 0.0)
         # a point on an excluded class is excluded land
-        c.loc[is_point & (point_excl == 1), "excluded"] = True
-    ha_per_mw = rules.land_ha_per_mw
+        c.loc[w.is_point & (point_excl == 1), "excluded"] = True
+    return class_share
+
+
+def _land_area(w: _Work, scenario: Scenario, class_share: np.ndarray) -> None:
+    """``allowed_share`` [fraction], ``area_ha`` [ha] and ``max_it_mw`` [MW IT] of each
+    candidate, from its polygon less the ``class_share`` of excluded classes [fraction]
+    (user values first); a user polygon with no allowed land left is marked ``excluded``."""
+    c = w.c
+    is_point = w.is_point
+    unit_m = w.unit_m
+    ha_per_mw = scenario.candidates.land_ha_per_mw
     poly_ha = c["poly_area_m2"].to_numpy() * unit_m**2 / 1e4 * (1.0 - class_share)
     poly_ha = np.maximum(poly_ha, 0.0)
     full_ha = c["full_area_m2"].to_numpy() * unit_m**2 / 1e4
@@ -297,14 +366,18 @@ def build_candidates(scenario, layers) -> Candidates:
         np.minimum(scenario.campus.max_campus_mw, c["area_ha"].to_numpy() / ha_per_mw), user_mw
     )
 
-    # land cost
+
+def _land_cost(w: _Work, scenario: Scenario, layers: Layers) -> None:
+    """``land_cost_usd_per_ha`` [USD/ha] (user value, else the raster's, else its mean) and
+    ``fixed_cost_usd`` [USD] (user value, else ``costs.site_fixed_cost_usd``)."""
+    c = w.c
     user_cost = c["user_land_cost"].to_numpy(dtype=float)
     cost = np.zeros(len(c))
     if layers.land_cost is not None:
-        cost = _zonal_or_sample(zonal, layers.land_cost, xy, crs)
+        cost = _zonal_or_sample(w.zonal, layers.land_cost, w.xy, w.crs)
         missing = np.isnan(cost) & np.isnan(user_cost)
         if missing.any():
-            notes.append(
+            w.notes.append(
                 f"{int(missing.sum())} candidates lie where the land-cost raster has no data; "
                 f"they take its mean, {layers.land_cost.mean:,.0f} USD/ha"
             )
@@ -315,12 +388,16 @@ def build_candidates(scenario, layers) -> Candidates:
         np.isnan(user_fixed), scenario.costs.site_fixed_cost_usd, user_fixed
     )
 
-    # climate
+
+def _climate(w: _Work, scenario: Scenario, layers: Layers) -> None:
+    """The :data:`CLIMATE_FIELDS` [C] of each candidate: from the climate rasters, else the
+    reference climate; then the scenario's uniform warming (:func:`_warm`)."""
+    c = w.c
     reference = None
     for name in CLIMATE_FIELDS:
         layer = layers.climate.get(name)
         if layer is not None:
-            c[name] = _zonal_or_sample(zonal, layer, xy, crs)
+            c[name] = _zonal_or_sample(w.zonal, layer, w.xy, w.crs)
         else:
             if reference is None:
                 from siting.candidates.cooling import (
@@ -328,7 +405,7 @@ def build_candidates(scenario, layers) -> Candidates:
                 )
 
                 reference = REFERENCE_CLIMATE_C
-                notes.append(
+                w.notes.append(
                     "no climate rasters: every candidate takes the reference climate of "
                     "siting.candidates.cooling ("
                     + ", ".join(f"{k} {v:g}" for k, v in reference.items())
@@ -337,42 +414,58 @@ def build_candidates(scenario, layers) -> Candidates:
             c[name] = float(reference[name])
     clim = scenario.layers.climate
     if clim is not None and (clim.warming_c or clim.wet_bulb_warming_c):
-        wet = clim.warming_c if clim.wet_bulb_warming_c is None else clim.wet_bulb_warming_c
-        for name in CLIMATE_FIELDS:
-            c[name] = c[name] + (wet if name.startswith("wet_bulb") else clim.warming_c)
-        notes.append(
-            f"climate warmed uniformly: dry-bulb {clim.warming_c:+g} C, wet-bulb {wet:+g} C "
-            "(layers.climate.warming_c / wet_bulb_warming_c)"
-        )
-        for wb, db in (
-            ("wet_bulb_mean_c", "dry_bulb_mean_c"),
-            ("wet_bulb_p99_c", "dry_bulb_p99_c"),
-        ):
-            c[wb] = np.minimum(c[wb], c[db])  # the wet-bulb never exceeds the dry-bulb
+        _warm(c, clim, w.notes)
 
-    # bus, zone, region, name
+
+def _warm(c: pd.DataFrame, clim: ClimateLayers, notes: list[str]) -> None:
+    """Warm the climate uniformly by ``layers.climate.warming_c`` (dry-bulb) and
+    ``wet_bulb_warming_c`` (wet-bulb; default: the same) [C]; the wet-bulb never exceeds
+    the dry-bulb."""
+    wet = clim.warming_c if clim.wet_bulb_warming_c is None else clim.wet_bulb_warming_c
+    for name in CLIMATE_FIELDS:
+        c[name] = c[name] + (wet if name.startswith("wet_bulb") else clim.warming_c)
+    notes.append(
+        f"climate warmed uniformly: dry-bulb {clim.warming_c:+g} C, wet-bulb {wet:+g} C "
+        "(layers.climate.warming_c / wet_bulb_warming_c)"
+    )
+    for wb, db in (
+        ("wet_bulb_mean_c", "dry_bulb_mean_c"),
+        ("wet_bulb_p99_c", "dry_bulb_p99_c"),
+    ):
+        c[wb] = np.minimum(c[wb], c[db])  # the wet-bulb never exceeds the dry-bulb
+
+
+def _bus_zone_region_name(w: _Work, scenario: Scenario, layers: Layers) -> None:
+    """``bus_id, bus_distance_km`` (nearest eligible bus [km]; "" and 0 without a grid),
+    ``zone_id, zone_kind``, ``region_id``, and for cells the ``name`` of a place nearby."""
+    c = w.c
     if layers.grid is not None:
-        bus_ids, bus_km = _nearest_bus(scenario, layers, xy, unit_m)
+        bus_ids, bus_km = _nearest_bus(scenario, layers, w.xy, w.unit_m)
     else:
         bus_ids, bus_km = np.full(len(c), "", dtype=object), np.zeros(len(c))
-        if rules.max_bus_distance_km is not None:
-            notes.append(
+        if scenario.candidates.max_bus_distance_km is not None:
+            w.notes.append(
                 "no grid layer: candidates connect to no bus (bus_id '', bus_distance_km 0, no "
                 "tie line cost), so candidates.max_bus_distance_km removes none"
             )
     c["bus_id"] = bus_ids
     c["bus_distance_km"] = bus_km
-    c["zone_id"], c["zone_kind"] = _zones(layers.zones, rep)
-    c["region_id"] = _containing(layers.regions, rep)
+    c["zone_id"], c["zone_kind"] = _zones(layers.zones, w.rep)
+    c["region_id"] = _containing(layers.regions, w.rep)
     no_region = (c["region_id"] == "").sum() if layers.regions is not None else 0
     if no_region:
-        notes.append(f"{int(no_region)} candidates lie in no region of the regions layer")
+        w.notes.append(f"{int(no_region)} candidates lie in no region of the regions layer")
+    is_cell = w.is_cell
     if is_cell.any():
         names = c["name"].to_numpy(dtype=object)
-        names[is_cell] = _place_names(layers.places, xy[is_cell], c.index[is_cell], unit_m)
+        names[is_cell] = _place_names(layers.places, w.xy[is_cell], c.index[is_cell], w.unit_m)
         c["name"] = names
 
-    # screening
+
+def _screen_and_link(w: _Work, scenario: Scenario, layers: Layers, t0: float) -> Candidates:
+    """Screen the candidates (:func:`_screen`), link the kept ones to water sources, demand
+    regions and heat sinks, and note the counts and the time since ``t0`` [s]."""
+    c = w.c
     c["screened_out"] = ""
     counts = _screen(scenario, layers, c)
     kept_mask = (c["screened_out"] == "").to_numpy()
@@ -380,13 +473,16 @@ def build_candidates(scenario, layers) -> Candidates:
         _raise_none_left(counts, len(c))
 
     all_gdf = gpd.GeoDataFrame(
-        c[[*COLUMNS, "screened_out"]], geometry=c["geometry"].to_numpy(), crs=crs
+        c[[*COLUMNS, "screened_out"]], geometry=c["geometry"].to_numpy(), crs=w.crs
     )
     all_gdf.index.name = "site_id"
     sites = all_gdf.loc[kept_mask].drop(columns="screened_out")
-    kxy = xy[kept_mask]
+    kxy = w.xy[kept_mask]
     kids = sites.index.to_numpy().astype(str)
-    water = _water_links(layers.water_sources, kids, kxy, rules.max_water_links, unit_m)
+    unit_m, notes = w.unit_m, w.notes
+    water = _water_links(
+        layers.water_sources, kids, kxy, scenario.candidates.max_water_links, unit_m
+    )
     demand = _demand_links(scenario, layers, kids, kxy, set(c.index.astype(str)), unit_m, notes)
     heat = _heat_links(layers.heat_sinks, kids, shapely.points(kxy), unit_m)
 
@@ -410,7 +506,7 @@ def build_candidates(scenario, layers) -> Candidates:
 # --------------------------------------------------------------------------- checks
 
 
-def _check_crs(layers) -> tuple[CRS, float]:
+def _check_crs(layers: Layers) -> tuple[CRS, float]:
     """The layers' projected CRS and its metres per unit."""
     crs = layers.crs
     if crs is None or not CRS.from_user_input(crs).is_projected:
@@ -467,7 +563,7 @@ def _cell_ids(rows: np.ndarray, cols: np.ndarray, width: int) -> np.ndarray:
     return np.char.add(np.char.add(np.char.add("c_", fmt(rows)), "_"), fmt(cols)).astype(object)
 
 
-def sites_mode(scenario, layers) -> str | None:
+def sites_mode(scenario: Scenario, layers: Layers) -> str | None:
     """How the ``sites`` layer makes candidates: ``None`` (no sites layer: cells only),
     ``"replace"`` (its sites only) or ``"add"`` (its sites and the cells;
     ``layers.sites.mode``)."""
@@ -476,7 +572,7 @@ def sites_mode(scenario, layers) -> str | None:
     return getattr(scenario.layers.sites, "mode", "replace")
 
 
-def _no_shared_ids(sites: pd.Index, cells: pd.Index, scenario) -> None:
+def _no_shared_ids(sites: pd.Index, cells: pd.Index, scenario: Scenario) -> None:
     """With ``layers.sites.mode: add``, refuse a site_id that is also a generated cell's."""
     shared = sites.intersection(cells)
     if not len(shared):
@@ -498,7 +594,9 @@ def _no_shared_ids(sites: pd.Index, cells: pd.Index, scenario) -> None:
     raise InputError(problems)
 
 
-def _grid_cells(scenario, layers, unit_m: float, *, cut: np.ndarray | None = None) -> pd.DataFrame:
+def _grid_cells(
+    scenario: Scenario, layers: Layers, unit_m: float, *, cut: np.ndarray | None = None
+) -> pd.DataFrame:
     """Square cells over the region, clipped to it, exclusion polygons (and ``cut``: the
     sites layer's polygons, with ``layers.sites.mode: add``) cut out."""
     region = layers.region
@@ -549,7 +647,7 @@ def _grid_cells(scenario, layers, unit_m: float, *, cut: np.ndarray | None = Non
     return c
 
 
-def _user_sites(scenario, layers, unit_m: float) -> pd.DataFrame:
+def _user_sites(scenario: Scenario, layers: Layers, unit_m: float) -> pd.DataFrame:
     """The sites layer's points and polygons, clipped to the region, exclusions cut out."""
     s = layers.sites
     geom = s.geometry.to_numpy()
@@ -868,7 +966,9 @@ def _zonal_or_sample(zonal: _Zonal, layer: RasterLayer, xy: np.ndarray, crs: CRS
 # --------------------------------------------------------------------------- attributes
 
 
-def _nearest_bus(scenario, layers, xy: np.ndarray, unit_m: float) -> tuple[np.ndarray, np.ndarray]:
+def _nearest_bus(
+    scenario: Scenario, layers: Layers, xy: np.ndarray, unit_m: float
+) -> tuple[np.ndarray, np.ndarray]:
     buses = layers.grid.buses
     kv = buses["voltage_kv"].astype(float).to_numpy()
     isolated = (
@@ -947,7 +1047,7 @@ def _place_names(
 # --------------------------------------------------------------------------- screening
 
 
-def _screen(scenario, layers, c: pd.DataFrame) -> list[tuple[str, int]]:
+def _screen(scenario: Scenario, layers: Layers, c: pd.DataFrame) -> list[tuple[str, int]]:
     """Apply :data:`RULES` in order; set ``screened_out``; return each rule's count."""
     r = scenario.candidates
     camp = scenario.campus
@@ -1030,7 +1130,7 @@ def _frame(cols: list[str]) -> pd.DataFrame:
     )
 
 
-def reach_km(demand) -> float:
+def reach_km(demand: DemandPolicy) -> float:
     """Straight-line reach of a latency limit [km].
 
     Parameters
@@ -1048,8 +1148,8 @@ def reach_km(demand) -> float:
 
 
 def _demand_links(
-    scenario,
-    layers,
+    scenario: Scenario,
+    layers: Layers,
     site_ids: np.ndarray,
     xy: np.ndarray,
     all_ids: set[str],

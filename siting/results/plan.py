@@ -19,7 +19,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -32,6 +32,11 @@ from siting.core.io import OutputOwner, disk_trouble, staged_folder
 from siting.model.data import ModelData, partners
 from siting.model.objective import COST_PARTS
 from siting.solve.highs import SolveResult
+
+if TYPE_CHECKING:
+    from siting.candidates.generate import Candidates
+    from siting.config.scenario import GrowthZones
+    from siting.inputs import Grid, Layers
 
 #: Absolute tolerance of the verification [MW, m3/day].
 TOL_ABS = 1e-3
@@ -329,22 +334,85 @@ def _val(x: Any) -> float:
     return 0.0 if v is None else float(v)
 
 
+#: Columns of :attr:`Plan.schedule`.
+SCHEDULE_COLUMNS = [
+    "site_id",
+    "year",
+    "it_mw",
+    "new_it_mw",
+    "peak_draw_mw",
+    "typical_draw_mw",
+    "cooling",
+    "bus_id",
+    "water_m3_per_day",
+]
+
+
+@dataclass
+class _GridTables:
+    """The grid's part of a :class:`Plan` (empty tables when the grid is not modelled)."""
+
+    flows: pd.DataFrame
+    flows_all: pd.DataFrame
+    dispatch: pd.DataFrame
+    buses: gpd.GeoDataFrame | None = None
+    branches: gpd.GeoDataFrame | None = None
+    upgrades: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=UPGRADE_COLUMNS))
+    contingencies: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=CONTINGENCY_COLUMNS)
+    )
+
+
 def extract(
     m: pyo.ConcreteModel,
     d: ModelData,
-    layers,
-    candidates,
+    layers: Layers,
+    candidates: Candidates,
     result: SolveResult,
     *,
     name: str,
-    zone_settings=None,
+    zone_settings: GrowthZones | None = None,
 ) -> Plan:
     """Read the solved model into a :class:`Plan` (tables and geometries).
 
     ``zone_settings`` (the scenario's :class:`siting.config.scenario.GrowthZones`; ``None``: its
     defaults) sets how :attr:`Plan.zones` groups the chosen sites.
     """
-    years = d.years
+    schedule = _schedule(m, d)
+    cand = _candidate_status(candidates.all, set(schedule["site_id"]))
+    sites = _chosen_sites(candidates.sites, schedule, d)
+    water_links = _water_links(m, d, layers, candidates.sites)
+    grid = _grid_tables(m, d, layers, schedule) if d.grid_enabled else _empty_grid_tables()
+    costs = {p: _val(m.cost_part[p]) for p in COST_PARTS}
+    zones = _zones(
+        d, layers, sites, schedule, water_links, grid.upgrades, zone_settings, candidates.sites
+    )
+    return Plan(
+        name=name,
+        sites=sites,
+        candidates=cand,
+        schedule=schedule,
+        flows=grid.flows,
+        flows_all=grid.flows_all,
+        dispatch=grid.dispatch,
+        water_links=water_links,
+        buses=grid.buses,
+        branches=grid.branches,
+        costs_usd=costs,
+        solve=result,
+        upgrades=grid.upgrades,
+        contingencies=grid.contingencies,
+        zones=zones,
+    )
+
+
+def _schedule(m: pyo.ConcreteModel, d: ModelData) -> pd.DataFrame:
+    """:attr:`Plan.schedule` from the solution: one row per chosen site and year in service.
+
+    IT capacity is rounded to whole modules [MW]; draws [MW] are IT x PUE (typical: x the
+    utilisation too); water is what the site draws from all its sources [m3/day]. A site
+    with less than half a module in every year is not chosen.
+    """
     rows = []
     techs_of = m._techs_of
     sw = list(m.SW) if hasattr(m, "SW") else []
@@ -356,7 +424,7 @@ def extract(
         chosen = [k for k in techs_of[s] if _val(m.tech[s, k]) > 0.5]
         k = chosen[0] if chosen else ""
         perf = d.perf.loc[(s, k)] if k else None
-        for t, y in enumerate(years):
+        for t, y in enumerate(d.years):
             it = round(caps[t] / d.module_mw) * d.module_mw
             if it <= 0 and (t == 0 or caps[t - 1] <= 0):
                 continue
@@ -376,23 +444,12 @@ def extract(
                     "water_m3_per_day": water,
                 }
             )
-    schedule = pd.DataFrame(
-        rows,
-        columns=[
-            "site_id",
-            "year",
-            "it_mw",
-            "new_it_mw",
-            "peak_draw_mw",
-            "typical_draw_mw",
-            "cooling",
-            "bus_id",
-            "water_m3_per_day",
-        ],
-    )
+    return pd.DataFrame(rows, columns=SCHEDULE_COLUMNS)
 
-    cand = candidates.all.copy()
-    chosen_ids = set(schedule["site_id"])
+
+def _candidate_status(all_candidates: gpd.GeoDataFrame, chosen_ids: set) -> gpd.GeoDataFrame:
+    """Every candidate with :attr:`Plan.candidates`' ``status`` and ``reason``."""
+    cand = all_candidates.copy()
     cand["status"] = np.where(
         cand["screened_out"].astype(str) != "",
         "screened_out",
@@ -403,8 +460,17 @@ def extract(
         "screened out by " + cand["screened_out"].astype(str),
         np.where(cand["status"] == "chosen", "chosen", "not economic in this plan"),
     )
+    return cand
 
-    sites = candidates.sites.loc[[s for s in candidates.sites.index if s in chosen_ids]].copy()
+
+def _chosen_sites(kept: gpd.GeoDataFrame, schedule: pd.DataFrame, d: ModelData) -> gpd.GeoDataFrame:
+    """:attr:`Plan.sites`: the kept candidates in the schedule, with their final figures.
+
+    Adds ``first_year``, ``it_mw_final`` [MW], ``cooling``, its PUE and WUE [L/kWh],
+    ``peak_draw_mw_final`` [MW] and ``water_m3_per_day_final`` [m3/day].
+    """
+    chosen_ids = set(schedule["site_id"])
+    sites = kept.loc[[s for s in kept.index if s in chosen_ids]].copy()
     if len(schedule):
         g = schedule.groupby("site_id")
         sites["first_year"] = g["year"].min().reindex(sites.index)
@@ -415,15 +481,20 @@ def extract(
         sites["peak_draw_mw_final"] = g["peak_draw_mw"].last().reindex(sites.index)
         sites["water_m3_per_day_final"] = g["water_m3_per_day"].last().reindex(sites.index)
     sites.index.name = "site_id"
+    return sites
 
-    # water links
+
+def _water_links(
+    m: pyo.ConcreteModel, d: ModelData, layers: Layers, kept: gpd.GeoDataFrame
+) -> gpd.GeoDataFrame:
+    """:attr:`Plan.water_links`: the pipelines with flow [m3/day], as site-to-source lines."""
     wrows = []
     if hasattr(m, "SW"):
         dist = {
             (r.site_id, r.source_id): r.distance_km for r in d.water_links.itertuples(index=False)
         }
         for s, w in m.SW:
-            for t, y in enumerate(years):
+            for t, y in enumerate(d.years):
                 v = _val(m.x[s, w, t])
                 if v > 1e-6:
                     wrows.append((s, w, y, v, dist[(s, w)]))
@@ -431,7 +502,7 @@ def extract(
     geoms = []
     if len(wl) and layers.water_sources is not None:
         src_pt = layers.water_sources.geometry
-        site_pt = candidates.sites[["x", "y"]]
+        site_pt = kept[["x", "y"]]
         for r in wl.itertuples(index=False):
             p = src_pt.loc[r.source_id]
             geoms.append(
@@ -439,132 +510,159 @@ def extract(
                     [(site_pt.at[r.site_id, "x"], site_pt.at[r.site_id, "y"]), (p.x, p.y)]
                 )
             )
-    water_links = gpd.GeoDataFrame(wl, geometry=gpd.GeoSeries(geoms, crs=layers.crs))
+    return gpd.GeoDataFrame(wl, geometry=gpd.GeoSeries(geoms, crs=layers.crs))
 
-    # grid
-    flows = pd.DataFrame(
-        columns=[
-            "branch_id",
-            "from_bus",
-            "to_bus",
-            "year",
-            "flow_mw",
-            "rating_mw",
-            "loading_pct",
-            "max_loading_pct",
-            "max_loading_snapshot",
-        ]
+
+def _empty_grid_tables() -> _GridTables:
+    """The grid tables of a plan without a modelled grid: headers only, no layers."""
+    return _GridTables(
+        flows=pd.DataFrame(
+            columns=[
+                "branch_id",
+                "from_bus",
+                "to_bus",
+                "year",
+                "flow_mw",
+                "rating_mw",
+                "loading_pct",
+                "max_loading_pct",
+                "max_loading_snapshot",
+            ]
+        ),
+        flows_all=pd.DataFrame(columns=FLOW_COLUMNS),
+        dispatch=pd.DataFrame(columns=["gen_id", "bus_id", "year", "snapshot", "p_mw"]),
     )
-    flows_all = pd.DataFrame(columns=FLOW_COLUMNS)
-    dispatch = pd.DataFrame(columns=["gen_id", "bus_id", "year", "snapshot", "p_mw"])
-    buses = branches = None
-    upgrades = pd.DataFrame(columns=UPGRADE_COLUMNS)
+
+
+def _grid_tables(
+    m: pyo.ConcreteModel, d: ModelData, layers: Layers, schedule: pd.DataFrame
+) -> _GridTables:
+    """Upgrades, flows, dispatch, N-1 contingencies and the grid layers of the solution."""
+    upgrades = _upgrades_taken(m, d)
+    added = added_by_year(upgrades, d)
+    flows_all = _flows_all(m, d, added)
+    flows = _peak_flows(flows_all, d)
+    dispatch = _dispatch(m, d)
     contingencies = pd.DataFrame(columns=CONTINGENCY_COLUMNS)
-    if d.grid_enabled:
-        net = d.net
-        upgrades = _upgrades_taken(m, d)
-        added = added_by_year(upgrades, d)
-        snaps = list(d.snapshots.index)
-        frows = []
-        from siting.solve.lazy import solution_flows
-
-        all_flows = solution_flows(m, d)  # either formulation
-        for t, y in enumerate(years):
-            for h in snaps:
-                f = all_flows[t, h]
-                frows.append(
-                    pd.DataFrame(
-                        {
-                            "branch_id": net.branch_ids,
-                            "from_bus": net.bus_ids[net.from_idx],
-                            "to_bus": net.bus_ids[net.to_idx],
-                            "year": y,
-                            "snapshot": h,
-                            "flow_mw": f,
-                            "rating_mw": net.rating_mw + added[:, t],
-                            "rating_emergency_mw": d.rating_emergency_mw + added[:, t],
-                        }
-                    )
-                )
-        flows_all = pd.concat(frows, ignore_index=True)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            flows_all["loading_pct"] = np.where(
-                np.isfinite(flows_all["rating_mw"]),
-                100.0 * flows_all["flow_mw"].abs() / flows_all["rating_mw"],
-                0.0,
-            )
-        flows_all = flows_all[FLOW_COLUMNS]
-        peak_name = (
-            d.snapshots.index[d.snapshots["peak"].to_numpy()][0]
-            if d.snapshots["peak"].any()
-            else snaps[0]
-        )
-        pk = flows_all[flows_all["snapshot"] == peak_name].drop(columns="snapshot")
-        idx = flows_all.groupby(["branch_id", "year"], sort=False)["loading_pct"].idxmax()
-        worst = flows_all.loc[idx, ["branch_id", "year", "loading_pct", "snapshot"]].rename(
-            columns={"loading_pct": "max_loading_pct", "snapshot": "max_loading_snapshot"}
-        )
-        flows = pk.merge(worst, on=["branch_id", "year"], how="left")
-        drows = []
-        for t, y in enumerate(years):
-            for h in snaps:
-                drows.append(
-                    pd.DataFrame(
-                        {
-                            "gen_id": d.gens.index,
-                            "bus_id": d.gens["bus_id"].to_numpy(),
-                            "year": y,
-                            "snapshot": h,
-                            "p_mw": [_val(m.p[g, t, h]) for g in d.gens.index],
-                        }
-                    )
-                )
-        dispatch = pd.concat(drows, ignore_index=True)
-        if d.n1 is not None and d.line_limits:
-            contingencies = worst_contingencies(flows_all, d, added, m)
-        grid = layers.grid
-        if grid.has_coordinates:
-            buses = grid.buses.copy()
-            camp = (
-                schedule.pivot_table(
-                    index="bus_id", columns="year", values="peak_draw_mw", aggfunc="sum"
-                )
-                if len(schedule)
-                else pd.DataFrame()
-            )
-            for y in years:
-                buses[f"campus_peak_mw_{y}"] = (
-                    camp[y].reindex(buses.index).fillna(0.0).to_numpy() if y in camp else 0.0
-                )
-            branches = grid.branches.copy()
-            for y in years:
-                ld = flows[flows["year"] == y].set_index("branch_id")["max_loading_pct"]
-                branches[f"loading_pct_{y}"] = ld.reindex(branches.index).to_numpy()
-
-    costs = {p: _val(m.cost_part[p]) for p in COST_PARTS}
-    zones = _zones(
-        d, layers, sites, schedule, water_links, upgrades, zone_settings, candidates.sites
-    )
-    return Plan(
-        name=name,
-        sites=sites,
-        candidates=cand,
-        schedule=schedule,
+    if d.n1 is not None and d.line_limits:
+        contingencies = worst_contingencies(flows_all, d, added, m)
+    buses = branches = None
+    if layers.grid.has_coordinates:
+        buses, branches = _grid_layers(layers.grid, schedule, flows, d.years)
+    return _GridTables(
         flows=flows,
         flows_all=flows_all,
         dispatch=dispatch,
-        water_links=water_links,
         buses=buses,
         branches=branches,
-        costs_usd=costs,
-        solve=result,
         upgrades=upgrades,
         contingencies=contingencies,
-        zones=zones,
     )
 
 
-def _zones(d: ModelData, layers, sites, schedule, water_links, upgrades, settings, all_sites):
+def _flows_all(m: pyo.ConcreteModel, d: ModelData, added: np.ndarray) -> pd.DataFrame:
+    """:attr:`Plan.flows_all`: every branch's flow per year and snapshot [MW], ratings of
+    that year with ``added`` upgrades [MW], and loading [%] (0 when unlimited)."""
+    from siting.solve.lazy import solution_flows
+
+    net = d.net
+    frows = []
+    all_flows = solution_flows(m, d)  # either formulation
+    for t, y in enumerate(d.years):
+        for h in list(d.snapshots.index):
+            f = all_flows[t, h]
+            frows.append(
+                pd.DataFrame(
+                    {
+                        "branch_id": net.branch_ids,
+                        "from_bus": net.bus_ids[net.from_idx],
+                        "to_bus": net.bus_ids[net.to_idx],
+                        "year": y,
+                        "snapshot": h,
+                        "flow_mw": f,
+                        "rating_mw": net.rating_mw + added[:, t],
+                        "rating_emergency_mw": d.rating_emergency_mw + added[:, t],
+                    }
+                )
+            )
+    flows_all = pd.concat(frows, ignore_index=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        flows_all["loading_pct"] = np.where(
+            np.isfinite(flows_all["rating_mw"]),
+            100.0 * flows_all["flow_mw"].abs() / flows_all["rating_mw"],
+            0.0,
+        )
+    return flows_all[FLOW_COLUMNS]
+
+
+def _peak_flows(flows_all: pd.DataFrame, d: ModelData) -> pd.DataFrame:
+    """:attr:`Plan.flows`: the peak snapshot's rows, with each branch and year's worst
+    loading [%] and the snapshot it occurs in."""
+    snaps = list(d.snapshots.index)
+    peak_name = (
+        d.snapshots.index[d.snapshots["peak"].to_numpy()][0]
+        if d.snapshots["peak"].any()
+        else snaps[0]
+    )
+    pk = flows_all[flows_all["snapshot"] == peak_name].drop(columns="snapshot")
+    idx = flows_all.groupby(["branch_id", "year"], sort=False)["loading_pct"].idxmax()
+    worst = flows_all.loc[idx, ["branch_id", "year", "loading_pct", "snapshot"]].rename(
+        columns={"loading_pct": "max_loading_pct", "snapshot": "max_loading_snapshot"}
+    )
+    return pk.merge(worst, on=["branch_id", "year"], how="left")
+
+
+def _dispatch(m: pyo.ConcreteModel, d: ModelData) -> pd.DataFrame:
+    """:attr:`Plan.dispatch`: each generator's output per year and snapshot [MW]."""
+    drows = []
+    for t, y in enumerate(d.years):
+        for h in list(d.snapshots.index):
+            drows.append(
+                pd.DataFrame(
+                    {
+                        "gen_id": d.gens.index,
+                        "bus_id": d.gens["bus_id"].to_numpy(),
+                        "year": y,
+                        "snapshot": h,
+                        "p_mw": [_val(m.p[g, t, h]) for g in d.gens.index],
+                    }
+                )
+            )
+    return pd.concat(drows, ignore_index=True)
+
+
+def _grid_layers(
+    grid: Grid, schedule: pd.DataFrame, flows: pd.DataFrame, years: list[int]
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """:attr:`Plan.buses` with the campus peak draw per year [MW] and :attr:`Plan.branches`
+    with the worst loading per year [%]."""
+    buses = grid.buses.copy()
+    camp = (
+        schedule.pivot_table(index="bus_id", columns="year", values="peak_draw_mw", aggfunc="sum")
+        if len(schedule)
+        else pd.DataFrame()
+    )
+    for y in years:
+        buses[f"campus_peak_mw_{y}"] = (
+            camp[y].reindex(buses.index).fillna(0.0).to_numpy() if y in camp else 0.0
+        )
+    branches = grid.branches.copy()
+    for y in years:
+        ld = flows[flows["year"] == y].set_index("branch_id")["max_loading_pct"]
+        branches[f"loading_pct_{y}"] = ld.reindex(branches.index).to_numpy()
+    return buses, branches
+
+
+def _zones(
+    d: ModelData,
+    layers: Layers,
+    sites: gpd.GeoDataFrame,
+    schedule: pd.DataFrame,
+    water_links: gpd.GeoDataFrame,
+    upgrades: pd.DataFrame,
+    settings: GrowthZones | None,
+    all_sites: gpd.GeoDataFrame,
+) -> gpd.GeoDataFrame:
     """The plan's growth zones (:func:`siting.results.zones.growth_zones`) with the model's costs.
 
     ``capex_usd`` sums, undiscounted, what the objective's ``capex``, ``cooling_capex``,
@@ -679,7 +777,7 @@ def added_by_year(upgrades: pd.DataFrame, d: ModelData, asset: str = "branch") -
 
 
 def worst_contingencies(
-    flows_all: pd.DataFrame, d: ModelData, added: np.ndarray, m=None
+    flows_all: pd.DataFrame, d: ModelData, added: np.ndarray, m: pyo.ConcreteModel | None = None
 ) -> pd.DataFrame:
     """Per monitored branch and year, the worst checked outage (N-1) [MW, %].
 
@@ -744,7 +842,9 @@ def _excess(value: np.ndarray, limit: np.ndarray) -> np.ndarray:
     return np.maximum(np.asarray(value) - np.asarray(limit) - tol, 0.0)
 
 
-def verify(plan: Plan, d: ModelData, layers, *, raise_on_failure: bool = True) -> list[Check]:
+def verify(
+    plan: Plan, d: ModelData, layers: Layers, *, raise_on_failure: bool = True
+) -> list[Check]:
     """Re-check the plan from its tables and the inputs alone (never the model).
 
     Checks: whole modules, phasing (new MW per period within the limit, none before the
@@ -766,105 +866,131 @@ def verify(plan: Plan, d: ModelData, layers, *, raise_on_failure: bool = True) -
     """
     checks: list[Check] = []
     sc = plan.schedule
-    years = d.years
-    mod = d.module_mw
 
     def add(name: str, excess: np.ndarray | float, unit: str, detail: str = "") -> None:
         w = float(np.max(excess)) if np.size(excess) else 0.0
         checks.append(Check(name, w <= 0.0, w, unit, detail if w > 0 else ""))
 
+    total = np.zeros(len(d.years))
     if len(sc):
-        frac = np.abs(sc["it_mw"] / mod - np.round(sc["it_mw"] / mod))
-        add("whole modules", frac * mod - TOL_ABS, "MW")
-        piv = sc.pivot_table(index="site_id", columns="year", values="it_mw", aggfunc="sum")
-        piv = piv.reindex(columns=years).fillna(0.0)
-        cap = piv.to_numpy()
-        new = np.diff(np.concatenate([np.zeros((len(cap), 1)), cap], axis=1), axis=1)
-        add("capacity never shrinks", -new.min(initial=0.0) - TOL_ABS, "MW")
-        lim = d.max_modules_per_period * mod
-        add("build per period within the limit", _excess(new, lim[None, :]), "MW")
-        add(
-            "site size within its maximum",
-            _excess(cap.max(axis=1), d.site["max_it_mw"].reindex(piv.index).to_numpy()),
-            "MW",
-        )
-        add("campus reaches its minimum size", _excess(d.min_campus_mw, cap[:, -1]), "MW")
-        ep = d.site["earliest_period"].reindex(piv.index).to_numpy()
-        before = np.array([cap[i, : ep[i]].sum() for i in range(len(cap))])
-        add("nothing before the earliest year", before - TOL_ABS, "MW")
-        n_cool = sc.groupby("site_id")["cooling"].nunique()
-        add("one cooling technology per site", n_cool.to_numpy() - 1.0, "technologies")
-        perf = d.perf.loc[list(zip(sc["site_id"], sc["cooling"], strict=True))]
-        add(
-            "peak draw = IT x peak PUE",
-            np.abs(
-                sc["peak_draw_mw"].to_numpy() - sc["it_mw"].to_numpy() * perf["pue_peak"].to_numpy()
-            )
-            - TOL_ABS,
-            "MW",
-        )
-    if len(sc) and d.water_enabled:
-        need = (
-            24.0 * d.utilisation * sc["it_mw"].to_numpy() * perf["wue_annual_l_per_kwh"].to_numpy()
-        )
-        supplied = np.zeros(len(sc))
-        if len(plan.water_links):
-            got = plan.water_links.groupby(["site_id", "year"])["m3_per_day"].sum()
-            supplied = (
-                got.reindex(list(zip(sc["site_id"], sc["year"], strict=True)))
-                .fillna(0.0)
-                .to_numpy()
-            )
-        add(
-            "water need met by pipelines",
-            np.abs(supplied - need) - (TOL_ABS + 1e-6 * need),
-            "m3/day",
-        )
-    if len(sc):
+        cap, perf = _verify_schedule(sc, d, add)
+        if d.water_enabled:
+            _verify_water_need(plan, perf, d, add)
         total = cap.sum(axis=0)
-    else:
-        total = np.zeros(len(years))
     add("national IT targets met", _excess(d.targets_mw, total), "MW")
-
-    if len(plan.water_links) and len(d.sources):
-        use = plan.water_links.groupby(["source_id", "year"])["m3_per_day"].sum()
-        caps = np.array([d.sources.at[w, f"cap_{y}"] for (w, y) in use.index], dtype=float)
-        add("water sources within capacity", _excess(use.to_numpy(), caps), "m3/day")
-        if d.potable_cap_m3_per_day is not None:
-            kinds = d.sources["kind"]
-            pot = plan.water_links[plan.water_links["source_id"].map(kinds) == "potable"]
-            by_year = pot.groupby("year")["m3_per_day"].sum().reindex(years).fillna(0.0)
-            add(
-                "potable water cap", _excess(by_year.to_numpy(), d.potable_cap_m3_per_day), "m3/day"
-            )
-
+    _verify_sources(plan, d, add)
     _verify_caps(plan, d, add)
+    if len(sc):
+        _verify_shares(sc, d, total, add)
+    if d.grid_enabled:
+        checks.extend(_verify_grid(plan, d))
+    if raise_on_failure:
+        _raise_failed(checks)
+    return checks
 
-    if len(sc) and d.region_shares:
+
+def _verify_schedule(
+    sc: pd.DataFrame, d: ModelData, add: Callable[..., None]
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """Modules, phasing, sizes, cooling and peak draw of a non-empty schedule.
+
+    Returns
+    -------
+    cap : numpy.ndarray
+        IT capacity per site (rows, the schedule's sites) and year [MW].
+    perf : pandas.DataFrame
+        The cooling performance of each schedule row (PUE, WUE [L/kWh]).
+    """
+    mod = d.module_mw
+    frac = np.abs(sc["it_mw"] / mod - np.round(sc["it_mw"] / mod))
+    add("whole modules", frac * mod - TOL_ABS, "MW")
+    piv = sc.pivot_table(index="site_id", columns="year", values="it_mw", aggfunc="sum")
+    piv = piv.reindex(columns=d.years).fillna(0.0)
+    cap = piv.to_numpy()
+    new = np.diff(np.concatenate([np.zeros((len(cap), 1)), cap], axis=1), axis=1)
+    add("capacity never shrinks", -new.min(initial=0.0) - TOL_ABS, "MW")
+    lim = d.max_modules_per_period * mod
+    add("build per period within the limit", _excess(new, lim[None, :]), "MW")
+    add(
+        "site size within its maximum",
+        _excess(cap.max(axis=1), d.site["max_it_mw"].reindex(piv.index).to_numpy()),
+        "MW",
+    )
+    add("campus reaches its minimum size", _excess(d.min_campus_mw, cap[:, -1]), "MW")
+    ep = d.site["earliest_period"].reindex(piv.index).to_numpy()
+    before = np.array([cap[i, : ep[i]].sum() for i in range(len(cap))])
+    add("nothing before the earliest year", before - TOL_ABS, "MW")
+    n_cool = sc.groupby("site_id")["cooling"].nunique()
+    add("one cooling technology per site", n_cool.to_numpy() - 1.0, "technologies")
+    perf = d.perf.loc[list(zip(sc["site_id"], sc["cooling"], strict=True))]
+    add(
+        "peak draw = IT x peak PUE",
+        np.abs(sc["peak_draw_mw"].to_numpy() - sc["it_mw"].to_numpy() * perf["pue_peak"].to_numpy())
+        - TOL_ABS,
+        "MW",
+    )
+    return cap, perf
+
+
+def _verify_water_need(
+    plan: Plan, perf: pd.DataFrame, d: ModelData, add: Callable[..., None]
+) -> None:
+    """Each schedule row's water need, 24 h x u x IT x WUE [m3/day], met by its pipelines."""
+    sc = plan.schedule
+    need = 24.0 * d.utilisation * sc["it_mw"].to_numpy() * perf["wue_annual_l_per_kwh"].to_numpy()
+    supplied = np.zeros(len(sc))
+    if len(plan.water_links):
+        got = plan.water_links.groupby(["site_id", "year"])["m3_per_day"].sum()
+        supplied = (
+            got.reindex(list(zip(sc["site_id"], sc["year"], strict=True))).fillna(0.0).to_numpy()
+        )
+    add(
+        "water need met by pipelines",
+        np.abs(supplied - need) - (TOL_ABS + 1e-6 * need),
+        "m3/day",
+    )
+
+
+def _verify_sources(plan: Plan, d: ModelData, add: Callable[..., None]) -> None:
+    """Water sources within their capacity of each year, and the potable cap [m3/day]."""
+    if not (len(plan.water_links) and len(d.sources)):
+        return
+    use = plan.water_links.groupby(["source_id", "year"])["m3_per_day"].sum()
+    caps = np.array([d.sources.at[w, f"cap_{y}"] for (w, y) in use.index], dtype=float)
+    add("water sources within capacity", _excess(use.to_numpy(), caps), "m3/day")
+    if d.potable_cap_m3_per_day is not None:
+        kinds = d.sources["kind"]
+        pot = plan.water_links[plan.water_links["source_id"].map(kinds) == "potable"]
+        by_year = pot.groupby("year")["m3_per_day"].sum().reindex(d.years).fillna(0.0)
+        add("potable water cap", _excess(by_year.to_numpy(), d.potable_cap_m3_per_day), "m3/day")
+
+
+def _verify_shares(
+    sc: pd.DataFrame, d: ModelData, total: np.ndarray, add: Callable[..., None]
+) -> None:
+    """Region shares and the designated zones' share of the national ``total`` [MW]."""
+    years = d.years
+    if d.region_shares:
         reg = sc["site_id"].map(d.site["region_id"])
         for r, (lo, hi) in d.region_shares.items():
             in_r = sc[reg == r].groupby("year")["it_mw"].sum().reindex(years).fillna(0.0).to_numpy()
             add(f"region {r} share >= {lo:g}", _excess(lo * total, in_r), "MW")
             add(f"region {r} share <= {hi:g}", _excess(in_r, hi * total), "MW")
-    if len(sc) and d.zone_mode == "require" and d.zone_min_share > 0:
+    if d.zone_mode == "require" and d.zone_min_share > 0:
         zk = sc["site_id"].map(d.site["zone_kind"])
         inz = sc[zk == "designated"].groupby("year")["it_mw"].sum().reindex(years).fillna(0.0)
         add("share in designated zones", _excess(d.zone_min_share * total, inz.to_numpy()), "MW")
 
-    if d.grid_enabled:
-        checks.extend(_verify_grid(plan, d))
 
-    if raise_on_failure:
-        bad = [c for c in checks if not c.ok]
-        if bad:
-            lines = "\n".join(
-                f"  - {c.name}: off by {c.worst:.6g} {c.unit} {c.detail}" for c in bad
-            )
-            raise VerificationError(
-                f"the plan fails {len(bad)} of {len(checks)} checks recomputed from its own "
-                f"tables (a bug in the model or solver trouble; please report it):\n{lines}"
-            )
-    return checks
+def _raise_failed(checks: list[Check]) -> None:
+    """Raise :class:`VerificationError` listing the failed checks, if any."""
+    bad = [c for c in checks if not c.ok]
+    if bad:
+        lines = "\n".join(f"  - {c.name}: off by {c.worst:.6g} {c.unit} {c.detail}" for c in bad)
+        raise VerificationError(
+            f"the plan fails {len(bad)} of {len(checks)} checks recomputed from its own "
+            f"tables (a bug in the model or solver trouble; please report it):\n{lines}"
+        )
 
 
 def _verify_caps(plan: Plan, d: ModelData, add: Callable[..., None]) -> None:
@@ -928,102 +1054,30 @@ def _verify_upgrades(ups: pd.DataFrame, d: ModelData) -> list[Check]:
     ]
 
 
+@dataclass
+class _FlowRecheck:
+    """The worst excesses found recomputing the DC flows, year by year and snapshot by
+    snapshot [MW], where the worst overload is, and the recomputed flows."""
+
+    over: float = 0.0
+    mis: float = 0.0
+    bal: float = 0.0
+    head: float = 0.0
+    where: str = ""
+    recomputed: list[pd.DataFrame] = field(default_factory=list)
+
+
 def _verify_grid(plan: Plan, d: ModelData) -> list[Check]:
     """DC flows recomputed from nodal injections, per year and snapshot."""
-    from siting.network import dc_flow
-
-    net = d.net
-    nb = len(net.bus_ids)
-    bus_pos = pd.Series(np.arange(nb), index=net.bus_ids)
-    snaps = d.snapshots
-    sc = plan.schedule
-    worst_over = 0.0
-    worst_mis = 0.0
-    worst_bal = 0.0
-    worst_head = 0.0
-    worst_n1 = 0.0
-    where = where_n1 = ""
     ups = plan.upgrades
     added = added_by_year(ups, d, "branch")
     added_head = added_by_year(ups, d, "substation")
     n1_on = d.n1 is not None and d.line_limits
-    recomputed = []
-    for t, y in enumerate(d.years):
-        for h, row in snaps.iterrows():
-            disp = plan.dispatch[(plan.dispatch["year"] == y) & (plan.dispatch["snapshot"] == h)]
-            inj = np.bincount(
-                bus_pos.loc[disp["bus_id"].astype(str)].to_numpy(),
-                weights=disp["p_mw"].to_numpy(),
-                minlength=nb,
-            )
-            inj -= row["load_factor"] * d.base_load_mw[y].to_numpy() + d.shunt_mw
-            camp = sc[sc["year"] == y]
-            draw_col = "peak_draw_mw" if row["peak"] else "typical_draw_mw"
-            if len(camp):
-                inj -= np.bincount(
-                    bus_pos.loc[camp["bus_id"].astype(str)].to_numpy(),
-                    weights=camp[draw_col].to_numpy(),
-                    minlength=nb,
-                )
-                if row["peak"]:
-                    at_bus = np.bincount(
-                        bus_pos.loc[camp["bus_id"].astype(str)].to_numpy(),
-                        weights=camp["peak_draw_mw"].to_numpy(),
-                        minlength=nb,
-                    )
-                    head = np.where(
-                        np.isfinite(d.headroom_mw), d.headroom_mw + added_head[:, t], np.inf
-                    )
-                    worst_head = max(worst_head, float(_excess(at_bus, head).max()))
-            res = dc_flow(net, inj, balance=False)
-            recomputed.append(pd.DataFrame({"year": y, "snapshot": h, "flow_mw": res.flow_mw}))
-            bal = float(np.abs(res.slack_mw).max(initial=0.0))
-            worst_bal = max(worst_bal, bal - (TOL_ABS + TOL_REL * float(np.abs(inj).sum())))
-            f = res.flow_mw
-            model_f = plan.flows_all[
-                (plan.flows_all["year"] == y) & (plan.flows_all["snapshot"] == h)
-            ]["flow_mw"].to_numpy()
-            mis = float(np.max(np.abs(f - model_f) - (TOL_ABS + 1e-6 * np.abs(f)), initial=0.0))
-            if mis > worst_mis:
-                worst_mis = mis
-            if d.line_limits:
-                over = _excess(np.abs(f), net.rating_mw + added[:, t])
-                if over.max(initial=0.0) > worst_over:
-                    worst_over = float(over.max())
-                    where = f"branch {net.branch_ids[int(np.argmax(over))]} in {y} ({h})"
+    w = _recheck_flows(plan, d, added, added_head)
     checks = _verify_upgrades(ups, d)
-    if n1_on and recomputed:
-        n1 = worst_contingencies(pd.concat(recomputed, ignore_index=True), d, added)
-        if len(n1):
-            exc = _excess(
-                np.abs(n1["post_flow_mw"].to_numpy(dtype=float)),
-                n1["rating_emergency_mw"].to_numpy(dtype=float),
-            )
-            worst_n1 = float(exc.max(initial=0.0))
-            if worst_n1 > 0:
-                r = n1.iloc[int(np.argmax(exc))]
-                where_n1 = (
-                    f"branch {r['branch_id']} after the outage of {r['outage_id']} in "
-                    f"{r['year']} ({r['snapshot']})"
-                )
-        checks.append(
-            Check(
-                "N-1: post-contingency flows within emergency ratings",
-                worst_n1 <= 0,
-                worst_n1,
-                "MW",
-                where_n1,
-            )
-        )
-    disp = plan.dispatch.merge(
-        d.gens[["p_min_mw", "p_max_mw"]], left_on="gen_id", right_index=True, how="left"
-    )
-    is_peak = disp["snapshot"].map(snaps["peak"]).astype(bool).to_numpy()
-    lo = np.where(is_peak, disp["p_min_mw"], np.minimum(disp["p_min_mw"], 0.0))
-    gen_out = np.maximum(
-        _excess(disp["p_mw"].to_numpy(), disp["p_max_mw"].to_numpy()),
-        _excess(lo, disp["p_mw"].to_numpy()),
-    )
+    if n1_on and w.recomputed:
+        checks.append(_verify_n1(pd.concat(w.recomputed, ignore_index=True), d, added))
+    gen_out = _generator_excess(plan, d)
     return checks + [
         Check(
             "generators within their limits",
@@ -1031,8 +1085,122 @@ def _verify_grid(plan: Plan, d: ModelData) -> list[Check]:
             float(gen_out.max(initial=0.0)),
             "MW",
         ),
-        Check("power balanced in every island", worst_bal <= 0, max(worst_bal, 0.0), "MW"),
-        Check("flows recomputed from injections equal the plan's", worst_mis <= 0, worst_mis, "MW"),
-        Check("branch flows within ratings", worst_over <= 0, worst_over, "MW", where),
-        Check("substation headroom", worst_head <= 0, worst_head, "MW"),
+        Check("power balanced in every island", w.bal <= 0, max(w.bal, 0.0), "MW"),
+        Check("flows recomputed from injections equal the plan's", w.mis <= 0, w.mis, "MW"),
+        Check("branch flows within ratings", w.over <= 0, w.over, "MW", w.where),
+        Check("substation headroom", w.head <= 0, w.head, "MW"),
     ]
+
+
+def _recheck_flows(
+    plan: Plan, d: ModelData, added: np.ndarray, added_head: np.ndarray
+) -> _FlowRecheck:
+    """Recompute the DC flows of every year and snapshot from the plan's injections and
+    compare them with the plan's flows, the ratings and the substation headroom.
+
+    ``added`` and ``added_head``: rating and headroom added by upgrades per branch (bus) and
+    period [MW] (:func:`added_by_year`).
+    """
+    from siting.network import dc_flow
+
+    net = d.net
+    bus_pos = pd.Series(np.arange(len(net.bus_ids)), index=net.bus_ids)
+    sc = plan.schedule
+    w = _FlowRecheck()
+    for t, y in enumerate(d.years):
+        for h, row in d.snapshots.iterrows():
+            inj = _injections(plan, d, bus_pos, y, h, row)
+            camp = sc[sc["year"] == y]
+            if len(camp) and row["peak"]:
+                at_bus = np.bincount(
+                    bus_pos.loc[camp["bus_id"].astype(str)].to_numpy(),
+                    weights=camp["peak_draw_mw"].to_numpy(),
+                    minlength=len(net.bus_ids),
+                )
+                head = np.where(
+                    np.isfinite(d.headroom_mw), d.headroom_mw + added_head[:, t], np.inf
+                )
+                w.head = max(w.head, float(_excess(at_bus, head).max()))
+            res = dc_flow(net, inj, balance=False)
+            w.recomputed.append(pd.DataFrame({"year": y, "snapshot": h, "flow_mw": res.flow_mw}))
+            bal = float(np.abs(res.slack_mw).max(initial=0.0))
+            w.bal = max(w.bal, bal - (TOL_ABS + TOL_REL * float(np.abs(inj).sum())))
+            f = res.flow_mw
+            model_f = plan.flows_all[
+                (plan.flows_all["year"] == y) & (plan.flows_all["snapshot"] == h)
+            ]["flow_mw"].to_numpy()
+            mis = float(np.max(np.abs(f - model_f) - (TOL_ABS + 1e-6 * np.abs(f)), initial=0.0))
+            if mis > w.mis:
+                w.mis = mis
+            if d.line_limits:
+                over = _excess(np.abs(f), net.rating_mw + added[:, t])
+                if over.max(initial=0.0) > w.over:
+                    w.over = float(over.max())
+                    w.where = f"branch {net.branch_ids[int(np.argmax(over))]} in {y} ({h})"
+    return w
+
+
+def _injections(
+    plan: Plan, d: ModelData, bus_pos: pd.Series, y: int, h: str, row: pd.Series
+) -> np.ndarray:
+    """Net injection per bus in year ``y``, snapshot ``h`` [MW]: the plan's dispatch, less
+    the base load (x the snapshot's ``row["load_factor"]``), the shunts and the campus draw
+    (peak or typical)."""
+    nb = len(bus_pos)
+    disp = plan.dispatch[(plan.dispatch["year"] == y) & (plan.dispatch["snapshot"] == h)]
+    inj = np.bincount(
+        bus_pos.loc[disp["bus_id"].astype(str)].to_numpy(),
+        weights=disp["p_mw"].to_numpy(),
+        minlength=nb,
+    )
+    inj -= row["load_factor"] * d.base_load_mw[y].to_numpy() + d.shunt_mw
+    camp = plan.schedule[plan.schedule["year"] == y]
+    draw_col = "peak_draw_mw" if row["peak"] else "typical_draw_mw"
+    if len(camp):
+        inj -= np.bincount(
+            bus_pos.loc[camp["bus_id"].astype(str)].to_numpy(),
+            weights=camp[draw_col].to_numpy(),
+            minlength=nb,
+        )
+    return inj
+
+
+def _verify_n1(recomputed: pd.DataFrame, d: ModelData, added: np.ndarray) -> Check:
+    """Post-contingency flows of the recomputed flows within emergency ratings [MW]
+    (:func:`worst_contingencies`)."""
+    worst_n1 = 0.0
+    where_n1 = ""
+    n1 = worst_contingencies(recomputed, d, added)
+    if len(n1):
+        exc = _excess(
+            np.abs(n1["post_flow_mw"].to_numpy(dtype=float)),
+            n1["rating_emergency_mw"].to_numpy(dtype=float),
+        )
+        worst_n1 = float(exc.max(initial=0.0))
+        if worst_n1 > 0:
+            r = n1.iloc[int(np.argmax(exc))]
+            where_n1 = (
+                f"branch {r['branch_id']} after the outage of {r['outage_id']} in "
+                f"{r['year']} ({r['snapshot']})"
+            )
+    return Check(
+        "N-1: post-contingency flows within emergency ratings",
+        worst_n1 <= 0,
+        worst_n1,
+        "MW",
+        where_n1,
+    )
+
+
+def _generator_excess(plan: Plan, d: ModelData) -> np.ndarray:
+    """How far each dispatch row is outside its generator's limits [MW] (0 where within;
+    below ``p_min_mw`` counts at the peak snapshots only)."""
+    disp = plan.dispatch.merge(
+        d.gens[["p_min_mw", "p_max_mw"]], left_on="gen_id", right_index=True, how="left"
+    )
+    is_peak = disp["snapshot"].map(d.snapshots["peak"]).astype(bool).to_numpy()
+    lo = np.where(is_peak, disp["p_min_mw"], np.minimum(disp["p_min_mw"], 0.0))
+    return np.maximum(
+        _excess(disp["p_mw"].to_numpy(), disp["p_max_mw"].to_numpy()),
+        _excess(lo, disp["p_mw"].to_numpy()),
+    )

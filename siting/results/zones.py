@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
@@ -219,15 +220,65 @@ def growth_zones(
     if not years:
         raise ValueError("growth_zones needs the planning years (no schedule rows given)")
 
-    crs_obj = CRS.from_user_input(crs)
-    unit_m = float(crs_obj.axis_info[0].unit_conversion_factor) if crs_obj.axis_info else 1.0
+    unit_m = _unit_m(crs)
     km = 1000.0 / unit_m  # CRS units per km
+    w = corridor_buffer_km * km
+    g = _site_graph(sites, ids, water_links, distance_km * km)
+    fig = _site_figures(sites, sched, g, years, capex_usd_per_mw, w, unit_m)
+    upg = _upgrades_at_buses(upgrades, branches)
+    bus_pt = _bus_points(buses)
+    labels = range(int(g.label.max()) + 1)
+    rows = [_zone_row(np.flatnonzero(g.label == z), g, fig, years, upg, bus_pt, w) for z in labels]
+    return _zones_layer(rows, g.xy, places, place_name_km * km, years, crs)
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def _unit_m(crs: Any) -> float:
+    """The CRS's unit [m] (its first axis's; 1 when it has no axis information)."""
+    crs_obj = CRS.from_user_input(crs)
+    return float(crs_obj.axis_info[0].unit_conversion_factor) if crs_obj.axis_info else 1.0
+
+
+@dataclass
+class _SiteGraph:
+    """The chosen sites and what joins them into zones.
+
+    Attributes
+    ----------
+    ids
+        site_ids as text, in the sites' order; ``pos`` maps each to its position.
+    xy
+        Site locations (n, 2) [CRS units].
+    bus_of
+        Each site's bus ("" = none).
+    links
+        Water link rows with flow (:func:`_used_links`).
+    pairs
+        Site position pairs within ``distance_km`` (k, 2).
+    label
+        Each site's zone (connected component) number.
+    """
+
+    ids: list[str]
+    pos: dict[str, int]
+    xy: np.ndarray
+    bus_of: np.ndarray
+    links: pd.DataFrame
+    pairs: np.ndarray
+    label: np.ndarray
+
+
+def _site_graph(
+    sites: gpd.GeoDataFrame, ids: list[str], water_links: pd.DataFrame | None, reach: float
+) -> _SiteGraph:
+    """Join sites within ``reach`` [CRS units] of each other, on one bus or drawing on one
+    water source; the zones are the connected components."""
     n = len(ids)
     pos = {s: i for i, s in enumerate(ids)}
     xy = _site_xy(sites)
-
-    # ------------------------------------------------------------------ the graph
-    pairs = cKDTree(xy).query_pairs(r=distance_km * km, output_type="ndarray")
+    pairs = cKDTree(xy).query_pairs(r=reach, output_type="ndarray")
     bus_of = (
         sites["bus_id"].fillna("").astype(str).to_numpy()
         if "bus_id" in sites
@@ -243,9 +294,38 @@ def growth_zones(
     e = np.concatenate(edges).astype(int) if edges else np.zeros((0, 2), int)
     graph = coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n))
     _, label = connected_components(graph, directed=False)
+    return _SiteGraph(ids, pos, xy, bus_of, links, pairs, label)
 
-    # ------------------------------------------------------------------ per site figures
-    sched = sched[sched["site_id"].astype(str).isin(pos)].copy()
+
+@dataclass
+class _SiteFigures:
+    """Per site (index site_id): IT per year ``mw`` and in the last year ``mw_final`` [MW],
+    ``water_final`` [m3/day], ``cooling``, ``first`` year with IT, ``site_capex`` and
+    ``pipe_usd`` [USD], and the disc ``radius`` drawn around it [CRS units]."""
+
+    mw: pd.DataFrame
+    mw_final: pd.Series
+    water_final: pd.Series
+    cooling: pd.Series
+    first: pd.Series
+    site_capex: pd.Series
+    pipe_usd: pd.Series
+    radius: np.ndarray
+
+
+def _site_figures(
+    sites: gpd.GeoDataFrame,
+    sched: pd.DataFrame,
+    g: _SiteGraph,
+    years: list[int],
+    capex_usd_per_mw: float | Mapping[str, float],
+    buffer: float,
+    unit_m: float,
+) -> _SiteFigures:
+    """Each site's figures from the schedule (see :class:`_SiteFigures`); ``buffer`` is the
+    smallest disc radius [CRS units], ``unit_m`` the CRS unit [m]."""
+    ids = g.ids
+    sched = sched[sched["site_id"].astype(str).isin(g.pos)].copy()
     sched["site_id"] = sched["site_id"].astype(str)
     sched["year"] = sched["year"].astype(int)
     mw = (
@@ -259,6 +339,24 @@ def growth_zones(
     cooling = sched.sort_values("year").groupby("site_id")["cooling"].last().reindex(ids).fillna("")
     built = sched[sched["it_mw"] > 0]
     first = built.groupby("site_id")["year"].min().reindex(ids)
+    site_capex, pipe_usd = _site_capex(sites, ids, mw_final, capex_usd_per_mw, g.links)
+    radius = np.full(len(ids), buffer)
+    if "area_ha" in sites:
+        area_m2 = pd.to_numeric(sites["area_ha"], errors="coerce").to_numpy(float) * 1e4
+        r_area = np.sqrt(np.where(np.isfinite(area_m2), area_m2, 0.0) / np.pi) / unit_m
+        radius = np.maximum(radius, r_area)
+    return _SiteFigures(mw, mw_final, water_final, cooling, first, site_capex, pipe_usd, radius)
+
+
+def _site_capex(
+    sites: gpd.GeoDataFrame,
+    ids: list[str],
+    mw_final: pd.Series,
+    capex_usd_per_mw: float | Mapping[str, float],
+    links: pd.DataFrame,
+) -> tuple[pd.Series, pd.Series]:
+    """Each site's build cost, final MW x per MW + opening cost + tie line, and the cost of
+    the pipelines it uses, once per (site, source) [USD]."""
     per_mw = (
         pd.Series(capex_usd_per_mw, dtype=float).reindex(ids).fillna(0.0)
         if isinstance(capex_usd_per_mw, Mapping)
@@ -270,60 +368,78 @@ def growth_zones(
     if len(links) and "pipeline_usd" in links:
         once = links.drop_duplicates(["site_id", "source_id"])
         pipe_usd = once.groupby("site_id")["pipeline_usd"].sum().reindex(ids).fillna(0.0)
-    radius = np.full(n, corridor_buffer_km * km)
-    if "area_ha" in sites:
-        area_m2 = pd.to_numeric(sites["area_ha"], errors="coerce").to_numpy(float) * 1e4
-        r_area = np.sqrt(np.where(np.isfinite(area_m2), area_m2, 0.0) / np.pi) / unit_m
-        radius = np.maximum(radius, r_area)
+    return site_capex, pipe_usd
 
-    upg = _upgrades_at_buses(upgrades, branches)
-    bus_pt = _bus_points(buses)
 
-    # ------------------------------------------------------------------ one row per zone
-    rows = []
-    for z in range(int(label.max()) + 1):
-        members = np.flatnonzero(label == z)
-        zid = sorted(ids[i] for i in members)
-        zbuses = sorted({bus_of[i] for i in members} - {""}, key=_natural)
-        zl = links[links["site_id"].isin(zid)] if len(links) else links
-        zsources = sorted(set(zl["source_id"].astype(str)), key=_natural) if len(zl) else []
-        zup = upg[upg["_buses"].map(lambda b, zb=set(zbuses): bool(b & zb))] if len(upg) else upg
-        mix = (
-            pd.Series(mw_final.loc[zid].to_numpy(), index=cooling.loc[zid].to_numpy())
-            .groupby(level=0)
-            .sum()
-        )
-        mix = mix[(mix > 0) & (mix.index != "")]
-        mix = sorted(mix.items(), key=lambda kv: (-kv[1], kv[0]))
-        row: dict[str, Any] = {
-            "site_ids": ", ".join(zid),
-            "n_sites": len(zid),
-        }
-        for y in years:
-            row[f"it_mw_{y}"] = float(mw.loc[zid, y].sum())
-        row["it_mw_final"] = float(mw_final.loc[zid].sum())
-        fy = first.loc[zid].dropna()
-        row["first_year"] = int(fy.min()) if len(fy) else int(years[-1])
-        row["cooling_mix"] = "; ".join(f"{k} {_fmt_mw(v)} MW" for k, v in mix)
-        row["water_sources"] = ", ".join(zsources)
-        row["water_m3_per_day_final"] = float(water_final.loc[zid].sum())
-        row["bus_ids"] = ", ".join(zbuses)
-        row["upgrades"] = "; ".join(
-            f"{r.asset} {r.asset_id} +{_fmt_mw(float(r.added_mw))} MW ({int(r.year)})"
-            for r in zup.itertuples(index=False)
-        )
-        row["upgrades_cost_usd"] = float(zup["cost_usd"].astype(float).sum()) if len(zup) else 0.0
-        row["capex_usd"] = float(site_capex.loc[zid].sum() + pipe_usd.loc[zid].sum())
-        big = min(zid, key=lambda s: (-mw_final.at[s], s))
-        row["_big_bus"] = bus_of[pos[big]]
-        row["_members"] = members
-        row["geometry"] = _zone_shape(
-            members, xy, radius, pairs, bus_of, bus_pt, zl, corridor_buffer_km * km
-        )
-        rows.append(row)
+def _zone_row(
+    members: np.ndarray,
+    g: _SiteGraph,
+    fig: _SiteFigures,
+    years: list[int],
+    upg: pd.DataFrame,
+    bus_pt: Mapping[str, tuple[float, float]],
+    w: float,
+) -> dict[str, Any]:
+    """One zone's row of the layer (``zone_id`` and ``name`` aside), from its ``members``
+    (site positions); ``_big_bus`` and ``_members`` are for naming it. ``w``: the corridor
+    half-width [CRS units]."""
+    zid = sorted(g.ids[i] for i in members)
+    zbuses = sorted({g.bus_of[i] for i in members} - {""}, key=_natural)
+    links = g.links
+    zl = links[links["site_id"].isin(zid)] if len(links) else links
+    zsources = sorted(set(zl["source_id"].astype(str)), key=_natural) if len(zl) else []
+    zup = upg[upg["_buses"].map(lambda b, zb=set(zbuses): bool(b & zb))] if len(upg) else upg
+    row: dict[str, Any] = {
+        "site_ids": ", ".join(zid),
+        "n_sites": len(zid),
+    }
+    for y in years:
+        row[f"it_mw_{y}"] = float(fig.mw.loc[zid, y].sum())
+    row["it_mw_final"] = float(fig.mw_final.loc[zid].sum())
+    fy = fig.first.loc[zid].dropna()
+    row["first_year"] = int(fy.min()) if len(fy) else int(years[-1])
+    row["cooling_mix"] = _cooling_mix(fig, zid)
+    row["water_sources"] = ", ".join(zsources)
+    row["water_m3_per_day_final"] = float(fig.water_final.loc[zid].sum())
+    row["bus_ids"] = ", ".join(zbuses)
+    row["upgrades"] = "; ".join(
+        f"{r.asset} {r.asset_id} +{_fmt_mw(float(r.added_mw))} MW ({int(r.year)})"
+        for r in zup.itertuples(index=False)
+    )
+    row["upgrades_cost_usd"] = float(zup["cost_usd"].astype(float).sum()) if len(zup) else 0.0
+    row["capex_usd"] = float(fig.site_capex.loc[zid].sum() + fig.pipe_usd.loc[zid].sum())
+    big = min(zid, key=lambda s: (-fig.mw_final.at[s], s))
+    row["_big_bus"] = g.bus_of[g.pos[big]]
+    row["_members"] = members
+    row["geometry"] = _zone_shape(members, g.xy, fig.radius, g.pairs, g.bus_of, bus_pt, zl, w)
+    return row
 
+
+def _cooling_mix(fig: _SiteFigures, zid: list[str]) -> str:
+    """Final MW per cooling technology of the sites ``zid``, largest first
+    (``"evaporative 1,200 MW; air 300 MW"``)."""
+    mix = (
+        pd.Series(fig.mw_final.loc[zid].to_numpy(), index=fig.cooling.loc[zid].to_numpy())
+        .groupby(level=0)
+        .sum()
+    )
+    mix = mix[(mix > 0) & (mix.index != "")]
+    mix = sorted(mix.items(), key=lambda kv: (-kv[1], kv[0]))
+    return "; ".join(f"{k} {_fmt_mw(v)} MW" for k, v in mix)
+
+
+def _zones_layer(
+    rows: list[dict[str, Any]],
+    xy: np.ndarray,
+    places: gpd.GeoDataFrame | None,
+    reach: float,
+    years: list[int],
+    crs: Any,
+) -> gpd.GeoDataFrame:
+    """The zones layer: rows ordered by final MW (then smallest site_id), numbered and
+    named (places within ``reach`` [CRS units]), columns :func:`zone_columns`."""
     rows.sort(key=lambda r: (-r["it_mw_final"], r["site_ids"].split(", ")[0]))
-    names = _names(rows, xy, places, place_name_km * km)
+    names = _names(rows, xy, places, reach)
     for k, r in enumerate(rows, start=1):
         r["zone_id"] = f"Z{k:02d}"
         r["name"] = names[k - 1]
