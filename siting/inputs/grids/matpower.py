@@ -1127,56 +1127,49 @@ def _lengths_km(
     return np.asarray(dist, dtype=float) / 1000.0
 
 
-def case_to_grid(
-    case: MatpowerCase,
-    report: ProblemReport,
-    *,
-    source: str,
-    bus_coordinates: str | os.PathLike[str] | pd.DataFrame | None = None,
-    coordinates_crs: object = "EPSG:4326",
-) -> Grid | None:
-    """Apply MATPOWER's conventions to a parsed case and check it.
+@dataclass
+class _GridRows:
+    """A checked case's IDs and what its rows refer to (between :func:`case_to_grid`'s steps).
 
-    Parameters
+    Attributes
     ----------
-    case
-        From :func:`parse_matpower` (or built from another source, e.g. pandapower).
-    report
-        Problems and notes are added here.
-    source
-        What the grid was read from (a path), kept in ``Grid.source``.
-    bus_coordinates
-        Optional bus positions: a CSV file (or a table) with ``bus_id`` and either
-        ``x,y`` or ``lon,lat``. Without it the grid has empty geometries.
-    coordinates_crs
-        CRS of the coordinates (anything pyproj takes) [default EPSG:4326].
+    bus_ids, branch_ids, gen_ids
+        The IDs of the rows of ``bus``, ``branch`` and ``gen``.
+    voltage
+        Per bus, ``BASE_KV`` [kV], NaN where it is 0.
+    f_row, t_row
+        Per branch, the bus row of its from and to end.
+    br_on
+        Per branch, whether it is in service (not at an isolated bus).
+    g_row
+        Per generator, its bus row.
+    """
+
+    bus_ids: list[str]
+    voltage: np.ndarray
+    branch_ids: list[str]
+    f_row: np.ndarray
+    t_row: np.ndarray
+    br_on: np.ndarray
+    gen_ids: list[str]
+    g_row: np.ndarray
+
+
+def _check_buses(
+    case: MatpowerCase, report: ProblemReport, file: str
+) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """Check the bus numbers and types; the bus IDs, the bus lookup and the voltages.
 
     Returns
     -------
-    Grid or None
-        ``None`` when a problem was found (branch or generator at an unknown bus,
-        duplicate bus number, zero reactance on an in-service branch, or one so small
-        that ``baseMVA / (BR_X * TAP)`` overflows, a status other than 0 or 1, NaN or
-        Inf in a case not read from a file (pandapower's), PMAX < PMIN, bad gencost,
-        bad coordinates ...); the report names each.
-
-    Notes
-    -----
-    ``rating_emergency_mw`` is MATPOWER's ``RATE_C`` (``inf`` where 0).
-    ``marginal_cost_usd_per_mwh`` is the linear coefficient of a polynomial whose
-    higher coefficients are all 0 (or the common slope of piecewise-linear points on
-    one straight line, to 1e-9 relative); otherwise NaN. With coordinates, branches
-    are straight lines between their buses and ``length_km`` is their length: planar
-    in a projected CRS, on the CRS's ellipsoid (pyproj ``Geod``) in a geographic one.
+    bus_ids, uniq, first, voltage
+        The IDs; the sorted unique bus numbers and the row of each (:func:`_bus_lookup`);
+        ``BASE_KV`` per bus [kV], NaN where it is 0 (noted).
     """
-    problems_before = len(report)
-    file = case.path or source
-    bus, gen, branch = case.bus, case.gen, case.branch
-    nb, ng, nl = len(bus), len(gen), len(branch)
+    bus = case.bus
+    nb = len(bus)
     lines = case.lines
     bus_num = bus[:, BUS_I]
-
-    # --- buses
     integral = bus_num == np.round(bus_num)
     if case.bus_ids is not None:
         bus_ids = list(case.bus_ids)
@@ -1232,12 +1225,26 @@ def case_to_grid(
             f"{file}: {len(no_kv)} buses have BASE_KV 0 ({_few([bus_ids[i] for i in no_kv])}); "
             "their voltage_kv is left empty (NaN)"
         )
+    return bus_ids, uniq, first, voltage
 
-    # --- branches
-    branch_ids = (
-        list(case.branch_ids) if case.branch_ids is not None else [str(i + 1) for i in range(nl)]
-    )
-    br_lines = lines.get("branch")
+
+def _branch_ends(
+    case: MatpowerCase,
+    report: ProblemReport,
+    file: str,
+    branch_ids: Sequence[str],
+    uniq: np.ndarray,
+    first: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The bus rows of each branch's ends (unknown buses and self-loops are problems).
+
+    Returns
+    -------
+    f_row, f_ok, t_row, t_ok
+        The from and to bus rows, and whether each bus was found.
+    """
+    branch = case.branch
+    br_lines = case.lines.get("branch")
     f_row, f_ok = _rows_of(branch[:, F_BUS], uniq, first)
     t_row, t_ok = _rows_of(branch[:, T_BUS], uniq, first)
     for col, j, ok in (("F_BUS", F_BUS, f_ok), ("T_BUS", T_BUS, t_ok)):
@@ -1266,6 +1273,22 @@ def case_to_grid(
         ids=branch_ids,
         lines=br_lines,
     )
+    return f_row, f_ok, t_row, t_ok
+
+
+def _branches_in_service(
+    case: MatpowerCase,
+    report: ProblemReport,
+    file: str,
+    branch_ids: Sequence[str],
+    ends: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+) -> np.ndarray:
+    """Whether each branch is in service: ``BR_STATUS`` 1 (checked: 0 or 1), not at an
+    isolated bus (noted)."""
+    branch = case.branch
+    br_lines = case.lines.get("branch")
+    bus_type = case.bus[:, BUS_TYPE]
+    f_row, f_ok, t_row, t_ok = ends
     _report_status(report, branch, BR_STATUS, "BR_STATUS", file, "branch", branch_ids, br_lines)
     br_on = branch[:, BR_STATUS] > 0
     # MATPOWER (ext2int) takes branches at an isolated bus (BUS_TYPE 4) out of service
@@ -1278,6 +1301,20 @@ def case_to_grid(
             f"(BUS_TYPE 4; {_few([branch_ids[i] for i in np.flatnonzero(at_isolated)])}): "
             "out of service, as in MATPOWER"
         )
+    return br_on
+
+
+def _check_branch_numbers(
+    case: MatpowerCase,
+    report: ProblemReport,
+    file: str,
+    branch_ids: Sequence[str],
+    br_on: np.ndarray,
+) -> None:
+    """Reactance (not 0 in service, ``baseMVA / (BR_X * TAP)`` finite), ratings [MVA] and
+    taps not negative; a note on the branches out of service."""
+    branch = case.branch
+    br_lines = case.lines.get("branch")
     _report_rows(
         report,
         np.flatnonzero(br_on & (branch[:, BR_X] == 0)),
@@ -1346,9 +1383,18 @@ def case_to_grid(
             "with in_service = False"
         )
 
-    # --- generators
-    gen_ids = list(case.gen_ids) if case.gen_ids is not None else [str(i + 1) for i in range(ng)]
-    gen_lines = lines.get("gen")
+
+def _check_generators(
+    case: MatpowerCase,
+    report: ProblemReport,
+    file: str,
+    gen_ids: Sequence[str],
+    uniq: np.ndarray,
+    first: np.ndarray,
+) -> np.ndarray:
+    """Check the generators' status, bus and PMIN <= PMAX [MW]; the bus row of each."""
+    gen = case.gen
+    gen_lines = case.lines.get("gen")
     _report_status(report, gen, GEN_STATUS, "GEN_STATUS", file, "gen", gen_ids, gen_lines)
     g_row, g_ok = _rows_of(gen[:, GEN_BUS], uniq, first)
     _report_rows(
@@ -1383,17 +1429,22 @@ def case_to_grid(
             f"{file}: {len(neg)} generators have PMAX < 0 ({_few([gen_ids[i] for i in neg])}): "
             "MATPOWER's dispatchable loads; kept as they are"
         )
-    _report_not_finite(report, case, file, bus_ids, branch_ids, gen_ids)
-    costs, marginal = _costs(case, report, file, gen_ids)
+    return g_row
 
-    # --- coordinates
-    coords = None
-    if bus_coordinates is not None:
-        coords = read_bus_coordinates(bus_coordinates, bus_ids, coordinates_crs, report)
 
-    if len(report) > problems_before:
-        return None
+def _grid_tables(
+    case: MatpowerCase, rows: _GridRows, marginal: np.ndarray
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The grid's bus, branch and generator tables of a checked case (no geometry yet).
 
+    ``marginal`` is each generator's linear cost [USD/MWh] (NaN when not linear).
+    """
+    bus, gen, branch = case.bus, case.gen, case.branch
+    nb, ng, nl = len(bus), len(gen), len(branch)
+    bus_type = bus[:, BUS_TYPE]
+    bus_ids, branch_ids, gen_ids = rows.bus_ids, rows.branch_ids, rows.gen_ids
+    voltage, br_on = rows.voltage, rows.br_on
+    f_row, t_row, g_row = rows.f_row, rows.t_row, rows.g_row
     names = list(case.bus_names) if case.bus_names is not None else [""] * nb
     buses = pd.DataFrame(
         {
@@ -1445,6 +1496,21 @@ def case_to_grid(
         },
         index=pd.Index(gen_ids, name="gen_id", dtype=object),
     )
+    return buses, branches, generators
+
+
+def _grid_geometry(
+    buses: pd.DataFrame,
+    branches: pd.DataFrame,
+    rows: _GridRows,
+    coords: tuple[np.ndarray, np.ndarray, CRS] | None,
+) -> tuple[gpd.GeoSeries, gpd.GeoSeries]:
+    """Bus points and straight branch lines from ``coords`` (x, y, CRS), or empty geometries.
+
+    With coordinates, ``branches.length_km`` is set (in place) to the lines' lengths [km].
+    """
+    nb, nl = len(buses), len(branches)
+    f_row, t_row = rows.f_row, rows.t_row
     if coords is not None:
         x, y, crs = coords
         points = shapely.points(x, y)
@@ -1460,6 +1526,74 @@ def case_to_grid(
     else:
         bus_geom = gpd.GeoSeries([None] * nb, index=buses.index, crs=None)
         br_geom = gpd.GeoSeries([None] * nl, index=branches.index, crs=None)
+    return bus_geom, br_geom
+
+
+def case_to_grid(
+    case: MatpowerCase,
+    report: ProblemReport,
+    *,
+    source: str,
+    bus_coordinates: str | os.PathLike[str] | pd.DataFrame | None = None,
+    coordinates_crs: object = "EPSG:4326",
+) -> Grid | None:
+    """Apply MATPOWER's conventions to a parsed case and check it.
+
+    Parameters
+    ----------
+    case
+        From :func:`parse_matpower` (or built from another source, e.g. pandapower).
+    report
+        Problems and notes are added here.
+    source
+        What the grid was read from (a path), kept in ``Grid.source``.
+    bus_coordinates
+        Optional bus positions: a CSV file (or a table) with ``bus_id`` and either
+        ``x,y`` or ``lon,lat``. Without it the grid has empty geometries.
+    coordinates_crs
+        CRS of the coordinates (anything pyproj takes) [default EPSG:4326].
+
+    Returns
+    -------
+    Grid or None
+        ``None`` when a problem was found (branch or generator at an unknown bus,
+        duplicate bus number, zero reactance on an in-service branch, or one so small
+        that ``baseMVA / (BR_X * TAP)`` overflows, a status other than 0 or 1, NaN or
+        Inf in a case not read from a file (pandapower's), PMAX < PMIN, bad gencost,
+        bad coordinates ...); the report names each.
+
+    Notes
+    -----
+    ``rating_emergency_mw`` is MATPOWER's ``RATE_C`` (``inf`` where 0).
+    ``marginal_cost_usd_per_mwh`` is the linear coefficient of a polynomial whose
+    higher coefficients are all 0 (or the common slope of piecewise-linear points on
+    one straight line, to 1e-9 relative); otherwise NaN. With coordinates, branches
+    are straight lines between their buses and ``length_km`` is their length: planar
+    in a projected CRS, on the CRS's ellipsoid (pyproj ``Geod``) in a geographic one.
+    """
+    problems_before = len(report)
+    file = case.path or source
+    nl, ng = len(case.branch), len(case.gen)
+    bus_ids, uniq, first, voltage = _check_buses(case, report, file)
+    branch_ids = (
+        list(case.branch_ids) if case.branch_ids is not None else [str(i + 1) for i in range(nl)]
+    )
+    ends = _branch_ends(case, report, file, branch_ids, uniq, first)
+    br_on = _branches_in_service(case, report, file, branch_ids, ends)
+    _check_branch_numbers(case, report, file, branch_ids, br_on)
+    gen_ids = list(case.gen_ids) if case.gen_ids is not None else [str(i + 1) for i in range(ng)]
+    g_row = _check_generators(case, report, file, gen_ids, uniq, first)
+    _report_not_finite(report, case, file, bus_ids, branch_ids, gen_ids)
+    costs, marginal = _costs(case, report, file, gen_ids)
+    coords = None
+    if bus_coordinates is not None:
+        coords = read_bus_coordinates(bus_coordinates, bus_ids, coordinates_crs, report)
+    if len(report) > problems_before:
+        return None
+    f_row, _, t_row, _ = ends
+    rows = _GridRows(bus_ids, voltage, branch_ids, f_row, t_row, br_on, gen_ids, g_row)
+    buses, branches, generators = _grid_tables(case, rows, marginal)
+    bus_geom, br_geom = _grid_geometry(buses, branches, rows, coords)
     return Grid(
         buses=gpd.GeoDataFrame(buses, geometry=bus_geom),
         branches=gpd.GeoDataFrame(branches, geometry=br_geom),
