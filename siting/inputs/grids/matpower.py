@@ -916,32 +916,61 @@ def _costs(
     return curves, marginal
 
 
-def read_bus_coordinates(
-    bus_coordinates: str | os.PathLike[str] | pd.DataFrame,
-    bus_ids: Sequence[str],
-    crs: object,
-    report: ProblemReport,
-) -> tuple[np.ndarray, np.ndarray, CRS] | None:
-    """Positions of buses from a CSV file (or a table) of ``bus_id`` and ``x,y`` or ``lon,lat``.
+@dataclass(frozen=True)
+class _CoordinatesSource:
+    """Where a bus-coordinates table came from, as its problems name it.
 
-    Parameters
+    Attributes
     ----------
-    bus_coordinates
-        The CSV file, or a table with the same columns.
-    bus_ids
-        The buses that need a position, in the order wanted.
-    crs
-        CRS of the coordinates (anything pyproj takes); ``lon,lat`` needs a geographic one.
-    report
-        Problems (unknown or repeated bus, buses without a row, values that are not
-        finite numbers, latitudes beyond 90 degrees) are added here, with the CSV row.
-
-    Returns
-    -------
-    tuple of (x, y, CRS) or None
-        x and y in the order of ``bus_ids``; ``None`` when there is a problem.
+    file
+        The CSV file (``None`` for a table passed in).
+    layer
+        ``"bus_coordinates"`` for a table passed in, else ``None``.
+    line_word, line_offset
+        How a row is named (``CSV line``, ``table row``) and the number of the first row.
     """
-    crs_input = crs
+
+    file: str | None
+    layer: str | None
+    line_word: str
+    line_offset: int
+
+
+@dataclass
+class _CoordinateRows:
+    """The values of a bus-coordinates table, row by row.
+
+    Attributes
+    ----------
+    ids, row_ids
+        The bus IDs as written (whole numbers without ``.0`` or ``+``; ``""`` where empty),
+        and as text for messages.
+    xcol, ycol
+        The names of the coordinate columns (``x, y`` or ``lon, lat``).
+    raw_x, raw_y
+        The coordinates as written.
+    x, y
+        The coordinates [units of the CRS], NaN where not a number.
+    lines
+        The line (or row) number of each row, for messages.
+    """
+
+    ids: np.ndarray
+    row_ids: list[str]
+    xcol: str
+    ycol: str
+    raw_x: pd.Series
+    raw_y: pd.Series
+    x: np.ndarray
+    y: np.ndarray
+    lines: np.ndarray
+
+
+def _open_bus_coordinates(
+    bus_coordinates: str | os.PathLike[str] | pd.DataFrame, report: ProblemReport
+) -> tuple[pd.DataFrame, _CoordinatesSource] | None:
+    """The bus-coordinates table (all text, column names stripped) and where it came from;
+    ``None`` when the CSV cannot be read (the report says why)."""
     if isinstance(bus_coordinates, pd.DataFrame):
         df = bus_coordinates.reset_index(drop=True).copy()
         file = None
@@ -970,8 +999,19 @@ def read_bus_coordinates(
             report.add(f"could not be read as CSV ({e})", file=file)
             return None
     df.columns = [str(c).strip() for c in df.columns]
+    return df, _CoordinatesSource(file, layer, line_word, line_offset)
+
+
+def _coordinate_columns(
+    df: pd.DataFrame, crs_input: object, report: ProblemReport, where: _CoordinatesSource
+) -> tuple[str, str, str, CRS] | None:
+    """The bus_id, x and y (or lon and lat) columns and the coordinates' CRS.
+
+    ``None`` when a column is missing, both pairs are given, the CRS is unknown, or
+    lon,lat come with a projected CRS (the report says which).
+    """
+    file, layer = where.file, where.layer
     lower = {c.lower(): c for c in df.columns}
-    problems_before = len(report)
     if "bus_id" not in lower:
         report.add(
             f"no bus_id column; expected columns bus_id and x,y or lon,lat, got "
@@ -1013,15 +1053,33 @@ def read_bus_coordinates(
             field="coordinates_crs",
         )
         return None
-    ids = df[lower["bus_id"]].astype(str).str.strip()
+    return lower["bus_id"], xcol, ycol, crs
+
+
+def _coordinate_rows(
+    df: pd.DataFrame, id_col: str, xcol: str, ycol: str, where: _CoordinatesSource
+) -> _CoordinateRows:
+    """The table's bus IDs and coordinates, parsed (``1.0`` and ``+1`` are bus ``1``)."""
+    ids = df[id_col].astype(str).str.strip()
     ids = ids.where(~ids.str.fullmatch(r"[+-]?\d+\.0*"), ids.str.replace(r"\.0*$", "", regex=True))
     ids = ids.str.replace(r"^\+", "", regex=True).to_numpy(dtype=object)
     raw_x = df[xcol].astype(str).str.strip()
     raw_y = df[ycol].astype(str).str.strip()
     x = pd.to_numeric(raw_x, errors="coerce").to_numpy(dtype=float)
     y = pd.to_numeric(raw_y, errors="coerce").to_numpy(dtype=float)
-    lines = np.arange(len(df)) + line_offset
+    lines = np.arange(len(df)) + where.line_offset
     row_ids = [str(i) for i in ids]
+    return _CoordinateRows(ids, row_ids, xcol, ycol, raw_x, raw_y, x, y, lines)
+
+
+def _check_coordinate_values(
+    rows: _CoordinateRows, crs: CRS, report: ProblemReport, where: _CoordinatesSource
+) -> None:
+    """Empty bus IDs, coordinates that are not finite numbers, and (in a geographic CRS)
+    latitudes beyond 90 or longitudes beyond 360 degrees."""
+    file, layer, line_word = where.file, where.layer, where.line_word
+    ids, row_ids, lines = rows.ids, rows.row_ids, rows.lines
+    xcol, ycol, raw_x, raw_y, x, y = rows.xcol, rows.ycol, rows.raw_x, rows.raw_y, rows.x, rows.y
     empty = ids == ""
     _report_rows(
         report,
@@ -1062,6 +1120,17 @@ def read_bus_coordinates(
             lines=lines,
             line_word=line_word,
         )
+
+
+def _check_coordinate_ids(
+    rows: _CoordinateRows,
+    bus_ids: Sequence[str],
+    report: ProblemReport,
+    where: _CoordinatesSource,
+) -> dict[str, int]:
+    """Repeated and unknown bus IDs, and buses without a row; the first row of each bus."""
+    file, layer, line_word = where.file, where.layer, where.line_word
+    ids, row_ids, lines = rows.ids, rows.row_ids, rows.lines
     known = {b: k for k, b in enumerate(bus_ids)}
     first_seen: dict[str, int] = {}
     dup: list[int] = []
@@ -1109,10 +1178,50 @@ def read_bus_coordinates(
             layer=layer,
             field="bus_id",
         )
+    return first_seen
+
+
+def read_bus_coordinates(
+    bus_coordinates: str | os.PathLike[str] | pd.DataFrame,
+    bus_ids: Sequence[str],
+    crs: object,
+    report: ProblemReport,
+) -> tuple[np.ndarray, np.ndarray, CRS] | None:
+    """Positions of buses from a CSV file (or a table) of ``bus_id`` and ``x,y`` or ``lon,lat``.
+
+    Parameters
+    ----------
+    bus_coordinates
+        The CSV file, or a table with the same columns.
+    bus_ids
+        The buses that need a position, in the order wanted.
+    crs
+        CRS of the coordinates (anything pyproj takes); ``lon,lat`` needs a geographic one.
+    report
+        Problems (unknown or repeated bus, buses without a row, values that are not
+        finite numbers, latitudes beyond 90 degrees) are added here, with the CSV row.
+
+    Returns
+    -------
+    tuple of (x, y, CRS) or None
+        x and y in the order of ``bus_ids``; ``None`` when there is a problem.
+    """
+    opened = _open_bus_coordinates(bus_coordinates, report)
+    if opened is None:
+        return None
+    df, where = opened
+    problems_before = len(report)
+    columns = _coordinate_columns(df, crs, report, where)
+    if columns is None:
+        return None
+    id_col, xcol, ycol, pyproj_crs = columns
+    rows = _coordinate_rows(df, id_col, xcol, ycol, where)
+    _check_coordinate_values(rows, pyproj_crs, report, where)
+    first_seen = _check_coordinate_ids(rows, bus_ids, report, where)
     if len(report) > problems_before:
         return None
     order = np.array([first_seen[b] for b in bus_ids], dtype=np.int64)
-    return x[order], y[order], crs
+    return rows.x[order], rows.y[order], pyproj_crs
 
 
 def _lengths_km(
