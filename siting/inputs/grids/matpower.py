@@ -538,24 +538,9 @@ def _section_array(
     return kept, lines
 
 
-def parse_matpower(path: str | os.PathLike[str], report: ProblemReport) -> MatpowerCase | None:
-    """Read the numbers of a MATPOWER version-2 case file.
-
-    Parameters
-    ----------
-    path
-        The ``.m`` file.
-    report
-        Problems (missing file or section, version 1, a value that is not a number, a
-        row with too few columns, NaN or Inf) are added here.
-
-    Returns
-    -------
-    MatpowerCase or None
-        ``None`` when the file has a problem (the report says which).
-    """
-    file = str(path)
-    p = Path(path)
+def _read_case_text(p: Path, file: str, report: ProblemReport) -> str | None:
+    """The text of a case file; ``None`` when it is missing, not a regular file, too large
+    or unreadable (the report says which)."""
     why = path_problem(p, expected="a MATPOWER case file (.m)")
     if why is not None:
         report.add(
@@ -570,12 +555,15 @@ def parse_matpower(path: str | os.PathLike[str], report: ProblemReport) -> Matpo
     except OSError as e:
         report.add(f"could not be read ({e.strerror or e})", file=file)
         return None
-    clean = "\n".join(_clean_lines(text))
-    starts = [0] + [m.end() for m in re.finditer("\n", clean)]
+    return text
 
-    def line_of(pos: int) -> int:
-        return bisect.bisect_right(starts, pos)
 
+def _case_function(clean: str, p: Path, file: str, report: ProblemReport) -> tuple[str, str] | None:
+    """The struct's name (``mpc``) and the case's name, from ``function mpc = name``.
+
+    Without a function line: ``mpc`` and the file's stem. ``None`` for a version-1
+    function returning separate matrices (a problem).
+    """
     var, case_name = "mpc", p.stem
     fm = _FUNCTION.search(clean)
     if fm is not None:
@@ -593,10 +581,11 @@ def parse_matpower(path: str | os.PathLike[str], report: ProblemReport) -> Matpo
             return None
         if re.fullmatch(r"[A-Za-z]\w*", out):
             var = out
-    fields = _assignments(clean, var, line_of, report, file)
-    if fields is None:
-        return None
-    ok = True
+    return var, case_name
+
+
+def _version_ok(fields: dict[str, _Value], var: str, file: str, report: ProblemReport) -> bool:
+    """Whether the case is version 2 (a case without ``mpc.version`` is read as one, noted)."""
     version = fields.get("version")
     if version is None:
         report.note(f"{file}: no {var}.version; read as a version 2 case")
@@ -611,7 +600,15 @@ def parse_matpower(path: str | os.PathLike[str], report: ProblemReport) -> Matpo
                 layer="version",
                 field="version",
             )
-            return None
+            return False
+    return True
+
+
+def _base_mva(
+    fields: dict[str, _Value], var: str, file: str, report: ProblemReport
+) -> tuple[float, bool]:
+    """``mpc.baseMVA`` [MVA] and whether it is a finite number > 0 (NaN, False otherwise)."""
+    ok = True
     base_mva = float("nan")
     if "baseMVA" not in fields:
         report.add(
@@ -633,6 +630,21 @@ def parse_matpower(path: str | os.PathLike[str], report: ProblemReport) -> Matpo
                 field="baseMVA",
             )
             ok = False
+    return base_mva, ok
+
+
+def _section_arrays(
+    fields: dict[str, _Value], var: str, file: str, report: ProblemReport
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], bool]:
+    """The bus, gen, branch (needed) and gencost matrices, and the file line of each row.
+
+    Returns
+    -------
+    arrays, lines, ok
+        Section name -> array and -> row lines, for the sections that could be read; ``ok``
+        False when one is missing, not a matrix or has a problem.
+    """
+    ok = True
     arrays: dict[str, np.ndarray] = {}
     lines: dict[str, np.ndarray] = {}
     for name in (*_REQUIRED_SECTIONS, "gencost"):
@@ -668,6 +680,22 @@ def parse_matpower(path: str | os.PathLike[str], report: ProblemReport) -> Matpo
             ok = False
             continue
         arrays[name], lines[name] = got
+    return arrays, lines, ok
+
+
+def _cell_names(
+    fields: dict[str, _Value],
+    arrays: dict[str, np.ndarray],
+    var: str,
+    file: str,
+    report: ProblemReport,
+) -> tuple[dict[str, tuple[str, ...] | None], bool]:
+    """``mpc.bus_name`` and ``mpc.genfuel``, one string per row of their section.
+
+    A count that does not match is a problem for bus names (``ok`` False) and a note for
+    fuels (left empty).
+    """
+    ok = True
     names: dict[str, tuple[str, ...] | None] = {"bus_name": None, "genfuel": None}
     for cell, section in (("bus_name", "bus"), ("genfuel", "gen")):
         value = fields.get(cell)
@@ -687,7 +715,49 @@ def parse_matpower(path: str | os.PathLike[str], report: ProblemReport) -> Matpo
                 report.note(f"{file}: {var}.{cell} {msg}; fuels left empty")
             continue
         names[cell] = strings
-    if not ok:
+    return names, ok
+
+
+def parse_matpower(path: str | os.PathLike[str], report: ProblemReport) -> MatpowerCase | None:
+    """Read the numbers of a MATPOWER version-2 case file.
+
+    Parameters
+    ----------
+    path
+        The ``.m`` file.
+    report
+        Problems (missing file or section, version 1, a value that is not a number, a
+        row with too few columns, NaN or Inf) are added here.
+
+    Returns
+    -------
+    MatpowerCase or None
+        ``None`` when the file has a problem (the report says which).
+    """
+    file = str(path)
+    p = Path(path)
+    text = _read_case_text(p, file, report)
+    if text is None:
+        return None
+    clean = "\n".join(_clean_lines(text))
+    starts = [0] + [m.end() for m in re.finditer("\n", clean)]
+
+    def line_of(pos: int) -> int:
+        return bisect.bisect_right(starts, pos)
+
+    head = _case_function(clean, p, file, report)
+    if head is None:
+        return None
+    var, case_name = head
+    fields = _assignments(clean, var, line_of, report, file)
+    if fields is None:
+        return None
+    if not _version_ok(fields, var, file, report):
+        return None
+    base_mva, base_ok = _base_mva(fields, var, file, report)
+    arrays, lines, sections_ok = _section_arrays(fields, var, file, report)
+    names, names_ok = _cell_names(fields, arrays, var, file, report)
+    if not (base_ok and sections_ok and names_ok):
         return None
     return MatpowerCase(
         base_mva=base_mva,
