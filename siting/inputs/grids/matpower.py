@@ -860,35 +860,18 @@ def _report_status(
     )
 
 
-def _costs(
-    case: MatpowerCase,
+def _check_gencost(
+    gc: np.ndarray,
+    gen_ids: Sequence[str],
+    lines: np.ndarray | None,
     report: ProblemReport,
     file: str,
-    gen_ids: Sequence[str],
-) -> tuple[dict[str, CostCurve], np.ndarray]:
-    """Cost curves by gen_id, and the linear marginal cost (NaN unless the curve is linear)."""
-    ng = len(case.gen)
-    marginal = np.full(ng, np.nan)
-    gc = case.gencost
-    if gc is None or ng == 0:
-        if ng:
-            report.note(f"{file}: no gencost; marginal_cost_usd_per_mwh left empty (NaN)")
-        return {}, marginal
-    lines = case.lines.get("gencost")
-    if len(gc) == 2 * ng:
-        report.note(
-            f"{file}: gencost has {len(gc)} rows = 2 x {ng} generators; the second half "
-            "(reactive power costs) is ignored"
-        )
-        gc = gc[:ng]
-    elif len(gc) != ng:
-        report.add(
-            f"has {len(gc)} rows; expected one per generator ({ng}), or {2 * ng} with "
-            "reactive power costs",
-            file=file,
-            layer="gencost",
-        )
-        return {}, marginal
+) -> np.ndarray:
+    """Check each gencost row's MODEL, NCOST and count of COST values; the rows that pass.
+
+    ``gc`` has one row per generator (reactive power costs cut off).
+    """
+    ng = len(gc)
     model = gc[:, MODEL]
     ncost = gc[:, NCOST]
     available = (~np.isnan(gc[:, COST:])).sum(axis=1) if gc.shape[1] > COST else np.zeros(ng)
@@ -946,6 +929,19 @@ def _costs(
         lines=lines,
     )
     good = ~(bad_model | bad_n | short)
+    return good
+
+
+def _cost_curves(
+    gc: np.ndarray, good: np.ndarray, gen_ids: Sequence[str], marginal: np.ndarray
+) -> tuple[dict[str, CostCurve], list[int]]:
+    """The cost curve of each good gencost row, by gen_id, and the rows whose pwl points
+    are not ascending in p [MW].
+
+    ``marginal`` [USD/MWh] is set in place where a curve is linear.
+    """
+    model = gc[:, MODEL]
+    ncost = gc[:, NCOST]
     curves: dict[str, CostCurve] = {}
     not_ascending: list[int] = []
     for i in np.flatnonzero(good):
@@ -970,6 +966,41 @@ def _costs(
             )
             if all(c == 0.0 for c in coef[:-2]):
                 marginal[i] = coef[-2] if len(coef) >= 2 else 0.0
+    return curves, not_ascending
+
+
+def _costs(
+    case: MatpowerCase,
+    report: ProblemReport,
+    file: str,
+    gen_ids: Sequence[str],
+) -> tuple[dict[str, CostCurve], np.ndarray]:
+    """Cost curves by gen_id, and the linear marginal cost (NaN unless the curve is linear)."""
+    ng = len(case.gen)
+    marginal = np.full(ng, np.nan)
+    gc = case.gencost
+    if gc is None or ng == 0:
+        if ng:
+            report.note(f"{file}: no gencost; marginal_cost_usd_per_mwh left empty (NaN)")
+        return {}, marginal
+    lines = case.lines.get("gencost")
+    if len(gc) == 2 * ng:
+        report.note(
+            f"{file}: gencost has {len(gc)} rows = 2 x {ng} generators; the second half "
+            "(reactive power costs) is ignored"
+        )
+        gc = gc[:ng]
+    elif len(gc) != ng:
+        report.add(
+            f"has {len(gc)} rows; expected one per generator ({ng}), or {2 * ng} with "
+            "reactive power costs",
+            file=file,
+            layer="gencost",
+        )
+        return {}, marginal
+    good = _check_gencost(gc, gen_ids, lines, report, file)
+    curves, not_ascending = _cost_curves(gc, good, gen_ids, marginal)
+    ncost = gc[:, NCOST]
     _report_rows(
         report,
         not_ascending,
