@@ -1161,9 +1161,11 @@ def _coordinate_rows(
     df: pd.DataFrame, id_col: str, xcol: str, ycol: str, where: _CoordinatesSource
 ) -> _CoordinateRows:
     """The table's bus IDs and coordinates, parsed (``1.0`` and ``+1`` are bus ``1``)."""
-    ids = df[id_col].astype(str).str.strip()
-    ids = ids.where(~ids.str.fullmatch(r"[+-]?\d+\.0*"), ids.str.replace(r"\.0*$", "", regex=True))
-    ids = ids.str.replace(r"^\+", "", regex=True).to_numpy(dtype=object)
+    text = df[id_col].astype(str).str.strip()
+    text = text.where(
+        ~text.str.fullmatch(r"[+-]?\d+\.0*"), text.str.replace(r"\.0*$", "", regex=True)
+    )
+    ids = text.str.replace(r"^\+", "", regex=True).to_numpy(dtype=object)
     raw_x = df[xcol].astype(str).str.strip()
     raw_y = df[ycol].astype(str).str.strip()
     x = pd.to_numeric(raw_x, errors="coerce").to_numpy(dtype=float)
@@ -1490,7 +1492,7 @@ def _branches_in_service(
     case: MatpowerCase,
     report: ProblemReport,
     file: str,
-    branch_ids: Sequence[str],
+    branch_ids: list[str],
     ends: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
 ) -> np.ndarray:
     """Whether each branch is in service: ``BR_STATUS`` 1 (checked: 0 or 1), not at an
@@ -1518,7 +1520,7 @@ def _check_branch_numbers(
     case: MatpowerCase,
     report: ProblemReport,
     file: str,
-    branch_ids: Sequence[str],
+    branch_ids: list[str],
     br_on: np.ndarray,
 ) -> None:
     """Reactance (not 0 in service, ``baseMVA / (BR_X * TAP)`` finite), ratings [MVA] and
@@ -1598,7 +1600,7 @@ def _check_generators(
     case: MatpowerCase,
     report: ProblemReport,
     file: str,
-    gen_ids: Sequence[str],
+    gen_ids: list[str],
     uniq: np.ndarray,
     first: np.ndarray,
 ) -> np.ndarray:
