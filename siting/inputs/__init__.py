@@ -45,7 +45,7 @@ from siting.inputs.raster import RasterLayer, read_raster
 from siting.inputs.vector import _Ctx, read_vector, to_crs
 
 if TYPE_CHECKING:
-    from siting.config.scenario import LayersSection, RasterRef, Scenario, VectorRef
+    from siting.config.scenario import GridSettings, LayersSection, RasterRef, Scenario, VectorRef
 
 __all__ = [
     "CostCurve",
@@ -158,8 +158,15 @@ def _total_bounds(gdf: gpd.GeoDataFrame | None) -> tuple[float, float, float, fl
 
 
 def _overlap_check(
-    gdf: gpd.GeoDataFrame | None, region_bounds, crs: CRS, report: ProblemReport, file, layer: str
+    gdf: gpd.GeoDataFrame | None,
+    region_bounds: tuple[float, float, float, float] | None,
+    crs: CRS,
+    report: ProblemReport,
+    file: str | Path,
+    layer: str,
 ) -> None:
+    """A problem when ``gdf`` lies wholly outside ``region_bounds`` (both in ``crs``), or none of
+    its coordinates could be transformed into ``crs``."""
     if gdf is None or region_bounds is None or gdf.crs is None:
         return
     geom = gdf.geometry
@@ -190,7 +197,9 @@ def _overlap_check(
         )
 
 
-def apply_grid_edits(grid: Grid, settings, report: ProblemReport, file: str | None) -> None:
+def apply_grid_edits(
+    grid: Grid, settings: GridSettings, report: ProblemReport, file: str | None
+) -> None:
     """Apply a scenario's ``grid.derate`` and ``grid.outages`` to ``grid`` (in place).
 
     A derate multiplies the branch's ``rating_mw`` and ``rating_emergency_mw``; an outage
@@ -629,7 +638,7 @@ def _is_refused(ref, refused: set[Path]) -> bool:
     return Path(path).resolve() in refused
 
 
-def grid_input_paths(scenario) -> list[InputRef]:
+def grid_input_paths(scenario: Scenario) -> list[InputRef]:
     """(role, path, kind) of every file a scenario's grid is read from: the grid, the layers
     taken from other files, the bus coordinates and the attached tables (roles ``grid``,
     ``grid.<key>``; :func:`input_key` gives the scenario key). None without a grid."""
@@ -649,7 +658,7 @@ def grid_input_paths(scenario) -> list[InputRef]:
     return out
 
 
-def input_paths(scenario) -> list[InputRef]:
+def input_paths(scenario: Scenario) -> list[InputRef]:
     """(role, path, kind) of every input a scenario reads (see :func:`hash_inputs`)."""
     spec = scenario.layers
     out: list[InputRef] = []
@@ -685,7 +694,7 @@ def input_paths(scenario) -> list[InputRef]:
     return out
 
 
-def input_files(scenario) -> list[Path]:
+def input_files(scenario: Scenario) -> list[Path]:
     """Every file a scenario reads (the scenario files too), absolute, without reading them.
 
     What an output must never overwrite or delete (:func:`siting.core.io.check_output_folder`).
