@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -35,12 +36,16 @@ from siting.inputs.fields import (
     SITES,
     WATER_SOURCES,
     ZONES,
+    LayerSpec,
 )
 from siting.inputs.grids.attachments import ATTACHMENTS
 from siting.inputs.grids.grid import CostCurve, Grid
 from siting.inputs.grids.layer import read_grid
 from siting.inputs.raster import RasterLayer, read_raster
 from siting.inputs.vector import _Ctx, read_vector, to_crs
+
+if TYPE_CHECKING:
+    from siting.config.scenario import GridSettings, LayersSection, RasterRef, Scenario, VectorRef
 
 __all__ = [
     "CostCurve",
@@ -153,8 +158,15 @@ def _total_bounds(gdf: gpd.GeoDataFrame | None) -> tuple[float, float, float, fl
 
 
 def _overlap_check(
-    gdf: gpd.GeoDataFrame | None, region_bounds, crs: CRS, report: ProblemReport, file, layer: str
+    gdf: gpd.GeoDataFrame | None,
+    region_bounds: tuple[float, float, float, float] | None,
+    crs: CRS,
+    report: ProblemReport,
+    file: str | Path,
+    layer: str,
 ) -> None:
+    """A problem when ``gdf`` lies wholly outside ``region_bounds`` (both in ``crs``), or none of
+    its coordinates could be transformed into ``crs``."""
     if gdf is None or region_bounds is None or gdf.crs is None:
         return
     geom = gdf.geometry
@@ -185,7 +197,9 @@ def _overlap_check(
         )
 
 
-def apply_grid_edits(grid: Grid, settings, report: ProblemReport, file: str | None) -> None:
+def apply_grid_edits(
+    grid: Grid, settings: GridSettings, report: ProblemReport, file: str | None
+) -> None:
     """Apply a scenario's ``grid.derate`` and ``grid.outages`` to ``grid`` (in place).
 
     A derate multiplies the branch's ``rating_mw`` and ``rating_emergency_mw``; an outage
@@ -226,29 +240,45 @@ def apply_grid_edits(grid: Grid, settings, report: ProblemReport, file: str | No
         report.note(f"branch {bid} out of service for the whole plan (grid.outages)")
 
 
-def load_layers(scenario) -> Layers:
-    """Read and validate every layer a scenario names.
+@dataclass
+class _ReadLayers:
+    """The layers as read, then brought into the common CRS in place (between
+    :func:`load_layers`' steps).
 
-    Parameters
+    Attributes
     ----------
-    scenario
-        A validated :class:`siting.config.scenario.Scenario`.
-
-    Returns
-    -------
-    Layers
-
-    Raises
-    ------
-    siting.core.errors.InputError
-        Listing every problem found in every layer.
+    grid
+        The grid (``None`` without one, or when it could not be read).
+    boundary, water, zones, regions, places, sites, demand_regions, heat_sinks
+        Vector layers (``None`` when the scenario has none, or one could not be read).
+    excl_parts
+        Each exclusion layer read, with its scenario reference.
     """
-    report = ProblemReport()
-    spec = scenario.layers
-    file = str(scenario.source_file) if scenario.source_file else None
 
-    # a FIFO, device or socket at any path (or beside a dataset) is refused before any read
-    refused = refuse_special_files(input_paths(scenario), report)
+    grid: Grid | None
+    boundary: gpd.GeoDataFrame | None
+    water: gpd.GeoDataFrame | None
+    zones: gpd.GeoDataFrame | None
+    regions: gpd.GeoDataFrame | None
+    places: gpd.GeoDataFrame | None
+    sites: gpd.GeoDataFrame | None
+    demand_regions: gpd.GeoDataFrame | None
+    heat_sinks: gpd.GeoDataFrame | None
+    excl_parts: list[tuple[VectorRef, gpd.GeoDataFrame]]
+
+    def extent_layers(self) -> dict[str, gpd.GeoDataFrame]:
+        """The non-empty :data:`EXTENT_LAYERS`, by name (as they are at the time of the call)."""
+        layers = (self.sites, self.water, self.demand_regions, self.heat_sinks)
+        named = dict(zip(EXTENT_LAYERS, layers, strict=True))
+        return {n: g for n, g in named.items() if g is not None and len(g)}
+
+
+def _read_scenario_grid(
+    scenario: Scenario, refused: set[Path], report: ProblemReport, file: str | None
+) -> Grid | None:
+    """The scenario's grid with its edits applied (``None`` when one of its files was refused
+    or it could not be read); without a grid, a note on what that means."""
+    spec = scenario.layers
     grid_refs = [] if spec.grid is None else [spec.grid.path, spec.grid.bus_coordinates]
     grid_refs += [getattr(spec.grid, n, None) for n in (*GRID_PARTS, *ATTACHMENTS)]
     grid_ok = not any(_is_refused(r, refused) for r in grid_refs)
@@ -262,8 +292,16 @@ def load_layers(scenario) -> Layers:
             f"({scenario.costs.energy_usd_per_mwh:g} USD/MWh)"
             + (" (grid.enabled is ignored)" if scenario.grid.enabled else "")
         )
+    return grid
 
-    def vec(ref, layer_spec):
+
+def _read_vector_layers(
+    spec: LayersSection, grid: Grid | None, refused: set[Path], report: ProblemReport
+) -> _ReadLayers:
+    """Every vector layer the scenario names, each in its own CRS (a refused one is skipped)."""
+
+    def vec(ref: VectorRef | None, layer_spec: LayerSpec) -> gpd.GeoDataFrame | None:
+        """The layer ``ref`` names, checked against ``layer_spec`` (``None``: none, or refused)."""
         if ref is None or _is_refused(ref, refused):
             return None
         return read_vector(ref.path, layer_spec, report, layer=ref.layer)
@@ -283,15 +321,21 @@ def load_layers(scenario) -> Layers:
         part = read_vector(ref.path, EXCLUSIONS, report, layer=ref.layer)
         if part is not None:
             excl_parts.append((ref, part))
+    return _ReadLayers(
+        grid, boundary, water, zones, regions, places, sites, demand_regions, heat_sinks, excl_parts
+    )
 
-    # without a boundary or a grid, the sites and what they link to give the region
-    from_layers = boundary is None and grid is None and sites is not None
 
-    def extent_layers() -> dict[str, gpd.GeoDataFrame]:
-        """The non-empty :data:`EXTENT_LAYERS`, by name (as they are at the time of the call)."""
-        named = dict(zip(EXTENT_LAYERS, (sites, water, demand_regions, heat_sinks), strict=True))
-        return {n: g for n, g in named.items() if g is not None and len(g)}
-
+def _common_crs(
+    scenario: Scenario,
+    read: _ReadLayers,
+    from_layers: bool,
+    report: ProblemReport,
+    file: str | None,
+) -> CRS | None:
+    """The layers' common CRS: the scenario's, or one chosen from the region's extent in
+    lon/lat (a problem when there is none to choose from)."""
+    boundary, grid, sites = read.boundary, read.grid, read.sites
     # the region's extent in lon/lat decides an automatic CRS
     extent = None
     if boundary is not None:
@@ -299,7 +343,7 @@ def load_layers(scenario) -> Layers:
     elif grid is not None and grid.has_coordinates:
         extent = _bounds_lonlat(grid.buses)
     elif from_layers:
-        extent = _union_bounds([_bounds_lonlat(g) for g in extent_layers().values()])
+        extent = _union_bounds([_bounds_lonlat(g) for g in read.extent_layers().values()])
     crs = choose_crs(scenario.crs, extent, report, file=file)
     if crs is None and not report.problems and (grid is None or grid.has_coordinates):
         if boundary is None and grid is None and sites is None:
@@ -315,52 +359,75 @@ def load_layers(scenario) -> Layers:
         report.add(
             f"no CRS could be chosen: the scenario sets no `crs` and {why}", file=file, field="crs"
         )
+    return crs
 
-    exclusions = None
-    if crs is not None:
 
-        def reproject(g: gpd.GeoDataFrame, path, layer: str) -> gpd.GeoDataFrame:
-            """``g`` in ``crs``; a transformation that fails is a problem naming the layer."""
-            ids = None if g.index.name is None else pd.Series(g.index.astype(str))
-            return to_crs(g, crs, _Ctx(report, Path(path), layer, ids))
+def _reproject_layers(
+    read: _ReadLayers, spec: LayersSection, crs: CRS, report: ProblemReport
+) -> gpd.GeoDataFrame | None:
+    """Bring the grid and the vector layers into ``crs`` (in ``read``; a layer without a CRS
+    is dropped); the exclusion layers joined into one (IDs repeated across them: a problem)."""
+    grid = read.grid
 
-        if grid is not None and grid.has_coordinates and grid.crs is not None:
-            assert spec.grid is not None
-            grid.buses = reproject(grid.buses, spec.grid.path, "buses")
-            if grid.branches.crs is not None:
-                grid.branches = reproject(grid.branches, spec.grid.path, "branches")
-        boundary, water, zones, regions, places, sites, demand_regions, heat_sinks = (
-            None if g is None or g.crs is None else reproject(g, ref.path, ref.layer or name)
-            for g, ref, name in (
-                (boundary, spec.boundary, "boundary"),
-                (water, spec.water_sources, "water_sources"),
-                (zones, spec.zones, "zones"),
-                (regions, spec.regions, "regions"),
-                (places, spec.places, "places"),
-                (sites, spec.sites, "sites"),
-                (demand_regions, spec.demand_regions, "demand_regions"),
-                (heat_sinks, spec.heat_sinks, "heat_sinks"),
-            )
+    def reproject(g: gpd.GeoDataFrame, path: str | Path, layer: str) -> gpd.GeoDataFrame:
+        """``g`` in ``crs``; a transformation that fails is a problem naming the layer."""
+        ids = None if g.index.name is None else pd.Series(g.index.astype(str))
+        return to_crs(g, crs, _Ctx(report, Path(path), layer, ids))
+
+    if grid is not None and grid.has_coordinates and grid.crs is not None:
+        assert spec.grid is not None
+        grid.buses = reproject(grid.buses, spec.grid.path, "buses")
+        if grid.branches.crs is not None:
+            grid.branches = reproject(grid.branches, spec.grid.path, "branches")
+    (
+        read.boundary,
+        read.water,
+        read.zones,
+        read.regions,
+        read.places,
+        read.sites,
+        read.demand_regions,
+        read.heat_sinks,
+    ) = (
+        None if g is None or g.crs is None else reproject(g, ref.path, ref.layer or name)
+        for g, ref, name in (
+            (read.boundary, spec.boundary, "boundary"),
+            (read.water, spec.water_sources, "water_sources"),
+            (read.zones, spec.zones, "zones"),
+            (read.regions, spec.regions, "regions"),
+            (read.places, spec.places, "places"),
+            (read.sites, spec.sites, "sites"),
+            (read.demand_regions, spec.demand_regions, "demand_regions"),
+            (read.heat_sinks, spec.heat_sinks, "heat_sinks"),
         )
-        excl_parts = [
-            (r, reproject(p, r.path, r.layer or "exclusions"))
-            for r, p in excl_parts
-            if p.crs is not None
-        ]
-        if excl_parts:
-            exclusions = gpd.GeoDataFrame(
-                pd.concat([p.assign(source=str(r.path)) for r, p in excl_parts]), crs=crs
+    )
+    read.excl_parts = [
+        (r, reproject(p, r.path, r.layer or "exclusions"))
+        for r, p in read.excl_parts
+        if p.crs is not None
+    ]
+    exclusions = None
+    if read.excl_parts:
+        exclusions = gpd.GeoDataFrame(
+            pd.concat([p.assign(source=str(r.path)) for r, p in read.excl_parts]), crs=crs
+        )
+        dup = exclusions.index.duplicated(keep=False)
+        if dup.any():
+            report.add(
+                f"exclusion IDs repeat across the exclusion layers: "
+                f"{sorted(set(exclusions.index[dup]))[:5]}; expected each once",
+                layer="exclusions",
+                field="exclusion_id",
             )
-            dup = exclusions.index.duplicated(keep=False)
-            if dup.any():
-                report.add(
-                    f"exclusion IDs repeat across the exclusion layers: "
-                    f"{sorted(set(exclusions.index[dup]))[:5]}; expected each once",
-                    layer="exclusions",
-                    field="exclusion_id",
-                )
+    return exclusions
 
-    # the region
+
+def _study_region(
+    read: _ReadLayers, from_layers: bool, crs: CRS | None, report: ProblemReport
+) -> shapely.Geometry | None:
+    """The study region in ``crs``: the boundary's union, else the grid buses' bounding box,
+    else (noted) the bounding box of the :data:`EXTENT_LAYERS`."""
+    boundary, grid = read.boundary, read.grid
     region = None
     if boundary is not None and crs is not None:
         geoms = boundary.geometry[~(boundary.geometry.isna() | boundary.geometry.is_empty)]
@@ -369,7 +436,7 @@ def load_layers(scenario) -> Layers:
     elif grid is not None and grid.has_coordinates and crs is not None:
         region = shapely.box(*grid.buses.total_bounds)
     elif from_layers and crs is not None:
-        named = extent_layers()
+        named = read.extent_layers()
         joint = _union_bounds([_total_bounds(g) for g in named.values()])
         if joint is not None:
             region = shapely.box(*joint)
@@ -379,28 +446,53 @@ def load_layers(scenario) -> Layers:
                 "no boundary and no grid: the study region is the bounding box of the "
                 f"{listed} layer{'s' if len(names) > 1 else ''}"
             )
-    region_bounds = region.bounds if region is not None and not region.is_empty else None
+    return region
 
-    if crs is not None and region_bounds is not None:
-        if grid is not None and grid.has_coordinates:
-            assert spec.grid is not None
-            _overlap_check(grid.buses, region_bounds, crs, report, spec.grid.path, "buses")
-        for ref, g, name in (
-            (spec.water_sources, water, "water_sources"),
-            (spec.zones, zones, "zones"),
-            (spec.regions, regions, "regions"),
-            (spec.places, places, "places"),
-            (spec.sites, sites, "sites"),
-            (spec.demand_regions, demand_regions, "demand_regions"),
-            (spec.heat_sinks, heat_sinks, "heat_sinks"),
-        ):
-            if ref is not None:
-                _overlap_check(g, region_bounds, crs, report, ref.path, ref.layer or name)
-        for ref, part in excl_parts:
-            _overlap_check(part, region_bounds, crs, report, ref.path, ref.layer or "exclusions")
 
-    # rasters
-    def ras(ref, name, value_range=None, integer=False):
+def _check_overlaps(
+    read: _ReadLayers,
+    spec: LayersSection,
+    crs: CRS,
+    region_bounds: tuple[float, float, float, float],
+    report: ProblemReport,
+) -> None:
+    """A layer lying wholly outside the study region is a problem (its CRS is likely wrong)."""
+    grid = read.grid
+    if grid is not None and grid.has_coordinates:
+        assert spec.grid is not None
+        _overlap_check(grid.buses, region_bounds, crs, report, spec.grid.path, "buses")
+    for ref, g, name in (
+        (spec.water_sources, read.water, "water_sources"),
+        (spec.zones, read.zones, "zones"),
+        (spec.regions, read.regions, "regions"),
+        (spec.places, read.places, "places"),
+        (spec.sites, read.sites, "sites"),
+        (spec.demand_regions, read.demand_regions, "demand_regions"),
+        (spec.heat_sinks, read.heat_sinks, "heat_sinks"),
+    ):
+        if ref is not None:
+            _overlap_check(g, region_bounds, crs, report, ref.path, ref.layer or name)
+    for ref, part in read.excl_parts:
+        _overlap_check(part, region_bounds, crs, report, ref.path, ref.layer or "exclusions")
+
+
+def _read_rasters(
+    spec: LayersSection,
+    refused: set[Path],
+    crs: CRS | None,
+    region_bounds: tuple[float, float, float, float] | None,
+    report: ProblemReport,
+) -> tuple[RasterLayer | None, RasterLayer | None, dict[str, RasterLayer]]:
+    """The land-class, land-cost and climate rasters (climate by field name), checked against
+    the study region; a mean wet bulb above the mean dry bulb is a problem."""
+
+    def ras(
+        ref: RasterRef | None,
+        name: str,
+        value_range: tuple[float, float] | None = None,
+        integer: bool = False,
+    ) -> RasterLayer | None:
+        """The raster ``ref`` names, checked (``None``: none, or refused)."""
         if ref is None or _is_refused(ref, refused):
             return None
         return read_raster(
@@ -430,6 +522,45 @@ def load_layers(scenario) -> Layers:
                     file=spec.climate.wet_bulb_mean_c.path,
                     layer="climate.wet_bulb_mean_c",
                 )
+    return land_class, land_cost, climate
+
+
+def load_layers(scenario: Scenario) -> Layers:
+    """Read and validate every layer a scenario names.
+
+    Parameters
+    ----------
+    scenario
+        A validated :class:`siting.config.scenario.Scenario`.
+
+    Returns
+    -------
+    Layers
+
+    Raises
+    ------
+    siting.core.errors.InputError
+        Listing every problem found in every layer.
+    """
+    report = ProblemReport()
+    spec = scenario.layers
+    file = str(scenario.source_file) if scenario.source_file else None
+
+    # a FIFO, device or socket at any path (or beside a dataset) is refused before any read
+    refused = refuse_special_files(input_paths(scenario), report)
+    grid = _read_scenario_grid(scenario, refused, report, file)
+    read = _read_vector_layers(spec, grid, refused, report)
+    # without a boundary or a grid, the sites and what they link to give the region
+    from_layers = read.boundary is None and grid is None and read.sites is not None
+    crs = _common_crs(scenario, read, from_layers, report, file)
+    exclusions = None
+    if crs is not None:
+        exclusions = _reproject_layers(read, spec, crs, report)
+    region = _study_region(read, from_layers, crs, report)
+    region_bounds = region.bounds if region is not None and not region.is_empty else None
+    if crs is not None and region_bounds is not None:
+        _check_overlaps(read, spec, crs, region_bounds, report)
+    land_class, land_cost, climate = _read_rasters(spec, refused, crs, region_bounds, report)
 
     report.raise_if_any()
     assert grid is not None or spec.grid is None
@@ -437,15 +568,15 @@ def load_layers(scenario) -> Layers:
         crs=crs,
         region=region,
         grid=grid,
-        water_sources=water,
+        water_sources=read.water,
         exclusions=exclusions,
-        zones=zones,
-        regions=regions,
-        places=places,
-        boundary=boundary,
-        sites=sites,
-        demand_regions=demand_regions,
-        heat_sinks=heat_sinks,
+        zones=read.zones,
+        regions=read.regions,
+        places=read.places,
+        boundary=read.boundary,
+        sites=read.sites,
+        demand_regions=read.demand_regions,
+        heat_sinks=read.heat_sinks,
         land_class=land_class,
         exclude_classes=list(spec.land_class.exclude_classes) if spec.land_class else [],
         land_cost=land_cost,
@@ -507,7 +638,7 @@ def _is_refused(ref, refused: set[Path]) -> bool:
     return Path(path).resolve() in refused
 
 
-def grid_input_paths(scenario) -> list[InputRef]:
+def grid_input_paths(scenario: Scenario) -> list[InputRef]:
     """(role, path, kind) of every file a scenario's grid is read from: the grid, the layers
     taken from other files, the bus coordinates and the attached tables (roles ``grid``,
     ``grid.<key>``; :func:`input_key` gives the scenario key). None without a grid."""
@@ -527,7 +658,7 @@ def grid_input_paths(scenario) -> list[InputRef]:
     return out
 
 
-def input_paths(scenario) -> list[InputRef]:
+def input_paths(scenario: Scenario) -> list[InputRef]:
     """(role, path, kind) of every input a scenario reads (see :func:`hash_inputs`)."""
     spec = scenario.layers
     out: list[InputRef] = []
@@ -563,7 +694,7 @@ def input_paths(scenario) -> list[InputRef]:
     return out
 
 
-def input_files(scenario) -> list[Path]:
+def input_files(scenario: Scenario) -> list[Path]:
     """Every file a scenario reads (the scenario files too), absolute, without reading them.
 
     What an output must never overwrite or delete (:func:`siting.core.io.check_output_folder`).

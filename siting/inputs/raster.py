@@ -115,7 +115,9 @@ class RasterLayer:
         return out
 
 
-def _read_cells(ds, band: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+def _read_cells(
+    ds: rasterio.io.DatasetReader, band: int, rows: np.ndarray, cols: np.ndarray
+) -> np.ndarray:
     """Values of the cells at (``rows``, ``cols``), NaN at nodata, in bounded memory.
 
     One window covers the cells when it holds at most :data:`STATS_MAX_PIXELS` pixels;
@@ -136,6 +138,193 @@ def _read_cells(ds, band: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray
     data = ds.read(band, window=window, masked=True).astype("float64")
     block = np.ma.masked_invalid(data).filled(np.nan)
     return block[rows - r0, cols - c0]
+
+
+def _open_raster(path: Path, name: str, report: ProblemReport) -> rasterio.io.DatasetReader | None:
+    """The raster opened as a GeoTIFF; ``None`` when it is not one (or is, or has beside
+    it, a FIFO or device), the report saying why."""
+    why = dataset_problem(path)  # a FIFO (or one beside it, .aux.xml ...) would hang GDAL
+    if why is not None:
+        report.add(why, file=path, layer=name, field="path")
+        return None
+    try:
+        # GeoTIFF only: GDAL picks a driver by the file's content, and a VRT (XML) under a
+        # .tif name could make it read other local files or URLs
+        ds = rasterio.open(path, driver=RASTER_DRIVER)
+    except Exception as e:
+        report.add(
+            f"not a readable GeoTIFF ({str(e).splitlines()[0][:200]})", file=path, layer=name
+        )
+        return None
+    return ds
+
+
+def _header_ok(
+    ds: rasterio.io.DatasetReader, band: int, path: Path, name: str, report: ProblemReport
+) -> bool:
+    """Whether the raster has the band, a CRS, a north-up grid, at most
+    :data:`MAX_RASTER_PIXELS` pixels and real-number values (else a problem says which)."""
+    if band < 1 or band > ds.count:
+        report.add(
+            f"no band {band}; the raster has {ds.count} band(s)",
+            file=path,
+            layer=name,
+            field="band",
+        )
+        return False
+    if ds.crs is None:
+        report.add(
+            "raster has no CRS; expected one (e.g. EPSG:4326); set it with "
+            "`gdal_edit.py -a_srs` or rasterio",
+            file=path,
+            layer=name,
+            field="crs",
+        )
+        return False
+    if not ds.transform.is_rectilinear or ds.transform.is_identity:
+        report.add(
+            "raster has no usable georeferencing (identity or rotated transform); "
+            "expected a north-up grid",
+            file=path,
+            layer=name,
+            field="transform",
+        )
+        return False
+    if ds.transform.a <= 0 or ds.transform.e >= 0:
+        report.add(
+            f"raster is not north-up (pixel size {ds.transform.a:g} x {ds.transform.e:g}); "
+            "expected a positive pixel width and a negative pixel height (row 0 at the top); "
+            "warp it, e.g. with gdalwarp",
+            file=path,
+            layer=name,
+            field="transform",
+        )
+        return False
+    if ds.width * ds.height > MAX_RASTER_PIXELS:
+        report.add(
+            f"raster is {ds.width:,} x {ds.height:,} = {ds.width * ds.height:,} pixels; at "
+            f"most {MAX_RASTER_PIXELS:,} are read; clip it to the study region or coarsen it "
+            "(e.g. gdalwarp -te ... -tr ...)",
+            file=path,
+            layer=name,
+        )
+        return False
+    dtype = np.dtype(ds.dtypes[band - 1])
+    if dtype.kind not in "biuf":
+        report.add(
+            f"band {band} holds {dtype.name} values; expected real numbers (integer or float)",
+            file=path,
+            layer=name,
+            field="band",
+        )
+        return False
+    return True
+
+
+def _sample_band(
+    ds: rasterio.io.DatasetReader, band: int, path: Path, name: str, report: ProblemReport
+) -> tuple[np.ma.MaskedArray, float] | None:
+    """The band read on at most :data:`STATS_MAX_PIXELS` pixels (nearest neighbour), and the
+    decimation factor [source pixels per sample, per axis]; ``None`` when it cannot be read."""
+    # statistics on at most STATS_MAX_PIXELS pixels
+    scale = max(1.0, float(np.sqrt(ds.width * ds.height / STATS_MAX_PIXELS)))
+    shape = (max(1, int(ds.height / scale)), max(1, int(ds.width / scale)))
+    try:
+        data = ds.read(band, masked=True, out_shape=shape, resampling=Resampling.nearest)
+    except Exception as e:
+        report.add(
+            f"could not read band {band} ({str(e).splitlines()[0][:200]})",
+            file=path,
+            layer=name,
+        )
+        return None
+    return data, scale
+
+
+def _bounds_in(
+    ds: rasterio.io.DatasetReader,
+    crs: CRS,
+    target_crs: CRS | None,
+    path: Path,
+    name: str,
+    report: ProblemReport,
+) -> tuple[float, ...] | None:
+    """The raster's bounds in ``target_crs`` (``None`` without one, or when the transform
+    fails: a problem)."""
+    bounds_target = None
+    if target_crs is not None:
+        try:
+            bounds_target = tuple(
+                float(b) for b in transform_bounds(ds.crs, target_crs, *ds.bounds, densify_pts=21)
+            )
+        except Exception as e:
+            report.add(
+                f"cannot transform the raster's extent from {crs.to_string()} into "
+                f"{target_crs.to_string()} ({str(e).splitlines()[0][:120]})",
+                file=path,
+                layer=name,
+                field="crs",
+            )
+    return bounds_target
+
+
+def _check_values(
+    arr: np.ma.MaskedArray,
+    valid: np.ndarray,
+    scale: float,
+    nodata: float | None,
+    value_range: tuple[float, float] | None,
+    integer_classes: bool,
+    path: Path,
+    name: str,
+    report: ProblemReport,
+) -> np.ndarray:
+    """The valid sampled values; those out of ``value_range`` [raster units] or (for class
+    codes) not whole numbers are problems."""
+    vals = arr.compressed()
+    if value_range is not None:
+        lo, hi = value_range
+        bad = (vals < lo) | (vals > hi)
+        if bad.any():
+            rows, cols = np.nonzero(valid & ((arr.filled(lo) < lo) | (arr.filled(lo) > hi)))
+            report.add(
+                f"{int(bad.sum())} cells out of range [{lo:g}, {hi:g}] (min {vals.min():g}, "
+                f"max {vals.max():g}; first at pixel row {int(rows[0] * scale)}, col "
+                f"{int(cols[0] * scale)}); is nodata declared (it is {nodata})?",
+                file=path,
+                layer=name,
+            )
+    if integer_classes and (vals != np.round(vals)).any():
+        report.add(
+            "class raster holds non-integer values; expected class codes", file=path, layer=name
+        )
+    return vals
+
+
+def _check_overlap(
+    bounds_target: tuple[float, ...],
+    region_bounds: tuple[float, float, float, float],
+    target_crs: CRS | None,
+    crs: CRS,
+    path: Path,
+    name: str,
+    report: ProblemReport,
+) -> None:
+    """The raster must overlap the study region (a problem), and should cover it (a note
+    when it covers less than 99 % of the region's bounding box)."""
+    if not _overlaps(bounds_target, region_bounds):
+        report.add(
+            f"raster does not overlap the study region: raster extent "
+            f"{_fmt(bounds_target)} vs region {_fmt(region_bounds)} in "
+            f"{target_crs.to_string() if target_crs else ''}; is its CRS "
+            f"({crs.to_string()}) right?",
+            file=path,
+            layer=name,
+        )
+    else:
+        cover = _coverage(bounds_target, region_bounds)
+        if cover < 0.99:
+            report.note(f"{name}: raster covers {cover:.0%} of the study region's bounding box")
 
 
 def read_raster(
@@ -177,107 +366,23 @@ def read_raster(
         ``None`` when the file cannot be used at all.
     """
     path = Path(path)
-    why = dataset_problem(path)  # a FIFO (or one beside it, .aux.xml ...) would hang GDAL
-    if why is not None:
-        report.add(why, file=path, layer=name, field="path")
-        return None
-    try:
-        # GeoTIFF only: GDAL picks a driver by the file's content, and a VRT (XML) under a
-        # .tif name could make it read other local files or URLs
-        ds = rasterio.open(path, driver=RASTER_DRIVER)
-    except Exception as e:
-        report.add(
-            f"not a readable GeoTIFF ({str(e).splitlines()[0][:200]})", file=path, layer=name
-        )
+    ds = _open_raster(path, name, report)
+    if ds is None:
         return None
     with ds:
-        if band < 1 or band > ds.count:
-            report.add(
-                f"no band {band}; the raster has {ds.count} band(s)",
-                file=path,
-                layer=name,
-                field="band",
-            )
-            return None
-        if ds.crs is None:
-            report.add(
-                "raster has no CRS; expected one (e.g. EPSG:4326); set it with "
-                "`gdal_edit.py -a_srs` or rasterio",
-                file=path,
-                layer=name,
-                field="crs",
-            )
-            return None
-        if not ds.transform.is_rectilinear or ds.transform.is_identity:
-            report.add(
-                "raster has no usable georeferencing (identity or rotated transform); "
-                "expected a north-up grid",
-                file=path,
-                layer=name,
-                field="transform",
-            )
-            return None
-        if ds.transform.a <= 0 or ds.transform.e >= 0:
-            report.add(
-                f"raster is not north-up (pixel size {ds.transform.a:g} x {ds.transform.e:g}); "
-                "expected a positive pixel width and a negative pixel height (row 0 at the top); "
-                "warp it, e.g. with gdalwarp",
-                file=path,
-                layer=name,
-                field="transform",
-            )
-            return None
-        if ds.width * ds.height > MAX_RASTER_PIXELS:
-            report.add(
-                f"raster is {ds.width:,} x {ds.height:,} = {ds.width * ds.height:,} pixels; at "
-                f"most {MAX_RASTER_PIXELS:,} are read; clip it to the study region or coarsen it "
-                "(e.g. gdalwarp -te ... -tr ...)",
-                file=path,
-                layer=name,
-            )
-            return None
-        dtype = np.dtype(ds.dtypes[band - 1])
-        if dtype.kind not in "biuf":
-            report.add(
-                f"band {band} holds {dtype.name} values; expected real numbers (integer or float)",
-                file=path,
-                layer=name,
-                field="band",
-            )
+        if not _header_ok(ds, band, path, name, report):
             return None
         crs = CRS.from_user_input(ds.crs.to_wkt())
         nodata = ds.nodatavals[band - 1]
-        # statistics on at most STATS_MAX_PIXELS pixels
-        scale = max(1.0, float(np.sqrt(ds.width * ds.height / STATS_MAX_PIXELS)))
-        shape = (max(1, int(ds.height / scale)), max(1, int(ds.width / scale)))
-        try:
-            data = ds.read(band, masked=True, out_shape=shape, resampling=Resampling.nearest)
-        except Exception as e:
-            report.add(
-                f"could not read band {band} ({str(e).splitlines()[0][:200]})",
-                file=path,
-                layer=name,
-            )
+        sampled = _sample_band(ds, band, path, name, report)
+        if sampled is None:
             return None
+        data, scale = sampled
         arr = np.ma.masked_invalid(data.astype("float64"), copy=False)
         valid = ~np.ma.getmaskarray(arr)
         n_valid = int(valid.sum())
         bounds = tuple(float(b) for b in ds.bounds)
-        bounds_target = None
-        if target_crs is not None:
-            try:
-                bounds_target = tuple(
-                    float(b)
-                    for b in transform_bounds(ds.crs, target_crs, *ds.bounds, densify_pts=21)
-                )
-            except Exception as e:
-                report.add(
-                    f"cannot transform the raster's extent from {crs.to_string()} into "
-                    f"{target_crs.to_string()} ({str(e).splitlines()[0][:120]})",
-                    file=path,
-                    layer=name,
-                    field="crs",
-                )
+        bounds_target = _bounds_in(ds, crs, target_crs, path, name, report)
         if np.isinf(data.filled(0)).any():
             report.add(
                 "raster holds infinite values; expected finite numbers or nodata",
@@ -291,39 +396,11 @@ def read_raster(
                 layer=name,
             )
             return None
-        vals = arr.compressed()
-        if value_range is not None:
-            lo, hi = value_range
-            bad = (vals < lo) | (vals > hi)
-            if bad.any():
-                rows, cols = np.nonzero(valid & ((arr.filled(lo) < lo) | (arr.filled(lo) > hi)))
-                report.add(
-                    f"{int(bad.sum())} cells out of range [{lo:g}, {hi:g}] (min {vals.min():g}, "
-                    f"max {vals.max():g}; first at pixel row {int(rows[0] * scale)}, col "
-                    f"{int(cols[0] * scale)}); is nodata declared (it is {nodata})?",
-                    file=path,
-                    layer=name,
-                )
-        if integer_classes and (vals != np.round(vals)).any():
-            report.add(
-                "class raster holds non-integer values; expected class codes", file=path, layer=name
-            )
+        vals = _check_values(
+            arr, valid, scale, nodata, value_range, integer_classes, path, name, report
+        )
         if region_bounds is not None and bounds_target is not None:
-            if not _overlaps(bounds_target, region_bounds):
-                report.add(
-                    f"raster does not overlap the study region: raster extent "
-                    f"{_fmt(bounds_target)} vs region {_fmt(region_bounds)} in "
-                    f"{target_crs.to_string() if target_crs else ''}; is its CRS "
-                    f"({crs.to_string()}) right?",
-                    file=path,
-                    layer=name,
-                )
-            else:
-                cover = _coverage(bounds_target, region_bounds)
-                if cover < 0.99:
-                    report.note(
-                        f"{name}: raster covers {cover:.0%} of the study region's bounding box"
-                    )
+            _check_overlap(bounds_target, region_bounds, target_crs, crs, path, name, report)
         return RasterLayer(
             name=name,
             path=path,

@@ -10,6 +10,7 @@ the references between them.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -19,10 +20,13 @@ from pyproj import Geod
 
 from siting.core.errors import ProblemReport
 from siting.core.files import dataset_problem, path_problem
-from siting.inputs.fields import BRANCHES, BUSES, GENERATORS
+from siting.inputs.fields import BRANCHES, BUSES, GENERATORS, LayerSpec
 from siting.inputs.grids.attachments import attach_tables
 from siting.inputs.grids.grid import CostCurve, Grid
 from siting.inputs.vector import check_refs, read_vector
+
+if TYPE_CHECKING:
+    from siting.config.scenario import GridLayers, VectorRef
 
 _GEOD = Geod(ellps="WGS84")
 
@@ -48,7 +52,7 @@ def _layers_problem(path: Path) -> str | None:
     return dataset_problem(path, folder_ok=True)
 
 
-def read_grid(spec, report: ProblemReport) -> Grid | None:
+def read_grid(spec: GridLayers, report: ProblemReport) -> Grid | None:
     """Read the grid a scenario names.
 
     Parameters
@@ -72,7 +76,7 @@ def read_grid(spec, report: ProblemReport) -> Grid | None:
     return grid
 
 
-def _read_network(spec, report: ProblemReport) -> Grid | None:
+def _read_network(spec: GridLayers, report: ProblemReport) -> Grid | None:
     """The grid file itself, by its reader (see :func:`read_grid`)."""
     path = Path(spec.path)
     fmt = grid_format(path, spec.format)
@@ -121,46 +125,15 @@ def _read_network(spec, report: ProblemReport) -> Grid | None:
     )
 
 
-def read_grid_layers(
-    path: str | Path,
+def _to_bus_crs(
+    bus: gpd.GeoDataFrame,
+    br: gpd.GeoDataFrame,
+    br_file: Path,
+    gen: gpd.GeoDataFrame,
+    gen_file: Path,
     report: ProblemReport,
-    *,
-    buses=None,
-    branches=None,
-    generators=None,
-    base_mva: float = 100.0,
-) -> Grid | None:
-    """Read a grid from vector layers (GeoPackage with ``buses``, ``branches``, ``generators``).
-
-    Parameters
-    ----------
-    path
-        The default file holding the three layers.
-    report
-        Problems are added here.
-    buses, branches, generators
-        Optional :class:`siting.config.scenario.VectorRef` overrides (another file or layer name).
-    base_mva
-        System base of the per-unit reactances [MVA].
-
-    Returns
-    -------
-    Grid or None
-        In the buses' CRS; ``None`` when a layer could not be read.
-    """
-    path = Path(path)
-    n_before = len(report)
-
-    def ref(override, spec):
-        p = Path(override.path) if override is not None else path
-        layer = override.layer if override is not None else None
-        return p, read_vector(p, spec, report, layer=layer)
-
-    bus_file, bus = ref(buses, BUSES)
-    br_file, br = ref(branches, BRANCHES)
-    gen_file, gen = ref(generators, GENERATORS)
-    if bus is None or br is None or gen is None:
-        return None
+) -> None:
+    """Reproject the branches and generators (in place) into the buses' CRS, noted."""
     crs = bus.crs
     if crs is not None:
         for other, file, name in ((br, br_file, "branches"), (gen, gen_file, "generators")):
@@ -170,6 +143,18 @@ def read_grid_layers(
                 report.note(
                     f"{file} layer '{name}': reprojected from {other.crs} to the buses' CRS"
                 )
+
+
+def _check_grid_layers(
+    bus: gpd.GeoDataFrame,
+    br: gpd.GeoDataFrame,
+    gen: gpd.GeoDataFrame,
+    br_file: Path,
+    gen_file: Path,
+    report: ProblemReport,
+) -> None:
+    """Branch ends and generators at known buses, branch reactances and ends, and
+    ``p_min_mw <= p_max_mw`` [MW]; each problem goes to ``report``."""
     # references
     check_refs(
         br["from_bus"],
@@ -210,8 +195,17 @@ def read_grid_layers(
         field="p_min_mw",
         ids=list(gen.index),
     )
-    if len(report) > n_before:
-        return None  # the layers are wrong; don't build on them (the report says why)
+
+
+def _grid_of_layers(
+    path: Path,
+    bus: gpd.GeoDataFrame,
+    br: gpd.GeoDataFrame,
+    gen: gpd.GeoDataFrame,
+    base_mva: float,
+) -> Grid:
+    """The grid of checked layers: emergency ratings and voltages filled from the ratings and
+    the from-buses, straight-line geometry where a branch has none, linear costs."""
     br = br.copy()
     br["rating_emergency_mw"] = br["rating_emergency_mw"].fillna(br["rating_mw"])
     br["voltage_kv"] = br["voltage_kv"].fillna(br["from_bus"].map(bus["voltage_kv"]))
@@ -230,6 +224,54 @@ def read_grid_layers(
         source=str(path),
         source_format="layers",
     )
+
+
+def read_grid_layers(
+    path: str | Path,
+    report: ProblemReport,
+    *,
+    buses: VectorRef | None = None,
+    branches: VectorRef | None = None,
+    generators: VectorRef | None = None,
+    base_mva: float = 100.0,
+) -> Grid | None:
+    """Read a grid from vector layers (GeoPackage with ``buses``, ``branches``, ``generators``).
+
+    Parameters
+    ----------
+    path
+        The default file holding the three layers.
+    report
+        Problems are added here.
+    buses, branches, generators
+        Optional :class:`siting.config.scenario.VectorRef` overrides (another file or layer name).
+    base_mva
+        System base of the per-unit reactances [MVA].
+
+    Returns
+    -------
+    Grid or None
+        In the buses' CRS; ``None`` when a layer could not be read.
+    """
+    path = Path(path)
+    n_before = len(report)
+
+    def ref(override: VectorRef | None, spec: LayerSpec) -> tuple[Path, gpd.GeoDataFrame | None]:
+        """The file a layer is read from (the override's, else ``path``), and the layer."""
+        p = Path(override.path) if override is not None else path
+        layer = override.layer if override is not None else None
+        return p, read_vector(p, spec, report, layer=layer)
+
+    bus_file, bus = ref(buses, BUSES)
+    br_file, br = ref(branches, BRANCHES)
+    gen_file, gen = ref(generators, GENERATORS)
+    if bus is None or br is None or gen is None:
+        return None
+    _to_bus_crs(bus, br, br_file, gen, gen_file, report)
+    _check_grid_layers(bus, br, gen, br_file, gen_file, report)
+    if len(report) > n_before:
+        return None  # the layers are wrong; don't build on them (the report says why)
+    return _grid_of_layers(path, bus, br, gen, base_mva)
 
 
 def _check_branch_values(br: gpd.GeoDataFrame, report: ProblemReport, file: Path) -> None:

@@ -538,24 +538,9 @@ def _section_array(
     return kept, lines
 
 
-def parse_matpower(path: str | os.PathLike[str], report: ProblemReport) -> MatpowerCase | None:
-    """Read the numbers of a MATPOWER version-2 case file.
-
-    Parameters
-    ----------
-    path
-        The ``.m`` file.
-    report
-        Problems (missing file or section, version 1, a value that is not a number, a
-        row with too few columns, NaN or Inf) are added here.
-
-    Returns
-    -------
-    MatpowerCase or None
-        ``None`` when the file has a problem (the report says which).
-    """
-    file = str(path)
-    p = Path(path)
+def _read_case_text(p: Path, file: str, report: ProblemReport) -> str | None:
+    """The text of a case file; ``None`` when it is missing, not a regular file, too large
+    or unreadable (the report says which)."""
     why = path_problem(p, expected="a MATPOWER case file (.m)")
     if why is not None:
         report.add(
@@ -570,12 +555,15 @@ def parse_matpower(path: str | os.PathLike[str], report: ProblemReport) -> Matpo
     except OSError as e:
         report.add(f"could not be read ({e.strerror or e})", file=file)
         return None
-    clean = "\n".join(_clean_lines(text))
-    starts = [0] + [m.end() for m in re.finditer("\n", clean)]
+    return text
 
-    def line_of(pos: int) -> int:
-        return bisect.bisect_right(starts, pos)
 
+def _case_function(clean: str, p: Path, file: str, report: ProblemReport) -> tuple[str, str] | None:
+    """The struct's name (``mpc``) and the case's name, from ``function mpc = name``.
+
+    Without a function line: ``mpc`` and the file's stem. ``None`` for a version-1
+    function returning separate matrices (a problem).
+    """
     var, case_name = "mpc", p.stem
     fm = _FUNCTION.search(clean)
     if fm is not None:
@@ -593,10 +581,11 @@ def parse_matpower(path: str | os.PathLike[str], report: ProblemReport) -> Matpo
             return None
         if re.fullmatch(r"[A-Za-z]\w*", out):
             var = out
-    fields = _assignments(clean, var, line_of, report, file)
-    if fields is None:
-        return None
-    ok = True
+    return var, case_name
+
+
+def _version_ok(fields: dict[str, _Value], var: str, file: str, report: ProblemReport) -> bool:
+    """Whether the case is version 2 (a case without ``mpc.version`` is read as one, noted)."""
     version = fields.get("version")
     if version is None:
         report.note(f"{file}: no {var}.version; read as a version 2 case")
@@ -611,7 +600,15 @@ def parse_matpower(path: str | os.PathLike[str], report: ProblemReport) -> Matpo
                 layer="version",
                 field="version",
             )
-            return None
+            return False
+    return True
+
+
+def _base_mva(
+    fields: dict[str, _Value], var: str, file: str, report: ProblemReport
+) -> tuple[float, bool]:
+    """``mpc.baseMVA`` [MVA] and whether it is a finite number > 0 (NaN, False otherwise)."""
+    ok = True
     base_mva = float("nan")
     if "baseMVA" not in fields:
         report.add(
@@ -633,6 +630,21 @@ def parse_matpower(path: str | os.PathLike[str], report: ProblemReport) -> Matpo
                 field="baseMVA",
             )
             ok = False
+    return base_mva, ok
+
+
+def _section_arrays(
+    fields: dict[str, _Value], var: str, file: str, report: ProblemReport
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], bool]:
+    """The bus, gen, branch (needed) and gencost matrices, and the file line of each row.
+
+    Returns
+    -------
+    arrays, lines, ok
+        Section name -> array and -> row lines, for the sections that could be read; ``ok``
+        False when one is missing, not a matrix or has a problem.
+    """
+    ok = True
     arrays: dict[str, np.ndarray] = {}
     lines: dict[str, np.ndarray] = {}
     for name in (*_REQUIRED_SECTIONS, "gencost"):
@@ -668,6 +680,22 @@ def parse_matpower(path: str | os.PathLike[str], report: ProblemReport) -> Matpo
             ok = False
             continue
         arrays[name], lines[name] = got
+    return arrays, lines, ok
+
+
+def _cell_names(
+    fields: dict[str, _Value],
+    arrays: dict[str, np.ndarray],
+    var: str,
+    file: str,
+    report: ProblemReport,
+) -> tuple[dict[str, tuple[str, ...] | None], bool]:
+    """``mpc.bus_name`` and ``mpc.genfuel``, one string per row of their section.
+
+    A count that does not match is a problem for bus names (``ok`` False) and a note for
+    fuels (left empty).
+    """
+    ok = True
     names: dict[str, tuple[str, ...] | None] = {"bus_name": None, "genfuel": None}
     for cell, section in (("bus_name", "bus"), ("genfuel", "gen")):
         value = fields.get(cell)
@@ -687,7 +715,49 @@ def parse_matpower(path: str | os.PathLike[str], report: ProblemReport) -> Matpo
                 report.note(f"{file}: {var}.{cell} {msg}; fuels left empty")
             continue
         names[cell] = strings
-    if not ok:
+    return names, ok
+
+
+def parse_matpower(path: str | os.PathLike[str], report: ProblemReport) -> MatpowerCase | None:
+    """Read the numbers of a MATPOWER version-2 case file.
+
+    Parameters
+    ----------
+    path
+        The ``.m`` file.
+    report
+        Problems (missing file or section, version 1, a value that is not a number, a
+        row with too few columns, NaN or Inf) are added here.
+
+    Returns
+    -------
+    MatpowerCase or None
+        ``None`` when the file has a problem (the report says which).
+    """
+    file = str(path)
+    p = Path(path)
+    text = _read_case_text(p, file, report)
+    if text is None:
+        return None
+    clean = "\n".join(_clean_lines(text))
+    starts = [0] + [m.end() for m in re.finditer("\n", clean)]
+
+    def line_of(pos: int) -> int:
+        return bisect.bisect_right(starts, pos)
+
+    head = _case_function(clean, p, file, report)
+    if head is None:
+        return None
+    var, case_name = head
+    fields = _assignments(clean, var, line_of, report, file)
+    if fields is None:
+        return None
+    if not _version_ok(fields, var, file, report):
+        return None
+    base_mva, base_ok = _base_mva(fields, var, file, report)
+    arrays, lines, sections_ok = _section_arrays(fields, var, file, report)
+    names, names_ok = _cell_names(fields, arrays, var, file, report)
+    if not (base_ok and sections_ok and names_ok):
         return None
     return MatpowerCase(
         base_mva=base_mva,
@@ -790,35 +860,18 @@ def _report_status(
     )
 
 
-def _costs(
-    case: MatpowerCase,
+def _check_gencost(
+    gc: np.ndarray,
+    gen_ids: Sequence[str],
+    lines: np.ndarray | None,
     report: ProblemReport,
     file: str,
-    gen_ids: Sequence[str],
-) -> tuple[dict[str, CostCurve], np.ndarray]:
-    """Cost curves by gen_id, and the linear marginal cost (NaN unless the curve is linear)."""
-    ng = len(case.gen)
-    marginal = np.full(ng, np.nan)
-    gc = case.gencost
-    if gc is None or ng == 0:
-        if ng:
-            report.note(f"{file}: no gencost; marginal_cost_usd_per_mwh left empty (NaN)")
-        return {}, marginal
-    lines = case.lines.get("gencost")
-    if len(gc) == 2 * ng:
-        report.note(
-            f"{file}: gencost has {len(gc)} rows = 2 x {ng} generators; the second half "
-            "(reactive power costs) is ignored"
-        )
-        gc = gc[:ng]
-    elif len(gc) != ng:
-        report.add(
-            f"has {len(gc)} rows; expected one per generator ({ng}), or {2 * ng} with "
-            "reactive power costs",
-            file=file,
-            layer="gencost",
-        )
-        return {}, marginal
+) -> np.ndarray:
+    """Check each gencost row's MODEL, NCOST and count of COST values; the rows that pass.
+
+    ``gc`` has one row per generator (reactive power costs cut off).
+    """
+    ng = len(gc)
     model = gc[:, MODEL]
     ncost = gc[:, NCOST]
     available = (~np.isnan(gc[:, COST:])).sum(axis=1) if gc.shape[1] > COST else np.zeros(ng)
@@ -876,6 +929,19 @@ def _costs(
         lines=lines,
     )
     good = ~(bad_model | bad_n | short)
+    return good
+
+
+def _cost_curves(
+    gc: np.ndarray, good: np.ndarray, gen_ids: Sequence[str], marginal: np.ndarray
+) -> tuple[dict[str, CostCurve], list[int]]:
+    """The cost curve of each good gencost row, by gen_id, and the rows whose pwl points
+    are not ascending in p [MW].
+
+    ``marginal`` [USD/MWh] is set in place where a curve is linear.
+    """
+    model = gc[:, MODEL]
+    ncost = gc[:, NCOST]
     curves: dict[str, CostCurve] = {}
     not_ascending: list[int] = []
     for i in np.flatnonzero(good):
@@ -900,6 +966,41 @@ def _costs(
             )
             if all(c == 0.0 for c in coef[:-2]):
                 marginal[i] = coef[-2] if len(coef) >= 2 else 0.0
+    return curves, not_ascending
+
+
+def _costs(
+    case: MatpowerCase,
+    report: ProblemReport,
+    file: str,
+    gen_ids: Sequence[str],
+) -> tuple[dict[str, CostCurve], np.ndarray]:
+    """Cost curves by gen_id, and the linear marginal cost (NaN unless the curve is linear)."""
+    ng = len(case.gen)
+    marginal = np.full(ng, np.nan)
+    gc = case.gencost
+    if gc is None or ng == 0:
+        if ng:
+            report.note(f"{file}: no gencost; marginal_cost_usd_per_mwh left empty (NaN)")
+        return {}, marginal
+    lines = case.lines.get("gencost")
+    if len(gc) == 2 * ng:
+        report.note(
+            f"{file}: gencost has {len(gc)} rows = 2 x {ng} generators; the second half "
+            "(reactive power costs) is ignored"
+        )
+        gc = gc[:ng]
+    elif len(gc) != ng:
+        report.add(
+            f"has {len(gc)} rows; expected one per generator ({ng}), or {2 * ng} with "
+            "reactive power costs",
+            file=file,
+            layer="gencost",
+        )
+        return {}, marginal
+    good = _check_gencost(gc, gen_ids, lines, report, file)
+    curves, not_ascending = _cost_curves(gc, good, gen_ids, marginal)
+    ncost = gc[:, NCOST]
     _report_rows(
         report,
         not_ascending,
@@ -916,32 +1017,61 @@ def _costs(
     return curves, marginal
 
 
-def read_bus_coordinates(
-    bus_coordinates: str | os.PathLike[str] | pd.DataFrame,
-    bus_ids: Sequence[str],
-    crs: object,
-    report: ProblemReport,
-) -> tuple[np.ndarray, np.ndarray, CRS] | None:
-    """Positions of buses from a CSV file (or a table) of ``bus_id`` and ``x,y`` or ``lon,lat``.
+@dataclass(frozen=True)
+class _CoordinatesSource:
+    """Where a bus-coordinates table came from, as its problems name it.
 
-    Parameters
+    Attributes
     ----------
-    bus_coordinates
-        The CSV file, or a table with the same columns.
-    bus_ids
-        The buses that need a position, in the order wanted.
-    crs
-        CRS of the coordinates (anything pyproj takes); ``lon,lat`` needs a geographic one.
-    report
-        Problems (unknown or repeated bus, buses without a row, values that are not
-        finite numbers, latitudes beyond 90 degrees) are added here, with the CSV row.
-
-    Returns
-    -------
-    tuple of (x, y, CRS) or None
-        x and y in the order of ``bus_ids``; ``None`` when there is a problem.
+    file
+        The CSV file (``None`` for a table passed in).
+    layer
+        ``"bus_coordinates"`` for a table passed in, else ``None``.
+    line_word, line_offset
+        How a row is named (``CSV line``, ``table row``) and the number of the first row.
     """
-    crs_input = crs
+
+    file: str | None
+    layer: str | None
+    line_word: str
+    line_offset: int
+
+
+@dataclass
+class _CoordinateRows:
+    """The values of a bus-coordinates table, row by row.
+
+    Attributes
+    ----------
+    ids, row_ids
+        The bus IDs as written (whole numbers without ``.0`` or ``+``; ``""`` where empty),
+        and as text for messages.
+    xcol, ycol
+        The names of the coordinate columns (``x, y`` or ``lon, lat``).
+    raw_x, raw_y
+        The coordinates as written.
+    x, y
+        The coordinates [units of the CRS], NaN where not a number.
+    lines
+        The line (or row) number of each row, for messages.
+    """
+
+    ids: np.ndarray
+    row_ids: list[str]
+    xcol: str
+    ycol: str
+    raw_x: pd.Series
+    raw_y: pd.Series
+    x: np.ndarray
+    y: np.ndarray
+    lines: np.ndarray
+
+
+def _open_bus_coordinates(
+    bus_coordinates: str | os.PathLike[str] | pd.DataFrame, report: ProblemReport
+) -> tuple[pd.DataFrame, _CoordinatesSource] | None:
+    """The bus-coordinates table (all text, column names stripped) and where it came from;
+    ``None`` when the CSV cannot be read (the report says why)."""
     if isinstance(bus_coordinates, pd.DataFrame):
         df = bus_coordinates.reset_index(drop=True).copy()
         file = None
@@ -970,8 +1100,19 @@ def read_bus_coordinates(
             report.add(f"could not be read as CSV ({e})", file=file)
             return None
     df.columns = [str(c).strip() for c in df.columns]
+    return df, _CoordinatesSource(file, layer, line_word, line_offset)
+
+
+def _coordinate_columns(
+    df: pd.DataFrame, crs_input: object, report: ProblemReport, where: _CoordinatesSource
+) -> tuple[str, str, str, CRS] | None:
+    """The bus_id, x and y (or lon and lat) columns and the coordinates' CRS.
+
+    ``None`` when a column is missing, both pairs are given, the CRS is unknown, or
+    lon,lat come with a projected CRS (the report says which).
+    """
+    file, layer = where.file, where.layer
     lower = {c.lower(): c for c in df.columns}
-    problems_before = len(report)
     if "bus_id" not in lower:
         report.add(
             f"no bus_id column; expected columns bus_id and x,y or lon,lat, got "
@@ -1013,15 +1154,35 @@ def read_bus_coordinates(
             field="coordinates_crs",
         )
         return None
-    ids = df[lower["bus_id"]].astype(str).str.strip()
-    ids = ids.where(~ids.str.fullmatch(r"[+-]?\d+\.0*"), ids.str.replace(r"\.0*$", "", regex=True))
-    ids = ids.str.replace(r"^\+", "", regex=True).to_numpy(dtype=object)
+    return lower["bus_id"], xcol, ycol, crs
+
+
+def _coordinate_rows(
+    df: pd.DataFrame, id_col: str, xcol: str, ycol: str, where: _CoordinatesSource
+) -> _CoordinateRows:
+    """The table's bus IDs and coordinates, parsed (``1.0`` and ``+1`` are bus ``1``)."""
+    text = df[id_col].astype(str).str.strip()
+    text = text.where(
+        ~text.str.fullmatch(r"[+-]?\d+\.0*"), text.str.replace(r"\.0*$", "", regex=True)
+    )
+    ids = text.str.replace(r"^\+", "", regex=True).to_numpy(dtype=object)
     raw_x = df[xcol].astype(str).str.strip()
     raw_y = df[ycol].astype(str).str.strip()
     x = pd.to_numeric(raw_x, errors="coerce").to_numpy(dtype=float)
     y = pd.to_numeric(raw_y, errors="coerce").to_numpy(dtype=float)
-    lines = np.arange(len(df)) + line_offset
+    lines = np.arange(len(df)) + where.line_offset
     row_ids = [str(i) for i in ids]
+    return _CoordinateRows(ids, row_ids, xcol, ycol, raw_x, raw_y, x, y, lines)
+
+
+def _check_coordinate_values(
+    rows: _CoordinateRows, crs: CRS, report: ProblemReport, where: _CoordinatesSource
+) -> None:
+    """Empty bus IDs, coordinates that are not finite numbers, and (in a geographic CRS)
+    latitudes beyond 90 or longitudes beyond 360 degrees."""
+    file, layer, line_word = where.file, where.layer, where.line_word
+    ids, row_ids, lines = rows.ids, rows.row_ids, rows.lines
+    xcol, ycol, raw_x, raw_y, x, y = rows.xcol, rows.ycol, rows.raw_x, rows.raw_y, rows.x, rows.y
     empty = ids == ""
     _report_rows(
         report,
@@ -1062,6 +1223,17 @@ def read_bus_coordinates(
             lines=lines,
             line_word=line_word,
         )
+
+
+def _check_coordinate_ids(
+    rows: _CoordinateRows,
+    bus_ids: Sequence[str],
+    report: ProblemReport,
+    where: _CoordinatesSource,
+) -> dict[str, int]:
+    """Repeated and unknown bus IDs, and buses without a row; the first row of each bus."""
+    file, layer, line_word = where.file, where.layer, where.line_word
+    ids, row_ids, lines = rows.ids, rows.row_ids, rows.lines
     known = {b: k for k, b in enumerate(bus_ids)}
     first_seen: dict[str, int] = {}
     dup: list[int] = []
@@ -1109,10 +1281,50 @@ def read_bus_coordinates(
             layer=layer,
             field="bus_id",
         )
+    return first_seen
+
+
+def read_bus_coordinates(
+    bus_coordinates: str | os.PathLike[str] | pd.DataFrame,
+    bus_ids: Sequence[str],
+    crs: object,
+    report: ProblemReport,
+) -> tuple[np.ndarray, np.ndarray, CRS] | None:
+    """Positions of buses from a CSV file (or a table) of ``bus_id`` and ``x,y`` or ``lon,lat``.
+
+    Parameters
+    ----------
+    bus_coordinates
+        The CSV file, or a table with the same columns.
+    bus_ids
+        The buses that need a position, in the order wanted.
+    crs
+        CRS of the coordinates (anything pyproj takes); ``lon,lat`` needs a geographic one.
+    report
+        Problems (unknown or repeated bus, buses without a row, values that are not
+        finite numbers, latitudes beyond 90 degrees) are added here, with the CSV row.
+
+    Returns
+    -------
+    tuple of (x, y, CRS) or None
+        x and y in the order of ``bus_ids``; ``None`` when there is a problem.
+    """
+    opened = _open_bus_coordinates(bus_coordinates, report)
+    if opened is None:
+        return None
+    df, where = opened
+    problems_before = len(report)
+    columns = _coordinate_columns(df, crs, report, where)
+    if columns is None:
+        return None
+    id_col, xcol, ycol, pyproj_crs = columns
+    rows = _coordinate_rows(df, id_col, xcol, ycol, where)
+    _check_coordinate_values(rows, pyproj_crs, report, where)
+    first_seen = _check_coordinate_ids(rows, bus_ids, report, where)
     if len(report) > problems_before:
         return None
     order = np.array([first_seen[b] for b in bus_ids], dtype=np.int64)
-    return x[order], y[order], crs
+    return rows.x[order], rows.y[order], pyproj_crs
 
 
 def _lengths_km(
@@ -1127,56 +1339,49 @@ def _lengths_km(
     return np.asarray(dist, dtype=float) / 1000.0
 
 
-def case_to_grid(
-    case: MatpowerCase,
-    report: ProblemReport,
-    *,
-    source: str,
-    bus_coordinates: str | os.PathLike[str] | pd.DataFrame | None = None,
-    coordinates_crs: object = "EPSG:4326",
-) -> Grid | None:
-    """Apply MATPOWER's conventions to a parsed case and check it.
+@dataclass
+class _GridRows:
+    """A checked case's IDs and what its rows refer to (between :func:`case_to_grid`'s steps).
 
-    Parameters
+    Attributes
     ----------
-    case
-        From :func:`parse_matpower` (or built from another source, e.g. pandapower).
-    report
-        Problems and notes are added here.
-    source
-        What the grid was read from (a path), kept in ``Grid.source``.
-    bus_coordinates
-        Optional bus positions: a CSV file (or a table) with ``bus_id`` and either
-        ``x,y`` or ``lon,lat``. Without it the grid has empty geometries.
-    coordinates_crs
-        CRS of the coordinates (anything pyproj takes) [default EPSG:4326].
+    bus_ids, branch_ids, gen_ids
+        The IDs of the rows of ``bus``, ``branch`` and ``gen``.
+    voltage
+        Per bus, ``BASE_KV`` [kV], NaN where it is 0.
+    f_row, t_row
+        Per branch, the bus row of its from and to end.
+    br_on
+        Per branch, whether it is in service (not at an isolated bus).
+    g_row
+        Per generator, its bus row.
+    """
+
+    bus_ids: list[str]
+    voltage: np.ndarray
+    branch_ids: list[str]
+    f_row: np.ndarray
+    t_row: np.ndarray
+    br_on: np.ndarray
+    gen_ids: list[str]
+    g_row: np.ndarray
+
+
+def _check_buses(
+    case: MatpowerCase, report: ProblemReport, file: str
+) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """Check the bus numbers and types; the bus IDs, the bus lookup and the voltages.
 
     Returns
     -------
-    Grid or None
-        ``None`` when a problem was found (branch or generator at an unknown bus,
-        duplicate bus number, zero reactance on an in-service branch, or one so small
-        that ``baseMVA / (BR_X * TAP)`` overflows, a status other than 0 or 1, NaN or
-        Inf in a case not read from a file (pandapower's), PMAX < PMIN, bad gencost,
-        bad coordinates ...); the report names each.
-
-    Notes
-    -----
-    ``rating_emergency_mw`` is MATPOWER's ``RATE_C`` (``inf`` where 0).
-    ``marginal_cost_usd_per_mwh`` is the linear coefficient of a polynomial whose
-    higher coefficients are all 0 (or the common slope of piecewise-linear points on
-    one straight line, to 1e-9 relative); otherwise NaN. With coordinates, branches
-    are straight lines between their buses and ``length_km`` is their length: planar
-    in a projected CRS, on the CRS's ellipsoid (pyproj ``Geod``) in a geographic one.
+    bus_ids, uniq, first, voltage
+        The IDs; the sorted unique bus numbers and the row of each (:func:`_bus_lookup`);
+        ``BASE_KV`` per bus [kV], NaN where it is 0 (noted).
     """
-    problems_before = len(report)
-    file = case.path or source
-    bus, gen, branch = case.bus, case.gen, case.branch
-    nb, ng, nl = len(bus), len(gen), len(branch)
+    bus = case.bus
+    nb = len(bus)
     lines = case.lines
     bus_num = bus[:, BUS_I]
-
-    # --- buses
     integral = bus_num == np.round(bus_num)
     if case.bus_ids is not None:
         bus_ids = list(case.bus_ids)
@@ -1232,12 +1437,26 @@ def case_to_grid(
             f"{file}: {len(no_kv)} buses have BASE_KV 0 ({_few([bus_ids[i] for i in no_kv])}); "
             "their voltage_kv is left empty (NaN)"
         )
+    return bus_ids, uniq, first, voltage
 
-    # --- branches
-    branch_ids = (
-        list(case.branch_ids) if case.branch_ids is not None else [str(i + 1) for i in range(nl)]
-    )
-    br_lines = lines.get("branch")
+
+def _branch_ends(
+    case: MatpowerCase,
+    report: ProblemReport,
+    file: str,
+    branch_ids: Sequence[str],
+    uniq: np.ndarray,
+    first: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The bus rows of each branch's ends (unknown buses and self-loops are problems).
+
+    Returns
+    -------
+    f_row, f_ok, t_row, t_ok
+        The from and to bus rows, and whether each bus was found.
+    """
+    branch = case.branch
+    br_lines = case.lines.get("branch")
     f_row, f_ok = _rows_of(branch[:, F_BUS], uniq, first)
     t_row, t_ok = _rows_of(branch[:, T_BUS], uniq, first)
     for col, j, ok in (("F_BUS", F_BUS, f_ok), ("T_BUS", T_BUS, t_ok)):
@@ -1266,6 +1485,22 @@ def case_to_grid(
         ids=branch_ids,
         lines=br_lines,
     )
+    return f_row, f_ok, t_row, t_ok
+
+
+def _branches_in_service(
+    case: MatpowerCase,
+    report: ProblemReport,
+    file: str,
+    branch_ids: list[str],
+    ends: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+) -> np.ndarray:
+    """Whether each branch is in service: ``BR_STATUS`` 1 (checked: 0 or 1), not at an
+    isolated bus (noted)."""
+    branch = case.branch
+    br_lines = case.lines.get("branch")
+    bus_type = case.bus[:, BUS_TYPE]
+    f_row, f_ok, t_row, t_ok = ends
     _report_status(report, branch, BR_STATUS, "BR_STATUS", file, "branch", branch_ids, br_lines)
     br_on = branch[:, BR_STATUS] > 0
     # MATPOWER (ext2int) takes branches at an isolated bus (BUS_TYPE 4) out of service
@@ -1278,6 +1513,20 @@ def case_to_grid(
             f"(BUS_TYPE 4; {_few([branch_ids[i] for i in np.flatnonzero(at_isolated)])}): "
             "out of service, as in MATPOWER"
         )
+    return br_on
+
+
+def _check_branch_numbers(
+    case: MatpowerCase,
+    report: ProblemReport,
+    file: str,
+    branch_ids: list[str],
+    br_on: np.ndarray,
+) -> None:
+    """Reactance (not 0 in service, ``baseMVA / (BR_X * TAP)`` finite), ratings [MVA] and
+    taps not negative; a note on the branches out of service."""
+    branch = case.branch
+    br_lines = case.lines.get("branch")
     _report_rows(
         report,
         np.flatnonzero(br_on & (branch[:, BR_X] == 0)),
@@ -1346,9 +1595,18 @@ def case_to_grid(
             "with in_service = False"
         )
 
-    # --- generators
-    gen_ids = list(case.gen_ids) if case.gen_ids is not None else [str(i + 1) for i in range(ng)]
-    gen_lines = lines.get("gen")
+
+def _check_generators(
+    case: MatpowerCase,
+    report: ProblemReport,
+    file: str,
+    gen_ids: list[str],
+    uniq: np.ndarray,
+    first: np.ndarray,
+) -> np.ndarray:
+    """Check the generators' status, bus and PMIN <= PMAX [MW]; the bus row of each."""
+    gen = case.gen
+    gen_lines = case.lines.get("gen")
     _report_status(report, gen, GEN_STATUS, "GEN_STATUS", file, "gen", gen_ids, gen_lines)
     g_row, g_ok = _rows_of(gen[:, GEN_BUS], uniq, first)
     _report_rows(
@@ -1383,17 +1641,22 @@ def case_to_grid(
             f"{file}: {len(neg)} generators have PMAX < 0 ({_few([gen_ids[i] for i in neg])}): "
             "MATPOWER's dispatchable loads; kept as they are"
         )
-    _report_not_finite(report, case, file, bus_ids, branch_ids, gen_ids)
-    costs, marginal = _costs(case, report, file, gen_ids)
+    return g_row
 
-    # --- coordinates
-    coords = None
-    if bus_coordinates is not None:
-        coords = read_bus_coordinates(bus_coordinates, bus_ids, coordinates_crs, report)
 
-    if len(report) > problems_before:
-        return None
+def _grid_tables(
+    case: MatpowerCase, rows: _GridRows, marginal: np.ndarray
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The grid's bus, branch and generator tables of a checked case (no geometry yet).
 
+    ``marginal`` is each generator's linear cost [USD/MWh] (NaN when not linear).
+    """
+    bus, gen, branch = case.bus, case.gen, case.branch
+    nb, ng, nl = len(bus), len(gen), len(branch)
+    bus_type = bus[:, BUS_TYPE]
+    bus_ids, branch_ids, gen_ids = rows.bus_ids, rows.branch_ids, rows.gen_ids
+    voltage, br_on = rows.voltage, rows.br_on
+    f_row, t_row, g_row = rows.f_row, rows.t_row, rows.g_row
     names = list(case.bus_names) if case.bus_names is not None else [""] * nb
     buses = pd.DataFrame(
         {
@@ -1445,6 +1708,21 @@ def case_to_grid(
         },
         index=pd.Index(gen_ids, name="gen_id", dtype=object),
     )
+    return buses, branches, generators
+
+
+def _grid_geometry(
+    buses: pd.DataFrame,
+    branches: pd.DataFrame,
+    rows: _GridRows,
+    coords: tuple[np.ndarray, np.ndarray, CRS] | None,
+) -> tuple[gpd.GeoSeries, gpd.GeoSeries]:
+    """Bus points and straight branch lines from ``coords`` (x, y, CRS), or empty geometries.
+
+    With coordinates, ``branches.length_km`` is set (in place) to the lines' lengths [km].
+    """
+    nb, nl = len(buses), len(branches)
+    f_row, t_row = rows.f_row, rows.t_row
     if coords is not None:
         x, y, crs = coords
         points = shapely.points(x, y)
@@ -1460,6 +1738,74 @@ def case_to_grid(
     else:
         bus_geom = gpd.GeoSeries([None] * nb, index=buses.index, crs=None)
         br_geom = gpd.GeoSeries([None] * nl, index=branches.index, crs=None)
+    return bus_geom, br_geom
+
+
+def case_to_grid(
+    case: MatpowerCase,
+    report: ProblemReport,
+    *,
+    source: str,
+    bus_coordinates: str | os.PathLike[str] | pd.DataFrame | None = None,
+    coordinates_crs: object = "EPSG:4326",
+) -> Grid | None:
+    """Apply MATPOWER's conventions to a parsed case and check it.
+
+    Parameters
+    ----------
+    case
+        From :func:`parse_matpower` (or built from another source, e.g. pandapower).
+    report
+        Problems and notes are added here.
+    source
+        What the grid was read from (a path), kept in ``Grid.source``.
+    bus_coordinates
+        Optional bus positions: a CSV file (or a table) with ``bus_id`` and either
+        ``x,y`` or ``lon,lat``. Without it the grid has empty geometries.
+    coordinates_crs
+        CRS of the coordinates (anything pyproj takes) [default EPSG:4326].
+
+    Returns
+    -------
+    Grid or None
+        ``None`` when a problem was found (branch or generator at an unknown bus,
+        duplicate bus number, zero reactance on an in-service branch, or one so small
+        that ``baseMVA / (BR_X * TAP)`` overflows, a status other than 0 or 1, NaN or
+        Inf in a case not read from a file (pandapower's), PMAX < PMIN, bad gencost,
+        bad coordinates ...); the report names each.
+
+    Notes
+    -----
+    ``rating_emergency_mw`` is MATPOWER's ``RATE_C`` (``inf`` where 0).
+    ``marginal_cost_usd_per_mwh`` is the linear coefficient of a polynomial whose
+    higher coefficients are all 0 (or the common slope of piecewise-linear points on
+    one straight line, to 1e-9 relative); otherwise NaN. With coordinates, branches
+    are straight lines between their buses and ``length_km`` is their length: planar
+    in a projected CRS, on the CRS's ellipsoid (pyproj ``Geod``) in a geographic one.
+    """
+    problems_before = len(report)
+    file = case.path or source
+    nl, ng = len(case.branch), len(case.gen)
+    bus_ids, uniq, first, voltage = _check_buses(case, report, file)
+    branch_ids = (
+        list(case.branch_ids) if case.branch_ids is not None else [str(i + 1) for i in range(nl)]
+    )
+    ends = _branch_ends(case, report, file, branch_ids, uniq, first)
+    br_on = _branches_in_service(case, report, file, branch_ids, ends)
+    _check_branch_numbers(case, report, file, branch_ids, br_on)
+    gen_ids = list(case.gen_ids) if case.gen_ids is not None else [str(i + 1) for i in range(ng)]
+    g_row = _check_generators(case, report, file, gen_ids, uniq, first)
+    _report_not_finite(report, case, file, bus_ids, branch_ids, gen_ids)
+    costs, marginal = _costs(case, report, file, gen_ids)
+    coords = None
+    if bus_coordinates is not None:
+        coords = read_bus_coordinates(bus_coordinates, bus_ids, coordinates_crs, report)
+    if len(report) > problems_before:
+        return None
+    f_row, _, t_row, _ = ends
+    rows = _GridRows(bus_ids, voltage, branch_ids, f_row, t_row, br_on, gen_ids, g_row)
+    buses, branches, generators = _grid_tables(case, rows, marginal)
+    bus_geom, br_geom = _grid_geometry(buses, branches, rows, coords)
     return Grid(
         buses=gpd.GeoDataFrame(buses, geometry=bus_geom),
         branches=gpd.GeoDataFrame(branches, geometry=br_geom),

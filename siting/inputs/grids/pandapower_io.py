@@ -59,6 +59,7 @@ import math
 import numbers
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -315,50 +316,20 @@ def _foreign_objects(path: Path) -> list[str]:
     return found
 
 
-def read_pandapower(
-    path_or_net: str | os.PathLike[str] | Any,
-    report: ProblemReport,
-    *,
-    use_geodata: bool = True,
-    bus_coordinates: str | os.PathLike[str] | pd.DataFrame | None = None,
-    coordinates_crs: object = "EPSG:4326",
-    trafo_model: str = "t",
-) -> Grid | None:
-    """Read a pandapower network (a ``pandapower.to_json`` file, or a net object).
+def _open_network(
+    pp: Any, path_or_net: str | os.PathLike[str] | Any, report: ProblemReport
+) -> tuple[Any, str] | None:
+    """The pandapower network to read and its source (the file, or a label for a net object).
 
-    Parameters
-    ----------
-    path_or_net
-        A JSON file written by ``pandapower.to_json``, or a ``pandapowerNet``. The net is
-        copied, not changed. Pickles (``.p``) are refused: unpickling runs code from the file.
-    report
-        Problems and notes are added here.
-    use_geodata
-        Whether to take bus positions from pandapower's geodata (``bus.geo`` GeoJSON
-        points in pandapower 3, ``bus_geodata`` before). Either every bus has a
-        position or none may.
-    bus_coordinates
-        Optional CSV (or table) with ``bus_id`` (the pandapower bus index) and ``x,y``
-        or ``lon,lat``, used instead of the geodata; it must give every bus.
-    coordinates_crs
-        CRS of the geodata or CSV (pandapower stores none) [default EPSG:4326, lon/lat].
-    trafo_model
-        pandapower's transformer model, ``"t"`` (its default) or ``"pi"``.
-
-    Returns
-    -------
-    Grid or None
-        ``source_format = "pandapower"``; ``None`` when the network could not be read
-        or converted, or has a problem (the report says which).
+    A path is checked (no pickles, a regular file of bounded size, no foreign objects) and
+    read with ``pandapower.from_json``; ``None`` when it cannot be read (the report says
+    why). A net object is taken as it is.
 
     Raises
     ------
-    ImportError
-        If pandapower is not installed.
     TypeError
         If ``path_or_net`` is neither a path nor a pandapower network.
     """
-    pp = _import_pandapower()
     if isinstance(path_or_net, (str, os.PathLike)):
         file = str(path_or_net)
         p = Path(path_or_net)
@@ -416,12 +387,18 @@ def read_pandapower(
         raise TypeError(
             f"expected a path or a pandapower network, got {type(path_or_net).__name__}"
         )
-    if not _check_tables(net, pp, report, file):
-        return None
-    net = copy.deepcopy(net)
-    _fill_loading_limits(net)
+    return net, source
 
-    has_costs = len(net.poly_cost) > 0 or len(net.pwl_cost) > 0
+
+def _convert_or_fall_back(
+    net: Any, trafo_model: str, has_costs: bool, report: ProblemReport, file: str
+) -> tuple[dict, dict, str] | None:
+    """pandapower's case of ``net`` (``ppc``, ``ppci``) and the mode that gave it.
+
+    The OPF conversion first (it makes controllable units generators and reads costs);
+    when pandapower refuses it (limits missing), the power-flow one, with a note.
+    ``None`` when neither converts the network.
+    """
     mode = "opf"
     try:
         ppc, ppci = _convert(net, "opf", trafo_model)
@@ -447,20 +424,60 @@ def read_pandapower(
             f"{file}: this pandapower version gives only its in-service case; out-of-service "
             "branches and buses are left out"
         )
-    lookups = net._pd2ppc_lookups
+    return ppc, ppci, mode
 
+
+def _case_arrays(ppc: dict, net: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The bus, branch and gen matrices of ``ppc`` (real, MATPOWER's standard columns).
+
+    pandapower widens every given active-power limit by ``delta`` (1e-10 MW) for its
+    solvers; that is taken back (its default limit, 1e9 MW, is not widened).
+    """
     bus = np.real(np.asarray(ppc["bus"])[:, :13]).astype(float)
     branch = np.real(np.asarray(ppc["branch"])[:, :13]).astype(float)
     gen = np.real(np.asarray(ppc["gen"])[:, :21]).astype(float)
-    nb, nl, ng = len(bus), len(branch), len(gen)
-    # pandapower widens every given active-power limit by `delta` (1e-10 MW) for its
-    # solvers; take that back (its default limit, 1e9 MW, is not widened)
     delta = float(net._options.get("delta", 0.0))
     for col, sign in ((PMAX, 1.0), (PMIN, -1.0)):
         given = np.abs(gen[:, col]) < 1e9
         gen[given, col] -= sign * delta
+    return bus, branch, gen
 
-    # --- buses: pandapower index of each ppc row (smallest one where buses were merged)
+
+@dataclass
+class _RowIds:
+    """What each row of pandapower's case stands for.
+
+    Attributes
+    ----------
+    rep
+        Per bus row, the pandapower bus index (the smallest one where buses were merged);
+        -1 for an auxiliary bus.
+    bus_ids
+        Per bus row, its ID (an auxiliary bus's from the branch that uses it).
+    home
+        Per bus row, the pandapower bus it stands for (an auxiliary bus: the one it
+        replaces), for positions and zones.
+    branch_ids, gen_ids
+        Per branch and gen row, its ID (``line:3``, ``ext_grid:0`` ...).
+    keep
+        Per gen row, whether it is a generator (not an xward's voltage source).
+    gen_kind
+        Per gen row, its pandapower element table (``sgen`` ...).
+    """
+
+    rep: np.ndarray
+    bus_ids: list[str]
+    home: np.ndarray
+    branch_ids: list[str]
+    gen_ids: list[str]
+    keep: np.ndarray
+    gen_kind: np.ndarray
+
+
+def _bus_representatives(
+    net: Any, lookups: dict, nb: int, report: ProblemReport, file: str
+) -> np.ndarray:
+    """Per bus row, the pandapower bus index (smallest where buses were merged), else -1."""
     pp_index = net.bus.index.to_numpy(dtype=np.int64)
     row_of = np.asarray(lookups["bus"])[pp_index]
     valid = (row_of >= 0) & (row_of < nb)
@@ -473,8 +490,24 @@ def read_pandapower(
             f"{file}: pandapower merged {n_merged} buses joined by closed bus-bus switches "
             "into the bus with the smallest index"
         )
+    return rep
 
-    # --- branches: IDs and the pandapower buses each end stands for
+
+def _branch_rows(
+    net: Any, lookups: dict, nl: int
+) -> tuple[list[str], np.ndarray, dict[tuple[int, int], str]]:
+    """Branch IDs, the pandapower buses each end stands for, and three-winding star points.
+
+    Returns
+    -------
+    branch_ids
+        Per branch row, ``<element>:<index>`` (``trafo3w:<index>:<side>``).
+    declared
+        Shape (nl, 2): the pandapower bus of each end as the element table gives it (-1
+        where unknown).
+    star_of
+        (branch row, end) -> the ID of the star-point bus at that end.
+    """
     branch_ids = [f"branch#{k}" for k in range(nl)]
     declared = np.full((nl, 2), -1, dtype=np.int64)
     star_of: dict[tuple[int, int], str] = {}  # (branch row, end) -> star-point bus ID
@@ -502,8 +535,18 @@ def read_pandapower(
         else:
             for j in range(n):
                 branch_ids[a + j] = f"{et}#{j}"
+    return branch_ids, declared, star_of
 
-    # --- auxiliary buses (no pandapower bus): an ID and the bus they stand in for
+
+def _auxiliary_buses(
+    rep: np.ndarray,
+    branch: np.ndarray,
+    branch_ids: list[str],
+    declared: np.ndarray,
+    star_of: dict[tuple[int, int], str],
+) -> tuple[list[str], np.ndarray]:
+    """Bus IDs (auxiliary buses named after a branch using them) and the bus each stands for."""
+    nb, nl = len(rep), len(branch)
     bus_ids = [str(r) if r >= 0 else "" for r in rep]
     home = rep.copy()
     for k in range(nl - 1, -1, -1):  # backwards: the first branch touching a bus wins
@@ -515,8 +558,11 @@ def read_pandapower(
     for row in np.flatnonzero(rep < 0):
         if not bus_ids[row]:
             bus_ids[row] = f"aux#{row}"
+    return bus_ids, home
 
-    # --- generators
+
+def _gen_rows(net: Any, ng: int) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Per gen row: its ID, whether it is a generator, and its pandapower element table."""
     gen_ids = [f"gen#{k}" for k in range(ng)]
     keep = np.ones(ng, dtype=bool)
     gen_kind = np.full(ng, "", dtype=object)
@@ -530,6 +576,31 @@ def read_pandapower(
         if len(mask) == len(idx) and int(mask.sum()) == t - f:
             for j, i in enumerate(idx[mask]):
                 gen_ids[f + j] = f"{base}:{i}"
+    return gen_ids, keep, gen_kind
+
+
+def _row_ids(
+    net: Any,
+    bus: np.ndarray,
+    branch: np.ndarray,
+    gen: np.ndarray,
+    report: ProblemReport,
+    file: str,
+) -> _RowIds:
+    """What each bus, branch and gen row of pandapower's case stands for."""
+    lookups = net._pd2ppc_lookups
+    rep = _bus_representatives(net, lookups, len(bus), report, file)
+    branch_ids, declared, star_of = _branch_rows(net, lookups, len(branch))
+    bus_ids, home = _auxiliary_buses(rep, branch, branch_ids, declared, star_of)
+    gen_ids, keep, gen_kind = _gen_rows(net, len(gen))
+    return _RowIds(rep, bus_ids, home, branch_ids, gen_ids, keep, gen_kind)
+
+
+def _note_generators(
+    net: Any, gen: np.ndarray, ids: _RowIds, report: ProblemReport, file: str
+) -> None:
+    """Notes on generators: dropped out of service, sgen netted into load, no MW limit."""
+    gen_ids, keep, gen_kind = ids.gen_ids, ids.keep, ids.gen_kind
     n_off = {
         t: int((~net[t]["in_service"].astype(bool)).sum())
         for t in ("ext_grid", "gen", "sgen", "storage")
@@ -556,7 +627,13 @@ def read_pandapower(
             f"({', '.join(gen_ids[i] for i in unlimited[:5])}); p_max_mw is its default, 1e9 MW"
         )
 
-    # --- costs, as pandapower's OPF builds them (rows follow ppci's generators)
+
+def _gencost(
+    ppci: dict, mode: str, has_costs: bool, keep: np.ndarray, report: ProblemReport, file: str
+) -> np.ndarray | None:
+    """The kept generators' cost rows, as pandapower's OPF builds them (rows follow ppci's
+    generators); ``None`` without costs, or when ppci has left generators out."""
+    ng = len(keep)
     gencost = None
     if mode == "opf" and has_costs and "gencost" in ppci:
         gc = np.real(np.asarray(ppci["gencost"], dtype=float))
@@ -569,9 +646,32 @@ def read_pandapower(
                 f"{file}: some generators are at buses pandapower finds unsupplied; costs "
                 "are not read"
             )
+    return gencost
 
-    # --- keep the rows that stand for a bus, or that a branch or generator uses (pandapower
-    # keeps buses it merged away as unused out-of-service rows)
+
+def _kept_case(
+    net: Any,
+    ppc: dict,
+    rows: tuple[np.ndarray, np.ndarray, np.ndarray],
+    ids: _RowIds,
+    gencost: np.ndarray | None,
+    source: str,
+    report: ProblemReport,
+    file: str,
+) -> tuple[MatpowerCase, list[str], np.ndarray]:
+    """The case of the bus rows that stand for a bus or that a branch or generator uses.
+
+    pandapower keeps buses it merged away as unused out-of-service rows; they are left out.
+
+    Returns
+    -------
+    MatpowerCase, bus IDs, home
+        The case (1-based bus numbers, the kept generators), and per kept bus its ID and
+        the pandapower bus it stands for.
+    """
+    bus, branch, gen = rows
+    rep, keep = ids.rep, ids.keep
+    nb = len(bus)
     used = np.zeros(nb, dtype=bool)
     used[branch[:, [F_BUS, T_BUS]].astype(np.int64).ravel()] = True
     used[gen[keep, GEN_BUS].astype(np.int64)] = True
@@ -581,22 +681,22 @@ def read_pandapower(
         report.note(
             f"{file}: pandapower's conversion added {len(aux)} auxiliary buses (three-winding "
             "transformer star points, xward buses, open line switches); kept with IDs "
-            f"such as '{bus_ids[aux[0]]}'"
+            f"such as '{ids.bus_ids[aux[0]]}'"
         )
     names = net.bus["name"] if "name" in net.bus.columns else pd.Series(dtype=object)
     bus_names = []
     for row in np.flatnonzero(keep_bus):
         nm = names.get(rep[row]) if rep[row] >= 0 else None
         bus_names.append("" if nm is None or (isinstance(nm, float) and np.isnan(nm)) else str(nm))
-    bus_ids = [b for b, k in zip(bus_ids, keep_bus, strict=True) if k]
-    home = home[keep_bus]
+    bus_ids = [b for b, k in zip(ids.bus_ids, keep_bus, strict=True) if k]
+    home = ids.home[keep_bus]
     bus_arr = bus[keep_bus].copy()
     bus_arr[:, BUS_I] = np.flatnonzero(keep_bus) + 1
     branch_arr = branch.copy()
     branch_arr[:, [F_BUS, T_BUS]] += 1
     gen_arr = gen[keep].copy()
     gen_arr[:, GEN_BUS] += 1
-    kept_gen_ids = [g for g, k in zip(gen_ids, keep, strict=True) if k]
+    kept_gen_ids = [g for g, k in zip(ids.gen_ids, keep, strict=True) if k]
     case = MatpowerCase(
         base_mva=float(ppc["baseMVA"]),
         bus=bus_arr,
@@ -607,18 +707,37 @@ def read_pandapower(
         name=str(getattr(net, "name", "") or ""),
         path=source,
         bus_ids=tuple(bus_ids),
-        branch_ids=tuple(branch_ids),
+        branch_ids=tuple(ids.branch_ids),
         gen_ids=tuple(kept_gen_ids),
     )
+    return case, bus_ids, home
 
-    # --- coordinates from pandapower's geodata
+
+def _bus_positions(
+    net: Any,
+    bus_ids: list[str],
+    home: np.ndarray,
+    bus_coordinates: str | os.PathLike[str] | pd.DataFrame | None,
+    coordinates_crs: object,
+    use_geodata: bool,
+    report: ProblemReport,
+    file: str,
+) -> tuple[bool, pd.DataFrame | None]:
+    """Positions of the kept buses, from ``bus_coordinates`` or pandapower's geodata.
+
+    Returns
+    -------
+    ok, coords
+        ``ok`` False when there is a problem (the report says which); ``coords`` a table
+        of ``bus_id, x, y`` [in ``coordinates_crs``], or ``None`` when no bus has a position.
+    """
     coords = None
     xy = None
     if bus_coordinates is not None:
         pp_ids = [str(i) for i in net.bus.index]
         got = read_bus_coordinates(bus_coordinates, pp_ids, coordinates_crs, report)
         if got is None:
-            return None
+            return False, None
         xy = pd.DataFrame({"x": got[0], "y": got[1]}, index=net.bus.index)
     elif use_geodata:
         xy = _bus_geodata(net)
@@ -638,17 +757,15 @@ def read_pandapower(
                     layer="bus",
                     field="geo",
                 )
-                return None
+                return False, None
             coords = pd.DataFrame(
                 {"bus_id": bus_ids, "x": hx["x"].to_numpy(), "y": hx["y"].to_numpy()}
             )
-    grid = case_to_grid(
-        case, report, source=source, bus_coordinates=coords, coordinates_crs=coordinates_crs
-    )
-    if grid is None:
-        return None
-    grid.source_format = "pandapower"
-    # pandapower's own zone and line lengths
+    return True, coords
+
+
+def _pandapower_columns(grid: Grid, net: Any, home: np.ndarray) -> None:
+    """pandapower's own bus zones (as ``area``) and line lengths [km] onto ``grid``, in place."""
     if "zone" in net.bus.columns:
         zone = net.bus["zone"].reindex(home)
         has_zone = zone.notna().to_numpy()
@@ -659,4 +776,84 @@ def read_pandapower(
         is_line = grid.branches.index.str.startswith("line:")
         line_idx = grid.branches.index[is_line].str.slice(5).astype(np.int64)
         grid.branches.loc[is_line, "length_km"] = net.line["length_km"].reindex(line_idx).to_numpy()
+
+
+def read_pandapower(
+    path_or_net: str | os.PathLike[str] | Any,
+    report: ProblemReport,
+    *,
+    use_geodata: bool = True,
+    bus_coordinates: str | os.PathLike[str] | pd.DataFrame | None = None,
+    coordinates_crs: object = "EPSG:4326",
+    trafo_model: str = "t",
+) -> Grid | None:
+    """Read a pandapower network (a ``pandapower.to_json`` file, or a net object).
+
+    Parameters
+    ----------
+    path_or_net
+        A JSON file written by ``pandapower.to_json``, or a ``pandapowerNet``. The net is
+        copied, not changed. Pickles (``.p``) are refused: unpickling runs code from the file.
+    report
+        Problems and notes are added here.
+    use_geodata
+        Whether to take bus positions from pandapower's geodata (``bus.geo`` GeoJSON
+        points in pandapower 3, ``bus_geodata`` before). Either every bus has a
+        position or none may.
+    bus_coordinates
+        Optional CSV (or table) with ``bus_id`` (the pandapower bus index) and ``x,y``
+        or ``lon,lat``, used instead of the geodata; it must give every bus.
+    coordinates_crs
+        CRS of the geodata or CSV (pandapower stores none) [default EPSG:4326, lon/lat].
+    trafo_model
+        pandapower's transformer model, ``"t"`` (its default) or ``"pi"``.
+
+    Returns
+    -------
+    Grid or None
+        ``source_format = "pandapower"``; ``None`` when the network could not be read
+        or converted, or has a problem (the report says which).
+
+    Raises
+    ------
+    ImportError
+        If pandapower is not installed.
+    TypeError
+        If ``path_or_net`` is neither a path nor a pandapower network.
+    """
+    pp = _import_pandapower()
+    opened = _open_network(pp, path_or_net, report)
+    if opened is None:
+        return None
+    net, source = opened
+    file = source
+    if not _check_tables(net, pp, report, file):
+        return None
+    net = copy.deepcopy(net)
+    _fill_loading_limits(net)
+
+    has_costs = len(net.poly_cost) > 0 or len(net.pwl_cost) > 0
+    converted = _convert_or_fall_back(net, trafo_model, has_costs, report, file)
+    if converted is None:
+        return None
+    ppc, ppci, mode = converted
+    bus, branch, gen = _case_arrays(ppc, net)
+    ids = _row_ids(net, bus, branch, gen, report, file)
+    _note_generators(net, gen, ids, report, file)
+    gencost = _gencost(ppci, mode, has_costs, ids.keep, report, file)
+    case, bus_ids, home = _kept_case(
+        net, ppc, (bus, branch, gen), ids, gencost, source, report, file
+    )
+    ok, coords = _bus_positions(
+        net, bus_ids, home, bus_coordinates, coordinates_crs, use_geodata, report, file
+    )
+    if not ok:
+        return None
+    grid = case_to_grid(
+        case, report, source=source, bus_coordinates=coords, coordinates_crs=coordinates_crs
+    )
+    if grid is None:
+        return None
+    grid.source_format = "pandapower"
+    _pandapower_columns(grid, net, home)
     return grid
