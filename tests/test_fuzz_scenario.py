@@ -477,7 +477,8 @@ def test_mutated_tiny_loads_or_names_the_problem(work, tiny, data):
 
 def run_validate(path: Path, root: Path) -> int:
     """``siting validate`` in-process: exit 0, or 1 with problems that name a file."""
-    from siting.cli import EXIT_INVALID, app
+    from siting.cli import app
+    from siting.cli.common import EXIT_INVALID
 
     with no_hang(60):
         result = CliRunner().invoke(app, ["validate", str(path)])
