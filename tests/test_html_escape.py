@@ -96,3 +96,18 @@ def test_the_map_and_the_report_apply_the_same_rules(tmp_path):
     assert "<td>north\ufffdend</td>" in row
     # the NaN region: blank (it read "nan" before the escapers were one)
     assert row.endswith("<td></td><td></td></tr>") and "nan" not in row
+
+
+def test_the_report_summary_without_a_pue_column_says_the_mix_and_no_pue():
+    """A plan's sites layer without ``pue_annual`` (an older or hand-edited plan): the cooling
+    sentence names the mix and leaves the PUE out (before: AttributeError from pandas)."""
+    import pandas as pd
+
+    from siting.render.report import _summary_cooling
+
+    sites = pd.DataFrame(
+        {"site_id": ["a", "b"], "cooling": ["liquid", "liquid"], "it_mw_final": [50.0, 100.0]}
+    )
+    s = _summary_cooling(sites)
+    assert s.startswith("The campuses use liquid cooling at 2 sites (150"), s
+    assert "PUE" not in s

@@ -564,7 +564,8 @@ def _summary_cooling(sites: pd.DataFrame) -> str:
         for k, r in mix.iterrows()
     ]
     s = "The campuses use " + _list_words(parts)
-    pue = pd.to_numeric(sites.get("pue_annual"), errors="coerce").dropna()
+    pue = pd.to_numeric(sites.get("pue_annual", pd.Series(dtype=float)), errors="coerce")
+    pue = pue.dropna()
     if len(pue):
         s += (
             f"; their annual PUE is {esc(fmt_num(pue.min(), 2))}"
