@@ -48,6 +48,8 @@ from siting.solve.highs import (
 )
 
 if TYPE_CHECKING:
+    import pyomo.environ as pyo
+
     from siting.candidates.generate import Candidates
     from siting.config.scenario import Scenario
     from siting.inputs import Layers
@@ -96,7 +98,12 @@ def interrupted_message(signal_name: str = "SIGINT") -> str:
 
 
 def solve_model(
-    m, d: ModelData, *, write_lp=None, clock: Clock | None = None, **settings
+    m: pyo.ConcreteModel,
+    d: ModelData,
+    *,
+    write_lp: str | Path | OutputFile | None = None,
+    clock: Clock | None = None,
+    **settings: Any,
 ) -> SolveResult:
     """Solve ``m``, adding lazy limits (PTDF line limits, N-1) until none is violated.
 
@@ -150,7 +157,7 @@ def solve_by_kernel(
     baseline_co2_t: float,
     settings: dict[str, Any],
     *,
-    write_lp=None,
+    write_lp: str | Path | OutputFile | None = None,
     progress: Callable[[str], None] | None = None,
     clock: Clock | None = None,
     approximate: bool = False,
@@ -185,7 +192,7 @@ def solve_by_approximation(
     baseline_co2_t: float,
     settings: dict[str, Any],
     *,
-    write_lp=None,
+    write_lp: str | Path | OutputFile | None = None,
     progress: Callable[[str], None] | None = None,
     clock: Clock | None = None,
 ):
@@ -498,7 +505,7 @@ class Replay:
     missing_sites: list[str]
 
 
-def fix_decisions(m, d: ModelData, schedule: pd.DataFrame) -> list[str]:
+def fix_decisions(m: pyo.ConcreteModel, d: ModelData, schedule: pd.DataFrame) -> list[str]:
     """Fix the siting decisions of ``m`` (open, opening year, cooling, modules) to a schedule.
 
     Returns the schedule's sites that ``m`` does not know, and its decisions that ``m``
@@ -537,7 +544,7 @@ def fix_decisions(m, d: ModelData, schedule: pd.DataFrame) -> list[str]:
     return missing
 
 
-def fix_upgrades(m, d: ModelData, upgrades: pd.DataFrame) -> list[str]:
+def fix_upgrades(m: pyo.ConcreteModel, d: ModelData, upgrades: pd.DataFrame) -> list[str]:
     """Fix the grid upgrade decisions of ``m`` to a plan's ``upgrades`` (all others: none).
 
     Returns the upgrades the model does not offer (``branch 7``), which are left out.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import rasterio
@@ -11,6 +12,9 @@ from rasterio.enums import Resampling
 from rasterio.features import geometry_mask
 
 from siting.inputs.raster import STATS_MAX_PIXELS
+
+if TYPE_CHECKING:
+    from siting.inputs import Layers
 
 
 @dataclass(frozen=True)
@@ -32,7 +36,7 @@ class ExcludedShare:
     total: float
 
 
-def excluded_share(layers) -> ExcludedShare | None:
+def excluded_share(layers: Layers) -> ExcludedShare | None:
     """The shares of excluded land in ``layers.region``.
 
     Parameters

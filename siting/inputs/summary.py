@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pyproj import Transformer
@@ -10,8 +10,11 @@ from pyproj import Transformer
 from siting.inputs import Grid, Layers
 from siting.inputs.land import excluded_share
 
+if TYPE_CHECKING:
+    from siting.config.scenario import Scenario
 
-def summarise(layers: Layers, scenario=None) -> dict[str, Any]:
+
+def summarise(layers: Layers, scenario: Scenario | None = None) -> dict[str, Any]:
     """A JSON-ready summary of validated layers.
 
     Parameters

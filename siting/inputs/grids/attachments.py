@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -42,6 +42,9 @@ from siting.inputs.fields import (
 )
 from siting.inputs.grids.grid import Grid
 from siting.inputs.vector import check_refs, read_table
+
+if TYPE_CHECKING:
+    from siting.config.scenario import GridLayers
 
 __all__ = ["ATTACHMENTS", "attach_tables"]
 
@@ -60,7 +63,7 @@ _UPGRADE = (
 )
 
 
-def attach_tables(grid: Grid, spec, report: ProblemReport) -> None:
+def attach_tables(grid: Grid, spec: GridLayers, report: ProblemReport) -> None:
     """Read the tables a scenario attaches to ``grid`` and write them into it (in place).
 
     Parameters
