@@ -1,0 +1,177 @@
+"""What siting keeps beside a Pyomo model: one typed :class:`ModelState` per model.
+
+The model's families (:mod:`siting.model`) leave lookup tables for the solve stages
+(technologies per site, the PTDF, the buses that inject), the lazy loop keeps its books
+(limits monitored, rows handed to HiGHS flat), and the HiGHS adapter keeps its persistent
+solver. None of it is a Pyomo component (Pyomo would take a variable family held here for
+a second component of the block, or walk it): it is all on one :class:`ModelState`,
+reached through :func:`model_state`. A field not set is ``None`` (or an empty container, where
+absent and empty read alike), so "not set" is an ``is None`` test.
+
+Where the state is kept: in the model's ``__dict__`` under the one key :data:`KEY`
+(``"siting_state"``), as a plain attribute (not a component). So it lives and dies with the
+model, and a ``m.clone()`` (Pyomo deep-copies a block's plain attributes) carries a copy of
+it, as it carried the attributes this object replaces; a ``weakref.WeakKeyDictionary``
+would leave a clone without state and keep a module-level registry. siting does not clone
+models today. ``m.__dict__.get`` is used rather than ``getattr``: it is one dictionary
+look-up on the hot paths (each line-limit row) and never reaches Pyomo's ``__getattr__``.
+
+The model's own components stay on the model (variables, constraints, sets, expressions,
+also those with a leading underscore such as the rounding step's ``_round_extra`` and
+``_round_margin``); test for one with ``m.component(name) is not None``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyomo.environ as pyo
+
+#: The key of the model's ``__dict__`` that holds its :class:`ModelState`.
+KEY = "siting_state"
+
+
+@dataclass
+class ModelState:
+    """Everything siting keeps on one Pyomo model beside its components.
+
+    Each field says what it holds, its unit, who writes it and who reads it.
+    """
+
+    # --- the model's build (siting.model) --------------------------------------------
+    #: Elastic model (penalised slack on every requirement and limit); written by
+    #: ``elastic.enable`` (build), read by ``elastic.slack``, the grid balances, the lazy loop.
+    elastic: bool = False
+    #: The slack families of an elastic model (``elastic.SlackInfo``), in creation order;
+    #: appended by ``elastic.slack``, read by ``elastic.penalty`` and ``elastic.violations``.
+    slacks: list = field(default_factory=list)
+    #: Cooling technologies each site may choose {site_id: [tech]}; written by
+    #: ``sites.add_sites``, read by the power, water, policy and grid families, the plan's
+    #: tables (``results.plan``) and ``pipeline.fix_decisions``.
+    techs_of: dict | None = None
+    #: The objective's unit [USD per objective unit] (min_cost: the objective is scaled by
+    #: it); written by ``objective.add_objective`` and ``studies.pareto`` (anchors), read by
+    #: ``solve.highs.solve`` and ``solve.kernel`` (None: unscaled, 1.0).
+    objective_unit: float | None = None
+    #: The line-overload slack family (Pyomo Var, or elastic's zero mapping in the strict
+    #: model) of the PTDF form's lazy limits [MW]; written by ``grid._add_line_limits``,
+    #: read by the lazy loop (None: no lazy line limits).
+    overload: Any = None
+    #: The post-contingency overload slack family [MW], as :attr:`overload`; written by
+    #: ``grid._add_n1_family``, read by the lazy loop's N-1 limits.
+    n1_over: Any = None
+    #: Line outage distribution factors (n_branch x n_branch) [MW/MW]; written by
+    #: ``grid._add_n1_family``, read by the lazy loop's N-1 limits and ``results.plan``.
+    lodf: np.ndarray | None = None
+    #: Rating added by each branch upgrade option {option index: MW} [MW]; written by
+    #: ``grid._add_upgrades``, read by ``grid.added_rating`` and the lazy loop.
+    branch_added: dict | None = None
+    #: Headroom added by each substation upgrade option {option index: MW} [MW]; written
+    #: by ``grid._add_upgrades``, read by ``grid.added_headroom``.
+    bus_added: dict | None = None
+    #: PTDF (n_branch x n_bus, read-only, shared by models on one network) [MW/MW];
+    #: written by ``grid._add_ptdf_network``, read by the PTDF rows, the lazy loop's flows,
+    #: the N-1 family's LODF and the approximation tests.
+    ptdf: np.ndarray | None = None
+    #: Phase-shift offset of each branch's flow [MW]; written by ``grid._add_ptdf_network``,
+    #: read by the PTDF rows and the lazy loop's flows.
+    pfinj: np.ndarray | None = None
+    #: Generators at each bus {bus position: [gen]}; written by ``grid._add_ptdf_network``,
+    #: read by ``grid.injection_maps``.
+    gens_at: dict | None = None
+    #: Candidate sites at each bus {bus position: [site_id]}; written by
+    #: ``grid._add_ptdf_network``, read by ``grid.injection_maps``.
+    sites_at: dict | None = None
+    #: Bus positions with a generator or a candidate site, ascending; written by
+    #: ``grid._add_ptdf_network``, read by ``grid.injection_maps``.
+    active_buses: list | None = None
+    #: :attr:`active_buses` as an int64 array; written by ``grid._add_ptdf_network``.
+    active_idx: np.ndarray | None = None
+    #: A campus's draw as coefficients on its cooling capacities {site_id: [(tech,
+    #: PUE_peak, utilisation x PUE_annual)]} [MW/MW IT]; written by ``grid._add_ptdf_network``,
+    #: read by ``grid.injection_maps``.
+    draw_coefs: dict | None = None
+    #: Whether each snapshot is a peak one {snapshot: bool}; written by
+    #: ``grid._add_ptdf_network``, read by the PTDF rows and the lazy loop's flows.
+    peak_h: dict | None = None
+    #: Constant part of each bus's injection per (period, snapshot) {(t, h): array} [MW]
+    #: (load, shunts, phase shifts); written by ``grid._add_ptdf_network``, read by the
+    #: PTDF rows and the lazy loop's flows.
+    const_inj: dict | None = None
+    #: Where each dispatch and cooling-capacity variable injects (``gens, gen_bus, caps,
+    #: cap_bus, coef_peak, coef_typ``); written once by ``grid.injection_maps`` (its cache).
+    inj_maps: dict | None = None
+    #: Variable pools of flat rows {key: object array of Pyomo variables}; written by
+    #: ``rows.register_pool``, read by the PTDF rows, the lazy loop and the HiGHS adapter.
+    flat_pools: dict = field(default_factory=dict)
+    #: Rows handed to HiGHS flat {constraint: ``rows.FlatRow``}; written by
+    #: ``rows.register_flat_row``, read by the HiGHS adapter's ``add_constraints``.
+    flat_rows: dict = field(default_factory=dict)
+
+    # --- the lazy loop (siting.solve.lazy) ----------------------------------------------
+    #: Base-case limits in the model {(branch position, period, snapshot)}; emptied by
+    #: ``grid._add_ptdf_network``, added to by the lazy loop, read by the loop, the kernel
+    #: and the approximation (which takes back the limits it makes exact).
+    monitored: set = field(default_factory=set)
+    #: N-1 limits in the model {(branch, outage, period, snapshot)} (positions); emptied by
+    #: ``grid._add_n1_family``, added to and read by the lazy loop.
+    n1_monitored: set = field(default_factory=set)
+    #: Outages N-1 has checked so far (branch positions; the loop's growing set with
+    #: ``outages: k``); emptied by ``grid._add_n1_family``, grown by the lazy loop.
+    n1_outages_seen: set = field(default_factory=set)
+    #: Outages checked in the last N-1 round (count); written and read by the lazy loop.
+    n1_checked: int = 0
+    #: The (branch position, period, snapshot) of each lazy line-limit row {constraint:
+    #: triple}; written by the lazy loop, read by the kernel and the approximation.
+    limit_key: dict = field(default_factory=dict)
+    #: Violated limits no decision can change (one line each), since last taken; appended
+    #: by the lazy loop, read (and reset) by the loop, the rounding step, the kernel and
+    #: the approximation.
+    lazy_impossible: list = field(default_factory=list)
+    #: How the lazy loop went (``solve.lazy.LazyInfo``); written by
+    #: ``pipeline.solve_model`` and the kernel, read by the pipeline's notes and tests.
+    lazy_info: Any = None
+
+    # --- the solve methods (siting.solve) -----------------------------------------------
+    #: How line limits are approximated (``solve.approx.RowApprox``; None: exact rows);
+    #: written by the approximation, read by ``grid.ptdf_flow_parts``.
+    row_approx: Any = None
+    #: The approximation's figures (``solve.approx.ApproxInfo``) of a kernel's inner
+    #: model; written by the kernel, read by the pipeline's manifest.
+    approx_info: Any = None
+    #: The kernel's figures (``solve.kernel.KernelInfo``); read by the pipeline's manifest
+    #: (None: no kernel).
+    kernel_info: Any = None
+
+    # --- the HiGHS adapter (siting.solve.highs) -----------------------------------------
+    #: The persistent HiGHS interface of this model (re-solves are incremental); written
+    #: by ``highs._solve_highs`` (reset on Ctrl-C), read by it, ``highs.retry_cold`` and
+    #: the kernel.
+    highs_solver: Any = None
+    #: A (partial) MIP start for the next solve [(Pyomo variable, value)]; written by
+    #: ``highs.set_mip_start``, taken (and reset) by ``highs._solve_highs``.
+    mip_start: list | None = None
+    #: Absolute MIP gap [objective units] (a Pareto anchor, near 0); written by
+    #: ``studies.pareto``, read by ``highs._solve_highs`` (None: HiGHS's default).
+    mip_abs_gap: float | None = None
+
+    def take_lazy_impossible(self) -> list:
+        """:attr:`lazy_impossible`, emptied (the lines are reported once)."""
+        out, self.lazy_impossible = self.lazy_impossible, []
+        return out
+
+    def take_mip_start(self) -> list | None:
+        """:attr:`mip_start`, cleared (a start is offered to one solve)."""
+        out, self.mip_start = self.mip_start, None
+        return out
+
+
+def model_state(m: pyo.ConcreteModel) -> ModelState:
+    """The :class:`ModelState` of ``m``, created (empty) on first use."""
+    st = m.__dict__.get(KEY)
+    if st is None:
+        st = ModelState()
+        m.__dict__[KEY] = st
+    return st
