@@ -34,6 +34,7 @@ from siting.model import dominance as _dominance
 from siting.model import elastic as _elastic
 from siting.model.data import ModelData
 from siting.model.metrics import metric_values
+from siting.model.state import model_state
 from siting.results.plan import Plan, extract, verify
 from siting.solve import approx as _approx
 from siting.solve import kernel as _kernel
@@ -109,14 +110,14 @@ def solve_model(
 
     ``settings`` are :func:`siting.solve.highs.solve`'s (solver, time_limit_s, mip_gap, threads);
     ``clock``: the run's clock, whose deadline every round shares (:mod:`siting.core.clock`).
-    The lazy loop's figures go to ``result.notes`` and ``m._lazy_info``.
+    The lazy loop's figures go to ``result.notes`` and ``model_state(m).lazy_info``.
     """
     from siting.solve.lazy import needs_lazy, solve_lazy
 
     if not needs_lazy(m, d):
         return solve(m, write_lp=write_lp, clock=clock, **settings)
     r, info = solve_lazy(m, d, lambda mm: solve(mm, clock=clock, **settings), clock=clock)
-    m._lazy_info = info
+    model_state(m).lazy_info = info
     _lazy_notes(m, d, r)
     if write_lp is not None:
         write_lp_file(m, write_lp)
@@ -124,17 +125,17 @@ def solve_model(
 
 
 def _lazy_notes(m, d: ModelData, r: SolveResult) -> None:
-    """The lazy loop's figures (``m._lazy_info``) as notes on ``r``."""
-    info = getattr(m, "_lazy_info", None)
+    """The lazy loop's figures (``model_state(m).lazy_info``) as notes on ``r``."""
+    info = model_state(m).lazy_info
     if info is None:
         return
-    if hasattr(m, "lazy_limits"):
+    if m.component("lazy_limits") is not None:
         r.notes.append(
             f"PTDF form with lazy line limits: {info.lp_rounds} LP and {info.mip_rounds} MIP "
             f"rounds, {info.limits_added} limits added of "
             f"{int(np.isfinite(d.net.rating_mw).sum()) * d.n_years * len(d.snapshots)}"
         )
-    if hasattr(m, "n1_limits"):
+    if m.component("n1_limits") is not None:
         r.notes.append(
             f"N-1: {info.n1_outages_checked} outages checked, {info.n1_added} post-contingency "
             f"limits added lazily ({info.lp_rounds} LP and {info.mip_rounds} MIP rounds)"
@@ -181,7 +182,7 @@ def solve_by_kernel(
         else _kernel.solve_kernel
     )
     return _by_method(
-        method, "_kernel_info", d, baseline_usd, baseline_co2_t, settings,
+        method, "kernel_info", d, baseline_usd, baseline_co2_t, settings,
         write_lp=write_lp, progress=progress, clock=clock, lazy_notes=True,
     )  # fmt: skip
 
@@ -208,7 +209,7 @@ def solve_by_approximation(
         model instead: it reports infeasibility or the solver's trouble).
     """
     return _by_method(
-        _approx.solve_approximate, "_approx_info", d, baseline_usd, baseline_co2_t, settings,
+        _approx.solve_approximate, "approx_info", d, baseline_usd, baseline_co2_t, settings,
         write_lp=write_lp, progress=progress, clock=clock, lazy_notes=False,
     )  # fmt: skip
 
@@ -228,13 +229,14 @@ def _by_method(
 ):
     """Run a method that builds its own models (``method(d, build, run, mip_gap=...,
     clock=..., progress=...) -> (model, data, result, info) | None``); its figures are kept
-    on the model as ``info_attr`` (the manifest reads them)."""
+    in the model's state as the field ``info_attr`` (:class:`siting.model.state.ModelState`;
+    the manifest reads them)."""
     build, run, clock = _highs_method(baseline_usd, baseline_co2_t, settings, clock)
     out = method(d, build, run, mip_gap=settings["mip_gap"], clock=clock, progress=progress)
     if out is None:
         return None
     m, dm, r, info = out
-    setattr(m, info_attr, info)
+    setattr(model_state(m), info_attr, info)
     if lazy_notes:
         _lazy_notes(m, dm, r)
     if write_lp is not None:
@@ -324,7 +326,7 @@ def grid_baseline(
     lp = dict(time_limit_s=600, mip_gap=0.0, threads=threads, clock=clock)
     r = solve_model(m, base, **lp)
     if r.has_solution and r.objective is not None:
-        co2 = float(m.co2_t()) if hasattr(m, "co2_t") else 0.0
+        co2 = float(m.co2_t()) if m.component("co2_t") is not None else 0.0
         return float(m.energy_cost_npv()), co2
     if clock is not None and r.termination == "maxTimeLimit":
         raise NoPlanInTimeError(
@@ -537,9 +539,9 @@ def fix_decisions(m: pyo.ConcreteModel, d: ModelData, schedule: pd.DataFrame) ->
             n = round(new.get((s, t), 0.0) / d.module_mw)
             if not fix(m.build[s, t], n):
                 missing.append(f"{s} ({n} modules in {y}; the site holds one)")
-        for k in m._techs_of[s]:
+        for k in model_state(m).techs_of[s]:
             fix(m.tech[s, k], 1 if cool.get(s) == k else 0)
-        if is_open and cool.get(s) not in m._techs_of[s]:
+        if is_open and cool.get(s) not in model_state(m).techs_of[s]:
             missing.append(f"{s} (cooling '{cool.get(s)}' not allowed there)")
     return missing
 
@@ -805,10 +807,10 @@ def _plan(
     p.manifest = _manifest(
         sc, prep.layers, prep.candidates, d, p, result, settings, prep.baseline_usd, timings
     )
-    if by_method and hasattr(m, "_kernel_info"):
-        p.manifest["kernel"] = dataclasses.asdict(m._kernel_info)
-    if by_method and hasattr(m, "_approx_info"):
-        p.manifest["approximate_network"] = dataclasses.asdict(m._approx_info)
+    if by_method and model_state(m).kernel_info is not None:
+        p.manifest["kernel"] = dataclasses.asdict(model_state(m).kernel_info)
+    if by_method and model_state(m).approx_info is not None:
+        p.manifest["approximate_network"] = dataclasses.asdict(model_state(m).approx_info)
     if write:
         _write_plan(p, state, say)
     return p

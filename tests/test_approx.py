@@ -20,6 +20,7 @@ import siting
 from siting.config.scenario import load_scenario
 from siting.model import build_model
 from siting.model.grid import injection_maps, ptdf_flow_parts
+from siting.model.state import model_state
 from siting.pipeline import prepare
 from siting.solve import approx
 from siting.solve.highs import solve
@@ -62,16 +63,16 @@ def test_an_approximate_row_is_exact_at_its_anchor_and_off_by_the_dropped_terms(
     mp = injection_maps(m)
     rng = np.random.default_rng(0)
     t, h = 0, d.snapshots.index[0]
-    br = int(np.argmax(np.abs(m._ptdf[:, mp["gen_bus"]]).sum(axis=1)))  # a busy branch
+    br = int(np.argmax(np.abs(model_state(m).ptdf[:, mp["gen_bus"]]).sum(axis=1)))  # a busy branch
     exact = ptdf_flow_parts(m, br, t, h)
-    g = m._ptdf[br][mp["gen_bus"]]
+    g = model_state(m).ptdf[br][mp["gen_bus"]]
     threshold = float(np.quantile(np.abs(g[np.abs(g) > 1e-9]), 0.5))  # drop half of them
     anchor = {
         (tt, hh): rng.uniform(0, 100, len(mp["gens"]))
         for tt in range(d.n_years)
         for hh in d.snapshots.index
     }
-    m.__dict__["_row_approx"] = approx.RowApprox(threshold, anchor)
+    model_state(m).row_approx = approx.RowApprox(threshold, anchor)
     appr = ptdf_flow_parts(m, br, t, h)
     assert len(appr[2]) < len(exact[2])  # sparser
     n_g = len(mp["gens"])
@@ -90,7 +91,7 @@ def test_an_approximate_row_is_exact_at_its_anchor_and_off_by_the_dropped_terms(
         value(exact, np.concatenate([anchor[t, h], caps])), rel=1e-9, abs=1e-9
     )
     # a branch made exact is exact again
-    m.__dict__["_row_approx"].exact.add(br)
+    model_state(m).row_approx.exact.add(br)
     again = ptdf_flow_parts(m, br, t, h)
     assert np.array_equal(again[2], exact[2]) and again[0] == pytest.approx(exact[0])
 
@@ -231,12 +232,12 @@ def test_exactify_swaps_a_branchs_approximate_rows_for_exact_ones(prepared):
     }
     from siting.solve.lazy import _add_limits
 
-    br = int(np.argmax(np.abs(m._ptdf[:, mp["gen_bus"]]).sum(axis=1)))
-    g = np.abs(m._ptdf[br][mp["gen_bus"]])
-    m.__dict__["_row_approx"] = approx.RowApprox(float(np.quantile(g[g > 1e-9], 0.5)), anchor)
+    br = int(np.argmax(np.abs(model_state(m).ptdf[:, mp["gen_bus"]]).sum(axis=1)))
+    g = np.abs(model_state(m).ptdf[br][mp["gen_bus"]])
+    model_state(m).row_approx = approx.RowApprox(float(np.quantile(g[g > 1e-9], 0.5)), anchor)
     triples = [(br, t, h) for t in range(d.n_years) for h in d.snapshots.index]
     _add_limits(m, d, triples)
-    rows = m.__dict__["_flat_rows"]
+    rows = model_state(m).flat_rows
     before = {c: len(rows[c].pos) for c in m.lazy_limits.values()}
     assert approx._exactify(m, d, {br}) == 1
     assert approx._exactify(m, d, {br}) == 0  # already exact
@@ -244,7 +245,7 @@ def test_exactify_swaps_a_branchs_approximate_rows_for_exact_ones(prepared):
     assert len(active) == len(before)  # the same limits, two rows each
     assert all(not c.active for c in before)
     assert min(len(rows[c].pos) for c in active) > max(before.values())
-    assert {(br, t, h) for (br, t, h) in triples} <= m._monitored
+    assert {(br, t, h) for (br, t, h) in triples} <= model_state(m).monitored
 
 
 def _exact_lp_bound(prep) -> float:

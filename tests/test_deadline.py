@@ -31,6 +31,7 @@ from test_kill import ENV, Run, hashes, leftovers, previous_plan, tiny_done  # n
 from test_solver_trouble import write_hard
 
 from siting.core.clock import Clock
+from siting.model.state import model_state
 from siting.solve.highs import solve
 
 REPO = Path(__file__).resolve().parents[1]
@@ -92,7 +93,7 @@ def test_a_solve_after_the_deadline_does_not_start():
     m.obj = pyo.Objective(expr=m.x)
     r = solve(m, clock=Clock(limit_s=1.0, started=time.monotonic() - 5.0))
     assert (r.status, r.termination, r.time_s) == ("no_solution", "maxTimeLimit", 0.0)
-    assert "_highs_solver" not in m.__dict__  # HiGHS was never handed the model
+    assert model_state(m).highs_solver is None  # HiGHS was never handed the model
     # with time left it solves, and the clock saw HiGHS's incumbent through its callback
     clock = Clock(limit_s=60.0)
     clock.at("solve")
@@ -123,7 +124,7 @@ def test_an_lp_solved_again_gets_its_own_time_limit_not_what_earlier_runs_left()
     m.obj = pyo.Objective(expr=sum(float(c) * m.x[i] for i, c in enumerate(cost)))
     first = solve(m, time_limit_s=60.0, threads=1)
     assert first.status == "optimal"
-    ran = m.__dict__["_highs_solver"]._solver_model.getRunTime()  # HiGHS's own run clock [s]
+    ran = model_state(m).highs_solver._solver_model.getRunTime()  # HiGHS's own run clock [s]
     if ran < 1.0:  # (the point is a run clock past the next limit)
         pytest.skip(f"HiGHS's run clock holds {ran:.2f} s: too little to show the effect")
     for k in range(3):  # each round adds a row the last solution breaks, as a lazy loop does

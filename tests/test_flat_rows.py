@@ -19,6 +19,7 @@ from pyomo.repn import generate_standard_repn
 from test_model import HOURS, _line_case
 
 from siting.model import build_model
+from siting.model.state import model_state
 from siting.pipeline import solve_model
 
 BASE = 50 * HOURS * 10 * (1 + 1 / 1.1)
@@ -52,10 +53,10 @@ def test_highs_holds_exactly_the_declared_rows(name, d):
     r = solve_model(m, d, mip_gap=0.0, time_limit_s=60)
     assert r.status == "optimal"
     assert len(m.lazy_limits) >= 2, "no lazy limit was added: the test checks nothing"
-    opt = m.__dict__["_highs_solver"]
+    opt = model_state(m).highs_solver
     h = opt._solver_model
     vmap = opt._pyomo_var_to_solver_var_map
-    flat = m.__dict__["_flat_rows"]
+    flat = model_state(m).flat_rows
     for con in m.lazy_limits.values():
         assert con in flat  # handed over flat, not by Pyomo's walk
         row = opt._pyomo_con_to_solver_con_map[con]
@@ -86,7 +87,7 @@ def test_the_flat_hand_over_gives_the_plan_pyomo_s_own_gives(name, d, monkeypatc
     monkeypatch.setattr(rows_mod, "register_flat_row", lambda *a, **k: None)
     m2 = build_model(d, baseline_usd=BASE)
     r2 = solve_model(m2, d, mip_gap=0.0, time_limit_s=60)
-    assert "_flat_rows" not in m2.__dict__
+    assert not model_state(m2).flat_rows
     assert r.objective == pytest.approx(r2.objective, rel=1e-9)
     assert len(m.lazy_limits) == len(m2.lazy_limits)
     for s in ("A", "B"):

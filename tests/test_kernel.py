@@ -17,6 +17,7 @@ import pytest
 import siting
 from siting.config.scenario import load_scenario
 from siting.model import build_model
+from siting.model.state import model_state
 from siting.pipeline import prepare
 from siting.solve import kernel
 from siting.solve.highs import solve
@@ -63,7 +64,7 @@ def test_exclusion_bounds_hold_when_a_left_out_site_is_forced_open(small):
     # the left-out sites are all 0 (a valid but empty bound), simplex at one that bounds some
     r = solve(m, mip_gap=0.0, time_limit_s=120)
     assert r.status == "optimal"
-    z = r.objective / m._objective_unit
+    z = r.objective / model_state(m).objective_unit
     pen, used = kernel.exclusion_bounds(m, d)
     assert 0 < used.sum() < len(d.sites)
     assert (pen >= 0).all()
@@ -78,7 +79,7 @@ def test_exclusion_bounds_hold_when_a_left_out_site_is_forced_open(small):
         if r2.status == "infeasible":  # no point with the site open: the bound holds
             return None
         assert r2.status == "optimal"
-        return r2.objective / m2._objective_unit
+        return r2.objective / model_state(m2).objective_unit
 
     # the closest calls: the left-out sites with the smallest bounds, and the largest
     for order in (np.argsort(pen[left]), np.argsort(-pen[left])):

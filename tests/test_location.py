@@ -25,6 +25,7 @@ from scipy.optimize import linprog
 import siting
 from siting.model import build_model
 from siting.model import sites as site_family
+from siting.model.state import model_state
 from siting.pipeline import InfeasibleError, fix_decisions, prepare, replay
 from siting.solve import kernel
 from siting.solve.highs import model_size, solve
@@ -257,4 +258,6 @@ def test_kernel_bounds_count_a_pinned_column_once(scenario):
         m2 = build_model(d)
         m2.open[d.sites[i]].fix(1)
         forced = _lp_bound(m2)
-        assert forced >= z + pen[i] * m._objective_unit / USD_PER_UNIT - 1e-6, d.sites[i]
+        assert forced >= z + pen[i] * model_state(m).objective_unit / USD_PER_UNIT - 1e-6, d.sites[
+            i
+        ]

@@ -19,6 +19,7 @@ import shapely
 from siting.inputs.grids.grid import Grid
 from siting.model import build_model
 from siting.model.data import ModelData, discounting
+from siting.model.state import model_state
 from siting.network import dc_network
 from siting.solve.highs import solve
 
@@ -530,7 +531,7 @@ def test_ptdf_with_lazy_limits_gives_the_angle_optimum(rating, mesh):
         angle = [float(ma.flow[br, t, "peak"]()) for br in range(len(d.net.branch_ids))]
         assert f[t, "peak"] == pytest.approx(angle, abs=1e-6)
     # a limit is added only where the unconstrained solution broke one
-    info = mp._lazy_info
+    info = model_state(mp).lazy_info
     if not mesh:  # radial: line a binds at 120 MW (see above), nothing binds at 1,000 MW
         assert (info.limits_added >= 1) == (rating < 1000.0)
 

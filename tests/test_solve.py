@@ -122,6 +122,7 @@ def test_retry_cold_runs_once_more_after_clearing_highs_state_only_when_needed()
     # kept as they are, with no second run.
     import types
 
+    from siting.model.state import model_state
     from siting.solve.highs import SolveResult, retry_cold
 
     def result(status: str, termination: str = "", t: float = 1.0) -> SolveResult:
@@ -131,10 +132,9 @@ def test_retry_cold_runs_once_more_after_clearing_highs_state_only_when_needed()
         )  # fmt: skip
 
     cleared = []
-    holder = types.SimpleNamespace(
-        _highs_solver=types.SimpleNamespace(
-            _solver_model=types.SimpleNamespace(clearSolver=lambda: cleared.append(1))
-        )
+    holder = types.SimpleNamespace()
+    model_state(holder).highs_solver = types.SimpleNamespace(
+        _solver_model=types.SimpleNamespace(clearSolver=lambda: cleared.append(1))
     )
     runs = iter([result("error", "error", 2.0), result("optimal", "", 3.0)])
     r = retry_cold(holder, lambda: next(runs))

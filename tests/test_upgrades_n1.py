@@ -26,6 +26,7 @@ from test_model import HOURS, _line_case, cap
 
 from siting.model import build_model
 from siting.model.data import N1, upgrade_options
+from siting.model.state import model_state
 from siting.pipeline import solve_model
 
 E = 100 * HOURS * 10 + 200 * HOURS * 10 / 1.1
@@ -169,7 +170,7 @@ def test_n1_limits_the_cheap_site_to_what_line_c_survives(formulation):
     m, r = _solve(d)
     assert cap(m, "A", 1) == pytest.approx(100) and cap(m, "B", 1) == pytest.approx(100)
     assert r.objective == pytest.approx(B_OPENS, rel=1e-9)
-    info = m._lazy_info
+    info = model_state(m).lazy_info
     assert info.n1_added >= 1  # the N-0 solution broke one: (c after the outage of a)
     assert any(br == "c" and k == "a" for br, k, _y, _h in info.n1_monitored)
     # every MIP round after the first was offered the round before's decisions
@@ -195,7 +196,7 @@ def test_n1_on_the_k_most_loaded_checks_only_those_outages():
     m, r = _solve(_mesh_n1(outages=1))
     assert cap(m, "A", 1) == pytest.approx(200)
     assert r.objective == pytest.approx(A_TAKES_ALL, rel=1e-9)
-    assert m._lazy_info.n1_added == 0
+    assert model_state(m).lazy_info.n1_added == 0
     # a listed outage of a (position 0) alone binds as in the "all" case
     m, r = _solve(_mesh_n1(outages=[0]))
     assert r.objective == pytest.approx(B_OPENS, rel=1e-9)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import pyomo.environ as pyo
 
+from siting.model.state import model_state
+
 #: Penalty per unit of slack in the elastic objective [USD per MW, per m3/day, per USD].
 PENALTY = 1e9
 
@@ -32,8 +34,8 @@ class SlackInfo:
 
 def enable(m: pyo.ConcreteModel, elastic: bool) -> None:
     """Mark ``m`` as elastic (or strict) and start its list of slack families."""
-    m._elastic = elastic
-    m._slacks = []
+    model_state(m).elastic = elastic
+    model_state(m).slacks = []
 
 
 def slack(m: pyo.ConcreteModel, name: str, index, unit: str, meaning: str, weight: float = 1.0):
@@ -48,11 +50,11 @@ def slack(m: pyo.ConcreteModel, name: str, index, unit: str, meaning: str, weigh
     weight
         Multiplies :data:`PENALTY` (to put units on a comparable footing).
     """
-    if not m._elastic:
+    if not model_state(m).elastic:
         return _Zero()
     var = pyo.Var(index, domain=pyo.NonNegativeReals)
     m.add_component(f"slack_{name}", var)
-    m._slacks.append(SlackInfo(name, unit, meaning, weight))
+    model_state(m).slacks.append(SlackInfo(name, unit, meaning, weight))
     return var
 
 
@@ -66,7 +68,7 @@ class _Zero:
 def penalty(m: pyo.ConcreteModel):
     """The penalty term of the elastic objective (0 for the strict model)."""
     terms = []
-    for info in m._slacks:
+    for info in model_state(m).slacks:
         var = m.find_component(f"slack_{info.name}")
         terms.append(PENALTY * info.weight * pyo.quicksum(var.values()))
     return pyo.quicksum(terms) if terms else 0.0
@@ -81,7 +83,7 @@ def violations(m: pyo.ConcreteModel, tol: float = 1e-6) -> list[dict]:
         ``requirement, index, amount, unit``, largest first within each family.
     """
     rows = []
-    for info in m._slacks:
+    for info in model_state(m).slacks:
         var = m.find_component(f"slack_{info.name}")
         for key, v in var.items():
             val = v.value or 0.0

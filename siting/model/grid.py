@@ -46,6 +46,7 @@ import pyomo.environ as pyo
 
 from siting.model import elastic
 from siting.model.data import ModelData
+from siting.model.state import model_state
 
 if TYPE_CHECKING:
     from pyomo.core.expr.numeric_expr import LinearExpression
@@ -150,6 +151,7 @@ def _add_angle_balance(
     out_of, into, gens_at, sites_at = at
     load = d.base_load_mw.to_numpy()
     shunt = d.shunt_mw
+    is_elastic = model_state(m).elastic
 
     def balance(m, b, t, h):
         gen = pyo.quicksum(m.p[g, t, h] for g in gens_at[b])
@@ -158,7 +160,7 @@ def _add_angle_balance(
             m.flow[br, t, h] for br in into[b]
         )
         demand = lf[h] * load[b, t] + shunt[b]
-        if not (gens_at[b] or sites_at[b] or out_of[b] or into[b] or m._elastic):
+        if not (gens_at[b] or sites_at[b] or out_of[b] or into[b] or is_elastic):
             return _isolated(d, [b], demand)
         return gen + shed[b, t, h] - draw - demand == net_out
 
@@ -174,9 +176,8 @@ def _add_line_limits(m: pyo.ConcreteModel, d: ModelData, ptdf_form: bool) -> Non
     m.LL = pyo.Set(initialize=limited, ordered=True)
     over = elastic.slack(m, "overload_mw", m.LL * m.T * m.H, "MW", "branch flow above its rating")
     if ptdf_form:
-        # limits are added lazily (siting.solve.lazy); a tuple, so that Pyomo does not
-        # take the slack for a second component of the block
-        m._overload = (over,)
+        # limits are added lazily (siting.solve.lazy), which read the slack here
+        model_state(m).overload = over
         return
     m.limit_up = pyo.Constraint(
         m.LL,
@@ -221,7 +222,8 @@ def _add_n1_family(m: pyo.ConcreteModel, d: ModelData) -> None:
     from siting.network import lodf
 
     net = d.net
-    m._lodf = lodf(net, getattr(m, "_ptdf", None))
+    st = model_state(m)
+    st.lodf = lodf(net, st.ptdf)
     em = d.rating_emergency_mw
     m.LE = pyo.Set(
         initialize=[br for br in range(len(net.branch_ids)) if np.isfinite(em[br])], ordered=True
@@ -233,10 +235,10 @@ def _add_n1_family(m: pyo.ConcreteModel, d: ModelData) -> None:
         "MW",
         "post-contingency flow above emergency rating",
     )
-    m._n1_over = (n1_over,)
+    st.n1_over = n1_over
     m.n1_limits = pyo.ConstraintList()
-    m._n1_monitored = set()
-    m._n1_outages_seen = set()
+    st.n1_monitored = set()
+    st.n1_outages_seen = set()
 
 
 def _add_dispatch_cost(m: pyo.ConcreteModel, d: ModelData) -> None:
@@ -319,8 +321,9 @@ def _add_upgrades(m: pyo.ConcreteModel, d: ModelData) -> None:
     m.up_bus_once = pyo.Constraint(
         m.SU, rule=lambda m, b: pyo.quicksum(m.up_bus[b, t] for t in m.T) <= 1
     )
-    m._branch_added = bu["added_mw"].astype(float).to_dict()
-    m._bus_added = su["added_mw"].astype(float).to_dict()
+    st = model_state(m)
+    st.branch_added = bu["added_mw"].astype(float).to_dict()
+    st.bus_added = su["added_mw"].astype(float).to_dict()
     df = [float(v) for v in d.capex_df]
     cost_b = bu["cost_usd"].astype(float).to_dict()
     cost_s = su["cost_usd"].astype(float).to_dict()
@@ -332,7 +335,7 @@ def _add_upgrades(m: pyo.ConcreteModel, d: ModelData) -> None:
 
 def added_rating(m: pyo.ConcreteModel, br: int, t: int):
     """Rating added to branch ``br`` by its upgrade in service by period ``t`` [MW] (expr)."""
-    add = m._branch_added.get(br)
+    add = model_state(m).branch_added.get(br)
     if add is None:
         return 0.0
     return add * pyo.quicksum(m.up_branch[br, u] for u in range(t + 1))
@@ -340,7 +343,7 @@ def added_rating(m: pyo.ConcreteModel, br: int, t: int):
 
 def added_headroom(m: pyo.ConcreteModel, b: int, t: int):
     """Headroom added at bus ``b`` by its substation upgrade by period ``t`` [MW] (expr)."""
-    add = m._bus_added.get(b)
+    add = model_state(m).bus_added.get(b)
     if add is None:
         return 0.0
     return add * pyo.quicksum(m.up_bus[b, u] for u in range(t + 1))
@@ -348,7 +351,7 @@ def added_headroom(m: pyo.ConcreteModel, b: int, t: int):
 
 def flow_expr(m: pyo.ConcreteModel, br: int, t: int, h: str):
     """The flow of branch ``br`` in (t, h) as a linear expression, either form [MW]."""
-    if hasattr(m, "flow"):
+    if m.component("flow") is not None:
         return m.flow[br, t, h]
     return ptdf_flow_expr(m, br, t, h)
 
@@ -373,43 +376,44 @@ def _add_ptdf_network(
     island = np.asarray(net.island)
     m.ISL = pyo.Set(initialize=sorted(set(island.tolist())), ordered=True)
     members = {i: np.flatnonzero(island == i).tolist() for i in m.ISL}
+    st = model_state(m)
 
     def balance(m, i, t, h):
         gen = pyo.quicksum(m.p[g, t, h] for b in members[i] for g in gens_at[b])
         draw = pyo.quicksum(m.draw[s, t, h] for b in members[i] for s in sites_at[b])
-        unserved = pyo.quicksum(shed[b, t, h] for b in members[i]) if m._elastic else 0.0
+        unserved = pyo.quicksum(shed[b, t, h] for b in members[i]) if st.elastic else 0.0
         demand = float(sum(lf[h] * load[b, t] + shunt[b] for b in members[i]))
-        if not m._elastic and not any(gens_at[b] or sites_at[b] for b in members[i]):
+        if not st.elastic and not any(gens_at[b] or sites_at[b] for b in members[i]):
             return _isolated(d, members[i], demand)
         return gen + unserved - draw == demand
 
     m.island_balance = pyo.Constraint(m.ISL, m.T, m.H, rule=balance)
-    m._ptdf = _ptdf_of(net)  # each island's reference bus as the slack
-    m._pfinj = np.asarray(net.p_shift_branch_mw, dtype=float)
+    st.ptdf = _ptdf_of(net)  # each island's reference bus as the slack
+    st.pfinj = np.asarray(net.p_shift_branch_mw, dtype=float)
     # constant part of each bus's injection, per (t, h), and the phase-shift offsets
-    m._gens_at = gens_at
-    m._sites_at = sites_at
-    m._active_buses = [b for b in range(nb) if gens_at[b] or sites_at[b]]
-    m._active_idx = np.asarray(m._active_buses, dtype=np.int64)
+    st.gens_at = gens_at
+    st.sites_at = sites_at
+    st.active_buses = [b for b in range(nb) if gens_at[b] or sites_at[b]]
+    st.active_idx = np.asarray(st.active_buses, dtype=np.int64)
     # a campus's draw as coefficients on its cooling capacities (see siting.model.power):
     # peak snapshots: PUE_peak; the others: utilisation x PUE_annual
     u = d.utilisation
-    m._draw_coefs = {
+    st.draw_coefs = {
         s: [
             (k, float(d.perf.at[(s, k), "pue_peak"]), u * float(d.perf.at[(s, k), "pue_annual"]))
-            for k in m._techs_of[s]
+            for k in st.techs_of[s]
         ]
-        for b in m._active_buses
+        for b in st.active_buses
         for s in sites_at[b]
     }
-    m._peak_h = d.snapshots["peak"].astype(bool).to_dict()
-    m._const_inj = {
+    st.peak_h = d.snapshots["peak"].astype(bool).to_dict()
+    st.const_inj = {
         (t, h): -(lf[h] * load[:, t] + shunt) - np.asarray(net.p_shift_bus_mw)
         for t in range(d.n_years)
         for h in d.snapshots.index
     }
     m.lazy_limits = pyo.ConstraintList()
-    m._monitored = set()
+    st.monitored = set()
 
 
 #: The PTDF of each network a model was built on (the grid baseline and the plan share one).
@@ -445,8 +449,8 @@ def ptdf_flow_parts(
     coefficients are one numpy gather of the PTDF row (no Python loop over buses).
 
     On a model with approximate rows (:class:`siting.solve.approx.RowApprox` as
-    ``m._row_approx``), a branch not made exact drops the generators whose PTDF entry is at
-    most the approximation's threshold, their part of the flow fixed at the anchor
+    ``model_state(m).row_approx``), a branch not made exact drops the generators whose PTDF
+    entry is at most the approximation's threshold, their part of the flow fixed at the anchor
     dispatch: ``const += sum_small PTDF[br, g] * p_anchor[g, t, h]``.
 
     Returns
@@ -455,14 +459,15 @@ def ptdf_flow_parts(
     """
 
     mp = injection_maps(m)
-    row = m._ptdf[br]
-    const = float(row @ m._const_inj[t, h]) + float(m._pfinj[br])
+    st = model_state(m)
+    row = st.ptdf[br]
+    const = float(row @ st.const_inj[t, h]) + float(st.pfinj[br])
     key = _pool(m, mp, t, h)
     # HiGHS drops matrix entries of 1e-9 and below (with a warning): leave them out here,
     # where they would only cost time (over a million of them on a 9,241-bus case)
     g = row[mp["gen_bus"]]
     drop = PTDF_DROP
-    approx = m.__dict__.get("_row_approx")
+    approx = st.row_approx
     if approx is not None and br not in approx.exact:
         # approximate rows (siting.solve.approx): generators the branch hardly feels
         # are held at their anchor dispatch, their part of the flow a constant
@@ -470,7 +475,7 @@ def ptdf_flow_parts(
         small = np.abs(g) <= drop
         const += float(g[small] @ approx.anchor[t, h][small])
     keep_g = np.flatnonzero(np.abs(g) > drop)
-    draw = mp["coef_peak"] if m._peak_h[h] else mp["coef_typ"]
+    draw = mp["coef_peak"] if st.peak_h[h] else mp["coef_typ"]
     c = -row[mp["cap_bus"]] * draw  # (a campus draws: PTDF x PUE, utilisation)
     keep_c = np.flatnonzero(np.abs(c) > PTDF_DROP)
     pos = np.concatenate([keep_g, len(g) + keep_c])
@@ -484,7 +489,7 @@ def ptdf_flow_expr(m: pyo.ConcreteModel, br: int, t: int, h: str) -> LinearExpre
     from pyomo.core.expr.numeric_expr import LinearExpression
 
     const, key, pos, coefs = ptdf_flow_parts(m, br, t, h)
-    pool = m.__dict__["_flat_pools"][key]
+    pool = model_state(m).flat_pools[key]
     return LinearExpression(
         constant=const, linear_coefs=coefs.tolist(), linear_vars=pool[pos].tolist()
     )
@@ -496,7 +501,7 @@ def _pool(m: pyo.ConcreteModel, mp: dict, t: int, h: str) -> tuple:
     from siting.model.rows import register_pool
 
     key = ("ptdf", t, h)
-    if key not in m.__dict__.get("_flat_pools", {}):
+    if key not in model_state(m).flat_pools:
         pool = np.empty(len(mp["gens"]) + len(mp["caps"]), dtype=object)
         pool[:] = [m.p[g, t, h] for g in mp["gens"]] + [m.capk[s, k, t] for s, k in mp["caps"]]
         register_pool(m, key, pool)
@@ -504,16 +509,18 @@ def _pool(m: pyo.ConcreteModel, mp: dict, t: int, h: str) -> tuple:
 
 
 def injection_maps(m: pyo.ConcreteModel) -> dict:
-    """Where each dispatch and cooling-capacity variable injects (cached on the model)."""
-    maps = m.__dict__.get("_inj_maps")
+    """Where each dispatch and cooling-capacity variable injects (cached in the model's
+    state, :attr:`siting.model.state.ModelState.inj_maps`)."""
+    st = model_state(m)
+    maps = st.inj_maps
     if maps is not None:
         return maps
-    gens = [(g, b) for b in m._active_buses for g in m._gens_at[b]]
+    gens = [(g, b) for b in st.active_buses for g in st.gens_at[b]]
     caps = [
         (s, k, b, pue_peak, typ)
-        for b in m._active_buses
-        for s in m._sites_at[b]
-        for k, pue_peak, typ in m._draw_coefs[s]
+        for b in st.active_buses
+        for s in st.sites_at[b]
+        for k, pue_peak, typ in st.draw_coefs[s]
     ]
     maps = {
         "gens": [g for g, _ in gens],
@@ -523,5 +530,5 @@ def injection_maps(m: pyo.ConcreteModel) -> dict:
         "coef_peak": np.array([c[3] for c in caps], dtype=float),
         "coef_typ": np.array([c[4] for c in caps], dtype=float),
     }
-    m.__dict__["_inj_maps"] = maps
+    st.inj_maps = maps
     return maps

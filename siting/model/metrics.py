@@ -52,7 +52,7 @@ def add_metrics(m: pyo.ConcreteModel, d: ModelData, baseline_co2_t: float = 0.0)
                 else pyo.Constraint.Skip
             ),
         )
-    if hasattr(m, "p"):
+    if m.component("p") is not None:
         co2 = d.gens["co2_t_per_mwh"].astype(float).to_dict() if "co2_t_per_mwh" in d.gens else {}
         emitting = [g for g, v in co2.items() if v > 0]
         hours = d.snapshots["hours"].astype(float).to_dict()
@@ -66,7 +66,7 @@ def add_metrics(m: pyo.ConcreteModel, d: ModelData, baseline_co2_t: float = 0.0)
         m.co2_t = pyo.Expression(
             expr=pyo.quicksum(years[t] * m.co2_system_t[t] for t in m.T) - baseline_co2_t
         )
-    if d.co2_cap_t is not None and hasattr(m, "co2_t") and not _variable(m.co2_t):
+    if d.co2_cap_t is not None and m.component("co2_t") is not None and not _variable(m.co2_t):
         if pyo.value(m.co2_t) > float(d.co2_cap_t) + 1e-6:
             from siting.core.errors import InputError
 
@@ -99,14 +99,14 @@ def metric_expression(m: pyo.ConcreteModel, metric: str) -> pyo.Expression:
     ``>=`` row per year); ``co2``: ``co2_t``; ``grid_upgrades``: ``upgrade_cost_npv``.
     """
     if metric == "water":
-        if not hasattr(m, "water_peak_m3_per_day"):
+        if m.component("water_peak_m3_per_day") is None:
             m.water_peak_m3_per_day = pyo.Var(domain=pyo.NonNegativeReals)
             m.water_peak_def = pyo.Constraint(
                 m.T, rule=lambda m, t: m.water_peak_m3_per_day >= m.water_use_m3_per_day[t]
             )
         return m.water_peak_m3_per_day
     if metric == "co2":
-        if not hasattr(m, "co2_t"):
+        if m.component("co2_t") is None:
             raise ValueError("the CO2 metric needs the grid model")
         return m.co2_t
     if metric == "grid_upgrades":
@@ -122,7 +122,7 @@ def metric_values(m: pyo.ConcreteModel, d: ModelData) -> dict[str, object]:
         "water_m3_per_day_peak": max(by_year.values(), default=0.0),
         "grid_upgrades_usd": float(pyo.value(m.upgrade_cost_npv)),
     }
-    if hasattr(m, "co2_t"):
+    if m.component("co2_t") is not None:
         out["co2_t"] = float(pyo.value(m.co2_t))
         out["co2_system_t_per_year_by_year"] = {
             str(y): float(pyo.value(m.co2_system_t[t])) for t, y in enumerate(d.years)

@@ -22,7 +22,7 @@ The solver sees the ``min_cost`` objective in million USD (:data:`OBJECTIVE_UNIT
 objective coefficients of a national plan reach 1e9 USD per unit, which made HiGHS's dual
 simplex fail ("excessive dual values") on LP rounds of the lazy loop; in million USD they
 are about 1e3. :func:`siting.solve.highs.solve` reports the objective and bound in USD again
-(``m._objective_unit``).
+(``model_state(m).objective_unit``).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import pyomo.environ as pyo
 
 from siting.model import elastic
 from siting.model.data import ModelData
+from siting.model.state import model_state
 
 #: What one unit of the ``min_cost`` objective the solver sees is worth [USD].
 OBJECTIVE_UNIT_USD = 1e6
@@ -94,5 +95,5 @@ def add_objective(m: pyo.ConcreteModel, d: ModelData, baseline_usd: float = 0.0)
         pen = elastic.penalty(m)
         m.obj = pyo.Objective(expr=m.total_cap[d.n_years - 1] - pen, sense=pyo.maximize)
     else:
-        m._objective_unit = OBJECTIVE_UNIT_USD
+        model_state(m).objective_unit = OBJECTIVE_UNIT_USD
         m.obj = pyo.Objective(expr=(m.total_cost + pen) / OBJECTIVE_UNIT_USD, sense=pyo.minimize)

@@ -23,6 +23,7 @@ import pyomo.environ as pyo
 from siting.model import elastic
 from siting.model.data import HOURS_PER_YEAR, ModelData, partners
 from siting.model.sites import build_bounds, modules_held, opened
+from siting.model.state import model_state
 
 
 def add_policy(m: pyo.ConcreteModel, d: ModelData) -> None:
@@ -107,12 +108,13 @@ def add_policy(m: pyo.ConcreteModel, d: ModelData) -> None:
             m.T,
             rule=lambda m, j, t: pyo.quicksum(m.heat[j, s, t] for s in sink_pairs[j]) <= sink_mw[j],
         )
+        techs_of = model_state(m).techs_of  # the technologies each site may choose
         m.heat_avail = pyo.Constraint(
             m.S,
             m.T,
             rule=lambda m, s, t: (
                 pyo.quicksum(m.heat[j, s, t] for j in site_pairs[s])
-                <= u * pyo.quicksum(rec.get(k, 0.0) * m.capk[s, k, t] for k in m._techs_of[s])
+                <= u * pyo.quicksum(rec.get(k, 0.0) * m.capk[s, k, t] for k in techs_of[s])
             ),
         )
         price = d.sinks["price_usd_per_mwh"].to_dict()

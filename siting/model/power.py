@@ -14,6 +14,7 @@ from __future__ import annotations
 import pyomo.environ as pyo
 
 from siting.model.data import HOURS_PER_YEAR, ModelData
+from siting.model.state import model_state
 
 
 def add_power(m: pyo.ConcreteModel, d: ModelData) -> None:
@@ -21,18 +22,19 @@ def add_power(m: pyo.ConcreteModel, d: ModelData) -> None:
     pue_peak = d.perf["pue_peak"].to_dict()
     pue_ann = d.perf["pue_annual"].to_dict()
     u = d.utilisation
+    techs_of = model_state(m).techs_of  # the technologies each site may choose
     m.H = pyo.Set(initialize=list(d.snapshots.index), ordered=True)
     peak = d.snapshots["peak"].to_dict()
 
     m.draw_peak = pyo.Expression(
         m.S,
         m.T,
-        rule=lambda m, s, t: sum(pue_peak[s, k] * m.capk[s, k, t] for k in m._techs_of[s]),
+        rule=lambda m, s, t: sum(pue_peak[s, k] * m.capk[s, k, t] for k in techs_of[s]),
     )
     m.draw_typ = pyo.Expression(
         m.S,
         m.T,
-        rule=lambda m, s, t: u * sum(pue_ann[s, k] * m.capk[s, k, t] for k in m._techs_of[s]),
+        rule=lambda m, s, t: u * sum(pue_ann[s, k] * m.capk[s, k, t] for k in techs_of[s]),
     )
     m.draw = pyo.Expression(
         m.S,

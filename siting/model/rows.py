@@ -13,6 +13,8 @@ from typing import Any
 
 import pyomo.environ as pyo
 
+from siting.model.state import model_state
+
 
 @dataclass
 class FlatRow:
@@ -48,9 +50,9 @@ class FlatRow:
 
 def register_pool(m: pyo.ConcreteModel, key: Any, variables: Any) -> None:
     """Register a pool of Pyomo variables (a numpy object array) under ``key``."""
-    m.__dict__.setdefault("_flat_pools", {})[key] = variables
+    model_state(m).flat_pools[key] = variables
 
 
 def register_flat_row(m: pyo.ConcreteModel, con: Any, row: FlatRow) -> None:
     """Hand constraint ``con`` (already in ``m``, same meaning) to HiGHS as ``row``."""
-    m.__dict__.setdefault("_flat_rows", {})[con] = row
+    model_state(m).flat_rows[con] = row

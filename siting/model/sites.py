@@ -50,6 +50,7 @@ from collections.abc import Sequence
 import pyomo.environ as pyo
 
 from siting.model.data import ModelData, partners
+from siting.model.state import model_state
 
 
 def techs_by_site(d: ModelData) -> dict[str, list[str]]:
@@ -163,7 +164,7 @@ def add_sites(m: pyo.ConcreteModel, d: ModelData) -> None:
         m.S, m.T, rule=lambda m, s, t: d.module_mw * sum(m.build[s, u] for u in range(t + 1))
     )
     techs_of = techs_by_site(d)
-    m._techs_of = techs_of  # plain dict: the technologies each site may choose
+    model_state(m).techs_of = techs_of  # plain dict: the technologies each site may choose
 
     if not pin["opens"]:
         m.open_once = pyo.Constraint(

@@ -21,16 +21,18 @@ import pyomo.environ as pyo
 
 from siting.model import elastic
 from siting.model.data import ModelData, partners
+from siting.model.state import model_state
 
 
 def add_water(m: pyo.ConcreteModel, d: ModelData) -> None:
     """Add the water family (see the module docstring)."""
     wue = d.perf["wue_annual_l_per_kwh"].to_dict()
     u = d.utilisation
+    techs_of = model_state(m).techs_of  # the technologies each site may choose
     m.need = pyo.Expression(
         m.S,
         m.T,
-        rule=lambda m, s, t: 24.0 * u * sum(wue[s, k] * m.capk[s, k, t] for k in m._techs_of[s]),
+        rule=lambda m, s, t: 24.0 * u * sum(wue[s, k] * m.capk[s, k, t] for k in techs_of[s]),
     )
     links = d.water_links
     if not len(links) or not len(d.sources):
@@ -48,7 +50,7 @@ def add_water(m: pyo.ConcreteModel, d: ModelData) -> None:
     }
     max_it = d.site["max_it_mw"].to_dict()
     max_need = {
-        s: 24.0 * u * max_it[s] * max((wue[s, k] for k in m._techs_of[s]), default=0.0)
+        s: 24.0 * u * max_it[s] * max((wue[s, k] for k in techs_of[s]), default=0.0)
         for s in d.sites
     }
     big_m = {(s, w): min(max(cap[w, t] for t in range(len(years))), max_need[s]) for s, w in pairs}

@@ -31,6 +31,7 @@ from siting.core.errors import SitingError
 from siting.core.io import OutputOwner, disk_trouble, staged_folder
 from siting.model.data import ModelData, partners
 from siting.model.objective import COST_PARTS
+from siting.model.state import model_state
 from siting.solve.highs import SolveResult
 
 if TYPE_CHECKING:
@@ -414,8 +415,8 @@ def _schedule(m: pyo.ConcreteModel, d: ModelData) -> pd.DataFrame:
     with less than half a module in every year is not chosen.
     """
     rows = []
-    techs_of = m._techs_of
-    sw = list(m.SW) if hasattr(m, "SW") else []
+    techs_of = model_state(m).techs_of
+    sw = list(m.SW) if m.component("SW") is not None else []
     sources_of = partners(sw, d.sites, list(d.sources.index) if sw else [])[0]
     for s in d.sites:
         caps = [_val(m.cap[s, t]) for t in range(d.n_years)]
@@ -489,7 +490,7 @@ def _water_links(
 ) -> gpd.GeoDataFrame:
     """:attr:`Plan.water_links`: the pipelines with flow [m3/day], as site-to-source lines."""
     wrows = []
-    if hasattr(m, "SW"):
+    if m.component("SW") is not None:
         dist = {
             (r.site_id, r.source_id): r.distance_km for r in d.water_links.itertuples(index=False)
         }
@@ -790,7 +791,7 @@ def worst_contingencies(
     assert d.n1 is not None
     net = d.net
     nl = len(net.branch_ids)
-    L = getattr(m, "_lodf", None) if m is not None else None
+    L = model_state(m).lodf if m is not None else None
     if L is None:
         L = lodf(net)
     from siting.solve.lazy import checked_outages

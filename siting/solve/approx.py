@@ -64,6 +64,7 @@ import pyomo.environ as pyo
 
 from siting.core.clock import Clock
 from siting.model.data import ModelData
+from siting.model.state import model_state
 from siting.solve import rounding as _rounding
 from siting.solve.highs import SolveResult, set_mip_start
 
@@ -90,7 +91,7 @@ QUICK_MIN_BUSES = 5000
 
 @dataclass
 class RowApprox:
-    """How a model's line limits are approximated (held as ``m._row_approx``).
+    """How a model's line limits are approximated (held as ``model_state(m).row_approx``).
 
     Attributes
     ----------
@@ -220,18 +221,18 @@ def _exactify(mh: pyo.ConcreteModel, d: ModelData, branches: set[int]) -> int:
     many branches were new."""
     from siting.solve.lazy import _add_limits
 
-    approx: RowApprox = mh.__dict__["_row_approx"]
+    approx: RowApprox = model_state(mh).row_approx
     new = set(branches) - approx.exact
     if not new:
         return 0
     approx.exact |= new
-    keys = mh.__dict__.get("_limit_key", {})
+    keys = model_state(mh).limit_key
     redo = set()
     for con, (br, t, h) in list(keys.items()):
         if br in new and con.active:
             con.deactivate()
             redo.add((br, t, h))
-    mh._monitored -= redo
+    model_state(mh).monitored -= redo
     _add_limits(mh, d, sorted(redo, key=lambda x: (x[1], str(x[2]), x[0])))
     return len(new)
 
@@ -463,7 +464,7 @@ def _approximate_model(run: _Run, anchor: dict) -> pyo.ConcreteModel:
     from siting.solve import lazy
 
     mh = run.build(run.d)
-    mh.__dict__["_row_approx"] = RowApprox(THRESHOLD, anchor)
+    model_state(mh).row_approx = RowApprox(THRESHOLD, anchor)
     saved = lazy._relax(mh)
     try:
         lazy.solve_lazy(mh, run.d, run.solve_fn, clock=run.clock, near=NEAR)
@@ -513,7 +514,7 @@ def _milp_rounds(
                 if not _exactify(mh, d, {br for br, _t, _h in blocking}):
                     info.stopped = "stopped: the exact network's proof named no new branch"
                     break
-                info.exact_branches = len(mh.__dict__["_row_approx"].exact)
+                info.exact_branches = len(model_state(mh).row_approx.exact)
                 continue
             if round_gap > mip_gap:
                 round_gap = mip_gap
@@ -601,7 +602,7 @@ def _quick(
         best, info.quick_ok, _blocking, cuts = check(mr, m, fixed, best, kernel.CONFLICTS)
         if info.quick_ok or not cuts:
             break
-        if not hasattr(m, "feasibility_cuts"):
+        if m.component("feasibility_cuts") is None:
             m.feasibility_cuts = pyo.ConstraintList()
         for expr in cuts:
             m.feasibility_cuts.add(expr)
@@ -640,7 +641,7 @@ def _answer(
 def _verified(r1: SolveResult, mr: pyo.ConcreteModel) -> bool:
     """Whether the repair LP ``r1`` of ``mr`` found a dispatch meeting every exact limit
     (clears ``mr``'s mark of a limit no decision could meet)."""
-    impossible = mr.__dict__.pop("_lazy_impossible", None)
+    impossible = model_state(mr).take_lazy_impossible()
     return r1.has_solution and r1.objective is not None and not impossible
 
 

@@ -40,6 +40,7 @@ import pyomo.environ as pyo
 from siting.core.clock import Clock
 from siting.core.errors import SitingError
 from siting.core.io import OutputFile, atomic_file
+from siting.model.state import model_state
 
 
 class SolverError(SitingError):
@@ -280,7 +281,8 @@ def solve(
     if write_lp is not None:
         write_lp_file(m, write_lp)
     rows, cols, ints = model_size(m)
-    unit = float(getattr(m, "_objective_unit", 1.0))  # the objective's unit [USD] (scaling)
+    unit = model_state(m).objective_unit  # the objective's unit [USD] (scaling)
+    unit = 1.0 if unit is None else float(unit)
     if clock is not None:
         time_limit_s = clock.solver_time_s(time_limit_s)
         if time_limit_s <= 0.0:
@@ -308,7 +310,7 @@ def retry_cold(m: pyo.ConcreteModel, run: Callable[[], SolveResult]) -> SolveRes
     r = run()
     if r.status in ("optimal", "infeasible") or r.termination == "maxTimeLimit":
         return r
-    opt = m.__dict__.get("_highs_solver")
+    opt = model_state(m).highs_solver
     if opt is None:
         return r
     opt._solver_model.clearSolver()
@@ -351,7 +353,7 @@ def set_mip_start(m: pyo.ConcreteModel, values: list[tuple[Any, float]]) -> None
     values fixed; when that is feasible it becomes the first incumbent (the log says "MIP
     start solution is feasible"), else it is dropped. Only the HiGHS path uses it.
     """
-    m.__dict__["_mip_start"] = list(values)
+    model_state(m).mip_start = list(values)
 
 
 def _highs_with_start(base: type) -> type:
@@ -387,7 +389,7 @@ def _highs_with_start(base: type) -> type:
                     h.cbMipInterrupt -= watch
 
         def add_constraints(self, cons):
-            flat = self._model.__dict__.get("_flat_rows") if self._model is not None else None
+            flat = model_state(self._model).flat_rows if self._model is not None else None
             if flat and cons:
                 direct = [c for c in cons if c in flat]
                 if direct:
@@ -404,7 +406,7 @@ def _highs_with_start(base: type) -> type:
 
             vmap = self._pyomo_var_to_solver_var_map
             cols = self.__dict__.setdefault("_flat_cols", {})
-            pools = self._model.__dict__.get("_flat_pools", {})
+            pools = model_state(self._model).flat_pools
             starts, idx, val, lbs, ubs, done = [], [], [], [], [], []
             n = 0
             for con in direct:
@@ -590,11 +592,11 @@ def _solve_highs(
     _LAST_THREADS = threads
     # One solver per model: a model solved again (the lazy loop's rounds) is handed over
     # incrementally (new rows, changed bounds), not translated from scratch
-    opt = m.__dict__.get("_highs_solver")
+    opt = model_state(m).highs_solver
     if opt is None:
         opt = _highs_with_start(Highs)()
-        m.__dict__["_highs_solver"] = opt
-    start = m.__dict__.pop("_mip_start", None)
+        model_state(m).highs_solver = opt
+    start = model_state(m).take_mip_start()
     if start:
         opt._pending_start = start
     opt._clock = clock
@@ -608,7 +610,7 @@ def _solve_highs(
             time_limit=time_limit_s,
             rel_gap=mip_gap,
             # an absolute gap for objectives near 0 (a Pareto anchor), in objective units
-            abs_gap=m.__dict__.get("_mip_abs_gap"),
+            abs_gap=model_state(m).mip_abs_gap,
             threads=threads,
             tee=tee,
             load_solutions=False,
@@ -616,7 +618,7 @@ def _solve_highs(
             solver_options={"random_seed": 0, **(highs_options or {})},
         )
     except KeyboardInterrupt:
-        m.__dict__.pop("_highs_solver", None)  # HiGHS keeps the interrupt: start afresh
+        model_state(m).highs_solver = None  # HiGHS keeps the interrupt: start afresh
         raise
     elapsed = time.perf_counter() - t0
     tc = r.termination_condition

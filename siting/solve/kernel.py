@@ -62,6 +62,7 @@ import pyomo.environ as pyo
 
 from siting.core.clock import Clock
 from siting.model.data import ModelData
+from siting.model.state import model_state
 from siting.solve.highs import SolveResult, retry_cold
 
 if TYPE_CHECKING:
@@ -187,7 +188,7 @@ def exclusion_bounds(m: pyo.ConcreteModel, d: ModelData) -> tuple[np.ndarray, np
     Reads the last LP solve's reduced costs and values from HiGHS (see the module
     docstring for the bound). Reduced costs below 0 (rounding, at a lower bound) count as 0.
     """
-    opt = m.__dict__["_highs_solver"]
+    opt = model_state(m).highs_solver
     sol = opt._sol
     rc = np.maximum(np.asarray(sol.col_dual, dtype=float), 0.0) if sol.dual_valid else None
     val = np.asarray(sol.col_value, dtype=float)
@@ -344,13 +345,13 @@ def _farkas_proofs(
     import highspy
     import scipy.sparse as sp
 
-    opt = m.__dict__.get("_highs_solver")
+    opt = model_state(m).highs_solver
     if opt is None:
         return [], []
     h = opt._solver_model
     rows = opt._pyomo_con_to_solver_con_map
     where: dict = {}
-    for con, key in m.__dict__.get("_limit_key", {}).items():
+    for con, key in model_state(m).limit_key.items():
         row = rows.get(con)
         if row is not None:
             where.setdefault(key, []).append(row)
@@ -493,7 +494,7 @@ def _in_master(mr: pyo.ConcreteModel, m: pyo.ConcreteModel, fixed: list, cuts: l
 
     if not cuts:
         return []
-    cols = _columns(mr.__dict__["_highs_solver"], [v for v, _ in fixed])
+    cols = _columns(model_state(mr).highs_solver, [v for v, _ in fixed])
     of_col = dict(zip(cols.tolist(), (v for v, _ in _carry(fixed, m)), strict=True))
     return [
         LinearExpression(
@@ -565,14 +566,14 @@ def relax_and_repair(
         if r0.bound is not None and r0.bound > st.bound:
             st.bound, st.bound_status, st.bound_termination = r0.bound, r0.status, r0.termination
         fixed, r1, info, blocking, cuts = _repair_round(m, d, build, solve_fn, clock, st)
-        ok = r1.has_solution and not st.mr.__dict__.pop("_lazy_impossible", None)
+        ok = r1.has_solution and not model_state(st.mr).take_lazy_impossible()
         if ok and math.isfinite(st.bound) and r1.objective is not None:
             st.start = _carry(fixed, m)
             u = float(r1.objective)
             if (u - st.bound) / max(abs(u), 1.0) <= mip_gap + 1e-12:
                 return st.mr, _repaired(r1, info, st), st.total
             break  # a plan, but not within the gap of b: the lazy loop closes it
-        if not hasattr(m, "lazy_limits"):
+        if m.component("lazy_limits") is None:
             break
         if not _learn(m, d, blocking, cuts, st.total):
             break
@@ -677,14 +678,14 @@ def _learn(m: pyo.ConcreteModel, d: ModelData, blocking: list, cuts: list, total
 
     if cuts:
         # HiGHS's infeasibility proofs as cuts in the decisions alone (sparse rows)
-        if not hasattr(m, "feasibility_cuts"):
+        if m.component("feasibility_cuts") is None:
             m.feasibility_cuts = pyo.ConstraintList()
         for expr in cuts:
             m.feasibility_cuts.add(expr)
         total.cuts_in_milp += len(cuts)
         return True
     # no cut from the proofs: the limits they use join the MILP
-    chosen = [tr for tr in blocking if tr not in m._monitored][:REPAIR_LIMITS]
+    chosen = [tr for tr in blocking if tr not in model_state(m).monitored][:REPAIR_LIMITS]
     if not chosen:
         return False
     _add_limits(m, d, chosen)
@@ -887,7 +888,8 @@ def _kernel_of(
 ) -> _Kernel:
     """The method's state after the LP relaxation of the whole model ``full`` (holding its
     solution, objective ``z`` [USD]): the sites' exclusion bounds and the first kernel."""
-    unit = float(getattr(full, "_objective_unit", 1.0))
+    unit = model_state(full).objective_unit
+    unit = 1.0 if unit is None else float(unit)
     info.lp_bound_usd = z
     pen, used = exclusion_bounds(full, d)
     pen = pen * unit
@@ -937,11 +939,11 @@ def _kernel_milp(
         got = inner(dk, build, solve_fn, mip_gap=mip_gap, clock=clock, progress=say, started=t0)
     if got is not None:
         mk, _dk, r, inner_info = got
-        mk._approx_info = inner_info
+        model_state(mk).approx_info = inner_info
     else:
         mk = build(dk)
         mk, r, lazy_info = relax_and_repair(mk, dk, run, mip_gap, build, clock)
-        mk._lazy_info = lazy_info
+        model_state(mk).lazy_info = lazy_info
         info.feasibility_cuts += lazy_info.cuts_in_milp
     return mk, r
 

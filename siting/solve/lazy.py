@@ -35,6 +35,7 @@ from pyomo.core.expr.numeric_expr import LinearExpression
 from siting.core.clock import Clock
 from siting.model.data import ModelData
 from siting.model.grid import injection_maps
+from siting.model.state import model_state
 from siting.network import post_outage_flows
 from siting.solve.highs import SolveResult, set_mip_start
 
@@ -121,6 +122,7 @@ def flows_numpy(m: pyo.ConcreteModel, d: ModelData) -> dict[tuple[int, str], np.
     """
     nb = len(d.net.bus_ids)
     mp = injection_maps(m)
+    ms = model_state(m)
     keys = [(t, h) for t in range(d.n_years) for h in d.snapshots.index]
     inj = np.empty((nb, len(keys)))
     col = {key: j for j, key in enumerate(keys)}
@@ -129,19 +131,19 @@ def flows_numpy(m: pyo.ConcreteModel, d: ModelData) -> dict[tuple[int, str], np.
         for h in d.snapshots.index:
             j = col[t, h]
             pv = _values([m.p[g, t, h] for g in mp["gens"]])
-            draw = capv * (mp["coef_peak"] if m._peak_h[h] else mp["coef_typ"])
+            draw = capv * (mp["coef_peak"] if ms.peak_h[h] else mp["coef_typ"])
             inj[:, j] = (
-                m._const_inj[t, h]
+                ms.const_inj[t, h]
                 + np.bincount(mp["gen_bus"], pv, minlength=nb)
                 - np.bincount(mp["cap_bus"], draw, minlength=nb)
             )
-    flows = m._ptdf @ inj + m._pfinj[:, None]
+    flows = ms.ptdf @ inj + ms.pfinj[:, None]
     return {key: flows[:, j] for j, key in enumerate(keys)}
 
 
 def solution_flows(m: pyo.ConcreteModel, d: ModelData) -> dict[tuple[int, str], np.ndarray]:
     """Branch flows [MW] per (period, snapshot) of the loaded solution, either form."""
-    if not hasattr(m, "flow"):
+    if m.component("flow") is None:
         return flows_numpy(m, d)
     nl = len(d.net.branch_ids)
     return {
@@ -154,16 +156,10 @@ def solution_flows(m: pyo.ConcreteModel, d: ModelData) -> dict[tuple[int, str], 
 def added_rating_values(m: pyo.ConcreteModel, d: ModelData) -> np.ndarray:
     """Rating added by upgrades in service, per branch and period [MW] (solution values)."""
     out = np.zeros((len(d.net.branch_ids), d.n_years))
-    for br, add in getattr(m, "_branch_added", {}).items():
+    for br, add in (model_state(m).branch_added or {}).items():
         cum = np.cumsum([_value(m.up_branch[br, t]) for t in range(d.n_years)])
         out[br] = add * cum
     return out
-
-
-def _slack(m: pyo.ConcreteModel, name: str) -> pyo.Var | None:
-    """The elastic slack family stored (in a 1-tuple) under ``name``, or None."""
-    held = getattr(m, name, None)
-    return held[0] if held else None
 
 
 def _slack_values(
@@ -172,7 +168,7 @@ def _slack_values(
     """Per branch (``n`` of them), the elastic slack's value at (``t``, ``h``) for the
     branches ``keys_br`` [MW]; zeros in the strict model."""
     extra = np.zeros(n)
-    if not m._elastic or slack is None:
+    if not model_state(m).elastic or slack is None:
         return extra
     for br in keys_br:
         if (br, t, h) in slack:
@@ -194,21 +190,22 @@ def _violations(
     bottleneck binds again in other years and snapshots; adding them at once saves rounds).
     """
     rating = d.net.rating_mw
-    over_slack = _slack(m, "_overload")
+    ms = model_state(m)
+    over_slack = ms.overload
     limited = np.flatnonzero(np.isfinite(rating))
     found = []
     for (t, h), f in flows.items():
         lim = (rating + added[:, t]) * (1 + TOL_REL) + TOL_ABS_MW
         lim = lim + _slack_values(m, over_slack, limited, t, h, len(f))
         bad = np.flatnonzero(np.abs(f) > lim)
-        found.extend((int(br), t, h) for br in bad if (int(br), t, h) not in m._monitored)
+        found.extend((int(br), t, h) for br in bad if (int(br), t, h) not in ms.monitored)
     if near is None or not found:
         return found
     brs = np.array(sorted({br for br, _, _ in found}), dtype=np.int64)
     more = set(found)
     for (t, h), f in flows.items():
         loaded = np.abs(f[brs]) >= near * (rating[brs] + added[brs, t])
-        more.update((int(br), t, h) for br in brs[loaded] if (int(br), t, h) not in m._monitored)
+        more.update((int(br), t, h) for br in brs[loaded] if (int(br), t, h) not in ms.monitored)
     return sorted(more, key=lambda x: (x[1], str(x[2]), x[0]))
 
 
@@ -248,25 +245,26 @@ def _n1_violations(
     m: pyo.ConcreteModel, d: ModelData, flows: dict[tuple[int, str], np.ndarray], added: np.ndarray
 ) -> list[tuple[int, int, int, str]]:
     """(monitored branch, outage, period, snapshot) post-contingency limits violated."""
-    ks = checked_outages(d, flows, m._n1_outages_seen)
-    m._n1_checked = len(ks)
+    ms = model_state(m)
+    ks = checked_outages(d, flows, ms.n1_outages_seen)
+    ms.n1_checked = len(ks)
     if not len(ks):
         return []
     em = d.rating_emergency_mw
     limited = np.flatnonzero(np.isfinite(em))
-    slack = _slack(m, "_n1_over")
+    slack = ms.n1_over
     found = []
     for (t, h), f in flows.items():
         if not d.n1.checks(t, h):
             continue
-        post = post_outage_flows(f, m._lodf, ks)  # (n_branch, len(ks)); tripped: 0
+        post = post_outage_flows(f, ms.lodf, ks)  # (n_branch, len(ks)); tripped: 0
         lim = (em + added[:, t]) * (1 + TOL_REL) + TOL_ABS_MW
         lim = lim + _slack_values(m, slack, limited, t, h, len(f))
         excess = np.abs(post) - lim[:, None]
         for br in np.flatnonzero((excess > 0).any(axis=1)):
             order = np.argsort(-excess[br])[:N1_PER_ROUND]
             for j in order:
-                if excess[br, j] > 0 and (int(br), int(ks[j]), t, h) not in m._n1_monitored:
+                if excess[br, j] > 0 and (int(br), int(ks[j]), t, h) not in ms.n1_monitored:
                     found.append((int(br), int(ks[j]), t, h))
     return found
 
@@ -298,7 +296,7 @@ def _no_decision_fixes(
     what = f"branch {d.net.branch_ids[br]}"
     if outage is not None:
         what += f" after the outage of branch {d.net.branch_ids[outage]}"
-    m.__dict__.setdefault("_lazy_impossible", []).append(
+    model_state(m).lazy_impossible.append(
         f"{what}, year {d.years[t]}, snapshot {h}: {abs(pyo.value(flow)):,.1f} MW whatever "
         f"the plan does, above its {pyo.value(rhs):,.1f} MW"
     )
@@ -316,21 +314,22 @@ def _add_limits(m: pyo.ConcreteModel, d: ModelData, triples: list[tuple[int, int
     from siting.model.rows import FlatRow, register_flat_row
 
     rating = d.net.rating_mw
-    over = _slack(m, "_overload")
+    ms = model_state(m)
+    over = ms.overload
     for br, t, h in triples:
         const, key, pos, coefs = ptdf_flow_parts(m, br, t, h)
-        pool = m.__dict__["_flat_pools"][key]
+        pool = ms.flat_pools[key]
         f = LinearExpression(
             constant=const, linear_coefs=coefs.tolist(), linear_vars=pool[pos].tolist()
         )
-        slack = over[br, t, h] if (m._elastic and over is not None) else 0.0
+        slack = over[br, t, h] if (ms.elastic and over is not None) else 0.0
         rhs = float(rating[br]) + added_rating(m, br, t) + slack
         if _constant(f, rhs):
             _no_decision_fixes(m, d, br, t, h, f, rhs)
             continue
         # rhs's variable terms (upgrade in service, elastic slack) move to the left
         extra_vars, extra_coefs = [], []
-        add = m._branch_added.get(br)
+        add = ms.branch_added.get(br)
         if add is not None:
             extra_vars += [m.up_branch[br, u] for u in range(t + 1)]
             extra_coefs += [-float(add)] * (t + 1)
@@ -339,7 +338,7 @@ def _add_limits(m: pyo.ConcreteModel, d: ModelData, triples: list[tuple[int, int
             extra_coefs.append(-1.0)
         for sign in (1.0, -1.0):
             con = m.lazy_limits.add(f <= rhs if sign > 0 else -f <= rhs)
-            m.__dict__.setdefault("_limit_key", {})[con] = (br, t, h)
+            ms.limit_key[con] = (br, t, h)
             register_flat_row(
                 m,
                 con,
@@ -353,7 +352,7 @@ def _add_limits(m: pyo.ConcreteModel, d: ModelData, triples: list[tuple[int, int
                     ub=float(rating[br]) - sign * const,
                 ),
             )
-        m._monitored.add((br, t, h))
+        ms.monitored.add((br, t, h))
 
 
 def _add_n1(m: pyo.ConcreteModel, d: ModelData, quads: list[tuple[int, int, int, str]]) -> None:
@@ -362,22 +361,25 @@ def _add_n1(m: pyo.ConcreteModel, d: ModelData, quads: list[tuple[int, int, int,
     from siting.model.grid import added_rating, flow_expr
 
     em = d.rating_emergency_mw
-    slack = _slack(m, "_n1_over")
+    ms = model_state(m)
+    slack = ms.n1_over
     for br, k, t, h in quads:
-        post = flow_expr(m, br, t, h) + float(m._lodf[br, k]) * flow_expr(m, k, t, h)
-        s = slack[br, t, h] if (m._elastic and slack is not None) else 0.0
+        post = flow_expr(m, br, t, h) + float(ms.lodf[br, k]) * flow_expr(m, k, t, h)
+        s = slack[br, t, h] if (ms.elastic and slack is not None) else 0.0
         rhs = float(em[br]) + added_rating(m, br, t) + s
         if _constant(post, rhs):
             _no_decision_fixes(m, d, br, t, h, post, rhs, outage=k)
             continue
         m.n1_limits.add(post <= rhs)
         m.n1_limits.add(-post <= rhs)
-        m._n1_monitored.add((br, k, t, h))
+        ms.n1_monitored.add((br, k, t, h))
 
 
 def needs_lazy(m: pyo.ConcreteModel, d: ModelData) -> bool:
     """Whether the model has lazily added limits (PTDF line limits or N-1)."""
-    return d.grid_enabled and (hasattr(m, "lazy_limits") or hasattr(m, "n1_limits"))
+    return d.grid_enabled and (
+        m.component("lazy_limits") is not None or m.component("n1_limits") is not None
+    )
 
 
 def _round(
@@ -396,7 +398,7 @@ def _round(
     flows = solution_flows(m, d)
     added = added_rating_values(m, d)
     n_new = 0
-    if hasattr(m, "lazy_limits") and d.line_limits:
+    if m.component("lazy_limits") is not None and d.line_limits:
         viol = _violations(m, d, flows, added, near)
         mp = injection_maps(m)
         per_row = len(mp["gens"]) + len(mp["caps"])
@@ -408,11 +410,11 @@ def _round(
         _add_limits(m, d, viol)
         info.limits_added += len(viol)
         n_new += len(viol)
-    if hasattr(m, "n1_limits"):
+    if m.component("n1_limits") is not None:
         quads = _n1_violations(m, d, flows, added)
         _add_n1(m, d, quads)
         info.n1_added += len(quads)
-        info.n1_outages_checked = max(info.n1_outages_checked, getattr(m, "_n1_checked", 0))
+        info.n1_outages_checked = max(info.n1_outages_checked, model_state(m).n1_checked)
         n_new += len(quads)
     return n_new > 0
 
@@ -423,7 +425,7 @@ def _impossible(
     """The result of a model a limit makes infeasible whatever the decisions."""
     import dataclasses
 
-    lines = m.__dict__["_lazy_impossible"]
+    lines = model_state(m).lazy_impossible
     out = dataclasses.replace(
         r,
         status="infeasible",
@@ -601,7 +603,7 @@ def _stopped_early(
 ) -> tuple[SolveResult, LazyInfo] | None:
     """The loop's answer when, after a round that added limits, one of them no decision
     can meet or the deadline has passed; else None."""
-    if m.__dict__.get("_lazy_impossible"):
+    if model_state(m).lazy_impossible:
         return _impossible(m, r, st.solver_s, st.info, st.t0)
     if st.clock is not None and st.clock.expired():
         return _out_of_time(r, st.sign * st.best_bound, st.solver_s, st.info, st.t0, phase)
@@ -692,12 +694,9 @@ def _loop_answer(
     if not r.has_solution and r.termination == "maxTimeLimit" and math.isfinite(st.best_bound):
         r.bound = st.sign * st.best_bound  # (the best of the rounds', this one's included)
     ids = d.net.branch_ids
-    info.monitored = sorted(
-        (str(ids[br]), d.years[t], h) for br, t, h in getattr(m, "_monitored", ())
-    )
+    info.monitored = sorted((str(ids[br]), d.years[t], h) for br, t, h in model_state(m).monitored)
     info.n1_monitored = sorted(
-        (str(ids[br]), str(ids[k]), d.years[t], h)
-        for br, k, t, h in getattr(m, "_n1_monitored", ())
+        (str(ids[br]), str(ids[k]), d.years[t], h) for br, k, t, h in model_state(m).n1_monitored
     )
     info.time_s = time.perf_counter() - st.t0
     return r, info

@@ -38,6 +38,7 @@ import pyomo.environ as pyo
 
 from siting.core.clock import Clock
 from siting.model.data import ModelData
+from siting.model.state import model_state
 from siting.solve.highs import SolveResult, retry_cold
 
 #: Each year's target is raised by this share for the LP the plan is rounded from [fraction].
@@ -246,7 +247,7 @@ def _headroom_lps(
 
             r = solve_lazy(m, d, lp, lp_first=False, clock=clock)[0] if lazy else lp(m)
             ok = r.has_solution and r.status == "optimal"
-            ok = ok and not m.__dict__.pop("_lazy_impossible", None)
+            ok = ok and not model_state(m).take_lazy_impossible()
             info.lps = attempt + 1
             if not ok:
                 return None, (

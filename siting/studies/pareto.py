@@ -46,6 +46,7 @@ import yaml
 from siting.core.errors import InputError
 from siting.core.io import OutputOwner, claim_folder, write_text_atomic
 from siting.model.metrics import METRIC_KEYS, METRICS
+from siting.model.state import model_state
 
 if TYPE_CHECKING:
     from dask.distributed import Client
@@ -184,8 +185,8 @@ def min_metric(
     unit = SOLVER_UNIT[metric]
     m.obj.deactivate()
     m.metric_obj = pyo.Objective(expr=e / unit, sense=pyo.minimize)
-    m._objective_unit = unit
-    m._mip_abs_gap = ANCHOR_ABS_GAP
+    model_state(m).objective_unit = unit
+    model_state(m).mip_abs_gap = ANCHOR_ABS_GAP
     r = solve_model(
         m,
         d,
