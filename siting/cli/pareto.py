@@ -80,7 +80,8 @@ def pareto_command(
     if as_json:
         sys.stdout.write(json.dumps(front.as_dict(), indent=2, default=str) + "\n")
         return
-    from siting.studies.pareto import AXIS, METRIC_WORDS, in_running_text, is_nan, table_number
+    from siting.core.errors import is_missing
+    from siting.studies.pareto import AXIS, METRIC_WORDS, in_running_text, table_number
 
     label, unit, scale = AXIS[front.metric]
     words, per = METRIC_WORDS[front.metric]
@@ -92,10 +93,10 @@ def pareto_command(
         val = getattr(r, front.metric)
         t.add_row(
             str(r.point),
-            "none" if is_nan(r.cap) else table_number(r.cap / scale),
-            "" if is_nan(val) else table_number(float(val) / scale),
-            "" if is_nan(r.total_cost_usd) else f"{r.total_cost_usd / 1e6:,.1f}",
-            "" if is_nan(r.marginal_usd_per_unit) else table_number(r.marginal_usd_per_unit),
+            "none" if is_missing(r.cap) else table_number(r.cap / scale),
+            "" if is_missing(val) else table_number(float(val) / scale),
+            "" if is_missing(r.total_cost_usd) else f"{r.total_cost_usd / 1e6:,.1f}",
+            "" if is_missing(r.marginal_usd_per_unit) else table_number(r.marginal_usd_per_unit),
             escape(str(r.status)) + (" (dominated)" if r.dominated else ""),
         )
     out.print(t)

@@ -577,7 +577,6 @@ def _solve_highs(
     highs_options: dict[str, Any] | None = None,
     clock: Clock | None = None,
 ) -> SolveResult:
-    check_pyomo()
     from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
     from pyomo.contrib.solver.solvers.highs import Highs
 
@@ -594,6 +593,7 @@ def _solve_highs(
     # incrementally (new rows, changed bounds), not translated from scratch
     opt = model_state(m).highs_solver
     if opt is None:
+        check_pyomo()  # once per model: the adapter below reads Pyomo internals
         opt = _highs_with_start(Highs)()
         model_state(m).highs_solver = opt
     start = model_state(m).take_mip_start()

@@ -93,15 +93,6 @@ def _trim(n: dict, targets: list, mod: float, ub: dict, min_mod: int, wanted: di
     return moved
 
 
-def _raised(targets: list[float], extra: list[float]) -> Callable:
-    """The rule ``total_cap[t] >= target_t + extra_t`` [MW]."""
-
-    def rule(m: pyo.ConcreteModel, t: int):
-        return m.total_cap[t] >= targets[t] + extra[t]
-
-    return rule
-
-
 def round_with_headroom(
     m: pyo.ConcreteModel,
     d: ModelData,

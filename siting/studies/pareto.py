@@ -33,7 +33,6 @@ capped one.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +42,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from siting.core.errors import InputError
+from siting.core.errors import InputError, is_missing
 from siting.core.io import OutputOwner, claim_folder, write_text_atomic
 from siting.model.metrics import METRIC_KEYS, METRICS
 from siting.model.state import model_state
@@ -660,18 +659,20 @@ def front_html(front: Front) -> str:
                 f'<a href="{esc(href)}/report.html">report</a> · '
                 f'<a href="{esc(href)}/index.html">map</a>'
             )
-        cap = "none (least cost)" if r.cap is None or is_nan(r.cap) else table_number(r.cap / scale)
-        marginal = "" if is_nan(r.marginal_usd_per_unit) else table_number(r.marginal_usd_per_unit)
-        extra = "" if is_nan(r.extra_cost_usd) else f"{r.extra_cost_usd / 1e6:,.1f}"
+        cap = "none (least cost)" if is_missing(r.cap) else table_number(r.cap / scale)
+        marginal = (
+            "" if is_missing(r.marginal_usd_per_unit) else table_number(r.marginal_usd_per_unit)
+        )
+        extra = "" if is_missing(r.extra_cost_usd) else f"{r.extra_cost_usd / 1e6:,.1f}"
+        total = "" if is_missing(r.total_cost_usd) else f"{r.total_cost_usd / 1e6:,.1f}"
         rows.append(
             "<tr>"
             f'<td class="n">{r.point}</td><td class="n">{esc(cap)}</td>'
-            f'<td class="n">{"" if is_nan(val) else table_number(float(val) / scale)}</td>'
-            f'<td class="n">{"" if is_nan(r.total_cost_usd) else f"{r.total_cost_usd / 1e6:,.1f}"}'
-            f'</td><td class="n">{extra}</td><td class="n">{marginal}</td>'
+            f'<td class="n">{"" if is_missing(val) else table_number(float(val) / scale)}</td>'
+            f'<td class="n">{total}</td><td class="n">{extra}</td><td class="n">{marginal}</td>'
             f"<td>{esc(r.status)}{' (dominated)' if r.dominated else ''}</td>"
-            f'<td class="n">{"" if is_nan(r.gap) else f"{float(r.gap):.2%}"}</td>'
-            f'<td class="n">{"" if is_nan(r.sites_chosen) else int(r.sites_chosen)}</td>'
+            f'<td class="n">{"" if is_missing(r.gap) else f"{float(r.gap):.2%}"}</td>'
+            f'<td class="n">{"" if is_missing(r.sites_chosen) else int(r.sites_chosen)}</td>'
             f"<td>{link}</td></tr>"
         )
     notes = "".join(f'<p class="note">{esc(n)}</p>' for n in front.notes)
@@ -711,14 +712,6 @@ def table_number(v: float) -> str:
     if abs(v) < 1e-3:
         return "0"
     return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:,.4g}"
-
-
-def is_nan(v: Any) -> bool:
-    """Whether ``v`` is None or a float NaN."""
-    try:
-        return v is None or (isinstance(v, float) and math.isnan(v))
-    except TypeError:
-        return False
 
 
 def write_front(front: Front) -> None:
