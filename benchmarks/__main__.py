@@ -572,7 +572,7 @@ _NATIONAL_LINOPY = _NATIONAL_PRELUDE + (
     "'columns': r.columns, 'nonzeros': r.nonzeros, 'objective_usd': r.objective_usd, "
     "'gap': r.gap, 'verified': int(r.ok)}}\n"
     "print(json.dumps({{'extra': extra}}))\n"
-    "bus = prep.data.site['bus_id'].to_dict()\n"
+    "bus = prep.data.campus.site['bus_id'].to_dict()\n"
     "sched = {{f'{{s}} (bus {{bus[s]}})': {{str(y): float(v) for y, v in row.items() if v > 0}} "
     "for s, row in r.cap_mw.iterrows()}}\n"
     "print(json.dumps({{'info': {{'objective_usd': r.objective_usd, 'bound_usd': r.bound_usd, "

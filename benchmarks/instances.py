@@ -840,9 +840,9 @@ def write_texas(
     base = _no_sites(d)
     mb = build_model(base)
     solve_lazy(mb, base, lambda m: solve(m, mip_gap=0.0, threads=2))
-    load = np.zeros(len(d.net.branch_ids))
+    load = np.zeros(len(d.grid.net.branch_ids))
     for f in flows_numpy(mb, base).values():
-        load = np.maximum(load, np.abs(f) / d.net.rating_mw)
+        load = np.maximum(load, np.abs(f) / d.grid.net.rating_mw)
     top = np.argsort(-np.where(np.isfinite(load), load, -1.0), kind="stable")[:TX_UPGRADES]
     grid = _read_case(activsg2000())
     xy = pd.read_csv(folder / "bus_coordinates.csv", dtype={"bus_id": str}).set_index("bus_id")
@@ -852,7 +852,7 @@ def write_texas(
     geod = Geod(ellps="WGS84")
     rows = []
     for i in top:
-        bid = str(d.net.branch_ids[i])
+        bid = str(d.grid.net.branch_ids[i])
         a, b = str(br.at[bid, "from_bus"]), str(br.at[bid, "to_bus"])
         km = geod.inv(xy.at[a, "lon"], xy.at[a, "lat"], xy.at[b, "lon"], xy.at[b, "lat"])[2] / 1e3
         if kv[a] != kv[b]:
@@ -862,7 +862,7 @@ def write_texas(
         rows.append(
             {
                 "branch_id": bid,
-                "upgrade_added_mw": round(0.5 * float(d.net.rating_mw[i]), 3),
+                "upgrade_added_mw": round(0.5 * float(d.grid.net.rating_mw[i]), 3),
                 "upgrade_cost_usd": round(cost, 0),
                 "upgrade_lead_time_years": 2,
             }

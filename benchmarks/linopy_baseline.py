@@ -148,27 +148,27 @@ class BaselineResult:
 def _unsupported(d: ModelData) -> list[str]:
     """The parts of ``d`` the baseline does not model (it must be empty)."""
     out = []
-    if d.water_enabled and len(d.water_links):
+    if d.water.enabled and len(d.water.links):
         out.append("water links")
-    if d.region_shares:
+    if d.policy.region_shares:
         out.append("policy.region_shares")
-    if d.zone_mode == "require" and d.zone_min_share > 0:
+    if d.policy.zone_mode == "require" and d.policy.zone_min_share > 0:
         out.append("policy.zones (require)")
-    if len(d.demand_mw):
+    if len(d.policy.demand_mw):
         out.append("policy.demand")
-    if d.public_share > 0:
+    if d.policy.public_share > 0:
         out.append("policy.public_interest")
-    if len(d.heat_links) and len(d.sinks):
+    if len(d.policy.heat_links) and len(d.policy.sinks):
         out.append("heat sinks")
-    if len(d.branch_upgrades) or len(d.bus_upgrades):
+    if len(d.grid.branch_upgrades) or len(d.grid.bus_upgrades):
         out.append("grid upgrades")
-    if d.n1 is not None:
+    if d.grid.n1 is not None:
         out.append("N-1")
-    if d.water_cap_m3_per_day is not None or d.co2_cap_t is not None:
+    if d.caps.water_cap_m3_per_day is not None or d.caps.co2_cap_t is not None:
         out.append("water or CO2 caps")
-    if d.objective != "min_cost":
-        out.append(f"objective {d.objective}")
-    if not d.grid_enabled:
+    if d.goal.sense != "min_cost":
+        out.append(f"objective {d.goal.sense}")
+    if not d.grid.enabled:
         out.append("no grid")
     return out
 
@@ -176,12 +176,12 @@ def _unsupported(d: ModelData) -> list[str]:
 def ptdf_nonzeros_estimate(d: ModelData) -> int:
     """Upper bound of the PTDF block's terms: limited branches x (active buses + 1) x
     periods x snapshots [count]."""
-    net = d.net
-    active = set(d.gens["bus_pos"].astype(int)) | set(
-        net.bus_ids.get_indexer(d.site["bus_id"].astype(str))
+    net = d.grid.net
+    active = set(d.grid.gens["bus_pos"].astype(int)) | set(
+        net.bus_ids.get_indexer(d.campus.site["bus_id"].astype(str))
     )
-    n_lim = int(np.isfinite(net.rating_mw).sum()) if d.line_limits else 0
-    return n_lim * (len(active) + 1) * d.n_years * len(d.snapshots)
+    n_lim = int(np.isfinite(net.rating_mw).sum()) if d.grid.line_limits else 0
+    return n_lim * (len(active) + 1) * d.horizon.n_years * len(d.horizon.snapshots)
 
 
 def build_baseline(
@@ -238,16 +238,16 @@ def _build(d: ModelData) -> tuple[Any, int, np.ndarray, np.ndarray, np.ndarray]:
     import linopy
 
     m = linopy.Model()
-    net = d.net
+    net = d.grid.net
     unit = OBJECTIVE_UNIT_USD
 
     # ------------------------------------------------------------------ sites
-    sites = pd.Index(d.sites, name="site")
-    techs = pd.Index(d.techs, name="tech")
-    periods = pd.RangeIndex(d.n_years, name="period")
-    snaps = pd.Index([str(h) for h in d.snapshots.index], name="snap")
+    sites = pd.Index(d.campus.sites, name="site")
+    techs = pd.Index(d.cooling.techs, name="tech")
+    periods = pd.RangeIndex(d.horizon.n_years, name="period")
+    snaps = pd.Index([str(h) for h in d.horizon.snapshots.index], name="snap")
     ns, nk, nt = len(sites), len(techs), len(periods)
-    pairs = pd.MultiIndex.from_tuples(d.allowed) if d.allowed else None
+    pairs = pd.MultiIndex.from_tuples(d.cooling.allowed) if d.cooling.allowed else None
     allowed = np.zeros((ns, nk), dtype=bool)
     if pairs is not None:
         allowed[
@@ -255,13 +255,15 @@ def _build(d: ModelData) -> tuple[Any, int, np.ndarray, np.ndarray, np.ndarray]:
             techs.get_indexer(pairs.get_level_values(1)),
         ] = True
     allowed_da = xr.DataArray(allowed, coords=[sites, techs])
-    max_it = d.site["max_it_mw"].to_numpy(dtype=float)
+    max_it = d.campus.site["max_it_mw"].to_numpy(dtype=float)
     max_it_da = xr.DataArray(max_it, coords=[sites])
-    earliest = d.site["earliest_period"].to_numpy(dtype=int)
+    earliest = d.campus.site["earliest_period"].to_numpy(dtype=int)
     after = np.arange(nt)[None, :] >= earliest[:, None]
-    max_mod_site = np.floor(max_it / d.module_mw + 1e-9)
+    max_mod_site = np.floor(max_it / d.campus.module_mw + 1e-9)
     ub_build = np.where(
-        after, np.minimum(np.asarray(d.max_modules_per_period)[None, :], max_mod_site[:, None]), 0
+        after,
+        np.minimum(np.asarray(d.campus.max_modules_per_period)[None, :], max_mod_site[:, None]),
+        0,
     )
     ub_build_da = xr.DataArray(ub_build, coords=[sites, periods])
 
@@ -281,7 +283,7 @@ def _build(d: ModelData) -> tuple[Any, int, np.ndarray, np.ndarray, np.ndarray]:
     capk = m.add_variables(
         lower=0, upper=capk_ub, name="capk", mask=allowed_da.broadcast_like(capk_ub)
     )
-    cap = d.module_mw * build.cumsum("period")
+    cap = d.campus.module_mw * build.cumsum("period")
 
     m.add_constraints(opens.sum("period") - open_ == 0, name="open_once")
     m.add_constraints(build - ub_build_da * opens.cumsum("period") <= 0, name="build_after_open")
@@ -289,24 +291,28 @@ def _build(d: ModelData) -> tuple[Any, int, np.ndarray, np.ndarray, np.ndarray]:
     m.add_constraints(capk.sum("tech") - cap == 0, name="split")
     m.add_constraints(capk - max_it_da * tech <= 0, name="tech_cap")
     m.add_constraints(cap - max_it_da * open_ <= 0, name="max_size")
-    m.add_constraints(cap.isel(period=nt - 1) - d.min_campus_mw * open_ >= 0, name="min_size")
-    targets = xr.DataArray(np.asarray(d.targets_mw, dtype=float), coords=[periods])
+    m.add_constraints(
+        cap.isel(period=nt - 1) - d.campus.min_campus_mw * open_ >= 0, name="min_size"
+    )
+    targets = xr.DataArray(np.asarray(d.policy.targets_mw, dtype=float), coords=[periods])
     m.add_constraints(cap.sum("site") >= targets, name="target")
 
     # ------------------------------------------------------------------ power
-    perf = d.perf.reindex(pd.MultiIndex.from_product([sites, techs])).fillna(0.0)
+    perf = d.cooling.perf.reindex(pd.MultiIndex.from_product([sites, techs])).fillna(0.0)
     pue_peak = perf["pue_peak"].to_numpy(dtype=float).reshape(ns, nk)
     pue_ann = perf["pue_annual"].to_numpy(dtype=float).reshape(ns, nk)
-    peak = d.snapshots["peak"].to_numpy(dtype=bool)
-    pue_h = np.where(peak[None, None, :], pue_peak[:, :, None], d.utilisation * pue_ann[:, :, None])
+    peak = d.horizon.snapshots["peak"].to_numpy(dtype=bool)
+    pue_h = np.where(
+        peak[None, None, :], pue_peak[:, :, None], d.horizon.utilisation * pue_ann[:, :, None]
+    )
     pue_h_da = xr.DataArray(pue_h, coords=[sites, techs, snaps])
     draw = (capk * pue_h_da).sum("tech")  # [site, period, snap] MW
 
     # ------------------------------------------------------------------ grid
-    gens = pd.Index([str(g) for g in d.gens.index], name="gen")
-    gen_bus = d.gens["bus_pos"].to_numpy(dtype=int)
-    pmin = d.gens["p_min_mw"].to_numpy(dtype=float)
-    pmax = d.gens["p_max_mw"].to_numpy(dtype=float)
+    gens = pd.Index([str(g) for g in d.grid.gens.index], name="gen")
+    gen_bus = d.grid.gens["bus_pos"].to_numpy(dtype=int)
+    pmin = d.grid.gens["p_min_mw"].to_numpy(dtype=float)
+    pmax = d.grid.gens["p_max_mw"].to_numpy(dtype=float)
     lo = np.where(peak[None, :], pmin[:, None], np.minimum(0.0, pmin)[:, None])
     p = m.add_variables(
         lower=xr.DataArray(lo, coords=[gens, snaps]).broadcast_like(
@@ -316,7 +322,7 @@ def _build(d: ModelData) -> tuple[Any, int, np.ndarray, np.ndarray, np.ndarray]:
         coords=[gens, periods, snaps],
         name="p",
     )
-    site_bus = net.bus_ids.get_indexer(d.site["bus_id"].astype(str))
+    site_bus = net.bus_ids.get_indexer(d.campus.site["bus_id"].astype(str))
     active = np.union1d(gen_bus, site_bus).astype(int)
     buses = pd.Index(active, name="bus")
     inj = m.add_variables(coords=[buses, periods, snaps], name="inj")
@@ -327,9 +333,9 @@ def _build(d: ModelData) -> tuple[Any, int, np.ndarray, np.ndarray, np.ndarray]:
     m.add_constraints(inj - gen_inj + site_draw == 0, name="injection")
 
     island = np.asarray(net.island, dtype=int)
-    lf = d.snapshots["load_factor"].to_numpy(dtype=float)
-    load = d.base_load_mw.to_numpy(dtype=float)  # [bus, period]
-    shunt = np.asarray(d.shunt_mw, dtype=float)
+    lf = d.horizon.snapshots["load_factor"].to_numpy(dtype=float)
+    load = d.grid.base_load_mw.to_numpy(dtype=float)  # [bus, period]
+    shunt = np.asarray(d.grid.shunt_mw, dtype=float)
     demand_bus = lf[None, None, :] * load[:, :, None] + shunt[:, None, None]  # [bus, t, h]
     islands = np.unique(island)
     served = np.isin(islands, island[active])
@@ -344,7 +350,7 @@ def _build(d: ModelData) -> tuple[Any, int, np.ndarray, np.ndarray, np.ndarray]:
         name="island_balance",
     )
 
-    headroom = np.asarray(d.headroom_mw, dtype=float)
+    headroom = np.asarray(d.grid.headroom_mw, dtype=float)
     capped = np.unique(site_bus[np.isfinite(headroom[site_bus])])
     if len(capped):
         draw_peak = (capk * xr.DataArray(pue_peak, coords=[sites, techs])).sum("tech")
@@ -355,7 +361,7 @@ def _build(d: ModelData) -> tuple[Any, int, np.ndarray, np.ndarray, np.ndarray]:
             name="headroom",
         )
 
-    limited = np.flatnonzero(np.isfinite(net.rating_mw)) if d.line_limits else np.zeros(0, int)
+    limited = np.flatnonzero(np.isfinite(net.rating_mw)) if d.grid.line_limits else np.zeros(0, int)
     n_terms = 0
     ptdf_act = np.zeros((0, len(active)))
     const_flow = np.zeros((0, nt, len(snaps)))
@@ -388,28 +394,28 @@ def _build(d: ModelData) -> tuple[Any, int, np.ndarray, np.ndarray, np.ndarray]:
         )
 
     # cost lines of curved generators
-    linear = np.array([d.gen_costs[g].linear for g in gens])
+    linear = np.array([d.grid.gen_costs[g].linear for g in gens])
     slope_lin = np.array(
         [
-            float(d.gen_costs[g].slopes_usd_per_mwh[0]) if d.gen_costs[g].linear else 0.0
+            float(d.grid.gen_costs[g].slopes_usd_per_mwh[0]) if d.grid.gen_costs[g].linear else 0.0
             for g in gens
         ]
     )
-    hours = d.snapshots["hours"].to_numpy(dtype=float)
+    hours = d.horizon.snapshots["hours"].to_numpy(dtype=float)
     hours = np.where(hours > 0, hours, 1.0)
-    op_weight = np.asarray(d.op_weight, dtype=float)
+    op_weight = np.asarray(d.horizon.op_weight, dtype=float)
     w_th = xr.DataArray(op_weight[:, None] * hours[None, :], coords=[periods, snaps])
     energy = (p * (xr.DataArray(slope_lin, coords=[gens]) * w_th / unit)).sum()
     curved = gens[~linear]
     if len(curved):
-        n_lines = max(len(d.gen_costs[g].slopes_usd_per_mwh) for g in curved)
+        n_lines = max(len(d.grid.gen_costs[g].slopes_usd_per_mwh) for g in curved)
         gc = pd.Index(curved, name="gen")
         lines = pd.RangeIndex(n_lines, name="line")
         slopes = np.zeros((len(gc), n_lines))
         icpt = np.zeros((len(gc), n_lines))
         has = np.zeros((len(gc), n_lines), dtype=bool)
         for j, g in enumerate(curved):
-            c = d.gen_costs[g]
+            c = d.grid.gen_costs[g]
             n = len(c.slopes_usd_per_mwh)
             slopes[j, :n] = c.slopes_usd_per_mwh
             icpt[j, :n] = c.intercepts_usd_per_h
@@ -429,21 +435,27 @@ def _build(d: ModelData) -> tuple[Any, int, np.ndarray, np.ndarray, np.ndarray]:
         energy = energy + (gcost * (w_th / unit)).sum()
 
     # ------------------------------------------------------------------ objective
-    df = xr.DataArray(np.asarray(d.capex_df, dtype=float), coords=[periods])
-    land = xr.DataArray(d.site["land_usd_per_mw"].to_numpy(dtype=float), coords=[sites])
-    per_mw = d.capex_usd_per_mw + d.interconnection_usd_per_mw
-    zoned = xr.DataArray((d.site["zone_id"] != "").to_numpy(), coords=[sites])
+    df = xr.DataArray(np.asarray(d.horizon.capex_df, dtype=float), coords=[periods])
+    land = xr.DataArray(d.campus.site["land_usd_per_mw"].to_numpy(dtype=float), coords=[sites])
+    per_mw = d.campus.capex_usd_per_mw + d.campus.interconnection_usd_per_mw
+    zoned = xr.DataArray((d.campus.site["zone_id"] != "").to_numpy(), coords=[sites])
     capex = (
-        build * (df * d.module_mw * (per_mw + land - d.zone_bonus_usd_per_mw * zoned) / unit)
+        build
+        * (
+            df
+            * d.campus.module_mw
+            * (per_mw + land - d.campus.zone_bonus_usd_per_mw * zoned)
+            / unit
+        )
     ).sum()
     cc = xr.DataArray(
-        np.array([float(d.cooling_capex_usd_per_mw.get(k, 0.0)) for k in techs]), coords=[techs]
+        np.array([float(d.cooling.capex_usd_per_mw.get(k, 0.0)) for k in techs]), coords=[techs]
     )
-    df_np = np.asarray(d.capex_df, dtype=float)
+    df_np = np.asarray(d.horizon.capex_df, dtype=float)
     df_step = xr.DataArray(df_np - np.append(df_np[1:], 0.0), coords=[periods])
     cooling = (capk * (cc * df_step / unit)).sum()
     fixed = xr.DataArray(
-        (d.site["fixed_cost_usd"] + d.site["interconnect_usd"]).to_numpy(dtype=float),
+        (d.campus.site["fixed_cost_usd"] + d.campus.site["interconnect_usd"]).to_numpy(dtype=float),
         coords=[sites],
     )
     site_fixed = (opens * (fixed * df / unit)).sum()
@@ -512,8 +524,10 @@ def solve_baseline(
     if bound is None and has and not (m.integers or m.binaries):
         bound = obj
     build = val("build")
-    cap = d.module_mw * np.cumsum(build, axis=1)
-    cap_df = pd.DataFrame(cap, index=pd.Index(d.sites, name="site_id"), columns=d.years)
+    cap = d.campus.module_mw * np.cumsum(build, axis=1)
+    cap_df = pd.DataFrame(
+        cap, index=pd.Index(d.campus.sites, name="site_id"), columns=d.horizon.years
+    )
     cap_df = cap_df[cap_df.iloc[:, -1] > 1e-6].round(6)
     t3 = time.perf_counter()
     checks = _verify(b, val) if has else {}
@@ -544,30 +558,33 @@ def solve_baseline(
 def _verify(b: Baseline, val) -> dict[str, float]:
     """Independent checks of a solution with numpy (see :class:`BaselineResult`)."""
     d = b.d
-    cap = d.module_mw * np.cumsum(val("build"), axis=1)
-    short = float(np.max(np.asarray(d.targets_mw, dtype=float) - cap.sum(axis=0), initial=0.0))
+    cap = d.campus.module_mw * np.cumsum(val("build"), axis=1)
+    short = float(
+        np.max(np.asarray(d.policy.targets_mw, dtype=float) - cap.sum(axis=0), initial=0.0)
+    )
     p = val("p")  # [gen, t, h]
     capk = val("capk")  # [site, k, t]
-    sites = pd.Index(d.sites)
-    techs = pd.Index(d.techs)
-    perf = d.perf.reindex(pd.MultiIndex.from_product([sites, techs])).fillna(0.0)
+    sites = pd.Index(d.campus.sites)
+    techs = pd.Index(d.cooling.techs)
+    perf = d.cooling.perf.reindex(pd.MultiIndex.from_product([sites, techs])).fillna(0.0)
     ns, nk = len(sites), len(techs)
-    peak = d.snapshots["peak"].to_numpy(dtype=bool)
+    peak = d.horizon.snapshots["peak"].to_numpy(dtype=bool)
     pue_h = np.where(
         peak[None, None, :],
         perf["pue_peak"].to_numpy(dtype=float).reshape(ns, nk)[:, :, None],
-        d.utilisation * perf["pue_annual"].to_numpy(dtype=float).reshape(ns, nk)[:, :, None],
+        d.horizon.utilisation
+        * perf["pue_annual"].to_numpy(dtype=float).reshape(ns, nk)[:, :, None],
     )
     draw = np.einsum("skt,skh->sth", capk, pue_h)
-    net = d.net
+    net = d.grid.net
     nb = len(net.bus_ids)
     inj = np.zeros((nb,) + draw.shape[1:])
-    np.add.at(inj, d.gens["bus_pos"].to_numpy(dtype=int), p)
-    np.add.at(inj, net.bus_ids.get_indexer(d.site["bus_id"].astype(str)), -draw)
-    lf = d.snapshots["load_factor"].to_numpy(dtype=float)
+    np.add.at(inj, d.grid.gens["bus_pos"].to_numpy(dtype=int), p)
+    np.add.at(inj, net.bus_ids.get_indexer(d.campus.site["bus_id"].astype(str)), -draw)
+    lf = d.horizon.snapshots["load_factor"].to_numpy(dtype=float)
     demand = (
-        lf[None, None, :] * d.base_load_mw.to_numpy(dtype=float)[:, :, None]
-        + np.asarray(d.shunt_mw, dtype=float)[:, None, None]
+        lf[None, None, :] * d.grid.base_load_mw.to_numpy(dtype=float)[:, :, None]
+        + np.asarray(d.grid.shunt_mw, dtype=float)[:, None, None]
     )
     island = np.asarray(net.island, dtype=int)
     bal = max(

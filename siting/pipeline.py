@@ -32,7 +32,7 @@ from siting.core.provenance import versions
 from siting.model import build_model, model_data
 from siting.model import dominance as _dominance
 from siting.model import elastic as _elastic
-from siting.model.data import ModelData
+from siting.model.data import Caps, Goal, ModelData, replaced
 from siting.model.metrics import metric_values
 from siting.model.state import model_state
 from siting.results.plan import Plan, extract, verify
@@ -130,10 +130,12 @@ def _lazy_notes(m, d: ModelData, r: SolveResult) -> None:
     if info is None:
         return
     if m.component("lazy_limits") is not None:
+        assert d.grid.net is not None  # lazy limits exist only with a network
+        rows = int(np.isfinite(d.grid.net.rating_mw).sum()) * d.horizon.n_years
         r.notes.append(
             f"PTDF form with lazy line limits: {info.lp_rounds} LP and {info.mip_rounds} MIP "
             f"rounds, {info.limits_added} limits added of "
-            f"{int(np.isfinite(d.net.rating_mw).sum()) * d.n_years * len(d.snapshots)}"
+            f"{rows * len(d.horizon.snapshots)}"
         )
     if m.component("n1_limits") is not None:
         r.notes.append(
@@ -271,29 +273,25 @@ def _highs_method(baseline_usd: float, baseline_co2_t: float, settings: dict, cl
 
 def _no_sites(d: ModelData) -> ModelData:
     """The same inputs with no candidate sites and no campus requirements (the grid alone)."""
-    return dataclasses.replace(
+    pol = d.policy
+    out = replaced(
         d,
-        sites=[],
-        site=d.site.iloc[:0],
-        allowed=[],
-        perf=d.perf.iloc[:0],
-        targets_mw=d.targets_mw * 0.0,
-        water_links=d.water_links.iloc[:0] if len(d.water_links) else d.water_links,
-        region_shares={},
-        zone_mode="ignore",
-        demand_links=d.demand_links.iloc[:0],
-        demand_mw=pd.DataFrame(),
-        public_share=0.0,
-        public_sites=[],
-        public_techs={},
-        heat_links=d.heat_links.iloc[:0],
-        objective="min_cost",
-        budget_usd=None,
-        water_cap_m3_per_day=None,
-        co2_cap_t=None,
-        upgrade_budget_usd=None,
-        dominance_cuts=[],
+        campus={"sites": [], "site": d.campus.site.iloc[:0], "dominance_cuts": []},
+        cooling={"allowed": [], "perf": d.cooling.perf.iloc[:0]},
+        water={"links": d.water.links.iloc[:0] if len(d.water.links) else d.water.links},
+        policy={
+            "targets_mw": pol.targets_mw * 0.0,
+            "region_shares": {},
+            "zone_mode": "ignore",
+            "demand_links": pol.demand_links.iloc[:0],
+            "demand_mw": pd.DataFrame(),
+            "public_share": 0.0,
+            "public_sites": [],
+            "public_techs": {},
+            "heat_links": pol.heat_links.iloc[:0],
+        },
     )
+    return dataclasses.replace(out, caps=Caps(), goal=Goal(sense="min_cost", budget_usd=None))
 
 
 def grid_baseline(
@@ -319,7 +317,7 @@ def grid_baseline(
     siting.solve.highs.NoPlanInTimeError
         When the run's deadline passes before the LP is solved.
     """
-    if not d.grid_enabled:
+    if not d.grid.enabled:
         return 0.0, 0.0
     base = _no_sites(d)
     m = build_model(base)
@@ -370,21 +368,23 @@ def _where(v: dict, d: ModelData) -> str:
     key = v["index"]
     key = key if isinstance(key, tuple) else (key,)
     name = v["slack"]
-    years = d.years
+    years = d.horizon.years
     try:
         if name == "target_short_mw":
             return f"year {years[key[0]]}"
         if name == "unserved_mw":
-            return f"bus {d.net.bus_ids[key[0]]}, year {years[key[1]]}, snapshot {key[2]}"
+            return f"bus {d.grid.net.bus_ids[key[0]]}, year {years[key[1]]}, snapshot {key[2]}"
         if name == "overload_mw":
-            return f"branch {d.net.branch_ids[key[0]]}, year {years[key[1]]}, snapshot {key[2]}"
+            return (
+                f"branch {d.grid.net.branch_ids[key[0]]}, year {years[key[1]]}, snapshot {key[2]}"
+            )
         if name == "n1_overload_mw":
             return (
-                f"branch {d.net.branch_ids[key[0]]} after an outage, year {years[key[1]]}, "
+                f"branch {d.grid.net.branch_ids[key[0]]} after an outage, year {years[key[1]]}, "
                 f"snapshot {key[2]}"
             )
         if name == "headroom_mw":
-            return f"substation at bus {d.net.bus_ids[key[0]]}, year {years[key[1]]}"
+            return f"substation at bus {d.grid.net.bus_ids[key[0]]}, year {years[key[1]]}"
         if name in ("water_short_m3_per_day",):
             return f"site {key[0]}, year {years[key[1]]}"
         if name in ("source_over_m3_per_day",):
@@ -516,10 +516,10 @@ def fix_decisions(m: pyo.ConcreteModel, d: ModelData, schedule: pd.DataFrame) ->
     hold. Decisions are fixed in the order open, opening period, modules, cooling; a
     member pinned to ``open[s]`` keeps the value fixed first.
     """
-    known = set(d.sites)
+    known = set(d.campus.sites)
     missing = sorted(set(schedule["site_id"]) - known)
     sched = schedule[schedule["site_id"].isin(known)]
-    year_pos = {y: t for t, y in enumerate(d.years)}
+    year_pos = {y: t for t, y in enumerate(d.horizon.years)}
     new = {(r.site_id, year_pos[r.year]): r.new_it_mw for r in sched.itertuples(index=False)}
     cool = sched.groupby("site_id")["cooling"].first().to_dict()
     first = sched[sched["it_mw"] > 0].groupby("site_id")["year"].min().to_dict()
@@ -531,12 +531,12 @@ def fix_decisions(m: pyo.ConcreteModel, d: ModelData, schedule: pd.DataFrame) ->
         v.fix(x)
         return True
 
-    for s in d.sites:
+    for s in d.campus.sites:
         is_open = s in first
         fix(m.open[s], 1 if is_open else 0)
-        for t, y in enumerate(d.years):
+        for t, y in enumerate(d.horizon.years):
             fix(m.opens[s, t], 1 if is_open and first[s] == y else 0)
-            n = round(new.get((s, t), 0.0) / d.module_mw)
+            n = round(new.get((s, t), 0.0) / d.campus.module_mw)
             if not fix(m.build[s, t], n):
                 missing.append(f"{s} ({n} modules in {y}; the site holds one)")
         for k in model_state(m).techs_of[s]:
@@ -556,8 +556,8 @@ def fix_upgrades(m: pyo.ConcreteModel, d: ModelData, upgrades: pd.DataFrame) -> 
         (str(r.asset), str(r.asset_id)): int(r.year) for r in upgrades.itertuples(index=False)
     }
     for asset, var, table, id_col in (
-        ("branch", getattr(m, "up_branch", None), d.branch_upgrades, "branch_id"),
-        ("substation", getattr(m, "up_bus", None), d.bus_upgrades, "bus_id"),
+        ("branch", getattr(m, "up_branch", None), d.grid.branch_upgrades, "branch_id"),
+        ("substation", getattr(m, "up_bus", None), d.grid.bus_upgrades, "bus_id"),
     ):
         offered = {str(i): int(pos) for pos, i in table[id_col].items()}
         for (a, i), _y in taken.items():
@@ -567,7 +567,7 @@ def fix_upgrades(m: pyo.ConcreteModel, d: ModelData, upgrades: pd.DataFrame) -> 
             continue
         for i, pos in offered.items():
             year = taken.get((asset, i))
-            for t, y in enumerate(d.years):
+            for t, y in enumerate(d.horizon.years):
                 v = var[pos, t]
                 want = 1 if year == y else 0
                 if want and v.ub == 0:
@@ -979,7 +979,7 @@ def _raise_no_plan_in_time(
     timed_out = result.termination == "maxTimeLimit"
     bound = (
         f" The best bound proved: no plan costs less than {usd(result.bound)}."
-        if timed_out and result.bound is not None and d.objective == "min_cost"
+        if timed_out and result.bound is not None and d.goal.sense == "min_cost"
         else ""
     )
     raise NoPlanInTimeError(
@@ -1027,7 +1027,7 @@ def _verified_plan(
         m, d, prep.layers, prep.candidates, result, name=sc.name, zone_settings=sc.growth_zones
     )
     p.metrics = metric_values(m, d)
-    p.metrics["baseline_co2_t"] = prep.baseline_co2_t if d.grid_enabled else None
+    p.metrics["baseline_co2_t"] = prep.baseline_co2_t if d.grid.enabled else None
     p.checks = verify(p, d, prep.layers)
     timings["verify_s"] = time.perf_counter() - t
     return p
@@ -1117,7 +1117,7 @@ def _manifest(
         "best_bound_usd": result.bound,
         "gap": result.gap,
         "model_size": {"rows": result.rows, "columns": result.columns, "integers": result.integers},
-        "grid_enabled": bool(d.grid_enabled),
+        "grid_enabled": bool(d.grid.enabled),
         "grid_baseline_dispatch_usd": baseline,
         "costs_usd": p.costs_usd,
         "grid_upgrades": p.upgrades.to_dict(orient="records"),

@@ -62,15 +62,15 @@ def test_an_approximate_row_is_exact_at_its_anchor_and_off_by_the_dropped_terms(
     m = _build(prepared)
     mp = injection_maps(m)
     rng = np.random.default_rng(0)
-    t, h = 0, d.snapshots.index[0]
+    t, h = 0, d.horizon.snapshots.index[0]
     br = int(np.argmax(np.abs(model_state(m).ptdf[:, mp["gen_bus"]]).sum(axis=1)))  # a busy branch
     exact = ptdf_flow_parts(m, br, t, h)
     g = model_state(m).ptdf[br][mp["gen_bus"]]
     threshold = float(np.quantile(np.abs(g[np.abs(g) > 1e-9]), 0.5))  # drop half of them
     anchor = {
         (tt, hh): rng.uniform(0, 100, len(mp["gens"]))
-        for tt in range(d.n_years)
-        for hh in d.snapshots.index
+        for tt in range(d.horizon.n_years)
+        for hh in d.horizon.snapshots.index
     }
     model_state(m).row_approx = approx.RowApprox(threshold, anchor)
     appr = ptdf_flow_parts(m, br, t, h)
@@ -177,7 +177,7 @@ def test_the_rounded_plan_is_whole_modules_meets_the_targets_and_is_verified(pre
         info = rounding.round_with_headroom(m, d, run, clock=clock)
         assert info.found, info.stopped
         caps = {
-            (s, t): d.module_mw * sum(m.build[s, u].value for u in range(t + 1))
+            (s, t): d.campus.module_mw * sum(m.build[s, u].value for u in range(t + 1))
             for s in m.S
             for t in m.T
         }
@@ -186,13 +186,13 @@ def test_the_rounded_plan_is_whole_modules_meets_the_targets_and_is_verified(pre
     for v, x in _integer_values(m):
         assert v.value == pytest.approx(x, abs=1e-9)  # integral
     for t in m.T:
-        assert sum(caps[s, t] for s in m.S) >= float(d.targets_mw[t]) - 1e-6
-    last = d.n_years - 1
+        assert sum(caps[s, t] for s in m.S) >= float(d.policy.targets_mw[t]) - 1e-6
+    last = d.horizon.n_years - 1
     for s in m.S:
-        assert caps[s, last] == 0 or caps[s, last] >= d.min_campus_mw - 1e-6
+        assert caps[s, last] == 0 or caps[s, last] >= d.campus.min_campus_mw - 1e-6
         assert (m.open[s].value > 0.5) == (caps[s, last] > 0)
     mr = build(d)
-    fixed = kernel._carry(kernel._decisions(m, d.module_mw), mr)
+    fixed = kernel._carry(kernel._decisions(m, d.campus.module_mw), mr)
     r1, _i, _b, _c = kernel._repair(
         mr, m, d, fixed, lambda mm, opts=None: run(mm, highs_options=opts), clock, conflicts=0
     )
@@ -228,14 +228,16 @@ def test_exactify_swaps_a_branchs_approximate_rows_for_exact_ones(prepared):
     m = _build(prepared)
     mp = injection_maps(m)
     anchor = {
-        (t, h): np.zeros(len(mp["gens"])) for t in range(d.n_years) for h in d.snapshots.index
+        (t, h): np.zeros(len(mp["gens"]))
+        for t in range(d.horizon.n_years)
+        for h in d.horizon.snapshots.index
     }
     from siting.solve.lazy import _add_limits
 
     br = int(np.argmax(np.abs(model_state(m).ptdf[:, mp["gen_bus"]]).sum(axis=1)))
     g = np.abs(model_state(m).ptdf[br][mp["gen_bus"]])
     model_state(m).row_approx = approx.RowApprox(float(np.quantile(g[g > 1e-9], 0.5)), anchor)
-    triples = [(br, t, h) for t in range(d.n_years) for h in d.snapshots.index]
+    triples = [(br, t, h) for t in range(d.horizon.n_years) for h in d.horizon.snapshots.index]
     _add_limits(m, d, triples)
     rows = model_state(m).flat_rows
     before = {c: len(rows[c].pos) for c in m.lazy_limits.values()}
@@ -294,12 +296,12 @@ def test_decisions_of_a_relaxed_model_are_its_integers_rounded(prepared):
     saved = _relax(m)
     lp, _ = solve_lazy(m, d, run, clock=clock)
     assert lp.status == "optimal"
-    relaxed = kernel._decisions(m, d.module_mw, [v for v, *_ in saved])
+    relaxed = kernel._decisions(m, d.campus.module_mw, [v for v, *_ in saved])
     # without the list, a relaxed model has no integers to pin (why the list is passed)
-    plain = kernel._decisions(m, d.module_mw)
+    plain = kernel._decisions(m, d.campus.module_mw)
     assert len(plain) == len(relaxed) - len(saved)
     _restore(saved)
-    restored = kernel._decisions(m, d.module_mw)
+    restored = kernel._decisions(m, d.campus.module_mw)
     assert [(id(v), x) for v, x in restored] == [(id(v), x) for v, x in relaxed]
     assert any(x != 0 for v, x in restored if v.is_integer())
 

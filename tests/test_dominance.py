@@ -7,14 +7,13 @@ plus bus 3's 50 MW load. PUE 1.0, so a campus draws its IT MW.
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pandas as pd
 import pytest
 from test_model import cap, solved, tiny_data, tiny_grid
 
 from siting.model import build_model
+from siting.model.data import replaced
 from siting.model.dominance import bus_capacity_mw, screen
 from siting.solve.highs import solve
 
@@ -52,9 +51,9 @@ def test_a_site_whose_dominators_would_overfill_its_bus_is_left_out():
     assert info.removed == ["S3"]
     assert info.dominated == 2
     assert info.cuts == [("S2", "S1")]
-    assert d2.sites == ["S1", "S2", "T"] and "S3" not in d2.site.index
-    assert all(s != "S3" for s, _ in d2.allowed)
-    assert "S3" not in d2.perf.index.get_level_values(0)
+    assert d2.campus.sites == ["S1", "S2", "T"] and "S3" not in d2.campus.site.index
+    assert all(s != "S3" for s, _ in d2.cooling.allowed)
+    assert "S3" not in d2.cooling.perf.index.get_level_values(0)
     assert any("dominance screening: 2 of 4 candidate sites are dominated" in n for n in d2.notes)
 
 
@@ -124,7 +123,7 @@ def test_a_site_with_another_climate_or_cooling_choice_is_not_compared():
     # the same climate, but B may also use liquid cooling and A may not
     perf = {("A", "air"): AIR, ("B", "air"): AIR, ("B", "liquid"): AIR, ("A", "liquid"): AIR}
     d = tiny_data(sites=sites, perf=perf, grid=tiny_grid(1000.0))
-    d = dataclasses.replace(d, allowed=[("A", "air"), ("B", "air"), ("B", "liquid")])
+    d = replaced(d, cooling={"allowed": [("A", "air"), ("B", "air"), ("B", "liquid")]})
     assert screen(d)[1].dominated == 0
 
 
@@ -141,17 +140,17 @@ def test_water_reach_counts():
         }
     )
     # B reaches the water source by a shorter pipeline: not dominated
-    assert screen(dataclasses.replace(d, water_links=links))[1].dominated == 0
+    assert screen(replaced(d, water={"links": links}))[1].dominated == 0
     # A's pipeline no longer than B's: dominated
     links.loc[0, ["distance_km", "pipeline_usd"]] = [3.0, 3e6]
-    assert screen(dataclasses.replace(d, water_links=links))[1].cuts == [("B", "A")]
+    assert screen(replaced(d, water={"links": links}))[1].cuts == [("B", "A")]
 
 
 def test_substation_headroom_bounds_the_peak_draw():
     # line a rated 1,000 MW, but bus 2's substation takes 250 MW (no upgrade offered):
     # S3 open would need S1, S2, S3 at 100 MW each = 300 MW > 250: left out.
     d = _bus2_case(rating_a_mw=1000.0)
-    d = dataclasses.replace(d, headroom_mw=np.array([np.nan, 250.0, np.nan]))
+    d = replaced(d, grid={"headroom_mw": np.array([np.nan, 250.0, np.nan])})
     d2, info = screen(d)
     assert info.removed == ["S3"]
     _, r_full = solved(d)

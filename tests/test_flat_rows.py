@@ -10,8 +10,6 @@ offer (its added rating is a variable term of the limit).
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,6 +17,7 @@ from pyomo.repn import generate_standard_repn
 from test_model import HOURS, _line_case
 
 from siting.model import build_model
+from siting.model.data import replaced
 from siting.model.state import model_state
 from siting.pipeline import solve_model
 
@@ -37,13 +36,13 @@ def _with_upgrade(d):
         },
         index=pd.Index([0]),
     )
-    return dataclasses.replace(d, branch_upgrades=up)
+    return replaced(d, grid={"branch_upgrades": up})
 
 
 def _cases():
     for mesh in (False, True):
-        yield f"mesh={mesh}", dataclasses.replace(_line_case(120.0, mesh), grid_formulation="ptdf")
-    d = dataclasses.replace(_line_case(120.0, False), grid_formulation="ptdf")
+        yield f"mesh={mesh}", replaced(_line_case(120.0, mesh), grid={"formulation": "ptdf"})
+    d = replaced(_line_case(120.0, False), grid={"formulation": "ptdf"})
     yield "upgrade", _with_upgrade(d)
 
 

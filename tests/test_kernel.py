@@ -17,6 +17,7 @@ import pytest
 import siting
 from siting.config.scenario import load_scenario
 from siting.model import build_model
+from siting.model.data import replaced
 from siting.model.state import model_state
 from siting.pipeline import prepare
 from siting.solve import kernel
@@ -66,7 +67,7 @@ def test_exclusion_bounds_hold_when_a_left_out_site_is_forced_open(small):
     assert r.status == "optimal"
     z = r.objective / model_state(m).objective_unit
     pen, used = kernel.exclusion_bounds(m, d)
-    assert 0 < used.sum() < len(d.sites)
+    assert 0 < used.sum() < len(d.campus.sites)
     assert (pen >= 0).all()
     left = np.flatnonzero(~used)
     assert pen[left].max() > 1.0  # bounds of real size are tested, not only zeros
@@ -74,7 +75,7 @@ def test_exclusion_bounds_hold_when_a_left_out_site_is_forced_open(small):
     def forced_open(i: int) -> float | None:
         m2 = build_model(d, baseline_usd=prep.baseline_usd, baseline_co2_t=prep.baseline_co2_t)
         _relax(m2)
-        m2.open[d.sites[i]].fix(1)
+        m2.open[d.campus.sites[i]].fix(1)
         r2 = solve(m2, mip_gap=0.0, time_limit_s=120)
         if r2.status == "infeasible":  # no point with the site open: the bound holds
             return None
@@ -88,7 +89,7 @@ def test_exclusion_bounds_hold_when_a_left_out_site_is_forced_open(small):
             forced = forced_open(int(i))
             if forced is None:
                 continue
-            assert forced >= z + pen[i] - 1e-6 * max(1.0, abs(z)), (d.sites[i], forced, z)
+            assert forced >= z + pen[i] - 1e-6 * max(1.0, abs(z)), (d.campus.sites[i], forced, z)
             checked += 1
             if checked == 3:
                 break
@@ -130,9 +131,8 @@ def test_when_the_kernel_is_used(small):
     assert kernel.wanted(d, "on") and not kernel.wanted(d, "off")
     assert not kernel.wanted(d, "auto")  # 60 sites, below AUTO_MIN_SITES
     assert not kernel.wanted(d, "on", elastic=True)
-    import dataclasses
 
-    assert not kernel.wanted(dataclasses.replace(d, objective="max_capacity"), "on")
+    assert not kernel.wanted(replaced(d, goal={"sense": "max_capacity"}), "on")
 
 
 def test_candidate_kernel_setting_is_checked(small, tmp_path):

@@ -139,7 +139,7 @@ def test_linking_rows_are_valid_and_tighten_the_lp_bound(scenario):
             assert a.value == pytest.approx(0.0, abs=1e-9), (reg, s)
     # the enumerated optimum stays feasible with the rows: fix its open set, same cost
     m2 = build_model(d)
-    for j, s in enumerate(d.sites):
+    for j, s in enumerate(d.campus.sites):
         m2.open[s].fix(1 if j in best_open else 0)
     r2 = solve(m2, mip_gap=0.0, time_limit_s=60)
     assert r2.objective == pytest.approx(best * USD_PER_UNIT, rel=1e-9)
@@ -174,8 +174,8 @@ def test_one_integer_per_site_gives_the_full_models_optimum(scenario, monkeypatc
     path.write_text(yaml.safe_dump(text))
     d = prepare(path).data
     pinned = site_family.pinned_to_open(d)
-    assert pinned["opens"] == {(s, 0) for s in d.sites}
-    assert pinned["tech"] == {(s, "air") for s in d.sites}
+    assert pinned["opens"] == {(s, 0) for s in d.campus.sites}
+    assert pinned["tech"] == {(s, "air") for s in d.campus.sites}
     assert pinned["build"] == {("F001", 0), ("F002", 0), ("F003", 0)}
 
     reduced = build_model(d)
@@ -195,8 +195,8 @@ def test_one_integer_per_site_gives_the_full_models_optimum(scenario, monkeypatc
     best, best_open = enumerate_optimum(np.array([30.0, 30.0, 30.0, 60.0]))[0]
     assert rr.objective == pytest.approx(best * USD_PER_UNIT, rel=1e-9)
     assert 3 in best_open and full.build["F004", 0].value == pytest.approx(2)  # two modules
-    built = {s: round(reduced.build[s, 0].value) for s in d.sites}
-    assert built == {s: round(full.build[s, 0].value) for s in d.sites}
+    built = {s: round(reduced.build[s, 0].value) for s in d.campus.sites}
+    assert built == {s: round(full.build[s, 0].value) for s in d.campus.sites}
 
 
 def test_replaying_a_plan_fixes_pinned_decisions_and_names_what_it_cannot(scenario):
@@ -256,8 +256,8 @@ def test_kernel_bounds_count_a_pinned_column_once(scenario):
     assert len(left) and pen[left].max() > 0.0
     for i in left:
         m2 = build_model(d)
-        m2.open[d.sites[i]].fix(1)
+        m2.open[d.campus.sites[i]].fix(1)
         forced = _lp_bound(m2)
-        assert forced >= z + pen[i] * model_state(m).objective_unit / USD_PER_UNIT - 1e-6, d.sites[
-            i
-        ]
+        assert forced >= z + pen[i] * model_state(m).objective_unit / USD_PER_UNIT - 1e-6, (
+            d.campus.sites[i]
+        )

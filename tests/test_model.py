@@ -8,8 +8,6 @@ and asserted exactly. Then the plan is read out and verified independently
 
 from __future__ import annotations
 
-import dataclasses
-
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -18,7 +16,19 @@ import shapely
 
 from siting.inputs.grids.grid import Grid
 from siting.model import build_model
-from siting.model.data import ModelData, discounting
+from siting.model.data import (
+    CampusData,
+    Caps,
+    CoolingData,
+    Goal,
+    GridData,
+    Horizon,
+    ModelData,
+    PolicyData,
+    WaterData,
+    discounting,
+    replaced,
+)
 from siting.model.state import model_state
 from siting.network import dc_network
 from siting.solve.highs import solve
@@ -91,7 +101,7 @@ def tiny_data(
     targets=(100.0, 200.0),
     rate=0.1,
     grid: Grid | None = None,
-    **over,
+    **parts: dict,
 ) -> ModelData:
     """A ModelData with round numbers; ``perf[(site, tech)] = (pue_annual, pue_peak, wue)``."""
     years = list(years)
@@ -127,61 +137,73 @@ def tiny_data(
     ).set_index(["site_id", "cooling"])
     net = dc_network(grid) if grid is not None else None
     d = ModelData(
-        years=years,
-        capex_df=capex_df,
-        op_weight=op_weight,
-        period_years=period_years,
-        sites=list(site.index),
-        site=site,
-        techs=techs,
-        allowed=list(p.index),
-        perf=p,
-        cooling_capex_usd_per_mw={"air": 0.0, "evaporative": 0.0, "liquid": 0.0},
-        heat_recovery_share={},
-        module_mw=50.0,
-        min_campus_mw=100.0,
-        max_modules_per_period=np.full(len(years), 100.0),
-        targets_mw=np.asarray(targets, dtype=float),
-        utilisation=1.0,
-        snapshots=pd.DataFrame(
-            {"load_factor": [1.0], "hours": [HOURS], "peak": [True]},
-            index=pd.Index(["peak"], name="name"),
+        horizon=Horizon(
+            years=years,
+            capex_df=capex_df,
+            op_weight=op_weight,
+            period_years=period_years,
+            snapshots=pd.DataFrame(
+                {"load_factor": [1.0], "hours": [HOURS], "peak": [True]},
+                index=pd.Index(["peak"], name="name"),
+            ),
+            utilisation=1.0,
         ),
-        capex_usd_per_mw=10e6,
-        interconnection_usd_per_mw=0.0,
-        zone_bonus_usd_per_mw=0.0,
-        energy_usd_per_mwh=50.0,
-        grid_enabled=grid is not None,
-        line_limits=True,
-        voll_usd_per_mwh=10_000.0,
-        net=net,
-        gens=pd.DataFrame(),
-        gen_costs={},
-        base_load_mw=pd.DataFrame(),
-        shunt_mw=np.zeros(0),
-        headroom_mw=np.zeros(0),
-        sources=pd.DataFrame(),
-        water_enabled=True,
-        water_links=pd.DataFrame(columns=["site_id", "source_id", "distance_km", "pipeline_usd"]),
-        potable_cap_m3_per_day=None,
-        region_shares={},
-        zone_mode="ignore",
-        zone_min_share=0.0,
-        demand_links=pd.DataFrame(columns=["region_id", "site_id", "cost_usd_per_mw_year"]),
-        demand_mw=pd.DataFrame(),
-        public_share=0.0,
-        public_sites=[],
-        public_techs={},
-        heat_links=pd.DataFrame(columns=["sink_id", "site_id"]),
-        sinks=pd.DataFrame(),
-        objective="min_cost",
-        budget_usd=None,
+        campus=CampusData(
+            sites=list(site.index),
+            site=site,
+            module_mw=50.0,
+            min_campus_mw=100.0,
+            max_modules_per_period=np.full(len(years), 100.0),
+            capex_usd_per_mw=10e6,
+            interconnection_usd_per_mw=0.0,
+            zone_bonus_usd_per_mw=0.0,
+        ),
+        cooling=CoolingData(
+            techs=techs,
+            allowed=list(p.index),
+            perf=p,
+            capex_usd_per_mw={"air": 0.0, "evaporative": 0.0, "liquid": 0.0},
+            heat_recovery_share={},
+        ),
+        grid=GridData(
+            enabled=grid is not None,
+            line_limits=True,
+            energy_usd_per_mwh=50.0,
+            voll_usd_per_mwh=10_000.0,
+            net=net,
+            gens=pd.DataFrame(),
+            gen_costs={},
+            base_load_mw=pd.DataFrame(),
+            shunt_mw=np.zeros(0),
+            headroom_mw=np.zeros(0),
+        ),
+        water=WaterData(
+            enabled=True,
+            sources=pd.DataFrame(),
+            links=pd.DataFrame(columns=["site_id", "source_id", "distance_km", "pipeline_usd"]),
+            potable_cap_m3_per_day=None,
+        ),
+        policy=PolicyData(
+            targets_mw=np.asarray(targets, dtype=float),
+            region_shares={},
+            zone_mode="ignore",
+            zone_min_share=0.0,
+            demand_links=pd.DataFrame(columns=["region_id", "site_id", "cost_usd_per_mw_year"]),
+            demand_mw=pd.DataFrame(),
+            public_share=0.0,
+            public_sites=[],
+            public_techs={},
+            heat_links=pd.DataFrame(columns=["sink_id", "site_id"]),
+            sinks=pd.DataFrame(),
+        ),
+        caps=Caps(),
+        goal=Goal(sense="min_cost", budget_usd=None),
     )
     if grid is not None:
         from siting.model.data import gen_cost_lines
 
         g = grid.generators
-        d.gens = pd.DataFrame(
+        d.grid.gens = pd.DataFrame(
             {
                 "bus_id": g["bus_id"].to_numpy(),
                 "bus_pos": [list(net.bus_ids).index(b) for b in g["bus_id"]],
@@ -190,14 +212,14 @@ def tiny_data(
             },
             index=g.index,
         )
-        d.gen_costs = {
+        d.grid.gen_costs = {
             gid: gen_cost_lines(None, r.marginal_cost_usd_per_mwh, r.p_min_mw, r.p_max_mw)
             for gid, r in g.iterrows()
         }
-        d.base_load_mw = grid.load_mw(years).reindex(net.bus_ids)
-        d.shunt_mw = np.zeros(len(net.bus_ids))
-        d.headroom_mw = np.full(len(net.bus_ids), np.nan)
-    return dataclasses.replace(d, **over)
+        d.grid.base_load_mw = grid.load_mw(years).reindex(net.bus_ids)
+        d.grid.shunt_mw = np.zeros(len(net.bus_ids))
+        d.grid.headroom_mw = np.full(len(net.bus_ids), np.nan)
+    return replaced(d, **parts)
 
 
 def solved(d: ModelData, baseline_usd: float = 0.0):
@@ -282,11 +304,10 @@ def _water_case(capacity_m3_per_day: float):
     links = pd.DataFrame(
         {"site_id": ["S"], "source_id": ["W"], "distance_km": [2.0], "pipeline_usd": [2e6]}
     )
-    return dataclasses.replace(
+    return replaced(
         d,
-        sources=src,
-        water_links=links,
-        cooling_capex_usd_per_mw={"air": 0.4e6, "evaporative": 0.0, "liquid": 0.0},
+        water={"sources": src, "links": links},
+        cooling={"capex_usd_per_mw": {"air": 0.4e6, "evaporative": 0.0, "liquid": 0.0}},
     )
 
 
@@ -315,8 +336,8 @@ def test_a_water_cap_forces_dry_cooling():
 
 def test_a_potable_cap_forces_dry_cooling_too():
     d = _water_case(capacity_m3_per_day=10_000)
-    d.sources.loc["W", "kind"] = "potable"
-    d = dataclasses.replace(d, potable_cap_m3_per_day=500.0)
+    d.water.sources.loc["W", "kind"] = "potable"
+    d = replaced(d, water={"potable_cap_m3_per_day": 500.0})
     m, _ = solved(d)
     assert m.tech["S", "air"]() > 0.5
 
@@ -332,12 +353,18 @@ def _demand_case(with_demand: bool):
     d = tiny_data(sites=sites, perf=perf, years=(2030,), targets=(200.0,), rate=0.0)
     if not with_demand:
         return d
-    return dataclasses.replace(
+    return replaced(
         d,
-        demand_links=pd.DataFrame(
-            {"region_id": ["R1", "R2"], "site_id": ["A", "B"], "cost_usd_per_mw_year": [0.0, 0.0]}
-        ),
-        demand_mw=pd.DataFrame({2030: [100.0, 100.0]}, index=["R1", "R2"]),
+        policy={
+            "demand_links": pd.DataFrame(
+                {
+                    "region_id": ["R1", "R2"],
+                    "site_id": ["A", "B"],
+                    "cost_usd_per_mw_year": [0.0, 0.0],
+                }
+            ),
+            "demand_mw": pd.DataFrame({2030: [100.0, 100.0]}, index=["R1", "R2"]),
+        },
     )
 
 
@@ -368,7 +395,7 @@ def test_build_limit_per_year_and_earliest_year_phase_the_build():
         perf=perf,
         years=(2030, 2031, 2032),
         targets=(0.0, 100.0, 200.0),
-        max_modules_per_period=np.array([2.0, 2.0, 2.0]),
+        campus={"max_modules_per_period": np.array([2.0, 2.0, 2.0])},
     )
     m, _ = solved(d)
     assert [cap(m, "A", t) for t in range(3)] == pytest.approx([0, 100, 200])
@@ -382,7 +409,7 @@ def test_an_impossible_target_is_explained_by_the_elastic_model():
     sites = {"A": {"bus_id": ""}}
     perf = {("A", "air"): (1.0, 1.0, 0.0)}
     d = tiny_data(sites=sites, perf=perf, years=(2030,), targets=(1000.0,), rate=0.0)
-    d = dataclasses.replace(d, max_modules_per_period=np.array([6.0]))
+    d = replaced(d, campus={"max_modules_per_period": np.array([6.0])})
     r = solve(build_model(d), mip_gap=0.0)
     assert r.status == "infeasible"
     me = build_model(d, elastic=True)
@@ -407,7 +434,7 @@ def _two_sites(**site_over):
 def test_a_minimum_regional_share_moves_capacity_south():
     # south must hold at least 40 % of 200 MW = 80 MW -> B opens with its minimum 100 MW
     # (modules of 50 and a 100 MW minimum campus), A keeps 100 MW.
-    d = dataclasses.replace(_two_sites(), region_shares={"south": (0.4, 1.0)})
+    d = replaced(_two_sites(), policy={"region_shares": {"south": (0.4, 1.0)}})
     m, r = solved(d)
     assert cap(m, "A", 0) == pytest.approx(100) and cap(m, "B", 0) == pytest.approx(100)
     assert r.objective == pytest.approx(20e6 + 100 * 10e6 + 100 * 11e6 + 200 * HOURS * 50)
@@ -415,14 +442,14 @@ def test_a_minimum_regional_share_moves_capacity_south():
 
 def test_a_maximum_regional_share_caps_the_cheap_region():
     # north may hold at most 50 %: A 100, B 100
-    d = dataclasses.replace(_two_sites(), region_shares={"north": (0.0, 0.5)})
+    d = replaced(_two_sites(), policy={"region_shares": {"north": (0.0, 0.5)}})
     m, _ = solved(d)
     assert cap(m, "A", 0) == pytest.approx(100) and cap(m, "B", 0) == pytest.approx(100)
 
 
 def test_required_designated_zones_exclude_sites_outside_them():
     d = _two_sites(B={"zone_id": "z1", "zone_kind": "designated"})
-    d = dataclasses.replace(d, zone_mode="require", zone_min_share=1.0)
+    d = replaced(d, policy={"zone_mode": "require", "zone_min_share": 1.0})
     m, _ = solved(d)
     assert cap(m, "A", 0) == pytest.approx(0) and cap(m, "B", 0) == pytest.approx(200)
 
@@ -430,7 +457,7 @@ def test_required_designated_zones_exclude_sites_outside_them():
 def test_a_zone_bonus_large_enough_tips_the_choice():
     # B costs 1 M USD/MW more; a 1.5 M USD/MW zone credit makes it 0.5 M/MW cheaper
     d = _two_sites(B={"zone_id": "z1", "zone_kind": "preferred"})
-    d = dataclasses.replace(d, zone_bonus_usd_per_mw=1.5e6)
+    d = replaced(d, campus={"zone_bonus_usd_per_mw": 1.5e6})
     m, r = solved(d)
     assert cap(m, "B", 0) == pytest.approx(200)
     assert r.objective == pytest.approx(10e6 + 200 * (11e6 - 1.5e6) + 200 * HOURS * 50)
@@ -438,8 +465,9 @@ def test_a_zone_bonus_large_enough_tips_the_choice():
 
 def test_public_interest_capacity_must_sit_on_eligible_sites():
     # 30 % of 200 MW = 60 MW reserved on eligible site B only -> B opens (100 MW minimum)
-    d = dataclasses.replace(
-        _two_sites(), public_share=0.3, public_sites=["B"], public_techs={"B": ["air"]}
+    d = replaced(
+        _two_sites(),
+        policy={"public_share": 0.3, "public_sites": ["B"], "public_techs": {"B": ["air"]}},
     )
     m, _ = solved(d)
     assert cap(m, "B", 0) == pytest.approx(100)
@@ -451,8 +479,10 @@ def test_max_capacity_under_a_budget():
     # A opens for 10 M. Budget 1,000 M: (1,000 M - 10 M) / 10.438 M = 94.8 MW -> 50 MW
     # would not reach the 100 MW minimum campus, so no site... unless the budget allows
     # 100 MW: 10 M + 100 * 10.438 M = 1,053.8 M. With a 1,100 M budget: 100 MW.
-    d = dataclasses.replace(
-        _two_sites(), targets_mw=np.array([0.0]), objective="max_capacity", budget_usd=1_100e6
+    d = replaced(
+        _two_sites(),
+        policy={"targets_mw": np.array([0.0])},
+        goal={"sense": "max_capacity", "budget_usd": 1_100e6},
     )
     m, r = solved(d)
     assert cap(m, "A", 0) + cap(m, "B", 0) == pytest.approx(100)
@@ -462,7 +492,7 @@ def test_max_capacity_under_a_budget():
 def test_substation_headroom_limits_what_a_bus_takes():
     d = _line_case(rating_12_mw=1000.0)
     head = np.array([np.nan, 120.0, np.nan])  # bus 2 substation takes at most 120 MW
-    m, _ = solved(dataclasses.replace(d, headroom_mw=head), 50 * HOURS * 10 * (1 + 1 / 1.1))
+    m, _ = solved(replaced(d, grid={"headroom_mw": head}), 50 * HOURS * 10 * (1 + 1 / 1.1))
     assert cap(m, "A", 1) == pytest.approx(100) and cap(m, "B", 1) == pytest.approx(100)
 
 
@@ -473,13 +503,15 @@ def test_waste_heat_sold_lowers_the_cost_by_its_value():
     perf = {("A", "liquid"): (1.0, 1.0, 0.0)}
     d = tiny_data(sites=sites, perf=perf, years=(2030,), targets=(100.0,), rate=0.0)
     base = solved(d)[1].objective
-    d = dataclasses.replace(
+    d = replaced(
         d,
-        heat_recovery_share={"liquid": 0.6},
-        heat_links=pd.DataFrame({"sink_id": ["H"], "site_id": ["A"]}),
-        sinks=pd.DataFrame(
-            {"demand_mw": [40.0], "price_usd_per_mwh": [20.0]}, index=pd.Index(["H"])
-        ),
+        cooling={"heat_recovery_share": {"liquid": 0.6}},
+        policy={
+            "heat_links": pd.DataFrame({"sink_id": ["H"], "site_id": ["A"]}),
+            "sinks": pd.DataFrame(
+                {"demand_mw": [40.0], "price_usd_per_mwh": [20.0]}, index=pd.Index(["H"])
+            ),
+        },
     )
     _, r = solved(d)
     assert base - r.objective == pytest.approx(40 * HOURS * 20, rel=1e-9)
@@ -515,7 +547,7 @@ def test_ptdf_with_lazy_limits_gives_the_angle_optimum(rating, mesh):
     d = _line_case(rating, mesh)
     base = 50 * HOURS * 10 * (1 + 1 / 1.1)
     ma, ra = solved(d, base)
-    dp = dataclasses.replace(d, grid_formulation="ptdf")
+    dp = replaced(d, grid={"formulation": "ptdf"})
     mp = build_model(dp, baseline_usd=base)
     assert not hasattr(mp, "theta") and len(mp.lazy_limits) == 0
     rp = solve_model(mp, dp, mip_gap=0.0, time_limit_s=60)
@@ -528,7 +560,7 @@ def test_ptdf_with_lazy_limits_gives_the_angle_optimum(rating, mesh):
 
     f = flows_numpy(mp, dp)
     for t in (0, 1):
-        angle = [float(ma.flow[br, t, "peak"]()) for br in range(len(d.net.branch_ids))]
+        angle = [float(ma.flow[br, t, "peak"]()) for br in range(len(d.grid.net.branch_ids))]
         assert f[t, "peak"] == pytest.approx(angle, abs=1e-6)
     # a limit is added only where the unconstrained solution broke one
     info = model_state(mp).lazy_info

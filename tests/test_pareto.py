@@ -201,7 +201,7 @@ def test_water_front_points_respect_their_caps_and_cost_more_as_caps_tighten(tmp
     # 24 h x utilisation 0.85 x IT MW x WUE [L/kWh] = m3/day, in its largest year
     from siting.pipeline import prepare
 
-    perf = prepare(scenario).data.perf
+    perf = prepare(scenario).data.cooling.perf
     sched = pd.read_csv(Path(t.iloc[0]["plan_dir"]) / "schedule.csv")
     wue = perf.loc[list(zip(sched["site_id"], sched["cooling"], strict=True))]
     by_year = (

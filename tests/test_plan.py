@@ -26,6 +26,7 @@ from typer.testing import CliRunner
 
 import siting
 from siting.cli import app
+from siting.model.data import replaced
 from siting.results.plan import verify
 
 CRS = "EPSG:32614"
@@ -245,7 +246,7 @@ def test_verification_catches_a_tampered_plan(tiny_plan, tmp_path):
         verify(tampered, d, layers)
     assert "power balanced" in str(e.value) or "peak draw" in str(e.value)
     # a target the plan does not meet
-    d2 = dataclasses.replace(d, targets_mw=d.targets_mw + 50.0)
+    d2 = replaced(d, policy={"targets_mw": d.policy.targets_mw + 50.0})
     checks = verify(p, d2, layers, raise_on_failure=False)
     failed = {ch.name for ch in checks if not ch.ok}
     assert failed == {"national IT targets met"}

@@ -192,8 +192,8 @@ build = P.build_model
 
 def with_a_bad_row(d, **kw):  # the campus model gets one row HiGHS refuses (1e20)
     m = build(d, **kw)
-    if len(d.sites):
-        v = m.open[d.sites[0]]
+    if len(d.campus.sites):
+        v = m.open[d.campus.sites[0]]
         m.bad_row = pyo.Constraint(expr=1e20 * v >= 1)
     return m
 

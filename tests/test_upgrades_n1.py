@@ -25,7 +25,7 @@ import pytest
 from test_model import HOURS, _line_case, cap
 
 from siting.model import build_model
-from siting.model.data import N1, upgrade_options
+from siting.model.data import N1, replaced, upgrade_options
 from siting.model.state import model_state
 from siting.pipeline import solve_model
 
@@ -52,7 +52,12 @@ def _branch_option(d, branch_id: str, added_mw: float, cost_usd: float, lead_yea
         index=[branch_id],
     )
     return upgrade_options(
-        table, d.net.branch_ids, "upgrade_", d.years, "branch_id", np.isfinite(d.net.rating_mw)
+        table,
+        d.grid.net.branch_ids,
+        "upgrade_",
+        d.horizon.years,
+        "branch_id",
+        np.isfinite(d.grid.net.rating_mw),
     )
 
 
@@ -69,7 +74,7 @@ def test_a_cheap_line_upgrade_lets_the_cheap_site_grow():
     # adds 100 MW to line a for 50 M USD: A then takes 200 MW in 2031 (220 MW rating), and
     # the upgrade is bought in 2031 (paying a year later is cheaper: 50 M / 1.1).
     d = _line_case(rating_12_mw=120.0)
-    d = dataclasses.replace(d, branch_upgrades=_branch_option(d, "a", 100.0, 50e6, 0.0))
+    d = replaced(d, grid={"branch_upgrades": _branch_option(d, "a", 100.0, 50e6, 0.0)})
     m, r = _solve(d)
     assert cap(m, "A", 1) == pytest.approx(200) and cap(m, "B", 1) == pytest.approx(0)
     assert _taken(m, "up_branch") == [(0, 1)]  # branch position 0 (a), period 1 (2031)
@@ -80,7 +85,7 @@ def test_a_cheap_line_upgrade_lets_the_cheap_site_grow():
 def test_an_upgrade_dearer_than_the_alternative_is_not_taken():
     # 200 M USD > 110 M USD (see the module docstring): B opens instead, nothing is bought.
     d = _line_case(rating_12_mw=120.0)
-    d = dataclasses.replace(d, branch_upgrades=_branch_option(d, "a", 100.0, 200e6, 0.0))
+    d = replaced(d, grid={"branch_upgrades": _branch_option(d, "a", 100.0, 200e6, 0.0)})
     m, r = _solve(d)
     assert _taken(m, "up_branch") == []
     assert r.objective == pytest.approx(B_OPENS, rel=1e-9)
@@ -101,10 +106,10 @@ def test_the_lead_time_decides_when_an_upgrade_can_help():
     # change the plan of the first test; but a target of 200 MW already in 2030 needs it in
     # 2030, which a 1-year lead time forbids: then B must open in 2030.
     d = _line_case(rating_12_mw=120.0)
-    d = dataclasses.replace(
+    d = replaced(
         d,
-        targets_mw=np.array([200.0, 200.0]),
-        branch_upgrades=_branch_option(d, "a", 100.0, 50e6, 1.0),
+        policy={"targets_mw": np.array([200.0, 200.0])},
+        grid={"branch_upgrades": _branch_option(d, "a", 100.0, 50e6, 1.0)},
     )
     m, _ = _solve(d)
     assert cap(m, "B", 0) == pytest.approx(100)  # B opens in 2030: no upgrade before 2031
@@ -124,9 +129,14 @@ def test_a_substation_upgrade_raises_its_headroom():
         index=["2"],
     )
     opts = upgrade_options(
-        table, d.net.bus_ids, "substation_upgrade_", d.years, "bus_id", np.isfinite(head)
+        table,
+        d.grid.net.bus_ids,
+        "substation_upgrade_",
+        d.horizon.years,
+        "bus_id",
+        np.isfinite(head),
     )
-    d = dataclasses.replace(d, headroom_mw=head, bus_upgrades=opts)
+    d = replaced(d, grid={"headroom_mw": head, "bus_upgrades": opts})
     m, r = _solve(d)
     assert cap(m, "A", 1) == pytest.approx(200)
     assert _taken(m, "up_bus") == [(1, 1)]  # bus position 1 ("2"), period 1 (2031)
@@ -145,15 +155,15 @@ def _mesh_n1(outages="all", emergency_c_mw: float = 160.0, formulation: str = "a
     After the outage of b: c = d3. After the outage of c: a = d2, b = d3.
     """
     d = _line_case(rating_12_mw=1000.0, mesh=True)
-    em = d.net.rating_mw.copy()
+    em = d.grid.net.rating_mw.copy()
     em[2] = emergency_c_mw
     n1 = N1(outages=outages, snapshots=["peak"], radial=[])
-    return dataclasses.replace(d, rating_emergency_mw=em, n1=n1, grid_formulation=formulation)
+    return replaced(d, grid={"rating_emergency_mw": em, "n1": n1, "formulation": formulation})
 
 
 def test_without_n1_the_cheap_site_takes_everything_on_the_mesh():
     # N-0: A = 200 MW in 2031 gives c = (50 - 200) / 3 = -50 MW, within 60 MW.
-    d = dataclasses.replace(_mesh_n1(), n1=None)
+    d = replaced(_mesh_n1(), grid={"n1": None})
     m, r = _solve(d)
     assert cap(m, "A", 1) == pytest.approx(200)
     assert r.objective == pytest.approx(A_TAKES_ALL, rel=1e-9)
@@ -182,7 +192,7 @@ def test_n1_with_an_upgrade_on_c_lets_the_cheap_site_grow_again():
     # +100 MW on c (emergency 260 MW) for 50 M USD: A = 200 MW survives the outage of a
     # (c = -200), and the upgrade (50 M / 1.1) beats opening B (110 M / 1.1 more).
     d = _mesh_n1()
-    d = dataclasses.replace(d, branch_upgrades=_branch_option(d, "c", 100.0, 50e6, 0.0))
+    d = replaced(d, grid={"branch_upgrades": _branch_option(d, "c", 100.0, 50e6, 0.0)})
     m, r = _solve(d)
     assert cap(m, "A", 1) == pytest.approx(200) and cap(m, "B", 1) == pytest.approx(0)
     assert _taken(m, "up_branch") == [(2, 1)]
@@ -215,21 +225,21 @@ def test_an_n1_requirement_nothing_can_meet_is_explained():
     assert solve_model(me, d, mip_gap=0.0, time_limit_s=60).has_solution
     viol = elastic.violations(me)
     n1 = [v for v in viol if v["slack"] == "n1_overload_mw"]
-    assert n1 and {d.net.branch_ids[v["index"][0]] for v in n1} == {"c"}
+    assert n1 and {d.grid.net.branch_ids[v["index"][0]] for v in n1} == {"c"}
 
 
 def test_n1_from_a_year_leaves_the_earlier_years_alone():
     # Required in 2031 only (emergency 160 MW): 2031 is where A would grow to 200 MW, so
     # the plan is still "B opens in 2031" (2030's A = 100 MW is not the binding year).
     d = _mesh_n1()
-    d = dataclasses.replace(d, n1=dataclasses.replace(d.n1, periods=[1]))
+    d = replaced(d, grid={"n1": dataclasses.replace(d.grid.n1, periods=[1])})
     _, r = _solve(d)
     assert r.objective == pytest.approx(B_OPENS, rel=1e-9)
     # Required in 2030 only, with c's emergency rating at 110 MW: 2030's A = 100 MW gives
     # c = -100 after the outage of a (within 110), and 2031 is free of N-1, so A grows to
     # 200 MW as in the N-0 plan (which N-1 in 2031 would forbid: c = -200).
     d = _mesh_n1(emergency_c_mw=110.0)
-    d = dataclasses.replace(d, n1=dataclasses.replace(d.n1, periods=[0]))
+    d = replaced(d, grid={"n1": dataclasses.replace(d.grid.n1, periods=[0])})
     m, r = _solve(d)
     assert cap(m, "A", 0) == pytest.approx(100)
     assert r.objective == pytest.approx(A_TAKES_ALL, rel=1e-9)
@@ -243,9 +253,9 @@ def test_lodf_post_contingency_flows_match_the_hand_values():
 
     d = _mesh_n1()
     inj = np.array([250.0, -100.0, -150.0])
-    f = dc_flow(d.net, inj).flow_mw
+    f = dc_flow(d.grid.net, inj).flow_mw
     assert f == pytest.approx([350 / 3, 400 / 3, 50 / 3])
-    post = post_outage_flows(f, lodf(d.net), [0, 1, 2])
+    post = post_outage_flows(f, lodf(d.grid.net), [0, 1, 2])
     assert post[:, 0] == pytest.approx([0.0, 250.0, -100.0])
     assert post[:, 1] == pytest.approx([250.0, 0.0, 150.0])
     assert post[:, 2] == pytest.approx([100.0, 150.0, 0.0])

@@ -58,8 +58,16 @@ from siting.core.errors import InputError, Problem, SitingError
 from siting.inputs.grids.grid import Grid
 from siting.model.data import (
     POLY_SEGMENTS,
+    CampusData,
+    Caps,
+    CoolingData,
     GenCost,
+    Goal,
+    GridData,
+    Horizon,
     ModelData,
+    PolicyData,
+    WaterData,
     generator_inputs,
     secant_error_bound_usd_per_h,
 )
@@ -232,55 +240,67 @@ def grid_only_data(
     load.columns = [0]
     nb = len(net.bus_ids)
     return ModelData(
-        years=[year if year is not None else 0],
-        capex_df=np.ones(1),
-        op_weight=np.ones(1),
-        period_years=np.ones(1),
-        sites=[],
-        site=_no_sites(),
-        techs=[],
-        allowed=[],
-        perf=_no_performance(),
-        cooling_capex_usd_per_mw={},
-        heat_recovery_share={},
-        module_mw=1.0,
-        min_campus_mw=0.0,
-        max_modules_per_period=np.zeros(1),
-        targets_mw=np.zeros(1),
-        utilisation=1.0,
-        snapshots=pd.DataFrame(
-            {"load_factor": [1.0], "hours": [1.0], "peak": [True]},
-            index=pd.Index([SNAPSHOT], name="name"),
+        horizon=Horizon(
+            years=[year if year is not None else 0],
+            capex_df=np.ones(1),
+            op_weight=np.ones(1),
+            period_years=np.ones(1),
+            snapshots=pd.DataFrame(
+                {"load_factor": [1.0], "hours": [1.0], "peak": [True]},
+                index=pd.Index([SNAPSHOT], name="name"),
+            ),
+            utilisation=1.0,
         ),
-        capex_usd_per_mw=0.0,
-        interconnection_usd_per_mw=0.0,
-        zone_bonus_usd_per_mw=0.0,
-        energy_usd_per_mwh=0.0,
-        grid_enabled=True,
-        line_limits=line_limits,
-        water_enabled=False,
-        voll_usd_per_mwh=10_000.0,
-        net=net,
-        gens=gens,
-        gen_costs=gen_costs,
-        base_load_mw=load,
-        shunt_mw=grid.buses["shunt_mw"].reindex(net.bus_ids).astype(float).to_numpy(),
-        headroom_mw=np.full(nb, np.nan),
-        sources=pd.DataFrame(),
-        water_links=pd.DataFrame(columns=["site_id", "source_id", "distance_km", "pipeline_usd"]),
-        potable_cap_m3_per_day=None,
-        region_shares={},
-        zone_mode="ignore",
-        zone_min_share=0.0,
-        demand_links=pd.DataFrame(columns=["region_id", "site_id", "cost_usd_per_mw_year"]),
-        demand_mw=pd.DataFrame(),
-        public_share=0.0,
-        public_sites=[],
-        public_techs={},
-        heat_links=pd.DataFrame(columns=["sink_id", "site_id"]),
-        sinks=pd.DataFrame(),
-        objective="min_cost",
-        budget_usd=None,
+        campus=CampusData(
+            sites=[],
+            site=_no_sites(),
+            module_mw=1.0,
+            min_campus_mw=0.0,
+            max_modules_per_period=np.zeros(1),
+            capex_usd_per_mw=0.0,
+            interconnection_usd_per_mw=0.0,
+            zone_bonus_usd_per_mw=0.0,
+        ),
+        cooling=CoolingData(
+            techs=[],
+            allowed=[],
+            perf=_no_performance(),
+            capex_usd_per_mw={},
+            heat_recovery_share={},
+        ),
+        grid=GridData(
+            enabled=True,
+            line_limits=line_limits,
+            energy_usd_per_mwh=0.0,
+            voll_usd_per_mwh=10_000.0,
+            net=net,
+            gens=gens,
+            gen_costs=gen_costs,
+            base_load_mw=load,
+            shunt_mw=grid.buses["shunt_mw"].reindex(net.bus_ids).astype(float).to_numpy(),
+            headroom_mw=np.full(nb, np.nan),
+        ),
+        water=WaterData(
+            enabled=False,
+            sources=pd.DataFrame(),
+            links=pd.DataFrame(columns=["site_id", "source_id", "distance_km", "pipeline_usd"]),
+            potable_cap_m3_per_day=None,
+        ),
+        policy=PolicyData(
+            targets_mw=np.zeros(1),
+            region_shares={},
+            zone_mode="ignore",
+            zone_min_share=0.0,
+            demand_links=pd.DataFrame(columns=["region_id", "site_id", "cost_usd_per_mw_year"]),
+            demand_mw=pd.DataFrame(),
+            public_share=0.0,
+            public_sites=[],
+            public_techs={},
+            heat_links=pd.DataFrame(columns=["sink_id", "site_id"]),
+            sinks=pd.DataFrame(),
+        ),
+        caps=Caps(),
+        goal=Goal(sense="min_cost", budget_usd=None),
     )
 
 
@@ -389,8 +409,8 @@ def dc_opf(
     dispatch, cost, bound = _dispatch_table(grid, d, m, segments)
     flows = _flow_table(grid, net, m)
     p = dispatch["p_mw"].to_numpy()
-    load_mw = float(d.base_load_mw.to_numpy().sum() + d.shunt_mw.sum())
-    notes = list(net.notes) + _cost_notes(d.gen_costs)
+    load_mw = float(d.grid.base_load_mw.to_numpy().sum() + d.grid.shunt_mw.sum())
+    notes = list(net.notes) + _cost_notes(d.grid.gen_costs)
     timings["total_s"] = time.perf_counter() - t_all
     return DispatchResult(
         status=r.status,
@@ -465,7 +485,7 @@ def _dispatch_table(
     on_g = gens["in_service"].astype(bool).to_numpy()
     p = np.zeros(len(gens))
     pos = {gid: i for i, gid in enumerate(gens.index.astype(str))}
-    for g in d.gens.index:
+    for g in d.grid.gens.index:
         p[pos[g]] = float(pyo.value(m.p[g, 0, SNAPSHOT]))
     cost = np.zeros(len(gens))
     bound = 0.0
@@ -543,15 +563,19 @@ def _check_costs(grid: Grid) -> None:
 
 def _island_demand(d: ModelData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per island: demand, sum of p_min and sum of p_max of its generators [MW]."""
-    net = d.net
+    net = d.grid.net
     isl = np.asarray(net.island)
     k = int(isl.max()) + 1 if len(isl) else 0
     demand = np.bincount(
-        isl, weights=d.base_load_mw.to_numpy()[:, 0] + np.asarray(d.shunt_mw), minlength=k
+        isl, weights=d.grid.base_load_mw.to_numpy()[:, 0] + np.asarray(d.grid.shunt_mw), minlength=k
     )
-    gb = isl[d.gens["bus_pos"].to_numpy(dtype=int)] if len(d.gens) else np.zeros(0, dtype=int)
-    pmin = np.bincount(gb, weights=d.gens["p_min_mw"].to_numpy(dtype=float), minlength=k)
-    pmax = np.bincount(gb, weights=d.gens["p_max_mw"].to_numpy(dtype=float), minlength=k)
+    gb = (
+        isl[d.grid.gens["bus_pos"].to_numpy(dtype=int)]
+        if len(d.grid.gens)
+        else np.zeros(0, dtype=int)
+    )
+    pmin = np.bincount(gb, weights=d.grid.gens["p_min_mw"].to_numpy(dtype=float), minlength=k)
+    pmax = np.bincount(gb, weights=d.grid.gens["p_max_mw"].to_numpy(dtype=float), minlength=k)
     return demand, pmin, pmax
 
 
@@ -560,7 +584,7 @@ def _check_minimums(d: ModelData) -> None:
     demand, pmin, _ = _island_demand(d)
     bad = np.flatnonzero(pmin > demand + 1e-6)
     if len(bad):
-        net = d.net
+        net = d.grid.net
         parts = []
         for i in bad[:5]:
             ref = net.bus_ids[net.ref_idx[i]]
@@ -583,7 +607,7 @@ def _explain_infeasible(d: ModelData, r: SolveResult, settings: dict, load_scale
     me = build_model(d, elastic=True)
     re = solve(me, **settings)
     viol = _elastic.violations(me) if re.has_solution else []
-    net = d.net
+    net = d.grid.net
     lines = []
     unserved = [v for v in viol if v["slack"] == "unserved_mw"]
     over = [v for v in viol if v["slack"] == "overload_mw"]

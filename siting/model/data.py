@@ -16,6 +16,7 @@ Money is in constant USD, discounted to the first planning year:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -162,24 +163,80 @@ def upgrade_options(
 
 
 @dataclass
-class ModelData:
-    """Everything the MILP reads. Units in the names; arrays are aligned with their ID lists.
+class Horizon:
+    """The planning periods and the money's time value (family: every family).
 
     Attributes
     ----------
     years
         Planning years (periods).
-    capex_df, op_weight
-        Discount factor of one-off costs per period; discounted years of operation per
-        period (see module docstring).
+    capex_df
+        Discount factor of one-off costs per period (see module docstring).
+    op_weight
+        Discounted years of operation per period (see module docstring).
     period_years
-        Years each period stands for (gap to the next planning year; last: final_period_years).
+        Years each period stands for (gap to the next planning year; last:
+        ``costs.final_period_years``) [years].
+    snapshots
+        Table indexed by name: ``load_factor, hours, peak``.
+    utilisation
+        Average IT load over IT capacity in typical snapshots [fraction].
+    """
+
+    years: list[int]
+    capex_df: np.ndarray
+    op_weight: np.ndarray
+    period_years: np.ndarray
+    snapshots: pd.DataFrame
+    utilisation: float
+
+    @property
+    def n_years(self) -> int:
+        """Number of planning periods."""
+        return len(self.years)
+
+
+@dataclass
+class CampusData:
+    """The candidate sites and the campus rules (family :mod:`siting.model.sites`).
+
+    Attributes
+    ----------
     sites
         Candidate site IDs (the model's S).
     site
         Per-site table indexed by site_id: ``max_it_mw, fixed_cost_usd, land_usd_per_mw,
         interconnect_usd`` (tie line), ``bus_id``, ``bus_distance_km``, ``zone_id,
         zone_kind, region_id``, ``earliest_period`` (index into ``years``).
+    module_mw, min_campus_mw
+        Module size and smallest campus [MW IT].
+    max_modules_per_period
+        Modules per period = floor(max_build_mw_per_year * period gap / module_mw).
+    capex_usd_per_mw, interconnection_usd_per_mw, zone_bonus_usd_per_mw
+        Costs per MW IT [USD/MW] (the zone bonus is subtracted in growth zones).
+    dominance_cuts
+        ``(B, A)`` site pairs with the cut ``open[B] <= open[A]``
+        (:func:`siting.model.dominance.screen`; empty when not screened).
+    """
+
+    sites: list[str]
+    site: pd.DataFrame
+    module_mw: float
+    min_campus_mw: float
+    max_modules_per_period: np.ndarray
+    capex_usd_per_mw: float
+    interconnection_usd_per_mw: float
+    zone_bonus_usd_per_mw: float
+    dominance_cuts: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class CoolingData:
+    """The cooling technologies each site may choose (families :mod:`~siting.model.sites`,
+    :mod:`~siting.model.power`, :mod:`~siting.model.water`).
+
+    Attributes
+    ----------
     techs
         Cooling technologies offered (scenario order).
     allowed
@@ -187,20 +244,37 @@ class ModelData:
     perf
         Indexed by (site_id, cooling): ``pue_annual, pue_peak, wue_annual_l_per_kwh,
         wue_peak_l_per_kwh``.
-    cooling_capex_usd_per_mw, heat_recovery_share
-        By technology.
-    module_mw, min_campus_mw, max_modules_per_period
-        Campus rules (modules per period = floor(max_build_mw_per_year * period gap /
-        module_mw)).
-    targets_mw
-        National IT target per year [MW] (0 where none).
-    utilisation
-        Average IT load over IT capacity in typical snapshots [fraction].
-    snapshots
-        Table indexed by name: ``load_factor, hours, peak``.
-    grid_enabled
+    capex_usd_per_mw
+        Cooling capital cost by technology [USD/MW IT].
+    heat_recovery_share
+        Share of the IT heat a technology can export, by technology [fraction].
+    """
+
+    techs: list[str]
+    allowed: list[tuple[str, str]]
+    perf: pd.DataFrame
+    capex_usd_per_mw: dict[str, float]
+    heat_recovery_share: dict[str, float]
+
+
+@dataclass
+class GridData:
+    """The network, its generators and loads, limits and upgrades (family
+    :mod:`siting.model.grid`).
+
+    Attributes
+    ----------
+    enabled
         Whether the network family is built: ``grid.enabled`` and a grid layer exists
         (without one, campus energy is priced at ``energy_usd_per_mwh``).
+    line_limits
+        Whether branch ratings are enforced.
+    formulation
+        ``angle`` (voltage angles, every limit) or ``ptdf`` (PTDF, lazily added limits).
+    energy_usd_per_mwh
+        Energy price when the grid is not modelled [USD/MWh].
+    voll_usd_per_mwh
+        Value of lost load [USD/MWh].
     net
         The DC network (``siting.network.DCNetwork``) when the grid is enabled.
     gens
@@ -214,21 +288,6 @@ class ModelData:
         Shunt demand per bus [MW] (not scaled by snapshot load factors).
     headroom_mw
         Substation headroom per bus (NaN = no limit) [MW].
-    water_enabled
-        Whether water is modelled (else every technology is allowed and water is free).
-    sources
-        Water sources: index source_id; ``kind, cost_usd_per_m3`` and ``cap_<year>`` columns
-        [m3/day].
-    water_links
-        site_id, source_id, distance_km, pipeline_usd.
-    potable_cap_m3_per_day
-        Policy cap on potable use (None = none).
-    demand_links, demand_mw
-        (region_id, site_id, cost_usd_per_mw_year) and demand per region and year [MW].
-    heat_links, sinks
-        (sink_id, site_id) pairs and sinks (``demand_mw, price_usd_per_mwh``).
-    grid_formulation
-        ``angle`` (voltage angles, every limit) or ``ptdf`` (PTDF, lazily added limits).
     branch_upgrades
         Branch upgrade options the model may take, indexed by branch position in
         ``net.branch_ids``: ``branch_id, added_mw, cost_usd, lead_time_years,
@@ -241,41 +300,11 @@ class ModelData:
         unlimited.
     n1
         N-1 security settings (``None``: off).
-    water_cap_m3_per_day
-        Cap on all campus water use in each year [m3/day] (None = none).
-    co2_cap_t
-        Cap on the CO2 campuses add over the planning horizon [t CO2] (None = none).
-    upgrade_budget_usd
-        Cap on the present value of grid upgrades [USD] (None = none).
-    dominance_cuts
-        ``(B, A)`` site pairs with the cut ``open[B] <= open[A]``
-        (:func:`siting.model.dominance.screen`; empty when not screened).
     """
 
-    years: list[int]
-    capex_df: np.ndarray
-    op_weight: np.ndarray
-    period_years: np.ndarray
-    sites: list[str]
-    site: pd.DataFrame
-    techs: list[str]
-    allowed: list[tuple[str, str]]
-    perf: pd.DataFrame
-    cooling_capex_usd_per_mw: dict[str, float]
-    heat_recovery_share: dict[str, float]
-    module_mw: float
-    min_campus_mw: float
-    max_modules_per_period: np.ndarray
-    targets_mw: np.ndarray
-    utilisation: float
-    snapshots: pd.DataFrame
-    capex_usd_per_mw: float
-    interconnection_usd_per_mw: float
-    zone_bonus_usd_per_mw: float
-    energy_usd_per_mwh: float
-    grid_enabled: bool
+    enabled: bool
     line_limits: bool
-    water_enabled: bool
+    energy_usd_per_mwh: float
     voll_usd_per_mwh: float
     net: DCNetwork | None
     gens: pd.DataFrame
@@ -283,9 +312,60 @@ class ModelData:
     base_load_mw: pd.DataFrame
     shunt_mw: np.ndarray
     headroom_mw: np.ndarray
+    formulation: str = "angle"
+    branch_upgrades: pd.DataFrame = field(default_factory=lambda: _no_upgrades("branch_id"))
+    bus_upgrades: pd.DataFrame = field(default_factory=lambda: _no_upgrades("bus_id"))
+    rating_emergency_mw: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    n1: N1 | None = None
+
+
+@dataclass
+class WaterData:
+    """Water sources and the pipes to them (family :mod:`siting.model.water`).
+
+    Attributes
+    ----------
+    enabled
+        Whether water is modelled (else every technology is allowed and water is free).
+    sources
+        Water sources: index source_id; ``kind, cost_usd_per_m3`` and ``cap_<year>`` columns
+        [m3/day].
+    links
+        site_id, source_id, distance_km, pipeline_usd.
+    potable_cap_m3_per_day
+        Policy cap on potable use (None = none) [m3/day].
+    """
+
+    enabled: bool
     sources: pd.DataFrame
-    water_links: pd.DataFrame
+    links: pd.DataFrame
     potable_cap_m3_per_day: float | None
+
+
+@dataclass
+class PolicyData:
+    """Targets, shares, zones, demand, public interest and heat (family
+    :mod:`siting.model.policy`).
+
+    Attributes
+    ----------
+    targets_mw
+        National IT target per year [MW] (0 where none).
+    region_shares
+        region_id -> (min, max) share of the national capacity [fraction].
+    zone_mode, zone_min_share
+        How growth zones count (``ignore``, ``prefer``, ``require``) and the share of
+        capacity they must hold [fraction].
+    demand_links, demand_mw
+        (region_id, site_id, cost_usd_per_mw_year) and demand per region and year [MW].
+    public_share, public_sites, public_techs
+        Share of capacity reserved for public use [fraction], the sites that may hold it and
+        their technologies.
+    heat_links, sinks
+        (sink_id, site_id) pairs and sinks (``demand_mw, price_usd_per_mwh``).
+    """
+
+    targets_mw: np.ndarray
     region_shares: dict[str, tuple[float, float]]
     zone_mode: str
     zone_min_share: float
@@ -296,23 +376,100 @@ class ModelData:
     public_techs: dict[str, list[str]]
     heat_links: pd.DataFrame
     sinks: pd.DataFrame
-    objective: str
-    budget_usd: float | None
-    notes: list[str] = field(default_factory=list)
-    grid_formulation: str = "angle"
-    branch_upgrades: pd.DataFrame = field(default_factory=lambda: _no_upgrades("branch_id"))
-    bus_upgrades: pd.DataFrame = field(default_factory=lambda: _no_upgrades("bus_id"))
-    rating_emergency_mw: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    n1: N1 | None = None
+
+
+@dataclass
+class Caps:
+    """Caps on what the campuses add (family :mod:`siting.model.metrics`; None = none).
+
+    Attributes
+    ----------
+    water_cap_m3_per_day
+        Cap on all campus water use in each year [m3/day].
+    co2_cap_t
+        Cap on the CO2 campuses add over the planning horizon [t CO2].
+    upgrade_budget_usd
+        Cap on the present value of grid upgrades [USD].
+    """
+
     water_cap_m3_per_day: float | None = None
     co2_cap_t: float | None = None
     upgrade_budget_usd: float | None = None
-    dominance_cuts: list[tuple[str, str]] = field(default_factory=list)
 
-    @property
-    def n_years(self) -> int:
-        """Number of planning periods."""
-        return len(self.years)
+
+@dataclass
+class Goal:
+    """What the model optimises (family :mod:`siting.model.objective`).
+
+    Attributes
+    ----------
+    sense
+        ``min_cost`` (net present cost) or ``max_capacity`` (under ``budget_usd``).
+    budget_usd
+        Budget of ``max_capacity`` [USD] (None = none).
+    """
+
+    sense: str
+    budget_usd: float | None
+
+
+@dataclass
+class ModelData:
+    """Everything the MILP reads, in one typed part per model family. Units in the names;
+    arrays are aligned with their ID lists.
+
+    Attributes
+    ----------
+    horizon
+        :class:`Horizon`: periods, discounting, snapshots.
+    campus
+        :class:`CampusData`: the sites and the campus rules.
+    cooling
+        :class:`CoolingData`: technologies, their performance per site.
+    grid
+        :class:`GridData`: network, generators, loads, limits, upgrades, N-1.
+    water
+        :class:`WaterData`: sources and links.
+    policy
+        :class:`PolicyData`: targets, shares, zones, demand, public interest, heat.
+    caps
+        :class:`Caps`: caps on water, CO2 and upgrade spend.
+    goal
+        :class:`Goal`: the objective's sense and budget.
+    notes
+        What assembling the data decided on the user's behalf (said in the report).
+    """
+
+    horizon: Horizon
+    campus: CampusData
+    cooling: CoolingData
+    grid: GridData
+    water: WaterData
+    policy: PolicyData
+    caps: Caps
+    goal: Goal
+    notes: list[str] = field(default_factory=list)
+
+
+def replaced(d: ModelData, **parts: dict[str, Any]) -> ModelData:
+    """``d`` with some fields of its parts replaced (the rest shared, as
+    :func:`dataclasses.replace` does).
+
+    Parameters
+    ----------
+    d
+        The model's inputs.
+    **parts
+        Part name (``horizon``, ``campus``, ``cooling``, ``grid``, ``water``, ``policy``,
+        ``caps``, ``goal``) -> {field: new value}, e.g. ``replaced(d, grid={"n1": None})``.
+
+    Returns
+    -------
+    ModelData
+    """
+    return dataclasses.replace(
+        d, **{name: dataclasses.replace(getattr(d, name), **kw) for name, kw in parts.items()}
+    )
 
 
 def partners(
@@ -587,18 +744,13 @@ def model_data(
     -------
     ModelData
     """
-    years = list(scenario.years)
-    capex_df, op_weight, period_years = discounting(
-        years, scenario.costs.discount_rate, scenario.costs.final_period_years
-    )
-    camp = scenario.campus
-    sites = [str(s) for s in candidates.sites.index]
-    site = _site_table(scenario, candidates.sites, sites, years)
+    horizon = _horizon(scenario)
+    years, snaps = horizon.years, horizon.snapshots
+    campus = _campus(scenario, candidates, horizon)
+    sites, site = campus.sites, campus.site
     notes: list[str] = []
     cool = _cooling_choice(scenario, candidates, cooling, sites, notes)
-    max_modules = np.floor(camp.max_build_mw_per_year * period_years / camp.module_mw + 1e-9)
     targets = np.array([scenario.targets.it_mw_by_year.get(y, 0.0) for y in years], dtype=float)
-    snaps = _snapshot_table(scenario)
     grid = _grid_inputs(scenario, layers.grid, net, years, snaps, site, notes)
     net = grid.net
     sources = _water_sources(scenario, layers, years, cool.water_on)
@@ -610,73 +762,98 @@ def model_data(
     )
     heat_links, sinks = _heat_inputs(layers, candidates, sites)
     form = _formulation(scenario, grid.on, net, notes)
+    pol = scenario.policy
     return ModelData(
+        horizon=horizon,
+        campus=campus,
+        cooling=CoolingData(
+            techs=cool.techs,
+            allowed=cool.allowed,
+            perf=cool.perf,
+            capex_usd_per_mw={k: float(v) for k, v in scenario.cooling.capex_usd_per_mw.items()},
+            heat_recovery_share={
+                k: float(v) for k, v in scenario.cooling.heat_recovery_share.items()
+            },
+        ),
+        grid=GridData(
+            enabled=grid.on,
+            line_limits=scenario.grid.line_limits,
+            formulation=form,
+            energy_usd_per_mwh=scenario.costs.energy_usd_per_mwh,
+            voll_usd_per_mwh=scenario.grid.voll_usd_per_mwh,
+            net=net if grid.on else None,
+            gens=grid.gens,
+            gen_costs=grid.gen_costs,
+            base_load_mw=grid.base_load,
+            shunt_mw=grid.shunt,
+            headroom_mw=grid.headroom,
+            branch_upgrades=grid.branch_up,
+            bus_upgrades=grid.bus_up,
+            rating_emergency_mw=grid.emergency,
+            n1=grid.n1,
+        ),
+        water=WaterData(
+            enabled=cool.water_on,
+            sources=sources,
+            links=water_links,
+            potable_cap_m3_per_day=scenario.water.potable_cap_m3_per_day,
+        ),
+        policy=PolicyData(
+            targets_mw=targets,
+            region_shares=region_shares,
+            zone_mode=pol.zones.mode,
+            zone_min_share=pol.zones.min_share,
+            demand_links=demand_links,
+            demand_mw=demand_mw,
+            public_share=public_share,
+            public_sites=public_sites,
+            public_techs=public_techs,
+            heat_links=heat_links,
+            sinks=sinks,
+        ),
+        caps=Caps(
+            water_cap_m3_per_day=scenario.water.cap_m3_per_day,
+            co2_cap_t=pol.co2_cap_t,
+            upgrade_budget_usd=scenario.grid.upgrade_budget_usd,
+        ),
+        goal=Goal(sense=scenario.objective.sense, budget_usd=scenario.objective.budget_usd),
+        notes=notes,
+    )
+
+
+def _horizon(scenario: Scenario) -> Horizon:
+    """The planning periods, their discounting and the snapshots of ``scenario``."""
+    years = list(scenario.years)
+    capex_df, op_weight, period_years = discounting(
+        years, scenario.costs.discount_rate, scenario.costs.final_period_years
+    )
+    return Horizon(
         years=years,
         capex_df=capex_df,
         op_weight=op_weight,
         period_years=period_years,
-        sites=sites,
-        site=site,
-        techs=cool.techs,
-        allowed=cool.allowed,
-        perf=cool.perf,
-        max_modules_per_period=max_modules,
-        targets_mw=targets,
-        snapshots=snaps,
-        grid_enabled=grid.on,
-        water_enabled=cool.water_on,
-        net=net if grid.on else None,
-        gens=grid.gens,
-        gen_costs=grid.gen_costs,
-        base_load_mw=grid.base_load,
-        shunt_mw=grid.shunt,
-        headroom_mw=grid.headroom,
-        sources=sources,
-        water_links=water_links,
-        region_shares=region_shares,
-        demand_links=demand_links,
-        demand_mw=demand_mw,
-        public_share=public_share,
-        public_sites=public_sites,
-        public_techs=public_techs,
-        heat_links=heat_links,
-        sinks=sinks,
-        notes=notes,
-        grid_formulation=form,
-        branch_upgrades=grid.branch_up,
-        bus_upgrades=grid.bus_up,
-        rating_emergency_mw=grid.emergency,
-        n1=grid.n1,
-        **_scenario_settings(scenario),
+        snapshots=_snapshot_table(scenario),
+        utilisation=scenario.grid.campus_utilisation,
     )
 
 
-def _scenario_settings(scenario: Scenario) -> dict[str, Any]:
-    """The :class:`ModelData` fields taken from the scenario as they are (costs [USD, USD/MW,
-    USD/MWh], campus rules [MW], caps, the objective)."""
-    pol = scenario.policy
-    return dict(
-        cooling_capex_usd_per_mw={
-            k: float(v) for k, v in scenario.cooling.capex_usd_per_mw.items()
-        },
-        heat_recovery_share={k: float(v) for k, v in scenario.cooling.heat_recovery_share.items()},
-        module_mw=scenario.campus.module_mw,
-        min_campus_mw=scenario.campus.min_campus_mw,
-        utilisation=scenario.grid.campus_utilisation,
-        capex_usd_per_mw=scenario.costs.capex_usd_per_mw,
-        interconnection_usd_per_mw=scenario.costs.interconnection_usd_per_mw,
-        zone_bonus_usd_per_mw=pol.zones.bonus_usd_per_mw if pol.zones.mode == "prefer" else 0.0,
-        energy_usd_per_mwh=scenario.costs.energy_usd_per_mwh,
-        line_limits=scenario.grid.line_limits,
-        voll_usd_per_mwh=scenario.grid.voll_usd_per_mwh,
-        potable_cap_m3_per_day=scenario.water.potable_cap_m3_per_day,
-        water_cap_m3_per_day=scenario.water.cap_m3_per_day,
-        co2_cap_t=scenario.policy.co2_cap_t,
-        upgrade_budget_usd=scenario.grid.upgrade_budget_usd,
-        zone_mode=pol.zones.mode,
-        zone_min_share=pol.zones.min_share,
-        objective=scenario.objective.sense,
-        budget_usd=scenario.objective.budget_usd,
+def _campus(scenario: Scenario, candidates: Candidates, horizon: Horizon) -> CampusData:
+    """The screened candidates as the sites family reads them, with the campus rules [MW]
+    and costs [USD/MW]."""
+    camp, costs, zones = scenario.campus, scenario.costs, scenario.policy.zones
+    sites = [str(s) for s in candidates.sites.index]
+    max_modules = np.floor(
+        camp.max_build_mw_per_year * horizon.period_years / camp.module_mw + 1e-9
+    )
+    return CampusData(
+        sites=sites,
+        site=_site_table(scenario, candidates.sites, sites, horizon.years),
+        module_mw=camp.module_mw,
+        min_campus_mw=camp.min_campus_mw,
+        max_modules_per_period=max_modules,
+        capex_usd_per_mw=costs.capex_usd_per_mw,
+        interconnection_usd_per_mw=costs.interconnection_usd_per_mw,
+        zone_bonus_usd_per_mw=zones.bonus_usd_per_mw if zones.mode == "prefer" else 0.0,
     )
 
 

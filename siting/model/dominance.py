@@ -46,7 +46,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from siting.model.data import ModelData
+from siting.model.data import ModelData, replaced
 
 #: Most ``open[B] <= open[A]`` cuts per dominated site (its nearest dominators first).
 MAX_CUTS_PER_SITE = 4
@@ -102,36 +102,37 @@ def _wide(links: pd.DataFrame, key: str, value: str, sites: pd.Index, fill: floa
 
 def _features(d: ModelData) -> tuple[pd.DataFrame, list[str], np.ndarray]:
     """(table of equal-key columns, their names, lower-is-better matrix), site order."""
-    idx = pd.Index(d.sites, name="site_id")
-    site = d.site.reindex(idx)
+    idx = pd.Index(d.campus.sites, name="site_id")
+    site = d.campus.site.reindex(idx)
     varying = set(_LOWER) | set(_HIGHER) | {"earliest_period"}
     key = site[[c for c in site.columns if c not in varying]].copy()
     key = key.astype(str)
-    perf = d.perf.copy()
+    perf = d.cooling.perf.copy()
     if len(perf):
         p = perf.unstack(level=1)
         p.columns = [f"perf:{a}@{b}" for a, b in p.columns]
         key = key.join(p.reindex(idx).round(12).astype(str))
-    public = set(d.public_sites)
+    public = set(d.policy.public_sites)
     key["public"] = [
-        ",".join(sorted(d.public_techs.get(s, []))) if s in public else "-" for s in d.sites
+        ",".join(sorted(d.policy.public_techs.get(s, []))) if s in public else "-"
+        for s in d.campus.sites
     ]
-    flags = np.zeros((len(idx), len(d.techs)))
-    if d.allowed:
-        tech_pos = {k: j for j, k in enumerate(d.techs)}
-        rows = idx.get_indexer([s for s, _ in d.allowed])
-        flags[rows, [tech_pos[k] for _, k in d.allowed]] = 1.0
-    allowed = pd.DataFrame(flags, index=idx, columns=[f"tech@{k}" for k in d.techs])
-    heat = d.heat_links.assign(one=1.0) if len(d.heat_links) else None
+    flags = np.zeros((len(idx), len(d.cooling.techs)))
+    if d.cooling.allowed:
+        tech_pos = {k: j for j, k in enumerate(d.cooling.techs)}
+        rows = idx.get_indexer([s for s, _ in d.cooling.allowed])
+        flags[rows, [tech_pos[k] for _, k in d.cooling.allowed]] = 1.0
+    allowed = pd.DataFrame(flags, index=idx, columns=[f"tech@{k}" for k in d.cooling.techs])
+    heat = d.policy.heat_links.assign(one=1.0) if len(d.policy.heat_links) else None
     lower = pd.concat(
         [
             site[list(_LOWER)].astype(float),
             site[["earliest_period"]].astype(float),
             -site[list(_HIGHER)].astype(float),
             -allowed,
-            _wide(d.water_links, "source_id", "pipeline_usd", idx, np.inf),
-            _wide(d.water_links, "source_id", "distance_km", idx, np.inf),
-            _wide(d.demand_links, "region_id", "cost_usd_per_mw_year", idx, np.inf),
+            _wide(d.water.links, "source_id", "pipeline_usd", idx, np.inf),
+            _wide(d.water.links, "source_id", "distance_km", idx, np.inf),
+            _wide(d.policy.demand_links, "region_id", "cost_usd_per_mw_year", idx, np.inf),
             -_wide(heat, "sink_id", "one", idx, 0.0),
         ],
         axis=1,
@@ -150,34 +151,36 @@ def bus_capacity_mw(d: ModelData) -> tuple[np.ndarray, np.ndarray]:
         with an unrated branch, or without line limits); and its substation headroom plus
         upgrade (``inf`` where none), which bounds the peak draw.
     """
-    net = d.net
+    net = d.grid.net
     nb = len(net.bus_ids) if net is not None else 0
     cap = np.full(nb, np.inf)
     head = np.full(nb, np.inf)
-    if not d.grid_enabled or net is None:
+    if not d.grid.enabled or net is None:
         return cap, head
-    if d.line_limits:
+    if d.grid.line_limits:
         rating = np.asarray(net.rating_mw, dtype=float).copy()
-        bu = d.branch_upgrades
+        bu = d.grid.branch_upgrades
         if len(bu):
             rating[bu.index.to_numpy(dtype=int)] += bu["added_mw"].to_numpy(dtype=float)
         cap = np.zeros(nb)
         np.add.at(cap, net.from_idx, rating)
         np.add.at(cap, net.to_idx, rating)
-        if len(d.gens):
-            np.add.at(cap, d.gens["bus_pos"].to_numpy(dtype=int), d.gens["p_max_mw"].to_numpy())
-        if len(d.base_load_mw):
+        if len(d.grid.gens):
+            np.add.at(
+                cap, d.grid.gens["bus_pos"].to_numpy(dtype=int), d.grid.gens["p_max_mw"].to_numpy()
+            )
+        if len(d.grid.base_load_mw):
             # a negative base load (an injection) lets the bus take more
-            lf = d.snapshots["load_factor"].to_numpy(dtype=float)
-            load = d.base_load_mw.to_numpy(dtype=float)
+            lf = d.horizon.snapshots["load_factor"].to_numpy(dtype=float)
+            load = d.grid.base_load_mw.to_numpy(dtype=float)
             least = (load[:, :, None] * lf[None, None, :]).min(axis=(1, 2))
             cap -= np.minimum(np.nan_to_num(least), 0.0)
-        if len(d.shunt_mw):
-            cap -= np.minimum(np.asarray(d.shunt_mw, dtype=float), 0.0)
-    if len(d.headroom_mw):
-        head = np.asarray(d.headroom_mw, dtype=float).copy()
+        if len(d.grid.shunt_mw):
+            cap -= np.minimum(np.asarray(d.grid.shunt_mw, dtype=float), 0.0)
+    if len(d.grid.headroom_mw):
+        head = np.asarray(d.grid.headroom_mw, dtype=float).copy()
         head = np.where(np.isnan(head), np.inf, head)
-        up = d.bus_upgrades
+        up = d.grid.bus_upgrades
         if len(up):
             head[up.index.to_numpy(dtype=int)] += up["added_mw"].to_numpy(dtype=float)
     return cap, head
@@ -185,17 +188,21 @@ def bus_capacity_mw(d: ModelData) -> tuple[np.ndarray, np.ndarray]:
 
 def _draw_per_it(d: ModelData, sites: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Least draw per MW of IT [MW/MW]: in the snapshot that bounds it most, and at peak."""
-    if not len(d.perf):
+    if not len(d.cooling.perf):
         one = np.ones(len(sites))
         return one, one
-    pue_peak = d.perf["pue_peak"].groupby(level=0).min().reindex(sites).to_numpy(dtype=float)
-    pue_ann = d.perf["pue_annual"].groupby(level=0).min().reindex(sites).to_numpy(dtype=float)
-    peak = d.snapshots["peak"].astype(bool).to_numpy()
+    pue_peak = (
+        d.cooling.perf["pue_peak"].groupby(level=0).min().reindex(sites).to_numpy(dtype=float)
+    )
+    pue_ann = (
+        d.cooling.perf["pue_annual"].groupby(level=0).min().reindex(sites).to_numpy(dtype=float)
+    )
+    peak = d.horizon.snapshots["peak"].astype(bool).to_numpy()
     per_snap = []
     if peak.any():
         per_snap.append(pue_peak)
     if (~peak).any():
-        per_snap.append(d.utilisation * pue_ann)
+        per_snap.append(d.horizon.utilisation * pue_ann)
     f = np.max(per_snap, axis=0) if per_snap else np.ones(len(sites))
     return np.nan_to_num(f, nan=1.0), np.nan_to_num(pue_peak if peak.any() else f, nan=1.0)
 
@@ -215,7 +222,7 @@ def screen(d: ModelData) -> tuple[ModelData, Screening]:
         done.
     """
     t0 = time.perf_counter()
-    n = len(d.sites)
+    n = len(d.campus.sites)
     if n < 2:
         return d, Screening(n, [], 0, [], time.perf_counter() - t0)
     key, cols, lower = _features(d)
@@ -246,13 +253,13 @@ def screen(d: ModelData) -> tuple[ModelData, Screening]:
                     dominators[b] = [int(x) for x in a]
 
     removed: list[int] = []
-    if dominators and d.min_campus_mw > 0 and d.net is not None:
+    if dominators and d.campus.min_campus_mw > 0 and d.grid.net is not None:
         cap, head = bus_capacity_mw(d)
-        bus_pos = {b: i for i, b in enumerate(d.net.bus_ids)}
+        bus_pos = {b: i for i, b in enumerate(d.grid.net.bus_ids)}
         cand = np.array(sorted(dominators))
-        f_any, f_peak = _draw_per_it(d, [d.sites[i] for i in cand])
-        pos = np.array([bus_pos[d.site["bus_id"].iat[i]] for i in cand])
-        need = (n_dom[cand] + 1) * d.min_campus_mw
+        f_any, f_peak = _draw_per_it(d, [d.campus.sites[i] for i in cand])
+        pos = np.array([bus_pos[d.campus.site["bus_id"].iat[i]] for i in cand])
+        need = (n_dom[cand] + 1) * d.campus.min_campus_mw
         tol = 1e-6 * np.maximum(1.0, need)
         gone = (need * f_any > cap[pos] + tol) | (need * f_peak > head[pos] + tol)
         removed = [int(i) for i in cand[gone]]
@@ -264,10 +271,10 @@ def screen(d: ModelData) -> tuple[ModelData, Screening]:
         kept = [a for a in doms if a not in gone_set]
         # nearest dominators first: those with the most dominators of their own
         kept.sort(key=lambda a: (-n_dom[a], a))
-        cuts += [(d.sites[b], d.sites[a]) for a in kept[:MAX_CUTS_PER_SITE]]
-    out = without_sites(d, {d.sites[i] for i in removed}) if removed else d
-    out = dataclasses.replace(out, dominance_cuts=cuts)
-    info = Screening(n, [d.sites[i] for i in removed], len(dominators), cuts, 0.0)
+        cuts += [(d.campus.sites[b], d.campus.sites[a]) for a in kept[:MAX_CUTS_PER_SITE]]
+    out = without_sites(d, {d.campus.sites[i] for i in removed}) if removed else d
+    out = replaced(out, campus={"dominance_cuts": cuts})
+    info = Screening(n, [d.campus.sites[i] for i in removed], len(dominators), cuts, 0.0)
     info.time_s = time.perf_counter() - t0
     out.notes = [*out.notes, info.note()]
     return out, info
@@ -281,18 +288,22 @@ def without_sites(d: ModelData, gone: set[str]) -> ModelData:
             return df
         return df[~df["site_id"].astype(str).isin(gone)].reset_index(drop=True)
 
-    sites = [s for s in d.sites if s not in gone]
-    perf = d.perf[~d.perf.index.get_level_values(0).isin(gone)] if len(d.perf) else d.perf
-    return dataclasses.replace(
+    sites = [s for s in d.campus.sites if s not in gone]
+    perf = d.cooling.perf
+    if len(perf):
+        perf = perf[~perf.index.get_level_values(0).isin(gone)]
+    pol = d.policy
+    out = replaced(
         d,
-        sites=sites,
-        site=d.site.loc[sites],
-        allowed=[(s, k) for s, k in d.allowed if s not in gone],
-        perf=perf,
-        water_links=keep_rows(d.water_links),
-        demand_links=keep_rows(d.demand_links),
-        heat_links=keep_rows(d.heat_links),
-        public_sites=[s for s in d.public_sites if s not in gone],
-        public_techs={s: v for s, v in d.public_techs.items() if s not in gone},
-        notes=list(d.notes),
+        campus={"sites": sites, "site": d.campus.site.loc[sites]},
+        cooling={"allowed": [(s, k) for s, k in d.cooling.allowed if s not in gone], "perf": perf},
+        water={"links": keep_rows(d.water.links)},
+        policy={
+            "demand_links": keep_rows(pol.demand_links),
+            "heat_links": keep_rows(pol.heat_links),
+            "public_sites": [s for s in pol.public_sites if s not in gone],
+            "public_techs": {s: v for s, v in pol.public_techs.items() if s not in gone},
+        },
     )
+    out.notes = list(d.notes)
+    return out

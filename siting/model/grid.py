@@ -56,16 +56,16 @@ if TYPE_CHECKING:
 
 def add_grid(m: pyo.ConcreteModel, d: ModelData) -> None:
     """Add the network family (see the module docstring); no-op when the grid is disabled."""
-    if not d.grid_enabled:
+    if not d.grid.enabled:
         m.dispatch_cost = pyo.Expression(m.T, m.H, rule=lambda m, t, h: 0.0)
         m.upgrade_cost_npv = pyo.Expression(expr=0.0)
         return
-    net = d.net
+    net = d.grid.net
     m.B = pyo.Set(initialize=range(len(net.bus_ids)), ordered=True)
     m.L = pyo.Set(initialize=range(len(net.branch_ids)), ordered=True)
-    m.G = pyo.Set(initialize=list(d.gens.index), ordered=True)
-    lf = d.snapshots["load_factor"].to_dict()
-    ptdf_form = getattr(d, "grid_formulation", "angle") == "ptdf"
+    m.G = pyo.Set(initialize=list(d.grid.gens.index), ordered=True)
+    lf = d.horizon.snapshots["load_factor"].to_dict()
+    ptdf_form = d.grid.formulation == "ptdf"
     if not ptdf_form:
         refs = set(int(r) for r in np.atleast_1d(net.ref_idx))
         m.theta = pyo.Var(
@@ -82,10 +82,10 @@ def add_grid(m: pyo.ConcreteModel, d: ModelData) -> None:
     else:
         _add_angle_balance(m, d, (out_of, into, gens_at, sites_at), shed, lf)
     _add_upgrades(m, d)
-    if d.line_limits:
+    if d.grid.line_limits:
         _add_line_limits(m, d, ptdf_form)
     _add_headroom(m, d, sites_at)
-    if d.line_limits and d.n1 is not None:
+    if d.grid.line_limits and d.grid.n1 is not None:
         _add_n1_family(m, d)
     _add_dispatch_cost(m, d)
 
@@ -93,9 +93,9 @@ def add_grid(m: pyo.ConcreteModel, d: ModelData) -> None:
 def _add_dispatch_vars(m: pyo.ConcreteModel, d: ModelData) -> None:
     """``p[g,t,h]`` [MW]: ``p_min <= p <= p_max`` in peak snapshots, ``min(0, p_min) <= p
     <= p_max`` in the others (no unit commitment)."""
-    peak = d.snapshots["peak"].to_dict()
-    pmin = d.gens["p_min_mw"].to_dict()
-    pmax = d.gens["p_max_mw"].to_dict()
+    peak = d.horizon.snapshots["peak"].to_dict()
+    pmin = d.grid.gens["p_min_mw"].to_dict()
+    pmax = d.grid.gens["p_max_mw"].to_dict()
 
     def p_bounds(_m, g, t, h):
         lo = pmin[g] if peak[h] else min(0.0, pmin[g])
@@ -106,7 +106,7 @@ def _add_dispatch_vars(m: pyo.ConcreteModel, d: ModelData) -> None:
 
 def _add_angle_flows(m: pyo.ConcreteModel, d: ModelData) -> None:
     """Angle form: ``flow[l,t,h] = b_l (theta_from - theta_to - shift_l)`` [MW]."""
-    net = d.net
+    net = d.grid.net
     fr = net.from_idx.astype(int)
     to = net.to_idx.astype(int)
     bl = net.b_mw_per_rad.astype(float)
@@ -122,7 +122,7 @@ def _add_angle_flows(m: pyo.ConcreteModel, d: ModelData) -> None:
 def _incidence(d: ModelData) -> tuple[dict, dict, dict, dict]:
     """Per bus position: the branches leaving it and entering it, its generators and its
     candidate sites (``defaultdict(list)`` each, in model order)."""
-    net = d.net
+    net = d.grid.net
     fr = net.from_idx.astype(int)
     to = net.to_idx.astype(int)
     out_of = defaultdict(list)
@@ -131,11 +131,11 @@ def _incidence(d: ModelData) -> tuple[dict, dict, dict, dict]:
         out_of[fr[br]].append(br)
         into[to[br]].append(br)
     gens_at = defaultdict(list)
-    for g, b in d.gens["bus_pos"].items():
+    for g, b in d.grid.gens["bus_pos"].items():
         gens_at[int(b)].append(g)
     bus_pos = {b: i for i, b in enumerate(net.bus_ids)}
     sites_at = defaultdict(list)
-    for s, b in d.site["bus_id"].items():
+    for s, b in d.campus.site["bus_id"].items():
         sites_at[bus_pos[b]].append(s)
     return out_of, into, gens_at, sites_at
 
@@ -149,8 +149,8 @@ def _add_angle_balance(
     load slack [MW]; ``lf``: load factor per snapshot.
     """
     out_of, into, gens_at, sites_at = at
-    load = d.base_load_mw.to_numpy()
-    shunt = d.shunt_mw
+    load = d.grid.base_load_mw.to_numpy()
+    shunt = d.grid.shunt_mw
     is_elastic = model_state(m).elastic
 
     def balance(m, b, t, h):
@@ -170,7 +170,7 @@ def _add_angle_balance(
 def _add_line_limits(m: pyo.ConcreteModel, d: ModelData, ptdf_form: bool) -> None:
     """``|flow| <= rating + added rating + overload`` [MW] for the branches with a finite
     rating: in the model (angle form), or lazily (PTDF form: only the slack here)."""
-    net = d.net
+    net = d.grid.net
     limited = [br for br in range(len(net.branch_ids)) if np.isfinite(net.rating_mw[br])]
     rating = net.rating_mw
     m.LL = pyo.Set(initialize=limited, ordered=True)
@@ -200,8 +200,8 @@ def _add_line_limits(m: pyo.ConcreteModel, d: ModelData, ptdf_form: bool) -> Non
 def _add_headroom(m: pyo.ConcreteModel, d: ModelData, sites_at: dict) -> None:
     """Substation headroom at buses with a finite headroom and a candidate site:
     ``sum draw_peak <= headroom + added headroom + slack`` [MW]."""
-    nb = len(d.net.bus_ids)
-    capped = [i for i in range(nb) if np.isfinite(d.headroom_mw[i]) and sites_at[i]]
+    nb = len(d.grid.net.bus_ids)
+    capped = [i for i in range(nb) if np.isfinite(d.grid.headroom_mw[i]) and sites_at[i]]
     if not capped:
         return
     m.HB = pyo.Set(initialize=capped, ordered=True)
@@ -211,7 +211,7 @@ def _add_headroom(m: pyo.ConcreteModel, d: ModelData, sites_at: dict) -> None:
         m.T,
         rule=lambda m, b, t: (
             pyo.quicksum(m.draw_peak[s, t] for s in sites_at[b])
-            <= d.headroom_mw[b] + added_headroom(m, b, t) + hover[b, t]
+            <= d.grid.headroom_mw[b] + added_headroom(m, b, t) + hover[b, t]
         ),
     )
 
@@ -221,10 +221,10 @@ def _add_n1_family(m: pyo.ConcreteModel, d: ModelData) -> None:
     with a finite emergency rating, their slack [MW] and an empty list of limits."""
     from siting.network import lodf
 
-    net = d.net
+    net = d.grid.net
     st = model_state(m)
     st.lodf = lodf(net, st.ptdf)
-    em = d.rating_emergency_mw
+    em = d.grid.rating_emergency_mw
     m.LE = pyo.Set(
         initialize=[br for br in range(len(net.branch_ids)) if np.isfinite(em[br])], ordered=True
     )
@@ -244,16 +244,16 @@ def _add_n1_family(m: pyo.ConcreteModel, d: ModelData) -> None:
 def _add_dispatch_cost(m: pyo.ConcreteModel, d: ModelData) -> None:
     """The dispatch cost per (t, h) [USD/h] (linear, or an epigraph over cost lines) and
     its present value over the periods and snapshots [USD]."""
-    hours = {h: (w if w > 0 else 1.0) for h, w in d.snapshots["hours"].items()}
-    linear = {g: c for g, c in d.gen_costs.items() if c.linear}
-    curved = [g for g in d.gens.index if g not in linear]
+    hours = {h: (w if w > 0 else 1.0) for h, w in d.horizon.snapshots["hours"].items()}
+    linear = {g: c for g, c in d.grid.gen_costs.items() if c.linear}
+    curved = [g for g in d.grid.gens.index if g not in linear]
     if curved:
         m.GC = pyo.Set(initialize=curved, ordered=True)
         m.gcost = pyo.Var(m.GC, m.T, m.H, domain=pyo.Reals)
         m.GCL = pyo.Set(
             dimen=2,
             initialize=[
-                (g, i) for g in curved for i in range(len(d.gen_costs[g].slopes_usd_per_mwh))
+                (g, i) for g in curved for i in range(len(d.grid.gen_costs[g].slopes_usd_per_mwh))
             ],
             ordered=True,
         )
@@ -263,8 +263,8 @@ def _add_dispatch_cost(m: pyo.ConcreteModel, d: ModelData) -> None:
             m.H,
             rule=lambda m, g, i, t, h: (
                 m.gcost[g, t, h]
-                >= d.gen_costs[g].intercepts_usd_per_h[i]
-                + d.gen_costs[g].slopes_usd_per_mwh[i] * m.p[g, t, h]
+                >= d.grid.gen_costs[g].intercepts_usd_per_h[i]
+                + d.grid.gen_costs[g].slopes_usd_per_mwh[i] * m.p[g, t, h]
             ),
         )
 
@@ -276,7 +276,9 @@ def _add_dispatch_cost(m: pyo.ConcreteModel, d: ModelData) -> None:
     m.dispatch_cost = pyo.Expression(m.T, m.H, rule=cost)  # [USD/h]
     m.energy_cost_npv = pyo.Expression(
         expr=pyo.quicksum(
-            float(d.op_weight[t]) * hours[h] * m.dispatch_cost[t, h] for t in m.T for h in m.H
+            float(d.horizon.op_weight[t]) * hours[h] * m.dispatch_cost[t, h]
+            for t in m.T
+            for h in m.H
         )
     )
 
@@ -293,7 +295,7 @@ def _isolated(d: ModelData, buses: list[int], demand_mw: float):
         return pyo.Constraint.Skip
     from siting.core.errors import SitingError
 
-    ids = [str(d.net.bus_ids[b]) for b in buses]
+    ids = [str(d.grid.net.bus_ids[b]) for b in buses]
     raise SitingError(
         f"bus(es) {ids[:5]} carry {demand_mw:,.1f} MW of load but no generator and no "
         "in-service branch reaches them (a branch taken out by grid.outages, or out of "
@@ -304,7 +306,7 @@ def _isolated(d: ModelData, buses: list[int], demand_mw: float):
 
 def _add_upgrades(m: pyo.ConcreteModel, d: ModelData) -> None:
     """Upgrade decisions and their cost (see the module docstring)."""
-    bu, su = d.branch_upgrades, d.bus_upgrades
+    bu, su = d.grid.branch_upgrades, d.grid.bus_upgrades
     m.BU = pyo.Set(initialize=[int(i) for i in bu.index], ordered=True)
     m.SU = pyo.Set(initialize=[int(i) for i in su.index], ordered=True)
     first_b = bu["first_period"].astype(int).to_dict()
@@ -324,7 +326,7 @@ def _add_upgrades(m: pyo.ConcreteModel, d: ModelData) -> None:
     st = model_state(m)
     st.branch_added = bu["added_mw"].astype(float).to_dict()
     st.bus_added = su["added_mw"].astype(float).to_dict()
-    df = [float(v) for v in d.capex_df]
+    df = [float(v) for v in d.horizon.capex_df]
     cost_b = bu["cost_usd"].astype(float).to_dict()
     cost_s = su["cost_usd"].astype(float).to_dict()
     m.upgrade_cost_npv = pyo.Expression(
@@ -369,10 +371,10 @@ def _add_ptdf_network(
     for the (branch, period, snapshot) triples a solution violates, and solves again.
     """
 
-    net = d.net
+    net = d.grid.net
     nb = len(net.bus_ids)
-    load = d.base_load_mw.to_numpy()
-    shunt = d.shunt_mw
+    load = d.grid.base_load_mw.to_numpy()
+    shunt = d.grid.shunt_mw
     island = np.asarray(net.island)
     m.ISL = pyo.Set(initialize=sorted(set(island.tolist())), ordered=True)
     members = {i: np.flatnonzero(island == i).tolist() for i in m.ISL}
@@ -397,20 +399,24 @@ def _add_ptdf_network(
     st.active_idx = np.asarray(st.active_buses, dtype=np.int64)
     # a campus's draw as coefficients on its cooling capacities (see siting.model.power):
     # peak snapshots: PUE_peak; the others: utilisation x PUE_annual
-    u = d.utilisation
+    u = d.horizon.utilisation
     st.draw_coefs = {
         s: [
-            (k, float(d.perf.at[(s, k), "pue_peak"]), u * float(d.perf.at[(s, k), "pue_annual"]))
+            (
+                k,
+                float(d.cooling.perf.at[(s, k), "pue_peak"]),
+                u * float(d.cooling.perf.at[(s, k), "pue_annual"]),
+            )
             for k in st.techs_of[s]
         ]
         for b in st.active_buses
         for s in sites_at[b]
     }
-    st.peak_h = d.snapshots["peak"].astype(bool).to_dict()
+    st.peak_h = d.horizon.snapshots["peak"].astype(bool).to_dict()
     st.const_inj = {
         (t, h): -(lf[h] * load[:, t] + shunt) - np.asarray(net.p_shift_bus_mw)
-        for t in range(d.n_years)
-        for h in d.snapshots.index
+        for t in range(d.horizon.n_years)
+        for h in d.horizon.snapshots.index
     }
     m.lazy_limits = pyo.ConstraintList()
     st.monitored = set()

@@ -39,11 +39,11 @@ def add_metrics(m: pyo.ConcreteModel, d: ModelData, baseline_co2_t: float = 0.0)
     m.water_use_m3_per_day = pyo.Expression(
         m.T, rule=lambda m, t: pyo.quicksum(m.need[s, t] for s in m.S)
     )
-    if d.water_cap_m3_per_day is not None:
+    if d.caps.water_cap_m3_per_day is not None:
         over = elastic.slack(
             m, "water_cap_over_m3_per_day", m.T, "m3/day", "campus water cap exceeded"
         )
-        cap = float(d.water_cap_m3_per_day)
+        cap = float(d.caps.water_cap_m3_per_day)
         m.water_cap = pyo.Constraint(
             m.T,
             rule=lambda m, t: (
@@ -53,34 +53,39 @@ def add_metrics(m: pyo.ConcreteModel, d: ModelData, baseline_co2_t: float = 0.0)
             ),
         )
     if m.component("p") is not None:
-        co2 = d.gens["co2_t_per_mwh"].astype(float).to_dict() if "co2_t_per_mwh" in d.gens else {}
+        co2 = (
+            d.grid.gens["co2_t_per_mwh"].astype(float).to_dict()
+            if "co2_t_per_mwh" in d.grid.gens
+            else {}
+        )
         emitting = [g for g, v in co2.items() if v > 0]
-        hours = d.snapshots["hours"].astype(float).to_dict()
+        hours = d.horizon.snapshots["hours"].astype(float).to_dict()
         m.co2_system_t = pyo.Expression(
             m.T,
             rule=lambda m, t: pyo.quicksum(
                 hours[h] * co2[g] * m.p[g, t, h] for h in m.H if hours[h] > 0 for g in emitting
             ),
         )
-        years = [float(v) for v in d.period_years]
+        years = [float(v) for v in d.horizon.period_years]
         m.co2_t = pyo.Expression(
             expr=pyo.quicksum(years[t] * m.co2_system_t[t] for t in m.T) - baseline_co2_t
         )
-    if d.co2_cap_t is not None and m.component("co2_t") is not None and not _variable(m.co2_t):
-        if pyo.value(m.co2_t) > float(d.co2_cap_t) + 1e-6:
+    if d.caps.co2_cap_t is not None and m.component("co2_t") is not None and not _variable(m.co2_t):
+        if pyo.value(m.co2_t) > float(d.caps.co2_cap_t) + 1e-6:
             from siting.core.errors import InputError
 
             raise InputError(
-                f"policy.co2_cap_t is {d.co2_cap_t:g} t, below the {pyo.value(m.co2_t):g} t no "
-                "plan can change (no generator emits); expected a cap of at least that"
+                f"policy.co2_cap_t is {d.caps.co2_cap_t:g} t, below the "
+                f"{pyo.value(m.co2_t):g} t no plan can change (no generator emits); "
+                "expected a cap of at least that"
             )
-    if d.co2_cap_t is not None and _variable(getattr(m, "co2_t", None)):
+    if d.caps.co2_cap_t is not None and _variable(getattr(m, "co2_t", None)):
         over = elastic.slack(m, "co2_over_t", [0], "t CO2", "campus CO2 cap exceeded")
-        m.co2_cap = pyo.Constraint(expr=m.co2_t <= float(d.co2_cap_t) + over[0])
-    if d.upgrade_budget_usd is not None and _variable(m.upgrade_cost_npv):
+        m.co2_cap = pyo.Constraint(expr=m.co2_t <= float(d.caps.co2_cap_t) + over[0])
+    if d.caps.upgrade_budget_usd is not None and _variable(m.upgrade_cost_npv):
         over = elastic.slack(m, "upgrade_over_usd", [0], "USD", "grid upgrade budget exceeded")
         m.upgrade_budget = pyo.Constraint(
-            expr=m.upgrade_cost_npv / 1e6 <= (float(d.upgrade_budget_usd) + over[0]) / 1e6
+            expr=m.upgrade_cost_npv / 1e6 <= (float(d.caps.upgrade_budget_usd) + over[0]) / 1e6
         )
 
 
@@ -116,7 +121,9 @@ def metric_expression(m: pyo.ConcreteModel, metric: str) -> pyo.Expression:
 
 def metric_values(m: pyo.ConcreteModel, d: ModelData) -> dict[str, object]:
     """The metrics of a solved model (for the manifest)."""
-    by_year = {str(y): float(pyo.value(m.water_use_m3_per_day[t])) for t, y in enumerate(d.years)}
+    by_year = {
+        str(y): float(pyo.value(m.water_use_m3_per_day[t])) for t, y in enumerate(d.horizon.years)
+    }
     out: dict[str, object] = {
         "water_m3_per_day_by_year": by_year,
         "water_m3_per_day_peak": max(by_year.values(), default=0.0),
@@ -125,7 +132,7 @@ def metric_values(m: pyo.ConcreteModel, d: ModelData) -> dict[str, object]:
     if m.component("co2_t") is not None:
         out["co2_t"] = float(pyo.value(m.co2_t))
         out["co2_system_t_per_year_by_year"] = {
-            str(y): float(pyo.value(m.co2_system_t[t])) for t, y in enumerate(d.years)
+            str(y): float(pyo.value(m.co2_system_t[t])) for t, y in enumerate(d.horizon.years)
         }
     else:
         out["co2_t"] = None

@@ -52,12 +52,12 @@ COST_PARTS = (
 
 def add_objective(m: pyo.ConcreteModel, d: ModelData, baseline_usd: float = 0.0) -> None:
     """Add the cost parts and the objective (see the module docstring)."""
-    df = [float(v) for v in d.capex_df]
-    land = d.site["land_usd_per_mw"].to_dict()
-    fixed = (d.site["fixed_cost_usd"] + d.site["interconnect_usd"]).to_dict()
-    per_mw = d.capex_usd_per_mw + d.interconnection_usd_per_mw
-    cc = d.cooling_capex_usd_per_mw
-    zoned = [s for s in d.sites if d.site.at[s, "zone_id"] != ""]
+    df = [float(v) for v in d.horizon.capex_df]
+    land = d.campus.site["land_usd_per_mw"].to_dict()
+    fixed = (d.campus.site["fixed_cost_usd"] + d.campus.site["interconnect_usd"]).to_dict()
+    per_mw = d.campus.capex_usd_per_mw + d.campus.interconnection_usd_per_mw
+    cc = d.cooling.capex_usd_per_mw
+    zoned = [s for s in d.campus.sites if d.campus.site.at[s, "zone_id"] != ""]
 
     parts = {}
     parts["capex"] = pyo.quicksum(
@@ -70,16 +70,16 @@ def add_objective(m: pyo.ConcreteModel, d: ModelData, baseline_usd: float = 0.0)
     )
     parts["site_fixed"] = pyo.quicksum(df[t] * fixed[s] * m.opens[s, t] for s in m.S for t in m.T)
     parts["zone_bonus"] = -pyo.quicksum(
-        df[t] * d.zone_bonus_usd_per_mw * m.new[s, t] for s in zoned for t in m.T
+        df[t] * d.campus.zone_bonus_usd_per_mw * m.new[s, t] for s in zoned for t in m.T
     )
     parts["pipelines"] = m.pipeline_cost_npv
     parts["water"] = m.water_cost_npv
     parts["grid_upgrades"] = m.upgrade_cost_npv
-    if d.grid_enabled:
+    if d.grid.enabled:
         parts["energy"] = m.energy_cost_npv - baseline_usd
     else:
         parts["energy"] = pyo.quicksum(
-            float(d.op_weight[t]) * d.energy_usd_per_mwh * m.energy_mwh[s, t]
+            float(d.horizon.op_weight[t]) * d.grid.energy_usd_per_mwh * m.energy_mwh[s, t]
             for s in m.S
             for t in m.T
         )
@@ -89,11 +89,11 @@ def add_objective(m: pyo.ConcreteModel, d: ModelData, baseline_usd: float = 0.0)
     m.cost_part = pyo.Expression(m.P, rule=lambda m, p: parts[p])
     m.total_cost = pyo.Expression(expr=pyo.quicksum(m.cost_part[p] for p in m.P))
     pen = elastic.penalty(m)
-    if d.objective == "max_capacity":
+    if d.goal.sense == "max_capacity":
         over = elastic.slack(m, "budget_over_usd", [0], "USD", "budget exceeded", weight=1e-6)
-        m.budget = pyo.Constraint(expr=m.total_cost <= float(d.budget_usd) + over[0])
+        m.budget = pyo.Constraint(expr=m.total_cost <= float(d.goal.budget_usd) + over[0])
         pen = elastic.penalty(m)
-        m.obj = pyo.Objective(expr=m.total_cap[d.n_years - 1] - pen, sense=pyo.maximize)
+        m.obj = pyo.Objective(expr=m.total_cap[d.horizon.n_years - 1] - pen, sense=pyo.maximize)
     else:
         model_state(m).objective_unit = OBJECTIVE_UNIT_USD
         m.obj = pyo.Objective(expr=(m.total_cost + pen) / OBJECTIVE_UNIT_USD, sense=pyo.minimize)

@@ -30,15 +30,15 @@ def add_policy(m: pyo.ConcreteModel, d: ModelData) -> None:
     """Add the policy family (see the module docstring)."""
     short = elastic.slack(m, "target_short_mw", m.T, "MW", "national IT target not met")
     m.target = pyo.Constraint(
-        m.T, rule=lambda m, t: m.total_cap[t] + short[t] >= float(d.targets_mw[t])
+        m.T, rule=lambda m, t: m.total_cap[t] + short[t] >= float(d.policy.targets_mw[t])
     )
 
-    if d.region_shares:
-        in_region: dict[str, list[str]] = {r: [] for r in d.region_shares}
-        for s, r in zip(d.sites, d.site["region_id"], strict=True):
+    if d.policy.region_shares:
+        in_region: dict[str, list[str]] = {r: [] for r in d.policy.region_shares}
+        for s, r in zip(d.campus.sites, d.campus.site["region_id"], strict=True):
             if r in in_region:
                 in_region[r].append(s)
-        m.R = pyo.Set(initialize=list(d.region_shares), ordered=True)
+        m.R = pyo.Set(initialize=list(d.policy.region_shares), ordered=True)
         lo_s = elastic.slack(m, "region_min_mw", m.R * m.T, "MW", "region below its minimum share")
         hi_s = elastic.slack(m, "region_max_mw", m.R * m.T, "MW", "region above its maximum share")
         m.region_min = pyo.Constraint(
@@ -46,7 +46,7 @@ def add_policy(m: pyo.ConcreteModel, d: ModelData) -> None:
             m.T,
             rule=lambda m, r, t: (
                 pyo.quicksum(m.cap[s, t] for s in in_region[r]) + lo_s[r, t]
-                >= d.region_shares[r][0] * m.total_cap[t]
+                >= d.policy.region_shares[r][0] * m.total_cap[t]
             ),
         )
         m.region_max = pyo.Constraint(
@@ -54,33 +54,33 @@ def add_policy(m: pyo.ConcreteModel, d: ModelData) -> None:
             m.T,
             rule=lambda m, r, t: (
                 pyo.quicksum(m.cap[s, t] for s in in_region[r])
-                <= d.region_shares[r][1] * m.total_cap[t] + hi_s[r, t]
+                <= d.policy.region_shares[r][1] * m.total_cap[t] + hi_s[r, t]
             ),
         )
 
-    if d.zone_mode == "require" and d.zone_min_share > 0:
-        kinds = d.site["zone_kind"].to_numpy()
-        zoned = [s for s, kind in zip(d.sites, kinds, strict=True) if kind == "designated"]
+    if d.policy.zone_mode == "require" and d.policy.zone_min_share > 0:
+        kinds = d.campus.site["zone_kind"].to_numpy()
+        zoned = [s for s, kind in zip(d.campus.sites, kinds, strict=True) if kind == "designated"]
         zs = elastic.slack(m, "zone_share_mw", m.T, "MW", "capacity outside designated zones")
         m.zone_share = pyo.Constraint(
             m.T,
             rule=lambda m, t: (
                 pyo.quicksum(m.cap[s, t] for s in zoned) + zs[t]
-                >= d.zone_min_share * m.total_cap[t]
+                >= d.policy.zone_min_share * m.total_cap[t]
             ),
         )
 
     add_demand(m, d)
 
-    if d.public_share > 0:
-        ps = d.public_sites
+    if d.policy.public_share > 0:
+        ps = d.policy.public_sites
         m.PS = pyo.Set(initialize=ps, ordered=True)
         m.public = pyo.Var(m.PS, m.T, domain=pyo.NonNegativeReals)
         m.public_on_eligible = pyo.Constraint(
             m.PS,
             m.T,
             rule=lambda m, s, t: (
-                m.public[s, t] <= pyo.quicksum(m.capk[s, k, t] for k in d.public_techs[s])
+                m.public[s, t] <= pyo.quicksum(m.capk[s, k, t] for k in d.policy.public_techs[s])
             ),
         )
         pshort = elastic.slack(m, "public_short_mw", m.T, "MW", "public-interest share not met")
@@ -88,21 +88,23 @@ def add_policy(m: pyo.ConcreteModel, d: ModelData) -> None:
             m.T,
             rule=lambda m, t: (
                 pyo.quicksum(m.public[s, t] for s in ps) + pshort[t]
-                >= d.public_share * m.total_cap[t]
+                >= d.policy.public_share * m.total_cap[t]
             ),
         )
 
     m.heat_value_npv = pyo.Expression(expr=0.0)
-    if len(d.heat_links) and len(d.sinks):
-        pairs = list(zip(d.heat_links["sink_id"], d.heat_links["site_id"], strict=True))
+    if len(d.policy.heat_links) and len(d.policy.sinks):
+        pairs = list(
+            zip(d.policy.heat_links["sink_id"], d.policy.heat_links["site_id"], strict=True)
+        )
         m.JS = pyo.Set(dimen=2, initialize=pairs, ordered=True)
         m.heat = pyo.Var(m.JS, m.T, domain=pyo.NonNegativeReals)
-        sinks = list(d.sinks.index)
+        sinks = list(d.policy.sinks.index)
         m.J = pyo.Set(initialize=sinks, ordered=True)
-        rec = d.heat_recovery_share
-        u = d.utilisation
-        sink_mw = d.sinks["demand_mw"].astype(float).to_dict()
-        sink_pairs, site_pairs = partners(pairs, sinks, d.sites)
+        rec = d.cooling.heat_recovery_share
+        u = d.horizon.utilisation
+        sink_mw = d.policy.sinks["demand_mw"].astype(float).to_dict()
+        sink_pairs, site_pairs = partners(pairs, sinks, d.campus.sites)
         m.sink_cap = pyo.Constraint(
             m.J,
             m.T,
@@ -117,10 +119,10 @@ def add_policy(m: pyo.ConcreteModel, d: ModelData) -> None:
                 <= u * pyo.quicksum(rec.get(k, 0.0) * m.capk[s, k, t] for k in techs_of[s])
             ),
         )
-        price = d.sinks["price_usd_per_mwh"].to_dict()
+        price = d.policy.sinks["price_usd_per_mwh"].to_dict()
         m.heat_value_npv = pyo.Expression(
             expr=pyo.quicksum(
-                float(d.op_weight[t]) * HOURS_PER_YEAR * price[j] * m.heat[j, s, t]
+                float(d.horizon.op_weight[t]) * HOURS_PER_YEAR * price[j] * m.heat[j, s, t]
                 for (j, s) in pairs
                 for t in m.T
             )
@@ -131,8 +133,8 @@ def _demand_mw(d: ModelData) -> dict[tuple[str, int], float]:
     """Demand of region ``r`` in period ``t`` [MW], keyed ``(r, t)``."""
     return {
         (r, t): float(v)
-        for t, y in enumerate(d.years)
-        for r, v in d.demand_mw[y].astype(float).items()
+        for t, y in enumerate(d.horizon.years)
+        for r, v in d.policy.demand_mw[y].astype(float).items()
     }
 
 
@@ -143,15 +145,17 @@ def demand_link_mw(d: ModelData) -> dict[tuple[str, str, int], float]:
     ub = build_bounds(d)
     holds = modules_held(d)
     most_mw = {}  # modules up to t, each period within its bound and the site's size
-    for s in d.sites:
+    for s in d.campus.sites:
         total = 0
-        for t in range(d.n_years):
+        for t in range(d.horizon.n_years):
             total += ub[s, t]
-            most_mw[s, t] = d.module_mw * min(total, holds[s])
+            most_mw[s, t] = d.campus.module_mw * min(total, holds[s])
     demand = _demand_mw(d)
     out = {}
-    for r, s in zip(d.demand_links["region_id"], d.demand_links["site_id"], strict=True):
-        for t in range(d.n_years):
+    for r, s in zip(
+        d.policy.demand_links["region_id"], d.policy.demand_links["site_id"], strict=True
+    ):
+        for t in range(d.horizon.n_years):
             out[r, s, t] = max(min(demand[r, t], most_mw[s, t]), 0.0)
     return out
 
@@ -174,17 +178,17 @@ def add_demand(m: pyo.ConcreteModel, d: ModelData) -> None:
 
     Cost ``sum op_weight[t] * cost[r,s] * a[r,s,t]`` [USD] (``demand_cost_npv``).
     """
-    if not len(d.demand_mw):
+    if not len(d.policy.demand_mw):
         m.demand_cost_npv = pyo.Expression(expr=0.0)
         return
-    regions = list(d.demand_mw.index)
-    dl = d.demand_links
+    regions = list(d.policy.demand_mw.index)
+    dl = d.policy.demand_links
     # columns and rows region by region, sites in model order (not by distance, as the
     # candidates list them): HiGHS's root LP on a 1,000 x 100 instance took 43-53 s in
     # distance order and 30 s in this one (the direct highspy model's order)
     order = np.lexsort(
         (
-            pd.Index(d.sites).get_indexer(dl["site_id"]),
+            pd.Index(d.campus.sites).get_indexer(dl["site_id"]),
             pd.Index(regions).get_indexer(dl["region_id"]),
         )
     )
@@ -197,7 +201,7 @@ def add_demand(m: pyo.ConcreteModel, d: ModelData) -> None:
     m.assign = pyo.Var(
         m.DRS, m.T, domain=pyo.NonNegativeReals, bounds=lambda _m, r, s, t: (0, link_mw[r, s, t])
     )
-    of_region, of_site = partners(links, regions, d.sites)
+    of_region, of_site = partners(links, regions, d.campus.sites)
     demand = _demand_mw(d)
     ds = elastic.slack(m, "demand_short_mw", m.DR * m.T, "MW", "demand region not served")
     m.serve = pyo.Constraint(
@@ -213,11 +217,13 @@ def add_demand(m: pyo.ConcreteModel, d: ModelData) -> None:
         rule=lambda m, s, t: pyo.quicksum(m.assign[r, s, t] for r in of_site[s]) <= m.cap[s, t],
     )
     m.serve_link = pyo.Constraint(
-        [(r, s, t) for (r, s) in links for t in range(d.n_years) if link_mw[r, s, t] > 0],
+        [(r, s, t) for (r, s) in links for t in range(d.horizon.n_years) if link_mw[r, s, t] > 0],
         rule=lambda m, r, s, t: m.assign[r, s, t] <= link_mw[r, s, t] * opened(m, s, t),
     )
     m.demand_cost_npv = pyo.Expression(
         expr=pyo.quicksum(
-            float(d.op_weight[t]) * cost[r, s] * m.assign[r, s, t] for (r, s) in links for t in m.T
+            float(d.horizon.op_weight[t]) * cost[r, s] * m.assign[r, s, t]
+            for (r, s) in links
+            for t in m.T
         )
     )

@@ -19,12 +19,12 @@ from siting.model.state import model_state
 
 def add_power(m: pyo.ConcreteModel, d: ModelData) -> None:
     """Add the draw expressions (see the module docstring)."""
-    pue_peak = d.perf["pue_peak"].to_dict()
-    pue_ann = d.perf["pue_annual"].to_dict()
-    u = d.utilisation
+    pue_peak = d.cooling.perf["pue_peak"].to_dict()
+    pue_ann = d.cooling.perf["pue_annual"].to_dict()
+    u = d.horizon.utilisation
     techs_of = model_state(m).techs_of  # the technologies each site may choose
-    m.H = pyo.Set(initialize=list(d.snapshots.index), ordered=True)
-    peak = d.snapshots["peak"].to_dict()
+    m.H = pyo.Set(initialize=list(d.horizon.snapshots.index), ordered=True)
+    peak = d.horizon.snapshots["peak"].to_dict()
 
     m.draw_peak = pyo.Expression(
         m.S,

@@ -2,7 +2,7 @@
 
 Index sets (sparse: only pairs screening kept):
 
-- ``S`` sites, ``T`` periods (positions into ``data.years``), ``K`` technologies,
+- ``S`` sites, ``T`` periods (positions into ``data.horizon.years``), ``K`` technologies,
   ``SK`` the (site, technology) pairs a site may choose.
 
 Variables:
@@ -54,25 +54,25 @@ from siting.model.state import model_state
 
 
 def techs_by_site(d: ModelData) -> dict[str, list[str]]:
-    """The technologies each site may choose, in one pass over ``d.allowed``."""
-    return partners(d.allowed, d.sites, d.techs)[0]
+    """The technologies each site may choose, in one pass over ``d.cooling.allowed``."""
+    return partners(d.cooling.allowed, d.campus.sites, d.cooling.techs)[0]
 
 
 def modules_held(d: ModelData) -> dict[str, int]:
     """Most modules each site holds: ``floor(max_it_mw / module_mw)``."""
-    max_it = d.site["max_it_mw"].to_dict()
-    return {s: math.floor(max_it[s] / d.module_mw + 1e-9) for s in d.sites}
+    max_it = d.campus.site["max_it_mw"].to_dict()
+    return {s: math.floor(max_it[s] / d.campus.module_mw + 1e-9) for s in d.campus.sites}
 
 
 def build_bounds(d: ModelData) -> dict[tuple[str, int], int]:
     """Upper bound of ``build[s,t]`` [modules]: 0 before the site's earliest period, else
     the smaller of the period's build limit and what the site holds."""
-    earliest = d.site["earliest_period"].to_dict()
+    earliest = d.campus.site["earliest_period"].to_dict()
     holds = modules_held(d)
     out = {}
-    for s in d.sites:
-        for t in range(d.n_years):
-            ub = 0 if t < earliest[s] else int(min(d.max_modules_per_period[t], holds[s]))
+    for s in d.campus.sites:
+        for t in range(d.horizon.n_years):
+            ub = 0 if t < earliest[s] else int(min(d.campus.max_modules_per_period[t], holds[s]))
             out[s, t] = ub
     return out
 
@@ -86,15 +86,15 @@ def pinned_to_open(d: ModelData) -> dict[str, set]:
         ``{"opens": {(s, 0)}, "tech": {(s, k)}, "build": {(s, 0)}}`` (see the module
         docstring for why each is exact).
     """
-    one_year = d.n_years == 1
+    one_year = d.horizon.n_years == 1
     techs_of = techs_by_site(d)
     ub = build_bounds(d)
     return {
-        "opens": {(s, 0) for s in d.sites} if one_year else set(),
-        "tech": {(s, k) for s, k in d.allowed if len(techs_of[s]) == 1},
+        "opens": {(s, 0) for s in d.campus.sites} if one_year else set(),
+        "tech": {(s, k) for s, k in d.cooling.allowed if len(techs_of[s]) == 1},
         "build": (
-            {(s, 0) for s in d.sites if ub[s, 0] == 1}
-            if one_year and d.min_campus_mw > 0
+            {(s, 0) for s in d.campus.sites if ub[s, 0] == 1}
+            if one_year and d.campus.min_campus_mw > 0
             else set()
         ),
     }
@@ -123,22 +123,24 @@ def opened(m: pyo.ConcreteModel, s: str, t: int):
 
 def add_sites(m: pyo.ConcreteModel, d: ModelData) -> None:
     """Add the site family to ``m`` (see the module docstring for the math)."""
-    m.S = pyo.Set(initialize=d.sites, ordered=True)
-    m.T = pyo.Set(initialize=range(d.n_years), ordered=True)
-    m.K = pyo.Set(initialize=d.techs, ordered=True)
-    m.SK = pyo.Set(within=m.S * m.K, initialize=d.allowed, ordered=True)
+    m.S = pyo.Set(initialize=d.campus.sites, ordered=True)
+    m.T = pyo.Set(initialize=range(d.horizon.n_years), ordered=True)
+    m.K = pyo.Set(initialize=d.cooling.techs, ordered=True)
+    m.SK = pyo.Set(within=m.S * m.K, initialize=d.cooling.allowed, ordered=True)
     m.SKT = pyo.Set(
         within=m.S * m.K * m.T,
-        initialize=[(s, k, t) for (s, k) in d.allowed for t in range(d.n_years)],
+        initialize=[(s, k, t) for (s, k) in d.cooling.allowed for t in range(d.horizon.n_years)],
         ordered=True,
     )
-    max_it = d.site["max_it_mw"].to_dict()
-    earliest = d.site["earliest_period"].to_dict()
+    max_it = d.campus.site["max_it_mw"].to_dict()
+    earliest = d.campus.site["earliest_period"].to_dict()
     ub = build_bounds(d)
     pin = pinned_to_open(d)
-    st = [(s, t) for s in d.sites for t in range(d.n_years)]
+    st = [(s, t) for s in d.campus.sites for t in range(d.horizon.n_years)]
 
-    never = {s for s in d.sites if earliest[s] >= d.n_years}  # no period left to open in
+    never = {
+        s for s in d.campus.sites if earliest[s] >= d.horizon.n_years
+    }  # no period left to open in
     m.open = pyo.Var(m.S, domain=pyo.Binary, bounds=lambda _m, s: (0, 0) if s in never else (0, 1))
     _family(
         m,
@@ -148,7 +150,7 @@ def add_sites(m: pyo.ConcreteModel, d: ModelData) -> None:
         domain=pyo.Binary,
         bounds=lambda _m, s, t: (0, 0) if t < earliest[s] else (0, 1),
     )
-    _family(m, "tech", d.allowed, pin["tech"], domain=pyo.Binary)
+    _family(m, "tech", d.cooling.allowed, pin["tech"], domain=pyo.Binary)
     _family(
         m,
         "build",
@@ -159,9 +161,9 @@ def add_sites(m: pyo.ConcreteModel, d: ModelData) -> None:
     )
     m.capk = pyo.Var(m.SKT, domain=pyo.NonNegativeReals, bounds=lambda _m, s, k, t: (0, max_it[s]))
 
-    m.new = pyo.Expression(m.S, m.T, rule=lambda m, s, t: d.module_mw * m.build[s, t])
+    m.new = pyo.Expression(m.S, m.T, rule=lambda m, s, t: d.campus.module_mw * m.build[s, t])
     m.cap = pyo.Expression(
-        m.S, m.T, rule=lambda m, s, t: d.module_mw * sum(m.build[s, u] for u in range(t + 1))
+        m.S, m.T, rule=lambda m, s, t: d.campus.module_mw * sum(m.build[s, u] for u in range(t + 1))
     )
     techs_of = techs_by_site(d)
     model_state(m).techs_of = techs_of  # plain dict: the technologies each site may choose
@@ -181,7 +183,7 @@ def add_sites(m: pyo.ConcreteModel, d: ModelData) -> None:
     )
     one_tech = {s for s, _ in pin["tech"]}  # tech[s,k] is open[s]: identities, no rows
     m.one_tech = pyo.Constraint(
-        [s for s in d.sites if s not in one_tech],
+        [s for s in d.campus.sites if s not in one_tech],
         rule=lambda m, s: sum(m.tech[s, k] for k in techs_of[s]) == m.open[s],
     )
     m.split = pyo.Constraint(
@@ -192,12 +194,12 @@ def add_sites(m: pyo.ConcreteModel, d: ModelData) -> None:
         rule=lambda m, s, k, t: m.capk[s, k, t] <= max_it[s] * m.tech[s, k],
     )
     m.max_size = pyo.Constraint(m.S, m.T, rule=lambda m, s, t: m.cap[s, t] <= max_it[s] * m.open[s])
-    last = d.n_years - 1
+    last = d.horizon.n_years - 1
     m.min_size = pyo.Constraint(
-        m.S if d.min_campus_mw > 0 else [],
-        rule=lambda m, s: m.cap[s, last] >= d.min_campus_mw * m.open[s],
+        m.S if d.campus.min_campus_mw > 0 else [],
+        rule=lambda m, s: m.cap[s, last] >= d.campus.min_campus_mw * m.open[s],
     )
-    cuts = d.dominance_cuts
+    cuts = d.campus.dominance_cuts
     if cuts:
         # valid by an exchange argument (siting.model.dominance): B open only if A is
         m.dominance = pyo.Constraint(

@@ -26,37 +26,37 @@ from siting.model.state import model_state
 
 def add_water(m: pyo.ConcreteModel, d: ModelData) -> None:
     """Add the water family (see the module docstring)."""
-    wue = d.perf["wue_annual_l_per_kwh"].to_dict()
-    u = d.utilisation
+    wue = d.cooling.perf["wue_annual_l_per_kwh"].to_dict()
+    u = d.horizon.utilisation
     techs_of = model_state(m).techs_of  # the technologies each site may choose
     m.need = pyo.Expression(
         m.S,
         m.T,
         rule=lambda m, s, t: 24.0 * u * sum(wue[s, k] * m.capk[s, k, t] for k in techs_of[s]),
     )
-    links = d.water_links
-    if not len(links) or not len(d.sources):
+    links = d.water.links
+    if not len(links) or not len(d.water.sources):
         m.water_cost_npv = pyo.Expression(expr=0.0)
         m.pipeline_cost_npv = pyo.Expression(expr=0.0)
         return
-    years = d.years
-    m.W = pyo.Set(initialize=list(d.sources.index), ordered=True)
+    years = d.horizon.years
+    m.W = pyo.Set(initialize=list(d.water.sources.index), ordered=True)
     pairs = list(zip(links["site_id"], links["source_id"], strict=True))
     m.SW = pyo.Set(within=m.S * m.W, initialize=pairs, ordered=True)
     cap = {
-        (w, t): float(d.sources.at[w, f"cap_{y}"])
-        for w in d.sources.index
+        (w, t): float(d.water.sources.at[w, f"cap_{y}"])
+        for w in d.water.sources.index
         for t, y in enumerate(years)
     }
-    max_it = d.site["max_it_mw"].to_dict()
+    max_it = d.campus.site["max_it_mw"].to_dict()
     max_need = {
         s: 24.0 * u * max_it[s] * max((wue[s, k] for k in techs_of[s]), default=0.0)
-        for s in d.sites
+        for s in d.campus.sites
     }
     big_m = {(s, w): min(max(cap[w, t] for t in range(len(years))), max_need[s]) for s, w in pairs}
     m.x = pyo.Var(m.SW, m.T, domain=pyo.NonNegativeReals)
     m.pipe = pyo.Var(m.SW, domain=pyo.Binary)
-    src_of, users = partners(pairs, d.sites, list(d.sources.index))
+    src_of, users = partners(pairs, d.campus.sites, list(d.water.sources.index))
     short = elastic.slack(m, "water_short_m3_per_day", m.S * m.T, "m3/day", "water need not met")
     m.supply = pyo.Constraint(
         m.S,
@@ -68,7 +68,7 @@ def add_water(m: pyo.ConcreteModel, d: ModelData) -> None:
     m.use_pipe = pyo.Constraint(
         m.SW, m.T, rule=lambda m, s, w, t: m.x[s, w, t] <= big_m[s, w] * m.pipe[s, w]
     )
-    m.WU = pyo.Set(initialize=[w for w in d.sources.index if users[w]], ordered=True)
+    m.WU = pyo.Set(initialize=[w for w in d.water.sources.index if users[w]], ordered=True)
     over = elastic.slack(
         m, "source_over_m3_per_day", m.WU * m.T, "m3/day", "water source over capacity"
     )
@@ -77,8 +77,8 @@ def add_water(m: pyo.ConcreteModel, d: ModelData) -> None:
         m.T,
         rule=lambda m, w, t: pyo.quicksum(m.x[s, w, t] for s in users[w]) <= cap[w, t] + over[w, t],
     )
-    if d.potable_cap_m3_per_day is not None:
-        potable = [(s, w) for s, w in pairs if d.sources.at[w, "kind"] == "potable"]
+    if d.water.potable_cap_m3_per_day is not None:
+        potable = [(s, w) for s, w in pairs if d.water.sources.at[w, "kind"] == "potable"]
         pover = elastic.slack(
             m, "potable_over_m3_per_day", m.T, "m3/day", "potable water cap exceeded"
         )
@@ -86,16 +86,18 @@ def add_water(m: pyo.ConcreteModel, d: ModelData) -> None:
             m.T,
             rule=lambda m, t: (
                 pyo.quicksum(m.x[s, w, t] for s, w in potable)
-                <= d.potable_cap_m3_per_day + pover[t]
+                <= d.water.potable_cap_m3_per_day + pover[t]
             ),
         )
-    price = d.sources["cost_usd_per_m3"].to_dict()
+    price = d.water.sources["cost_usd_per_m3"].to_dict()
     m.water_cost_npv = pyo.Expression(
         expr=pyo.quicksum(
-            float(d.op_weight[t]) * 365.0 * price[w] * m.x[s, w, t] for (s, w) in pairs for t in m.T
+            float(d.horizon.op_weight[t]) * 365.0 * price[w] * m.x[s, w, t]
+            for (s, w) in pairs
+            for t in m.T
         )
     )
     pipe_usd = dict(zip(pairs, links["pipeline_usd"].astype(float), strict=True))
     m.pipeline_cost_npv = pyo.Expression(
-        expr=float(d.capex_df[0]) * pyo.quicksum(pipe_usd[p] * m.pipe[p] for p in pairs)
+        expr=float(d.horizon.capex_df[0]) * pyo.quicksum(pipe_usd[p] * m.pipe[p] for p in pairs)
     )

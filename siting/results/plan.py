@@ -383,7 +383,7 @@ def extract(
     cand = _candidate_status(candidates.all, set(schedule["site_id"]))
     sites = _chosen_sites(candidates.sites, schedule, d)
     water_links = _water_links(m, d, layers, candidates.sites)
-    grid = _grid_tables(m, d, layers, schedule) if d.grid_enabled else _empty_grid_tables()
+    grid = _grid_tables(m, d, layers, schedule) if d.grid.enabled else _empty_grid_tables()
     costs = {p: _val(m.cost_part[p]) for p in COST_PARTS}
     zones = _zones(
         d, layers, sites, schedule, water_links, grid.upgrades, zone_settings, candidates.sites
@@ -417,16 +417,16 @@ def _schedule(m: pyo.ConcreteModel, d: ModelData) -> pd.DataFrame:
     rows = []
     techs_of = model_state(m).techs_of
     sw = list(m.SW) if m.component("SW") is not None else []
-    sources_of = partners(sw, d.sites, list(d.sources.index) if sw else [])[0]
-    for s in d.sites:
-        caps = [_val(m.cap[s, t]) for t in range(d.n_years)]
-        if max(caps) < 0.5 * d.module_mw:
+    sources_of = partners(sw, d.campus.sites, list(d.water.sources.index) if sw else [])[0]
+    for s in d.campus.sites:
+        caps = [_val(m.cap[s, t]) for t in range(d.horizon.n_years)]
+        if max(caps) < 0.5 * d.campus.module_mw:
             continue
         chosen = [k for k in techs_of[s] if _val(m.tech[s, k]) > 0.5]
         k = chosen[0] if chosen else ""
-        perf = d.perf.loc[(s, k)] if k else None
-        for t, y in enumerate(d.years):
-            it = round(caps[t] / d.module_mw) * d.module_mw
+        perf = d.cooling.perf.loc[(s, k)] if k else None
+        for t, y in enumerate(d.horizon.years):
+            it = round(caps[t] / d.campus.module_mw) * d.campus.module_mw
             if it <= 0 and (t == 0 or caps[t - 1] <= 0):
                 continue
             water = sum(_val(m.x[s, w, t]) for w in sources_of[s])
@@ -435,13 +435,13 @@ def _schedule(m: pyo.ConcreteModel, d: ModelData) -> pd.DataFrame:
                     "site_id": s,
                     "year": y,
                     "it_mw": it,
-                    "new_it_mw": round(_val(m.new[s, t]) / d.module_mw) * d.module_mw,
+                    "new_it_mw": round(_val(m.new[s, t]) / d.campus.module_mw) * d.campus.module_mw,
                     "peak_draw_mw": it * float(perf["pue_peak"]) if perf is not None else 0.0,
-                    "typical_draw_mw": it * d.utilisation * float(perf["pue_annual"])
+                    "typical_draw_mw": it * d.horizon.utilisation * float(perf["pue_annual"])
                     if perf is not None
                     else 0.0,
                     "cooling": k,
-                    "bus_id": d.site.at[s, "bus_id"],
+                    "bus_id": d.campus.site.at[s, "bus_id"],
                     "water_m3_per_day": water,
                 }
             )
@@ -478,7 +478,9 @@ def _chosen_sites(kept: gpd.GeoDataFrame, schedule: pd.DataFrame, d: ModelData) 
         sites["it_mw_final"] = g["it_mw"].last().reindex(sites.index)
         sites["cooling"] = g["cooling"].first().reindex(sites.index)
         for col in ("pue_annual", "pue_peak", "wue_annual_l_per_kwh", "wue_peak_l_per_kwh"):
-            sites[col] = [float(d.perf.at[(s, sites.at[s, "cooling"]), col]) for s in sites.index]
+            sites[col] = [
+                float(d.cooling.perf.at[(s, sites.at[s, "cooling"]), col]) for s in sites.index
+            ]
         sites["peak_draw_mw_final"] = g["peak_draw_mw"].last().reindex(sites.index)
         sites["water_m3_per_day_final"] = g["water_m3_per_day"].last().reindex(sites.index)
     sites.index.name = "site_id"
@@ -492,10 +494,10 @@ def _water_links(
     wrows = []
     if m.component("SW") is not None:
         dist = {
-            (r.site_id, r.source_id): r.distance_km for r in d.water_links.itertuples(index=False)
+            (r.site_id, r.source_id): r.distance_km for r in d.water.links.itertuples(index=False)
         }
         for s, w in m.SW:
-            for t, y in enumerate(d.years):
+            for t, y in enumerate(d.horizon.years):
                 v = _val(m.x[s, w, t])
                 if v > 1e-6:
                     wrows.append((s, w, y, v, dist[(s, w)]))
@@ -545,11 +547,11 @@ def _grid_tables(
     flows = _peak_flows(flows_all, d)
     dispatch = _dispatch(m, d)
     contingencies = pd.DataFrame(columns=CONTINGENCY_COLUMNS)
-    if d.n1 is not None and d.line_limits:
+    if d.grid.n1 is not None and d.grid.line_limits:
         contingencies = worst_contingencies(flows_all, d, added, m)
     buses = branches = None
     if layers.grid.has_coordinates:
-        buses, branches = _grid_layers(layers.grid, schedule, flows, d.years)
+        buses, branches = _grid_layers(layers.grid, schedule, flows, d.horizon.years)
     return _GridTables(
         flows=flows,
         flows_all=flows_all,
@@ -566,11 +568,11 @@ def _flows_all(m: pyo.ConcreteModel, d: ModelData, added: np.ndarray) -> pd.Data
     that year with ``added`` upgrades [MW], and loading [%] (0 when unlimited)."""
     from siting.solve.lazy import solution_flows
 
-    net = d.net
+    net = d.grid.net
     frows = []
     all_flows = solution_flows(m, d)  # either formulation
-    for t, y in enumerate(d.years):
-        for h in list(d.snapshots.index):
+    for t, y in enumerate(d.horizon.years):
+        for h in list(d.horizon.snapshots.index):
             f = all_flows[t, h]
             frows.append(
                 pd.DataFrame(
@@ -582,7 +584,7 @@ def _flows_all(m: pyo.ConcreteModel, d: ModelData, added: np.ndarray) -> pd.Data
                         "snapshot": h,
                         "flow_mw": f,
                         "rating_mw": net.rating_mw + added[:, t],
-                        "rating_emergency_mw": d.rating_emergency_mw + added[:, t],
+                        "rating_emergency_mw": d.grid.rating_emergency_mw + added[:, t],
                     }
                 )
             )
@@ -599,10 +601,10 @@ def _flows_all(m: pyo.ConcreteModel, d: ModelData, added: np.ndarray) -> pd.Data
 def _peak_flows(flows_all: pd.DataFrame, d: ModelData) -> pd.DataFrame:
     """:attr:`Plan.flows`: the peak snapshot's rows, with each branch and year's worst
     loading [%] and the snapshot it occurs in."""
-    snaps = list(d.snapshots.index)
+    snaps = list(d.horizon.snapshots.index)
     peak_name = (
-        d.snapshots.index[d.snapshots["peak"].to_numpy()][0]
-        if d.snapshots["peak"].any()
+        d.horizon.snapshots.index[d.horizon.snapshots["peak"].to_numpy()][0]
+        if d.horizon.snapshots["peak"].any()
         else snaps[0]
     )
     pk = flows_all[flows_all["snapshot"] == peak_name].drop(columns="snapshot")
@@ -616,16 +618,16 @@ def _peak_flows(flows_all: pd.DataFrame, d: ModelData) -> pd.DataFrame:
 def _dispatch(m: pyo.ConcreteModel, d: ModelData) -> pd.DataFrame:
     """:attr:`Plan.dispatch`: each generator's output per year and snapshot [MW]."""
     drows = []
-    for t, y in enumerate(d.years):
-        for h in list(d.snapshots.index):
+    for t, y in enumerate(d.horizon.years):
+        for h in list(d.horizon.snapshots.index):
             drows.append(
                 pd.DataFrame(
                     {
-                        "gen_id": d.gens.index,
-                        "bus_id": d.gens["bus_id"].to_numpy(),
+                        "gen_id": d.grid.gens.index,
+                        "bus_id": d.grid.gens["bus_id"].to_numpy(),
                         "year": y,
                         "snapshot": h,
-                        "p_mw": [_val(m.p[g, t, h]) for g in d.gens.index],
+                        "p_mw": [_val(m.p[g, t, h]) for g in d.grid.gens.index],
                     }
                 )
             )
@@ -677,20 +679,22 @@ def _zones(
     s = settings if settings is not None else GrowthZones()
     z_sites = sites.copy()
     if len(z_sites):
-        z_sites["tie_line_usd"] = d.site["interconnect_usd"].reindex(z_sites.index).to_numpy()
+        z_sites["tie_line_usd"] = (
+            d.campus.site["interconnect_usd"].reindex(z_sites.index).to_numpy()
+        )
         cool = z_sites["cooling"] if "cooling" in z_sites else pd.Series("", index=z_sites.index)
         per_mw = {
-            str(site): d.capex_usd_per_mw
-            + d.interconnection_usd_per_mw
-            + float(d.site.at[site, "land_usd_per_mw"])
-            + float(d.cooling_capex_usd_per_mw.get(str(cool.at[site]), 0.0))
+            str(site): d.campus.capex_usd_per_mw
+            + d.campus.interconnection_usd_per_mw
+            + float(d.campus.site.at[site, "land_usd_per_mw"])
+            + float(d.cooling.capex_usd_per_mw.get(str(cool.at[site]), 0.0))
             for site in z_sites.index
         }
     else:
         per_mw = {}
     wl = water_links
-    if len(wl) and len(d.water_links) and "pipeline_usd" in d.water_links:
-        pipe = d.water_links.set_index(["site_id", "source_id"])["pipeline_usd"]
+    if len(wl) and len(d.water.links) and "pipeline_usd" in d.water.links:
+        pipe = d.water.links.set_index(["site_id", "source_id"])["pipeline_usd"]
         wl = wl.copy()
         wl["pipeline_usd"] = pipe.reindex(
             list(zip(wl["site_id"].astype(str), wl["source_id"].astype(str), strict=True))
@@ -698,8 +702,8 @@ def _zones(
     grid = layers.grid
     buses = grid.buses if grid is not None and grid.has_coordinates else None
     branches = None
-    if d.grid_enabled:
-        net = d.net
+    if d.grid.enabled:
+        net = d.grid.net
         branches = pd.DataFrame(
             {
                 "branch_id": net.branch_ids,
@@ -717,7 +721,7 @@ def _zones(
         corridor_buffer_km=s.corridor_buffer_km,
         places=layers.places,
         crs=layers.crs if layers.crs is not None else all_sites.crs,
-        years=list(d.years),
+        years=list(d.horizon.years),
         branches=branches,
         capex_usd_per_mw=per_mw,
     )
@@ -727,13 +731,13 @@ def _upgrades_taken(m: pyo.ConcreteModel, d: ModelData) -> pd.DataFrame:
     """The upgrades the solution takes (see :attr:`Plan.upgrades`)."""
     rows = []
     for asset, var, table, id_col in (
-        ("branch", getattr(m, "up_branch", None), d.branch_upgrades, "branch_id"),
-        ("substation", getattr(m, "up_bus", None), d.bus_upgrades, "bus_id"),
+        ("branch", getattr(m, "up_branch", None), d.grid.branch_upgrades, "branch_id"),
+        ("substation", getattr(m, "up_bus", None), d.grid.bus_upgrades, "bus_id"),
     ):
         if var is None:
             continue
         for pos, opt in table.iterrows():
-            for t, y in enumerate(d.years):
+            for t, y in enumerate(d.horizon.years):
                 if _val(var[int(pos), t]) > 0.5:
                     rows.append(
                         (
@@ -765,10 +769,10 @@ def added_by_year(upgrades: pd.DataFrame, d: ModelData, asset: str = "branch") -
     numpy.ndarray
         Shape (n, n_years) [MW].
     """
-    ids = d.net.branch_ids if asset == "branch" else d.net.bus_ids
-    out = np.zeros((len(ids), d.n_years))
+    ids = d.grid.net.branch_ids if asset == "branch" else d.grid.net.bus_ids
+    out = np.zeros((len(ids), d.horizon.n_years))
     pos = pd.Series(np.arange(len(ids)), index=ids.astype(str))
-    years = np.asarray(d.years)
+    years = np.asarray(d.horizon.years)
     for r in upgrades[upgrades["asset"] == asset].itertuples(index=False):
         i = pos.get(str(r.asset_id))
         if i is None:
@@ -788,8 +792,8 @@ def worst_contingencies(
     """
     from siting.network import lodf, post_outage_flows
 
-    assert d.n1 is not None
-    net = d.net
+    assert d.grid.n1 is not None
+    net = d.grid.net
     nl = len(net.branch_ids)
     L = model_state(m).lodf if m is not None else None
     if L is None:
@@ -797,17 +801,17 @@ def worst_contingencies(
     from siting.solve.lazy import checked_outages
 
     by_period = {
-        (d.years.index(int(y)), h): g["flow_mw"].to_numpy()
+        (d.horizon.years.index(int(y)), h): g["flow_mw"].to_numpy()
         for (y, h), g in flows_all.groupby(["year", "snapshot"], sort=False)
     }
     ks = checked_outages(d, by_period)
     if not len(ks):
         return pd.DataFrame(columns=CONTINGENCY_COLUMNS)
     rows = []
-    em = d.rating_emergency_mw
+    em = d.grid.rating_emergency_mw
     for (y, h), grp in flows_all.groupby(["year", "snapshot"], sort=False):
-        t = d.years.index(int(y))
-        if not d.n1.checks(t, h):
+        t = d.horizon.years.index(int(y))
+        if not d.grid.n1.checks(t, h):
             continue
         f = grp["flow_mw"].to_numpy()
         post = post_outage_flows(f, L, ks)  # the tripped branch carries 0
@@ -872,18 +876,18 @@ def verify(
         w = float(np.max(excess)) if np.size(excess) else 0.0
         checks.append(Check(name, w <= 0.0, w, unit, detail if w > 0 else ""))
 
-    total = np.zeros(len(d.years))
+    total = np.zeros(len(d.horizon.years))
     if len(sc):
         cap, perf = _verify_schedule(sc, d, add)
-        if d.water_enabled:
+        if d.water.enabled:
             _verify_water_need(plan, perf, d, add)
         total = cap.sum(axis=0)
-    add("national IT targets met", _excess(d.targets_mw, total), "MW")
+    add("national IT targets met", _excess(d.policy.targets_mw, total), "MW")
     _verify_sources(plan, d, add)
     _verify_caps(plan, d, add)
     if len(sc):
         _verify_shares(sc, d, total, add)
-    if d.grid_enabled:
+    if d.grid.enabled:
         checks.extend(_verify_grid(plan, d))
     if raise_on_failure:
         _raise_failed(checks)
@@ -902,28 +906,28 @@ def _verify_schedule(
     perf : pandas.DataFrame
         The cooling performance of each schedule row (PUE, WUE [L/kWh]).
     """
-    mod = d.module_mw
+    mod = d.campus.module_mw
     frac = np.abs(sc["it_mw"] / mod - np.round(sc["it_mw"] / mod))
     add("whole modules", frac * mod - TOL_ABS, "MW")
     piv = sc.pivot_table(index="site_id", columns="year", values="it_mw", aggfunc="sum")
-    piv = piv.reindex(columns=d.years).fillna(0.0)
+    piv = piv.reindex(columns=d.horizon.years).fillna(0.0)
     cap = piv.to_numpy()
     new = np.diff(np.concatenate([np.zeros((len(cap), 1)), cap], axis=1), axis=1)
     add("capacity never shrinks", -new.min(initial=0.0) - TOL_ABS, "MW")
-    lim = d.max_modules_per_period * mod
+    lim = d.campus.max_modules_per_period * mod
     add("build per period within the limit", _excess(new, lim[None, :]), "MW")
     add(
         "site size within its maximum",
-        _excess(cap.max(axis=1), d.site["max_it_mw"].reindex(piv.index).to_numpy()),
+        _excess(cap.max(axis=1), d.campus.site["max_it_mw"].reindex(piv.index).to_numpy()),
         "MW",
     )
-    add("campus reaches its minimum size", _excess(d.min_campus_mw, cap[:, -1]), "MW")
-    ep = d.site["earliest_period"].reindex(piv.index).to_numpy()
+    add("campus reaches its minimum size", _excess(d.campus.min_campus_mw, cap[:, -1]), "MW")
+    ep = d.campus.site["earliest_period"].reindex(piv.index).to_numpy()
     before = np.array([cap[i, : ep[i]].sum() for i in range(len(cap))])
     add("nothing before the earliest year", before - TOL_ABS, "MW")
     n_cool = sc.groupby("site_id")["cooling"].nunique()
     add("one cooling technology per site", n_cool.to_numpy() - 1.0, "technologies")
-    perf = d.perf.loc[list(zip(sc["site_id"], sc["cooling"], strict=True))]
+    perf = d.cooling.perf.loc[list(zip(sc["site_id"], sc["cooling"], strict=True))]
     add(
         "peak draw = IT x peak PUE",
         np.abs(sc["peak_draw_mw"].to_numpy() - sc["it_mw"].to_numpy() * perf["pue_peak"].to_numpy())
@@ -938,7 +942,12 @@ def _verify_water_need(
 ) -> None:
     """Each schedule row's water need, 24 h x u x IT x WUE [m3/day], met by its pipelines."""
     sc = plan.schedule
-    need = 24.0 * d.utilisation * sc["it_mw"].to_numpy() * perf["wue_annual_l_per_kwh"].to_numpy()
+    need = (
+        24.0
+        * d.horizon.utilisation
+        * sc["it_mw"].to_numpy()
+        * perf["wue_annual_l_per_kwh"].to_numpy()
+    )
     supplied = np.zeros(len(sc))
     if len(plan.water_links):
         got = plan.water_links.groupby(["site_id", "year"])["m3_per_day"].sum()
@@ -954,33 +963,41 @@ def _verify_water_need(
 
 def _verify_sources(plan: Plan, d: ModelData, add: Callable[..., None]) -> None:
     """Water sources within their capacity of each year, and the potable cap [m3/day]."""
-    if not (len(plan.water_links) and len(d.sources)):
+    if not (len(plan.water_links) and len(d.water.sources)):
         return
     use = plan.water_links.groupby(["source_id", "year"])["m3_per_day"].sum()
-    caps = np.array([d.sources.at[w, f"cap_{y}"] for (w, y) in use.index], dtype=float)
+    caps = np.array([d.water.sources.at[w, f"cap_{y}"] for (w, y) in use.index], dtype=float)
     add("water sources within capacity", _excess(use.to_numpy(), caps), "m3/day")
-    if d.potable_cap_m3_per_day is not None:
-        kinds = d.sources["kind"]
+    if d.water.potable_cap_m3_per_day is not None:
+        kinds = d.water.sources["kind"]
         pot = plan.water_links[plan.water_links["source_id"].map(kinds) == "potable"]
-        by_year = pot.groupby("year")["m3_per_day"].sum().reindex(d.years).fillna(0.0)
-        add("potable water cap", _excess(by_year.to_numpy(), d.potable_cap_m3_per_day), "m3/day")
+        by_year = pot.groupby("year")["m3_per_day"].sum().reindex(d.horizon.years).fillna(0.0)
+        add(
+            "potable water cap",
+            _excess(by_year.to_numpy(), d.water.potable_cap_m3_per_day),
+            "m3/day",
+        )
 
 
 def _verify_shares(
     sc: pd.DataFrame, d: ModelData, total: np.ndarray, add: Callable[..., None]
 ) -> None:
     """Region shares and the designated zones' share of the national ``total`` [MW]."""
-    years = d.years
-    if d.region_shares:
-        reg = sc["site_id"].map(d.site["region_id"])
-        for r, (lo, hi) in d.region_shares.items():
+    years = d.horizon.years
+    if d.policy.region_shares:
+        reg = sc["site_id"].map(d.campus.site["region_id"])
+        for r, (lo, hi) in d.policy.region_shares.items():
             in_r = sc[reg == r].groupby("year")["it_mw"].sum().reindex(years).fillna(0.0).to_numpy()
             add(f"region {r} share >= {lo:g}", _excess(lo * total, in_r), "MW")
             add(f"region {r} share <= {hi:g}", _excess(in_r, hi * total), "MW")
-    if d.zone_mode == "require" and d.zone_min_share > 0:
-        zk = sc["site_id"].map(d.site["zone_kind"])
+    if d.policy.zone_mode == "require" and d.policy.zone_min_share > 0:
+        zk = sc["site_id"].map(d.campus.site["zone_kind"])
         inz = sc[zk == "designated"].groupby("year")["it_mw"].sum().reindex(years).fillna(0.0)
-        add("share in designated zones", _excess(d.zone_min_share * total, inz.to_numpy()), "MW")
+        add(
+            "share in designated zones",
+            _excess(d.policy.zone_min_share * total, inz.to_numpy()),
+            "MW",
+        )
 
 
 def _raise_failed(checks: list[Check]) -> None:
@@ -997,37 +1014,47 @@ def _raise_failed(checks: list[Check]) -> None:
 def _verify_caps(plan: Plan, d: ModelData, add: Callable[..., None]) -> None:
     """The scenario's caps on campus water, campus CO2 and upgrade spend, from the tables."""
     sc = plan.schedule
-    if d.water_cap_m3_per_day is not None:
+    if d.caps.water_cap_m3_per_day is not None:
         use = (
-            sc.groupby("year")["water_m3_per_day"].sum().reindex(d.years).fillna(0.0).to_numpy()
+            sc.groupby("year")["water_m3_per_day"]
+            .sum()
+            .reindex(d.horizon.years)
+            .fillna(0.0)
+            .to_numpy()
             if len(sc)
-            else np.zeros(d.n_years)
+            else np.zeros(d.horizon.n_years)
         )
         add(
             "campus water cap",
-            _excess(use, d.water_cap_m3_per_day + TOL_ABS + 1e-6 * d.water_cap_m3_per_day),
+            _excess(
+                use, d.caps.water_cap_m3_per_day + TOL_ABS + 1e-6 * d.caps.water_cap_m3_per_day
+            ),
             "m3/day",
         )
-    if d.upgrade_budget_usd is not None:
+    if d.caps.upgrade_budget_usd is not None:
         ups = plan.upgrades
-        year_df = dict(zip(d.years, d.capex_df, strict=True))
+        year_df = dict(zip(d.horizon.years, d.horizon.capex_df, strict=True))
         spent = float(
             sum(float(r.cost_usd) * year_df[int(r.year)] for r in ups.itertuples(index=False))
         )
         add(
             "grid upgrade budget",
-            spent - d.upgrade_budget_usd - 1.0 - 1e-6 * d.upgrade_budget_usd,
+            spent - d.caps.upgrade_budget_usd - 1.0 - 1e-6 * d.caps.upgrade_budget_usd,
             "USD",
         )
-    if d.co2_cap_t is not None and d.grid_enabled and plan.metrics.get("co2_t") is not None:
+    if d.caps.co2_cap_t is not None and d.grid.enabled and plan.metrics.get("co2_t") is not None:
         disp = plan.dispatch
-        intensity = d.gens.get("co2_t_per_mwh", pd.Series(0.0, index=d.gens.index))
+        intensity = d.grid.gens.get("co2_t_per_mwh", pd.Series(0.0, index=d.grid.gens.index))
         co2 = disp["gen_id"].astype(str).map(intensity).fillna(0.0).to_numpy()
-        hours = disp["snapshot"].map(d.snapshots["hours"]).astype(float).to_numpy()
-        years = disp["year"].map(dict(zip(d.years, d.period_years, strict=True))).to_numpy()
+        hours = disp["snapshot"].map(d.horizon.snapshots["hours"]).astype(float).to_numpy()
+        years = (
+            disp["year"]
+            .map(dict(zip(d.horizon.years, d.horizon.period_years, strict=True)))
+            .to_numpy()
+        )
         system = float(np.sum(disp["p_mw"].to_numpy() * co2 * hours * years))
         added = system - float(plan.metrics.get("baseline_co2_t") or 0.0)
-        add("campus CO2 cap", added - d.co2_cap_t - 1e-6 * max(1.0, abs(system)), "t CO2")
+        add("campus CO2 cap", added - d.caps.co2_cap_t - 1e-6 * max(1.0, abs(system)), "t CO2")
 
 
 def _verify_upgrades(ups: pd.DataFrame, d: ModelData) -> list[Check]:
@@ -1038,15 +1065,15 @@ def _verify_upgrades(ups: pd.DataFrame, d: ModelData) -> list[Check]:
     early = 0.0
     unknown = 0
     for asset, table, id_col in (
-        ("branch", d.branch_upgrades, "branch_id"),
-        ("substation", d.bus_upgrades, "bus_id"),
+        ("branch", d.grid.branch_upgrades, "branch_id"),
+        ("substation", d.grid.bus_upgrades, "bus_id"),
     ):
         opts = table.set_index(id_col)
         for r in ups[ups["asset"] == asset].itertuples(index=False):
             if str(r.asset_id) not in opts.index:
                 unknown += 1
                 continue
-            ready = d.years[0] + float(opts.at[str(r.asset_id), "lead_time_years"])
+            ready = d.horizon.years[0] + float(opts.at[str(r.asset_id), "lead_time_years"])
             early = max(early, ready - float(r.year) - 1e-9)
     return [
         Check("upgrades are offered options", unknown == 0, float(unknown), "upgrades"),
@@ -1073,7 +1100,7 @@ def _verify_grid(plan: Plan, d: ModelData) -> list[Check]:
     ups = plan.upgrades
     added = added_by_year(ups, d, "branch")
     added_head = added_by_year(ups, d, "substation")
-    n1_on = d.n1 is not None and d.line_limits
+    n1_on = d.grid.n1 is not None and d.grid.line_limits
     w = _recheck_flows(plan, d, added, added_head)
     checks = _verify_upgrades(ups, d)
     if n1_on and w.recomputed:
@@ -1104,12 +1131,12 @@ def _recheck_flows(
     """
     from siting.network import dc_flow
 
-    net = d.net
+    net = d.grid.net
     bus_pos = pd.Series(np.arange(len(net.bus_ids)), index=net.bus_ids)
     sc = plan.schedule
     w = _FlowRecheck()
-    for t, y in enumerate(d.years):
-        for h, row in d.snapshots.iterrows():
+    for t, y in enumerate(d.horizon.years):
+        for h, row in d.horizon.snapshots.iterrows():
             inj = _injections(plan, d, bus_pos, y, h, row)
             camp = sc[sc["year"] == y]
             if len(camp) and row["peak"]:
@@ -1119,7 +1146,7 @@ def _recheck_flows(
                     minlength=len(net.bus_ids),
                 )
                 head = np.where(
-                    np.isfinite(d.headroom_mw), d.headroom_mw + added_head[:, t], np.inf
+                    np.isfinite(d.grid.headroom_mw), d.grid.headroom_mw + added_head[:, t], np.inf
                 )
                 w.head = max(w.head, float(_excess(at_bus, head).max()))
             res = dc_flow(net, inj, balance=False)
@@ -1133,7 +1160,7 @@ def _recheck_flows(
             mis = float(np.max(np.abs(f - model_f) - (TOL_ABS + 1e-6 * np.abs(f)), initial=0.0))
             if mis > w.mis:
                 w.mis = mis
-            if d.line_limits:
+            if d.grid.line_limits:
                 over = _excess(np.abs(f), net.rating_mw + added[:, t])
                 if over.max(initial=0.0) > w.over:
                     w.over = float(over.max())
@@ -1154,7 +1181,7 @@ def _injections(
         weights=disp["p_mw"].to_numpy(),
         minlength=nb,
     )
-    inj -= row["load_factor"] * d.base_load_mw[y].to_numpy() + d.shunt_mw
+    inj -= row["load_factor"] * d.grid.base_load_mw[y].to_numpy() + d.grid.shunt_mw
     camp = plan.schedule[plan.schedule["year"] == y]
     draw_col = "peak_draw_mw" if row["peak"] else "typical_draw_mw"
     if len(camp):
@@ -1197,9 +1224,9 @@ def _generator_excess(plan: Plan, d: ModelData) -> np.ndarray:
     """How far each dispatch row is outside its generator's limits [MW] (0 where within;
     below ``p_min_mw`` counts at the peak snapshots only)."""
     disp = plan.dispatch.merge(
-        d.gens[["p_min_mw", "p_max_mw"]], left_on="gen_id", right_index=True, how="left"
+        d.grid.gens[["p_min_mw", "p_max_mw"]], left_on="gen_id", right_index=True, how="left"
     )
-    is_peak = disp["snapshot"].map(d.snapshots["peak"]).astype(bool).to_numpy()
+    is_peak = disp["snapshot"].map(d.horizon.snapshots["peak"]).astype(bool).to_numpy()
     lo = np.where(is_peak, disp["p_min_mw"], np.minimum(disp["p_min_mw"], 0.0))
     return np.maximum(
         _excess(disp["p_mw"].to_numpy(), disp["p_max_mw"].to_numpy()),

@@ -189,11 +189,11 @@ def _usd(v: float | None) -> str:
 
 def wanted(d: ModelData, setting: str) -> bool:
     """Whether ``d`` is solved by this method (``setting``: ``auto``, ``on`` or ``off``)."""
-    if setting == "off" or d.objective != "min_cost" or not d.grid_enabled:
+    if setting == "off" or d.goal.sense != "min_cost" or not d.grid.enabled:
         return False
-    if getattr(d, "grid_formulation", "angle") != "ptdf" or not d.line_limits:
+    if d.grid.formulation != "ptdf" or not d.grid.line_limits:
         return False
-    return setting == "on" or len(d.net.bus_ids) >= AUTO_MIN_BUSES
+    return setting == "on" or len(d.grid.net.bus_ids) >= AUTO_MIN_BUSES
 
 
 def anchor_of(m: pyo.ConcreteModel, d: ModelData) -> dict:
@@ -205,8 +205,8 @@ def anchor_of(m: pyo.ConcreteModel, d: ModelData) -> dict:
     gens = injection_maps(m)["gens"]
     return {
         (t, h): _values([m.p[g, t, h] for g in gens])
-        for t in range(d.n_years)
-        for h in d.snapshots.index
+        for t in range(d.horizon.n_years)
+        for h in d.horizon.snapshots.index
     }
 
 
@@ -300,7 +300,7 @@ def solve_approximate(
     saved = lazy._relax(m)
     try:
         if quick is None:
-            quick = len(d.net.bus_ids) >= QUICK_MIN_BUSES
+            quick = len(d.grid.net.bus_ids) >= QUICK_MIN_BUSES
         if round_first and quick:
             # 0. a quick plan from the LP without line limits (see _quick)
             if _quick_plan(run, m, saved, say):
@@ -324,7 +324,7 @@ def solve_approximate(
         # verified in the same model: it holds the exact limits found so far and HiGHS's
         # basis, and no repair model is built for a plan that is within the gap
         run.best, info.rounded_ok, _b, _c = run.check(
-            m, m, kernel._decisions(m, d.module_mw), run.best
+            m, m, kernel._decisions(m, d.campus.module_mw), run.best
         )
     del m, saved  # (kept alive by best when it holds a rounded plan)
     if run.best is not None and _gap(run.best[0], z) <= mip_gap + 1e-12:
@@ -497,7 +497,7 @@ def _milp_rounds(
         last = r
         if not r.has_solution:
             break
-        fixed = kernel._carry(kernel._decisions(mh, d.module_mw), mr)
+        fixed = kernel._carry(kernel._decisions(mh, d.campus.module_mw), mr)
         converged = not _would_add(mh, d)
         kept, ok, blocking, _cuts = run.check(
             mr, mh, fixed, run.best, conflicts=kernel.CONFLICTS if converged else 0
@@ -598,7 +598,7 @@ def _quick(
             break
         if mr is None:
             mr = build(d)
-        fixed = kernel._carry(kernel._decisions(m, d.module_mw, ints), mr)
+        fixed = kernel._carry(kernel._decisions(m, d.campus.module_mw, ints), mr)
         best, info.quick_ok, _blocking, cuts = check(mr, m, fixed, best, kernel.CONFLICTS)
         if info.quick_ok or not cuts:
             break

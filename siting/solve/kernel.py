@@ -61,7 +61,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from siting.core.clock import Clock
-from siting.model.data import ModelData
+from siting.model.data import ModelData, replaced
 from siting.model.state import model_state
 from siting.solve.highs import SolveResult, retry_cold
 
@@ -161,19 +161,19 @@ def _usd(v: float | None) -> str:
 
 def wanted(d: ModelData, setting: str, *, elastic: bool = False) -> bool:
     """Whether to solve ``d`` with the kernel method (``setting``: ``auto``, ``on``, ``off``)."""
-    if setting == "off" or elastic or d.objective != "min_cost" or len(d.sites) < 2:
+    if setting == "off" or elastic or d.goal.sense != "min_cost" or len(d.campus.sites) < 2:
         return False
-    return setting == "on" or len(d.sites) >= AUTO_MIN_SITES
+    return setting == "on" or len(d.campus.sites) >= AUTO_MIN_SITES
 
 
 def restrict(d: ModelData, keep: set[str]) -> ModelData:
     """``d`` with only the sites in ``keep`` (dominance cuts between kept sites only)."""
     from siting.model.dominance import without_sites
 
-    gone = {s for s in d.sites if s not in keep}
+    gone = {s for s in d.campus.sites if s not in keep}
     out = without_sites(d, gone) if gone else d
-    cuts = [(b, a) for b, a in d.dominance_cuts if b in keep and a in keep]
-    return dataclasses.replace(out, dominance_cuts=cuts)
+    cuts = [(b, a) for b, a in d.campus.dominance_cuts if b in keep and a in keep]
+    return replaced(out, campus={"dominance_cuts": cuts})
 
 
 def _columns(opt: object, variables: list) -> np.ndarray:
@@ -192,19 +192,23 @@ def exclusion_bounds(m: pyo.ConcreteModel, d: ModelData) -> tuple[np.ndarray, np
     sol = opt._sol
     rc = np.maximum(np.asarray(sol.col_dual, dtype=float), 0.0) if sol.dual_valid else None
     val = np.asarray(sol.col_value, dtype=float)
-    n = len(d.sites)
-    nt = d.n_years
-    earliest = d.site["earliest_period"].to_numpy().astype(int)
-    n_min = math.ceil(d.min_campus_mw / d.module_mw - 1e-9)
-    open_c = _columns(opt, [m.open[s] for s in d.sites])
-    opens_c = _columns(opt, [m.opens[s, t] for s in d.sites for t in range(nt)]).reshape(n, nt)
-    build_c = _columns(opt, [m.build[s, t] for s in d.sites for t in range(nt)]).reshape(n, nt)
+    n = len(d.campus.sites)
+    nt = d.horizon.n_years
+    earliest = d.campus.site["earliest_period"].to_numpy().astype(int)
+    n_min = math.ceil(d.campus.min_campus_mw / d.campus.module_mw - 1e-9)
+    open_c = _columns(opt, [m.open[s] for s in d.campus.sites])
+    opens_c = _columns(opt, [m.opens[s, t] for s in d.campus.sites for t in range(nt)]).reshape(
+        n, nt
+    )
+    build_c = _columns(opt, [m.build[s, t] for s in d.campus.sites for t in range(nt)]).reshape(
+        n, nt
+    )
     later = np.arange(nt)[None, :] >= earliest[:, None]  # periods a site may open and build in
-    pos = {s: i for i, s in enumerate(d.sites)}
-    idx = np.array([pos[s] for s, _ in d.allowed], dtype=np.int64)  # site of each pair
-    tech_c = _columns(opt, [m.tech[s, k] for s, k in d.allowed])
-    capk_c = _columns(opt, [m.capk[s, k, t] for s, k in d.allowed for t in range(nt)])
-    capk_c = capk_c.reshape(len(d.allowed), nt)
+    pos = {s: i for i, s in enumerate(d.campus.sites)}
+    idx = np.array([pos[s] for s, _ in d.cooling.allowed], dtype=np.int64)  # site of each pair
+    tech_c = _columns(opt, [m.tech[s, k] for s, k in d.cooling.allowed])
+    capk_c = _columns(opt, [m.capk[s, k, t] for s, k in d.cooling.allowed for t in range(nt)])
+    capk_c = capk_c.reshape(len(d.cooling.allowed), nt)
     used = val[open_c] > ACTIVE
     np.logical_or.at(used, idx, (val[capk_c] > ACTIVE).any(axis=1) | (val[tech_c] > ACTIVE))
     if rc is None:
@@ -219,7 +223,7 @@ def exclusion_bounds(m: pyo.ConcreteModel, d: ModelData) -> tuple[np.ndarray, np
     big = np.where(later, np.where(opens_c == own, 0.0, rc[opens_c]), np.inf).min(axis=1)
     bmin = np.where(later, np.where(build_c == own, 0.0, rc[build_c]), np.inf).min(axis=1)
     pen = rc[open_c] + _finite(big) + _finite(tech_min) + n_min * _finite(bmin)
-    pen = pen + d.min_campus_mw * _finite(capk_min)
+    pen = pen + d.campus.min_campus_mw * _finite(capk_min)
     return pen, used
 
 
@@ -636,7 +640,7 @@ def _repair_round(
     for fresh in (st.mr is None, True):
         if fresh:  # first round, or HiGHS lost its footing on this copy twice
             st.mr = build(d)
-        fixed = _carry(_decisions(m, d.module_mw), st.mr)
+        fixed = _carry(_decisions(m, d.campus.module_mw), st.mr)
         r1, info, blocking, cuts = _repair(st.mr, m, d, fixed, solve_fn, clock)
         st.spent += r1.time_s
         if r1.status != "error":
@@ -799,7 +803,7 @@ def solve_kernel(
     """
     say = progress or (lambda _s: None)
     t0 = time.perf_counter()
-    info = KernelInfo(candidates=len(d.sites))
+    info = KernelInfo(candidates=len(d.campus.sites))
 
     def expired() -> bool:
         return clock is not None and clock.expired()
@@ -820,7 +824,7 @@ def solve_kernel(
     for _ in range(MAX_ROUNDS):
         info.rounds += 1
         info.kernel_sites.append(len(k.keep))
-        say(f"kernel: MILP on {len(k.keep):,} of {len(d.sites):,} sites")
+        say(f"kernel: MILP on {len(k.keep):,} of {len(d.campus.sites):,} sites")
         dk = restrict(d, k.keep)
         mk, r = _kernel_milp(
             dk, build, solve_fn, info, mip_gap=mip_gap, clock=clock, say=say, t0=t0, inner=inner
@@ -894,7 +898,7 @@ def _kernel_of(
     pen, used = exclusion_bounds(full, d)
     pen = pen * unit
     info.lp_used_sites = int(used.sum())
-    k = _Kernel(d=d, sites=np.array(d.sites, dtype=object), pen=pen, z=z)
+    k = _Kernel(d=d, sites=np.array(d.campus.sites, dtype=object), pen=pen, z=z)
     k.keep = _first_kernel(k, used, mip_gap)
     return k
 
@@ -906,7 +910,7 @@ def _first_kernel(k: _Kernel, used: np.ndarray, mip_gap: float) -> set:
     sites, pen = k.sites, k.pen
     keep = set(sites[used].tolist())
     doms: dict[str, set[str]] = {}
-    for b, a in k.d.dominance_cuts:
+    for b, a in k.d.campus.dominance_cuts:
         doms.setdefault(b, set()).add(a)
     keep |= {a for s in list(keep) for a in doms.get(s, ())}
     room = max(KERNEL_EXTRA * len(keep), KERNEL_EXTRA_MIN)
@@ -951,7 +955,7 @@ def _kernel_milp(
 def _take(k: _Kernel, mk: pyo.ConcreteModel, dk: ModelData, r: SolveResult, mip_gap: float) -> bool:
     """Count a kernel MILP's plan ``r``: the whole model's bound (the better of the rounds'),
     the cheapest plan; whether it is within the MIP gap of that bound."""
-    k.out = np.array([s not in k.keep for s in k.d.sites])
+    k.out = np.array([s not in k.keep for s in k.d.campus.sites])
     excl = float(k.z + k.pen[k.out].min()) if k.out.any() else math.inf
     # every plan costs at least z, so z bounds the kernel's plans too (a method's own
     # bound may be weaker: the approximate rows' quick plan reports an LP without limits)

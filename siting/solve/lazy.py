@@ -120,15 +120,15 @@ def flows_numpy(m: pyo.ConcreteModel, d: ModelData) -> dict[tuple[int, str], np.
     campus draw, from the variables' values, plus the constant part), multiplied by the
     PTDF at once.
     """
-    nb = len(d.net.bus_ids)
+    nb = len(d.grid.net.bus_ids)
     mp = injection_maps(m)
     ms = model_state(m)
-    keys = [(t, h) for t in range(d.n_years) for h in d.snapshots.index]
+    keys = [(t, h) for t in range(d.horizon.n_years) for h in d.horizon.snapshots.index]
     inj = np.empty((nb, len(keys)))
     col = {key: j for j, key in enumerate(keys)}
-    for t in range(d.n_years):
+    for t in range(d.horizon.n_years):
         capv = _values([m.capk[s, k, t] for s, k in mp["caps"]])
-        for h in d.snapshots.index:
+        for h in d.horizon.snapshots.index:
             j = col[t, h]
             pv = _values([m.p[g, t, h] for g in mp["gens"]])
             draw = capv * (mp["coef_peak"] if ms.peak_h[h] else mp["coef_typ"])
@@ -145,19 +145,19 @@ def solution_flows(m: pyo.ConcreteModel, d: ModelData) -> dict[tuple[int, str], 
     """Branch flows [MW] per (period, snapshot) of the loaded solution, either form."""
     if m.component("flow") is None:
         return flows_numpy(m, d)
-    nl = len(d.net.branch_ids)
+    nl = len(d.grid.net.branch_ids)
     return {
         (t, h): np.array([_value(m.flow[br, t, h]) for br in range(nl)])
-        for t in range(d.n_years)
-        for h in d.snapshots.index
+        for t in range(d.horizon.n_years)
+        for h in d.horizon.snapshots.index
     }
 
 
 def added_rating_values(m: pyo.ConcreteModel, d: ModelData) -> np.ndarray:
     """Rating added by upgrades in service, per branch and period [MW] (solution values)."""
-    out = np.zeros((len(d.net.branch_ids), d.n_years))
+    out = np.zeros((len(d.grid.net.branch_ids), d.horizon.n_years))
     for br, add in (model_state(m).branch_added or {}).items():
-        cum = np.cumsum([_value(m.up_branch[br, t]) for t in range(d.n_years)])
+        cum = np.cumsum([_value(m.up_branch[br, t]) for t in range(d.horizon.n_years)])
         out[br] = add * cum
     return out
 
@@ -189,7 +189,7 @@ def _violations(
     snapshot) where they are loaded to at least this share of their rating (the same
     bottleneck binds again in other years and snapshots; adding them at once saves rounds).
     """
-    rating = d.net.rating_mw
+    rating = d.grid.net.rating_mw
     ms = model_state(m)
     over_slack = ms.overload
     limited = np.flatnonzero(np.isfinite(rating))
@@ -218,20 +218,20 @@ def checked_outages(
     most loaded branches (peak loading over the checked periods and snapshots), added to
     ``seen`` (the lazy loop's growing set) when given, and the whole set is returned.
     """
-    assert d.n1 is not None
-    nl = len(d.net.branch_ids)
+    assert d.grid.n1 is not None
+    nl = len(d.grid.net.branch_ids)
     ok = np.ones(nl, dtype=bool)
-    ok[d.n1.radial] = False
-    out = d.n1.outages
+    ok[d.grid.n1.radial] = False
+    out = d.grid.n1.outages
     if out == "all":
         return np.flatnonzero(ok)
     if not isinstance(out, int):
         return np.array([k for k in out if ok[k]], dtype=int)
-    rating = d.net.rating_mw
+    rating = d.grid.net.rating_mw
     safe = np.where(np.isfinite(rating) & (rating > 0), rating, np.inf)
     load = np.zeros(nl)
     for (t, h), f in flows.items():
-        if d.n1.checks(t, h):
+        if d.grid.n1.checks(t, h):
             load = np.maximum(load, np.abs(f) / safe)
     load[~ok] = -1.0
     top = {int(k) for k in np.argsort(-load, kind="stable")[:out] if ok[k]}
@@ -250,12 +250,12 @@ def _n1_violations(
     ms.n1_checked = len(ks)
     if not len(ks):
         return []
-    em = d.rating_emergency_mw
+    em = d.grid.rating_emergency_mw
     limited = np.flatnonzero(np.isfinite(em))
     slack = ms.n1_over
     found = []
     for (t, h), f in flows.items():
-        if not d.n1.checks(t, h):
+        if not d.grid.n1.checks(t, h):
             continue
         post = post_outage_flows(f, ms.lodf, ks)  # (n_branch, len(ks)); tripped: 0
         lim = (em + added[:, t]) * (1 + TOL_REL) + TOL_ABS_MW
@@ -293,11 +293,11 @@ def _no_decision_fixes(
     constraint ("trivial Boolean"), so it is not added; :func:`solve_lazy` reports the
     model infeasible and the elastic re-solve names the branch.
     """
-    what = f"branch {d.net.branch_ids[br]}"
+    what = f"branch {d.grid.net.branch_ids[br]}"
     if outage is not None:
-        what += f" after the outage of branch {d.net.branch_ids[outage]}"
+        what += f" after the outage of branch {d.grid.net.branch_ids[outage]}"
     model_state(m).lazy_impossible.append(
-        f"{what}, year {d.years[t]}, snapshot {h}: {abs(pyo.value(flow)):,.1f} MW whatever "
+        f"{what}, year {d.horizon.years[t]}, snapshot {h}: {abs(pyo.value(flow)):,.1f} MW whatever "
         f"the plan does, above its {pyo.value(rhs):,.1f} MW"
     )
 
@@ -313,7 +313,7 @@ def _add_limits(m: pyo.ConcreteModel, d: ModelData, triples: list[tuple[int, int
     from siting.model.grid import added_rating, ptdf_flow_parts
     from siting.model.rows import FlatRow, register_flat_row
 
-    rating = d.net.rating_mw
+    rating = d.grid.net.rating_mw
     ms = model_state(m)
     over = ms.overload
     for br, t, h in triples:
@@ -360,7 +360,7 @@ def _add_n1(m: pyo.ConcreteModel, d: ModelData, quads: list[tuple[int, int, int,
     branch l, outage k, period, snapshot)."""
     from siting.model.grid import added_rating, flow_expr
 
-    em = d.rating_emergency_mw
+    em = d.grid.rating_emergency_mw
     ms = model_state(m)
     slack = ms.n1_over
     for br, k, t, h in quads:
@@ -377,7 +377,7 @@ def _add_n1(m: pyo.ConcreteModel, d: ModelData, quads: list[tuple[int, int, int,
 
 def needs_lazy(m: pyo.ConcreteModel, d: ModelData) -> bool:
     """Whether the model has lazily added limits (PTDF line limits or N-1)."""
-    return d.grid_enabled and (
+    return d.grid.enabled and (
         m.component("lazy_limits") is not None or m.component("n1_limits") is not None
     )
 
@@ -398,7 +398,7 @@ def _round(
     flows = solution_flows(m, d)
     added = added_rating_values(m, d)
     n_new = 0
-    if m.component("lazy_limits") is not None and d.line_limits:
+    if m.component("lazy_limits") is not None and d.grid.line_limits:
         viol = _violations(m, d, flows, added, near)
         mp = injection_maps(m)
         per_row = len(mp["gens"]) + len(mp["caps"])
@@ -505,7 +505,7 @@ def solve_lazy(
     Parameters
     ----------
     m, d
-        The model (built with ``grid_formulation == "ptdf"``) and its data.
+        The model (built with ``d.grid.formulation == "ptdf"``) and its data.
     solve_fn
         ``solve_fn(m) -> SolveResult`` (time limit, gap, threads bound in).
     lp_first
@@ -693,10 +693,13 @@ def _loop_answer(
         )
     if not r.has_solution and r.termination == "maxTimeLimit" and math.isfinite(st.best_bound):
         r.bound = st.sign * st.best_bound  # (the best of the rounds', this one's included)
-    ids = d.net.branch_ids
-    info.monitored = sorted((str(ids[br]), d.years[t], h) for br, t, h in model_state(m).monitored)
+    ids = d.grid.net.branch_ids
+    info.monitored = sorted(
+        (str(ids[br]), d.horizon.years[t], h) for br, t, h in model_state(m).monitored
+    )
     info.n1_monitored = sorted(
-        (str(ids[br]), str(ids[k]), d.years[t], h) for br, k, t, h in model_state(m).n1_monitored
+        (str(ids[br]), str(ids[k]), d.horizon.years[t], h)
+        for br, k, t, h in model_state(m).n1_monitored
     )
     info.time_s = time.perf_counter() - st.t0
     return r, info

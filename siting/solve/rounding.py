@@ -139,15 +139,15 @@ def round_with_headroom(
         info.time_s = time.perf_counter() - t0
         return info
 
-    if getattr(m, "target", None) is None or not len(d.targets_mw):
+    if getattr(m, "target", None) is None or not len(d.policy.targets_mw):
         return finish("no targets to round to")
-    mod = float(d.module_mw)
+    mod = float(d.campus.module_mw)
     whole = _Whole(
-        targets=[float(x) for x in d.targets_mw],
+        targets=[float(x) for x in d.policy.targets_mw],
         mod=mod,
-        T=d.n_years,
+        T=d.horizon.n_years,
         holds=modules_held(d),
-        min_mod=math.ceil(d.min_campus_mw / mod - 1e-9) if d.min_campus_mw > 0 else 0,
+        min_mod=math.ceil(d.campus.min_campus_mw / mod - 1e-9) if d.campus.min_campus_mw > 0 else 0,
     )
     # the plain relaxation's capacities: which modules it wanted least [modules]
     wanted = {s: [max(0.0, pyo.value(m.cap[s, t])) / mod for t in range(whole.T)] for s in m.S}
@@ -293,7 +293,7 @@ def _set_integers(m: pyo.ConcreteModel, d: ModelData, n: dict[str, list[int]]) -
     from siting.model.sites import techs_by_site
 
     techs_of = techs_by_site(d)
-    T = d.n_years
+    T = d.horizon.n_years
     last = T - 1
     opened = [s for s in m.S if n[s][last] > 0]
     for s in m.S:

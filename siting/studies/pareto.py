@@ -44,6 +44,7 @@ import yaml
 
 from siting.core.errors import InputError, is_missing
 from siting.core.io import OutputOwner, claim_folder, write_text_atomic
+from siting.model.data import replaced
 from siting.model.metrics import METRIC_KEYS, METRICS
 from siting.model.state import model_state
 
@@ -161,7 +162,6 @@ def min_metric(
     siting.core.errors.SitingError
         When no plan exists (the message says why) or none was found in time.
     """
-    import dataclasses
     import time
 
     import pyomo.environ as pyo
@@ -178,7 +178,7 @@ def min_metric(
     prep = prepare(sc)
     # every line limit in the model: without cost in the objective the dispatch is arbitrary,
     # and lazily added limits would take round after round to pin its flows down
-    d = dataclasses.replace(prep.data, grid_formulation="angle")
+    d = replaced(prep.data, grid={"formulation": "angle"})
     m = build_model(d, baseline_usd=prep.baseline_usd, baseline_co2_t=prep.baseline_co2_t)
     e = metric_expression(m, metric)
     unit = SOLVER_UNIT[metric]
