@@ -305,7 +305,7 @@ def grid_only_data(
 
 
 def _no_sites() -> pd.DataFrame:
-    """:attr:`ModelData.site` with no candidate site (its columns, no row)."""
+    """:attr:`CampusData.site` with no candidate site (its columns, no row)."""
     return pd.DataFrame(
         columns=[
             "max_it_mw",
@@ -324,7 +324,7 @@ def _no_sites() -> pd.DataFrame:
 
 
 def _no_performance() -> pd.DataFrame:
-    """:attr:`ModelData.perf` with no (site, cooling) row (PUE [-], WUE [L/kWh] columns)."""
+    """:attr:`CoolingData.perf` with no (site, cooling) row (PUE [-], WUE [L/kWh] columns)."""
     return pd.DataFrame(
         columns=["pue_annual", "pue_peak", "wue_annual_l_per_kwh", "wue_peak_l_per_kwh"],
         index=pd.MultiIndex.from_tuples([], names=["site_id", "cooling"]),

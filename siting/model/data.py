@@ -860,7 +860,7 @@ def _campus(scenario: Scenario, candidates: Candidates, horizon: Horizon) -> Cam
 def _site_table(
     scenario: Scenario, sites_df: pd.DataFrame, sites: list[str], years: list[int]
 ) -> pd.DataFrame:
-    """The per-site table of :attr:`ModelData.site` (costs [USD, USD/MW], distances [km]).
+    """The per-site table of :attr:`CampusData.site` (costs [USD, USD/MW], distances [km]).
 
     Parameters
     ----------
@@ -876,7 +876,7 @@ def _site_table(
     Returns
     -------
     pandas.DataFrame
-        Indexed by site_id (see :class:`ModelData`).
+        Indexed by site_id (see :class:`CampusData`).
     """
     camp = scenario.campus
     earliest = camp.earliest_year if camp.earliest_year is not None else years[0]
