@@ -59,7 +59,7 @@ flows but not the sensitivities.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -91,7 +91,7 @@ class DCFlowError(SitingError, ValueError):
     """A DC power flow cannot be solved as asked (unbalanced island, singular matrix, bad shape)."""
 
 
-def _few(ids: Sequence[object], n: int = 5) -> str:
+def _few(ids: Iterable[object], n: int = 5) -> str:
     """``'a', 'b', 'c' and 4 more`` for error messages and notes."""
     ids = list(ids)
     head = ", ".join(f"'{i}'" for i in ids[:n])
@@ -235,7 +235,7 @@ def _gen_capacity_per_bus(grid: Grid, bus_ids: pd.Index) -> np.ndarray:
     if len(gen) == 0:
         return cap
     on = _in_service(gen)
-    pos = bus_ids.get_indexer(gen["bus_id"].astype(str))
+    pos = bus_ids.get_indexer(pd.Index(gen["bus_id"].astype(str)))
     bad = on & (pos < 0)
     if bad.any():
         report = ProblemReport()
@@ -376,12 +376,16 @@ def _branch_table(grid: Grid, bus_ids: pd.Index, report: ProblemReport) -> _Bran
             f"branch IDs must be unique; repeated: {_few(dup)}", layer="branches", field="branch_id"
         )
 
-    f_all = bus_ids.get_indexer(br["from_bus"].astype(str))
-    t_all = bus_ids.get_indexer(br["to_bus"].astype(str))
+    f_all = bus_ids.get_indexer(pd.Index(br["from_bus"].astype(str)))
+    t_all = bus_ids.get_indexer(pd.Index(br["to_bus"].astype(str)))
     for end, pos in (("from_bus", f_all), ("to_bus", t_all)):
+
+        def not_a_bus(i: int, end: str = end) -> str:
+            return f"bus '{br[end].iloc[i]}' is not a bus of the grid"
+
         report.add_rows(
             np.flatnonzero(on & (pos < 0)),
-            lambda i, end=end: f"bus '{br[end].iloc[i]}' is not a bus of the grid",
+            not_a_bus,
             layer="branches",
             field=end,
             ids=row_ids,
@@ -846,7 +850,7 @@ def _dispatch_per_bus(
         field="in_service",
         ids=list(gen_ids),
     )
-    pos = bus_ids.get_indexer(gen["bus_id"].astype(str))
+    pos = bus_ids.get_indexer(pd.Index(gen["bus_id"].astype(str)))
     report.add_rows(
         np.flatnonzero(on & (pos < 0)),
         lambda i: f"bus '{gen['bus_id'].iloc[i]}' is not a bus of the grid",
@@ -913,7 +917,7 @@ def slack_weights(net: DCNetwork, slack: SlackSpec = None) -> np.ndarray:
     else:
         ids = [str(k) for k in slack]
         vals = np.ones(len(ids))
-    pos = net.bus_ids.get_indexer(ids)
+    pos = net.bus_ids.get_indexer(pd.Index(ids))
     if (pos < 0).any():
         unknown = [i for i, p in zip(ids, pos, strict=True) if p < 0]
         raise DCFlowError(f"slack bus(es) not in the grid: {_few(unknown)}")
@@ -1026,7 +1030,7 @@ def ptdf(
     if buses is None:
         cols = np.arange(n)
     else:
-        cols = net.bus_ids.get_indexer([str(b) for b in buses])
+        cols = net.bus_ids.get_indexer(pd.Index([str(b) for b in buses]))
         if (cols < 0).any():
             unknown = [b for b, c in zip(buses, cols, strict=True) if c < 0]
             raise DCFlowError(f"bus(es) not in the grid: {_few(unknown)}")

@@ -69,13 +69,20 @@ from rasterio.enums import Resampling
 from rasterio.warp import transform_bounds
 from scipy.spatial import cKDTree
 
-from siting.core.errors import MAX_ROWS_NAMED, InputError, Problem, ProblemReport
+from siting.core.errors import (
+    MAX_ROWS_NAMED,
+    InputError,
+    Problem,
+    ProblemReport,
+    SitingError,
+)
 from siting.core.files import open_regular, path_problem
 from siting.inputs.raster import STATS_MAX_PIXELS, RasterLayer
 
 if TYPE_CHECKING:
     from siting.config.scenario import ClimateLayers, DemandPolicy, Scenario
     from siting.inputs import Layers
+    from siting.inputs.grids.grid import Grid
 
 #: Screening rules in the order they are applied.
 RULES: tuple[str, ...] = (
@@ -267,10 +274,11 @@ def _make_candidates(
     """The candidates made: the sites layer's, the grid cells, or both
     (:func:`sites_mode`), as one working table; notes how many of each."""
     rules = scenario.candidates
-    mode = sites_mode(scenario, layers)
+    sites = layers.sites
+    mode = sites_mode(scenario, layers)  # None exactly when there is no sites layer
     parts = []
-    if mode is not None:
-        user = _user_sites(scenario, layers, unit_m)
+    if sites is not None:
+        user = _user_sites(scenario, layers, sites, unit_m)
         n_pts = int((user.kind == "point").sum())
         parts.append(user)
         notes.append(
@@ -278,7 +286,7 @@ def _make_candidates(
             f"{len(user) - n_pts} polygons)"
         )
     if mode != "replace":
-        cut = None if mode is None else _polygons(layers.sites.geometry.to_numpy())
+        cut = None if sites is None else _polygons(sites.geometry.to_numpy())
         cells = _grid_cells(scenario, layers, unit_m, cut=cut)
         if mode == "add":
             _no_shared_ids(parts[0].index, cells.index, scenario)
@@ -440,7 +448,7 @@ def _bus_zone_region_name(w: _Work, scenario: Scenario, layers: Layers) -> None:
     ``zone_id, zone_kind``, ``region_id``, and for cells the ``name`` of a place nearby."""
     c = w.c
     if layers.grid is not None:
-        bus_ids, bus_km = _nearest_bus(scenario, layers, w.xy, w.unit_m)
+        bus_ids, bus_km = _nearest_bus(scenario, layers.grid, w.xy, w.unit_m)
     else:
         bus_ids, bus_km = np.full(len(c), "", dtype=object), np.zeros(len(c))
         if scenario.candidates.max_bus_distance_km is not None:
@@ -578,6 +586,8 @@ def _no_shared_ids(sites: pd.Index, cells: pd.Index, scenario: Scenario) -> None
     if not len(shared):
         return
     ref = scenario.layers.sites
+    if ref is None:  # mode "add" is read from this reference
+        raise SitingError("layers.sites.mode is add, but the scenario names no sites layer")
     problems = [
         Problem(
             f"site_id '{i}' is also the ID of a generated candidate cell (cells are named "
@@ -585,13 +595,21 @@ def _no_shared_ids(sites: pd.Index, cells: pd.Index, scenario: Scenario) -> None
             "has: rename the site",
             file=str(ref.path),
             layer=ref.layer or "sites",
-            row=int(sites.get_loc(i)) + 1,
+            row=_position(sites, i) + 1,
             id=i,
             field="site_id",
         )
         for i in shared[:MAX_ROWS_NAMED]
     ]
     raise InputError(problems)
+
+
+def _position(index: pd.Index, label: object) -> int:
+    """The 0-based position of ``label`` in ``index``, whose labels are unique."""
+    loc = index.get_loc(label)
+    if not isinstance(loc, (int, np.integer)):
+        raise SitingError(f"the ID '{label}' is not unique; expected unique site IDs")
+    return int(loc)
 
 
 def _grid_cells(
@@ -620,8 +638,8 @@ def _grid_cells(
                 field="candidates.cell_km",
             )
         )
-    rr, cc = np.meshgrid(np.arange(r0, r1), np.arange(c0, c1), indexing="ij")
-    rr, cc = rr.ravel(), cc.ravel()
+    rr_2d, cc_2d = np.meshgrid(np.arange(r0, r1), np.arange(c0, c1), indexing="ij")
+    rr, cc = rr_2d.ravel(), cc_2d.ravel()
     boxes = shapely.box(cc * size, rr * size, (cc + 1) * size, (rr + 1) * size)
     shapely.prepare(region)
     touches = shapely.intersects(region, boxes)
@@ -647,9 +665,11 @@ def _grid_cells(
     return c
 
 
-def _user_sites(scenario: Scenario, layers: Layers, unit_m: float) -> pd.DataFrame:
-    """The sites layer's points and polygons, clipped to the region, exclusions cut out."""
-    s = layers.sites
+def _user_sites(
+    scenario: Scenario, layers: Layers, s: gpd.GeoDataFrame, unit_m: float
+) -> pd.DataFrame:
+    """The sites layer's points and polygons (``s``: ``layers.sites``), clipped to the
+    region, exclusions cut out."""
     geom = s.geometry.to_numpy()
     ids = pd.Index([str(i) for i in s.index], name="site_id")
     c = _empty_frame(len(s), ids)
@@ -967,9 +987,9 @@ def _zonal_or_sample(zonal: _Zonal, layer: RasterLayer, xy: np.ndarray, crs: CRS
 
 
 def _nearest_bus(
-    scenario: Scenario, layers: Layers, xy: np.ndarray, unit_m: float
+    scenario: Scenario, grid: Grid, xy: np.ndarray, unit_m: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    buses = layers.grid.buses
+    buses = grid.buses
     kv = buses["voltage_kv"].astype(float).to_numpy()
     isolated = (
         buses["bus_type"].to_numpy() == 4 if "bus_type" in buses else np.zeros(len(buses), bool)
@@ -1030,7 +1050,7 @@ def _containing(layer: gpd.GeoDataFrame | None, points: np.ndarray) -> np.ndarra
 
 
 def _place_names(
-    places: gpd.GeoDataFrame | None, xy: np.ndarray, ids: np.ndarray, unit_m: float
+    places: gpd.GeoDataFrame | None, xy: np.ndarray, ids: pd.Index, unit_m: float
 ) -> np.ndarray:
     """``near <place>`` for cells within :data:`PLACE_NAME_KM` of a place, else the cell ID."""
     names = np.asarray(ids, dtype=object).copy()

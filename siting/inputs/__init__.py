@@ -22,9 +22,9 @@ import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 
-from siting.core.errors import ProblemReport
-from siting.core.files import dataset_problem, path_problem
-from siting.core.provenance import InputFile, InputRef, hash_inputs
+from siting.core.errors import ProblemReport, SitingError
+from siting.core.files import DatasetKind, dataset_problem, path_problem
+from siting.core.provenance import InputFile, hash_inputs
 from siting.inputs.crs import choose_crs
 from siting.inputs.fields import (
     BOUNDARY,
@@ -55,6 +55,10 @@ __all__ = [
     "load_layers",
     "load_grid_case",
 ]
+
+#: One input a scenario reads: (role, path, kind), ``kind`` saying how the dataset is read
+#: (:func:`input_paths`; a :data:`siting.core.provenance.InputRef` with its kind).
+InputPath = tuple[str, Path, DatasetKind]
 
 #: Plausible range of temperatures in climate rasters [C].
 CLIMATE_RANGE_C = (-70.0, 60.0)
@@ -122,13 +126,14 @@ def _bounds_lonlat(gdf: gpd.GeoDataFrame) -> tuple[float, float, float, float] |
     ok = ~(geom.isna() | geom.is_empty) & np.isfinite(geom.bounds.to_numpy()).all(axis=1)
     if gdf.crs is None or not ok.any():
         return None
-    b = geom[ok].total_bounds
+    xmin, ymin, xmax, ymax = geom[ok].total_bounds
     try:
         t = Transformer.from_crs(gdf.crs, "EPSG:4326", always_xy=True)
-        out = tuple(float(v) for v in t.transform_bounds(*b, densify_pts=21))
+        west, south, east, north = t.transform_bounds(xmin, ymin, xmax, ymax, densify_pts=21)
     except Exception:
         return None
-    return out if np.isfinite(out).all() else None  # type: ignore[return-value]
+    out = (float(west), float(south), float(east), float(north))
+    return out if np.isfinite(out).all() else None
 
 
 def _union_bounds(
@@ -374,6 +379,16 @@ def _reproject_layers(
         ids = None if g.index.name is None else pd.Series(g.index.astype(str))
         return to_crs(g, crs, _Ctx(report, Path(path), layer, ids))
 
+    def moved(
+        g: gpd.GeoDataFrame | None, ref: VectorRef | None, name: str
+    ) -> gpd.GeoDataFrame | None:
+        """``g`` (read from ``ref``) in ``crs``; ``None`` without it or without its CRS."""
+        if g is None or g.crs is None:
+            return None
+        if ref is None:  # a layer is read only from the reference naming it
+            raise SitingError(f"the {name} layer was read, but no `layers.{name}` names it")
+        return reproject(g, ref.path, ref.layer or name)
+
     if grid is not None and grid.has_coordinates and grid.crs is not None:
         assert spec.grid is not None
         grid.buses = reproject(grid.buses, spec.grid.path, "buses")
@@ -389,7 +404,7 @@ def _reproject_layers(
         read.demand_regions,
         read.heat_sinks,
     ) = (
-        None if g is None or g.crs is None else reproject(g, ref.path, ref.layer or name)
+        moved(g, ref, name)
         for g, ref, name in (
             (read.boundary, spec.boundary, "boundary"),
             (read.water, spec.water_sources, "water_sources"),
@@ -596,7 +611,7 @@ def input_key(role: str) -> str:
     return "layers." + re.sub(r"\[(\d+)\]", r".\1", role) + ".path"
 
 
-def refuse_special_files(inputs: list[InputRef], report: ProblemReport) -> set[Path]:
+def refuse_special_files(inputs: list[InputPath], report: ProblemReport) -> set[Path]:
     """Report every input that is, or has beside it, a FIFO, device or socket; their paths.
 
     Runs before any reader opens anything (:func:`siting.core.files.dataset_problem`; an
@@ -638,7 +653,7 @@ def _is_refused(ref, refused: set[Path]) -> bool:
     return Path(path).resolve() in refused
 
 
-def grid_input_paths(scenario: Scenario) -> list[InputRef]:
+def grid_input_paths(scenario: Scenario) -> list[InputPath]:
     """(role, path, kind) of every file a scenario's grid is read from: the grid, the layers
     taken from other files, the bus coordinates and the attached tables (roles ``grid``,
     ``grid.<key>``; :func:`input_key` gives the scenario key). None without a grid."""
@@ -648,20 +663,20 @@ def grid_input_paths(scenario: Scenario) -> list[InputRef]:
     if g is None:
         return []
     path = Path(g.path)
-    out: list[InputRef] = [
-        ("grid", path, "vector" if grid_format(path, g.format) == "layers" else "file")
-    ]
+    kind: DatasetKind = "vector" if grid_format(path, g.format) == "layers" else "file"
+    out: list[InputPath] = [("grid", path, kind)]
     for name in (*GRID_PARTS, "bus_coordinates", *ATTACHMENTS):
         ref = getattr(g, name)
         if ref is not None:
-            out.append((f"grid.{name}", Path(ref.path), "vector" if name in GRID_PARTS else "file"))
+            part_kind: DatasetKind = "vector" if name in GRID_PARTS else "file"
+            out.append((f"grid.{name}", Path(ref.path), part_kind))
     return out
 
 
-def input_paths(scenario: Scenario) -> list[InputRef]:
+def input_paths(scenario: Scenario) -> list[InputPath]:
     """(role, path, kind) of every input a scenario reads (see :func:`hash_inputs`)."""
     spec = scenario.layers
-    out: list[InputRef] = []
+    out: list[InputPath] = []
     if scenario.source_file:
         out.append(("scenario", Path(scenario.source_file), "file"))
     if scenario.extends:
@@ -740,9 +755,10 @@ def load_grid_case(path: str | Path, bus_coordinates: str | Path | None = None) 
     assert grid is not None
     from siting.inputs.grids.layer import grid_format
 
-    files: list[InputRef] = [
-        ("grid", path, "vector" if grid_format(path) == "layers" else "file")
-    ] + ([("grid.bus_coordinates", Path(bus_coordinates), "file")] if bus_coordinates else [])
+    kind: DatasetKind = "vector" if grid_format(path) == "layers" else "file"
+    files: list[InputPath] = [("grid", path, kind)]
+    if bus_coordinates:
+        files.append(("grid.bus_coordinates", Path(bus_coordinates), "file"))
     return Layers(
         crs=crs, region=region, grid=grid, inputs=hash_inputs(files), notes=list(report.notes)
     )

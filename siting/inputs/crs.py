@@ -67,10 +67,10 @@ def choose_crs(
         return crs
     if extent_lonlat is None or not all(math.isfinite(v) for v in extent_lonlat):
         return None  # no extent (the layers' problems say why)
-    w, s, e, n = extent_lonlat
-    lon, lat = (w + e) / 2.0, (s + n) / 2.0
+    west, south, east, north = extent_lonlat
+    lon, lat = (west + east) / 2.0, (south + north) / 2.0
     crs = utm_crs(lon, lat)
-    width_deg = e - w
+    width_deg = east - west
     report.note(
         f"CRS: {_name(crs)}, chosen automatically as the UTM zone of the region's centre "
         f"({lon:.2f}, {lat:.2f}); set `crs:` in the scenario to choose another"

@@ -46,7 +46,7 @@ def summarise(layers: Layers, scenario: Scenario | None = None) -> dict[str, Any
     if layers.region is not None and layers.crs is not None:
         b = layers.region.bounds
         t = Transformer.from_crs(layers.crs, "EPSG:4326", always_xy=True)
-        ll = t.transform_bounds(*b, densify_pts=21)
+        ll = t.transform_bounds(b[0], b[1], b[2], b[3], densify_pts=21)
         out["extent"] = {
             "bounds": [round(v, 1) for v in b],
             "bounds_lonlat": [round(v, 4) for v in ll],

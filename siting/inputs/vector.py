@@ -12,6 +12,7 @@ import contextlib
 import re
 import warnings
 from pathlib import Path
+from types import TracebackType
 
 import geopandas as gpd
 import numpy as np
@@ -253,8 +254,13 @@ class _LibraryWarnings(contextlib.AbstractContextManager):
         self._caught = self._catch.__enter__()
         warnings.simplefilter("always")
 
-    def __exit__(self, *exc: object) -> None:
-        self._catch.__exit__(*exc)
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._catch.__exit__(exc_type, exc, tb)
         for w in self._caught or []:
             if Path(w.filename).parent.name == "pyogrio":
                 said = f"GDAL says: {str(w.message).strip()}"

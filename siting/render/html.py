@@ -21,7 +21,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, SupportsFloat, SupportsIndex, TypeGuard
 
 import numpy as np
 
@@ -61,8 +61,8 @@ def esc(v: Any) -> str:
 # --------------------------------------------------------------------------- number formats
 
 
-def is_number(v: Any) -> bool:
-    """Whether ``v`` is a finite number (or text of one)."""
+def is_number(v: Any) -> TypeGuard[str | SupportsFloat | SupportsIndex]:
+    """Whether ``v`` is a finite number (or text of one): one ``float(v)`` takes."""
     try:
         return v is not None and math.isfinite(float(v))
     except (TypeError, ValueError):

@@ -39,13 +39,13 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from branca.element import MacroElement
+from branca.element import Figure, MacroElement
 from jinja2 import Template
 
 from siting.core.errors import InputError, Problem
@@ -104,18 +104,20 @@ class MapInputs:
         self.notes: list[str] = []
         self.water_sources: gpd.GeoDataFrame | None = None
         problems: list[Problem] = []
-        self.manifest: dict = read_manifest(plan_dir / "manifest.json", problems, required=False)
+        # None only with a problem, raised below
+        self.manifest: dict[str, Any] = (
+            read_manifest(plan_dir / "manifest.json", problems, required=False) or {}
+        )
         gpkg = plan_dir / "plan.gpkg"
         if path_problem(gpkg) == "file not found":
             raise InputError(f"{plan_dir}: no plan.gpkg; is this a plan folder?")
         sched = plan_dir / "schedule.csv"
-        schedule = (
-            read_plan_table(
+        schedule = pd.DataFrame(columns=["site_id", "year", "it_mw"])  # none in the folder
+        if path_problem(sched) != "file not found":
+            table = read_plan_table(
                 sched, problems, required=("site_id", "year", "it_mw"), empty_text_as_na=True
             )
-            if path_problem(sched) != "file not found"
-            else pd.DataFrame(columns=["site_id", "year", "it_mw"])
-        )
+            schedule = schedule if table is None else table  # None only with a problem
         raise_plan_problems(problems)
         self.run: dict = self.manifest.get("scenario_as_run") or {}
         self.schedule: pd.DataFrame = schedule
@@ -825,7 +827,8 @@ def build_html(plan_dir: Path, *, tiles: bool = True) -> str:
     title = esc(
         inp.manifest.get("title") or inp.run.get("title") or inp.run.get("name") or plan_dir.name
     )
-    m.get_root().header.add_child(folium.Element(f"<title>{title}: siting map</title>" + MAP_CSS))
+    root = cast(Figure, m.get_root())  # a folium Map's root is always a Figure
+    root.header.add_child(folium.Element(f"<title>{title}: siting map</title>" + MAP_CSS))
     _Layers(js_json(data)).add_to(m)
     page = m.get_root().render()
     return inline_leaflet(page)

@@ -29,9 +29,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from siting.core.errors import Problem
+from siting.core.errors import Problem, SitingError
 from siting.core.files import path_problem
 from siting.core.io import write_text_atomic
 from siting.core.plan_files import (
@@ -158,12 +159,13 @@ def svg_stacked_bars(
         body.append(svg_text(x + bw / 2, top + ph + 18, str(cat), "middle"))
         if totals[i] > 0:
             body.append(svg_text(x + bw / 2, y(totals[i]) - 4, fmt_num(totals[i]), "middle", _HALO))
-        if target is not None and target[i] is not None:
-            ty = y(float(target[i]))
+        mark = None if target is None else target[i]
+        if mark is not None:
+            ty = y(float(mark))
             body.append(
                 f'<line x1="{x - 6:.1f}" x2="{x + bw + 6:.1f}" y1="{ty:.1f}" y2="{ty:.1f}" '
                 f'stroke="#000" stroke-width="2" stroke-dasharray="5 3"><title>{esc(target_label)}'
-                f", {esc(cat)}: {esc(fmt_num(target[i]))} {esc(unit)}</title></line>"
+                f", {esc(cat)}: {esc(fmt_num(mark))} {esc(unit)}</title></line>"
             )
     body.append(
         f'<line x1="{left:.1f}" x2="{left + pw:.1f}" y1="{y(0):.1f}" y2="{y(0):.1f}" '
@@ -235,12 +237,13 @@ def _hbar_panel(
         vl = value_labels[i] if value_labels else fmt_num(v, 2)
         # right of the bar; a negative bar's label right of the zero line
         body.append(svg_text(x2 + 4, yy + 15, vl, "start", f'fill="#333" {_HALO}'))
-        if markers is not None and markers[i] is not None:
-            mx = x(float(markers[i]))
+        mark = None if markers is None else markers[i]
+        if mark is not None:
+            mx = x(float(mark))
             body.append(
                 f'<line x1="{mx:.1f}" x2="{mx:.1f}" y1="{yy + 1:.1f}" y2="{yy + 21:.1f}" '
                 f'stroke="#000" stroke-width="2"><title>{esc(marker_label)}: '
-                f"{esc(fmt_num(markers[i], 2))}</title></line>"
+                f"{esc(fmt_num(mark, 2))}</title></line>"
             )
     body.append(
         f'<line x1="{x(zero):.1f}" x2="{x(zero):.1f}" y1="{top:.1f}" y2="{top + ph:.1f}" '
@@ -285,6 +288,13 @@ def _read_layer(gpkg: Path, layer: str, layers: set[str]) -> pd.DataFrame | None
         return None
     df = read_plan_layer(gpkg, layer, read_geometry=False)
     return pd.DataFrame(df)
+
+
+def _as_int(v: object) -> int:
+    """A whole number read from a plan's table (an int, float, text or numpy number)."""
+    if not isinstance(v, (int, float, str, np.integer, np.floating)):
+        raise SitingError(f"expected a whole number in the plan's table, got {v!r}")
+    return int(v)
 
 
 def _ok(v: Any) -> bool:
@@ -335,7 +345,7 @@ class _PlanFolder:
         out = {y: 0.0 for y in self.years}
         if len(self.schedule):
             for y, v in self.schedule.groupby("year")["it_mw"].sum().items():
-                out[int(y)] = float(v)
+                out[_as_int(y)] = float(v)
         return out
 
     def targets(self) -> dict[int, float]:
@@ -518,7 +528,8 @@ def _summary_target(
                 + esc(_list_words([str(y) for y in short]))
                 + "."
             )
-        tl = targets.get(last, max(targets.values()))
+        top = max(targets.values())
+        tl = top if last is None else targets.get(last, top)
         return f"That meets the national target in every year ({esc(fmt_mw(tl))} by {esc(last)})."
     return "No national target was set."
 
@@ -553,7 +564,9 @@ def _summary_cost(p: _PlanFolder, total: float) -> str:
 def _summary_cooling(sites: pd.DataFrame) -> str:
     """The cooling mix (sites and final IT MW per technology) and the range of annual PUE."""
     mix = (
-        sites.assign(mw=pd.to_numeric(sites.get("it_mw_final"), errors="coerce"))
+        sites.assign(
+            mw=pd.to_numeric(sites.get("it_mw_final", pd.Series(dtype=float)), errors="coerce")
+        )
         .groupby("cooling")
         .agg(n=("site_id", "size"), mw=("mw", "sum"))
         .sort_values("mw", ascending=False)
@@ -687,8 +700,16 @@ def _by_year(p: _PlanFolder, sites: pd.DataFrame) -> str:
     by_year = p.it_mw_by_year()
     targets = p.targets()
     sc = p.schedule
-    new = sc.groupby("year")["new_it_mw"].sum() if len(sc) and "new_it_mw" in sc else {}
-    n_open = sc[sc["it_mw"] > 0].groupby("year")["site_id"].nunique() if len(sc) else {}
+    new: pd.Series = (  # new IT [MW] by year
+        sc.groupby("year")["new_it_mw"].sum()
+        if len(sc) and "new_it_mw" in sc
+        else pd.Series(dtype=float)
+    )
+    n_open: pd.Series = (  # sites in service by year
+        sc[sc["it_mw"] > 0].groupby("year")["site_id"].nunique()
+        if len(sc)
+        else pd.Series(dtype=int)
+    )
     rows = []
     for y in years:
         t = targets.get(y)
@@ -698,9 +719,9 @@ def _by_year(p: _PlanFolder, sites: pd.DataFrame) -> str:
                 y,
                 fmt_num(t) if t is not None else "–",
                 f'<span data-year="{esc(y)}" data-value="{esc(repr(b))}">{esc(fmt_num(b))}</span>',
-                fmt_num(new.get(y, 0.0) if hasattr(new, "get") else 0.0),
+                fmt_num(new.get(y, 0.0)),
                 fmt_num(b - t) if t is not None else "–",
-                int(n_open.get(y, 0)) if hasattr(n_open, "get") else 0,
+                int(n_open.get(y, 0)),
             ]
         )
     table = _table(
@@ -723,8 +744,7 @@ def _by_year(p: _PlanFolder, sites: pd.DataFrame) -> str:
     z = p.zones
     if z is not None and len(z) and all(f"it_mw_{y}" in z for y in years):
         how = "growth zone"
-        for r in z.itertuples(index=False):
-            rd = r._asdict()
+        for rd in z.to_dict("records"):
             label = f"{rd.get('zone_id', '')} {rd.get('name', '') or ''}".strip()
             vals = [float(rd[f"it_mw_{y}"]) if is_number(rd[f"it_mw_{y}"]) else 0.0 for y in years]
             series.append((label, vals))
@@ -1051,7 +1071,7 @@ def _grid_upgrades(ups: pd.DataFrame) -> str:
             [
                 "line" if r.asset == "branch" else r.asset,
                 r.asset_id,
-                int(r.year),
+                _as_int(r.year),
                 fmt_num(r.added_mw),
                 fmt_usd(r.cost_usd),
                 fmt_num(r.lead_time_years, 1),
@@ -1095,7 +1115,7 @@ def _grid_n_minus_1(p: _PlanFolder, n1: dict[str, Any]) -> str:
             [
                 r.branch_id,
                 r.outage_id,
-                int(r.year),
+                _as_int(r.year),
                 r.snapshot,
                 fmt_num(r.post_flow_mw),
                 fmt_num(r.rating_emergency_mw),

@@ -113,13 +113,18 @@ def attach_tables(grid: Grid, spec: GridLayers, report: ProblemReport) -> None:
             grid.attachments[key] = {"path": str(ref.path), "rows": int(len(table)), **info}
     factors = getattr(spec, "load_growth_per_year", None) or {}
     if factors:
-        info = _apply_factors_per_year(grid, dict(factors), report)
-        if info is not None:
-            grid.attachments["load_growth_per_year"] = info
+        per_year = _apply_factors_per_year(grid, dict(factors), report)
+        if per_year is not None:
+            grid.attachments["load_growth_per_year"] = per_year
 
 
 def _replace_values(
-    grid: Grid, target: str, table: pd.DataFrame, spec: LayerSpec, key: str, report
+    grid: Grid,
+    target: str,
+    table: pd.DataFrame,
+    spec: LayerSpec,
+    key: str,
+    report: ProblemReport,
 ) -> dict[str, Any]:
     """Write a table keyed by branch or bus into the grid's columns of the same names."""
     frame = getattr(grid, target)
@@ -247,21 +252,22 @@ def _growth_rows(
     present = set(table.attrs.get("columns", []))
     keys = [c for c in ("bus_id", "area") if c in present]
     values = [c for c in ("load_mw", "growth_factor") if c in present]
-    where = dict(file=file, layer=layer)
     columns = f"; the columns are {', '.join(sorted(present))}"
     if len(keys) != 1:
         report.add(
             "expected one column naming what grows: bus_id or area"
             + (" (not both)" if keys else columns),
             field="bus_id",
-            **where,
+            file=file,
+            layer=layer,
         )
     if len(values) != 1:
         report.add(
             "expected one column giving the load: load_mw [MW] or growth_factor [x the grid's "
             "load]" + (" (not both)" if values else columns),
             field="load_mw",
-            **where,
+            file=file,
+            layer=layer,
         )
     if len(keys) != 1 or len(values) != 1:
         return None
@@ -271,7 +277,8 @@ def _growth_rows(
             "an area's load is given as growth_factor (a multiple of its buses' own load); "
             "load_mw is for single buses (bus_id)",
             field="load_mw",
-            **where,
+            file=file,
+            layer=layer,
         )
         return None
     _own_years_problem(grid, report, "load_growth")
@@ -281,7 +288,15 @@ def _growth_rows(
     year = table["year"].to_numpy(dtype=float)
     amount = table[value].to_numpy(dtype=float)
     if key == "bus_id":
-        check_refs(names, buses.index.astype(str), report, field="bus_id", target="bus", **where)
+        check_refs(
+            names,
+            buses.index.astype(str),
+            report,
+            file=file,
+            layer=layer,
+            field="bus_id",
+            target="bus",
+        )
     else:
         areas = pd.Index(sorted(set(buses["area"].astype(str))))
         report.add_rows(
@@ -292,7 +307,8 @@ def _growth_rows(
             ),
             field="area",
             ids=list(names.index),
-            **where,
+            file=file,
+            layer=layer,
         )
     dup = pd.DataFrame({"k": names.to_numpy(), "y": year}).duplicated(keep="first").to_numpy()
     report.add_rows(
@@ -303,7 +319,8 @@ def _growth_rows(
         ),
         field="year",
         ids=list(names.index),
-        **where,
+        file=file,
+        layer=layer,
     )
     return _Growth(key, value, names, year, amount)
 

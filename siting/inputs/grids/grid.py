@@ -22,6 +22,7 @@ from typing import Any, Literal
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from pyproj import CRS
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ class Grid:
         return len(geom) > 0 and bool((~(geom.isna() | geom.is_empty)).all())
 
     @property
-    def crs(self):
+    def crs(self) -> CRS | None:
         """The CRS of the bus geometries (``None`` without coordinates)."""
         return self.buses.crs
 

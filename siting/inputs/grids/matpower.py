@@ -524,10 +524,14 @@ def _section_array(
         rows_bad = np.flatnonzero(bad)
         if len(rows_bad):
             ok = False
+
+            def not_finite(i: int, j: int = j) -> str:
+                return f"expected a finite number, got {_fmt(kept[i, j])}"
+
             _report_rows(
                 report,
                 rows_bad,
-                lambda i, j=j: f"expected a finite number, got {_fmt(kept[i, j])}",
+                not_finite,
                 file=file,
                 layer=name,
                 field=col,
@@ -823,10 +827,14 @@ def _report_not_finite(
         spec = _SECTIONS[layer]
         for j in (*finite, *not_nan):
             bad = np.isnan(arr[:, j]) | (np.isinf(arr[:, j]) & (j in finite))
+
+            def not_finite(i: int, arr: np.ndarray = arr, j: int = j) -> str:
+                return f"expected a finite number, got {_fmt(arr[i, j])}"
+
             _report_rows(
                 report,
                 np.flatnonzero(bad),
-                lambda i, arr=arr, j=j: f"expected a finite number, got {_fmt(arr[i, j])}",
+                not_finite,
                 file=file,
                 layer=layer,
                 field=spec.column(j),
@@ -944,14 +952,14 @@ def _cost_curves(
     ncost = gc[:, NCOST]
     curves: dict[str, CostCurve] = {}
     not_ascending: list[int] = []
-    for i in np.flatnonzero(good):
+    for i in map(int, np.flatnonzero(good)):
         n = int(ncost[i])
         start, stop = float(gc[i, STARTUP]), float(gc[i, SHUTDOWN])
         if model[i] == 1:
             pts = gc[i, COST : COST + 2 * n].reshape(n, 2)
             dp = np.diff(pts[:, 0])
             if np.any(dp <= 0):
-                not_ascending.append(int(i))
+                not_ascending.append(i)
                 continue
             curves[gen_ids[i]] = CostCurve(
                 "pwl", points=pts.copy(), startup_usd=start, shutdown_usd=stop
@@ -1195,10 +1203,14 @@ def _check_coordinate_values(
         line_word=line_word,
     )
     for col, vals, raw in ((xcol, x, raw_x), (ycol, y, raw_y)):
+
+        def not_finite(i: int, raw: pd.Series = raw) -> str:
+            return f"expected a finite number, got {raw.iloc[i]!r}"
+
         _report_rows(
             report,
             np.flatnonzero(~np.isfinite(vals) & ~empty),
-            lambda i, raw=raw: f"expected a finite number, got {raw.iloc[i]!r}",
+            not_finite,
             file=file,
             layer=layer,
             field=col,
@@ -1460,13 +1472,17 @@ def _branch_ends(
     f_row, f_ok = _rows_of(branch[:, F_BUS], uniq, first)
     t_row, t_ok = _rows_of(branch[:, T_BUS], uniq, first)
     for col, j, ok in (("F_BUS", F_BUS, f_ok), ("T_BUS", T_BUS, t_ok)):
+
+        def not_a_bus(i: int, j: int = j) -> str:
+            return (
+                f"bus {_fmt(branch[i, j])} is not in the bus table (BUS_I); "
+                "expected the number of a bus"
+            )
+
         _report_rows(
             report,
             np.flatnonzero(~ok),
-            lambda i, j=j: (
-                f"bus {_fmt(branch[i, j])} is not in the bus table (BUS_I); "
-                "expected the number of a bus"
-            ),
+            not_a_bus,
             file=file,
             layer="branch",
             field=col,
@@ -1565,12 +1581,14 @@ def _check_branch_numbers(
         lines=br_lines,
     )
     for col, j in (("RATE_A", RATE_A), ("RATE_C", RATE_C)):
+
+        def negative(i: int, j: int = j) -> str:
+            return f"rating {_fmt(branch[i, j])} is negative; expected MVA >= 0 (0 = unlimited)"
+
         _report_rows(
             report,
             np.flatnonzero(branch[:, j] < 0),
-            lambda i, j=j: (
-                f"rating {_fmt(branch[i, j])} is negative; expected MVA >= 0 (0 = unlimited)"
-            ),
+            negative,
             file=file,
             layer="branch",
             field=col,

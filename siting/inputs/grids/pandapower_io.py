@@ -160,7 +160,8 @@ def _check_tables(net: Any, pp: Any, report: ProblemReport, file: str) -> bool:
                 layer=name,
             )
     sn = net.get("sn_mva")
-    if isinstance(sn, bool) or not isinstance(sn, numbers.Real) or not (0 < sn < math.inf):
+    real = (int, float, np.integer, np.floating)  # the real numbers a JSON file can give
+    if isinstance(sn, bool) or not isinstance(sn, real) or not (0 < sn < math.inf):
         report.add(f"expected a finite number > 0 [MVA], got {sn!r}", file=file, layer="sn_mva")
     if len(report) > n_before:
         return False
@@ -193,11 +194,13 @@ def _check_tables(net: Any, pp: Any, report: ProblemReport, file: str) -> bool:
                 continue
             v = pd.to_numeric(table[col], errors="coerce").to_numpy(dtype=float)
             bad = ~(np.isfinite(v) & (v == np.round(v))) | ~table[col].isin(bus.index).to_numpy()
+
+            def not_a_bus(i: int, t: pd.DataFrame = table, c: str = col) -> str:
+                return f"bus '{t[c].iloc[i]}' is not in the bus table; expected the index of a bus"
+
             report.add_rows(
                 np.flatnonzero(bad),
-                lambda i, t=table, c=col: (
-                    f"bus '{t[c].iloc[i]}' is not in the bus table; expected the index of a bus"
-                ),
+                not_a_bus,
                 file=file,
                 layer=name,
                 field=col,
@@ -555,7 +558,7 @@ def _auxiliary_buses(
             if 0 <= row < nb and rep[row] < 0:
                 bus_ids[row] = star_of.get((k, end), f"{branch_ids[k]}:{side}")
                 home[row] = declared[k, end]
-    for row in np.flatnonzero(rep < 0):
+    for row in map(int, np.flatnonzero(rep < 0)):
         if not bus_ids[row]:
             bus_ids[row] = f"aux#{row}"
     return bus_ids, home
