@@ -38,6 +38,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 from scipy.spatial import cKDTree
 
+from siting.core.cells import as_float, as_int
+
 #: Places farther than this from every site of a zone do not name it [km].
 PLACE_NAME_KM = 50.0
 
@@ -403,12 +405,12 @@ def _zone_row(
     row["water_m3_per_day_final"] = float(fig.water_final.loc[zid].sum())
     row["bus_ids"] = ", ".join(zbuses)
     row["upgrades"] = "; ".join(
-        f"{r.asset} {r.asset_id} +{_fmt_mw(float(r.added_mw))} MW ({int(r.year)})"
+        f"{r.asset} {r.asset_id} +{_fmt_mw(as_float(r.added_mw))} MW ({as_int(r.year)})"
         for r in zup.itertuples(index=False)
     )
     row["upgrades_cost_usd"] = float(zup["cost_usd"].astype(float).sum()) if len(zup) else 0.0
     row["capex_usd"] = float(fig.site_capex.loc[zid].sum() + fig.pipe_usd.loc[zid].sum())
-    big = min(zid, key=lambda s: (-fig.mw_final.at[s], s))
+    big = min(zid, key=lambda s: (-as_float(fig.mw_final.at[s]), s))
     row["_big_bus"] = g.bus_of[g.pos[big]]
     row["_members"] = members
     row["geometry"] = _zone_shape(members, g.xy, fig.radius, g.pairs, g.bus_of, bus_pt, zl, w)
@@ -424,8 +426,8 @@ def _cooling_mix(fig: _SiteFigures, zid: list[str]) -> str:
         .sum()
     )
     mix = mix[(mix > 0) & (mix.index != "")]
-    mix = sorted(mix.items(), key=lambda kv: (-kv[1], kv[0]))
-    return "; ".join(f"{k} {_fmt_mw(v)} MW" for k, v in mix)
+    largest_first = sorted(mix.items(), key=lambda kv: (-kv[1], kv[0]))
+    return "; ".join(f"{k} {_fmt_mw(v)} MW" for k, v in largest_first)
 
 
 def _zones_layer(
@@ -504,10 +506,14 @@ def _upgrades_at_buses(upgrades: pd.DataFrame | None, branches: pd.DataFrame | N
             ends[str(b)] = {str(f), str(t)}
     up = upgrades.copy()
     up["asset_id"] = up["asset_id"].astype(str)
-    up["_buses"] = [
-        {a} if kind == "substation" else ends.get(a, set())
-        for kind, a in zip(up["asset"].astype(str), up["asset_id"], strict=True)
-    ]
+    up["_buses"] = pd.Series(
+        [
+            {a} if kind == "substation" else ends.get(a, set())
+            for kind, a in zip(up["asset"].astype(str), up["asset_id"], strict=True)
+        ],
+        index=up.index,
+        dtype=object,
+    )
     return up.sort_values(["year", "asset", "asset_id"], kind="stable")[cols]
 
 
@@ -544,8 +550,11 @@ def _zone_shape(
         g = links.drop_duplicates(["site_id", "source_id"])["geometry"]
         lines.extend(x for x in g if x is not None and not x.is_empty)
     # the links between sites joined by distance: their minimum spanning tree
-    inz = np.isin(pairs[:, 0], members) & np.isin(pairs[:, 1], members) if len(pairs) else []
-    zp = pairs[inz] if len(pairs) else pairs
+    zp = (
+        pairs[np.isin(pairs[:, 0], members) & np.isin(pairs[:, 1], members)]
+        if len(pairs)
+        else pairs
+    )
     if len(zp):
         local = {int(g): k for k, g in enumerate(members)}
         a = np.array([local[int(i)] for i in zp[:, 0]])
@@ -600,11 +609,11 @@ def _names(
     out = []
     seen: dict[str, int] = {}
     for k, r in enumerate(rows, start=1):
-        if near[k - 1] is None:
+        nm = near[k - 1]
+        if nm is None:
             b = r["_big_bus"]
             out.append(f"Zone {k} (near bus {b})" if b else f"Zone {k}")
             continue
-        nm = near[k - 1]
         seen[nm] = seen.get(nm, 0) + 1
         out.append(nm if seen[nm] == 1 else f"{nm} ({seen[nm]})")
     return out
