@@ -360,15 +360,16 @@ def read_plan(plan_dir: str | Path) -> PlanTables:
                 manifest_path,
             )
         )
-    tables = {
-        name: _read_table(d / name, problems)
-        for name in ("schedule.csv", "dispatch.csv", "flows.csv")
-    }
+    schedule, dispatch, flows = (
+        _read_table(d / name, problems) for name in ("schedule.csv", "dispatch.csv", "flows.csv")
+    )
     up_path = d / UPGRADES_FILE
     has_up = up_path.is_file()
     upgrades = _read_upgrades(up_path, problems) if has_up else None
     if problems:
         raise InputError(problems, what="plan")
+    # (a table not read added a problem, raised just above)
+    assert schedule is not None and dispatch is not None and flows is not None
     if upgrades is None:
         upgrades = pd.DataFrame(
             {
@@ -381,9 +382,9 @@ def read_plan(plan_dir: str | Path) -> PlanTables:
     return PlanTables(
         plan_dir=d,
         manifest=manifest,
-        schedule=tables["schedule.csv"],  # type: ignore[arg-type]
-        dispatch=tables["dispatch.csv"],  # type: ignore[arg-type]
-        flows=tables["flows.csv"],  # type: ignore[arg-type]
+        schedule=schedule,
+        dispatch=dispatch,
+        flows=flows,
         upgrades=upgrades,
         has_upgrades_file=has_up,
     )

@@ -88,7 +88,7 @@ def zone_columns(years: Sequence[int]) -> list[str]:
     ]
 
 
-def empty_zones(years: Sequence[int], crs: Any) -> gpd.GeoDataFrame:
+def empty_zones(years: Sequence[int], crs: CRS | str | int | None) -> gpd.GeoDataFrame:
     """A zones layer with no rows but every column (typed), in ``crs``.
 
     Parameters
@@ -96,7 +96,7 @@ def empty_zones(years: Sequence[int], crs: Any) -> gpd.GeoDataFrame:
     years
         Planning years (for the ``it_mw_<year>`` columns).
     crs
-        The plan's CRS.
+        The plan's CRS (a pyproj CRS, or what ``pyproj.CRS.from_user_input`` reads).
 
     Returns
     -------
@@ -124,7 +124,7 @@ def growth_zones(
     distance_km: float,
     corridor_buffer_km: float,
     places: gpd.GeoDataFrame | None = None,
-    crs: Any,
+    crs: CRS | str | int,
     years: Sequence[int] | None = None,
     branches: pd.DataFrame | None = None,
     capex_usd_per_mw: float | Mapping[str, float] = 0.0,
@@ -164,7 +164,8 @@ def growth_zones(
         Towns and cities (points in ``crs``, column ``name``; optional ``population``);
         names zones.
     crs
-        The plan's (projected) CRS; every input geometry is in it.
+        The plan's (projected) CRS, a pyproj CRS or what ``pyproj.CRS.from_user_input`` reads
+        (``"EPSG:3857"``); every input geometry is in it.
     years
         Planning years for the ``it_mw_<year>`` columns; default: the schedule's years.
     branches
@@ -237,7 +238,7 @@ def growth_zones(
 # --------------------------------------------------------------------------- steps
 
 
-def _unit_m(crs: Any) -> float:
+def _unit_m(crs: CRS | str | int) -> float:
     """The CRS's unit [m] (its first axis's; 1 when it has no axis information)."""
     crs_obj = CRS.from_user_input(crs)
     return float(crs_obj.axis_info[0].unit_conversion_factor) if crs_obj.axis_info else 1.0
@@ -436,7 +437,7 @@ def _zones_layer(
     places: gpd.GeoDataFrame | None,
     reach: float,
     years: list[int],
-    crs: Any,
+    crs: CRS | str | int,
 ) -> gpd.GeoDataFrame:
     """The zones layer: rows ordered by final MW (then smallest site_id), numbered and
     named (places within ``reach`` [CRS units]), columns :func:`zone_columns`."""
