@@ -635,9 +635,13 @@ def replay(
 
     def run(mm: pyo.ConcreteModel) -> SolveResult:
         return solve_model(
-            mm, d, time_limit_s=time_limit_s, mip_gap=solver.mip_gap, threads=solver.threads,
+            mm,
+            d,
+            time_limit_s=time_limit_s,
+            mip_gap=solver.mip_gap,
+            threads=solver.threads,
             clock=clock,
-        )  # fmt: skip
+        )
 
     r = run(m)
     if r.has_solution:

@@ -623,9 +623,12 @@ def _grids(base_sc: Scenario, stressed_sc: Scenario) -> tuple[Grid, Grid]:
     spec = base_sc.layers.grid
     if spec is None:
         raise InputError(
-            Problem("the scenario has no grid layer, so there is no grid to stress", file=file,
-                    field="layers.grid")
-        )  # fmt: skip
+            Problem(
+                "the scenario has no grid layer, so there is no grid to stress",
+                file=file,
+                field="layers.grid",
+            )
+        )
     report = ProblemReport()
     raw = read_grid(spec, report)
     report.raise_if_any()
