@@ -83,6 +83,7 @@ __all__ = [
     "post_outage_flows",
     "ptdf",
     "radial_branches",
+    "require_network",
     "slack_weights",
 ]
 
@@ -188,6 +189,27 @@ class DCNetwork:
                     f"({exc}); branch reactances that cancel out (negative x_pu) can do this"
                 ) from exc
         return self._cache["lu"]
+
+
+def require_network(net: DCNetwork | None, what: str) -> DCNetwork:
+    """``net``, the DC network a grid step needs, or a :class:`SitingError` saying it is missing.
+
+    A model's data hold a DC network exactly when the grid is modelled (``grid.enabled``
+    and a grid layer); a step that reads flows, ratings or buses runs only then.
+
+    Parameters
+    ----------
+    net
+        The DC network, or None (the grid is not modelled).
+    what
+        The step that needs it, for the message (``"the plan's flows"``).
+    """
+    if net is None:
+        raise SitingError(
+            f"{what} needs the DC network, and there is none: the grid is not modelled "
+            "(the scenario's grid.enabled is off, or it has no grid layer)"
+        )
+    return net
 
 
 @dataclass(frozen=True, eq=False)

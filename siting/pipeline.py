@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import numpy as np
 import pandas as pd
 
+from siting.core.cells import as_float, as_int
 from siting.core.clock import Clock, usd
 from siting.core.errors import SitingError
 from siting.core.io import OutputFile, OutputOwner, check_output_folder, output_lock
@@ -35,6 +36,7 @@ from siting.model import elastic as _elastic
 from siting.model.data import Caps, Goal, ModelData, replaced
 from siting.model.metrics import metric_values
 from siting.model.state import model_state
+from siting.network import require_network
 from siting.results.plan import Plan, extract, verify
 from siting.solve import approx as _approx
 from siting.solve import kernel as _kernel
@@ -50,6 +52,7 @@ from siting.solve.highs import (
 
 if TYPE_CHECKING:
     import pyomo.environ as pyo
+    from pyomo.core.base.var import VarData
 
     from siting.candidates.generate import Candidates
     from siting.config.scenario import Scenario
@@ -124,18 +127,18 @@ def solve_model(
     return r
 
 
-def _lazy_notes(m, d: ModelData, r: SolveResult) -> None:
+def _lazy_notes(m: pyo.ConcreteModel, d: ModelData, r: SolveResult) -> None:
     """The lazy loop's figures (``model_state(m).lazy_info``) as notes on ``r``."""
     info = model_state(m).lazy_info
     if info is None:
         return
     if m.component("lazy_limits") is not None:
-        assert d.grid.net is not None  # lazy limits exist only with a network
-        rows = int(np.isfinite(d.grid.net.rating_mw).sum()) * d.horizon.n_years
+        net = require_network(d.grid.net, "the lazy line limits' note")
+        n_snaps = len(d.horizon.snapshots)
         r.notes.append(
             f"PTDF form with lazy line limits: {info.lp_rounds} LP and {info.mip_rounds} MIP "
             f"rounds, {info.limits_added} limits added of "
-            f"{rows * len(d.horizon.snapshots)}"
+            f"{int(np.isfinite(net.rating_mw).sum()) * d.horizon.n_years * n_snaps}"
         )
     if m.component("n1_limits") is not None:
         r.notes.append(
@@ -164,7 +167,7 @@ def solve_by_kernel(
     progress: Callable[[str], None] | None = None,
     clock: Clock | None = None,
     approximate: bool = False,
-):
+) -> tuple[pyo.ConcreteModel, ModelData, SolveResult] | None:
     """Solve by the candidate kernel (:mod:`siting.solve.kernel`).
 
     ``approximate``: each kernel MILP is solved with approximate network rows
@@ -198,7 +201,7 @@ def solve_by_approximation(
     write_lp: str | Path | OutputFile | None = None,
     progress: Callable[[str], None] | None = None,
     clock: Clock | None = None,
-):
+) -> tuple[pyo.ConcreteModel, ModelData, SolveResult] | None:
     """Solve with approximate network rows, every plan verified on the exact network
     (:mod:`siting.solve.approx`).
 
@@ -217,18 +220,18 @@ def solve_by_approximation(
 
 
 def _by_method(
-    method: Callable,
+    method: Callable[..., tuple[pyo.ConcreteModel, ModelData, SolveResult, Any] | None],
     info_attr: str,
     d: ModelData,
     baseline_usd: float,
     baseline_co2_t: float,
     settings: dict[str, Any],
     *,
-    write_lp,
+    write_lp: str | Path | OutputFile | None,
     progress: Callable[[str], None] | None,
     clock: Clock | None,
     lazy_notes: bool,
-):
+) -> tuple[pyo.ConcreteModel, ModelData, SolveResult] | None:
     """Run a method that builds its own models (``method(d, build, run, mip_gap=...,
     clock=..., progress=...) -> (model, data, result, info) | None``); its figures are kept
     in the model's state as the field ``info_attr`` (:class:`siting.model.state.ModelState`;
@@ -246,18 +249,20 @@ def _by_method(
     return m, dm, r
 
 
-def _highs_method(baseline_usd: float, baseline_co2_t: float, settings: dict, clock):
+def _highs_method(
+    baseline_usd: float, baseline_co2_t: float, settings: dict[str, Any], clock: Clock | None
+) -> tuple[Callable[[ModelData], pyo.ConcreteModel], Callable[..., SolveResult], Clock]:
     """The model builder and the HiGHS solve of a method that builds its own models (the
     kernel, approximate rows), and the run's clock (a new one from the settings' time
     limit when none is given)."""
 
-    def build(dd: ModelData):
+    def build(dd: ModelData) -> pyo.ConcreteModel:
         return build_model(dd, baseline_usd=baseline_usd, baseline_co2_t=baseline_co2_t)
 
     if clock is None:
         clock = Clock(limit_s=settings["time_limit_s"])
 
-    def run(m, *, highs_options=None) -> SolveResult:
+    def run(m: pyo.ConcreteModel, *, highs_options: dict[str, Any] | None = None) -> SolveResult:
         return solve(
             m,
             solver="highs",
@@ -321,8 +326,11 @@ def grid_baseline(
         return 0.0, 0.0
     base = _no_sites(d)
     m = build_model(base)
-    lp = dict(time_limit_s=600, mip_gap=0.0, threads=threads, clock=clock)
-    r = solve_model(m, base, **lp)
+
+    def lp(mb: pyo.ConcreteModel) -> SolveResult:
+        return solve_model(mb, base, time_limit_s=600, mip_gap=0.0, threads=threads, clock=clock)
+
+    r = lp(m)
     if r.has_solution and r.objective is not None:
         co2 = float(m.co2_t()) if m.component("co2_t") is not None else 0.0
         return float(m.energy_cost_npv()), co2
@@ -334,7 +342,7 @@ def grid_baseline(
             "Nothing was written."
         )
     me = build_model(base, elastic=True)
-    re = solve_model(me, base, **lp)
+    re = lp(me)
     viol = _elastic.violations(me) if re.has_solution else []
     raise GridBaseError(
         "the grid cannot serve its own base load within its limits, before any campus:\n"
@@ -369,22 +377,21 @@ def _where(v: dict, d: ModelData) -> str:
     key = key if isinstance(key, tuple) else (key,)
     name = v["slack"]
     years = d.horizon.years
+    net = d.grid.net  # the grid's slacks (below) exist only when the grid is modelled
     try:
         if name == "target_short_mw":
             return f"year {years[key[0]]}"
-        if name == "unserved_mw":
-            return f"bus {d.grid.net.bus_ids[key[0]]}, year {years[key[1]]}, snapshot {key[2]}"
-        if name == "overload_mw":
+        if net is not None and name == "unserved_mw":
+            return f"bus {net.bus_ids[key[0]]}, year {years[key[1]]}, snapshot {key[2]}"
+        if net is not None and name == "overload_mw":
+            return f"branch {net.branch_ids[key[0]]}, year {years[key[1]]}, snapshot {key[2]}"
+        if net is not None and name == "n1_overload_mw":
             return (
-                f"branch {d.grid.net.branch_ids[key[0]]}, year {years[key[1]]}, snapshot {key[2]}"
-            )
-        if name == "n1_overload_mw":
-            return (
-                f"branch {d.grid.net.branch_ids[key[0]]} after an outage, year {years[key[1]]}, "
+                f"branch {net.branch_ids[key[0]]} after an outage, year {years[key[1]]}, "
                 f"snapshot {key[2]}"
             )
-        if name == "headroom_mw":
-            return f"substation at bus {d.grid.net.bus_ids[key[0]]}, year {years[key[1]]}"
+        if net is not None and name == "headroom_mw":
+            return f"substation at bus {net.bus_ids[key[0]]}, year {years[key[1]]}"
         if name in ("water_short_m3_per_day",):
             return f"site {key[0]}, year {years[key[1]]}"
         if name in ("source_over_m3_per_day",):
@@ -412,10 +419,10 @@ class Prepared:
 
 
 def prepare(
-    scenario: Any,
+    scenario: str | Path | Scenario,
     *,
     progress: Callable[[str], None] | None = None,
-    on_scenario: Callable[[Any], None] | None = None,
+    on_scenario: Callable[[Scenario], None] | None = None,
     screen: bool = True,
     clock: Clock | None = None,
 ) -> Prepared:
@@ -520,12 +527,21 @@ def fix_decisions(m: pyo.ConcreteModel, d: ModelData, schedule: pd.DataFrame) ->
     missing = sorted(set(schedule["site_id"]) - known)
     sched = schedule[schedule["site_id"].isin(known)]
     year_pos = {y: t for t, y in enumerate(d.horizon.years)}
-    new = {(r.site_id, year_pos[r.year]): r.new_it_mw for r in sched.itertuples(index=False)}
+    new = {
+        (r.site_id, year_pos[as_int(r.year)]): as_float(r.new_it_mw)
+        for r in sched.itertuples(index=False)
+    }
     cool = sched.groupby("site_id")["cooling"].first().to_dict()
     first = sched[sched["it_mw"] > 0].groupby("site_id")["year"].min().to_dict()
     fixed: dict[int, int] = {}  # id(variable) -> the value this call fixed it at
+    techs_of = model_state(m).techs_of
+    if techs_of is None:
+        raise SitingError(
+            "the model has no cooling technologies per site: it was not built by "
+            "siting.model.build_model"
+        )
 
-    def fix(v, x: int) -> bool:
+    def fix(v: VarData, x: int) -> bool:
         if fixed.setdefault(id(v), x) != x:
             return False  # the same column as a decision fixed before, at another value
         v.fix(x)
@@ -539,9 +555,9 @@ def fix_decisions(m: pyo.ConcreteModel, d: ModelData, schedule: pd.DataFrame) ->
             n = round(new.get((s, t), 0.0) / d.campus.module_mw)
             if not fix(m.build[s, t], n):
                 missing.append(f"{s} ({n} modules in {y}; the site holds one)")
-        for k in model_state(m).techs_of[s]:
+        for k in techs_of[s]:
             fix(m.tech[s, k], 1 if cool.get(s) == k else 0)
-        if is_open and cool.get(s) not in model_state(m).techs_of[s]:
+        if is_open and cool.get(s) not in techs_of[s]:
             missing.append(f"{s} (cooling '{cool.get(s)}' not allowed there)")
     return missing
 
@@ -553,13 +569,13 @@ def fix_upgrades(m: pyo.ConcreteModel, d: ModelData, upgrades: pd.DataFrame) -> 
     """
     missing = []
     taken: dict[tuple[str, str], int] = {
-        (str(r.asset), str(r.asset_id)): int(r.year) for r in upgrades.itertuples(index=False)
+        (str(r.asset), str(r.asset_id)): as_int(r.year) for r in upgrades.itertuples(index=False)
     }
     for asset, var, table, id_col in (
         ("branch", getattr(m, "up_branch", None), d.grid.branch_upgrades, "branch_id"),
         ("substation", getattr(m, "up_bus", None), d.grid.bus_upgrades, "bus_id"),
     ):
-        offered = {str(i): int(pos) for pos, i in table[id_col].items()}
+        offered = {str(i): as_int(pos) for pos, i in table[id_col].items()}
         for (a, i), _y in taken.items():
             if a == asset and i not in offered:
                 missing.append(f"{asset} {i}")
@@ -578,7 +594,7 @@ def fix_upgrades(m: pyo.ConcreteModel, d: ModelData, upgrades: pd.DataFrame) -> 
 
 
 def replay(
-    scenario: Any,
+    scenario: str | Path | Scenario,
     schedule: pd.DataFrame,
     *,
     upgrades: pd.DataFrame | None = None,
@@ -612,13 +628,19 @@ def replay(
     missing = fix_decisions(m, d, schedule)
     if upgrades is not None:
         missing += fix_upgrades(m, d, upgrades)
-    settings = dict(
-        time_limit_s=time_limit_s,
-        mip_gap=prep.scenario.solver.mip_gap,
-        threads=prep.scenario.solver.threads,
-        clock=clock,
-    )
-    r = solve_model(m, d, **settings)
+    solver = prep.scenario.solver
+
+    def run(mm: pyo.ConcreteModel) -> SolveResult:
+        return solve_model(
+            mm,
+            d,
+            time_limit_s=time_limit_s,
+            mip_gap=solver.mip_gap,
+            threads=solver.threads,
+            clock=clock,
+        )
+
+    r = run(m)
     if r.has_solution:
         return Replay(r.status, r.objective, r.bound, [], missing)
     viol: list[dict] = []
@@ -629,14 +651,14 @@ def replay(
         fix_decisions(me, d, schedule)
         if upgrades is not None:
             fix_upgrades(me, d, upgrades)
-        re = solve_model(me, d, **settings)
+        re = run(me)
         if re.has_solution:
             viol = [{**v, "where": _where(v, d)} for v in _elastic.violations(me)]
     return Replay(r.status, None, None, viol, missing)
 
 
 def plan(
-    scenario: Any,
+    scenario: str | Path | Scenario,
     *,
     out: str | Path | None = None,
     write: bool = True,
@@ -758,7 +780,7 @@ def _interrupted(state: dict[str, Any], how: str = "interrupted") -> str:
 
 
 def _plan(
-    scenario: Any,
+    scenario: str | Path | Scenario,
     locks: ExitStack,
     state: dict[str, Any],
     out: str | Path | None,
@@ -766,7 +788,7 @@ def _plan(
     time_limit_s: float | None,
     mip_gap: float | None,
     solver: str | None,
-    write_lp: str | Path | OutputFile | None,
+    write_lp: str | Path | None,
     progress: Callable[[str], None] | None,
     clock: Clock,
 ) -> Plan:
@@ -780,9 +802,10 @@ def _plan(
         said(name)
 
     t_all = time.perf_counter()
+    lp_target: OutputFile | None = None  # the checked ``write_lp`` once the scenario is loaded
 
     def lock(sc: Scenario) -> None:
-        nonlocal write_lp
+        nonlocal lp_target
         if time_limit_s is None:
             clock.limit_s = float(sc.solver.time_limit_s)
         if write:
@@ -790,7 +813,7 @@ def _plan(
             state["dest"] = _check_outputs(sc, dest, state["force"])
             locks.enter_context(output_lock(state["dest"]))
         if write_lp is not None:
-            write_lp = _lp_target(sc, write_lp, state["force"], state["dest"])
+            lp_target = _lp_target(sc, write_lp, state["force"], state["dest"])
 
     prep = prepare(scenario, progress=say, on_scenario=lock, clock=clock)
     sc = prep.scenario
@@ -798,7 +821,7 @@ def _plan(
     settings = _solver_settings(sc, solver, time_limit_s, mip_gap)
     kept = _kept(state["dest"])
     _check_time_left(sc, clock, kept)
-    m, d, result, by_method = _solve(prep, settings, write_lp, say, clock, timings)
+    m, d, result, by_method = _solve(prep, settings, lp_target, say, clock, timings)
     if not result.has_solution:
         _raise_no_plan(prep, d, result, settings, say, clock, kept)
     p = _verified_plan(prep, m, d, result, say, timings)
@@ -858,11 +881,11 @@ def _check_time_left(sc: Scenario, clock: Clock, kept: str) -> None:
 def _solve(
     prep: Prepared,
     settings: dict[str, Any],
-    write_lp: str | Path | OutputFile | None,
+    write_lp: OutputFile | None,
     say: Callable[[str], None],
     clock: Clock,
     timings: dict[str, float],
-) -> tuple[Any, ModelData, SolveResult, bool]:
+) -> tuple[pyo.ConcreteModel, ModelData, SolveResult, bool]:
     """Build and solve the MILP: by the candidate kernel or the approximate network when
     they are wanted (HiGHS), else whole; adds ``build_s`` and ``solve_s`` to ``timings``
     [s]. ``write_lp``: the checked LP file to write (:func:`_lp_target`), or None.
@@ -875,7 +898,7 @@ def _solve(
     """
     sc, d, baseline = prep.scenario, prep.data, prep.baseline_usd
     kern = None
-    method = None
+    method: Callable[..., tuple[pyo.ConcreteModel, ModelData, SolveResult] | None] | None = None
     if settings["solver"].lower() == "highs":
         approximate = _approx.wanted(d, sc.solver.approximate_network)
         if _kernel.wanted(d, sc.solver.candidate_kernel):
@@ -1013,7 +1036,7 @@ def _raise_no_plan_in_time(
 
 def _verified_plan(
     prep: Prepared,
-    m: Any,
+    m: pyo.ConcreteModel,
     d: ModelData,
     result: SolveResult,
     say: Callable[[str], None],

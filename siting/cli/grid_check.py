@@ -29,16 +29,18 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from siting.cli.common import EXIT_INFEASIBLE, DebugOpt, ForceOpt, JsonOpt, err, guard, out
+from siting.core.cells import as_float
 
 if TYPE_CHECKING:
     import pandas as pd
+    from rich.console import JustifyMethod
 
     from siting.grid_ops.check import GridCheck
 
@@ -117,18 +119,23 @@ def check(
     plan without a grid: nothing to check), 3 internal error.
     """
 
-    def run():
+    def run() -> tuple[GridCheck, list[Path]]:
         from siting.core.errors import InputError
         from siting.core.files import require_reachable
         from siting.grid_ops.check import check_plan
 
         require_reachable(plan_dir, scenario)
-        if snapshots not in ("peak", "all"):
+        n1_snapshots: Literal["peak", "all"]
+        if snapshots == "peak":
+            n1_snapshots = "peak"
+        elif snapshots == "all":
+            n1_snapshots = "all"
+        else:
             raise InputError(f"--snapshots '{snapshots}': expected 'peak' or 'all'")
         result = check_plan(
             plan_dir,
             scenario,
-            n1_snapshots=snapshots,  # type: ignore[arg-type]
+            n1_snapshots=n1_snapshots,
             top=top,
             as_planned=as_planned,
         )
@@ -175,12 +182,18 @@ def _write(result: GridCheck, out_dir: Path, inputs: list[Path], force: bool) ->
     return [out / name for name in OUT_FILES]
 
 
-def _pct(v: float) -> str:
-    return "" if v is None or not math.isfinite(v) else f"{v:,.1f}"
+def _pct(v: object) -> str:
+    """A percentage (a figure or a table cell), one decimal; "" when None or not finite."""
+    if v is None:
+        return ""
+    pct = as_float(v)
+    return f"{pct:,.1f}" if math.isfinite(pct) else ""
 
 
-def _mw(v: float) -> str:
-    return "unlimited" if not math.isfinite(v) else f"{v:,.2f}"
+def _mw(v: object) -> str:
+    """MW (a figure or a table cell), two decimals; "unlimited" when not finite."""
+    mw = as_float(v)
+    return f"{mw:,.2f}" if math.isfinite(mw) else "unlimited"
 
 
 def _print_check(r: GridCheck, top: int) -> None:
@@ -240,7 +253,7 @@ def _years_table(r: GridCheck) -> Table:
     """Per year: the largest N-0 loading [%], overloaded branches, the worst N-1 pair [%],
     N-1 and substation violations, the largest island imbalance [MW]."""
     t = Table(title="per year (N-0: every snapshot; N-1: worst pair)", show_edge=False)
-    for col, just in (
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("year", "right"),
         ("max load %", "right"),
         ("branch @ snapshot", "left"),
@@ -250,18 +263,22 @@ def _years_table(r: GridCheck) -> Table:
         ("N-1 viol.", "right"),
         ("subst.", "right"),
         ("imbal. MW", "right"),
-    ):
-        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    )
+    for col, just in columns:
+        t.add_column(col, justify=just)
     for row in r.years.itertuples(index=False):
         t.add_row(
             str(row.year),
             _pct(row.max_loading_pct),
-            escape(f"{row.max_loading_branch} @ {row.max_loading_snapshot}")
+            escape(f"{str(row.max_loading_branch)} @ {str(row.max_loading_snapshot)}")
             if row.max_loading_branch
             else "",
             str(row.overloaded_branches),
             _pct(row.n1_max_loading_pct),
-            escape(f"{row.n1_worst_branch} | {row.n1_worst_outage} @ {row.n1_worst_snapshot}")
+            escape(
+                f"{str(row.n1_worst_branch)} | {str(row.n1_worst_outage)} "
+                f"@ {str(row.n1_worst_snapshot)}"
+            )
             if row.n1_worst_branch
             else "",
             str(row.n1_violations),
@@ -317,7 +334,7 @@ def _violations_table(v: pd.DataFrame) -> Table:
         t.add_column(col, justify="right" if "MW" in col else "left")
     for row in v.head(SHOWN_VIOLATIONS).itertuples(index=False):
         t.add_row(
-            _KIND_TEXT.get(row.kind, row.kind),
+            _KIND_TEXT.get(str(row.kind), str(row.kind)),
             escape(f"{row.asset} {row.id}"),
             str(row.year),
             escape(str(row.snapshot)),

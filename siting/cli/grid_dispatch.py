@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -29,6 +29,9 @@ from rich.table import Table
 
 from siting.cli.common import CASE_SUFFIXES, SCENARIO_SUFFIXES, DebugOpt, JsonOpt, guard, out
 from siting.core.errors import InputError
+
+if TYPE_CHECKING:
+    from siting.grid_ops.dispatch import DispatchResult
 
 
 def dispatch(
@@ -66,7 +69,7 @@ def dispatch(
 ) -> None:
     """DC economic dispatch (DC OPF) of the grid as it is: cost in USD/h, output, flows."""
 
-    def run():
+    def run() -> DispatchResult:
         from siting.config.scenario import load_scenario
         from siting.grid_ops.dispatch import dc_opf
         from siting.inputs import load_grid_case, load_layers

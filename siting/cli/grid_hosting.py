@@ -37,7 +37,7 @@ from siting.cli.common import CASE_SUFFIXES, SCENARIO_SUFFIXES, DebugOpt, JsonOp
 from siting.core.errors import InputError
 
 if TYPE_CHECKING:
-    from siting.grid_ops.hosting import HostingResult
+    from siting.grid_ops.hosting import DispatchMode, HostingResult
     from siting.inputs import Layers
     from siting.inputs.grids.grid import Grid
 
@@ -179,7 +179,7 @@ def _run_hosting(
         layers,
         n_1=n_1,
         slack=slack,
-        dispatch=dispatch,  # type: ignore[arg-type]
+        dispatch=_dispatch_mode(dispatch),
         workers=workers,
         scheduler=scheduler,
     )
@@ -213,6 +213,24 @@ def _read_layers(path: Path, bus_coordinates: Path | None) -> Layers:
             "layers)"
         )
     return layers
+
+
+def _dispatch_mode(dispatch: str) -> DispatchMode:
+    """``--dispatch`` as one of :data:`siting.grid_ops.hosting.DispatchMode`.
+
+    Raises
+    ------
+    siting.core.errors.InputError
+        Another value.
+    """
+    from typing import get_args
+
+    from siting.grid_ops.hosting import DispatchMode
+
+    for mode in get_args(DispatchMode):
+        if dispatch == mode:
+            return mode
+    raise InputError(f"--dispatch '{dispatch}': expected auto, case, proportional or opf")
 
 
 def _write(result: HostingResult, grid: Grid, csv: Path) -> Path | None:

@@ -54,10 +54,11 @@ from siting.cli.common import (
     guard,
     out,
 )
+from siting.core.cells import as_float, as_int
 from siting.core.errors import InputError
 
 if TYPE_CHECKING:
-    from siting.grid_ops.stress import StressResult
+    from siting.grid_ops.stress import Mode, StressResult
 
 #: Branches printed (largest change in peak loading first).
 BRANCHES_SHOWN = 10
@@ -169,7 +170,7 @@ def stress_command(
     error (bad --derate) or a base scenario with no plan; 3 internal error.
     """
     derates, outages = _edits_from_options(derate, outage)
-    mode = "check" if check else "replan"
+    mode: Mode = "check" if check else "replan"
     progress = _Progress()
     result = guard(
         debug,
@@ -239,7 +240,7 @@ def _run_stress(
     force: bool,
     derates: dict[str, float],
     outages: list[str],
-    mode: str,
+    mode: Mode,
     time_limit: float | None,
     mip_gap: float | None,
     progress: _Progress,
@@ -288,7 +289,7 @@ def _run_stress(
         sc,
         derate=derates,
         outages=outages,
-        mode=mode,  # type: ignore[arg-type]
+        mode=mode,
         base=base,
         time_limit_s=time_limit,
         mip_gap=mip_gap,
@@ -303,27 +304,41 @@ def _run_stress(
 # --------------------------------------------------------------------------- printing
 
 
-def _mw(v: float | None) -> str:
-    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:,.0f}"
+# The printers below take a figure or a table cell (any value: pandas types a cell so); a
+# cell of a number column holds a number, None or NaN.
 
 
-def _pct(v: float | None) -> str:
-    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:,.1f}"
+def _blank(v: object) -> bool:
+    """None or NaN: printed as ``-``."""
+    return v is None or (isinstance(v, float) and math.isnan(v))
 
 
-def _bn(v: float | None) -> str:
-    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v / 1e9:,.3f}"
+def _mw(v: object) -> str:
+    """MW, whole."""
+    return "-" if _blank(v) else f"{as_float(v):,.0f}"
 
 
-def _signed_m(v: float | None) -> str:
-    """A change in M USD, signed; below 0.05 M USD it is 0."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
+def _pct(v: object) -> str:
+    """A percentage, one decimal."""
+    return "-" if _blank(v) else f"{as_float(v):,.1f}"
+
+
+def _bn(v: object) -> str:
+    """USD in bn USD."""
+    return "-" if _blank(v) else f"{as_float(v) / 1e9:,.3f}"
+
+
+def _signed_m(v: object) -> str:
+    """A change in USD, in M USD, signed; below 0.05 M USD it is 0."""
+    if _blank(v):
         return "-"
-    return "0.0" if abs(v) < 0.05e6 else f"{v / 1e6:+,.1f}"
+    usd = as_float(v)
+    return "0.0" if abs(usd) < 0.05e6 else f"{usd / 1e6:+,.1f}"
 
 
-def _year(v: float | None) -> str:
-    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else str(int(v))
+def _year(v: object) -> str:
+    """A year (a whole number)."""
+    return "-" if _blank(v) else str(as_int(v))
 
 
 def _print_stress(r: StressResult) -> None:
@@ -339,16 +354,15 @@ def _print_stress(r: StressResult) -> None:
         if e.edit == "outage":
             factor, rating, emerg = "-", f"{_mw(e.rating_mw_base)} -> out", "-"
         else:
-            factor = f"{e.factor:g}" + (
-                f" (x{e.factor_total:g} in all)" if abs(e.factor_total - e.factor) > 1e-12 else ""
-            )
+            f, f_total = as_float(e.factor), as_float(e.factor_total)
+            factor = f"{f:g}" + (f" (x{f_total:g} in all)" if abs(f_total - f) > 1e-12 else "")
             rating = f"{_mw(e.rating_mw_base)} -> {_mw(e.rating_mw_stressed)}"
             emerg = f"{_mw(e.rating_emergency_mw_base)} -> {_mw(e.rating_emergency_mw_stressed)}"
         t.add_row(
             escape(str(e.branch_id)),
             escape(str(e.from_bus)),
             escape(str(e.to_bus)),
-            e.edit,
+            str(e.edit),
             factor,
             rating,
             emerg,
@@ -412,8 +426,8 @@ def _site_table(r: StressResult) -> Table:
     for s in r.site_changes.itertuples(index=False):
         t.add_row(
             escape(str(s.site_id)),
-            s.change,
-            s.what.replace(",", ", "),
+            str(s.change),
+            str(s.what).replace(",", ", "),
             f"{_year(s.base_first_year)} -> {_year(s.stressed_first_year)}",
             f"{escape(str(s.base_cooling or '-'))} -> {escape(str(s.stressed_cooling or '-'))}",
             f"{_mw(s.base_it_mw_final)} -> {_mw(s.stressed_it_mw_final)}",
@@ -429,7 +443,7 @@ def _moved_table(r: StressResult) -> Table:
     for m in r.moved_sites.itertuples(index=False):
         t.add_row(
             escape(str(m.site_id)),
-            m.change,
+            str(m.change),
             str(m.year),
             _mw(m.base_it_mw),
             _mw(m.stressed_it_mw),
@@ -444,14 +458,18 @@ def _cost_table(r: StressResult) -> Table:
     t = Table(title="cost parts (present value)", show_edge=False)
     for c in ("part", "base bn USD", "stressed bn USD", "change M USD"):
         t.add_column(c, justify="left" if c == "part" else "right")
-    for c in r.costs_usd.itertuples(index=False):
-        if c.part != "total" and max(abs(c.base_usd), abs(c.stressed_usd)) < 0.5e6:
+    for p in r.costs_usd.itertuples(index=False):
+        part = str(p.part)
+        if (
+            part != "total"
+            and max(abs(as_float(p.base_usd)), abs(as_float(p.stressed_usd))) < 0.5e6
+        ):
             continue
         t.add_row(
-            f"[bold]{c.part}[/bold]" if c.part == "total" else escape(c.part),
-            _bn(c.base_usd),
-            _bn(c.stressed_usd),
-            _signed_m(c.delta_usd),
+            f"[bold]{part}[/bold]" if part == "total" else escape(part),
+            _bn(p.base_usd),
+            _bn(p.stressed_usd),
+            _signed_m(p.delta_usd),
         )
     return t
 
@@ -489,10 +507,10 @@ def _upgrade_table(r: StressResult) -> Table:
         t.add_row(
             escape(str(u.asset)),
             escape(str(u.asset_id)),
-            u.change,
+            str(u.change),
             f"{_year(u.base_year)} -> {_year(u.stressed_year)}",
             _mw(u.added_mw),
-            f"{u.cost_usd / 1e6:,.1f}",
+            f"{as_float(u.cost_usd) / 1e6:,.1f}",
         )
     return t
 
@@ -501,7 +519,8 @@ def _print_by_year(r: StressResult) -> None:
     """IT MW in service per year, base -> stressed, and the target [MW IT]."""
     parts = []
     for y in r.it_mw_by_year.itertuples(index=False):
-        target = f", target {y.target_it_mw:,.0f}" if not math.isnan(float(y.target_it_mw)) else ""
+        target_mw = as_float(y.target_it_mw)
+        target = f", target {target_mw:,.0f}" if not math.isnan(target_mw) else ""
         parts.append(f"{y.year}: {_mw(y.base_it_mw)} -> {_mw(y.stressed_it_mw)}{target}")
     out.print("  IT MW by year (base -> stressed): " + "; ".join(parts))
 
@@ -528,7 +547,7 @@ def _print_check(r: StressResult) -> None:
                 escape(str(o.branch_id)),
                 str(o.year),
                 escape(str(o.snapshot)),
-                o.limit,
+                str(o.limit),
                 _mw(o.rating_mw),
                 f"{o.flow_mw:,.1f}",
                 f"{o.overload_mw:,.1f}",

@@ -50,8 +50,8 @@ def map_command(
         try:
             from siting.render.report import render_report
         except ImportError:  # pragma: no cover  (the report module is optional)
-            render_report = None
-        if render_report is not None:
+            pass
+        else:
             written["report"] = str(render_report(plan_dir))
         return written
 

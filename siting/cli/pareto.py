@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -21,6 +21,9 @@ from siting.cli.common import (
     guard,
     out,
 )
+
+if TYPE_CHECKING:
+    from siting.studies.pareto import Front
 
 
 def pareto_command(
@@ -58,7 +61,7 @@ def pareto_command(
     """
     from siting.studies.pareto import pareto, parse_between
 
-    def run():
+    def run() -> Front:
         metric = parse_between(between)
 
         def say(line: str) -> None:
@@ -80,6 +83,7 @@ def pareto_command(
     if as_json:
         sys.stdout.write(json.dumps(front.as_dict(), indent=2, default=str) + "\n")
         return
+    from siting.core.cells import as_float
     from siting.core.errors import is_missing
     from siting.studies.pareto import AXIS, METRIC_WORDS, in_running_text, table_number
 
@@ -93,10 +97,12 @@ def pareto_command(
         val = getattr(r, front.metric)
         t.add_row(
             str(r.point),
-            "none" if is_missing(r.cap) else table_number(r.cap / scale),
-            "" if is_missing(val) else table_number(float(val) / scale),
-            "" if is_missing(r.total_cost_usd) else f"{r.total_cost_usd / 1e6:,.1f}",
-            "" if is_missing(r.marginal_usd_per_unit) else table_number(r.marginal_usd_per_unit),
+            "none" if is_missing(r.cap) else table_number(as_float(r.cap) / scale),
+            "" if is_missing(val) else table_number(as_float(val) / scale),
+            "" if is_missing(r.total_cost_usd) else f"{as_float(r.total_cost_usd) / 1e6:,.1f}",
+            ""
+            if is_missing(r.marginal_usd_per_unit)
+            else table_number(as_float(r.marginal_usd_per_unit)),
             escape(str(r.status)) + (" (dominated)" if r.dominated else ""),
         )
     out.print(t)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -26,6 +26,11 @@ from siting.cli.common import (
     out,
 )
 from siting.core.errors import InputError
+
+if TYPE_CHECKING:
+    from siting.candidates.generate import Candidates
+    from siting.config.scenario import Scenario
+    from siting.results.plan import Plan
 
 
 def validate(
@@ -143,7 +148,7 @@ def plan(
     with progress_console(err) as pc:
         show = StagePrinter(pc, quiet)
 
-        def run():
+        def run() -> Plan:
             from siting.pipeline import plan as run_plan
 
             with show, ticker(clock, show, quiet):
@@ -185,7 +190,7 @@ def candidates(
 ) -> None:
     """Make and screen the candidate sites alone; write them (with why each was screened out)."""
 
-    def run():
+    def run() -> tuple[Scenario, Candidates, Path]:
         import tempfile
 
         from siting.candidates.generate import build_candidates
@@ -216,7 +221,7 @@ def candidates(
     out.print(f"  wrote {escape(str(dest))}")
 
 
-def _plan_json(p) -> dict[str, Any]:
+def _plan_json(p: Plan) -> dict[str, Any]:
     """The machine-readable result of ``siting plan --json``."""
     m = dict(p.manifest)
     m.pop("scenario_as_run", None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -13,6 +13,11 @@ from rich.table import Table
 
 from siting.cli.common import DebugOpt, JsonOpt, guard, out
 from siting.core.errors import InputError
+
+if TYPE_CHECKING:
+    from rich.console import JustifyMethod
+
+    from siting.studies.robustness import Robustness
 
 
 def sweep_out_of(target: Path) -> Path:
@@ -60,7 +65,7 @@ def robustness_command(
     """
     from siting.studies.robustness import robustness, write_robustness
 
-    def run():
+    def run() -> tuple[Robustness, Path]:
         folder = sweep_out_of(target)
         rob = robustness(folder)
         return rob, write_robustness(folder, tiles=tiles, result=rob)
@@ -75,7 +80,7 @@ def robustness_command(
     many = rob.candidate_sets > 1
     if many:
         t.add_column("set")
-    for c, j in (
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("site", "left"),
         ("chosen", "right"),
         ("share", "right"),
@@ -83,8 +88,9 @@ def robustness_command(
         ("IT MW final (median)", "right"),
         ("cooling", "left"),
         ("bus", "left"),
-    ):
-        t.add_column(c, justify=j)  # type: ignore[arg-type]
+    )
+    for c, j in columns:
+        t.add_column(c, justify=j)
     for _, r in rob.table().head(top).iterrows():
         first = ", ".join(
             f"{y}: {int(r[f'first_year_{y}'])}" for y in rob.years if r[f"first_year_{y}"] > 0

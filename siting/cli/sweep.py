@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -22,6 +22,9 @@ from siting.cli.common import (
     guard,
     out,
 )
+
+if TYPE_CHECKING:
+    from siting.studies.sweep import SweepResult
 
 
 def sweep_command(
@@ -41,7 +44,7 @@ def sweep_command(
     """
     from siting.studies.sweep import SweepProgress, run_sweep
 
-    def run():
+    def run() -> SweepResult:
         with Progress(
             TextColumn("sweep"),
             BarColumn(),

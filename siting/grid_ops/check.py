@@ -74,6 +74,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from siting.core.cells import as_float
 from siting.core.errors import MAX_ROWS_NAMED, InputError, Problem, ScenarioError
 from siting.core.files import path_problem
 from siting.core.plan_files import read_manifest, read_plan_table
@@ -314,7 +315,7 @@ def _clean(v: Any) -> Any:
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: _clean(v) for k, v in r.items()} for r in df.to_dict(orient="records")]
+    return [{str(k): _clean(v) for k, v in r.items()} for r in df.to_dict(orient="records")]
 
 
 # --------------------------------------------------------------------------- reading
@@ -359,15 +360,16 @@ def read_plan(plan_dir: str | Path) -> PlanTables:
                 manifest_path,
             )
         )
-    tables = {
-        name: _read_table(d / name, problems)
-        for name in ("schedule.csv", "dispatch.csv", "flows.csv")
-    }
+    schedule, dispatch, flows = (
+        _read_table(d / name, problems) for name in ("schedule.csv", "dispatch.csv", "flows.csv")
+    )
     up_path = d / UPGRADES_FILE
     has_up = up_path.is_file()
     upgrades = _read_upgrades(up_path, problems) if has_up else None
     if problems:
         raise InputError(problems, what="plan")
+    # (a table not read added a problem, raised just above)
+    assert schedule is not None and dispatch is not None and flows is not None
     if upgrades is None:
         upgrades = pd.DataFrame(
             {
@@ -380,9 +382,9 @@ def read_plan(plan_dir: str | Path) -> PlanTables:
     return PlanTables(
         plan_dir=d,
         manifest=manifest,
-        schedule=tables["schedule.csv"],  # type: ignore[arg-type]
-        dispatch=tables["dispatch.csv"],  # type: ignore[arg-type]
-        flows=tables["flows.csv"],  # type: ignore[arg-type]
+        schedule=schedule,
+        dispatch=dispatch,
+        flows=flows,
         upgrades=upgrades,
         has_upgrades_file=has_up,
     )
@@ -545,7 +547,7 @@ def _grid_files(sc: Scenario) -> list[tuple[str, Path]]:
     tables too)."""
     from siting.inputs import grid_input_paths, input_key
 
-    return [(input_key(role), path) for role, path, _kind in grid_input_paths(sc)]
+    return [(input_key(ref[0]), ref[1]) for ref in grid_input_paths(sc)]
 
 
 def _load_grid(sc: Scenario, *, origin: str, manifest: dict[str, Any]) -> tuple[Grid, list[str]]:
@@ -857,7 +859,7 @@ def _positions(
 
     ``rows``: the 0-based data row of each ID in its file (default: its position).
     """
-    pos = index.get_indexer(ids.astype(str))
+    pos = index.get_indexer(pd.Index(ids.astype(str)))
     bad = np.flatnonzero(pos < 0)
     rows = np.arange(len(ids)) if rows is None else np.asarray(rows)
     if len(bad):
@@ -961,7 +963,7 @@ def _upgrade_additions(
         "asset_id",
         rows=np.flatnonzero(upgrades["asset"] == asset),
     )
-    pos = index.get_indexer(up["asset_id"].astype(str))
+    pos = index.get_indexer(pd.Index(up["asset_id"].astype(str)))
     off = up["asset_id"][pos < 0]
     if len(off):
         notes.append(
@@ -981,7 +983,8 @@ def _top_pairs(load_pct: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     if n <= 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     idx = np.argpartition(-flat, n - 1)[:n]
-    return np.unravel_index(idx, load_pct.shape)
+    rows, cols = np.unravel_index(idx, load_pct.shape)
+    return rows, cols
 
 
 @dataclass
@@ -2141,7 +2144,7 @@ def _summary(
         if len(fy):
             j = fy["loading_pct"].idxmax()
             row |= {
-                "max_loading_pct": float(fy.at[j, "loading_pct"]),
+                "max_loading_pct": as_float(fy.at[j, "loading_pct"]),
                 "max_loading_branch": str(fy.at[j, "branch_id"]),
                 "max_loading_snapshot": str(fy.at[j, "snapshot"]),
             }

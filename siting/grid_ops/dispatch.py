@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +72,7 @@ from siting.model.data import (
     generator_inputs,
     secant_error_bound_usd_per_h,
 )
+from siting.network import require_network
 from siting.pipeline import InfeasibleError
 from siting.solve.highs import SolveResult, solve
 
@@ -159,7 +161,7 @@ class DispatchResult:
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready mapping (``inf`` and NaN become ``None``)."""
 
-        def num(v: float) -> float | None:
+        def num(v: float | np.floating) -> float | None:
             v = float(v)
             return v if math.isfinite(v) else None
 
@@ -168,7 +170,7 @@ class DispatchResult:
             for rec in df.to_dict(orient="records"):
                 out.append(
                     {
-                        k: (
+                        str(k): (
                             num(v)
                             if isinstance(v, float | np.floating)
                             else bool(v)
@@ -305,7 +307,7 @@ def grid_only_data(
 
 
 def _no_sites() -> pd.DataFrame:
-    """:attr:`CampusData.site` with no candidate site (its columns, no row)."""
+    """:attr:`ModelData.site` with no candidate site (its columns, no row)."""
     return pd.DataFrame(
         columns=[
             "max_it_mw",
@@ -324,7 +326,7 @@ def _no_sites() -> pd.DataFrame:
 
 
 def _no_performance() -> pd.DataFrame:
-    """:attr:`CoolingData.perf` with no (site, cooling) row (PUE [-], WUE [L/kWh] columns)."""
+    """:attr:`ModelData.perf` with no (site, cooling) row (PUE [-], WUE [L/kWh] columns)."""
     return pd.DataFrame(
         columns=["pue_annual", "pue_peak", "wue_annual_l_per_kwh", "wue_peak_l_per_kwh"],
         index=pd.MultiIndex.from_tuples([], names=["site_id", "cooling"]),
@@ -396,12 +398,15 @@ def dc_opf(
     m = build_model(d)
     timings["build_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    settings = dict(solver=solver, time_limit_s=time_limit_s, mip_gap=0.0, threads=threads)
-    r = solve(m, **settings)
+
+    def run(mm: pyo.ConcreteModel) -> SolveResult:
+        return solve(mm, solver=solver, time_limit_s=time_limit_s, mip_gap=0.0, threads=threads)
+
+    r = run(m)
     timings["solve_s"] = time.perf_counter() - t
     if not r.has_solution:
         if r.status == "infeasible":
-            _explain_infeasible(d, r, settings, load_scale)
+            _explain_infeasible(d, r, run, load_scale)
         raise SitingError(
             f"the solver found no dispatch ({r.status}: {r.termination}) within {time_limit_s:g} s"
         )
@@ -563,7 +568,7 @@ def _check_costs(grid: Grid) -> None:
 
 def _island_demand(d: ModelData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per island: demand, sum of p_min and sum of p_max of its generators [MW]."""
-    net = d.grid.net
+    net = require_network(d.grid.net, "the dispatch's islands")
     isl = np.asarray(net.island)
     k = int(isl.max()) + 1 if len(isl) else 0
     demand = np.bincount(
@@ -584,7 +589,7 @@ def _check_minimums(d: ModelData) -> None:
     demand, pmin, _ = _island_demand(d)
     bad = np.flatnonzero(pmin > demand + 1e-6)
     if len(bad):
-        net = d.grid.net
+        net = require_network(d.grid.net, "the dispatch's islands")
         parts = []
         for i in bad[:5]:
             ref = net.bus_ids[net.ref_idx[i]]
@@ -599,15 +604,21 @@ def _check_minimums(d: ModelData) -> None:
         )
 
 
-def _explain_infeasible(d: ModelData, r: SolveResult, settings: dict, load_scale: float) -> None:
-    """Re-solve with slack on load and limits; raise with what the grid cannot do."""
+def _explain_infeasible(
+    d: ModelData,
+    r: SolveResult,
+    run: Callable[[pyo.ConcreteModel], SolveResult],
+    load_scale: float,
+) -> None:
+    """Re-solve with slack on load and limits (``run``: the dispatch's solve); raise with
+    what the grid cannot do."""
     from siting.model import build_model
     from siting.model import elastic as _elastic
 
     me = build_model(d, elastic=True)
-    re = solve(me, **settings)
+    re = run(me)
     viol = _elastic.violations(me) if re.has_solution else []
-    net = d.grid.net
+    net = require_network(d.grid.net, "explaining the dispatch's infeasibility")
     lines = []
     unserved = [v for v in viol if v["slack"] == "unserved_mw"]
     over = [v for v in viol if v["slack"] == "overload_mw"]

@@ -70,6 +70,8 @@ from siting.network import (
 )
 
 if TYPE_CHECKING:
+    from dask.distributed import Client
+
     from siting.inputs import Layers
 
 __all__ = [
@@ -176,7 +178,7 @@ class HostingResult:
             return v
 
         def rows(df: pd.DataFrame) -> list[dict[str, Any]]:
-            return [{k: clean(v) for k, v in r.items()} for r in df.to_dict(orient="records")]
+            return [{str(k): clean(v) for k, v in r.items()} for r in df.to_dict(orient="records")]
 
         return {
             "buses": rows(self.table),
@@ -314,7 +316,7 @@ def _n1_combine(
 
 
 def _n1_on_dask(
-    client: Any,
+    client: Client,
     H: np.ndarray,
     L: np.ndarray,
     f: np.ndarray,
@@ -344,8 +346,10 @@ def _n1_on_dask(
         try:
             client.wait_for_workers(1, timeout=WAIT_WORKERS_S)
         except TimeoutError:
+            sched = client.scheduler  # (None only for a client never connected)
+            address = sched.address if sched is not None else "(not connected)"
             raise InputError(
-                f"the Dask scheduler at {client.scheduler.address} has no worker (waited "
+                f"the Dask scheduler at {address} has no worker (waited "
                 f"{WAIT_WORKERS_S:g} s): start one with 'dask worker ADDRESS --nthreads 1'"
             ) from None
         n_workers = len(client.scheduler_info().get("workers", {}))
@@ -359,7 +363,7 @@ def _n1_on_dask(
 
 
 def _scatter_map(
-    client: Any, fn: Callable[..., Any], shared: list[Any], chunks: list[Any], *args: Any
+    client: Client, fn: Callable[..., Any], shared: list[Any], chunks: list[Any], *args: Any
 ) -> list[Any]:
     """``[fn(*shared, chunk, *args) for chunk in chunks]`` as tasks on a Dask client.
 
@@ -385,7 +389,7 @@ def hosting_capacity(
     outages: Sequence[str] | None = None,
     ptdf_matrix: np.ndarray | None = None,
     lodf_matrix: np.ndarray | None = None,
-    client: Any = None,
+    client: Client | None = None,
     chunks_per_worker: int = CHUNKS_PER_WORKER,
 ) -> HostingResult:
     """Largest new load per bus [MW] under N-0 and optionally N-1 (module docstring).
@@ -581,7 +585,7 @@ def _n1_inputs(
     if outages is None:
         study = np.arange(m)
     else:
-        study = net.branch_ids.get_indexer([str(o) for o in outages])
+        study = net.branch_ids.get_indexer(pd.Index([str(o) for o in outages]))
         if (study < 0).any():
             unknown = [o for o, i in zip(outages, study, strict=True) if i < 0]
             raise InputError(
@@ -635,10 +639,11 @@ def _n1_columns(
         fpost = f[lj] + L[lj, kj] * f[kj]
         sens = -(H[lj, j] + L[lj, kj] * H[kj, j])
         over1[j] = _over(fpost, E[lj], sens)
+    no_id = np.full(len(best), None, dtype=object)  # None per bus (no limiting branch)
     table["hosting_n1_mw"] = best
-    table["limiting_branch_n1"] = np.where(finite1, branch_ids[best_l] if m else None, None)
+    table["limiting_branch_n1"] = np.where(finite1, branch_ids[best_l] if m else no_id, no_id)
     table["limiting_outage"] = np.where(
-        by_outage, branch_ids[np.maximum(best_k, 0)] if m else None, None
+        by_outage, branch_ids[np.maximum(best_k, 0)] if m else no_id, no_id
     )
     table["overloaded_n1"] = over1 & finite1
 
@@ -647,9 +652,11 @@ def _n1_columns(
 
 
 def _in_service_gens(grid: Grid) -> pd.DataFrame:
+    """The grid's generators in service (all of them without an ``in_service`` column)."""
     g = grid.generators
-    on = g["in_service"].fillna(True).astype(bool) if "in_service" in g.columns else True
-    return g[on]
+    if "in_service" not in g.columns:
+        return g
+    return g[g["in_service"].fillna(True).astype(bool)]
 
 
 def case_dispatch(grid: Grid) -> pd.Series | None:
@@ -689,7 +696,7 @@ def proportional_dispatch(grid: Grid, net: DCNetwork) -> tuple[pd.Series, list[s
     """
     notes: list[str] = []
     gens = _in_service_gens(grid)
-    pos = net.bus_ids.get_indexer(gens["bus_id"].astype(str))
+    pos = net.bus_ids.get_indexer(pd.Index(gens["bus_id"].astype(str)))
     if (pos < 0).any():
         raise InputError("a generator's bus is not a bus of the grid", what="grid")
     p_max = pd.to_numeric(gens["p_max_mw"], errors="coerce").fillna(0.0).to_numpy()
@@ -769,7 +776,7 @@ def _slack_spec(grid: Grid, net: DCNetwork, slack: str) -> tuple[SlackSpec, str]
 
 
 @contextmanager
-def _engine_client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
+def _engine_client(scheduler: str | None, workers: int | None) -> Iterator[Client]:
     """:func:`siting.core.engine.dask_client`, with a malformed address an :class:`InputError`."""
     from siting.core.engine import dask_client
 
@@ -787,7 +794,7 @@ def grid_hosting(
     n_1: bool = False,
     slack: str = "reference",
     dispatch: DispatchMode = "auto",
-    client: Any = None,
+    client: Client | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
 ) -> HostingResult:

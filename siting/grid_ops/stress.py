@@ -50,7 +50,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from siting.core.errors import InputError, Problem, ScenarioError, SitingError
+from siting.core.cells import as_float, as_int
+from siting.core.errors import InputError, Problem, ScenarioError, SitingError, is_missing
 from siting.core.files import path_problem
 from siting.core.io import OutputOwner, staged_folder
 from siting.core.plan_files import raise_plan_problems, read_manifest, read_plan_table
@@ -58,7 +59,7 @@ from siting.core.plan_files import raise_plan_problems, read_manifest, read_plan
 if TYPE_CHECKING:
     from siting.config.scenario import Scenario
     from siting.inputs.grids.grid import Grid
-    from siting.pipeline import InfeasibleError
+    from siting.pipeline import InfeasibleError, Replay
     from siting.results.plan import Plan
 
 #: The two modes of :func:`stress`.
@@ -179,7 +180,7 @@ class BasePlan:
     costs_usd: dict[str, float]
     objective_usd: float | None
     upgrades: pd.DataFrame
-    plan: Any = None
+    plan: Plan | None = None
     scenario_as_run: dict[str, Any] | None = None
 
     @property
@@ -188,7 +189,7 @@ class BasePlan:
         return float(sum(self.costs_usd.values()))
 
     @classmethod
-    def from_plan(cls, p: Any, source: str) -> BasePlan:
+    def from_plan(cls, p: Plan, source: str) -> BasePlan:
         """A base from a :class:`~siting.results.plan.Plan` in memory."""
         ups = getattr(p, "upgrades", None)
         return cls(
@@ -231,7 +232,7 @@ class BasePlan:
         need = ("site_id", "year", "it_mw", "new_it_mw", "cooling")
         manifest = read_manifest(d / "manifest.json", problems) or {}
         schedule = read_plan_table(d / "schedule.csv", problems, required=need)
-        flows = pd.DataFrame()
+        flows: pd.DataFrame | None = pd.DataFrame()
         if path_problem(d / "flows.csv") != "file not found":
             flows = read_plan_table(
                 d / "flows.csv", problems, required=("branch_id", "year"), empty_text_as_na=True
@@ -278,7 +279,7 @@ class BasePlan:
         )
 
 
-def _upgrade_frame(ups: Any) -> pd.DataFrame:
+def _upgrade_frame(ups: object) -> pd.DataFrame:
     """Upgrades as a DataFrame with the columns of ``upgrades.csv`` (empty when None)."""
     cols = ["asset", "asset_id", "year", "added_mw", "cost_usd", "lead_time_years"]
     if ups is None or not isinstance(ups, pd.DataFrame) or ups.empty:
@@ -369,9 +370,9 @@ class StressResult:
     branches: pd.DataFrame
     upgrades: pd.DataFrame
     base: BasePlan
-    stressed: Any = None
-    replay: Any = None
-    stressed_scenario: Any = None
+    stressed: Plan | None = None
+    replay: Replay | None = None
+    stressed_scenario: Scenario | None = None
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     output_dir: Path | None = None
@@ -404,7 +405,7 @@ class StressResult:
         def year_map(col: str) -> dict[str, float | None]:
             if by_year is None:
                 return {}
-            return {str(int(y)): _opt(v) for y, v in by_year[col].items()}
+            return {str(as_int(y)): _opt(v) for y, v in by_year[col].items()}
 
         data = {
             "siting_stress": 1,
@@ -618,10 +619,21 @@ def _grids(base_sc: Scenario, stressed_sc: Scenario) -> tuple[Grid, Grid]:
     from siting.inputs import apply_grid_edits
     from siting.inputs.grids.layer import read_grid
 
-    report = ProblemReport()
-    raw = read_grid(base_sc.layers.grid, report)
-    report.raise_if_any()
     file = str(base_sc.source_file) if base_sc.source_file else None
+    spec = base_sc.layers.grid
+    if spec is None:
+        raise InputError(
+            Problem(
+                "the scenario has no grid layer, so there is no grid to stress",
+                file=file,
+                field="layers.grid",
+            )
+        )
+    report = ProblemReport()
+    raw = read_grid(spec, report)
+    report.raise_if_any()
+    if raw is None:
+        raise InputError(Problem("the grid could not be read", file=spec.path, field="layers.grid"))
     stressed = copy.deepcopy(raw)
     apply_grid_edits(stressed, stressed_sc.grid, report, file)
     report.raise_if_any("scenario")
@@ -645,7 +657,7 @@ def _edits_table(
         if name not in df.columns:
             return math.nan
         v = df.at[bid, name]
-        return float(v) if v is not None and not pd.isna(v) else math.nan
+        return math.nan if is_missing(v) else as_float(v)
 
     def in_service(bid: str) -> bool:
         if "in_service" not in sb.columns:
@@ -696,7 +708,7 @@ def stress(
     derate: Mapping[str, float] | None = None,
     outages: Iterable[str] | None = None,
     mode: Mode = "replan",
-    base: str | Path | Any | None = None,
+    base: str | Path | Plan | None = None,
     time_limit_s: float | None = None,
     mip_gap: float | None = None,
     progress: Callable[[str], None] | None = None,
@@ -1033,13 +1045,14 @@ def _check(
             + ", ".join(map(str, r.missing_sites))
         )
     base_obj = bp.objective_usd if bp.objective_usd is not None else bp.total_cost_usd
+    stressed_obj = r.objective_usd
     costs = pd.DataFrame(
         [
             {
                 "part": "total",
                 "base_usd": float(base_obj),
-                "stressed_usd": r.objective_usd if feasible else math.nan,
-                "delta_usd": (r.objective_usd - base_obj) if feasible else math.nan,
+                "stressed_usd": stressed_obj if stressed_obj is not None else math.nan,
+                "delta_usd": (stressed_obj - base_obj) if stressed_obj is not None else math.nan,
             }
         ]
     )
@@ -1082,7 +1095,7 @@ def _moved_sites(base: pd.DataFrame, stressed: pd.DataFrame, years: list[int]) -
         in_base = bool((b.loc[sid] > TOL_MW).any())
         in_st = bool((s.loc[sid] > TOL_MW).any())
         for y in years:
-            bv, sv = float(b.at[sid, y]), float(s.at[sid, y])
+            bv, sv = as_float(b.at[sid, y]), as_float(s.at[sid, y])
             if abs(sv - bv) <= TOL_MW:
                 continue
             if not in_base:
@@ -1129,9 +1142,9 @@ def _site_changes(base: pd.DataFrame, stressed: pd.DataFrame, years: list[int]) 
         inb, ins = sid in b.index, sid in s.index
         what = []
         if inb and ins:
-            if int(b.at[sid, "first_year"]) != int(s.at[sid, "first_year"]):
+            if as_int(b.at[sid, "first_year"]) != as_int(s.at[sid, "first_year"]):
                 what.append("first_year")
-            if b.at[sid, "cooling"] != s.at[sid, "cooling"]:
+            if str(b.at[sid, "cooling"]) != str(s.at[sid, "cooling"]):  # (text columns)
                 what.append("cooling")
             mb = piv_b.loc[sid].to_numpy() if sid in piv_b.index else np.zeros(len(years))
             ms = piv_s.loc[sid].to_numpy() if sid in piv_s.index else np.zeros(len(years))
@@ -1148,12 +1161,12 @@ def _site_changes(base: pd.DataFrame, stressed: pd.DataFrame, years: list[int]) 
                 "site_id": sid,
                 "change": change,
                 "what": ",".join(what),
-                "base_first_year": int(b.at[sid, "first_year"]) if inb else None,
-                "stressed_first_year": int(s.at[sid, "first_year"]) if ins else None,
+                "base_first_year": as_int(b.at[sid, "first_year"]) if inb else None,
+                "stressed_first_year": as_int(s.at[sid, "first_year"]) if ins else None,
                 "base_cooling": b.at[sid, "cooling"] if inb else None,
                 "stressed_cooling": s.at[sid, "cooling"] if ins else None,
-                "base_it_mw_final": float(b.at[sid, "it_mw_final"]) if inb else 0.0,
-                "stressed_it_mw_final": float(s.at[sid, "it_mw_final"]) if ins else 0.0,
+                "base_it_mw_final": as_float(b.at[sid, "it_mw_final"]) if inb else 0.0,
+                "stressed_it_mw_final": as_float(s.at[sid, "it_mw_final"]) if ins else 0.0,
             }
         )
     return pd.DataFrame(rows, columns=SITE_COLUMNS)
@@ -1254,8 +1267,8 @@ def _upgrade_changes(base: pd.DataFrame, stressed: pd.DataFrame) -> pd.DataFrame
     rows = []
     for k in list(dict.fromkeys([*b.index, *s.index])):
         inb, ins = k in b.index, k in s.index
-        by = float(b.at[k, "year"]) if inb else math.nan
-        sy = float(s.at[k, "year"]) if ins else math.nan
+        by = as_float(b.at[k, "year"]) if inb else math.nan
+        sy = as_float(s.at[k, "year"]) if ins else math.nan
         if inb and ins and by == sy:
             continue
         src = s if ins else b
@@ -1266,8 +1279,8 @@ def _upgrade_changes(base: pd.DataFrame, stressed: pd.DataFrame) -> pd.DataFrame
                 "change": "moved" if inb and ins else ("added" if ins else "dropped"),
                 "base_year": by,
                 "stressed_year": sy,
-                "added_mw": float(src.at[k, "added_mw"]),
-                "cost_usd": float(src.at[k, "cost_usd"]),
+                "added_mw": as_float(src.at[k, "added_mw"]),
+                "cost_usd": as_float(src.at[k, "cost_usd"]),
             }
         )
     return pd.DataFrame(rows, columns=UPGRADE_CHANGE_COLUMNS)

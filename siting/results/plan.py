@@ -27,11 +27,13 @@ import pandas as pd
 import pyomo.environ as pyo
 import shapely
 
+from siting.core.cells import as_float, as_int
 from siting.core.errors import SitingError
 from siting.core.io import OutputOwner, disk_trouble, staged_folder
 from siting.model.data import ModelData, partners
 from siting.model.objective import COST_PARTS
 from siting.model.state import model_state
+from siting.network import require_network
 from siting.solve.highs import SolveResult
 
 if TYPE_CHECKING:
@@ -335,6 +337,17 @@ def _val(x: Any) -> float:
     return 0.0 if v is None else float(v)
 
 
+def _techs_of(m: pyo.ConcreteModel) -> dict[str, list[str]]:
+    """The cooling technologies each site of ``m`` may choose {site_id: [cooling]}."""
+    techs = model_state(m).techs_of
+    if techs is None:
+        raise SitingError(
+            "the model has no cooling technologies per site: it was not built by "
+            "siting.model.build_model"
+        )
+    return techs
+
+
 #: Columns of :attr:`Plan.schedule`.
 SCHEDULE_COLUMNS = [
     "site_id",
@@ -415,7 +428,7 @@ def _schedule(m: pyo.ConcreteModel, d: ModelData) -> pd.DataFrame:
     with less than half a module in every year is not chosen.
     """
     rows = []
-    techs_of = model_state(m).techs_of
+    techs_of = _techs_of(m)
     sw = list(m.SW) if m.component("SW") is not None else []
     sources_of = partners(sw, d.campus.sites, list(d.water.sources.index) if sw else [])[0]
     for s in d.campus.sites:
@@ -424,7 +437,8 @@ def _schedule(m: pyo.ConcreteModel, d: ModelData) -> pd.DataFrame:
             continue
         chosen = [k for k in techs_of[s] if _val(m.tech[s, k]) > 0.5]
         k = chosen[0] if chosen else ""
-        perf = d.cooling.perf.loc[(s, k)] if k else None
+        pue_peak = as_float(d.cooling.perf.at[(s, k), "pue_peak"]) if k else None
+        pue_annual = as_float(d.cooling.perf.at[(s, k), "pue_annual"]) if k else None
         for t, y in enumerate(d.horizon.years):
             it = round(caps[t] / d.campus.module_mw) * d.campus.module_mw
             if it <= 0 and (t == 0 or caps[t - 1] <= 0):
@@ -436,9 +450,9 @@ def _schedule(m: pyo.ConcreteModel, d: ModelData) -> pd.DataFrame:
                     "year": y,
                     "it_mw": it,
                     "new_it_mw": round(_val(m.new[s, t]) / d.campus.module_mw) * d.campus.module_mw,
-                    "peak_draw_mw": it * float(perf["pue_peak"]) if perf is not None else 0.0,
-                    "typical_draw_mw": it * d.horizon.utilisation * float(perf["pue_annual"])
-                    if perf is not None
+                    "peak_draw_mw": it * pue_peak if pue_peak is not None else 0.0,
+                    "typical_draw_mw": it * d.horizon.utilisation * pue_annual
+                    if pue_annual is not None
                     else 0.0,
                     "cooling": k,
                     "bus_id": d.campus.site.at[s, "bus_id"],
@@ -479,7 +493,7 @@ def _chosen_sites(kept: gpd.GeoDataFrame, schedule: pd.DataFrame, d: ModelData) 
         sites["cooling"] = g["cooling"].first().reindex(sites.index)
         for col in ("pue_annual", "pue_peak", "wue_annual_l_per_kwh", "wue_peak_l_per_kwh"):
             sites[col] = [
-                float(d.cooling.perf.at[(s, sites.at[s, "cooling"]), col]) for s in sites.index
+                as_float(d.cooling.perf.at[(s, sites.at[s, "cooling"]), col]) for s in sites.index
             ]
         sites["peak_draw_mw_final"] = g["peak_draw_mw"].last().reindex(sites.index)
         sites["water_m3_per_day_final"] = g["water_m3_per_day"].last().reindex(sites.index)
@@ -550,8 +564,14 @@ def _grid_tables(
     if d.grid.n1 is not None and d.grid.line_limits:
         contingencies = worst_contingencies(flows_all, d, added, m)
     buses = branches = None
-    if layers.grid.has_coordinates:
-        buses, branches = _grid_layers(layers.grid, schedule, flows, d.horizon.years)
+    grid = layers.grid
+    if grid is None:
+        raise SitingError(
+            "the plan's grid tables need the grid layer, and the layers have none (the "
+            "scenario's grid section names no grid file)"
+        )
+    if grid.has_coordinates:
+        buses, branches = _grid_layers(grid, schedule, flows, d.horizon.years)
     return _GridTables(
         flows=flows,
         flows_all=flows_all,
@@ -568,7 +588,7 @@ def _flows_all(m: pyo.ConcreteModel, d: ModelData, added: np.ndarray) -> pd.Data
     that year with ``added`` upgrades [MW], and loading [%] (0 when unlimited)."""
     from siting.solve.lazy import solution_flows
 
-    net = d.grid.net
+    net = require_network(d.grid.net, "the plan's flows")
     frows = []
     all_flows = solution_flows(m, d)  # either formulation
     for t, y in enumerate(d.horizon.years):
@@ -686,7 +706,7 @@ def _zones(
         per_mw = {
             str(site): d.campus.capex_usd_per_mw
             + d.campus.interconnection_usd_per_mw
-            + float(d.campus.site.at[site, "land_usd_per_mw"])
+            + as_float(d.campus.site.at[site, "land_usd_per_mw"])
             + float(d.cooling.capex_usd_per_mw.get(str(cool.at[site]), 0.0))
             for site in z_sites.index
         }
@@ -703,7 +723,7 @@ def _zones(
     buses = grid.buses if grid is not None and grid.has_coordinates else None
     branches = None
     if d.grid.enabled:
-        net = d.grid.net
+        net = require_network(d.grid.net, "the growth zones' corridors")
         branches = pd.DataFrame(
             {
                 "branch_id": net.branch_ids,
@@ -738,7 +758,7 @@ def _upgrades_taken(m: pyo.ConcreteModel, d: ModelData) -> pd.DataFrame:
             continue
         for pos, opt in table.iterrows():
             for t, y in enumerate(d.horizon.years):
-                if _val(var[int(pos), t]) > 0.5:
+                if _val(var[as_int(pos), t]) > 0.5:
                     rows.append(
                         (
                             asset,
@@ -769,7 +789,8 @@ def added_by_year(upgrades: pd.DataFrame, d: ModelData, asset: str = "branch") -
     numpy.ndarray
         Shape (n, n_years) [MW].
     """
-    ids = d.grid.net.branch_ids if asset == "branch" else d.grid.net.bus_ids
+    net = require_network(d.grid.net, "the upgrades' added ratings")
+    ids = net.branch_ids if asset == "branch" else net.bus_ids
     out = np.zeros((len(ids), d.horizon.n_years))
     pos = pd.Series(np.arange(len(ids)), index=ids.astype(str))
     years = np.asarray(d.horizon.years)
@@ -777,7 +798,7 @@ def added_by_year(upgrades: pd.DataFrame, d: ModelData, asset: str = "branch") -
         i = pos.get(str(r.asset_id))
         if i is None:
             raise VerificationError(f"upgrades name {asset} {r.asset_id}, which is not in the grid")
-        out[i, years >= int(r.year)] += float(r.added_mw)
+        out[i, years >= as_int(r.year)] += as_float(r.added_mw)
     return out
 
 
@@ -792,8 +813,10 @@ def worst_contingencies(
     """
     from siting.network import lodf, post_outage_flows
 
-    assert d.grid.n1 is not None
-    net = d.grid.net
+    n1 = d.grid.n1
+    if n1 is None:
+        raise SitingError("the worst N-1 contingencies need the N-1 settings, and N-1 is off")
+    net = require_network(d.grid.net, "the worst N-1 contingencies")
     nl = len(net.branch_ids)
     L = model_state(m).lodf if m is not None else None
     if L is None:
@@ -801,7 +824,7 @@ def worst_contingencies(
     from siting.solve.lazy import checked_outages
 
     by_period = {
-        (d.horizon.years.index(int(y)), h): g["flow_mw"].to_numpy()
+        (d.horizon.years.index(as_int(y)), str(h)): g["flow_mw"].to_numpy()
         for (y, h), g in flows_all.groupby(["year", "snapshot"], sort=False)
     }
     ks = checked_outages(d, by_period)
@@ -810,8 +833,8 @@ def worst_contingencies(
     rows = []
     em = d.grid.rating_emergency_mw
     for (y, h), grp in flows_all.groupby(["year", "snapshot"], sort=False):
-        t = d.horizon.years.index(int(y))
-        if not d.grid.n1.checks(t, h):
+        t = d.horizon.years.index(as_int(y))
+        if not n1.checks(t, str(h)):
             continue
         f = grp["flow_mw"].to_numpy()
         post = post_outage_flows(f, L, ks)  # the tripped branch carries 0
@@ -824,7 +847,7 @@ def worst_contingencies(
             pd.DataFrame(
                 {
                     "branch_id": net.branch_ids,
-                    "year": int(y),
+                    "year": as_int(y),
                     "snapshot": h,
                     "outage_id": net.branch_ids[ks[j]],
                     "post_flow_mw": post[br, j],
@@ -841,8 +864,9 @@ def worst_contingencies(
 # --------------------------------------------------------------------------- verification
 
 
-def _excess(value: np.ndarray, limit: np.ndarray) -> np.ndarray:
-    """How far ``value`` exceeds ``limit`` beyond the tolerance (0 where it holds)."""
+def _excess(value: np.ndarray | float, limit: np.ndarray | float) -> np.ndarray:
+    """How far ``value`` exceeds ``limit`` beyond the tolerance (0 where it holds); a
+    number stands for the same value everywhere."""
     tol = TOL_ABS + TOL_REL * np.abs(limit)
     return np.maximum(np.asarray(value) - np.asarray(limit) - tol, 0.0)
 
@@ -1035,7 +1059,7 @@ def _verify_caps(plan: Plan, d: ModelData, add: Callable[..., None]) -> None:
         ups = plan.upgrades
         year_df = dict(zip(d.horizon.years, d.horizon.capex_df, strict=True))
         spent = float(
-            sum(float(r.cost_usd) * year_df[int(r.year)] for r in ups.itertuples(index=False))
+            sum(as_float(r.cost_usd) * year_df[as_int(r.year)] for r in ups.itertuples(index=False))
         )
         add(
             "grid upgrade budget",
@@ -1073,8 +1097,8 @@ def _verify_upgrades(ups: pd.DataFrame, d: ModelData) -> list[Check]:
             if str(r.asset_id) not in opts.index:
                 unknown += 1
                 continue
-            ready = d.horizon.years[0] + float(opts.at[str(r.asset_id), "lead_time_years"])
-            early = max(early, ready - float(r.year) - 1e-9)
+            ready = d.horizon.years[0] + as_float(opts.at[str(r.asset_id), "lead_time_years"])
+            early = max(early, ready - as_float(r.year) - 1e-9)
     return [
         Check("upgrades are offered options", unknown == 0, float(unknown), "upgrades"),
         Check("each upgrade taken at most once", bad_once == 0, float(bad_once), "upgrades"),
@@ -1131,13 +1155,13 @@ def _recheck_flows(
     """
     from siting.network import dc_flow
 
-    net = d.grid.net
+    net = require_network(d.grid.net, "the plan's flow check")
     bus_pos = pd.Series(np.arange(len(net.bus_ids)), index=net.bus_ids)
     sc = plan.schedule
     w = _FlowRecheck()
     for t, y in enumerate(d.horizon.years):
         for h, row in d.horizon.snapshots.iterrows():
-            inj = _injections(plan, d, bus_pos, y, h, row)
+            inj = _injections(plan, d, bus_pos, y, str(h), row)
             camp = sc[sc["year"] == y]
             if len(camp) and row["peak"]:
                 at_bus = np.bincount(

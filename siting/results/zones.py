@@ -38,6 +38,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 from scipy.spatial import cKDTree
 
+from siting.core.cells import as_float, as_int
+
 #: Places farther than this from every site of a zone do not name it [km].
 PLACE_NAME_KM = 50.0
 
@@ -86,7 +88,7 @@ def zone_columns(years: Sequence[int]) -> list[str]:
     ]
 
 
-def empty_zones(years: Sequence[int], crs: Any) -> gpd.GeoDataFrame:
+def empty_zones(years: Sequence[int], crs: CRS | str | int | None) -> gpd.GeoDataFrame:
     """A zones layer with no rows but every column (typed), in ``crs``.
 
     Parameters
@@ -94,7 +96,7 @@ def empty_zones(years: Sequence[int], crs: Any) -> gpd.GeoDataFrame:
     years
         Planning years (for the ``it_mw_<year>`` columns).
     crs
-        The plan's CRS.
+        The plan's CRS (a pyproj CRS, or what ``pyproj.CRS.from_user_input`` reads).
 
     Returns
     -------
@@ -122,7 +124,7 @@ def growth_zones(
     distance_km: float,
     corridor_buffer_km: float,
     places: gpd.GeoDataFrame | None = None,
-    crs: Any,
+    crs: CRS | str | int,
     years: Sequence[int] | None = None,
     branches: pd.DataFrame | None = None,
     capex_usd_per_mw: float | Mapping[str, float] = 0.0,
@@ -162,7 +164,8 @@ def growth_zones(
         Towns and cities (points in ``crs``, column ``name``; optional ``population``);
         names zones.
     crs
-        The plan's (projected) CRS; every input geometry is in it.
+        The plan's (projected) CRS, a pyproj CRS or what ``pyproj.CRS.from_user_input`` reads
+        (``"EPSG:3857"``); every input geometry is in it.
     years
         Planning years for the ``it_mw_<year>`` columns; default: the schedule's years.
     branches
@@ -235,7 +238,7 @@ def growth_zones(
 # --------------------------------------------------------------------------- steps
 
 
-def _unit_m(crs: Any) -> float:
+def _unit_m(crs: CRS | str | int) -> float:
     """The CRS's unit [m] (its first axis's; 1 when it has no axis information)."""
     crs_obj = CRS.from_user_input(crs)
     return float(crs_obj.axis_info[0].unit_conversion_factor) if crs_obj.axis_info else 1.0
@@ -403,12 +406,12 @@ def _zone_row(
     row["water_m3_per_day_final"] = float(fig.water_final.loc[zid].sum())
     row["bus_ids"] = ", ".join(zbuses)
     row["upgrades"] = "; ".join(
-        f"{r.asset} {r.asset_id} +{_fmt_mw(float(r.added_mw))} MW ({int(r.year)})"
+        f"{r.asset} {r.asset_id} +{_fmt_mw(as_float(r.added_mw))} MW ({as_int(r.year)})"
         for r in zup.itertuples(index=False)
     )
     row["upgrades_cost_usd"] = float(zup["cost_usd"].astype(float).sum()) if len(zup) else 0.0
     row["capex_usd"] = float(fig.site_capex.loc[zid].sum() + fig.pipe_usd.loc[zid].sum())
-    big = min(zid, key=lambda s: (-fig.mw_final.at[s], s))
+    big = min(zid, key=lambda s: (-as_float(fig.mw_final.at[s]), s))
     row["_big_bus"] = g.bus_of[g.pos[big]]
     row["_members"] = members
     row["geometry"] = _zone_shape(members, g.xy, fig.radius, g.pairs, g.bus_of, bus_pt, zl, w)
@@ -424,8 +427,8 @@ def _cooling_mix(fig: _SiteFigures, zid: list[str]) -> str:
         .sum()
     )
     mix = mix[(mix > 0) & (mix.index != "")]
-    mix = sorted(mix.items(), key=lambda kv: (-kv[1], kv[0]))
-    return "; ".join(f"{k} {_fmt_mw(v)} MW" for k, v in mix)
+    largest_first = sorted(mix.items(), key=lambda kv: (-kv[1], kv[0]))
+    return "; ".join(f"{k} {_fmt_mw(v)} MW" for k, v in largest_first)
 
 
 def _zones_layer(
@@ -434,7 +437,7 @@ def _zones_layer(
     places: gpd.GeoDataFrame | None,
     reach: float,
     years: list[int],
-    crs: Any,
+    crs: CRS | str | int,
 ) -> gpd.GeoDataFrame:
     """The zones layer: rows ordered by final MW (then smallest site_id), numbered and
     named (places within ``reach`` [CRS units]), columns :func:`zone_columns`."""
@@ -504,10 +507,14 @@ def _upgrades_at_buses(upgrades: pd.DataFrame | None, branches: pd.DataFrame | N
             ends[str(b)] = {str(f), str(t)}
     up = upgrades.copy()
     up["asset_id"] = up["asset_id"].astype(str)
-    up["_buses"] = [
-        {a} if kind == "substation" else ends.get(a, set())
-        for kind, a in zip(up["asset"].astype(str), up["asset_id"], strict=True)
-    ]
+    up["_buses"] = pd.Series(
+        [
+            {a} if kind == "substation" else ends.get(a, set())
+            for kind, a in zip(up["asset"].astype(str), up["asset_id"], strict=True)
+        ],
+        index=up.index,
+        dtype=object,
+    )
     return up.sort_values(["year", "asset", "asset_id"], kind="stable")[cols]
 
 
@@ -544,8 +551,11 @@ def _zone_shape(
         g = links.drop_duplicates(["site_id", "source_id"])["geometry"]
         lines.extend(x for x in g if x is not None and not x.is_empty)
     # the links between sites joined by distance: their minimum spanning tree
-    inz = np.isin(pairs[:, 0], members) & np.isin(pairs[:, 1], members) if len(pairs) else []
-    zp = pairs[inz] if len(pairs) else pairs
+    zp = (
+        pairs[np.isin(pairs[:, 0], members) & np.isin(pairs[:, 1], members)]
+        if len(pairs)
+        else pairs
+    )
     if len(zp):
         local = {int(g): k for k, g in enumerate(members)}
         a = np.array([local[int(i)] for i in zp[:, 0]])
@@ -600,11 +610,11 @@ def _names(
     out = []
     seen: dict[str, int] = {}
     for k, r in enumerate(rows, start=1):
-        if near[k - 1] is None:
+        nm = near[k - 1]
+        if nm is None:
             b = r["_big_bus"]
             out.append(f"Zone {k} (near bus {b})" if b else f"Zone {k}")
             continue
-        nm = near[k - 1]
         seen[nm] = seen.get(nm, 0) + 1
         out.append(nm if seen[nm] == 1 else f"{nm} ({seen[nm]})")
     return out

@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from siting.core.cells import as_float, as_int
 from siting.core.errors import InputError, is_missing
 from siting.core.io import OutputOwner, claim_folder, write_text_atomic
 from siting.model.data import replaced
@@ -250,7 +251,7 @@ def pareto(
     workers: int = 2,
     threads: int = 1,
     progress: Callable[[str], None] | None = None,
-    client: Any = None,
+    client: Client | None = None,
 ) -> Front:
     """Trace the cost/metric front of a scenario (see the module docstring).
 
@@ -654,25 +655,27 @@ def front_html(front: Front) -> str:
         val = getattr(r, front.metric)
         link = ""
         if r.plan_dir:
-            href = _href(os.path.relpath(r.plan_dir, front.out))
+            href = _href(os.path.relpath(str(r.plan_dir), front.out))
             link = (
                 f'<a href="{esc(href)}/report.html">report</a> · '
                 f'<a href="{esc(href)}/index.html">map</a>'
             )
-        cap = "none (least cost)" if is_missing(r.cap) else table_number(r.cap / scale)
+        cap = "none (least cost)" if is_missing(r.cap) else table_number(as_float(r.cap) / scale)
         marginal = (
-            "" if is_missing(r.marginal_usd_per_unit) else table_number(r.marginal_usd_per_unit)
+            ""
+            if is_missing(r.marginal_usd_per_unit)
+            else table_number(as_float(r.marginal_usd_per_unit))
         )
-        extra = "" if is_missing(r.extra_cost_usd) else f"{r.extra_cost_usd / 1e6:,.1f}"
-        total = "" if is_missing(r.total_cost_usd) else f"{r.total_cost_usd / 1e6:,.1f}"
+        extra = "" if is_missing(r.extra_cost_usd) else f"{as_float(r.extra_cost_usd) / 1e6:,.1f}"
+        total = "" if is_missing(r.total_cost_usd) else f"{as_float(r.total_cost_usd) / 1e6:,.1f}"
         rows.append(
             "<tr>"
             f'<td class="n">{r.point}</td><td class="n">{esc(cap)}</td>'
-            f'<td class="n">{"" if is_missing(val) else table_number(float(val) / scale)}</td>'
+            f'<td class="n">{"" if is_missing(val) else table_number(as_float(val) / scale)}</td>'
             f'<td class="n">{total}</td><td class="n">{extra}</td><td class="n">{marginal}</td>'
             f"<td>{esc(r.status)}{' (dominated)' if r.dominated else ''}</td>"
-            f'<td class="n">{"" if is_missing(r.gap) else f"{float(r.gap):.2%}"}</td>'
-            f'<td class="n">{"" if is_missing(r.sites_chosen) else int(r.sites_chosen)}</td>'
+            f'<td class="n">{"" if is_missing(r.gap) else f"{as_float(r.gap):.2%}"}</td>'
+            f'<td class="n">{"" if is_missing(r.sites_chosen) else as_int(r.sites_chosen)}</td>'
             f"<td>{link}</td></tr>"
         )
     notes = "".join(f'<p class="note">{esc(n)}</p>' for n in front.notes)

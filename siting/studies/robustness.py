@@ -67,11 +67,12 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
 
+from siting.core.cells import as_float
 from siting.core.errors import InputError, Problem
 from siting.core.files import path_problem
 from siting.core.io import OutputOwner, read_owner, staged_folder
@@ -547,14 +548,14 @@ def _chosen_rows(with_plan: list[_Scenario]) -> tuple[list[dict[str, Any]], list
         first = built.groupby("site_id", sort=False)["year"].min()
         last = built.groupby("site_id", sort=False).tail(1).set_index("site_id")
         for sid, fy in first.items():
-            r = last.loc[sid]
+            r = last.loc[str(sid)]  # (site IDs are text)
             long_rows.append(
                 {
                     "candidate_set": s.candidate_set,
                     "scenario": s.key,
                     "site_id": str(sid),
                     "first_year": int(fy),
-                    "it_mw_final": float(r["it_mw"]),
+                    "it_mw_final": as_float(r["it_mw"]),
                     "cooling": "" if pd.isna(r["cooling"]) else str(r["cooling"]),
                     "bus_id": "" if pd.isna(r["bus_id"]) else str(r["bus_id"]),
                 }
@@ -586,7 +587,7 @@ def _site_rows(
     if long_rows:
         long = pd.DataFrame(long_rows)
         for (cs, sid), g in long.groupby(["candidate_set", "site_id"], sort=False):
-            n = n_by_set[cs]
+            n = n_by_set[str(cs)]  # (candidate sets are text)
             fy = g["first_year"].to_numpy()
             mw = g["it_mw_final"].to_numpy(float)
             row: dict[str, Any] = {
@@ -1144,7 +1145,8 @@ def build_map_html(rob: Robustness, *, tiles: bool = True) -> str:
     m.default_js = [("leaflet", "siting-inline:leaflet.js")]
     m.default_css = [("leaflet_css", "siting-inline:leaflet.css")]
     title = esc(f"{rob.sweep_out.name}: robustness over the sweep")
-    m.get_root().header.add_child(folium.Element(f"<title>{title}</title>" + MAP_CSS))
+    root = cast(folium.Figure, m.get_root())  # a map's root is its page (a Figure)
+    root.header.add_child(folium.Element(f"<title>{title}</title>" + MAP_CSS))
     _Layers(js_json(data)).add_to(m)
     return inline_leaflet(m.get_root().render())
 

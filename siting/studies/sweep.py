@@ -50,13 +50,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from siting.core.errors import InputError, Problem, ScenarioError, SitingError
 from siting.core.io import OutputOwner, claim_folder, write_text_atomic
+
+if TYPE_CHECKING:
+    from dask.distributed import Client
+
+    from siting.config.scenario import Scenario
 
 #: Largest number of scenarios one sweep file may expand to.
 MAX_SCENARIOS = 10_000
@@ -181,7 +186,7 @@ class SweepScenario:
     key: str
     varied: dict[str, Any]
     raw: dict[str, Any]
-    scenario: Any  # siting.config.scenario.Scenario
+    scenario: Scenario
 
 
 @dataclass
@@ -247,7 +252,7 @@ def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
             loc.append(k)
 
 
-def _input_hashes(sc: Any, cache: dict[Path, tuple[str, int]]) -> list[tuple[str, str]]:
+def _input_hashes(sc: Scenario, cache: dict[Path, tuple[str, int]]) -> list[tuple[str, str]]:
     """(path, SHA-256) of every data file a scenario reads (not the scenario files), a
     dataset's sidecars and parts included (:func:`siting.core.provenance.hash_inputs`)."""
     from siting.core.provenance import hash_inputs
@@ -257,7 +262,7 @@ def _input_hashes(sc: Any, cache: dict[Path, tuple[str, int]]) -> list[tuple[str
     return sorted({(f.path, f.sha256) for f in hash_inputs(refs, cache)})
 
 
-def scenario_key(sc: Any, cache: dict[Path, tuple[str, int]] | None = None) -> str:
+def scenario_key(sc: Scenario, cache: dict[Path, tuple[str, int]] | None = None) -> str:
     """SHA-256 of a resolved scenario without its name, and of its input files."""
     doc = json.loads(sc.canonical_json())
     doc.pop("name", None)
@@ -292,7 +297,7 @@ def load_sweep(path: str | Path) -> Sweep:
     try:
         spec = SweepFile.model_validate(data)
     except ValidationError as err:
-        problems = []
+        problems: list[Problem] = []
         for e in err.errors(include_url=False):
             loc = ".".join(str(p) for p in e.get("loc", ()))
             msg = e.get("msg", "invalid value")
@@ -322,7 +327,7 @@ def load_sweep(path: str | Path) -> Sweep:
             ),
             what="sweep file",
         )
-    problems: list[Problem] = []
+    problems = []
     scenarios: list[SweepScenario] = []
     cache: dict[Path, tuple[str, int]] = {}
     width = max(3, len(str(len(variations))))
@@ -554,7 +559,7 @@ def run_sweep(
     workers: int = 2,
     retry_failed: bool = False,
     progress: Callable[[SweepProgress], None] | None = None,
-    client: Any = None,
+    client: Client | None = None,
     robustness: bool = True,
 ) -> SweepResult:
     """Run every unfinished scenario of a sweep on ``dask.distributed``.
@@ -639,7 +644,7 @@ def _run_tasks(
     workers: int,
     state: SweepProgress,
     say: Callable[[SweepProgress], None],
-    client: Any = None,
+    client: Client | None = None,
 ) -> None:
     from siting.core.engine import dask_client
 
@@ -655,7 +660,7 @@ def _run_tasks(
 
 
 def _submit_and_wait(
-    client: Any,
+    client: Client,
     tasks: list[dict[str, Any]],
     state: SweepProgress,
     say: Callable[[SweepProgress], None],
