@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from siting.core.errors import InputError, Problem
+from siting.core.errors import InputError, Problem, SitingError
 from siting.inputs.grids.grid import CostCurve, Grid
 
 if TYPE_CHECKING:
@@ -317,6 +317,23 @@ class GridData:
     bus_upgrades: pd.DataFrame = field(default_factory=lambda: _no_upgrades("bus_id"))
     rating_emergency_mw: np.ndarray = field(default_factory=lambda: np.zeros(0))
     n1: N1 | None = None
+
+    @property
+    def network(self) -> DCNetwork:
+        """:attr:`net`, for the code that runs only where the grid is modelled.
+
+        Raises
+        ------
+        siting.core.errors.SitingError
+            When there is no network (``grid.enabled`` off, or no grid layer).
+        """
+        if self.net is None:
+            raise SitingError(
+                "the model data has no DC network (grid.net is None: grid.enabled is off or "
+                "the scenario has no grid layer); expected one wherever the network family "
+                "is built or read"
+            )
+        return self.net
 
 
 @dataclass
