@@ -152,7 +152,7 @@ def upgrade_options(
         return _no_upgrades(id_col)
     return pd.DataFrame(
         {
-            id_col: [str(ids[i]) for i in pos],
+            id_col: [str(ids[int(i)]) for i in pos],
             "added_mw": added[pos],
             "cost_usd": cost[pos],
             "lead_time_years": lead[pos],
@@ -950,7 +950,7 @@ def _cooling_choice(
 ) -> _Cooling:
     """The technologies each site may choose (a wet one needs water in reach); notes the
     sites left with none."""
-    techs = [k for k in scenario.campus.cooling]
+    techs: list[str] = list(scenario.campus.cooling)
     perf = cooling.loc[cooling.index.get_level_values(1).isin(techs)]
     wl = candidates.water_links
     water_on = scenario.water.enabled
@@ -1312,10 +1312,10 @@ def _n1_settings(cfg: Contingencies, net: DCNetwork, snaps: pd.DataFrame, scenar
     from siting.network import radial_branches
 
     radial = np.flatnonzero(radial_branches(net)).tolist()
-    outages = cfg.outages
-    if isinstance(outages, list):
+    outages: str | int | list[int]
+    if isinstance(cfg.outages, list):
         pos = pd.Series(np.arange(len(net.branch_ids)), index=net.branch_ids.astype(str))
-        bad = [b for b in outages if str(b) not in pos.index]
+        bad = [b for b in cfg.outages if str(b) not in pos.index]
         if bad:
             raise _scenario_error(
                 scenario,
@@ -1323,7 +1323,9 @@ def _n1_settings(cfg: Contingencies, net: DCNetwork, snaps: pd.DataFrame, scenar
                 f"branch IDs {bad[:5]} are not in-service branches of the grid; expected "
                 f"IDs such as {list(pos.index[:5])}",
             )
-        outages = [int(pos[str(b)]) for b in outages]
+        outages = [int(pos[str(b)]) for b in cfg.outages]
+    else:
+        outages = cfg.outages
     if cfg.snapshots == "peak":
         names = [str(h) for h in snaps.index[snaps["peak"].to_numpy(dtype=bool)]]
         names = names or [str(snaps.index[0])]
