@@ -63,9 +63,11 @@ def test_an_approximate_row_is_exact_at_its_anchor_and_off_by_the_dropped_terms(
     mp = injection_maps(m)
     rng = np.random.default_rng(0)
     t, h = 0, d.horizon.snapshots.index[0]
-    br = int(np.argmax(np.abs(model_state(m).ptdf[:, mp["gen_bus"]]).sum(axis=1)))  # a busy branch
+    br = int(
+        np.argmax(np.abs(model_state(m).ptdf_form.ptdf[:, mp["gen_bus"]]).sum(axis=1))
+    )  # a busy branch
     exact = ptdf_flow_parts(m, br, t, h)
-    g = model_state(m).ptdf[br][mp["gen_bus"]]
+    g = model_state(m).ptdf_form.ptdf[br][mp["gen_bus"]]
     threshold = float(np.quantile(np.abs(g[np.abs(g) > 1e-9]), 0.5))  # drop half of them
     anchor = {
         (tt, hh): rng.uniform(0, 100, len(mp["gens"]))
@@ -234,8 +236,8 @@ def test_exactify_swaps_a_branchs_approximate_rows_for_exact_ones(prepared):
     }
     from siting.solve.lazy import _add_limits
 
-    br = int(np.argmax(np.abs(model_state(m).ptdf[:, mp["gen_bus"]]).sum(axis=1)))
-    g = np.abs(model_state(m).ptdf[br][mp["gen_bus"]])
+    br = int(np.argmax(np.abs(model_state(m).ptdf_form.ptdf[:, mp["gen_bus"]]).sum(axis=1)))
+    g = np.abs(model_state(m).ptdf_form.ptdf[br][mp["gen_bus"]])
     model_state(m).row_approx = approx.RowApprox(float(np.quantile(g[g > 1e-9], 0.5)), anchor)
     triples = [(br, t, h) for t in range(d.horizon.n_years) for h in d.horizon.snapshots.index]
     _add_limits(m, d, triples)

@@ -1,5 +1,5 @@
-"""The typed packages type-check (mypy, with the settings and the file list of
-pyproject.toml's ``[tool.mypy]``; docs/design.md lists the packages not yet typed)."""
+"""siting type-checks (mypy, with the settings and the file list of pyproject.toml's
+``[tool.mypy]``: every package of siting)."""
 
 from __future__ import annotations
 

@@ -26,6 +26,7 @@ import pandas as pd
 
 from siting.core.errors import InputError, Problem
 from siting.inputs.grids.grid import CostCurve, Grid
+from siting.network import require_network
 
 if TYPE_CHECKING:
     from siting.candidates.generate import Candidates
@@ -152,7 +153,7 @@ def upgrade_options(
         return _no_upgrades(id_col)
     return pd.DataFrame(
         {
-            id_col: [str(ids[i]) for i in pos],
+            id_col: [str(ids[int(i)]) for i in pos],
             "added_mw": added[pos],
             "cost_usd": cost[pos],
             "lead_time_years": lead[pos],
@@ -317,6 +318,17 @@ class GridData:
     bus_upgrades: pd.DataFrame = field(default_factory=lambda: _no_upgrades("bus_id"))
     rating_emergency_mw: np.ndarray = field(default_factory=lambda: np.zeros(0))
     n1: N1 | None = None
+
+    @property
+    def network(self) -> DCNetwork:
+        """:attr:`net`, for the code that runs only where the grid is modelled.
+
+        Raises
+        ------
+        siting.core.errors.SitingError
+            When there is no network (``grid.enabled`` off, or no grid layer).
+        """
+        return require_network(self.net, "the network family of the model")
 
 
 @dataclass
@@ -933,7 +945,7 @@ def _cooling_choice(
 ) -> _Cooling:
     """The technologies each site may choose (a wet one needs water in reach); notes the
     sites left with none."""
-    techs = [k for k in scenario.campus.cooling]
+    techs: list[str] = list(scenario.campus.cooling)
     perf = cooling.loc[cooling.index.get_level_values(1).isin(techs)]
     wl = candidates.water_links
     water_on = scenario.water.enabled
@@ -1295,10 +1307,10 @@ def _n1_settings(cfg: Contingencies, net: DCNetwork, snaps: pd.DataFrame, scenar
     from siting.network import radial_branches
 
     radial = np.flatnonzero(radial_branches(net)).tolist()
-    outages = cfg.outages
-    if isinstance(outages, list):
+    outages: str | int | list[int]
+    if isinstance(cfg.outages, list):
         pos = pd.Series(np.arange(len(net.branch_ids)), index=net.branch_ids.astype(str))
-        bad = [b for b in outages if str(b) not in pos.index]
+        bad = [b for b in cfg.outages if str(b) not in pos.index]
         if bad:
             raise _scenario_error(
                 scenario,
@@ -1306,7 +1318,9 @@ def _n1_settings(cfg: Contingencies, net: DCNetwork, snaps: pd.DataFrame, scenar
                 f"branch IDs {bad[:5]} are not in-service branches of the grid; expected "
                 f"IDs such as {list(pos.index[:5])}",
             )
-        outages = [int(pos[str(b)]) for b in outages]
+        outages = [int(pos[str(b)]) for b in cfg.outages]
+    else:
+        outages = cfg.outages
     if cfg.snapshots == "peak":
         names = [str(h) for h in snaps.index[snaps["peak"].to_numpy(dtype=bool)]]
         names = names or [str(snaps.index[0])]

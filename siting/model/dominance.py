@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -91,7 +92,9 @@ class Screening:
         )
 
 
-def _wide(links: pd.DataFrame, key: str, value: str, sites: pd.Index, fill: float) -> pd.DataFrame:
+def _wide(
+    links: pd.DataFrame | None, key: str, value: str, sites: pd.Index, fill: float
+) -> pd.DataFrame:
     """``links`` (site_id, key, value) as a site x key table, ``fill`` where absent."""
     if links is None or not len(links) or key not in links:
         return pd.DataFrame(index=sites)
@@ -109,8 +112,9 @@ def _features(d: ModelData) -> tuple[pd.DataFrame, list[str], np.ndarray]:
     key = key.astype(str)
     perf = d.cooling.perf.copy()
     if len(perf):
-        p = perf.unstack(level=1)
-        p.columns = [f"perf:{a}@{b}" for a, b in p.columns]
+        # (site_id, cooling) rows: a site x (column, cooling) table
+        p = cast(pd.DataFrame, perf.unstack(level=1))
+        p.columns = [f"perf:{a}@{b}" for a, b in cast(pd.MultiIndex, p.columns)]
         key = key.join(p.reindex(idx).round(12).astype(str))
     public = set(d.policy.public_sites)
     key["public"] = [
@@ -120,7 +124,7 @@ def _features(d: ModelData) -> tuple[pd.DataFrame, list[str], np.ndarray]:
     flags = np.zeros((len(idx), len(d.cooling.techs)))
     if d.cooling.allowed:
         tech_pos = {k: j for j, k in enumerate(d.cooling.techs)}
-        rows = idx.get_indexer([s for s, _ in d.cooling.allowed])
+        rows = idx.get_indexer(pd.Index([s for s, _ in d.cooling.allowed]))
         flags[rows, [tech_pos[k] for _, k in d.cooling.allowed]] = 1.0
     allowed = pd.DataFrame(flags, index=idx, columns=[f"tech@{k}" for k in d.cooling.techs])
     heat = d.policy.heat_links.assign(one=1.0) if len(d.policy.heat_links) else None

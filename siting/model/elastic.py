@@ -12,11 +12,16 @@ families read the same either way.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import pyomo.environ as pyo
 
 from siting.model.state import model_state
+
+if TYPE_CHECKING:
+    from pyomo.core.expr.numeric_expr import NumericValue
 
 #: Penalty per unit of slack in the elastic objective [USD per MW, per m3/day, per USD].
 PENALTY = 1e9
@@ -38,7 +43,14 @@ def enable(m: pyo.ConcreteModel, elastic: bool) -> None:
     model_state(m).slacks = []
 
 
-def slack(m: pyo.ConcreteModel, name: str, index, unit: str, meaning: str, weight: float = 1.0):
+def slack(
+    m: pyo.ConcreteModel,
+    name: str,
+    index: pyo.Set | Sequence[Any],
+    unit: str,
+    meaning: str,
+    weight: float = 1.0,
+) -> pyo.Var | _Zero:
     """A non-negative slack variable family ``slack_<name>`` (elastic) or a zero mapping.
 
     Parameters
@@ -49,6 +61,12 @@ def slack(m: pyo.ConcreteModel, name: str, index, unit: str, meaning: str, weigh
         For the explanation (``"MW"``, ``"national target not met"``).
     weight
         Multiplies :data:`PENALTY` (to put units on a comparable footing).
+
+    Returns
+    -------
+    pyomo.environ.Var or _Zero
+        The slack family [``unit``], or, in the strict model, a mapping whose every entry
+        is 0.
     """
     if not model_state(m).elastic:
         return _Zero()
@@ -61,12 +79,12 @@ def slack(m: pyo.ConcreteModel, name: str, index, unit: str, meaning: str, weigh
 class _Zero:
     """Stands in for a slack in the strict model: every entry is 0."""
 
-    def __getitem__(self, key) -> float:
+    def __getitem__(self, key: object) -> float:
         return 0.0
 
 
-def penalty(m: pyo.ConcreteModel):
-    """The penalty term of the elastic objective (0 for the strict model)."""
+def penalty(m: pyo.ConcreteModel) -> NumericValue | float:
+    """The penalty term of the elastic objective [USD] (0 for the strict model)."""
     terms = []
     for info in model_state(m).slacks:
         var = m.find_component(f"slack_{info.name}")

@@ -46,10 +46,11 @@ import pyomo.environ as pyo
 
 from siting.model import elastic
 from siting.model.data import ModelData
-from siting.model.state import model_state
+from siting.model.state import PtdfTables, model_state
 
 if TYPE_CHECKING:
-    from pyomo.core.expr.numeric_expr import LinearExpression
+    from pyomo.core.expr.numeric_expr import LinearExpression, NumericValue
+    from pyomo.core.expr.relational_expr import RelationalExpression
 
     from siting.network import DCNetwork
 
@@ -60,7 +61,7 @@ def add_grid(m: pyo.ConcreteModel, d: ModelData) -> None:
         m.dispatch_cost = pyo.Expression(m.T, m.H, rule=lambda m, t, h: 0.0)
         m.upgrade_cost_npv = pyo.Expression(expr=0.0)
         return
-    net = d.grid.net
+    net = d.grid.network
     m.B = pyo.Set(initialize=range(len(net.bus_ids)), ordered=True)
     m.L = pyo.Set(initialize=range(len(net.branch_ids)), ordered=True)
     m.G = pyo.Set(initialize=list(d.grid.gens.index), ordered=True)
@@ -97,7 +98,7 @@ def _add_dispatch_vars(m: pyo.ConcreteModel, d: ModelData) -> None:
     pmin = d.grid.gens["p_min_mw"].to_dict()
     pmax = d.grid.gens["p_max_mw"].to_dict()
 
-    def p_bounds(_m, g, t, h):
+    def p_bounds(_m: pyo.ConcreteModel, g: str, t: int, h: str) -> tuple[float, float]:
         lo = pmin[g] if peak[h] else min(0.0, pmin[g])
         return (lo, pmax[g])
 
@@ -106,7 +107,7 @@ def _add_dispatch_vars(m: pyo.ConcreteModel, d: ModelData) -> None:
 
 def _add_angle_flows(m: pyo.ConcreteModel, d: ModelData) -> None:
     """Angle form: ``flow[l,t,h] = b_l (theta_from - theta_to - shift_l)`` [MW]."""
-    net = d.grid.net
+    net = d.grid.network
     fr = net.from_idx.astype(int)
     to = net.to_idx.astype(int)
     bl = net.b_mw_per_rad.astype(float)
@@ -122,7 +123,7 @@ def _add_angle_flows(m: pyo.ConcreteModel, d: ModelData) -> None:
 def _incidence(d: ModelData) -> tuple[dict, dict, dict, dict]:
     """Per bus position: the branches leaving it and entering it, its generators and its
     candidate sites (``defaultdict(list)`` each, in model order)."""
-    net = d.grid.net
+    net = d.grid.network
     fr = net.from_idx.astype(int)
     to = net.to_idx.astype(int)
     out_of = defaultdict(list)
@@ -153,7 +154,7 @@ def _add_angle_balance(
     shunt = d.grid.shunt_mw
     is_elastic = model_state(m).elastic
 
-    def balance(m, b, t, h):
+    def balance(m: pyo.ConcreteModel, b: int, t: int, h: str) -> RelationalExpression | type:
         gen = pyo.quicksum(m.p[g, t, h] for g in gens_at[b])
         draw = pyo.quicksum(m.draw[s, t, h] for s in sites_at[b])
         net_out = pyo.quicksum(m.flow[br, t, h] for br in out_of[b]) - pyo.quicksum(
@@ -170,7 +171,7 @@ def _add_angle_balance(
 def _add_line_limits(m: pyo.ConcreteModel, d: ModelData, ptdf_form: bool) -> None:
     """``|flow| <= rating + added rating + overload`` [MW] for the branches with a finite
     rating: in the model (angle form), or lazily (PTDF form: only the slack here)."""
-    net = d.grid.net
+    net = d.grid.network
     limited = [br for br in range(len(net.branch_ids)) if np.isfinite(net.rating_mw[br])]
     rating = net.rating_mw
     m.LL = pyo.Set(initialize=limited, ordered=True)
@@ -200,7 +201,7 @@ def _add_line_limits(m: pyo.ConcreteModel, d: ModelData, ptdf_form: bool) -> Non
 def _add_headroom(m: pyo.ConcreteModel, d: ModelData, sites_at: dict) -> None:
     """Substation headroom at buses with a finite headroom and a candidate site:
     ``sum draw_peak <= headroom + added headroom + slack`` [MW]."""
-    nb = len(d.grid.net.bus_ids)
+    nb = len(d.grid.network.bus_ids)
     capped = [i for i in range(nb) if np.isfinite(d.grid.headroom_mw[i]) and sites_at[i]]
     if not capped:
         return
@@ -221,9 +222,9 @@ def _add_n1_family(m: pyo.ConcreteModel, d: ModelData) -> None:
     with a finite emergency rating, their slack [MW] and an empty list of limits."""
     from siting.network import lodf
 
-    net = d.grid.net
+    net = d.grid.network
     st = model_state(m)
-    st.lodf = lodf(net, st.ptdf)
+    st.lodf = lodf(net, st.ptdf_tables.ptdf if st.ptdf_tables is not None else None)
     em = d.grid.rating_emergency_mw
     m.LE = pyo.Set(
         initialize=[br for br in range(len(net.branch_ids)) if np.isfinite(em[br])], ordered=True
@@ -268,7 +269,7 @@ def _add_dispatch_cost(m: pyo.ConcreteModel, d: ModelData) -> None:
             ),
         )
 
-    def cost(m, t, h):
+    def cost(m: pyo.ConcreteModel, t: int, h: str) -> NumericValue | float:
         lin = pyo.quicksum(float(linear[g].slopes_usd_per_mwh[0]) * m.p[g, t, h] for g in linear)
         cur = pyo.quicksum(m.gcost[g, t, h] for g in curved) if curved else 0.0
         return lin + cur
@@ -283,8 +284,9 @@ def _add_dispatch_cost(m: pyo.ConcreteModel, d: ModelData) -> None:
     )
 
 
-def _isolated(d: ModelData, buses: list[int], demand_mw: float):
-    """Skip the balance of buses with nothing to balance; a load nothing can serve is an error.
+def _isolated(d: ModelData, buses: list[int], demand_mw: float) -> type:
+    """Skip the balance of buses with nothing to balance (``pyo.Constraint.Skip``, a class);
+    a load nothing can serve is an error.
 
     Raises
     ------
@@ -295,7 +297,7 @@ def _isolated(d: ModelData, buses: list[int], demand_mw: float):
         return pyo.Constraint.Skip
     from siting.core.errors import SitingError
 
-    ids = [str(d.grid.net.bus_ids[b]) for b in buses]
+    ids = [str(d.grid.network.bus_ids[b]) for b in buses]
     raise SitingError(
         f"bus(es) {ids[:5]} carry {demand_mw:,.1f} MW of load but no generator and no "
         "in-service branch reaches them (a branch taken out by grid.outages, or out of "
@@ -324,8 +326,8 @@ def _add_upgrades(m: pyo.ConcreteModel, d: ModelData) -> None:
         m.SU, rule=lambda m, b: pyo.quicksum(m.up_bus[b, t] for t in m.T) <= 1
     )
     st = model_state(m)
-    st.branch_added = bu["added_mw"].astype(float).to_dict()
-    st.bus_added = su["added_mw"].astype(float).to_dict()
+    st.branch_added = {int(i): float(v) for i, v in zip(bu.index, bu["added_mw"], strict=True)}
+    st.bus_added = {int(i): float(v) for i, v in zip(su.index, su["added_mw"], strict=True)}
     df = [float(v) for v in d.horizon.capex_df]
     cost_b = bu["cost_usd"].astype(float).to_dict()
     cost_s = su["cost_usd"].astype(float).to_dict()
@@ -335,7 +337,7 @@ def _add_upgrades(m: pyo.ConcreteModel, d: ModelData) -> None:
     )
 
 
-def added_rating(m: pyo.ConcreteModel, br: int, t: int):
+def added_rating(m: pyo.ConcreteModel, br: int, t: int) -> NumericValue | float:
     """Rating added to branch ``br`` by its upgrade in service by period ``t`` [MW] (expr)."""
     add = model_state(m).branch_added.get(br)
     if add is None:
@@ -343,7 +345,7 @@ def added_rating(m: pyo.ConcreteModel, br: int, t: int):
     return add * pyo.quicksum(m.up_branch[br, u] for u in range(t + 1))
 
 
-def added_headroom(m: pyo.ConcreteModel, b: int, t: int):
+def added_headroom(m: pyo.ConcreteModel, b: int, t: int) -> NumericValue | float:
     """Headroom added at bus ``b`` by its substation upgrade by period ``t`` [MW] (expr)."""
     add = model_state(m).bus_added.get(b)
     if add is None:
@@ -351,7 +353,7 @@ def added_headroom(m: pyo.ConcreteModel, b: int, t: int):
     return add * pyo.quicksum(m.up_bus[b, u] for u in range(t + 1))
 
 
-def flow_expr(m: pyo.ConcreteModel, br: int, t: int, h: str):
+def flow_expr(m: pyo.ConcreteModel, br: int, t: int, h: str) -> NumericValue:
     """The flow of branch ``br`` in (t, h) as a linear expression, either form [MW]."""
     if m.component("flow") is not None:
         return m.flow[br, t, h]
@@ -371,7 +373,7 @@ def _add_ptdf_network(
     for the (branch, period, snapshot) triples a solution violates, and solves again.
     """
 
-    net = d.grid.net
+    net = d.grid.network
     nb = len(net.bus_ids)
     load = d.grid.base_load_mw.to_numpy()
     shunt = d.grid.shunt_mw
@@ -380,7 +382,7 @@ def _add_ptdf_network(
     members = {i: np.flatnonzero(island == i).tolist() for i in m.ISL}
     st = model_state(m)
 
-    def balance(m, i, t, h):
+    def balance(m: pyo.ConcreteModel, i: int, t: int, h: str) -> RelationalExpression | type:
         gen = pyo.quicksum(m.p[g, t, h] for b in members[i] for g in gens_at[b])
         draw = pyo.quicksum(m.draw[s, t, h] for b in members[i] for s in sites_at[b])
         unserved = pyo.quicksum(shed[b, t, h] for b in members[i]) if st.elastic else 0.0
@@ -390,34 +392,35 @@ def _add_ptdf_network(
         return gen + unserved - draw == demand
 
     m.island_balance = pyo.Constraint(m.ISL, m.T, m.H, rule=balance)
-    st.ptdf = _ptdf_of(net)  # each island's reference bus as the slack
-    st.pfinj = np.asarray(net.p_shift_branch_mw, dtype=float)
-    # constant part of each bus's injection, per (t, h), and the phase-shift offsets
-    st.gens_at = gens_at
-    st.sites_at = sites_at
-    st.active_buses = [b for b in range(nb) if gens_at[b] or sites_at[b]]
-    st.active_idx = np.asarray(st.active_buses, dtype=np.int64)
+    ptdf = _ptdf_of(net)  # each island's reference bus as the slack
+    active_buses = [b for b in range(nb) if gens_at[b] or sites_at[b]]
     # a campus's draw as coefficients on its cooling capacities (see siting.model.power):
     # peak snapshots: PUE_peak; the others: utilisation x PUE_annual
     u = d.horizon.utilisation
-    st.draw_coefs = {
-        s: [
-            (
-                k,
-                float(d.cooling.perf.at[(s, k), "pue_peak"]),
-                u * float(d.cooling.perf.at[(s, k), "pue_annual"]),
-            )
-            for k in st.techs_of[s]
-        ]
-        for b in st.active_buses
+    pue_peak = d.cooling.perf["pue_peak"].astype(float).to_dict()
+    pue_ann = d.cooling.perf["pue_annual"].astype(float).to_dict()
+    draw_coefs = {
+        s: [(k, pue_peak[s, k], u * pue_ann[s, k]) for k in st.techs_of[s]]
+        for b in active_buses
         for s in sites_at[b]
     }
-    st.peak_h = d.horizon.snapshots["peak"].astype(bool).to_dict()
-    st.const_inj = {
+    # constant part of each bus's injection, per (t, h), and the phase-shift offsets
+    const_inj = {
         (t, h): -(lf[h] * load[:, t] + shunt) - np.asarray(net.p_shift_bus_mw)
         for t in range(d.horizon.n_years)
         for h in d.horizon.snapshots.index
     }
+    st.ptdf_tables = PtdfTables(
+        ptdf=ptdf,
+        pfinj=np.asarray(net.p_shift_branch_mw, dtype=float),
+        gens_at=gens_at,
+        sites_at=sites_at,
+        active_buses=active_buses,
+        active_idx=np.asarray(active_buses, dtype=np.int64),
+        draw_coefs=draw_coefs,
+        peak_h={str(h): bool(v) for h, v in d.horizon.snapshots["peak"].items()},
+        const_inj=const_inj,
+    )
     m.lazy_limits = pyo.ConstraintList()
     st.monitored = set()
 
@@ -466,8 +469,9 @@ def ptdf_flow_parts(
 
     mp = injection_maps(m)
     st = model_state(m)
-    row = st.ptdf[br]
-    const = float(row @ st.const_inj[t, h]) + float(st.pfinj[br])
+    pt = st.ptdf_form
+    row = pt.ptdf[br]
+    const = float(row @ pt.const_inj[t, h]) + float(pt.pfinj[br])
     key = _pool(m, mp, t, h)
     # HiGHS drops matrix entries of 1e-9 and below (with a warning): leave them out here,
     # where they would only cost time (over a million of them on a 9,241-bus case)
@@ -481,7 +485,7 @@ def ptdf_flow_parts(
         small = np.abs(g) <= drop
         const += float(g[small] @ approx.anchor[t, h][small])
     keep_g = np.flatnonzero(np.abs(g) > drop)
-    draw = mp["coef_peak"] if st.peak_h[h] else mp["coef_typ"]
+    draw = mp["coef_peak"] if pt.peak_h[h] else mp["coef_typ"]
     c = -row[mp["cap_bus"]] * draw  # (a campus draws: PTDF x PUE, utilisation)
     keep_c = np.flatnonzero(np.abs(c) > PTDF_DROP)
     pos = np.concatenate([keep_g, len(g) + keep_c])
@@ -521,12 +525,13 @@ def injection_maps(m: pyo.ConcreteModel) -> dict:
     maps = st.inj_maps
     if maps is not None:
         return maps
-    gens = [(g, b) for b in st.active_buses for g in st.gens_at[b]]
+    pt = st.ptdf_form
+    gens = [(g, b) for b in pt.active_buses for g in pt.gens_at[b]]
     caps = [
         (s, k, b, pue_peak, typ)
-        for b in st.active_buses
-        for s in st.sites_at[b]
-        for k, pue_peak, typ in st.draw_coefs[s]
+        for b in pt.active_buses
+        for s in pt.sites_at[b]
+        for k, pue_peak, typ in pt.draw_coefs[s]
     ]
     maps = {
         "gens": [g for g, _ in gens],

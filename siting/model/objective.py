@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import pyomo.environ as pyo
 
+from siting.core.errors import SitingError
 from siting.model import elastic
 from siting.model.data import ModelData
 from siting.model.state import model_state
@@ -90,8 +91,14 @@ def add_objective(m: pyo.ConcreteModel, d: ModelData, baseline_usd: float = 0.0)
     m.total_cost = pyo.Expression(expr=pyo.quicksum(m.cost_part[p] for p in m.P))
     pen = elastic.penalty(m)
     if d.goal.sense == "max_capacity":
+        budget = d.goal.budget_usd
+        if budget is None:
+            raise SitingError(
+                "objective.sense max_capacity needs a budget (the model data's goal.budget_usd "
+                "is None); expected a budget in USD"
+            )
         over = elastic.slack(m, "budget_over_usd", [0], "USD", "budget exceeded", weight=1e-6)
-        m.budget = pyo.Constraint(expr=m.total_cost <= float(d.goal.budget_usd) + over[0])
+        m.budget = pyo.Constraint(expr=m.total_cost <= float(budget) + over[0])
         pen = elastic.penalty(m)
         m.obj = pyo.Objective(expr=m.total_cap[d.horizon.n_years - 1] - pen, sense=pyo.maximize)
     else:

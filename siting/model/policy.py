@@ -132,7 +132,7 @@ def add_policy(m: pyo.ConcreteModel, d: ModelData) -> None:
 def _demand_mw(d: ModelData) -> dict[tuple[str, int], float]:
     """Demand of region ``r`` in period ``t`` [MW], keyed ``(r, t)``."""
     return {
-        (r, t): float(v)
+        (str(r), t): float(v)
         for t, y in enumerate(d.horizon.years)
         for r, v in d.policy.demand_mw[y].astype(float).items()
     }
@@ -188,8 +188,8 @@ def add_demand(m: pyo.ConcreteModel, d: ModelData) -> None:
     # distance order and 30 s in this one (the direct highspy model's order)
     order = np.lexsort(
         (
-            pd.Index(d.campus.sites).get_indexer(dl["site_id"]),
-            pd.Index(regions).get_indexer(dl["region_id"]),
+            pd.Index(d.campus.sites).get_indexer(pd.Index(dl["site_id"])),
+            pd.Index(regions).get_indexer(pd.Index(dl["region_id"])),
         )
     )
     dl = dl.iloc[order]

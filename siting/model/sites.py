@@ -46,11 +46,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import pyomo.environ as pyo
 
 from siting.model.data import ModelData, partners
 from siting.model.state import model_state
+
+if TYPE_CHECKING:
+    from pyomo.core.expr.numeric_expr import NumericValue
 
 
 def techs_by_site(d: ModelData) -> dict[str, list[str]]:
@@ -113,7 +117,7 @@ def _family(m: pyo.ConcreteModel, name: str, index: Sequence, pinned: set, **var
     m.add_component(name, pyo.Reference(members, ctype=pyo.Var))
 
 
-def opened(m: pyo.ConcreteModel, s: str, t: int):
+def opened(m: pyo.ConcreteModel, s: str, t: int) -> NumericValue:
     """``sum_{t' <= t} opens[s,t']``: whether site ``s`` is open by period ``t`` (a single
     column at ``t = 0``, the column ``open[s]`` with one planning period)."""
     if t == 0:

@@ -29,8 +29,52 @@ from typing import Any
 import numpy as np
 import pyomo.environ as pyo
 
+from siting.core.errors import SitingError
+
 #: The key of the model's ``__dict__`` that holds its :class:`ModelState`.
 KEY = "siting_state"
+
+
+@dataclass
+class PtdfTables:
+    """The PTDF form's lookup tables, written together by ``grid._add_ptdf_network`` and read
+    by the PTDF rows (``grid.ptdf_flow_parts``, ``grid.injection_maps``), the lazy loop's
+    flows and the approximation tests.
+
+    Attributes
+    ----------
+    ptdf
+        PTDF (n_branch x n_bus, read-only, shared by models on one network) [MW/MW]; also
+        the N-1 family's LODF is computed from it.
+    pfinj
+        Phase-shift offset of each branch's flow [MW].
+    gens_at
+        Generators at each bus {bus position: [gen_id]}.
+    sites_at
+        Candidate sites at each bus {bus position: [site_id]}.
+    active_buses
+        Bus positions with a generator or a candidate site, ascending.
+    active_idx
+        :attr:`active_buses` as an int64 array.
+    draw_coefs
+        A campus's draw as coefficients on its cooling capacities {site_id: [(tech,
+        PUE_peak, utilisation x PUE_annual)]} [MW/MW IT].
+    peak_h
+        Whether each snapshot is a peak one {snapshot: bool}.
+    const_inj
+        Constant part of each bus's injection per (period, snapshot) {(t, h): array} [MW]
+        (load, shunts, phase shifts).
+    """
+
+    ptdf: np.ndarray
+    pfinj: np.ndarray
+    gens_at: dict[int, list[str]]
+    sites_at: dict[int, list[str]]
+    active_buses: list[int]
+    active_idx: np.ndarray
+    draw_coefs: dict[str, list[tuple[str, float, float]]]
+    peak_h: dict[str, bool]
+    const_inj: dict[tuple[int, str], np.ndarray]
 
 
 @dataclass
@@ -50,7 +94,7 @@ class ModelState:
     #: Cooling technologies each site may choose {site_id: [tech]}; written by
     #: ``sites.add_sites``, read by the power, water, policy and grid families, the plan's
     #: tables (``results.plan``) and ``pipeline.fix_decisions``.
-    techs_of: dict | None = None
+    techs_of: dict[str, list[str]] = field(default_factory=dict)
     #: The objective's unit [USD per objective unit] (min_cost: the objective is scaled by
     #: it); written by ``objective.add_objective`` and ``studies.pareto`` (anchors), read by
     #: ``solve.highs.solve`` and ``solve.kernel`` (None: unscaled, 1.0).
@@ -63,46 +107,21 @@ class ModelState:
     #: ``grid._add_n1_family``, read by the lazy loop's N-1 limits.
     n1_over: Any = None
     #: Line outage distribution factors (n_branch x n_branch) [MW/MW]; written by
-    #: ``grid._add_n1_family``, read by the lazy loop's N-1 limits and ``results.plan``.
+    #: ``grid._add_n1_family``, read by the lazy loop's N-1 limits (through :attr:`n1_lodf`)
+    #: and ``results.plan``.
     lodf: np.ndarray | None = None
     #: Rating added by each branch upgrade option {option index: MW} [MW]; written by
     #: ``grid._add_upgrades``, read by ``grid.added_rating`` and the lazy loop.
-    branch_added: dict | None = None
+    branch_added: dict[int, float] = field(default_factory=dict)
     #: Headroom added by each substation upgrade option {option index: MW} [MW]; written
     #: by ``grid._add_upgrades``, read by ``grid.added_headroom``.
-    bus_added: dict | None = None
-    #: PTDF (n_branch x n_bus, read-only, shared by models on one network) [MW/MW];
-    #: written by ``grid._add_ptdf_network``, read by the PTDF rows, the lazy loop's flows,
-    #: the N-1 family's LODF and the approximation tests.
-    ptdf: np.ndarray | None = None
-    #: Phase-shift offset of each branch's flow [MW]; written by ``grid._add_ptdf_network``,
-    #: read by the PTDF rows and the lazy loop's flows.
-    pfinj: np.ndarray | None = None
-    #: Generators at each bus {bus position: [gen]}; written by ``grid._add_ptdf_network``,
-    #: read by ``grid.injection_maps``.
-    gens_at: dict | None = None
-    #: Candidate sites at each bus {bus position: [site_id]}; written by
-    #: ``grid._add_ptdf_network``, read by ``grid.injection_maps``.
-    sites_at: dict | None = None
-    #: Bus positions with a generator or a candidate site, ascending; written by
-    #: ``grid._add_ptdf_network``, read by ``grid.injection_maps``.
-    active_buses: list | None = None
-    #: :attr:`active_buses` as an int64 array; written by ``grid._add_ptdf_network``.
-    active_idx: np.ndarray | None = None
-    #: A campus's draw as coefficients on its cooling capacities {site_id: [(tech,
-    #: PUE_peak, utilisation x PUE_annual)]} [MW/MW IT]; written by ``grid._add_ptdf_network``,
-    #: read by ``grid.injection_maps``.
-    draw_coefs: dict | None = None
-    #: Whether each snapshot is a peak one {snapshot: bool}; written by
-    #: ``grid._add_ptdf_network``, read by the PTDF rows and the lazy loop's flows.
-    peak_h: dict | None = None
-    #: Constant part of each bus's injection per (period, snapshot) {(t, h): array} [MW]
-    #: (load, shunts, phase shifts); written by ``grid._add_ptdf_network``, read by the
-    #: PTDF rows and the lazy loop's flows.
-    const_inj: dict | None = None
+    bus_added: dict[int, float] = field(default_factory=dict)
+    #: The PTDF form's tables (:class:`PtdfTables`); written by ``grid._add_ptdf_network``,
+    #: read through :attr:`ptdf_form` (None: the model is in the angle form, or has no grid).
+    ptdf_tables: PtdfTables | None = None
     #: Where each dispatch and cooling-capacity variable injects (``gens, gen_bus, caps,
     #: cap_bus, coef_peak, coef_typ``); written once by ``grid.injection_maps`` (its cache).
-    inj_maps: dict | None = None
+    inj_maps: dict[str, Any] | None = None
     #: Variable pools of flat rows {key: object array of Pyomo variables}; written by
     #: ``rows.register_pool``, read by the PTDF rows, the lazy loop and the HiGHS adapter.
     flat_pools: dict = field(default_factory=dict)
@@ -156,6 +175,38 @@ class ModelState:
     #: Absolute MIP gap [objective units] (a Pareto anchor, near 0); written by
     #: ``studies.pareto``, read by ``highs._solve_highs`` (None: HiGHS's default).
     mip_abs_gap: float | None = None
+
+    @property
+    def ptdf_form(self) -> PtdfTables:
+        """:attr:`ptdf_tables`, for the code that runs only on a PTDF-form model.
+
+        Raises
+        ------
+        siting.core.errors.SitingError
+            When the model was not built in the PTDF form.
+        """
+        if self.ptdf_tables is None:
+            raise SitingError(
+                "the model has no PTDF tables (it was built in the angle form or without a "
+                "grid); expected a model built with grid.formulation ptdf"
+            )
+        return self.ptdf_tables
+
+    @property
+    def n1_lodf(self) -> np.ndarray:
+        """:attr:`lodf`, for the code that runs only on a model with the N-1 family.
+
+        Raises
+        ------
+        siting.core.errors.SitingError
+            When the model has no N-1 family (no LODF).
+        """
+        if self.lodf is None:
+            raise SitingError(
+                "the model has no LODF (it was built without grid.n_minus_1 or without line "
+                "limits); expected a model with the N-1 family"
+            )
+        return self.lodf
 
     def take_lazy_impossible(self) -> list:
         """:attr:`lazy_impossible`, emptied (the lines are reported once)."""

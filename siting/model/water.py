@@ -43,10 +43,11 @@ def add_water(m: pyo.ConcreteModel, d: ModelData) -> None:
     m.W = pyo.Set(initialize=list(d.water.sources.index), ordered=True)
     pairs = list(zip(links["site_id"], links["source_id"], strict=True))
     m.SW = pyo.Set(within=m.S * m.W, initialize=pairs, ordered=True)
+    cap_m3 = d.water.sources[[f"cap_{y}" for y in years]].to_numpy(dtype=float)  # [m3/day]
     cap = {
-        (w, t): float(d.water.sources.at[w, f"cap_{y}"])
-        for w in d.water.sources.index
-        for t, y in enumerate(years)
+        (w, t): float(cap_m3[i, t])
+        for i, w in enumerate(d.water.sources.index)
+        for t in range(len(years))
     }
     max_it = d.campus.site["max_it_mw"].to_dict()
     max_need = {

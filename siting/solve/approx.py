@@ -59,6 +59,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 import pyomo.environ as pyo
 
@@ -193,7 +194,7 @@ def wanted(d: ModelData, setting: str) -> bool:
         return False
     if d.grid.formulation != "ptdf" or not d.grid.line_limits:
         return False
-    return setting == "on" or len(d.grid.net.bus_ids) >= AUTO_MIN_BUSES
+    return setting == "on" or len(d.grid.network.bus_ids) >= AUTO_MIN_BUSES
 
 
 def anchor_of(m: pyo.ConcreteModel, d: ModelData) -> dict:
@@ -300,17 +301,19 @@ def solve_approximate(
     saved = lazy._relax(m)
     try:
         if quick is None:
-            quick = len(d.grid.net.bus_ids) >= QUICK_MIN_BUSES
+            quick = len(d.grid.network.bus_ids) >= QUICK_MIN_BUSES
         if round_first and quick:
             # 0. a quick plan from the LP without line limits (see _quick)
-            if _quick_plan(run, m, saved, say):
-                return _answer(d, run.best, run.z0, mip_gap, info, t_lp)
+            within = _quick_plan(run, m, saved, say)
+            if within is not None:
+                return _answer(d, *within, mip_gap, info, t_lp)
             say("approximate network: exact LP relaxation")
         lp, _li = lazy.solve_lazy(m, d, run.lp_fn, clock=clock)
         info.lp_time_s = time.perf_counter() - t_lp
-        solved = lp.has_solution and lp.objective is not None
-        if solved:
-            z = float(lp.objective)
+        z_lp = lp.objective if lp.has_solution else None
+        solved = z_lp is not None
+        if z_lp is not None:
+            z = float(z_lp)
             info.lp_bound_usd = z
             anchor = anchor_of(m, d)
             # 1b. a first plan rounded from an LP with headroom (siting.solve.rounding)
@@ -333,6 +336,13 @@ def solve_approximate(
     if run.mr is None:
         run.mr = build(d)  # the repair model: exact rows
     return _milp_rounds(run, anchor, z, lp, say)
+
+
+#: A verified plan as the method holds it (:func:`_keep`): (objective [USD], its variables'
+#: values [(variable, value)], its result, the model holding it).
+_Plan: TypeAlias = tuple[float, list, SolveResult, pyo.ConcreteModel]
+#: The method's answer: (model, data, result, figures).
+_Answer: TypeAlias = tuple[pyo.ConcreteModel, ModelData, SolveResult, ApproxInfo]
 
 
 @dataclass
@@ -367,7 +377,7 @@ class _Run:
     t_lp: float
     t0: float
     info: ApproxInfo = field(default_factory=ApproxInfo)
-    best: tuple[float, list, SolveResult, pyo.ConcreteModel] | None = None
+    best: _Plan | None = None
     mr: pyo.ConcreteModel | None = None
     z0: float | None = None
     first_lp: bool = True
@@ -396,9 +406,9 @@ class _Run:
         mr: pyo.ConcreteModel,
         src: pyo.ConcreteModel,
         fixed: list,
-        best: tuple | None,
+        best: _Plan | None,
         conflicts: int = 0,
-    ) -> tuple[tuple | None, bool, list, list]:
+    ) -> tuple[_Plan | None, bool, list, list]:
         """Verify a plan as every plan of the method is: its decisions ``fixed`` (variables
         of ``mr``) pinned in ``mr`` and the dispatch re-solved with every violated exact
         limit (:func:`siting.solve.kernel._repair`; ``src``: the model the decisions came
@@ -413,23 +423,26 @@ class _Run:
         return (_keep(best, r1, mr, self.info, self.t0) if ok else best), ok, blocking, cuts
 
 
-def _quick_plan(run: _Run, m: pyo.ConcreteModel, saved: list, say: Callable[[str], None]) -> bool:
-    """Step 0: the quick plan (:func:`_quick`) into ``run``; whether it is within the MIP
-    gap of its bound (then the method stops there)."""
+def _quick_plan(
+    run: _Run, m: pyo.ConcreteModel, saved: list, say: Callable[[str], None]
+) -> tuple[_Plan, float] | None:
+    """Step 0: the quick plan (:func:`_quick`) into ``run``; the plan and its bound [USD]
+    when it is within the MIP gap of that bound (then the method stops there), else None."""
     say("approximate network: rounding without line limits")
     t_q = time.perf_counter()
     run.best, run.z0, run.mr = _quick(
         m, saved, run.d, run.build, run.lp_fn, run.solve_fn, run.check, run.clock, run.info
     )
     run.info.quick_time_s = time.perf_counter() - t_q
-    if run.best is not None and _gap(run.best[0], run.z0) <= run.mip_gap + 1e-12:
+    best, z0 = run.best, run.z0  # (_quick: a plan only after an LP, so with its bound)
+    if best is not None and z0 is not None and _gap(best[0], z0) <= run.mip_gap + 1e-12:
         run.info.stopped = (
             "stopped within the MIP gap of the bound (the plan rounded without "
             "line limits; bound: the LP relaxation without them, with the cuts)"
         )
-        run.info.lp_bound_usd = run.z0
-        return True
-    return False
+        run.info.lp_bound_usd = z0
+        return best, z0
+    return None
 
 
 def _rounded(
@@ -445,7 +458,7 @@ def _rounded(
     return None
 
 
-def _unsolved(run: _Run, m: pyo.ConcreteModel, lp: SolveResult) -> tuple | None:
+def _unsolved(run: _Run, m: pyo.ConcreteModel, lp: SolveResult) -> _Answer | None:
     """The method's answer when the exact LP relaxation ``lp`` has no solution."""
     if run.best is not None and run.z0 is not None:
         # out of time (or trouble) in the exact relaxation, with a verified plan: the
@@ -475,7 +488,7 @@ def _approximate_model(run: _Run, anchor: dict) -> pyo.ConcreteModel:
 
 def _milp_rounds(
     run: _Run, anchor: dict, z: float, lp: SolveResult, say: Callable[[str], None]
-) -> tuple | None:
+) -> _Answer | None:
     """Steps 2-3: rounds of the approximate MILP, each plan verified on the exact network
     (``z``: the exact LP relaxation's bound [USD]; ``lp``: its result)."""
     from siting.solve import kernel, lazy
@@ -503,10 +516,11 @@ def _milp_rounds(
             mr, mh, fixed, run.best, conflicts=kernel.CONFLICTS if converged else 0
         )
         if ok:
+            assert kept is not None  # (check: a plan that passed is kept)
             if kept is not run.best:
                 set_mip_start(mh, lazy._integer_values(mh))
             run.best = kept
-            if _gap(run.best[0], z) <= mip_gap + 1e-12:
+            if _gap(kept[0], z) <= mip_gap + 1e-12:
                 info.stopped = "stopped within the MIP gap of the bound"
                 break
         if converged:
@@ -528,7 +542,7 @@ def _milp_rounds(
     return _after_rounds(run, last, z)
 
 
-def _after_rounds(run: _Run, last: SolveResult, z: float) -> tuple | None:
+def _after_rounds(run: _Run, last: SolveResult, z: float) -> _Answer | None:
     """The method's answer after the MILP rounds (``last``: the last solve's result; ``z``:
     the bound [USD])."""
     info = run.info
@@ -557,10 +571,10 @@ def _quick(
     build: Callable[[ModelData], pyo.ConcreteModel],
     lp_fn: Callable[[pyo.ConcreteModel], SolveResult],
     solve_fn: Callable[..., SolveResult],
-    check: Callable[..., tuple],
+    check: Callable[..., tuple[_Plan | None, bool, list, list]],
     clock: Clock | None,
     info: ApproxInfo,
-) -> tuple[tuple | None, float | None, pyo.ConcreteModel | None]:
+) -> tuple[_Plan | None, float | None, pyo.ConcreteModel | None]:
     """A quick plan: the LP relaxation without line limits (their dense rows made the exact
     relaxation take minutes on a 10,000-bus grid), rounded with headroom
     (:func:`siting.solve.rounding.round_with_headroom`) and verified on the exact network
@@ -611,8 +625,8 @@ def _quick(
 
 
 def _answer(
-    d: ModelData, best: tuple, z: float, mip_gap: float, info: ApproxInfo, t0: float
-) -> tuple[pyo.ConcreteModel, ModelData, SolveResult, ApproxInfo]:
+    d: ModelData, best: _Plan, z: float, mip_gap: float, info: ApproxInfo, t0: float
+) -> _Answer:
     """The model holding the best verified plan, and its result (gap to the bound ``z``)."""
     u, values, r1, mr = best
     info.time_s = time.perf_counter() - t0
@@ -646,11 +660,12 @@ def _verified(r1: SolveResult, mr: pyo.ConcreteModel) -> bool:
 
 
 def _keep(
-    best: tuple | None, r1: SolveResult, mr: pyo.ConcreteModel, info: ApproxInfo, t0: float
-) -> tuple:
+    best: _Plan | None, r1: SolveResult, mr: pyo.ConcreteModel, info: ApproxInfo, t0: float
+) -> _Plan:
     """Count the verified plan ``r1`` held by ``mr``; return it when it is cheaper than
     ``best`` (objective [USD], values, result, model), else ``best``."""
     info.repairs_feasible += 1
+    assert r1.objective is not None  # (_verified: a plan with an objective value)
     u = float(r1.objective)
     if best is not None and u >= best[0]:
         return best

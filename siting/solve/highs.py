@@ -365,7 +365,7 @@ def _highs_with_start(base: type) -> type:
     ``_pyomo_var_to_solver_var_map`` and ``_solver_model``).
     """
 
-    class HighsWithStart(base):  # type: ignore[misc,valid-type]
+    class HighsWithStart(base):
         _pending_start: list[tuple[Any, float]] | None = None
         #: the run's clock for this solve (deadline, progress), set by _solve_highs
         _clock: Clock | None = None

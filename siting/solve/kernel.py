@@ -66,6 +66,9 @@ from siting.model.state import model_state
 from siting.solve.highs import SolveResult, retry_cold
 
 if TYPE_CHECKING:
+    import scipy.sparse as sp
+    from pyomo.contrib.solver.solvers.highs import Highs
+
     from siting.solve.lazy import LazyInfo
 
 #: ``solver.candidate_kernel: auto`` uses the kernel from this many candidate sites on.
@@ -176,7 +179,7 @@ def restrict(d: ModelData, keep: set[str]) -> ModelData:
     return replaced(out, campus={"dominance_cuts": cuts})
 
 
-def _columns(opt: object, variables: list) -> np.ndarray:
+def _columns(opt: Highs, variables: list) -> np.ndarray:
     """The HiGHS column of each variable (``opt``: the persistent solver)."""
     cmap = opt._pyomo_var_to_solver_var_map
     return np.array([cmap[id(v)] for v in variables], dtype=np.int64)
@@ -278,7 +281,7 @@ RAY_TOL = 1e-9
 
 
 def _cut_from_ray(
-    a_t: object,
+    a_t: sp.spmatrix,
     y: np.ndarray,
     rows: tuple[np.ndarray, np.ndarray],
     cols: tuple[np.ndarray, np.ndarray],
@@ -575,7 +578,7 @@ def relax_and_repair(
             st.start = _carry(fixed, m)
             u = float(r1.objective)
             if (u - st.bound) / max(abs(u), 1.0) <= mip_gap + 1e-12:
-                return st.mr, _repaired(r1, info, st), st.total
+                return st.mr, _repaired(r1, r0, info, st), st.total
             break  # a plan, but not within the gap of b: the lazy loop closes it
         if m.component("lazy_limits") is None:
             break
@@ -651,9 +654,10 @@ def _repair_round(
     return fixed, r1, info, blocking, cuts
 
 
-def _repaired(r1: SolveResult, info: LazyInfo, st: _Repairs) -> SolveResult:
-    """The result of a repaired plan within the MIP gap of the rounds' bound."""
-    r0, total = st.r0, st.total
+def _repaired(r1: SolveResult, r0: SolveResult, info: LazyInfo, st: _Repairs) -> SolveResult:
+    """The result of a repaired plan within the MIP gap of the rounds' bound (``r0``: the
+    last MILP's result, ``st.r0``)."""
+    total = st.total
     status = "optimal" if st.bound_status == "optimal" else "feasible"
     total.monitored = info.monitored
     total.n1_monitored = info.n1_monitored
@@ -811,7 +815,7 @@ def solve_kernel(
     say("kernel: LP relaxation")
     full = build(d)
 
-    def lp_fn(m):
+    def lp_fn(m: pyo.ConcreteModel) -> SolveResult:
         return solve_fn(m, highs_options=LP_OPTIONS)
 
     lp = _lp_stage(full, d, lp_fn, info, clock)
@@ -845,7 +849,7 @@ def solve_kernel(
     if k.best is None:
         late = _no_plan_in_time(r, info)
         return None if late is None else (mk, dk, late, info)
-    return _kernel_answer(k, info, mip_gap)
+    return _kernel_answer(k, k.best, info, mip_gap)
 
 
 @dataclass
@@ -880,10 +884,10 @@ class _Kernel:
     pen: np.ndarray
     z: float
     keep: set = field(default_factory=set)
-    best: tuple | None = None
+    best: tuple[pyo.ConcreteModel, ModelData, SolveResult] | None = None
     bound: float = -math.inf
-    parts: tuple = (None, None)
-    out: np.ndarray | None = None
+    parts: tuple[float | None, float | None] = (None, None)
+    out: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     u: float = math.inf
 
 
@@ -935,7 +939,7 @@ def _kernel_milp(
     """One kernel MILP (data ``dk``) by ``inner``, or by :func:`relax_and_repair` when
     there is none or it returns None; the method's figures kept on the model."""
 
-    def run(m, opts=None):
+    def run(m: pyo.ConcreteModel, opts: dict | None = None) -> SolveResult:
         return solve_fn(m, highs_options=opts)
 
     got = None
@@ -962,9 +966,11 @@ def _take(k: _Kernel, mk: pyo.ConcreteModel, dk: ModelData, r: SolveResult, mip_
     kb = max(r.bound, k.z) if r.bound is not None else k.z
     if min(kb, excl) > k.bound:  # every round's bound holds for the whole model
         k.bound, k.parts = min(kb, excl), (kb, excl)
-    if k.best is None or r.objective < k.best[2].objective:
+    obj = r.objective
+    assert obj is not None, "a kernel MILP's plan without an objective value"
+    if k.best is None or obj < k.u:  # (k.u: the best plan's objective)
         k.best = (mk, dk, r)
-    k.u = float(k.best[2].objective)
+        k.u = float(obj)
     gap = max(0.0, k.u - k.bound) / max(abs(k.u), 1.0)
     return gap <= mip_gap + 1e-12
 
@@ -982,11 +988,15 @@ def _grow(k: _Kernel) -> bool:
 
 
 def _kernel_answer(
-    k: _Kernel, info: KernelInfo, mip_gap: float
+    k: _Kernel,
+    best: tuple[pyo.ConcreteModel, ModelData, SolveResult],
+    info: KernelInfo,
+    mip_gap: float,
 ) -> tuple[pyo.ConcreteModel, ModelData, SolveResult, KernelInfo]:
-    """The cheapest plan with the whole model's bound and gap, and the method's note."""
-    mk, dk, r = k.best
-    u = float(r.objective)
+    """The cheapest plan ``best`` (``k.best``: model, data, result) with the whole model's
+    bound and gap, and the method's note."""
+    mk, dk, r = best
+    u = k.u  # r's objective
     gap = max(0.0, u - k.bound) / max(abs(u), 1.0)
     info.kernel_bound_usd, info.excluded_bound_usd = k.parts
     info.bound_usd, info.gap = k.bound, gap

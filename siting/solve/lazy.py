@@ -120,9 +120,9 @@ def flows_numpy(m: pyo.ConcreteModel, d: ModelData) -> dict[tuple[int, str], np.
     campus draw, from the variables' values, plus the constant part), multiplied by the
     PTDF at once.
     """
-    nb = len(d.grid.net.bus_ids)
+    nb = len(d.grid.network.bus_ids)
     mp = injection_maps(m)
-    ms = model_state(m)
+    pt = model_state(m).ptdf_form
     keys = [(t, h) for t in range(d.horizon.n_years) for h in d.horizon.snapshots.index]
     inj = np.empty((nb, len(keys)))
     col = {key: j for j, key in enumerate(keys)}
@@ -131,13 +131,13 @@ def flows_numpy(m: pyo.ConcreteModel, d: ModelData) -> dict[tuple[int, str], np.
         for h in d.horizon.snapshots.index:
             j = col[t, h]
             pv = _values([m.p[g, t, h] for g in mp["gens"]])
-            draw = capv * (mp["coef_peak"] if ms.peak_h[h] else mp["coef_typ"])
+            draw = capv * (mp["coef_peak"] if pt.peak_h[h] else mp["coef_typ"])
             inj[:, j] = (
-                ms.const_inj[t, h]
+                pt.const_inj[t, h]
                 + np.bincount(mp["gen_bus"], pv, minlength=nb)
                 - np.bincount(mp["cap_bus"], draw, minlength=nb)
             )
-    flows = ms.ptdf @ inj + ms.pfinj[:, None]
+    flows = pt.ptdf @ inj + pt.pfinj[:, None]
     return {key: flows[:, j] for j, key in enumerate(keys)}
 
 
@@ -145,7 +145,7 @@ def solution_flows(m: pyo.ConcreteModel, d: ModelData) -> dict[tuple[int, str], 
     """Branch flows [MW] per (period, snapshot) of the loaded solution, either form."""
     if m.component("flow") is None:
         return flows_numpy(m, d)
-    nl = len(d.grid.net.branch_ids)
+    nl = len(d.grid.network.branch_ids)
     return {
         (t, h): np.array([_value(m.flow[br, t, h]) for br in range(nl)])
         for t in range(d.horizon.n_years)
@@ -155,8 +155,8 @@ def solution_flows(m: pyo.ConcreteModel, d: ModelData) -> dict[tuple[int, str], 
 
 def added_rating_values(m: pyo.ConcreteModel, d: ModelData) -> np.ndarray:
     """Rating added by upgrades in service, per branch and period [MW] (solution values)."""
-    out = np.zeros((len(d.grid.net.branch_ids), d.horizon.n_years))
-    for br, add in (model_state(m).branch_added or {}).items():
+    out = np.zeros((len(d.grid.network.branch_ids), d.horizon.n_years))
+    for br, add in model_state(m).branch_added.items():
         cum = np.cumsum([_value(m.up_branch[br, t]) for t in range(d.horizon.n_years)])
         out[br] = add * cum
     return out
@@ -189,11 +189,11 @@ def _violations(
     snapshot) where they are loaded to at least this share of their rating (the same
     bottleneck binds again in other years and snapshots; adding them at once saves rounds).
     """
-    rating = d.grid.net.rating_mw
+    rating = d.grid.network.rating_mw
     ms = model_state(m)
     over_slack = ms.overload
     limited = np.flatnonzero(np.isfinite(rating))
-    found = []
+    found: list[tuple[int, int, str]] = []
     for (t, h), f in flows.items():
         lim = (rating + added[:, t]) * (1 + TOL_REL) + TOL_ABS_MW
         lim = lim + _slack_values(m, over_slack, limited, t, h, len(f))
@@ -219,7 +219,7 @@ def checked_outages(
     ``seen`` (the lazy loop's growing set) when given, and the whole set is returned.
     """
     assert d.grid.n1 is not None
-    nl = len(d.grid.net.branch_ids)
+    nl = len(d.grid.network.branch_ids)
     ok = np.ones(nl, dtype=bool)
     ok[d.grid.n1.radial] = False
     out = d.grid.n1.outages
@@ -227,7 +227,7 @@ def checked_outages(
         return np.flatnonzero(ok)
     if not isinstance(out, int):
         return np.array([k for k in out if ok[k]], dtype=int)
-    rating = d.grid.net.rating_mw
+    rating = d.grid.network.rating_mw
     safe = np.where(np.isfinite(rating) & (rating > 0), rating, np.inf)
     load = np.zeros(nl)
     for (t, h), f in flows.items():
@@ -250,14 +250,17 @@ def _n1_violations(
     ms.n1_checked = len(ks)
     if not len(ks):
         return []
+    n1 = d.grid.n1
+    assert n1 is not None  # (checked_outages: the N-1 family is built only with settings)
+    lodf = ms.n1_lodf
     em = d.grid.rating_emergency_mw
     limited = np.flatnonzero(np.isfinite(em))
     slack = ms.n1_over
-    found = []
+    found: list[tuple[int, int, int, str]] = []
     for (t, h), f in flows.items():
-        if not d.grid.n1.checks(t, h):
+        if not n1.checks(t, h):
             continue
-        post = post_outage_flows(f, ms.lodf, ks)  # (n_branch, len(ks)); tripped: 0
+        post = post_outage_flows(f, lodf, ks)  # (n_branch, len(ks)); tripped: 0
         lim = (em + added[:, t]) * (1 + TOL_REL) + TOL_ABS_MW
         lim = lim + _slack_values(m, slack, limited, t, h, len(f))
         excess = np.abs(post) - lim[:, None]
@@ -293,9 +296,9 @@ def _no_decision_fixes(
     constraint ("trivial Boolean"), so it is not added; :func:`solve_lazy` reports the
     model infeasible and the elastic re-solve names the branch.
     """
-    what = f"branch {d.grid.net.branch_ids[br]}"
+    what = f"branch {d.grid.network.branch_ids[br]}"
     if outage is not None:
-        what += f" after the outage of branch {d.grid.net.branch_ids[outage]}"
+        what += f" after the outage of branch {d.grid.network.branch_ids[outage]}"
     model_state(m).lazy_impossible.append(
         f"{what}, year {d.horizon.years[t]}, snapshot {h}: {abs(pyo.value(flow)):,.1f} MW whatever "
         f"the plan does, above its {pyo.value(rhs):,.1f} MW"
@@ -313,7 +316,7 @@ def _add_limits(m: pyo.ConcreteModel, d: ModelData, triples: list[tuple[int, int
     from siting.model.grid import added_rating, ptdf_flow_parts
     from siting.model.rows import FlatRow, register_flat_row
 
-    rating = d.grid.net.rating_mw
+    rating = d.grid.network.rating_mw
     ms = model_state(m)
     over = ms.overload
     for br, t, h in triples:
@@ -362,9 +365,10 @@ def _add_n1(m: pyo.ConcreteModel, d: ModelData, quads: list[tuple[int, int, int,
 
     em = d.grid.rating_emergency_mw
     ms = model_state(m)
+    lodf = ms.n1_lodf
     slack = ms.n1_over
     for br, k, t, h in quads:
-        post = flow_expr(m, br, t, h) + float(ms.lodf[br, k]) * flow_expr(m, k, t, h)
+        post = flow_expr(m, br, t, h) + float(lodf[br, k]) * flow_expr(m, k, t, h)
         s = slack[br, t, h] if (ms.elastic and slack is not None) else 0.0
         rhs = float(em[br]) + added_rating(m, br, t) + s
         if _constant(post, rhs):
@@ -693,7 +697,7 @@ def _loop_answer(
         )
     if not r.has_solution and r.termination == "maxTimeLimit" and math.isfinite(st.best_bound):
         r.bound = st.sign * st.best_bound  # (the best of the rounds', this one's included)
-    ids = d.grid.net.branch_ids
+    ids = d.grid.network.branch_ids
     info.monitored = sorted(
         (str(ids[br]), d.horizon.years[t], h) for br, t, h in model_state(m).monitored
     )

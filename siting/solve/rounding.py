@@ -226,7 +226,7 @@ def _headroom_lps(
         m.T, rule=lambda mm, t: mm.total_cap[t] >= targets[t] + mm._round_extra[t]
     )
 
-    def lp(mm):
+    def lp(mm: pyo.ConcreteModel) -> SolveResult:
         # warm-started after a bound change, HiGHS once ended in error here
         return retry_cold(mm, lambda: solve_fn(mm, highs_options={"time_limit": LP_CAP_S}))
 
