@@ -1204,7 +1204,7 @@ def post_outage_flows(
     """
     f = np.asarray(flow_mw, dtype=float)
     if np.ndim(k) == 0:
-        kk = int(k)  # type: ignore[arg-type]
+        kk = int(np.asarray(k))
         return f + lodf_matrix[:, kk] * f[kk]
     ks = np.asarray(k, dtype=np.int64)
     return f[:, None] + lodf_matrix[:, ks] * f[ks][None, :]

@@ -159,7 +159,8 @@ def _total_bounds(gdf: gpd.GeoDataFrame | None) -> tuple[float, float, float, fl
     ok = ~(geom.isna() | geom.is_empty) & np.isfinite(geom.bounds.to_numpy()).all(axis=1)
     if not ok.any():
         return None
-    return tuple(float(v) for v in geom[ok].total_bounds)  # type: ignore[return-value]
+    x0, y0, x1, y1 = (float(v) for v in geom[ok].total_bounds)
+    return x0, y0, x1, y1
 
 
 def _overlap_check(

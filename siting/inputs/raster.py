@@ -248,15 +248,14 @@ def _bounds_in(
     path: Path,
     name: str,
     report: ProblemReport,
-) -> tuple[float, ...] | None:
+) -> tuple[float, float, float, float] | None:
     """The raster's bounds in ``target_crs`` (``None`` without one, or when the transform
     fails: a problem)."""
     bounds_target = None
     if target_crs is not None:
         try:
-            bounds_target = tuple(
-                float(b) for b in transform_bounds(ds.crs, target_crs, *ds.bounds, densify_pts=21)
-            )
+            w, s, e_, n = transform_bounds(ds.crs, target_crs, *ds.bounds, densify_pts=21)
+            bounds_target = (float(w), float(s), float(e_), float(n))
         except Exception as e:
             report.add(
                 f"cannot transform the raster's extent from {crs.to_string()} into "
@@ -381,7 +380,8 @@ def read_raster(
         arr = np.ma.masked_invalid(data.astype("float64"), copy=False)
         valid = ~np.ma.getmaskarray(arr)
         n_valid = int(valid.sum())
-        bounds = tuple(float(b) for b in ds.bounds)
+        left, bottom, right, top = (float(b) for b in ds.bounds)
+        bounds = (left, bottom, right, top)
         bounds_target = _bounds_in(ds, crs, target_crs, path, name, report)
         if np.isinf(data.filled(0)).any():
             report.add(
@@ -409,8 +409,8 @@ def read_raster(
             width=ds.width,
             height=ds.height,
             res=(float(ds.res[0]), float(ds.res[1])),
-            bounds=bounds,  # type: ignore[arg-type]
-            bounds_target=bounds_target,  # type: ignore[arg-type]
+            bounds=bounds,
+            bounds_target=bounds_target,
             nodata=None if nodata is None else float(nodata),
             valid_fraction=n_valid / valid.size,
             min=float(vals.min()),
