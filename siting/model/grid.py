@@ -416,7 +416,6 @@ def _add_ptdf_network(
         gens_at=gens_at,
         sites_at=sites_at,
         active_buses=active_buses,
-        active_idx=np.asarray(active_buses, dtype=np.int64),
         draw_coefs=draw_coefs,
         peak_h={str(h): bool(v) for h, v in d.horizon.snapshots["peak"].items()},
         const_inj=const_inj,

@@ -54,8 +54,6 @@ class PtdfTables:
         Candidate sites at each bus {bus position: [site_id]}.
     active_buses
         Bus positions with a generator or a candidate site, ascending.
-    active_idx
-        :attr:`active_buses` as an int64 array.
     draw_coefs
         A campus's draw as coefficients on its cooling capacities {site_id: [(tech,
         PUE_peak, utilisation x PUE_annual)]} [MW/MW IT].
@@ -71,7 +69,6 @@ class PtdfTables:
     gens_at: dict[int, list[str]]
     sites_at: dict[int, list[str]]
     active_buses: list[int]
-    active_idx: np.ndarray
     draw_coefs: dict[str, list[tuple[str, float, float]]]
     peak_h: dict[str, bool]
     const_inj: dict[tuple[int, str], np.ndarray]
