@@ -48,9 +48,9 @@ class SolverError(SitingError):
 
 
 #: The Pyomo releases this adapter is tested with, as (major, minor): it subclasses Pyomo's
-#: persistent HiGHS interface and reads two of its internals (``_solver_model`` and
-#: ``_pyomo_var_to_solver_var_map``), which Pyomo may change in any release. pyproject.toml
-#: allows the same range.
+#: persistent HiGHS interface and reads its internals (``_solver_model``,
+#: ``_pyomo_var_to_solver_var_map``, and the books :mod:`siting.solve.handover` fills), which
+#: Pyomo may change in any release. pyproject.toml allows the same range.
 PYOMO_TESTED = ((6, 10),)
 
 
@@ -362,7 +362,8 @@ def _highs_with_start(base: type) -> type:
     The start must be set after the model's changes (the lazy loop's new rows) reach HiGHS,
     or HiGHS discards it, and Pyomo's interface has no such hook: this subclass sets it at
     the top of ``_solve`` (Pyomo 6.10's persistent HiGHS: its variable-to-column map
-    ``_pyomo_var_to_solver_var_map`` and ``_solver_model``).
+    ``_pyomo_var_to_solver_var_map`` and ``_solver_model``). A whole model and flat rows go
+    over in one ``addRows`` (:mod:`siting.solve.handover`, :mod:`siting.model.rows`).
     """
 
     class HighsWithStart(base):
@@ -387,6 +388,12 @@ def _highs_with_start(base: type) -> type:
                 h.__dict__.pop("run", None)
                 if watch is not None:
                     h.cbMipInterrupt -= watch
+
+        def add_block(self, block):
+            from siting.solve.handover import add_block_fast  # (set_instance: the model)
+
+            if block is not self._model or not add_block_fast(self, block):
+                super().add_block(block)
 
         def add_constraints(self, cons):
             flat = model_state(self._model).flat_rows if self._model is not None else None

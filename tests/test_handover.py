@@ -1,0 +1,142 @@
+"""The whole-model hand-over to HiGHS (siting.solve.handover): HiGHS receives the same LP
+as through Pyomo's own constraint-by-constraint walk, and Pyomo's books are the same, so
+that later changes (fixed variables, new and deactivated rows) go through unchanged."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyomo.environ as pyo
+import pytest
+from pyomo.contrib.solver.solvers.highs import Highs
+
+import siting.solve.handover as handover
+from siting.solve.highs import _highs_with_start
+
+
+def small_model() -> pyo.ConcreteModel:
+    """Rows of every shape siting's families write: equalities with variables on both
+    sides, a zero coefficient, a named expression, ranged and one-sided rows, constants,
+    integers, and a variable only the objective names."""
+    m = pyo.ConcreteModel(name="siting")
+    m.I = pyo.RangeSet(0, 3)
+    m.x = pyo.Var(m.I, bounds=(0, 10))
+    m.y = pyo.Var(m.I, domain=pyo.NonNegativeIntegers, bounds=(0, 4))
+    m.z = pyo.Var(domain=pyo.Binary)
+    m.only_obj = pyo.Var(bounds=(1, 2))
+    m.e = pyo.Expression(m.I, rule=lambda m, i: 2.0 * m.x[i] + 0.0 * m.z)
+    m.eq = pyo.Constraint(m.I, rule=lambda m, i: m.x[i] + 1.5 == 3.0 * (0.0 * m.z + m.y[i]))
+    m.rng = pyo.Constraint(m.I, rule=lambda m, i: (-1.0, m.e[i] - m.y[i], 7.0))
+    m.up = pyo.Constraint(expr=sum(m.x[i] for i in m.I) + 2 <= 30 * m.z + 5)
+    m.lo = pyo.Constraint(expr=sum(m.y.values()) >= 3)
+    m.obj = pyo.Objective(expr=sum(m.x.values()) + 5 * m.z + 3 * m.only_obj + 1.0)
+    return m
+
+
+def hand_over(m: pyo.ConcreteModel, fast: bool, monkeypatch: pytest.MonkeyPatch):
+    """A fresh adapter with ``m`` set (by the fast path or Pyomo's own)."""
+    taken = []
+    real = handover.add_block_fast
+    with monkeypatch.context() as mp:
+        if fast:
+            mp.setattr(
+                handover, "add_block_fast", lambda o, b: taken.append(real(o, b)) or taken[-1]
+            )
+        else:
+            mp.setattr(handover, "add_block_fast", lambda opt, block: False)
+        opt = _highs_with_start(Highs)()
+        opt.set_instance(m)
+    opt.fast_taken = taken  # (for the tests: whether the fast path handed it over)
+    return opt
+
+
+def lp_of(opt) -> dict:
+    """The LP HiGHS holds, as arrays."""
+    lp = opt._solver_model.getLp()
+    a = lp.a_matrix_
+    return {
+        "cost": np.array(lp.col_cost_),
+        "col_lower": np.array(lp.col_lower_),
+        "col_upper": np.array(lp.col_upper_),
+        "row_lower": np.array(lp.row_lower_),
+        "row_upper": np.array(lp.row_upper_),
+        "start": np.array(a.start_),
+        "index": np.array(a.index_),
+        "value": np.array(a.value_),
+        "integrality": np.array([int(t) for t in lp.integrality_]),
+        "offset": np.array([lp.offset_]),
+    }
+
+
+def books_of(opt) -> tuple:
+    """Pyomo's books on the model (by name)."""
+    return (
+        {opt._vars[k][0].name: j for k, j in opt._pyomo_var_to_solver_var_map.items()},
+        {c.name: i for c, i in opt._pyomo_con_to_solver_con_map.items()},
+        {c.name: sorted(v.name for v in vs) for c, vs in opt._vars_referenced_by_con.items()},
+        {c.name: sorted(e.name for e, _ in ex) for c, ex in opt._named_expressions.items()},
+        {
+            opt._vars[k][0].name: (sorted(c.name for c in r[0]), r[2] is not None)
+            for k, r in opt._referenced_variables.items()
+        },
+    )
+
+
+def test_the_fast_path_hands_over_the_same_lp_and_books(monkeypatch):
+    m = small_model()
+    slow, fast = hand_over(m, False, monkeypatch), hand_over(m, True, monkeypatch)
+    a, b = lp_of(slow), lp_of(fast)
+    for key in a:
+        assert np.array_equal(a[key], b[key]), key
+    assert books_of(slow) == books_of(fast)
+    assert fast.fast_taken == [True]
+    assert fast._solver_model.getNumRow() == 10 and fast._solver_model.getNumCol() == 10
+
+
+def test_a_model_the_fast_path_does_not_cover_goes_the_pyomo_way(monkeypatch):
+    m = small_model()
+    m.x[0].fix(2.0)
+    assert handover.add_block_fast(_highs_with_start(Highs)(), m) is False
+    m.x[0].unfix()
+    m.p = pyo.Param(initialize=2.0, mutable=True)
+    m.with_p = pyo.Constraint(expr=m.p * m.x[1] <= 4)
+    assert handover.add_block_fast(_highs_with_start(Highs)(), m) is False
+    fast = hand_over(m, True, monkeypatch)
+    assert fast.fast_taken == [False]
+    a, b = lp_of(hand_over(m, False, monkeypatch)), lp_of(fast)
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_changes_after_the_fast_hand_over_reach_highs_as_before(monkeypatch):
+    """Fix a variable, deactivate a row, add a row, relax an integer: both adapters solve
+    the same models to the same values."""
+
+    def solve_steps(fast: bool) -> list:
+        m = small_model()
+        with monkeypatch.context() as mp:
+            if not fast:
+                mp.setattr(handover, "add_block_fast", lambda opt, block: False)
+            opt = _highs_with_start(Highs)()
+            out = []
+
+            def once():
+                r = opt.solve(m, load_solutions=True, solver_options={"random_seed": 0})
+                out.append(round(float(r.incumbent_objective), 9))
+                out.append(lp_of(opt))
+
+            once()
+            m.z.fix(1)
+            once()
+            m.rng[1].deactivate()
+            m.extra = pyo.Constraint(expr=m.x[2] + m.y[3] >= 6)
+            once()
+            m.y[0].domain = pyo.Reals
+            m.z.unfix()
+            once()
+        return out
+
+    slow, fast = solve_steps(False), solve_steps(True)
+    for a, b in zip(slow, fast, strict=True):
+        if isinstance(a, dict):
+            assert all(np.array_equal(a[k], b[k]) for k in a)
+        else:
+            assert a == b
