@@ -462,3 +462,43 @@ def test_a_latency_limited_demand_region_opens_a_second_campus(tmp_path):
     assert (_it(p, "S2", 2030), _it(p, "S2", 2031)) == (0.0, 100.0)
     assert (_it(p, "S3", 2030), _it(p, "S3", 2031)) == (100.0, 100.0)
     assert all(c.ok for c in p.checks)
+
+
+def test_heat_sinks_and_demand_regions_plan_without_a_pyomo_warning(tmp_path, caplog):
+    """Issue 20: a heat-sinks layer made Pyomo warn "Implicitly replacing the Component
+    attribute heat_value_npv" (the expression was added twice); the same was reported for
+    ``demand_cost_npv`` with demand regions. Planning a scenario with both layers logs no
+    Pyomo record at WARNING or above and raises no Python warning from Pyomo."""
+    import logging
+    import warnings
+
+    from siting.pipeline import prepare
+
+    scenario = write_region(tmp_path, rating_23_mw=1000.0)
+    gpd.GeoDataFrame(
+        {"region_id": ["west"], "demand_mw": [0.0], "demand_mw_2031": [50.0]},
+        geometry=[at(28, 11)],
+        crs=CRS,
+    ).to_file(tmp_path / "tiny.gpkg", layer="demand_regions")
+    # a heat sink 1 km north of S3 (54, 11) km, within its 5 km reach: one heat link
+    gpd.GeoDataFrame(
+        {"sink_id": ["H1"], "demand_mw": [20.0], "price_usd_per_mwh": [15.0], "max_km": [5.0]},
+        geometry=[at(54, 12)],
+        crs=CRS,
+    ).to_file(tmp_path / "tiny.gpkg", layer="heat_sinks")
+    text = yaml.safe_load(scenario.read_text())
+    text["layers"]["demand_regions"] = {"path": "tiny.gpkg"}
+    text["layers"]["heat_sinks"] = {"path": "tiny.gpkg"}
+    text["policy"] = {"demand": {"max_latency_ms": 0.3}}
+    scenario.write_text(yaml.safe_dump(text))
+    caplog.set_level(logging.WARNING, logger="pyomo")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        p = siting.plan(scenario, write=False)
+    assert p.solve.status == "optimal"
+    # both families were in the model: one heat link (H1 - S3) and one demand region
+    data = prepare(scenario).data
+    assert len(data.policy.heat_links) == 1 and list(data.policy.demand_mw.index) == ["west"]
+    pyomo_logs = [r.getMessage() for r in caplog.records if r.name.startswith("pyomo")]
+    assert pyomo_logs == []
+    assert [str(w.message) for w in caught if "pyomo" in w.filename] == []

@@ -92,41 +92,47 @@ def add_policy(m: pyo.ConcreteModel, d: ModelData) -> None:
             ),
         )
 
-    m.heat_value_npv = pyo.Expression(expr=0.0)
-    if len(d.policy.heat_links) and len(d.policy.sinks):
-        pairs = list(
-            zip(d.policy.heat_links["sink_id"], d.policy.heat_links["site_id"], strict=True)
+    add_heat(m, d)
+
+
+def add_heat(m: pyo.ConcreteModel, d: ModelData) -> None:
+    """Waste heat sold to sinks (see the module docstring): ``heat_value_npv`` [USD], the
+    discounted value of the heat sold, 0 without sinks or links. Added once: a second
+    assignment would make Pyomo warn that it implicitly replaces the component."""
+    if not (len(d.policy.heat_links) and len(d.policy.sinks)):
+        m.heat_value_npv = pyo.Expression(expr=0.0)
+        return
+    pairs = list(zip(d.policy.heat_links["sink_id"], d.policy.heat_links["site_id"], strict=True))
+    m.JS = pyo.Set(dimen=2, initialize=pairs, ordered=True)
+    m.heat = pyo.Var(m.JS, m.T, domain=pyo.NonNegativeReals)
+    sinks = list(d.policy.sinks.index)
+    m.J = pyo.Set(initialize=sinks, ordered=True)
+    rec = d.cooling.heat_recovery_share
+    u = d.horizon.utilisation
+    sink_mw = d.policy.sinks["demand_mw"].astype(float).to_dict()
+    sink_pairs, site_pairs = partners(pairs, sinks, d.campus.sites)
+    m.sink_cap = pyo.Constraint(
+        m.J,
+        m.T,
+        rule=lambda m, j, t: pyo.quicksum(m.heat[j, s, t] for s in sink_pairs[j]) <= sink_mw[j],
+    )
+    techs_of = model_state(m).techs_of  # the technologies each site may choose
+    m.heat_avail = pyo.Constraint(
+        m.S,
+        m.T,
+        rule=lambda m, s, t: (
+            pyo.quicksum(m.heat[j, s, t] for j in site_pairs[s])
+            <= u * pyo.quicksum(rec.get(k, 0.0) * m.capk[s, k, t] for k in techs_of[s])
+        ),
+    )
+    price = d.policy.sinks["price_usd_per_mwh"].to_dict()
+    m.heat_value_npv = pyo.Expression(
+        expr=pyo.quicksum(
+            float(d.horizon.op_weight[t]) * HOURS_PER_YEAR * price[j] * m.heat[j, s, t]
+            for (j, s) in pairs
+            for t in m.T
         )
-        m.JS = pyo.Set(dimen=2, initialize=pairs, ordered=True)
-        m.heat = pyo.Var(m.JS, m.T, domain=pyo.NonNegativeReals)
-        sinks = list(d.policy.sinks.index)
-        m.J = pyo.Set(initialize=sinks, ordered=True)
-        rec = d.cooling.heat_recovery_share
-        u = d.horizon.utilisation
-        sink_mw = d.policy.sinks["demand_mw"].astype(float).to_dict()
-        sink_pairs, site_pairs = partners(pairs, sinks, d.campus.sites)
-        m.sink_cap = pyo.Constraint(
-            m.J,
-            m.T,
-            rule=lambda m, j, t: pyo.quicksum(m.heat[j, s, t] for s in sink_pairs[j]) <= sink_mw[j],
-        )
-        techs_of = model_state(m).techs_of  # the technologies each site may choose
-        m.heat_avail = pyo.Constraint(
-            m.S,
-            m.T,
-            rule=lambda m, s, t: (
-                pyo.quicksum(m.heat[j, s, t] for j in site_pairs[s])
-                <= u * pyo.quicksum(rec.get(k, 0.0) * m.capk[s, k, t] for k in techs_of[s])
-            ),
-        )
-        price = d.policy.sinks["price_usd_per_mwh"].to_dict()
-        m.heat_value_npv = pyo.Expression(
-            expr=pyo.quicksum(
-                float(d.horizon.op_weight[t]) * HOURS_PER_YEAR * price[j] * m.heat[j, s, t]
-                for (j, s) in pairs
-                for t in m.T
-            )
-        )
+    )
 
 
 def _demand_mw(d: ModelData) -> dict[tuple[str, int], float]:
