@@ -374,9 +374,14 @@ def test_an_n1_plan_on_a_meshed_grid_is_verified_and_lists_its_worst_outages(tmp
 # --------------------------------------------------------------------------- what-if edits
 
 
-def test_an_outage_that_cuts_off_a_load_names_the_bus(tmp_path):
+@pytest.mark.parametrize("formulation", ["angle", "ptdf"])
+def test_an_outage_that_cuts_off_a_load_names_the_bus(tmp_path, caplog, formulation):
     # Bus 3 of the tiny region hangs on line b alone; give it 10 MW of load and take b out:
     # nothing can serve it, and the error says which bus and why (not a solver message).
+    # Issue 20: said before Pyomo builds the balance rows, so Pyomo logs nothing ("Rule
+    # failed when generating expression for Constraint balance", at ERROR, it did).
+    import logging
+
     import geopandas as gpd
     import yaml
     from test_plan import write_region
@@ -391,9 +396,12 @@ def test_an_outage_that_cuts_off_a_load_names_the_bus(tmp_path):
     bus.to_file(gpkg, layer="buses", driver="GPKG")
     sc = yaml.safe_load(path.read_text())
     sc["grid"]["outages"] = ["b"]
+    sc["grid"]["formulation"] = formulation
     path.write_text(yaml.safe_dump(sc))
+    caplog.set_level(logging.WARNING, logger="pyomo")
     with pytest.raises(SitingError, match=r"\['3'\] carry 10.0 MW of load.*grid.outages"):
         siting.plan(path, write=False)
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("pyomo")] == []
 
 
 def test_an_unknown_n1_outage_is_named_with_its_key(tmp_path):

@@ -165,6 +165,12 @@ def _add_angle_balance(
             return _isolated(d, [b], demand)
         return gen + shed[b, t, h] - draw - demand == net_out
 
+    if not is_elastic:  # a load nothing serves is said before Pyomo builds (and logs) a row
+        for b in m.B:
+            if not (gens_at[b] or sites_at[b] or out_of[b] or into[b]):
+                for t in m.T:
+                    for h in m.H:
+                        _isolated(d, [b], lf[h] * load[b, t] + shunt[b])
     m.balance = pyo.Constraint(m.B, m.T, m.H, rule=balance)
 
 
@@ -286,7 +292,9 @@ def _add_dispatch_cost(m: pyo.ConcreteModel, d: ModelData) -> None:
 
 def _isolated(d: ModelData, buses: list[int], demand_mw: float) -> type:
     """Skip the balance of buses with nothing to balance (``pyo.Constraint.Skip``, a class);
-    a load nothing can serve is an error.
+    a load nothing can serve is an error. Called for every such row before the balance is
+    built, so the error is raised there, not inside a Pyomo rule (where Pyomo would log
+    "Rule failed ..." at ERROR on the console before siting's message).
 
     Raises
     ------
@@ -391,6 +399,13 @@ def _add_ptdf_network(
             return _isolated(d, members[i], demand)
         return gen + unserved - draw == demand
 
+    if not st.elastic:  # a load nothing serves is said before Pyomo builds (and logs) a row
+        for i in m.ISL:
+            if not any(gens_at[b] or sites_at[b] for b in members[i]):
+                for t in m.T:
+                    for h in m.H:
+                        demand = float(sum(lf[h] * load[b, t] + shunt[b] for b in members[i]))
+                        _isolated(d, members[i], demand)
     m.island_balance = pyo.Constraint(m.ISL, m.T, m.H, rule=balance)
     ptdf = _ptdf_of(net)  # each island's reference bus as the slack
     active_buses = [b for b in range(nb) if gens_at[b] or sites_at[b]]
