@@ -188,17 +188,25 @@ def test_an_interrupted_sweep_keeps_what_finished_and_a_rerun_finishes_the_rest(
         text=True,
     )
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(list(out.glob("*/done.json"))) < 2:
+    # summary.csv is rewritten as each scenario finishes: a user watching it sees them
+    while time.monotonic() < deadline and len(_finished_rows(out)) < 2:
         time.sleep(0.05)
     assert len(list(out.glob("*/done.json"))) >= 2, "no scenario finished in time"
+    assert len(_finished_rows(out)) >= 2
     proc.send_signal(signal.SIGINT)
     _stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     assert "every scenario finished so far is kept" in stderr
+    # issue 20: no shutdown noise of dask.distributed on the console (a worker busy when
+    # the cluster closes: "Worker process still alive ... killing", "Async instruction ...
+    # ended with CancelledError"); such warnings go to <out>/dask.log
+    assert "distributed" not in stderr and "still alive" not in stderr, stderr
     kept = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/done.json")}
     assert 2 <= len(kept) < 8
-    # summary.csv was written when the run started: it names every scenario of the sweep
+    # summary.csv was written when the run started: it names every scenario of the sweep;
+    # the run stopped halfway left the rows of the scenarios it saw finish
     assert len(pd.read_csv(out / "summary.csv")) == 8
+    assert 2 <= len(_finished_rows(out)) and set(_finished_rows(out)) <= set(kept)
     for key in kept:  # a finished scenario is whole: its result and its plan
         assert (out / key / "result.json").is_file()
         assert (out / key / "plan" / "manifest.json").is_file()
@@ -208,6 +216,97 @@ def test_an_interrupted_sweep_keeps_what_finished_and_a_rerun_finishes_the_rest(
     assert len(res.submitted) == 8 - len(kept)
     # the scenarios finished before the interruption were not solved again
     assert {k: (out / k / "done.json").stat().st_mtime_ns for k in kept} == kept
+
+
+def _finished_rows(out: Path) -> list[str]:
+    """Keys of the rows of ``<out>/summary.csv`` with an outcome (not "not run")."""
+    try:
+        summary = pd.read_csv(out / "summary.csv")
+    except (FileNotFoundError, pd.errors.EmptyDataError):
+        return []
+    return list(summary.loc[summary["status"] != "not run", "key"])
+
+
+def test_summary_csv_is_current_as_each_scenario_finishes(tmp_path):
+    """Issue 20: after each scenario finishes, summary.csv already holds its row (read from
+    the progress callback, called right after). One worker: scenarios finish one at a time,
+    about a second apart, so each completion is written before the next."""
+    f = write_sweep(tmp_path, "live", [{"product": {"grid.derate.b": [1.0, 2.0, 3.0]}}])
+    out = tmp_path / "out-live"
+    seen: list[tuple[int, str | None, dict[str, str]]] = []
+
+    def progress(p):
+        if p.last is None:  # the call at the start, before the first summary
+            return
+        rows = pd.read_csv(out / "summary.csv", dtype=str, keep_default_na=False)
+        seen.append((p.finished, p.last, dict(zip(rows["name"], rows["status"], strict=True))))
+
+    res = run_sweep(f, workers=1, progress=progress, robustness=False)
+    assert res.failed == [] and len(seen) == 3
+    for finished, last, status in seen:
+        assert status[last] == "optimal"  # the scenario just finished has its row
+        # and exactly the scenarios finished so far (the others still "not run")
+        assert sum(v == "optimal" for v in status.values()) == finished
+        assert sum(v == "not run" for v in status.values()) == 3 - finished
+    assert res.summary_csv.read_text() == (out / "summary.csv").read_text()
+
+
+def test_the_live_summary_waits_when_writing_it_would_cost_more_than_5_percent(tmp_path):
+    """A write that took 1 s is not repeated within 20 s (1 / 0.05) of its end: the row is
+    kept and written at the next completion after that, or by flush() (the end of a run,
+    or Ctrl-C)."""
+    from siting.studies import sweep as sw
+
+    f = write_sweep(tmp_path, "slow", [{"product": {"grid.derate.b": [1.0, 2.0]}}])
+    spec = load_sweep(f)
+    path = tmp_path / "summary.csv"
+    live = sw._LiveSummary(path, spec, sw._summary_rows(spec))
+    live.finished({"name": "slow-001"}, {"status": "optimal", "objective_usd": 1.0})
+    assert pd.read_csv(path)["status"].tolist() == ["optimal", "not run"]  # written at once
+    live.last_took_s = 1.0  # as if that write had taken 1 s
+    live.finished({"name": "slow-002"}, {"status": "infeasible", "error": "no\nplan"})
+    assert pd.read_csv(path)["status"].tolist() == ["optimal", "not run"]  # not yet
+    live.flush()
+    rows = pd.read_csv(path)
+    assert rows["status"].tolist() == ["optimal", "infeasible"]
+    assert rows["error"].tolist()[1] == "no plan"  # on one line
+    live.last_end_s -= 21.0  # 21 s after a 1 s write: due again
+    live.finished({"name": "slow-001"}, {"status": "feasible"})
+    assert pd.read_csv(path)["status"].tolist() == ["feasible", "infeasible"]
+
+
+def test_a_busy_worker_killed_at_shutdown_logs_to_the_file_not_the_console(tmp_path):
+    """Issue 20: a local cluster closed while its worker is busy (a solve that cannot stop,
+    here a regular expression that backtracks for minutes holding the GIL, as a HiGHS solve
+    of the demo does) makes distributed's nanny kill it with "Worker process still alive
+    after 4.0 seconds, killing". That warning goes to the log file, not to stderr."""
+    import subprocess
+    import sys
+
+    log = tmp_path / "dask.log"
+    started = tmp_path / "started"
+    script = f"""
+import pathlib, re, time
+from siting.core.engine import dask_client
+
+def busy():
+    pathlib.Path({str(started)!r}).write_text("x")
+    return re.match(r"(a+)+$", "a" * 34 + "b")  # 2**34 steps, the GIL held throughout
+
+with dask_client(workers=1, log_file={str(log)!r}) as c:
+    fut = c.submit(busy, pure=False)
+    t0 = time.monotonic()
+    while not pathlib.Path({str(started)!r}).exists() and time.monotonic() - t0 < 60:
+        time.sleep(0.05)
+print("closed")
+"""
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert started.exists() and proc.stdout.strip() == "closed"
+    assert "still alive" not in proc.stderr and "distributed" not in proc.stderr, proc.stderr
+    assert "Worker process still alive" in log.read_text()
 
 
 @pytest.mark.parametrize(
