@@ -211,3 +211,108 @@ def test_case118_n1_every_zero_has_its_reason(pglib_dir: Path, tmp_path: Path) -
             assert "re-dispatch: --dispatch opf" in notes
         else:
             assert "no mode re-dispatches for N-1 security" in notes
+
+
+# --------------------------------------------------------------------------- grid check
+
+
+def _derated_triangle(plan: Path) -> Path:
+    """test_grid_check's triangle scenario with branch 23 derated to 0.7 (105 MW; no
+    emergency rating: the normal one) and 13 to 0.3 (60 MW, emergency 320 x 0.3 = 96)."""
+    derated = plan.parent / "derated.yaml"
+    derated.write_text(
+        json.dumps(
+            {"extends": str(plan.parent / "tri.yaml"), "grid": {"derate": {"23": 0.7, "13": 0.3}}}
+        )
+    )
+    return derated
+
+
+def test_check_splits_the_grids_own_violations_from_the_plans(tmp_path: Path) -> None:
+    """test_grid_check's 3-bus plan (campus at bus 3: peak draw 180 MW; load 120 MW at bus
+    2; g1 300 MW at the peak, 210 in 'year') checked on a derated grid, by hand.
+
+    Equal reactances: a transfer sends 2/3 over the direct branch, 1/3 round the other two;
+    an outage moves the tripped branch's flow onto the other path.
+    Plan at the peak: f12 = 140, f13 = 160, f23 = 20 ('year': 90, 120, 30).
+    Baseline (no campus; g1 gives up the 180 MW: 300 x 120/300 = 120 MW; 'year' 60 MW):
+    120 MW 1->2: f12 = 80, f13 = 40, f23 = -40 ('year' 40, 20, -20).
+
+    - N-0 on 13 (60 MW): plan 160 (+100) and 120 (+60) in both years; baseline 40, 20:
+      4 x caused.
+    - N-1 (peak), out 12: plan f13 = 160 + 140 = 300 (> 96: +204), baseline 40 + 80 = 120
+      (+24): worsened; plan f23 = 20 - 140 = -120 (> 105: +15), baseline -40 - 80 = -120
+      (+15): the grid's own (baseline). Both years.
+    - out 13: plan f12 = 300 > 250 in 2030 (+50; 2031 has the 60 MW upgrade: 310), f23 =
+      180 (+75); baseline f12 = 120, f23 = 0: caused.
+    - out 23: plan f13 = 160 + 20 = 180 (+84); baseline 40 - 40 = 0: caused.
+    - substation 3 in 2030: 180 > 150: caused (2031: +50 MW upgrade).
+    So 14 violations: 2 worsened, 2 baseline, 10 caused; exit 2 (the plan causes some).
+    """
+    from test_grid_check import write_triangle_plan
+
+    from siting.grid_ops.check import check_plan
+
+    plan = write_triangle_plan(tmp_path / "tri")
+    derated = _derated_triangle(plan)
+    r = check_plan(plan, derated)
+    got = {
+        (x.kind, x.id, x.year, x.outage_id): (x.origin, x.excess_mw, x.baseline_excess_mw)
+        for x in r.violations.itertuples()
+        if x.kind != "n0_overload"
+    }
+    nan = float("nan")
+    want = {}
+    for y in (2030, 2031):
+        want[("n1_overload", "13", y, "12")] = ("worsened", 204.0, 24.0)
+        want[("n1_overload", "23", y, "12")] = ("baseline", 15.0, 15.0)
+        want[("n1_overload", "23", y, "13")] = ("caused", 75.0, nan)
+        want[("n1_overload", "13", y, "23")] = ("caused", 84.0, nan)
+    want[("n1_overload", "12", 2030, "13")] = ("caused", 50.0, nan)
+    want[("substation_headroom", "3", 2030, "")] = ("caused", 30.0, nan)
+    assert set(got) == set(want)
+    for k, (origin, excess, base) in want.items():
+        assert got[k][0] == origin, k
+        assert got[k][1] == pytest.approx(excess, abs=1e-6), k
+        assert got[k][2] == pytest.approx(base, abs=1e-6, nan_ok=True), k
+    n0 = r.violations[r.violations["kind"] == "n0_overload"]
+    assert len(n0) == 4 and set(n0["id"]) == {"13"} and (n0["origin"] == "caused").all()
+    assert r.origin_counts() == {"caused": 10, "worsened": 2, "baseline": 2}
+    assert not r.plan_ok and len(r.baseline) == 4 and r.resolved.empty
+
+    res = runner.invoke(app, ["grid", "check", str(plan), "--scenario", str(derated), "--json"])
+    assert res.exit_code == 2, res.output
+    data = json.loads(res.stdout)
+    assert data["plan_ok"] is False and data["ok"] is False
+    assert data["origin_counts"] == {"caused": 10, "worsened": 2, "baseline": 2}
+    assert "proportion" in data["baseline"]["method"] and len(data["baseline"]["violations"]) == 4
+    res = runner.invoke(app, ["grid", "check", str(plan), "--scenario", str(derated)])
+    assert "10 caused by the plan, 2 worsened by the plan, 2 the grid's own" in res.stdout
+
+
+def test_check_of_a_plan_with_only_the_grids_own_violations_exits_0(tmp_path: Path) -> None:
+    """The plan of the test above with its campus drawing nothing (g1 120 MW at the peak,
+    60 in 'year'): its flows are the baseline's, so its only violations are the grid's own
+    (out 12: 13 at 120 > 96 and 23 at -120 > 105, both years): 4 violations, all
+    ``baseline``, exit 0 (``ok`` false: there are violations; ``plan_ok`` true)."""
+    import pandas as pd
+    from test_grid_check import write_triangle_plan
+
+    plan = write_triangle_plan(tmp_path / "tri")
+    sched = pd.read_csv(plan / "schedule.csv")
+    sched[["peak_draw_mw", "typical_draw_mw"]] = 0.0
+    sched.to_csv(plan / "schedule.csv", index=False)
+    disp = pd.read_csv(plan / "dispatch.csv")
+    disp["p_mw"] = disp["snapshot"].map({"peak": 120.0, "year": 60.0})
+    disp.to_csv(plan / "dispatch.csv", index=False)
+    flows = pd.read_csv(plan / "flows.csv")
+    flows["flow_mw"] = [80.0, 40.0, -40.0] * 2
+    flows.to_csv(plan / "flows.csv", index=False)
+    res = runner.invoke(
+        app, ["grid", "check", str(plan), "--scenario", str(_derated_triangle(plan)), "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["ok"] is False and data["plan_ok"] is True
+    assert data["origin_counts"] == {"baseline": 4}
+    assert {(v["id"], v["outage_id"]) for v in data["violations"]} == {("13", "12"), ("23", "12")}
