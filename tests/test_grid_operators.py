@@ -316,3 +316,123 @@ def test_check_of_a_plan_with_only_the_grids_own_violations_exits_0(tmp_path: Pa
     assert data["ok"] is False and data["plan_ok"] is True
     assert data["origin_counts"] == {"baseline": 4}
     assert {(v["id"], v["outage_id"]) for v in data["violations"]} == {("13", "12"), ("23", "12")}
+
+
+# --------------------------------------------------------------------------- grid stress
+
+
+def _fake_stress(base_usd: float, unchanged_usd: float | None, replan_usd: float, bound_usd: float):
+    """A re-plan result and a check of the unchanged plan, as :func:`_decide` reads them."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from siting.grid_ops.stress import SITE_COLUMNS
+
+    changes = pd.DataFrame(
+        [["S9", "added", "it_mw", None, 2030, None, "air", 0.0, 100.0]], columns=SITE_COLUMNS
+    )
+    unchanged = SimpleNamespace(
+        costs_usd=pd.DataFrame([{"part": "total", "base_usd": base_usd}]),
+        replay=SimpleNamespace(objective_usd=unchanged_usd),
+        feasible=unchanged_usd is not None,
+        explanation="" if unchanged_usd is not None else "branch b over",
+        violations=[] if unchanged_usd is not None else [{"requirement": "x"}],
+        notes=[],
+        timings={"replay_s": 1.0},
+        it_mw_by_year=pd.DataFrame({"year": [2030]}),
+    )
+    result = SimpleNamespace(
+        stressed=SimpleNamespace(solve=SimpleNamespace(objective=replan_usd, bound=bound_usd)),
+        site_changes=changes,
+        moved_sites=pd.DataFrame({"site_id": ["S9"]}),
+        branches=None,
+        upgrades=None,
+        costs_usd=None,
+        it_mw_by_year=None,
+        notes=[],
+        timings={},
+        decision={},
+        replan_within_gap=None,
+    )
+    return result, unchanged
+
+
+def test_stress_keeps_the_unchanged_plan_when_the_replan_gains_less_than_the_gap() -> None:
+    """The issue's demo figures [M USD]: base objective 30,990; the unchanged plan under the
+    stress 30,990 + 40.9 = 31,030.9; the re-plan 30,990 + 34.8 = 31,024.8 with a proven
+    bound of 30,900. Gap's worth = max(31,024.8 - 30,900 = 124.8, 0.005 x 31,024.8 =
+    155.124) = 155.124; the re-plan beats the unchanged plan by 6.1 < 155.124: kept, and its
+    site change is not reported (only in replan_within_gap).
+
+    A re-plan at 30,830.9 (bound 30,700) beats it by 200 > max(130.9, 154.1545): reported.
+    """
+    from siting.grid_ops.stress import _decide
+
+    m = 1e6
+    result, unchanged = _fake_stress(30_990 * m, 31_030.9 * m, 31_024.8 * m, 30_900 * m)
+    _decide(result, unchanged, 0.005)
+    d = result.decision
+    assert d["verdict"] == "keep_unchanged"
+    assert d["replan"]["gap_usd"] == pytest.approx(155.124 * m)
+    assert d["replan"]["beats_unchanged_by_usd"] == pytest.approx(6.1 * m)
+    assert d["unchanged"]["delta_usd"] == pytest.approx(40.9 * m)
+    assert result.site_changes.empty and result.moved_sites.empty
+    assert result.replan_within_gap["site_id"].tolist() == ["S9"]
+    assert "+40.9 M USD" in d["text"] and "6.1 M USD" in d["text"] and "155.1 M USD" in d["text"]
+    assert "kept" in d["text"]
+
+    result, unchanged = _fake_stress(30_990 * m, 31_030.9 * m, 30_830.9 * m, 30_700 * m)
+    _decide(result, unchanged, 0.005)
+    assert result.decision["verdict"] == "replan"
+    assert result.decision["replan"]["gap_usd"] == pytest.approx(0.005 * 30_830.9 * m)
+    assert result.decision["replan"]["beats_unchanged_by_usd"] == pytest.approx(200 * m)
+    assert result.site_changes["site_id"].tolist() == ["S9"] and result.replan_within_gap is None
+
+    # the unchanged plan breaks limits: the re-plan is needed, whatever it gains
+    result, unchanged = _fake_stress(30_990 * m, None, 31_024.8 * m, 30_900 * m)
+    _decide(result, unchanged, 0.005)
+    assert result.decision["verdict"] == "replan_needed"
+    assert result.site_changes["site_id"].tolist() == ["S9"]
+
+
+def test_stress_runs_the_check_first_on_the_tiny_region(tmp_path: Path) -> None:
+    """test_stress's tight region (line a carries every campus MW, at most 257.4 MW at the
+    2031 peak; line b carries S3's 135.4 MW peak draw, rated 160 MW).
+
+    - ``--derate a=0.5`` (500 MW): harmless, so the unchanged plan runs at the same cost
+      (delta 0) and the re-plan can do no better than the optimal base: it gains less than
+      the gap's worth, max(|objective - bound|, mip_gap x |objective|): kept.
+    - ``--derate b=0.8`` (128 MW < 135.4): the unchanged plan breaks line b: the re-plan
+      is needed and its cooling change is reported.
+    """
+    from test_plan import write_region
+
+    import siting
+
+    scenario = write_region(tmp_path)
+    plan_dir = tmp_path / "plan"
+    siting.plan(scenario, out=plan_dir)
+    args = ["grid", "stress", str(scenario), "--base", str(plan_dir), "--json"]
+    data = _json([*args, "--derate", "a=0.5"])
+    d = data["decision"]
+    assert d["verdict"] == "keep_unchanged" and data["feasible"] is True
+    assert d["unchanged"]["feasible"] is True
+    assert d["unchanged"]["delta_usd"] == pytest.approx(0.0, abs=1.0)  # USD
+    r = d["replan"]
+    mip_gap = load_mip_gap(scenario)
+    assert r["gap_usd"] == pytest.approx(
+        max(abs(r["objective_usd"] - r["bound_usd"]), mip_gap * abs(r["objective_usd"]))
+    )
+    assert r["beats_unchanged_by_usd"] <= r["gap_usd"]
+    assert data["site_changes"] == [] and data["moved_sites"] == []
+    data = _json([*args, "--derate", "b=0.8"])
+    assert data["decision"]["verdict"] == "replan_needed"
+    assert data["decision"]["unchanged"]["feasible"] is False
+    assert [s["what"] for s in data["site_changes"]] == ["cooling"]
+
+
+def load_mip_gap(scenario: Path) -> float:
+    from siting.config.scenario import load_scenario
+
+    return float(load_scenario(scenario).solver.mip_gap)

@@ -5,7 +5,13 @@ derates (factor > 0 on the normal and emergency ratings; multiplied with any the
 already has) and outages into the scenario's ``grid.derate`` / ``grid.outages`` and runs
 :func:`siting.grid_ops.stress.stress`:
 
-- re-plan (default): plans the stressed scenario and compares it with the base plan (the
+- re-plan (default): first re-checks the base plan under the stress (as ``--check``: does
+  it still run, at what added cost), then plans the stressed scenario; when the base plan
+  still runs and the re-plan beats it by no more than the MIP gap's worth of objective
+  (``max(objective - bound, mip_gap x |objective|)`` of the re-plan), the base plan's
+  decisions are kept and said so (``decision.verdict`` ``keep_unchanged``; the re-plan's
+  site changes only in ``replan_within_gap``), else the re-plan is compared with the base
+  plan (the
   scenario as it is: ``--base PLAN_DIR``, a folder written by ``siting plan``, or else planned
   here): sites added and dropped, IT MW per site and year, first years, cooling, IT MW per
   year against the targets, cost parts (present value, USD), the branches whose peak loading
@@ -18,9 +24,12 @@ already has) and outages into the scenario's ``grid.derate`` / ``grid.outages`` 
 It prints rich tables, or with ``--json`` :meth:`siting.grid_ops.stress.StressResult.as_dict` on
 stdout (``mode, edits, feasible, explanation, violations, overloads, site_changes,
 moved_sites, it_mw_by_year {base, stressed, target}, cost_usd {base, stressed, delta,
-parts}, branches, upgrades, notes``). ``--out DIR`` writes, as one folder swapped in whole:
-the stressed plan (re-plan mode, when there is one; as ``siting plan`` writes it), the base
-plan in ``DIR/base/`` when it was planned here, and ``stress.json`` (the JSON above).
+parts}, branches, upgrades, decision {verdict, text, unchanged {feasible, objective_usd,
+delta_usd, explanation}, replan {objective_usd, bound_usd, gap_usd,
+beats_unchanged_by_usd}}, replan_within_gap, notes``). ``--out DIR`` writes, as one folder
+swapped in whole: the stressed plan (re-plan mode, when there is one; as ``siting plan``
+writes it), the base plan in ``DIR/base/`` when it was planned here, and ``stress.json``
+(the JSON above).
 
 Exit codes (as ``siting plan``, see siting.cli): **0 when the report is produced, whatever it
 finds**: a stressed scenario without a plan, or a base plan that breaks limits under the
@@ -486,6 +495,14 @@ def _print_verdict_costs(r: StressResult) -> None:
 
 def _print_replan(r: StressResult) -> None:
     """Re-plan mode: the verdict, then what moves (sites, IT MW, costs, branches, upgrades)."""
+    verdict = r.decision.get("verdict")
+    if r.decision:
+        colour = {"keep_unchanged": "green", "replan": "yellow"}.get(str(verdict), "red")
+        out.print(f"[{colour}]{escape(str(verdict))}[/{colour}]: {escape(r.decision['text'])}")
+    if verdict == "keep_unchanged":
+        _print_verdict_costs(r)
+        _print_by_year(r)
+        return
     if not r.feasible:
         out.print(
             "[bold red]infeasible under the stress[/bold red]: the stressed scenario has no plan "
