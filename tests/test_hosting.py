@@ -203,7 +203,13 @@ def test_triangle_hosting_by_hand() -> None:
 
     # N-0 only: no N-1 columns
     _, _, _, r0 = _triangle_result(n_1=False)
-    assert list(r0.table.columns) == ["bus_id", "hosting_mw", "limiting_branch", "overloaded"]
+    assert list(r0.table.columns) == [
+        "bus_id",
+        "hosting_mw",
+        "limiting_branch",
+        "overloaded",
+        "why",
+    ]
     pd.testing.assert_frame_equal(r0.table, r.table[r0.table.columns])
 
     # the same through grid_hosting: proportional dispatch puts the 90 MW on g1

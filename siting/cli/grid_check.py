@@ -17,10 +17,20 @@ on stdout (``ok``, ``years``, ``flows``, ``n_1``, ``skipped_outages``, ``violati
 plan's scenario (``--force``: another siting folder); never the plan's own folder or one
 holding another input.
 
-Exit codes: 0 no violation; 2 violations found (the plan breaks a grid limit; the same
-code as an infeasible ``siting plan``, and like it the output says where, when and by
-how much); 1 invalid input (a plan file missing or unreadable, input files moved away,
-a plan without a modelled grid: nothing to check); 3 internal error; 130 interrupted.
+Each violation says where it comes from (``origin``): ``caused`` by the plan, ``worsened``
+by it (the campus-free baseline has it, smaller) or ``baseline`` (the grid already had it
+without any campus, at least as large); the baseline is the plan's dispatch with the
+generators giving up the campus draw in proportion to their output, without the plan's
+upgrades (:func:`siting.grid_ops.check.baseline_dispatch`). The JSON adds ``plan_ok``,
+``origin_counts`` and ``baseline`` (``method``, its ``violations``, and those
+``resolved_by_plan``); ``ok`` stays "no violation at all".
+
+Exit codes: 0 no violation the plan causes or worsens (the grid's own violations, already
+in the baseline, are listed but do not fail the check); 2 the plan causes or worsens a
+violation (it breaks a grid limit; the same code as an infeasible ``siting plan``, and like
+it the output says where, when and by how much); 1 invalid input (a plan file missing or
+unreadable, input files moved away, a plan without a modelled grid: nothing to check);
+3 internal error; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -52,6 +62,13 @@ SHOWN_VIOLATIONS = 20
 
 #: Files ``--out`` writes.
 OUT_FILES = ("check_flows.csv", "check_n1.csv", "check_violations.csv")
+
+#: How each origin of a violation is printed.
+_ORIGIN_TEXT = {
+    "caused": "caused by the plan",
+    "worsened": "worsened by the plan",
+    "baseline": "the grid's own (no campus)",
+}
 
 _KIND_TEXT = {
     "n0_overload": "N-0 overload",
@@ -114,9 +131,11 @@ def check(
     Recomputes the DC flows of every year and snapshot from the plan's dispatch and
     campus draws (never from the model), with upgrades in service, N-1 by line outage
     distribution factors (radial outages skipped and listed), and lists every violation
-    with its branch or bus, year, snapshot, outage, MW and limit. Exit codes: 0 no
-    violation, 2 violations found, 1 invalid input (missing plan files, moved inputs, a
-    plan without a grid: nothing to check), 3 internal error.
+    with its branch or bus, year, snapshot, outage, MW and limit, and whether the plan
+    caused it, worsened it, or the grid already had it without any campus. Exit codes: 0 no
+    violation the plan causes or worsens, 2 the plan causes or worsens one, 1 invalid input
+    (missing plan files, moved inputs, a plan without a grid: nothing to check), 3
+    internal error.
     """
 
     def run() -> tuple[GridCheck, list[Path]]:
@@ -153,7 +172,7 @@ def check(
         _print_check(result, top)
     for p in written:
         err.print(f"  wrote {escape(str(p))}")
-    if not result.ok:
+    if not result.plan_ok:
         raise typer.Exit(EXIT_VIOLATIONS)
 
 
@@ -216,7 +235,16 @@ def _print_check(r: GridCheck, top: int) -> None:
         out.print("[green]ok[/green]: no violation")
     else:
         counts = ", ".join(f"{n} {_KIND_TEXT[k]}" for k, n in r.violation_counts().items())
-        out.print(f"[bold red]{len(v):,} violation(s)[/bold red]: {counts}")
+        origins = r.origin_counts()
+        if origins:
+            counts += "; " + ", ".join(f"{n} {_ORIGIN_TEXT[k]}" for k, n in origins.items())
+        colour = "bold red" if not r.plan_ok else "yellow"
+        out.print(f"[{colour}]{len(v):,} violation(s)[/{colour}]: {counts}")
+        if r.plan_ok:
+            out.print(
+                "[green]ok for the plan[/green]: it causes and worsens none; the grid had "
+                "them without any campus"
+            )
     err.print(f"  ({r.timings.get('total_s', 0.0):.2f} s)")
 
 
@@ -332,7 +360,20 @@ def _violations_table(v: pd.DataFrame) -> Table:
         "excess MW",
     ):
         t.add_column(col, justify="right" if "MW" in col else "left")
+    has_origin = "origin" in v.columns
+    if has_origin:
+        t.add_column("origin (baseline excess MW)")
+    # the plan's own first: caused, worsened, then the grid's own
+    if has_origin:
+        rank = {k: i for i, k in enumerate(("caused", "worsened", "baseline"))}
+        v = v.assign(_o=v["origin"].map(rank)).sort_values("_o", kind="stable")
     for row in v.head(SHOWN_VIOLATIONS).itertuples(index=False):
+        extra = []
+        if has_origin:
+            be = as_float(row.baseline_excess_mw)
+            extra = [
+                str(row.origin) + (f" ({be:,.2f})" if math.isfinite(be) else ""),
+            ]
         t.add_row(
             _KIND_TEXT.get(str(row.kind), str(row.kind)),
             escape(f"{row.asset} {row.id}"),
@@ -342,5 +383,6 @@ def _violations_table(v: pd.DataFrame) -> Table:
             f"{row.value_mw:,.2f}",
             _mw(row.limit_mw),
             f"{row.excess_mw:,.2f}",
+            *extra,
         )
     return t

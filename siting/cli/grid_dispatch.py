@@ -12,6 +12,11 @@ grid case (MATPOWER ``.m``, pandapower ``.json``, grid GeoPackage; its base load
 - ``flows``: ``{branch_id, from_bus, to_bus, flow_mw, rating_mw, loading_pct,
   in_service}`` per branch row (``rating_mw`` null = unlimited).
 
+``--derate BRANCH=FACTOR`` and ``--outage BRANCH`` (repeatable) dispatch the grid with
+branches derated or out, as ``siting grid stress`` means them: on a scenario merged into its
+``grid.derate`` / ``grid.outages`` (factors multiply), on a bare case applied to the case's
+ratings (:func:`siting.grid_ops.edits.edit_grid`); each edit is a note.
+
 IDs are text: for a MATPOWER case the bus numbers and the 1-based rows of ``mpc.gen``
 and ``mpc.branch``.
 """
@@ -27,8 +32,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from siting.cli.common import CASE_SUFFIXES, SCENARIO_SUFFIXES, DebugOpt, JsonOpt, guard, out
-from siting.core.errors import InputError
+from siting.cli.common import DebugOpt, JsonOpt, guard, out
+from siting.cli.grid_stress import DerateOpt, OutageOpt
 
 if TYPE_CHECKING:
     from siting.grid_ops.dispatch import DispatchResult
@@ -64,24 +69,29 @@ def dispatch(
             "--year", help="Dispatch this year's load (default: a scenario's first year)."
         ),
     ] = None,
+    derate: DerateOpt = None,
+    outage: OutageOpt = None,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """DC economic dispatch (DC OPF) of the grid as it is: cost in USD/h, output, flows."""
+    """DC economic dispatch (DC OPF) of the grid as it is: cost in USD/h, output, flows.
+
+    ``--derate BRANCH=FACTOR`` / ``--outage BRANCH`` dispatch the grid with branches derated
+    or out (a scenario or a bare case), as ``siting grid stress`` means them.
+    """
+
+    from siting.cli.grid_stress import parse_derates, parse_outages
+
+    derates, outages = parse_derates(derate), parse_outages(outage)  # usage errors: exit 2
 
     def run() -> DispatchResult:
-        from siting.config.scenario import load_scenario
+        from siting.cli.grid_stress import read_edited
         from siting.grid_ops.dispatch import dc_opf
-        from siting.inputs import load_grid_case, load_layers
         from siting.model.data import POLY_SEGMENTS
 
-        suffix = path.suffix.lower()
-        if suffix in SCENARIO_SUFFIXES:
-            sc = load_scenario(path)
-            layers = load_layers(sc)
-            if layers.grid is None:
-                raise InputError(f"{path}: the scenario has no grid layer to dispatch")
-            return dc_opf(
+        layers, sc, notes = read_edited(path, bus_coordinates, derates, outages)
+        if sc is not None:
+            result = dc_opf(
                 layers,
                 load_scale=load_scale,
                 segments=segments if segments is not None else sc.grid.cost_segments,
@@ -91,17 +101,15 @@ def dispatch(
                 time_limit_s=sc.solver.time_limit_s,
                 threads=sc.solver.threads,
             )
-        if suffix in CASE_SUFFIXES:
-            return dc_opf(
-                load_grid_case(path, bus_coordinates),
+        else:
+            result = dc_opf(
+                layers,
                 load_scale=load_scale,
                 segments=segments if segments is not None else POLY_SEGMENTS,
                 year=year,
             )
-        raise InputError(
-            f"{path}: don't know how to read a '{suffix or '(no suffix)'}' file; expected a "
-            "scenario (.yaml, .yml) or a grid case (.m MATPOWER, .json pandapower, .gpkg layers)"
-        )
+        result.notes = notes + list(result.notes)
+        return result
 
     result = guard(debug, run)
     if as_json:

@@ -5,16 +5,26 @@ The command takes a scenario (its grid layer, base load ``load_mw``) or a bare g
 :func:`siting.grid_ops.hosting.grid_hosting` (N-0, and N-1 with ``--n-1``), and writes
 
 - a CSV, one row per bus (``--out``, default ``hosting.csv`` in the current folder):
-  ``bus_id, hosting_mw, limiting_branch, overloaded`` and with ``--n-1``
-  ``hosting_n1_mw, limiting_branch_n1, limiting_outage, overloaded_n1``
-  (``inf`` = no limited branch feels a load there, e.g. the slack bus itself);
+  ``bus_id, hosting_mw, limiting_branch, overloaded, why`` and with ``--n-1``
+  ``hosting_n1_mw, limiting_branch_n1, limiting_outage, overloaded_n1, why_n1``
+  (``inf`` = no limited branch feels a load there, e.g. the slack bus itself; ``why`` says
+  in words what limits the bus: the branch, after which outage, its flow and rating at the
+  operating point, the headroom and the MW per MW a load there adds to it);
 - when the buses have coordinates, the same table as points in a GeoPackage beside it
   (same name, ``.gpkg``, layer ``hosting``; infinite capacities are empty there).
 
 Both are written atomically. It prints the 10 weakest buses, or with ``--json``
 ``{"buses": [...], "n_1": bool, "skipped_outages": [...], ...}`` on stdout
 (:meth:`siting.grid_ops.hosting.HostingResult.as_dict` plus the files written; ``inf`` is
-``null``).
+``null``). When buses get 0 MW, a note groups them by the branch (and outage) that stops them
+and says whether it is already above its rating or at it, and offers the re-dispatch:
+``--dispatch opf`` sets the generators by a DC OPF within the normal ratings before
+measuring (no mode re-dispatches for N-1 security; the note says so when ``opf`` leaves
+zeros under N-1).
+
+``--derate BRANCH=FACTOR`` and ``--outage BRANCH`` (repeatable) study the grid with branches
+derated or out, as ``siting grid stress`` means them, on a scenario (merged into its
+``grid.derate`` / ``grid.outages``) or a bare case (:func:`siting.grid_ops.edits.edit_grid`).
 
 With ``--n-1 --workers N`` or ``--scheduler ADDRESS`` the outages run as tasks on Dask
 (:func:`siting.core.engine.dask_client`; same answer); the output says how many tasks ran on
@@ -33,12 +43,12 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from siting.cli.common import CASE_SUFFIXES, SCENARIO_SUFFIXES, DebugOpt, JsonOpt, err, guard, out
+from siting.cli.common import DebugOpt, JsonOpt, err, guard, out
+from siting.cli.grid_stress import DerateOpt, OutageOpt
 from siting.core.errors import InputError
 
 if TYPE_CHECKING:
     from siting.grid_ops.hosting import DispatchMode, HostingResult
-    from siting.inputs import Layers
     from siting.inputs.grids.grid import Grid
 
 #: Layer name in the GeoPackage.
@@ -81,7 +91,8 @@ def hosting(
         typer.Option(
             "--dispatch",
             help="Operating point: 'auto' (a MATPOWER file's PG, else proportional), "
-            "'case', 'proportional' (to p_max, meeting the load) or 'opf' (DC OPF).",
+            "'case', 'proportional' (to p_max, meeting the load) or 'opf' (DC OPF: "
+            "re-dispatches the generators within the normal ratings).",
         ),
     ] = "auto",
     bus_coordinates: Annotated[
@@ -105,10 +116,19 @@ def hosting(
             "(tcp://host:8786; --workers is then ignored).",
         ),
     ] = None,
+    derate: DerateOpt = None,
+    outage: OutageOpt = None,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Hosting capacity: the largest new load (MW) each bus can take alone, N-0 and N-1."""
+    """Hosting capacity: the largest new load (MW) each bus can take alone, N-0 and N-1.
+
+    ``--derate BRANCH=FACTOR`` / ``--outage BRANCH`` study the grid with branches derated or
+    out (a scenario or a bare case), as ``siting grid stress`` means them.
+    """
+    from siting.cli.grid_stress import parse_derates, parse_outages
+
+    derates, outages = parse_derates(derate), parse_outages(outage)
 
     def run() -> tuple[HostingResult, Path | None]:
         return _run_hosting(
@@ -120,6 +140,8 @@ def hosting(
             bus_coordinates=bus_coordinates,
             workers=workers,
             scheduler=scheduler,
+            derates=derates,
+            outages=outages,
         )
 
     # on a Dask cluster the interrupt alone unwinds the run, so its workers shut down in order
@@ -144,6 +166,8 @@ def _run_hosting(
     bus_coordinates: Path | None,
     workers: int | None,
     scheduler: str | None,
+    derates: dict[str, float] | None = None,
+    outages: list[str] | None = None,
 ) -> tuple[HostingResult, Path | None]:
     """Read the grid, run :func:`siting.grid_ops.hosting.grid_hosting` and write the files.
 
@@ -153,6 +177,8 @@ def _run_hosting(
         The scenario or grid case.
     n_1, out_csv, slack, dispatch, bus_coordinates, workers, scheduler
         The command's options.
+    derates, outages
+        ``--derate`` (factor per branch ID [-]) and ``--outage`` (branch IDs).
 
     Returns
     -------
@@ -171,7 +197,9 @@ def _run_hosting(
 
     if (workers is not None or scheduler is not None) and not n_1:
         raise InputError("--workers and --scheduler run the N-1 outages on Dask: add --n-1")
-    layers = _read_layers(path, bus_coordinates)
+    from siting.cli.grid_stress import read_edited
+
+    layers, _sc, edit_notes = read_edited(path, bus_coordinates, derates or {}, outages or [])
     read = [f.path for f in layers.inputs]
     for dest in (out_csv, out_csv.with_suffix(".gpkg")):  # before the work, not over inputs
         check_output_file(dest, inputs=read)
@@ -183,36 +211,10 @@ def _run_hosting(
         workers=workers,
         scheduler=scheduler,
     )
+    result.notes = edit_notes + result.notes
     assert layers.grid is not None  # grid_hosting has raised otherwise
     gpkg = _write(result, layers.grid, out_csv)
     return result, gpkg
-
-
-def _read_layers(path: Path, bus_coordinates: Path | None) -> Layers:
-    """The layers of a scenario (it must have a grid), or of a bare grid case.
-
-    Raises
-    ------
-    siting.core.errors.InputError
-        A scenario without a grid layer, or a file of another kind.
-    """
-    from siting.config.scenario import load_scenario
-    from siting.inputs import load_grid_case, load_layers
-
-    suffix = path.suffix.lower()
-    if suffix in SCENARIO_SUFFIXES:
-        layers = load_layers(load_scenario(path))
-        if layers.grid is None:
-            raise InputError(f"{path}: the scenario has no grid layer")
-    elif suffix in CASE_SUFFIXES:
-        layers = load_grid_case(path, bus_coordinates)
-    else:
-        raise InputError(
-            f"{path}: don't know how to read a '{suffix or '(no suffix)'}' file; expected a "
-            "scenario (.yaml, .yml) or a grid case (.m MATPOWER, .json pandapower, .gpkg "
-            "layers)"
-        )
-    return layers
 
 
 def _dispatch_mode(dispatch: str) -> DispatchMode:

@@ -5,7 +5,13 @@ derates (factor > 0 on the normal and emergency ratings; multiplied with any the
 already has) and outages into the scenario's ``grid.derate`` / ``grid.outages`` and runs
 :func:`siting.grid_ops.stress.stress`:
 
-- re-plan (default): plans the stressed scenario and compares it with the base plan (the
+- re-plan (default): first re-checks the base plan under the stress (as ``--check``: does
+  it still run, at what added cost), then plans the stressed scenario; when the base plan
+  still runs and the re-plan beats it by no more than the MIP gap's worth of objective
+  (``max(objective - bound, mip_gap x |objective|)`` of the re-plan), the base plan's
+  decisions are kept and said so (``decision.verdict`` ``keep_unchanged``; the re-plan's
+  site changes only in ``replan_within_gap``), else the re-plan is compared with the base
+  plan (the
   scenario as it is: ``--base PLAN_DIR``, a folder written by ``siting plan``, or else planned
   here): sites added and dropped, IT MW per site and year, first years, cooling, IT MW per
   year against the targets, cost parts (present value, USD), the branches whose peak loading
@@ -18,9 +24,12 @@ already has) and outages into the scenario's ``grid.derate`` / ``grid.outages`` 
 It prints rich tables, or with ``--json`` :meth:`siting.grid_ops.stress.StressResult.as_dict` on
 stdout (``mode, edits, feasible, explanation, violations, overloads, site_changes,
 moved_sites, it_mw_by_year {base, stressed, target}, cost_usd {base, stressed, delta,
-parts}, branches, upgrades, notes``). ``--out DIR`` writes, as one folder swapped in whole:
-the stressed plan (re-plan mode, when there is one; as ``siting plan`` writes it), the base
-plan in ``DIR/base/`` when it was planned here, and ``stress.json`` (the JSON above).
+parts}, branches, upgrades, decision {verdict, text, unchanged {feasible, objective_usd,
+delta_usd, explanation}, replan {objective_usd, bound_usd, gap_usd,
+beats_unchanged_by_usd}}, replan_within_gap, notes``). ``--out DIR`` writes, as one folder
+swapped in whole: the stressed plan (re-plan mode, when there is one; as ``siting plan``
+writes it), the base plan in ``DIR/base/`` when it was planned here, and ``stress.json``
+(the JSON above).
 
 Exit codes (as ``siting plan``, see siting.cli): **0 when the report is produced, whatever it
 finds**: a stressed scenario without a plan, or a base plan that breaks limits under the
@@ -45,6 +54,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from siting.cli.common import (
+    CASE_SUFFIXES,
     SCENARIO_SUFFIXES,
     DebugOpt,
     ForceOpt,
@@ -58,7 +68,9 @@ from siting.core.cells import as_float, as_int
 from siting.core.errors import InputError
 
 if TYPE_CHECKING:
+    from siting.config.scenario import Scenario
     from siting.grid_ops.stress import Mode, StressResult
+    from siting.inputs import Layers
 
 #: Branches printed (largest change in peak loading first).
 BRANCHES_SHOWN = 10
@@ -101,6 +113,103 @@ def parse_derates(values: list[str] | None) -> dict[str, float]:
             )
         derates[bid] = factor
     return derates
+
+
+def parse_outages(values: list[str] | None) -> list[str]:
+    """``["L1", " L2", "L1"]`` -> ``["L1", "L2"]`` (stripped, each once).
+
+    Raises
+    ------
+    typer.BadParameter
+        Naming ``--outage``: an empty branch ID.
+    """
+    outages = list(dict.fromkeys(o.strip() for o in values or []))
+    if any(not o for o in outages):
+        raise typer.BadParameter("expected a branch ID, got ''", param_hint="'--outage'")
+    return outages
+
+
+#: ``--derate`` of ``siting grid dispatch`` and ``siting grid hosting``.
+DerateOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--derate",
+        metavar="BRANCH=FACTOR",
+        help="Multiply the branch's normal and emergency ratings by FACTOR (> 0; 0.8 = 80 %), "
+        "as in `siting grid stress`; repeatable. On a scenario it multiplies grid.derate; on "
+        "a bare case, the case's ratings.",
+    ),
+]
+#: ``--outage`` of ``siting grid dispatch`` and ``siting grid hosting``.
+OutageOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--outage",
+        metavar="BRANCH",
+        help="Take the branch out of service, as in `siting grid stress`; repeatable.",
+    ),
+]
+
+
+def read_edited(
+    path: Path,
+    bus_coordinates: Path | None,
+    derates: dict[str, float],
+    outages: list[str],
+) -> tuple[Layers, Scenario | None, list[str]]:
+    """The layers of a scenario or a bare grid case, with ``--derate`` / ``--outage`` applied.
+
+    On a scenario the edits are merged into ``grid.derate`` / ``grid.outages``
+    (:func:`siting.grid_ops.stress.stressed_scenario`: factors multiply) before the layers
+    load; on a bare case :func:`siting.grid_ops.edits.edit_grid` applies them to its grid.
+
+    Parameters
+    ----------
+    path
+        A scenario (.yaml, .yml) or a grid case (.m, .json, .gpkg).
+    bus_coordinates
+        For a bare MATPOWER case: CSV of bus coordinates.
+    derates, outages
+        Factor per branch ID [-] and branch IDs out of service.
+
+    Returns
+    -------
+    (Layers, Scenario | None, list[str])
+        The layers, the (edited) scenario (None for a bare case) and one note per edit.
+
+    Raises
+    ------
+    siting.core.errors.InputError
+        A file of another kind, a scenario without a grid layer, an unknown branch ID.
+    """
+    from siting.config.scenario import load_scenario
+    from siting.grid_ops.edits import edit_grid
+    from siting.grid_ops.stress import stressed_scenario
+    from siting.inputs import load_grid_case, load_layers
+
+    suffix = path.suffix.lower()
+    if suffix in SCENARIO_SUFFIXES:
+        sc = load_scenario(path)
+        if derates or outages:
+            sc = stressed_scenario(sc, derates, outages)
+        layers = load_layers(sc)
+        if layers.grid is None:
+            raise InputError(f"{path}: the scenario has no grid layer")
+        notes = [
+            f"branch {b} derated by {f:g} (--derate, times grid.derate)" for b, f in derates.items()
+        ]
+        notes += [f"branch {b} out of service (--outage)" for b in outages]
+        return layers, sc, notes
+    if suffix in CASE_SUFFIXES:
+        layers = load_grid_case(path, bus_coordinates)
+        notes = []
+        if layers.grid is not None and (derates or outages):
+            notes = edit_grid(layers.grid, derates, outages, source=str(path))
+        return layers, None, notes
+    raise InputError(
+        f"{path}: don't know how to read a '{suffix or '(no suffix)'}' file; expected a "
+        "scenario (.yaml, .yml) or a grid case (.m MATPOWER, .json pandapower, .gpkg layers)"
+    )
 
 
 def stress_command(
@@ -206,9 +315,7 @@ def _edits_from_options(
         A bad ``--derate`` (see :func:`parse_derates`), an empty ``--outage``, or no edit.
     """
     derates = parse_derates(derate)
-    outages = list(dict.fromkeys(o.strip() for o in outage or []))
-    if any(not o for o in outages):
-        raise typer.BadParameter("expected a branch ID, got ''", param_hint="'--outage'")
+    outages = parse_outages(outage)
     if not derates and not outages:
         raise typer.BadParameter(
             "nothing to stress: give at least one --derate BRANCH=FACTOR or --outage BRANCH",
@@ -388,6 +495,14 @@ def _print_verdict_costs(r: StressResult) -> None:
 
 def _print_replan(r: StressResult) -> None:
     """Re-plan mode: the verdict, then what moves (sites, IT MW, costs, branches, upgrades)."""
+    verdict = r.decision.get("verdict")
+    if r.decision:
+        colour = {"keep_unchanged": "green", "replan": "yellow"}.get(str(verdict), "red")
+        out.print(f"[{colour}]{escape(str(verdict))}[/{colour}]: {escape(r.decision['text'])}")
+    if verdict == "keep_unchanged":
+        _print_verdict_costs(r)
+        _print_by_year(r)
+        return
     if not r.feasible:
         out.print(
             "[bold red]infeasible under the stress[/bold red]: the stressed scenario has no plan "

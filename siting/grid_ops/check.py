@@ -55,11 +55,19 @@ allowance is ``|PTDF| @ e`` (and ``+ |LODF[l, k]| (|PTDF| @ e)_k`` after an outa
 Binding limits of an optimal plan therefore do not show up as violations of a few
 thousandths of a MW.
 
-Exit codes of ``siting grid check`` (:mod:`siting.cli.grid_check`): 0 no violation;
-2 violations found (the plan breaks a grid limit; like an infeasible ``siting plan``, it
-says where, when and by how much); 1 invalid input (a missing or unreadable plan file,
-input files moved away, a plan without a modelled grid: nothing to check); 3 internal
-error; 130 interrupted.
+5. **The grid's own violations.** :func:`check_plan` also checks the campus-free
+   baseline (:func:`baseline_dispatch`: the plan's dispatch with the generators giving up
+   the campus draw in proportion to their output; no campus; none of the plan's upgrades)
+   and marks each N-0 and N-1 overload ``baseline`` (the grid already had it, at least as
+   large), ``worsened`` (it had it, smaller) or ``caused`` (it had none): see
+   :func:`split_by_baseline`. The other kinds are the plan's (``caused``).
+
+Exit codes of ``siting grid check`` (:mod:`siting.cli.grid_check`): 0 no violation the
+plan causes or worsens (the grid's own, already in the baseline, are listed and counted
+but do not fail the check); 2 the plan causes or worsens a violation (it breaks a grid
+limit; like an infeasible ``siting plan``, it says where, when and by how much); 1 invalid
+input (a missing or unreadable plan file, input files moved away, a plan without a
+modelled grid: nothing to check); 3 internal error; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -85,16 +93,20 @@ if TYPE_CHECKING:
     from siting.config.scenario import Contingencies, Scenario
 
 __all__ = [
+    "BASELINE_METHOD",
     "CSV_REL_PRECISION",
     "GridCheck",
     "NothingToCheck",
     "PlanTables",
     "TOL_ABS_MW",
     "TOL_REL",
+    "ORIGINS",
     "VIOLATION_KINDS",
+    "baseline_dispatch",
     "check_grid",
     "check_plan",
     "read_plan",
+    "split_by_baseline",
 ]
 
 #: Absolute tolerance of every MW comparison [MW] (as the plan verification's).
@@ -124,6 +136,19 @@ VIOLATION_KINDS = (
     "substation_headroom",
     "island_imbalance",
     "generator_limit",
+)
+
+#: Where a violation comes from (``GridCheck.violations["origin"]``): ``caused`` the
+#: campus-free baseline does not have it; ``worsened`` it has it, with a smaller excess;
+#: ``baseline`` it has it with the same excess or more (the grid's own).
+ORIGINS = ("caused", "worsened", "baseline")
+#: Violations compared with the baseline; the others are the plan's (``caused``).
+BASELINE_KINDS = ("n0_overload", "n1_overload")
+#: How the campus-free baseline is made.
+BASELINE_METHOD = (
+    "the grid without any campus: the plan's dispatch with each island's generators "
+    "reduced in proportion to their output by the campuses' draw there (each year and "
+    "snapshot), on the grid without the plan's upgrades"
 )
 
 _COLUMNS = {
@@ -213,7 +238,10 @@ class GridCheck:
         generator ID), ``year``, ``snapshot``, ``outage_id`` (N-1 only, else ``""``),
         ``value_mw`` (the flow, the campus peak draw at the bus, the island's net
         injection or the generator's output), ``limit_mw`` (the rating, emergency
-        rating, headroom, 0, or the violated bound), ``excess_mw`` (how far beyond).
+        rating, headroom, 0, or the violated bound), ``excess_mw`` (how far beyond); from
+        :func:`check_plan` also ``origin`` (:data:`ORIGINS`: ``baseline`` the grid had it
+        without any campus and the plan does not make it worse, ``worsened``, ``caused``)
+        and ``baseline_excess_mw`` (the excess in the baseline; NaN when it had none).
     years
         Per year: ``year, max_loading_pct, max_loading_branch, max_loading_snapshot,
         overloaded_branches`` (N-0, distinct branches), ``n1_max_loading_pct,
@@ -247,6 +275,11 @@ class GridCheck:
         Seconds per stage.
     plan_dir, grid_source, scenario_name
         Where the plan and the grid came from.
+    baseline
+        The campus-free baseline's N-0 and N-1 overloads (violation columns; None when not
+        computed: :func:`check_grid` alone).
+    baseline_method
+        How the baseline was made (:data:`BASELINE_METHOD`).
     """
 
     flows: pd.DataFrame
@@ -266,11 +299,40 @@ class GridCheck:
     plan_dir: str = ""
     grid_source: str = ""
     scenario_name: str = ""
+    baseline: pd.DataFrame | None = None
+    baseline_method: str = ""
 
     @property
     def ok(self) -> bool:
-        """True when there is no violation."""
+        """True when there is no violation (the grid's own included)."""
         return len(self.violations) == 0
+
+    @property
+    def plan_ok(self) -> bool:
+        """True when the plan causes or worsens no violation (:data:`ORIGINS`): every
+        violation, if any, was already in the campus-free baseline. Without a baseline
+        (``check_grid`` alone) the same as :attr:`ok`."""
+        if "origin" not in self.violations.columns:
+            return self.ok
+        return not self.violations["origin"].isin(["caused", "worsened"]).any()
+
+    def origin_counts(self) -> dict[str, int]:
+        """Number of violations per origin (``caused``, ``worsened``, ``baseline``; those
+        without any left out; empty without a baseline)."""
+        if "origin" not in self.violations.columns or self.violations.empty:
+            return {}
+        counts = self.violations["origin"].value_counts()
+        return {k: int(counts[k]) for k in ORIGINS if k in counts}
+
+    @property
+    def resolved(self) -> pd.DataFrame:
+        """The baseline's overloads the plan does not have (its upgrades or dispatch relieve
+        them); empty without a baseline."""
+        if self.baseline is None or self.baseline.empty:
+            return pd.DataFrame(columns=_VIOLATION_COLUMNS)
+        mine = set(_violation_keys(self.violations))
+        keep = [k not in mine for k in _violation_keys(self.baseline)]
+        return self.baseline[keep].reset_index(drop=True)
 
     def violation_counts(self) -> dict[str, int]:
         """Number of violations of each kind (kinds without any left out)."""
@@ -292,6 +354,15 @@ class GridCheck:
             "outages_studied": int(self.outages_studied),
             "skipped_outages": list(self.skipped_outages),
             "violation_counts": self.violation_counts(),
+            "plan_ok": self.plan_ok,
+            "origin_counts": self.origin_counts(),
+            "baseline": None
+            if self.baseline is None
+            else {
+                "method": self.baseline_method,
+                "violations": _records(self.baseline),
+                "resolved_by_plan": _records(self.resolved),
+            },
             "years": _records(self.years),
             "flows": _records(self.flows),
             "n_1": _records(self.n_1),
@@ -668,12 +739,157 @@ def check_plan(
     notes += _plan_notes(result, tables, grid_sc, plan_sc, n1_snapshots)
     if as_planned:
         notes += _keep_required_n1(result, plan_sc.grid.n_minus_1, plan_sc)
+    t_base = time.perf_counter()
+    base = check_grid(
+        grid,
+        tables.schedule.iloc[0:0],
+        baseline_dispatch(grid, tables.schedule, tables.dispatch, _snapshot_table(plan_sc)),
+        years=list(plan_sc.years),
+        snapshots=_snapshot_table(plan_sc),
+        n1_snapshots=n1_snapshots,
+        top=top,
+        plan_dir=tables.plan_dir,
+    )
+    if as_planned:
+        _keep_required_n1(base, plan_sc.grid.n_minus_1, plan_sc)
+    notes += split_by_baseline(result, base)
+    result.timings["baseline_s"] = time.perf_counter() - t_base
     result.notes = notes + result.notes
     result.plan_dir = str(tables.plan_dir.resolve())
     result.grid_source = grid.source
     result.scenario_name = plan_sc.name
     result.timings = {"read_s": t_read, **result.timings, "total_s": time.perf_counter() - t0}
     return result
+
+
+def baseline_dispatch(
+    grid: Grid, schedule: pd.DataFrame, dispatch: pd.DataFrame, snapshots: pd.DataFrame
+) -> pd.DataFrame:
+    """The plan's dispatch without the campuses (the campus-free baseline's).
+
+    In each year, snapshot and island, every generator's output is multiplied by
+    ``(G - C) / G`` (at least 0), with ``G`` the island's generation in the plan and ``C``
+    the campuses' draw there (``peak_draw_mw`` in snapshots flagged ``peak``,
+    ``typical_draw_mw`` in the others): the generators give up the campus draw in proportion
+    to their output, so an island the plan balanced stays balanced.
+
+    Parameters
+    ----------
+    grid
+        The grid.
+    schedule
+        ``bus_id, year, peak_draw_mw, typical_draw_mw`` [MW].
+    dispatch
+        ``gen_id, bus_id, year, snapshot, p_mw`` [MW].
+    snapshots
+        Indexed by snapshot name: ``peak`` (bool).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``dispatch`` with ``p_mw`` reduced [MW].
+    """
+    net = dc_network(grid)
+    island_of = dict(zip(net.bus_ids.astype(str), net.island, strict=True))
+    peak = {str(k): bool(v) for k, v in snapshots["peak"].items()}
+    out = dispatch.copy()
+    isl = out["bus_id"].astype(str).map(island_of)
+    snap = out["snapshot"].astype(str)
+    year = out["year"].astype(int)
+    gen = out.assign(_i=isl, _y=year, _s=snap).groupby(["_i", "_y", "_s"])["p_mw"].sum()
+    draw: dict[tuple[int, int, str], float] = {}
+    if len(schedule):
+        sc_isl = schedule["bus_id"].astype(str).map(island_of)
+        sc_year = schedule["year"].astype(int)
+        for s_name, is_peak in peak.items():
+            col = "peak_draw_mw" if is_peak else "typical_draw_mw"
+            for i, y, c in zip(sc_isl, sc_year, schedule[col].astype(float), strict=True):
+                if not pd.isna(i):
+                    key = (int(i), int(y), s_name)
+                    draw[key] = draw.get(key, 0.0) + float(c)
+    factor = []
+    for i, y, s_name in zip(isl, year, snap, strict=True):
+        if pd.isna(i):
+            factor.append(1.0)
+            continue
+        g = float(gen.get((i, y, s_name), 0.0))
+        c = draw.get((int(i), int(y), s_name), 0.0)
+        factor.append(max(0.0, (g - c) / g) if g > 0 else 1.0)
+    out["p_mw"] = out["p_mw"].astype(float) * np.asarray(factor, dtype=float)
+    return out
+
+
+def _violation_keys(v: pd.DataFrame) -> list[tuple[str, str, int, str, str]]:
+    """``(kind, id, year, snapshot, outage_id)`` of each violation (IDs as text)."""
+    return [
+        (str(k), str(i), int(y), str(s), "" if pd.isna(o) else str(o))
+        for k, i, y, s, o in zip(
+            v["kind"], v["id"], v["year"], v["snapshot"], v["outage_id"], strict=True
+        )
+    ]
+
+
+def split_by_baseline(result: GridCheck, base: GridCheck) -> list[str]:
+    """Mark each violation of ``result`` with its origin against the campus-free baseline.
+
+    N-0 and N-1 overloads (:data:`BASELINE_KINDS`) are looked up in ``base`` by kind,
+    branch, year, snapshot and outage: ``baseline`` when the baseline has the same one with
+    an excess at least as large (within the check's tolerance, :data:`TOL_ABS_MW` +
+    :data:`TOL_REL` of the limit), ``worsened`` when its excess is smaller, ``caused`` when
+    it has none. Every other kind (substation headroom, island imbalance, generator limits)
+    is the plan's: ``caused``. Sets ``result.violations["origin"]`` and
+    ``["baseline_excess_mw"]``, ``result.baseline`` (the baseline's overloads) and
+    ``result.baseline_method``.
+
+    Parameters
+    ----------
+    result
+        The plan's check.
+    base
+        The check of the campus-free baseline (:func:`baseline_dispatch`, no campus, no
+        upgrades).
+
+    Returns
+    -------
+    list[str]
+        A note on the split, and one on the baseline's overloads the plan relieves.
+    """
+    bv = base.violations[base.violations["kind"].isin(BASELINE_KINDS)].reset_index(drop=True)
+    b_excess = dict(zip(_violation_keys(bv), bv["excess_mw"].astype(float), strict=True))
+    v = result.violations.copy()
+    origin, excess = [], []
+    for key, x, lim in zip(
+        _violation_keys(v), v["excess_mw"].astype(float), v["limit_mw"].astype(float), strict=True
+    ):
+        be = b_excess.get(key) if key[0] in BASELINE_KINDS else None
+        excess.append(math.nan if be is None else be)
+        tol = TOL_ABS_MW + TOL_REL * (abs(lim) if math.isfinite(lim) else 0.0)
+        if be is None:
+            origin.append("caused")
+        elif x > be + tol:
+            origin.append("worsened")
+        else:
+            origin.append("baseline")
+    v["origin"] = pd.Series(origin, index=v.index, dtype=object)
+    v["baseline_excess_mw"] = pd.Series(excess, index=v.index, dtype=float)
+    result.violations = v
+    result.baseline = bv
+    result.baseline_method = BASELINE_METHOD
+    notes = []
+    counts = result.origin_counts()
+    if counts:
+        notes.append(
+            f"of {len(v):,} violation(s): {counts.get('caused', 0):,} caused by the plan, "
+            f"{counts.get('worsened', 0):,} worsened by it, {counts.get('baseline', 0):,} "
+            f"the grid already had without any campus (baseline: {BASELINE_METHOD})"
+        )
+    resolved = len(result.resolved)
+    if resolved:
+        notes.append(
+            f"{resolved:,} overload(s) of the campus-free baseline are not in the plan (its "
+            "upgrades or its dispatch relieve them)"
+        )
+    return notes
 
 
 def _require_grid(plan_sc: Scenario, manifest: dict[str, Any], man_path: Path) -> None:

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -92,6 +93,10 @@ SENS_TOL = 1e-9
 #: A flow more than this beyond its rating [MW] counts as an overload.
 FLOW_TOL_MW = 1e-6
 
+#: A hosting capacity below this counts as 0 MW in the notes on zero buses (rounding of the
+#: flows leaves a branch at its rating with a few 1e-14 MW) [MW].
+ZERO_MW = 1e-6
+
 #: About this many numbers per (outage x branch x bus) block of the N-1 computation
 #: (each block needs a few arrays of this size: 8 MB each at 1e6).
 BLOCK_ENTRIES = 1_000_000
@@ -118,7 +123,11 @@ class HostingResult:
         would load further a branch already over its rating); with N-1 also
         ``hosting_n1_mw`` [MW], ``limiting_branch_n1``, ``limiting_outage`` (the
         branch whose outage binds; ``None`` when the N-0 limit binds) and
-        ``overloaded_n1`` (as ``overloaded``, for the binding constraint of N-1).
+        ``overloaded_n1`` (as ``overloaded``, for the binding constraint of N-1);
+        ``why`` (and with N-1 ``why_n1``): in words, what limits the bus: the branch (after
+        which outage), its flow at the operating point and its rating [MW], the headroom
+        left [MW] and the flow a load there adds to it [MW per MW]; a bus at 0 MW says
+        whether the branch is already above its rating or at it.
     n_1
         Whether N-1 was computed.
     skipped_outages
@@ -530,6 +539,12 @@ def _n0_hosting(
             "overloaded": over0,
         }
     )
+    if m:
+        table["why"] = _reasons(
+            host0, branch_ids[l0], None, f[l0], R[l0], S[l0, bus], over0, emergency=False
+        )
+    else:
+        table["why"] = _reasons(host0, host0, None, host0, host0, host0, over0, emergency=False)
     above = np.abs(f) > R + FLOW_TOL_MW
     overloaded = pd.DataFrame(
         {"branch_id": branch_ids[above], "flow_mw": f[above], "rating_mw": R[above]}
@@ -646,6 +661,142 @@ def _n1_columns(
         by_outage, branch_ids[np.maximum(best_k, 0)] if m else no_id, no_id
     )
     table["overloaded_n1"] = over1 & finite1
+    # the binding constraint of each bus: after the outage best_k, or N-0 (best_k = -1)
+    n = len(best)
+    bus = np.arange(n)
+    why = table["why"].to_numpy(dtype=object).copy()
+    why[finite1 & ~by_outage] = [f"{w} (N-0 binds)" for w in why[finite1 & ~by_outage]]
+    j = np.flatnonzero(by_outage & finite1)
+    if len(j):
+        lj, kj = best_l[j], best_k[j]
+        fpost = f[lj] + L[lj, kj] * f[kj]
+        sens = -(H[lj, bus[j]] + L[lj, kj] * H[kj, bus[j]])
+        why[j] = _reasons(
+            best[j], branch_ids[lj], branch_ids[kj], fpost, E[lj], sens, over1[j], emergency=True
+        )
+    table["why_n1"] = why
+
+
+def _reasons(
+    limit_mw: np.ndarray,
+    branch: np.ndarray,
+    outage: np.ndarray | None,
+    flow_mw: np.ndarray,
+    rating_mw: np.ndarray,
+    sens: np.ndarray,
+    over: np.ndarray,
+    *,
+    emergency: bool,
+) -> np.ndarray:
+    """Why each bus gets its hosting capacity, in words (the ``why`` / ``why_n1`` column).
+
+    Parameters
+    ----------
+    limit_mw
+        Hosting capacity per bus [MW] (``inf``: no rated branch feels a load there).
+    branch, outage
+        The limiting branch per bus, and the outage after which it limits (None: N-0).
+    flow_mw
+        The limiting branch's flow at the operating point (after the outage) [MW].
+    rating_mw
+        Its rating (emergency rating after an outage) [MW].
+    sens
+        The flow a load at the bus adds to it [MW per MW of load].
+    over
+        The bus gets 0 MW because the branch is already beyond its rating.
+    emergency
+        The rating is the emergency rating.
+
+    Returns
+    -------
+    numpy.ndarray
+        One sentence per bus (object array).
+    """
+    rating_word = "emergency rating" if emergency else "rating"
+    out = np.empty(len(limit_mw), dtype=object)
+    for i, p in enumerate(limit_mw):
+        if not math.isfinite(p):
+            out[i] = "unlimited: no rated branch's flow changes with a load here"
+            continue
+        where = f"after the outage of branch {outage[i]}, " if outage is not None else ""
+        f_abs, r, s = abs(float(flow_mw[i])), float(rating_mw[i]), abs(float(sens[i]))
+        adds = f"a load here adds {s:.3f} MW to its flow per MW"
+        if over[i]:
+            state = (
+                f"branch {branch[i]} already carries {f_abs:,.1f} MW, {f_abs - r:,.3g} MW above "
+                f"its {rating_word} {r:,.1f} MW, at the operating point"
+            )
+        elif p * s < FLOW_TOL_MW * 1e3:
+            state = (
+                f"branch {branch[i]} is at its {rating_word} ({r:,.1f} MW) at the operating point"
+            )
+        else:
+            state = (
+                f"branch {branch[i]} has {p * s:,.1f} MW of headroom (flow {f_abs:,.1f} of "
+                f"{r:,.1f} MW)"
+            )
+        text = f"{where}{state}; {adds}"
+        out[i] = text
+    return out
+
+
+def zero_bus_notes(result: HostingResult, dispatch: str = "") -> list[str]:
+    """Notes on the buses that get 0 MW: what limits them, grouped, and how to re-dispatch.
+
+    Parameters
+    ----------
+    result
+        The hosting result (its table with the ``why`` columns).
+    dispatch
+        The ``--dispatch`` mode used (``auto``, ``case``, ``proportional``, ``opf``).
+
+    Returns
+    -------
+    list[str]
+        Empty when no bus gets 0 MW.
+    """
+    t = result.table
+    col, branch_col = (
+        ("hosting_n1_mw", "limiting_branch_n1")
+        if result.n_1
+        else (
+            "hosting_mw",
+            "limiting_branch",
+        )
+    )
+    zero = t[t[col] < ZERO_MW]
+    if not len(zero):
+        return []
+    what = "N-1" if result.n_1 else "N-0"
+    outage = zero["limiting_outage"] if result.n_1 else pd.Series(None, index=zero.index)
+    over = zero["overloaded_n1"] if result.n_1 else zero["overloaded"]
+    groups = Counter(
+        (str(br), "" if k is None else str(k), bool(o))
+        for br, k, o in zip(zero[branch_col], outage, over, strict=True)
+    ).most_common()
+    parts = []
+    for (branch, out, is_over), cnt in groups[:5]:
+        after = f" after the outage of {out}" if out else ""
+        state = "already above its rating" if is_over else "at its rating"
+        parts.append(f"{cnt} by branch {branch}{after} ({state} at the operating point)")
+    more = f"; {len(groups) - 5} more branch/outage pair(s)" if len(groups) > 5 else ""
+    notes = [
+        f"{len(zero)} bus(es) get 0 MW ({what}) because a branch a load there would load "
+        f"further is already at or above its rating: {'; '.join(parts)}{more} (the why column "
+        "says it per bus)"
+    ]
+    if dispatch != "opf":
+        notes.append(
+            "re-dispatch: --dispatch opf sets the generators by a DC OPF within the normal "
+            "ratings before measuring, which may clear these limits"
+        )
+    elif result.n_1:
+        notes.append(
+            "--dispatch opf re-dispatches within the normal ratings (N-0) only; the (outage, "
+            "branch) pairs it leaves above their emergency rating are what limit these buses "
+            "(no mode re-dispatches for N-1 security)"
+        )
+    return notes
 
 
 # --- operating point ------------------------------------------------------------------
@@ -863,7 +1014,7 @@ def grid_hosting(
         )
     result.slack = slack_text
     result.dispatch = mode_text
-    notes += _result_notes(result)
+    notes += _result_notes(result) + zero_bus_notes(result, dispatch)
     result.notes = notes + result.notes
     result.timings = {"dispatch_s": t_disp, **result.timings, "total_s": time.perf_counter() - t0}
     return result

@@ -143,6 +143,13 @@ OVERLOAD_COLUMNS = [
 
 Mode = Literal["replan", "check"]
 
+#: What re-plan mode decides (``StressResult.decision["verdict"]``): ``keep_unchanged`` the
+#: base plan still runs under the stress and the re-plan beats it by no more than the MIP
+#: gap's worth of objective, so its decisions are kept and no site change is reported;
+#: ``replan`` the re-plan beats it by more; ``replan_needed`` the base plan does not run
+#: under the stress; ``infeasible`` the stressed scenario has no plan.
+VERDICTS = ("keep_unchanged", "replan", "replan_needed", "infeasible")
+
 
 # --------------------------------------------------------------------------- the base plan
 
@@ -354,6 +361,17 @@ class StressResult:
         Seconds per stage.
     output_dir
         Where :meth:`write` wrote (None until then).
+    decision
+        Re-plan mode: what the check of the unchanged plan and the re-plan decided
+        (:func:`_decide`): ``verdict`` (:data:`VERDICTS`), ``text`` (in words),
+        ``unchanged`` (``feasible``, ``objective_usd``, ``delta_usd``: the base plan's
+        decisions under the stress, and its change from the base's objective [USD]) and
+        ``replan`` (``objective_usd``, ``bound_usd``, ``gap_usd``: the MIP gap's worth of
+        objective, ``beats_unchanged_by_usd``). Empty in check mode.
+    replan_within_gap
+        Re-plan mode, verdict ``keep_unchanged``: the site changes of the re-plan that were
+        not reported because they beat the unchanged plan by less than the gap (columns of
+        :attr:`site_changes`); None otherwise.
     """
 
     mode: str
@@ -376,6 +394,8 @@ class StressResult:
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     output_dir: Path | None = None
+    decision: dict[str, Any] = field(default_factory=dict)
+    replan_within_gap: pd.DataFrame | None = None
 
     @property
     def base_cost_usd(self) -> float | None:
@@ -437,6 +457,10 @@ class StressResult:
             "branches_listed": int(min(top_branches, len(self.branches))),
             "branches_compared": int(len(self.branches)),
             "upgrades": _records(self.upgrades),
+            "decision": _plain(self.decision),
+            "replan_within_gap": None
+            if self.replan_within_gap is None
+            else _records(self.replan_within_gap),
             "notes": list(self.notes),
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
         }
@@ -784,7 +808,10 @@ def stress(
         timings=timings,
     )
     if mode == "replan":
+        # the unchanged plan under the stress first: does it still run, at what added cost
+        unchanged = _check(bp, st_sc, st_grid, years, targets, say, {**common, "notes": []})
         result = _replan(bp, st_sc, years, targets, say, run_plan, InfeasibleError, common)
+        _decide(result, unchanged, st_sc.solver.mip_gap)
     else:
         result = _check(bp, st_sc, st_grid, years, targets, say, common)
     timings["total_s"] = time.perf_counter() - t_all
@@ -998,6 +1025,89 @@ def _replan(
         stressed=sp,
         **common,
     )
+
+
+def _decide(result: StressResult, unchanged: StressResult, mip_gap: float) -> None:
+    """Weigh the re-plan against the unchanged plan under the stress (in place).
+
+    The gap's worth of objective is ``max(objective - bound, mip_gap |objective|)`` of the
+    re-plan [USD]: what the solver was allowed to leave (or left) between the plan it found
+    and the best possible. When the base plan still runs under the stress (``unchanged``
+    feasible) and the re-plan's objective is not below its objective by more than that, the
+    re-plan's moves are within the solver's tolerance: the base plan's decisions are kept
+    (verdict ``keep_unchanged``), the site changes, moved MW, branches and upgrades of the
+    re-plan are not reported (the site changes go to ``replan_within_gap``), and the cost
+    is the unchanged plan's objective under the stress. Otherwise the re-plan stands.
+
+    Parameters
+    ----------
+    result
+        The re-plan's result; gets ``decision`` (and is trimmed when the base is kept).
+    unchanged
+        The check of the base plan under the stress (:func:`_check`).
+    mip_gap
+        The stressed scenario's relative MIP gap [fraction].
+    """
+    base_obj = _opt(unchanged.costs_usd.iloc[-1]["base_usd"])
+    u_obj = unchanged.replay.objective_usd if unchanged.replay is not None else None
+    u_delta = (u_obj - base_obj) if u_obj is not None and base_obj is not None else None
+    u: dict[str, Any] = {
+        "feasible": bool(unchanged.feasible),
+        "objective_usd": u_obj,
+        "delta_usd": u_delta,
+        "explanation": unchanged.explanation,
+    }
+    sp = result.stressed
+    solve = getattr(sp, "solve", None)
+    r_obj = getattr(solve, "objective", None)
+    r_bound = getattr(solve, "bound", None)
+    gap_usd = None
+    if r_obj is not None:
+        achieved = abs(r_obj - r_bound) if r_bound is not None else 0.0
+        gap_usd = max(achieved, float(mip_gap) * abs(r_obj))
+    beats = (u_obj - r_obj) if u_obj is not None and r_obj is not None else None
+    r: dict[str, Any] = {"objective_usd": r_obj, "bound_usd": r_bound, "gap_usd": gap_usd}
+    r["beats_unchanged_by_usd"] = beats
+    m = 1e-6
+    if sp is None:
+        verdict = "infeasible"
+        text = "the stressed scenario has no plan" + (
+            "; the unchanged plan does not run under the stress either"
+            if not unchanged.feasible
+            else "; the unchanged plan still runs under the stress (see decision.unchanged)"
+        )
+    elif not unchanged.feasible:
+        verdict = "replan_needed"
+        text = (
+            "the unchanged plan breaks limits under the stress "
+            f"({len(unchanged.violations)} violation(s)); the re-plan is needed"
+        )
+    elif beats is not None and gap_usd is not None and beats > gap_usd:
+        verdict = "replan"
+        text = (
+            f"the unchanged plan still runs under the stress ({(u_delta or 0) * m:+,.1f} M USD); "
+            f"the re-plan beats it by {beats * m:,.1f} M USD, more than the MIP gap's worth "
+            f"({gap_usd * m:,.1f} M USD): its changes are reported"
+        )
+    else:
+        verdict = "keep_unchanged"
+        n = result.site_changes["site_id"].nunique() if len(result.site_changes) else 0
+        text = (
+            f"the unchanged plan still runs under the stress ({(u_delta or 0) * m:+,.1f} M "
+            f"USD); the re-plan beats it by {(beats or 0) * m:,.1f} M USD, within the MIP "
+            f"gap's worth ({(gap_usd or 0) * m:,.1f} M USD): the base plan's decisions are "
+            f"kept (sites, MW, cooling), and the re-plan's {n} site change(s) are not reported"
+        )
+        result.replan_within_gap = result.site_changes.copy()
+        result.site_changes = pd.DataFrame(columns=SITE_COLUMNS)
+        result.moved_sites = pd.DataFrame(columns=MOVED_COLUMNS)
+        result.branches = pd.DataFrame(columns=BRANCH_COLUMNS)
+        result.upgrades = pd.DataFrame(columns=UPGRADE_CHANGE_COLUMNS)
+        result.costs_usd = unchanged.costs_usd.copy()
+        result.it_mw_by_year = unchanged.it_mw_by_year.copy()
+        result.notes.extend(unchanged.notes)
+    result.decision = {"verdict": verdict, "text": text, "unchanged": u, "replan": r}
+    result.timings["replay_s"] = unchanged.timings.get("replay_s", 0.0)
 
 
 def _check(
