@@ -11,7 +11,7 @@ its docstring).
 
 :func:`cost_split` names the parts of the net present cost: money spent (campus capital,
 cooling, site opening and tie lines, pipelines, water, grid upgrades, energy, serving
-demand), money earned (waste heat sold) and policy weights (the growth-zone bonus, which
+demand), money earned (waste heat sold) and policy weights (the designated-zone bonus, which
 the objective counts but nobody pays). Their sum is the net present cost. (It lives in
 :mod:`siting.model.objective`, beside the parts, so the report can use it too.)
 """
