@@ -19,6 +19,7 @@ The reference values below are worked out by hand from these inputs (see each te
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import geopandas as gpd
@@ -258,3 +259,42 @@ def test_potable_cap_shadow_price_from_the_lp_with_integers_fixed(tmp_path):
     assert lines[2030]["shadow_price"] == pytest.approx(0.0, abs=1e-6)  # no campus drinks
     assert not lines[2030]["binding"]
     assert all(c.ok for c in p.checks)
+
+
+def test_demand_region_line_check_and_shadow_price(tmp_path):
+    # test_plan's latency case: region "west" at (28, 11) km wants 50 MW in 2031 within
+    # 0.3 ms (reach 20 km): only S2, 3 km away, serves it, at 200 USD/(MW km year) x 3 km =
+    # 600 USD per MW a year. One more MW of demand in 2031, S2 open with room to spare,
+    # costs 600 x op_weight 1/1.07 USD (present value)
+    scenario = write_region(tmp_path, rating_23_mw=1000.0)
+    gpd.GeoDataFrame(
+        {"region_id": ["west"], "demand_mw": [0.0], "demand_mw_2031": [50.0]},
+        geometry=[at(28, 11)],
+        crs=CRS,
+    ).to_file(tmp_path / "tiny.gpkg", layer="demand_regions")
+    text = yaml.safe_load(scenario.read_text())
+    text["layers"]["demand_regions"] = {"path": "tiny.gpkg"}
+    text["policy"] = {"demand": {"max_latency_ms": 0.3}}
+    scenario.write_text(yaml.safe_dump(text))
+    p = siting.plan(scenario, write=False)
+    (line,) = [ln for ln in p.settings if ln["key"] == "policy.demand"]
+    assert (line["setting"], line["year"]) == ("demand region west served within latency", 2031)
+    assert (line["required"], line["achieved"], line["binding"]) == (50.0, 50.0, True)
+    assert line["shadow_price"] == pytest.approx(600 / 1.07, rel=1e-6)
+    checks = {c.name: c.ok for c in p.checks}
+    assert checks[line["check"]] is True
+    assert p.demand_served.to_dict("records") == [
+        {"region_id": "west", "site_id": "S2", "year": 2031, "served_mw": pytest.approx(50.0)}
+    ]
+
+
+def test_a_broken_settings_field_is_named_not_fatal(required_plan, tmp_path):
+    from siting.render.report import render_report
+
+    _, out, man, _ = required_plan
+    plan = tmp_path / "plan"
+    shutil.copytree(out, plan)
+    (plan / "manifest.json").write_text(json.dumps({**man, "settings": "oops", "heat": [1]}))
+    text = _text(render_report(plan).read_text(encoding="utf-8"))
+    assert "manifest.json: field settings is not a list of setting lines" in text
+    assert "manifest.json: field heat is not an object with a list of sites" in text

@@ -971,6 +971,11 @@ def _heat(p: _PlanFolder) -> str:
     h = p.manifest.get("heat")
     if not h:
         return ""
+    if not isinstance(h, dict) or not isinstance(h.get("sites", []), list):
+        return (
+            "<h3>Waste heat sold</h3><p class=bad>manifest.json: field <code>heat</code> is "
+            "not an object with a list of <code>sites</code>; the heat sold is not shown.</p>"
+        )
     out = "<h3>Waste heat sold</h3>"
     sites = h.get("sites") or []
     if not sites:
@@ -1347,6 +1352,11 @@ def _settings(p: _PlanFolder) -> str:
     if lines is None:
         return ""
     head = '<section id="settings"><h2>Settings and how the plan meets them</h2>'
+    if not isinstance(lines, list) or not all(isinstance(x, dict) for x in lines):
+        return (
+            head + "<p class=bad>manifest.json: field <code>settings</code> is not a list of "
+            "setting lines (objects); the settings are not shown.</p></section>"
+        )
     if not lines:
         return head + "<p>The scenario sets no target, share or cap.</p></section>"
     checks = {

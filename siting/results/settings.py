@@ -36,6 +36,10 @@ BIND_ABS = 1e-3
 #: Relative tolerance of "binding" [fraction of the limit].
 BIND_REL = 1e-6
 
+#: Most time the LP of :func:`shadow_prices` may take in HiGHS [s] (its duals are then
+#: missing, and the lines say so).
+LP_TIME_LIMIT_S = 60.0
+
 #: Why a line has no shadow price when its requirement is met by integer decisions.
 NO_PRICE_INTEGER = (
     "no shadow price: met by integer decisions (sites, modules, cooling, upgrades); an LP "
@@ -338,7 +342,7 @@ def _demand_lines(plan: Plan, d: ModelData, price: Any) -> list[dict[str, Any]]:
     )
     for r in d.policy.demand_mw.index:
         for y in d.horizon.years:
-            need = float(d.policy.demand_mw.at[r, y])
+            need = as_float(d.policy.demand_mw.at[r, y])
             if need <= 0:
                 continue
             out.append(
@@ -426,14 +430,23 @@ def shadow_prices(
             saved.append((v, v.domain, v.value))
             v.domain = pyo.Reals
             v.fix(round(float(v.value)))
+        from pyomo.contrib.solver.common.results import TerminationCondition
         from pyomo.contrib.solver.solvers.highs import Highs
 
         res = Highs().solve(
             m,
+            time_limit=LP_TIME_LIMIT_S,
             load_solutions=False,
             raise_exception_on_nonoptimal_result=False,
             solver_options={"random_seed": 0},
         )
+        done = TerminationCondition.convergenceCriteriaSatisfied
+        if res.termination_condition != done:
+            note = (
+                "no shadow price: the LP with the integers fixed ended with "
+                f"{res.termination_condition.name} (time limit {LP_TIME_LIMIT_S:g} s)"
+            )
+            return {(k, y): (None, "", note) for k, y, _, _, _ in rows}
         duals = res.solution_loader.get_duals([row for _, _, row, _, _ in rows])
     except Exception as exc:  # noqa: BLE001  (a price must not cost the plan)
         note = f"no shadow price: the LP with the integers fixed failed ({type(exc).__name__})"
@@ -443,7 +456,7 @@ def shadow_prices(
             v.unfix()
             v.domain = dom
             v.set_value(val, skip_validation=True)
-    out = {}
+    out: dict[tuple[str, Any], tuple[float | None, str, str]] = {}
     for k, y, row, sense, unit in rows:
         dual = float(duals[row]) * unit_usd
         price = dual if sense == ">=" else -dual
@@ -496,7 +509,9 @@ def heat_summary(plan: Plan, d: ModelData) -> dict[str, Any]:
                     "heat_mw_by_year": {str(y): float(v) for y, v in by["heat_mw"].items()},
                     "mwh_by_year": {str(y): float(v) for y, v in by["mwh"].items()},
                     "usd_by_year": {str(y): float(v) for y, v in by["usd"].items()},
-                    "value_usd": float(sum(float(v) * float(wt[y]) for y, v in by["usd"].items())),
+                    "value_usd": float(
+                        sum(float(v) * float(wt[as_int(y)]) for y, v in by["usd"].items())
+                    ),
                 }
             )
         return out
