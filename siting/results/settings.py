@@ -135,16 +135,27 @@ def settings_lines(
         ``("policy.demand.<region_id>", year)``); lines without one say
         :data:`NO_PRICE_INTEGER`.
     """
-    prices = prices or {}
+    given = prices or {}
+
+    def price(key: str, y: Any) -> tuple[float | None, str, str] | None:
+        return given.get((key, y))
+
+    return (
+        _share_lines(plan, d, price)
+        + _water_lines(plan, d, price)
+        + _grid_lines(plan, d, price)
+        + _demand_lines(plan, d, price)
+    )
+
+
+def _share_lines(plan: Plan, d: ModelData, price: Any) -> list[dict[str, Any]]:
+    """Lines of the national targets, region shares, the designated-zone share and the
+    public-interest share [MW], per year (``price``: ``(key, year)`` -> shadow price)."""
     years = list(d.horizon.years)
     sc = plan.schedule
     every = pd.Series(True, index=sc.index)
     total = _by_year(sc, every, "it_mw", years)
     out: list[dict[str, Any]] = []
-
-    def price(key: str, y: Any) -> tuple[float | None, str, str] | None:
-        return prices.get((key, y))
-
     for t, y in enumerate(years):
         req = float(d.policy.targets_mw[t])
         if req > 0:
@@ -232,9 +243,6 @@ def settings_lines(
                     check=f"public-interest share >= {d.policy.public_share:g}",
                 )
             )
-    out += _water_lines(plan, d, price)
-    out += _grid_lines(plan, d, price)
-    out += _demand_lines(plan, d, price)
     return out
 
 
