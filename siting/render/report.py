@@ -543,7 +543,8 @@ def _summary_cost(p: _PlanFolder, total: float) -> str:
     years = p.years
     costs = {k: float(v) for k, v in (p.manifest.get("costs_usd") or {}).items() if is_number(v)}
     split = cost_split(costs)
-    spent, earned, weight = split["spent_usd"], split["earned_usd"], split["policy_weight_usd"]
+    spent = split["spent_usd"] + split["other_usd"]  # a part not named yet counts as spend
+    earned, weight = split["earned_usd"], split["policy_weight_usd"]
     cst = p.sc.get("costs") or {}
     dr = cst.get("discount_rate")
     extra = []
