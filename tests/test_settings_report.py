@@ -298,3 +298,33 @@ def test_a_broken_settings_field_is_named_not_fatal(required_plan, tmp_path):
     text = _text(render_report(plan).read_text(encoding="utf-8"))
     assert "manifest.json: field settings is not a list of setting lines" in text
     assert "manifest.json: field heat is not an object with a list of sites" in text
+
+
+def test_co2_cap_and_upgrade_budget_lines(tmp_path):
+    # g1 emits 0.4 t CO2/MWh and serves everything; the grid has no other load, so the
+    # campuses add all of it: sum over years of 8,760 h x 0.4 t/MWh x their typical draw
+    # [MW] (each planning year stands for one year). Cap 10 Mt: not binding. Upgrade budget
+    # 1 bn USD: the plan buys none (0 USD spent)
+    path = write_region(tmp_path)
+    gpkg = tmp_path / "tiny.gpkg"
+    gens = gpd.read_file(gpkg, layer="generators")
+    gens["co2_t_per_mwh"] = [0.4]
+    gens.to_file(gpkg, layer="generators", driver="GPKG")
+    sc = yaml.safe_load(path.read_text())
+    sc["policy"] = {"co2_cap_t": 10e6}
+    sc["grid"]["upgrade_budget_usd"] = 1e9
+    path.write_text(yaml.safe_dump(sc, sort_keys=False))
+    p = siting.plan(path, write=False)
+    lines = {ln["key"]: ln for ln in p.settings}
+    co2 = lines["policy.co2_cap_t"]
+    hand = float((8760 * 0.4 * p.schedule["typical_draw_mw"]).sum())
+    assert hand > 0
+    assert co2["achieved"] == pytest.approx(hand, rel=1e-6)
+    assert (co2["year"], co2["required"], co2["binding"], co2["met"]) == (None, 10e6, False, True)
+    assert co2["shadow_price"] == pytest.approx(0.0, abs=1e-6)  # slack: worth nothing
+    assert co2["shadow_unit"] == "USD/t CO2"
+    up = lines["grid.upgrade_budget_usd"]
+    assert (up["required"], up["achieved"], up["binding"]) == (1e9, 0.0, False)
+    assert up["shadow_price"] is None and "integer decisions" in up["shadow_note"]
+    checks = {c.name: c.ok for c in p.checks}
+    assert checks[co2["check"]] is True and checks[up["check"]] is True
