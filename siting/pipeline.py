@@ -35,9 +35,11 @@ from siting.model import dominance as _dominance
 from siting.model import elastic as _elastic
 from siting.model.data import Caps, Goal, ModelData, replaced
 from siting.model.metrics import metric_values
+from siting.model.objective import cost_split
 from siting.model.state import model_state
 from siting.network import require_network
 from siting.results.plan import Plan, extract, verify
+from siting.results.settings import heat_summary, settings_lines, shadow_prices
 from siting.solve import approx as _approx
 from siting.solve import kernel as _kernel
 from siting.solve.highs import (
@@ -1052,6 +1054,7 @@ def _verified_plan(
     p.metrics = metric_values(m, d)
     p.metrics["baseline_co2_t"] = prep.baseline_co2_t if d.grid.enabled else None
     p.checks = verify(p, d, prep.layers)
+    p.settings = settings_lines(p, d, shadow_prices(m, d))
     timings["verify_s"] = time.perf_counter() - t
     return p
 
@@ -1156,6 +1159,9 @@ def _manifest(
         "verification": [
             {"check": c.name, "ok": c.ok, "worst": c.worst, "unit": c.unit} for c in p.checks
         ],
+        "settings": p.settings,
+        "heat": heat_summary(p, d),
+        "cost_split_usd": cost_split(p.costs_usd),
         "timings": {k: round(v, 3) for k, v in timings.items()},
         "notes": list(layers.notes) + list(cands.notes) + list(d.notes) + list(result.notes),
     }

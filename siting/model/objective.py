@@ -50,6 +50,52 @@ COST_PARTS = (
     "heat",
 )
 
+#: Cost parts that are money the plan spends [USD] (see :mod:`siting.model.objective`).
+SPEND_PARTS = (
+    "capex",
+    "cooling_capex",
+    "site_fixed",
+    "pipelines",
+    "water",
+    "grid_upgrades",
+    "energy",
+    "demand",
+)
+#: Cost parts that are money the plan earns (negative) [USD].
+EARN_PARTS = ("heat",)
+#: Cost parts that are policy weights, not money [USD].
+WEIGHT_PARTS = ("zone_bonus",)
+
+
+def cost_split(costs_usd: dict[str, float]) -> dict[str, float]:
+    """Net present cost in real spend, earnings and policy weights [USD, present value].
+
+    Parameters
+    ----------
+    costs_usd
+        The plan's cost parts (:attr:`siting.results.plan.Plan.costs_usd`) [USD].
+
+    Returns
+    -------
+    dict
+        ``spent_usd`` (sum of :data:`SPEND_PARTS`), ``earned_usd`` (sum of
+        :data:`EARN_PARTS`, <= 0: a credit), ``policy_weight_usd`` (sum of
+        :data:`WEIGHT_PARTS`, <= 0), ``other_usd`` (any part not named here) and
+        ``net_present_cost_usd`` (their sum, the objective's cost).
+    """
+    spent = float(sum(float(costs_usd.get(k, 0.0)) for k in SPEND_PARTS))
+    earned = float(sum(float(costs_usd.get(k, 0.0)) for k in EARN_PARTS))
+    weight = float(sum(float(costs_usd.get(k, 0.0)) for k in WEIGHT_PARTS))
+    named = set(SPEND_PARTS) | set(EARN_PARTS) | set(WEIGHT_PARTS)
+    other = float(sum(float(v) for k, v in costs_usd.items() if k not in named))
+    return {
+        "spent_usd": spent,
+        "earned_usd": earned,
+        "policy_weight_usd": weight,
+        "other_usd": other,
+        "net_present_cost_usd": spent + earned + weight + other,
+    }
+
 
 def add_objective(m: pyo.ConcreteModel, d: ModelData, baseline_usd: float = 0.0) -> None:
     """Add the cost parts and the objective (see the module docstring)."""

@@ -42,6 +42,7 @@ from siting.core.plan_files import (
     read_plan_layer,
     read_plan_table,
 )
+from siting.model.objective import EARN_PARTS, SPEND_PARTS, WEIGHT_PARTS, cost_split
 from siting.render.html import (
     esc,
     fmt_mw,
@@ -80,7 +81,7 @@ COST_LABELS = {
     "capex": "Campus capital (IT, land, connection)",
     "cooling_capex": "Cooling equipment",
     "site_fixed": "Site opening and tie lines",
-    "zone_bonus": "Zone bonus (policy credit)",
+    "zone_bonus": "Designated-zone bonus (policy weight, not money)",
     "pipelines": "Water pipelines",
     "water": "Water bought",
     "grid_upgrades": "Grid upgrades",
@@ -535,28 +536,38 @@ def _summary_target(
 
 
 def _summary_cost(p: _PlanFolder, total: float) -> str:
-    """The net present cost ``total`` [USD], its currency year and discount rate, campus
-    capital and the credits."""
+    """The money in plain words: what the plan spends, what it earns selling waste heat, and
+    the net present cost ``total`` [USD] after the policy weights (the designated-zone bonus,
+    which the objective counts but nobody pays), with the currency year and discount rate.
+    The named parts sum to ``total`` (:func:`siting.model.objective.cost_split`)."""
     years = p.years
-    costs = p.manifest.get("costs_usd") or {}
+    costs = {k: float(v) for k, v in (p.manifest.get("costs_usd") or {}).items() if is_number(v)}
+    split = cost_split(costs)
+    spent = split["spent_usd"] + split["other_usd"]  # a part not named yet counts as spend
+    earned, weight = split["earned_usd"], split["policy_weight_usd"]
     cst = p.sc.get("costs") or {}
     dr = cst.get("discount_rate")
-    s = f"Its net present cost is {_fig(total, fmt_usd(total), 'total_cost_usd')}"
     extra = []
     if cst.get("currency_year"):
         extra.append(f"in USD of {esc(cst['currency_year'])}")
     if is_number(dr) and years:
         extra.append(f"discounted at {esc(fmt_num(100 * float(dr), 1))} % a year to {years[0]}")
-    if extra:
-        s += " (" + ", ".join(extra) + ")"
+    when = " (" + ", ".join(extra) + ")" if extra else ""
+    if abs(earned) < 0.5 and abs(weight) < 0.5:
+        s = f"Its net present cost is {_fig(total, fmt_usd(total), 'total_cost_usd')}{when}"
+        if is_number(costs.get("capex")):
+            s += f"; campus capital is {esc(fmt_usd(costs['capex']))} of it"
+        return s + "."
+    s = f"It spends {_fig(spent, fmt_usd(spent), 'spent_usd')} in present value{when}"
     if is_number(costs.get("capex")):
-        s += f"; campus capital is {esc(fmt_usd(costs['capex']))} of it"
-    credits = [k for k, v in costs.items() if is_number(v) and float(v) < -0.5]
-    if credits:
+        s += f", {esc(fmt_usd(costs['capex']))} of it on campus capital"
+    if abs(earned) >= 0.5:
+        s += f", and earns {_fig(-earned, fmt_usd(-earned), 'heat_earned_usd')} selling waste heat"
+    s += f"; its net present cost is {_fig(total, fmt_usd(total), 'total_cost_usd')}"
+    if abs(weight) >= 0.5:
         s += (
-            ", after credits for "
-            + esc(_list_words([COST_LABELS.get(k, k).split(" (")[0].lower() for k in credits]))
-            + f" of {esc(fmt_usd(-sum(float(costs[k]) for k in credits)))}"
+            f" after a {_fig(weight, fmt_usd(weight), 'policy_weight_usd')} designated-zone bonus "
+            "(a policy weight, not money)"
         )
     return s + "."
 
@@ -889,17 +900,31 @@ def _zones(p: _PlanFolder) -> str:
 
 
 def _costs(p: _PlanFolder) -> str:
+    """The cost section: the parts [M USD, present value] grouped as money spent, money
+    earned (waste heat) and policy weights (the designated-zone bonus), with their subtotals and
+    the net present cost, and the heat the plan sells (or why none)."""
     costs = p.manifest.get("costs_usd") or {}
     total = p.total_cost_usd()
-    rows = [
-        [
+    nums = {k: float(v) for k, v in costs.items() if is_number(v)}
+    split = cost_split(nums)
+
+    def row(k: str, v: Any) -> list[str]:
+        return [
             esc(COST_LABELS.get(k, k)),
             esc(k),
             esc(fmt_num(float(v) / 1e6, 1) if is_number(v) else "–"),
         ]
-        for k, v in costs.items()
-    ]
-    rows.append(["<b>Net present cost</b>", "", f"<b>{esc(fmt_num(total / 1e6, 1))}</b>"])
+
+    def sub(label: str, v: float) -> list[str]:
+        return [f"<b>{esc(label)}</b>", "", f"<b>{esc(fmt_num(v / 1e6, 1))}</b>"]
+
+    named = set(SPEND_PARTS) | set(EARN_PARTS) | set(WEIGHT_PARTS)
+    rows = [row(k, costs[k]) for k in SPEND_PARTS if k in costs]
+    rows += [row(k, v) for k, v in costs.items() if k not in named]
+    rows.append(sub("Spent", split["spent_usd"] + split["other_usd"]))
+    rows += [row(k, costs[k]) for k in EARN_PARTS if k in costs]
+    rows += [row(k, costs[k]) for k in WEIGHT_PARTS if k in costs]
+    rows.append(sub("Net present cost", total))
     table = _table(["cost part", "key", "present value [M USD]"], rows, num=(2,), raw=(0, 1, 2))
     nz = [(k, float(v)) for k, v in costs.items() if is_number(v) and abs(float(v)) >= 0.5]
     plot = ""
@@ -917,12 +942,83 @@ def _costs(p: _PlanFolder) -> str:
         '<section id="costs"><h2>Cost</h2>'
         "<p>Every cost is a present value: each year's spending discounted to the first "
         f"planning year at {esc(_pct(cst.get('discount_rate')))} a year, in USD of "
-        f"{esc(cst.get('currency_year', '–'))}. Credits (negative, in orange) lower the net "
-        "cost; the zone bonus is a policy incentive the plan counts for building in preferred "
-        "zones, not a payment.</p>"
+        f"{esc(cst.get('currency_year', '–'))}. The plan spends "
+        f"{esc(fmt_usd(split['spent_usd'] + split['other_usd']))} (campus capital, cooling, "
+        "site opening and tie lines, pipelines, water, grid upgrades, energy, serving demand)"
+        + (
+            f" and earns {esc(fmt_usd(-split['earned_usd']))} selling waste heat"
+            if abs(split["earned_usd"]) >= 0.5
+            else ""
+        )
+        + ". The designated-zone bonus (policy.zones, prefer mode) is a policy weight: the plan "
+        "counts it to prefer building in designated zones, but nobody pays it"
+        + (
+            f" ({esc(fmt_usd(split['policy_weight_usd']))} here)"
+            if abs(split["policy_weight_usd"]) >= 0.5
+            else ""
+        )
+        + f". Net present cost: {esc(fmt_usd(total))}. Credits and weights are negative (in "
+        "orange).</p>"
         + (plot or "<p class=note>No cost part is different from zero.</p>")
         + table
+        + _heat(p)
         + "</section>"
+    )
+
+
+def _heat(p: _PlanFolder) -> str:
+    """Waste heat sold per site: MW heat, MWh and USD a year (undiscounted) by year, and
+    the present value [USD]; or why the plan sells none (the manifest's ``heat``)."""
+    h = p.manifest.get("heat")
+    if not h:
+        return ""
+    if not isinstance(h, dict) or not isinstance(h.get("sites", []), list):
+        return (
+            "<h3>Waste heat sold</h3><p class=bad>manifest.json: field <code>heat</code> is "
+            "not an object with a list of <code>sites</code>; the heat sold is not shown.</p>"
+        )
+    out = "<h3>Waste heat sold</h3>"
+    sites = h.get("sites") or []
+    if not sites:
+        return (
+            out
+            + "<p>The plan sells no waste heat: "
+            + esc(h.get("why_none") or "no reason recorded")
+            + ".</p>"
+        )
+    rows = []
+    for e in sites:
+        for y in sorted(e.get("mwh_by_year") or {}, key=int):
+            rows.append(
+                [
+                    e.get("site_id", ""),
+                    e.get("cooling", ""),
+                    ", ".join(map(str, e.get("sinks") or [])),
+                    y,
+                    fmt_num((e.get("heat_mw_by_year") or {}).get(y), 1),
+                    fmt_num(e["mwh_by_year"][y]),
+                    fmt_usd((e.get("usd_by_year") or {}).get(y)),
+                ]
+            )
+    table = _table(
+        [
+            "site",
+            "cooling",
+            "heat sinks",
+            "year",
+            "heat [MW, average]",
+            "heat sold [MWh a year]",
+            "paid [USD a year]",
+        ],
+        rows,
+        num=(4, 5, 6),
+    )
+    return (
+        out + "<p>Cooling that recovers heat at a useful temperature sells it to heat sinks within "
+        "reach (share of IT heat recovered: "
+        + esc(", ".join(f"{k} {float(v):g}" for k, v in (h.get("recovery_share") or {}).items()))
+        + f"). Present value of all heat sold: {esc(fmt_usd(h.get('value_usd')))}.</p>"
+        + table
     )
 
 
@@ -958,11 +1054,18 @@ def _water(p: _PlanFolder) -> str:
         ["water source", "site", f"water in {last} [m3/day]", "pipeline [km]"], rows, num=(2, 3)
     )
     pot = (p.sc.get("water") or {}).get("potable_cap_m3_per_day")
+    cap = (p.sc.get("water") or {}).get("cap_m3_per_day")
     return (
         head
         + "<p>Each campus's evaporative or liquid cooling needs water: 24 h x utilisation x IT "
         "MW x WUE, in cubic metres a day (m3/day), piped from sources within reach."
         + (f" Potable water is capped at {esc(fmt_num(pot))} m3/day." if is_number(pot) else "")
+        + (
+            f" All campus water together, from every source, is capped at {esc(fmt_num(cap))} "
+            "m3/day in every year."
+            if is_number(cap)
+            else ""
+        )
         + "</p><h3>Water drawn by source and year [m3/day]</h3>"
         + plot
         + f"<h3>Pipelines in {esc(last)}</h3>"
@@ -1193,6 +1296,110 @@ def _cooling(s: pd.DataFrame) -> str:
     )
 
 
+def _amount(v: Any, unit: str) -> str:
+    """A setting's amount in its unit (USD as M/bn USD)."""
+    if not is_number(v):
+        return "–"
+    return fmt_usd(v) if unit == "USD" else f"{fmt_num(v)} {unit}"
+
+
+def _setting_cells(line: dict[str, Any], checks: dict[str, bool]) -> list[str]:
+    """The cells of one setting line (escaped HTML): setting, key, year, required,
+    achieved, met, binding, shadow price, check."""
+    unit = str(line.get("unit", ""))
+    sense = "≥" if line.get("sense") == ">=" else "≤"
+    req = f"{sense} {_amount(line.get('required'), unit)}"
+    got = _amount(line.get("achieved"), unit)
+    if is_number(line.get("required_share")):
+        req += f" ({_pct(line['required_share'])} of the national IT MW)"
+        got += f" ({_pct(line.get('achieved_share'))})"
+    met = (
+        '<span class="ok">met</span>'
+        if _ok(line.get("met"))
+        else '<span class="bad">not met</span>'
+    )
+    price = line.get("shadow_price")
+    price_txt = (
+        f"{fmt_num(price, 2)} {line.get('shadow_unit', '')}".strip()
+        if is_number(price)
+        else "– (see below)"
+    )
+    name = str(line.get("check") or "")
+    if not name:
+        chk = "– (nothing required)"
+    elif name in checks:
+        chk = ("passed: " if checks[name] else "FAILED: ") + name
+    else:
+        chk = "not recorded: " + name
+    year = line.get("year")
+    return [
+        esc(line.get("setting", "")),
+        f"<code>{esc(line.get('key', ''))}</code>",
+        esc("horizon" if year is None else year),
+        esc(req),
+        esc(got),
+        met,
+        esc("yes" if _ok(line.get("binding")) else "no"),
+        esc(price_txt),
+        esc(chk),
+    ]
+
+
+def _settings(p: _PlanFolder) -> str:
+    """Every policy, cap and target the scenario sets: required, achieved, met, binding,
+    shadow price and the verification check that recomputes it (the manifest's
+    ``settings``, :func:`siting.results.settings.settings_lines`)."""
+    lines = p.manifest.get("settings")
+    if lines is None:
+        return ""
+    head = '<section id="settings"><h2>Settings and how the plan meets them</h2>'
+    if not isinstance(lines, list) or not all(isinstance(x, dict) for x in lines):
+        return (
+            head + "<p class=bad>manifest.json: field <code>settings</code> is not a list of "
+            "setting lines (objects); the settings are not shown.</p></section>"
+        )
+    if not lines:
+        return head + "<p>The scenario sets no target, share or cap.</p></section>"
+    checks = {
+        str(c.get("check", "")): _ok(c.get("ok")) for c in p.manifest.get("verification") or []
+    }
+    rows = [_setting_cells(line, checks) for line in lines]
+    n_bind = sum(_ok(line.get("binding")) for line in lines)
+    n_met = sum(_ok(line.get("met")) for line in lines)
+    notes = sorted({str(line.get("shadow_note") or "") for line in lines} - {""})
+    table = _table(
+        [
+            "setting",
+            "scenario key",
+            "year",
+            "required",
+            "achieved",
+            "met",
+            "binding",
+            "shadow price",
+            "verification check",
+        ],
+        rows,
+        num=(3, 4),
+        raw=tuple(range(9)),
+    )
+    return (
+        head + f"<p>{n_met} of {len(lines)} requirements are met; {n_bind} bind (the plan sits at "
+        "the limit, so a tighter setting would change or cost it). Achieved values are "
+        "recomputed from the plan's tables (<code>schedule.csv</code>, the water links, "
+        "<code>upgrades.csv</code>, the CO2 metric), as the verification does.</p>"
+        + table
+        + "<p class=note>Shadow price: what tightening a setting by one unit (one more MW "
+        "required, one m3/day or t CO2 less allowed) would add to the net present cost, in "
+        "present value, from an LP with the plan's integer decisions (sites, modules, cooling, "
+        "pipelines, upgrades) fixed: a local, marginal figure, as a larger change may reopen "
+        "those decisions. Only the settings that continuous decisions meet have one (the "
+        "potable cap: water routing; the CO2 cap: dispatch; demand regions: assignment)."
+        + "".join(f" {esc(n[:1].upper() + n[1:])}." for n in notes if n.startswith("no shadow"))
+        + "</p></section>"
+    )
+
+
 def _verification(p: _PlanFolder) -> str:
     checks = p.manifest.get("verification") or []
     bad = [c for c in checks if not _ok(c.get("ok"))]
@@ -1304,6 +1511,7 @@ def _general_settings(p: _PlanFolder) -> list[tuple[str, Any]]:
         ("most new IT per site and year [MW]", fmt_num(camp.get("max_build_mw_per_year"))),
         ("cooling technologies allowed", ", ".join(map(str, camp.get("cooling") or [])) or "–"),
         ("water modelled", "yes" if w.get("enabled", True) else "no"),
+        ("campus water cap, all sources [m3/day]", fmt_num(w.get("cap_m3_per_day"))),
         ("potable water cap [m3/day]", fmt_num(w.get("potable_cap_m3_per_day"))),
         ("grid modelled", "yes" if p.grid_modelled() else "no"),
     ]
@@ -1328,6 +1536,10 @@ def _grid_settings(p: _PlanFolder, g: dict[str, Any]) -> list[tuple[str, Any]]:
         ("power-flow formulation", g.get("formulation", "–")),
         ("line limits", "yes" if g.get("line_limits", True) else "no"),
         ("grid upgrades allowed", "yes" if g.get("upgrades", True) else "no"),
+        (
+            "grid upgrade budget [USD, present value]",
+            fmt_usd(g["upgrade_budget_usd"]) if is_number(g.get("upgrade_budget_usd")) else "none",
+        ),
     ]
     n1 = g.get("n_minus_1") or {}
     pairs.append(
@@ -1355,7 +1567,8 @@ def _grid_settings(p: _PlanFolder, g: dict[str, Any]) -> list[tuple[str, Any]]:
 
 def _policy_settings(pol: dict[str, Any]) -> list[tuple[str, Any]]:
     """(setting, value) of the policy (``pol``: ``policy`` of the scenario as run): zones
-    (bonus [USD/MW] or minimum share [fraction]) and region shares."""
+    (bonus [USD/MW] or minimum share [fraction]), region shares, the public-interest share
+    [fraction] and who is eligible, demand regions and the campus CO2 cap [t CO2]."""
     pairs: list[tuple[str, Any]] = []
     zones = pol.get("zones") or {}
     if zones:
@@ -1374,6 +1587,34 @@ def _policy_settings(pol: dict[str, Any]) -> list[tuple[str, Any]]:
                 "; ".join(f"{k}: {json.dumps(v)}" for k, v in pol["region_shares"].items()),
             )
         )
+    pi = pol.get("public_interest") or {}
+    if pi:
+        who = []
+        if pi.get("in_zone"):
+            who.append("in a designated zone")
+        if pi.get("regions"):
+            who.append("in region " + ", ".join(map(str, pi["regions"])))
+        if is_number(pi.get("max_bus_distance_km")):
+            who.append(f"within {fmt_num(pi['max_bus_distance_km'], 1)} km of its bus")
+        if is_number(pi.get("max_wue_l_per_kwh")):
+            who.append(f"cooling with WUE at most {fmt_num(pi['max_wue_l_per_kwh'], 2)} L/kWh")
+        pairs.append(
+            (
+                "public-interest reserved share",
+                f"{_pct(pi.get('share'))} of national IT MW; eligible sites: "
+                + (_list_words(who) if who else "all"),
+            )
+        )
+    dem = pol.get("demand") or {}
+    if dem:
+        pairs.append(
+            (
+                "demand regions served",
+                f"within {fmt_num(dem.get('max_latency_ms'), 1)} ms round trip",
+            )
+        )
+    if is_number(pol.get("co2_cap_t")):
+        pairs.append(("campus CO2 cap [t CO2 over the horizon]", fmt_num(pol["co2_cap_t"])))
     return pairs
 
 
@@ -1484,6 +1725,7 @@ def build_html(plan_dir: Path) -> str:
         ("water", "Water", _water(p)),
         ("grid", "Grid", _grid(p)),
         ("cooling", "Cooling", _cooling(sites)),
+        ("settings", "Settings met", _settings(p)),
         ("verification", "Verification", _verification(p)),
         ("assumptions", "Assumptions", _assumptions(p)),
         ("provenance", "Provenance", _provenance(p)),

@@ -60,6 +60,10 @@ FLOW_COLUMNS = [
 ]
 #: Columns of ``upgrades.csv``.
 UPGRADE_COLUMNS = ["asset", "asset_id", "year", "added_mw", "cost_usd", "lead_time_years"]
+#: Columns of :attr:`Plan.heat`.
+HEAT_COLUMNS = ["sink_id", "site_id", "year", "heat_mw", "price_usd_per_mwh"]
+#: Columns of :attr:`Plan.demand_served`.
+DEMAND_SERVED_COLUMNS = ["region_id", "site_id", "year", "served_mw"]
 #: Columns of ``contingencies.csv``.
 CONTINGENCY_COLUMNS = [
     "branch_id",
@@ -103,7 +107,8 @@ class Plan:
         and ``reason``.
     schedule
         One row per chosen site and year: ``site_id, year, it_mw, new_it_mw, peak_draw_mw,
-        typical_draw_mw, cooling, bus_id, water_m3_per_day``.
+        typical_draw_mw, cooling, bus_id, water_m3_per_day, public_it_mw`` (IT MW reserved
+        for public-interest use, 0 without the policy).
     flows
         One row per branch and year at the peak snapshot: ``branch_id, from_bus, to_bus,
         year, flow_mw, rating_mw, loading_pct, rating_emergency_mw`` (ratings of that year,
@@ -146,6 +151,16 @@ class Plan:
         Planner metrics beside cost (:func:`siting.model.metrics.metric_values`): campus
         water per year and at its peak [m3/day], CO2 the campuses add [t CO2], grid
         upgrade spend [USD, present value].
+    heat
+        Waste heat sold: ``sink_id, site_id, year, heat_mw`` [MW heat, average] and the
+        sink's ``price_usd_per_mwh`` [USD/MWh heat] (no rows without heat sinks).
+    demand_served
+        Demand regions served: ``region_id, site_id, year, served_mw`` [MW] (no rows
+        without demand regions).
+    settings
+        One line per policy, cap and target the scenario sets: required, achieved,
+        binding, shadow price (:func:`siting.results.settings.settings_lines`; written
+        into the manifest as ``settings``).
     """
 
     name: str
@@ -169,6 +184,11 @@ class Plan:
     )
     zones: gpd.GeoDataFrame | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
+    heat: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=HEAT_COLUMNS))
+    demand_served: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=DEMAND_SERVED_COLUMNS)
+    )
+    settings: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def total_cost_usd(self) -> float:
@@ -359,6 +379,7 @@ SCHEDULE_COLUMNS = [
     "cooling",
     "bus_id",
     "water_m3_per_day",
+    "public_it_mw",
 ]
 
 
@@ -417,15 +438,69 @@ def extract(
         upgrades=grid.upgrades,
         contingencies=grid.contingencies,
         zones=zones,
+        heat=_heat_sold(m, d),
+        demand_served=_demand_served(m, d),
     )
+
+
+def _heat_sold(m: pyo.ConcreteModel, d: ModelData) -> pd.DataFrame:
+    """:attr:`Plan.heat`: the heat each site sells each sink per year [MW heat]."""
+    if m.component("heat") is None:
+        return pd.DataFrame(columns=HEAT_COLUMNS)
+    price = d.policy.sinks["price_usd_per_mwh"].astype(float).to_dict()
+    rows = [
+        (j, s, y, _val(m.heat[j, s, t]), price[j])
+        for (j, s) in m.JS
+        for t, y in enumerate(d.horizon.years)
+    ]
+    return pd.DataFrame(rows, columns=HEAT_COLUMNS)
+
+
+def _demand_served(m: pyo.ConcreteModel, d: ModelData) -> pd.DataFrame:
+    """:attr:`Plan.demand_served`: the MW each site serves each demand region per year."""
+    if m.component("assign") is None:
+        return pd.DataFrame(columns=DEMAND_SERVED_COLUMNS)
+    rows = [
+        (r, s, y, v)
+        for (r, s) in m.DRS
+        for t, y in enumerate(d.horizon.years)
+        if (v := _val(m.assign[r, s, t])) > 1e-9
+    ]
+    return pd.DataFrame(rows, columns=DEMAND_SERVED_COLUMNS)
+
+
+def _public_mw(m: pyo.ConcreteModel, d: ModelData, rows: list[dict[str, Any]]) -> None:
+    """Fill ``public_it_mw`` of the schedule ``rows`` [MW]: the model's public-interest
+    reservation, each year scaled down to the share required when the model reserved more
+    (the reservation has no cost, so any amount between the share and the eligible MW is
+    as good; the plan reserves what the policy asks), and never above the row's IT MW."""
+    for r in rows:
+        r["public_it_mw"] = 0.0
+    if m.component("public") is None:
+        return
+    ps = set(m.PS)
+    t_of = {y: t for t, y in enumerate(d.horizon.years)}
+    for y in d.horizon.years:
+        in_y = [r for r in rows if r["year"] == y]
+        got = {
+            id(r): min(_val(m.public[r["site_id"], t_of[y]]), r["it_mw"])
+            for r in in_y
+            if r["site_id"] in ps
+        }
+        need = d.policy.public_share * sum(r["it_mw"] for r in in_y)
+        have = sum(got.values())
+        scale = need / have if have > need > 0 else (0.0 if need <= 0 else 1.0)
+        for r in in_y:
+            r["public_it_mw"] = max(got.get(id(r), 0.0) * scale, 0.0)
 
 
 def _schedule(m: pyo.ConcreteModel, d: ModelData) -> pd.DataFrame:
     """:attr:`Plan.schedule` from the solution: one row per chosen site and year in service.
 
     IT capacity is rounded to whole modules [MW]; draws [MW] are IT x PUE (typical: x the
-    utilisation too); water is what the site draws from all its sources [m3/day]. A site
-    with less than half a module in every year is not chosen.
+    utilisation too); water is what the site draws from all its sources [m3/day];
+    ``public_it_mw`` is the IT MW reserved for public-interest use (:func:`_public_mw`). A
+    site with less than half a module in every year is not chosen.
     """
     rows = []
     techs_of = _techs_of(m)
@@ -459,6 +534,7 @@ def _schedule(m: pyo.ConcreteModel, d: ModelData) -> pd.DataFrame:
                     "water_m3_per_day": water,
                 }
             )
+    _public_mw(m, d, rows)
     return pd.DataFrame(rows, columns=SCHEDULE_COLUMNS)
 
 
@@ -879,7 +955,8 @@ def verify(
     Checks: whole modules, phasing (new MW per period within the limit, none before the
     earliest year, cumulative), campus sizes, one cooling per site, national targets,
     facility draw = IT x PUE, water need = 24 h x u x IT x WUE met by the links, source
-    capacities, the potable cap, region and zone shares, and, per year and snapshot, the
+    capacities, the potable cap, region and zone shares, the public-interest share, demand
+    regions within reach of enough MW, and, per year and snapshot, the
     DC flows recomputed from the nodal injections (dispatch - load - campus draw) with
     :func:`siting.network.dc_flow`: balanced islands, flows equal to the plan's, within
     ratings; substation headroom.
@@ -911,6 +988,8 @@ def verify(
     _verify_caps(plan, d, add)
     if len(sc):
         _verify_shares(sc, d, total, add)
+    _verify_public(sc, d, total, add)
+    _verify_demand(sc, d, add)
     if d.grid.enabled:
         checks.extend(_verify_grid(plan, d))
     if raise_on_failure:
@@ -1024,6 +1103,67 @@ def _verify_shares(
         )
 
 
+def _verify_public(
+    sc: pd.DataFrame, d: ModelData, total: np.ndarray, add: Callable[..., None]
+) -> None:
+    """The public-interest reserved share of the national ``total`` [MW], from the
+    schedule's ``public_it_mw``, and that it sits on eligible sites with an eligible cooling,
+    within their IT MW."""
+    if d.policy.public_share <= 0:
+        return
+    years = d.horizon.years
+    if len(sc) and "public_it_mw" in sc:
+        pub = sc.groupby("year")["public_it_mw"].sum().reindex(years).fillna(0.0).to_numpy()
+        eligible = np.array(
+            [
+                s in d.policy.public_techs and k in d.policy.public_techs[s]
+                for s, k in zip(sc["site_id"], sc["cooling"], strict=True)
+            ],
+            dtype=bool,
+        )
+        room = np.where(eligible, sc["it_mw"].to_numpy(dtype=float), 0.0)
+        add(
+            "public-interest MW on eligible sites, within their IT MW",
+            _excess(sc["public_it_mw"].to_numpy(dtype=float), room),
+            "MW",
+        )
+    else:
+        pub = np.zeros(len(years))
+    add(
+        f"public-interest share >= {d.policy.public_share:g}",
+        _excess(d.policy.public_share * total, pub),
+        "MW",
+    )
+
+
+def _verify_demand(sc: pd.DataFrame, d: ModelData, add: Callable[..., None]) -> None:
+    """Each demand region's demand [MW] within the IT MW of the chosen sites within its
+    latency reach, each year (necessary for it to be served: the tables hold no
+    assignment, so a site counted for two regions is not caught here)."""
+    if not len(d.policy.demand_mw):
+        return
+    years = d.horizon.years
+    it = (
+        sc.pivot_table(index="site_id", columns="year", values="it_mw", aggfunc="sum")
+        .reindex(columns=years)
+        .fillna(0.0)
+        if len(sc)
+        else pd.DataFrame(columns=years)
+    )
+    links = d.policy.demand_links
+    worst = []
+    for r in d.policy.demand_mw.index:
+        near = [s for s in links.loc[links["region_id"] == r, "site_id"] if s in it.index]
+        reach = it.loc[near].sum(axis=0).to_numpy() if near else np.zeros(len(years))
+        need = d.policy.demand_mw.loc[r, years].astype(float).to_numpy()
+        worst.append(_excess(need, reach).max(initial=0.0))
+    add(
+        "demand regions have the MW within latency reach",
+        np.asarray(worst, dtype=float),
+        "MW",
+    )
+
+
 def _raise_failed(checks: list[Check]) -> None:
     """Raise :class:`VerificationError` listing the failed checks, if any."""
     bad = [c for c in checks if not c.ok]
@@ -1133,7 +1273,7 @@ def _verify_grid(plan: Plan, d: ModelData) -> list[Check]:
     return checks + [
         Check(
             "generators within their limits",
-            gen_out.max(initial=0.0) <= 0,
+            bool(gen_out.max(initial=0.0) <= 0),
             float(gen_out.max(initial=0.0)),
             "MW",
         ),
