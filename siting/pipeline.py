@@ -38,8 +38,9 @@ from siting.model.metrics import metric_values
 from siting.model.objective import cost_split
 from siting.model.state import model_state
 from siting.network import require_network
-from siting.results.plan import Plan, extract, verify
+from siting.results.plan import Plan, extract
 from siting.results.settings import heat_summary, settings_lines, shadow_prices
+from siting.results.verify import verify
 from siting.solve import approx as _approx
 from siting.solve import kernel as _kernel
 from siting.solve.highs import (
@@ -703,7 +704,7 @@ def plan(
     Returns
     -------
     Plan
-        Verified (:func:`siting.results.plan.verify`).
+        Verified (:func:`siting.results.verify.verify`).
 
     Raises
     ------
@@ -1045,7 +1046,7 @@ def _verified_plan(
     timings: dict[str, float],
 ) -> Plan:
     """The solved model read out (:func:`siting.results.plan.extract`) with its metrics, and
-    verified (:func:`siting.results.plan.verify`); adds ``verify_s`` to ``timings``."""
+    verified (:func:`siting.results.verify.verify`); adds ``verify_s`` to ``timings``."""
     sc = prep.scenario
     t = _stage(say, "verify")
     p = extract(

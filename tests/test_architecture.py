@@ -61,12 +61,39 @@ def test_the_layer_contract_catches_an_upward_import(tmp_path):
     assert "siting.core.errors -> siting.cli" in r.stdout, r.stdout
 
 
+def test_the_verification_contract_catches_a_solver_import(tmp_path):
+    """The verification must recheck a plan from its tables alone: an import of the solver
+    package (which brings Pyomo), even an indirect one, breaks the contract."""
+    root = _copy(tmp_path)
+    f = root / "siting" / "results" / "verify.py"
+    f.write_text(f.read_text() + "\n\ndef _solver():\n    import siting.solve.lazy  # noqa: F401\n")
+    r = _lint_imports(root)
+    assert r.returncode != 0, r.stdout
+    assert "The plan's verification reads tables and inputs alone" in r.stdout, r.stdout
+    assert "BROKEN" in r.stdout, r.stdout
+
+
+def test_importing_the_verification_loads_neither_pyomo_nor_highs():
+    """At run time too (the static contract does not see a package's ``__init__``)."""
+    code = (
+        "import sys, siting.results.verify\n"
+        "print(sorted(m for m in ('pyomo', 'highspy') if m in sys.modules))"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]", r.stdout
+
+
 def _cycles(package_dir: Path) -> list[list[str]]:
     """The import cycles among the modules of the package in ``package_dir`` (Tarjan's
-    strongly connected components of grimp's graph, function-level imports included)."""
+    strongly connected components of grimp's graph, function-level imports included; an
+    import under ``if TYPE_CHECKING:`` is for the type checker and never runs, so it is
+    left out, as pyproject's import contracts leave it out)."""
     sys.path.insert(0, str(package_dir))
     try:
-        g = grimp.build_graph("siting", cache_dir=None)
+        g = grimp.build_graph("siting", cache_dir=None, exclude_type_checking_imports=True)
     finally:
         sys.path.remove(str(package_dir))
     index: dict[str, int] = {}

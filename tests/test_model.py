@@ -3,7 +3,7 @@
 Each instance is built as :class:`siting.model.ModelData` directly (no geometry), with
 round numbers, so the optimal decisions and objective can be computed in the comments
 and asserted exactly. Then the plan is read out and verified independently
-(:func:`siting.results.plan.verify`), which recomputes DC flows with numpy.
+(:func:`siting.results.verify.verify`), which recomputes DC flows with numpy.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from typer.testing import CliRunner
 import siting
 from siting.cli import app
 from siting.model.data import replaced
-from siting.results.plan import verify
+from siting.results.verify import verify
 
 CRS = "EPSG:32614"
 KM = 1000.0
@@ -224,7 +224,7 @@ def test_verification_catches_a_tampered_plan(tiny_plan, tmp_path):
     from siting.config.scenario import load_scenario
     from siting.inputs import load_layers
     from siting.model import model_data
-    from siting.results.plan import VerificationError
+    from siting.results.verify import VerificationError
 
     p, _, scenario = tiny_plan
     sc = load_scenario(scenario)

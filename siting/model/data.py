@@ -484,6 +484,38 @@ def replaced(d: ModelData, **parts: dict[str, Any]) -> ModelData:
     )
 
 
+def checked_outages(
+    d: ModelData, flows: dict[tuple[int, str], np.ndarray], seen: set[int] | None = None
+) -> np.ndarray:
+    """Positions of the outages N-1 checks for these flows (radial ones never).
+
+    ``flows``: {(period, snapshot): branch flows [MW]}. With ``outages: k`` they are the k
+    most loaded branches (peak loading over the checked periods and snapshots), added to
+    ``seen`` (the lazy loop's growing set) when given, and the whole set is returned.
+    """
+    assert d.grid.n1 is not None
+    nl = len(d.grid.network.branch_ids)
+    ok = np.ones(nl, dtype=bool)
+    ok[d.grid.n1.radial] = False
+    out = d.grid.n1.outages
+    if out == "all":
+        return np.flatnonzero(ok)
+    if not isinstance(out, int):
+        return np.array([k for k in out if ok[k]], dtype=int)
+    rating = d.grid.network.rating_mw
+    safe = np.where(np.isfinite(rating) & (rating > 0), rating, np.inf)
+    load = np.zeros(nl)
+    for (t, h), f in flows.items():
+        if d.grid.n1.checks(t, h):
+            load = np.maximum(load, np.abs(f) / safe)
+    load[~ok] = -1.0
+    top = {int(k) for k in np.argsort(-load, kind="stable")[:out] if ok[k]}
+    if seen is not None:
+        seen.update(top)
+        top = seen
+    return np.array(sorted(top), dtype=int)
+
+
 def partners(
     pairs: list[tuple[str, str]], firsts: list[str], seconds: list[str]
 ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:

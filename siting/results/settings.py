@@ -4,7 +4,7 @@ the plan sells (and why none); and the net present cost split into real spend an
 weights.
 
 :func:`settings_lines` works from the plan's tables (``schedule``, ``water_links``,
-``upgrades``, ``metrics``) and the inputs, as :func:`siting.results.plan.verify` does, so
+``upgrades``, ``metrics``) and the inputs, as :func:`siting.results.verify.verify` does, so
 what the report says is achieved is what the checks recompute. Shadow prices come from
 the solved model (:func:`shadow_prices`) and only where an LP price means something (see
 its docstring).
@@ -116,10 +116,10 @@ def settings_lines(
     ``met``, ``binding`` (achieved within :data:`BIND_ABS` + :data:`BIND_REL` of the limit),
     ``shadow_price`` [``shadow_unit``] or None with ``shadow_note`` saying why; shares also
     carry ``required_share`` and ``achieved_share`` [fraction of the national IT MW];
-    ``check`` names the check of :func:`siting.results.plan.verify` that recomputes it ("" for
+    ``check`` names the check of :func:`siting.results.verify.verify` that recomputes it ("" for
     a line that requires nothing, such as the zone share in prefer mode).
 
-    Achieved values come from the plan's tables (as :func:`siting.results.plan.verify`):
+    Achieved values come from the plan's tables (as :func:`siting.results.verify.verify`):
     IT MW and public-interest MW from ``schedule``, water from ``schedule`` and
     ``water_links``, upgrades from ``upgrades`` discounted, CO2 from ``metrics``; demand
     served [MW] from ``plan.demand_served``.

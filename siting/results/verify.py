@@ -1,0 +1,604 @@
+"""The plan's verification: every rule re-checked from the plan's tables and the inputs
+alone, never the model (numpy and pandas only: this module imports neither Pyomo nor a
+solver, a rule pyproject.toml's import contract keeps).
+
+:func:`verify` checks whole modules, phasing, campus sizes, cooling, targets, draw, water,
+shares, public interest, demand, caps, upgrades and, per year and snapshot, the DC flows
+recomputed from the nodal injections (:func:`siting.network.dc_flow`), N-1 included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from siting.core.cells import as_float, as_int
+from siting.core.errors import SitingError
+from siting.model.data import ModelData, checked_outages
+from siting.network import require_network
+
+if TYPE_CHECKING:
+    from siting.inputs import Layers
+    from siting.results.plan import Plan
+
+#: Columns of ``contingencies.csv``.
+CONTINGENCY_COLUMNS = [
+    "branch_id",
+    "year",
+    "snapshot",
+    "outage_id",
+    "post_flow_mw",
+    "rating_emergency_mw",
+    "loading_pct",
+]
+
+#: Absolute tolerance of the verification [MW, m3/day].
+TOL_ABS = 1e-3
+#: Relative tolerance of the verification [fraction].
+TOL_REL = 1e-6
+
+
+class VerificationError(SitingError):
+    """The plan breaks a rule it must keep (a bug in the model, or solver trouble)."""
+
+
+@dataclass
+class Check:
+    """One verification: its name, whether it held, the worst excess, and details."""
+
+    name: str
+    ok: bool
+    worst: float = 0.0
+    unit: str = ""
+    detail: str = ""
+
+
+def added_by_year(upgrades: pd.DataFrame, d: ModelData, asset: str = "branch") -> np.ndarray:
+    """Rating (``branch``) or headroom (``substation``) added per position and period [MW].
+
+    Parameters
+    ----------
+    upgrades
+        :attr:`Plan.upgrades` (or ``upgrades.csv``).
+    d
+        The model's data (for the network's order and the years).
+    asset
+        ``branch`` (rows: ``net.branch_ids``) or ``substation`` (rows: ``net.bus_ids``).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n, n_years) [MW].
+    """
+    net = require_network(d.grid.net, "the upgrades' added ratings")
+    ids = net.branch_ids if asset == "branch" else net.bus_ids
+    out = np.zeros((len(ids), d.horizon.n_years))
+    pos = pd.Series(np.arange(len(ids)), index=ids.astype(str))
+    years = np.asarray(d.horizon.years)
+    for r in upgrades[upgrades["asset"] == asset].itertuples(index=False):
+        i = pos.get(str(r.asset_id))
+        if i is None:
+            raise VerificationError(f"upgrades name {asset} {r.asset_id}, which is not in the grid")
+        out[i, years >= as_int(r.year)] += as_float(r.added_mw)
+    return out
+
+
+def worst_contingencies(
+    flows_all: pd.DataFrame, d: ModelData, added: np.ndarray, lodf_matrix: np.ndarray | None = None
+) -> pd.DataFrame:
+    """Per monitored branch and year, the worst checked outage (N-1) [MW, %].
+
+    Post-contingency flows are ``f + LODF[:, k] f[k]`` (:func:`siting.network.lodf`) for
+    the outages :func:`siting.model.data.checked_outages` selects, at the N-1 snapshots; the
+    limit is the emergency rating plus upgrades in service.
+    """
+    from siting.network import lodf, post_outage_flows
+
+    n1 = d.grid.n1
+    if n1 is None:
+        raise SitingError("the worst N-1 contingencies need the N-1 settings, and N-1 is off")
+    net = require_network(d.grid.net, "the worst N-1 contingencies")
+    nl = len(net.branch_ids)
+    L = lodf_matrix if lodf_matrix is not None else lodf(net)
+
+    by_period = {
+        (d.horizon.years.index(as_int(y)), str(h)): g["flow_mw"].to_numpy()
+        for (y, h), g in flows_all.groupby(["year", "snapshot"], sort=False)
+    }
+    ks = checked_outages(d, by_period)
+    if not len(ks):
+        return pd.DataFrame(columns=CONTINGENCY_COLUMNS)
+    rows = []
+    em = d.grid.rating_emergency_mw
+    for (y, h), grp in flows_all.groupby(["year", "snapshot"], sort=False):
+        t = d.horizon.years.index(as_int(y))
+        if not n1.checks(t, str(h)):
+            continue
+        f = grp["flow_mw"].to_numpy()
+        post = post_outage_flows(f, L, ks)  # the tripped branch carries 0
+        lim = em + added[:, t]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            load = np.where(np.isfinite(lim)[:, None], 100.0 * np.abs(post) / lim[:, None], 0.0)
+        j = np.argmax(load, axis=1)
+        br = np.arange(nl)
+        rows.append(
+            pd.DataFrame(
+                {
+                    "branch_id": net.branch_ids,
+                    "year": as_int(y),
+                    "snapshot": h,
+                    "outage_id": net.branch_ids[ks[j]],
+                    "post_flow_mw": post[br, j],
+                    "rating_emergency_mw": lim,
+                    "loading_pct": load[br, j],
+                }
+            )
+        )
+    out = pd.concat(rows, ignore_index=True)
+    idx = out.groupby(["branch_id", "year"], sort=False)["loading_pct"].idxmax()
+    return out.loc[idx].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- verification
+
+
+def _excess(value: np.ndarray | float, limit: np.ndarray | float) -> np.ndarray:
+    """How far ``value`` exceeds ``limit`` beyond the tolerance (0 where it holds); a
+    number stands for the same value everywhere."""
+    tol = TOL_ABS + TOL_REL * np.abs(limit)
+    return np.maximum(np.asarray(value) - np.asarray(limit) - tol, 0.0)
+
+
+def verify(
+    plan: Plan, d: ModelData, layers: Layers, *, raise_on_failure: bool = True
+) -> list[Check]:
+    """Re-check the plan from its tables and the inputs alone (never the model).
+
+    Checks: whole modules, phasing (new MW per period within the limit, none before the
+    earliest year, cumulative), campus sizes, one cooling per site, national targets,
+    facility draw = IT x PUE, water need = 24 h x u x IT x WUE met by the links, source
+    capacities, the potable cap, region and zone shares, the public-interest share, demand
+    regions within reach of enough MW, and, per year and snapshot, the
+    DC flows recomputed from the nodal injections (dispatch - load - campus draw) with
+    :func:`siting.network.dc_flow`: balanced islands, flows equal to the plan's, within
+    ratings; substation headroom.
+
+    Returns
+    -------
+    list of Check
+
+    Raises
+    ------
+    VerificationError
+        When a check fails and ``raise_on_failure``.
+    """
+    checks: list[Check] = []
+    sc = plan.schedule
+
+    def add(name: str, excess: np.ndarray | float, unit: str, detail: str = "") -> None:
+        w = float(np.max(excess)) if np.size(excess) else 0.0
+        checks.append(Check(name, w <= 0.0, w, unit, detail if w > 0 else ""))
+
+    total = np.zeros(len(d.horizon.years))
+    if len(sc):
+        cap, perf = _verify_schedule(sc, d, add)
+        if d.water.enabled:
+            _verify_water_need(plan, perf, d, add)
+        total = cap.sum(axis=0)
+    add("national IT targets met", _excess(d.policy.targets_mw, total), "MW")
+    _verify_sources(plan, d, add)
+    _verify_caps(plan, d, add)
+    if len(sc):
+        _verify_shares(sc, d, total, add)
+    _verify_public(sc, d, total, add)
+    _verify_demand(sc, d, add)
+    if d.grid.enabled:
+        checks.extend(_verify_grid(plan, d))
+    if raise_on_failure:
+        _raise_failed(checks)
+    return checks
+
+
+def _verify_schedule(
+    sc: pd.DataFrame, d: ModelData, add: Callable[..., None]
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """Modules, phasing, sizes, cooling and peak draw of a non-empty schedule.
+
+    Returns
+    -------
+    cap : numpy.ndarray
+        IT capacity per site (rows, the schedule's sites) and year [MW].
+    perf : pandas.DataFrame
+        The cooling performance of each schedule row (PUE, WUE [L/kWh]).
+    """
+    mod = d.campus.module_mw
+    frac = np.abs(sc["it_mw"] / mod - np.round(sc["it_mw"] / mod))
+    add("whole modules", frac * mod - TOL_ABS, "MW")
+    piv = sc.pivot_table(index="site_id", columns="year", values="it_mw", aggfunc="sum")
+    piv = piv.reindex(columns=d.horizon.years).fillna(0.0)
+    cap = piv.to_numpy()
+    new = np.diff(np.concatenate([np.zeros((len(cap), 1)), cap], axis=1), axis=1)
+    add("capacity never shrinks", -new.min(initial=0.0) - TOL_ABS, "MW")
+    lim = d.campus.max_modules_per_period * mod
+    add("build per period within the limit", _excess(new, lim[None, :]), "MW")
+    add(
+        "site size within its maximum",
+        _excess(cap.max(axis=1), d.campus.site["max_it_mw"].reindex(piv.index).to_numpy()),
+        "MW",
+    )
+    add("campus reaches its minimum size", _excess(d.campus.min_campus_mw, cap[:, -1]), "MW")
+    ep = d.campus.site["earliest_period"].reindex(piv.index).to_numpy()
+    before = np.array([cap[i, : ep[i]].sum() for i in range(len(cap))])
+    add("nothing before the earliest year", before - TOL_ABS, "MW")
+    n_cool = sc.groupby("site_id")["cooling"].nunique()
+    add("one cooling technology per site", n_cool.to_numpy() - 1.0, "technologies")
+    perf = d.cooling.perf.loc[list(zip(sc["site_id"], sc["cooling"], strict=True))]
+    add(
+        "peak draw = IT x peak PUE",
+        np.abs(sc["peak_draw_mw"].to_numpy() - sc["it_mw"].to_numpy() * perf["pue_peak"].to_numpy())
+        - TOL_ABS,
+        "MW",
+    )
+    return cap, perf
+
+
+def _verify_water_need(
+    plan: Plan, perf: pd.DataFrame, d: ModelData, add: Callable[..., None]
+) -> None:
+    """Each schedule row's water need, 24 h x u x IT x WUE [m3/day], met by its pipelines."""
+    sc = plan.schedule
+    need = (
+        24.0
+        * d.horizon.utilisation
+        * sc["it_mw"].to_numpy()
+        * perf["wue_annual_l_per_kwh"].to_numpy()
+    )
+    supplied = np.zeros(len(sc))
+    if len(plan.water_links):
+        got = plan.water_links.groupby(["site_id", "year"])["m3_per_day"].sum()
+        supplied = (
+            got.reindex(list(zip(sc["site_id"], sc["year"], strict=True))).fillna(0.0).to_numpy()
+        )
+    add(
+        "water need met by pipelines",
+        np.abs(supplied - need) - (TOL_ABS + 1e-6 * need),
+        "m3/day",
+    )
+
+
+def _verify_sources(plan: Plan, d: ModelData, add: Callable[..., None]) -> None:
+    """Water sources within their capacity of each year, and the potable cap [m3/day]."""
+    if not (len(plan.water_links) and len(d.water.sources)):
+        return
+    use = plan.water_links.groupby(["source_id", "year"])["m3_per_day"].sum()
+    caps = np.array([d.water.sources.at[w, f"cap_{y}"] for (w, y) in use.index], dtype=float)
+    add("water sources within capacity", _excess(use.to_numpy(), caps), "m3/day")
+    if d.water.potable_cap_m3_per_day is not None:
+        kinds = d.water.sources["kind"]
+        pot = plan.water_links[plan.water_links["source_id"].map(kinds) == "potable"]
+        by_year = pot.groupby("year")["m3_per_day"].sum().reindex(d.horizon.years).fillna(0.0)
+        add(
+            "potable water cap",
+            _excess(by_year.to_numpy(), d.water.potable_cap_m3_per_day),
+            "m3/day",
+        )
+
+
+def _verify_shares(
+    sc: pd.DataFrame, d: ModelData, total: np.ndarray, add: Callable[..., None]
+) -> None:
+    """Region shares and the designated zones' share of the national ``total`` [MW]."""
+    years = d.horizon.years
+    if d.policy.region_shares:
+        reg = sc["site_id"].map(d.campus.site["region_id"])
+        for r, (lo, hi) in d.policy.region_shares.items():
+            in_r = sc[reg == r].groupby("year")["it_mw"].sum().reindex(years).fillna(0.0).to_numpy()
+            add(f"region {r} share >= {lo:g}", _excess(lo * total, in_r), "MW")
+            add(f"region {r} share <= {hi:g}", _excess(in_r, hi * total), "MW")
+    if d.policy.zone_mode == "require" and d.policy.zone_min_share > 0:
+        zk = sc["site_id"].map(d.campus.site["zone_kind"])
+        inz = sc[zk == "designated"].groupby("year")["it_mw"].sum().reindex(years).fillna(0.0)
+        add(
+            "share in designated zones",
+            _excess(d.policy.zone_min_share * total, inz.to_numpy()),
+            "MW",
+        )
+
+
+def _verify_public(
+    sc: pd.DataFrame, d: ModelData, total: np.ndarray, add: Callable[..., None]
+) -> None:
+    """The public-interest reserved share of the national ``total`` [MW], from the
+    schedule's ``public_it_mw``, and that it sits on eligible sites with an eligible cooling,
+    within their IT MW."""
+    if d.policy.public_share <= 0:
+        return
+    years = d.horizon.years
+    if len(sc) and "public_it_mw" in sc:
+        pub = sc.groupby("year")["public_it_mw"].sum().reindex(years).fillna(0.0).to_numpy()
+        eligible = np.array(
+            [
+                s in d.policy.public_techs and k in d.policy.public_techs[s]
+                for s, k in zip(sc["site_id"], sc["cooling"], strict=True)
+            ],
+            dtype=bool,
+        )
+        room = np.where(eligible, sc["it_mw"].to_numpy(dtype=float), 0.0)
+        add(
+            "public-interest MW on eligible sites, within their IT MW",
+            _excess(sc["public_it_mw"].to_numpy(dtype=float), room),
+            "MW",
+        )
+    else:
+        pub = np.zeros(len(years))
+    add(
+        f"public-interest share >= {d.policy.public_share:g}",
+        _excess(d.policy.public_share * total, pub),
+        "MW",
+    )
+
+
+def _verify_demand(sc: pd.DataFrame, d: ModelData, add: Callable[..., None]) -> None:
+    """Each demand region's demand [MW] within the IT MW of the chosen sites within its
+    latency reach, each year (necessary for it to be served: the tables hold no
+    assignment, so a site counted for two regions is not caught here)."""
+    if not len(d.policy.demand_mw):
+        return
+    years = d.horizon.years
+    it = (
+        sc.pivot_table(index="site_id", columns="year", values="it_mw", aggfunc="sum")
+        .reindex(columns=years)
+        .fillna(0.0)
+        if len(sc)
+        else pd.DataFrame(columns=years)
+    )
+    links = d.policy.demand_links
+    worst = []
+    for r in d.policy.demand_mw.index:
+        near = [s for s in links.loc[links["region_id"] == r, "site_id"] if s in it.index]
+        reach = it.loc[near].sum(axis=0).to_numpy() if near else np.zeros(len(years))
+        need = d.policy.demand_mw.loc[r, years].astype(float).to_numpy()
+        worst.append(_excess(need, reach).max(initial=0.0))
+    add(
+        "demand regions have the MW within latency reach",
+        np.asarray(worst, dtype=float),
+        "MW",
+    )
+
+
+def _raise_failed(checks: list[Check]) -> None:
+    """Raise :class:`VerificationError` listing the failed checks, if any."""
+    bad = [c for c in checks if not c.ok]
+    if bad:
+        lines = "\n".join(f"  - {c.name}: off by {c.worst:.6g} {c.unit} {c.detail}" for c in bad)
+        raise VerificationError(
+            f"the plan fails {len(bad)} of {len(checks)} checks recomputed from its own "
+            f"tables (a bug in the model or solver trouble; please report it):\n{lines}"
+        )
+
+
+def _verify_caps(plan: Plan, d: ModelData, add: Callable[..., None]) -> None:
+    """The scenario's caps on campus water, campus CO2 and upgrade spend, from the tables."""
+    sc = plan.schedule
+    if d.caps.water_cap_m3_per_day is not None:
+        use = (
+            sc.groupby("year")["water_m3_per_day"]
+            .sum()
+            .reindex(d.horizon.years)
+            .fillna(0.0)
+            .to_numpy()
+            if len(sc)
+            else np.zeros(d.horizon.n_years)
+        )
+        add(
+            "campus water cap",
+            _excess(
+                use, d.caps.water_cap_m3_per_day + TOL_ABS + 1e-6 * d.caps.water_cap_m3_per_day
+            ),
+            "m3/day",
+        )
+    if d.caps.upgrade_budget_usd is not None:
+        ups = plan.upgrades
+        year_df = dict(zip(d.horizon.years, d.horizon.capex_df, strict=True))
+        spent = float(
+            sum(as_float(r.cost_usd) * year_df[as_int(r.year)] for r in ups.itertuples(index=False))
+        )
+        add(
+            "grid upgrade budget",
+            spent - d.caps.upgrade_budget_usd - 1.0 - 1e-6 * d.caps.upgrade_budget_usd,
+            "USD",
+        )
+    if d.caps.co2_cap_t is not None and d.grid.enabled and plan.metrics.get("co2_t") is not None:
+        disp = plan.dispatch
+        intensity = d.grid.gens.get("co2_t_per_mwh", pd.Series(0.0, index=d.grid.gens.index))
+        co2 = disp["gen_id"].astype(str).map(intensity).fillna(0.0).to_numpy()
+        hours = disp["snapshot"].map(d.horizon.snapshots["hours"]).astype(float).to_numpy()
+        years = (
+            disp["year"]
+            .map(dict(zip(d.horizon.years, d.horizon.period_years, strict=True)))
+            .to_numpy()
+        )
+        system = float(np.sum(disp["p_mw"].to_numpy() * co2 * hours * years))
+        added = system - float(plan.metrics.get("baseline_co2_t") or 0.0)
+        add("campus CO2 cap", added - d.caps.co2_cap_t - 1e-6 * max(1.0, abs(system)), "t CO2")
+
+
+def _verify_upgrades(ups: pd.DataFrame, d: ModelData) -> list[Check]:
+    """Each upgrade is an offered option, taken once, in service after its lead time."""
+    if not len(ups):
+        return []
+    bad_once = int(ups.duplicated(["asset", "asset_id"]).sum())
+    early = 0.0
+    unknown = 0
+    for asset, table, id_col in (
+        ("branch", d.grid.branch_upgrades, "branch_id"),
+        ("substation", d.grid.bus_upgrades, "bus_id"),
+    ):
+        opts = table.set_index(id_col)
+        for r in ups[ups["asset"] == asset].itertuples(index=False):
+            if str(r.asset_id) not in opts.index:
+                unknown += 1
+                continue
+            ready = d.horizon.years[0] + as_float(opts.at[str(r.asset_id), "lead_time_years"])
+            early = max(early, ready - as_float(r.year) - 1e-9)
+    return [
+        Check("upgrades are offered options", unknown == 0, float(unknown), "upgrades"),
+        Check("each upgrade taken at most once", bad_once == 0, float(bad_once), "upgrades"),
+        Check("upgrades in service after their lead time", early <= 0, max(early, 0.0), "years"),
+    ]
+
+
+@dataclass
+class _FlowRecheck:
+    """The worst excesses found recomputing the DC flows, year by year and snapshot by
+    snapshot [MW], where the worst overload is, and the recomputed flows."""
+
+    over: float = 0.0
+    mis: float = 0.0
+    bal: float = 0.0
+    head: float = 0.0
+    where: str = ""
+    recomputed: list[pd.DataFrame] = field(default_factory=list)
+
+
+def _verify_grid(plan: Plan, d: ModelData) -> list[Check]:
+    """DC flows recomputed from nodal injections, per year and snapshot."""
+    ups = plan.upgrades
+    added = added_by_year(ups, d, "branch")
+    added_head = added_by_year(ups, d, "substation")
+    n1_on = d.grid.n1 is not None and d.grid.line_limits
+    w = _recheck_flows(plan, d, added, added_head)
+    checks = _verify_upgrades(ups, d)
+    if n1_on and w.recomputed:
+        checks.append(_verify_n1(pd.concat(w.recomputed, ignore_index=True), d, added))
+    gen_out = _generator_excess(plan, d)
+    return checks + [
+        Check(
+            "generators within their limits",
+            bool(gen_out.max(initial=0.0) <= 0),
+            float(gen_out.max(initial=0.0)),
+            "MW",
+        ),
+        Check("power balanced in every island", w.bal <= 0, max(w.bal, 0.0), "MW"),
+        Check("flows recomputed from injections equal the plan's", w.mis <= 0, w.mis, "MW"),
+        Check("branch flows within ratings", w.over <= 0, w.over, "MW", w.where),
+        Check("substation headroom", w.head <= 0, w.head, "MW"),
+    ]
+
+
+def _recheck_flows(
+    plan: Plan, d: ModelData, added: np.ndarray, added_head: np.ndarray
+) -> _FlowRecheck:
+    """Recompute the DC flows of every year and snapshot from the plan's injections and
+    compare them with the plan's flows, the ratings and the substation headroom.
+
+    ``added`` and ``added_head``: rating and headroom added by upgrades per branch (bus) and
+    period [MW] (:func:`added_by_year`).
+    """
+    from siting.network import dc_flow
+
+    net = require_network(d.grid.net, "the plan's flow check")
+    bus_pos = pd.Series(np.arange(len(net.bus_ids)), index=net.bus_ids)
+    sc = plan.schedule
+    w = _FlowRecheck()
+    for t, y in enumerate(d.horizon.years):
+        for h, row in d.horizon.snapshots.iterrows():
+            inj = _injections(plan, d, bus_pos, y, str(h), row)
+            camp = sc[sc["year"] == y]
+            if len(camp) and row["peak"]:
+                at_bus = np.bincount(
+                    bus_pos.loc[camp["bus_id"].astype(str)].to_numpy(),
+                    weights=camp["peak_draw_mw"].to_numpy(),
+                    minlength=len(net.bus_ids),
+                )
+                head = np.where(
+                    np.isfinite(d.grid.headroom_mw), d.grid.headroom_mw + added_head[:, t], np.inf
+                )
+                w.head = max(w.head, float(_excess(at_bus, head).max()))
+            res = dc_flow(net, inj, balance=False)
+            w.recomputed.append(pd.DataFrame({"year": y, "snapshot": h, "flow_mw": res.flow_mw}))
+            bal = float(np.abs(res.slack_mw).max(initial=0.0))
+            w.bal = max(w.bal, bal - (TOL_ABS + TOL_REL * float(np.abs(inj).sum())))
+            f = res.flow_mw
+            model_f = plan.flows_all[
+                (plan.flows_all["year"] == y) & (plan.flows_all["snapshot"] == h)
+            ]["flow_mw"].to_numpy()
+            mis = float(np.max(np.abs(f - model_f) - (TOL_ABS + 1e-6 * np.abs(f)), initial=0.0))
+            if mis > w.mis:
+                w.mis = mis
+            if d.grid.line_limits:
+                over = _excess(np.abs(f), net.rating_mw + added[:, t])
+                if over.max(initial=0.0) > w.over:
+                    w.over = float(over.max())
+                    w.where = f"branch {net.branch_ids[int(np.argmax(over))]} in {y} ({h})"
+    return w
+
+
+def _injections(
+    plan: Plan, d: ModelData, bus_pos: pd.Series, y: int, h: str, row: pd.Series
+) -> np.ndarray:
+    """Net injection per bus in year ``y``, snapshot ``h`` [MW]: the plan's dispatch, less
+    the base load (x the snapshot's ``row["load_factor"]``), the shunts and the campus draw
+    (peak or typical)."""
+    nb = len(bus_pos)
+    disp = plan.dispatch[(plan.dispatch["year"] == y) & (plan.dispatch["snapshot"] == h)]
+    inj = np.bincount(
+        bus_pos.loc[disp["bus_id"].astype(str)].to_numpy(),
+        weights=disp["p_mw"].to_numpy(),
+        minlength=nb,
+    )
+    inj -= row["load_factor"] * d.grid.base_load_mw[y].to_numpy() + d.grid.shunt_mw
+    camp = plan.schedule[plan.schedule["year"] == y]
+    draw_col = "peak_draw_mw" if row["peak"] else "typical_draw_mw"
+    if len(camp):
+        inj -= np.bincount(
+            bus_pos.loc[camp["bus_id"].astype(str)].to_numpy(),
+            weights=camp[draw_col].to_numpy(),
+            minlength=nb,
+        )
+    return inj
+
+
+def _verify_n1(recomputed: pd.DataFrame, d: ModelData, added: np.ndarray) -> Check:
+    """Post-contingency flows of the recomputed flows within emergency ratings [MW]
+    (:func:`worst_contingencies`)."""
+    worst_n1 = 0.0
+    where_n1 = ""
+    n1 = worst_contingencies(recomputed, d, added)
+    if len(n1):
+        exc = _excess(
+            np.abs(n1["post_flow_mw"].to_numpy(dtype=float)),
+            n1["rating_emergency_mw"].to_numpy(dtype=float),
+        )
+        worst_n1 = float(exc.max(initial=0.0))
+        if worst_n1 > 0:
+            r = n1.iloc[int(np.argmax(exc))]
+            where_n1 = (
+                f"branch {r['branch_id']} after the outage of {r['outage_id']} in "
+                f"{r['year']} ({r['snapshot']})"
+            )
+    return Check(
+        "N-1: post-contingency flows within emergency ratings",
+        worst_n1 <= 0,
+        worst_n1,
+        "MW",
+        where_n1,
+    )
+
+
+def _generator_excess(plan: Plan, d: ModelData) -> np.ndarray:
+    """How far each dispatch row is outside its generator's limits [MW] (0 where within;
+    below ``p_min_mw`` counts at the peak snapshots only)."""
+    disp = plan.dispatch.merge(
+        d.grid.gens[["p_min_mw", "p_max_mw"]], left_on="gen_id", right_index=True, how="left"
+    )
+    is_peak = disp["snapshot"].map(d.horizon.snapshots["peak"]).astype(bool).to_numpy()
+    lo = np.where(is_peak, disp["p_min_mw"], np.minimum(disp["p_min_mw"], 0.0))
+    return np.maximum(
+        _excess(disp["p_mw"].to_numpy(), disp["p_max_mw"].to_numpy()),
+        _excess(lo, disp["p_mw"].to_numpy()),
+    )
