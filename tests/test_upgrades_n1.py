@@ -188,6 +188,38 @@ def test_n1_limits_the_cheap_site_to_what_line_c_survives(formulation):
     assert 0 <= info.mip_starts_accepted <= info.mip_starts
 
 
+def test_ptdf_n1_rows_sum_their_two_flows_without_rounding_noise():
+    """In the PTDF form a post-outage row is ``f_br + LODF[br, k] f_k`` over one variable
+    pool: the coefficients are summed before the row is made, and the sums that cancel to
+    rounding noise are left out (HiGHS would drop them with a warning: "matrix contains ...
+    |value| ... at/below tolerance"). By hand (``_mesh_n1``): c after the outage of a is
+    ``(d3 - d2) / 3 - (2 d2 + d3) / 3 = -d2``, so that row has no bus-3 term left and
+    bus 2's withdrawal enters with coefficient 1 (the row is |post| <= emergency rating)."""
+    import pyomo.environ as pyo
+    from pyomo.repn import generate_standard_repn
+
+    from siting.model.grid import PTDF_DROP, post_outage_flow_expr, ptdf_flow_expr
+
+    m, _ = _solve(_mesh_n1(formulation="ptdf"))
+    rows = list(m.n1_limits.values())
+    assert rows, "the N-0 plan broke an N-1 limit, so N-1 rows were added"
+    for con in rows:
+        repn = generate_standard_repn(con.body, compute_values=True)
+        coefs = np.abs(np.asarray(repn.linear_coefs, dtype=float))
+        assert (coefs > PTDF_DROP).all(), (con.name, coefs.min())
+    # each summed row equals the two flows it sums, at the solution
+    st = model_state(m)
+    for br, k, t, h in st.n1_monitored:
+        lodf_bk = float(st.n1_lodf[br, k])
+        summed = pyo.value(post_outage_flow_expr(m, br, k, lodf_bk, t, h))
+        apart = pyo.value(ptdf_flow_expr(m, br, t, h)) + lodf_bk * pyo.value(
+            ptdf_flow_expr(m, k, t, h)
+        )
+        assert summed == pytest.approx(apart, abs=1e-6)
+    # by hand: c (position 2) after the outage of a (position 0) has LODF -1
+    assert float(st.n1_lodf[2, 0]) == pytest.approx(-1.0)
+
+
 def test_n1_with_an_upgrade_on_c_lets_the_cheap_site_grow_again():
     # +100 MW on c (emergency 260 MW) for 50 M USD: A = 200 MW survives the outage of a
     # (c = -200), and the upgrade (50 M / 1.1) beats opening B (110 M / 1.1 more).

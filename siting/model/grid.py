@@ -519,6 +519,35 @@ def ptdf_flow_expr(m: pyo.ConcreteModel, br: int, t: int, h: str) -> LinearExpre
     )
 
 
+def post_outage_flow_expr(
+    m: pyo.ConcreteModel, br: int, k: int, lodf_bk: float, t: int, h: str
+) -> NumericValue:
+    """The flow of branch ``br`` after the outage of branch ``k`` in (t, h),
+    ``f_br + LODF[br, k] f_k``, as a linear expression, either form [MW].
+
+    In the PTDF form the two flows share one variable pool, so their coefficients are
+    summed here, with numpy, and the sums that cancel to rounding noise (at or below
+    :data:`PTDF_DROP`, which HiGHS would drop with a warning) left out.
+    """
+    from pyomo.core.expr.numeric_expr import LinearExpression
+
+    if m.component("flow") is not None:
+        return m.flow[br, t, h] + lodf_bk * m.flow[k, t, h]
+    c1, key, pos1, coefs1 = ptdf_flow_parts(m, br, t, h)
+    c2, key2, pos2, coefs2 = ptdf_flow_parts(m, k, t, h)
+    assert key == key2  # one pool per (t, h)
+    pos, inv = np.unique(np.concatenate([pos1, pos2]), return_inverse=True)
+    coefs = np.zeros(len(pos))
+    np.add.at(coefs, inv, np.concatenate([coefs1, lodf_bk * coefs2]))
+    keep = np.abs(coefs) > PTDF_DROP
+    pool = model_state(m).flat_pools[key]
+    return LinearExpression(
+        constant=c1 + lodf_bk * c2,
+        linear_coefs=coefs[keep].tolist(),
+        linear_vars=pool[pos[keep]].tolist(),
+    )
+
+
 def _pool(m: pyo.ConcreteModel, mp: dict, t: int, h: str) -> tuple:
     """Register (once) the variable pool of (t, h): dispatch (``mp['gens']`` order), then
     cooling capacities (``mp['caps']`` order); return its key."""

@@ -329,14 +329,14 @@ def _add_limits(m: pyo.ConcreteModel, d: ModelData, triples: list[tuple[int, int
 def _add_n1(m: pyo.ConcreteModel, d: ModelData, quads: list[tuple[int, int, int, str]]) -> None:
     """Add ``|f_l + LODF[l,k] f_k| <= emergency (+ upgrade) (+ slack)`` for each (monitored
     branch l, outage k, period, snapshot)."""
-    from siting.model.grid import added_rating, flow_expr
+    from siting.model.grid import added_rating, post_outage_flow_expr
 
     em = d.grid.rating_emergency_mw
     ms = model_state(m)
     lodf = ms.n1_lodf
     slack = ms.n1_over
     for br, k, t, h in quads:
-        post = flow_expr(m, br, t, h) + float(lodf[br, k]) * flow_expr(m, k, t, h)
+        post = post_outage_flow_expr(m, br, k, float(lodf[br, k]), t, h)
         s = slack[br, t, h] if (ms.elastic and slack is not None) else 0.0
         rhs = float(em[br]) + added_rating(m, br, t) + s
         if _constant(post, rhs):
