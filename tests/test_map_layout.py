@@ -376,3 +376,90 @@ def test_the_robustness_map_requests_no_tiles_until_switched_on(browser, tmp_pat
     online = [u for u in requests if not u.startswith("file:")]
     assert online and all(u.startswith("https://tile.openstreetmap.org/") for u in online)
     assert errors == []
+
+
+# --------------------------------------------------------------------------- --tiles/--no-tiles
+
+
+TILE_HOST = "tile.openstreetmap.org"
+
+
+@pytest.mark.parametrize("command", ["plan", "map", "sweep", "pareto", "robustness"])
+def test_every_command_that_writes_pages_has_the_tiles_option(command):
+    from typer.testing import CliRunner
+
+    from siting.cli import app
+
+    r = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert "--tiles" in r.output and "--no-tiles" in r.output
+
+
+def test_siting_plan_no_tiles_writes_a_map_without_the_tile_base(plan_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from siting.cli import app
+
+    # the default (the module's plan): the tile base offered, never loaded on open
+    assert TILE_HOST in (plan_dir / "index.html").read_text(encoding="utf-8")
+    scenario = write_region_with_places(tmp_path)
+    out = tmp_path / "out"
+    r = CliRunner().invoke(app, ["plan", str(scenario), "--out", str(out), "--no-tiles", "-q"])
+    assert r.exit_code == 0, r.output
+    assert TILE_HOST not in (out / "index.html").read_text(encoding="utf-8")
+    assert "Drawn from the layers (offline)" in (out / "index.html").read_text(encoding="utf-8")
+
+
+def test_a_sweep_task_passes_no_tiles_to_its_plan(tmp_path):
+    from siting.studies.sweep import SCENARIO_FILE, solve_one
+
+    scenario = write_region(tmp_path)
+    shutil.copy(scenario, tmp_path / SCENARIO_FILE)
+    doc = solve_one({"name": "tiny", "key": "k", "dir": str(tmp_path), "tiles": False})
+    assert doc["status"] == "optimal", doc
+    assert TILE_HOST not in (tmp_path / "plan" / "index.html").read_text(encoding="utf-8")
+
+
+def test_pareto_and_sweep_pass_tiles_on(monkeypatch, tmp_path):
+    import siting.studies.pareto as pareto
+    import siting.studies.sweep as sweep
+
+    seen: list[dict] = []
+    monkeypatch.setattr(sweep, "run_sweep", lambda *a, **k: seen.append(k))
+    run = pareto._FrontRun(
+        scenario_file=tmp_path / "s.yaml",
+        metric="water",
+        dest=tmp_path,
+        name="s-water",
+        points_file=tmp_path / "points.yaml",
+        key="k",
+        threads=1,
+        say=lambda _s: None,
+        tiles=False,
+    )
+    pareto._capped_points(run, None, 1.0, 2.0, 3)  # type: ignore[arg-type]
+    assert seen and seen[0]["tiles"] is False
+    # the sweep hands it to each task and to the robustness map
+    tasks: list[dict] = []
+    monkeypatch.setattr(sweep, "_submit_and_wait", lambda c, t, *a: tasks.extend(t))
+
+    class FakeSweep:
+        out = tmp_path
+
+    class Scen:
+        name, key, raw, varied = "a", "ka", {"name": "a"}, {}
+
+    import contextlib
+
+    monkeypatch.setattr(
+        "siting.core.engine.dask_client", lambda *a, **k: contextlib.nullcontext(None)
+    )
+    sweep._run_tasks(FakeSweep(), [Scen()], None, 1, None, None, None, tiles=False)  # type: ignore[arg-type]
+    assert tasks and tasks[0]["tiles"] is False
+    written: list[bool] = []
+    monkeypatch.setattr(
+        "siting.studies.robustness.write_robustness",
+        lambda out, tiles=True: written.append(tiles),
+    )
+    sweep._robustness(tmp_path, tiles=False)
+    assert written == [False]

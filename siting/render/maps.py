@@ -9,24 +9,39 @@ map, never an error). It writes one HTML page, atomically (a temporary file besi
 one rename).
 
 What the map shows (each an overlay in the layer control, top right): the region outline
-(the boundary layer, else the hull of the plan's own features), growth zones, chosen sites
-(circle area by IT MW in the year shown, colour by first year), candidates not chosen
-(faint dots on one canvas layer, so tens of thousands stay fast: grey screened out, blue not
-economic), branches coloured by peak loading in the year shown, substations (buses; size by
-campus peak draw), water sources and pipelines, policy zones, exclusions, places, and the
-rasters as image overlays (off by default). Popups explain a site (IT MW by year, cooling,
-PUE, WUE, water source, bus, costs) and, for a candidate not chosen, the reason.
+(the boundary layer, else the hull of the plan's own features), open water (the exclusions
+of kind ``water``), growth zones, chosen sites (circle area by IT MW in the year shown,
+colour by first year), candidates not chosen (faint dots on one canvas layer, so tens of
+thousands stay fast: grey screened out, blue not economic), branches coloured by peak
+loading in the year shown, substations (buses; colour by voltage, :data:`KV_CLASSES`; size
+by campus peak draw; a thick black ring where campuses connect), water sources and
+pipelines, policy zones, exclusions, places (a dot and a permanent label, both sized by
+population, :func:`place_size`), and the rasters as image overlays (off by default). Popups
+explain a site (IT MW by year, cooling, PUE, WUE, water source, bus, costs, and a link to
+its row of ``report.html``, :func:`report_href`) and, for a candidate not chosen, the
+reason. ``index.html#site-<id>`` (the report's link back) opens on that site's popup.
+
+**Detail by zoom**: a grid of more than :data:`BUS_DETAIL_0` buses opens with only its
+highest-voltage buses drawn and shows the rest one and two zoom levels in
+(:func:`bus_detail_levels`); places likewise, the most populous labelled first
+(:func:`place_detail_levels`).
+
+**Any screen**: the layer control (top right) and the legend (bottom right, a ``<details>``
+the reader folds) never overlap: the legend's body gets the height left below the layer
+control, in two columns. Below 600 px wide (a phone) both start folded, only one of them
+is open at a time, an open legend sits above the year control, and there is no minimap.
 
 **Year control**: a slider (bottom left) over the plan's years; moving it redraws the sites
 (only those in service, sized by that year's MW), the pipelines in use, the substations'
 campus draw and the branch loadings of that year. It starts on the last year.
 
-**Offline**: the page is self-contained. Leaflet's JavaScript and CSS (BSD-2-Clause, from
-``siting/static/leaflet``) are inlined, and every data layer, the outline, the legends, the
-scale bar, the full-screen button and the minimap are drawn from the page's own data with
-no request to anything. Only the optional OpenStreetMap background tiles (a base layer,
-``tiles=True``; "No background" is the other choice) come from the internet; without it
-they fail quietly and the map still works.
+**Offline by default**: the page is self-contained. Leaflet's JavaScript and CSS
+(BSD-2-Clause, from ``siting/render/static/leaflet``) are inlined, and every data layer, the
+outline, the legends, the scale bar, the full-screen button and the minimap are drawn from
+the page's own data with no request to anything. The base the page opens on is drawn from
+the layers ("Drawn from the layers (offline)": outline, open water, labelled places).
+OpenStreetMap tiles (``tiles=True``, the default) are a second base the reader can switch on
+in the layer control; no tile is requested before that. ``tiles=False`` leaves them out.
 
 Every string from the input data goes through :func:`siting.render.html.esc` in Python
 before it reaches the page (popups, tooltips, legends); the embedded JSON
@@ -1058,7 +1073,9 @@ def build_html(plan_dir: Path, *, tiles: bool = True) -> str:
     excl = [inp.scenario_vector("exclusions", r) for r in (lay.get("exclusions") or [])]
     excl = [e for e in excl if e is not None and len(e)]
     water = None  # open water among the exclusions: drawn on the offline base
-    wet = [e[e["kind"].astype(str) == "water"] for e in excl if "kind" in e.columns]
+    wet = [
+        e[e["kind"].astype(str) == "water"] for e in excl if e is not None and "kind" in e.columns
+    ]
     wet = [w for w in wet if len(w)]
     if wet:
         water = gpd.GeoDataFrame(
@@ -1070,6 +1087,8 @@ def build_html(plan_dir: Path, *, tiles: bool = True) -> str:
     rasters = _raster_overlays(inp)
     cands = _candidates(inp)
     outline = outline_layer(inp, boundary)
+    place_fc = _places(places)
+    water_fc = _generic(water, "Open water", "name")
     bounds = None
     if outline["features"]:
         import shapely
@@ -1093,17 +1112,15 @@ def build_html(plan_dir: Path, *, tiles: bool = True) -> str:
         "zones": _zones(inp),
         "policy_zones": _generic(policy, "Policy zone", "zone_id"),
         "exclusions": _generic(exclusions, "Exclusion", "kind"),
-        "places": _places(places),
-        "water": _generic(water, "Open water", "name"),
+        "places": place_fc,
+        "water": water_fc,
         "rasters": rasters,
         "loading_bins": [[b if math.isfinite(b) else 1e300, c] for b, c, _ in LOADING_BINS],
         "no_loading": NO_LOADING_COLOUR,
         "cand_colours": CAND_COLOURS,
         "legend": "",
     }
-    data["legend"] = _legend(
-        inp, rasters, len(cands["fc"]["features"]), data["places"], data["water"]
-    )
+    data["legend"] = _legend(inp, rasters, len(cands["fc"]["features"]), place_fc, water_fc)
     centre = (
         [0.0, 0.0]
         if bounds is None
@@ -1135,7 +1152,9 @@ def render_map(plan_dir: Path, out: Path | None = None, *, tiles: bool = True) -
     out
         Where to write (default ``plan_dir / "index.html"``).
     tiles
-        Offer OpenStreetMap background tiles (loaded from the internet when online).
+        Offer OpenStreetMap tiles as a base the reader can switch on (no request until
+        then; the page opens on a base drawn offline from the layers); False leaves them
+        out.
 
     Returns
     -------

@@ -187,6 +187,7 @@ class Plan:
         *,
         force: bool = False,
         inputs: list[str | Path] | None = None,
+        tiles: bool = True,
     ) -> Path:
         """Write every output into ``out_dir`` atomically (see the module docstring).
 
@@ -207,6 +208,9 @@ class Plan:
             Also replace a siting folder of another scenario or kind.
         inputs
             The run's input files, never to be deleted (default: the manifest's).
+        tiles
+            Offer OpenStreetMap tiles on the map as a base the reader can switch on
+            (:func:`siting.render.maps.render_map`).
 
         Returns
         -------
@@ -226,10 +230,10 @@ class Plan:
             inputs = [f["path"] for f in self.manifest.get("inputs", []) if "path" in f]
         owner = OutputOwner("plan", self.name)
         with staged_folder(out_dir, owner, inputs=inputs, force=force) as stage:
-            self._write_files(stage)
+            self._write_files(stage, tiles=tiles)
         return Path(out_dir).resolve()
 
-    def _write_files(self, d: Path) -> None:
+    def _write_files(self, d: Path, *, tiles: bool = True) -> None:
         gpkg = d / "plan.gpkg"
         layers = [
             ("sites", self.sites),
@@ -255,7 +259,7 @@ class Plan:
         (d / "manifest.json").write_text(
             json.dumps(self.manifest, indent=2, default=_json_default) + "\n", encoding="utf-8"
         )
-        failed = render_pages(d)
+        failed = render_pages(d, tiles=tiles)
         if failed:  # the tables stand; the manifest says which page is missing and why
             self.manifest.setdefault("notes", []).extend(failed)
             (d / "manifest.json").write_text(
@@ -264,13 +268,21 @@ class Plan:
             )
 
 
-def render_pages(plan_dir: Path) -> list[str]:
+def render_pages(plan_dir: Path, *, tiles: bool = True) -> list[str]:
     """Render the stakeholder pages of a plan folder: ``report.html`` and ``index.html``.
 
     A page that fails to render does not cost the plan: the failure is warned about and
     returned (as a note for the manifest), and the tables are written all the same. A
     failure to write (an ``OSError``, or any error while the folder's disk refuses writes:
     no space left, read-only) is not a rendering bug: it propagates.
+
+    Parameters
+    ----------
+    plan_dir
+        The plan folder.
+    tiles
+        Offer OpenStreetMap tiles on the map as a base the reader can switch on (no
+        request until then; :func:`siting.render.maps.render_map`).
 
     Returns
     -------
@@ -288,7 +300,11 @@ def render_pages(plan_dir: Path) -> list[str]:
     from siting.render.report import render_report
 
     failed = []
-    for render, page in ((render_report, "report.html"), (render_map, "index.html")):
+    pages: tuple[tuple[Callable[[Path], Path], str], ...] = (
+        (render_report, "report.html"),
+        (lambda d: render_map(d, tiles=tiles), "index.html"),
+    )
+    for render, page in pages:
         try:
             render(plan_dir)
         except Exception as exc:  # noqa: BLE001  (a page must not cost the plan)

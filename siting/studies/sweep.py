@@ -386,7 +386,8 @@ def _now() -> str:
 def solve_one(task: dict[str, Any]) -> dict[str, Any]:
     """Plan one scenario of a sweep (runs on a Dask worker).
 
-    ``task``: ``name``, ``key``, ``dir`` (the scenario's folder, holding ``scenario.yaml``).
+    ``task``: ``name``, ``key``, ``dir`` (the scenario's folder, holding ``scenario.yaml``)
+    and ``tiles`` (offer web tiles on the plan's map; default true).
     Writes ``result.json`` then ``done.json``, or ``failed.json`` for a scenario without a
     plan (infeasible, bad input, no plan in time). Other errors (bugs) propagate.
     """
@@ -400,7 +401,7 @@ def solve_one(task: dict[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
     head = {"name": task["name"], "key": task["key"], "varied": task.get("varied", {})}
     try:
-        p = plan(d / SCENARIO_FILE, out=d / "plan")
+        p = plan(d / SCENARIO_FILE, out=d / "plan", tiles=task.get("tiles", True))
     except InfeasibleError as e:
         doc = {
             **head,
@@ -561,6 +562,7 @@ def run_sweep(
     progress: Callable[[SweepProgress], None] | None = None,
     client: Client | None = None,
     robustness: bool = True,
+    tiles: bool = True,
 ) -> SweepResult:
     """Run every unfinished scenario of a sweep on ``dask.distributed``.
 
@@ -582,6 +584,9 @@ def run_sweep(
         ignored); default: one from :func:`siting.core.engine.dask_client`.
     robustness
         Write ``<out>/robustness/`` (:func:`siting.studies.robustness.write_robustness`) at the end.
+    tiles
+        Offer OpenStreetMap tiles on the plans' and the robustness map as a base the reader
+        can switch on (no request until then; the default base is drawn offline).
 
     Returns
     -------
@@ -611,7 +616,7 @@ def run_sweep(
     # first: which scenarios this sweep is, as of now (a stopped run leaves that behind)
     _write_summary(summary, _summary_rows(sweep))
     if todo:
-        _run_tasks(sweep, todo, scheduler, workers, state, say, client)
+        _run_tasks(sweep, todo, scheduler, workers, state, say, client, tiles=tiles)
     rows = _summary_rows(sweep)
     _write_summary(summary, rows)
     result = SweepResult(
@@ -623,16 +628,16 @@ def run_sweep(
         skipped,
     )
     if robustness:
-        result.robustness_dir, result.notes = _robustness(out)
+        result.robustness_dir, result.notes = _robustness(out, tiles=tiles)
     return result
 
 
-def _robustness(out: Path) -> tuple[Path | None, list[str]]:
+def _robustness(out: Path, *, tiles: bool = True) -> tuple[Path | None, list[str]]:
     """Write the robustness outputs; a failure there never costs the sweep's results."""
     from siting.studies.robustness import write_robustness
 
     try:
-        return write_robustness(out), []
+        return write_robustness(out, tiles=tiles), []
     except Exception as e:  # noqa: BLE001  (reported, and the sweep's own results stand)
         return None, [f"robustness outputs not written: {type(e).__name__}: {e}"]
 
@@ -645,6 +650,8 @@ def _run_tasks(
     state: SweepProgress,
     say: Callable[[SweepProgress], None],
     client: Client | None = None,
+    *,
+    tiles: bool = True,
 ) -> None:
     from siting.core.engine import dask_client
 
@@ -653,7 +660,15 @@ def _run_tasks(
         d = sweep.out / s.key
         d.mkdir(parents=True, exist_ok=True)
         write_text_atomic(d / SCENARIO_FILE, yaml.safe_dump(s.raw, sort_keys=False))
-        tasks.append({"name": s.name, "key": s.key, "dir": str(d.resolve()), "varied": s.varied})
+        tasks.append(
+            {
+                "name": s.name,
+                "key": s.key,
+                "dir": str(d.resolve()),
+                "varied": s.varied,
+                "tiles": tiles,
+            }
+        )
 
     with dask_client(scheduler, workers, client=client) as c:
         _submit_and_wait(c, tasks, state, say)
