@@ -26,6 +26,8 @@ from test_plan import CRS, KM, X0, Y0, at, write_region
 import siting
 
 SCREENS = {"laptop": (1280, 800), "desktop": (1366, 768), "phone": (390, 844)}
+#: A short window: the legend needs more columns to fit below the layer control.
+SHORT = (1366, 560)
 #: A 1x1 transparent PNG: the stub answer to a tile request.
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
@@ -145,17 +147,33 @@ def check_controls(page) -> None:
         b.click(trial=True, timeout=2_000)
 
 
-@pytest.mark.parametrize("screen", ["laptop", "desktop"])
+@pytest.mark.parametrize("screen", ["laptop", "desktop", "short"])
 def test_wide_screens_legend_and_layer_control_apart(plan_dir, browser, screen, tmp_path):
-    page, requests, errors = open_page(browser, plan_dir / "index.html", SCREENS[screen])
+    size = SHORT if screen == "short" else SCREENS[screen]
+    page, requests, errors = open_page(browser, plan_dir / "index.html", size)
     assert page.locator("details.siting-legend").get_attribute("open") is not None
     check_controls(page)
-    # the legend's last entry is in sight (not scrolled out of its box)
+    # the legend's last entry is in sight (not scrolled out of its box, nor spilled sideways)
     body = page.locator(".siting-legend-body")
     assert body.evaluate("e => e.scrollHeight <= e.clientHeight + 1")
+    assert body.evaluate("e => e.scrollWidth <= e.clientWidth + 1")
+    for i in range(page.locator(".siting-legend-body .lg").count()):
+        sec = page.locator(".siting-legend-body .lg").nth(i)
+        bb = sec.bounding_box()
+        assert bb is not None and bb["x"] >= 0 and bb["x"] + bb["width"] <= size[0]
     # folding the legend and opening it again keeps them apart
     page.locator(".siting-legend summary").click()
     page.locator(".siting-legend summary").click()
+    check_controls(page)
+    if screen == "short":  # five sections side by side, not one scrolling column
+        assert body.evaluate("e => getComputedStyle(e).columnCount") != "1"
+    # a section is shown while its overlay is on: Places off hides the places' section
+    places = page.locator(".siting-legend-body .lg[data-layer='Places']")
+    assert places.is_visible()
+    page.locator(".leaflet-control-layers-overlays label", has_text="Places").locator(
+        "input"
+    ).uncheck()
+    assert not places.is_visible()
     check_controls(page)
     page.screenshot(path=str(tmp_path / f"{screen}.png"))
     assert [u for u in requests if not u.startswith("file:")] == []

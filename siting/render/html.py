@@ -314,9 +314,9 @@ MAP_CSS = """
 .siting-box{background:rgba(255,255,255,.92);padding:6px 9px;border-radius:5px;
   box-shadow:0 1px 5px rgba(0,0,0,.4);font:12px/1.4 sans-serif;max-width:260px}
 div.siting-legend{max-height:45vh;overflow:auto}
-details.siting-legend{max-width:430px}
+details.siting-legend{max-width:none}
 details.siting-legend summary{cursor:pointer;font-weight:bold}
-.siting-legend-body{columns:2 190px;column-gap:14px;overflow:auto}
+.siting-legend-body{column-gap:14px;overflow:auto}
 .siting-legend-body .lg{break-inside:avoid;page-break-inside:avoid}
 .siting-legend-body .lg h4{margin-top:4px}
 div.leaflet-container{background:#e9eef1}
@@ -330,7 +330,6 @@ div.leaflet-container{background:#e9eef1}
 .siting-report-link{display:block;margin-top:4px}
 @media (max-width:600px){
   details.siting-legend{max-width:calc(100vw - 30px)}
-  .siting-legend-body{columns:1}
   .siting-yearbox input{width:120px}
   .siting-box{font-size:11px;padding:4px 7px}
   .leaflet-control-layers-expanded{max-width:calc(100vw - 70px)}

@@ -868,13 +868,27 @@ _JS = r"""
   lg.addTo(map);
 
   // legend and layer control never overlap: the legend's body gets the height between the
-  // layer control's foot and the legend's own foot; on a narrow screen only one of the two
-  // is open at a time, and an open legend sits above the year control
+  // layer control's foot and the legend's own foot, and as many columns (200 px each) as
+  // its sections need in that height, as far as the width left of it allows (beside the
+  // year control); on a narrow screen, one column, only one of legend and layer control
+  // open at a time, and an open legend sits above the year control
+  var COL_PX = 200, GAP_PX = 14;
+  function showSections() {
+    if (!legend) return;
+    legend.querySelectorAll(".lg").forEach(function (el) {
+      var k = el.getAttribute("data-layer");
+      el.style.display = (!k || !overlays[k] || map.hasLayer(overlays[k])) ? "" : "none";
+    });
+  }
   function fitControls() {
     if (!legend) return;
     var body = legend.querySelector(".siting-legend-body");
     var ctl = lg.getContainer(), yearbox = document.querySelector(".siting-yearbox");
+    var mapR = map.getContainer().getBoundingClientRect();
     ctl.style.marginBottom = "";
+    body.style.maxHeight = "none"; body.style.columnCount = "1";
+    body.style.width = (narrow ? Math.min(300, mapR.width - 40) : COL_PX) + "px";
+    var natural = body.scrollHeight;
     if (narrow && legend.open && yearbox) {
       var yb = yearbox.getBoundingClientRect(), lb = ctl.getBoundingClientRect();
       ctl.style.marginBottom = (lb.bottom - yb.top + 20) + "px";
@@ -883,9 +897,23 @@ _JS = r"""
     var foot = ctl.getBoundingClientRect().bottom;
     var summary = legend.querySelector("summary").getBoundingClientRect().height;
     var room = foot - top - summary - 30;  // 30 px: the box's padding and a gap
+    if (!narrow && room > 0) {
+      var left = yearbox ? yearbox.getBoundingClientRect().right : mapR.left;
+      var maxCols = Math.max(1, Math.floor((mapR.right - left - 40 + GAP_PX) / (COL_PX + GAP_PX)));
+      var cols = Math.min(maxCols, Math.max(1, Math.ceil(natural / room)));
+      body.style.maxHeight = room + "px";
+      for (;;) {  // sections are kept whole: add a column while they spill sideways
+        body.style.columnCount = String(cols);
+        body.style.width = (cols * COL_PX + (cols - 1) * GAP_PX) + "px";
+        if (cols >= maxCols || body.scrollWidth <= body.clientWidth + 1) break;
+        cols += 1;
+      }
+    }
     body.style.maxHeight = Math.max(room, 0) + "px";
     if (room < 40 && legend.open) { legend.open = false; }
   }
+  map.on("overlayadd overlayremove", function () { showSections(); fitControls(); });
+  showSections();
   if (legend) {
     legend.addEventListener("toggle", function () {
       if (narrow && legend.open) layersCtl.collapse();
@@ -899,7 +927,7 @@ _JS = r"""
   };
   var collapse = layersCtl.collapse;
   layersCtl.collapse = function () { var r = collapse.apply(this, arguments); fitControls(); return r; };
-  map.on("resize overlayadd overlayremove baselayerchange", fitControls);
+  map.on("resize baselayerchange", fitControls);
 
   // full screen (the Fullscreen API; no plugin needed)
   var fs = L.control({position: "topleft"});
@@ -978,10 +1006,11 @@ class _Layers(MacroElement):
 
 
 def _legend(inp: MapInputs, rasters: list[dict], n_cand: int, places: dict, water: dict) -> str:
-    """The legend's sections (each a ``<div class='lg'>``, kept whole in the legend's
-    columns), escaped here."""
+    """The legend's sections, escaped here: each a ``<div class='lg'>`` kept whole in the
+    legend's columns, its ``data-layer`` the overlay it explains (shown only while that
+    overlay is on; empty: always shown)."""
     years = inp.years
-    sections: list[str] = []
+    sections: list[tuple[str, str]] = []  # (the overlay it explains, or "": always, html)
     parts = ["<h4>Chosen sites: first year</h4>"]
     first = set()
     s = inp.layer("sites")
@@ -993,13 +1022,13 @@ def _legend(inp: MapInputs, rasters: list[dict], n_cand: int, places: dict, wate
                 f"<i class='dot' style='background:{_colour_of_year(years, y)}'></i>{y}<br>"
             )
     parts.append("<span>circle area: IT MW in the year shown; the popup links to the report</span>")
-    sections.append("".join(parts))
+    sections.append(("Chosen sites", "".join(parts)))
     if inp.layer("branches") is not None:
         parts = ["<h4>Branch peak loading [% of rating]</h4>"]
         for _, col, label in LOADING_BINS:
             parts.append(f"<i style='background:{col}'></i>{label}<br>")
         parts.append(f"<i style='background:{NO_LOADING_COLOUR}'></i>no reading")
-        sections.append("".join(parts))
+        sections.append(("Branches (peak loading)", "".join(parts)))
     buses = inp.layer("buses")
     if buses is not None:
         parts = ["<h4>Substations by voltage</h4>"]
@@ -1018,12 +1047,15 @@ def _legend(inp: MapInputs, rasters: list[dict], n_cand: int, places: dict, wate
             parts.append(
                 f"<br>{len(buses):,} buses: the highest voltages at this zoom, all when zoomed in"
             )
-        sections.append("".join(parts))
+        sections.append(("Substations", "".join(parts)))
     if n_cand:
         sections.append(
-            f"<h4>Candidates not chosen ({n_cand:,})</h4>"
-            f"<i class='dot' style='background:{CAND_COLOURS['screened_out']}'></i>screened out<br>"
-            f"<i class='dot' style='background:{CAND_COLOURS['not_chosen']}'></i>not economic"
+            (
+                "Candidates not chosen",
+                f"<h4>Candidates not chosen ({n_cand:,})</h4>"
+                f"<i class='dot' style='background:{CAND_COLOURS['screened_out']}'></i>screened out<br>"
+                f"<i class='dot' style='background:{CAND_COLOURS['not_chosen']}'></i>not economic",
+            )
         )
     if inp.layer("water_links") is not None or inp.water_sources is not None or water["features"]:
         parts = ["<h4>Water</h4>"]
@@ -1033,33 +1065,47 @@ def _legend(inp: MapInputs, rasters: list[dict], n_cand: int, places: dict, wate
             "<i class='dot' style='background:#6baed6'></i>source; "
             "dashed: pipeline in use [m3/day in popup]"
         )
-        sections.append("".join(parts))
+        sections.append(("", "".join(parts)))
     if places["features"]:
         sections.append(
-            "<h4>Places</h4>label size by population: "
-            "<span class='siting-pl3'>1 M+</span> <span class='siting-pl2'>100 k</span> "
-            "<span class='siting-pl1'>10 k</span> <span class='siting-pl0'>smaller</span>"
-            + (
-                "<br>the largest at this zoom, all when zoomed in"
-                if len(places["features"]) > PLACE_DETAIL_0
-                else ""
+            (
+                "Places",
+                "<h4>Places</h4>label size by population: "
+                "<span class='siting-pl3'>1 M+</span> <span class='siting-pl2'>100 k</span> "
+                "<span class='siting-pl1'>10 k</span> <span class='siting-pl0'>smaller</span>"
+                + (
+                    "<br>the largest at this zoom, all when zoomed in"
+                    if len(places["features"]) > PLACE_DETAIL_0
+                    else ""
+                ),
             )
         )
     if inp.layer("zones") is not None:
         sections.append(
-            "<h4>Growth zones</h4><i style='background:#e66101;opacity:.5'></i>zone (final build)"
+            (
+                "Growth zones",
+                "<h4>Growth zones</h4><i style='background:#e66101;opacity:.5'></i>"
+                "zone (final build)",
+            )
         )
     for r in rasters:
         sections.append(
-            f"<h4>{r['name']}</h4>viridis ramp, {popup_number(r['lo'], 1)} to {popup_number(r['hi'], 1)}"
+            (
+                r["name"],
+                f"<h4>{r['name']}</h4>viridis ramp, {popup_number(r['lo'], 1)} to {popup_number(r['hi'], 1)}",
+            )
         )
     if inp.notes:
         sections.append(
-            "<div class='siting-notes'><h4>Notes</h4>"
-            + "<br>".join(esc(n) for n in inp.notes)
-            + "</div>"
+            (
+                "",
+                "<div class='siting-notes'><h4>Notes</h4>"
+                + "<br>".join(esc(n) for n in inp.notes)
+                + "</div>",
+            )
         )
-    return "".join(f"<div class='lg'>{x}</div>" for x in sections)
+    # a section explaining one overlay is shown only while that overlay is on (the script)
+    return "".join(f"<div class='lg' data-layer='{esc(k)}'>{x}</div>" for k, x in sections)
 
 
 def build_html(plan_dir: Path, *, tiles: bool = True) -> str:
