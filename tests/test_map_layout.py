@@ -18,6 +18,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from shapely.geometry import box
@@ -402,13 +403,13 @@ def test_the_robustness_map_requests_no_tiles_until_switched_on(browser, tmp_pat
 TILE_HOST = "tile.openstreetmap.org"
 
 
-@pytest.mark.parametrize("command", ["plan", "map", "sweep", "pareto", "robustness"])
+@pytest.mark.parametrize("command", ["plan", "map", "sweep", "pareto", "robustness", "grid stress"])
 def test_every_command_that_writes_pages_has_the_tiles_option(command):
     from typer.testing import CliRunner
 
     from siting.cli import app
 
-    r = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+    r = CliRunner().invoke(app, [*command.split(), "--help"], env={"COLUMNS": "200"})
     assert r.exit_code == 0, r.output
     assert "--tiles" in r.output and "--no-tiles" in r.output
 
@@ -481,3 +482,22 @@ def test_pareto_and_sweep_pass_tiles_on(monkeypatch, tmp_path):
     )
     sweep._robustness(tmp_path, tiles=False)
     assert written == [False]
+
+
+def test_grid_stress_passes_no_tiles_to_both_plans(tmp_path):
+    from siting.grid_ops.stress import stress
+
+    # tests/test_stress.py's case: a line c beside b, then c out, re-planned (feasible): the
+    # stressed plan in the folder, the base planned here in base/, both with maps
+    scenario = write_region(tmp_path)
+    gpkg = tmp_path / "tiny.gpkg"
+    br = gpd.read_file(gpkg, layer="branches")
+    c = br[br["branch_id"] == "b"].assign(branch_id="c")
+    gpd.GeoDataFrame(pd.concat([br, c], ignore_index=True), crs=br.crs).to_file(
+        gpkg, layer="branches"
+    )
+    r = stress(scenario, outages=["c"])
+    out = r.write(tmp_path / "stress-out", tiles=False)
+    pages = [out / "index.html", out / "base" / "index.html"]
+    assert all(p.is_file() for p in pages)
+    assert not any(TILE_HOST in p.read_text(encoding="utf-8") for p in pages)

@@ -50,6 +50,7 @@ from siting.cli.common import (
     ForceOpt,
     JsonOpt,
     MipGapOpt,
+    TilesOpt,
     err,
     guard,
     out,
@@ -159,6 +160,7 @@ def stress_command(
     ] = None,
     mip_gap: MipGapOpt = None,
     force: ForceOpt = False,
+    tiles: TilesOpt = True,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -185,6 +187,7 @@ def stress_command(
             time_limit=time_limit,
             mip_gap=mip_gap,
             progress=progress,
+            tiles=tiles,
         ),
     )
     if as_json:
@@ -244,6 +247,7 @@ def _run_stress(
     time_limit: float | None,
     mip_gap: float | None,
     progress: _Progress,
+    tiles: bool = True,
 ) -> StressResult:
     """Check the paths, run :func:`siting.grid_ops.stress.stress` and write ``--out``.
 
@@ -261,6 +265,8 @@ def _run_stress(
         ``--time-limit`` [s] and ``--mip-gap`` [fraction].
     progress
         Told each stage as it starts.
+    tiles
+        ``--tiles/--no-tiles``: offer web tiles on the written plans' maps.
 
     Raises
     ------
@@ -297,7 +303,7 @@ def _run_stress(
     )
     progress(None)
     if out_dir is not None:
-        result.write(out_dir, force=force)
+        result.write(out_dir, force=force, tiles=tiles)
     return result
 
 

@@ -28,7 +28,9 @@ highest-voltage buses drawn and shows the rest one and two zoom levels in
 
 **Any screen**: the layer control (top right) and the legend (bottom right, a ``<details>``
 the reader folds) never overlap: the legend's body gets the height left below the layer
-control, in two columns. Below 600 px wide (a phone) both start folded, only one of them
+control, in as many 200 px columns as its sections need there (as far as the width beside
+the year control allows; scrolling only beyond that), and a section explaining an overlay
+is shown only while that overlay is on. Below 600 px wide (a phone) both start folded, only one of them
 is open at a time, an open legend sits above the year control, and there is no minimap.
 
 **Year control**: a slider (bottom left) over the plan's years; moving it redraws the sites
