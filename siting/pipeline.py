@@ -672,6 +672,7 @@ def plan(
     progress: Callable[[str], None] | None = None,
     clock: Clock | None = None,
     force: bool = False,
+    tiles: bool = True,
 ) -> Plan:
     """Plan a scenario: the whole pipeline.
 
@@ -700,6 +701,9 @@ def plan(
     force
         Let ``out`` replace a siting folder of another scenario or kind, and ``write_lp``
         a file siting did not write (:func:`siting.core.io.check_output_folder`).
+    tiles
+        Offer OpenStreetMap tiles on the map (``index.html``) as a base the reader can
+        switch on (no request until then; the default base is drawn offline from the layers).
 
     Returns
     -------
@@ -730,7 +734,13 @@ def plan(
     PlanInterrupted
         Ctrl-C (a ``KeyboardInterrupt``); the message says what was kept.
     """
-    state: dict[str, Any] = {"stage": "start", "dest": None, "plan": None, "force": force}
+    state: dict[str, Any] = {
+        "stage": "start",
+        "dest": None,
+        "plan": None,
+        "force": force,
+        "tiles": tiles,
+    }
     clock = clock if clock is not None else Clock()
     if time_limit_s is not None:
         clock.limit_s = float(time_limit_s)
@@ -1067,7 +1077,7 @@ def _write_plan(p: Plan, state: dict[str, Any], say: Callable[[str], None]) -> N
     dest = state["dest"]
     p.manifest["output_dir"] = str(dest)
     state["plan"] = p
-    p.write(dest, force=state["force"])
+    p.write(dest, force=state["force"], tiles=state.get("tiles", True))
     p.manifest["timings"]["write_s"] = time.perf_counter() - t
 
 

@@ -92,7 +92,10 @@ def test_the_map_and_the_report_apply_the_same_rules(tmp_path):
     # the map's data: U+000B replaced (it was kept as \u000b before the escapers were one)
     assert "north\\ufffdend" in page and "\\u000b" not in page
     report = siting.render.report.build_html(d)
-    (row,) = re.findall(r"<tr><td>S1</td>.*?</tr>", report)
+    # (the site's ID links back to the map: issue 20)
+    (row,) = re.findall(
+        r'<tr><td><a id="site-S1" href="index.html#site-S1"[^>]*>S1</a></td>.*?</tr>', report
+    )
     assert "<td>north\ufffdend</td>" in row
     # the NaN region: blank (it read "nan" before the escapers were one)
     assert row.endswith("<td></td><td></td></tr>") and "nan" not in row

@@ -304,7 +304,7 @@ def test_a_failed_write_leaves_the_previous_plan_whole(tiny_plan, tmp_path, monk
     p.write(out)
     before = {f.name: f.read_bytes() for f in out.iterdir()}
 
-    def broken(self, d):
+    def broken(self, d, **_kw):
         (d / "schedule.csv").write_text("half")
         raise OSError("disk full")
 

@@ -24,6 +24,15 @@ T = TypeVar("T")
 
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the full traceback on errors.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable result on stdout.")]
+TilesOpt = Annotated[
+    bool,
+    typer.Option(
+        "--tiles/--no-tiles",
+        help="Offer OpenStreetMap tiles on the maps as a base the reader can switch on (no "
+        "request until then; the maps open on a base drawn offline from the layers). "
+        "--no-tiles leaves the web tiles out.",
+    ),
+]
 TimeLimitOpt = Annotated[
     float | None,
     typer.Option(

@@ -60,6 +60,7 @@ from siting.cli.common import (
     ForceOpt,
     JsonOpt,
     MipGapOpt,
+    TilesOpt,
     err,
     guard,
     out,
@@ -268,6 +269,7 @@ def stress_command(
     ] = None,
     mip_gap: MipGapOpt = None,
     force: ForceOpt = False,
+    tiles: TilesOpt = True,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -294,6 +296,7 @@ def stress_command(
             time_limit=time_limit,
             mip_gap=mip_gap,
             progress=progress,
+            tiles=tiles,
         ),
     )
     if as_json:
@@ -351,6 +354,7 @@ def _run_stress(
     time_limit: float | None,
     mip_gap: float | None,
     progress: _Progress,
+    tiles: bool = True,
 ) -> StressResult:
     """Check the paths, run :func:`siting.grid_ops.stress.stress` and write ``--out``.
 
@@ -368,6 +372,8 @@ def _run_stress(
         ``--time-limit`` [s] and ``--mip-gap`` [fraction].
     progress
         Told each stage as it starts.
+    tiles
+        ``--tiles/--no-tiles``: offer web tiles on the written plans' maps.
 
     Raises
     ------
@@ -404,7 +410,7 @@ def _run_stress(
     )
     progress(None)
     if out_dir is not None:
-        result.write(out_dir, force=force)
+        result.write(out_dir, force=force, tiles=tiles)
     return result
 
 

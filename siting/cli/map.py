@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from siting.cli.common import DebugOpt, JsonOpt, guard, out
+from siting.cli.common import DebugOpt, JsonOpt, TilesOpt, guard, out
 from siting.core.errors import InputError
 
 
@@ -20,13 +20,7 @@ def map_command(
         Path | None,
         typer.Option("--out", help="Write the map here (default: PLAN_DIR/index.html)."),
     ] = None,
-    tiles: Annotated[
-        bool,
-        typer.Option(
-            "--tiles/--no-tiles",
-            help="Offer OpenStreetMap background tiles (loaded only when online).",
-        ),
-    ] = True,
+    tiles: TilesOpt = True,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:

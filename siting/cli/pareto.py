@@ -16,6 +16,7 @@ from siting.cli.common import (
     DebugOpt,
     JsonOpt,
     SchedulerOpt,
+    TilesOpt,
     WorkersOpt,
     err,
     guard,
@@ -51,6 +52,7 @@ def pareto_command(
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = 2,
     threads: Annotated[int, typer.Option("--threads", min=1, help="Solver threads per point.")] = 1,
+    tiles: TilesOpt = True,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -77,6 +79,7 @@ def pareto_command(
             workers=workers,
             threads=threads,
             progress=say,
+            tiles=tiles,
         )
 
     front = guard(debug, run, INTERRUPTED_KEPT, hard_stop=False)  # (Dask shuts down in order)

@@ -20,6 +20,7 @@ from siting.cli.common import (
     JsonOpt,
     MipGapOpt,
     QuietOpt,
+    TilesOpt,
     TimeLimitOpt,
     err,
     guard,
@@ -131,6 +132,7 @@ def plan(
         ),
     ] = None,
     force: ForceOpt = False,
+    tiles: TilesOpt = True,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
@@ -162,6 +164,7 @@ def plan(
                     progress=show.stage,
                     clock=clock,
                     force=force,
+                    tiles=tiles,
                 )
                 show.stage("finished")
             return p

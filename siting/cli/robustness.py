@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from siting.cli.common import DebugOpt, JsonOpt, guard, out
+from siting.cli.common import DebugOpt, JsonOpt, TilesOpt, guard, out
 from siting.core.errors import InputError
 
 if TYPE_CHECKING:
@@ -48,13 +48,7 @@ def robustness_command(
         Path, typer.Argument(help="A sweep file, or a sweep's output folder (its `out`).")
     ],
     top: Annotated[int, typer.Option("--top", min=1, help="Sites to print.")] = 15,
-    tiles: Annotated[
-        bool,
-        typer.Option(
-            "--tiles/--no-tiles",
-            help="Offer OpenStreetMap background tiles on the map (loaded only when online).",
-        ),
-    ] = True,
+    tiles: TilesOpt = True,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:

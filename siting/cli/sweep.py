@@ -17,6 +17,7 @@ from siting.cli.common import (
     DebugOpt,
     JsonOpt,
     SchedulerOpt,
+    TilesOpt,
     WorkersOpt,
     err,
     guard,
@@ -34,6 +35,7 @@ def sweep_command(
     retry_failed: Annotated[
         bool, typer.Option("--retry-failed", help="Run again the scenarios that failed before.")
     ] = False,
+    tiles: TilesOpt = True,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -69,6 +71,7 @@ def sweep_command(
                 workers=workers,
                 retry_failed=retry_failed,
                 progress=show,
+                tiles=tiles,
             )
 
     res = guard(debug, run, INTERRUPTED_KEPT, hard_stop=False)  # (Dask shuts down in order)

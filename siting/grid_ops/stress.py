@@ -477,7 +477,7 @@ class StressResult:
             files.append(Path(self.base.source))
         return files
 
-    def write(self, out_dir: str | Path, *, force: bool = False) -> Path:
+    def write(self, out_dir: str | Path, *, force: bool = False, tiles: bool = True) -> Path:
         """Write the result into ``out_dir`` as a whole (staged, then swapped in).
 
         Files: the stressed plan (re-plan mode, when feasible; :meth:`Plan.write`:
@@ -492,6 +492,9 @@ class StressResult:
             (:func:`siting.core.io.check_output_folder`).
         force
             Also replace a siting folder of another scenario or kind.
+        tiles
+            Offer OpenStreetMap tiles on the plans' maps as a base the reader can switch on
+            (no request until then; :func:`siting.render.maps.render_map`).
 
         Returns
         -------
@@ -519,10 +522,10 @@ class StressResult:
                         "edits": _records(self.edits),
                         "summary": SUMMARY_FILE,
                     }
-                    self.stressed.write(stage)  # replaces the (empty) staging folder
+                    self.stressed.write(stage, tiles=tiles)  # replaces the (empty) staging folder
                 if self.base.plan is not None:
                     self.base.plan.manifest["output_dir"] = str(out / BASE_SUBDIR)
-                    self.base.plan.write(stage / BASE_SUBDIR)
+                    self.base.plan.write(stage / BASE_SUBDIR, tiles=tiles)
                 self.output_dir = out
                 text = json.dumps(self.as_dict(), indent=2) + "\n"
                 write_text_atomic(stage / SUMMARY_FILE, text)

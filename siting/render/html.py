@@ -307,12 +307,33 @@ def inline_leaflet(page: str) -> str:
     return page
 
 
-#: The map pages' own styles (boxes, legend, year control, minimap, popup tables).
+#: The map pages' own styles (boxes, legend, year control, minimap, popup tables, place
+#: labels; below 600 px wide, a phone layout: one legend column, a narrower year control).
 MAP_CSS = """
 <style>
 .siting-box{background:rgba(255,255,255,.92);padding:6px 9px;border-radius:5px;
   box-shadow:0 1px 5px rgba(0,0,0,.4);font:12px/1.4 sans-serif;max-width:260px}
-.siting-legend{max-height:45vh;overflow:auto}
+div.siting-legend{max-height:45vh;overflow:auto}
+details.siting-legend{max-width:none}
+details.siting-legend summary{cursor:pointer;font-weight:bold}
+.siting-legend-body{column-gap:14px;overflow:auto}
+.siting-legend-body .lg{break-inside:avoid;page-break-inside:avoid}
+.siting-legend-body .lg h4{margin-top:4px}
+div.leaflet-container{background:#e9eef1}
+.leaflet-tooltip.siting-place-label{background:none;border:none;box-shadow:none;padding:0 2px;color:#222;
+  font:600 10px/1.2 sans-serif;text-shadow:0 0 2px #fff,0 0 2px #fff,0 0 3px #fff}
+.leaflet-tooltip.siting-place-label:before{display:none}
+.siting-pl0,.leaflet-tooltip.siting-pl0{font-size:10px}
+.siting-pl1,.leaflet-tooltip.siting-pl1{font-size:12px}
+.siting-pl2,.leaflet-tooltip.siting-pl2{font-size:14px}
+.siting-pl3,.leaflet-tooltip.siting-pl3{font-size:16px}
+.siting-report-link{display:block;margin-top:4px}
+@media (max-width:600px){
+  details.siting-legend{max-width:calc(100vw - 30px)}
+  .siting-yearbox input{width:120px}
+  .siting-box{font-size:11px;padding:4px 7px}
+  .leaflet-control-layers-expanded{max-width:calc(100vw - 70px)}
+}
 .siting-legend i{display:inline-block;width:12px;height:12px;margin-right:5px;vertical-align:middle}
 .siting-legend i.dot{border-radius:50%}.siting-legend h4{margin:6px 0 2px;font-size:12px}
 .siting-yearbox input{width:180px}.siting-ticks{color:#555}

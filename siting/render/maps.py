@@ -9,24 +9,41 @@ map, never an error). It writes one HTML page, atomically (a temporary file besi
 one rename).
 
 What the map shows (each an overlay in the layer control, top right): the region outline
-(the boundary layer, else the hull of the plan's own features), growth zones, chosen sites
-(circle area by IT MW in the year shown, colour by first year), candidates not chosen
-(faint dots on one canvas layer, so tens of thousands stay fast: grey screened out, blue not
-economic), branches coloured by peak loading in the year shown, substations (buses; size by
-campus peak draw), water sources and pipelines, policy zones, exclusions, places, and the
-rasters as image overlays (off by default). Popups explain a site (IT MW by year, cooling,
-PUE, WUE, water source, bus, costs) and, for a candidate not chosen, the reason.
+(the boundary layer, else the hull of the plan's own features), open water (the exclusions
+of kind ``water``), growth zones, chosen sites (circle area by IT MW in the year shown,
+colour by first year), candidates not chosen (faint dots on one canvas layer, so tens of
+thousands stay fast: grey screened out, blue not economic), branches coloured by peak
+loading in the year shown, substations (buses; colour by voltage, :data:`KV_CLASSES`; size
+by campus peak draw; a thick black ring where campuses connect), water sources and
+pipelines, policy zones, exclusions, places (a dot and a permanent label, both sized by
+population, :func:`place_size`), and the rasters as image overlays (off by default). Popups
+explain a site (IT MW by year, cooling, PUE, WUE, water source, bus, costs, and a link to
+its row of ``report.html``, :func:`report_href`) and, for a candidate not chosen, the
+reason. ``index.html#site-<id>`` (the report's link back) opens on that site's popup.
+
+**Detail by zoom**: a grid of more than :data:`BUS_DETAIL_0` buses opens with only its
+highest-voltage buses drawn and shows the rest one and two zoom levels in
+(:func:`bus_detail_levels`); places likewise, the most populous labelled first
+(:func:`place_detail_levels`).
+
+**Any screen**: the layer control (top right) and the legend (bottom right, a ``<details>``
+the reader folds) never overlap: the legend's body gets the height left below the layer
+control, in as many 200 px columns as its sections need there (as far as the width beside
+the year control allows; scrolling only beyond that), and a section explaining an overlay
+is shown only while that overlay is on. Below 600 px wide (a phone) both start folded, only one of them
+is open at a time, an open legend sits above the year control, and there is no minimap.
 
 **Year control**: a slider (bottom left) over the plan's years; moving it redraws the sites
 (only those in service, sized by that year's MW), the pipelines in use, the substations'
 campus draw and the branch loadings of that year. It starts on the last year.
 
-**Offline**: the page is self-contained. Leaflet's JavaScript and CSS (BSD-2-Clause, from
-``siting/static/leaflet``) are inlined, and every data layer, the outline, the legends, the
-scale bar, the full-screen button and the minimap are drawn from the page's own data with
-no request to anything. Only the optional OpenStreetMap background tiles (a base layer,
-``tiles=True``; "No background" is the other choice) come from the internet; without it
-they fail quietly and the map still works.
+**Offline by default**: the page is self-contained. Leaflet's JavaScript and CSS
+(BSD-2-Clause, from ``siting/render/static/leaflet``) are inlined, and every data layer, the
+outline, the legends, the scale bar, the full-screen button and the minimap are drawn from
+the page's own data with no request to anything. The base the page opens on is drawn from
+the layers ("Drawn from the layers (offline)": outline, open water, labelled places).
+OpenStreetMap tiles (``tiles=True``, the default) are a second base the reader can switch on
+in the layer control; no tile is requested before that. ``tiles=False`` leaves them out.
 
 Every string from the input data goes through :func:`siting.render.html.esc` in Python
 before it reaches the page (popups, tooltips, legends); the embedded JSON
@@ -87,6 +104,25 @@ LOADING_BINS = (
 NO_LOADING_COLOUR = "#999999"
 #: Candidate colours: screened out, not economic.
 CAND_COLOURS = {"screened_out": "#888888", "not_chosen": "#4a7fb5"}
+
+#: Substation colours by voltage: (lowest kV of the class, colour, legend label), highest
+#: class first; a bus without a voltage is drawn in :data:`NO_KV_COLOUR`.
+KV_CLASSES = (
+    (300.0, "#54278f", "300 kV and above"),
+    (200.0, "#3182bd", "200 to 300 kV"),
+    (100.0, "#31a354", "100 to 200 kV"),
+    (0.0, "#bdbdbd", "below 100 kV"),
+)
+NO_KV_COLOUR = "#ffffff"
+#: Thinning of large grids: at the zoom the map opens on, the highest-voltage buses up to
+#: this many are drawn (the whole highest class at least) ...
+BUS_DETAIL_0 = 300
+#: ... one zoom level in, the classes up to this many buses; two levels in, every bus.
+BUS_DETAIL_1 = 1000
+#: Places: labels of the most populous places drawn at the opening zoom; one level in, up
+#: to :data:`PLACE_DETAIL_1`; two levels in, every place.
+PLACE_DETAIL_0 = 40
+PLACE_DETAIL_1 = 150
 
 OSM_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 OSM_ATTRIBUTION = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>'
@@ -261,8 +297,12 @@ def _sites(inp: MapInputs) -> dict:
                 *costs,
             ]
         )
+        popup += (
+            f"<a class='siting-report-link' href='{esc(report_href(sid))}'>"
+            "this site in the report &rarr;</a>"
+        )
         return {
-            "id": esc(sid),
+            "id": sid,  # (a key in the page's script, never written into the page as HTML)
             "mw": [clean_json_value(v) for v in mw],
             "c": _colour_of_year(years, row.get("first_year")),
             "p": popup,
@@ -273,6 +313,16 @@ def _sites(inp: MapInputs) -> dict:
         # a site is drawn as a circle at a point: grid cells and parcels are polygons
         sites = sites.set_geometry(sites.geometry.representative_point())
     return feature_collection(sites, props)
+
+
+def report_href(site_id: Any) -> str:
+    """The link from a site's popup to its section of ``report.html`` (not yet escaped).
+
+    The anchor is ``site-<site_id>`` (the report's ``id``), percent-encoded as a URL
+    fragment."""
+    from urllib.parse import quote
+
+    return "report.html#" + quote(f"site-{site_id}", safe="")
 
 
 def _candidates(inp: MapInputs) -> dict:
@@ -371,9 +421,126 @@ def _buses(inp: MapInputs) -> dict:
                 ]
             )
         )
-        return {"mw": mw, "p": popup, "t": f"bus {esc(row.get('bus_id'))} {esc(name)}".strip()}
+        return {
+            "mw": mw,
+            "p": popup,
+            "t": f"bus {esc(row.get('bus_id'))} {esc(name)}".strip(),
+            "k": kv_colour(row.get("voltage_kv")),
+            "dz": levels.get(str(row.get("bus_id")), 0),
+        }
 
-    return feature_collection(inp.layer("buses"), props)
+    buses = inp.layer("buses")
+    levels: dict[str, int] = {}
+    if buses is not None:
+        kv = buses["voltage_kv"] if "voltage_kv" in buses else pd.Series(np.nan, buses.index)
+        draw = [c for c in buses.columns if c.startswith("campus_peak_mw_")]
+        campus = buses[draw].fillna(0.0).gt(0.0).any(axis=1) if draw else kv.isna() & False
+        dz = bus_detail_levels(pd.to_numeric(kv, errors="coerce").to_numpy(), campus.to_numpy())
+        levels = dict(zip(buses["bus_id"].astype(str), dz, strict=True))
+    return feature_collection(buses, props)
+
+
+def kv_colour(kv: Any) -> str:
+    """The colour of a substation of ``kv`` [kV] (:data:`KV_CLASSES`; none: white)."""
+    try:
+        v = float(kv)
+    except (TypeError, ValueError):
+        return NO_KV_COLOUR
+    if not math.isfinite(v):
+        return NO_KV_COLOUR
+    for lo, colour, _ in KV_CLASSES:
+        if v >= lo:
+            return colour
+    return KV_CLASSES[-1][1]
+
+
+def bus_detail_levels(voltage_kv: np.ndarray, campus: np.ndarray) -> list[int]:
+    """How many zoom levels in from the opening view each bus is drawn (0, 1 or 2).
+
+    A grid of at most :data:`BUS_DETAIL_0` buses is drawn whole (all 0). A larger one is
+    thinned by voltage: whole voltage levels, highest first, get 0 while the buses drawn
+    stay within :data:`BUS_DETAIL_0` (the highest level always), 1 within
+    :data:`BUS_DETAIL_1`, the rest 2; a bus without a voltage gets 2. A bus a campus
+    connects to (``campus``) always gets 0.
+
+    Parameters
+    ----------
+    voltage_kv
+        Each bus's voltage [kV] (NaN: unknown).
+    campus
+        Whether a campus draws power at the bus in some year.
+
+    Returns
+    -------
+    list of int
+        One level per bus, in the order given.
+    """
+    kv = np.asarray(voltage_kv, dtype=float)
+    n = len(kv)
+    if n <= BUS_DETAIL_0:
+        return [0] * n
+    out = np.full(n, 2, dtype=int)
+    known = np.isfinite(kv)
+    seen = 0
+    for i, level in enumerate(sorted(set(kv[known].tolist()), reverse=True)):
+        at = known & (kv == level)
+        seen += int(at.sum())
+        out[at] = 0 if (seen <= BUS_DETAIL_0 or i == 0) else (1 if seen <= BUS_DETAIL_1 else 2)
+    out[np.asarray(campus, dtype=bool)] = 0
+    return [int(x) for x in out]
+
+
+def place_detail_levels(population: np.ndarray) -> list[int]:
+    """How many zoom levels in from the opening view each place's label is drawn: the
+    :data:`PLACE_DETAIL_0` most populous at 0, the next up to :data:`PLACE_DETAIL_1` at 1,
+    the rest at 2 (ties in the order given; an unknown population counts as 0 people).
+
+    Parameters
+    ----------
+    population
+        Each place's population [people].
+
+    Returns
+    -------
+    list of int
+        One level per place, in the order given.
+    """
+    pop = np.nan_to_num(np.asarray(population, dtype=float), nan=0.0)
+    rank = np.empty(len(pop), dtype=int)
+    rank[np.argsort(-pop, kind="stable")] = np.arange(len(pop))
+    return [0 if r < PLACE_DETAIL_0 else (1 if r < PLACE_DETAIL_1 else 2) for r in rank]
+
+
+def place_size(population: Any) -> int:
+    """A place's size class 0 to 3 (label 10, 12, 14, 16 px): 0 below 10,000 people (or
+    unknown), 1 from 10,000, 2 from 100,000, 3 from 1,000,000 [people]."""
+    try:
+        v = float(population)
+    except (TypeError, ValueError):
+        return 0
+    if not math.isfinite(v) or v < 1e4:
+        return 0
+    return min(3, int(math.log10(v)) - 3)
+
+
+def _places(places: gpd.GeoDataFrame | None) -> dict:
+    """The places as labelled points: name, size class by population, detail level."""
+    if places is None or not len(places):
+        return feature_collection(None, lambda r: {})
+    pop_col = places["population"] if "population" in places else pd.Series(np.nan, places.index)
+    pop = pd.to_numeric(pop_col, errors="coerce")
+    order = np.argsort(-np.nan_to_num(pop.to_numpy(), nan=0.0), kind="stable")
+    places = places.assign(_dz=place_detail_levels(pop.to_numpy()), _pop=pop).iloc[order]
+    generic = _generic_props("Place")
+
+    def props(row) -> dict:
+        name = row.get("name")
+        name = name if isinstance(name, str) and name else row.get("place_id")
+        out = generic(row.drop(labels=["_dz", "_pop"]))
+        out.update({"n": esc(name), "s": place_size(row["_pop"]), "dz": int(row["_dz"])})
+        return out
+
+    return feature_collection(places, props)
 
 
 def _links(inp: MapInputs) -> dict:
@@ -395,6 +562,11 @@ def _links(inp: MapInputs) -> dict:
 
 def _generic(gdf: gpd.GeoDataFrame | None, kind: str, id_col: str | None = None) -> dict:
     """Any other layer: popup with its non-geometry columns (escaped)."""
+    return feature_collection(gdf, _generic_props(kind, id_col))
+
+
+def _generic_props(kind: str, id_col: str | None = None) -> Any:
+    """The properties of a feature of any other layer: its popup and tooltip."""
 
     def props(row) -> dict:
         pairs = [
@@ -405,7 +577,7 @@ def _generic(gdf: gpd.GeoDataFrame | None, kind: str, id_col: str | None = None)
         head = esc(row.get(id_col)) if id_col and id_col in row else esc(row.get("name"))
         return {"p": f"<b>{esc(kind)} {head}</b>" + popup_rows(pairs), "t": f"{esc(kind)} {head}"}
 
-    return feature_collection(gdf, props)
+    return props
 
 
 def _zones(inp: MapInputs) -> dict:
@@ -521,19 +693,22 @@ _JS = r"""
   var years = D.years, yi = years.length - 1;
   var svg = L.svg(), canvas = L.canvas({padding: 0.3});
   var overlays = {}, base = {};
+  // a phone or a narrow window: controls folded, no minimap (see MAP_CSS's media query)
+  var narrow = window.matchMedia("(max-width: 600px)").matches;
   function pop(layer, f) {
-    if (f.properties.p) layer.bindPopup(f.properties.p, {maxWidth: 420});
+    if (f.properties.p) layer.bindPopup(f.properties.p, {maxWidth: narrow ? 280 : 420});
     if (f.properties.t) layer.bindTooltip(f.properties.t, {sticky: true});
   }
   function add(name, layer, on) { overlays[name] = layer; if (on) layer.addTo(map); return layer; }
 
-  // base layers: tiles are optional; "No background" always works offline
-  var none = L.layerGroup();
+  // base layers: the map drawn from the layers (offline, the default); web tiles only as a
+  // base the reader can switch on: a tile layer makes no request until it is on the map
+  var drawn = L.layerGroup().addTo(map);
+  base["Drawn from the layers (offline)"] = drawn;
   if (D.tiles) {
-    var osm = L.tileLayer(D.tiles.url, {attribution: D.tiles.attribution, maxZoom: 19});
-    base["OpenStreetMap (online)"] = osm; osm.addTo(map);
-  } else { none.addTo(map); }
-  base["No background"] = none;
+    base["OpenStreetMap tiles (online)"] = L.tileLayer(D.tiles.url,
+      {attribution: D.tiles.attribution, maxZoom: 19, className: "siting-tiles"});
+  }
 
   var outline = add("Region outline", L.geoJSON(D.outline, {renderer: svg, interactive: false,
     style: {color: "#333", weight: 2, fill: true, fillColor: "#f4f1ea", fillOpacity: 0.35,
@@ -548,6 +723,7 @@ _JS = r"""
     add(name, L.geoJSON(fc, {renderer: svg, style: style, onEachFeature: function (f, l) { pop(l, f); },
       pointToLayer: function (f, ll) { return L.circleMarker(ll, {radius: 3, renderer: svg, className: cls}); }}), on);
   }
+  poly("Open water", D.water, {color: "#4a90c2", weight: 1, fillColor: "#a6cee3", fillOpacity: 0.8}, true, "siting-water");
   poly("Exclusions", D.exclusions, {color: "#b2182b", weight: 1, fillOpacity: 0.15}, false, "siting-exclusion");
   poly("Policy zones", D.policy_zones, {color: "#7b3294", weight: 1, dashArray: "4 3", fillOpacity: 0.1}, false, "siting-policy");
   poly("Growth zones", D.zones, {color: "#e66101", weight: 2, fillOpacity: 0.15}, true, "siting-zone");
@@ -587,12 +763,18 @@ _JS = r"""
       onEachFeature: function (f, l) { pop(l, f); }}), true);
   }
   var links = D.links.features.length ? add("Water pipelines", L.featureGroup(), true) : null;
-  if (D.places.features.length) {
-    add("Places", L.geoJSON(D.places, {
-      pointToLayer: function (f, ll) { return L.circleMarker(ll, {renderer: svg, radius: 2, color: "#333",
-        weight: 1, fillOpacity: 1, className: "siting-place"}); },
-      onEachFeature: function (f, l) { pop(l, f); }}), false);
-  }
+  // places: a dot sized by population and a permanent label (10 to 16 px), the most
+  // populous first; thinned by zoom like the substations
+  var places = D.places.features.length ? add("Places", L.featureGroup(), true) : null;
+  var placeMarkers = D.places.features.map(function (f) {
+    var s = f.properties.s;
+    var m = L.circleMarker(ll(f), {renderer: svg, radius: 2 + 1.2 * s, color: "#333", weight: 1,
+      fillColor: "#fff", fillOpacity: 1, className: "siting-place"});
+    if (f.properties.p) m.bindPopup(f.properties.p, {maxWidth: 420});
+    m.bindTooltip(f.properties.n, {permanent: true, direction: "right", offset: [4, 0],
+      className: "siting-place-label siting-pl" + s, interactive: false});
+    return m;
+  });
   var sites = add("Chosen sites", L.featureGroup(), true);
 
   var maxMw = 1;
@@ -601,25 +783,45 @@ _JS = r"""
   D.buses.features.forEach(function (f) { f.properties.mw.forEach(function (v) { if (v > maxBus) maxBus = v; }); });
   function ll(f) { var c = f.geometry.coordinates; return [c[1], c[0]]; }
 
+  // detail by zoom: a feature with properties.dz = k is drawn from k levels in from the
+  // opening view (z0); large grids show their highest-voltage buses first
+  var z0 = null;
+  function detail() { return z0 === null ? 0 : map.getZoom() - z0; }
+  var siteMarkers = {};
+  function drawBuses() {
+    if (!buses) return;
+    buses.clearLayers();
+    var dz = detail();
+    D.buses.features.forEach(function (f) {
+      if ((f.properties.dz || 0) > dz) return;
+      var mw = f.properties.mw[yi] || 0;
+      var m = L.circleMarker(ll(f), {renderer: svg, radius: 3 + 8 * Math.sqrt(mw / maxBus),
+        color: mw > 0 ? "#000" : "#444", weight: mw > 0 ? 2.5 : 0.8, fillColor: f.properties.k,
+        fillOpacity: 0.9, className: "siting-bus"});
+      pop(m, f); m.addTo(buses);
+    });
+  }
+  function drawPlaces() {
+    if (!places) return;
+    var dz = detail();
+    placeMarkers.forEach(function (m, i) {
+      var on = (D.places.features[i].properties.dz || 0) <= dz;
+      if (on && !places.hasLayer(m)) m.addTo(places);
+      if (!on && places.hasLayer(m)) places.removeLayer(m);
+    });
+  }
+
   function setYear(i) {
     yi = i;
-    sites.clearLayers();
+    sites.clearLayers(); siteMarkers = {};
     D.sites.features.forEach(function (f) {
       var mw = f.properties.mw[i];
       if (!(mw > 0)) return;
       var m = L.circleMarker(ll(f), {renderer: svg, radius: 5 + 15 * Math.sqrt(mw / maxMw),
         color: "#222", weight: 1.5, fillColor: f.properties.c, fillOpacity: 0.85, className: "siting-site"});
-      pop(m, f); m.addTo(sites);
+      pop(m, f); m.addTo(sites); siteMarkers[f.properties.id] = m;
     });
-    if (buses) {
-      buses.clearLayers();
-      D.buses.features.forEach(function (f) {
-        var mw = f.properties.mw[i] || 0;
-        var m = L.circleMarker(ll(f), {renderer: svg, radius: 3 + 8 * Math.sqrt(mw / maxBus),
-          color: "#000", weight: 1, fillColor: mw > 0 ? "#222" : "#fff", fillOpacity: 0.9, className: "siting-bus"});
-        pop(m, f); m.addTo(buses);
-      });
-    }
+    drawBuses();
     if (links) {
       links.clearLayers();
       D.links.features.forEach(function (f) {
@@ -634,7 +836,8 @@ _JS = r"""
     window.sitingYear = years[i];
   }
 
-  L.control.layers(base, overlays, {collapsed: false, position: "topright"}).addTo(map);
+  // the layer control: open on a wide screen, folded to its button on a narrow one
+  var layersCtl = L.control.layers(base, overlays, {collapsed: narrow, position: "topright"}).addTo(map);
 
   // year control
   if (years.length) {
@@ -652,13 +855,81 @@ _JS = r"""
   }
   setYear(yi);
 
-  // legend (built in Python, escaped there)
+  // legend (built in Python, escaped there): a <details> the reader folds; open on a wide
+  // screen, folded on a narrow one; fitted below the layer control (fitControls)
   var lg = L.control({position: "bottomright"});
+  var legend = null;
   lg.onAdd = function () {
-    var div = L.DomUtil.create("div", "siting-box siting-legend"); div.innerHTML = D.legend;
-    L.DomEvent.disableScrollPropagation(div); return div;
+    var div = L.DomUtil.create("div", "siting-legend-ctl");
+    div.innerHTML = "<details class='siting-box siting-legend'" + (narrow ? "" : " open") +
+      "><summary>Legend</summary><div class='siting-legend-body'>" + D.legend + "</div></details>";
+    legend = div.querySelector("details");
+    L.DomEvent.disableClickPropagation(div); L.DomEvent.disableScrollPropagation(div);
+    return div;
   };
   lg.addTo(map);
+
+  // legend and layer control never overlap: the legend's body gets the height between the
+  // layer control's foot and the legend's own foot, and as many columns (200 px each) as
+  // its sections need in that height, as far as the width left of it allows (beside the
+  // year control); on a narrow screen, one column, only one of legend and layer control
+  // open at a time, and an open legend sits above the year control
+  var COL_PX = 200, GAP_PX = 14;
+  function showSections() {
+    if (!legend) return;
+    legend.querySelectorAll(".lg").forEach(function (el) {
+      var k = el.getAttribute("data-layer");
+      el.style.display = (!k || !overlays[k] || map.hasLayer(overlays[k])) ? "" : "none";
+    });
+  }
+  function fitControls() {
+    if (!legend) return;
+    var body = legend.querySelector(".siting-legend-body");
+    var ctl = lg.getContainer(), yearbox = document.querySelector(".siting-yearbox");
+    var mapR = map.getContainer().getBoundingClientRect();
+    ctl.style.marginBottom = "";
+    body.style.maxHeight = "none"; body.style.columnCount = "1";
+    body.style.width = (narrow ? Math.min(300, mapR.width - 40) : COL_PX) + "px";
+    var natural = body.scrollHeight;
+    if (narrow && legend.open && yearbox) {
+      var yb = yearbox.getBoundingClientRect(), lb = ctl.getBoundingClientRect();
+      ctl.style.marginBottom = (lb.bottom - yb.top + 20) + "px";
+    }
+    var top = layersCtl.getContainer().getBoundingClientRect().bottom;
+    var foot = ctl.getBoundingClientRect().bottom;
+    var summary = legend.querySelector("summary").getBoundingClientRect().height;
+    var room = foot - top - summary - 30;  // 30 px: the box's padding and a gap
+    if (!narrow && room > 0) {
+      var left = yearbox ? yearbox.getBoundingClientRect().right : mapR.left;
+      var maxCols = Math.max(1, Math.floor((mapR.right - left - 40 + GAP_PX) / (COL_PX + GAP_PX)));
+      var cols = Math.min(maxCols, Math.max(1, Math.ceil(natural / room)));
+      body.style.maxHeight = room + "px";
+      for (;;) {  // sections are kept whole: add a column while they spill sideways
+        body.style.columnCount = String(cols);
+        body.style.width = (cols * COL_PX + (cols - 1) * GAP_PX) + "px";
+        if (cols >= maxCols || body.scrollWidth <= body.clientWidth + 1) break;
+        cols += 1;
+      }
+    }
+    body.style.maxHeight = Math.max(room, 0) + "px";
+    if (room < 40 && legend.open) { legend.open = false; }
+  }
+  map.on("overlayadd overlayremove", function () { showSections(); fitControls(); });
+  showSections();
+  if (legend) {
+    legend.addEventListener("toggle", function () {
+      if (narrow && legend.open) layersCtl.collapse();
+      fitControls();
+    });
+  }
+  var expand = layersCtl.expand;
+  layersCtl.expand = function () {
+    if (narrow && legend && legend.open) { legend.open = false; }
+    var r = expand.apply(this, arguments); fitControls(); return r;
+  };
+  var collapse = layersCtl.collapse;
+  layersCtl.collapse = function () { var r = collapse.apply(this, arguments); fitControls(); return r; };
+  map.on("resize baselayerchange", fitControls);
 
   // full screen (the Fullscreen API; no plugin needed)
   var fs = L.control({position: "topleft"});
@@ -678,29 +949,51 @@ _JS = r"""
   fs.addTo(map);
   document.addEventListener("fullscreenchange", function () { map.invalidateSize(); });
 
-  // minimap: the region outline and the current view, drawn from the page's own data
-  var mm = L.control({position: "topleft"});
-  mm.onAdd = function () {
-    var div = L.DomUtil.create("div", "siting-minimap");
-    L.DomEvent.disableClickPropagation(div);
-    return div;
-  };
-  mm.addTo(map);
-  var mini = L.map(mm.getContainer(), {attributionControl: false, zoomControl: false, dragging: false,
-    scrollWheelZoom: false, doubleClickZoom: false, boxZoom: false, keyboard: false, touchZoom: false});
-  mini.setView(map.getCenter(), Math.max(map.getZoom() - 4, 0), {animate: false});
-  var miniOutline = L.geoJSON(D.outline, {style: {color: "#333", weight: 1, fillOpacity: 0.2}, interactive: false}).addTo(mini);
-  var view = L.rectangle(map.getBounds(), {color: "#d73027", weight: 1, fillOpacity: 0.1, interactive: false}).addTo(mini);
-  function syncMini() {
-    view.setBounds(map.getBounds());
-    var b = miniOutline.getBounds();
-    if (b.isValid()) mini.fitBounds(b.extend(map.getBounds()), {animate: false});
+  // minimap (wide screens): the region outline and the current view, from the page's data
+  var syncMini = function () {};
+  if (!narrow) {
+    var mm = L.control({position: "topleft"});
+    mm.onAdd = function () {
+      var div = L.DomUtil.create("div", "siting-minimap");
+      L.DomEvent.disableClickPropagation(div);
+      return div;
+    };
+    mm.addTo(map);
+    var mini = L.map(mm.getContainer(), {attributionControl: false, zoomControl: false, dragging: false,
+      scrollWheelZoom: false, doubleClickZoom: false, boxZoom: false, keyboard: false, touchZoom: false});
+    mini.setView(map.getCenter(), Math.max(map.getZoom() - 4, 0), {animate: false});
+    var miniOutline = L.geoJSON(D.outline, {style: {color: "#333", weight: 1, fillOpacity: 0.2}, interactive: false}).addTo(mini);
+    var view = L.rectangle(map.getBounds(), {color: "#d73027", weight: 1, fillOpacity: 0.1, interactive: false}).addTo(mini);
+    syncMini = function () {
+      view.setBounds(map.getBounds());
+      var b = miniOutline.getBounds();
+      if (b.isValid()) mini.fitBounds(b.extend(map.getBounds()), {animate: false});
+    };
   }
-  map.on("moveend zoomend", syncMini);
+  map.on("moveend zoomend", function () { syncMini(); });
 
-  if (D.bounds) map.fitBounds(D.bounds, {padding: [20, 20]});
+  if (D.bounds) map.fitBounds(D.bounds, {padding: [20, 20], animate: false});
+  z0 = map.getZoom();
+  map.on("zoomend", function () { drawBuses(); drawPlaces(); });
+  drawBuses(); drawPlaces();
   syncMini();
-  window.sitingMap = map; window.sitingSetYear = setYear; window.sitingReady = true;
+  fitControls();
+
+  // report.html links here as index.html#site-<id>: open that site's popup
+  function showSite() {
+    var h = decodeURIComponent((window.location.hash || "").replace(/^#/, ""));
+    if (h.indexOf("site-") !== 0) return;
+    var m = siteMarkers[h.slice(5)];
+    if (!m) {  // not in service in the year shown: show the site's first year
+      for (var j = 0; j < years.length && !m; j++) { setYear(j); m = siteMarkers[h.slice(5)]; }
+      var sl = document.getElementById("siting-year"); if (sl) sl.value = String(yi);
+    }
+    if (m) { map.setView(m.getLatLng(), Math.max(map.getZoom(), z0 + 1)); m.openPopup(); }
+  }
+  window.addEventListener("hashchange", showSite);
+  showSite();
+  window.sitingMap = map; window.sitingSetYear = setYear; window.sitingLayers = layersCtl;
+  window.sitingFitControls = fitControls; window.sitingReady = true;
 })();
 """
 
@@ -714,8 +1007,12 @@ class _Layers(MacroElement):
         self.data = data
 
 
-def _legend(inp: MapInputs, rasters: list[dict], n_cand: int) -> str:
+def _legend(inp: MapInputs, rasters: list[dict], n_cand: int, places: dict, water: dict) -> str:
+    """The legend's sections, escaped here: each a ``<div class='lg'>`` kept whole in the
+    legend's columns, its ``data-layer`` the overlay it explains (shown only while that
+    overlay is on; empty: always shown)."""
     years = inp.years
+    sections: list[tuple[str, str]] = []  # (the overlay it explains, or "": always, html)
     parts = ["<h4>Chosen sites: first year</h4>"]
     first = set()
     s = inp.layer("sites")
@@ -726,44 +1023,91 @@ def _legend(inp: MapInputs, rasters: list[dict], n_cand: int) -> str:
             parts.append(
                 f"<i class='dot' style='background:{_colour_of_year(years, y)}'></i>{y}<br>"
             )
-    parts.append("<span>circle area: IT MW in the year shown</span>")
+    parts.append("<span>circle area: IT MW in the year shown; the popup links to the report</span>")
+    sections.append(("Chosen sites", "".join(parts)))
     if inp.layer("branches") is not None:
-        parts.append("<h4>Branch peak loading [% of rating]</h4>")
+        parts = ["<h4>Branch peak loading [% of rating]</h4>"]
         for _, col, label in LOADING_BINS:
             parts.append(f"<i style='background:{col}'></i>{label}<br>")
-        parts.append(f"<i style='background:{NO_LOADING_COLOUR}'></i>no reading<br>")
-    if inp.layer("buses") is not None:
-        parts.append(
-            "<h4>Substations</h4>size: campus peak draw [MW]; black: campuses connected<br>"
-        )
+        parts.append(f"<i style='background:{NO_LOADING_COLOUR}'></i>no reading")
+        sections.append(("Branches (peak loading)", "".join(parts)))
+    buses = inp.layer("buses")
+    if buses is not None:
+        parts = ["<h4>Substations by voltage</h4>"]
+        kv = pd.to_numeric(buses.get("voltage_kv", pd.Series(dtype=float)), errors="coerce")
+        for lo, col, label in KV_CLASSES:
+            hi = min((c for c, _, _ in KV_CLASSES if c > lo), default=math.inf)
+            if ((kv >= lo) & (kv < hi)).any():
+                parts.append(f"<i class='dot' style='background:{col}'></i>{label}<br>")
+        if kv.isna().any():
+            parts.append(
+                f"<i class='dot' style='background:{NO_KV_COLOUR};border:1px solid #444'></i>"
+                "voltage not given<br>"
+            )
+        parts.append("size: campus peak draw [MW]; thick black ring: campuses connected")
+        if len(buses) > BUS_DETAIL_0:
+            parts.append(
+                f"<br>{len(buses):,} buses: the highest voltages at this zoom, all when zoomed in"
+            )
+        sections.append(("Substations", "".join(parts)))
     if n_cand:
-        parts.append(f"<h4>Candidates not chosen ({n_cand:,})</h4>")
-        parts.append(
-            f"<i class='dot' style='background:{CAND_COLOURS['screened_out']}'></i>screened out<br>"
+        sections.append(
+            (
+                "Candidates not chosen",
+                f"<h4>Candidates not chosen ({n_cand:,})</h4>"
+                f"<i class='dot' style='background:{CAND_COLOURS['screened_out']}'></i>screened out<br>"
+                f"<i class='dot' style='background:{CAND_COLOURS['not_chosen']}'></i>not economic",
+            )
         )
+    if inp.layer("water_links") is not None or inp.water_sources is not None or water["features"]:
+        parts = ["<h4>Water</h4>"]
+        if water["features"]:
+            parts.append("<i style='background:#a6cee3'></i>open water<br>")
         parts.append(
-            f"<i class='dot' style='background:{CAND_COLOURS['not_chosen']}'></i>not economic<br>"
+            "<i class='dot' style='background:#6baed6'></i>source; "
+            "dashed: pipeline in use [m3/day in popup]"
         )
-    if inp.layer("water_links") is not None or inp.water_sources is not None:
-        parts.append(
-            "<h4>Water</h4><i class='dot' style='background:#6baed6'></i>source; "
-            "dashed: pipeline in use [m3/day in popup]<br>"
+        sections.append(("", "".join(parts)))
+    if places["features"]:
+        sections.append(
+            (
+                "Places",
+                "<h4>Places</h4>label size by population: "
+                "<span class='siting-pl3'>1 M+</span> <span class='siting-pl2'>100 k</span> "
+                "<span class='siting-pl1'>10 k</span> <span class='siting-pl0'>smaller</span>"
+                + (
+                    "<br>the largest at this zoom, all when zoomed in"
+                    if len(places["features"]) > PLACE_DETAIL_0
+                    else ""
+                ),
+            )
         )
     if inp.layer("zones") is not None:
-        parts.append(
-            "<h4>Growth zones</h4><i style='background:#e66101;opacity:.5'></i>zone (final build)<br>"
+        sections.append(
+            (
+                "Growth zones",
+                "<h4>Growth zones</h4><i style='background:#e66101;opacity:.5'></i>"
+                "zone (final build)",
+            )
         )
     for r in rasters:
-        parts.append(
-            f"<h4>{r['name']}</h4>viridis ramp, {popup_number(r['lo'], 1)} to {popup_number(r['hi'], 1)}<br>"
+        sections.append(
+            (
+                r["name"],
+                f"<h4>{r['name']}</h4>viridis ramp, {popup_number(r['lo'], 1)} to {popup_number(r['hi'], 1)}",
+            )
         )
     if inp.notes:
-        parts.append(
-            "<div class='siting-notes'><h4>Notes</h4>"
-            + "<br>".join(esc(n) for n in inp.notes)
-            + "</div>"
+        sections.append(
+            (
+                "",
+                "<div class='siting-notes'><h4>Notes</h4>"
+                + "<br>".join(esc(n) for n in inp.notes)
+                + "</div>",
+            )
         )
-    return "".join(parts)
+    # a section explaining one overlay is shown only while that overlay is on (the script)
+    return "".join(f"<div class='lg' data-layer='{esc(k)}'>{x}</div>" for k, x in sections)
 
 
 def build_html(plan_dir: Path, *, tiles: bool = True) -> str:
@@ -776,12 +1120,23 @@ def build_html(plan_dir: Path, *, tiles: bool = True) -> str:
     policy = inp.scenario_vector("zones", lay.get("zones"))
     excl = [inp.scenario_vector("exclusions", r) for r in (lay.get("exclusions") or [])]
     excl = [e for e in excl if e is not None and len(e)]
+    water = None  # open water among the exclusions: drawn on the offline base
+    wet = [
+        e[e["kind"].astype(str) == "water"] for e in excl if e is not None and "kind" in e.columns
+    ]
+    wet = [w for w in wet if len(w)]
+    if wet:
+        water = gpd.GeoDataFrame(
+            pd.concat(wet, ignore_index=True), geometry="geometry", crs="EPSG:4326"
+        )
     exclusions = pd.concat(excl, ignore_index=True) if excl else None
     if exclusions is not None:
         exclusions = gpd.GeoDataFrame(exclusions, geometry="geometry", crs="EPSG:4326")
     rasters = _raster_overlays(inp)
     cands = _candidates(inp)
     outline = outline_layer(inp, boundary)
+    place_fc = _places(places)
+    water_fc = _generic(water, "Open water", "name")
     bounds = None
     if outline["features"]:
         import shapely
@@ -805,14 +1160,15 @@ def build_html(plan_dir: Path, *, tiles: bool = True) -> str:
         "zones": _zones(inp),
         "policy_zones": _generic(policy, "Policy zone", "zone_id"),
         "exclusions": _generic(exclusions, "Exclusion", "kind"),
-        "places": _generic(places, "Place"),
+        "places": place_fc,
+        "water": water_fc,
         "rasters": rasters,
         "loading_bins": [[b if math.isfinite(b) else 1e300, c] for b, c, _ in LOADING_BINS],
         "no_loading": NO_LOADING_COLOUR,
         "cand_colours": CAND_COLOURS,
         "legend": "",
     }
-    data["legend"] = _legend(inp, rasters, len(cands["fc"]["features"]))
+    data["legend"] = _legend(inp, rasters, len(cands["fc"]["features"]), place_fc, water_fc)
     centre = (
         [0.0, 0.0]
         if bounds is None
@@ -844,7 +1200,9 @@ def render_map(plan_dir: Path, out: Path | None = None, *, tiles: bool = True) -
     out
         Where to write (default ``plan_dir / "index.html"``).
     tiles
-        Offer OpenStreetMap background tiles (loaded from the internet when online).
+        Offer OpenStreetMap tiles as a base the reader can switch on (no request until
+        then; the page opens on a base drawn offline from the layers); False leaves them
+        out.
 
     Returns
     -------

@@ -802,7 +802,7 @@ def _sites(p: _PlanFolder, s: pd.DataFrame) -> str:
     for _, r in s.iterrows():
         rows.append(
             [
-                r.get("site_id", ""),
+                _site_anchor(r.get("site_id", "")),
                 r.get("name", "") or "",
                 fmt_num(r.get("first_year")).replace(",", ""),
                 fmt_num(r.get("it_mw_final")),
@@ -835,13 +835,28 @@ def _sites(p: _PlanFolder, s: pd.DataFrame) -> str:
         ],
         rows,
         num=(2, 3, 5, 6, 7, 9, 10),
+        raw=(0,),
     )
     last = p.years[-1] if p.years else ""
     return (
         '<section id="sites"><h2>Sites</h2>'
         f"<p>Every campus the plan builds, in the order they open. \u201cFinal\u201d means in "
         f"{esc(last)}, the last planning year. Peak draw is the power the campus takes from the "
-        "grid on the hottest hour (IT MW x peak PUE).</p>" + table + "</section>"
+        "grid on the hottest hour (IT MW x peak PUE). A site's ID opens it on the map "
+        "(index.html).</p>" + table + "</section>"
+    )
+
+
+def _site_anchor(site_id: Any) -> str:
+    """A site's ID as the anchor ``site-<id>`` the map's popup links to, and a link back to
+    the site on the map (``index.html#site-<id>``), escaped here."""
+    from urllib.parse import quote
+
+    sid = "" if site_id is None else str(site_id)
+    frag = quote(f"site-{sid}", safe="")
+    return (
+        f'<a id="site-{esc(sid)}" href="index.html#{esc(frag)}" '
+        f'title="show on the map">{esc(sid)}</a>'
     )
 
 

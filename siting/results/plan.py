@@ -16,6 +16,7 @@ rename, so a failed or interrupted run never leaves a half-written plan that loo
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -177,6 +178,7 @@ class Plan:
         *,
         force: bool = False,
         inputs: list[str | Path] | None = None,
+        tiles: bool = True,
     ) -> Path:
         """Write every output into ``out_dir`` atomically (see the module docstring).
 
@@ -197,6 +199,9 @@ class Plan:
             Also replace a siting folder of another scenario or kind.
         inputs
             The run's input files, never to be deleted (default: the manifest's).
+        tiles
+            Offer OpenStreetMap tiles on the map as a base the reader can switch on
+            (:func:`siting.render.maps.render_map`).
 
         Returns
         -------
@@ -216,10 +221,10 @@ class Plan:
             inputs = [f["path"] for f in self.manifest.get("inputs", []) if "path" in f]
         owner = OutputOwner("plan", self.name)
         with staged_folder(out_dir, owner, inputs=inputs, force=force) as stage:
-            self._write_files(stage)
+            self._write_files(stage, tiles=tiles)
         return Path(out_dir).resolve()
 
-    def _write_files(self, d: Path) -> None:
+    def _write_files(self, d: Path, *, tiles: bool = True) -> None:
         gpkg = d / "plan.gpkg"
         layers = [
             ("sites", self.sites),
@@ -245,7 +250,7 @@ class Plan:
         (d / "manifest.json").write_text(
             json.dumps(self.manifest, indent=2, default=_json_default) + "\n", encoding="utf-8"
         )
-        failed = render_pages(d)
+        failed = render_pages(d, tiles=tiles)
         if failed:  # the tables stand; the manifest says which page is missing and why
             self.manifest.setdefault("notes", []).extend(failed)
             (d / "manifest.json").write_text(
@@ -254,13 +259,21 @@ class Plan:
             )
 
 
-def render_pages(plan_dir: Path) -> list[str]:
+def render_pages(plan_dir: Path, *, tiles: bool = True) -> list[str]:
     """Render the stakeholder pages of a plan folder: ``report.html`` and ``index.html``.
 
     A page that fails to render does not cost the plan: the failure is warned about and
     returned (as a note for the manifest), and the tables are written all the same. A
     failure to write (an ``OSError``, or any error while the folder's disk refuses writes:
     no space left, read-only) is not a rendering bug: it propagates.
+
+    Parameters
+    ----------
+    plan_dir
+        The plan folder.
+    tiles
+        Offer OpenStreetMap tiles on the map as a base the reader can switch on (no
+        request until then; :func:`siting.render.maps.render_map`).
 
     Returns
     -------
@@ -278,7 +291,11 @@ def render_pages(plan_dir: Path) -> list[str]:
     from siting.render.report import render_report
 
     failed = []
-    for render, page in ((render_report, "report.html"), (render_map, "index.html")):
+    pages: tuple[tuple[Callable[[Path], Path], str], ...] = (
+        (render_report, "report.html"),
+        (lambda d: render_map(d, tiles=tiles), "index.html"),
+    )
+    for render, page in pages:
         try:
             render(plan_dir)
         except Exception as exc:  # noqa: BLE001  (a page must not cost the plan)

@@ -252,6 +252,7 @@ def pareto(
     threads: int = 1,
     progress: Callable[[str], None] | None = None,
     client: Client | None = None,
+    tiles: bool = True,
 ) -> Front:
     """Trace the cost/metric front of a scenario (see the module docstring).
 
@@ -273,6 +274,9 @@ def pareto(
         Solver threads per point.
     progress
         Called with a line of text at each stage.
+    tiles
+        Offer OpenStreetMap tiles on the points' maps as a base the reader can switch on
+        (no request until then; the default base is drawn offline).
 
     Returns
     -------
@@ -313,6 +317,7 @@ def pareto(
         key=scenario_key(sc),
         threads=threads,
         say=say,
+        tiles=tiles,
     )
 
     with dask_client(scheduler, workers, client=client) as client:
@@ -380,6 +385,8 @@ class _FrontRun:
         Solver threads per point.
     say
         Called with a line of text at each stage.
+    tiles
+        Offer web tiles on the points' maps (:func:`siting.studies.sweep.run_sweep`).
     """
 
     scenario_file: Path
@@ -390,6 +397,7 @@ class _FrontRun:
     key: str
     threads: int
     say: Callable[[str], None]
+    tiles: bool = True
 
 
 def _anchors(run: _FrontRun, client: Client) -> tuple[dict[str, Any], float, float]:
@@ -419,7 +427,7 @@ def _anchors(run: _FrontRun, client: Client) -> tuple[dict[str, Any], float, flo
         )
     run.say("anchor: least cost")
     _write_points_file(run.points_file, run.name, run.scenario_file, metric, [None], run.threads)
-    first = run_sweep(run.points_file, client=client, robustness=False)
+    first = run_sweep(run.points_file, client=client, robustness=False, tiles=run.tiles)
     row = first.rows[0]
     if row["status"] not in ("optimal", "feasible"):
         raise InputError(
@@ -450,7 +458,7 @@ def _capped_points(
     _write_points_file(
         run.points_file, run.name, run.scenario_file, run.metric, [None, *caps], run.threads
     )
-    return run_sweep(run.points_file, client=client)
+    return run_sweep(run.points_file, client=client, tiles=run.tiles)
 
 
 def _read_anchor(dest: Path, key: str, metric: str) -> dict[str, Any] | None:

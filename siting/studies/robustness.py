@@ -865,12 +865,13 @@ _JS = r"""
     if (f.properties.t) layer.bindTooltip(f.properties.t, {sticky: true});
   }
   function add(name, layer, on) { overlays[name] = layer; if (on) layer.addTo(map); return layer; }
-  var none = L.layerGroup();
+  // the map is drawn from its own data (offline, the default); the web tiles are a base
+  // the reader can switch on: a tile layer makes no request until it is on the map
+  base["Drawn from the layers (offline)"] = L.layerGroup().addTo(map);
   if (D.tiles) {
-    var osm = L.tileLayer(D.tiles.url, {attribution: D.tiles.attribution, maxZoom: 19});
-    base["OpenStreetMap (online)"] = osm; osm.addTo(map);
-  } else { none.addTo(map); }
-  base["No background"] = none;
+    base["OpenStreetMap tiles (online)"] = L.tileLayer(D.tiles.url,
+      {attribution: D.tiles.attribution, maxZoom: 19, className: "siting-tiles"});
+  }
   add("Region outline", L.geoJSON(D.outline, {renderer: svg, interactive: false,
     style: {color: "#333", weight: 2, fill: true, fillColor: "#f4f1ea", fillOpacity: 0.35,
             className: "siting-outline"}}), true);
@@ -1114,8 +1115,8 @@ def build_map_html(rob: Robustness, *, tiles: bool = True) -> str:
     rob
         The result of :func:`robustness`.
     tiles
-        Offer OpenStreetMap background tiles (loaded only when online; "No background"
-        always works offline).
+        Offer OpenStreetMap background tiles as a base the reader can switch on (no request
+        until then); the default base is drawn from the page's own data, offline.
 
     Returns
     -------
@@ -1201,7 +1202,8 @@ def write_robustness(
     sweep_out
         A sweep's output folder.
     tiles
-        Offer OpenStreetMap background tiles on the map (loaded only when online).
+        Offer OpenStreetMap background tiles on the map as a base the reader can switch on
+        (no request until then; the default base is offline).
     result
         :func:`robustness` of ``sweep_out`` if already computed.
 

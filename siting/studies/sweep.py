@@ -391,7 +391,8 @@ def _now() -> str:
 def solve_one(task: dict[str, Any]) -> dict[str, Any]:
     """Plan one scenario of a sweep (runs on a Dask worker).
 
-    ``task``: ``name``, ``key``, ``dir`` (the scenario's folder, holding ``scenario.yaml``).
+    ``task``: ``name``, ``key``, ``dir`` (the scenario's folder, holding ``scenario.yaml``)
+    and ``tiles`` (offer web tiles on the plan's map; default true).
     Writes ``result.json`` then ``done.json``, or ``failed.json`` for a scenario without a
     plan (infeasible, bad input, no plan in time). Other errors (bugs) propagate.
     """
@@ -405,7 +406,7 @@ def solve_one(task: dict[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
     head = {"name": task["name"], "key": task["key"], "varied": task.get("varied", {})}
     try:
-        p = plan(d / SCENARIO_FILE, out=d / "plan")
+        p = plan(d / SCENARIO_FILE, out=d / "plan", tiles=task.get("tiles", True))
     except InfeasibleError as e:
         doc = {
             **head,
@@ -610,6 +611,7 @@ def run_sweep(
     progress: Callable[[SweepProgress], None] | None = None,
     client: Client | None = None,
     robustness: bool = True,
+    tiles: bool = True,
 ) -> SweepResult:
     """Run every unfinished scenario of a sweep on ``dask.distributed``.
 
@@ -631,6 +633,9 @@ def run_sweep(
         ignored); default: one from :func:`siting.core.engine.dask_client`.
     robustness
         Write ``<out>/robustness/`` (:func:`siting.studies.robustness.write_robustness`) at the end.
+    tiles
+        Offer OpenStreetMap tiles on the plans' and the robustness map as a base the reader
+        can switch on (no request until then; the default base is drawn offline).
 
     Returns
     -------
@@ -664,7 +669,9 @@ def run_sweep(
     if todo:
         live = _LiveSummary(summary, sweep, rows)
         try:
-            _run_tasks(sweep, todo, scheduler, workers, state, say, client, live.finished)
+            _run_tasks(
+                sweep, todo, scheduler, workers, state, say, client, live.finished, tiles=tiles
+            )
         finally:  # a stopped run (Ctrl-C) leaves every finished row behind
             live.flush()
     rows = _summary_rows(sweep)
@@ -678,16 +685,16 @@ def run_sweep(
         skipped,
     )
     if robustness:
-        result.robustness_dir, result.notes = _robustness(out)
+        result.robustness_dir, result.notes = _robustness(out, tiles=tiles)
     return result
 
 
-def _robustness(out: Path) -> tuple[Path | None, list[str]]:
+def _robustness(out: Path, *, tiles: bool = True) -> tuple[Path | None, list[str]]:
     """Write the robustness outputs; a failure there never costs the sweep's results."""
     from siting.studies.robustness import write_robustness
 
     try:
-        return write_robustness(out), []
+        return write_robustness(out, tiles=tiles), []
     except Exception as e:  # noqa: BLE001  (reported, and the sweep's own results stand)
         return None, [f"robustness outputs not written: {type(e).__name__}: {e}"]
 
@@ -701,6 +708,8 @@ def _run_tasks(
     say: Callable[[SweepProgress], None],
     client: Client | None = None,
     finished: Callable[[dict[str, Any], dict[str, Any]], None] | None = None,
+    *,
+    tiles: bool = True,
 ) -> None:
     from siting.core.engine import dask_client
 
@@ -709,7 +718,15 @@ def _run_tasks(
         d = sweep.out / s.key
         d.mkdir(parents=True, exist_ok=True)
         write_text_atomic(d / SCENARIO_FILE, yaml.safe_dump(s.raw, sort_keys=False))
-        tasks.append({"name": s.name, "key": s.key, "dir": str(d.resolve()), "varied": s.varied})
+        tasks.append(
+            {
+                "name": s.name,
+                "key": s.key,
+                "dir": str(d.resolve()),
+                "varied": s.varied,
+                "tiles": tiles,
+            }
+        )
 
     # a local cluster's warnings (a busy worker killed at shutdown ...) go to <out>/dask.log
     with dask_client(scheduler, workers, client=client, log_file=sweep.out / DASK_LOG) as c:
