@@ -41,6 +41,7 @@ from siting.network import require_network
 from siting.results.plan import Plan, extract
 from siting.results.settings import heat_summary, settings_lines, shadow_prices
 from siting.results.verify import verify
+from siting.results.why import explain
 from siting.solve import approx as _approx
 from siting.solve import kernel as _kernel
 from siting.solve.highs import (
@@ -838,11 +839,15 @@ def _plan(
     if not result.has_solution:
         _raise_no_plan(prep, d, result, settings, say, clock, kept)
     p = _verified_plan(prep, m, d, result, say, timings)
+    t_why = time.perf_counter()  # why here: every kept candidate compared (prep.data: all)
+    why = explain(p, prep.data, sc)
+    timings["why_s"] = time.perf_counter() - t_why
     timings["total_s"] = time.perf_counter() - t_all
 
     p.manifest = _manifest(
         sc, prep.layers, prep.candidates, d, p, result, settings, prep.baseline_usd, timings
     )
+    p.manifest["why_here"] = why
     if by_method and model_state(m).kernel_info is not None:
         p.manifest["kernel"] = dataclasses.asdict(model_state(m).kernel_info)
     if by_method and model_state(m).approx_info is not None:

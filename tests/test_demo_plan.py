@@ -132,3 +132,19 @@ def test_ptdf_with_lazy_limits_gives_the_angle_plan_on_the_demo(base, tmp_path):
     gap = 0.005
     assert abs(q.solve.objective - p.solve.objective) <= gap * abs(p.solve.objective)
     assert q.it_mw_by_year().to_dict() == p.it_mw_by_year().to_dict()
+
+
+def test_demo_why_here_names_two_figures_per_site_and_every_loser_has_a_why_not(base):
+    import re
+
+    p, out = base
+    figure = re.compile(r"\d[\d,]*(?:\.\d+)? (?:k USD|M USD|MW|km)|PUE \d\.\d+")
+    assert len(p.sites)
+    for sid, text in p.sites["why_here"].items():
+        assert text.startswith(f"{sid}: ") and len(figure.findall(text)) >= 2, text
+    lost = p.candidates[p.candidates["status"] != "chosen"]
+    assert (lost["why_not"].astype(str).str.len() > 0).all()
+    out_ = lost[lost["status"] == "screened_out"]
+    assert out_["why_not"].str.startswith("screened out (").all()
+    assert p.manifest["why_here"]["method"] and p.manifest["timings"]["why_s"] >= 0
+    assert '<section id="why">' in (out / "report.html").read_text()

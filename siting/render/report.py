@@ -860,6 +860,80 @@ def _site_anchor(site_id: Any) -> str:
     )
 
 
+#: Kept, unchosen candidates the "Why these sites" section lists (the cheapest by unit cost).
+WHY_NOT_ROWS = 8
+
+
+def _why(p: _PlanFolder, s: pd.DataFrame) -> str:
+    """ "Why these sites": each chosen site's decisive figures, the closest losers and the
+    screening rules, with the method and its limits (the manifest's ``why_here``)."""
+    why = p.manifest.get("why_here")
+    if not isinstance(why, dict) or not len(s):
+        return ""
+    by_site = why.get("sites") or {}
+    rows = []
+    for _, r in s.iterrows():
+        sid = str(r.get("site_id", ""))
+        text = r.get("why_here") if isinstance(r.get("why_here"), str) else ""
+        text = text or str((by_site.get(sid) or {}).get("why_here", ""))
+        rows.append([sid, r.get("name", "") or "", text.removeprefix(f"{sid}: ")])
+    body = _table(["site", "name", "why here: the figures that decided it"], rows)
+    gpkg = p.dir / "plan.gpkg"
+    cand = None
+    if path_problem(gpkg) != "file not found":
+        cand = _read_layer(gpkg, "candidates", set(plan_layer_names(gpkg)))
+    if cand is not None and {"status", "why_not"} <= set(cand.columns):
+        lost = cand[cand["status"] == "not_chosen"]
+        if "unit_cost_usd_per_mw" in lost:
+            lost = lost.sort_values("unit_cost_usd_per_mw", kind="stable")
+        if len(lost):
+            body += (
+                f"<h3>The closest candidates not chosen</h3><p>{fmt_num(len(lost))} candidates "
+                f"passed screening but were not chosen; the {min(len(lost), WHY_NOT_ROWS)} "
+                "cheapest by unit cost, and why each lost:</p>"
+                + _table(
+                    ["candidate", "why not"],
+                    [
+                        [str(r.get("site_id", "")), str(r.get("why_not", ""))]
+                        for _, r in lost.head(WHY_NOT_ROWS).iterrows()
+                    ],
+                )
+            )
+        out = cand[cand["status"] == "screened_out"]
+        if len(out) and "screened_out" in out:
+            first = out.groupby("screened_out", sort=False).first()
+            n = out.groupby("screened_out", sort=False).size()
+            body += (
+                "<h3>Candidates screened out</h3><p>Each rule, how many candidates it "
+                "removed and one of them as an example (every candidate's reason is in the "
+                "map's popup and the candidates layer's <code>why_not</code>):</p>"
+                + _table(
+                    ["rule", "removed", "example"],
+                    [[str(k), fmt_num(n[k]), str(first.at[k, "why_not"])] for k in n.index],
+                    num=(1,),
+                )
+            )
+    limits = why.get("limits") or []
+    price = why.get("energy_usd_per_mwh")
+    price_txt = (
+        f" The energy price the unit costs use is {fmt_num(price, 1)} USD/MWh."
+        if is_number(price)
+        else ""
+    )
+    return (
+        '<section id="why"><h2>Why these sites</h2>'
+        "<p>For each chosen site, the few figures that set it apart from the other "
+        "candidates: how much cheaper (or dearer) it is per MW than the next-best site for "
+        "the same MW, and the figures that differ most from the candidates' median in its "
+        "favour.</p>"
+        + body
+        + f"<h3>Method</h3><p>{esc(str(why.get('method', '')))}{esc(price_txt)}</p>"
+        + "<h3>Limits</h3><ul>"
+        + "".join(f"<li>{esc(str(x))}</li>" for x in limits)
+        + "</ul></section>"
+    )
+
+
 def _zones(p: _PlanFolder) -> str:
     z = p.zones
     if z is None:
@@ -1735,6 +1809,7 @@ def build_html(plan_dir: Path) -> str:
         ("summary", "Summary", _summary(p, sites)),
         ("by-year", "Capacity by year", _by_year(p, sites)),
         ("sites", "Sites", _sites(p, sites)),
+        ("why", "Why these sites", _why(p, sites)),
         ("zones", "Growth zones", _zones(p)),
         ("costs", "Cost", _costs(p)),
         ("water", "Water", _water(p)),

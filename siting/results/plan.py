@@ -72,10 +72,16 @@ class Plan:
         The scenario's name.
     sites
         Chosen sites (GeoDataFrame, index site_id): ``first_year, it_mw_final, cooling,
-        bus_id, pue_annual, pue_peak, wue_annual_l_per_kwh``, ...
+        bus_id, pue_annual, pue_peak, wue_annual_l_per_kwh``, ..., ``why_here`` (the
+        figures that decided the site, in one sentence), ``unit_cost_usd_per_mw`` [USD/MW
+        IT, present value] and ``grid_headroom_mw`` [MW] (:func:`siting.results.why.explain`;
+        "" and absent before it runs).
     candidates
-        Every candidate with ``status`` (``chosen``, ``screened_out``, ``not_chosen``)
-        and ``reason``.
+        Every candidate with ``status`` (``chosen``, ``screened_out``, ``not_chosen``),
+        ``reason`` and ``why_not`` (why it was not chosen, in words with a figure: the
+        screening rule with its value and limit, or the cheapest reason it lost; "" when
+        chosen), and, once explained, ``unit_cost_usd_per_mw`` [USD/MW IT, present value]
+        and ``grid_headroom_mw`` [MW] (:func:`siting.results.why.explain`).
     schedule
         One row per chosen site and year: ``site_id, year, it_mw, new_it_mw, peak_draw_mw,
         typical_draw_mw, cooling, bus_id, water_m3_per_day, public_it_mw`` (IT MW reserved
@@ -538,6 +544,8 @@ def _candidate_status(all_candidates: gpd.GeoDataFrame, chosen_ids: set) -> gpd.
         "screened out by " + cand["screened_out"].astype(str),
         np.where(cand["status"] == "chosen", "chosen", "not economic in this plan"),
     )
+    # why it lost, in words with a figure (:func:`siting.results.why.explain` fills it)
+    cand["why_not"] = np.where(cand["status"] == "chosen", "", cand["reason"])
     return cand
 
 
@@ -560,6 +568,7 @@ def _chosen_sites(kept: gpd.GeoDataFrame, schedule: pd.DataFrame, d: ModelData) 
             ]
         sites["peak_draw_mw_final"] = g["peak_draw_mw"].last().reindex(sites.index)
         sites["water_m3_per_day_final"] = g["water_m3_per_day"].last().reindex(sites.index)
+    sites["why_here"] = ""  # the decisive figures (:func:`siting.results.why.explain`)
     sites.index.name = "site_id"
     return sites
 
