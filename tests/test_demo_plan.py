@@ -148,3 +148,29 @@ def test_demo_why_here_names_two_figures_per_site_and_every_loser_has_a_why_not(
     assert out_["why_not"].str.startswith("screened out (").all()
     assert p.manifest["why_here"]["method"] and p.manifest["timings"]["why_s"] >= 0
     assert '<section id="why">' in (out / "report.html").read_text()
+
+
+def test_a_candidate_popup_on_the_demo_map_says_why_not(base, browser):
+    """A candidate not chosen shows its ``why_not`` (the plan's ``candidates`` layer) in its
+    popup on the map."""
+    import geopandas as gpd
+    from test_map_layout import SCREENS, open_page
+
+    _, out = base
+    cands = gpd.read_file(out / "plan.gpkg", layer="candidates")
+    lost = cands[(cands["status"] != "chosen") & (cands["why_not"].fillna("") != "")]
+    assert len(lost), "the demo plan leaves candidates unchosen"
+    cid, why_not = str(lost.iloc[0]["site_id"]), str(lost.iloc[0]["why_not"])
+    page, requests, errors = open_page(browser, out / "index.html", SCREENS["laptop"])
+    page.evaluate(
+        """(cid) => { window.sitingMap.eachLayer(function (l) {
+          if (l.feature && l.feature.properties && l.feature.properties.i === cid) {
+            l.openPopup(); } }); }""",
+        cid,
+    )
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for(timeout=5_000)
+    text = " ".join(popup.inner_text().split())
+    assert f"Candidate {cid}" in text and " ".join(why_not.split()) in text, text
+    assert [u for u in requests if not u.startswith("file:")] == []
+    assert errors == []

@@ -377,6 +377,26 @@ def test_a_site_popup_links_to_the_report_and_back(plan_dir, browser):
     assert errors == []
 
 
+def test_a_site_popup_says_why_here(plan_dir, browser):
+    """A chosen site's popup carries its ``why_here`` sentence (the plan's ``sites`` layer,
+    without the leading ID); the candidates' ``why_not``: tests/test_why.py."""
+    sites = gpd.read_file(plan_dir / "plan.gpkg", layer="sites").set_index("site_id")
+    why = str(sites.at["S2", "why_here"])
+    assert why.startswith("S2: ")
+    page, requests, errors = open_page(browser, plan_dir / "index.html", SCREENS["laptop"])
+    page.evaluate(
+        """() => { window.sitingMap.eachLayer(function (l) {
+          if (l.getPopup && l.getPopup() && l.options.className === 'siting-site' &&
+              String(l.getPopup().getContent()).indexOf('Site S2') >= 0) l.openPopup(); }); }"""
+    )
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for(timeout=5_000)
+    text = " ".join(popup.inner_text().split())
+    assert "why here" in text and " ".join(why[len("S2: ") :].split()) in text, text
+    assert [u for u in requests if not u.startswith("file:")] == []
+    assert errors == []
+
+
 # --------------------------------------------------------------------------- robustness
 
 

@@ -281,8 +281,11 @@ def _sites(inp: MapInputs) -> dict:
                 )
         by_year = ", ".join(f"{y}: {popup_number(v, 0)}" for y, v in zip(years, mw, strict=True))
         title = f"<b>Site {esc(sid)}</b>" + (f" &ndash; {esc(name)}" if name else "")
+        why = str(row.get("why_here") or "")
+        why = why.split(": ", 1)[1] if why.startswith(f"{sid}: ") else why
         popup = title + popup_rows(
             [
+                *([("why here", esc(why))] if why else []),
                 ("IT MW by year", by_year),
                 ("first year", esc(row.get("first_year"))),
                 ("cooling", esc(row.get("cooling"))),
@@ -338,7 +341,16 @@ def _candidates(inp: MapInputs) -> dict:
             ys = np.round(pts.y.to_numpy(), COORD_DECIMALS)
             ids = c["site_id"].astype(str).to_numpy() if "site_id" in c else c.index.astype(str)
             st = c["status"].astype(str).to_numpy() if "status" in c else ["not_chosen"] * len(c)
-            rs = c["reason"].astype(str).to_numpy() if "reason" in c else ["not chosen"] * len(c)
+            # why it was not chosen: the sentence with its figures (siting.results.why), else
+            # the screening reason alone (a plan written before that column)
+            why = c["why_not"].fillna("").astype(str) if "why_not" in c else None
+            reason = c["reason"].astype(str) if "reason" in c else None
+            if why is not None and reason is not None:
+                rs = np.where(why.to_numpy() != "", why.to_numpy(), reason.to_numpy())
+            elif why is not None:
+                rs = why.to_numpy()
+            else:
+                rs = reason.to_numpy() if reason is not None else np.full(len(c), "not chosen")
             for x, y, i, s, r in zip(xs, ys, ids, st, rs, strict=True):
                 if not (math.isfinite(x) and math.isfinite(y)):
                     continue
@@ -696,7 +708,9 @@ _JS = r"""
   // a phone or a narrow window: controls folded, no minimap (see MAP_CSS's media query)
   var narrow = window.matchMedia("(max-width: 600px)").matches;
   function pop(layer, f) {
-    if (f.properties.p) layer.bindPopup(f.properties.p, {maxWidth: narrow ? 280 : 420});
+    // a tall popup scrolls inside itself (at most 60 % of the map's height)
+    if (f.properties.p) layer.bindPopup(f.properties.p, {maxWidth: narrow ? 280 : 420,
+      maxHeight: Math.max(160, Math.round(0.6 * map.getSize().y))});
     if (f.properties.t) layer.bindTooltip(f.properties.t, {sticky: true});
   }
   function add(name, layer, on) { overlays[name] = layer; if (on) layer.addTo(map); return layer; }
@@ -914,6 +928,29 @@ _JS = r"""
     body.style.maxHeight = Math.max(room, 0) + "px";
     if (room < 40 && legend.open) { legend.open = false; }
   }
+  // a popup never hides under the legend or another control at the foot of the map: an
+  // open legend it meets folds (the reader can open it again), and the map moves the
+  // popup up clear of whatever bottom control it still meets
+  function clash(a, b) {
+    return a.right > b.left && a.left < b.right && a.bottom > b.top && a.top < b.bottom;
+  }
+  function clearOfControls(popup) {
+    var el = popup.getElement();
+    if (!el || !map.hasLayer(popup)) return;
+    if (legend && legend.open && clash(el.getBoundingClientRect(), lg.getContainer().getBoundingClientRect())) {
+      legend.open = false; fitControls();
+    }
+    var p = el.getBoundingClientRect(), dy = 0;
+    document.querySelectorAll(".leaflet-bottom .leaflet-control").forEach(function (c) {
+      var r = c.getBoundingClientRect();
+      if (r.width && clash(p, r)) dy = Math.max(dy, p.bottom - r.top + 10);
+    });
+    if (dy > 0) map.panBy([0, dy], {animate: false});
+  }
+  map.on("popupopen", function (e) {
+    clearOfControls(e.popup);  // and again where Leaflet's own pan to the popup ends
+    map.once("moveend", function () { clearOfControls(e.popup); });
+  });
   map.on("overlayadd overlayremove", function () { showSections(); fitControls(); });
   showSections();
   if (legend) {
