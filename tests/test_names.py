@@ -302,3 +302,28 @@ def test_the_stress_site_table_says_not_built_never_nan():
     assert "nan" not in text
     assert "not built -> evaporative" in text and "air -> not built" in text
     assert "not built -> 2030" in text and "2031 -> not built" in text
+
+
+def test_the_stress_upgrade_table_says_not_taken_never_nan_or_dash():
+    from siting.cli.grid_stress import _upgrade_table
+
+    ups = pd.DataFrame(
+        [
+            {"asset": "branch", "asset_id": "16", "change": "added", "base_year": np.nan,
+             "stressed_year": 2029, "added_mw": 400.0, "cost_usd": 12e6},
+            {"asset": "substation", "asset_id": "7", "change": "dropped", "base_year": 2031,
+             "stressed_year": None, "added_mw": 100.0, "cost_usd": 3e6},
+        ]
+    )  # fmt: skip
+    con = Console(width=200, record=True)
+    con.print(_upgrade_table(SimpleNamespace(upgrades=ups)))
+    text = con.export_text()
+    assert "nan" not in text
+    assert "not taken -> 2029" in text and "2031 -> not taken" in text
+
+
+def test_grid_check_year_table_leaves_a_missing_branch_blank_not_nan():
+    from siting.cli.grid_check import _named
+
+    assert not _named(np.nan) and not _named(None) and not _named(pd.NA) and not _named("")
+    assert _named("16") and _named(0)

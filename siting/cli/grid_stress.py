@@ -432,6 +432,11 @@ def _blank(v: object) -> bool:
 NOT_BUILT = "not built"
 
 
+def _taken_year(v: object) -> str:
+    """An upgrade's year on one side of a change; "not taken" where that plan has none."""
+    return "not taken" if _blank(v) else _year(v)
+
+
 def _site_year(v: object) -> str:
     """A site's first year on one side of a change; "not built" where that plan has none."""
     return NOT_BUILT if _blank(v) else _year(v)
@@ -646,7 +651,7 @@ def _upgrade_table(r: StressResult) -> Table:
             escape(str(u.asset)),
             escape(str(u.asset_id)),
             str(u.change),
-            f"{_year(u.base_year)} -> {_year(u.stressed_year)}",
+            f"{_taken_year(u.base_year)} -> {_taken_year(u.stressed_year)}",
             _mw(u.added_mw),
             f"{as_float(u.cost_usd) / 1e6:,.1f}",
         )
