@@ -327,3 +327,15 @@ def test_grid_check_year_table_leaves_a_missing_branch_blank_not_nan():
 
     assert not _named(np.nan) and not _named(None) and not _named(pd.NA) and not _named("")
     assert _named("16") and _named(0)
+
+
+def test_a_cap_nothing_uses_says_none_not_a_worst_year():
+    from siting.results.verify import _within_cap
+
+    # by hand: no use in either year -> no "worst year" to name
+    assert _within_cap("potable water use", np.zeros(2), 5000.0, "m3/day", [2030, 2031]) == (
+        "potable water use within the cap: none in any year (the cap 5,000 m3/day)"
+    )
+    assert _within_cap("campus water use", np.array([10.0, 41_200.0]), 5e4, "m3/day", [1, 2]) == (
+        "campus water use within the cap: 41,200 of 50,000 m3/day in the worst year (2)"
+    )

@@ -558,6 +558,8 @@ def _within_cap(what: str, use: np.ndarray, cap: float, unit: str, years: list[i
     if not len(use):
         return f"{what} within the cap of {_n(cap)} {unit}"
     t = int(np.argmax(use))
+    if float(use[t]) <= 0:
+        return f"{what} within the cap: none in any year (the cap {_n(cap)} {unit})"
     return (
         f"{what} within the cap: {_n(float(use[t]))} of {_n(cap)} {unit} in the worst year "
         f"({years[t]})"
