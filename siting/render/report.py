@@ -814,7 +814,7 @@ def _sites(p: _PlanFolder, s: pd.DataFrame) -> str:
                 r.get("bus_id", "") or "",
                 fmt_num(r.get("water_m3_per_day_final")),
                 fmt_num(r.get("peak_draw_mw_final")),
-                r.get("zone_id", "") or "–",
+                r.get("zone_id", "") or "",
                 r.get("region_id", "") or "",
             ]
         )
