@@ -1173,7 +1173,8 @@ def _manifest(
             "screening": [{"rule": r, "removed": int(n)} for r, n in cands.rules],
         },
         "verification": [
-            {"check": c.name, "ok": c.ok, "worst": c.worst, "unit": c.unit} for c in p.checks
+            {"check": c.name, "ok": c.ok, "worst": c.worst, "unit": c.unit, "said": c.said}
+            for c in p.checks
         ],
         "settings": p.settings,
         "heat": heat_summary(p, d),

@@ -451,3 +451,15 @@ def test_the_map_in_a_browser_offline(sweep_out, browser, tmp_path):
     assert page.evaluate("window.__xss") is None
     page.screenshot(path=str(tmp_path / "robustness.png"), full_page=True)
     assert errors == []
+
+
+def test_sites_are_shown_by_name_with_their_id(sweep_out):
+    """Issue 20: the page showed sites by ID only; the candidates' ``name`` (the nearest
+    place) comes with the ID in the bars, the tooltips and the never-chosen popups."""
+    folder = write_robustness(sweep_out, tiles=False)
+    svg = (folder / "robustness.svg").read_text()
+    assert ">alpha (A)<" in svg and ">gamma (C)<" in svg  # CANDS: A alpha, C gamma
+    page = (folder / "robustness.html").read_text()
+    assert '"t":"alpha (A): ' in page.replace("\\u0026", "&")
+    # D ("never") is chosen in no plan: its popup data carries the name
+    assert '"i":"D","n":"never"' in page

@@ -171,7 +171,8 @@ class Candidates:
         dry_bulb_p99_c, wet_bulb_mean_c, wet_bulb_p99_c`` [C].
     all
         Every candidate made, the same columns plus ``screened_out``: "" when kept, else
-        the first rule (of :data:`RULES`) that removed it.
+        the first rule (of :data:`RULES`) that removed it, and ``screen_reason``: that
+        rule in words with its figures (:func:`screen_reasons`).
     water_links
         ``site_id, source_id, distance_km``: for kept sites, the sources whose
         ``max_pipeline_km`` reaches the site, at most ``candidates.max_water_links``
@@ -481,10 +482,12 @@ def _screen_and_link(w: _Work, scenario: Scenario, layers: Layers, t0: float) ->
         _raise_none_left(counts, len(c))
 
     all_gdf = gpd.GeoDataFrame(
-        c[[*COLUMNS, "screened_out"]], geometry=c["geometry"].to_numpy(), crs=w.crs
+        c[[*COLUMNS, "screened_out", "screen_reason"]],
+        geometry=c["geometry"].to_numpy(),
+        crs=w.crs,
     )
     all_gdf.index.name = "site_id"
-    sites = all_gdf.loc[kept_mask].drop(columns="screened_out")
+    sites = all_gdf.loc[kept_mask].drop(columns=["screened_out", "screen_reason"])
     kxy = w.xy[kept_mask]
     kids = sites.index.to_numpy().astype(str)
     unit_m, notes = w.unit_m, w.notes
@@ -1111,7 +1114,92 @@ def _screen(scenario: Scenario, layers: Layers, c: pd.DataFrame) -> list[tuple[s
         out[hit] = rule
         counts.append((rule, int(hit.sum())))
     c["screened_out"] = out
+    c["screen_reason"] = screen_reasons(scenario, c)
     return counts
+
+
+def _fmt(v: float) -> str:
+    """A figure for people: thousands separated, at most one decimal (``58``, ``12.5``)."""
+    return f"{v:,.0f}" if abs(v - round(v)) < 0.05 or abs(v) >= 100 else f"{v:,.1f}"
+
+
+def screen_reasons(scenario: Scenario, c: pd.DataFrame) -> np.ndarray:
+    """Each candidate's screening rule said in words with its figures ("" when kept).
+
+    Parameters
+    ----------
+    scenario
+        The scenario whose ``candidates`` and ``campus`` limits were applied.
+    c
+        Candidates with ``screened_out`` (a rule of :data:`RULES` or "") and the figures
+        the rules read: ``bus_distance_km`` [km], ``bus_id``, ``allowed_share``
+        [fraction], ``area_ha`` [ha], ``land_cost_usd_per_ha`` [USD/ha], ``max_it_mw``
+        [MW IT].
+
+    Returns
+    -------
+    numpy.ndarray
+        Object array of str, e.g. "58 km from the nearest substation (bus 12), more than
+        the 50 km allowed (candidates.max_bus_distance_km)".
+    """
+    r, camp = scenario.candidates, scenario.campus
+    out = np.full(len(c), "", dtype=object)
+    rules = c["screened_out"].to_numpy(dtype=object)
+    for i in np.flatnonzero(rules != ""):
+        rule = str(rules[i])
+        row = c.iloc[i]
+        key = RULE_KEYS.get(rule, rule)
+        if rule == "outside_region":
+            text = "outside the region's boundary (layers.region)"
+        elif rule == "excluded_land":
+            text = (
+                "on excluded land (a polygon of layers.exclusions or a class of "
+                "layers.land_class.exclude_classes)"
+            )
+        elif rule == "min_allowed_share":
+            text = (
+                f"only {_fmt(100 * float(row['allowed_share']))}% of the cell is allowed land, "
+                f"less than the {_fmt(100 * r.min_allowed_share)}% required ({key})"
+            )
+        elif rule == "min_area_ha":
+            text = (
+                f"{_fmt(float(row['area_ha']))} ha of allowed land, less than the "
+                f"{_fmt(r.min_area_ha)} ha required ({key})"
+            )
+        elif rule == "no_climate_data":
+            text = "no climate data at this place (layers.climate has no value here)"
+        elif rule == "max_bus_distance_km":
+            bus = f" (bus {row['bus_id']})" if str(row["bus_id"]) else ""
+            text = (
+                f"{_fmt(float(row['bus_distance_km']))} km from the nearest substation{bus}, "
+                f"more than the {_fmt(float(r.max_bus_distance_km or 0))} km allowed ({key})"
+            )
+        elif rule == "max_land_cost_usd_per_ha":
+            text = (
+                f"land at {_fmt(float(row['land_cost_usd_per_ha']))} USD/ha, more than the "
+                f"{_fmt(float(r.max_land_cost_usd_per_ha or 0))} USD/ha allowed ({key})"
+            )
+        elif rule == "too_small_for_min_campus":
+            mw = float(row["max_it_mw"])
+            if mw < camp.min_campus_mw - _EPS:
+                text = (
+                    f"room for {_fmt(mw)} MW IT, less than the smallest campus of "
+                    f"{_fmt(camp.min_campus_mw)} MW ({key})"
+                )
+            else:
+                text = (
+                    f"room for {_fmt(mw)} MW IT, less than one {_fmt(camp.module_mw)} MW "
+                    "module (campus.module_mw)"
+                )
+        elif rule == "outside_designated_zones":
+            text = (
+                "outside every designated policy zone, and policy.zones requires all "
+                "campus MW inside them (mode require, min_share 1)"
+            )
+        else:  # pragma: no cover - every rule of RULES is said above
+            text = rule
+        out[i] = text
+    return out
 
 
 # --------------------------------------------------------------------------- links

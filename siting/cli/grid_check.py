@@ -201,6 +201,13 @@ def _write(result: GridCheck, out_dir: Path, inputs: list[Path], force: bool) ->
     return [out / name for name in OUT_FILES]
 
 
+def _named(v: object) -> bool:
+    """A table cell that names something: not None, NaN, pandas' NA or ""."""
+    if v is None or type(v).__name__ in ("NAType", "NaTType"):
+        return False
+    return not (isinstance(v, float) and math.isnan(v)) and str(v) != ""
+
+
 def _pct(v: object) -> str:
     """A percentage (a figure or a table cell), one decimal; "" when None or not finite."""
     if v is None:
@@ -299,7 +306,7 @@ def _years_table(r: GridCheck) -> Table:
             str(row.year),
             _pct(row.max_loading_pct),
             escape(f"{str(row.max_loading_branch)} @ {str(row.max_loading_snapshot)}")
-            if row.max_loading_branch
+            if _named(row.max_loading_branch)
             else "",
             str(row.overloaded_branches),
             _pct(row.n1_max_loading_pct),
@@ -307,7 +314,7 @@ def _years_table(r: GridCheck) -> Table:
                 f"{str(row.n1_worst_branch)} | {str(row.n1_worst_outage)} "
                 f"@ {str(row.n1_worst_snapshot)}"
             )
-            if row.n1_worst_branch
+            if _named(row.n1_worst_branch)
             else "",
             str(row.n1_violations),
             str(row.substation_violations),

@@ -422,8 +422,30 @@ def _run_stress(
 
 
 def _blank(v: object) -> bool:
-    """None or NaN: printed as ``-``."""
-    return v is None or (isinstance(v, float) and math.isnan(v))
+    """None, NaN or pandas' NA: printed as ``-`` (or "not built" for a site's side)."""
+    if v is None or type(v).__name__ in ("NAType", "NaTType"):
+        return True
+    return isinstance(v, float) and math.isnan(v)
+
+
+#: A site's side of a change where that plan does not build it.
+NOT_BUILT = "not built"
+
+
+def _taken_year(v: object) -> str:
+    """An upgrade's year on one side of a change; "not taken" where that plan has none."""
+    return "not taken" if _blank(v) else _year(v)
+
+
+def _site_year(v: object) -> str:
+    """A site's first year on one side of a change; "not built" where that plan has none."""
+    return NOT_BUILT if _blank(v) else _year(v)
+
+
+def _site_text(v: object) -> str:
+    """A site's figure or text on one side of a change; "not built" where that plan has
+    none (a blank cell, never "nan")."""
+    return NOT_BUILT if _blank(v) else escape(str(v))
 
 
 def _mw(v: object) -> str:
@@ -549,8 +571,8 @@ def _site_table(r: StressResult) -> Table:
             escape(str(s.site_id)),
             str(s.change),
             str(s.what).replace(",", ", "),
-            f"{_year(s.base_first_year)} -> {_year(s.stressed_first_year)}",
-            f"{escape(str(s.base_cooling or '-'))} -> {escape(str(s.stressed_cooling or '-'))}",
+            f"{_site_year(s.base_first_year)} -> {_site_year(s.stressed_first_year)}",
+            f"{_site_text(s.base_cooling)} -> {_site_text(s.stressed_cooling)}",
             f"{_mw(s.base_it_mw_final)} -> {_mw(s.stressed_it_mw_final)}",
         )
     return t
@@ -629,7 +651,7 @@ def _upgrade_table(r: StressResult) -> Table:
             escape(str(u.asset)),
             escape(str(u.asset_id)),
             str(u.change),
-            f"{_year(u.base_year)} -> {_year(u.stressed_year)}",
+            f"{_taken_year(u.base_year)} -> {_taken_year(u.stressed_year)}",
             _mw(u.added_mw),
             f"{as_float(u.cost_usd) / 1e6:,.1f}",
         )

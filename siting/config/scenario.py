@@ -166,6 +166,19 @@ class ClassRasterRef(RasterRef):
     exclude_classes: list[int] = Field(
         default_factory=list, description="Class codes where no campus may be built."
     )
+    class_names: dict[int, str] = Field(
+        default_factory=dict,
+        description="Names of the class codes, for the map's legend (e.g. `{4: urban}`); a "
+        "code without a name is shown as `class <code>`.",
+    )
+
+    @field_validator("class_names", mode="after")
+    @classmethod
+    def _names_not_blank(cls, v: dict[int, str]) -> dict[int, str]:
+        blank = [k for k, name in v.items() if not str(name).strip()]
+        if blank:
+            raise ValueError(f"class {blank[0]} has an empty name; give it one or leave it out")
+        return {k: str(name).strip() for k, name in v.items()}
 
 
 class CoordinatesRef(_Strict):

@@ -61,6 +61,34 @@ def esc(v: Any) -> str:
 # --------------------------------------------------------------------------- number formats
 
 
+def growth_zone_label(zone_id: Any) -> str:
+    """A growth zone's ID as people read it: ``Z02`` -> ``GZ02``.
+
+    Growth zones (the plan's groups of chosen sites, ``zones.geojson``, ``zone_id`` ``Z01``...)
+    and policy zones (the scenario's ``zones`` layer, IDs of the user's choosing such as
+    ``Z2``) would otherwise look alike side by side. Only what is shown changes: the written
+    tables keep ``Z02``. "" for an empty ID; an ID already starting ``GZ`` is kept.
+    """
+    z = (
+        ""
+        if zone_id is None or (isinstance(zone_id, float) and math.isnan(zone_id))
+        else str(zone_id)
+    )
+    if not z or z.startswith("GZ"):
+        return z
+    return "G" + z if z.startswith("Z") else "GZ " + z
+
+
+def policy_zone_label(zone_id: Any) -> str:
+    """A policy zone's ID as people read it: ``Z2`` -> ``policy zone Z2`` ("" when none)."""
+    z = (
+        ""
+        if zone_id is None or (isinstance(zone_id, float) and math.isnan(zone_id))
+        else str(zone_id)
+    )
+    return f"policy zone {z}" if z else ""
+
+
 def is_number(v: Any) -> TypeGuard[str | SupportsFloat | SupportsIndex]:
     """Whether ``v`` is a finite number (or text of one): one ``float(v)`` takes."""
     try:

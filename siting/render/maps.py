@@ -82,6 +82,7 @@ from siting.render.html import (
     esc,
     feature_collection,
     geom_json,
+    growth_zone_label,
     inline_leaflet,
     js_json,
     popup_number,
@@ -599,7 +600,8 @@ def _zones(inp: MapInputs) -> dict:
         by_year = ", ".join(
             f"{y}: {popup_number(row.get(f'it_mw_{y}'), 0)}" for y in years if f"it_mw_{y}" in row
         )
-        popup = f"<b>Growth zone {esc(row.get('zone_id'))}</b> {esc(row.get('name'))}" + popup_rows(
+        gz = esc(growth_zone_label(row.get("zone_id")))
+        popup = f"<b>Growth zone {gz}</b> {esc(row.get('name'))}" + popup_rows(
             [
                 ("sites", esc(row.get("site_ids"))),
                 ("IT MW by year", by_year),
@@ -617,7 +619,7 @@ def _zones(inp: MapInputs) -> dict:
                 ("capex (undiscounted)", popup_usd(row.get("capex_usd"))),
             ]
         )
-        return {"p": popup, "t": f"{esc(row.get('zone_id'))} {esc(row.get('name'))}"}
+        return {"p": popup, "t": f"growth zone {gz} {esc(row.get('name'))}"}
 
     return feature_collection(inp.layer("zones"), props)
 
@@ -644,6 +646,7 @@ def outline_layer(inp: MapInputs, boundary: gpd.GeoDataFrame | None) -> dict[str
 
 def _raster_overlays(inp: MapInputs) -> list[dict]:
     out = []
+    lc = (inp.run.get("layers") or {}).get("land_class") or {}
     for key, title, path, band in inp.rasters():
         why = dataset_problem(path)  # a FIFO (or one beside it) would hang GDAL's open
         if why is not None:
@@ -651,10 +654,101 @@ def _raster_overlays(inp: MapInputs) -> list[dict]:
             inp.notes.append(f"{title}: {path} {'is no longer there' if gone else why}; not drawn")
             continue
         try:
-            out.append(_raster_png(key, title, path, int(band)))
+            if key == "land_class":
+                out.append(
+                    _class_raster_png(
+                        key,
+                        title,
+                        path,
+                        int(band),
+                        class_names(lc.get("class_names")),
+                        {int(c) for c in lc.get("exclude_classes") or []},
+                    )
+                )
+            else:
+                out.append(_raster_png(key, title, path, int(band)))
         except Exception as e:  # noqa: BLE001
             inp.notes.append(f"{title}: could not draw {path} ({type(e).__name__}); skipped")
     return out
+
+
+#: Colours of the class codes of a categorical raster, in the order of the codes present
+#: (Okabe-Ito, then Tableau; colour-blind friendly first).
+CLASS_COLOURS = (
+    "#E69F00",
+    "#56B4E9",
+    "#009E73",
+    "#F0E442",
+    "#0072B2",
+    "#D55E00",
+    "#CC79A7",
+    "#999999",
+    "#8c564b",
+    "#17becf",
+    "#bcbd22",
+    "#1f77b4",
+)
+
+#: Most class codes a categorical raster lists in the legend one by one.
+MAX_CLASSES_LISTED = 24
+
+
+def class_names(raw: Any) -> dict[int, str]:
+    """The scenario's ``land_class.class_names`` as ``{code: name}`` (JSON keys are text);
+    {} when absent or unreadable."""
+    out: dict[int, str] = {}
+    if isinstance(raw, dict):
+        for k, v in raw.items():
+            try:
+                out[int(k)] = str(v)
+            except (TypeError, ValueError):
+                continue
+    return out
+
+
+def class_label(code: int, names: dict[int, str]) -> str:
+    """A class code as people read it: ``4 urban`` with a name, else ``class 4``."""
+    return f"{code} {names[code]}" if code in names else f"class {code}"
+
+
+def _class_raster_png(
+    key: str, title: str, path: Path, band: int, names: dict[int, str], excluded: set[int]
+) -> dict:
+    """A categorical (integer class code) raster as an image overlay: one colour per code
+    present (nearest-neighbour reading, no ramp), and ``classes``: ``[code, label, colour,
+    excluded]`` for the legend (``label``: :func:`class_label`)."""
+    import rasterio
+    from folium.utilities import image_to_url
+    from rasterio.enums import Resampling
+    from rasterio.warp import transform_bounds
+
+    with rasterio.open(path) as src:
+        scale = max(src.width, src.height) / RASTER_MAX_PX
+        h = max(1, int(round(src.height / max(scale, 1.0))))
+        w = max(1, int(round(src.width / max(scale, 1.0))))
+        a = src.read(band, out_shape=(h, w), masked=True, resampling=Resampling.nearest)
+        w_, s_, e_, n_ = (
+            transform_bounds(src.crs, "EPSG:4326", *src.bounds) if src.crs else src.bounds
+        )
+    data = a.filled(0).astype(np.int64)
+    valid = ~np.ma.getmaskarray(a)
+    codes = [int(c) for c in np.unique(data[valid])]
+    rgba = np.zeros((*data.shape, 4), dtype=np.uint8)
+    classes = []
+    for i, code in enumerate(codes):
+        colour = CLASS_COLOURS[i % len(CLASS_COLOURS)]
+        rgb = [int(colour[j : j + 2], 16) for j in (1, 3, 5)]
+        rgba[valid & (data == code)] = [*rgb, 200]
+        classes.append([code, esc(class_label(code, names)), colour, code in excluded])
+    return {
+        "key": key,
+        "name": esc(title),
+        "url": image_to_url(rgba, origin="upper"),
+        "bounds": [[round(s_, 6), round(w_, 6)], [round(n_, 6), round(e_, 6)]],
+        "lo": clean_json_value(float(min(codes)) if codes else 0.0),
+        "hi": clean_json_value(float(max(codes)) if codes else 0.0),
+        "classes": classes,
+    }
 
 
 def _raster_png(key: str, title: str, path: Path, band: int) -> dict:
@@ -1044,6 +1138,27 @@ class _Layers(MacroElement):
         self.data = data
 
 
+def _raster_legend(r: dict) -> str:
+    """A raster overlay's legend entry (escaped here): each class code with its name and
+    colour for a categorical raster (``r["classes"]``), else the continuous ramp's range."""
+    classes = r.get("classes")
+    if classes is None:
+        return (
+            f"continuous colour ramp (dark blue to yellow), {popup_number(r['lo'], 1)} to "
+            f"{popup_number(r['hi'], 1)}"
+        )
+    if not classes:
+        return "no class codes in the raster's extent"
+    items = [
+        f"<i style='background:{c}'></i>{label}{' (excluded)' if ex else ''}<br>"
+        for _, label, c, ex in classes[:MAX_CLASSES_LISTED]
+    ]
+    more = len(classes) - MAX_CLASSES_LISTED
+    if more > 0:
+        items.append(f"and {more} more class codes<br>")
+    return "class codes:<br>" + "".join(items)
+
+
 def _legend(inp: MapInputs, rasters: list[dict], n_cand: int, places: dict, water: dict) -> str:
     """The legend's sections, escaped here: each a ``<div class='lg'>`` kept whole in the
     legend's columns, its ``data-layer`` the overlay it explains (shown only while that
@@ -1123,17 +1238,12 @@ def _legend(inp: MapInputs, rasters: list[dict], n_cand: int, places: dict, wate
         sections.append(
             (
                 "Growth zones",
-                "<h4>Growth zones</h4><i style='background:#e66101;opacity:.5'></i>"
-                "zone (final build)",
+                "<h4>Growth zones (GZ01 ...)</h4><i style='background:#e66101;opacity:.5'></i>"
+                "the plan's growth zone (final build)",
             )
         )
     for r in rasters:
-        sections.append(
-            (
-                r["name"],
-                f"<h4>{r['name']}</h4>viridis ramp, {popup_number(r['lo'], 1)} to {popup_number(r['hi'], 1)}",
-            )
-        )
+        sections.append((r["name"], f"<h4>{r['name']}</h4>" + _raster_legend(r)))
     if inp.notes:
         sections.append(
             (

@@ -48,6 +48,7 @@ from siting.render.html import (
     fmt_mw,
     fmt_num,
     fmt_usd,
+    growth_zone_label,
     is_number,
     nice_ticks,
     svg,
@@ -756,7 +757,7 @@ def _by_year(p: _PlanFolder, sites: pd.DataFrame) -> str:
     if z is not None and len(z) and all(f"it_mw_{y}" in z for y in years):
         how = "growth zone"
         for rd in z.to_dict("records"):
-            label = f"{rd.get('zone_id', '')} {rd.get('name', '') or ''}".strip()
+            label = f"{growth_zone_label(rd.get('zone_id', ''))} {rd.get('name', '') or ''}".strip()
             vals = [float(rd[f"it_mw_{y}"]) if is_number(rd[f"it_mw_{y}"]) else 0.0 for y in years]
             series.append((label, vals))
     elif len(sc):
@@ -830,7 +831,7 @@ def _sites(p: _PlanFolder, s: pd.DataFrame) -> str:
             "grid bus",
             "water [m3/day] final",
             "peak draw [MW] final",
-            "policy zone",
+            "policy zone (scenario)",
             "region",
         ],
         rows,
@@ -947,7 +948,7 @@ def _zones(p: _PlanFolder) -> str:
     for _, r in z.iterrows():
         rows.append(
             [
-                r.get("zone_id", ""),
+                growth_zone_label(r.get("zone_id", "")),
                 r.get("name", "") or "",
                 r.get("site_ids", "") or "",
                 *[fmt_num(r.get(f"it_mw_{y}")) for y in years],
@@ -964,7 +965,7 @@ def _zones(p: _PlanFolder) -> str:
     k = len(years)
     table = _table(
         [
-            "zone",
+            "growth zone",
             "name",
             "sites",
             *[f"IT {y} [MW]" for y in years],
@@ -982,8 +983,10 @@ def _zones(p: _PlanFolder) -> str:
     )
     return (
         '<section id="zones"><h2>Growth zones</h2>'
-        "<p>Growth zones group the chosen sites that share land, a grid connection or a water "
-        "source. Capital cost is undiscounted (campus capital, site opening, tie lines and "
+        "<p>Growth zones (GZ01, GZ02 ...; <code>Z01</code>... in <code>zones.geojson</code>) "
+        "group the chosen sites that share land, a grid connection or a water source; they "
+        "are the plan's, unlike the policy zones of the scenario's zones layer shown in the "
+        "Sites table. Capital cost is undiscounted (campus capital, site opening, tie lines and "
         "pipelines).</p>" + table + "</section>"
     )
 
@@ -1504,21 +1507,15 @@ def _verification(p: _PlanFolder) -> str:
     )
     rows = [
         [
-            c.get("check", ""),
+            esc(c.get("check", "")),
             '<span class="ok">passed</span>'
             if _ok(c.get("ok"))
             else '<span class="bad">failed</span>',
-            esc(
-                fmt_num(max(float(c.get("worst", 0) or 0), 0.0), 3)
-                if is_number(c.get("worst"))
-                else "–"
-            ),
-            esc(c.get("unit", "")),
+            esc(_check_found(c)),
         ]
         for c in checks
     ]
-    rows = [[esc(r[0]), r[1], r[2], r[3]] for r in rows]
-    table = _table(["check", "result", "worst excess", "unit"], rows, num=(2,), raw=(0, 1, 2, 3))
+    table = _table(["check", "result", "what was required and found"], rows, raw=(0, 1, 2))
     if bad:
         return head + s + table + "</section>"
     return (
@@ -1526,6 +1523,20 @@ def _verification(p: _PlanFolder) -> str:
         + s
         + f"<details><summary>All {len(checks)} checks</summary>{table}</details></section>"
     )
+
+
+def _check_found(c: dict[str, Any]) -> str:
+    """A verification check's finding in words: the manifest's ``said`` (what was required
+    and what the plan achieved); for a manifest without it, the excess over the rule with
+    its meaning ("within the rule" when it held, else "over the rule by 3.2 MW")."""
+    said = str(c.get("said") or "")
+    worst = c.get("worst")
+    over = max(float(worst), 0.0) if is_number(worst) else 0.0
+    unit = str(c.get("unit", ""))
+    if not _ok(c.get("ok")):
+        miss = f"over the rule by {fmt_num(over, 3)} {unit}".strip()
+        return f"{said}; {miss}" if said else miss
+    return said or "within the rule everywhere"
 
 
 def _kv(pairs: Sequence[tuple[str, Any]]) -> str:

@@ -539,9 +539,14 @@ def _candidate_status(all_candidates: gpd.GeoDataFrame, chosen_ids: set) -> gpd.
         "screened_out",
         np.where(cand.index.isin(list(chosen_ids)), "chosen", "not_chosen"),
     )
+    said = (
+        cand.pop("screen_reason").astype(str)
+        if "screen_reason" in cand
+        else "by " + cand["screened_out"].astype(str)
+    )
     cand["reason"] = np.where(
         cand["status"] == "screened_out",
-        "screened out by " + cand["screened_out"].astype(str),
+        "screened out: " + said,
         np.where(cand["status"] == "chosen", "chosen", "not economic in this plan"),
     )
     # why it lost, in words with a figure (:func:`siting.results.why.explain` fills it)

@@ -48,13 +48,30 @@ class VerificationError(SitingError):
 
 @dataclass
 class Check:
-    """One verification: its name, whether it held, the worst excess, and details."""
+    """One verification: its name, whether it held, the worst excess, and details.
+
+    ``worst`` is the largest excess over the rule [``unit``] (at most 0 when it held);
+    ``detail`` says where it failed; ``said`` says in words what was required and what the
+    plan achieved (e.g. "campus water use within the cap: 41,200 of 50,000 m3/day in the
+    worst year (2031)").
+    """
 
     name: str
     ok: bool
     worst: float = 0.0
     unit: str = ""
     detail: str = ""
+    said: str = ""
+
+
+def _n(v: float) -> str:
+    """A figure for the check texts: thousands separated, no decimals below 1e6 [any unit]."""
+    return f"{v:,.0f}" if abs(v) >= 10 or v == round(v) else f"{v:,.1f}"
+
+
+def _pct(v: float) -> str:
+    """A share [fraction] as a percentage for the check texts."""
+    return f"{100 * v:.1f}%"
 
 
 def added_by_year(upgrades: pd.DataFrame, d: ModelData, asset: str = "branch") -> np.ndarray:
@@ -179,9 +196,11 @@ def verify(
     checks: list[Check] = []
     sc = plan.schedule
 
-    def add(name: str, excess: np.ndarray | float, unit: str, detail: str = "") -> None:
+    def add(
+        name: str, excess: np.ndarray | float, unit: str, detail: str = "", said: str = ""
+    ) -> None:
         w = float(np.max(excess)) if np.size(excess) else 0.0
-        checks.append(Check(name, w <= 0.0, w, unit, detail if w > 0 else ""))
+        checks.append(Check(name, w <= 0.0, w, unit, detail if w > 0 else "", said))
 
     total = np.zeros(len(d.horizon.years))
     if len(sc):
@@ -189,7 +208,19 @@ def verify(
         if d.water.enabled:
             _verify_water_need(plan, perf, d, add)
         total = cap.sum(axis=0)
-    add("national IT targets met", _excess(d.policy.targets_mw, total), "MW")
+    tgt = np.asarray(d.policy.targets_mw, dtype=float) * np.ones(len(d.horizon.years))
+    t = int(np.argmax(tgt - total)) if len(tgt) else 0
+    add(
+        "national IT targets met",
+        _excess(d.policy.targets_mw, total),
+        "MW",
+        said=(
+            f"national IT capacity meets each year's target: {_n(total[t])} MW built for a "
+            f"{_n(tgt[t])} MW target in the tightest year ({d.horizon.years[t]})"
+            if len(tgt)
+            else ""
+        ),
+    )
     _verify_sources(plan, d, add)
     _verify_caps(plan, d, add)
     if len(sc):
@@ -217,31 +248,70 @@ def _verify_schedule(
     """
     mod = d.campus.module_mw
     frac = np.abs(sc["it_mw"] / mod - np.round(sc["it_mw"] / mod))
-    add("whole modules", frac * mod - TOL_ABS, "MW")
+    add(
+        "whole modules",
+        frac * mod - TOL_ABS,
+        "MW",
+        said=f"every site's IT MW is a whole number of {_n(mod)} MW modules in every year",
+    )
     piv = sc.pivot_table(index="site_id", columns="year", values="it_mw", aggfunc="sum")
     piv = piv.reindex(columns=d.horizon.years).fillna(0.0)
     cap = piv.to_numpy()
     new = np.diff(np.concatenate([np.zeros((len(cap), 1)), cap], axis=1), axis=1)
-    add("capacity never shrinks", -new.min(initial=0.0) - TOL_ABS, "MW")
-    lim = d.campus.max_modules_per_period * mod
-    add("build per period within the limit", _excess(new, lim[None, :]), "MW")
+    add(
+        "capacity never shrinks",
+        -new.min(initial=0.0) - TOL_ABS,
+        "MW",
+        said="no site's IT MW falls from one year to the next",
+    )
+    lim = np.asarray(d.campus.max_modules_per_period * mod, dtype=float) * np.ones(cap.shape[1])
+    i, t = (int(v) for v in np.unravel_index(int(np.argmax(new - lim[None, :])), new.shape))
+    add(
+        "build per period within the limit",
+        _excess(new, lim[None, :]),
+        "MW",
+        said=f"the build closest to its limit: {_n(new[i, t])} MW at site {piv.index[i]} in "
+        f"{d.horizon.years[t]}, of the {_n(lim[t])} MW allowed in one period",
+    )
+    max_mw = d.campus.site["max_it_mw"].reindex(piv.index).to_numpy(dtype=float)
+    i = int(np.argmax(cap.max(axis=1) / np.maximum(max_mw, 1e-9)))
     add(
         "site size within its maximum",
-        _excess(cap.max(axis=1), d.campus.site["max_it_mw"].reindex(piv.index).to_numpy()),
+        _excess(cap.max(axis=1), max_mw),
         "MW",
+        said=f"the fullest site holds {_n(cap[i].max())} of the {_n(max_mw[i])} MW its "
+        f"land allows (site {piv.index[i]})",
     )
-    add("campus reaches its minimum size", _excess(d.campus.min_campus_mw, cap[:, -1]), "MW")
+    i = int(np.argmin(cap[:, -1]))
+    add(
+        "campus reaches its minimum size",
+        _excess(d.campus.min_campus_mw, cap[:, -1]),
+        "MW",
+        said=f"the smallest campus reaches {_n(cap[i, -1])} MW (site {piv.index[i]}), the "
+        f"minimum {_n(d.campus.min_campus_mw)} MW",
+    )
     ep = d.campus.site["earliest_period"].reindex(piv.index).to_numpy()
     before = np.array([cap[i, : ep[i]].sum() for i in range(len(cap))])
-    add("nothing before the earliest year", before - TOL_ABS, "MW")
+    add(
+        "nothing before the earliest year",
+        before - TOL_ABS,
+        "MW",
+        said="no site has MW before the earliest year it may open",
+    )
     n_cool = sc.groupby("site_id")["cooling"].nunique()
-    add("one cooling technology per site", n_cool.to_numpy() - 1.0, "technologies")
+    add(
+        "one cooling technology per site",
+        n_cool.to_numpy() - 1.0,
+        "technologies",
+        said="each site keeps one cooling technology in every year",
+    )
     perf = d.cooling.perf.loc[list(zip(sc["site_id"], sc["cooling"], strict=True))]
     add(
         "peak draw = IT x peak PUE",
         np.abs(sc["peak_draw_mw"].to_numpy() - sc["it_mw"].to_numpy() * perf["pue_peak"].to_numpy())
         - TOL_ABS,
         "MW",
+        said="each site's peak draw equals its IT MW x its cooling's peak PUE",
     )
     return cap, perf
 
@@ -267,6 +337,8 @@ def _verify_water_need(
         "water need met by pipelines",
         np.abs(supplied - need) - (TOL_ABS + 1e-6 * need),
         "m3/day",
+        said="each site's water need (24 h x utilisation x IT MW x WUE) is piped to it "
+        f"in every year: {_n(float(need.sum()))} m3/day over all site-years",
     )
 
 
@@ -276,7 +348,15 @@ def _verify_sources(plan: Plan, d: ModelData, add: Callable[..., None]) -> None:
         return
     use = plan.water_links.groupby(["source_id", "year"])["m3_per_day"].sum()
     caps = np.array([d.water.sources.at[w, f"cap_{y}"] for (w, y) in use.index], dtype=float)
-    add("water sources within capacity", _excess(use.to_numpy(), caps), "m3/day")
+    i = int(np.argmax(use.to_numpy() / np.maximum(caps, 1e-9)))
+    w_id, w_y = use.index[i]
+    add(
+        "water sources within capacity",
+        _excess(use.to_numpy(), caps),
+        "m3/day",
+        said=f"water drawn within each source's capacity: the fullest, source {w_id} in "
+        f"{w_y}, gives {_n(float(use.iloc[i]))} of {_n(float(caps[i]))} m3/day",
+    )
     if d.water.potable_cap_m3_per_day is not None:
         kinds = d.water.sources["kind"]
         pot = plan.water_links[plan.water_links["source_id"].map(kinds) == "potable"]
@@ -285,6 +365,13 @@ def _verify_sources(plan: Plan, d: ModelData, add: Callable[..., None]) -> None:
             "potable water cap",
             _excess(by_year.to_numpy(), d.water.potable_cap_m3_per_day),
             "m3/day",
+            said=_within_cap(
+                "potable water use",
+                by_year.to_numpy(),
+                d.water.potable_cap_m3_per_day,
+                "m3/day",
+                d.horizon.years,
+            ),
         )
 
 
@@ -297,15 +384,33 @@ def _verify_shares(
         reg = sc["site_id"].map(d.campus.site["region_id"])
         for r, (lo, hi) in d.policy.region_shares.items():
             in_r = sc[reg == r].groupby("year")["it_mw"].sum().reindex(years).fillna(0.0).to_numpy()
-            add(f"region {r} share >= {lo:g}", _excess(lo * total, in_r), "MW")
-            add(f"region {r} share <= {hi:g}", _excess(in_r, hi * total), "MW")
+            share = in_r / np.maximum(total, 1e-9)
+            lo_t, hi_t = int(np.argmin(share)), int(np.argmax(share))
+            add(
+                f"region {r} share >= {lo:g}",
+                _excess(lo * total, in_r),
+                "MW",
+                said=f"region {r} holds at least {_pct(lo)} of national IT MW each year: "
+                f"{_pct(share[lo_t])} in its lowest year ({years[lo_t]})",
+            )
+            add(
+                f"region {r} share <= {hi:g}",
+                _excess(in_r, hi * total),
+                "MW",
+                said=f"region {r} holds at most {_pct(hi)} of national IT MW each year: "
+                f"{_pct(share[hi_t])} in its highest year ({years[hi_t]})",
+            )
     if d.policy.zone_mode == "require" and d.policy.zone_min_share > 0:
         zk = sc["site_id"].map(d.campus.site["zone_kind"])
         inz = sc[zk == "designated"].groupby("year")["it_mw"].sum().reindex(years).fillna(0.0)
+        share = inz.to_numpy() / np.maximum(total, 1e-9)
+        t = int(np.argmin(share))
         add(
             "share in designated zones",
             _excess(d.policy.zone_min_share * total, inz.to_numpy()),
             "MW",
+            said=f"designated policy zones hold at least {_pct(d.policy.zone_min_share)} of "
+            f"national IT MW each year: {_pct(share[t])} in the lowest year ({years[t]})",
         )
 
 
@@ -332,13 +437,21 @@ def _verify_public(
             "public-interest MW on eligible sites, within their IT MW",
             _excess(sc["public_it_mw"].to_numpy(dtype=float), room),
             "MW",
+            said="public-interest MW only on eligible sites and coolings, within each site's IT MW",
         )
     else:
         pub = np.zeros(len(years))
+    share = pub / np.maximum(total, 1e-9)
+    t = int(np.argmin(share)) if len(share) else 0
     add(
         f"public-interest share >= {d.policy.public_share:g}",
         _excess(d.policy.public_share * total, pub),
         "MW",
+        said=f"public-interest MW at least {_pct(d.policy.public_share)} of national IT MW "
+        f"each year: {_n(pub[t])} MW of {_n(total[t])} MW ({_pct(share[t])}) in the lowest "
+        f"year ({years[t]})"
+        if len(share)
+        else "",
     )
 
 
@@ -367,6 +480,8 @@ def _verify_demand(sc: pd.DataFrame, d: ModelData, add: Callable[..., None]) -> 
         "demand regions have the MW within latency reach",
         np.asarray(worst, dtype=float),
         "MW",
+        said=f"each of the {len(d.policy.demand_mw)} demand regions has at least its demand "
+        "in IT MW at chosen sites within latency reach, every year",
     )
 
 
@@ -400,6 +515,9 @@ def _verify_caps(plan: Plan, d: ModelData, add: Callable[..., None]) -> None:
                 use, d.caps.water_cap_m3_per_day + TOL_ABS + 1e-6 * d.caps.water_cap_m3_per_day
             ),
             "m3/day",
+            said=_within_cap(
+                "campus water use", use, d.caps.water_cap_m3_per_day, "m3/day", d.horizon.years
+            ),
         )
     if d.caps.upgrade_budget_usd is not None:
         ups = plan.upgrades
@@ -411,6 +529,8 @@ def _verify_caps(plan: Plan, d: ModelData, add: Callable[..., None]) -> None:
             "grid upgrade budget",
             spent - d.caps.upgrade_budget_usd - 1.0 - 1e-6 * d.caps.upgrade_budget_usd,
             "USD",
+            said=f"grid upgrade spend within the budget: {spent / 1e6:,.1f} of "
+            f"{d.caps.upgrade_budget_usd / 1e6:,.1f} M USD (present value)",
         )
     if d.caps.co2_cap_t is not None and d.grid.enabled and plan.metrics.get("co2_t") is not None:
         disp = plan.dispatch
@@ -424,7 +544,26 @@ def _verify_caps(plan: Plan, d: ModelData, add: Callable[..., None]) -> None:
         )
         system = float(np.sum(disp["p_mw"].to_numpy() * co2 * hours * years))
         added = system - float(plan.metrics.get("baseline_co2_t") or 0.0)
-        add("campus CO2 cap", added - d.caps.co2_cap_t - 1e-6 * max(1.0, abs(system)), "t CO2")
+        add(
+            "campus CO2 cap",
+            added - d.caps.co2_cap_t - 1e-6 * max(1.0, abs(system)),
+            "t CO2",
+            said=f"CO2 the campuses add to the grid within the cap: {_n(added)} of "
+            f"{_n(d.caps.co2_cap_t)} t CO2 over the horizon",
+        )
+
+
+def _within_cap(what: str, use: np.ndarray, cap: float, unit: str, years: list[int]) -> str:
+    """``what`` within the cap, said with the worst year's figure [``unit``]."""
+    if not len(use):
+        return f"{what} within the cap of {_n(cap)} {unit}"
+    t = int(np.argmax(use))
+    if float(use[t]) <= 0:
+        return f"{what} within the cap: none in any year (the cap {_n(cap)} {unit})"
+    return (
+        f"{what} within the cap: {_n(float(use[t]))} of {_n(cap)} {unit} in the worst year "
+        f"({years[t]})"
+    )
 
 
 def _verify_upgrades(ups: pd.DataFrame, d: ModelData) -> list[Check]:
@@ -446,9 +585,29 @@ def _verify_upgrades(ups: pd.DataFrame, d: ModelData) -> list[Check]:
             ready = d.horizon.years[0] + as_float(opts.at[str(r.asset_id), "lead_time_years"])
             early = max(early, ready - as_float(r.year) - 1e-9)
     return [
-        Check("upgrades are offered options", unknown == 0, float(unknown), "upgrades"),
-        Check("each upgrade taken at most once", bad_once == 0, float(bad_once), "upgrades"),
-        Check("upgrades in service after their lead time", early <= 0, max(early, 0.0), "years"),
+        Check(
+            "upgrades are offered options",
+            unknown == 0,
+            float(unknown),
+            "upgrades",
+            said=f"{len(ups) - unknown} of the {len(ups)} upgrades taken are options offered",
+        ),
+        Check(
+            "each upgrade taken at most once",
+            bad_once == 0,
+            float(bad_once),
+            "upgrades",
+            said=f"{bad_once} upgrades taken twice",
+        ),
+        Check(
+            "upgrades in service after their lead time",
+            early <= 0,
+            max(early, 0.0),
+            "years",
+            said="every upgrade enters service after its lead time"
+            if early <= 0
+            else f"an upgrade enters service {early:.1f} years before its lead time allows",
+        ),
     ]
 
 
@@ -458,6 +617,8 @@ class _FlowRecheck:
     snapshot [MW], where the worst overload is, and the recomputed flows."""
 
     over: float = 0.0
+    peak_pct: float = 0.0
+    peak_where: str = ""
     mis: float = 0.0
     bal: float = 0.0
     head: float = 0.0
@@ -482,11 +643,40 @@ def _verify_grid(plan: Plan, d: ModelData) -> list[Check]:
             bool(gen_out.max(initial=0.0) <= 0),
             float(gen_out.max(initial=0.0)),
             "MW",
+            said="every generator dispatched between its minimum and maximum output",
         ),
-        Check("power balanced in every island", w.bal <= 0, max(w.bal, 0.0), "MW"),
-        Check("flows recomputed from injections equal the plan's", w.mis <= 0, w.mis, "MW"),
-        Check("branch flows within ratings", w.over <= 0, w.over, "MW", w.where),
-        Check("substation headroom", w.head <= 0, w.head, "MW"),
+        Check(
+            "power balanced in every island",
+            w.bal <= 0,
+            max(w.bal, 0.0),
+            "MW",
+            said="generation equals load and campus draw in every island, year and snapshot",
+        ),
+        Check(
+            "flows recomputed from injections equal the plan's",
+            w.mis <= 0,
+            w.mis,
+            "MW",
+            said="DC flows recomputed from the nodal injections equal the plan's flows",
+        ),
+        Check(
+            "branch flows within ratings",
+            w.over <= 0,
+            w.over,
+            "MW",
+            w.where,
+            said=f"the most loaded branch runs at {w.peak_pct:.1f}% of its rating "
+            f"({w.peak_where}), at most 100% allowed"
+            if w.peak_where
+            else "no branch ratings enforced (grid.line_limits off)",
+        ),
+        Check(
+            "substation headroom",
+            w.head <= 0,
+            w.head,
+            "MW",
+            said="campus peak draw at each substation within its headroom (upgrades included)",
+        ),
     ]
 
 
@@ -531,7 +721,12 @@ def _recheck_flows(
             if mis > w.mis:
                 w.mis = mis
             if d.grid.line_limits:
-                over = _excess(np.abs(f), net.rating_mw + added[:, t])
+                rating = net.rating_mw + added[:, t]
+                pct = 100 * np.abs(f) / np.where(rating > 0, rating, np.inf)
+                if pct.max(initial=0.0) > w.peak_pct:
+                    w.peak_pct = float(pct.max())
+                    w.peak_where = f"branch {net.branch_ids[int(np.argmax(pct))]} in {y} ({h})"
+                over = _excess(np.abs(f), rating)
                 if over.max(initial=0.0) > w.over:
                     w.over = float(over.max())
                     w.where = f"branch {net.branch_ids[int(np.argmax(over))]} in {y} ({h})"
@@ -587,6 +782,8 @@ def _verify_n1(recomputed: pd.DataFrame, d: ModelData, added: np.ndarray) -> Che
         worst_n1,
         "MW",
         where_n1,
+        said=f"after each of the {n1['outage_id'].nunique() if len(n1) else 0} checked "
+        "outages, every monitored branch within its emergency rating",
     )
 
 

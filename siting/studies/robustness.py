@@ -750,11 +750,14 @@ def _year_colour(years: list[int], y: int) -> str:
 
 
 def _label(rob: Robustness, row: Any) -> str:
-    lab = str(row["site_id"])
+    """A site as people read it: its name (the nearest place) with its ID, e.g.
+    "Abilene (c0412)"; the ID alone without a name; the candidate set first when there
+    are several."""
+    sid = str(row["site_id"])
+    name = str(row.get("name") or "")
+    lab = f"{name} ({sid})" if name and name != sid else sid
     if rob.candidate_sets > 1:
         lab = f"{row['candidate_set']}: {lab}"
-    if row.get("name"):
-        lab += f" {row['name']}"
     return lab
 
 
@@ -816,7 +819,7 @@ def svg_robustness(rob: Robustness, top: int = TOP_SITES) -> str:
             if k <= 0:
                 continue
             pct = 100.0 * k / n
-            tip = f"{r['site_id']}: first built in {y} in {k} of {n} plans ({fmt_num(pct)} %)"
+            tip = f"{_label(rob, r)}: first built in {y} in {k} of {n} plans ({fmt_num(pct)} %)"
             body.append(
                 f'<rect class="seg" data-year="{y}" x="{x(acc):.1f}" y="{yy + 4:.1f}" '
                 f'width="{max(x(acc + pct) - x(acc), 0.5):.1f}" height="14" '
@@ -893,7 +896,9 @@ _JS = r"""
         stroke: false, fillColor: D.never_colour, fillOpacity: 0.35}); },
       onEachFeature: function (f, l) {
         l.bindPopup(function () {
-          return "<b>Candidate " + f.properties.i + "</b><br>" + D.never_text; }); }}), true);
+          return "<b>Candidate " + f.properties.i + "</b>" +
+            (f.properties.n ? " &ndash; " + f.properties.n : "") + "<br>" + D.never_text;
+        }); }}), true);
   }
   var sites = add("Sites by selection frequency", L.featureGroup(), true);
   D.sites.features.forEach(function (f) {
@@ -1009,7 +1014,7 @@ def _site_features(rob: Robustness) -> list[dict[str, Any]]:
                     "f": clean_json_value(f),
                     "c": freq_colour(f),
                     "p": _site_popup(rob, r, f),
-                    "t": f"{esc(r['site_id'])}: {popup_number(100 * f, 0, '%')} of plans",
+                    "t": f"{esc(_label(rob, r))}: {popup_number(100 * f, 0, '%')} of plans",
                 },
             }
         )
@@ -1048,19 +1053,22 @@ def _site_popup(rob: Robustness, r: pd.Series, f: float) -> str:
 
 
 def _never_features(rob: Robustness) -> list[dict[str, Any]]:
-    """One point feature [degrees, 6 decimals] per candidate never chosen, with its ID."""
+    """One point feature [degrees, 6 decimals] per candidate never chosen, with its ID
+    (``i``) and name (``n``, the nearest place; "" when none)."""
     never = []
     nc = rob.never_chosen
     if len(nc):
         xs = np.round(nc.geometry.x.to_numpy(), 6)
         ys = np.round(nc.geometry.y.to_numpy(), 6)
-        for x, y, i in zip(xs, ys, nc["site_id"].astype(str), strict=True):
+        names = nc["name"].fillna("").astype(str) if "name" in nc else pd.Series("", index=nc.index)
+        for x, y, i, nm in zip(xs, ys, nc["site_id"].astype(str), names, strict=True):
             if math.isfinite(x) and math.isfinite(y):
+                props = {"i": esc(i), "n": esc(nm)} if nm and nm != i else {"i": esc(i)}
                 never.append(
                     {
                         "type": "Feature",
                         "geometry": {"type": "Point", "coordinates": [float(x), float(y)]},
-                        "properties": {"i": esc(i)},
+                        "properties": props,
                     }
                 )
     return never
