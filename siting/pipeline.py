@@ -840,7 +840,7 @@ def _plan(
         _raise_no_plan(prep, d, result, settings, say, clock, kept)
     p = _verified_plan(prep, m, d, result, say, timings)
     t_why = time.perf_counter()  # why here: every kept candidate compared (prep.data: all)
-    why = explain(p, prep.data, sc)
+    why = explain(p, prep.data)
     timings["why_s"] = time.perf_counter() - t_why
     timings["total_s"] = time.perf_counter() - t_all
 

@@ -145,7 +145,9 @@ def test_demo_why_here_names_two_figures_per_site_and_every_loser_has_a_why_not(
     lost = p.candidates[p.candidates["status"] != "chosen"]
     assert (lost["why_not"].astype(str).str.len() > 0).all()
     out_ = lost[lost["status"] == "screened_out"]
-    assert out_["why_not"].str.startswith("screened out (").all()
+    # a screened-out candidate's why_not is its screening rule in words (its reason)
+    assert len(out_) and (out_["why_not"] == out_["reason"]).all()
+    assert out_["why_not"].str.startswith("screened out: ").all()
     assert p.manifest["why_here"]["method"] and p.manifest["timings"]["why_s"] >= 0
     assert '<section id="why">' in (out / "report.html").read_text()
 

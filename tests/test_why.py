@@ -22,7 +22,7 @@ import pytest
 from test_plan import write_region
 
 import siting
-from siting.results.why import _Features, _scores, _why_here, screened_words
+from siting.results.why import _Features, _scores, _why_here
 
 #: A figure with its unit in a sentence (money, MW, km, PUE).
 FIGURE = re.compile(r"\d[\d,]*(?:\.\d+)? (?:k USD|M USD|MW|km)|PUE \d\.\d+")
@@ -124,25 +124,3 @@ def test_a_dearer_chosen_site_is_said_to_be_dearer():
     # B = 11.5 M USD/MW, A = 11.0: B is 0.5 M USD/MW dearer than A
     assert gain == pytest.approx(-0.5e6)
     assert "0.50 M USD/MW dearer than the next-best site A" in text
-
-
-def test_screened_out_words_name_the_rule_its_figure_and_limit():
-    from siting.config.scenario import Scenario
-
-    sc = Scenario.model_validate(
-        {
-            "name": "t",
-            "years": [2030],
-            "layers": {},
-            "candidates": {"max_bus_distance_km": 40.0},
-            "targets": {"it_mw_by_year": {2030: 100}},
-        }
-    )
-    row = pd.Series({"screened_out": "max_bus_distance_km", "bus_distance_km": 46.04})
-    assert screened_words(row, sc) == (
-        "screened out (max_bus_distance_km): 46.0 km to the nearest eligible bus, above the "
-        "limit of 40.0 km"
-    )
-    row = pd.Series({"screened_out": "min_allowed_share", "allowed_share": 0.2})
-    assert "20% of its cell is allowed land, below the minimum" in screened_words(row, sc)
-    assert screened_words(row, None).startswith("screened out (min_allowed_share): 20%")

@@ -45,7 +45,6 @@ from siting.core.cells import as_float, as_int
 from siting.model.data import HOURS_PER_YEAR, ModelData
 
 if TYPE_CHECKING:
-    from siting.config.scenario import Scenario
     from siting.results.plan import Plan
 
 #: The method, in words, for the report and the manifest.
@@ -431,72 +430,7 @@ def _why_not_kept(
     return head + "; it lost on what unit costs leave out (grid flows, phasing, shares)"
 
 
-def screened_words(cand: pd.Series, scenario: Scenario | None) -> str:
-    """Why a screened-out candidate was removed: its rule, in words with its figure."""
-    rule = str(cand.get("screened_out", ""))
-    c = scenario.candidates if scenario is not None else None
-    camp = scenario.campus if scenario is not None else None
-
-    def num(col: str) -> float:
-        try:
-            return as_float(cand.get(col))
-        except (TypeError, ValueError):
-            return float("nan")
-
-    if rule == "outside_region":
-        return "screened out (outside_region): it lies outside the region boundary"
-    if rule == "excluded_land":
-        return "screened out (excluded_land): it lies on excluded land (exclusions or land class)"
-    if rule == "min_allowed_share":
-        lim = f", below the minimum {c.min_allowed_share:.0%}" if c is not None else ""
-        return (
-            f"screened out (min_allowed_share): {num('allowed_share'):.0%} of its cell is "
-            f"allowed land{lim}"
-        )
-    if rule == "min_area_ha":
-        lim = f", below the minimum {_n(c.min_area_ha, 1)} ha" if c is not None else ""
-        return f"screened out (min_area_ha): {_n(num('area_ha'), 1)} ha of allowed land{lim}"
-    if rule == "no_climate_data":
-        return "screened out (no_climate_data): the climate rasters have no value here"
-    if rule == "max_bus_distance_km":
-        lim = (
-            f", above the limit of {_n(c.max_bus_distance_km, 1)} km"
-            if c is not None and c.max_bus_distance_km is not None
-            else ""
-        )
-        return (
-            f"screened out (max_bus_distance_km): {_n(num('bus_distance_km'), 1)} km to the "
-            f"nearest eligible bus{lim}"
-        )
-    if rule == "max_land_cost_usd_per_ha":
-        lim = (
-            f", above the limit of {_n(c.max_land_cost_usd_per_ha)} USD/ha"
-            if c is not None and c.max_land_cost_usd_per_ha is not None
-            else ""
-        )
-        return (
-            f"screened out (max_land_cost_usd_per_ha): land "
-            f"{_n(num('land_cost_usd_per_ha'))} USD/ha{lim}"
-        )
-    if rule == "too_small_for_min_campus":
-        lim = (
-            f", below the smallest campus ({_n(camp.min_campus_mw)} MW) or one module "
-            f"({_n(camp.module_mw)} MW)"
-            if camp is not None
-            else ""
-        )
-        return (
-            f"screened out (too_small_for_min_campus): it holds {_n(num('max_it_mw'))} MW IT{lim}"
-        )
-    if rule == "outside_designated_zones":
-        return (
-            "screened out (outside_designated_zones): the policy requires every campus in a "
-            "designated zone and it lies in none"
-        )
-    return f"screened out by {rule}"
-
-
-def explain(p: Plan, d: ModelData, scenario: Scenario | None = None) -> dict[str, Any]:
+def explain(p: Plan, d: ModelData) -> dict[str, Any]:
     """Fill ``why_here`` (and ``unit_cost_usd_per_mw``, ``grid_headroom_mw``) on the plan's
     sites and ``why_not`` on its candidates; return the method and figures for the manifest.
 
@@ -507,9 +441,6 @@ def explain(p: Plan, d: ModelData, scenario: Scenario | None = None) -> dict[str
         ``sites`` and ``candidates`` get the new columns).
     d
         The model data with every kept candidate (the whole run's, not a kernel's subset).
-    scenario
-        The scenario (its screening limits go into the screened-out candidates' words);
-        ``None``: the rules are named without their limits.
 
     Returns
     -------
@@ -562,8 +493,8 @@ def explain(p: Plan, d: ModelData, scenario: Scenario | None = None) -> dict[str
         status = str(r.get("status", ""))
         if status == "chosen":
             why_not.append("")
-        elif status == "screened_out":
-            why_not.append(screened_words(r, scenario))
+        elif status == "screened_out":  # the screening rule in words (candidates.generate)
+            why_not.append(str(r.get("reason", "screened out")))
         elif s in f.a_usd_per_mw and chosen:
             why_not.append(_why_not_kept(s, f, chosen_mw, sc_c, med_c))
         else:
