@@ -1,8 +1,9 @@
 """Names people understand (issue 20, "What was seen: Names").
 
 Each test fails on the old text: "screened out by max_bus_distance_km", growth zones shown
-as ``Z01`` beside policy zones ``Z2``, "viridis ramp, 1.0 to 7.0" for land-class codes,
-"campus water cap passed 0.000 m3/day", sites by ID only on the robustness page and
+as ``Z01`` beside policy zones ``Z2`` (now ``GZ01``), "viridis ramp, 1.0 to 7.0" for
+land-class codes, "campus water cap passed 0.000 m3/day", sites by ID only on the
+robustness page and
 "nan -> evaporative" in ``siting grid stress``'s table. Reference values are worked out by
 hand (in the comments) or read from the plan's own written tables, never from the code
 under test.
@@ -244,20 +245,27 @@ def test_the_land_class_legend_lists_codes_with_names_not_a_ramp(named_plan):
     assert "ramp" not in entry and "1.0 to 4.0" not in entry
 
 
-def test_growth_zones_show_as_gz_and_the_written_ids_stay(named_plan):
+def test_growth_zones_are_gz_everywhere(named_plan):
+    """One ID per growth zone, written and shown: ``GZ01``... in plan.gpkg, the report and
+    the map, never to be confused with a policy zone such as ``Z2``."""
+    from siting.render.html import growth_zone_label
+
     zones = gpd.read_file(named_plan / "plan.gpkg", layer="zones")
-    assert len(zones) and zones["zone_id"].str.match(r"^Z\d\d$").all()  # written IDs kept
+    assert len(zones) and zones["zone_id"].str.match(r"^GZ\d\d$").all()
     page = render_report(named_plan).read_text(encoding="utf-8")
     sec = page[page.index('<section id="zones">') :]
     sec = sec[: sec.index("</section>")]
     assert "<th>growth zone</th>" in sec or ">growth zone<" in sec
     for z in zones["zone_id"]:
-        assert f"G{z}" in sec
+        assert z in sec
     sites = page[page.index('<section id="sites">') :]
     assert "policy zone (scenario)" in sites[: sites.index("</section>")]
     mp = render_map(named_plan).read_text(encoding="utf-8")
-    assert f"Growth zone G{zones['zone_id'].iloc[0]}" in mp
+    assert f"Growth zone {zones['zone_id'].iloc[0]}" in mp
     assert "Growth zones (GZ01 ...)" in mp
+    assert "GGZ" not in page and "GGZ" not in mp
+    # a plan folder written before (zone_id Z01) is shown the same way
+    assert growth_zone_label("Z01") == "GZ01" and growth_zone_label("GZ01") == "GZ01"
 
 
 # --------------------------------------------------------------------------- the stress table

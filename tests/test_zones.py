@@ -22,8 +22,8 @@ With ``distance_km = 30``:
   the shared water source; so C, D and E form one zone (single linkage is transitive).
 - F is 280 km from E, shares nothing: alone.
 
-Final MW: {A, B} 200 + 300 = 500; {F} 400; {C, D, E} 50 + 150 + 100 = 300; so Z01 =
-{A, B}, Z02 = {F}, Z03 = {C, D, E}.
+Final MW: {A, B} 200 + 300 = 500; {F} 400; {C, D, E} 50 + 150 + 100 = 300; so GZ01 =
+{A, B}, GZ02 = {F}, GZ03 = {C, D, E}.
 """
 
 from __future__ import annotations
@@ -174,29 +174,29 @@ def zones():
 
 def test_hand_case_grouping_and_figures(zones):
     z = zones.set_index("zone_id")
-    assert list(z.index) == ["Z01", "Z02", "Z03"]
+    assert list(z.index) == ["GZ01", "GZ02", "GZ03"]
     assert list(zones.columns) == [*zone_columns(YEARS), "geometry"]
-    assert z["site_ids"].to_dict() == {"Z01": "A, B", "Z02": "F", "Z03": "C, D, E"}
+    assert z["site_ids"].to_dict() == {"GZ01": "A, B", "GZ02": "F", "GZ03": "C, D, E"}
     assert z["n_sites"].tolist() == [2, 1, 3]
     # MW per year, summed by hand from the table in the module docstring
-    assert z.loc["Z01", ["it_mw_2030", "it_mw_2035", "it_mw_2040"]].tolist() == [100, 300, 500]
-    assert z.loc["Z02", ["it_mw_2030", "it_mw_2035", "it_mw_2040"]].tolist() == [0, 0, 400]
-    assert z.loc["Z03", ["it_mw_2030", "it_mw_2035", "it_mw_2040"]].tolist() == [100, 250, 300]
+    assert z.loc["GZ01", ["it_mw_2030", "it_mw_2035", "it_mw_2040"]].tolist() == [100, 300, 500]
+    assert z.loc["GZ02", ["it_mw_2030", "it_mw_2035", "it_mw_2040"]].tolist() == [0, 0, 400]
+    assert z.loc["GZ03", ["it_mw_2030", "it_mw_2035", "it_mw_2040"]].tolist() == [100, 250, 300]
     assert z["it_mw_final"].tolist() == [500, 400, 300]
     assert z["first_year"].tolist() == [2030, 2040, 2030]
     assert z["cooling_mix"].to_dict() == {
-        "Z01": "air 300 MW; evaporative 200 MW",
-        "Z02": "air 400 MW",
-        "Z03": "evaporative 250 MW; liquid 50 MW",
+        "GZ01": "air 300 MW; evaporative 200 MW",
+        "GZ02": "air 400 MW",
+        "GZ03": "evaporative 250 MW; liquid 50 MW",
     }
-    assert z["water_sources"].to_dict() == {"Z01": "W2", "Z02": "", "Z03": "W1"}
+    assert z["water_sources"].to_dict() == {"GZ01": "W2", "GZ02": "", "GZ03": "W1"}
     assert z["water_m3_per_day_final"].tolist() == [1000.0, 0.0, 1000.0]
-    assert z["bus_ids"].to_dict() == {"Z01": "1, 2", "Z02": "9", "Z03": "7, 8"}
-    # b12 (1-2) is Z01's; b89 (8-9) touches Z02 and Z03, so both list it; b34 no zone's
+    assert z["bus_ids"].to_dict() == {"GZ01": "1, 2", "GZ02": "9", "GZ03": "7, 8"}
+    # b12 (1-2) is GZ01's; b89 (8-9) touches GZ02 and GZ03, so both list it; b34 no zone's
     assert z["upgrades"].to_dict() == {
-        "Z01": "branch b12 +200 MW (2035)",
-        "Z02": "branch b89 +50 MW (2040)",
-        "Z03": "branch b89 +50 MW (2040); substation 7 +100 MW (2040)",
+        "GZ01": "branch b12 +200 MW (2035)",
+        "GZ02": "branch b89 +50 MW (2040)",
+        "GZ03": "branch b89 +50 MW (2040); substation 7 +100 MW (2040)",
     }
     assert z["upgrades_cost_usd"].tolist() == [10e6, 1e6, 6e6]
     # capex: final MW x 1 M USD/MW + 10 M USD per site + each pipeline once
@@ -208,7 +208,7 @@ def test_hand_case_grouping_and_figures(zones):
 def test_names_come_from_the_nearest_place_in_reach(zones):
     assert PLACE_NAME_KM == 50.0
     # Alphaville is nearer than the larger Betaburg; the <script> name is kept verbatim
-    # (escaping is the map's job); Farawayville is 80 km from F, so Z02 is named by its bus
+    # (escaping is the map's job); Farawayville is 80 km from F, so GZ02 is named by its bus
     assert zones["name"].tolist() == ["Alphaville", "Zone 2 (near bus 9)", SCRIPT]
     # without places every zone is named by the bus of its largest site
     bare = zones_of(places=None)
@@ -248,7 +248,7 @@ def test_polygons_are_valid_and_hold_their_sites_buses_and_water(zones):
             assert not r.geometry.contains(pt(*SITE_AT[s])), (r.zone_id, s)
     # corridors are narrow: far from every site, bus and source the zone stays
     # within the 2 km corridor (smoothed) of the line it follows
-    z3 = zones.set_index("zone_id").geometry["Z03"]
+    z3 = zones.set_index("zone_id").geometry["GZ03"]
     assert z3.contains(pt(260, 0))
     assert not z3.contains(pt(260, 5))
 
@@ -338,7 +338,7 @@ def test_the_tiny_plan_writes_the_zones_layer_and_geojson(tmp_path):
     p = siting.plan(_with_places(tmp_path), out=out)
     assert "zones" in set(gpd.list_layers(out / "plan.gpkg")["name"])
     z = gpd.read_file(out / "plan.gpkg", layer="zones")
-    assert z["zone_id"].tolist() == ["Z01"]
+    assert z["zone_id"].tolist() == ["GZ01"]
     assert z["site_ids"].tolist() == ["S2, S3"]
     assert z["name"].tolist() == [SCRIPT]
     assert (z["it_mw_2030"].tolist(), z["it_mw_2031"].tolist()) == ([100.0], [200.0])
@@ -361,7 +361,7 @@ def test_the_tiny_plan_writes_the_zones_layer_and_geojson(tmp_path):
     assert z10["name"].to_dict() == {"S2": SCRIPT, "S3": "Eastham"}
     assert z10["water_sources"].to_dict() == {"S2": "W2", "S3": ""}
     # equal final MW (100 each): the tie goes to the smaller site_id
-    assert p10.zones["zone_id"].tolist() == ["Z01", "Z02"]
+    assert p10.zones["zone_id"].tolist() == ["GZ01", "GZ02"]
     assert p10.zones["site_ids"].tolist() == ["S2", "S3"]
 
 

@@ -62,12 +62,12 @@ def esc(v: Any) -> str:
 
 
 def growth_zone_label(zone_id: Any) -> str:
-    """A growth zone's ID as people read it: ``Z02`` -> ``GZ02``.
+    """A growth zone's ID as people read it: ``GZ02`` as written, and ``Z02`` (a plan
+    folder written before growth zones were named ``GZ..``) shown as ``GZ02``.
 
-    Growth zones (the plan's groups of chosen sites, ``zones.geojson``, ``zone_id`` ``Z01``...)
-    and policy zones (the scenario's ``zones`` layer, IDs of the user's choosing such as
-    ``Z2``) would otherwise look alike side by side. Only what is shown changes: the written
-    tables keep ``Z02``. "" for an empty ID; an ID already starting ``GZ`` is kept.
+    Growth zones (the plan's groups of chosen sites, ``zones.geojson``, ``zone_id`` ``GZ01``
+    ...) and policy zones (the scenario's ``zones`` layer, IDs of the user's choosing such as
+    ``Z2``) would otherwise look alike side by side. "" for an empty ID.
     """
     z = (
         ""

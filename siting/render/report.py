@@ -983,7 +983,7 @@ def _zones(p: _PlanFolder) -> str:
     )
     return (
         '<section id="zones"><h2>Growth zones</h2>'
-        "<p>Growth zones (GZ01, GZ02 ...; <code>Z01</code>... in <code>zones.geojson</code>) "
+        "<p>Growth zones (GZ01, GZ02 ..., as in <code>zones.geojson</code>) "
         "group the chosen sites that share land, a grid connection or a water source; they "
         "are the plan's, unlike the policy zones of the scenario's zones layer shown in the "
         "Sites table. Capital cost is undiscounted (campus capital, site opening, tie lines and "

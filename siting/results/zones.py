@@ -17,7 +17,7 @@ are joined only through a bus without coordinates can come out as a MultiPolygon
 This is a pure function of the plan's tables (no model, no solver): it is used by
 :func:`siting.results.plan.extract` and can be run again on a written plan.
 
-The zones here are *output* growth zones (``zone_id`` ``Z01``, ``Z02`` ...); they are not
+The zones here are *output* growth zones (``zone_id`` ``GZ01``, ``GZ02`` ...); they are not
 the designated zones of the input ``zones`` layer, whose ID a site carries in its own
 ``zone_id`` column.
 """
@@ -183,7 +183,7 @@ def growth_zones(
     geopandas.GeoDataFrame
         One row per zone, in ``crs``, columns :func:`zone_columns` and ``geometry``:
 
-        - ``zone_id``: ``Z01``, ``Z02`` ... ordered by ``it_mw_final`` descending, then by
+        - ``zone_id``: ``GZ01``, ``GZ02`` ... ordered by ``it_mw_final`` descending, then by
           the zone's smallest site_id;
         - ``name``: the place nearest to any of the zone's sites, when within
           ``place_name_km`` (ties: the larger population, then the name); the name is kept
@@ -444,7 +444,7 @@ def _zones_layer(
     rows.sort(key=lambda r: (-r["it_mw_final"], r["site_ids"].split(", ")[0]))
     names = _names(rows, xy, places, reach)
     for k, r in enumerate(rows, start=1):
-        r["zone_id"] = f"Z{k:02d}"
+        r["zone_id"] = f"GZ{k:02d}"
         r["name"] = names[k - 1]
         del r["_big_bus"], r["_members"]
     out = gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
