@@ -157,7 +157,12 @@ def test_a_candidate_not_chosen_says_why(plan_dir, browser):
     assert text
     popup = page.locator(".leaflet-popup-content")
     popup.wait_for(timeout=5_000)
-    assert "not economic" in popup.inner_text()
+    # the popup says why not in words with figures: the candidates layer's why_not
+    # (siting.results.why), e.g. its cost per MW against the dearest chosen site
+    cands = gpd.read_file(plan_dir / "plan.gpkg", layer="candidates").set_index("site_id")
+    why_not = str(cands.at["S9", "why_not"])
+    assert cands.at["S9", "status"] == "not_chosen" and why_not
+    assert " ".join(why_not.split()) in " ".join(popup.inner_text().split())
     assert errors == []
 
 

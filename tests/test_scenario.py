@@ -237,12 +237,13 @@ def test_a_year_given_as_number_and_as_text_is_refused(tmp_path):
 
 
 def test_every_year_keyed_mapping_refuses_two_spellings():
-    """Issue 17, finding 2: every mapping of the schema keyed by integers (years) is a
-    ``ByYear`` (so the check is never left out of a new field); the walk below finds each
-    ``dict[int, ...]`` field of every section."""
+    """Issue 17, finding 2: every mapping of the schema keyed by integers refuses one key in
+    two spellings (``2031`` and ``'2031'``): a year-keyed one is a ``ByYear``, the land
+    classes' names (codes, not years) take ``ONE_KEY_PER_CODE``; the walk below finds each
+    ``dict[int, ...]`` field of every section, so a new one cannot leave the check out."""
     from pydantic import BaseModel
 
-    from siting.config.scenario import ONE_KEY_PER_YEAR
+    from siting.config.scenario import ONE_KEY_PER_CODE, ONE_KEY_PER_YEAR
 
     seen, found = set(), []
 
@@ -253,17 +254,28 @@ def test_every_year_keyed_mapping_refuses_two_spellings():
         for name, fld in model.model_fields.items():
             ann = fld.annotation
             if getattr(ann, "__origin__", None) is dict and ann.__args__[0] is int:
-                found.append((model.__name__, name, ONE_KEY_PER_YEAR in fld.metadata))
+                checked = ONE_KEY_PER_YEAR in fld.metadata or ONE_KEY_PER_CODE in fld.metadata
+                found.append((model.__name__, name, checked))
             for arg in (ann, *getattr(ann, "__args__", ())):
                 for a in (arg, *getattr(arg, "__args__", ())):
                     if isinstance(a, type) and issubclass(a, BaseModel):
                         walk(a)
 
     walk(Scenario)
-    assert found == [
+    assert sorted(found) == [
+        ("ClassRasterRef", "class_names", True),
         ("GridLayers", "load_growth_per_year", True),
         ("Targets", "it_mw_by_year", True),
     ]
+
+
+def test_a_class_code_named_twice_in_two_spellings_is_refused():
+    from siting.config.scenario import ClassRasterRef
+
+    with pytest.raises(ValueError, match=r"class code is given more than once.*3 as 3 and '3'"):
+        ClassRasterRef.model_validate({"path": "x.tif", "class_names": {3: "urban", "3": "a"}})
+    ok = ClassRasterRef.model_validate({"path": "x.tif", "class_names": {3: "urban", "4": "b"}})
+    assert ok.class_names == {3: "urban", 4: "b"}
 
 
 def test_extends_override_in_the_other_spelling_replaces_the_year(tmp_path):

@@ -108,6 +108,40 @@ def _one_key_per_year(value: Any) -> Any:
 
 #: The validator that marks a mapping keyed by year (see :data:`ByYear`).
 ONE_KEY_PER_YEAR = BeforeValidator(_one_key_per_year)
+
+
+def _one_key_per_code(value: Any) -> Any:
+    """Refuse a mapping whose keys name one integer code twice (``3`` and ``'3'``): the
+    schema turns both into 3 and the last would silently win, as for years."""
+    if not isinstance(value, dict):
+        return value
+    seen: dict[int, list[Any]] = {}
+    for k in value:
+        code = _code_of(k)
+        if code is not None:
+            seen.setdefault(code, []).append(k)
+    twice = {c: ks for c, ks in seen.items() if len(ks) > 1}
+    if twice:
+        said = "; ".join(
+            f"{c} as {' and '.join(_short(k) for k in ks)}" for c, ks in sorted(twice.items())
+        )
+        raise ValueError(
+            f"a class code is given more than once, in different spellings ({said}); give "
+            "each code once"
+        )
+    return value
+
+
+def _code_of(key: Any) -> int | None:
+    """``key`` as the integer the schema would read it as (None: not an integer)."""
+    try:
+        return _YEAR_KEY.validate_python(key)
+    except ValidationError:
+        return None
+
+
+#: The validator of a mapping keyed by integer codes that are not years (land classes).
+ONE_KEY_PER_CODE = BeforeValidator(_one_key_per_code)
 _YEAR_KEY: TypeAdapter[int] = TypeAdapter(int)
 _V = TypeVar("_V")
 #: A mapping keyed by calendar year whose keys must name distinct years; every such field
@@ -166,7 +200,7 @@ class ClassRasterRef(RasterRef):
     exclude_classes: list[int] = Field(
         default_factory=list, description="Class codes where no campus may be built."
     )
-    class_names: dict[int, str] = Field(
+    class_names: Annotated[dict[int, str], ONE_KEY_PER_CODE] = Field(
         default_factory=dict,
         description="Names of the class codes, for the map's legend (e.g. `{4: urban}`); a "
         "code without a name is shown as `class <code>`.",
