@@ -16,10 +16,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 from siting.core.errors import InputError, Problem, ProblemReport
 from siting.core.files import open_regular, path_problem
@@ -253,7 +256,7 @@ def raise_plan_problems(problems: list[Problem]) -> None:
         raise InputError(problems, what="plan")
 
 
-def read_plan_layer(gpkg: str | Path, layer: str, **kwargs: Any):
+def read_plan_layer(gpkg: str | Path, layer: str, **kwargs: Any) -> gpd.GeoDataFrame:
     """One layer of a plan's ``plan.gpkg`` (``geopandas.read_file``); a file OGR cannot
     read is an :class:`~siting.core.errors.InputError` naming the file and the layer."""
     import geopandas as gpd
