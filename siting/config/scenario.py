@@ -81,67 +81,37 @@ def year_of(key: Any) -> int | None:
         return None
 
 
-def _one_key_per_year(value: Any) -> Any:
-    """Refuse a mapping whose keys name one year twice (``2031`` and ``'2031'``).
+def _one_key_each(value: Any, what: str) -> Any:
+    """Refuse a mapping whose keys name one integer twice (``2031`` and ``'2031'``).
 
     YAML reads ``2031:`` as a number and ``'2031':`` as text; the schema turns both into
-    the year 2031, and the last would silently win. Anything else passes on to the
-    mapping's own validation.
+    2031 (:func:`year_of`), and the last would silently win. ``what`` names the keys in
+    the message (``year``, ``class code``). Anything else passes on to the mapping's own
+    validation.
     """
     if not isinstance(value, dict):
         return value
     seen: dict[int, list[Any]] = {}
     for k in value:
-        y = year_of(k)
-        if y is not None:
-            seen.setdefault(y, []).append(k)
-    twice = {y: ks for y, ks in seen.items() if len(ks) > 1}
+        n = year_of(k)
+        if n is not None:
+            seen.setdefault(n, []).append(k)
+    twice = {n: ks for n, ks in seen.items() if len(ks) > 1}
     if twice:
         said = "; ".join(
-            f"{y} as {' and '.join(_short(k) for k in ks)}" for y, ks in sorted(twice.items())
+            f"{n} as {' and '.join(_short(k) for k in ks)}" for n, ks in sorted(twice.items())
         )
         raise ValueError(
-            f"a year is given more than once, in different spellings ({said}); give each year once"
+            f"a {what} is given more than once, in different spellings ({said}); give each "
+            f"{what} once"
         )
     return value
 
 
 #: The validator that marks a mapping keyed by year (see :data:`ByYear`).
-ONE_KEY_PER_YEAR = BeforeValidator(_one_key_per_year)
-
-
-def _one_key_per_code(value: Any) -> Any:
-    """Refuse a mapping whose keys name one integer code twice (``3`` and ``'3'``): the
-    schema turns both into 3 and the last would silently win, as for years."""
-    if not isinstance(value, dict):
-        return value
-    seen: dict[int, list[Any]] = {}
-    for k in value:
-        code = _code_of(k)
-        if code is not None:
-            seen.setdefault(code, []).append(k)
-    twice = {c: ks for c, ks in seen.items() if len(ks) > 1}
-    if twice:
-        said = "; ".join(
-            f"{c} as {' and '.join(_short(k) for k in ks)}" for c, ks in sorted(twice.items())
-        )
-        raise ValueError(
-            f"a class code is given more than once, in different spellings ({said}); give "
-            "each code once"
-        )
-    return value
-
-
-def _code_of(key: Any) -> int | None:
-    """``key`` as the integer the schema would read it as (None: not an integer)."""
-    try:
-        return _YEAR_KEY.validate_python(key)
-    except ValidationError:
-        return None
-
-
+ONE_KEY_PER_YEAR = BeforeValidator(lambda v: _one_key_each(v, "year"))
 #: The validator of a mapping keyed by integer codes that are not years (land classes).
-ONE_KEY_PER_CODE = BeforeValidator(_one_key_per_code)
+ONE_KEY_PER_CODE = BeforeValidator(lambda v: _one_key_each(v, "class code"))
 _YEAR_KEY: TypeAdapter[int] = TypeAdapter(int)
 _V = TypeVar("_V")
 #: A mapping keyed by calendar year whose keys must name distinct years; every such field
