@@ -250,24 +250,10 @@ def _water_lines(plan: Plan, d: ModelData, price: Any) -> list[dict[str, Any]]:
     """Lines of the campus water cap and the potable cap [m3/day], per year."""
     years = list(d.horizon.years)
     sc = plan.schedule
-    out = []
+    caps: list[tuple[str, str, float, list[float]]] = []  # (name, key, cap, use by year)
     if d.caps.water_cap_m3_per_day is not None:
         use = _by_year(sc, pd.Series(True, index=sc.index), "water_m3_per_day", years)
-        key = "water.cap_m3_per_day"
-        for t, y in enumerate(years):
-            out.append(
-                _line(
-                    "campus water cap",
-                    key,
-                    y,
-                    "<=",
-                    float(d.caps.water_cap_m3_per_day),
-                    use[t],
-                    "m3/day",
-                    price=price(key, y),
-                    check="campus water cap",
-                )
-            )
+        caps.append(("campus water cap", "water.cap_m3_per_day", d.caps.water_cap_m3_per_day, use))
     if d.water.potable_cap_m3_per_day is not None:
         wl = plan.water_links
         by = [0.0] * len(years)
@@ -275,22 +261,19 @@ def _water_lines(plan: Plan, d: ModelData, price: Any) -> list[dict[str, Any]]:
             pot = wl[wl["source_id"].map(d.water.sources["kind"]) == "potable"]
             s = pot.groupby("year")["m3_per_day"].sum().reindex(years).fillna(0.0)
             by = [float(v) for v in s]
-        key = "water.potable_cap_m3_per_day"
-        for t, y in enumerate(years):
-            out.append(
-                _line(
-                    "potable water cap",
-                    key,
-                    y,
-                    "<=",
-                    float(d.water.potable_cap_m3_per_day),
-                    by[t],
-                    "m3/day",
-                    price=price(key, y),
-                    check="potable water cap",
-                )
+        caps.append(
+            (
+                "potable water cap",
+                "water.potable_cap_m3_per_day",
+                d.water.potable_cap_m3_per_day,
+                by,
             )
-    return out
+        )
+    return [
+        _line(name, key, y, "<=", float(cap), by_year[t], "m3/day", price=price(key, y), check=name)
+        for name, key, cap, by_year in caps
+        for t, y in enumerate(years)
+    ]
 
 
 def _grid_lines(plan: Plan, d: ModelData, price: Any) -> list[dict[str, Any]]:
