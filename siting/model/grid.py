@@ -46,6 +46,7 @@ import pyomo.environ as pyo
 
 from siting.model import elastic
 from siting.model.data import ModelData
+from siting.model.power import grid_draw, relief_at
 from siting.model.state import PtdfTables, model_state
 
 if TYPE_CHECKING:
@@ -153,10 +154,11 @@ def _add_angle_balance(
     load = d.grid.base_load_mw.to_numpy()
     shunt = d.grid.shunt_mw
     is_elastic = model_state(m).elastic
+    relief = relief_at(m)
 
     def balance(m: pyo.ConcreteModel, b: int, t: int, h: str) -> RelationalExpression | type:
         gen = pyo.quicksum(m.p[g, t, h] for g in gens_at[b])
-        draw = pyo.quicksum(m.draw[s, t, h] for s in sites_at[b])
+        draw = pyo.quicksum(grid_draw(m, s, t, h, relief) for s in sites_at[b])
         net_out = pyo.quicksum(m.flow[br, t, h] for br in out_of[b]) - pyo.quicksum(
             m.flow[br, t, h] for br in into[b]
         )
@@ -206,21 +208,41 @@ def _add_line_limits(m: pyo.ConcreteModel, d: ModelData, ptdf_form: bool) -> Non
 
 def _add_headroom(m: pyo.ConcreteModel, d: ModelData, sites_at: dict) -> None:
     """Substation headroom at buses with a finite headroom and a candidate site:
-    ``sum draw_peak <= headroom + added headroom + slack`` [MW]."""
+    ``sum draw_peak <= headroom + added headroom + slack`` [MW]; at a bus where a site has
+    relief (:func:`siting.model.power.register_relief`), its draw from the grid in each
+    peak snapshot instead (``headroom_relief[b,t,h]``)."""
     nb = len(d.grid.network.bus_ids)
     capped = [i for i in range(nb) if np.isfinite(d.grid.headroom_mw[i]) and sites_at[i]]
-    if not capped:
-        return
-    m.HB = pyo.Set(initialize=capped, ordered=True)
-    hover = elastic.slack(m, "headroom_mw", m.HB * m.T, "MW", "substation headroom exceeded")
-    m.headroom = pyo.Constraint(
-        m.HB,
-        m.T,
-        rule=lambda m, b, t: (
-            pyo.quicksum(m.draw_peak[s, t] for s in sites_at[b])
-            <= d.grid.headroom_mw[b] + added_headroom(m, b, t) + hover[b, t]
-        ),
-    )
+    relief = relief_at(m)
+    eased = [b for b in capped if any(s in relief for s in sites_at[b])]
+    capped = [b for b in capped if b not in eased]
+    if capped:
+        m.HB = pyo.Set(initialize=capped, ordered=True)
+        hover = elastic.slack(m, "headroom_mw", m.HB * m.T, "MW", "substation headroom exceeded")
+        m.headroom = pyo.Constraint(
+            m.HB,
+            m.T,
+            rule=lambda m, b, t: (
+                pyo.quicksum(m.draw_peak[s, t] for s in sites_at[b])
+                <= d.grid.headroom_mw[b] + added_headroom(m, b, t) + hover[b, t]
+            ),
+        )
+    peaks = [str(h) for h, v in d.horizon.snapshots["peak"].items() if v]
+    if eased and peaks:
+        m.HBR = pyo.Set(initialize=eased, ordered=True)
+        m.HP = pyo.Set(initialize=peaks, ordered=True)
+        rover = elastic.slack(
+            m, "headroom_relief_mw", m.HBR * m.T * m.HP, "MW", "substation headroom exceeded"
+        )
+        m.headroom_relief = pyo.Constraint(
+            m.HBR,
+            m.T,
+            m.HP,
+            rule=lambda m, b, t, h: (
+                pyo.quicksum(grid_draw(m, s, t, h, relief) for s in sites_at[b])
+                <= d.grid.headroom_mw[b] + added_headroom(m, b, t) + rover[b, t, h]
+            ),
+        )
 
 
 def _add_n1_family(m: pyo.ConcreteModel, d: ModelData) -> None:
@@ -389,10 +411,11 @@ def _add_ptdf_network(
     m.ISL = pyo.Set(initialize=sorted(set(island.tolist())), ordered=True)
     members = {i: np.flatnonzero(island == i).tolist() for i in m.ISL}
     st = model_state(m)
+    relief = relief_at(m)
 
     def balance(m: pyo.ConcreteModel, i: int, t: int, h: str) -> RelationalExpression | type:
         gen = pyo.quicksum(m.p[g, t, h] for b in members[i] for g in gens_at[b])
-        draw = pyo.quicksum(m.draw[s, t, h] for b in members[i] for s in sites_at[b])
+        draw = pyo.quicksum(grid_draw(m, s, t, h, relief) for b in members[i] for s in sites_at[b])
         unserved = pyo.quicksum(shed[b, t, h] for b in members[i]) if st.elastic else 0.0
         demand = float(sum(lf[h] * load[b, t] + shunt[b] for b in members[i]))
         if not st.elastic and not any(gens_at[b] or sites_at[b] for b in members[i]):
@@ -467,7 +490,8 @@ def ptdf_flow_parts(
 
     ``pool`` is the (t, h) pool of variables (dispatch ``p`` of every generator at an active
     bus, then the cooling capacities ``capk`` of every site, the draw's PUE coefficients
-    multiplied in), registered under ``key`` with :func:`siting.model.rows.register_pool`, so a
+    multiplied in, then the relief variables of :func:`siting.model.power.register_relief`,
+    with their sign), registered under ``key`` with :func:`siting.model.rows.register_pool`, so a
     row can be handed to HiGHS as column positions (:class:`siting.model.rows.FlatRow`). The
     coefficients are one numpy gather of the PTDF row (no Python loop over buses).
 
@@ -502,8 +526,10 @@ def ptdf_flow_parts(
     draw = mp["coef_peak"] if pt.peak_h[h] else mp["coef_typ"]
     c = -row[mp["cap_bus"]] * draw  # (a campus draws: PTDF x PUE, utilisation)
     keep_c = np.flatnonzero(np.abs(c) > PTDF_DROP)
-    pos = np.concatenate([keep_g, len(g) + keep_c])
-    coefs = np.concatenate([g[keep_g], c[keep_c]])
+    r = row[mp["relief_bus"]] * mp["relief_coef"]  # (relief lowers the draw)
+    keep_r = np.flatnonzero(np.abs(r) > PTDF_DROP)
+    pos = np.concatenate([keep_g, len(g) + keep_c, len(g) + len(c) + keep_r])
+    coefs = np.concatenate([g[keep_g], c[keep_c], r[keep_r]])
     return const, key, pos, coefs
 
 
@@ -550,20 +576,25 @@ def post_outage_flow_expr(
 
 def _pool(m: pyo.ConcreteModel, mp: dict, t: int, h: str) -> tuple:
     """Register (once) the variable pool of (t, h): dispatch (``mp['gens']`` order), then
-    cooling capacities (``mp['caps']`` order); return its key."""
+    cooling capacities (``mp['caps']`` order), then relief (``mp['relief']`` order); return
+    its key."""
     from siting.model.rows import register_pool
 
     key = ("ptdf", t, h)
     if key not in model_state(m).flat_pools:
-        pool = np.empty(len(mp["gens"]) + len(mp["caps"]), dtype=object)
-        pool[:] = [m.p[g, t, h] for g in mp["gens"]] + [m.capk[s, k, t] for s, k in mp["caps"]]
+        pool = np.empty(len(mp["gens"]) + len(mp["caps"]) + len(mp["relief"]), dtype=object)
+        pool[:] = (
+            [m.p[g, t, h] for g in mp["gens"]]
+            + [m.capk[s, k, t] for s, k in mp["caps"]]
+            + [m.component(name)[s, t, h] for name, s in mp["relief"]]
+        )
         register_pool(m, key, pool)
     return key
 
 
 def injection_maps(m: pyo.ConcreteModel) -> dict:
-    """Where each dispatch and cooling-capacity variable injects (cached in the model's
-    state, :attr:`siting.model.state.ModelState.inj_maps`)."""
+    """Where each dispatch, cooling-capacity and relief variable injects (cached in the
+    model's state, :attr:`siting.model.state.ModelState.inj_maps`)."""
     st = model_state(m)
     maps = st.inj_maps
     if maps is not None:
@@ -576,7 +607,12 @@ def injection_maps(m: pyo.ConcreteModel) -> dict:
         for s in pt.sites_at[b]
         for k, pue_peak, typ in pt.draw_coefs[s]
     ]
+    bus_of = {s: b for b in pt.active_buses for s in pt.sites_at[b]}
+    relief = [(r.name, s, bus_of[s], r.coef) for r in st.relief for s in r.sites]
     maps = {
+        "relief": [(name, s) for name, s, _, _ in relief],
+        "relief_bus": np.array([b for _, _, b, _ in relief], dtype=np.int64),
+        "relief_coef": np.array([c for *_, c in relief], dtype=float),
         "gens": [g for g, _ in gens],
         "gen_bus": np.array([b for _, b in gens], dtype=np.int64),
         "caps": [(s, k) for s, k, *_ in caps],

@@ -7,14 +7,26 @@
 - ``draw[s,t,h]`` is ``draw_peak`` in peak snapshots and ``draw_typ`` in the others; the
   draw attaches to the site's bus.
 - Campus energy per year ``energy[s,t] = 8760 h * draw_typ[s,t]`` [MWh/year].
+- The draw *from the grid* (:func:`grid_draw`) is ``draw[s,t,h]`` less what the families
+  registered with :func:`register_relief` take off it (curtailed flexible MW, on-site
+  output, storage discharge less charging): ``grid_draw[s,t,h] = draw[s,t,h] - sum_r coef_r
+  * relief_r[s,t,h]``. Those families are built after this one and before the grid, which
+  reads each site's draw through :func:`grid_draw` (balances, headroom) and, in the PTDF
+  form, puts the relief variables in its rows' variable pools.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
 import pyomo.environ as pyo
 
 from siting.model.data import HOURS_PER_YEAR, ModelData
-from siting.model.state import model_state
+from siting.model.state import Relief, model_state
+
+if TYPE_CHECKING:
+    from pyomo.core.expr.numeric_expr import NumericValue
 
 
 def add_power(m: pyo.ConcreteModel, d: ModelData) -> None:
@@ -43,3 +55,58 @@ def add_power(m: pyo.ConcreteModel, d: ModelData) -> None:
         rule=lambda m, s, t, h: m.draw_peak[s, t] if peak[h] else m.draw_typ[s, t],
     )
     m.energy_mwh = pyo.Expression(m.S, m.T, rule=lambda m, s, t: HOURS_PER_YEAR * m.draw_typ[s, t])
+
+
+def register_relief(
+    m: pyo.ConcreteModel, var: pyo.Var, coef: float, sites: Iterable[str], source: str
+) -> None:
+    """Register a variable family that lowers campus draws from the grid [MW].
+
+    Parameters
+    ----------
+    m
+        The model, with its power family built and its grid family not yet.
+    var
+        A Pyomo ``Var`` on ``m`` indexed by (site, period, snapshot), with every (s, t, h)
+        of ``sites``.
+    coef
+        +1 where the variable lowers the draw, -1 where it raises it [MW/MW].
+    sites
+        The sites ``var`` covers.
+    source
+        What it is, in the plan's tables (``curtailment``, ``onsite_solar``, ...).
+
+    Raises
+    ------
+    ValueError
+        When the grid family is already built (it would not see the relief), or ``var`` is
+        not a component of ``m``.
+    """
+    if m.component("balance") is not None or m.component("island_balance") is not None:
+        raise ValueError(f"relief {var.local_name!r} registered after the grid family was built")
+    if m.component(var.local_name) is not var:
+        raise ValueError(f"relief {var.local_name!r} is not a component of the model")
+    model_state(m).relief.append(
+        Relief(name=var.local_name, coef=float(coef), sites=tuple(sites), source=source)
+    )
+
+
+def relief_at(m: pyo.ConcreteModel) -> dict[str, list[tuple[pyo.Var, float]]]:
+    """The relief families of each site {site_id: [(var, coef)]} (sites without any absent)."""
+    out: dict[str, list[tuple[pyo.Var, float]]] = {}
+    for r in model_state(m).relief:
+        var = m.component(r.name)
+        for s in r.sites:
+            out.setdefault(s, []).append((var, r.coef))
+    return out
+
+
+def grid_draw(m: pyo.ConcreteModel, s: str, t: int, h: str, at: dict | None = None) -> NumericValue:
+    """Site ``s``'s draw from the grid in period ``t``, snapshot ``h`` [MW]: its facility
+    draw less its registered relief (see the module docstring). ``at``: :func:`relief_at`
+    (computed when not given)."""
+    at = relief_at(m) if at is None else at
+    parts = at.get(s)
+    if not parts:
+        return m.draw[s, t, h]
+    return m.draw[s, t, h] - pyo.quicksum(c * v[s, t, h] for v, c in parts)

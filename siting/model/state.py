@@ -74,6 +74,32 @@ class PtdfTables:
     const_inj: dict[tuple[int, str], np.ndarray]
 
 
+@dataclass(frozen=True)
+class Relief:
+    """A variable family that lowers campus draws from the grid [MW].
+
+    A campus's draw from the grid at (t, h) is ``draw[s,t,h] - sum_r coef_r *
+    var_r[s,t,h]`` over the registered families (:func:`siting.model.power.grid_draw`).
+
+    Attributes
+    ----------
+    name
+        The Pyomo ``Var`` component's name, indexed by (site, period, snapshot).
+    coef
+        Its sign: +1 where the variable lowers the draw (curtailment, on-site output,
+        storage discharge), -1 where it raises it (storage charging) [MW/MW].
+    sites
+        The sites it covers (the variable has every (s, t, h) of these, and no other).
+    source
+        What it is, for the plan's tables (e.g. ``curtailment``, ``onsite_solar``).
+    """
+
+    name: str
+    coef: float
+    sites: tuple[str, ...]
+    source: str
+
+
 @dataclass
 class ModelState:
     """Everything siting keeps on one Pyomo model beside its components.
@@ -88,6 +114,11 @@ class ModelState:
     #: The slack families of an elastic model (``elastic.SlackInfo``), in creation order;
     #: appended by ``elastic.slack``, read by ``elastic.penalty`` and ``elastic.violations``.
     slacks: list = field(default_factory=list)
+    #: What lowers a campus's draw from the grid (curtailment, on-site output, storage):
+    #: one :class:`Relief` per registered variable family; appended by
+    #: ``power.register_relief`` (families built between power and grid), read by the grid
+    #: family (balances, headroom, PTDF pools), the lazy loop's flows and the plan's tables.
+    relief: list[Relief] = field(default_factory=list)
     #: Cooling technologies each site may choose {site_id: [tech]}; written by
     #: ``sites.add_sites``, read by the power, water, policy and grid families, the plan's
     #: tables (``results.plan``) and ``pipeline.fix_decisions``.
@@ -117,7 +148,8 @@ class ModelState:
     #: read through :attr:`ptdf_form` (None: the model is in the angle form, or has no grid).
     ptdf_tables: PtdfTables | None = None
     #: Where each dispatch and cooling-capacity variable injects (``gens, gen_bus, caps,
-    #: cap_bus, coef_peak, coef_typ``); written once by ``grid.injection_maps`` (its cache).
+    #: cap_bus, coef_peak, coef_typ, relief, relief_bus, relief_coef``); written once by
+    #: ``grid.injection_maps`` (its cache).
     inj_maps: dict[str, Any] | None = None
     #: Variable pools of flat rows {key: object array of Pyomo variables}; written by
     #: ``rows.register_pool``, read by the PTDF rows, the lazy loop and the HiGHS adapter.

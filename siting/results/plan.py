@@ -60,6 +60,8 @@ UPGRADE_COLUMNS = ["asset", "asset_id", "year", "added_mw", "cost_usd", "lead_ti
 HEAT_COLUMNS = ["sink_id", "site_id", "year", "heat_mw", "price_usd_per_mwh"]
 #: Columns of :attr:`Plan.demand_served`.
 DEMAND_SERVED_COLUMNS = ["region_id", "site_id", "year", "served_mw"]
+#: Columns of :attr:`Plan.relief`.
+RELIEF_COLUMNS = ["site_id", "bus_id", "year", "snapshot", "source", "relief_mw"]
 
 
 @dataclass
@@ -138,6 +140,13 @@ class Plan:
         One line per policy, cap and target the scenario sets: required, achieved,
         binding, shadow price (:func:`siting.results.settings.settings_lines`; written
         into the manifest as ``settings``).
+    relief
+        What lowers each campus's draw from the grid, per site, year and snapshot:
+        :data:`RELIEF_COLUMNS`, ``relief_mw`` [MW] signed so that the draw from the grid is
+        the facility draw (``peak_draw_mw`` in peak snapshots, ``typical_draw_mw`` in the
+        others) less the sum of ``relief_mw`` (curtailment, on-site output, storage
+        discharge less charging; :func:`siting.model.power.register_relief`). Written as
+        ``draw_relief.csv`` when it has rows; no rows in a model without relief.
     """
 
     name: str
@@ -166,6 +175,7 @@ class Plan:
         default_factory=lambda: pd.DataFrame(columns=DEMAND_SERVED_COLUMNS)
     )
     settings: list[dict[str, Any]] = field(default_factory=list)
+    relief: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=RELIEF_COLUMNS))
 
     @property
     def total_cost_usd(self) -> float:
@@ -193,8 +203,8 @@ class Plan:
         modelled, ``zones`` when computed), ``zones.geojson`` (the zones in EPSG:4326, when
         computed), ``schedule.csv``, ``flows.csv``, ``dispatch.csv`` (headers only without
         a modelled grid), ``upgrades.csv`` (headers only when none), ``contingencies.csv``
-        (with N-1), ``manifest.json``, ``report.html``, ``index.html`` and the marker
-        :data:`siting.core.io.MARKER`.
+        (with N-1), ``draw_relief.csv`` (when campuses have relief), ``manifest.json``,
+        ``report.html``, ``index.html`` and the marker :data:`siting.core.io.MARKER`.
 
         Parameters
         ----------
@@ -253,6 +263,8 @@ class Plan:
         self.upgrades.to_csv(d / "upgrades.csv", index=False, float_format="%.10g")
         if len(self.contingencies):
             self.contingencies.to_csv(d / "contingencies.csv", index=False, float_format="%.6g")
+        if len(self.relief):
+            self.relief.to_csv(d / "draw_relief.csv", index=False, float_format="%.9g")
         (d / "manifest.json").write_text(
             json.dumps(self.manifest, indent=2, default=_json_default) + "\n", encoding="utf-8"
         )
@@ -433,7 +445,23 @@ def extract(
         zones=zones,
         heat=_heat_sold(m, d),
         demand_served=_demand_served(m, d),
+        relief=_relief(m, d, set(schedule["site_id"])),
     )
+
+
+def _relief(m: pyo.ConcreteModel, d: ModelData, chosen: set) -> pd.DataFrame:
+    """:attr:`Plan.relief` of the chosen sites, from the registered relief families (rows
+    of less than 1e-6 MW left out)."""
+    rows = [
+        (s, d.campus.site.at[s, "bus_id"], y, str(h), r.source, r.coef * v)
+        for r in model_state(m).relief
+        for s in r.sites
+        if s in chosen
+        for t, y in enumerate(d.horizon.years)
+        for h in d.horizon.snapshots.index
+        if abs(v := _val(m.component(r.name)[s, t, h])) > 1e-6
+    ]
+    return pd.DataFrame(rows, columns=RELIEF_COLUMNS)
 
 
 def _heat_sold(m: pyo.ConcreteModel, d: ModelData) -> pd.DataFrame:

@@ -700,11 +700,7 @@ def _recheck_flows(
             inj = _injections(plan, d, bus_pos, y, str(h), row)
             camp = sc[sc["year"] == y]
             if len(camp) and row["peak"]:
-                at_bus = np.bincount(
-                    bus_pos.loc[camp["bus_id"].astype(str)].to_numpy(),
-                    weights=camp["peak_draw_mw"].to_numpy(),
-                    minlength=len(net.bus_ids),
-                )
+                at_bus = _campus_draw(plan, bus_pos, y, str(h), "peak_draw_mw")
                 head = np.where(
                     np.isfinite(d.grid.headroom_mw), d.grid.headroom_mw + added_head[:, t], np.inf
                 )
@@ -738,7 +734,7 @@ def _injections(
 ) -> np.ndarray:
     """Net injection per bus in year ``y``, snapshot ``h`` [MW]: the plan's dispatch, less
     the base load (x the snapshot's ``row["load_factor"]``), the shunts and the campus draw
-    (peak or typical)."""
+    from the grid (peak or typical, less its relief)."""
     nb = len(bus_pos)
     disp = plan.dispatch[(plan.dispatch["year"] == y) & (plan.dispatch["snapshot"] == h)]
     inj = np.bincount(
@@ -747,15 +743,31 @@ def _injections(
         minlength=nb,
     )
     inj -= row["load_factor"] * d.grid.base_load_mw[y].to_numpy() + d.grid.shunt_mw
-    camp = plan.schedule[plan.schedule["year"] == y]
     draw_col = "peak_draw_mw" if row["peak"] else "typical_draw_mw"
+    return inj - _campus_draw(plan, bus_pos, y, h, draw_col)
+
+
+def _campus_draw(plan: Plan, bus_pos: pd.Series, y: int, h: str, draw_col: str) -> np.ndarray:
+    """The campuses' draw from the grid per bus in year ``y``, snapshot ``h`` [MW]: the
+    schedule's ``draw_col`` less the plan's relief (:attr:`Plan.relief`)."""
+    nb = len(bus_pos)
+    camp = plan.schedule[plan.schedule["year"] == y]
+    out = np.zeros(nb)
     if len(camp):
-        inj -= np.bincount(
+        out += np.bincount(
             bus_pos.loc[camp["bus_id"].astype(str)].to_numpy(),
-            weights=camp[draw_col].to_numpy(),
+            weights=camp[draw_col].to_numpy(dtype=float),
             minlength=nb,
         )
-    return inj
+    rel = plan.relief
+    if len(rel):
+        rel = rel[(rel["year"] == y) & (rel["snapshot"].astype(str) == h)]
+        out -= np.bincount(
+            bus_pos.loc[rel["bus_id"].astype(str)].to_numpy(),
+            weights=rel["relief_mw"].to_numpy(dtype=float),
+            minlength=nb,
+        )
+    return out
 
 
 def _verify_n1(recomputed: pd.DataFrame, d: ModelData, added: np.ndarray) -> Check:

@@ -117,8 +117,8 @@ def flows_numpy(m: pyo.ConcreteModel, d: ModelData) -> dict[tuple[int, str], np.
     """Branch flows [MW] per (period, snapshot) from the loaded solution (PTDF form).
 
     The injections of every (period, snapshot) are one bus x case matrix (dispatch minus
-    campus draw, from the variables' values, plus the constant part), multiplied by the
-    PTDF at once.
+    campus draw plus its relief, from the variables' values, plus the constant part),
+    multiplied by the PTDF at once.
     """
     nb = len(d.grid.network.bus_ids)
     mp = injection_maps(m)
@@ -132,10 +132,12 @@ def flows_numpy(m: pyo.ConcreteModel, d: ModelData) -> dict[tuple[int, str], np.
             j = col[t, h]
             pv = _values([m.p[g, t, h] for g in mp["gens"]])
             draw = capv * (mp["coef_peak"] if pt.peak_h[h] else mp["coef_typ"])
+            rv = _values([m.component(name)[s, t, h] for name, s in mp["relief"]])
             inj[:, j] = (
                 pt.const_inj[t, h]
                 + np.bincount(mp["gen_bus"], pv, minlength=nb)
                 - np.bincount(mp["cap_bus"], draw, minlength=nb)
+                + np.bincount(mp["relief_bus"], rv * mp["relief_coef"], minlength=nb)
             )
     flows = pt.ptdf @ inj + pt.pfinj[:, None]
     return {key: flows[:, j] for j, key in enumerate(keys)}
@@ -373,7 +375,7 @@ def _round(
     if m.component("lazy_limits") is not None and d.grid.line_limits:
         viol = _violations(m, d, flows, added, near)
         mp = injection_maps(m)
-        per_row = len(mp["gens"]) + len(mp["caps"])
+        per_row = len(mp["gens"]) + len(mp["caps"]) + len(mp["relief"])
         if row_nonzeros is not None and (info.limits_added + len(viol)) * 2 * per_row > (
             row_nonzeros
         ):
