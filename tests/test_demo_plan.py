@@ -150,6 +150,17 @@ def test_demo_why_here_names_two_figures_per_site_and_every_loser_has_a_why_not(
     assert out_["why_not"].str.startswith("screened out: ").all()
     assert p.manifest["why_here"]["method"] and p.manifest["timings"]["why_s"] >= 0
     assert '<section id="why">' in (out / "report.html").read_text()
+    # solver.why_resolve auto re-solves the demo (4 sites, a solve under 60 s) without each
+    # chosen site: every one gets a counterfactual, in why_here.csv and in its sentence
+    why = pd.read_csv(out / "why_here.csv").set_index("site_id")
+    assert set(why.index) == set(p.sites.index)
+    assert p.manifest["why_here"]["method_used"] == "re-solve"
+    assert (why["method"] == "re-solve").all() and why["status"].isin(["optimal", "feasible"]).all()
+    assert why["cost_without_usd"].notna().all() and (why["gap_worth_usd"] > 0).all()
+    for text in p.sites["why_here"]:
+        assert "without it the plan costs" in text, text
+    assert p.manifest["timings"]["why_resolve_s"] > 0
+    assert "Without each site" in (out / "report.html").read_text()
 
 
 def test_a_candidate_popup_on_the_demo_map_says_why_not(base, browser):

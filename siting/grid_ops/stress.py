@@ -929,7 +929,7 @@ def _base_plan(
     if base is None:
         say("base plan")
         try:
-            return BasePlan.from_plan(run_plan(base_sc, write=False), PLANNED_HERE)
+            return BasePlan.from_plan(run_plan(base_sc, write=False, study_run=True), PLANNED_HERE)
         except InfeasibleError as e:
             raise InfeasibleError(
                 "the scenario as it is (before the stress) has no plan, so there is nothing to "
@@ -986,7 +986,7 @@ def _replan(
     sp = None
     explanation, violations = "", []
     try:
-        sp = run_plan(st_sc, write=False)
+        sp = run_plan(st_sc, write=False, study_run=True)
     except infeasible_error as e:
         explanation, violations = str(e), list(e.violations)
     common["timings"]["stressed_s"] = time.perf_counter() - t
