@@ -554,7 +554,8 @@ def test_stress_runs_the_check_first_on_the_tiny_region(tmp_path: Path) -> None:
     plan_dir = tmp_path / "plan"
     siting.plan(scenario, out=plan_dir)
     args = ["grid", "stress", str(scenario), "--base", str(plan_dir), "--json"]
-    data = _json([*args, "--derate", "a=0.5"])
+    kept_dir, needed_dir = tmp_path / "kept", tmp_path / "needed"
+    data = _json([*args, "--derate", "a=0.5", "--out", str(kept_dir)])
     d = data["decision"]
     assert d["verdict"] == "keep_unchanged" and data["feasible"] is True
     assert d["unchanged"]["feasible"] is True
@@ -566,10 +567,23 @@ def test_stress_runs_the_check_first_on_the_tiny_region(tmp_path: Path) -> None:
     )
     assert r["beats_unchanged_by_usd"] <= r["gap_usd"]
     assert data["site_changes"] == [] and data["moved_sites"] == []
-    data = _json([*args, "--derate", "b=0.8"])
+    # the plan is kept: --out leaves no second plan folder that looks whole (the base was
+    # given, so only stress.json), and stress.json keeps the re-plan's figures
+    from siting.core.io import MARKER
+
+    assert sorted(p.name for p in kept_dir.iterdir()) == sorted([MARKER, "stress.json"])
+    written = json.loads((kept_dir / "stress.json").read_text())
+    fig = written["replan_not_adopted"]
+    assert fig["written"] is False and fig["total_cost_usd"] == pytest.approx(r["objective_usd"])
+    assert fig["it_mw_by_year"] == {"2030": 100.0, "2031": 200.0}
+    assert {x["site_id"] for x in fig["sites"]} == {"S2", "S3"}
+    data = _json([*args, "--derate", "b=0.8", "--out", str(needed_dir)])
     assert data["decision"]["verdict"] == "replan_needed"
     assert data["decision"]["unchanged"]["feasible"] is False
     assert [s["what"] for s in data["site_changes"]] == ["cooling"]
+    # the re-plan is adopted: its plan folder is written, and no replan_not_adopted
+    assert (needed_dir / "schedule.csv").is_file() and (needed_dir / "manifest.json").is_file()
+    assert data["replan_not_adopted"] is None
 
 
 def load_mip_gap(scenario: Path) -> float:
