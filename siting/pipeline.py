@@ -674,6 +674,7 @@ def plan(
     clock: Clock | None = None,
     force: bool = False,
     tiles: bool = True,
+    study_run: bool = False,
 ) -> Plan:
     """Plan a scenario: the whole pipeline.
 
@@ -705,6 +706,10 @@ def plan(
     tiles
         Offer OpenStreetMap tiles on the map (``index.html``) as a base the reader can
         switch on (no request until then; the default base is drawn offline from the layers).
+    study_run
+        One run of a study (a sweep's scenario, ``grid stress``'s plans): the scenario's
+        ``solver.why_resolve: auto`` then does not re-solve without each chosen site
+        (:mod:`siting.results.counterfactual`; ``on`` still does).
 
     Returns
     -------
@@ -741,6 +746,7 @@ def plan(
         "plan": None,
         "force": force,
         "tiles": tiles,
+        "study_run": study_run,
     }
     clock = clock if clock is not None else Clock()
     if time_limit_s is not None:
@@ -839,8 +845,13 @@ def _plan(
     if not result.has_solution:
         _raise_no_plan(prep, d, result, settings, say, clock, kept)
     p = _verified_plan(prep, m, d, result, say, timings)
+    t_why = time.perf_counter()
+    resolve, resolve_note = _why_resolve(
+        prep, m, d, p, result, settings, by_method, timings, say, state["study_run"]
+    )
+    timings["why_resolve_s"] = time.perf_counter() - t_why
     t_why = time.perf_counter()  # why here: every kept candidate compared (prep.data: all)
-    why = explain(p, prep.data)
+    why = explain(p, prep.data, resolve=resolve, resolve_note=resolve_note)
     timings["why_s"] = time.perf_counter() - t_why
     timings["total_s"] = time.perf_counter() - t_all
 
@@ -855,6 +866,58 @@ def _plan(
     if write:
         _write_plan(p, state, say)
     return p
+
+
+def _why_resolve(
+    prep: Prepared,
+    m: pyo.ConcreteModel,
+    d: ModelData,
+    p: Plan,
+    result: SolveResult,
+    settings: dict[str, Any],
+    by_method: bool,
+    timings: dict[str, float],
+    say: Callable[[str], None],
+    study_run: bool,
+) -> tuple[pd.DataFrame | None, str]:
+    """The plan re-solved without each chosen site (:mod:`siting.results.counterfactual`)
+    when ``solver.why_resolve`` wants it, by the plan's own solve path (the lazy loop where
+    the model needs it; its LP rounds skipped: the model holds the plan's limits), each
+    re-solve with its own deadline; and why it ran or not, in words.
+
+    Returns
+    -------
+    (DataFrame or None, str)
+        :func:`siting.results.counterfactual.without_each`'s table (None when not run), and
+        the reason.
+    """
+    from siting.results import counterfactual as cf
+    from siting.solve.lazy import needs_lazy, solve_lazy
+
+    setting = prep.scenario.solver.why_resolve
+    if setting == "auto" and study_run:
+        return None, "solver.why_resolve auto: not in a study's runs (sweep, grid stress)"
+    base_s = float(timings.get("solve_s", 0.0))
+    go, why = cf.wanted(setting, len(p.sites), base_s, by_method=by_method, sense=d.goal.sense)
+    if not go:
+        return None, why
+    limit_s = cf.resolve_limit_s(base_s)
+    gap = settings["mip_gap"]
+    if result.gap is not None:  # the plan's achieved gap, when tighter (0.01 % at least)
+        gap = min(gap, max(float(result.gap), cf.MIN_GAP))
+    each = {**settings, "time_limit_s": limit_s, "mip_gap": gap}
+
+    def run(mm: pyo.ConcreteModel) -> SolveResult:
+        clock = Clock(limit_s=limit_s)
+        if needs_lazy(mm, d):
+            r, _ = solve_lazy(
+                mm, d, lambda x: solve(x, clock=clock, **each), lp_first=False, clock=clock
+            )
+            return r
+        return solve(mm, clock=clock, **each)
+
+    table = cf.without_each(m, d, p, result, run, progress=say)
+    return table, f"{why}; each re-solve limited to {limit_s:.0f} s, at a gap of {gap:.3%}"
 
 
 def _stage(say: Callable[[str], None], name: str) -> float:

@@ -150,6 +150,30 @@ def test_demo_why_here_names_two_figures_per_site_and_every_loser_has_a_why_not(
     assert out_["why_not"].str.startswith("screened out: ").all()
     assert p.manifest["why_here"]["method"] and p.manifest["timings"]["why_s"] >= 0
     assert '<section id="why">' in (out / "report.html").read_text()
+    # solver.why_resolve auto: re-solves when the solve took at most 60 s (a busy machine
+    # can take longer), and says which method it used and why
+    why = p.manifest["why_here"]
+    assert why["method_used"] in ("re-solve", "unit cost") and why["resolve_note"]
+
+
+def test_demo_why_resolve_gives_every_chosen_site_a_counterfactual(tmp_path):
+    """The demo with ``solver.why_resolve: on``: each chosen site is forbidden in turn and
+    the plan solved again; every one gets a figure, in why_here.csv and in its sentence
+    (with at least two figures), and the report's table."""
+    import re
+
+    out = tmp_path / "out"
+    p = siting.plan(variant(tmp_path, "demo_why", {"solver": {"why_resolve": "on"}}), out=out)
+    figure = re.compile(r"\d[\d,]*(?:\.\d+)? (?:k USD|M USD|MW|km)|PUE \d\.\d+")
+    why = pd.read_csv(out / "why_here.csv").set_index("site_id")
+    assert set(why.index) == set(p.sites.index) and len(why)
+    assert p.manifest["why_here"]["method_used"] == "re-solve"
+    assert (why["method"] == "re-solve").all() and why["status"].isin(["optimal", "feasible"]).all()
+    assert why["cost_without_usd"].notna().all() and (why["gap_worth_usd"] > 0).all()
+    for text in p.sites["why_here"]:
+        assert "without it the plan costs" in text and len(figure.findall(text)) >= 2, text
+    assert p.manifest["timings"]["why_resolve_s"] > 0
+    assert "Without each site" in (out / "report.html").read_text()
 
 
 def test_a_candidate_popup_on_the_demo_map_says_why_not(base, browser):

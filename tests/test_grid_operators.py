@@ -285,7 +285,7 @@ def test_check_splits_the_grids_own_violations_from_the_plans(tmp_path: Path) ->
     data = json.loads(res.stdout)
     assert data["plan_ok"] is False and data["ok"] is False
     assert data["origin_counts"] == {"caused": 10, "worsened": 2, "baseline": 2}
-    assert "proportion" in data["baseline"]["method"] and len(data["baseline"]["violations"]) == 4
+    assert "DC OPF" in data["baseline"]["method"] and len(data["baseline"]["violations"]) == 4
     res = runner.invoke(app, ["grid", "check", str(plan), "--scenario", str(derated)])
     assert "10 caused by the plan, 2 worsened by the plan, 2 the grid's own" in res.stdout
 
@@ -316,6 +316,146 @@ def test_check_of_a_plan_with_only_the_grids_own_violations_exits_0(tmp_path: Pa
     assert data["ok"] is False and data["plan_ok"] is True
     assert data["origin_counts"] == {"baseline": 4}
     assert {(v["id"], v["outage_id"]) for v in data["violations"]} == {("13", "12"), ("23", "12")}
+
+
+def _two_generator_triangle(d: Path) -> Path:
+    """test_grid_check's triangle plan with a second, dearer generator g2 at bus 2 (400 MW,
+    30 USD/MWh; g1 at bus 1: 10 USD/MWh) and branch 13's emergency rating 100 MW. The plan's
+    dispatch (hand-made): g1 200 + g2 100 MW at the peak, g1 150 + g2 60 in 'year'.
+
+    Plan flows at the peak (transfers split 2/3 direct, 1/3 round): bus 1 +200, bus 2
+    +100 - 120 = -20, bus 3 -180: 20 MW 1->2 gives f12 +13.33, f13 +6.67, f23 -6.67; 180 MW
+    1->3 gives f13 +120, f12 +60, f23 +60. So f12 = 73.33, f13 = 126.67, f23 = 53.33;
+    'year': bus 1 +150, bus 3 -150: f12 = 50, f13 = 100, f23 = 50."""
+    import geopandas as gpd
+    import pandas as pd
+    from test_grid_check import write_triangle_plan
+
+    plan = write_triangle_plan(d)
+    gpkg = d / "tri.gpkg"
+    gens = gpd.read_file(gpkg, layer="generators")
+    two = pd.concat([gens, gens], ignore_index=True)
+    two["gen_id"] = ["g1", "g2"]
+    two["bus_id"] = ["1", "2"]
+    two["marginal_cost_usd_per_mwh"] = [10.0, 30.0]
+    two.geometry = list(gpd.read_file(gpkg, layer="buses").geometry[:2])
+    gpd.GeoDataFrame(two, crs=gens.crs).to_file(gpkg, layer="generators", mode="w")
+    br = gpd.read_file(gpkg, layer="branches")
+    br["rating_emergency_mw"] = [250.0, 100.0, None]
+    br.to_file(gpkg, layer="branches", mode="w")
+    pd.DataFrame(
+        {
+            "gen_id": ["g1", "g2"] * 4,
+            "bus_id": ["1", "2"] * 4,
+            "year": [2030] * 4 + [2031] * 4,
+            "snapshot": ["peak", "peak", "year", "year"] * 2,
+            "p_mw": [200.0, 100.0, 150.0, 60.0] * 2,
+        }
+    ).to_csv(plan / "dispatch.csv", index=False)
+    flows = pd.read_csv(plan / "flows.csv")
+    flows["flow_mw"] = [220 / 3, 380 / 3, 160 / 3] * 2
+    flows.to_csv(plan / "flows.csv", index=False)
+    # the manifest names the grid file by its digest: the edited one's
+    from siting.core.files import file_sha256
+
+    man = json.loads((plan / "manifest.json").read_text())
+    man["inputs"][0]["sha256"] = file_sha256(gpkg)
+    (plan / "manifest.json").write_text(json.dumps(man))
+    return plan
+
+
+def test_check_baseline_is_a_redispatch_and_finds_the_grids_own_n1_overload(
+    tmp_path: Path,
+) -> None:
+    """The campus-free baseline re-dispatched (DC OPF), against the old proportional one.
+
+    Without the campus the load is 120 MW at bus 2 (peak; 60 in 'year'). The OPF serves it
+    from the cheap g1 (10 < 30 USD/MWh; nothing binds: f12 = 80, f13 = 40, f23 = -40 MW at
+    the peak). Outage of 12: all 120 MW go 1->3->2, f13 = 120 MW > its 100 MW emergency
+    rating: the grid's own N-1 overload, +20 MW, before any campus. ('year': 60 MW, no
+    overload.)
+    Scaled down in proportion instead, the plan's 300 MW give up the campus's 180: g1 200 x
+    0.4 = 80, g2 100 x 0.4 = 40, so 80 MW 1->2 and, out 12, f13 = 80 MW: no overload.
+    The plan, out 12: f13 = 126.67 + 73.33 = 200 MW, +100 over 100: ``worsened`` against the
+    OPF baseline's +20 (``caused`` against the proportional one).
+    """
+
+    from siting.grid_ops.check import (
+        BASELINE_FALLBACK,
+        BASELINE_METHOD,
+        baseline_dispatch,
+        check_plan,
+        proportional_baseline,
+    )
+
+    plan = _two_generator_triangle(tmp_path / "tri")
+    r = check_plan(plan)
+    assert "DC OPF" in r.baseline_method and r.baseline_method == BASELINE_METHOD
+    own = r.baseline[(r.baseline["kind"] == "n1_overload") & (r.baseline["snapshot"] == "peak")]
+    assert {(x.id, x.outage_id, x.year) for x in own.itertuples()} == {
+        ("13", "12", 2030),
+        ("13", "12", 2031),
+    }
+    assert own["excess_mw"].to_numpy() == pytest.approx([20.0, 20.0], abs=1e-6)
+    v = r.violations.set_index(["kind", "id", "year", "snapshot", "outage_id"])
+    for y in (2030, 2031):
+        row = v.loc[("n1_overload", "13", y, "peak", "12")]
+        assert row["origin"] == "worsened"
+        assert row["excess_mw"] == pytest.approx(100.0, abs=1e-3)
+        assert row["baseline_excess_mw"] == pytest.approx(20.0, abs=1e-6)
+
+    # the two baselines' dispatches, by hand
+    from siting.grid_ops.check import _load_grid, _plan_scenario, _snapshot_table, read_plan
+
+    tables = read_plan(plan)
+    sc = _plan_scenario(tables)
+    grid, _ = _load_grid(sc, origin="plan", manifest=tables.manifest)
+    snaps = _snapshot_table(sc)
+    opf, notes = baseline_dispatch(grid, tables.schedule, tables.dispatch, snaps)
+    prop = proportional_baseline(grid, tables.schedule, tables.dispatch, snaps)
+    key = ["year", "snapshot", "gen_id"]
+    got = opf.set_index(key)["p_mw"]
+    old = prop.set_index(key)["p_mw"]
+    assert got[(2030, "peak", "g1")] == pytest.approx(120.0, abs=1e-6)
+    assert got[(2030, "peak", "g2")] == pytest.approx(0.0, abs=1e-6)
+    assert got[(2030, "year", "g1")] == pytest.approx(60.0, abs=1e-6)
+    assert (old[(2030, "peak", "g1")], old[(2030, "peak", "g2")]) == pytest.approx((80.0, 40.0))
+    assert notes == []
+    assert "proportion" in BASELINE_FALLBACK
+
+
+def test_check_baseline_falls_back_to_the_scale_down_when_the_opf_is_infeasible(
+    tmp_path: Path,
+) -> None:
+    """Branches 12 and 13 derated to 0.1 (20 MW each) and g2 all but gone (1 kW): from bus
+    1 at most 20 MW reach bus 2 directly and 20 round through bus 3, 40 MW in all, below
+    bus 2's 120 MW peak and 60 MW 'year' load. The OPF without the campus is infeasible in
+    all 4 (year, snapshot) pairs, so the baseline there is the proportional scale-down,
+    with a note naming them."""
+    import geopandas as gpd
+
+    from siting.grid_ops.check import check_plan
+
+    plan = _two_generator_triangle(tmp_path / "tri")
+    gpkg = tmp_path / "tri" / "tri.gpkg"
+    gens = gpd.read_file(gpkg, layer="generators")
+    gens["p_max_mw"] = [400.0, 1e-3]
+    gens.to_file(gpkg, layer="generators", mode="w")
+    from siting.core.files import file_sha256
+
+    man = json.loads((plan / "manifest.json").read_text())
+    man["inputs"][0]["sha256"] = file_sha256(gpkg)
+    (plan / "manifest.json").write_text(json.dumps(man))
+    derated = plan.parent / "derated.yaml"
+    derated.write_text(
+        json.dumps(
+            {"extends": str(plan.parent / "tri.yaml"), "grid": {"derate": {"12": 0.1, "13": 0.1}}}
+        )
+    )
+    r = check_plan(plan, derated)
+    said = [n for n in r.notes if n.startswith("campus-free baseline: the DC OPF")]
+    assert len(said) == 1 and "in 4 (year, snapshot) pair(s)" in said[0], r.notes
+    assert "2030 peak" in said[0] and "proportion" in said[0]
 
 
 # --------------------------------------------------------------------------- grid stress
@@ -414,7 +554,8 @@ def test_stress_runs_the_check_first_on_the_tiny_region(tmp_path: Path) -> None:
     plan_dir = tmp_path / "plan"
     siting.plan(scenario, out=plan_dir)
     args = ["grid", "stress", str(scenario), "--base", str(plan_dir), "--json"]
-    data = _json([*args, "--derate", "a=0.5"])
+    kept_dir, needed_dir = tmp_path / "kept", tmp_path / "needed"
+    data = _json([*args, "--derate", "a=0.5", "--out", str(kept_dir)])
     d = data["decision"]
     assert d["verdict"] == "keep_unchanged" and data["feasible"] is True
     assert d["unchanged"]["feasible"] is True
@@ -426,10 +567,23 @@ def test_stress_runs_the_check_first_on_the_tiny_region(tmp_path: Path) -> None:
     )
     assert r["beats_unchanged_by_usd"] <= r["gap_usd"]
     assert data["site_changes"] == [] and data["moved_sites"] == []
-    data = _json([*args, "--derate", "b=0.8"])
+    # the plan is kept: --out leaves no second plan folder that looks whole (the base was
+    # given, so only stress.json), and stress.json keeps the re-plan's figures
+    from siting.core.io import MARKER
+
+    assert sorted(p.name for p in kept_dir.iterdir()) == sorted([MARKER, "stress.json"])
+    written = json.loads((kept_dir / "stress.json").read_text())
+    fig = written["replan_not_adopted"]
+    assert fig["written"] is False and fig["total_cost_usd"] == pytest.approx(r["objective_usd"])
+    assert fig["it_mw_by_year"] == {"2030": 100.0, "2031": 200.0}
+    assert {x["site_id"] for x in fig["sites"]} == {"S2", "S3"}
+    data = _json([*args, "--derate", "b=0.8", "--out", str(needed_dir)])
     assert data["decision"]["verdict"] == "replan_needed"
     assert data["decision"]["unchanged"]["feasible"] is False
     assert [s["what"] for s in data["site_changes"]] == ["cooling"]
+    # the re-plan is adopted: its plan folder is written, and no replan_not_adopted
+    assert (needed_dir / "schedule.csv").is_file() and (needed_dir / "manifest.json").is_file()
+    assert data["replan_not_adopted"] is None
 
 
 def load_mip_gap(scenario: Path) -> float:

@@ -19,8 +19,10 @@ holding another input.
 
 Each violation says where it comes from (``origin``): ``caused`` by the plan, ``worsened``
 by it (the campus-free baseline has it, smaller) or ``baseline`` (the grid already had it
-without any campus, at least as large); the baseline is the plan's dispatch with the
-generators giving up the campus draw in proportion to their output, without the plan's
+without any campus, at least as large); the baseline is the grid re-dispatched without any
+campus (a DC OPF of each year's and snapshot's load within the normal ratings, as
+``grid hosting --dispatch opf``; where infeasible, the plan's dispatch with the generators
+giving up the campus draw in proportion to their output, with a note), without the plan's
 upgrades (:func:`siting.grid_ops.check.baseline_dispatch`). The JSON adds ``plan_ok``,
 ``origin_counts`` and ``baseline`` (``method``, its ``violations``, and those
 ``resolved_by_plan``); ``ok`` stays "no violation at all".

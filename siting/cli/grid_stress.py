@@ -26,10 +26,11 @@ stdout (``mode, edits, feasible, explanation, violations, overloads, site_change
 moved_sites, it_mw_by_year {base, stressed, target}, cost_usd {base, stressed, delta,
 parts}, branches, upgrades, decision {verdict, text, unchanged {feasible, objective_usd,
 delta_usd, explanation}, replan {objective_usd, bound_usd, gap_usd,
-beats_unchanged_by_usd}}, replan_within_gap, notes``). ``--out DIR`` writes, as one folder
-swapped in whole: the stressed plan (re-plan mode, when there is one; as ``siting plan``
-writes it), the base plan in ``DIR/base/`` when it was planned here, and ``stress.json``
-(the JSON above).
+beats_unchanged_by_usd}}, replan_within_gap, replan_not_adopted, notes``). ``--out DIR``
+writes, as one folder swapped in whole: the stressed plan (re-plan mode, when there is one
+and it is adopted; as ``siting plan`` writes it), the base plan in ``DIR/base/`` when it was
+planned here, and ``stress.json`` (the JSON above). A re-plan not adopted (the base plan's
+decisions kept) leaves no plan folder: its figures are in ``replan_not_adopted``.
 
 Exit codes (as ``siting plan``, see siting.cli): **0 when the report is produced, whatever it
 finds**: a stressed scenario without a plan, or a base plan that breaks limits under the

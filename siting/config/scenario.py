@@ -930,6 +930,18 @@ class SolverSettings(_Strict):
         "(siting.solve.kernel): `auto` from 5,000 candidate sites on (min_cost plans, "
         "HiGHS), `on` always, `off` never.",
     )
+    why_resolve: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="Why here by re-solve (siting.results.counterfactual): after the plan, "
+        "solve it again once per chosen site with that site forbidden (warm-started, each "
+        "re-solve limited to 2 x the plan's solve time, between 10 and 120 s, at the plan's "
+        "achieved gap, at least 0.01 %), to report what the plan would cost without it "
+        "[USD] and which sites take its MW (`why_here.csv`, the report, the map's popups). "
+        "`auto` when the plan has at most 12 chosen sites, its solve took at most 60 s, "
+        "neither the candidate kernel nor approximate network rows solved it and it is not "
+        "a study's run (sweep, grid stress); `on` always (min_cost plans); `off` never. "
+        "Without it, each site is compared by unit cost with the next-best site.",
+    )
 
 
 class GrowthZones(_Strict):

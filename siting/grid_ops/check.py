@@ -56,8 +56,10 @@ Binding limits of an optimal plan therefore do not show up as violations of a fe
 thousandths of a MW.
 
 5. **The grid's own violations.** :func:`check_plan` also checks the campus-free
-   baseline (:func:`baseline_dispatch`: the plan's dispatch with the generators giving up
-   the campus draw in proportion to their output; no campus; none of the plan's upgrades)
+   baseline (:func:`baseline_dispatch`: the grid re-dispatched without any campus, a DC OPF
+   of each year's and snapshot's load within the normal ratings; where that is infeasible,
+   the plan's dispatch with the generators giving up the campus draw in proportion to their
+   output, with a note; none of the plan's upgrades)
    and marks each N-0 and N-1 overload ``baseline`` (the grid already had it, at least as
    large), ``worsened`` (it had it, smaller) or ``caused`` (it had none): see
    :func:`split_by_baseline`. The other kinds are the plan's (``caused``).
@@ -93,6 +95,7 @@ if TYPE_CHECKING:
     from siting.config.scenario import Contingencies, Scenario
 
 __all__ = [
+    "BASELINE_FALLBACK",
     "BASELINE_METHOD",
     "CSV_REL_PRECISION",
     "GridCheck",
@@ -146,9 +149,14 @@ ORIGINS = ("caused", "worsened", "baseline")
 BASELINE_KINDS = ("n0_overload", "n1_overload")
 #: How the campus-free baseline is made.
 BASELINE_METHOD = (
-    "the grid without any campus: the plan's dispatch with each island's generators "
-    "reduced in proportion to their output by the campuses' draw there (each year and "
-    "snapshot), on the grid without the plan's upgrades"
+    "the grid without any campus, re-dispatched: a DC OPF of each year's and snapshot's "
+    "load without the campuses (least generating cost within the normal ratings, the OPF "
+    "of `siting grid hosting --dispatch opf`), on the grid without the plan's upgrades"
+)
+#: The baseline of a (year, snapshot) whose OPF is infeasible (or fails).
+BASELINE_FALLBACK = (
+    "the plan's dispatch with each island's generators reduced in proportion to their "
+    "output by the campuses' draw there"
 )
 
 _COLUMNS = {
@@ -740,10 +748,13 @@ def check_plan(
     if as_planned:
         notes += _keep_required_n1(result, plan_sc.grid.n_minus_1, plan_sc)
     t_base = time.perf_counter()
+    base_disp, base_notes = baseline_dispatch(
+        grid, tables.schedule, tables.dispatch, _snapshot_table(plan_sc)
+    )
     base = check_grid(
         grid,
         tables.schedule.iloc[0:0],
-        baseline_dispatch(grid, tables.schedule, tables.dispatch, _snapshot_table(plan_sc)),
+        base_disp,
         years=list(plan_sc.years),
         snapshots=_snapshot_table(plan_sc),
         n1_snapshots=n1_snapshots,
@@ -752,7 +763,7 @@ def check_plan(
     )
     if as_planned:
         _keep_required_n1(base, plan_sc.grid.n_minus_1, plan_sc)
-    notes += split_by_baseline(result, base)
+    notes += split_by_baseline(result, base) + base_notes
     result.timings["baseline_s"] = time.perf_counter() - t_base
     result.notes = notes + result.notes
     result.plan_dir = str(tables.plan_dir.resolve())
@@ -764,8 +775,66 @@ def check_plan(
 
 def baseline_dispatch(
     grid: Grid, schedule: pd.DataFrame, dispatch: pd.DataFrame, snapshots: pd.DataFrame
+) -> tuple[pd.DataFrame, list[str]]:
+    """The campus-free baseline's dispatch (:data:`BASELINE_METHOD`): for each year and
+    snapshot of the plan's ``dispatch``, the DC OPF of the grid's load of that year times the
+    snapshot's ``load_factor`` (:func:`siting.grid_ops.dispatch.dc_opf`, line limits on);
+    where that OPF is infeasible or fails, the plan's dispatch scaled down in proportion
+    (:func:`proportional_baseline`, :data:`BASELINE_FALLBACK`), with a note.
+
+    Parameters
+    ----------
+    grid
+        The grid (its derates and outages applied; without the plan's upgrades).
+    schedule
+        ``bus_id, year, peak_draw_mw, typical_draw_mw`` [MW] (for the fallback).
+    dispatch
+        The plan's ``gen_id, bus_id, year, snapshot, p_mw`` [MW].
+    snapshots
+        Indexed by snapshot name: ``load_factor`` [fraction], ``peak`` (bool).
+
+    Returns
+    -------
+    (pandas.DataFrame, list of str)
+        ``dispatch``'s rows with the baseline's ``p_mw`` [MW] (generators the OPF does not
+        dispatch: 0), and the notes on the (year, snapshot) pairs that fell back.
+    """
+    from siting.core.errors import SitingError
+    from siting.grid_ops.dispatch import dc_opf
+
+    scaled = proportional_baseline(grid, schedule, dispatch, snapshots)
+    out = dispatch.copy()
+    p_mw = out["p_mw"].astype(float).to_numpy(copy=True)
+    keys = list(zip(out["year"].astype(int), out["snapshot"].astype(str), strict=True))
+    fell_back: list[str] = []
+    for y, h in sorted(set(keys)):
+        rows = np.array([k == (y, h) for k in keys], dtype=bool)
+        lf = as_float(snapshots.at[h, "load_factor"]) if h in snapshots.index else 1.0
+        try:
+            res = dc_opf(grid, load_scale=lf, year=y, line_limits=True)
+        except SitingError as exc:  # (DispatchInfeasibleError is one)
+            p_mw[rows] = scaled.loc[rows, "p_mw"].astype(float).to_numpy()
+            fell_back.append(f"{y} {h} ({str(exc).splitlines()[0][:160]})")
+            continue
+        opf = res.dispatch.set_index(res.dispatch["gen_id"].astype(str))["p_mw"].astype(float)
+        gen = out.loc[rows, "gen_id"].astype(str)
+        p_mw[rows] = gen.map(opf).fillna(0.0).to_numpy(dtype=float)
+    out["p_mw"] = p_mw
+    notes = []
+    if fell_back:
+        notes.append(
+            f"campus-free baseline: the DC OPF without the campuses is infeasible or failed "
+            f"in {len(fell_back)} (year, snapshot) pair(s), where the baseline is "
+            f"{BASELINE_FALLBACK} instead: " + "; ".join(fell_back[:5])
+        )
+    return out, notes
+
+
+def proportional_baseline(
+    grid: Grid, schedule: pd.DataFrame, dispatch: pd.DataFrame, snapshots: pd.DataFrame
 ) -> pd.DataFrame:
-    """The plan's dispatch without the campuses (the campus-free baseline's).
+    """The plan's dispatch without the campuses, scaled down (the fallback of
+    :func:`baseline_dispatch`: :data:`BASELINE_FALLBACK`).
 
     In each year, snapshot and island, every generator's output is multiplied by
     ``(G - C) / G`` (at least 0), with ``G`` the island's generation in the plan and ``C``

@@ -412,6 +412,47 @@ class StressResult:
         """Stressed minus base total [USD] (None when not feasible)."""
         return _opt(self.costs_usd.iloc[-1]["delta_usd"]) if len(self.costs_usd) else None
 
+    @property
+    def replan_kept_out(self) -> bool:
+        """Whether the decision kept the base plan's decisions (verdict ``keep_unchanged``):
+        the re-plan is then not adopted, and not written as a plan folder."""
+        return self.decision.get("verdict") == "keep_unchanged"
+
+    def _replan_figures(self) -> dict[str, Any] | None:
+        """The re-plan the decision did not adopt, in figures (``stress.json``'s
+        ``replan_not_adopted``): its cost parts and total [USD, present value], IT MW per
+        year [MW], sites (first year, last year's IT MW, cooling) and upgrades; None when the
+        re-plan was adopted or there is none."""
+        sp = self.stressed
+        if sp is None or not self.replan_kept_out:
+            return None
+        sched = sp.schedule
+        sites = []
+        if len(sched):
+            last = sched[sched["year"] == sched["year"].max()].set_index("site_id")
+            first = sched[sched["it_mw"] > 0].groupby("site_id")["year"].min()
+            for sid, r in last.iterrows():
+                sites.append(
+                    {
+                        "site_id": str(sid),
+                        "first_year": _opt(first.get(sid)),
+                        "it_mw_final": _opt(r["it_mw"]),
+                        "cooling": str(r.get("cooling", "")),
+                    }
+                )
+        return {
+            "written": False,
+            "why": "the base plan's decisions are kept (decision.verdict keep_unchanged): the "
+            "re-plan is not written as a plan folder; these are its figures",
+            "total_cost_usd": _opt(sp.total_cost_usd),
+            "costs_usd": {str(k): _opt(v) for k, v in sp.costs_usd.items()},
+            "it_mw_by_year": {str(as_int(y)): _opt(v) for y, v in sp.it_mw_by_year().items()},
+            "sites": sites,
+            "upgrades": _records(sp.upgrades),
+            "status": sp.solve.status,
+            "gap": _opt(sp.solve.gap),
+        }
+
     def as_dict(self, top_branches: int = TOP_BRANCHES) -> dict[str, Any]:
         """The JSON-ready summary (``siting grid stress --json``, ``stress.json``).
 
@@ -461,6 +502,7 @@ class StressResult:
             "replan_within_gap": None
             if self.replan_within_gap is None
             else _records(self.replan_within_gap),
+            "replan_not_adopted": self._replan_figures(),
             "notes": list(self.notes),
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
         }
@@ -480,10 +522,13 @@ class StressResult:
     def write(self, out_dir: str | Path, *, force: bool = False, tiles: bool = True) -> Path:
         """Write the result into ``out_dir`` as a whole (staged, then swapped in).
 
-        Files: the stressed plan (re-plan mode, when feasible; :meth:`Plan.write`:
+        Files: the stressed plan (re-plan mode, when feasible and adopted; :meth:`Plan.write`:
         ``plan.gpkg``, ``schedule.csv``, ``flows.csv``, ``manifest.json`` ...), the base plan
         in ``base/`` when it was not read from a folder, and ``stress.json``
         (:meth:`as_dict`), written last. The old folder is replaced only when all is written.
+        A re-plan the decision did not adopt (verdict ``keep_unchanged``,
+        :attr:`replan_kept_out`) is not written as a plan folder, which would look whole:
+        its figures are in ``stress.json`` (``replan_not_adopted``).
 
         Parameters
         ----------
@@ -514,7 +559,7 @@ class StressResult:
         owner = OutputOwner("stress", self.scenario)
         try:
             with staged_folder(out, owner, inputs=self.inputs(), force=force) as stage:
-                if self.stressed is not None:
+                if self.stressed is not None and not self.replan_kept_out:
                     self.stressed.manifest["output_dir"] = str(out)
                     self.stressed.manifest["stress"] = {
                         "mode": self.mode,
@@ -929,7 +974,7 @@ def _base_plan(
     if base is None:
         say("base plan")
         try:
-            return BasePlan.from_plan(run_plan(base_sc, write=False), PLANNED_HERE)
+            return BasePlan.from_plan(run_plan(base_sc, write=False, study_run=True), PLANNED_HERE)
         except InfeasibleError as e:
             raise InfeasibleError(
                 "the scenario as it is (before the stress) has no plan, so there is nothing to "
@@ -986,7 +1031,7 @@ def _replan(
     sp = None
     explanation, violations = "", []
     try:
-        sp = run_plan(st_sc, write=False)
+        sp = run_plan(st_sc, write=False, study_run=True)
     except infeasible_error as e:
         explanation, violations = str(e), list(e.violations)
     common["timings"]["stressed_s"] = time.perf_counter() - t

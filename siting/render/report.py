@@ -983,17 +983,75 @@ def _why(p: _PlanFolder, s: pd.DataFrame) -> str:
         if is_number(price)
         else ""
     )
+    resolved = why.get("method_used") == "re-solve"
+    lead = (
+        "what the plan would cost without it (the plan solved again with the site forbidden), "
+        if resolved
+        else "how much cheaper (or dearer) it is per MW than the next-best site for the same MW, "
+    )
+    note = str(why.get("resolve_note") or "")
     return (
         '<section id="why"><h2>Why these sites</h2>'
         "<p>For each chosen site, the few figures that set it apart from the other "
-        "candidates: how much cheaper (or dearer) it is per MW than the next-best site for "
-        "the same MW, and the figures that differ most from the candidates' median in its "
-        "favour.</p>"
+        f"candidates: {lead}and the figures that differ most from the candidates' median "
+        "in its favour.</p>"
         + body
-        + f"<h3>Method</h3><p>{esc(str(why.get('method', '')))}{esc(price_txt)}</p>"
+        + (_why_resolved(by_site) if resolved else "")
+        + f"<h3>Method</h3><p>{esc(str(why.get('method', '')))}{esc(price_txt)}"
+        + (f" Re-solves: {esc(note)}." if note else "")
+        + "</p>"
         + "<h3>Limits</h3><ul>"
         + "".join(f"<li>{esc(str(x))}</li>" for x in limits)
         + "</ul></section>"
+    )
+
+
+def _why_resolved(by_site: dict[str, Any]) -> str:
+    """The table of the re-solves without each chosen site (the manifest's ``why_here``
+    ``sites.<id>.resolve``): cost without it, the gaps' worth, who takes its MW."""
+    rows = []
+    for sid, got in by_site.items():
+        r = (got or {}).get("resolve") if isinstance(got, dict) else None
+        if not isinstance(r, dict):
+            continue
+        diff, worth = r.get("cost_without_usd"), r.get("gap_worth_usd")
+        if r.get("status") == "infeasible":
+            verdict = "no plan without it"
+        elif not is_number(diff):
+            verdict = f"no figure (re-solve: {r.get('status', '')})"
+        else:
+            verdict = "clear" if r.get("clear") else "within the gaps"
+        rows.append(
+            [
+                str(sid),
+                fmt_num(r.get("it_mw_final")),
+                fmt_num(float(diff) / 1e6, 2) if is_number(diff) else "–",
+                fmt_num(float(worth) / 1e6, 2) if is_number(worth) else "–",
+                verdict,
+                str(r.get("taken_by") or ""),
+                fmt_num(r.get("time_s"), 1),
+            ]
+        )
+    if not rows:
+        return ""
+    return (
+        "<h3>Without each site</h3><p>The plan solved again with each chosen site forbidden "
+        "(<code>why_here.csv</code>): what it would cost more (a negative figure: less), "
+        "the two solves' gaps' worth (a difference within it is no clear advantage), and "
+        "the sites that take its MW.</p>"
+        + _table(
+            [
+                "site",
+                "IT MW",
+                "cost without it [M USD]",
+                "gaps' worth [M USD]",
+                "verdict",
+                "its MW taken by",
+                "re-solve [s]",
+            ],
+            rows,
+            num=(1, 2, 3, 6),
+        )
     )
 
 

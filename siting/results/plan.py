@@ -34,6 +34,7 @@ from siting.model.data import ModelData, partners
 from siting.model.objective import COST_PARTS
 from siting.model.state import model_state
 from siting.network import require_network
+from siting.results.counterfactual import COLUMNS as COUNTERFACTUAL_COLUMNS
 from siting.results.verify import CONTINGENCY_COLUMNS, Check, added_by_year, worst_contingencies
 from siting.solve.highs import SolveResult
 
@@ -58,6 +59,8 @@ FLOW_COLUMNS = [
 UPGRADE_COLUMNS = ["asset", "asset_id", "year", "added_mw", "cost_usd", "lead_time_years"]
 #: Columns of :attr:`Plan.heat`.
 HEAT_COLUMNS = ["sink_id", "site_id", "year", "heat_mw", "price_usd_per_mwh"]
+#: Columns of :attr:`Plan.why` (``why_here.csv``).
+WHY_COLUMNS = COUNTERFACTUAL_COLUMNS
 #: Columns of :attr:`Plan.demand_served`.
 DEMAND_SERVED_COLUMNS = ["region_id", "site_id", "year", "served_mw"]
 #: Columns of :attr:`Plan.relief`.
@@ -148,6 +151,13 @@ class Plan:
         others) less the sum of ``relief_mw`` (curtailment, on-site output, storage
         discharge less charging; :func:`siting.model.power.register_relief`). Written as
         ``draw_relief.csv`` when it has rows; no rows in a model without relief.
+    why
+        Why here, one row per chosen site (:data:`WHY_COLUMNS`, ``why_here.csv``): the
+        method used (``re-solve`` or ``unit cost``), what the plan would cost without the
+        site [USD, present value] and the gaps' worth [USD], the sites that take its MW,
+        both solves' objectives [USD] and gaps [fraction], the re-solve's time [s], the
+        unit cost [USD/MW] and the sentence (:func:`siting.results.why.explain`,
+        :mod:`siting.results.counterfactual`).
     """
 
     name: str
@@ -177,6 +187,7 @@ class Plan:
     )
     settings: list[dict[str, Any]] = field(default_factory=list)
     relief: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=RELIEF_COLUMNS))
+    why: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=WHY_COLUMNS))
 
     @property
     def total_cost_usd(self) -> float:
@@ -203,9 +214,10 @@ class Plan:
         ``water_links``, ``zones``; ``buses`` and ``branches`` only when the grid is
         modelled, ``zones`` when computed), ``zones.geojson`` (the zones in EPSG:4326, when
         computed), ``schedule.csv``, ``flows.csv``, ``dispatch.csv`` (headers only without
-        a modelled grid), ``upgrades.csv`` (headers only when none), ``contingencies.csv``
-        (with N-1), ``draw_relief.csv`` (when campuses have relief), ``manifest.json``,
-        ``report.html``, ``index.html`` and the marker :data:`siting.core.io.MARKER`.
+        a modelled grid), ``upgrades.csv`` (headers only when none), ``why_here.csv`` (why
+        each chosen site, :attr:`why`), ``contingencies.csv`` (with N-1), ``draw_relief.csv``
+        (when campuses have relief), ``manifest.json``, ``report.html``, ``index.html`` and the
+        marker :data:`siting.core.io.MARKER`.
 
         Parameters
         ----------
@@ -262,6 +274,7 @@ class Plan:
         self.flows_all.to_csv(d / "flows.csv", index=False, float_format="%.6g")
         self.dispatch.to_csv(d / "dispatch.csv", index=False, float_format="%.6g")
         self.upgrades.to_csv(d / "upgrades.csv", index=False, float_format="%.10g")
+        self.why.to_csv(d / "why_here.csv", index=False, float_format="%.10g")
         if len(self.contingencies):
             self.contingencies.to_csv(d / "contingencies.csv", index=False, float_format="%.6g")
         if len(self.relief):

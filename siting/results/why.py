@@ -60,6 +60,15 @@ METHOD = (
     "generators' spare capacity). The figures that "
     "differ most from the candidates' median in the site's favour are named."
 )
+#: With the re-solves (:data:`siting.results.counterfactual.METHOD`), the rest of each
+#: sentence.
+METHOD_WITH_RESOLVE = (
+    "Beside that figure, each sentence names the site's figures that differ most from the "
+    "kept candidates' median in its favour: grid headroom at its bus in the last year's "
+    "peak (by PTDF from the plan's flows), water source and distance, the annual PUE of its "
+    "cooling, land price, distance to its bus. Where a re-solve gave no figure the sentence "
+    "compares unit costs instead: " + METHOD
+)
 #: The limits of :data:`METHOD`.
 LIMITS = (
     "The unit cost leaves out what the optimisation also weighs: congestion and losses "
@@ -366,18 +375,58 @@ def _row(sc: pd.DataFrame, sid: str, *, descending: bool) -> dict[str, float]:
     return dict(sorted(kept.items(), key=lambda cv: -cv[1] if descending else cv[1]))
 
 
+def resolve_phrase(row: dict[str, Any] | pd.Series, mw: float) -> str | None:
+    """What the plan would cost without a chosen site of ``mw`` MW, in words, from its
+    re-solve ``row`` (:func:`siting.results.counterfactual.without_each`); None when the
+    re-solve gave no figure (no plan in its time, solver trouble)."""
+    status = str(row["status"])
+    if status == "infeasible":
+        return "without it no plan meets every requirement (the re-solve proved it infeasible)"
+    diff, worth = as_float(row["cost_without_usd"]), as_float(row["gap_worth_usd"])
+    if status not in ("optimal", "feasible") or not np.isfinite(diff):
+        return None
+    taken = str(row.get("taken_by") or "")
+    took = f"{taken} take its {_n(mw)} MW" if taken else f"its {_n(mw)} MW move elsewhere"
+    shrunk = str(row.get("also_shrunk") or "")
+    took += f", while {shrunk}" if shrunk else ""
+    more = "more" if diff >= 0 else "less"
+    if bool(row["clear"]):
+        return (
+            f"without it the plan costs {_m(abs(diff))} {more} (re-solved: {took}; the two "
+            f"solves' gaps are worth {_m(worth)})"
+        )
+    gaps = _m(worth) if np.isfinite(worth) else "an unknown amount"
+    return (
+        f"no clear cost advantage within the solver's gap: without it the plan costs "
+        f"{_m(abs(diff))} {more}, inside the two solves' gaps' worth of {gaps} "
+        f"(re-solved: {took})"
+    )
+
+
 def _why_here(
-    sid: str, mw: float, f: _Features, chosen: set[str], sc: pd.DataFrame, med: dict[str, float]
+    sid: str,
+    mw: float,
+    f: _Features,
+    chosen: set[str],
+    sc: pd.DataFrame,
+    med: dict[str, float],
+    resolved: str | None = None,
 ) -> tuple[str, float | None]:
     """The sentence of chosen site ``sid`` at ``mw`` MW; and its unit-cost advantage over the
-    next-best site [USD/MW] (None when no unchosen candidate holds ``mw``)."""
+    next-best site [USD/MW] (None when no unchosen candidate holds ``mw``). ``resolved``:
+    the re-solve's phrase (:func:`resolve_phrase`), said instead of the unit-cost
+    comparison."""
     r = _site_row(f.table, sid)
     unit = f.unit_usd_per_mw(mw)
     max_it = f.max_it_mw()
     alt = [s for s in unit if s not in chosen and max_it[s] >= mw - 1e-6]
     parts = []
     gain: float | None = None
-    if alt:
+    if resolved:
+        parts.append(resolved)
+        if alt:
+            gain = unit[min(alt, key=lambda s: unit[s])] - unit[sid]
+    elif alt:
         best = min(alt, key=lambda s: unit[s])
         gain = unit[best] - unit[sid]
         word = "cheaper" if gain >= 0 else "dearer"
@@ -430,9 +479,12 @@ def _why_not_kept(
     return head + "; it lost on what unit costs leave out (grid flows, phasing, shares)"
 
 
-def explain(p: Plan, d: ModelData) -> dict[str, Any]:
+def explain(
+    p: Plan, d: ModelData, resolve: pd.DataFrame | None = None, resolve_note: str = ""
+) -> dict[str, Any]:
     """Fill ``why_here`` (and ``unit_cost_usd_per_mw``, ``grid_headroom_mw``) on the plan's
-    sites and ``why_not`` on its candidates; return the method and figures for the manifest.
+    sites and ``why_not`` on its candidates, and ``p.why`` (``why_here.csv``); return the
+    method and figures for the manifest.
 
     Parameters
     ----------
@@ -441,14 +493,30 @@ def explain(p: Plan, d: ModelData) -> dict[str, Any]:
         ``sites`` and ``candidates`` get the new columns).
     d
         The model data with every kept candidate (the whole run's, not a kernel's subset).
+    resolve
+        The plan re-solved without each chosen site
+        (:func:`siting.results.counterfactual.without_each`), or None: each site's sentence
+        then leads with what the plan would cost without it, where its re-solve gave a
+        figure, instead of the unit-cost comparison.
+    resolve_note
+        Why the re-solves ran or not (for the manifest and the report).
 
     Returns
     -------
     dict
-        ``method``, ``limits``, ``energy_usd_per_mwh`` (the average price the unit costs
-        use [USD/MWh]), and per chosen site ``sites``: ``{site_id: {"why_here": str,
-        "unit_cost_usd_per_mw": float, "advantage_usd_per_mw": float | None}}``.
+        ``method``, ``limits``, ``method_used`` (``re-solve`` or ``unit cost``),
+        ``resolve_note``, ``energy_usd_per_mwh`` (the average price the unit costs use
+        [USD/MWh]), and per chosen site ``sites``: ``{site_id: {"why_here": str,
+        "unit_cost_usd_per_mw": float, "advantage_usd_per_mw": float | None}}`` (with the
+        re-solve's figures, ``resolve``, where it ran).
     """
+    from siting.results import counterfactual as cf
+
+    by_site = (
+        {str(r["site_id"]): {str(k): v for k, v in r.items()} for r in resolve.to_dict("records")}
+        if resolve is not None and len(resolve)
+        else {}
+    )
     sites = p.sites
     cand = p.candidates
     f = _features(p, d)
@@ -471,11 +539,20 @@ def explain(p: Plan, d: ModelData) -> dict[str, Any]:
             unit_at.append(float("nan"))
             continue
         mw = chosen_mw[sid]
-        text, gain = _why_here(sid, mw, f, chosen, sc, med)
+        row = by_site.get(sid)
+        phrase = resolve_phrase(row, mw) if row is not None else None
+        text, gain = _why_here(sid, mw, f, chosen, sc, med, phrase)
         u = f.unit_usd_per_mw(mw)[sid]
         why_here.append(text)
         unit_at.append(u)
         out_sites[sid] = {"why_here": text, "unit_cost_usd_per_mw": u, "advantage_usd_per_mw": gain}
+        if row is not None:
+            out_sites[sid]["resolve"] = {
+                k: (None if isinstance(row[k], float) and not np.isfinite(row[k]) else row[k])
+                for k in cf.COLUMNS
+                if k in row
+            }
+            out_sites[sid]["resolve"]["method"] = "re-solve" if phrase else "unit cost"
     sites["why_here"] = why_here
     sites["unit_cost_usd_per_mw"] = unit_at
     head = f.table["headroom_mw"]
@@ -509,11 +586,38 @@ def explain(p: Plan, d: ModelData) -> dict[str, Any]:
     cand["grid_headroom_mw"] = [
         as_float(head[str(k)]) if str(k) in head.index else np.nan for k in cand.index
     ]
+    used = "re-solve" if by_site else "unit cost"
+    p.why = _why_table(p, by_site, out_sites)
     return {
-        "method": METHOD,
-        "limits": list(LIMITS),
+        "method": f"{cf.METHOD} {METHOD_WITH_RESOLVE}" if by_site else METHOD,
+        "limits": [*cf.LIMITS, *LIMITS[2:]] if by_site else list(LIMITS),
+        "method_used": used,
+        "resolve_note": resolve_note,
         "energy_usd_per_mwh": as_float(f.table["energy_usd_per_mwh"].iloc[0])
         if len(f.table)
         else None,
         "sites": out_sites,
     }
+
+
+def _why_table(
+    p: Plan, by_site: dict[str, dict[str, Any]], out_sites: dict[str, Any]
+) -> pd.DataFrame:
+    """``why_here.csv``: one row per chosen site, :data:`siting.results.counterfactual.
+    COLUMNS` (the re-solve's figures empty where none ran)."""
+    from siting.results import counterfactual as cf
+
+    rows = []
+    for sid, got in out_sites.items():
+        row = dict(by_site.get(sid, {}))
+        res = got.get("resolve") or {}
+        row.update(
+            site_id=sid,
+            method=res.get("method", "unit cost"),
+            unit_cost_usd_per_mw=got["unit_cost_usd_per_mw"],
+            why_here=got["why_here"],
+        )
+        if "it_mw_final" not in row and "it_mw_final" in p.sites:
+            row["it_mw_final"] = as_float(p.sites.at[sid, "it_mw_final"])
+        rows.append(row)
+    return pd.DataFrame(rows, columns=cf.COLUMNS)

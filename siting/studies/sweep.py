@@ -406,7 +406,7 @@ def solve_one(task: dict[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
     head = {"name": task["name"], "key": task["key"], "varied": task.get("varied", {})}
     try:
-        p = plan(d / SCENARIO_FILE, out=d / "plan", tiles=task.get("tiles", True))
+        p = plan(d / SCENARIO_FILE, out=d / "plan", tiles=task.get("tiles", True), study_run=True)
     except InfeasibleError as e:
         doc = {
             **head,
