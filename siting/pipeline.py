@@ -898,7 +898,8 @@ def _why_resolve(
     if setting == "auto" and study_run:
         return None, "solver.why_resolve auto: not in a study's runs (sweep, grid stress)"
     base_s = float(timings.get("solve_s", 0.0))
-    go, why = cf.wanted(setting, len(p.sites), base_s, by_method=by_method, sense=d.goal.sense)
+    n_int = int(result.integers or 0)
+    go, why = cf.wanted(setting, len(p.sites), n_int, by_method=by_method, sense=d.goal.sense)
     if not go:
         return None, why
     limit_s = cf.resolve_limit_s(base_s)

@@ -111,11 +111,11 @@ def test_off_keeps_the_unit_cost_comparison_and_says_so(tmp_path):
 def test_auto_thresholds():
     from siting.results.counterfactual import resolve_limit_s, wanted
 
-    assert wanted("auto", 4, 12.5, by_method=False, sense="min_cost")[0]
-    assert not wanted("auto", 13, 12.5, by_method=False, sense="min_cost")[0]
-    assert not wanted("auto", 4, 61.0, by_method=False, sense="min_cost")[0]
-    assert not wanted("auto", 4, 1.0, by_method=True, sense="min_cost")[0]
-    assert wanted("on", 40, 600.0, by_method=True, sense="min_cost")[0]
-    assert not wanted("on", 4, 1.0, by_method=False, sense="max_capacity")[0]
+    assert wanted("auto", 4, 2_000, by_method=False, sense="min_cost")[0]
+    assert not wanted("auto", 13, 100, by_method=False, sense="min_cost")[0]
+    assert not wanted("auto", 4, 2_001, by_method=False, sense="min_cost")[0]
+    assert not wanted("auto", 4, 10, by_method=True, sense="min_cost")[0]
+    assert wanted("on", 40, 90_000, by_method=True, sense="min_cost")[0]
+    assert not wanted("on", 4, 10, by_method=False, sense="max_capacity")[0]
     # 2 x the base solve, within 10 and 120 s
     assert (resolve_limit_s(1.0), resolve_limit_s(30.0), resolve_limit_s(100.0)) == (10, 60, 120)

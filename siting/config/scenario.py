@@ -937,7 +937,8 @@ class SolverSettings(_Strict):
         "re-solve limited to 2 x the plan's solve time, between 10 and 120 s, at the plan's "
         "achieved gap, at least 0.01 %), to report what the plan would cost without it "
         "[USD] and which sites take its MW (`why_here.csv`, the report, the map's popups). "
-        "`auto` when the plan has at most 12 chosen sites, its solve took at most 60 s, "
+        "`auto` when the plan has at most 12 chosen sites, its model at most 2,000 integer "
+        "columns (a count, not a time, so a plan's report is the same on any machine), "
         "neither the candidate kernel nor approximate network rows solved it and it is not "
         "a study's run (sweep, grid stress); `on` always (min_cost plans); `off` never. "
         "Without it, each site is compared by unit cost with the next-best site.",

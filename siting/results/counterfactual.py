@@ -41,9 +41,11 @@ if TYPE_CHECKING:
 #: ``auto`` re-solves a plan with at most this many chosen sites: one re-solve each, so
 #: the added time grows with the count (12 x the per-re-solve limit at worst).
 AUTO_MAX_SITES = 12
-#: ... and whose base solve took at most this long [s]: a warm-started re-solve usually
-#: takes less than the base solve, so a base of 60 s keeps the re-solves within minutes.
-AUTO_MAX_SOLVE_S = 60.0
+#: ... and whose model has at most this many integer columns. A count, not the base
+#: solve's time: the same inputs give the same report on any machine. Models of this size
+#: solve in seconds; the demo (about 11,400 integer columns, a solve of about 20 s) would
+#: add about 80 s, four times its solve, so it is left to ``on``.
+AUTO_MAX_INTEGERS = 2_000
 #: Each re-solve's time limit: this multiple of the base solve's time [s] ...
 LIMIT_FACTOR = 2.0
 #: ... and at least / at most this long [s].
@@ -102,7 +104,7 @@ def resolve_limit_s(base_solve_s: float) -> float:
 
 
 def wanted(
-    setting: str, n_sites: int, base_solve_s: float, *, by_method: bool, sense: str
+    setting: str, n_sites: int, n_integers: int, *, by_method: bool, sense: str
 ) -> tuple[bool, str]:
     """Whether to re-solve without each chosen site, and why (or why not), in words.
 
@@ -112,8 +114,8 @@ def wanted(
         ``solver.why_resolve``: ``auto``, ``on`` or ``off``.
     n_sites
         Chosen sites.
-    base_solve_s
-        The base solve's time [s].
+    n_integers
+        Integer columns of the plan's model.
     by_method
         Whether the candidate kernel or approximate network rows solved the plan (``auto``
         then keeps the unit-cost comparison: the model is large).
@@ -137,14 +139,15 @@ def wanted(
         return False, (
             f"solver.why_resolve auto: {n_sites} chosen sites, more than {AUTO_MAX_SITES} re-solves"
         )
-    if base_solve_s > AUTO_MAX_SOLVE_S:
+    if n_integers > AUTO_MAX_INTEGERS:
         return False, (
-            f"solver.why_resolve auto: the plan's solve took {base_solve_s:,.1f} s, more "
-            f"than {AUTO_MAX_SOLVE_S:g} s"
+            f"solver.why_resolve auto: the model has {n_integers:,} integer columns, more "
+            f"than {AUTO_MAX_INTEGERS:,} (one re-solve per chosen site would take minutes; "
+            "set solver.why_resolve: on to run them)"
         )
     return True, (
-        f"solver.why_resolve auto: {n_sites} chosen sites (at most {AUTO_MAX_SITES}) and a "
-        f"solve of {base_solve_s:,.1f} s (at most {AUTO_MAX_SOLVE_S:g} s)"
+        f"solver.why_resolve auto: {n_sites} chosen sites (at most {AUTO_MAX_SITES}) and "
+        f"{n_integers:,} integer columns (at most {AUTO_MAX_INTEGERS:,})"
     )
 
 
