@@ -750,7 +750,7 @@ class OnsiteOption(_Strict):
 
     Costs and performance have no default where they depend on the technology (give them
     from a source such as NREL's Annual Technology Baseline or EIA's capital cost
-    assumptions; ../docs/onsite.md lists the figures the demo uses and where from).
+    assumptions; docs/planners-guide.md lists the figures the demo uses and where from).
     """
 
     name: str = Field(
@@ -808,7 +808,7 @@ class OnsiteOption(_Strict):
         ge=0,
         le=1000,
         description="Energy per MW of power [MWh/MW = h]; above 0 the option is storage: its "
-        "output is discharge paid for by charging (see docs/onsite.md for the energy "
+        "output is discharge paid for by charging (see docs/planners-guide.md for the energy "
         "balance over representative snapshots).",
     )
     round_trip_efficiency: float = Field(

@@ -13,7 +13,8 @@ Variables [MW]:
   ``dis + chg <= a[s,o,h] * os_cap[s,o,t]`` (power).
 
 Storage over representative snapshots (the snapshots are not a chronological day, so no
-state of charge is tracked; the approximation is documented in docs/onsite.md):
+state of charge is tracked; the approximation is documented in docs/planners-guide.md,
+"On-site generation and storage"):
 
 - energy balance per site, option and period: ``sum_h hours_h * (eta * chg[h] - dis[h]) >=
   0``: what is discharged over the year is paid for by charging, at the round-trip
@@ -55,6 +56,7 @@ water_m3_per_mwh[o] * out / 365`` [m3/day].
 
 from __future__ import annotations
 
+import pandas as pd
 import pyomo.environ as pyo
 
 from siting.model.data import HOURS_PER_YEAR, ModelData
@@ -65,15 +67,24 @@ from siting.model.state import model_state
 DAYS_PER_YEAR = HOURS_PER_YEAR / 24.0
 
 
+def availability(d: ModelData) -> pd.DataFrame:
+    """``d.onsite.availability`` of the model's sites (screening, dominance and the kernel
+    may leave out some candidates the scenario's options name)."""
+    tab = d.onsite.availability
+    if not len(tab):
+        return tab
+    return tab[tab.index.get_level_values("site_id").isin(set(d.campus.sites))]
+
+
 def onsite_sites(d: ModelData) -> list[str]:
-    """The sites that may build any on-site option, in the availability table's order."""
-    return list(dict.fromkeys(d.onsite.availability.index.get_level_values("site_id")))
+    """The model's sites that may build any on-site option, in the availability table's
+    order."""
+    return list(dict.fromkeys(availability(d).index.get_level_values("site_id")))
 
 
 def option_sites(d: ModelData, o: str) -> list[str]:
-    """The sites that may build option ``o``."""
-    idx = d.onsite.availability.index
-    return [s for s, oo in idx if oo == o]
+    """The model's sites that may build option ``o``."""
+    return [s for s, oo in availability(d).index if oo == o]
 
 
 def is_storage(d: ModelData, o: str) -> bool:
@@ -84,11 +95,12 @@ def is_storage(d: ModelData, o: str) -> bool:
 def add_onsite(m: pyo.ConcreteModel, d: ModelData) -> None:
     """Add the on-site family (see the module docstring); nothing without options."""
     od = d.onsite
-    if not od.enabled:
+    tab = availability(d)
+    if not len(tab):
         return
     opts = od.options
     max_mw = opts["max_mw_per_site"].astype(float).to_dict()
-    m.OS = pyo.Set(initialize=list(od.availability.index), dimen=2, ordered=True)
+    m.OS = pyo.Set(initialize=list(tab.index), dimen=2, ordered=True)
     m.os_new = pyo.Var(
         m.OS, m.T, domain=pyo.NonNegativeReals, bounds=lambda _m, s, o, t: (0.0, max_mw[o])
     )
@@ -98,7 +110,7 @@ def add_onsite(m: pyo.ConcreteModel, d: ModelData) -> None:
     last = d.horizon.n_years - 1
     m.os_max = pyo.Constraint(m.OS, rule=lambda m, s, o: m.os_cap[s, o, last] <= max_mw[o])
     out, chg = _output_vars(m, d)
-    avail = {k: row.to_dict() for k, row in od.availability.iterrows()}
+    avail = {k: row.to_dict() for k, row in tab.iterrows()}
 
     def power_rule(m: pyo.ConcreteModel, s: str, o: str, t: int, h: str) -> object:
         used = out[o][s, t, h] + (chg[o][s, t, h] if o in chg else 0.0)
@@ -107,7 +119,7 @@ def add_onsite(m: pyo.ConcreteModel, d: ModelData) -> None:
     m.os_power = pyo.Constraint(m.OS, m.T, m.H, rule=power_rule)
     _storage_rows(m, d, out, chg)
     by_site: dict[str, list[str]] = {}
-    for s, o in od.availability.index:
+    for s, o in tab.index:
         by_site.setdefault(s, []).append(o)
     sites = onsite_sites(d)
     m.OSS = pyo.Set(initialize=sites, ordered=True)
@@ -157,7 +169,7 @@ def _storage_rows(m: pyo.ConcreteModel, d: ModelData, out: dict, chg: dict) -> N
     """Energy balance, one cycle a day and the peak event's energy of each storage option
     (see the module docstring)."""
     od = d.onsite
-    store = [(s, o) for s, o in od.availability.index if o in chg]
+    store = [(s, o) for s, o in availability(d).index if o in chg]
     if not store:
         return
     hours = d.horizon.snapshots["hours"].astype(float).to_dict()

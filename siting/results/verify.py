@@ -632,7 +632,7 @@ def _verify_caps(plan: Plan, d: ModelData, add: Callable[..., None]) -> None:
             .to_numpy()
             if len(sc)
             else np.zeros(d.horizon.n_years)
-        )
+        ) + _onsite_by_year(plan, d, "water_m3_per_day")
         add(
             "campus water cap",
             _excess(
@@ -667,7 +667,8 @@ def _verify_caps(plan: Plan, d: ModelData, add: Callable[..., None]) -> None:
             .to_numpy()
         )
         system = float(np.sum(disp["p_mw"].to_numpy() * co2 * hours * years))
-        added = system - float(plan.metrics.get("baseline_co2_t") or 0.0)
+        on_site = _onsite_by_year(plan, d, "co2_t_per_year") @ np.asarray(d.horizon.period_years)
+        added = system - float(plan.metrics.get("baseline_co2_t") or 0.0) + float(on_site)
         add(
             "campus CO2 cap",
             added - d.caps.co2_cap_t - 1e-6 * max(1.0, abs(system)),
@@ -675,6 +676,15 @@ def _verify_caps(plan: Plan, d: ModelData, add: Callable[..., None]) -> None:
             said=f"CO2 the campuses add to the grid within the cap: {_n(added)} of "
             f"{_n(d.caps.co2_cap_t)} t CO2 over the horizon",
         )
+
+
+def _onsite_by_year(plan: Plan, d: ModelData, col: str) -> np.ndarray:
+    """Column ``col`` of the plan's on-site table summed per planning year (zeros without
+    on-site generation) [the column's unit]."""
+    ons = plan.onsite
+    if not len(ons):
+        return np.zeros(d.horizon.n_years)
+    return ons.groupby("year")[col].sum().reindex(d.horizon.years).fillna(0.0).to_numpy(float)
 
 
 def _within_cap(what: str, use: np.ndarray, cap: float, unit: str, years: list[int]) -> str:
