@@ -39,7 +39,7 @@ from siting.model.objective import cost_split
 from siting.model.state import model_state
 from siting.network import require_network
 from siting.results.plan import Plan, extract
-from siting.results.settings import heat_summary, settings_lines, shadow_prices
+from siting.results.settings import delay_summary, heat_summary, settings_lines, shadow_prices
 from siting.results.verify import verify
 from siting.results.why import explain
 from siting.solve import approx as _approx
@@ -1178,6 +1178,7 @@ def _manifest(
         ],
         "settings": p.settings,
         "heat": heat_summary(p, d),
+        "delay": delay_summary(p, d),
         "cost_split_usd": cost_split(p.costs_usd),
         "timings": {k: round(v, 3) for k, v in timings.items()},
         "notes": list(layers.notes) + list(cands.notes) + list(d.notes) + list(result.notes),

@@ -265,6 +265,13 @@ class GridLayers(_Strict):
         description="CSV of base load by year: `bus_id` or `area`, `year`, and `load_mw` [MW] "
         "or `growth_factor` [x the grid's load]; see `siting fields load_growth`.",
     )
+    connections: TableRef | None = Field(
+        default=None,
+        description="CSV of the first year new load can connect firm at each bus: `bus_id, "
+        "firm_connect_year` [calendar year] (the queue and its studies, as the operator "
+        "reports them); it replaces the buses' own `firm_connect_year` for the buses it "
+        "names. Buses it does not name take `grid.lead_time_years_by_kv`, or no wait.",
+    )
     load_growth_per_year: ByYear[Annotated[float, Field(ge=0, le=100)]] = Field(
         default_factory=dict,
         description="One factor per calendar year on every bus's base load [x the grid's own "
@@ -385,6 +392,14 @@ class CampusRules(_Strict):
         default=None,
         description="First year a new site may energise (lead time); "
         "default: the first planning year.",
+    )
+    construction_years: float = Field(
+        default=0.0,
+        ge=0,
+        le=30,
+        description="Years to build a campus, counted from the first planning year: no site "
+        "has MW before `years[0] + construction_years` [years]. Typical build 18 to 24 months "
+        "(Cushman & Wakefield Data Center Cost Guide 2025); default 0 (off).",
     )
     cooling: list[Cooling] = Field(
         default_factory=lambda: list(COOLING_TECHS),
@@ -596,6 +611,27 @@ class GridSettings(_Strict):
         ge=0,
         description="Most the plan may spend on grid upgrades, present value [USD]; empty = no "
         "limit. `siting pareto --between cost,grid_upgrades` sets it point by point.",
+    )
+    lead_time_years_by_kv: dict[
+        Annotated[float, Field(ge=0)], Annotated[float, Field(ge=0, le=50)]
+    ] = Field(
+        default_factory=dict,
+        description="Wait for a firm connection of new load by voltage class, counted from the "
+        "first planning year [kV -> years]: a bus takes the entry of the highest class at or "
+        "below its `voltage_kv` (`{0: 4, 345: 7}`: 4 years below 345 kV, 7 from it); a bus's "
+        "own `firm_connect_year` (or `layers.grid.connections`) wins. Large-load connections "
+        "wait about 4 to 7 years at Dominion and over 8 in PJM; generation waits about 5 "
+        "years (median, LBNL 'Queued Up'). Default empty: no wait.",
+    )
+    flexible_lead_time_years: float | None = Field(
+        default=None,
+        ge=0,
+        le=50,
+        description="Wait for a flexible (curtailable) connection, counted from the first "
+        "planning year [years]; a site's flexible year is the earlier of it and its bus's firm "
+        "year (then construction and `campus.earliest_year`). Flexible connections energise "
+        "in 12 to 18 months instead of 5 to 8 years (arXiv 2605.14714, ACTIVSg2000 Texas). "
+        "Default empty: flexible connects when firm does.",
     )
     voll_usd_per_mwh: float = Field(
         default=10_000.0,
@@ -889,6 +925,17 @@ class Targets(_Strict):
         default_factory=dict,
         description="Cumulative national IT capacity to have in service by each year [MW IT].",
     )
+    shortfall_usd_per_mw_year: float | None = Field(
+        default=None,
+        ge=0,
+        description="Cost of delay: the value of compute not delivered, per MW IT short of a "
+        "year's target for one year [USD/(MW year)], discounted like the other costs. Set, "
+        "the targets are soft: the plan may fall short and pays this per MW-year; empty "
+        "(default): the targets are hard. A floor: a campus built but unpowered still "
+        "carries its capital, 11.7 M USD/MW (Cushman & Wakefield 2025) at 7 % over a 25-year "
+        "shell life, about 1.0 M USD per MW-year [inferred]; idle accelerators and lost "
+        "compute revenue come on top (docs/planners-guide.md).",
+    )
 
 
 class Costs(_Strict):
@@ -1113,6 +1160,11 @@ class Scenario(_Strict):
             raise ValueError(
                 "policy.co2_cap_t needs the grid model (layers.grid and grid.enabled): campus "
                 "emissions are the generators' co2_t_per_mwh times the dispatch they add"
+            )
+        if self.targets.shortfall_usd_per_mw_year is not None and not self.targets.it_mw_by_year:
+            raise ValueError(
+                "targets.shortfall_usd_per_mw_year prices the MW short of the targets, but "
+                "targets.it_mw_by_year sets none; set targets or drop the penalty"
             )
         snap_names = {sn.name for sn in self.grid.snapshots}
         for i, o in enumerate(self.onsite.options):

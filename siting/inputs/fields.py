@@ -210,6 +210,16 @@ BUSES = LayerSpec(
             nullable=True,
             min=0,
         ),
+        Field(
+            "firm_connect_year",
+            "int",
+            "calendar year",
+            "First year new load can connect firm at the bus (its queue and studies); empty "
+            "= `grid.lead_time_years_by_kv`, or no wait.",
+            nullable=True,
+            min=1900,
+            max=2200,
+        ),
     ),
 )
 
@@ -640,6 +650,18 @@ SUBSTATIONS = _csv_table(
     ),
 )
 
+CONNECTIONS = _csv_table(
+    name="connections",
+    id_field="bus_id",
+    description="CSV attached to a grid (`layers.grid.connections`): the first year new load "
+    "can connect firm at each bus it names (energization lead time); it replaces the buses' "
+    "own `firm_connect_year`.",
+    fields=(
+        _as(SUBSTATIONS, "bus_id"),
+        _as(BUSES, "firm_connect_year", required=True, nullable=False),
+    ),
+)
+
 EMERGENCY_RATINGS = _csv_table(
     name="emergency_ratings",
     id_field="branch_id",
@@ -683,7 +705,7 @@ LOAD_GROWTH = _csv_table(
 
 #: CSV tables attached to a grid (keys of ``layers.grid`` of the same name), by name.
 TABLES: dict[str, LayerSpec] = {
-    s.name: s for s in (BRANCH_UPGRADES, SUBSTATIONS, EMERGENCY_RATINGS, LOAD_GROWTH)
+    s.name: s for s in (BRANCH_UPGRADES, SUBSTATIONS, CONNECTIONS, EMERGENCY_RATINGS, LOAD_GROWTH)
 }
 
 LAYERS: dict[str, LayerSpec] = {

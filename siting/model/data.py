@@ -208,7 +208,13 @@ class CampusData:
     site
         Per-site table indexed by site_id: ``max_it_mw, fixed_cost_usd, land_usd_per_mw,
         interconnect_usd`` (tie line), ``bus_id``, ``bus_distance_km``, ``zone_id,
-        zone_kind, region_id``, ``earliest_period`` (index into ``years``).
+        zone_kind, region_id``, ``earliest_period`` (index into ``years``: the first
+        period the site may have MW, its firm connection; :func:`power_years`), and from
+        :func:`power_years` ``firm_connect_year``, ``flex_connect_year`` [calendar year]
+        and ``power_why`` (``queue``, ``upgrade``, ``build`` or "": what sets the firm
+        year). A flexible (curtailable) connection may draw from ``flex_connect_year``
+        (``flex_period``, index into ``years``); until the model has flexible MW, a site's
+        MW before ``earliest_period`` is 0.
     module_mw, min_campus_mw
         Module size and smallest campus [MW IT].
     max_modules_per_period
@@ -375,6 +381,9 @@ class PolicyData:
         their technologies.
     heat_links, sinks
         (sink_id, site_id) pairs and sinks (``demand_mw, price_usd_per_mwh``).
+    shortfall_usd_per_mw_year
+        Cost of delay per MW IT short of a year's target for one year [USD/(MW year)]
+        (``targets.shortfall_usd_per_mw_year``): set, the targets are soft; None: hard.
     """
 
     targets_mw: np.ndarray
@@ -388,6 +397,7 @@ class PolicyData:
     public_techs: dict[str, list[str]]
     heat_links: pd.DataFrame
     sinks: pd.DataFrame
+    shortfall_usd_per_mw_year: float | None = None
 
 
 @dataclass
@@ -835,6 +845,7 @@ def model_data(
     targets = np.array([scenario.targets.it_mw_by_year.get(y, 0.0) for y in years], dtype=float)
     grid = _grid_inputs(scenario, layers.grid, net, years, snaps, site, notes)
     net = grid.net
+    power_years(scenario, layers.grid, grid, site, notes)
     sources = _water_sources(scenario, layers, years, cool.water_on)
     water_links = _water_links(cool.links, sources, sites)
     region_shares = _region_shares(scenario, layers, site)
@@ -892,6 +903,7 @@ def model_data(
             public_techs=public_techs,
             heat_links=heat_links,
             sinks=sinks,
+            shortfall_usd_per_mw_year=scenario.targets.shortfall_usd_per_mw_year,
         ),
         caps=Caps(
             water_cap_m3_per_day=scenario.water.cap_m3_per_day,
@@ -1034,7 +1046,145 @@ def _site_table(
     for col in ("bus_id", "zone_id", "zone_kind", "region_id"):
         site[col] = sites_df[col].fillna("").astype(str).to_numpy()
     site["earliest_period"] = earliest_period
+    site["flex_period"] = earliest_period
+    site["firm_connect_year"] = max(int(earliest), int(years[0]))
+    site["flex_connect_year"] = site["firm_connect_year"]
+    site["power_why"] = "build" if earliest > years[0] else ""
     return site
+
+
+#: What sets a site's first year of firm power (``power_why``), in the order a tie is named.
+POWER_WHY = ("queue", "upgrade", "build")
+
+
+def bus_connect_years(scenario: Scenario, grid: Grid | None) -> pd.DataFrame:
+    """The first year new load can connect at each bus, firm and flexible.
+
+    Firm: the bus's ``firm_connect_year`` (its own field or ``layers.grid.connections``);
+    else ``years[0] + grid.lead_time_years_by_kv[c]`` for the highest class ``c`` [kV] at or
+    below its ``voltage_kv``; else ``years[0]`` (no wait). Flexible: the earlier of the firm
+    year and ``years[0] + grid.flexible_lead_time_years`` (the firm year when that is unset).
+    Fractional lead times round up to whole years.
+
+    Parameters
+    ----------
+    scenario
+        The scenario (planning years, lead-time settings).
+    grid
+        The grid layer (``None``: an empty table).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by bus_id (str): ``firm_connect_year, flex_connect_year`` [calendar year] and
+        ``queued`` (whether a wait was set for the bus).
+    """
+    y0 = int(scenario.years[0])
+    if grid is None:
+        return pd.DataFrame(columns=["firm_connect_year", "flex_connect_year", "queued"])
+    buses = grid.buses
+    ids = pd.Index([str(b) for b in buses.index], name="bus_id")
+    own = (
+        pd.to_numeric(buses["firm_connect_year"], errors="coerce").to_numpy(dtype=float)
+        if "firm_connect_year" in buses
+        else np.full(len(buses), np.nan)
+    )
+    by_kv = sorted(scenario.grid.lead_time_years_by_kv.items())
+    kv = pd.to_numeric(buses.get("voltage_kv"), errors="coerce")
+    kv_arr = np.asarray(kv, dtype=float) if kv is not None else np.full(len(buses), np.nan)
+    by_class = np.full(len(buses), np.nan)
+    for c, lead in by_kv:  # ascending: the highest class at or below the voltage wins
+        by_class = np.where(kv_arr >= c, y0 + math.ceil(lead - 1e-9), by_class)
+    firm = np.where(np.isfinite(own), own, by_class)
+    queued = np.isfinite(firm)
+    firm = np.maximum(np.where(queued, firm, y0), y0)
+    flex_lead = scenario.grid.flexible_lead_time_years
+    flex = firm if flex_lead is None else np.minimum(firm, y0 + math.ceil(flex_lead - 1e-9))
+    return pd.DataFrame(
+        {
+            "firm_connect_year": firm.astype(int),
+            "flex_connect_year": flex.astype(int),
+            "queued": queued,
+        },
+        index=ids,
+    )
+
+
+def power_years(
+    scenario: Scenario,
+    grid: Grid | None,
+    grid_in: _GridInputs,
+    site: pd.DataFrame,
+    notes: list[str],
+) -> None:
+    """Each site's first year of power and why, written into the site table (in place).
+
+    The firm year is the latest of: the build (``campus.earliest_year`` and ``years[0] +
+    campus.construction_years``, rounded up to a whole year), the bus's firm connection
+    (:func:`bus_connect_years`: the queue) and, when lead-time rules are set, a substation
+    upgrade the site cannot do without (bus headroom below one module, whose draw is at
+    least ``module_mw`` at a PUE >= 1; the upgrade's first year in service). The flexible
+    year is the latest of the build and the bus's flexible connection (a flexible load is
+    curtailed where the substation binds, so it waits for no upgrade).
+
+    Sets ``firm_connect_year, flex_connect_year`` [calendar year], ``power_why`` (the part
+    that sets the firm year: ``queue``, ``upgrade``, ``build``; "" when it is the first
+    planning year), ``earliest_period`` and ``flex_period`` (their positions in ``years``);
+    notes how many sites wait for what. Without lead-time rules (no ``construction_years``,
+    no ``lead_time_years_by_kv``, no bus ``firm_connect_year``) the table is left as
+    :func:`_site_table` made it.
+    """
+    camp, years = scenario.campus, list(scenario.years)
+    y0 = int(years[0])
+    conn = bus_connect_years(scenario, grid)
+    rules = camp.construction_years > 0 or bool(len(conn) and conn["queued"].any())
+    if not rules or not len(site):
+        return
+    build = max(
+        camp.earliest_year if camp.earliest_year is not None else y0,
+        y0 + math.ceil(camp.construction_years - 1e-9),
+    )
+    bus = site["bus_id"].astype(str)
+    queue = bus.map(conn["firm_connect_year"]).fillna(y0).astype(int).to_numpy()
+    flex_bus = bus.map(conn["flex_connect_year"]).fillna(y0).astype(int).to_numpy()
+    upgrade = bus.map(_upgrade_years(grid_in, camp.module_mw, years)).fillna(y0)
+    parts = np.column_stack([queue, upgrade.astype(int).to_numpy(), np.full(len(site), build)])
+    firm = parts.max(axis=1)
+    why = np.array(POWER_WHY)[np.argmax(parts == firm[:, None], axis=1)]
+    site["firm_connect_year"] = firm
+    site["flex_connect_year"] = np.maximum(flex_bus, build)
+    site["power_why"] = np.where(firm > y0, why, "")
+    yrs = np.asarray(years)
+    site["earliest_period"] = np.searchsorted(yrs, firm).astype(int)
+    site["flex_period"] = np.searchsorted(yrs, site["flex_connect_year"].to_numpy()).astype(int)
+    counts = {w: int((site["power_why"] == w).sum()) for w in POWER_WHY}
+    notes.append(
+        "time to power: first firm year from "
+        f"{int(firm.min())} to {int(firm.max())}; "
+        + ", ".join(f"{n} sites wait for {w}" for w, n in counts.items() if n)
+        + (
+            f"; {int((site['flex_connect_year'] < firm).sum())} could connect earlier flexible"
+            if scenario.grid.flexible_lead_time_years is not None
+            else ""
+        )
+    )
+
+
+def _upgrade_years(grid_in: _GridInputs, module_mw: float, years: list[int]) -> pd.Series:
+    """First year in service of the substation upgrade of each bus whose headroom is below
+    one module [MW] (no campus fits there without it), by bus_id; other buses absent."""
+    if not grid_in.on or grid_in.net is None or not len(grid_in.bus_up):
+        return pd.Series(dtype=float)
+    head = grid_in.headroom
+    up = grid_in.bus_up
+    short = [i for i in up.index if np.isfinite(head[int(i)]) and head[int(i)] < module_mw]
+    return pd.Series(
+        {
+            str(b): float(years[int(f)])
+            for b, f in up.loc[short, ["bus_id", "first_period"]].to_numpy()
+        },
+        dtype=float,
+    )
 
 
 @dataclass

@@ -14,6 +14,8 @@ Cost parts (each an Expression on the model, reported in the plan) [USD, present
   them (``baseline_usd``, a constant from a first LP), so the objective counts only what
   the campuses add; without a grid, ``energy_usd_per_mwh * energy``;
 - ``demand``: assignment costs; ``heat``: minus the value of waste heat sold;
+- ``delay``: the cost of delay of soft targets, ``sum_t op_weight[t] *
+  shortfall_usd_per_mw_year * short[t]`` (see ``policy.py``; 0 with hard targets).
 - ``onsite`` (only with on-site options, :mod:`~siting.model.onsite`): on-site generation
   and storage (annualised capex, fixed and variable costs) less the interconnection an
   islanded campus saves; without a grid the ``energy`` part is then priced net of the
@@ -52,6 +54,7 @@ COST_PARTS = (
     "energy",
     "demand",
     "heat",
+    "delay",
 )
 
 #: Cost parts only a model with their family has (after :data:`COST_PARTS`, in this order).
@@ -73,6 +76,9 @@ SPEND_PARTS = (
 EARN_PARTS = ("heat",)
 #: Cost parts that are policy weights, not money [USD].
 WEIGHT_PARTS = ("zone_bonus",)
+#: Cost parts that value compute not delivered (soft targets' cost of delay) [USD]: a
+#: cost to the plan's owner, paid to nobody.
+DELAY_PARTS = ("delay",)
 
 
 def cost_split(costs_usd: dict[str, float]) -> dict[str, float]:
@@ -88,20 +94,23 @@ def cost_split(costs_usd: dict[str, float]) -> dict[str, float]:
     dict
         ``spent_usd`` (sum of :data:`SPEND_PARTS`), ``earned_usd`` (sum of
         :data:`EARN_PARTS`, <= 0: a credit), ``policy_weight_usd`` (sum of
-        :data:`WEIGHT_PARTS`, <= 0), ``other_usd`` (any part not named here) and
+        :data:`WEIGHT_PARTS`, <= 0), ``delay_usd`` (sum of :data:`DELAY_PARTS`, >= 0: the
+        cost of delay of soft targets), ``other_usd`` (any part not named here) and
         ``net_present_cost_usd`` (their sum, the objective's cost).
     """
     spent = float(sum(float(costs_usd.get(k, 0.0)) for k in SPEND_PARTS))
     earned = float(sum(float(costs_usd.get(k, 0.0)) for k in EARN_PARTS))
     weight = float(sum(float(costs_usd.get(k, 0.0)) for k in WEIGHT_PARTS))
-    named = set(SPEND_PARTS) | set(EARN_PARTS) | set(WEIGHT_PARTS)
+    delay = float(sum(float(costs_usd.get(k, 0.0)) for k in DELAY_PARTS))
+    named = set(SPEND_PARTS) | set(EARN_PARTS) | set(WEIGHT_PARTS) | set(DELAY_PARTS)
     other = float(sum(float(v) for k, v in costs_usd.items() if k not in named))
     return {
         "spent_usd": spent,
         "earned_usd": earned,
         "policy_weight_usd": weight,
+        "delay_usd": delay,
         "other_usd": other,
-        "net_present_cost_usd": spent + earned + weight + other,
+        "net_present_cost_usd": spent + earned + weight + delay + other,
     }
 
 
@@ -143,6 +152,7 @@ def add_objective(m: pyo.ConcreteModel, d: ModelData, baseline_usd: float = 0.0)
         )
     parts["demand"] = m.demand_cost_npv
     parts["heat"] = -m.heat_value_npv
+    parts["delay"] = m.delay_cost_npv
     if m.component("onsite_cost_npv") is not None:
         parts["onsite"] = m.onsite_cost_npv
     m.P = pyo.Set(

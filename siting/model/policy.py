@@ -1,7 +1,11 @@
 """Policy: national targets, regional and zone shares, demand served within latency,
 public-interest capacity, waste-heat sales, and the budget of a max-capacity plan.
 
-- target: ``sum_s cap[s,t] >= target_t`` [MW IT];
+- target: ``sum_s cap[s,t] >= target_t`` [MW IT]; soft (:func:`add_shortfall`, with
+  ``targets.shortfall_usd_per_mw_year`` = ``p``): ``sum_s cap[s,t] + short[t] >= target_t``
+  with ``0 <= short[t] <= target_t`` [MW IT] and the cost of delay ``delay_cost_npv =
+  sum_t op_weight[t] * p * short[t]`` [USD] (``op_weight``: the discounted years period t
+  stands for, so ``short[t]`` MW short for those years costs ``p`` per MW-year);
 - region share: ``min_r * total_t <= sum_{s in r} cap[s,t] <= max_r * total_t``;
 - zones (require mode): ``sum_{s in a zone} cap[s,t] >= min_share * total_t``;
 - demand (:func:`add_demand`, a capacitated facility location): assignment ``0 <= a[r,s,t]
@@ -16,6 +20,8 @@ public-interest capacity, waste-heat sales, and the budget of a max-capacity pla
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
@@ -29,8 +35,10 @@ from siting.model.state import model_state
 def add_policy(m: pyo.ConcreteModel, d: ModelData) -> None:
     """Add the policy family (see the module docstring)."""
     short = elastic.slack(m, "target_short_mw", m.T, "MW", "national IT target not met")
+    soft = add_shortfall(m, d)
     m.target = pyo.Constraint(
-        m.T, rule=lambda m, t: m.total_cap[t] + short[t] >= float(d.policy.targets_mw[t])
+        m.T,
+        rule=lambda m, t: m.total_cap[t] + short[t] + soft[t] >= float(d.policy.targets_mw[t]),
     )
 
     if d.policy.region_shares:
@@ -93,6 +101,35 @@ def add_policy(m: pyo.ConcreteModel, d: ModelData) -> None:
         )
 
     add_heat(m, d)
+
+
+def add_shortfall(m: pyo.ConcreteModel, d: ModelData) -> dict[int, Any]:
+    """Soft targets: the MW short of each year's target and their cost of delay.
+
+    With ``d.policy.shortfall_usd_per_mw_year`` set, adds ``target_shortfall[t]`` [MW IT] in
+    ``[0, target_t]`` and ``delay_cost_npv`` = ``sum_t op_weight[t] * penalty *
+    target_shortfall[t]`` [USD, present value]; without it, ``delay_cost_npv`` is 0 and the
+    targets are hard.
+
+    Returns
+    -------
+    dict
+        Period -> the shortfall term of the target row (the variable, or 0.0).
+    """
+    pen = d.policy.shortfall_usd_per_mw_year
+    if pen is None:
+        m.delay_cost_npv = pyo.Expression(expr=0.0)
+        return {t: 0.0 for t in range(d.horizon.n_years)}
+    tgt = [float(v) for v in d.policy.targets_mw]
+    m.target_shortfall = pyo.Var(
+        m.T, domain=pyo.NonNegativeReals, bounds=lambda _m, t: (0.0, tgt[t])
+    )
+    m.delay_cost_npv = pyo.Expression(
+        expr=pyo.quicksum(
+            float(d.horizon.op_weight[t]) * float(pen) * m.target_shortfall[t] for t in m.T
+        )
+    )
+    return {t: m.target_shortfall[t] for t in range(d.horizon.n_years)}
 
 
 def add_heat(m: pyo.ConcreteModel, d: ModelData) -> None:

@@ -89,7 +89,7 @@ from siting.render.html import (
     popup_rows,
     popup_usd,
 )
-from siting.render.report import PALETTE, onsite_words
+from siting.render.report import PALETTE, onsite_words, power_cell_text
 
 #: Largest side of a raster drawn as an image overlay [pixels].
 RASTER_MAX_PX = 400
@@ -301,6 +301,11 @@ def _sites(inp: MapInputs) -> dict:
                 *([("why here", esc(why))] if why else []),
                 ("IT MW by year", by_year),
                 ("first year", esc(row.get("first_year"))),
+                *(
+                    [("first year of power", esc(power_cell_text(row)))]
+                    if power_cell_text(row)
+                    else []
+                ),
                 ("cooling", esc(row.get("cooling"))),
                 (
                     "PUE annual / peak",

@@ -43,7 +43,13 @@ from siting.core.plan_files import (
     read_plan_layer,
     read_plan_table,
 )
-from siting.model.objective import EARN_PARTS, SPEND_PARTS, WEIGHT_PARTS, cost_split
+from siting.model.objective import (
+    DELAY_PARTS,
+    EARN_PARTS,
+    SPEND_PARTS,
+    WEIGHT_PARTS,
+    cost_split,
+)
 from siting.render.html import (
     esc,
     fmt_mw,
@@ -90,6 +96,7 @@ COST_LABELS = {
     "energy": "Energy the campuses add to the grid's cost",
     "demand": "Serving demand regions",
     "heat": "Waste heat sold (credit)",
+    "delay": "Cost of delay (soft targets: compute not delivered, not money paid)",
 }
 
 
@@ -490,6 +497,8 @@ def _summary(p: _PlanFolder, sites: pd.DataFrame) -> str:
         _summary_target(years, by_year, targets, last),
         _summary_cost(p, total),
     ]
+    if _summary_delay(p):
+        out.append(_summary_delay(p))
     if n_sites and "cooling" in sites:
         out.append(_summary_cooling(sites))
     out.append(_summary_water(p, last))
@@ -559,11 +568,18 @@ def _summary_cost(p: _PlanFolder, total: float) -> str:
     if is_number(dr) and years:
         extra.append(f"discounted at {esc(fmt_num(100 * float(dr), 1))} % a year to {years[0]}")
     when = " (" + ", ".join(extra) + ")" if extra else ""
+    delay = split["delay_usd"]
+    late = (
+        f", counting {_fig(delay, fmt_usd(delay), 'delay_usd')} of delay (compute not delivered "
+        "by the soft targets, not money paid)"
+        if abs(delay) >= 0.5
+        else ""
+    )
     if abs(earned) < 0.5 and abs(weight) < 0.5:
         s = f"Its net present cost is {_fig(total, fmt_usd(total), 'total_cost_usd')}{when}"
         if is_number(costs.get("capex")):
             s += f"; campus capital is {esc(fmt_usd(costs['capex']))} of it"
-        return s + "."
+        return s + late + "."
     s = f"It spends {_fig(spent, fmt_usd(spent), 'spent_usd')} in present value{when}"
     if is_number(costs.get("capex")):
         s += f", {esc(fmt_usd(costs['capex']))} of it on campus capital"
@@ -575,7 +591,38 @@ def _summary_cost(p: _PlanFolder, total: float) -> str:
             f" after a {_fig(weight, fmt_usd(weight), 'policy_weight_usd')} designated-zone bonus "
             "(a policy weight, not money)"
         )
-    return s + "."
+    return s + late + "."
+
+
+def _summary_delay(p: _PlanFolder) -> str:
+    """Soft targets and late power in words (the manifest's ``delay``,
+    :func:`siting.results.settings.delay_summary`): the MW short each year and what the
+    delay cost, and the sites whose first year of power is late and why; "" when neither."""
+    delay = p.manifest.get("delay") or {}
+    out = []
+    short = [r for r in delay.get("years") or [] if float(r.get("short_mw") or 0.0) > 1e-6]
+    if delay.get("soft") and short:
+        each = [
+            f"{fmt_mw(float(r['short_mw']))} in {r['year']} ({fmt_usd(float(r['cost_usd']))})"
+            for r in short
+        ]
+        out.append(
+            "The targets are soft at "
+            f"{esc(fmt_usd(float(delay.get('usd_per_mw_year') or 0.0)))} per MW-year short: the "
+            f"plan falls short by {esc(_list_words(each))}, a cost of delay of "
+            f"{esc(fmt_usd(float(delay.get('cost_usd') or 0.0)))} in present value."
+        )
+    elif delay.get("soft"):
+        out.append("The targets are soft, and the plan meets them in every year.")
+    late = delay.get("late_sites") or []
+    if late:
+        each = [
+            f"{r['site_id']} from {r['power_year']} ({r['power_why'] or 'lead time'})"
+            for r in late[:5]
+        ]
+        more = f" and {len(late) - 5} more" if len(late) > 5 else ""
+        out.append(f"Power comes late at {esc(_list_words(each))}{esc(more)}.")
+    return " ".join(out)
 
 
 def _summary_cooling(sites: pd.DataFrame) -> str:
@@ -811,6 +858,7 @@ def _sites(p: _PlanFolder, s: pd.DataFrame) -> str:
                 _site_anchor(r.get("site_id", "")),
                 r.get("name", "") or "",
                 fmt_num(r.get("first_year")).replace(",", ""),
+                power_cell_text(r),
                 fmt_num(r.get("it_mw_final")),
                 r.get("cooling", "") or "",
                 fmt_num(r.get("pue_annual"), 3),
@@ -828,6 +876,7 @@ def _sites(p: _PlanFolder, s: pd.DataFrame) -> str:
             "site",
             "name",
             "first year",
+            "first year of power (why)",
             "IT [MW] final",
             "cooling",
             "PUE annual",
@@ -840,7 +889,7 @@ def _sites(p: _PlanFolder, s: pd.DataFrame) -> str:
             "region",
         ],
         rows,
-        num=(2, 3, 5, 6, 7, 9, 10),
+        num=(2, 4, 6, 7, 8, 10, 11),
         raw=(0,),
     )
     last = p.years[-1] if p.years else ""
@@ -848,9 +897,22 @@ def _sites(p: _PlanFolder, s: pd.DataFrame) -> str:
         '<section id="sites"><h2>Sites</h2>'
         f"<p>Every campus the plan builds, in the order they open. \u201cFinal\u201d means in "
         f"{esc(last)}, the last planning year. Peak draw is the power the campus takes from the "
-        "grid on the hottest hour (IT MW x peak PUE). A site's ID opens it on the map "
+        "grid on the hottest hour (IT MW x peak PUE). The first year of power is the first "
+        "year the site may draw firm power, and what sets it: its bus's queue for a firm "
+        "connection, a substation upgrade it needs, or the campus's construction (blank: "
+        "from the first planning year). A site's ID opens it on the map "
         "(index.html).</p>" + table + "</section>"
     )
+
+
+def power_cell_text(row: Any) -> str:
+    """A site's first year of power and why (``power_year``, ``power_why`` of the sites
+    layer), as the report's table and the map's popup say it; "" when unknown."""
+    y = row.get("power_year")
+    if not is_number(y):
+        return ""
+    why = str(row.get("power_why") or "")
+    return f"{int(float(y))}" + (f" ({why})" if why and why != "nan" else "")
 
 
 def _site_anchor(site_id: Any) -> str:
@@ -1015,12 +1077,13 @@ def _costs(p: _PlanFolder) -> str:
     def sub(label: str, v: float) -> list[str]:
         return [f"<b>{esc(label)}</b>", "", f"<b>{esc(fmt_num(v / 1e6, 1))}</b>"]
 
-    named = set(SPEND_PARTS) | set(EARN_PARTS) | set(WEIGHT_PARTS)
+    named = set(SPEND_PARTS) | set(EARN_PARTS) | set(WEIGHT_PARTS) | set(DELAY_PARTS)
     rows = [row(k, costs[k]) for k in SPEND_PARTS if k in costs]
     rows += [row(k, v) for k, v in costs.items() if k not in named]
     rows.append(sub("Spent", split["spent_usd"] + split["other_usd"]))
     rows += [row(k, costs[k]) for k in EARN_PARTS if k in costs]
     rows += [row(k, costs[k]) for k in WEIGHT_PARTS if k in costs]
+    rows += [row(k, costs[k]) for k in DELAY_PARTS if k in costs]
     rows.append(sub("Net present cost", total))
     table = _table(["cost part", "key", "present value [M USD]"], rows, num=(2,), raw=(0, 1, 2))
     nz = [(k, float(v)) for k, v in costs.items() if is_number(v) and abs(float(v)) >= 0.5]
@@ -1498,6 +1561,11 @@ def _setting_cells(line: dict[str, Any], checks: dict[str, bool]) -> list[str]:
     if is_number(line.get("required_share")):
         req += f" ({_pct(line['required_share'])} of the national IT MW)"
         got += f" ({_pct(line.get('achieved_share'))})"
+    if is_number(line.get("short")) and is_number(line.get("cost_usd")):  # a soft target
+        got += (
+            f"; short {_amount(line['short'], unit)}, cost of delay "
+            f"{fmt_usd(float(line['cost_usd']))}"
+        )
     met = (
         '<span class="ok">met</span>'
         if _ok(line.get("met"))

@@ -87,7 +87,8 @@ class Plan:
         The scenario's name.
     sites
         Chosen sites (GeoDataFrame, index site_id): ``first_year, it_mw_final, cooling,
-        bus_id, pue_annual, pue_peak, wue_annual_l_per_kwh``, ..., ``why_here`` (the
+        bus_id, pue_annual, pue_peak, wue_annual_l_per_kwh``, ..., ``power_year`` and
+        ``power_why`` (first year of firm power and why, :func:`power_words`), ``why_here`` (the
         figures that decided the site, in one sentence), ``unit_cost_usd_per_mw`` [USD/MW
         IT, present value] and ``grid_headroom_mw`` [MW] (:func:`siting.results.why.explain`;
         "" and absent before it runs).
@@ -647,11 +648,51 @@ def _candidate_status(all_candidates: gpd.GeoDataFrame, chosen_ids: set) -> gpd.
     return cand
 
 
+def power_words(d: ModelData, site_ids: list[str]) -> tuple[list[int], list[str]]:
+    """Each site's first year of (firm) power and why, in words, for the pages.
+
+    From :attr:`siting.model.data.CampusData.site` (``firm_connect_year``, ``power_why``,
+    ``flex_connect_year``; the first planning year and "" when the table has none): the
+    bus's queue, a substation upgrade it needs, or the campus's construction; "" when
+    power is there from the first planning year.
+
+    Returns
+    -------
+    years, words
+        First year of firm power per site [calendar year] and why.
+    """
+    tab = d.campus.site
+    y0 = int(d.horizon.years[0])
+
+    def col(name: str) -> dict[str, Any]:
+        return {str(k): v for k, v in tab[name].items()} if name in tab else {}
+
+    firm, flex = col("firm_connect_year"), col("flex_connect_year")
+    code, bus = col("power_why"), col("bus_id")
+    years: list[int] = []
+    words: list[str] = []
+    for sid in site_ids:
+        y = as_int(firm.get(sid, y0))
+        b = str(bus.get(sid, ""))
+        text = {
+            "queue": f"queue for a firm connection at bus {b}",
+            "upgrade": f"substation upgrade at bus {b} (headroom below one module)",
+            "build": "campus construction lead time",
+        }.get(str(code.get(sid, "")), "")
+        f = as_int(flex.get(sid, y))
+        if text and f < y:
+            text += f"; a flexible connection could draw from {f}"
+        years.append(y)
+        words.append(text)
+    return years, words
+
+
 def _chosen_sites(kept: gpd.GeoDataFrame, schedule: pd.DataFrame, d: ModelData) -> gpd.GeoDataFrame:
     """:attr:`Plan.sites`: the kept candidates in the schedule, with their final figures.
 
     Adds ``first_year``, ``it_mw_final`` [MW], ``cooling``, its PUE and WUE [L/kWh],
-    ``peak_draw_mw_final`` [MW] and ``water_m3_per_day_final`` [m3/day].
+    ``peak_draw_mw_final`` [MW], ``water_m3_per_day_final`` [m3/day], and ``power_year``
+    [calendar year] and ``power_why`` (words) from :func:`power_words`.
     """
     chosen_ids = set(schedule["site_id"])
     sites = kept.loc[[s for s in kept.index if s in chosen_ids]].copy()
@@ -666,6 +707,9 @@ def _chosen_sites(kept: gpd.GeoDataFrame, schedule: pd.DataFrame, d: ModelData) 
             ]
         sites["peak_draw_mw_final"] = g["peak_draw_mw"].last().reindex(sites.index)
         sites["water_m3_per_day_final"] = g["water_m3_per_day"].last().reindex(sites.index)
+    year, why = power_words(d, list(sites.index))
+    sites["power_year"] = year
+    sites["power_why"] = why
     sites["why_here"] = ""  # the decisive figures (:func:`siting.results.why.explain`)
     sites.index.name = "site_id"
     return sites

@@ -160,19 +160,25 @@ def _share_lines(plan: Plan, d: ModelData, price: Any) -> list[dict[str, Any]]:
         req = float(d.policy.targets_mw[t])
         if req > 0:
             key = "targets.it_mw_by_year"
-            out.append(
-                _line(
-                    "national IT target",
-                    key,
-                    y,
-                    ">=",
-                    req,
-                    total[t],
-                    "MW",
-                    price=price(key, y),
-                    check="national IT targets met",
-                )
+            line = _line(
+                "national IT target",
+                key,
+                y,
+                ">=",
+                req,
+                total[t],
+                "MW",
+                price=price(key, y),
+                check="national IT targets met",
             )
+            pen = d.policy.shortfall_usd_per_mw_year
+            if pen is not None:  # soft: what is short, and what that costs
+                short = max(req - total[t], 0.0)
+                line["setting"] = "national IT target (soft)"
+                line["short"] = short
+                line["cost_usd"] = float(d.horizon.op_weight[t]) * float(pen) * short
+                line["check"] = "cost of delay = penalty x MW-years short"
+            out.append(line)
     if d.policy.region_shares:
         reg = sc["site_id"].map(d.campus.site["region_id"]) if len(sc) else pd.Series(dtype=str)
         for r, (lo, hi) in d.policy.region_shares.items():
@@ -453,6 +459,65 @@ def shadow_prices(
         price = dual if sense == ">=" else -dual
         out[k, y] = (price + 0.0, unit, "LP with the integer decisions fixed")
     return out
+
+
+def delay_summary(plan: Plan, d: ModelData) -> dict[str, Any]:
+    """What soft targets' delay cost, per year, and the sites whose power came late.
+
+    From the plan's ``schedule`` and sites (as :func:`settings_lines`): the shortfall of
+    year ``t`` is ``max(target_t - IT MW in service, 0)`` [MW IT], its cost ``op_weight[t] *
+    shortfall_usd_per_mw_year * short`` [USD, present value].
+
+    Returns
+    -------
+    dict
+        ``soft`` (whether the targets are soft), ``usd_per_mw_year`` [USD/(MW year)] (None
+        when hard), ``years``: one entry per year with a target (``year, target_mw,
+        achieved_mw, short_mw, cost_usd``), ``cost_usd`` [USD, present value] in all, and
+        ``late_sites``: the chosen sites whose first year of firm power is after the first
+        planning year (``site_id, power_year, power_why, first_year``).
+    """
+    pen = d.policy.shortfall_usd_per_mw_year
+    years = list(d.horizon.years)
+    sc = plan.schedule
+    total = _by_year(sc, pd.Series(True, index=sc.index), "it_mw", years)
+    rows = []
+    for t, y in enumerate(years):
+        req = float(d.policy.targets_mw[t])
+        if req <= 0:
+            continue
+        short = max(req - total[t], 0.0)
+        cost = float(d.horizon.op_weight[t]) * float(pen) * short if pen is not None else 0.0
+        rows.append(
+            {
+                "year": y,
+                "target_mw": req,
+                "achieved_mw": total[t],
+                "short_mw": short,
+                "cost_usd": cost,
+            }
+        )
+    late = []
+    sites = plan.sites
+    if len(sites) and "power_year" in sites:
+        for sid, r in sites.iterrows():
+            if pd.notna(r.get("power_year")) and as_int(r["power_year"]) > years[0]:
+                first = r.get("first_year")
+                late.append(
+                    {
+                        "site_id": str(sid),
+                        "power_year": as_int(r["power_year"]),
+                        "power_why": str(r.get("power_why") or ""),
+                        "first_year": as_int(first) if pd.notna(first) else None,
+                    }
+                )
+    return {
+        "soft": pen is not None,
+        "usd_per_mw_year": None if pen is None else float(pen),
+        "years": rows,
+        "cost_usd": float(sum(r["cost_usd"] for r in rows)),
+        "late_sites": late,
+    }
 
 
 def heat_summary(plan: Plan, d: ModelData) -> dict[str, Any]:

@@ -210,19 +210,7 @@ def verify(
         if d.water.enabled:
             _verify_water_need(plan, perf, d, add)
         total = cap.sum(axis=0)
-    tgt = np.asarray(d.policy.targets_mw, dtype=float) * np.ones(len(d.horizon.years))
-    t = int(np.argmax(tgt - total)) if len(tgt) else 0
-    add(
-        "national IT targets met",
-        _excess(d.policy.targets_mw, total),
-        "MW",
-        said=(
-            f"national IT capacity meets each year's target: {_n(total[t])} MW built for a "
-            f"{_n(tgt[t])} MW target in the tightest year ({d.horizon.years[t]})"
-            if len(tgt)
-            else ""
-        ),
-    )
+    _verify_targets(plan, d, total, add)
     _verify_sources(plan, d, add)
     _verify_caps(plan, d, add)
     if len(sc):
@@ -236,6 +224,39 @@ def verify(
     if raise_on_failure:
         _raise_failed(checks)
     return checks
+
+
+def _verify_targets(plan: Plan, d: ModelData, total: np.ndarray, add: Callable[..., None]) -> None:
+    """National targets: met each year (hard), or, soft (``shortfall_usd_per_mw_year``),
+    the plan's ``delay`` cost equal to ``sum_t op_weight[t] * penalty * max(target_t -
+    IT MW_t, 0)`` [USD] recomputed from the schedule (within 1e-6 of it, or 1 USD)."""
+    tgt = np.asarray(d.policy.targets_mw, dtype=float) * np.ones(len(d.horizon.years))
+    t = int(np.argmax(tgt - total)) if len(tgt) else 0
+    pen = d.policy.shortfall_usd_per_mw_year
+    if pen is None:
+        add(
+            "national IT targets met",
+            _excess(d.policy.targets_mw, total),
+            "MW",
+            said=(
+                f"national IT capacity meets each year's target: {_n(total[t])} MW built for a "
+                f"{_n(tgt[t])} MW target in the tightest year ({d.horizon.years[t]})"
+                if len(tgt)
+                else ""
+            ),
+        )
+        return
+    short = np.maximum(tgt - total, 0.0)
+    cost = float(np.sum(np.asarray(d.horizon.op_weight, dtype=float) * float(pen) * short))
+    said_cost = float(plan.costs_usd.get("delay", 0.0))
+    add(
+        "cost of delay = penalty x MW-years short",
+        abs(said_cost - cost) - max(1.0, 1e-6 * abs(cost)),
+        "USD",
+        detail=f"the plan says {_n(said_cost)} USD; its schedule gives {_n(cost)} USD",
+        said=f"soft targets: {_n(float(short.sum()))} MW short summed over the years, costing "
+        f"{_n(cost)} USD of delay (present value) as the plan says",
+    )
 
 
 def _verify_schedule(
@@ -294,14 +315,7 @@ def _verify_schedule(
         said=f"the smallest campus reaches {_n(cap[i, -1])} MW (site {piv.index[i]}), the "
         f"minimum {_n(d.campus.min_campus_mw)} MW",
     )
-    ep = d.campus.site["earliest_period"].reindex(piv.index).to_numpy()
-    before = np.array([cap[i, : ep[i]].sum() for i in range(len(cap))])
-    add(
-        "nothing before the earliest year",
-        before - TOL_ABS,
-        "MW",
-        said="no site has MW before the earliest year it may open",
-    )
+    _verify_power_year(piv, d, add)
     n_cool = sc.groupby("site_id")["cooling"].nunique()
     add(
         "one cooling technology per site",
@@ -318,6 +332,32 @@ def _verify_schedule(
         said="each site's peak draw equals its IT MW x its cooling's peak PUE",
     )
     return cap, perf
+
+
+def _verify_power_year(piv: pd.DataFrame, d: ModelData, add: Callable[..., None]) -> None:
+    """No site has MW in a year before its power allows: its ``firm_connect_year`` (the
+    latest of its bus's queue, a substation upgrade it needs and construction; without it,
+    the year of ``earliest_period``). ``piv``: IT MW per site (rows) and year (columns)."""
+    site = d.campus.site.reindex(piv.index)
+    years = np.asarray(d.horizon.years)
+    if "firm_connect_year" in site:
+        allowed = site["firm_connect_year"].to_numpy(dtype=float)
+    else:
+        ep = site["earliest_period"].to_numpy(dtype=int)
+        allowed = np.where(ep < len(years), years[np.minimum(ep, len(years) - 1)], np.inf)
+    early = (years[None, :] < allowed[:, None]) * piv.to_numpy()
+    worst = early.max(axis=1) if early.size else np.zeros(0)
+    i = int(np.argmax(worst)) if len(worst) else 0
+    add(
+        "no MW before the year power allows",
+        worst - TOL_ABS,
+        "MW",
+        detail=f"site {piv.index[i]} has {_n(worst[i])} MW before {_n(allowed[i])}"
+        if len(worst)
+        else "",
+        said="no site has MW before its first year of power (its bus's queue, a substation "
+        "upgrade it needs, its construction, campus.earliest_year)",
+    )
 
 
 def _verify_water_need(

@@ -9,6 +9,7 @@ keyed by the grid's own IDs (:mod:`siting.inputs.fields`, ``TABLES``):
   upgrade_lead_time_years`` [MW, USD, years];
 - ``substations``: ``bus_id, substation_headroom_mw, substation_upgrade_added_mw,
   substation_upgrade_cost_usd, substation_upgrade_lead_time_years``;
+- ``connections``: ``bus_id, firm_connect_year`` [calendar year];
 - ``emergency_ratings``: ``branch_id, rating_emergency_mw`` [MW];
 - ``load_growth``: ``bus_id`` or ``area``, ``year``, and ``load_mw`` [MW] or
   ``growth_factor`` [x the grid's ``load_mw``]; or ``load_growth_per_year``, one factor per
@@ -35,6 +36,7 @@ import pandas as pd
 from siting.core.errors import ProblemReport
 from siting.inputs.fields import (
     BRANCH_UPGRADES,
+    CONNECTIONS,
     EMERGENCY_RATINGS,
     LOAD_GROWTH,
     SUBSTATIONS,
@@ -52,6 +54,7 @@ __all__ = ["ATTACHMENTS", "attach_tables"]
 ATTACHMENTS: dict[str, tuple[LayerSpec, str]] = {
     "branch_upgrades": (BRANCH_UPGRADES, "branches"),
     "substations": (SUBSTATIONS, "buses"),
+    "connections": (CONNECTIONS, "buses"),
     "emergency_ratings": (EMERGENCY_RATINGS, "branches"),
     "load_growth": (LOAD_GROWTH, "buses"),
 }
@@ -131,6 +134,9 @@ def _replace_values(
     cols = [f.name for f in spec.fields if f.name != spec.id_field]
     rows = table.index.astype(str)
     pos = frame.index.astype(str).get_indexer(rows)
+    for c in cols:  # an optional column the grid's reader did not write (MATPOWER, pandapower)
+        if c not in frame:
+            frame[c] = np.nan
     had = frame[cols].iloc[pos].apply(pd.to_numeric, errors="coerce")
     replaced = int(had.notna().any(axis=1).sum()) if key != "emergency_ratings" else 0
     for c in cols:
@@ -148,6 +154,8 @@ def _replace_values(
                 "MATPOWER RATE_A 0), so their upgrade option adds nothing: "
                 + ", ".join(f"'{b}'" for b in rows[unlimited][:5])
             )
+    elif key == "connections":
+        info["buses"] = int(len(rows))
     elif key == "substations":
         info["options"] = int(np.isfinite(table["substation_upgrade_added_mw"]).sum())
     else:
