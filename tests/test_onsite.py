@@ -320,3 +320,37 @@ def test_no_options_no_family():
     m, _ = solved(d, BASE)
     assert m.component("os_new") is None and "onsite" not in list(m.P)
     assert np.isclose(float(m.cap["B", 1]()), 100.0)
+
+
+def test_the_pages_say_what_onsite_generation_bought():
+    from siting.render.report import onsite_words
+
+    ons = pd.DataFrame(
+        {
+            "site_id": ["A", "B"],
+            "option": ["solar", "gas"],
+            "technology": ["solar_pv", "gas_turbine"],
+            "year": [2031, 2031],
+            "capacity_mw": [160.0, 250.0],
+            "islanded": [False, True],
+        }
+    )
+    sched = pd.DataFrame(
+        {"site_id": ["A", "B"], "year": [2031, 2031], "peak_draw_mw": [200.0, 245.0]}
+    )
+    relief = pd.DataFrame(
+        {
+            "site_id": ["A", "B"],
+            "year": [2031, 2031],
+            "snapshot": ["peak", "peak"],
+            "relief_mw": [80.0, 245.0],
+        }
+    )
+    words = onsite_words(ons, sched, relief)
+    assert words["A"] == (
+        "160 MW solar pv on site in 2031: it takes up to 80 MW off the campus's draw from "
+        "the grid (200 MW at peak), so the campus is bigger or earlier than its bus and lines "
+        "alone would host"
+    )
+    assert words["B"].startswith("250 MW gas turbine on site in 2031: the campus runs islanded")
+    assert "245 MW peak draw" in words["B"]
