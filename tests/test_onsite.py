@@ -349,8 +349,7 @@ def test_the_pages_say_what_onsite_generation_bought():
     words = onsite_words(ons, sched, relief)
     assert words["A"] == (
         "160 MW solar pv on site in 2031: it takes up to 80 MW off the campus's draw from "
-        "the grid (200 MW at peak), so the campus is bigger or earlier than its bus and lines "
-        "alone would host"
+        "the grid (200 MW at peak), MW its bus and lines need not carry"
     )
     assert words["B"].startswith("250 MW gas turbine on site in 2031: the campus runs islanded")
     assert "245 MW peak draw" in words["B"]

@@ -1210,8 +1210,7 @@ def onsite_words(ons: pd.DataFrame, sched: pd.DataFrame, relief: pd.DataFrame) -
         elif most > 0:
             text += (
                 f": it takes up to {fmt_num(most, 0)} MW off the campus's draw from the grid "
-                f"({fmt_num(peak, 0)} MW at peak), so the campus is bigger or earlier than its "
-                "bus and lines alone would host"
+                f"({fmt_num(peak, 0)} MW at peak), MW its bus and lines need not carry"
             )
         out[str(s)] = text
     return out
