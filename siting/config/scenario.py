@@ -776,6 +776,129 @@ class CoolingSettings(_Strict):
     )
 
 
+OnsiteTechnology = Literal[
+    "solar_pv", "wind", "battery", "gas_turbine", "gas_engine", "fuel_cell", "other"
+]
+
+
+class OnsiteOption(_Strict):
+    """One on-site ("behind-the-meter") generation or storage technology a campus may build.
+
+    Costs and performance have no default where they depend on the technology (give them
+    from a source such as NREL's Annual Technology Baseline or EIA's capital cost
+    assumptions; docs/planners-guide.md lists the figures the demo uses and where from).
+    """
+
+    name: str = Field(
+        pattern=r"^[A-Za-z][A-Za-z0-9_]{0,39}$",
+        description="Option ID (letters, digits, `_`): names it in `onsite.csv` and the "
+        "relief table (`onsite_<name>`).",
+    )
+    technology: OnsiteTechnology = Field(description="What it is (for the pages).")
+    capex_usd_per_mw: float = Field(
+        ge=0,
+        description="Build cost per MW of output (storage: per MW of power, its energy "
+        "included) [USD/MW]; annualised over `lifetime_years` at `costs.discount_rate` and "
+        "paid every year the MW is in service (replaced at the end of its life).",
+    )
+    fixed_usd_per_mw_year: float = Field(
+        default=0.0, ge=0, description="Fixed operation and maintenance [USD/MW-year]."
+    )
+    variable_usd_per_mwh: float = Field(
+        default=0.0,
+        ge=0,
+        description="Variable cost of output, fuel included (storage: per MWh discharged; "
+        "the charging energy is paid at the grid's price) [USD/MWh].",
+    )
+    lifetime_years: float = Field(
+        gt=0, le=100, description="Economic life that annualises the capex [years]."
+    )
+    co2_t_per_mwh: float = Field(
+        default=0.0,
+        ge=0,
+        description="Direct emissions per MWh of output [t CO2/MWh] (natural gas: 0.0531 t "
+        "per MMBtu (EIA carbon dioxide emissions coefficients) x the heat rate; 0 for solar, "
+        "wind, storage).",
+    )
+    water_m3_per_mwh: float = Field(
+        default=0.0,
+        ge=0,
+        description="Water consumed per MWh of output [m3/MWh]; counted in the campus water "
+        "metric and cap, not drawn from the modelled water sources.",
+    )
+    availability: float = Field(
+        default=1.0,
+        ge=0,
+        le=1,
+        description="Output available per MW built in snapshots `availability_by_snapshot` "
+        "does not name [fraction] (a capacity factor; 1 for dispatchable plant).",
+    )
+    availability_by_snapshot: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(
+        default_factory=dict,
+        description="Output available per MW built in each named snapshot (`grid.snapshots` "
+        "names) [fraction]: the mean capacity factor over the hours the snapshot stands for "
+        "(e.g. solar about 0.6 on the design hot afternoon, 0.25 over a typical year).",
+    )
+    storage_mwh_per_mw: float = Field(
+        default=0.0,
+        ge=0,
+        le=1000,
+        description="Energy per MW of power [MWh/MW = h]; above 0 the option is storage: its "
+        "output is discharge paid for by charging (see docs/planners-guide.md for the energy "
+        "balance over representative snapshots).",
+    )
+    round_trip_efficiency: float = Field(
+        default=0.85,
+        gt=0,
+        le=1,
+        description="Storage energy out per energy in [fraction]. Default 0.85: NREL Annual "
+        "Technology Baseline 2024, utility-scale lithium-ion batteries.",
+    )
+    max_mw_per_site: float = Field(
+        gt=0, description="Most MW of this option at one site [MW] (land, permits, fuel)."
+    )
+    sites: list[str] | None = Field(
+        default=None,
+        description="Candidate site IDs that may build it (a `layers.sites` site_id); empty "
+        "= every candidate site.",
+    )
+
+
+class OnsiteSettings(_Strict):
+    """On-site generation and storage at the campuses (off without options)."""
+
+    options: list[OnsiteOption] = Field(
+        default_factory=list,
+        description="The technologies a campus may build on site; none = no on-site "
+        "generation (the default).",
+    )
+    islanding: bool = Field(
+        default=False,
+        description="A campus whose on-site options cover its draw in every snapshot may "
+        "run islanded: no grid connection, no interconnection cost "
+        "(`costs.interconnection_usd_per_mw`, the tie line), nothing drawn from the grid.",
+    )
+    peak_event_hours: float = Field(
+        default=4.0,
+        gt=0,
+        le=24,
+        description="How long the stress of a 0-hour (peak) snapshot lasts [h]: storage "
+        "discharging there holds that output this long from its energy. Default 4 h, the "
+        "duration of the capacity products batteries sell in ERCOT and CAISO (a modelling "
+        "choice, not a measured figure).",
+    )
+
+    @model_validator(mode="after")
+    def _options_once(self) -> OnsiteSettings:
+        names = [o.name for o in self.options]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"onsite.options names {twice} more than once; give each a name")
+        if self.islanding and not self.options:
+            raise ValueError("onsite.islanding needs onsite.options to supply the campus")
+        return self
+
+
 class Objective(_Strict):
     """What the model optimises."""
 
@@ -1000,6 +1123,10 @@ class Scenario(_Strict):
         default_factory=CoolingSettings, description="Cooling technology costs."
     )
     policy: Policy = Field(default_factory=Policy, description="Policies.")
+    onsite: OnsiteSettings = Field(
+        default_factory=OnsiteSettings,
+        description="On-site generation and storage at the campuses (off by default).",
+    )
     objective: Objective = Field(default_factory=Objective, description="Objective.")
     growth_zones: GrowthZones = Field(
         default_factory=GrowthZones,
@@ -1052,6 +1179,14 @@ class Scenario(_Strict):
                 "targets.shortfall_usd_per_mw_year prices the MW short of the targets, but "
                 "targets.it_mw_by_year sets none; set targets or drop the penalty"
             )
+        snap_names = {sn.name for sn in self.grid.snapshots}
+        for i, o in enumerate(self.onsite.options):
+            unknown = sorted(set(o.availability_by_snapshot) - snap_names)
+            if unknown:
+                raise ValueError(
+                    f"onsite.options[{i}] ({o.name}).availability_by_snapshot names snapshots "
+                    f"{unknown} that are not in grid.snapshots {sorted(snap_names)}"
+                )
         if self.campus.earliest_year is not None and self.campus.earliest_year > self.years[-1]:
             raise ValueError(
                 f"campus.earliest_year {self.campus.earliest_year} is after the last planning "

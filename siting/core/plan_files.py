@@ -54,6 +54,19 @@ PLAN_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("branch_id", "snapshot", "outage_id"),
         ("year", "post_flow_mw", "rating_emergency_mw", "loading_pct"),
     ),
+    "draw_relief.csv": (("site_id", "bus_id", "snapshot", "source"), ("year", "relief_mw")),
+    "onsite.csv": (
+        ("site_id", "option", "technology", "islanded"),
+        (
+            "year",
+            "built_mw",
+            "capacity_mw",
+            "mwh_per_year",
+            "co2_t_per_year",
+            "water_m3_per_day",
+            "cost_usd",
+        ),
+    ),
 }
 #: Columns holding calendar years (whole numbers).
 YEAR_COLUMNS = ("year",)

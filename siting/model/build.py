@@ -5,12 +5,14 @@ Each family is a module with its sets, variables, constraints and math in its do
 1. :mod:`~siting.model.sites` open sites, cooling choice, integer modules, sizes, phasing
    (one integer column where the data leave no choice: one period, one technology);
 2. :mod:`~siting.model.power` facility draw = IT MW x PUE (peak for limits, annual for energy);
-3. :mod:`~siting.model.grid` DC power flow per period and snapshot, thermal limits, headroom;
-4. :mod:`~siting.model.water` water need x WUE met from sources in reach, shared capacities;
-5. :mod:`~siting.model.policy` targets, shares, zones, demand (a capacitated facility
+3. :mod:`~siting.model.onsite` on-site generation and storage, islanded campuses (relief
+   of the draw from the grid);
+4. :mod:`~siting.model.grid` DC power flow per period and snapshot, thermal limits, headroom;
+5. :mod:`~siting.model.water` water need x WUE met from sources in reach, shared capacities;
+6. :mod:`~siting.model.policy` targets, shares, zones, demand (a capacitated facility
    location with per-pair linking rows), public interest, heat;
-6. :mod:`~siting.model.metrics` water, CO2 and upgrade spend, and the caps on them;
-7. :mod:`~siting.model.objective` net present cost (or capacity under a budget).
+7. :mod:`~siting.model.metrics` water, CO2 and upgrade spend, and the caps on them;
+8. :mod:`~siting.model.objective` net present cost (or capacity under a budget).
 
 A family whose layer or section is absent adds nothing (no grid: no network constraints).
 With ``elastic=True`` every requirement and limit gets a penalised slack
@@ -26,6 +28,7 @@ from siting.model.data import ModelData
 from siting.model.grid import add_grid
 from siting.model.metrics import add_metrics
 from siting.model.objective import add_objective
+from siting.model.onsite import add_onsite
 from siting.model.policy import add_policy
 from siting.model.power import add_power
 from siting.model.sites import add_sites
@@ -62,6 +65,7 @@ def build_model(
     _elastic.enable(m, elastic)
     add_sites(m, d)
     add_power(m, d)
+    add_onsite(m, d)
     add_grid(m, d)
     add_water(m, d)
     add_policy(m, d)

@@ -436,6 +436,40 @@ class Goal:
 
 
 @dataclass
+class OnsiteData:
+    """On-site generation and storage options (family :mod:`siting.model.onsite`; no
+    options: the family adds nothing).
+
+    Attributes
+    ----------
+    options
+        Table indexed by option name: ``technology``, ``capex_usd_per_mw``,
+        ``fixed_usd_per_mw_year``, ``annual_usd_per_mw`` (capex x the capital recovery
+        factor over ``lifetime_years`` at the discount rate, plus the fixed cost)
+        [USD/MW-year], ``variable_usd_per_mwh``, ``lifetime_years``, ``co2_t_per_mwh``,
+        ``water_m3_per_mwh``, ``storage_mwh_per_mw`` (0: a generator),
+        ``round_trip_efficiency``, ``max_mw_per_site``.
+    availability
+        Output available per MW built, indexed (site_id, option) over the pairs that may be
+        built, one column per snapshot name [fraction].
+    islanding
+        Campuses may run islanded (no grid connection).
+    peak_event_hours
+        How long the stress of a 0-hour snapshot lasts, for storage energy [h].
+    """
+
+    options: pd.DataFrame = field(default_factory=pd.DataFrame)
+    availability: pd.DataFrame = field(default_factory=pd.DataFrame)
+    islanding: bool = False
+    peak_event_hours: float = 4.0
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any site may build any option."""
+        return len(self.availability) > 0
+
+
+@dataclass
 class ModelData:
     """Everything the MILP reads, in one typed part per model family. Units in the names;
     arrays are aligned with their ID lists.
@@ -458,6 +492,8 @@ class ModelData:
         :class:`Caps`: caps on water, CO2 and upgrade spend.
     goal
         :class:`Goal`: the objective's sense and budget.
+    onsite
+        :class:`OnsiteData`: on-site generation and storage options (none by default).
     notes
         What assembling the data decided on the user's behalf (said in the report).
     """
@@ -470,6 +506,7 @@ class ModelData:
     policy: PolicyData
     caps: Caps
     goal: Goal
+    onsite: OnsiteData = field(default_factory=OnsiteData)
     notes: list[str] = field(default_factory=list)
 
 
@@ -483,7 +520,8 @@ def replaced(d: ModelData, **parts: dict[str, Any]) -> ModelData:
         The model's inputs.
     **parts
         Part name (``horizon``, ``campus``, ``cooling``, ``grid``, ``water``, ``policy``,
-        ``caps``, ``goal``) -> {field: new value}, e.g. ``replaced(d, grid={"n1": None})``.
+        ``caps``, ``goal``, ``onsite``) -> {field: new value}, e.g.
+        ``replaced(d, grid={"n1": None})``.
 
     Returns
     -------
@@ -873,7 +911,66 @@ def model_data(
             upgrade_budget_usd=scenario.grid.upgrade_budget_usd,
         ),
         goal=Goal(sense=scenario.objective.sense, budget_usd=scenario.objective.budget_usd),
+        onsite=onsite_inputs(scenario, sites, list(snaps.index)),
         notes=notes,
+    )
+
+
+def capital_recovery_factor(rate: float, lifetime_years: float) -> float:
+    """Annual payment per unit of capex over ``lifetime_years`` at ``rate`` [1/year]:
+    ``r / (1 - (1 + r) ** -L)``, ``1 / L`` at rate 0."""
+    if rate == 0:
+        return 1.0 / lifetime_years
+    return rate / (1.0 - (1.0 + rate) ** -lifetime_years)
+
+
+def onsite_inputs(scenario: Scenario, sites: list[str], snapshots: list[str]) -> OnsiteData:
+    """:class:`OnsiteData` of ``scenario.onsite`` for the candidate ``sites``.
+
+    Raises
+    ------
+    InputError
+        An option's ``sites`` names an ID that is not a candidate site.
+    """
+    cfg = scenario.onsite
+    if not cfg.options:
+        return OnsiteData()
+    rate = scenario.costs.discount_rate
+    rows, avail = {}, {}
+    known = set(sites)
+    for i, o in enumerate(cfg.options):
+        crf = capital_recovery_factor(rate, o.lifetime_years)
+        rows[o.name] = {
+            "technology": o.technology,
+            "capex_usd_per_mw": o.capex_usd_per_mw,
+            "fixed_usd_per_mw_year": o.fixed_usd_per_mw_year,
+            "annual_usd_per_mw": o.capex_usd_per_mw * crf + o.fixed_usd_per_mw_year,
+            "variable_usd_per_mwh": o.variable_usd_per_mwh,
+            "lifetime_years": o.lifetime_years,
+            "co2_t_per_mwh": o.co2_t_per_mwh,
+            "water_m3_per_mwh": o.water_m3_per_mwh,
+            "storage_mwh_per_mw": o.storage_mwh_per_mw,
+            "round_trip_efficiency": o.round_trip_efficiency,
+            "max_mw_per_site": o.max_mw_per_site,
+        }
+        unknown = sorted(set(o.sites or []) - known)
+        if unknown:
+            raise _scenario_error(
+                scenario,
+                f"onsite.options[{i}].sites",
+                f"option {o.name!r} names sites {unknown[:5]} that are not candidate sites; "
+                "expected site IDs of layers.sites that passed screening",
+            )
+        a = [o.availability_by_snapshot.get(h, o.availability) for h in snapshots]
+        for s in o.sites if o.sites is not None else sites:
+            avail[s, o.name] = a
+    table = pd.DataFrame.from_dict(avail, orient="index", columns=snapshots)
+    table.index = pd.MultiIndex.from_tuples(list(avail), names=["site_id", "option"])
+    return OnsiteData(
+        options=pd.DataFrame.from_dict(rows, orient="index").rename_axis("option"),
+        availability=table.astype(float),
+        islanding=cfg.islanding,
+        peak_event_hours=cfg.peak_event_hours,
     )
 
 

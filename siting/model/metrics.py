@@ -11,7 +11,10 @@ Metrics (Expressions on the model; reported in every plan's manifest as ``metric
   nothing), and ``co2_t = sum_t period_years[t] * co2_system_t[t] - baseline_co2_t``: what
   the campuses add over the planning horizon [t CO2] (``baseline_co2_t`` is the same sum in
   the grid's own dispatch without campuses, from the baseline LP; undiscounted);
-- ``upgrade_cost_npv`` (:mod:`~siting.model.grid`): grid upgrades, present value [USD].
+- ``upgrade_cost_npv`` (:mod:`~siting.model.grid`): grid upgrades, present value [USD];
+- with on-site options (:mod:`~siting.model.onsite`), the campus water use adds the on-site
+  plant's ``onsite_water_m3_per_day[t]`` and, with the grid modelled, ``co2_t`` adds the
+  on-site emissions ``onsite_co2_t`` (without a grid they are reported alone).
 
 Caps (each with elastic slack, so an impossible cap is explained):
 ``water_use_m3_per_day[t] <= water.cap_m3_per_day`` every year;
@@ -36,8 +39,13 @@ METRICS = {
 
 def add_metrics(m: pyo.ConcreteModel, d: ModelData, baseline_co2_t: float = 0.0) -> None:
     """Add the metric expressions and the caps (see the module docstring)."""
+    onsite_water = m.component("onsite_water_m3_per_day")
     m.water_use_m3_per_day = pyo.Expression(
-        m.T, rule=lambda m, t: pyo.quicksum(m.need[s, t] for s in m.S)
+        m.T,
+        rule=lambda m, t: (
+            pyo.quicksum(m.need[s, t] for s in m.S)
+            + (onsite_water[t] if onsite_water is not None else 0.0)
+        ),
     )
     if d.caps.water_cap_m3_per_day is not None:
         over = elastic.slack(
@@ -67,8 +75,11 @@ def add_metrics(m: pyo.ConcreteModel, d: ModelData, baseline_co2_t: float = 0.0)
             ),
         )
         years = [float(v) for v in d.horizon.period_years]
+        onsite_co2 = m.component("onsite_co2_t")
         m.co2_t = pyo.Expression(
-            expr=pyo.quicksum(years[t] * m.co2_system_t[t] for t in m.T) - baseline_co2_t
+            expr=pyo.quicksum(years[t] * m.co2_system_t[t] for t in m.T)
+            - baseline_co2_t
+            + (onsite_co2 if onsite_co2 is not None else 0.0)
         )
     if d.caps.co2_cap_t is not None and m.component("co2_t") is not None and not _variable(m.co2_t):
         if pyo.value(m.co2_t) > float(d.caps.co2_cap_t) + 1e-6:
@@ -136,6 +147,8 @@ def metric_values(m: pyo.ConcreteModel, d: ModelData) -> dict[str, object]:
         }
     else:
         out["co2_t"] = None
+    if m.component("onsite_co2_t") is not None:
+        out["onsite_co2_t"] = float(pyo.value(m.onsite_co2_t))
     return out
 
 

@@ -16,6 +16,10 @@ Cost parts (each an Expression on the model, reported in the plan) [USD, present
 - ``demand``: assignment costs; ``heat``: minus the value of waste heat sold;
 - ``delay``: the cost of delay of soft targets, ``sum_t op_weight[t] *
   shortfall_usd_per_mw_year * short[t]`` (see ``policy.py``; 0 with hard targets).
+- ``onsite`` (only with on-site options, :mod:`~siting.model.onsite`): on-site generation
+  and storage (annualised capex, fixed and variable costs) less the interconnection an
+  islanded campus saves; without a grid the ``energy`` part is then priced net of the
+  on-site supply ``onsite_mwh``.
 
 ``min_cost`` minimises their sum; ``max_capacity`` maximises IT MW in the last year
 subject to the sum being within ``budget_usd``.
@@ -53,6 +57,9 @@ COST_PARTS = (
     "delay",
 )
 
+#: Cost parts only a model with their family has (after :data:`COST_PARTS`, in this order).
+OPTIONAL_PARTS = ("onsite",)
+
 #: Cost parts that are money the plan spends [USD] (see :mod:`siting.model.objective`).
 SPEND_PARTS = (
     "capex",
@@ -63,6 +70,7 @@ SPEND_PARTS = (
     "grid_upgrades",
     "energy",
     "demand",
+    "onsite",
 )
 #: Cost parts that are money the plan earns (negative) [USD].
 EARN_PARTS = ("heat",)
@@ -134,15 +142,22 @@ def add_objective(m: pyo.ConcreteModel, d: ModelData, baseline_usd: float = 0.0)
     if d.grid.enabled:
         parts["energy"] = m.energy_cost_npv - baseline_usd
     else:
+        onsite = m.component("onsite_mwh")
         parts["energy"] = pyo.quicksum(
-            float(d.horizon.op_weight[t]) * d.grid.energy_usd_per_mwh * m.energy_mwh[s, t]
+            float(d.horizon.op_weight[t])
+            * d.grid.energy_usd_per_mwh
+            * (m.energy_mwh[s, t] - (onsite[s, t] if onsite is not None and s in m.OSS else 0.0))
             for s in m.S
             for t in m.T
         )
     parts["demand"] = m.demand_cost_npv
     parts["heat"] = -m.heat_value_npv
     parts["delay"] = m.delay_cost_npv
-    m.P = pyo.Set(initialize=COST_PARTS, ordered=True)
+    if m.component("onsite_cost_npv") is not None:
+        parts["onsite"] = m.onsite_cost_npv
+    m.P = pyo.Set(
+        initialize=[p for p in (*COST_PARTS, *OPTIONAL_PARTS) if p in parts], ordered=True
+    )
     m.cost_part = pyo.Expression(m.P, rule=lambda m, p: parts[p])
     m.total_cost = pyo.Expression(expr=pyo.quicksum(m.cost_part[p] for p in m.P))
     pen = elastic.penalty(m)

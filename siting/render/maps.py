@@ -89,7 +89,7 @@ from siting.render.html import (
     popup_rows,
     popup_usd,
 )
-from siting.render.report import PALETTE, power_cell_text
+from siting.render.report import PALETTE, onsite_words, power_cell_text
 
 #: Largest side of a raster drawn as an image overlay [pixels].
 RASTER_MAX_PX = 400
@@ -155,12 +155,22 @@ class MapInputs:
                 sched, problems, required=("site_id", "year", "it_mw"), empty_text_as_na=True
             )
             schedule = schedule if table is None else table  # None only with a problem
+        self.onsite = self._optional_table(plan_dir / "onsite.csv", problems)
+        self.relief = self._optional_table(plan_dir / "draw_relief.csv", problems)
         raise_plan_problems(problems)
         self.run: dict = self.manifest.get("scenario_as_run") or {}
         self.schedule: pd.DataFrame = schedule
         names = set(plan_layer_names(gpkg))
         self.layers = {n: self._to4326(read_plan_layer(gpkg, n)) for n in sorted(names)}
         self.years = self._years()
+
+    @staticmethod
+    def _optional_table(path: Path, problems: list[Problem]) -> pd.DataFrame:
+        """A plan table that only some plans have (empty when absent or wrong)."""
+        if path_problem(path) == "file not found":
+            return pd.DataFrame()
+        table = read_plan_table(path, problems, empty_text_as_na=True)
+        return pd.DataFrame() if table is None else table
 
     @staticmethod
     def _to4326(g: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -256,6 +266,8 @@ def _sites(inp: MapInputs) -> dict:
     if ws is not None and "source_id" in ws.columns:
         src_names = {str(r["source_id"]): str(r.get("name") or "") for _, r in ws.iterrows()}
 
+    onsite = onsite_words(inp.onsite, sched, inp.relief) if len(inp.onsite) else {}
+
     def props(row) -> dict:
         sid = str(row["site_id"])
         s = sched[sched["site_id"].astype(str) == sid]
@@ -303,6 +315,7 @@ def _sites(inp: MapInputs) -> dict:
                 ("water", "<br>".join(srcs) if srcs else "none (dry cooling or no source)"),
                 ("bus", esc(row.get("bus_id"))),
                 ("peak draw (final)", popup_number(row.get("peak_draw_mw_final"), 0, "MW")),
+                *([("on-site generation", esc(onsite[sid]))] if sid in onsite else []),
                 *costs,
             ]
         )

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from siting.core.cells import as_float
 from siting.core.errors import Problem, SitingError
 from siting.core.files import path_problem
 from siting.core.io import write_text_atomic
@@ -324,6 +325,10 @@ class _PlanFolder:
         self.flows = _read_csv(d / "flows.csv", problems, ("branch_id", "year", "flow_mw"))
         self.upgrades = _read_csv(d / "upgrades.csv", problems, ("asset", "asset_id", "year"))
         self.contingencies = _read_csv(d / "contingencies.csv", problems)
+        self.onsite = _read_csv(
+            d / "onsite.csv", problems, ("site_id", "option", "year", "capacity_mw")
+        )
+        self.relief = _read_csv(d / "draw_relief.csv", problems)
         raise_plan_problems(problems)
         self.sc: dict[str, Any] = self.manifest.get("scenario_as_run") or {}
         gpkg = d / "plan.gpkg"
@@ -1235,6 +1240,93 @@ def _heat(p: _PlanFolder) -> str:
     )
 
 
+def onsite_words(ons: pd.DataFrame, sched: pd.DataFrame, relief: pd.DataFrame) -> dict[str, str]:
+    """The trade-off of each site's on-site generation in words {site_id: sentence}, from
+    the plan's ``onsite.csv``, ``schedule.csv`` and ``draw_relief.csv`` (last year)."""
+    out: dict[str, str] = {}
+    if not len(ons):
+        return out
+    last = int(ons["year"].max())
+    for s, g in ons[ons["year"] == last].groupby("site_id"):
+        parts = [
+            f"{fmt_num(as_float(r.capacity_mw), 0)} MW {str(r.technology).replace('_', ' ')}"
+            for r in g.itertuples(index=False)
+        ]
+        row = sched[(sched["site_id"].astype(str) == str(s)) & (sched["year"] == last)]
+        peak = float(row["peak_draw_mw"].sum()) if len(row) else 0.0
+        most = 0.0
+        if len(relief):
+            rel = relief[(relief["site_id"].astype(str) == str(s)) & (relief["year"] == last)]
+            if len(rel):
+                most = float(rel.groupby("snapshot")["relief_mw"].sum().max())
+        text = f"{_list_words(parts)} on site in {last}"
+        if bool(g["islanded"].map(_ok).any()):
+            text += (
+                f": the campus runs islanded, supplying its {fmt_num(peak, 0)} MW peak draw "
+                "itself, with no grid connection to pay for or wait for"
+            )
+        elif most > 0:
+            text += (
+                f": it takes up to {fmt_num(most, 0)} MW off the campus's draw from the grid "
+                f"({fmt_num(peak, 0)} MW at peak), MW its bus and lines need not carry"
+            )
+        out[str(s)] = text
+    return out
+
+
+def _onsite(p: _PlanFolder) -> str:
+    """On-site generation and storage built per site (``onsite.csv``), with its cost,
+    output and emissions, and the trade-off in words; empty without it."""
+    ons = p.onsite
+    if not len(ons):
+        return ""
+    rows = []
+    for (s, o), g in ons.sort_values("year").groupby(["site_id", "option"], sort=True):
+        last = g.iloc[-1]
+        first = g[g["capacity_mw"] > 0]["year"].min()
+        rows.append(
+            [
+                s,
+                o,
+                str(last["technology"]).replace("_", " "),
+                first,
+                fmt_num(float(last["capacity_mw"]), 0),
+                fmt_num(float(last["mwh_per_year"]), 0),
+                fmt_num(float(last["co2_t_per_year"]), 0),
+                fmt_usd(float(g["cost_usd"].sum())),
+                "yes" if _ok(last["islanded"]) else "no",
+            ]
+        )
+    table = _table(
+        [
+            "site",
+            "option",
+            "technology",
+            "first year",
+            "MW (last year)",
+            "output [MWh a year]",
+            "CO2 [t a year]",
+            "cost [USD, present value]",
+            "islanded",
+        ],
+        rows,
+        num=(4, 5, 6, 7),
+    )
+    words = onsite_words(ons, p.schedule, p.relief)
+    total = float(ons["cost_usd"].sum())
+    text = (
+        "<p>Campuses may build generation and storage behind the meter: its output lowers "
+        "their draw from the grid, so a campus can grow where its bus or lines are full, "
+        "or run islanded where the grid cannot host it at all, at the price of the plant "
+        f"(here {esc(fmt_usd(total))} in present value: annualised capital, fixed and "
+        "variable costs) and of its emissions and water. Storage discharges in stressed "
+        "snapshots and charges in others (one cycle a day at most).</p><ul>"
+        + "".join(f"<li>Site {esc(s)}: {esc(w)}.</li>" for s, w in words.items())
+        + "</ul>"
+    )
+    return '<section id="onsite"><h2>On-site generation</h2>' + text + table + "</section>"
+
+
 def _water(p: _PlanFolder) -> str:
     wl = p.water_links
     head = '<section id="water"><h2>Water</h2>'
@@ -1951,6 +2043,7 @@ def build_html(plan_dir: Path) -> str:
         ("costs", "Cost", _costs(p)),
         ("water", "Water", _water(p)),
         ("grid", "Grid", _grid(p)),
+        ("onsite", "On-site generation", _onsite(p)),
         ("cooling", "Cooling", _cooling(sites)),
         ("settings", "Settings met", _settings(p)),
         ("verification", "Verification", _verification(p)),

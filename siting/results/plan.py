@@ -31,7 +31,6 @@ from siting.core.cells import as_float, as_int
 from siting.core.errors import SitingError
 from siting.core.io import OutputOwner, disk_trouble, staged_folder
 from siting.model.data import ModelData, partners
-from siting.model.objective import COST_PARTS
 from siting.model.state import model_state
 from siting.network import require_network
 from siting.results.counterfactual import COLUMNS as COUNTERFACTUAL_COLUMNS
@@ -65,6 +64,20 @@ WHY_COLUMNS = COUNTERFACTUAL_COLUMNS
 DEMAND_SERVED_COLUMNS = ["region_id", "site_id", "year", "served_mw"]
 #: Columns of :attr:`Plan.relief`.
 RELIEF_COLUMNS = ["site_id", "bus_id", "year", "snapshot", "source", "relief_mw"]
+#: Columns of :attr:`Plan.onsite`.
+ONSITE_COLUMNS = [
+    "site_id",
+    "option",
+    "technology",
+    "year",
+    "built_mw",
+    "capacity_mw",
+    "mwh_per_year",
+    "co2_t_per_year",
+    "water_m3_per_day",
+    "cost_usd",
+    "islanded",
+]
 
 
 @dataclass
@@ -158,6 +171,14 @@ class Plan:
         both solves' objectives [USD] and gaps [fraction], the re-solve's time [s], the
         unit cost [USD/MW] and the sentence (:func:`siting.results.why.explain`,
         :mod:`siting.results.counterfactual`).
+    onsite
+        On-site generation and storage at the chosen sites, per site, option and year:
+        :data:`ONSITE_COLUMNS`: ``built_mw`` added that year and ``capacity_mw`` in service
+        [MW], ``mwh_per_year`` output (storage: discharge) [MWh/year], ``co2_t_per_year``
+        [t CO2/year], ``water_m3_per_day`` [m3/day], ``cost_usd`` the year's period cost
+        (annualised capex, fixed and variable costs over the years it stands for) [USD,
+        present value], ``islanded`` (the campus has no grid connection). Written as
+        ``onsite.csv`` when it has rows (:mod:`siting.model.onsite`).
     """
 
     name: str
@@ -188,6 +209,7 @@ class Plan:
     settings: list[dict[str, Any]] = field(default_factory=list)
     relief: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=RELIEF_COLUMNS))
     why: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=WHY_COLUMNS))
+    onsite: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ONSITE_COLUMNS))
 
     @property
     def total_cost_usd(self) -> float:
@@ -216,8 +238,9 @@ class Plan:
         computed), ``schedule.csv``, ``flows.csv``, ``dispatch.csv`` (headers only without
         a modelled grid), ``upgrades.csv`` (headers only when none), ``why_here.csv`` (why
         each chosen site, :attr:`why`), ``contingencies.csv`` (with N-1), ``draw_relief.csv``
-        (when campuses have relief), ``manifest.json``, ``report.html``, ``index.html`` and the
-        marker :data:`siting.core.io.MARKER`.
+        (when campuses have relief), ``onsite.csv`` (when campuses build on-site
+        generation), ``manifest.json``, ``report.html``, ``index.html`` and the marker
+        :data:`siting.core.io.MARKER`.
 
         Parameters
         ----------
@@ -279,6 +302,8 @@ class Plan:
             self.contingencies.to_csv(d / "contingencies.csv", index=False, float_format="%.6g")
         if len(self.relief):
             self.relief.to_csv(d / "draw_relief.csv", index=False, float_format="%.9g")
+        if len(self.onsite):
+            self.onsite.to_csv(d / "onsite.csv", index=False, float_format="%.9g")
         (d / "manifest.json").write_text(
             json.dumps(self.manifest, indent=2, default=_json_default) + "\n", encoding="utf-8"
         )
@@ -437,7 +462,7 @@ def extract(
     sites = _chosen_sites(candidates.sites, schedule, d)
     water_links = _water_links(m, d, layers, candidates.sites)
     grid = _grid_tables(m, d, layers, schedule) if d.grid.enabled else _empty_grid_tables()
-    costs = {p: _val(m.cost_part[p]) for p in COST_PARTS}
+    costs = {p: _val(m.cost_part[p]) for p in m.P}
     zones = _zones(
         d, layers, sites, schedule, water_links, grid.upgrades, zone_settings, candidates.sites
     )
@@ -460,6 +485,7 @@ def extract(
         heat=_heat_sold(m, d),
         demand_served=_demand_served(m, d),
         relief=_relief(m, d, set(schedule["site_id"])),
+        onsite=_onsite(m, d, set(schedule["site_id"])),
     )
 
 
@@ -476,6 +502,45 @@ def _relief(m: pyo.ConcreteModel, d: ModelData, chosen: set) -> pd.DataFrame:
         if abs(v := _val(m.component(r.name)[s, t, h])) > 1e-6
     ]
     return pd.DataFrame(rows, columns=RELIEF_COLUMNS)
+
+
+def _onsite(m: pyo.ConcreteModel, d: ModelData, chosen: set) -> pd.DataFrame:
+    """:attr:`Plan.onsite` of the chosen sites (options with less than 1e-6 MW in service
+    left out)."""
+    if m.component("os_cap") is None:
+        return pd.DataFrame(columns=ONSITE_COLUMNS)
+    opts = d.onsite.options
+    island = m.component("island")
+    rows = []
+    for s, o in m.OS:
+        if s not in chosen:
+            continue
+        isl = island is not None and _val(island[s]) > 0.5
+        for t, y in enumerate(d.horizon.years):
+            cap = _val(m.os_cap[s, o, t])
+            if cap <= 1e-6:
+                continue
+            mwh = _val(m.os_out_mwh[s, o, t])
+            cost = float(d.horizon.op_weight[t]) * (
+                as_float(opts.at[o, "annual_usd_per_mw"]) * cap
+                + as_float(opts.at[o, "variable_usd_per_mwh"]) * mwh
+            )
+            rows.append(
+                (
+                    s,
+                    o,
+                    str(opts.at[o, "technology"]),
+                    y,
+                    _val(m.os_new[s, o, t]),
+                    cap,
+                    mwh,
+                    as_float(opts.at[o, "co2_t_per_mwh"]) * mwh,
+                    as_float(opts.at[o, "water_m3_per_mwh"]) * mwh / 365.0,
+                    cost,
+                    isl,
+                )
+            )
+    return pd.DataFrame(rows, columns=ONSITE_COLUMNS)
 
 
 def _heat_sold(m: pyo.ConcreteModel, d: ModelData) -> pd.DataFrame:

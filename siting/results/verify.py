@@ -179,7 +179,9 @@ def verify(
     earliest year, cumulative), campus sizes, one cooling per site, national targets,
     facility draw = IT x PUE, water need = 24 h x u x IT x WUE met by the links, source
     capacities, the potable cap, region and zone shares, the public-interest share, demand
-    regions within reach of enough MW, and, per year and snapshot, the
+    regions within reach of enough MW, on-site output within availability x capacity,
+    storage discharge paid for by charging, islanded campuses drawing nothing from the
+    grid, and, per year and snapshot, the
     DC flows recomputed from the nodal injections (dispatch - load - campus draw) with
     :func:`siting.network.dc_flow`: balanced islands, flows equal to the plan's, within
     ratings; substation headroom.
@@ -215,6 +217,8 @@ def verify(
         _verify_shares(sc, d, total, add)
     _verify_public(sc, d, total, add)
     _verify_demand(sc, d, add)
+    if d.onsite.enabled:
+        _verify_onsite(plan, d, add)
     if d.grid.enabled:
         checks.extend(_verify_grid(plan, d))
     if raise_on_failure:
@@ -525,6 +529,126 @@ def _verify_demand(sc: pd.DataFrame, d: ModelData, add: Callable[..., None]) -> 
     )
 
 
+def _verify_onsite(plan: Plan, d: ModelData, add: Callable[..., None]) -> None:
+    """On-site generation and storage from the plan's ``onsite`` and ``relief`` tables:
+    output (storage: discharge plus charging) within availability x capacity in every
+    year and snapshot, storage discharge paid for by charging over the year, and islanded
+    campuses drawing nothing from the grid."""
+    out, chg = _onsite_relief(plan)
+    cap = {
+        (str(r.site_id), str(r.option), as_int(r.year)): as_float(r.capacity_mw)
+        for r in plan.onsite.itertuples(index=False)
+    }
+    avail = d.onsite.availability
+    worst, where = 0.0, ""
+    for key in set(out) | set(chg):
+        s, o, y, h = key
+        mw = out.get(key, 0.0) + chg.get(key, 0.0)
+        a = as_float(avail.at[(s, o), h]) if (s, o) in avail.index else 0.0
+        limit = a * cap.get((s, o, y), 0.0)
+        excess = mw - limit - TOL_ABS - TOL_REL * limit
+        if excess > worst:
+            worst = excess
+            where = f"site {s}, option {o}, {y}, snapshot {h}: {mw:.6g} MW of {limit:.6g} MW"
+    add(
+        "on-site output within availability x capacity",
+        worst,
+        "MW",
+        where,
+        said="every on-site option's output (storage: discharge and charging) is within its "
+        "availability x the MW in service, in every year and snapshot",
+    )
+    _verify_storage_balance(out, chg, d, add)
+    _verify_islanded(plan, d, add)
+
+
+def _onsite_relief(
+    plan: Plan,
+) -> tuple[dict[tuple[str, str, int, str], float], dict[tuple[str, str, int, str], float]]:
+    """On-site output (storage: discharge) and storage charging from the plan's relief
+    table, {(site, option, year, snapshot): MW} each (charging as a positive MW)."""
+    out: dict[tuple[str, str, int, str], float] = {}
+    chg: dict[tuple[str, str, int, str], float] = {}
+    rel = plan.relief
+    if not len(rel):
+        return out, chg
+    rel = rel[rel["source"].astype(str).str.startswith("onsite_")]
+    for r in rel.itertuples(index=False):
+        src = str(r.source)[len("onsite_") :]
+        charging = src.endswith("_charge")
+        o = src[: -len("_charge")] if charging else src
+        key = (str(r.site_id), o, as_int(r.year), str(r.snapshot))
+        mw = as_float(r.relief_mw)
+        if charging:
+            chg[key] = chg.get(key, 0.0) - mw
+        else:
+            out[key] = out.get(key, 0.0) + mw
+    return out, chg
+
+
+def _verify_storage_balance(
+    out: dict[tuple[str, str, int, str], float],
+    chg: dict[tuple[str, str, int, str], float],
+    d: ModelData,
+    add: Callable[..., None],
+) -> None:
+    """Each storage option's discharge over the year [MWh] within its charging x its
+    round-trip efficiency (the 0-hour peak snapshots weigh nothing)."""
+    opts = d.onsite.options
+    hours = d.horizon.snapshots["hours"].astype(float).to_dict()
+    store = {o for o in opts.index if as_float(opts.at[o, "storage_mwh_per_mw"]) > 0}
+    energy: dict[tuple[str, str, int], float] = {}
+    for (s, o, y, h), mw in out.items():
+        if o in store:
+            energy[s, o, y] = energy.get((s, o, y), 0.0) + hours[h] * mw
+    for (s, o, y, h), mw in chg.items():
+        eta = as_float(opts.at[o, "round_trip_efficiency"])
+        energy[s, o, y] = energy.get((s, o, y), 0.0) - eta * hours[h] * mw
+    worst, where = 0.0, ""
+    for (s, o, y), net in energy.items():
+        if net - TOL_ABS > worst:
+            worst, where = net - TOL_ABS, f"site {s}, option {o}, {y}: {net:.6g} MWh short"
+    add(
+        "storage discharge paid for by charging",
+        worst,
+        "MWh/year",
+        where,
+        said="every storage option discharges over the year at most what it charged x its "
+        "round-trip efficiency",
+    )
+
+
+def _verify_islanded(plan: Plan, d: ModelData, add: Callable[..., None]) -> None:
+    """An islanded campus's draw from the grid (its facility draw less its relief) is 0 in
+    every year and snapshot."""
+    ons = plan.onsite
+    islanded = sorted(set(ons.loc[ons["islanded"].astype(bool), "site_id"].astype(str)))
+    if not islanded:
+        return
+    worst, where = 0.0, ""
+    rel = plan.relief
+    for s in islanded:
+        for row in plan.schedule[plan.schedule["site_id"].astype(str) == s].itertuples(index=False):
+            y = as_int(row.year)
+            mine = rel[(rel["site_id"].astype(str) == s) & (rel["year"] == y)]
+            for h, peak in d.horizon.snapshots["peak"].astype(bool).items():
+                draw = as_float(row.peak_draw_mw if peak else row.typical_draw_mw)
+                grid = draw - float(mine.loc[mine["snapshot"].astype(str) == h, "relief_mw"].sum())
+                if abs(grid) - TOL_ABS > worst:
+                    worst, where = (
+                        abs(grid) - TOL_ABS,
+                        f"site {s}, {y}, snapshot {h}: {grid:.6g} MW",
+                    )
+    add(
+        "islanded campuses draw nothing from the grid",
+        worst,
+        "MW",
+        where,
+        said=f"the islanded campuses ({', '.join(islanded)}) are supplied on site in every "
+        "year and snapshot",
+    )
+
+
 def _raise_failed(checks: list[Check]) -> None:
     """Raise :class:`VerificationError` listing the failed checks, if any."""
     bad = [c for c in checks if not c.ok]
@@ -548,7 +672,7 @@ def _verify_caps(plan: Plan, d: ModelData, add: Callable[..., None]) -> None:
             .to_numpy()
             if len(sc)
             else np.zeros(d.horizon.n_years)
-        )
+        ) + _onsite_by_year(plan, d, "water_m3_per_day")
         add(
             "campus water cap",
             _excess(
@@ -583,7 +707,8 @@ def _verify_caps(plan: Plan, d: ModelData, add: Callable[..., None]) -> None:
             .to_numpy()
         )
         system = float(np.sum(disp["p_mw"].to_numpy() * co2 * hours * years))
-        added = system - float(plan.metrics.get("baseline_co2_t") or 0.0)
+        on_site = _onsite_by_year(plan, d, "co2_t_per_year") @ np.asarray(d.horizon.period_years)
+        added = system - float(plan.metrics.get("baseline_co2_t") or 0.0) + float(on_site)
         add(
             "campus CO2 cap",
             added - d.caps.co2_cap_t - 1e-6 * max(1.0, abs(system)),
@@ -591,6 +716,15 @@ def _verify_caps(plan: Plan, d: ModelData, add: Callable[..., None]) -> None:
             said=f"CO2 the campuses add to the grid within the cap: {_n(added)} of "
             f"{_n(d.caps.co2_cap_t)} t CO2 over the horizon",
         )
+
+
+def _onsite_by_year(plan: Plan, d: ModelData, col: str) -> np.ndarray:
+    """Column ``col`` of the plan's on-site table summed per planning year (zeros without
+    on-site generation) [the column's unit]."""
+    ons = plan.onsite
+    if not len(ons):
+        return np.zeros(d.horizon.n_years)
+    return ons.groupby("year")[col].sum().reindex(d.horizon.years).fillna(0.0).to_numpy(float)
 
 
 def _within_cap(what: str, use: np.ndarray, cap: float, unit: str, years: list[int]) -> str:
