@@ -156,3 +156,42 @@ def test_substation_headroom_bounds_the_peak_draw():
     _, r_full = solved(d)
     _, r = solved(d2)
     assert r.objective == pytest.approx(r_full.objective, rel=1e-9)
+
+
+def _with_solar(d, sites):
+    """``d`` with an on-site solar option (availability 0.5 in the one snapshot) at
+    ``sites`` (siting.model.onsite)."""
+    from siting.model.data import OnsiteData
+
+    opts = pd.DataFrame(
+        {
+            "technology": ["solar_pv"],
+            "annual_usd_per_mw": [1e5],
+            "variable_usd_per_mwh": [0.0],
+            "co2_t_per_mwh": [0.0],
+            "water_m3_per_mwh": [0.0],
+            "storage_mwh_per_mw": [0.0],
+            "round_trip_efficiency": [1.0],
+            "max_mw_per_site": [500.0],
+        },
+        index=pd.Index(["solar"], name="option"),
+    )
+    avail = pd.DataFrame(
+        {"peak": [0.5] * len(sites)},
+        index=pd.MultiIndex.from_tuples([(s, "solar") for s in sites], names=["site_id", "option"]),
+    )
+    return replaced(d, onsite={"options": opts, "availability": avail})
+
+
+def test_on_site_options_keep_a_site_from_being_dominated_by_one_without():
+    # S3 alone may build solar: S1 and S2 no longer dominate it (solar lets it take what
+    # they cannot), and it is never removed for the bus's lack of room (its output, or
+    # islanding, serves it without line a); S1 still dominates S2 as before
+    d = _with_solar(_bus2_case(rating_a_mw=220.0), ["S3"])
+    _, info = screen(d)
+    assert info.removed == [] and info.dominated == 1 and info.cuts == [("S2", "S1")]
+    # the same options at S2 and S3: S2 dominates S3 again (cheaper, equal otherwise), but
+    # S3 is kept, not removed: 2 x 100 MW of campuses with solar need not pass line a
+    d = _with_solar(_bus2_case(rating_a_mw=220.0), ["S2", "S3"])
+    _, info = screen(d)
+    assert info.removed == [] and ("S3", "S2") in info.cuts

@@ -5,8 +5,9 @@ period, cooling, modules per period, water source, demand served, heat sold) wit
 physical effect and no higher cost:
 
 - the same bus, zone, zone kind, region, public-interest standing (and public cooling
-  choices), and the same cooling performance (PUE and WUE of every technology, so the
-  same draw on the grid and the same water for the same MW);
+  choices), the same on-site generation options with the same availability
+  (:mod:`siting.model.onsite`), and the same cooling performance (PUE and WUE of every
+  technology, so the same draw on the grid and the same water for the same MW);
 - every other per-site field of :class:`~siting.model.data.ModelData` ``site`` equal,
   except: ``fixed_cost_usd``, ``land_usd_per_mw``, ``interconnect_usd``,
   ``bus_distance_km`` and ``earliest_period`` no higher, ``max_it_mw`` no lower;
@@ -30,7 +31,8 @@ gives an equally good plan in which every open site's dominators are all open. H
    bus can serve, when line limits are on: the ratings of all its branches (plus the
    largest upgrade each offers) plus its generators' ``p_max_mw`` plus any negative base
    load; with a substation headroom, also that headroom (plus its upgrade) at peak PUE.
-   Buses with an unrated branch have no such bound.
+   Buses with an unrated branch have no such bound, and a site with on-site options is
+   never removed this way (its output, or islanding, serves it without the bus).
 
 Removed sites are not in the model's data (their count is in the plan's notes); the
 candidates layer and maps still show them. Replays of a given plan (``siting grid check
@@ -121,6 +123,7 @@ def _features(d: ModelData) -> tuple[pd.DataFrame, list[str], np.ndarray]:
         ",".join(sorted(d.policy.public_techs.get(s, []))) if s in public else "-"
         for s in d.campus.sites
     ]
+    key["onsite"] = _onsite_keys(d)
     flags = np.zeros((len(idx), len(d.cooling.techs)))
     if d.cooling.allowed:
         tech_pos = {k: j for j, k in enumerate(d.cooling.techs)}
@@ -142,6 +145,19 @@ def _features(d: ModelData) -> tuple[pd.DataFrame, list[str], np.ndarray]:
         axis=1,
     )
     return key, list(key.columns), lower.to_numpy(dtype=float)
+
+
+def _onsite_keys(d: ModelData) -> list[str]:
+    """Each site's on-site options and their availability per snapshot, as one string
+    ("-" without options): sites that differ there are not compared."""
+    tab = d.onsite.availability
+    if not len(tab):
+        return ["-"] * len(d.campus.sites)
+    by_site: dict[str, list[str]] = {}
+    for (s, o), row in tab.sort_index().iterrows():
+        vals = ",".join(f"{v:.12g}" for v in row.to_numpy(dtype=float))
+        by_site.setdefault(str(s), []).append(f"{o}:{vals}")
+    return [";".join(by_site.get(s, ["-"])) for s in d.campus.sites]
 
 
 def bus_capacity_mw(d: ModelData) -> tuple[np.ndarray, np.ndarray]:
@@ -211,6 +227,14 @@ def _draw_per_it(d: ModelData, sites: list[str]) -> tuple[np.ndarray, np.ndarray
     return np.nan_to_num(f, nan=1.0), np.nan_to_num(pue_peak if peak.any() else f, nan=1.0)
 
 
+def _onsite_sites(d: ModelData) -> list[str]:
+    """The sites with any on-site option."""
+    tab = d.onsite.availability
+    if not len(tab):
+        return []
+    return sorted({str(s) for s in tab.index.get_level_values("site_id")})
+
+
 def screen(d: ModelData) -> tuple[ModelData, Screening]:
     """Dominance screening of ``d``'s candidate sites (see the module docstring).
 
@@ -260,13 +284,17 @@ def screen(d: ModelData) -> tuple[ModelData, Screening]:
     if dominators and d.campus.min_campus_mw > 0 and d.grid.net is not None:
         cap, head = bus_capacity_mw(d)
         bus_pos = {b: i for i, b in enumerate(d.grid.net.bus_ids)}
-        cand = np.array(sorted(dominators))
-        f_any, f_peak = _draw_per_it(d, [d.campus.sites[i] for i in cand])
-        pos = np.array([bus_pos[d.campus.site["bus_id"].iat[i]] for i in cand])
-        need = (n_dom[cand] + 1) * d.campus.min_campus_mw
-        tol = 1e-6 * np.maximum(1.0, need)
-        gone = (need * f_any > cap[pos] + tol) | (need * f_peak > head[pos] + tol)
-        removed = [int(i) for i in cand[gone]]
+        onsite = set(_onsite_sites(d))
+        cand = np.array(
+            [b for b in sorted(dominators) if d.campus.sites[b] not in onsite], dtype=np.int64
+        )
+        if len(cand):
+            f_any, f_peak = _draw_per_it(d, [d.campus.sites[i] for i in cand])
+            pos = np.array([bus_pos[d.campus.site["bus_id"].iat[i]] for i in cand])
+            need = (n_dom[cand] + 1) * d.campus.min_campus_mw
+            tol = 1e-6 * np.maximum(1.0, need)
+            gone = (need * f_any > cap[pos] + tol) | (need * f_peak > head[pos] + tol)
+            removed = [int(i) for i in cand[gone]]
     gone_set = set(removed)
     cuts: list[tuple[str, str]] = []
     for b, doms in dominators.items():
