@@ -5,6 +5,8 @@ Each family is a module with its sets, variables, constraints and math in its do
 1. :mod:`~siting.model.sites` open sites, cooling choice, integer modules, sizes, phasing
    (one integer column where the data leave no choice: one period, one technology);
 2. :mod:`~siting.model.power` facility draw = IT MW x PUE (peak for limits, annual for energy);
+   :mod:`~siting.model.flex` firm and flexible MW, curtailment of the flexible MW (relief of
+   the draw, within a depth and a yearly budget; off by default);
 3. :mod:`~siting.model.grid` DC power flow per period and snapshot, thermal limits, headroom;
 4. :mod:`~siting.model.water` water need x WUE met from sources in reach, shared capacities;
 5. :mod:`~siting.model.policy` targets, shares, zones, demand (a capacitated facility
@@ -23,6 +25,7 @@ import pyomo.environ as pyo
 
 from siting.model import elastic as _elastic
 from siting.model.data import ModelData
+from siting.model.flex import add_flex
 from siting.model.grid import add_grid
 from siting.model.metrics import add_metrics
 from siting.model.objective import add_objective
@@ -62,6 +65,7 @@ def build_model(
     _elastic.enable(m, elastic)
     add_sites(m, d)
     add_power(m, d)
+    add_flex(m, d)
     add_grid(m, d)
     add_water(m, d)
     add_policy(m, d)

@@ -13,7 +13,9 @@ Cost parts (each an Expression on the model, reported in the plan) [USD, present
 - ``energy``: with a grid, the system's dispatch cost with campuses minus the same without
   them (``baseline_usd``, a constant from a first LP), so the objective counts only what
   the campuses add; without a grid, ``energy_usd_per_mwh * energy``;
-- ``demand``: assignment costs; ``heat``: minus the value of waste heat sold.
+- ``demand``: assignment costs; ``heat``: minus the value of waste heat sold;
+- ``curtailment``: curtailed compute and flexible MW held (see ``flex.py``; 0 without
+  flexibility).
 
 ``min_cost`` minimises their sum; ``max_capacity`` maximises IT MW in the last year
 subject to the sum being within ``budget_usd``.
@@ -48,6 +50,7 @@ COST_PARTS = (
     "energy",
     "demand",
     "heat",
+    "curtailment",
 )
 
 #: Cost parts that are money the plan spends [USD] (see :mod:`siting.model.objective`).
@@ -60,6 +63,7 @@ SPEND_PARTS = (
     "grid_upgrades",
     "energy",
     "demand",
+    "curtailment",
 )
 #: Cost parts that are money the plan earns (negative) [USD].
 EARN_PARTS = ("heat",)
@@ -132,6 +136,8 @@ def add_objective(m: pyo.ConcreteModel, d: ModelData, baseline_usd: float = 0.0)
         )
     parts["demand"] = m.demand_cost_npv
     parts["heat"] = -m.heat_value_npv
+    curtail = m.component("curtail_cost_npv")  # the flexibility family's, when built
+    parts["curtailment"] = curtail if curtail is not None else 0.0
     m.P = pyo.Set(initialize=COST_PARTS, ordered=True)
     m.cost_part = pyo.Expression(m.P, rule=lambda m, p: parts[p])
     m.total_cost = pyo.Expression(expr=pyo.quicksum(m.cost_part[p] for p in m.P))

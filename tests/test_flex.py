@@ -1,0 +1,112 @@
+"""Flexible connection (:mod:`siting.model.flex`): firm and flexible MW, curtailment within a
+depth and a yearly budget, hand-solved on test_model's radial 3-bus case.
+
+The instance: site A at bus 2 behind line a (120 MW), site B at bus 3 (1 M USD/MW of land);
+one peak snapshot of 8,760 h (energy) that stands for 87.6 stress hours (curtailment), PUE 1,
+utilisation 1, targets 100 MW (2030) and 200 MW (2031), discount 10 %. Without flexibility
+line a lets A hold 100 MW and B opens in 2031 with 100 MW (test_model's hand calculation).
+Curtailed compute costs 2,000 USD/MWh, a flexible MW 1,000 USD/year.
+"""
+
+from __future__ import annotations
+
+import pytest
+from test_model import HOURS, _line_case
+
+from siting.model import build_model
+from siting.model.data import ModelData, replaced
+from siting.pipeline import solve_model
+
+BASE = 50 * HOURS * 10 * (1 + 1 / 1.1)
+STRESS_H = 87.6
+
+
+def _flex_case(depth: float, budget_share: float, formulation: str = "angle") -> ModelData:
+    d = _line_case(120.0)
+    return replaced(
+        d,
+        grid={"formulation": formulation},
+        flex={
+            "enabled": True,
+            "depth": depth,
+            "budget_share": budget_share,
+            "curtail_usd_per_mwh": 2000.0,
+            "flexible_usd_per_mw_year": 1000.0,
+            "stress_hours": {"peak": STRESS_H},
+        },
+    )
+
+
+def solved(d: ModelData, baseline_usd: float):
+    """Build and solve to optimality (the lazy loop with the PTDF form)."""
+    m = build_model(d, baseline_usd=baseline_usd)
+    r = solve_model(m, d, mip_gap=0.0, time_limit_s=60)
+    assert r.status == "optimal", r
+    return m, r
+
+
+def test_flexibility_off_keeps_the_firm_plan():
+    m, _ = solved(_line_case(120.0), BASE)
+    assert m.component("curtail_mw") is None
+    assert float(m.cap["B", 1]()) == pytest.approx(100.0)
+
+
+@pytest.mark.parametrize("formulation", ["angle", "ptdf"])
+def test_a_flexible_connection_lets_the_cheap_site_grow_instead_of_opening_another(formulation):
+    # depth 0.5, budget 1 % (87.6 h x curtail <= 0.01 x 8,760 h x flexible draw: curtail <=
+    # the flexible draw, so the depth binds). A at 200 MW in 2031 must draw at most 120 MW
+    # from line a: curtail 80 MW at the peak, so at least 80 / 0.5 = 160 MW flexible, 40 firm.
+    # Curtailing costs 2,000 x 87.6 = 175,200 USD per MW-year and saves 10 x 8,760 = 87,600
+    # of energy, so the plan curtails no more than it must (and nothing in 2030, where A's
+    # 100 MW fit). Growing A: 100 MW x 10 M / 1.1 + (80 x 87.6 x 2,000 - 80 x 8,760 x 10 +
+    # 160 x 1,000) / 1.1 = 915.6 M USD, against B: (10 M + 100 x 11 M) / 1.1 = 1,009.1 M.
+    d = _flex_case(depth=0.5, budget_share=0.01, formulation=formulation)
+    m, r = solved(d, BASE)
+    assert float(m.cap["A", 1]()) == pytest.approx(200.0)
+    assert float(m.cap["B", 1]()) == pytest.approx(0.0)
+    assert float(m.curtail_mw["A", 1, "peak"].value) == pytest.approx(80.0)
+    assert float(m.curtail_mw["A", 0, "peak"].value) == pytest.approx(0.0, abs=1e-7)
+    assert float(m.flex_it_mw["A", 1]()) == pytest.approx(160.0)
+    assert float(m.firm_it_mw["A", 1]()) == pytest.approx(40.0)
+    expected = (
+        10e6
+        + 100 * 10e6
+        + 100 * 10e6 / 1.1
+        + 100 * HOURS * 10
+        + 120 * HOURS * 10 / 1.1
+        + (80 * STRESS_H * 2000 + 160 * 1000) / 1.1
+    )
+    assert r.objective == pytest.approx(expected, rel=1e-9)
+    assert float(m.cost_part["curtailment"]()) == pytest.approx(
+        (80 * STRESS_H * 2000 + 160 * 1000) / 1.1, rel=1e-9
+    )
+
+
+def test_a_binding_budget_sets_the_flexible_mw():
+    # budget 0.45 %: 87.6 h x curtail <= 0.0045 x 8,760 h x flexible draw, so curtail <= 0.45
+    # x flexible (tighter than the 0.5 depth): 80 MW curtailed needs 80 / 0.45 = 177.78 MW
+    # flexible; the budget holds with equality (7,008 MWh = 0.0045 x 8,760 x 177.78).
+    d = _flex_case(depth=0.5, budget_share=0.0045)
+    m, _ = solved(d, BASE)
+    assert float(m.cap["A", 1]()) == pytest.approx(200.0)
+    assert float(m.flex_it_mw["A", 1]()) == pytest.approx(80 / 0.45, rel=1e-7)
+    assert STRESS_H * float(m.curtail_mw["A", 1, "peak"].value) == pytest.approx(
+        0.0045 * HOURS * float(m.flex_it_mw["A", 1]()), rel=1e-7
+    )
+
+
+def test_a_budget_too_small_for_the_curtailment_opens_the_dear_site():
+    # budget 0.35 %: curtail <= 0.35 x flexible <= 0.35 x 200 = 70 MW < the 80 MW that A's
+    # 200 MW need, so A stays at 100 MW and B opens, as without flexibility
+    d = _flex_case(depth=0.5, budget_share=0.0035)
+    m, _ = solved(d, BASE)
+    assert float(m.cap["A", 1]()) == pytest.approx(100.0)
+    assert float(m.cap["B", 1]()) == pytest.approx(100.0)
+    assert float(m.curtail_mw["A", 1, "peak"].value) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_a_shallow_depth_keeps_the_firm_plan():
+    # depth 0.3: curtail <= 0.3 x 200 = 60 MW < 80, so flexibility cannot help A
+    d = _flex_case(depth=0.3, budget_share=0.01)
+    m, _ = solved(d, BASE)
+    assert float(m.cap["B", 1]()) == pytest.approx(100.0)
