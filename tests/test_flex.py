@@ -10,6 +10,7 @@ Curtailed compute costs 2,000 USD/MWh, a flexible MW 1,000 USD/year.
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from test_model import HOURS, _line_case
 
@@ -110,3 +111,109 @@ def test_a_shallow_depth_keeps_the_firm_plan():
     d = _flex_case(depth=0.3, budget_share=0.01)
     m, _ = solved(d, BASE)
     assert float(m.cap["B", 1]()) == pytest.approx(100.0)
+
+
+# --------------------------------------------------------------------------- plans
+
+
+@pytest.fixture(scope="module")
+def flex_plan(tmp_path_factory):
+    """test_plan's tiny region with line b at 200 MW (S3, air cooled at PUE 1.354 peak and
+    1.147 typical x 0.85, sits behind it; S2 costs 200 M USD to open), flexibility on with
+    its defaults: the whole pipeline, verified and written."""
+    import yaml
+    from test_plan import write_region
+
+    import siting
+
+    d = tmp_path_factory.mktemp("flex")
+    path = write_region(d, rating_23_mw=200.0)
+    sc = yaml.safe_load(path.read_text())
+    sc["flexibility"] = {"enabled": True}
+    path.write_text(yaml.safe_dump(sc, sort_keys=False))
+    out = d / "out"
+    return siting.plan(path, out=out), out, path
+
+
+def test_flexibility_saves_opening_a_second_site(flex_plan):
+    # without flexibility S3 stops at 100 MW (150 MW would draw 150 x 1.354 = 203.1 MW at
+    # the peak, over line b's 200 MW) and S2 opens in 2031 with 100 MW. Flexible, S3 grows
+    # to 200 MW: its typical draw 195 MW fits, and it curtails its peak draw of 270.8 MW to
+    # 200 MW, 70.8 MW (at most 30 % of the flexible draw, so at least 70.8 / 0.3 = 236 MW
+    # of draw, 174.3 MW IT, flexible) for 87.6 h a year: 70.8 x 87.6 x 6,350 = 39.4 M USD
+    # a year, less than S2's 200 M USD to open.
+    p, out, _ = flex_plan
+    sched = p.schedule.set_index(["site_id", "year"])
+    assert set(p.schedule["site_id"]) == {"S3"}
+    assert sched.at[("S3", 2031), "it_mw"] == pytest.approx(200.0)
+    peak_draw = sched.at[("S3", 2031), "peak_draw_mw"]
+    cu = p.curtailment.set_index(["site_id", "year", "snapshot"])
+    curtailed = cu.at[("S3", 2031, "peak"), "curtailed_mw"]
+    assert peak_draw == pytest.approx(270.8)
+    assert curtailed == pytest.approx(70.8, abs=1e-4)
+    assert cu.at[("S3", 2031, "peak"), "hours"] == pytest.approx(87.6)
+    flex = sched.at[("S3", 2031), "flexible_it_mw"]
+    # the depth binds (the budget, 0.5 % x 8,760 h = 43.8 h of the flexible draw, allows
+    # 43.8 / 87.6 = 50 % at the peak): flexible draw = curtailed / 0.3
+    assert flex / 200.0 * peak_draw == pytest.approx(70.8 / 0.3, rel=1e-6)
+    assert flex == pytest.approx(70.8 / 0.3 / 1.354, rel=1e-6)
+    assert sched.at[("S3", 2031), "firm_it_mw"] == pytest.approx(200.0 - flex)
+    assert all(ch.ok for ch in p.checks)
+    written = pd.read_csv(out / "curtailment.csv")
+    assert list(written.columns) == [
+        "site_id",
+        "bus_id",
+        "year",
+        "snapshot",
+        "curtailed_mw",
+        "hours",
+        "curtailed_mwh",
+        "cost_usd",
+    ]
+    assert written["cost_usd"].sum() == pytest.approx(curtailed * 87.6 * 6350.0, rel=1e-6)
+    assert {"firm_it_mw", "flexible_it_mw"} <= set(pd.read_csv(out / "schedule.csv").columns)
+
+
+def test_verification_catches_a_curtailment_budget_exceeded(flex_plan):
+    import dataclasses
+
+    from siting.candidates.cooling import cooling_table
+    from siting.candidates.generate import build_candidates
+    from siting.config.scenario import load_scenario
+    from siting.inputs import load_layers
+    from siting.model import model_data
+    from siting.results.verify import verify
+
+    p, _, path = flex_plan
+    sc = load_scenario(path)
+    layers = load_layers(sc)
+    c = build_candidates(sc, layers)
+    cols = ["dry_bulb_mean_c", "dry_bulb_p99_c", "wet_bulb_mean_c", "wet_bulb_p99_c"]
+    d = model_data(sc, layers, c, cooling_table(c.sites[cols]))
+    assert all(ch.ok for ch in verify(p, d, layers))
+    # a tampered table: S3 also curtailed 5 MW in the 8,760 h snapshot of 2031, 43,800 MWh,
+    # far above its budget of 0.5 % x 8,760 h x its flexible peak draw (236 MW: 10,337
+    # MWh); 5 MW is within the depth (30 % of the flexible typical draw, about 51 MW)
+    extra = pd.DataFrame(
+        [("S3", "3", 2031, "year", 5.0, 8760.0, 43_800.0, 43_800.0 * 6350.0)],
+        columns=p.curtailment.columns,
+    )
+    rel = pd.DataFrame([("S3", "3", 2031, "year", "curtailment", 5.0)], columns=p.relief.columns)
+    bad = dataclasses.replace(
+        p,
+        curtailment=pd.concat([p.curtailment, extra], ignore_index=True),
+        relief=pd.concat([p.relief, rel], ignore_index=True),
+    )
+    checks = {ch.name: ch for ch in verify(bad, d, layers, raise_on_failure=False)}
+    assert not checks["curtailment budget"].ok
+    assert "S3" in checks["curtailment budget"].detail
+    assert checks["curtailment within its depth"].ok
+    # and a curtailment deeper than the flexible MW allow: the flexible MW halved
+    sched = p.schedule.copy()
+    sched["flexible_it_mw"] = sched["flexible_it_mw"] / 2
+    sched["firm_it_mw"] = sched["it_mw"] - sched["flexible_it_mw"]
+    checks = {
+        ch.name: ch
+        for ch in verify(dataclasses.replace(p, schedule=sched), d, layers, raise_on_failure=False)
+    }
+    assert not checks["curtailment within its depth"].ok

@@ -30,7 +30,7 @@ import shapely
 from siting.core.cells import as_float, as_int
 from siting.core.errors import SitingError
 from siting.core.io import OutputOwner, disk_trouble, staged_folder
-from siting.model.data import ModelData, partners
+from siting.model.data import ModelData, partners, stress_hours_of
 from siting.model.objective import COST_PARTS
 from siting.model.state import model_state
 from siting.network import require_network
@@ -62,6 +62,17 @@ HEAT_COLUMNS = ["sink_id", "site_id", "year", "heat_mw", "price_usd_per_mwh"]
 DEMAND_SERVED_COLUMNS = ["region_id", "site_id", "year", "served_mw"]
 #: Columns of :attr:`Plan.relief`.
 RELIEF_COLUMNS = ["site_id", "bus_id", "year", "snapshot", "source", "relief_mw"]
+#: Columns of :attr:`Plan.curtailment`.
+CURTAILMENT_COLUMNS = [
+    "site_id",
+    "bus_id",
+    "year",
+    "snapshot",
+    "curtailed_mw",
+    "hours",
+    "curtailed_mwh",
+    "cost_usd",
+]
 
 
 @dataclass
@@ -147,6 +158,12 @@ class Plan:
         others) less the sum of ``relief_mw`` (curtailment, on-site output, storage
         discharge less charging; :func:`siting.model.power.register_relief`). Written as
         ``draw_relief.csv`` when it has rows; no rows in a model without relief.
+    curtailment
+        Curtailed flexible draw per site, year and snapshot (:mod:`siting.model.flex`):
+        :data:`CURTAILMENT_COLUMNS`, ``curtailed_mw`` [MW of facility draw], ``hours`` the
+        snapshot's stress hours per year [h], ``curtailed_mwh`` their product [MWh/year],
+        ``cost_usd`` at the scenario's ``curtail_usd_per_mwh`` [USD/year, not discounted].
+        Written as ``curtailment.csv`` when it has rows.
     """
 
     name: str
@@ -176,6 +193,9 @@ class Plan:
     )
     settings: list[dict[str, Any]] = field(default_factory=list)
     relief: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=RELIEF_COLUMNS))
+    curtailment: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=CURTAILMENT_COLUMNS)
+    )
 
     @property
     def total_cost_usd(self) -> float:
@@ -203,7 +223,8 @@ class Plan:
         modelled, ``zones`` when computed), ``zones.geojson`` (the zones in EPSG:4326, when
         computed), ``schedule.csv``, ``flows.csv``, ``dispatch.csv`` (headers only without
         a modelled grid), ``upgrades.csv`` (headers only when none), ``contingencies.csv``
-        (with N-1), ``draw_relief.csv`` (when campuses have relief), ``manifest.json``,
+        (with N-1), ``draw_relief.csv`` (when campuses have relief), ``curtailment.csv``
+        (when flexible MW are curtailed), ``manifest.json``,
         ``report.html``, ``index.html`` and the marker :data:`siting.core.io.MARKER`.
 
         Parameters
@@ -265,6 +286,8 @@ class Plan:
             self.contingencies.to_csv(d / "contingencies.csv", index=False, float_format="%.6g")
         if len(self.relief):
             self.relief.to_csv(d / "draw_relief.csv", index=False, float_format="%.9g")
+        if len(self.curtailment):
+            self.curtailment.to_csv(d / "curtailment.csv", index=False, float_format="%.9g")
         (d / "manifest.json").write_text(
             json.dumps(self.manifest, indent=2, default=_json_default) + "\n", encoding="utf-8"
         )
@@ -385,6 +408,8 @@ SCHEDULE_COLUMNS = [
     "bus_id",
     "water_m3_per_day",
     "public_it_mw",
+    "firm_it_mw",
+    "flexible_it_mw",
 ]
 
 
@@ -446,6 +471,7 @@ def extract(
         heat=_heat_sold(m, d),
         demand_served=_demand_served(m, d),
         relief=_relief(m, d, set(schedule["site_id"])),
+        curtailment=_curtailment(m, d, set(schedule["site_id"])),
     )
 
 
@@ -462,6 +488,26 @@ def _relief(m: pyo.ConcreteModel, d: ModelData, chosen: set) -> pd.DataFrame:
         if abs(v := _val(m.component(r.name)[s, t, h])) > 1e-6
     ]
     return pd.DataFrame(rows, columns=RELIEF_COLUMNS)
+
+
+def _curtailment(m: pyo.ConcreteModel, d: ModelData, chosen: set) -> pd.DataFrame:
+    """:attr:`Plan.curtailment` of the chosen sites (rows of less than 1e-6 MW left out)."""
+    if m.component("curtail_mw") is None:
+        return pd.DataFrame(columns=CURTAILMENT_COLUMNS)
+    stress = stress_hours_of(d)
+    price = d.flex.curtail_usd_per_mwh
+    rows = [
+        (s, d.campus.site.at[s, "bus_id"], y, str(h), v, stress[str(h)])
+        for s in d.campus.sites
+        if s in chosen
+        for t, y in enumerate(d.horizon.years)
+        for h in d.horizon.snapshots.index
+        if (v := _val(m.curtail_mw[s, t, h])) > 1e-6
+    ]
+    out = pd.DataFrame(rows, columns=CURTAILMENT_COLUMNS[:6])
+    out["curtailed_mwh"] = out["curtailed_mw"] * out["hours"]
+    out["cost_usd"] = out["curtailed_mwh"] * price
+    return out[CURTAILMENT_COLUMNS]
 
 
 def _heat_sold(m: pyo.ConcreteModel, d: ModelData) -> pd.DataFrame:
@@ -520,13 +566,16 @@ def _schedule(m: pyo.ConcreteModel, d: ModelData) -> pd.DataFrame:
 
     IT capacity is rounded to whole modules [MW]; draws [MW] are IT x PUE (typical: x the
     utilisation too); water is what the site draws from all its sources [m3/day];
-    ``public_it_mw`` is the IT MW reserved for public-interest use (:func:`_public_mw`). A
-    site with less than half a module in every year is not chosen.
+    ``public_it_mw`` is the IT MW reserved for public-interest use (:func:`_public_mw`);
+    ``flexible_it_mw`` the IT MW connected flexible (:mod:`siting.model.flex`; 0 without
+    flexibility) and ``firm_it_mw`` the rest. A site with less than half a module in every
+    year is not chosen.
     """
     rows = []
     techs_of = _techs_of(m)
     sw = list(m.SW) if m.component("SW") is not None else []
     sources_of = partners(sw, d.campus.sites, list(d.water.sources.index) if sw else [])[0]
+    flex = m.component("flex_it_mw")
     for s in d.campus.sites:
         caps = [_val(m.cap[s, t]) for t in range(d.horizon.n_years)]
         if max(caps) < 0.5 * d.campus.module_mw:
@@ -540,6 +589,7 @@ def _schedule(m: pyo.ConcreteModel, d: ModelData) -> pd.DataFrame:
             if it <= 0 and (t == 0 or caps[t - 1] <= 0):
                 continue
             water = sum(_val(m.x[s, w, t]) for w in sources_of[s])
+            flex_mw = min(max(_val(flex[s, t]), 0.0), it) if flex is not None else 0.0
             rows.append(
                 {
                     "site_id": s,
@@ -553,6 +603,8 @@ def _schedule(m: pyo.ConcreteModel, d: ModelData) -> pd.DataFrame:
                     "cooling": k,
                     "bus_id": d.campus.site.at[s, "bus_id"],
                     "water_m3_per_day": water,
+                    "firm_it_mw": it - flex_mw,
+                    "flexible_it_mw": flex_mw,
                 }
             )
     _public_mw(m, d, rows)
