@@ -217,3 +217,24 @@ def test_verification_catches_a_curtailment_budget_exceeded(flex_plan):
         for ch in verify(dataclasses.replace(p, schedule=sched), d, layers, raise_on_failure=False)
     }
     assert not checks["curtailment within its depth"].ok
+
+
+def test_grid_check_counts_the_curtailed_draws(flex_plan, tmp_path):
+    import shutil
+
+    from siting.grid_ops.check import check_plan
+
+    _, out, _ = flex_plan
+    r = check_plan(out)
+    # with the relief: line b carries 270.8 - 70.8 = 200 MW at the 2031 peak, its rating
+    assert len(r.violations) == 0, r.violations
+    f = r.flows.set_index(["branch_id", "year", "snapshot"])
+    assert abs(f.at[("b", 2031, "peak"), "flow_mw"]) == pytest.approx(200.0, abs=1e-2)
+    assert any("draw_relief.csv" in n for n in r.notes)
+    # the same plan without its relief table: the whole 270.8 MW overload line b
+    bare = tmp_path / "bare"
+    shutil.copytree(out, bare)
+    (bare / "draw_relief.csv").unlink()
+    r2 = check_plan(bare)
+    over = r2.violations[r2.violations["id"].astype(str) == "b"]
+    assert len(over) and over["value_mw"].max() == pytest.approx(270.8, abs=1e-2)
