@@ -238,3 +238,12 @@ def test_grid_check_counts_the_curtailed_draws(flex_plan, tmp_path):
     r2 = check_plan(bare)
     over = r2.violations[r2.violations["id"].astype(str) == "b"]
     assert len(over) and over["value_mw"].max() == pytest.approx(270.8, abs=1e-2)
+
+
+def test_the_report_and_the_map_show_firm_and_flexible_mw(flex_plan):
+    _, out, _ = flex_plan
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert 'id="flexibility"' in report and "firm IT [MW]" in report
+    assert "Curtailed compute and flexible MW held" in report
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert "IT MW firm / flexible" in page and "curtailed (grid stress)" in page
