@@ -102,7 +102,9 @@ def test_readme_test_command_is_what_ci_runs():
     assert m.group(1).strip() in ci
 
 
-@pytest.mark.parametrize("name", ["demo.yaml", "demo_water_scarce.yaml", "demo_n1.yaml"])
+@pytest.mark.parametrize(
+    "name", ["demo.yaml", "demo_water_scarce.yaml", "demo_n1.yaml", "demo_flex.yaml"]
+)
 def test_demo_scenarios_validate(name):
     if not (REPO / "data" / "demo" / "demo.gpkg").exists():
         pytest.fail("data/demo/demo.gpkg is missing: run scripts/make_demo_region.py")

@@ -161,7 +161,6 @@ def test_substation_headroom_bounds_the_peak_draw():
 def _with_solar(d, sites):
     """``d`` with an on-site solar option (availability 0.5 in the one snapshot) at
     ``sites`` (siting.model.onsite)."""
-    from siting.model.data import OnsiteData
 
     opts = pd.DataFrame(
         {

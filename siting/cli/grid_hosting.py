@@ -48,6 +48,7 @@ from siting.cli.grid_stress import DerateOpt, OutageOpt
 from siting.core.errors import InputError
 
 if TYPE_CHECKING:
+    from siting.config.scenario import Scenario
     from siting.grid_ops.hosting import DispatchMode, HostingResult
     from siting.inputs.grids.grid import Grid
 
@@ -116,6 +117,25 @@ def hosting(
             "(tcp://host:8786; --workers is then ignored).",
         ),
     ] = None,
+    flex_hours: Annotated[
+        float | None,
+        typer.Option(
+            "--flex-hours",
+            min=0,
+            help="Also firm and flexible N-0 hosting over the snapshots (the scenario's, or "
+            "the defaults for a bare case): firm = the smallest over them; flexible = the "
+            "MW that fit if curtailed in snapshots of at most this many stress hours a year.",
+        ),
+    ] = None,
+    flex_depth: Annotated[
+        float,
+        typer.Option(
+            "--flex-depth",
+            min=0,
+            max=1,
+            help="With --flex-hours: most of the load curtailed at once (1 = all of it).",
+        ),
+    ] = 1.0,
     derate: DerateOpt = None,
     outage: OutageOpt = None,
     as_json: JsonOpt = False,
@@ -142,6 +162,7 @@ def hosting(
             scheduler=scheduler,
             derates=derates,
             outages=outages,
+            flex=(flex_hours, flex_depth) if flex_hours is not None else None,
         )
 
     # on a Dask cluster the interrupt alone unwinds the run, so its workers shut down in order
@@ -168,6 +189,7 @@ def _run_hosting(
     scheduler: str | None,
     derates: dict[str, float] | None = None,
     outages: list[str] | None = None,
+    flex: tuple[float, float] | None = None,
 ) -> tuple[HostingResult, Path | None]:
     """Read the grid, run :func:`siting.grid_ops.hosting.grid_hosting` and write the files.
 
@@ -179,6 +201,9 @@ def _run_hosting(
         The command's options.
     derates, outages
         ``--derate`` (factor per branch ID [-]) and ``--outage`` (branch IDs).
+    flex
+        ``(--flex-hours [h], --flex-depth [fraction])``: add the firm and flexible columns
+        of :func:`siting.grid_ops.hosting.snapshot_hosting` (None: not asked).
 
     Returns
     -------
@@ -213,8 +238,46 @@ def _run_hosting(
     )
     result.notes = edit_notes + result.notes
     assert layers.grid is not None  # grid_hosting has raised otherwise
+    if flex is not None:
+        _add_flexible(result, layers.grid, _sc, slack, *flex)
     gpkg = _write(result, layers.grid, out_csv)
     return result, gpkg
+
+
+def _add_flexible(
+    result: HostingResult,
+    grid: Grid,
+    scenario: Scenario | None,
+    slack: str,
+    budget_hours: float,
+    depth: float,
+) -> None:
+    """Merge the firm and flexible hosting columns into ``result.table`` and say how they
+    were computed in its notes (the snapshots of ``scenario``, a
+    :class:`siting.config.scenario.Scenario`, or the defaults when it is None)."""
+    from siting.config.scenario import Flexibility, GridSettings
+    from siting.grid_ops.hosting import snapshot_hosting
+
+    snaps = scenario.grid.snapshots if scenario is not None else GridSettings().snapshots
+    peak_h = (scenario.flexibility if scenario is not None else Flexibility()).peak_stress_hours
+    spec = [
+        (
+            s.name,
+            s.load_factor,
+            s.stress_hours
+            if s.stress_hours is not None
+            else (s.hours if s.hours > 0 or not s.peak else peak_h),
+        )
+        for s in snaps
+    ]
+    t = snapshot_hosting(grid, spec, budget_hours=budget_hours, depth=depth, slack=slack)
+    result.table = result.table.merge(t, on="bus_id", how="left")
+    said = ", ".join(f"{n} (load x {lf:g}, {h:g} h)" for n, lf, h in spec)
+    result.notes.append(
+        f"firm and flexible hosting (N-0, proportional dispatch per snapshot) over {said}; "
+        f"flexible: curtailed in at most {budget_hours:g} h a year, by at most "
+        f"{depth:.0%} of the load"
+    )
 
 
 def _dispatch_mode(dispatch: str) -> DispatchMode:

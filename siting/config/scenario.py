@@ -491,6 +491,16 @@ class Snapshot(_Strict):
         default=False,
         description="Campuses draw at their peak PUE (design hot day); else at annual PUE.",
     )
+    stress_hours: float | None = Field(
+        default=None,
+        ge=0,
+        le=8784,
+        description="Hours per year a flexible campus curtailed in this snapshot is taken to "
+        "be curtailed, for its curtailment budget and cost (`flexibility`) [h]; empty = "
+        "`hours`, or for a peak snapshot with 0 hours `flexibility.peak_stress_hours`. "
+        "Snapshots are representative, not chronological: curtailment in a snapshot counts "
+        "its stress hours in full.",
+    )
 
 
 def _default_snapshots() -> list[Snapshot]:
@@ -540,6 +550,69 @@ class Contingencies(_Strict):
                 "it off)"
             )
         return self
+
+
+class Flexibility(_Strict):
+    """Flexible (non-firm) connection of campuses: MW the grid may curtail in stressed
+    snapshots, within a budget, at a cost (off by default)."""
+
+    enabled: bool = Field(
+        default=False,
+        description="Let each campus connect part of its MW flexible: the model chooses firm "
+        "and flexible IT MW per site and year; flexible MW may be curtailed in the snapshots "
+        "(and, preventively, the outages) where grid limits bind; firm MW never. Needs the "
+        "grid model (`layers.grid`, `grid.enabled`).",
+    )
+    max_share: float = Field(
+        default=1.0,
+        ge=0,
+        le=1,
+        description="Most of a site's IT MW that may connect flexible, each year [fraction].",
+    )
+    depth: float = Field(
+        default=0.30,
+        ge=0,
+        le=1,
+        description="Share of the flexible MW's draw that may be curtailed at once [fraction]. "
+        "Default 0.30: AI campuses have held 25 % (Phoenix field trial, 256 GPUs, 3 h; "
+        "arXiv 2507.00909) to over 30 % (London trial, up to 10 h) power reductions.",
+    )
+    budget_share: float = Field(
+        default=0.005,
+        ge=0,
+        le=1,
+        description="Curtailment budget per site and year: curtailed energy at most this share "
+        "of the flexible MW's draw over a whole year (peak draw x 8,760 h) [fraction]; 0.005 "
+        "= 43.8 h of the whole flexible draw, or 146 h at a 30 % depth. Default 0.5 %, the "
+        "middle of the range of Norris et al. (Duke University, 'Rethinking Load Growth', "
+        "2025): 0.25 % / 0.5 % / 1 % curtailment let about 76 / 98 / 126 GW of new US load "
+        "fit existing headroom.",
+    )
+    peak_stress_hours: float = Field(
+        default=87.6,
+        ge=0,
+        le=8784,
+        description="Hours per year a peak snapshot with 0 `hours` stands for in the budget "
+        "and cost of curtailment [h]. Default 87.6 h (1 % of the year): an assumption, not a "
+        "published figure: the hours the grid is near its design peak, about the hours per "
+        "year Duke's 1 % case curtails. A snapshot's own `stress_hours` overrides it.",
+    )
+    curtail_usd_per_mwh: float = Field(
+        default=6_350.0,
+        ge=0,
+        description="Cost of curtailed compute per MWh of facility draw curtailed [USD/MWh], "
+        "discounted like energy. Default 6,350 USD/MWh: the blended value of AI compute per "
+        "MWh of electricity (the 'compute heat rate' of H. Royal, 2025, via RTO Insider; "
+        "frontier inference about 50,000, mid-tier about 8,000; weak: trade press).",
+    )
+    flexible_usd_per_mw_year: float = Field(
+        default=1_000.0,
+        ge=0,
+        description="Cost of holding one IT MW flexible for a year (controls, workload "
+        "orchestration) [USD/MW-year], discounted like energy. Default 1,000: a small "
+        "assumption, not a published figure, so that a plan connects flexible only the MW "
+        "whose curtailment it uses.",
+    )
 
 
 class GridSettings(_Strict):
@@ -1128,6 +1201,10 @@ class Scenario(_Strict):
         description="On-site generation and storage at the campuses (off by default).",
     )
     objective: Objective = Field(default_factory=Objective, description="Objective.")
+    flexibility: Flexibility = Field(
+        default_factory=Flexibility,
+        description="Flexible (curtailable) connection of campuses (off by default).",
+    )
     growth_zones: GrowthZones = Field(
         default_factory=GrowthZones,
         description="Grouping of the chosen sites into growth zones (outputs `zones`).",
@@ -1187,6 +1264,11 @@ class Scenario(_Strict):
                     f"onsite.options[{i}] ({o.name}).availability_by_snapshot names snapshots "
                     f"{unknown} that are not in grid.snapshots {sorted(snap_names)}"
                 )
+        if self.flexibility.enabled and (self.layers.grid is None or not self.grid.enabled):
+            raise ValueError(
+                "flexibility.enabled needs the grid model (layers.grid and grid.enabled): "
+                "curtailment relieves grid limits, and without a grid there are none"
+            )
         if self.campus.earliest_year is not None and self.campus.earliest_year > self.years[-1]:
             raise ValueError(
                 f"campus.earliest_year {self.campus.earliest_year} is after the last planning "

@@ -159,12 +159,17 @@ BASELINE_FALLBACK = (
     "output by the campuses' draw there"
 )
 
+#: The plan's draw relief (curtailed flexible MW, on-site output ...; optional): what lowers
+#: each campus's draw from the grid per site, year and snapshot.
+RELIEF_FILE = "draw_relief.csv"
+
 _COLUMNS = {
     # file: (ID/text columns, numeric columns); all required
     "schedule.csv": (("site_id", "bus_id"), ("year", "peak_draw_mw", "typical_draw_mw")),
     "dispatch.csv": (("gen_id", "bus_id", "snapshot"), ("year", "p_mw")),
     "flows.csv": (("branch_id",), ("year", "flow_mw")),
     UPGRADES_FILE: (("asset", "asset_id"), ("year", "added_mw")),
+    RELIEF_FILE: (("site_id", "bus_id", "snapshot"), ("year", "relief_mw")),
 }
 
 _VIOLATION_COLUMNS = [
@@ -209,6 +214,10 @@ class PlanTables:
         when given); no rows when the plan has no ``upgrades.csv``.
     has_upgrades_file
         Whether ``upgrades.csv`` was there.
+    relief
+        ``draw_relief.csv``: ``site_id, bus_id, year, snapshot, relief_mw`` [MW] (``source``
+        when given), what lowers each campus's draw from the grid; no rows when the plan
+        has none.
     """
 
     plan_dir: Path
@@ -218,6 +227,11 @@ class PlanTables:
     flows: pd.DataFrame
     upgrades: pd.DataFrame
     has_upgrades_file: bool
+    relief: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(
+            columns=["site_id", "bus_id", "year", "snapshot", "relief_mw"]
+        )
+    )
 
 
 @dataclass
@@ -445,6 +459,7 @@ def read_plan(plan_dir: str | Path) -> PlanTables:
     up_path = d / UPGRADES_FILE
     has_up = up_path.is_file()
     upgrades = _read_upgrades(up_path, problems) if has_up else None
+    relief = _read_table(d / RELIEF_FILE, problems) if (d / RELIEF_FILE).is_file() else None
     if problems:
         raise InputError(problems, what="plan")
     # (a table not read added a problem, raised just above)
@@ -466,6 +481,7 @@ def read_plan(plan_dir: str | Path) -> PlanTables:
         flows=flows,
         upgrades=upgrades,
         has_upgrades_file=has_up,
+        **({"relief": relief} if relief is not None else {}),
     )
 
 
@@ -733,6 +749,7 @@ def check_plan(
         snapshots=_snapshot_table(plan_sc),
         plan_flows=tables.flows,
         upgrades=tables.upgrades,
+        relief=tables.relief,
         n1_snapshots=n1_snapshots,
         top=top,
         plan_dir=tables.plan_dir,
@@ -747,9 +764,15 @@ def check_plan(
     notes += _plan_notes(result, tables, grid_sc, plan_sc, n1_snapshots)
     if as_planned:
         notes += _keep_required_n1(result, plan_sc.grid.n_minus_1, plan_sc)
+    if len(tables.relief):
+        notes.append(
+            f"campus draws less their relief ({RELIEF_FILE}: {len(tables.relief)} rows, "
+            f"{float(tables.relief['relief_mw'].astype(float).abs().max()):,.1f} MW at most; "
+            "curtailed flexible MW and on-site supply)"
+        )
     t_base = time.perf_counter()
     base_disp, base_notes = baseline_dispatch(
-        grid, tables.schedule, tables.dispatch, _snapshot_table(plan_sc)
+        grid, tables.schedule, tables.dispatch, _snapshot_table(plan_sc), tables.relief
     )
     base = check_grid(
         grid,
@@ -774,7 +797,11 @@ def check_plan(
 
 
 def baseline_dispatch(
-    grid: Grid, schedule: pd.DataFrame, dispatch: pd.DataFrame, snapshots: pd.DataFrame
+    grid: Grid,
+    schedule: pd.DataFrame,
+    dispatch: pd.DataFrame,
+    snapshots: pd.DataFrame,
+    relief: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
     """The campus-free baseline's dispatch (:data:`BASELINE_METHOD`): for each year and
     snapshot of the plan's ``dispatch``, the DC OPF of the grid's load of that year times the
@@ -792,6 +819,9 @@ def baseline_dispatch(
         The plan's ``gen_id, bus_id, year, snapshot, p_mw`` [MW].
     snapshots
         Indexed by snapshot name: ``load_factor`` [fraction], ``peak`` (bool).
+    relief
+        ``draw_relief.csv`` [MW] (for the fallback: the campuses' draw from the grid is
+        their draw less it; None: no relief).
 
     Returns
     -------
@@ -802,7 +832,7 @@ def baseline_dispatch(
     from siting.core.errors import SitingError
     from siting.grid_ops.dispatch import dc_opf
 
-    scaled = proportional_baseline(grid, schedule, dispatch, snapshots)
+    scaled = proportional_baseline(grid, schedule, dispatch, snapshots, relief)
     out = dispatch.copy()
     p_mw = out["p_mw"].astype(float).to_numpy(copy=True)
     keys = list(zip(out["year"].astype(int), out["snapshot"].astype(str), strict=True))
@@ -831,7 +861,11 @@ def baseline_dispatch(
 
 
 def proportional_baseline(
-    grid: Grid, schedule: pd.DataFrame, dispatch: pd.DataFrame, snapshots: pd.DataFrame
+    grid: Grid,
+    schedule: pd.DataFrame,
+    dispatch: pd.DataFrame,
+    snapshots: pd.DataFrame,
+    relief: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The plan's dispatch without the campuses, scaled down (the fallback of
     :func:`baseline_dispatch`: :data:`BASELINE_FALLBACK`).
@@ -852,6 +886,9 @@ def proportional_baseline(
         ``gen_id, bus_id, year, snapshot, p_mw`` [MW].
     snapshots
         Indexed by snapshot name: ``peak`` (bool).
+    relief
+        ``draw_relief.csv`` (``bus_id, year, snapshot, relief_mw`` [MW]): the campuses' draw
+        from the grid is their draw less it (None: no relief).
 
     Returns
     -------
@@ -876,6 +913,18 @@ def proportional_baseline(
                 if not pd.isna(i):
                     key = (int(i), int(y), s_name)
                     draw[key] = draw.get(key, 0.0) + float(c)
+    if relief is not None and len(relief):
+        r_isl = relief["bus_id"].astype(str).map(island_of)
+        for i, y, s_name, r in zip(
+            r_isl,
+            relief["year"].astype(int),
+            relief["snapshot"].astype(str),
+            relief["relief_mw"].astype(float),
+            strict=True,
+        ):
+            if not pd.isna(i):
+                key = (int(i), int(y), s_name)
+                draw[key] = draw.get(key, 0.0) - float(r)
     factor = []
     for i, y, s_name in zip(isl, year, snap, strict=True):
         if pd.isna(i):
@@ -1507,7 +1556,9 @@ class _Campus:
         Sum of ``|draw|`` per bus and column (nb, n_col) [MW] (for the rounding allowance).
     draw_mw
         Campus draw per bus and column (nb, n_col) [MW]: the peak draw in snapshots flagged
-        ``peak``, the typical draw in the others.
+        ``peak``, the typical draw in the others, less the plan's draw relief.
+    peak_relief_mw
+        Relief of the campuses' peak draw per bus and year (nb, ny) [MW] (None: none).
     """
 
     bus: np.ndarray
@@ -1515,6 +1566,7 @@ class _Campus:
     peak_draw_mw: np.ndarray
     abs_mw: np.ndarray
     draw_mw: np.ndarray
+    peak_relief_mw: np.ndarray | None = None
 
 
 def _read_campuses(schedule: pd.DataFrame, bus_ids: pd.Index, lay: _Layout, file: str) -> _Campus:
@@ -1558,6 +1610,35 @@ def _read_campuses(schedule: pd.DataFrame, bus_ids: pd.Index, lay: _Layout, file
         draw.ravel(),
     )
     return _Campus(bus=s_bus, year=s_year, peak_draw_mw=peak_draw, abs_mw=camp, draw_mw=camp_signed)
+
+
+def _subtract_relief(
+    campus: _Campus, relief: pd.DataFrame, bus_ids: pd.Index, lay: _Layout, file: str
+) -> None:
+    """Take the plan's draw relief (``draw_relief.csv``) off the campus draws per bus and
+    column, and off the peak draws the substation headroom is checked against (the least
+    relief of the year's peak snapshots) [MW].
+
+    Raises
+    ------
+    siting.core.errors.InputError
+        A row names a year, bus or snapshot the plan or grid does not have.
+    """
+    r_year = _year_positions(lay.years, relief["year"], file)
+    r_bus = _positions(bus_ids, relief["bus_id"], "bus", file, "bus_id")
+    r_snap = _positions(
+        pd.Index(lay.snap_names), relief["snapshot"].astype(str), "snapshot", file, "snapshot"
+    )
+    mw = relief["relief_mw"].to_numpy(dtype=float)
+    col = r_year * lay.ns + r_snap
+    np.subtract.at(campus.draw_mw, (r_bus, col), mw)
+    np.add.at(campus.abs_mw, (r_bus, col), np.abs(mw))
+    per_col = np.zeros_like(campus.draw_mw)
+    np.add.at(per_col, (r_bus, col), mw)
+    peaks = np.flatnonzero(lay.is_peak)
+    if len(peaks):
+        by_year = per_col.reshape(len(bus_ids), lay.ny, lay.ns)[:, :, peaks]
+        campus.peak_relief_mw = by_year.min(axis=2)
 
 
 def _grid_load(grid: Grid, bus_ids: pd.Index, lay: _Layout) -> np.ndarray:
@@ -1883,6 +1964,8 @@ def _substations(
     s_bus, s_year = campus.bus, campus.year
     at_bus = np.zeros((nb, ny))
     np.add.at(at_bus, (s_bus, s_year), campus.peak_draw_mw)
+    if campus.peak_relief_mw is not None:
+        at_bus -= campus.peak_relief_mw
     head = (
         pd.to_numeric(grid.buses["substation_headroom_mw"], errors="coerce")
         .reindex(bus_ids)
@@ -2209,6 +2292,7 @@ def _injections(
     lay: _Layout,
     base: Path,
     notes: list[str],
+    relief: pd.DataFrame | None = None,
 ) -> tuple[_Dispatch, _Campus, np.ndarray]:
     """The plan's dispatch and campuses on the grid, and the net injections they make.
 
@@ -2224,6 +2308,8 @@ def _injections(
         The plan folder, for the messages.
     notes
         Gets the notes on the way.
+    relief
+        The plan's ``draw_relief.csv`` (None: none), subtracted from the campus draws.
 
     Returns
     -------
@@ -2234,6 +2320,8 @@ def _injections(
     f_sched, f_disp = (str(base / n) for n in ("schedule.csv", "dispatch.csv"))
     disp = _read_dispatch(dispatch, grid, net.bus_ids, lay, f_disp, notes)
     campus = _read_campuses(schedule, net.bus_ids, lay, f_sched)
+    if relief is not None and len(relief):
+        _subtract_relief(campus, relief, net.bus_ids, lay, str(base / RELIEF_FILE))
     load = _grid_load(grid, net.bus_ids, lay)
     return disp, campus, disp.injection_mw - load - campus.draw_mw
 
@@ -2284,6 +2372,7 @@ def check_grid(
     n1_snapshots: N1Snapshots = "peak",
     top: int = DEFAULT_TOP,
     plan_dir: str | Path = "",
+    relief: pd.DataFrame | None = None,
 ) -> GridCheck:
     """Recompute a plan's flows, N-1 and limits from its tables (see the module docstring).
 
@@ -2335,7 +2424,7 @@ def check_grid(
     lay = _layout(years, snapshots)
 
     # --- injections: dispatch - load - shunt - campus draw, (bus, column); DC flows -------
-    disp, campus, inj = _injections(grid, net, schedule, dispatch, lay, base, notes)
+    disp, campus, inj = _injections(grid, net, schedule, dispatch, lay, base, notes, relief)
     flow, imbalance = _dc_flows(net, inj, lay.n_col)
     t_flow = time.perf_counter() - t0
     rnd, H, flow_rnd = _rounding(net, disp, campus, lay.n_col)

@@ -45,6 +45,7 @@ hosting`` runs.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections import Counter
@@ -81,9 +82,11 @@ __all__ = [
     "HostingResult",
     "base_flows",
     "case_dispatch",
+    "flexible_hosting_mw",
     "grid_hosting",
     "hosting_capacity",
     "proportional_dispatch",
+    "snapshot_hosting",
 ]
 
 #: A flow change below this per MW of new load [MW/MW] does not limit a bus (numerical
@@ -894,6 +897,91 @@ def base_flows(
     total = np.bincount(net.island, weights=p, minlength=net.n_islands)
     p_bal = p - w * total[net.island]
     return dc_flow(net, p_bal).flow_mw, -total
+
+
+def flexible_hosting_mw(
+    firm_mw: np.ndarray, stress_hours: np.ndarray, budget_hours: float, depth: float = 1.0
+) -> np.ndarray:
+    """Flexible hosting capacity per bus [MW]: the largest new load that fits if it is
+    curtailed in snapshots of at most ``budget_hours`` stress hours a year.
+
+    A load of ``P`` MW at a bus whose N-0 hosting capacity in snapshot h is ``F_h`` must be
+    curtailed by ``P - F_h`` in every snapshot where ``F_h < P``. It fits when those
+    snapshots' stress hours sum to at most ``budget_hours`` and each curtailment is at most
+    ``depth * P`` (``P <= F_h / (1 - depth)``). With the snapshots sorted by ``F``
+    ascending and ``K`` the most of them whose hours fit the budget, the answer is
+    ``min(F_(K+1), F_(1) / (1 - depth))`` (``F_(1)``, the firm capacity, when ``K = 0``;
+    no ``F_(K+1)`` bound when every snapshot fits).
+
+    Parameters
+    ----------
+    firm_mw
+        N-0 hosting capacity per snapshot and bus, shape (n_snapshots, n_buses) [MW].
+    stress_hours
+        Hours per year each snapshot stands for when curtailing, shape (n_snapshots,) [h].
+    budget_hours
+        Most curtailed hours per year [h].
+    depth
+        Most of the load that may be curtailed at once [fraction]; 1 = all of it.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n_buses,) [MW]; never below the firm capacity ``min_h F_h``.
+    """
+    f = np.asarray(firm_mw, dtype=float)
+    w = np.asarray(stress_hours, dtype=float)
+    order = np.argsort(f, axis=0, kind="stable")
+    fs = np.take_along_axis(f, order, axis=0)
+    cum = np.cumsum(w[order], axis=0)
+    k = (cum <= budget_hours + 1e-9).sum(axis=0)  # snapshots curtailed (the weakest first)
+    n = f.shape[0]
+    nxt = np.where(k < n, fs[np.minimum(k, n - 1), np.arange(f.shape[1])], np.inf)
+    deep = fs[0] / (1.0 - depth) if depth < 1.0 else np.full(f.shape[1], np.inf)
+    return np.where(k > 0, np.minimum(nxt, np.maximum(deep, fs[0])), fs[0])
+
+
+def snapshot_hosting(
+    grid: Grid,
+    snapshots: Sequence[tuple[str, float, float]],
+    *,
+    budget_hours: float,
+    depth: float = 1.0,
+    slack: str = "reference",
+) -> pd.DataFrame:
+    """Firm and flexible N-0 hosting capacity per bus over the year's snapshots [MW].
+
+    Each snapshot ``(name, load_factor, stress_hours)`` is an operating point with the
+    grid's ``load_mw`` x ``load_factor`` (shunts unscaled) served by
+    :func:`proportional_dispatch`; its N-0 hosting capacity is :func:`hosting_capacity`'s.
+    The firm capacity is the smallest over the snapshots; the flexible one is
+    :func:`flexible_hosting_mw` with the snapshots' stress hours.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``bus_id``, ``hosting_<snapshot>_mw`` per snapshot, ``hosting_firm_mw`` and
+        ``hosting_flexible_mw`` [MW], in the grid's bus order.
+    """
+    net = dc_network(grid)
+    spec, _ = _slack_spec(grid, net, slack)
+    cols: dict[str, np.ndarray] = {}
+    for name, lf, _h in snapshots:
+        buses = grid.buses.copy()
+        buses["load_mw"] = pd.to_numeric(buses["load_mw"], errors="coerce") * float(lf)
+        g = dataclasses.replace(grid, buses=buses)
+        gen_mw, _ = proportional_dispatch(g, net)
+        flow, _ = base_flows(g, net, gen_mw, spec)
+        cols[f"hosting_{name}_mw"] = (
+            hosting_capacity(net, flow, slack=spec).table["hosting_mw"].to_numpy(dtype=float)
+        )
+    firm = np.vstack(list(cols.values()))
+    out = pd.DataFrame({"bus_id": list(net.bus_ids), **cols})
+    out["hosting_firm_mw"] = firm.min(axis=0)
+    out["hosting_flexible_mw"] = flexible_hosting_mw(
+        firm, np.array([h for *_, h in snapshots], dtype=float), budget_hours, depth
+    )
+    return out
 
 
 def _emergency_ratings(grid: Grid, net: DCNetwork) -> np.ndarray:

@@ -7,12 +7,14 @@ Each family is a module with its sets, variables, constraints and math in its do
 2. :mod:`~siting.model.power` facility draw = IT MW x PUE (peak for limits, annual for energy);
 3. :mod:`~siting.model.onsite` on-site generation and storage, islanded campuses (relief
    of the draw from the grid);
-4. :mod:`~siting.model.grid` DC power flow per period and snapshot, thermal limits, headroom;
-5. :mod:`~siting.model.water` water need x WUE met from sources in reach, shared capacities;
-6. :mod:`~siting.model.policy` targets, shares, zones, demand (a capacitated facility
+4. :mod:`~siting.model.flex` firm and flexible MW, curtailment of the flexible MW (relief of
+   the draw, within a depth and a yearly budget; off by default);
+5. :mod:`~siting.model.grid` DC power flow per period and snapshot, thermal limits, headroom;
+6. :mod:`~siting.model.water` water need x WUE met from sources in reach, shared capacities;
+7. :mod:`~siting.model.policy` targets, shares, zones, demand (a capacitated facility
    location with per-pair linking rows), public interest, heat;
-7. :mod:`~siting.model.metrics` water, CO2 and upgrade spend, and the caps on them;
-8. :mod:`~siting.model.objective` net present cost (or capacity under a budget).
+8. :mod:`~siting.model.metrics` water, CO2 and upgrade spend, and the caps on them;
+9. :mod:`~siting.model.objective` net present cost (or capacity under a budget).
 
 A family whose layer or section is absent adds nothing (no grid: no network constraints).
 With ``elastic=True`` every requirement and limit gets a penalised slack
@@ -25,6 +27,7 @@ import pyomo.environ as pyo
 
 from siting.model import elastic as _elastic
 from siting.model.data import ModelData
+from siting.model.flex import add_flex
 from siting.model.grid import add_grid
 from siting.model.metrics import add_metrics
 from siting.model.objective import add_objective
@@ -66,6 +69,7 @@ def build_model(
     add_sites(m, d)
     add_power(m, d)
     add_onsite(m, d)
+    add_flex(m, d)
     add_grid(m, d)
     add_water(m, d)
     add_policy(m, d)

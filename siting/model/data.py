@@ -470,6 +470,58 @@ class OnsiteData:
 
 
 @dataclass
+class FlexData:
+    """Flexible (curtailable) connection of campuses (family :mod:`siting.model.flex`).
+
+    Attributes
+    ----------
+    enabled
+        Whether the family is built (needs the grid model).
+    max_share
+        Most of a site's IT MW that may be flexible [fraction].
+    depth
+        Share of the flexible MW's draw that may be curtailed at once [fraction].
+    budget_share
+        Curtailed energy per site and year at most this share of the flexible MW's peak
+        draw x 8,760 h [fraction].
+    curtail_usd_per_mwh
+        Cost of curtailed compute [USD/MWh of facility draw].
+    flexible_usd_per_mw_year
+        Cost of holding one IT MW flexible for a year [USD/MW-year].
+    stress_hours
+        Hours per year curtailment in each snapshot counts for, by snapshot name [h]
+        (:func:`stress_hours_of` fills in the snapshots not named).
+    peak_stress_hours
+        Stress hours of a peak snapshot with 0 ``hours`` and none of its own [h].
+    """
+
+    enabled: bool = False
+    max_share: float = 1.0
+    depth: float = 0.30
+    budget_share: float = 0.005
+    curtail_usd_per_mwh: float = 6_350.0
+    flexible_usd_per_mw_year: float = 1_000.0
+    stress_hours: dict[str, float] = field(default_factory=dict)
+    peak_stress_hours: float = 87.6
+
+
+def stress_hours_of(d: ModelData) -> dict[str, float]:
+    """Hours per year curtailment in each snapshot counts for [h]: the snapshot's own
+    ``stress_hours`` (:attr:`FlexData.stress_hours`), else its ``hours``, else (a peak
+    snapshot of 0 hours) :attr:`FlexData.peak_stress_hours`."""
+    out = {}
+    for h, row in d.horizon.snapshots.iterrows():
+        own = d.flex.stress_hours.get(str(h))
+        if own is not None:
+            out[str(h)] = float(own)
+        elif float(row["hours"]) > 0 or not bool(row["peak"]):
+            out[str(h)] = float(row["hours"])
+        else:
+            out[str(h)] = float(d.flex.peak_stress_hours)
+    return out
+
+
+@dataclass
 class ModelData:
     """Everything the MILP reads, in one typed part per model family. Units in the names;
     arrays are aligned with their ID lists.
@@ -494,6 +546,8 @@ class ModelData:
         :class:`Goal`: the objective's sense and budget.
     onsite
         :class:`OnsiteData`: on-site generation and storage options (none by default).
+    flex
+        :class:`FlexData`: flexible connection and curtailment (off by default).
     notes
         What assembling the data decided on the user's behalf (said in the report).
     """
@@ -507,6 +561,7 @@ class ModelData:
     caps: Caps
     goal: Goal
     onsite: OnsiteData = field(default_factory=OnsiteData)
+    flex: FlexData = field(default_factory=FlexData)
     notes: list[str] = field(default_factory=list)
 
 
@@ -520,7 +575,7 @@ def replaced(d: ModelData, **parts: dict[str, Any]) -> ModelData:
         The model's inputs.
     **parts
         Part name (``horizon``, ``campus``, ``cooling``, ``grid``, ``water``, ``policy``,
-        ``caps``, ``goal``, ``onsite``) -> {field: new value}, e.g.
+        ``caps``, ``goal``, ``onsite``, ``flex``) -> {field: new value}, e.g.
         ``replaced(d, grid={"n1": None})``.
 
     Returns
@@ -912,6 +967,7 @@ def model_data(
         ),
         goal=Goal(sense=scenario.objective.sense, budget_usd=scenario.objective.budget_usd),
         onsite=onsite_inputs(scenario, sites, list(snaps.index)),
+        flex=_flex(scenario, grid.on),
         notes=notes,
     )
 
@@ -971,6 +1027,26 @@ def onsite_inputs(scenario: Scenario, sites: list[str], snapshots: list[str]) ->
         availability=table.astype(float),
         islanding=cfg.islanding,
         peak_event_hours=cfg.peak_event_hours,
+    )
+
+
+def _flex(scenario: Scenario, grid_on: bool) -> FlexData:
+    """The scenario's ``flexibility`` section and snapshot stress hours (the family is
+    built only with the grid model)."""
+    f = scenario.flexibility
+    return FlexData(
+        enabled=f.enabled and grid_on,
+        max_share=f.max_share,
+        depth=f.depth,
+        budget_share=f.budget_share,
+        curtail_usd_per_mwh=f.curtail_usd_per_mwh,
+        flexible_usd_per_mw_year=f.flexible_usd_per_mw_year,
+        stress_hours={
+            s.name: float(s.stress_hours)
+            for s in scenario.grid.snapshots
+            if s.stress_hours is not None
+        },
+        peak_stress_hours=f.peak_stress_hours,
     )
 
 

@@ -154,8 +154,10 @@ def _onsite_keys(d: ModelData) -> list[str]:
     if not len(tab):
         return ["-"] * len(d.campus.sites)
     by_site: dict[str, list[str]] = {}
-    for (s, o), row in tab.sort_index().iterrows():
-        vals = ",".join(f"{v:.12g}" for v in row.to_numpy(dtype=float))
+    tab = tab.sort_index()
+    values = tab.to_numpy(dtype=float)
+    for (s, o), row in zip(tab.index.tolist(), values, strict=True):
+        vals = ",".join(f"{v:.12g}" for v in row)
         by_site.setdefault(str(s), []).append(f"{o}:{vals}")
     return [";".join(by_site.get(s, ["-"])) for s in d.campus.sites]
 

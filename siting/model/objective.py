@@ -20,6 +20,8 @@ Cost parts (each an Expression on the model, reported in the plan) [USD, present
   and storage (annualised capex, fixed and variable costs) less the interconnection an
   islanded campus saves; without a grid the ``energy`` part is then priced net of the
   on-site supply ``onsite_mwh``.
+- ``curtailment``: curtailed compute and flexible MW held (see ``flex.py``; 0 without
+  flexibility).
 
 ``min_cost`` minimises their sum; ``max_capacity`` maximises IT MW in the last year
 subject to the sum being within ``budget_usd``.
@@ -55,6 +57,7 @@ COST_PARTS = (
     "demand",
     "heat",
     "delay",
+    "curtailment",
 )
 
 #: Cost parts only a model with their family has (after :data:`COST_PARTS`, in this order).
@@ -76,9 +79,10 @@ SPEND_PARTS = (
 EARN_PARTS = ("heat",)
 #: Cost parts that are policy weights, not money [USD].
 WEIGHT_PARTS = ("zone_bonus",)
-#: Cost parts that value compute not delivered (soft targets' cost of delay) [USD]: a
-#: cost to the plan's owner, paid to nobody.
-DELAY_PARTS = ("delay",)
+#: Cost parts that value compute not delivered (soft targets' cost of delay, compute lost
+#: to curtailment with the small cost of holding MW flexible) [USD]: a cost to the plan's
+#: owner, mostly paid to nobody.
+DELAY_PARTS = ("delay", "curtailment")
 
 
 def cost_split(costs_usd: dict[str, float]) -> dict[str, float]:
@@ -95,7 +99,7 @@ def cost_split(costs_usd: dict[str, float]) -> dict[str, float]:
         ``spent_usd`` (sum of :data:`SPEND_PARTS`), ``earned_usd`` (sum of
         :data:`EARN_PARTS`, <= 0: a credit), ``policy_weight_usd`` (sum of
         :data:`WEIGHT_PARTS`, <= 0), ``delay_usd`` (sum of :data:`DELAY_PARTS`, >= 0: the
-        cost of delay of soft targets), ``other_usd`` (any part not named here) and
+        cost of delay of soft targets and of curtailed compute), ``other_usd`` (any part not named here) and
         ``net_present_cost_usd`` (their sum, the objective's cost).
     """
     spent = float(sum(float(costs_usd.get(k, 0.0)) for k in SPEND_PARTS))
@@ -153,6 +157,8 @@ def add_objective(m: pyo.ConcreteModel, d: ModelData, baseline_usd: float = 0.0)
     parts["demand"] = m.demand_cost_npv
     parts["heat"] = -m.heat_value_npv
     parts["delay"] = m.delay_cost_npv
+    curtail = m.component("curtail_cost_npv")  # the flexibility family's, when built
+    parts["curtailment"] = curtail if curtail is not None else 0.0
     if m.component("onsite_cost_npv") is not None:
         parts["onsite"] = m.onsite_cost_npv
     m.P = pyo.Set(

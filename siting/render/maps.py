@@ -157,6 +157,12 @@ class MapInputs:
             schedule = schedule if table is None else table  # None only with a problem
         self.onsite = self._optional_table(plan_dir / "onsite.csv", problems)
         self.relief = self._optional_table(plan_dir / "draw_relief.csv", problems)
+        curt = plan_dir / "curtailment.csv"
+        self.curtailment: pd.DataFrame | None = None  # none: no flexible MW curtailed
+        if path_problem(curt) != "file not found":
+            self.curtailment = read_plan_table(
+                curt, problems, required=("site_id", "year", "curtailed_mw", "hours")
+            )
         raise_plan_problems(problems)
         self.run: dict = self.manifest.get("scenario_as_run") or {}
         self.schedule: pd.DataFrame = schedule
@@ -256,6 +262,36 @@ def _colour_of_year(years: list[int], y: Any) -> str:
     return YEAR_PALETTE[i % len(YEAR_PALETTE)]
 
 
+def _flex_rows(
+    s: pd.DataFrame, curtailment: pd.DataFrame | None, years: list[int]
+) -> list[tuple[str, str]]:
+    """A site's popup rows on flexible connection: firm / flexible IT MW by year and the
+    hours a year it is curtailed (none when all its MW are firm). ``s``: its schedule rows."""
+    if "flexible_it_mw" not in s.columns or not (s["flexible_it_mw"].astype(float) > 1e-6).any():
+        return []
+    by_year = ", ".join(
+        f"{y}: {popup_number(r['firm_it_mw'], 0)} / {popup_number(r['flexible_it_mw'], 0)}"
+        for y in years
+        for _, r in s[s["year"] == y].iterrows()
+    )
+    rows = [("IT MW firm / flexible", by_year)]
+    if curtailment is not None and len(curtailment):
+        c = curtailment[curtailment["site_id"].astype(str).isin(s["site_id"].astype(str))]
+        if len(c):
+            per = c.groupby("year").agg(mw=("curtailed_mw", "max"), h=("hours", "sum"))
+            rows.append(
+                (
+                    "curtailed (grid stress)",
+                    ", ".join(
+                        f"{y}: up to {popup_number(r['mw'], 0, 'MW')} for "
+                        f"{popup_number(r['h'], 0, 'h')}"
+                        for y, r in per.iterrows()
+                    ),
+                )
+            )
+    return rows
+
+
 def _sites(inp: MapInputs) -> dict:
     sites = inp.layer("sites")
     years = inp.years
@@ -316,6 +352,7 @@ def _sites(inp: MapInputs) -> dict:
                 ("bus", esc(row.get("bus_id"))),
                 ("peak draw (final)", popup_number(row.get("peak_draw_mw_final"), 0, "MW")),
                 *([("on-site generation", esc(onsite[sid]))] if sid in onsite else []),
+                *_flex_rows(s, inp.curtailment, years),
                 *costs,
             ]
         )

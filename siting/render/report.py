@@ -97,6 +97,7 @@ COST_LABELS = {
     "demand": "Serving demand regions",
     "heat": "Waste heat sold (credit)",
     "delay": "Cost of delay (soft targets: compute not delivered, not money paid)",
+    "curtailment": "Curtailed compute and flexible MW held",
 }
 
 
@@ -329,6 +330,7 @@ class _PlanFolder:
             d / "onsite.csv", problems, ("site_id", "option", "year", "capacity_mw")
         )
         self.relief = _read_csv(d / "draw_relief.csv", problems)
+        self.curtailment = _read_csv(d / "curtailment.csv", problems)
         raise_plan_problems(problems)
         self.sc: dict[str, Any] = self.manifest.get("scenario_as_run") or {}
         gpkg = d / "plan.gpkg"
@@ -1327,6 +1329,88 @@ def _onsite(p: _PlanFolder) -> str:
     return '<section id="onsite"><h2>On-site generation</h2>' + text + table + "</section>"
 
 
+def _flexibility(p: _PlanFolder) -> str:
+    """Firm and flexible IT MW per site and year and the curtailment they take
+    (``schedule.csv``'s ``firm_it_mw, flexible_it_mw``, ``curtailment.csv``: MW, stress
+    hours, MWh, USD a year), with the trade-off in words; "" when flexibility is off."""
+    f = p.sc.get("flexibility") or {}
+    if not f.get("enabled"):
+        return ""
+    sc, cu = p.schedule, p.curtailment
+    head = '<section id="flexibility"><h2>Flexible connections</h2>'
+    words = (
+        "<p>Each campus may connect part of its IT MW <b>flexible</b>: the grid may curtail "
+        f"it in its stressed snapshots, by at most {_pct(f.get('depth', 0.3))} of the "
+        "flexible draw at once and "
+        f"{_pct(f.get('budget_share', 0.005), 2)} of its yearly energy, at "
+        f"{esc(fmt_usd(f.get('curtail_usd_per_mwh')))} per MWh of compute lost. The "
+        "<b>firm</b> MW are never curtailed. A flexible MW is worth taking where the grid "
+        "binds: it lets a cheap or early site take load its lines or substation could not "
+        "host firm, for the cost of the compute lost in a few hours a year, instead of a "
+        "dearer or later site, or a grid upgrade. Snapshots are representative, not "
+        "chronological: a curtailment counts the stress hours of its snapshot; the longest "
+        "single event is not modelled.</p>"
+    )
+    if "flexible_it_mw" not in sc.columns or not (sc["flexible_it_mw"].astype(float) > 1e-6).any():
+        return (
+            head + words + "<p>The plan connects every MW firm: curtailment pays nowhere "
+            "(the grid does not bind where it would, or the compute lost costs more than the "
+            "alternatives).</p></section>"
+        )
+    flex = sc[sc["flexible_it_mw"].astype(float) > 1e-6]
+    cu_key = {}
+    if len(cu):
+        g = cu.groupby(["site_id", "year"])
+        cu_key = {
+            (str(k[0]), _as_int(k[1])): (
+                float(v["curtailed_mw"].to_numpy(dtype=float).max()),
+                float(v["hours"].to_numpy(dtype=float).sum()),
+                float(v["curtailed_mwh"].to_numpy(dtype=float).sum()),
+                float(v["cost_usd"].to_numpy(dtype=float).sum()),
+            )
+            for k, v in g
+        }
+    rows = []
+    for r in flex.itertuples(index=False):
+        c = cu_key.get((str(r.site_id), _as_int(r.year)), (0.0, 0.0, 0.0, 0.0))
+        rows.append(
+            [
+                r.site_id,
+                _as_int(r.year),
+                fmt_num(as_float(r.it_mw)),
+                fmt_num(as_float(r.firm_it_mw), 1),
+                fmt_num(as_float(r.flexible_it_mw), 1),
+                fmt_num(c[0], 1),
+                fmt_num(c[1], 1),
+                fmt_num(c[2]),
+                fmt_usd(c[3]),
+            ]
+        )
+    total = sum(v[3] for v in cu_key.values())
+    return (
+        head
+        + words
+        + f"<p>{len(set(flex['site_id']))} site(s) connect flexible; the curtailment costs "
+        f"{esc(fmt_usd(total))} over the planning years (not discounted).</p>"
+        + _table(
+            [
+                "site",
+                "year",
+                "IT [MW]",
+                "firm IT [MW]",
+                "flexible IT [MW]",
+                "curtailed at most [MW]",
+                "curtailed [h a year]",
+                "curtailed [MWh a year]",
+                "compute lost [USD a year]",
+            ],
+            rows,
+            num=(2, 3, 4, 5, 6, 7, 8),
+        )
+        + "</section>"
+    )
+
+
 def _water(p: _PlanFolder) -> str:
     wl = p.water_links
     head = '<section id="water"><h2>Water</h2>'
@@ -2044,6 +2128,7 @@ def build_html(plan_dir: Path) -> str:
         ("water", "Water", _water(p)),
         ("grid", "Grid", _grid(p)),
         ("onsite", "On-site generation", _onsite(p)),
+        ("flexibility", "Flexible connections", _flexibility(p)),
         ("cooling", "Cooling", _cooling(sites)),
         ("settings", "Settings met", _settings(p)),
         ("verification", "Verification", _verification(p)),

@@ -30,7 +30,7 @@ import shapely
 from siting.core.cells import as_float, as_int
 from siting.core.errors import SitingError
 from siting.core.io import OutputOwner, disk_trouble, staged_folder
-from siting.model.data import ModelData, partners
+from siting.model.data import ModelData, partners, stress_hours_of
 from siting.model.state import model_state
 from siting.network import require_network
 from siting.results.counterfactual import COLUMNS as COUNTERFACTUAL_COLUMNS
@@ -77,6 +77,17 @@ ONSITE_COLUMNS = [
     "water_m3_per_day",
     "cost_usd",
     "islanded",
+]
+#: Columns of :attr:`Plan.curtailment`.
+CURTAILMENT_COLUMNS = [
+    "site_id",
+    "bus_id",
+    "year",
+    "snapshot",
+    "curtailed_mw",
+    "hours",
+    "curtailed_mwh",
+    "cost_usd",
 ]
 
 
@@ -179,6 +190,12 @@ class Plan:
         (annualised capex, fixed and variable costs over the years it stands for) [USD,
         present value], ``islanded`` (the campus has no grid connection). Written as
         ``onsite.csv`` when it has rows (:mod:`siting.model.onsite`).
+    curtailment
+        Curtailed flexible draw per site, year and snapshot (:mod:`siting.model.flex`):
+        :data:`CURTAILMENT_COLUMNS`, ``curtailed_mw`` [MW of facility draw], ``hours`` the
+        snapshot's stress hours per year [h], ``curtailed_mwh`` their product [MWh/year],
+        ``cost_usd`` at the scenario's ``curtail_usd_per_mwh`` [USD/year, not discounted].
+        Written as ``curtailment.csv`` when it has rows.
     """
 
     name: str
@@ -210,6 +227,9 @@ class Plan:
     relief: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=RELIEF_COLUMNS))
     why: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=WHY_COLUMNS))
     onsite: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ONSITE_COLUMNS))
+    curtailment: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=CURTAILMENT_COLUMNS)
+    )
 
     @property
     def total_cost_usd(self) -> float:
@@ -239,8 +259,8 @@ class Plan:
         a modelled grid), ``upgrades.csv`` (headers only when none), ``why_here.csv`` (why
         each chosen site, :attr:`why`), ``contingencies.csv`` (with N-1), ``draw_relief.csv``
         (when campuses have relief), ``onsite.csv`` (when campuses build on-site
-        generation), ``manifest.json``, ``report.html``, ``index.html`` and the marker
-        :data:`siting.core.io.MARKER`.
+        generation), ``curtailment.csv`` (when flexible MW are curtailed), ``manifest.json``,
+        ``report.html``, ``index.html`` and the marker :data:`siting.core.io.MARKER`.
 
         Parameters
         ----------
@@ -304,6 +324,8 @@ class Plan:
             self.relief.to_csv(d / "draw_relief.csv", index=False, float_format="%.9g")
         if len(self.onsite):
             self.onsite.to_csv(d / "onsite.csv", index=False, float_format="%.9g")
+        if len(self.curtailment):
+            self.curtailment.to_csv(d / "curtailment.csv", index=False, float_format="%.9g")
         (d / "manifest.json").write_text(
             json.dumps(self.manifest, indent=2, default=_json_default) + "\n", encoding="utf-8"
         )
@@ -424,6 +446,8 @@ SCHEDULE_COLUMNS = [
     "bus_id",
     "water_m3_per_day",
     "public_it_mw",
+    "firm_it_mw",
+    "flexible_it_mw",
 ]
 
 
@@ -486,6 +510,7 @@ def extract(
         demand_served=_demand_served(m, d),
         relief=_relief(m, d, set(schedule["site_id"])),
         onsite=_onsite(m, d, set(schedule["site_id"])),
+        curtailment=_curtailment(m, d, set(schedule["site_id"])),
     )
 
 
@@ -541,6 +566,26 @@ def _onsite(m: pyo.ConcreteModel, d: ModelData, chosen: set) -> pd.DataFrame:
                 )
             )
     return pd.DataFrame(rows, columns=ONSITE_COLUMNS)
+
+
+def _curtailment(m: pyo.ConcreteModel, d: ModelData, chosen: set) -> pd.DataFrame:
+    """:attr:`Plan.curtailment` of the chosen sites (rows of less than 1e-6 MW left out)."""
+    if m.component("curtail_mw") is None:
+        return pd.DataFrame(columns=CURTAILMENT_COLUMNS)
+    stress = stress_hours_of(d)
+    price = d.flex.curtail_usd_per_mwh
+    rows = [
+        (s, d.campus.site.at[s, "bus_id"], y, str(h), v, stress[str(h)])
+        for s in d.campus.sites
+        if s in chosen
+        for t, y in enumerate(d.horizon.years)
+        for h in d.horizon.snapshots.index
+        if (v := _val(m.curtail_mw[s, t, h])) > 1e-6
+    ]
+    out = pd.DataFrame(rows, columns=CURTAILMENT_COLUMNS[:6])
+    out["curtailed_mwh"] = out["curtailed_mw"] * out["hours"]
+    out["cost_usd"] = out["curtailed_mwh"] * price
+    return out[CURTAILMENT_COLUMNS]
 
 
 def _heat_sold(m: pyo.ConcreteModel, d: ModelData) -> pd.DataFrame:
@@ -599,13 +644,16 @@ def _schedule(m: pyo.ConcreteModel, d: ModelData) -> pd.DataFrame:
 
     IT capacity is rounded to whole modules [MW]; draws [MW] are IT x PUE (typical: x the
     utilisation too); water is what the site draws from all its sources [m3/day];
-    ``public_it_mw`` is the IT MW reserved for public-interest use (:func:`_public_mw`). A
-    site with less than half a module in every year is not chosen.
+    ``public_it_mw`` is the IT MW reserved for public-interest use (:func:`_public_mw`);
+    ``flexible_it_mw`` the IT MW connected flexible (:mod:`siting.model.flex`; 0 without
+    flexibility) and ``firm_it_mw`` the rest. A site with less than half a module in every
+    year is not chosen.
     """
     rows = []
     techs_of = _techs_of(m)
     sw = list(m.SW) if m.component("SW") is not None else []
     sources_of = partners(sw, d.campus.sites, list(d.water.sources.index) if sw else [])[0]
+    flex = m.component("flex_it_mw")
     for s in d.campus.sites:
         caps = [_val(m.cap[s, t]) for t in range(d.horizon.n_years)]
         if max(caps) < 0.5 * d.campus.module_mw:
@@ -619,6 +667,7 @@ def _schedule(m: pyo.ConcreteModel, d: ModelData) -> pd.DataFrame:
             if it <= 0 and (t == 0 or caps[t - 1] <= 0):
                 continue
             water = sum(_val(m.x[s, w, t]) for w in sources_of[s])
+            flex_mw = min(max(_val(flex[s, t]), 0.0), it) if flex is not None else 0.0
             rows.append(
                 {
                     "site_id": s,
@@ -632,6 +681,8 @@ def _schedule(m: pyo.ConcreteModel, d: ModelData) -> pd.DataFrame:
                     "cooling": k,
                     "bus_id": d.campus.site.at[s, "bus_id"],
                     "water_m3_per_day": water,
+                    "firm_it_mw": it - flex_mw,
+                    "flexible_it_mw": flex_mw,
                 }
             )
     _public_mw(m, d, rows)

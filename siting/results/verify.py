@@ -18,7 +18,7 @@ import pandas as pd
 
 from siting.core.cells import as_float, as_int
 from siting.core.errors import SitingError
-from siting.model.data import ModelData, checked_outages
+from siting.model.data import HOURS_PER_YEAR, ModelData, checked_outages, stress_hours_of
 from siting.network import require_network
 
 if TYPE_CHECKING:
@@ -219,6 +219,8 @@ def verify(
     _verify_demand(sc, d, add)
     if d.onsite.enabled:
         _verify_onsite(plan, d, add)
+    if d.flex.enabled or len(plan.curtailment):
+        _verify_curtailment(plan, d, add)
     if d.grid.enabled:
         checks.extend(_verify_grid(plan, d))
     if raise_on_failure:
@@ -646,6 +648,116 @@ def _verify_islanded(plan: Plan, d: ModelData, add: Callable[..., None]) -> None
         where,
         said=f"the islanded campuses ({', '.join(islanded)}) are supplied on site in every "
         "year and snapshot",
+    )
+
+
+def _verify_curtailment(plan: Plan, d: ModelData, add: Callable[..., None]) -> None:
+    """Flexible MW and their curtailment (:mod:`siting.model.flex`), from the schedule's
+    ``flexible_it_mw`` and the curtailment table: flexible MW within the site's share;
+    each curtailment within the depth of the flexible draw of its snapshot (so firm MW are
+    never curtailed); each site's curtailed energy per year within the budget (the
+    snapshots' stress hours from the inputs, not the table); and the draw relief the flows
+    were recomputed with (``draw_relief.csv``) equal to the curtailment."""
+    sc = plan.schedule
+    cu = plan.curtailment
+    f = d.flex
+    flex = sc["flexible_it_mw"].to_numpy(dtype=float) if "flexible_it_mw" in sc else np.zeros(0)
+    it = sc["it_mw"].to_numpy(dtype=float) if len(sc) else np.zeros(0)
+    add(
+        "flexible MW within the site's share",
+        _excess(flex, f.max_share * it) if len(sc) else 0.0,
+        "MW",
+        said=f"flexible IT MW at most {_pct(f.max_share)} of each site's IT MW: "
+        f"{_n(float(flex.sum()) if len(flex) else 0.0)} MW-years flexible",
+    )
+    stress = stress_hours_of(d)
+    room = _flexible_draw(sc, cu, d) * f.depth
+    cmw = cu["curtailed_mw"].to_numpy(dtype=float)
+    exc = _excess(cmw, room) if len(cu) else np.zeros(0)
+    add(
+        "curtailment within its depth",
+        exc if len(cu) else 0.0,
+        "MW",
+        detail=_first_row(cu, exc),
+        said=f"each curtailment at most {_pct(f.depth)} of the flexible MW's draw (firm MW "
+        f"never curtailed): {len(cu)} curtailed site-year-snapshots, at most "
+        f"{_n(float(cmw.max()) if len(cu) else 0.0)} MW",
+    )
+    _verify_budget(plan, d, stress, add)
+    rel = plan.relief
+    rel = rel[rel["source"] == "curtailment"] if len(rel) else rel
+    a = cu.groupby(["site_id", "year", "snapshot"])["curtailed_mw"].sum() if len(cu) else None
+    b = rel.groupby(["site_id", "year", "snapshot"])["relief_mw"].sum() if len(rel) else None
+    if a is None or b is None:
+        diff = np.asarray([0.0 if a is None and b is None else 1.0])
+    else:
+        j = a.index.union(b.index)
+        diff = np.abs(a.reindex(j).fillna(0.0).to_numpy() - b.reindex(j).fillna(0.0).to_numpy())
+    add(
+        "curtailment equals the draw relief of the flows",
+        _excess(diff, 0.0),
+        "MW",
+        said="the curtailment table and the relief the flows were recomputed with agree",
+    )
+
+
+def _flexible_draw(sc: pd.DataFrame, cu: pd.DataFrame, d: ModelData) -> np.ndarray:
+    """The flexible MW's draw at each curtailment row's site, year and snapshot [MW]: the
+    schedule's draw (peak or typical) x ``flexible_it_mw / it_mw`` (0 where the schedule
+    has no such row)."""
+    if not len(cu) or not len(sc):
+        return np.zeros(len(cu))
+    s = sc.assign(site_id=sc["site_id"].astype(str), year=sc["year"].astype(int))
+    share = s["flexible_it_mw"].astype(float) / s["it_mw"].astype(float).clip(lower=1e-12)
+    s = s.assign(flex_peak=share * s["peak_draw_mw"], flex_typ=share * s["typical_draw_mw"])
+    j = cu.assign(site_id=cu["site_id"].astype(str), year=cu["year"].astype(int)).merge(
+        s[["site_id", "year", "flex_peak", "flex_typ"]], on=["site_id", "year"], how="left"
+    )
+    peak = j["snapshot"].astype(str).map(d.horizon.snapshots["peak"].astype(bool)).fillna(False)
+    draw = np.where(peak.to_numpy(dtype=bool), j["flex_peak"], j["flex_typ"])
+    return np.nan_to_num(np.asarray(draw, dtype=float), nan=0.0)
+
+
+def _first_row(table: pd.DataFrame, excess: np.ndarray) -> str:
+    """Where the first positive excess of a per-row check is (site, year, snapshot)."""
+    bad = np.flatnonzero(excess > 0)
+    if not len(bad):
+        return ""
+    r = table.iloc[int(bad[0])]
+    return f"site {r['site_id']}, year {r['year']}, snapshot {r['snapshot']}"
+
+
+def _verify_budget(
+    plan: Plan, d: ModelData, stress: dict[str, float], add: Callable[..., None]
+) -> None:
+    """Each site's curtailed energy per year within ``budget_share`` x 8,760 h x its
+    flexible MW's peak draw [MWh]."""
+    cu, sc, f = plan.curtailment, plan.schedule, d.flex
+    if not len(cu):
+        add("curtailment budget", 0.0, "MWh", said="no curtailment")
+        return
+    mwh = (
+        (cu["curtailed_mw"].astype(float) * cu["snapshot"].astype(str).map(stress).astype(float))
+        .groupby([cu["site_id"].astype(str), cu["year"].astype(int)])
+        .sum()
+    )
+    s = sc.assign(site_id=sc["site_id"].astype(str)).set_index(["site_id", "year"])
+    share = s["flexible_it_mw"].astype(float) / s["it_mw"].astype(float).clip(lower=1e-12)
+    budget = (f.budget_share * HOURS_PER_YEAR * share * s["peak_draw_mw"].astype(float)).reindex(
+        mwh.index
+    )
+    exc = _excess(mwh.to_numpy(), budget.fillna(0.0).to_numpy())
+    worst = int(np.argmax(mwh.to_numpy() / budget.fillna(0.0).clip(lower=1e-12).to_numpy()))
+    site, year = mwh.index[worst]
+    bad_site, bad_year = mwh.index[int(np.argmax(exc))]
+    add(
+        "curtailment budget",
+        exc,
+        "MWh",
+        detail=f"site {bad_site}, year {bad_year}",
+        said=f"curtailed energy per site and year within {_pct(f.budget_share)} of the flexible "
+        f"draw over 8,760 h: {_n(float(mwh.iloc[worst]))} of {_n(float(budget.iloc[worst]))} MWh "
+        f"at the tightest ({site}, {year})",
     )
 
 
