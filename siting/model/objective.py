@@ -99,8 +99,8 @@ def cost_split(costs_usd: dict[str, float]) -> dict[str, float]:
         ``spent_usd`` (sum of :data:`SPEND_PARTS`), ``earned_usd`` (sum of
         :data:`EARN_PARTS`, <= 0: a credit), ``policy_weight_usd`` (sum of
         :data:`WEIGHT_PARTS`, <= 0), ``delay_usd`` (sum of :data:`DELAY_PARTS`, >= 0: the
-        cost of delay of soft targets and of curtailed compute), ``other_usd`` (any part not named here) and
-        ``net_present_cost_usd`` (their sum, the objective's cost).
+        cost of delay of soft targets and of curtailed compute), ``other_usd`` (any part not
+        named here) and ``net_present_cost_usd`` (their sum, the objective's cost).
     """
     spent = float(sum(float(costs_usd.get(k, 0.0)) for k in SPEND_PARTS))
     earned = float(sum(float(costs_usd.get(k, 0.0)) for k in EARN_PARTS))
