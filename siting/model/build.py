@@ -8,7 +8,9 @@ Each family is a module with its sets, variables, constraints and math in its do
 3. :mod:`~siting.model.onsite` on-site generation and storage, islanded campuses (relief
    of the draw from the grid);
 4. :mod:`~siting.model.flex` firm and flexible MW, curtailment of the flexible MW (relief of
-   the draw, within a depth and a yearly budget; off by default);
+   the draw, within a depth and a yearly budget; off by default); then time to power
+   (:func:`~siting.model.power.add_power_years`: nothing from the grid before a site's
+   connection, only flexible MW before its firm connection);
 5. :mod:`~siting.model.grid` DC power flow per period and snapshot, thermal limits, headroom;
 6. :mod:`~siting.model.water` water need x WUE met from sources in reach, shared capacities;
 7. :mod:`~siting.model.policy` targets, shares, zones, demand (a capacitated facility
@@ -33,7 +35,7 @@ from siting.model.metrics import add_metrics
 from siting.model.objective import add_objective
 from siting.model.onsite import add_onsite
 from siting.model.policy import add_policy
-from siting.model.power import add_power
+from siting.model.power import add_power, add_power_years
 from siting.model.sites import add_sites
 from siting.model.water import add_water
 
@@ -70,6 +72,7 @@ def build_model(
     add_power(m, d)
     add_onsite(m, d)
     add_flex(m, d)
+    add_power_years(m, d)
     add_grid(m, d)
     add_water(m, d)
     add_policy(m, d)

@@ -209,12 +209,15 @@ class CampusData:
         Per-site table indexed by site_id: ``max_it_mw, fixed_cost_usd, land_usd_per_mw,
         interconnect_usd`` (tie line), ``bus_id``, ``bus_distance_km``, ``zone_id,
         zone_kind, region_id``, ``earliest_period`` (index into ``years``: the first
-        period the site may have MW, its firm connection; :func:`power_years`), and from
-        :func:`power_years` ``firm_connect_year``, ``flex_connect_year`` [calendar year]
-        and ``power_why`` (``queue``, ``upgrade``, ``build`` or "": what sets the firm
-        year). A flexible (curtailable) connection may draw from ``flex_connect_year``
-        (``flex_period``, index into ``years``); until the model has flexible MW, a site's
-        MW before ``earliest_period`` is 0.
+        period the site may have MW, :func:`first_power`), and from :func:`power_years`
+        ``firm_connect_year``, ``flex_connect_year``, ``build_year`` [calendar year] and
+        ``power_why`` (``queue``, ``upgrade``, ``build`` or "": what sets the firm year),
+        ``firm_period`` and ``flex_period`` (the firm and flexible connections' periods,
+        indexes into ``years``; ``flex_period`` is ``firm_period`` without flexible MW) and
+        ``power_via`` (``firm``, ``flexible``, ``on-site``: what powers the first period).
+        Between ``earliest_period`` and ``flex_period`` a campus draws nothing from the
+        grid (on-site supply), between ``flex_period`` and ``firm_period`` all its MW are
+        flexible (:func:`siting.model.power.add_power_years`).
     module_mw, min_campus_mw
         Module size and smallest campus [MW IT].
     max_modules_per_period
@@ -911,6 +914,10 @@ def model_data(
     heat_links, sinks = _heat_inputs(layers, candidates, sites)
     form = _formulation(scenario, grid.on, net, notes)
     pol = scenario.policy
+    onsite = onsite_inputs(scenario, sites, list(snaps.index))
+    flex = _flex(scenario, grid.on)
+    on_sites = sorted({str(x) for x in onsite.availability.index.get_level_values(0)})
+    first_power(site, list(years), flex.enabled, on_sites if len(onsite.availability) else [])
     return ModelData(
         horizon=horizon,
         campus=campus,
@@ -966,9 +973,36 @@ def model_data(
             upgrade_budget_usd=scenario.grid.upgrade_budget_usd,
         ),
         goal=Goal(sense=scenario.objective.sense, budget_usd=scenario.objective.budget_usd),
-        onsite=onsite_inputs(scenario, sites, list(snaps.index)),
-        flex=_flex(scenario, grid.on),
+        onsite=onsite,
+        flex=flex,
         notes=notes,
+    )
+
+
+def first_power(site: pd.DataFrame, years: list[int], flex_on: bool, onsite: list[str]) -> None:
+    """Each site's first period with any MW, by the power it can have then (in place).
+
+    A site may have MW from the earliest of: its firm connection (``firm_connect_year``),
+    its flexible connection (``flex_connect_year``) when the model has flexible MW
+    (``flex_on``), and, at a site with on-site generation options (``onsite``), the end of
+    its construction (``build_year``): before its grid connection such a campus runs on its
+    own supply (:func:`siting.model.power.add_power_years`). Sets ``earliest_period`` (that
+    first period, an index into ``years``), keeps ``firm_period`` (the firm connection's) and
+    sets ``flex_period`` to ``firm_period`` when the model has no flexible MW, and
+    ``power_via`` (``firm``, ``flexible`` or ``on-site``: what powers its first year).
+    """
+    if not len(site):
+        site["power_via"] = pd.Series(dtype=str)
+        return
+    yrs = np.asarray(years)
+    firm = site["firm_connect_year"].to_numpy(dtype=int)
+    flex = site["flex_connect_year"].to_numpy(dtype=int) if flex_on else firm
+    own = np.where(site.index.isin(onsite), site["build_year"].to_numpy(dtype=int), firm)
+    first = np.minimum(np.minimum(firm, flex), own)
+    site["flex_period"] = np.searchsorted(yrs, np.minimum(flex, firm)).astype(int)
+    site["earliest_period"] = np.searchsorted(yrs, first).astype(int)
+    site["power_via"] = np.where(
+        first >= firm, "firm", np.where(first >= np.minimum(flex, firm), "flexible", "on-site")
     )
 
 
@@ -1122,9 +1156,11 @@ def _site_table(
     for col in ("bus_id", "zone_id", "zone_kind", "region_id"):
         site[col] = sites_df[col].fillna("").astype(str).to_numpy()
     site["earliest_period"] = earliest_period
+    site["firm_period"] = earliest_period
     site["flex_period"] = earliest_period
     site["firm_connect_year"] = max(int(earliest), int(years[0]))
     site["flex_connect_year"] = site["firm_connect_year"]
+    site["build_year"] = site["firm_connect_year"]
     site["power_why"] = "build" if earliest > years[0] else ""
     return site
 
@@ -1229,9 +1265,11 @@ def power_years(
     why = np.array(POWER_WHY)[np.argmax(parts == firm[:, None], axis=1)]
     site["firm_connect_year"] = firm
     site["flex_connect_year"] = np.maximum(flex_bus, build)
+    site["build_year"] = build
     site["power_why"] = np.where(firm > y0, why, "")
     yrs = np.asarray(years)
     site["earliest_period"] = np.searchsorted(yrs, firm).astype(int)
+    site["firm_period"] = site["earliest_period"]
     site["flex_period"] = np.searchsorted(yrs, site["flex_connect_year"].to_numpy()).astype(int)
     counts = {w: int((site["power_why"] == w).sum()) for w in POWER_WHY}
     notes.append(

@@ -13,6 +13,12 @@
   * relief_r[s,t,h]``. Those families are built after this one and before the grid, which
   reads each site's draw through :func:`grid_draw` (balances, headroom) and, in the PTDF
   form, puts the relief variables in its rows' variable pools.
+- Time to power (:func:`add_power_years`, built after the relief families): a campus that
+  may have MW before its grid connection (on-site options: ``earliest_period <
+  flex_period``) draws nothing from the grid until then, ``grid_draw[s,t,h] <= 0`` (it is
+  at least 0: on-site supply is never exported); between its flexible and its firm
+  connection (``flex_period <= t < firm_period``) all its MW are flexible,
+  ``firm_it_mw[s,t] <= 0`` (:mod:`siting.model.flex`).
 """
 
 from __future__ import annotations
@@ -110,3 +116,36 @@ def grid_draw(m: pyo.ConcreteModel, s: str, t: int, h: str, at: dict | None = No
     if not parts:
         return m.draw[s, t, h]
     return m.draw[s, t, h] - pyo.quicksum(c * v[s, t, h] for v, c in parts)
+
+
+def add_power_years(m: pyo.ConcreteModel, d: ModelData) -> None:
+    """Time to power (see the module docstring): the rows ``no_grid_yet[s,t,h]`` and
+    ``flexible_only[s,t]``, where a site's periods call for them; nothing otherwise."""
+    site = d.campus.site
+    n = d.horizon.n_years
+    early = site["earliest_period"].to_dict()
+    flex_p = site["flex_period"].to_dict()
+    firm_p = site["firm_period"].to_dict() if "firm_period" in site else early
+    relief = relief_at(m)
+    pre = [(s, t) for s in d.campus.sites for t in range(int(early[s]), min(int(flex_p[s]), n))]
+    if pre:
+        bad = sorted({s for s, _ in pre if s not in relief})
+        if bad:
+            raise ValueError(
+                f"sites {bad[:5]} may have MW before their grid connection but nothing "
+                "lowers their draw from the grid (no on-site option)"
+            )
+        m.PRE = pyo.Set(initialize=pre, ordered=True, dimen=2)
+        m.no_grid_yet = pyo.Constraint(
+            m.PRE, m.H, rule=lambda m, s, t, h: grid_draw(m, s, t, h, relief) <= 0.0
+        )
+    if m.component("firm_it_mw") is None:
+        return
+    flex_only = [
+        (s, t)
+        for s in d.campus.sites
+        for t in range(max(int(early[s]), int(flex_p[s])), min(int(firm_p[s]), n))
+    ]
+    if flex_only:
+        m.FLEXONLY = pyo.Set(initialize=flex_only, ordered=True, dimen=2)
+        m.flexible_only = pyo.Constraint(m.FLEXONLY, rule=lambda m, s, t: m.firm_it_mw[s, t] <= 0.0)

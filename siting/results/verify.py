@@ -221,6 +221,7 @@ def verify(
         _verify_onsite(plan, d, add)
     if d.flex.enabled or len(plan.curtailment):
         _verify_curtailment(plan, d, add)
+    _verify_before_connection(plan, d, add)
     if d.grid.enabled:
         checks.extend(_verify_grid(plan, d))
     if raise_on_failure:
@@ -336,17 +337,34 @@ def _verify_schedule(
     return cap, perf
 
 
-def _verify_power_year(piv: pd.DataFrame, d: ModelData, add: Callable[..., None]) -> None:
-    """No site has MW in a year before its power allows: its ``firm_connect_year`` (the
-    latest of its bus's queue, a substation upgrade it needs and construction; without it,
-    the year of ``earliest_period``). ``piv``: IT MW per site (rows) and year (columns)."""
-    site = d.campus.site.reindex(piv.index)
+def _power_years(d: ModelData, sites: pd.Index) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per site of ``sites``: the first year it may have MW, its grid connection's year
+    (flexible, when the model has flexible MW) and its firm connection's year [calendar
+    year], from the inputs (``firm_connect_year``, ``flex_connect_year``, ``build_year``;
+    on-site options let a campus run from its ``build_year``)."""
+    site = d.campus.site.reindex(sites)
     years = np.asarray(d.horizon.years)
-    if "firm_connect_year" in site:
-        allowed = site["firm_connect_year"].to_numpy(dtype=float)
-    else:
+    if "firm_connect_year" not in site:
         ep = site["earliest_period"].to_numpy(dtype=int)
-        allowed = np.where(ep < len(years), years[np.minimum(ep, len(years) - 1)], np.inf)
+        first = np.where(ep < len(years), years[np.minimum(ep, len(years) - 1)], np.inf)
+        return first, first, first
+    firm = site["firm_connect_year"].to_numpy(dtype=float)
+    flex = site["flex_connect_year"].to_numpy(dtype=float) if d.flex.enabled else firm
+    grid = np.minimum(firm, flex)
+    avail = d.onsite.availability
+    onsite = set(avail.index.get_level_values(0).astype(str)) if len(avail) else set()
+    build = site["build_year"].to_numpy(dtype=float) if "build_year" in site else firm
+    own = np.where(np.isin(np.asarray(sites, dtype=str), list(onsite)), build, firm)
+    return np.minimum(grid, own), grid, firm
+
+
+def _verify_power_year(piv: pd.DataFrame, d: ModelData, add: Callable[..., None]) -> None:
+    """No site has MW in a year before its power allows (:func:`_power_years`: its firm
+    connection, the latest of its bus's queue, a substation upgrade it needs and
+    construction; its flexible connection with flexible MW; its construction with on-site
+    options). ``piv``: IT MW per site (rows) and year (columns)."""
+    years = np.asarray(d.horizon.years)
+    allowed, _, _ = _power_years(d, piv.index)
     early = (years[None, :] < allowed[:, None]) * piv.to_numpy()
     worst = early.max(axis=1) if early.size else np.zeros(0)
     i = int(np.argmax(worst)) if len(worst) else 0
@@ -358,7 +376,56 @@ def _verify_power_year(piv: pd.DataFrame, d: ModelData, add: Callable[..., None]
         if len(worst)
         else "",
         said="no site has MW before its first year of power (its bus's queue, a substation "
-        "upgrade it needs, its construction, campus.earliest_year)",
+        "upgrade it needs, its construction, campus.earliest_year; earlier with a flexible "
+        "connection or on-site supply)",
+    )
+
+
+def _verify_before_connection(plan: Plan, d: ModelData, add: Callable[..., None]) -> None:
+    """Before a site's grid connection its campus draws nothing from the grid (on-site
+    supply: its draw less its relief is 0 in every snapshot), and before its firm connection
+    all its IT MW are flexible (``flexible_it_mw``); checked where a schedule row comes
+    before either year."""
+    sc = plan.schedule
+    if not len(sc) or "firm_connect_year" not in d.campus.site:
+        return
+    sites = pd.Index(sc["site_id"].astype(str).unique())
+    _, grid_y, firm_y = _power_years(d, sites)
+    conn = dict(zip(sites, grid_y, strict=True))
+    firm = dict(zip(sites, firm_y, strict=True))
+    rel = plan.relief
+    peak = d.horizon.snapshots["peak"].astype(bool)
+    worst_grid, where_grid, worst_flex, where_flex, n_pre = 0.0, "", 0.0, "", 0
+    for r in sc.itertuples(index=False):
+        s, y = str(r.site_id), as_int(r.year)
+        if y < conn[s]:
+            n_pre += 1
+            mine = rel[(rel["site_id"].astype(str) == s) & (rel["year"] == y)] if len(rel) else rel
+            for h, is_peak in peak.items():
+                draw = as_float(r.peak_draw_mw if is_peak else r.typical_draw_mw)
+                got = float(mine.loc[mine["snapshot"].astype(str) == str(h), "relief_mw"].sum())
+                if draw - got > worst_grid:
+                    worst_grid, where_grid = draw - got, f"site {s}, {y}, snapshot {h}"
+        elif y < firm[s]:
+            n_pre += 1
+            flex = as_float(getattr(r, "flexible_it_mw", 0.0) or 0.0)
+            if as_float(r.it_mw) - flex > worst_flex:
+                worst_flex, where_flex = as_float(r.it_mw) - flex, f"site {s}, {y}"
+    if not n_pre:
+        return
+    add(
+        "nothing from the grid before its connection",
+        worst_grid - TOL_ABS,
+        "MW",
+        where_grid,
+        said="a campus running before its grid connection is supplied on site in every snapshot",
+    )
+    add(
+        "only flexible MW before the firm connection",
+        worst_flex - TOL_ABS,
+        "MW",
+        where_flex,
+        said="between its flexible and its firm connection a campus's IT MW are all flexible",
     )
 
 
