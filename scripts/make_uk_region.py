@@ -76,13 +76,14 @@ SOURCE_TAG = "synthetic; scripts/make_uk_region.py"
 # --- outline -------------------------------------------------------------------------------
 MASK_WEST, MASK_EAST, MASK_SOUTH, MASK_NORTH, MASK_RES = -8.8, 2.0, 49.8, 61.0, 0.01
 NOT_GB = (
-    ("Ireland", 53.35, -6.26),
-    ("Isle of Man (a Crown Dependency)", 54.15, -4.48),
+    ("Ireland", 53.50, -7.50),
+    ("Isle of Man (a Crown Dependency)", 54.23, -4.55),
     ("France", 50.50, 1.90),
 )
 """Land-mask components dropped: a point inside each."""
-MIN_ISLAND_CELLS = 60
-"""Smallest island kept [0.01 degree cells, about 0.7 km2 each]: about 40 km2."""
+MIN_ISLAND_CELLS = 30
+"""Smallest island kept [0.01 degree cells, about 0.7 km2 each]: about 20 km2 (Holy Island,
+Anglesey, where Holyhead is, has 39 km2)."""
 
 # --- people and load -----------------------------------------------------------------------
 URBAN_DENSITY_PER_KM2 = 4000.0
@@ -381,31 +382,31 @@ for (500 MW by 2030) brings the works forward to a one-year lead time."""
 ZONES = (
     # zone_id, name, parts: (lat, lon, semi-major km, semi-minor km, azimuth), buses
     (
-        "AIGZ1",
+        "Culham",
         "Culham AI Growth Zone (Oxfordshire)",
         ((51.645, -1.235, 9.0, 7.0, 0.0),),
         ("Didcot", "Cowley"),
     ),
     (
-        "AIGZ2",
+        "North-East",
         "North East AI Growth Zone (Blyth and Cobalt Park)",
         ((55.150, -1.540, 8.0, 5.0, 0.0), (55.025, -1.510, 6.0, 5.0, 0.0)),
         ("Blyth", "Tynemouth"),
     ),
     (
-        "AIGZ3",
+        "North-Wales",
         "North Wales AI Growth Zone (Anglesey and Trawsfynydd)",
         ((53.310, -4.520, 11.0, 7.0, 60.0), (52.920, -3.950, 7.0, 5.0, 0.0)),
         ("Wylfa", "Trawsfynydd"),
     ),
     (
-        "AIGZ4",
+        "South-Wales",
         "South Wales AI Growth Zone (Newport)",
         ((51.570, -2.930, 9.0, 6.0, 70.0),),
         ("Uskmouth",),
     ),
     (
-        "AIGZ5",
+        "Lanarkshire",
         "Lanarkshire AI Growth Zone (Airdrie)",
         ((55.860, -3.960, 9.0, 7.0, 0.0),),
         ("Wishaw",),
@@ -416,7 +417,7 @@ ANNOUNCED_SITES = (
     ("S1", "UKAEA Culham campus", 51.657, -1.230),
     ("S2", "Cambois (former Blyth power station)", 55.160, -1.530),
     ("S3", "Cobalt Park, North Tyneside", 55.025, -1.515),
-    ("S4", "Prosperity Parc, Holyhead", 53.295, -4.600),
+    ("S4", "Prosperity Parc, Holyhead", 53.300, -4.610),
     ("S5", "Trawsfynydd former nuclear site", 52.925, -3.948),
     ("S6", "Former Llanwern steelworks, Newport", 51.570, -2.900),
     ("S7", "DataVita, Airdrie", 55.865, -3.985),
@@ -548,9 +549,9 @@ UPLANDS = (
     # Snowdonia, Cambrian mountains, Brecon Beacons, Dartmoor, North York Moors
     (57.0, -4.3, 480.0, 0.9),
     (57.6, -5.0, 320.0, 0.6),
-    (55.40, -3.40, 400.0, 0.45),
+    (55.35, -3.40, 400.0, 0.30),
     (54.40, -2.20, 420.0, 0.35),
-    (53.60, -1.95, 330.0, 0.30),
+    (53.55, -1.80, 300.0, 0.18),
     (54.50, -3.10, 450.0, 0.20),
     (53.00, -3.90, 500.0, 0.25),
     (52.35, -3.70, 350.0, 0.35),
@@ -1421,8 +1422,8 @@ def land_fields(
     Parks, AONBs), 7 upland moor and peat (above about 380 m); 0 outside Great Britain.
     Cost: farmland about 32,000 USD/ha in the south of England falling to 6,000 in the
     Highlands and islands (RICS/RAU farmland value surveys: about GBP 10,000/acre in England,
-    less in Scotland), times noise and a class factor, plus an urban premium of 20 USD/ha per
-    unit of population potential sum(pop / (d**2 + 8**2)) [people/km2], capped at 3 M USD/ha.
+    less in Scotland), times noise and a class factor, plus an urban premium of 25 USD/ha per
+    unit of population potential sum(pop / (d**2 + 4**2)) [people/km2], capped at 3 M USD/ha.
     """
     rng = rng_for(SEED, "land")
     n1, n2, n3 = (smooth_noise(rng, s) for s in (4.0, 3.0, 1.5))
@@ -1450,9 +1451,9 @@ def land_fields(
     for r in places.itertuples():
         dx = (lon - r.lon) * 111.32 * coslat
         dy = (lat - r.lat) * 110.57
-        gravity += r.population / (dx * dx + dy * dy + 64.0)
+        gravity += r.population / (dx * dx + dy * dy + 16.0)
     factor = np.choose(cls, [1.0, 1.0, 1.15, 0.8, 1.0, 0.8, 1.0, 0.3])
-    cost = rural * np.exp(0.25 * n2) * factor + 20.0 * gravity * np.exp(0.15 * n3)
+    cost = rural * np.exp(0.25 * n2) * factor + 25.0 * gravity * np.exp(0.15 * n3)
     cost = np.minimum(cost, 3.0e6)
     return cls, np.where(valid, np.round(cost, -1), NODATA).astype(np.float32)
 
