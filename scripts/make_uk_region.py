@@ -1132,29 +1132,9 @@ def make_grid(
     raise RuntimeError("the grid could not be sized")
 
 
-def _make_grid(
-    places: pd.DataFrame, small: pd.DataFrame, regions: gpd.GeoDataFrame, promoted: set[str]
-) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame, dict]:
-    """One attempt of :func:`make_grid` with the ``promoted`` substations at 400 kV."""
-    buses, branches = build_topology(places, small, regions, promoted)
-    order = buses.sort_values(["voltage_kv", "name"], ascending=[False, True]).index.to_list()
-    remap = {old: new for new, old in enumerate(order)}
-    buses = buses.loc[order].reset_index(drop=True)
-    buses["idx"] = np.arange(len(buses))
-    branches["f"], branches["t"] = branches["f"].map(remap), branches["t"].map(remap)
-    if buses["name"].duplicated().any():
-        raise RuntimeError(f"duplicate bus names: {buses.loc[buses.name.duplicated(), 'name']}")
-    buses["load_mw"] = buses["load_mw"].round(1)
-    load_cols = ["load_mw"]
-    for yr in LOAD_YEARS:
-        g = buses["area"].map(lambda a: LOAD_GROWTH.get(a, 0.015))
-        buses[f"load_mw_{yr}"] = (buses["load_mw"] * (1.0 + g) ** (yr - BASE_YEAR)).round(1)
-        load_cols.append(f"load_mw_{yr}")
-    gens = build_generators(buses)
-    cap = gens.groupby("bus")["p_max_mw"].sum()
-    slack = int(cap.idxmax())
-    br = size_branches(buses, branches, gens, load_cols, slack)
-    zsites = zone_sites()
+def branch_table(buses: pd.DataFrame, br: pd.DataFrame, zsites: set[str]) -> gpd.GeoDataFrame:
+    """The branches layer from the sized branches: impedances of the chosen build, ratings,
+    and the upgrade options (one-year ones into the zones' substations)."""
     rows = []
     for k, r in enumerate(br.itertuples()):
         fb, tb = buses.loc[r.f], buses.loc[r.t]
@@ -1189,7 +1169,33 @@ def _make_grid(
                 "geometry": shapely.LineString([(fb.lon, fb.lat), (tb.lon, tb.lat)]),
             }
         )
-    br_out = gpd.GeoDataFrame(rows, geometry="geometry", crs=CRS_LL)
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=CRS_LL)
+
+
+def _make_grid(
+    places: pd.DataFrame, small: pd.DataFrame, regions: gpd.GeoDataFrame, promoted: set[str]
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame, dict]:
+    """One attempt of :func:`make_grid` with the ``promoted`` substations at 400 kV."""
+    buses, branches = build_topology(places, small, regions, promoted)
+    order = buses.sort_values(["voltage_kv", "name"], ascending=[False, True]).index.to_list()
+    remap = {old: new for new, old in enumerate(order)}
+    buses = buses.loc[order].reset_index(drop=True)
+    buses["idx"] = np.arange(len(buses))
+    branches["f"], branches["t"] = branches["f"].map(remap), branches["t"].map(remap)
+    if buses["name"].duplicated().any():
+        raise RuntimeError(f"duplicate bus names: {buses.loc[buses.name.duplicated(), 'name']}")
+    buses["load_mw"] = buses["load_mw"].round(1)
+    load_cols = ["load_mw"]
+    for yr in LOAD_YEARS:
+        g = buses["area"].map(lambda a: LOAD_GROWTH.get(a, 0.015))
+        buses[f"load_mw_{yr}"] = (buses["load_mw"] * (1.0 + g) ** (yr - BASE_YEAR)).round(1)
+        load_cols.append(f"load_mw_{yr}")
+    gens = build_generators(buses)
+    cap = gens.groupby("bus")["p_max_mw"].sum()
+    slack = int(cap.idxmax())
+    br = size_branches(buses, branches, gens, load_cols, slack)
+    zsites = zone_sites()
+    br_out = branch_table(buses, br, zsites)
     rng = rng_for(SEED, "buses")
     head, up_mw, lead = [], [], []
     for r in buses.itertuples():
