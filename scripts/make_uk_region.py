@@ -1581,6 +1581,7 @@ def main(argv: list[str] | None = None) -> int:
                 "sites": make_sites(),
             },
             OGR_DATE,
+            spatial_index=False,
         )
         shutil.move(str(gpkg), out / "uk.gpkg")
     write_rasters(out, boundary, places, exclusions)

@@ -464,16 +464,21 @@ def write_raster(
             dst.update_tags(source=source)
 
 
-def write_gpkg(path: Path, layers: dict[str, gpd.GeoDataFrame], ogr_date: str) -> None:
+def write_gpkg(
+    path: Path, layers: dict[str, gpd.GeoDataFrame], ogr_date: str, spatial_index: bool = True
+) -> None:
     """Write the layers to a new GeoPackage with fixed timestamps (byte-reproducible).
 
-    ``ogr_date`` is the ISO timestamp GDAL writes instead of the current time.
+    ``ogr_date`` is the ISO timestamp GDAL writes instead of the current time. Without a
+    ``spatial_index`` (R-tree) the file is about a quarter smaller; siting reads whole
+    layers and does not use it.
     """
     if path.exists():
         path.unlink()
     pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": ogr_date})
+    options = None if spatial_index else {"SPATIAL_INDEX": "NO"}
     for name, gdf in layers.items():
-        pyogrio.write_dataframe(gdf, path, layer=name, driver="GPKG")
+        pyogrio.write_dataframe(gdf, path, layer=name, driver="GPKG", layer_options=options)
 
 
 def sha256(path: Path) -> str:
