@@ -26,8 +26,6 @@ Run ``python scripts/make_demo_region.py [--out DIR]``; the default output is
 from __future__ import annotations
 
 import argparse
-import functools
-import hashlib
 import importlib.util
 import math
 import os
@@ -44,14 +42,34 @@ import pandas as pd
 import pyogrio
 import rasterio
 import shapely
-from pyproj import Geod, Transformer
+from pyproj import Transformer
 from rasterio.features import rasterize, shapes
 from rasterio.transform import from_origin
 from scipy import ndimage
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import dijkstra, minimum_spanning_tree
-from scipy.sparse.linalg import splu
-from scipy.spatial import Delaunay, QhullError
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from region_common import (  # noqa: E402  (a sibling module, found through sys.path)
+    LineConfig,
+    Projection,
+    clean,
+    compass,
+    dc_angles,
+    dc_flows,
+    delaunay_edges,
+    flows_of,
+    geodesic_km,
+    line_params,
+    plan_lines,
+    proportional_injection,
+    regions_of,
+    sha256,
+    stull_wet_bulb_c,
+)
+from region_common import land_mask as common_land_mask  # noqa: E402
+from region_common import rng_for as common_rng_for  # noqa: E402
+from region_common import urban_radius_km as common_urban_radius_km  # noqa: E402
+from region_common import write_gpkg as common_write_gpkg  # noqa: E402
+from region_common import write_raster as common_write_raster  # noqa: E402
 
 OGR_DATE = "2026-01-01T00:00:00Z"
 os.environ["OGR_CURRENT_DATE"] = OGR_DATE  # read by GDAL when a GeoPackage is written
@@ -64,8 +82,6 @@ CRS_LL = "EPSG:4326"
 CRS_KM = "EPSG:3083"  # NAD83 / Texas Centric Albers Equal Area (metres)
 BASE_MVA = 100.0
 BASE_YEAR = 2026
-GEOD = Geod(ellps="WGS84")
-_TO_KM = Transformer.from_crs(CRS_LL, CRS_KM, always_xy=True)
 _TO_LL = Transformer.from_crs(CRS_KM, CRS_LL, always_xy=True)
 
 # --- loads -------------------------------------------------------------------------------
@@ -158,28 +174,6 @@ GAS_BLOCK_MW = 800.0
 # --- lines ---------------------------------------------------------------------------------
 ROUTE_FACTOR = (1.1, 1.3)
 """Route length over geodesic distance, drawn uniformly per line."""
-
-
-@dataclass(frozen=True)
-class LineConfig:
-    """One way of building a line: circuits, rating and impedance per km.
-
-    Parameters
-    ----------
-    circuits
-        Number of parallel circuits.
-    rating_mw
-        Normal rating of all circuits together [MW].
-    x_ohm_per_km, r_ohm_per_km, b_us_per_km
-        Series reactance, resistance [ohm/km] and charging susceptance [uS/km]
-        of all circuits together.
-    """
-
-    circuits: int
-    rating_mw: float
-    x_ohm_per_km: float
-    r_ohm_per_km: float
-    b_us_per_km: float
 
 
 LINE_CONFIGS: dict[float, tuple[LineConfig, ...]] = {
@@ -279,62 +273,45 @@ URBAN_DENSITY_PER_KM2 = 1200.0
 
 
 # ==========================================================================================
-# small helpers
+# small helpers (the shared ones are in region_common.py)
 # ==========================================================================================
+PROJ = Projection(CRS_KM)
+to_km = PROJ.to_km
+ellipse = PROJ.ellipse
+
+
 def rng_for(name: str) -> np.random.Generator:
-    """An independent RNG stream per component, so changing one leaves the others alone."""
-    digest = hashlib.sha256(name.encode()).digest()
-    return np.random.default_rng([SEED, int.from_bytes(digest[:4], "little")])
+    """An independent RNG stream per component (seed SEED), see :func:`region_common.rng_for`."""
+    return common_rng_for(SEED, name)
 
 
-def to_km(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """Project lon/lat [degrees] to Texas Albers, returning (n, 2) [km]."""
-    x, y = _TO_KM.transform(np.asarray(lon, float), np.asarray(lat, float))
-    return np.column_stack([x, y]) / 1000.0
+def land_mask(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Whether points (22-38 N) are on land, from global-land-mask (see region_common)."""
+    return common_land_mask(lat, lon, 22.0, 38.0)
 
 
-def geodesic_km(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    """Geodesic distance on WGS84 [km]."""
-    return float(GEOD.inv(lon1, lat1, lon2, lat2)[2]) / 1000.0
+def urban_radius_km(population: np.ndarray | float) -> np.ndarray:
+    """Radius of an urban core's disc [km]: area = population / URBAN_DENSITY_PER_KM2."""
+    return common_urban_radius_km(population, URBAN_DENSITY_PER_KM2)
 
 
-def ellipse(lat: float, lon: float, a_km: float, b_km: float, az_deg: float) -> shapely.Polygon:
-    """An ellipse in lon/lat, drawn in Texas Albers.
-
-    Parameters
-    ----------
-    lat, lon
-        Centre [degrees].
-    a_km, b_km
-        Semi-major and semi-minor axes [km].
-    az_deg
-        Azimuth of the major axis, clockwise from north [degrees].
-    """
-    t = np.linspace(0.0, 2.0 * np.pi, 64, endpoint=False)
-    az = math.radians(az_deg)
-    # major axis along (sin az, cos az) in (east, north)
-    ex, ey = a_km * np.cos(t), b_km * np.sin(t)
-    dx = ex * math.sin(az) + ey * math.cos(az)
-    dy = ex * math.cos(az) - ey * math.sin(az)
-    c = to_km([lon], [lat])[0]
-    lo, la = _TO_LL.transform((c[0] + dx) * 1000.0, (c[1] + dy) * 1000.0)
-    return shapely.Polygon(np.column_stack([lo, la]))
+def write_raster(
+    path: Path,
+    data: np.ndarray,
+    transform: rasterio.Affine,
+    nodata: float,
+    description: str,
+    units: str,
+) -> None:
+    """Write one GeoTIFF (see :func:`region_common.write_raster`), tagged as this script's."""
+    common_write_raster(
+        path, data, transform, nodata, description, units, "synthetic; scripts/make_demo_region.py"
+    )
 
 
-def clean(geom: shapely.Geometry, ndigits: int = 5) -> shapely.Geometry:
-    """Round coordinates (about 1 m) and make valid; only polygonal parts are kept."""
-    geom = shapely.set_precision(geom, 10.0**-ndigits)
-    geom = shapely.make_valid(geom)
-    if geom.geom_type == "GeometryCollection":
-        polys = [g for g in geom.geoms if g.geom_type in ("Polygon", "MultiPolygon")]
-        geom = shapely.union_all(polys)
-    return geom
-
-
-def compass(angle_deg: float) -> str:
-    """Compass label of a bearing [degrees clockwise from north]."""
-    names = ("N", "NE", "E", "SE", "S", "SW", "W", "NW")
-    return names[int(((angle_deg % 360.0) + 22.5) // 45.0) % 8]
+def write_gpkg(path: Path, layers: dict[str, gpd.GeoDataFrame]) -> None:
+    """Write the layers to a new GeoPackage with fixed timestamps (byte-reproducible)."""
+    common_write_gpkg(path, layers, OGR_DATE)
 
 
 # ==========================================================================================
@@ -398,59 +375,6 @@ def load_cities(boundary: shapely.Geometry, min_pop: int = 5000) -> pd.DataFrame
     df["_id"] = df["place_id"].astype(int)
     df = df.sort_values(["population", "_id"], ascending=[False, True]).drop(columns="_id")
     return df.reset_index(drop=True)
-
-
-@functools.cache
-def _land_mask_rows() -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """Latitude and longitude axes of global-land-mask, its rows for 22-38 N, first row."""
-    import zipfile
-
-    spec = importlib.util.find_spec("global_land_mask")
-    if spec is None or not spec.submodule_search_locations:
-        raise SystemExit("global-land-mask is needed: pip install global-land-mask")
-    npz = Path(spec.submodule_search_locations[0]) / "globe_combined_mask_compressed.npz"
-    with zipfile.ZipFile(npz) as z:
-        with z.open("lat.npy") as fh:
-            lat_axis = np.lib.format.read_array(fh)
-        with z.open("lon.npy") as fh:
-            lon_axis = np.lib.format.read_array(fh)
-        with z.open("mask.npy") as fh:
-            version = np.lib.format.read_magic(fh)
-            read_header = (
-                np.lib.format.read_array_header_1_0
-                if version == (1, 0)
-                else np.lib.format.read_array_header_2_0
-            )
-            shape, fortran, dtype = read_header(fh)
-            if fortran or dtype != np.dtype(bool) or len(shape) != 2:
-                raise RuntimeError("unexpected layout of global-land-mask's mask")
-            dlat = lat_axis[1] - lat_axis[0]
-            r0, r1 = sorted(int((v - lat_axis[0]) / dlat) for v in (38.0, 22.0))
-            fh.seek(fh.tell() + r0 * shape[1])
-            rows = np.frombuffer(fh.read((r1 - r0 + 1) * shape[1]), dtype=bool)
-    return lat_axis, lon_axis, rows.reshape(r1 - r0 + 1, shape[1]), r0
-
-
-def land_mask(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    """Whether points are on land, from global-land-mask's 1 km GLOBE mask.
-
-    Gives exactly ``global_land_mask.globe.is_land(lat, lon)`` (most lakes count as
-    land), but reads only the rows of the mask between 22 and 38 N from the package's
-    ``.npz`` instead of importing ``globe``, which inflates the whole 0.9 GB mask.
-
-    Parameters
-    ----------
-    lat, lon
-        Coordinates [degrees], same shape; ``lat`` within 22-38 N.
-    """
-    lat_axis, lon_axis, rows, r0 = _land_mask_rows()
-    lat = np.clip(np.asarray(lat, float), lat_axis.min(), lat_axis.max())
-    lon = np.clip(np.asarray(lon, float), lon_axis.min(), lon_axis.max())
-    ri = ((lat - lat_axis[0]) / (lat_axis[1] - lat_axis[0])).astype(int) - r0
-    ci = ((lon - lon_axis[0]) / (lon_axis[1] - lon_axis[0])).astype(int)
-    if ri.min() < 0 or ri.max() >= rows.shape[0]:
-        raise ValueError("latitude outside 22-38 N")
-    return ~rows[ri, ci]  # the stored mask is True on the ocean
 
 
 # ==========================================================================================
@@ -542,11 +466,6 @@ def make_zones(boundary: shapely.Geometry) -> gpd.GeoDataFrame:
         for zid, name, kind, lat, lon, a, b, az in ZONES
     ]
     return gpd.GeoDataFrame(rows, geometry="geometry", crs=CRS_LL)
-
-
-def urban_radius_km(population: np.ndarray | float) -> np.ndarray:
-    """Radius of an urban core's disc [km]: area = population / URBAN_DENSITY_PER_KM2."""
-    return np.sqrt(np.asarray(population, float) / (math.pi * URBAN_DENSITY_PER_KM2))
 
 
 def make_exclusions(
@@ -705,92 +624,6 @@ def make_sites(places: pd.DataFrame, towns: pd.DataFrame) -> list[Site]:
     return sites
 
 
-def delaunay_edges(xy: np.ndarray) -> list[tuple[int, int]]:
-    """Unique edges (i < j) of the Delaunay triangulation of points (n, 2), sorted."""
-    tri = Delaunay(xy)
-    e = set()
-    for s in tri.simplices:
-        for a, b in ((s[0], s[1]), (s[1], s[2]), (s[0], s[2])):
-            e.add((int(min(a, b)), int(max(a, b))))
-    return sorted(e)
-
-
-def plan_lines(
-    xy: np.ndarray,
-    target_degree: float,
-    max_len_km: float,
-    detour: float = 1.5,
-    min_degree: int = 1,
-) -> list[tuple[int, int]]:
-    """Choose line corridors among sites, as synthetic-grid builders do.
-
-    Start from the minimum spanning tree of the Delaunay edges; then add the
-    shortest remaining Delaunay edges where the network route is more than ``detour``
-    times the direct distance, until the average degree reaches ``target_degree``; then
-    give nodes below ``min_degree`` their shortest unused Delaunay edge.
-
-    Parameters
-    ----------
-    xy
-        Site coordinates (n, 2) [km].
-    target_degree
-        Average number of lines per site to stop at.
-    max_len_km
-        Longest extra (non-tree) line [km].
-    detour
-        Route-over-direct ratio above which a shortcut is added.
-    min_degree
-        Fewest lines a site should end with (where Delaunay allows).
-
-    Returns
-    -------
-    list of (int, int)
-        Edges, i < j, sorted.
-    """
-    n = len(xy)
-    pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
-    try:
-        tri = delaunay_edges(xy) if n >= 4 else pairs
-    except QhullError:  # collinear sites
-        tri = pairs
-    cand = list(tri)
-    length = {e: float(np.hypot(*(xy[e[0]] - xy[e[1]]))) for e in cand}
-    if not cand:
-        return []
-    rows, cols = zip(*cand, strict=True)
-    w = np.array([length[e] for e in cand])
-    mst = minimum_spanning_tree(coo_matrix((w, (rows, cols)), shape=(n, n)).tocsr()).tocoo()
-    chosen = {(int(min(a, b)), int(max(a, b))) for a, b in zip(mst.row, mst.col, strict=True)}
-
-    def graph() -> np.ndarray:
-        r = [a for a, b in chosen] + [b for a, b in chosen]
-        c = [b for a, b in chosen] + [a for a, b in chosen]
-        v = [length[(a, b)] for a, b in chosen] * 2
-        return coo_matrix((v, (r, c)), shape=(n, n)).tocsr()
-
-    for e in sorted((e for e in cand if e not in chosen), key=lambda e: (length[e], e)):
-        if 2.0 * len(chosen) / n >= target_degree:
-            break
-        if length[e] > max_len_km:
-            continue
-        route = dijkstra(graph(), indices=e[0])[e[1]]
-        if route > detour * length[e]:
-            chosen.add(e)
-    deg = np.zeros(n, int)
-    for a, b in chosen:
-        deg[a] += 1
-        deg[b] += 1
-    for i in range(n):
-        if deg[i] >= min_degree:
-            continue
-        extra = sorted((length[e], e) for e in cand if i in e and e not in chosen)
-        for _, e in extra[: min_degree - deg[i]]:
-            chosen.add(e)
-            deg[e[0]] += 1
-            deg[e[1]] += 1
-    return sorted(chosen)
-
-
 def build_topology(
     sites: list[Site], forced: set[int], corridors: set[tuple[int, int]]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -900,72 +733,6 @@ def build_topology(
         lengths.append(round(d * rng.uniform(*ROUTE_FACTOR), 2))
     branches["length_km"] = lengths
     return buses, branches
-
-
-def line_params(voltage_kv: float, length_km: float, cfg: LineConfig) -> tuple[float, float, float]:
-    """Per-unit r, x, b on BASE_MVA of a line.
-
-    ``Z_base = kV**2 / base_mva`` [ohm]; ``x_pu = x_ohm_per_km * length / Z_base``;
-    ``b_pu = b_siemens * Z_base``.
-    """
-    zb = voltage_kv**2 / BASE_MVA
-    return (
-        cfg.r_ohm_per_km * length_km / zb,
-        cfg.x_ohm_per_km * length_km / zb,
-        cfg.b_us_per_km * 1e-6 * length_km * zb,
-    )
-
-
-def dc_angles(
-    n_bus: int, f: np.ndarray, t: np.ndarray, x_pu: np.ndarray, p_mw: np.ndarray, slack: int
-) -> np.ndarray:
-    """Bus voltage angles of a DC power flow [rad], 0 at ``slack`` (arguments as dc_flows;
-    ``p_mw`` may be (n_bus, k) for k cases at once)."""
-    bvec = 1.0 / x_pu
-    rows = np.concatenate([f, t, f, t])
-    cols = np.concatenate([f, t, t, f])
-    vals = np.concatenate([bvec, bvec, -bvec, -bvec])
-    bmat = coo_matrix((vals, (rows, cols)), shape=(n_bus, n_bus)).tocsr()
-    keep = np.flatnonzero(np.arange(n_bus) != slack)
-    lu = splu(bmat[keep][:, keep].tocsc())
-    p = np.asarray(p_mw, float)
-    theta = np.zeros(p.shape)
-    theta[keep] = lu.solve(p[keep] / BASE_MVA)
-    return theta
-
-
-def dc_flows(
-    n_bus: int, f: np.ndarray, t: np.ndarray, x_pu: np.ndarray, p_mw: np.ndarray, slack: int
-) -> np.ndarray:
-    """Branch flows of a DC power flow [MW] (from -> to), angles 0 at ``slack``.
-
-    Parameters
-    ----------
-    n_bus
-        Number of buses.
-    f, t
-        From and to bus index per branch.
-    x_pu
-        Series reactance per branch [pu on BASE_MVA].
-    p_mw
-        Net injection per bus [MW] (generation - load); should sum to about 0.
-    slack
-        Reference bus index.
-    """
-    theta = dc_angles(n_bus, f, t, x_pu, p_mw, slack)
-    if theta.ndim == 2:
-        return (theta[f] - theta[t]) / x_pu[:, None] * BASE_MVA
-    return (theta[f] - theta[t]) / x_pu * BASE_MVA
-
-
-def proportional_injection(
-    n_bus: int, gen_bus: np.ndarray, p_max: np.ndarray, load: np.ndarray
-) -> np.ndarray:
-    """Net injection [MW] with every generator at the same share of ``p_max``, total = load."""
-    share = load.sum() / p_max.sum()
-    inj = -load.copy()
-    np.add.at(inj, gen_bus, share * p_max)
-    return inj
 
 
 def build_generators(buses: pd.DataFrame, sites: list[Site]) -> pd.DataFrame:
@@ -1193,17 +960,6 @@ def elevation_proxy_m(lon: np.ndarray, lat: np.ndarray, d_coast_km: np.ndarray) 
     return np.maximum(elev, 2.0)
 
 
-def stull_wet_bulb_c(t_c: np.ndarray, rh_pct: np.ndarray) -> np.ndarray:
-    """Wet-bulb temperature [C] from dry bulb [C] and relative humidity [%] (Stull 2011)."""
-    return (
-        t_c * np.arctan(0.151977 * np.sqrt(rh_pct + 8.313659))
-        + np.arctan(t_c + rh_pct)
-        - np.arctan(rh_pct - 1.676331)
-        + 0.00391838 * rh_pct**1.5 * np.arctan(0.023101 * rh_pct)
-        - 4.686035
-    )
-
-
 def climate_fields(lon: np.ndarray, lat: np.ndarray, d_km: np.ndarray) -> dict[str, np.ndarray]:
     """Smooth synthetic climate normals [C] from latitude, longitude, elevation, coast.
 
@@ -1315,52 +1071,9 @@ def land_fields(
     return cls, cost
 
 
-def write_raster(
-    path: Path,
-    data: np.ndarray,
-    transform: rasterio.Affine,
-    nodata: float,
-    description: str,
-    units: str,
-) -> None:
-    """Write one deflate-compressed, single-band GeoTIFF in EPSG:4326 (no timestamps)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    dtype = data.dtype.name
-    profile = {
-        "driver": "GTiff",
-        "height": data.shape[0],
-        "width": data.shape[1],
-        "count": 1,
-        "dtype": dtype,
-        "crs": CRS_LL,
-        "transform": transform,
-        "nodata": nodata,
-        "compress": "deflate",
-        "zlevel": 9,
-        "predictor": 3 if dtype == "float32" else 2,
-    }
-    with rasterio.Env(GDAL_PAM_ENABLED="NO"):
-        with rasterio.open(path, "w", **profile) as dst:
-            dst.write(data, 1)
-            dst.set_band_description(1, description)
-            dst.update_tags(1, units=units)
-            dst.update_tags(source="synthetic; scripts/make_demo_region.py")
-
-
 # ==========================================================================================
 # assembling the layers
 # ==========================================================================================
-def regions_of(lon: np.ndarray, lat: np.ndarray, regions: gpd.GeoDataFrame) -> list[str]:
-    """Name of the region containing each point (the nearest region if none does)."""
-    lon, lat = np.asarray(lon, float), np.asarray(lat, float)
-    out = np.full(len(lon), "", dtype=object)
-    for g, name in zip(regions.geometry, regions["name"], strict=True):
-        hit = shapely.contains_xy(g, lon, lat) & (out == "")
-        out[hit] = name
-    for k in np.flatnonzero(out == ""):
-        p = shapely.Point(lon[k], lat[k])
-        out[k] = regions["name"].iloc[int(np.argmin([g.distance(p) for g in regions.geometry]))]
-    return [str(v) for v in out]
 
 
 def make_grid(
@@ -1545,39 +1258,6 @@ def _make_grid(
     return bus_out, br_out, gen_out, info
 
 
-def flows_of(
-    buses: pd.DataFrame,
-    branches: pd.DataFrame,
-    gens: pd.DataFrame,
-    extra: dict[str, float] | None = None,
-    load_col: str = "load_mw",
-) -> np.ndarray:
-    """Loading of each branch [share of rating_mw] under the proportional-dispatch rule.
-
-    Parameters
-    ----------
-    extra
-        Additional load by bus_id [MW] (the campuses).
-    """
-    idx = {b: i for i, b in enumerate(buses["bus_id"])}
-    load = buses[load_col].to_numpy(float).copy()
-    for b, mw in (extra or {}).items():
-        load[idx[b]] += mw
-    inj = proportional_injection(
-        len(buses), gens["bus_id"].map(idx).to_numpy(), gens["p_max_mw"].to_numpy(float), load
-    )
-    slack = int(np.flatnonzero(buses["bus_type"].to_numpy() == 3)[0])
-    fl = dc_flows(
-        len(buses),
-        branches["from_bus"].map(idx).to_numpy(),
-        branches["to_bus"].map(idx).to_numpy(),
-        branches["x_pu"].to_numpy(float),
-        inj,
-        slack,
-    )
-    return np.abs(fl) / branches["rating_mw"].to_numpy(float)
-
-
 def make_water(places: pd.DataFrame) -> gpd.GeoDataFrame:
     """Reclaimed-water plants at the cities, a few potable supplies, two desalination plants.
 
@@ -1676,20 +1356,6 @@ def make_water(places: pd.DataFrame) -> gpd.GeoDataFrame:
         "geometry",
     ]
     return gdf[cols]
-
-
-def write_gpkg(path: Path, layers: dict[str, gpd.GeoDataFrame]) -> None:
-    """Write the layers to a new GeoPackage with fixed timestamps (byte-reproducible)."""
-    if path.exists():
-        path.unlink()
-    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": OGR_DATE})
-    for name, gdf in layers.items():
-        pyogrio.write_dataframe(gdf, path, layer=name, driver="GPKG")
-
-
-def sha256(path: Path) -> str:
-    """Hex SHA-256 of a file."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -171,8 +171,10 @@ def dc_loading(
     layers: dict[str, gpd.GeoDataFrame],
     extra_mw: dict[str, float] | None = None,
     load_col: str = "load_mw",
+    signed: bool = False,
 ) -> pd.Series:
-    """Branch loading [share of rating_mw] from pandapower's DC power flow (``rundcpp``).
+    """Branch loading [share of rating_mw] from pandapower's DC power flow (``rundcpp``);
+    with ``signed``, the flow from the from-bus to the to-bus [MW] instead.
 
     Every branch is a pandapower impedance with ``x_pu`` on 100 MVA; loads are ``load_col``
     (+ ``shunt_mw``) plus ``extra_mw`` by bus_id; every in-service generator is a static
@@ -210,6 +212,8 @@ def dc_loading(
     pp.rundcpp(net)
     assert abs(float(net.res_ext_grid["p_mw"].sum())) < 1e-3  # balanced by the rule
     flow = net.res_impedance.loc[imp, "p_from_mw"].to_numpy()
+    if signed:
+        return pd.Series(flow, index=live["branch_id"])
     return pd.Series(np.abs(flow) / live["rating_mw"].to_numpy(), index=live["branch_id"])
 
 
@@ -320,13 +324,13 @@ def _digests(folder: Path) -> dict[str, str]:
     }
 
 
-def _same_contents(a: Path, b: Path) -> None:
-    """Layers (attributes and geometries) and raster arrays of two demo folders are equal."""
-    layers_a = [x[0] for x in pyogrio.list_layers(a / "demo.gpkg")]
-    assert layers_a == [x[0] for x in pyogrio.list_layers(b / "demo.gpkg")]
+def _same_contents(a: Path, b: Path, gpkg: str = "demo.gpkg") -> None:
+    """Layers (attributes and geometries) and raster arrays of two region folders are equal."""
+    layers_a = [x[0] for x in pyogrio.list_layers(a / gpkg)]
+    assert layers_a == [x[0] for x in pyogrio.list_layers(b / gpkg)]
     for layer in layers_a:
-        ga = gpd.read_file(a / "demo.gpkg", layer=layer)
-        gb = gpd.read_file(b / "demo.gpkg", layer=layer)
+        ga = gpd.read_file(a / gpkg, layer=layer)
+        gb = gpd.read_file(b / gpkg, layer=layer)
         pd.testing.assert_frame_equal(ga.drop(columns="geometry"), gb.drop(columns="geometry"))
         assert ga.crs == gb.crs
         assert shapely.equals_exact(ga.geometry.values, gb.geometry.values, tolerance=0).all()
