@@ -220,9 +220,9 @@ def test_cost_split_names_every_part_and_sums_to_the_total():
     costs["heat"] = -3.0
     s = cost_split(costs)
     assert s["policy_weight_usd"] == -7.0 and s["earned_usd"] == -3.0 and s["other_usd"] == 0.0
-    # spent: the nine money parts 1 + 2 + 3 + 5 + 6 + 7 + 8 + 9 + 11 (zone_bonus is the
-    # 4th, heat the 10th, curtailment the 11th)
-    assert s["spent_usd"] == 52.0
+    # spent: the eight money parts 1 + 2 + 3 + 5 + 6 + 7 + 8 + 9 (zone_bonus is the 4th,
+    # heat the 10th); compute not delivered: delay (11th) + curtailment (12th) = 23
+    assert s["spent_usd"] == 41.0 and s["delay_usd"] == 23.0
     assert s["net_present_cost_usd"] == pytest.approx(sum(costs.values()))
     assert cost_split({**costs, "new_part": 2.0})["other_usd"] == 2.0
 

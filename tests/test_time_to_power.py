@@ -116,7 +116,7 @@ def test_a_queued_bus_switches_the_first_year_to_another_site(queued_plan):
     assert [(x["site_id"], x["power_year"]) for x in late] == [("S3", 2031)]
     report = (out / "report.html").read_text()
     assert "2031 (queue for a firm connection at bus 3)" in report
-    assert "Power comes late at S3 from 2031" in report
+    assert "Firm power comes late at S3 from 2031" in report
     page = (out / "index.html").read_text()
     assert "first year of power" in page
 
@@ -129,14 +129,15 @@ def test_a_lead_time_by_voltage_class_moves_every_bus_and_a_bus_field_wins(tmp_p
     sc = yaml.safe_load(path.read_text())
     sc["layers"]["grid"]["connections"] = {"path": "connections.csv"}
     sc["grid"]["lead_time_years_by_kv"] = {0: 0, 300: 1}
-    # a flexible connection at once: kept per site, not yet drawn on (firm MW only)
+    # a flexible connection at once: kept per site, not drawn on (flexibility is off)
     sc["grid"]["flexible_lead_time_years"] = 0
     path.write_text(yaml.safe_dump(sc, sort_keys=False))
     p = siting.plan(path, write=False)
     assert (_it(p, "S2", 2030), _it(p, "S3", 2030), _it(p, "S3", 2031)) == (100.0, 0.0, 100.0)
     assert int(p.sites.loc["S3", "power_year"]) == 2031
     assert p.sites.loc["S3", "power_why"] == (
-        "queue for a firm connection at bus 3; a flexible connection could draw from 2030"
+        "queue for a firm connection at bus 3; a flexible connection could draw from 2030 "
+        "(flexibility is off in this scenario)"
     )
 
 

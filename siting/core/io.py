@@ -47,8 +47,9 @@ from siting.core.interrupt import on_hard_stop, signals_held
 #: The marker file of a folder siting made (see :func:`check_output_folder`).
 MARKER = "siting-output.json"
 
-#: What a plan folder held before the marker existed (:func:`read_owner` knows such folders
-#: by their ``manifest.json``).
+#: The files a plan folder holds: what it held before the marker existed (:func:`read_owner`
+#: knows such folders by their ``manifest.json``), and the tables added since (a folder
+#: without its marker may come from a later siting, its marker lost).
 PLAN_FILES = frozenset(
     {
         "plan.gpkg",
@@ -58,6 +59,10 @@ PLAN_FILES = frozenset(
         "dispatch.csv",
         "upgrades.csv",
         "contingencies.csv",
+        "why_here.csv",
+        "draw_relief.csv",
+        "onsite.csv",
+        "curtailment.csv",
         "manifest.json",
         "report.html",
         "index.html",

@@ -320,6 +320,8 @@ def _no_sites() -> pd.DataFrame:
             "zone_kind",
             "region_id",
             "earliest_period",
+            "firm_period",
+            "flex_period",
         ],
         index=pd.Index([], name="site_id", dtype=object),
     )

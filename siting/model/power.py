@@ -122,9 +122,11 @@ def add_power_years(m: pyo.ConcreteModel, d: ModelData) -> None:
     """Time to power (see the module docstring): the rows ``no_grid_yet[s,t,h]`` and
     ``flexible_only[s,t]``, where a site's periods call for them; nothing otherwise."""
     site = d.campus.site
+    if not len(site):
+        return
     n = d.horizon.n_years
     early = site["earliest_period"].to_dict()
-    flex_p = site["flex_period"].to_dict()
+    flex_p = site["flex_period"].to_dict() if "flex_period" in site else early
     firm_p = site["firm_period"].to_dict() if "firm_period" in site else early
     relief = relief_at(m)
     pre = [(s, t) for s in d.campus.sites for t in range(int(early[s]), min(int(flex_p[s]), n))]

@@ -623,7 +623,7 @@ def _summary_delay(p: _PlanFolder) -> str:
             for r in late[:5]
         ]
         more = f" and {len(late) - 5} more" if len(late) > 5 else ""
-        out.append(f"Power comes late at {esc(_list_words(each))}{esc(more)}.")
+        out.append(f"Firm power comes late at {esc(_list_words(each))}{esc(more)}.")
     return " ".join(out)
 
 

@@ -712,13 +712,18 @@ def _candidate_status(all_candidates: gpd.GeoDataFrame, chosen_ids: set) -> gpd.
     return cand
 
 
-def power_words(d: ModelData, site_ids: list[str]) -> tuple[list[int], list[str]]:
+def power_words(
+    d: ModelData, site_ids: list[str], first_years: dict[str, int] | None = None
+) -> tuple[list[int], list[str]]:
     """Each site's first year of (firm) power and why, in words, for the pages.
 
     From :attr:`siting.model.data.CampusData.site` (``firm_connect_year``, ``power_why``,
     ``flex_connect_year``; the first planning year and "" when the table has none): the
     bus's queue, a substation upgrade it needs, or the campus's construction; "" when
-    power is there from the first planning year.
+    power is there from the first planning year. With ``first_years`` (each site's first
+    year with MW in the plan [calendar year]), a site that runs before its firm connection
+    says on what: a flexible connection (all its MW flexible until then), or on-site supply
+    until its grid connection.
 
     Returns
     -------
@@ -744,8 +749,20 @@ def power_words(d: ModelData, site_ids: list[str]) -> tuple[list[int], list[str]
             "build": "campus construction lead time",
         }.get(str(code.get(sid, "")), "")
         f = as_int(flex.get(sid, y))
-        if text and f < y:
-            text += f"; a flexible connection could draw from {f}"
+        grid_y = min(f, y) if d.flex.enabled else y
+        first = (first_years or {}).get(sid)
+        if text and first is not None and first < y:
+            if first >= grid_y:
+                text += f"; it runs from {first} on a flexible connection, all its MW flexible"
+            else:
+                text += f"; it runs from {first} on on-site supply until its grid connection in "
+                text += f"{grid_y}"
+                if grid_y < y:
+                    text += " (flexible until its firm connection)"
+        elif text and f < y:
+            text += f"; a flexible connection could draw from {f}" + (
+                "" if d.flex.enabled else " (flexibility is off in this scenario)"
+            )
         years.append(y)
         words.append(text)
     return years, words
@@ -771,7 +788,12 @@ def _chosen_sites(kept: gpd.GeoDataFrame, schedule: pd.DataFrame, d: ModelData) 
             ]
         sites["peak_draw_mw_final"] = g["peak_draw_mw"].last().reindex(sites.index)
         sites["water_m3_per_day_final"] = g["water_m3_per_day"].last().reindex(sites.index)
-    year, why = power_words(d, list(sites.index))
+    firsts = (
+        {str(k): as_int(v) for k, v in schedule.groupby("site_id")["year"].min().items()}
+        if len(schedule)
+        else {}
+    )
+    year, why = power_words(d, list(sites.index), firsts)
     sites["power_year"] = year
     sites["power_why"] = why
     sites["why_here"] = ""  # the decisive figures (:func:`siting.results.why.explain`)
