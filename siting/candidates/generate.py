@@ -188,6 +188,10 @@ class Candidates:
         ``(rule, candidates it removed)`` in the order applied, zeros included.
     notes
         What was decided (cell size, counts, fallbacks, time taken).
+    resource
+        Annual capacity factor [fraction] of each on-site option with an
+        ``availability_raster``, indexed by the kept sites' ``site_id``, one column per
+        option name (NaN where the raster has no value); empty without such options.
     """
 
     sites: gpd.GeoDataFrame
@@ -197,6 +201,7 @@ class Candidates:
     heat_links: pd.DataFrame
     rules: list[tuple[str, int]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    resource: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 # --------------------------------------------------------------------------- entry point
@@ -234,7 +239,28 @@ def build_candidates(scenario: Scenario, layers: Layers) -> Candidates:
     _land_cost(w, scenario, layers)
     _climate(w, scenario, layers)
     _bus_zone_region_name(w, scenario, layers)
-    return _screen_and_link(w, scenario, layers, t0)
+    out = _screen_and_link(w, scenario, layers, t0)
+    out.resource = onsite_resource(w, scenario, layers).loc[out.sites.index]
+    return out
+
+
+def onsite_resource(w: _Work, scenario: Scenario, layers: Layers) -> pd.DataFrame:
+    """Annual capacity factor [fraction] of each on-site option with a resource raster
+    (``layers.onsite``) at every candidate, sampled as the climate is
+    (:func:`_zonal_or_sample`: the mean over a polygon, else the cell at the point), times
+    the raster's ``scale``, and a yield [kWh/kW/year] divided by
+    :data:`~siting.config.scenario.YIELD_HOURS_PER_YEAR`; NaN where the raster has no value.
+    """
+    from siting.config.scenario import YIELD_HOURS_PER_YEAR
+
+    cols = {}
+    for o in scenario.onsite.options:
+        ref, layer = o.availability_raster, layers.onsite.get(o.name)
+        if ref is None or layer is None:
+            continue
+        raw = _zonal_or_sample(w.zonal, layer, w.xy, w.crs) * ref.scale
+        cols[o.name] = raw / YIELD_HOURS_PER_YEAR if ref.unit == "kwh_per_kw_year" else raw
+    return pd.DataFrame(cols, index=w.c.index, dtype=float).rename_axis("site_id")
 
 
 @dataclass

@@ -849,6 +849,29 @@ class CoolingSettings(_Strict):
     )
 
 
+#: Hours per year that turn an annual yield into a capacity factor [h]: CF = yield
+#: [kWh/kW/year] / 8,760 h (a 365-day year).
+YIELD_HOURS_PER_YEAR = 8760.0
+
+
+class ResourceRasterRef(RasterRef):
+    """A resource raster giving an on-site option's annual capacity factor at each site."""
+
+    unit: Literal["fraction", "kwh_per_kw_year"] = Field(
+        default="fraction",
+        description="What the cells hold (after `scale`): `fraction`, an annual capacity "
+        "factor [fraction] (e.g. a wind capacity-factor map such as the Global Wind Atlas's "
+        "IEC class maps); `kwh_per_kw_year`, an annual specific yield [kWh/kWp/year] (e.g. "
+        "the Global Solar Atlas's PVOUT), turned into a capacity factor as yield / 8,760 h.",
+    )
+    scale: float = Field(
+        default=1.0,
+        gt=0,
+        description="Factor applied to every cell before `unit` is read [dimensionless] "
+        "(e.g. 0.01 for a capacity factor stored as integer percent); default 1.",
+    )
+
+
 OnsiteTechnology = Literal[
     "solar_pv", "wind", "battery", "gas_turbine", "gas_engine", "fuel_cell", "other"
 ]
@@ -912,6 +935,16 @@ class OnsiteOption(_Strict):
         "names) [fraction]: the mean capacity factor over the hours the snapshot stands for "
         "(e.g. solar about 0.6 on the design hot afternoon, 0.25 over a typical year).",
     )
+    availability_raster: ResourceRasterRef | None = Field(
+        default=None,
+        description="Resource raster (GeoTIFF) giving the option's annual capacity factor "
+        "at each candidate site [fraction, or kWh/kWp/year with `unit`], sampled like the "
+        "climate rasters (mean over a site's polygon, else the cell at its point). The "
+        "snapshot profile (`availability_by_snapshot`, `availability`) then only shapes the "
+        "year: availability in snapshot h = clip(CF_site x a_h / mean_a, 0, 1), mean_a the "
+        "profile's mean over the snapshots' `hours`. A site where the raster has no value "
+        "does not get the option (a note; an error when `sites` names it). Generators only.",
+    )
     storage_mwh_per_mw: float = Field(
         default=0.0,
         ge=0,
@@ -967,6 +1000,12 @@ class OnsiteSettings(_Strict):
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise ValueError(f"onsite.options names {twice} more than once; give each a name")
+        stores = [o.name for o in self.options if o.availability_raster and o.storage_mwh_per_mw]
+        if stores:
+            raise ValueError(
+                f"onsite.options {stores}: availability_raster gives a generator's annual "
+                "capacity factor; a storage option (storage_mwh_per_mw > 0) cannot take one"
+            )
         if self.islanding and not self.options:
             raise ValueError("onsite.islanding needs onsite.options to supply the campus")
         return self

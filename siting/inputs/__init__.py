@@ -94,6 +94,9 @@ class Layers:
         Land rasters (``None`` when absent); ``exclude_classes`` the excluded class codes.
     climate
         Climate rasters by field name (``dry_bulb_mean_c`` ...).
+    onsite
+        Resource rasters of on-site options (``onsite.options[i].availability_raster``) by
+        option name.
     inputs
         Every file read, with its SHA-256 (provenance).
     notes
@@ -116,6 +119,7 @@ class Layers:
     exclude_classes: list[int] = field(default_factory=list)
     land_cost: RasterLayer | None = None
     climate: dict[str, RasterLayer] = field(default_factory=dict)
+    onsite: dict[str, RasterLayer] = field(default_factory=dict)
     inputs: list[InputFile] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -541,6 +545,44 @@ def _read_rasters(
     return land_class, land_cost, climate
 
 
+def resource_range(unit: str, scale: float) -> tuple[float, float]:
+    """Inclusive range of a resource raster's raw cells [raster units]: a capacity factor
+    in [0, 1], or a yield in [0, 8,760] kWh/kW/year, before the factor ``scale``."""
+    from siting.config.scenario import YIELD_HOURS_PER_YEAR
+
+    top = 1.0 if unit == "fraction" else YIELD_HOURS_PER_YEAR
+    return 0.0, top / scale
+
+
+def _read_resource_rasters(
+    scenario: Scenario,
+    refused: set[Path],
+    crs: CRS | None,
+    region_bounds: tuple[float, float, float, float] | None,
+    report: ProblemReport,
+) -> dict[str, RasterLayer]:
+    """The on-site options' resource rasters by option name (named
+    ``onsite.options[i].availability_raster`` in problems), checked like the climate
+    rasters, with cells in :func:`resource_range`."""
+    out: dict[str, RasterLayer] = {}
+    for i, o in enumerate(scenario.onsite.options):
+        ref = o.availability_raster
+        if ref is None or _is_refused(ref, refused):
+            continue
+        r = read_raster(
+            ref.path,
+            f"onsite.options[{i}].availability_raster ({o.name})",
+            report,
+            band=ref.band,
+            target_crs=crs,
+            region_bounds=region_bounds,
+            value_range=resource_range(ref.unit, ref.scale),
+        )
+        if r is not None:
+            out[o.name] = r
+    return out
+
+
 def load_layers(scenario: Scenario) -> Layers:
     """Read and validate every layer a scenario names.
 
@@ -577,6 +619,7 @@ def load_layers(scenario: Scenario) -> Layers:
     if crs is not None and region_bounds is not None:
         _check_overlaps(read, spec, crs, region_bounds, report)
     land_class, land_cost, climate = _read_rasters(spec, refused, crs, region_bounds, report)
+    onsite = _read_resource_rasters(scenario, refused, crs, region_bounds, report)
 
     report.raise_if_any()
     assert grid is not None or spec.grid is None
@@ -597,6 +640,7 @@ def load_layers(scenario: Scenario) -> Layers:
         exclude_classes=list(spec.land_class.exclude_classes) if spec.land_class else [],
         land_cost=land_cost,
         climate=climate,
+        onsite=onsite,
         inputs=hash_inputs(input_paths(scenario)),
         notes=list(report.notes),
     )
@@ -609,6 +653,8 @@ def input_key(role: str) -> str:
         return "extends" if role == "scenario.extends" else "(the scenario file)"
     if role.startswith("policy."):
         return role
+    if role.startswith("onsite."):
+        return re.sub(r"\[(\d+)\]", r".\1", role) + ".path"
     return "layers." + re.sub(r"\[(\d+)\]", r".\1", role) + ".path"
 
 
@@ -707,6 +753,10 @@ def input_paths(scenario: Scenario) -> list[InputPath]:
     if spec.climate is not None:
         for name in CLIMATE_RASTERS:
             out.append((f"climate.{name}", Path(getattr(spec.climate, name).path), "raster"))
+    for i, o in enumerate(scenario.onsite.options):
+        if o.availability_raster is not None:
+            role = f"onsite.options[{i}].availability_raster"
+            out.append((role, Path(o.availability_raster.path), "raster"))
     return out
 
 

@@ -914,7 +914,9 @@ def model_data(
     heat_links, sinks = _heat_inputs(layers, candidates, sites)
     form = _formulation(scenario, grid.on, net, notes)
     pol = scenario.policy
-    onsite = onsite_inputs(scenario, sites, list(snaps.index))
+    onsite = onsite_inputs(
+        scenario, sites, list(snaps.index), resource=candidates.resource, notes=notes
+    )
     flex = _flex(scenario, grid.on)
     on_sites = sorted({str(x) for x in onsite.availability.index.get_level_values(0)})
     first_power(site, list(years), flex.enabled, on_sites if len(onsite.availability) else [])
@@ -1014,13 +1016,36 @@ def capital_recovery_factor(rate: float, lifetime_years: float) -> float:
     return rate / (1.0 - (1.0 + rate) ** -lifetime_years)
 
 
-def onsite_inputs(scenario: Scenario, sites: list[str], snapshots: list[str]) -> OnsiteData:
+def onsite_inputs(
+    scenario: Scenario,
+    sites: list[str],
+    snapshots: list[str],
+    resource: pd.DataFrame | None = None,
+    notes: list[str] | None = None,
+) -> OnsiteData:
     """:class:`OnsiteData` of ``scenario.onsite`` for the candidate ``sites``.
+
+    Parameters
+    ----------
+    scenario
+        The validated scenario.
+    sites
+        The candidate site IDs.
+    snapshots
+        The snapshot names, in order.
+    resource
+        Annual capacity factor [fraction] by site (index) and option (column) of the
+        options with an ``availability_raster``
+        (:attr:`siting.candidates.generate.Candidates.resource`); see
+        :func:`raster_availability` for how it combines with the snapshot profile.
+    notes
+        Sites left without an option because its raster has no value there are noted here.
 
     Raises
     ------
     InputError
-        An option's ``sites`` names an ID that is not a candidate site.
+        An option's ``sites`` names an ID that is not a candidate site, or one where its
+        resource raster has no value; an option with a raster has no sampled values.
     """
     cfg = scenario.onsite
     if not cfg.options:
@@ -1028,6 +1053,7 @@ def onsite_inputs(scenario: Scenario, sites: list[str], snapshots: list[str]) ->
     rate = scenario.costs.discount_rate
     rows, avail = {}, {}
     known = set(sites)
+    hours = _snapshot_hours(scenario, snapshots)
     for i, o in enumerate(cfg.options):
         crf = capital_recovery_factor(rate, o.lifetime_years)
         rows[o.name] = {
@@ -1052,8 +1078,25 @@ def onsite_inputs(scenario: Scenario, sites: list[str], snapshots: list[str]) ->
                 "expected site IDs of layers.sites that passed screening",
             )
         a = [o.availability_by_snapshot.get(h, o.availability) for h in snapshots]
-        for s in o.sites if o.sites is not None else sites:
-            avail[s, o.name] = a
+        at = list(o.sites if o.sites is not None else sites)
+        if o.availability_raster is None:
+            avail.update({(s, o.name): a for s in at})
+            continue
+        cf = _sampled_cf(scenario, i, at, resource, notes)
+        try:
+            shaped = raster_availability(cf.to_numpy(), a, hours)
+        except ValueError as e:
+            raise _scenario_error(
+                scenario,
+                f"onsite.options[{i}].availability_by_snapshot",
+                f"option {o.name!r}: {e} (weighted by the snapshots' hours), so it cannot "
+                "shape the raster's annual capacity factor; expected a positive availability "
+                "in some snapshot with hours",
+            ) from None
+        for s, row in zip(cf.index, shaped, strict=True):
+            avail[s, o.name] = list(row)
+    if not avail:
+        return OnsiteData()
     table = pd.DataFrame.from_dict(avail, orient="index", columns=snapshots)
     table.index = pd.MultiIndex.from_tuples(list(avail), names=["site_id", "option"])
     return OnsiteData(
@@ -1062,6 +1105,93 @@ def onsite_inputs(scenario: Scenario, sites: list[str], snapshots: list[str]) ->
         islanding=cfg.islanding,
         peak_event_hours=cfg.peak_event_hours,
     )
+
+
+def _snapshot_hours(scenario: Scenario, snapshots: list[str]) -> np.ndarray:
+    """Hours per year of each named snapshot [h] (``grid.snapshots``; 1 each for a name the
+    scenario does not list, e.g. a test's own snapshots)."""
+    by_name = {sn.name: float(sn.hours) for sn in scenario.grid.snapshots}
+    return np.array([by_name.get(h, 1.0) for h in snapshots], dtype=float)
+
+
+def raster_availability(
+    cf_annual: np.ndarray, profile: list[float], hours_h: np.ndarray
+) -> np.ndarray:
+    """Availability per site and snapshot [fraction] from annual capacity factors and a
+    snapshot profile.
+
+    ``a[s, h] = clip(cf_annual[s] * profile[h] / mean, 0, 1)`` with ``mean = sum_h hours_h
+    * profile[h] / sum_h hours_h`` the profile's mean over the year's hours (the plain mean
+    when every snapshot has 0 hours). The profile only shapes the year: unclipped, a site's
+    output over the year is ``cf_annual[s] x 8,760 h`` per MW, the raster's. A flat profile
+    gives ``cf_annual`` in every snapshot.
+
+    Parameters
+    ----------
+    cf_annual
+        Annual capacity factor per site [fraction].
+    profile
+        The option's availability per snapshot (``availability_by_snapshot``, else
+        ``availability``) [fraction].
+    hours_h
+        Hours per year of each snapshot [h].
+
+    Returns
+    -------
+    numpy.ndarray
+        (sites, snapshots) availability [fraction].
+
+    Raises
+    ------
+    ValueError
+        The profile's mean is 0 (it cannot be scaled to a capacity factor).
+    """
+    p = np.asarray(profile, dtype=float)
+    w = np.asarray(hours_h, dtype=float)
+    mean = float((w * p).sum() / w.sum()) if w.sum() > 0 else float(p.mean())
+    if mean <= 0:
+        raise ValueError("the snapshot profile averages 0 over the year")
+    return np.clip(np.outer(np.asarray(cf_annual, dtype=float), p / mean), 0.0, 1.0)
+
+
+def _sampled_cf(
+    scenario: Scenario,
+    i: int,
+    at: list[str],
+    resource: pd.DataFrame | None,
+    notes: list[str] | None,
+) -> pd.Series:
+    """Annual capacity factor [fraction] of option ``i`` at the sites ``at`` where its
+    raster has a value; a site its ``sites`` names without one is an error, other such
+    sites are left out (noted)."""
+    o = scenario.onsite.options[i]
+    ref = o.availability_raster
+    assert ref is not None
+    key = f"onsite.options[{i}].availability_raster"
+    if resource is None or o.name not in resource.columns:
+        raise _scenario_error(
+            scenario,
+            key,
+            f"option {o.name!r} takes its availability from {ref.path}, but no value was "
+            "sampled at the candidate sites; expected the raster read with the layers",
+        )
+    cf = resource[o.name].reindex([str(s) for s in at])
+    missing = cf.index[cf.isna()].tolist()
+    if missing and o.sites is not None:
+        raise _scenario_error(
+            scenario,
+            key,
+            f"option {o.name!r}: {ref.path} (band {ref.band}) has no value at sites "
+            f"{missing[:5]} (outside the raster or nodata); expected a value at every site "
+            f"onsite.options[{i}].sites names",
+        )
+    if missing and notes is not None:
+        notes.append(
+            f"on-site option {o.name}: {len(missing)} candidate sites lie where "
+            f"{ref.path.name} has no value (e.g. {', '.join(missing[:3])}); the option is "
+            "not offered there"
+        )
+    return cf.dropna()
 
 
 def _flex(scenario: Scenario, grid_on: bool) -> FlexData:
