@@ -850,7 +850,7 @@ def _plan(
         prep, m, d, p, result, settings, by_method, timings, say, state["study_run"]
     )
     timings["why_resolve_s"] = time.perf_counter() - t_why
-    t_why = time.perf_counter()  # why here: every kept candidate compared (prep.data: all)
+    t_why = _stage(say, "why here")  # every kept candidate compared (prep.data: all)
     why = explain(p, prep.data, resolve=resolve, resolve_note=resolve_note)
     timings["why_s"] = time.perf_counter() - t_why
     timings["total_s"] = time.perf_counter() - t_all

@@ -264,7 +264,7 @@ def test_sigterm_while_the_plan_is_written_leaves_a_whole_plan_and_no_staging_fo
     out = previous_plan(tiny_done, tmp_path / "maps" / "tiny")
     prev = hashes(out)
     run = Run(["plan", str(scenario), "--out", str(out)], tmp_path)
-    assert run.wait_for("done verify (")
+    assert run.wait_for("done why here (")  # the stage before the write
     rc, stopped_s = _stop(run, signal.SIGTERM)
     assert stopped_s < 2.0, stopped_s
     err = " ".join(run.stderr.split())
@@ -318,3 +318,24 @@ def test_the_watchdog_ends_a_run_stuck_in_c_within_2_s(tmp_path):
     assert rc == 143 and stopped_s < 2.0, (rc, stopped_s, proc.stderr.read())
     assert "stopped by SIGTERM; nothing was written" in rest
     assert [p.name for p in tmp_path.iterdir() if ".stage-" in p.name or p.name == "out"] == []
+
+
+def test_sigterm_during_the_why_here_re_solves_stops_cleanly(tiny_done, tmp_path):  # noqa: F811
+    """SIGTERM while the plan is re-solved without a chosen site (solver.why_resolve):
+    the run stops within 2 s with its own message and exit code 143, the previous plan kept
+    byte for byte, and no C++ abort ("terminate called") at exit."""
+    scenario, _, _ = tiny_done
+    out = previous_plan(tiny_done, tmp_path / "maps" / "tiny")
+    prev = hashes(out)
+    run = Run(["plan", str(scenario), "--out", str(out)], tmp_path)
+    assert run.wait_for("why here: re-solve without")
+    rc, stopped_s = _stop(run, signal.SIGTERM)
+    assert stopped_s < 2.0, stopped_s
+    err = " ".join(run.stderr.split())
+    assert "terminate called" not in err and "Traceback" not in err, err
+    if rc == 143:
+        assert "terminated (SIGTERM) during 'why here" in err, err
+        assert hashes(out) == prev
+    else:  # the re-solves had finished: the run went on and wrote its plan
+        assert rc == 0, (rc, run.stderr)
+    assert leftovers(out.parent, out) == []

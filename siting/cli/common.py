@@ -140,7 +140,7 @@ def guard(
             if exit_code(e) != EXIT_INTERRUPTED:
                 text = text.replace("interrupted", "terminated (SIGTERM)", 1)
         err.print(escape(text))
-        if highs_still_running():  # HiGHS is winding down in its thread: do not wait for it
+        if highs_still_running():  # a HiGHS solve was cut short: do not shut down around it
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(exit_code(e))

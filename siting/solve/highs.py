@@ -530,13 +530,20 @@ def _run_with_clock(h: Any, clock: Clock | None, mip: bool) -> Any:
 _ABANDONED: list[threading.Thread] = []
 
 
+#: HiGHS solves this process interrupted (their threads, stopped or not).
+_INTERRUPTED: list[threading.Thread] = []
+
+
 def highs_still_running() -> bool:
-    """Whether an interrupted HiGHS solve is still winding down in its thread.
+    """Whether an interrupted HiGHS solve is still winding down in its thread, or any HiGHS
+    solve of this process was interrupted.
 
     The command line then ends the process at once (``os._exit``) after its message,
-    rather than letting the interpreter shut down around a running C++ solver.
+    rather than letting the interpreter shut down around a C++ solver that was cut short:
+    seen once, under load, as "terminate called without an active exception" and exit -6
+    after a SIGTERM during the why-here re-solves, the plan folder already safe.
     """
-    return any(t.is_alive() for t in _ABANDONED)
+    return bool(_INTERRUPTED) or any(t.is_alive() for t in _ABANDONED)
 
 
 def _run_interruptible(h: Any, clock: Clock | None = None, mip: bool = True) -> Any:
@@ -559,6 +566,7 @@ def _run_interruptible(h: Any, clock: Clock | None = None, mip: bool = True) -> 
             if done:
                 return status
     except KeyboardInterrupt:
+        _INTERRUPTED.append(thread)
         h.cancelSolve()
         until = time.monotonic() + INTERRUPT_GRACE_S
         while thread.is_alive() and time.monotonic() < until:
