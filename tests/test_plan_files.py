@@ -131,3 +131,35 @@ def test_grid_check_flows_without_a_branch_row(tiny, tmp_path):
         _siting("grid", "check", d),
         f"{d / 'flows.csv'}, id 'b', field 'branch_id': no row for branch 'b' in 2030",
     )
+
+
+def test_every_table_a_plan_writes_has_its_columns_typed(tmp_path):
+    """Each column of the tables ``siting plan`` writes is a text or a number column of
+    PLAN_COLUMNS, so a reader never takes a number as text (a curtailment's hours summed as
+    strings, "87.6" + "2190", in a popup)."""
+    from siting.core.plan_files import PLAN_COLUMNS, read_plan_table
+    from siting.results import plan as P
+
+    tables = {
+        "schedule.csv": P.SCHEDULE_COLUMNS,
+        "draw_relief.csv": P.RELIEF_COLUMNS,
+        "onsite.csv": P.ONSITE_COLUMNS,
+        "curtailment.csv": P.CURTAILMENT_COLUMNS,
+        "upgrades.csv": P.UPGRADE_COLUMNS,
+        "contingencies.csv": P.CONTINGENCY_COLUMNS,
+    }
+    for name, cols in tables.items():
+        texts, numbers = PLAN_COLUMNS[name]
+        assert set(cols) <= set(texts) | set(numbers), (name, set(cols) - set(texts) - set(numbers))
+    # two snapshots of one site and year: the hours read as numbers, summed as numbers
+    path = tmp_path / "curtailment.csv"
+    path.write_text(
+        "site_id,bus_id,year,snapshot,curtailed_mw,hours,curtailed_mwh,cost_usd\n"
+        "S1,2,2031,peak,33.4,87.6,2925.84,2925840\n"
+        "S1,2,2031,high,9.5,2190,20805,20805000\n"
+    )
+    problems: list = []
+    df = read_plan_table(path, problems, required=("site_id", "year", "curtailed_mw", "hours"))
+    assert problems == [] and df is not None
+    assert df["hours"].sum() == pytest.approx(2277.6)
+    assert df["curtailed_mw"].max() == pytest.approx(33.4)

@@ -32,7 +32,17 @@ from siting.core.files import open_regular, path_problem
 PLAN_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "schedule.csv": (
         ("site_id", "bus_id", "cooling"),
-        ("year", "it_mw", "new_it_mw", "peak_draw_mw", "typical_draw_mw", "water_m3_per_day"),
+        (
+            "year",
+            "it_mw",
+            "new_it_mw",
+            "peak_draw_mw",
+            "typical_draw_mw",
+            "water_m3_per_day",
+            "public_it_mw",
+            "firm_it_mw",
+            "flexible_it_mw",
+        ),
     ),
     "flows.csv": (
         ("branch_id", "from_bus", "to_bus", "snapshot", "max_loading_snapshot"),
@@ -55,6 +65,10 @@ PLAN_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("year", "post_flow_mw", "rating_emergency_mw", "loading_pct"),
     ),
     "draw_relief.csv": (("site_id", "bus_id", "snapshot", "source"), ("year", "relief_mw")),
+    "curtailment.csv": (
+        ("site_id", "bus_id", "snapshot"),
+        ("year", "curtailed_mw", "hours", "curtailed_mwh", "cost_usd"),
+    ),
     "onsite.csv": (
         ("site_id", "option", "technology", "islanded"),
         (
