@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -997,15 +998,28 @@ def first_power(site: pd.DataFrame, years: list[int], flex_on: bool, onsite: lis
         site["power_via"] = pd.Series(dtype=str)
         return
     yrs = np.asarray(years)
-    firm = site["firm_connect_year"].to_numpy(dtype=int)
-    flex = site["flex_connect_year"].to_numpy(dtype=int) if flex_on else firm
-    own = np.where(site.index.isin(onsite), site["build_year"].to_numpy(dtype=int), firm)
-    first = np.minimum(np.minimum(firm, flex), own)
-    site["flex_period"] = np.searchsorted(yrs, np.minimum(flex, firm)).astype(int)
+    first, grid, firm = power_year_bounds(site, flex_on, onsite)
+    site["flex_period"] = np.searchsorted(yrs, grid).astype(int)
     site["earliest_period"] = np.searchsorted(yrs, first).astype(int)
     site["power_via"] = np.where(
-        first >= firm, "firm", np.where(first >= np.minimum(flex, firm), "flexible", "on-site")
+        first >= firm, "firm", np.where(first >= grid, "flexible", "on-site")
     )
+
+
+def power_year_bounds(
+    site: pd.DataFrame, flex_on: bool, onsite: Collection[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row of ``site``: the first year it may have MW, its grid connection's year (the
+    flexible one when ``flex_on`` and earlier) and its firm connection's year [calendar year],
+    from ``firm_connect_year``, ``flex_connect_year`` and ``build_year`` (a site in
+    ``onsite``, with on-site options, may run from its ``build_year``); read by
+    :func:`first_power` and the verification."""
+    firm = site["firm_connect_year"].to_numpy(dtype=float)
+    flex = site["flex_connect_year"].to_numpy(dtype=float) if flex_on else firm
+    grid = np.minimum(flex, firm)
+    build = site["build_year"].to_numpy(dtype=float) if "build_year" in site else firm
+    own = np.where(np.isin(np.asarray(site.index, dtype=str), list(onsite)), build, firm)
+    return np.minimum(grid, own), grid, firm
 
 
 def capital_recovery_factor(rate: float, lifetime_years: float) -> float:

@@ -18,7 +18,13 @@ import pandas as pd
 
 from siting.core.cells import as_float, as_int
 from siting.core.errors import SitingError
-from siting.model.data import HOURS_PER_YEAR, ModelData, checked_outages, stress_hours_of
+from siting.model.data import (
+    HOURS_PER_YEAR,
+    ModelData,
+    checked_outages,
+    power_year_bounds,
+    stress_hours_of,
+)
 from siting.network import require_network
 
 if TYPE_CHECKING:
@@ -340,22 +346,16 @@ def _verify_schedule(
 def _power_years(d: ModelData, sites: pd.Index) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per site of ``sites``: the first year it may have MW, its grid connection's year
     (flexible, when the model has flexible MW) and its firm connection's year [calendar
-    year], from the inputs (``firm_connect_year``, ``flex_connect_year``, ``build_year``;
-    on-site options let a campus run from its ``build_year``)."""
+    year], from the inputs (:func:`siting.model.data.power_year_bounds`)."""
     site = d.campus.site.reindex(sites)
-    years = np.asarray(d.horizon.years)
     if "firm_connect_year" not in site:
+        years = np.asarray(d.horizon.years)
         ep = site["earliest_period"].to_numpy(dtype=int)
         first = np.where(ep < len(years), years[np.minimum(ep, len(years) - 1)], np.inf)
         return first, first, first
-    firm = site["firm_connect_year"].to_numpy(dtype=float)
-    flex = site["flex_connect_year"].to_numpy(dtype=float) if d.flex.enabled else firm
-    grid = np.minimum(firm, flex)
     avail = d.onsite.availability
     onsite = set(avail.index.get_level_values(0).astype(str)) if len(avail) else set()
-    build = site["build_year"].to_numpy(dtype=float) if "build_year" in site else firm
-    own = np.where(np.isin(np.asarray(sites, dtype=str), list(onsite)), build, firm)
-    return np.minimum(grid, own), grid, firm
+    return power_year_bounds(site, d.flex.enabled, onsite)
 
 
 def _verify_power_year(piv: pd.DataFrame, d: ModelData, add: Callable[..., None]) -> None:
