@@ -381,6 +381,41 @@ def _verify_power_year(piv: pd.DataFrame, d: ModelData, add: Callable[..., None]
     )
 
 
+def _grid_draws(plan: Plan, d: ModelData) -> pd.DataFrame:
+    """Each campus's draw from the grid per year and snapshot [MW]: its schedule row's
+    ``peak_draw_mw`` (peak snapshots) or ``typical_draw_mw`` (the others) less its relief
+    (:attr:`Plan.relief`). Columns ``site_id, year, snapshot, grid_mw``."""
+    sc = plan.schedule
+    peak = d.horizon.snapshots["peak"].astype(bool)
+    snaps = pd.DataFrame({"snapshot": [str(h) for h in peak.index], "peak": peak.to_numpy()})
+    rows = sc.assign(site_id=sc["site_id"].astype(str), year=sc["year"].astype(int)).merge(
+        snaps, how="cross"
+    )
+    draw = np.where(rows["peak"], rows["peak_draw_mw"], rows["typical_draw_mw"]).astype(float)
+    out = rows[["site_id", "year", "snapshot"]].assign(grid_mw=draw)
+    rel = plan.relief
+    if len(rel):
+        got = (
+            rel.assign(site_id=rel["site_id"].astype(str), year=rel["year"].astype(int))
+            .assign(snapshot=rel["snapshot"].astype(str))
+            .groupby(["site_id", "year", "snapshot"], as_index=False)["relief_mw"]
+            .sum()
+        )
+        out = out.merge(got, on=["site_id", "year", "snapshot"], how="left")
+        out["grid_mw"] = out["grid_mw"] - out.pop("relief_mw").fillna(0.0).astype(float)
+    return out
+
+
+def _worst(table: pd.DataFrame, value: np.ndarray) -> tuple[float, str]:
+    """The largest ``value`` of ``table``'s rows (0 when none is positive) and where it is
+    (site, year, snapshot)."""
+    if not len(table) or float(np.max(value)) <= 0:
+        return 0.0, ""
+    i = int(np.argmax(value))
+    r = table.iloc[i]
+    return float(value[i]), f"site {r['site_id']}, {r['year']}, snapshot {r['snapshot']}"
+
+
 def _verify_before_connection(plan: Plan, d: ModelData, add: Callable[..., None]) -> None:
     """Before a site's grid connection its campus draws nothing from the grid (on-site
     supply: its draw less its relief is 0 in every snapshot), and before its firm connection
@@ -391,26 +426,21 @@ def _verify_before_connection(plan: Plan, d: ModelData, add: Callable[..., None]
         return
     sites = pd.Index(sc["site_id"].astype(str).unique())
     _, grid_y, firm_y = _power_years(d, sites)
-    conn = dict(zip(sites, grid_y, strict=True))
-    firm = dict(zip(sites, firm_y, strict=True))
-    rel = plan.relief
-    peak = d.horizon.snapshots["peak"].astype(bool)
-    worst_grid, where_grid, worst_flex, where_flex, n_pre = 0.0, "", 0.0, "", 0
-    for r in sc.itertuples(index=False):
-        s, y = str(r.site_id), as_int(r.year)
-        if y < conn[s]:
-            n_pre += 1
-            mine = rel[(rel["site_id"].astype(str) == s) & (rel["year"] == y)] if len(rel) else rel
-            for h, is_peak in peak.items():
-                draw = as_float(r.peak_draw_mw if is_peak else r.typical_draw_mw)
-                got = float(mine.loc[mine["snapshot"].astype(str) == str(h), "relief_mw"].sum())
-                if draw - got > worst_grid:
-                    worst_grid, where_grid = draw - got, f"site {s}, {y}, snapshot {h}"
-        elif y < firm[s]:
-            n_pre += 1
-            flex = as_float(getattr(r, "flexible_it_mw", 0.0) or 0.0)
-            if as_float(r.it_mw) - flex > worst_flex:
-                worst_flex, where_flex = as_float(r.it_mw) - flex, f"site {s}, {y}"
+    conn = pd.Series(grid_y, index=sites)
+    firm = pd.Series(firm_y, index=sites)
+    sid, year = sc["site_id"].astype(str), sc["year"].astype(float)
+    pre = (year < sid.map(conn)).to_numpy()
+    flex_only = ~pre & (year < sid.map(firm)).to_numpy()
+    n_pre = int(pre.sum() + flex_only.sum())
+    draws = _grid_draws(plan, d)
+    early = draws[draws["year"] < draws["site_id"].map(conn)]
+    worst_grid, where_grid = _worst(early, early["grid_mw"].to_numpy(dtype=float))
+    flex = sc["flexible_it_mw"].astype(float) if "flexible_it_mw" in sc else 0.0 * sc["it_mw"]
+    firm_mw = np.where(flex_only, (sc["it_mw"].astype(float) - flex).to_numpy(), 0.0)
+    worst_flex, where_flex = 0.0, ""
+    if len(firm_mw) and firm_mw.max() > 0:
+        i = int(np.argmax(firm_mw))
+        worst_flex, where_flex = float(firm_mw[i]), f"site {sid.iloc[i]}, {int(year.iloc[i])}"
     if not n_pre:
         return
     add(
@@ -694,20 +724,9 @@ def _verify_islanded(plan: Plan, d: ModelData, add: Callable[..., None]) -> None
     islanded = sorted(set(ons.loc[ons["islanded"].astype(bool), "site_id"].astype(str)))
     if not islanded:
         return
-    worst, where = 0.0, ""
-    rel = plan.relief
-    for s in islanded:
-        for row in plan.schedule[plan.schedule["site_id"].astype(str) == s].itertuples(index=False):
-            y = as_int(row.year)
-            mine = rel[(rel["site_id"].astype(str) == s) & (rel["year"] == y)]
-            for h, peak in d.horizon.snapshots["peak"].astype(bool).items():
-                draw = as_float(row.peak_draw_mw if peak else row.typical_draw_mw)
-                grid = draw - float(mine.loc[mine["snapshot"].astype(str) == h, "relief_mw"].sum())
-                if abs(grid) - TOL_ABS > worst:
-                    worst, where = (
-                        abs(grid) - TOL_ABS,
-                        f"site {s}, {y}, snapshot {h}: {grid:.6g} MW",
-                    )
+    draws = _grid_draws(plan, d)
+    mine = draws[draws["site_id"].isin(islanded)]
+    worst, where = _worst(mine, np.abs(mine["grid_mw"].to_numpy(dtype=float)) - TOL_ABS)
     add(
         "islanded campuses draw nothing from the grid",
         worst,
