@@ -363,6 +363,14 @@ def test_a_site_popup_links_to_the_report_and_back(plan_dir, browser):
     )
     link = page.locator(".leaflet-popup-content a.siting-report-link")
     assert link.get_attribute("href") == "report.html#site-S3"
+    # the popup may still be moving clear of the controls (the map pans it): click once the
+    # map has come to rest, so the click lands on the link, not where it was a frame before
+    page.evaluate(
+        """() => new Promise(done => {
+          const m = window.sitingMap, rest = () => requestAnimationFrame(
+            () => requestAnimationFrame(done));
+          if (m._panAnim && m._panAnim._inProgress) m.once('moveend', rest); else rest(); })"""
+    )
     link.click()
     page.wait_for_url("**/report.html#site-S3")
     assert page.evaluate("document.getElementById('site-S3') !== null")
