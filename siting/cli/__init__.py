@@ -22,6 +22,7 @@ from typing import Annotated
 import typer
 
 from siting.cli import (
+    export,
     grid_check,
     grid_dispatch,
     grid_hosting,
@@ -76,6 +77,7 @@ def _register() -> None:
     app.command("sweep")(sweep.sweep_command)
     app.command("robustness")(robustness.robustness_command)
     app.command("pareto")(pareto.pareto_command)
+    app.command("export")(export.export_command)
     grid_app.command("dispatch")(grid_dispatch.dispatch)
     grid_app.command("hosting")(grid_hosting.hosting)
     grid_app.command("check")(grid_check.check)

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from rich.console import JustifyMethod
 
     from siting.grid_ops.check import GridCheck
+    from siting.grid_ops.export import ACScreening
 
 #: Exit code when the check finds violations (as an infeasible ``siting plan``).
 EXIT_VIOLATIONS = EXIT_INFEASIBLE
@@ -124,6 +125,15 @@ def check(
             help="Also write check_flows.csv, check_n1.csv and check_violations.csv here.",
         ),
     ] = None,
+    ac: Annotated[
+        bool,
+        typer.Option(
+            "--ac",
+            help="Also run pandapower's AC power flow on the plan's grid (last year, peak "
+            "snapshot) and list voltages outside 0.95-1.05 pu and branches above 100 % "
+            "loading: a screening, not part of the DC plan (it never changes the exit code).",
+        ),
+    ] = False,
     force: ForceOpt = False,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
@@ -140,7 +150,7 @@ def check(
     internal error.
     """
 
-    def run() -> tuple[GridCheck, list[Path]]:
+    def run() -> tuple[GridCheck, list[Path], ACScreening | None]:
         from siting.core.errors import InputError
         from siting.core.files import require_reachable
         from siting.grid_ops.check import check_plan
@@ -163,15 +173,24 @@ def check(
         written = []
         if out_dir is not None:
             written = _write(result, out_dir, _inputs(plan_dir, scenario), force)
-        return result, written
+        screening = None
+        if ac:
+            from siting.grid_ops.export import ac_screening, export_case
 
-    result, written = guard(debug, run)
+            screening = ac_screening(export_case(plan_dir, scenario=scenario))
+        return result, written, screening
+
+    result, written, screening = guard(debug, run)
     if as_json:
         data = result.as_dict()
         data["written"] = [str(p) for p in written]
+        if screening is not None:
+            data["ac_screening"] = screening.as_dict()
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
     else:
         _print_check(result, top)
+        if screening is not None:
+            _print_ac(screening)
     for p in written:
         err.print(f"  wrote {escape(str(p))}")
     if not result.plan_ok:
@@ -395,3 +414,24 @@ def _violations_table(v: pd.DataFrame) -> Table:
             *extra,
         )
     return t
+
+
+def _print_ac(s: ACScreening) -> None:
+    """The AC screening, labelled as not part of the DC plan."""
+    out.print(
+        f"\n[bold]AC screening[/bold] (pandapower runpp, {s.year}, snapshot "
+        f"'{escape(s.snapshot)}'): [italic]not part of the DC plan[/italic]"
+    )
+    if not s.converged:
+        out.print("  the AC power flow did not converge: no voltages or loadings to report")
+    else:
+        out.print(
+            f"  {len(s.voltages)} bus voltage(s) outside 0.95-1.05 pu, {len(s.loadings)} "
+            f"branch(es) above 100 % loading; losses {s.losses_mw:,.1f} MW"
+        )
+        for r in s.voltages.head(SHOWN_VIOLATIONS).itertuples():
+            out.print(f"  bus {escape(str(r.bus_id))}: {as_float(r.vm_pu):.3f} pu")
+        for r in s.loadings.head(SHOWN_VIOLATIONS).itertuples():
+            out.print(f"  branch {escape(str(r.branch_id))}: {as_float(r.loading_pct):.1f} %")
+    for note in s.notes:
+        out.print(f"  [dim]{escape(note)}[/dim]")

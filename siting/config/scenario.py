@@ -221,14 +221,41 @@ class GridLayers(_Strict):
     for the rows they name, before ``grid.derate`` and ``grid.outages`` apply.
     """
 
-    format: Literal["auto", "layers", "matpower", "pandapower"] = Field(
+    format: Literal["auto", "layers", "matpower", "pandapower", "pypsa"] = Field(
         default="auto",
         description="`layers` (GeoPackage/GeoJSON buses, branches, generators), `matpower` "
-        "(.m case file), `pandapower` (JSON from pandapower.to_json); `auto` by file suffix.",
+        "(.m case file), `pandapower` (JSON from pandapower.to_json), `pypsa` (a PyPSA "
+        "network: .nc from export_to_netcdf, or a CSV folder from export_to_csv_folder; "
+        "needs the `pypsa` extra); `auto` by file suffix (.nc or a folder with buses.csv: "
+        "pypsa).",
     )
     path: Path = Field(
-        description="The grid file: a GeoPackage holding the three layers, a MATPOWER .m file or "
-        "a pandapower .json; relative to the scenario file."
+        description="The grid file: a GeoPackage holding the three layers, a MATPOWER .m file, "
+        "a pandapower .json, or a PyPSA .nc file or CSV folder (e.g. PyPSA-Eur's "
+        "`resources/networks/base.nc`); relative to the scenario file."
+    )
+    crs: str | None = Field(
+        default=None,
+        description="CRS of a PyPSA network's bus x/y (EPSG code or WKT); empty = the "
+        "network's own (`n.crs`, PyPSA's default EPSG:4326). Only for `pypsa`.",
+    )
+    links: Literal["refuse", "fixed"] = Field(
+        default="refuse",
+        description="PyPSA links (HVDC and other controllable branches): siting's DC model has "
+        "no controllable flows, so `refuse` makes an active link an error; `fixed` takes each "
+        "as a fixed transfer at its `p_set` at the network's peak snapshot [MW] (what PyPSA's "
+        "`lpf()` does with links), netted into its two buses' base load. Only for `pypsa`.",
+    )
+    annuity_factor: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="Capital recovery factor [1/year] that turns the yearly `capital_cost` "
+        "[currency/MVA/year] of a PyPSA line with `s_nom_extendable` into the cost of its "
+        "upgrade option: cost = capital_cost x (s_nom_max - s_nom) / factor [USD] (e.g. "
+        "0.0583 for 5 % over 40 years: r / (1 - (1 + r)^-n)); a line's own `overnight_cost` "
+        "is used as it is. Needed only when such lines have no overnight_cost. Only for "
+        "`pypsa`.",
     )
     buses: VectorRef | None = Field(default=None, description="Override for the buses layer.")
     branches: VectorRef | None = Field(default=None, description="Override for the branches layer.")
@@ -236,7 +263,9 @@ class GridLayers(_Strict):
         default=None, description="Override for the generators layer."
     )
     bus_coordinates: CoordinatesRef | None = Field(
-        default=None, description="Bus coordinates for a MATPOWER or pandapower case."
+        default=None,
+        description="Bus coordinates for a MATPOWER, pandapower or PyPSA network (for PyPSA: "
+        "instead of the buses' own x/y).",
     )
     base_mva: float = Field(
         default=100.0,

@@ -1,4 +1,4 @@
-"""Read the transmission grid from layers, a MATPOWER case or a pandapower network.
+"""Read the transmission grid from layers, a MATPOWER case, a pandapower or a PyPSA network.
 
 :func:`read_grid` picks the reader by the scenario's ``format`` (or the file
 suffix) and returns a :class:`~siting.inputs.grids.grid.Grid`. The layers reader
@@ -32,13 +32,17 @@ _GEOD = Geod(ellps="WGS84")
 
 MATPOWER_SUFFIXES = {".m"}
 PANDAPOWER_SUFFIXES = {".json"}
+PYPSA_SUFFIXES = {".nc"}
 
 
 def grid_format(path: Path, declared: str = "auto") -> str:
-    """The grid reader to use for ``path``: ``layers``, ``matpower`` or ``pandapower``."""
+    """The grid reader to use for ``path``: ``layers``, ``matpower``, ``pandapower`` or
+    ``pypsa`` (a ``.nc`` file, or a folder holding ``buses.csv``)."""
     if declared != "auto":
         return declared
     suffix = path.suffix.lower()
+    if suffix in PYPSA_SUFFIXES or (path.is_dir() and (path / "buses.csv").is_file()):
+        return "pypsa"
     if suffix in MATPOWER_SUFFIXES:
         return "matpower"
     if suffix in PANDAPOWER_SUFFIXES:
@@ -86,7 +90,7 @@ def _read_network(spec: GridLayers, report: ProblemReport) -> Grid | None:
     coords_ref = getattr(spec, "bus_coordinates", None)
     unreachable = False
     for file, field, check in (
-        (path, "path", _layers_problem if fmt == "layers" else path_problem),
+        (path, "path", _layers_problem if fmt in ("layers", "pypsa") else path_problem),
         (coords_ref.path if coords_ref else None, "bus_coordinates", path_problem),
     ):
         why = check(file) if file is not None else None
@@ -114,6 +118,18 @@ def _read_network(spec: GridLayers, report: ProblemReport) -> Grid | None:
             report,
             bus_coordinates=coords.path if coords else None,
             coordinates_crs=coords.crs if coords else "EPSG:4326",
+        )
+    if fmt == "pypsa":
+        from siting.inputs.grids.pypsa_io import read_pypsa
+
+        coords = spec.bus_coordinates
+        return read_pypsa(
+            path,
+            report,
+            crs=spec.crs if spec.crs is not None else (coords.crs if coords else None),
+            bus_coordinates=coords.path if coords else None,
+            links=spec.links,
+            annuity_factor=spec.annuity_factor,
         )
     return read_grid_layers(
         path,
