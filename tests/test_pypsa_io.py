@@ -219,14 +219,30 @@ def test_round_trip_pypsa_plan_export_lpf_equals_the_plans_flows(pypsa_plan, tmp
     # flows.csv holds 6 significant digits: equal to its rounding (5e-6 relative)
     csv = _plan_flows(out, 2031).reindex(index=ours.index, columns=ours.columns)
     np.testing.assert_allclose(got.to_numpy(), csv.to_numpy(), rtol=1e-5, atol=1e-3)
-    # the upgrade the plan built is in the export's rating
-    ups = (
-        pd.read_csv(out / "upgrades.csv", dtype={"asset_id": str})
-        if (out / "upgrades.csv").exists()
-        else None
+
+
+def test_the_export_has_the_years_upgrades_in_its_ratings(pypsa_plan, tmp_path):
+    """A copy of the plan with line b upgraded by 100 MW from 2031 (upgrades.csv): the
+    export's s_nom of b is 360 + 100 = 460 MW in 2031 and 360 MW in 2030."""
+    import shutil
+
+    _, out, _ = pypsa_plan
+    copy = tmp_path / "plan"
+    shutil.copytree(out, copy)
+    pd.DataFrame(
+        {
+            "asset": ["branch"],
+            "asset_id": ["b"],
+            "year": [2031],
+            "added_mw": [100.0],
+            "cost_usd": [2e7],
+            "lead_time_years": [0],
+        }
+    ).to_csv(copy / "upgrades.csv", index=False)
+    assert to_pypsa(export_case(copy)).c.lines.static.loc["b", "s_nom"] == pytest.approx(460.0)
+    assert to_pypsa(export_case(copy, year=2030)).c.lines.static.loc["b", "s_nom"] == (
+        pytest.approx(360.0)
     )
-    if ups is not None and len(ups[ups["asset_id"] == "b"]):
-        assert n.c.lines.static.loc["b", "s_nom"] > 360.0
 
 
 def test_pandapower_and_matpower_exports_reproduce_the_plans_flows(pypsa_plan, tmp_path):
@@ -277,6 +293,11 @@ def test_export_cli_writes_each_format(pypsa_plan, tmp_path):
     assert list(n.snapshots) == SNAPS
     res = runner.invoke(app, ["export", str(out), "--to", "pypsa", "--year", "1999"])
     assert res.exit_code == 1 and "1999 is not a planning year" in res.output
+    res = runner.invoke(app, ["export", str(out), "--to", "matpower", "--out", str(out / "x.m")])
+    assert res.exit_code == 1 and "inside the plan folder" in res.output
+    assert not (out / "x.m").exists()
+    res = runner.invoke(app, ["export", str(out), "--to", "matpower", "--snapshot", "noon"])
+    assert res.exit_code == 1 and "snapshot 'noon' is not one of the plan's" in res.output
 
 
 def test_export_year_must_be_a_planning_year(pypsa_plan):
@@ -302,3 +323,30 @@ def test_grid_check_ac_is_a_screening_labelled_apart_from_the_dc_plan(pypsa_plan
         assert ac["losses_mw"] > 0
         for v in ac["voltage_violations"]:
             assert not 0.95 <= v["vm_pu"] <= 1.05
+
+
+def test_a_csv_folder_reads_like_the_network_and_auto_detects(tmp_path):
+    from siting.config.scenario import GridLayers
+    from siting.inputs.grids.layer import grid_format, read_grid
+
+    n = small_network()
+    n.export_to_csv_folder(str(tmp_path / "net"))
+    assert grid_format(tmp_path / "net") == "pypsa"
+    assert grid_format(tmp_path / "grid.nc") == "pypsa"
+    report = ProblemReport()
+    g = read_grid(GridLayers(path=tmp_path / "net", links="fixed"), report)
+    report.raise_if_any()
+    assert g is not None and g.source_format == "pypsa"
+    ref, _ = _read(n, links="fixed")
+    cols = ["from_bus", "to_bus", "x_pu", "tap_ratio", "shift_deg", "rating_mw"]
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(g.branches[cols]),
+        pd.DataFrame(ref.branches[cols]),
+        check_exact=False,
+        rtol=1e-12,
+    )
+    # a folder that is not a PyPSA export is named
+    (tmp_path / "empty").mkdir()
+    report = ProblemReport()
+    assert read_grid(GridLayers(path=tmp_path / "empty", format="pypsa"), report) is None
+    assert "without buses.csv" in str(report.problems[0])

@@ -66,6 +66,14 @@ def export_command(
         require_reachable(plan_dir)
         case = export_case(plan_dir, year=year)
         target = out_path if out_path is not None else default_out(plan_dir, to, case.year)
+        if target.resolve().parent == Path(plan_dir).resolve():
+            from siting.core.io import OutputRefusedError
+
+            raise OutputRefusedError(
+                f"{target} is inside the plan folder, which siting plan writes and replaces "
+                "whole; choose a file outside it",
+                target,
+            )
         inputs = tuple(p for p in Path(plan_dir).iterdir() if p.is_file())
         written = write_export(case, to, target, snapshot=snapshot, inputs=inputs)
         return written, case.notes
