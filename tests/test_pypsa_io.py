@@ -350,3 +350,45 @@ def test_a_csv_folder_reads_like_the_network_and_auto_detects(tmp_path):
     report = ProblemReport()
     assert read_grid(GridLayers(path=tmp_path / "empty", format="pypsa"), report) is None
     assert "without buses.csv" in str(report.problems[0])
+
+
+def test_campus_loads_split_firm_and_flexible_and_onsite_supply_is_a_generator():
+    """A campus of 60 MW firm and 40 MW flexible IT with a peak draw of 120 MW (typical 100):
+    firm load 120 x 0.6 = 72 MW, flexible 120 x 0.4 = 48 MW less 10 MW curtailed = 38 MW at the
+    peak; typical: 60 and 40 MW. On-site gas of 5 MW at the peak is generator 'S:onsite_gas'."""
+    from siting.grid_ops.check import _layout
+    from siting.grid_ops.export import _campus_loads
+
+    lay = _layout(
+        [2030],
+        pd.DataFrame({"load_factor": [1.0, 0.7], "peak": [True, False]}, index=["peak", "year"]),
+    )
+    schedule = pd.DataFrame(
+        {
+            "site_id": ["S"],
+            "year": [2030],
+            "bus_id": ["2"],
+            "peak_draw_mw": [120.0],
+            "typical_draw_mw": [100.0],
+            "firm_it_mw": [60.0],
+            "flexible_it_mw": [40.0],
+        }
+    )
+    relief = pd.DataFrame(
+        {
+            "site_id": ["S", "S"],
+            "bus_id": ["2", "2"],
+            "year": [2030, 2030],
+            "snapshot": ["peak", "peak"],
+            "source": ["curtailment", "onsite_gas"],
+            "relief_mw": [10.0, 5.0],
+        }
+    )
+    loads, load_p, onsite, onsite_p = _campus_loads(schedule, relief, 2030, lay, Path("x"))
+    assert list(loads.index) == ["S", "S:flexible"]
+    assert load_p.loc["peak"].to_dict() == pytest.approx({"S": 72.0, "S:flexible": 38.0})
+    assert load_p.loc["year"].to_dict() == pytest.approx({"S": 60.0, "S:flexible": 40.0})
+    assert list(onsite.index) == ["S:onsite_gas"] and onsite.loc["S:onsite_gas", "bus_id"] == "2"
+    assert (
+        onsite_p.loc["peak", "S:onsite_gas"] == 5.0 and onsite_p.loc["year", "S:onsite_gas"] == 0.0
+    )
