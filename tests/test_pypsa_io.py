@@ -392,3 +392,20 @@ def test_campus_loads_split_firm_and_flexible_and_onsite_supply_is_a_generator()
     assert (
         onsite_p.loc["peak", "S:onsite_gas"] == 5.0 and onsite_p.loc["year", "S:onsite_gas"] == 0.0
     )
+
+
+def test_a_scenario_on_a_csv_folder_grid_loads_and_hashes_each_file(tmp_path):
+    from siting.config.scenario import load_scenario
+    from siting.core.provenance import hash_inputs
+    from siting.inputs import input_paths, load_layers
+
+    scenario = write_region(tmp_path)
+    small_network().export_to_csv_folder(str(tmp_path / "net"))
+    sc = yaml.safe_load(scenario.read_text())
+    sc["layers"]["grid"] = {"path": "net", "links": "fixed"}
+    scenario.write_text(yaml.safe_dump(sc, sort_keys=False))
+    s = load_scenario(scenario)
+    layers = load_layers(s)
+    assert layers.grid is not None and set(layers.grid.branches.index) == {"a", "b", "c", "t"}
+    hashed = {Path(f.path).name for f in hash_inputs(input_paths(s))}
+    assert {"buses.csv", "lines.csv", "transformers.csv"} <= hashed

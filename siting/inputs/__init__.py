@@ -704,13 +704,13 @@ def grid_input_paths(scenario: Scenario) -> list[InputPath]:
     """(role, path, kind) of every file a scenario's grid is read from: the grid, the layers
     taken from other files, the bus coordinates and the attached tables (roles ``grid``,
     ``grid.<key>``; :func:`input_key` gives the scenario key). None without a grid."""
-    from siting.inputs.grids.layer import grid_format
+    from siting.inputs.grids.layer import grid_format, is_dataset
 
     g = scenario.layers.grid
     if g is None:
         return []
     path = Path(g.path)
-    kind: DatasetKind = "vector" if grid_format(path, g.format) == "layers" else "file"
+    kind: DatasetKind = "vector" if is_dataset(path, grid_format(path, g.format)) else "file"
     out: list[InputPath] = [("grid", path, kind)]
     for name in (*GRID_PARTS, "bus_coordinates", *ATTACHMENTS):
         ref = getattr(g, name)
@@ -804,9 +804,9 @@ def load_grid_case(path: str | Path, bus_coordinates: str | Path | None = None) 
             region = shapely.box(*grid.buses.total_bounds)
     report.raise_if_any(what="grid case")
     assert grid is not None
-    from siting.inputs.grids.layer import grid_format
+    from siting.inputs.grids.layer import grid_format, is_dataset
 
-    kind: DatasetKind = "vector" if grid_format(path) == "layers" else "file"
+    kind: DatasetKind = "vector" if is_dataset(path, grid_format(path)) else "file"
     files: list[InputPath] = [("grid", path, kind)]
     if bus_coordinates:
         files.append(("grid.bus_coordinates", Path(bus_coordinates), "file"))

@@ -50,6 +50,12 @@ def grid_format(path: Path, declared: str = "auto") -> str:
     return "layers"
 
 
+def is_dataset(path: Path, fmt: str) -> bool:
+    """Whether the grid at ``path`` read as ``fmt`` is a dataset of several files (a layers
+    GeoPackage or folder, a PyPSA CSV folder), hashed and checked file by file."""
+    return fmt == "layers" or (fmt == "pypsa" and path.is_dir())
+
+
 def _layers_problem(path: Path) -> str | None:
     """:func:`siting.core.files.dataset_problem` of a grid dataset (a file, or a folder of
     layers)."""
