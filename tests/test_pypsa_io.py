@@ -164,6 +164,23 @@ def test_bad_networks_get_named_errors(breakage, layer, field, words):
     assert words in str(msgs[0])
 
 
+def test_a_line_type_gives_the_reactance():
+    """Line 'c' as 60 km of PyPSA's standard type 'Al/St 240/40 4-bundle 380.0' (x 0.246
+    Ohm/km in PyPSA's table) with x left 0: x_pu = 0.246 x 60 / 345**2 x 100 MVA."""
+    n = small_network()
+    n.c.lines.static.loc["c", ["x", "type", "length"]] = [0.0, "Al/St 240/40 4-bundle 380.0", 60.0]
+    x_per_km = float(n.c.line_types.static.loc["Al/St 240/40 4-bundle 380.0", "x_per_length"])
+    assert x_per_km == pytest.approx(0.246)
+    g, _ = _read(n, links="fixed")
+    assert g.branches.loc["c", "x_pu"] == pytest.approx(x_per_km * 60 / 345**2 * 100, rel=1e-12)
+    n.c.lines.static.loc["c", "type"] = "no such type"
+    report = ProblemReport()
+    assert read_pypsa(n, report, links="fixed") is None
+    assert "type 'no such type' is not one of PyPSA's standard line types" in str(
+        report.problems[0]
+    )
+
+
 def test_clear_error_without_pypsa(monkeypatch):
     import sys
 

@@ -219,6 +219,29 @@ def _check_buses(n: Any, report: ProblemReport, file: str, need_xy: bool) -> Non
         )
 
 
+def _typed(n: Any, comp: pd.DataFrame, layer: str, report: ProblemReport, file: str) -> np.ndarray:
+    """Per branch: whether it names a standard ``type`` (which gives its impedance); a type
+    that is not one of the network's line or transformer types is reported."""
+    if "type" not in comp.columns:
+        return np.zeros(len(comp), dtype=bool)
+    kind = comp["type"].fillna("").astype(str)
+    types = n.c.line_types.static if layer == "lines" else n.c.transformer_types.static
+    unknown = ((kind != "") & ~kind.isin(types.index.astype(str))).to_numpy()
+
+    def not_a_type(i: int, k: pd.Series = kind) -> str:
+        return f"type '{k.iloc[i]}' is not one of PyPSA's standard {layer[:-1]} types"
+
+    report.add_rows(
+        np.flatnonzero(unknown),
+        not_a_type,
+        file=file,
+        layer=layer,
+        field="type",
+        ids=[str(i) for i in comp.index],
+    )
+    return (kind != "").to_numpy()
+
+
 def _check_branches(n: Any, report: ProblemReport, file: str) -> None:
     """Known buses, a reactance (``x``, or a ``type``), ``s_nom > 0`` [MVA], no DC lines."""
     buses = n.c.buses.static
@@ -231,8 +254,9 @@ def _check_branches(n: Any, report: ProblemReport, file: str) -> None:
         _check_refs(comp, ("bus0", "bus1"), names, layer, report, file)
         on = _active(comp)
         x = pd.to_numeric(comp["x"], errors="coerce").to_numpy(dtype=float)
+        typed = _typed(n, comp, layer, report, file)  # a standard type gives x
         report.add_rows(
-            np.flatnonzero(on & ~(np.isfinite(x) & (x != 0))),
+            np.flatnonzero(on & ~typed & ~(np.isfinite(x) & (x != 0))),
             f"has no reactance (x is {'empty or 0' if layer == 'lines' else '0'}, PyPSA's "
             "default); expected the series reactance "
             + ("[Ohm] or a line type" if layer == "lines" else "[per unit of s_nom]"),
