@@ -112,6 +112,10 @@ class ExportCase:
         The plan's ``flows.csv`` flows that year: snapshots (rows) by branch (columns) [MW].
     notes
         What the export did that a user should know.
+    reference_buses
+        The reference bus of each island of the DC network (:func:`siting.network.dc_network`):
+        where what the rounding of the plan's tables leaves unbalanced goes, as in ``siting
+        grid check``; the PyPSA and pandapower slack is put there.
     """
 
     name: str
@@ -128,6 +132,7 @@ class ExportCase:
     load_p_mw: pd.DataFrame
     plan_flows: pd.DataFrame
     notes: list[str] = field(default_factory=list)
+    reference_buses: list[str] = field(default_factory=list)
 
 
 def _bad(message: str, file: Path | str | None = None, field: str | None = None) -> InputError:
@@ -387,6 +392,7 @@ def export_case(
         load_p_mw=load_p,
         plan_flows=plan_flows,
         notes=notes,
+        reference_buses=[str(net.bus_ids[int(i)]) for i in np.atleast_1d(net.ref_idx)],
     )
 
 
@@ -449,8 +455,15 @@ def to_pypsa(case: ExportCase) -> Any:
         co2 = g[g["fuel"] != ""].groupby("fuel")["co2_t_per_mwh"].max()
         n.add("Carrier", fuels, co2_emissions=co2.reindex(fuels).fillna(0.0))
     p_nom = g["p_max_mw"].where(g["p_max_mw"] > 0, 0.0)
+    # PyPSA's slack: a generator at each island's reference bus, as siting's check has it
+    control = pd.Series("PQ", index=g.index)
+    on = g[g["in_service"]]
+    for bus in case.reference_buses:
+        at_ref = on.index[on["bus_id"] == bus]
+        if len(at_ref):
+            control[at_ref[0]] = "Slack"
     n.add(
-        "Generator", g.index, bus=g["bus_id"], p_nom=p_nom, carrier=g["fuel"],
+        "Generator", g.index, bus=g["bus_id"], p_nom=p_nom, carrier=g["fuel"], control=control,
         marginal_cost=g["marginal_cost_usd_per_mwh"].fillna(0.0),
         p_min_pu=(g["p_min_mw"] / p_nom.where(p_nom > 0, 1.0)).clip(upper=1.0),
         p_set=case.gen_p_mw, active=g["in_service"],
@@ -582,12 +595,10 @@ def to_pandapower(case: ExportCase, snapshot: str | None = None) -> Any:
     ppc = matpower_arrays(case, snap)
     ppc["bus"][:, 2] = 0.0
     bus = ppc["bus"]
-    if not (bus[:, 1] == 3).any() and len(case.generators):
-        # pandapower needs a reference bus: the bus of the largest in-service generator
-        g = case.generators
-        on = g[g["in_service"]]
-        ref_bus = (on if len(on) else g)["p_max_mw"].groupby((on if len(on) else g)["bus_id"]).sum()
-        bus[case.buses.index.get_loc(ref_bus.idxmax()), 1] = 3.0
+    # pandapower's slack (ext_grid) at each island's reference bus, as siting's check has it
+    ref = case.buses.index.isin(case.reference_buses)
+    bus[(bus[:, 1] == 3) & ~ref, 1] = 2.0
+    bus[ref, 1] = 3.0
     on_gen = ppc["gen"][:, 7] > 0
     at_gen = np.unique(ppc["gen"][on_gen, 0].astype(int) - 1)
     bus[at_gen[bus[at_gen, 1] == 1], 1] = 2.0
