@@ -131,7 +131,13 @@ def _open_network(pypsa: Any, source: Any, report: ProblemReport) -> tuple[Any, 
     try:
         return pypsa.Network(file), file
     except Exception as e:  # noqa: BLE001 - PyPSA/xarray raise anything on a bad file
-        report.add(f"PyPSA could not read it ({type(e).__name__}: {e})", file=file)
+        hint = (
+            "; PyPSA 1.2 reads back only networks in EPSG:4326: convert it with "
+            "n.to_crs(4326) before saving"
+            if "already has a CRS" in str(e)
+            else ""
+        )
+        report.add(f"PyPSA could not read it ({type(e).__name__}: {e}){hint}", file=file)
         return None
 
 
