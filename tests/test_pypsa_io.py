@@ -306,6 +306,12 @@ def test_export_cli_writes_each_format(pypsa_plan, tmp_path):
         )
         assert res.exit_code == 0, res.output
         assert target.is_file() and target.stat().st_size > 0
+    again = runner.invoke(
+        app, ["export", str(out), "--to", "matpower", "--out", str(tmp_path / "e.m")]
+    )
+    assert again.exit_code == 1 and "exists; pass --force" in again.output
+    forced = ["export", str(out), "--to", "matpower", "--out", str(tmp_path / "e.m"), "--force"]
+    assert runner.invoke(app, forced).exit_code == 0
     n = pypsa.Network(str(tmp_path / "e.nc"))
     assert list(n.snapshots) == SNAPS
     res = runner.invoke(app, ["export", str(out), "--to", "pypsa", "--year", "1999"])
@@ -313,6 +319,13 @@ def test_export_cli_writes_each_format(pypsa_plan, tmp_path):
     res = runner.invoke(app, ["export", str(out), "--to", "matpower", "--out", str(out / "x.m")])
     assert res.exit_code == 1 and "inside the plan folder" in res.output
     assert not (out / "x.m").exists()
+    grid_file = out.parent / "grid.nc"
+    before = grid_file.read_bytes()
+    res = runner.invoke(
+        app, ["export", str(out), "--to", "pypsa", "--out", str(grid_file), "--force"]
+    )
+    assert res.exit_code == 1 and "is an input" in res.output
+    assert grid_file.read_bytes() == before
     res = runner.invoke(app, ["export", str(out), "--to", "matpower", "--snapshot", "noon"])
     assert res.exit_code == 1 and "snapshot 'noon' is not one of the plan's" in res.output
 

@@ -5,8 +5,9 @@ with the plan's upgrades, the campuses as loads and on-site generators, the plan
 every component named by siting's IDs) as a PyPSA netCDF network with every snapshot, or a
 pandapower JSON network or MATPOWER case of one snapshot (default: the peak). The file is
 written atomically; by default beside the plan folder as ``<folder>_<year>.nc`` (``.json``,
-``.m``). Exit codes: 0 written, 1 invalid input (a plan file missing, a year or snapshot the
-plan does not have, an output refused), 3 internal error.
+``.m``); an existing file is replaced only with ``--force``, an input never. Exit codes: 0
+written, 1 invalid input (a plan file missing, a year or snapshot the plan does not have, an
+output refused), 3 internal error.
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ def export_command(
             "--out", help="The file to write (default: <PLAN_DIR>_<year>.<suffix> beside it)."
         ),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Replace an existing file (never an input of the plan)."),
+    ] = False,
     debug: DebugOpt = False,
 ) -> None:
     """Write a plan's grid in a year as a PyPSA, pandapower or MATPOWER network.
@@ -66,15 +71,21 @@ def export_command(
         require_reachable(plan_dir)
         case = export_case(plan_dir, year=year)
         target = out_path if out_path is not None else default_out(plan_dir, to, case.year)
-        if target.resolve().parent == Path(plan_dir).resolve():
-            from siting.core.io import OutputRefusedError
+        from siting.core.io import OutputRefusedError
 
+        if target.resolve().parent == Path(plan_dir).resolve():
             raise OutputRefusedError(
                 f"{target} is inside the plan folder, which siting plan writes and replaces "
                 "whole; choose a file outside it",
                 target,
             )
-        inputs = tuple(p for p in Path(plan_dir).iterdir() if p.is_file())
+        if target.exists() and not force and not target.is_dir():
+            raise OutputRefusedError(
+                f"{target} exists; pass --force to replace it, or choose another file", target
+            )
+        from siting.cli.grid_check import _inputs
+
+        inputs = tuple(_inputs(plan_dir, None))  # the plan's files and the inputs it names
         written = write_export(case, to, target, snapshot=snapshot, inputs=inputs)
         return written, case.notes
 

@@ -595,6 +595,7 @@ def to_pandapower(case: ExportCase, snapshot: str | None = None) -> Any:
     ppc = matpower_arrays(case, snap)
     ppc["bus"][:, 2] = 0.0
     bus = ppc["bus"]
+    bus[bus[:, 9] <= 0, 9] = 1.0  # pandapower divides by the voltage: 1 kV where unknown
     # pandapower's slack (ext_grid) at each island's reference bus, as siting's check has it
     ref = case.buses.index.isin(case.reference_buses)
     bus[(bus[:, 1] == 3) & ~ref, 1] = 2.0
