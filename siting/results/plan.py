@@ -314,8 +314,8 @@ class Plan:
         if self.zones is not None:
             _write_geojson(self.zones, d / "zones.geojson")
         self.schedule.to_csv(d / "schedule.csv", index=False, float_format="%.6g")
-        self.flows_all.to_csv(d / "flows.csv", index=False, float_format="%.6g")
-        self.dispatch.to_csv(d / "dispatch.csv", index=False, float_format="%.6g")
+        self.flows_all.to_csv(d / "flows.csv", index=False, float_format="%.10g")
+        self.dispatch.to_csv(d / "dispatch.csv", index=False, float_format="%.10g")
         self.upgrades.to_csv(d / "upgrades.csv", index=False, float_format="%.10g")
         self.why.to_csv(d / "why_here.csv", index=False, float_format="%.10g")
         if len(self.contingencies):
