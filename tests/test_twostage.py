@@ -1,0 +1,210 @@
+"""Demand that may not come: the export market and the two-stage plan, solved by hand.
+
+Every instance is one planning year (2030: discount factor 1, one year of operation), no
+grid, PUE 1.0 and energy at 0 USD/MWh, so a plan's cost is its fixed site costs plus
+10 M USD per MW IT built, plus the cost of delay of soft targets, minus export sales.
+Modules of 50 MW, no minimum campus size. Real HiGHS solves (gap 0).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from test_model import solved, tiny_data
+
+from siting.core.errors import ScenarioError
+from siting.model.data import replaced
+from siting.model.objective import EARN_PARTS, cost_split
+from siting.studies.twostage import FirstStage, StageTask, run_tasks, two_stage
+
+SETTINGS = {"time_limit_s": 60, "mip_gap": 0.0, "threads": 1}
+P_SHORT = 15e6  # cost of delay [USD/(MW year)], above the 10 M USD/MW capex
+
+
+def _data(targets_mw: float = 100.0, **policy):
+    # A holds 150 MW (3 modules) and costs 10 M USD to open; B holds 100 MW and costs 20 M.
+    sites = {
+        "A": {"max_it_mw": 150.0, "fixed_cost_usd": 10e6},
+        "B": {"max_it_mw": 100.0, "fixed_cost_usd": 20e6},
+    }
+    perf = {("A", "air"): (1.0, 1.0, 0.0), ("B", "air"): (1.0, 1.0, 0.0)}
+    d = tiny_data(sites=sites, perf=perf, years=(2030,), targets=(targets_mw,))
+    return replaced(
+        d,
+        campus={"min_campus_mw": 0.0},
+        grid={"energy_usd_per_mwh": 0.0},
+        policy={"shortfall_usd_per_mw_year": P_SHORT, **policy},
+    )
+
+
+def _policy(target_mw: float) -> dict:
+    return {"targets_mw": np.array([target_mw]), "shortfall_usd_per_mw_year": P_SHORT}
+
+
+# --------------------------------------------------------------------------- export
+
+
+def test_export_sells_capacity_above_the_target_at_its_price():
+    # Target 100 MW; the market pays 12 M USD per MW-year, above the 10 M USD/MW capex, so
+    # every MW that can be built is: A 150 and B 100 (opening B, 20 M, earns 100 x 2 M =
+    # 200 M), 250 MW, 150 above the target sold. Cost 30 M + 250 x 10 M - 150 x 12 M =
+    # 730 M USD; the export part is -1,800 M USD, an earning.
+    d = _data(export_usd_per_mw_year=12e6, export_max_mw=np.array([np.inf]))
+    m, r = solved(d)
+    assert m.export_mw[0].value == pytest.approx(150.0)
+    assert m.cost_part["export"]() == pytest.approx(-1800e6)
+    assert r.objective == pytest.approx(730e6, rel=1e-9)
+    assert "export" in EARN_PARTS
+    assert cost_split({"export": -600e6})["earned_usd"] == pytest.approx(-600e6)
+
+
+def test_export_cap_and_a_low_price_leave_the_surplus_unbuilt():
+    # Capped at 25 MW: building a third module (50 MW, 500 M) to sell 25 MW (300 M) does
+    # not pay, so A builds 100 MW and sells nothing: 10 M + 1,000 M = 1,010 M USD.
+    d = _data(export_usd_per_mw_year=12e6, export_max_mw=np.array([25.0]))
+    m, r = solved(d)
+    assert m.export_mw[0].value == pytest.approx(0.0, abs=1e-6)
+    assert r.objective == pytest.approx(1010e6, rel=1e-9)
+    # at 8 M USD per MW-year (below capex) nothing is built for the market either
+    m2, r2 = solved(_data(export_usd_per_mw_year=8e6, export_max_mw=np.array([np.inf])))
+    assert r2.objective == pytest.approx(1010e6, rel=1e-9)
+
+
+def test_without_the_market_the_model_has_no_export_part():
+    m, _ = solved(_data())
+    assert m.component("export_mw") is None
+    assert "export" not in list(m.P)
+
+
+# --------------------------------------------------------------------------- two-stage
+
+
+def test_equal_scenarios_give_the_deterministic_plan():
+    # Both scenarios ask 100 MW: every plan is the deterministic one, A with 100 MW for
+    # 10 M + 1,000 M = 1,010 M USD; regret 0, VSS 0, the chosen cost equals WS.
+    ts = two_stage(
+        _data(), ["a", "b"], [_policy(100.0), _policy(100.0)], [0.5, 0.5], settings=SETTINGS
+    )
+    chosen = ts.candidates[ts.chosen]
+    assert chosen["first_stage"] == ts.mean["first_stage"] == FirstStage(("A",), (("A", "air"),))
+    assert ts.expected_usd == pytest.approx(1010e6, rel=1e-9)
+    assert ts.eev_usd == pytest.approx(ts.expected_usd)
+    assert ts.ws_usd == pytest.approx(ts.expected_usd)
+    assert ts.vss_usd == pytest.approx(0.0, abs=1.0)
+    assert ts.regret_usd() == pytest.approx([0.0, 0.0], abs=1.0)
+    for r in chosen["results"]:  # the same schedule: 100 MW in 2030
+        assert r["it_mw_by_year"] == {2030: pytest.approx(100.0)}
+
+
+def _low_high():
+    return two_stage(
+        _data(), ["low", "high"], [_policy(100.0), _policy(200.0)], [0.5, 0.5], settings=SETTINGS
+    )
+
+
+def test_differing_scenarios_hedge_by_opening_the_extra_site_now():
+    # Low 100 MW, high 200 MW, 50/50; mean 150 MW.
+    # Own plans: low A 100 MW = 1,010 M; high A 150 + B 50 = 30 M + 2,000 M = 2,030 M
+    # (A 150 + 50 MW short would be 10 M + 1,500 M + 750 M = 2,260 M). WS = 1,520 M.
+    # Deterministic (150 MW): A alone, 10 M + 1,500 M = 1,510 M (A + B costs 20 M more).
+    # EEV, first stage {A}: low 1,010 M; high A 150 + 50 short = 2,260 M; mean 1,635 M.
+    # Hedge {A, B}: low 1,010 M + B's 20 M = 1,030 M; high 2,030 M; mean 1,530 M.
+    # Chosen {A, B}: VSS = 1,635 - 1,530 = 105 M; gap to WS 10 M; regret low 20 M, high 0.
+    ts = _low_high()
+    assert ts.mean["first_stage"].sites == ("A",)
+    assert ts.candidates[ts.chosen]["first_stage"].sites == ("A", "B")
+    assert ts.ws_usd == pytest.approx(1520e6, rel=1e-9)
+    assert ts.eev_usd == pytest.approx(1635e6, rel=1e-9)
+    assert ts.expected_usd == pytest.approx(1530e6, rel=1e-9)
+    assert ts.expected_usd <= ts.eev_usd
+    assert ts.vss_usd == pytest.approx(105e6, rel=1e-9)
+    assert ts.regret_usd() == pytest.approx([20e6, 0.0], abs=1.0)
+
+
+def test_the_chosen_first_stage_is_the_brute_force_optimum():
+    # Every first stage of {A, B} evaluated exactly: {} 2,250 M (all short: 0.5 x 1,500 M
+    # + 0.5 x 3,000 M), {A} 1,635 M, {B} 1,770 M (low 1,020 M; high 1,020 M + 1,500 M),
+    # {A, B} 1,530 M: the least is {A, B}, the chosen one.
+    ts = _low_high()
+    want = {(): 2250e6, ("A",): 1635e6, ("B",): 1770e6, ("A", "B"): 1530e6}
+    base = _data()
+    for sites in itertools.chain.from_iterable(itertools.combinations("AB", n) for n in range(3)):
+        fs = FirstStage(tuple(sites), tuple((s, "air") for s in sites))
+        tasks = [
+            StageTask(f"{sites}:{t}", _policy(t), ("sites", "cooling"), fs, settings=SETTINGS)
+            for t in (100.0, 200.0)
+        ]
+        costs = [r["cost_usd"] for r in run_tasks(base, tasks)]
+        assert 0.5 * sum(costs) == pytest.approx(want[tuple(sites)], rel=1e-9), sites
+    assert min(want, key=want.__getitem__) == ts.candidates[ts.chosen]["first_stage"].sites
+
+
+def test_the_scenarios_run_as_tasks_on_the_dask_engine():
+    from siting.core.engine import dask_client
+
+    with dask_client(workers=1) as client:
+        ts = two_stage(
+            _data(),
+            ["low", "high"],
+            [_policy(100.0), _policy(200.0)],
+            [0.5, 0.5],
+            settings=SETTINGS,
+            client=client,
+            hedging_rounds=1,
+        )
+    assert ts.expected_usd == pytest.approx(1530e6, rel=1e-9)
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def _scenario(tmp_path, demand: dict):
+    import yaml
+    from conftest import Region
+
+    from siting.config.scenario import load_scenario
+
+    path = Region(tmp_path).write()
+    raw = yaml.safe_load(path.read_text())
+    raw["demand_scenarios"] = demand
+    path.write_text(yaml.safe_dump(raw))
+    return load_scenario(path)
+
+
+@pytest.mark.parametrize(
+    ("demand", "said"),
+    [
+        (
+            {
+                "scenarios": [
+                    {"name": "low", "probability": 0.5},
+                    {"name": "high", "probability": 0.4},
+                ]
+            },
+            "probabilities sum to 0.9, expected 1",
+        ),
+        (
+            {"scenarios": [{"name": "x", "probability": 0.5}, {"name": "x", "probability": 0.5}]},
+            "repeated: ['x']",
+        ),
+        (
+            {"scenarios": [{"name": "x", "probability": 1.0, "targets": {"gw_by_year": {}}}]},
+            "unknown target field(s) ['gw_by_year']",
+        ),
+        (
+            {
+                "scenarios": [
+                    {"name": "x", "probability": 1.0, "targets": {"it_mw_by_year": {1999: 5}}}
+                ]
+            },
+            "demand scenario 'x': targets.it_mw_by_year has years [1999]",
+        ),
+    ],
+)
+def test_bad_demand_scenarios_are_named_errors(tmp_path, demand, said):
+    with pytest.raises(ScenarioError) as e:
+        _scenario(tmp_path, demand)
+    assert said in str(e.value)
+    assert "demand_scenarios" in str(e.value)
