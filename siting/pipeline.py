@@ -1139,6 +1139,45 @@ def _verified_plan(
     return p
 
 
+def verified_plan(
+    prep: Prepared,
+    m: pyo.ConcreteModel,
+    d: ModelData,
+    result: SolveResult,
+    settings: dict[str, Any],
+    *,
+    scenario: Scenario | None = None,
+    notes: list[str] | None = None,
+) -> Plan:
+    """A solved model as :func:`plan` makes it: read out, verified, explained (without the
+    re-solves without each site) and with its manifest, ready to write.
+
+    Parameters
+    ----------
+    prep
+        The prepared run (layers, candidates, baseline).
+    m, d, result
+        The solved model, its data and the solve's result.
+    settings
+        The solve's settings (for the manifest).
+    scenario
+        The scenario to record as run (default ``prep.scenario``; e.g. one demand scenario
+        of a two-stage study).
+    notes
+        More notes for the manifest (said in the report).
+    """
+    timings: dict[str, float] = {}
+    p = _verified_plan(prep, m, d, result, lambda _s: None, timings)
+    why = explain(p, prep.data, resolve_note="not run: a plan of a two-stage study")
+    sc = scenario if scenario is not None else prep.scenario
+    p.manifest = _manifest(
+        sc, prep.layers, prep.candidates, d, p, result, settings, prep.baseline_usd, timings
+    )
+    p.manifest["why_here"] = why
+    p.manifest["notes"] += list(notes or [])
+    return p
+
+
 def _write_plan(p: Plan, state: dict[str, Any], say: Callable[[str], None]) -> None:
     """Write the plan into the run's output folder (``state["dest"]``); the time it took
     goes into the manifest's timings [s]."""

@@ -208,3 +208,59 @@ def test_bad_demand_scenarios_are_named_errors(tmp_path, demand, said):
         _scenario(tmp_path, demand)
     assert said in str(e.value)
     assert "demand_scenarios" in str(e.value)
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def test_siting_twostage_writes_the_study_and_each_scenarios_plan(tmp_path):
+    # The tiny region (4 buses, targets 200 MW in 2030) with low 100 MW and high 300 MW
+    # demand, 50/50, soft targets. The figures must satisfy WS <= chosen <= EEV, each
+    # regret = cost under the chosen plan - own best, and every scenario's plan opens the
+    # chosen first stage's sites (the same sites whatever demand comes).
+    import json
+
+    import pandas as pd
+    import yaml
+    from conftest import Region
+    from typer.testing import CliRunner
+
+    from siting.cli import app
+
+    region = Region(tmp_path / "region")
+    region.root.mkdir()
+    path = region.write()
+    raw = yaml.safe_load(path.read_text())
+    raw["targets"]["shortfall_usd_per_mw_year"] = 20e6
+    raw["demand_scenarios"] = {
+        "hedging_rounds": 1,
+        "scenarios": [
+            {"name": "low", "probability": 0.5, "targets": {"it_mw_by_year": {2030: 100}}},
+            {"name": "high", "probability": 0.5, "targets": {"it_mw_by_year": {2030: 300}}},
+        ],
+    }
+    path.write_text(yaml.safe_dump(raw))
+    out = tmp_path / "study"
+    res = CliRunner().invoke(
+        app, ["twostage", str(path), "--out", str(out), "--workers", "1", "--no-tiles", "-q"]
+    )
+    assert res.exit_code == 0, res.output
+    doc = json.loads((out / "twostage.json").read_text())
+    fig = doc["figures"]
+    assert fig["ws_bound_usd"] <= fig["expected_cost_usd"] + 1.0
+    assert fig["expected_cost_usd"] <= fig["eev_usd"] + 1.0
+    assert doc["versions"] and doc["scenario_digest_sha256"]
+    rows = pd.read_csv(out / "scenarios.csv").set_index("scenario")
+    assert list(rows.index) == ["low", "high"]
+    for n in rows.index:
+        r = rows.loc[n]
+        assert r.regret_usd == pytest.approx(r.cost_under_chosen_usd - r.own_best_cost_usd, abs=1.0)
+        assert r.regret_usd >= -1.0
+        assert r.it_mw_last_year > 0  # a shortfall at 20 M USD/MW-year is dearer than building
+    chosen = next(c for c in fig["candidates"] if c["label"] == fig["chosen"])
+    for n in ("low", "high"):
+        sched = pd.read_csv(out / "plans" / n / "schedule.csv")
+        assert (out / "plans" / n / "manifest.json").is_file()
+        opened = sorted(set(sched.loc[sched["it_mw"] > 0, "site_id"].astype(str)))
+        assert set(opened) <= set(chosen["first_stage"]["sites"])
+    assert "Two-stage plan" in (out / "index.html").read_text()

@@ -31,6 +31,7 @@ from siting.cli import (
     plan,
     robustness,
     sweep,
+    twostage,
 )
 from siting.cli.common import out
 from siting.core.version import __version__
@@ -76,6 +77,7 @@ def _register() -> None:
     app.command("sweep")(sweep.sweep_command)
     app.command("robustness")(robustness.robustness_command)
     app.command("pareto")(pareto.pareto_command)
+    app.command("twostage")(twostage.twostage_command)
     grid_app.command("dispatch")(grid_dispatch.dispatch)
     grid_app.command("hosting")(grid_hosting.hosting)
     grid_app.command("check")(grid_check.check)

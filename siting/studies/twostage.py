@@ -35,20 +35,31 @@ evaluated, not proven the two-stage optimum (the gap to ``WS`` bounds how far it
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import numpy as np
+import pandas as pd
 import pyomo.environ as pyo
 
-from siting.core.errors import SitingError
+from siting.core.errors import InputError, SitingError
+from siting.core.io import check_output_folder
 from siting.model import build_model
-from siting.model.data import ModelData, replaced
+from siting.model.data import ModelData, replaced, target_inputs
 from siting.model.objective import OBJECTIVE_UNIT_USD
 
 if TYPE_CHECKING:
     from dask.distributed import Client
+
+    from siting.config.scenario import Scenario
+    from siting.pipeline import Prepared
+    from siting.results.plan import Plan
 
 #: First-stage decisions (``demand_scenarios.first_stage``) and the variable each fixes.
 FIRST_STAGE_VARS = {"sites": "open", "cooling": "tech"}
@@ -516,4 +527,311 @@ def two_stage(
         ws_usd=_expected(own, probabilities),
         eev_usd=cands[0]["expected_usd"],
         expected_usd=cands[chosen]["expected_usd"],
+    )
+
+
+# --------------------------------------------------------------------------- the run
+
+#: The kind of output folder a two-stage study writes (:class:`siting.core.io.OutputOwner`).
+KIND = "twostage"
+
+
+def run_twostage(
+    scenario: str | Path | Scenario,
+    *,
+    out: str | Path | None = None,
+    scheduler: str | None = None,
+    workers: int = 2,
+    client: Client | None = None,
+    serial: bool = False,
+    force: bool = False,
+    tiles: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[TwoStage, Path]:
+    """Plan a scenario's demand scenarios in two stages and write the study.
+
+    Parameters
+    ----------
+    scenario
+        A scenario (file) with a ``demand_scenarios`` section.
+    out
+        Output folder (default ``maps/<scenario name>-twostage/``).
+    scheduler, workers, client
+        The Dask engine (:func:`siting.core.engine.dask_client`): an existing scheduler's
+        address, or a local cluster of ``workers`` processes, or a client already held.
+    serial
+        Solve one after another in this process (no cluster).
+    force, tiles
+        As :func:`siting.pipeline.plan`'s.
+    progress
+        Called with each step's name.
+
+    Returns
+    -------
+    (TwoStage, pathlib.Path)
+        The study's figures and the folder written: ``twostage.json``, ``scenarios.csv``,
+        ``candidates.csv``, ``index.html`` and ``plans/<demand scenario>/`` (each scenario's
+        plan under the chosen first stage, the usual plan files).
+
+    Raises
+    ------
+    siting.core.errors.InputError
+        The scenario has no ``demand_scenarios`` section, or another input problem.
+    SitingError
+        No plan (see :func:`two_stage`).
+    """
+    from siting.config.scenario import Scenario as _Scenario
+    from siting.config.scenario import demand_scenario, load_scenario
+    from siting.core.engine import dask_client
+    from siting.core.io import OutputOwner, staged_folder
+    from siting.inputs import input_files
+    from siting.pipeline import DEFAULT_OUT_ROOT, prepare
+
+    say = progress or (lambda _s: None)
+    sc = scenario if isinstance(scenario, _Scenario) else load_scenario(scenario)
+    if sc.demand_scenarios is None:
+        raise InputError(
+            f"scenario '{sc.name}' has no demand_scenarios section: a two-stage plan needs "
+            "demand scenarios (name, probability, targets); `siting plan` plans one demand"
+        )
+    dest = Path(out) if out is not None else DEFAULT_OUT_ROOT / f"{sc.name}-twostage"
+    owner = OutputOwner(KIND, sc.name)
+    check_output_folder(dest, owner, inputs=input_files(sc), force=force)
+    prep = prepare(sc, progress=say)
+    spec = sc.demand_scenarios
+    names = [ds.name for ds in spec.scenarios]
+    scenarios = {n: demand_scenario(sc, n) for n in names}
+    years = list(prep.data.horizon.years)
+    policies = [target_inputs(scenarios[n].targets, years) for n in names]
+    settings = {
+        "time_limit_s": sc.solver.time_limit_s,
+        "mip_gap": sc.solver.mip_gap,
+        "threads": sc.solver.threads,
+    }
+    kw: dict[str, Any] = dict(
+        decide=tuple(spec.first_stage),
+        settings=settings,
+        baseline_usd=prep.baseline_usd,
+        baseline_co2_t=prep.baseline_co2_t,
+        hedging_rounds=spec.hedging_rounds,
+        rho_usd=spec.hedging_rho_usd,
+        progress=say,
+    )
+    probs = [ds.probability for ds in spec.scenarios]
+    t0 = time.perf_counter()
+    if serial:
+        ts = two_stage(prep.data, names, policies, probs, **kw)
+    else:
+        with dask_client(scheduler, workers, client=client) as c:
+            ts = two_stage(prep.data, names, policies, probs, client=c, **kw)
+    study_s = time.perf_counter() - t0
+    say("plans under the chosen first stage")
+    plans = [
+        _scenario_plan(prep, scenarios[n], policies[i], ts, settings) for i, n in enumerate(names)
+    ]
+    say("write")
+    with staged_folder(dest, owner, inputs=input_files(sc), force=force) as stage:
+        for n, p in zip(names, plans, strict=True):
+            p.write(stage / "plans" / n, inputs=list(input_files(sc)), tiles=tiles)
+        _write_study(stage, sc, prep, ts, study_s)
+    return ts, dest.resolve()
+
+
+def _scenario_plan(
+    prep: Prepared,
+    sc: Scenario,
+    policy: dict[str, Any],
+    ts: TwoStage,
+    settings: dict[str, Any],
+) -> Plan:
+    """One demand scenario's plan under the chosen first stage, verified (re-solved here,
+    in this process, to read it out with the layers)."""
+    from siting.pipeline import solve_model, verified_plan
+
+    d = scenario_data(prep.data, policy)
+    chosen = ts.candidates[ts.chosen]
+    m = build_model(d, baseline_usd=prep.baseline_usd, baseline_co2_t=prep.baseline_co2_t)
+    spec = prep.scenario.demand_scenarios
+    decide = tuple(spec.first_stage) if spec is not None else ("sites", "cooling")
+    _fix(m, chosen["first_stage"], decide)
+    r = solve_model(m, d, **settings)
+    if not r.has_solution:
+        raise SitingError(
+            f"two-stage plan: demand scenario under the chosen first stage {chosen['label']} "
+            f"gave no plan on its re-solve ({r.status}); raise solver.time_limit_s"
+        )
+    note = (
+        f"two-stage plan: the first stage ({', '.join(decide)}) is fixed to candidate "
+        f"{chosen['label']} ({', '.join(chosen['sources'])}), chosen for the least expected "
+        "cost over the demand scenarios; this plan is its second stage for this demand"
+    )
+    return verified_plan(prep, m, d, r, settings, scenario=sc, notes=[note])
+
+
+def study_dict(ts: TwoStage) -> dict[str, Any]:
+    """The study's figures as JSON-ready data (``twostage.json``'s ``figures``) [USD]."""
+
+    def res(r: dict[str, Any]) -> dict[str, Any]:
+        fs = r.get("first_stage")
+        return {
+            **{k: v for k, v in r.items() if k not in ("first_stage",)},
+            "first_stage": dataclasses.asdict(fs) if fs is not None else None,
+            "it_mw_by_year": {str(k): v for k, v in r["it_mw_by_year"].items()},
+            "export_mw_by_year": {str(k): v for k, v in r["export_mw_by_year"].items()},
+        }
+
+    def inf_none(v: float) -> float | None:
+        return v if math.isfinite(v) else None
+
+    return {
+        "scenarios": [
+            {"name": n, "probability": p} for n, p in zip(ts.names, ts.probabilities, strict=True)
+        ],
+        "expected_cost_usd": ts.expected_usd,
+        "eev_usd": ts.eev_usd,
+        "ws_bound_usd": ts.ws_usd,
+        "vss_usd": ts.vss_usd,
+        "gap_to_ws": ts.gap_to_ws,
+        "gap_to_ws_usd": ts.expected_usd - ts.ws_usd,
+        "regret_usd": dict(zip(ts.names, ts.regret_usd(), strict=True)),
+        "chosen": ts.candidates[ts.chosen]["label"],
+        "own_plans": [res(o) for o in ts.own],
+        "deterministic_plan": res(ts.mean),
+        "candidates": [
+            {
+                "label": c["label"],
+                "sources": c["sources"],
+                "first_stage": dataclasses.asdict(c["first_stage"]),
+                "expected_cost_usd": inf_none(c["expected_usd"]),
+                "results": [res(r) for r in c["results"]],
+            }
+            for c in ts.candidates
+        ],
+    }
+
+
+def scenario_rows(ts: TwoStage) -> pd.DataFrame:
+    """``scenarios.csv``: per demand scenario its probability [fraction], own best cost,
+    cost under the chosen first stage and regret [USD], and MW exported in the last year
+    and over all years [MW]."""
+    chosen = ts.candidates[ts.chosen]["results"]
+    rows = []
+    for n, p, o, r, reg in zip(
+        ts.names, ts.probabilities, ts.own, chosen, ts.regret_usd(), strict=True
+    ):
+        ex = list(r["export_mw_by_year"].values())
+        rows.append(
+            {
+                "scenario": n,
+                "probability": p,
+                "own_best_cost_usd": o["cost_usd"],
+                "cost_under_chosen_usd": r["cost_usd"],
+                "regret_usd": reg,
+                "it_mw_last_year": list(r["it_mw_by_year"].values())[-1],
+                "export_mw_last_year": ex[-1] if ex else 0.0,
+                "export_mw_max": max(ex) if ex else 0.0,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _write_study(stage: Path, sc: Scenario, prep: Prepared, ts: TwoStage, study_s: float) -> None:
+    """Write ``twostage.json`` (with provenance), ``scenarios.csv``, ``candidates.csv`` and
+    ``index.html`` into the staging folder."""
+    from siting.core.io import write_text_atomic
+    from siting.core.provenance import versions
+
+    doc = {
+        "siting_twostage": 1,
+        "scenario": sc.name,
+        "title": sc.title,
+        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "scenario_digest_sha256": sc.digest(),
+        "scenario_as_run": sc.model_dump(mode="json"),
+        "inputs": [f.as_dict() for f in prep.layers.inputs],
+        "versions": versions(),
+        "first_stage": list(sc.demand_scenarios.first_stage) if sc.demand_scenarios else [],
+        "figures": study_dict(ts),
+        "timings": {**{k: round(v, 3) for k, v in prep.timings.items()}, "study_s": study_s},
+        "method": (
+            "each demand scenario's own plan (wait-and-see), the deterministic plan (mean "
+            "targets), candidate first stages (the deterministic, each scenario's, their union, "
+            "progressive hedging's rounds) each evaluated exactly on every scenario; chosen: "
+            "the least expected cost. WS is a lower bound on the two-stage optimum; the chosen "
+            "plan is the best candidate evaluated, within gap_to_ws_usd of the optimum at most."
+        ),
+    }
+    write_text_atomic(stage / "twostage.json", json.dumps(doc, indent=2, default=str) + "\n")
+    write_text_atomic(
+        stage / "scenarios.csv", scenario_rows(ts).to_csv(index=False, float_format="%.10g")
+    )
+    cand = pd.DataFrame(
+        [
+            {
+                "candidate": c["label"],
+                "sources": "; ".join(c["sources"]),
+                "sites": " ".join(c["first_stage"].sites),
+                "cooling": " ".join(f"{s}:{k}" for s, k in c["first_stage"].cooling),
+                "expected_cost_usd": c["expected_usd"] if math.isfinite(c["expected_usd"]) else "",
+                "chosen": i == ts.chosen,
+            }
+            for i, c in enumerate(ts.candidates)
+        ]
+    )
+    write_text_atomic(stage / "candidates.csv", cand.to_csv(index=False, float_format="%.10g"))
+    write_text_atomic(stage / "index.html", study_html(sc, ts))
+
+
+def study_html(sc: Scenario, ts: TwoStage) -> str:
+    """The study's summary page (plain; every text escaped)."""
+    from siting.render.html import esc, fmt_usd
+    from siting.render.report import CSS
+
+    def musd(v: float | None) -> str:
+        return "no plan" if v is None or not math.isfinite(v) else f"{v / 1e6:,.1f}"
+
+    chosen = ts.candidates[ts.chosen]
+    rows = "".join(
+        f'<tr><td>{esc(n)}</td><td class="n">{p:.3g}</td>'
+        f'<td class="n">{musd(o["cost_usd"])}</td><td class="n">{musd(r["cost_usd"])}</td>'
+        f'<td class="n">{musd(reg)}</td>'
+        f'<td><a href="plans/{esc(quote(n, safe=""))}/report.html">report</a> · '
+        f'<a href="plans/{esc(quote(n, safe=""))}/index.html">map</a></td></tr>'
+        for n, p, o, r, reg in zip(
+            ts.names, ts.probabilities, ts.own, chosen["results"], ts.regret_usd(), strict=True
+        )
+    )
+    cands = "".join(
+        f"<tr><td>{esc(c['label'])}{' (chosen)' if i == ts.chosen else ''}</td>"
+        f"<td>{esc('; '.join(c['sources']))}</td>"
+        f"<td>{esc(' '.join(c['first_stage'].sites))}</td>"
+        f'<td class="n">{musd(c["expected_usd"])}</td></tr>'
+        for i, c in enumerate(ts.candidates)
+    )
+    figures = (
+        f"<li>Expected net present cost of the chosen plan: {esc(fmt_usd(ts.expected_usd))}</li>"
+        f"<li>The deterministic plan (mean targets) on the scenarios, EEV: "
+        f"{esc(fmt_usd(ts.eev_usd))}; value of the stochastic solution, VSS = EEV - chosen: "
+        f"{esc(fmt_usd(ts.vss_usd))}</li>"
+        f"<li>Wait-and-see bound WS (each scenario's own best plan, weighted): "
+        f"{esc(fmt_usd(ts.ws_usd))}; no first stage can do better. The chosen plan is at most "
+        f"{esc(fmt_usd(ts.expected_usd - ts.ws_usd))} ({ts.gap_to_ws:.2%}) above the "
+        "two-stage optimum.</li>"
+    )
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>Two-stage plan: {esc(sc.name)}</title><style>{CSS}</style></head><body><main>"
+        f"<h1>Two-stage plan: {esc(sc.title or sc.name)}</h1>"
+        "<p>Sites (and their cooling) are decided now, the same whatever demand comes; "
+        "the build-out, fit-out and export are decided per demand scenario. The chosen "
+        f"first stage opens {esc(', '.join(chosen['first_stage'].sites) or 'no site')}: the "
+        "least expected cost among the candidates evaluated, not proven optimal (the bound "
+        f"says how far it can be).</p><ul>{figures}</ul>"
+        "<h2>Demand scenarios</h2><table><thead><tr><th>scenario</th>"
+        '<th class="n">probability</th><th class="n">own best plan [M USD]</th>'
+        '<th class="n">under the chosen plan [M USD]</th><th class="n">regret [M USD]</th>'
+        f"<th>plan</th></tr></thead><tbody>{rows}</tbody></table>"
+        "<h2>Candidate first stages</h2><table><thead><tr><th>candidate</th><th>from</th>"
+        '<th>sites opened now</th><th class="n">expected cost [M USD]</th></tr></thead>'
+        f"<tbody>{cands}</tbody></table></main></body></html>\n"
     )
