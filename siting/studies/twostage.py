@@ -404,6 +404,21 @@ def _union(stages: list[FirstStage]) -> FirstStage:
     return FirstStage(sites, tuple(sorted(cool.items())))
 
 
+def _check_own(names: list[str], res: list[dict[str, Any]]) -> None:
+    """Raise when a scenario's own plan or the deterministic plan is missing."""
+    missing = [
+        f"{n}: {r['status']}"
+        for n, r in zip([*names, "mean targets"], res, strict=True)
+        if r["first_stage"] is None
+    ]
+    if missing:
+        raise SitingError(
+            "two-stage plan: no plan ("
+            + ", ".join(missing)
+            + ") even with every site free; each demand scenario must have a plan of its own"
+        )
+
+
 def two_stage(
     base: ModelData,
     names: list[str],
@@ -470,17 +485,7 @@ def two_stage(
         base, [make("own", i) for i in range(len(names))] + [make("mean", None)], client
     )
     own, mean = res[:-1], res[-1]
-    lost = [names[i] for i, r in enumerate([*own]) if r["first_stage"] is None]
-    if lost or mean["first_stage"] is None:
-        raise SitingError(
-            "two-stage plan: no plan ("
-            + ", ".join(
-                f"{n}: {r['status']}"
-                for n, r in zip([*names, "mean targets"], res, strict=True)
-                if r["first_stage"] is None
-            )
-            + ") even with every site free; each demand scenario must have a plan of its own"
-        )
+    _check_own(names, res)
     found: dict[str, dict[str, Any]] = {}
 
     def offer(fs: FirstStage, source: str) -> None:
