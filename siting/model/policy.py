@@ -47,7 +47,10 @@ def add_policy(m: pyo.ConcreteModel, d: ModelData) -> None:
     m.target = pyo.Constraint(
         m.T,
         rule=lambda m, t: (
-            m.total_cap[t] - sold[t] + short[t] + soft[t] >= float(d.policy.targets_mw[t])
+            (m.total_cap[t] - sold[t] if m.component("export_mw") is not None else m.total_cap[t])
+            + short[t]
+            + soft[t]
+            >= float(d.policy.targets_mw[t])
         ),
     )
 
