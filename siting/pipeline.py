@@ -859,6 +859,7 @@ def _plan(
         sc, prep.layers, prep.candidates, d, p, result, settings, prep.baseline_usd, timings
     )
     p.manifest["why_here"] = why
+    _export_summary(p, m, d)
     if by_method and model_state(m).kernel_info is not None:
         p.manifest["kernel"] = dataclasses.asdict(model_state(m).kernel_info)
     if by_method and model_state(m).approx_info is not None:
@@ -1175,7 +1176,22 @@ def verified_plan(
     )
     p.manifest["why_here"] = why
     p.manifest["notes"] += list(notes or [])
+    _export_summary(p, m, d)
     return p
+
+
+def _export_summary(p: Plan, m: pyo.ConcreteModel, d: ModelData) -> None:
+    """With an export market (``policy.export``), the MW IT sold per year [MW] and the price
+    [USD/(MW year)] into the manifest's ``export``."""
+    ex = m.component("export_mw")
+    if ex is None:
+        return
+    p.manifest["export"] = {
+        "usd_per_mw_year": d.policy.export_usd_per_mw_year,
+        "export_mw_by_year": {
+            str(y): float(ex[t].value or 0.0) for t, y in enumerate(d.horizon.years)
+        },
+    }
 
 
 def _write_plan(p: Plan, state: dict[str, Any], say: Callable[[str], None]) -> None:

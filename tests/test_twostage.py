@@ -116,6 +116,8 @@ def test_differing_scenarios_hedge_by_opening_the_extra_site_now():
     assert ts.mean["first_stage"].sites == ("A",)
     assert ts.candidates[ts.chosen]["first_stage"].sites == ("A", "B")
     assert ts.ws_usd == pytest.approx(1520e6, rel=1e-9)
+    assert ts.ws_bound_usd == pytest.approx(1520e6, rel=1e-6)  # at gap 0, the bound is WS
+    assert ts.gap_to_ws == pytest.approx(10e6 / 1520e6, rel=1e-6)
     assert ts.eev_usd == pytest.approx(1635e6, rel=1e-9)
     assert ts.expected_usd == pytest.approx(1530e6, rel=1e-9)
     assert ts.expected_usd <= ts.eev_usd
@@ -232,6 +234,7 @@ def test_siting_twostage_writes_the_study_and_each_scenarios_plan(tmp_path):
     path = region.write()
     raw = yaml.safe_load(path.read_text())
     raw["targets"]["shortfall_usd_per_mw_year"] = 20e6
+    raw["policy"] = {"export": {"usd_per_mw_year": 1e5, "max_mw_by_year": {2030: 50}}}
     raw["demand_scenarios"] = {
         "hedging_rounds": 1,
         "scenarios": [
@@ -260,7 +263,42 @@ def test_siting_twostage_writes_the_study_and_each_scenarios_plan(tmp_path):
     chosen = next(c for c in fig["candidates"] if c["label"] == fig["chosen"])
     for n in ("low", "high"):
         sched = pd.read_csv(out / "plans" / n / "schedule.csv")
-        assert (out / "plans" / n / "manifest.json").is_file()
+        man = json.loads((out / "plans" / n / "manifest.json").read_text())
+        assert man["export"]["usd_per_mw_year"] == 1e5  # the market reached the model
+        assert 0.0 <= man["export"]["export_mw_by_year"]["2030"] <= 50.0 + 1e-6
+        assert any("two-stage plan" in note for note in man["notes"])
         opened = sorted(set(sched.loc[sched["it_mw"] > 0, "site_id"].astype(str)))
         assert set(opened) <= set(chosen["first_stage"]["sites"])
     assert "Two-stage plan" in (out / "index.html").read_text()
+
+
+def test_with_hard_targets_a_first_stage_that_cannot_serve_a_scenario_costs_infinity():
+    # Hard targets, low 100 MW / high 250 MW. Low's own first stage {A} cannot reach 250 MW
+    # (A holds 150): no plan in high, expected cost infinite. {A, B} (the deterministic
+    # plan's, for 175 MW) serves both: low 10 + 20 + 1,000 = 1,030 M, high 30 + 2,500 =
+    # 2,530 M, expected 1,780 M = EEV; regret low 20 M (own 1,010 M), high 0.
+    base = replaced(_data(), policy={"shortfall_usd_per_mw_year": None})
+    hard = [{"targets_mw": np.array([t]), "shortfall_usd_per_mw_year": None} for t in (100, 250)]
+    ts = two_stage(base, ["low", "high"], hard, [0.5, 0.5], settings=SETTINGS)
+    by_sites = {c["first_stage"].sites: c for c in ts.candidates}
+    assert by_sites[("A",)]["expected_usd"] == float("inf")
+    assert by_sites[("A",)]["results"][1]["status"] == "infeasible"
+    assert ts.candidates[ts.chosen]["first_stage"].sites == ("A", "B")
+    assert ts.expected_usd == pytest.approx(1780e6, rel=1e-9)
+    assert ts.eev_usd == pytest.approx(1780e6, rel=1e-9)
+    assert ts.regret_usd() == pytest.approx([20e6, 0.0], abs=1.0)
+
+
+def test_demand_scenarios_need_a_least_cost_objective(tmp_path):
+    import yaml
+    from conftest import Region
+
+    from siting.config.scenario import load_scenario
+
+    path = Region(tmp_path).write()
+    raw = yaml.safe_load(path.read_text())
+    raw["objective"] = {"sense": "max_capacity", "budget_usd": 1e9}
+    raw["demand_scenarios"] = {"scenarios": [{"name": "only", "probability": 1.0}]}
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ScenarioError, match="need objective.sense min_cost"):
+        load_scenario(path)

@@ -79,7 +79,7 @@ def twostage_command(
     out.print(
         escape(
             f"expected cost {ts.expected_usd / 1e6:,.1f} M USD; EEV {ts.eev_usd / 1e6:,.1f}; "
-            f"VSS {ts.vss_usd / 1e6:,.1f}; wait-and-see bound {ts.ws_usd / 1e6:,.1f} "
+            f"VSS {ts.vss_usd / 1e6:,.1f}; wait-and-see bound {ts.ws_bound_usd / 1e6:,.1f} "
             f"(gap {ts.gap_to_ws:.2%}); written to {dest}"
         )
     )

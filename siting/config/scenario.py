@@ -1469,6 +1469,11 @@ class Scenario(_Strict):
         """Each demand scenario's merged targets are valid and name only planning years."""
         if self.demand_scenarios is None:
             return
+        if self.objective.sense != "min_cost":
+            raise ValueError(
+                "demand_scenarios compare plans by expected net present cost: they need "
+                f"objective.sense min_cost, not {self.objective.sense}"
+            )
         for ds in self.demand_scenarios.scenarios:
             try:
                 t = demand_targets(self.targets, ds.targets)
