@@ -302,3 +302,22 @@ def test_demand_scenarios_need_a_least_cost_objective(tmp_path):
     path.write_text(yaml.safe_dump(raw))
     with pytest.raises(ScenarioError, match="need objective.sense min_cost"):
         load_scenario(path)
+
+
+def test_sites_alone_as_the_first_stage_and_hedging_offers_candidates():
+    # first_stage: [sites] (cooling decided per scenario): the same numbers as with cooling,
+    # one technology per site; progressive hedging ran (the scenarios' own first stages
+    # differ) and offered its rounded consensus as a candidate.
+    ts = two_stage(
+        _data(),
+        ["low", "high"],
+        [_policy(100.0), _policy(200.0)],
+        [0.5, 0.5],
+        decide=("sites",),
+        settings=SETTINGS,
+        hedging_rounds=2,
+    )
+    assert ts.candidates[ts.chosen]["first_stage"] == FirstStage(("A", "B"))
+    assert ts.expected_usd == pytest.approx(1530e6, rel=1e-9)
+    sources = [src for c in ts.candidates for src in c["sources"]]
+    assert any(src.startswith("hedging round") for src in sources)
