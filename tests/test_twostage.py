@@ -321,3 +321,20 @@ def test_sites_alone_as_the_first_stage_and_hedging_offers_candidates():
     assert ts.expected_usd == pytest.approx(1530e6, rel=1e-9)
     sources = [src for c in ts.candidates for src in c["sources"]]
     assert any(src.startswith("hedging round") for src in sources)
+
+
+def test_a_network_with_its_factor_cached_pickles_for_the_workers():
+    # The model's data go to Dask workers pickled; the DC network's cached SuperLU factor
+    # cannot be pickled, so it is left out and rebuilt: the same flows after the round trip.
+    import pickle
+
+    from test_model import tiny_grid
+
+    from siting.network import dc_flow, dc_network
+
+    net = dc_network(tiny_grid())
+    inj = np.zeros(net.n_bus)
+    inj[0], inj[-1] = 100.0, -100.0
+    before = dc_flow(net, inj).flow_mw  # builds the factor
+    again = pickle.loads(pickle.dumps(net))
+    np.testing.assert_allclose(dc_flow(again, inj).flow_mw, before)
