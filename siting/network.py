@@ -61,6 +61,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -152,6 +153,13 @@ class DCNetwork:
     notes: list[str]
     #: the LU factorisation of Bbus without the reference rows/columns (built on first use)
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The network without its cache, for pickling (a SuperLU factor cannot be pickled;
+        it is rebuilt on first use): the model's data go to Dask workers so."""
+        state = dict(self.__dict__)
+        state["_cache"] = {}
+        return state
 
     @property
     def n_bus(self) -> int:

@@ -859,6 +859,7 @@ def _plan(
         sc, prep.layers, prep.candidates, d, p, result, settings, prep.baseline_usd, timings
     )
     p.manifest["why_here"] = why
+    _export_summary(p, m, d)
     if by_method and model_state(m).kernel_info is not None:
         p.manifest["kernel"] = dataclasses.asdict(model_state(m).kernel_info)
     if by_method and model_state(m).approx_info is not None:
@@ -1137,6 +1138,60 @@ def _verified_plan(
     p.settings = settings_lines(p, d, shadow_prices(m, d))
     timings["verify_s"] = time.perf_counter() - t
     return p
+
+
+def verified_plan(
+    prep: Prepared,
+    m: pyo.ConcreteModel,
+    d: ModelData,
+    result: SolveResult,
+    settings: dict[str, Any],
+    *,
+    scenario: Scenario | None = None,
+    notes: list[str] | None = None,
+) -> Plan:
+    """A solved model as :func:`plan` makes it: read out, verified, explained (without the
+    re-solves without each site) and with its manifest, ready to write.
+
+    Parameters
+    ----------
+    prep
+        The prepared run (layers, candidates, baseline).
+    m, d, result
+        The solved model, its data and the solve's result.
+    settings
+        The solve's settings (for the manifest).
+    scenario
+        The scenario to record as run (default ``prep.scenario``; e.g. one demand scenario
+        of a two-stage study).
+    notes
+        More notes for the manifest (said in the report).
+    """
+    timings: dict[str, float] = {}
+    p = _verified_plan(prep, m, d, result, lambda _s: None, timings)
+    why = explain(p, prep.data, resolve_note="not run: a plan of a two-stage study")
+    sc = scenario if scenario is not None else prep.scenario
+    p.manifest = _manifest(
+        sc, prep.layers, prep.candidates, d, p, result, settings, prep.baseline_usd, timings
+    )
+    p.manifest["why_here"] = why
+    p.manifest["notes"] += list(notes or [])
+    _export_summary(p, m, d)
+    return p
+
+
+def _export_summary(p: Plan, m: pyo.ConcreteModel, d: ModelData) -> None:
+    """With an export market (``policy.export``), the MW IT sold per year [MW] and the price
+    [USD/(MW year)] into the manifest's ``export``."""
+    ex = m.component("export_mw")
+    if ex is None:
+        return
+    p.manifest["export"] = {
+        "usd_per_mw_year": d.policy.export_usd_per_mw_year,
+        "export_mw_by_year": {
+            str(y): float(ex[t].value or 0.0) for t, y in enumerate(d.horizon.years)
+        },
+    }
 
 
 def _write_plan(p: Plan, state: dict[str, Any], say: Callable[[str], None]) -> None:

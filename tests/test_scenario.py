@@ -264,6 +264,7 @@ def test_every_year_keyed_mapping_refuses_two_spellings():
     walk(Scenario)
     assert sorted(found) == [
         ("ClassRasterRef", "class_names", True),
+        ("ExportMarket", "max_mw_by_year", True),
         ("GridLayers", "load_growth_per_year", True),
         ("Targets", "it_mw_by_year", True),
     ]

@@ -32,6 +32,7 @@ from siting.cli import (
     plan,
     robustness,
     sweep,
+    twostage,
 )
 from siting.cli.common import out
 from siting.core.version import __version__
@@ -78,6 +79,7 @@ def _register() -> None:
     app.command("robustness")(robustness.robustness_command)
     app.command("pareto")(pareto.pareto_command)
     app.command("export")(export.export_command)
+    app.command("twostage")(twostage.twostage_command)
     grid_app.command("dispatch")(grid_dispatch.dispatch)
     grid_app.command("hosting")(grid_hosting.hosting)
     grid_app.command("check")(grid_check.check)

@@ -832,6 +832,24 @@ class PublicInterest(_Strict):
     )
 
 
+class ExportMarket(_Strict):
+    """An export market for IT capacity above a year's target (usable with or without
+    demand scenarios)."""
+
+    usd_per_mw_year: float = Field(
+        ge=0,
+        description="Price earned per MW IT above the year's target sold for one year "
+        "[USD/(MW year)], discounted like the other costs (the cost part `export`, an "
+        "earning). An assumption of the scenario: no published default (a colocation "
+        "wholesale rate per MW-year is one reference point, docs/planners-guide.md).",
+    )
+    max_mw_by_year: ByYear[Annotated[float, Field(ge=0)]] = Field(
+        default_factory=dict,
+        description="Most MW IT the market takes in each year [MW IT]; a year not named: no "
+        "cap beyond the capacity above the target.",
+    )
+
+
 class Policy(_Strict):
     """Policies beyond the national targets."""
 
@@ -853,6 +871,11 @@ class Policy(_Strict):
         "needs the grid model. Empty = no cap. `siting pareto --between cost,co2` sets it point "
         "by point. (Negative values are allowed: campuses with heat recovery or flexible load "
         "could in principle lower emissions, though this model's campuses only add load.)",
+    )
+    export: ExportMarket | None = Field(
+        default=None,
+        description="Export market: capacity above each year's target may be sold at a price "
+        "per MW-year (off when empty).",
     )
 
 
@@ -1079,6 +1102,127 @@ class Targets(_Strict):
     )
 
 
+#: What a two-stage plan may decide before the demand is known (:class:`DemandScenarios`).
+FirstStage = Literal["sites", "cooling"]
+
+
+def _first_stage_default() -> list[FirstStage]:
+    """Sites and their cooling are decided now (the default first stage)."""
+    return ["sites", "cooling"]
+
+
+class DemandScenario(_Strict):
+    """One demand scenario of a two-stage plan: targets that may come, with a probability."""
+
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$",
+        description="Short name (letters, digits, `_.-`); names its plan folder.",
+    )
+    probability: float = Field(
+        ge=0, le=1, description="Probability of this demand [fraction]; all sum to 1."
+    )
+    targets: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Fields of the scenario's `targets` section this demand replaces (e.g. "
+        "`it_mw_by_year` [MW IT]), merged onto the base targets year by year like `extends`; "
+        "fields not named keep the base's values.",
+    )
+
+    @field_validator("targets")
+    @classmethod
+    def _known_targets(cls, v: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(str(k) for k in v if str(k) not in Targets.model_fields)
+        if unknown:
+            raise ValueError(
+                f"unknown target field(s) {unknown}; expected fields of `targets`: "
+                f"{sorted(Targets.model_fields)}"
+            )
+        return v
+
+
+class DemandScenarios(_Strict):
+    """Demand that may not come: a two-stage plan over demand scenarios (`siting twostage`)."""
+
+    scenarios: list[DemandScenario] = Field(
+        min_length=1,
+        max_length=100,
+        description="The demand scenarios, each with its probability [fraction] and targets.",
+    )
+    first_stage: list[FirstStage] = Field(
+        default_factory=_first_stage_default,
+        min_length=1,
+        description="What is decided now, the same in every scenario: `sites` (which sites "
+        "open) and `cooling` (each open site's cooling technology). Everything else (opening "
+        "year, modules per year, export, dispatch, water) is decided per scenario.",
+    )
+    hedging_rounds: int = Field(
+        default=3,
+        ge=0,
+        le=50,
+        description="Rounds of progressive hedging on the binary first stage, each giving "
+        "one more candidate first stage (0: none) [rounds].",
+    )
+    hedging_rho_usd: float | None = Field(
+        default=None,
+        gt=0,
+        description="Progressive hedging's penalty per first-stage decision away from the "
+        "probability-weighted mean [USD]; empty: 10 % of the mean site fixed cost plus the "
+        "cost of its smallest campus.",
+    )
+
+    @model_validator(mode="after")
+    def _probabilities(self) -> DemandScenarios:
+        names = [s.name for s in self.scenarios]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"demand scenario names must be unique; repeated: {dup}")
+        total = math.fsum(s.probability for s in self.scenarios)
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(
+                f"demand scenario probabilities sum to {total:g}, expected 1 ("
+                + ", ".join(f"{s.name}: {s.probability:g}" for s in self.scenarios)
+                + ")"
+            )
+        if len(set(self.first_stage)) != len(self.first_stage):
+            raise ValueError(f"first_stage repeats a decision: {self.first_stage}")
+        if "cooling" in self.first_stage and "sites" not in self.first_stage:
+            raise ValueError(
+                "first_stage `cooling` needs `sites` (cooling of the sites opened now)"
+            )
+        return self
+
+
+def demand_targets(base: Targets, over: dict[str, Any]) -> Targets:
+    """``base`` with the target fields ``over`` names merged on (year by year, like
+    ``extends``), validated.
+
+    Raises
+    ------
+    ValueError
+        When the merged targets are not valid (the message says which field).
+    """
+    merged = _merge(base.model_dump(), over, ("targets",))
+    return Targets.model_validate(merged)
+
+
+def demand_scenario(sc: Scenario, name: str) -> Scenario:
+    """The scenario ``sc`` under its demand scenario ``name``: its targets replaced by the
+    demand's (:func:`demand_targets`), without the ``demand_scenarios`` section.
+
+    Raises
+    ------
+    KeyError
+        When ``sc`` has no demand scenario ``name``.
+    """
+    if sc.demand_scenarios is None:
+        raise KeyError(name)
+    by_name = {d.name: d for d in sc.demand_scenarios.scenarios}
+    ds = by_name[name]
+    return sc.model_copy(
+        update={"targets": demand_targets(sc.targets, ds.targets), "demand_scenarios": None}
+    )
+
+
 class Costs(_Strict):
     """Costs in constant US dollars of ``currency_year``."""
 
@@ -1277,6 +1421,11 @@ class Scenario(_Strict):
         default_factory=GrowthZones,
         description="Grouping of the chosen sites into growth zones (outputs `zones`).",
     )
+    demand_scenarios: DemandScenarios | None = Field(
+        default=None,
+        description="Demand that may not come: scenarios of targets with probabilities, for "
+        "a two-stage plan (`siting twostage`; `siting plan` plans the base targets).",
+    )
 
     # where it came from (not part of the file)
     source_file: Path | None = Field(default=None, exclude=True, description="(set by the loader)")
@@ -1337,12 +1486,37 @@ class Scenario(_Strict):
                 "flexibility.enabled needs the grid model (layers.grid and grid.enabled): "
                 "curtailment relieves grid limits, and without a grid there are none"
             )
+        self._check_demand_scenarios()
         if self.campus.earliest_year is not None and self.campus.earliest_year > self.years[-1]:
             raise ValueError(
                 f"campus.earliest_year {self.campus.earliest_year} is after the last planning "
                 f"year {self.years[-1]}"
             )
         return self
+
+    def _check_demand_scenarios(self) -> None:
+        """Each demand scenario's merged targets are valid and name only planning years."""
+        if self.demand_scenarios is None:
+            return
+        if self.objective.sense != "min_cost":
+            raise ValueError(
+                "demand_scenarios compare plans by expected net present cost: they need "
+                f"objective.sense min_cost, not {self.objective.sense}"
+            )
+        for ds in self.demand_scenarios.scenarios:
+            try:
+                t = demand_targets(self.targets, ds.targets)
+            except ValidationError as e:
+                why = "; ".join(
+                    f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}" for err in e.errors()
+                )
+                raise ValueError(f"demand scenario '{ds.name}': targets {why}") from None
+            bad = sorted(set(t.it_mw_by_year) - set(self.years))
+            if bad:
+                raise ValueError(
+                    f"demand scenario '{ds.name}': targets.it_mw_by_year has years {bad} that "
+                    f"are not planning years {self.years}"
+                )
 
     def canonical_json(self) -> str:
         """The scenario as run, as canonical JSON (sorted keys; absolute paths)."""

@@ -31,7 +31,7 @@ from siting.network import require_network
 
 if TYPE_CHECKING:
     from siting.candidates.generate import Candidates
-    from siting.config.scenario import Contingencies, Scenario
+    from siting.config.scenario import Contingencies, Scenario, Targets
     from siting.inputs import Layers
     from siting.network import DCNetwork
 
@@ -388,6 +388,11 @@ class PolicyData:
     shortfall_usd_per_mw_year
         Cost of delay per MW IT short of a year's target for one year [USD/(MW year)]
         (``targets.shortfall_usd_per_mw_year``): set, the targets are soft; None: hard.
+    export_usd_per_mw_year
+        Price of IT capacity above a year's target sold to an export market
+        [USD/(MW year)] (``policy.export``); None: no export market.
+    export_max_mw
+        Most MW IT exported per year [MW] (``inf`` where no cap), aligned with the years.
     """
 
     targets_mw: np.ndarray
@@ -402,6 +407,8 @@ class PolicyData:
     heat_links: pd.DataFrame
     sinks: pd.DataFrame
     shortfall_usd_per_mw_year: float | None = None
+    export_usd_per_mw_year: float | None = None
+    export_max_mw: np.ndarray | None = None
 
 
 @dataclass
@@ -901,7 +908,6 @@ def model_data(
     sites, site = campus.sites, campus.site
     notes: list[str] = []
     cool = _cooling_choice(scenario, candidates, cooling, sites, notes)
-    targets = np.array([scenario.targets.it_mw_by_year.get(y, 0.0) for y in years], dtype=float)
     grid = _grid_inputs(scenario, layers.grid, net, years, snaps, site, notes)
     net = grid.net
     power_years(scenario, layers.grid, grid, site, notes)
@@ -957,7 +963,6 @@ def model_data(
             potable_cap_m3_per_day=scenario.water.potable_cap_m3_per_day,
         ),
         policy=PolicyData(
-            targets_mw=targets,
             region_shares=region_shares,
             zone_mode=pol.zones.mode,
             zone_min_share=pol.zones.min_share,
@@ -968,7 +973,8 @@ def model_data(
             public_techs=public_techs,
             heat_links=heat_links,
             sinks=sinks,
-            shortfall_usd_per_mw_year=scenario.targets.shortfall_usd_per_mw_year,
+            **target_inputs(scenario.targets, years),
+            **export_inputs(scenario, years),
         ),
         caps=Caps(
             water_cap_m3_per_day=scenario.water.cap_m3_per_day,
@@ -980,6 +986,43 @@ def model_data(
         flex=flex,
         notes=notes,
     )
+
+
+def target_inputs(targets: Targets, years: list[int]) -> dict[str, Any]:
+    """The :class:`PolicyData` fields that come from a scenario's ``targets`` section.
+
+    The one place targets enter the model's data, so a demand scenario
+    (:mod:`siting.studies.twostage`) that replaces some target fields gets every field
+    derived from them recomputed here.
+
+    Parameters
+    ----------
+    targets
+        The scenario's :class:`siting.config.scenario.Targets`.
+    years
+        Planning years.
+
+    Returns
+    -------
+    dict
+        ``targets_mw`` (IT MW per year, 0 where none) [MW] and
+        ``shortfall_usd_per_mw_year`` [USD/(MW year)] (None: hard targets).
+    """
+    return {
+        "targets_mw": np.array([targets.it_mw_by_year.get(y, 0.0) for y in years], dtype=float),
+        "shortfall_usd_per_mw_year": targets.shortfall_usd_per_mw_year,
+    }
+
+
+def export_inputs(scenario: Scenario, years: list[int]) -> dict[str, Any]:
+    """The export market's :class:`PolicyData` fields (``policy.export``): its price
+    [USD/(MW year)] and the most MW IT exported per year [MW] (``inf`` where the scenario
+    sets no cap); ``None`` for both without the market."""
+    ex = scenario.policy.export
+    if ex is None:
+        return {"export_usd_per_mw_year": None, "export_max_mw": None}
+    most = np.array([ex.max_mw_by_year.get(y, np.inf) for y in years], dtype=float)
+    return {"export_usd_per_mw_year": float(ex.usd_per_mw_year), "export_max_mw": most}
 
 
 def first_power(site: pd.DataFrame, years: list[int], flex_on: bool, onsite: list[str]) -> None:

@@ -22,6 +22,9 @@ Cost parts (each an Expression on the model, reported in the plan) [USD, present
   on-site supply ``onsite_mwh``.
 - ``curtailment``: curtailed compute and flexible MW held (see ``flex.py``; 0 without
   flexibility).
+- ``export`` (only with ``policy.export``): minus the value of IT capacity above the
+  targets sold to the export market, ``- sum_t op_weight[t] * price * export_mw[t]``
+  (see ``policy.py``).
 
 ``min_cost`` minimises their sum; ``max_capacity`` maximises IT MW in the last year
 subject to the sum being within ``budget_usd``.
@@ -61,7 +64,7 @@ COST_PARTS = (
 )
 
 #: Cost parts only a model with their family has (after :data:`COST_PARTS`, in this order).
-OPTIONAL_PARTS = ("onsite",)
+OPTIONAL_PARTS = ("onsite", "export")
 
 #: Cost parts that are money the plan spends [USD] (see :mod:`siting.model.objective`).
 SPEND_PARTS = (
@@ -76,7 +79,7 @@ SPEND_PARTS = (
     "onsite",
 )
 #: Cost parts that are money the plan earns (negative) [USD].
-EARN_PARTS = ("heat",)
+EARN_PARTS = ("heat", "export")
 #: Cost parts that are policy weights, not money [USD].
 WEIGHT_PARTS = ("zone_bonus",)
 #: Cost parts that value compute not delivered (soft targets' cost of delay, compute lost
@@ -161,6 +164,8 @@ def add_objective(m: pyo.ConcreteModel, d: ModelData, baseline_usd: float = 0.0)
     parts["curtailment"] = curtail if curtail is not None else 0.0
     if m.component("onsite_cost_npv") is not None:
         parts["onsite"] = m.onsite_cost_npv
+    if m.component("export_value_npv") is not None:
+        parts["export"] = -m.export_value_npv
     m.P = pyo.Set(
         initialize=[p for p in (*COST_PARTS, *OPTIONAL_PARTS) if p in parts], ordered=True
     )

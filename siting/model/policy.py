@@ -15,7 +15,14 @@ public-interest capacity, waste-heat sales, and the budget of a max-capacity pla
 - public interest: ``q[s,t] >= 0`` on eligible sites, ``q[s,t] <= sum_{k eligible}
   capk[s,k,t]`` and ``sum_s q[s,t] >= share * total_t``;
 - heat: ``z[j,s,t] >= 0`` [MW heat], ``sum_s z[j,s,t] <= demand_j`` and ``sum_j z[j,s,t] <=
-  u * sum_k recovery_k * capk[s,k,t]`` (IT power becomes heat).
+  u * sum_k recovery_k * capk[s,k,t]`` (IT power becomes heat);
+- export (:func:`add_export`, with ``policy.export``): ``0 <= export_mw[t] <= max_mw_t``
+  [MW IT], taken out of the target row: ``sum_s cap[s,t] - export_mw[t] (+ short[t]) >=
+  target_t``, so with hard targets ``export_mw[t] <= total_cap[t] - target_t`` (only
+  capacity above the year's target is sold); it earns ``export_value_npv = sum_t
+  op_weight[t] * price * export_mw[t]`` [USD] (the cost part ``export`` is its negative).
+  With soft targets a MW sold while short pays the cost of delay: the plan sells it only
+  when the export price is above that cost.
 """
 
 from __future__ import annotations
@@ -36,9 +43,15 @@ def add_policy(m: pyo.ConcreteModel, d: ModelData) -> None:
     """Add the policy family (see the module docstring)."""
     short = elastic.slack(m, "target_short_mw", m.T, "MW", "national IT target not met")
     soft = add_shortfall(m, d)
+    sold = add_export(m, d)
     m.target = pyo.Constraint(
         m.T,
-        rule=lambda m, t: m.total_cap[t] + short[t] + soft[t] >= float(d.policy.targets_mw[t]),
+        rule=lambda m, t: (
+            (m.total_cap[t] - sold[t] if m.component("export_mw") is not None else m.total_cap[t])
+            + short[t]
+            + soft[t]
+            >= float(d.policy.targets_mw[t])
+        ),
     )
 
     if d.policy.region_shares:
@@ -101,6 +114,33 @@ def add_policy(m: pyo.ConcreteModel, d: ModelData) -> None:
         )
 
     add_heat(m, d)
+
+
+def add_export(m: pyo.ConcreteModel, d: ModelData) -> dict[int, Any]:
+    """The export market (see the module docstring): ``export_mw[t]`` [MW IT] and
+    ``export_value_npv`` [USD, present value]; nothing without ``policy.export``.
+
+    Returns
+    -------
+    dict
+        Period -> the MW sold, to take out of the target row (the variable, or 0.0).
+    """
+    price = d.policy.export_usd_per_mw_year
+    n = d.horizon.n_years
+    if price is None:
+        return {t: 0.0 for t in range(n)}
+    most = d.policy.export_max_mw if d.policy.export_max_mw is not None else np.full(n, np.inf)
+    m.export_mw = pyo.Var(
+        m.T,
+        domain=pyo.NonNegativeReals,
+        bounds=lambda _m, t: (0.0, float(most[t]) if np.isfinite(most[t]) else None),
+    )
+    m.export_value_npv = pyo.Expression(
+        expr=pyo.quicksum(
+            float(d.horizon.op_weight[t]) * float(price) * m.export_mw[t] for t in m.T
+        )
+    )
+    return {t: m.export_mw[t] for t in range(n)}
 
 
 def add_shortfall(m: pyo.ConcreteModel, d: ModelData) -> dict[int, Any]:

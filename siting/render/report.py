@@ -96,6 +96,7 @@ COST_LABELS = {
     "energy": "Energy the campuses add to the grid's cost",
     "demand": "Serving demand regions",
     "heat": "Waste heat sold (credit)",
+    "export": "Capacity sold to the export market (credit)",
     "delay": "Cost of delay (soft targets: compute not delivered, not money paid)",
     "curtailment": "Curtailed compute and flexible MW held",
 }
