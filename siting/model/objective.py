@@ -22,6 +22,10 @@ Cost parts (each an Expression on the model, reported in the plan) [USD, present
   on-site supply ``onsite_mwh``.
 - ``curtailment``: curtailed compute and flexible MW held (see ``flex.py``; 0 without
   flexibility).
+- ``compute`` (only with a compute section, :mod:`~siting.model.compute`): accelerators'
+  hardware and disposal as annuities for the years inside the horizon, and the building
+  floor per rack position; with soft targets, the ``delay`` part also prices accelerator
+  and compute targets not met.
 
 ``min_cost`` minimises their sum; ``max_capacity`` maximises IT MW in the last year
 subject to the sum being within ``budget_usd``.
@@ -61,7 +65,7 @@ COST_PARTS = (
 )
 
 #: Cost parts only a model with their family has (after :data:`COST_PARTS`, in this order).
-OPTIONAL_PARTS = ("onsite",)
+OPTIONAL_PARTS = ("onsite", "compute")
 
 #: Cost parts that are money the plan spends [USD] (see :mod:`siting.model.objective`).
 SPEND_PARTS = (
@@ -74,6 +78,7 @@ SPEND_PARTS = (
     "energy",
     "demand",
     "onsite",
+    "compute",
 )
 #: Cost parts that are money the plan earns (negative) [USD].
 EARN_PARTS = ("heat",)
@@ -156,11 +161,14 @@ def add_objective(m: pyo.ConcreteModel, d: ModelData, baseline_usd: float = 0.0)
         )
     parts["demand"] = m.demand_cost_npv
     parts["heat"] = -m.heat_value_npv
-    parts["delay"] = m.delay_cost_npv
+    compute_delay = m.component("compute_delay_npv")  # the compute family's, when built
+    parts["delay"] = m.delay_cost_npv + (compute_delay if compute_delay is not None else 0.0)
     curtail = m.component("curtail_cost_npv")  # the flexibility family's, when built
     parts["curtailment"] = curtail if curtail is not None else 0.0
     if m.component("onsite_cost_npv") is not None:
         parts["onsite"] = m.onsite_cost_npv
+    if m.component("compute_cost_npv") is not None:
+        parts["compute"] = m.compute_cost_npv
     m.P = pyo.Set(
         initialize=[p for p in (*COST_PARTS, *OPTIONAL_PARTS) if p in parts], ordered=True
     )
