@@ -161,8 +161,10 @@ def add_objective(m: pyo.ConcreteModel, d: ModelData, baseline_usd: float = 0.0)
         )
     parts["demand"] = m.demand_cost_npv
     parts["heat"] = -m.heat_value_npv
+    parts["delay"] = m.delay_cost_npv
     compute_delay = m.component("compute_delay_npv")  # the compute family's, when built
-    parts["delay"] = m.delay_cost_npv + (compute_delay if compute_delay is not None else 0.0)
+    if compute_delay is not None:
+        parts["delay"] = m.delay_cost_npv + compute_delay
     curtail = m.component("curtail_cost_npv")  # the flexibility family's, when built
     parts["curtailment"] = curtail if curtail is not None else 0.0
     if m.component("onsite_cost_npv") is not None:
