@@ -7,7 +7,8 @@ generations and retired at the end of its service life, so the IT MW used in one
 as denser generations arrive, within the envelope. Nothing is added when
 ``d.compute`` is ``None``.
 
-Sets: ``G`` generations (the table's rows, :mod:`siting.model.generations`); ``SGT`` the
+Sets: ``AG`` accelerator generations (the table's rows, :mod:`siting.model.generations`;
+``G`` is the grid's generators); ``SGT`` the
 (site, generation, period) triples with ``year_t >= first_year_g`` where the site's cooling
 may host the generation (a ``needs_liquid`` generation only where the site may choose
 ``liquid``).
@@ -124,7 +125,7 @@ def add_compute(m: pyo.ConcreteModel, d: ModelData) -> None:
     per_rack = gen["accelerators_per_rack"].astype(float).to_dict()
     liquid = {str(g) for g in gen.index[gen["needs_liquid"].to_numpy(dtype=bool)]}
     sgt = sgt_triples(d, techs_of)
-    m.G = pyo.Set(initialize=[str(g) for g in gen.index], ordered=True)
+    m.AG = pyo.Set(initialize=[str(g) for g in gen.index], ordered=True)
     m.SGT = pyo.Set(dimen=3, initialize=sgt, ordered=True)
     m.acc_new = pyo.Var(m.SGT, domain=pyo.NonNegativeReals)
     m.acc_live = pyo.Var(m.SGT, domain=pyo.NonNegativeReals)
