@@ -300,7 +300,9 @@ def _no_sites(d: ModelData) -> ModelData:
             "heat_links": pol.heat_links.iloc[:0],
         },
     )
-    return dataclasses.replace(out, caps=Caps(), goal=Goal(sense="min_cost", budget_usd=None))
+    return dataclasses.replace(
+        out, caps=Caps(), goal=Goal(sense="min_cost", budget_usd=None), compute=None
+    )
 
 
 def grid_baseline(

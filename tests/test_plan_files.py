@@ -145,6 +145,7 @@ def test_every_table_a_plan_writes_has_its_columns_typed(tmp_path):
         "draw_relief.csv": P.RELIEF_COLUMNS,
         "onsite.csv": P.ONSITE_COLUMNS,
         "curtailment.csv": P.CURTAILMENT_COLUMNS,
+        "compute.csv": P.COMPUTE_COLUMNS,
         "upgrades.csv": P.UPGRADE_COLUMNS,
         "contingencies.csv": P.CONTINGENCY_COLUMNS,
     }

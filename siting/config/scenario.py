@@ -1082,6 +1082,55 @@ class Objective(_Strict):
         return self
 
 
+class ComputeSettings(_Strict):
+    """Accelerators and their generations: the IT fit-out of each campus's shell (issue 22).
+
+    Present, the model plans accelerators of each generation per site and year (installed,
+    in service, retired at the end of their service life), their rack positions on the
+    site's floor, and the IT MW they use within the shell's envelope; absent, the model is
+    today's (IT MW only).
+    """
+
+    generations_csv: Path | None = Field(
+        default=None,
+        description="Generation table (CSV, the columns of the shipped "
+        "`siting/data/accelerators.csv`: generation, first_year, kw_per_accelerator, "
+        "accelerators_per_rack, rack_kw, needs_liquid, compute_per_accelerator, "
+        "service_life_years, capex_usd_per_accelerator, tokens_per_s_per_accelerator, source); "
+        "relative to the scenario file. Empty: the shipped table (docs/planners-guide.md "
+        "gives its sources).",
+    )
+    generations: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="The generations the plan may install (names in the table); empty: all.",
+    )
+    building_usd_per_rack: float = Field(
+        default=25_000.0,
+        ge=0,
+        description="Building floor (white space, its share of the hall and support space) per "
+        "rack position [USD/rack], paid when the position is built: about 8 m2 gross per rack "
+        "at about 3,000 USD/m2 of shell [inferred]. It comes on top of "
+        "`costs.capex_usd_per_mw`, which pays the power and cooling plant per MW IT (the "
+        "envelope) and excludes IT equipment.",
+    )
+    land_rack_kw: float = Field(
+        default=40.0,
+        gt=0,
+        description="Rack density at which a site's land-derived `max_it_mw` was counted "
+        "[kW/rack]: the site holds at most `max_it_mw x 1000 / land_rack_kw` rack positions. "
+        "Denser racks put more IT MW on the same land. Default: a mixed air-cooled hall "
+        "[inferred].",
+    )
+    disposal_usd_per_accelerator: float = Field(
+        default=500.0,
+        ge=0,
+        description="Decommissioning, data sanitisation and recycling per accelerator at the "
+        "end of its service life [USD/accelerator] [inferred; IT asset disposition quotes "
+        "run tens to hundreds of USD per server].",
+    )
+
+
 class Targets(_Strict):
     """National targets."""
 
@@ -1099,6 +1148,17 @@ class Targets(_Strict):
         "carries its capital, 11.7 M USD/MW (Cushman & Wakefield 2025) at 7 % over a 25-year "
         "shell life, about 1.0 M USD per MW-year [inferred]; idle accelerators and lost "
         "compute revenue come on top (docs/planners-guide.md).",
+    )
+    accelerators_by_year: ByYear[dict[str, Annotated[float, Field(ge=0)]]] = Field(
+        default_factory=dict,
+        description="Accelerators of each generation to have in service by each year, "
+        "nationally ({year: {generation: count}}) [accelerators]; needs the `compute` section "
+        "(generation names from its table).",
+    )
+    compute_by_year: ByYear[Annotated[float, Field(ge=0)]] = Field(
+        default_factory=dict,
+        description="Compute to have in service by each year, nationally [compute units: "
+        "H100-equivalents, the table's `compute_per_accelerator`]; needs the `compute` section.",
     )
 
 
@@ -1412,6 +1472,11 @@ class Scenario(_Strict):
         default_factory=OnsiteSettings,
         description="On-site generation and storage at the campuses (off by default).",
     )
+    compute: ComputeSettings | None = Field(
+        default=None,
+        description="Accelerators, their generations and refresh in each campus's shell "
+        "(empty: the model plans IT MW only).",
+    )
     objective: Objective = Field(default_factory=Objective, description="Objective.")
     flexibility: Flexibility = Field(
         default_factory=Flexibility,
@@ -1468,6 +1533,7 @@ class Scenario(_Strict):
                 "policy.co2_cap_t needs the grid model (layers.grid and grid.enabled): campus "
                 "emissions are the generators' co2_t_per_mwh times the dispatch they add"
             )
+        self._compute_targets()
         if self.targets.shortfall_usd_per_mw_year is not None and not self.targets.it_mw_by_year:
             raise ValueError(
                 "targets.shortfall_usd_per_mw_year prices the MW short of the targets, but "
@@ -1517,6 +1583,33 @@ class Scenario(_Strict):
                     f"demand scenario '{ds.name}': targets.it_mw_by_year has years {bad} that "
                     f"are not planning years {self.years}"
                 )
+    def _compute_targets(self) -> None:
+        """Refuse targets in accelerators or compute without the ``compute`` section, in
+        years that are not planning years, or naming generations the section excludes."""
+        t = self.targets
+        for name, by_year in (
+            ("accelerators_by_year", t.accelerators_by_year),
+            ("compute_by_year", t.compute_by_year),
+        ):
+            if by_year and self.compute is None:
+                raise ValueError(
+                    f"targets.{name} needs the compute section (accelerator generations); "
+                    "add `compute: {}` for the shipped table"
+                )
+            bad = sorted(set(by_year) - set(self.years))
+            if bad:
+                raise ValueError(
+                    f"targets.{name} has years {bad} that are not planning years {self.years}"
+                )
+        allowed = self.compute.generations if self.compute is not None else None
+        if allowed is not None:
+            for y, by_gen in t.accelerators_by_year.items():
+                unknown = sorted(set(by_gen) - set(allowed))
+                if unknown:
+                    raise ValueError(
+                        f"targets.accelerators_by_year.{y} names generations {unknown} that "
+                        f"compute.generations does not allow ({allowed})"
+                    )
 
     def canonical_json(self) -> str:
         """The scenario as run, as canonical JSON (sorted keys; absolute paths)."""
@@ -1539,7 +1632,7 @@ def json_schema() -> dict[str, Any]:
 # --------------------------------------------------------------------------- loading
 
 #: Keys whose string values are file paths, resolved against the file they are written in.
-_PATH_KEYS = ("path", "extends", "costs_csv")
+_PATH_KEYS = ("path", "extends", "costs_csv", "generations_csv")
 
 
 class _SafeScenarioLoader(yaml.SafeLoader):
@@ -1847,7 +1940,8 @@ def _resolve_paths(
     problems: list[Problem] | None = None,
     loc: tuple[Any, ...] = (),
 ) -> Any:
-    """Make every ``path:`` (and ``extends:``, ``costs_csv:``) string absolute against ``base_dir``.
+    """Make every ``path:`` (and ``extends:``, ``costs_csv:``, ``generations_csv:``) string
+    absolute against ``base_dir``.
 
     Paths are normalised (``..`` and symbolic links resolved) and ``~`` expanded, so the
     scenario as run names every file absolutely. An empty path, or one that cannot be

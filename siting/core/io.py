@@ -63,6 +63,7 @@ PLAN_FILES = frozenset(
         "draw_relief.csv",
         "onsite.csv",
         "curtailment.csv",
+        "compute.csv",
         "manifest.json",
         "report.html",
         "index.html",

@@ -69,6 +69,19 @@ PLAN_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("site_id", "bus_id", "snapshot"),
         ("year", "curtailed_mw", "hours", "curtailed_mwh", "cost_usd"),
     ),
+    "compute.csv": (
+        ("site_id", "generation"),
+        (
+            "year",
+            "accelerators_live",
+            "accelerators_new",
+            "accelerators_retired",
+            "it_used_mw",
+            "racks",
+            "compute_units",
+            "rack_positions",
+        ),
+    ),
     "onsite.csv": (
         ("site_id", "option", "technology", "islanded"),
         (

@@ -4,6 +4,9 @@ Each family is a module with its sets, variables, constraints and math in its do
 
 1. :mod:`~siting.model.sites` open sites, cooling choice, integer modules, sizes, phasing
    (one integer column where the data leave no choice: one period, one technology);
+   then :mod:`~siting.model.compute` accelerators of each generation in each shell, their
+   refresh and rack positions, targets in accelerators or compute (only with a compute
+   section);
 2. :mod:`~siting.model.power` facility draw = IT MW x PUE (peak for limits, annual for energy);
 3. :mod:`~siting.model.onsite` on-site generation and storage, islanded campuses (relief
    of the draw from the grid);
@@ -28,6 +31,7 @@ from __future__ import annotations
 import pyomo.environ as pyo
 
 from siting.model import elastic as _elastic
+from siting.model.compute import add_compute
 from siting.model.data import ModelData
 from siting.model.flex import add_flex
 from siting.model.grid import add_grid
@@ -69,6 +73,7 @@ def build_model(
     m = pyo.ConcreteModel(name="siting")
     _elastic.enable(m, elastic)
     add_sites(m, d)
+    add_compute(m, d)
     add_power(m, d)
     add_onsite(m, d)
     add_flex(m, d)

@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from siting.core.errors import InputError, Problem
+from siting.core.errors import InputError, Problem, SitingError
 from siting.inputs.grids.grid import CostCurve, Grid
+from siting.model.generations import load_generations
 from siting.network import require_network
 
 if TYPE_CHECKING:
@@ -218,7 +219,9 @@ class CampusData:
         ``power_via`` (``firm``, ``flexible``, ``on-site``: what powers the first period).
         Between ``earliest_period`` and ``flex_period`` a campus draws nothing from the
         grid (on-site supply), between ``flex_period`` and ``firm_period`` all its MW are
-        flexible (:func:`siting.model.power.add_power_years`).
+        flexible (:func:`siting.model.power.add_power_years`). With a compute section,
+        ``land_it_mw`` is the land's IT MW and ``max_it_mw`` the envelope its floor can
+        reach with the densest generation (:func:`compute_inputs`).
     module_mw, min_campus_mw
         Module size and smallest campus [MW IT].
     max_modules_per_period
@@ -516,6 +519,47 @@ class FlexData:
     peak_stress_hours: float = 87.6
 
 
+@dataclass
+class ComputeData:
+    """Accelerators, their generations and the shell's floor (family
+    :mod:`siting.model.compute`; ``None`` on :class:`ModelData`: the family adds nothing).
+
+    Attributes
+    ----------
+    generations
+        The generations the plan may install (:func:`siting.model.generations.load_generations`
+        rows): indexed by generation; ``first_year, kw_per_accelerator,
+        accelerators_per_rack, rack_kw, needs_liquid, compute_per_accelerator,
+        service_life_years, capex_usd_per_accelerator, tokens_per_s_per_accelerator,
+        source``.
+    max_racks
+        Rack positions each site's land holds, by site_id [racks]:
+        ``land_it_mw x 1000 / land_rack_kw``.
+    land_rack_kw
+        Rack density at which the land's IT MW was counted [kW/rack].
+    building_usd_per_rack
+        Building floor per rack position, paid when built [USD/rack].
+    disposal_usd_per_accelerator
+        Disposal at the end of an accelerator's service life [USD/accelerator].
+    discount_rate
+        Real discount rate [fraction per year] (the hardware's annuity).
+    accelerator_targets
+        National accelerators of a generation to have in service, by (generation, period)
+        [accelerators].
+    compute_targets
+        National compute to have in service per period (0 where none) [compute units].
+    """
+
+    generations: pd.DataFrame
+    max_racks: dict[str, float]
+    land_rack_kw: float = 40.0
+    building_usd_per_rack: float = 0.0
+    disposal_usd_per_accelerator: float = 0.0
+    discount_rate: float = 0.0
+    accelerator_targets: dict[tuple[str, int], float] = field(default_factory=dict)
+    compute_targets: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+
 def stress_hours_of(d: ModelData) -> dict[str, float]:
     """Hours per year curtailment in each snapshot counts for [h]: the snapshot's own
     ``stress_hours`` (:attr:`FlexData.stress_hours`), else its ``hours``, else (a peak
@@ -559,6 +603,9 @@ class ModelData:
         :class:`OnsiteData`: on-site generation and storage options (none by default).
     flex
         :class:`FlexData`: flexible connection and curtailment (off by default).
+    compute
+        :class:`ComputeData`: accelerator generations and the shell's floor (``None``, the
+        default: the model plans IT MW only).
     notes
         What assembling the data decided on the user's behalf (said in the report).
     """
@@ -573,10 +620,11 @@ class ModelData:
     goal: Goal
     onsite: OnsiteData = field(default_factory=OnsiteData)
     flex: FlexData = field(default_factory=FlexData)
+    compute: ComputeData | None = None
     notes: list[str] = field(default_factory=list)
 
 
-def replaced(d: ModelData, **parts: dict[str, Any]) -> ModelData:
+def replaced(d: ModelData, **parts: Any) -> ModelData:
     """``d`` with some fields of its parts replaced (the rest shared, as
     :func:`dataclasses.replace` does).
 
@@ -586,16 +634,32 @@ def replaced(d: ModelData, **parts: dict[str, Any]) -> ModelData:
         The model's inputs.
     **parts
         Part name (``horizon``, ``campus``, ``cooling``, ``grid``, ``water``, ``policy``,
-        ``caps``, ``goal``, ``onsite``, ``flex``) -> {field: new value}, e.g.
-        ``replaced(d, grid={"n1": None})``.
+        ``caps``, ``goal``, ``onsite``, ``flex``, ``compute``) -> {field: new value}, e.g.
+        ``replaced(d, grid={"n1": None})``; or a whole part (or ``None`` for an optional
+        part), e.g. ``replaced(d, compute=ComputeData(...))``.
 
     Returns
     -------
     ModelData
+
+    Raises
+    ------
+    siting.core.errors.SitingError
+        Fields given for an optional part that ``d`` does not have.
     """
-    return dataclasses.replace(
-        d, **{name: dataclasses.replace(getattr(d, name), **kw) for name, kw in parts.items()}
-    )
+    out = {}
+    for name, kw in parts.items():
+        if not isinstance(kw, dict):
+            out[name] = kw
+            continue
+        part = getattr(d, name)
+        if part is None:
+            raise SitingError(
+                f"replaced: the model data has no {name} part to change fields of "
+                f"({', '.join(kw)}); expected a whole part, e.g. {name}=ComputeData(...)"
+            )
+        out[name] = dataclasses.replace(part, **kw)
+    return dataclasses.replace(d, **out)
 
 
 def checked_outages(
@@ -906,6 +970,7 @@ def model_data(
     years, snaps = horizon.years, horizon.snapshots
     campus = _campus(scenario, candidates, horizon)
     sites, site = campus.sites, campus.site
+    compute = compute_inputs(scenario, site, list(years))  # before max_it_mw is read
     notes: list[str] = []
     cool = _cooling_choice(scenario, candidates, cooling, sites, notes)
     grid = _grid_inputs(scenario, layers.grid, net, years, snaps, site, notes)
@@ -984,6 +1049,7 @@ def model_data(
         goal=Goal(sense=scenario.objective.sense, budget_usd=scenario.objective.budget_usd),
         onsite=onsite,
         flex=flex,
+        compute=compute,
         notes=notes,
     )
 
@@ -1269,6 +1335,71 @@ def _flex(scenario: Scenario, grid_on: bool) -> FlexData:
         },
         peak_stress_hours=f.peak_stress_hours,
     )
+
+
+def compute_inputs(scenario: Scenario, site: pd.DataFrame, years: list[int]) -> ComputeData | None:
+    """The scenario's ``compute`` section as :class:`ComputeData` (``None`` without one).
+
+    With the section, a site's ``max_it_mw`` becomes the IT envelope its shell may reach
+    when its floor holds the densest generation allowed (in place): the land's IT MW
+    (``land_it_mw``, kept in ``site``) counted at ``land_rack_kw`` give ``max_racks =
+    land_it_mw x 1000 / land_rack_kw`` rack positions, and the envelope is ``min(
+    campus.max_campus_mw, land_it_mw x densest / land_rack_kw)``, at least ``land_it_mw``,
+    with ``densest = max_g kw_per_accelerator x accelerators_per_rack`` [kW per rack
+    position]. The floor then limits the racks (:mod:`siting.model.compute`), the grid and
+    the cooling plant the MW.
+
+    Raises
+    ------
+    siting.core.errors.InputError
+        A generation the table lacks (named by ``compute.generations`` or a target).
+    """
+    cfg = scenario.compute
+    if cfg is None:
+        return None
+    path = cfg.generations_csv
+    table = load_generations(path)
+    where = str(path) if path is not None else "the shipped table"
+    if cfg.generations is not None:
+        _known_generations(cfg.generations, table, where, "compute.generations")
+        table = table.loc[list(dict.fromkeys(cfg.generations))]
+    acc_targets: dict[tuple[str, int], float] = {}
+    for y, by_gen in scenario.targets.accelerators_by_year.items():
+        _known_generations(list(by_gen), table, where, f"targets.accelerators_by_year.{y}")
+        for g, n in by_gen.items():
+            acc_targets[g, years.index(y)] = float(n)
+    per_rack = table["kw_per_accelerator"] * table["accelerators_per_rack"]
+    land = site["max_it_mw"].astype(float)
+    site["land_it_mw"] = land
+    dense = (land * float(per_rack.max()) / cfg.land_rack_kw).clip(
+        upper=scenario.campus.max_campus_mw
+    )
+    site["max_it_mw"] = np.maximum(land.to_numpy(), dense.to_numpy())
+    return ComputeData(
+        generations=table,
+        max_racks={str(k): float(v) * 1000.0 / cfg.land_rack_kw for k, v in land.items()},
+        land_rack_kw=cfg.land_rack_kw,
+        building_usd_per_rack=cfg.building_usd_per_rack,
+        disposal_usd_per_accelerator=cfg.disposal_usd_per_accelerator,
+        discount_rate=scenario.costs.discount_rate,
+        accelerator_targets=acc_targets,
+        compute_targets=np.array(
+            [scenario.targets.compute_by_year.get(y, 0.0) for y in years], dtype=float
+        ),
+    )
+
+
+def _known_generations(names: list[str], table: pd.DataFrame, where: str, fld: str) -> None:
+    """Refuse generation ``names`` that ``table`` (read from ``where``) lacks, naming ``fld``."""
+    unknown = [g for g in names if g not in table.index]
+    if unknown:
+        raise InputError(
+            Problem(
+                f"unknown generation(s) {', '.join(map(repr, unknown))}; expected names in "
+                f"{where} ({', '.join(map(str, table.index))})",
+                field=fld,
+            )
+        )
 
 
 def _horizon(scenario: Scenario) -> Horizon:

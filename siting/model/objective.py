@@ -25,6 +25,10 @@ Cost parts (each an Expression on the model, reported in the plan) [USD, present
 - ``export`` (only with ``policy.export``): minus the value of IT capacity above the
   targets sold to the export market, ``- sum_t op_weight[t] * price * export_mw[t]``
   (see ``policy.py``).
+- ``compute`` (only with a compute section, :mod:`~siting.model.compute`): accelerators'
+  hardware and disposal as annuities for the years inside the horizon, and the building
+  floor per rack position; with soft targets, the ``delay`` part also prices accelerator
+  and compute targets not met.
 
 ``min_cost`` minimises their sum; ``max_capacity`` maximises IT MW in the last year
 subject to the sum being within ``budget_usd``.
@@ -64,7 +68,7 @@ COST_PARTS = (
 )
 
 #: Cost parts only a model with their family has (after :data:`COST_PARTS`, in this order).
-OPTIONAL_PARTS = ("onsite", "export")
+OPTIONAL_PARTS = ("onsite", "compute", "export")
 
 #: Cost parts that are money the plan spends [USD] (see :mod:`siting.model.objective`).
 SPEND_PARTS = (
@@ -77,6 +81,7 @@ SPEND_PARTS = (
     "energy",
     "demand",
     "onsite",
+    "compute",
 )
 #: Cost parts that are money the plan earns (negative) [USD].
 EARN_PARTS = ("heat", "export")
@@ -160,12 +165,17 @@ def add_objective(m: pyo.ConcreteModel, d: ModelData, baseline_usd: float = 0.0)
     parts["demand"] = m.demand_cost_npv
     parts["heat"] = -m.heat_value_npv
     parts["delay"] = m.delay_cost_npv
+    compute_delay = m.component("compute_delay_npv")  # the compute family's, when built
+    if compute_delay is not None:
+        parts["delay"] = m.delay_cost_npv + compute_delay
     curtail = m.component("curtail_cost_npv")  # the flexibility family's, when built
     parts["curtailment"] = curtail if curtail is not None else 0.0
     if m.component("onsite_cost_npv") is not None:
         parts["onsite"] = m.onsite_cost_npv
     if m.component("export_value_npv") is not None:
         parts["export"] = -m.export_value_npv
+    if m.component("compute_cost_npv") is not None:
+        parts["compute"] = m.compute_cost_npv
     m.P = pyo.Set(
         initialize=[p for p in (*COST_PARTS, *OPTIONAL_PARTS) if p in parts], ordered=True
     )

@@ -90,6 +90,20 @@ CURTAILMENT_COLUMNS = [
     "cost_usd",
 ]
 
+#: Columns of :attr:`Plan.compute`.
+COMPUTE_COLUMNS = [
+    "site_id",
+    "year",
+    "generation",
+    "accelerators_live",
+    "accelerators_new",
+    "accelerators_retired",
+    "it_used_mw",
+    "racks",
+    "compute_units",
+    "rack_positions",
+]
+
 
 @dataclass
 class Plan:
@@ -196,6 +210,14 @@ class Plan:
         snapshot's stress hours per year [h], ``curtailed_mwh`` their product [MWh/year],
         ``cost_usd`` at the scenario's ``curtail_usd_per_mwh`` [USD/year, not discounted].
         Written as ``curtailment.csv`` when it has rows.
+    compute
+        Accelerators per chosen site, year and generation (:mod:`siting.model.compute`):
+        :data:`COMPUTE_COLUMNS`, ``accelerators_live`` in service, ``accelerators_new``
+        installed that year and ``accelerators_retired`` taken out that year (end of life
+        or early) [accelerators], ``it_used_mw`` the IT MW they use [MW IT], ``racks`` the
+        rack positions they fill [racks], ``compute_units`` their compute [H100 = 1], and
+        ``rack_positions`` the site's floor built by that year [racks]. Written as
+        ``compute.csv`` when it has rows (a scenario with a ``compute`` section).
     """
 
     name: str
@@ -230,6 +252,7 @@ class Plan:
     curtailment: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=CURTAILMENT_COLUMNS)
     )
+    compute: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=COMPUTE_COLUMNS))
 
     @property
     def total_cost_usd(self) -> float:
@@ -259,7 +282,8 @@ class Plan:
         a modelled grid), ``upgrades.csv`` (headers only when none), ``why_here.csv`` (why
         each chosen site, :attr:`why`), ``contingencies.csv`` (with N-1), ``draw_relief.csv``
         (when campuses have relief), ``onsite.csv`` (when campuses build on-site
-        generation), ``curtailment.csv`` (when flexible MW are curtailed), ``manifest.json``,
+        generation), ``curtailment.csv`` (when flexible MW are curtailed), ``compute.csv`` (with
+        a compute section), ``manifest.json``,
         ``report.html``, ``index.html`` and the marker :data:`siting.core.io.MARKER`.
 
         Parameters
@@ -326,6 +350,8 @@ class Plan:
             self.onsite.to_csv(d / "onsite.csv", index=False, float_format="%.9g")
         if len(self.curtailment):
             self.curtailment.to_csv(d / "curtailment.csv", index=False, float_format="%.9g")
+        if len(self.compute):
+            self.compute.to_csv(d / "compute.csv", index=False, float_format="%.9g")
         (d / "manifest.json").write_text(
             json.dumps(self.manifest, indent=2, default=_json_default) + "\n", encoding="utf-8"
         )
@@ -511,6 +537,7 @@ def extract(
         relief=_relief(m, d, set(schedule["site_id"])),
         onsite=_onsite(m, d, set(schedule["site_id"])),
         curtailment=_curtailment(m, d, set(schedule["site_id"])),
+        compute=_compute(m, d, set(schedule["site_id"])),
     )
 
 
@@ -586,6 +613,43 @@ def _curtailment(m: pyo.ConcreteModel, d: ModelData, chosen: set) -> pd.DataFram
     out["curtailed_mwh"] = out["curtailed_mw"] * out["hours"]
     out["cost_usd"] = out["curtailed_mwh"] * price
     return out[CURTAILMENT_COLUMNS]
+
+
+def _compute(m: pyo.ConcreteModel, d: ModelData, chosen: set) -> pd.DataFrame:
+    """:attr:`Plan.compute` of the chosen sites (rows with fewer than 1e-3 accelerators
+    live, new and retired left out); the model counts accelerators in thousands."""
+    if d.compute is None or m.component("acc_live") is None:
+        return pd.DataFrame(columns=COMPUTE_COLUMNS)
+    gen = d.compute.generations
+    kw = gen["kw_per_accelerator"].astype(float).to_dict()
+    per_rack = gen["accelerators_per_rack"].astype(float).to_dict()
+    cu = gen["compute_per_accelerator"].astype(float).to_dict()
+    years = d.horizon.years
+    rows = []
+    for s, g, t in m.SGT:
+        if s not in chosen:
+            continue
+        live = 1000.0 * _val(m.acc_live[s, g, t])
+        new = 1000.0 * _val(m.acc_new[s, g, t])
+        before = 1000.0 * _val(m.acc_live[s, g, t - 1]) if (s, g, t - 1) in m.SGT else 0.0
+        retired = max(before + new - live, 0.0)
+        if max(live, new, retired) < 1e-3:
+            continue
+        rows.append(
+            (
+                s,
+                years[t],
+                g,
+                live,
+                new,
+                retired,
+                kw[g] * live / 1000.0,
+                live / per_rack[g],
+                cu[g] * live,
+                _val(m.racks[s, t]),
+            )
+        )
+    return pd.DataFrame(rows, columns=COMPUTE_COLUMNS)
 
 
 def _heat_sold(m: pyo.ConcreteModel, d: ModelData) -> pd.DataFrame:

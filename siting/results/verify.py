@@ -20,6 +20,7 @@ from siting.core.cells import as_float, as_int
 from siting.core.errors import SitingError
 from siting.model.data import (
     HOURS_PER_YEAR,
+    ComputeData,
     ModelData,
     checked_outages,
     power_year_bounds,
@@ -187,7 +188,7 @@ def verify(
     capacities, the potable cap, region and zone shares, the public-interest share, demand
     regions within reach of enough MW, on-site output within availability x capacity,
     storage discharge paid for by charging, islanded campuses drawing nothing from the
-    grid, and, per year and snapshot, the
+    grid, accelerators (:func:`_verify_compute`), and, per year and snapshot, the
     DC flows recomputed from the nodal injections (dispatch - load - campus draw) with
     :func:`siting.network.dc_flow`: balanced islands, flows equal to the plan's, within
     ratings; substation headroom.
@@ -228,6 +229,8 @@ def verify(
     if d.flex.enabled or len(plan.curtailment):
         _verify_curtailment(plan, d, add)
     _verify_before_connection(plan, d, add)
+    if d.compute is not None:
+        _verify_compute(plan, d, add)
     if d.grid.enabled:
         checks.extend(_verify_grid(plan, d))
     if raise_on_failure:
@@ -784,6 +787,112 @@ def _verify_curtailment(plan: Plan, d: ModelData, add: Callable[..., None]) -> N
         _excess(diff, 0.0),
         "MW",
         said="the curtailment table and the relief the flows were recomputed with agree",
+    )
+
+
+def _verify_compute(plan: Plan, d: ModelData, add: Callable[..., None]) -> None:
+    """Accelerators (:mod:`siting.model.compute`) from ``compute.csv``, the schedule and the
+    generation table: each row's IT MW and compute equal to its accelerators x the table's
+    kW and compute; accelerators in service within the cohorts installed in the last
+    ``service_life_years``; each site's IT MW used within its envelope (the schedule's
+    ``it_mw``); its racks within the positions built, and those within its land; and the
+    targets in accelerators and compute met (hard targets)."""
+    c = d.compute
+    if c is None:
+        return
+    cp = plan.compute.copy()
+    gen = c.generations
+    years = d.horizon.years
+    cp["site_id"] = cp["site_id"].astype(str)
+    cp["year"] = cp["year"].astype(int)
+    g = cp["generation"].astype(str)
+    live = cp["accelerators_live"].to_numpy(dtype=float)
+    kw = g.map(gen["kw_per_accelerator"].astype(float)).to_numpy(dtype=float)
+    cu = g.map(gen["compute_per_accelerator"].astype(float)).to_numpy(dtype=float)
+    conv = np.abs(cp["it_used_mw"].to_numpy(dtype=float) - kw * live / 1000.0)
+    conv = np.maximum(conv, np.abs(cp["compute_units"].to_numpy(dtype=float) - cu * live) / 1e3)
+    add(
+        "IT MW and compute = accelerators x the generation table",
+        _excess(np.nan_to_num(conv, nan=np.inf), 0.0) if len(cp) else 0.0,
+        "MW",
+        detail=_first_row(cp.assign(snapshot="-"), _excess(np.nan_to_num(conv, nan=np.inf), 0.0)),
+        said=f"{_n(float(live.sum()))} accelerator-years in service, each at its generation's "
+        "kW and compute",
+    )
+    add("accelerators within their service life", _cohort_excess(cp, gen, years), "accelerators")
+    per_site = cp.groupby(["site_id", "year"]).agg(
+        it=("it_used_mw", "sum"), racks=("racks", "sum"), floor=("rack_positions", "max")
+    )
+    sc = plan.schedule
+    env = (
+        sc.assign(site_id=sc["site_id"].astype(str), year=sc["year"].astype(int))
+        .set_index(["site_id", "year"])["it_mw"]
+        .astype(float)
+        if len(sc)
+        else pd.Series(dtype=float)
+    )
+    envelope = env.reindex(per_site.index).fillna(0.0).to_numpy()
+    add(
+        "IT MW used within the shell's envelope",
+        _excess(per_site["it"].to_numpy(), envelope) if len(per_site) else 0.0,
+        "MW",
+        said=f"accelerators use at most {_n(float(per_site['it'].max()) if len(per_site) else 0)}"
+        " MW IT at a site, within its envelope (schedule it_mw)",
+    )
+    land = per_site.index.get_level_values(0).map(c.max_racks).to_numpy(dtype=float)
+    floor = per_site["floor"].to_numpy(dtype=float)
+    add(
+        "racks within the floor built, the floor within the land",
+        np.maximum(_excess(per_site["racks"].to_numpy(), floor), _excess(floor, land))
+        if len(per_site)
+        else 0.0,
+        "racks",
+        said="every rack in service has a position built, within the site's land",
+    )
+    soft = d.policy.shortfall_usd_per_mw_year is not None
+    _verify_compute_targets(cp, c, years, soft, add)
+
+
+def _cohort_excess(cp: pd.DataFrame, gen: pd.DataFrame, years: list[int]) -> np.ndarray:
+    """Accelerators in service beyond the cohorts alive, per row of ``compute.csv``."""
+    out = np.zeros(len(cp))
+    life = gen["service_life_years"].astype(float).to_dict()
+    new: dict[tuple[str, str, int], float] = {}
+    sites = cp["site_id"].astype(str).tolist()
+    gens = cp["generation"].astype(str).tolist()
+    yrs = [int(y) for y in cp["year"]]
+    for s, g, y, n in zip(sites, gens, yrs, cp["accelerators_new"].astype(float), strict=True):
+        new[s, g, y] = float(n)
+    for i, live in enumerate(cp["accelerators_live"].astype(float)):
+        s, g, yr = sites[i], gens[i], yrs[i]
+        alive = sum(new.get((s, g, y), 0.0) for y in years if y <= yr and yr - y < life.get(g, 0.0))
+        out[i] = float(_excess(float(live), alive))
+    return out
+
+
+def _verify_compute_targets(
+    cp: pd.DataFrame, c: ComputeData, years: list[int], c_soft: bool, add: Callable[..., None]
+) -> None:
+    """National targets in accelerators and compute met (hard targets only: soft ones may
+    fall short at their price)."""
+    if c_soft:
+        return
+    live = cp.groupby(["generation", "year"])["accelerators_live"].sum() if len(cp) else None
+    units = cp.groupby("year")["compute_units"].sum() if len(cp) else None
+    acc = [
+        (n - (float(live.get((g, years[t]), 0.0)) if live is not None else 0.0))
+        for (g, t), n in c.accelerator_targets.items()
+    ]
+    comp = [
+        float(n) - (float(units.get(y, 0.0)) if units is not None else 0.0)
+        for y, n in zip(years, c.compute_targets, strict=False)
+    ]
+    add(
+        "accelerator and compute targets met",
+        _excess(np.asarray(acc + [x / 1e3 for x in comp] or [0.0]), 0.0),
+        "accelerators",
+        said=f"{len(c.accelerator_targets)} accelerator targets and "
+        f"{int(np.count_nonzero(c.compute_targets))} compute targets met",
     )
 
 

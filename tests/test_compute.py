@@ -1,0 +1,494 @@
+"""Accelerators, generations and refresh in a shell (:mod:`siting.model.compute`, issue 22),
+hand-solved on test_model's tiny instances (PUE 1, utilisation 1, one 8,760 h snapshot).
+
+Units: the model counts accelerators in thousands; 1,000 accelerators x kW = MW.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_model import HOURS, tiny_data, tiny_grid
+
+from siting.core.errors import InputError, ScenarioError, SitingError
+from siting.model import build_model
+from siting.model.compute import cohort_cost_factor, load_generations
+from siting.model.data import ComputeData, compute_inputs, replaced
+from siting.model.generations import SHIPPED_GENERATIONS
+from siting.results.plan import COMPUTE_COLUMNS
+from siting.results.verify import _verify_compute
+from siting.solve.highs import solve
+
+
+def _gens(**rows: dict) -> pd.DataFrame:
+    """A generation table: name -> the row's figures (other columns at round defaults)."""
+    base = {
+        "first_year": 2030,
+        "kw_per_accelerator": 2.5,
+        "accelerators_per_rack": 20,
+        "rack_kw": 50.0,
+        "needs_liquid": False,
+        "compute_per_accelerator": 1.0,
+        "service_life_years": 2.0,
+        "capex_usd_per_accelerator": 10_000.0,
+        "tokens_per_s_per_accelerator": 0.0,
+        "source": "test",
+    }
+    t = pd.DataFrame([{**base, **r} for r in rows.values()], index=list(rows))
+    t.index.name = "generation"
+    return t
+
+
+def _solved(d, baseline_usd: float = 0.0):
+    m = build_model(d, baseline_usd=baseline_usd)
+    r = solve(m, mip_gap=0.0, time_limit_s=60)
+    assert r.status == "optimal", r
+    return m, r
+
+
+def _one_site(tech: str = "liquid", years=(2030,), rate: float = 0.1):
+    sites = {"A": {"bus_id": "", "max_it_mw": 200.0}}
+    return tiny_data(
+        sites=sites,
+        perf={("A", tech): (1.0, 1.0, 0.0)},
+        years=years,
+        targets=(0.0,) * len(years),
+        rate=rate,
+        campus={"module_mw": 10.0, "min_campus_mw": 0.0},
+    )
+
+
+# --------------------------------------------------------------------------- conversion
+
+
+def test_a_target_in_accelerators_is_converted_exactly():
+    # 18,000 GB300 (shipped table: 2.1 kW each incl. network and storage, 72 per rack,
+    # 2.53 compute units, 5-year life, 55,000 USD) in 2030, one liquid-cooled site, 10 MW
+    # modules, discount 10 %, the last year standing for 1 year:
+    #   IT MW used: 18,000 x 2.1 kW = 37.8 MW -> an envelope of 4 modules = 40 MW
+    #   racks: 18,000 / 72 = 250; compute: 18,000 x 2.53 = 45,540 units
+    #   hardware: (55,000 + 500 disposal x d^5) x (1 - d) / (1 - d^5), d = 1/1.1:
+    #     d^5 = 0.620921, 500 d^5 = 310.46; (1 - d) / (1 - d^5) = 0.0909091 / 0.379079
+    #     = 0.239816 (one year of a 5-year annuity); 55,310.46 x 0.239816 = 13,264.3 USD
+    #     per accelerator, x 18,000 = 238.76 M USD; building 250 x 25,000 = 6.25 M USD
+    #   objective: fixed 10 M + 40 MW x 10 M + energy 40 x 8,760 x 50 = 17.52 M + 238.76 M
+    #     + 6.25 M = 672.53 M USD
+    gen = load_generations().loc[["GB300"]]
+    d = replaced(
+        _one_site(),
+        compute=ComputeData(
+            generations=gen,
+            max_racks={"A": 1000.0},
+            building_usd_per_rack=25_000.0,
+            disposal_usd_per_accelerator=500.0,
+            discount_rate=0.1,
+            accelerator_targets={("GB300", 0): 18_000.0},
+            compute_targets=np.zeros(1),
+        ),
+    )
+    m, r = _solved(d)
+    assert 1000 * m.acc_live["A", "GB300", 0].value == pytest.approx(18_000.0)
+    assert float(m.it_used_mw["A", 0]()) == pytest.approx(37.8)
+    assert float(m.cap["A", 0]()) == pytest.approx(40.0)
+    assert float(m.racks["A", 0]()) == pytest.approx(250.0)
+    assert float(m.compute_units["A", 0]()) == pytest.approx(45_540.0)
+    dd = 1 / 1.1
+    per_acc = (55_000 + 500 * dd**5) * (1 - dd) / (1 - dd**5)
+    assert per_acc == pytest.approx(13_264.3, abs=0.1)
+    assert float(m.cost_part["compute"]()) == pytest.approx(
+        18_000 * per_acc + 250 * 25_000, rel=1e-9
+    )
+    expected = 10e6 + 40 * 10e6 + 40 * HOURS * 50 + 18_000 * per_acc + 250 * 25_000
+    assert expected == pytest.approx(672.53e6, rel=1e-5)
+    assert r.objective == pytest.approx(expected, rel=1e-9)
+
+
+def test_the_cohort_cost_factor_is_the_share_of_the_annuity_inside_the_horizon():
+    # rate 0: 2 of 5 years inside -> 2/5; a life ending inside -> all of it (1);
+    # rate 10 %, 1 of 5 years: (1 - 1/1.1) / (1 - 1.1^-5) = 0.0909091 / 0.379079 = 0.239816
+    assert cohort_cost_factor(0.0, 5.0, 2.0) == pytest.approx(0.4)
+    assert cohort_cost_factor(0.0, 2.0, 4.0) == pytest.approx(1.0)
+    assert cohort_cost_factor(0.1, 5.0, 1.0) == pytest.approx(0.239816, abs=1e-6)
+    assert cohort_cost_factor(0.1, 5.0, 9.0) == pytest.approx(1.0)
+
+
+def test_a_liquid_only_generation_at_an_air_cooled_site_is_refused_by_name():
+    d = replaced(
+        _one_site(tech="air"),
+        compute=ComputeData(
+            generations=load_generations().loc[["GB300"]],
+            max_racks={"A": 1000.0},
+            accelerator_targets={("GB300", 0): 18_000.0},
+            compute_targets=np.zeros(1),
+        ),
+    )
+    with pytest.raises(SitingError, match=r"no site can host GB300 in 2030.*needs liquid"):
+        build_model(d)
+    m = build_model(d, elastic=True)  # the elastic model explains it instead
+    assert m.component("slack_accelerator_short_k") is not None
+
+
+def test_a_liquid_only_generation_makes_the_site_choose_liquid_cooling():
+    # A may choose air (PUE 1.0) or liquid (PUE 1.1, so dearer in energy): with H100
+    # (air-coolable) it stays on air; with GB300 (needs_liquid) its 37.8 MW must sit on
+    # liquid-cooled MW, so it chooses liquid (40 MW of it)
+    d = tiny_data(
+        sites={"A": {"bus_id": "", "max_it_mw": 200.0}},
+        perf={("A", "air"): (1.0, 1.0, 0.0), ("A", "liquid"): (1.1, 1.1, 0.0)},
+        years=(2030,),
+        targets=(0.0,),
+        campus={"module_mw": 10.0, "min_campus_mw": 0.0},
+    )
+    gens = load_generations().loc[["H100", "GB300"]]
+    for g, tech in (("H100", "air"), ("GB300", "liquid")):
+        dd = replaced(
+            d,
+            compute=ComputeData(
+                generations=gens,
+                max_racks={"A": 5000.0},
+                accelerator_targets={(g, 0): 18_000.0},
+                compute_targets=np.zeros(1),
+            ),
+        )
+        m, _ = _solved(dd)
+        assert m.tech["A", tech].value == pytest.approx(1.0), g
+    assert float(m.capk["A", "liquid", 0].value) == pytest.approx(40.0)
+    assert float(m.it_used_mw["A", 0]()) == pytest.approx(37.8)
+
+
+def test_a_compute_target_takes_the_cheapest_compute():
+    # 60,000 compute units in 2032; OLD: 1 unit, 2.5 kW, 10,000 USD; NEW: 3 units, 4.5 kW,
+    # 10,000 USD (both 2-year life, rate 0, horizon 1 year: half the annuity, 5,000 USD):
+    # NEW costs 5,000 / 3 = 1,667 USD per unit-year against OLD's 5,000, and 4.5 / 3 = 1.5
+    # kW per unit against 2.5: 20,000 NEW, 90 MW, no OLD.
+    d = _one_site(years=(2032,), rate=0.0)
+    d = replaced(
+        d,
+        compute=ComputeData(
+            generations=_gens(
+                OLD={}, NEW={"kw_per_accelerator": 4.5, "compute_per_accelerator": 3.0}
+            ),
+            max_racks={"A": 5000.0},
+            compute_targets=np.array([60_000.0]),
+        ),
+    )
+    m, _ = _solved(d)
+    assert 1000 * m.acc_live["A", "NEW", 0].value == pytest.approx(20_000.0)
+    assert m.acc_live["A", "OLD", 0].value == pytest.approx(0.0, abs=1e-9)
+    assert float(m.it_used_mw["A", 0]()) == pytest.approx(90.0)
+    assert float(m.cost_part["compute"]()) == pytest.approx(20_000 * 10_000 * 0.5)
+
+
+def test_a_soft_accelerator_target_prices_what_the_floor_cannot_hold():
+    # the floor holds 500 racks x 20 = 10,000 OLD; the target is 20,000: 10,000 short,
+    # x 2.5 kW = 25 MW short for one year at 20 M USD per MW-year = 500 M USD of delay.
+    # (The 10,000 that fit are worth installing: each 5 MW module holds 2,000 for 50 M USD
+    # + 2.19 M energy + 1 M hardware, against 5 MW x 20 M = 100 M of delay.)
+    d = _one_site(years=(2030,), rate=0.0)
+    d = replaced(
+        d,
+        policy={"shortfall_usd_per_mw_year": 20e6},
+        campus={"module_mw": 5.0},
+        compute=ComputeData(
+            generations=_gens(OLD={"capex_usd_per_accelerator": 1000.0}),
+            max_racks={"A": 500.0},
+            accelerator_targets={("OLD", 0): 20_000.0},
+            compute_targets=np.zeros(1),
+        ),
+    )
+    m, _ = _solved(d)
+    assert 1000 * m.acc_live["A", "OLD", 0].value == pytest.approx(10_000.0)
+    assert 1000 * m.acc_short["OLD", 0].value == pytest.approx(10_000.0)
+    assert float(m.cost_part["delay"]()) == pytest.approx(500e6)
+
+
+# --------------------------------------------------------------------------- refresh
+
+
+def _refresh_case(rating_a_mw: float):
+    """Site A at bus 2 behind line a, B at bus 3 (1 M USD/MW of land); years 2030-2033,
+    rate 0, 10 MW modules, no minimum campus. OLD: from 2030, 2.5 kW, 20 per rack (50 kW
+    racks), 2-year life; NEW: from 2032, 4.5 kW, 20 per rack (90 kW racks), 2-year life;
+    both 10,000 USD + 100 USD disposal. Targets: 20,000 OLD in 2030 and 2031, 20,000 NEW in
+    2032 and 2033. A's land holds 1,000 racks (50 MW counted at 50 kW/rack), envelope 200 MW;
+    the floor costs 1,000 USD per rack position. B may open from 2032 only (so A alone
+    holds the OLD generation)."""
+    years = (2030, 2031, 2032, 2033)
+    sites = {
+        "A": {"bus_id": "2", "max_it_mw": 200.0},
+        "B": {"bus_id": "3", "max_it_mw": 200.0, "land_usd_per_mw": 1e6, "earliest_period": 2},
+    }
+    perf = {("A", "air"): (1.0, 1.0, 0.0), ("B", "air"): (1.0, 1.0, 0.0)}
+    d = tiny_data(
+        sites=sites,
+        perf=perf,
+        years=years,
+        targets=(0.0,) * 4,
+        rate=0.0,
+        grid=tiny_grid(rating_a_mw),
+        campus={"module_mw": 10.0, "min_campus_mw": 0.0},
+    )
+    gens = _gens(
+        OLD={},
+        NEW={"first_year": 2032, "kw_per_accelerator": 4.5, "rack_kw": 90.0},
+    )
+    targets = {("OLD", 0): 20_000.0, ("OLD", 1): 20_000.0}
+    targets |= {("NEW", 2): 20_000.0, ("NEW", 3): 20_000.0}
+    return replaced(
+        d,
+        compute=ComputeData(
+            generations=gens,
+            max_racks={"A": 1000.0, "B": 5000.0},
+            land_rack_kw=50.0,
+            building_usd_per_rack=1000.0,
+            disposal_usd_per_accelerator=100.0,
+            accelerator_targets=targets,
+            compute_targets=np.zeros(4),
+        ),
+    )
+
+
+#: The grid's dispatch without campuses: 50 MW at bus 3 x 8,760 h x 10 USD/MWh x 4 years.
+BASELINE = 50 * HOURS * 10 * 4
+
+
+def test_a_refresh_raises_the_shells_it_mw_in_the_year_the_denser_generation_arrives():
+    # A's floor (1,000 racks) holds 20,000 OLD at 50 kW a rack: 50 MW in 2030 and 2031.
+    # The OLD cohort's 2-year life ends with 2031 (2032 - 2030 = 2, not < 2); in 2032 the
+    # same 1,000 positions take 20,000 NEW at 90 kW a rack: 90 MW, no new floor, no land.
+    # Objective (rate 0): A fixed 10 M + 90 MW x 10 M = 910 M; hardware 2 cohorts x 20,000
+    # x (10,000 + 100), each life ending inside the horizon = 404 M; floor 1,000 x 1,000 =
+    # 1 M; energy added (50 + 50 + 90 + 90) MW x 8,760 h x 10 USD/MWh = 24.528 M;
+    # total 1,339.528 M USD.
+    m, r = _solved(_refresh_case(1000.0), BASELINE)
+    assert [float(m.cap["A", t]()) for t in range(4)] == pytest.approx([50, 50, 90, 90])
+    assert [float(m.it_used_mw["A", t]()) for t in range(4)] == pytest.approx([50, 50, 90, 90])
+    assert [1000 * m.acc_live["A", "OLD", t].value for t in (0, 1)] == pytest.approx(
+        [20_000, 20_000]
+    )
+    assert [1000 * m.acc_live["A", "NEW", t].value for t in (2, 3)] == pytest.approx(
+        [20_000, 20_000]
+    )
+    assert 1000 * m.acc_new["A", "NEW", 2].value == pytest.approx(20_000)
+    assert [float(m.racks["A", t]()) for t in range(4)] == pytest.approx([1000] * 4)
+    assert float(m.cap["B", 3]()) == pytest.approx(0.0)
+    assert r.objective == pytest.approx(
+        10e6 + 90 * 10e6 + 2 * 20_000 * 10_100 + 1000 * 1000 + 280 * HOURS * 10, rel=1e-9
+    )
+
+
+def test_a_refresh_stops_at_the_connection_and_the_rest_goes_elsewhere():
+    # Line a rated 80 MW: A's envelope stops at 80 MW (PUE 1: its draw is its IT MW), so
+    # in 2032 A holds 80 / 4.5 = 17,777.8 NEW (888.9 of its 1,000 racks) and B opens with
+    # one 10 MW module for the other 2,222.2 (10 / 4.5 thousand, 111.1 racks). 2030-2031
+    # are as before (50 MW at A). Objective: A 10 M + 80 x 10 M = 810 M; B 10 M + 10 x
+    # (10 M + 1 M land) = 120 M; hardware 404 M; floor (1,000 + 111.1) x 1,000 = 1.111 M;
+    # energy 24.528 M; total 1,359.639 M USD.
+    m, r = _solved(_refresh_case(80.0), BASELINE)
+    assert [float(m.cap["A", t]()) for t in range(4)] == pytest.approx([50, 50, 80, 80])
+    assert float(m.it_used_mw["A", 2]()) == pytest.approx(80.0)
+    assert 1000 * m.acc_live["A", "NEW", 2].value == pytest.approx(80 / 4.5 * 1000)
+    assert 1000 * m.acc_live["B", "NEW", 2].value == pytest.approx(10 / 4.5 * 1000)
+    assert float(m.cap["B", 2]()) == pytest.approx(10.0)
+    assert float(m.racks["B", 3]()) == pytest.approx(10 / 4.5 * 1000 / 20)
+    floor = 1000 + 10 / 4.5 * 1000 / 20
+    assert r.objective == pytest.approx(
+        810e6 + 120e6 + 2 * 20_000 * 10_100 + floor * 1000 + 280 * HOURS * 10, rel=1e-9
+    )
+
+
+# --------------------------------------------------------------------------- data
+
+
+def test_without_a_compute_part_the_family_adds_nothing():
+    d = _one_site()
+    assert d.compute is None
+    m = build_model(d)
+    assert m.component("acc_live") is None and "compute" not in list(m.P)
+    with pytest.raises(SitingError, match="no compute part"):
+        replaced(d, compute={"land_rack_kw": 30.0})
+
+
+def test_the_shipped_table_holds_the_named_generations_with_sources():
+    t = load_generations()
+    assert {"H100", "H200", "B200", "GB200", "GB300"} <= set(t.index)
+    # GB300 at about 2.1 kW per accelerator (2.0-2.2 with network and storage), liquid only
+    assert t.at["GB300", "kw_per_accelerator"] == pytest.approx(2.1)
+    assert bool(t.at["GB300", "needs_liquid"]) and not bool(t.at["H100", "needs_liquid"])
+    assert t.at["H100", "compute_per_accelerator"] == 1.0
+    assert (t["service_life_years"].between(3, 5)).all()
+    assert (t["source"].str.len() > 20).all()
+
+
+def test_a_bad_generation_table_names_file_row_column_and_what_was_expected(tmp_path):
+    good = pd.read_csv(SHIPPED_GENERATIONS, dtype=str)
+    bad = good.copy()
+    bad.loc[1, "kw_per_accelerator"] = "-1"
+    bad.loc[2, "needs_liquid"] = "maybe"
+    bad.loc[3, "generation"] = "H100"
+    bad.loc[4, "accelerators_per_rack"] = "7.5"
+    path = tmp_path / "gens.csv"
+    bad.to_csv(path, index=False)
+    with pytest.raises(InputError) as e:
+        load_generations(path)
+    msg = str(e.value)
+    assert "row 2 (id 'H200'), field 'kw_per_accelerator'" in msg
+    assert "expected a finite number > 0 [kW IT per accelerator], got '-1'" in msg
+    assert "field 'needs_liquid': (line 4) expected true or false, got 'maybe'" in msg
+    assert "generation 'H100' is listed twice" in msg
+    assert "field 'accelerators_per_rack'" in msg and "expected a whole number" in msg
+    assert str(path) in msg
+    good.drop(columns=["rack_kw"]).to_csv(path, index=False)
+    with pytest.raises(InputError, match="missing column.*rack_kw"):
+        load_generations(path)
+
+
+def _scenario(tmp_path, **over):
+    from siting.config.scenario import scenario_from_dict
+
+    data = {"name": "c", "years": [2030, 2031], "layers": {}, **over}
+    return scenario_from_dict(data, base_dir=tmp_path)
+
+
+def test_targets_in_accelerators_need_the_compute_section_and_planning_years(tmp_path):
+    with pytest.raises(ScenarioError, match="accelerators_by_year needs the compute section"):
+        _scenario(tmp_path, targets={"accelerators_by_year": {2030: {"GB300": 18000}}})
+    with pytest.raises(ScenarioError, match="compute_by_year has years .2035."):
+        _scenario(tmp_path, compute={}, targets={"compute_by_year": {2035: 5}})
+    with pytest.raises(ScenarioError, match=r"names generations \['GB300'\] that compute"):
+        _scenario(
+            tmp_path,
+            compute={"generations": ["H100"]},
+            targets={"accelerators_by_year": {2030: {"GB300": 18000}}},
+        )
+    with pytest.raises(ScenarioError, match="compute.generations.*at least 1 item"):
+        _scenario(tmp_path, compute={"generations": []})
+    with pytest.raises(ScenarioError, match="greater than or equal to 0"):
+        _scenario(tmp_path, compute={}, targets={"accelerators_by_year": {2030: {"H100": -1}}})
+
+
+def test_compute_inputs_lift_the_envelope_and_refuse_unknown_generations(tmp_path):
+    # land 50 MW counted at 40 kW/rack: 1,250 racks; the densest allowed generation, GB300,
+    # puts 2.1 x 72 = 151.2 kW on a position: 50 x 151.2 / 40 = 189 MW, within the
+    # default max_campus_mw 1,000 -> envelope 189 MW
+    sc = _scenario(
+        tmp_path,
+        compute={"generations": ["H100", "GB300"]},
+        targets={"accelerators_by_year": {2031: {"GB300": 18000}}},
+    )
+    site = pd.DataFrame({"max_it_mw": [50.0]}, index=pd.Index(["S1"], name="site_id"))
+    c = compute_inputs(sc, site, [2030, 2031])
+    assert c is not None and list(c.generations.index) == ["H100", "GB300"]
+    assert c.max_racks == {"S1": pytest.approx(1250.0)}
+    assert site.at["S1", "max_it_mw"] == pytest.approx(189.0)
+    assert site.at["S1", "land_it_mw"] == pytest.approx(50.0)
+    assert c.accelerator_targets == {("GB300", 1): 18000.0}
+    sc = _scenario(tmp_path, compute={"generations": ["H100", "Z9"]})
+    with pytest.raises(InputError, match=r"field 'compute.generations'.*unknown generation.*'Z9'"):
+        compute_inputs(sc, site, [2030, 2031])
+    sc = _scenario(tmp_path, compute={}, targets={"accelerators_by_year": {2030: {"Z9": 1}}})
+    with pytest.raises(InputError, match=r"targets.accelerators_by_year.2030.*'Z9'"):
+        compute_inputs(sc, site, [2030, 2031])
+
+
+def test_a_generations_csv_is_read_relative_to_the_scenario_file(tmp_path):
+    from siting.config.scenario import load_scenario
+
+    sub = tmp_path / "tables"
+    sub.mkdir()
+    load_generations().loc[["H100"]].reset_index().to_csv(sub / "g.csv", index=False)
+    (tmp_path / "s.yaml").write_text(
+        "name: s\nyears: [2030]\nlayers: {}\ncompute:\n  generations_csv: tables/g.csv\n"
+    )
+    sc = load_scenario(tmp_path / "s.yaml")
+    assert sc.compute is not None and sc.compute.generations_csv == (sub / "g.csv").resolve()
+    site = pd.DataFrame({"max_it_mw": [50.0]}, index=pd.Index(["S1"], name="site_id"))
+    c = compute_inputs(sc, site, [2030])
+    assert c is not None and list(c.generations.index) == ["H100"]
+
+
+# --------------------------------------------------------------------------- verification
+
+
+def test_the_verification_catches_a_broken_compute_table():
+    d = _refresh_case(1000.0)
+    gen = d.compute.generations
+    rows = [  # A: 20,000 OLD in 2030 on 1,000 positions, retired at the end of 2031
+        ("A", 2030, "OLD", 20_000.0, 20_000.0, 0.0, 50.0, 1000.0, 20_000.0, 1000.0),
+        ("A", 2031, "OLD", 20_000.0, 0.0, 0.0, 50.0, 1000.0, 20_000.0, 1000.0),
+        ("A", 2032, "NEW", 20_000.0, 20_000.0, 0.0, 90.0, 1000.0, 20_000.0, 1000.0),
+    ]
+    sched = pd.DataFrame(
+        {"site_id": ["A"] * 3, "year": [2030, 2031, 2032], "it_mw": [50.0, 50.0, 90.0]}
+    )
+
+    def checks(table_rows, schedule=sched):
+        plan = SimpleNamespace(compute=pd.DataFrame(table_rows, columns=COMPUTE_COLUMNS))
+        plan.schedule = schedule
+        out = []
+        _verify_compute(plan, replaced(d, compute={"accelerator_targets": {}}), _add(out))
+        return {c[0]: c[1] for c in out}
+
+    assert all(v <= 0 for v in checks(rows).values())
+    # OLD still live in 2032: its 2030 cohort has retired
+    late = [*rows, ("A", 2032, "OLD", 5000.0, 0.0, 0.0, 12.5, 250.0, 5000.0, 1000.0)]
+    assert checks(late)["accelerators within their service life"] == pytest.approx(5000, rel=1e-3)
+    # more IT MW than the envelope (schedule 80 MW in 2032)
+    small = sched.assign(it_mw=[50.0, 50.0, 80.0])
+    assert checks(rows, small)["IT MW used within the shell's envelope"] > 9.9
+    # a wrong conversion (NEW at 2.5 kW)
+    wrong = [*rows[:2], ("A", 2032, "NEW", 20_000.0, 20_000.0, 0.0, 50.0, 1000.0, 20_000.0, 1e3)]
+    assert checks(wrong)["IT MW and compute = accelerators x the generation table"] > 39
+    assert gen.at["NEW", "kw_per_accelerator"] == 4.5
+
+
+def _add(out: list):
+    def add(name, excess, unit, detail="", said=""):
+        out.append((name, float(np.max(excess)) if np.size(excess) else 0.0))
+
+    return add
+
+
+# --------------------------------------------------------------------------- whole pipeline
+
+
+@pytest.fixture(scope="module")
+def compute_plan(tmp_path_factory):
+    """test_plan's tiny region (targets 100 MW in 2030, 200 MW in 2031) with a compute
+    section allowing H100 and B200 (both air-coolable) and 60,000 B200 in service by 2031:
+    the whole pipeline, verified and written."""
+    import yaml
+    from test_plan import write_region
+
+    import siting
+
+    d = tmp_path_factory.mktemp("compute")
+    path = write_region(d)
+    sc = yaml.safe_load(path.read_text())
+    sc["compute"] = {"generations": ["H100", "B200"]}
+    sc["targets"]["accelerators_by_year"] = {2031: {"B200": 60_000}}
+    path.write_text(yaml.safe_dump(sc, sort_keys=False))
+    out = d / "out"
+    return siting.plan(path, out=out), out
+
+
+def test_a_plan_with_compute_writes_and_verifies_its_accelerators(compute_plan):
+    # 60,000 B200 x 1.95 kW = 117 MW IT in service in 2031, within the 200 MW of IT the
+    # MW targets ask for; the table's rows are what the verification re-checks
+    p, out = compute_plan
+    assert all(ch.ok for ch in p.checks), [c for c in p.checks if not c.ok]
+    names = {c.name for c in p.checks}
+    assert "accelerators within their service life" in names
+    assert "accelerator and compute targets met" in names
+    cp = p.compute
+    b200 = cp[(cp["generation"] == "B200") & (cp["year"] == 2031)]
+    assert b200["accelerators_live"].sum() == pytest.approx(60_000, rel=1e-6)
+    assert b200["it_used_mw"].sum() == pytest.approx(117.0, rel=1e-6)
+    assert (b200["racks"] <= b200["rack_positions"] + 1e-6).all()
+    written = pd.read_csv(out / "compute.csv")
+    assert list(written.columns) == COMPUTE_COLUMNS
+    assert written["accelerators_live"].sum() == pytest.approx(cp["accelerators_live"].sum())
+    assert p.costs_usd["compute"] > 60_000 * 60_000 * 0.2  # at least a part of the hardware
