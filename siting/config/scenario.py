@@ -1583,6 +1583,7 @@ class Scenario(_Strict):
                     f"demand scenario '{ds.name}': targets.it_mw_by_year has years {bad} that "
                     f"are not planning years {self.years}"
                 )
+
     def _compute_targets(self) -> None:
         """Refuse targets in accelerators or compute without the ``compute`` section, in
         years that are not planning years, or naming generations the section excludes."""
