@@ -11,13 +11,21 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pandas as pd
 import pytest
 from test_model import solved, tiny_data
 
 from siting.core.errors import ScenarioError
-from siting.model.data import replaced
+from siting.model.data import ComputeData, replaced
 from siting.model.objective import EARN_PARTS, cost_split
-from siting.studies.twostage import FirstStage, StageTask, run_tasks, two_stage
+from siting.studies.twostage import (
+    FirstStage,
+    StageTask,
+    mean_policy,
+    run_tasks,
+    scenario_data,
+    two_stage,
+)
 
 SETTINGS = {"time_limit_s": 60, "mip_gap": 0.0, "threads": 1}
 P_SHORT = 15e6  # cost of delay [USD/(MW year)], above the 10 M USD/MW capex
@@ -338,3 +346,69 @@ def test_a_network_with_its_factor_cached_pickles_for_the_workers():
     before = dc_flow(net, inj).flow_mw  # builds the factor
     again = pickle.loads(pickle.dumps(net))
     np.testing.assert_allclose(dc_flow(again, inj).flow_mw, before)
+
+
+# --------------------------------------------------------------------------- compute demand
+
+
+def _compute_data():
+    # The instances above with a compute part: one generation "X" of 2.5 kW per accelerator
+    # (1,000 accelerators = 2.5 MW IT), 20 per rack, 10,000 USD each, a 2-year life; no IT MW
+    # target, soft accelerator targets (the same cost of delay per MW they would take).
+    gen = pd.DataFrame(
+        [
+            {
+                "first_year": 2030,
+                "kw_per_accelerator": 2.5,
+                "accelerators_per_rack": 20,
+                "rack_kw": 50.0,
+                "needs_liquid": False,
+                "compute_per_accelerator": 1.0,
+                "service_life_years": 2.0,
+                "capex_usd_per_accelerator": 10_000.0,
+                "tokens_per_s_per_accelerator": 0.0,
+                "source": "test",
+            }
+        ],
+        index=pd.Index(["X"], name="generation"),
+    )
+    comp = ComputeData(
+        generations=gen,
+        max_racks={"A": 10_000.0, "B": 10_000.0},
+        building_usd_per_rack=0.0,
+        disposal_usd_per_accelerator=0.0,
+        discount_rate=0.0,
+        accelerator_targets={},
+        compute_targets=np.zeros(1),
+    )
+    return replaced(_data(targets_mw=0.0), compute=comp)
+
+
+def _acc_policy(count: float) -> dict:
+    return {
+        **_policy(0.0),
+        "accelerator_targets": {("X", 0): count},
+        "compute_targets": np.zeros(1),
+    }
+
+
+def test_demand_scenarios_in_accelerators_replace_the_compute_targets():
+    # Low asks 20,000 accelerators of X (20 x 2.5 = 50 MW IT: one 50 MW module), high 40,000
+    # (100 MW: two modules); each scenario's own plan builds exactly that, so the demand
+    # scenarios' accelerator targets reach the model (they live in the compute part, not
+    # the policy part). Hardware: 10,000 USD over a 2-year life at rate 0, one year inside
+    # the horizon: 5,000 USD each. High's second module: 500 M + 20,000 x 5,000 = 600 M
+    # against 20,000 short = 50 MW x 15 M = 750 M: built. The expected-value problem asks
+    # the probability-weighted mean, 0.5 x 20,000 + 0.5 x 40,000 = 30,000: a second module
+    # (500 M + 10,000 x 5,000 = 550 M) costs more than 10,000 short (25 MW x 15 M = 375 M),
+    # so it keeps one module, 50 MW.
+    base = _compute_data()
+    low, high = _acc_policy(20_000.0), _acc_policy(40_000.0)
+    assert scenario_data(base, low).compute.accelerator_targets == {("X", 0): 20_000.0}
+    assert scenario_data(base, low).policy.targets_mw.tolist() == [0.0]
+    mean = mean_policy([low, high], [0.5, 0.5])
+    assert mean["accelerator_targets"] == {("X", 0): pytest.approx(30_000.0)}
+    ts = two_stage(base, ["low", "high"], [low, high], [0.5, 0.5], settings=SETTINGS)
+    got = [r["it_mw_by_year"][2030] for r in ts.own]  # in the scenarios' order
+    assert got == [pytest.approx(50.0), pytest.approx(100.0)]
+    assert ts.mean["it_mw_by_year"][2030] == pytest.approx(50.0)

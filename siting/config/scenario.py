@@ -1577,11 +1577,17 @@ class Scenario(_Strict):
                     f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}" for err in e.errors()
                 )
                 raise ValueError(f"demand scenario '{ds.name}': targets {why}") from None
-            bad = sorted(set(t.it_mw_by_year) - set(self.years))
-            if bad:
+            for fld in ("it_mw_by_year", "accelerators_by_year", "compute_by_year"):
+                bad = sorted(set(getattr(t, fld)) - set(self.years))
+                if bad:
+                    raise ValueError(
+                        f"demand scenario '{ds.name}': targets.{fld} has years {bad} that "
+                        f"are not planning years {self.years}"
+                    )
+            if (t.accelerators_by_year or t.compute_by_year) and self.compute is None:
                 raise ValueError(
-                    f"demand scenario '{ds.name}': targets.it_mw_by_year has years {bad} that "
-                    f"are not planning years {self.years}"
+                    f"demand scenario '{ds.name}': targets in accelerators or compute need "
+                    "the compute section (accelerator generations); add `compute: {}`"
                 )
 
     def _compute_targets(self) -> None:

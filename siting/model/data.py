@@ -1363,11 +1363,8 @@ def compute_inputs(scenario: Scenario, site: pd.DataFrame, years: list[int]) -> 
     if cfg.generations is not None:
         _known_generations(cfg.generations, table, where, "compute.generations")
         table = table.loc[list(dict.fromkeys(cfg.generations))]
-    acc_targets: dict[tuple[str, int], float] = {}
     for y, by_gen in scenario.targets.accelerators_by_year.items():
         _known_generations(list(by_gen), table, where, f"targets.accelerators_by_year.{y}")
-        for g, n in by_gen.items():
-            acc_targets[g, years.index(y)] = float(n)
     per_rack = table["kw_per_accelerator"] * table["accelerators_per_rack"]
     land = site["max_it_mw"].astype(float)
     site["land_it_mw"] = land
@@ -1382,11 +1379,31 @@ def compute_inputs(scenario: Scenario, site: pd.DataFrame, years: list[int]) -> 
         building_usd_per_rack=cfg.building_usd_per_rack,
         disposal_usd_per_accelerator=cfg.disposal_usd_per_accelerator,
         discount_rate=scenario.costs.discount_rate,
-        accelerator_targets=acc_targets,
-        compute_targets=np.array(
-            [scenario.targets.compute_by_year.get(y, 0.0) for y in years], dtype=float
-        ),
+        **compute_target_inputs(scenario.targets, years),
     )
+
+
+def compute_target_inputs(targets: Targets, years: list[int]) -> dict[str, Any]:
+    """The :class:`ComputeData` fields that come from a scenario's ``targets`` section (the
+    compute counterpart of :func:`target_inputs`, so a demand scenario that replaces
+    accelerator or compute targets gets them recomputed).
+
+    Returns
+    -------
+    dict
+        ``accelerator_targets`` ({(generation, period): count} [accelerators]) and
+        ``compute_targets`` (per period [compute units], 0 where none).
+    """
+    acc: dict[tuple[str, int], float] = {}
+    for y, by_gen in targets.accelerators_by_year.items():
+        for g, n in by_gen.items():
+            acc[str(g), years.index(y)] = float(n)
+    return {
+        "accelerator_targets": acc,
+        "compute_targets": np.array(
+            [targets.compute_by_year.get(y, 0.0) for y in years], dtype=float
+        ),
+    }
 
 
 def _known_generations(names: list[str], table: pd.DataFrame, where: str, fld: str) -> None:

@@ -51,13 +51,13 @@ import pyomo.environ as pyo
 from siting.core.errors import InputError, SitingError
 from siting.core.io import check_output_folder
 from siting.model import build_model
-from siting.model.data import ModelData, replaced, target_inputs
+from siting.model.data import ModelData, compute_target_inputs, replaced, target_inputs
 from siting.model.objective import OBJECTIVE_UNIT_USD
 
 if TYPE_CHECKING:
     from dask.distributed import Client
 
-    from siting.config.scenario import Scenario
+    from siting.config.scenario import Scenario, Targets
     from siting.pipeline import Prepared
     from siting.results.plan import Plan
 
@@ -121,9 +121,28 @@ class StageTask:
     baseline_co2_t: float = 0.0
 
 
+#: The target fields a demand scenario carries that live in the model data's compute part
+#: (:func:`siting.model.data.compute_target_inputs`), not its policy part.
+COMPUTE_TARGET_FIELDS = ("accelerator_targets", "compute_targets")
+
+
+def demand_inputs(targets: Targets, years: list[int]) -> dict[str, Any]:
+    """The model-data fields a demand scenario's targets set: the policy part's
+    (:func:`siting.model.data.target_inputs`) and the compute part's
+    (:func:`siting.model.data.compute_target_inputs`, :data:`COMPUTE_TARGET_FIELDS`)."""
+    return {**target_inputs(targets, years), **compute_target_inputs(targets, years)}
+
+
 def scenario_data(base: ModelData, policy: dict[str, Any]) -> ModelData:
-    """``base`` with a demand scenario's policy fields (its targets) replaced."""
-    return replaced(base, policy=policy)
+    """``base`` with a demand scenario's target fields replaced (its policy part's and,
+    with a compute part, its accelerator and compute targets; the scenario file's check
+    refuses those targets without a compute section)."""
+    comp = {k: policy[k] for k in COMPUTE_TARGET_FIELDS if k in policy}
+    pol = {k: v for k, v in policy.items() if k not in COMPUTE_TARGET_FIELDS}
+    d = replaced(base, policy=pol)
+    if base.compute is not None and comp:
+        d = replaced(d, compute=dataclasses.replace(base.compute, **comp))
+    return d
 
 
 def mean_policy(policies: list[dict[str, Any]], probabilities: list[float]) -> dict[str, Any]:
@@ -138,7 +157,13 @@ def mean_policy(policies: list[dict[str, Any]], probabilities: list[float]) -> d
     out: dict[str, Any] = {}
     for key in policies[0]:
         vals = [p[key] for p in policies]
-        if all(v is None for v in vals):
+        if all(isinstance(v, dict) for v in vals):  # accelerator targets {(g, t): count}
+            keys = sorted({k for v in vals for k in v})
+            out[key] = {
+                k: float(sum(pr * v.get(k, 0.0) for pr, v in zip(probabilities, vals, strict=True)))
+                for k in keys
+            }
+        elif all(v is None for v in vals):
             out[key] = None
         elif any(v is None for v in vals):
             raise SitingError(
@@ -616,7 +641,7 @@ def run_twostage(
     names = [ds.name for ds in spec.scenarios]
     scenarios = {n: demand_scenario(sc, n) for n in names}
     years = list(prep.data.horizon.years)
-    policies = [target_inputs(scenarios[n].targets, years) for n in names]
+    policies = [demand_inputs(scenarios[n].targets, years) for n in names]
     settings = {
         "time_limit_s": sc.solver.time_limit_s,
         "mip_gap": sc.solver.mip_gap,
