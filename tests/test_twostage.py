@@ -8,6 +8,7 @@ Modules of 50 MW, no minimum campus size. Real HiGHS solves (gap 0).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -211,6 +212,27 @@ def _scenario(tmp_path, demand: dict):
             },
             "demand scenario 'x': targets.it_mw_by_year has years [1999]",
         ),
+        (
+            {"scenarios": [{"name": "x", "probability": 1.0}], "first_stage": ["sites", "shells"]},
+            "first_stage `shells` (each site's floor of rack positions, decided now) needs "
+            "the compute section",
+        ),
+        (
+            {
+                "scenarios": [
+                    {
+                        "name": "x",
+                        "probability": 1.0,
+                        "targets": {"accelerators_by_year": {2030: {"GB300": 1000}}},
+                    }
+                ]
+            },
+            "demand scenario 'x': targets in accelerators or compute need the compute section",
+        ),
+        (
+            {"scenarios": [{"name": "x", "probability": 1.0}], "first_stage": ["shells"]},
+            "first_stage `shells` needs `sites`",
+        ),
     ],
 )
 def test_bad_demand_scenarios_are_named_errors(tmp_path, demand, said):
@@ -412,3 +434,43 @@ def test_demand_scenarios_in_accelerators_replace_the_compute_targets():
     got = [r["it_mw_by_year"][2030] for r in ts.own]  # in the scenarios' order
     assert got == [pytest.approx(50.0), pytest.approx(100.0)]
     assert ts.mean["it_mw_by_year"][2030] == pytest.approx(50.0)
+
+
+def test_shells_decided_now_hedge_by_building_the_larger_floor():
+    # First stage: sites and shells (the floor, 20 accelerators per rack: 1,000 accelerators
+    # take 50 rack positions at 10,000 USD each, 0.5 M USD). Low 20,000 accelerators (50 MW,
+    # 1,000 racks), high 40,000 (100 MW, 2,000 racks), 50/50. Per 20,000 accelerators: a
+    # 50 MW module 500 M, hardware 100 M (5,000 USD each), floor 10 M; short: 20,000 x 2.5 kW
+    # = 50 MW x 15 M = 750 M. Site A (10 M) holds them all.
+    # Own: low 10 + 500 + 100 + 10 = 620 M; high 10 + 1,000 + 200 + 20 = 1,230 M
+    # (one module and 20,000 short would be 620 + 750 = 1,370 M). WS = 925 M.
+    # Deterministic (mean 30,000): one module and 10,000 short, 620 + 375 = 995 M (a second
+    # module, 500 + 50 + 5 = 555 M, costs more than the 375 M short): floor 1,000 racks.
+    # EEV, floor 1,000 fixed: low 620 M; high holds only 20,000: 620 + 750 = 1,370 M; 995 M.
+    # Hedge, floor 2,000 now (own:high's, and the union's): low 620 + 10 = 630 M; high
+    # 1,230 M; expected 930 M. VSS = 65 M; regret low 10 M, high 0; gap to WS 5 M.
+    base = _compute_data()
+    base = replaced(base, compute=dataclasses.replace(base.compute, building_usd_per_rack=1e4))
+    low, high = _acc_policy(20_000.0), _acc_policy(40_000.0)
+    ts = two_stage(
+        base,
+        ["low", "high"],
+        [low, high],
+        [0.5, 0.5],
+        decide=("sites", "shells"),
+        settings=SETTINGS,
+    )
+    assert ts.mean["first_stage"].racks_by_site() == {"A": pytest.approx(1000.0)}
+    chosen = ts.candidates[ts.chosen]["first_stage"]
+    assert chosen.sites == ("A",)
+    assert chosen.racks_by_site() == {"A": pytest.approx(2000.0)}
+    assert ts.ws_usd == pytest.approx(925e6, rel=1e-9)
+    assert ts.eev_usd == pytest.approx(995e6, rel=1e-9)
+    assert ts.expected_usd == pytest.approx(930e6, rel=1e-9)
+    assert ts.vss_usd == pytest.approx(65e6, rel=1e-9)
+    assert ts.regret_usd() == pytest.approx([10e6, 0.0], abs=1.0)
+    # with sites alone decided now, the floor follows each scenario: the WS plans, 925 M
+    free = two_stage(
+        base, ["low", "high"], [low, high], [0.5, 0.5], decide=("sites",), settings=SETTINGS
+    )
+    assert free.expected_usd == pytest.approx(925e6, rel=1e-9)

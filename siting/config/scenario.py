@@ -1163,7 +1163,7 @@ class Targets(_Strict):
 
 
 #: What a two-stage plan may decide before the demand is known (:class:`DemandScenarios`).
-FirstStage = Literal["sites", "cooling"]
+FirstStage = Literal["sites", "cooling", "shells"]
 
 
 def _first_stage_default() -> list[FirstStage]:
@@ -1212,8 +1212,10 @@ class DemandScenarios(_Strict):
         default_factory=_first_stage_default,
         min_length=1,
         description="What is decided now, the same in every scenario: `sites` (which sites "
-        "open) and `cooling` (each open site's cooling technology). Everything else (opening "
-        "year, modules per year, export, dispatch, water) is decided per scenario.",
+        "open), `cooling` (each open site's cooling technology) and, with the compute "
+        "section, `shells` (each site's floor: the rack positions built in each year "
+        "[rack positions]). Everything else (opening year, modules per year, fit-out, "
+        "export, dispatch, water) is decided per scenario.",
     )
     hedging_rounds: int = Field(
         default=3,
@@ -1245,10 +1247,11 @@ class DemandScenarios(_Strict):
             )
         if len(set(self.first_stage)) != len(self.first_stage):
             raise ValueError(f"first_stage repeats a decision: {self.first_stage}")
-        if "cooling" in self.first_stage and "sites" not in self.first_stage:
-            raise ValueError(
-                "first_stage `cooling` needs `sites` (cooling of the sites opened now)"
-            )
+        for extra in ("cooling", "shells"):
+            if extra in self.first_stage and "sites" not in self.first_stage:
+                raise ValueError(
+                    f"first_stage `{extra}` needs `sites` ({extra} of the sites opened now)"
+                )
         return self
 
 
@@ -1584,6 +1587,11 @@ class Scenario(_Strict):
                         f"demand scenario '{ds.name}': targets.{fld} has years {bad} that "
                         f"are not planning years {self.years}"
                     )
+            if "shells" in self.demand_scenarios.first_stage and self.compute is None:
+                raise ValueError(
+                    "demand_scenarios.first_stage `shells` (each site's floor of rack "
+                    "positions, decided now) needs the compute section; add `compute: {}`"
+                )
             if (t.accelerators_by_year or t.compute_by_year) and self.compute is None:
                 raise ValueError(
                     f"demand scenario '{ds.name}': targets in accelerators or compute need "

@@ -1,9 +1,10 @@
 """Demand that may not come: a two-stage plan over demand scenarios.
 
-The first stage (``demand_scenarios.first_stage``: which sites open, ``open[s]``, and their
-cooling, ``tech[s,k]``) is decided now, the same in every demand scenario; everything else
-(the opening year, modules per year, export, dispatch, water) is the second stage, decided
-per scenario once its demand is known. With probabilities ``p_i`` the two-stage problem is
+The first stage (``demand_scenarios.first_stage``: which sites open, ``open[s]``, their
+cooling, ``tech[s,k]``, and with the compute section their shells, the rack positions built
+``racks_new[s,t]``) is decided now, the same in every demand scenario; everything else (the
+opening year, modules per year, the fit-out of accelerators, export, dispatch, water) is the
+second stage, decided per scenario once its demand is known. With probabilities ``p_i`` the two-stage problem is
 
     min_x  sum_i p_i * min_y cost_i(x, y)
 
@@ -16,7 +17,9 @@ engine (:func:`siting.core.engine.dask_client`):
 2. **deterministic** (expected value): one plan for the probability-weighted mean targets;
 3. **candidate first stages**: the deterministic plan's, each scenario's own, the union of
    the sites they open (the hedge), and the consensus of each round of progressive hedging
-   (Rockafellar and Wets 1991) on the binary first stage: scenario ``i`` minimises
+   (Rockafellar and Wets 1991) on the binary first stage (the shells of a hedging candidate
+   or of the union: the largest floor any of its plans builds at each of its sites, so the
+   floor serves each of them): scenario ``i`` minimises
    ``cost_i + w_i x + rho/2 (x - xbar)^2``, which for a binary ``x`` (``x^2 = x``) is the
    linear term ``(w_i + rho/2 - rho xbar) x``; ``xbar = sum_i p_i x_i`` and ``w_i += rho
    (x_i - xbar)``; the candidate is ``xbar`` rounded (``>= 0.5``);
@@ -62,12 +65,12 @@ if TYPE_CHECKING:
     from siting.results.plan import Plan
 
 #: First-stage decisions (``demand_scenarios.first_stage``) and the variable each fixes.
-FIRST_STAGE_VARS = {"sites": "open", "cooling": "tech"}
+FIRST_STAGE_VARS = {"sites": "open", "cooling": "tech", "shells": "racks_new"}
 
 
 @dataclasses.dataclass(frozen=True)
 class FirstStage:
-    """A first stage: the sites open now and (when decided now) their cooling.
+    """A first stage: the sites open now and (when decided now) their cooling and shells.
 
     Attributes
     ----------
@@ -75,15 +78,29 @@ class FirstStage:
         Site IDs opened now (sorted).
     cooling
         ``(site_id, cooling)`` of each opened site (empty when cooling is second stage).
+    racks
+        ``(site_id, period, rack positions built)`` of each opened site's floor, where
+        positions are built (empty when shells are second stage) [rack positions].
     """
 
     sites: tuple[str, ...]
     cooling: tuple[tuple[str, str], ...] = ()
+    racks: tuple[tuple[str, int, float], ...] = ()
 
     def key(self) -> str:
         """A stable text key (to tell candidates apart)."""
         cool = dict(self.cooling)
-        return ",".join(f"{s}:{cool[s]}" if s in cool else s for s in self.sites)
+        key = ",".join(f"{s}:{cool[s]}" if s in cool else s for s in self.sites)
+        if self.racks:
+            key += "|" + ",".join(f"{s}@{t}={v:.6g}" for s, t, v in self.racks)
+        return key
+
+    def racks_by_site(self) -> dict[str, float]:
+        """Each site's floor by the last period (the sum of :attr:`racks`) [rack positions]."""
+        out: dict[str, float] = {}
+        for s, _, v in self.racks:
+            out[s] = out.get(s, 0.0) + v
+        return out
 
 
 @dataclasses.dataclass
@@ -187,6 +204,11 @@ def _fix(m: pyo.ConcreteModel, fs: FirstStage, decide: tuple[str, ...]) -> None:
         cool = dict(fs.cooling)
         for s, k in m.SK:
             m.tech[s, k].fix(1 if cool.get(s) == k else 0)
+    if "shells" in decide and m.component("racks_new") is not None:
+        built = {(s, t): v for s, t, v in fs.racks}
+        for s in m.S:
+            for t in m.T:
+                m.racks_new[s, t].fix(built.get((s, t), 0.0))
 
 
 def first_stage_of(m: pyo.ConcreteModel, decide: tuple[str, ...]) -> FirstStage:
@@ -197,7 +219,15 @@ def first_stage_of(m: pyo.ConcreteModel, decide: tuple[str, ...]) -> FirstStage:
         cooling = tuple(
             sorted((str(s), str(k)) for s, k in m.SK if (m.tech[s, k].value or 0.0) > 0.5)
         )
-    return FirstStage(sites, cooling)
+    racks: tuple[tuple[str, int, float], ...] = ()
+    if "shells" in decide and m.component("racks_new") is not None:
+        racks = tuple(
+            (str(s), int(t), round(float(m.racks_new[s, t].value or 0.0), 6))
+            for s in m.S
+            for t in m.T
+            if (m.racks_new[s, t].value or 0.0) > 1e-6
+        )
+    return FirstStage(sites, cooling, racks)
 
 
 def _hedged_objective(m: pyo.ConcreteModel, linear_usd: dict[tuple[str, ...], float]) -> None:
@@ -405,7 +435,12 @@ def _hedging(
             key: sum(p * x.get(key, 0.0) for p, x in zip(probabilities, xs, strict=True))
             for key in keys
         }
-        out.append(_rounded(xbar, decide))
+        fs = _rounded(xbar, decide)
+        if "shells" in decide:  # the round's largest floor at the consensus sites
+            fs = dataclasses.replace(
+                fs, racks=_most_racks([r["first_stage"] for r in res], set(fs.sites))
+            )
+        out.append(fs)
         if all(x == xs[0] for x in xs):  # consensus: every scenario agrees
             break
     return out
@@ -425,13 +460,25 @@ def _rounded(xbar: dict[tuple[str, ...], float], decide: tuple[str, ...]) -> Fir
 
 
 def _union(stages: list[FirstStage]) -> FirstStage:
-    """Every site any of ``stages`` opens, each with the cooling of the first that opens it."""
+    """Every site any of ``stages`` opens, each with the cooling of the first that opens it
+    and the largest floor any builds there."""
     cool: dict[str, str] = {}
     for fs in stages:
         for s, k in fs.cooling:
             cool.setdefault(s, k)
     sites = tuple(sorted({s for fs in stages for s in fs.sites}))
-    return FirstStage(sites, tuple(sorted(cool.items())))
+    return FirstStage(sites, tuple(sorted(cool.items())), _most_racks(stages, set(sites)))
+
+
+def _most_racks(stages: list[FirstStage], sites: set[str]) -> tuple[tuple[str, int, float], ...]:
+    """The most rack positions any of ``stages`` builds at each of ``sites`` in each period
+    (a floor that serves every one of them) [rack positions]."""
+    most: dict[tuple[str, int], float] = {}
+    for fs in stages:
+        for s, t, v in fs.racks:
+            if s in sites:
+                most[s, t] = max(most.get((s, t), 0.0), v)
+    return tuple((s, t, v) for (s, t), v in sorted(most.items()))
 
 
 def _check_own(names: list[str], res: list[dict[str, Any]]) -> None:
@@ -812,6 +859,9 @@ def _write_study(stage: Path, sc: Scenario, prep: Prepared, ts: TwoStage, study_
                 "sources": "; ".join(c["sources"]),
                 "sites": " ".join(c["first_stage"].sites),
                 "cooling": " ".join(f"{s}:{k}" for s, k in c["first_stage"].cooling),
+                "rack_positions": " ".join(
+                    f"{s}:{v:.6g}" for s, v in c["first_stage"].racks_by_site().items()
+                ),
                 "expected_cost_usd": c["expected_usd"] if math.isfinite(c["expected_usd"]) else "",
                 "chosen": i == ts.chosen,
             }
