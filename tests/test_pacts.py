@@ -303,3 +303,70 @@ def test_pacts_need_the_compute_section_unique_names_and_planning_years(tmp_path
             compute={"generations": ["H100"]},
             pacts=[{"name": "P", "supply_by_year": {2030: {"GB300": 1}}}],
         )
+
+
+# --------------------------------------------------------------------------- whole pipeline
+
+
+@pytest.fixture(scope="module")
+def pact_plan(tmp_path_factory):
+    """test_plan's tiny region (targets 100 MW in 2030, 200 MW in 2031; sites S2 and S3,
+    the grid's generator at 20 USD/MWh) with S2 at security tier 2, a compute section
+    allowing H100 and B200, 40,000 B200 in service by 2031 (all S2's floor holds: 100 MW
+    of land at 40 kW a rack, 2,500 racks of 16), and a pact licensing B200 at tier 2
+    (25,000 a year in 2030 and 2031) with a new-build PPA of 100,000 MWh/year at
+    10 USD/MWh and a public share of 0.25: the whole pipeline, verified and written."""
+    import geopandas as gpd
+    import yaml
+    from test_plan import write_region
+
+    import siting
+
+    d = tmp_path_factory.mktemp("pacts")
+    path = write_region(d)
+    gpkg = d / "tiny.gpkg"
+    sites = gpd.read_file(gpkg, layer="sites")
+    sites["security_tier"] = [2, None]
+    sites.to_file(gpkg, layer="sites")
+    sc = yaml.safe_load(path.read_text())
+    sc["compute"] = {"generations": ["H100", "B200"]}
+    sc["targets"]["accelerators_by_year"] = {2031: {"B200": 40_000}}
+    sc["pacts"] = [
+        {
+            "name": "licence",
+            "security_tier": 2,
+            "supply_by_year": {2030: {"B200": 25_000}, 2031: {"B200": 25_000}},
+            "energy": {"usd_per_mwh": 10.0, "mwh_per_year": 100_000.0, "source": "ppa"},
+            "public_interest_share": 0.25,
+        }
+    ]
+    path.write_text(yaml.safe_dump(sc, sort_keys=False))
+    out = d / "out"
+    return siting.plan(path, out=out), out
+
+
+def test_a_plan_with_a_pact_writes_and_verifies_its_use(pact_plan):
+    # B200 only at S2 (the only tier-2 site); 40,000 in service in 2031 (78 MW at 1.95
+    # kW) with at most 25,000 installed a year: at least 15,000 in 2030, and no more, as a
+    # cohort installed in 2030 pays two years of its annuity against one; the PPA (10
+    # USD/MWh, below the grid's 20) used in full at S2 each year, 100,000 / 8,760 = 11.42
+    # MW off its draw in every snapshot
+    p, out = pact_plan
+    assert all(ch.ok for ch in p.checks), [c for c in p.checks if not c.ok]
+    names = {c.name for c in p.checks}
+    assert "pact supply within its licence" in names
+    assert "licensed accelerators only under a pact, at sites of its security tier" in names
+    cp = p.compute
+    b200 = cp[cp["generation"] == "B200"]
+    assert set(b200["site_id"]) == {"S2"}
+    assert b200[b200["year"] == 2031]["accelerators_live"].sum() == pytest.approx(40_000)
+    pk = p.pacts
+    assert pk["accelerators_supplied"].tolist() == pytest.approx([15_000, 25_000])
+    assert (pk["accelerators_supplied"] <= pk["accelerators_cap"] + 1e-6).all()
+    assert pk["accelerators_supplied"].sum() == pytest.approx(b200["accelerators_new"].sum())
+    assert pk["energy_used_mwh"].tolist() == pytest.approx([100_000.0, 100_000.0])
+    assert (pk["public_compute_units"] >= 0.25 * pk["pact_compute_units"] - 1e-3).all()
+    relief = p.relief[p.relief["source"] == "pact_ppa"]
+    assert relief["relief_mw"].to_numpy() == pytest.approx(100_000 / HOURS)
+    written = pd.read_csv(out / "pacts.csv")
+    assert list(written.columns) == PACT_COLUMNS and len(written) == len(pk)
