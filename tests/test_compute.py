@@ -336,6 +336,8 @@ def test_targets_in_accelerators_need_the_compute_section_and_planning_years(tmp
             compute={"generations": ["H100"]},
             targets={"accelerators_by_year": {2030: {"GB300": 18000}}},
         )
+    with pytest.raises(ScenarioError, match="compute.generations.*at least 1 item"):
+        _scenario(tmp_path, compute={"generations": []})
     with pytest.raises(ScenarioError, match="greater than or equal to 0"):
         _scenario(tmp_path, compute={}, targets={"accelerators_by_year": {2030: {"H100": -1}}})
 
