@@ -368,5 +368,20 @@ def test_a_plan_with_a_pact_writes_and_verifies_its_use(pact_plan):
     assert (pk["public_compute_units"] >= 0.25 * pk["pact_compute_units"] - 1e-3).all()
     relief = p.relief[p.relief["source"] == "pact_ppa"]
     assert relief["relief_mw"].to_numpy() == pytest.approx(100_000 / HOURS)
+    # the report's settings: one line per licensed generation and year, the energy and the
+    # public share per year, each with the check that recomputes it
+    lines = {(ln["key"], ln["year"]): ln for ln in p.settings if ln["key"].startswith("pacts.")}
+    sup = lines["pacts.licence.supply_by_year", 2031]
+    assert (sup["required"], sup["achieved"], sup["binding"]) == (
+        25_000,
+        pytest.approx(25_000),
+        True,
+    )
+    en = lines["pacts.licence.energy.mwh_per_year", 2030]
+    assert (en["required"], en["achieved"]) == (100_000, pytest.approx(100_000))
+    pub = lines["pacts.licence.public_interest_share", 2031]
+    assert pub["met"] and pub["required"] == pytest.approx(0.25 * 40_000 * 2.27)
+    ok = {c.name: c.ok for c in p.checks}
+    assert all(ok[ln["check"]] for ln in lines.values())
     written = pd.read_csv(out / "pacts.csv")
     assert list(written.columns) == PACT_COLUMNS and len(written) == len(pk)
