@@ -385,3 +385,24 @@ def test_a_plan_with_a_pact_writes_and_verifies_its_use(pact_plan):
     assert all(ok[ln["check"]] for ln in lines.values())
     written = pd.read_csv(out / "pacts.csv")
     assert list(written.columns) == PACT_COLUMNS and len(written) == len(pk)
+
+
+def test_a_tier_on_a_sites_layer_without_tiers_stops_the_plan_by_name(tmp_path):
+    # test_plan's sites layer has no security_tier column: a pact at tier 1 is refused
+    # before the solve, naming the pact and its field
+    import yaml
+    from test_plan import write_region
+
+    import siting
+
+    path = write_region(tmp_path)
+    sc = yaml.safe_load(path.read_text())
+    sc["compute"] = {"generations": ["H100"]}
+    sc["pacts"] = [{"name": "secure", "sites": ["S2"], "security_tier": 1}]
+    path.write_text(yaml.safe_dump(sc, sort_keys=False))
+    with pytest.raises(InputError, match=r"pacts\[0\] \(secure\).security_tier.*no site has"):
+        siting.plan(path, out=tmp_path / "out")
+    sc["pacts"] = [{"name": "secure", "sites": ["S9"]}]
+    path.write_text(yaml.safe_dump(sc, sort_keys=False))
+    with pytest.raises(InputError, match=r"pacts\[0\] \(secure\).sites.*unknown site.*'S9'"):
+        siting.plan(path, out=tmp_path / "out")
