@@ -266,6 +266,7 @@ def test_every_year_keyed_mapping_refuses_two_spellings():
         ("ClassRasterRef", "class_names", True),
         ("ExportMarket", "max_mw_by_year", True),
         ("GridLayers", "load_growth_per_year", True),
+        ("Pact", "supply_by_year", True),
         ("Targets", "accelerators_by_year", True),
         ("Targets", "compute_by_year", True),
         ("Targets", "it_mw_by_year", True),

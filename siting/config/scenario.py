@@ -1131,6 +1131,99 @@ class ComputeSettings(_Strict):
     )
 
 
+class PactEnergy(_Strict):
+    """A compute pact's energy contract: a volume per year at a fixed price."""
+
+    usd_per_mwh: float = Field(
+        ge=0,
+        description="Contract price [USD/MWh] of the contracted energy the pact's campuses use.",
+    )
+    mwh_per_year: float = Field(
+        gt=0,
+        description="Contracted volume [MWh/year]: the most energy per planning year the pact's "
+        "campuses (its sites that meet its security tier) may take at the contract price; a "
+        "cap, not take-or-pay.",
+    )
+    source: Literal["generators", "region", "ppa"] = Field(
+        default="ppa",
+        description="Where the energy comes from: `generators` (named existing generators, "
+        "`generators`), `region` (a region's supply, `region`), or `ppa` (a new-build plant "
+        "contracted for the pact). Without the grid model every source replaces the flat "
+        "`costs.energy_usd_per_mwh` by the contract price for the volume used. With the grid "
+        "model, a `ppa` delivers a flat block at the pact's campuses (it lowers their draw "
+        "from the grid in every snapshot, priced at the contract price), while a contract "
+        "with existing `generators` or a `region` moves money between campus and seller and "
+        "leaves the system's dispatch cost, and so the plan, unchanged: it is reported only "
+        "(docs/planners-guide.md, compute pacts).",
+    )
+    generators: list[str] = Field(
+        default_factory=list,
+        description="Generator IDs of the grid layer the energy comes from (source `generators`).",
+    )
+    region: str | None = Field(
+        default=None, description="Region ID the energy comes from (source `region`)."
+    )
+
+    @model_validator(mode="after")
+    def _source_named(self) -> PactEnergy:
+        if self.source == "generators" and not self.generators:
+            raise ValueError("source generators needs `generators` (generator IDs)")
+        if self.source == "region" and not self.region:
+            raise ValueError("source region needs `region` (a region ID)")
+        return self
+
+
+class Pact(_Strict):
+    """A compute pact (issue 22): chip supply under a licence, the sites it applies to and
+    the security tier they must meet, an energy contract and a public-interest share."""
+
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$",
+        description="Short name of the pact (letters, digits, `_.-`), unique among pacts.",
+    )
+    sites: list[str] = Field(
+        default_factory=list, description="Candidate site IDs the pact applies to."
+    )
+    zones: list[str] = Field(
+        default_factory=list,
+        description="Zone IDs (`layers.zones`) whose sites the pact applies to.",
+    )
+    regions: list[str] = Field(
+        default_factory=list,
+        description="Region IDs (`layers.regions`) whose sites the pact applies to. With no "
+        "`sites`, `zones` or `regions`, the pact applies to every candidate site.",
+    )
+    supply_by_year: ByYear[dict[str, Annotated[float, Field(ge=0)]]] = Field(
+        default_factory=dict,
+        description="Accelerator supply schedule, e.g. an export licence ({year: {generation: "
+        "count}}) [accelerators installed in that planning period, per period, not "
+        "cumulative]: the pact's sites may install at most this many of the generation in "
+        "that period, and none in a period not listed. A generation a pact lists is "
+        "licensed: it may be installed only under a pact, at that pact's sites of at least "
+        "its security tier. Needs the `compute` section.",
+    )
+    security_tier: int = Field(
+        default=0,
+        ge=0,
+        description="Security tier the pact's sites must meet (the sites layer's "
+        "`security_tier`, empty = 0): its licensed accelerators go only to sites of at "
+        "least this tier. 0: any site.",
+    )
+    energy: PactEnergy | None = Field(
+        default=None, description="Energy contract of the pact (empty: none)."
+    )
+    public_interest_share: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Share of the pact's compute reserved for public-interest use, every year "
+        "[fraction]: held at the pact's sites eligible under `policy.public_interest` (all "
+        "its sites without that policy). The pact's compute: the compute units of its "
+        "licensed generations in service at its sites (all generations when it licenses "
+        "none).",
+    )
+
+
 class Targets(_Strict):
     """National targets."""
 
@@ -1480,6 +1573,11 @@ class Scenario(_Strict):
         description="Accelerators, their generations and refresh in each campus's shell "
         "(empty: the model plans IT MW only).",
     )
+    pacts: list[Pact] = Field(
+        default_factory=list,
+        description="Compute pacts: chip supply under a licence, security tiers, energy "
+        "contracts and public-interest shares (needs the `compute` section).",
+    )
     objective: Objective = Field(default_factory=Objective, description="Objective.")
     flexibility: Flexibility = Field(
         default_factory=Flexibility,
@@ -1616,6 +1714,7 @@ class Scenario(_Strict):
                 raise ValueError(
                     f"targets.{name} has years {bad} that are not planning years {self.years}"
                 )
+        self._pacts_checked()
         allowed = self.compute.generations if self.compute is not None else None
         if allowed is not None:
             for y, by_gen in t.accelerators_by_year.items():
@@ -1624,6 +1723,36 @@ class Scenario(_Strict):
                     raise ValueError(
                         f"targets.accelerators_by_year.{y} names generations {unknown} that "
                         f"compute.generations does not allow ({allowed})"
+                    )
+
+    def _pacts_checked(self) -> None:
+        """Refuse pacts without the ``compute`` section, twice the same name, supply in
+        years that are not planning years, or naming generations the section excludes."""
+        if not self.pacts:
+            return
+        if self.compute is None:
+            raise ValueError(
+                "pacts need the compute section (accelerator generations); add `compute: {}` "
+                "for the shipped table"
+            )
+        names = [p.name for p in self.pacts]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"pacts: names {twice} are used more than once; expected each once")
+        allowed = self.compute.generations
+        for i, p in enumerate(self.pacts):
+            bad = sorted(set(p.supply_by_year) - set(self.years))
+            if bad:
+                raise ValueError(
+                    f"pacts[{i}] ({p.name}).supply_by_year has years {bad} that are not "
+                    f"planning years {self.years}"
+                )
+            for y, by_gen in p.supply_by_year.items():
+                unknown = sorted(set(by_gen) - set(allowed)) if allowed is not None else []
+                if unknown:
+                    raise ValueError(
+                        f"pacts[{i}] ({p.name}).supply_by_year.{y} names generations "
+                        f"{unknown} that compute.generations does not allow ({allowed})"
                     )
 
     def canonical_json(self) -> str:

@@ -64,6 +64,7 @@ PLAN_FILES = frozenset(
         "onsite.csv",
         "curtailment.csv",
         "compute.csv",
+        "pacts.csv",
         "manifest.json",
         "report.html",
         "index.html",

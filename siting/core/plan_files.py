@@ -82,6 +82,20 @@ PLAN_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "rack_positions",
         ),
     ),
+    "pacts.csv": (
+        ("pact", "generation", "sites_used", "energy_source"),
+        (
+            "year",
+            "accelerators_supplied",
+            "accelerators_cap",
+            "energy_contracted_mwh",
+            "energy_used_mwh",
+            "energy_usd_per_mwh",
+            "pact_compute_units",
+            "public_share",
+            "public_compute_units",
+        ),
+    ),
     "onsite.csv": (
         ("site_id", "option", "technology", "islanded"),
         (

@@ -536,6 +536,15 @@ SITES = LayerSpec(
             nullable=True,
             min=0,
         ),
+        Field(
+            "security_tier",
+            "int",
+            "",
+            "Security tier the site meets (0 = none; higher is stricter), for compute pacts "
+            "whose licensed accelerators go only to sites of at least their tier; empty = 0.",
+            nullable=True,
+            min=0,
+        ),
     ),
 )
 

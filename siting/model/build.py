@@ -11,7 +11,10 @@ Each family is a module with its sets, variables, constraints and math in its do
 3. :mod:`~siting.model.onsite` on-site generation and storage, islanded campuses (relief
    of the draw from the grid);
 4. :mod:`~siting.model.flex` firm and flexible MW, curtailment of the flexible MW (relief of
-   the draw, within a depth and a yearly budget; off by default); then time to power
+   the draw, within a depth and a yearly budget; off by default); then
+   :mod:`~siting.model.pacts` compute pacts (chip supply caps, security tiers, energy
+   contracts, public-interest shares; only with pacts: a new-build PPA relieves the draw,
+   so before the grid); then time to power
    (:func:`~siting.model.power.add_power_years`: nothing from the grid before a site's
    connection, only flexible MW before its firm connection);
 5. :mod:`~siting.model.grid` DC power flow per period and snapshot, thermal limits, headroom;
@@ -38,6 +41,7 @@ from siting.model.grid import add_grid
 from siting.model.metrics import add_metrics
 from siting.model.objective import add_objective
 from siting.model.onsite import add_onsite
+from siting.model.pacts import add_pacts
 from siting.model.policy import add_policy
 from siting.model.power import add_power, add_power_years
 from siting.model.sites import add_sites
@@ -77,6 +81,7 @@ def build_model(
     add_power(m, d)
     add_onsite(m, d)
     add_flex(m, d)
+    add_pacts(m, d)
     add_power_years(m, d)
     add_grid(m, d)
     add_water(m, d)

@@ -28,6 +28,7 @@ import pandas as pd
 from siting.core.errors import InputError, Problem, SitingError
 from siting.inputs.grids.grid import CostCurve, Grid
 from siting.model.generations import load_generations
+from siting.model.pactdata import PactData, pact_inputs, site_tiers
 from siting.network import require_network
 
 if TYPE_CHECKING:
@@ -606,6 +607,8 @@ class ModelData:
     compute
         :class:`ComputeData`: accelerator generations and the shell's floor (``None``, the
         default: the model plans IT MW only).
+    pacts
+        :class:`siting.model.pactdata.PactData`: compute pacts (none by default).
     notes
         What assembling the data decided on the user's behalf (said in the report).
     """
@@ -621,6 +624,7 @@ class ModelData:
     onsite: OnsiteData = field(default_factory=OnsiteData)
     flex: FlexData = field(default_factory=FlexData)
     compute: ComputeData | None = None
+    pacts: list[PactData] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 
@@ -634,7 +638,8 @@ def replaced(d: ModelData, **parts: Any) -> ModelData:
         The model's inputs.
     **parts
         Part name (``horizon``, ``campus``, ``cooling``, ``grid``, ``water``, ``policy``,
-        ``caps``, ``goal``, ``onsite``, ``flex``, ``compute``) -> {field: new value}, e.g.
+        ``caps``, ``goal``, ``onsite``, ``flex``, ``compute``, ``pacts``) -> {field: new
+        value}, e.g.
         ``replaced(d, grid={"n1": None})``; or a whole part (or ``None`` for an optional
         part), e.g. ``replaced(d, compute=ComputeData(...))``.
 
@@ -984,6 +989,7 @@ def model_data(
         scenario, site, sites, cool.allowed, cool.wue
     )
     heat_links, sinks = _heat_inputs(layers, candidates, sites)
+    pacts = _pacts(scenario, layers, site, list(years), compute, grid, public_sites)
     form = _formulation(scenario, grid.on, net, notes)
     pol = scenario.policy
     onsite = onsite_inputs(
@@ -1050,6 +1056,7 @@ def model_data(
         onsite=onsite,
         flex=flex,
         compute=compute,
+        pacts=pacts,
         notes=notes,
     )
 
@@ -1404,6 +1411,48 @@ def compute_target_inputs(targets: Targets, years: list[int]) -> dict[str, Any]:
             [targets.compute_by_year.get(y, 0.0) for y in years], dtype=float
         ),
     }
+
+
+def _pacts(
+    scenario: Scenario,
+    layers: Layers,
+    site: pd.DataFrame,
+    years: list[int],
+    compute: ComputeData | None,
+    grid: _GridInputs,
+    public_sites: list[str],
+) -> list[PactData]:
+    """The scenario's compute pacts (:func:`siting.model.pactdata.pact_inputs`); sets each
+    site's ``security_tier`` in ``site`` (in place; 0 where the sites layer gives none)."""
+    tiers = site_tiers(layers.sites, list(site.index))
+    site["security_tier"] = tiers.to_numpy()
+    if not scenario.pacts:
+        return []
+    given = (
+        layers.sites is not None
+        and "security_tier" in layers.sites
+        and bool(pd.to_numeric(layers.sites["security_tier"], errors="coerce").notna().any())
+    )
+    regions = (
+        {str(r) for r in layers.regions.index}
+        if layers.regions is not None
+        else set(site["region_id"])
+    )
+    zones = {str(z) for z in layers.zones.index} if layers.zones is not None else set()
+    return pact_inputs(
+        scenario,
+        site,
+        years,
+        generations=list(compute.generations.index) if compute is not None else [],
+        known={
+            "sites": set(site.index),
+            "zones": zones,
+            "regions": regions,
+            "generators": {str(g) for g in grid.gens.index},
+        },
+        tiers_given=given,
+        public_sites=public_sites if scenario.policy.public_interest is not None else None,
+    )
 
 
 def _known_generations(names: list[str], table: pd.DataFrame, where: str, fld: str) -> None:

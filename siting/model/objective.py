@@ -12,7 +12,8 @@ Cost parts (each an Expression on the model, reported in the plan) [USD, present
 - ``grid_upgrades``: branch and substation upgrades taken (see ``grid.py``);
 - ``energy``: with a grid, the system's dispatch cost with campuses minus the same without
   them (``baseline_usd``, a constant from a first LP), so the objective counts only what
-  the campuses add; without a grid, ``energy_usd_per_mwh * energy``;
+  the campuses add; without a grid, ``energy_usd_per_mwh * energy``; with compute pacts,
+  plus their energy contracts (``pact_energy_npv``, :mod:`~siting.model.pacts`);
 - ``demand``: assignment costs; ``heat``: minus the value of waste heat sold;
 - ``delay``: the cost of delay of soft targets, ``sum_t op_weight[t] *
   shortfall_usd_per_mw_year * short[t]`` (see ``policy.py``; 0 with hard targets).
@@ -162,6 +163,9 @@ def add_objective(m: pyo.ConcreteModel, d: ModelData, baseline_usd: float = 0.0)
             for s in m.S
             for t in m.T
         )
+    pact_energy = m.component("pact_energy_npv")  # the pact family's contracts, when built
+    if pact_energy is not None:
+        parts["energy"] = parts["energy"] + pact_energy
     parts["demand"] = m.demand_cost_npv
     parts["heat"] = -m.heat_value_npv
     parts["delay"] = m.delay_cost_npv

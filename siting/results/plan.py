@@ -104,6 +104,23 @@ COMPUTE_COLUMNS = [
     "rack_positions",
 ]
 
+#: Columns of :attr:`Plan.pacts`.
+PACT_COLUMNS = [
+    "pact",
+    "year",
+    "generation",
+    "accelerators_supplied",
+    "accelerators_cap",
+    "sites_used",
+    "energy_source",
+    "energy_contracted_mwh",
+    "energy_used_mwh",
+    "energy_usd_per_mwh",
+    "pact_compute_units",
+    "public_share",
+    "public_compute_units",
+]
+
 
 @dataclass
 class Plan:
@@ -218,6 +235,17 @@ class Plan:
         rack positions they fill [racks], ``compute_units`` their compute [H100 = 1], and
         ``rack_positions`` the site's floor built by that year [racks]. Written as
         ``compute.csv`` when it has rows (a scenario with a ``compute`` section).
+    pacts
+        Each compute pact's use per year and licensed generation (:mod:`siting.model.pacts`):
+        :data:`PACT_COLUMNS`, ``accelerators_supplied`` installed under the pact that year
+        against ``accelerators_cap`` its supply schedule allows [accelerators],
+        ``sites_used`` the sites they went to (``;``-separated), ``energy_source``,
+        ``energy_contracted_mwh`` and ``energy_used_mwh`` [MWh/year] at
+        ``energy_usd_per_mwh``, ``pact_compute_units`` the pact's compute in service
+        [compute units], ``public_share`` [fraction] and ``public_compute_units`` reserved
+        for public-interest use. The energy and compute columns are per pact and year
+        (repeated on each generation's row; ``generation`` "" for a pact licensing none).
+        Written as ``pacts.csv`` when it has rows.
     """
 
     name: str
@@ -253,6 +281,7 @@ class Plan:
         default_factory=lambda: pd.DataFrame(columns=CURTAILMENT_COLUMNS)
     )
     compute: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=COMPUTE_COLUMNS))
+    pacts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PACT_COLUMNS))
 
     @property
     def total_cost_usd(self) -> float:
@@ -352,6 +381,8 @@ class Plan:
             self.curtailment.to_csv(d / "curtailment.csv", index=False, float_format="%.9g")
         if len(self.compute):
             self.compute.to_csv(d / "compute.csv", index=False, float_format="%.9g")
+        if len(self.pacts):
+            self.pacts.to_csv(d / "pacts.csv", index=False, float_format="%.9g")
         (d / "manifest.json").write_text(
             json.dumps(self.manifest, indent=2, default=_json_default) + "\n", encoding="utf-8"
         )
@@ -538,6 +569,7 @@ def extract(
         onsite=_onsite(m, d, set(schedule["site_id"])),
         curtailment=_curtailment(m, d, set(schedule["site_id"])),
         compute=_compute(m, d, set(schedule["site_id"])),
+        pacts=_pacts(m, d),
     )
 
 
@@ -650,6 +682,63 @@ def _compute(m: pyo.ConcreteModel, d: ModelData, chosen: set) -> pd.DataFrame:
             )
         )
     return pd.DataFrame(rows, columns=COMPUTE_COLUMNS)
+
+
+def _pacts(m: pyo.ConcreteModel, d: ModelData) -> pd.DataFrame:
+    """:attr:`Plan.pacts`: each pact's use per year and licensed generation. A contract the
+    model does not price (existing generators or a region, with the grid model) is used up
+    to the pact campuses' energy."""
+    if not d.pacts or m.component("acc_new") is None or d.compute is None:
+        return pd.DataFrame(columns=PACT_COLUMNS)
+    cu = d.compute.generations["compute_per_accelerator"].astype(float).to_dict()
+    have = set(m.SGT)
+    acc = m.component("pact_acc")
+    mwh = m.component("pact_mwh")
+    pub = m.component("pact_public")
+    rows = []
+    for p in d.pacts:
+        gens = p.generations or [str(g) for g in d.compute.generations.index]
+        for t, y in enumerate(d.horizon.years):
+            units = sum(
+                1000.0 * cu[g] * _val(m.acc_live[s, g, t])
+                for s in p.sites
+                for g in gens
+                if (s, g, t) in have
+            )
+            energy = sum(_val(m.energy_mwh[s, t]) for s in p.sites)
+            if mwh is not None and (p.name, p.sites[0] if p.sites else "", t) in mwh:
+                used = sum(_val(mwh[p.name, s, t]) for s in p.sites)
+            else:
+                used = min(p.energy_mwh_per_year, energy) if p.energy_source else 0.0
+            public = sum(
+                _val(pub[p.name, s, t])
+                for s in p.public_sites
+                if pub is not None and (p.name, s, t) in pub
+            )
+            for g in p.generations or [""]:
+                got = {
+                    s: 1000.0 * _val(acc[p.name, s, g, t])
+                    for s in p.sites
+                    if acc is not None and (p.name, s, g, t) in acc
+                }
+                rows.append(
+                    (
+                        p.name,
+                        y,
+                        g,
+                        sum(got.values()),
+                        p.supply.get((g, t), 0.0) if g else 0.0,
+                        ";".join(s for s, n in got.items() if n > 1e-3),
+                        p.energy_source,
+                        p.energy_mwh_per_year,
+                        used,
+                        p.energy_usd_per_mwh,
+                        units,
+                        p.public_share,
+                        public,
+                    )
+                )
+    return pd.DataFrame(rows, columns=PACT_COLUMNS)
 
 
 def _heat_sold(m: pyo.ConcreteModel, d: ModelData) -> pd.DataFrame:

@@ -145,7 +145,63 @@ def settings_lines(
         + _water_lines(plan, d, price)
         + _grid_lines(plan, d, price)
         + _demand_lines(plan, d, price)
+        + _pact_lines(plan, d)
     )
+
+
+def _pact_lines(plan: Plan, d: ModelData) -> list[dict[str, Any]]:
+    """Lines of the compute pacts, from ``pacts.csv``: each licensed generation's
+    accelerators installed within the supply schedule per year, the energy used within the
+    contract [MWh/year] and the public-interest compute reserved [compute units]."""
+    pk = plan.pacts
+    if not d.pacts or not len(pk):
+        return []
+    out = []
+    for r in pk.itertuples(index=False):
+        key = f"pacts.{r.pact}"
+        if str(r.generation or "") not in ("", "nan"):
+            out.append(
+                _line(
+                    f"pact {r.pact}: {r.generation} accelerators installed within its licence",
+                    f"{key}.supply_by_year",
+                    as_int(r.year),
+                    "<=",
+                    as_float(r.accelerators_cap),
+                    as_float(r.accelerators_supplied),
+                    "accelerators",
+                    check="pact supply within its licence",
+                )
+            )
+    per_year = pk.drop_duplicates(["pact", "year"])
+    for r in per_year.itertuples(index=False):
+        key = f"pacts.{r.pact}"
+        if as_float(r.energy_contracted_mwh) > 0:
+            out.append(
+                _line(
+                    f"pact {r.pact}: energy used within its contract ({r.energy_source})",
+                    f"{key}.energy.mwh_per_year",
+                    as_int(r.year),
+                    "<=",
+                    as_float(r.energy_contracted_mwh),
+                    as_float(r.energy_used_mwh),
+                    "MWh/year",
+                    check="pact energy within its contract and its campuses' use",
+                )
+            )
+        if as_float(r.public_share) > 0:
+            out.append(
+                _line(
+                    f"pact {r.pact}: public-interest share of its compute",
+                    f"{key}.public_interest_share",
+                    as_int(r.year),
+                    ">=",
+                    as_float(r.public_share) * as_float(r.pact_compute_units),
+                    as_float(r.public_compute_units),
+                    "compute units",
+                    check="pact public-interest share held",
+                )
+            )
+    return out
 
 
 def _share_lines(plan: Plan, d: ModelData, price: Any) -> list[dict[str, Any]]:

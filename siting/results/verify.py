@@ -231,6 +231,8 @@ def verify(
     _verify_before_connection(plan, d, add)
     if d.compute is not None:
         _verify_compute(plan, d, add)
+    if d.pacts and d.compute is not None:
+        _verify_pacts(plan, d, add)
     if d.grid.enabled:
         checks.extend(_verify_grid(plan, d))
     if raise_on_failure:
@@ -851,6 +853,115 @@ def _verify_compute(plan: Plan, d: ModelData, add: Callable[..., None]) -> None:
     )
     soft = d.policy.shortfall_usd_per_mw_year is not None
     _verify_compute_targets(cp, c, years, soft, add)
+
+
+def _verify_pacts(plan: Plan, d: ModelData, add: Callable[..., None]) -> None:
+    """Compute pacts (:mod:`siting.model.pacts`) from ``pacts.csv``, ``compute.csv``, the
+    schedule and the pacts' inputs: accelerators supplied within each pact's supply
+    schedule; a licensed generation installed only under a pact and at its sites of at
+    least its security tier; energy used within the contract and the pact campuses' energy
+    (8,760 h x typical draw); the public-interest share of the pact's compute held."""
+    pk = plan.pacts.copy()
+    pk["generation"] = pk["generation"].fillna("").astype(str)
+    pk["sites_used"] = pk["sites_used"].fillna("").astype(str)
+    years = d.horizon.years
+    by = {p.name: p for p in d.pacts}
+    cap = np.array(
+        [
+            by[p].supply.get((g, years.index(int(y))), 0.0) if g else 0.0
+            for p, y, g in zip(pk["pact"], pk["year"], pk["generation"], strict=True)
+        ]
+    )
+    supplied = pk["accelerators_supplied"].to_numpy(dtype=float)
+    add(
+        "pact supply within its licence",
+        _excess(supplied, cap) if len(pk) else 0.0,
+        "accelerators",
+        said=f"{len(d.pacts)} pacts supply at most their schedules' accelerators per period",
+    )
+    tier = d.campus.site.get("security_tier", pd.Series(0, index=d.campus.site.index))
+    bad_site = np.array(
+        [
+            any(
+                s not in by[p].sites or int(tier.get(s, 0)) < by[p].security_tier
+                for s in used.split(";")
+                if s
+            )
+            for p, used in zip(pk["pact"], pk["sites_used"], strict=True)
+        ],
+        dtype=bool,
+    )
+    cp = plan.compute
+    lic: dict[str, set[str]] = {}
+    for p in d.pacts:
+        for g in p.generations:
+            lic.setdefault(g, set()).update(p.sites)
+    outside = np.array(
+        [
+            float(n) if g in lic and s not in lic[g] else 0.0
+            for s, g, n in zip(
+                cp["site_id"].astype(str),
+                cp["generation"].astype(str),
+                cp["accelerators_new"],
+                strict=True,
+            )
+        ]
+    )
+    add(
+        "licensed accelerators only under a pact, at sites of its security tier",
+        np.concatenate([_excess(outside, 0.0), np.where(bad_site, supplied, 0.0)]),
+        "accelerators",
+        said=f"{len(lic)} licensed generations installed only at their pacts' sites",
+    )
+    units = cp.groupby([cp["site_id"].astype(str), cp["generation"].astype(str), "year"])[
+        "compute_units"
+    ].sum()
+    gens_all = [str(g) for g in d.compute.generations.index] if d.compute is not None else []
+    pk["pact_compute_units"] = [  # recomputed from compute.csv, not read from pacts.csv
+        sum(
+            float(units.get((s, g, int(y)), 0.0))
+            for s in by[p].sites
+            for g in (by[p].generations or gens_all)
+        )
+        for p, y in zip(pk["pact"], pk["year"], strict=True)
+    ]
+    _verify_pact_energy(pk, d, plan.schedule, add)
+
+
+def _verify_pact_energy(
+    pk: pd.DataFrame, d: ModelData, sc: pd.DataFrame, add: Callable[..., None]
+) -> None:
+    """The pacts' energy used within their contracts and the pact campuses' energy
+    [MWh/year], and their public-interest shares held [compute units]."""
+    typ = (
+        sc.assign(site_id=sc["site_id"].astype(str), year=sc["year"].astype(int))
+        .set_index(["site_id", "year"])["typical_draw_mw"]
+        .astype(float)
+        if len(sc)
+        else pd.Series(dtype=float)
+    )
+    by = {p.name: p for p in d.pacts}
+    campus = np.array(
+        [
+            HOURS_PER_YEAR * sum(float(typ.get((s, int(y)), 0.0)) for s in by[p].sites)
+            for p, y in zip(pk["pact"], pk["year"], strict=True)
+        ]
+    )
+    used = pk["energy_used_mwh"].to_numpy(dtype=float)
+    limit = np.minimum(pk["energy_contracted_mwh"].to_numpy(dtype=float), campus)
+    add(
+        "pact energy within its contract and its campuses' use",
+        _excess(used, limit) if len(pk) else 0.0,
+        "MWh",
+        said="each pact's contracted energy used is within its volume and its campuses' energy",
+    )
+    want = pk["public_share"].to_numpy(dtype=float) * pk["pact_compute_units"].to_numpy(dtype=float)
+    add(
+        "pact public-interest share held",
+        _excess(want, pk["public_compute_units"].to_numpy(dtype=float)) if len(pk) else 0.0,
+        "compute units",
+        said="each pact reserves its public-interest share of its compute",
+    )
 
 
 def _cohort_excess(cp: pd.DataFrame, gen: pd.DataFrame, years: list[int]) -> np.ndarray:

@@ -4,7 +4,8 @@ The first stage (``demand_scenarios.first_stage``: which sites open, ``open[s]``
 cooling, ``tech[s,k]``, and with the compute section their shells, the rack positions built
 ``racks_new[s,t]``) is decided now, the same in every demand scenario; everything else (the
 opening year, modules per year, the fit-out of accelerators, export, dispatch, water) is the
-second stage, decided per scenario once its demand is known. With probabilities ``p_i`` the two-stage problem is
+second stage, decided per scenario once its demand is known. With probabilities ``p_i`` the
+two-stage problem is
 
     min_x  sum_i p_i * min_y cost_i(x, y)
 
