@@ -287,7 +287,7 @@ def test_without_a_compute_part_the_family_adds_nothing():
 def test_the_shipped_table_holds_the_named_generations_with_sources():
     t = load_generations()
     assert {"H100", "H200", "B200", "GB200", "GB300"} <= set(t.index)
-    # GB300 at about 2.1 kW per accelerator (../shared/DOMAIN.md, 2.0-2.2) and liquid only
+    # GB300 at about 2.1 kW per accelerator (2.0-2.2 with network and storage), liquid only
     assert t.at["GB300", "kw_per_accelerator"] == pytest.approx(2.1)
     assert bool(t.at["GB300", "needs_liquid"]) and not bool(t.at["H100", "needs_liquid"])
     assert t.at["H100", "compute_per_accelerator"] == 1.0

@@ -1737,7 +1737,8 @@ def _resolve_paths(
     problems: list[Problem] | None = None,
     loc: tuple[Any, ...] = (),
 ) -> Any:
-    """Make every ``path:`` (and ``extends:``, ``costs_csv:``) string absolute against ``base_dir``.
+    """Make every ``path:`` (and ``extends:``, ``costs_csv:``, ``generations_csv:``) string
+    absolute against ``base_dir``.
 
     Paths are normalised (``..`` and symbolic links resolved) and ``~`` expanded, so the
     scenario as run names every file absolutely. An empty path, or one that cannot be
