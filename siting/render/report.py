@@ -1527,17 +1527,18 @@ def _compute_national(years: list[dict[str, Any]]) -> str:
     )
 
 
-def _refresh_words(before: set[str], now: set[str], first: bool) -> str:
-    """A site-year's change of generations: ``"first fit-out"``, ``"refresh: + NEW, - OLD"``
-    or ""."""
-    if not now and not before:
-        return ""
+def _refresh_words(before: set[str], now: set[str], first: bool, renewed: bool) -> str:
+    """A site-year's change of generations: ``"first fit-out"``, ``"refresh: + NEW, - OLD"``,
+    ``"renewed"`` (the same generations, cohorts retired and replaced: ``renewed``),
+    ``"all retired"`` or ""."""
     if first:
         return "first fit-out"
     added, gone = sorted(now - before), sorted(before - now)
-    if not added and not gone:
-        return ""
-    return "refresh: " + ", ".join([f"+ {g}" for g in added] + [f"- {g}" for g in gone])
+    if gone and not now:
+        return "all retired (" + ", ".join(f"- {g}" for g in gone) + ")"
+    if added or gone:
+        return "refresh: " + ", ".join([f"+ {g}" for g in added] + [f"- {g}" for g in gone])
+    return "renewed" if renewed and now else ""
 
 
 def _compute_sites(p: _PlanFolder) -> str:
@@ -1561,7 +1562,8 @@ def _compute_sites(p: _PlanFolder) -> str:
         for r in grp.itertuples(index=False):
             gens = str(r.generations) if isinstance(r.generations, str) else ""
             now = {g for g in gens.split("+") if g}
-            change = _refresh_words(before, now, not started and bool(now))
+            renewed = min(as_float(r.accelerators_new), as_float(r.accelerators_retired)) > 0.5
+            change = _refresh_words(before, now, not started and bool(now), renewed)
             started = started or bool(now)
             before = now
             acc = by_gen.get((str(sid), _as_int(r.year)))
