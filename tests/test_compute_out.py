@@ -194,7 +194,7 @@ def refresh_plan(tmp_path_factory):
     sc["targets"]["accelerators_by_year"] = {2030: {"OLD": 20_000}, 2031: {"NEW": 20_000}}
     path.write_text(yaml.safe_dump(sc, sort_keys=False))
     out = d / "out"
-    return siting.plan(path, out=out), out
+    return siting.plan(path, out=out), out, path
 
 
 def test_a_refresh_shows_in_the_schedule_the_manifest_and_the_report(refresh_plan):
@@ -203,7 +203,7 @@ def test_a_refresh_shows_in_the_schedule_the_manifest_and_the_report(refresh_pla
     #     1,000) = 1.8e9 / PUE; kWh per unit-h = 2.0 x PUE; 200 M USD installed
     #   2031: NEW, 20,000 (20,000 OLD retired), 80 MW in use; tokens per MWh = 5,000 x 3,600
     #     / (4.0 x PUE / 1,000) = 4.5e9 / PUE; kWh per unit-h = 4.0 x PUE / 3; 600 M USD
-    p, out = refresh_plan
+    p, out, _ = refresh_plan
     assert all(c.ok for c in p.checks), [c for c in p.checks if not c.ok]
     assert "schedule's compute columns = compute.csv" in {c.name for c in p.checks}
     assert list(p.sites.index) == ["S2"]
@@ -241,7 +241,7 @@ def test_a_refresh_shows_in_the_schedule_the_manifest_and_the_report(refresh_pla
 def test_the_site_popup_shows_generations_and_tokens_per_mwh(refresh_plan, browser):
     from browser import open_offline
 
-    _, out = refresh_plan
+    _, out, _ = refresh_plan
     pue = float(refresh_plan[0].sites.at["S2", "pue_annual"])
     page, errors = open_offline(browser, out / "index.html")
     page.evaluate(
@@ -258,3 +258,17 @@ def test_the_site_popup_shows_generations_and_tokens_per_mwh(refresh_plan, brows
     assert f"2031: {4.5e9 / pue / 1e6:,.0f}" in text, text
     assert "IT MW in use / envelope 2030: 40 / 100, 2031: 80 / 200" in text, text
     assert errors == []
+
+
+def test_siting_plan_prints_the_national_compute_per_year(refresh_plan, tmp_path):
+    # 2030: 40 MW of the 100 MW envelope in use, 20,000 OLD = 20,000 units; 2031: 80 of
+    # 200 MW, 20,000 NEW x 3 = 60,000 units
+    from typer.testing import CliRunner
+
+    from siting.cli import app
+
+    res = CliRunner().invoke(app, ["plan", str(refresh_plan[2]), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "2030: 40 of 100 MW IT in use, accelerators OLD 20,000, 20,000 compute units" in text
+    assert "2031: 80 of 200 MW IT in use, accelerators NEW 20,000, 60,000 compute units" in text
