@@ -131,6 +131,34 @@ def test_a_liquid_only_generation_at_an_air_cooled_site_is_refused_by_name():
     assert m.component("slack_accelerator_short_k") is not None
 
 
+def test_a_liquid_only_generation_makes_the_site_choose_liquid_cooling():
+    # A may choose air (PUE 1.0) or liquid (PUE 1.1, so dearer in energy): with H100
+    # (air-coolable) it stays on air; with GB300 (needs_liquid) its 37.8 MW must sit on
+    # liquid-cooled MW, so it chooses liquid (40 MW of it)
+    d = tiny_data(
+        sites={"A": {"bus_id": "", "max_it_mw": 200.0}},
+        perf={("A", "air"): (1.0, 1.0, 0.0), ("A", "liquid"): (1.1, 1.1, 0.0)},
+        years=(2030,),
+        targets=(0.0,),
+        campus={"module_mw": 10.0, "min_campus_mw": 0.0},
+    )
+    gens = load_generations().loc[["H100", "GB300"]]
+    for g, tech in (("H100", "air"), ("GB300", "liquid")):
+        dd = replaced(
+            d,
+            compute=ComputeData(
+                generations=gens,
+                max_racks={"A": 5000.0},
+                accelerator_targets={(g, 0): 18_000.0},
+                compute_targets=np.zeros(1),
+            ),
+        )
+        m, _ = _solved(dd)
+        assert m.tech["A", tech].value == pytest.approx(1.0), g
+    assert float(m.capk["A", "liquid", 0].value) == pytest.approx(40.0)
+    assert float(m.it_used_mw["A", 0]()) == pytest.approx(37.8)
+
+
 def test_a_compute_target_takes_the_cheapest_compute():
     # 60,000 compute units in 2032; OLD: 1 unit, 2.5 kW, 10,000 USD; NEW: 3 units, 4.5 kW,
     # 10,000 USD (both 2-year life, rate 0, horizon 1 year: half the annuity, 5,000 USD):
@@ -336,6 +364,8 @@ def test_targets_in_accelerators_need_the_compute_section_and_planning_years(tmp
             compute={"generations": ["H100"]},
             targets={"accelerators_by_year": {2030: {"GB300": 18000}}},
         )
+    with pytest.raises(ScenarioError, match="compute.generations.*at least 1 item"):
+        _scenario(tmp_path, compute={"generations": []})
     with pytest.raises(ScenarioError, match="greater than or equal to 0"):
         _scenario(tmp_path, compute={}, targets={"accelerators_by_year": {2030: {"H100": -1}}})
 

@@ -1050,6 +1050,7 @@ class ComputeSettings(_Strict):
     )
     generations: list[str] | None = Field(
         default=None,
+        min_length=1,
         description="The generations the plan may install (names in the table); empty: all.",
     )
     building_usd_per_rack: float = Field(

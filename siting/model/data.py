@@ -219,7 +219,9 @@ class CampusData:
         ``power_via`` (``firm``, ``flexible``, ``on-site``: what powers the first period).
         Between ``earliest_period`` and ``flex_period`` a campus draws nothing from the
         grid (on-site supply), between ``flex_period`` and ``firm_period`` all its MW are
-        flexible (:func:`siting.model.power.add_power_years`).
+        flexible (:func:`siting.model.power.add_power_years`). With a compute section,
+        ``land_it_mw`` is the land's IT MW and ``max_it_mw`` the envelope its floor can
+        reach with the densest generation (:func:`compute_inputs`).
     module_mw, min_campus_mw
         Module size and smallest campus [MW IT].
     max_modules_per_period
