@@ -16,7 +16,9 @@ IDs), and every label from the input data goes through one escaper,
 Sections: summary in plain words with the key figures, national target against what is
 built per year, IT MW by year (stacked by growth zone, or by site without a ``zones``
 layer), sites, growth zones, cost breakdown (present value), water by source, grid
-(peak branch loadings, upgrades, N-1), cooling performance (PUE and WUE by site),
+(peak branch loadings, upgrades, N-1), on-site generation, flexible connections, compute
+(with a ``compute`` section: accelerators, generations and their refresh, compute and
+tokens per MWh, national and per site and year), cooling performance (PUE and WUE by site),
 verification, assumptions (the scenario as run), provenance (inputs with their SHA-256,
 versions, solver, gap, timings) and a short glossary. A plan without a modelled grid or
 without water gets a sentence saying so instead of the plot.
