@@ -272,3 +272,21 @@ def test_siting_plan_prints_the_national_compute_per_year(refresh_plan, tmp_path
     text = " ".join(res.output.split())
     assert "2030: 40 of 100 MW IT in use, accelerators OLD 20,000, 20,000 compute units" in text
     assert "2031: 80 of 200 MW IT in use, accelerators NEW 20,000, 60,000 compute units" in text
+
+
+def test_a_generation_name_from_the_table_is_escaped_in_the_report(refresh_plan, tmp_path):
+    # the table is the scenario's own file: its names reach the page only escaped
+    import shutil
+
+    from siting.render.report import render_report
+
+    _, out, _ = refresh_plan
+    d = tmp_path / "plan"
+    shutil.copytree(out, d)
+    evil = "<b>NEW</b>&"
+    for name in ("schedule.csv", "compute.csv"):
+        (d / name).write_text((d / name).read_text().replace("NEW", evil))
+    page = render_report(d).read_text()
+    i = page.index('<section id="compute">')
+    section = page[i : page.index("</section>", i)]
+    assert "<b>NEW</b>" not in section and "&lt;b&gt;NEW&lt;/b&gt;&amp;" in section
