@@ -38,6 +38,7 @@ from siting.model.metrics import metric_values
 from siting.model.objective import cost_split
 from siting.model.state import model_state
 from siting.network import require_network
+from siting.results.compute_out import compute_summary
 from siting.results.plan import Plan, extract
 from siting.results.settings import delay_summary, heat_summary, settings_lines, shadow_prices
 from siting.results.verify import verify
@@ -1262,6 +1263,7 @@ def _manifest(
 ) -> dict[str, Any]:
     """Provenance and figures of a run (manifest.json)."""
     by_year = p.it_mw_by_year()
+    compute = compute_summary(p, d)  # (only with a compute section: other manifests as before)
     return {
         "siting_manifest": 1,
         "scenario": sc.name,
@@ -1300,6 +1302,7 @@ def _manifest(
         "settings": p.settings,
         "heat": heat_summary(p, d),
         "delay": delay_summary(p, d),
+        **({"compute": compute} if compute is not None else {}),
         "cost_split_usd": cost_split(p.costs_usd),
         "timings": {k: round(v, 3) for k, v in timings.items()},
         "notes": list(layers.notes) + list(cands.notes) + list(d.notes) + list(result.notes),

@@ -1,6 +1,8 @@
 """The time-to-power demo variants (models/demo_flex.yaml, models/demo_onsite.yaml): each
 plans within 3 minutes, verified, and its feature changes the plan by more than both
 solves' gaps' worth, against the same scenario without the feature; the report says why.
+The compute variant (models/demo_compute.yaml) plans within 3 minutes, verified, with a
+refresh and the report's Compute section.
 
 The figures of each comparison are in the scenario files' comments (measured 2026-12-07):
 demo_flex 31.05 bn USD against 31.55 without flexibility; demo_onsite 31.70 bn USD against
@@ -103,3 +105,33 @@ def test_demo_onsite_bridges_the_queue_with_on_site_power(tmp_path):
     assert set(bridged) <= set(ons["site_id"])
     text = (tmp_path / "on" / "report.html").read_text()
     assert '<section id="onsite">' in text
+
+
+def test_demo_compute_plans_accelerators_refreshes_a_shell_and_reports_compute(tmp_path):
+    # models/demo_compute.yaml: targets in accelerators (H100 2027-2028, B200 2028, GB300
+    # 2030) and compute units (2029-2031); a 3-year life retires the 2027 cohort by 2030
+    p = _plan(MODELS / "demo_compute.yaml", tmp_path / "out")
+    names = {c.name for c in p.checks}
+    assert {"accelerator and compute targets met", "schedule's compute columns = compute.csv"} <= (
+        names
+    )
+    cp = p.compute
+    live = cp.groupby(["generation", "year"])["accelerators_live"].sum()
+    assert live[("H100", 2027)] >= 60_000 - 1e-3 and live[("GB300", 2030)] >= 200_000 - 1e-3
+    units = cp.groupby("year")["compute_units"].sum()
+    assert units[2031] >= 1_400_000 - 1e-3
+    # a refresh: some site runs a generation in a later year that it did not run before
+    sc = p.schedule
+    refreshed = [
+        s
+        for s, g in sc.sort_values("year").groupby("site_id")
+        if len({x for x in g["generations"] if x}) > 1
+    ]
+    assert refreshed, sc[["site_id", "year", "generations"]]
+    assert (sc["tokens_per_mwh"].dropna() > 1e9).all()  # billions of tokens per MWh
+    # the report shows accelerators, generations, compute and tokens per MWh by site and year
+    text = (tmp_path / "out" / "report.html").read_text()
+    i = text.index('<section id="compute">')
+    section = text[i : text.index("</section>", i)]
+    for words in ("generations running", "tokens per MWh", "compute [units]", "refresh: +"):
+        assert words in section, words

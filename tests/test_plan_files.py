@@ -139,9 +139,10 @@ def test_every_table_a_plan_writes_has_its_columns_typed(tmp_path):
     strings, "87.6" + "2190", in a popup)."""
     from siting.core.plan_files import PLAN_COLUMNS, read_plan_table
     from siting.results import plan as P
+    from siting.results.compute_out import SCHEDULE_COMPUTE_COLUMNS
 
     tables = {
-        "schedule.csv": P.SCHEDULE_COLUMNS,
+        "schedule.csv": P.SCHEDULE_COLUMNS + SCHEDULE_COMPUTE_COLUMNS,
         "draw_relief.csv": P.RELIEF_COLUMNS,
         "onsite.csv": P.ONSITE_COLUMNS,
         "curtailment.csv": P.CURTAILMENT_COLUMNS,

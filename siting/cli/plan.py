@@ -267,6 +267,12 @@ def _print_plan(p) -> None:
             for y, v in by_year.items()
         )
     )
+    for r in (m.get("compute") or {}).get("years") or []:
+        gens = " + ".join(f"{g} {n:,.0f}" for g, n in r["accelerators"].items()) or "none"
+        out.print(
+            f"  {r['year']}: {r['it_used_mw']:,.0f} of {r['it_mw']:,.0f} MW IT in use, "
+            f"accelerators {escape(gens)}, {r['compute_units']:,.0f} compute units (H100 = 1)"
+        )
     costs = ", ".join(f"{k} {v / 1e9:,.2f}" for k, v in p.costs_usd.items() if abs(v) > 0.5e6)
     out.print(f"  cost parts (bn USD, present value): {costs}")
     ok = sum(c.ok for c in p.checks)

@@ -31,7 +31,7 @@ from siting.core.files import open_regular, path_problem
 #: Columns a file holds beyond these are kept as text.
 PLAN_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "schedule.csv": (
-        ("site_id", "bus_id", "cooling"),
+        ("site_id", "bus_id", "cooling", "generations"),
         (
             "year",
             "it_mw",
@@ -42,6 +42,16 @@ PLAN_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "public_it_mw",
             "firm_it_mw",
             "flexible_it_mw",
+            "accelerators",
+            "accelerators_new",
+            "accelerators_retired",
+            "it_used_mw",
+            "hardware_capex_usd",
+            "compute_units",
+            "compute_unit_h",
+            "compute_mwh",
+            "kwh_per_compute_unit_h",
+            "tokens_per_mwh",
         ),
     ),
     "flows.csv": (

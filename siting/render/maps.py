@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -292,6 +293,40 @@ def _flex_rows(
     return rows
 
 
+def _compute_rows(s: pd.DataFrame, years: list[int]) -> list[tuple[str, str]]:
+    """A site's popup rows on compute (issue 22): the generations running, accelerators in
+    service, IT MW in use / envelope and tokens per MWh [millions], by year (none without
+    accelerators). ``s``: its schedule rows (with a compute section, their compute columns,
+    :mod:`siting.results.compute_out`)."""
+    if "accelerators" not in s.columns or not (s["accelerators"].astype(float) > 0.5).any():
+        return []
+    run = [
+        r for y in years for _, r in s[s["year"] == y].iterrows() if float(r["accelerators"]) > 0.5
+    ]
+
+    def by_year(cell: Callable[[pd.Series], str]) -> str:
+        return ", ".join(f"{int(r['year'])}: {cell(r)}" for r in run)
+
+    def gens(r: pd.Series) -> str:
+        g = r.get("generations")
+        return esc(g) if isinstance(g, str) and g else "&ndash;"
+
+    return [
+        ("generations running", by_year(gens)),
+        ("accelerators in service", by_year(lambda r: popup_number(r["accelerators"], 0))),
+        (
+            "IT MW in use / envelope",
+            by_year(
+                lambda r: f"{popup_number(r['it_used_mw'], 0)} / {popup_number(r['it_mw'], 0)}"
+            ),
+        ),
+        (
+            "tokens per MWh (millions)",
+            by_year(lambda r: popup_number(float(r["tokens_per_mwh"]) / 1e6, 0)),
+        ),
+    ]
+
+
 def _sites(inp: MapInputs) -> dict:
     sites = inp.layer("sites")
     years = inp.years
@@ -353,6 +388,7 @@ def _sites(inp: MapInputs) -> dict:
                 ("peak draw (final)", popup_number(row.get("peak_draw_mw_final"), 0, "MW")),
                 *([("on-site generation", esc(onsite[sid]))] if sid in onsite else []),
                 *_flex_rows(s, inp.curtailment, years),
+                *_compute_rows(s, years),
                 *costs,
             ]
         )

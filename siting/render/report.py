@@ -16,7 +16,9 @@ IDs), and every label from the input data goes through one escaper,
 Sections: summary in plain words with the key figures, national target against what is
 built per year, IT MW by year (stacked by growth zone, or by site without a ``zones``
 layer), sites, growth zones, cost breakdown (present value), water by source, grid
-(peak branch loadings, upgrades, N-1), cooling performance (PUE and WUE by site),
+(peak branch loadings, upgrades, N-1), on-site generation, flexible connections, compute
+(with a ``compute`` section: accelerators, generations and their refresh, compute and
+tokens per MWh, national and per site and year), cooling performance (PUE and WUE by site),
 verification, assumptions (the scenario as run), provenance (inputs with their SHA-256,
 versions, solver, gap, timings) and a short glossary. A plan without a modelled grid or
 without water gets a sentence saying so instead of the plot.
@@ -332,6 +334,7 @@ class _PlanFolder:
         )
         self.relief = _read_csv(d / "draw_relief.csv", problems)
         self.curtailment = _read_csv(d / "curtailment.csv", problems)
+        self.compute = _read_csv(d / "compute.csv", problems)
         raise_plan_problems(problems)
         self.sc: dict[str, Any] = self.manifest.get("scenario_as_run") or {}
         gpkg = d / "plan.gpkg"
@@ -502,6 +505,8 @@ def _summary(p: _PlanFolder, sites: pd.DataFrame) -> str:
     ]
     if _summary_delay(p):
         out.append(_summary_delay(p))
+    if _summary_compute(p):
+        out.append(_summary_compute(p))
     if n_sites and "cooling" in sites:
         out.append(_summary_cooling(sites))
     out.append(_summary_water(p, last))
@@ -1412,6 +1417,200 @@ def _flexibility(p: _PlanFolder) -> str:
     )
 
 
+def _gen_counts(counts: dict[str, float]) -> str:
+    """``"B200 8,718 + GB300 20,000"`` [accelerators]; "–" when none."""
+    return " + ".join(f"{g} {fmt_num(n)}" for g, n in counts.items()) or "–"
+
+
+def _summary_compute(p: _PlanFolder) -> str:
+    """The accelerators in service in the last year in words (the manifest's ``compute``,
+    :func:`siting.results.compute_out.compute_summary`): by generation, compute units and
+    tokens per MWh; "" without a compute section."""
+    rows = (p.manifest.get("compute") or {}).get("years") or []
+    if not rows:
+        return ""
+    r = rows[-1]
+    acc = r.get("accelerators") or {}
+    if not acc:
+        return f"No accelerators are in service in {esc(r.get('year'))}."
+    tok = r.get("tokens_per_mwh")
+    n = float(r.get("accelerators_total") or 0.0)
+    return (
+        f"In {esc(r.get('year'))} it runs {_fig(n, fmt_num(n), 'accelerators_final')}"
+        f" accelerators ({esc(_gen_counts(acc))}), "
+        f"{esc(fmt_num(r.get('compute_units')))} compute units (H100 = 1) in "
+        f"{esc(fmt_mw(r.get('it_used_mw')))} of IT"
+        + (
+            f", at {esc(fmt_num(float(tok) / 1e6))} million tokens per MWh"
+            if is_number(tok)
+            else ""
+        )
+        + "."
+    )
+
+
+#: The compute section's words on its units and the tokens conversion.
+COMPUTE_WORDS = (
+    "<p>Each campus's <b>shell</b> (land, building, grid connection, cooling plant) lasts "
+    "decades; its IT is installed in <b>generations</b> of accelerators and retired at the "
+    "end of each one's service life, so the IT MW in use in one shell rise as denser "
+    "generations arrive, within its envelope (the IT MW it is built and connected for). "
+    "<b>Compute</b> is counted in compute units (an H100 = 1, by dense FP8 throughput); "
+    "compute delivered is compute units x 8,760 h x the average utilisation, in compute "
+    "unit-hours a year. Energy is the facility's (IT in use x utilisation x annual PUE x "
+    "8,760 h): the envelope's unused MW run nothing.</p>"
+)
+#: The tokens-per-MWh footnote.
+TOKENS_NOTE = (
+    "<p class=note>Tokens per MWh: tokens a year (accelerators x the generation table's "
+    "tokens per second x 3,600 s x 8,760 h x utilisation) over the facility MWh of the IT in "
+    "use; the utilisation cancels, so it is the hardware's figure while it runs. Tokens per "
+    "second per accelerator are MLPerf Inference Llama 2 70B offline results (vendor "
+    "submissions and claims; the table's source column names each), a benchmark for one "
+    "model at high batch: real services run below it, and other models differ.</p>"
+)
+
+
+def _compute(p: _PlanFolder) -> str:
+    """Compute (issue 22): national totals per year (the manifest's ``compute``) and, per
+    site and year, the generations running (a refresh shown as a change), accelerators,
+    IT in use against the shell's envelope, compute, energy per compute, tokens per MWh,
+    hardware installed and retired (``schedule.csv``'s compute columns, ``compute.csv``);
+    "" without a compute section."""
+    summary = p.manifest.get("compute") or {}
+    sc = p.schedule
+    if not summary and "accelerators" not in sc.columns:
+        return ""
+    head = '<section id="compute"><h2>Compute</h2>' + COMPUTE_WORDS
+    national = _compute_national(summary.get("years") or [])
+    sites = _compute_sites(p)
+    return head + national + sites + TOKENS_NOTE + "</section>"
+
+
+def _compute_national(years: list[dict[str, Any]]) -> str:
+    """National totals per year, with the year's targets in IT MW, accelerators and
+    compute, so a target in any one unit reads in all three."""
+    if not years:
+        return ""
+    rows = []
+    for r in years:
+        targets = [
+            fmt_num(r["target_it_mw"]) + " MW" if is_number(r.get("target_it_mw")) else "",
+            _gen_counts(r.get("target_accelerators") or {}) if r.get("target_accelerators") else "",
+            fmt_num(r["target_compute_units"]) + " units"
+            if is_number(r.get("target_compute_units"))
+            else "",
+        ]
+        tok = r.get("tokens_per_mwh")
+        rows.append(
+            [
+                _as_int(r.get("year")),
+                fmt_num(r.get("it_mw")),
+                fmt_num(r.get("it_used_mw"), 1),
+                _gen_counts(r.get("accelerators") or {}),
+                fmt_num(r.get("compute_units")),
+                fmt_num(float(r.get("compute_unit_h") or 0.0) / 1e6, 1),
+                fmt_num(float(tok) / 1e6) if is_number(tok) else "–",
+                "; ".join(t for t in targets if t) or "–",
+            ]
+        )
+    return "<h3>National, by year</h3>" + _table(
+        [
+            "year",
+            "IT envelope [MW]",
+            "IT in use [MW]",
+            "accelerators in service",
+            "compute [units, H100 = 1]",
+            "compute delivered [M unit-h a year]",
+            "tokens per MWh [millions]",
+            "targets",
+        ],
+        rows,
+        num=(1, 2, 4, 5, 6),
+    )
+
+
+def _refresh_words(before: set[str], now: set[str], first: bool, renewed: bool) -> str:
+    """A site-year's change of generations: ``"first fit-out"``, ``"refresh: + NEW, - OLD"``,
+    ``"renewed"`` (the same generations, cohorts retired and replaced: ``renewed``),
+    ``"all retired"`` or ""."""
+    if first:
+        return "first fit-out"
+    added, gone = sorted(now - before), sorted(before - now)
+    if gone and not now:
+        return "all retired (" + ", ".join(f"- {g}" for g in gone) + ")"
+    if added or gone:
+        return "refresh: " + ", ".join([f"+ {g}" for g in added] + [f"- {g}" for g in gone])
+    return "renewed" if renewed and now else ""
+
+
+def _compute_sites(p: _PlanFolder) -> str:
+    """Per site and year: generations (a refresh as a change), accelerators by generation,
+    new and retired, IT in use within the envelope, compute, energy per compute, tokens per
+    MWh, hardware installed [USD, not discounted]."""
+    sc = p.schedule
+    if not len(sc) or "accelerators" not in sc.columns:
+        return "<p>No site runs accelerators.</p>"
+    cp = p.compute
+    by_gen: dict[tuple[str, int], dict[str, float]] = {}
+    if len(cp):
+        for r in cp.itertuples(index=False):
+            if as_float(r.accelerators_live) > 0.5:
+                key = (str(r.site_id), _as_int(r.year))
+                by_gen.setdefault(key, {})[str(r.generation)] = as_float(r.accelerators_live)
+    rows = []
+    for sid, grp in sc.sort_values(["site_id", "year"]).groupby("site_id", sort=True):
+        before: set[str] = set()
+        started = False
+        for r in grp.itertuples(index=False):
+            gens = str(r.generations) if isinstance(r.generations, str) else ""
+            now = {g for g in gens.split("+") if g}
+            renewed = min(as_float(r.accelerators_new), as_float(r.accelerators_retired)) > 0.5
+            change = _refresh_words(before, now, not started and bool(now), renewed)
+            started = started or bool(now)
+            before = now
+            acc = by_gen.get((str(sid), _as_int(r.year)))
+            rows.append(
+                [
+                    esc(sid),
+                    _as_int(r.year),
+                    esc(gens or "–"),
+                    esc(change),
+                    esc(_gen_counts(acc) if acc else fmt_num(r.accelerators)),
+                    fmt_num(r.accelerators_new),
+                    fmt_num(r.accelerators_retired),
+                    fmt_num(r.it_mw),
+                    fmt_num(r.it_used_mw, 1),
+                    fmt_num(r.compute_units),
+                    fmt_num(r.kwh_per_compute_unit_h, 3),
+                    fmt_num(as_float(r.tokens_per_mwh) / 1e6)
+                    if is_number(r.tokens_per_mwh)
+                    else "–",
+                    fmt_usd(r.hardware_capex_usd),
+                ]
+            )
+    return "<h3>By site and year</h3>" + _table(
+        [
+            "site",
+            "year",
+            "generations running",
+            "change",
+            "accelerators in service",
+            "installed",
+            "retired",
+            "IT envelope [MW]",
+            "IT in use [MW]",
+            "compute [units]",
+            "facility kWh per unit-h",
+            "tokens per MWh [millions]",
+            "hardware installed",
+        ],
+        rows,
+        num=range(5, 13),
+        raw=range(0, 5),
+    )
+
+
 def _water(p: _PlanFolder) -> str:
     wl = p.water_links
     head = '<section id="water"><h2>Water</h2>'
@@ -2130,6 +2329,7 @@ def build_html(plan_dir: Path) -> str:
         ("grid", "Grid", _grid(p)),
         ("onsite", "On-site generation", _onsite(p)),
         ("flexibility", "Flexible connections", _flexibility(p)),
+        ("compute", "Compute", _compute(p)),
         ("cooling", "Cooling", _cooling(sites)),
         ("settings", "Settings met", _settings(p)),
         ("verification", "Verification", _verification(p)),

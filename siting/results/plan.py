@@ -33,6 +33,7 @@ from siting.core.io import OutputOwner, disk_trouble, staged_folder
 from siting.model.data import ModelData, partners, stress_hours_of
 from siting.model.state import model_state
 from siting.network import require_network
+from siting.results.compute_out import schedule_with_compute
 from siting.results.counterfactual import COLUMNS as COUNTERFACTUAL_COLUMNS
 from siting.results.verify import CONTINGENCY_COLUMNS, Check, added_by_year, worst_contingencies
 from siting.solve.highs import SolveResult
@@ -146,7 +147,10 @@ class Plan:
     schedule
         One row per chosen site and year: ``site_id, year, it_mw, new_it_mw, peak_draw_mw,
         typical_draw_mw, cooling, bus_id, water_m3_per_day, public_it_mw`` (IT MW reserved
-        for public-interest use, 0 without the policy).
+        for public-interest use, 0 without the policy), ``firm_it_mw, flexible_it_mw`` and,
+        with a ``compute`` section, :data:`SCHEDULE_COMPUTE_COLUMNS` (generations running,
+        accelerators, compute delivered, energy per compute, tokens per MWh:
+        :mod:`siting.results.compute_out`).
     flows
         One row per branch and year at the peak snapshot: ``branch_id, from_bus, to_bus,
         year, flow_mw, rating_mw, loading_pct, rating_emergency_mw`` (ratings of that year,
@@ -539,6 +543,8 @@ def extract(
     defaults) sets how :attr:`Plan.zones` groups the chosen sites.
     """
     schedule = _schedule(m, d)
+    compute = _compute(m, d, set(schedule["site_id"]))
+    schedule = schedule_with_compute(schedule, compute, d)
     cand = _candidate_status(candidates.all, set(schedule["site_id"]))
     sites = _chosen_sites(candidates.sites, schedule, d)
     water_links = _water_links(m, d, layers, candidates.sites)
@@ -568,7 +574,7 @@ def extract(
         relief=_relief(m, d, set(schedule["site_id"])),
         onsite=_onsite(m, d, set(schedule["site_id"])),
         curtailment=_curtailment(m, d, set(schedule["site_id"])),
-        compute=_compute(m, d, set(schedule["site_id"])),
+        compute=compute,
         pacts=_pacts(m, d),
     )
 

@@ -27,6 +27,7 @@ from siting.model.data import (
     stress_hours_of,
 )
 from siting.network import require_network
+from siting.results.compute_out import verify_schedule_compute
 
 if TYPE_CHECKING:
     from siting.inputs import Layers
@@ -231,6 +232,7 @@ def verify(
     _verify_before_connection(plan, d, add)
     if d.compute is not None:
         _verify_compute(plan, d, add)
+        verify_schedule_compute(plan, d, add)
     if d.pacts and d.compute is not None:
         _verify_pacts(plan, d, add)
     if d.grid.enabled:
