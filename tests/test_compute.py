@@ -6,6 +6,7 @@ Units: the model counts accelerators in thousands; 1,000 accelerators x kW = MW.
 
 from __future__ import annotations
 
+import dataclasses
 from types import SimpleNamespace
 
 import numpy as np
@@ -280,6 +281,29 @@ def test_a_refresh_raises_the_shells_it_mw_in_the_year_the_denser_generation_arr
     )
 
 
+def test_early_retirement_frees_the_floor_only_when_allowed():
+    # The refresh case with OLD serving 3 years (2030-2032): in 2032 the OLD cohort is still
+    # in its life and fills A's whole floor (20,000 / 20 per rack = 1,000 positions, all A's
+    # land holds). Without early retirement (the default) it stays in service, so the 20,000
+    # NEW of 2032 go to B (opening from 2032). With `compute.early_retirement` the OLD
+    # cohort leaves in 2032 (paid for its whole life all the same) and NEW takes A's floor:
+    # cheaper than opening B (10 M fixed, 90 MW of envelope at 10 M plus 1 M of land each,
+    # against 40 MW more envelope at A, 400 M).
+    base = _refresh_case(1000.0)
+    gens = base.compute.generations.copy()
+    gens.loc["OLD", "service_life_years"] = 3.0
+    kept = replaced(base, compute=dataclasses.replace(base.compute, generations=gens))
+    m, _ = _solved(kept, BASELINE)
+    assert 1000 * m.acc_live["A", "OLD", 2].value == pytest.approx(20_000)
+    assert 1000 * (m.acc_live["A", "NEW", 2].value or 0.0) == pytest.approx(0.0, abs=1e-6)
+    assert 1000 * m.acc_live["B", "NEW", 2].value == pytest.approx(20_000)
+    early = replaced(kept, compute=dataclasses.replace(kept.compute, early_retirement=True))
+    m2, _ = _solved(early, BASELINE)
+    assert 1000 * (m2.acc_live["A", "OLD", 2].value or 0.0) == pytest.approx(0.0, abs=1e-6)
+    assert 1000 * m2.acc_live["A", "NEW", 2].value == pytest.approx(20_000)
+    assert float(m2.cap["B", 3]()) == pytest.approx(0.0)
+
+
 def test_a_refresh_stops_at_the_connection_and_the_rest_goes_elsewhere():
     # Line a rated 80 MW: A's envelope stops at 80 MW (PUE 1: its draw is its IT MW), so
     # in 2032 A holds 80 / 4.5 = 17,777.8 NEW (888.9 of its 1,000 racks) and B opens with
@@ -436,6 +460,10 @@ def test_the_verification_catches_a_broken_compute_table():
     # OLD still live in 2032: its 2030 cohort has retired
     late = [*rows, ("A", 2032, "OLD", 5000.0, 0.0, 0.0, 12.5, 250.0, 5000.0, 1000.0)]
     assert checks(late)["accelerators within their service life"] == pytest.approx(5000, rel=1e-3)
+    # OLD retired early in 2031 (its cohort's life runs to the end of 2031): without
+    # compute.early_retirement the 20,000 alive but not in service are caught
+    gone = [rows[0], ("A", 2031, "OLD", 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1000.0), rows[2]]
+    assert checks(gone)["accelerators within their service life"] == pytest.approx(20_000)
     # more IT MW than the envelope (schedule 80 MW in 2032)
     small = sched.assign(it_mw=[50.0, 50.0, 80.0])
     assert checks(rows, small)["IT MW used within the shell's envelope"] > 9.9

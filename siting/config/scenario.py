@@ -1129,6 +1129,14 @@ class ComputeSettings(_Strict):
         "end of its service life [USD/accelerator] [inferred; IT asset disposition quotes "
         "run tens to hundreds of USD per server].",
     )
+    early_retirement: bool = Field(
+        default=False,
+        description="Allow accelerators to be retired before the end of their service life "
+        "(to free rack positions or the envelope for a denser generation sooner). Early "
+        "retirement saves nothing: the cohort's hardware is paid for its whole life. Off "
+        "(default): each cohort serves its whole `service_life_years` (within the horizon), "
+        "the usual refresh cycle, and the plan never shows hardware idle for no reason.",
+    )
 
 
 class PactEnergy(_Strict):

@@ -21,11 +21,12 @@ Variables (accelerators in thousands, for scaling):
 
 Rows:
 
-- cohorts (``acc_alive``): ``acc_live[s,g,t] <= sum_{c <= t, year_t - year_c < L_g}
+- cohorts (``acc_alive``): ``acc_live[s,g,t] = sum_{c <= t, year_t - year_c < L_g}
   acc_new[s,g,c]``: a cohort serves ``L_g`` years (``service_life_years``) and retires at
-  their end; early retirement is allowed;
-- no return from retirement (``acc_keep``): ``acc_live[s,g,t] <= acc_live[s,g,t-1] +
-  acc_new[s,g,t]``;
+  their end; with ``compute.early_retirement`` the row is ``<=`` (a cohort may leave
+  sooner, to free rack positions or the envelope; it is paid for its whole life, so it
+  saves nothing) with no return from retirement (``acc_keep``): ``acc_live[s,g,t] <=
+  acc_live[s,g,t-1] + acc_new[s,g,t]``;
 - the envelope (``it_within_envelope``): ``it_used_mw[s,t] = sum_g kw_g * acc_live[s,g,t]
   <= cap[s,t]`` [MW IT] (``kw_g``: ``kw_per_accelerator``; 1,000 accelerators x kW = MW);
   liquid-only generations (``it_liquid``): ``sum_{g liquid} kw_g * acc_live[s,g,t] <=
@@ -141,11 +142,13 @@ def add_compute(m: pyo.ConcreteModel, d: ModelData) -> None:
             for u in range(t + 1)
             if (s, g, u) in have and years[t] - years[u] < life[g]
         ]
+        if not c.early_retirement:  # every cohort serves its whole life
+            return m.acc_live[s, g, t] == pyo.quicksum(cohorts)
         return m.acc_live[s, g, t] <= pyo.quicksum(cohorts)
 
     m.acc_alive = pyo.Constraint(m.SGT, rule=alive)
     m.acc_keep = pyo.Constraint(
-        [(s, g, t) for s, g, t in sgt if (s, g, t - 1) in have],
+        [(s, g, t) for s, g, t in sgt if (s, g, t - 1) in have and c.early_retirement],
         rule=lambda m, s, g, t: m.acc_live[s, g, t] <= m.acc_live[s, g, t - 1] + m.acc_new[s, g, t],
     )
     m.it_used_mw = pyo.Expression(

@@ -549,6 +549,9 @@ class ComputeData:
         [accelerators].
     compute_targets
         National compute to have in service per period (0 where none) [compute units].
+    early_retirement
+        Whether a cohort may leave service before the end of its life (False: it serves
+        its whole life).
     """
 
     generations: pd.DataFrame
@@ -559,6 +562,7 @@ class ComputeData:
     discount_rate: float = 0.0
     accelerator_targets: dict[tuple[str, int], float] = field(default_factory=dict)
     compute_targets: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    early_retirement: bool = False
 
 
 def stress_hours_of(d: ModelData) -> dict[str, float]:
@@ -1386,6 +1390,7 @@ def compute_inputs(scenario: Scenario, site: pd.DataFrame, years: list[int]) -> 
         building_usd_per_rack=cfg.building_usd_per_rack,
         disposal_usd_per_accelerator=cfg.disposal_usd_per_accelerator,
         discount_rate=scenario.costs.discount_rate,
+        early_retirement=cfg.early_retirement,
         **compute_target_inputs(scenario.targets, years),
     )
 

@@ -823,7 +823,15 @@ def _verify_compute(plan: Plan, d: ModelData, add: Callable[..., None]) -> None:
         said=f"{_n(float(live.sum()))} accelerator-years in service, each at its generation's "
         "kW and compute",
     )
-    add("accelerators within their service life", _cohort_excess(cp, gen, years), "accelerators")
+    exact = not c.early_retirement
+    add(
+        "accelerators within their service life",
+        _cohort_excess(cp, gen, years, exact),
+        "accelerators",
+        said="each cohort in service for all of its life, no more"
+        if exact
+        else "no cohort in service beyond its life (early retirement allowed)",
+    )
     per_site = cp.groupby(["site_id", "year"]).agg(
         it=("it_used_mw", "sum"), racks=("racks", "sum"), floor=("rack_positions", "max")
     )
@@ -966,8 +974,11 @@ def _verify_pact_energy(
     )
 
 
-def _cohort_excess(cp: pd.DataFrame, gen: pd.DataFrame, years: list[int]) -> np.ndarray:
-    """Accelerators in service beyond the cohorts alive, per row of ``compute.csv``."""
+def _cohort_excess(
+    cp: pd.DataFrame, gen: pd.DataFrame, years: list[int], exact: bool = False
+) -> np.ndarray:
+    """Accelerators in service beyond the cohorts alive (with ``exact``, also short of
+    them: no early retirement), per row of ``compute.csv``."""
     out = np.zeros(len(cp))
     life = gen["service_life_years"].astype(float).to_dict()
     new: dict[tuple[str, str, int], float] = {}
@@ -980,6 +991,8 @@ def _cohort_excess(cp: pd.DataFrame, gen: pd.DataFrame, years: list[int]) -> np.
         s, g, yr = sites[i], gens[i], yrs[i]
         alive = sum(new.get((s, g, y), 0.0) for y in years if y <= yr and yr - y < life.get(g, 0.0))
         out[i] = float(_excess(float(live), alive))
+        if exact:
+            out[i] = max(out[i], float(_excess(alive, float(live))))
     return out
 
 
