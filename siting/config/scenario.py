@@ -1050,10 +1050,39 @@ class Targets(_Strict):
     )
 
 
+class DisplayCurrency(_Strict):
+    """A local currency shown beside US dollars on the report and the map (display only:
+    the model and every output file stay in USD)."""
+
+    code: str = Field(
+        pattern=r"^[A-Z]{3}$",
+        description="ISO 4217 code of the currency, e.g. `GBP`, `SAR`, `EUR`.",
+    )
+    per_usd: float = Field(
+        gt=0,
+        description="Units of the currency per US dollar [code/USD], e.g. 0.79 GBP per USD "
+        "(Bank of England spot rate, mid-2025) or 3.75 SAR per USD (the riyal's peg, Saudi "
+        "Central Bank, since 1986).",
+    )
+    as_of: str = Field(
+        default="",
+        max_length=40,
+        description="When the rate holds, e.g. `2025-06` (for the notes).",
+    )
+    source: str = Field(
+        default="", max_length=200, description="Where the rate is from (for the notes)."
+    )
+
+
 class Costs(_Strict):
     """Costs in constant US dollars of ``currency_year``."""
 
     currency_year: int = Field(default=2025, description="Year of the constant dollars.")
+    display_currency: DisplayCurrency | None = Field(
+        default=None,
+        description="A local currency to show beside US dollars where the report and the map "
+        "show costs (display only; the model stays in USD); empty = USD only.",
+    )
     capex_usd_per_mw: float = Field(
         default=11.7e6,
         ge=0,
