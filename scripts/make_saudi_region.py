@@ -92,8 +92,8 @@ COAST_BAND_DEG = 0.2
 NOT_SAUDI = (("Bahrain", 26.07, 50.55),)
 """Land-mask components dropped: a point inside each."""
 MIN_ISLAND_CELLS = 30
-"""Smallest island kept [0.01 degree cells, about 1 km2 each]: about 30 km2 (the Farasan
-Islands are kept)."""
+"""Smallest island kept [0.01 degree cells, about 1 km2 each]: about 30 km2. Islands beyond
+the coast band (the Farasan Islands, about 40 km off Jazan) are left out."""
 
 # --- people and load -----------------------------------------------------------------------
 ADMIN1 = ("02", "05", "06", "08", "10", "11", "13", "14", "15", "16", "17", "19", "20")
@@ -339,7 +339,6 @@ PROTECTED = (
     ("Mahazat as-Sayd Protected Area", 22.3, 41.8, 30.0, 25.0, 0.0),
     ("Uruq Bani Ma'arid Protected Area", 19.4, 45.5, 80.0, 30.0, 10.0),
     ("Asir National Park", 18.2, 42.4, 35.0, 12.0, 160.0),
-    ("Farasan Islands Protected Area", 16.75, 42.0, 30.0, 15.0, 135.0),
 )
 SAND_SEAS = (
     ("Rub' al Khali (Empty Quarter)", 19.6, 50.5, 620.0, 240.0, 75.0),
