@@ -227,7 +227,7 @@ def test_local_currency_beside_usd_by_hand():
 
 
 def test_report_and_map_show_the_scenarios_currency(tiny_report, tmp_path):
-    """With costs.display_currency in the scenario as run, the report shows the local
+    """With report.currency in the scenario as run, the report shows the local
     amount beside each USD figure (the net present cost converted by hand: total x 3.75)
     and says the rate; the map's popups show it too; the plan's files stay in USD."""
     from siting.render.maps import render_map
@@ -236,7 +236,7 @@ def test_report_and_map_show_the_scenarios_currency(tiny_report, tmp_path):
     plan = tmp_path / "plan"
     shutil.copytree(out, plan)
     man = json.loads((plan / "manifest.json").read_text())
-    man["scenario_as_run"].setdefault("costs", {})["display_currency"] = {
+    man["scenario_as_run"].setdefault("report", {})["currency"] = {
         "code": "SAR",
         "per_usd": 3.75,
         "as_of": "peg since 1986",

@@ -1074,15 +1074,20 @@ class DisplayCurrency(_Strict):
     )
 
 
-class Costs(_Strict):
-    """Costs in constant US dollars of ``currency_year``."""
+class ReportSettings(_Strict):
+    """How the report and the map present the plan (presentation only: the plan is the same)."""
 
-    currency_year: int = Field(default=2025, description="Year of the constant dollars.")
-    display_currency: DisplayCurrency | None = Field(
+    currency: DisplayCurrency | None = Field(
         default=None,
         description="A local currency to show beside US dollars where the report and the map "
         "show costs (display only; the model stays in USD); empty = USD only.",
     )
+
+
+class Costs(_Strict):
+    """Costs in constant US dollars of ``currency_year``."""
+
+    currency_year: int = Field(default=2025, description="Year of the constant dollars.")
     capex_usd_per_mw: float = Field(
         default=11.7e6,
         ge=0,
@@ -1276,6 +1281,10 @@ class Scenario(_Strict):
     growth_zones: GrowthZones = Field(
         default_factory=GrowthZones,
         description="Grouping of the chosen sites into growth zones (outputs `zones`).",
+    )
+    report: ReportSettings = Field(
+        default_factory=ReportSettings,
+        description="Presentation of the report and the map (a local currency beside USD).",
     )
 
     # where it came from (not part of the file)

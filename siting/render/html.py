@@ -149,9 +149,9 @@ _LOCAL_CURRENCY: ContextVar[LocalCurrency | None] = ContextVar("local_currency",
 
 
 def local_currency_of(scenario: Mapping[str, Any] | None) -> LocalCurrency | None:
-    """The ``costs.display_currency`` of a scenario as run (a manifest's
-    ``scenario_as_run``), or None when it sets none or the entry is unusable."""
-    cur = ((scenario or {}).get("costs") or {}).get("display_currency") or {}
+    """The ``report.currency`` of a scenario as run (a manifest's ``scenario_as_run``), or
+    None when it sets none or the entry is unusable."""
+    cur = ((scenario or {}).get("report") or {}).get("currency") or {}
     code, rate = cur.get("code"), cur.get("per_usd")
     if not isinstance(code, str) or not is_number(rate) or float(rate) <= 0:
         return None

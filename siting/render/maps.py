@@ -1316,7 +1316,7 @@ def _legend(inp: MapInputs, rasters: list[dict], n_cand: int, places: dict, wate
 
 def build_html(plan_dir: Path, *, tiles: bool = True) -> str:
     """The map page of a plan folder, as text (see the module docstring); costs in the
-    popups also in the scenario's ``costs.display_currency`` when it sets one."""
+    popups also in the scenario's ``report.currency`` when it sets one."""
     inp = MapInputs(Path(plan_dir))
     with showing_currency(local_currency_of(inp.run)):
         return _map_page(inp, plan_dir, tiles)
