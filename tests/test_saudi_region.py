@@ -292,8 +292,9 @@ def test_script_is_deterministic_and_reproduces_committed_data(tmp_path: Path) -
 @pytest.mark.slow
 def test_the_compute_plan(tmp_path: Path) -> None:
     """models/saudi_compute.yaml plans in under three minutes, verified: 50 MW in 2026 to
-    500 MW in 2030; the map names the cities, the report the places of the chosen sites'
-    substations, and both show SAR beside USD (3.75 per USD)."""
+    500 MW in 2030; the map names the cities and the special economic zones, the report the
+    chosen sites (announced names, or the place a cell is near), and both show SAR beside
+    USD (3.75 per USD)."""
     import siting
 
     t0 = time.perf_counter()
@@ -306,9 +307,9 @@ def test_the_compute_plan(tmp_path: Path) -> None:
     html = (tmp_path / "sa" / "index.html").read_text(encoding="utf-8")
     for city in ("Riyadh", "Jeddah", "Dammam", "Makkah", "Tabuk"):
         assert city in html, city
+    assert "Ras Al Khair Special Economic Zone" in html and "Oxagon, NEOM" in html
     assert " SAR)" in html
     report = (tmp_path / "sa" / "report.html").read_text(encoding="utf-8")
-    buses = gpd.read_file(GPKG, layer="buses").set_index("bus_id")["name"]
-    for bus in p.sites["bus_id"].astype(str):
-        assert buses[bus].rsplit(" ", 1)[0] in report
+    named = [str(n) for i, n in p.sites["name"].items() if str(n) not in ("", str(i), "nan")]
+    assert named and all(n in report for n in named), named
     assert "3.75 SAR per USD" in report
