@@ -210,3 +210,50 @@ def test_a_page_that_fails_to_render_does_not_cost_the_plan(tmp_path, monkeypatc
     assert not (out / "report.html").exists()
     man = json.loads((out / "manifest.json").read_text())
     assert any("report.html was not written: RuntimeError: boom" in n for n in man["notes"])
+
+
+def test_local_currency_beside_usd_by_hand():
+    """fmt_usd adds the local amount inside showing_currency, by hand: 1.2 bn USD x 3.75
+    SAR/USD = 4.5 bn SAR; 2.0 M USD x 0.782 = 1.564 M GBP, shown 1.6 M GBP; 12,000 USD x
+    3.75 = 45,000 SAR; outside the block USD only."""
+    from siting.render.html import LocalCurrency, fmt_usd, showing_currency
+
+    with showing_currency(LocalCurrency("SAR", 3.75)):
+        assert fmt_usd(1.2e9) == "1.20 bn USD (4.50 bn SAR)"
+        assert fmt_usd(12_000) == "12,000 USD (45,000 SAR)"
+    with showing_currency(LocalCurrency("GBP", 0.782)):
+        assert fmt_usd(2.0e6) == "2.0 M USD (1.6 M GBP)"
+    assert fmt_usd(1.2e9) == "1.20 bn USD"
+
+
+def test_report_and_map_show_the_scenarios_currency(tiny_report, tmp_path):
+    """With report.currency in the scenario as run, the report shows the local
+    amount beside each USD figure (the net present cost converted by hand: total x 3.75)
+    and says the rate; the map's popups show it too; the plan's files stay in USD."""
+    from siting.render.maps import render_map
+
+    out, _, page_usd = tiny_report
+    plan = tmp_path / "plan"
+    shutil.copytree(out, plan)
+    man = json.loads((plan / "manifest.json").read_text())
+    man["scenario_as_run"].setdefault("report", {})["currency"] = {
+        "code": "SAR",
+        "per_usd": 3.75,
+        "as_of": "peg since 1986",
+        "source": "Saudi Central Bank",
+    }
+    (plan / "manifest.json").write_text(json.dumps(man))
+    page = render_report(plan).read_text(encoding="utf-8")
+    total = float(man["total_cost_usd"])
+    sar = total * 3.75  # by hand: USD x 3.75 SAR per USD
+    unit = (1e9, "bn", 2) if abs(sar) >= 1e9 else (1e6, "M", 1)
+    usd_unit = (1e9, "bn", 2) if abs(total) >= 1e9 else (1e6, "M", 1)
+    expect = (
+        f"{total / usd_unit[0]:,.{usd_unit[2]}f} {usd_unit[1]} USD "
+        f"({sar / unit[0]:,.{unit[2]}f} {unit[1]} SAR)"
+    )
+    assert expect in page
+    assert "SAR beside them at 3.75 SAR per USD (peg since 1986, Saudi Central Bank)" in page
+    assert " SAR" not in page_usd  # without the setting: USD only
+    m = render_map(plan).read_text(encoding="utf-8")
+    assert re.search(r"USD \([\d.,]+ (bn |M )?SAR\)", m)

@@ -1387,6 +1387,40 @@ def demand_scenario(sc: Scenario, name: str) -> Scenario:
     )
 
 
+class DisplayCurrency(_Strict):
+    """A local currency shown beside US dollars on the report and the map (display only:
+    the model and every output file stay in USD)."""
+
+    code: str = Field(
+        pattern=r"^[A-Z]{3}$",
+        description="ISO 4217 code of the currency, e.g. `GBP`, `SAR`, `EUR`.",
+    )
+    per_usd: float = Field(
+        gt=0,
+        description="Units of the currency per US dollar [code/USD], e.g. 0.79 GBP per USD "
+        "(Bank of England spot rate, mid-2025) or 3.75 SAR per USD (the riyal's peg, Saudi "
+        "Central Bank, since 1986).",
+    )
+    as_of: str = Field(
+        default="",
+        max_length=40,
+        description="When the rate holds, e.g. `2025-06` (for the notes).",
+    )
+    source: str = Field(
+        default="", max_length=200, description="Where the rate is from (for the notes)."
+    )
+
+
+class ReportSettings(_Strict):
+    """How the report and the map present the plan (presentation only: the plan is the same)."""
+
+    currency: DisplayCurrency | None = Field(
+        default=None,
+        description="A local currency to show beside US dollars where the report and the map "
+        "show costs (display only; the model stays in USD); empty = USD only.",
+    )
+
+
 class Costs(_Strict):
     """Costs in constant US dollars of ``currency_year``."""
 
@@ -1599,6 +1633,10 @@ class Scenario(_Strict):
         default=None,
         description="Demand that may not come: scenarios of targets with probabilities, for "
         "a two-stage plan (`siting twostage`; `siting plan` plans the base targets).",
+    )
+    report: ReportSettings = Field(
+        default_factory=ReportSettings,
+        description="Presentation of the report and the map (a local currency beside USD).",
     )
 
     # where it came from (not part of the file)

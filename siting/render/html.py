@@ -19,7 +19,10 @@ import html
 import json
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any, SupportsFloat, SupportsIndex, TypeGuard
 
@@ -112,16 +115,80 @@ def fmt_mw(v: Any) -> str:
     return fmt_num(v, 1 if is_number(v) and 0 < abs(float(v)) < 10 else 0) + " MW"
 
 
+@dataclass(frozen=True)
+class LocalCurrency:
+    """A currency shown beside US dollars on the pages (the model stays in USD).
+
+    Attributes
+    ----------
+    code
+        ISO 4217 code, e.g. ``GBP``.
+    per_usd
+        Units of the currency per US dollar [code/USD].
+    as_of, source
+        When the rate holds and where it is from (for the pages' notes).
+    """
+
+    code: str
+    per_usd: float
+    as_of: str = ""
+    source: str = ""
+
+    def note(self) -> str:
+        """``Costs are in US dollars; GBP beside them at 0.79 GBP per USD (2025-06, ...)``."""
+        when = ", ".join(x for x in (self.as_of, self.source) if x)
+        return (
+            f"Costs are in US dollars; {self.code} beside them at "
+            f"{fmt_num(self.per_usd, 4).rstrip('0').rstrip('.')} {self.code} per USD"
+            + (f" ({when})" if when else "")
+            + "."
+        )
+
+
+_LOCAL_CURRENCY: ContextVar[LocalCurrency | None] = ContextVar("local_currency", default=None)
+
+
+def local_currency_of(scenario: Mapping[str, Any] | None) -> LocalCurrency | None:
+    """The ``report.currency`` of a scenario as run (a manifest's ``scenario_as_run``), or
+    None when it sets none or the entry is unusable."""
+    cur = ((scenario or {}).get("report") or {}).get("currency") or {}
+    code, rate = cur.get("code"), cur.get("per_usd")
+    if not isinstance(code, str) or not is_number(rate) or float(rate) <= 0:
+        return None
+    return LocalCurrency(
+        code, float(rate), str(cur.get("as_of") or ""), str(cur.get("source") or "")
+    )
+
+
+@contextmanager
+def showing_currency(cur: LocalCurrency | None) -> Iterator[None]:
+    """Within the block :func:`fmt_usd` adds ``cur`` beside each amount (None: USD only)."""
+    token = _LOCAL_CURRENCY.set(cur)
+    try:
+        yield
+    finally:
+        _LOCAL_CURRENCY.reset(token)
+
+
+def _fmt_money(x: float, code: str) -> str:
+    if abs(x) >= 1e9:
+        return f"{x / 1e9:,.2f} bn {code}"
+    if abs(x) >= 1e6:
+        return f"{x / 1e6:,.1f} M {code}"
+    return f"{fmt_num(x)} {code}"
+
+
 def fmt_usd(v: Any) -> str:
-    """``31.11 bn USD``, ``99.4 M USD``, ``12,000 USD``."""
+    """``31.11 bn USD``, ``99.4 M USD``, ``12,000 USD``; inside :func:`showing_currency`
+    with a local currency also its amount: ``31.11 bn USD (24.58 bn GBP)``."""
     if not is_number(v):
         return "–"
     x = float(v)
-    if abs(x) >= 1e9:
-        return f"{x / 1e9:,.2f} bn USD"
-    if abs(x) >= 1e6:
-        return f"{x / 1e6:,.1f} M USD"
-    return f"{fmt_num(x)} USD"
+    text = _fmt_money(x, "USD")
+    cur = _LOCAL_CURRENCY.get()
+    if cur is not None:
+        text += f" ({_fmt_money(x * cur.per_usd, cur.code)})"
+    return text
 
 
 # --------------------------------------------------------------------------- SVG

@@ -86,9 +86,11 @@ from siting.render.html import (
     growth_zone_label,
     inline_leaflet,
     js_json,
+    local_currency_of,
     popup_number,
     popup_rows,
     popup_usd,
+    showing_currency,
 )
 from siting.render.report import PALETTE, onsite_words, power_cell_text
 
@@ -1349,8 +1351,15 @@ def _legend(inp: MapInputs, rasters: list[dict], n_cand: int, places: dict, wate
 
 
 def build_html(plan_dir: Path, *, tiles: bool = True) -> str:
-    """The map page of a plan folder, as text (see the module docstring)."""
+    """The map page of a plan folder, as text (see the module docstring); costs in the
+    popups also in the scenario's ``report.currency`` when it sets one."""
     inp = MapInputs(Path(plan_dir))
+    with showing_currency(local_currency_of(inp.run)):
+        return _map_page(inp, plan_dir, tiles)
+
+
+def _map_page(inp: MapInputs, plan_dir: Path, tiles: bool) -> str:
+    """The map page's HTML (see :func:`build_html`)."""
     lay = inp.run.get("layers") or {}
     inp.water_sources = inp.scenario_vector("water_sources", lay.get("water_sources"))
     boundary = inp.scenario_vector("boundary", lay.get("boundary"))

@@ -53,13 +53,16 @@ from siting.model.objective import (
     cost_split,
 )
 from siting.render.html import (
+    LocalCurrency,
     esc,
     fmt_mw,
     fmt_num,
     fmt_usd,
     growth_zone_label,
     is_number,
+    local_currency_of,
     nice_ticks,
+    showing_currency,
     svg,
     svg_legend,
     svg_text,
@@ -2315,6 +2318,13 @@ GLOSSARY = (
 def build_html(plan_dir: Path) -> str:
     """The report of a plan folder as one HTML string (see the module docstring)."""
     p = _PlanFolder(Path(plan_dir))
+    cur = local_currency_of(p.sc)
+    with showing_currency(cur):
+        return _page(p, cur)
+
+
+def _page(p: _PlanFolder, cur: LocalCurrency | None) -> str:
+    """The report's HTML (costs shown in ``cur`` too when set, see :func:`build_html`)."""
     sites = p.site_table()
     m = p.manifest
     title = m.get("title") or p.sc.get("title") or m.get("scenario") or "Siting plan"
@@ -2350,6 +2360,7 @@ def build_html(plan_dir: Path) -> str:
         + f". Written {esc(m.get('created_utc', ''))} UTC by siting "
         + esc((m.get("versions") or {}).get("siting", ""))
         + ". This page is self-contained: it reads nothing from the network."
+        + (f" {esc(cur.note())}" if cur is not None else "")
     )
     return (
         "<!DOCTYPE html>\n"

