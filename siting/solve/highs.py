@@ -183,12 +183,16 @@ def model_size(m: pyo.ConcreteModel) -> tuple[int, int, int]:
     rows = sum(1 for _ in m.component_data_objects(pyo.Constraint, active=True))
     cols = 0
     ints = 0
+    integral: dict[int, bool] = {}  # id(domain) -> integer? (a few domains serve all)
     for v in m.component_data_objects(pyo.Var, active=True):
         if v.fixed:
             continue
         cols += 1
-        if v.is_integer() or v.is_binary():
-            ints += 1
+        dom = v._domain
+        isint = integral.get(id(dom))
+        if isint is None:
+            isint = integral[id(dom)] = bool(v.is_integer() or v.is_binary())
+        ints += isint
     return rows, cols, ints
 
 
