@@ -680,7 +680,7 @@ def _solve_highs(
             )
     has = status in ("optimal", "feasible")
     if has:
-        r.solution_loader.load_vars()
+        _load_vars(opt)
     obj = r.incumbent_objective if has else None
     bound = r.objective_bound if not rejected else None
     bound = float(bound) if bound is not None and math.isfinite(bound) else None
@@ -699,6 +699,33 @@ def _solve_highs(
         log = getattr(r, "solver_log", "") or ""
         res.mip_start = "accepted" if "MIP start solution is feasible" in log else "rejected"
     return res
+
+
+def _load_vars(opt: Any) -> None:
+    """Load HiGHS's solution into the model's variables, as Pyomo's ``load_vars`` does
+    (every variable a row, an SOS set or the objective names; their stale flags), without
+    the ``ComponentMap`` Pyomo builds on the way (0.04 s a solve on national-TX, 29,000
+    variables).
+
+    Parameters
+    ----------
+    opt
+        The persistent HiGHS interface after a solve with a solution (Pyomo 6.10: its
+        ``_sol``, ``_vars``, ``_referenced_variables`` and variable-to-column map).
+    """
+    from pyomo.contrib.solver.common.util import NoSolutionError
+    from pyomo.core.staleflag import StaleFlagManager
+
+    sol = opt._sol
+    if sol is None or not sol.value_valid:
+        raise NoSolutionError()
+    values = sol.col_value
+    col = opt._pyomo_var_to_solver_var_map
+    variables = opt._vars
+    for vid, (cons, sos, obj) in opt._referenced_variables.items():
+        if cons or sos or obj is not None:
+            variables[vid][0].set_value(values[col[vid]], skip_validation=True)
+    StaleFlagManager.mark_all_as_stale(delayed=True)
 
 
 def _solve_other(
