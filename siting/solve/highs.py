@@ -409,62 +409,14 @@ def _highs_with_start(base: type) -> type:
             if cons:
                 super().add_constraints(cons)
 
-        def _add_flat_rows(self, direct, flat) -> set:
-            """Add registered rows through highspy's ``addRows``, keeping Pyomo's books
-            (the constraint is known, with no variable references to track: its
-            variables are all in other rows). Returns the constraints added."""
-            import numpy as np
+        def _remove_constraints(self, cons):
+            # Pyomo renumbers every row of its books even when there is none to remove,
+            # and its update asks up to three times a solve (0.03 s a time on national-TX)
+            if cons:
+                super()._remove_constraints(cons)
 
-            vmap = self._pyomo_var_to_solver_var_map
-            cols = self.__dict__.setdefault("_flat_cols", {})
-            pools = model_state(self._model).flat_pools
-            starts, idx, val, lbs, ubs, done = [], [], [], [], [], []
-            n = 0
-            for con in direct:
-                row = flat[con]
-                pc = cols.get(row.pool)
-                if pc is None:
-                    try:
-                        pc = np.array([vmap[id(v)] for v in pools[row.pool]], dtype=np.int32)
-                    except KeyError:  # a variable HiGHS does not have: Pyomo's own path
-                        continue
-                    cols[row.pool] = pc
-                try:
-                    extra = [vmap[id(v)] for v in row.extra_vars]
-                except KeyError:
-                    continue
-                starts.append(n)
-                idx.append(pc[row.pos])
-                val.append(np.asarray(row.coefs, dtype=float))
-                if extra:
-                    idx.append(np.asarray(extra, dtype=np.int32))
-                    val.append(np.asarray(row.extra_coefs, dtype=float))
-                n += len(row.pos) + len(extra)
-                lbs.append(row.lb)
-                ubs.append(row.ub)
-                done.append(con)
-            if not done:
-                return set()
-            self._sol = None
-            if self._last_results_object is not None:
-                self._last_results_object.solution_loader.invalidate()
-            first = len(self._pyomo_con_to_solver_con_map)
-            for i, con in enumerate(done):
-                self._active_constraints[con] = con.expr
-                self._named_expressions[con] = []
-                self._vars_referenced_by_con[con] = []
-                self._pyomo_con_to_solver_con_map[con] = first + i
-                self._solver_con_to_pyomo_con_map[first + i] = con
-            self._solver_model.addRows(
-                len(done),
-                np.array(lbs, dtype=float),  # +-inf: HiGHS's own infinity
-                np.array(ubs, dtype=float),
-                n,
-                np.array(starts, dtype=np.int32),
-                np.concatenate(idx).astype(np.int32),
-                np.concatenate(val),
-            )
-            return set(done)
+        def _add_flat_rows(self, direct, flat) -> set:
+            return _add_flat_rows(self, direct, flat)
 
         def _solve_with_start(self):
             start, self._pending_start = self._pending_start, None
@@ -480,6 +432,66 @@ def _highs_with_start(base: type) -> type:
             return super()._solve()
 
     return HighsWithStart
+
+
+def _add_flat_rows(opt: Any, direct: list, flat: dict) -> set:
+    """Add the registered rows ``direct`` (their :class:`siting.model.rows.FlatRow` in
+    ``flat``) to the interface ``opt`` (:func:`_highs_with_start`) through highspy's
+    ``addRows``, keeping Pyomo's books (the constraint is known, with no variable
+    references to track: its variables are all in other rows). Returns the constraints
+    added."""
+    import numpy as np
+
+    vmap = opt._pyomo_var_to_solver_var_map
+    cols = opt.__dict__.setdefault("_flat_cols", {})
+    pools = model_state(opt._model).flat_pools
+    starts, idx, val, lbs, ubs, done = [], [], [], [], [], []
+    n = 0
+    for con in direct:
+        row = flat[con]
+        pc = cols.get(row.pool)
+        if pc is None:
+            try:
+                pc = np.array([vmap[id(v)] for v in pools[row.pool]], dtype=np.int32)
+            except KeyError:  # a variable HiGHS does not have: Pyomo's own path
+                continue
+            cols[row.pool] = pc
+        try:
+            extra = [vmap[id(v)] for v in row.extra_vars]
+        except KeyError:
+            continue
+        starts.append(n)
+        idx.append(pc[row.pos])
+        val.append(np.asarray(row.coefs, dtype=float))
+        if extra:
+            idx.append(np.asarray(extra, dtype=np.int32))
+            val.append(np.asarray(row.extra_coefs, dtype=float))
+        n += len(row.pos) + len(extra)
+        lbs.append(row.lb)
+        ubs.append(row.ub)
+        done.append(con)
+    if not done:
+        return set()
+    opt._sol = None
+    if opt._last_results_object is not None:
+        opt._last_results_object.solution_loader.invalidate()
+    first = len(opt._pyomo_con_to_solver_con_map)
+    for i, con in enumerate(done):
+        opt._active_constraints[con] = con.expr
+        opt._named_expressions[con] = []
+        opt._vars_referenced_by_con[con] = []
+        opt._pyomo_con_to_solver_con_map[con] = first + i
+        opt._solver_con_to_pyomo_con_map[first + i] = con
+    opt._solver_model.addRows(
+        len(done),
+        np.array(lbs, dtype=float),  # +-inf: HiGHS's own infinity
+        np.array(ubs, dtype=float),
+        n,
+        np.array(starts, dtype=np.int32),
+        np.concatenate(idx).astype(np.int32),
+        np.concatenate(val),
+    )
+    return set(done)
 
 
 def _watch(h: Any, clock: Clock) -> Any:
