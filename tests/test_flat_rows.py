@@ -92,3 +92,73 @@ def test_the_flat_hand_over_gives_the_plan_pyomo_s_own_gives(name, d, monkeypatc
     for s in ("A", "B"):
         for t in (0, 1):
             assert m.cap[s, t]() == pytest.approx(m2.cap[s, t]())
+
+
+def _deferred_pair(deferred: bool):
+    """A model with ``|3 + x0 - 2 x1 + 0.5 x2| <= 7`` as two rows, the flow deferred or not."""
+    import pyomo.environ as pyo
+    from pyomo.core.expr.numeric_expr import LinearExpression
+
+    from siting.model.rows import DeferredLinearExpression
+
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(range(3), bounds=(0, 10))
+    m.c = pyo.ConstraintList()
+    xs = np.empty(3, dtype=object)
+    xs[:] = [m.x[i] for i in range(3)]
+    coefs = np.array([1.0, -2.0, 0.5])
+    if deferred:
+        f = DeferredLinearExpression.of(3.0, coefs, xs)
+    else:
+        f = LinearExpression(constant=3.0, linear_coefs=coefs.tolist(), linear_vars=xs.tolist())
+    m.c.add(f <= 7.0)
+    m.c.add(-f <= 7.0)
+    m.o = pyo.Objective(expr=m.x[0] - m.x[1] + m.x[2], sense=pyo.maximize)
+    return m, f
+
+
+def test_a_deferred_flow_reads_as_the_eager_one(tmp_path):
+    import pickle
+
+    import pyomo.environ as pyo
+    from pyomo.core.expr.numeric_expr import LinearExpression
+
+    m, f = _deferred_pair(True)
+    assert f._deferred is not None, "declaring the two rows made the terms"
+    assert f.nargs() == 4  # the constant and three terms
+    e, _ = _deferred_pair(False)
+    for fmt in ("lp", "nl"):  # Pyomo's writers see the same rows
+        m.write(str(tmp_path / f"d.{fmt}"), format=fmt)
+        e.write(str(tmp_path / f"e.{fmt}"), format=fmt)
+        assert (tmp_path / f"d.{fmt}").read_text() == (tmp_path / f"e.{fmt}").read_text()
+    assert f._deferred is None  # read, so made
+    assert str(m.c[2].expr) == "- (3.0 + x[0] - 2.0*x[1] + 0.5*x[2])  <=  7.0"
+    # a clone and a pickle hold a plain LinearExpression over their own variables
+    for m2 in (
+        _deferred_pair(True)[0].clone(),
+        pickle.loads(pickle.dumps(_deferred_pair(True)[0])),
+    ):
+        body = m2.c[1].body
+        assert type(body) is LinearExpression
+        assert str(m2.c[1].expr) == "3.0 + x[0] - 2.0*x[1] + 0.5*x[2]  <=  7.0"
+        assert body.args[1].args[1] is m2.x[0]
+    # the same optimum through Pyomo's own walk (x0 = x2 = 10, x1 = 5.5: 3 + 10 - 11 + 5 = 7)
+    m, _ = _deferred_pair(True)
+    from pyomo.contrib.solver.solvers.highs import Highs
+
+    Highs().solve(m)
+    assert pyo.value(m.o) == pytest.approx(14.5, abs=1e-9)
+
+
+def test_lazy_limits_reach_highs_without_making_their_terms():
+    # the rows go over flat: Pyomo never needed their terms (the saving on national grids)
+    from pyomo.core.expr.numeric_expr import NegationExpression
+
+    d = replaced(_line_case(120.0, True), grid={"formulation": "ptdf"})
+    m = build_model(d, baseline_usd=BASE)
+    assert solve_model(m, d, mip_gap=0.0, time_limit_s=60).status == "optimal"
+    assert len(m.lazy_limits) >= 2
+    for con in m.lazy_limits.values():
+        f = con.body
+        f = f.args[0] if type(f) is NegationExpression else f
+        assert f._deferred is not None

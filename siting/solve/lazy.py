@@ -30,7 +30,6 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pyomo.environ as pyo
-from pyomo.core.expr.numeric_expr import LinearExpression
 
 from siting.core.clock import Clock
 from siting.model.data import ModelData, checked_outages
@@ -284,7 +283,7 @@ def _add_limits(m: pyo.ConcreteModel, d: ModelData, triples: list[tuple[int, int
     of Pyomo walking each row's terms (tens of thousands per row on a national grid).
     """
     from siting.model.grid import added_rating, ptdf_flow_parts
-    from siting.model.rows import FlatRow, register_flat_row
+    from siting.model.rows import DeferredLinearExpression, FlatRow, register_flat_row
 
     rating = d.grid.network.rating_mw
     ms = model_state(m)
@@ -292,9 +291,7 @@ def _add_limits(m: pyo.ConcreteModel, d: ModelData, triples: list[tuple[int, int
     for br, t, h in triples:
         const, key, pos, coefs = ptdf_flow_parts(m, br, t, h)
         pool = ms.flat_pools[key]
-        f = LinearExpression(
-            constant=const, linear_coefs=coefs.tolist(), linear_vars=pool[pos].tolist()
-        )
+        f = DeferredLinearExpression.of(const, coefs, pool[pos])  # (terms made when read)
         slack = over[br, t, h] if (ms.elastic and over is not None) else 0.0
         rhs = float(rating[br]) + added_rating(m, br, t) + slack
         if _constant(f, rhs):
