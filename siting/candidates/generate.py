@@ -76,7 +76,7 @@ from siting.core.errors import (
     ProblemReport,
     SitingError,
 )
-from siting.core.files import open_regular, path_problem
+from siting.core.files import read_text_csv
 from siting.inputs.raster import STATS_MAX_PIXELS, RasterLayer
 
 if TYPE_CHECKING:
@@ -1362,28 +1362,7 @@ def read_demand_costs(path: Path, region_ids: set[str], site_ids: set[str]) -> p
     report = ProblemReport()
     layer = "policy.demand.costs_csv"
     need = ["region_id", "site_id", "cost_usd_per_mw"]
-    why = path_problem(path, expected="a CSV file")
-    if why is not None:  # a FIFO would block the read
-        raise InputError(Problem(why, file=str(path), layer=layer))
-    try:
-        with open_regular(path) as f:
-            raw = pd.read_csv(f, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as e:
-        msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-        raise InputError(
-            Problem(f"not a readable CSV ({msg})", file=str(path), layer=layer)
-        ) from None
-    raw.columns = [str(col).strip() for col in raw.columns]
-    missing = [col for col in need if col not in raw.columns]
-    if missing:
-        raise InputError(
-            Problem(
-                f"missing column(s) {', '.join(missing)}; expected a header "
-                f"{', '.join(need)} (found: {', '.join(raw.columns) or 'none'})",
-                file=str(path),
-                layer=layer,
-            )
-        )
+    raw = read_text_csv(path, layer, need)
     reg = raw["region_id"].str.strip()
     site = raw["site_id"].str.strip()
     text = raw["cost_usd_per_mw"].str.strip()

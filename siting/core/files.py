@@ -24,9 +24,12 @@ import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from siting.core.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: The GDAL driver raster layers are opened with (GeoTIFF, cloud-optimised ones included).
 RASTER_DRIVER = "GTiff"
@@ -293,3 +296,53 @@ def dataset_files(path: str | Path, kind: DatasetKind) -> list[Path]:
     if main not in resolved:  # a folder dataset: the files inside it
         return sorted(resolved)
     return [main] + sorted(p for p in resolved if p != main)
+
+
+def read_text_csv(
+    path: str | Path, layer: str, columns: list[str] | tuple[str, ...]
+) -> pd.DataFrame:
+    """A small CSV input read as text cells (``pandas.DataFrame`` of ``str``, headers
+    stripped), checked to hold ``columns``.
+
+    Parameters
+    ----------
+    path
+        The CSV file.
+    layer
+        What it is, for the error (a scenario field such as ``compute.generations_csv``).
+    columns
+        The columns it must have.
+
+    Raises
+    ------
+    siting.core.errors.InputError
+        Naming the file and ``layer``: not a regular readable file, not a CSV, or a column
+        missing (with the header expected and the one found).
+    """
+    import pandas as pd  # at run time (the module imports it only for type hints)
+
+    from siting.core.errors import Problem
+
+    why = path_problem(Path(path), expected="a CSV file")
+    if why is not None:  # a FIFO would block the read
+        raise InputError(Problem(why, file=str(path), layer=layer))
+    try:
+        with open_regular(path) as f:
+            raw = pd.read_csv(f, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as e:
+        msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise InputError(
+            Problem(f"not a readable CSV ({msg})", file=str(path), layer=layer)
+        ) from None
+    raw.columns = [str(col).strip() for col in raw.columns]
+    missing = [col for col in columns if col not in raw.columns]
+    if missing:
+        raise InputError(
+            Problem(
+                f"missing column(s) {', '.join(missing)}; expected a header "
+                f"{', '.join(columns)} (found: {', '.join(raw.columns) or 'none'})",
+                file=str(path),
+                layer=layer,
+            )
+        )
+    return raw

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from siting.core.errors import InputError, Problem, ProblemReport
-from siting.core.files import open_regular, path_problem
+from siting.core.files import read_text_csv
 
 #: The generation table shipped with siting.
 SHIPPED_GENERATIONS = Path(__file__).resolve().parent.parent / "data" / "accelerators.csv"
@@ -46,28 +46,7 @@ _FALSE = {"false", "no", "0"}
 
 def _read(path: Path, layer: str) -> pd.DataFrame:
     """The CSV at ``path`` as text, or an :class:`InputError` naming the file."""
-    why = path_problem(path, expected="a CSV file")
-    if why is not None:
-        raise InputError(Problem(why, file=str(path), layer=layer))
-    try:
-        with open_regular(path) as f:
-            raw = pd.read_csv(f, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as e:
-        msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-        raise InputError(
-            Problem(f"not a readable CSV ({msg})", file=str(path), layer=layer)
-        ) from None
-    raw.columns = [str(col).strip() for col in raw.columns]
-    missing = [col for col in COLUMNS if col not in raw.columns]
-    if missing:
-        raise InputError(
-            Problem(
-                f"missing column(s) {', '.join(missing)}; expected a header "
-                f"{', '.join(COLUMNS)} (found: {', '.join(raw.columns) or 'none'})",
-                file=str(path),
-                layer=layer,
-            )
-        )
+    raw = read_text_csv(path, layer, COLUMNS)
     if not len(raw):
         raise InputError(
             Problem("no generations; expected at least one row", file=str(path), layer=layer)
