@@ -18,7 +18,6 @@ import functools
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -29,7 +28,7 @@ from siting.core.cells import as_float, as_int
 from siting.core.clock import Clock, usd
 from siting.core.errors import SitingError
 from siting.core.io import OutputFile, OutputOwner, check_output_folder, output_lock
-from siting.core.provenance import versions
+from siting.core.provenance import run_record
 from siting.model import build_model, model_data
 from siting.model import dominance as _dominance
 from siting.model import elastic as _elastic
@@ -1266,13 +1265,7 @@ def _manifest(
     compute = compute_summary(p, d)  # (only with a compute section: other manifests as before)
     return {
         "siting_manifest": 1,
-        "scenario": sc.name,
-        "title": sc.title,
-        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-        "scenario_digest_sha256": sc.digest(),
-        "scenario_as_run": sc.model_dump(mode="json"),
-        "inputs": [f.as_dict() for f in layers.inputs],
-        "versions": versions(),
+        **run_record(sc, layers.inputs),
         "solver": {**settings, "version": result.solver_version},
         "status": result.status,
         "termination": result.termination,

@@ -6,13 +6,15 @@ import platform
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from siting.core.errors import InputError, Problem
 from siting.core.files import DatasetKind, dataset_files, file_sha256, path_problem
 
-__all__ = ["InputFile", "InputRef", "file_sha256", "hash_inputs", "versions"]
+__all__ = ["InputFile", "InputRef", "file_sha256", "hash_inputs", "run_record", "versions"]
 
 #: Packages whose versions every manifest records.
 TRACKED_PACKAGES = (
@@ -124,3 +126,27 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[name] = "not installed"
     return out
+
+
+def run_record(scenario: Any, inputs: Sequence[InputFile]) -> dict[str, Any]:
+    """The provenance every run's record opens with: the scenario's name and title, when
+    (UTC), the scenario's digest and the scenario as run, every input file hashed, and the
+    versions (:func:`versions`).
+
+    Parameters
+    ----------
+    scenario
+        The :class:`siting.config.scenario.Scenario` run (``name``, ``title``, ``digest()``,
+        ``model_dump()``).
+    inputs
+        Its input files, hashed (:func:`hash_inputs`).
+    """
+    return {
+        "scenario": scenario.name,
+        "title": scenario.title,
+        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "scenario_digest_sha256": scenario.digest(),
+        "scenario_as_run": scenario.model_dump(mode="json"),
+        "inputs": [f.as_dict() for f in inputs],
+        "versions": versions(),
+    }

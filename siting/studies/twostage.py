@@ -43,7 +43,6 @@ import json
 import math
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -827,17 +826,11 @@ def _write_study(stage: Path, sc: Scenario, prep: Prepared, ts: TwoStage, study_
     """Write ``twostage.json`` (with provenance), ``scenarios.csv``, ``candidates.csv`` and
     ``index.html`` into the staging folder."""
     from siting.core.io import write_text_atomic
-    from siting.core.provenance import versions
+    from siting.core.provenance import run_record
 
     doc = {
         "siting_twostage": 1,
-        "scenario": sc.name,
-        "title": sc.title,
-        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-        "scenario_digest_sha256": sc.digest(),
-        "scenario_as_run": sc.model_dump(mode="json"),
-        "inputs": [f.as_dict() for f in prep.layers.inputs],
-        "versions": versions(),
+        **run_record(sc, prep.layers.inputs),
         "first_stage": list(sc.demand_scenarios.first_stage) if sc.demand_scenarios else [],
         "figures": study_dict(ts),
         "timings": {**{k: round(v, 3) for k, v in prep.timings.items()}, "study_s": study_s},
