@@ -20,7 +20,7 @@ from siting.model.compute import cohort_cost_factor, load_generations
 from siting.model.data import ComputeData, compute_inputs, replaced
 from siting.model.generations import SHIPPED_GENERATIONS
 from siting.results.plan import COMPUTE_COLUMNS
-from siting.results.verify import _verify_compute
+from siting.results.verify import _verify_compute, compute_delay_usd
 from siting.solve.highs import solve
 
 
@@ -204,6 +204,36 @@ def test_a_soft_accelerator_target_prices_what_the_floor_cannot_hold():
     assert 1000 * m.acc_live["A", "OLD", 0].value == pytest.approx(10_000.0)
     assert 1000 * m.acc_short["OLD", 0].value == pytest.approx(10_000.0)
     assert float(m.cost_part["delay"]()) == pytest.approx(500e6)
+
+
+def test_the_verification_recomputes_the_delay_of_soft_compute_targets():
+    # The plan's `delay` part holds the accelerator and compute shortfall too; the
+    # verification recomputes it from compute.csv (it compared the MW targets alone, and a
+    # plan short of a compute target failed "cost of delay = penalty x MW-years short").
+    # OLD 2.5 kW, 1 unit; NEW 4.5 kW, 3 units: the least kW per unit is NEW's 1.5.
+    # 2030: target 20,000 OLD, 10,000 in service: 10,000 x 2.5 kW = 25 MW short x 20 M USD
+    #   per MW-year x weight 1.0 = 500 M USD;
+    # 2031: target 60,000 units, 15,000 NEW = 45,000 in service: 15,000 units x 1.5 kW =
+    #   22.5 MW short x 20 M x weight 0.9 = 405 M USD; in all 905 M USD.
+    c = ComputeData(
+        generations=_gens(OLD={}, NEW={"kw_per_accelerator": 4.5, "compute_per_accelerator": 3.0}),
+        max_racks={"A": 5000.0},
+        accelerator_targets={("OLD", 0): 20_000.0},
+        compute_targets=np.array([0.0, 60_000.0]),
+    )
+    cp = pd.DataFrame(
+        {
+            "site_id": ["A", "A"],
+            "year": [2030, 2031],
+            "generation": ["OLD", "NEW"],
+            "accelerators_live": [10_000.0, 15_000.0],
+            "compute_units": [10_000.0, 45_000.0],
+        }
+    )
+    usd = compute_delay_usd(cp, c, [2030, 2031], [1.0, 0.9], 20e6)
+    assert usd == pytest.approx(905e6)
+    met = cp.assign(accelerators_live=[20_000.0, 20_000.0], compute_units=[20_000.0, 60_000.0])
+    assert compute_delay_usd(met, c, [2030, 2031], [1.0, 0.9], 20e6) == 0.0
 
 
 # --------------------------------------------------------------------------- refresh

@@ -9,7 +9,7 @@ recomputed from the nodal injections (:func:`siting.network.dc_flow`), N-1 inclu
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -245,7 +245,9 @@ def verify(
 def _verify_targets(plan: Plan, d: ModelData, total: np.ndarray, add: Callable[..., None]) -> None:
     """National targets: met each year (hard), or, soft (``shortfall_usd_per_mw_year``),
     the plan's ``delay`` cost equal to ``sum_t op_weight[t] * penalty * max(target_t -
-    IT MW_t, 0)`` [USD] recomputed from the schedule (within 1e-6 of it, or 1 USD)."""
+    IT MW_t, 0)`` [USD] recomputed from the schedule, plus, with the compute section, the
+    targets in accelerators and compute short (:func:`compute_delay_usd`, from
+    ``compute.csv``), within 1e-6 of it, or 1 USD."""
     tgt = np.asarray(d.policy.targets_mw, dtype=float) * np.ones(len(d.horizon.years))
     t = int(np.argmax(tgt - total)) if len(tgt) else 0
     pen = d.policy.shortfall_usd_per_mw_year
@@ -264,6 +266,10 @@ def _verify_targets(plan: Plan, d: ModelData, total: np.ndarray, add: Callable[.
         return
     short = np.maximum(tgt - total, 0.0)
     cost = float(np.sum(np.asarray(d.horizon.op_weight, dtype=float) * float(pen) * short))
+    if d.compute is not None:
+        cost += compute_delay_usd(
+            plan.compute, d.compute, d.horizon.years, d.horizon.op_weight, float(pen)
+        )
     said_cost = float(plan.costs_usd.get("delay", 0.0))
     add(
         "cost of delay = penalty x MW-years short",
@@ -994,6 +1000,48 @@ def _cohort_excess(
         if exact:
             out[i] = max(out[i], float(_excess(alive, float(live))))
     return out
+
+
+def compute_delay_usd(
+    cp: pd.DataFrame,
+    c: ComputeData,
+    years: Sequence[int],
+    op_weight: Sequence[float] | np.ndarray,
+    pen_usd_per_mw_year: float,
+) -> float:
+    """The cost of delay of soft targets in accelerators and compute [USD, present value],
+    recomputed from ``compute.csv`` as :mod:`siting.model.compute` prices them: per year
+    ``t``, ``op_weight[t] x penalty x`` (the accelerators of a generation short of its
+    target x its kW / 1,000, plus the compute units short x the least kW per compute unit
+    in the table / 1,000) [MW short].
+
+    Parameters
+    ----------
+    cp
+        ``compute.csv``: ``year``, ``generation``, ``accelerators_live``, ``compute_units``.
+    c
+        The compute inputs (generation table and targets).
+    years
+        The planning years, aligned with ``op_weight`` and ``c.compute_targets``.
+    op_weight
+        Discounted years each planning period stands for [years].
+    pen_usd_per_mw_year
+        ``targets.shortfall_usd_per_mw_year`` [USD/(MW year)].
+    """
+    gen = c.generations
+    kw = gen["kw_per_accelerator"].astype(float)
+    kw_per_unit = float((kw / gen["compute_per_accelerator"].astype(float)).min())
+    cp = cp.assign(generation=cp["generation"].astype(str), year=cp["year"].astype(int))
+    live = cp.groupby(["generation", "year"])["accelerators_live"].sum() if len(cp) else None
+    units = cp.groupby("year")["compute_units"].sum() if len(cp) else None
+    mw_short = np.zeros(len(years))
+    for (g, t), target in c.accelerator_targets.items():
+        have = float(live.get((g, years[t]), 0.0)) if live is not None else 0.0
+        mw_short[t] += max(float(target) - have, 0.0) * float(kw[g]) / 1e3
+    for t, target in enumerate(np.asarray(c.compute_targets, dtype=float)[: len(years)]):
+        have = float(units.get(years[t], 0.0)) if units is not None else 0.0
+        mw_short[t] += max(float(target) - have, 0.0) * kw_per_unit / 1e3
+    return float(np.sum(np.asarray(op_weight, dtype=float) * pen_usd_per_mw_year * mw_short))
 
 
 def _verify_compute_targets(
