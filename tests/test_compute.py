@@ -424,6 +424,17 @@ def test_targets_in_accelerators_need_the_compute_section_and_planning_years(tmp
         _scenario(tmp_path, compute={}, targets={"accelerators_by_year": {2030: {"H100": -1}}})
 
 
+def test_targets_in_accelerators_or_compute_alone_may_be_soft(tmp_path):
+    # the penalty prices accelerators and compute short too (siting.model.compute), so it
+    # was wrongly refused without an IT MW target; with no target at all it still is
+    pen = {"shortfall_usd_per_mw_year": 12e6}
+    for t in ({"accelerators_by_year": {2030: {"GB300": 18000}}}, {"compute_by_year": {2031: 5}}):
+        sc = _scenario(tmp_path, compute={}, targets={**t, **pen})
+        assert sc.targets.shortfall_usd_per_mw_year == 12e6
+    with pytest.raises(ScenarioError, match="compute_by_year set none; set targets or drop"):
+        _scenario(tmp_path, compute={}, targets=pen)
+
+
 def test_compute_inputs_lift_the_envelope_and_refuse_unknown_generations(tmp_path):
     # land 50 MW counted at 40 kW/rack: 1,250 racks; the densest allowed generation, GB300,
     # puts 2.1 x 72 = 151.2 kW on a position: 50 x 151.2 / 40 = 189 MW, within the

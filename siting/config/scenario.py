@@ -1681,10 +1681,14 @@ class Scenario(_Strict):
                 "emissions are the generators' co2_t_per_mwh times the dispatch they add"
             )
         self._compute_targets()
-        if self.targets.shortfall_usd_per_mw_year is not None and not self.targets.it_mw_by_year:
+        tg = self.targets
+        if tg.shortfall_usd_per_mw_year is not None and not (
+            tg.it_mw_by_year or tg.accelerators_by_year or tg.compute_by_year
+        ):
             raise ValueError(
                 "targets.shortfall_usd_per_mw_year prices the MW short of the targets, but "
-                "targets.it_mw_by_year sets none; set targets or drop the penalty"
+                "targets.it_mw_by_year, accelerators_by_year and compute_by_year set none; "
+                "set targets or drop the penalty"
             )
         snap_names = {sn.name for sn in self.grid.snapshots}
         for i, o in enumerate(self.onsite.options):
