@@ -30,47 +30,57 @@ import math
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import rasterio
 import shapely
-from rasterio.features import rasterize, shapes
+from rasterio.features import shapes
 from rasterio.transform import from_origin
 from scipy import ndimage
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from region_common import (  # noqa: E402  (a sibling module, found through sys.path)
     CRS_LL,
     DCNetwork,
+    GridRules,
     LineConfig,
     Projection,
+    TownRules,
+    branch_layer,
+    burn,
     bus_table,
     clean,
+    drop_nested_places,
+    ellipse_exclusions,
+    fleet_with_peakers,
     generator_table,
     geodesic_km,
     geonames_places,
-    land_mask,
-    line_params,
-    numbered_exclusions,
+    land_share,
     numbered_water_sources,
     plan_lines,
+    point_sites,
+    population_potential,
     proportional_injection,
     region_args,
     region_layers,
     regions_of,
+    require_connected,
     rng_for,
     say_check_and_files,
     say_fleet,
+    say_grid,
     siting_check,
+    size_branches,
     stull_wet_bulb_c,
-    urban_radius_km,
+    town_sites,
     write_region_gpkg,
     write_region_rasters,
 )
+from region_common import mask_grid as common_mask_grid  # noqa: E402
 from region_common import raster_grid as common_raster_grid  # noqa: E402
 from region_common import smooth_noise as common_smooth_noise  # noqa: E402
 
@@ -109,6 +119,18 @@ SPLIT_POP = 1_000_000
 """Places larger than this are served from several 380 kV substations."""
 RURAL_GAP_KM = 70.0
 """A town of 5,000 people or more this far from every substation gets a rural 132 kV one."""
+TOWN_RULES = TownRules(
+    split_pop=SPLIT_POP,
+    reach_km=15.0,
+    direct_km=40.0,
+    join_km=30.0,
+    rural_gap_km=RURAL_GAP_KM,
+    density_per_km2=URBAN_DENSITY_PER_KM2,
+)
+"""Where the load goes (see region_common.town_sites): a place of more than SPLIT_POP is
+served from every 380 kV substation within its urban-core radius + 15 km, in equal parts
+(Riyadh from four, Jeddah from two); another within 40 km of one from it; the others join
+a town substation within 30 km or start one."""
 SA_PEAK_MW = 68_000.0
 """Summer peak demand spread over the places by population and industry [MW]: SEC / ECRA
 report a peak load of about 65-72 GW in 2022-2024 (ECRA Annual Statistical Booklet)."""
@@ -283,6 +305,15 @@ UPGRADE_SHARE = 0.5
 UPGRADE_LEAD_YEARS = {380.0: 3.0, 132.0: 2.0}
 """SEC builds 380 kV reinforcements in about three years [inferred from SEC project
 announcements]."""
+GRID_RULES = GridRules(
+    line_configs=LINE_CONFIGS,
+    max_transformers=MAX_TRANSFORMERS,
+    max_base_loading=MAX_BASE_LOADING,
+    base_mva=BASE_MVA,
+    emergency_factor=EMERGENCY_FACTOR,
+    upgrade_share=UPGRADE_SHARE,
+    upgrade_usd_per_km=UPGRADE_USD_PER_KM,
+)
 SUBSTATION_UPGRADE_MW = {380.0: 1000.0, 132.0: 200.0}
 SUBSTATION_UPGRADE_USD_PER_MW = 0.25e6
 SUBSTATION_UPGRADE_LEAD_YEARS = 2.0
@@ -449,12 +480,7 @@ def natural_earth() -> gpd.GeoDataFrame:
 
 def mask_grid() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Land mask on the MASK_RES grid: cell-centre lon, lat and land (True)."""
-    lon = MASK_WEST + MASK_RES * (np.arange(int(round((MASK_EAST - MASK_WEST) / MASK_RES))) + 0.5)
-    lat = MASK_NORTH - MASK_RES * (
-        np.arange(int(round((MASK_NORTH - MASK_SOUTH) / MASK_RES))) + 0.5
-    )
-    lo, la = np.meshgrid(lon, lat)
-    return lo, la, land_mask(la, lo, MASK_SOUTH - 0.3, MASK_NORTH + 0.3)
+    return common_mask_grid(MASK_WEST, MASK_EAST, MASK_SOUTH, MASK_NORTH, MASK_RES)
 
 
 def load_boundary() -> shapely.MultiPolygon:
@@ -498,16 +524,7 @@ def load_places(boundary: shapely.Geometry, min_pop: int = 5000) -> pd.DataFrame
         ``place_id`` (GeoNames ID as text), ``name``, ``population``, ``lat``, ``lon``.
     """
     df = geonames_places(boundary, "SA", ADMIN1, min_pop)
-    xy = PROJ.to_km(df["lon"].to_numpy(), df["lat"].to_numpy())
-    radius = urban_radius_km(df["population"].to_numpy(), URBAN_DENSITY_PER_KM2)
-    kept: list[int] = []
-    for i in range(len(df)):
-        if kept:
-            d = np.hypot(*(xy[kept] - xy[i]).T)
-            if (d < radius[kept]).any():
-                continue
-        kept.append(i)
-    return df.loc[kept].reset_index(drop=True)
+    return drop_nested_places(df, PROJ, URBAN_DENSITY_PER_KM2)
 
 
 # ==========================================================================================
@@ -537,43 +554,20 @@ def make_zones(boundary: shapely.Geometry) -> gpd.GeoDataFrame:
 
 def make_sites() -> gpd.GeoDataFrame:
     """The announced AI campus sites, as candidate points (places approximate)."""
-    df = pd.DataFrame(ANNOUNCED_SITES, columns=["site_id", "name", "lat", "lon"])
-    return gpd.GeoDataFrame(
-        {
-            "site_id": df["site_id"],
-            "name": df["name"],
-            "fixed_cost_usd": np.nan,
-            "max_it_mw": np.nan,
-            "land_cost_usd_per_ha": np.nan,
-            "area_ha": np.nan,
-        },
-        geometry=gpd.points_from_xy(df["lon"], df["lat"]),
-        crs=CRS_LL,
-    )
+    return point_sites(ANNOUNCED_SITES)
 
 
 def make_exclusions(boundary: shapely.Geometry, places: pd.DataFrame) -> gpd.GeoDataFrame:
     """Reserves (protected), sand seas and the haram areas (other), a military city
     (military): ellipses at the real places; urban cores: discs of area population /
     URBAN_DENSITY_PER_KM2."""
-    rows: list[dict] = []
     groups = (
         ("protected", PROTECTED),
         ("other", SAND_SEAS),
         ("other", RESTRICTED),
         ("military", MILITARY),
     )
-    for kind, items in groups:
-        for name, lat, lon, a, b, az in items:
-            g = clean(PROJ.ellipse(lat, lon, a, b, az).intersection(boundary))
-            if not g.is_empty:
-                rows.append({"kind": kind, "name": name, "geometry": g})
-    for r in places[places["population"] >= URBAN_MIN_POP].itertuples():
-        rad = float(urban_radius_km(r.population, URBAN_DENSITY_PER_KM2))
-        g = clean(PROJ.ellipse(r.lat, r.lon, rad, rad, 0.0).intersection(boundary))
-        if not g.is_empty:
-            rows.append({"kind": "urban", "name": f"{r.name} urban core", "geometry": g})
-    return numbered_exclusions(rows)
+    return ellipse_exclusions(boundary, PROJ, groups, places, URBAN_MIN_POP, URBAN_DENSITY_PER_KM2)
 
 
 # ==========================================================================================
@@ -587,83 +581,13 @@ def supergrid_lines(sub: pd.DataFrame) -> list[tuple[int, int]]:
 
     def allowed(i: int, j: int) -> bool:
         a, b = sub.iloc[i], sub.iloc[j]
-        t = np.linspace(0.0, 1.0, 40)
-        lo, la = a.lon + t * (b.lon - a.lon), a.lat + t * (b.lat - a.lat)
-        return float(land_mask(la, lo, MASK_SOUTH - 0.3, MASK_NORTH + 0.3).mean()) >= 0.85
+        return land_share(a.lon, a.lat, b.lon, b.lat, MASK_SOUTH - 0.3, MASK_NORTH + 0.3) >= 0.85
 
     edges = plan_lines(
         xy, target_degree=3.0, max_len_km=400.0, detour=1.4, min_degree=2, allowed=allowed
     )
-    r, c = zip(*edges, strict=True)
-    n_parts = connected_components(
-        coo_matrix((np.ones(len(edges)), (r, c)), shape=(len(sub), len(sub))), directed=False
-    )[0]
-    if n_parts != 1:
-        raise RuntimeError(f"the 380 kV grid falls into {n_parts} parts")
+    require_connected(edges, len(sub), "the 380 kV grid")
     return sorted(edges)
-
-
-def town_sites(
-    places: pd.DataFrame, small: pd.DataFrame, sub: pd.DataFrame
-) -> tuple[np.ndarray, list[dict]]:
-    """Where each place's load goes: a 380 kV substation's 132 kV side, or a 132 kV town
-    substation.
-
-    A place of more than SPLIT_POP people is served from every 380 kV substation within
-    its urban-core radius + 15 km, in equal parts (Riyadh from four, Jeddah from two).
-    Another place within 40 km of a 380 kV substation is served from it. The others,
-    largest first, join a town substation within 30 km or start one; each town substation
-    belongs to its nearest 380 kV substation. A small town farther than RURAL_GAP_KM from
-    every substation gets a rural one.
-
-    Returns
-    -------
-    gsp_pop
-        People served from each 380 kV substation's 132 kV side.
-    towns
-        ``name, lat, lon, population, gsp`` (index of the 380 kV substation).
-    """
-    gsp_pop = np.zeros(len(sub))
-    towns: list[dict] = []
-
-    def dists(lon: float, lat: float) -> np.ndarray:
-        return np.array([geodesic_km(lon, lat, s.lon, s.lat) for s in sub.itertuples()])
-
-    for r in places.itertuples():
-        d = dists(r.lon, r.lat)
-        k = int(np.argmin(d))
-        if r.population > SPLIT_POP:
-            reach = float(urban_radius_km(r.population, URBAN_DENSITY_PER_KM2)) + 15.0
-            near = np.flatnonzero(d <= max(reach, float(d[k])))
-            gsp_pop[near] += r.population / len(near)
-        elif d[k] <= 40.0:
-            gsp_pop[k] += r.population
-        elif near_t := [t for t in towns if geodesic_km(r.lon, r.lat, t["lon"], t["lat"]) <= 30]:
-            near_t[0]["population"] += r.population
-        else:
-            towns.append(
-                {
-                    "name": r.name,
-                    "lat": r.lat,
-                    "lon": r.lon,
-                    "population": float(r.population),
-                    "gsp": k,
-                }
-            )
-    for r in small.itertuples():
-        d = dists(r.lon, r.lat)
-        d_town = min((geodesic_km(r.lon, r.lat, t["lon"], t["lat"]) for t in towns), default=1e9)
-        if min(float(d.min()), d_town) > RURAL_GAP_KM:
-            towns.append(
-                {
-                    "name": r.name,
-                    "lat": r.lat,
-                    "lon": r.lon,
-                    "population": float(r.population),
-                    "gsp": int(np.argmin(d)),
-                }
-            )
-    return gsp_pop, towns
 
 
 def desal_load_mw() -> list[tuple[float, float, float]]:
@@ -685,7 +609,7 @@ def build_topology(
     """
     sub = pd.DataFrame(SUPERGRID, columns=["name", "lat", "lon"])
     edges = supergrid_lines(sub)
-    gsp_pop, towns = town_sites(places, small, sub)
+    gsp_pop, towns = town_sites(places, small, sub, TOWN_RULES)
     total_pop = gsp_pop.sum() + sum(t["population"] for t in towns)
     fixed = [(lat, lon, mw) for _n, lat, lon, mw in INDUSTRIAL_MW] + desal_load_mw()
     mw_per_person = (SA_PEAK_MW - sum(x[2] for x in fixed)) / total_pop
@@ -762,143 +686,20 @@ def build_generators(buses: pd.DataFrame) -> pd.DataFrame:
     """Plants, solar and wind at their substations' 380 kV bus; peaking gas turbines
     (40-60 USD/MWh) at the 132 kV load buses in proportion to load, filling the fleet up
     to GEN_TO_LOAD times the base load."""
-    rng = rng_for(SEED, "generators")
-    main = buses[buses.kind == "supergrid"].set_index("site")
-    rows = []
     units = [(n, s, f, p, c, e) for n, s, f, p, c, e in PLANTS]
     units += [(n, s, f, p, 0.0, 0.0) for n, s, f, p in RENEWABLES]
-    for name, site, fuel, p, cost, co2 in units:
-        b = main.loc[site]
-        rows.append(
-            {
-                "bus": int(b["idx"]),
-                "p_max_mw": p,
-                "marginal_cost_usd_per_mwh": cost,
-                "co2_t_per_mwh": co2,
-                "fuel": fuel,
-                "lat": b.lat,
-                "lon": b.lon,
-                "name": name,
-            }
-        )
-    gap = GEN_TO_LOAD * buses["load_mw"].sum() - sum(r["p_max_mw"] for r in rows)
-    loads = buses[buses.load_mw > 0]
-    for b, w in (loads["load_mw"] / loads["load_mw"].sum()).items():
-        p = gap * float(w)
-        if p < 20.0:
-            continue
-        n = max(1, math.ceil(p / PEAKER_BLOCK_MW))
-        for u in range(n):
-            rows.append(
-                {
-                    "bus": int(buses.at[b, "idx"]),
-                    "p_max_mw": p / n,
-                    "marginal_cost_usd_per_mwh": round(rng.uniform(40.0, 60.0), 2),
-                    "co2_t_per_mwh": 0.6,
-                    "fuel": "gas_ct",
-                    "lat": buses.at[b, "lat"],
-                    "lon": buses.at[b, "lon"],
-                    "name": f"{buses.at[b, 'site']} peaking gas {u + 1}",
-                }
-            )
-    gens = pd.DataFrame(rows)
-    gens["p_max_mw"] = gens["p_max_mw"].round(1)
-    return gens
-
-
-def branch_x_rating(r: pd.Series) -> tuple[float, float]:
-    """Reactance [pu on BASE_MVA] and rating [MW] of a branch in its current build."""
-    if r.trafo:
-        mva, x_own = TRANSFORMER
-        n = r.cfg + 1
-        return x_own * BASE_MVA / mva / n, mva * n
-    cfg = LINE_CONFIGS[r.voltage_kv][r.cfg]
-    return line_params(r.voltage_kv, r.length_km, cfg, BASE_MVA)[1], cfg.rating_mw
-
-
-def size_branches(
-    buses: pd.DataFrame,
-    branches: pd.DataFrame,
-    gens: pd.DataFrame,
-    load_cols: list[str],
-    slack: int,
-) -> pd.DataFrame:
-    """Each branch takes the smallest build (conductor; number of transformers) that keeps
-    its worst flow over the load years (proportional dispatch, DC) at or under
-    MAX_BASE_LOADING of its rating; flows are recomputed after each change."""
-    br = branches.copy()
-    br["cfg"] = 0
-    n = len(buses)
-    f, t = br["f"].to_numpy(), br["t"].to_numpy()
-    inj = np.column_stack(
-        [
-            proportional_injection(
-                n, gens["bus"].to_numpy(), gens["p_max_mw"].to_numpy(), buses[c].to_numpy()
-            )
-            for c in load_cols
-        ]
-    )
-    for _ in range(60):
-        xr = [branch_x_rating(r) for _, r in br.iterrows()]
-        x = np.array([a for a, _ in xr])
-        rating = np.array([b for _, b in xr])
-        env = np.abs(DCNetwork(n, f, t, x, slack, BASE_MVA).flows(inj)).max(axis=1)
-        over = np.flatnonzero(env > MAX_BASE_LOADING * rating)
-        if not len(over):
-            break
-        for k in over:
-            r = br.iloc[k]
-            top = MAX_TRANSFORMERS - 1 if r.trafo else len(LINE_CONFIGS[r.voltage_kv]) - 1
-            if r.cfg >= top:
-                b1, b2 = buses.at[r.f, "name"], buses.at[r.t, "name"]
-                raise RuntimeError(f"no build carries {env[k]:.0f} MW on {b1} - {b2}")
-            br.iat[k, br.columns.get_loc("cfg")] = r.cfg + 1
-    else:
-        raise RuntimeError("branch sizing did not settle")
-    br["x_pu"], br["rating_mw"], br["env_mw"] = x, rating, env
-    return br
+    rng = rng_for(SEED, "generators")
+    return fleet_with_peakers(buses, units, GEN_TO_LOAD, PEAKER_BLOCK_MW, (40.0, 60.0), 0.6, rng)
 
 
 def branch_table(buses: pd.DataFrame, br: pd.DataFrame) -> gpd.GeoDataFrame:
     """The branches layer from the sized branches: impedances of the chosen build, ratings,
     and the upgrade options (a second transformer: 2 years; lines: UPGRADE_LEAD_YEARS)."""
-    rows = []
-    for k, r in enumerate(br.itertuples()):
-        fb, tb = buses.loc[r.f], buses.loc[r.t]
-        if r.trafo:
-            mva = TRANSFORMER[0]
-            rr, bb = 0.002 / (r.cfg + 1), 0.0
-            up = (mva, 12.0e6 * mva / 600.0, 2.0)
-        else:
-            cfg = LINE_CONFIGS[r.voltage_kv][r.cfg]
-            rr, _x, bb = line_params(r.voltage_kv, r.length_km, cfg, BASE_MVA)
-            up = (
-                UPGRADE_SHARE * r.rating_mw,
-                UPGRADE_USD_PER_KM[r.voltage_kv] * r.length_km,
-                UPGRADE_LEAD_YEARS[r.voltage_kv],
-            )
-        rows.append(
-            {
-                "branch_id": str(k + 1),
-                "from_bus": str(r.f + 1),
-                "to_bus": str(r.t + 1),
-                "x_pu": round(float(r.x_pu), 6),
-                "r_pu": round(float(rr), 6),
-                "b_pu": round(float(bb), 6),
-                "rating_mw": float(r.rating_mw),
-                "rating_emergency_mw": round(float(r.rating_mw) * EMERGENCY_FACTOR, 1),
-                "tap_ratio": 1.0,
-                "shift_deg": 0.0,
-                "in_service": True,
-                "length_km": float(r.length_km),
-                "voltage_kv": float(r.voltage_kv),
-                "upgrade_added_mw": float(up[0]),
-                "upgrade_cost_usd": float(np.round(up[1], -3)),
-                "upgrade_lead_time_years": float(up[2]),
-                "geometry": shapely.LineString([(fb.lon, fb.lat), (tb.lon, tb.lat)]),
-            }
-        )
-    return gpd.GeoDataFrame(rows, geometry="geometry", crs=CRS_LL)
+
+    def lead(r: Any, fb: pd.Series, tb: pd.Series) -> float:
+        return 2.0 if r.trafo else UPGRADE_LEAD_YEARS[r.voltage_kv]
+
+    return branch_layer(buses, br, GRID_RULES, lambda r: TRANSFORMER[0], lead)
 
 
 def make_grid(
@@ -928,7 +729,9 @@ def make_grid(
         load_cols.append(f"load_mw_{yr}")
     gens = build_generators(buses)
     slack = int(gens.groupby("bus")["p_max_mw"].sum().idxmax())
-    br = size_branches(buses, branches, gens, load_cols, slack)
+    br = size_branches(
+        buses, branches, gens, load_cols, slack, lambda r: TRANSFORMER, GRID_RULES, 60
+    )
     rng = rng_for(SEED, "buses")
     head = [
         round(
@@ -1164,30 +967,17 @@ def land_fields(
     cls[elev > 1400.0 + 150.0 * n1] = 3
     for kind, value in (("urban", 4), ("protected", 6), ("military", 7)):
         geoms = exclusions.loc[exclusions["kind"] == kind, "geometry"]
-        cls[_burn(geoms, lon.shape, transform)] = value
+        cls[burn(geoms, lon.shape, transform)] = value
     other = exclusions[exclusions["kind"] == "other"]
     sand = other[~other["name"].str.contains("haram")]
-    cls[_burn(sand.geometry, lon.shape, transform)] = 5
-    cls[_burn(other.loc[other["name"].str.contains("haram"), "geometry"], lon.shape, transform)] = 7
+    cls[burn(sand.geometry, lon.shape, transform)] = 5
+    cls[burn(other.loc[other["name"].str.contains("haram"), "geometry"], lon.shape, transform)] = 7
     cls[~valid] = 0
-    gravity = np.zeros(lon.shape)
-    for r in places.itertuples():
-        dx = (lon - r.lon) * 111.32 * coslat
-        dy = (lat - r.lat) * 110.57
-        gravity += r.population / (dx * dx + dy * dy + 16.0)
+    gravity = population_potential(lon, lat, places, 4.0)
     factor = np.choose(cls, [1.0, 1.0, 3.0, 1.5, 1.0, 0.5, 1.0, 1.0])
     cost = 2500.0 * np.exp(0.3 * n2) * factor + 40.0 * gravity * np.exp(0.15 * n3)
     cost = np.minimum(cost, 4.0e6)
     return cls, np.where(valid, np.round(cost, -1), NODATA).astype(np.float32)
-
-
-def _burn(geoms: gpd.GeoSeries, shape: tuple[int, int], transform: rasterio.Affine) -> np.ndarray:
-    """Cells covered by the geometries (boolean)."""
-    if len(geoms) == 0:
-        return np.zeros(shape, bool)
-    return rasterize(
-        ((g, 1) for g in geoms), out_shape=shape, transform=transform, fill=0, dtype="uint8"
-    ).astype(bool)
 
 
 # ==========================================================================================
@@ -1247,12 +1037,7 @@ def main(argv: list[str] | None = None) -> int:
     write_rasters(out, boundary, places, exclusions)
 
     say(f"wrote {out} in {time.perf_counter() - t0:.1f} s")
-    kinds = buses.voltage_kv.value_counts().sort_index(ascending=False)
-    say(
-        f"places {len(places)}, buses {len(buses)} ("
-        + ", ".join(f"{int(k)} kV: {v}" for k, v in kinds.items())
-        + f"), branches {len(branches)}, average degree {2 * len(branches) / len(buses):.2f}"
-    )
+    say_grid(say, places, buses, branches)
     for c in info["load_cols"]:
         cor = corridor_flows(buses, branches, gens, c)
         say(

@@ -22,6 +22,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -30,10 +31,11 @@ import pyogrio
 import rasterio
 import shapely
 from pyproj import Geod, Transformer
+from rasterio.features import rasterize
 from rasterio.transform import from_origin
 from scipy import ndimage
 from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import dijkstra, minimum_spanning_tree
+from scipy.sparse.csgraph import connected_components, dijkstra, minimum_spanning_tree
 from scipy.sparse.linalg import splu
 from scipy.spatial import Delaunay, QhullError
 
@@ -895,3 +897,425 @@ def say_check_and_files(say: Callable[..., None], check: SitingCheck, out: Path)
     for p in sorted(out.rglob("*")):
         if p.is_file() and p.suffix in (".gpkg", ".tif"):
             say(f"  {p.relative_to(out)}  {p.stat().st_size / 1024:.0f} KiB  {sha256(p)[:12]}")
+
+
+# ------------------------------------------------------------------------------------------
+# outline, places, lines, generators and land rules the GB and Saudi scripts share
+# ------------------------------------------------------------------------------------------
+def mask_grid(
+    west: float, east: float, south: float, north: float, res: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Land mask on a north-up grid of ``res`` [degrees] cells over the box ``west``,
+    ``east``, ``south``, ``north`` [degrees]: cell-centre lon, lat and land (True)."""
+    lon = west + res * (np.arange(int(round((east - west) / res))) + 0.5)
+    lat = north - res * (np.arange(int(round((north - south) / res))) + 0.5)
+    lo, la = np.meshgrid(lon, lat)
+    return lo, la, land_mask(la, lo, south - 0.3, north + 0.3)
+
+
+def land_share(
+    lon1: float, lat1: float, lon2: float, lat2: float, lat_south: float, lat_north: float
+) -> float:
+    """Share of the straight route from (``lon1``, ``lat1``) to (``lon2``, ``lat2``)
+    [degrees] that is over land [fraction]: 40 samples of the land mask read between
+    ``lat_south`` and ``lat_north`` [degrees]."""
+    t = np.linspace(0.0, 1.0, 40)
+    lo, la = lon1 + t * (lon2 - lon1), lat1 + t * (lat2 - lat1)
+    return float(land_mask(la, lo, lat_south, lat_north).mean())
+
+
+def drop_nested_places(
+    places: pd.DataFrame, proj: Projection, density_per_km2: float
+) -> pd.DataFrame:
+    """``places`` (largest first) without those inside the urban-core disc (area population
+    / ``density_per_km2`` [people/km2]) of a larger kept one, so no one is counted twice."""
+    xy = proj.to_km(places["lon"].to_numpy(), places["lat"].to_numpy())
+    radius = urban_radius_km(places["population"].to_numpy(), density_per_km2)
+    kept: list[int] = []
+    for i in range(len(places)):
+        if kept:
+            d = np.hypot(*(xy[kept] - xy[i]).T)
+            if (d < radius[kept]).any():
+                continue
+        kept.append(i)
+    return places.loc[kept].reset_index(drop=True)
+
+
+def point_sites(sites: Sequence[tuple[str, str, float, float]]) -> gpd.GeoDataFrame:
+    """The sites layer from ``(site_id, name, lat, lon)`` rows: candidate points whose
+    costs, capacity and area come from the cells they join (NaN here)."""
+    df = pd.DataFrame(sites, columns=["site_id", "name", "lat", "lon"])
+    return gpd.GeoDataFrame(
+        {
+            "site_id": df["site_id"],
+            "name": df["name"],
+            "fixed_cost_usd": np.nan,
+            "max_it_mw": np.nan,
+            "land_cost_usd_per_ha": np.nan,
+            "area_ha": np.nan,
+        },
+        geometry=gpd.points_from_xy(df["lon"], df["lat"]),
+        crs=CRS_LL,
+    )
+
+
+def ellipse_exclusions(
+    boundary: shapely.Geometry,
+    proj: Projection,
+    groups: Iterable[tuple[str, Iterable[tuple[str, float, float, float, float, float]]]],
+    places: pd.DataFrame,
+    urban_min_pop: int,
+    density_per_km2: float,
+) -> gpd.GeoDataFrame:
+    """The exclusions layer: for each ``(kind, items)`` group, ellipses ``(name, lat, lon,
+    a_km, b_km, azimuth_deg)`` clipped to ``boundary``; then an urban-core disc (area
+    population / ``density_per_km2`` [people/km2]) round every place of ``urban_min_pop``
+    people or more."""
+    rows: list[dict] = []
+    for kind, items in groups:
+        for name, lat, lon, a, b, az in items:
+            g = clean(proj.ellipse(lat, lon, a, b, az).intersection(boundary))
+            if not g.is_empty:
+                rows.append({"kind": kind, "name": name, "geometry": g})
+    for r in places[places["population"] >= urban_min_pop].itertuples():
+        rad = float(urban_radius_km(r.population, density_per_km2))
+        g = clean(proj.ellipse(r.lat, r.lon, rad, rad, 0.0).intersection(boundary))
+        if not g.is_empty:
+            rows.append({"kind": "urban", "name": f"{r.name} urban core", "geometry": g})
+    return numbered_exclusions(rows)
+
+
+def require_connected(edges: Iterable[tuple[int, int]], n: int, what: str) -> None:
+    """Raise RuntimeError naming ``what`` if the ``n`` nodes joined by ``edges`` are not
+    one connected grid."""
+    edges = list(edges)
+    r, c = zip(*edges, strict=True)
+    graph = coo_matrix((np.ones(len(edges)), (r, c)), shape=(n, n))
+    n_parts = connected_components(graph, directed=False)[0]
+    if n_parts != 1:
+        raise RuntimeError(f"{what} falls into {n_parts} parts")
+
+
+@dataclass(frozen=True)
+class TownRules:
+    """Distances [km] and sizes [people] by which :func:`town_sites` places the load.
+
+    Attributes
+    ----------
+    split_pop
+        A place larger than this is served from several transmission substations.
+    reach_km
+        Added to such a place's urban-core radius: its substations lie within the sum.
+    direct_km
+        A place this close to a transmission substation is served from it.
+    join_km
+        A place this close to a town substation joins it.
+    rural_gap_km
+        A small town farther than this from every substation gets a rural one.
+    density_per_km2
+        Residents per km2 of an urban core [people/km2].
+    """
+
+    split_pop: float
+    reach_km: float
+    direct_km: float
+    join_km: float
+    rural_gap_km: float
+    density_per_km2: float
+
+
+def town_sites(
+    places: pd.DataFrame, small: pd.DataFrame, sub: pd.DataFrame, rules: TownRules
+) -> tuple[np.ndarray, list[dict]]:
+    """Where each place's load goes: a transmission substation's 132 kV side, or a 132 kV
+    town substation.
+
+    A place of more than ``rules.split_pop`` people is served from every transmission
+    substation within its urban-core radius + ``rules.reach_km``, in equal parts. Another
+    place within ``rules.direct_km`` of a transmission substation is served from it. The
+    others, largest first, join a town substation within ``rules.join_km`` or start one
+    (named after the place); each town substation belongs to its nearest transmission
+    substation. A small town farther than ``rules.rural_gap_km`` from every substation
+    gets a rural one.
+
+    Returns
+    -------
+    gsp_pop
+        People served from each transmission substation's 132 kV side.
+    towns
+        ``name, lat, lon, population, gsp`` (index of the transmission substation).
+    """
+    gsp_pop = np.zeros(len(sub))
+    towns: list[dict] = []
+
+    def dists(lon: float, lat: float) -> np.ndarray:
+        return np.array([geodesic_km(lon, lat, s.lon, s.lat) for s in sub.itertuples()])
+
+    def town(r: Any, gsp: int) -> dict:
+        pop = float(r.population)
+        return {"name": r.name, "lat": r.lat, "lon": r.lon, "population": pop, "gsp": gsp}
+
+    for r in places.itertuples():
+        d = dists(r.lon, r.lat)
+        k = int(np.argmin(d))
+        if r.population > rules.split_pop:
+            reach = float(urban_radius_km(r.population, rules.density_per_km2)) + rules.reach_km
+            near = np.flatnonzero(d <= max(reach, float(d[k])))
+            gsp_pop[near] += r.population / len(near)
+        elif d[k] <= rules.direct_km:
+            gsp_pop[k] += r.population
+        elif near_t := [
+            t for t in towns if geodesic_km(r.lon, r.lat, t["lon"], t["lat"]) <= rules.join_km
+        ]:
+            near_t[0]["population"] += r.population
+        else:
+            towns.append(town(r, k))
+    for r in small.itertuples():
+        d = dists(r.lon, r.lat)
+        d_town = min((geodesic_km(r.lon, r.lat, t["lon"], t["lat"]) for t in towns), default=1e9)
+        if min(float(d.min()), d_town) > rules.rural_gap_km:
+            towns.append(town(r, int(np.argmin(d))))
+    return gsp_pop, towns
+
+
+@dataclass(frozen=True)
+class GridRules:
+    """Line and transformer builds the sizing picks from, and the upgrade options.
+
+    Attributes
+    ----------
+    line_configs
+        Voltage [kV] -> the conductor builds, smallest first.
+    max_transformers
+        Most transformers in parallel at a substation.
+    max_base_loading
+        Highest worst-case flow over rating [fraction] a build may carry.
+    base_mva
+        Per-unit base [MVA].
+    emergency_factor
+        Emergency rating over normal rating [fraction].
+    upgrade_share
+        A line upgrade adds this share of its rating [fraction].
+    upgrade_usd_per_km
+        Voltage [kV] -> line upgrade cost [USD/km].
+    """
+
+    line_configs: dict[float, tuple[LineConfig, ...]]
+    max_transformers: int
+    max_base_loading: float
+    base_mva: float
+    emergency_factor: float
+    upgrade_share: float
+    upgrade_usd_per_km: dict[float, float]
+
+
+def branch_x_rating(
+    r: Any, transformer: tuple[float, float], rules: GridRules
+) -> tuple[float, float]:
+    """Reactance [pu on ``rules.base_mva``] and rating [MW] of a branch row (``trafo``,
+    ``cfg``, ``voltage_kv``, ``length_km``) in its current build; ``transformer`` is one
+    unit's rating [MVA] and own reactance [pu]."""
+    if r.trafo:
+        mva, x_own = transformer
+        n = r.cfg + 1
+        return x_own * rules.base_mva / mva / n, mva * n
+    cfg = rules.line_configs[r.voltage_kv][r.cfg]
+    return line_params(r.voltage_kv, r.length_km, cfg, rules.base_mva)[1], cfg.rating_mw
+
+
+def size_branches(
+    buses: pd.DataFrame,
+    branches: pd.DataFrame,
+    gens: pd.DataFrame,
+    load_cols: list[str],
+    slack: int,
+    transformer: Callable[[Any], tuple[float, float]],
+    rules: GridRules,
+    rounds: int,
+    at_top: Callable[[Any], None] | None = None,
+) -> pd.DataFrame:
+    """Each branch takes the smallest build (conductor; number of transformers) that keeps
+    its worst flow over the load years (proportional dispatch, DC) at or under
+    ``rules.max_base_loading`` of its rating; flows are recomputed after each change.
+
+    ``transformer(r)`` gives a transformer row's unit rating [MVA] and reactance [pu];
+    ``at_top(r)``, if given, is called (and may raise) for an overloaded branch already at
+    its largest build, before the RuntimeError; ``rounds`` is the most resizing rounds.
+    """
+    br = branches.copy()
+    br["cfg"] = 0
+    n = len(buses)
+    f, t = br["f"].to_numpy(), br["t"].to_numpy()
+    inj = np.column_stack(
+        [
+            proportional_injection(
+                n, gens["bus"].to_numpy(), gens["p_max_mw"].to_numpy(), buses[c].to_numpy()
+            )
+            for c in load_cols
+        ]
+    )
+    for _ in range(rounds):
+        xr = [branch_x_rating(r, transformer(r), rules) for _, r in br.iterrows()]
+        x = np.array([a for a, _ in xr])
+        rating = np.array([b for _, b in xr])
+        env = np.abs(DCNetwork(n, f, t, x, slack, rules.base_mva).flows(inj)).max(axis=1)
+        over = np.flatnonzero(env > rules.max_base_loading * rating)
+        if not len(over):
+            break
+        for k in over:
+            r = br.iloc[k]
+            top = (
+                rules.max_transformers - 1 if r.trafo else len(rules.line_configs[r.voltage_kv]) - 1
+            )
+            if r.cfg >= top:
+                if at_top is not None:
+                    at_top(r)
+                b1, b2 = buses.at[r.f, "name"], buses.at[r.t, "name"]
+                raise RuntimeError(f"no build carries {env[k]:.0f} MW on {b1} - {b2}")
+            br.iat[k, br.columns.get_loc("cfg")] = r.cfg + 1
+    else:
+        raise RuntimeError("branch sizing did not settle")
+    br["x_pu"], br["rating_mw"], br["env_mw"] = x, rating, env
+    return br
+
+
+def branch_layer(
+    buses: pd.DataFrame,
+    br: pd.DataFrame,
+    rules: GridRules,
+    transformer_mva: Callable[[Any], float],
+    lead_years: Callable[[Any, pd.Series, pd.Series], float],
+) -> gpd.GeoDataFrame:
+    """The branches layer from the sized branches: impedances of the chosen build, ratings
+    and the upgrade options (another transformer at 12 M USD per 600 MVA; a line upgrade of
+    ``rules.upgrade_share`` of its rating at ``rules.upgrade_usd_per_km``).
+
+    ``transformer_mva(r)`` is a transformer row's unit rating [MVA]; ``lead_years(r, fb,
+    tb)`` the upgrade's lead time [years] of branch row ``r`` between buses ``fb``, ``tb``.
+    """
+    rows = []
+    for k, r in enumerate(br.itertuples()):
+        fb, tb = buses.loc[r.f], buses.loc[r.t]
+        lead = lead_years(r, fb, tb)
+        if r.trafo:
+            mva = transformer_mva(r)
+            rr, bb = 0.002 / (r.cfg + 1), 0.0
+            up = (mva, 12.0e6 * mva / 600.0, lead)
+        else:
+            cfg = rules.line_configs[r.voltage_kv][r.cfg]
+            rr, _x, bb = line_params(r.voltage_kv, r.length_km, cfg, rules.base_mva)
+            usd = rules.upgrade_usd_per_km[r.voltage_kv] * r.length_km
+            up = (rules.upgrade_share * r.rating_mw, usd, lead)
+        rows.append(
+            {
+                "branch_id": str(k + 1),
+                "from_bus": str(r.f + 1),
+                "to_bus": str(r.t + 1),
+                "x_pu": round(float(r.x_pu), 6),
+                "r_pu": round(float(rr), 6),
+                "b_pu": round(float(bb), 6),
+                "rating_mw": float(r.rating_mw),
+                "rating_emergency_mw": round(float(r.rating_mw) * rules.emergency_factor, 1),
+                "tap_ratio": 1.0,
+                "shift_deg": 0.0,
+                "in_service": True,
+                "length_km": float(r.length_km),
+                "voltage_kv": float(r.voltage_kv),
+                "upgrade_added_mw": float(up[0]),
+                "upgrade_cost_usd": float(np.round(up[1], -3)),
+                "upgrade_lead_time_years": float(up[2]),
+                "geometry": shapely.LineString([(fb.lon, fb.lat), (tb.lon, tb.lat)]),
+            }
+        )
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=CRS_LL)
+
+
+def fleet_with_peakers(
+    buses: pd.DataFrame,
+    units: Iterable[tuple[str, str, str, float, float, float]],
+    gen_to_load: float,
+    block_mw: float,
+    cost_usd_per_mwh: tuple[float, float],
+    co2_t_per_mwh: float,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """Generators: each unit ``(name, site, fuel, p_max_mw, cost_usd_per_mwh,
+    co2_t_per_mwh)`` at its site's ``supergrid`` bus; then peaking gas at the load buses in
+    proportion to load (none under 20 MW, blocks of at most ``block_mw`` [MW], a cost drawn
+    from ``cost_usd_per_mwh`` [USD/MWh]), filling the fleet up to ``gen_to_load`` times the
+    base load. Columns as :func:`generator_table` reads them."""
+    main = buses[buses.kind == "supergrid"].set_index("site")
+    rows = []
+    for name, site, fuel, p, cost, co2 in units:
+        b = main.loc[site]
+        rows.append(
+            {
+                "bus": int(b["idx"]),
+                "p_max_mw": p,
+                "marginal_cost_usd_per_mwh": cost,
+                "co2_t_per_mwh": co2,
+                "fuel": fuel,
+                "lat": b.lat,
+                "lon": b.lon,
+                "name": name,
+            }
+        )
+    gap = gen_to_load * buses["load_mw"].sum() - sum(r["p_max_mw"] for r in rows)
+    loads = buses[buses.load_mw > 0]
+    for b, w in (loads["load_mw"] / loads["load_mw"].sum()).items():
+        p = gap * float(w)
+        if p < 20.0:
+            continue
+        n = max(1, math.ceil(p / block_mw))
+        for u in range(n):
+            rows.append(
+                {
+                    "bus": int(buses.at[b, "idx"]),
+                    "p_max_mw": p / n,
+                    "marginal_cost_usd_per_mwh": round(rng.uniform(*cost_usd_per_mwh), 2),
+                    "co2_t_per_mwh": co2_t_per_mwh,
+                    "fuel": "gas_ct",
+                    "lat": buses.at[b, "lat"],
+                    "lon": buses.at[b, "lon"],
+                    "name": f"{buses.at[b, 'site']} peaking gas {u + 1}",
+                }
+            )
+    gens = pd.DataFrame(rows)
+    gens["p_max_mw"] = gens["p_max_mw"].round(1)
+    return gens
+
+
+def burn(geoms: gpd.GeoSeries, shape: tuple[int, int], transform: rasterio.Affine) -> np.ndarray:
+    """Cells of a ``shape`` raster with ``transform`` covered by the geometries (boolean)."""
+    if len(geoms) == 0:
+        return np.zeros(shape, bool)
+    return rasterize(
+        ((g, 1) for g in geoms), out_shape=shape, transform=transform, fill=0, dtype="uint8"
+    ).astype(bool)
+
+
+def population_potential(
+    lon: np.ndarray, lat: np.ndarray, places: pd.DataFrame, soften_km: float
+) -> np.ndarray:
+    """Population potential sum(pop / (d**2 + ``soften_km``**2)) [people/km2] at each cell
+    (``lon``, ``lat`` [degrees]), d the local flat-earth distance to each place [km]."""
+    coslat = np.cos(np.radians(lat))
+    soft = soften_km * soften_km
+    gravity = np.zeros(lon.shape)
+    for r in places.itertuples():
+        dx = (lon - r.lon) * 111.32 * coslat
+        dy = (lat - r.lat) * 110.57
+        gravity += r.population / (dx * dx + dy * dy + soft)
+    return gravity
+
+
+def say_grid(
+    say: Callable[..., None], places: pd.DataFrame, buses: pd.DataFrame, branches: pd.DataFrame
+) -> None:
+    """Print the counts of places, buses by voltage and branches, and the average degree."""
+    kinds = buses.voltage_kv.value_counts().sort_index(ascending=False)
+    say(
+        f"places {len(places)}, buses {len(buses)} ("
+        + ", ".join(f"{int(k)} kV: {v}" for k, v in kinds.items())
+        + f"), branches {len(branches)}, average degree {2 * len(branches) / len(buses):.2f}"
+    )
