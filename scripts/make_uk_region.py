@@ -27,13 +27,14 @@ import math
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import rasterio
 import shapely
-from rasterio.features import rasterize, shapes
+from rasterio.features import shapes
 from rasterio.transform import from_origin
 from scipy import ndimage
 from scipy.sparse import coo_matrix
@@ -43,32 +44,43 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from region_common import (  # noqa: E402  (a sibling module, found through sys.path)
     CRS_LL,
     DCNetwork,
+    GridRules,
     LineConfig,
     Projection,
+    TownRules,
+    branch_layer,
+    burn,
     bus_table,
     clean,
+    drop_nested_places,
+    ellipse_exclusions,
+    fleet_with_peakers,
     generator_table,
     geodesic_km,
     geonames_places,
-    land_mask,
-    line_params,
-    numbered_exclusions,
     numbered_water_sources,
     plan_lines,
+    point_sites,
+    population_potential,
     potable_rows,
     proportional_injection,
     region_args,
     region_layers,
     regions_of,
+    require_connected,
     rng_for,
     say_check_and_files,
     say_fleet,
+    say_grid,
     siting_check,
+    size_branches,
     stull_wet_bulb_c,
-    urban_radius_km,
+    town_sites,
     write_region_gpkg,
     write_region_rasters,
 )
+from region_common import land_share as common_land_share  # noqa: E402
+from region_common import mask_grid as common_mask_grid  # noqa: E402
 from region_common import raster_grid as common_raster_grid  # noqa: E402
 from region_common import smooth_noise as common_smooth_noise  # noqa: E402
 
@@ -106,6 +118,20 @@ SPLIT_POP = 750_000
 """Places larger than this are served from several transmission substations."""
 RURAL_GAP_KM = 45.0
 """A town of 5,000 people or more this far from every substation gets a rural 132 kV one."""
+TOWN_RULES = TownRules(
+    split_pop=SPLIT_POP,
+    reach_km=10.0,
+    direct_km=25.0,
+    join_km=20.0,
+    rural_gap_km=RURAL_GAP_KM,
+    density_per_km2=URBAN_DENSITY_PER_KM2,
+)
+"""Where the load goes (see region_common.town_sites): a place of more than SPLIT_POP is
+served from every transmission substation within its urban-core radius + 10 km, in equal
+parts (London from six); another within 25 km of one from it; the others join a town
+substation within 20 km or start one; a small town (5,000 to PLACE_MIN_POP people) farther
+than RURAL_GAP_KM from every substation gets a rural one (the Highlands, mid-Wales,
+Cornwall)."""
 GB_PEAK_MW = 43_000.0
 """Peak demand met from the transmission system spread over the places by population [MW]:
 NESO's winter peak of about 43-45 GW (FES / Winter Outlook)."""
@@ -375,6 +401,15 @@ UPGRADE_SHARE = 0.5
 UPGRADE_LEAD_YEARS = {400.0: 5.0, 275.0: 5.0, 132.0: 3.0}
 """GB transmission reinforcements: about five years (132 kV: three) [inferred from NESO's
 connection reform: most new demand offered connection dates after 2030]."""
+GRID_RULES = GridRules(
+    line_configs=LINE_CONFIGS,
+    max_transformers=MAX_TRANSFORMERS,
+    max_base_loading=MAX_BASE_LOADING,
+    base_mva=BASE_MVA,
+    emergency_factor=EMERGENCY_FACTOR,
+    upgrade_share=UPGRADE_SHARE,
+    upgrade_usd_per_km=UPGRADE_USD_PER_KM,
+)
 SUBSTATION_UPGRADE_MW = {400.0: 500.0, 275.0: 400.0, 132.0: 150.0}
 SUBSTATION_UPGRADE_USD_PER_MW = 0.3e6
 SUBSTATION_UPGRADE_LEAD_YEARS = 4.0
@@ -575,12 +610,7 @@ UPLANDS = (
 # ==========================================================================================
 def mask_grid() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Land mask on the MASK_RES grid over GB: cell-centre lon, lat and land (True)."""
-    lon = MASK_WEST + MASK_RES * (np.arange(int(round((MASK_EAST - MASK_WEST) / MASK_RES))) + 0.5)
-    lat = MASK_NORTH - MASK_RES * (
-        np.arange(int(round((MASK_NORTH - MASK_SOUTH) / MASK_RES))) + 0.5
-    )
-    lo, la = np.meshgrid(lon, lat)
-    return lo, la, land_mask(la, lo, MASK_SOUTH - 0.3, MASK_NORTH + 0.3)
+    return common_mask_grid(MASK_WEST, MASK_EAST, MASK_SOUTH, MASK_NORTH, MASK_RES)
 
 
 def load_boundary() -> shapely.MultiPolygon:
@@ -622,16 +652,7 @@ def load_places(boundary: shapely.Geometry, min_pop: int = 5000) -> pd.DataFrame
         ``place_id`` (GeoNames ID as text), ``name``, ``population``, ``lat``, ``lon``.
     """
     df = geonames_places(boundary, "GB", ("ENG", "SCT", "WLS"), min_pop)
-    xy = PROJ.to_km(df["lon"].to_numpy(), df["lat"].to_numpy())
-    radius = urban_radius_km(df["population"].to_numpy(), URBAN_DENSITY_PER_KM2)
-    kept: list[int] = []
-    for i in range(len(df)):
-        if kept:
-            d = np.hypot(*(xy[kept] - xy[i]).T)
-            if (d < radius[kept]).any():
-                continue
-        kept.append(i)
-    return df.loc[kept].reset_index(drop=True)
+    return drop_nested_places(df, PROJ, URBAN_DENSITY_PER_KM2)
 
 
 # ==========================================================================================
@@ -689,38 +710,15 @@ def make_zones(boundary: shapely.Geometry) -> gpd.GeoDataFrame:
 
 def make_sites() -> gpd.GeoDataFrame:
     """The announced campus sites in the zones, as candidate points (joined to the cells)."""
-    df = pd.DataFrame(ANNOUNCED_SITES, columns=["site_id", "name", "lat", "lon"])
-    return gpd.GeoDataFrame(
-        {
-            "site_id": df["site_id"],
-            "name": df["name"],
-            "fixed_cost_usd": np.nan,
-            "max_it_mw": np.nan,
-            "land_cost_usd_per_ha": np.nan,
-            "area_ha": np.nan,
-        },
-        geometry=gpd.points_from_xy(df["lon"], df["lat"]),
-        crs=CRS_LL,
-    )
+    return point_sites(ANNOUNCED_SITES)
 
 
 def make_exclusions(boundary: shapely.Geometry, places: pd.DataFrame) -> gpd.GeoDataFrame:
     """National Parks and AONBs (protected), lochs and lakes (water), training areas
     (military): ellipses of about the real area at the real place; urban cores: discs of
     area population / URBAN_DENSITY_PER_KM2."""
-    rows: list[dict] = []
-    for kind, items in (("protected", PROTECTED), ("water", WATER), ("military", MILITARY)):
-        for name, lat, lon, a, b, az in items:
-            g = clean(PROJ.ellipse(lat, lon, a, b, az).intersection(boundary))
-            if not g.is_empty:
-                rows.append({"kind": kind, "name": name, "geometry": g})
-    for r in places[places["population"] >= URBAN_MIN_POP].itertuples():
-        rad = float(urban_radius_km(r.population, URBAN_DENSITY_PER_KM2))
-        disc = PROJ.ellipse(r.lat, r.lon, rad, rad, 0.0)
-        g = clean(disc.intersection(boundary))
-        if not g.is_empty:
-            rows.append({"kind": "urban", "name": f"{r.name} urban core", "geometry": g})
-    return numbered_exclusions(rows)
+    groups = (("protected", PROTECTED), ("water", WATER), ("military", MILITARY))
+    return ellipse_exclusions(boundary, PROJ, groups, places, URBAN_MIN_POP, URBAN_DENSITY_PER_KM2)
 
 
 # ==========================================================================================
@@ -728,9 +726,7 @@ def make_exclusions(boundary: shapely.Geometry, places: pd.DataFrame) -> gpd.Geo
 # ==========================================================================================
 def land_share(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     """Share of a straight route that is over land [fraction] (40 samples, land mask)."""
-    t = np.linspace(0.0, 1.0, 40)
-    lo, la = lon1 + t * (lon2 - lon1), lat1 + t * (lat2 - lat1)
-    return float(land_mask(la, lo, MASK_SOUTH - 0.3, MASK_NORTH + 0.3).mean())
+    return common_land_share(lon1, lat1, lon2, lat2, MASK_SOUTH - 0.3, MASK_NORTH + 0.3)
 
 
 def supergrid_lines(sub: pd.DataFrame) -> list[tuple[int, int]]:
@@ -763,77 +759,8 @@ def supergrid_lines(sub: pd.DataFrame) -> list[tuple[int, int]]:
     for a, b in sorted(B6_ROUTES | REAL_ROUTES):  # Delaunay edges or not
         i, j = sorted((names.index(a), names.index(b)))
         edges.add((i, j))
-    r, c = zip(*edges, strict=True)
-    n_parts = connected_components(
-        coo_matrix((np.ones(len(edges)), (r, c)), shape=(len(sub), len(sub))), directed=False
-    )[0]
-    if n_parts != 1:
-        raise RuntimeError(f"the supergrid falls into {n_parts} parts")
+    require_connected(edges, len(sub), "the supergrid")
     return sorted(edges)
-
-
-def town_sites(
-    places: pd.DataFrame, small: pd.DataFrame, sub: pd.DataFrame
-) -> tuple[np.ndarray, list[dict]]:
-    """Where each place's load goes: a supergrid substation's 132 kV side, or a 132 kV
-    town substation.
-
-    A place of more than SPLIT_POP people is served from every transmission substation
-    within its urban-core radius + 10 km, in equal parts (London from six). Another place
-    within 25 km of a transmission substation is served from it. The others, largest
-    first, join a town substation within 20 km or start one (named after the largest place);
-    each town substation belongs to its nearest transmission substation. A small town
-    (5,000 to PLACE_MIN_POP people) farther than RURAL_GAP_KM from every substation gets a
-    rural one (the Highlands, mid-Wales, Cornwall).
-
-    Returns
-    -------
-    gsp_pop
-        People served from each transmission substation's 132 kV side.
-    towns
-        ``name, lat, lon, population, gsp`` (index of the transmission substation).
-    """
-    gsp_pop = np.zeros(len(sub))
-    towns: list[dict] = []
-    for r in places.itertuples():
-        d = np.array([geodesic_km(r.lon, r.lat, s.lon, s.lat) for s in sub.itertuples()])
-        k = int(np.argmin(d))
-        if r.population > SPLIT_POP:
-            reach = float(urban_radius_km(r.population, URBAN_DENSITY_PER_KM2)) + 10.0
-            near = np.flatnonzero(d <= max(reach, float(d[k])))
-            gsp_pop[near] += r.population / len(near)
-            continue
-        if d[k] <= 25.0:
-            gsp_pop[k] += r.population
-            continue
-        near = [t for t in towns if geodesic_km(r.lon, r.lat, t["lon"], t["lat"]) <= 20.0]
-        if near:
-            near[0]["population"] += r.population
-            continue
-        towns.append(
-            {
-                "name": r.name,
-                "lat": r.lat,
-                "lon": r.lon,
-                "population": float(r.population),
-                "gsp": k,
-            }
-        )
-    for r in small.itertuples():
-        d_sub = min(geodesic_km(r.lon, r.lat, s.lon, s.lat) for s in sub.itertuples())
-        d_town = min((geodesic_km(r.lon, r.lat, t["lon"], t["lat"]) for t in towns), default=1e9)
-        if min(d_sub, d_town) > RURAL_GAP_KM:
-            d = np.array([geodesic_km(r.lon, r.lat, s.lon, s.lat) for s in sub.itertuples()])
-            towns.append(
-                {
-                    "name": r.name,
-                    "lat": r.lat,
-                    "lon": r.lon,
-                    "population": float(r.population),
-                    "gsp": int(np.argmin(d)),
-                }
-            )
-    return gsp_pop, towns
 
 
 def join_islands(xy: np.ndarray, edges: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -875,7 +802,7 @@ def build_topology(
     sub = pd.DataFrame(SUPERGRID, columns=["name", "lat", "lon", "kv"])
     sub["kv"] = np.where(sub["name"].isin(promoted), 400.0, sub["kv"].astype(float))
     edges = supergrid_lines(sub)
-    gsp_pop, towns = town_sites(places, small, sub)
+    gsp_pop, towns = town_sites(places, small, sub, TOWN_RULES)
     total_pop = gsp_pop.sum() + sum(t["population"] for t in towns)
     mw_per_person = (GB_PEAK_MW - sum(x[3] for x in INDUSTRIAL_MW)) / total_pop
     buses: list[dict] = []
@@ -970,61 +897,9 @@ def build_generators(buses: pd.DataFrame) -> pd.DataFrame:
     """Plants and wind at their substations' highest-voltage bus; peaking gas (OCGTs and
     engines, 120-150 USD/MWh) at the 132 kV load buses in proportion to load, filling the
     fleet up to GEN_TO_LOAD times the base load."""
+    units = [*PLANTS, *((n, s, f, p, 0.0, 0.0) for n, s, f, p in RENEWABLES)]
     rng = rng_for(SEED, "generators")
-    main = buses[buses.kind == "supergrid"].set_index("site")
-    rows = []
-    for name, site, fuel, p, cost, co2 in PLANTS:
-        b = main.loc[site]
-        rows.append(
-            {
-                "bus": int(b["idx"]),
-                "p_max_mw": p,
-                "marginal_cost_usd_per_mwh": cost,
-                "co2_t_per_mwh": co2,
-                "fuel": fuel,
-                "lat": b.lat,
-                "lon": b.lon,
-                "name": name,
-            }
-        )
-    for name, site, fuel, p in RENEWABLES:
-        b = main.loc[site]
-        rows.append(
-            {
-                "bus": int(b["idx"]),
-                "p_max_mw": p,
-                "marginal_cost_usd_per_mwh": 0.0,
-                "co2_t_per_mwh": 0.0,
-                "fuel": fuel,
-                "lat": b.lat,
-                "lon": b.lon,
-                "name": name,
-            }
-        )
-    fixed = sum(r["p_max_mw"] for r in rows)
-    gap = GEN_TO_LOAD * buses["load_mw"].sum() - fixed
-    loads = buses[buses.load_mw > 0]
-    for b, w in (loads["load_mw"] / loads["load_mw"].sum()).items():
-        p = gap * float(w)
-        if p < 20.0:
-            continue
-        n = max(1, math.ceil(p / PEAKER_BLOCK_MW))
-        for u in range(n):
-            rows.append(
-                {
-                    "bus": int(buses.at[b, "idx"]),
-                    "p_max_mw": p / n,
-                    "marginal_cost_usd_per_mwh": round(rng.uniform(120.0, 150.0), 2),
-                    "co2_t_per_mwh": 0.55,
-                    "fuel": "gas_ct",
-                    "lat": buses.at[b, "lat"],
-                    "lon": buses.at[b, "lon"],
-                    "name": f"{buses.at[b, 'site']} peaking gas {u + 1}",
-                }
-            )
-    gens = pd.DataFrame(rows)
-    gens["p_max_mw"] = gens["p_max_mw"].round(1)
-    return gens
+    return fleet_with_peakers(buses, units, GEN_TO_LOAD, PEAKER_BLOCK_MW, (120.0, 150.0), 0.55, rng)
 
 
 class Promote(Exception):
@@ -1034,61 +909,6 @@ class Promote(Exception):
     def __init__(self, sites: set[str]):
         super().__init__(sorted(sites))
         self.sites = sites
-
-
-def branch_x_rating(r: pd.Series) -> tuple[float, float]:
-    """Reactance [pu on BASE_MVA] and rating [MW] of a branch in its current build."""
-    if r.trafo:
-        mva, x_own = TRANSFORMER[r.pair]
-        n = r.cfg + 1
-        return x_own * BASE_MVA / mva / n, mva * n
-    cfg = LINE_CONFIGS[r.voltage_kv][r.cfg]
-    return line_params(r.voltage_kv, r.length_km, cfg, BASE_MVA)[1], cfg.rating_mw
-
-
-def size_branches(
-    buses: pd.DataFrame,
-    branches: pd.DataFrame,
-    gens: pd.DataFrame,
-    load_cols: list[str],
-    slack: int,
-) -> pd.DataFrame:
-    """Each branch takes the smallest build (conductor; number of transformers) that keeps
-    its worst flow over the load years (proportional dispatch, DC) at or under
-    MAX_BASE_LOADING of its rating; flows are recomputed after each change."""
-    br = branches.copy()
-    br["cfg"] = 0
-    n = len(buses)
-    f, t = br["f"].to_numpy(), br["t"].to_numpy()
-    for _ in range(40):
-        xr = [branch_x_rating(r) for _, r in br.iterrows()]
-        x = np.array([a for a, _ in xr])
-        rating = np.array([b for _, b in xr])
-        inj = np.column_stack(
-            [
-                proportional_injection(
-                    n, gens["bus"].to_numpy(), gens["p_max_mw"].to_numpy(), buses[c].to_numpy()
-                )
-                for c in load_cols
-            ]
-        )
-        env = np.abs(DCNetwork(n, f, t, x, slack, BASE_MVA).flows(inj)).max(axis=1)
-        over = np.flatnonzero(env > MAX_BASE_LOADING * rating)
-        if not len(over):
-            break
-        for k in over:
-            r = br.iloc[k]
-            top = MAX_TRANSFORMERS - 1 if r.trafo else len(LINE_CONFIGS[r.voltage_kv]) - 1
-            if r.cfg >= top:
-                b1, b2 = buses.at[r.f, "name"], buses.at[r.t, "name"]
-                if r.voltage_kv == 275.0 and not r.trafo:
-                    raise Promote({buses.at[r.f, "site"], buses.at[r.t, "site"]})
-                raise RuntimeError(f"no build carries {env[k]:.0f} MW on {b1} - {b2}")
-            br.iat[k, br.columns.get_loc("cfg")] = r.cfg + 1
-    else:
-        raise RuntimeError("branch sizing did not settle")
-    br["x_pu"], br["rating_mw"], br["env_mw"] = x, rating, env
-    return br
 
 
 def zone_sites() -> set[str]:
@@ -1120,41 +940,13 @@ def make_grid(
 def branch_table(buses: pd.DataFrame, br: pd.DataFrame, zsites: set[str]) -> gpd.GeoDataFrame:
     """The branches layer from the sized branches: impedances of the chosen build, ratings,
     and the upgrade options (one-year ones into the zones' substations)."""
-    rows = []
-    for k, r in enumerate(br.itertuples()):
-        fb, tb = buses.loc[r.f], buses.loc[r.t]
-        in_zone = fb.site in zsites or tb.site in zsites
-        if r.trafo:
-            mva, _ = TRANSFORMER[r.pair]
-            rr, bb = 0.002 / (r.cfg + 1), 0.0
-            up = (mva, 12.0e6 * mva / 600.0, 1.0 if in_zone else 2.0)
-        else:
-            cfg = LINE_CONFIGS[r.voltage_kv][r.cfg]
-            rr, _x, bb = line_params(r.voltage_kv, r.length_km, cfg, BASE_MVA)
-            lead = ZONE_UPGRADE_LEAD_YEARS if in_zone else UPGRADE_LEAD_YEARS[r.voltage_kv]
-            up = (UPGRADE_SHARE * r.rating_mw, UPGRADE_USD_PER_KM[r.voltage_kv] * r.length_km, lead)
-        rows.append(
-            {
-                "branch_id": str(k + 1),
-                "from_bus": str(r.f + 1),
-                "to_bus": str(r.t + 1),
-                "x_pu": round(float(r.x_pu), 6),
-                "r_pu": round(float(rr), 6),
-                "b_pu": round(float(bb), 6),
-                "rating_mw": float(r.rating_mw),
-                "rating_emergency_mw": round(float(r.rating_mw) * EMERGENCY_FACTOR, 1),
-                "tap_ratio": 1.0,
-                "shift_deg": 0.0,
-                "in_service": True,
-                "length_km": float(r.length_km),
-                "voltage_kv": float(r.voltage_kv),
-                "upgrade_added_mw": float(up[0]),
-                "upgrade_cost_usd": float(np.round(up[1], -3)),
-                "upgrade_lead_time_years": float(up[2]),
-                "geometry": shapely.LineString([(fb.lon, fb.lat), (tb.lon, tb.lat)]),
-            }
-        )
-    return gpd.GeoDataFrame(rows, geometry="geometry", crs=CRS_LL)
+
+    def lead(r: Any, fb: pd.Series, tb: pd.Series) -> float:
+        if fb.site in zsites or tb.site in zsites:
+            return 1.0 if r.trafo else ZONE_UPGRADE_LEAD_YEARS
+        return 2.0 if r.trafo else UPGRADE_LEAD_YEARS[r.voltage_kv]
+
+    return branch_layer(buses, br, GRID_RULES, lambda r: TRANSFORMER[r.pair][0], lead)
 
 
 def _make_grid(
@@ -1178,7 +970,17 @@ def _make_grid(
     gens = build_generators(buses)
     cap = gens.groupby("bus")["p_max_mw"].sum()
     slack = int(cap.idxmax())
-    br = size_branches(buses, branches, gens, load_cols, slack)
+
+    def promote_275(r: Any) -> None:
+        if r.voltage_kv == 275.0 and not r.trafo:
+            raise Promote({buses.at[r.f, "site"], buses.at[r.t, "site"]})
+
+    def transformer(r: Any) -> tuple[float, float]:
+        return TRANSFORMER[r.pair]
+
+    br = size_branches(
+        buses, branches, gens, load_cols, slack, transformer, GRID_RULES, 40, promote_275
+    )
     zsites = zone_sites()
     br_out = branch_table(buses, br, zsites)
     rng = rng_for(SEED, "buses")
@@ -1377,22 +1179,14 @@ def land_fields(
     cls[elev > 380.0 + 60.0 * n1] = 7
     for kind, value in (("urban", 4), ("water", 5), ("protected", 6)):
         geoms = exclusions.loc[exclusions["kind"] == kind, "geometry"]
-        mask = rasterize(
-            ((g, 1) for g in geoms), out_shape=lon.shape, transform=transform, fill=0, dtype="uint8"
-        ).astype(bool)
-        cls[mask] = value
+        cls[burn(geoms, lon.shape, transform)] = value
     cls[~valid] = 0
     rural = np.interp(
         lat,
         [50.0, 52.0, 54.0, 55.5, 57.0, 59.0, 61.0],
         [30000.0, 33000.0, 27000.0, 18000.0, 12000.0, 6000.0, 5000.0],
     )
-    coslat = np.cos(np.radians(lat))
-    gravity = np.zeros(lon.shape)
-    for r in places.itertuples():
-        dx = (lon - r.lon) * 111.32 * coslat
-        dy = (lat - r.lat) * 110.57
-        gravity += r.population / (dx * dx + dy * dy + 16.0)
+    gravity = population_potential(lon, lat, places, 4.0)
     factor = np.choose(cls, [1.0, 1.0, 1.15, 0.8, 1.0, 0.8, 1.0, 0.3])
     cost = rural * np.exp(0.25 * n2) * factor + 25.0 * gravity * np.exp(0.15 * n3)
     cost = np.minimum(cost, 3.0e6)
@@ -1457,12 +1251,7 @@ def main(argv: list[str] | None = None) -> int:
     write_rasters(out, boundary, places, exclusions)
 
     say(f"wrote {out} in {time.perf_counter() - t0:.1f} s")
-    kinds = buses.voltage_kv.value_counts().sort_index(ascending=False)
-    say(
-        f"places {len(places)}, buses {len(buses)} ("
-        + ", ".join(f"{int(k)} kV: {v}" for k, v in kinds.items())
-        + f"), branches {len(branches)}, average degree {2 * len(branches) / len(buses):.2f}"
-    )
+    say_grid(say, places, buses, branches)
     for c in info["load_cols"]:
         flow, cap = b6_transfer(buses, branches, gens, c)
         say(

@@ -1110,13 +1110,13 @@ class GridRules:
 
 
 def branch_x_rating(
-    r: Any, transformer: tuple[float, float], rules: GridRules
+    r: Any, transformer: Callable[[Any], tuple[float, float]], rules: GridRules
 ) -> tuple[float, float]:
     """Reactance [pu on ``rules.base_mva``] and rating [MW] of a branch row (``trafo``,
-    ``cfg``, ``voltage_kv``, ``length_km``) in its current build; ``transformer`` is one
-    unit's rating [MVA] and own reactance [pu]."""
+    ``cfg``, ``voltage_kv``, ``length_km``) in its current build; ``transformer(r)`` is a
+    transformer row's unit rating [MVA] and own reactance [pu]."""
     if r.trafo:
-        mva, x_own = transformer
+        mva, x_own = transformer(r)
         n = r.cfg + 1
         return x_own * rules.base_mva / mva / n, mva * n
     cfg = rules.line_configs[r.voltage_kv][r.cfg]
@@ -1155,7 +1155,7 @@ def size_branches(
         ]
     )
     for _ in range(rounds):
-        xr = [branch_x_rating(r, transformer(r), rules) for _, r in br.iterrows()]
+        xr = [branch_x_rating(r, transformer, rules) for _, r in br.iterrows()]
         x = np.array([a for a, _ in xr])
         rating = np.array([b for _, b in xr])
         env = np.abs(DCNetwork(n, f, t, x, slack, rules.base_mva).flows(inj)).max(axis=1)
