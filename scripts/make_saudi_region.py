@@ -37,52 +37,55 @@ import numpy as np
 import pandas as pd
 import rasterio
 import shapely
-from rasterio.features import shapes
-from rasterio.transform import from_origin
 from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from region_common import (  # noqa: E402  (a sibling module, found through sys.path)
     CRS_LL,
-    DCNetwork,
     GridRules,
     LineConfig,
     Projection,
     TownRules,
+    add_point_loads,
     branch_layer,
     burn,
+    bus_row,
     bus_table,
     clean,
+    climate_normals,
     drop_nested_places,
     ellipse_exclusions,
     fleet_with_peakers,
     generator_table,
-    geodesic_km,
     geonames_places,
+    land_noise,
     land_share,
+    layer_flows_mw,
     numbered_water_sources,
+    ordered_buses,
     plan_lines,
     point_sites,
     population_potential,
-    proportional_injection,
     region_args,
     region_layers,
     regions_of,
     require_connected,
     rng_for,
+    routed_line,
     say_check_and_files,
     say_fleet,
     say_grid,
     siting_check,
     size_branches,
-    stull_wet_bulb_c,
+    split_places,
     town_sites,
+    trace_outline,
+    water_source,
     write_region_gpkg,
     write_region_rasters,
 )
 from region_common import mask_grid as common_mask_grid  # noqa: E402
 from region_common import raster_grid as common_raster_grid  # noqa: E402
-from region_common import smooth_noise as common_smooth_noise  # noqa: E402
 
 OGR_DATE = "2026-01-01T00:00:00Z"
 REPO = Path(__file__).resolve().parents[1]
@@ -499,18 +502,7 @@ def load_boundary() -> shapely.MultiPolygon:
     )
     lo, la, land = mask_grid()
     inside = land & shapely.contains_xy(keep_area, lo, la)
-    labels, n = ndimage.label(inside)
-    sizes = ndimage.sum(inside, labels, range(1, n + 1))
-    drop = set()
-    for _name, lat, lon in NOT_SAUDI:
-        drop.add(int(labels[int((MASK_NORTH - lat) / MASK_RES), int((lon - MASK_WEST) / MASK_RES)]))
-    keep = [k for k in range(1, n + 1) if sizes[k - 1] >= MIN_ISLAND_CELLS and k not in drop]
-    sau = np.isin(labels, keep).astype(np.uint8)
-    tf = from_origin(MASK_WEST, MASK_NORTH, MASK_RES, MASK_RES)
-    polys = [shapely.geometry.shape(g) for g, v in shapes(sau, transform=tf) if v == 1]
-    geom = clean(shapely.simplify(shapely.union_all(polys), 0.012, preserve_topology=True))
-    parts = sorted(getattr(geom, "geoms", [geom]), key=lambda p: (-p.area, p.bounds))
-    return shapely.MultiPolygon(parts)
+    return trace_outline(inside, NOT_SAUDI, MIN_ISLAND_CELLS, MASK_WEST, MASK_NORTH, MASK_RES)
 
 
 def load_places(boundary: shapely.Geometry, min_pop: int = 5000) -> pd.DataFrame:
@@ -616,17 +608,7 @@ def build_topology(
     buses: list[dict] = []
 
     def bus(name: str, lat: float, lon: float, kv: float, kind: str, load: float = 0.0) -> int:
-        buses.append(
-            {
-                "name": f"{name} {int(kv)}",
-                "site": name,
-                "lat": lat,
-                "lon": lon,
-                "voltage_kv": kv,
-                "load_mw": load,
-                "kind": kind,
-            }
-        )
+        buses.append(bus_row(name, lat, lon, kv, kind, load))
         return len(buses) - 1
 
     top = [
@@ -635,17 +617,7 @@ def build_topology(
     br: list[dict] = []
     rng = rng_for(SEED, "route")
     for i, j in edges:
-        a, b = sub.iloc[i], sub.iloc[j]
-        d = geodesic_km(a.lon, a.lat, b.lon, b.lat) * rng.uniform(*ROUTE_FACTOR)
-        br.append(
-            {
-                "f": top[i],
-                "t": top[j],
-                "voltage_kv": 380.0,
-                "length_km": round(d, 2),
-                "trafo": False,
-            }
-        )
+        br.append(routed_line(top[i], top[j], 380.0, sub.iloc[i], sub.iloc[j], rng, ROUTE_FACTOR))
     groups: dict[int, list[dict]] = {}
     for t in towns:
         groups.setdefault(t["gsp"], []).append(t)
@@ -662,22 +634,11 @@ def build_topology(
         pts = pd.DataFrame([buses[i] for i in ids])
         xy = PROJ.to_km(pts["lon"].to_numpy(), pts["lat"].to_numpy())
         for i, j in plan_lines(xy, 2.2, 150.0, 1.6, 1):
-            a, b = pts.iloc[i], pts.iloc[j]
-            d = geodesic_km(a.lon, a.lat, b.lon, b.lat) * rng.uniform(*ROUTE_FACTOR)
             br.append(
-                {
-                    "f": ids[i],
-                    "t": ids[j],
-                    "voltage_kv": 132.0,
-                    "length_km": round(d, 2),
-                    "trafo": False,
-                }
+                routed_line(ids[i], ids[j], 132.0, pts.iloc[i], pts.iloc[j], rng, ROUTE_FACTOR)
             )
     bdf = pd.DataFrame(buses)
-    for lat, lon, mw in fixed:
-        cand = bdf[bdf.kind.isin(["gsp", "town"])]
-        d = [geodesic_km(lon, lat, r.lon, r.lat) for r in cand.itertuples()]
-        bdf.loc[cand.index[int(np.argmin(d))], "load_mw"] += mw
+    add_point_loads(bdf, fixed)
     bdf["area"] = regions_of(bdf["lon"], bdf["lat"], regions)
     return bdf, pd.DataFrame(br)
 
@@ -714,19 +675,7 @@ def make_grid(
     SUBSTATION_UPGRADE_LEAD_YEARS).
     """
     buses, branches = build_topology(places, small, regions)
-    order = buses.sort_values(["voltage_kv", "name"], ascending=[False, True]).index.to_list()
-    remap = {old: new for new, old in enumerate(order)}
-    buses = buses.loc[order].reset_index(drop=True)
-    buses["idx"] = np.arange(len(buses))
-    branches["f"], branches["t"] = branches["f"].map(remap), branches["t"].map(remap)
-    if buses["name"].duplicated().any():
-        raise RuntimeError(f"duplicate bus names: {buses.loc[buses.name.duplicated(), 'name']}")
-    buses["load_mw"] = buses["load_mw"].round(1)
-    load_cols = ["load_mw"]
-    for yr in LOAD_YEARS:
-        g = buses["area"].map(lambda a: LOAD_GROWTH.get(a, 0.025))
-        buses[f"load_mw_{yr}"] = (buses["load_mw"] * (1.0 + g) ** (yr - BASE_YEAR)).round(1)
-        load_cols.append(f"load_mw_{yr}")
+    buses, load_cols = ordered_buses(buses, branches, LOAD_YEARS, LOAD_GROWTH, 0.025, BASE_YEAR)
     gens = build_generators(buses)
     slack = int(gens.groupby("bus")["p_max_mw"].sum().idxmax())
     br = size_branches(
@@ -771,17 +720,7 @@ def corridor_flows(
 ) -> dict[str, tuple[float, float]]:
     """Flow out of the Eastern region into the rest, and into the Western region from the
     rest [MW], with the summed rating of the branches across each boundary [MW]."""
-    idx = {b: i for i, b in enumerate(buses["bus_id"])}
-    f = branches["from_bus"].map(idx).to_numpy()
-    t = branches["to_bus"].map(idx).to_numpy()
-    inj = proportional_injection(
-        len(buses),
-        gens["bus_id"].map(idx).to_numpy(),
-        gens["p_max_mw"].to_numpy(float),
-        buses[load_col].to_numpy(float),
-    )
-    slack = int(np.flatnonzero(buses["bus_type"].to_numpy() == 3)[0])
-    fl = DCNetwork(len(buses), f, t, branches["x_pu"].to_numpy(float), slack, BASE_MVA).flows(inj)
+    fl, f, t = layer_flows_mw(buses, branches, gens, load_col, BASE_MVA)
     out = {}
     area = buses["area"].to_numpy()
     for name, region, sign in (("east->rest", EAST_REGION, 1.0), ("rest->west", WEST_REGION, -1.0)):
@@ -818,32 +757,30 @@ def make_water(places: pd.DataFrame) -> gpd.GeoDataFrame:
         avail = cap * rng.uniform(*DESAL_CAMPUS_SHARE)
         tariff = rng.uniform(*DESAL_TARIFF_USD_PER_M3)
         rows.append(
-            {
-                "name": f"{name} ({process}, {coast} coast)",
-                "kind": "desalination",
-                "capacity_m3_per_day": round(avail, -1),
-                "capacity_m3_per_day_2030": round(avail * rng.uniform(1.0, 1.4), -1),
-                "cost_usd_per_m3": round(tariff + energy_cost, 3),
-                "max_pipeline_km": 60.0,
-                "pipeline_cost_usd_per_km": np.nan,
-                "lon": lon,
-                "lat": lat,
-            }
+            water_source(
+                f"{name} ({process}, {coast} coast)",
+                "desalination",
+                round(avail, -1),
+                round(avail * rng.uniform(1.0, 1.4), -1),
+                round(tariff + energy_cost, 3),
+                60.0,
+                lon,
+                lat,
+            )
         )
     for r in places[places["population"] >= RECLAIMED_MIN_POP].itertuples():
         avail = TREATED_M3_PER_PERSON_DAY * r.population * rng.uniform(*RECLAIMED_SHARE)
         rows.append(
-            {
-                "name": f"{r.name} treated wastewater (reclaimed)",
-                "kind": "reclaimed",
-                "capacity_m3_per_day": round(avail, -1),
-                "capacity_m3_per_day_2030": round(avail * rng.uniform(1.2, 1.6), -1),
-                "cost_usd_per_m3": round(rng.uniform(0.3, 0.6), 3),
-                "max_pipeline_km": 30.0,
-                "pipeline_cost_usd_per_km": np.nan,
-                "lon": r.lon + 0.04,
-                "lat": r.lat - 0.02,
-            }
+            water_source(
+                f"{r.name} treated wastewater (reclaimed)",
+                "reclaimed",
+                round(avail, -1),
+                round(avail * rng.uniform(1.2, 1.6), -1),
+                round(rng.uniform(0.3, 0.6), 3),
+                30.0,
+                r.lon + 0.04,
+                r.lat - 0.02,
+            )
         )
     for place, (cap, km, lift) in PIPED.items():
         p = places[places["name"] == place].iloc[0]
@@ -851,17 +788,16 @@ def make_water(places: pd.DataFrame) -> gpd.GeoDataFrame:
         cost = rng.uniform(*DESAL_TARIFF_USD_PER_M3) + energy_cost
         cost += pump_kwh * ELECTRICITY_USD_PER_KWH + 0.3 * km / 500.0
         rows.append(
-            {
-                "name": f"{place} desalinated supply (piped {km:.0f} km)",
-                "kind": "desalination",
-                "capacity_m3_per_day": cap,
-                "capacity_m3_per_day_2030": round(cap * 1.3, -1),
-                "cost_usd_per_m3": round(cost, 3),
-                "max_pipeline_km": 40.0,
-                "pipeline_cost_usd_per_km": np.nan,
-                "lon": p.lon + 0.03,
-                "lat": p.lat - 0.03,
-            }
+            water_source(
+                f"{place} desalinated supply (piped {km:.0f} km)",
+                "desalination",
+                cap,
+                round(cap * 1.3, -1),
+                round(cost, 3),
+                40.0,
+                p.lon + 0.03,
+                p.lat - 0.03,
+            )
         )
     return numbered_water_sources(rows)
 
@@ -924,17 +860,7 @@ def climate_fields(
     coast = np.maximum(np.exp(-d_gulf / 40.0), 0.85 * np.exp(-d_red / 40.0))
     rh = 22.0 + 38.0 * coast
     wb99 = 22.0 + 8.8 * coast - 0.004 * np.maximum(elev - 600.0, 0.0)
-    return {
-        "dry_bulb_mean_c": t_mean,
-        "dry_bulb_p99_c": t_p99,
-        "wet_bulb_mean_c": stull_wet_bulb_c(t_mean, rh),
-        "wet_bulb_p99_c": np.minimum(wb99, t_p99 - 8.0),
-    }
-
-
-def smooth_noise(rng: np.random.Generator, sigma_cells: float) -> np.ndarray:
-    """Smoothed unit noise on the raster grid (see :func:`region_common.smooth_noise`)."""
-    return common_smooth_noise(rng, sigma_cells, (RASTER_ROWS, RASTER_COLS))
+    return climate_normals(t_mean, t_p99, rh, np.minimum(wb99, t_p99 - 8.0))
 
 
 def land_fields(
@@ -957,8 +883,7 @@ def land_fields(
     USD/ha per unit of population potential sum(pop / (d**2 + 4**2)) [people/km2], capped
     at 4 M USD/ha.
     """
-    rng = rng_for(SEED, "land")
-    n1, n2, n3 = (smooth_noise(rng, s) for s in (4.0, 3.0, 1.5))
+    n1, n2, n3 = land_noise(SEED, lon.shape)
     cls = np.ones(lon.shape, np.uint8)
     coslat = np.cos(np.radians(lat))
     for la0, lo0, a, b in OASES:
@@ -1017,8 +942,7 @@ def main(argv: list[str] | None = None) -> int:
 
     boundary = load_boundary()
     cities = load_places(boundary)
-    places = cities[cities["population"] >= PLACE_MIN_POP].reset_index(drop=True)
-    small = cities[cities["population"] < PLACE_MIN_POP].reset_index(drop=True)
+    places, small = split_places(cities, PLACE_MIN_POP)
     regions = make_regions(boundary)
     zones = make_zones(boundary)
     exclusions = make_exclusions(boundary, places)

@@ -31,7 +31,7 @@ import pyogrio
 import rasterio
 import shapely
 from pyproj import Geod, Transformer
-from rasterio.features import rasterize
+from rasterio.features import rasterize, shapes
 from rasterio.transform import from_origin
 from scipy import ndimage
 from scipy.sparse import coo_matrix
@@ -1319,3 +1319,174 @@ def say_grid(
         + ", ".join(f"{int(k)} kV: {v}" for k, v in kinds.items())
         + f"), branches {len(branches)}, average degree {2 * len(branches) / len(buses):.2f}"
     )
+
+
+def trace_outline(
+    inside: np.ndarray,
+    drop_points: Iterable[tuple[str, float, float]],
+    min_cells: int,
+    west: float,
+    north: float,
+    res: float,
+) -> shapely.MultiPolygon:
+    """The outline of the ``inside`` cells of a north-up mask grid (top-left corner
+    ``west``, ``north``, cells of ``res`` [degrees]): its connected pieces less those
+    holding a ``(name, lat, lon)`` drop point and those under ``min_cells`` cells, traced,
+    simplified to about 1.5 km (0.012 degrees), largest piece first."""
+    labels, n = ndimage.label(inside)
+    sizes = ndimage.sum(inside, labels, range(1, n + 1))
+    drop = set()
+    for _name, lat, lon in drop_points:
+        drop.add(int(labels[int((north - lat) / res), int((lon - west) / res)]))
+    keep = [k for k in range(1, n + 1) if sizes[k - 1] >= min_cells and k not in drop]
+    mask = np.isin(labels, keep).astype(np.uint8)
+    tf = from_origin(west, north, res, res)
+    polys = [shapely.geometry.shape(g) for g, v in shapes(mask, transform=tf) if v == 1]
+    geom = clean(shapely.simplify(shapely.union_all(polys), 0.012, preserve_topology=True))
+    parts = sorted(getattr(geom, "geoms", [geom]), key=lambda p: (-p.area, p.bounds))
+    return shapely.MultiPolygon(parts)
+
+
+def bus_row(name: str, lat: float, lon: float, kv: float, kind: str, load_mw: float) -> dict:
+    """A bus of the topology: ``name`` is its site's, the bus is called "<site> <kV>"."""
+    return {
+        "name": f"{name} {int(kv)}",
+        "site": name,
+        "lat": lat,
+        "lon": lon,
+        "voltage_kv": kv,
+        "load_mw": load_mw,
+        "kind": kind,
+    }
+
+
+def routed_line(
+    f: int,
+    t: int,
+    kv: float,
+    a: Any,
+    b: Any,
+    rng: np.random.Generator,
+    route_factor: tuple[float, float],
+) -> dict:
+    """A line of ``kv`` [kV] from bus ``f`` to ``t`` whose length [km] is the geodesic
+    distance between points ``a`` and ``b`` (``lon``, ``lat``) times a route factor drawn
+    from ``route_factor``."""
+    d = geodesic_km(a.lon, a.lat, b.lon, b.lat) * rng.uniform(*route_factor)
+    return {"f": f, "t": t, "voltage_kv": kv, "length_km": round(d, 2), "trafo": False}
+
+
+def add_point_loads(buses: pd.DataFrame, loads: Iterable[tuple[float, float, float]]) -> None:
+    """Add each ``(lat, lon, mw)`` load [MW] to the nearest ``gsp`` or ``town`` bus."""
+    for lat, lon, mw in loads:
+        cand = buses[buses.kind.isin(["gsp", "town"])]
+        d = [geodesic_km(lon, lat, r.lon, r.lat) for r in cand.itertuples()]
+        buses.loc[cand.index[int(np.argmin(d))], "load_mw"] += mw
+
+
+def ordered_buses(
+    buses: pd.DataFrame,
+    branches: pd.DataFrame,
+    load_years: Iterable[int],
+    growth: dict[str, float],
+    default_growth: float,
+    base_year: int,
+) -> tuple[pd.DataFrame, list[str]]:
+    """Buses by voltage (highest first), then name, with ``idx`` 0..n-1 and ``branches``'
+    ``f``, ``t`` renumbered to match (in place); loads rounded to 0.1 MW and a
+    ``load_mw_<year>`` column per load year, grown from ``base_year`` at the area's
+    ``growth`` rate [1/year] (``default_growth`` where the area has none).
+
+    Returns
+    -------
+    buses, load_cols
+        The ordered buses and the load columns, ``load_mw`` first.
+    """
+    order = buses.sort_values(["voltage_kv", "name"], ascending=[False, True]).index.to_list()
+    remap = {old: new for new, old in enumerate(order)}
+    buses = buses.loc[order].reset_index(drop=True)
+    buses["idx"] = np.arange(len(buses))
+    branches["f"], branches["t"] = branches["f"].map(remap), branches["t"].map(remap)
+    if buses["name"].duplicated().any():
+        raise RuntimeError(f"duplicate bus names: {buses.loc[buses.name.duplicated(), 'name']}")
+    buses["load_mw"] = buses["load_mw"].round(1)
+    load_cols = ["load_mw"]
+    for yr in load_years:
+        g = buses["area"].map(lambda a: growth.get(a, default_growth))
+        buses[f"load_mw_{yr}"] = (buses["load_mw"] * (1.0 + g) ** (yr - base_year)).round(1)
+        load_cols.append(f"load_mw_{yr}")
+    return buses, load_cols
+
+
+def layer_flows_mw(
+    buses: pd.DataFrame, branches: pd.DataFrame, gens: pd.DataFrame, load_col: str, base_mva: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """DC flows [MW] of the written layers under the proportional-dispatch rule at
+    ``load_col``; with each branch's from and to bus row."""
+    idx = {b: i for i, b in enumerate(buses["bus_id"])}
+    f = branches["from_bus"].map(idx).to_numpy()
+    t = branches["to_bus"].map(idx).to_numpy()
+    inj = proportional_injection(
+        len(buses),
+        gens["bus_id"].map(idx).to_numpy(),
+        gens["p_max_mw"].to_numpy(float),
+        buses[load_col].to_numpy(float),
+    )
+    slack = int(np.flatnonzero(buses["bus_type"].to_numpy() == 3)[0])
+    fl = DCNetwork(len(buses), f, t, branches["x_pu"].to_numpy(float), slack, base_mva).flows(inj)
+    return fl, f, t
+
+
+def water_source(
+    name: str,
+    kind: str,
+    capacity_m3_per_day: float,
+    capacity_m3_per_day_2030: float,
+    cost_usd_per_m3: float,
+    max_pipeline_km: float,
+    lon: float,
+    lat: float,
+    pipeline_cost_usd_per_km: float = np.nan,
+) -> dict:
+    """A row for :func:`numbered_water_sources` (pipeline cost NaN: the model's default)."""
+    return {
+        "name": name,
+        "kind": kind,
+        "capacity_m3_per_day": capacity_m3_per_day,
+        "capacity_m3_per_day_2030": capacity_m3_per_day_2030,
+        "cost_usd_per_m3": cost_usd_per_m3,
+        "max_pipeline_km": max_pipeline_km,
+        "pipeline_cost_usd_per_km": pipeline_cost_usd_per_km,
+        "lon": lon,
+        "lat": lat,
+    }
+
+
+def land_noise(seed: int, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The three smoothed unit noise fields (sigma 4, 3 and 1.5 cells) of the land
+    rasters, from the seeded ``land`` stream."""
+    rng = rng_for(seed, "land")
+    n1, n2, n3 = (smooth_noise(rng, s, shape) for s in (4.0, 3.0, 1.5))
+    return n1, n2, n3
+
+
+def climate_normals(
+    t_mean_c: np.ndarray, t_p99_c: np.ndarray, rh_pct: np.ndarray, wb_p99_c: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The climate rasters (see CLIMATE_DESCRIPTIONS) from the mean and 0.4 % dry bulb
+    [C], the mean relative humidity [%] (mean wet bulb by Stull) and the 0.4 % wet bulb
+    [C]."""
+    return {
+        "dry_bulb_mean_c": t_mean_c,
+        "dry_bulb_p99_c": t_p99_c,
+        "wet_bulb_mean_c": stull_wet_bulb_c(t_mean_c, rh_pct),
+        "wet_bulb_p99_c": wb_p99_c,
+    }
+
+
+def split_places(cities: pd.DataFrame, min_pop: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The places of ``min_pop`` people or more (they carry load and are written) and the
+    smaller towns."""
+    places = cities[cities["population"] >= min_pop].reset_index(drop=True)
+    small = cities[cities["population"] < min_pop].reset_index(drop=True)
+    return places, small
