@@ -34,8 +34,6 @@ import numpy as np
 import pandas as pd
 import rasterio
 import shapely
-from rasterio.features import shapes
-from rasterio.transform import from_origin
 from scipy import ndimage
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
@@ -43,46 +41,51 @@ from scipy.sparse.csgraph import connected_components
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from region_common import (  # noqa: E402  (a sibling module, found through sys.path)
     CRS_LL,
-    DCNetwork,
     GridRules,
     LineConfig,
     Projection,
     TownRules,
+    add_point_loads,
     branch_layer,
     burn,
+    bus_row,
     bus_table,
     clean,
+    climate_normals,
     drop_nested_places,
     ellipse_exclusions,
     fleet_with_peakers,
     generator_table,
-    geodesic_km,
     geonames_places,
+    land_noise,
+    layer_flows_mw,
     numbered_water_sources,
+    ordered_buses,
     plan_lines,
     point_sites,
     population_potential,
     potable_rows,
-    proportional_injection,
     region_args,
     region_layers,
     regions_of,
     require_connected,
     rng_for,
+    routed_line,
     say_check_and_files,
     say_fleet,
     say_grid,
     siting_check,
     size_branches,
-    stull_wet_bulb_c,
+    split_places,
     town_sites,
+    trace_outline,
+    water_source,
     write_region_gpkg,
     write_region_rasters,
 )
 from region_common import land_share as common_land_share  # noqa: E402
 from region_common import mask_grid as common_mask_grid  # noqa: E402
 from region_common import raster_grid as common_raster_grid  # noqa: E402
-from region_common import smooth_noise as common_smooth_noise  # noqa: E402
 
 OGR_DATE = "2026-01-01T00:00:00Z"
 REPO = Path(__file__).resolve().parents[1]
@@ -621,22 +624,7 @@ def load_boundary() -> shapely.MultiPolygon:
     The traced cell edges are simplified to about 1.5 km.
     """
     lo, la, land = mask_grid()
-    labels, n = ndimage.label(land)
-    sizes = ndimage.sum(land, labels, range(1, n + 1))
-    drop = set()
-    for _name, lat, lon in NOT_GB:
-        r = int((MASK_NORTH - lat) / MASK_RES)
-        c = int((lon - MASK_WEST) / MASK_RES)
-        drop.add(int(labels[r, c]))
-    keep = [k for k in range(1, n + 1) if sizes[k - 1] >= MIN_ISLAND_CELLS and k not in drop]
-    gb = np.isin(labels, keep).astype(np.uint8)
-    tf = from_origin(MASK_WEST, MASK_NORTH, MASK_RES, MASK_RES)
-    polys = [shapely.geometry.shape(g) for g, v in shapes(gb, transform=tf) if v == 1]
-    geom = shapely.union_all(polys)
-    geom = shapely.simplify(geom, 0.012, preserve_topology=True)
-    geom = clean(geom)
-    parts = sorted(getattr(geom, "geoms", [geom]), key=lambda p: (-p.area, p.bounds))
-    return shapely.MultiPolygon(parts)
+    return trace_outline(land, NOT_GB, MIN_ISLAND_CELLS, MASK_WEST, MASK_NORTH, MASK_RES)
 
 
 def load_places(boundary: shapely.Geometry, min_pop: int = 5000) -> pd.DataFrame:
@@ -811,17 +799,7 @@ def build_topology(
     def bus(name: str, lat: float, lon: float, kv: float, kind: str, load: float = 0.0) -> int:
         if (name, kv) not in key:
             key[(name, kv)] = len(buses)
-            buses.append(
-                {
-                    "name": f"{name} {int(kv)}",
-                    "site": name,
-                    "lat": lat,
-                    "lon": lon,
-                    "voltage_kv": kv,
-                    "load_mw": load,
-                    "kind": kind,
-                }
-            )
+            buses.append(bus_row(name, lat, lon, kv, kind, load))
         return key[(name, kv)]
 
     for s in sub.itertuples():
@@ -833,8 +811,7 @@ def build_topology(
         kv = 400.0 if a.kv == 400.0 and b.kv == 400.0 else 275.0
         fa = bus(a["name"], a.lat, round(a.lon + 0.012, 5), kv, "twin")
         fb = bus(b["name"], b.lat, round(b.lon + 0.012, 5), kv, "twin")
-        d = geodesic_km(a.lon, a.lat, b.lon, b.lat) * rng.uniform(*ROUTE_FACTOR)
-        br.append({"f": fa, "t": fb, "voltage_kv": kv, "length_km": round(d, 2), "trafo": False})
+        br.append(routed_line(fa, fb, kv, a, b, rng, ROUTE_FACTOR))
     groups: dict[int, list[dict]] = {}
     for t in towns:
         groups.setdefault(t["gsp"], []).append(t)
@@ -857,16 +834,7 @@ def build_topology(
 
             for i, j in join_islands(xy, plan_lines(xy, 2.2, 90.0, 1.6, 1, allowed=ok)):
                 a, b = pts.iloc[i], pts.iloc[j]
-                d = geodesic_km(a.lon, a.lat, b.lon, b.lat) * rng.uniform(*ROUTE_FACTOR)
-                br.append(
-                    {
-                        "f": ids[i],
-                        "t": ids[j],
-                        "voltage_kv": 132.0,
-                        "length_km": round(d, 2),
-                        "trafo": False,
-                    }
-                )
+                br.append(routed_line(ids[i], ids[j], 132.0, a, b, rng, ROUTE_FACTOR))
     # transformers between the voltages present at a site
     by_site: dict[str, list[int]] = {}
     for i, b in enumerate(buses):
@@ -885,10 +853,7 @@ def build_topology(
                 }
             )
     bdf = pd.DataFrame(buses)
-    for _name, lat, lon, mw in INDUSTRIAL_MW:
-        cand = bdf[bdf.kind.isin(["gsp", "town"])]
-        d = [geodesic_km(lon, lat, r.lon, r.lat) for r in cand.itertuples()]
-        bdf.loc[cand.index[int(np.argmin(d))], "load_mw"] += mw
+    add_point_loads(bdf, [(lat, lon, mw) for _name, lat, lon, mw in INDUSTRIAL_MW])
     bdf["area"] = regions_of(bdf["lon"], bdf["lat"], regions)
     return bdf, pd.DataFrame(br)
 
@@ -954,19 +919,7 @@ def _make_grid(
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame, dict]:
     """One attempt of :func:`make_grid` with the ``promoted`` substations at 400 kV."""
     buses, branches = build_topology(places, small, regions, promoted)
-    order = buses.sort_values(["voltage_kv", "name"], ascending=[False, True]).index.to_list()
-    remap = {old: new for new, old in enumerate(order)}
-    buses = buses.loc[order].reset_index(drop=True)
-    buses["idx"] = np.arange(len(buses))
-    branches["f"], branches["t"] = branches["f"].map(remap), branches["t"].map(remap)
-    if buses["name"].duplicated().any():
-        raise RuntimeError(f"duplicate bus names: {buses.loc[buses.name.duplicated(), 'name']}")
-    buses["load_mw"] = buses["load_mw"].round(1)
-    load_cols = ["load_mw"]
-    for yr in LOAD_YEARS:
-        g = buses["area"].map(lambda a: LOAD_GROWTH.get(a, 0.015))
-        buses[f"load_mw_{yr}"] = (buses["load_mw"] * (1.0 + g) ** (yr - BASE_YEAR)).round(1)
-        load_cols.append(f"load_mw_{yr}")
+    buses, load_cols = ordered_buses(buses, branches, LOAD_YEARS, LOAD_GROWTH, 0.015, BASE_YEAR)
     gens = build_generators(buses)
     cap = gens.groupby("bus")["p_max_mw"].sum()
     slack = int(cap.idxmax())
@@ -1025,18 +978,8 @@ def b6_transfer(
 ) -> tuple[float, float]:
     """Flow from Scotland to England over the boundary branches [MW], and their summed
     rating [MW] (the B6-like boundary's capability here)."""
-    idx = {b: i for i, b in enumerate(buses["bus_id"])}
     scot = buses["area"].isin(SCOTLAND_REGIONS).to_numpy()
-    f = branches["from_bus"].map(idx).to_numpy()
-    t = branches["to_bus"].map(idx).to_numpy()
-    inj = proportional_injection(
-        len(buses),
-        gens["bus_id"].map(idx).to_numpy(),
-        gens["p_max_mw"].to_numpy(float),
-        buses[load_col].to_numpy(float),
-    )
-    slack = int(np.flatnonzero(buses["bus_type"].to_numpy() == 3)[0])
-    fl = DCNetwork(len(buses), f, t, branches["x_pu"].to_numpy(float), slack, BASE_MVA).flows(inj)
+    fl, f, t = layer_flows_mw(buses, branches, gens, load_col, BASE_MVA)
     cross = scot[f] != scot[t]
     sign = np.where(scot[f], 1.0, -1.0)
     return float((fl * sign)[cross].sum()), float(branches["rating_mw"].to_numpy()[cross].sum())
@@ -1064,17 +1007,16 @@ def make_water(places: pd.DataFrame) -> gpd.GeoDataFrame:
         cost = float(np.clip(1.05 - 0.3 * scale + rng.uniform(-0.06, 0.06), 0.35, 1.10))
         growth = (1.0 + rng.uniform(0.005, 0.015)) ** (WATER_YEAR - BASE_YEAR)
         rows.append(
-            {
-                "name": f"{r.name} wastewater treatment works (reclaimed)",
-                "kind": "reclaimed",
-                "capacity_m3_per_day": round(avail, -1),
-                "capacity_m3_per_day_2030": round(avail * growth, -1),
-                "cost_usd_per_m3": round(cost, 3),
-                "max_pipeline_km": round(float(np.clip(15.0 + 15.0 * scale, 15.0, 45.0)), 1),
-                "pipeline_cost_usd_per_km": np.nan,
-                "lon": r.lon + 0.02,
-                "lat": r.lat - 0.015,
-            }
+            water_source(
+                f"{r.name} wastewater treatment works (reclaimed)",
+                "reclaimed",
+                round(avail, -1),
+                round(avail * growth, -1),
+                round(cost, 3),
+                round(float(np.clip(15.0 + 15.0 * scale, 15.0, 45.0)), 1),
+                r.lon + 0.02,
+                r.lat - 0.015,
+            )
         )
     rows += potable_rows(places, POTABLE, rng, (2.2, 3.0), 20.0, (-0.03, 0.03))
     return numbered_water_sources(rows)
@@ -1135,17 +1077,8 @@ def climate_fields(lon: np.ndarray, lat: np.ndarray, d_km: np.ndarray) -> dict[s
         + 0.8 * london
     )
     rh = np.clip(79.0 + 6.0 * np.exp(-d_km / 25.0) + 1.2 * np.maximum(0.0, -2.0 - lon), 70, 90)
-    return {
-        "dry_bulb_mean_c": t_mean,
-        "dry_bulb_p99_c": t_p99,
-        "wet_bulb_mean_c": stull_wet_bulb_c(t_mean, rh),
-        "wet_bulb_p99_c": np.minimum(20.8 - 0.75 * (lat - 51.5) - 0.003 * elev, t_p99 - 3.0),
-    }
-
-
-def smooth_noise(rng: np.random.Generator, sigma_cells: float) -> np.ndarray:
-    """Smoothed unit noise on the raster grid (see :func:`region_common.smooth_noise`)."""
-    return common_smooth_noise(rng, sigma_cells, (RASTER_ROWS, RASTER_COLS))
+    wb_p99 = np.minimum(20.8 - 0.75 * (lat - 51.5) - 0.003 * elev, t_p99 - 3.0)
+    return climate_normals(t_mean, t_p99, rh, wb_p99)
 
 
 def land_fields(
@@ -1168,8 +1101,7 @@ def land_fields(
     less in Scotland), times noise and a class factor, plus an urban premium of 25 USD/ha per
     unit of population potential sum(pop / (d**2 + 4**2)) [people/km2], capped at 3 M USD/ha.
     """
-    rng = rng_for(SEED, "land")
-    n1, n2, n3 = (smooth_noise(rng, s) for s in (4.0, 3.0, 1.5))
+    n1, n2, n3 = land_noise(SEED, lon.shape)
     cls = np.ones(lon.shape, np.uint8)
     arable = (lon > -2.2 + 0.5 * n1) & (lat < 55.0) & (elev < 200.0)
     arable |= (lon > -3.6 + 0.3 * n2) & (lat > 55.8) & (lat < 57.8) & (elev < 150.0)
@@ -1230,8 +1162,7 @@ def main(argv: list[str] | None = None) -> int:
 
     boundary = load_boundary()
     cities = load_places(boundary)
-    places = cities[cities["population"] >= PLACE_MIN_POP].reset_index(drop=True)
-    small = cities[cities["population"] < PLACE_MIN_POP].reset_index(drop=True)
+    places, small = split_places(cities, PLACE_MIN_POP)
     regions = make_regions(boundary)
     zones = make_zones(boundary)
     exclusions = make_exclusions(boundary, places)
