@@ -18,6 +18,7 @@ import importlib.util
 import math
 import shutil
 import tempfile
+import time
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -1490,3 +1491,102 @@ def split_places(cities: pd.DataFrame, min_pop: int) -> tuple[pd.DataFrame, pd.D
     places = cities[cities["population"] >= min_pop].reset_index(drop=True)
     small = cities[cities["population"] < min_pop].reset_index(drop=True)
     return places, small
+
+
+# ------------------------------------------------------------------------------------------
+# the whole build of a region whose script supplies its parts (GB, Saudi Arabia)
+# ------------------------------------------------------------------------------------------
+Grid = tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame, dict]
+"""Buses, branches and generators layers, and the grid's info (``load_cols``, ``slack``)."""
+
+
+@dataclass(frozen=True)
+class RegionParts:
+    """What a region script supplies to :func:`build_region`.
+
+    Attributes
+    ----------
+    name, gpkg_name
+        The boundary feature's name and the GeoPackage's file name.
+    place_min_pop
+        Places of this many people or more carry load and are written [people].
+    weak_buses, strong_buses, campus_mw
+        The siting-matters check (see :func:`siting_check`), ``campus_mw`` [MW].
+    raster_fields
+        ``(lon, lat, valid, places, exclusions, transform)`` -> the climate rasters [degC]
+        (see :func:`write_region_rasters`) and the land class and price rasters.
+    class_legend, nodata, source, ogr_date
+        As :func:`write_region_rasters` and :func:`write_region_gpkg` take them.
+    """
+
+    name: str
+    gpkg_name: str
+    place_min_pop: int
+    weak_buses: Sequence[str]
+    strong_buses: Sequence[str]
+    campus_mw: float
+    load_boundary: Callable[[], shapely.Geometry]
+    load_places: Callable[[shapely.Geometry], pd.DataFrame]
+    make_regions: Callable[[shapely.Geometry], gpd.GeoDataFrame]
+    make_zones: Callable[[shapely.Geometry], gpd.GeoDataFrame]
+    make_exclusions: Callable[[shapely.Geometry, pd.DataFrame], gpd.GeoDataFrame]
+    make_grid: Callable[[pd.DataFrame, pd.DataFrame, gpd.GeoDataFrame], Grid]
+    make_water: Callable[[pd.DataFrame], gpd.GeoDataFrame]
+    make_sites: Callable[[], gpd.GeoDataFrame]
+    raster_grid: Callable[[], tuple[np.ndarray, np.ndarray, rasterio.Affine]]
+    raster_fields: Callable[
+        [np.ndarray, np.ndarray, np.ndarray, pd.DataFrame, gpd.GeoDataFrame, rasterio.Affine],
+        tuple[dict[str, np.ndarray], tuple[np.ndarray, np.ndarray]],
+    ]
+    class_legend: str
+    nodata: float
+    source: str
+    ogr_date: str
+
+
+@dataclass(frozen=True)
+class BuiltRegion:
+    """The written layers a region's summary reports on."""
+
+    places: pd.DataFrame
+    buses: gpd.GeoDataFrame
+    branches: gpd.GeoDataFrame
+    gens: gpd.GeoDataFrame
+    info: dict
+    check: SitingCheck
+
+
+def build_region(parts: RegionParts, out: Path, say: Callable[..., None]) -> BuiltRegion:
+    """Build the region from its ``parts`` and write it to ``out`` (the GeoPackage without
+    a spatial index, the rasters); check that siting matters; print the time taken and the
+    grid's size."""
+    t0 = time.perf_counter()
+    boundary = parts.load_boundary()
+    places, small = split_places(parts.load_places(boundary), parts.place_min_pop)
+    regions = parts.make_regions(boundary)
+    zones = parts.make_zones(boundary)
+    exclusions = parts.make_exclusions(boundary, places)
+    buses, branches, gens, info = parts.make_grid(places, small, regions)
+    water = parts.make_water(places)
+    check = siting_check(
+        buses,
+        branches,
+        gens,
+        info["load_cols"],
+        parts.weak_buses,
+        parts.strong_buses,
+        parts.campus_mw,
+    )
+    grid = (buses, branches, gens)
+    layers = region_layers(parts.name, boundary, places, grid, water, exclusions, zones, regions)
+    layers["sites"] = parts.make_sites()
+    write_region_gpkg(out, parts.gpkg_name, layers, parts.ogr_date, spatial_index=False)
+    lon, lat, tf = parts.raster_grid()
+    valid = shapely.contains_xy(boundary, lon, lat)
+    climate, land = parts.raster_fields(lon, lat, valid, places, exclusions, tf)
+    write_region_rasters(
+        out, tf, valid, climate, land, parts.class_legend, parts.nodata, parts.source
+    )
+    say(f"wrote {out} in {time.perf_counter() - t0:.1f} s")
+    say_grid(say, places, buses, branches)
+    return BuiltRegion(places, buses, branches, gens, info, check)
