@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import math
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +43,11 @@ from region_common import (  # noqa: E402  (a sibling module, found through sys.
     GridRules,
     LineConfig,
     Projection,
+    RegionParts,
     TownRules,
     add_point_loads,
     branch_layer,
+    build_region,
     burn,
     bus_row,
     bus_table,
@@ -66,22 +67,16 @@ from region_common import (  # noqa: E402  (a sibling module, found through sys.
     population_potential,
     potable_rows,
     region_args,
-    region_layers,
     regions_of,
     require_connected,
     rng_for,
     routed_line,
     say_check_and_files,
     say_fleet,
-    say_grid,
-    siting_check,
     size_branches,
-    split_places,
     town_sites,
     trace_outline,
     water_source,
-    write_region_gpkg,
-    write_region_rasters,
 )
 from region_common import land_share as common_land_share  # noqa: E402
 from region_common import mask_grid as common_mask_grid  # noqa: E402
@@ -1134,64 +1129,59 @@ CAMPUS_MW = 1500.0
 """The siting-matters check: 1.5 GW of campuses, 500 MW at each of three buses."""
 
 
-def write_rasters(
-    out: Path, boundary: shapely.Geometry, places: pd.DataFrame, exclusions: gpd.GeoDataFrame
-) -> None:
+def raster_fields(
+    lon: np.ndarray,
+    lat: np.ndarray,
+    valid: np.ndarray,
+    places: pd.DataFrame,
+    exclusions: gpd.GeoDataFrame,
+    transform: rasterio.Affine,
+) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """The four climate rasters and the two land rasters (EPSG:4326, RASTER_RES cells)."""
-    lon, lat, tf = raster_grid()
-    valid = shapely.contains_xy(boundary, lon, lat)
     d_km = sea_distance_km(lon, lat)
     elev = elevation_proxy_m(lon, lat, d_km)
-    write_region_rasters(
-        out,
-        tf,
-        valid,
-        climate_fields(lon, lat, d_km),
-        land_fields(lon, lat, elev, valid, places, exclusions, tf),
-        "1 grassland/pasture, 2 arable, 3 forest, 4 urban, 5 open water, 6 protected, "
-        "7 upland moor and peat",
-        NODATA,
-        SOURCE_TAG,
-    )
+    climate = climate_fields(lon, lat, d_km)
+    return climate, land_fields(lon, lat, elev, valid, places, exclusions, transform)
+
+
+PARTS = RegionParts(
+    name="Great Britain",
+    gpkg_name="uk.gpkg",
+    place_min_pop=PLACE_MIN_POP,
+    weak_buses=WEAK_BUSES,
+    strong_buses=STRONG_BUSES,
+    campus_mw=CAMPUS_MW,
+    load_boundary=load_boundary,
+    load_places=load_places,
+    make_regions=make_regions,
+    make_zones=make_zones,
+    make_exclusions=make_exclusions,
+    make_grid=make_grid,
+    make_water=make_water,
+    make_sites=make_sites,
+    raster_grid=raster_grid,
+    raster_fields=raster_fields,
+    class_legend="1 grassland/pasture, 2 arable, 3 forest, 4 urban, 5 open water, 6 protected, "
+    "7 upland moor and peat",
+    nodata=NODATA,
+    source=SOURCE_TAG,
+    ogr_date=OGR_DATE,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Generate the GB region into ``--out`` (default data/uk) and print a summary."""
     args, say = region_args(__doc__, DEFAULT_OUT, argv)
-    t0 = time.perf_counter()
-
-    boundary = load_boundary()
-    cities = load_places(boundary)
-    places, small = split_places(cities, PLACE_MIN_POP)
-    regions = make_regions(boundary)
-    zones = make_zones(boundary)
-    exclusions = make_exclusions(boundary, places)
-    buses, branches, gens, info = make_grid(places, small, regions)
-    water = make_water(places)
-    check = siting_check(
-        buses, branches, gens, info["load_cols"], WEAK_BUSES, STRONG_BUSES, CAMPUS_MW
-    )
-
-    out: Path = args.out
-    grid = (buses, branches, gens)
-    layers = region_layers(
-        "Great Britain", boundary, places, grid, water, exclusions, zones, regions
-    )
-    layers["sites"] = make_sites()
-    write_region_gpkg(out, "uk.gpkg", layers, OGR_DATE, spatial_index=False)
-    write_rasters(out, boundary, places, exclusions)
-
-    say(f"wrote {out} in {time.perf_counter() - t0:.1f} s")
-    say_grid(say, places, buses, branches)
-    for c in info["load_cols"]:
-        flow, cap = b6_transfer(buses, branches, gens, c)
+    b = build_region(PARTS, args.out, say)
+    for c in b.info["load_cols"]:
+        flow, cap = b6_transfer(b.buses, b.branches, b.gens, c)
         say(
-            f"{c}: total {buses[c].sum():,.0f} MW, max loading {check.base[c]:.1%}, "
+            f"{c}: total {b.buses[c].sum():,.0f} MW, max loading {b.check.base[c]:.1%}, "
             f"Scotland -> England {flow:,.0f} MW of {cap:,.0f} MW boundary rating"
         )
-    say_fleet(say, buses, gens, info["slack"])
-    say(f"moved to 400 kV by the sizing: {', '.join(info['promoted']) or 'none'}")
-    say_check_and_files(say, check, out)
+    say_fleet(say, b.buses, b.gens, b.info["slack"])
+    say(f"moved to 400 kV by the sizing: {', '.join(b.info['promoted']) or 'none'}")
+    say_check_and_files(say, b.check, args.out)
     return 0
 
 
