@@ -44,7 +44,6 @@ from region_common import (  # noqa: E402  (a sibling module, found through sys.
     GridRules,
     LineConfig,
     Projection,
-    RegionParts,
     TownRules,
     add_point_loads,
     branch_layer,
@@ -74,6 +73,7 @@ from region_common import (  # noqa: E402  (a sibling module, found through sys.
     routed_line,
     say_check_and_files,
     say_fleet,
+    script_parts,
     size_branches,
     town_sites,
     trace_outline,
@@ -924,35 +924,18 @@ def raster_fields(
     return climate, land_fields(lon, lat, elev, valid, places, exclusions, transform)
 
 
-PARTS = RegionParts(
-    name="Saudi Arabia",
-    gpkg_name="saudi.gpkg",
-    place_min_pop=PLACE_MIN_POP,
-    weak_buses=WEAK_BUSES,
-    strong_buses=STRONG_BUSES,
-    campus_mw=CAMPUS_MW,
-    load_boundary=load_boundary,
-    load_places=load_places,
-    make_regions=make_regions,
-    make_zones=make_zones,
-    make_exclusions=make_exclusions,
-    make_grid=make_grid,
-    make_water=make_water,
-    make_sites=make_sites,
-    raster_grid=raster_grid,
-    raster_fields=raster_fields,
-    class_legend="1 desert plain/rangeland, 2 irrigated farmland, 3 mountains, 4 urban, "
-    "5 sand sea, 6 protected, 7 restricted",
-    nodata=NODATA,
-    source=SOURCE_TAG,
-    ogr_date=OGR_DATE,
+CLASS_LEGEND = (
+    "1 desert plain/rangeland, 2 irrigated farmland, 3 mountains, 4 urban, "
+    "5 sand sea, 6 protected, 7 restricted"
 )
+"""The land classes of land_class.tif."""
 
 
 def main(argv: list[str] | None = None) -> int:
     """Generate the Saudi region into ``--out`` (default data/saudi) and print a summary."""
     args, say = region_args(__doc__, DEFAULT_OUT, argv)
-    b = build_region(PARTS, args.out, say)
+    parts = script_parts(sys.modules[__name__], "Saudi Arabia", "saudi.gpkg", CLASS_LEGEND)
+    b = build_region(parts, args.out, say)
     for c in b.info["load_cols"]:
         cor = corridor_flows(b.buses, b.branches, b.gens, c)
         say(

@@ -12,6 +12,7 @@ Each region script keeps its own geography, grid rules and rasters.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import hashlib
 import importlib.util
@@ -23,6 +24,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import geopandas as gpd
@@ -1590,3 +1592,28 @@ def build_region(parts: RegionParts, out: Path, say: Callable[..., None]) -> Bui
     say(f"wrote {out} in {time.perf_counter() - t0:.1f} s")
     say_grid(say, places, buses, branches)
     return BuiltRegion(places, buses, branches, gens, info, check)
+
+
+_SCRIPT_CONSTANTS = {
+    "place_min_pop": "PLACE_MIN_POP",
+    "weak_buses": "WEAK_BUSES",
+    "strong_buses": "STRONG_BUSES",
+    "campus_mw": "CAMPUS_MW",
+    "nodata": "NODATA",
+    "source": "SOURCE_TAG",
+    "ogr_date": "OGR_DATE",
+}
+"""RegionParts field -> the constant of a region script that holds it."""
+
+
+def script_parts(script: ModuleType, name: str, gpkg_name: str, class_legend: str) -> RegionParts:
+    """The :class:`RegionParts` of a region script that follows the naming convention:
+    the constants of _SCRIPT_CONSTANTS and one function per remaining field, called as
+    the field (``load_boundary``, ``load_places``, ... ``raster_fields``)."""
+    given = {"name": name, "gpkg_name": gpkg_name, "class_legend": class_legend}
+    kw = {
+        f.name: getattr(script, _SCRIPT_CONSTANTS.get(f.name, f.name))
+        for f in dataclasses.fields(RegionParts)
+        if f.name not in given
+    }
+    return RegionParts(**given, **kw)
