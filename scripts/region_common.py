@@ -620,17 +620,16 @@ def potable_rows(
     for name, cap in capacity_m3_per_day.items():
         p = places[places["name"] == name].iloc[0]
         rows.append(
-            {
-                "name": f"{name} potable supply",
-                "kind": "potable",
-                "capacity_m3_per_day": cap,
-                "capacity_m3_per_day_2030": cap,
-                "cost_usd_per_m3": round(rng.uniform(*cost_usd_per_m3), 3),
-                "max_pipeline_km": max_pipeline_km,
-                "pipeline_cost_usd_per_km": np.nan,
-                "lon": p.lon + offset_deg[0],
-                "lat": p.lat + offset_deg[1],
-            }
+            water_source(
+                f"{name} potable supply",
+                "potable",
+                cap,
+                cap,
+                round(rng.uniform(*cost_usd_per_m3), 3),
+                max_pipeline_km,
+                p.lon + offset_deg[0],
+                p.lat + offset_deg[1],
+            )
         )
     return rows
 
@@ -680,6 +679,29 @@ def bus_table(
     )
     out["bus_type"] = out["bus_type"].astype("int64")
     return out
+
+
+def gen_row(
+    bus: int,
+    p_max_mw: float,
+    marginal_cost_usd_per_mwh: float,
+    co2_t_per_mwh: float,
+    fuel: str,
+    lat: float,
+    lon: float,
+    name: str,
+) -> dict:
+    """A generator row as :func:`generator_table` reads it (``bus``: 0-based bus row)."""
+    return {
+        "bus": bus,
+        "p_max_mw": p_max_mw,
+        "marginal_cost_usd_per_mwh": marginal_cost_usd_per_mwh,
+        "co2_t_per_mwh": co2_t_per_mwh,
+        "fuel": fuel,
+        "lat": lat,
+        "lon": lon,
+        "name": name,
+    }
 
 
 def generator_table(gens: pd.DataFrame) -> gpd.GeoDataFrame:
@@ -1251,18 +1273,7 @@ def fleet_with_peakers(
     rows = []
     for name, site, fuel, p, cost, co2 in units:
         b = main.loc[site]
-        rows.append(
-            {
-                "bus": int(b["idx"]),
-                "p_max_mw": p,
-                "marginal_cost_usd_per_mwh": cost,
-                "co2_t_per_mwh": co2,
-                "fuel": fuel,
-                "lat": b.lat,
-                "lon": b.lon,
-                "name": name,
-            }
-        )
+        rows.append(gen_row(int(b["idx"]), p, cost, co2, fuel, b.lat, b.lon, name))
     gap = gen_to_load * buses["load_mw"].sum() - sum(r["p_max_mw"] for r in rows)
     loads = buses[buses.load_mw > 0]
     for b, w in (loads["load_mw"] / loads["load_mw"].sum()).items():
@@ -1272,16 +1283,16 @@ def fleet_with_peakers(
         n = max(1, math.ceil(p / block_mw))
         for u in range(n):
             rows.append(
-                {
-                    "bus": int(buses.at[b, "idx"]),
-                    "p_max_mw": p / n,
-                    "marginal_cost_usd_per_mwh": round(rng.uniform(*cost_usd_per_mwh), 2),
-                    "co2_t_per_mwh": co2_t_per_mwh,
-                    "fuel": "gas_ct",
-                    "lat": buses.at[b, "lat"],
-                    "lon": buses.at[b, "lon"],
-                    "name": f"{buses.at[b, 'site']} peaking gas {u + 1}",
-                }
+                gen_row(
+                    int(buses.at[b, "idx"]),
+                    p / n,
+                    round(rng.uniform(*cost_usd_per_mwh), 2),
+                    co2_t_per_mwh,
+                    "gas_ct",
+                    buses.at[b, "lat"],
+                    buses.at[b, "lon"],
+                    f"{buses.at[b, 'site']} peaking gas {u + 1}",
+                )
             )
     gens = pd.DataFrame(rows)
     gens["p_max_mw"] = gens["p_max_mw"].round(1)
