@@ -49,12 +49,14 @@ from region_common import (  # noqa: E402  (a sibling module, found through sys.
     DCNetwork,
     LineConfig,
     Projection,
+    branch_row,
     burn,
     bus_table,
     clean,
     climate_normals,
     compass,
     delaunay_edges,
+    fleet_frame,
     gen_row,
     generator_table,
     geodesic_km,
@@ -753,9 +755,7 @@ def build_generators(buses: pd.DataFrame, sites: list[Site]) -> pd.DataFrame:
                         f"{buses.at[b, 'name'][:-4]} {fuel} {u + 1}",
                     )
                 )
-    gens = pd.DataFrame(rows)
-    gens["p_max_mw"] = gens["p_max_mw"].round(1)
-    return gens
+    return fleet_frame(rows)
 
 
 class Reinforce(Exception):
@@ -1077,28 +1077,7 @@ def _make_grid(
                 up = (UPGRADE_SHARE * rating, UPGRADE_USD_PER_KM[r.voltage_kv] * r.length_km, lead)
             else:
                 up = (np.nan, np.nan, np.nan)
-        geom = shapely.LineString([(fb.lon, fb.lat), (tb.lon, tb.lat)])
-        rows.append(
-            {
-                "branch_id": str(k + 1),
-                "from_bus": str(r.f + 1),
-                "to_bus": str(r.t + 1),
-                "x_pu": round(float(xx), 6),
-                "r_pu": round(float(rr), 6),
-                "b_pu": round(float(bb), 6),
-                "rating_mw": float(rating),
-                "rating_emergency_mw": round(float(emerg), 1),
-                "tap_ratio": 1.0,
-                "shift_deg": 0.0,
-                "in_service": True,
-                "length_km": float(r.length_km),
-                "voltage_kv": float(r.voltage_kv),
-                "upgrade_added_mw": float(up[0]),
-                "upgrade_cost_usd": float(np.round(up[1], -3)) if np.isfinite(up[1]) else np.nan,
-                "upgrade_lead_time_years": float(up[2]),
-                "geometry": geom,
-            }
-        )
+        rows.append(branch_row(k, r, fb, tb, xx, rr, bb, rating, emerg, up))
     br_out = gpd.GeoDataFrame(rows, geometry="geometry", crs=CRS_LL)
     # the x used for sizing must be the x written (rounding aside)
     assert np.allclose(br_out["x_pu"], branches["x_pu"], rtol=1e-3, atol=2e-6)

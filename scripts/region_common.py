@@ -1204,6 +1204,50 @@ def size_branches(
     return br
 
 
+def branch_row(
+    k: int,
+    r: Any,
+    fb: Any,
+    tb: Any,
+    x_pu: float,
+    r_pu: float,
+    b_pu: float,
+    rating_mw: float,
+    emergency_mw: float,
+    upgrade: tuple[float, float, float],
+) -> dict:
+    """Row ``k`` of the branches layer for branch ``r`` (``f``, ``t`` bus rows,
+    ``length_km``, ``voltage_kv``) between buses ``fb`` and ``tb`` (``lon``, ``lat``):
+    impedances [pu], ratings [MW] and the upgrade (added MW, cost USD, lead years; NaN:
+    none)."""
+    return {
+        "branch_id": str(k + 1),
+        "from_bus": str(r.f + 1),
+        "to_bus": str(r.t + 1),
+        "x_pu": round(float(x_pu), 6),
+        "r_pu": round(float(r_pu), 6),
+        "b_pu": round(float(b_pu), 6),
+        "rating_mw": float(rating_mw),
+        "rating_emergency_mw": round(float(emergency_mw), 1),
+        "tap_ratio": 1.0,
+        "shift_deg": 0.0,
+        "in_service": True,
+        "length_km": float(r.length_km),
+        "voltage_kv": float(r.voltage_kv),
+        "upgrade_added_mw": float(upgrade[0]),
+        "upgrade_cost_usd": float(np.round(upgrade[1], -3)),
+        "upgrade_lead_time_years": float(upgrade[2]),
+        "geometry": shapely.LineString([(fb.lon, fb.lat), (tb.lon, tb.lat)]),
+    }
+
+
+def fleet_frame(rows: list[dict]) -> pd.DataFrame:
+    """The generators of :func:`gen_row` rows, ``p_max_mw`` rounded to 0.1 MW."""
+    gens = pd.DataFrame(rows)
+    gens["p_max_mw"] = gens["p_max_mw"].round(1)
+    return gens
+
+
 def branch_layer(
     buses: pd.DataFrame,
     br: pd.DataFrame,
@@ -1231,26 +1275,9 @@ def branch_layer(
             rr, _x, bb = line_params(r.voltage_kv, r.length_km, cfg, rules.base_mva)
             usd = rules.upgrade_usd_per_km[r.voltage_kv] * r.length_km
             up = (rules.upgrade_share * r.rating_mw, usd, lead)
+        rating = float(r.rating_mw)
         rows.append(
-            {
-                "branch_id": str(k + 1),
-                "from_bus": str(r.f + 1),
-                "to_bus": str(r.t + 1),
-                "x_pu": round(float(r.x_pu), 6),
-                "r_pu": round(float(rr), 6),
-                "b_pu": round(float(bb), 6),
-                "rating_mw": float(r.rating_mw),
-                "rating_emergency_mw": round(float(r.rating_mw) * rules.emergency_factor, 1),
-                "tap_ratio": 1.0,
-                "shift_deg": 0.0,
-                "in_service": True,
-                "length_km": float(r.length_km),
-                "voltage_kv": float(r.voltage_kv),
-                "upgrade_added_mw": float(up[0]),
-                "upgrade_cost_usd": float(np.round(up[1], -3)),
-                "upgrade_lead_time_years": float(up[2]),
-                "geometry": shapely.LineString([(fb.lon, fb.lat), (tb.lon, tb.lat)]),
-            }
+            branch_row(k, r, fb, tb, r.x_pu, rr, bb, rating, rating * rules.emergency_factor, up)
         )
     return gpd.GeoDataFrame(rows, geometry="geometry", crs=CRS_LL)
 
@@ -1294,9 +1321,7 @@ def fleet_with_peakers(
                     f"{buses.at[b, 'site']} peaking gas {u + 1}",
                 )
             )
-    gens = pd.DataFrame(rows)
-    gens["p_max_mw"] = gens["p_max_mw"].round(1)
-    return gens
+    return fleet_frame(rows)
 
 
 def burn(geoms: gpd.GeoSeries, shape: tuple[int, int], transform: rasterio.Affine) -> np.ndarray:
