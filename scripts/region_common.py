@@ -1,12 +1,16 @@
-"""Helpers shared by the embedded-region scripts (``make_demo_region.py``, ``make_uk_region.py``).
+"""Helpers shared by the embedded-region scripts (``make_demo_region.py``,
+``make_uk_region.py``, ``make_saudi_region.py``).
 
-Only code that is the same for every region lives here: seeded random streams, geodesic
-distances, ellipses drawn in a projected CRS, geometry clean-up, the GeoNames place reader,
-the Delaunay line planner, per-unit line parameters, the DC power flow with the
-proportional-dispatch rule, the bus and generator tables, the "siting matters" check, the
-global-land-mask reader, Stull's wet bulb, the byte-reproducible GeoPackage and GeoTIFF
+Only code that is the same for more than one region lives here: seeded random streams,
+geodesic distances, ellipses drawn in a projected CRS, geometry clean-up, the GeoNames place
+reader, the Delaunay line planner, per-unit line parameters, the DC power flow with the
+proportional-dispatch rule, the bus, branch, generator and water-source rows and tables, the
+"siting matters" check, the global-land-mask reader and outline tracer, Stull's wet bulb,
+the land noise and population potential, the byte-reproducible GeoPackage and GeoTIFF
 writers and the parts of ``main`` every region has (arguments, write-out, summary lines).
-Each region script keeps its own geography, grid rules and rasters.
+The GB and Saudi scripts share more (town substations, branch sizing, the peaking fleet,
+:func:`build_region`, which runs their whole build from the parts each script names).
+Each region script keeps its own geography, grid rules, figures and rasters.
 """
 
 from __future__ import annotations
@@ -1646,7 +1650,7 @@ def script_parts(script: ModuleType, name: str, gpkg_name: str, class_legend: st
     """The :class:`RegionParts` of a region script that follows the naming convention:
     the constants of _SCRIPT_CONSTANTS and one function per remaining field, called as
     the field (``load_boundary``, ``load_places``, ... ``raster_fields``)."""
-    given = {"name": name, "gpkg_name": gpkg_name, "class_legend": class_legend}
+    given: dict[str, Any] = {"name": name, "gpkg_name": gpkg_name, "class_legend": class_legend}
     kw = {
         f.name: getattr(script, _SCRIPT_CONSTANTS.get(f.name, f.name))
         for f in dataclasses.fields(RegionParts)
