@@ -40,7 +40,7 @@ import pyogrio
 import rasterio
 import shapely
 from pyproj import Transformer
-from rasterio.features import rasterize, shapes
+from rasterio.features import shapes
 from rasterio.transform import from_origin
 from scipy import ndimage
 
@@ -49,17 +49,24 @@ from region_common import (  # noqa: E402  (a sibling module, found through sys.
     DCNetwork,
     LineConfig,
     Projection,
+    branch_row,
+    burn,
     bus_table,
     clean,
+    climate_normals,
     compass,
     delaunay_edges,
+    fleet_frame,
+    gen_row,
     generator_table,
     geodesic_km,
     geonames_places,
+    land_noise,
     line_params,
     numbered_exclusions,
     numbered_water_sources,
     plan_lines,
+    population_potential,
     potable_rows,
     proportional_injection,
     region_args,
@@ -68,14 +75,13 @@ from region_common import (  # noqa: E402  (a sibling module, found through sys.
     say_check_and_files,
     say_fleet,
     siting_check,
-    stull_wet_bulb_c,
+    water_source,
     write_region_gpkg,
     write_region_rasters,
 )
 from region_common import land_mask as common_land_mask  # noqa: E402
 from region_common import raster_grid as common_raster_grid  # noqa: E402
 from region_common import rng_for as common_rng_for  # noqa: E402
-from region_common import smooth_noise as common_smooth_noise  # noqa: E402
 from region_common import urban_radius_km as common_urban_radius_km  # noqa: E402
 
 OGR_DATE = "2026-01-01T00:00:00Z"
@@ -715,34 +721,12 @@ def build_generators(buses: pd.DataFrame, sites: list[Site]) -> pd.DataFrame:
         b = bus_of_site[site_index[name]]
         n_units = 2 if p > 1000 else 1
         for u in range(n_units):
-            rows.append(
-                {
-                    "bus": b,
-                    "p_max_mw": p / n_units,
-                    "marginal_cost_usd_per_mwh": cost,
-                    "co2_t_per_mwh": co2,
-                    "fuel": fuel,
-                    "lat": lat,
-                    "lon": lon,
-                    "name": f"{name} {u + 1}",
-                }
-            )
+            rows.append(gen_row(b, p / n_units, cost, co2, fuel, lat, lon, f"{name} {u + 1}"))
     for name, lat, lon, fuel, p in RENEWABLES:
         d = np.array([geodesic_km(lon, lat, s.lon, s.lat) for s in sites])
         cands = [k for k in np.argsort(d, kind="stable") if sites[k].kind != "plant"]
         k = int(cands[0])
-        rows.append(
-            {
-                "bus": bus_of_site[k],
-                "p_max_mw": p,
-                "marginal_cost_usd_per_mwh": 0.0,
-                "co2_t_per_mwh": 0.0,
-                "fuel": fuel,
-                "lat": lat,
-                "lon": lon,
-                "name": name,
-            }
-        )
+        rows.append(gen_row(bus_of_site[k], p, 0.0, 0.0, fuel, lat, lon, name))
     fixed = sum(r["p_max_mw"] for r in rows)
     total_load = float(buses["load_mw"].sum())
     gas = GEN_TO_LOAD * total_load - fixed
@@ -760,20 +744,18 @@ def build_generators(buses: pd.DataFrame, sites: list[Site]) -> pd.DataFrame:
             n_units = max(1, math.ceil(p / GAS_BLOCK_MW))
             for u in range(n_units):
                 rows.append(
-                    {
-                        "bus": int(b),
-                        "p_max_mw": p / n_units,
-                        "marginal_cost_usd_per_mwh": round(rng.uniform(*cost_range), 2),
-                        "co2_t_per_mwh": co2,
-                        "fuel": fuel,
-                        "lat": buses.at[b, "lat"],
-                        "lon": buses.at[b, "lon"],
-                        "name": f"{buses.at[b, 'name'][:-4]} {fuel} {u + 1}",
-                    }
+                    gen_row(
+                        int(b),
+                        p / n_units,
+                        round(rng.uniform(*cost_range), 2),
+                        co2,
+                        fuel,
+                        buses.at[b, "lat"],
+                        buses.at[b, "lon"],
+                        f"{buses.at[b, 'name'][:-4]} {fuel} {u + 1}",
+                    )
                 )
-    gens = pd.DataFrame(rows)
-    gens["p_max_mw"] = gens["p_max_mw"].round(1)
-    return gens
+    return fleet_frame(rows)
 
 
 class Reinforce(Exception):
@@ -943,19 +925,8 @@ def climate_fields(lon: np.ndarray, lat: np.ndarray, d_km: np.ndarray) -> dict[s
     arid = 1.5 * np.clip((-lon - 101.0) / 3.0, 0.0, 1.0)
     t_p99 = 37.5 + inland + hot_south + arid - 3.5 * np.exp(-d_km / 60.0) - 0.002 * elev
     rh = np.clip(78.0 - 4.0 * np.maximum(0.0, -lon - 95.0) + 8.0 * np.exp(-d_km / 50.0), 25.0, 85.0)
-    wb_mean = stull_wet_bulb_c(t_mean, rh)
     wb_p99 = 21.5 + 5.5 * (rh - 30.0) / 48.0 - 0.0012 * elev
-    return {
-        "dry_bulb_mean_c": t_mean,
-        "dry_bulb_p99_c": t_p99,
-        "wet_bulb_mean_c": wb_mean,
-        "wet_bulb_p99_c": np.clip(wb_p99, 19.0, 28.5),
-    }
-
-
-def smooth_noise(rng: np.random.Generator, sigma_cells: float) -> np.ndarray:
-    """Smoothed unit noise on the raster grid (see :func:`region_common.smooth_noise`)."""
-    return common_smooth_noise(rng, sigma_cells, (RASTER_ROWS, RASTER_COLS))
+    return climate_normals(t_mean, t_p99, rh, np.clip(wb_p99, 19.0, 28.5))
 
 
 def land_fields(
@@ -979,8 +950,7 @@ def land_fields(
     potential sum(pop / (d**2 + 8**2)) [people/km2]: about 300,000 USD/ha in central
     Houston, 90,000 in El Paso, 25,000 in Amarillo; capped at 400,000 USD/ha.
     """
-    rng = rng_for("land")
-    n1, n2, n3 = (smooth_noise(rng, s) for s in (4.0, 3.0, 1.5))
+    n1, n2, n3 = land_noise(SEED, lon.shape)
     crop = np.zeros(lon.shape)
     crop = np.maximum(crop, (lat > 33.0 + 0.3 * n1) & (lon > -103.1) & (lon < -100.4 + 0.4 * n2))
     crop = np.maximum(
@@ -1001,27 +971,14 @@ def land_fields(
     cls[wet] = 7
     for kind, value in (("urban", 4), ("water", 5), ("protected", 6)):
         geoms = exclusions.loc[exclusions["kind"] == kind, "geometry"]
-        mask = rasterize(
-            ((g, 1) for g in geoms),
-            out_shape=lon.shape,
-            transform=transform,
-            fill=0,
-            dtype="uint8",
-            all_touched=False,
-        ).astype(bool)
-        cls[mask] = value
+        cls[burn(geoms, lon.shape, transform)] = value
     cls[inside & ~land] = 5
     cls[~inside] = 0
 
     knots_lon = [-106.7, -103.0, -101.0, -99.0, -97.5, -95.0, -93.4]
     knots_usd = [1500.0, 1800.0, 3500.0, 7000.0, 12000.0, 9000.0, 7500.0]
     rural = np.interp(lon, knots_lon, knots_usd)
-    coslat = np.cos(np.radians(lat))
-    gravity = np.zeros(lon.shape)
-    for r in places.itertuples():
-        dx = (lon - r.lon) * 111.32 * coslat
-        dy = (lat - r.lat) * 110.57
-        gravity += r.population / (dx * dx + dy * dy + 64.0)
+    gravity = population_potential(lon, lat, places, 8.0)
     factor = {1: 1.0, 2: 1.25, 3: 1.0, 4: 1.0, 5: 0.8, 6: 1.0, 7: 0.6}
     cf = np.vectorize(lambda c: factor.get(int(c), 1.0))(cls)
     cost = rural * np.exp(0.25 * n2) * cf + URBAN_PREMIUM * gravity * np.exp(0.15 * n3)
@@ -1120,28 +1077,7 @@ def _make_grid(
                 up = (UPGRADE_SHARE * rating, UPGRADE_USD_PER_KM[r.voltage_kv] * r.length_km, lead)
             else:
                 up = (np.nan, np.nan, np.nan)
-        geom = shapely.LineString([(fb.lon, fb.lat), (tb.lon, tb.lat)])
-        rows.append(
-            {
-                "branch_id": str(k + 1),
-                "from_bus": str(r.f + 1),
-                "to_bus": str(r.t + 1),
-                "x_pu": round(float(xx), 6),
-                "r_pu": round(float(rr), 6),
-                "b_pu": round(float(bb), 6),
-                "rating_mw": float(rating),
-                "rating_emergency_mw": round(float(emerg), 1),
-                "tap_ratio": 1.0,
-                "shift_deg": 0.0,
-                "in_service": True,
-                "length_km": float(r.length_km),
-                "voltage_kv": float(r.voltage_kv),
-                "upgrade_added_mw": float(up[0]),
-                "upgrade_cost_usd": float(np.round(up[1], -3)) if np.isfinite(up[1]) else np.nan,
-                "upgrade_lead_time_years": float(up[2]),
-                "geometry": geom,
-            }
-        )
+        rows.append(branch_row(k, r, fb, tb, xx, rr, bb, rating, emerg, up))
     br_out = gpd.GeoDataFrame(rows, geometry="geometry", crs=CRS_LL)
     # the x used for sizing must be the x written (rounding aside)
     assert np.allclose(br_out["x_pu"], branches["x_pu"], rtol=1e-3, atol=2e-6)
@@ -1219,17 +1155,16 @@ def make_water(places: pd.DataFrame) -> gpd.GeoDataFrame:
         pipe = float(np.clip(20.0 + 18.0 * scale, 20.0, 60.0))
         growth = (1.0 + rng.uniform(0.01, 0.03)) ** (WATER_YEAR - BASE_YEAR)
         rows.append(
-            {
-                "name": f"{r.name} water reclamation",
-                "kind": "reclaimed",
-                "capacity_m3_per_day": round(avail, -1),
-                "capacity_m3_per_day_2030": round(avail * growth, -1),
-                "cost_usd_per_m3": round(cost, 3),
-                "max_pipeline_km": round(pipe, 1),
-                "pipeline_cost_usd_per_km": np.nan,
-                "lon": r.lon,
-                "lat": r.lat,
-            }
+            water_source(
+                f"{r.name} water reclamation",
+                "reclaimed",
+                round(avail, -1),
+                round(avail * growth, -1),
+                round(cost, 3),
+                round(pipe, 1),
+                r.lon,
+                r.lat,
+            )
         )
     potable = {
         "Dallas": 40000.0,
@@ -1241,30 +1176,29 @@ def make_water(places: pd.DataFrame) -> gpd.GeoDataFrame:
     }
     rows += potable_rows(places, potable, rng, (1.5, 2.2), 25.0, (0.03, 0.03))
     rows.append(
-        {
-            "name": "Corpus Christi Inner Harbor seawater desalination (planned)",
-            "kind": "desalination",
-            "capacity_m3_per_day": 0.0,
-            "capacity_m3_per_day_2030": 113_500.0,
-            "cost_usd_per_m3": 2.6,
-            "max_pipeline_km": 60.0,
-            "pipeline_cost_usd_per_km": 2.5e6,
-            "lon": -97.42,
-            "lat": 27.81,
-        }
+        water_source(
+            "Corpus Christi Inner Harbor seawater desalination (planned)",
+            "desalination",
+            0.0,
+            113_500.0,
+            2.6,
+            60.0,
+            -97.42,
+            27.81,
+            pipeline_cost_usd_per_km=2.5e6,
+        )
     )
     rows.append(
-        {
-            "name": "Brownsville brackish groundwater desalination",
-            "kind": "desalination",
-            "capacity_m3_per_day": 8000.0,
-            "capacity_m3_per_day_2030": 8000.0,
-            "cost_usd_per_m3": 1.1,
-            "max_pipeline_km": 40.0,
-            "pipeline_cost_usd_per_km": np.nan,
-            "lon": -97.55,
-            "lat": 25.95,
-        }
+        water_source(
+            "Brownsville brackish groundwater desalination",
+            "desalination",
+            8000.0,
+            8000.0,
+            1.1,
+            40.0,
+            -97.55,
+            25.95,
+        )
     )
     return numbered_water_sources(rows)
 

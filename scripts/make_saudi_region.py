@@ -28,51 +28,59 @@ from __future__ import annotations
 import importlib.util
 import math
 import sys
-import time
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import rasterio
 import shapely
-from rasterio.features import rasterize, shapes
-from rasterio.transform import from_origin
 from scipy import ndimage
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from region_common import (  # noqa: E402  (a sibling module, found through sys.path)
     CRS_LL,
-    DCNetwork,
+    GridRules,
     LineConfig,
     Projection,
+    TownRules,
+    add_point_loads,
+    branch_layer,
+    build_region,
+    burn,
+    bus_row,
     bus_table,
     clean,
+    climate_normals,
+    drop_nested_places,
+    ellipse_exclusions,
+    fleet_with_peakers,
     generator_table,
-    geodesic_km,
     geonames_places,
-    land_mask,
-    line_params,
-    numbered_exclusions,
+    land_noise,
+    land_share,
+    layer_flows_mw,
     numbered_water_sources,
+    ordered_buses,
     plan_lines,
-    proportional_injection,
+    point_sites,
+    population_potential,
     region_args,
-    region_layers,
     regions_of,
+    require_connected,
     rng_for,
+    routed_line,
     say_check_and_files,
     say_fleet,
-    siting_check,
-    stull_wet_bulb_c,
-    urban_radius_km,
-    write_region_gpkg,
-    write_region_rasters,
+    script_parts,
+    size_branches,
+    town_sites,
+    trace_outline,
+    water_source,
 )
+from region_common import mask_grid as common_mask_grid  # noqa: E402
 from region_common import raster_grid as common_raster_grid  # noqa: E402
-from region_common import smooth_noise as common_smooth_noise  # noqa: E402
 
 OGR_DATE = "2026-01-01T00:00:00Z"
 REPO = Path(__file__).resolve().parents[1]
@@ -109,6 +117,18 @@ SPLIT_POP = 1_000_000
 """Places larger than this are served from several 380 kV substations."""
 RURAL_GAP_KM = 70.0
 """A town of 5,000 people or more this far from every substation gets a rural 132 kV one."""
+TOWN_RULES = TownRules(
+    split_pop=SPLIT_POP,
+    reach_km=15.0,
+    direct_km=40.0,
+    join_km=30.0,
+    rural_gap_km=RURAL_GAP_KM,
+    density_per_km2=URBAN_DENSITY_PER_KM2,
+)
+"""Where the load goes (see region_common.town_sites): a place of more than SPLIT_POP is
+served from every 380 kV substation within its urban-core radius + 15 km, in equal parts
+(Riyadh from four, Jeddah from two); another within 40 km of one from it; the others join
+a town substation within 30 km or start one."""
 SA_PEAK_MW = 68_000.0
 """Summer peak demand spread over the places by population and industry [MW]: SEC / ECRA
 report a peak load of about 65-72 GW in 2022-2024 (ECRA Annual Statistical Booklet)."""
@@ -283,6 +303,15 @@ UPGRADE_SHARE = 0.5
 UPGRADE_LEAD_YEARS = {380.0: 3.0, 132.0: 2.0}
 """SEC builds 380 kV reinforcements in about three years [inferred from SEC project
 announcements]."""
+GRID_RULES = GridRules(
+    line_configs=LINE_CONFIGS,
+    max_transformers=MAX_TRANSFORMERS,
+    max_base_loading=MAX_BASE_LOADING,
+    base_mva=BASE_MVA,
+    emergency_factor=EMERGENCY_FACTOR,
+    upgrade_share=UPGRADE_SHARE,
+    upgrade_usd_per_km=UPGRADE_USD_PER_KM,
+)
 SUBSTATION_UPGRADE_MW = {380.0: 1000.0, 132.0: 200.0}
 SUBSTATION_UPGRADE_USD_PER_MW = 0.25e6
 SUBSTATION_UPGRADE_LEAD_YEARS = 2.0
@@ -449,12 +478,7 @@ def natural_earth() -> gpd.GeoDataFrame:
 
 def mask_grid() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Land mask on the MASK_RES grid: cell-centre lon, lat and land (True)."""
-    lon = MASK_WEST + MASK_RES * (np.arange(int(round((MASK_EAST - MASK_WEST) / MASK_RES))) + 0.5)
-    lat = MASK_NORTH - MASK_RES * (
-        np.arange(int(round((MASK_NORTH - MASK_SOUTH) / MASK_RES))) + 0.5
-    )
-    lo, la = np.meshgrid(lon, lat)
-    return lo, la, land_mask(la, lo, MASK_SOUTH - 0.3, MASK_NORTH + 0.3)
+    return common_mask_grid(MASK_WEST, MASK_EAST, MASK_SOUTH, MASK_NORTH, MASK_RES)
 
 
 def load_boundary() -> shapely.MultiPolygon:
@@ -473,18 +497,7 @@ def load_boundary() -> shapely.MultiPolygon:
     )
     lo, la, land = mask_grid()
     inside = land & shapely.contains_xy(keep_area, lo, la)
-    labels, n = ndimage.label(inside)
-    sizes = ndimage.sum(inside, labels, range(1, n + 1))
-    drop = set()
-    for _name, lat, lon in NOT_SAUDI:
-        drop.add(int(labels[int((MASK_NORTH - lat) / MASK_RES), int((lon - MASK_WEST) / MASK_RES)]))
-    keep = [k for k in range(1, n + 1) if sizes[k - 1] >= MIN_ISLAND_CELLS and k not in drop]
-    sau = np.isin(labels, keep).astype(np.uint8)
-    tf = from_origin(MASK_WEST, MASK_NORTH, MASK_RES, MASK_RES)
-    polys = [shapely.geometry.shape(g) for g, v in shapes(sau, transform=tf) if v == 1]
-    geom = clean(shapely.simplify(shapely.union_all(polys), 0.012, preserve_topology=True))
-    parts = sorted(getattr(geom, "geoms", [geom]), key=lambda p: (-p.area, p.bounds))
-    return shapely.MultiPolygon(parts)
+    return trace_outline(inside, NOT_SAUDI, MIN_ISLAND_CELLS, MASK_WEST, MASK_NORTH, MASK_RES)
 
 
 def load_places(boundary: shapely.Geometry, min_pop: int = 5000) -> pd.DataFrame:
@@ -498,16 +511,7 @@ def load_places(boundary: shapely.Geometry, min_pop: int = 5000) -> pd.DataFrame
         ``place_id`` (GeoNames ID as text), ``name``, ``population``, ``lat``, ``lon``.
     """
     df = geonames_places(boundary, "SA", ADMIN1, min_pop)
-    xy = PROJ.to_km(df["lon"].to_numpy(), df["lat"].to_numpy())
-    radius = urban_radius_km(df["population"].to_numpy(), URBAN_DENSITY_PER_KM2)
-    kept: list[int] = []
-    for i in range(len(df)):
-        if kept:
-            d = np.hypot(*(xy[kept] - xy[i]).T)
-            if (d < radius[kept]).any():
-                continue
-        kept.append(i)
-    return df.loc[kept].reset_index(drop=True)
+    return drop_nested_places(df, PROJ, URBAN_DENSITY_PER_KM2)
 
 
 # ==========================================================================================
@@ -537,43 +541,20 @@ def make_zones(boundary: shapely.Geometry) -> gpd.GeoDataFrame:
 
 def make_sites() -> gpd.GeoDataFrame:
     """The announced AI campus sites, as candidate points (places approximate)."""
-    df = pd.DataFrame(ANNOUNCED_SITES, columns=["site_id", "name", "lat", "lon"])
-    return gpd.GeoDataFrame(
-        {
-            "site_id": df["site_id"],
-            "name": df["name"],
-            "fixed_cost_usd": np.nan,
-            "max_it_mw": np.nan,
-            "land_cost_usd_per_ha": np.nan,
-            "area_ha": np.nan,
-        },
-        geometry=gpd.points_from_xy(df["lon"], df["lat"]),
-        crs=CRS_LL,
-    )
+    return point_sites(ANNOUNCED_SITES)
 
 
 def make_exclusions(boundary: shapely.Geometry, places: pd.DataFrame) -> gpd.GeoDataFrame:
     """Reserves (protected), sand seas and the haram areas (other), a military city
     (military): ellipses at the real places; urban cores: discs of area population /
     URBAN_DENSITY_PER_KM2."""
-    rows: list[dict] = []
     groups = (
         ("protected", PROTECTED),
         ("other", SAND_SEAS),
         ("other", RESTRICTED),
         ("military", MILITARY),
     )
-    for kind, items in groups:
-        for name, lat, lon, a, b, az in items:
-            g = clean(PROJ.ellipse(lat, lon, a, b, az).intersection(boundary))
-            if not g.is_empty:
-                rows.append({"kind": kind, "name": name, "geometry": g})
-    for r in places[places["population"] >= URBAN_MIN_POP].itertuples():
-        rad = float(urban_radius_km(r.population, URBAN_DENSITY_PER_KM2))
-        g = clean(PROJ.ellipse(r.lat, r.lon, rad, rad, 0.0).intersection(boundary))
-        if not g.is_empty:
-            rows.append({"kind": "urban", "name": f"{r.name} urban core", "geometry": g})
-    return numbered_exclusions(rows)
+    return ellipse_exclusions(boundary, PROJ, groups, places, URBAN_MIN_POP, URBAN_DENSITY_PER_KM2)
 
 
 # ==========================================================================================
@@ -587,83 +568,13 @@ def supergrid_lines(sub: pd.DataFrame) -> list[tuple[int, int]]:
 
     def allowed(i: int, j: int) -> bool:
         a, b = sub.iloc[i], sub.iloc[j]
-        t = np.linspace(0.0, 1.0, 40)
-        lo, la = a.lon + t * (b.lon - a.lon), a.lat + t * (b.lat - a.lat)
-        return float(land_mask(la, lo, MASK_SOUTH - 0.3, MASK_NORTH + 0.3).mean()) >= 0.85
+        return land_share(a.lon, a.lat, b.lon, b.lat, MASK_SOUTH - 0.3, MASK_NORTH + 0.3) >= 0.85
 
     edges = plan_lines(
         xy, target_degree=3.0, max_len_km=400.0, detour=1.4, min_degree=2, allowed=allowed
     )
-    r, c = zip(*edges, strict=True)
-    n_parts = connected_components(
-        coo_matrix((np.ones(len(edges)), (r, c)), shape=(len(sub), len(sub))), directed=False
-    )[0]
-    if n_parts != 1:
-        raise RuntimeError(f"the 380 kV grid falls into {n_parts} parts")
+    require_connected(edges, len(sub), "the 380 kV grid")
     return sorted(edges)
-
-
-def town_sites(
-    places: pd.DataFrame, small: pd.DataFrame, sub: pd.DataFrame
-) -> tuple[np.ndarray, list[dict]]:
-    """Where each place's load goes: a 380 kV substation's 132 kV side, or a 132 kV town
-    substation.
-
-    A place of more than SPLIT_POP people is served from every 380 kV substation within
-    its urban-core radius + 15 km, in equal parts (Riyadh from four, Jeddah from two).
-    Another place within 40 km of a 380 kV substation is served from it. The others,
-    largest first, join a town substation within 30 km or start one; each town substation
-    belongs to its nearest 380 kV substation. A small town farther than RURAL_GAP_KM from
-    every substation gets a rural one.
-
-    Returns
-    -------
-    gsp_pop
-        People served from each 380 kV substation's 132 kV side.
-    towns
-        ``name, lat, lon, population, gsp`` (index of the 380 kV substation).
-    """
-    gsp_pop = np.zeros(len(sub))
-    towns: list[dict] = []
-
-    def dists(lon: float, lat: float) -> np.ndarray:
-        return np.array([geodesic_km(lon, lat, s.lon, s.lat) for s in sub.itertuples()])
-
-    for r in places.itertuples():
-        d = dists(r.lon, r.lat)
-        k = int(np.argmin(d))
-        if r.population > SPLIT_POP:
-            reach = float(urban_radius_km(r.population, URBAN_DENSITY_PER_KM2)) + 15.0
-            near = np.flatnonzero(d <= max(reach, float(d[k])))
-            gsp_pop[near] += r.population / len(near)
-        elif d[k] <= 40.0:
-            gsp_pop[k] += r.population
-        elif near_t := [t for t in towns if geodesic_km(r.lon, r.lat, t["lon"], t["lat"]) <= 30]:
-            near_t[0]["population"] += r.population
-        else:
-            towns.append(
-                {
-                    "name": r.name,
-                    "lat": r.lat,
-                    "lon": r.lon,
-                    "population": float(r.population),
-                    "gsp": k,
-                }
-            )
-    for r in small.itertuples():
-        d = dists(r.lon, r.lat)
-        d_town = min((geodesic_km(r.lon, r.lat, t["lon"], t["lat"]) for t in towns), default=1e9)
-        if min(float(d.min()), d_town) > RURAL_GAP_KM:
-            towns.append(
-                {
-                    "name": r.name,
-                    "lat": r.lat,
-                    "lon": r.lon,
-                    "population": float(r.population),
-                    "gsp": int(np.argmin(d)),
-                }
-            )
-    return gsp_pop, towns
 
 
 def desal_load_mw() -> list[tuple[float, float, float]]:
@@ -685,24 +596,14 @@ def build_topology(
     """
     sub = pd.DataFrame(SUPERGRID, columns=["name", "lat", "lon"])
     edges = supergrid_lines(sub)
-    gsp_pop, towns = town_sites(places, small, sub)
+    gsp_pop, towns = town_sites(places, small, sub, TOWN_RULES)
     total_pop = gsp_pop.sum() + sum(t["population"] for t in towns)
     fixed = [(lat, lon, mw) for _n, lat, lon, mw in INDUSTRIAL_MW] + desal_load_mw()
     mw_per_person = (SA_PEAK_MW - sum(x[2] for x in fixed)) / total_pop
     buses: list[dict] = []
 
     def bus(name: str, lat: float, lon: float, kv: float, kind: str, load: float = 0.0) -> int:
-        buses.append(
-            {
-                "name": f"{name} {int(kv)}",
-                "site": name,
-                "lat": lat,
-                "lon": lon,
-                "voltage_kv": kv,
-                "load_mw": load,
-                "kind": kind,
-            }
-        )
+        buses.append(bus_row(name, lat, lon, kv, kind, load))
         return len(buses) - 1
 
     top = [
@@ -711,17 +612,7 @@ def build_topology(
     br: list[dict] = []
     rng = rng_for(SEED, "route")
     for i, j in edges:
-        a, b = sub.iloc[i], sub.iloc[j]
-        d = geodesic_km(a.lon, a.lat, b.lon, b.lat) * rng.uniform(*ROUTE_FACTOR)
-        br.append(
-            {
-                "f": top[i],
-                "t": top[j],
-                "voltage_kv": 380.0,
-                "length_km": round(d, 2),
-                "trafo": False,
-            }
-        )
+        br.append(routed_line(top[i], top[j], 380.0, sub.iloc[i], sub.iloc[j], rng, ROUTE_FACTOR))
     groups: dict[int, list[dict]] = {}
     for t in towns:
         groups.setdefault(t["gsp"], []).append(t)
@@ -738,22 +629,11 @@ def build_topology(
         pts = pd.DataFrame([buses[i] for i in ids])
         xy = PROJ.to_km(pts["lon"].to_numpy(), pts["lat"].to_numpy())
         for i, j in plan_lines(xy, 2.2, 150.0, 1.6, 1):
-            a, b = pts.iloc[i], pts.iloc[j]
-            d = geodesic_km(a.lon, a.lat, b.lon, b.lat) * rng.uniform(*ROUTE_FACTOR)
             br.append(
-                {
-                    "f": ids[i],
-                    "t": ids[j],
-                    "voltage_kv": 132.0,
-                    "length_km": round(d, 2),
-                    "trafo": False,
-                }
+                routed_line(ids[i], ids[j], 132.0, pts.iloc[i], pts.iloc[j], rng, ROUTE_FACTOR)
             )
     bdf = pd.DataFrame(buses)
-    for lat, lon, mw in fixed:
-        cand = bdf[bdf.kind.isin(["gsp", "town"])]
-        d = [geodesic_km(lon, lat, r.lon, r.lat) for r in cand.itertuples()]
-        bdf.loc[cand.index[int(np.argmin(d))], "load_mw"] += mw
+    add_point_loads(bdf, fixed)
     bdf["area"] = regions_of(bdf["lon"], bdf["lat"], regions)
     return bdf, pd.DataFrame(br)
 
@@ -762,143 +642,20 @@ def build_generators(buses: pd.DataFrame) -> pd.DataFrame:
     """Plants, solar and wind at their substations' 380 kV bus; peaking gas turbines
     (40-60 USD/MWh) at the 132 kV load buses in proportion to load, filling the fleet up
     to GEN_TO_LOAD times the base load."""
-    rng = rng_for(SEED, "generators")
-    main = buses[buses.kind == "supergrid"].set_index("site")
-    rows = []
     units = [(n, s, f, p, c, e) for n, s, f, p, c, e in PLANTS]
     units += [(n, s, f, p, 0.0, 0.0) for n, s, f, p in RENEWABLES]
-    for name, site, fuel, p, cost, co2 in units:
-        b = main.loc[site]
-        rows.append(
-            {
-                "bus": int(b["idx"]),
-                "p_max_mw": p,
-                "marginal_cost_usd_per_mwh": cost,
-                "co2_t_per_mwh": co2,
-                "fuel": fuel,
-                "lat": b.lat,
-                "lon": b.lon,
-                "name": name,
-            }
-        )
-    gap = GEN_TO_LOAD * buses["load_mw"].sum() - sum(r["p_max_mw"] for r in rows)
-    loads = buses[buses.load_mw > 0]
-    for b, w in (loads["load_mw"] / loads["load_mw"].sum()).items():
-        p = gap * float(w)
-        if p < 20.0:
-            continue
-        n = max(1, math.ceil(p / PEAKER_BLOCK_MW))
-        for u in range(n):
-            rows.append(
-                {
-                    "bus": int(buses.at[b, "idx"]),
-                    "p_max_mw": p / n,
-                    "marginal_cost_usd_per_mwh": round(rng.uniform(40.0, 60.0), 2),
-                    "co2_t_per_mwh": 0.6,
-                    "fuel": "gas_ct",
-                    "lat": buses.at[b, "lat"],
-                    "lon": buses.at[b, "lon"],
-                    "name": f"{buses.at[b, 'site']} peaking gas {u + 1}",
-                }
-            )
-    gens = pd.DataFrame(rows)
-    gens["p_max_mw"] = gens["p_max_mw"].round(1)
-    return gens
-
-
-def branch_x_rating(r: pd.Series) -> tuple[float, float]:
-    """Reactance [pu on BASE_MVA] and rating [MW] of a branch in its current build."""
-    if r.trafo:
-        mva, x_own = TRANSFORMER
-        n = r.cfg + 1
-        return x_own * BASE_MVA / mva / n, mva * n
-    cfg = LINE_CONFIGS[r.voltage_kv][r.cfg]
-    return line_params(r.voltage_kv, r.length_km, cfg, BASE_MVA)[1], cfg.rating_mw
-
-
-def size_branches(
-    buses: pd.DataFrame,
-    branches: pd.DataFrame,
-    gens: pd.DataFrame,
-    load_cols: list[str],
-    slack: int,
-) -> pd.DataFrame:
-    """Each branch takes the smallest build (conductor; number of transformers) that keeps
-    its worst flow over the load years (proportional dispatch, DC) at or under
-    MAX_BASE_LOADING of its rating; flows are recomputed after each change."""
-    br = branches.copy()
-    br["cfg"] = 0
-    n = len(buses)
-    f, t = br["f"].to_numpy(), br["t"].to_numpy()
-    inj = np.column_stack(
-        [
-            proportional_injection(
-                n, gens["bus"].to_numpy(), gens["p_max_mw"].to_numpy(), buses[c].to_numpy()
-            )
-            for c in load_cols
-        ]
-    )
-    for _ in range(60):
-        xr = [branch_x_rating(r) for _, r in br.iterrows()]
-        x = np.array([a for a, _ in xr])
-        rating = np.array([b for _, b in xr])
-        env = np.abs(DCNetwork(n, f, t, x, slack, BASE_MVA).flows(inj)).max(axis=1)
-        over = np.flatnonzero(env > MAX_BASE_LOADING * rating)
-        if not len(over):
-            break
-        for k in over:
-            r = br.iloc[k]
-            top = MAX_TRANSFORMERS - 1 if r.trafo else len(LINE_CONFIGS[r.voltage_kv]) - 1
-            if r.cfg >= top:
-                b1, b2 = buses.at[r.f, "name"], buses.at[r.t, "name"]
-                raise RuntimeError(f"no build carries {env[k]:.0f} MW on {b1} - {b2}")
-            br.iat[k, br.columns.get_loc("cfg")] = r.cfg + 1
-    else:
-        raise RuntimeError("branch sizing did not settle")
-    br["x_pu"], br["rating_mw"], br["env_mw"] = x, rating, env
-    return br
+    rng = rng_for(SEED, "generators")
+    return fleet_with_peakers(buses, units, GEN_TO_LOAD, PEAKER_BLOCK_MW, (40.0, 60.0), 0.6, rng)
 
 
 def branch_table(buses: pd.DataFrame, br: pd.DataFrame) -> gpd.GeoDataFrame:
     """The branches layer from the sized branches: impedances of the chosen build, ratings,
     and the upgrade options (a second transformer: 2 years; lines: UPGRADE_LEAD_YEARS)."""
-    rows = []
-    for k, r in enumerate(br.itertuples()):
-        fb, tb = buses.loc[r.f], buses.loc[r.t]
-        if r.trafo:
-            mva = TRANSFORMER[0]
-            rr, bb = 0.002 / (r.cfg + 1), 0.0
-            up = (mva, 12.0e6 * mva / 600.0, 2.0)
-        else:
-            cfg = LINE_CONFIGS[r.voltage_kv][r.cfg]
-            rr, _x, bb = line_params(r.voltage_kv, r.length_km, cfg, BASE_MVA)
-            up = (
-                UPGRADE_SHARE * r.rating_mw,
-                UPGRADE_USD_PER_KM[r.voltage_kv] * r.length_km,
-                UPGRADE_LEAD_YEARS[r.voltage_kv],
-            )
-        rows.append(
-            {
-                "branch_id": str(k + 1),
-                "from_bus": str(r.f + 1),
-                "to_bus": str(r.t + 1),
-                "x_pu": round(float(r.x_pu), 6),
-                "r_pu": round(float(rr), 6),
-                "b_pu": round(float(bb), 6),
-                "rating_mw": float(r.rating_mw),
-                "rating_emergency_mw": round(float(r.rating_mw) * EMERGENCY_FACTOR, 1),
-                "tap_ratio": 1.0,
-                "shift_deg": 0.0,
-                "in_service": True,
-                "length_km": float(r.length_km),
-                "voltage_kv": float(r.voltage_kv),
-                "upgrade_added_mw": float(up[0]),
-                "upgrade_cost_usd": float(np.round(up[1], -3)),
-                "upgrade_lead_time_years": float(up[2]),
-                "geometry": shapely.LineString([(fb.lon, fb.lat), (tb.lon, tb.lat)]),
-            }
-        )
-    return gpd.GeoDataFrame(rows, geometry="geometry", crs=CRS_LL)
+
+    def lead(r: Any, fb: pd.Series, tb: pd.Series) -> float:
+        return 2.0 if r.trafo else UPGRADE_LEAD_YEARS[r.voltage_kv]
+
+    return branch_layer(buses, br, GRID_RULES, lambda r: TRANSFORMER[0], lead)
 
 
 def make_grid(
@@ -913,22 +670,12 @@ def make_grid(
     SUBSTATION_UPGRADE_LEAD_YEARS).
     """
     buses, branches = build_topology(places, small, regions)
-    order = buses.sort_values(["voltage_kv", "name"], ascending=[False, True]).index.to_list()
-    remap = {old: new for new, old in enumerate(order)}
-    buses = buses.loc[order].reset_index(drop=True)
-    buses["idx"] = np.arange(len(buses))
-    branches["f"], branches["t"] = branches["f"].map(remap), branches["t"].map(remap)
-    if buses["name"].duplicated().any():
-        raise RuntimeError(f"duplicate bus names: {buses.loc[buses.name.duplicated(), 'name']}")
-    buses["load_mw"] = buses["load_mw"].round(1)
-    load_cols = ["load_mw"]
-    for yr in LOAD_YEARS:
-        g = buses["area"].map(lambda a: LOAD_GROWTH.get(a, 0.025))
-        buses[f"load_mw_{yr}"] = (buses["load_mw"] * (1.0 + g) ** (yr - BASE_YEAR)).round(1)
-        load_cols.append(f"load_mw_{yr}")
+    buses, load_cols = ordered_buses(buses, branches, LOAD_YEARS, LOAD_GROWTH, 0.025, BASE_YEAR)
     gens = build_generators(buses)
     slack = int(gens.groupby("bus")["p_max_mw"].sum().idxmax())
-    br = size_branches(buses, branches, gens, load_cols, slack)
+    br = size_branches(
+        buses, branches, gens, load_cols, slack, lambda r: TRANSFORMER, GRID_RULES, 60
+    )
     rng = rng_for(SEED, "buses")
     head = [
         round(
@@ -968,17 +715,7 @@ def corridor_flows(
 ) -> dict[str, tuple[float, float]]:
     """Flow out of the Eastern region into the rest, and into the Western region from the
     rest [MW], with the summed rating of the branches across each boundary [MW]."""
-    idx = {b: i for i, b in enumerate(buses["bus_id"])}
-    f = branches["from_bus"].map(idx).to_numpy()
-    t = branches["to_bus"].map(idx).to_numpy()
-    inj = proportional_injection(
-        len(buses),
-        gens["bus_id"].map(idx).to_numpy(),
-        gens["p_max_mw"].to_numpy(float),
-        buses[load_col].to_numpy(float),
-    )
-    slack = int(np.flatnonzero(buses["bus_type"].to_numpy() == 3)[0])
-    fl = DCNetwork(len(buses), f, t, branches["x_pu"].to_numpy(float), slack, BASE_MVA).flows(inj)
+    fl, f, t = layer_flows_mw(buses, branches, gens, load_col, BASE_MVA)
     out = {}
     area = buses["area"].to_numpy()
     for name, region, sign in (("east->rest", EAST_REGION, 1.0), ("rest->west", WEST_REGION, -1.0)):
@@ -1015,32 +752,30 @@ def make_water(places: pd.DataFrame) -> gpd.GeoDataFrame:
         avail = cap * rng.uniform(*DESAL_CAMPUS_SHARE)
         tariff = rng.uniform(*DESAL_TARIFF_USD_PER_M3)
         rows.append(
-            {
-                "name": f"{name} ({process}, {coast} coast)",
-                "kind": "desalination",
-                "capacity_m3_per_day": round(avail, -1),
-                "capacity_m3_per_day_2030": round(avail * rng.uniform(1.0, 1.4), -1),
-                "cost_usd_per_m3": round(tariff + energy_cost, 3),
-                "max_pipeline_km": 60.0,
-                "pipeline_cost_usd_per_km": np.nan,
-                "lon": lon,
-                "lat": lat,
-            }
+            water_source(
+                f"{name} ({process}, {coast} coast)",
+                "desalination",
+                round(avail, -1),
+                round(avail * rng.uniform(1.0, 1.4), -1),
+                round(tariff + energy_cost, 3),
+                60.0,
+                lon,
+                lat,
+            )
         )
     for r in places[places["population"] >= RECLAIMED_MIN_POP].itertuples():
         avail = TREATED_M3_PER_PERSON_DAY * r.population * rng.uniform(*RECLAIMED_SHARE)
         rows.append(
-            {
-                "name": f"{r.name} treated wastewater (reclaimed)",
-                "kind": "reclaimed",
-                "capacity_m3_per_day": round(avail, -1),
-                "capacity_m3_per_day_2030": round(avail * rng.uniform(1.2, 1.6), -1),
-                "cost_usd_per_m3": round(rng.uniform(0.3, 0.6), 3),
-                "max_pipeline_km": 30.0,
-                "pipeline_cost_usd_per_km": np.nan,
-                "lon": r.lon + 0.04,
-                "lat": r.lat - 0.02,
-            }
+            water_source(
+                f"{r.name} treated wastewater (reclaimed)",
+                "reclaimed",
+                round(avail, -1),
+                round(avail * rng.uniform(1.2, 1.6), -1),
+                round(rng.uniform(0.3, 0.6), 3),
+                30.0,
+                r.lon + 0.04,
+                r.lat - 0.02,
+            )
         )
     for place, (cap, km, lift) in PIPED.items():
         p = places[places["name"] == place].iloc[0]
@@ -1048,17 +783,16 @@ def make_water(places: pd.DataFrame) -> gpd.GeoDataFrame:
         cost = rng.uniform(*DESAL_TARIFF_USD_PER_M3) + energy_cost
         cost += pump_kwh * ELECTRICITY_USD_PER_KWH + 0.3 * km / 500.0
         rows.append(
-            {
-                "name": f"{place} desalinated supply (piped {km:.0f} km)",
-                "kind": "desalination",
-                "capacity_m3_per_day": cap,
-                "capacity_m3_per_day_2030": round(cap * 1.3, -1),
-                "cost_usd_per_m3": round(cost, 3),
-                "max_pipeline_km": 40.0,
-                "pipeline_cost_usd_per_km": np.nan,
-                "lon": p.lon + 0.03,
-                "lat": p.lat - 0.03,
-            }
+            water_source(
+                f"{place} desalinated supply (piped {km:.0f} km)",
+                "desalination",
+                cap,
+                round(cap * 1.3, -1),
+                round(cost, 3),
+                40.0,
+                p.lon + 0.03,
+                p.lat - 0.03,
+            )
         )
     return numbered_water_sources(rows)
 
@@ -1121,17 +855,7 @@ def climate_fields(
     coast = np.maximum(np.exp(-d_gulf / 40.0), 0.85 * np.exp(-d_red / 40.0))
     rh = 22.0 + 38.0 * coast
     wb99 = 22.0 + 8.8 * coast - 0.004 * np.maximum(elev - 600.0, 0.0)
-    return {
-        "dry_bulb_mean_c": t_mean,
-        "dry_bulb_p99_c": t_p99,
-        "wet_bulb_mean_c": stull_wet_bulb_c(t_mean, rh),
-        "wet_bulb_p99_c": np.minimum(wb99, t_p99 - 8.0),
-    }
-
-
-def smooth_noise(rng: np.random.Generator, sigma_cells: float) -> np.ndarray:
-    """Smoothed unit noise on the raster grid (see :func:`region_common.smooth_noise`)."""
-    return common_smooth_noise(rng, sigma_cells, (RASTER_ROWS, RASTER_COLS))
+    return climate_normals(t_mean, t_p99, rh, np.minimum(wb99, t_p99 - 8.0))
 
 
 def land_fields(
@@ -1154,8 +878,7 @@ def land_fields(
     USD/ha per unit of population potential sum(pop / (d**2 + 4**2)) [people/km2], capped
     at 4 M USD/ha.
     """
-    rng = rng_for(SEED, "land")
-    n1, n2, n3 = (smooth_noise(rng, s) for s in (4.0, 3.0, 1.5))
+    n1, n2, n3 = land_noise(SEED, lon.shape)
     cls = np.ones(lon.shape, np.uint8)
     coslat = np.cos(np.radians(lat))
     for la0, lo0, a, b in OASES:
@@ -1164,30 +887,17 @@ def land_fields(
     cls[elev > 1400.0 + 150.0 * n1] = 3
     for kind, value in (("urban", 4), ("protected", 6), ("military", 7)):
         geoms = exclusions.loc[exclusions["kind"] == kind, "geometry"]
-        cls[_burn(geoms, lon.shape, transform)] = value
+        cls[burn(geoms, lon.shape, transform)] = value
     other = exclusions[exclusions["kind"] == "other"]
     sand = other[~other["name"].str.contains("haram")]
-    cls[_burn(sand.geometry, lon.shape, transform)] = 5
-    cls[_burn(other.loc[other["name"].str.contains("haram"), "geometry"], lon.shape, transform)] = 7
+    cls[burn(sand.geometry, lon.shape, transform)] = 5
+    cls[burn(other.loc[other["name"].str.contains("haram"), "geometry"], lon.shape, transform)] = 7
     cls[~valid] = 0
-    gravity = np.zeros(lon.shape)
-    for r in places.itertuples():
-        dx = (lon - r.lon) * 111.32 * coslat
-        dy = (lat - r.lat) * 110.57
-        gravity += r.population / (dx * dx + dy * dy + 16.0)
+    gravity = population_potential(lon, lat, places, 4.0)
     factor = np.choose(cls, [1.0, 1.0, 3.0, 1.5, 1.0, 0.5, 1.0, 1.0])
     cost = 2500.0 * np.exp(0.3 * n2) * factor + 40.0 * gravity * np.exp(0.15 * n3)
     cost = np.minimum(cost, 4.0e6)
     return cls, np.where(valid, np.round(cost, -1), NODATA).astype(np.float32)
-
-
-def _burn(geoms: gpd.GeoSeries, shape: tuple[int, int], transform: rasterio.Affine) -> np.ndarray:
-    """Cells covered by the geometries (boolean)."""
-    if len(geoms) == 0:
-        return np.zeros(shape, bool)
-    return rasterize(
-        ((g, 1) for g in geoms), out_shape=shape, transform=transform, fill=0, dtype="uint8"
-    ).astype(bool)
 
 
 # ==========================================================================================
@@ -1199,68 +909,41 @@ CAMPUS_MW = 1500.0
 """The siting-matters check: 1.5 GW of campuses, 500 MW at each of three buses."""
 
 
-def write_rasters(
-    out: Path, boundary: shapely.Geometry, places: pd.DataFrame, exclusions: gpd.GeoDataFrame
-) -> None:
+def raster_fields(
+    lon: np.ndarray,
+    lat: np.ndarray,
+    valid: np.ndarray,
+    places: pd.DataFrame,
+    exclusions: gpd.GeoDataFrame,
+    transform: rasterio.Affine,
+) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """The four climate rasters and the two land rasters (EPSG:4326, RASTER_RES cells)."""
-    lon, lat, tf = raster_grid()
-    valid = shapely.contains_xy(boundary, lon, lat)
     d_red, d_gulf = sea_distance_km(lon, lat)
     elev = elevation_proxy_m(lon, lat, d_red)
-    write_region_rasters(
-        out,
-        tf,
-        valid,
-        climate_fields(lon, lat, d_red, d_gulf),
-        land_fields(lon, lat, elev, valid, places, exclusions, tf),
-        "1 desert plain/rangeland, 2 irrigated farmland, 3 mountains, 4 urban, 5 sand sea, "
-        "6 protected, 7 restricted",
-        NODATA,
-        SOURCE_TAG,
-    )
+    climate = climate_fields(lon, lat, d_red, d_gulf)
+    return climate, land_fields(lon, lat, elev, valid, places, exclusions, transform)
+
+
+CLASS_LEGEND = (
+    "1 desert plain/rangeland, 2 irrigated farmland, 3 mountains, 4 urban, "
+    "5 sand sea, 6 protected, 7 restricted"
+)
+"""The land classes of land_class.tif."""
 
 
 def main(argv: list[str] | None = None) -> int:
     """Generate the Saudi region into ``--out`` (default data/saudi) and print a summary."""
     args, say = region_args(__doc__, DEFAULT_OUT, argv)
-    t0 = time.perf_counter()
-
-    boundary = load_boundary()
-    cities = load_places(boundary)
-    places = cities[cities["population"] >= PLACE_MIN_POP].reset_index(drop=True)
-    small = cities[cities["population"] < PLACE_MIN_POP].reset_index(drop=True)
-    regions = make_regions(boundary)
-    zones = make_zones(boundary)
-    exclusions = make_exclusions(boundary, places)
-    buses, branches, gens, info = make_grid(places, small, regions)
-    water = make_water(places)
-    check = siting_check(
-        buses, branches, gens, info["load_cols"], WEAK_BUSES, STRONG_BUSES, CAMPUS_MW
-    )
-
-    out: Path = args.out
-    layers = region_layers(
-        "Saudi Arabia", boundary, places, (buses, branches, gens), water, exclusions, zones, regions
-    )
-    layers["sites"] = make_sites()
-    write_region_gpkg(out, "saudi.gpkg", layers, OGR_DATE, spatial_index=False)
-    write_rasters(out, boundary, places, exclusions)
-
-    say(f"wrote {out} in {time.perf_counter() - t0:.1f} s")
-    kinds = buses.voltage_kv.value_counts().sort_index(ascending=False)
-    say(
-        f"places {len(places)}, buses {len(buses)} ("
-        + ", ".join(f"{int(k)} kV: {v}" for k, v in kinds.items())
-        + f"), branches {len(branches)}, average degree {2 * len(branches) / len(buses):.2f}"
-    )
-    for c in info["load_cols"]:
-        cor = corridor_flows(buses, branches, gens, c)
+    parts = script_parts(sys.modules[__name__], "Saudi Arabia", "saudi.gpkg", CLASS_LEGEND)
+    b = build_region(parts, args.out, say)
+    for c in b.info["load_cols"]:
+        cor = corridor_flows(b.buses, b.branches, b.gens, c)
         say(
-            f"{c}: total {buses[c].sum():,.0f} MW, max loading {check.base[c]:.1%}, "
+            f"{c}: total {b.buses[c].sum():,.0f} MW, max loading {b.check.base[c]:.1%}, "
             + ", ".join(f"{k} {v[0]:,.0f} MW of {v[1]:,.0f} MW" for k, v in cor.items())
         )
-    say_fleet(say, buses, gens, info["slack"])
-    say_check_and_files(say, check, out)
+    say_fleet(say, b.buses, b.gens, b.info["slack"])
+    say_check_and_files(say, b.check, args.out)
     return 0
 
 

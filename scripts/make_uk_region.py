@@ -25,16 +25,14 @@ from __future__ import annotations
 
 import math
 import sys
-import time
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import rasterio
 import shapely
-from rasterio.features import rasterize, shapes
-from rasterio.transform import from_origin
 from scipy import ndimage
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
@@ -42,35 +40,47 @@ from scipy.sparse.csgraph import connected_components
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from region_common import (  # noqa: E402  (a sibling module, found through sys.path)
     CRS_LL,
-    DCNetwork,
+    GridRules,
     LineConfig,
     Projection,
+    TownRules,
+    add_point_loads,
+    branch_layer,
+    build_region,
+    burn,
+    bus_row,
     bus_table,
     clean,
+    climate_normals,
+    drop_nested_places,
+    ellipse_exclusions,
+    fleet_with_peakers,
     generator_table,
-    geodesic_km,
     geonames_places,
-    land_mask,
-    line_params,
-    numbered_exclusions,
+    land_noise,
+    layer_flows_mw,
     numbered_water_sources,
+    ordered_buses,
     plan_lines,
+    point_sites,
+    population_potential,
     potable_rows,
-    proportional_injection,
     region_args,
-    region_layers,
     regions_of,
+    require_connected,
     rng_for,
+    routed_line,
     say_check_and_files,
     say_fleet,
-    siting_check,
-    stull_wet_bulb_c,
-    urban_radius_km,
-    write_region_gpkg,
-    write_region_rasters,
+    script_parts,
+    size_branches,
+    town_sites,
+    trace_outline,
+    water_source,
 )
+from region_common import land_share as common_land_share  # noqa: E402
+from region_common import mask_grid as common_mask_grid  # noqa: E402
 from region_common import raster_grid as common_raster_grid  # noqa: E402
-from region_common import smooth_noise as common_smooth_noise  # noqa: E402
 
 OGR_DATE = "2026-01-01T00:00:00Z"
 REPO = Path(__file__).resolve().parents[1]
@@ -106,6 +116,20 @@ SPLIT_POP = 750_000
 """Places larger than this are served from several transmission substations."""
 RURAL_GAP_KM = 45.0
 """A town of 5,000 people or more this far from every substation gets a rural 132 kV one."""
+TOWN_RULES = TownRules(
+    split_pop=SPLIT_POP,
+    reach_km=10.0,
+    direct_km=25.0,
+    join_km=20.0,
+    rural_gap_km=RURAL_GAP_KM,
+    density_per_km2=URBAN_DENSITY_PER_KM2,
+)
+"""Where the load goes (see region_common.town_sites): a place of more than SPLIT_POP is
+served from every transmission substation within its urban-core radius + 10 km, in equal
+parts (London from six); another within 25 km of one from it; the others join a town
+substation within 20 km or start one; a small town (5,000 to PLACE_MIN_POP people) farther
+than RURAL_GAP_KM from every substation gets a rural one (the Highlands, mid-Wales,
+Cornwall)."""
 GB_PEAK_MW = 43_000.0
 """Peak demand met from the transmission system spread over the places by population [MW]:
 NESO's winter peak of about 43-45 GW (FES / Winter Outlook)."""
@@ -375,6 +399,15 @@ UPGRADE_SHARE = 0.5
 UPGRADE_LEAD_YEARS = {400.0: 5.0, 275.0: 5.0, 132.0: 3.0}
 """GB transmission reinforcements: about five years (132 kV: three) [inferred from NESO's
 connection reform: most new demand offered connection dates after 2030]."""
+GRID_RULES = GridRules(
+    line_configs=LINE_CONFIGS,
+    max_transformers=MAX_TRANSFORMERS,
+    max_base_loading=MAX_BASE_LOADING,
+    base_mva=BASE_MVA,
+    emergency_factor=EMERGENCY_FACTOR,
+    upgrade_share=UPGRADE_SHARE,
+    upgrade_usd_per_km=UPGRADE_USD_PER_KM,
+)
 SUBSTATION_UPGRADE_MW = {400.0: 500.0, 275.0: 400.0, 132.0: 150.0}
 SUBSTATION_UPGRADE_USD_PER_MW = 0.3e6
 SUBSTATION_UPGRADE_LEAD_YEARS = 4.0
@@ -575,12 +608,7 @@ UPLANDS = (
 # ==========================================================================================
 def mask_grid() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Land mask on the MASK_RES grid over GB: cell-centre lon, lat and land (True)."""
-    lon = MASK_WEST + MASK_RES * (np.arange(int(round((MASK_EAST - MASK_WEST) / MASK_RES))) + 0.5)
-    lat = MASK_NORTH - MASK_RES * (
-        np.arange(int(round((MASK_NORTH - MASK_SOUTH) / MASK_RES))) + 0.5
-    )
-    lo, la = np.meshgrid(lon, lat)
-    return lo, la, land_mask(la, lo, MASK_SOUTH - 0.3, MASK_NORTH + 0.3)
+    return common_mask_grid(MASK_WEST, MASK_EAST, MASK_SOUTH, MASK_NORTH, MASK_RES)
 
 
 def load_boundary() -> shapely.MultiPolygon:
@@ -591,22 +619,7 @@ def load_boundary() -> shapely.MultiPolygon:
     The traced cell edges are simplified to about 1.5 km.
     """
     lo, la, land = mask_grid()
-    labels, n = ndimage.label(land)
-    sizes = ndimage.sum(land, labels, range(1, n + 1))
-    drop = set()
-    for _name, lat, lon in NOT_GB:
-        r = int((MASK_NORTH - lat) / MASK_RES)
-        c = int((lon - MASK_WEST) / MASK_RES)
-        drop.add(int(labels[r, c]))
-    keep = [k for k in range(1, n + 1) if sizes[k - 1] >= MIN_ISLAND_CELLS and k not in drop]
-    gb = np.isin(labels, keep).astype(np.uint8)
-    tf = from_origin(MASK_WEST, MASK_NORTH, MASK_RES, MASK_RES)
-    polys = [shapely.geometry.shape(g) for g, v in shapes(gb, transform=tf) if v == 1]
-    geom = shapely.union_all(polys)
-    geom = shapely.simplify(geom, 0.012, preserve_topology=True)
-    geom = clean(geom)
-    parts = sorted(getattr(geom, "geoms", [geom]), key=lambda p: (-p.area, p.bounds))
-    return shapely.MultiPolygon(parts)
+    return trace_outline(land, NOT_GB, MIN_ISLAND_CELLS, MASK_WEST, MASK_NORTH, MASK_RES)
 
 
 def load_places(boundary: shapely.Geometry, min_pop: int = 5000) -> pd.DataFrame:
@@ -622,16 +635,7 @@ def load_places(boundary: shapely.Geometry, min_pop: int = 5000) -> pd.DataFrame
         ``place_id`` (GeoNames ID as text), ``name``, ``population``, ``lat``, ``lon``.
     """
     df = geonames_places(boundary, "GB", ("ENG", "SCT", "WLS"), min_pop)
-    xy = PROJ.to_km(df["lon"].to_numpy(), df["lat"].to_numpy())
-    radius = urban_radius_km(df["population"].to_numpy(), URBAN_DENSITY_PER_KM2)
-    kept: list[int] = []
-    for i in range(len(df)):
-        if kept:
-            d = np.hypot(*(xy[kept] - xy[i]).T)
-            if (d < radius[kept]).any():
-                continue
-        kept.append(i)
-    return df.loc[kept].reset_index(drop=True)
+    return drop_nested_places(df, PROJ, URBAN_DENSITY_PER_KM2)
 
 
 # ==========================================================================================
@@ -689,38 +693,15 @@ def make_zones(boundary: shapely.Geometry) -> gpd.GeoDataFrame:
 
 def make_sites() -> gpd.GeoDataFrame:
     """The announced campus sites in the zones, as candidate points (joined to the cells)."""
-    df = pd.DataFrame(ANNOUNCED_SITES, columns=["site_id", "name", "lat", "lon"])
-    return gpd.GeoDataFrame(
-        {
-            "site_id": df["site_id"],
-            "name": df["name"],
-            "fixed_cost_usd": np.nan,
-            "max_it_mw": np.nan,
-            "land_cost_usd_per_ha": np.nan,
-            "area_ha": np.nan,
-        },
-        geometry=gpd.points_from_xy(df["lon"], df["lat"]),
-        crs=CRS_LL,
-    )
+    return point_sites(ANNOUNCED_SITES)
 
 
 def make_exclusions(boundary: shapely.Geometry, places: pd.DataFrame) -> gpd.GeoDataFrame:
     """National Parks and AONBs (protected), lochs and lakes (water), training areas
     (military): ellipses of about the real area at the real place; urban cores: discs of
     area population / URBAN_DENSITY_PER_KM2."""
-    rows: list[dict] = []
-    for kind, items in (("protected", PROTECTED), ("water", WATER), ("military", MILITARY)):
-        for name, lat, lon, a, b, az in items:
-            g = clean(PROJ.ellipse(lat, lon, a, b, az).intersection(boundary))
-            if not g.is_empty:
-                rows.append({"kind": kind, "name": name, "geometry": g})
-    for r in places[places["population"] >= URBAN_MIN_POP].itertuples():
-        rad = float(urban_radius_km(r.population, URBAN_DENSITY_PER_KM2))
-        disc = PROJ.ellipse(r.lat, r.lon, rad, rad, 0.0)
-        g = clean(disc.intersection(boundary))
-        if not g.is_empty:
-            rows.append({"kind": "urban", "name": f"{r.name} urban core", "geometry": g})
-    return numbered_exclusions(rows)
+    groups = (("protected", PROTECTED), ("water", WATER), ("military", MILITARY))
+    return ellipse_exclusions(boundary, PROJ, groups, places, URBAN_MIN_POP, URBAN_DENSITY_PER_KM2)
 
 
 # ==========================================================================================
@@ -728,9 +709,7 @@ def make_exclusions(boundary: shapely.Geometry, places: pd.DataFrame) -> gpd.Geo
 # ==========================================================================================
 def land_share(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     """Share of a straight route that is over land [fraction] (40 samples, land mask)."""
-    t = np.linspace(0.0, 1.0, 40)
-    lo, la = lon1 + t * (lon2 - lon1), lat1 + t * (lat2 - lat1)
-    return float(land_mask(la, lo, MASK_SOUTH - 0.3, MASK_NORTH + 0.3).mean())
+    return common_land_share(lon1, lat1, lon2, lat2, MASK_SOUTH - 0.3, MASK_NORTH + 0.3)
 
 
 def supergrid_lines(sub: pd.DataFrame) -> list[tuple[int, int]]:
@@ -763,77 +742,8 @@ def supergrid_lines(sub: pd.DataFrame) -> list[tuple[int, int]]:
     for a, b in sorted(B6_ROUTES | REAL_ROUTES):  # Delaunay edges or not
         i, j = sorted((names.index(a), names.index(b)))
         edges.add((i, j))
-    r, c = zip(*edges, strict=True)
-    n_parts = connected_components(
-        coo_matrix((np.ones(len(edges)), (r, c)), shape=(len(sub), len(sub))), directed=False
-    )[0]
-    if n_parts != 1:
-        raise RuntimeError(f"the supergrid falls into {n_parts} parts")
+    require_connected(edges, len(sub), "the supergrid")
     return sorted(edges)
-
-
-def town_sites(
-    places: pd.DataFrame, small: pd.DataFrame, sub: pd.DataFrame
-) -> tuple[np.ndarray, list[dict]]:
-    """Where each place's load goes: a supergrid substation's 132 kV side, or a 132 kV
-    town substation.
-
-    A place of more than SPLIT_POP people is served from every transmission substation
-    within its urban-core radius + 10 km, in equal parts (London from six). Another place
-    within 25 km of a transmission substation is served from it. The others, largest
-    first, join a town substation within 20 km or start one (named after the largest place);
-    each town substation belongs to its nearest transmission substation. A small town
-    (5,000 to PLACE_MIN_POP people) farther than RURAL_GAP_KM from every substation gets a
-    rural one (the Highlands, mid-Wales, Cornwall).
-
-    Returns
-    -------
-    gsp_pop
-        People served from each transmission substation's 132 kV side.
-    towns
-        ``name, lat, lon, population, gsp`` (index of the transmission substation).
-    """
-    gsp_pop = np.zeros(len(sub))
-    towns: list[dict] = []
-    for r in places.itertuples():
-        d = np.array([geodesic_km(r.lon, r.lat, s.lon, s.lat) for s in sub.itertuples()])
-        k = int(np.argmin(d))
-        if r.population > SPLIT_POP:
-            reach = float(urban_radius_km(r.population, URBAN_DENSITY_PER_KM2)) + 10.0
-            near = np.flatnonzero(d <= max(reach, float(d[k])))
-            gsp_pop[near] += r.population / len(near)
-            continue
-        if d[k] <= 25.0:
-            gsp_pop[k] += r.population
-            continue
-        near = [t for t in towns if geodesic_km(r.lon, r.lat, t["lon"], t["lat"]) <= 20.0]
-        if near:
-            near[0]["population"] += r.population
-            continue
-        towns.append(
-            {
-                "name": r.name,
-                "lat": r.lat,
-                "lon": r.lon,
-                "population": float(r.population),
-                "gsp": k,
-            }
-        )
-    for r in small.itertuples():
-        d_sub = min(geodesic_km(r.lon, r.lat, s.lon, s.lat) for s in sub.itertuples())
-        d_town = min((geodesic_km(r.lon, r.lat, t["lon"], t["lat"]) for t in towns), default=1e9)
-        if min(d_sub, d_town) > RURAL_GAP_KM:
-            d = np.array([geodesic_km(r.lon, r.lat, s.lon, s.lat) for s in sub.itertuples()])
-            towns.append(
-                {
-                    "name": r.name,
-                    "lat": r.lat,
-                    "lon": r.lon,
-                    "population": float(r.population),
-                    "gsp": int(np.argmin(d)),
-                }
-            )
-    return gsp_pop, towns
 
 
 def join_islands(xy: np.ndarray, edges: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -875,7 +785,7 @@ def build_topology(
     sub = pd.DataFrame(SUPERGRID, columns=["name", "lat", "lon", "kv"])
     sub["kv"] = np.where(sub["name"].isin(promoted), 400.0, sub["kv"].astype(float))
     edges = supergrid_lines(sub)
-    gsp_pop, towns = town_sites(places, small, sub)
+    gsp_pop, towns = town_sites(places, small, sub, TOWN_RULES)
     total_pop = gsp_pop.sum() + sum(t["population"] for t in towns)
     mw_per_person = (GB_PEAK_MW - sum(x[3] for x in INDUSTRIAL_MW)) / total_pop
     buses: list[dict] = []
@@ -884,17 +794,7 @@ def build_topology(
     def bus(name: str, lat: float, lon: float, kv: float, kind: str, load: float = 0.0) -> int:
         if (name, kv) not in key:
             key[(name, kv)] = len(buses)
-            buses.append(
-                {
-                    "name": f"{name} {int(kv)}",
-                    "site": name,
-                    "lat": lat,
-                    "lon": lon,
-                    "voltage_kv": kv,
-                    "load_mw": load,
-                    "kind": kind,
-                }
-            )
+            buses.append(bus_row(name, lat, lon, kv, kind, load))
         return key[(name, kv)]
 
     for s in sub.itertuples():
@@ -906,8 +806,7 @@ def build_topology(
         kv = 400.0 if a.kv == 400.0 and b.kv == 400.0 else 275.0
         fa = bus(a["name"], a.lat, round(a.lon + 0.012, 5), kv, "twin")
         fb = bus(b["name"], b.lat, round(b.lon + 0.012, 5), kv, "twin")
-        d = geodesic_km(a.lon, a.lat, b.lon, b.lat) * rng.uniform(*ROUTE_FACTOR)
-        br.append({"f": fa, "t": fb, "voltage_kv": kv, "length_km": round(d, 2), "trafo": False})
+        br.append(routed_line(fa, fb, kv, a, b, rng, ROUTE_FACTOR))
     groups: dict[int, list[dict]] = {}
     for t in towns:
         groups.setdefault(t["gsp"], []).append(t)
@@ -930,16 +829,7 @@ def build_topology(
 
             for i, j in join_islands(xy, plan_lines(xy, 2.2, 90.0, 1.6, 1, allowed=ok)):
                 a, b = pts.iloc[i], pts.iloc[j]
-                d = geodesic_km(a.lon, a.lat, b.lon, b.lat) * rng.uniform(*ROUTE_FACTOR)
-                br.append(
-                    {
-                        "f": ids[i],
-                        "t": ids[j],
-                        "voltage_kv": 132.0,
-                        "length_km": round(d, 2),
-                        "trafo": False,
-                    }
-                )
+                br.append(routed_line(ids[i], ids[j], 132.0, a, b, rng, ROUTE_FACTOR))
     # transformers between the voltages present at a site
     by_site: dict[str, list[int]] = {}
     for i, b in enumerate(buses):
@@ -958,10 +848,7 @@ def build_topology(
                 }
             )
     bdf = pd.DataFrame(buses)
-    for _name, lat, lon, mw in INDUSTRIAL_MW:
-        cand = bdf[bdf.kind.isin(["gsp", "town"])]
-        d = [geodesic_km(lon, lat, r.lon, r.lat) for r in cand.itertuples()]
-        bdf.loc[cand.index[int(np.argmin(d))], "load_mw"] += mw
+    add_point_loads(bdf, [(lat, lon, mw) for _name, lat, lon, mw in INDUSTRIAL_MW])
     bdf["area"] = regions_of(bdf["lon"], bdf["lat"], regions)
     return bdf, pd.DataFrame(br)
 
@@ -970,61 +857,9 @@ def build_generators(buses: pd.DataFrame) -> pd.DataFrame:
     """Plants and wind at their substations' highest-voltage bus; peaking gas (OCGTs and
     engines, 120-150 USD/MWh) at the 132 kV load buses in proportion to load, filling the
     fleet up to GEN_TO_LOAD times the base load."""
+    units = [*PLANTS, *((n, s, f, p, 0.0, 0.0) for n, s, f, p in RENEWABLES)]
     rng = rng_for(SEED, "generators")
-    main = buses[buses.kind == "supergrid"].set_index("site")
-    rows = []
-    for name, site, fuel, p, cost, co2 in PLANTS:
-        b = main.loc[site]
-        rows.append(
-            {
-                "bus": int(b["idx"]),
-                "p_max_mw": p,
-                "marginal_cost_usd_per_mwh": cost,
-                "co2_t_per_mwh": co2,
-                "fuel": fuel,
-                "lat": b.lat,
-                "lon": b.lon,
-                "name": name,
-            }
-        )
-    for name, site, fuel, p in RENEWABLES:
-        b = main.loc[site]
-        rows.append(
-            {
-                "bus": int(b["idx"]),
-                "p_max_mw": p,
-                "marginal_cost_usd_per_mwh": 0.0,
-                "co2_t_per_mwh": 0.0,
-                "fuel": fuel,
-                "lat": b.lat,
-                "lon": b.lon,
-                "name": name,
-            }
-        )
-    fixed = sum(r["p_max_mw"] for r in rows)
-    gap = GEN_TO_LOAD * buses["load_mw"].sum() - fixed
-    loads = buses[buses.load_mw > 0]
-    for b, w in (loads["load_mw"] / loads["load_mw"].sum()).items():
-        p = gap * float(w)
-        if p < 20.0:
-            continue
-        n = max(1, math.ceil(p / PEAKER_BLOCK_MW))
-        for u in range(n):
-            rows.append(
-                {
-                    "bus": int(buses.at[b, "idx"]),
-                    "p_max_mw": p / n,
-                    "marginal_cost_usd_per_mwh": round(rng.uniform(120.0, 150.0), 2),
-                    "co2_t_per_mwh": 0.55,
-                    "fuel": "gas_ct",
-                    "lat": buses.at[b, "lat"],
-                    "lon": buses.at[b, "lon"],
-                    "name": f"{buses.at[b, 'site']} peaking gas {u + 1}",
-                }
-            )
-    gens = pd.DataFrame(rows)
-    gens["p_max_mw"] = gens["p_max_mw"].round(1)
-    return gens
+    return fleet_with_peakers(buses, units, GEN_TO_LOAD, PEAKER_BLOCK_MW, (120.0, 150.0), 0.55, rng)
 
 
 class Promote(Exception):
@@ -1034,61 +869,6 @@ class Promote(Exception):
     def __init__(self, sites: set[str]):
         super().__init__(sorted(sites))
         self.sites = sites
-
-
-def branch_x_rating(r: pd.Series) -> tuple[float, float]:
-    """Reactance [pu on BASE_MVA] and rating [MW] of a branch in its current build."""
-    if r.trafo:
-        mva, x_own = TRANSFORMER[r.pair]
-        n = r.cfg + 1
-        return x_own * BASE_MVA / mva / n, mva * n
-    cfg = LINE_CONFIGS[r.voltage_kv][r.cfg]
-    return line_params(r.voltage_kv, r.length_km, cfg, BASE_MVA)[1], cfg.rating_mw
-
-
-def size_branches(
-    buses: pd.DataFrame,
-    branches: pd.DataFrame,
-    gens: pd.DataFrame,
-    load_cols: list[str],
-    slack: int,
-) -> pd.DataFrame:
-    """Each branch takes the smallest build (conductor; number of transformers) that keeps
-    its worst flow over the load years (proportional dispatch, DC) at or under
-    MAX_BASE_LOADING of its rating; flows are recomputed after each change."""
-    br = branches.copy()
-    br["cfg"] = 0
-    n = len(buses)
-    f, t = br["f"].to_numpy(), br["t"].to_numpy()
-    for _ in range(40):
-        xr = [branch_x_rating(r) for _, r in br.iterrows()]
-        x = np.array([a for a, _ in xr])
-        rating = np.array([b for _, b in xr])
-        inj = np.column_stack(
-            [
-                proportional_injection(
-                    n, gens["bus"].to_numpy(), gens["p_max_mw"].to_numpy(), buses[c].to_numpy()
-                )
-                for c in load_cols
-            ]
-        )
-        env = np.abs(DCNetwork(n, f, t, x, slack, BASE_MVA).flows(inj)).max(axis=1)
-        over = np.flatnonzero(env > MAX_BASE_LOADING * rating)
-        if not len(over):
-            break
-        for k in over:
-            r = br.iloc[k]
-            top = MAX_TRANSFORMERS - 1 if r.trafo else len(LINE_CONFIGS[r.voltage_kv]) - 1
-            if r.cfg >= top:
-                b1, b2 = buses.at[r.f, "name"], buses.at[r.t, "name"]
-                if r.voltage_kv == 275.0 and not r.trafo:
-                    raise Promote({buses.at[r.f, "site"], buses.at[r.t, "site"]})
-                raise RuntimeError(f"no build carries {env[k]:.0f} MW on {b1} - {b2}")
-            br.iat[k, br.columns.get_loc("cfg")] = r.cfg + 1
-    else:
-        raise RuntimeError("branch sizing did not settle")
-    br["x_pu"], br["rating_mw"], br["env_mw"] = x, rating, env
-    return br
 
 
 def zone_sites() -> set[str]:
@@ -1120,41 +900,13 @@ def make_grid(
 def branch_table(buses: pd.DataFrame, br: pd.DataFrame, zsites: set[str]) -> gpd.GeoDataFrame:
     """The branches layer from the sized branches: impedances of the chosen build, ratings,
     and the upgrade options (one-year ones into the zones' substations)."""
-    rows = []
-    for k, r in enumerate(br.itertuples()):
-        fb, tb = buses.loc[r.f], buses.loc[r.t]
-        in_zone = fb.site in zsites or tb.site in zsites
-        if r.trafo:
-            mva, _ = TRANSFORMER[r.pair]
-            rr, bb = 0.002 / (r.cfg + 1), 0.0
-            up = (mva, 12.0e6 * mva / 600.0, 1.0 if in_zone else 2.0)
-        else:
-            cfg = LINE_CONFIGS[r.voltage_kv][r.cfg]
-            rr, _x, bb = line_params(r.voltage_kv, r.length_km, cfg, BASE_MVA)
-            lead = ZONE_UPGRADE_LEAD_YEARS if in_zone else UPGRADE_LEAD_YEARS[r.voltage_kv]
-            up = (UPGRADE_SHARE * r.rating_mw, UPGRADE_USD_PER_KM[r.voltage_kv] * r.length_km, lead)
-        rows.append(
-            {
-                "branch_id": str(k + 1),
-                "from_bus": str(r.f + 1),
-                "to_bus": str(r.t + 1),
-                "x_pu": round(float(r.x_pu), 6),
-                "r_pu": round(float(rr), 6),
-                "b_pu": round(float(bb), 6),
-                "rating_mw": float(r.rating_mw),
-                "rating_emergency_mw": round(float(r.rating_mw) * EMERGENCY_FACTOR, 1),
-                "tap_ratio": 1.0,
-                "shift_deg": 0.0,
-                "in_service": True,
-                "length_km": float(r.length_km),
-                "voltage_kv": float(r.voltage_kv),
-                "upgrade_added_mw": float(up[0]),
-                "upgrade_cost_usd": float(np.round(up[1], -3)),
-                "upgrade_lead_time_years": float(up[2]),
-                "geometry": shapely.LineString([(fb.lon, fb.lat), (tb.lon, tb.lat)]),
-            }
-        )
-    return gpd.GeoDataFrame(rows, geometry="geometry", crs=CRS_LL)
+
+    def lead(r: Any, fb: pd.Series, tb: pd.Series) -> float:
+        if fb.site in zsites or tb.site in zsites:
+            return 1.0 if r.trafo else ZONE_UPGRADE_LEAD_YEARS
+        return 2.0 if r.trafo else UPGRADE_LEAD_YEARS[r.voltage_kv]
+
+    return branch_layer(buses, br, GRID_RULES, lambda r: TRANSFORMER[r.pair][0], lead)
 
 
 def _make_grid(
@@ -1162,23 +914,21 @@ def _make_grid(
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame, dict]:
     """One attempt of :func:`make_grid` with the ``promoted`` substations at 400 kV."""
     buses, branches = build_topology(places, small, regions, promoted)
-    order = buses.sort_values(["voltage_kv", "name"], ascending=[False, True]).index.to_list()
-    remap = {old: new for new, old in enumerate(order)}
-    buses = buses.loc[order].reset_index(drop=True)
-    buses["idx"] = np.arange(len(buses))
-    branches["f"], branches["t"] = branches["f"].map(remap), branches["t"].map(remap)
-    if buses["name"].duplicated().any():
-        raise RuntimeError(f"duplicate bus names: {buses.loc[buses.name.duplicated(), 'name']}")
-    buses["load_mw"] = buses["load_mw"].round(1)
-    load_cols = ["load_mw"]
-    for yr in LOAD_YEARS:
-        g = buses["area"].map(lambda a: LOAD_GROWTH.get(a, 0.015))
-        buses[f"load_mw_{yr}"] = (buses["load_mw"] * (1.0 + g) ** (yr - BASE_YEAR)).round(1)
-        load_cols.append(f"load_mw_{yr}")
+    buses, load_cols = ordered_buses(buses, branches, LOAD_YEARS, LOAD_GROWTH, 0.015, BASE_YEAR)
     gens = build_generators(buses)
     cap = gens.groupby("bus")["p_max_mw"].sum()
     slack = int(cap.idxmax())
-    br = size_branches(buses, branches, gens, load_cols, slack)
+
+    def promote_275(r: Any) -> None:
+        if r.voltage_kv == 275.0 and not r.trafo:
+            raise Promote({buses.at[r.f, "site"], buses.at[r.t, "site"]})
+
+    def transformer(r: Any) -> tuple[float, float]:
+        return TRANSFORMER[r.pair]
+
+    br = size_branches(
+        buses, branches, gens, load_cols, slack, transformer, GRID_RULES, 40, promote_275
+    )
     zsites = zone_sites()
     br_out = branch_table(buses, br, zsites)
     rng = rng_for(SEED, "buses")
@@ -1223,18 +973,8 @@ def b6_transfer(
 ) -> tuple[float, float]:
     """Flow from Scotland to England over the boundary branches [MW], and their summed
     rating [MW] (the B6-like boundary's capability here)."""
-    idx = {b: i for i, b in enumerate(buses["bus_id"])}
     scot = buses["area"].isin(SCOTLAND_REGIONS).to_numpy()
-    f = branches["from_bus"].map(idx).to_numpy()
-    t = branches["to_bus"].map(idx).to_numpy()
-    inj = proportional_injection(
-        len(buses),
-        gens["bus_id"].map(idx).to_numpy(),
-        gens["p_max_mw"].to_numpy(float),
-        buses[load_col].to_numpy(float),
-    )
-    slack = int(np.flatnonzero(buses["bus_type"].to_numpy() == 3)[0])
-    fl = DCNetwork(len(buses), f, t, branches["x_pu"].to_numpy(float), slack, BASE_MVA).flows(inj)
+    fl, f, t = layer_flows_mw(buses, branches, gens, load_col, BASE_MVA)
     cross = scot[f] != scot[t]
     sign = np.where(scot[f], 1.0, -1.0)
     return float((fl * sign)[cross].sum()), float(branches["rating_mw"].to_numpy()[cross].sum())
@@ -1262,17 +1002,16 @@ def make_water(places: pd.DataFrame) -> gpd.GeoDataFrame:
         cost = float(np.clip(1.05 - 0.3 * scale + rng.uniform(-0.06, 0.06), 0.35, 1.10))
         growth = (1.0 + rng.uniform(0.005, 0.015)) ** (WATER_YEAR - BASE_YEAR)
         rows.append(
-            {
-                "name": f"{r.name} wastewater treatment works (reclaimed)",
-                "kind": "reclaimed",
-                "capacity_m3_per_day": round(avail, -1),
-                "capacity_m3_per_day_2030": round(avail * growth, -1),
-                "cost_usd_per_m3": round(cost, 3),
-                "max_pipeline_km": round(float(np.clip(15.0 + 15.0 * scale, 15.0, 45.0)), 1),
-                "pipeline_cost_usd_per_km": np.nan,
-                "lon": r.lon + 0.02,
-                "lat": r.lat - 0.015,
-            }
+            water_source(
+                f"{r.name} wastewater treatment works (reclaimed)",
+                "reclaimed",
+                round(avail, -1),
+                round(avail * growth, -1),
+                round(cost, 3),
+                round(float(np.clip(15.0 + 15.0 * scale, 15.0, 45.0)), 1),
+                r.lon + 0.02,
+                r.lat - 0.015,
+            )
         )
     rows += potable_rows(places, POTABLE, rng, (2.2, 3.0), 20.0, (-0.03, 0.03))
     return numbered_water_sources(rows)
@@ -1333,17 +1072,8 @@ def climate_fields(lon: np.ndarray, lat: np.ndarray, d_km: np.ndarray) -> dict[s
         + 0.8 * london
     )
     rh = np.clip(79.0 + 6.0 * np.exp(-d_km / 25.0) + 1.2 * np.maximum(0.0, -2.0 - lon), 70, 90)
-    return {
-        "dry_bulb_mean_c": t_mean,
-        "dry_bulb_p99_c": t_p99,
-        "wet_bulb_mean_c": stull_wet_bulb_c(t_mean, rh),
-        "wet_bulb_p99_c": np.minimum(20.8 - 0.75 * (lat - 51.5) - 0.003 * elev, t_p99 - 3.0),
-    }
-
-
-def smooth_noise(rng: np.random.Generator, sigma_cells: float) -> np.ndarray:
-    """Smoothed unit noise on the raster grid (see :func:`region_common.smooth_noise`)."""
-    return common_smooth_noise(rng, sigma_cells, (RASTER_ROWS, RASTER_COLS))
+    wb_p99 = np.minimum(20.8 - 0.75 * (lat - 51.5) - 0.003 * elev, t_p99 - 3.0)
+    return climate_normals(t_mean, t_p99, rh, wb_p99)
 
 
 def land_fields(
@@ -1366,8 +1096,7 @@ def land_fields(
     less in Scotland), times noise and a class factor, plus an urban premium of 25 USD/ha per
     unit of population potential sum(pop / (d**2 + 4**2)) [people/km2], capped at 3 M USD/ha.
     """
-    rng = rng_for(SEED, "land")
-    n1, n2, n3 = (smooth_noise(rng, s) for s in (4.0, 3.0, 1.5))
+    n1, n2, n3 = land_noise(SEED, lon.shape)
     cls = np.ones(lon.shape, np.uint8)
     arable = (lon > -2.2 + 0.5 * n1) & (lat < 55.0) & (elev < 200.0)
     arable |= (lon > -3.6 + 0.3 * n2) & (lat > 55.8) & (lat < 57.8) & (elev < 150.0)
@@ -1377,22 +1106,14 @@ def land_fields(
     cls[elev > 380.0 + 60.0 * n1] = 7
     for kind, value in (("urban", 4), ("water", 5), ("protected", 6)):
         geoms = exclusions.loc[exclusions["kind"] == kind, "geometry"]
-        mask = rasterize(
-            ((g, 1) for g in geoms), out_shape=lon.shape, transform=transform, fill=0, dtype="uint8"
-        ).astype(bool)
-        cls[mask] = value
+        cls[burn(geoms, lon.shape, transform)] = value
     cls[~valid] = 0
     rural = np.interp(
         lat,
         [50.0, 52.0, 54.0, 55.5, 57.0, 59.0, 61.0],
         [30000.0, 33000.0, 27000.0, 18000.0, 12000.0, 6000.0, 5000.0],
     )
-    coslat = np.cos(np.radians(lat))
-    gravity = np.zeros(lon.shape)
-    for r in places.itertuples():
-        dx = (lon - r.lon) * 111.32 * coslat
-        dy = (lat - r.lat) * 110.57
-        gravity += r.population / (dx * dx + dy * dy + 16.0)
+    gravity = population_potential(lon, lat, places, 4.0)
     factor = np.choose(cls, [1.0, 1.0, 1.15, 0.8, 1.0, 0.8, 1.0, 0.3])
     cost = rural * np.exp(0.25 * n2) * factor + 25.0 * gravity * np.exp(0.15 * n3)
     cost = np.minimum(cost, 3.0e6)
@@ -1408,70 +1129,42 @@ CAMPUS_MW = 1500.0
 """The siting-matters check: 1.5 GW of campuses, 500 MW at each of three buses."""
 
 
-def write_rasters(
-    out: Path, boundary: shapely.Geometry, places: pd.DataFrame, exclusions: gpd.GeoDataFrame
-) -> None:
+def raster_fields(
+    lon: np.ndarray,
+    lat: np.ndarray,
+    valid: np.ndarray,
+    places: pd.DataFrame,
+    exclusions: gpd.GeoDataFrame,
+    transform: rasterio.Affine,
+) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """The four climate rasters and the two land rasters (EPSG:4326, RASTER_RES cells)."""
-    lon, lat, tf = raster_grid()
-    valid = shapely.contains_xy(boundary, lon, lat)
     d_km = sea_distance_km(lon, lat)
     elev = elevation_proxy_m(lon, lat, d_km)
-    write_region_rasters(
-        out,
-        tf,
-        valid,
-        climate_fields(lon, lat, d_km),
-        land_fields(lon, lat, elev, valid, places, exclusions, tf),
-        "1 grassland/pasture, 2 arable, 3 forest, 4 urban, 5 open water, 6 protected, "
-        "7 upland moor and peat",
-        NODATA,
-        SOURCE_TAG,
-    )
+    climate = climate_fields(lon, lat, d_km)
+    return climate, land_fields(lon, lat, elev, valid, places, exclusions, transform)
+
+
+CLASS_LEGEND = (
+    "1 grassland/pasture, 2 arable, 3 forest, 4 urban, 5 open water, 6 protected, "
+    "7 upland moor and peat"
+)
+"""The land classes of land_class.tif."""
 
 
 def main(argv: list[str] | None = None) -> int:
     """Generate the GB region into ``--out`` (default data/uk) and print a summary."""
     args, say = region_args(__doc__, DEFAULT_OUT, argv)
-    t0 = time.perf_counter()
-
-    boundary = load_boundary()
-    cities = load_places(boundary)
-    places = cities[cities["population"] >= PLACE_MIN_POP].reset_index(drop=True)
-    small = cities[cities["population"] < PLACE_MIN_POP].reset_index(drop=True)
-    regions = make_regions(boundary)
-    zones = make_zones(boundary)
-    exclusions = make_exclusions(boundary, places)
-    buses, branches, gens, info = make_grid(places, small, regions)
-    water = make_water(places)
-    check = siting_check(
-        buses, branches, gens, info["load_cols"], WEAK_BUSES, STRONG_BUSES, CAMPUS_MW
-    )
-
-    out: Path = args.out
-    grid = (buses, branches, gens)
-    layers = region_layers(
-        "Great Britain", boundary, places, grid, water, exclusions, zones, regions
-    )
-    layers["sites"] = make_sites()
-    write_region_gpkg(out, "uk.gpkg", layers, OGR_DATE, spatial_index=False)
-    write_rasters(out, boundary, places, exclusions)
-
-    say(f"wrote {out} in {time.perf_counter() - t0:.1f} s")
-    kinds = buses.voltage_kv.value_counts().sort_index(ascending=False)
-    say(
-        f"places {len(places)}, buses {len(buses)} ("
-        + ", ".join(f"{int(k)} kV: {v}" for k, v in kinds.items())
-        + f"), branches {len(branches)}, average degree {2 * len(branches) / len(buses):.2f}"
-    )
-    for c in info["load_cols"]:
-        flow, cap = b6_transfer(buses, branches, gens, c)
+    parts = script_parts(sys.modules[__name__], "Great Britain", "uk.gpkg", CLASS_LEGEND)
+    b = build_region(parts, args.out, say)
+    for c in b.info["load_cols"]:
+        flow, cap = b6_transfer(b.buses, b.branches, b.gens, c)
         say(
-            f"{c}: total {buses[c].sum():,.0f} MW, max loading {check.base[c]:.1%}, "
+            f"{c}: total {b.buses[c].sum():,.0f} MW, max loading {b.check.base[c]:.1%}, "
             f"Scotland -> England {flow:,.0f} MW of {cap:,.0f} MW boundary rating"
         )
-    say_fleet(say, buses, gens, info["slack"])
-    say(f"moved to 400 kV by the sizing: {', '.join(info['promoted']) or 'none'}")
-    say_check_and_files(say, check, out)
+    say_fleet(say, b.buses, b.gens, b.info["slack"])
+    say(f"moved to 400 kV by the sizing: {', '.join(b.info['promoted']) or 'none'}")
+    say_check_and_files(say, b.check, args.out)
     return 0
 
 

@@ -1,27 +1,35 @@
-"""Helpers shared by the embedded-region scripts (``make_demo_region.py``, ``make_uk_region.py``).
+"""Helpers shared by the embedded-region scripts (``make_demo_region.py``,
+``make_uk_region.py``, ``make_saudi_region.py``).
 
-Only code that is the same for every region lives here: seeded random streams, geodesic
-distances, ellipses drawn in a projected CRS, geometry clean-up, the GeoNames place reader,
-the Delaunay line planner, per-unit line parameters, the DC power flow with the
-proportional-dispatch rule, the bus and generator tables, the "siting matters" check, the
-global-land-mask reader, Stull's wet bulb, the byte-reproducible GeoPackage and GeoTIFF
+Only code that is the same for more than one region lives here: seeded random streams,
+geodesic distances, ellipses drawn in a projected CRS, geometry clean-up, the GeoNames place
+reader, the Delaunay line planner, per-unit line parameters, the DC power flow with the
+proportional-dispatch rule, the bus, branch, generator and water-source rows and tables, the
+"siting matters" check, the global-land-mask reader and outline tracer, Stull's wet bulb,
+the land noise and population potential, the byte-reproducible GeoPackage and GeoTIFF
 writers and the parts of ``main`` every region has (arguments, write-out, summary lines).
-Each region script keeps its own geography, grid rules and rasters.
+The GB and Saudi scripts share more (town substations, branch sizing, the peaking fleet,
+:func:`build_region`, which runs their whole build from the parts each script names).
+Each region script keeps its own geography, grid rules, figures and rasters.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import hashlib
 import importlib.util
 import math
 import shutil
 import tempfile
+import time
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -30,10 +38,11 @@ import pyogrio
 import rasterio
 import shapely
 from pyproj import Geod, Transformer
+from rasterio.features import rasterize, shapes
 from rasterio.transform import from_origin
 from scipy import ndimage
 from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import dijkstra, minimum_spanning_tree
+from scipy.sparse.csgraph import connected_components, dijkstra, minimum_spanning_tree
 from scipy.sparse.linalg import splu
 from scipy.spatial import Delaunay, QhullError
 
@@ -615,17 +624,16 @@ def potable_rows(
     for name, cap in capacity_m3_per_day.items():
         p = places[places["name"] == name].iloc[0]
         rows.append(
-            {
-                "name": f"{name} potable supply",
-                "kind": "potable",
-                "capacity_m3_per_day": cap,
-                "capacity_m3_per_day_2030": cap,
-                "cost_usd_per_m3": round(rng.uniform(*cost_usd_per_m3), 3),
-                "max_pipeline_km": max_pipeline_km,
-                "pipeline_cost_usd_per_km": np.nan,
-                "lon": p.lon + offset_deg[0],
-                "lat": p.lat + offset_deg[1],
-            }
+            water_source(
+                f"{name} potable supply",
+                "potable",
+                cap,
+                cap,
+                round(rng.uniform(*cost_usd_per_m3), 3),
+                max_pipeline_km,
+                p.lon + offset_deg[0],
+                p.lat + offset_deg[1],
+            )
         )
     return rows
 
@@ -675,6 +683,29 @@ def bus_table(
     )
     out["bus_type"] = out["bus_type"].astype("int64")
     return out
+
+
+def gen_row(
+    bus: int,
+    p_max_mw: float,
+    marginal_cost_usd_per_mwh: float,
+    co2_t_per_mwh: float,
+    fuel: str,
+    lat: float,
+    lon: float,
+    name: str,
+) -> dict:
+    """A generator row as :func:`generator_table` reads it (``bus``: 0-based bus row)."""
+    return {
+        "bus": bus,
+        "p_max_mw": p_max_mw,
+        "marginal_cost_usd_per_mwh": marginal_cost_usd_per_mwh,
+        "co2_t_per_mwh": co2_t_per_mwh,
+        "fuel": fuel,
+        "lat": lat,
+        "lon": lon,
+        "name": name,
+    }
 
 
 def generator_table(gens: pd.DataFrame) -> gpd.GeoDataFrame:
@@ -895,3 +926,734 @@ def say_check_and_files(say: Callable[..., None], check: SitingCheck, out: Path)
     for p in sorted(out.rglob("*")):
         if p.is_file() and p.suffix in (".gpkg", ".tif"):
             say(f"  {p.relative_to(out)}  {p.stat().st_size / 1024:.0f} KiB  {sha256(p)[:12]}")
+
+
+# ------------------------------------------------------------------------------------------
+# outline, places, lines, generators and land rules the GB and Saudi scripts share
+# ------------------------------------------------------------------------------------------
+def mask_grid(
+    west: float, east: float, south: float, north: float, res: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Land mask on a north-up grid of ``res`` [degrees] cells over the box ``west``,
+    ``east``, ``south``, ``north`` [degrees]: cell-centre lon, lat and land (True)."""
+    lon = west + res * (np.arange(int(round((east - west) / res))) + 0.5)
+    lat = north - res * (np.arange(int(round((north - south) / res))) + 0.5)
+    lo, la = np.meshgrid(lon, lat)
+    return lo, la, land_mask(la, lo, south - 0.3, north + 0.3)
+
+
+def land_share(
+    lon1: float, lat1: float, lon2: float, lat2: float, lat_south: float, lat_north: float
+) -> float:
+    """Share of the straight route from (``lon1``, ``lat1``) to (``lon2``, ``lat2``)
+    [degrees] that is over land [fraction]: 40 samples of the land mask read between
+    ``lat_south`` and ``lat_north`` [degrees]."""
+    t = np.linspace(0.0, 1.0, 40)
+    lo, la = lon1 + t * (lon2 - lon1), lat1 + t * (lat2 - lat1)
+    return float(land_mask(la, lo, lat_south, lat_north).mean())
+
+
+def drop_nested_places(
+    places: pd.DataFrame, proj: Projection, density_per_km2: float
+) -> pd.DataFrame:
+    """``places`` (largest first) without those inside the urban-core disc (area population
+    / ``density_per_km2`` [people/km2]) of a larger kept one, so no one is counted twice."""
+    xy = proj.to_km(places["lon"].to_numpy(), places["lat"].to_numpy())
+    radius = urban_radius_km(places["population"].to_numpy(), density_per_km2)
+    kept: list[int] = []
+    for i in range(len(places)):
+        if kept:
+            d = np.hypot(*(xy[kept] - xy[i]).T)
+            if (d < radius[kept]).any():
+                continue
+        kept.append(i)
+    return places.loc[kept].reset_index(drop=True)
+
+
+def point_sites(sites: Sequence[tuple[str, str, float, float]]) -> gpd.GeoDataFrame:
+    """The sites layer from ``(site_id, name, lat, lon)`` rows: candidate points whose
+    costs, capacity and area come from the cells they join (NaN here)."""
+    df = pd.DataFrame(sites, columns=["site_id", "name", "lat", "lon"])
+    return gpd.GeoDataFrame(
+        {
+            "site_id": df["site_id"],
+            "name": df["name"],
+            "fixed_cost_usd": np.nan,
+            "max_it_mw": np.nan,
+            "land_cost_usd_per_ha": np.nan,
+            "area_ha": np.nan,
+        },
+        geometry=gpd.points_from_xy(df["lon"], df["lat"]),
+        crs=CRS_LL,
+    )
+
+
+def ellipse_exclusions(
+    boundary: shapely.Geometry,
+    proj: Projection,
+    groups: Iterable[tuple[str, Iterable[tuple[str, float, float, float, float, float]]]],
+    places: pd.DataFrame,
+    urban_min_pop: int,
+    density_per_km2: float,
+) -> gpd.GeoDataFrame:
+    """The exclusions layer: for each ``(kind, items)`` group, ellipses ``(name, lat, lon,
+    a_km, b_km, azimuth_deg)`` clipped to ``boundary``; then an urban-core disc (area
+    population / ``density_per_km2`` [people/km2]) round every place of ``urban_min_pop``
+    people or more."""
+    rows: list[dict] = []
+    for kind, items in groups:
+        for name, lat, lon, a, b, az in items:
+            g = clean(proj.ellipse(lat, lon, a, b, az).intersection(boundary))
+            if not g.is_empty:
+                rows.append({"kind": kind, "name": name, "geometry": g})
+    for r in places[places["population"] >= urban_min_pop].itertuples():
+        rad = float(urban_radius_km(r.population, density_per_km2))
+        g = clean(proj.ellipse(r.lat, r.lon, rad, rad, 0.0).intersection(boundary))
+        if not g.is_empty:
+            rows.append({"kind": "urban", "name": f"{r.name} urban core", "geometry": g})
+    return numbered_exclusions(rows)
+
+
+def require_connected(edges: Iterable[tuple[int, int]], n: int, what: str) -> None:
+    """Raise RuntimeError naming ``what`` if the ``n`` nodes joined by ``edges`` are not
+    one connected grid."""
+    edges = list(edges)
+    r, c = zip(*edges, strict=True)
+    graph = coo_matrix((np.ones(len(edges)), (r, c)), shape=(n, n))
+    n_parts = connected_components(graph, directed=False)[0]
+    if n_parts != 1:
+        raise RuntimeError(f"{what} falls into {n_parts} parts")
+
+
+@dataclass(frozen=True)
+class TownRules:
+    """Distances [km] and sizes [people] by which :func:`town_sites` places the load.
+
+    Attributes
+    ----------
+    split_pop
+        A place larger than this is served from several transmission substations.
+    reach_km
+        Added to such a place's urban-core radius: its substations lie within the sum.
+    direct_km
+        A place this close to a transmission substation is served from it.
+    join_km
+        A place this close to a town substation joins it.
+    rural_gap_km
+        A small town farther than this from every substation gets a rural one.
+    density_per_km2
+        Residents per km2 of an urban core [people/km2].
+    """
+
+    split_pop: float
+    reach_km: float
+    direct_km: float
+    join_km: float
+    rural_gap_km: float
+    density_per_km2: float
+
+
+def town_sites(
+    places: pd.DataFrame, small: pd.DataFrame, sub: pd.DataFrame, rules: TownRules
+) -> tuple[np.ndarray, list[dict]]:
+    """Where each place's load goes: a transmission substation's 132 kV side, or a 132 kV
+    town substation.
+
+    A place of more than ``rules.split_pop`` people is served from every transmission
+    substation within its urban-core radius + ``rules.reach_km``, in equal parts. Another
+    place within ``rules.direct_km`` of a transmission substation is served from it. The
+    others, largest first, join a town substation within ``rules.join_km`` or start one
+    (named after the place); each town substation belongs to its nearest transmission
+    substation. A small town farther than ``rules.rural_gap_km`` from every substation
+    gets a rural one.
+
+    Returns
+    -------
+    gsp_pop
+        People served from each transmission substation's 132 kV side.
+    towns
+        ``name, lat, lon, population, gsp`` (index of the transmission substation).
+    """
+    gsp_pop = np.zeros(len(sub))
+    towns: list[dict] = []
+
+    def dists(lon: float, lat: float) -> np.ndarray:
+        return np.array([geodesic_km(lon, lat, s.lon, s.lat) for s in sub.itertuples()])
+
+    def town(r: Any, gsp: int) -> dict:
+        pop = float(r.population)
+        return {"name": r.name, "lat": r.lat, "lon": r.lon, "population": pop, "gsp": gsp}
+
+    for r in places.itertuples():
+        d = dists(r.lon, r.lat)
+        k = int(np.argmin(d))
+        if r.population > rules.split_pop:
+            reach = float(urban_radius_km(r.population, rules.density_per_km2)) + rules.reach_km
+            near = np.flatnonzero(d <= max(reach, float(d[k])))
+            gsp_pop[near] += r.population / len(near)
+        elif d[k] <= rules.direct_km:
+            gsp_pop[k] += r.population
+        elif near_t := [
+            t for t in towns if geodesic_km(r.lon, r.lat, t["lon"], t["lat"]) <= rules.join_km
+        ]:
+            near_t[0]["population"] += r.population
+        else:
+            towns.append(town(r, k))
+    for r in small.itertuples():
+        d = dists(r.lon, r.lat)
+        d_town = min((geodesic_km(r.lon, r.lat, t["lon"], t["lat"]) for t in towns), default=1e9)
+        if min(float(d.min()), d_town) > rules.rural_gap_km:
+            towns.append(town(r, int(np.argmin(d))))
+    return gsp_pop, towns
+
+
+@dataclass(frozen=True)
+class GridRules:
+    """Line and transformer builds the sizing picks from, and the upgrade options.
+
+    Attributes
+    ----------
+    line_configs
+        Voltage [kV] -> the conductor builds, smallest first.
+    max_transformers
+        Most transformers in parallel at a substation.
+    max_base_loading
+        Highest worst-case flow over rating [fraction] a build may carry.
+    base_mva
+        Per-unit base [MVA].
+    emergency_factor
+        Emergency rating over normal rating [fraction].
+    upgrade_share
+        A line upgrade adds this share of its rating [fraction].
+    upgrade_usd_per_km
+        Voltage [kV] -> line upgrade cost [USD/km].
+    """
+
+    line_configs: dict[float, tuple[LineConfig, ...]]
+    max_transformers: int
+    max_base_loading: float
+    base_mva: float
+    emergency_factor: float
+    upgrade_share: float
+    upgrade_usd_per_km: dict[float, float]
+
+
+def branch_x_rating(
+    r: Any, transformer: Callable[[Any], tuple[float, float]], rules: GridRules
+) -> tuple[float, float]:
+    """Reactance [pu on ``rules.base_mva``] and rating [MW] of a branch row (``trafo``,
+    ``cfg``, ``voltage_kv``, ``length_km``) in its current build; ``transformer(r)`` is a
+    transformer row's unit rating [MVA] and own reactance [pu]."""
+    if r.trafo:
+        mva, x_own = transformer(r)
+        n = r.cfg + 1
+        return x_own * rules.base_mva / mva / n, mva * n
+    cfg = rules.line_configs[r.voltage_kv][r.cfg]
+    return line_params(r.voltage_kv, r.length_km, cfg, rules.base_mva)[1], cfg.rating_mw
+
+
+def size_branches(
+    buses: pd.DataFrame,
+    branches: pd.DataFrame,
+    gens: pd.DataFrame,
+    load_cols: list[str],
+    slack: int,
+    transformer: Callable[[Any], tuple[float, float]],
+    rules: GridRules,
+    rounds: int,
+    at_top: Callable[[Any], None] | None = None,
+) -> pd.DataFrame:
+    """Each branch takes the smallest build (conductor; number of transformers) that keeps
+    its worst flow over the load years (proportional dispatch, DC) at or under
+    ``rules.max_base_loading`` of its rating; flows are recomputed after each change.
+
+    ``transformer(r)`` gives a transformer row's unit rating [MVA] and reactance [pu];
+    ``at_top(r)``, if given, is called (and may raise) for an overloaded branch already at
+    its largest build, before the RuntimeError; ``rounds`` is the most resizing rounds.
+    """
+    br = branches.copy()
+    br["cfg"] = 0
+    n = len(buses)
+    f, t = br["f"].to_numpy(), br["t"].to_numpy()
+    inj = np.column_stack(
+        [
+            proportional_injection(
+                n, gens["bus"].to_numpy(), gens["p_max_mw"].to_numpy(), buses[c].to_numpy()
+            )
+            for c in load_cols
+        ]
+    )
+    for _ in range(rounds):
+        xr = [branch_x_rating(r, transformer, rules) for _, r in br.iterrows()]
+        x = np.array([a for a, _ in xr])
+        rating = np.array([b for _, b in xr])
+        env = np.abs(DCNetwork(n, f, t, x, slack, rules.base_mva).flows(inj)).max(axis=1)
+        over = np.flatnonzero(env > rules.max_base_loading * rating)
+        if not len(over):
+            break
+        for k in over:
+            r = br.iloc[k]
+            top = (
+                rules.max_transformers - 1 if r.trafo else len(rules.line_configs[r.voltage_kv]) - 1
+            )
+            if r.cfg >= top:
+                if at_top is not None:
+                    at_top(r)
+                b1, b2 = buses.at[r.f, "name"], buses.at[r.t, "name"]
+                raise RuntimeError(f"no build carries {env[k]:.0f} MW on {b1} - {b2}")
+            br.iat[k, br.columns.get_loc("cfg")] = r.cfg + 1
+    else:
+        raise RuntimeError("branch sizing did not settle")
+    br["x_pu"], br["rating_mw"], br["env_mw"] = x, rating, env
+    return br
+
+
+def branch_row(
+    k: int,
+    r: Any,
+    fb: Any,
+    tb: Any,
+    x_pu: float,
+    r_pu: float,
+    b_pu: float,
+    rating_mw: float,
+    emergency_mw: float,
+    upgrade: tuple[float, float, float],
+) -> dict:
+    """Row ``k`` of the branches layer for branch ``r`` (``f``, ``t`` bus rows,
+    ``length_km``, ``voltage_kv``) between buses ``fb`` and ``tb`` (``lon``, ``lat``):
+    impedances [pu], ratings [MW] and the upgrade (added MW, cost USD, lead years; NaN:
+    none)."""
+    return {
+        "branch_id": str(k + 1),
+        "from_bus": str(r.f + 1),
+        "to_bus": str(r.t + 1),
+        "x_pu": round(float(x_pu), 6),
+        "r_pu": round(float(r_pu), 6),
+        "b_pu": round(float(b_pu), 6),
+        "rating_mw": float(rating_mw),
+        "rating_emergency_mw": round(float(emergency_mw), 1),
+        "tap_ratio": 1.0,
+        "shift_deg": 0.0,
+        "in_service": True,
+        "length_km": float(r.length_km),
+        "voltage_kv": float(r.voltage_kv),
+        "upgrade_added_mw": float(upgrade[0]),
+        "upgrade_cost_usd": float(np.round(upgrade[1], -3)),
+        "upgrade_lead_time_years": float(upgrade[2]),
+        "geometry": shapely.LineString([(fb.lon, fb.lat), (tb.lon, tb.lat)]),
+    }
+
+
+def fleet_frame(rows: list[dict]) -> pd.DataFrame:
+    """The generators of :func:`gen_row` rows, ``p_max_mw`` rounded to 0.1 MW."""
+    gens = pd.DataFrame(rows)
+    gens["p_max_mw"] = gens["p_max_mw"].round(1)
+    return gens
+
+
+def branch_layer(
+    buses: pd.DataFrame,
+    br: pd.DataFrame,
+    rules: GridRules,
+    transformer_mva: Callable[[Any], float],
+    lead_years: Callable[[Any, pd.Series, pd.Series], float],
+) -> gpd.GeoDataFrame:
+    """The branches layer from the sized branches: impedances of the chosen build, ratings
+    and the upgrade options (another transformer at 12 M USD per 600 MVA; a line upgrade of
+    ``rules.upgrade_share`` of its rating at ``rules.upgrade_usd_per_km``).
+
+    ``transformer_mva(r)`` is a transformer row's unit rating [MVA]; ``lead_years(r, fb,
+    tb)`` the upgrade's lead time [years] of branch row ``r`` between buses ``fb``, ``tb``.
+    """
+    rows = []
+    for k, r in enumerate(br.itertuples()):
+        fb, tb = buses.loc[r.f], buses.loc[r.t]
+        lead = lead_years(r, fb, tb)
+        if r.trafo:
+            mva = transformer_mva(r)
+            rr, bb = 0.002 / (r.cfg + 1), 0.0
+            up = (mva, 12.0e6 * mva / 600.0, lead)
+        else:
+            cfg = rules.line_configs[r.voltage_kv][r.cfg]
+            rr, _x, bb = line_params(r.voltage_kv, r.length_km, cfg, rules.base_mva)
+            usd = rules.upgrade_usd_per_km[r.voltage_kv] * r.length_km
+            up = (rules.upgrade_share * r.rating_mw, usd, lead)
+        rating = float(r.rating_mw)
+        rows.append(
+            branch_row(k, r, fb, tb, r.x_pu, rr, bb, rating, rating * rules.emergency_factor, up)
+        )
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=CRS_LL)
+
+
+def fleet_with_peakers(
+    buses: pd.DataFrame,
+    units: Iterable[tuple[str, str, str, float, float, float]],
+    gen_to_load: float,
+    block_mw: float,
+    cost_usd_per_mwh: tuple[float, float],
+    co2_t_per_mwh: float,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """Generators: each unit ``(name, site, fuel, p_max_mw, cost_usd_per_mwh,
+    co2_t_per_mwh)`` at its site's ``supergrid`` bus; then peaking gas at the load buses in
+    proportion to load (none under 20 MW, blocks of at most ``block_mw`` [MW], a cost drawn
+    from ``cost_usd_per_mwh`` [USD/MWh]), filling the fleet up to ``gen_to_load`` times the
+    base load. Columns as :func:`generator_table` reads them."""
+    main = buses[buses.kind == "supergrid"].set_index("site")
+    rows = []
+    for name, site, fuel, p, cost, co2 in units:
+        b = main.loc[site]
+        rows.append(gen_row(int(b["idx"]), p, cost, co2, fuel, b.lat, b.lon, name))
+    gap = gen_to_load * buses["load_mw"].sum() - sum(r["p_max_mw"] for r in rows)
+    loads = buses[buses.load_mw > 0]
+    for b, w in (loads["load_mw"] / loads["load_mw"].sum()).items():
+        p = gap * float(w)
+        if p < 20.0:
+            continue
+        n = max(1, math.ceil(p / block_mw))
+        for u in range(n):
+            rows.append(
+                gen_row(
+                    int(buses.at[b, "idx"]),
+                    p / n,
+                    round(rng.uniform(*cost_usd_per_mwh), 2),
+                    co2_t_per_mwh,
+                    "gas_ct",
+                    buses.at[b, "lat"],
+                    buses.at[b, "lon"],
+                    f"{buses.at[b, 'site']} peaking gas {u + 1}",
+                )
+            )
+    return fleet_frame(rows)
+
+
+def burn(geoms: gpd.GeoSeries, shape: tuple[int, int], transform: rasterio.Affine) -> np.ndarray:
+    """Cells of a ``shape`` raster with ``transform`` covered by the geometries (boolean)."""
+    if len(geoms) == 0:
+        return np.zeros(shape, bool)
+    return rasterize(
+        ((g, 1) for g in geoms), out_shape=shape, transform=transform, fill=0, dtype="uint8"
+    ).astype(bool)
+
+
+def population_potential(
+    lon: np.ndarray, lat: np.ndarray, places: pd.DataFrame, soften_km: float
+) -> np.ndarray:
+    """Population potential sum(pop / (d**2 + ``soften_km``**2)) [people/km2] at each cell
+    (``lon``, ``lat`` [degrees]), d the local flat-earth distance to each place [km]."""
+    coslat = np.cos(np.radians(lat))
+    soft = soften_km * soften_km
+    gravity = np.zeros(lon.shape)
+    for r in places.itertuples():
+        dx = (lon - r.lon) * 111.32 * coslat
+        dy = (lat - r.lat) * 110.57
+        gravity += r.population / (dx * dx + dy * dy + soft)
+    return gravity
+
+
+def say_grid(
+    say: Callable[..., None], places: pd.DataFrame, buses: pd.DataFrame, branches: pd.DataFrame
+) -> None:
+    """Print the counts of places, buses by voltage and branches, and the average degree."""
+    kinds = buses.voltage_kv.value_counts().sort_index(ascending=False)
+    say(
+        f"places {len(places)}, buses {len(buses)} ("
+        + ", ".join(f"{int(k)} kV: {v}" for k, v in kinds.items())
+        + f"), branches {len(branches)}, average degree {2 * len(branches) / len(buses):.2f}"
+    )
+
+
+def trace_outline(
+    inside: np.ndarray,
+    drop_points: Iterable[tuple[str, float, float]],
+    min_cells: int,
+    west: float,
+    north: float,
+    res: float,
+) -> shapely.MultiPolygon:
+    """The outline of the ``inside`` cells of a north-up mask grid (top-left corner
+    ``west``, ``north``, cells of ``res`` [degrees]): its connected pieces less those
+    holding a ``(name, lat, lon)`` drop point and those under ``min_cells`` cells, traced,
+    simplified to about 1.5 km (0.012 degrees), largest piece first."""
+    labels, n = ndimage.label(inside)
+    sizes = ndimage.sum(inside, labels, range(1, n + 1))
+    drop = set()
+    for _name, lat, lon in drop_points:
+        drop.add(int(labels[int((north - lat) / res), int((lon - west) / res)]))
+    keep = [k for k in range(1, n + 1) if sizes[k - 1] >= min_cells and k not in drop]
+    mask = np.isin(labels, keep).astype(np.uint8)
+    tf = from_origin(west, north, res, res)
+    polys = [shapely.geometry.shape(g) for g, v in shapes(mask, transform=tf) if v == 1]
+    geom = clean(shapely.simplify(shapely.union_all(polys), 0.012, preserve_topology=True))
+    parts = sorted(getattr(geom, "geoms", [geom]), key=lambda p: (-p.area, p.bounds))
+    return shapely.MultiPolygon(parts)
+
+
+def bus_row(name: str, lat: float, lon: float, kv: float, kind: str, load_mw: float) -> dict:
+    """A bus of the topology: ``name`` is its site's, the bus is called "<site> <kV>"."""
+    return {
+        "name": f"{name} {int(kv)}",
+        "site": name,
+        "lat": lat,
+        "lon": lon,
+        "voltage_kv": kv,
+        "load_mw": load_mw,
+        "kind": kind,
+    }
+
+
+def routed_line(
+    f: int,
+    t: int,
+    kv: float,
+    a: Any,
+    b: Any,
+    rng: np.random.Generator,
+    route_factor: tuple[float, float],
+) -> dict:
+    """A line of ``kv`` [kV] from bus ``f`` to ``t`` whose length [km] is the geodesic
+    distance between points ``a`` and ``b`` (``lon``, ``lat``) times a route factor drawn
+    from ``route_factor``."""
+    d = geodesic_km(a.lon, a.lat, b.lon, b.lat) * rng.uniform(*route_factor)
+    return {"f": f, "t": t, "voltage_kv": kv, "length_km": round(d, 2), "trafo": False}
+
+
+def add_point_loads(buses: pd.DataFrame, loads: Iterable[tuple[float, float, float]]) -> None:
+    """Add each ``(lat, lon, mw)`` load [MW] to the nearest ``gsp`` or ``town`` bus."""
+    for lat, lon, mw in loads:
+        cand = buses[buses.kind.isin(["gsp", "town"])]
+        d = [geodesic_km(lon, lat, r.lon, r.lat) for r in cand.itertuples()]
+        buses.loc[cand.index[int(np.argmin(d))], "load_mw"] += mw
+
+
+def ordered_buses(
+    buses: pd.DataFrame,
+    branches: pd.DataFrame,
+    load_years: Iterable[int],
+    growth: dict[str, float],
+    default_growth: float,
+    base_year: int,
+) -> tuple[pd.DataFrame, list[str]]:
+    """Buses by voltage (highest first), then name, with ``idx`` 0..n-1 and ``branches``'
+    ``f``, ``t`` renumbered to match (in place); loads rounded to 0.1 MW and a
+    ``load_mw_<year>`` column per load year, grown from ``base_year`` at the area's
+    ``growth`` rate [1/year] (``default_growth`` where the area has none).
+
+    Returns
+    -------
+    buses, load_cols
+        The ordered buses and the load columns, ``load_mw`` first.
+    """
+    order = buses.sort_values(["voltage_kv", "name"], ascending=[False, True]).index.to_list()
+    remap = {old: new for new, old in enumerate(order)}
+    buses = buses.loc[order].reset_index(drop=True)
+    buses["idx"] = np.arange(len(buses))
+    branches["f"], branches["t"] = branches["f"].map(remap), branches["t"].map(remap)
+    if buses["name"].duplicated().any():
+        raise RuntimeError(f"duplicate bus names: {buses.loc[buses.name.duplicated(), 'name']}")
+    buses["load_mw"] = buses["load_mw"].round(1)
+    load_cols = ["load_mw"]
+    for yr in load_years:
+        g = buses["area"].map(lambda a: growth.get(a, default_growth))
+        buses[f"load_mw_{yr}"] = (buses["load_mw"] * (1.0 + g) ** (yr - base_year)).round(1)
+        load_cols.append(f"load_mw_{yr}")
+    return buses, load_cols
+
+
+def layer_flows_mw(
+    buses: pd.DataFrame, branches: pd.DataFrame, gens: pd.DataFrame, load_col: str, base_mva: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """DC flows [MW] of the written layers under the proportional-dispatch rule at
+    ``load_col``; with each branch's from and to bus row."""
+    idx = {b: i for i, b in enumerate(buses["bus_id"])}
+    f = branches["from_bus"].map(idx).to_numpy()
+    t = branches["to_bus"].map(idx).to_numpy()
+    inj = proportional_injection(
+        len(buses),
+        gens["bus_id"].map(idx).to_numpy(),
+        gens["p_max_mw"].to_numpy(float),
+        buses[load_col].to_numpy(float),
+    )
+    slack = int(np.flatnonzero(buses["bus_type"].to_numpy() == 3)[0])
+    fl = DCNetwork(len(buses), f, t, branches["x_pu"].to_numpy(float), slack, base_mva).flows(inj)
+    return fl, f, t
+
+
+def water_source(
+    name: str,
+    kind: str,
+    capacity_m3_per_day: float,
+    capacity_m3_per_day_2030: float,
+    cost_usd_per_m3: float,
+    max_pipeline_km: float,
+    lon: float,
+    lat: float,
+    pipeline_cost_usd_per_km: float = np.nan,
+) -> dict:
+    """A row for :func:`numbered_water_sources` (pipeline cost NaN: the model's default)."""
+    return {
+        "name": name,
+        "kind": kind,
+        "capacity_m3_per_day": capacity_m3_per_day,
+        "capacity_m3_per_day_2030": capacity_m3_per_day_2030,
+        "cost_usd_per_m3": cost_usd_per_m3,
+        "max_pipeline_km": max_pipeline_km,
+        "pipeline_cost_usd_per_km": pipeline_cost_usd_per_km,
+        "lon": lon,
+        "lat": lat,
+    }
+
+
+def land_noise(seed: int, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The three smoothed unit noise fields (sigma 4, 3 and 1.5 cells) of the land
+    rasters, from the seeded ``land`` stream."""
+    rng = rng_for(seed, "land")
+    n1, n2, n3 = (smooth_noise(rng, s, shape) for s in (4.0, 3.0, 1.5))
+    return n1, n2, n3
+
+
+def climate_normals(
+    t_mean_c: np.ndarray, t_p99_c: np.ndarray, rh_pct: np.ndarray, wb_p99_c: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The climate rasters (see CLIMATE_DESCRIPTIONS) from the mean and 0.4 % dry bulb
+    [C], the mean relative humidity [%] (mean wet bulb by Stull) and the 0.4 % wet bulb
+    [C]."""
+    return {
+        "dry_bulb_mean_c": t_mean_c,
+        "dry_bulb_p99_c": t_p99_c,
+        "wet_bulb_mean_c": stull_wet_bulb_c(t_mean_c, rh_pct),
+        "wet_bulb_p99_c": wb_p99_c,
+    }
+
+
+def split_places(cities: pd.DataFrame, min_pop: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The places of ``min_pop`` people or more (they carry load and are written) and the
+    smaller towns."""
+    places = cities[cities["population"] >= min_pop].reset_index(drop=True)
+    small = cities[cities["population"] < min_pop].reset_index(drop=True)
+    return places, small
+
+
+# ------------------------------------------------------------------------------------------
+# the whole build of a region whose script supplies its parts (GB, Saudi Arabia)
+# ------------------------------------------------------------------------------------------
+Grid = tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame, dict]
+"""Buses, branches and generators layers, and the grid's info (``load_cols``, ``slack``)."""
+
+
+@dataclass(frozen=True)
+class RegionParts:
+    """What a region script supplies to :func:`build_region`.
+
+    Attributes
+    ----------
+    name, gpkg_name
+        The boundary feature's name and the GeoPackage's file name.
+    place_min_pop
+        Places of this many people or more carry load and are written [people].
+    weak_buses, strong_buses, campus_mw
+        The siting-matters check (see :func:`siting_check`), ``campus_mw`` [MW].
+    raster_fields
+        ``(lon, lat, valid, places, exclusions, transform)`` -> the climate rasters [degC]
+        (see :func:`write_region_rasters`) and the land class and price rasters.
+    class_legend, nodata, source, ogr_date
+        As :func:`write_region_rasters` and :func:`write_region_gpkg` take them.
+    """
+
+    name: str
+    gpkg_name: str
+    place_min_pop: int
+    weak_buses: Sequence[str]
+    strong_buses: Sequence[str]
+    campus_mw: float
+    load_boundary: Callable[[], shapely.Geometry]
+    load_places: Callable[[shapely.Geometry], pd.DataFrame]
+    make_regions: Callable[[shapely.Geometry], gpd.GeoDataFrame]
+    make_zones: Callable[[shapely.Geometry], gpd.GeoDataFrame]
+    make_exclusions: Callable[[shapely.Geometry, pd.DataFrame], gpd.GeoDataFrame]
+    make_grid: Callable[[pd.DataFrame, pd.DataFrame, gpd.GeoDataFrame], Grid]
+    make_water: Callable[[pd.DataFrame], gpd.GeoDataFrame]
+    make_sites: Callable[[], gpd.GeoDataFrame]
+    raster_grid: Callable[[], tuple[np.ndarray, np.ndarray, rasterio.Affine]]
+    raster_fields: Callable[
+        [np.ndarray, np.ndarray, np.ndarray, pd.DataFrame, gpd.GeoDataFrame, rasterio.Affine],
+        tuple[dict[str, np.ndarray], tuple[np.ndarray, np.ndarray]],
+    ]
+    class_legend: str
+    nodata: float
+    source: str
+    ogr_date: str
+
+
+@dataclass(frozen=True)
+class BuiltRegion:
+    """The written layers a region's summary reports on."""
+
+    places: pd.DataFrame
+    buses: gpd.GeoDataFrame
+    branches: gpd.GeoDataFrame
+    gens: gpd.GeoDataFrame
+    info: dict
+    check: SitingCheck
+
+
+def build_region(parts: RegionParts, out: Path, say: Callable[..., None]) -> BuiltRegion:
+    """Build the region from its ``parts`` and write it to ``out`` (the GeoPackage without
+    a spatial index, the rasters); check that siting matters; print the time taken and the
+    grid's size."""
+    t0 = time.perf_counter()
+    boundary = parts.load_boundary()
+    places, small = split_places(parts.load_places(boundary), parts.place_min_pop)
+    regions = parts.make_regions(boundary)
+    zones = parts.make_zones(boundary)
+    exclusions = parts.make_exclusions(boundary, places)
+    buses, branches, gens, info = parts.make_grid(places, small, regions)
+    water = parts.make_water(places)
+    check = siting_check(
+        buses,
+        branches,
+        gens,
+        info["load_cols"],
+        parts.weak_buses,
+        parts.strong_buses,
+        parts.campus_mw,
+    )
+    grid = (buses, branches, gens)
+    layers = region_layers(parts.name, boundary, places, grid, water, exclusions, zones, regions)
+    layers["sites"] = parts.make_sites()
+    write_region_gpkg(out, parts.gpkg_name, layers, parts.ogr_date, spatial_index=False)
+    lon, lat, tf = parts.raster_grid()
+    valid = shapely.contains_xy(boundary, lon, lat)
+    climate, land = parts.raster_fields(lon, lat, valid, places, exclusions, tf)
+    write_region_rasters(
+        out, tf, valid, climate, land, parts.class_legend, parts.nodata, parts.source
+    )
+    say(f"wrote {out} in {time.perf_counter() - t0:.1f} s")
+    say_grid(say, places, buses, branches)
+    return BuiltRegion(places, buses, branches, gens, info, check)
+
+
+_SCRIPT_CONSTANTS = {
+    "place_min_pop": "PLACE_MIN_POP",
+    "weak_buses": "WEAK_BUSES",
+    "strong_buses": "STRONG_BUSES",
+    "campus_mw": "CAMPUS_MW",
+    "nodata": "NODATA",
+    "source": "SOURCE_TAG",
+    "ogr_date": "OGR_DATE",
+}
+"""RegionParts field -> the constant of a region script that holds it."""
+
+
+def script_parts(script: ModuleType, name: str, gpkg_name: str, class_legend: str) -> RegionParts:
+    """The :class:`RegionParts` of a region script that follows the naming convention:
+    the constants of _SCRIPT_CONSTANTS and one function per remaining field, called as
+    the field (``load_boundary``, ``load_places``, ... ``raster_fields``)."""
+    given: dict[str, Any] = {"name": name, "gpkg_name": gpkg_name, "class_legend": class_legend}
+    kw = {
+        f.name: getattr(script, _SCRIPT_CONSTANTS.get(f.name, f.name))
+        for f in dataclasses.fields(RegionParts)
+        if f.name not in given
+    }
+    return RegionParts(**given, **kw)
