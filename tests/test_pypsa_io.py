@@ -322,6 +322,11 @@ def test_export_cli_writes_each_format(pypsa_plan, tmp_path):
     res = runner.invoke(app, ["export", str(out), "--to", "matpower", "--out", str(out / "x.m")])
     assert res.exit_code == 1 and "inside the plan folder" in res.output
     assert not (out / "x.m").exists()
+    # a name too long for the file system, and a folder, are refused by name (no traceback)
+    for bad in (tmp_path / ("a" * 300 + ".m"), tmp_path):
+        res = runner.invoke(app, ["export", str(out), "--to", "matpower", "--out", str(bad)])
+        assert res.exit_code == 1 and "output refused" in res.output, res.output
+        assert "internal error" not in res.output
     grid_file = out.parent / "grid.nc"
     before = grid_file.read_bytes()
     res = runner.invoke(

@@ -71,8 +71,9 @@ def export_command(
         require_reachable(plan_dir)
         case = export_case(plan_dir, year=year)
         target = out_path if out_path is not None else default_out(plan_dir, to, case.year)
-        from siting.core.io import OutputRefusedError
+        from siting.core.io import OutputRefusedError, check_output_file
 
+        target = check_output_file(target)  # a name too long, a folder, a FIFO: refused by name
         if target.resolve().parent == Path(plan_dir).resolve():
             raise OutputRefusedError(
                 f"{target} is inside the plan folder, which siting plan writes and replaces "

@@ -41,19 +41,36 @@ def grid_format(path: Path, declared: str = "auto") -> str:
     if declared != "auto":
         return declared
     suffix = path.suffix.lower()
-    if suffix in PYPSA_SUFFIXES or (path.is_dir() and (path / "buses.csv").is_file()):
-        return "pypsa"
     if suffix in MATPOWER_SUFFIXES:
         return "matpower"
     if suffix in PANDAPOWER_SUFFIXES:
         return "pandapower"
+    if suffix in PYPSA_SUFFIXES or (_is_dir(path) and _is_file(path / "buses.csv")):
+        return "pypsa"
     return "layers"
+
+
+def _is_dir(path: Path) -> bool:
+    """``path.is_dir()``, False where the system refuses even to look (a name too long: the
+    reader then names the problem)."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, False where the system refuses to look."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def is_dataset(path: Path, fmt: str) -> bool:
     """Whether the grid at ``path`` read as ``fmt`` is a dataset of several files (a layers
     GeoPackage or folder, a PyPSA CSV folder), hashed and checked file by file."""
-    return fmt == "layers" or (fmt == "pypsa" and path.is_dir())
+    return fmt == "layers" or (fmt == "pypsa" and _is_dir(path))
 
 
 def _layers_problem(path: Path) -> str | None:
