@@ -14,6 +14,7 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
+from test_compute import _gens
 from test_model import solved, tiny_data
 
 from siting.core.errors import ScenarioError
@@ -252,7 +253,6 @@ def test_siting_twostage_writes_the_study_and_each_scenarios_plan(tmp_path):
     # chosen first stage's sites (the same sites whatever demand comes).
     import json
 
-    import pandas as pd
     import yaml
     from conftest import Region
     from typer.testing import CliRunner
@@ -377,23 +377,7 @@ def _compute_data():
     # The instances above with a compute part: one generation "X" of 2.5 kW per accelerator
     # (1,000 accelerators = 2.5 MW IT), 20 per rack, 10,000 USD each, a 2-year life; no IT MW
     # target, soft accelerator targets (the same cost of delay per MW they would take).
-    gen = pd.DataFrame(
-        [
-            {
-                "first_year": 2030,
-                "kw_per_accelerator": 2.5,
-                "accelerators_per_rack": 20,
-                "rack_kw": 50.0,
-                "needs_liquid": False,
-                "compute_per_accelerator": 1.0,
-                "service_life_years": 2.0,
-                "capex_usd_per_accelerator": 10_000.0,
-                "tokens_per_s_per_accelerator": 0.0,
-                "source": "test",
-            }
-        ],
-        index=pd.Index(["X"], name="generation"),
-    )
+    gen = _gens(X={})  # test_compute's defaults: exactly the figures above
     comp = ComputeData(
         generations=gen,
         max_racks={"A": 10_000.0, "B": 10_000.0},
