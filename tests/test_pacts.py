@@ -102,7 +102,7 @@ def test_a_pacts_supply_cap_and_security_tier_change_which_sites_get_which_gener
     assert _live(m) == {("A", "NEW", 0): 10_000, ("B", "OLD", 0): 30_000}
     assert [float(m.cap[s, 0]()) for s in "AB"] == pytest.approx([45.0, 75.0])
     assert sum(v.value for v in m.pact_mwh.values()) == pytest.approx(200_000.0)
-    assert float(m.pact_public["P", "A", 0].value) >= 15_000 - 1e-6
+    assert float(m.pact_public["P", "A", "NEW", 0].value) >= 15_000 - 1e-6
     assert r.objective == pytest.approx(
         505e6 + 760e6 + 120 * HOURS * 50 - 200_000 * 20 + 200e6, rel=1e-9
     )
@@ -200,6 +200,84 @@ def test_a_new_build_ppa_relieves_the_grid_at_its_price():
     assert _live(m) == _live(m0) == {("B", "NEW", 0): 20_000}
     assert float(m.pact_ppa_mw["B", 0, "peak"].value) == pytest.approx(100_000 / HOURS)
     assert r.objective == pytest.approx(r0.objective - 100_000 * (10 - 4), rel=1e-9)
+
+
+def _overlapping(share: float) -> list[PactData]:
+    """Two pacts, P1 and P2, on both sites (tier 0), licensing no generation (so all of a
+    site's compute is theirs), each reserving ``share`` of it for public use at A only."""
+    return [
+        PactData(n, ["A", "B"], ["A", "B"], 0, public_share=share, public_sites=["A"])
+        for n in ("P1", "P2")
+    ]
+
+
+def test_overlapping_pacts_do_not_count_the_same_public_compute_twice():
+    # Both pacts cover A and B and all generations; each asks 50 % of the compute at A and
+    # B to be held public at A. 60,000 units cheapest as 20,000 NEW (90 MW).
+    # Before the fix each pact could count the same compute at A: A holding half was enough
+    # (x_A >= 0.5 (x_A + x_B)), so 45 MW at A and 45 at B: A 10 M + 45 x 11 M = 505 M, B
+    # 10 M + 45 x 10 M = 460 M, energy 90 x 0.438 M = 39.42 M, hardware 20,000 x 5,000 =
+    # 100 M: 1,104.42 M USD.
+    # Now each unit counts for one pact: 0.5 X + 0.5 X = X must be public at A, so all the
+    # compute is at A: 10 M + 90 x 11 M = 1,000 M, + 39.42 M + 100 M = 1,139.42 M USD.
+    d = _two_sites(_overlapping(0.5))
+    m, r = _solved(d)
+    assert _live(m) == {("A", "NEW", 0): 20_000}
+    held = {p: sum(v.value for k, v in m.pact_public.items() if k[0] == p) for p in ("P1", "P2")}
+    assert held == pytest.approx({"P1": 30_000.0, "P2": 30_000.0})
+    assert r.objective == pytest.approx(1000e6 + 90 * HOURS * 50 + 100e6, rel=1e-9)
+    assert r.objective == pytest.approx(1139.42e6, rel=1e-9)
+    table = _pacts(m, d)
+    assert table["public_compute_units"].tolist() == pytest.approx([30_000.0, 30_000.0])
+    sched = pd.DataFrame({"site_id": ["A"], "year": [2030], "typical_draw_mw": [90.0]})
+    checks = _pact_checks(d, table, _compute(m, d, {"A", "B"}), sched)
+    assert checks["pact public shares held by distinct compute"] <= 0
+    assert all(v <= 0 for v in checks.values()), checks
+
+
+def test_the_verification_catches_two_pacts_holding_the_same_public_compute():
+    # The plan of before the fix: 10,000 NEW (30,000 units) at A and at B; each pact says
+    # it holds 30,000 units public at A (half of its 60,000), but A has 30,000 in all: the
+    # two claims fit only by counting A's compute twice, 30,000 units over.
+    d = _two_sites(_overlapping(0.5))
+    compute = pd.DataFrame(
+        [
+            (s, 2030, "NEW", 10_000.0, 10_000.0, 0.0, 45.0, 500.0, 30_000.0, 500.0)
+            for s in ("A", "B")
+        ],
+        columns=["site_id", "year", "generation", "accelerators_live", "accelerators_new"]
+        + ["accelerators_retired", "it_used_mw", "racks", "compute_units", "rack_positions"],
+    )
+    rows = [[p, 2030, "", 0.0, 0.0, "", "", 0.0, 0.0, 0.0, 60e3, 0.5, 30e3] for p in ("P1", "P2")]
+    sched = pd.DataFrame(
+        {"site_id": ["A", "B"], "year": [2030, 2030], "typical_draw_mw": [45.0, 45.0]}
+    )
+    got = _pact_checks(d, pd.DataFrame(rows, columns=PACT_COLUMNS), compute, sched)
+    assert got["pact public-interest share held"] <= 0  # each claim alone is its half
+    assert got["pact public shares held by distinct compute"] == pytest.approx(30_000, rel=1e-3)
+    # one pact at 30,000 and the other at 0 fits (the second one's share then fails)
+    rows[1][-1] = 0.0
+    got = _pact_checks(d, pd.DataFrame(rows, columns=PACT_COLUMNS), compute, sched)
+    assert got["pact public shares held by distinct compute"] <= 0
+    assert got["pact public-interest share held"] == pytest.approx(30_000, rel=1e-3)
+
+
+def test_overlapping_pacts_asking_more_than_all_of_it_have_no_plan():
+    # 60 % each of the same compute: 120 % of it public is impossible with any compute at
+    # A or B, and the hard 60,000-unit target needs some: no plan. The elastic model names
+    # the pacts' public share: with all 60,000 units (20,000 NEW) at A, 0.6 x 60,000 x 2 -
+    # 60,000 = 12,000 units short between the two pacts (cheaper in its penalty than
+    # leaving the 60,000-unit target short).
+    from siting.model import build_model, elastic
+    from siting.solve.highs import solve
+
+    d = _two_sites(_overlapping(0.6))
+    assert solve(build_model(d), mip_gap=0.0, time_limit_s=60).status == "infeasible"
+    me = build_model(d, elastic=True)
+    assert solve(me, mip_gap=0.0, time_limit_s=60).has_solution
+    v = elastic.violations(me)
+    assert {x["requirement"] for x in v} == {"pact public-interest share not met"}
+    assert sum(x["amount"] for x in v) == pytest.approx(12_000.0, rel=1e-6)
 
 
 # --------------------------------------------------------------------------- inputs

@@ -36,11 +36,21 @@ pact_mwh[p,s,t] <= energy_mwh[s,t]`` (the campus's energy, ``8,760 h x draw_typ`
   to the model and the plan reports it (the volume used: the smaller of the contract and
   the pact campuses' energy).
 
-Public interest (``public_interest_share = a_p``, the public-interest family's pattern):
-``pact_public[p,s,t] >= 0`` on the pact's public-eligible sites, ``pact_public[p,s,t] <=
-U_p[s,t]`` and ``sum_s pact_public[p,s,t] >= a_p * sum_{s in E_p} U_p[s,t]``, with
-``U_p[s,t] = sum_{g in G_p} 1000 * cu_g * acc_live[s,g,t]`` the pact's compute at s
-[compute units] (all generations when ``G_p`` is empty).
+Public interest (``public_interest_share = a_p``, the public-interest family's pattern),
+attributed per site and generation so that each unit of compute counts toward at most one
+pact's share (two pacts covering the same site and generations would otherwise both count
+the same compute): ``pact_public[p,s,g,t] >= 0`` [compute units] for ``s`` among the pact's
+public-eligible sites and ``g in G_p``,
+
+- ``pact_public_at``: ``sum_{p} pact_public[p,s,g,t] <= 1000 * cu_g * acc_live[s,g,t]``
+  (the compute of generation g at s, shared among the pacts that may claim it);
+- ``pact_public_share``: ``sum_{s,g} pact_public[p,s,g,t] >= a_p * sum_{s in E_p}
+  U_p[s,t]``, with ``U_p[s,t] = sum_{g in G_p} 1000 * cu_g * acc_live[s,g,t]`` the pact's
+  compute at s [compute units] (all generations when ``G_p`` is empty).
+
+Two pacts on the same sites and generations asking 50 % each thus hold all of that compute
+public; asking more than 100 % between them, the plan keeps its compute off their sites,
+or there is no plan (the elastic model names ``pact public-interest share not met``).
 
 The cost ``pact_energy_npv`` [USD] joins the ``energy`` cost part.
 """
@@ -165,7 +175,8 @@ def _pact(d: ModelData, name: str) -> Any:
 
 
 def _add_public(m: pyo.ConcreteModel, d: ModelData) -> None:
-    """Public-interest shares of the pacts' compute (see the module docstring)."""
+    """Public-interest shares of the pacts' compute, each unit of compute counted toward at
+    most one pact's share (see the module docstring)."""
     gen = d.compute.generations if d.compute is not None else None
     if gen is None:
         return
@@ -174,28 +185,45 @@ def _add_public(m: pyo.ConcreteModel, d: ModelData) -> None:
     shared = [p for p in d.pacts if p.public_share > 0 and p.sites]
     if not shared:
         return
+    every = [str(g) for g in gen.index]
 
     def units(p: Any, s: str, t: int) -> Any:
-        gens = p.generations or [str(g) for g in gen.index]
-        return pyo.quicksum(1000.0 * cu[g] * m.acc_live[s, g, t] for g in gens if (s, g, t) in have)
+        return pyo.quicksum(
+            1000.0 * cu[g] * m.acc_live[s, g, t]
+            for g in p.generations or every
+            if (s, g, t) in have
+        )
 
-    keys = [(p.name, s, t) for p in shared for s in p.public_sites for t in m.T]
-    m.pact_public = pyo.Var(keys, domain=pyo.NonNegativeReals)
+    keys = [
+        (p.name, s, g, t)
+        for p in shared
+        for s in p.public_sites
+        for g in p.generations or every
+        for t in range(d.horizon.n_years)
+        if (s, g, t) in have
+    ]
+    m.PPSGT = pyo.Set(dimen=4, initialize=keys, ordered=True)
+    m.pact_public = pyo.Var(m.PPSGT, domain=pyo.NonNegativeReals)
+    claims: dict[tuple[str, str, int], list[str]] = {}
+    held: dict[tuple[str, int], list[tuple[str, str]]] = {}
+    for p, s, g, t in keys:
+        claims.setdefault((s, g, t), []).append(p)
+        held.setdefault((p, t), []).append((s, g))
     m.pact_public_at = pyo.Constraint(
-        keys, rule=lambda m, p, s, t: m.pact_public[p, s, t] <= units(_pact(d, p), s, t)
+        list(claims),
+        rule=lambda m, s, g, t: (
+            pyo.quicksum(m.pact_public[p, s, g, t] for p in claims[s, g, t])
+            <= 1000.0 * cu[g] * m.acc_live[s, g, t]
+        ),
     )
+    rows = [(p.name, t) for p in shared for t in m.T]
     short = elastic.slack(
-        m,
-        "pact_public_units",
-        [(p.name, t) for p in shared for t in m.T],
-        "compute units",
-        "pact public-interest share not met",
-        1e-3,
+        m, "pact_public_units", rows, "compute units", "pact public-interest share not met", 1e-3
     )
     m.pact_public_share = pyo.Constraint(
-        [(p.name, t) for p in shared for t in m.T],
+        rows,
         rule=lambda m, p, t: (
-            pyo.quicksum(m.pact_public[p, s, t] for s in _pact(d, p).public_sites) + short[p, t]
+            pyo.quicksum(m.pact_public[p, s, g, t] for s, g in held.get((p, t), [])) + short[p, t]
             >= _pact(d, p).public_share
             * pyo.quicksum(units(_pact(d, p), s, t) for s in _pact(d, p).sites)
         ),

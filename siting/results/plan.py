@@ -717,9 +717,10 @@ def _pacts(m: pyo.ConcreteModel, d: ModelData) -> pd.DataFrame:
             else:
                 used = min(p.energy_mwh_per_year, energy) if p.energy_source else 0.0
             public = sum(
-                _val(pub[p.name, s, t])
+                _val(pub[p.name, s, g, t])
                 for s in p.public_sites
-                if pub is not None and (p.name, s, t) in pub
+                for g in gens
+                if pub is not None and (p.name, s, g, t) in pub
             )
             for g in p.generations or [""]:
                 got = {

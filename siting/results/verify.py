@@ -942,6 +942,7 @@ def _verify_pacts(plan: Plan, d: ModelData, add: Callable[..., None]) -> None:
         for p, y in zip(pk["pact"], pk["year"], strict=True)
     ]
     _verify_pact_energy(pk, d, plan.schedule, add)
+    _verify_pact_public_once(pk, d, units, add)
 
 
 def _verify_pact_energy(
@@ -978,6 +979,101 @@ def _verify_pact_energy(
         "compute units",
         said="each pact reserves its public-interest share of its compute",
     )
+
+
+def _verify_pact_public_once(
+    pk: pd.DataFrame, d: ModelData, units: pd.Series, add: Callable[..., None]
+) -> None:
+    """Each unit of compute held public for at most one pact: per year, the pacts'
+    ``public_compute_units`` (``pacts.csv``) must fit in the compute in service
+    (``compute.csv``, per site and generation) at their public-eligible sites and licensed
+    generations with no unit shared, that is, the largest flow from the pacts through the
+    (site, generation) cells each may claim to the cells' compute (:func:`_max_flow`) must
+    carry every pact's public compute [compute units]. Two pacts on one site asking 50 %
+    each need all of its compute public, not the same half twice."""
+    gens_all = [str(g) for g in d.compute.generations.index] if d.compute is not None else []
+    by = {p.name: p for p in d.pacts}
+    first = pk.drop_duplicates(["pact", "year"]) if len(pk) else pk
+    excess = [0.0]
+    worst_year = ""
+    groups = list(first.groupby(first["year"].astype(int))) if len(first) else []
+    for y, rows in groups:
+        claims = {
+            str(p): float(v)
+            for p, v in zip(rows["pact"], rows["public_compute_units"].astype(float), strict=True)
+            if float(v) > 0
+        }
+        if not claims:
+            continue
+        reach = {
+            p: [(s, g) for s in by[p].public_sites for g in (by[p].generations or gens_all)]
+            for p in claims
+        }
+        cells = {
+            cell: float(units.get((cell[0], cell[1], int(y)), 0.0))
+            for p in claims
+            for cell in reach[p]
+        }
+        held = _max_flow(claims, cells, reach)
+        over = float(_excess(sum(claims.values()), held))
+        if over > max(excess):
+            worst_year = str(y)
+        excess.append(over)
+    add(
+        "pact public shares held by distinct compute",
+        np.asarray(excess),
+        "compute units",
+        detail=f"worst in {worst_year}",
+        said="the pacts' public-interest compute fits their sites' compute with no unit counted "
+        "for two pacts",
+    )
+
+
+def _max_flow(
+    claims: dict[str, float],
+    cells: dict[tuple[str, str], float],
+    reach: dict[str, list[tuple[str, str]]],
+) -> float:
+    """The largest flow from a source through each claim (capacity its amount) to the cells
+    it reaches (unbounded) to a sink (capacity each cell's amount): the most of the claims
+    the cells can hold with each cell's amount held once [the claims' unit]. Edmonds-Karp
+    (shortest augmenting paths), on a graph of a few pacts and cells."""
+    src, sink = "src", "sink"
+    cap: dict[str, dict[str, float]] = {src: {}, sink: {}}
+
+    def edge(a: str, b: str, c: float) -> None:
+        cap.setdefault(a, {})[b] = cap.setdefault(a, {}).get(b, 0.0) + c
+        cap.setdefault(b, {}).setdefault(a, 0.0)
+
+    big = sum(claims.values()) + 1.0
+    for p, v in claims.items():
+        edge(src, "p:" + p, v)
+        for s, g in reach.get(p, []):
+            if (s, g) in cells:
+                edge("p:" + p, f"c:{s}\x00{g}", big)
+    for (s, g), v in cells.items():
+        edge(f"c:{s}\x00{g}", sink, v)
+    eps = 1e-12 * big
+    flow = 0.0
+    while True:
+        prev = {src: src}
+        queue = [src]
+        for a in queue:  # breadth first; the list grows as it is read
+            for b, c in cap[a].items():
+                if c > eps and b not in prev:
+                    prev[b] = a
+                    queue.append(b)
+        if sink not in prev:
+            return flow
+        path = [sink]
+        while path[-1] != src:
+            path.append(prev[path[-1]])
+        path.reverse()
+        f = min(cap[a][b] for a, b in zip(path, path[1:], strict=False))
+        for a, b in zip(path, path[1:], strict=False):
+            cap[a][b] -= f
+            cap[b][a] += f
+        flow += f
 
 
 def _cohort_excess(
