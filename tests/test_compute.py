@@ -236,6 +236,198 @@ def test_the_verification_recomputes_the_delay_of_soft_compute_targets():
     assert compute_delay_usd(met, c, [2030, 2031], [1.0, 0.9], 20e6) == 0.0
 
 
+# --------------------------------------------------------------------------- export
+
+
+def _export_case(price_usd: float, most_mw: float = np.inf, **targets):
+    """One site A (10 MW modules, 200 MW, 10 M USD to open, 10 M USD/MW), 2030 only, rate 0
+    (one year standing for one: capex and operating weights 1), energy 50 USD/MWh, PUE 1:
+    a MW of envelope costs 10 M + 8,760 x 50 = 0.438 M USD a year. OLD: 2.5 kW, 1 compute
+    unit, 10,000 USD with a 2-year life, half of it inside the 1-year horizon (5,000 USD);
+    20 a rack, 5,000 rack positions. No MW target; the export market pays ``price_usd``
+    per MW-year, at most ``most_mw``."""
+    d = replaced(
+        _one_site(tech="air", rate=0.0),
+        policy={"export_usd_per_mw_year": price_usd, "export_max_mw": np.array([most_mw])},
+        compute=ComputeData(
+            generations=_gens(OLD={}),
+            max_racks={"A": 5000.0},
+            accelerator_targets=targets.get("acc", {}),
+            compute_targets=np.array([targets.get("units", 0.0)]),
+        ),
+    )
+    return d
+
+
+def test_exports_do_not_sell_the_mw_the_accelerator_target_occupies():
+    # Target 20,000 OLD in 2030 (50 MW: 5 modules) and no MW target; the market pays 1 M
+    # USD per MW-year. Selling more accelerators does not pay: 1,000 more OLD are 2.5 MW
+    # of envelope (25 M + 1.095 M of energy) and 5 M of hardware for 2.5 M of sales. So the
+    # plan sells nothing: 10 M + 50 x 10 M + 50 x 0.438 M + 20,000 x 5,000 = 631.9 M USD.
+    # (Before the fix the only row on exports was the MW target's, sum cap - export_mw >=
+    # 0, so the plan sold the 50 MW its 20,000 OLD occupy, for 50 M USD, while counting
+    # them for the accelerator target: 581.9 M USD, and the verification passed.)
+    d = _export_case(1e6, acc={("OLD", 0): 20_000.0})
+    m, r = _solved(d)
+    assert float(m.cap["A", 0]()) == pytest.approx(50.0)
+    assert 1000 * m.acc_live["A", "OLD", 0].value == pytest.approx(20_000.0)
+    assert m.export_mw[0].value == pytest.approx(0.0, abs=1e-6)
+    assert m.export_acc["OLD", 0].value == pytest.approx(0.0, abs=1e-9)
+    assert r.objective == pytest.approx(10e6 + 500e6 + 50 * HOURS * 50 + 100e6, rel=1e-9)
+    assert r.objective == pytest.approx(631.9e6, rel=1e-9)
+
+
+def test_exports_are_accelerators_beyond_the_compute_target():
+    # Target 20,000 compute units (20,000 OLD, 50 MW); the market pays 30 M USD per
+    # MW-year for at most 100 MW. A MW of OLD beyond the target costs 10 M of envelope +
+    # 0.438 M of energy + 400 OLD x 5,000 = 2 M of hardware = 12.438 M and sells for 30 M:
+    # the plan fills the cap with accelerators beyond the target, 100 MW = 40,000 OLD
+    # (40,000 compute units), on top of the 20,000 the target keeps: 60,000 OLD, 150 MW
+    # (15 modules), 3,000 racks. Objective 10 M + 1,500 M + 150 x 0.438 M + 60,000 x 5,000
+    # - 100 x 30 M = -1,124.3 M USD. (Before the fix: 100 MW of envelope, 20,000 OLD in
+    # 50 of them, and all 100 MW sold, the compute target counting the sold accelerators.)
+    from siting.results.plan import EXPORT_COLUMNS, _compute, _export
+    from siting.results.verify import _verify_export
+
+    d = _export_case(30e6, 100.0, units=20_000.0)
+    m, r = _solved(d)
+    assert float(m.cap["A", 0]()) == pytest.approx(150.0)
+    assert 1000 * m.acc_live["A", "OLD", 0].value == pytest.approx(60_000.0)
+    assert 1000 * m.export_acc["OLD", 0].value == pytest.approx(40_000.0)
+    assert m.export_mw[0].value == pytest.approx(100.0)
+    assert float(m.cost_part["export"]()) == pytest.approx(-3000e6)
+    assert r.objective == pytest.approx(
+        10e6 + 1500e6 + 150 * HOURS * 50 + 60_000 * 5_000 - 3000e6, rel=1e-9
+    )
+    # the plan's export table and its verification: the solved plan passes
+    table = _export(m, d)
+    assert list(table.columns) == EXPORT_COLUMNS
+    row = table.iloc[0]
+    assert (row["year"], row["generation"]) == (2030, "OLD")
+    assert row.iloc[2:].tolist() == pytest.approx([40_000.0, 100.0, 40_000.0])
+    compute = _compute(m, d, {"A"})
+    plan = SimpleNamespace(
+        export=table, compute=compute, costs_usd={"export": float(m.cost_part["export"]())}
+    )
+
+    def checks(p=plan):
+        out: list = []
+        _verify_export(p, d, np.array([150.0]), _add(out))
+        return {c[0]: c[1] for c in out}
+
+    assert all(v <= 0 for v in checks().values()), checks()
+    # a doctored plan: 10,000 fewer OLD in service (50,000: 30,000 beyond the target's
+    # 20,000 compute units) still selling 40,000: 10,000 units over, in OLD accelerators
+    fewer = compute.assign(accelerators_live=50_000.0, compute_units=50_000.0)
+    got = checks(SimpleNamespace(**{**vars(plan), "compute": fewer}))
+    assert got["exported accelerators within the fleet beyond the targets"] == pytest.approx(
+        10_000, rel=1e-3
+    )
+    # selling 120 MW (48,000 OLD) breaks the market's 100 MW cap too; the earnings then
+    # disagree with the cost part (120 x 30 M against the 3,000 M the plan says)
+    more = table.assign(
+        accelerators_exported=48_000.0, it_mw_exported=120.0, compute_units_exported=48_000.0
+    )
+    got = checks(SimpleNamespace(**{**vars(plan), "export": more}))
+    assert got["export within the market's cap and the MW beyond the targets"] == pytest.approx(
+        20.0, rel=1e-3
+    )
+    assert got["export earnings = price x MW-years sold"] == pytest.approx(600e6, rel=1e-3)
+
+
+def test_the_verification_fails_a_plan_that_sells_the_accelerators_its_target_counts():
+    # The plan the model made before the fix (test above, first case): 20,000 OLD in
+    # service for a target of 20,000 OLD, and 20,000 OLD (50 MW) sold: no accelerator
+    # beyond the target, so 20,000 too many sold (hard targets).
+    from siting.results.verify import _verify_export
+
+    d = _export_case(1e6, acc={("OLD", 0): 20_000.0})
+    compute = pd.DataFrame(
+        [("A", 2030, "OLD", 20_000.0, 20_000.0, 0.0, 50.0, 1000.0, 20_000.0, 1000.0)],
+        columns=COMPUTE_COLUMNS,
+    )
+    sold = pd.DataFrame(
+        [(2030, "OLD", 20_000.0, 50.0, 20_000.0)],
+        columns=["year", "generation", "accelerators_exported", "it_mw_exported"]
+        + ["compute_units_exported"],
+    )
+    out: list = []
+    plan = SimpleNamespace(export=sold, compute=compute, costs_usd={"export": -50e6})
+    _verify_export(plan, d, np.array([50.0]), _add(out))
+    got = {c[0]: c[1] for c in out}
+    assert got["exported accelerators within the fleet beyond the targets"] == pytest.approx(
+        20_000, rel=1e-3
+    )
+    assert got["export earnings = price x MW-years sold"] <= 0  # 50 MW x 1 M, as said
+
+
+# --------------------------------------------------------------------------- shortfall once
+
+
+def test_a_mw_short_of_the_mw_and_the_accelerator_target_is_priced_once():
+    # Site A holds 25 MW (5 modules of 5 MW); targets 50 MW and 20,000 OLD (2.5 kW: 50 MW)
+    # in 2030, soft at 20 M USD per MW-year. Each module (50 M + 2.19 M energy + 2,000 OLD
+    # x 500 = 1 M) saves 5 MW x 20 M = 100 M of delay, so all 25 MW are built with 10,000
+    # OLD: 25 MW short of the MW target and 10,000 x 2.5 kW = 25 MW short of the accelerator
+    # target, one shortfall: 25 x 20 M = 500 M USD of delay (before the fix 1,000 M).
+    # Objective 10 M + 250 M + 25 x 0.438 M + 10,000 x 500 + 500 M = 775.95 M USD.
+    d = _one_site(tech="air", years=(2030,), rate=0.0)
+    d.campus.site.loc["A", "max_it_mw"] = 25.0
+    d = replaced(
+        d,
+        policy={"shortfall_usd_per_mw_year": 20e6, "targets_mw": np.array([50.0])},
+        campus={"module_mw": 5.0},
+        compute=ComputeData(
+            generations=_gens(OLD={"capex_usd_per_accelerator": 1000.0}),
+            max_racks={"A": 5000.0},
+            accelerator_targets={("OLD", 0): 20_000.0},
+            compute_targets=np.zeros(1),
+        ),
+    )
+    m, r = _solved(d)
+    assert float(m.cap["A", 0]()) == pytest.approx(25.0)
+    assert 1000 * m.acc_live["A", "OLD", 0].value == pytest.approx(10_000.0)
+    assert float(m.cost_part["delay"]()) == pytest.approx(500e6)
+    assert r.objective == pytest.approx(10e6 + 250e6 + 25 * HOURS * 50 + 5e6 + 500e6, rel=1e-9)
+    assert r.objective == pytest.approx(775.95e6, rel=1e-9)
+
+
+def test_a_years_shortfall_is_its_largest_mw_equivalent_and_generations_add_up():
+    # No rack position can be built (max_racks 0), so no accelerator runs. Targets in 2030:
+    # 60 MW, 10,000 OLD (2.5 kW) and 10,000 NEW (4.5 kW, 3 units), 30,000 compute units;
+    # soft at 20 M USD per MW-year. MW equivalents short: the accelerator targets 25 + 45 =
+    # 70 MW (different generations, different asks: they add up), the compute target
+    # 30,000 x 1.5 kW (NEW's kW per unit, the least) = 45 MW, the MW target 60 MW if no
+    # shell is built. The year is priced at the largest, 70 MW: 1,400 M USD; building the
+    # 60 MW of empty shells would not lower it, so nothing is built: objective 1,400 M USD.
+    # (Before the fix each was priced: 1,400 + 900 M, plus 60 MW of shells (10 M to open,
+    # 600 M, 26.28 M of energy) to avoid 1,200 M: 2,936.28 M USD.)
+    d = replaced(
+        _one_site(tech="air", years=(2030,), rate=0.0),
+        policy={"shortfall_usd_per_mw_year": 20e6, "targets_mw": np.array([60.0])},
+        compute=ComputeData(
+            generations=_gens(
+                OLD={}, NEW={"kw_per_accelerator": 4.5, "compute_per_accelerator": 3.0}
+            ),
+            max_racks={"A": 0.0},
+            accelerator_targets={("OLD", 0): 10_000.0, ("NEW", 0): 10_000.0},
+            compute_targets=np.array([30_000.0]),
+        ),
+    )
+    m, r = _solved(d)
+    assert float(m.cap["A", 0]()) == pytest.approx(0.0, abs=1e-6)
+    assert m.shortfall_mw[0].value == pytest.approx(70.0)
+    assert float(m.cost_part["delay"]()) == pytest.approx(1400e6)
+    assert r.objective == pytest.approx(1400e6, rel=1e-9)
+    # the verification's recomputation from the tables: nothing in compute.csv
+    empty = pd.DataFrame(columns=COMPUTE_COLUMNS)
+    usd = compute_delay_usd(empty, d.compute, [2030], [1.0], 20e6, mw_short=np.array([60.0]))
+    assert usd == pytest.approx(1400e6)
+    # with the MW target 80 MW short instead, the year costs 80 x 20 M
+    usd = compute_delay_usd(empty, d.compute, [2030], [1.0], 20e6, mw_short=np.array([80.0]))
+    assert usd == pytest.approx(1600e6)
+
+
 # --------------------------------------------------------------------------- refresh
 
 

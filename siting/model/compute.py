@@ -38,14 +38,31 @@ Rows:
   :func:`siting.model.data.compute_inputs` lifts ``max_it_mw`` to the envelope the floor
   can reach with the densest generation, so a floor built for generation A's racks holds
   generation B's denser racks after a refresh and the IT MW rise with no new land;
-- targets: ``sum_s acc_live[s,g,t] + short >= N_{g,t} / 1000`` (``acc_target``) and
-  ``sum_s compute_units[s,t] + short >= U_t`` (``compute_target``), with
-  ``compute_units[s,t] = sum_g 1000 * cu_g * acc_live[s,g,t]`` [compute units, H100 = 1];
-  ``short`` is the elastic slack, and with ``targets.shortfall_usd_per_mw_year`` (``p``)
-  set also a priced shortfall: ``acc_short[g,t]`` [1,000 accelerators] at ``p * kw_g`` per
-  year and ``compute_short[t]`` [compute units] at ``p * min_g(kw_g / cu_g) / 1000`` per
-  year (the MW the missing compute would take on the most efficient generation), in the
-  ``delay`` cost part (``compute_delay_npv``).
+- targets: ``sum_s acc_live[s,g,t] - export_acc[g,t] + short >= N_{g,t} / 1000``
+  (``acc_target``) and ``sum_s compute_units[s,t] - sum_g 1000 * cu_g * export_acc[g,t] +
+  short >= U_t`` (``compute_target``), with ``compute_units[s,t] = sum_g 1000 * cu_g *
+  acc_live[s,g,t]`` [compute units, H100 = 1]; ``short`` is the elastic slack and, with
+  ``targets.shortfall_usd_per_mw_year`` (``p``) set, a priced shortfall: ``acc_short[g,t]``
+  [1,000 accelerators, ``<= N_{g,t} / 1000``] and ``compute_short[t]`` [compute units,
+  ``<= U_t``];
+- the year's shortfall priced once (:func:`siting.model.policy.add_shortfall`): its MW
+  equivalents ``compute_short_mw["accelerators",t] = sum_g kw_g * acc_short[g,t]`` and
+  ``compute_short_mw["compute",t] = mw_per_unit * compute_short[t]`` [MW IT], with
+  ``mw_per_unit = min_g(kw_g / cu_g) / 1000`` (the MW the missing compute would take on
+  the most efficient generation), join the MW target's ``short_mw[t]`` in ``z[t] >=
+  short_mw[t]``, ``z[t] >= compute_short_mw[k,t]``, priced ``op_weight[t] * p * z[t]`` (the
+  ``delay`` part): one MW short of the MW target and of the compute target is one MW short,
+  not two. The accelerator targets of different generations in one year are different asks
+  (different hardware), so their MW short add up within ``compute_short_mw["accelerators",
+  t]``, and that sum is one of the candidates for the year's largest;
+- export (with ``policy.export``): the market buys installed accelerators beyond the
+  targets, not envelope MW: ``export_acc[g,t] >= 0`` [1,000 accelerators] for the
+  (generation, period) pairs some site may host, ``export_acc[g,t] <= sum_s
+  acc_live[s,g,t]`` (``export_within_fleet``), taken out of the accelerator and compute
+  targets above, and ``export_mw[t] = export_acc_mw[t] = sum_g kw_g * export_acc[g,t]``
+  [MW IT] (``export_of_accelerators``, :func:`siting.model.policy.add_export`), so the MW
+  target row ``sum_s cap[s,t] - export_mw[t] >= target_t`` holds too. Without the compute
+  family the market buys envelope MW above the MW target (``policy.py``).
 
 Cost part ``compute`` (``compute_cost_npv``) [USD, present value], with ``d = 1/(1+r)``:
 
@@ -196,12 +213,13 @@ def add_compute(m: pyo.ConcreteModel, d: ModelData) -> None:
 
 
 def _add_targets(m: pyo.ConcreteModel, d: ModelData, sgt: list[tuple[str, str, int]]) -> None:
-    """Targets in accelerators and in compute, with the elastic slack and, with
-    ``targets.shortfall_usd_per_mw_year``, a priced shortfall (see the module docstring)."""
+    """Targets in accelerators and in compute, net of the accelerators exported, with the
+    elastic slack and, with ``targets.shortfall_usd_per_mw_year``, a shortfall in MW
+    equivalents for :func:`siting.model.policy.add_shortfall` to price (see the module
+    docstring)."""
     c = _data(d)
     years = d.horizon.years
     gen = c.generations
-    kw = gen["kw_per_accelerator"].astype(float).to_dict()
     cu = gen["compute_per_accelerator"].astype(float).to_dict()
     sites_of: dict[tuple[str, int], list[str]] = {}
     for s, g, t in sgt:
@@ -219,35 +237,23 @@ def _add_targets(m: pyo.ConcreteModel, d: ModelData, sgt: list[tuple[str, str, i
                 f"{', needs liquid cooling' if wet[g] else ''}); "
                 "expected a year and a generation some site can host"
             )
-    pen = d.policy.shortfall_usd_per_mw_year
-    op = [float(w) for w in d.horizon.op_weight]
+    sold = _add_export(m, d, sites_of)
     acc_slack = elastic.slack(
         m, "accelerator_short_k", acc_keys, "1,000 accelerators", "accelerator target not met"
     )
     unit_slack = elastic.slack(
         m, "compute_short_units", unit_keys, "compute units", "compute target not met", 1e-3
     )
-    delay: list[Any] = []
-    if pen is not None:
-        m.acc_short = pyo.Var(
-            acc_keys,
-            domain=pyo.NonNegativeReals,
-            bounds=lambda _m, g, t: (0.0, c.accelerator_targets[g, t] / 1000.0),
-        )
-        m.compute_short = pyo.Var(
-            unit_keys,
-            domain=pyo.NonNegativeReals,
-            bounds=lambda _m, t: (0.0, float(c.compute_targets[t])),
-        )
-        mw_per_unit = min(kw[g] / cu[g] for g in gen.index) / 1000.0
-        delay += [op[t] * pen * kw[g] * m.acc_short[g, t] for g, t in acc_keys]
-        delay += [op[t] * pen * mw_per_unit * m.compute_short[t] for t in unit_keys]
-    acc_soft = m.acc_short if pen is not None else dict.fromkeys(acc_keys, 0.0)
-    unit_soft = m.compute_short if pen is not None else dict.fromkeys(unit_keys, 0.0)
+    soft = d.policy.shortfall_usd_per_mw_year is not None
+    if soft:
+        _add_short(m, d, acc_keys, unit_keys)
+    acc_soft = m.acc_short if soft else dict.fromkeys(acc_keys, 0.0)
+    unit_soft = m.compute_short if soft else dict.fromkeys(unit_keys, 0.0)
     m.acc_target = pyo.Constraint(
         acc_keys,
         rule=lambda m, g, t: (
             pyo.quicksum(m.acc_live[s, g, t] for s in sites_of.get((g, t), []))
+            - sold.get((g, t), 0.0)
             + acc_slack[g, t]
             + acc_soft[g, t]
             >= c.accelerator_targets[g, t] / 1000.0
@@ -256,11 +262,81 @@ def _add_targets(m: pyo.ConcreteModel, d: ModelData, sgt: list[tuple[str, str, i
     m.compute_target = pyo.Constraint(
         unit_keys,
         rule=lambda m, t: (
-            pyo.quicksum(m.compute_units[s, t] for s in m.S) + unit_slack[t] + unit_soft[t]
+            pyo.quicksum(m.compute_units[s, t] for s in m.S)
+            - pyo.quicksum(1000.0 * cu[g] * v for (g, u), v in sold.items() if u == t)
+            + unit_slack[t]
+            + unit_soft[t]
             >= float(c.compute_targets[t])
         ),
     )
-    m.compute_delay_npv = pyo.Expression(expr=pyo.quicksum(delay) if delay else 0.0)
+
+
+def _add_export(
+    m: pyo.ConcreteModel, d: ModelData, sites_of: dict[tuple[str, int], list[str]]
+) -> dict[tuple[str, int], Any]:
+    """With ``policy.export``, the accelerators sold to the export market (see the module
+    docstring): ``export_acc[g,t]`` [1,000 accelerators] within the fleet in service
+    (``export_within_fleet``) and their IT MW ``export_acc_mw[t]`` [MW IT], which
+    :func:`siting.model.policy.add_export` equates with ``export_mw[t]``.
+
+    Returns
+    -------
+    dict
+        (generation, period) -> the accelerators exported, to take out of the targets
+        (empty without the market).
+    """
+    if d.policy.export_usd_per_mw_year is None:
+        return {}
+    kw = _data(d).generations["kw_per_accelerator"].astype(float).to_dict()
+    keys = sorted(sites_of, key=lambda k: (k[1], list(kw).index(k[0])))
+    m.export_acc = pyo.Var(keys, domain=pyo.NonNegativeReals)
+    m.export_within_fleet = pyo.Constraint(
+        keys,
+        rule=lambda m, g, t: (
+            m.export_acc[g, t] <= pyo.quicksum(m.acc_live[s, g, t] for s in sites_of[g, t])
+        ),
+    )
+    m.export_acc_mw = pyo.Expression(
+        m.T,
+        rule=lambda m, t: pyo.quicksum(kw[g] * m.export_acc[g, u] for g, u in keys if u == t),
+    )
+    return {k: m.export_acc[k] for k in keys}
+
+
+def _add_short(
+    m: pyo.ConcreteModel, d: ModelData, acc_keys: list[tuple[str, int]], unit_keys: list[int]
+) -> None:
+    """Soft targets: ``acc_short[g,t]`` [1,000 accelerators] and ``compute_short[t]``
+    [compute units], and their MW equivalents ``compute_short_mw[k,t]`` [MW IT] (``k``
+    ``"accelerators"``: ``sum_g kw_g * acc_short[g,t]``; ``"compute"``: ``mw_per_unit *
+    compute_short[t]``), priced once per year with the MW target's shortfall by
+    :func:`siting.model.policy.add_shortfall` (see the module docstring)."""
+    c = _data(d)
+    gen = c.generations
+    kw = gen["kw_per_accelerator"].astype(float).to_dict()
+    cu = gen["compute_per_accelerator"].astype(float).to_dict()
+    m.acc_short = pyo.Var(
+        acc_keys,
+        domain=pyo.NonNegativeReals,
+        bounds=lambda _m, g, t: (0.0, c.accelerator_targets[g, t] / 1000.0),
+    )
+    m.compute_short = pyo.Var(
+        unit_keys,
+        domain=pyo.NonNegativeReals,
+        bounds=lambda _m, t: (0.0, float(c.compute_targets[t])),
+    )
+    mw_per_unit = min(kw[g] / cu[g] for g in gen.index) / 1000.0
+    short_gens: dict[int, list[str]] = {}
+    for g, t in acc_keys:
+        short_gens.setdefault(t, []).append(g)
+    keys = [("accelerators", t) for t in sorted(short_gens)] + [("compute", t) for t in unit_keys]
+
+    def mw(m: pyo.ConcreteModel, k: str, t: int) -> Any:
+        if k == "compute":
+            return mw_per_unit * m.compute_short[t]
+        return pyo.quicksum(kw[g] * m.acc_short[g, t] for g in short_gens[t])
+
+    m.compute_short_mw = pyo.Expression(keys, rule=mw)
 
 
 def _add_cost(m: pyo.ConcreteModel, d: ModelData, sgt: list[tuple[str, str, int]]) -> None:

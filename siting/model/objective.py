@@ -29,7 +29,8 @@ Cost parts (each an Expression on the model, reported in the plan) [USD, present
 - ``compute`` (only with a compute section, :mod:`~siting.model.compute`): accelerators'
   hardware and disposal as annuities for the years inside the horizon, and the building
   floor per rack position; with soft targets, the ``delay`` part also prices accelerator
-  and compute targets not met.
+  and compute targets not met, a year's shortfall once, as the largest of its MW
+  equivalents (``policy.py``'s ``shortfall_once``).
 
 ``min_cost`` minimises their sum; ``max_capacity`` maximises IT MW in the last year
 subject to the sum being within ``budget_usd``.
@@ -168,10 +169,7 @@ def add_objective(m: pyo.ConcreteModel, d: ModelData, baseline_usd: float = 0.0)
         parts["energy"] = parts["energy"] + pact_energy
     parts["demand"] = m.demand_cost_npv
     parts["heat"] = -m.heat_value_npv
-    parts["delay"] = m.delay_cost_npv
-    compute_delay = m.component("compute_delay_npv")  # the compute family's, when built
-    if compute_delay is not None:
-        parts["delay"] = m.delay_cost_npv + compute_delay
+    parts["delay"] = m.delay_cost_npv  # with the compute family's shortfalls, priced once
     curtail = m.component("curtail_cost_npv")  # the flexibility family's, when built
     parts["curtailment"] = curtail if curtail is not None else 0.0
     if m.component("onsite_cost_npv") is not None:

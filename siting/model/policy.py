@@ -22,7 +22,14 @@ public-interest capacity, waste-heat sales, and the budget of a max-capacity pla
   capacity above the year's target is sold); it earns ``export_value_npv = sum_t
   op_weight[t] * price * export_mw[t]`` [USD] (the cost part ``export`` is its negative).
   With soft targets a MW sold while short pays the cost of delay: the plan sells it only
-  when the export price is above that cost.
+  when the export price is above that cost. With the compute family the MW sold are
+  installed accelerators beyond the targets in accelerators and compute:
+  ``export_mw[t] = sum_g kw_g * export_acc[g,t]`` (``export_of_accelerators``; the rows in
+  :mod:`siting.model.compute`), also taken out of those targets;
+- soft targets with the compute family (:func:`add_shortfall`): a year's shortfall is
+  priced once, as the largest of its MW equivalents (``shortfall_once``): ``z[t] >=
+  short[t]``, ``z[t] >= sum_g kw_g * acc_short[g,t]``, ``z[t] >= mw_per_unit *
+  compute_short[t]``, ``delay_cost_npv = sum_t op_weight[t] * p * z[t]``.
 """
 
 from __future__ import annotations
@@ -135,6 +142,11 @@ def add_export(m: pyo.ConcreteModel, d: ModelData) -> dict[int, Any]:
         domain=pyo.NonNegativeReals,
         bounds=lambda _m, t: (0.0, float(most[t]) if np.isfinite(most[t]) else None),
     )
+    sold_acc = m.component("export_acc_mw")  # the compute family's accelerators exported
+    if sold_acc is not None:
+        m.export_of_accelerators = pyo.Constraint(
+            m.T, rule=lambda m, t: m.export_mw[t] == sold_acc[t]
+        )
     m.export_value_npv = pyo.Expression(
         expr=pyo.quicksum(
             float(d.horizon.op_weight[t]) * float(price) * m.export_mw[t] for t in m.T
@@ -149,7 +161,12 @@ def add_shortfall(m: pyo.ConcreteModel, d: ModelData) -> dict[int, Any]:
     With ``d.policy.shortfall_usd_per_mw_year`` set, adds ``target_shortfall[t]`` [MW IT] in
     ``[0, target_t]`` and ``delay_cost_npv`` = ``sum_t op_weight[t] * penalty *
     target_shortfall[t]`` [USD, present value]; without it, ``delay_cost_npv`` is 0 and the
-    targets are hard.
+    targets are hard. With the compute family's shortfalls (``compute_short_mw[k,t]``, MW
+    equivalents of the accelerators and compute short, :mod:`siting.model.compute`), the
+    year's shortfall is priced once, as the largest of them: ``shortfall_mw[t] >=
+    target_shortfall[t]`` and ``shortfall_mw[t] >= compute_short_mw[k,t]``
+    (``shortfall_once``) [MW IT], ``delay_cost_npv = sum_t op_weight[t] * penalty *
+    shortfall_mw[t]``.
 
     Returns
     -------
@@ -164,10 +181,20 @@ def add_shortfall(m: pyo.ConcreteModel, d: ModelData) -> dict[int, Any]:
     m.target_shortfall = pyo.Var(
         m.T, domain=pyo.NonNegativeReals, bounds=lambda _m, t: (0.0, tgt[t])
     )
-    m.delay_cost_npv = pyo.Expression(
-        expr=pyo.quicksum(
-            float(d.horizon.op_weight[t]) * float(pen) * m.target_shortfall[t] for t in m.T
+    short = m.target_shortfall
+    other = m.component("compute_short_mw")
+    if other is not None:
+        m.shortfall_mw = pyo.Var(m.T, domain=pyo.NonNegativeReals)
+        rows = [("mw", t) for t in range(d.horizon.n_years)] + list(other)
+        m.shortfall_once = pyo.Constraint(
+            rows,
+            rule=lambda m, k, t: (
+                m.shortfall_mw[t] >= (m.target_shortfall[t] if k == "mw" else other[k, t])
+            ),
         )
+        short = m.shortfall_mw
+    m.delay_cost_npv = pyo.Expression(
+        expr=pyo.quicksum(float(d.horizon.op_weight[t]) * float(pen) * short[t] for t in m.T)
     )
     return {t: m.target_shortfall[t] for t in range(d.horizon.n_years)}
 

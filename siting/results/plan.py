@@ -105,6 +105,15 @@ COMPUTE_COLUMNS = [
     "rack_positions",
 ]
 
+#: Columns of :attr:`Plan.export`.
+EXPORT_COLUMNS = [
+    "year",
+    "generation",
+    "accelerators_exported",
+    "it_mw_exported",
+    "compute_units_exported",
+]
+
 #: Columns of :attr:`Plan.pacts`.
 PACT_COLUMNS = [
     "pact",
@@ -250,6 +259,15 @@ class Plan:
         for public-interest use. The energy and compute columns are per pact and year
         (repeated on each generation's row; ``generation`` "" for a pact licensing none).
         Written as ``pacts.csv`` when it has rows.
+    export
+        What the export market (``policy.export``) bought per year: :data:`EXPORT_COLUMNS`.
+        With a ``compute`` section, one row per year and generation exported:
+        ``accelerators_exported`` [accelerators] (installed and in service at the plan's
+        sites, counted in ``compute.csv``, their compute sold abroad and not counted toward
+        the targets), their IT MW ``it_mw_exported`` [MW IT] and ``compute_units_exported``
+        [H100 = 1]; without it, one row per year with ``generation`` "" and the envelope MW
+        sold, ``it_mw_exported`` [MW IT] (the other two NaN). Rows below 1e-6 MW left out;
+        in the manifest's ``export`` (not a file of its own).
     """
 
     name: str
@@ -286,6 +304,7 @@ class Plan:
     )
     compute: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=COMPUTE_COLUMNS))
     pacts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PACT_COLUMNS))
+    export: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=EXPORT_COLUMNS))
 
     @property
     def total_cost_usd(self) -> float:
@@ -576,6 +595,7 @@ def extract(
         curtailment=_curtailment(m, d, set(schedule["site_id"])),
         compute=compute,
         pacts=_pacts(m, d),
+        export=_export(m, d),
     )
 
 
@@ -688,6 +708,32 @@ def _compute(m: pyo.ConcreteModel, d: ModelData, chosen: set) -> pd.DataFrame:
             )
         )
     return pd.DataFrame(rows, columns=COMPUTE_COLUMNS)
+
+
+def _export(m: pyo.ConcreteModel, d: ModelData) -> pd.DataFrame:
+    """:attr:`Plan.export`: the accelerators (with the compute family) or envelope MW sold
+    to the export market per year; the model counts accelerators in thousands."""
+    ex = m.component("export_mw")
+    if ex is None:
+        return pd.DataFrame(columns=EXPORT_COLUMNS)
+    years = d.horizon.years
+    acc = m.component("export_acc")
+    if acc is None or d.compute is None:
+        rows = [
+            (years[t], "", np.nan, v, np.nan)
+            for t in range(d.horizon.n_years)
+            if (v := _val(ex[t])) > 1e-6
+        ]
+        return pd.DataFrame(rows, columns=EXPORT_COLUMNS)
+    gen = d.compute.generations
+    kw = gen["kw_per_accelerator"].astype(float).to_dict()
+    cu = gen["compute_per_accelerator"].astype(float).to_dict()
+    rows = [
+        (years[t], g, 1000.0 * v, kw[g] * v, 1000.0 * cu[g] * v)
+        for (g, t), var in acc.items()
+        if kw[g] * (v := _val(var)) > 1e-6
+    ]
+    return pd.DataFrame(rows, columns=EXPORT_COLUMNS)
 
 
 def _pacts(m: pyo.ConcreteModel, d: ModelData) -> pd.DataFrame:

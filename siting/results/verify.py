@@ -235,6 +235,8 @@ def verify(
         verify_schedule_compute(plan, d, add)
     if d.pacts and d.compute is not None:
         _verify_pacts(plan, d, add)
+    if d.policy.export_usd_per_mw_year is not None:
+        _verify_export(plan, d, total, add)
     if d.grid.enabled:
         checks.extend(_verify_grid(plan, d))
     if raise_on_failure:
@@ -243,11 +245,12 @@ def verify(
 
 
 def _verify_targets(plan: Plan, d: ModelData, total: np.ndarray, add: Callable[..., None]) -> None:
-    """National targets: met each year (hard), or, soft (``shortfall_usd_per_mw_year``),
-    the plan's ``delay`` cost equal to ``sum_t op_weight[t] * penalty * max(target_t -
-    IT MW_t, 0)`` [USD] recomputed from the schedule, plus, with the compute section, the
-    targets in accelerators and compute short (:func:`compute_delay_usd`, from
-    ``compute.csv``), within 1e-6 of it, or 1 USD."""
+    """National targets: met each year (hard; the MW exported are checked by
+    :func:`_verify_export`), or, soft (``shortfall_usd_per_mw_year``), the plan's ``delay``
+    cost equal to ``sum_t op_weight[t] * penalty * max(target_t - IT MW_t + MW exported_t,
+    0)`` [USD] recomputed from the schedule and the export, with the compute section the
+    year's largest MW equivalent short of that, the accelerator and the compute targets
+    (:func:`compute_delay_usd`, from ``compute.csv``), within 1e-6 of it, or 1 USD."""
     tgt = np.asarray(d.policy.targets_mw, dtype=float) * np.ones(len(d.horizon.years))
     t = int(np.argmax(tgt - total)) if len(tgt) else 0
     pen = d.policy.shortfall_usd_per_mw_year
@@ -264,11 +267,17 @@ def _verify_targets(plan: Plan, d: ModelData, total: np.ndarray, add: Callable[.
             ),
         )
         return
-    short = np.maximum(tgt - total, 0.0)
+    short = np.maximum(tgt - total + exported_mw(plan.export, d.horizon.years), 0.0)
     cost = float(np.sum(np.asarray(d.horizon.op_weight, dtype=float) * float(pen) * short))
     if d.compute is not None:
-        cost += compute_delay_usd(
-            plan.compute, d.compute, d.horizon.years, d.horizon.op_weight, float(pen)
+        cost = compute_delay_usd(
+            plan.compute,
+            d.compute,
+            d.horizon.years,
+            d.horizon.op_weight,
+            float(pen),
+            mw_short=short,
+            exported=plan.export,
         )
     said_cost = float(plan.costs_usd.get("delay", 0.0))
     add(
@@ -1098,18 +1107,27 @@ def _cohort_excess(
     return out
 
 
-def compute_delay_usd(
+def exported_mw(export: pd.DataFrame, years: Sequence[int]) -> np.ndarray:
+    """The IT MW sold to the export market per planning year [MW IT], from
+    :attr:`siting.results.plan.Plan.export` (0 in a year it has no row)."""
+    if not len(export):
+        return np.zeros(len(years))
+    by = export.groupby(export["year"].astype(int))["it_mw_exported"].sum()
+    return np.array([float(by.get(int(y), 0.0)) for y in years])
+
+
+def compute_short_mw(
     cp: pd.DataFrame,
     c: ComputeData,
     years: Sequence[int],
-    op_weight: Sequence[float] | np.ndarray,
-    pen_usd_per_mw_year: float,
-) -> float:
-    """The cost of delay of soft targets in accelerators and compute [USD, present value],
-    recomputed from ``compute.csv`` as :mod:`siting.model.compute` prices them: per year
-    ``t``, ``op_weight[t] x penalty x`` (the accelerators of a generation short of its
-    target x its kW / 1,000, plus the compute units short x the least kW per compute unit
-    in the table / 1,000) [MW short].
+    exported: pd.DataFrame | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The MW equivalents short of the accelerator and of the compute targets per year
+    [MW IT], recomputed from ``compute.csv`` net of the accelerators exported as
+    :mod:`siting.model.compute` counts them: the accelerators of each generation short of
+    its target x its kW / 1,000, summed over the generations (different generations are
+    different asks), and the compute units short x the least kW per compute unit in the
+    table / 1,000.
 
     Parameters
     ----------
@@ -1118,11 +1136,15 @@ def compute_delay_usd(
     c
         The compute inputs (generation table and targets).
     years
-        The planning years, aligned with ``op_weight`` and ``c.compute_targets``.
-    op_weight
-        Discounted years each planning period stands for [years].
-    pen_usd_per_mw_year
-        ``targets.shortfall_usd_per_mw_year`` [USD/(MW year)].
+        The planning years, aligned with ``c.compute_targets``.
+    exported
+        :attr:`siting.results.plan.Plan.export` (``year``, ``generation``,
+        ``accelerators_exported``, ``compute_units_exported``), or None: nothing exported.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        (accelerator targets, compute targets) short per year [MW IT].
     """
     gen = c.generations
     kw = gen["kw_per_accelerator"].astype(float)
@@ -1130,14 +1152,174 @@ def compute_delay_usd(
     cp = cp.assign(generation=cp["generation"].astype(str), year=cp["year"].astype(int))
     live = cp.groupby(["generation", "year"])["accelerators_live"].sum() if len(cp) else None
     units = cp.groupby("year")["compute_units"].sum() if len(cp) else None
-    mw_short = np.zeros(len(years))
+    sold_acc: dict[tuple[str, int], float] = {}
+    sold_units: dict[int, float] = {}
+    if exported is not None and len(exported):
+        for y, g, n, u in zip(
+            exported["year"].astype(int),
+            exported["generation"].astype(str),
+            exported["accelerators_exported"].astype(float),
+            exported["compute_units_exported"].astype(float),
+            strict=True,
+        ):
+            sold_acc[g, int(y)] = sold_acc.get((g, int(y)), 0.0) + float(np.nan_to_num(n))
+            sold_units[int(y)] = sold_units.get(int(y), 0.0) + float(np.nan_to_num(u))
+    acc_mw = np.zeros(len(years))
+    unit_mw = np.zeros(len(years))
     for (g, t), target in c.accelerator_targets.items():
         have = float(live.get((g, years[t]), 0.0)) if live is not None else 0.0
-        mw_short[t] += max(float(target) - have, 0.0) * float(kw[g]) / 1e3
+        have -= sold_acc.get((g, int(years[t])), 0.0)
+        acc_mw[t] += max(float(target) - have, 0.0) * float(kw[g]) / 1e3
     for t, target in enumerate(np.asarray(c.compute_targets, dtype=float)[: len(years)]):
         have = float(units.get(years[t], 0.0)) if units is not None else 0.0
-        mw_short[t] += max(float(target) - have, 0.0) * kw_per_unit / 1e3
-    return float(np.sum(np.asarray(op_weight, dtype=float) * pen_usd_per_mw_year * mw_short))
+        have -= sold_units.get(int(years[t]), 0.0)
+        unit_mw[t] = max(float(target) - have, 0.0) * kw_per_unit / 1e3
+    return acc_mw, unit_mw
+
+
+def compute_delay_usd(
+    cp: pd.DataFrame,
+    c: ComputeData,
+    years: Sequence[int],
+    op_weight: Sequence[float] | np.ndarray,
+    pen_usd_per_mw_year: float,
+    *,
+    mw_short: np.ndarray | None = None,
+    exported: pd.DataFrame | None = None,
+) -> float:
+    """The cost of delay of soft targets [USD, present value], recomputed as
+    :mod:`siting.model.policy` prices it with the compute section: per year ``t``,
+    ``op_weight[t] x penalty x`` the largest of the MW short of the MW target
+    (``mw_short``), of the accelerator targets and of the compute targets
+    (:func:`compute_short_mw`) [MW IT]: a year's shortfall priced once.
+
+    Parameters
+    ----------
+    cp, c, years, exported
+        As :func:`compute_short_mw`.
+    op_weight
+        Discounted years each planning period stands for [years].
+    pen_usd_per_mw_year
+        ``targets.shortfall_usd_per_mw_year`` [USD/(MW year)].
+    mw_short
+        The MW short of the MW target per year [MW IT] (None: 0).
+    """
+    acc_mw, unit_mw = compute_short_mw(cp, c, years, exported)
+    worst = np.maximum(acc_mw, unit_mw)
+    if mw_short is not None:
+        worst = np.maximum(worst, np.asarray(mw_short, dtype=float))
+    return float(np.sum(np.asarray(op_weight, dtype=float) * pen_usd_per_mw_year * worst))
+
+
+def _verify_export(plan: Plan, d: ModelData, total: np.ndarray, add: Callable[..., None]) -> None:
+    """The export market (``policy.export``) from :attr:`siting.results.plan.Plan.export`,
+    ``compute.csv``, the schedule's IT MW and the inputs alone:
+
+    - "export within the market's cap and the MW beyond the targets" [MW IT]: the MW sold
+      each year within ``max_mw_by_year`` and, with hard targets, within the IT MW above
+      the year's MW target;
+    - with the compute section, "exported accelerators within the fleet beyond the
+      targets" [accelerators]: the accelerators of each generation sold within those in
+      service (``compute.csv``) and, with hard targets, within those beyond the
+      generation's target; the compute sold within the compute in service beyond the
+      compute target (its excess in accelerators of the most compute-dense generation);
+      and each row's MW and compute equal to its accelerators x the generation table;
+    - "export earnings = price x MW-years sold" [USD]: the cost part ``export`` equal to
+      ``- sum_t op_weight[t] x price x MW sold_t`` within 1e-6, or 1 USD.
+    """
+    ex = plan.export
+    years = d.horizon.years
+    n = len(years)
+    sold = exported_mw(ex, years)
+    hard = d.policy.shortfall_usd_per_mw_year is None
+    most = d.policy.export_max_mw if d.policy.export_max_mw is not None else np.full(n, np.inf)
+    tgt = np.asarray(d.policy.targets_mw, dtype=float) * np.ones(n)
+    mw_excess = _excess(sold, np.where(np.isfinite(most), most, np.inf))
+    if hard:
+        mw_excess = np.maximum(mw_excess, _excess(sold, np.maximum(total - tgt, 0.0)))
+    t = int(np.argmax(sold)) if n else 0
+    add(
+        "export within the market's cap and the MW beyond the targets",
+        mw_excess,
+        "MW",
+        detail=f"worst in {years[int(np.argmax(mw_excess))]}" if n else "",
+        said=f"at most {_n(float(sold[t]) if n else 0.0)} MW IT sold in a year "
+        f"({years[t] if n else ''})"
+        + (", within the capacity above the targets" if hard else ", within the market's cap"),
+    )
+    if d.compute is not None:
+        _verify_export_fleet(plan, d, hard, add)
+    price = float(d.policy.export_usd_per_mw_year or 0.0)
+    earned = float(np.sum(np.asarray(d.horizon.op_weight, dtype=float) * price * sold))
+    said_usd = -float(plan.costs_usd.get("export", 0.0))
+    add(
+        "export earnings = price x MW-years sold",
+        abs(said_usd - earned) - max(1.0, 1e-6 * abs(earned)),
+        "USD",
+        detail=f"the plan says {_n(said_usd)} USD earned; its export table gives {_n(earned)}",
+        said=f"{_n(float(sold.sum()))} MW-years sold earn {_n(earned)} USD (present value)",
+    )
+
+
+def _verify_export_fleet(plan: Plan, d: ModelData, hard: bool, add: Callable[..., None]) -> None:
+    """Exported accelerators within the fleet in service beyond the targets (see
+    :func:`_verify_export`)."""
+    c = d.compute
+    if c is None:
+        return
+    gen = c.generations
+    kw = gen["kw_per_accelerator"].astype(float).to_dict()
+    cu = gen["compute_per_accelerator"].astype(float).to_dict()
+    years = [int(y) for y in d.horizon.years]
+    cp = plan.compute
+    live = (
+        cp.groupby([cp["generation"].astype(str), cp["year"].astype(int)])[
+            "accelerators_live"
+        ].sum()
+        if len(cp)
+        else pd.Series(dtype=float)
+    )
+    units = (
+        cp.groupby(cp["year"].astype(int))["compute_units"].sum()
+        if len(cp)
+        else pd.Series(dtype=float)
+    )
+    ex = plan.export
+    excess = [0.0]
+    units_sold: dict[int, float] = {}
+    for y, g, n, mw, u in zip(
+        ex["year"].astype(int),
+        ex["generation"].astype(str),
+        ex["accelerators_exported"].astype(float),
+        ex["it_mw_exported"].astype(float),
+        ex["compute_units_exported"].astype(float),
+        strict=True,
+    ):
+        if g not in kw:  # an export row that is not accelerators of the table
+            excess.append(float(np.nan_to_num(mw, nan=np.inf)) * 1e3)
+            continue
+        have = float(live.get((g, int(y)), 0.0))
+        spare = have
+        if hard and (g, years.index(int(y))) in c.accelerator_targets:
+            spare = max(have - float(c.accelerator_targets[g, years.index(int(y))]), 0.0)
+        excess.append(float(_excess(n, spare)))
+        excess.append(float(_excess(abs(mw - kw[g] * n / 1e3) * 1e3 / kw[g], 0.0)))  # MW
+        excess.append(float(_excess(abs(u - cu[g] * n) / cu[g], 0.0)))  # compute units
+        units_sold[int(y)] = units_sold.get(int(y), 0.0) + u
+    dense = max(cu.values())
+    for t, y in enumerate(years):
+        target = float(c.compute_targets[t]) if t < len(c.compute_targets) else 0.0
+        if hard and target > 0 and y in units_sold:
+            spare = max(float(units.get(y, 0.0)) - target, 0.0)
+            excess.append(float(_excess(units_sold[y], spare)) / dense)
+    n_sold = float(ex["accelerators_exported"].astype(float).fillna(0.0).sum()) if len(ex) else 0.0
+    add(
+        "exported accelerators within the fleet beyond the targets",
+        np.asarray(excess),
+        "accelerators",
+        said=f"{_n(n_sold)} accelerator-years sold abroad, each installed and in service"
+        + (" beyond the year's accelerator and compute targets" if hard else ""),
+    )
 
 
 def _verify_compute_targets(
