@@ -1184,7 +1184,10 @@ def verified_plan(
 
 def _export_summary(p: Plan, m: pyo.ConcreteModel, d: ModelData) -> None:
     """With an export market (``policy.export``), the MW IT sold per year [MW] and the price
-    [USD/(MW year)] into the manifest's ``export``."""
+    [USD/(MW year)] into the manifest's ``export``; with a compute section also what those
+    MW are: the accelerators sold per year and generation [accelerators] and their compute
+    [compute units, H100 = 1] (:attr:`siting.results.plan.Plan.export`), installed at the
+    plan's sites and not counted toward the targets."""
     ex = m.component("export_mw")
     if ex is None:
         return
@@ -1193,6 +1196,23 @@ def _export_summary(p: Plan, m: pyo.ConcreteModel, d: ModelData) -> None:
         "export_mw_by_year": {
             str(y): float(ex[t].value or 0.0) for t, y in enumerate(d.horizon.years)
         },
+    }
+    if d.compute is None:
+        return
+    sold = p.export
+    p.manifest["export"]["what"] = (
+        "accelerators installed and in service at the plan's sites (in compute.csv), their "
+        "compute sold abroad and not counted toward the targets"
+    )
+    by_year: dict[str, dict[str, float]] = {str(y): {} for y in d.horizon.years}
+    for y, g, n in zip(
+        sold["year"], sold["generation"], sold["accelerators_exported"], strict=True
+    ):
+        by_year[str(int(y))][str(g)] = float(n)
+    p.manifest["export"]["accelerators_by_year"] = by_year
+    p.manifest["export"]["compute_units_by_year"] = {
+        str(y): float(sold.loc[sold["year"].astype(int) == y, "compute_units_exported"].sum())
+        for y in d.horizon.years
     }
 
 

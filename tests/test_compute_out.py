@@ -155,6 +155,39 @@ def test_the_national_totals_say_a_target_in_every_unit():
     json.dumps(s)  # the manifest can hold it
 
 
+def test_the_national_totals_and_the_report_say_what_was_exported():
+    # The export market bought 2,000 of the 10,000 NEW in service in 2031: x 4.0 kW = 8 MW,
+    # x 3 units = 6,000 compute units; in service here (counted in the 35,000 units), not
+    # toward the 60,000-unit target. Nothing exported in 2030.
+    from siting.render.report import _compute_national
+    from siting.results.plan import EXPORT_COLUMNS
+
+    schedule, compute = _tables()
+    d = _data()
+    sold = pd.DataFrame([(2031, "NEW", 2_000.0, 8.0, 6_000.0)], columns=EXPORT_COLUMNS)
+    plan = SimpleNamespace(
+        schedule=schedule_with_compute(schedule, compute, d), compute=compute, export=sold
+    )
+    s = compute_summary(plan, d)
+    assert s is not None
+    y0, y1 = s["years"]
+    assert (y0["export_accelerators"], y0["export_it_mw"], y0["export_compute_units"]) == (
+        {},
+        0.0,
+        0.0,
+    )
+    assert y1["export_accelerators"] == {"NEW": 2_000.0}
+    assert (y1["export_it_mw"], y1["export_compute_units"]) == (8.0, 6_000.0)
+    assert y1["compute_units"] == pytest.approx(35_000)  # the fleet in service, exports in it
+    json.dumps(s)
+    html = _compute_national(s["years"])
+    assert "of which exported (in service here, compute sold abroad, not toward targets)" in html
+    assert "NEW 2,000 (6,000 units, 8.0 MW)" in html
+    # without exports the table has no such column
+    plain = compute_summary(SimpleNamespace(**{**vars(plan), "export": sold.iloc[:0]}), d)
+    assert plain is not None and "exported" not in _compute_national(plain["years"])
+
+
 def test_the_verification_catches_a_schedule_that_disagrees_with_compute_csv():
     schedule, compute = _tables()
     d = _data()

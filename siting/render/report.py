@@ -1495,6 +1495,7 @@ def _compute_national(years: list[dict[str, Any]]) -> str:
     compute, so a target in any one unit reads in all three."""
     if not years:
         return ""
+    sold = any(r.get("export_accelerators") for r in years)
     rows = []
     for r in years:
         targets = [
@@ -1517,20 +1518,29 @@ def _compute_national(years: list[dict[str, Any]]) -> str:
                 "; ".join(t for t in targets if t) or "–",
             ]
         )
-    return "<h3>National, by year</h3>" + _table(
-        [
-            "year",
-            "IT envelope [MW]",
-            "IT in use [MW]",
-            "accelerators in service",
-            "compute [units, H100 = 1]",
-            "compute delivered [M unit-h a year]",
-            "tokens per MWh [millions]",
-            "targets",
-        ],
-        rows,
-        num=(1, 2, 4, 5, 6),
-    )
+        if sold:
+            rows[-1].append(
+                _gen_counts(r.get("export_accelerators") or {})
+                + (
+                    f" ({fmt_num(r.get('export_compute_units'))} units, "
+                    f"{fmt_num(r.get('export_it_mw'), 1)} MW)"
+                    if r.get("export_accelerators")
+                    else ""
+                )
+            )
+    head = [
+        "year",
+        "IT envelope [MW]",
+        "IT in use [MW]",
+        "accelerators in service",
+        "compute [units, H100 = 1]",
+        "compute delivered [M unit-h a year]",
+        "tokens per MWh [millions]",
+        "targets",
+    ]
+    if sold:
+        head.append("of which exported (in service here, compute sold abroad, not toward targets)")
+    return "<h3>National, by year</h3>" + _table(head, rows, num=(1, 2, 4, 5, 6))
 
 
 def _refresh_words(before: set[str], now: set[str], first: bool, renewed: bool) -> str:

@@ -184,7 +184,11 @@ def compute_summary(plan: Plan, d: ModelData) -> dict[str, Any] | None:
         [facility MWh a year], ``kwh_per_compute_unit_h``, ``tokens_per_mwh`` (None where
         nothing runs), ``hardware_capex_usd`` [USD, not discounted], ``accelerators_retired``
         and the year's targets: ``target_it_mw``, ``target_accelerators`` {generation:
-        count}, ``target_compute_units`` (None or {} where none).
+        count}, ``target_compute_units`` (None or {} where none); what the export market
+        bought (:attr:`siting.results.plan.Plan.export`): ``export_accelerators``
+        {generation: count} [accelerators], ``export_it_mw`` [MW IT] and
+        ``export_compute_units`` [compute units], counted in service above (installed at
+        the plan's sites) but not toward the targets (0 and {} without exports).
     """
     c = d.compute
     if c is None:
@@ -192,6 +196,8 @@ def compute_summary(plan: Plan, d: ModelData) -> dict[str, Any] | None:
     sc = plan.schedule
     cp = plan.compute
     years = [int(y) for y in d.horizon.years]
+    ex = getattr(plan, "export", None)
+    sold = ex if ex is not None and len(ex) else None
     rows = []
     for t, y in enumerate(years):
         s = sc[sc["year"].astype(int) == y] if len(sc) else sc
@@ -229,9 +235,30 @@ def compute_summary(plan: Plan, d: ModelData) -> dict[str, Any] | None:
                 "target_compute_units": float(c.compute_targets[t])
                 if t < len(c.compute_targets) and float(c.compute_targets[t]) > 0
                 else None,
+                **_exported(sold, y),
             }
         )
     return {"utilisation": float(d.horizon.utilisation), "years": rows}
+
+
+def _exported(sold: pd.DataFrame | None, year: int) -> dict[str, Any]:
+    """One year's exports for :func:`compute_summary`: ``export_accelerators`` {generation:
+    count}, ``export_it_mw`` [MW IT], ``export_compute_units`` [compute units]."""
+    if sold is None:
+        return {"export_accelerators": {}, "export_it_mw": 0.0, "export_compute_units": 0.0}
+    one = sold[sold["year"].astype(int) == year]
+    acc = {
+        str(g): float(n)
+        for g, n in zip(one["generation"], one["accelerators_exported"], strict=True)
+        if str(g) and float(np.nan_to_num(n)) > 0
+    }
+    return {
+        "export_accelerators": acc,
+        "export_it_mw": float(one["it_mw_exported"].astype(float).sum()),
+        "export_compute_units": float(
+            one["compute_units_exported"].astype(float).fillna(0.0).sum()
+        ),
+    }
 
 
 def verify_schedule_compute(plan: Plan, d: ModelData, add: Callable[..., None]) -> None:

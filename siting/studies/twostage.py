@@ -251,7 +251,8 @@ def solve_task(base: ModelData, task: StageTask) -> dict[str, Any]:
         ``label``, ``status``, ``cost_usd`` (the plan's net present cost without any hedging
         term, None without a plan) [USD], ``bound_usd``, ``gap``, ``first_stage``
         (:class:`FirstStage` or None), ``it_mw_by_year`` and ``export_mw_by_year`` [MW],
-        ``solve_s`` [s].
+        ``export_compute_units_by_year`` (with the compute section, the compute of the
+        accelerators sold abroad [compute units]; 0 without it), ``solve_s`` [s].
     """
     from siting.pipeline import solve_model
 
@@ -271,6 +272,7 @@ def solve_task(base: ModelData, task: StageTask) -> dict[str, Any]:
         "first_stage": None,
         "it_mw_by_year": {},
         "export_mw_by_year": {},
+        "export_compute_units_by_year": {},
         "solve_s": r.time_s,
     }
     if not r.has_solution:
@@ -284,7 +286,22 @@ def solve_task(base: ModelData, task: StageTask) -> dict[str, Any]:
         export_mw_by_year={
             y: float(ex[t].value or 0.0) if ex is not None else 0.0 for t, y in enumerate(years)
         },
+        export_compute_units_by_year=_export_units(m, d),
     )
+    return out
+
+
+def _export_units(m: pyo.ConcreteModel, d: ModelData) -> dict[int, float]:
+    """The compute units of the accelerators sold abroad per year [compute units] (0
+    without the compute section or the export market)."""
+    acc = m.component("export_acc")
+    years = d.horizon.years
+    if acc is None or d.compute is None:
+        return dict.fromkeys(years, 0.0)
+    cu = d.compute.generations["compute_per_accelerator"].astype(float).to_dict()
+    out = dict.fromkeys(years, 0.0)
+    for (g, t), v in acc.items():
+        out[years[t]] += 1000.0 * cu[g] * float(v.value or 0.0)
     return out
 
 
@@ -764,6 +781,9 @@ def study_dict(ts: TwoStage) -> dict[str, Any]:
             "first_stage": dataclasses.asdict(fs) if fs is not None else None,
             "it_mw_by_year": {str(k): v for k, v in r["it_mw_by_year"].items()},
             "export_mw_by_year": {str(k): v for k, v in r["export_mw_by_year"].items()},
+            "export_compute_units_by_year": {
+                str(k): v for k, v in r.get("export_compute_units_by_year", {}).items()
+            },
         }
 
     def inf_none(v: float) -> float | None:
@@ -799,8 +819,9 @@ def study_dict(ts: TwoStage) -> dict[str, Any]:
 
 def scenario_rows(ts: TwoStage) -> pd.DataFrame:
     """``scenarios.csv``: per demand scenario its probability [fraction], own best cost,
-    cost under the chosen first stage and regret [USD], and MW exported in the last year
-    and over all years [MW]."""
+    cost under the chosen first stage and regret [USD], MW exported in the last year and
+    the most in a year [MW] and, the compute of the accelerators exported in the last year
+    [compute units] (0 without the compute section; those MW are then envelope MW)."""
     chosen = ts.candidates[ts.chosen]["results"]
     rows = []
     for n, p, o, r, reg in zip(
@@ -817,6 +838,11 @@ def scenario_rows(ts: TwoStage) -> pd.DataFrame:
                 "it_mw_last_year": list(r["it_mw_by_year"].values())[-1],
                 "export_mw_last_year": ex[-1] if ex else 0.0,
                 "export_mw_max": max(ex) if ex else 0.0,
+                "export_compute_units_last_year": (
+                    list(units.values())[-1]
+                    if (units := r.get("export_compute_units_by_year"))
+                    else 0.0
+                ),
             }
         )
     return pd.DataFrame(rows)
