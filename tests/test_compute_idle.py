@@ -12,14 +12,18 @@ inside the horizon, 5,000 USD an accelerator. 20,000 OLD use 20,000 x 2.5 kW = 5
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
+import pandas as pd
 import pytest
-from test_compute import _gens
+from test_compute import _add, _gens
 from test_model import HOURS, tiny_data, tiny_grid
 
 from siting.model import build_model
 from siting.model.data import ComputeData, ModelData, replaced
 from siting.pipeline import solve_model
+from siting.results.verify import _verify_energy_cost, _verify_schedule
 from siting.solve.lazy import solution_flows
 
 #: The grid's dispatch without campuses: 50 MW of load at bus 3 x 8,760 h x 10 USD/MWh.
@@ -193,3 +197,57 @@ def test_idle_mw_are_neither_flexible_nor_curtailed():
     assert _flow_a(m, d) == pytest.approx(40.0)
     expected = 1810e6 + 230e6 + 200e6 + 60 * HOURS * 10 + 40 * 87.6 * 2000 + 80 * 1000
     assert r.objective == pytest.approx(expected, rel=1e-9)
+
+
+# --------------------------------------------------------------------------- verification
+
+
+def _plan_tables(peak_mw: float, typ_mw: float, energy_usd: float):
+    """One schedule row: a 100 MW envelope at PUE 1.2 with 50 MW in use (no grid, energy at
+    50 USD/MWh, op weight 1); the draws and the energy cost part as given."""
+    d = replaced(
+        _two_tech(0.0),
+        cooling={"perf": _two_tech(0.0).cooling.perf.assign(pue_peak=1.2, pue_annual=1.2)},
+    )
+    sc = pd.DataFrame(
+        {
+            "site_id": ["A"],
+            "year": [2030],
+            "it_mw": [100.0],
+            "new_it_mw": [100.0],
+            "peak_draw_mw": [peak_mw],
+            "typical_draw_mw": [typ_mw],
+            "cooling": ["air"],
+            "it_used_mw": [50.0],
+        }
+    )
+    return SimpleNamespace(schedule=sc, costs_usd={"energy": energy_usd}), d
+
+
+def test_the_verification_recomputes_the_draws_and_energy_from_the_it_in_use():
+    # 50 MW in use x 1.2 = 60 MW, peak and typical (utilisation 1); energy 60 MW x 8,760 h
+    # x 50 USD/MWh = 26.28 M USD. A schedule drawing on its 100 MW envelope (120 MW) fails
+    # the draws by 120 - 60 MW (less the 1e-3 MW tolerance); an energy cost on the envelope
+    # (52.56 M USD) beside draws on the IT in use fails the energy by 26.28 M USD (less the
+    # 1e-6 relative tolerance, 26.28 USD).
+    def checks(peak, typ, usd):
+        plan, d = _plan_tables(peak, typ, usd)
+        out: list = []
+        add = _add(out)
+        _verify_schedule(plan.schedule, d, add)
+        _verify_energy_cost(plan, d, add)
+        return dict(out)
+
+    good = checks(60.0, 60.0, 60 * HOURS * 50)
+    assert good["draws = IT in use x PUE"] <= 0
+    assert good["energy cost = price x the draws' energy"] <= 0
+    assert checks(120.0, 120.0, 60 * HOURS * 50)["draws = IT in use x PUE"] == pytest.approx(
+        60.0 - 1e-3
+    )
+    # the typical draw alone on the envelope is caught too
+    assert checks(60.0, 120.0, 60 * HOURS * 50)["draws = IT in use x PUE"] == pytest.approx(
+        60.0 - 1e-3
+    )
+    assert checks(60.0, 60.0, 120 * HOURS * 50)[
+        "energy cost = price x the draws' energy"
+    ] == pytest.approx(60 * HOURS * 50 - 1e-6 * 60 * HOURS * 50)
