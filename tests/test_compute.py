@@ -75,8 +75,9 @@ def test_a_target_in_accelerators_is_converted_exactly():
     #     d^5 = 0.620921, 500 d^5 = 310.46; (1 - d) / (1 - d^5) = 0.0909091 / 0.379079
     #     = 0.239816 (one year of a 5-year annuity); 55,310.46 x 0.239816 = 13,264.3 USD
     #     per accelerator, x 18,000 = 238.76 M USD; building 250 x 25,000 = 6.25 M USD
-    #   objective: fixed 10 M + 40 MW x 10 M + energy 40 x 8,760 x 50 = 17.52 M + 238.76 M
-    #     + 6.25 M = 672.53 M USD
+    #   objective: fixed 10 M + 40 MW x 10 M + energy of the 37.8 MW in use (the envelope's
+    #     other 2.2 MW are idle and draw nothing) 37.8 x 8,760 x 50 = 16.5564 M + 238.76 M
+    #     + 6.25 M = 671.56 M USD
     gen = load_generations().loc[["GB300"]]
     d = replaced(
         _one_site(),
@@ -102,8 +103,8 @@ def test_a_target_in_accelerators_is_converted_exactly():
     assert float(m.cost_part["compute"]()) == pytest.approx(
         18_000 * per_acc + 250 * 25_000, rel=1e-9
     )
-    expected = 10e6 + 40 * 10e6 + 40 * HOURS * 50 + 18_000 * per_acc + 250 * 25_000
-    assert expected == pytest.approx(672.53e6, rel=1e-5)
+    expected = 10e6 + 40 * 10e6 + 37.8 * HOURS * 50 + 18_000 * per_acc + 250 * 25_000
+    assert expected == pytest.approx(671.56e6, rel=1e-5)
     assert r.objective == pytest.approx(expected, rel=1e-9)
 
 

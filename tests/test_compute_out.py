@@ -217,8 +217,12 @@ def refresh_plan(tmp_path_factory):
     """test_plan's tiny region (targets 100 MW in 2030, 200 MW in 2031) with the OLD/NEW
     table and 20,000 OLD in 2030, 20,000 NEW in 2031: OLD's 1-year life ends with 2030, and
     the 1,000 rack positions (20,000 / 20) built for it take the 20,000 NEW in 2031 at 80 kW
-    a rack (no new floor). The plan (exact, gap 0) builds one site, S2: 100 MW in 2030,
-    200 MW in 2031, a refresh from 40 to 80 MW IT in use."""
+    a rack (no new floor). The plan (exact, gap 0) builds one site, S3: 100 MW in 2030,
+    200 MW in 2031, a refresh from 40 to 80 MW IT in use. S3 (east, air-cooled: no water
+    within its reach; the default 25 M USD to open against S2's 200 M) sits behind line b
+    (160 MW): its 80 MW in use draw 80 x its peak PUE (1.354) = 108 MW, within it; the
+    envelope's other 120 MW are idle and draw nothing (counted on the 200 MW envelope, 271
+    MW, S3 could not, and S2 was built)."""
     d = tmp_path_factory.mktemp("compute_out")
     path = write_region(d)
     (d / "gens.csv").write_text(TABLE)
@@ -231,7 +235,7 @@ def refresh_plan(tmp_path_factory):
 
 
 def test_a_refresh_shows_in_the_schedule_the_manifest_and_the_report(refresh_plan):
-    # S2 (evaporative cooling, annual PUE from the plan's sites table, 1.103 here):
+    # S3 (air cooling, annual PUE from the plan's sites table, 1.147 here):
     #   2030: OLD, 20,000, 40 MW in use; tokens per MWh = 1,000 x 3,600 / (2.0 kW x PUE /
     #     1,000) = 1.8e9 / PUE; kWh per unit-h = 2.0 x PUE; 200 M USD installed
     #   2031: NEW, 20,000 (20,000 OLD retired), 80 MW in use; tokens per MWh = 5,000 x 3,600
@@ -239,10 +243,10 @@ def test_a_refresh_shows_in_the_schedule_the_manifest_and_the_report(refresh_pla
     p, out, _ = refresh_plan
     assert all(c.ok for c in p.checks), [c for c in p.checks if not c.ok]
     assert "schedule's compute columns = compute.csv" in {c.name for c in p.checks}
-    assert list(p.sites.index) == ["S2"]
-    pue = float(p.sites.at["S2", "pue_annual"])
+    assert list(p.sites.index) == ["S3"]
+    pue = float(p.sites.at["S3", "pue_annual"])
     sc = pd.read_csv(out / "schedule.csv", keep_default_na=False).set_index(["site_id", "year"])
-    a, b = sc.loc[("S2", 2030)], sc.loc[("S2", 2031)]
+    a, b = sc.loc[("S3", 2030)], sc.loc[("S3", 2031)]
     assert (a["generations"], b["generations"]) == ("OLD", "NEW")
     assert a["accelerators"] == pytest.approx(20_000) and b["accelerators"] == pytest.approx(20_000)
     assert b["accelerators_retired"] == pytest.approx(20_000)
@@ -253,6 +257,11 @@ def test_a_refresh_shows_in_the_schedule_the_manifest_and_the_report(refresh_pla
     assert b["tokens_per_mwh"] == pytest.approx(4.5e9 / pue, rel=1e-5)
     assert b["kwh_per_compute_unit_h"] == pytest.approx(4.0 * pue / 3, rel=1e-5)
     assert (a["hardware_capex_usd"], b["hardware_capex_usd"]) == pytest.approx((200e6, 600e6))
+    # the draws are the IT in use's (80 MW in 2031), the energy paid for is compute_mwh
+    u = json.loads((out / "manifest.json").read_text())["compute"]["utilisation"]
+    assert b["peak_draw_mw"] == pytest.approx(80 * float(p.sites.at["S3", "pue_peak"]), rel=1e-5)
+    assert b["typical_draw_mw"] == pytest.approx(80 * u * pue, rel=1e-5)
+    assert b["compute_mwh"] == pytest.approx(8760 * b["typical_draw_mw"], rel=1e-5)
     # the manifest's national totals: IT MW, accelerators by generation, compute
     years = json.loads((out / "manifest.json").read_text())["compute"]["years"]
     assert years[1]["accelerators"] == {"NEW": pytest.approx(20_000)}
@@ -275,13 +284,13 @@ def test_the_site_popup_shows_generations_and_tokens_per_mwh(refresh_plan, brows
     from browser import open_offline
 
     _, out, _ = refresh_plan
-    pue = float(refresh_plan[0].sites.at["S2", "pue_annual"])
+    pue = float(refresh_plan[0].sites.at["S3", "pue_annual"])
     page, errors = open_offline(browser, out / "index.html")
     page.evaluate(
         """() => { var hit = null;
         window.sitingMap.eachLayer(function (l) {
           if (l.getPopup && l.getPopup() && l.options.className === 'siting-site' &&
-              String(l.getPopup().getContent()).indexOf('S2') >= 0) hit = l; });
+              String(l.getPopup().getContent()).indexOf('S3') >= 0) hit = l; });
         hit.fire('click', {latlng: hit.getLatLng()}); }"""
     )
     popup = page.locator(".leaflet-popup-content")

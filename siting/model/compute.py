@@ -27,10 +27,22 @@ Rows:
   sooner, to free rack positions or the envelope; it is paid for its whole life, so it
   saves nothing) with no return from retirement (``acc_keep``): ``acc_live[s,g,t] <=
   acc_live[s,g,t-1] + acc_new[s,g,t]``;
-- the envelope (``it_within_envelope``): ``it_used_mw[s,t] = sum_g kw_g * acc_live[s,g,t]
-  <= cap[s,t]`` [MW IT] (``kw_g``: ``kw_per_accelerator``; 1,000 accelerators x kW = MW);
-  liquid-only generations (``it_liquid``): ``sum_{g liquid} kw_g * acc_live[s,g,t] <=
-  capk[s,"liquid",t]``;
+- the envelope: ``it_used_mw[s,t] = sum_g kw_g * acc_live[s,g,t]`` [MW IT] (``kw_g``:
+  ``kw_per_accelerator``; 1,000 accelerators x kW = MW), within ``cap[s,t]`` through the
+  idle envelope (:func:`add_idle`): ``idle_mw[s,k,t] >= 0`` [MW IT], the MW of technology
+  k's envelope no accelerator uses, with ``idle_mw[s,k,t] <= capk[s,k,t]`` (``idle_le_cap``;
+  implied at a site with one technology, so no row there) and ``sum_k idle_mw[s,k,t] =
+  cap[s,t] - it_used_mw[s,t]`` (``idle_envelope``, every (s, t): a shell without
+  accelerators is all idle); liquid-only generations (``it_liquid``): ``sum_{g liquid} kw_g
+  * acc_live[s,g,t] <= capk[s,"liquid",t] - idle_mw[s,"liquid",t]``. The MW in use on
+  technology k are ``capk[s,k,t] - idle_mw[s,k,t]`` (:func:`siting.model.power.it_on`):
+  the draws, energy, water need, heat and flexible MW read them, so idle MW draw nothing,
+  while the shell's costs (building, cooling plant, connection) stay on the envelope;
+- with ``policy.export`` (which sells envelope MW above the MW target, a powered shell
+  leased abroad): ``export_site_mw[s,t] >= 0`` [MW IT] the envelope site s sells, in use by
+  its tenants and so not idle, ``sum_k idle_mw[s,k,t] = cap[s,t] - it_used_mw[s,t] -
+  export_site_mw[s,t]``, and ``sum_s export_site_mw[s,t] = export_mw[t]``
+  (``export_at_sites``, :func:`add_export_sites`): an MW sold draws power like one in use;
 - the floor: ``racks[s,t] = sum_{u <= t} racks_new[s,u]``, ``sum_g 1000 * acc_live[s,g,t] /
   n_g <= racks[s,t]`` (``racks_hold``; ``n_g``: ``accelerators_per_rack``) and
   ``racks[s,T-1] <= max_racks[s] * open[s]`` (``racks_land``; positions are never
@@ -94,7 +106,14 @@ from siting.model.state import model_state
 if TYPE_CHECKING:
     from siting.model.data import ComputeData, ModelData
 
-__all__ = ["add_compute", "cohort_cost_factor", "load_generations", "sgt_triples"]
+__all__ = [
+    "add_compute",
+    "add_export_sites",
+    "add_idle",
+    "cohort_cost_factor",
+    "load_generations",
+    "sgt_triples",
+]
 
 
 def sgt_triples(d: ModelData, techs_of: dict[str, list[str]]) -> list[tuple[str, str, int]]:
@@ -175,15 +194,13 @@ def add_compute(m: pyo.ConcreteModel, d: ModelData) -> None:
             kw[g] * m.acc_live[s, g, t] for g in gens_at.get((s, t), [])
         ),
     )
-    m.it_within_envelope = pyo.Constraint(
-        list(gens_at), rule=lambda m, s, t: m.it_used_mw[s, t] <= m.cap[s, t]
-    )
+    add_idle(m, d)
     wet = [(s, t) for (s, t), gs in gens_at.items() if any(g in liquid for g in gs)]
     m.it_liquid = pyo.Constraint(
         wet,
         rule=lambda m, s, t: (
             pyo.quicksum(kw[g] * m.acc_live[s, g, t] for g in gens_at[s, t] if g in liquid)
-            <= m.capk[s, "liquid", t]
+            <= m.capk[s, "liquid", t] - m.idle_mw[s, "liquid", t]
         ),
     )
     m.racks = pyo.Expression(
@@ -210,6 +227,51 @@ def add_compute(m: pyo.ConcreteModel, d: ModelData) -> None:
     )
     _add_targets(m, d, sgt)
     _add_cost(m, d, sgt)
+
+
+def add_idle(m: pyo.ConcreteModel, d: ModelData) -> None:
+    """The idle envelope (see the module docstring): ``idle_mw[s,k,t]`` [MW IT] on
+    ``m.SKT``, ``idle_le_cap`` and ``idle_envelope``, and with ``policy.export`` the
+    envelope sold ``export_site_mw[s,t]``; needs ``m.it_used_mw``. Built before
+    :mod:`siting.model.power`, which then draws on ``capk - idle_mw``."""
+    max_it = d.campus.site["max_it_mw"].astype(float).to_dict()
+    techs_of = model_state(m).techs_of
+    m.idle_mw = pyo.Var(
+        m.SKT, domain=pyo.NonNegativeReals, bounds=lambda _m, s, k, t: (0.0, max_it[s])
+    )
+    sold: Any = dict.fromkeys(((s, t) for s in m.S for t in m.T), 0.0)
+    if d.policy.export_usd_per_mw_year is not None:
+        m.export_site_mw = pyo.Var(
+            m.S, m.T, domain=pyo.NonNegativeReals, bounds=lambda _m, s, t: (0.0, max_it[s])
+        )
+        sold = m.export_site_mw
+    # at a site with one technology, idle_envelope gives idle_mw = cap - it_used_mw <= cap =
+    # capk: no row needed
+    m.idle_le_cap = pyo.Constraint(
+        [(s, k, t) for s, k, t in m.SKT if len(techs_of[s]) > 1],
+        rule=lambda m, s, k, t: m.idle_mw[s, k, t] <= m.capk[s, k, t],
+    )
+    m.idle_envelope = pyo.Constraint(
+        m.S,
+        m.T,
+        rule=lambda m, s, t: (
+            pyo.quicksum(m.idle_mw[s, k, t] for k in techs_of[s])
+            == m.cap[s, t] - m.it_used_mw[s, t] - sold[s, t]
+        ),
+    )
+
+
+def add_export_sites(m: pyo.ConcreteModel, d: ModelData) -> None:
+    """With the compute family and ``policy.export``: the MW sold to the export market are
+    the envelope MW its sites sell, ``sum_s export_site_mw[s,t] = export_mw[t]``
+    (``export_at_sites``; see the module docstring). Built after
+    :mod:`siting.model.policy` (which adds ``export_mw``); nothing otherwise."""
+    if m.component("export_site_mw") is None or m.component("export_mw") is None:
+        return
+    m.export_at_sites = pyo.Constraint(
+        m.T,
+        rule=lambda m, t: pyo.quicksum(m.export_site_mw[s, t] for s in m.S) == m.export_mw[t],
+    )
 
 
 def _add_targets(m: pyo.ConcreteModel, d: ModelData, sgt: list[tuple[str, str, int]]) -> None:

@@ -6,9 +6,14 @@ Built only when :attr:`siting.model.data.FlexData.enabled` (the scenario's
 Variables and expressions:
 
 - ``flexk[s,k,t]`` flexible IT MW of site s on cooling technology k in period t [MW IT],
-  ``0 <= flexk[s,k,t] <= capk[s,k,t]`` (so a site's flexible MW share its technology's PUE);
-- ``flex_it_mw[s,t] = sum_k flexk[s,k,t] <= max_share * cap[s,t]`` and the firm IT MW
-  ``firm_it_mw[s,t] = cap[s,t] - flex_it_mw[s,t]`` [MW IT];
+  ``0 <= flexk[s,k,t] <= on[s,k,t]`` (so a site's flexible MW share its technology's PUE),
+  with ``on[s,k,t]`` the IT MW that draw power (:func:`siting.model.power.it_on`:
+  ``capk[s,k,t]``; with the compute family ``capk[s,k,t] - idle_mw[s,k,t]``, so ``flexk +
+  idle_mw <= capk``: an idle MW draws nothing and is not also flexible, nor curtailed);
+- ``flex_it_mw[s,t] = sum_k flexk[s,k,t] <= max_share * on[s,t]`` and the firm IT MW
+  ``firm_it_mw[s,t] = on[s,t] - flex_it_mw[s,t]`` [MW IT], with ``on[s,t] = sum_k
+  on[s,k,t]`` (:func:`siting.model.power.it_on_site`: ``cap[s,t]``, or ``it_used_mw[s,t]``
+  with the compute family);
 - the flexible MW's draw ``flex_draw[s,t,h]``: ``sum_k PUE_peak[s,k] * flexk[s,k,t]`` in
   peak snapshots, ``u * sum_k PUE_annual[s,k] * flexk[s,k,t]`` in the others [MW], as
   :mod:`~siting.model.power` draws;
@@ -47,7 +52,7 @@ from __future__ import annotations
 import pyomo.environ as pyo
 
 from siting.model.data import HOURS_PER_YEAR, ModelData, stress_hours_of
-from siting.model.power import register_relief
+from siting.model.power import it_on, it_on_site, register_relief
 from siting.model.state import model_state
 
 
@@ -66,15 +71,17 @@ def add_flex(m: pyo.ConcreteModel, d: ModelData) -> None:
 
     m.flexk = pyo.Var(m.SKT, domain=pyo.NonNegativeReals)
     m.flex_le_cap = pyo.Constraint(
-        m.SKT, rule=lambda m, s, k, t: m.flexk[s, k, t] <= m.capk[s, k, t]
+        m.SKT, rule=lambda m, s, k, t: m.flexk[s, k, t] <= it_on(m, s, k, t)
     )
     m.flex_it_mw = pyo.Expression(
         m.S, m.T, rule=lambda m, s, t: pyo.quicksum(m.flexk[s, k, t] for k in techs_of[s])
     )
-    m.firm_it_mw = pyo.Expression(m.S, m.T, rule=lambda m, s, t: m.cap[s, t] - m.flex_it_mw[s, t])
+    m.firm_it_mw = pyo.Expression(
+        m.S, m.T, rule=lambda m, s, t: it_on_site(m, s, t) - m.flex_it_mw[s, t]
+    )
     if f.max_share < 1.0:
         m.flex_share = pyo.Constraint(
-            m.S, m.T, rule=lambda m, s, t: m.flex_it_mw[s, t] <= f.max_share * m.cap[s, t]
+            m.S, m.T, rule=lambda m, s, t: m.flex_it_mw[s, t] <= f.max_share * it_on_site(m, s, t)
         )
     m.flex_draw_peak = pyo.Expression(
         m.S,

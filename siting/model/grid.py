@@ -439,8 +439,9 @@ def _add_ptdf_network(
     m.island_balance = pyo.Constraint(m.ISL, m.T, m.H, rule=balance)
     ptdf = _ptdf_of(net)  # each island's reference bus as the slack
     active_buses = [b for b in range(nb) if gens_at[b] or sites_at[b]]
-    # a campus's draw as coefficients on its cooling capacities (see siting.model.power):
-    # peak snapshots: PUE_peak; the others: utilisation x PUE_annual
+    # a campus's draw as coefficients on its cooling capacities (see siting.model.power;
+    # with the compute family also on their idle envelopes, at the opposite sign, in
+    # injection_maps): peak snapshots: PUE_peak; the others: utilisation x PUE_annual
     u = d.horizon.utilisation
     pue_peak = d.cooling.perf["pue_peak"].astype(float).to_dict()
     pue_ann = d.cooling.perf["pue_annual"].astype(float).to_dict()
@@ -496,11 +497,13 @@ def ptdf_flow_parts(
     """The flow of branch ``br`` in (t, h) as ``const + coefs @ pool[pos]`` (PTDF form) [MW].
 
     ``pool`` is the (t, h) pool of variables (dispatch ``p`` of every generator at an active
-    bus, then the cooling capacities ``capk`` of every site, the draw's PUE coefficients
-    multiplied in, then the relief variables of :func:`siting.model.power.register_relief`,
-    with their sign), registered under ``key`` with :func:`siting.model.rows.register_pool`, so a
-    row can be handed to HiGHS as column positions (:class:`siting.model.rows.FlatRow`). The
-    coefficients are one numpy gather of the PTDF row (no Python loop over buses).
+    bus, then the cooling capacities ``capk`` of every site and, with the compute family,
+    their idle envelopes ``idle_mw`` (at the opposite sign: idle MW draw nothing), the
+    draw's PUE coefficients multiplied in, then the relief variables of
+    :func:`siting.model.power.register_relief`, with their sign), registered under ``key``
+    with :func:`siting.model.rows.register_pool`, so a row can be handed to HiGHS as column
+    positions (:class:`siting.model.rows.FlatRow`). The coefficients are one numpy gather of
+    the PTDF row (no Python loop over buses).
 
     On a model with approximate rows (:class:`siting.solve.approx.RowApprox` as
     ``model_state(m).row_approx``), a branch not made exact drops the generators whose PTDF
@@ -583,16 +586,17 @@ def post_outage_flow_expr(
 
 def _pool(m: pyo.ConcreteModel, mp: dict, t: int, h: str) -> tuple:
     """Register (once) the variable pool of (t, h): dispatch (``mp['gens']`` order), then
-    cooling capacities (``mp['caps']`` order), then relief (``mp['relief']`` order); return
-    its key."""
+    the draw's variables, cooling capacities and idle envelopes (``mp['caps']`` order), then
+    relief (``mp['relief']`` order); return its key."""
     from siting.model.rows import register_pool
 
     key = ("ptdf", t, h)
     if key not in model_state(m).flat_pools:
+        draw_var = {name: m.component(name) for name in ("capk", "idle_mw")}
         pool = np.empty(len(mp["gens"]) + len(mp["caps"]) + len(mp["relief"]), dtype=object)
         pool[:] = (
             [m.p[g, t, h] for g in mp["gens"]]
-            + [m.capk[s, k, t] for s, k in mp["caps"]]
+            + [draw_var[name][s, k, t] for name, s, k in mp["caps"]]
             + [m.component(name)[s, t, h] for name, s in mp["relief"]]
         )
         register_pool(m, key, pool)
@@ -600,19 +604,25 @@ def _pool(m: pyo.ConcreteModel, mp: dict, t: int, h: str) -> tuple:
 
 
 def injection_maps(m: pyo.ConcreteModel) -> dict:
-    """Where each dispatch, cooling-capacity and relief variable injects (cached in the
-    model's state, :attr:`siting.model.state.ModelState.inj_maps`)."""
+    """Where each dispatch, draw (cooling capacity ``capk`` and, with the compute family,
+    idle envelope ``idle_mw``, keyed ``(component name, site, technology)`` in ``caps``,
+    with the draw's coefficients ``coef_peak``, ``coef_typ`` signed) and relief variable
+    injects (cached in the model's state, :attr:`siting.model.state.ModelState.inj_maps`)."""
     st = model_state(m)
     maps = st.inj_maps
     if maps is not None:
         return maps
     pt = st.ptdf_form
     gens = [(g, b) for b in pt.active_buses for g in pt.gens_at[b]]
+    # the draw's variables: each cooling capacity ``capk`` and, with the compute family, its
+    # idle envelope ``idle_mw`` at the opposite sign (idle MW draw nothing, siting.model.power)
+    parts = [("capk", 1.0)] + ([("idle_mw", -1.0)] if m.component("idle_mw") is not None else [])
     caps = [
-        (s, k, b, pue_peak, typ)
+        (name, s, k, b, sign * pue_peak, sign * typ)
         for b in pt.active_buses
         for s in pt.sites_at[b]
         for k, pue_peak, typ in pt.draw_coefs[s]
+        for name, sign in parts
     ]
     bus_of = {s: b for b in pt.active_buses for s in pt.sites_at[b]}
     relief = [(r.name, s, bus_of[s], r.coef) for r in st.relief for s in r.sites]
@@ -622,10 +632,10 @@ def injection_maps(m: pyo.ConcreteModel) -> dict:
         "relief_coef": np.array([c for *_, c in relief], dtype=float),
         "gens": [g for g, _ in gens],
         "gen_bus": np.array([b for _, b in gens], dtype=np.int64),
-        "caps": [(s, k) for s, k, *_ in caps],
-        "cap_bus": np.array([c[2] for c in caps], dtype=np.int64),
-        "coef_peak": np.array([c[3] for c in caps], dtype=float),
-        "coef_typ": np.array([c[4] for c in caps], dtype=float),
+        "caps": [(name, s, k) for name, s, k, *_ in caps],
+        "cap_bus": np.array([c[3] for c in caps], dtype=np.int64),
+        "coef_peak": np.array([c[4] for c in caps], dtype=float),
+        "coef_typ": np.array([c[5] for c in caps], dtype=float),
     }
     st.inj_maps = maps
     return maps

@@ -15,7 +15,9 @@ public-interest capacity, waste-heat sales, and the budget of a max-capacity pla
 - public interest: ``q[s,t] >= 0`` on eligible sites, ``q[s,t] <= sum_{k eligible}
   capk[s,k,t]`` and ``sum_s q[s,t] >= share * total_t``;
 - heat: ``z[j,s,t] >= 0`` [MW heat], ``sum_s z[j,s,t] <= demand_j`` and ``sum_j z[j,s,t] <=
-  u * sum_k recovery_k * capk[s,k,t]`` (IT power becomes heat);
+  u * sum_k recovery_k * on[s,k,t]`` (IT power becomes heat; ``on[s,k,t]`` the IT MW that
+  draw power, :func:`siting.model.power.it_on`: ``capk``, less the idle envelope
+  ``idle_mw`` with the compute family);
 - export (:func:`add_export`, with ``policy.export``): ``0 <= export_mw[t] <= max_mw_t``
   [MW IT], taken out of the target row: ``sum_s cap[s,t] - export_mw[t] (+ short[t]) >=
   target_t``, so with hard targets ``export_mw[t] <= total_cap[t] - target_t`` (only
@@ -42,6 +44,7 @@ import pyomo.environ as pyo
 
 from siting.model import elastic
 from siting.model.data import HOURS_PER_YEAR, ModelData, partners
+from siting.model.power import it_on
 from siting.model.sites import build_bounds, modules_held, opened
 from siting.model.state import model_state
 
@@ -226,7 +229,7 @@ def add_heat(m: pyo.ConcreteModel, d: ModelData) -> None:
         m.T,
         rule=lambda m, s, t: (
             pyo.quicksum(m.heat[j, s, t] for j in site_pairs[s])
-            <= u * pyo.quicksum(rec.get(k, 0.0) * m.capk[s, k, t] for k in techs_of[s])
+            <= u * pyo.quicksum(rec.get(k, 0.0) * it_on(m, s, k, t) for k in techs_of[s])
         ),
     )
     price = d.policy.sinks["price_usd_per_mwh"].to_dict()

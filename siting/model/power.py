@@ -1,8 +1,14 @@
 """Power: what each campus draws from the grid.
 
+The IT MW that draw power on technology k (:func:`it_on`) are ``on[s,k,t] = capk[s,k,t]``,
+the IT capacity; with the compute family (:mod:`siting.model.compute`, built before this
+one) ``on[s,k,t] = capk[s,k,t] - idle_mw[s,k,t]``, the MW its accelerators use (the idle
+envelope draws nothing) and, with ``policy.export``, the envelope it sells, so ``sum_k
+on[s,k,t] = it_used_mw[s,t] + export_site_mw[s,t]``.
+
 - Peak draw (network limits, design hot hour): ``draw_peak[s,t] = sum_k PUE_peak[s,k] *
-  capk[s,k,t]`` [MW], all IT capacity running at its peak PUE;
-- typical draw (energy): ``draw_typ[s,t] = u * sum_k PUE_annual[s,k] * capk[s,k,t]`` [MW],
+  on[s,k,t]`` [MW], all IT in service running at its peak PUE;
+- typical draw (energy): ``draw_typ[s,t] = u * sum_k PUE_annual[s,k] * on[s,k,t]`` [MW],
   with ``u`` the average IT utilisation (``grid.campus_utilisation``);
 - ``draw[s,t,h]`` is ``draw_peak`` in peak snapshots and ``draw_typ`` in the others; the
   draw attaches to the site's bus.
@@ -47,12 +53,12 @@ def add_power(m: pyo.ConcreteModel, d: ModelData) -> None:
     m.draw_peak = pyo.Expression(
         m.S,
         m.T,
-        rule=lambda m, s, t: sum(pue_peak[s, k] * m.capk[s, k, t] for k in techs_of[s]),
+        rule=lambda m, s, t: sum(pue_peak[s, k] * it_on(m, s, k, t) for k in techs_of[s]),
     )
     m.draw_typ = pyo.Expression(
         m.S,
         m.T,
-        rule=lambda m, s, t: u * sum(pue_ann[s, k] * m.capk[s, k, t] for k in techs_of[s]),
+        rule=lambda m, s, t: u * sum(pue_ann[s, k] * it_on(m, s, k, t) for k in techs_of[s]),
     )
     m.draw = pyo.Expression(
         m.S,
@@ -61,6 +67,26 @@ def add_power(m: pyo.ConcreteModel, d: ModelData) -> None:
         rule=lambda m, s, t, h: m.draw_peak[s, t] if peak[h] else m.draw_typ[s, t],
     )
     m.energy_mwh = pyo.Expression(m.S, m.T, rule=lambda m, s, t: HOURS_PER_YEAR * m.draw_typ[s, t])
+
+
+def it_on(m: pyo.ConcreteModel, s: str, k: str, t: int) -> NumericValue:
+    """The IT MW of site ``s`` on technology ``k`` in period ``t`` that draw power [MW IT]:
+    ``capk[s,k,t]``, less ``idle_mw[s,k,t]`` with the compute family (see the module
+    docstring)."""
+    idle = m.component("idle_mw")
+    if idle is None:
+        return m.capk[s, k, t]
+    return m.capk[s, k, t] - idle[s, k, t]
+
+
+def it_on_site(m: pyo.ConcreteModel, s: str, t: int) -> NumericValue:
+    """The IT MW of site ``s`` in period ``t`` that draw power [MW IT]: ``cap[s,t]``, or
+    with the compute family ``it_used_mw[s,t]`` plus the envelope sold to the export market,
+    ``export_site_mw[s,t]`` (``= sum_k it_on(m, s, k, t)``)."""
+    if m.component("idle_mw") is None:
+        return m.cap[s, t]
+    sold = m.component("export_site_mw")
+    return m.it_used_mw[s, t] + sold[s, t] if sold is not None else m.it_used_mw[s, t]
 
 
 def register_relief(

@@ -147,9 +147,9 @@ class ModelState:
     #: The PTDF form's tables (:class:`PtdfTables`); written by ``grid._add_ptdf_network``,
     #: read through :attr:`ptdf_form` (None: the model is in the angle form, or has no grid).
     ptdf_tables: PtdfTables | None = None
-    #: Where each dispatch and cooling-capacity variable injects (``gens, gen_bus, caps,
-    #: cap_bus, coef_peak, coef_typ, relief, relief_bus, relief_coef``); written once by
-    #: ``grid.injection_maps`` (its cache).
+    #: Where each dispatch, draw (cooling capacity, idle envelope) and relief variable
+    #: injects (``gens, gen_bus, caps, cap_bus, coef_peak, coef_typ, relief, relief_bus,
+    #: relief_coef``); written once by ``grid.injection_maps`` (its cache).
     inj_maps: dict[str, Any] | None = None
     #: Variable pools of flat rows {key: object array of Pyomo variables}; written by
     #: ``rows.register_pool``, read by the PTDF rows, the lazy loop and the HiGHS adapter.

@@ -3,8 +3,10 @@
 Sets: sources ``W``; links ``SW`` (site, source) within reach (at most
 ``candidates.max_water_links`` nearest per site).
 
-- need ``need[s,t] = 24 h * u * sum_k WUE_annual[s,k] * capk[s,k,t]`` [m3/day]
-  (IT MW x 1000 kW/MW x 24 h x WUE L/kWh / 1000 L/m3);
+- need ``need[s,t] = 24 h * u * sum_k WUE_annual[s,k] * on[s,k,t]`` [m3/day]
+  (IT MW x 1000 kW/MW x 24 h x WUE L/kWh / 1000 L/m3), with ``on[s,k,t]`` the IT MW that
+  draw power (:func:`siting.model.power.it_on`: ``capk``, less the idle envelope
+  ``idle_mw`` with the compute family);
 - supply ``sum_w x[s,w,t] = need[s,t]`` with ``x >= 0`` [m3/day];
 - a pipeline ``pipe[s,w]`` (binary) is built to use a link: ``x[s,w,t] <= M * pipe[s,w]``
   with ``M`` the smaller of the source's largest capacity and the site's largest need;
@@ -21,6 +23,7 @@ import pyomo.environ as pyo
 
 from siting.model import elastic
 from siting.model.data import ModelData, partners
+from siting.model.power import it_on
 from siting.model.state import model_state
 
 
@@ -32,7 +35,7 @@ def add_water(m: pyo.ConcreteModel, d: ModelData) -> None:
     m.need = pyo.Expression(
         m.S,
         m.T,
-        rule=lambda m, s, t: 24.0 * u * sum(wue[s, k] * m.capk[s, k, t] for k in techs_of[s]),
+        rule=lambda m, s, t: 24.0 * u * sum(wue[s, k] * it_on(m, s, k, t) for k in techs_of[s]),
     )
     links = d.water.links
     if not len(links) or not len(d.water.sources):

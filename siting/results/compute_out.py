@@ -16,8 +16,9 @@ the site's chosen cooling:
   ``compute_unit_h = compute_units x 8,760 h x u`` [compute unit-hours a year: H100-hours],
   ``u`` the average utilisation (``grid.campus_utilisation``);
 - ``compute_mwh``: the facility energy of the IT in use, ``it_used_mw x u x PUE_annual x
-  8,760 h`` [MWh a year] (the envelope's unused MW are not counted: they run no
-  accelerators);
+  8,760 h`` [MWh a year], the energy the plan pays for (8,760 h x the schedule's
+  ``typical_draw_mw``): the envelope's idle MW run no accelerators and draw nothing
+  (:func:`siting.model.compute.add_idle`);
 - ``kwh_per_compute_unit_h = 1,000 x compute_mwh / compute_unit_h`` [facility kWh per
   compute unit-hour] (``u`` cancels: ``PUE_annual x it_used_mw x 1,000 / compute_units``);
 - ``tokens_per_mwh``: tokens a year / ``compute_mwh`` [tokens per facility MWh], tokens a

@@ -159,7 +159,8 @@ class Plan:
         for public-interest use, 0 without the policy), ``firm_it_mw, flexible_it_mw`` and,
         with a ``compute`` section, :data:`SCHEDULE_COMPUTE_COLUMNS` (generations running,
         accelerators, compute delivered, energy per compute, tokens per MWh:
-        :mod:`siting.results.compute_out`).
+        :mod:`siting.results.compute_out`) and, with the export market too,
+        ``export_it_mw`` (the envelope MW the site sells, drawing power like the MW in use).
     flows
         One row per branch and year at the peak snapshot: ``branch_id, from_bus, to_bus,
         year, flow_mw, rating_mw, loading_pct, rating_emergency_mw`` (ratings of that year,
@@ -848,18 +849,22 @@ def _public_mw(m: pyo.ConcreteModel, d: ModelData, rows: list[dict[str, Any]]) -
 def _schedule(m: pyo.ConcreteModel, d: ModelData) -> pd.DataFrame:
     """:attr:`Plan.schedule` from the solution: one row per chosen site and year in service.
 
-    IT capacity is rounded to whole modules [MW]; draws [MW] are IT x PUE (typical: x the
-    utilisation too); water is what the site draws from all its sources [m3/day];
+    IT capacity is rounded to whole modules [MW]; draws [MW] are the IT that draws power x
+    PUE (typical: x the utilisation too): the IT capacity, or with the compute family the
+    IT its accelerators use (``it_used_mw``; the idle envelope draws nothing,
+    :mod:`siting.model.power`); water is what the site draws from all its sources [m3/day];
     ``public_it_mw`` is the IT MW reserved for public-interest use (:func:`_public_mw`);
     ``flexible_it_mw`` the IT MW connected flexible (:mod:`siting.model.flex`; 0 without
-    flexibility) and ``firm_it_mw`` the rest. A site with less than half a module in every
-    year is not chosen.
+    flexibility) and ``firm_it_mw`` the rest of the IT that draws power. A site with less
+    than half a module in every year is not chosen.
     """
     rows = []
     techs_of = _techs_of(m)
     sw = list(m.SW) if m.component("SW") is not None else []
     sources_of = partners(sw, d.campus.sites, list(d.water.sources.index) if sw else [])[0]
     flex = m.component("flex_it_mw")
+    used = m.component("it_used_mw") if m.component("idle_mw") is not None else None
+    sold = m.component("export_site_mw")
     for s in d.campus.sites:
         caps = [_val(m.cap[s, t]) for t in range(d.horizon.n_years)]
         if max(caps) < 0.5 * d.campus.module_mw:
@@ -873,26 +878,31 @@ def _schedule(m: pyo.ConcreteModel, d: ModelData) -> pd.DataFrame:
             if it <= 0 and (t == 0 or caps[t - 1] <= 0):
                 continue
             water = sum(_val(m.x[s, w, t]) for w in sources_of[s])
-            flex_mw = min(max(_val(flex[s, t]), 0.0), it) if flex is not None else 0.0
+            # the IT that draws power: all of it, or the accelerators' (compute family)
+            sold_mw = max(_val(sold[s, t]), 0.0) + 0.0 if sold is not None else 0.0
+            on = it if used is None else min(max(_val(used[s, t]), 0.0) + sold_mw, it) + 0.0
+            flex_mw = min(max(_val(flex[s, t]), 0.0), on) if flex is not None else 0.0
             rows.append(
                 {
                     "site_id": s,
                     "year": y,
                     "it_mw": it,
                     "new_it_mw": round(_val(m.new[s, t]) / d.campus.module_mw) * d.campus.module_mw,
-                    "peak_draw_mw": it * pue_peak if pue_peak is not None else 0.0,
-                    "typical_draw_mw": it * d.horizon.utilisation * pue_annual
+                    "peak_draw_mw": on * pue_peak if pue_peak is not None else 0.0,
+                    "typical_draw_mw": on * d.horizon.utilisation * pue_annual
                     if pue_annual is not None
                     else 0.0,
                     "cooling": k,
                     "bus_id": d.campus.site.at[s, "bus_id"],
                     "water_m3_per_day": water,
-                    "firm_it_mw": it - flex_mw,
+                    "firm_it_mw": on - flex_mw,
                     "flexible_it_mw": flex_mw,
+                    "export_it_mw": sold_mw,
                 }
             )
     _public_mw(m, d, rows)
-    return pd.DataFrame(rows, columns=SCHEDULE_COLUMNS)
+    extra = ["export_it_mw"] if sold is not None else []
+    return pd.DataFrame(rows, columns=SCHEDULE_COLUMNS + extra)
 
 
 def _candidate_status(all_candidates: gpd.GeoDataFrame, chosen_ids: set) -> gpd.GeoDataFrame:

@@ -233,6 +233,8 @@ def verify(
     if d.compute is not None:
         _verify_compute(plan, d, add)
         verify_schedule_compute(plan, d, add)
+        _verify_energy_cost(plan, d, add)
+        _verify_export(plan, d, add)
     if d.pacts and d.compute is not None:
         _verify_pacts(plan, d, add)
     if d.policy.export_usd_per_mw_year is not None:
@@ -355,14 +357,126 @@ def _verify_schedule(
         said="each site keeps one cooling technology in every year",
     )
     perf = d.cooling.perf.loc[list(zip(sc["site_id"], sc["cooling"], strict=True))]
-    add(
-        "peak draw = IT x peak PUE",
-        np.abs(sc["peak_draw_mw"].to_numpy() - sc["it_mw"].to_numpy() * perf["pue_peak"].to_numpy())
-        - TOL_ABS,
-        "MW",
-        said="each site's peak draw equals its IT MW x its cooling's peak PUE",
-    )
+    if d.compute is None:
+        add(
+            "peak draw = IT x peak PUE",
+            np.abs(
+                sc["peak_draw_mw"].to_numpy() - sc["it_mw"].to_numpy() * perf["pue_peak"].to_numpy()
+            )
+            - TOL_ABS,
+            "MW",
+            said="each site's peak draw equals its IT MW x its cooling's peak PUE",
+        )
+    else:
+        _verify_draws_in_use(sc, perf, d, add)
     return cap, perf
+
+
+def _verify_draws_in_use(
+    sc: pd.DataFrame, perf: pd.DataFrame, d: ModelData, add: Callable[..., None]
+) -> None:
+    """With a ``compute`` section: each schedule row's peak draw is its IT in use
+    (``it_used_mw``) x its cooling's peak PUE and its typical draw (energy: 8,760 h x it)
+    the IT in use x the utilisation x the annual PUE [MW]; the idle envelope draws
+    nothing."""
+    on = on_mw(sc, d)
+    u = float(d.horizon.utilisation)
+    peak = on * perf["pue_peak"].to_numpy(dtype=float)
+    typ = on * u * perf["pue_annual"].to_numpy(dtype=float)
+    diff = np.maximum(
+        np.abs(sc["peak_draw_mw"].to_numpy(dtype=float) - peak),
+        np.abs(sc["typical_draw_mw"].to_numpy(dtype=float) - typ),
+    )
+    last = sc["year"].astype(int) == max(d.horizon.years)
+    add(
+        "draws = IT in use x PUE",
+        diff - TOL_ABS,
+        "MW",
+        detail=_row_at(sc, diff),
+        said="each site's peak and typical draw (its energy: 8,760 h x the typical draw) are "
+        "the IT its accelerators use x its cooling's PUE, the idle envelope drawing nothing: "
+        f"{_n(float(on[last.to_numpy()].sum()))} of {_n(float(sc['it_mw'][last].sum()))} MW of "
+        f"envelope in use in {max(d.horizon.years)}, {_n(float(HOURS_PER_YEAR * typ.sum()))} "
+        "MWh over the site-years",
+    )
+
+
+def _verify_export(plan: Plan, d: ModelData, add: Callable[..., None]) -> None:
+    """With a ``compute`` section and the export market: the MW the sites sell
+    (``export_it_mw``) within their envelope beside the IT in use, and the plan's
+    ``export`` cost part ``-sum_t op_weight[t] x price x sum_s export_it_mw[s,t]`` [USD]."""
+    price = d.policy.export_usd_per_mw_year
+    sc = plan.schedule
+    if price is None or "export" not in plan.costs_usd:
+        return
+    sold = sc["export_it_mw"].to_numpy(dtype=float) if "export_it_mw" in sc else np.zeros(len(sc))
+    used = sc["it_used_mw"].to_numpy(dtype=float) if "it_used_mw" in sc else np.zeros(len(sc))
+    over = _excess(used + sold, sc["it_mw"].to_numpy(dtype=float)) if len(sc) else np.zeros(0)
+    weight = dict(zip(d.horizon.years, np.asarray(d.horizon.op_weight, dtype=float), strict=True))
+    w = sc["year"].astype(int).map(weight).fillna(0.0).to_numpy(dtype=float) if len(sc) else sold
+    want = -float(price) * float(np.sum(w * sold))
+    said_usd = float(plan.costs_usd["export"])
+    add(
+        "MW sold within the envelope beside the IT in use",
+        over,
+        "MW",
+        detail=_row_at(sc, over),
+        said=f"the export market's {_n(float(sold.sum()))} MW-years are envelope MW the sites "
+        "sell beside the IT their accelerators use (drawing power like it)",
+    )
+    add(
+        "export value = price x the MW the sites sell",
+        abs(said_usd - want) - max(1.0, 1e-6 * abs(want)),
+        "USD",
+        detail=f"the plan's export part is {_n(said_usd)} USD; its schedule gives {_n(want)} USD",
+        said=f"the MW sold earn {_n(-want)} USD (present value), as the plan says",
+    )
+
+
+def _verify_energy_cost(plan: Plan, d: ModelData, add: Callable[..., None]) -> None:
+    """Without the grid model (and without on-site supply or pacts, which change its
+    price): the plan's ``energy`` cost part is ``sum_t op_weight[t] x energy_usd_per_mwh x
+    8,760 h x sum_s typical_draw_mw[s,t]`` [USD, present value], the energy of the draws
+    the schedule says (with a ``compute`` section: of the IT in use)."""
+    if d.grid.enabled or d.onsite.enabled or d.pacts or "energy" not in plan.costs_usd:
+        return
+    sc = plan.schedule
+    weight = dict(zip(d.horizon.years, np.asarray(d.horizon.op_weight, dtype=float), strict=True))
+    typ = sc["typical_draw_mw"].to_numpy(dtype=float) if len(sc) else np.zeros(0)
+    w = sc["year"].astype(int).map(weight).fillna(0.0).to_numpy(dtype=float) if len(sc) else typ
+    mwh = HOURS_PER_YEAR * typ
+    want = float(d.grid.energy_usd_per_mwh * np.sum(w * mwh))
+    said_usd = float(plan.costs_usd["energy"])
+    add(
+        "energy cost = price x the draws' energy",
+        abs(said_usd - want) - max(1.0, 1e-6 * abs(want)),
+        "USD",
+        detail=f"the plan says {_n(said_usd)} USD; its schedule gives {_n(want)} USD",
+        said=f"the energy cost, {_n(want)} USD (present value), is {_n(float(mwh.sum()))} MWh "
+        f"a year summed over the site-years at {_n(d.grid.energy_usd_per_mwh)} USD/MWh",
+    )
+
+
+def _row_at(sc: pd.DataFrame, excess: np.ndarray) -> str:
+    """Where the largest ``excess`` of a per-row check of the schedule is (site, year)."""
+    if not len(sc):
+        return ""
+    i = int(np.argmax(excess))
+    return f"site {sc['site_id'].iloc[i]}, {int(sc['year'].iloc[i])}"
+
+
+def on_mw(sc: pd.DataFrame, d: ModelData) -> np.ndarray:
+    """The IT MW of each schedule row that draw power [MW IT]: ``it_mw``, or with a
+    ``compute`` section the IT the accelerators use, ``it_used_mw`` (the idle envelope draws
+    nothing, :mod:`siting.model.power`; the column is itself checked against
+    ``compute.csv``, :func:`siting.results.compute_out.verify_schedule_compute`), plus the
+    envelope sold to the export market, ``export_it_mw`` (:func:`_verify_export`)."""
+    if not len(sc):
+        return np.zeros(0)
+    if d.compute is None or "it_used_mw" not in sc:
+        return sc["it_mw"].to_numpy(dtype=float)
+    sold = sc["export_it_mw"].to_numpy(dtype=float) if "export_it_mw" in sc else 0.0
+    return sc["it_used_mw"].to_numpy(dtype=float) + sold
 
 
 def _power_years(d: ModelData, sites: pd.Index) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -458,7 +572,7 @@ def _verify_before_connection(plan: Plan, d: ModelData, add: Callable[..., None]
     early = draws[draws["year"] < draws["site_id"].map(conn)]
     worst_grid, where_grid = _worst(early, early["grid_mw"].to_numpy(dtype=float))
     flex = sc["flexible_it_mw"].astype(float) if "flexible_it_mw" in sc else 0.0 * sc["it_mw"]
-    firm_mw = np.where(flex_only, (sc["it_mw"].astype(float) - flex).to_numpy(), 0.0)
+    firm_mw = np.where(flex_only, on_mw(sc, d) - np.asarray(flex, dtype=float), 0.0)
     worst_flex, where_flex = 0.0, ""
     if len(firm_mw) and firm_mw.max() > 0:
         i = int(np.argmax(firm_mw))
@@ -484,14 +598,10 @@ def _verify_before_connection(plan: Plan, d: ModelData, add: Callable[..., None]
 def _verify_water_need(
     plan: Plan, perf: pd.DataFrame, d: ModelData, add: Callable[..., None]
 ) -> None:
-    """Each schedule row's water need, 24 h x u x IT x WUE [m3/day], met by its pipelines."""
+    """Each schedule row's water need, 24 h x u x IT x WUE [m3/day] (the IT in use with a
+    ``compute`` section, :func:`on_mw`), met by its pipelines."""
     sc = plan.schedule
-    need = (
-        24.0
-        * d.horizon.utilisation
-        * sc["it_mw"].to_numpy()
-        * perf["wue_annual_l_per_kwh"].to_numpy()
-    )
+    need = 24.0 * d.horizon.utilisation * on_mw(sc, d) * perf["wue_annual_l_per_kwh"].to_numpy()
     supplied = np.zeros(len(sc))
     if len(plan.water_links):
         got = plan.water_links.groupby(["site_id", "year"])["m3_per_day"].sum()
@@ -502,7 +612,9 @@ def _verify_water_need(
         "water need met by pipelines",
         np.abs(supplied - need) - (TOL_ABS + 1e-6 * need),
         "m3/day",
-        said="each site's water need (24 h x utilisation x IT MW x WUE) is piped to it "
+        said="each site's water need (24 h x utilisation x IT MW x WUE"
+        + ("; the IT in use" if d.compute is not None else "")
+        + ") is piped to it "
         f"in every year: {_n(float(need.sum()))} m3/day over all site-years",
     )
 
@@ -770,12 +882,14 @@ def _verify_curtailment(plan: Plan, d: ModelData, add: Callable[..., None]) -> N
     cu = plan.curtailment
     f = d.flex
     flex = sc["flexible_it_mw"].to_numpy(dtype=float) if "flexible_it_mw" in sc else np.zeros(0)
-    it = sc["it_mw"].to_numpy(dtype=float) if len(sc) else np.zeros(0)
+    it = on_mw(sc, d)
     add(
         "flexible MW within the site's share",
         _excess(flex, f.max_share * it) if len(sc) else 0.0,
         "MW",
-        said=f"flexible IT MW at most {_pct(f.max_share)} of each site's IT MW: "
+        said=f"flexible IT MW at most {_pct(f.max_share)} of each site's IT MW"
+        + (" in use" if d.compute is not None else "")
+        + ": "
         f"{_n(float(flex.sum()) if len(flex) else 0.0)} MW-years flexible",
     )
     stress = stress_hours_of(d)
@@ -1350,12 +1464,14 @@ def _verify_compute_targets(
 
 def _flexible_draw(sc: pd.DataFrame, cu: pd.DataFrame, d: ModelData) -> np.ndarray:
     """The flexible MW's draw at each curtailment row's site, year and snapshot [MW]: the
-    schedule's draw (peak or typical) x ``flexible_it_mw / it_mw`` (0 where the schedule
-    has no such row)."""
+    schedule's draw (peak or typical) x ``flexible_it_mw`` / the IT drawing power
+    (:func:`on_mw`) (0 where the schedule has no such row)."""
     if not len(cu) or not len(sc):
         return np.zeros(len(cu))
     s = sc.assign(site_id=sc["site_id"].astype(str), year=sc["year"].astype(int))
-    share = s["flexible_it_mw"].astype(float) / s["it_mw"].astype(float).clip(lower=1e-12)
+    share = s["flexible_it_mw"].astype(float) / pd.Series(on_mw(sc, d), index=s.index).clip(
+        lower=1e-12
+    )
     s = s.assign(flex_peak=share * s["peak_draw_mw"], flex_typ=share * s["typical_draw_mw"])
     j = cu.assign(site_id=cu["site_id"].astype(str), year=cu["year"].astype(int)).merge(
         s[["site_id", "year", "flex_peak", "flex_typ"]], on=["site_id", "year"], how="left"
@@ -1388,8 +1504,9 @@ def _verify_budget(
         .groupby([cu["site_id"].astype(str), cu["year"].astype(int)])
         .sum()
     )
-    s = sc.assign(site_id=sc["site_id"].astype(str)).set_index(["site_id", "year"])
-    share = s["flexible_it_mw"].astype(float) / s["it_mw"].astype(float).clip(lower=1e-12)
+    s = sc.assign(site_id=sc["site_id"].astype(str), on_mw=on_mw(sc, d))
+    s = s.set_index(["site_id", "year"])
+    share = s["flexible_it_mw"].astype(float) / s["on_mw"].astype(float).clip(lower=1e-12)
     budget = (f.budget_share * HOURS_PER_YEAR * share * s["peak_draw_mw"].astype(float)).reindex(
         mwh.index
     )

@@ -125,8 +125,9 @@ def flows_numpy(m: pyo.ConcreteModel, d: ModelData) -> dict[tuple[int, str], np.
     keys = [(t, h) for t in range(d.horizon.n_years) for h in d.horizon.snapshots.index]
     inj = np.empty((nb, len(keys)))
     col = {key: j for j, key in enumerate(keys)}
+    draw_var = {name: m.component(name) for name in ("capk", "idle_mw")}
     for t in range(d.horizon.n_years):
-        capv = _values([m.capk[s, k, t] for s, k in mp["caps"]])
+        capv = _values([draw_var[name][s, k, t] for name, s, k in mp["caps"]])
         for h in d.horizon.snapshots.index:
             j = col[t, h]
             pv = _values([m.p[g, t, h] for g in mp["gens"]])
