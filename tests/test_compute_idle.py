@@ -23,7 +23,7 @@ from test_model import HOURS, tiny_data, tiny_grid
 from siting.model import build_model
 from siting.model.data import ComputeData, ModelData, replaced
 from siting.pipeline import solve_model
-from siting.results.verify import _verify_energy_cost, _verify_export, _verify_schedule
+from siting.results.verify import _verify_energy_cost, _verify_schedule
 from siting.solve.lazy import solution_flows
 
 #: The grid's dispatch without campuses: 50 MW of load at bus 3 x 8,760 h x 10 USD/MWh.
@@ -199,40 +199,6 @@ def test_idle_mw_are_neither_flexible_nor_curtailed():
     assert r.objective == pytest.approx(expected, rel=1e-9)
 
 
-def _export_case(price_usd_per_mw_year: float) -> ModelData:
-    """Site A, no grid (energy at 50 USD/MWh), air at PUE 1; a 50 MW target and 20,000 OLD
-    (50 MW in use); the export market buys up to 100 MW of envelope at the given price."""
-    d = tiny_data(
-        sites={"A": {"bus_id": "", "max_it_mw": 200.0}},
-        perf={("A", "air"): (1.0, 1.0, 0.0)},
-        years=(2030,),
-        targets=(50.0,),
-        campus={"module_mw": 10.0, "min_campus_mw": 0.0},
-    )
-    policy = {"export_usd_per_mw_year": price_usd_per_mw_year, "export_max_mw": np.array([100.0])}
-    return replaced(d, policy=policy, compute=_compute(20.0, ("A",)))
-
-
-def test_envelope_sold_to_the_export_market_draws_power():
-    # An MW of envelope sold abroad (a powered shell leased to a tenant) is in use, not
-    # idle: it costs 10 M USD of capex and 8,760 h x 50 USD/MWh = 0.438 M of energy a year.
-    # At 10.2 M USD per MW-year it is not worth selling (were it idle, each would earn
-    # 0.2 M and the plan would sell all 100 MW); at 11 M it is (0.562 M each): 100 MW sold,
-    # 150 MW of envelope, 150 MW drawn. Objective at 11 M: 10 M + 150 x 10 M + hardware
-    # 100 M + energy 150 x 0.438 M = 65.7 M - export 100 x 11 M = 575.7 M USD.
-    m, _ = _solved(_export_case(10.2e6))
-    assert float(m.export_mw[0].value) == pytest.approx(0.0, abs=1e-6)
-    assert float(m.cap["A", 0]()) == pytest.approx(50.0)
-    m, r = _solved(_export_case(11e6))
-    assert float(m.export_mw[0].value) == pytest.approx(100.0)
-    assert float(m.export_site_mw["A", 0].value) == pytest.approx(100.0)
-    assert float(m.cap["A", 0]()) == pytest.approx(150.0)
-    assert float(m.idle_mw["A", "air", 0].value) == pytest.approx(0.0, abs=1e-6)
-    assert float(m.draw_peak["A", 0]()) == pytest.approx(150.0)
-    assert float(m.cost_part["energy"]()) == pytest.approx(150 * HOURS * 50, rel=1e-9)
-    assert r.objective == pytest.approx(10e6 + 1500e6 + 100e6 + 150 * HOURS * 50 - 1100e6)
-
-
 # --------------------------------------------------------------------------- verification
 
 
@@ -285,28 +251,3 @@ def test_the_verification_recomputes_the_draws_and_energy_from_the_it_in_use():
     assert checks(60.0, 60.0, 120 * HOURS * 50)[
         "energy cost = price x the draws' energy"
     ] == pytest.approx(60 * HOURS * 50 - 1e-6 * 60 * HOURS * 50)
-
-
-def test_the_verification_recomputes_the_export_from_the_mw_the_sites_sell():
-    # 100 MW sold at 11 M USD per MW-year for one year: -1,100 M USD; with 50 MW in use in a
-    # 150 MW envelope. The plan saying -1,000 M is off by 100 M USD (less 1,100 USD of
-    # tolerance); 120 MW sold beside the 50 in use overfill the envelope by 20 MW (less the
-    # tolerance, 1e-3 + 1e-6 x 150 MW).
-    d = _export_case(11e6)
-    sc = pd.DataFrame(
-        {"site_id": ["A"], "year": [2030], "it_mw": [150.0], "it_used_mw": [50.0]}
-    ).assign(export_it_mw=[100.0])
-
-    def checks(schedule, usd):
-        out: list = []
-        _verify_export(SimpleNamespace(schedule=schedule, costs_usd={"export": usd}), d, _add(out))
-        return dict(out)
-
-    good = checks(sc, -1100e6)
-    assert all(v <= 0 for v in good.values()) and len(good) == 2
-    assert checks(sc, -1000e6)["export value = price x the MW the sites sell"] == pytest.approx(
-        100e6 - 1100
-    )
-    assert checks(sc.assign(export_it_mw=[120.0]), -1320e6)[
-        "MW sold within the envelope beside the IT in use"
-    ] == pytest.approx(20 - 1e-3 - 1e-6 * 150)

@@ -52,7 +52,6 @@ PLAN_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "compute_mwh",
             "kwh_per_compute_unit_h",
             "tokens_per_mwh",
-            "export_it_mw",
         ),
     ),
     "flows.csv": (

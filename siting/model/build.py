@@ -20,9 +20,7 @@ Each family is a module with its sets, variables, constraints and math in its do
 5. :mod:`~siting.model.grid` DC power flow per period and snapshot, thermal limits, headroom;
 6. :mod:`~siting.model.water` water need x WUE met from sources in reach, shared capacities;
 7. :mod:`~siting.model.policy` targets, shares, zones, demand (a capacitated facility
-   location with per-pair linking rows), public interest, heat; then, with the compute
-   family and the export market, the MW sold at each site
-   (:func:`~siting.model.compute.add_export_sites`);
+   location with per-pair linking rows), public interest, heat;
 8. :mod:`~siting.model.metrics` water, CO2 and upgrade spend, and the caps on them;
 9. :mod:`~siting.model.objective` net present cost (or capacity under a budget).
 
@@ -36,7 +34,7 @@ from __future__ import annotations
 import pyomo.environ as pyo
 
 from siting.model import elastic as _elastic
-from siting.model.compute import add_compute, add_export_sites
+from siting.model.compute import add_compute
 from siting.model.data import ModelData
 from siting.model.flex import add_flex
 from siting.model.grid import add_grid
@@ -88,7 +86,6 @@ def build_model(
     add_grid(m, d)
     add_water(m, d)
     add_policy(m, d)
-    add_export_sites(m, d)
     add_metrics(m, d, baseline_co2_t)
     add_objective(m, d, baseline_usd)
     return m

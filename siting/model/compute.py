@@ -38,11 +38,6 @@ Rows:
   technology k are ``capk[s,k,t] - idle_mw[s,k,t]`` (:func:`siting.model.power.it_on`):
   the draws, energy, water need, heat and flexible MW read them, so idle MW draw nothing,
   while the shell's costs (building, cooling plant, connection) stay on the envelope;
-- with ``policy.export`` (which sells envelope MW above the MW target, a powered shell
-  leased abroad): ``export_site_mw[s,t] >= 0`` [MW IT] the envelope site s sells, in use by
-  its tenants and so not idle, ``sum_k idle_mw[s,k,t] = cap[s,t] - it_used_mw[s,t] -
-  export_site_mw[s,t]``, and ``sum_s export_site_mw[s,t] = export_mw[t]``
-  (``export_at_sites``, :func:`add_export_sites`): an MW sold draws power like one in use;
 - the floor: ``racks[s,t] = sum_{u <= t} racks_new[s,u]``, ``sum_g 1000 * acc_live[s,g,t] /
   n_g <= racks[s,t]`` (``racks_hold``; ``n_g``: ``accelerators_per_rack``) and
   ``racks[s,T-1] <= max_racks[s] * open[s]`` (``racks_land``; positions are never
@@ -106,14 +101,7 @@ from siting.model.state import model_state
 if TYPE_CHECKING:
     from siting.model.data import ComputeData, ModelData
 
-__all__ = [
-    "add_compute",
-    "add_export_sites",
-    "add_idle",
-    "cohort_cost_factor",
-    "load_generations",
-    "sgt_triples",
-]
+__all__ = ["add_compute", "add_idle", "cohort_cost_factor", "load_generations", "sgt_triples"]
 
 
 def sgt_triples(d: ModelData, techs_of: dict[str, list[str]]) -> list[tuple[str, str, int]]:
@@ -231,20 +219,13 @@ def add_compute(m: pyo.ConcreteModel, d: ModelData) -> None:
 
 def add_idle(m: pyo.ConcreteModel, d: ModelData) -> None:
     """The idle envelope (see the module docstring): ``idle_mw[s,k,t]`` [MW IT] on
-    ``m.SKT``, ``idle_le_cap`` and ``idle_envelope``, and with ``policy.export`` the
-    envelope sold ``export_site_mw[s,t]``; needs ``m.it_used_mw``. Built before
+    ``m.SKT``, ``idle_le_cap`` and ``idle_envelope``; needs ``m.it_used_mw``. Built before
     :mod:`siting.model.power`, which then draws on ``capk - idle_mw``."""
     max_it = d.campus.site["max_it_mw"].astype(float).to_dict()
     techs_of = model_state(m).techs_of
     m.idle_mw = pyo.Var(
         m.SKT, domain=pyo.NonNegativeReals, bounds=lambda _m, s, k, t: (0.0, max_it[s])
     )
-    sold: Any = dict.fromkeys(((s, t) for s in m.S for t in m.T), 0.0)
-    if d.policy.export_usd_per_mw_year is not None:
-        m.export_site_mw = pyo.Var(
-            m.S, m.T, domain=pyo.NonNegativeReals, bounds=lambda _m, s, t: (0.0, max_it[s])
-        )
-        sold = m.export_site_mw
     # at a site with one technology, idle_envelope gives idle_mw = cap - it_used_mw <= cap =
     # capk: no row needed
     m.idle_le_cap = pyo.Constraint(
@@ -256,21 +237,8 @@ def add_idle(m: pyo.ConcreteModel, d: ModelData) -> None:
         m.T,
         rule=lambda m, s, t: (
             pyo.quicksum(m.idle_mw[s, k, t] for k in techs_of[s])
-            == m.cap[s, t] - m.it_used_mw[s, t] - sold[s, t]
+            == m.cap[s, t] - m.it_used_mw[s, t]
         ),
-    )
-
-
-def add_export_sites(m: pyo.ConcreteModel, d: ModelData) -> None:
-    """With the compute family and ``policy.export``: the MW sold to the export market are
-    the envelope MW its sites sell, ``sum_s export_site_mw[s,t] = export_mw[t]``
-    (``export_at_sites``; see the module docstring). Built after
-    :mod:`siting.model.policy` (which adds ``export_mw``); nothing otherwise."""
-    if m.component("export_site_mw") is None or m.component("export_mw") is None:
-        return
-    m.export_at_sites = pyo.Constraint(
-        m.T,
-        rule=lambda m, t: pyo.quicksum(m.export_site_mw[s, t] for s in m.S) == m.export_mw[t],
     )
 
 

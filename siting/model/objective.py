@@ -12,9 +12,7 @@ Cost parts (each an Expression on the model, reported in the plan) [USD, present
 - ``grid_upgrades``: branch and substation upgrades taken (see ``grid.py``);
 - ``energy``: with a grid, the system's dispatch cost with campuses minus the same without
   them (``baseline_usd``, a constant from a first LP), so the objective counts only what
-  the campuses add; without a grid, ``energy_usd_per_mwh * energy`` (``energy_mwh``,
-  :mod:`~siting.model.power`: of the IT in use with a compute section, the envelope's idle
-  MW drawing nothing; ``cooling_capex`` and ``capex`` stay on the envelope); with compute pacts,
+  the campuses add; without a grid, ``energy_usd_per_mwh * energy``; with compute pacts,
   plus their energy contracts (``pact_energy_npv``, :mod:`~siting.model.pacts`);
 - ``demand``: assignment costs; ``heat``: minus the value of waste heat sold;
 - ``delay``: the cost of delay of soft targets, ``sum_t op_weight[t] *

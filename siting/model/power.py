@@ -3,8 +3,7 @@
 The IT MW that draw power on technology k (:func:`it_on`) are ``on[s,k,t] = capk[s,k,t]``,
 the IT capacity; with the compute family (:mod:`siting.model.compute`, built before this
 one) ``on[s,k,t] = capk[s,k,t] - idle_mw[s,k,t]``, the MW its accelerators use (the idle
-envelope draws nothing) and, with ``policy.export``, the envelope it sells, so ``sum_k
-on[s,k,t] = it_used_mw[s,t] + export_site_mw[s,t]``.
+envelope draws nothing), so ``sum_k on[s,k,t] = it_used_mw[s,t]``.
 
 - Peak draw (network limits, design hot hour): ``draw_peak[s,t] = sum_k PUE_peak[s,k] *
   on[s,k,t]`` [MW], all IT in service running at its peak PUE;
@@ -81,12 +80,10 @@ def it_on(m: pyo.ConcreteModel, s: str, k: str, t: int) -> NumericValue:
 
 def it_on_site(m: pyo.ConcreteModel, s: str, t: int) -> NumericValue:
     """The IT MW of site ``s`` in period ``t`` that draw power [MW IT]: ``cap[s,t]``, or
-    with the compute family ``it_used_mw[s,t]`` plus the envelope sold to the export market,
-    ``export_site_mw[s,t]`` (``= sum_k it_on(m, s, k, t)``)."""
+    ``it_used_mw[s,t]`` with the compute family (``= sum_k it_on(m, s, k, t)``)."""
     if m.component("idle_mw") is None:
         return m.cap[s, t]
-    sold = m.component("export_site_mw")
-    return m.it_used_mw[s, t] + sold[s, t] if sold is not None else m.it_used_mw[s, t]
+    return m.it_used_mw[s, t]
 
 
 def register_relief(

@@ -16,9 +16,7 @@ Variables:
   ``0 <= build[s,t] <= ub[s,t] = floor(max_build_mw_per_year * years_t / module_mw)``
   (and at most what the site holds), and 0 before the site's earliest period;
 - ``capk[s,k,t]`` IT MW in service on technology k (continuous), with
-  ``capk[s,k,t] <= max_it_mw[s] * tech[s,k]`` and ``sum_k capk[s,k,t] = cap[s,t]`` (with a
-  compute section, the shell's envelope: the MW in use are ``capk - idle_mw``,
-  :func:`siting.model.compute.add_idle`).
+  ``capk[s,k,t] <= max_it_mw[s] * tech[s,k]`` and ``sum_k capk[s,k,t] = cap[s,t]``.
 
 One column where the data leave no choice (:func:`pinned_to_open`): the integer families
 above are Pyomo ``Reference`` components whose members are either their own variable

@@ -159,8 +159,7 @@ class Plan:
         for public-interest use, 0 without the policy), ``firm_it_mw, flexible_it_mw`` and,
         with a ``compute`` section, :data:`SCHEDULE_COMPUTE_COLUMNS` (generations running,
         accelerators, compute delivered, energy per compute, tokens per MWh:
-        :mod:`siting.results.compute_out`) and, with the export market too,
-        ``export_it_mw`` (the envelope MW the site sells, drawing power like the MW in use).
+        :mod:`siting.results.compute_out`).
     flows
         One row per branch and year at the peak snapshot: ``branch_id, from_bus, to_bus,
         year, flow_mw, rating_mw, loading_pct, rating_emergency_mw`` (ratings of that year,
@@ -864,7 +863,6 @@ def _schedule(m: pyo.ConcreteModel, d: ModelData) -> pd.DataFrame:
     sources_of = partners(sw, d.campus.sites, list(d.water.sources.index) if sw else [])[0]
     flex = m.component("flex_it_mw")
     used = m.component("it_used_mw") if m.component("idle_mw") is not None else None
-    sold = m.component("export_site_mw")
     for s in d.campus.sites:
         caps = [_val(m.cap[s, t]) for t in range(d.horizon.n_years)]
         if max(caps) < 0.5 * d.campus.module_mw:
@@ -879,8 +877,7 @@ def _schedule(m: pyo.ConcreteModel, d: ModelData) -> pd.DataFrame:
                 continue
             water = sum(_val(m.x[s, w, t]) for w in sources_of[s])
             # the IT that draws power: all of it, or the accelerators' (compute family)
-            sold_mw = max(_val(sold[s, t]), 0.0) + 0.0 if sold is not None else 0.0
-            on = it if used is None else min(max(_val(used[s, t]), 0.0) + sold_mw, it) + 0.0
+            on = it if used is None else min(max(_val(used[s, t]), 0.0), it) + 0.0  # no -0.0
             flex_mw = min(max(_val(flex[s, t]), 0.0), on) if flex is not None else 0.0
             rows.append(
                 {
@@ -897,12 +894,10 @@ def _schedule(m: pyo.ConcreteModel, d: ModelData) -> pd.DataFrame:
                     "water_m3_per_day": water,
                     "firm_it_mw": on - flex_mw,
                     "flexible_it_mw": flex_mw,
-                    "export_it_mw": sold_mw,
                 }
             )
     _public_mw(m, d, rows)
-    extra = ["export_it_mw"] if sold is not None else []
-    return pd.DataFrame(rows, columns=SCHEDULE_COLUMNS + extra)
+    return pd.DataFrame(rows, columns=SCHEDULE_COLUMNS)
 
 
 def _candidate_status(all_candidates: gpd.GeoDataFrame, chosen_ids: set) -> gpd.GeoDataFrame:

@@ -234,7 +234,6 @@ def verify(
         _verify_compute(plan, d, add)
         verify_schedule_compute(plan, d, add)
         _verify_energy_cost(plan, d, add)
-        _verify_export(plan, d, add)
     if d.pacts and d.compute is not None:
         _verify_pacts(plan, d, add)
     if d.policy.export_usd_per_mw_year is not None:
@@ -401,38 +400,6 @@ def _verify_draws_in_use(
     )
 
 
-def _verify_export(plan: Plan, d: ModelData, add: Callable[..., None]) -> None:
-    """With a ``compute`` section and the export market: the MW the sites sell
-    (``export_it_mw``) within their envelope beside the IT in use, and the plan's
-    ``export`` cost part ``-sum_t op_weight[t] x price x sum_s export_it_mw[s,t]`` [USD]."""
-    price = d.policy.export_usd_per_mw_year
-    sc = plan.schedule
-    if price is None or "export" not in plan.costs_usd:
-        return
-    sold = sc["export_it_mw"].to_numpy(dtype=float) if "export_it_mw" in sc else np.zeros(len(sc))
-    used = sc["it_used_mw"].to_numpy(dtype=float) if "it_used_mw" in sc else np.zeros(len(sc))
-    over = _excess(used + sold, sc["it_mw"].to_numpy(dtype=float)) if len(sc) else np.zeros(0)
-    weight = dict(zip(d.horizon.years, np.asarray(d.horizon.op_weight, dtype=float), strict=True))
-    w = sc["year"].astype(int).map(weight).fillna(0.0).to_numpy(dtype=float) if len(sc) else sold
-    want = -float(price) * float(np.sum(w * sold))
-    said_usd = float(plan.costs_usd["export"])
-    add(
-        "MW sold within the envelope beside the IT in use",
-        over,
-        "MW",
-        detail=_row_at(sc, over),
-        said=f"the export market's {_n(float(sold.sum()))} MW-years are envelope MW the sites "
-        "sell beside the IT their accelerators use (drawing power like it)",
-    )
-    add(
-        "export value = price x the MW the sites sell",
-        abs(said_usd - want) - max(1.0, 1e-6 * abs(want)),
-        "USD",
-        detail=f"the plan's export part is {_n(said_usd)} USD; its schedule gives {_n(want)} USD",
-        said=f"the MW sold earn {_n(-want)} USD (present value), as the plan says",
-    )
-
-
 def _verify_energy_cost(plan: Plan, d: ModelData, add: Callable[..., None]) -> None:
     """Without the grid model (and without on-site supply or pacts, which change its
     price): the plan's ``energy`` cost part is ``sum_t op_weight[t] x energy_usd_per_mwh x
@@ -469,14 +436,9 @@ def on_mw(sc: pd.DataFrame, d: ModelData) -> np.ndarray:
     """The IT MW of each schedule row that draw power [MW IT]: ``it_mw``, or with a
     ``compute`` section the IT the accelerators use, ``it_used_mw`` (the idle envelope draws
     nothing, :mod:`siting.model.power`; the column is itself checked against
-    ``compute.csv``, :func:`siting.results.compute_out.verify_schedule_compute`), plus the
-    envelope sold to the export market, ``export_it_mw`` (:func:`_verify_export`)."""
-    if not len(sc):
-        return np.zeros(0)
-    if d.compute is None or "it_used_mw" not in sc:
-        return sc["it_mw"].to_numpy(dtype=float)
-    sold = sc["export_it_mw"].to_numpy(dtype=float) if "export_it_mw" in sc else 0.0
-    return sc["it_used_mw"].to_numpy(dtype=float) + sold
+    ``compute.csv``, :func:`siting.results.compute_out.verify_schedule_compute`)."""
+    col = "it_used_mw" if d.compute is not None and "it_used_mw" in sc else "it_mw"
+    return sc[col].to_numpy(dtype=float) if len(sc) else np.zeros(0)
 
 
 def _power_years(d: ModelData, sites: pd.Index) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
