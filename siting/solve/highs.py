@@ -611,8 +611,31 @@ def _run_interruptible(h: Any, clock: Clock | None = None, mip: bool = True) -> 
         raise
 
 
-#: Thread count of this process's last HiGHS solve (see :func:`_solve_highs`).
+#: Thread count of this process's last HiGHS solve (see :func:`use_threads`).
 _LAST_THREADS: int | None = None
+
+
+def use_threads(threads: int) -> None:
+    """Size HiGHS's task scheduler for a solve with ``threads`` threads, before it starts.
+
+    HiGHS keeps one task scheduler per process, sized by the first solve's thread count:
+    a later solve asking for another count fails (seen: "no solution" on a feasible LP).
+    Resetting the scheduler when the count changes lets one process use several. Call it
+    when no HiGHS solve of the process is running (the grid baseline's worker thread,
+    :class:`siting.pipeline.GridBaseline`, is started after it).
+    """
+    global _LAST_THREADS
+    if _LAST_THREADS is not None and threads != _LAST_THREADS:
+        import highspy
+
+        highspy.Highs.resetGlobalScheduler(True)
+    _LAST_THREADS = threads
+
+
+def left_running(thread: threading.Thread) -> None:
+    """Count ``thread``, a HiGHS solve this process stopped waiting for (the grid baseline's
+    worker after an interrupt), in :func:`highs_still_running`."""
+    _ABANDONED.append(thread)
 
 
 def _solve_highs(
@@ -628,15 +651,7 @@ def _solve_highs(
     from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
     from pyomo.contrib.solver.solvers.highs import Highs
 
-    # HiGHS keeps one task scheduler per process, sized by the first solve's thread count:
-    # a later solve asking for another count fails (seen: "no solution" on a feasible LP).
-    # Resetting the scheduler when the count changes lets one process use several.
-    global _LAST_THREADS
-    if _LAST_THREADS is not None and threads != _LAST_THREADS:
-        import highspy
-
-        highspy.Highs.resetGlobalScheduler(True)
-    _LAST_THREADS = threads
+    use_threads(threads)
     # One solver per model: a model solved again (the lazy loop's rounds) is handed over
     # incrementally (new rows, changed bounds), not translated from scratch
     opt = model_state(m).highs_solver
