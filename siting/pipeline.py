@@ -52,7 +52,9 @@ from siting.solve.highs import (
     NoPlanInTimeError,
     SolveResult,
     SolverTroubleError,
+    hand_over,
     left_running,
+    objective_added,
     solve,
     stopped_by,
     use_threads,
@@ -176,11 +178,13 @@ def solve_by_kernel(
     progress: Callable[[str], None] | None = None,
     clock: Clock | None = None,
     approximate: bool = False,
+    meanwhile: Callable[[pyo.ConcreteModel], None] | None = None,
 ) -> tuple[pyo.ConcreteModel, ModelData, SolveResult] | None:
     """Solve by the candidate kernel (:mod:`siting.solve.kernel`).
 
     ``baseline_usd``, ``baseline_co2_t``: the grid baseline's constants [USD, t CO2], or
-    functions that return them when a model is built (:func:`siting.model.build_model`).
+    functions that return them when a model is built (:func:`siting.model.build_model`;
+    ``meanwhile``: its hook before they are read).
     ``approximate``: each kernel MILP is solved with approximate network rows
     (:mod:`siting.solve.approx`) rather than by relax-and-repair.
 
@@ -199,7 +203,7 @@ def solve_by_kernel(
     )
     return _by_method(
         method, "kernel_info", d, baseline_usd, baseline_co2_t, settings,
-        write_lp=write_lp, progress=progress, clock=clock, lazy_notes=True,
+        write_lp=write_lp, progress=progress, clock=clock, lazy_notes=True, meanwhile=meanwhile,
     )  # fmt: skip
 
 
@@ -212,10 +216,11 @@ def solve_by_approximation(
     write_lp: str | Path | OutputFile | None = None,
     progress: Callable[[str], None] | None = None,
     clock: Clock | None = None,
+    meanwhile: Callable[[pyo.ConcreteModel], None] | None = None,
 ) -> tuple[pyo.ConcreteModel, ModelData, SolveResult] | None:
     """Solve with approximate network rows, every plan verified on the exact network
-    (:mod:`siting.solve.approx`); ``baseline_usd``, ``baseline_co2_t`` as
-    :func:`solve_by_kernel`'s.
+    (:mod:`siting.solve.approx`); ``baseline_usd``, ``baseline_co2_t`` and ``meanwhile``
+    as :func:`solve_by_kernel`'s.
 
     Returns
     -------
@@ -227,7 +232,7 @@ def solve_by_approximation(
     """
     return _by_method(
         _approx.solve_approximate, "approx_info", d, baseline_usd, baseline_co2_t, settings,
-        write_lp=write_lp, progress=progress, clock=clock, lazy_notes=False,
+        write_lp=write_lp, progress=progress, clock=clock, lazy_notes=False, meanwhile=meanwhile,
     )  # fmt: skip
 
 
@@ -243,12 +248,15 @@ def _by_method(
     progress: Callable[[str], None] | None,
     clock: Clock | None,
     lazy_notes: bool,
+    meanwhile: Callable[[pyo.ConcreteModel], None] | None = None,
 ) -> tuple[pyo.ConcreteModel, ModelData, SolveResult] | None:
     """Run a method that builds its own models (``method(d, build, run, mip_gap=...,
     clock=..., progress=...) -> (model, data, result, info) | None``); its figures are kept
     in the model's state as the field ``info_attr`` (:class:`siting.model.state.ModelState`;
     the manifest reads them)."""
-    build, run, clock = _highs_method(baseline_usd, baseline_co2_t, settings, clock)
+    build, run, clock = _highs_method(
+        baseline_usd, baseline_co2_t, settings, clock, meanwhile=meanwhile
+    )
     out = method(d, build, run, mip_gap=settings["mip_gap"], clock=clock, progress=progress)
     if out is None:
         return None
@@ -266,13 +274,20 @@ def _highs_method(
     baseline_co2_t: float | Callable[[], float],
     settings: dict[str, Any],
     clock: Clock | None,
+    *,
+    meanwhile: Callable[[pyo.ConcreteModel], None] | None = None,
 ) -> tuple[Callable[[ModelData], pyo.ConcreteModel], Callable[..., SolveResult], Clock]:
     """The model builder and the HiGHS solve of a method that builds its own models (the
     kernel, approximate rows), and the run's clock (a new one from the settings' time
-    limit when none is given)."""
+    limit when none is given). ``meanwhile``: :func:`siting.model.build_model`'s hook (a
+    model it handed over early gets its objective once built)."""
 
     def build(dd: ModelData) -> pyo.ConcreteModel:
-        return build_model(dd, baseline_usd=baseline_usd, baseline_co2_t=baseline_co2_t)
+        m = build_model(
+            dd, baseline_usd=baseline_usd, baseline_co2_t=baseline_co2_t, meanwhile=meanwhile
+        )
+        objective_added(m)
+        return m
 
     if clock is None:
         clock = Clock(limit_s=settings["time_limit_s"])
@@ -518,6 +533,10 @@ class GridBaseline:
             self._error = e
             raise
         return self._values
+
+    def running(self) -> bool:
+        """Whether the worker is still solving."""
+        return self._thread is not None and self._thread.is_alive()
 
     def usd(self) -> float:
         """The dispatch cost without campuses [USD] (:meth:`values`)."""
@@ -1074,6 +1093,32 @@ def _plan(
     return p
 
 
+def _early_hand_over(
+    baseline: GridBaseline, d: ModelData
+) -> Callable[[pyo.ConcreteModel], None] | None:
+    """:func:`siting.model.build_model`'s ``meanwhile`` for a run whose grid baseline is
+    solved in the background: a model whose families are built while the baseline is
+    still being solved is handed to HiGHS then (:func:`siting.solve.highs.hand_over`),
+    its objective set once the baseline is known. Only where the metrics and the
+    objective add no row (no cap, least cost), so that HiGHS gets the rows in the order
+    of a hand-over after the build (None otherwise)."""
+    caps = d.caps
+    rows_after = (
+        caps.water_cap_m3_per_day is not None
+        or caps.co2_cap_t is not None
+        or caps.upgrade_budget_usd is not None
+        or d.goal.sense != "min_cost"
+    )
+    if not baseline.background or rows_after:
+        return None
+
+    def meanwhile(m: pyo.ConcreteModel) -> None:
+        if baseline.running():
+            hand_over(m)
+
+    return meanwhile
+
+
 @contextlib.contextmanager
 def _baseline_first(baseline: GridBaseline) -> Iterator[None]:
     """The block that runs beside a grid baseline still being solved (:class:`GridBaseline`)
@@ -1208,9 +1253,11 @@ def _solve(
     sc, d = prep.scenario, prep.data
     # the grid baseline's constants, read when a model is built (it may still be solved)
     usd, co2_t = prep.baseline.usd, prep.baseline.co2_t
+    highs = settings["solver"].lower() == "highs"
+    meanwhile = _early_hand_over(prep.baseline, d) if highs else None
     kern = None
     method: Callable[..., tuple[pyo.ConcreteModel, ModelData, SolveResult] | None] | None = None
-    if settings["solver"].lower() == "highs":
+    if highs:
         approximate = _approx.wanted(d, sc.solver.approximate_network)
         if _kernel.wanted(d, sc.solver.candidate_kernel):
             # on a large grid too, each kernel MILP with approximate rows
@@ -1227,6 +1274,7 @@ def _solve(
             write_lp=write_lp,
             progress=say,
             clock=clock,
+            meanwhile=meanwhile,
         )
         timings["solve_s"] = time.perf_counter() - t
     if kern is not None:
@@ -1234,7 +1282,8 @@ def _solve(
         timings["build_s"] = 0.0  # (the kernel's builds are part of its solve)
     else:
         t = _stage(say, "build model")
-        m = build_model(d, baseline_usd=usd, baseline_co2_t=co2_t)
+        m = build_model(d, baseline_usd=usd, baseline_co2_t=co2_t, meanwhile=meanwhile)
+        objective_added(m)
         timings["build_s"] = time.perf_counter() - t
 
         t = _stage(say, "solve")

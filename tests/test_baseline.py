@@ -23,6 +23,7 @@ Snapshots: a 0-hour peak (its dispatch cost weighs 1 h, its CO2 nothing) and the
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from pathlib import Path
@@ -301,3 +302,56 @@ def test_a_deadline_during_the_baseline_says_so_as_before(tmp_path):
     msg = " ".join(str(e.value).split())
     assert "ran out while solving the grid's own dispatch" in msg and "(0.001 s)" in msg, msg
     assert not _baseline_threads()
+
+
+def test_a_model_handed_over_before_its_objective_is_the_same_to_highs(tmp_path):
+    """While the baseline is still being solved, the campus model is handed to HiGHS before
+    its metrics and objective (``meanwhile``), the objective set once the baseline is
+    known. HiGHS then holds what a hand-over after the build gives it, array for array
+    (the demo, relaxed as the approximate rows' first LP is), and the hand-checked grid's
+    plan is the same: the same cost and the same sites."""
+    from siting.model import build_model
+    from siting.model.state import model_state
+    from siting.pipeline import _early_hand_over, solve_model
+    from siting.solve.highs import _persistent, hand_over, objective_added
+    from siting.solve.lazy import _relax
+
+    prep = prepare(REPO / "models" / "demo.yaml")
+    d = prep.data
+    usd, co2_t = prep.baseline.values()
+    after = build_model(d, baseline_usd=usd, baseline_co2_t=co2_t)
+    _relax(after)
+    _persistent(after).set_instance(after)
+    before = build_model(
+        d, baseline_usd=lambda: usd, baseline_co2_t=lambda: co2_t, meanwhile=hand_over
+    )
+    objective_added(before)
+    _relax(before)
+    model_state(before).highs_solver.update()  # (what the first solve does first)
+    want = model_state(after).highs_solver._solver_model.getLp()
+    got = model_state(before).highs_solver._solver_model.getLp()
+    for f in ("col_cost_", "col_lower_", "col_upper_", "row_lower_", "row_upper_"):
+        np.testing.assert_array_equal(np.asarray(getattr(got, f)), np.asarray(getattr(want, f)))
+    assert (got.num_row_, got.offset_) == (want.num_row_, want.offset_)
+    assert want.offset_ == pytest.approx(-usd / 1e6, rel=1e-3)  # (the baseline is in it)
+
+    grid = prepare(write_grid(tmp_path)).data
+    plans = []
+    for early in (False, True):
+        m = build_model(
+            grid,
+            baseline_usd=lambda: 91_114_400.0,
+            baseline_co2_t=lambda: 3_153_600.0,
+            meanwhile=hand_over if early else None,
+        )
+        objective_added(m)
+        r = solve_model(m, grid, mip_gap=0.0, threads=1, time_limit_s=60)
+        plans.append((r.objective, sorted(s for s in m.S if m.open[s].value > 0.5)))
+    assert plans[0] == plans[1] and plans[0][1]
+
+    # not with a cap or a budget (their rows would come after the others)
+    gb = GridBaseline(grid, 1, background=True)
+    assert _early_hand_over(gb, grid) is not None
+    capped = dataclasses.replace(grid, caps=dataclasses.replace(grid.caps, co2_cap_t=1e9))
+    assert _early_hand_over(gb, capped) is None
+    gb.values()

@@ -56,6 +56,7 @@ def build_model(
     elastic: bool = False,
     baseline_usd: float | Callable[[], float] = 0.0,
     baseline_co2_t: float | Callable[[], float] = 0.0,
+    meanwhile: Callable[[pyo.ConcreteModel], None] | None = None,
 ) -> pyo.ConcreteModel:
     """Build the siting MILP from :class:`ModelData`.
 
@@ -75,6 +76,10 @@ def build_model(
         The grid's emissions over the planning horizon without campuses [t CO2], subtracted
         so the ``co2_t`` metric counts only what campuses add; or a function that returns
         it (as ``baseline_usd``).
+    meanwhile
+        Called with the model once every family before the metrics and the objective is
+        built, before the baseline is read (the pipeline hands the model to HiGHS there,
+        while the grid baseline is still being solved).
 
     Returns
     -------
@@ -92,6 +97,8 @@ def build_model(
     add_grid(m, d)
     add_water(m, d)
     add_policy(m, d)
+    if meanwhile is not None:
+        meanwhile(m)
     usd = baseline_usd() if callable(baseline_usd) else baseline_usd
     co2_t = baseline_co2_t() if callable(baseline_co2_t) else baseline_co2_t
     add_metrics(m, d, co2_t)

@@ -3,25 +3,33 @@
 Every plan is costed against the grid's own dispatch: ``baseline_usd`` (the objective's
 constant, :mod:`siting.model.objective`) and ``baseline_co2_t`` (:mod:`siting.model.metrics`)
 come from the model of :mod:`siting.model.grid` with no campus in it. That model is the
-grid family alone, so it is built here with numpy and handed to highspy in one
-``passModel``, without Pyomo (on national-TX the Pyomo model of it took 0.5 s to build and
-0.4 s to hand over and check, beside 2.1 s of HiGHS), and it needs no Python while HiGHS
-runs: :class:`siting.pipeline.GridBaseline` solves it in a worker thread while the campus
-model is built.
+grid family alone, so it is built here with numpy and handed to highspy in one ``addVars``
+and one ``addRows``, without Pyomo (on national-TX the Pyomo model of it took 0.5 s to
+build and 0.4 s to hand over and check, beside 2.1 s of HiGHS). It needs no Pyomo and
+little Python, so :class:`siting.pipeline.GridBaseline` can solve it in a worker thread
+while the campus model is built (Pyomo's HiGHS interface redirects the process's output
+while it solves, which rules it out beside other work).
 
-The model (PTDF form; sets as in :mod:`siting.model.grid`: generators ``G``, periods ``T``,
-snapshots ``H``, islands ``I``, branch upgrade options ``BU``), in million USD:
+HiGHS gets the model the Pyomo one hands it (:mod:`siting.solve.handover`), array for
+array: the columns in the order in which the Pyomo model's rows first name them, the
+rows in the model's order, the same coefficients, bounds and products (in Pyomo's order
+of evaluation), then the same lazy rows in the same rounds; so it finds the same
+dispatch, and the figures, summed in Pyomo's order, are the same to the last bit
+(tested on the demo, case300 and ACTIVSg2000, with and without N-1). The model (PTDF form;
+sets as in :mod:`siting.model.grid`: generators ``G``, periods ``T``, snapshots ``H``,
+islands ``I``, branch and substation upgrade options ``BU``, ``SU``), in million USD:
 
 ``min  sum_{t,h} ow_t w_h (sum_{g linear} c_g p[g,t,h] + sum_{g curved} gcost[g,t,h]) / 1e6
-+ sum_{l in BU, t} df_t cost_l up[l,t] / 1e6``
++ sum_{o in BU, SU; t} df_t cost_o up[o,t] / 1e6``
 
 - ``p_lo[g,h] <= p[g,t,h] <= p_max[g]`` (``p_lo = p_min`` in a peak snapshot, else
-  ``min(0, p_min)``); ``up[l,t]`` binary, 0 before the option's first period;
+  ``min(0, p_min)``); ``up[o,t]`` binary, 0 before the option's first period;
 - island balance: ``sum_{g in i} p[g,t,h] = sum_{b in i} (lf_h load[b,t] + shunt_b)``
   for each island with a generator;
-- cost lines: ``gcost[g,t,h] - s_{g,j} p[g,t,h] >= a_{g,j}`` for each line ``j`` of a
-  curved cost;
-- upgrades at most once: ``sum_t up[l,t] <= 1``;
+- upgrades at most once: ``sum_t up[o,t] <= 1``;
+- cost lines: ``s_{g,j} p[g,t,h] - gcost[g,t,h] <= -a_{g,j}`` (``gcost >= a + s p``) for
+  each line ``j`` of a curved cost;
+- the policy family's national targets, with no column here: ``0 <= 0 <= inf``;
 - line limits, added lazily for the (branch, period, snapshot) a solution violates
   (as :mod:`siting.solve.lazy`): ``+-(sum_g PTDF[l, bus_g] p[g,t,h] + k_{l,t,h})
   - added_l sum_{u <= t} up[l,u] <= rating_l`` with ``k`` the flow of the fixed injections
@@ -32,7 +40,8 @@ snapshots ``H``, islands ``I``, branch upgrade options ``BU``), in million USD:
   names, at most :data:`siting.solve.lazy.N1_PER_ROUND` per (l, t, h) a round.
 
 Rounds as :func:`siting.solve.lazy.solve_lazy`'s: on the LP relaxation (``up`` continuous)
-until no limit is violated, then on the MIP; gap 0. ``ow_t`` is the period's discounted
+until no limit is violated, then on the MIP (from a cleared solver, each later round
+offered the last one's upgrade decisions); gap 0. ``ow_t`` is the period's discounted
 years of operation, ``w_h`` the snapshot's hours (a 0-hour peak snapshot weighs 1 h),
 ``df_t`` the capital discount factor. The answer:
 
@@ -40,11 +49,10 @@ years of operation, ``w_h`` the snapshot's hours (a 0-hour peak snapshot weighs 
 - ``co2_t = sum_t period_years_t sum_{h: hours_h > 0} hours_h sum_g co2_g p[g,t,h]``
   [t CO2].
 
-Substation upgrades are left out: without campuses no headroom row exists, so they only
-cost (the Pyomo model has them, at 0). The angle form (small grids) and models without a
-usable generator in an island with load are not built here (:func:`covered`): the caller
-uses the Pyomo model, which also explains a grid that cannot serve its own load (its
-elastic form); so does any answer here without an optimal dispatch.
+The angle form (small grids) and a grid with load in an island without a generator are
+not built here (:func:`covered`): the caller uses the Pyomo model, whose elastic form
+also explains a grid that cannot serve its own load, here as there (any answer here
+without an optimal dispatch).
 """
 
 from __future__ import annotations

@@ -638,22 +638,12 @@ def left_running(thread: threading.Thread) -> None:
     _ABANDONED.append(thread)
 
 
-def _solve_highs(
-    m: pyo.ConcreteModel,
-    time_limit_s: float,
-    mip_gap: float,
-    threads: int,
-    tee: bool,
-    highs_options: dict[str, Any] | None = None,
-    clock: Clock | None = None,
-    mip: bool | None = None,
-) -> SolveResult:
-    from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
+def _persistent(m: pyo.ConcreteModel) -> Any:
+    """The persistent HiGHS interface of ``m`` (:func:`_highs_with_start`), made on first
+    use. One solver per model: a model solved again (the lazy loop's rounds) is handed
+    over incrementally (new rows, changed bounds), not translated from scratch."""
     from pyomo.contrib.solver.solvers.highs import Highs
 
-    use_threads(threads)
-    # One solver per model: a model solved again (the lazy loop's rounds) is handed over
-    # incrementally (new rows, changed bounds), not translated from scratch
     opt = model_state(m).highs_solver
     if opt is None:
         check_pyomo()  # once per model: the adapter below reads Pyomo internals
@@ -665,6 +655,46 @@ def _solve_highs(
         opt.config.auto_updates.update_constraints = False
         opt.config.auto_updates.update_named_expressions = False
         model_state(m).highs_solver = opt
+    return opt
+
+
+def hand_over(m: pyo.ConcreteModel) -> None:
+    """Hand ``m`` to HiGHS now, ahead of its first solve (which then only updates it).
+
+    For a model whose objective comes later: :func:`siting.pipeline.GridBaseline` hands
+    the campus model over while the grid baseline, whose constant the objective needs,
+    is still being solved; :func:`objective_added` then sets the objective.
+    """
+    opt = _persistent(m)
+    if not opt.available():
+        raise SolverError("HiGHS (highspy) is not available; install the package 'highspy'")
+    opt.set_instance(m)
+
+
+def objective_added(m: pyo.ConcreteModel) -> None:
+    """Set the objective of a model handed over before it had one (:func:`hand_over`), as
+    the hand-over would have set it (no-op for a model not handed over)."""
+    from pyomo.contrib.solver.common.util import get_objective
+
+    opt = model_state(m).highs_solver
+    if opt is not None and opt._model is m:
+        opt.set_objective(get_objective(m))
+
+
+def _solve_highs(
+    m: pyo.ConcreteModel,
+    time_limit_s: float,
+    mip_gap: float,
+    threads: int,
+    tee: bool,
+    highs_options: dict[str, Any] | None = None,
+    clock: Clock | None = None,
+    mip: bool | None = None,
+) -> SolveResult:
+    from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
+
+    use_threads(threads)
+    opt = _persistent(m)
     start = model_state(m).take_mip_start()
     if start:
         opt._pending_start = start
