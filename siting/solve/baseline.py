@@ -15,7 +15,10 @@ array: the columns in the order in which the Pyomo model's rows first name them,
 rows in the model's order, the same coefficients, bounds and products (in Pyomo's order
 of evaluation), then the same lazy rows in the same rounds; so it finds the same
 dispatch, and the figures, summed in Pyomo's order, are the same to the last bit
-(tested on the demo, case300 and ACTIVSg2000, with and without N-1). The model (PTDF form;
+(tested on the demo, case300 and ACTIVSg2000, with and without N-1). (Soft targets and an
+export market put their columns, all 0 without campuses, in the Pyomo model's target rows;
+with them the figures came out equal too, on ``models/demo_flex.yaml``,
+``demo_onsite.yaml`` and ``saudi_compute.yaml``.) The model (PTDF form;
 sets as in :mod:`siting.model.grid`: generators ``G``, periods ``T``, snapshots ``H``,
 islands ``I``, branch and substation upgrade options ``BU``, ``SU``), in million USD:
 
