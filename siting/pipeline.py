@@ -13,10 +13,12 @@ and write it (atomically) with its manifest.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -43,14 +45,19 @@ from siting.results.settings import delay_summary, heat_summary, settings_lines,
 from siting.results.verify import verify
 from siting.results.why import explain
 from siting.solve import approx as _approx
+from siting.solve import baseline as _baseline
 from siting.solve import kernel as _kernel
 from siting.solve.highs import (
     LP_SIGNATURE,
     NoPlanInTimeError,
     SolveResult,
     SolverTroubleError,
+    hand_over,
+    left_running,
+    objective_added,
     solve,
     stopped_by,
+    use_threads,
     write_lp_file,
 )
 
@@ -163,17 +170,21 @@ def _lazy_notes(m: pyo.ConcreteModel, d: ModelData, r: SolveResult) -> None:
 
 def solve_by_kernel(
     d: ModelData,
-    baseline_usd: float,
-    baseline_co2_t: float,
+    baseline_usd: float | Callable[[], float],
+    baseline_co2_t: float | Callable[[], float],
     settings: dict[str, Any],
     *,
     write_lp: str | Path | OutputFile | None = None,
     progress: Callable[[str], None] | None = None,
     clock: Clock | None = None,
     approximate: bool = False,
+    meanwhile: Callable[[pyo.ConcreteModel], None] | None = None,
 ) -> tuple[pyo.ConcreteModel, ModelData, SolveResult] | None:
     """Solve by the candidate kernel (:mod:`siting.solve.kernel`).
 
+    ``baseline_usd``, ``baseline_co2_t``: the grid baseline's constants [USD, t CO2], or
+    functions that return them when a model is built (:func:`siting.model.build_model`;
+    ``meanwhile``: its hook before they are read).
     ``approximate``: each kernel MILP is solved with approximate network rows
     (:mod:`siting.solve.approx`) rather than by relax-and-repair.
 
@@ -192,22 +203,24 @@ def solve_by_kernel(
     )
     return _by_method(
         method, "kernel_info", d, baseline_usd, baseline_co2_t, settings,
-        write_lp=write_lp, progress=progress, clock=clock, lazy_notes=True,
+        write_lp=write_lp, progress=progress, clock=clock, lazy_notes=True, meanwhile=meanwhile,
     )  # fmt: skip
 
 
 def solve_by_approximation(
     d: ModelData,
-    baseline_usd: float,
-    baseline_co2_t: float,
+    baseline_usd: float | Callable[[], float],
+    baseline_co2_t: float | Callable[[], float],
     settings: dict[str, Any],
     *,
     write_lp: str | Path | OutputFile | None = None,
     progress: Callable[[str], None] | None = None,
     clock: Clock | None = None,
+    meanwhile: Callable[[pyo.ConcreteModel], None] | None = None,
 ) -> tuple[pyo.ConcreteModel, ModelData, SolveResult] | None:
     """Solve with approximate network rows, every plan verified on the exact network
-    (:mod:`siting.solve.approx`).
+    (:mod:`siting.solve.approx`); ``baseline_usd``, ``baseline_co2_t`` and ``meanwhile``
+    as :func:`solve_by_kernel`'s.
 
     Returns
     -------
@@ -219,7 +232,7 @@ def solve_by_approximation(
     """
     return _by_method(
         _approx.solve_approximate, "approx_info", d, baseline_usd, baseline_co2_t, settings,
-        write_lp=write_lp, progress=progress, clock=clock, lazy_notes=False,
+        write_lp=write_lp, progress=progress, clock=clock, lazy_notes=False, meanwhile=meanwhile,
     )  # fmt: skip
 
 
@@ -227,20 +240,23 @@ def _by_method(
     method: Callable[..., tuple[pyo.ConcreteModel, ModelData, SolveResult, Any] | None],
     info_attr: str,
     d: ModelData,
-    baseline_usd: float,
-    baseline_co2_t: float,
+    baseline_usd: float | Callable[[], float],
+    baseline_co2_t: float | Callable[[], float],
     settings: dict[str, Any],
     *,
     write_lp: str | Path | OutputFile | None,
     progress: Callable[[str], None] | None,
     clock: Clock | None,
     lazy_notes: bool,
+    meanwhile: Callable[[pyo.ConcreteModel], None] | None = None,
 ) -> tuple[pyo.ConcreteModel, ModelData, SolveResult] | None:
     """Run a method that builds its own models (``method(d, build, run, mip_gap=...,
     clock=..., progress=...) -> (model, data, result, info) | None``); its figures are kept
     in the model's state as the field ``info_attr`` (:class:`siting.model.state.ModelState`;
     the manifest reads them)."""
-    build, run, clock = _highs_method(baseline_usd, baseline_co2_t, settings, clock)
+    build, run, clock = _highs_method(
+        baseline_usd, baseline_co2_t, settings, clock, meanwhile=meanwhile
+    )
     out = method(d, build, run, mip_gap=settings["mip_gap"], clock=clock, progress=progress)
     if out is None:
         return None
@@ -254,14 +270,24 @@ def _by_method(
 
 
 def _highs_method(
-    baseline_usd: float, baseline_co2_t: float, settings: dict[str, Any], clock: Clock | None
+    baseline_usd: float | Callable[[], float],
+    baseline_co2_t: float | Callable[[], float],
+    settings: dict[str, Any],
+    clock: Clock | None,
+    *,
+    meanwhile: Callable[[pyo.ConcreteModel], None] | None = None,
 ) -> tuple[Callable[[ModelData], pyo.ConcreteModel], Callable[..., SolveResult], Clock]:
     """The model builder and the HiGHS solve of a method that builds its own models (the
     kernel, approximate rows), and the run's clock (a new one from the settings' time
-    limit when none is given)."""
+    limit when none is given). ``meanwhile``: :func:`siting.model.build_model`'s hook (a
+    model it handed over early gets its objective once built)."""
 
     def build(dd: ModelData) -> pyo.ConcreteModel:
-        return build_model(dd, baseline_usd=baseline_usd, baseline_co2_t=baseline_co2_t)
+        m = build_model(
+            dd, baseline_usd=baseline_usd, baseline_co2_t=baseline_co2_t, meanwhile=meanwhile
+        )
+        objective_added(m)
+        return m
 
     if clock is None:
         clock = Clock(limit_s=settings["time_limit_s"])
@@ -310,6 +336,11 @@ def grid_baseline(
 ) -> tuple[float, float]:
     """The grid's own dispatch with no campuses (an LP): its cost and its emissions.
 
+    The PTDF form is solved as a HiGHS model built with numpy
+    (:mod:`siting.solve.baseline`: the same model HiGHS gets from the Pyomo one, the same
+    answer); the angle form through the Pyomo model (:func:`pyomo_grid_baseline`), which
+    also explains a grid that cannot serve its own load in either form.
+
     ``clock``: the run's clock; the LP gets the time left before its deadline (at most
     600 s without one).
 
@@ -331,29 +362,198 @@ def grid_baseline(
     if not d.grid.enabled:
         return 0.0, 0.0
     base = _no_sites(d)
+    if _baseline.covered(base):  # (a reason it is not: the Pyomo model)
+        return pyomo_grid_baseline(d, threads, clock)
+    use_threads(threads)
+    ans = _baseline.solve_baseline(base, threads, clock, highs=_baseline.new_highs())
+    return _baseline_values(ans, d, threads, clock)
+
+
+def _baseline_values(
+    ans: _baseline.BaselineAnswer, d: ModelData, threads: int, clock: Clock | None
+) -> tuple[float, float]:
+    """(usd, co2_t) of :func:`siting.solve.baseline.solve_baseline`'s answer, or its failure
+    raised as :func:`pyomo_grid_baseline` raises it: the time limit, or the grid unable to
+    serve its own load (the Pyomo model's elastic form says where)."""
+    if ans.status == "optimal" and ans.usd is not None and ans.co2_t is not None:
+        return ans.usd, ans.co2_t
+    if clock is not None and ans.termination == "maxTimeLimit":
+        raise NoPlanInTimeError(_baseline_out_of_time(clock))
+    _explain_grid_base(_no_sites(d), d, threads, clock)
+
+
+def pyomo_grid_baseline(
+    d: ModelData, threads: int = 2, clock: Clock | None = None
+) -> tuple[float, float]:
+    """:func:`grid_baseline` through the Pyomo model of the grid without campuses
+    (:func:`siting.model.build_model` on :func:`_no_sites`), in either form."""
+    if not d.grid.enabled:
+        return 0.0, 0.0
+    base = _no_sites(d)
     m = build_model(base)
-
-    def lp(mb: pyo.ConcreteModel) -> SolveResult:
-        return solve_model(mb, base, time_limit_s=600, mip_gap=0.0, threads=threads, clock=clock)
-
-    r = lp(m)
+    r = _baseline_lp(m, base, threads, clock)
     if r.has_solution and r.objective is not None:
         co2 = float(m.co2_t()) if m.component("co2_t") is not None else 0.0
         return float(m.energy_cost_npv()), co2
     if clock is not None and r.termination == "maxTimeLimit":
-        raise NoPlanInTimeError(
-            f"no plan within the time limit ({clock.limit_s:g} s): it ran out while solving "
-            "the grid's own dispatch without campuses (the baseline every plan is costed "
-            f"against), {clock.elapsed_s():,.1f} s into the run; raise --time-limit. "
-            "Nothing was written."
-        )
+        raise NoPlanInTimeError(_baseline_out_of_time(clock))
+    _explain_grid_base(base, d, threads, clock)
+
+
+def _baseline_lp(
+    m: pyo.ConcreteModel, base: ModelData, threads: int, clock: Clock | None
+) -> SolveResult:
+    """Solve a model of the grid without campuses (``base``) to a zero gap."""
+    return solve_model(m, base, time_limit_s=600, mip_gap=0.0, threads=threads, clock=clock)
+
+
+def _baseline_out_of_time(clock: Clock) -> str:
+    """The message of a run whose deadline came while the grid baseline was solved."""
+    return (
+        f"no plan within the time limit ({clock.limit_s:g} s): it ran out while solving "
+        "the grid's own dispatch without campuses (the baseline every plan is costed "
+        f"against), {clock.elapsed_s():,.1f} s into the run; raise --time-limit. "
+        "Nothing was written."
+    )
+
+
+def _explain_grid_base(
+    base: ModelData, d: ModelData, threads: int, clock: Clock | None
+) -> NoReturn:
+    """Raise :class:`GridBaseError` with what the grid without campuses (``base``) cannot
+    serve, from the elastic form of its Pyomo model."""
     me = build_model(base, elastic=True)
-    re = lp(me)
+    re = _baseline_lp(me, base, threads, clock)
     viol = _elastic.violations(me) if re.has_solution else []
     raise GridBaseError(
         "the grid cannot serve its own base load within its limits, before any campus:\n"
         + _describe(viol, d)
     )
+
+
+class GridBaseline:
+    """The grid baseline of a run (:func:`grid_baseline`), started by :func:`prepare` and
+    read when first needed (:meth:`values`; :meth:`usd` and :meth:`co2_t` for
+    :func:`siting.model.build_model`).
+
+    With ``background``, a grid baseline built with numpy (:mod:`siting.solve.baseline`:
+    the PTDF form) is solved in a worker thread while the caller goes on: the campus
+    model is built meanwhile, in Python, while HiGHS solves the baseline, which releases
+    Python's lock (and the model is built with numpy, so the worker holds it for little
+    else); the build waits for the baseline only before the objective
+    (:func:`siting.model.build_model`). Its errors are raised in the thread that reads
+    the values, as :func:`grid_baseline` raises them. Otherwise (or in the angle form,
+    which goes through Pyomo: Pyomo's HiGHS interface redirects the process's output
+    while it solves, so it must not run beside other work) it is solved at once, in the
+    calling thread, and its errors raised from here.
+
+    Attributes
+    ----------
+    own_s
+        The baseline's own time, start to answer [s].
+    wait_s
+        The time the caller waited for it after starting it [s].
+    background
+        Whether it runs (or ran) in a worker thread.
+    """
+
+    def __init__(
+        self,
+        d: ModelData,
+        threads: int = 2,
+        clock: Clock | None = None,
+        *,
+        background: bool = False,
+    ):
+        self._d, self._threads, self._clock = d, threads, clock
+        self._values: tuple[float, float] | None = None
+        self._error: Exception | None = None
+        self._answer: _baseline.BaselineAnswer | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.own_s = 0.0
+        self.wait_s = 0.0
+        self.background = False
+        t0 = time.perf_counter()
+        if background and d.grid.enabled and not _baseline.covered(base := _no_sites(d)):
+            use_threads(threads)  # (no HiGHS runs in this process until the worker is done)
+            highs = _baseline.new_highs()  # (here: it hides HiGHS's banner)
+            self.background = True
+            self._thread = threading.Thread(
+                target=self._work, args=(base, highs, t0), name="siting-grid-baseline",
+                daemon=True,
+            )  # fmt: skip
+            self._thread.start()
+            return
+        try:
+            self._values = grid_baseline(d, threads, clock)
+        finally:
+            self.own_s = time.perf_counter() - t0
+
+    def _work(self, base: ModelData, highs: Any, t0: float) -> None:
+        """The worker thread: solve, keep the answer or the error."""
+        try:
+            self._answer = _baseline.solve_baseline(
+                base, self._threads, self._clock, highs=highs, stop=self._stop
+            )
+        except Exception as e:  # noqa: BLE001  (raised again in the thread that reads it)
+            self._error = e
+        finally:
+            self.own_s = time.perf_counter() - t0
+
+    def values(self) -> tuple[float, float]:
+        """(usd, co2_t) [USD, t CO2], waiting for the worker when it still runs (in short
+        slices, so that Ctrl-C stops the wait at once).
+
+        Raises
+        ------
+        GridBaseError, siting.solve.highs.NoPlanInTimeError
+            As :func:`grid_baseline` (every call after the first raises the same error).
+        """
+        if self._values is not None:
+            return self._values
+        if self._error is not None:
+            raise self._error
+        thread = self._thread
+        if thread is not None:
+            t = time.perf_counter()
+            while thread.is_alive():
+                thread.join(0.1)
+            self.wait_s += time.perf_counter() - t
+            self._thread = None
+        try:
+            if self._error is not None:
+                raise self._error
+            ans = self._answer
+            if ans is None or ans.status == "stopped":  # (stopped, then asked after all)
+                self._values = grid_baseline(self._d, self._threads, self._clock)
+            else:
+                self._values = _baseline_values(ans, self._d, self._threads, self._clock)
+        except Exception as e:
+            self._error = e
+            raise
+        return self._values
+
+    def running(self) -> bool:
+        """Whether the worker is still solving."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def usd(self) -> float:
+        """The dispatch cost without campuses [USD] (:meth:`values`)."""
+        return self.values()[0]
+
+    def co2_t(self) -> float:
+        """The emissions without campuses [t CO2] (:meth:`values`)."""
+        return self.values()[1]
+
+    def abandon(self) -> None:
+        """The run stops (an interrupt): the worker starts no further HiGHS run, and one
+        still under way counts in :func:`siting.solve.highs.highs_still_running` (the
+        command line then ends the process at once rather than waiting for it)."""
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            left_running(thread)
 
 
 def _describe(viol: list[dict], d: ModelData, limit: int = 12) -> str:
@@ -413,15 +613,28 @@ def _where(v: dict, d: ModelData) -> str:
 
 @dataclasses.dataclass
 class Prepared:
-    """Everything a solve needs, before the MILP is built (see :func:`prepare`)."""
+    """Everything a solve needs, before the MILP is built (see :func:`prepare`).
+
+    ``baseline``: the grid baseline (perhaps still being solved in the background);
+    :attr:`baseline_usd` and :attr:`baseline_co2_t` wait for it.
+    """
 
     scenario: Scenario
     layers: Layers
     candidates: Candidates
     data: ModelData
-    baseline_usd: float
+    baseline: GridBaseline
     timings: dict[str, float]
-    baseline_co2_t: float = 0.0
+
+    @property
+    def baseline_usd(self) -> float:
+        """The grid's dispatch cost without campuses [USD] (:meth:`GridBaseline.values`)."""
+        return self.baseline.usd()
+
+    @property
+    def baseline_co2_t(self) -> float:
+        """The grid's emissions without campuses [t CO2] (:meth:`GridBaseline.values`)."""
+        return self.baseline.co2_t()
 
 
 def prepare(
@@ -431,6 +644,7 @@ def prepare(
     on_scenario: Callable[[Scenario], None] | None = None,
     screen: bool = True,
     clock: Clock | None = None,
+    background_baseline: bool = False,
 ) -> Prepared:
     """Scenario, layers, candidates, cooling, network, model data and the grid baseline.
 
@@ -448,6 +662,10 @@ def prepare(
         cuts. Off for replays of a given plan (a cut could forbid it).
     clock
         The run's clock: the grid baseline's LP gets the time left before its deadline.
+    background_baseline
+        Solve the grid baseline in a worker thread where it can (:class:`GridBaseline`):
+        it is then still running when this returns, and its errors come when its values
+        are first read. Off: solved here, its errors raised from here.
     """
     from siting.candidates.cooling import cooling_table
     from siting.candidates.generate import build_candidates
@@ -490,9 +708,9 @@ def prepare(
         timings["screening_s"] = time.perf_counter() - t
 
     t = stage("grid baseline")
-    baseline, baseline_co2 = grid_baseline(d, sc.solver.threads, clock)
+    baseline = GridBaseline(d, sc.solver.threads, clock, background=background_baseline)
     timings["baseline_s"] = time.perf_counter() - t
-    return Prepared(sc, layers, cands, d, baseline, timings, baseline_co2)
+    return Prepared(sc, layers, cands, d, baseline, timings)
 
 
 @dataclasses.dataclass
@@ -837,13 +1055,17 @@ def _plan(
         if write_lp is not None:
             lp_target = _lp_target(sc, write_lp, state["force"], state["dest"])
 
-    prep = prepare(scenario, progress=say, on_scenario=lock, clock=clock)
+    prep = prepare(scenario, progress=say, on_scenario=lock, clock=clock, background_baseline=True)
     sc = prep.scenario
     timings = dict(prep.timings)
     settings = _solver_settings(sc, solver, time_limit_s, mip_gap)
     kept = _kept(state["dest"])
-    _check_time_left(sc, clock, kept)
-    m, d, result, by_method = _solve(prep, settings, lp_target, say, clock, timings)
+    with _baseline_first(prep.baseline):
+        _check_time_left(sc, clock, kept)
+        m, d, result, by_method = _solve(prep, settings, lp_target, say, clock, timings)
+    if prep.baseline.background:  # (baseline_s: starting it; it ran beside the build)
+        timings["baseline_own_s"] = prep.baseline.own_s
+        timings["baseline_wait_s"] = prep.baseline.wait_s
     if not result.has_solution:
         _raise_no_plan(prep, d, result, settings, say, clock, kept)
     p = _verified_plan(prep, m, d, result, say, timings)
@@ -869,6 +1091,53 @@ def _plan(
     if write:
         _write_plan(p, state, say)
     return p
+
+
+def _early_hand_over(
+    baseline: GridBaseline, d: ModelData
+) -> Callable[[pyo.ConcreteModel], None] | None:
+    """:func:`siting.model.build_model`'s ``meanwhile`` for a run whose grid baseline is
+    solved in the background: a model whose families are built while the baseline is
+    still being solved is handed to HiGHS then (:func:`siting.solve.highs.hand_over`),
+    its objective set once the baseline is known. Only where the metrics and the
+    objective add no row (no cap, least cost), so that HiGHS gets the rows in the order
+    of a hand-over after the build (None otherwise)."""
+    caps = d.caps
+    rows_after = (
+        caps.water_cap_m3_per_day is not None
+        or caps.co2_cap_t is not None
+        or caps.upgrade_budget_usd is not None
+        or d.goal.sense != "min_cost"
+    )
+    if not baseline.background or rows_after:
+        return None
+
+    def meanwhile(m: pyo.ConcreteModel) -> None:
+        if baseline.running():
+            hand_over(m)
+
+    return meanwhile
+
+
+@contextlib.contextmanager
+def _baseline_first(baseline: GridBaseline) -> Iterator[None]:
+    """The block that runs beside a grid baseline still being solved (:class:`GridBaseline`)
+    and needs its values: the values are read (waited for) when the block ends. An error
+    in the block waits for the baseline and raises the baseline's error when it has one,
+    as when the baseline was solved before the block began; an interrupt stops the
+    baseline's worker instead (:meth:`GridBaseline.abandon`)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        baseline.abandon()
+        raise
+    except Exception:
+        try:
+            baseline.values()
+        except Exception as first:
+            raise first from None
+        raise
+    baseline.values()
 
 
 def _why_resolve(
@@ -981,10 +1250,14 @@ def _solve(
         The solved model, its data (the kernel's may be narrower), the solve's result, and
         whether a method (kernel, approximation) solved it.
     """
-    sc, d, baseline = prep.scenario, prep.data, prep.baseline_usd
+    sc, d = prep.scenario, prep.data
+    # the grid baseline's constants, read when a model is built (it may still be solved)
+    usd, co2_t = prep.baseline.usd, prep.baseline.co2_t
+    highs = settings["solver"].lower() == "highs"
+    meanwhile = _early_hand_over(prep.baseline, d) if highs else None
     kern = None
     method: Callable[..., tuple[pyo.ConcreteModel, ModelData, SolveResult] | None] | None = None
-    if settings["solver"].lower() == "highs":
+    if highs:
         approximate = _approx.wanted(d, sc.solver.approximate_network)
         if _kernel.wanted(d, sc.solver.candidate_kernel):
             # on a large grid too, each kernel MILP with approximate rows
@@ -995,12 +1268,13 @@ def _solve(
         t = time.perf_counter()  # (the method names its own stages)
         kern = method(
             d,
-            baseline,
-            prep.baseline_co2_t,
+            usd,
+            co2_t,
             settings,
             write_lp=write_lp,
             progress=say,
             clock=clock,
+            meanwhile=meanwhile,
         )
         timings["solve_s"] = time.perf_counter() - t
     if kern is not None:
@@ -1008,7 +1282,8 @@ def _solve(
         timings["build_s"] = 0.0  # (the kernel's builds are part of its solve)
     else:
         t = _stage(say, "build model")
-        m = build_model(d, baseline_usd=baseline, baseline_co2_t=prep.baseline_co2_t)
+        m = build_model(d, baseline_usd=usd, baseline_co2_t=co2_t, meanwhile=meanwhile)
+        objective_added(m)
         timings["build_s"] = time.perf_counter() - t
 
         t = _stage(say, "solve")

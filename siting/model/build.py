@@ -31,6 +31,8 @@ With ``elastic=True`` every requirement and limit gets a penalised slack
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pyomo.environ as pyo
 
 from siting.model import elastic as _elastic
@@ -52,8 +54,9 @@ def build_model(
     d: ModelData,
     *,
     elastic: bool = False,
-    baseline_usd: float = 0.0,
-    baseline_co2_t: float = 0.0,
+    baseline_usd: float | Callable[[], float] = 0.0,
+    baseline_co2_t: float | Callable[[], float] = 0.0,
+    meanwhile: Callable[[pyo.ConcreteModel], None] | None = None,
 ) -> pyo.ConcreteModel:
     """Build the siting MILP from :class:`ModelData`.
 
@@ -65,10 +68,18 @@ def build_model(
         Add penalised slack to every requirement and limit.
     baseline_usd
         Present value of the grid's dispatch cost without campuses [USD], subtracted so the
-        energy part counts only what campuses add.
+        energy part counts only what campuses add; or a function that returns it, called
+        once every family before the metrics and the objective is built (a grid baseline
+        still being solved beside this build, :class:`siting.pipeline.GridBaseline`, is
+        waited for only then).
     baseline_co2_t
         The grid's emissions over the planning horizon without campuses [t CO2], subtracted
-        so the ``co2_t`` metric counts only what campuses add.
+        so the ``co2_t`` metric counts only what campuses add; or a function that returns
+        it (as ``baseline_usd``).
+    meanwhile
+        Called with the model once every family before the metrics and the objective is
+        built, before the baseline is read (the pipeline hands the model to HiGHS there,
+        while the grid baseline is still being solved).
 
     Returns
     -------
@@ -86,6 +97,10 @@ def build_model(
     add_grid(m, d)
     add_water(m, d)
     add_policy(m, d)
-    add_metrics(m, d, baseline_co2_t)
-    add_objective(m, d, baseline_usd)
+    if meanwhile is not None:
+        meanwhile(m)
+    usd = baseline_usd() if callable(baseline_usd) else baseline_usd
+    co2_t = baseline_co2_t() if callable(baseline_co2_t) else baseline_co2_t
+    add_metrics(m, d, co2_t)
+    add_objective(m, d, usd)
     return m

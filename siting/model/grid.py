@@ -37,6 +37,7 @@ dispatch is economic rather than arbitrary; 1 h is 0.01 % of a year).
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
@@ -248,11 +249,9 @@ def _add_headroom(m: pyo.ConcreteModel, d: ModelData, sites_at: dict) -> None:
 def _add_n1_family(m: pyo.ConcreteModel, d: ModelData) -> None:
     """What the lazy N-1 limits need (:mod:`siting.solve.lazy`): the LODF, the branches
     with a finite emergency rating, their slack [MW] and an empty list of limits."""
-    from siting.network import lodf
-
     net = d.grid.network
     st = model_state(m)
-    st.lodf = lodf(net, st.ptdf_tables.ptdf if st.ptdf_tables is not None else None)
+    st.lodf = _lodf_of(net)
     em = d.grid.rating_emergency_mw
     m.LE = pyo.Set(
         initialize=[br for br in range(len(net.branch_ids)) if np.isfinite(em[br])], ordered=True
@@ -472,6 +471,12 @@ def _add_ptdf_network(
 
 #: The PTDF of each network a model was built on (the grid baseline and the plan share one).
 _PTDF_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+#: ... and the LODF of each network an N-1 family was built on.
+_LODF_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+#: Held while either is computed: the grid baseline may be solved in a worker thread while
+#: the campus model is built (:class:`siting.pipeline.GridBaseline`); the second to ask
+#: waits for the first's matrix rather than computing its own.
+_MATRIX_LOCK = threading.Lock()
 
 
 def _ptdf_of(net: DCNetwork) -> np.ndarray:
@@ -479,11 +484,28 @@ def _ptdf_of(net: DCNetwork) -> np.ndarray:
     shared read-only by the models built on it (minutes and GB on a 10,000-bus grid)."""
     from siting.network import ptdf
 
-    out = _PTDF_CACHE.get(net)
-    if out is None:
-        out = ptdf(net)
-        out.setflags(write=False)
-        _PTDF_CACHE[net] = out
+    with _MATRIX_LOCK:
+        out = _PTDF_CACHE.get(net)
+        if out is None:
+            out = ptdf(net)
+            out.setflags(write=False)
+            _PTDF_CACHE[net] = out
+    return out
+
+
+def _lodf_of(net: DCNetwork) -> np.ndarray:
+    """``siting.network.lodf(net, ptdf)`` on :func:`_ptdf_of`'s PTDF, computed once per
+    network and shared read-only (the N-1 family of each model built on it, and the grid
+    baseline's N-1 rows)."""
+    from siting.network import lodf
+
+    h = _ptdf_of(net)
+    with _MATRIX_LOCK:
+        out = _LODF_CACHE.get(net)
+        if out is None:
+            out = lodf(net, h)
+            out.setflags(write=False)
+            _LODF_CACHE[net] = out
     return out
 
 

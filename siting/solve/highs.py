@@ -611,8 +611,74 @@ def _run_interruptible(h: Any, clock: Clock | None = None, mip: bool = True) -> 
         raise
 
 
-#: Thread count of this process's last HiGHS solve (see :func:`_solve_highs`).
+#: Thread count of this process's last HiGHS solve (see :func:`use_threads`).
 _LAST_THREADS: int | None = None
+
+
+def use_threads(threads: int) -> None:
+    """Size HiGHS's task scheduler for a solve with ``threads`` threads, before it starts.
+
+    HiGHS keeps one task scheduler per process, sized by the first solve's thread count:
+    a later solve asking for another count fails (seen: "no solution" on a feasible LP).
+    Resetting the scheduler when the count changes lets one process use several. Call it
+    when no HiGHS solve of the process is running (the grid baseline's worker thread,
+    :class:`siting.pipeline.GridBaseline`, is started after it).
+    """
+    global _LAST_THREADS
+    if _LAST_THREADS is not None and threads != _LAST_THREADS:
+        import highspy
+
+        highspy.Highs.resetGlobalScheduler(True)
+    _LAST_THREADS = threads
+
+
+def left_running(thread: threading.Thread) -> None:
+    """Count ``thread``, a HiGHS solve this process stopped waiting for (the grid baseline's
+    worker after an interrupt), in :func:`highs_still_running`."""
+    _ABANDONED.append(thread)
+
+
+def _persistent(m: pyo.ConcreteModel) -> Any:
+    """The persistent HiGHS interface of ``m`` (:func:`_highs_with_start`), made on first
+    use. One solver per model: a model solved again (the lazy loop's rounds) is handed
+    over incrementally (new rows, changed bounds), not translated from scratch."""
+    from pyomo.contrib.solver.solvers.highs import Highs
+
+    opt = model_state(m).highs_solver
+    if opt is None:
+        check_pyomo()  # once per model: the adapter below reads Pyomo internals
+        opt = _highs_with_start(Highs)()
+        # siting changes a model between solves only by adding, deactivating or deleting
+        # rows and by changing variables (bounds, fixing, domains), never a row's or a
+        # named expression's expression in place: Pyomo's check of every row and named
+        # expression before each solve (0.1 s a solve on national-TX) finds nothing
+        opt.config.auto_updates.update_constraints = False
+        opt.config.auto_updates.update_named_expressions = False
+        model_state(m).highs_solver = opt
+    return opt
+
+
+def hand_over(m: pyo.ConcreteModel) -> None:
+    """Hand ``m`` to HiGHS now, ahead of its first solve (which then only updates it).
+
+    For a model whose objective comes later: :func:`siting.pipeline.GridBaseline` hands
+    the campus model over while the grid baseline, whose constant the objective needs,
+    is still being solved; :func:`objective_added` then sets the objective.
+    """
+    opt = _persistent(m)
+    if not opt.available():
+        raise SolverError("HiGHS (highspy) is not available; install the package 'highspy'")
+    opt.set_instance(m)
+
+
+def objective_added(m: pyo.ConcreteModel) -> None:
+    """Set the objective of a model handed over before it had one (:func:`hand_over`), as
+    the hand-over would have set it (no-op for a model not handed over)."""
+    from pyomo.contrib.solver.common.util import get_objective
+
+    opt = model_state(m).highs_solver
+    if opt is not None and opt._model is m:
+        opt.set_objective(get_objective(m))
 
 
 def _solve_highs(
@@ -626,30 +692,9 @@ def _solve_highs(
     mip: bool | None = None,
 ) -> SolveResult:
     from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
-    from pyomo.contrib.solver.solvers.highs import Highs
 
-    # HiGHS keeps one task scheduler per process, sized by the first solve's thread count:
-    # a later solve asking for another count fails (seen: "no solution" on a feasible LP).
-    # Resetting the scheduler when the count changes lets one process use several.
-    global _LAST_THREADS
-    if _LAST_THREADS is not None and threads != _LAST_THREADS:
-        import highspy
-
-        highspy.Highs.resetGlobalScheduler(True)
-    _LAST_THREADS = threads
-    # One solver per model: a model solved again (the lazy loop's rounds) is handed over
-    # incrementally (new rows, changed bounds), not translated from scratch
-    opt = model_state(m).highs_solver
-    if opt is None:
-        check_pyomo()  # once per model: the adapter below reads Pyomo internals
-        opt = _highs_with_start(Highs)()
-        # siting changes a model between solves only by adding, deactivating or deleting
-        # rows and by changing variables (bounds, fixing, domains), never a row's or a
-        # named expression's expression in place: Pyomo's check of every row and named
-        # expression before each solve (0.1 s a solve on national-TX) finds nothing
-        opt.config.auto_updates.update_constraints = False
-        opt.config.auto_updates.update_named_expressions = False
-        model_state(m).highs_solver = opt
+    use_threads(threads)
+    opt = _persistent(m)
     start = model_state(m).take_mip_start()
     if start:
         opt._pending_start = start
