@@ -228,10 +228,13 @@ def without_each(
             off = [i for i, (_b, a) in enumerate(cuts) if a == sid and dom is not None]
             for i in off:
                 dom[i].deactivate()
+            from siting.solve import told
             from siting.solve.highs import set_mip_start
 
             set_mip_start(m, _start(m, sid))
             m.open[sid].fix(0)
+            # a fixed variable and rows switched off: Pyomo's scan hands them to HiGHS
+            told.rescan(m, f"why here: {sid} closed")
             t = time.perf_counter()
             try:
                 r = run(m)
@@ -239,6 +242,7 @@ def without_each(
                 m.open[sid].unfix()
                 for i in off:
                     dom[i].activate()
+                told.rescan(m, f"why here: {sid} open again")
             rows.append(_row(sid, p, r, obj0, gap0, before, _final_it_mw(m, d), t))
             for v, x in saved:  # the plan's values again, for the next start
                 v.set_value(x, skip_validation=True)

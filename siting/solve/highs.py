@@ -41,6 +41,7 @@ from siting.core.clock import Clock
 from siting.core.errors import SitingError
 from siting.core.io import OutputFile, atomic_file
 from siting.model.state import model_state
+from siting.solve import told as _told
 
 
 class SolverError(SitingError):
@@ -391,6 +392,36 @@ def _highs_with_start(base: type) -> type:
         #: whether this solve is a MIP (free integer columns), when the caller counted
         _mip: bool | None = None
 
+        def __init__(self, **kwds: Any) -> None:
+            # (also Pyomo's _reinit at set_instance: a new model starts with empty books)
+            super().__init__(**kwds)
+            #: the changes told since the last solve (siting.solve.told)
+            self.told = _told.Changes()
+            #: what HiGHS was given, to catch a change nobody told (siting.solve.told)
+            self.guard: _told.Guard | None = None
+            #: counts changes to the variables HiGHS holds (added, removed)
+            self.vars_version = 0
+            #: the variables a solution is loaded into, and their columns (_load_vars)
+            self.load_list: tuple | None = None
+
+        def set_instance(self, model):
+            super().set_instance(model)
+            self.guard = _told.Guard(self)
+
+        def update(self, timer=None):
+            # the changes siting told, else Pyomo's scan of every row and variable
+            _told.update(self, timer, super().update)
+
+        def add_variables(self, variables):
+            if variables:
+                self.vars_version += 1
+            super().add_variables(variables)
+
+        def remove_variables(self, variables):
+            if variables:
+                self.vars_version += 1
+            super().remove_variables(variables)
+
         def _solve(self):
             h = self._solver_model
             clock = self._clock
@@ -416,6 +447,7 @@ def _highs_with_start(base: type) -> type:
                 super().add_block(block)
 
         def add_constraints(self, cons):
+            self._loads_changed()
             flat = model_state(self._model).flat_rows if self._model is not None else None
             if flat and cons:
                 direct = [c for c in cons if c in flat]
@@ -424,6 +456,20 @@ def _highs_with_start(base: type) -> type:
                     cons = [c for c in cons if c not in taken]
             if cons:
                 super().add_constraints(cons)
+
+        def remove_constraints(self, cons):
+            self._loads_changed()
+            super().remove_constraints(cons)
+
+        def set_objective(self, obj):
+            self._loads_changed()
+            super().set_objective(obj)
+
+        def _loads_changed(self) -> None:
+            # which variables a solution is loaded into may change (their references);
+            # a list of every variable HiGHS holds changes only with them (vars_version)
+            if self.load_list is not None and not self.load_list[3]:
+                self.load_list = None
 
         def _remove_constraints(self, cons):
             # Pyomo renumbers every row of its books even when there is none to remove,
@@ -733,28 +779,46 @@ def _solve_highs(
 
 def _load_vars(opt: Any) -> None:
     """Load HiGHS's solution into the model's variables, as Pyomo's ``load_vars`` does
-    (every variable a row, an SOS set or the objective names; their stale flags), without
-    the ``ComponentMap`` Pyomo builds on the way (0.04 s a solve on national-TX, 29,000
-    variables).
+    (every variable a row, an SOS set or the objective names; their stale flags), in bulk:
+    HiGHS's column values as one array, taken at the variables' columns (kept between
+    solves while the variables HiGHS holds stay the same) and stored in each variable's
+    value as ``VarData.set_value(x, skip_validation=True)`` stores a float (1.5 ms instead
+    of 11 ms a solve on national-TX, 29,000 variables).
 
     Parameters
     ----------
     opt
-        The persistent HiGHS interface after a solve with a solution (Pyomo 6.10: its
-        ``_sol``, ``_vars``, ``_referenced_variables`` and variable-to-column map).
+        The persistent HiGHS interface (:func:`_highs_with_start`) after a solve with a
+        solution (Pyomo 6.10: its ``_sol``, ``_vars``, ``_referenced_variables`` and
+        variable-to-column map).
     """
+    import numpy as np
     from pyomo.contrib.solver.common.util import NoSolutionError
     from pyomo.core.staleflag import StaleFlagManager
 
     sol = opt._sol
     if sol is None or not sol.value_valid:
         raise NoSolutionError()
-    values = sol.col_value
-    col = opt._pyomo_var_to_solver_var_map
-    variables = opt._vars
-    for vid, (cons, sos, obj) in opt._referenced_variables.items():
-        if cons or sos or obj is not None:
-            variables[vid][0].set_value(values[col[vid]], skip_validation=True)
+    cached = opt.load_list
+    if cached is None or cached[0] != opt.vars_version:
+        col = opt._pyomo_var_to_solver_var_map
+        variables = opt._vars
+        refs = opt._referenced_variables
+        vs = [
+            variables[vid][0]
+            for vid, (cons, sos, obj) in refs.items()
+            if cons or sos or obj is not None
+        ]
+        idx = np.fromiter((col[id(v)] for v in vs), dtype=np.int64, count=len(vs))
+        # complete: every variable HiGHS holds, which only a change of them alters
+        cached = opt.load_list = (opt.vars_version, vs, idx, len(vs) == len(variables))
+    _v, vs, idx, _complete = cached
+    values = np.asarray(sol.col_value, dtype=float)[idx].tolist()
+    StaleFlagManager.mark_all_as_stale()  # (as the solve did before HiGHS ran)
+    flag = StaleFlagManager.get_flag(0)
+    for v, x in zip(vs, values, strict=True):
+        v._value = x
+        v._stale = flag
     StaleFlagManager.mark_all_as_stale(delayed=True)
 
 
