@@ -301,7 +301,7 @@ def _apply(opt: Any, told: Changes, guard: Guard) -> tuple[bool, str]:
         opt.remove_constraints(gone)
     new = [c for c in dict.fromkeys(told.rows_added) if c not in held_rows and _in_model(c)]
     if new:
-        opt.add_constraints(new)
+        opt.add_constraints(_in_model_order(opt._model, new))
     if upd:
         opt.update_variables(upd)
     if told.objective:
@@ -313,6 +313,25 @@ def _apply(opt: Any, told: Changes, guard: Guard) -> tuple[bool, str]:
         else:
             opt.guard = Guard(opt)
     return True, problem
+
+
+def _in_model_order(m: pyo.ConcreteModel, cons: list) -> list:
+    """``cons`` in the order Pyomo's scan meets them (the families in the model's order,
+    each family's rows in its own): HiGHS numbers the rows, and the columns they bring,
+    as it would through the scan."""
+    fams: dict[int, Any] = {}
+    for c in cons:
+        fams.setdefault(id(c.parent_component()), c.parent_component())
+    pos: dict[int, int] = {}
+    if len(fams) > 1:
+        for i, comp in enumerate(
+            m.component_objects(pyo.Constraint, active=True, descend_into=True)
+        ):
+            pos[id(comp)] = i
+    order: dict[int, int] = {}
+    for comp in fams.values():
+        order.update((id(c), i) for i, c in enumerate(comp.values()))
+    return sorted(cons, key=lambda c: (pos.get(id(c.parent_component()), 0), order[id(c)]))
 
 
 class _Found:
