@@ -27,7 +27,9 @@ when none is left, and reports its incumbent and bound to the clock as HiGHS fin
 
 from __future__ import annotations
 
+import itertools
 import math
+import operator
 import threading
 import time
 from collections.abc import Callable
@@ -179,33 +181,49 @@ _OPTION_NAMES = {
 }
 
 
+_ACTIVE = operator.attrgetter("_active")
+_FIXED = operator.attrgetter("_fixed")
+_DOMAIN = operator.attrgetter("_domain")
+
+
 def model_size(m: pyo.ConcreteModel) -> tuple[int, int, int]:
     """(rows, columns, integer columns) of the active model.
 
-    Counted over each family's members directly (Pyomo's ``component_data_objects`` walks
-    a family in the order of its index set, which costs more than the count: 0.2 s on
-    national-TX's 42,000 rows, and the count is taken before every solve). A reference
-    family (:func:`pyomo.environ.Reference`) is skipped: its members are other families'.
+    Counted over each family's members directly, their flags read in bulk (Pyomo's
+    ``component_data_objects`` walks a family in the order of its index set, which costs
+    more than the count; the count is taken before every solve: 2 ms on national-TX's
+    42,000 rows and 29,000 columns). Whether a domain is integer is asked once per domain
+    object (a family's members share one, as a rule). A reference family
+    (:func:`pyomo.environ.Reference`) is skipped: its members are other families'.
     """
     rows = 0
     for con in m.component_objects(pyo.Constraint, active=True, descend_into=True):
         if not con.is_reference():
-            rows += sum(1 for c in con._data.values() if c.active)
+            rows += sum(map(_ACTIVE, con._data.values()))
     cols = 0
     ints = 0
     integral: dict[int, bool] = {}  # id(domain) -> integer? (a few domains serve all)
+
+    def isint(v: Any) -> bool:
+        dom = v._domain
+        out = integral.get(id(dom))
+        if out is None:
+            out = integral[id(dom)] = bool(v.is_integer() or v.is_binary())
+        return out
+
     for var in m.component_objects(pyo.Var, active=True, descend_into=True):
-        if var.is_reference():
+        if var.is_reference() or not var._data:
             continue
-        for v in var._data.values():
-            if v.fixed:
-                continue
-            cols += 1
-            dom = v._domain
-            isint = integral.get(id(dom))
-            if isint is None:
-                isint = integral[id(dom)] = bool(v.is_integer() or v.is_binary())
-            ints += isint
+        members = list(var._data.values())
+        free = len(members) - sum(map(_FIXED, members))
+        cols += free
+        if not free:
+            continue
+        doms = list(map(_DOMAIN, members))
+        if all(map(operator.is_, doms, itertools.repeat(doms[0]))):  # (one domain)
+            ints += free if isint(members[0]) else 0
+        else:
+            ints += sum(1 for v in members if not v._fixed and isint(v))
     return rows, cols, ints
 
 
