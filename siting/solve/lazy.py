@@ -38,7 +38,7 @@ from siting.model.grid import injection_maps
 from siting.model.state import model_state
 from siting.network import post_outage_flows
 from siting.solve import told
-from siting.solve.highs import SolveResult, set_mip_start
+from siting.solve.highs import SolveResult, has_free_integers, set_mip_start
 
 #: A flow counts as violating its limit above ``rating * (1 + REL) + ABS`` [MW].
 TOL_REL = 1e-6
@@ -103,10 +103,7 @@ def _value(e: object) -> float:
 
 def _has_integers(m: pyo.ConcreteModel) -> bool:
     """Whether ``m`` has a free integer variable."""
-    for comp in m.component_objects(pyo.Var, active=True, descend_into=True):
-        if any(v.is_integer() and not v.fixed for v in comp.values()):
-            return True
-    return False
+    return has_free_integers(m)
 
 
 def _values(vs: list) -> np.ndarray:
