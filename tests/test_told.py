@@ -179,24 +179,36 @@ def test_the_told_path_gives_highs_the_same_lp_as_pyomos_update(prepared, monkey
     assert len(scans.by) == 10 and all(o is b for o in scans.by)
 
 
-def test_a_fixed_variable_goes_through_pyomos_scan(prepared, monkeypatch):
-    """Fixing a variable is Pyomo's: it folds the value into the rows' constants. Told,
-    the update is Pyomo's scan, and the LP is the one Pyomo's own update makes."""
+def test_a_fixed_variable_told_gives_the_same_lp_without_a_scan(prepared, monkeypatch):
+    """Fixing a variable makes it a constant of its rows (Pyomo folds the value in), so
+    they are handed over again: told, the adapter does what Pyomo's update does, and the
+    LPs are equal array for array after fixing a site open, fixing it closed instead, and
+    unfixing it; the told adapter never scans. By hand: fixed at 1, the site's ``open``
+    column is pinned at 1 (both bounds); unfixed, it is binary again, bounds 0 and 1."""
     d = prepared.data
     ma, mb = (build_model(d, baseline_usd=prepared.baseline_usd) for _ in range(2))
     a, b = _adapter(ma), _adapter(mb)
     scans = _Scans(monkeypatch)
     s = next(iter(d.campus.sites))
-    for m in (ma, mb):
-        m.open[s].fix(1.0)
-        told.variables_changed(m, [m.open[s]])
+    for step in (lambda v: v.fix(1.0), lambda v: v.fix(0.0), lambda v: v.unfix()):
+        for m in (ma, mb):
+            step(m.open[s])
+            told.variables_changed(m, [m.open[s]])
+        _update(a, told_path=True, monkeypatch=monkeypatch)
+        _update(b, told_path=False, monkeypatch=monkeypatch)
+        _same(a, b)
+    assert len(scans.by) == 3 and all(o is b for o in scans.by)
+
+    def held() -> tuple:  # (the column moves: its rows were handed over again)
+        j = a._pyomo_var_to_solver_var_map[id(ma.open[s])]
+        lp = lp_of(a)
+        return lp["col_lower"][j], lp["col_upper"][j], lp["integrality"][j]
+
+    assert held() == (0.0, 1.0, 1)
+    ma.open[s].fix(1.0)
+    told.variables_changed(ma, [ma.open[s]])
     _update(a, told_path=True, monkeypatch=monkeypatch)
-    assert scans.by == [a]
-    _update(b, told_path=False, monkeypatch=monkeypatch)
-    _same(a, b)
-    col = a._pyomo_var_to_solver_var_map.get(id(ma.open[s]))
-    if col is not None:  # (held as a column pinned at its value)
-        assert lp_of(a)["col_lower"][col] == lp_of(a)["col_upper"][col] == 1.0
+    assert held()[:2] == (1.0, 1.0)
 
 
 def _tiny() -> pyo.ConcreteModel:

@@ -233,8 +233,8 @@ def without_each(
 
             set_mip_start(m, _start(m, sid))
             m.open[sid].fix(0)
-            # a fixed variable and rows switched off: Pyomo's scan hands them to HiGHS
-            told.rescan(m, f"why here: {sid} closed")
+            told.rows_removed(m, [dom[i] for i in off])
+            told.variables_changed(m, [m.open[sid]])
             t = time.perf_counter()
             try:
                 r = run(m)
@@ -242,7 +242,8 @@ def without_each(
                 m.open[sid].unfix()
                 for i in off:
                     dom[i].activate()
-                told.rescan(m, f"why here: {sid} open again")
+                told.rows_added(m, [dom[i] for i in off])
+                told.variables_changed(m, [m.open[sid]])
             rows.append(_row(sid, p, r, obj0, gap0, before, _final_it_mw(m, d), t))
             for v, x in saved:  # the plan's values again, for the next start
                 v.set_value(x, skip_validation=True)

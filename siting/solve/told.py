@@ -16,12 +16,15 @@ HiGHS holds (Pyomo's books) and ``V`` the variables HiGHS holds:
 - rows added (:func:`rows_added`): ``B <- B + (told and active)``;
 - rows deactivated or deleted (:func:`rows_removed`): ``B <- B - (told and not in A)``;
 - variables whose bounds or domain changed (:func:`variables_changed`): their columns'
-  bounds ``l_j, u_j`` and integrality set anew;
+  bounds ``l_j, u_j`` and integrality set anew; a variable fixed, unfixed or fixed at
+  another value is a constant ``x_j = v`` of the rows it is in (Pyomo folds it in), so
+  those rows are handed over again, as Pyomo's update does;
 - the objective replaced (:func:`objective_changed`).
 
-A change it does not cover (a variable fixed, unfixed or fixed at another value, a model
-with mutable parameters) or one a caller declares as such (:func:`rescan`) makes the next
-update Pyomo's own full scan, as before.
+A change it does not cover (a model with mutable parameters, ``pyo.Param(mutable=True)``)
+or one a caller declares as such (:func:`rescan`) makes the next update Pyomo's own full
+scan, as before. A row's expression replaced in place is not looked for (Pyomo's check of
+it is off in the adapter: siting never does it).
 
 **Untold changes are caught.** Before each told update the adapter checks the model
 against what HiGHS holds (:class:`Guard`, about 8 ms on national-TX): every variable of
@@ -109,8 +112,8 @@ def rows_removed(m: pyo.ConcreteModel, cons: Any) -> None:
 
 
 def variables_changed(m: pyo.ConcreteModel, variables: Any) -> None:
-    """Tell ``m``'s HiGHS adapter that the bounds or domains of ``variables`` changed
-    (fixing or unfixing one is covered too: Pyomo's scan then runs)."""
+    """Tell ``m``'s HiGHS adapter that the bounds, domains or fixed states (and fixed
+    values) of ``variables`` changed."""
     ch = _changes(m)
     if ch is not None:
         ch.variables.update((id(v), v) for v in variables)
@@ -259,7 +262,7 @@ def _not_covered(opt: Any) -> str:
     """Why the told path cannot serve ``opt``'s model ("" when it can)."""
     if not ENABLED:
         return "told changes switched off"
-    if opt._params or opt._mutable_helpers or opt._mutable_bounds:
+    if opt._params:
         return "mutable parameters"
     return ""
 
@@ -270,9 +273,8 @@ def _apply(opt: Any, told: Changes, guard: Guard) -> tuple[bool, str]:
     Returns
     -------
     (done, problem)
-        Whether they were handed over (False: nothing was, Pyomo's scan is needed: a
-        variable fixed, unfixed or fixed at another value); and the change nobody told
-        ("" when none).
+        Whether they were handed over (False: nothing was, Pyomo's scan is needed); and
+        the change nobody told ("" when none).
     """
     from pyomo.contrib.solver.common.util import get_objective
 
@@ -282,10 +284,13 @@ def _apply(opt: Any, told: Changes, guard: Guard) -> tuple[bool, str]:
         return False, f"variables {_names(untold)} (bounds, domain or fixed state)"
     books = opt._vars
     upd = [v for k, v in told.variables.items() if k in books]
-    for v in upd:
-        held = books[id(v)]
-        if held[3] != v._fixed or (v._fixed and held[5] != v._value):
-            return False, ""  # (treated as parameters: Pyomo rewrites the rows they are in)
+    # fixed, unfixed or fixed at another value: a fixed variable is a constant of the
+    # rows it is in, which are handed over again (as Pyomo's update does)
+    refix = [
+        v for v in upd if books[id(v)][3] != v._fixed or (v._fixed and books[id(v)][5] != v._value)
+    ]
+    if refix and not opt._treat_fixed_vars_as_params:
+        return False, ""  # (Pyomo's other way with fixed variables: its scan)
     obj = get_objective(opt._model)
     if not told.objective and (
         obj is not opt._objective
@@ -299,12 +304,19 @@ def _apply(opt: Any, told: Changes, guard: Guard) -> tuple[bool, str]:
     gone = [c for c in dict.fromkeys(told.rows_removed) if c in held_rows and not _in_model(c)]
     if gone:
         opt.remove_constraints(gone)
+    if opt._mutable_helpers or opt._mutable_bounds:
+        # row bounds with a fixed variable's value in them, variable bounds given as
+        # expressions: their values again, as Pyomo's update does (there are no
+        # parameters: those are Pyomo's scan's)
+        opt.update_parameters()
     new = [c for c in dict.fromkeys(told.rows_added) if c not in held_rows and _in_model(c)]
     if new:
         opt.add_constraints(_in_model_order(opt._model, new))
     if upd:
         opt.update_variables(upd)
-    if told.objective:
+    if refix:
+        _refix(opt, refix, books)
+    if told.objective or (refix and opt._objective is not None and _in_objective(opt, refix)):
         opt.set_objective(obj)
     problem = active_rows_held(opt)
     if not problem:
@@ -313,6 +325,25 @@ def _apply(opt: Any, told: Changes, guard: Guard) -> tuple[bool, str]:
         else:
             opt.guard = Guard(opt)
     return True, problem
+
+
+def _refix(opt: Any, refix: list, books: dict) -> None:
+    """Hand over again the rows the variables ``refix`` (fixed, unfixed, or fixed at
+    another value) are in, as Pyomo's update does: removed and added back, in the order
+    of Pyomo's books (the variables', then each one's rows)."""
+    order = {vid: i for i, vid in enumerate(books)}
+    redo: dict = {}
+    for v in sorted(refix, key=lambda v: order[id(v)]):
+        redo.update(dict.fromkeys(opt._referenced_variables[id(v)][0]))
+    rows = list(redo)
+    if rows:
+        opt.remove_constraints(rows)
+        opt.add_constraints(rows)
+
+
+def _in_objective(opt: Any, variables: list) -> bool:
+    """Whether one of ``variables`` is in the objective HiGHS holds."""
+    return any(opt._referenced_variables[id(v)][2] is not None for v in variables)
 
 
 def _in_model_order(m: pyo.ConcreteModel, cons: list) -> list:
