@@ -7,6 +7,7 @@ rasters and a scenario file. Tests that need bad input take it and break one thi
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import geopandas as gpd
@@ -16,6 +17,15 @@ import rasterio
 import yaml
 from rasterio.transform import from_origin
 from shapely.geometry import LineString, Point, box
+
+# Every test runs the HiGHS adapter's told changes strictly (siting.solve.told): a model
+# changed between two solves without telling the adapter raises, and each told update is
+# checked against Pyomo's own scan. The variable reaches the processes tests start too.
+os.environ["SITING_TOLD_STRICT"] = "1"
+
+import siting.solve.told  # noqa: E402  (after the variable: it is read at import)
+
+siting.solve.told.STRICT = True
 
 REPO = Path(__file__).resolve().parents[1]
 PGLIB = (REPO / ".." / "shared" / "data" / "pglib").resolve()

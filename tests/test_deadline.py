@@ -32,6 +32,7 @@ from test_solver_trouble import write_hard
 
 from siting.core.clock import Clock
 from siting.model.state import model_state
+from siting.solve import told
 from siting.solve.highs import solve
 
 REPO = Path(__file__).resolve().parents[1]
@@ -129,7 +130,8 @@ def test_an_lp_solved_again_gets_its_own_time_limit_not_what_earlier_runs_left()
         pytest.skip(f"HiGHS's run clock holds {ran:.2f} s: too little to show the effect")
     for k in range(3):  # each round adds a row the last solution breaks, as a lazy loop does
         pos = [i for i in range(n) if (m.x[i].value or 0.0) > 1e-6][:50]
-        m.c.add(sum(m.x[i] for i in pos) <= 0.9 * sum(m.x[i].value for i in pos))
+        row = m.c.add(sum(m.x[i] for i in pos) <= 0.9 * sum(m.x[i].value for i in pos))
+        told.rows_added(m, [row])  # (as the lazy loop tells the adapter, siting.solve.told)
         r = solve(m, time_limit_s=ran * 0.5, threads=1)
         assert r.status == "optimal", (k, r.status, r.termination, r.time_s)
 

@@ -10,6 +10,8 @@ import pytest
 from pyomo.contrib.solver.solvers.highs import Highs
 
 import siting.solve.handover as handover
+from siting.model.state import model_state
+from siting.solve import told
 from siting.solve.highs import _highs_with_start
 
 
@@ -107,8 +109,8 @@ def test_a_model_the_fast_path_does_not_cover_goes_the_pyomo_way(monkeypatch):
 
 
 def test_changes_after_the_fast_hand_over_reach_highs_as_before(monkeypatch):
-    """Fix a variable, deactivate a row, add a row, relax an integer: both adapters solve
-    the same models to the same values."""
+    """Fix a variable, deactivate a row, add a row, relax an integer (each told to the
+    adapter, siting.solve.told): both adapters solve the same models to the same values."""
 
     def solve_steps(fast: bool) -> list:
         m = small_model()
@@ -116,6 +118,7 @@ def test_changes_after_the_fast_hand_over_reach_highs_as_before(monkeypatch):
             if not fast:
                 mp.setattr(handover, "add_block_fast", lambda opt, block: False)
             opt = _highs_with_start(Highs)()
+            model_state(m).highs_solver = opt  # (what told tells)
             out = []
 
             def once():
@@ -125,12 +128,16 @@ def test_changes_after_the_fast_hand_over_reach_highs_as_before(monkeypatch):
 
             once()
             m.z.fix(1)
+            told.variables_changed(m, [m.z])
             once()
             m.rng[1].deactivate()
+            told.rows_removed(m, [m.rng[1]])
             m.extra = pyo.Constraint(expr=m.x[2] + m.y[3] >= 6)
+            told.rows_added(m, [m.extra])
             once()
             m.y[0].domain = pyo.Reals
             m.z.unfix()
+            told.variables_changed(m, [m.y[0], m.z])
             once()
         return out
 

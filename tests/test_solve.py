@@ -89,6 +89,7 @@ def test_a_mip_start_set_between_rounds_reaches_highs():
     are offered; HiGHS says so in its log when the start is feasible (here: a tighter
     capacity that the old choice still meets, once items are dropped: a partial start of
     the items kept), and the optimum is unchanged by it."""
+    from siting.solve import told
     from siting.solve.highs import set_mip_start
 
     m = _knapsack()
@@ -97,6 +98,7 @@ def test_a_mip_start_set_between_rounds_reaches_highs():
     # the next round adds a row; offer the first half of the items kept, dropped the rest
     half = kept[: len(kept) // 2]
     m.extra = pyo.Constraint(expr=sum(m._w[i] * m.x[i] for i in m.I) <= 300.0)
+    told.rows_added(m, [m.extra])  # (siting.solve.told: the adapter hands it over)
     set_mip_start(m, [(m.x[i], 1.0) for i in half] + [(m.x[i], 0.0) for i in kept[len(half) :]])
     r = solve(m, mip_gap=0.0, threads=1)
     assert r.mip_start == "accepted"  # HiGHS's log: "MIP start solution is feasible"
@@ -110,6 +112,7 @@ def test_a_mip_start_set_between_rounds_reaches_highs():
     assert solve(m, mip_gap=0.0, threads=1).mip_start == ""
     # a start that breaks a row (every item in) is rejected, and the solve still optimal
     m.extra2 = pyo.Constraint(expr=m.x[kept[0]] + m.x[kept[1]] <= 1)
+    told.rows_added(m, [m.extra2])
     set_mip_start(m, [(m.x[i], 1.0) for i in m.I])
     bad = solve(m, mip_gap=0.0, threads=1)
     assert bad.mip_start == "rejected" and bad.status == "optimal"

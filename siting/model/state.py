@@ -151,6 +151,10 @@ class ModelState:
     #: injects (``gens, gen_bus, caps, cap_bus, coef_peak, coef_typ, relief, relief_bus,
     #: relief_coef``); written once by ``grid.injection_maps`` (its cache).
     inj_maps: dict[str, Any] | None = None
+    #: Variable lists whose values are read in bulk {key: list of Pyomo variables}: the
+    #: dispatch, cooling capacities and relief per (period, snapshot) of the lazy loop's
+    #: flows and the approximation's anchor; written and read by ``solve.lazy``.
+    bulk_vars: dict = field(default_factory=dict)
     #: Variable pools of flat rows {key: object array of Pyomo variables}; written by
     #: ``rows.register_pool``, read by the PTDF rows, the lazy loop and the HiGHS adapter.
     flat_pools: dict = field(default_factory=dict)

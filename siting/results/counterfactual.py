@@ -228,10 +228,13 @@ def without_each(
             off = [i for i, (_b, a) in enumerate(cuts) if a == sid and dom is not None]
             for i in off:
                 dom[i].deactivate()
+            from siting.solve import told
             from siting.solve.highs import set_mip_start
 
             set_mip_start(m, _start(m, sid))
             m.open[sid].fix(0)
+            told.rows_removed(m, [dom[i] for i in off])
+            told.variables_changed(m, [m.open[sid]])
             t = time.perf_counter()
             try:
                 r = run(m)
@@ -239,6 +242,8 @@ def without_each(
                 m.open[sid].unfix()
                 for i in off:
                     dom[i].activate()
+                told.rows_added(m, [dom[i] for i in off])
+                told.variables_changed(m, [m.open[sid]])
             rows.append(_row(sid, p, r, obj0, gap0, before, _final_it_mw(m, d), t))
             for v, x in saved:  # the plan's values again, for the next start
                 v.set_value(x, skip_validation=True)

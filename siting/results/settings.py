@@ -509,6 +509,11 @@ def shadow_prices(
             v.unfix()
             v.domain = dom
             v.set_value(val, skip_validation=True)
+        from siting.solve import told
+
+        # (as they were, but a domain set again may be another object: the model's own
+        # HiGHS adapter, if it solves it again, hands them over again)
+        told.variables_changed(m, [v for v, _d, _x in saved])
     out: dict[tuple[str, Any], tuple[float | None, str, str]] = {}
     for k, y, row, sense, unit in rows:
         dual = float(duals[row]) * unit_usd

@@ -67,6 +67,7 @@ from siting.core.clock import Clock
 from siting.model.data import ModelData
 from siting.model.state import model_state
 from siting.solve import rounding as _rounding
+from siting.solve import told
 from siting.solve.highs import SolveResult, set_mip_start
 
 #: ``solver.approximate_network: auto`` uses the method from this many buses on.
@@ -201,14 +202,12 @@ def anchor_of(m: pyo.ConcreteModel, d: ModelData) -> dict:
     """The dispatch of ``m``'s loaded solution per (period, snapshot), in the order of its
     injection maps [MW]."""
     from siting.model.grid import injection_maps
-    from siting.solve.lazy import _values
+    from siting.solve.lazy import bulk_values, flow_variables
 
-    gens = injection_maps(m)["gens"]
-    return {
-        (t, h): _values([m.p[g, t, h] for g in gens])
-        for t in range(d.horizon.n_years)
-        for h in d.horizon.snapshots.index
-    }
+    snaps = list(d.horizon.snapshots.index)
+    n_g = len(injection_maps(m)["gens"])
+    p = bulk_values(flow_variables(m, d)["p"]).reshape(d.horizon.n_years, len(snaps), n_g)
+    return {(t, h): p[t, i].copy() for t in range(d.horizon.n_years) for i, h in enumerate(snaps)}
 
 
 def _snapshot(m: pyo.ConcreteModel) -> list:
@@ -229,10 +228,13 @@ def _exactify(mh: pyo.ConcreteModel, d: ModelData, branches: set[int]) -> int:
     approx.exact |= new
     keys = model_state(mh).limit_key
     redo = set()
+    gone = []
     for con, (br, t, h) in list(keys.items()):
         if br in new and con.active:
             con.deactivate()
+            gone.append(con)
             redo.add((br, t, h))
+    told.rows_removed(mh, gone)
     model_state(mh).monitored -= redo
     _add_limits(mh, d, sorted(redo, key=lambda x: (x[1], str(x[2]), x[0])))
     return len(new)
@@ -618,8 +620,7 @@ def _quick(
             break
         if m.component("feasibility_cuts") is None:
             m.feasibility_cuts = pyo.ConstraintList()
-        for expr in cuts:
-            m.feasibility_cuts.add(expr)
+        told.rows_added(m, [m.feasibility_cuts.add(expr) for expr in cuts])
         info.quick_cuts += len(cuts)
     return best, z0, mr
 

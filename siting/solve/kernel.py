@@ -63,6 +63,7 @@ import pyomo.environ as pyo
 from siting.core.clock import Clock
 from siting.model.data import ModelData, replaced
 from siting.model.state import model_state
+from siting.solve import told
 from siting.solve.highs import SolveResult, retry_cold
 
 if TYPE_CHECKING:
@@ -473,9 +474,7 @@ def _repair(
 
     relaxed = _relax(mr)
     bounds = [(v, v.lb, v.ub) for v, _ in fixed]
-    for v, x in fixed:
-        v.setlb(x)
-        v.setub(x)
+    told.set_bounds(mr, [(v, x, x) for v, x in fixed])
     try:
         r1, info = solve_lazy(
             mr, d, lambda mm: _repair_lp(mm, solve_fn), lp_first=False, clock=clock
@@ -487,9 +486,7 @@ def _repair(
         )
         cuts = _in_master(mr, m, fixed, cuts)
     finally:
-        for v, lb, ub in bounds:
-            v.setlb(lb)
-            v.setub(ub)
+        told.set_bounds(mr, bounds)
         _restore(relaxed)
     return r1, info, blocking, cuts
 
@@ -688,8 +685,7 @@ def _learn(m: pyo.ConcreteModel, d: ModelData, blocking: list, cuts: list, total
         # HiGHS's infeasibility proofs as cuts in the decisions alone (sparse rows)
         if m.component("feasibility_cuts") is None:
             m.feasibility_cuts = pyo.ConstraintList()
-        for expr in cuts:
-            m.feasibility_cuts.add(expr)
+        told.rows_added(m, [m.feasibility_cuts.add(expr) for expr in cuts])
         total.cuts_in_milp += len(cuts)
         return True
     # no cut from the proofs: the limits they use join the MILP

@@ -24,6 +24,7 @@ faster than the full model.
 from __future__ import annotations
 
 import math
+import operator
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -36,7 +37,8 @@ from siting.model.data import ModelData, checked_outages
 from siting.model.grid import injection_maps
 from siting.model.state import model_state
 from siting.network import post_outage_flows
-from siting.solve.highs import SolveResult, set_mip_start
+from siting.solve import told
+from siting.solve.highs import SolveResult, has_free_integers, set_mip_start
 
 #: A flow counts as violating its limit above ``rating * (1 + REL) + ABS`` [MW].
 TOL_REL = 1e-6
@@ -101,10 +103,7 @@ def _value(e: object) -> float:
 
 def _has_integers(m: pyo.ConcreteModel) -> bool:
     """Whether ``m`` has a free integer variable."""
-    for comp in m.component_objects(pyo.Var, active=True, descend_into=True):
-        if any(v.is_integer() and not v.fixed for v in comp.values()):
-            return True
-    return False
+    return has_free_integers(m)
 
 
 def _values(vs: list) -> np.ndarray:
@@ -112,32 +111,70 @@ def _values(vs: list) -> np.ndarray:
     return np.array([0.0 if v.value is None else v.value for v in vs], dtype=float)
 
 
+_VALUE = operator.attrgetter("_value")
+
+
+def bulk_values(vs: list) -> np.ndarray:
+    """Values of the Pyomo variables ``vs`` read in one pass (``VarData``'s value slot;
+    0 where a variable has none), as :func:`_values` reads them one by one."""
+    out = np.array(list(map(_VALUE, vs)), dtype=float)  # (None: NaN)
+    out[np.isnan(out)] = 0.0
+    return out
+
+
+def flow_variables(m: pyo.ConcreteModel, d: ModelData) -> dict[str, list]:
+    """The variables the branch flows are computed from, in the order of the injection
+    maps (:func:`siting.model.grid.injection_maps`), made once per model
+    (``model_state(m).bulk_vars``): ``p`` the dispatch per (period, snapshot, generator),
+    ``cap`` the draw's variables per (period, entry of the maps' ``caps``: the cooling
+    capacities and, with the compute family, the idle envelopes), ``relief`` the relief per
+    (period, snapshot, entry)."""
+    st = model_state(m)
+    out = st.bulk_vars.get("flows")
+    if out is not None:
+        return out
+    mp = injection_maps(m)
+    snaps = list(d.horizon.snapshots.index)
+    years = range(d.horizon.n_years)
+    draw = {name: m.component(name) for name in {name for name, _s, _k in mp["caps"]}}
+    out = {
+        "p": [m.p[g, t, h] for t in years for h in snaps for g in mp["gens"]],
+        "cap": [draw[name][s, k, t] for t in years for name, s, k in mp["caps"]],
+        "relief": [m.component(n)[s, t, h] for t in years for h in snaps for n, s in mp["relief"]],
+    }
+    st.bulk_vars["flows"] = out
+    return out
+
+
 def flows_numpy(m: pyo.ConcreteModel, d: ModelData) -> dict[tuple[int, str], np.ndarray]:
     """Branch flows [MW] per (period, snapshot) from the loaded solution (PTDF form).
 
     The injections of every (period, snapshot) are one bus x case matrix (dispatch minus
     campus draw plus its relief, from the variables' values, plus the constant part),
-    multiplied by the PTDF at once.
+    multiplied by the PTDF at once. The variables' values are read in bulk
+    (:func:`flow_variables`, :func:`bulk_values`).
     """
     nb = len(d.grid.network.bus_ids)
     mp = injection_maps(m)
     pt = model_state(m).ptdf_form
-    keys = [(t, h) for t in range(d.horizon.n_years) for h in d.horizon.snapshots.index]
+    snaps = list(d.horizon.snapshots.index)
+    n_t, n_h = d.horizon.n_years, len(snaps)
+    fv = flow_variables(m, d)
+    pv_all = bulk_values(fv["p"]).reshape(n_t, n_h, len(mp["gens"]))
+    cap_all = bulk_values(fv["cap"]).reshape(n_t, len(mp["caps"]))
+    rv_all = bulk_values(fv["relief"]).reshape(n_t, n_h, len(mp["relief"]))
+    keys = [(t, h) for t in range(n_t) for h in snaps]
     inj = np.empty((nb, len(keys)))
-    col = {key: j for j, key in enumerate(keys)}
-    draw_var = {name: m.component(name) for name in ("capk", "idle_mw")}
-    for t in range(d.horizon.n_years):
-        capv = _values([draw_var[name][s, k, t] for name, s, k in mp["caps"]])
-        for h in d.horizon.snapshots.index:
-            j = col[t, h]
-            pv = _values([m.p[g, t, h] for g in mp["gens"]])
+    for t in range(n_t):
+        capv = cap_all[t]
+        for i, h in enumerate(snaps):
+            j = t * n_h + i
             draw = capv * (mp["coef_peak"] if pt.peak_h[h] else mp["coef_typ"])
-            rv = _values([m.component(name)[s, t, h] for name, s in mp["relief"]])
             inj[:, j] = (
                 pt.const_inj[t, h]
-                + np.bincount(mp["gen_bus"], pv, minlength=nb)
+                + np.bincount(mp["gen_bus"], pv_all[t, i], minlength=nb)
                 - np.bincount(mp["cap_bus"], draw, minlength=nb)
-                + np.bincount(mp["relief_bus"], rv * mp["relief_coef"], minlength=nb)
+                + np.bincount(mp["relief_bus"], rv_all[t, i] * mp["relief_coef"], minlength=nb)
             )
     flows = pt.ptdf @ inj + pt.pfinj[:, None]
     return {key: flows[:, j] for j, key in enumerate(keys)}
@@ -289,6 +326,7 @@ def _add_limits(m: pyo.ConcreteModel, d: ModelData, triples: list[tuple[int, int
     rating = d.grid.network.rating_mw
     ms = model_state(m)
     over = ms.overload
+    added = []
     for br, t, h in triples:
         const, key, pos, coefs = ptdf_flow_parts(m, br, t, h)
         pool = ms.flat_pools[key]
@@ -309,6 +347,7 @@ def _add_limits(m: pyo.ConcreteModel, d: ModelData, triples: list[tuple[int, int
             extra_coefs.append(-1.0)
         for sign in (1.0, -1.0):
             con = m.lazy_limits.add(f <= rhs if sign > 0 else -f <= rhs)
+            added.append(con)
             ms.limit_key[con] = (br, t, h)
             register_flat_row(
                 m,
@@ -324,6 +363,7 @@ def _add_limits(m: pyo.ConcreteModel, d: ModelData, triples: list[tuple[int, int
                 ),
             )
         ms.monitored.add((br, t, h))
+    told.rows_added(m, added)
 
 
 def _add_n1(m: pyo.ConcreteModel, d: ModelData, quads: list[tuple[int, int, int, str]]) -> None:
@@ -342,8 +382,7 @@ def _add_n1(m: pyo.ConcreteModel, d: ModelData, quads: list[tuple[int, int, int,
         if _constant(post, rhs):
             _no_decision_fixes(m, d, br, t, h, post, rhs, outage=k)
             continue
-        m.n1_limits.add(post <= rhs)
-        m.n1_limits.add(-post <= rhs)
+        told.rows_added(m, [m.n1_limits.add(post <= rhs), m.n1_limits.add(-post <= rhs)])
         ms.n1_monitored.add((br, k, t, h))
 
 
@@ -440,24 +479,34 @@ def _out_of_time(
 
 
 def _relax(m: pyo.ConcreteModel) -> list:
-    """Make every integer variable continuous within its bounds; return how to undo it."""
+    """Make every integer variable continuous within its bounds; return how to undo it
+    (and tell the HiGHS adapter, :mod:`siting.solve.told`). Whether a domain is integer is
+    asked once per domain object (a few serve every variable)."""
     saved = []
+    integral: dict[int, bool] = {}  # id(domain) -> integer?
     for v in m.component_data_objects(pyo.Var):
-        if v.is_integer() and not v.fixed:
+        dom = v._domain
+        isint = integral.get(id(dom))
+        if isint is None:
+            isint = integral[id(dom)] = bool(v.is_integer())
+        if isint and not v.fixed:
             saved.append((v, v.domain, v.lb, v.ub))
             lb, ub = v.lb, v.ub
             v.domain = pyo.Reals
             v.setlb(lb)
             v.setub(ub)
+    told.variables_changed(m, [v for v, *_ in saved])
     return saved
 
 
 def _restore(saved: list) -> None:
-    """Undo :func:`_relax` (``saved``: its list)."""
+    """Undo :func:`_relax` (``saved``: its list; the HiGHS adapter is told)."""
     for v, dom, lb, ub in saved:
         v.domain = dom
         v.setlb(lb)
         v.setub(ub)
+    if saved:
+        told.variables_changed(saved[0][0].model(), [v for v, *_ in saved])
 
 
 def solve_lazy(

@@ -39,6 +39,7 @@ import pyomo.environ as pyo
 from siting.core.clock import Clock
 from siting.model.data import ModelData
 from siting.model.state import model_state
+from siting.solve import told
 from siting.solve.highs import SolveResult, retry_cold
 
 #: Each year's target is raised by this share for the LP the plan is rounded from [fraction].
@@ -225,6 +226,7 @@ def _headroom_lps(
     m._round_margin = pyo.Constraint(
         m.T, rule=lambda mm, t: mm.total_cap[t] >= targets[t] + mm._round_extra[t]
     )
+    told.rows_added(m, m._round_margin.values())  # (its column comes with its rows)
 
     def lp(mm: pyo.ConcreteModel) -> SolveResult:
         # warm-started after a bound change, HiGHS once ended in error here
@@ -232,9 +234,7 @@ def _headroom_lps(
 
     try:
         for attempt in range(MAX_LPS):
-            for t in m.T:
-                m._round_extra[t].setlb(extra[t])
-                m._round_extra[t].setub(extra[t])
+            told.set_bounds(m, [(m._round_extra[t], extra[t], extra[t]) for t in m.T])
 
             r = solve_lazy(m, d, lp, lp_first=False, clock=clock)[0] if lazy else lp(m)
             ok = r.has_solution and r.status == "optimal"
@@ -258,6 +258,8 @@ def _headroom_lps(
         else:
             return None, f"whole modules fell short of the targets after {MAX_LPS} LPs"
     finally:
+        # (the column goes with its rows: Pyomo drops a column no row or objective names)
+        told.rows_removed(m, m._round_margin.values())
         m.del_component("_round_margin")
         m.del_component("_round_extra")
     return n, ""
