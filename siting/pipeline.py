@@ -441,11 +441,14 @@ class GridBaseline:
     model is built meanwhile, in Python, while HiGHS solves the baseline, which releases
     Python's lock (and the model is built with numpy, so the worker holds it for little
     else); the build waits for the baseline only before the objective
-    (:func:`siting.model.build_model`). Its errors are raised in the thread that reads
-    the values, as :func:`grid_baseline` raises them. Otherwise (or in the angle form,
-    which goes through Pyomo: Pyomo's HiGHS interface redirects the process's output
-    while it solves, so it must not run beside other work) it is solved at once, in the
-    calling thread, and its errors raised from here.
+    (:func:`siting.model.build_model`), and a model built before the baseline is known is
+    handed to HiGHS while it waits (:func:`_early_hand_over`). Its errors are raised in
+    the thread that reads the values, as :func:`grid_baseline` raises them; an error of
+    the build waits for the baseline and gives way to the baseline's own
+    (:func:`_baseline_first`). Otherwise (or in the angle form, which goes through Pyomo:
+    Pyomo's HiGHS interface redirects the process's output while it solves, so it must
+    not run beside other work) it is solved at once, in the calling thread, and its
+    errors raised from here.
 
     Attributes
     ----------
