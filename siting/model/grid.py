@@ -251,7 +251,7 @@ def _add_n1_family(m: pyo.ConcreteModel, d: ModelData) -> None:
     with a finite emergency rating, their slack [MW] and an empty list of limits."""
     net = d.grid.network
     st = model_state(m)
-    st.lodf = _lodf_of(net)
+    st.lodf = lodf_of(net)
     em = d.grid.rating_emergency_mw
     m.LE = pyo.Set(
         initialize=[br for br in range(len(net.branch_ids)) if np.isfinite(em[br])], ordered=True
@@ -436,7 +436,7 @@ def _add_ptdf_network(
                         demand = float(sum(lf[h] * load[b, t] + shunt[b] for b in members[i]))
                         _isolated(d, members[i], demand)
     m.island_balance = pyo.Constraint(m.ISL, m.T, m.H, rule=balance)
-    ptdf = _ptdf_of(net)  # each island's reference bus as the slack
+    ptdf = ptdf_of(net)  # each island's reference bus as the slack
     active_buses = [b for b in range(nb) if gens_at[b] or sites_at[b]]
     # a campus's draw as coefficients on its cooling capacities (see siting.model.power;
     # with the compute family also on their idle envelopes, at the opposite sign, in
@@ -479,7 +479,7 @@ _LODF_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _MATRIX_LOCK = threading.Lock()
 
 
-def _ptdf_of(net: DCNetwork) -> np.ndarray:
+def ptdf_of(net: DCNetwork) -> np.ndarray:
     """``siting.network.ptdf(net)`` (reference-bus slack), computed once per network and
     shared read-only by the models built on it (minutes and GB on a 10,000-bus grid)."""
     from siting.network import ptdf
@@ -493,13 +493,13 @@ def _ptdf_of(net: DCNetwork) -> np.ndarray:
     return out
 
 
-def _lodf_of(net: DCNetwork) -> np.ndarray:
-    """``siting.network.lodf(net, ptdf)`` on :func:`_ptdf_of`'s PTDF, computed once per
+def lodf_of(net: DCNetwork) -> np.ndarray:
+    """``siting.network.lodf(net, ptdf)`` on :func:`ptdf_of`'s PTDF, computed once per
     network and shared read-only (the N-1 family of each model built on it, and the grid
     baseline's N-1 rows)."""
     from siting.network import lodf
 
-    h = _ptdf_of(net)
+    h = ptdf_of(net)
     with _MATRIX_LOCK:
         out = _LODF_CACHE.get(net)
         if out is None:

@@ -144,7 +144,7 @@ class _Lp:
     """The baseline's columns, rows and lazy books (see the module docstring)."""
 
     def __init__(self, d: ModelData):
-        from siting.model.grid import PTDF_DROP, _ptdf_of
+        from siting.model.grid import PTDF_DROP, ptdf_of
 
         g = d.grid
         net = g.network
@@ -165,7 +165,7 @@ class _Lp:
         self.ow = np.asarray(d.horizon.op_weight, dtype=float)
         self.load = g.base_load_mw.to_numpy(dtype=float)
         self.shunt = np.asarray(g.shunt_mw, dtype=float)
-        self.ptdf = _ptdf_of(net)
+        self.ptdf = ptdf_of(net)
         self.pfinj = np.asarray(net.p_shift_branch_mw, dtype=float)
         self.pbus = np.asarray(net.p_shift_bus_mw, dtype=float)
         self.rating = np.asarray(net.rating_mw, dtype=float)
@@ -420,7 +420,7 @@ class _Lp:
     ) -> list[tuple[np.ndarray, np.ndarray, float]]:
         """The rows of the post-contingency limits the flows ``f`` violate."""
         from siting.model.data import checked_outages
-        from siting.model.grid import _lodf_of
+        from siting.model.grid import lodf_of
         from siting.network import post_outage_flows
 
         d = self.d
@@ -431,7 +431,7 @@ class _Lp:
         if not len(ks):
             return []
         if self.lodf is None:
-            self.lodf = _lodf_of(d.grid.network)
+            self.lodf = lodf_of(d.grid.network)
         lodf = self.lodf
         em = np.asarray(d.grid.rating_emergency_mw, dtype=float)
         ids = d.grid.network.branch_ids
