@@ -72,6 +72,12 @@ class Check:
     said: str = ""
 
 
+def _usd_off(said_usd: float, want_usd: float) -> float:
+    """How far a money figure the plan states is from the one recomputed from its tables,
+    beyond the tolerance (1 USD or 1e-6 of the figure, the larger) [USD]: <= 0 holds."""
+    return abs(said_usd - want_usd) - max(1.0, 1e-6 * abs(want_usd))
+
+
 def _n(v: float) -> str:
     """A figure for the check texts: thousands separated, no decimals below 1e6 [any unit]."""
     return f"{v:,.0f}" if abs(v) >= 10 or v == round(v) else f"{v:,.1f}"
@@ -283,7 +289,7 @@ def _verify_targets(plan: Plan, d: ModelData, total: np.ndarray, add: Callable[.
     said_cost = float(plan.costs_usd.get("delay", 0.0))
     add(
         "cost of delay = penalty x MW-years short",
-        abs(said_cost - cost) - max(1.0, 1e-6 * abs(cost)),
+        _usd_off(said_cost, cost),
         "USD",
         detail=f"the plan says {_n(said_cost)} USD; its schedule gives {_n(cost)} USD",
         said=f"soft targets: {_n(float(short.sum()))} MW short summed over the years, costing "
@@ -416,7 +422,7 @@ def _verify_energy_cost(plan: Plan, d: ModelData, add: Callable[..., None]) -> N
     said_usd = float(plan.costs_usd["energy"])
     add(
         "energy cost = price x the draws' energy",
-        abs(said_usd - want) - max(1.0, 1e-6 * abs(want)),
+        _usd_off(said_usd, want),
         "USD",
         detail=f"the plan says {_n(said_usd)} USD; its schedule gives {_n(want)} USD",
         said=f"the energy cost, {_n(want)} USD (present value), is {_n(float(mwh.sum()))} MWh "
@@ -1330,7 +1336,7 @@ def _verify_export(plan: Plan, d: ModelData, total: np.ndarray, add: Callable[..
     said_usd = -float(plan.costs_usd.get("export", 0.0))
     add(
         "export earnings = price x MW-years sold",
-        abs(said_usd - earned) - max(1.0, 1e-6 * abs(earned)),
+        _usd_off(said_usd, earned),
         "USD",
         detail=f"the plan says {_n(said_usd)} USD earned; its export table gives {_n(earned)}",
         said=f"{_n(float(sold.sum()))} MW-years sold earn {_n(earned)} USD (present value)",
