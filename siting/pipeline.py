@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -991,13 +992,27 @@ def plan(
                 clock,
             )
         except KeyboardInterrupt as e:
-            from siting.core.interrupt import Terminated
-
-            term = isinstance(e, Terminated)
-            how = "terminated (SIGTERM)" if term else "interrupted"
-            raise PlanInterrupted(_interrupted(state, how), terminated=term) from None
+            raise _plan_interrupted(state, e) or e from None
+        except Exception as e:  # a library's own error as an interrupt unwound it
+            stop = _plan_interrupted(state, e)
+            if stop is None:
+                raise
+            raise stop from e
         finally:
             _RUNNING.remove(state)
+
+
+def _plan_interrupted(state: dict[str, Any], e: BaseException) -> PlanInterrupted | None:
+    """The :class:`PlanInterrupted` for ``e``, an interrupt or an error raised as one unwound
+    (:func:`siting.core.interrupt.interrupt_behind`); ``None`` when no interrupt is behind it."""
+    from siting.core.interrupt import interrupt_behind
+
+    got = interrupt_behind(e)
+    if got is None:
+        return None
+    term = got == signal.SIGTERM
+    how = "terminated (SIGTERM)" if term else "interrupted"
+    return PlanInterrupted(_interrupted(state, how), terminated=term)
 
 
 def _interrupted(state: dict[str, Any], how: str = "interrupted") -> str:

@@ -339,5 +339,84 @@ def test_sigterm_during_the_why_here_re_solves_stops_cleanly(tiny_done, tmp_path
         assert "terminated (SIGTERM) during 'why here" in err, err
         assert hashes(out) == prev
     else:  # the re-solves had finished: the run went on and wrote its plan
-        assert rc == 0, (rc, run.stderr)
+        assert rc == 0, f"exit {rc}:\n{run.stderr}"
     assert leftovers(out.parent, out) == []
+
+
+#: ``siting`` with HiGHS's solve during the why-here re-solves patched: the first such solve
+#: sends the process a real SIGTERM, and its unwinding raises a library's own error in place
+#: of the interrupt, as Pyomo's output capture once did under load in CI (exit 3, "internal
+#: error: DeveloperError ... Please report this to the Pyomo Developers").
+_BREAKS_ON_UNWIND = textwrap.dedent(
+    """
+    import os, runpy, signal, sys
+    import siting.pipeline as pl
+    import siting.solve.highs as sh
+    from pyomo.common.errors import DeveloperError
+
+    _orig = sh._run_interruptible
+
+    def _run(h, *a, **k):
+        if pl._RUNNING and pl._RUNNING[-1]["stage"].startswith("why here"):
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                return _orig(h, *a, **k)
+            except KeyboardInterrupt:
+                raise DeveloperError("Deadlock closing capture_output")
+        return _orig(h, *a, **k)
+
+    sh._run_interruptible = _run
+    sys.argv = ["siting"] + sys.argv[1:]
+    runpy.run_module("siting", run_name="__main__")
+    """
+)
+
+
+def test_a_library_error_while_sigterm_unwinds_is_reported_as_the_stop(tiny_done, tmp_path):  # noqa: F811
+    """A SIGTERM whose unwinding makes a library raise its own error (Pyomo's internal error,
+    seen in CI under load) ends the run as the SIGTERM it is: exit 143, "terminated (SIGTERM)
+    during 'why here...'", the previous plan byte for byte, nothing left beside it. Before,
+    the library's error won: "internal error ... This is a bug in siting", exit 3."""
+    scenario, _, _ = tiny_done
+    out = previous_plan(tiny_done, tmp_path / "maps" / "tiny")
+    prev = hashes(out)
+    script = tmp_path / "breaks_on_unwind.py"
+    script.write_text(_BREAKS_ON_UNWIND)
+    run = Run(
+        ["plan", str(scenario), "--out", str(out)], tmp_path, prefix=[sys.executable, str(script)]
+    )
+    rc = run.finish()
+    err = " ".join(run.stderr.split())
+    assert rc == 143, f"exit {rc}:\n{run.stderr}"
+    assert "terminated (SIGTERM) during 'why here" in err, err
+    assert "internal error" not in err and "Traceback" not in err, err
+    assert hashes(out) == prev
+    assert leftovers(out.parent, out) == []
+
+
+def test_an_error_leaving_the_signal_block_after_a_signal_leaves_as_that_signal():
+    """Any command (not only ``siting plan``): an error that leaves
+    :func:`stop_on_signals` after a SIGTERM arrived, even one whose library swallowed the
+    interrupt, leaves as :class:`Terminated` chained to it; without a signal, the error leaves
+    unchanged (so a real bug is still reported as one)."""
+    from siting.core.interrupt import Terminated, received, stop_on_signals
+
+    with pytest.raises(Terminated) as got:
+        with stop_on_signals(lambda s: s, print, hard_stop=False):
+            try:
+                signal.raise_signal(signal.SIGTERM)
+            except KeyboardInterrupt:
+                pass  # a library that swallows the interrupt, then fails its own way
+            raise RuntimeError("a library's own error")
+    assert isinstance(got.value.__cause__, RuntimeError)
+    assert received() is None  # the block's record ends with it
+    with pytest.raises(RuntimeError, match="a bug"):
+        with stop_on_signals(lambda s: s, print, hard_stop=False):
+            raise RuntimeError("a bug")
+    with pytest.raises(KeyboardInterrupt) as got2:  # raised while Ctrl-C unwound
+        with stop_on_signals(lambda s: s, print, hard_stop=False):
+            try:
+                raise KeyboardInterrupt
+            except KeyboardInterrupt:
+                raise ValueError("cleanup failed") from None
+    assert type(got2.value) is KeyboardInterrupt

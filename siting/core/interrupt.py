@@ -58,6 +58,49 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 #: What the watchdog runs before it ends the process (:func:`on_hard_stop`).
 _HARD_STOP: list[Callable[[], object]] = []
 
+#: The signal the running :func:`stop_on_signals` block has received, if any (:func:`received`).
+_RECEIVED: list[int] = []
+
+
+def received() -> int | None:
+    """The signal (``signal.SIGINT`` or ``signal.SIGTERM``) the running
+    :func:`stop_on_signals` block has received, or ``None`` (also outside such a block)."""
+    return _RECEIVED[-1] if _RECEIVED else None
+
+
+def interrupt_behind(e: BaseException) -> int | None:
+    """The signal behind the error ``e``, or ``None``.
+
+    An interrupt raised inside a library can leave that library to raise an error of its own
+    as it unwinds (seen once, under load: Pyomo's internal error after a SIGTERM during a
+    re-solve, and the run ended "internal error", exit 3, instead of exit 143). Such an error
+    is the interrupt's consequence, not a fault of the run. It is the signal the running
+    :func:`stop_on_signals` block received, or, failing that, ``SIGTERM`` or ``SIGINT`` when
+    an interrupt (:class:`Terminated`, ``KeyboardInterrupt``) is in ``e``'s chain of causes
+    and contexts (``e`` was raised while that interrupt unwound).
+    """
+    got = received()
+    if got is not None:
+        return got
+    seen: set[int] = set()
+    x: BaseException | None = e
+    while x is not None and id(x) not in seen:
+        seen.add(id(x))
+        if isinstance(x, Terminated):
+            return int(signal.SIGTERM)
+        if isinstance(x, KeyboardInterrupt):
+            return int(signal.SIGINT)
+        x = x.__cause__ or x.__context__
+    return None
+
+
+def as_interrupt(signum: int) -> KeyboardInterrupt:
+    """The interrupt :func:`stop_on_signals` raises for ``signum``: :class:`Terminated` for
+    SIGTERM, ``KeyboardInterrupt`` otherwise."""
+    if signum == signal.SIGTERM:
+        return Terminated("terminated (SIGTERM)")
+    return KeyboardInterrupt()
+
 
 def on_hard_stop(fn: Callable[[], object]) -> None:
     """Have the watchdog call ``fn()`` just before it ends the process on a signal.
@@ -114,6 +157,10 @@ def stop_on_signals(
 ) -> Iterator[None]:
     """Within this block SIGINT and SIGTERM interrupt the run (main thread only).
 
+    An error that leaves the block after a signal arrived, or that was raised while an
+    interrupt unwound (:func:`interrupt_behind`), leaves it as that interrupt (chained to the
+    error): a library's own error on the way out is reported as the stop it is.
+
     Parameters
     ----------
     describe
@@ -162,18 +209,24 @@ def stop_on_signals(
         if fired:  # a second signal: the first is already unwinding the run
             return
         fired.append(signum)
-        if signum == signal.SIGTERM:
-            raise Terminated("terminated (SIGTERM)")
-        raise KeyboardInterrupt
+        _RECEIVED[:] = [signum]
+        raise as_interrupt(signum)
 
     guard = None
     if hard_stop:
         guard = threading.Thread(target=watchdog, name="siting-watchdog", daemon=True)
         guard.start()
     old = {s: signal.signal(s, handler) for s in _SIGNALS}
+    _RECEIVED.clear()
     try:
         yield
+    except Exception as e:
+        got = interrupt_behind(e)
+        if got is None:
+            raise
+        raise as_interrupt(got) from e  # an error the interrupt caused as it unwound
     finally:
+        _RECEIVED.clear()
         done.set()
         for s, h in old.items():
             signal.signal(s, h)
