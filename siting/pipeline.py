@@ -30,6 +30,7 @@ import pandas as pd
 from siting.core.cells import as_float, as_int
 from siting.core.clock import Clock, usd
 from siting.core.errors import SitingError
+from siting.core.gcpause import full_collections_paused
 from siting.core.io import OutputFile, OutputOwner, check_output_folder, output_lock
 from siting.core.provenance import run_record
 from siting.model import build_model, model_data
@@ -976,7 +977,7 @@ def plan(
     if time_limit_s is not None:
         clock.limit_s = float(time_limit_s)
     _RUNNING.append(state)
-    with ExitStack() as locks:
+    with ExitStack() as locks, full_collections_paused():
         try:
             return _plan(
                 scenario,
