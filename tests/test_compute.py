@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,7 @@ from test_model import HOURS, tiny_data, tiny_grid
 from siting.core.errors import InputError, ScenarioError, SitingError
 from siting.model import build_model
 from siting.model.compute import cohort_cost_factor, load_generations
-from siting.model.data import ComputeData, compute_inputs, replaced
+from siting.model.data import ComputeData, ModelData, compute_inputs, replaced
 from siting.model.generations import SHIPPED_GENERATIONS
 from siting.results.plan import COMPUTE_COLUMNS
 from siting.results.verify import _verify_compute, compute_delay_usd
@@ -184,23 +185,29 @@ def test_a_compute_target_takes_the_cheapest_compute():
     assert float(m.cost_part["compute"]()) == pytest.approx(20_000 * 10_000 * 0.5)
 
 
+def _short_of_old(d: ModelData, max_racks: float, **policy: Any) -> ModelData:
+    """``d`` (site A, one year) asked for 20,000 OLD (1,000 USD each) in its year, a soft
+    target at 20 M USD per MW-year short (``policy`` adds to it), 5 MW modules, at most
+    ``max_racks`` racks at A."""
+    return replaced(
+        d,
+        policy={"shortfall_usd_per_mw_year": 20e6, **policy},
+        campus={"module_mw": 5.0},
+        compute=ComputeData(
+            generations=_gens(OLD={"capex_usd_per_accelerator": 1000.0}),
+            max_racks={"A": max_racks},
+            accelerator_targets={("OLD", 0): 20_000.0},
+            compute_targets=np.zeros(1),
+        ),
+    )
+
+
 def test_a_soft_accelerator_target_prices_what_the_floor_cannot_hold():
     # the floor holds 500 racks x 20 = 10,000 OLD; the target is 20,000: 10,000 short,
     # x 2.5 kW = 25 MW short for one year at 20 M USD per MW-year = 500 M USD of delay.
     # (The 10,000 that fit are worth installing: each 5 MW module holds 2,000 for 50 M USD
     # + 2.19 M energy + 1 M hardware, against 5 MW x 20 M = 100 M of delay.)
-    d = _one_site(years=(2030,), rate=0.0)
-    d = replaced(
-        d,
-        policy={"shortfall_usd_per_mw_year": 20e6},
-        campus={"module_mw": 5.0},
-        compute=ComputeData(
-            generations=_gens(OLD={"capex_usd_per_accelerator": 1000.0}),
-            max_racks={"A": 500.0},
-            accelerator_targets={("OLD", 0): 20_000.0},
-            compute_targets=np.zeros(1),
-        ),
-    )
+    d = _short_of_old(_one_site(years=(2030,), rate=0.0), max_racks=500.0)
     m, _ = _solved(d)
     assert 1000 * m.acc_live["A", "OLD", 0].value == pytest.approx(10_000.0)
     assert 1000 * m.acc_short["OLD", 0].value == pytest.approx(10_000.0)
@@ -374,17 +381,7 @@ def test_a_mw_short_of_the_mw_and_the_accelerator_target_is_priced_once():
     # Objective 10 M + 250 M + 25 x 0.438 M + 10,000 x 500 + 500 M = 775.95 M USD.
     d = _one_site(tech="air", years=(2030,), rate=0.0)
     d.campus.site.loc["A", "max_it_mw"] = 25.0
-    d = replaced(
-        d,
-        policy={"shortfall_usd_per_mw_year": 20e6, "targets_mw": np.array([50.0])},
-        campus={"module_mw": 5.0},
-        compute=ComputeData(
-            generations=_gens(OLD={"capex_usd_per_accelerator": 1000.0}),
-            max_racks={"A": 5000.0},
-            accelerator_targets={("OLD", 0): 20_000.0},
-            compute_targets=np.zeros(1),
-        ),
-    )
+    d = _short_of_old(d, max_racks=5000.0, targets_mw=np.array([50.0]))
     m, r = _solved(d)
     assert float(m.cap["A", 0]()) == pytest.approx(25.0)
     assert 1000 * m.acc_live["A", "OLD", 0].value == pytest.approx(10_000.0)

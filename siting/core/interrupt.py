@@ -58,7 +58,8 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 #: What the watchdog runs before it ends the process (:func:`on_hard_stop`).
 _HARD_STOP: list[Callable[[], object]] = []
 
-#: The signal the running :func:`stop_on_signals` block has received, if any (:func:`received`).
+#: The signal the running :func:`stop_on_signals` block has received, if any (:func:`received`;
+#: a second signal while the first unwinds the run is ignored).
 _RECEIVED: list[int] = []
 
 
@@ -179,7 +180,6 @@ def stop_on_signals(
         yield
         return
     done = threading.Event()
-    fired: list[int] = []
     wake_r = wake_w = -1
     old_wake = -1
     if hard_stop:
@@ -206,10 +206,9 @@ def stop_on_signals(
             os._exit(EXIT_SIGTERM if signum == signal.SIGTERM else EXIT_SIGINT)
 
     def handler(signum: int, frame: object) -> None:
-        if fired:  # a second signal: the first is already unwinding the run
+        if _RECEIVED:  # a second signal: the first is already unwinding the run
             return
-        fired.append(signum)
-        _RECEIVED[:] = [signum]
+        _RECEIVED.append(signum)
         raise as_interrupt(signum)
 
     guard = None
@@ -217,6 +216,7 @@ def stop_on_signals(
         guard = threading.Thread(target=watchdog, name="siting-watchdog", daemon=True)
         guard.start()
     old = {s: signal.signal(s, handler) for s in _SIGNALS}
+    outer = _RECEIVED[:]  # (a block within a block: the outer's record comes back)
     _RECEIVED.clear()
     try:
         yield
@@ -226,7 +226,7 @@ def stop_on_signals(
             raise
         raise as_interrupt(got) from e  # an error the interrupt caused as it unwound
     finally:
-        _RECEIVED.clear()
+        _RECEIVED[:] = outer
         done.set()
         for s, h in old.items():
             signal.signal(s, h)

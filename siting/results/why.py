@@ -104,12 +104,9 @@ class _Features:
         return {s: self.a_usd_per_mw[s] + self.b_usd[s] / mw for s in keys}
 
     @functools.cached_property
-    def _max_it(self) -> dict[str, float]:
-        return {str(s): as_float(v) for s, v in self.table["max_it_mw"].items()}
-
     def max_it_mw(self) -> dict[str, float]:
         """Most IT MW each site holds [MW] (read from the table once)."""
-        return self._max_it
+        return {str(s): as_float(v) for s, v in self.table["max_it_mw"].items()}
 
 
 def _energy_price_usd_per_mwh(p: Plan, d: ModelData) -> float:
@@ -427,7 +424,7 @@ def _why_here(
     comparison."""
     r = _site_row(f.table, sid)
     unit = f.unit_usd_per_mw(mw)
-    max_it = f.max_it_mw()
+    max_it = f.max_it_mw
     alt = [s for s in unit if s not in chosen and max_it[s] >= mw - 1e-6]
     parts = []
     gain: float | None = None
@@ -462,9 +459,7 @@ def _why_not_kept(
     """Why kept, unchosen candidate ``sid`` lost: its unit cost against the dearest chosen
     site's at the same MW, or else its worst figure against the chosen sites' median."""
     r = _site_row(f.table, sid)
-    ref_mw = (
-        min(f.max_it_mw()[sid], float(np.median(list(chosen_mw.values())))) if chosen_mw else 0.0
-    )
+    ref_mw = min(f.max_it_mw[sid], float(np.median(list(chosen_mw.values())))) if chosen_mw else 0.0
     if ref_mw <= 0:
         return "kept, but the plan builds no site"
     unit = f.unit_usd_per_mw(ref_mw, [sid, *chosen_mw])
@@ -571,7 +566,7 @@ def explain(
 
     sc_c, med_c = _scores(f.table, f.table.loc[sorted(chosen)] if chosen else f.table)
     ref = float(np.median(list(chosen_mw.values()))) if chosen_mw else float("nan")
-    max_it = f.max_it_mw()
+    max_it = f.max_it_mw
     why_not: list[str] = []
     unit_c: list[float] = []
     for k, r in cand.iterrows():

@@ -97,16 +97,15 @@ class _Reader:
         if cls is ProductExpression:  # _handle_product_constant_ANY / _ANY_constant
             a, b = node.args
             if a.__class__ in native_numeric_types:
-                r = self.node(b)
-                if r.__class__ is not tuple:
-                    return a * r
-                return (r[0] * a, r[1], r[2])
-            if b.__class__ in native_numeric_types:
-                r = self.node(a)
-                if r.__class__ is not tuple:
-                    return r * b
-                return (r[0] * b, r[1], r[2])
-            raise _Bail
+                num, other = a, b
+            elif b.__class__ in native_numeric_types:
+                num, other = b, a
+            else:
+                raise _Bail
+            r = self.node(other)
+            if r.__class__ is not tuple:
+                return num * r  # (a product of two floats is the same either way round)
+            return (r[0] * num, r[1], r[2])
         if node.is_named_expression_type():  # _before_named_expression, _handle_named_*
             key = id(node)
             if key in self.cache:
@@ -157,23 +156,19 @@ class _Reader:
                 const += r
                 continue
             mult, lin, c = r
+            if not mult:  # a zero multiplier (the visitor's NaN bookkeeping): left to it
+                raise _Bail
             if mult == 1:
                 const += c
-                for vid, coef in lin.items():
-                    if vid in linear:
-                        linear[vid] += coef
-                    else:
-                        linear[vid] = coef
-            elif mult:
+            else:  # the visitor scales the child as it appends it (a constant only if nonzero)
                 if c:
                     const += mult * c
-                for vid, coef in lin.items():
-                    if vid in linear:
-                        linear[vid] += mult * coef
-                    else:
-                        linear[vid] = mult * coef
-            else:  # a zero multiplier (the visitor's NaN bookkeeping): left to it
-                raise _Bail
+                lin = {vid: mult * coef for vid, coef in lin.items()}
+            for vid, coef in lin.items():
+                if vid in linear:
+                    linear[vid] += coef
+                else:
+                    linear[vid] = coef
         return (1, linear, const) if linear else 1 * const
 
 
