@@ -420,3 +420,54 @@ def test_an_error_leaving_the_signal_block_after_a_signal_leaves_as_that_signal(
             except KeyboardInterrupt:
                 raise ValueError("cleanup failed") from None
     assert type(got2.value) is KeyboardInterrupt
+
+
+#: ``siting`` with a Ctrl-C that arrives while code ``exec`` ran from a string is running
+#: (as the methods ``dataclasses`` generates during a lazy import): the first HiGHS run in
+#: the main thread (the grid baseline's, for the tiny region) sends the process SIGINT
+#: from inside such code.
+_CTRL_C_IN_EXEC = textwrap.dedent(
+    """
+    import runpy, sys, threading
+    import siting.solve.highs as sh
+
+    _orig = sh._run_interruptible
+    _SEND = "import os, signal\\nos.kill(os.getpid(), signal.SIGINT)\\nfor _ in range(10**6): pass"
+
+    def _run(h, *a, **k):
+        if threading.current_thread() is threading.main_thread():  # (not the grid baseline's)
+            exec(_SEND)
+        return _orig(h, *a, **k)
+
+    sh._run_interruptible = _run
+    sys.argv = ["siting"] + sys.argv[1:]
+    runpy.run_module("siting", run_name="__main__")
+    """
+)
+
+
+def test_ctrl_c_inside_exec_code_still_exits_130_under_python_m(tiny_done, tmp_path):  # noqa: F811
+    """``python -m``: a Ctrl-C raised inside code run by ``exec`` of a string, and handled
+    by siting, ends the run with exit 130 and its message. CPython 3.11 records such an
+    interrupt as unhandled and, under ``-m``, ends the process by SIGINT after siting chose
+    its exit code (status -2 and no traceback; CI saw it once in
+    ``test_ctrl_c_stops_with_a_message_and_keeps_the_previous_plan``)."""
+    scenario, _, _ = tiny_done
+    out = previous_plan(tiny_done, tmp_path / "maps" / "tiny")
+    prev = hashes(out)
+    pkg = tmp_path / "ctrl_c_in_exec"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "__main__.py").write_text(_CTRL_C_IN_EXEC)
+    run = Run(
+        ["plan", str(scenario), "--out", str(out)],
+        tmp_path,
+        prefix=[sys.executable, "-m", "ctrl_c_in_exec"],
+    )
+    rc = run.finish()
+    err = " ".join(run.stderr.split())
+    assert rc == 130, f"exit {rc}:\n{run.stderr}"
+    assert "interrupted during '" in err and "is kept as it was" in err, err
+    assert "Traceback" not in err, err
+    assert hashes(out) == prev
+    assert leftovers(out.parent, out) == []
