@@ -991,12 +991,19 @@ def _one_blas_thread():
     case300's PTDF took 0.3 s instead of 3 ms (measured on 2 cores under load).
     """
     try:
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import ThreadpoolController
     except ImportError:  # pragma: no cover - optional
         from contextlib import nullcontext
 
         return nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    if not _BLAS:  # finding the loaded libraries takes ~8 ms: once per process
+        _BLAS.append(ThreadpoolController())
+    return _BLAS[0].limit(limits=1, user_api="blas")
+
+
+#: The process's ``threadpoolctl.ThreadpoolController`` (:func:`_one_blas_thread`; made
+#: on first use, when numpy's and SciPy's BLAS are loaded).
+_BLAS: list[Any] = []
 
 
 def ptdf(
@@ -1004,6 +1011,7 @@ def ptdf(
     slack: SlackSpec = None,
     *,
     buses: Sequence[str] | None = None,
+    ref_ptdf: np.ndarray | None = None,
 ) -> np.ndarray:
     """Power transfer distribution factors [MW of flow per MW injected].
 
@@ -1045,6 +1053,11 @@ def ptdf(
     buses
         Bus IDs whose columns to compute, in that order (default: all, in
         ``net.bus_ids`` order).
+    ref_ptdf
+        ``ptdf(net)`` (reference slack, every bus), when already computed (as
+        :func:`siting.model.grid.ptdf_of` keeps it): the columns are taken from it
+        instead of solved for, and a spread slack's withdrawal pattern is its columns
+        weighted, shape (n_branch, n_bus) [MW/MW].
 
     Returns
     -------
@@ -1070,8 +1083,13 @@ def ptdf(
     is_ref[net.ref_idx] = True
     # single-slack (reference) columns, block by block of unit injections
     need = np.flatnonzero(~is_ref[cols])
+    if ref_ptdf is not None and ref_ptdf.shape != (m, n):
+        raise DCFlowError(f"ref_ptdf has shape {ref_ptdf.shape}; expected ({m}, {n})")
     for start in range(0, len(need), PTDF_BLOCK):
         block = need[start : start + PTDF_BLOCK]
+        if ref_ptdf is not None:
+            out[:, block] = ref_ptdf[:, cols[block]]
+            continue
         rhs = np.zeros((n, len(block)))
         rhs[cols[block], np.arange(len(block))] = 1.0
         out[:, block] = _ref_ptdf_columns(net, rhs)
@@ -1082,7 +1100,8 @@ def ptdf(
         for j, i in enumerate(moved):
             members = net.island == i
             rhs[members, j] = w[members]
-        v = _ref_ptdf_columns(net, rhs)  # (m, n_moved): PTDF_ref @ w_island
+        # (m, n_moved): PTDF_ref @ w_island
+        v = ref_ptdf @ rhs if ref_ptdf is not None else _ref_ptdf_columns(net, rhs)
         col_island = net.island[cols]
         for j, i in enumerate(moved):
             hit = np.flatnonzero(col_island == i)

@@ -266,6 +266,14 @@ def test_pglib_distributed_slack_and_lodf_identities(path: Path) -> None:
     np.testing.assert_allclose(Hw @ p, expected, rtol=1e-9, atol=1e-8)
     H = ptdf(dcn)
     np.testing.assert_allclose(lodf(dcn, Hw), lodf(dcn, H), rtol=1e-9, atol=1e-10)
+    # the same columns from the reference PTDF, as why-here's headroom takes the model's
+    some = list(dcn.bus_ids[:: max(1, dcn.n_bus // 37)])
+    np.testing.assert_allclose(
+        ptdf(dcn, weights, buses=some, ref_ptdf=H),
+        Hw[:, dcn.bus_ids.get_indexer(some)],
+        rtol=1e-9,
+        atol=1e-10,
+    )
     # several outages at once: column j is the outage of ks[j]
     L = lodf(dcn, H)
     f = dc_flow(dcn, p - w * p.sum()).flow_mw
@@ -455,6 +463,18 @@ def test_islands_ptdf_per_island() -> None:
     assert radial_branches(dcn, H).tolist() == [False, False, False, True]
     np.testing.assert_allclose(L[:3, :3], LODF_TRIANGLE, rtol=1e-12)
     np.testing.assert_allclose(L[3, :3], 0.0)
+    # the columns taken from the reference PTDF (as why-here's headroom does with the
+    # model's) equal those solved for, with a slack spread over both islands
+    for slack in (None, "6", ["2", "6"], {"2": 0.3, "3": 0.7, "6": 1.0}):
+        for buses in (None, ["6", "2", "1"]):
+            np.testing.assert_allclose(
+                ptdf(dcn, slack, buses=buses, ref_ptdf=H),
+                ptdf(dcn, slack, buses=buses),
+                rtol=1e-12,
+                atol=1e-15,
+            )
+    with pytest.raises(DCFlowError, match="ref_ptdf has shape"):
+        ptdf(dcn, buses=["2"], ref_ptdf=H[:, :3])
 
 
 def test_ptdf_errors() -> None:

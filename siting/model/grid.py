@@ -493,6 +493,13 @@ def ptdf_of(net: DCNetwork) -> np.ndarray:
     return out
 
 
+def ptdf_if_computed(net: DCNetwork) -> np.ndarray | None:
+    """:func:`ptdf_of`'s PTDF of ``net`` if a model has already had it computed, else
+    ``None`` (never computed here: the full matrix is minutes and GB on a large grid)."""
+    with _MATRIX_LOCK:
+        return _PTDF_CACHE.get(net)
+
+
 def lodf_of(net: DCNetwork) -> np.ndarray:
     """``siting.network.lodf(net, ptdf)`` on :func:`ptdf_of`'s PTDF, computed once per
     network and shared read-only (the N-1 family of each model built on it, and the grid

@@ -31,6 +31,7 @@ from siting.core.cells import as_float, as_int
 from siting.core.errors import SitingError
 from siting.core.io import OutputOwner, disk_trouble, staged_folder
 from siting.model.data import ModelData, partners, stress_hours_of
+from siting.model.evaluate import value_of
 from siting.model.state import model_state
 from siting.network import require_network
 from siting.results.compute_out import schedule_with_compute
@@ -499,7 +500,9 @@ def gpkg_ready(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def _val(x: Any) -> float:
-    v = pyo.value(x, exception=False)
+    """The value of ``x`` at the solution (0 when it has none; read directly:
+    :func:`siting.model.evaluate.value_of`)."""
+    v = value_of(x)
     return 0.0 if v is None else float(v)
 
 

@@ -243,9 +243,11 @@ def grid_headroom_mw(p: Plan, d: ModelData, block: int = 256) -> dict[str, float
     """
     if not d.grid.enabled or d.grid.net is None or p.flows is None or p.flows.empty:
         return {}
+    from siting.model.grid import ptdf_if_computed
     from siting.network import ptdf
 
     net = d.grid.net
+    ref = ptdf_if_computed(net)  # the model's PTDF: its columns, not solved for again
     last = d.horizon.years[-1]
     fl = p.flows[p.flows["year"] == last].set_index("branch_id")
     ids = pd.Index(net.branch_ids)
@@ -263,7 +265,7 @@ def grid_headroom_mw(p: Plan, d: ModelData, block: int = 256) -> dict[str, float
     slack = _spare_capacity(p, d, last)
     for start in range(0, len(buses), block):
         chunk = buses[start : start + block]
-        cols = ptdf(net, slack or None, buses=chunk)
+        cols = ptdf(net, slack or None, buses=chunk, ref_ptdf=ref)
         for j, b in enumerate(chunk):
             col = cols[:, j]
             own = float(draw.get(b, 0.0))

@@ -34,6 +34,7 @@ import pyomo.environ as pyo
 
 from siting.core.clock import Clock
 from siting.model.data import ModelData, checked_outages
+from siting.model.evaluate import value_of
 from siting.model.grid import injection_maps
 from siting.model.state import model_state
 from siting.network import post_outage_flows
@@ -97,7 +98,7 @@ def _integer_values(m: pyo.ConcreteModel) -> list[tuple[object, float]]:
 
 def _value(e: object) -> float:
     """The value of a Pyomo expression or number (0 where it has none)."""
-    v = pyo.value(e, exception=False)
+    v = value_of(e)
     return 0.0 if v is None else float(v)
 
 
