@@ -59,8 +59,9 @@ def hand_over(m: pyo.ConcreteModel, fast: bool, monkeypatch: pytest.MonkeyPatch)
             mp.setattr(
                 handover, "add_block_fast", lambda o, b: taken.append(real(o, b)) or taken[-1]
             )
-        else:
+        else:  # Pyomo's own walk, row by row (its add_block calls add_constraints)
             mp.setattr(handover, "add_block_fast", lambda opt, block: False)
+            mp.setattr(handover, "add_constraints_fast", lambda opt, cons: False)
         opt = _highs_with_start(Highs)()
         opt.set_instance(m)
     opt.fast_taken = taken  # (for the tests: whether the fast path handed it over)
@@ -221,6 +222,7 @@ def test_changes_after_the_fast_hand_over_reach_highs_as_before(monkeypatch):
         with monkeypatch.context() as mp:
             if not fast:
                 mp.setattr(handover, "add_block_fast", lambda opt, block: False)
+                mp.setattr(handover, "add_constraints_fast", lambda opt, cons: False)
             opt = _highs_with_start(Highs)()
             model_state(m).highs_solver = opt  # (what told tells)
             out = []
@@ -251,3 +253,63 @@ def test_changes_after_the_fast_hand_over_reach_highs_as_before(monkeypatch):
             assert all(np.array_equal(a[k], b[k]) for k in a)
         else:
             assert a == b
+
+
+def test_rows_added_after_the_hand_over_reach_highs_as_through_pyomo(monkeypatch):
+    """Rows added between solves (siting.solve.handover.add_constraints_fast): every row
+    shape of the small model, added to an adapter that holds only its objective, gives
+    HiGHS the LP and Pyomo the books its own add_constraints does (new columns included);
+    a batch with a row it does not read (a mutable parameter) is left whole to Pyomo."""
+
+    def added(fast: bool):
+        m = small_model()
+        cons = list(m.component_data_objects(pyo.Constraint, active=True))
+        for c in cons:
+            c.deactivate()
+        taken = []
+        with monkeypatch.context() as mp:
+            if fast:
+                real = handover.add_constraints_fast
+                mp.setattr(
+                    handover,
+                    "add_constraints_fast",
+                    lambda o, cs: taken.append(real(o, cs)) or taken[-1],
+                )
+            else:
+                mp.setattr(handover, "add_block_fast", lambda opt, block: False)
+                mp.setattr(handover, "add_constraints_fast", lambda opt, cs: False)
+            opt = _highs_with_start(Highs)()
+            opt.set_instance(m)
+            assert opt._solver_model.getNumRow() == 0
+            for c in cons:
+                c.activate()
+            opt.add_constraints(cons[:7])
+            opt.add_constraints(cons[7:])
+        return opt, taken
+
+    slow, (fast, taken) = added(False)[0], added(True)
+    assert taken == [True, True]
+    a, b = lp_of(slow), lp_of(fast)
+    for key in a.keys() - {"index", "value"}:
+        assert np.array_equal(a[key], b[key]), key
+    ra, rb = rows_of(slow), rows_of(fast)
+    assert ra.keys() == rb.keys() and len(ra) == 19
+    for name in ra:
+        if name in ORDER_ONLY:
+            assert sorted(ra[name]) == sorted(rb[name]), name
+        else:
+            assert ra[name] == rb[name], name
+    assert books_of(slow) == books_of(fast)
+
+    m = small_model()
+    opt = _highs_with_start(Highs)()
+    opt.set_instance(m)
+    m.p = pyo.Param(mutable=True, initialize=2.0)
+    m.more = pyo.Constraint(expr=m.x[0] + m.x[1] <= 12)
+    m.with_p = pyo.Constraint(expr=m.p * m.x[0] <= 12)
+    n_col = opt._solver_model.getNumCol()
+    assert handover.add_constraints_fast(opt, [m.more, m.with_p]) is False
+    assert opt._solver_model.getNumRow() == 19 and opt._solver_model.getNumCol() == n_col
+    assert m.more not in opt._pyomo_con_to_solver_con_map
+    opt.add_constraints([m.more, m.with_p])  # (Pyomo's own, for both)
+    assert opt._solver_model.getNumRow() == 21

@@ -489,7 +489,10 @@ def _highs_with_start(base: type) -> type:
                     taken = self._add_flat_rows(direct, flat)
                     cons = [c for c in cons if c not in taken]
             if cons:
-                super().add_constraints(cons)
+                from siting.solve.handover import add_constraints_fast
+
+                if not add_constraints_fast(self, cons):  # (rows it does not read: Pyomo's)
+                    super().add_constraints(cons)
 
         def remove_constraints(self, cons):
             self._loads_changed()
