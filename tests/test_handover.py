@@ -62,6 +62,7 @@ def hand_over(m: pyo.ConcreteModel, fast: bool, monkeypatch: pytest.MonkeyPatch)
         else:  # Pyomo's own walk, row by row (its add_block calls add_constraints)
             mp.setattr(handover, "add_block_fast", lambda opt, block: False)
             mp.setattr(handover, "add_constraints_fast", lambda opt, cons: False)
+            mp.setattr(handover, "set_objective_fast", lambda opt, obj: False)
         opt = _highs_with_start(Highs)()
         opt.set_instance(m)
     opt.fast_taken = taken  # (for the tests: whether the fast path handed it over)
@@ -97,6 +98,10 @@ def books_of(opt) -> tuple:
             opt._vars[k][0].name: (sorted(c.name for c in r[0]), r[2] is not None)
             for k, r in opt._referenced_variables.items()
         },
+        # the objective's
+        [v.name for v in opt._vars_referenced_by_obj],
+        sorted(e.name for e, _ in opt._obj_named_expressions),
+        (opt._objective.name, opt._objective_sense) if opt._objective is not None else None,
     )
 
 
@@ -223,6 +228,7 @@ def test_changes_after_the_fast_hand_over_reach_highs_as_before(monkeypatch):
             if not fast:
                 mp.setattr(handover, "add_block_fast", lambda opt, block: False)
                 mp.setattr(handover, "add_constraints_fast", lambda opt, cons: False)
+                mp.setattr(handover, "set_objective_fast", lambda opt, obj: False)
             opt = _highs_with_start(Highs)()
             model_state(m).highs_solver = opt  # (what told tells)
             out = []
@@ -245,9 +251,20 @@ def test_changes_after_the_fast_hand_over_reach_highs_as_before(monkeypatch):
             m.z.unfix()
             told.variables_changed(m, [m.y[0], m.z])
             once()
+            # another objective, to maximise, with a named expression, without only_obj
+            # (which HiGHS then drops)
+            m.obj.deactivate()
+            m.obj2 = pyo.Objective(
+                expr=-(2 * m.x[0] + m.e[1]) + 3 * m.y[2] - 0.5, sense=pyo.maximize
+            )
+            told.objective_changed(m)
+            once()
+            out.append(books_of(opt))
         return out
 
     slow, fast = solve_steps(False), solve_steps(True)
+    # obj2 names z (0 z in e[1]) but not only_obj
+    assert slow[-1][-3] == ["x[0]", "x[1]", "z", "y[2]"]
     for a, b in zip(slow, fast, strict=True):
         if isinstance(a, dict):
             assert all(np.array_equal(a[k], b[k]) for k in a)
@@ -278,6 +295,7 @@ def test_rows_added_after_the_hand_over_reach_highs_as_through_pyomo(monkeypatch
             else:
                 mp.setattr(handover, "add_block_fast", lambda opt, block: False)
                 mp.setattr(handover, "add_constraints_fast", lambda opt, cs: False)
+                mp.setattr(handover, "set_objective_fast", lambda opt, obj: False)
             opt = _highs_with_start(Highs)()
             opt.set_instance(m)
             assert opt._solver_model.getNumRow() == 0

@@ -409,3 +409,69 @@ def add_constraints_fast(opt: Any, cons: list[Any]) -> bool:
         np.asarray(val, dtype=float),
     )
     return True
+
+
+def set_objective_fast(opt: Any, obj: Any) -> bool:
+    """Set the objective ``obj`` in the persistent HiGHS interface ``opt`` as its
+    ``set_objective`` would (the books, the columns it does not hold yet, the costs, sense
+    and offset), reading the expression once directly (:func:`_flat_linear`) where Pyomo
+    walks it twice (its variables, then its standard representation: 0.3 s a time on
+    national-M's objective); False (nothing changed) for ``None`` or an objective it does
+    not read, which Pyomo's own ``set_objective`` then sets.
+
+    Parameters
+    ----------
+    opt
+        A ``pyomo.contrib.solver.solvers.highs.Highs`` (Pyomo 6.10) holding a model.
+    obj
+        An objective of that model, or ``None``.
+
+    Returns
+    -------
+    bool
+        Whether the objective was set.
+    """
+    import highspy
+    from pyomo.contrib.solver.solvers.highs import _MutableObjective, _MutableObjectiveOffset
+
+    if obj is None or obj.sense not in (pyo.minimize, pyo.maximize):
+        return False
+    seen: dict[int, Any] = {}
+    objs: list[Any] = []
+    flat = _flat_linear(obj.expr, seen, None, objs)
+    if flat is None:
+        return False
+    lin, const = flat
+    refs = opt._referenced_variables
+    # PersistentSolverUtils.set_objective's books
+    if opt._objective is not None:
+        for v in opt._vars_referenced_by_obj:
+            refs[id(v)][2] = None
+        opt._check_to_remove_vars(opt._vars_referenced_by_obj)
+        opt._external_functions.pop(opt._objective, None)
+    opt._objective = obj
+    opt._objective_expr = obj.expr
+    opt._objective_sense = obj.sense
+    variables = list(seen.values())
+    opt._check_for_new_vars(variables)
+    opt._obj_named_expressions = [(e, e.expr) for e in objs]
+    opt._vars_referenced_by_obj = variables
+    for v in variables:
+        refs[id(v)][2] = obj
+    # Highs._set_objective: every column's cost, the sense and the offset
+    opt._sol = None
+    if opt._last_results_object is not None:
+        opt._last_results_object.solution_loader.invalidate()
+    cols = opt._pyomo_var_to_solver_var_map
+    n = len(cols)
+    costs = np.zeros(n, dtype=np.double)
+    for vid, c in lin.items():
+        costs[cols[vid]] = c
+    h = opt._solver_model
+    sense = highspy.ObjSense.kMinimize if obj.sense == pyo.minimize else highspy.ObjSense.kMaximize
+    h.changeObjectiveSense(sense)
+    h.changeColsCost(n, np.arange(n), costs)
+    offset = _MutableObjectiveOffset(expr=const, highs=h)
+    opt._mutable_objective = _MutableObjective(h, offset, [], [], cols)
+    opt._mutable_objective.update()
+    return True
