@@ -10,6 +10,7 @@ import numpy as np
 import pyomo.environ as pyo
 import pytest
 from pyomo.contrib.solver.solvers.highs import Highs
+from pyomo.core.expr.numvalue import NumericConstant
 
 import siting.solve.handover as handover
 from siting.model.state import model_state
@@ -62,7 +63,6 @@ def hand_over(m: pyo.ConcreteModel, fast: bool, monkeypatch: pytest.MonkeyPatch)
         else:  # Pyomo's own walk, row by row (its add_block calls add_constraints)
             mp.setattr(handover, "add_block_fast", lambda opt, block: False)
             mp.setattr(handover, "add_constraints_fast", lambda opt, cons: False)
-            mp.setattr(handover, "set_objective_fast", lambda opt, obj: False)
         opt = _highs_with_start(Highs)()
         opt.set_instance(m)
     opt.fast_taken = taken  # (for the tests: whether the fast path handed it over)
@@ -156,13 +156,30 @@ def test_the_direct_read_is_what_the_visitor_makes_of_each_row():
     """Row by row: the coefficients (order included), constant, variables and named
     expressions that handover._flat_linear reads are those of Pyomo's LinearRepnVisitor
     walk, on every row of the small model (sums, negations, products by a number, named
-    expressions once and twice, lone variables)."""
+    expressions once and twice, lone variables) and on objective shapes (divisions by a
+    number, products of zero and a sum, the small model's objective)."""
     from pyomo.repn.linear import LinearRepnVisitor
 
     m = small_model()
+    bodies = [
+        (con.name, con.to_bounded_expression()[1])
+        for con in m.component_data_objects(pyo.Constraint, active=True)
+    ]
+    # and shapes of objectives: divisions by a number, zero products of sums, nested scales
+    extra = [
+        (m.x[0] + 2 * m.y[1]) / 4.0,
+        3.0 * ((m.x[1] - m.x[2]) / 2.5) + m.e[0] / 3,
+        m.x[0] + 0.0 * (m.x[1] + 2 * m.y[0]) - m.y[3],
+        -(0 * (m.x[2] - 1.5)) + m.z + 0.0 * m.e[3],
+        (m.x[3] + 1.0) / 8 - 0.0 * (m.e[2] + 4.0),
+        (sum(m.x.values()) * 0.3 + 7.0 * (m.y[0] / 3.0)) / 1e6 + 1.0,
+        2.0 * (0.0 * (m.x[0] + m.x[1]) + 1.0) / 7,
+        m.x[1] + NumericConstant(0.0) + 3 * (NumericConstant(2.5) - m.y[1]),
+        m.obj.expr,
+    ]
+    bodies += [(f"extra[{i}]", e) for i, e in enumerate(extra)]
     read = 0
-    for con in m.component_data_objects(pyo.Constraint, active=True):
-        _, body, _ = con.to_bounded_expression()
+    for name, body in bodies:
         seen: dict = {}
         met: list = []
         flat = handover._flat_linear(body, seen, met)
@@ -179,11 +196,11 @@ def test_the_direct_read_is_what_the_visitor_makes_of_each_row():
 
         visitor.record_monomial = record_seen
         repn = visitor.walk_expression(body)
-        assert list(flat[0].items()) == list(repn.linear.items()), con.name
-        assert flat[1] == repn.constant, con.name
-        assert list(seen) == list(walked_seen), con.name
-        assert met == list(visitor.subexpression_cache), con.name
-    assert read == 19  # every row of the small model
+        assert list(flat[0].items()) == list(repn.linear.items()), name
+        assert flat[1] == repn.constant, name
+        assert list(seen) == list(walked_seen), name
+        assert met == list(visitor.subexpression_cache), name
+    assert read == 19 + len(extra)  # every row of the small model, every extra shape
 
 
 @pytest.mark.parametrize("scenario", ["demo.yaml", "demo_compute.yaml"])
@@ -228,7 +245,6 @@ def test_changes_after_the_fast_hand_over_reach_highs_as_before(monkeypatch):
             if not fast:
                 mp.setattr(handover, "add_block_fast", lambda opt, block: False)
                 mp.setattr(handover, "add_constraints_fast", lambda opt, cons: False)
-                mp.setattr(handover, "set_objective_fast", lambda opt, obj: False)
             opt = _highs_with_start(Highs)()
             model_state(m).highs_solver = opt  # (what told tells)
             out = []
@@ -295,7 +311,6 @@ def test_rows_added_after_the_hand_over_reach_highs_as_through_pyomo(monkeypatch
             else:
                 mp.setattr(handover, "add_block_fast", lambda opt, block: False)
                 mp.setattr(handover, "add_constraints_fast", lambda opt, cs: False)
-                mp.setattr(handover, "set_objective_fast", lambda opt, obj: False)
             opt = _highs_with_start(Highs)()
             opt.set_instance(m)
             assert opt._solver_model.getNumRow() == 0

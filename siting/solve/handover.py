@@ -26,13 +26,14 @@ from typing import Any
 import numpy as np
 import pyomo.environ as pyo
 from pyomo.core.expr.numeric_expr import (
+    DivisionExpression,
     LinearExpression,
     MonomialTermExpression,
     NegationExpression,
     ProductExpression,
     SumExpression,
 )
-from pyomo.core.expr.numvalue import native_numeric_types, native_types
+from pyomo.core.expr.numvalue import NumericConstant, native_numeric_types, native_types
 
 
 def _named_expressions(block: Any) -> dict[int, Any]:
@@ -95,6 +96,19 @@ class _Reader:
             if r.__class__ is not tuple:
                 return -1 * r
             return (r[0] * -1, r[1], r[2])
+        if cls is NumericConstant:  # _before_param: its value
+            v = node.value
+            if v.__class__ not in native_numeric_types:
+                raise _Bail
+            return v
+        if cls is DivisionExpression:  # _handle_division_ANY_constant / _constant_constant
+            a, b = node.args
+            if b.__class__ not in native_numeric_types or not b:
+                raise _Bail
+            r = self.node(a)
+            if r.__class__ is not tuple:
+                return r / b
+            return (r[0] / b, r[1], r[2])
         if cls is ProductExpression:  # _handle_product_constant_ANY / _ANY_constant
             a, b = node.args
             if a.__class__ in native_numeric_types:
@@ -157,8 +171,8 @@ class _Reader:
                 const += r
                 continue
             mult, lin, c = r
-            if not mult:  # a zero multiplier (the visitor's NaN bookkeeping): left to it
-                raise _Bail
+            if not mult:  # 0 * child: the visitor adds nothing (its variables are seen)
+                continue
             if mult == 1:
                 const += c
             else:  # the visitor scales the child as it appends it (a constant only if nonzero)
@@ -408,70 +422,4 @@ def add_constraints_fast(opt: Any, cons: list[Any]) -> bool:
         np.asarray(idx, dtype=np.int32),
         np.asarray(val, dtype=float),
     )
-    return True
-
-
-def set_objective_fast(opt: Any, obj: Any) -> bool:
-    """Set the objective ``obj`` in the persistent HiGHS interface ``opt`` as its
-    ``set_objective`` would (the books, the columns it does not hold yet, the costs, sense
-    and offset), reading the expression once directly (:func:`_flat_linear`) where Pyomo
-    walks it twice (its variables, then its standard representation: 0.3 s a time on
-    national-M's objective); False (nothing changed) for ``None`` or an objective it does
-    not read, which Pyomo's own ``set_objective`` then sets.
-
-    Parameters
-    ----------
-    opt
-        A ``pyomo.contrib.solver.solvers.highs.Highs`` (Pyomo 6.10) holding a model.
-    obj
-        An objective of that model, or ``None``.
-
-    Returns
-    -------
-    bool
-        Whether the objective was set.
-    """
-    import highspy
-    from pyomo.contrib.solver.solvers.highs import _MutableObjective, _MutableObjectiveOffset
-
-    if obj is None or obj.sense not in (pyo.minimize, pyo.maximize):
-        return False
-    seen: dict[int, Any] = {}
-    objs: list[Any] = []
-    flat = _flat_linear(obj.expr, seen, None, objs)
-    if flat is None:
-        return False
-    lin, const = flat
-    refs = opt._referenced_variables
-    # PersistentSolverUtils.set_objective's books
-    if opt._objective is not None:
-        for v in opt._vars_referenced_by_obj:
-            refs[id(v)][2] = None
-        opt._check_to_remove_vars(opt._vars_referenced_by_obj)
-        opt._external_functions.pop(opt._objective, None)
-    opt._objective = obj
-    opt._objective_expr = obj.expr
-    opt._objective_sense = obj.sense
-    variables = list(seen.values())
-    opt._check_for_new_vars(variables)
-    opt._obj_named_expressions = [(e, e.expr) for e in objs]
-    opt._vars_referenced_by_obj = variables
-    for v in variables:
-        refs[id(v)][2] = obj
-    # Highs._set_objective: every column's cost, the sense and the offset
-    opt._sol = None
-    if opt._last_results_object is not None:
-        opt._last_results_object.solution_loader.invalidate()
-    cols = opt._pyomo_var_to_solver_var_map
-    n = len(cols)
-    costs = np.zeros(n, dtype=np.double)
-    for vid, c in lin.items():
-        costs[cols[vid]] = c
-    h = opt._solver_model
-    sense = highspy.ObjSense.kMinimize if obj.sense == pyo.minimize else highspy.ObjSense.kMaximize
-    h.changeObjectiveSense(sense)
-    h.changeColsCost(n, np.arange(n), costs)
-    offset = _MutableObjectiveOffset(expr=const, highs=h)
-    opt._mutable_objective = _MutableObjective(h, offset, [], [], cols)
-    opt._mutable_objective.update()
     return True

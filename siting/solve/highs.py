@@ -499,11 +499,8 @@ def _highs_with_start(base: type) -> type:
             super().remove_constraints(cons)
 
         def set_objective(self, obj):
-            from siting.solve.handover import set_objective_fast
-
             self._loads_changed()
-            if not set_objective_fast(self, obj):  # (one it does not read: Pyomo's)
-                super().set_objective(obj)
+            super().set_objective(obj)
 
         def _loads_changed(self) -> None:
             # which variables a solution is loaded into may change (their references);
