@@ -43,6 +43,7 @@ from siting.core.clock import Clock
 from siting.core.errors import SitingError
 from siting.core.io import OutputFile, atomic_file
 from siting.model.state import model_state
+from siting.solve import handover
 from siting.solve import told as _told
 
 
@@ -474,10 +475,8 @@ def _highs_with_start(base: type) -> type:
                 if watch is not None:
                     h.cbMipInterrupt -= watch
 
-        def add_block(self, block):
-            from siting.solve.handover import add_block_fast  # (set_instance: the model)
-
-            if block is not self._model or not add_block_fast(self, block):
+        def add_block(self, block):  # (set_instance: the model)
+            if block is not self._model or not handover.add_block_fast(self, block):
                 super().add_block(block)
 
         def add_constraints(self, cons):
@@ -488,11 +487,8 @@ def _highs_with_start(base: type) -> type:
                 if direct:
                     taken = self._add_flat_rows(direct, flat)
                     cons = [c for c in cons if c not in taken]
-            if cons:
-                from siting.solve.handover import add_constraints_fast
-
-                if not add_constraints_fast(self, cons):  # (rows it does not read: Pyomo's)
-                    super().add_constraints(cons)
+            if cons and not handover.add_constraints_fast(self, cons):
+                super().add_constraints(cons)  # (rows the direct read does not take)
 
         def remove_constraints(self, cons):
             self._loads_changed()
