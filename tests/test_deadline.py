@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -471,3 +472,36 @@ def test_ctrl_c_inside_exec_code_still_exits_130_under_python_m(tiny_done, tmp_p
     assert "Traceback" not in err, err
     assert hashes(out) == prev
     assert leftovers(out.parent, out) == []
+
+
+def test_a_helper_threads_error_after_a_signal_is_not_printed(monkeypatch):
+    """Unwinding a run after SIGTERM closes what a library's helper thread reads (CI saw
+    Pyomo's output-capture thread print "OSError: [Errno 9] Bad file descriptor" with a
+    traceback beside the run's message): such a thread's error is the signal's consequence
+    and goes unprinted, also after the block, while the process ends. Without a signal a
+    thread's error still reaches the hook in force before (a bug is still seen)."""
+    from siting.core.interrupt import Terminated, stop_on_signals
+
+    seen: list[str] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: seen.append(str(args.exc_value)))
+
+    def fail(text: str) -> None:
+        def run():
+            raise OSError(9, text)
+
+        t = threading.Thread(target=run)
+        t.start()
+        t.join()
+
+    with stop_on_signals(lambda s: s, print, hard_stop=False):
+        fail("a bug, no signal")
+    assert seen == ["[Errno 9] a bug, no signal"]
+    with pytest.raises(Terminated):
+        with stop_on_signals(lambda s: s, print, hard_stop=False):
+            try:
+                signal.raise_signal(signal.SIGTERM)
+            except Terminated:
+                fail("while unwinding")
+                raise
+    fail("after the block, the process ending")
+    assert seen == ["[Errno 9] a bug, no signal"]

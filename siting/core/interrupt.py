@@ -118,6 +118,29 @@ def _forget_the_interrupt_as_unhandled() -> None:
     exec("pass")  # a constant string (see the docstring)
 
 
+def _quiet_after_a_signal(
+    previous: Callable[[threading.ExceptHookArgs], object], signalled: list[int]
+) -> Callable[[threading.ExceptHookArgs], object]:
+    """A ``threading.excepthook`` that keeps quiet about an error a thread raises once its
+    :func:`stop_on_signals` block has received a signal (``signalled`` not empty; the hook
+    stays while the process ends), and hands any other to ``previous``.
+
+    Unwinding a run closes what a library's helper thread may be reading: Pyomo's output
+    capture (``pyomo.common.tee``) had its reader thread print "OSError: [Errno 9] Bad file
+    descriptor" with a traceback under a SIGTERM during the why-here re-solves (seen in
+    CI), beside the run's own message. Such an error is the interrupt's consequence, as
+    :func:`interrupt_behind` treats one in the main thread; the run's message says what
+    happened.
+    """
+
+    def hook(args: threading.ExceptHookArgs) -> object:
+        if signalled and issubclass(args.exc_type, Exception):
+            return None
+        return previous(args)
+
+    return hook
+
+
 def on_hard_stop(fn: Callable[[], object]) -> None:
     """Have the watchdog call ``fn()`` just before it ends the process on a signal.
 
@@ -224,12 +247,16 @@ def stop_on_signals(
         if _RECEIVED:  # a second signal: the first is already unwinding the run
             return
         _RECEIVED.append(signum)
+        signalled.append(signum)
         raise as_interrupt(signum)
 
     guard = None
     if hard_stop:
         guard = threading.Thread(target=watchdog, name="siting-watchdog", daemon=True)
         guard.start()
+    old_hook = threading.excepthook
+    signalled: list[int] = []  # (outlives the block's record: see _quiet_after_a_signal)
+    threading.excepthook = _quiet_after_a_signal(old_hook, signalled)
     old = {s: signal.signal(s, handler) for s in _SIGNALS}
     outer = _RECEIVED[:]  # (a block within a block: the outer's record comes back)
     _RECEIVED.clear()
@@ -247,6 +274,8 @@ def stop_on_signals(
         done.set()
         for s, h in old.items():
             signal.signal(s, h)
+        if not signalled:  # (after a signal the process is ending: helper threads stay quiet)
+            threading.excepthook = old_hook
         if hard_stop:
             signal.set_wakeup_fd(old_wake)
             os.close(wake_w)  # the watchdog's read returns: it ends
