@@ -73,3 +73,14 @@ def test_shapes_read_and_left_to_pyomo():
     assert value_of(m.x[0] + m.y) is None and pyo.value(m.x[0] + m.y, exception=False) is None
     assert value_of(m.x[0] + m.y, default=0.0) == 0.0
     assert value_of(m.unset) is None and value_of(m.unset + m.x[0], default=-1.0) == -1.0
+
+
+def test_value_required_raises_as_pyomo_where_a_variable_has_no_value():
+    from siting.model.evaluate import value_required
+
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(initialize=1.25)
+    m.y = pyo.Var()
+    assert value_required(3 * m.x + 1) == 4.75
+    with pytest.raises(ValueError, match="No value for uninitialized"):
+        value_required(m.x + m.y)

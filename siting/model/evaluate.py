@@ -82,3 +82,10 @@ def value_of(expr: Any, default: float | None = None) -> Any:
     except (RecursionError, AttributeError):  # a very deep tree, or a leaf of another kind
         v = pyo.value(expr, exception=False)  # (not siting's): Pyomo's own walk
         return default if v is None else v
+
+
+def value_required(expr: Any) -> float:
+    """:func:`value_of` ``expr`` as a float, and Pyomo's own error (``pyo.value``) when a
+    variable in it has no value [the expression's unit]."""
+    v = value_of(expr)
+    return float(pyo.value(expr) if v is None else v)

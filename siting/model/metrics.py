@@ -28,6 +28,7 @@ from pyomo.core.expr.numvalue import is_potentially_variable
 
 from siting.model import elastic
 from siting.model.data import ModelData
+from siting.model.evaluate import value_required
 
 #: The metrics a Pareto front can trade against cost, with their unit.
 METRICS = {
@@ -130,32 +131,25 @@ def metric_expression(m: pyo.ConcreteModel, metric: str) -> pyo.Expression:
     raise ValueError(f"unknown metric {metric!r}; expected one of {', '.join(METRICS)}")
 
 
-def _value(e: object) -> float:
-    """The value of ``e`` at the solution, read directly
-    (:func:`siting.model.evaluate.value_of`; Pyomo's error when a variable has none)."""
-    from siting.model.evaluate import value_of
-
-    v = value_of(e)
-    return float(pyo.value(e) if v is None else v)
-
-
 def metric_values(m: pyo.ConcreteModel, d: ModelData) -> dict[str, object]:
     """The metrics of a solved model (for the manifest)."""
-    by_year = {str(y): _value(m.water_use_m3_per_day[t]) for t, y in enumerate(d.horizon.years)}
+    by_year = {
+        str(y): value_required(m.water_use_m3_per_day[t]) for t, y in enumerate(d.horizon.years)
+    }
     out: dict[str, object] = {
         "water_m3_per_day_by_year": by_year,
         "water_m3_per_day_peak": max(by_year.values(), default=0.0),
-        "grid_upgrades_usd": _value(m.upgrade_cost_npv),
+        "grid_upgrades_usd": value_required(m.upgrade_cost_npv),
     }
     if m.component("co2_t") is not None:
-        out["co2_t"] = _value(m.co2_t)
+        out["co2_t"] = value_required(m.co2_t)
         out["co2_system_t_per_year_by_year"] = {
-            str(y): _value(m.co2_system_t[t]) for t, y in enumerate(d.horizon.years)
+            str(y): value_required(m.co2_system_t[t]) for t, y in enumerate(d.horizon.years)
         }
     else:
         out["co2_t"] = None
     if m.component("onsite_co2_t") is not None:
-        out["onsite_co2_t"] = _value(m.onsite_co2_t)
+        out["onsite_co2_t"] = value_required(m.onsite_co2_t)
     return out
 
 

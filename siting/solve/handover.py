@@ -315,28 +315,9 @@ def _add_block(opt: Any, block: Any) -> bool:
         lbs[i] = -np.inf if lower is None else lower - const
         ubs[i] = np.inf if upper is None else upper - const
         books.append((con, exprs, variables))
-    # the interface's books, as its add_constraints keeps them
     opt.add_variables(order)  # (its _add_variables: one addVars, bounds and integrality)
-    first = len(opt._pyomo_con_to_solver_con_map)
-    for i, (con, exprs, variables) in enumerate(books):
-        opt._active_constraints[con] = con.expr
-        opt._named_expressions[con] = exprs
-        opt._vars_referenced_by_con[con] = variables
-        for v in variables:
-            opt._referenced_variables[id(v)][0][con] = None
-        opt._pyomo_con_to_solver_con_map[con] = first + i
-        opt._solver_con_to_pyomo_con_map[first + i] = con
     opt._sol = None
-    if cons:
-        opt._solver_model.addRows(
-            len(cons),
-            lbs,
-            ubs,
-            len(idx),
-            starts,
-            np.asarray(idx, dtype=np.int32),
-            np.asarray(val, dtype=float),
-        )
+    _book_and_add_rows(opt, books, lbs, ubs, starts, idx, val)
     obj = get_objective(block)
     if obj is not None:
         opt.set_objective(obj)
@@ -394,32 +375,53 @@ def add_constraints_fast(opt: Any, cons: list[Any]) -> bool:
     if opt._last_results_object is not None:
         opt._last_results_object.solution_loader.invalidate()
     col = opt._pyomo_var_to_solver_var_map
-    first = len(opt._pyomo_con_to_solver_con_map)
     lbs = np.empty(len(rows))
     ubs = np.empty(len(rows))
     starts = np.empty(len(rows), dtype=np.int32)
     idx: list[int] = []
     val: list[float] = []
+    books = []
     for i, (con, (lin, const), variables, objs, lower, upper) in enumerate(rows):
-        opt._active_constraints[con] = con.expr
-        held[con] = [(e, e.expr) for e in objs]
-        opt._vars_referenced_by_con[con] = variables
-        for v in variables:
-            refs[id(v)][0][con] = None
-        opt._pyomo_con_to_solver_con_map[con] = first + i
-        opt._solver_con_to_pyomo_con_map[first + i] = con
         starts[i] = len(idx)
         idx.extend([col[vid] for vid in lin])
         val.extend(lin.values())
         lbs[i] = -np.inf if lower is None else lower - const
         ubs[i] = np.inf if upper is None else upper - const
-    opt._solver_model.addRows(
-        len(rows),
-        lbs,
-        ubs,
-        len(idx),
-        starts,
-        np.asarray(idx, dtype=np.int32),
-        np.asarray(val, dtype=float),
-    )
+        books.append((con, [(e, e.expr) for e in objs], variables))
+    _book_and_add_rows(opt, books, lbs, ubs, starts, idx, val)
     return True
+
+
+def _book_and_add_rows(
+    opt: Any,
+    books: list[tuple[Any, list, list]],
+    lbs: np.ndarray,
+    ubs: np.ndarray,
+    starts: np.ndarray,
+    idx: list[int],
+    val: list[float],
+) -> None:
+    """Enter the rows ``books`` ((constraint, its named expressions as ``(e, e.expr)``, its
+    variables), in order) in the interface's books as its ``add_constraints`` keeps them,
+    numbered after the rows it holds, and hand them to HiGHS in one ``addRows`` (row bounds
+    ``lbs``, ``ubs``; CSR ``starts``, column ``idx``, coefficient ``val``)."""
+    first = len(opt._pyomo_con_to_solver_con_map)
+    refs = opt._referenced_variables
+    for i, (con, exprs, variables) in enumerate(books):
+        opt._active_constraints[con] = con.expr
+        opt._named_expressions[con] = exprs
+        opt._vars_referenced_by_con[con] = variables
+        for v in variables:
+            refs[id(v)][0][con] = None
+        opt._pyomo_con_to_solver_con_map[con] = first + i
+        opt._solver_con_to_pyomo_con_map[first + i] = con
+    if books:
+        opt._solver_model.addRows(
+            len(books),
+            lbs,
+            ubs,
+            len(idx),
+            starts,
+            np.asarray(idx, dtype=np.int32),
+            np.asarray(val, dtype=float),
+        )

@@ -38,7 +38,7 @@ import pyomo.environ as pyo
 
 from siting.core.clock import Clock
 from siting.model.data import ModelData
-from siting.model.evaluate import value_of
+from siting.model.evaluate import value_required
 from siting.model.state import model_state
 from siting.solve import told
 from siting.solve.highs import SolveResult, retry_cold
@@ -152,7 +152,7 @@ def round_with_headroom(
         min_mod=math.ceil(d.campus.min_campus_mw / mod - 1e-9) if d.campus.min_campus_mw > 0 else 0,
     )
     # the plain relaxation's capacities: which modules it wanted least [modules]
-    wanted = {s: [max(0.0, _cap_mw(m, s, t)) / mod for t in range(whole.T)] for s in m.S}
+    wanted = {s: [max(0.0, value_required(m.cap[s, t])) / mod for t in range(whole.T)] for s in m.S}
     ub = build_bounds(d)
 
     # 1. the LP with headroom, raised until its capacities rounded down meet every target
@@ -273,7 +273,7 @@ def _rounded_down(m: pyo.ConcreteModel, whole: _Whole) -> dict[str, list[int]]:
     mod, T = whole.mod, whole.T
     n = {
         s: [
-            min(math.floor(max(0.0, _cap_mw(m, s, t)) / mod + TOL), whole.holds[s])
+            min(math.floor(max(0.0, value_required(m.cap[s, t])) / mod + TOL), whole.holds[s])
             for t in range(T)
         ]
         for s in m.S
@@ -282,13 +282,6 @@ def _rounded_down(m: pyo.ConcreteModel, whole: _Whole) -> dict[str, list[int]]:
         if 0 < n[s][T - 1] < whole.min_mod:
             n[s] = [0] * T
     return n
-
-
-def _cap_mw(m: pyo.ConcreteModel, s: str, t: int) -> float:
-    """Site ``s``'s capacity in year ``t`` at the LP's solution [MW], read directly
-    (:func:`siting.model.evaluate.value_of`; Pyomo's error when a variable has none)."""
-    v = value_of(m.cap[s, t])
-    return float(pyo.value(m.cap[s, t]) if v is None else v)
 
 
 def _put(v: pyo.Var, x: float) -> None:
