@@ -1713,6 +1713,11 @@ def _recheck_flows(
     bus_pos = pd.Series(np.arange(len(net.bus_ids)), index=net.bus_ids)
     sc = plan.schedule
     w = _FlowRecheck()
+    # the plan's flows per (year, snapshot), found in one pass (a mask over every flow row
+    # per case took 0.09 s of national-TX's check)
+    flows_all = plan.flows_all
+    at = flows_all.groupby(["year", "snapshot"], sort=False).indices
+    model_flow = flows_all["flow_mw"].to_numpy()
     for t, y in enumerate(d.horizon.years):
         for h, row in d.horizon.snapshots.iterrows():
             inj = _injections(plan, d, bus_pos, y, str(h), row)
@@ -1728,9 +1733,7 @@ def _recheck_flows(
             bal = float(np.abs(res.slack_mw).max(initial=0.0))
             w.bal = max(w.bal, bal - (TOL_ABS + TOL_REL * float(np.abs(inj).sum())))
             f = res.flow_mw
-            model_f = plan.flows_all[
-                (plan.flows_all["year"] == y) & (plan.flows_all["snapshot"] == h)
-            ]["flow_mw"].to_numpy()
+            model_f = model_flow[at.get((y, h), np.empty(0, dtype=np.intp))]
             mis = float(np.max(np.abs(f - model_f) - (TOL_ABS + 1e-6 * np.abs(f)), initial=0.0))
             if mis > w.mis:
                 w.mis = mis
