@@ -265,20 +265,23 @@ def grid_headroom_mw(p: Plan, d: ModelData, block: int = 256) -> dict[str, float
     slack = _spare_capacity(p, d, last)
     for start in range(0, len(buses), block):
         chunk = buses[start : start + block]
-        cols = ptdf(net, slack or None, buses=chunk, ref_ptdf=ref)
-        for j, b in enumerate(chunk):
-            col = cols[:, j]
-            own = float(draw.get(b, 0.0))
-            fx = f + col * own  # the flows without the campus draw at this bus
-            hit = lim & (np.abs(col) > 1e-6)
-            room = np.where(
-                col[hit] > 0,
-                (fx[hit] + rating[hit]) / np.where(col[hit] > 0, col[hit], 1.0),
-                (rating[hit] - fx[hit]) / np.where(col[hit] < 0, -col[hit], 1.0),
-            )
-            line_room = float(room.min()) if room.size else np.inf
-            sub_room = float(sub[b]) if np.isfinite(sub[b]) else np.inf
-            room_mw = min(line_room, sub_room)
+        cols = ptdf(net, slack or None, buses=chunk, ref_ptdf=ref)  # branch x bus
+        own = draw.reindex(chunk, fill_value=0.0).to_numpy(float)
+        # each bus's column at once (a loop per bus took 0.17 s of national-M's 1,000
+        # buses): the flows without the campus draw at the bus, and per branch the extra
+        # load that brings it to its rating, where the bus moves its flow
+        fx = f[:, None] + cols * own[None, :]
+        pos = cols > 0
+        room = np.where(
+            pos,
+            (fx + rating[:, None]) / np.where(pos, cols, 1.0),
+            (rating[:, None] - fx) / np.where(cols < 0, -cols, 1.0),
+        )
+        room[~(lim[:, None] & (np.abs(cols) > 1e-6))] = np.inf
+        line_room = room.min(axis=0, initial=np.inf)
+        sub_b = sub.reindex(chunk).to_numpy(float)
+        sub_room = np.where(np.isfinite(sub_b), sub_b, np.inf)
+        for b, room_mw in zip(chunk, np.minimum(line_room, sub_room).tolist(), strict=True):
             out[b] = room_mw if room_mw > 1e-6 else 0.0  # (round-off of a loaded line)
     return out
 
