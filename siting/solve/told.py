@@ -196,7 +196,7 @@ class Guard:
         out: dict[int, Any] = {}
         for slot, (new, old) in enumerate(zip(now, self.held, strict=True)):
             if slot == _DOMAIN:  # another domain object is a change (see _DOMAIN)
-                if any(a is not b for a, b in zip(new, old, strict=True)):
+                if any(map(operator.is_not, new, old)):  # (the lists are equally long)
                     out.update(
                         (id(v), v)
                         for v, a, b in zip(self.variables, new, old, strict=True)
