@@ -561,7 +561,8 @@ _NATIONAL_SITING = _NATIONAL_PRELUDE + (
     "'cooling_s', 'network_s', 'baseline_s')), 'candidates_s': tm['candidates_s'], "
     "'build_s': tm['build_s'], 'handover_s': tm['solve_s'] - hs, "
     "'verify_s': tm['verify_s'], 'objective_usd': p.solve.objective, 'gap': p.solve.gap}})\n"
-    "    extra.update({{k: tm[k] for k in ('baseline_own_s', 'baseline_wait_s') if k in tm}})\n"
+    "    extra.update({{k: tm[k] for k in ('baseline_own_s', 'baseline_wait_s', "
+    "'baseline_head_start_s') if k in tm}})\n"
     "    if lazy:\n"
     "        extra.update(zip(('lp_rounds', 'mip_rounds', 'limits_added', 'limits_possible'), "
     "map(int, lazy[0].groups())))\n"
@@ -756,6 +757,7 @@ _NATIONAL_ROWS = (
     ("highs_baseline_s", "HiGHS s (grid baseline LP, in the first row above)"),
     ("baseline_own_s", "grid baseline s, in a worker thread beside the build"),
     ("baseline_wait_s", "grid baseline: the build waited for it s"),
+    ("baseline_head_start_s", "grid baseline: the build let its worker start first s"),
     ("outside_highs_s", "wall not in HiGHS s (each moment once)"),
     ("python_share", "share of the wall not in HiGHS (siting's own Python)"),
     ("plan_found", "a plan found within the time limit (1 yes, 0 no)"),

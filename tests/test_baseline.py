@@ -355,3 +355,55 @@ def test_a_model_handed_over_before_its_objective_is_the_same_to_highs(tmp_path)
     capped = dataclasses.replace(grid, caps=dataclasses.replace(grid.caps, co2_cap_t=1e9))
     assert _early_hand_over(gb, capped) is None
     gb.values()
+
+
+def _record_first_run_and_build(monkeypatch, setup_s: float) -> dict[str, float]:
+    """Slow the baseline worker's setup (its rows) by ``setup_s`` and record when the
+    worker's first HiGHS run and the model build start (``time.perf_counter``)."""
+    import highspy
+
+    seen: dict[str, float] = {}
+    real_lp, real_run = bl._Lp.__init__, highspy.Highs.run
+    real_build = siting.pipeline.build_model
+
+    def slow_lp(self, *a, **k):
+        time.sleep(setup_s)
+        real_lp(self, *a, **k)
+
+    def run(self, *a, **k):
+        if threading.current_thread().name == "siting-grid-baseline":
+            seen.setdefault("first_run", time.perf_counter())
+        return real_run(self, *a, **k)
+
+    def build(*a, **k):
+        seen.setdefault("build", time.perf_counter())
+        return real_build(*a, **k)
+
+    monkeypatch.setattr(bl._Lp, "__init__", slow_lp)
+    monkeypatch.setattr(highspy.Highs, "run", run)
+    monkeypatch.setattr(siting.pipeline, "build_model", build)
+    return seen
+
+
+def test_the_build_lets_the_baselines_worker_start_its_first_run(tmp_path, monkeypatch):
+    """The model build waits until the baseline's worker has started its first HiGHS run
+    (on national-TX the baseline's LP is what the plan waits for, and a build beside the
+    worker's setup puts it off): with the setup slowed by 0.4 s, the build still starts
+    after that run. Before the wait it started at once, 0.4 s before the run."""
+    seen = _record_first_run_and_build(monkeypatch, 0.4)
+    p = siting.plan(write_grid(tmp_path), write=False)
+    assert seen["build"] >= seen["first_run"]
+    assert 0.3 <= p.manifest["timings"]["baseline_head_start_s"] <= 5.0
+    assert p.manifest["grid_baseline_dispatch_usd"] == pytest.approx(91_114_400.0, rel=1e-9)
+
+
+def test_the_builds_wait_for_the_baselines_worker_is_bounded(tmp_path, monkeypatch):
+    """A worker whose setup is long (a large grid's PTDF) holds the build back at most
+    BASELINE_HEAD_START_S (here 0.2 s against a 2 s setup): the build starts before the
+    worker's first run, and the plan is costed against the same baseline."""
+    monkeypatch.setattr(siting.pipeline, "BASELINE_HEAD_START_S", 0.2)
+    seen = _record_first_run_and_build(monkeypatch, 2.0)
+    p = siting.plan(write_grid(tmp_path), write=False)
+    assert seen["build"] < seen["first_run"]
+    assert 0.15 <= p.manifest["timings"]["baseline_head_start_s"] < 1.5
+    assert p.manifest["grid_baseline_dispatch_usd"] == pytest.approx(91_114_400.0, rel=1e-9)

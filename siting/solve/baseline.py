@@ -551,6 +551,7 @@ def solve_baseline(
     *,
     highs: Any = None,
     stop: threading.Event | None = None,
+    solving: threading.Event | None = None,
 ) -> BaselineAnswer:
     """Solve the grid baseline of ``d`` (the module docstring's model; ``d`` holds no
     campus, as :func:`siting.pipeline.grid_baseline` makes it) with HiGHS.
@@ -571,6 +572,9 @@ def solve_baseline(
     stop
         Set by another thread to end the rounds (checked before each HiGHS run; a run
         under way is not cut short).
+    solving
+        Set here as each HiGHS run starts (another thread may wait for the first:
+        :meth:`siting.pipeline.GridBaseline.head_start`).
 
     Returns
     -------
@@ -609,6 +613,8 @@ def solve_baseline(
                 limit += float(h.getRunTime())
             h.setOptionValue("time_limit", limit)
             t0 = time.perf_counter()
+            if solving is not None:
+                solving.set()
             run = h.run()
             ans.highs_s += time.perf_counter() - t0
             if mip:
