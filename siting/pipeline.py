@@ -181,6 +181,7 @@ def solve_by_kernel(
     clock: Clock | None = None,
     approximate: bool = False,
     meanwhile: Callable[[pyo.ConcreteModel], None] | None = None,
+    timings: dict[str, float] | None = None,
 ) -> tuple[pyo.ConcreteModel, ModelData, SolveResult] | None:
     """Solve by the candidate kernel (:mod:`siting.solve.kernel`).
 
@@ -188,7 +189,8 @@ def solve_by_kernel(
     functions that return them when a model is built (:func:`siting.model.build_model`;
     ``meanwhile``: its hook before they are read).
     ``approximate``: each kernel MILP is solved with approximate network rows
-    (:mod:`siting.solve.approx`) rather than by relax-and-repair.
+    (:mod:`siting.solve.approx`) rather than by relax-and-repair. ``timings``: the time its
+    model builds take is added to its ``build_s`` [s].
 
     Returns
     -------
@@ -206,6 +208,7 @@ def solve_by_kernel(
     return _by_method(
         method, "kernel_info", d, baseline_usd, baseline_co2_t, settings,
         write_lp=write_lp, progress=progress, clock=clock, lazy_notes=True, meanwhile=meanwhile,
+        timings=timings,
     )  # fmt: skip
 
 
@@ -219,10 +222,11 @@ def solve_by_approximation(
     progress: Callable[[str], None] | None = None,
     clock: Clock | None = None,
     meanwhile: Callable[[pyo.ConcreteModel], None] | None = None,
+    timings: dict[str, float] | None = None,
 ) -> tuple[pyo.ConcreteModel, ModelData, SolveResult] | None:
     """Solve with approximate network rows, every plan verified on the exact network
-    (:mod:`siting.solve.approx`); ``baseline_usd``, ``baseline_co2_t`` and ``meanwhile``
-    as :func:`solve_by_kernel`'s.
+    (:mod:`siting.solve.approx`); ``baseline_usd``, ``baseline_co2_t``, ``meanwhile`` and
+    ``timings`` as :func:`solve_by_kernel`'s.
 
     Returns
     -------
@@ -235,6 +239,7 @@ def solve_by_approximation(
     return _by_method(
         _approx.solve_approximate, "approx_info", d, baseline_usd, baseline_co2_t, settings,
         write_lp=write_lp, progress=progress, clock=clock, lazy_notes=False, meanwhile=meanwhile,
+        timings=timings,
     )  # fmt: skip
 
 
@@ -251,13 +256,14 @@ def _by_method(
     clock: Clock | None,
     lazy_notes: bool,
     meanwhile: Callable[[pyo.ConcreteModel], None] | None = None,
+    timings: dict[str, float] | None = None,
 ) -> tuple[pyo.ConcreteModel, ModelData, SolveResult] | None:
     """Run a method that builds its own models (``method(d, build, run, mip_gap=...,
     clock=..., progress=...) -> (model, data, result, info) | None``); its figures are kept
     in the model's state as the field ``info_attr`` (:class:`siting.model.state.ModelState`;
     the manifest reads them)."""
     build, run, clock = _highs_method(
-        baseline_usd, baseline_co2_t, settings, clock, meanwhile=meanwhile
+        baseline_usd, baseline_co2_t, settings, clock, meanwhile=meanwhile, timings=timings
     )
     out = method(d, build, run, mip_gap=settings["mip_gap"], clock=clock, progress=progress)
     if out is None:
@@ -278,17 +284,22 @@ def _highs_method(
     clock: Clock | None,
     *,
     meanwhile: Callable[[pyo.ConcreteModel], None] | None = None,
+    timings: dict[str, float] | None = None,
 ) -> tuple[Callable[[ModelData], pyo.ConcreteModel], Callable[..., SolveResult], Clock]:
     """The model builder and the HiGHS solve of a method that builds its own models (the
     kernel, approximate rows), and the run's clock (a new one from the settings' time
     limit when none is given). ``meanwhile``: :func:`siting.model.build_model`'s hook (a
-    model it handed over early gets its objective once built)."""
+    model it handed over early gets its objective once built). ``timings``: each build's
+    time is added to its ``build_s`` [s]."""
 
     def build(dd: ModelData) -> pyo.ConcreteModel:
+        t = time.perf_counter()
         m = build_model(
             dd, baseline_usd=baseline_usd, baseline_co2_t=baseline_co2_t, meanwhile=meanwhile
         )
         objective_added(m)
+        if timings is not None:
+            timings["build_s"] = timings.get("build_s", 0.0) + time.perf_counter() - t
         return m
 
     if clock is None:
@@ -1294,8 +1305,9 @@ def _solve(
     timings: dict[str, float],
 ) -> tuple[pyo.ConcreteModel, ModelData, SolveResult, bool]:
     """Build and solve the MILP: by the candidate kernel or the approximate network when
-    they are wanted (HiGHS), else whole; adds ``build_s`` and ``solve_s`` to ``timings``
-    [s]. ``write_lp``: the checked LP file to write (:func:`_lp_target`), or None.
+    they are wanted (HiGHS), else whole; adds ``build_s`` (a method's builds, made within
+    its solve stage, too) and ``solve_s`` (the rest) to ``timings`` [s]. ``write_lp``: the
+    checked LP file to write (:func:`_lp_target`), or None.
 
     Returns
     -------
@@ -1320,6 +1332,7 @@ def _solve(
             method = solve_by_approximation
     if method is not None:
         t = time.perf_counter()  # (the method names its own stages)
+        timings["build_s"] = 0.0  # (its builds, within its solve stage)
         kern = method(
             d,
             usd,
@@ -1329,11 +1342,11 @@ def _solve(
             progress=say,
             clock=clock,
             meanwhile=meanwhile,
+            timings=timings,
         )
-        timings["solve_s"] = time.perf_counter() - t
+        timings["solve_s"] = time.perf_counter() - t - timings["build_s"]
     if kern is not None:
         m, d, result = kern
-        timings["build_s"] = 0.0  # (the kernel's builds are part of its solve)
     else:
         t = _stage(say, "build model")
         m = build_model(d, baseline_usd=usd, baseline_co2_t=co2_t, meanwhile=meanwhile)
