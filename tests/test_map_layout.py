@@ -122,6 +122,21 @@ def overlap(a: dict, b: dict) -> bool:
     )
 
 
+def toggle_legend(page) -> None:
+    """Click the legend's summary and wait until the page has handled the ``toggle`` event
+    that this queues (HTML dispatches it as a task, after the click has returned; a box
+    measured before it was seen overlapping in CI). The map's own handler, added when the
+    page loaded, runs before the listener added here, so what is measured after this is
+    the layout the map settles on."""
+    page.evaluate(
+        "() => { window.__sitingToggled = false; document.querySelector("
+        "'details.siting-legend').addEventListener('toggle', () => { "
+        "window.__sitingToggled = true; }, {once: true}); }"
+    )
+    page.locator(".siting-legend summary").click()
+    page.wait_for_function("() => window.__sitingToggled === true", timeout=10_000)
+
+
 def test_overlap_of_boxes_by_hand():
     # reference values by hand: [0,10]x[0,10] and [10,20]x[0,10] touch, do not overlap
     a = {"x": 0, "y": 0, "width": 10, "height": 10}
@@ -163,8 +178,8 @@ def test_wide_screens_legend_and_layer_control_apart(plan_dir, browser, screen, 
         bb = sec.bounding_box()
         assert bb is not None and bb["x"] >= 0 and bb["x"] + bb["width"] <= size[0]
     # folding the legend and opening it again keeps them apart
-    page.locator(".siting-legend summary").click()
-    page.locator(".siting-legend summary").click()
+    toggle_legend(page)
+    toggle_legend(page)
     check_controls(page)
     if screen == "short":  # five sections side by side, not one scrolling column
         assert body.evaluate("e => getComputedStyle(e).columnCount") != "1"
@@ -201,7 +216,7 @@ def test_phone_controls_fold_and_never_overlap(plan_dir, browser, tmp_path):
     check_controls(page)
     page.screenshot(path=str(tmp_path / "phone-layers.png"))
     # open the legend: the layer control folds, the legend sits above the year control
-    page.locator(".siting-legend summary").click()
+    toggle_legend(page)
     assert page.locator("details.siting-legend").get_attribute("open") is not None
     assert page.locator(".leaflet-control-layers-expanded").count() == 0
     lg = box_of(page, ".siting-legend")
