@@ -398,8 +398,8 @@ def _book_and_add_rows(
     lbs: np.ndarray,
     ubs: np.ndarray,
     starts: np.ndarray,
-    idx: list[int],
-    val: list[float],
+    idx: list[int] | np.ndarray,
+    val: list[float] | np.ndarray,
 ) -> None:
     """Enter the rows ``books`` ((constraint, its named expressions as ``(e, e.expr)``, its
     variables), in order) in the interface's books as its ``add_constraints`` keeps them,

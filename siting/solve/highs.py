@@ -537,6 +537,8 @@ def _add_flat_rows(opt: Any, direct: list, flat: dict) -> set:
     added."""
     import numpy as np
 
+    from siting.solve.handover import _book_and_add_rows
+
     vmap = opt._pyomo_var_to_solver_var_map
     cols = opt.__dict__.setdefault("_flat_cols", {})
     pools = model_state(opt._model).flat_pools
@@ -570,18 +572,13 @@ def _add_flat_rows(opt: Any, direct: list, flat: dict) -> set:
     opt._sol = None
     if opt._last_results_object is not None:
         opt._last_results_object.solution_loader.invalidate()
-    first = len(opt._pyomo_con_to_solver_con_map)
-    for i, con in enumerate(done):
-        opt._active_constraints[con] = con.expr
-        opt._named_expressions[con] = []
-        opt._vars_referenced_by_con[con] = []
-        opt._pyomo_con_to_solver_con_map[con] = first + i
-        opt._solver_con_to_pyomo_con_map[first + i] = con
-    opt._solver_model.addRows(
-        len(done),
+    # booked as Pyomo's add_constraints books them (no named expressions, and no variable
+    # references to track: the row's variables are all in other rows), in one addRows
+    _book_and_add_rows(
+        opt,
+        [(con, [], []) for con in done],
         np.array(lbs, dtype=float),  # +-inf: HiGHS's own infinity
         np.array(ubs, dtype=float),
-        n,
         np.array(starts, dtype=np.int32),
         np.concatenate(idx).astype(np.int32),
         np.concatenate(val),
