@@ -59,7 +59,10 @@ flows but not the sensitivities.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -899,6 +902,11 @@ def _dispatch_per_bus(
 #: ``n_bus x PTDF_BLOCK`` array of angles).
 PTDF_BLOCK = 512
 
+#: At most this many blocks of :func:`ptdf` are solved at once, each in its own thread
+#: (SuperLU's solve and SciPy's sparse product release Python's lock); fewer when the
+#: process may use fewer cores (:func:`_ptdf_workers`).
+PTDF_MAX_WORKERS = 4
+
 #: An outage whose ``1 - PTDF_k,from + PTDF_k,to`` is below this (in absolute value)
 #: splits its island (:func:`radial_branches`).
 RADIAL_TOL = 1e-8
@@ -967,20 +975,34 @@ def slack_weights(net: DCNetwork, slack: SlackSpec = None) -> np.ndarray:
     return w
 
 
-def _ref_ptdf_columns(net: DCNetwork, rhs: np.ndarray) -> np.ndarray:
+def _ref_ptdf_columns(
+    net: DCNetwork, rhs: np.ndarray, *, bf_kept: Any = None, limit_blas: bool = True
+) -> np.ndarray:
     """``Bf theta`` for ``Bbus theta = rhs`` (theta 0 at the references), without shifts.
 
     ``rhs`` has shape (n_bus, k) [MW]; returns (n_branch, k) [MW]. Rows of ``rhs`` at
-    reference buses are ignored (the reference takes them).
+    reference buses are ignored (the reference takes them). ``bf_kept`` is
+    ``net.Bf[:, net._non_ref()]`` when the caller has it; ``limit_blas=False`` when the
+    caller already holds BLAS to one thread (:func:`_one_blas_thread`).
     """
     keep = net._non_ref()
     out = np.zeros((net.n_branch, rhs.shape[1]))
     if len(keep) and net.n_branch and rhs.shape[1]:
         lu = net._lu()
-        with _one_blas_thread():
+        with _one_blas_thread() if limit_blas else contextlib.nullcontext():
             theta = lu.solve(np.ascontiguousarray(rhs[keep]))
-        out = np.asarray(net.Bf[:, keep] @ theta)
+        out = np.asarray((net.Bf[:, keep] if bf_kept is None else bf_kept) @ theta)
     return out
+
+
+def _ptdf_workers(n_blocks: int) -> int:
+    """Threads for ``n_blocks`` blocks of :func:`ptdf`: at most :data:`PTDF_MAX_WORKERS`
+    and the cores this process may run on."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(PTDF_MAX_WORKERS, cores, n_blocks))
 
 
 def _one_blas_thread():
@@ -1085,14 +1107,12 @@ def ptdf(
     need = np.flatnonzero(~is_ref[cols])
     if ref_ptdf is not None and ref_ptdf.shape != (m, n):
         raise DCFlowError(f"ref_ptdf has shape {ref_ptdf.shape}; expected ({m}, {n})")
-    for start in range(0, len(need), PTDF_BLOCK):
-        block = need[start : start + PTDF_BLOCK]
-        if ref_ptdf is not None:
+    blocks = [need[s : s + PTDF_BLOCK] for s in range(0, len(need), PTDF_BLOCK)]
+    if ref_ptdf is not None:
+        for block in blocks:
             out[:, block] = ref_ptdf[:, cols[block]]
-            continue
-        rhs = np.zeros((n, len(block)))
-        rhs[cols[block], np.arange(len(block))] = 1.0
-        out[:, block] = _ref_ptdf_columns(net, rhs)
+    elif blocks:
+        _solve_ptdf_blocks(net, cols, blocks, out)
     # distributed (or moved) slack: minus the flow of the slack's own withdrawal pattern
     moved = np.flatnonzero(w[net.ref_idx] < 1.0)  # islands whose slack is not the reference
     if len(moved):
@@ -1108,6 +1128,39 @@ def ptdf(
             if len(hit):
                 out[:, hit] -= v[:, [j]]
     return out
+
+
+def _solve_ptdf_blocks(
+    net: DCNetwork, cols: np.ndarray, blocks: list[np.ndarray], out: np.ndarray
+) -> None:
+    """Fill ``out[:, block]`` with the reference-slack PTDF columns ``cols[block]`` of each
+    block (:func:`ptdf`), solving up to :func:`_ptdf_workers` blocks at once.
+
+    Each block is the same solve whichever thread runs it, so the result is the same bit
+    for bit as one block after another (a test checks this); a 2,000-bus grid's full PTDF
+    took 0.25 s one block at a time and 0.14 s on 2 threads, ACTIVSg10k's 8.4 s and 4.1 s
+    (2 cores). BLAS is held to one thread for the whole (its limit is the process's, so it
+    is set once here, not per block by each thread).
+    """
+    n = net.n_bus
+    keep = net._non_ref()
+    net._lu()  # (factored once, here, before the threads share it)
+    bf_kept = net.Bf[:, keep] if len(keep) else None
+
+    def solve(block: np.ndarray) -> None:
+        rhs = np.zeros((n, len(block)))
+        rhs[cols[block], np.arange(len(block))] = 1.0
+        out[:, block] = _ref_ptdf_columns(net, rhs, bf_kept=bf_kept, limit_blas=False)
+
+    workers = _ptdf_workers(len(blocks))
+    with _one_blas_thread():
+        if workers == 1:
+            for block in blocks:
+                solve(block)
+            return
+        with ThreadPoolExecutor(workers, thread_name_prefix="siting-ptdf") as pool:
+            for done in [pool.submit(solve, block) for block in blocks]:
+                done.result()
 
 
 def radial_branches(
