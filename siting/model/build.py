@@ -40,8 +40,8 @@ from siting.model.compute import add_compute
 from siting.model.data import ModelData
 from siting.model.flex import add_flex
 from siting.model.grid import add_grid
-from siting.model.metrics import add_metrics
-from siting.model.objective import add_objective
+from siting.model.metrics import add_metric_expressions, add_metrics
+from siting.model.objective import add_objective, build_cost_sums
 from siting.model.onsite import add_onsite
 from siting.model.pacts import add_pacts
 from siting.model.policy import add_policy
@@ -69,17 +69,18 @@ def build_model(
     baseline_usd
         Present value of the grid's dispatch cost without campuses [USD], subtracted so the
         energy part counts only what campuses add; or a function that returns it, called
-        once every family before the metrics and the objective is built (a grid baseline
-        still being solved beside this build, :class:`siting.pipeline.GridBaseline`, is
-        waited for only then).
+        once every family and the metric expressions are built, before ``co2_t`` and the
+        objective (a grid baseline still being solved beside this build,
+        :class:`siting.pipeline.GridBaseline`, is waited for only then).
     baseline_co2_t
         The grid's emissions over the planning horizon without campuses [t CO2], subtracted
         so the ``co2_t`` metric counts only what campuses add; or a function that returns
         it (as ``baseline_usd``).
     meanwhile
-        Called with the model once every family before the metrics and the objective is
-        built, before the baseline is read (the pipeline hands the model to HiGHS there,
-        while the grid baseline is still being solved).
+        Called with the model once every family and the metric expressions are built
+        (:func:`siting.model.metrics.add_metric_expressions`), before ``co2_t``, the caps
+        and the objective, and before the baseline is read (the pipeline hands the model to
+        HiGHS there, while the grid baseline is still being solved).
 
     Returns
     -------
@@ -97,10 +98,12 @@ def build_model(
     add_grid(m, d)
     add_water(m, d)
     add_policy(m, d)
+    add_metric_expressions(m, d)  # (no rows, and no baseline: built before the wait)
     if meanwhile is not None:
         meanwhile(m)
+    sums = build_cost_sums(m, d)  # (no component, and no baseline: built before the wait)
     usd = baseline_usd() if callable(baseline_usd) else baseline_usd
     co2_t = baseline_co2_t() if callable(baseline_co2_t) else baseline_co2_t
     add_metrics(m, d, co2_t)
-    add_objective(m, d, usd)
+    add_objective(m, d, usd, sums)
     return m

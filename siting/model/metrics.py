@@ -38,8 +38,10 @@ METRICS = {
 }
 
 
-def add_metrics(m: pyo.ConcreteModel, d: ModelData, baseline_co2_t: float = 0.0) -> None:
-    """Add the metric expressions and the caps (see the module docstring)."""
+def add_metric_expressions(m: pyo.ConcreteModel, d: ModelData) -> None:
+    """Add the metric expressions that need no grid baseline: ``water_use_m3_per_day`` and,
+    with the grid modelled, ``co2_system_t`` (see the module docstring). No rows, so
+    :func:`siting.model.build_model` adds them before it waits for the baseline."""
     onsite_water = m.component("onsite_water_m3_per_day")
     m.water_use_m3_per_day = pyo.Expression(
         m.T,
@@ -48,19 +50,6 @@ def add_metrics(m: pyo.ConcreteModel, d: ModelData, baseline_co2_t: float = 0.0)
             + (onsite_water[t] if onsite_water is not None else 0.0)
         ),
     )
-    if d.caps.water_cap_m3_per_day is not None:
-        over = elastic.slack(
-            m, "water_cap_over_m3_per_day", m.T, "m3/day", "campus water cap exceeded"
-        )
-        cap = float(d.caps.water_cap_m3_per_day)
-        m.water_cap = pyo.Constraint(
-            m.T,
-            rule=lambda m, t: (
-                m.water_use_m3_per_day[t] <= cap + over[t]
-                if _variable(m.water_use_m3_per_day[t])
-                else pyo.Constraint.Skip
-            ),
-        )
     if m.component("p") is not None:
         co2 = (
             d.grid.gens["co2_t_per_mwh"].astype(float).to_dict()
@@ -75,6 +64,28 @@ def add_metrics(m: pyo.ConcreteModel, d: ModelData, baseline_co2_t: float = 0.0)
                 hours[h] * co2[g] * m.p[g, t, h] for h in m.H if hours[h] > 0 for g in emitting
             ),
         )
+
+
+def add_metrics(m: pyo.ConcreteModel, d: ModelData, baseline_co2_t: float = 0.0) -> None:
+    """Add the metric expressions (:func:`add_metric_expressions`, when not yet added) and
+    ``co2_t`` (which subtracts ``baseline_co2_t`` [t CO2]), and the caps (see the module
+    docstring)."""
+    if m.component("water_use_m3_per_day") is None:
+        add_metric_expressions(m, d)
+    if d.caps.water_cap_m3_per_day is not None:
+        over = elastic.slack(
+            m, "water_cap_over_m3_per_day", m.T, "m3/day", "campus water cap exceeded"
+        )
+        cap = float(d.caps.water_cap_m3_per_day)
+        m.water_cap = pyo.Constraint(
+            m.T,
+            rule=lambda m, t: (
+                m.water_use_m3_per_day[t] <= cap + over[t]
+                if _variable(m.water_use_m3_per_day[t])
+                else pyo.Constraint.Skip
+            ),
+        )
+    if m.component("co2_system_t") is not None:
         years = [float(v) for v in d.horizon.period_years]
         onsite_co2 = m.component("onsite_co2_t")
         m.co2_t = pyo.Expression(

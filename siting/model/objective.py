@@ -44,6 +44,8 @@ are about 1e3. :func:`siting.solve.highs.solve` reports the objective and bound 
 
 from __future__ import annotations
 
+from typing import Any
+
 import pyomo.environ as pyo
 
 from siting.core.errors import SitingError
@@ -128,8 +130,12 @@ def cost_split(costs_usd: dict[str, float]) -> dict[str, float]:
     }
 
 
-def add_objective(m: pyo.ConcreteModel, d: ModelData, baseline_usd: float = 0.0) -> None:
-    """Add the cost parts and the objective (see the module docstring)."""
+def build_cost_sums(m: pyo.ConcreteModel, d: ModelData) -> dict[str, Any]:
+    """The campus cost parts that are long sums over sites and years (``capex``,
+    ``cooling_capex``, ``site_fixed``, ``zone_bonus``) as Pyomo expressions [USD, present
+    value], for :func:`add_objective`. They add no component to the model, and need no
+    grid baseline, so :func:`siting.model.build_model` builds them before it waits for
+    one."""
     df = [float(v) for v in d.horizon.capex_df]
     land = d.campus.site["land_usd_per_mw"].to_dict()
     fixed = (d.campus.site["fixed_cost_usd"] + d.campus.site["interconnect_usd"]).to_dict()
@@ -150,6 +156,19 @@ def add_objective(m: pyo.ConcreteModel, d: ModelData, baseline_usd: float = 0.0)
     parts["zone_bonus"] = -pyo.quicksum(
         df[t] * d.campus.zone_bonus_usd_per_mw * m.new[s, t] for s in zoned for t in m.T
     )
+    return parts
+
+
+def add_objective(
+    m: pyo.ConcreteModel,
+    d: ModelData,
+    baseline_usd: float = 0.0,
+    cost_sums: dict[str, Any] | None = None,
+) -> None:
+    """Add the cost parts and the objective (see the module docstring); ``cost_sums`` is
+    :func:`build_cost_sums`'s (built here when None); ``baseline_usd`` [USD] as
+    :func:`siting.model.build_model`'s."""
+    parts = dict(build_cost_sums(m, d) if cost_sums is None else cost_sums)
     parts["pipelines"] = m.pipeline_cost_npv
     parts["water"] = m.water_cost_npv
     parts["grid_upgrades"] = m.upgrade_cost_npv
