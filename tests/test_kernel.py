@@ -267,6 +267,49 @@ def test_a_feasibility_cut_is_what_the_network_can_host():
     assert c.rhs / c.coefs[0] <= 70.0
 
 
+def test_a_rays_rows_read_alone_give_the_whole_matrixs_products(small_ptdf):
+    # _farkas_proofs reads from HiGHS only the rows a ray uses (getRowsEntries) and the
+    # bounds as arrays (getRows, getCols), not the whole LP (getLp, whose fields come as
+    # Python lists: 20 s a run on L). On the small grid's model as handed to HiGHS, for rays
+    # on a few rows, A' y from those rows alone must equal A' y from getLp's whole matrix bit
+    # for bit, and the bounds getLp's.
+    import highspy
+    import scipy.sparse as sp
+
+    prep = prepare(small_ptdf)
+    d = prep.data
+    m = build_model(d, baseline_usd=prep.baseline_usd, baseline_co2_t=prep.baseline_co2_t)
+    _relax(m)
+    assert solve(m, mip_gap=0.0).status == "optimal"
+    h = model_state(m).highs_solver._solver_model
+    lp = h.getLp()
+    mat = lp.a_matrix_
+    parts = (np.asarray(mat.value_), np.asarray(mat.index_), np.asarray(mat.start_))
+    shape = (lp.num_col_, lp.num_row_)
+    whole = (
+        sp.csc_matrix(parts, shape=shape)
+        if mat.format_ == highspy.MatrixFormat.kRowwise
+        else sp.csr_matrix(parts, shape=shape)
+    )
+    assert whole.nnz > 1000
+    rng = np.random.default_rng(7)
+    for k in (1, 5, 40, lp.num_row_):
+        y = np.zeros(lp.num_row_)
+        rows = rng.choice(lp.num_row_, size=k, replace=False)
+        y[rows] = rng.normal(size=k) * 10.0 ** rng.integers(-6, 4, size=k)
+        part = kernel._transposed_rows(h, kernel._ray_support(y), lp.num_col_, lp.num_row_)
+        # (as _cut_from_ray scales and trims the ray before the product)
+        ymax = np.abs(y).max()
+        kept = np.where(np.abs(y) > kernel.RAY_TOL * ymax, y, 0.0) / ymax
+        assert np.count_nonzero(kept) == len(kernel._ray_support(y))
+        assert np.array_equal(part @ kept, whole @ kept)
+    n_row, n_col = lp.num_row_, lp.num_col_
+    _st, _n, lower, upper, _nz = h.getRows(n_row, np.arange(n_row, dtype=np.int32))
+    assert np.array_equal(lower, lp.row_lower_) and np.array_equal(upper, lp.row_upper_)
+    _st, _n, _c, lo, up, _nz = h.getCols(n_col, np.arange(n_col, dtype=np.int32))
+    assert np.array_equal(lo, lp.col_lower_) and np.array_equal(up, lp.col_upper_)
+
+
 @pytest.fixture(scope="module")
 def optimum_capacities(small) -> tuple[float, dict]:
     """The angle form's optimum (every limit in the model, gap 0): objective, and the value

@@ -55,7 +55,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyomo.environ as pyo
@@ -281,6 +281,41 @@ CUT_MARGIN = 1e-6
 RAY_TOL = 1e-9
 
 
+def _ray_support(y: np.ndarray) -> np.ndarray:
+    """The rows a ray ``y`` keeps in :func:`_cut_from_ray` (above :data:`RAY_TOL` of its
+    largest entry), ascending."""
+    ymax = float(np.abs(y).max()) if y.size else 0.0
+    if ymax <= 0.0:
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(np.abs(y) > RAY_TOL * ymax)
+
+
+def _transposed_rows(h: Any, rows: np.ndarray, n_col: int, n_row: int) -> sp.csc_matrix:
+    """``A'`` of HiGHS's LP ``h`` with only ``rows`` (ascending) filled in, shape
+    ``(n_col, n_row)``: what ``A' y`` needs of ``A`` for a ``y`` that is 0 elsewhere.
+
+    Read with ``getRowsEntries`` (numpy arrays) instead of the whole matrix. ``A' y`` sums
+    each column's terms row by row in ascending order, as the whole matrix's product does
+    (HiGHS keeps each column's rows in the order they were added), and the rows left out add
+    only zeros: the same figures.
+    """
+    import scipy.sparse as sp
+
+    rows = np.asarray(rows, dtype=np.int32)
+    counts = np.zeros(n_row, dtype=np.int64)
+    if len(rows):
+        _st, start, index, value = h.getRowsEntries(len(rows), rows)
+        start = np.asarray(start, dtype=np.int64)
+        counts[rows] = np.diff(np.append(start, len(index)))
+    else:
+        index, value = np.zeros(0, dtype=np.int32), np.zeros(0)
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    return sp.csc_matrix(
+        (np.asarray(value, dtype=float), np.asarray(index, dtype=np.int32), indptr),
+        shape=(n_col, n_row),
+    )
+
+
 def _cut_from_ray(
     a_t: sp.spmatrix,
     y: np.ndarray,
@@ -351,7 +386,6 @@ def _farkas_proofs(
     computed with the rows' original bounds, so it holds for the model as it is.
     """
     import highspy
-    import scipy.sparse as sp
 
     opt = model_state(m).highs_solver
     if opt is None:
@@ -364,18 +398,16 @@ def _farkas_proofs(
         if row is not None:
             where.setdefault(key, []).append(row)
     row_key = {row: key for key, rs in where.items() for row in rs}
-    lp = h.getLp()
-    lower, upper = np.array(lp.row_lower_), np.array(lp.row_upper_)
-    mat = lp.a_matrix_
-    parts = (np.asarray(mat.value_), np.asarray(mat.index_), np.asarray(mat.start_))
-    if mat.format_ == highspy.MatrixFormat.kRowwise:
-        a_t = sp.csc_matrix(parts, shape=(lp.num_col_, lp.num_row_))
-    else:
-        a_t = sp.csr_matrix(parts, shape=(lp.num_col_, lp.num_row_))
+    n_row, n_col = int(h.getNumRow()), int(h.getNumCol())
+    # the bounds as numpy arrays straight from HiGHS (getLp() copies the whole LP, and its
+    # fields come to Python as lists: on L, 2 s a proof, 20 s a run)
+    _st, _n, lower, upper, _nz = h.getRows(n_row, np.arange(n_row, dtype=np.int32))
+    _st, _n, _cost, col_lo, col_up, _nz = h.getCols(n_col, np.arange(n_col, dtype=np.int32))
+    lower, upper = np.array(lower, dtype=float), np.array(upper, dtype=float)
+    col_bounds = (np.asarray(col_lo, dtype=float), np.asarray(col_up, dtype=float))
     lifted: list[tuple[int, float, float]] = []
-    pinned = np.zeros(lp.num_col_, dtype=bool)
+    pinned = np.zeros(n_col, dtype=bool)
     pinned[_columns(opt, pinned_vars)] = True
-    col_bounds = (np.asarray(lp.col_lower_), np.asarray(lp.col_upper_))
     out: dict = {}
     cuts: list[FeasibilityCut] = []
     _st, quiet = h.getOptionValue("output_flag")
@@ -390,6 +422,7 @@ def _farkas_proofs(
             if not has:
                 break
             ray = np.asarray(ray, dtype=float)
+            a_t = _transposed_rows(h, _ray_support(ray), n_col, n_row)
             cut = _cut_from_ray(a_t, ray, (lower, upper), col_bounds, pinned)
             if cut is not None and not any(_same(cut, c) for c in cuts):
                 cuts.append(cut)
