@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import weakref
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -1116,18 +1117,42 @@ def ptdf(
     # distributed (or moved) slack: minus the flow of the slack's own withdrawal pattern
     moved = np.flatnonzero(w[net.ref_idx] < 1.0)  # islands whose slack is not the reference
     if len(moved):
-        rhs = np.zeros((n, len(moved)))
-        for j, i in enumerate(moved):
-            members = net.island == i
-            rhs[members, j] = w[members]
-        # (m, n_moved): PTDF_ref @ w_island
-        v = ref_ptdf @ rhs if ref_ptdf is not None else _ref_ptdf_columns(net, rhs)
+        v = _slack_pattern_flows(net, w, moved, ref_ptdf)
         col_island = net.island[cols]
         for j, i in enumerate(moved):
             hit = np.flatnonzero(col_island == i)
             if len(hit):
                 out[:, hit] -= v[:, [j]]
     return out
+
+
+def _slack_pattern_flows(
+    net: DCNetwork, w: np.ndarray, moved: np.ndarray, ref_ptdf: np.ndarray | None
+) -> np.ndarray:
+    """The flows of each moved island's slack withdrawal pattern, ``PTDF_ref @ w_island``,
+    shape (n_branch, len(moved)) [MW/MW] (:func:`ptdf`).
+
+    With ``ref_ptdf`` the product is kept on ``net`` for that very matrix and weights: a
+    caller that asks for a large grid's columns block by block (why-here's headroom on
+    case9241pegase: 0.2 s a block, 1.8 s a plan) pays for it once.
+    """
+    key = w.tobytes()
+    kept = net._cache.get("slack_pattern_flows")
+    if ref_ptdf is not None and kept is not None:
+        ref_kept, w_kept, v_kept = kept
+        if ref_kept() is ref_ptdf and w_kept == key:
+            return v_kept
+    n = net.n_bus
+    rhs = np.zeros((n, len(moved)))
+    for j, i in enumerate(moved):
+        members = net.island == i
+        rhs[members, j] = w[members]
+    if ref_ptdf is None:
+        return _ref_ptdf_columns(net, rhs)
+    v = ref_ptdf @ rhs
+    v.setflags(write=False)
+    net._cache["slack_pattern_flows"] = (weakref.ref(ref_ptdf), key, v)
+    return v
 
 
 def _solve_ptdf_blocks(

@@ -477,6 +477,41 @@ def test_islands_ptdf_per_island() -> None:
         ptdf(dcn, buses=["2"], ref_ptdf=H[:, :3])
 
 
+def test_spread_slack_columns_block_by_block_reuse_the_slacks_flows() -> None:
+    """Asked block by block from the reference PTDF with a spread slack (why-here's headroom
+    on a large grid), the slack's own withdrawal flows ``PTDF_ref @ w`` are computed once
+    for the same matrix and weights, not per block, and the blocks are the whole matrix's
+    columns bit for bit; other weights are computed afresh (the loop above checks their
+    values)."""
+
+    class Counting(np.ndarray):
+        products = 0
+
+        def __matmul__(self, other):
+            Counting.products += 1
+            return np.asarray(self) @ other
+
+    g = _grid(
+        buses=[("1", 3, 0.0), ("2", 1, 0.0), ("3", 1, 0.0), ("5", 3, 0.0), ("6", 1, 0.0)],
+        branches=[
+            ("a", "1", "2", 0.1, 100.0, 100.0),
+            ("b", "1", "3", 0.2, 100.0, 100.0),
+            ("c", "2", "3", 0.2, 100.0, 100.0),
+            ("e", "5", "6", 0.05, 100.0, 100.0),
+        ],
+    )
+    dcn = dc_network(g)
+    ref = ptdf(dcn).view(Counting)
+    slack = {"2": 0.3, "3": 0.7, "6": 1.0}
+    whole = ptdf(dcn, slack)
+    blocks = [ptdf(dcn, slack, buses=b, ref_ptdf=ref) for b in (["1", "2"], ["3"], ["5", "6"])]
+    assert Counting.products == 1
+    assert np.array_equal(np.asarray(np.hstack(blocks)), ptdf(dcn, slack, ref_ptdf=ref))
+    np.testing.assert_allclose(np.hstack(blocks), whole, rtol=1e-12, atol=1e-15)
+    ptdf(dcn, {"2": 1.0, "6": 1.0}, buses=["1"], ref_ptdf=ref)
+    assert Counting.products == 2
+
+
 def test_ptdf_errors() -> None:
     dcn = dc_network(triangle())
     with pytest.raises(DCFlowError, match="slack bus.* not in the grid: '9'"):
