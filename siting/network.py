@@ -1101,19 +1101,21 @@ def ptdf(
             unknown = [b for b, c in zip(buses, cols, strict=True) if c < 0]
             raise DCFlowError(f"bus(es) not in the grid: {_few(unknown)}")
     w = slack_weights(net, slack)
-    out = np.zeros((m, len(cols)))
-    is_ref = np.zeros(n, dtype=bool)
-    is_ref[net.ref_idx] = True
-    # single-slack (reference) columns, block by block of unit injections
-    need = np.flatnonzero(~is_ref[cols])
     if ref_ptdf is not None and ref_ptdf.shape != (m, n):
         raise DCFlowError(f"ref_ptdf has shape {ref_ptdf.shape}; expected ({m}, {n})")
-    blocks = [need[s : s + PTDF_BLOCK] for s in range(0, len(need), PTDF_BLOCK)]
     if ref_ptdf is not None:
-        for block in blocks:
-            out[:, block] = ref_ptdf[:, cols[block]]
-    elif blocks:
-        _solve_ptdf_blocks(net, cols, blocks, out)
+        # single-slack (reference) columns: a copy of them (a reference bus's is 0 in it, as
+        # below), in one gather
+        out = np.ascontiguousarray(ref_ptdf[:, cols], dtype=float)
+    else:
+        out = np.zeros((m, len(cols)))
+        is_ref = np.zeros(n, dtype=bool)
+        is_ref[net.ref_idx] = True
+        # single-slack (reference) columns, block by block of unit injections
+        need = np.flatnonzero(~is_ref[cols])
+        blocks = [need[s : s + PTDF_BLOCK] for s in range(0, len(need), PTDF_BLOCK)]
+        if blocks:
+            _solve_ptdf_blocks(net, cols, blocks, out)
     # distributed (or moved) slack: minus the flow of the slack's own withdrawal pattern
     moved = np.flatnonzero(w[net.ref_idx] < 1.0)  # islands whose slack is not the reference
     if len(moved):

@@ -459,12 +459,19 @@ def _why_here(
 
 
 def _why_not_kept(
-    sid: str, f: _Features, chosen_mw: dict[str, float], sc: pd.DataFrame, med: dict[str, float]
+    sid: str,
+    f: _Features,
+    chosen_mw: dict[str, float],
+    sc: pd.DataFrame,
+    med: dict[str, float],
+    median_mw: float | None = None,
 ) -> str:
     """Why kept, unchosen candidate ``sid`` lost: its unit cost against the dearest chosen
-    site's at the same MW, or else its worst figure against the chosen sites' median."""
-    r = _site_row(f.table, sid)
-    ref_mw = min(f.max_it_mw[sid], float(np.median(list(chosen_mw.values())))) if chosen_mw else 0.0
+    site's at the same MW, or else its worst figure against the chosen sites' median.
+    ``median_mw`` is the chosen sites' median size [MW] (computed here when None)."""
+    if median_mw is None and chosen_mw:
+        median_mw = float(np.median(list(chosen_mw.values())))
+    ref_mw = min(f.max_it_mw[sid], median_mw) if chosen_mw and median_mw is not None else 0.0
     if ref_mw <= 0:
         return "kept, but the plan builds no site"
     unit = f.unit_usd_per_mw(ref_mw, [sid, *chosen_mw])
@@ -483,7 +490,9 @@ def _why_not_kept(
     first = next(iter(row.items()), None)
     if first is not None and first[1] < 0:
         c = first[0]
-        fact = _fact(c, r, med[c]).replace("a median of", "the chosen sites' median of")
+        fact = _fact(c, _site_row(f.table, sid), med[c]).replace(
+            "a median of", "the chosen sites' median of"
+        )
         return f"{head}, but {fact}"
     return head + "; it lost on what unit costs leave out (grid flows, phasing, shares)"
 
@@ -582,7 +591,7 @@ def explain(
         elif status == "screened_out":  # the screening rule in words (candidates.generate)
             why_not.append(str(r.get("reason", "screened out")))
         elif s in f.a_usd_per_mw and chosen:
-            why_not.append(_why_not_kept(s, f, chosen_mw, sc_c, med_c))
+            why_not.append(_why_not_kept(s, f, chosen_mw, sc_c, med_c, ref))
         else:
             why_not.append(str(r.get("reason", "not economic in this plan")))
         unit_c.append(
