@@ -310,6 +310,48 @@ def test_a_rays_rows_read_alone_give_the_whole_matrixs_products(small_ptdf):
     assert np.array_equal(lo, lp.col_lower_) and np.array_equal(up, lp.col_upper_)
 
 
+def test_a_solutions_flows_split_by_what_changes_are_ptdf_times_its_injections(
+    small_ptdf, monkeypatch
+):
+    # flows_numpy keeps the constant injections' flows and the generators' buses' PTDF
+    # columns per model, and takes the draws through their buses' columns. Reference: the
+    # whole PTDF times every bus's injection, summed here from the variables' values one by
+    # one (the textbook DC flow, f = PTDF p + the phase shifts' flows).
+    import pyomo.environ as pyo
+
+    from siting.model.grid import injection_maps
+    from siting.solve import lazy
+
+    prep = prepare(small_ptdf)
+    d = prep.data
+    m = build_model(d, baseline_usd=prep.baseline_usd, baseline_co2_t=prep.baseline_co2_t)
+    _relax(m)
+    assert solve(m, mip_gap=0.0).status == "optimal"
+    got = lazy.flows_numpy(m, d)
+    tab = model_state(m).flow_tables
+    nb = len(d.grid.network.bus_ids)
+    assert tab is not None and tab["gen_ptdf"] is not None and tab["gen_ptdf"].shape[1] < nb / 2
+    pt, mp = model_state(m).ptdf_form, injection_maps(m)
+    drawn = 0.0
+    for (t, h), flows in got.items():
+        inj = np.array(pt.const_inj[t, h], dtype=float)
+        for g, b in zip(mp["gens"], mp["gen_bus"], strict=True):
+            inj[b] += pyo.value(m.p[g, t, h])
+        coefs = mp["coef_peak"] if pt.peak_h[h] else mp["coef_typ"]
+        for (name, s, k), b, c in zip(mp["caps"], mp["cap_bus"], coefs, strict=True):
+            mw = c * (m.component(name)[s, k, t].value or 0.0)
+            inj[b] -= mw
+            drawn += abs(mw)
+        for (name, s), b, c in zip(mp["relief"], mp["relief_bus"], mp["relief_coef"], strict=True):
+            inj[b] += c * (m.component(name)[s, t, h].value or 0.0)
+        np.testing.assert_allclose(flows, pt.ptdf @ inj + pt.pfinj, rtol=1e-9, atol=1e-6)
+    assert drawn > 100.0  # (the campuses draw: the draws' columns were used)
+    # the draws through the whole PTDF (as when many buses draw) give the same flows
+    monkeypatch.setattr(lazy, "DRAW_COLUMNS_MAX_SHARE", 0.0)
+    for key, flows in lazy.flows_numpy(m, d).items():
+        np.testing.assert_allclose(flows, got[key], rtol=1e-12, atol=1e-9)
+
+
 @pytest.fixture(scope="module")
 def optimum_capacities(small) -> tuple[float, dict]:
     """The angle form's optimum (every limit in the model, gap 0): objective, and the value

@@ -151,6 +151,10 @@ class ModelState:
     #: injects (``gens, gen_bus, caps, cap_bus, coef_peak, coef_typ, relief, relief_bus,
     #: relief_coef``); written once by ``grid.injection_maps`` (its cache).
     inj_maps: dict[str, Any] | None = None
+    #: What the lazy loop's flows keep per model (``solve.lazy._flow_tables``): the flows of
+    #: the constant injections per (period, snapshot), and the PTDF's columns at the
+    #: generators' buses; written and read by ``solve.lazy``.
+    flow_tables: dict[str, Any] | None = None
     #: Variable lists whose values are read in bulk {key: list of Pyomo variables}: the
     #: dispatch, cooling capacities and relief per (period, snapshot) of the lazy loop's
     #: flows and the approximation's anchor; written and read by ``solve.lazy``.
