@@ -62,7 +62,7 @@ from __future__ import annotations
 import contextlib
 import os
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,6 +83,7 @@ __all__ = [
     "dc_flow",
     "dc_network",
     "injections_from_grid",
+    "kept_columns",
     "loading_pct",
     "lodf",
     "post_outage_flows",
@@ -1138,23 +1139,42 @@ def _slack_pattern_flows(
     caller that asks for a large grid's columns block by block (why-here's headroom on
     case9241pegase: 0.2 s a block, 1.8 s a plan) pays for it once.
     """
-    key = w.tobytes()
-    kept = net._cache.get("slack_pattern_flows")
-    if ref_ptdf is not None and kept is not None:
-        ref_kept, w_kept, v_kept = kept
-        if ref_kept() is ref_ptdf and w_kept == key:
-            return v_kept
-    n = net.n_bus
-    rhs = np.zeros((n, len(moved)))
+    rhs = np.zeros((net.n_bus, len(moved)))
     for j, i in enumerate(moved):
         members = net.island == i
         rhs[members, j] = w[members]
     if ref_ptdf is None:
         return _ref_ptdf_columns(net, rhs)
-    v = ref_ptdf @ rhs
-    v.setflags(write=False)
-    net._cache["slack_pattern_flows"] = (weakref.ref(ref_ptdf), key, v)
-    return v
+    return _kept(net, "slack_pattern_flows", ref_ptdf, w.tobytes(), lambda: ref_ptdf @ rhs)
+
+
+def _kept(
+    net: DCNetwork, name: str, ref_ptdf: np.ndarray, key: bytes, make: Callable[[], np.ndarray]
+) -> np.ndarray:
+    """``make()``, read-only, kept on ``net`` under ``name`` for the matrix ``ref_ptdf``
+    (held weakly) and ``key``: the last one made is returned while both are the same."""
+    kept = net._cache.get(name)
+    if kept is not None and kept[0]() is ref_ptdf and kept[1] == key:
+        return kept[2]
+    out = make()
+    out.setflags(write=False)
+    net._cache[name] = (weakref.ref(ref_ptdf), key, out)
+    return out
+
+
+def kept_columns(net: DCNetwork, ref_ptdf: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """``ref_ptdf[:, positions]`` (bus positions), contiguous and read-only, kept on ``net``
+    for that matrix and those buses, so that the models built on one PTDF share it (the
+    lazy loop's generator columns: 185 MB on case9241pegase, and a run builds several
+    models) [MW/MW]."""
+    positions = np.asarray(positions, dtype=np.int64)
+    return _kept(
+        net,
+        "kept_columns",
+        ref_ptdf,
+        positions.tobytes(),
+        lambda: np.ascontiguousarray(ref_ptdf[:, positions]),
+    )
 
 
 def _solve_ptdf_blocks(

@@ -430,13 +430,10 @@ def test_radial_spur_has_no_lodf() -> None:
     assert np.isnan(post_outage_flows(np.ones(4), L, 3)).all()
 
 
-def test_islands_ptdf_per_island() -> None:
-    """Two islands: the triangle (reference 1) and a pair 5-6 (reference 5, the type-3
-    bus) joined by e (x 0.05). A column touches only its island's branches; a slack bus
-    named in one island leaves the other on its reference; a list across both islands
-    is normalised per island.
-    """
-    g = _grid(
+def _two_islands() -> Grid:
+    """The triangle (reference 1) and a pair 5-6 (reference 5, the type-3 bus) joined by e
+    (x 0.05)."""
+    return _grid(
         buses=[("1", 3, 0.0), ("2", 1, 0.0), ("3", 1, 0.0), ("5", 3, 0.0), ("6", 1, 0.0)],
         branches=[
             ("a", "1", "2", 0.1, 100.0, 100.0),
@@ -445,7 +442,15 @@ def test_islands_ptdf_per_island() -> None:
             ("e", "5", "6", 0.05, 100.0, 100.0),
         ],
     )
-    dcn = dc_network(g)
+
+
+def test_islands_ptdf_per_island() -> None:
+    """Two islands: the triangle (reference 1) and a pair 5-6 (reference 5, the type-3
+    bus) joined by e (x 0.05). A column touches only its island's branches; a slack bus
+    named in one island leaves the other on its reference; a list across both islands
+    is normalised per island.
+    """
+    dcn = dc_network(_two_islands())
     assert dcn.n_islands == 2
     H = ptdf(dcn)
     np.testing.assert_allclose(H[:3, :3], PTDF_TRIANGLE, atol=1e-12)
@@ -491,16 +496,7 @@ def test_spread_slack_columns_block_by_block_reuse_the_slacks_flows() -> None:
             Counting.products += 1
             return np.asarray(self) @ other
 
-    g = _grid(
-        buses=[("1", 3, 0.0), ("2", 1, 0.0), ("3", 1, 0.0), ("5", 3, 0.0), ("6", 1, 0.0)],
-        branches=[
-            ("a", "1", "2", 0.1, 100.0, 100.0),
-            ("b", "1", "3", 0.2, 100.0, 100.0),
-            ("c", "2", "3", 0.2, 100.0, 100.0),
-            ("e", "5", "6", 0.05, 100.0, 100.0),
-        ],
-    )
-    dcn = dc_network(g)
+    dcn = dc_network(_two_islands())
     ref = ptdf(dcn).view(Counting)
     slack = {"2": 0.3, "3": 0.7, "6": 1.0}
     whole = ptdf(dcn, slack)

@@ -464,14 +464,12 @@ def _why_not_kept(
     chosen_mw: dict[str, float],
     sc: pd.DataFrame,
     med: dict[str, float],
-    median_mw: float | None = None,
+    median_mw: float,
 ) -> str:
     """Why kept, unchosen candidate ``sid`` lost: its unit cost against the dearest chosen
     site's at the same MW, or else its worst figure against the chosen sites' median.
-    ``median_mw`` is the chosen sites' median size [MW] (computed here when None)."""
-    if median_mw is None and chosen_mw:
-        median_mw = float(np.median(list(chosen_mw.values())))
-    ref_mw = min(f.max_it_mw[sid], median_mw) if chosen_mw and median_mw is not None else 0.0
+    ``median_mw`` is the chosen sites' median size [MW] (read when some site is chosen)."""
+    ref_mw = min(f.max_it_mw[sid], median_mw) if chosen_mw else 0.0
     if ref_mw <= 0:
         return "kept, but the plan builds no site"
     unit = f.unit_usd_per_mw(ref_mw, [sid, *chosen_mw])

@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 import operator
 import time
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -39,7 +38,7 @@ from siting.model.data import ModelData, checked_outages
 from siting.model.evaluate import value_of
 from siting.model.grid import injection_maps
 from siting.model.state import model_state
-from siting.network import post_outage_flows
+from siting.network import kept_columns, post_outage_flows
 from siting.solve import told
 from siting.solve.highs import SolveResult, has_free_integers, set_mip_start
 
@@ -162,7 +161,8 @@ def _flow_tables(m: pyo.ConcreteModel, d: ModelData) -> dict[str, Any]:
     the (period, snapshot) pairs in order, ``base`` the flows of the constant injections and
     the phase shifts (n_branch x len(keys)) [MW], and, where the generators sit at few of
     the buses, ``gen_ptdf`` the PTDF's columns at their buses (n_branch x n_gen_bus)
-    [MW/MW] with ``gen_slot`` each generator's column (else None)."""
+    [MW/MW] (:func:`siting.network.kept_columns`, shared by the models on one PTDF), else
+    the whole PTDF, with ``gen_slot`` each generator's column."""
     st = model_state(m)
     pt = st.ptdf_form
     got = st.flow_tables
@@ -179,29 +179,12 @@ def _flow_tables(m: pyo.ConcreteModel, d: ModelData) -> dict[str, Any]:
         "tables": pt,
         "keys": keys,
         "base": pt.ptdf @ const + pt.pfinj[:, None],
-        "gen_ptdf": _gen_columns(pt.ptdf, gen_buses) if few else None,
-        "gen_slot": gen_slot.astype(np.int64) if few else None,
+        # (else the whole PTDF, each generator at its bus's column)
+        "gen_ptdf": kept_columns(d.grid.network, pt.ptdf, gen_buses) if few else pt.ptdf,
+        "gen_slot": gen_slot.astype(np.int64) if few else mp["gen_bus"],
     }
     st.flow_tables = got
     return got
-
-
-#: The last :func:`_gen_columns`: (the PTDF, weakly; its bus columns' key; the columns).
-_GEN_COLUMNS: list[tuple[Any, bytes, np.ndarray]] = []
-
-
-def _gen_columns(ptdf: np.ndarray, buses: np.ndarray) -> np.ndarray:
-    """``ptdf[:, buses]``, contiguous and read-only, shared by the models on one PTDF (a run
-    builds several: the kernel's, the approximation's, the re-solves'; on case9241pegase the
-    columns are 185 MB)."""
-    key = np.asarray(buses, dtype=np.int64).tobytes()
-    for ref, k, cols in _GEN_COLUMNS:
-        if ref() is ptdf and k == key:
-            return cols
-    cols = np.ascontiguousarray(ptdf[:, buses])
-    cols.setflags(write=False)
-    _GEN_COLUMNS[:] = [(weakref.ref(ptdf), key, cols)]
-    return cols
 
 
 def flows_numpy(m: pyo.ConcreteModel, d: ModelData) -> dict[tuple[int, str], np.ndarray]:
@@ -227,7 +210,7 @@ def flows_numpy(m: pyo.ConcreteModel, d: ModelData) -> dict[tuple[int, str], np.
     cap_all = bulk_values(fv["cap"]).reshape(n_t, len(mp["caps"]))
     rv_all = bulk_values(fv["relief"]).reshape(n_t, n_h, len(mp["relief"]))
     gen_ptdf, gen_slot = tab["gen_ptdf"], tab["gen_slot"]
-    n_gen_cols = gen_ptdf.shape[1] if gen_ptdf is not None else nb
+    n_gen_cols = gen_ptdf.shape[1]
     gen_inj = np.empty((n_gen_cols, len(keys)))
     other = np.empty((nb, len(keys)))
     for t in range(n_t):
@@ -235,14 +218,11 @@ def flows_numpy(m: pyo.ConcreteModel, d: ModelData) -> dict[tuple[int, str], np.
         for i, h in enumerate(snaps):
             j = t * n_h + i
             draw = capv * (mp["coef_peak"] if pt.peak_h[h] else mp["coef_typ"])
-            if gen_ptdf is not None:
-                gen_inj[:, j] = np.bincount(gen_slot, pv_all[t, i], minlength=n_gen_cols)
-            else:
-                gen_inj[:, j] = np.bincount(mp["gen_bus"], pv_all[t, i], minlength=nb)
+            gen_inj[:, j] = np.bincount(gen_slot, pv_all[t, i], minlength=n_gen_cols)
             other[:, j] = np.bincount(
                 mp["relief_bus"], rv_all[t, i] * mp["relief_coef"], minlength=nb
             ) - np.bincount(mp["cap_bus"], draw, minlength=nb)
-    flows = tab["base"] + (gen_ptdf if gen_ptdf is not None else pt.ptdf) @ gen_inj
+    flows = tab["base"] + gen_ptdf @ gen_inj
     at = np.flatnonzero(np.any(other != 0.0, axis=1))
     if len(at) > DRAW_COLUMNS_MAX_SHARE * nb:
         flows += pt.ptdf @ other
